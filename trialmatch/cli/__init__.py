@@ -1,0 +1,16 @@
+"""Command-line interface: `trialmatch COMMAND`. See README.md for every command."""
+
+from trialmatch.cli.app import app
+
+# Each module registers its commands on `app` when imported.
+for _module in ("trials", "notes", "matching"):
+    try:
+        __import__(f"trialmatch.cli.{_module}")
+    except ModuleNotFoundError as error:  # a command group not written yet
+        if error.name != f"trialmatch.cli.{_module}":
+            raise
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,71 @@
+"""The typer application and what every command shares: options, console, error handling.
+
+Commands live in one module per group (trials, notes, matching); each opens what it needs,
+makes one call into the library and renders the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from trialmatch.config import default_db_path
+from trialmatch.errors import TrialmatchError
+
+app = typer.Typer(
+    name="trialmatch",
+    help="Oncology clinical-trial matching for second opinions. "
+    "Decision support for clinicians, not a treatment recommendation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+DB_HELP = "SQLite trial store [default: $TRIALMATCH_DB, else trials.db in the user data dir]."
+
+
+def resolve_db(db: Path | None) -> Path:
+    """The database path from --db, else the default location."""
+    return db if db is not None else default_db_path()
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn an expected failure into one line on stderr and exit code 1.
+
+    Interrupts exit 130 without a traceback. Anything else is a bug and keeps its traceback.
+    """
+    try:
+        yield
+    except TrialmatchError as error:
+        err_console.print(f"trialmatch: error: {error}", markup=False, highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("trialmatch: interrupted", markup=False, highlight=False)
+        raise typer.Exit(130) from None
+
+
+def print_json(document: Any) -> None:
+    """Write one JSON document to stdout, alone, as `--json` promises."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def version() -> None:
+    """Print trialmatch's version."""
+    from trialmatch import __version__
+
+    console.print(f"trialmatch {__version__}")

@@ -1,0 +1,1 @@
+"""Matching a case against the store: verdicts, ranking, protocols, testing gaps, discrepancies."""
