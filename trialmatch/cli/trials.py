@@ -1,0 +1,296 @@
+"""Trial-store commands: refresh, ingest, stats, show, reparse.
+
+Each command opens the store, makes one call into `trialmatch.ingest` and renders the result.
+Criteria parsing (`trialmatch.nlp.criteria.annotate_trial`) is imported lazily here, the only
+place where ingest and nlp meet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from trialmatch.cli.app import (
+    DB_HELP,
+    app,
+    cli_errors,
+    console,
+    err_console,
+    print_json,
+    resolve_db,
+)
+from trialmatch.config import default_api_url
+from trialmatch.errors import TrialmatchError
+from trialmatch.ingest.client import CtgovClient
+from trialmatch.ingest.files import find_sources, ingest_paths
+from trialmatch.ingest.refresh import refresh as run_refresh
+from trialmatch.ingest.store import Annotate, TrialStore
+from trialmatch.models import Trial
+
+API_HELP = "API base URL [default: $TRIALMATCH_API_URL, else https://clinicaltrials.gov/api/v2]."
+
+
+def _annotator() -> tuple[Annotate | None, str | None]:
+    """Criteria parsing and its version, or (None, None) while trialmatch.nlp lacks it."""
+    try:
+        from trialmatch.nlp import criteria
+    except ImportError as error:
+        if not (error.name or "").startswith("trialmatch.nlp"):
+            raise
+        # Trials are still stored; `trialmatch reparse` parses them once nlp is installed.
+        logging.getLogger("trialmatch").warning(
+            "eligibility parsing unavailable (%s); trials are stored unparsed", error
+        )
+        return None, None
+    annotate = getattr(criteria, "annotate_trial", None)
+    return annotate, getattr(criteria, "PARSER_VERSION", None)
+
+
+def _setup_logging() -> None:
+    """Warnings from ingest go to stderr as one line each."""
+    logger = logging.getLogger("trialmatch")
+    if not any(getattr(h, "_trialmatch", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("trialmatch: warning: %(message)s"))
+        handler._trialmatch = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
+@contextlib.contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[int, int | None], None]]:
+    """A rich progress bar on a terminal; nothing on a pipe or in a log file.
+
+    Yields `advance(n, total)`; a total learnt late (the API's count) updates the bar.
+    """
+    if not err_console.is_terminal:
+        yield lambda n, new_total=None: None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: int, new_total: int | None = None) -> None:
+            if new_total is not None:
+                bar.update(task, total=new_total)
+            bar.advance(task, n)
+
+        yield advance
+
+
+@app.command()
+def refresh(
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    api_url: str | None = typer.Option(None, "--api-url", help=API_HELP),
+    full: bool = typer.Option(False, "--full", help="Reload everything in scope, not only "
+                              "studies updated since the last successful refresh."),
+    condition: str | None = typer.Option(None, "--condition",
+                                         help="Condition query [default: cancer terms]."),
+    status: list[str] | None = typer.Option(None, "--status", help="Only this overall status "
+                                            "(repeatable), e.g. RECRUITING."),
+) -> None:
+    """Bring the trial store up to date from ClinicalTrials.gov (incremental after the first)."""
+    _setup_logging()
+    with cli_errors():
+        annotate, _ = _annotator()
+        client = CtgovClient(api_url or default_api_url())
+        with TrialStore.open(resolve_db(db)) as store, _progress("refresh", None) as advance:
+            log_pages = not err_console.is_terminal
+
+            def on_page(studies: int, total: int | None) -> None:
+                advance(studies, total)
+                if log_pages:
+                    err_console.print(f"trialmatch: page of {studies} studies stored"
+                                      + (f" (of {total})" if total is not None else ""),
+                                      markup=False, highlight=False)
+
+            result = run_refresh(store, client, full=full, condition=condition,
+                                 statuses=status or None, annotate=annotate, on_page=on_page)
+        counts = result.counts
+        since = f" since {result.since}" if result.since else ""
+        resumed = ", resumed" if result.resumed else ""
+        console.print(
+            f"refresh {result.mode}{since}{resumed}: {result.pages} pages, "
+            f"{counts.added} added, {counts.updated} updated, {counts.unchanged} unchanged, "
+            f"{counts.skipped} skipped (data timestamp {result.data_timestamp or 'unknown'})",
+            markup=False, highlight=False,
+        )
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Study JSON files, folders of them, saved API "
+                                       "pages or a ClinicalTrials.gov bulk export .zip."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Load studies from files into the trial store (running it twice changes nothing)."""
+    _setup_logging()
+    with cli_errors():
+        annotate, _ = _annotator()
+        sources = find_sources(paths)
+        with TrialStore.open(resolve_db(db)) as store, \
+                _progress("ingest", len(sources)) as advance:
+            result = ingest_paths(store, paths, annotate, sources=sources,
+                                  on_source=lambda: advance(1, None))
+        counts = result.counts
+        console.print(
+            f"ingest: {result.sources} files, {counts.added} added, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged, {counts.skipped} skipped",
+            markup=False, highlight=False,
+        )
+
+
+@app.command()
+def stats(
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Counts by status and phase, top conditions and the last refresh."""
+    with cli_errors():
+        with TrialStore.open(resolve_db(db), readonly=True) as store:
+            document = store.stats()
+    if as_json:
+        print_json(document)
+        return
+    console.print(f"[bold]{document['trials']}[/bold] trials, {document['parsed']} with parsed "
+                  "eligibility")
+    for title, key in (("Status", "by_status"), ("Phase", "by_phase")):
+        table = Table(title_justify="left")
+        table.add_column(title)
+        table.add_column("Trials", justify="right")
+        for name, n in document[key].items():
+            table.add_row(escape(name), str(n))
+        console.print(table)
+    table = Table(title_justify="left")
+    table.add_column("Top conditions")
+    table.add_column("Trials", justify="right")
+    for name, n in document["top_conditions"]:
+        table.add_row(escape(name), str(n))
+    console.print(table)
+    for label, key in (("Last refresh", "last_refresh"),
+                       ("Last successful refresh", "last_successful_refresh")):
+        run = document[key]
+        if run is None:
+            console.print(f"{label}: never")
+        else:
+            console.print(
+                f"{label}: {run['outcome']} ({run['mode']}), started {run['started']}, "
+                f"finished {run['finished'] or '-'}, data timestamp "
+                f"{run['data_timestamp'] or 'unknown'}; {run['added']} added, "
+                f"{run['updated']} updated, {run['unchanged']} unchanged",
+                markup=False, highlight=False,
+            )
+
+
+@app.command()
+def show(
+    nct_id: str = typer.Argument(..., help="NCT id, e.g. NCT01234567."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """A trial with its parsed eligibility criteria."""
+    with cli_errors():
+        with TrialStore.open(resolve_db(db), readonly=True) as store:
+            trial = store.get_trial(nct_id)
+    if as_json:
+        print_json(trial_document(trial))
+        return
+    _render_trial(trial)
+
+
+@app.command()
+def reparse(
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    redo_all: bool = typer.Option(False, "--all", help="Re-parse every trial, not only those "
+                                  "parsed by another parser version."),
+) -> None:
+    """Re-run eligibility parsing over stored trials (no network)."""
+    _setup_logging()
+    with cli_errors():
+        annotate, version = _annotator()
+        if annotate is None:
+            raise TrialmatchError("criteria parsing is not available in this installation "
+                                  "(trialmatch.nlp.criteria.annotate_trial is missing)")
+        with TrialStore.open(resolve_db(db)) as store:
+            stale = None if redo_all or version is None else version
+            total = len(store.reparse_ids(only_stale=stale))
+            with _progress("reparse", total) as advance:
+                done = store.reparse(annotate, only_stale=stale,
+                                     progress=lambda n: advance(n, None))
+        console.print(f"reparse: {done} trials parsed", markup=False, highlight=False)
+
+
+def trial_document(trial: Trial) -> dict[str, Any]:
+    """The `show --json` document: every Trial field (criteria with their requirements)."""
+    return dataclasses.asdict(trial)
+
+
+def _age(years: float | None) -> str:
+    if years is None:
+        return "none"
+    return f"{years:g} y" if years >= 1 else f"{years * 12:.0f} mo"
+
+
+def _render_trial(trial: Trial) -> None:
+    console.print(f"[bold]{escape(trial.nct_id)}[/bold]  {escape(trial.title)}")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    rows = [
+        ("Status", trial.status or "unknown"),
+        ("Phases", ", ".join(trial.phases) or "none"),
+        ("Study type", trial.study_type or "unknown"),
+        ("Conditions", "; ".join(trial.conditions) or "none"),
+        ("OncoTree codes", ", ".join(trial.oncotree_codes) or "not parsed"),
+        ("Ages", f"{_age(trial.minimum_age)} to {_age(trial.maximum_age)}"),
+        ("Sex", trial.sex or "not stated"),
+        ("Sponsor", trial.sponsor or "unknown"),
+        ("Interventions", "; ".join(f"{i['name']} ({i['type']})" for i in trial.interventions)
+         or "none"),
+        ("Locations", f"{len(trial.locations)} sites"
+         + (": " + "; ".join(_place(loc) for loc in trial.locations[:3])
+            if trial.locations else "")),
+        ("Last update", trial.last_update or "unknown"),
+        ("Parser", trial.parser_version or "not parsed"),
+    ]
+    for label, value in rows:
+        facts.add_row(label, escape(value))
+    console.print(facts)
+    if not trial.criteria:
+        console.print("\n[dim]Eligibility (not parsed):[/dim]")
+        console.print(escape(trial.criteria_text or "none given"))
+        return
+    table = Table(title="Eligibility", title_justify="left", show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("Kind")
+    table.add_column("Criterion", ratio=3)
+    table.add_column("Parsed requirements", ratio=2)
+    for criterion in trial.criteria:
+        parsed = "\n".join(
+            f"{r.kind}: {json.dumps(r.params, ensure_ascii=False)}" for r in criterion.requirements
+        ) or "[dim]other (free text)[/dim]"
+        cohort = f"[{criterion.cohort}] " if criterion.cohort else ""
+        table.add_row(str(criterion.position + 1), criterion.kind,
+                      escape(cohort + criterion.text),
+                      parsed if not criterion.requirements else escape(parsed))
+    console.print(table)
+
+
+def _place(location: Any) -> str:
+    parts = [location.facility, location.city, location.country]
+    return ", ".join(part for part in parts if part)

@@ -1,0 +1,171 @@
+"""`trialmatch ingest`: load studies from files instead of the API.
+
+Accepts single study JSON files, folders of them (searched recursively), saved API pages
+(`{"studies": [...]}`), JSON lists of studies, and the ClinicalTrials.gov bulk export zip of
+per-study JSON files. Everything goes through the same normalisation as `refresh`, and the
+store's upserts make a second load of the same files change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trialmatch.errors import InputError
+from trialmatch.ingest.normalize import InvalidStudyError, StudyRecord, normalize_study
+from trialmatch.ingest.store import Annotate, TrialStore, UpsertCounts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StudySource:
+    """One readable unit: a JSON file, or a JSON member of a zip archive."""
+
+    path: Path
+    member: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the source is named in warnings."""
+        return f"{self.path}:{self.member}" if self.member else str(self.path)
+
+    def read(self) -> bytes:
+        """The raw bytes of the source."""
+        if self.member is None:
+            return self.path.read_bytes()
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(self.member)
+
+
+@dataclass
+class IngestResult:
+    """What `ingest_paths` did: store counts, sources read, and the warnings it logged."""
+
+    counts: UpsertCounts
+    sources: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_sources(paths: Sequence[str | Path]) -> list[StudySource]:
+    """Expand files, folders (recursively: *.json and *.zip) and zips into readable sources.
+
+    A path that does not exist is an InputError; nothing is read yet.
+    """
+    sources: list[StudySource] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"{path} does not exist", hint="give study JSON files, folders "
+                             "of them, saved API pages or a bulk export .zip")
+        if path.is_dir():
+            for found in sorted(path.rglob("*")):
+                if found.is_file() and found.suffix.lower() in (".json", ".zip"):
+                    sources.extend(_expand_file(found))
+        else:
+            sources.extend(_expand_file(path))
+    return sources
+
+
+def _expand_file(path: Path) -> list[StudySource]:
+    if path.suffix.lower() != ".zip":
+        return [StudySource(path)]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(
+                info.filename for info in archive.infolist()
+                if not info.is_dir() and info.filename.lower().endswith(".json")
+            )
+    except zipfile.BadZipFile:
+        raise InputError(f"{path} is not a readable zip archive") from None
+    return [StudySource(path, member) for member in members]
+
+
+def iter_records(
+    sources: Iterable[StudySource],
+    result: IngestResult,
+    on_source: Callable[[], None] | None = None,
+) -> Iterator[StudyRecord]:
+    """Normalised studies from every source; unreadable files and invalid studies are
+    skipped, each counted in `result.counts.skipped` with a warning in `result.warnings`."""
+
+    def warn(message: str) -> None:
+        result.warnings.append(message)
+        result.counts.skipped += 1
+        log.warning("%s", message)
+
+    for source in sources:
+        try:
+            document = _load(source)
+        except InputError as error:
+            warn(str(error))
+            if on_source:
+                on_source()
+            continue
+        studies, problem = _studies_in(document)
+        if problem:
+            warn(f"{source.label}: {problem}; skipped")
+        for index, study in enumerate(studies):
+            try:
+                yield normalize_study(study)
+            except InvalidStudyError as error:
+                where = source.label if len(studies) == 1 else f"{source.label} study {index + 1}"
+                warn(f"{where}: {error}; skipped")
+        if on_source:
+            on_source()
+
+
+def ingest_paths(
+    store: TrialStore,
+    paths: Sequence[str | Path],
+    annotate: Annotate | None = None,
+    *,
+    on_source: Callable[[], None] | None = None,
+    sources: Sequence[StudySource] | None = None,
+) -> IngestResult:
+    """Load every study found under `paths` into `store` (idempotent)."""
+    if sources is None:
+        sources = find_sources(paths)
+    if not sources:
+        raise InputError(
+            f"no study JSON files or .zip archives found in {', '.join(map(str, paths))}"
+        )
+    result = IngestResult(counts=UpsertCounts(), sources=len(sources))
+    result.counts += store.upsert_studies(iter_records(sources, result, on_source), annotate)
+    return result
+
+
+def _load(source: StudySource) -> Any:
+    try:
+        data = source.read()
+    except (OSError, zipfile.BadZipFile, KeyError) as error:
+        raise InputError(f"{source.label}: cannot read ({error}); skipped") from None
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError) as error:
+        reason = _first_line(error)
+        raise InputError(f"{source.label}: not valid JSON ({reason}); skipped") from None
+
+
+def _studies_in(document: Any) -> tuple[list[Any], str | None]:
+    """The study objects a document holds, and what is wrong with it if it holds none."""
+    if isinstance(document, dict):
+        if "studies" in document:
+            if isinstance(document["studies"], list):
+                return document["studies"], None
+            return [], "its 'studies' is not a list"
+        if "protocolSection" in document:
+            return [document], None
+        return [], "neither a study (protocolSection) nor an API page (studies)"
+    if isinstance(document, list):
+        return document, None
+    return [], f"a JSON {type(document).__name__}, not a study"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0][:120]

@@ -1,0 +1,215 @@
+"""The trial store's schema: an append-only list of migrations applied on every open.
+
+This is the only place where tables are created. Never edit a migration that has shipped;
+add a new `mNNN_...` function at the end instead (the order of `MIGRATIONS` is the order of
+application, and each name is recorded in `_migrations` once applied).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    """Register a migration; registration order is application order."""
+    MIGRATIONS.append(function)
+    return function
+
+
+@migration
+def m001_trials(conn: sqlite3.Connection) -> None:
+    """Trials and their locations."""
+    conn.execute(
+        """
+        CREATE TABLE trials (
+            nct_id TEXT PRIMARY KEY,
+            brief_title TEXT,
+            official_title TEXT,
+            overall_status TEXT,
+            phases TEXT NOT NULL DEFAULT '[]',
+            study_type TEXT,
+            conditions TEXT NOT NULL DEFAULT '[]',
+            keywords TEXT NOT NULL DEFAULT '[]',
+            interventions TEXT NOT NULL DEFAULT '[]',
+            intervention_names TEXT,
+            arms TEXT NOT NULL DEFAULT '[]',
+            sponsor TEXT,
+            start_date TEXT,
+            completion_date TEXT,
+            last_update_date TEXT,
+            brief_summary TEXT,
+            criteria_text TEXT NOT NULL DEFAULT '',
+            minimum_age REAL,
+            maximum_age REAL,
+            sex TEXT,
+            healthy_volunteers INTEGER,
+            raw_json BLOB,
+            content_hash TEXT,
+            stored_at TEXT
+        )
+        """
+    )
+    conn.execute("CREATE INDEX idx_trials_overall_status ON trials(overall_status)")
+    conn.execute(
+        """
+        CREATE TABLE locations (
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            facility TEXT,
+            city TEXT,
+            state TEXT,
+            country TEXT,
+            status TEXT,
+            lat REAL,
+            lon REAL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX idx_locations_nct_id ON locations(nct_id)")
+
+
+@migration
+def m002_refresh_runs(conn: sqlite3.Connection) -> None:
+    """One row per refresh; `resume_token` is the checkpoint a killed run restarts from."""
+    conn.execute(
+        """
+        CREATE TABLE refresh_runs (
+            id INTEGER PRIMARY KEY,
+            started TEXT NOT NULL,
+            finished TEXT,
+            data_timestamp TEXT,
+            mode TEXT NOT NULL,
+            query TEXT NOT NULL,
+            added INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            pages INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            resume_token TEXT
+        )
+        """
+    )
+
+
+_FTS_COLUMNS = (
+    "brief_title, official_title, conditions, keywords, intervention_names, "
+    "brief_summary, criteria_text"
+)
+
+
+@migration
+def m003_trials_fts(conn: sqlite3.Connection) -> None:
+    """Full-text index over the trial text, an external-content FTS5 table kept by triggers."""
+    conn.execute(
+        f"CREATE VIRTUAL TABLE trials_fts USING fts5({_FTS_COLUMNS}, "
+        "content='trials', content_rowid='rowid', tokenize='porter unicode61')"
+    )
+    new = ", ".join(f"new.{c.strip()}" for c in _FTS_COLUMNS.split(","))
+    old = ", ".join(f"old.{c.strip()}" for c in _FTS_COLUMNS.split(","))
+    conn.execute(
+        f"""CREATE TRIGGER trials_fts_ai AFTER INSERT ON trials BEGIN
+            INSERT INTO trials_fts(rowid, {_FTS_COLUMNS}) VALUES (new.rowid, {new});
+        END"""
+    )
+    conn.execute(
+        f"""CREATE TRIGGER trials_fts_ad AFTER DELETE ON trials BEGIN
+            INSERT INTO trials_fts(trials_fts, rowid, {_FTS_COLUMNS})
+            VALUES ('delete', old.rowid, {old});
+        END"""
+    )
+    # Only a change to indexed text re-indexes; raw_json or status updates leave FTS alone.
+    conn.execute(
+        f"""CREATE TRIGGER trials_fts_au AFTER UPDATE OF {_FTS_COLUMNS} ON trials BEGIN
+            INSERT INTO trials_fts(trials_fts, rowid, {_FTS_COLUMNS})
+            VALUES ('delete', old.rowid, {old});
+            INSERT INTO trials_fts(rowid, {_FTS_COLUMNS}) VALUES (new.rowid, {new});
+        END"""
+    )
+    # Index whatever an older schema already holds.
+    conn.execute("INSERT INTO trials_fts(trials_fts) VALUES ('rebuild')")
+
+
+@migration
+def m004_annotations(conn: sqlite3.Connection) -> None:
+    """What criteria parsing adds: OncoTree codes, criteria with requirements, parser version."""
+    conn.execute(
+        """
+        CREATE TABLE trial_codes (
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            code TEXT NOT NULL,
+            PRIMARY KEY (nct_id, code)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute("CREATE INDEX idx_trial_codes_code ON trial_codes(code)")
+    conn.execute(
+        """
+        CREATE TABLE criteria (
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            start INTEGER NOT NULL DEFAULT 0,
+            "end" INTEGER NOT NULL DEFAULT 0,
+            cohort TEXT,
+            requirements TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (nct_id, position)
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE trial_parse (
+            nct_id TEXT PRIMARY KEY REFERENCES trials(nct_id),
+            parser_version TEXT NOT NULL,
+            parsed_at TEXT NOT NULL
+        )
+        """
+    )
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations already applied to this database, in order."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(conn: sqlite3.Connection, *, upto: str | None = None) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction; return their names.
+
+    `upto` stops after the named migration (tests use it to build an older schema).
+    The connection must be in autocommit mode (isolation_level=None).
+    """
+    done = set(applied_migrations(conn))
+    applied: list[str] = []
+    for function in MIGRATIONS:
+        name = function.__name__
+        if name not in done:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-check under the write lock: another process may have just migrated.
+                already = conn.execute(
+                    "SELECT 1 FROM _migrations WHERE name = ?", (name,)
+                ).fetchone()
+                if not already:
+                    function(conn)
+                    conn.execute(
+                        "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                        (name, datetime.now(UTC).isoformat(timespec="seconds")),
+                    )
+                    applied.append(name)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if upto is not None and name == upto:
+            break
+    return applied

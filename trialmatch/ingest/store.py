@@ -1,0 +1,731 @@
+"""The local trial store: a SQLite database of normalised ClinicalTrials.gov studies.
+
+Writes are idempotent upserts keyed by NCT id and atomic per batch (trial row, locations and
+parsed criteria go in together). The schema lives in `migrations.py`, applied on every open.
+Criteria parsing is passed in by the caller as `annotate`, so this module never imports nlp.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trialmatch.errors import NotFoundError, StoreError
+from trialmatch.ingest.migrations import MIGRATIONS, migrate
+from trialmatch.ingest.normalize import (
+    InvalidStudyError,
+    StudyRecord,
+    decompress_study,
+    normalize_study,
+)
+from trialmatch.models import (
+    EligibilityCriterion,
+    Location,
+    Requirement,
+    Trial,
+    TrialAnnotation,
+    TrialText,
+)
+
+log = logging.getLogger(__name__)
+
+Annotate = Callable[[TrialText], TrialAnnotation]
+Progress = Callable[[int], None]
+
+_TRIAL_COLUMNS = (
+    "nct_id", "brief_title", "official_title", "overall_status", "phases", "study_type",
+    "conditions", "keywords", "interventions", "intervention_names", "arms", "sponsor",
+    "start_date", "completion_date", "last_update_date", "brief_summary", "criteria_text",
+    "minimum_age", "maximum_age", "sex", "healthy_volunteers", "raw_json", "content_hash",
+    "stored_at",
+)
+_UPSERT_TRIAL = (
+    f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _TRIAL_COLUMNS)}) "
+    "ON CONFLICT(nct_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS if c != "nct_id")
+)
+_REQUIREMENT_FIELDS = ("kind", "params", "text", "start", "end")
+_IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON parameter
+
+
+@dataclass
+class UpsertCounts:
+    """What a load did: trials added, updated (content changed), unchanged, and skipped."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.skipped += other.skipped
+        return self
+
+    @property
+    def seen(self) -> int:
+        """Every study looked at, stored or not."""
+        return self.added + self.updated + self.unchanged + self.skipped
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class TrialStore:
+    """A trial database. Open with `TrialStore.open(path)`; use as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool):
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+
+    # ------------------------------------------------------------------ opening and closing
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False) -> TrialStore:
+        """Open (creating and migrating when writable) the database at `path`.
+
+        A read-only open of a missing file is a StoreError telling the user how to make one.
+        """
+        path = Path(path)
+        if readonly and not path.exists():
+            raise StoreError(
+                f"no trial database at {path}; run `trialmatch ingest` or "
+                "`trialmatch refresh` first"
+            )
+        try:
+            if readonly:
+                if _pending_migrations(path):
+                    # An older schema: upgrade it once through a writable connection.
+                    cls.open(path).close()
+                conn = sqlite3.connect(
+                    path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                    timeout=30, check_same_thread=False,
+                )
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    path, isolation_level=None, timeout=30, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                migrate(conn)
+            conn.execute("SELECT count(*) FROM trials").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"{path} is not a usable trial database ({error})",
+                hint="point --db at a trialmatch database or a new file name",
+            ) from None
+        except OSError as error:
+            raise StoreError(f"cannot open the trial database at {path}: {error}") from None
+        return cls(conn, path, readonly=readonly)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing trials
+
+    def upsert_studies(
+        self,
+        studies: Iterable[dict[str, Any] | StudyRecord],
+        annotate: Annotate | None = None,
+        *,
+        batch_size: int = 500,
+        progress: Progress | None = None,
+    ) -> UpsertCounts:
+        """Store study objects (or already normalised records), one transaction per batch.
+
+        A study whose content is unchanged is left alone; a study without an NCT id is
+        skipped with a warning. `annotate` parses each new or changed trial and its codes,
+        criteria and parser version are written in the same transaction as the trial.
+        `progress` is called with the number of studies handled after each batch.
+        """
+        counts = UpsertCounts()
+        batch: list[StudyRecord] = []
+        for study in studies:
+            if isinstance(study, StudyRecord):
+                batch.append(study)
+            else:
+                try:
+                    batch.append(normalize_study(study))
+                except InvalidStudyError as error:
+                    log.warning("skipped a study: %s", error)
+                    counts.skipped += 1
+                    if progress:
+                        progress(1)
+            if len(batch) >= batch_size:
+                counts += self._write_batch(batch, annotate)
+                if progress:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            counts += self._write_batch(batch, annotate)
+            if progress:
+                progress(len(batch))
+        return counts
+
+    def _write_batch(
+        self,
+        records: Sequence[StudyRecord],
+        annotate: Annotate | None,
+        checkpoint: Callable[[UpsertCounts], None] | None = None,
+    ) -> UpsertCounts:
+        """Write one batch in one transaction; `checkpoint` runs inside it before COMMIT."""
+        self._require_writable()
+        unique = list({record.nct_id: record for record in records}.values())
+        ids = _json([record.nct_id for record in unique])
+        stored = self._stored_hashes(ids)
+        parsed = self._parsed_ids(ids) if annotate else set()
+
+        # Parse outside the write transaction so the write lock is held only for writing.
+        annotations: dict[str, TrialAnnotation | None] = {}
+        if annotate is not None:
+            for record in unique:
+                if stored.get(record.nct_id) != record.content_hash or (
+                    record.nct_id not in parsed
+                ):
+                    annotations[record.nct_id] = _safe_annotate(annotate, record.trial_text())
+
+        # A study repeated within one batch is stored once (the last copy wins); the earlier
+        # copies count as unchanged so that every study looked at is counted once.
+        counts = UpsertCounts(unchanged=len(records) - len(unique))
+        stamp = _now()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored = self._stored_hashes(ids)  # again, under the lock: exact counts
+            changed = []
+            for record in unique:
+                previous = stored.get(record.nct_id)
+                if previous == record.content_hash:
+                    counts.unchanged += 1
+                    continue
+                if previous is None:
+                    counts.added += 1
+                else:
+                    counts.updated += 1
+                changed.append(record)
+            self.conn.executemany(_UPSERT_TRIAL, [_trial_row(r, stamp) for r in changed])
+            changed_ids = _json([record.nct_id for record in changed])
+            self.conn.execute(f"DELETE FROM locations WHERE nct_id IN ({_IDS})", (changed_ids,))
+            self.conn.executemany(
+                "INSERT INTO locations (nct_id, facility, city, state, country, status, lat, "
+                "lon) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r.nct_id, loc.facility, loc.city, loc.state, loc.country, loc.status,
+                     loc.lat, loc.lon)
+                    for r in changed
+                    for loc in r.locations
+                ],
+            )
+            # A changed trial's old parse no longer describes it: drop it unless replaced.
+            stale = [r.nct_id for r in changed if annotations.get(r.nct_id) is None]
+            self._delete_annotations(_json(stale))
+            self._write_annotations(
+                {k: v for k, v in annotations.items() if v is not None}, stamp
+            )
+            if checkpoint is not None:
+                checkpoint(counts)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return counts
+
+    def _stored_hashes(self, ids_json: str) -> dict[str, str]:
+        return dict(
+            self.conn.execute(
+                f"SELECT nct_id, content_hash FROM trials WHERE nct_id IN ({_IDS})", (ids_json,)
+            )
+        )
+
+    def _parsed_ids(self, ids_json: str) -> set[str]:
+        return {
+            row[0]
+            for row in self.conn.execute(
+                f"SELECT nct_id FROM trial_parse WHERE nct_id IN ({_IDS})", (ids_json,)
+            )
+        }
+
+    def _delete_annotations(self, ids_json: str) -> None:
+        for table in ("trial_codes", "criteria", "trial_parse"):
+            self.conn.execute(f"DELETE FROM {table} WHERE nct_id IN ({_IDS})", (ids_json,))
+
+    def _write_annotations(self, annotations: dict[str, TrialAnnotation], stamp: str) -> None:
+        if not annotations:
+            return
+        self._delete_annotations(_json(list(annotations)))
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO trial_codes (nct_id, code) VALUES (?, ?)",
+            [(nct_id, code) for nct_id, a in annotations.items() for code in a.oncotree_codes],
+        )
+        self.conn.executemany(
+            'INSERT OR REPLACE INTO criteria (nct_id, position, kind, text, start, "end", '
+            "cohort, requirements) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (nct_id, c.position, c.kind, c.text, c.start, c.end, c.cohort,
+                 _json([r.to_dict() for r in c.requirements]))
+                for nct_id, a in annotations.items()
+                for c in a.criteria
+            ],
+        )
+        self.conn.executemany(
+            "INSERT INTO trial_parse (nct_id, parser_version, parsed_at) VALUES (?, ?, ?)",
+            [(nct_id, a.parser_version, stamp) for nct_id, a in annotations.items()],
+        )
+
+    def reparse(
+        self,
+        annotate: Annotate,
+        *,
+        only_stale: str | None = None,
+        batch_size: int = 200,
+        progress: Progress | None = None,
+    ) -> int:
+        """Re-run criteria parsing over stored trials from their stored fields (no network).
+
+        With `only_stale` (the current parser version) only trials never parsed or parsed by
+        another version are redone. Returns the number of trials parsed.
+        """
+        self._require_writable()
+        ids = self.reparse_ids(only_stale=only_stale)
+        done = 0
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start:start + batch_size]
+            texts = self._trial_texts(chunk)
+            annotations = {text.nct_id: _safe_annotate(annotate, text) for text in texts}
+            stamp = _now()
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete_annotations(_json(chunk))
+                self._write_annotations(
+                    {k: v for k, v in annotations.items() if v is not None}, stamp
+                )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            done += len(texts)
+            if progress:
+                progress(len(texts))
+        return done
+
+    def reparse_ids(self, *, only_stale: str | None = None) -> list[str]:
+        """NCT ids `reparse` would redo: all, or those not parsed with version `only_stale`."""
+        if only_stale is None:
+            sql, params = "SELECT nct_id FROM trials ORDER BY nct_id", ()
+        else:
+            sql = (
+                "SELECT t.nct_id FROM trials t LEFT JOIN trial_parse p USING (nct_id) "
+                "WHERE p.parser_version IS NULL OR p.parser_version != ? ORDER BY t.nct_id"
+            )
+            params = (only_stale,)
+        return [row[0] for row in self.conn.execute(sql, params)]
+
+    def _trial_texts(self, nct_ids: Sequence[str]) -> list[TrialText]:
+        rows = self.conn.execute(
+            "SELECT nct_id, brief_title, official_title, conditions, keywords, criteria_text, "
+            f"minimum_age, maximum_age, sex FROM trials WHERE nct_id IN ({_IDS}) "
+            "ORDER BY nct_id",
+            (_json(list(nct_ids)),),
+        )
+        return [
+            TrialText(
+                nct_id=row[0],
+                title=row[1] or row[2] or row[0],
+                conditions=json.loads(row[3]),
+                keywords=json.loads(row[4]),
+                criteria_text=row[5] or "",
+                minimum_age=row[6],
+                maximum_age=row[7],
+                sex=row[8],
+            )
+            for row in rows
+        ]
+
+    # ------------------------------------------------------------------ reading trials
+
+    def candidate_ids(
+        self,
+        codes: Iterable[str],
+        *,
+        statuses: Sequence[str] | None,
+        age: float | None,
+        sex: str | None,
+    ) -> list[str]:
+        """NCT ids of trials tagged with any of `codes` that the age, sex and status allow.
+
+        `statuses` None means every status. A missing age bound passes; `age` None passes.
+        `sex` "female"/"male" keeps trials open to that sex or to all (or unstated).
+        """
+        sql = [
+            "SELECT DISTINCT t.nct_id FROM trial_codes c JOIN trials t USING (nct_id)",
+            f"WHERE c.code IN ({_IDS})",
+        ]
+        params: list[Any] = [_json(list(codes))]
+        if statuses is not None:
+            sql.append(f"AND t.overall_status IN ({_IDS})")
+            params.append(_json([s.upper() for s in statuses]))
+        if age is not None:
+            sql.append("AND (t.minimum_age IS NULL OR t.minimum_age <= ?)")
+            sql.append("AND (t.maximum_age IS NULL OR t.maximum_age >= ?)")
+            params += [age, age]
+        if sex:
+            sql.append("AND (t.sex IS NULL OR t.sex = 'ALL' OR t.sex = ?)")
+            params.append(sex.upper())
+        sql.append("ORDER BY t.nct_id")
+        return [row[0] for row in self.conn.execute(" ".join(sql), params)]
+
+    def get_trial(self, nct_id: str) -> Trial:
+        """A stored trial with its locations, codes and parsed criteria; NotFoundError if absent."""
+        key = nct_id.strip().upper()
+        trials = self.get_trials([key])
+        if not trials:
+            raise NotFoundError(
+                f"{key} is not in the trial database at {self.path}",
+                hint="check the NCT id, or run `trialmatch refresh` / `trialmatch ingest`",
+            )
+        return trials[0]
+
+    def get_trials(self, nct_ids: Sequence[str]) -> list[Trial]:
+        """Stored trials in the order asked for (unknown ids are left out), in five queries."""
+        ids = _json(list(nct_ids))
+        rows = {
+            row["nct_id"]: row
+            for row in self._rows(
+                "SELECT t.*, p.parser_version FROM trials t "
+                f"LEFT JOIN trial_parse p USING (nct_id) WHERE t.nct_id IN ({_IDS})",
+                (ids,),
+            )
+        }
+        locations: dict[str, list[Location]] = {}
+        for row in self._rows(
+            "SELECT nct_id, facility, city, state, country, status, lat, lon FROM locations "
+            f"WHERE nct_id IN ({_IDS}) ORDER BY rowid",
+            (ids,),
+        ):
+            locations.setdefault(row["nct_id"], []).append(
+                Location(**{k: row[k] for k in row.keys() if k != "nct_id"})
+            )
+        codes: dict[str, list[str]] = {}
+        for nct_id, code in self.conn.execute(
+            f"SELECT nct_id, code FROM trial_codes WHERE nct_id IN ({_IDS}) ORDER BY code",
+            (ids,),
+        ):
+            codes.setdefault(nct_id, []).append(code)
+        criteria: dict[str, list[EligibilityCriterion]] = {}
+        for row in self._rows(
+            f"SELECT * FROM criteria WHERE nct_id IN ({_IDS}) ORDER BY nct_id, position",
+            (ids,),
+        ):
+            criteria.setdefault(row["nct_id"], []).append(_criterion(row))
+        return [
+            _trial(rows[n], locations.get(n, []), codes.get(n, []), criteria.get(n, []))
+            for n in nct_ids
+            if n in rows
+        ]
+
+    def raw_study(self, nct_id: str) -> dict[str, Any]:
+        """The original study JSON as it was ingested."""
+        row = self.conn.execute(
+            "SELECT raw_json FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"{nct_id} is not in the trial database at {self.path}")
+        return decompress_study(row[0])
+
+    def search_text(self, query: str, *, limit: int = 50) -> list[tuple[str, float]]:
+        """Trials whose text holds every word of `query`, best first, as (nct_id, score).
+
+        The score is the negated FTS5 bm25 rank (higher is better). The query is user text:
+        each word is quoted, so FTS syntax in it is matched literally, never interpreted.
+        """
+        words = [word for word in query.replace('"', " ").split() if word.strip()]
+        if not words:
+            return []
+        match = " ".join('"' + word + '"' for word in words)
+        rows = self.conn.execute(
+            "SELECT t.nct_id, bm25(trials_fts) AS rank FROM trials_fts "
+            "JOIN trials t ON t.rowid = trials_fts.rowid "
+            "WHERE trials_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        )
+        return [(nct_id, -rank) for nct_id, rank in rows]
+
+    def count(self) -> int:
+        """Number of stored trials."""
+        return self.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by status and phase, top conditions, and the latest refresh run."""
+        by_status = {
+            (status or "UNKNOWN"): n
+            for status, n in self.conn.execute(
+                "SELECT overall_status, count(*) FROM trials GROUP BY overall_status "
+                "ORDER BY count(*) DESC, overall_status"
+            )
+        }
+        by_phase = dict(
+            self.conn.execute(
+                "SELECT coalesce(p.value, 'NONE') AS phase, count(*) FROM trials t "
+                "LEFT JOIN json_each(t.phases) p GROUP BY phase ORDER BY count(*) DESC, phase"
+            )
+        )
+        top_conditions = [
+            [name, n]
+            for name, n in self.conn.execute(
+                "SELECT c.value, count(*) FROM trials t, json_each(t.conditions) c "
+                "GROUP BY c.value ORDER BY count(*) DESC, c.value LIMIT 10"
+            )
+        ]
+        latest = self._rows("SELECT * FROM refresh_runs ORDER BY id DESC LIMIT 1", ())
+        return {
+            "trials": self.count(),
+            "by_status": by_status,
+            "by_phase": by_phase,
+            "top_conditions": top_conditions,
+            "parsed": self.conn.execute("SELECT count(*) FROM trial_parse").fetchone()[0],
+            "last_refresh": _run_summary(latest[0]) if latest else None,
+            "last_successful_refresh": self.last_refresh(),
+        }
+
+    def last_refresh(self) -> dict[str, Any] | None:
+        """The last successful refresh run, or None."""
+        rows = self._rows(
+            "SELECT * FROM refresh_runs WHERE outcome = 'success' ORDER BY id DESC LIMIT 1", ()
+        )
+        return _run_summary(rows[0]) if rows else None
+
+    # ------------------------------------------------------------------ refresh runs
+
+    def start_run(self, *, mode: str, query: str, data_timestamp: str | None) -> int:
+        """Record a new refresh run as running; returns its id."""
+        self._require_writable()
+        cursor = self.conn.execute(
+            "INSERT INTO refresh_runs (started, data_timestamp, mode, query, outcome) "
+            "VALUES (?, ?, ?, ?, 'running')",
+            (_now(), data_timestamp, mode, query),
+        )
+        return cursor.lastrowid
+
+    def mark_abandoned_runs(self) -> int:
+        """Runs left 'running' by a process that died become 'interrupted'.
+
+        Only call this while holding the refresh lock: then no live run can be 'running'.
+        """
+        self._require_writable()
+        return self.conn.execute(
+            "UPDATE refresh_runs SET outcome = 'interrupted', "
+            "error = coalesce(error, 'the process ended before the run finished') "
+            "WHERE outcome = 'running'"
+        ).rowcount
+
+    def resumable_run(self, query: str) -> dict[str, Any] | None:
+        """The latest run if it stopped part-way through the same query with a checkpoint."""
+        rows = self._rows("SELECT * FROM refresh_runs ORDER BY id DESC LIMIT 1", ())
+        if not rows:
+            return None
+        run = dict(rows[0])
+        if run["outcome"] == "success" or not run["resume_token"] or run["query"] != query:
+            return None
+        return run
+
+    def resume_run(self, run_id: int, *, data_timestamp: str | None) -> None:
+        """Set a stopped run running again (it continues from its resume token)."""
+        self._require_writable()
+        self.conn.execute(
+            "UPDATE refresh_runs SET outcome = 'running', error = NULL, finished = NULL, "
+            "data_timestamp = coalesce(?, data_timestamp) WHERE id = ?",
+            (data_timestamp, run_id),
+        )
+
+    def apply_page(
+        self,
+        run_id: int,
+        studies: Sequence[dict[str, Any] | StudyRecord],
+        annotate: Annotate | None,
+        *,
+        next_token: str | None,
+        skipped: int = 0,
+    ) -> UpsertCounts:
+        """Store one API page and advance the run's checkpoint in the same transaction.
+
+        The last page (no `next_token`) also marks the run successful in that transaction,
+        so a run is successful exactly when all its pages are stored.
+        """
+        records: list[StudyRecord] = []
+        for study in studies:
+            records.append(study if isinstance(study, StudyRecord) else normalize_study(study))
+
+        def checkpoint(counts: UpsertCounts) -> None:
+            counts.skipped += skipped
+            self.conn.execute(
+                "UPDATE refresh_runs SET added = added + ?, updated = updated + ?, "
+                "unchanged = unchanged + ?, skipped = skipped + ?, pages = pages + 1, "
+                "resume_token = ? WHERE id = ?",
+                (counts.added, counts.updated, counts.unchanged, counts.skipped, next_token,
+                 run_id),
+            )
+            if next_token is None:
+                self.conn.execute(
+                    "UPDATE refresh_runs SET outcome = 'success', finished = ?, error = NULL "
+                    "WHERE id = ?",
+                    (_now(), run_id),
+                )
+
+        return self._write_batch(records, annotate, checkpoint)
+
+    def end_run(
+        self, run_id: int, *, outcome: str, error: str | None = None,
+        clear_checkpoint: bool = False,
+    ) -> None:
+        """Mark a run failed or interrupted; its checkpoint stays for the next run unless
+        `clear_checkpoint`."""
+        self._require_writable()
+        self.conn.execute(
+            "UPDATE refresh_runs SET outcome = ?, error = ?, finished = ?, "
+            "resume_token = CASE WHEN ? THEN NULL ELSE resume_token END WHERE id = ?",
+            (outcome, error, _now(), clear_checkpoint, run_id),
+        )
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One refresh run as a dict (every column)."""
+        rows = self._rows("SELECT * FROM refresh_runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(f"no refresh run {run_id}")
+        return dict(rows[0])
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every refresh run, oldest first."""
+        return [dict(row) for row in self._rows("SELECT * FROM refresh_runs ORDER BY id", ())]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        cursor = self.conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(sql, params).fetchall()
+
+    def _require_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"the trial database at {self.path} was opened read-only")
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every stored NCT id, in order."""
+        for (nct_id,) in self.conn.execute("SELECT nct_id FROM trials ORDER BY nct_id"):
+            yield nct_id
+
+
+def _pending_migrations(path: Path) -> bool:
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            if "_migrations" not in tables:
+                return True
+            done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False  # reported by the real open
+    return any(m.__name__ not in done for m in MIGRATIONS)
+
+
+def _safe_annotate(annotate: Annotate, text: TrialText) -> TrialAnnotation | None:
+    # A parser bug on one trial must not stop a nightly load; the trial is stored unparsed
+    # (reparse picks it up) and the failure is logged without any patient data involved.
+    try:
+        return annotate(text)
+    except Exception as error:  # noqa: BLE001
+        log.warning("criteria parsing failed for %s: %s: %s", text.nct_id,
+                    type(error).__name__, error)
+        return None
+
+
+def _trial_row(record: StudyRecord, stamp: str) -> tuple[Any, ...]:
+    return (
+        record.nct_id, record.brief_title, record.official_title, record.overall_status,
+        _json(record.phases), record.study_type, _json(record.conditions),
+        _json(record.keywords), _json(record.interventions),
+        "; ".join(item["name"] for item in record.interventions) or None,
+        _json(record.arms), record.sponsor, record.start_date, record.completion_date,
+        record.last_update_date, record.brief_summary, record.criteria_text,
+        record.minimum_age, record.maximum_age, record.sex,
+        None if record.healthy_volunteers is None else int(record.healthy_volunteers),
+        record.raw_json, record.content_hash, stamp,
+    )
+
+
+def _criterion(row: sqlite3.Row) -> EligibilityCriterion:
+    return EligibilityCriterion(
+        kind=row["kind"],
+        text=row["text"],
+        position=row["position"],
+        start=row["start"],
+        end=row["end"],
+        cohort=row["cohort"],
+        requirements=[
+            Requirement(**{k: item[k] for k in _REQUIREMENT_FIELDS if k in item})
+            for item in json.loads(row["requirements"])
+        ],
+    )
+
+
+def _trial(
+    row: sqlite3.Row,
+    locations: list[Location],
+    codes: list[str],
+    criteria: list[EligibilityCriterion],
+) -> Trial:
+    healthy = row["healthy_volunteers"]
+    return Trial(
+        nct_id=row["nct_id"],
+        title=row["brief_title"] or row["official_title"] or row["nct_id"],
+        official_title=row["official_title"],
+        status=row["overall_status"],
+        phases=json.loads(row["phases"]),
+        study_type=row["study_type"],
+        conditions=json.loads(row["conditions"]),
+        keywords=json.loads(row["keywords"]),
+        interventions=json.loads(row["interventions"]),
+        sponsor=row["sponsor"],
+        minimum_age=row["minimum_age"],
+        maximum_age=row["maximum_age"],
+        sex=row["sex"],
+        healthy_volunteers=None if healthy is None else bool(healthy),
+        last_update=row["last_update_date"],
+        criteria_text=row["criteria_text"] or "",
+        locations=locations,
+        oncotree_codes=codes,
+        criteria=criteria,
+        parser_version=row["parser_version"],
+    )
+
+
+def _run_summary(row: sqlite3.Row) -> dict[str, Any]:
+    keys = ("id", "started", "finished", "data_timestamp", "mode", "outcome", "added",
+            "updated", "unchanged", "skipped", "error")
+    return {key: row[key] for key in keys}
