@@ -1,0 +1,618 @@
+"""Tumor-board batch mode: match every case in a folder and write what SPEC.md names.
+
+For each case `DIR/<case id>.json` (the `match --json` document, byte for byte what
+`trialmatch match CASE --json` prints), `DIR/<case id>.md` and `DIR/<case id>.html`; for the
+batch `DIR/summary.csv` and `DIR/index.html`.
+
+Which files are cases (`discover_cases`):
+  * every `.yaml`, `.yml` and `.json` file under CASE_DIR, recursively;
+  * every `.txt` file that no YAML/JSON case under CASE_DIR names in its `notes: - path:`
+    (a note that belongs to a case is read with that case, not matched on its own);
+  * never anything under a folder named `gold` (answer keys), nor hidden files or folders,
+    nor anything inside the output folder.
+Cases run, and are listed in summary.csv and index.html, in the sorted order of their paths
+relative to CASE_DIR, whatever the number of jobs.
+
+Planning (which cases, which to skip on --resume) is apart from execution (`run_batch`), and
+matching itself is a callable built once per worker by a picklable factory, so the
+orchestration is tested with a fake matcher and the real one is `store_matcher`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from trialmatch.errors import InputError, TrialmatchError
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json")
+NOTE_SUFFIX = ".txt"
+SKIPPED_FOLDERS = frozenset({"gold"})
+OUTPUT_SUFFIXES = (".json", ".md", ".html")
+SUMMARY_FIELDS = (
+    "case_id", "cancer_type", "stage", "top_trials", "missed_trials", "protocols",
+    "testing_gaps", "error", "case_file",
+)
+TOP_TRIALS_IN_SUMMARY = 5
+
+# A case id becomes a file name: keep it to a portable, traversal-free alphabet.
+_SAFE_CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Names the batch itself writes; a case may not take them (index.html, summary.csv).
+_RESERVED_CASE_IDS = frozenset({"index", "summary"})
+_TEMP_PREFIX = ".trialmatch-"
+_TEMP_SUFFIX = ".part"
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+CaseStatus = Literal["matched", "skipped", "failed"]
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """One case file found under CASE_DIR, with the note files it names (for --resume)."""
+
+    path: Path  # absolute
+    relpath: str  # relative to CASE_DIR, POSIX separators: the stable sort key
+    notes: tuple[Path, ...] = ()  # note files it names, absolute
+    declared_id: str | None = None  # the `id` it declares, where the file is readable
+
+    @property
+    def inputs(self) -> tuple[Path, ...]:
+        """Every file whose change makes this case's outputs stale."""
+        return (self.path, *self.notes)
+
+
+def _read_declared(path: Path) -> tuple[str | None, tuple[Path, ...]]:
+    """The id and note paths a YAML/JSON case declares; nothing when it cannot be read.
+
+    This is a light look, used to tell notes from cases and for --resume; `load_case` does the
+    real validation and reports the errors.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, _YAML_LOADER)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        return None, ()
+    if not isinstance(data, dict):
+        return None, ()
+    raw_id = data.get("id")
+    case_id = str(raw_id).strip() if isinstance(raw_id, str | int) else None
+    notes = []
+    raw_notes = data.get("notes")
+    for note in raw_notes if isinstance(raw_notes, list) else ():
+        if isinstance(note, str):  # the loader's shorthand: a bare string is a path
+            note = {"path": note}
+        if isinstance(note, dict) and isinstance(note.get("path"), str):
+            notes.append((path.parent / note["path"]).resolve())
+    return case_id or None, tuple(notes)
+
+
+def _walk(case_dir: Path, exclude: Path | None) -> Iterator[Path]:
+    for root, folders, files in os.walk(case_dir):
+        root_path = Path(root)
+        # Pruning in place stops os.walk descending; sorting is done once at the end.
+        folders[:] = [
+            name for name in folders
+            if not name.startswith(".") and name not in SKIPPED_FOLDERS
+            and (exclude is None or (root_path / name).resolve() != exclude)
+        ]
+        for name in files:
+            if not name.startswith("."):
+                yield root_path / name
+
+
+def discover_cases(case_dir: Path, *, exclude: Path | None = None) -> list[CaseFile]:
+    """The case files under `case_dir`, in stable sorted order (see the module docstring)."""
+    case_dir = Path(case_dir)
+    if not case_dir.is_dir():
+        raise InputError(f"{case_dir} is not a folder", hint="give the folder holding the cases")
+    exclude = exclude.resolve() if exclude is not None else None
+    structured: list[CaseFile] = []
+    notes: list[Path] = []
+    for path in _walk(case_dir, exclude):
+        suffix = path.suffix.lower()
+        if suffix in CASE_SUFFIXES:
+            declared_id, named_notes = _read_declared(path)
+            structured.append(CaseFile(path.resolve(), path.relative_to(case_dir).as_posix(),
+                                       named_notes, declared_id))
+        elif suffix == NOTE_SUFFIX:
+            notes.append(path)
+    referenced = {note for case in structured for note in case.notes}
+    standalone = [
+        CaseFile(path.resolve(), path.relative_to(case_dir).as_posix())
+        for path in notes if path.resolve() not in referenced
+    ]
+    return sorted(structured + standalone, key=lambda case: case.relpath)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass
+class CaseReport:
+    """What matching one case produces, ready to write: the three per-case documents."""
+
+    document: dict[str, Any]  # the `match --json` document
+    markdown: str
+    html: str
+
+
+MatchOne = Callable[[Any], CaseReport]
+# Called once in each worker (so it must be picklable: a module-level function or a
+# functools.partial of one); builds the matcher that worker uses for all its cases.
+MatcherFactory = Callable[[], MatchOne]
+
+
+@dataclass
+class CaseOutcome:
+    """One case's fate in a batch, with the findings the summary and index.html show."""
+
+    index: int  # position in input order
+    case_file: str  # relative to CASE_DIR
+    case_id: str | None
+    status: CaseStatus
+    error: str | None = None
+    document: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    @property
+    def missed_trials(self) -> int:
+        trials = (self.document or {}).get("trials") or []
+        return sum(1 for trial in trials if trial.get("missed"))
+
+    @property
+    def protocols(self) -> int:
+        return len((self.document or {}).get("protocols") or [])
+
+    @property
+    def testing_gaps(self) -> int:
+        return len((self.document or {}).get("testing_gaps") or [])
+
+    def summary_row(self) -> dict[str, str | int]:
+        """This case's row in summary.csv (counts blank when the case failed)."""
+        document = self.document or {}
+        profile = document.get("profile") or {}
+        cancer = profile.get("cancer_type") or {}
+        trials = document.get("trials") or []
+        return {
+            "case_id": self.case_id or "",
+            "cancer_type": cancer.get("code") or "",
+            "stage": format_stage(profile.get("stage")),
+            "top_trials": ";".join(t.get("nct_id", "") for t in trials[:TOP_TRIALS_IN_SUMMARY]),
+            "missed_trials": self.missed_trials if self.document is not None else "",
+            "protocols": self.protocols if self.document is not None else "",
+            "testing_gaps": self.testing_gaps if self.document is not None else "",
+            "error": self.error or "",
+            "case_file": self.case_file,
+        }
+
+
+def format_stage(stage: dict[str, Any] | None) -> str:
+    """A stage for a table cell: the group where known, else the TNM parts written."""
+    if not stage:
+        return ""
+    if stage.get("group"):
+        return f"{stage['group']}"
+    parts = [stage.get(part) for part in ("t", "n", "m") if stage.get(part)]
+    if not parts:
+        return f"FIGO {stage['figo']}" if stage.get("figo") else ""
+    return (stage.get("prefix") or "") + " ".join(parts)
+
+
+@dataclass
+class BatchResult:
+    """Every case's outcome in input order, and what the final table counts."""
+
+    out_dir: Path
+    outcomes: list[CaseOutcome]
+    seconds: float = 0.0
+    worker_peak_rss_kb: dict[int, int] = field(default_factory=dict)  # pid -> peak RSS
+
+    @property
+    def failed(self) -> list[CaseOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    def counts(self) -> dict[str, int]:
+        """The final table: cases processed, failed, skipped, and with each finding."""
+        ok = [outcome for outcome in self.outcomes if outcome.ok]
+        return {
+            "cases": len(self.outcomes),
+            "matched": sum(1 for o in self.outcomes if o.status == "matched"),
+            "skipped (up to date)": sum(1 for o in self.outcomes if o.status == "skipped"),
+            "failed": len(self.failed),
+            "with missed trials": sum(1 for o in ok if o.missed_trials),
+            "with protocols": sum(1 for o in ok if o.protocols),
+            "with testing gaps": sum(1 for o in ok if o.testing_gaps),
+        }
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and a rename.
+
+    A reader (or an interrupted run) sees the old file or the new one, never half of one.
+    Mode 0600: reports hold patient findings.
+    """
+    fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o600)  # mkstemp already does, but say it where it matters
+        os.replace(temp_name, path)
+    except BaseException:
+        # Ctrl-C (KeyboardInterrupt) lands here too: never leave the partial file behind.
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+def sweep_temporary_files(out_dir: Path) -> int:
+    """Remove temporary files a killed run (SIGKILL, power loss) left; returns how many."""
+    removed = 0
+    for path in out_dir.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def output_paths(out_dir: Path, case_id: str) -> dict[str, Path]:
+    """The per-case files: {".json": ..., ".md": ..., ".html": ...}."""
+    return {suffix: out_dir / f"{case_id}{suffix}" for suffix in OUTPUT_SUFFIXES}
+
+
+def match_json(document: dict[str, Any]) -> str:
+    """The document as `trialmatch match --json` prints it (same serialisation, one line)."""
+    return json.dumps(document, ensure_ascii=False, default=str) + "\n"
+
+
+def summary_csv(outcomes: Sequence[CaseOutcome]) -> str:
+    """summary.csv: one row per case, in input order."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for outcome in outcomes:
+        writer.writerow(outcome.summary_row())
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _case_id_problem(case_id: Any) -> str | None:
+    if not isinstance(case_id, str) or not _SAFE_CASE_ID.fullmatch(case_id):
+        return ("case id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter "
+                "or digit (it names the output files)")
+    if case_id.lower() in _RESERVED_CASE_IDS:
+        return f"case id {case_id!r} is reserved for the batch's own {case_id.lower()} file"
+    return None
+
+
+def _safe_error(error: BaseException) -> str:
+    """One line for summary.csv and stderr. Our errors never hold note text (errors.py);
+    anything else might, so only its type is shown."""
+    if isinstance(error, TrialmatchError):
+        return " ".join(str(error).split())
+    return (f"internal error ({type(error).__name__}); run `trialmatch match` on this case "
+            "for the details")
+
+
+def _is_up_to_date(case: CaseFile, outputs: dict[str, Path], changed_at: float | None) -> bool:
+    try:
+        oldest_output = min(path.stat().st_mtime for path in outputs.values())
+        newest_input = max(path.stat().st_mtime for path in case.inputs)
+    except (OSError, ValueError):  # an output (or a note) is missing: run it
+        return False
+    if changed_at is not None and oldest_output <= changed_at:
+        return False
+    return oldest_output > newest_input
+
+
+def _load_document(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _remove_stale_outputs(out_dir: Path, case_id: str) -> None:
+    # A case that fails now must not leave last run's report looking current.
+    for path in output_paths(out_dir, case_id).values():
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _match_safely(match_one: MatchOne, case: Any) -> tuple[CaseReport | None, str | None, float]:
+    started = time.perf_counter()
+    try:
+        report = match_one(case)
+    except Exception as error:  # one bad case never stops the batch
+        return None, _safe_error(error), time.perf_counter() - started
+    return report, None, time.perf_counter() - started
+
+
+_WORKER_MATCHER: MatchOne | None = None
+
+
+def _init_worker(factory: MatcherFactory) -> None:
+    # Ctrl-C reaches the whole process group; only the parent decides what to do about it,
+    # so a worker never dies mid-case and breaks the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _WORKER_MATCHER
+    _WORKER_MATCHER = factory()
+
+
+def _run_in_worker(index: int, case: Any) -> tuple[int, CaseReport | None, str | None, float,
+                                                    int, int]:
+    import resource
+
+    assert _WORKER_MATCHER is not None, "worker used before its initializer ran"
+    report, error, seconds = _match_safely(_WORKER_MATCHER, case)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return index, report, error, seconds, os.getpid(), peak
+
+
+class _TerminateRequested(BaseException):
+    """SIGTERM, turned into an exception so the batch unwinds like it does on Ctrl-C."""
+
+
+def _raise_on_sigterm(signum, frame) -> None:
+    raise _TerminateRequested()
+
+
+def run_batch(
+    case_dir: Path,
+    out_dir: Path,
+    *,
+    matcher_factory: MatcherFactory,
+    load_case: Callable[[Path], Any] | None = None,
+    jobs: int | None = None,
+    resume: bool = False,
+    store_changed_at: float | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_case: Callable[[CaseOutcome], None] | None = None,
+    mp_start_method: str = "spawn",
+) -> BatchResult:
+    """Match every case under `case_dir` and write the per-case files, summary.csv, index.html.
+
+    `matcher_factory` is called once per worker (once in this process when one job suffices)
+    and returns the callable that turns a loaded case into a `CaseReport`. `load_case` reads a
+    case file (default: `trialmatch.match.case.load_case`); it runs here, in input order, so
+    that duplicate ids are decided the same way whatever `jobs` is. With `resume`, a case is
+    skipped when all its outputs are newer than its inputs and than `store_changed_at`
+    (a POSIX time: when the trial store last changed). `on_start(total)` and `on_case(outcome)`
+    report progress; `on_case` sees cases as they finish, the result lists them in input order.
+
+    Raises InputError when `case_dir` is not a folder; a bad case is an outcome, not an error.
+    """
+    started = time.perf_counter()
+    if load_case is None:
+        from trialmatch.match.case import load_case
+    out_dir = Path(out_dir)
+    cases = discover_cases(Path(case_dir), exclude=out_dir)
+    if not cases:
+        raise InputError(f"no case files under {case_dir}",
+                         hint="cases are .yaml, .yml, .json, or .txt notes")
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    sweep_temporary_files(out_dir)
+    if on_start is not None:
+        on_start(len(cases))
+
+    outcomes: list[CaseOutcome | None] = [None] * len(cases)
+    pending: list[tuple[int, Any]] = []  # (index, loaded case) to match
+    pending_ids: dict[int, str] = {}
+    claimed: dict[str, str] = {}  # case id -> the case file that claimed it first
+
+    def finish(outcome: CaseOutcome) -> None:
+        outcomes[outcome.index] = outcome
+        if on_case is not None:
+            on_case(outcome)
+
+    for index, case_file in enumerate(cases):
+        load_started = time.perf_counter()
+        try:
+            case = load_case(case_file.path)
+        except Exception as error:
+            case_id = case_file.declared_id
+            if case_id and not _case_id_problem(case_id) and case_id not in claimed:
+                _remove_stale_outputs(out_dir, case_id)
+            finish(CaseOutcome(index, case_file.relpath, case_id, "failed", _safe_error(error),
+                               seconds=time.perf_counter() - load_started))
+            continue
+        case_id = getattr(case, "id", None)
+        problem = _case_id_problem(case_id)
+        if problem is None and case_id in claimed:
+            problem = f"duplicate case id {case_id!r}, already used by {claimed[case_id]}"
+        if problem is not None:
+            finish(CaseOutcome(index, case_file.relpath, case_id if isinstance(case_id, str)
+                               else None, "failed", problem))
+            continue
+        claimed[case_id] = case_file.relpath
+        outputs = output_paths(out_dir, case_id)
+        if resume and _is_up_to_date(case_file, outputs, store_changed_at):
+            document = _load_document(outputs[".json"])
+            if document is not None:
+                finish(CaseOutcome(index, case_file.relpath, case_id, "skipped",
+                                   document=document))
+                continue
+        pending.append((index, case))
+        pending_ids[index] = case_id
+
+    def record(index: int, report: CaseReport | None, error: str | None,
+               seconds: float) -> None:
+        case_file, case_id = cases[index], pending_ids[index]
+        if report is None:
+            _remove_stale_outputs(out_dir, case_id)
+            finish(CaseOutcome(index, case_file.relpath, case_id, "failed", error,
+                               seconds=seconds))
+            return
+        paths = output_paths(out_dir, case_id)
+        write_atomic(paths[".json"], match_json(report.document))
+        write_atomic(paths[".md"], report.markdown)
+        write_atomic(paths[".html"], report.html)
+        finish(CaseOutcome(index, case_file.relpath, case_id, "matched",
+                           document=report.document, seconds=seconds))
+
+    result = BatchResult(out_dir=out_dir, outcomes=[])
+    previous_sigterm = _install_sigterm_handler()
+    try:
+        workers = min(jobs or os.cpu_count() or 1, len(pending))
+        if workers <= 1:
+            _run_here(pending, matcher_factory, record, result)
+        else:
+            _run_in_pool(pending, matcher_factory, workers, mp_start_method, record, result)
+        result.outcomes = [outcome for outcome in outcomes if outcome is not None]
+        write_atomic(out_dir / "summary.csv", summary_csv(result.outcomes))
+        from trialmatch.match.board import render_index
+
+        write_atomic(out_dir / "index.html", render_index(result.outcomes))
+    except _TerminateRequested:
+        raise KeyboardInterrupt from None
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _install_sigterm_handler():
+    # Only the main thread may set handlers; elsewhere (a test runner thread) keep the default.
+    try:
+        return signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    except ValueError:
+        return None
+
+
+def _run_here(pending, matcher_factory, record, result: BatchResult) -> None:
+    if not pending:
+        return
+    import resource
+
+    match_one = matcher_factory()
+    for index, case in pending:
+        report, error, seconds = _match_safely(match_one, case)
+        record(index, report, error, seconds)
+    result.worker_peak_rss_kb[os.getpid()] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _run_in_pool(pending, matcher_factory, workers, start_method, record,
+                 result: BatchResult) -> None:
+    import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context(start_method)
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                   initializer=_init_worker, initargs=(matcher_factory,))
+    waiting: set[Future] = set()
+    try:
+        waiting = {executor.submit(_run_in_worker, index, case) for index, case in pending}
+        while waiting:
+            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    index, report, error, seconds, pid, peak = future.result()
+                except BrokenProcessPool as error:
+                    raise TrialmatchError(
+                        "a batch worker died (out of memory, or its set-up failed)",
+                        hint="run with --jobs 1 to see the error") from error
+                result.worker_peak_rss_kb[pid] = max(peak, result.worker_peak_rss_kb.get(pid, 0))
+                record(index, report, error, seconds)
+    finally:
+        # On Ctrl-C or an error: drop what has not started; running cases end on their own
+        # (workers ignore SIGINT) and write nothing, since only this process writes.
+        for future in waiting:
+            future.cancel()
+        executor.shutdown(wait=not waiting, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- the real matcher
+
+
+def store_matcher(db_path: Path, any_status: bool = False, top: int | None = None) -> MatchOne:
+    """Build the real matcher in this process: the store opened read-only, the pipeline loaded.
+
+    Pass `functools.partial(store_matcher, db_path, any_status, top)` to `run_batch`.
+    """
+    from trialmatch.ingest.store import TrialStore
+    from trialmatch.match.engine import match_case
+    from trialmatch.match.report import render_html, render_markdown
+
+    store = TrialStore.open(db_path, readonly=True)
+    _warm_pipeline()
+
+    def match_one(case: Any) -> CaseReport:
+        result = match_case(case, store, any_status=any_status, top=top)
+        return CaseReport(result.to_dict(), render_markdown(result), render_html(result))
+
+    return match_one
+
+
+def _warm_pipeline() -> None:
+    # The extractor caches its spaCy pipeline per process; build it now, in the initializer,
+    # so the first case of each worker does not pay for it (and a broken pipeline fails early).
+    from trialmatch.nlp import extract as extract_module
+
+    for name in ("get_pipeline", "pipeline", "build_pipeline", "load_pipeline"):
+        builder = getattr(extract_module, name, None)
+        if callable(builder):
+            builder()
+            return
+
+
+def store_changed_at(store: Any, db_path: Path) -> float | None:
+    """When the trial store last changed, as a POSIX time, for --resume.
+
+    The later of the last refresh's `finished` time and the database file's modification
+    time: an `ingest` changes the trials without a refresh, and a read-only open never touches
+    the file, so the file's time is a safe upper bound.
+    """
+    times: list[float] = []
+    refresh = store.last_refresh() if hasattr(store, "last_refresh") else None
+    finished = (refresh.get("finished") if isinstance(refresh, dict)
+                else getattr(refresh, "finished", None))
+    if isinstance(finished, str):
+        try:
+            moment = datetime.fromisoformat(finished)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:  # stored as UTC without an offset
+                moment = moment.replace(tzinfo=UTC)
+            times.append(moment.timestamp())
+    elif isinstance(finished, datetime):
+        times.append(finished.timestamp())
+    for suffix in ("", "-wal"):
+        path = Path(f"{db_path}{suffix}")
+        if path.exists():
+            times.append(path.stat().st_mtime)
+    return max(times) if times else None
