@@ -1,0 +1,396 @@
+"""Evaluation of each requirement kind, criteria and trial verdicts against hand-built patients.
+
+The ontology here is a few OncoTree codes with their real parents, enough to check subtrees
+without loading the vocabulary.
+"""
+
+import pytest
+
+from trialmatch.match.evaluate import (
+    FREE_TEXT_REASON,
+    Patient,
+    build_patient,
+    derive_extent,
+    evaluate_criterion,
+    evaluate_requirement,
+    evaluate_trial,
+    stage_in,
+)
+from trialmatch.models import (
+    Biomarker,
+    CancerType,
+    EligibilityCriterion,
+    Profile,
+    Requirement,
+    Stage,
+    Trial,
+)
+
+PARENTS = {
+    "LUAD": "NSCLC", "LUSC": "NSCLC", "NSCLC": "LUNG", "LUNG": "TISSUE",
+    "IDC": "BREAST", "BREAST": "TISSUE", "COAD": "BOWEL", "BOWEL": "TISSUE",
+    "AML": "MNM", "MNM": "MYELOID", "MYELOID": "TISSUE",
+}
+HEME_ROOTS = {"MYELOID", "LYMPH"}
+
+
+class TinyOntology:
+    """OncoTree parent links for a handful of codes."""
+
+    def ancestors(self, code):
+        chain = []
+        while code in PARENTS:
+            code = PARENTS[code]
+            chain.append(code)
+        return chain
+
+    def is_a(self, code, ancestor):
+        return code == ancestor or ancestor in self.ancestors(code)
+
+    def is_heme(self, code):
+        return bool(HEME_ROOTS & set(self.ancestors(code) + [code]))
+
+    def is_solid(self, code):
+        return not self.is_heme(code)
+
+
+ONTOLOGY = TinyOntology()
+
+
+def make_patient(**overrides) -> Patient:
+    facts = dict(
+        ontology=ONTOLOGY, age=64.0, sex="female", ecog=1, cancer_code="LUAD",
+        cancer_name="Lung Adenocarcinoma", cancer_evidence="adenocarcinoma, right upper lobe",
+        histology="adenocarcinoma", primary_site="lung", stage_group="IV", stage_m="M1a",
+        stage_prefix="c", stage_evidence="cT2a N2 M1a",
+        biomarkers=[
+            Biomarker("EGFR", "exon 19 deletion", "positive", evidence="EGFR exon 19 deletion"),
+            Biomarker("PD-L1", None, "positive", 60, "TPS", evidence="PD-L1 TPS 60%"),
+            Biomarker("ALK", None, "negative", evidence="ALK negative"),
+            Biomarker("ROS1", None, "unknown", evidence="ROS1 pending"),
+        ],
+        prior_therapies=["carboplatin + pemetrexed"], prior_drugs=frozenset(
+            {"carboplatin", "pemetrexed"}), prior_classes=frozenset({"platinum", "chemotherapy"}),
+        prior_lines=(1, 1),
+    )
+    facts.update(overrides)
+    return Patient(**facts)
+
+
+def req(kind, text="criterion words", **params):
+    return Requirement(kind, params, text)
+
+
+def marker(**item):
+    return req("biomarker", any_of=[item])
+
+
+REQUIREMENT_TABLE = [
+    # cancer type
+    (req("cancer_type", codes=["NSCLC"]), {}, True, "matches NSCLC"),
+    (req("cancer_type", codes=["LUAD"]), {}, True, "matches"),
+    (req("cancer_type", codes=["BREAST"]), {}, False, "is not BREAST"),
+    (req("cancer_type", codes=["LUAD"]), {"cancer_code": "NSCLC"}, None, "subtype"),
+    (req("cancer_type", scope="solid"), {}, True, "solid"),
+    (req("cancer_type", scope="heme"), {}, False, "not a haematological"),
+    (req("cancer_type", scope="any", **{"except": ["LUNG"]}), {}, False, "excluded"),
+    (req("cancer_type", codes=["NSCLC"]), {"cancer_code": None}, None,
+     "cancer type not documented"),
+    # histology and site
+    (req("histology", histologies=["non-squamous"]), {}, True, "matches"),
+    (req("histology", histologies=["squamous"]), {}, False, "is not"),
+    (req("histology", histologies=["adenocarcinoma"]), {"histology": None, "cancer_name": None},
+     None, "histology not documented"),
+    (req("primary_site", sites=["lung"]), {}, True, "matches"),
+    (req("primary_site", sites=["breast"]), {"primary_site": None}, None,
+     "primary site not documented"),
+    # stage and extent
+    (req("stage", groups=["IIIB", "IIIC", "IV", "IVA", "IVB"]), {}, True, "stage IV is among"),
+    (req("stage", groups=["IIIB", "IIIC"]), {"stage_group": "IIIA", "stage_m": "M0"}, False,
+     "is not among"),
+    (req("stage", groups=["IIIB", "IIIC"]), {"stage_group": "III", "stage_m": None}, None,
+     "substage not documented"),
+    (req("stage", groups=["IV"]), {"stage_group": None, "stage_m": None}, None,
+     "stage not documented"),
+    (req("stage", groups=["IV"]), {"stage_group": None, "stage_m": "M1b"}, True, "M1b"),
+    (req("extent", extent="metastatic"), {}, True, "means metastatic"),
+    (req("extent", extent="locally_advanced"), {}, False, "rules out"),
+    (req("extent", extent="early_stage"), {"stage_group": "IB", "stage_m": "M0"}, True, "means"),
+    (req("extent", extent="recurrent"), {}, None, "recurrent disease not documented"),
+    (req("extent", extent="metastatic"), {"stage_group": None, "stage_m": None}, None,
+     "metastatic disease not documented"),
+    (req("measurable_disease", standard="RECIST 1.1"), {}, None,
+     "measurable disease (RECIST 1.1) not documented"),
+    # biomarkers
+    (marker(marker="EGFR", alterations=["exon 19 deletion", "L858R"], status="positive"), {},
+     True, "EGFR exon 19 deletion"),
+    (marker(marker="EGFR", alterations=["sensitizing mutation"]), {}, True, "EGFR"),
+    (marker(marker="EGFR", alterations=["exon 20 insertion"], status="positive"), {}, False,
+     "does not meet"),
+    (marker(marker="EGFR", status="negative"), {}, False, "EGFR exon 19 deletion"),
+    (marker(marker="ALK", alterations=["fusion"], status="positive"), {}, False, "ALK negative"),
+    (marker(marker="ALK", status="negative"), {}, True, "ALK negative"),
+    (marker(marker="KRAS", alterations=["G12C"], status="positive"), {}, None,
+     "KRAS not documented"),
+    (marker(marker="ROS1", alterations=["fusion"], status="positive"), {}, None,
+     "ROS1 result unknown"),
+    (marker(marker="PD-L1", min_value=50, unit="TPS"), {}, True, "PD-L1 TPS 60%"),
+    (marker(marker="PD-L1", min_value=1, max_value=49, unit="TPS"), {}, False, "does not meet"),
+    (marker(marker="PD-L1", min_value=10, unit="CPS"), {}, None, "CPS not documented"),
+    (marker(marker="PD-L1", min_value=50, unit="TPS"),
+     {"biomarkers": [Biomarker("PD-L1", None, "positive", evidence="PD-L1 positive")]}, None,
+     "TPS not documented"),
+    (marker(marker="BRAF", alterations=["V600"]),
+     {"biomarkers": [Biomarker("BRAF", "V600E", "positive")]}, True, "BRAF V600E"),
+    (marker(marker="MSI", status="positive"),
+     {"biomarkers": [Biomarker("MMR", "deficient", "positive", evidence="loss of MLH1")]}, True,
+     "MMR"),
+    (marker(marker="BRCA2", alterations=["mutation"], germline=True),
+     {"biomarkers": [Biomarker("BRCA2", "c.5946delT", "positive",
+                               evidence="germline BRCA2 c.5946delT")]}, True, "BRCA2"),
+    (marker(marker="BRCA2", alterations=["mutation"], germline=True),
+     {"biomarkers": [Biomarker("BRCA2", "c.5946delT", "positive", evidence="BRCA2 c.5946delT")]},
+     None, "germline origin not documented"),
+    (marker(marker="EGFR", alterations=["exon 19 deletion"]),
+     {"biomarkers": [Biomarker("EGFR", "T790M", "negative")]}, None,
+     "result for the trial's alteration not documented"),
+    (marker(marker="HER2", min_value=3, unit="IHC"),
+     {"biomarkers": [Biomarker("HER2", None, "positive", 3, "IHC")]}, True, "HER2 IHC 3+"),
+    (marker(marker="HER2", min_value=1, max_value=2, unit="IHC"),
+     {"biomarkers": [Biomarker("HER2", None, "positive", 3, "IHC")]}, False, "does not meet"),
+    # age, sex, performance status
+    (req("age", min=18, max=None), {}, True, "age 64 within >= 18 years"),
+    (req("age", min=18, max=60), {}, False, "outside"),
+    (req("age", min=18), {"age": None}, None, "age not documented"),
+    (req("sex", sex="male"), {}, False, "trial: male only"),
+    (req("sex", sex="female"), {"sex": None}, None, "sex not documented"),
+    (req("performance_status", scale="ECOG", min=0, max=1), {}, True, "ECOG 1 within"),
+    (req("performance_status", scale="ECOG", min=0, max=0), {}, False, "outside"),
+    (req("performance_status", scale="ECOG", max=1), {"ecog": None}, None,
+     "ECOG not documented"),
+    (req("performance_status", scale="KPS", min=70), {}, True, "KPS 70-80"),
+    (req("performance_status", scale="KPS", min=80), {}, None, "Karnofsky score not documented"),
+    (req("performance_status", scale="KPS", min=70), {"ecog": 3}, False, "outside"),
+    # prior therapy and lines
+    (req("prior_therapy", received=True, classes=["platinum"]), {}, True, "platinum"),
+    (req("prior_therapy", received=False, classes=["immune checkpoint inhibitor"]), {}, True,
+     "no prior immune checkpoint inhibitor"),
+    (req("prior_therapy", received=True, drugs=["osimertinib"]), {}, False, "no prior"),
+    (req("prior_therapy", received=False, drugs=[], classes=[]), {}, False, "received"),
+    (req("prior_therapy", received=False), {"prior_therapies": [], "prior_drugs": frozenset(),
+                                            "prior_classes": frozenset(), "prior_lines": (0, 0)},
+     True, "no prior systemic therapy"),
+    (req("prior_therapy", received=True, classes=["platinum"]),
+     {"prior_therapies": None, "prior_drugs": None, "prior_classes": None, "prior_lines": None},
+     None, "prior therapy not documented"),
+    (req("prior_lines", min=1), {}, True, "1 prior line(s) within"),
+    (req("prior_lines", max=0), {}, False, "outside"),
+    (req("prior_lines", min=2), {"prior_lines": (1, 2)}, None, "number of prior lines unclear"),
+    (req("prior_lines", min=1), {"prior_lines": None}, None,
+     "number of prior lines not documented"),
+    # what the notes never say
+    (req("cns_metastases", state="active"), {}, None, "brain metastasis status not documented"),
+    (req("organ_function", measure="ANC", op=">=", value=1500, unit="/uL"), {}, None,
+     "ANC not documented"),
+    (req("pregnancy"), {}, None, "pregnancy status not documented"),
+    (req("pregnancy"), {"sex": "male"}, False, "male"),
+    (req("infection", agents=["HIV", "HBV"]), {}, None, "HIV/HBV status not documented"),
+    (req("other_malignancy", within_years=3), {}, None, "within 3 years not documented"),
+    (req("telepathy"), {}, None, "unrecognised requirement"),
+]
+
+
+@pytest.mark.parametrize("requirement,overrides,truth,reason_part", REQUIREMENT_TABLE)
+def test_evaluate_requirement(requirement, overrides, truth, reason_part):
+    result = evaluate_requirement(requirement, make_patient(**overrides))
+    assert result.truth is truth
+    assert reason_part in result.reason
+    assert result.result == {True: "met", False: "not_met", None: "unknown"}[truth]
+
+
+def test_unknown_biomarker_is_material_and_unknown_lab_is_routine():
+    patient = make_patient()
+    assert evaluate_requirement(marker(marker="KRAS", alterations=["G12C"]), patient).material
+    lab = evaluate_requirement(req("organ_function", measure="ANC"), patient)
+    assert lab.truth is None and not lab.material
+
+
+def criterion(kind, *requirements, text="criterion", cohort=None, position=0):
+    return EligibilityCriterion(kind, text, position, cohort=cohort,
+                                requirements=list(requirements))
+
+
+CRITERION_TABLE = [
+    # inclusion: different kinds must all hold, same kind are alternatives
+    (criterion("inclusion", req("cancer_type", codes=["NSCLC"]),
+               req("extent", extent="locally_advanced"), req("extent", extent="metastatic")),
+     "met"),
+    (criterion("inclusion", req("cancer_type", codes=["NSCLC"]),
+               marker(marker="KRAS", alterations=["G12C"])), "unknown"),
+    (criterion("inclusion", req("cancer_type", codes=["BREAST"]),
+               marker(marker="KRAS", alterations=["G12C"])), "not_met"),
+    # exclusion: any true statement excludes
+    (criterion("exclusion", req("prior_therapy", received=True, drugs=["osimertinib"])), "met"),
+    (criterion("exclusion", req("prior_therapy", received=True, classes=["platinum"])),
+     "not_met"),
+    (criterion("exclusion", req("infection", agents=["HIV"]), req("pregnancy")), "unknown"),
+    (criterion("exclusion", req("pregnancy"), req("prior_therapy", classes=["platinum"])),
+     "not_met"),
+    (criterion("inclusion"), "unknown"),
+]
+
+
+@pytest.mark.parametrize("item,expected", CRITERION_TABLE)
+def test_evaluate_criterion(item, expected):
+    assert evaluate_criterion(item, make_patient()).result == expected
+
+
+def test_free_text_criterion_is_unknown_and_says_so():
+    result = evaluate_criterion(criterion("exclusion", text="Any condition that..."),
+                                make_patient())
+    assert result.result == "unknown" and result.reason == FREE_TEXT_REASON
+    assert not result.material
+
+
+def test_excluding_criterion_reason_names_the_fact():
+    result = evaluate_criterion(
+        criterion("exclusion", req("prior_therapy", received=True, classes=["platinum"])),
+        make_patient())
+    assert result.reason.startswith("excluded: received")
+    assert "carboplatin + pemetrexed" in result.evidence
+
+
+def make_trial(criteria, codes=("NSCLC",), **fields):
+    values = dict(
+        nct_id="NCT99000001", title="A trial", official_title=None, status="RECRUITING",
+        phases=["PHASE2"], study_type="INTERVENTIONAL", conditions=["Non-small cell lung cancer"],
+        keywords=[], interventions=[], sponsor=None, minimum_age=18.0, maximum_age=None,
+        sex="ALL", healthy_volunteers=False, last_update=None, criteria_text="",
+        oncotree_codes=list(codes), criteria=criteria,
+    )
+    values.update(fields)
+    return Trial(**values)
+
+
+def test_trial_eligible_when_only_routine_unknowns():
+    trial = make_trial([
+        criterion("inclusion", marker(marker="EGFR", alterations=["exon 19 deletion"])),
+        criterion("inclusion", req("organ_function", measure="ANC")),
+        criterion("exclusion", req("cns_metastases", state="active")),
+    ])
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict == "eligible"
+    assert len(verdict.unknowns) == 2 and not verdict.material_unknowns
+
+
+def test_trial_possibly_eligible_on_material_unknown():
+    trial = make_trial([criterion("inclusion", marker(marker="KRAS", alterations=["G12C"]))])
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict == "possibly_eligible"
+    assert "KRAS not documented" in verdict.material_unknowns[0].reason
+
+
+def test_trial_excluded_names_failing_criterion():
+    trial = make_trial([
+        criterion("inclusion", req("stage", groups=["I", "II"]), text="Stage I-II"),
+        criterion("exclusion", req("prior_therapy", classes=["platinum"]), text="Prior platinum"),
+    ])
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict == "excluded"
+    assert [c.text for c in verdict.failing] == ["Stage I-II", "Prior platinum"]
+
+
+def test_record_age_and_sex_checked_when_criteria_do_not_state_them():
+    trial = make_trial([], minimum_age=70.0, sex="MALE")
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict == "excluded"
+    assert {c.text for c in verdict.failing} == {"Age >= 70 years (record)", "Sex: male (record)"}
+
+
+def test_record_conditions_narrower_than_patient_is_material_unknown():
+    trial = make_trial([], codes=("LUAD",))
+    verdict = evaluate_trial(trial, make_patient(cancer_code="NSCLC", cancer_name="NSCLC"))
+    assert verdict.verdict == "possibly_eligible"
+    assert "subtype not documented" in verdict.material_unknowns[0].reason
+
+
+def test_basket_trial_accepts_solid_tumour():
+    trial = make_trial([], codes=("_SOLID",))
+    assert evaluate_trial(trial, make_patient()).verdict == "eligible"
+    assert evaluate_trial(trial, make_patient(cancer_code="AML")).verdict == "excluded"
+
+
+def test_patient_joins_the_cohort_that_fits():
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["NSCLC"])),
+        criterion("inclusion", marker(marker="KRAS", alterations=["G12C"]), cohort="Cohort A"),
+        criterion("inclusion", marker(marker="EGFR", alterations=["exon 19 deletion"]),
+                  cohort="Cohort B"),
+    ])
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.cohort == "Cohort B"
+    assert verdict.verdict == "eligible"
+
+
+def test_trial_excluded_when_no_cohort_fits():
+    trial = make_trial([
+        criterion("inclusion", marker(marker="ALK", alterations=["fusion"]), cohort="Cohort A"),
+        criterion("inclusion", marker(marker="EGFR", alterations=["exon 20 insertion"]),
+                  cohort="Cohort B"),
+    ])
+    assert evaluate_trial(trial, make_patient()).verdict == "excluded"
+
+
+STAGE_TABLE = [
+    ("IV", ["IV"], True),
+    ("IVB", ["IV"], True),
+    ("IV", ["IVA", "IVB"], None),
+    ("IIIA", ["IIIB", "IIIC"], False),
+    ("III", ["IIIB", "IIIC"], None),
+    ("IIIC1", ["IIIC"], True),
+    ("I", ["II", "III"], False),
+    ("IA2", ["I"], True),
+    ("bogus", ["I"], None),
+]
+
+
+@pytest.mark.parametrize("group,allowed,expected", STAGE_TABLE)
+def test_stage_in(group, allowed, expected):
+    assert stage_in(group, allowed) is expected
+
+
+EXTENT_TABLE = [
+    ("IV", None, "c", {"metastatic": True, "locally_advanced": False, "early_stage": False}),
+    (None, "M1c", None, {"metastatic": True, "advanced": True}),
+    ("IIIB", "M0", None, {"metastatic": False, "locally_advanced": True, "advanced": True}),
+    ("IIIA", "M0", None, {"advanced": None}),
+    ("IB", "M0", "p", {"early_stage": True, "metastatic": False, "resected": True}),
+    (None, None, None, {"metastatic": None, "recurrent": None}),
+]
+
+
+@pytest.mark.parametrize("group,m,prefix,expected", EXTENT_TABLE)
+def test_derive_extent(group, m, prefix, expected):
+    extent = derive_extent(group, m, prefix, t="T2a")
+    assert {key: extent[key] for key in expected} == expected
+
+
+def test_build_patient_maps_drugs_to_classes_and_counts_lines():
+    classes = {"carboplatin": ["platinum", "chemotherapy"], "pembrolizumab": ["anti-pd-1"]}
+    profile = Profile(
+        cancer_type=CancerType("LUAD", "Lung Adenocarcinoma", "adenocarcinoma", 0, 14),
+        stage=Stage(prefix="p", t="T2a", n="N1", m="M0", group="IIB", evidence="pT2a pN1"),
+        biomarkers=[Biomarker("EGFR", "L858R", "positive")],
+    )
+    patient = build_patient(
+        profile, ontology=ONTOLOGY, age=70, sex="male", ecog=0,
+        prior_therapies=["Carboplatin + pemetrexed", "pembrolizumab"],
+        normalise_drug=lambda name: name.lower(), classes_of=lambda d: classes.get(d, []),
+    )
+    assert patient.prior_lines == (2, 2)
+    assert patient.prior_classes == {"platinum", "chemotherapy", "anti-pd-1"}
+    assert patient.extent["resected"] is True and patient.extent["early_stage"] is True
+    flat = build_patient(profile, ontology=ONTOLOGY, prior_therapies=["cisplatin", "etoposide"])
+    assert flat.prior_lines == (1, 2)
+    unknown = build_patient(profile, ontology=ONTOLOGY)
+    assert unknown.prior_drugs is None and unknown.prior_lines is None

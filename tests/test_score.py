@@ -1,0 +1,78 @@
+"""Ranking: specificity, certainty, status and location parts, and their order."""
+
+import pytest
+
+from tests.test_evaluate import criterion, make_patient, make_trial, marker, req
+from trialmatch.match.evaluate import evaluate_trial
+from trialmatch.match.score import SPECIFICITY, location_part, score_trial
+from trialmatch.models import Location
+
+
+def scored(trial, patient=None, location=None):
+    patient = patient or make_patient()
+    return score_trial(trial, evaluate_trial(trial, patient), patient, location)
+
+
+SPECIFICITY_TABLE = [
+    ([criterion("inclusion", marker(marker="EGFR", alterations=["exon 19 deletion"]))],
+     ("NSCLC",), "biomarker"),
+    ([], ("LUAD",), "subtype"),
+    ([], ("NSCLC",), "cancer_type"),
+    ([], ("_SOLID",), "basket"),
+    ([criterion("inclusion", marker(marker="ALK", status="negative"))], ("LUNG",),
+     "cancer_type"),
+]
+
+
+@pytest.mark.parametrize("criteria,codes,level", SPECIFICITY_TABLE)
+def test_specificity_levels(criteria, codes, level):
+    score = scored(make_trial(criteria, codes=codes))
+    assert score.parts["specificity"] == SPECIFICITY[level]
+
+
+def test_biomarker_trial_outranks_cancer_type_trial_outranks_basket():
+    biomarker = scored(make_trial(
+        [criterion("inclusion", marker(marker="EGFR", alterations=["exon 19 deletion"]))]))
+    cancer_type = scored(make_trial([]))
+    basket = scored(make_trial([], codes=("_SOLID",)))
+    assert biomarker.total > cancer_type.total > basket.total
+
+
+def test_fewer_unknowns_rank_higher():
+    clear = scored(make_trial([criterion("inclusion", req("age", min=18))]))
+    murky = scored(make_trial([criterion("inclusion", req("age", min=18)),
+                               criterion("inclusion", req("organ_function", measure="ANC"))]))
+    assert clear.parts["certainty"] > murky.parts["certainty"]
+    assert clear.total > murky.total
+
+
+@pytest.mark.parametrize("status,expected", [
+    ("RECRUITING", 1.0), ("NOT_YET_RECRUITING", 0.7), ("ENROLLING_BY_INVITATION", 0.4),
+    ("COMPLETED", 0.1),
+])
+def test_status_part(status, expected):
+    assert scored(make_trial([], status=status)).parts["status"] == expected
+
+
+LOCATIONS = [Location("Cleveland Clinic", "Cleveland", "Ohio", "United States"),
+             Location("Charite", "Berlin", None, "Germany")]
+
+
+@pytest.mark.parametrize("case_location,locations,expected", [
+    ({"country": "United States", "state": "Ohio"}, LOCATIONS, 1.0),
+    ({"country": "USA", "state": "Texas"}, LOCATIONS, 0.6),
+    ({"country": "France"}, LOCATIONS, 0.0),
+    ({"country": "France"}, [], 0.3),
+    (None, LOCATIONS, None),
+])
+def test_location_part(case_location, locations, expected):
+    assert location_part(make_trial([], locations=locations), case_location) == expected
+
+
+def test_location_counts_only_when_case_has_one():
+    near = make_trial([], locations=LOCATIONS[:1])
+    far = make_trial([], locations=LOCATIONS[1:])
+    ohio = {"country": "United States", "state": "Ohio"}
+    assert scored(near, location=ohio).total > scored(far, location=ohio).total
+    assert scored(near).total == scored(far).total
+    assert scored(near).parts["location"] is None

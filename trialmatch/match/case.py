@@ -1,0 +1,268 @@
+"""Read a case file (SPEC "Case file"): the patient's facts, notes and the first opinion.
+
+A case is YAML or JSON; a plain text file is a case with one note and nothing else known.
+Every error is an `InputError` of one line that names the file (and the note or field at
+fault) and never quotes note text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trialmatch.errors import InputError, TrialmatchError
+
+CASE_FIELDS = frozenset(
+    {"id", "age", "sex", "ecog", "location", "notes", "prior_therapies", "first_opinion"}
+)
+FIRST_OPINION_FIELDS = frozenset(
+    {"diagnosis", "stage", "biomarkers", "plan", "trials_considered"}
+)
+LOCATION_FIELDS = frozenset({"country", "state", "city"})
+STRUCTURED_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+
+
+@dataclass
+class CaseNote:
+    """One note of a case: its text and where it came from (a path, or `text #n`)."""
+
+    source: str
+    text: str
+
+
+@dataclass
+class FirstOpinion:
+    """What the first evaluation concluded, as written in the case file."""
+
+    diagnosis: str | None = None
+    stage: str | None = None
+    biomarkers: list[str] = field(default_factory=list)
+    plan: str | None = None
+    trials_considered: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "diagnosis": self.diagnosis,
+            "stage": self.stage,
+            "biomarkers": list(self.biomarkers),
+            "plan": self.plan,
+            "trials_considered": list(self.trials_considered),
+        }
+
+
+@dataclass
+class Case:
+    """A patient case ready for matching; note texts are already read.
+
+    `prior_therapies` is None when the case does not say (unknown), and `[]` when the case
+    says there were none (treatment-naive); the two mean different things to eligibility.
+    """
+
+    id: str
+    notes: list[CaseNote]
+    age: float | None = None
+    sex: str | None = None
+    ecog: int | None = None
+    location: dict[str, str] | None = None
+    prior_therapies: list[str] | None = None
+    first_opinion: FirstOpinion | None = None
+    path: Path | None = None
+
+    @property
+    def note_texts(self) -> list[str]:
+        """The notes' texts, in case order."""
+        return [note.text for note in self.notes]
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate the case file at `path` (YAML, JSON, or a plain-text note)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"case file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"case path is a folder, not a file: {path}")
+    if path.suffix.lower() not in STRUCTURED_SUFFIXES:
+        # A bare note: the id is the file's stem, nothing else is known.
+        return Case(id=path.stem, notes=[CaseNote(str(path), _read_note_file(path, path.stem))],
+                    path=path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"case file is not UTF-8 text: {path}") from None
+    except OSError as error:
+        raise InputError(f"cannot read case file {path}: {error.strerror}") from None
+    document = _parse_document(raw_text, path)
+    return case_from_dict(document, path)
+
+
+def case_from_dict(document: Any, path: Path) -> Case:
+    """Validate a parsed case document; note paths are read relative to `path`'s folder."""
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: a case must be a mapping of fields, not {_kind(document)}")
+    unknown = sorted(str(key) for key in document if key not in CASE_FIELDS)
+    if unknown:
+        raise InputError(f"{path}: unknown field '{unknown[0]}'",
+                         hint=f"allowed fields: {', '.join(sorted(CASE_FIELDS))}")
+    case_id = document.get("id")
+    if case_id is None or (isinstance(case_id, str) and not case_id.strip()):
+        raise InputError(f"{path}: field 'id' is required")
+    if not isinstance(case_id, (str, int)) or isinstance(case_id, bool):
+        raise InputError(f"{path}: field 'id' must be a string")
+    case_id = str(case_id).strip()
+    return Case(
+        id=case_id,
+        age=_age(document.get("age"), path),
+        sex=_sex(document.get("sex"), path),
+        ecog=_ecog(document.get("ecog"), path),
+        location=_location(document.get("location"), path),
+        notes=_notes(document.get("notes"), path, case_id),
+        prior_therapies=_string_list(document, "prior_therapies", path),
+        first_opinion=_first_opinion(document.get("first_opinion"), path),
+        path=path,
+    )
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_document(raw_text: str, path: Path) -> Any:
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(raw_text)
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+            ) from None
+    try:
+        return yaml.safe_load(raw_text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "malformed document"
+        raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def _age(value: Any, path: Path) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{path}: field 'age' must be a number of years")
+    if not 0 <= value <= 130:
+        raise InputError(f"{path}: field 'age' must be between 0 and 130 years")
+    return float(value)
+
+
+def _sex(value: Any, path: Path) -> str | None:
+    if value is None:
+        return None
+    sex = str(value).strip().lower()
+    if sex not in ("female", "male"):
+        raise InputError(f"{path}: field 'sex' must be female or male")
+    return sex
+
+
+def _ecog(value: Any, path: Path) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+        raise InputError(f"{path}: field 'ecog' must be a whole number from 0 to 5")
+    return value
+
+
+def _location(value: Any, path: Path) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # "United States" alone is a country
+        return {"country": value.strip()}
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: field 'location' must be a mapping with country and state")
+    unknown = sorted(str(key) for key in value if key not in LOCATION_FIELDS)
+    if unknown:
+        raise InputError(f"{path}: unknown field 'location.{unknown[0]}'")
+    return {str(key): str(item).strip() for key, item in value.items() if item is not None}
+
+
+def _string_list(document: dict, name: str, path: Path) -> list[str] | None:
+    value = document.get(name)
+    if value is None:
+        return None  # not said: unknown, unlike [] which says "none"
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(item, (str, int)) for item in value):
+        raise InputError(f"{path}: field '{name}' must be a list of strings")
+    return [str(item).strip() for item in value if str(item).strip()]
+
+
+def _first_opinion(value: Any, path: Path) -> FirstOpinion | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: field 'first_opinion' must be a mapping")
+    unknown = sorted(str(key) for key in value if key not in FIRST_OPINION_FIELDS)
+    if unknown:
+        raise InputError(f"{path}: unknown field 'first_opinion.{unknown[0]}'",
+                         hint=f"allowed fields: {', '.join(sorted(FIRST_OPINION_FIELDS))}")
+    for name in ("diagnosis", "stage", "plan"):
+        if value.get(name) is not None and not isinstance(value[name], (str, int, float)):
+            raise InputError(f"{path}: field 'first_opinion.{name}' must be text")
+    biomarkers = _string_list(value, "biomarkers", path) or []
+    trials = [item.upper() for item in (_string_list(value, "trials_considered", path) or [])]
+    return FirstOpinion(
+        diagnosis=_text_or_none(value.get("diagnosis")),
+        stage=_text_or_none(value.get("stage")),
+        biomarkers=biomarkers,
+        plan=_text_or_none(value.get("plan")),
+        trials_considered=trials,
+    )
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _notes(value: Any, path: Path, case_id: str) -> list[CaseNote]:
+    if value is None:
+        raise InputError(f"{path}: field 'notes' is required (at least one note)")
+    if not isinstance(value, list) or not value:
+        raise InputError(f"{path}: field 'notes' must be a list of at least one note")
+    notes = []
+    for number, entry in enumerate(value, start=1):
+        if isinstance(entry, str):  # a bare string is taken as a path, the common shorthand
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or len(entry) != 1 or not ({"path", "text"} & set(entry)):
+            raise InputError(f"{path}: note {number} must be {{path: FILE}} or {{text: TEXT}}")
+        if "text" in entry:
+            text = entry["text"]
+            if not isinstance(text, str) or not text.strip():
+                raise InputError(f"case {case_id}: note {number} (text) is empty")
+            notes.append(CaseNote(f"text #{number}", text))
+            continue
+        note_path = Path(str(entry["path"]))
+        if not note_path.is_absolute():
+            note_path = path.parent / note_path
+        notes.append(CaseNote(str(note_path), _read_note_file(note_path, case_id)))
+    return notes
+
+
+def _read_note_file(note_path: Path, case_id: str) -> str:
+    """Read one note with the extractor's reader (it rejects empty, binary and huge files)."""
+    from trialmatch.nlp.notes import read_note
+
+    try:
+        return read_note(note_path)
+    except TrialmatchError as error:
+        # The reader's messages start with the file's path and never quote the text.
+        message = error.message if str(note_path) in error.message else \
+            f"{note_path}: {error.message}"
+        raise InputError(f"case {case_id}: {message}", hint=error.hint) from None

@@ -1,0 +1,906 @@
+"""Evaluate a trial's parsed eligibility criteria against one patient: pure functions.
+
+Three levels, each returning a small dataclass:
+- `evaluate_requirement(req, patient)`: is the requirement's statement ("has EGFR exon 19
+  deletion", "has received an immune checkpoint inhibitor") true, false or unknown for this
+  patient? Unknown always names the fact that would decide it ("ECOG not documented").
+- `evaluate_criterion(criterion, patient)`: the criterion's result from the eligibility point
+  of view (SPEC `match --json`): `met`, `not_met` or `unknown`. An inclusion criterion is met
+  when its statements hold; an exclusion criterion is met (the patient is not excluded) when
+  its statements are false.
+- `evaluate_trial(trial, patient)`: the verdict, `eligible`, `possibly_eligible` or
+  `excluded`, with the criteria that decide it.
+
+How statements combine inside one criterion (the parser gives a flat list of requirements):
+- inclusion: requirements of the same kind are alternatives ("stage III or IV", "locally
+  advanced or metastatic", "EGFR or ALK"), different kinds must all hold ("metastatic NSCLC
+  with an EGFR mutation");
+- exclusion: any true statement excludes ("HIV, hepatitis B or C", "brain metastases or
+  another malignancy").
+
+Which unknowns matter for the verdict: an unknown about the disease or the treatment history
+(cancer type, histology, site, stage, extent, biomarkers, prior therapy and lines) or about
+age and sex makes a trial `possibly_eligible`; those facts come from the notes and the case
+and decide whether the trial is for this patient at all. Unknowns that every trial's screening
+settles (performance status, organ function, pregnancy, infections, brain metastases, other
+cancers, measurable disease, free-text criteria) are shown as `unknown` but leave the trial
+`eligible`, otherwise every trial would be `possibly_eligible` and the word would say nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
+
+Truth = bool | None
+Result = Literal["met", "not_met", "unknown"]
+Verdict = Literal["eligible", "possibly_eligible", "excluded"]
+
+# Requirement kinds whose unknowns make a trial possibly_eligible (see the module docstring).
+MATERIAL_KINDS = frozenset({
+    "cancer_type", "histology", "primary_site", "stage", "extent", "biomarker",
+    "prior_therapy", "prior_lines", "age", "sex",
+})
+FREE_TEXT_REASON = "free-text criterion; needs review"
+
+
+class Ontology(Protocol):
+    """The part of the vocabulary that evaluation needs (trialmatch.nlp.vocab provides it)."""
+
+    def is_a(self, code: str, ancestor: str) -> bool: ...
+
+    def is_solid(self, code: str) -> bool: ...
+
+    def is_heme(self, code: str) -> bool: ...
+
+
+# --------------------------------------------------------------------------- the patient
+
+
+@dataclass
+class Patient:
+    """Everything evaluation knows about the patient: case facts plus the notes' profile.
+
+    `None` means not documented. `prior_lines` is a (fewest, most) range because a flat list
+    of drugs does not say how they were grouped into regimens.
+    """
+
+    ontology: Ontology = field(repr=False, compare=False)
+    age: float | None = None
+    sex: str | None = None
+    ecog: int | None = None
+    cancer_code: str | None = None
+    cancer_name: str | None = None
+    cancer_evidence: str = ""
+    histology: str | None = None
+    primary_site: str | None = None
+    stage_group: str | None = None
+    stage_m: str | None = None
+    stage_prefix: str | None = None
+    stage_t: str | None = None
+    stage_evidence: str = ""
+    biomarkers: list[Biomarker] = field(default_factory=list)
+    prior_therapies: list[str] | None = None
+    prior_drugs: frozenset[str] | None = None
+    prior_classes: frozenset[str] | None = None
+    prior_lines: tuple[int, int] | None = None
+
+    @property
+    def extent(self) -> dict[str, Truth]:
+        """Disease extent derived from stage (see `derive_extent`)."""
+        return derive_extent(self.stage_group, self.stage_m, self.stage_prefix, self.stage_t)
+
+
+def build_patient(
+    profile: Profile,
+    *,
+    ontology: Ontology,
+    age: float | None = None,
+    sex: str | None = None,
+    ecog: int | None = None,
+    prior_therapies: list[str] | None = None,
+    normalise_drug: Callable[[str], str | None] | None = None,
+    classes_of: Callable[[str], Iterable[str]] | None = None,
+) -> Patient:
+    """Combine case facts and an extracted profile into a `Patient`.
+
+    Prior therapies are entries of the case file; an entry naming several drugs joined by
+    "+", "/", "," or "and" is one regimen. Drugs are normalised and mapped to their classes
+    with the given functions (trialmatch.nlp.drugs in production).
+    """
+    stage = profile.stage
+    cancer = profile.cancer_type
+    drugs = classes = lines = None
+    if prior_therapies is not None:
+        drugs, classes, lines = _prior_treatment(prior_therapies, normalise_drug, classes_of)
+    return Patient(
+        ontology=ontology,
+        age=age,
+        sex=sex,
+        ecog=ecog,
+        cancer_code=cancer.code if cancer else None,
+        cancer_name=cancer.name if cancer else None,
+        cancer_evidence=cancer.evidence if cancer else "",
+        histology=profile.histology,
+        primary_site=profile.primary_site,
+        stage_group=stage.group if stage else None,
+        stage_m=stage.m if stage else None,
+        stage_prefix=stage.prefix if stage else None,
+        stage_t=stage.t if stage else None,
+        stage_evidence=stage.evidence if stage else "",
+        biomarkers=list(profile.biomarkers),
+        prior_therapies=list(prior_therapies) if prior_therapies is not None else None,
+        prior_drugs=drugs,
+        prior_classes=classes,
+        prior_lines=lines,
+    )
+
+
+_REGIMEN_SPLIT = re.compile(r"\s*(?:\+|/|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
+_COMBINATION = re.compile(r"\+|/|,|;|\band\b|\bwith\b|\bplus\b", re.IGNORECASE)
+
+
+def _prior_treatment(
+    entries: list[str],
+    normalise_drug: Callable[[str], str | None] | None,
+    classes_of: Callable[[str], Iterable[str]] | None,
+) -> tuple[frozenset[str], frozenset[str], tuple[int, int]]:
+    drugs: set[str] = set()
+    classes: set[str] = set()
+    for entry in entries:
+        for part in _REGIMEN_SPLIT.split(entry):
+            part = part.strip().lower()
+            if not part:
+                continue
+            drug = (normalise_drug(part) if normalise_drug else None) or part
+            drugs.add(drug.lower())
+            if classes_of:
+                classes.update(c.lower() for c in classes_of(drug))
+    if not entries:
+        return frozenset(), frozenset(), (0, 0)
+    if any(_COMBINATION.search(entry) for entry in entries):
+        # The case writes regimens explicitly ("carboplatin + pemetrexed"): one entry a line.
+        lines = (len(entries), len(entries))
+    else:
+        # A flat drug list: anything from one combination regimen to one line per drug.
+        lines = (1, len(entries))
+    return frozenset(drugs), frozenset(classes), lines
+
+
+# Disease extent from AJCC stage (AJCC Cancer Staging Manual, 8th ed.: stage IV = distant
+# metastasis M1; stage III = regional/locally advanced disease; stages 0-II = early disease;
+# the "p" prefix = pathological classification, which needs resection of the primary tumour).
+# "Advanced" follows common trial usage (IIIB-IV); IIIA is left undecided.
+def derive_extent(
+    group: str | None, m: str | None, prefix: str | None, t: str | None = None
+) -> dict[str, Truth]:
+    """What the stage says about extent: metastatic, locally_advanced, advanced, early_stage,
+    resected, unresectable and recurrent, each True, False or None (not decided by stage)."""
+    extent: dict[str, Truth] = dict.fromkeys(
+        ("metastatic", "locally_advanced", "advanced", "early_stage", "resected",
+         "unresectable", "recurrent"))
+    parsed = parse_stage_group(group) if group else None
+    metastatic = bool(m and m.upper().startswith("M1")) or bool(parsed and parsed[0] == "IV")
+    if metastatic:
+        extent.update(metastatic=True, advanced=True, locally_advanced=False, early_stage=False)
+    elif parsed:
+        roman, suffix = parsed
+        if roman == "III":
+            extent.update(metastatic=False, locally_advanced=True, early_stage=False,
+                          advanced=None if suffix.startswith("A") or not suffix else True)
+        elif roman in ("0", "I", "II"):
+            extent.update(metastatic=False, locally_advanced=False, advanced=False,
+                          early_stage=True)
+    elif m and m.upper().startswith("M0"):
+        extent.update(metastatic=False)
+    if prefix and prefix.lower() in ("p", "yp") and t and t.upper() not in ("TX", "T0"):
+        extent["resected"] = True
+    return extent
+
+
+_STAGE_GROUP = re.compile(r"^(0|IV|III|II|I)([A-C]?[0-9]?)$")
+
+
+def parse_stage_group(group: str) -> tuple[str, str] | None:
+    """'IIIA' -> ('III', 'A'); 'IV' -> ('IV', ''); anything else -> None."""
+    text = group.strip().upper().removeprefix("STAGE").strip()
+    match = _STAGE_GROUP.match(text)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def stage_in(group: str, allowed: Iterable[str]) -> Truth:
+    """Is the patient's stage group among the allowed ones? None when the patient's group is
+    less precise than the trial's list ("III" against ["IIIB", "IIIC"])."""
+    patient = parse_stage_group(group)
+    if patient is None:
+        return None
+    undecided = False
+    for item in allowed:
+        wanted = parse_stage_group(str(item))
+        if wanted is None or wanted[0] != patient[0]:
+            continue
+        if not wanted[1] or patient[1].startswith(wanted[1]):
+            return True  # "IV" allows IVA and IVB; "IIIC" allows IIIC1
+        if not patient[1] or wanted[1].startswith(patient[1]):
+            undecided = True  # "III" could be IIIB; "IIIC" could be IIIC1
+    return None if undecided else False
+
+
+# --------------------------------------------------------------------------- requirement
+
+
+@dataclass
+class RequirementResult:
+    """Whether a requirement's statement is true for the patient (None: unknown)."""
+
+    kind: str
+    truth: Truth
+    reason: str
+    evidence: str = ""
+    text: str = ""
+    params: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def result(self) -> Result:
+        """The truth of the statement in the met/not_met/unknown vocabulary."""
+        return "unknown" if self.truth is None else ("met" if self.truth else "not_met")
+
+    @property
+    def material(self) -> bool:
+        """An unknown that matters for the verdict (see the module docstring)."""
+        return self.truth is None and self.kind in MATERIAL_KINDS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "truth": self.truth, "reason": self.reason,
+                "evidence": self.evidence, "text": self.text}
+
+
+def evaluate_requirement(req: Requirement, patient: Patient) -> RequirementResult:
+    """Decide one requirement's statement for the patient, with a plain-words reason."""
+    check = _CHECKS.get(req.kind)
+    if check is None:
+        truth, reason, evidence = None, f"unrecognised requirement '{req.kind}'; needs review", ""
+    else:
+        truth, reason, evidence = check(req.params or {}, patient)
+    return RequirementResult(req.kind, truth, reason, evidence, req.text, req.params or {})
+
+
+Check = tuple[Truth, str, str]
+
+
+def _check_cancer_type(params: dict, patient: Patient) -> Check:
+    code = patient.cancer_code
+    if code is None:
+        return None, "cancer type not documented", ""
+    onto = patient.ontology
+    label = f"{patient.cancer_name or code} ({code})"
+    evidence = patient.cancer_evidence
+    excepted = [c for c in params.get("except") or [] if onto.is_a(code, c)]
+    if excepted:
+        return False, f"{label} is excluded by the trial ({', '.join(excepted)})", evidence
+    scope = params.get("scope") or "codes"
+    if scope == "any":
+        return True, f"{label}: any cancer accepted", evidence
+    if scope == "solid":
+        solid = onto.is_solid(code)
+        return solid, f"{label} is {'a' if solid else 'not a'} solid tumour", evidence
+    if scope == "heme":
+        heme = onto.is_heme(code)
+        return heme, f"{label} is {'a' if heme else 'not a'} haematological cancer", evidence
+    codes = [str(c) for c in params.get("codes") or []]
+    if not codes:
+        return None, "trial's cancer type not recognised; needs review", ""
+    if any(onto.is_a(code, wanted) for wanted in codes):
+        return True, f"{label} matches {', '.join(codes)}", evidence
+    narrower = [wanted for wanted in codes if onto.is_a(wanted, code)]
+    if narrower:
+        return (None, f"cancer subtype not documented ({label}; trial requires "
+                f"{', '.join(narrower)})", evidence)
+    return False, f"{label} is not {', '.join(codes)}", evidence
+
+
+def _words_match(wanted: str, have: str) -> Truth:
+    """Histology/site words: 'non-squamous' against 'adenocarcinoma' is true."""
+    wanted, have = wanted.lower().strip(), have.lower().strip()
+    negated = re.match(r"^non[- ]?(.+)$", wanted)
+    if negated:
+        return negated.group(1) not in have
+    return wanted in have or have in wanted
+
+
+def _check_words(params: dict, patient: Patient, key: str, fact: str) -> Check:
+    wanted = [str(w) for w in params.get(key) or []]
+    have = getattr(patient, fact) or (patient.cancer_name if fact == "histology" else None)
+    label = fact.replace("_", " ")
+    if not wanted:
+        return None, f"trial's {label} not recognised; needs review", ""
+    if not have:
+        return None, f"{label} not documented", ""
+    if any(_words_match(w, have) for w in wanted):
+        return True, f"{label} {have} matches {' or '.join(wanted)}", patient.cancer_evidence
+    return False, f"{label} {have} is not {' or '.join(wanted)}", patient.cancer_evidence
+
+
+def _check_histology(params: dict, patient: Patient) -> Check:
+    return _check_words(params, patient, "histologies", "histology")
+
+
+def _check_primary_site(params: dict, patient: Patient) -> Check:
+    return _check_words(params, patient, "sites", "primary_site")
+
+
+def _check_stage(params: dict, patient: Patient) -> Check:
+    groups = [str(g) for g in params.get("groups") or []]
+    wanted = ", ".join(groups)
+    if not groups:
+        return None, "trial's stage not recognised; needs review", ""
+    if not patient.stage_group:
+        if patient.stage_m and patient.stage_m.upper().startswith("M1"):
+            return stage_in("IV", groups), f"{patient.stage_m} (stage IV); trial: {wanted}", \
+                patient.stage_evidence
+        return None, f"stage not documented (trial: {wanted})", ""
+    truth = stage_in(patient.stage_group, groups)
+    if truth is None:
+        return (None, f"stage substage not documented (stage {patient.stage_group}; trial: "
+                f"{wanted})", patient.stage_evidence)
+    verb = "is" if truth else "is not"
+    return truth, f"stage {patient.stage_group} {verb} among {wanted}", patient.stage_evidence
+
+
+_EXTENT_WORDS = {
+    "metastatic": "metastatic disease",
+    "locally_advanced": "locally advanced disease",
+    "advanced": "advanced disease",
+    "early_stage": "early-stage disease",
+    "resected": "resected disease",
+    "unresectable": "unresectable disease",
+    "recurrent": "recurrent disease",
+}
+
+
+def _check_extent(params: dict, patient: Patient) -> Check:
+    wanted = str(params.get("extent") or "")
+    words = _EXTENT_WORDS.get(wanted, wanted.replace("_", " "))
+    truth = patient.extent.get(wanted)
+    stage = patient.stage_group or patient.stage_m
+    if truth is None:
+        known = f" (stage {stage} does not say)" if stage else ""
+        return None, f"{words} not documented{known}", patient.stage_evidence
+    return truth, f"stage {stage} {'means' if truth else 'rules out'} {words}", \
+        patient.stage_evidence
+
+
+def _check_measurable_disease(params: dict, patient: Patient) -> Check:
+    standard = params.get("standard") or "RECIST 1.1"
+    return None, f"measurable disease ({standard}) not documented", ""
+
+
+def _check_age(params: dict, patient: Patient) -> Check:
+    low, high = params.get("min"), params.get("max")
+    bounds = _bounds_text(low, high, "years")
+    if patient.age is None:
+        return None, f"age not documented (trial: {bounds})", ""
+    truth = (low is None or patient.age >= low) and (high is None or patient.age <= high)
+    return truth, f"age {patient.age:g} {'within' if truth else 'outside'} {bounds}", \
+        f"case: age {patient.age:g}"
+
+
+def _check_sex(params: dict, patient: Patient) -> Check:
+    wanted = str(params.get("sex") or "").lower()
+    if wanted not in ("female", "male"):
+        return True, "trial open to all sexes", ""
+    if patient.sex is None:
+        return None, f"sex not documented (trial: {wanted} only)", ""
+    truth = patient.sex == wanted
+    return truth, f"patient is {patient.sex}; trial: {wanted} only", f"case: sex {patient.sex}"
+
+
+# ECOG to Karnofsky (Oken MM et al., Am J Clin Oncol 1982; the usual correspondence
+# 0 = 90-100, 1 = 70-80, 2 = 50-60, 3 = 30-40, 4 = 10-20).
+_ECOG_TO_KPS = {0: (90, 100), 1: (70, 80), 2: (50, 60), 3: (30, 40), 4: (10, 20), 5: (0, 0)}
+
+
+def _check_performance_status(params: dict, patient: Patient) -> Check:
+    scale = str(params.get("scale") or "ECOG").upper()
+    low, high = params.get("min"), params.get("max")
+    bounds = _bounds_text(low, high, "", prefix=f"{scale} ")
+    if patient.ecog is None:
+        return None, f"{'ECOG' if scale == 'ECOG' else 'performance status'} not documented " \
+            f"(trial: {bounds})", ""
+    evidence = f"case: ECOG {patient.ecog}"
+    if scale == "ECOG":
+        truth = (low is None or patient.ecog >= low) and (high is None or patient.ecog <= high)
+        return truth, f"ECOG {patient.ecog} {'within' if truth else 'outside'} {bounds}", evidence
+    kps_low, kps_high = _ECOG_TO_KPS.get(patient.ecog, (0, 100))
+    fits_all = (low is None or kps_low >= low) and (high is None or kps_high <= high)
+    fits_none = (low is not None and kps_high < low) or (high is not None and kps_low > high)
+    if fits_all:
+        return True, f"ECOG {patient.ecog} (KPS {kps_low}-{kps_high}) within {bounds}", evidence
+    if fits_none:
+        return False, f"ECOG {patient.ecog} (KPS {kps_low}-{kps_high}) outside {bounds}", evidence
+    return None, f"Karnofsky score not documented (ECOG {patient.ecog}; trial: {bounds})", \
+        evidence
+
+
+def _check_prior_therapy(params: dict, patient: Patient) -> Check:
+    received = params.get("received", True) is not False
+    drugs = [str(d).lower() for d in params.get("drugs") or []]
+    classes = [str(c).lower() for c in params.get("classes") or []]
+    named = " or ".join(drugs + classes) or "systemic therapy"
+    if patient.prior_drugs is None:
+        return None, f"prior therapy not documented (trial: {'prior' if received else 'no prior'}" \
+            f" {named})", ""
+    evidence = f"case: prior therapies {', '.join(patient.prior_therapies or []) or 'none'}"
+    if drugs or classes:
+        found = sorted((patient.prior_drugs & set(drugs)) | (
+            (patient.prior_classes or frozenset()) & set(classes)))
+    else:
+        found = sorted(patient.prior_drugs)
+    had = bool(found)
+    what = f"received {', '.join(found)}" if had else f"no prior {named}"
+    return had == received, what, evidence
+
+
+def _check_prior_lines(params: dict, patient: Patient) -> Check:
+    low, high = params.get("min"), params.get("max")
+    bounds = _bounds_text(low, high, "prior lines")
+    if patient.prior_lines is None:
+        return None, f"number of prior lines not documented (trial: {bounds})", ""
+    fewest, most = patient.prior_lines
+    evidence = f"case: prior therapies {', '.join(patient.prior_therapies or []) or 'none'}"
+    have = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+    fits = [(low is None or n >= low) and (high is None or n <= high)
+            for n in range(fewest, most + 1)]
+    if all(fits):
+        return True, f"{have} prior line(s) within {bounds}", evidence
+    if not any(fits):
+        return False, f"{have} prior line(s) outside {bounds}", evidence
+    return None, f"number of prior lines unclear ({have}; trial: {bounds}); write regimens " \
+        "as 'drug + drug' in the case", evidence
+
+
+def _check_cns(params: dict, patient: Patient) -> Check:
+    state = params.get("state") or "any"
+    words = "brain metastases" if state == "any" else f"{state} brain metastases"
+    return None, f"{words}: brain metastasis status not documented", ""
+
+
+def _check_organ_function(params: dict, patient: Patient) -> Check:
+    measure = params.get("measure") or "laboratory value"
+    return None, f"{measure} not documented", ""
+
+
+def _check_pregnancy(params: dict, patient: Patient) -> Check:
+    if patient.sex == "male":
+        return False, "patient is male", "case: sex male"
+    return None, "pregnancy status not documented", ""
+
+
+def _check_infection(params: dict, patient: Patient) -> Check:
+    agents = "/".join(params.get("agents") or []) or "infection"
+    return None, f"{agents} status not documented", ""
+
+
+def _check_other_malignancy(params: dict, patient: Patient) -> Check:
+    years = params.get("within_years")
+    window = f" within {years:g} years" if isinstance(years, (int, float)) else ""
+    return None, f"history of another cancer{window} not documented", ""
+
+
+def _bounds_text(low: Any, high: Any, unit: str, prefix: str = "") -> str:
+    unit = f" {unit}" if unit else ""
+    if low is not None and high is not None:
+        return f"{prefix}{low:g}-{high:g}{unit}"
+    if low is not None:
+        return f"{prefix}>= {low:g}{unit}"
+    if high is not None:
+        return f"{prefix}<= {high:g}{unit}"
+    return f"{prefix}any{unit}".strip()
+
+
+# --------------------------------------------------------------------------- biomarkers
+
+# Generic alteration words in criteria and the alteration classes they accept.
+_GENERIC_ALTERATIONS = {
+    "mutation": "mutation", "mutations": "mutation", "mutated": "mutation",
+    "activating mutation": "mutation", "variant": "mutation", "pathogenic variant": "mutation",
+    "deleterious mutation": "mutation", "alteration": "any", "alterations": "any",
+    "positive": "any", "fusion": "fusion", "fusions": "fusion", "rearrangement": "fusion",
+    "rearranged": "fusion", "translocation": "fusion", "amplification": "amplification",
+    "amplified": "amplification", "overexpression": "any",
+    "sensitizing mutation": "sensitizing", "sensitising mutation": "sensitizing",
+}
+# EGFR sensitising mutations (FDA osimertinib and erlotinib labels; NCCN NSCLC): exon 19
+# deletions, L858R and the uncommon G719X, L861Q, S768I. Exon 20 insertions and T790M are not.
+_EGFR_SENSITIZING = ("exon 19 deletion", "exon 19 del", "l858r", "g719", "l861q", "s768i")
+# MSI-high and mismatch-repair deficiency are one biomarker for trials and labels (FDA
+# pembrolizumab tissue-agnostic approval, 2017: "MSI-H or dMMR"); MMR "positive" means
+# deficient in the extractor's vocabulary, like MSI "positive" means MSI-high.
+_EQUIVALENT_MARKERS = {"MSI": ("MSI", "MMR"), "MMR": ("MMR", "MSI")}
+
+
+def _norm_alteration(text: str) -> str:
+    text = text.lower().strip().removeprefix("p.")
+    text = re.sub(r"\s+", " ", text)
+    return text.replace("deletions", "deletion").replace("insertions", "insertion")
+
+
+def _alteration_class(alteration: str) -> str:
+    text = _norm_alteration(alteration)
+    if any(w in text for w in ("fusion", "rearrang", "translocation", "::", "-")) and not \
+            re.search(r"exon|del|ins", text):
+        return "fusion"
+    if "amplif" in text:
+        return "amplification"
+    return "mutation"
+
+
+def _alteration_matches(wanted: str, marker: str, have: str | None) -> Truth:
+    """Does the patient's alteration satisfy the wanted one? None when the patient's result
+    does not name its alteration."""
+    wanted_n = _norm_alteration(wanted)
+    generic = _GENERIC_ALTERATIONS.get(wanted_n)
+    if generic == "any":
+        return True
+    if have is None:
+        return None
+    have_n = _norm_alteration(have)
+    if generic == "sensitizing":
+        if marker.upper() != "EGFR":
+            return _alteration_class(have_n) == "mutation"
+        return any(token in have_n for token in _EGFR_SENSITIZING)
+    if generic:
+        return _alteration_class(have_n) == generic
+    if have_n == wanted_n or wanted_n in have_n:
+        return True
+    # "V600" accepts V600E and V600K; "exon 19 deletion" accepts "exon 19 del".
+    if re.fullmatch(r"[a-z]\d+", wanted_n) and have_n.startswith(wanted_n):
+        return True
+    return have_n.replace("deletion", "del") == wanted_n.replace("deletion", "del")
+
+
+def _value_fits(item: dict, result: Biomarker) -> Truth:
+    low, high = item.get("min_value"), item.get("max_value")
+    if low is None and high is None:
+        return True
+    if result.value is None:
+        return None
+    unit, have_unit = item.get("unit"), result.unit
+    if unit and have_unit and str(unit).upper() != str(have_unit).upper() and not (
+        {str(unit).upper(), str(have_unit).upper()} <= {"%", "TPS"}
+    ):
+        return None
+    return (low is None or result.value >= low) and (high is None or result.value <= high)
+
+
+def _wanted_text(item: dict) -> str:
+    marker = item.get("marker") or "biomarker"
+    parts = [marker]
+    if item.get("alterations"):
+        parts.append(" or ".join(item["alterations"]))
+    low, high = item.get("min_value"), item.get("max_value")
+    if low is not None or high is not None:
+        parts.append(_bounds_text(low, high, item.get("unit") or ""))
+    status = item.get("status") or "positive"
+    if status != "positive" or len(parts) == 1:
+        parts.append(status)
+    if item.get("germline"):
+        parts.insert(0, "germline")
+    return " ".join(parts)
+
+
+def _biomarker_item(item: dict, patient: Patient) -> Check:
+    marker = str(item.get("marker") or "")
+    wanted = _wanted_text(item)
+    names = _EQUIVALENT_MARKERS.get(marker.upper(), (marker.upper(),))
+    results = [b for b in patient.biomarkers if b.marker.upper() in names]
+    if not results:
+        return None, f"{marker} not documented (trial: {wanted})", ""
+    status = str(item.get("status") or "positive")
+    alterations = [str(a) for a in item.get("alterations") or []]
+    decided = [b for b in results if b.status in ("positive", "negative")]
+    if not decided:
+        b = results[0]
+        return None, f"{marker} result {b.status} (trial: {wanted})", b.evidence
+    if status == "negative":
+        return _negative_item(marker, wanted, alterations, decided)
+    return _positive_item(item, marker, wanted, alterations, decided)
+
+
+def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
+                   decided: list[Biomarker]) -> Check:
+    undecided: tuple[str, str] | None = None
+    for b in (b for b in decided if b.status == "positive"):
+        fits_alteration = (
+            True if not alterations else
+            _any_truth(_alteration_matches(a, marker, b.alteration) for a in alterations))
+        fits_value = _value_fits(item, b)
+        fits_germline = _germline_fits(item, b)
+        truth = _all_truth((fits_alteration, fits_value, fits_germline))
+        if truth:
+            return True, f"{b.label()} (trial: {wanted})", b.evidence
+        if truth is None and undecided is None:
+            missing = ("alteration not specified" if fits_alteration is None else
+                       "germline origin not documented" if fits_germline is None else
+                       f"{item.get('unit') or 'value'} not documented")
+            undecided = (f"{marker} {missing} ({b.label()}; trial: {wanted})", b.evidence)
+    if undecided:
+        return None, undecided[0], undecided[1]
+    # Every result is either positive for something else or negative. A negative result
+    # that names one alteration ("T790M not detected") says nothing about the others.
+    blanket_negative = [b for b in decided if b.status == "negative" and (
+        not b.alteration or not alterations or any(
+            _alteration_matches(a, marker, b.alteration) for a in alterations))]
+    positives = [b for b in decided if b.status == "positive"]
+    if positives:
+        b = positives[0]
+        return False, f"{b.label()} does not meet {wanted}", b.evidence
+    if blanket_negative:
+        b = blanket_negative[0]
+        return False, f"{b.label()} (trial: {wanted})", b.evidence
+    b = decided[0]
+    return None, f"{marker} result for the trial's alteration not documented ({b.label()}; " \
+        f"trial: {wanted})", b.evidence
+
+
+def _negative_item(marker: str, wanted: str, alterations: list[str],
+                   decided: list[Biomarker]) -> Check:
+    for b in decided:
+        if b.status != "positive":
+            continue
+        hit = True if not alterations else _any_truth(
+            _alteration_matches(a, marker, b.alteration) for a in alterations)
+        if hit:
+            return False, f"{b.label()} (trial: {wanted})", b.evidence
+        if hit is None:
+            return None, f"{marker} alteration not specified ({b.label()}; trial: {wanted})", \
+                b.evidence
+    b = decided[0]
+    return True, f"{b.label()} (trial: {wanted})", b.evidence
+
+
+def _germline_fits(item: dict, result: Biomarker) -> Truth:
+    if not item.get("germline"):
+        return True
+    words = result.evidence.lower()
+    if "germline" in words:
+        return True
+    if "somatic" in words:
+        return False
+    return None
+
+
+def _check_biomarker(params: dict, patient: Patient) -> Check:
+    items = [item for item in params.get("any_of") or [] if isinstance(item, dict)]
+    if not items:
+        return None, "trial's biomarker not recognised; needs review", ""
+    checks = [_biomarker_item(item, patient) for item in items]
+    for truth, reason, evidence in checks:
+        if truth:
+            return True, reason, evidence
+    unknown = [c for c in checks if c[0] is None]
+    if unknown:
+        return None, "; ".join(dict.fromkeys(c[1] for c in unknown)), unknown[0][2]
+    return False, "; ".join(dict.fromkeys(c[1] for c in checks)), checks[0][2]
+
+
+def _any_truth(values: Iterable[Truth]) -> Truth:
+    values = list(values)
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+def _all_truth(values: Iterable[Truth]) -> Truth:
+    values = list(values)
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+_CHECKS: dict[str, Callable[[dict, Patient], Check]] = {
+    "cancer_type": _check_cancer_type,
+    "histology": _check_histology,
+    "primary_site": _check_primary_site,
+    "stage": _check_stage,
+    "extent": _check_extent,
+    "measurable_disease": _check_measurable_disease,
+    "biomarker": _check_biomarker,
+    "age": _check_age,
+    "sex": _check_sex,
+    "performance_status": _check_performance_status,
+    "prior_therapy": _check_prior_therapy,
+    "prior_lines": _check_prior_lines,
+    "cns_metastases": _check_cns,
+    "organ_function": _check_organ_function,
+    "pregnancy": _check_pregnancy,
+    "infection": _check_infection,
+    "other_malignancy": _check_other_malignancy,
+}
+
+
+# --------------------------------------------------------------------------- criterion
+
+
+@dataclass
+class CriterionResult:
+    """One criterion's result from the eligibility point of view, with its reasons."""
+
+    kind: str
+    text: str
+    result: Result
+    reason: str
+    evidence: str
+    position: int = 0
+    cohort: str | None = None
+    material: bool = False  # an unknown that keeps the trial possibly_eligible
+    requirements: list[RequirementResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SPEC's criterion fields, then the extras (cohort, material, requirements)."""
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "result": self.result,
+            "reason": self.reason,
+            "evidence": self.evidence,
+            "cohort": self.cohort,
+            "material": self.material,
+            "requirements": [r.to_dict() for r in self.requirements],
+        }
+
+
+def evaluate_criterion(criterion: EligibilityCriterion, patient: Patient) -> CriterionResult:
+    """The criterion's result: inclusion met when its statements hold, exclusion met when
+    they do not (see the module docstring for how statements combine)."""
+    base = {"kind": criterion.kind, "text": criterion.text, "position": criterion.position,
+            "cohort": criterion.cohort}
+    if not criterion.requirements:
+        return CriterionResult(result="unknown", reason=FREE_TEXT_REASON, evidence="", **base)
+    results = [evaluate_requirement(req, patient) for req in criterion.requirements]
+    if criterion.kind == "exclusion":
+        truth = _any_truth(r.truth for r in results)
+        deciding = ([r for r in results if r.truth] if truth else
+                    [r for r in results if r.truth is None] if truth is None else results)
+        result: Result = "not_met" if truth else ("unknown" if truth is None else "met")
+    else:
+        by_kind: dict[str, list[RequirementResult]] = {}
+        for r in results:
+            by_kind.setdefault(r.kind, []).append(r)
+        kind_truths = {kind: _any_truth(r.truth for r in group) for kind, group in by_kind.items()}
+        truth = _all_truth(kind_truths.values())
+        if truth is False:
+            deciding = [r for kind, group in by_kind.items() if kind_truths[kind] is False
+                        for r in group]
+        elif truth is None:
+            deciding = [r for kind, group in by_kind.items() if kind_truths[kind] is None
+                        for r in group if r.truth is None]
+        else:
+            deciding = [r for r in results if r.truth]
+        result = "met" if truth else ("unknown" if truth is None else "not_met")
+    reason = "; ".join(dict.fromkeys(r.reason for r in deciding))
+    if criterion.kind == "exclusion" and result == "not_met":
+        reason = f"excluded: {reason}"
+    evidence = " | ".join(dict.fromkeys(r.evidence for r in deciding if r.evidence))
+    material = result == "unknown" and any(r.material for r in deciding)
+    return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
+                           requirements=results, **base)
+
+
+# --------------------------------------------------------------------------- trial
+
+
+@dataclass
+class TrialVerdict:
+    """A trial's verdict for one patient, with every criterion's result.
+
+    `criteria` lists the structured facts checked first (conditions, age and sex from the
+    record) and then the trial's own criteria in order. `failing` holds the criteria that rule
+    the patient out; `cohort` the cohort that fits best where the trial has cohort blocks.
+    """
+
+    nct_id: str
+    verdict: Verdict
+    criteria: list[CriterionResult]
+    failing: list[CriterionResult] = field(default_factory=list)
+    cohort: str | None = None
+
+    @property
+    def deciding(self) -> list[CriterionResult]:
+        """The criteria that count: common ones plus the chosen cohort's."""
+        return [c for c in self.criteria if c.cohort is None or c.cohort == self.cohort]
+
+    @property
+    def material_unknowns(self) -> list[CriterionResult]:
+        return [c for c in self.deciding if c.result == "unknown" and c.material]
+
+    @property
+    def unknowns(self) -> list[CriterionResult]:
+        return [c for c in self.deciding if c.result == "unknown"]
+
+    def met_requirements(self) -> list[RequirementResult]:
+        """Inclusion requirements that hold, in deciding criteria (used for specificity)."""
+        return [r for c in self.deciding if c.kind == "inclusion" and c.result == "met"
+                for r in c.requirements if r.truth]
+
+
+def record_criteria(trial: Trial, patient: Patient) -> list[CriterionResult]:
+    """The record's structured eligibility (conditions, age and sex fields) as criteria.
+
+    Conditions are checked because a trial reaches a patient through its conditions' codes,
+    which may be narrower than the patient's (a LUAD trial for a patient with NSCLC, not
+    otherwise specified). Age and sex are checked only when no criterion states them.
+    """
+    stated = {r.kind for c in trial.criteria for r in c.requirements}
+    checks = []
+    codes = [c for c in trial.oncotree_codes if not c.startswith("_")]
+    baskets = [c for c in trial.oncotree_codes if c.startswith("_")]
+    if codes or baskets:
+        scope_req = _conditions_requirement(trial, codes, baskets, patient)
+        checks.append(EligibilityCriterion("inclusion", scope_req.text, -3,
+                                           requirements=[scope_req]))
+    if "age" not in stated and (trial.minimum_age is not None or trial.maximum_age is not None):
+        text = "Age " + _bounds_text(trial.minimum_age, trial.maximum_age, "years") + \
+            " (record)"
+        checks.append(EligibilityCriterion(
+            "inclusion", text, -2, requirements=[Requirement(
+                "age", {"min": trial.minimum_age, "max": trial.maximum_age}, text)]))
+    if "sex" not in stated and (trial.sex or "ALL").upper() in ("FEMALE", "MALE"):
+        text = f"Sex: {trial.sex.lower()} (record)"
+        checks.append(EligibilityCriterion(
+            "inclusion", text, -1, requirements=[Requirement(
+                "sex", {"sex": trial.sex.lower()}, text)]))
+    return [evaluate_criterion(c, patient) for c in checks]
+
+
+def _conditions_requirement(trial: Trial, codes: list[str], baskets: list[str],
+                            patient: Patient) -> Requirement:
+    text = "Conditions: " + "; ".join(trial.conditions or codes or baskets)
+    onto = patient.ontology
+    code = patient.cancer_code
+    codes_req = Requirement("cancer_type", {"codes": codes, "scope": "codes"}, text)
+    if not baskets or (code and codes and any(onto.is_a(code, c) for c in codes)):
+        return codes_req
+    scopes = ["any" if "_ANY" in baskets else None,
+              "solid" if "_SOLID" in baskets else None, "heme" if "_HEME" in baskets else None]
+    scopes = [s for s in scopes if s]
+    fitting = [s for s in scopes if code and (
+        s == "any" or (s == "solid" and onto.is_solid(code))
+        or (s == "heme" and onto.is_heme(code)))]
+    if fitting or not codes:
+        return Requirement("cancer_type", {"scope": (fitting or scopes)[0]}, text)
+    return codes_req
+
+
+def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
+    """Evaluate every criterion and decide the verdict (see the module docstring)."""
+    results = record_criteria(trial, patient)
+    results += [evaluate_criterion(c, patient) for c in trial.criteria]
+    common = [r for r in results if r.cohort is None]
+    cohorts: dict[str, list[CriterionResult]] = {}
+    for r in results:
+        if r.cohort is not None:
+            cohorts.setdefault(r.cohort, []).append(r)
+    failing = [r for r in common if r.result == "not_met"]
+    chosen = None
+    if cohorts:
+        # A patient joins one cohort: the trial fits when one cohort's criteria do.
+        ranked = sorted(cohorts, key=lambda name: (
+            sum(r.result == "not_met" for r in cohorts[name]),
+            sum(r.material for r in cohorts[name]),
+            sum(r.result == "unknown" for r in cohorts[name]),
+        ))
+        chosen = ranked[0]
+        cohort_failing = [r for r in cohorts[chosen] if r.result == "not_met"]
+        if cohort_failing:
+            failing += cohort_failing
+    verdict_obj = TrialVerdict(trial.nct_id, "eligible", results, failing, chosen)
+    if failing:
+        verdict_obj.verdict = "excluded"
+    elif verdict_obj.material_unknowns:
+        verdict_obj.verdict = "possibly_eligible"
+    return verdict_obj

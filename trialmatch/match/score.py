@@ -1,0 +1,128 @@
+"""Rank the trials a patient may join, with a score whose parts are shown.
+
+    score = sum(weight * part) / sum(weights of the parts that apply)
+
+Parts, each from 0 to 1:
+- `specificity`: how closely the trial targets this patient. A trial that requires the
+  patient's own biomarker (1.0) ranks above one for the patient's exact subtype (0.8), which
+  ranks above one that accepts the cancer type (0.6), a trial for a narrower subtype than the
+  notes establish (0.4) and a broad basket ("solid tumours", any cancer: 0.2).
+- `certainty`: 1 minus the share of criteria left unknown, counting an unknown that matters
+  (disease, biomarker, treatment history) fully and a routine screening unknown (labs,
+  performance status, free text) a quarter.
+- `status`: recruiting now (1.0) above not yet recruiting (0.7) and enrolling by invitation
+  (0.4).
+- `location`: only when the case gives a location: a site in the patient's state (1.0), in
+  the country (0.6), none listed (0.3), only elsewhere (0.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from trialmatch.match.evaluate import Patient, TrialVerdict
+from trialmatch.models import Trial
+
+WEIGHTS = {"specificity": 0.45, "certainty": 0.25, "status": 0.15, "location": 0.15}
+STATUS_PART = {"RECRUITING": 1.0, "NOT_YET_RECRUITING": 0.7, "ENROLLING_BY_INVITATION": 0.4}
+SPECIFICITY = {"biomarker": 1.0, "subtype": 0.8, "cancer_type": 0.6, "narrower": 0.4,
+               "basket": 0.2, "none": 0.0}
+ROUTINE_UNKNOWN_WEIGHT = 0.25
+
+# Spellings of the same country in case files and ClinicalTrials.gov records.
+_COUNTRY_ALIASES = {
+    "us": "united states", "usa": "united states", "u.s.": "united states",
+    "u.s.a.": "united states", "united states of america": "united states",
+    "uk": "united kingdom", "great britain": "united kingdom", "england": "united kingdom",
+    "korea": "korea, republic of", "south korea": "korea, republic of",
+}
+
+
+@dataclass
+class Score:
+    """A trial's score and the parts it is made of (`basis` says why specificity is what
+    it is)."""
+
+    total: float
+    parts: dict[str, float | None]
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "parts": dict(self.parts), "basis": self.basis}
+
+
+def specificity(trial: Trial, verdict: TrialVerdict, patient: Patient) -> tuple[float, str]:
+    """How closely the trial targets the patient, and a few words saying why."""
+    for req in verdict.met_requirements():
+        if req.kind == "biomarker" and any(
+            isinstance(item, dict) and (item.get("status") or "positive") != "negative"
+            for item in req.params.get("any_of") or []
+        ):
+            return SPECIFICITY["biomarker"], f"requires the patient's biomarker: {req.reason}"
+    code = patient.cancer_code
+    if code is None:
+        return SPECIFICITY["none"], "no cancer type documented"
+    onto = patient.ontology
+    trial_codes = [c for c in trial.oncotree_codes if not c.startswith("_")]
+    for req in verdict.met_requirements():
+        if req.kind == "cancer_type" and code in (req.params.get("codes") or []):
+            trial_codes.append(code)
+    if code in trial_codes:
+        return SPECIFICITY["subtype"], f"for the patient's exact cancer type ({code})"
+    broader = [c for c in trial_codes if onto.is_a(code, c)]
+    if broader:
+        return SPECIFICITY["cancer_type"], f"accepts the cancer type ({', '.join(broader)})"
+    narrower = [c for c in trial_codes if onto.is_a(c, code)]
+    if narrower:
+        return SPECIFICITY["narrower"], f"for a narrower subtype ({', '.join(narrower)})"
+    baskets = [c for c in trial.oncotree_codes if c.startswith("_")]
+    if baskets:
+        kinds = ", ".join(b.strip("_").lower() for b in baskets)
+        return SPECIFICITY["basket"], f"basket trial ({kinds})"
+    return SPECIFICITY["none"], "cancer type not among the trial's conditions"
+
+
+def certainty(verdict: TrialVerdict) -> float:
+    """1 minus the weighted share of unknown criteria among those that count."""
+    counted = verdict.deciding
+    if not counted:
+        return 1.0
+    material = len(verdict.material_unknowns)
+    routine = len(verdict.unknowns) - material
+    return max(0.0, 1.0 - (material + ROUTINE_UNKNOWN_WEIGHT * routine) / len(counted))
+
+
+def location_part(trial: Trial, location: dict[str, str] | None) -> float | None:
+    """Site nearness from the case location; None when the case gives none."""
+    if not location or not location.get("country"):
+        return None
+    if not trial.locations:
+        return 0.3
+    country = _country(location["country"])
+    state = (location.get("state") or "").strip().lower()
+    in_country = [loc for loc in trial.locations if _country(loc.country or "") == country]
+    if state and any((loc.state or "").strip().lower() == state for loc in in_country):
+        return 1.0
+    return 0.6 if in_country else 0.0
+
+
+def _country(name: str) -> str:
+    name = name.strip().lower()
+    return _COUNTRY_ALIASES.get(name, name)
+
+
+def score_trial(trial: Trial, verdict: TrialVerdict, patient: Patient,
+                location: dict[str, str] | None = None) -> Score:
+    """Combine the parts into one score (rounded to 3 places) and keep the parts."""
+    spec, basis = specificity(trial, verdict, patient)
+    parts: dict[str, float | None] = {
+        "specificity": spec,
+        "certainty": round(certainty(verdict), 3),
+        "status": STATUS_PART.get((trial.status or "").upper(), 0.1),
+        "location": location_part(trial, location),
+    }
+    applied = {name: value for name, value in parts.items() if value is not None}
+    weight = sum(WEIGHTS[name] for name in applied)
+    total = sum(WEIGHTS[name] * value for name, value in applied.items()) / weight
+    return Score(round(total, 3), parts, basis)
