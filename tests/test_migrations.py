@@ -1,0 +1,85 @@
+"""The schema: an empty database gets every table; an older schema is upgraded on open."""
+
+import sqlite3
+
+from ctgov_fake import make_studies
+
+from trialmatch.ingest.migrations import MIGRATIONS, applied_migrations, migrate
+from trialmatch.ingest.store import TrialStore
+
+EXPECTED_TABLES = {
+    "_migrations", "trials", "locations", "trials_fts", "trial_codes", "criteria",
+    "trial_parse", "refresh_runs",
+}
+
+
+def _tables(path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    finally:
+        conn.close()
+
+
+def _columns(path, table) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    finally:
+        conn.close()
+
+
+def test_empty_database_gets_every_table(tmp_path):
+    path = tmp_path / "trials.db"
+    TrialStore.open(path).close()
+    assert EXPECTED_TABLES <= _tables(path)
+    assert {"nct_id", "brief_title", "official_title", "overall_status", "phases",
+            "study_type", "conditions", "keywords", "interventions", "arms", "sponsor",
+            "start_date", "completion_date", "last_update_date", "brief_summary",
+            "criteria_text", "minimum_age", "maximum_age", "sex", "healthy_volunteers",
+            "raw_json", "content_hash"} <= _columns(path, "trials")
+    assert {"id", "started", "finished", "data_timestamp", "mode", "query", "added",
+            "updated", "unchanged", "outcome", "error", "resume_token"} <= _columns(
+        path, "refresh_runs")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master "
+                                              "WHERE type = 'index'")}
+    assert {"idx_trials_overall_status", "idx_locations_nct_id", "idx_trial_codes_code"} <= \
+        indexes
+    assert applied_migrations(conn) == [m.__name__ for m in MIGRATIONS]
+
+
+def test_opening_twice_applies_nothing_new(tmp_path):
+    path = tmp_path / "trials.db"
+    TrialStore.open(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn) == []
+
+
+def test_older_schema_is_upgraded_and_keeps_its_trials(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, upto="m001_trials") == ["m001_trials"]
+    conn.execute("INSERT INTO trials (nct_id, brief_title, criteria_text) "
+                 "VALUES ('NCT90000077', 'Old lymphoma trial', 'Age over 18')")
+    conn.close()
+    assert "refresh_runs" not in _tables(path)
+
+    with TrialStore.open(path) as store:
+        assert EXPECTED_TABLES <= _tables(path)
+        # The FTS migration indexed the row that was already there.
+        assert [nct for nct, _ in store.search_text("lymphoma")] == ["NCT90000077"]
+        store.upsert_studies(make_studies(2))
+        assert store.count() == 3
+
+
+def test_readonly_open_upgrades_an_older_schema_first(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, upto="m002_refresh_runs")
+    conn.close()
+    with TrialStore.open(path, readonly=True) as store:
+        assert store.stats()["trials"] == 0
+    assert EXPECTED_TABLES <= _tables(path)

@@ -1,0 +1,296 @@
+"""The trial store: idempotent upserts, annotations, candidate selection, reading and search."""
+
+import io
+import json
+import sqlite3
+import zipfile
+
+import pytest
+from ctgov_fake import make_studies, make_study
+
+from trialmatch.errors import InputError, NotFoundError, StoreError
+from trialmatch.ingest.files import find_sources, ingest_paths
+from trialmatch.ingest.store import TrialStore, UpsertCounts
+from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
+
+
+def annotate_by_condition(text: TrialText) -> TrialAnnotation:
+    """A tiny stand-in for nlp.criteria.annotate_trial: codes from condition words, one
+    criterion per bullet line, an age requirement from the trial's minimum age."""
+    words = " ".join(text.conditions).lower()
+    codes = []
+    if "lung" in words:
+        codes.append("NSCLC")
+    if "breast" in words:
+        codes.append("BRCA")
+    if "solid" in words:
+        codes.append("_SOLID")
+    kind = "inclusion"
+    criteria = []
+    for line in text.criteria_text.splitlines():
+        if line.lower().startswith("exclusion"):
+            kind = "exclusion"
+        if line.startswith("* "):
+            requirements = []
+            if "age" in line.lower():
+                requirements.append(Requirement("age", {"min": text.minimum_age, "max": None},
+                                                line[2:], 0, len(line) - 2))
+            criteria.append(EligibilityCriterion(kind, line[2:], len(criteria),
+                                                 requirements=requirements))
+    return TrialAnnotation(oncotree_codes=codes, criteria=criteria, parser_version="t1")
+
+
+@pytest.fixture
+def store(tmp_path):
+    with TrialStore.open(tmp_path / "trials.db") as opened:
+        yield opened
+
+
+def _table_count(store, table):
+    return store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_upsert_twice_changes_nothing(store):
+    studies = make_studies(5)
+    assert store.upsert_studies(studies) == UpsertCounts(added=5)
+    assert store.upsert_studies(studies) == UpsertCounts(unchanged=5)
+    assert store.count() == 5
+    assert _table_count(store, "locations") == 5
+
+
+def test_changed_study_is_updated_with_its_locations(store):
+    store.upsert_studies([make_study("NCT90000001")])
+    moved = make_study("NCT90000001", status="ACTIVE_NOT_RECRUITING", locations=[
+        {"facility": "A", "city": "Lyon", "country": "France"},
+        {"facility": "B", "city": "Paris", "country": "France"},
+    ])
+    assert store.upsert_studies([moved]) == UpsertCounts(updated=1)
+    trial = store.get_trial("NCT90000001")
+    assert trial.status == "ACTIVE_NOT_RECRUITING"
+    assert [loc.city for loc in trial.locations] == ["Lyon", "Paris"]
+
+
+def test_invalid_and_repeated_studies(store):
+    counts = store.upsert_studies([make_study(None), make_study("NCT90000001"),
+                                   make_study("NCT90000001", status="COMPLETED")])
+    assert counts == UpsertCounts(added=1, unchanged=1, skipped=1)
+    assert store.get_trial("NCT90000001").status == "COMPLETED"  # the last copy wins
+
+
+def test_batches_commit_separately(store):
+    counts = store.upsert_studies(make_studies(7), batch_size=3)
+    assert counts == UpsertCounts(added=7)
+    assert store.count() == 7
+
+
+def test_annotations_are_stored_with_the_trial(store):
+    store.upsert_studies([make_study("NCT90000001")], annotate_by_condition)
+    trial = store.get_trial("NCT90000001")
+    assert trial.oncotree_codes == ["NSCLC"]
+    assert trial.parser_version == "t1"
+    assert [(c.kind, c.text) for c in trial.criteria] == [
+        ("inclusion", "Age 18 or older"), ("exclusion", "Pregnancy")]
+    assert trial.criteria[0].requirements == [
+        Requirement("age", {"min": 18.0, "max": None}, "Age 18 or older", 0, 15)]
+    assert trial.criteria[1].is_other
+
+
+def test_unchanged_unparsed_trial_is_parsed_on_the_next_load(store):
+    store.upsert_studies([make_study("NCT90000001")])
+    assert store.get_trial("NCT90000001").parser_version is None
+    counts = store.upsert_studies([make_study("NCT90000001")], annotate_by_condition)
+    assert counts == UpsertCounts(unchanged=1)
+    assert store.get_trial("NCT90000001").oncotree_codes == ["NSCLC"]
+
+
+def test_changed_trial_loses_its_stale_parse_without_annotate(store):
+    store.upsert_studies([make_study("NCT90000001")], annotate_by_condition)
+    store.upsert_studies([make_study("NCT90000001", criteria="* Only adults")])
+    trial = store.get_trial("NCT90000001")
+    assert (trial.parser_version, trial.oncotree_codes, trial.criteria) == (None, [], [])
+
+
+def test_a_failing_parser_does_not_stop_the_load(store, caplog):
+    def broken(text):
+        if text.nct_id == "NCT90000002":
+            raise ValueError("parser bug")
+        return annotate_by_condition(text)
+
+    assert store.upsert_studies(make_studies(3), broken) == UpsertCounts(added=3)
+    assert store.get_trial("NCT90000002").parser_version is None
+    assert store.get_trial("NCT90000003").parser_version == "t1"
+    assert "criteria parsing failed for NCT90000002" in caplog.text
+
+
+def test_reparse_all_and_only_stale(store):
+    store.upsert_studies(make_studies(3))
+    assert store.reparse(annotate_by_condition) == 3
+    assert store.reparse(annotate_by_condition, only_stale="t1") == 0
+    assert store.reparse(annotate_by_condition, only_stale="t2") == 3
+    assert _table_count(store, "trial_codes") == 3
+    assert _table_count(store, "criteria") == 6  # replaced, not duplicated
+
+
+@pytest.mark.parametrize(
+    ("codes", "statuses", "age", "sex", "expected"),
+    [
+        (["NSCLC"], None, None, None, ["NCT90000001", "NCT90000002", "NCT90000003",
+                                       "NCT90000005"]),
+        (["NSCLC", "_SOLID"], None, None, None, ["NCT90000001", "NCT90000002",
+                                                 "NCT90000003", "NCT90000004",
+                                                 "NCT90000005"]),
+        (["BRCA"], None, None, None, []),
+        (["NSCLC"], ["RECRUITING"], None, None, ["NCT90000001", "NCT90000002",
+                                                  "NCT90000005"]),
+        (["NSCLC"], ["recruiting"], 12, None, ["NCT90000005"]),  # only no-minimum trial
+        (["NSCLC"], None, 70, None, ["NCT90000001", "NCT90000003", "NCT90000005"]),
+        (["NSCLC"], None, 40, "male", ["NCT90000001", "NCT90000002", "NCT90000003"]),
+        (["NSCLC"], None, 40, "female", ["NCT90000001", "NCT90000003", "NCT90000005"]),
+    ],
+)
+def test_candidate_ids(store, codes, statuses, age, sex, expected):
+    store.upsert_studies([
+        make_study("NCT90000001"),
+        make_study("NCT90000002", maximum_age="65 Years", sex="MALE"),
+        make_study("NCT90000003", status="COMPLETED"),
+        make_study("NCT90000004", conditions=["Advanced Solid Tumor"]),
+        make_study("NCT90000005", minimum_age=None, sex="FEMALE"),
+    ], annotate_by_condition)
+    assert store.candidate_ids(codes, statuses=statuses, age=age, sex=sex) == expected
+
+
+def test_get_trials_keeps_order_and_drops_unknown(store):
+    store.upsert_studies(make_studies(3), annotate_by_condition)
+    trials = store.get_trials(["NCT90000003", "NCT99999999", "NCT90000001"])
+    assert [t.nct_id for t in trials] == ["NCT90000003", "NCT90000001"]
+    assert all(t.criteria and t.locations and t.oncotree_codes for t in trials)
+
+
+def test_get_trial_unknown_id_is_not_found(store):
+    with pytest.raises(NotFoundError, match="NCT99999999 is not in the trial database"):
+        store.get_trial("nct99999999")
+
+
+def test_raw_study_round_trips(store):
+    study = make_study("NCT90000001")
+    store.upsert_studies([study])
+    assert store.raw_study("NCT90000001") == study
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("melanoma", ["NCT90000002"]),
+        ("osimertinib lung", ["NCT90000001"]),
+        ("Pembrolizumab", ["NCT90000002"]),
+        ('melanoma" OR "lung', []),  # FTS syntax in user text is matched literally
+        ("lung)", ["NCT90000001"]),
+        ("NEAR(lung osimertinib)", []),  # the phrase "near lung" is not in the text
+        ("lung*", ["NCT90000001"]),
+        ("  ", []),
+        ("AND", []),
+    ],
+)
+def test_search_text_escapes_user_text(store, query, expected):
+    store.upsert_studies([
+        make_study("NCT90000001"),
+        make_study("NCT90000002", title="Pembrolizumab in melanoma", conditions=["Melanoma"]),
+    ])
+    assert [nct for nct, _ in store.search_text(query)] == expected
+
+
+def test_fts_follows_updates(store):
+    store.upsert_studies([make_study("NCT90000001", title="Sotorasib study")])
+    store.upsert_studies([make_study("NCT90000001", title="Adagrasib study")])
+    assert store.search_text("sotorasib") == []
+    assert [n for n, _ in store.search_text("adagrasib")] == ["NCT90000001"]
+
+
+def test_stats(store):
+    store.upsert_studies([make_study("NCT90000001"), make_study("NCT90000002", phases=["PHASE3"]),
+                          make_study("NCT90000003", status="COMPLETED")])
+    stats = store.stats()
+    assert stats["trials"] == 3
+    assert stats["by_status"] == {"RECRUITING": 2, "COMPLETED": 1}
+    assert stats["by_phase"] == {"PHASE2": 2, "PHASE3": 1}
+    assert stats["top_conditions"] == [["Non-small Cell Lung Cancer", 3]]
+    assert stats["last_refresh"] is None
+    json.dumps(stats)
+
+
+def test_readonly_store(tmp_path):
+    path = tmp_path / "trials.db"
+    with pytest.raises(StoreError, match="no trial database at .*run `trialmatch ingest`"):
+        TrialStore.open(path, readonly=True)
+    TrialStore.open(path).close()
+    with TrialStore.open(path, readonly=True) as store:
+        with pytest.raises(StoreError, match="read-only"):
+            store.upsert_studies(make_studies(1))
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("this is not sqlite " * 100)
+    with pytest.raises(StoreError, match="not a usable trial database"):
+        TrialStore.open(path)
+
+
+# ---------------------------------------------------------------------- ingest from files
+
+
+def test_ingest_files_folders_pages_lists_and_zips(tmp_path, store):
+    folder = tmp_path / "in" / "nested"
+    folder.mkdir(parents=True)
+    (folder / "NCT90000001.json").write_text(json.dumps(make_study("NCT90000001")))
+    (tmp_path / "in" / "page.json").write_text(json.dumps(
+        {"studies": make_studies(2, start=2), "nextPageToken": "abc"}))
+    (tmp_path / "list.json").write_text(json.dumps(make_studies(1, start=4)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for study in make_studies(3, start=5):
+            nct = study["protocolSection"]["identificationModule"]["nctId"]
+            archive.writestr(f"ctg-studies/{nct}.json", json.dumps(study))
+        archive.writestr("README.txt", "not json")
+    (tmp_path / "in" / "ctg-studies.json.zip").write_bytes(buffer.getvalue())
+
+    paths = [tmp_path / "in", tmp_path / "list.json"]
+    assert len(find_sources(paths)) == 6
+    result = ingest_paths(store, paths)
+    assert result.counts == UpsertCounts(added=7)
+    assert result.warnings == []
+    assert ingest_paths(store, paths).counts == UpsertCounts(unchanged=7)
+
+
+def test_ingest_reports_and_skips_bad_files(tmp_path, store):
+    (tmp_path / "good.json").write_text(json.dumps(make_study("NCT90000001")))
+    (tmp_path / "truncated.json").write_text(json.dumps(make_study("NCT90000002"))[:100])
+    (tmp_path / "other.json").write_text(json.dumps({"hello": "world"}))
+    (tmp_path / "page.json").write_text(json.dumps({"studies": [make_study(None),
+                                                                make_study("NCT90000003")]}))
+    result = ingest_paths(store, [tmp_path])
+    assert result.counts == UpsertCounts(added=2, skipped=3)
+    assert len(result.warnings) == 3
+    assert any("truncated.json: not valid JSON" in w for w in result.warnings)
+    assert any("page.json study 1: study without an NCT id" in w for w in result.warnings)
+    assert sorted(store.iter_ids()) == ["NCT90000001", "NCT90000003"]
+
+
+@pytest.mark.parametrize("name", ["missing.json", "empty-folder"])
+def test_ingest_missing_or_empty_path_is_an_input_error(tmp_path, store, name):
+    (tmp_path / "empty-folder").mkdir()
+    with pytest.raises(InputError):
+        ingest_paths(store, [tmp_path / name])
+
+
+def test_ingest_bad_zip_is_an_input_error(tmp_path, store):
+    (tmp_path / "bulk.zip").write_bytes(b"PK not really")
+    with pytest.raises(InputError, match="not a readable zip"):
+        ingest_paths(store, [tmp_path / "bulk.zip"])
+
+
+def test_ingest_fixture_trials_twice(fixtures_dir, store):
+    first = ingest_paths(store, [fixtures_dir / "trials"])
+    assert first.counts.added == first.sources > 0
+    assert ingest_paths(store, [fixtures_dir / "trials"]).counts.unchanged == first.sources
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
