@@ -115,9 +115,9 @@ def batch(
             )
         finally:
             reporter.stop()
-        table = Table(title=f"Batch: {out}", title_justify="left")
+        table = Table(title=f"Batch written to {out}", title_justify="left")
         table.add_column("cases")
-        table.add_column("", justify="right")
+        table.add_column("count", justify="right")
         for label, count in result.counts().items():
             table.add_row(label, str(count))
         table.add_row("seconds", f"{result.seconds:.1f}")

@@ -238,7 +238,7 @@ class BatchResult:
         """The final table: cases processed, failed, skipped, and with each finding."""
         ok = [outcome for outcome in self.outcomes if outcome.ok]
         return {
-            "cases": len(self.outcomes),
+            "processed": len(self.outcomes),
             "matched": sum(1 for o in self.outcomes if o.status == "matched"),
             "skipped (up to date)": sum(1 for o in self.outcomes if o.status == "skipped"),
             "failed": len(self.failed),
