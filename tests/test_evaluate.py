@@ -44,6 +44,9 @@ class TinyOntology:
             chain.append(code)
         return chain
 
+    def descendants(self, code):
+        return {child for child in PARENTS if code in self.ancestors(child)}
+
     def is_a(self, code, ancestor):
         return code == ancestor or ancestor in self.ancestors(code)
 

@@ -1,0 +1,150 @@
+"""`trialmatch match CASE`: one case against the trial store, for a second opinion.
+
+Opens the store read-only, makes one call (`trialmatch.match.engine.match_case`) and renders
+the result: rich in the terminal, the SPEC document with --json, a report file with --report.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from trialmatch.cli.app import DB_HELP, app, cli_errors, console, print_json, resolve_db
+from trialmatch.errors import InputError
+
+REPORT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
+VERDICT_STYLE = {"eligible": "green", "possibly_eligible": "yellow"}
+RESULT_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
+
+
+@app.command()
+def match(
+    case: Path = typer.Argument(..., help="Case file (YAML or JSON), or a plain-text note."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the match document as JSON."),
+    top: int | None = typer.Option(None, "--top", min=1, help="Show at most N trials."),
+    any_status: bool = typer.Option(
+        False, "--any-status", help="Consider trials of every status, not only open ones."),
+    report: Path | None = typer.Option(
+        None, "--report", help="Also write a tumor-board report: FILE.md or FILE.html."),
+    model: str | None = typer.Option(
+        None, "--model", help="An installed scispaCy model to add to note extraction."),
+) -> None:
+    """Match a case to open trials: verdicts, ranking, missed protocols, testing gaps and
+    discrepancies. Decision support for clinicians, not a treatment recommendation."""
+    if report is not None and report.suffix.lower() not in REPORT_SUFFIXES:
+        raise typer.BadParameter("the report must end in .md or .html", param_hint="--report")
+    with cli_errors():
+        from trialmatch.ingest.store import TrialStore
+        from trialmatch.match.case import load_case
+        from trialmatch.match.engine import match_case
+
+        loaded = load_case(case)
+        with TrialStore.open(resolve_db(db), readonly=True) as store:
+            result = match_case(loaded, store, any_status=any_status, top=top, model=model)
+        if report is not None:
+            write_report(result, report)
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            render(result.to_dict(), report)
+
+
+def write_report(result: Any, path: Path) -> None:
+    """Write the report as Markdown or HTML by suffix, readable by the owner only (0600):
+    it holds patient findings."""
+    from trialmatch.match.report import render_html, render_markdown
+
+    text = render_html(result) if path.suffix.lower() in (".html", ".htm") else \
+        render_markdown(result)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode otherwise
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise InputError(f"cannot write the report {path}: {error.strerror}") from None
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def render(doc: dict[str, Any], report: Path | None = None) -> None:
+    """The match as a readable terminal summary."""
+    from trialmatch.match.report import key_reasons, profile_rows
+
+    console.print(Panel(escape(doc["disclaimer"]), style="yellow", title="trialmatch",
+                        title_align="left"))
+    profile = Table(title=f"Case {escape(doc['case_id'])}: profile", show_lines=False,
+                    title_justify="left")
+    profile.add_column("Fact", style="bold")
+    profile.add_column("Value")
+    profile.add_column("Evidence", style="dim", overflow="fold")
+    for fact, value, evidence in profile_rows(doc["profile"]):
+        profile.add_row(escape(fact), escape(value), escape(_clip(evidence, 90)))
+    console.print(profile)
+    for warning in doc.get("warnings") or []:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+    trials = doc["trials"]
+    table = Table(title=f"Trials: {len(trials)} of {doc.get('candidates', 0)} candidates",
+                  title_justify="left", show_lines=True)
+    for column in ("#", "Trial", "Verdict", "Score", "Missed", "Key reasons"):
+        table.add_column(column, overflow="fold")
+    for rank, trial in enumerate(trials, start=1):
+        parts = trial.get("score_parts") or {}
+        shown = " ".join(f"{k[:4]} {v:.2f}" for k, v in parts.items() if v is not None)
+        style = VERDICT_STYLE.get(trial["verdict"], "")
+        table.add_row(
+            str(rank),
+            f"[bold]{escape(trial['nct_id'])}[/] {escape(_clip(trial['title'], 70))}\n"
+            f"[dim]{escape(trial.get('status') or '')}[/]",
+            f"[{style}]{trial['verdict'].replace('_', ' ')}[/]",
+            f"{trial['score']:.2f}\n[dim]{escape(shown)}[/]",
+            "[red]yes[/]" if trial.get("missed") else "no",
+            escape("\n".join(_clip(r, 110) for r in key_reasons(trial))),
+        )
+    console.print(table if trials else "[bold]No open trial fits this profile.[/]")
+    excluded = doc.get("excluded") or []
+    if excluded:
+        console.print(f"[bold]Excluded:[/] {len(excluded)} trial(s)")
+        for item in excluded[:10]:
+            reason = item["reasons"][0] if item.get("reasons") else ""
+            console.print(f"  {escape(item['nct_id'])}: {escape(_clip(reason, 120))}")
+        if len(excluded) > 10:
+            console.print(f"  [dim]... {len(excluded) - 10} more (see --json or --report)[/]")
+    _render_findings(doc)
+    if report is not None:
+        console.print(f"[dim]Report written to {escape(str(report))}[/]")
+
+
+def _render_findings(doc: dict[str, Any]) -> None:
+    console.print("[bold]Biomarker-directed protocols:[/]" + ("" if doc["protocols"] else
+                                                              " none"))
+    for p in doc["protocols"]:
+        missed = " [red](not in the first opinion)[/]" if p.get("missed") else ""
+        console.print(f"  {escape(str(p.get('biomarker')))}: [bold]"
+                      f"{escape(str(p.get('therapy')))}[/]{missed} [dim]"
+                      f"{escape(str(p.get('source') or ''))}[/]")
+    console.print("[bold]Testing gaps:[/]" + ("" if doc["testing_gaps"] else " none"))
+    for g in doc["testing_gaps"]:
+        console.print(f"  [bold]{escape(str(g.get('marker')))}[/]: "
+                      f"{escape(str(g.get('reason')))}")
+    console.print("[bold]Discrepancies with the first opinion:[/]"
+                  + ("" if doc["discrepancies"] else " none"))
+    for d in doc["discrepancies"]:
+        console.print(f"  {escape(str(d.get('field')))}: first opinion "
+                      f"[bold]{escape(str(d.get('first_opinion')))}[/], notes show [bold]"
+                      f"{escape(str(d.get('found')))}[/] [dim]"
+                      f"{escape(_clip(str(d.get('evidence') or ''), 100))}[/]")
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

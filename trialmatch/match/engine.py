@@ -1,0 +1,277 @@
+"""Match one case against the trial store: the `trialmatch match` pipeline.
+
+    case -> profile (extractor) -> candidate trials (one store query) -> verdicts and scores
+         -> ranked trials, excluded trials, protocols, testing gaps, discrepancies
+
+`match_case` does the I/O (extraction, the store); `plan_match` is the pure part that turns a
+profile and candidate trials into a `MatchResult`; rendering is elsewhere (the CLI and
+`trialmatch.match.report`). `MatchResult.to_dict()` is the SPEC's `match --json` document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trialmatch.config import OPEN_STATUSES
+from trialmatch.match.case import Case
+from trialmatch.match.evaluate import TrialVerdict, build_patient, evaluate_trial
+from trialmatch.match.score import Score, score_trial
+from trialmatch.models import Profile, Trial
+
+DISCLAIMER = (
+    "Decision support for clinicians, not a treatment recommendation: every eligibility "
+    "verdict, protocol and testing gap must be checked against the full record and the "
+    "trial's current protocol by the treating team."
+)
+BASKETS = ("_ANY", "_SOLID", "_HEME")
+
+Extractor = Callable[[list[str]], Profile]
+
+
+@dataclass
+class TrialMatch:
+    """A trial the patient may join: its verdict, score and whether the first opinion named it."""
+
+    trial: Trial
+    verdict: TrialVerdict
+    score: Score
+    missed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SPEC's trial fields, then extras: score parts, cohort, key reasons."""
+        return {
+            "nct_id": self.trial.nct_id,
+            "title": self.trial.title,
+            "status": self.trial.status,
+            "phases": list(self.trial.phases),
+            "score": self.score.total,
+            "verdict": self.verdict.verdict,
+            "missed": self.missed,
+            "criteria": [c.to_dict() for c in self.verdict.criteria],
+            "score_parts": self.score.parts,
+            "score_basis": self.score.basis,
+            "cohort": self.verdict.cohort,
+            "unknown_facts": [c.reason for c in self.verdict.material_unknowns],
+        }
+
+
+@dataclass
+class ExcludedTrial:
+    """A relevant trial the patient cannot join, with the criteria that rule it out."""
+
+    trial: Trial
+    verdict: TrialVerdict
+    same_cancer: bool  # False for a basket trial reached through "_SOLID"/"_ANY"/"_HEME"
+
+    @property
+    def reasons(self) -> list[str]:
+        """One line per failing criterion: its words, then why it fails."""
+        return [f"{c.text} — {c.reason}" for c in self.verdict.failing]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nct_id": self.trial.nct_id,
+            "title": self.trial.title,
+            "reasons": self.reasons,
+            "status": self.trial.status,
+            "same_cancer": self.same_cancer,
+            "criteria": [{"kind": c.kind, "text": c.text, "reason": c.reason,
+                          "evidence": c.evidence} for c in self.verdict.failing],
+        }
+
+
+@dataclass
+class MatchResult:
+    """Everything `trialmatch match` reports for one case."""
+
+    case: Case
+    profile: Profile
+    trials: list[TrialMatch]
+    excluded: list[ExcludedTrial]
+    protocols: list[Any] = field(default_factory=list)
+    testing_gaps: list[Any] = field(default_factory=list)
+    discrepancies: list[Any] = field(default_factory=list)
+    candidates: int = 0
+    any_status: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def profile_dict(self) -> dict[str, Any]:
+        """SPEC `profile`: age and sex, then the extract fields, then the other case facts."""
+        case = self.case
+        return {
+            "age": _plain_number(case.age),
+            "sex": case.sex,
+            **self.profile.to_dict(),
+            "ecog": case.ecog,
+            "location": case.location,
+            "prior_therapies": case.prior_therapies,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SPEC's `match --json` document (its fields exactly, plus a few extras)."""
+        return {
+            "case_id": self.case.id,
+            "profile": self.profile_dict(),
+            "trials": [t.to_dict() for t in self.trials],
+            "excluded": [e.to_dict() for e in self.excluded],
+            "protocols": [_as_dict(p) for p in self.protocols],
+            "testing_gaps": [_as_dict(g) for g in self.testing_gaps],
+            "discrepancies": [_as_dict(d) for d in self.discrepancies],
+            "first_opinion": (self.case.first_opinion.to_dict()
+                              if self.case.first_opinion else None),
+            "candidates": self.candidates,
+            "statuses": "any" if self.any_status else list(OPEN_STATUSES),
+            "warnings": list(self.warnings),
+            "disclaimer": DISCLAIMER,
+        }
+
+
+def _as_dict(item: Any) -> Any:
+    return item.to_dict() if hasattr(item, "to_dict") else item
+
+
+def _plain_number(value: float | None) -> float | int | None:
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def candidate_codes(code: str | None, ontology: Any) -> list[str]:
+    """The trial codes that can concern a patient with `code`: the code, its OncoTree
+    ancestors and descendants, and the baskets it falls in. Empty without a cancer type."""
+    if not code:
+        return []
+    codes = {code, *ontology.ancestors(code), *ontology.descendants(code), "_ANY"}
+    if ontology.is_heme(code):
+        codes.add("_HEME")
+    else:
+        codes.add("_SOLID")
+    return sorted(codes)
+
+
+def first_opinion_text(case: Case) -> str:
+    """The first opinion's diagnosis, stage and biomarkers written as a short note, so the
+    extractor reads them with the same vocabulary as the notes."""
+    opinion = case.first_opinion
+    if opinion is None:
+        return ""
+    lines = []
+    if opinion.diagnosis:
+        lines.append(f"DIAGNOSIS: {opinion.diagnosis}.")
+    if opinion.stage:
+        stage = opinion.stage
+        lines.append(stage if "stage" in stage.lower() else f"Stage {stage}.")
+    lines += [f"{marker}." for marker in opinion.biomarkers]
+    return "\n".join(lines)
+
+
+def plan_match(
+    case: Case,
+    profile: Profile,
+    trials: Sequence[Trial],
+    *,
+    ontology: Any,
+    normalise_drug: Callable[[str], str | None] | None = None,
+    classes_of: Callable[[str], Any] | None = None,
+    top: int | None = None,
+) -> tuple[list[TrialMatch], list[ExcludedTrial]]:
+    """Evaluate and rank candidate trials for the case (pure: no store, no extractor).
+
+    `ontology` is the vocabulary (is_a, is_solid, is_heme, ancestors, descendants).
+    """
+    patient = build_patient(
+        profile, ontology=ontology, age=case.age, sex=case.sex, ecog=case.ecog,
+        prior_therapies=case.prior_therapies, normalise_drug=normalise_drug,
+        classes_of=classes_of,
+    )
+    considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
+    lineage = set()
+    if patient.cancer_code:
+        code = patient.cancer_code
+        lineage = {code, *ontology.ancestors(code), *ontology.descendants(code)}
+    matches: list[TrialMatch] = []
+    excluded: list[ExcludedTrial] = []
+    for trial in trials:
+        verdict = evaluate_trial(trial, patient)
+        if verdict.verdict == "excluded":
+            same = bool(lineage & set(trial.oncotree_codes))
+            excluded.append(ExcludedTrial(trial, verdict, same))
+            continue
+        score = score_trial(trial, verdict, patient, case.location)
+        # No first opinion means nothing was considered or missed: `missed` stays false.
+        missed = considered is not None and trial.nct_id.upper() not in considered
+        matches.append(TrialMatch(trial, verdict, score, missed))
+    matches.sort(key=lambda m: (-m.score.total, m.verdict.verdict != "eligible",
+                                m.trial.nct_id))
+    excluded.sort(key=lambda e: (not e.same_cancer, e.trial.nct_id))
+    if top is not None:
+        matches = matches[:top]
+    return matches, excluded
+
+
+# --------------------------------------------------------------------------- running
+
+
+def default_extractor(model: str | None = None) -> Extractor:
+    """The note extractor (trialmatch.nlp.extract), with an optional scispaCy model."""
+    from trialmatch.nlp.extract import extract
+
+    def run(notes: list[str]) -> Profile:
+        return extract(notes, model=model)
+
+    return run
+
+
+def match_case(
+    case: Case,
+    store: Any,
+    *,
+    any_status: bool = False,
+    top: int | None = None,
+    extractor: Extractor | None = None,
+    model: str | None = None,
+    vocabulary: Any = None,
+) -> MatchResult:
+    """Match one case against the store (a `TrialStore`, opened read-only is enough)."""
+    from trialmatch.match import findings
+    from trialmatch.nlp import drugs
+
+    if vocabulary is None:
+        from trialmatch.nlp.vocab import get_vocabulary
+
+        vocabulary = get_vocabulary()
+    extractor = extractor or default_extractor(model)
+    profile = extractor(case.note_texts)
+    warnings: list[str] = []
+    code = profile.cancer_type.code if profile.cancer_type else None
+    codes = candidate_codes(code, vocabulary)
+    if not codes:
+        warnings.append("no cancer type found in the notes: no trials were searched")
+    ids = store.candidate_ids(
+        codes, statuses=None if any_status else list(OPEN_STATUSES), age=case.age,
+        sex=case.sex) if codes else []
+    trials = store.get_trials(ids) if ids else []
+    matches, excluded = plan_match(
+        case, profile, trials, ontology=vocabulary, normalise_drug=drugs.normalise_drug,
+        classes_of=drugs.classes_of, top=top)
+
+    opinion = case.first_opinion
+    plan_text = opinion.plan if opinion else None
+    protocols = findings.find_protocols(
+        profile, is_a=vocabulary.is_a, is_solid=vocabulary.is_solid, plan_text=plan_text)
+    stage_group = profile.stage.group if profile.stage else None
+    gaps = findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=stage_group)
+    discrepancies: list[Any] = []
+    if opinion is not None:
+        text = first_opinion_text(case)
+        opinion_profile = extractor([text]) if text else Profile()
+        discrepancies = findings.find_discrepancies(
+            profile, opinion_profile, opinion.to_dict(), is_a=vocabulary.is_a)
+    return MatchResult(
+        case=case, profile=profile, trials=matches, excluded=excluded, protocols=protocols,
+        testing_gaps=gaps, discrepancies=discrepancies, candidates=len(trials),
+        any_status=any_status, warnings=warnings + list(profile.warnings),
+    )
