@@ -1,0 +1,515 @@
+"""Second-opinion findings: protocols the first opinion may have missed, biomarker tests not
+documented, and where the notes disagree with the first opinion.
+
+Pure functions over `Profile`s and the knowledge base. Cancer-type relations come in as the
+`is_a(code, ancestor)` and `is_solid(code)` callables, so this module needs no vocabulary.
+Every finding is decision support for clinicians, not a recommendation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trialmatch.match.knowledge import (
+    BiomarkerSpec,
+    Protocol,
+    ProtocolBase,
+    TestingRule,
+    get_protocols,
+    get_testing_rules,
+    parse_stage_group,
+    stage_in,
+)
+from trialmatch.models import Biomarker, Profile
+from trialmatch.nlp import drugs
+
+IsA = Callable[[str, str], bool]
+
+# Markers that are not genes: a negative result reads "HER2 negative", not "wild-type".
+_NON_GENE_MARKERS = {"ER", "PR", "HER2", "PD-L1", "KI-67", "MSI", "MMR", "TMB", "P16", "HPV",
+                     "HRD", "CLDN18", "FOLR1", "MGMT", "1P/19Q"}
+# Alterations that are not sequence mutations: a spec asking for "mutation" does not take them.
+_NOT_MUTATIONS = {"fusion", "amplification", "overexpression", "expression", "deficient",
+                  "proficient", "loss", "methylation", "wild-type", "wildtype"}
+# Markers whose results may be reported as a per-cent of cells without the unit's name:
+# "PD-L1 60%" is a tumour proportion score.
+_PERCENT_UNITS = {"TPS", "%"}
+
+
+# --------------------------------------------------------------------------- result types
+
+
+@dataclass
+class ProtocolFinding:
+    """A biomarker-directed therapy the patient's biomarkers qualify for."""
+
+    biomarker: str  # the patient's result, e.g. "EGFR exon 19 deletion"
+    therapy: str  # e.g. "dabrafenib + trametinib"
+    source: str  # "FDA label <drug> <year>"
+    missed: bool  # the first opinion's plan does not mention the drug or its class
+    drug: str
+    drug_class: str
+    protocol_id: str
+    cancer_types: list[str]
+    tumor_agnostic: bool
+    line: str | None = None
+    note: str | None = None
+    conditions: list[str] = field(default_factory=list)  # other results the label requires
+    evidence: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "biomarker": self.biomarker,
+            "therapy": self.therapy,
+            "source": self.source,
+            "missed": self.missed,
+            "drug": self.drug,
+            "drug_class": self.drug_class,
+            "line": self.line,
+            "cancer_types": list(self.cancer_types),
+            "tumor_agnostic": self.tumor_agnostic,
+            "conditions": list(self.conditions),
+            "note": self.note,
+            "protocol_id": self.protocol_id,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class TestingGap:
+    """A biomarker that guidelines recommend testing and the notes do not document."""
+
+    marker: str
+    reason: str
+    strength: str  # "recommended" or "consider"
+    source: str
+    rule_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "marker": self.marker,
+            "reason": self.reason,
+            "strength": self.strength,
+            "source": self.source,
+            "rule_id": self.rule_id,
+        }
+
+
+@dataclass
+class Discrepancy:
+    """A fact on which the notes disagree with the first opinion."""
+
+    field: str  # "diagnosis", "stage", "grade" or "biomarker:<marker>"
+    first_opinion: str
+    found: str
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "first_opinion": self.first_opinion,
+            "found": self.found,
+            "evidence": self.evidence,
+        }
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def profile_stage_group(profile: Profile) -> str | None:
+    """The stage group the notes support: the group, else the FIGO stage, else IV for M1."""
+    stage = profile.stage
+    if stage is None:
+        return None
+    for group in (stage.group, stage.figo):
+        if parse_stage_group(group):
+            return group
+    # AJCC: any M1 is stage IV in every site that the protocols cover.
+    if stage.m and stage.m.upper().startswith("M1"):
+        return "IV"
+    return None
+
+
+def _code_in(code: str, targets: Iterable[str], is_a: IsA, is_solid: Callable[[str], bool]) -> bool:
+    for target in targets:
+        if target == "_ANY":
+            return True
+        if target in ("_ANY_SOLID", "_SOLID"):
+            if is_solid(code):
+                return True
+        elif target == "_HEME":
+            if not is_solid(code):
+                return True
+        elif code == target or is_a(code, target):
+            return True
+    return False
+
+
+def _is_mmr_deficient(biomarker: Biomarker, base: ProtocolBase) -> bool:
+    """dMMR: the finding of a lost mismatch-repair protein, whichever way it was written.
+
+    SPEC's status says whether the abnormal finding is present, so "MMR deficient" is
+    normally `positive`; an alteration naming the deficiency counts whatever the status.
+    """
+    alteration = base.normalise_alteration("MMR", biomarker.alteration)
+    if alteration == "proficient":
+        return False
+    return biomarker.status == "positive" or alteration == "deficient"
+
+
+def _units_agree(spec_unit: str | None, unit: str | None) -> bool:
+    if spec_unit is None or unit is None:
+        return True
+    if spec_unit.upper() == unit.upper():
+        return True
+    return spec_unit.upper() in _PERCENT_UNITS and unit.upper() in _PERCENT_UNITS
+
+
+def spec_matches(spec: BiomarkerSpec, biomarker: Biomarker, base: ProtocolBase) -> bool:
+    """True when one biomarker result satisfies a spec (marker, status, alteration, threshold)."""
+    if spec.marker.upper() != biomarker.marker.upper():
+        return False
+    if spec.marker.upper() == "MMR" and spec.statuses == ("positive",):
+        if not _is_mmr_deficient(biomarker, base):
+            return False
+    elif biomarker.status not in spec.statuses:
+        return False
+    if spec.min_value is not None or spec.max_value is not None:
+        if biomarker.value is None:
+            # "TMB-high" without a number meets a TMB >= 10 label only where the data says so.
+            if not (spec.accept_unquantified and biomarker.status == "positive"):
+                return False
+        else:
+            if not _units_agree(spec.unit, biomarker.unit):
+                return False
+            if spec.min_value is not None and biomarker.value < spec.min_value:
+                return False
+            if spec.max_value is not None and biomarker.value > spec.max_value:
+                return False
+    if spec.alterations and spec.marker.upper() != "MMR":
+        alteration = base.normalise_alteration(biomarker.marker, biomarker.alteration)
+        if alteration is None:
+            return spec.accept_unspecified
+        wanted = {a.lower() for a in spec.alterations}
+        if alteration in wanted:
+            return True
+        return "mutation" in wanted and alteration not in _NOT_MUTATIONS
+    return True
+
+
+def _first_match(
+    specs: Iterable[BiomarkerSpec], biomarkers: list[Biomarker], base: ProtocolBase
+) -> Biomarker | None:
+    for spec in specs:
+        for biomarker in biomarkers:
+            if spec_matches(spec, biomarker, base):
+                return biomarker
+    return None
+
+
+def biomarker_label(biomarker: Biomarker) -> str:
+    """A result in a clinician's words: 'EGFR exon 19 deletion', 'KRAS wild-type', 'MSI-H'."""
+    marker = biomarker.marker.upper()
+    if marker == "MSI" and biomarker.status == "positive":
+        return "MSI-H"
+    if marker == "MSI" and biomarker.status == "negative":
+        return "MSS"
+    if marker == "MMR" and biomarker.status == "positive":
+        return "MMR deficient (dMMR)"
+    if marker == "TMB" and biomarker.status == "positive" and biomarker.value is None:
+        return "TMB-high"
+    if (biomarker.status == "negative" and marker not in _NON_GENE_MARKERS
+            and biomarker.value is None and not biomarker.alteration):
+        return f"{biomarker.marker} wild-type"
+    return biomarker.label()
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+def find_protocols(
+    profile: Profile,
+    *,
+    is_a: IsA,
+    is_solid: Callable[[str], bool],
+    plan_text: str | None,
+    base: ProtocolBase | None = None,
+) -> list[ProtocolFinding]:
+    """The FDA-approved biomarker-directed therapies the profile qualifies for.
+
+    A protocol is reported when the profile has its biomarker (status, alteration and threshold),
+    every result it requires and none it excludes, the cancer type is one of its cancer types
+    (or the approval is tumor-agnostic) and a documented stage fits its setting. `missed` is
+    true when `plan_text` is None (no first opinion) or does not name the drug, a brand name or
+    one of its classes. A tumor-agnostic approval is not repeated for a drug already reported
+    for the same result under a cancer-specific approval.
+    """
+    if profile.cancer_type is None or not profile.cancer_type.code:
+        return []
+    base = base or get_protocols()
+    code = profile.cancer_type.code
+    stage = profile_stage_group(profile)
+    results = profile.biomarkers
+    findings: list[ProtocolFinding] = []
+    reported: set[tuple[str, str]] = set()
+    # Cancer-specific approvals first, so that the basket version of the same drug is dropped.
+    ordered = sorted(base.protocols, key=lambda p: p.tumor_agnostic)
+    for protocol in ordered:
+        if not _code_in(code, protocol.cancer_types, is_a, is_solid):
+            continue
+        if _code_in(code, protocol.except_cancer_types, is_a, is_solid):
+            continue
+        if stage and protocol.stages and not stage_in(stage, protocol.stages):
+            continue
+        matched = _first_match(protocol.biomarker, results, base)
+        if matched is None:
+            continue
+        conditions = []
+        for group in protocol.requires:
+            required = _first_match(group, results, base)
+            if required is None:
+                break
+            conditions.append(biomarker_label(required))
+        else:
+            if _first_match(protocol.excludes, results, base) is not None:
+                continue
+            label = biomarker_label(matched)
+            key = (protocol.drug, label)
+            if protocol.tumor_agnostic and key in reported:
+                continue
+            reported.add(key)
+            findings.append(_protocol_finding(protocol, label, conditions, matched, plan_text))
+    return findings
+
+
+def _protocol_finding(
+    protocol: Protocol,
+    label: str,
+    conditions: list[str],
+    matched: Biomarker,
+    plan_text: str | None,
+) -> ProtocolFinding:
+    missed = plan_text is None or not drugs.mentions_drug_or_class(plan_text, protocol.drug)
+    return ProtocolFinding(
+        biomarker=label,
+        therapy=protocol.therapy,
+        source=protocol.source,
+        missed=missed,
+        drug=protocol.drug,
+        drug_class=protocol.drug_class,
+        protocol_id=protocol.id,
+        cancer_types=list(protocol.cancer_types),
+        tumor_agnostic=protocol.tumor_agnostic,
+        line=protocol.line,
+        note=protocol.note,
+        conditions=conditions,
+        evidence=matched.evidence,
+    )
+
+
+# --------------------------------------------------------------------------- testing gaps
+
+
+def _short_source(source: str) -> str:
+    return source.split(";")[0].split(" (")[0].strip()
+
+
+def find_testing_gaps(
+    profile: Profile,
+    *,
+    is_a: IsA,
+    stage_group: str | None,
+    rules: tuple[TestingRule, ...] | None = None,
+    base: ProtocolBase | None = None,
+) -> list[TestingGap]:
+    """Biomarkers that guidelines recommend for this cancer type and stage, not in the notes.
+
+    A marker counts as documented when the notes hold any result for it, whatever the status
+    (a pending test has been ordered); MSI and MMR stand for each other where the rule says so.
+    `stage_group` overrides the notes' stage (e.g. the first opinion's when the notes have
+    none). A rule limited to some stages still applies when no stage is known, with the reason
+    saying so, because an undocumented stage is no reason to skip a recommended test.
+    """
+    if profile.cancer_type is None or not profile.cancer_type.code:
+        return []
+    rules = rules if rules is not None else get_testing_rules()
+    base = base or get_protocols()
+    code = profile.cancer_type.code
+    stage = stage_group if parse_stage_group(stage_group) else profile_stage_group(profile)
+    documented = {b.marker.upper() for b in profile.biomarkers}
+    gaps: list[TestingGap] = []
+    reported: set[str] = set()
+    never_solid: Callable[[str], bool] = lambda _code: False  # noqa: E731 - rules name no basket
+    for rule in rules:
+        if not _code_in(code, rule.cancer_types, is_a, never_solid):
+            continue
+        if _code_in(code, rule.except_cancer_types, is_a, never_solid):
+            continue
+        stage_note = ""
+        if rule.stages:
+            if stage is None:
+                stage_note = " (stage not documented; applies if the disease is at this stage)"
+            elif not stage_in(stage, rule.stages):
+                continue
+        for marker in rule.markers:
+            if marker.name in reported:
+                continue
+            if any(name.upper() in documented for name in marker.any_of):
+                continue
+            if any(_first_match(group, profile.biomarkers, base) is None
+                   for group in marker.requires):
+                continue
+            reported.add(marker.name)
+            verb = "recommend" if marker.strength == "recommended" else "suggest considering"
+            extra = f" ({marker.note})" if marker.note else ""
+            reason = (f"{rule.label}{stage_note}: guidelines ({_short_source(rule.source)}) "
+                      f"{verb} {marker.name} testing{extra}; not documented in the notes")
+            gaps.append(TestingGap(marker=marker.name, reason=reason, strength=marker.strength,
+                                   source=rule.source, rule_id=rule.id))
+    return gaps
+
+
+# --------------------------------------------------------------------------- discrepancies
+
+
+def _stage_words(profile: Profile, group: str) -> str:
+    """'IV (pM1a)' when an M1 decides it, else 'IIIA (pT2a pN2 cM0)' where TNM is known."""
+    stage = profile.stage
+    if stage is None:
+        return group
+    prefix = stage.prefix or ""
+    if stage.m and stage.m.upper().startswith("M1"):
+        return f"{group} ({prefix}{stage.m})"
+    tnm = " ".join(f"{prefix}{part}" for part in (stage.t, stage.n, stage.m) if part)
+    return f"{group} ({tnm})" if tnm else group
+
+
+def _overall_status(results: list[Biomarker], base: ProtocolBase) -> str | None:
+    """One status per marker: positive beats equivocal beats negative; unknown is no result."""
+    statuses = set()
+    for result in results:
+        if result.marker.upper() == "MMR":
+            statuses.add("positive" if _is_mmr_deficient(result, base) else result.status)
+        else:
+            statuses.add(result.status)
+    for status in ("positive", "equivocal", "negative"):
+        if status in statuses:
+            return status
+    return None
+
+
+def _pdl1_band(result: Biomarker) -> str | None:
+    """PD-L1 bands that change treatment: TPS <1, 1-49, >=50; CPS <1, 1-9, >=10."""
+    if result.value is None:
+        return None
+    unit = (result.unit or "TPS").upper()
+    high = 10 if unit == "CPS" else 50
+    if unit not in ("TPS", "CPS", "%"):
+        return None
+    if result.value < 1:
+        return f"{unit} <1"
+    if result.value < high:
+        return f"{unit} 1-{high - 1}"
+    return f"{unit} >={high}"
+
+
+def _by_marker(profile: Profile) -> dict[str, list[Biomarker]]:
+    grouped: dict[str, list[Biomarker]] = {}
+    for result in profile.biomarkers:
+        grouped.setdefault(result.marker.upper(), []).append(result)
+    return grouped
+
+
+def _words(results: list[Biomarker]) -> str:
+    return "; ".join(dict.fromkeys(biomarker_label(r) for r in results))
+
+
+def _evidence(results: list[Biomarker]) -> str:
+    return " | ".join(dict.fromkeys(r.evidence for r in results if r.evidence))
+
+
+def _biomarker_discrepancies(
+    notes: Profile, first: Profile, listed_biomarkers: bool, base: ProtocolBase
+) -> list[Discrepancy]:
+    found: list[Discrepancy] = []
+    first_by = _by_marker(first)
+    for marker, note_results in _by_marker(notes).items():
+        note_status = _overall_status(note_results, base)
+        if note_status is None:
+            continue
+        name = note_results[0].marker
+        first_results = first_by.get(marker)
+        if not first_results:
+            # A positive result the first opinion's biomarker list leaves out.
+            if listed_biomarkers and note_status == "positive":
+                found.append(Discrepancy(f"biomarker:{name}", "not mentioned",
+                                         _words(note_results), _evidence(note_results)))
+            continue
+        first_status = _overall_status(first_results, base)
+        if first_status is None:
+            continue
+        differs = first_status != note_status
+        if not differs and note_status == "positive":
+            note_alts = {base.normalise_alteration(name, r.alteration)
+                         for r in note_results if r.status == "positive" and r.alteration}
+            first_alts = {base.normalise_alteration(name, r.alteration)
+                          for r in first_results if r.status == "positive" and r.alteration}
+            differs = bool(note_alts and first_alts and not note_alts & first_alts)
+        if not differs and marker == "PD-L1":
+            note_bands = {_pdl1_band(r) for r in note_results} - {None}
+            first_bands = {_pdl1_band(r) for r in first_results} - {None}
+            differs = bool(note_bands and first_bands and not note_bands & first_bands)
+        if not differs and marker == "HER2":
+            note_ihc = {r.value for r in note_results if r.unit == "IHC" and r.value is not None}
+            first_ihc = {r.value for r in first_results if r.unit == "IHC" and r.value is not None}
+            differs = bool(note_ihc and first_ihc and not note_ihc & first_ihc)
+        if differs:
+            found.append(Discrepancy(f"biomarker:{name}", _words(first_results),
+                                     _words(note_results), _evidence(note_results)))
+    return found
+
+
+def find_discrepancies(
+    notes: Profile,
+    first_opinion: Profile,
+    first_opinion_raw: dict[str, Any],
+    *,
+    is_a: IsA,
+    base: ProtocolBase | None = None,
+) -> list[Discrepancy]:
+    """Where the notes disagree with the first opinion: diagnosis, stage, grade, biomarkers.
+
+    `first_opinion` is the extractor's reading of the first opinion's diagnosis, stage and
+    biomarker strings; `first_opinion_raw` is the case file's `first_opinion` mapping, whose
+    words are shown. Diagnoses differ when neither code is a kind of the other; stages when the
+    main stage numeral differs (an M1 in the notes makes them stage IV); biomarkers when the
+    results for a marker disagree in status, alteration, PD-L1 band or HER2 IHC score.
+    """
+    base = base or get_protocols()
+    found: list[Discrepancy] = []
+
+    note_type, first_type = notes.cancer_type, first_opinion.cancer_type
+    if note_type and first_type and note_type.code and first_type.code:
+        a, b = note_type.code, first_type.code
+        if a != b and not is_a(a, b) and not is_a(b, a):
+            said = str(first_opinion_raw.get("diagnosis") or f"{first_type.name} ({b})")
+            found.append(Discrepancy("diagnosis", said, f"{note_type.name} ({a})",
+                                     note_type.evidence))
+
+    note_group, first_group = profile_stage_group(notes), profile_stage_group(first_opinion)
+    note_parsed, first_parsed = parse_stage_group(note_group), parse_stage_group(first_group)
+    if note_group and first_group and note_parsed and first_parsed:
+        if note_parsed[0] != first_parsed[0]:
+            said = str(first_opinion_raw.get("stage") or first_group)
+            evidence = notes.stage.evidence if notes.stage else ""
+            found.append(Discrepancy("stage", said, _stage_words(notes, note_group), evidence))
+
+    if notes.grade and first_opinion.grade and notes.grade.upper() != first_opinion.grade.upper():
+        found.append(Discrepancy("grade", first_opinion.grade, notes.grade,
+                                 notes.grade_detail or ""))
+
+    listed = bool(first_opinion_raw.get("biomarkers"))
+    found.extend(_biomarker_discrepancies(notes, first_opinion, listed, base))
+    return found

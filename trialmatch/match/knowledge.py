@@ -1,0 +1,450 @@
+"""The clinical knowledge base behind the second-opinion findings, loaded from data files.
+
+- `data/protocols.json`: FDA-approved biomarker-directed therapies (each cites its FDA label
+  and year).
+- `data/testing_gaps.json`: the biomarkers guidelines recommend testing, per cancer type and
+  stage (each rule cites its guideline).
+
+Both files are validated when loaded; a bad entry raises DataFileError naming the file and the
+entry. The loaders return frozen dataclasses and are cached.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from trialmatch.errors import DataFileError
+from trialmatch.nlp import drugs
+
+PROTOCOLS_FILE = "protocols.json"
+TESTING_GAPS_FILE = "testing_gaps.json"
+
+STATUSES = ("positive", "negative", "equivocal", "unknown")
+# Basket markers: "_ANY_SOLID" (also written "_SOLID") is a tumor-agnostic approval for solid
+# tumors, "_ANY" any cancer, "_HEME" any haematological cancer.
+BASKETS = ("_ANY", "_ANY_SOLID", "_SOLID", "_HEME")
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_STAGE = re.compile(r"^(0|IV|III|II|I)([ABC])?([0-9])?$")
+_FDA_SOURCE = re.compile(r"^FDA label .+ (19|20)\d\d$")
+_YEAR = re.compile(r"\b(19|20)\d\d\b")
+
+
+@dataclass(frozen=True)
+class BiomarkerSpec:
+    """A biomarker result a protocol or guideline asks for.
+
+    `alterations` empty means any result with the right status. `accept_unspecified` lets a
+    result without an alteration count (ALK "positive" by IHC is an ALK fusion);
+    `accept_unquantified` lets a positive result without a number meet a threshold
+    ("TMB-high").
+    """
+
+    marker: str
+    alterations: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ("positive",)
+    min_value: float | None = None
+    max_value: float | None = None
+    unit: str | None = None
+    accept_unspecified: bool = False
+    accept_unquantified: bool = False
+    germline: bool = False
+
+    def describe(self) -> str:
+        """Words for the spec, e.g. 'PD-L1 TPS >= 50' or 'EGFR exon 19 deletion or L858R'."""
+        parts = [self.marker]
+        if self.alterations:
+            parts.append(" or ".join(self.alterations))
+        if self.min_value is not None or self.max_value is not None:
+            unit = self.unit or ""
+            if self.min_value is not None and self.max_value is not None:
+                parts.append(f"{unit} {self.min_value:g}-{self.max_value:g}".strip())
+            elif self.min_value is not None:
+                parts.append(f"{unit} >= {self.min_value:g}".strip())
+            else:
+                parts.append(f"{unit} <= {self.max_value:g}".strip())
+        if self.statuses != ("positive",):
+            parts.append("/".join(self.statuses))
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One FDA-approved biomarker-directed therapy for some cancer types."""
+
+    id: str
+    drug: str  # the biomarker-directed agent, whose mention counts as "considered"
+    partners: tuple[str, ...]  # drugs given with it
+    drug_class: str
+    biomarker: tuple[BiomarkerSpec, ...]  # alternatives: any one suffices
+    requires: tuple[tuple[BiomarkerSpec, ...], ...]  # every group must hold (any spec in it)
+    excludes: tuple[BiomarkerSpec, ...]  # any of these rules the protocol out
+    cancer_types: tuple[str, ...]
+    except_cancer_types: tuple[str, ...]
+    stages: tuple[str, ...]  # stage-group prefixes where the indication applies; () = any
+    line: str | None
+    note: str | None
+    source: str
+
+    @property
+    def therapy(self) -> str:
+        """The regimen's name, e.g. 'dabrafenib + trametinib'."""
+        return " + ".join((self.drug, *self.partners))
+
+    @property
+    def tumor_agnostic(self) -> bool:
+        """True for approvals defined by the biomarker rather than the cancer type."""
+        return any(code in BASKETS for code in self.cancer_types)
+
+
+@dataclass(frozen=True)
+class AlterationPattern:
+    """A regex rewrite applied to a result's alteration before comparison."""
+
+    pattern: re.Pattern[str]
+    replace: str
+    marker: str | None
+
+
+@dataclass(frozen=True)
+class ProtocolBase:
+    """The loaded protocols.json."""
+
+    protocols: tuple[Protocol, ...]
+    alteration_synonyms: dict[str, str]
+    alteration_patterns: tuple[AlterationPattern, ...]
+
+    def normalise_alteration(self, marker: str, alteration: str | None) -> str | None:
+        """The canonical spelling of an alteration ('p.V600E' -> 'V600E', 'rearrangement' ->
+        'fusion', 'E746_A750del' on EGFR -> 'exon 19 deletion'), lower-cased for comparison."""
+        if alteration is None or not alteration.strip():
+            return None
+        text = " ".join(alteration.split())
+        for rewrite in self.alteration_patterns:
+            if rewrite.marker is None or rewrite.marker.upper() == marker.upper():
+                text = rewrite.pattern.sub(rewrite.replace, text)
+        text = self.alteration_synonyms.get(text.lower(), text)
+        return text.lower()
+
+
+@dataclass(frozen=True)
+class TestedMarker:
+    """A biomarker a guideline recommends testing; documented when any of `any_of` is."""
+
+    name: str
+    any_of: tuple[str, ...]
+    strength: str  # "recommended" or "consider"
+    requires: tuple[tuple[BiomarkerSpec, ...], ...]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class TestingRule:
+    """The tests recommended for a cancer type at some stages."""
+
+    id: str
+    label: str
+    cancer_types: tuple[str, ...]
+    except_cancer_types: tuple[str, ...]
+    stages: tuple[str, ...]  # stage-group prefixes; () = every stage
+    markers: tuple[TestedMarker, ...]
+    source: str
+
+
+# --------------------------------------------------------------------------- stage groups
+
+
+def parse_stage_group(group: str | None) -> tuple[str, str | None, str | None] | None:
+    """Split a stage group into (numeral, letter, digit): 'IIIC1' -> ('III', 'C', '1')."""
+    if not group:
+        return None
+    match = _STAGE.match(group.strip().upper())
+    if not match:
+        return None
+    return match.group(1), match.group(2), match.group(3)
+
+
+def stage_in(group: str, prefixes: tuple[str, ...]) -> bool:
+    """True when a stage group falls within one of the prefixes ('IIB' within 'II').
+
+    A group less precise than a prefix counts as within it ('III' may be 'IIIB'), so an
+    unspecified substage never hides a finding.
+    """
+    parsed = parse_stage_group(group)
+    if parsed is None:
+        return False
+    for prefix in prefixes:
+        want = parse_stage_group(prefix)
+        if want is None or want[0] != parsed[0]:
+            continue
+        if all(w is None or g is None or w == g for w, g in zip(want[1:], parsed[1:], strict=True)):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Checker:
+    """Builds DataFileErrors that name the file and the entry at fault."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+
+    def fail(self, where: str, message: str) -> DataFileError:
+        return DataFileError(f"{self.filename}: {where}: {message}",
+                             hint="the packaged knowledge base is invalid")
+
+    def text(
+        self, entry: dict[str, Any], key: str, where: str, required: bool = True
+    ) -> str | None:
+        value = entry.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"'{key}' must be a non-empty string")
+        return value
+
+    def strings(self, entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(where, f"'{key}' must be a list of non-empty strings")
+        return tuple(value)
+
+    def codes(self, entry: dict[str, Any], key: str, where: str, required: bool) -> tuple[str, ...]:
+        codes = self.strings(entry, key, where)
+        if required and not codes:
+            raise self.fail(where, f"'{key}' must name at least one cancer type")
+        for code in codes:
+            if code not in BASKETS and not _CODE.match(code):
+                raise self.fail(where, f"{code!r} in '{key}' is not an OncoTree code")
+        return codes
+
+    def stages(self, entry: dict[str, Any], where: str) -> tuple[str, ...]:
+        stages = self.strings(entry, "stages", where)
+        for stage in stages:
+            if parse_stage_group(stage) is None:
+                raise self.fail(where, f"{stage!r} in 'stages' is not a stage group")
+        return stages
+
+    def spec(self, raw: Any, where: str) -> BiomarkerSpec:
+        if not isinstance(raw, dict):
+            raise self.fail(where, "a biomarker must be an object")
+        marker = self.text(raw, "marker", where)
+        assert marker is not None
+        status = raw.get("status", "positive")
+        statuses = tuple(status) if isinstance(status, list) else (status,)
+        if not statuses or any(s not in STATUSES for s in statuses):
+            raise self.fail(where, f"biomarker {marker} has an invalid status {status!r}")
+        numbers = {}
+        for key in ("min_value", "max_value"):
+            value = raw.get(key)
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            if value is not None and not is_number:
+                raise self.fail(where, f"biomarker {marker} '{key}' must be a number")
+            numbers[key] = None if value is None else float(value)
+        low, high = numbers["min_value"], numbers["max_value"]
+        if low is not None and high is not None and low > high:
+            raise self.fail(where, f"biomarker {marker} has min_value above max_value")
+        unit = raw.get("unit")
+        if (low is not None or high is not None) and not unit:
+            raise self.fail(where, f"biomarker {marker} has a threshold without a unit")
+        flags = {}
+        for key in ("accept_unspecified", "accept_unquantified", "germline"):
+            value = raw.get(key, False)
+            if not isinstance(value, bool):
+                raise self.fail(where, f"biomarker {marker} '{key}' must be true or false")
+            flags[key] = value
+        known = {"marker", "alterations", "status", "min_value", "max_value", "unit",
+                 "accept_unspecified", "accept_unquantified", "germline"}
+        unknown = set(raw) - known
+        if unknown:
+            raise self.fail(where, f"biomarker {marker} has unknown keys {sorted(unknown)}")
+        return BiomarkerSpec(
+            marker=marker,
+            alterations=self.strings(raw, "alterations", where),
+            statuses=statuses,
+            min_value=low,
+            max_value=high,
+            unit=unit,
+            **flags,
+        )
+
+    def groups(self, raw: Any, where: str) -> tuple[tuple[BiomarkerSpec, ...], ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not all(isinstance(g, list) and g for g in raw):
+            raise self.fail(where, "'requires' must be a list of non-empty lists of biomarkers")
+        return tuple(tuple(self.spec(s, where) for s in group) for group in raw)
+
+
+def _load_json(filename: str) -> Any:
+    resource = resources.files("trialmatch.match").joinpath("data", filename)
+    try:
+        return json.loads(resource.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"{filename}: cannot be read ({exc.__class__.__name__})",
+                            hint="the packaged knowledge base is invalid") from exc
+
+
+def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
+    """Validate the contents of protocols.json; raises DataFileError naming the entry."""
+    check = _Checker(filename)
+    if not isinstance(data, dict) or not isinstance(data.get("protocols"), list):
+        raise check.fail("top level", "must be an object with a 'protocols' list")
+    synonyms = data.get("alteration_synonyms", {})
+    if not isinstance(synonyms, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in synonyms.items()
+    ):
+        raise check.fail("alteration_synonyms", "must map strings to strings")
+    patterns = []
+    for index, raw in enumerate(data.get("alteration_patterns", [])):
+        where = f"alteration_patterns[{index}]"
+        if not isinstance(raw, dict):
+            raise check.fail(where, "must be an object")
+        try:
+            compiled = re.compile(check.text(raw, "pattern", where) or "", re.IGNORECASE)
+        except re.error as exc:
+            raise check.fail(where, f"invalid regex ({exc})") from exc
+        replace = raw.get("replace")
+        if not isinstance(replace, str):
+            raise check.fail(where, "'replace' must be a string")
+        marker = check.text(raw, "marker", where, required=False)
+        patterns.append(AlterationPattern(compiled, replace, marker))
+
+    protocols = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data["protocols"]):
+        where = f"protocols[{index}]"
+        if not isinstance(raw, dict):
+            raise check.fail(where, "must be an object")
+        ident = check.text(raw, "id", where)
+        assert ident is not None
+        where = f"protocol {ident!r}"
+        if ident in seen:
+            raise check.fail(where, "duplicate id")
+        seen.add(ident)
+        drug = check.text(raw, "drug", where)
+        assert drug is not None
+        canonical = drugs.normalise_drug(drug)
+        if canonical != drug:
+            raise check.fail(where, f"drug {drug!r} is not a canonical name in drugs.json")
+        partners = check.strings(raw, "partners", where)
+        for partner in partners:
+            if drugs.normalise_drug(partner) != partner:
+                raise check.fail(where, f"partner {partner!r} is not canonical in drugs.json")
+        drug_class = check.text(raw, "drug_class", where)
+        assert drug_class is not None
+        if drug_class not in drugs.classes_of(drug):
+            raise check.fail(where, f"{drug} is not in class {drug_class!r} in drugs.json")
+        biomarker = raw.get("biomarker")
+        alternatives = biomarker if isinstance(biomarker, list) else [biomarker]
+        if not alternatives:
+            raise check.fail(where, "'biomarker' must not be empty")
+        source = check.text(raw, "source", where)
+        assert source is not None
+        if not _FDA_SOURCE.match(source):
+            raise check.fail(where, "'source' must read 'FDA label <drug> <year>'")
+        excludes = raw.get("excludes", [])
+        if not isinstance(excludes, list):
+            raise check.fail(where, "'excludes' must be a list of biomarkers")
+        known = {"id", "drug", "partners", "drug_class", "biomarker", "requires", "excludes",
+                 "cancer_types", "except_cancer_types", "stages", "line", "note", "source"}
+        unknown = set(raw) - known
+        if unknown:
+            raise check.fail(where, f"unknown keys {sorted(unknown)}")
+        protocols.append(Protocol(
+            id=ident,
+            drug=drug,
+            partners=partners,
+            drug_class=drug_class,
+            biomarker=tuple(check.spec(s, where) for s in alternatives),
+            requires=check.groups(raw.get("requires"), where),
+            excludes=tuple(check.spec(s, where) for s in excludes),
+            cancer_types=check.codes(raw, "cancer_types", where, required=True),
+            except_cancer_types=check.codes(raw, "except_cancer_types", where, required=False),
+            stages=check.stages(raw, where),
+            line=check.text(raw, "line", where, required=False),
+            note=check.text(raw, "note", where, required=False),
+            source=source,
+        ))
+    if not protocols:
+        raise check.fail("protocols", "no protocol defined")
+    return ProtocolBase(
+        protocols=tuple(protocols),
+        alteration_synonyms={k.lower(): v for k, v in synonyms.items()},
+        alteration_patterns=tuple(patterns),
+    )
+
+
+def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[TestingRule, ...]:
+    """Validate the contents of testing_gaps.json; raises DataFileError naming the entry."""
+    check = _Checker(filename)
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise check.fail("top level", "must be an object with a 'rules' list")
+    rules = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data["rules"]):
+        where = f"rules[{index}]"
+        if not isinstance(raw, dict):
+            raise check.fail(where, "must be an object")
+        ident = check.text(raw, "id", where)
+        assert ident is not None
+        where = f"rule {ident!r}"
+        if ident in seen:
+            raise check.fail(where, "duplicate id")
+        seen.add(ident)
+        source = check.text(raw, "source", where)
+        assert source is not None
+        if not _YEAR.search(source):
+            raise check.fail(where, "'source' must name the guideline and its year")
+        raw_markers = raw.get("markers")
+        if not isinstance(raw_markers, list) or not raw_markers:
+            raise check.fail(where, "'markers' must be a non-empty list")
+        markers = []
+        for marker_raw in raw_markers:
+            if not isinstance(marker_raw, dict):
+                raise check.fail(where, "each marker must be an object")
+            name = check.text(marker_raw, "marker", where)
+            assert name is not None
+            any_of = check.strings(marker_raw, "any_of", where) or (name,)
+            strength = marker_raw.get("strength", "recommended")
+            if strength not in ("recommended", "consider"):
+                raise check.fail(where, f"marker {name} has strength {strength!r}")
+            markers.append(TestedMarker(
+                name=name,
+                any_of=any_of,
+                strength=strength,
+                requires=check.groups(marker_raw.get("requires"), f"{where} marker {name}"),
+                note=check.text(marker_raw, "note", where, required=False),
+            ))
+        label = check.text(raw, "label", where)
+        assert label is not None
+        rules.append(TestingRule(
+            id=ident,
+            label=label,
+            cancer_types=check.codes(raw, "cancer_types", where, required=True),
+            except_cancer_types=check.codes(raw, "except_cancer_types", where, required=False),
+            stages=check.stages(raw, where),
+            markers=tuple(markers),
+            source=source,
+        ))
+    if not rules:
+        raise check.fail("rules", "no rule defined")
+    return tuple(rules)
+
+
+@cache
+def get_protocols() -> ProtocolBase:
+    """The packaged protocol knowledge base, loaded and validated once."""
+    return build_protocols(_load_json(PROTOCOLS_FILE))
+
+
+@cache
+def get_testing_rules() -> tuple[TestingRule, ...]:
+    """The packaged testing-gap rules, loaded and validated once."""
+    return build_testing_rules(_load_json(TESTING_GAPS_FILE))

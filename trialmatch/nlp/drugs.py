@@ -1,0 +1,235 @@
+"""Cancer drug names and drug classes: finding them in text and telling which class a drug is in.
+
+The terminology lives in `data/drugs.json` (generic names, brand names, code names, classes
+with parent classes and synonyms). Used by criteria parsing ("prior platinum-based
+chemotherapy"), by the prior-therapy check, and by the second-opinion finder to decide whether
+a first opinion's plan already mentions a biomarker-directed therapy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from trialmatch.errors import DataFileError
+
+DATA_FILE = "drugs.json"
+
+# Acronyms such as "ADT", "ICI" or "CRT" are matched case-sensitively: in lower case they
+# collide with ordinary words and abbreviations in clinical notes.
+_ACRONYM = re.compile(r"^[A-Z0-9][A-Z0-9\-/]{1,5}$")
+
+
+@dataclass(frozen=True)
+class DrugMention:
+    """A drug or drug-class mention in a text: `key` is the canonical drug or class name."""
+
+    key: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DrugLexicon:
+    """The loaded drugs.json: canonical names, their spellings, and the class hierarchy."""
+
+    drug_classes: dict[str, frozenset[str]]  # drug -> its direct classes
+    class_parents: dict[str, frozenset[str]]  # class -> its direct parents
+    drug_by_name: dict[str, str]  # squashed spelling (see _squash) -> canonical drug
+    class_by_name: dict[str, str]  # squashed spelling -> canonical class
+    drug_pattern: re.Pattern[str]
+    class_pattern: re.Pattern[str]
+
+    def ancestors(self, drug_class: str) -> set[str]:
+        """The class itself and every class above it."""
+        seen: set[str] = set()
+        todo = [drug_class]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(self.class_parents.get(current, ()))
+        return seen
+
+
+def _fail(message: str) -> DataFileError:
+    return DataFileError(f"{DATA_FILE}: {message}", hint="the packaged drug list is invalid")
+
+
+def _term_regex(term: str) -> str:
+    """A regex for one spelling: hyphens and spaces are interchangeable or may be left out."""
+    escaped = re.escape(term)
+    escaped = escaped.replace(r"\ ", r"[\s\-]?").replace(r"\-", r"[\s\-]?")
+    if _ACRONYM.match(term):
+        return f"(?-i:{escaped})"
+    return escaped
+
+
+def _compile(spellings: list[str]) -> re.Pattern[str]:
+    # Longest first, so that "trastuzumab deruxtecan" wins over "trastuzumab" at one position.
+    ordered = sorted(set(spellings), key=lambda s: (-len(s), s))
+    body = "|".join(_term_regex(s) for s in ordered)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(f"{where} must be a list of non-empty strings")
+    return list(value)
+
+
+def build_lexicon(data: Any) -> DrugLexicon:
+    """Validate the contents of drugs.json and index them; raises DataFileError naming the entry."""
+    if not isinstance(data, dict):
+        raise _fail("top level must be an object")
+    classes = data.get("classes")
+    drugs = data.get("drugs")
+    if not isinstance(classes, dict) or not classes:
+        raise _fail("'classes' must be a non-empty object")
+    if not isinstance(drugs, dict) or not drugs:
+        raise _fail("'drugs' must be a non-empty object")
+
+    class_parents: dict[str, frozenset[str]] = {}
+    class_by_name: dict[str, str] = {}
+    class_spellings: list[str] = []
+    drug_spellings: list[str] = []
+    for name, entry in classes.items():
+        if not isinstance(entry, dict):
+            raise _fail(f"class {name!r} must be an object")
+        parents = _strings(entry.get("parents", []), f"class {name!r} parents")
+        for parent in parents:
+            if parent not in classes:
+                raise _fail(f"class {name!r} has unknown parent {parent!r}")
+        class_parents[name] = frozenset(parents)
+        for spelling in [name, *_strings(entry.get("synonyms", []), f"class {name!r} synonyms")]:
+            key = _squash(spelling)
+            if class_by_name.get(key, name) != name:
+                raise _fail(f"class synonym {spelling!r} of {name!r} already names "
+                            f"{class_by_name[key]!r}")
+            class_by_name[key] = name
+            class_spellings.append(spelling)
+
+    drug_classes: dict[str, frozenset[str]] = {}
+    drug_by_name: dict[str, str] = {}
+    for name, entry in drugs.items():
+        if not isinstance(entry, dict):
+            raise _fail(f"drug {name!r} must be an object")
+        own = _strings(entry.get("classes"), f"drug {name!r} classes")
+        if not own:
+            raise _fail(f"drug {name!r} has no class")
+        for drug_class in own:
+            if drug_class not in classes:
+                raise _fail(f"drug {name!r} has unknown class {drug_class!r}")
+        drug_classes[name] = frozenset(own)
+        spellings = [
+            name,
+            *_strings(entry.get("brands", []), f"drug {name!r} brands"),
+            *_strings(entry.get("aliases", []), f"drug {name!r} aliases"),
+        ]
+        for spelling in spellings:
+            key = _squash(spelling)
+            if drug_by_name.get(key, name) != name:
+                raise _fail(f"spelling {spelling!r} of drug {name!r} already names "
+                            f"{drug_by_name[key]!r}")
+            if key in class_by_name:
+                raise _fail(f"spelling {spelling!r} of drug {name!r} is also a class name")
+            drug_by_name[key] = name
+            drug_spellings.append(spelling)
+
+    lexicon = DrugLexicon(
+        drug_classes=drug_classes,
+        class_parents=class_parents,
+        drug_by_name=drug_by_name,
+        class_by_name=class_by_name,
+        drug_pattern=_compile(drug_spellings),
+        class_pattern=_compile(class_spellings),
+    )
+    for name in classes:
+        # A cycle would make every ancestor walk include the class itself through a parent.
+        if any(name in lexicon.ancestors(parent) for parent in class_parents[name]):
+            raise _fail(f"class {name!r} is its own ancestor")
+    return lexicon
+
+
+@cache
+def get_lexicon() -> DrugLexicon:
+    """The packaged drug lexicon, loaded and validated once."""
+    resource = resources.files("trialmatch.nlp").joinpath("data", DATA_FILE)
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise _fail(f"cannot be read ({exc.__class__.__name__})") from exc
+    return build_lexicon(data)
+
+
+def _squash(words: str) -> str:
+    """The lookup key of a spelling: case, spaces and hyphens do not matter."""
+    return re.sub(r"[\s\-]+", "", words.lower())
+
+
+def _found(pattern: re.Pattern[str], names: dict[str, str], text: str) -> list[DrugMention]:
+    return [
+        DrugMention(key=names[_squash(m.group(0))], start=m.start(), end=m.end(), text=m.group(0))
+        for m in pattern.finditer(text)
+        if _squash(m.group(0)) in names
+    ]
+
+
+def find_drugs(text: str) -> list[DrugMention]:
+    """Every drug named in `text` (generic, brand or code name), as canonical generic names."""
+    lexicon = get_lexicon()
+    return _found(lexicon.drug_pattern, lexicon.drug_by_name, text)
+
+
+def find_drug_classes(text: str) -> list[DrugMention]:
+    """Every drug-class mention in `text` ("platinum-based chemotherapy", "anti-PD-1")."""
+    lexicon = get_lexicon()
+    return _found(lexicon.class_pattern, lexicon.class_by_name, text)
+
+
+def normalise_drug(name: str) -> str | None:
+    """The canonical generic name for a drug spelling (brand or code name), or None."""
+    return get_lexicon().drug_by_name.get(_squash(name))
+
+
+def normalise_drug_class(name: str) -> str | None:
+    """The canonical class name for a class spelling ("anti-PD-1" -> "PD-1 inhibitor"), or None."""
+    return get_lexicon().class_by_name.get(_squash(name))
+
+
+def classes_of(drug: str) -> set[str]:
+    """The classes of a drug (any spelling), including every ancestor class; empty if unknown."""
+    canonical = normalise_drug(drug)
+    if canonical is None:
+        return set()
+    lexicon = get_lexicon()
+    found: set[str] = set()
+    for drug_class in lexicon.drug_classes[canonical]:
+        found |= lexicon.ancestors(drug_class)
+    return found
+
+
+def is_in_class(drug: str, drug_class: str) -> bool:
+    """True when the drug belongs to the class or to one of its descendants."""
+    canonical_class = normalise_drug_class(drug_class)
+    return canonical_class is not None and canonical_class in classes_of(drug)
+
+
+def mentions_drug_or_class(text: str, drug: str) -> bool:
+    """True when `text` names the drug, one of its brand or code names, or one of its classes.
+
+    "EGFR TKI" and "targeted therapy" both mention osimertinib; "erlotinib" does not.
+    """
+    canonical = normalise_drug(drug)
+    if canonical is None or not text:
+        return False
+    if any(m.key == canonical for m in find_drugs(text)):
+        return True
+    classes = classes_of(canonical)
+    return any(m.key in classes for m in find_drug_classes(text))
