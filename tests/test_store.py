@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import sqlite3
 import zipfile
 
@@ -16,7 +17,7 @@ from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation
 
 def annotate_by_condition(text: TrialText) -> TrialAnnotation:
     """A tiny stand-in for nlp.criteria.annotate_trial: codes from condition words, one
-    criterion per bullet line, an age requirement from the trial's minimum age."""
+    criterion per bullet or numbered line, an age requirement from the trial's minimum age."""
     words = " ".join(text.conditions).lower()
     codes = []
     if "lung" in words:
@@ -30,12 +31,14 @@ def annotate_by_condition(text: TrialText) -> TrialAnnotation:
     for line in text.criteria_text.splitlines():
         if line.lower().startswith("exclusion"):
             kind = "exclusion"
-        if line.startswith("* "):
+        bullet = re.match(r"(\*|\d+\.) (.+)", line)
+        if bullet:
+            words = bullet.group(2)
             requirements = []
-            if "age" in line.lower():
+            if "age" in words.lower():
                 requirements.append(Requirement("age", {"min": text.minimum_age, "max": None},
-                                                line[2:], 0, len(line) - 2))
-            criteria.append(EligibilityCriterion(kind, line[2:], len(criteria),
+                                                words, 0, len(words)))
+            criteria.append(EligibilityCriterion(kind, words, len(criteria),
                                                  requirements=requirements))
     return TrialAnnotation(oncotree_codes=codes, criteria=criteria, parser_version="t1")
 

@@ -38,6 +38,9 @@ from trialmatch.ingest.refresh import refresh as run_refresh
 from trialmatch.ingest.store import Annotate, TrialStore
 from trialmatch.models import Trial
 
+# How long a refresh waits for another one on the same database before giving up (seconds).
+REFRESH_LOCK_WAIT = 5.0
+
 API_HELP = "API base URL [default: $TRIALMATCH_API_URL, else https://clinicaltrials.gov/api/v2]."
 
 
@@ -117,10 +120,11 @@ def refresh(
                 if log_pages:
                     err_console.print(f"trialmatch: page of {studies} studies stored"
                                       + (f" (of {total})" if total is not None else ""),
-                                      markup=False, highlight=False)
+                                      markup=False, highlight=False, soft_wrap=True)
 
             result = run_refresh(store, client, full=full, condition=condition,
-                                 statuses=status or None, annotate=annotate, on_page=on_page)
+                                 statuses=status or None, annotate=annotate, on_page=on_page,
+                                 lock_wait=REFRESH_LOCK_WAIT)
         counts = result.counts
         since = f" since {result.since}" if result.since else ""
         resumed = ", resumed" if result.resumed else ""
@@ -128,7 +132,7 @@ def refresh(
             f"refresh {result.mode}{since}{resumed}: {result.pages} pages, "
             f"{counts.added} added, {counts.updated} updated, {counts.unchanged} unchanged, "
             f"{counts.skipped} skipped (data timestamp {result.data_timestamp or 'unknown'})",
-            markup=False, highlight=False,
+            markup=False, highlight=False, soft_wrap=True,
         )
 
 
@@ -151,7 +155,7 @@ def ingest(
         console.print(
             f"ingest: {result.sources} files, {counts.added} added, {counts.updated} updated, "
             f"{counts.unchanged} unchanged, {counts.skipped} skipped",
-            markup=False, highlight=False,
+            markup=False, highlight=False, soft_wrap=True,
         )
 
 
@@ -193,7 +197,7 @@ def stats(
                 f"finished {run['finished'] or '-'}, data timestamp "
                 f"{run['data_timestamp'] or 'unknown'}; {run['added']} added, "
                 f"{run['updated']} updated, {run['unchanged']} unchanged",
-                markup=False, highlight=False,
+                markup=False, highlight=False, soft_wrap=True,
             )
 
 
@@ -232,7 +236,8 @@ def reparse(
             with _progress("reparse", total) as advance:
                 done = store.reparse(annotate, only_stale=stale,
                                      progress=lambda n: advance(n, None))
-        console.print(f"reparse: {done} trials parsed", markup=False, highlight=False)
+        console.print(f"reparse: {done} trials parsed", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 def trial_document(trial: Trial) -> dict[str, Any]:
