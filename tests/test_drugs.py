@@ -1,0 +1,211 @@
+"""Drug and drug-class lexicon: finding names in text, class hierarchy, data-file validation."""
+
+import copy
+
+import pytest
+
+from trialmatch.errors import DataFileError
+from trialmatch.nlp import drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Started osimertinib 80 mg daily.", ["osimertinib"]),
+        ("Started TAGRISSO 80 mg daily.", ["osimertinib"]),
+        ("carboplatin-pemetrexed x4 then pemetrexed maintenance",
+         ["carboplatin", "pemetrexed", "pemetrexed"]),
+        ("Enhertu (T-DXd) after Kadcyla", ["trastuzumab deruxtecan", "trastuzumab deruxtecan",
+                                           "ado-trastuzumab emtansine"]),
+        ("fam-trastuzumab deruxtecan-nxki", ["trastuzumab deruxtecan"]),
+        ("trastuzumab deruxtecan, then trastuzumab", ["trastuzumab deruxtecan", "trastuzumab"]),
+        ("FOLFOX: oxaliplatin, 5-FU and leucovorin", ["oxaliplatin", "fluorouracil"]),
+        ("5FU bolus", ["fluorouracil"]),
+        ("Keytruda plus Alimta", ["pembrolizumab", "pemetrexed"]),
+        ("nab-paclitaxel and gemcitabine", ["nab-paclitaxel", "gemcitabine"]),
+        ("177Lu-PSMA-617 planned", ["lutetium Lu 177 vipivotide tetraxetan"]),
+        ("osimertinibs and Tagrissoes are not words", []),
+        ("no systemic therapy yet", []),
+    ],
+)
+def test_find_drugs(text, expected):
+    assert [m.key for m in drugs.find_drugs(text)] == expected
+
+
+def test_find_drugs_gives_offsets_into_the_text():
+    text = "Plan: Tagrisso."
+    [mention] = drugs.find_drugs(text)
+    assert text[mention.start:mention.end] == mention.text == "Tagrisso"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("prior platinum-based chemotherapy", ["platinum"]),
+        ("platinum doublet", ["platinum"]),
+        ("progressed on anti-PD-1 therapy", ["PD-1 inhibitor"]),
+        ("PD-1 inhibitor or PD-L1 inhibitor", ["PD-1 inhibitor", "PD-L1 inhibitor"]),
+        ("no prior checkpoint inhibitor", ["immune checkpoint inhibitor"]),
+        ("an EGFR-TKI or EGFR tyrosine kinase inhibitor", ["EGFR TKI", "EGFR TKI"]),
+        ("concurrent chemoradiation", ["chemoradiotherapy"]),
+        ("SBRT to the adrenal", ["radiation"]),
+        ("status post lobectomy", ["surgery"]),
+        ("on ADT since 2022", ["androgen deprivation therapy"]),
+        ("an adt-like word in lower case", []),
+        ("CDK4/6 inhibitor with letrozole", ["CDK4/6 inhibitor"]),
+        ("immunotherapy", ["immunotherapy"]),
+    ],
+)
+def test_find_drug_classes(text, expected):
+    assert [m.key for m in drugs.find_drug_classes(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("osimertinib", "osimertinib"),
+        ("Tagrisso", "osimertinib"),
+        ("  KEYTRUDA ", "pembrolizumab"),
+        ("T-DXd", "trastuzumab deruxtecan"),
+        ("trastuzumab-deruxtecan", "trastuzumab deruxtecan"),
+        ("AMG 510", "sotorasib"),
+        ("Lynparza", "olaparib"),
+        ("aspirin", None),
+        ("", None),
+    ],
+)
+def test_normalise_drug(name, expected):
+    assert drugs.normalise_drug(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("drug", "includes", "excludes"),
+    [
+        ("pembrolizumab", {"PD-1 inhibitor", "immune checkpoint inhibitor", "immunotherapy"},
+         {"chemotherapy", "PD-L1 inhibitor"}),
+        ("durvalumab", {"PD-L1 inhibitor", "immune checkpoint inhibitor"}, {"PD-1 inhibitor"}),
+        ("ipilimumab", {"CTLA-4 inhibitor", "immune checkpoint inhibitor"}, set()),
+        ("carboplatin", {"platinum", "chemotherapy"}, {"taxane"}),
+        ("docetaxel", {"taxane", "chemotherapy"}, set()),
+        ("doxorubicin", {"anthracycline", "chemotherapy"}, set()),
+        ("capecitabine", {"fluoropyrimidine", "chemotherapy"}, set()),
+        ("osimertinib", {"EGFR TKI", "EGFR inhibitor", "targeted therapy"}, {"chemotherapy"}),
+        ("cetuximab", {"anti-EGFR antibody", "EGFR inhibitor"}, {"EGFR TKI"}),
+        ("Enhertu", {"anti-HER2", "antibody-drug conjugate"}, set()),
+        ("tucatinib", {"HER2 TKI", "anti-HER2"}, set()),
+        ("olaparib", {"PARP inhibitor"}, set()),
+        ("ribociclib", {"CDK4/6 inhibitor"}, set()),
+        ("enzalutamide", {"androgen receptor inhibitor", "endocrine therapy"}, set()),
+        ("leuprolide", {"GnRH agonist", "androgen deprivation therapy"}, set()),
+        ("letrozole", {"aromatase inhibitor", "endocrine therapy"}, set()),
+        ("sotorasib", {"KRAS G12C inhibitor"}, set()),
+        ("bevacizumab", {"anti-VEGF"}, set()),
+        ("dabrafenib", {"BRAF inhibitor"}, {"MEK inhibitor"}),
+        ("trametinib", {"MEK inhibitor"}, {"BRAF inhibitor"}),
+        ("crizotinib", {"ALK inhibitor", "ROS1 inhibitor", "MET inhibitor"}, set()),
+    ],
+)
+def test_classes_of_includes_ancestors(drug, includes, excludes):
+    classes = drugs.classes_of(drug)
+    assert includes <= classes
+    assert not (excludes & classes)
+
+
+def test_classes_of_unknown_drug_is_empty():
+    assert drugs.classes_of("aspirin") == set()
+
+
+@pytest.mark.parametrize(
+    ("drug", "drug_class", "expected"),
+    [
+        ("nivolumab", "checkpoint inhibitor", True),
+        ("nivolumab", "anti-PD-1", True),
+        ("atezolizumab", "anti-PD-1", False),
+        ("cisplatin", "platinum-based chemotherapy", True),
+        ("pemetrexed", "platinum", False),
+        ("tamoxifen", "unknown class", False),
+    ],
+)
+def test_is_in_class(drug, drug_class, expected):
+    assert drugs.is_in_class(drug, drug_class) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "drug", "expected"),
+    [
+        ("Start osimertinib.", "osimertinib", True),
+        ("Start Tagrisso.", "osimertinib", True),
+        ("Recommend an EGFR TKI.", "osimertinib", True),
+        ("Recommend EGFR-directed therapy.", "osimertinib", True),
+        ("Targeted therapy per molecular results.", "osimertinib", True),
+        ("Start erlotinib.", "osimertinib", False),
+        ("Carboplatin, pemetrexed, pembrolizumab.", "osimertinib", False),
+        ("Chemo-immunotherapy.", "pembrolizumab", True),
+        ("Chemotherapy then immunotherapy.", "pembrolizumab", True),
+        ("Concurrent chemoradiation, then durvalumab.", "pembrolizumab", False),
+        ("Checkpoint inhibitor.", "pembrolizumab", True),
+        ("Platinum doublet.", "carboplatin", True),
+        ("Anti-HER2 therapy with a taxane.", "trastuzumab deruxtecan", True),
+        ("BRAF/MEK inhibitors.", "dabrafenib", True),
+        ("PARP inhibitor maintenance.", "olaparib", True),
+        ("Lynparza maintenance.", "olaparib", True),
+        ("Zejula maintenance.", "olaparib", False),
+        ("", "osimertinib", False),
+        ("aspirin daily", "aspirin", False),
+    ],
+)
+def test_mentions_drug_or_class(text, drug, expected):
+    assert drugs.mentions_drug_or_class(text, drug) is expected
+
+
+def test_every_packaged_drug_has_a_class_and_is_found_by_its_own_name():
+    lexicon = drugs.get_lexicon()
+    for name, classes in lexicon.drug_classes.items():
+        assert classes, name
+        assert [m.key for m in drugs.find_drugs(f"given {name} daily")] == [name], name
+
+
+# --------------------------------------------------------------------------- validation
+
+VALID = {
+    "classes": {
+        "chemotherapy": {"parents": [], "synonyms": ["chemo"]},
+        "platinum": {"parents": ["chemotherapy"], "synonyms": ["platinum-based"]},
+    },
+    "drugs": {
+        "cisplatin": {"classes": ["platinum"], "brands": ["Platinol"], "aliases": []},
+        "carboplatin": {"classes": ["platinum"], "brands": [], "aliases": []},
+    },
+}
+
+
+def _broken(change):
+    data = copy.deepcopy(VALID)
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d.pop("drugs"), "'drugs'"),
+        (lambda d: d["classes"]["platinum"].update(parents=["alkylator"]), "'platinum'"),
+        (lambda d: d["drugs"]["cisplatin"].update(classes=["taxane"]), "'cisplatin'"),
+        (lambda d: d["drugs"]["cisplatin"].update(classes=[]), "'cisplatin'"),
+        (lambda d: d["drugs"]["carboplatin"].update(brands=["Platinol"]), "'Platinol'"),
+        (lambda d: d["drugs"]["carboplatin"].update(aliases=["chemo"]), "'chemo'"),
+        (lambda d: d["drugs"]["carboplatin"].update(brands="Paraplatin"), "'carboplatin'"),
+        (lambda d: d["classes"]["chemotherapy"].update(parents=["platinum"]), "own ancestor"),
+        (lambda d: d["classes"]["platinum"].update(synonyms=["chemo"]), "'chemo'"),
+    ],
+)
+def test_build_lexicon_rejects_bad_data_naming_the_entry(change, words):
+    with pytest.raises(DataFileError) as error:
+        drugs.build_lexicon(_broken(change))
+    assert "drugs.json" in str(error.value)
+    assert words in str(error.value)
+
+
+def test_build_lexicon_accepts_valid_data():
+    lexicon = drugs.build_lexicon(copy.deepcopy(VALID))
+    assert lexicon.ancestors("platinum") == {"platinum", "chemotherapy"}
