@@ -397,3 +397,11 @@ def test_build_patient_maps_drugs_to_classes_and_counts_lines():
     assert flat.prior_lines == (1, 2)
     unknown = build_patient(profile, ontology=ONTOLOGY)
     assert unknown.prior_drugs is None and unknown.prior_lines is None
+
+
+def test_exclusion_on_undocumented_biomarker_is_not_material():
+    trial = make_trial([criterion("exclusion", marker(marker="ROS1", alterations=["fusion"]),
+                                  text="Known ROS1 rearrangement")])
+    verdict = evaluate_trial(trial, make_patient(biomarkers=[]))
+    assert verdict.criteria[-1].result == "unknown"
+    assert verdict.verdict == "eligible"

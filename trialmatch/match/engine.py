@@ -201,8 +201,9 @@ def plan_match(
             excluded.append(ExcludedTrial(trial, verdict, same))
             continue
         score = score_trial(trial, verdict, patient, case.location)
-        # No first opinion means nothing was considered or missed: `missed` stays false.
-        missed = considered is not None and trial.nct_id.upper() not in considered
+        # SPEC: missed = not mentioned by the first opinion; with no first opinion, nothing
+        # was (the protocols finder reads it the same way).
+        missed = considered is None or trial.nct_id.upper() not in considered
         matches.append(TrialMatch(trial, verdict, score, missed))
     matches.sort(key=lambda m: (-m.score.total, m.verdict.verdict != "eligible",
                                 m.trial.nct_id))
@@ -262,7 +263,9 @@ def match_case(
     plan_text = opinion.plan if opinion else None
     protocols = findings.find_protocols(
         profile, is_a=vocabulary.is_a, is_solid=vocabulary.is_solid, plan_text=plan_text)
-    stage_group = profile.stage.group if profile.stage else None
+    # The notes' stage decides; the first opinion's stands in when the notes have none.
+    stage_group = (profile.stage.group if profile.stage and profile.stage.group else
+                   opinion.stage if opinion else None)
     gaps = findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=stage_group)
     discrepancies: list[Any] = []
     if opinion is not None:

@@ -25,6 +25,9 @@ and decide whether the trial is for this patient at all. Unknowns that every tri
 settles (performance status, organ function, pregnancy, infections, brain metastases, other
 cancers, measurable disease, free-text criteria) are shown as `unknown` but leave the trial
 `eligible`, otherwise every trial would be `possibly_eligible` and the word would say nothing.
+An exclusion about a biomarker the notes do not report ("known ROS1 or RET alteration") is
+likewise shown as unknown without making the trial possibly_eligible: it excludes what is
+known, and the notes document no such alteration.
 """
 
 from __future__ import annotations
@@ -786,7 +789,11 @@ def evaluate_criterion(criterion: EligibilityCriterion, patient: Patient) -> Cri
     if criterion.kind == "exclusion" and result == "not_met":
         reason = f"excluded: {reason}"
     evidence = " | ".join(dict.fromkeys(r.evidence for r in deciding if r.evidence))
-    material = result == "unknown" and any(r.material for r in deciding)
+    # Exclusions worded "known EGFR, ALK or ROS1 alteration" exclude what is documented; an
+    # untested marker is for screening to settle, not a reason to doubt the match.
+    material = result == "unknown" and any(
+        r.material and not (criterion.kind == "exclusion" and r.kind == "biomarker")
+        for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
 
