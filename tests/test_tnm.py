@@ -1,0 +1,125 @@
+"""TNM categories and stage groups as pathologists write them (AJCC 8th edition notation)."""
+
+import pytest
+
+from trialmatch.nlp.tnm import (
+    find_stage_groups,
+    find_tnm,
+    normalise_stage_group,
+    parse_tnm,
+    stage_group_in,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix", "t", "n", "m"),
+    [
+        ("pT3N1aM0", "p", "T3", "N1a", "M0"),
+        ("pT2 pN0 (0/12) pMX", "p", "T2", "N0", "MX"),
+        ("Final: ypT1mi ypN0(i+)", "yp", "T1mi", "N0(i+)", None),
+        ("pathologic stage T3 N1", None, "T3", "N1", None),
+        ("Stage: T2 Nx Mx.", None, "T2", "NX", "MX"),
+        ("TNM: T2a N1 M0", None, "T2a", "N1", "M0"),
+        ("cT2 cN0 cM1c", "c", "T2", "N0", "M1c"),
+        ("rT2 N1mi", "r", "T2", "N1mi", None),
+        ("PT3 PN1B MX", "p", "T3", "N1b", "MX"),
+        ("pTis (DCIS) pNX", "p", "Tis", "NX", None),
+        ("pT1b1 pN0", "p", "T1b1", "N0", None),
+        ("pTa", "p", "Ta", None, None),
+        ("pTX", "p", "TX", None, None),
+        ("pTl pNO", "p", "T1", "N0", None),  # OCR: l for 1, O for 0
+        ("T STAGE, PATHOLOGIC: pT2. N STAGE, PATHOLOGIC: pN2a. M STAGE, PATHOLOGIC: pMX.",
+         "p", "T2", "N2a", "MX"),
+        ("Primary Tumor (pT): pT4b\nRegional Lymph Nodes (pN): pN3c", "p", "T4b", "N3c", None),
+        ("pT4aN2bM1c", "p", "T4a", "N2b", "M1c"),
+        ("pN0(sn) pT1c", "p", "T1c", "N0", None),
+    ],
+)
+def test_parse_tnm_categories(text, prefix, t, n, m):
+    stage = parse_tnm(text)
+    assert stage is not None
+    assert (stage.prefix, stage.t, stage.n, stage.m) == (prefix, t, n, m)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "T2-weighted MRI images",
+        "STAT3 and MT1 expression",
+        "T1 vertebral body",
+        "Received 3 cassettes labelled M1 through M4",  # bare M without context
+        "the patient (pt) is 2 years out",
+        "no staging information",
+    ],
+)
+def test_parse_tnm_ignores_what_is_not_tnm(text):
+    assert parse_tnm(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "group", "derived", "figo"),
+    [
+        ("stage IIIA", "IIIA", [], None),
+        ("Stage 4", "IV", [], None),
+        ("Stage IV-B disease", "IVB", [], None),
+        ("AJCC Stage Group: IIB", "IIB", [], None),
+        ("Pathologic stage: IIIc", "IIIC", [], None),
+        ("FIGO stage IB1", "IB1", ["group"], "IB1"),
+        ("Stage IIIC1 (FIGO 2018)", "IIIC1", ["group"], "IIIC1"),
+        ("pT2 pN1 pM1b", "IV", ["group"], None),
+        ("pT2 pN1 pM1b, stage IVA", "IVA", [], None),
+    ],
+)
+def test_stage_groups(text, group, derived, figo):
+    stage = parse_tnm(text)
+    assert stage is not None
+    assert stage.group == group
+    assert stage.derived == derived
+    assert stage.figo == figo
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4", "IV"), ("IIIa", "IIIA"), ("Stage IV-B", "IVB"), ("stage 1a2", "IA2"),
+        ("0", "0"), ("II", "II"), ("3C", "IIIC"), ("FIGO IIIC1", "IIIC1"),
+        ("stage V", None), ("T2", None), ("", None), ("unknown", None),
+    ],
+)
+def test_normalise_stage_group(text, expected):
+    assert normalise_stage_group(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("group", "allowed", "expected"),
+    [
+        ("IVA", ["IV"], True),
+        ("IIIB", ["III"], True),
+        ("III", ["IIIB"], False),
+        ("I", ["II"], False),
+        ("II", ["I"], False),
+        ("IA2", ["IA"], True),
+        ("IV", ["IIIB", "IIIC", "IV"], True),
+        ("IIB", ["IIIB", "IIIC", "IV"], False),
+        ("4", ["IV"], True),
+        ("nonsense", ["IV"], False),
+    ],
+)
+def test_stage_group_in(group, allowed, expected):
+    assert stage_group_in(group, allowed) is expected
+
+
+def test_mentions_keep_offsets_and_evidence():
+    text = "Synoptic: pT2 pN1a (2/14) pM0. Stage IIB."
+    [mention] = find_tnm(text)
+    assert text[mention.start : mention.end] == mention.evidence
+    assert mention.evidence.startswith("pT2")
+    [group] = find_stage_groups(text)
+    assert text[group.start : group.end] == group.evidence
+    assert group.group == "IIB"
+
+
+def test_pathologic_mention_anchors_over_clinical():
+    stage = parse_tnm("Clinical: cT3 cN1. Pathology: ypT1a ypN0.")
+    assert stage is not None
+    assert (stage.prefix, stage.t, stage.n) == ("yp", "T1a", "N0")

@@ -1,0 +1,159 @@
+"""The context of a mention: negated, hypothetical or historical, and its clause.
+
+Cue phrases are data (`data/cues.json`, NegEx/ConText triggers adapted to pathology). A cue
+acts within its clause: a sentence, a line, or the part of a sentence up to a scope
+terminator ("but", "however", "consistent with").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from trialmatch.errors import DataFileError
+
+CUES_FILE = "cues.json"
+_STATUSES = ("positive", "negative", "equivocal", "unknown")
+
+# Sentence ends: ". " before a capital, digit or bracket (not "2.5" or "approx. 3"), "; ",
+# and line breaks. OCR output that merged lines keeps the ". " between them.
+_CLAUSE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|;\s*|\r?\n")
+
+
+@dataclass(frozen=True)
+class Cues:
+    """Compiled cue patterns from `data/cues.json`."""
+
+    negation_pre: re.Pattern[str]
+    negation_post: re.Pattern[str]
+    hypothetical_pre: re.Pattern[str]
+    historical_pre: re.Pattern[str]
+    terminators: re.Pattern[str]
+    status_post: dict[str, tuple[str, ...]]
+    status_pre: dict[str, tuple[str, ...]]
+    benign: re.Pattern[str]
+
+
+def _phrases(raw: dict[str, Any], name: str) -> list[str]:
+    value = raw.get(name)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise DataFileError(f"trialmatch/nlp/data/{CUES_FILE}: '{name}' must be a list of "
+                            "non-empty strings")
+    return value
+
+
+def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNORECASE,
+                   anchor: str = "") -> re.Pattern[str]:
+    """One regex for a list of phrases: longest first, word-bounded where the phrase starts or
+    ends with a word character, flexible about spaces and hyphens."""
+    parts = []
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        words = [re.escape(word) for word in re.split(r"[\s\-]+", phrase) if word]
+        body = r"[\s\-]+".join(words) if words else re.escape(phrase)
+        left = r"(?<![A-Za-z0-9])" if phrase[0].isalnum() else ""
+        right = r"(?![A-Za-z0-9])" if phrase[-1].isalnum() else ""
+        parts.append(f"{left}{body}{right}")
+    return re.compile(f"(?:{'|'.join(parts)}){anchor}", flags)
+
+
+def _status_table(raw: dict[str, Any], name: str) -> dict[str, tuple[str, ...]]:
+    table = raw.get(name)
+    where = f"trialmatch/nlp/data/{CUES_FILE}"
+    if not isinstance(table, dict):
+        raise DataFileError(f"{where}: '{name}' must map statuses to phrase lists")
+    result: dict[str, tuple[str, ...]] = {}
+    for status in table:
+        if status not in _STATUSES:
+            raise DataFileError(f"{where}: '{name}' has unknown status '{status}'")
+        result[status] = tuple(_phrases(table, status))
+    return result
+
+
+@lru_cache(maxsize=1)
+def load_cues() -> Cues:
+    """Load and validate `data/cues.json` (cached)."""
+    path = resources.files("trialmatch.nlp").joinpath("data", CUES_FILE)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataFileError(f"trialmatch/nlp/data/{CUES_FILE}: {error}") from None
+    if not isinstance(raw, dict):
+        raise DataFileError(f"trialmatch/nlp/data/{CUES_FILE}: expected an object")
+    return Cues(
+        negation_pre=phrase_pattern(_phrases(raw, "negation_pre")),
+        negation_post=phrase_pattern(_phrases(raw, "negation_post")),
+        hypothetical_pre=phrase_pattern(_phrases(raw, "hypothetical_pre")),
+        historical_pre=phrase_pattern(_phrases(raw, "historical_pre")),
+        terminators=phrase_pattern(_phrases(raw, "scope_terminators")),
+        status_post=_status_table(raw, "biomarker_status"),
+        status_pre=_status_table(raw, "biomarker_status_pre"),
+        benign=phrase_pattern(_phrases(raw, "benign_statements")),
+    )
+
+
+def clause_spans(text: str) -> list[tuple[int, int]]:
+    """Split `text` into clauses (sentences, lines, semicolon parts) as (start, end) spans."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _CLAUSE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def clause_of(spans: list[tuple[int, int]], offset: int) -> tuple[int, int]:
+    """The clause span that holds `offset` (spans from `clause_spans`, binary search)."""
+    low, high = 0, len(spans) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        start, end = spans[middle]
+        if offset < start:
+            high = middle - 1
+        elif offset >= end:
+            low = middle + 1
+        else:
+            return spans[middle]
+    return (offset, offset)
+
+
+@dataclass(frozen=True)
+class MentionContext:
+    """What the words around a mention say about it."""
+
+    negated: bool
+    hypothetical: bool
+    historical: bool
+
+
+def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) -> MentionContext:
+    """Negation, hypothesis and history cues acting on text[start:end] within its clause.
+
+    A cue before the mention acts when no scope terminator ("consistent with", "but") stands
+    between it and the mention; a post cue ("... not identified") acts up to the clause end.
+    """
+    cues = load_cues()
+    before = text[clause[0] : start]
+    terminators = list(cues.terminators.finditer(before))
+    if terminators:
+        before = before[terminators[-1].end() :]
+    before = before[-80:]
+    after = text[end : clause[1]][:60]
+    after_terms = cues.terminators.search(after)
+    if after_terms:
+        after = after[: after_terms.start()]
+    negated = bool(cues.negation_pre.search(before)) or bool(
+        cues.negation_post.match(after.lstrip(" ,:-")) or
+        re.match(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+(?:identified|seen|present)"
+                 r"|absent|negative)", after))
+    return MentionContext(
+        negated=negated,
+        hypothetical=bool(cues.hypothetical_pre.search(before)),
+        historical=bool(cues.historical_pre.search(before)),
+    )

@@ -1,0 +1,83 @@
+"""Reading a note file (or stdin) into text, refusing what cannot be a pathology note.
+
+Decisions, documented here and in the CLI help:
+- Encoding: UTF-8 only (a UTF-8 byte-order mark is dropped). A file that is not valid UTF-8
+  is rejected with a hint to convert it, rather than guessed at: a wrong guess (latin-1 versus
+  cp1252 versus UTF-16) silently changes words such as "négatif" or "µm", and an extractor
+  must not read findings out of mojibake.
+- Size: at most MAX_NOTE_BYTES (5 MiB). The size is checked before reading (stdin is read at
+  most one byte past the limit), so a huge file never enters memory. Real pathology reports
+  are a few kilobytes; 5 MiB leaves room for long molecular reports and merged OCR output.
+- Binary: any NUL byte means the file is not text (PDF, image, Word file).
+- Empty or whitespace-only: rejected.
+Error messages name the file and never quote its content.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from trialmatch.errors import InputError
+
+MAX_NOTE_BYTES = 5 * 1024 * 1024
+
+
+def _label(path: Path | str) -> str:
+    return "stdin" if str(path) == "-" else str(path)
+
+
+def decode_note(data: bytes, label: str = "note") -> str:
+    """Check raw note bytes and decode them as UTF-8; raise InputError naming `label`."""
+    if len(data) > MAX_NOTE_BYTES:
+        raise InputError(
+            f"{label}: note is larger than {MAX_NOTE_BYTES // (1024 * 1024)} MB",
+            hint="split it into separate notes; pathology reports are a few KB",
+        )
+    if b"\x00" in data:
+        raise InputError(
+            f"{label}: looks like a binary file (NUL bytes), not a text note",
+            hint="export the report as plain text",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{label}: not valid UTF-8 (bad byte at offset {error.start})",
+            hint="convert it, e.g. iconv -f latin1 -t utf-8",
+        ) from None
+    if not text.strip():
+        raise InputError(f"{label}: note is empty")
+    return text
+
+
+def read_note(path: Path | str) -> str:
+    """Read one note as text; "-" reads stdin.
+
+    Raises InputError (one line naming the file, never its content) for a missing or
+    unreadable file, an empty or whitespace-only note, a binary file, text that is not UTF-8,
+    or a note over MAX_NOTE_BYTES (checked before the file is read).
+    """
+    label = _label(path)
+    if str(path) == "-":
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read(MAX_NOTE_BYTES + 1) if stream is not None else (
+            sys.stdin.read(MAX_NOTE_BYTES + 1).encode("utf-8")
+        )
+        return decode_note(data, label)
+    file = Path(path)
+    try:
+        if not file.exists():
+            raise InputError(f"{label}: no such file")
+        if file.is_dir():
+            raise InputError(f"{label}: is a directory, not a note file")
+        if file.stat().st_size > MAX_NOTE_BYTES:
+            raise InputError(
+                f"{label}: note is larger than {MAX_NOTE_BYTES // (1024 * 1024)} MB",
+                hint="split it into separate notes; pathology reports are a few KB",
+            )
+        data = file.read_bytes()
+    except OSError as error:
+        raise InputError(f"{label}: cannot read ({error.strerror or type(error).__name__})") \
+            from None
+    return decode_note(data, label)

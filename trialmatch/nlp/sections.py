@@ -1,0 +1,134 @@
+"""Report sections: find headers such as FINAL DIAGNOSIS or CLINICAL HISTORY and weigh them.
+
+The headers and their weights are data (`data/sections.json`). A header counts when it
+starts a line, or starts a sentence and is followed by a colon (OCR output often merges a
+report's lines into one, "... received fresh. FINAL DIAGNOSIS: ..."). Text before the first
+header is the "body" section with the default weight.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from trialmatch.errors import DataFileError
+
+SECTIONS_FILE = "sections.json"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of a note: its kind, the header as written and its character span.
+
+    `start` is where the header begins (or 0 for the body before any header), `body_start`
+    where the section's text begins after the header, `end` where the next section begins.
+    """
+
+    name: str
+    header: str
+    weight: float
+    start: int
+    body_start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SectionRules:
+    """The loaded, validated section header table."""
+
+    header_kind: dict[str, tuple[str, float]]  # upper-case header -> (name, weight)
+    default_name: str
+    default_weight: float
+    line_pattern: re.Pattern[str]
+    inline_pattern: re.Pattern[str]
+
+
+def _validate(raw: Any) -> SectionRules:
+    where = f"trialmatch/nlp/data/{SECTIONS_FILE}"
+    if not isinstance(raw, dict) or not isinstance(raw.get("sections"), list):
+        raise DataFileError(f"{where}: expected an object with a 'sections' list")
+    default = raw.get("default") or {}
+    header_kind: dict[str, tuple[str, float]] = {}
+    for index, entry in enumerate(raw["sections"]):
+        name, weight, headers = entry.get("name"), entry.get("weight"), entry.get("headers")
+        if not isinstance(name, str) or not isinstance(weight, int | float):
+            raise DataFileError(f"{where}: section #{index} needs a 'name' and a numeric 'weight'")
+        if not isinstance(headers, list) or not all(isinstance(h, str) and h for h in headers):
+            raise DataFileError(f"{where}: section '{name}' needs a list of header strings")
+        for header in headers:
+            key = header.upper()
+            if key in header_kind:
+                raise DataFileError(f"{where}: header '{header}' is listed twice")
+            header_kind[key] = (name, float(weight))
+    # Longest first so "FINAL DIAGNOSIS" wins over "DIAGNOSIS".
+    alternatives = "|".join(
+        re.escape(h).replace(r"\ ", r"\s+") for h in sorted(header_kind, key=len, reverse=True)
+    )
+    # At the start of a line, optionally numbered ("A. FINAL DIAGNOSIS"), followed by a colon,
+    # a dash or the end of the line.
+    line_pattern = re.compile(
+        rf"(?im)^[ \t]*(?:[A-Z0-9]{{1,2}}[.)][ \t]*)?(?P<header>{alternatives})[ \t]*"
+        rf"(?:[:\-]|(?=\r?\n)|$)"
+    )
+    # Inside merged lines: after a sentence end, upper-case as written, and with a colon.
+    inline_pattern = re.compile(rf"(?:(?<=[.;])[ \t]+|\A)(?P<header>{alternatives})[ \t]*:")
+    return SectionRules(
+        header_kind=header_kind,
+        default_name=str(default.get("name", "body")),
+        default_weight=float(default.get("weight", 1.0)),
+        line_pattern=line_pattern,
+        inline_pattern=inline_pattern,
+    )
+
+
+@lru_cache(maxsize=1)
+def load_section_rules() -> SectionRules:
+    """Load and validate `data/sections.json` (cached)."""
+    path = resources.files("trialmatch.nlp").joinpath("data", SECTIONS_FILE)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataFileError(f"trialmatch/nlp/data/{SECTIONS_FILE}: {error}") from None
+    return _validate(raw)
+
+
+def _canonical(header: str) -> str:
+    return re.sub(r"\s+", " ", header).upper()
+
+
+def find_sections(text: str) -> list[Section]:
+    """Split a note into sections by its headers; the list covers the whole text in order."""
+    rules = load_section_rules()
+    hits: dict[int, tuple[str, int]] = {}  # header start -> (header text, body start)
+    header_starts: set[int] = set()
+    for match in rules.line_pattern.finditer(text):
+        hits[match.start()] = (match.group("header"), match.end())
+        header_starts.add(match.start("header"))
+    for match in rules.inline_pattern.finditer(text):
+        header = match.group("header")
+        # Inline headers must be written in capitals: "Diagnosis:" mid-sentence is prose.
+        if header.upper() == header and match.start("header") not in header_starts:
+            hits[match.start("header")] = (header, match.end())
+    sections: list[Section] = []
+    if not hits or min(hits) > 0:
+        first = min(hits) if hits else len(text)
+        sections.append(Section(rules.default_name, "", rules.default_weight, 0, 0, first))
+    starts = sorted(hits)
+    for index, start in enumerate(starts):
+        header, body_start = hits[start]
+        name, weight = rules.header_kind[_canonical(header)]
+        end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        sections.append(Section(name, header.strip(), weight, start, body_start, end))
+    return sections
+
+
+def section_at(sections: list[Section], offset: int) -> Section | None:
+    """The section that holds character `offset`, or None when the list is empty."""
+    for section in sections:
+        if section.start <= offset < section.end:
+            return section
+    return sections[-1] if sections else None

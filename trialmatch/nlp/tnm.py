@@ -1,0 +1,288 @@
+"""TNM categories and stage groups as written in pathology notes.
+
+Source of the notation: AJCC Cancer Staging Manual, 8th edition (2017), chapter 1 —
+prefixes c (clinical), p (pathological), yp/yc (after neoadjuvant therapy), r (recurrence),
+a (autopsy); subcategories such as T1mi, T2a, N1mi, N0(i+), M1c; TX/NX for "cannot be
+assessed". FIGO stages (FIGO 2009 cervix/uterus, FIGO 2014 ovary) are kept apart in
+`Stage.figo`; AJCC 8th edition adopts the FIGO groups for gynaecologic sites, so a FIGO stage
+fills a missing `group` (marked derived). Any M1 category means stage group IV in every AJCC
+chapter, so an M1 with no written group gives group IV (marked derived).
+
+Everything here is a pure function of the text; `find_tnm` and `find_stage_groups` return
+every mention with its offsets so that callers can weigh them by report section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from trialmatch.models import Stage
+
+_ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
+_ROMAN_VALUES = ("IV", "III", "II", "I", "0")
+
+# One T, N or M category, with an optional prefix. OCR variants (O for 0, l or I for 1,
+# capitals) are accepted only where a prefix or a neighbouring category makes the reading
+# unambiguous (checked in `_accept`).
+_TOKEN = re.compile(
+    r"(?P<pre>yp|yc|rp|rc|ap|YP|YC|RP|[pcrya]|P|C|R)?"
+    r"(?P<axis>[TNM])"
+    r"(?P<cat>is|IS|Is|[Xx]|[1-4lIO0](?:mi|MI|[a-dA-D][1-4]?)?|a|A)"
+    r"(?P<suf>\s?\((?:i[+-]|mol[+-]|I[+-]|MOL[+-]|sn|SN|f|m|M|\d{1,2}|is|DCIS|LCIS|Paget'?s?)\))?"
+    r"(?=$|[^A-Za-z0-9]|(?:yp|[pcy])?[NM][0-3XxO])"
+)
+_SEPARATOR = re.compile(r"[\s,;/\-]*(?:\(\s*\d{1,3}\s*/\s*\d{1,3}\s*\)[\s,;/\-]*)?")
+_CONTEXT = re.compile(
+    r"(?i)(?:stage|staging|tnm|ajcc|uicc|classification|category|categories|"
+    r"primary\s+tumou?r|regional\s+lymph\s+nodes?|lymph\s+nodes?|distant\s+metastas[ie]s|"
+    r"\((?:y?p|c)?[tnm]\))[^.\n]{0,30}$"
+)
+_STAGE_GROUP = re.compile(
+    r"(?i)(?<![A-Za-z])(?:(?:ajcc|tnm|uicc|pathologic(?:al)?|clinical|overall|anatomic(?:al)?|"
+    r"prognostic|final)\s+)*stage(?:\s+group(?:ing)?)?\s*(?:\((?:ajcc|uicc)[^)]{0,20}\))?"
+    r"\s*[:\-=]?\s*(?:is\s+|of\s+)?(?:ajcc\s+)?"
+    r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
+)
+_FIGO = re.compile(
+    r"(?i)(?<![A-Za-z])FIGO\s*(?:\(\d{4}\))?\s*(?:stage)?\s*(?:\(\d{4}\))?\s*[:\-=]?\s*"
+    r"(?:stage\s*)?(?P<g>IV|I{1,3}|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z])stage\s+(?P<g2>IV|I{1,3}|[1-4])(?P<s2>\s?-?\s?[ABCabc][1-3]?)?\s*\(FIGO"
+)
+
+
+@dataclass(frozen=True)
+class TnmMention:
+    """A run of T/N/M categories written together ("pT2 pN0 (0/12) pMX"), with offsets."""
+
+    prefix: str | None
+    t: str | None
+    n: str | None
+    m: str | None
+    start: int
+    end: int
+    evidence: str
+
+
+@dataclass(frozen=True)
+class StageGroupMention:
+    """A stage group as written ("stage IIIA", "FIGO IB1"), normalised, with offsets."""
+
+    group: str
+    kind: str  # "ajcc" or "figo"
+    start: int
+    end: int
+    evidence: str
+
+
+@dataclass
+class _Token:
+    axis: str
+    prefix: str | None
+    value: str
+    start: int
+    end: int
+    ocr: bool = False
+
+
+def _normalise_category(axis: str, cat: str, suffix: str | None) -> tuple[str, bool]:
+    """'T' + '2A' -> 'T2a'; OCR letters O/l/I read as digits (second value says so)."""
+    ocr = False
+    if cat.lower() == "is":
+        return f"{axis}is", False
+    if cat in ("X", "x"):
+        return f"{axis}X", False
+    if cat in ("a", "A"):
+        return f"{axis}a", False
+    head, rest = cat[0], cat[1:]
+    if head in "lIO":
+        head = "0" if head == "O" else "1"
+        ocr = True
+    value = f"{axis}{head}{rest.lower()}"
+    if suffix and axis in "NM":
+        inner = suffix.strip()[1:-1].lower()
+        if inner in ("i+", "i-", "mol+", "mol-"):
+            value += f"({inner})"
+    return value, ocr
+
+
+def _accept(group: list[_Token], text: str) -> bool:
+    """Keep a run of categories only where it is plainly TNM, not 'T2-weighted' or 'M1 road'."""
+    if any(token.axis == "T" and token.value == "Ta" for token in group) and len(group) == 1:
+        if not group[0].prefix:
+            return False
+    if len(group) >= 2 and len({token.axis for token in group}) == len(group):
+        return True
+    if any(token.prefix for token in group):
+        return not any(token.ocr and not token.prefix for token in group)
+    if any(token.ocr for token in group):
+        return False
+    before = text[max(0, group[0].start - 60) : group[0].start]
+    return bool(_CONTEXT.search(before))
+
+
+def find_tnm(text: str) -> list[TnmMention]:
+    """Every TNM mention in `text`, in order; runs of adjacent categories form one mention."""
+    tokens: list[_Token] = []
+    for match in _TOKEN.finditer(text):
+        start = match.start()
+        # A category must not continue a word ("STAT3", "ITEM1") unless it continues a
+        # category run written without spaces ("pT3N1aM0").
+        if start > 0 and text[start - 1].isalnum() and not (tokens and tokens[-1].end == start):
+            continue
+        value, ocr = _normalise_category(match.group("axis"), match.group("cat"),
+                                         match.group("suf"))
+        prefix = match.group("pre")
+        tokens.append(_Token(match.group("axis"), prefix.lower() if prefix else None, value,
+                             start, match.end(), ocr))
+    groups: list[list[_Token]] = []
+    for token in tokens:
+        if groups:
+            last = groups[-1][-1]
+            gap = text[last.end : token.start]
+            order = "TNM"
+            if (_SEPARATOR.fullmatch(gap) and order.index(token.axis) > order.index(last.axis)
+                    and len(gap) <= 20):
+                groups[-1].append(token)
+                continue
+        groups.append([token])
+    mentions: list[TnmMention] = []
+    for group in groups:
+        if not _accept(group, text):
+            continue
+        by_axis = {token.axis: token for token in group}
+        prefix = next((token.prefix for token in group if token.prefix), None)
+        start, end = group[0].start, group[-1].end
+        mentions.append(TnmMention(
+            prefix=prefix,
+            t=by_axis["T"].value if "T" in by_axis else None,
+            n=by_axis["N"].value if "N" in by_axis else None,
+            m=by_axis["M"].value if "M" in by_axis else None,
+            start=start, end=end, evidence=text[start:end],
+        ))
+    return mentions
+
+
+def normalise_stage_group(text: str) -> str | None:
+    """A written stage group as SPEC's Roman form: '4' -> 'IV', 'IIIa' -> 'IIIA',
+    'Stage IV-B' -> 'IVB', 'stage 1a2' -> 'IA2'; None when it is not a stage group."""
+    cleaned = re.sub(r"(?i)^\s*(?:figo\s+|ajcc\s+)?(?:stage\s*(?:group\s*)?)?[:\s]*", "", text)
+    cleaned = re.sub(r"[\s\-]", "", cleaned).upper()
+    match = re.fullmatch(r"(IV|I{1,3}|0|[0-4])([ABC][1-3]?)?", cleaned)
+    if not match:
+        return None
+    roman = _ROMAN.get(match.group(1), match.group(1))
+    suffix = match.group(2) or ""
+    if roman == "0" and suffix:
+        return None
+    return roman + suffix
+
+
+def _split_group(group: str) -> tuple[str, str]:
+    for roman in _ROMAN_VALUES:
+        if group.startswith(roman):
+            return roman, group[len(roman):]
+    return group, ""
+
+
+def stage_group_in(group: str, allowed: list[str]) -> bool:
+    """Whether `group` falls within any of `allowed`: 'IVA' is within 'IV', 'IIIB' within
+    'III', 'IA2' within 'IA'; 'III' is not within 'IIIB' (a broader group is not narrower)."""
+    normal = normalise_stage_group(group)
+    if normal is None:
+        return False
+    roman, suffix = _split_group(normal)
+    for candidate in allowed:
+        wanted = normalise_stage_group(candidate)
+        if wanted is None:
+            continue
+        wanted_roman, wanted_suffix = _split_group(wanted)
+        if roman == wanted_roman and suffix.startswith(wanted_suffix):
+            return True
+    return False
+
+
+def find_stage_groups(text: str) -> list[StageGroupMention]:
+    """Every written stage group ("stage IIIA", "Stage 4", "FIGO stage IB1"), in order."""
+    mentions: list[StageGroupMention] = []
+    figo_spans: list[tuple[int, int]] = []
+    for match in _FIGO.finditer(text):
+        roman = match.group("g") or match.group("g2")
+        suffix = match.group("s") or match.group("s2") or ""
+        group = normalise_stage_group(roman + suffix)
+        if group:
+            figo_spans.append(match.span())
+            mentions.append(StageGroupMention(group, "figo", match.start(), match.end(),
+                                              match.group(0)))
+    for match in _STAGE_GROUP.finditer(text):
+        if any(s <= match.start() < e or match.start() <= s < match.end() for s, e in figo_spans):
+            continue
+        group = normalise_stage_group(match.group("g") + (match.group("s") or ""))
+        if group:
+            mentions.append(StageGroupMention(group, "ajcc", match.start(), match.end(),
+                                              match.group(0)))
+    mentions.sort(key=lambda mention: mention.start)
+    return mentions
+
+
+_PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
+
+
+def _completeness(mention: TnmMention) -> int:
+    return sum(value is not None for value in (mention.t, mention.n, mention.m))
+
+
+def build_stage(tnm: list[TnmMention], groups: list[StageGroupMention]) -> Stage | None:
+    """Combine mentions, best first, into one Stage.
+
+    The first mention in `tnm` anchors T, N and M (callers order mentions by preference);
+    categories it lacks are filled from the others. A written AJCC group wins; else a FIGO
+    stage; else M1 implies group IV. Derived fields are listed in `Stage.derived`.
+    """
+    if not tnm and not groups:
+        return None
+    stage = Stage()
+    evidence: list[str] = []
+    for mention in tnm:
+        used = False
+        for axis in ("t", "n", "m"):
+            value = getattr(mention, axis)
+            if value is not None and getattr(stage, axis) is None:
+                setattr(stage, axis, value)
+                used = True
+        if used:
+            if stage.prefix is None and mention.prefix:
+                stage.prefix = mention.prefix
+            evidence.append(mention.evidence)
+    ajcc = [g for g in groups if g.kind == "ajcc"]
+    figo = [g for g in groups if g.kind == "figo"]
+    if figo:
+        stage.figo = figo[0].group
+        evidence.append(figo[0].evidence)
+    if ajcc:
+        stage.group = ajcc[0].group
+        evidence.append(ajcc[0].evidence)
+    elif figo:
+        stage.group = figo[0].group
+        stage.derived.append("group")
+    elif stage.m and stage.m.startswith("M1"):
+        stage.group = "IV"
+        stage.derived.append("group")
+    stage.evidence = "; ".join(dict.fromkeys(evidence))
+    return stage
+
+
+def order_tnm(mentions: list[TnmMention]) -> list[TnmMention]:
+    """Mentions best first: pathological before clinical, complete before partial, then in
+    reading order (the synoptic summary usually comes first in the diagnosis)."""
+    return sorted(mentions, key=lambda m: (-_PREFIX_RANK.get(m.prefix, 0), -_completeness(m),
+                                           m.start))
+
+
+def parse_tnm(text: str) -> Stage | None:
+    """The stage written in `text` (TNM categories, stage group, FIGO), or None.
+
+    Examples: 'pT3N1aM0' -> T3/N1a/M0 prefix p; 'pathologic stage T3 N1' -> T3/N1;
+    'stage 4' -> group IV; 'cT2 cN0 cM1b' -> group IV (derived).
+    """
+    return build_stage(order_tnm(find_tnm(text)), find_stage_groups(text))
