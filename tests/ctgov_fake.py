@@ -108,6 +108,7 @@ class FakeCtgov:
         self.page_size = page_size
         self.data_timestamp = data_timestamp
         self.faults: list[Any] = []
+        self.version_faults: list[Any] = []  # same entries, for /version ("status" only)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.hanging = threading.Event()
         self._release = threading.Event()
@@ -177,6 +178,10 @@ class FakeCtgov:
                 params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
                 fake.requests.append((parsed.path, params))
                 if parsed.path.endswith("/version"):
+                    fault = fake.version_faults.pop(0) if fake.version_faults else None
+                    if fault is not None:
+                        self._send(fault[1], json.dumps({"message": "fault"}))
+                        return
                     self._send(200, json.dumps({"apiVersion": "2.0.5",
                                                 "dataTimestamp": fake.data_timestamp}))
                     return

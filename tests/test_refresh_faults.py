@@ -196,6 +196,30 @@ def test_persistent_fault_fails_cleanly_and_next_run_resumes(store, api, fault, 
     assert (run["outcome"], run["added"], run["resume_token"]) == ("success", 40, None)
 
 
+def test_api_down_from_the_start_records_a_failed_run(store, api):
+    api.version_faults = [("status", 502)] * 3
+    with pytest.raises(ApiError, match=r"/version failed after 3 attempts"):
+        refresh(store, client_for(api))
+    assert api.studies_requests() == []
+    [run] = store.runs()
+    assert (run["outcome"], run["resume_token"]) == ("failed", None)
+    assert "HTTP 502" in run["error"]
+    result = refresh(store, client_for(api))
+    assert (result.resumed, result.mode, result.counts) == (False, "full", UpsertCounts(added=40))
+    assert_consistent(store, trials=40)
+
+
+def test_resumed_run_keeps_the_timestamp_it_started_from(store, api):
+    api.faults = [None] + [("status", 500)] * 3
+    with pytest.raises(ApiError):
+        refresh(store, client_for(api))
+    api.data_timestamp = "2026-11-22T08:00:00"
+    result = refresh(store, client_for(api))
+    assert result.resumed
+    assert result.data_timestamp == store.last_refresh()["data_timestamp"] == \
+        "2026-11-20T08:00:00"
+
+
 def test_page_without_studies_fails_without_retrying(store, api):
     api.faults = [None, "no_studies"]
     with pytest.raises(ApiError, match="without a 'studies' list"):

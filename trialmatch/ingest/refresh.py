@@ -137,19 +137,21 @@ def refresh(
         params = build_query(condition=condition, statuses=statuses, since=since)
         query = json.dumps(params, sort_keys=True)
 
-        data_timestamp = _data_timestamp(client)
         previous = store.resumable_run(query)
         if previous is not None:
             run_id, token, resumed = previous["id"], previous["resume_token"], True
-            store.resume_run(run_id, data_timestamp=data_timestamp)
+            store.resume_run(run_id)
             log.info("resuming refresh run %s from its checkpoint", run_id)
         else:
-            run_id = store.start_run(mode=mode, query=query, data_timestamp=data_timestamp)
+            run_id = store.start_run(mode=mode, query=query, data_timestamp=None)
             token, resumed = None, False
 
         result = RefreshResult(run_id=run_id, mode=mode, resumed=resumed, since=since,
-                               data_timestamp=data_timestamp, pages=0)
+                               data_timestamp=None, pages=0)
         try:
+            # A resumed run keeps the timestamp of the snapshot it started from: the next
+            # incremental run then asks from the earlier date, which can only overlap.
+            result.data_timestamp = store.set_run_timestamp(run_id, _data_timestamp(client))
             total: int | None = None
             while True:
                 page_params = dict(params)
@@ -168,7 +170,7 @@ def refresh(
                     store.end_run(run_id, outcome="failed", error=f"checkpoint refused: {error}",
                                   clear_checkpoint=True)
                     run_id = store.start_run(mode=mode, query=query,
-                                             data_timestamp=data_timestamp)
+                                             data_timestamp=result.data_timestamp)
                     result.run_id, result.resumed, token = run_id, False, None
                     continue
                 if isinstance(page.get("totalCount"), int):

@@ -553,14 +553,26 @@ class TrialStore:
             return None
         return run
 
-    def resume_run(self, run_id: int, *, data_timestamp: str | None) -> None:
+    def resume_run(self, run_id: int) -> None:
         """Set a stopped run running again (it continues from its resume token)."""
         self._require_writable()
         self.conn.execute(
-            "UPDATE refresh_runs SET outcome = 'running', error = NULL, finished = NULL, "
-            "data_timestamp = coalesce(?, data_timestamp) WHERE id = ?",
+            "UPDATE refresh_runs SET outcome = 'running', error = NULL, finished = NULL "
+            "WHERE id = ?",
+            (run_id,),
+        )
+
+    def set_run_timestamp(self, run_id: int, data_timestamp: str | None) -> str | None:
+        """Record the source's data timestamp unless the run already has one; return the
+        run's timestamp."""
+        self._require_writable()
+        self.conn.execute(
+            "UPDATE refresh_runs SET data_timestamp = coalesce(data_timestamp, ?) WHERE id = ?",
             (data_timestamp, run_id),
         )
+        return self.conn.execute(
+            "SELECT data_timestamp FROM refresh_runs WHERE id = ?", (run_id,)
+        ).fetchone()[0]
 
     def apply_page(
         self,
