@@ -1,0 +1,497 @@
+"""Second-opinion finders: protocols (and whether the first opinion missed them), testing gaps
+and discrepancies, over hand-built profiles and a small OncoTree-shaped hierarchy."""
+
+import pytest
+
+from trialmatch.match import findings
+from trialmatch.models import Biomarker, CancerType, Profile, Stage
+
+# A slice of OncoTree (code -> parent), enough for every family the knowledge base covers.
+PARENTS = {
+    "LUAD": "NSCLC", "LUSC": "NSCLC", "NSCLC": "LUNG", "SCLC": "LNET", "LNET": "LUNG",
+    "IDC": "BRCA", "ILC": "BRCA", "BRCA": "BREAST",
+    "COAD": "COADREAD", "READ": "COADREAD", "COADREAD": "BOWEL",
+    "SKCM": "MEL", "MEL": "SKIN", "UM": "OM", "OM": "EYE",
+    "HGSOC": "SOC", "SOC": "OVT", "OVT": "OVARY", "OGCT": "OVARY", "PSEC": "PERITONEUM",
+    "PRAD": "PROSTATE", "PAAD": "PANCREAS", "PANET": "PANCREAS",
+    "STAD": "EGC", "GEJ": "EGC", "ESCA": "EGC", "EGC": "STOMACH",
+    "BLCA": "BLADDER", "UTUC": "BLADDER",
+    "THPA": "WDTC", "WDTC": "THYROID", "THAP": "THYROID", "THME": "THYROID",
+    "IHCH": "CHOL", "CHOL": "IPN", "IPN": "BILIARY_TRACT", "GBC": "ICPN", "ICPN": "BILIARY_TRACT",
+    "GIST": "SOFT_TISSUE",
+    "AML": "MNM", "MNM": "MYELOID",
+    "ASTR": "ADIFG", "ODG": "ADIFG", "ADIFG": "DIFG", "DIFG": "BRAIN",
+    "UEC": "UCEC", "USC": "UCEC", "UCEC": "UTERUS",
+    "CESC": "CERVIX",
+    "OPHSC": "HNSC", "OCSC": "HNSC", "HNSC": "HEAD_NECK",
+    "CUP": "OTHER", "HCC": "LIVER", "DLBCLNOS": "LYMPH",
+}
+
+
+def is_a(code, ancestor):
+    while code:
+        if code == ancestor:
+            return True
+        code = PARENTS.get(code)
+    return False
+
+
+def is_solid(code):
+    return not (is_a(code, "MYELOID") or is_a(code, "LYMPH"))
+
+
+def bm(marker, alteration=None, status="positive", value=None, unit=None, evidence=""):
+    return Biomarker(marker=marker, alteration=alteration, status=status, value=value, unit=unit,
+                     evidence=evidence or f"{marker} {alteration or ''} {status}".strip())
+
+
+def profile(code, group=None, biomarkers=(), m=None, prefix=None, grade=None):
+    stage = Stage(prefix=prefix, m=m, group=group, evidence=f"stage {group or m}") \
+        if group or m else None
+    return Profile(
+        cancer_type=CancerType(code=code, name=f"name of {code}", evidence=f"words for {code}",
+                               start=0, end=10) if code else None,
+        stage=stage,
+        biomarkers=list(biomarkers),
+        grade=grade,
+    )
+
+
+def therapies(found):
+    return {f.therapy for f in found}
+
+
+def protocols(p, plan=None):
+    return findings.find_protocols(p, is_a=is_a, is_solid=is_solid, plan_text=plan)
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+@pytest.mark.parametrize(
+    ("case", "present", "absent"),
+    [
+        # NSCLC
+        (profile("LUAD", "IVA", [bm("EGFR", "exon 19 deletion")]),
+         {"osimertinib", "erlotinib", "amivantamab + lazertinib"}, {"pembrolizumab"}),
+        (profile("LUAD", "IV", [bm("EGFR", "p.L858R")]), {"osimertinib"}, set()),
+        (profile("LUAD", "IV", [bm("EGFR", "E746_A750del")]), {"osimertinib"}, set()),
+        (profile("LUAD", "IB", [bm("EGFR", "L858R")]), {"osimertinib"}, {"erlotinib"}),
+        (profile("LUAD", "IV", [bm("EGFR", "exon 20 insertion")]),
+         {"amivantamab + carboplatin + pemetrexed"}, {"osimertinib"}),
+        (profile("LUAD", "IV", [bm("EGFR", "T790M")]), {"osimertinib"}, {"erlotinib"}),
+        (profile("LUAD", "IV", [bm("ALK", "rearrangement")]),
+         {"alectinib", "lorlatinib", "brigatinib", "crizotinib"}, set()),
+        (profile("LUAD", "IV", [bm("ALK")]), {"alectinib"}, set()),
+        (profile("LUAD", "IV", [bm("ROS1", "fusion")]),
+         {"crizotinib", "entrectinib", "repotrectinib"}, {"alectinib"}),
+        (profile("LUAD", "IV", [bm("KRAS", "G12C")]), {"sotorasib", "adagrasib"}, set()),
+        (profile("LUAD", "IV", [bm("KRAS", "G12D")]), set(), {"sotorasib", "adagrasib"}),
+        (profile("LUAD", "IV", [bm("MET", "exon 14 skipping")]), {"capmatinib", "tepotinib"},
+         set()),
+        (profile("LUAD", "IV", [bm("RET", "fusion")]), {"selpercatinib", "pralsetinib"}, set()),
+        (profile("LUAD", "IV", [bm("BRAF", "V600E")]),
+         {"dabrafenib + trametinib", "encorafenib + binimetinib"}, set()),
+        (profile("LUAD", "IV", [bm("HER2", "mutation")]), {"trastuzumab deruxtecan"}, set()),
+        (profile("LUAD", "IV", [bm("HER2", None, "positive", 2, "IHC")]),
+         set(), {"trastuzumab deruxtecan"}),  # the lung HER2 approval is for mutations
+        # PD-L1 thresholds
+        (profile("LUAD", "IV", [bm("PD-L1", None, "positive", 50, "TPS")]),
+         {"pembrolizumab", "cemiplimab", "atezolizumab"}, set()),
+        (profile("LUAD", "IV", [bm("PD-L1", None, "positive", 49, "TPS")]),
+         set(), {"pembrolizumab", "cemiplimab"}),
+        (profile("LUAD", "IV", [bm("PD-L1", None, "positive", 80, "%")]), {"pembrolizumab"},
+         set()),
+        (profile("LUAD", "IV", [bm("PD-L1", None, "positive", 60, "CPS")]), set(),
+         {"pembrolizumab"}),
+        (profile("LUAD", "IV", [bm("PD-L1", None, "positive")]), set(), {"pembrolizumab"}),
+        (profile("LUAD", "IV", [bm("PD-L1", None, "positive", 90, "TPS"), bm("ALK", "fusion")]),
+         {"alectinib"}, {"pembrolizumab"}),
+        (profile("LUSC", "IIIA", [bm("PD-L1", None, "positive", 5, "TPS")]), {"atezolizumab"},
+         {"pembrolizumab"}),
+        # breast
+        (profile("IDC", "IIA", [bm("HER2", None, "positive", 3, "IHC")]),
+         {"trastuzumab", "pertuzumab + trastuzumab + docetaxel"}, {"tucatinib"}),
+        (profile("IDC", "IV", [bm("HER2", "amplification", "positive", 2.6, "ratio")]),
+         {"trastuzumab deruxtecan", "tucatinib + trastuzumab + capecitabine"}, set()),
+        (profile("IDC", "IV", [bm("HER2", None, "negative", 1, "IHC")]),
+         {"trastuzumab deruxtecan"}, {"trastuzumab"}),
+        (profile("IDC", "IV", [bm("HER2", None, "equivocal", 2, "IHC"),
+                               bm("HER2", "amplification", "positive")]),
+         {"trastuzumab"}, set()),
+        (profile("IDC", "IV", [bm("HER2", None, "negative", 0, "IHC")]), set(),
+         {"trastuzumab deruxtecan"}),
+        (profile("IDC", "IV", [bm("ER", None, "positive", 95, "%"), bm("HER2", None, "negative"),
+                               bm("PIK3CA", "H1047R")]),
+         {"palbociclib", "ribociclib", "abemaciclib", "alpelisib + fulvestrant",
+          "capivasertib + fulvestrant", "inavolisib + palbociclib + fulvestrant"}, set()),
+        (profile("IDC", "IV", [bm("PIK3CA", "H1047R")]), set(), {"alpelisib + fulvestrant"}),
+        (profile("ILC", "IV", [bm("ER"), bm("HER2", None, "negative"), bm("ESR1", "Y537S")]),
+         {"elacestrant"}, set()),
+        (profile("IDC", "IV", [bm("BRCA2", "mutation"), bm("HER2", None, "negative")]),
+         {"olaparib", "talazoparib"}, set()),
+        (profile("IDC", "IV", [bm("ER", None, "negative"), bm("PR", None, "negative"),
+                               bm("HER2", None, "negative"),
+                               bm("PD-L1", None, "positive", 10, "CPS")]),
+         {"pembrolizumab"}, {"palbociclib"}),
+        # colorectal
+        (profile("COAD", "IV", [bm("MSI")]), {"pembrolizumab", "nivolumab + ipilimumab"}, set()),
+        (profile("COAD", "IV", [bm("MMR", "deficient")]), {"pembrolizumab"}, set()),
+        (profile("COAD", "IV", [bm("MMR", "proficient", "negative")]), set(), {"pembrolizumab"}),
+        (profile("READ", "IVA", [bm("KRAS", None, "negative"), bm("NRAS", None, "negative")]),
+         {"cetuximab", "panitumumab"}, set()),
+        (profile("READ", "IVA", [bm("KRAS", None, "negative")]), {"cetuximab"}, {"panitumumab"}),
+        (profile("COAD", "IV", [bm("BRAF", "V600E")]), {"encorafenib + cetuximab"},
+         {"dabrafenib + trametinib"}),
+        (profile("COAD", "IV", [bm("KRAS", "G12C")]),
+         {"adagrasib + cetuximab", "sotorasib + panitumumab"}, {"cetuximab"}),
+        (profile("COAD", "IV", [bm("HER2", "amplification"), bm("KRAS", None, "negative")]),
+         {"tucatinib + trastuzumab"}, set()),
+        (profile("COAD", "II", [bm("KRAS", None, "negative")]), set(), {"cetuximab"}),
+        # melanoma
+        (profile("SKCM", "IIIC", [bm("BRAF", "V600K")]),
+         {"dabrafenib + trametinib", "vemurafenib + cobimetinib", "encorafenib + binimetinib"},
+         set()),
+        (profile("SKCM", "IV", [bm("BRAF", "V600")]), {"dabrafenib + trametinib"}, set()),
+        # ovarian, prostate, pancreas
+        (profile("HGSOC", "IIIC", [bm("BRCA1", "c.68_69delAG")]),
+         {"olaparib", "niraparib"}, set()),
+        (profile("HGSOC", None, [bm("FOLR1", None, "positive", 80, "%")]),
+         {"mirvetuximab soravtansine"}, set()),
+        (profile("OGCT", None, [bm("BRCA1", "mutation")]), set(), {"olaparib"}),
+        (profile("PRAD", None, [bm("ATM", "mutation")]), {"olaparib", "talazoparib + enzalutamide"},
+         {"rucaparib"}),
+        (profile("PRAD", None, [bm("BRCA2", "mutation")]),
+         {"olaparib", "olaparib + abiraterone", "rucaparib", "niraparib + abiraterone"}, set()),
+        (profile("PAAD", "IV", [bm("BRCA2")]), {"olaparib"}, set()),
+        # gastric, bladder, thyroid, biliary, GIST, AML, glioma, gynae, head and neck
+        (profile("STAD", "IV", [bm("HER2", None, "positive", 3, "IHC"),
+                                bm("PD-L1", None, "positive", 5, "CPS")]),
+         {"trastuzumab", "pembrolizumab + trastuzumab", "trastuzumab deruxtecan"}, set()),
+        (profile("GEJ", "IV", [bm("CLDN18", None, "positive", 80, "%"),
+                               bm("HER2", None, "negative")]), {"zolbetuximab"}, set()),
+        (profile("BLCA", "IV", [bm("FGFR3", "S249C")]), {"erdafitinib"}, set()),
+        (profile("THME", None, [bm("RET", "M918T")]), {"selpercatinib"}, set()),
+        (profile("THPA", None, [bm("RET", "fusion")]), {"selpercatinib"}, set()),
+        (profile("THAP", "IVC", [bm("BRAF", "V600E")]), {"dabrafenib + trametinib"}, set()),
+        (profile("IHCH", "IV", [bm("FGFR2", "fusion"), bm("IDH1", "R132C")]),
+         {"pemigatinib", "futibatinib", "ivosidenib"}, set()),
+        (profile("GIST", None, [bm("KIT", "exon 11 deletion")]), {"imatinib"}, set()),
+        (profile("GIST", None, [bm("PDGFRA", "D842V")]), {"avapritinib"}, {"imatinib"}),
+        (profile("AML", None, [bm("FLT3", "ITD")]),
+         {"midostaurin", "quizartinib", "gilteritinib"}, set()),
+        (profile("AML", None, [bm("FLT3", "D835Y")]), {"midostaurin"}, {"quizartinib"}),
+        (profile("AML", None, [bm("IDH2", "R140Q")]), {"enasidenib"}, {"ivosidenib"}),
+        (profile("ASTR", None, [bm("IDH1", "R132H")]), {"vorasidenib"}, set()),
+        (profile("UEC", None, [bm("MMR", "deficient")]),
+         {"dostarlimab + carboplatin + paclitaxel"}, set()),
+        (profile("CESC", None, [bm("PD-L1", None, "positive", 1, "CPS")]), {"pembrolizumab"},
+         set()),
+        (profile("OPHSC", None, [bm("PD-L1", None, "positive", 20, "CPS")]), {"pembrolizumab"},
+         set()),
+        # tumor-agnostic
+        (profile("CUP", None, [bm("NTRK1", "fusion")]),
+         {"larotrectinib", "entrectinib", "repotrectinib"}, set()),
+        (profile("CUP", None, [bm("TMB", None, "positive", 12, "mut/Mb")]), {"pembrolizumab"},
+         set()),
+        (profile("CUP", None, [bm("TMB", None, "positive")]), {"pembrolizumab"}, set()),
+        (profile("CUP", None, [bm("TMB", None, "negative", 9, "mut/Mb")]), set(),
+         {"pembrolizumab"}),
+        (profile("CUP", None, [bm("HER2", None, "positive", 3, "IHC")]),
+         {"trastuzumab deruxtecan"}, set()),
+        (profile("CUP", None, [bm("HER2", None, "equivocal", 2, "IHC")]), set(),
+         {"trastuzumab deruxtecan"}),
+        (profile("HCC", None, [bm("BRAF", "V600E")]), {"dabrafenib + trametinib"}, set()),
+        (profile("HCC", None, [bm("RET", "fusion")]), {"selpercatinib"}, set()),
+        (profile("HCC", None, [bm("MSI")]), {"pembrolizumab", "dostarlimab"}, set()),
+        (profile("DLBCLNOS", None, [bm("MSI")]), set(), {"pembrolizumab"}),  # solid tumors only
+        # results that do not qualify
+        (profile("LUAD", "IV", [bm("EGFR", "exon 19 deletion", "unknown")]), set(),
+         {"osimertinib"}),
+        (profile("LUAD", "IV", [bm("EGFR", None, "negative")]), set(), {"osimertinib"}),
+        (profile("SCLC", "IV", [bm("EGFR", "L858R")]), set(), {"osimertinib"}),
+    ],
+)
+def test_find_protocols(case, present, absent):
+    found = therapies(protocols(case))
+    assert present <= found
+    assert not (absent & found)
+
+
+def test_tumor_agnostic_approval_is_not_repeated_for_a_cancer_specific_one():
+    found = protocols(profile("COAD", "IV", [bm("MSI")]))
+    pembro = [f for f in found if f.drug == "pembrolizumab"]
+    assert [f.protocol_id for f in pembro] == ["crc-msi-pembrolizumab"]
+    assert any(f.protocol_id == "agnostic-dmmr-dostarlimab" for f in found)
+
+
+def test_her2_ihc3_in_lung_comes_from_the_tumor_agnostic_approval():
+    found = protocols(profile("LUAD", "IV", [bm("HER2", None, "positive", 3, "IHC")]))
+    assert [(f.protocol_id, f.tumor_agnostic) for f in found] == [("agnostic-her2-tdxd", True)]
+
+
+def test_unknown_stage_keeps_every_setting():
+    found = protocols(profile("LUAD", None, [bm("EGFR", "L858R")]))
+    ids = {f.protocol_id for f in found}
+    assert {"nsclc-egfr-osimertinib", "nsclc-egfr-osimertinib-adjuvant"} <= ids
+
+
+def test_an_m1_without_a_group_counts_as_stage_four():
+    found = protocols(profile("LUAD", None, [bm("EGFR", "L858R")], m="M1b"))
+    assert "nsclc-egfr-osimertinib-adjuvant" not in {f.protocol_id for f in found}
+
+
+def test_no_cancer_type_means_no_protocols():
+    assert protocols(profile(None, "IV", [bm("EGFR", "L858R")])) == []
+
+
+@pytest.mark.parametrize(
+    ("plan", "drug", "missed"),
+    [
+        (None, "osimertinib", True),
+        ("Start osimertinib 80 mg daily.", "osimertinib", False),
+        ("Start Tagrisso.", "osimertinib", False),
+        ("Recommend a third-generation EGFR TKI.", "osimertinib", False),
+        ("Start erlotinib.", "osimertinib", True),
+        ("Start erlotinib.", "erlotinib", False),
+        ("Carboplatin and pemetrexed.", "osimertinib", True),
+        ("Concurrent chemoradiation, then durvalumab.", "osimertinib", True),
+        ("", "osimertinib", True),
+    ],
+)
+def test_missed_follows_the_plan(plan, drug, missed):
+    found = protocols(profile("LUAD", "IV", [bm("EGFR", "exon 19 deletion")]), plan)
+    [finding] = [f for f in found if f.drug == drug]
+    assert finding.missed is missed
+
+
+def test_missed_by_class_words_for_immunotherapy():
+    case = profile("LUAD", "IV", [bm("PD-L1", None, "positive", 70, "TPS")])
+    assert not any(f.missed for f in protocols(case, "Single-agent checkpoint inhibitor."))
+    assert all(f.missed for f in protocols(case, "Carboplatin and paclitaxel."))
+    keytruda = {f.drug: f.missed for f in protocols(case, "Keytruda every 3 weeks.")}
+    assert keytruda["pembrolizumab"] is False and keytruda["cemiplimab"] is True
+
+
+def test_protocol_finding_to_dict_has_the_spec_fields():
+    [finding, *_] = protocols(
+        profile("LUAD", "IV", [bm("EGFR", "exon 19 deletion", evidence="EGFR exon 19 del")]))
+    data = finding.to_dict()
+    assert data["biomarker"] == "EGFR exon 19 deletion"
+    assert data["therapy"] == "osimertinib"
+    assert data["source"] == "FDA label osimertinib 2018"
+    assert data["missed"] is True
+    assert data["line"] == "first-line metastatic"
+    assert data["cancer_types"] == ["NSCLC"]
+    assert data["evidence"] == "EGFR exon 19 del"
+
+
+def test_protocol_conditions_name_the_required_results():
+    found = protocols(profile("READ", "IV", [bm("KRAS", None, "negative"),
+                                             bm("NRAS", None, "negative")]))
+    [panitumumab] = [f for f in found if f.drug == "panitumumab"]
+    assert panitumumab.biomarker == "KRAS wild-type"
+    assert panitumumab.conditions == ["NRAS wild-type"]
+
+
+@pytest.mark.parametrize(
+    ("result", "label"),
+    [
+        (bm("MSI"), "MSI-H"),
+        (bm("MSI", None, "negative"), "MSS"),
+        (bm("MMR", "deficient"), "MMR deficient (dMMR)"),
+        (bm("TMB"), "TMB-high"),
+        (bm("KRAS", None, "negative"), "KRAS wild-type"),
+        (bm("HER2", None, "negative"), "HER2 negative"),
+        (bm("PD-L1", None, "positive", 60, "TPS"), "PD-L1 TPS 60%"),
+        (bm("EGFR", "L858R"), "EGFR L858R"),
+    ],
+)
+def test_biomarker_label(result, label):
+    assert findings.biomarker_label(result) == label
+
+
+# --------------------------------------------------------------------------- testing gaps
+
+
+def gaps(p, stage_group=None):
+    return findings.find_testing_gaps(p, is_a=is_a, stage_group=stage_group)
+
+
+@pytest.mark.parametrize(
+    ("case", "present", "absent"),
+    [
+        (profile("LUAD", "IVA"),
+         {"EGFR", "ALK", "ROS1", "BRAF", "KRAS", "MET exon 14", "RET", "NTRK1/2/3",
+          "HER2 (ERBB2)", "PD-L1"}, set()),
+        (profile("LUAD", "IV", [bm("EGFR", None, "negative"), bm("ALK", None, "unknown"),
+                                bm("NTRK2", "fusion", "negative")]),
+         {"ROS1", "PD-L1"}, {"EGFR", "ALK", "NTRK1/2/3"}),
+        (profile("LUAD", "IB"), {"EGFR", "ALK", "PD-L1"}, {"ROS1", "KRAS"}),
+        (profile("LUAD", "IA1"), set(), {"EGFR", "ALK", "PD-L1"}),
+        (profile("LUSC", "IV"), {"PD-L1", "EGFR"}, set()),
+        (profile("IDC", "IIA"), {"ER", "PR", "HER2"}, {"PIK3CA", "ESR1"}),
+        (profile("IDC", "IV", [bm("ER"), bm("PR"), bm("HER2", None, "negative")]),
+         {"PIK3CA", "ESR1", "germline BRCA1/2"}, {"ER", "PD-L1"}),
+        (profile("IDC", "IV", [bm("ER", None, "negative"), bm("PR", None, "negative"),
+                               bm("HER2", None, "negative", 0, "IHC")]),
+         {"PD-L1", "germline BRCA1/2"}, {"PIK3CA", "ESR1"}),
+        (profile("IDC", "IV", [bm("ER"), bm("PR"), bm("HER2", None, "positive", 3, "IHC")]),
+         set(), {"PIK3CA", "germline BRCA1/2"}),
+        (profile("COAD", "IIA"), {"MSI/MMR"}, {"KRAS", "NRAS"}),
+        (profile("COAD", "IIA", [bm("MMR", "proficient", "negative")]), set(), {"MSI/MMR"}),
+        (profile("COAD", "IVB", [bm("MSI", None, "negative")]),
+         {"KRAS", "NRAS", "BRAF", "HER2"}, {"MSI/MMR"}),
+        (profile("SKCM", "IIIB"), {"BRAF"}, set()),
+        (profile("SKCM", "IB"), set(), {"BRAF"}),
+        (profile("HGSOC", "IIIC"), {"BRCA1/2 (germline and somatic)", "HRD"}, set()),
+        (profile("HGSOC", "IA", [bm("BRCA2", None, "negative")]), set(),
+         {"BRCA1/2 (germline and somatic)", "HRD"}),
+        (profile("PRAD", None, m="M1b"),
+         {"germline HRR genes (BRCA1/2, ATM, PALB2, CHEK2)", "MSI/MMR"}, set()),
+        (profile("PRAD", "IIB"), set(), {"MSI/MMR"}),
+        (profile("PAAD", "IIB"), {"germline BRCA1/2"}, {"KRAS"}),
+        (profile("PAAD", "IV"), {"germline BRCA1/2", "KRAS", "MSI/MMR"}, set()),
+        (profile("PANET", "IV"), set(), {"germline BRCA1/2", "KRAS"}),
+        (profile("STAD", "IV"), {"HER2", "PD-L1", "MSI/MMR", "CLDN18.2"}, set()),
+        (profile("GEJ", "IB"), {"MSI/MMR"}, {"HER2"}),
+        (profile("UEC", "IA"), {"MSI/MMR", "p53"}, {"HER2"}),
+        (profile("USC", "IIIA"), {"MSI/MMR", "HER2"}, set()),
+        (profile("IHCH", "IV"), {"FGFR2", "IDH1", "MSI/MMR", "HER2", "BRAF"}, set()),
+        (profile("GIST"), {"KIT", "PDGFRA"}, set()),
+        (profile("ASTR"), {"IDH1/2", "1p/19q codeletion", "MGMT promoter methylation"}, set()),
+        (profile("ASTR", None, [bm("IDH1", "R132H")]), {"MGMT promoter methylation"},
+         {"IDH1/2"}),
+        (profile("AML"), {"FLT3", "NPM1", "IDH1", "IDH2"}, set()),
+        (profile("THAP"), {"BRAF"}, set()),
+        (profile("THME"), {"RET"}, set()),
+        (profile("BLCA", "IV"), {"FGFR3"}, set()),
+        (profile("BLCA", "II"), set(), {"FGFR3"}),
+        (profile("OPHSC", "I"), {"p16/HPV"}, {"PD-L1"}),
+        (profile("OPHSC", "I", [bm("HPV")]), set(), {"p16/HPV"}),
+        (profile("OCSC", "IVC"), {"PD-L1"}, {"p16/HPV"}),
+        (profile("CESC", "IVB"), {"PD-L1"}, set()),
+        (profile("DLBCLNOS", "IV"), set(), {"PD-L1"}),
+        (profile(None, "IV"), set(), {"EGFR"}),
+    ],
+)
+def test_find_testing_gaps(case, present, absent):
+    found = {g.marker for g in gaps(case)}
+    assert present <= found
+    assert not (absent & found)
+
+
+def test_gap_reason_names_the_setting_the_guideline_and_the_marker():
+    [alk] = [g for g in gaps(profile("LUAD", "IV")) if g.marker == "ALK"]
+    assert alk.to_dict() == {
+        "marker": "ALK",
+        "reason": "advanced or metastatic non-squamous NSCLC: guidelines (NCCN Guidelines "
+                  "Non-Small Cell Lung Cancer 2025) recommend ALK testing; not documented in "
+                  "the notes",
+        "strength": "recommended",
+        "source": alk.source,
+        "rule_id": "nsclc-nonsquamous-advanced",
+    }
+
+
+def test_gap_with_unknown_stage_says_so():
+    found = {g.marker: g for g in gaps(profile("LUAD"))}
+    assert "stage not documented" in found["ROS1"].reason
+    assert found["ROS1"].rule_id == "nsclc-nonsquamous-advanced"
+
+
+def test_stage_group_argument_overrides_the_notes():
+    assert "KRAS" not in {g.marker for g in gaps(profile("COAD", "II"))}
+    assert "KRAS" in {g.marker for g in gaps(profile("COAD", "II"), stage_group="IVA")}
+
+
+def test_consider_strength_is_worded_as_a_suggestion():
+    [ntrk] = [g for g in gaps(profile("COAD", "IV")) if g.marker == "NTRK1/2/3"]
+    assert ntrk.strength == "consider"
+    assert "suggest considering NTRK1/2/3 testing" in ntrk.reason
+
+
+def test_each_marker_is_reported_once():
+    found = [g.marker for g in gaps(profile("LUSC"))]
+    assert len(found) == len(set(found))
+
+
+# --------------------------------------------------------------------------- discrepancies
+
+
+def discrepancies(notes, first, raw=None):
+    return findings.find_discrepancies(notes, first, raw or {}, is_a=is_a)
+
+
+def test_stage_discrepancy_shows_the_m1_that_decides_it():
+    notes = profile("LUAD", None, m="M1a", prefix="p")
+    first = profile("LUAD", "IIIA")
+    [found] = discrepancies(notes, first, {"stage": "IIIA"})
+    assert found.to_dict() == {"field": "stage", "first_opinion": "IIIA", "found": "IV (pM1a)",
+                               "evidence": "stage M1a"}
+
+
+@pytest.mark.parametrize(
+    ("notes", "first", "fields"),
+    [
+        (profile("LUAD", "IIIB"), profile("LUAD", "IIIA"), []),  # same main group
+        (profile("LUAD", "IIB"), profile("LUAD", "IIIA"), ["stage"]),
+        (profile("LUAD", "IVA"), profile("LUAD", "IV"), []),
+        (profile("LUAD"), profile("LUAD", "IIIA"), []),  # notes silent on stage
+        (profile("LUSC"), profile("LUAD"), ["diagnosis"]),
+        (profile("LUAD"), profile("NSCLC"), []),  # more specific, not different
+        (profile("NSCLC"), profile("LUAD"), []),
+        (profile("LUAD"), profile(None), []),
+        (profile("LUAD", grade="G3"), profile("LUAD", grade="G2"), ["grade"]),
+        (profile("LUAD", grade="G2"), profile("LUAD", grade="g2"), []),
+        (profile("IDC", biomarkers=[bm("HER2", None, "positive", 3, "IHC")]),
+         profile("IDC", biomarkers=[bm("HER2", None, "negative")]), ["biomarker:HER2"]),
+        (profile("IDC", biomarkers=[bm("HER2", None, "equivocal", 2, "IHC"),
+                                    bm("HER2", "amplification", "positive")]),
+         profile("IDC", biomarkers=[bm("HER2", None, "positive")]), []),
+        (profile("IDC", biomarkers=[bm("HER2", None, "negative", 1, "IHC")]),
+         profile("IDC", biomarkers=[bm("HER2", None, "negative", 0, "IHC")]), ["biomarker:HER2"]),
+        (profile("LUAD", biomarkers=[bm("EGFR", "L858R")]),
+         profile("LUAD", biomarkers=[bm("EGFR", "exon 19 deletion")]), ["biomarker:EGFR"]),
+        (profile("LUAD", biomarkers=[bm("EGFR", "E746_A750del")]),
+         profile("LUAD", biomarkers=[bm("EGFR", "exon 19 deletion")]), []),
+        (profile("LUAD", biomarkers=[bm("PD-L1", None, "positive", 60, "TPS")]),
+         profile("LUAD", biomarkers=[bm("PD-L1", None, "positive", 10, "TPS")]),
+         ["biomarker:PD-L1"]),
+        (profile("LUAD", biomarkers=[bm("PD-L1", None, "positive", 60, "TPS")]),
+         profile("LUAD", biomarkers=[bm("PD-L1", None, "positive", 55, "TPS")]), []),
+        (profile("COAD", biomarkers=[bm("MMR", "deficient")]),
+         profile("COAD", biomarkers=[bm("MSI", None, "negative")]), []),  # different markers
+        (profile("COAD", biomarkers=[bm("KRAS", None, "unknown")]),
+         profile("COAD", biomarkers=[bm("KRAS", None, "negative")]), []),  # pending in notes
+    ],
+)
+def test_find_discrepancies(notes, first, fields):
+    assert [d.field for d in discrepancies(notes, first)] == fields
+
+
+def test_diagnosis_discrepancy_quotes_the_first_opinion_and_the_notes():
+    [found] = discrepancies(profile("LUSC"), profile("LUAD"),
+                            {"diagnosis": "lung adenocarcinoma"})
+    assert found.first_opinion == "lung adenocarcinoma"
+    assert found.found == "name of LUSC (LUSC)"
+    assert found.evidence == "words for LUSC"
+
+
+def test_her2_discrepancy_carries_both_readings_and_the_evidence():
+    notes = profile("IDC", biomarkers=[bm("HER2", None, "positive", 3, "IHC",
+                                          evidence="HER2 (4B5): 3+")])
+    first = profile("IDC", biomarkers=[bm("HER2", None, "negative")])
+    [found] = discrepancies(notes, first, {"biomarkers": ["HER2-negative"]})
+    assert found.to_dict() == {"field": "biomarker:HER2", "first_opinion": "HER2 negative",
+                               "found": "HER2 IHC 3+", "evidence": "HER2 (4B5): 3+"}
+
+
+def test_positive_result_left_out_of_the_first_opinion_list():
+    notes = profile("LUAD", biomarkers=[bm("EGFR", "exon 19 deletion"), bm("KRAS", None,
+                                                                          "negative")])
+    first = profile("LUAD", biomarkers=[bm("PD-L1", None, "positive", 10, "TPS")])
+    listed = discrepancies(notes, first, {"biomarkers": ["PD-L1 TPS 10%"]})
+    assert [(d.field, d.first_opinion, d.found) for d in listed] == [
+        ("biomarker:EGFR", "not mentioned", "EGFR exon 19 deletion")]
+    assert discrepancies(notes, first, {"plan": "chemoradiation"}) == []
