@@ -1,0 +1,148 @@
+"""Splitting eligibility text into criteria: headers, lists, nesting, cohorts, offsets."""
+
+import pytest
+
+from trialmatch.nlp.criteria import normalise_criteria_text, split_criteria
+
+MODERN = """Inclusion Criteria:
+
+* Age ≥ 18 years
+* Histologically confirmed NSCLC
+* Adequate organ function, defined as:
+
+  * ANC ≥ 1.5 x 10^9/L
+  * Platelets ≥ 100 x 10^9/L
+
+Exclusion Criteria:
+
+* Active brain metastases
+* Prior treatment with a PD-1 inhibitor
+"""
+
+PDQ = """DISEASE CHARACTERISTICS:
+
+Histologically proven Ewing's sarcoma
+
+No prior or current CNS metastases.
+
+PRIOR/CONCURRENT THERAPY:
+
+No prior docetaxel
+
+PATIENT CHARACTERISTICS:
+
+Age: 18 and over
+
+Hematopoietic:
+
+ANC greater than 1,500/mm3
+
+Other:
+
+Not pregnant or nursing
+"""
+
+
+def test_modern_layout_kinds_and_order():
+    criteria = split_criteria(MODERN)
+    assert [c.kind for c in criteria] == ["inclusion"] * 5 + ["exclusion"] * 2
+    assert [c.position for c in criteria] == list(range(7))
+    assert criteria[0].text == "Age ≥ 18 years"
+    assert criteria[3].text == "ANC ≥ 1.5 x 10^9/L"
+
+
+def test_offsets_point_into_the_text():
+    for text in (MODERN, PDQ):
+        clean = normalise_criteria_text(text)
+        for criterion in split_criteria(text):
+            assert clean[criterion.start:criterion.end] == criterion.text
+
+
+def test_markdown_escapes_keep_length():
+    text = "Inclusion Criteria:\n\n* Age \\>18 years\n* ANC \\>= 1500/mm3"
+    assert len(normalise_criteria_text(text)) == len(text)
+    assert split_criteria(text)[0].text == "Age  >18 years"
+
+
+def test_pdq_sections_are_inclusion_with_labels():
+    criteria = split_criteria(PDQ)
+    texts = [c.text for c in criteria]
+    assert "No prior docetaxel" in texts
+    assert all(c.kind == "inclusion" for c in criteria)
+    assert "Not pregnant or nursing" in texts
+
+
+@pytest.mark.parametrize("header,kind", [
+    ("Inclusion Criteria:", "inclusion"),
+    ("INCLUSION CRITERIA", "inclusion"),
+    ("Key Inclusion Criteria:", "inclusion"),
+    ("Eligibility:", "inclusion"),
+    ("Exclusion criteria:", "exclusion"),
+    ("KEY EXCLUSION CRITERIA:", "exclusion"),
+    ("Patients must not have any of the following:", "exclusion"),
+    ("DISEASE CHARACTERISTICS:", "inclusion"),
+    ("PATIENT CHARACTERISTICS:", "inclusion"),
+    ("PRIOR CONCURRENT THERAPY:", "inclusion"),
+])
+def test_header_forms(header, kind):
+    text = f"Exclusion Criteria:\n\n* placeholder line one\n\n{header}\n\n* Measurable disease"
+    criteria = split_criteria(text)
+    assert criteria[-1].text == "Measurable disease"
+    assert criteria[-1].kind == kind
+
+
+def test_text_without_headers_is_inclusion():
+    criteria = split_criteria("Age 18 or older\nECOG 0-1\nMeasurable disease")
+    assert [c.kind for c in criteria] == ["inclusion"] * 3
+    assert len(criteria) == 3
+
+
+@pytest.mark.parametrize("bullet", ["* ", "- ", "• ", "1. ", "1) ", "(1) ", "a. ", "i. "])
+def test_bullet_styles_are_stripped(bullet):
+    criteria = split_criteria(f"Inclusion Criteria:\n{bullet}ECOG 0-1\n{bullet}Age over 18")
+    assert [c.text for c in criteria] == ["ECOG 0-1", "Age over 18"]
+
+
+def test_cohort_blocks_set_cohort_until_next_block():
+    text = ("Inclusion Criteria:\n\n* ECOG 0-1\n\nCohort A:\n\n* EGFR exon 19 deletion\n\n"
+            "Cohort B:\n\n* KRAS G12C mutation\n\nExclusion Criteria:\n\n* Pregnancy")
+    criteria = split_criteria(text)
+    cohorts = {c.text: c.cohort for c in criteria}
+    assert cohorts == {"ECOG 0-1": None, "EGFR exon 19 deletion": "Cohort A",
+                       "KRAS G12C mutation": "Cohort B", "Pregnancy": None}
+
+
+def test_cohort_label_with_text_on_the_line():
+    text = "Inclusion Criteria:\n* Part 1: Advanced solid tumors\n* Part 2: NSCLC"
+    criteria = split_criteria(text)
+    assert [c.cohort for c in criteria] == ["Part 1", "Part 2"]
+
+
+def test_one_of_the_following_is_one_criterion():
+    text = ("Inclusion Criteria:\n* Patients must have one of the following:\n"
+            "  * EGFR exon 19 deletion\n  * EGFR L858R\n* ECOG 0-1")
+    criteria = split_criteria(text)
+    assert len(criteria) == 2
+    assert criteria[0].text.startswith("Patients must have one of the following:")
+    assert criteria[0].text.endswith("EGFR L858R")
+
+
+def test_negative_lead_in_makes_sub_bullets_exclusion():
+    text = ("Inclusion Criteria:\n* ECOG 0-1\n* Patients must not have:\n"
+            "  * active hepatitis B\n  * HIV infection")
+    criteria = split_criteria(text)
+    kinds = {c.text: c.kind for c in criteria}
+    assert kinds["active hepatitis B"] == "exclusion"
+    assert kinds["HIV infection"] == "exclusion"
+    assert kinds["ECOG 0-1"] == "inclusion"
+
+
+def test_header_with_criterion_on_same_line():
+    criteria = split_criteria("Inclusion criteria: age 18 or older\nExclusion criteria: HIV")
+    assert [(c.kind, c.text) for c in criteria] == [("inclusion", "age 18 or older"),
+                                                   ("exclusion", "HIV")]
+
+
+def test_empty_text_gives_no_criteria():
+    assert split_criteria("") == []
+    assert split_criteria("   \n\n  ") == []

@@ -1,0 +1,323 @@
+"""Eligibility criteria text -> inclusion/exclusion criteria with structured requirements.
+
+`split_criteria` cuts the free text into criteria as written (headers, lists, nested
+sub-bullets, cohort blocks); `parse_criterion` (in `requirements.py`) reads the
+requirements each states; `annotate_trial` does both for a trial record and adds the
+structured age/sex fields, so the store can keep the result with `PARSER_VERSION`.
+
+Pure functions over strings and dataclasses: no spaCy object leaves this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
+from trialmatch.nlp.requirements import merge_alternatives, parse_criterion, parse_in_context
+from trialmatch.nlp.requirements_cancer import trial_oncotree_codes
+from trialmatch.nlp.requirements_rules import get_rules
+
+# Bump whenever splitting or parsing rules change: the store re-parses older annotations.
+PARSER_VERSION = "criteria-1.0"
+
+__all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
+           "split_criteria"]
+
+# ClinicalTrials.gov stores criteria as markdown, escaping ">", "<", "*", "&" with a backslash
+# ("Age \>18"). Replacing the backslash by a space keeps every offset valid.
+_MARKDOWN_ESCAPE = re.compile(r"\\(?=[^\w\s])")
+_BULLET = re.compile(
+    r"""^(?:
+        [*\-–—•·◦▪►▸○■□●‣⁃](?=\s|\S)(?!\d)          # bullet characters ("-1" stays a number)
+      | \d{1,2}(?:\s?\.\d{1,2})*\s?[.)](?=\s|[A-Za-z(])   # 1.  1)  1.2.  10 .
+      | \(\d{1,2}\)                                  # (1)
+      | \(?[a-zA-Z]\)(?=\s)                          # a)  (b)
+      | [a-zA-Z]\.(?=\s)                             # a.
+      | \(?(?:i|ii|iii|iv|v|vi|vii|viii|ix|x)[.)](?=\s)   # ii.  (iv)
+      | o(?=\s)                                      # "o" used as a sub-bullet in Word exports
+    )\s*""",
+    re.X,
+)
+_LABEL_DECORATION = re.compile(r"^[\s#*_>\-]+|[\s#*_:.\-]+$")
+_WORD = re.compile(r"\S+")
+
+
+def normalise_criteria_text(text: str) -> str:
+    """Undo markdown backslash escapes without changing the length (offsets stay valid)."""
+    return _MARKDOWN_ESCAPE.sub(" ", text.replace("\r", " ").replace("\t", " "))
+
+
+@dataclass
+class _Node:
+    """One non-empty line of the criteria text, placed in the list tree."""
+
+    start: int
+    end: int
+    text: str
+    key: float  # indentation; labels sit half a step left of the items they introduce
+    kind: str
+    cohort: str | None
+    bulleted: bool
+    parent: _Node | None = None
+    children: list[_Node] = field(default_factory=list)
+
+    @property
+    def is_lead_in(self) -> bool:
+        return bool(self.children) and self.text.rstrip().endswith(":")
+
+
+@dataclass
+class CriterionPiece:
+    """A criterion with what its parser needs beyond its own words.
+
+    `context` is the text of its lead-in lines ("Patients must have one of the following:"),
+    `alternatives` the (start, end, context) of the sub-bullets of a merged one-of-the-following
+    group, relative to the criterion's text.
+    """
+
+    criterion: EligibilityCriterion
+    context: str = ""
+    alternatives: list[tuple[int, int, str]] = field(default_factory=list)
+    lead_in: bool = False
+
+
+def _header_kind(label: str) -> str | None:
+    rules = get_rules()
+    label = _LABEL_DECORATION.sub("", label)
+    if not label or len(label) > 90:
+        return None
+    for header in rules.section_headers:
+        if header.pattern.match(label):
+            return header.kind
+    return None
+
+
+def _cohort_label(text: str) -> tuple[str | None, int]:
+    """The cohort named at the start of `text` ("Cohort A", "Part 1") and where it ends."""
+    rules = get_rules()
+    match = rules.cohort_label.match(text)
+    if not match:
+        return None, 0
+    label = " ".join(match.group("label").split())
+    if len(label) < 3:
+        return None, 0
+    return label[0].upper() + label[1:], match.end()
+
+
+def _is_label_only(text: str) -> bool:
+    """A short line that only introduces what follows ("Hematopoietic:", "Cohort A:")."""
+    stripped = text.strip()
+    return stripped.endswith(":") and len(_WORD.findall(stripped)) <= 8
+
+
+def _lines(text: str):
+    pos = 0
+    for raw in text.split("\n"):
+        start, end = pos, pos + len(raw)
+        pos = end + 1
+        if raw.strip():
+            yield start, end, raw
+
+
+def _build_tree(text: str) -> list[_Node]:
+    """All criterion lines in order, linked to the lead-in or bullet they sit under."""
+    rules = get_rules()
+    kind = "inclusion"  # texts without headers are inclusion criteria
+    cohort: str | None = None
+    cohort_key: float | None = None  # cohort blocks end at a line at or left of their header
+    stack: list[_Node] = []
+    nodes: list[_Node] = []
+    for line_start, _line_end, raw in _lines(text):
+        indent = len(raw) - len(raw.lstrip(" "))
+        body = raw.strip()
+        bullet = _BULLET.match(body)
+        bulleted = bool(bullet and bullet.end() < len(body))
+        content = body[bullet.end():] if bulleted else body
+        content_start = line_start + indent + (bullet.end() if bulleted else 0)
+        content = content.rstrip()
+        if not content.strip("*_#:-. "):
+            continue
+        key = float(indent)
+        # A header may carry its first criterion on the same line ("Inclusion criteria: age...").
+        header = _header_kind(content)
+        rest_offset = 0
+        if header is None and ":" in content[:60]:
+            head, _, rest = content.partition(":")
+            header = _header_kind(head)
+            if header is not None and rest.strip():
+                rest_offset = len(head) + 1 + (len(rest) - len(rest.lstrip()))
+        if header is not None:
+            kind = header
+            stack.clear()
+            label, _ = _cohort_label(_cohort_tail(content))
+            cohort, cohort_key = (label, -1.0) if label else (None, None)
+            if not rest_offset:
+                continue
+            content = content[rest_offset:]
+            content_start += rest_offset
+        if cohort_key is not None and key <= cohort_key and cohort is not None:
+            cohort, cohort_key = None, None
+        if rules.cohort_all.match(content) and _is_label_only(content):
+            cohort, cohort_key = None, None
+            continue
+        label, label_end = _cohort_label(content)
+        if label and (_is_label_only(content) or not content[label_end:].strip(" :.-")):
+            cohort = label
+            cohort_key = key if bulleted else key - 0.5
+            while stack and stack[-1].key >= cohort_key:
+                stack.pop()
+            continue
+        if not bulleted and _is_label_only(content):
+            key -= 0.5  # "Hepatic:" introduces the unbulleted lines that follow it
+        while stack and stack[-1].key >= key:
+            stack.pop()
+        parent = stack[-1] if stack else None
+        node_kind = parent.kind if parent else kind
+        if parent is not None and any(p.search(parent.text) for p in rules.negative_lead_ins):
+            node_kind = "exclusion"
+        node_cohort = label if label else (parent.cohort if parent else cohort)
+        node = _Node(content_start, content_start + len(content), content, key, node_kind,
+                     node_cohort, bulleted, parent)
+        if parent is not None:
+            parent.children.append(node)
+        stack.append(node)
+        nodes.append(node)
+    return nodes
+
+
+def _cohort_tail(header: str) -> str:
+    """The part of a section header after 'for'/'-' that may name a cohort."""
+    match = re.search(r"\b(?:for|in|[-–(])\s*(.+)$", header, re.IGNORECASE)
+    return match.group(1) if match else ""
+
+
+def _descendants(node: _Node) -> list[_Node]:
+    out: list[_Node] = []
+    for child in node.children:
+        out.append(child)
+        out.extend(_descendants(child))
+    return out
+
+
+def _context(node: _Node) -> str:
+    """The lead-in texts above a sub-bullet, nearest last (at most two levels)."""
+    chain: list[str] = []
+    parent = node.parent
+    while parent is not None and len(chain) < 2:
+        chain.append(parent.text)
+        parent = parent.parent
+    return "\n".join(reversed(chain))
+
+
+def split_pieces(text: str) -> list[CriterionPiece]:
+    """Split criteria text into criteria with their lead-in context (see `split_criteria`)."""
+    rules = get_rules()
+    clean = normalise_criteria_text(text or "")
+    nodes = _build_tree(clean)
+    pieces: list[CriterionPiece] = []
+    consumed: set[int] = set()
+    for node in nodes:
+        if id(node) in consumed:
+            continue
+        descendants = _descendants(node)
+        is_alternative_group = (
+            node.kind == "inclusion" and descendants
+            and any(p.search(node.text) for p in rules.alternative_lead_ins))
+        if is_alternative_group:
+            # "Must have one of the following:" + sub-bullets is ONE criterion met by any
+            # sub-bullet; split apart, the matcher would demand all of them.
+            end = max(d.end for d in descendants)
+            criterion = EligibilityCriterion(
+                kind=node.kind, text=clean[node.start:end], position=0, start=node.start,
+                end=end, cohort=node.cohort)
+            alternatives = [(d.start - node.start, d.end - node.start, _context(d))
+                            for d in node.children]
+            consumed.update(id(d) for d in descendants)
+            pieces.append(CriterionPiece(criterion, _context(node), alternatives))
+            continue
+        criterion = EligibilityCriterion(
+            kind=node.kind, text=node.text, position=0, start=node.start, end=node.end,
+            cohort=node.cohort)
+        pieces.append(CriterionPiece(criterion, _context(node), lead_in=node.is_lead_in))
+    for position, piece in enumerate(pieces):
+        piece.criterion.position = position
+    return pieces
+
+
+def split_criteria(text: str) -> list[EligibilityCriterion]:
+    """Split eligibility text into inclusion/exclusion criteria as written, in order.
+
+    Recognises headers in their many forms (modern, "Key inclusion criteria", old NCI PDQ
+    "DISEASE CHARACTERISTICS:"), numbered/bulleted/nested lists and cohort blocks ("Cohort A:"
+    sets `cohort`). Text without headers is inclusion. A sub-bullet under a negative lead-in
+    ("Patients must not have:") is an exclusion criterion; an inclusion lead-in asking for
+    "one of the following" is kept together with its sub-bullets as one criterion. Offsets
+    index the text after `normalise_criteria_text` (same length as the input). Requirements
+    are left empty: see `parse_criterion` and `annotate_trial`.
+    """
+    return [piece.criterion for piece in split_pieces(text)]
+
+
+def _parse_piece(piece: CriterionPiece) -> list[Requirement]:
+    criterion = piece.criterion
+    if piece.alternatives:
+        first_start = piece.alternatives[0][0]
+        requirements_per_alternative = [
+            parse_in_context(criterion.text[start:end], criterion.kind, context, start)
+            for start, end, context in piece.alternatives]
+        lead = parse_in_context(criterion.text[:first_start], criterion.kind, piece.context, 0)
+        return lead + merge_alternatives(requirements_per_alternative, criterion.text)
+    if piece.context:
+        return parse_in_context(criterion.text, criterion.kind, piece.context, 0)
+    return parse_criterion(criterion.text, criterion.kind)
+
+
+def _structured_criterion(trial: TrialText, position: int) -> EligibilityCriterion | None:
+    """The record's minimumAge/maximumAge/sex as one synthetic inclusion criterion."""
+    requirements: list[Requirement] = []
+    parts: list[str] = []
+    if trial.minimum_age is not None or trial.maximum_age is not None:
+        def years(value: float | None) -> str:
+            return "N/A" if value is None else f"{value:g} Years"
+        age_text = f"Age: {years(trial.minimum_age)} to {years(trial.maximum_age)}"
+        parts.append(age_text)
+        requirements.append(Requirement("age", {"min": trial.minimum_age,
+                                                "max": trial.maximum_age}, age_text))
+    sex = (trial.sex or "").upper()
+    if sex in ("FEMALE", "MALE"):
+        sex_text = f"Sex: {sex.capitalize()}"
+        parts.append(sex_text)
+        requirements.append(Requirement("sex", {"sex": sex.lower()}, sex_text))
+    if not requirements:
+        return None
+    text = "From the trial record: " + "; ".join(parts)
+    offset = len("From the trial record: ")
+    for requirement in requirements:
+        requirement.start = text.index(requirement.text, offset)
+        requirement.end = requirement.start + len(requirement.text)
+    return EligibilityCriterion(kind="inclusion", text=text, position=position, start=-1,
+                                end=-1, requirements=requirements)
+
+
+def annotate_trial(trial: TrialText) -> TrialAnnotation:
+    """Parse a trial's eligibility: OncoTree codes of its conditions, criteria with requirements.
+
+    The structured minimumAge/maximumAge/sex of the record are appended as a last inclusion
+    criterion "From the trial record: Age: 18 Years to N/A; Sex: Female" (start/end -1, since
+    it is not in the criteria text). Lead-in lines ("Adequate organ function:") that only
+    introduce sub-bullets and state nothing themselves are dropped.
+    """
+    criteria: list[EligibilityCriterion] = []
+    for piece in split_pieces(trial.criteria_text or ""):
+        requirements = _parse_piece(piece)
+        if piece.lead_in and not requirements:
+            continue
+        piece.criterion.requirements = requirements
+        piece.criterion.position = len(criteria)
+        criteria.append(piece.criterion)
+    structured = _structured_criterion(trial, len(criteria))
+    if structured is not None:
+        criteria.append(structured)
+    codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
+    return TrialAnnotation(oncotree_codes=codes, criteria=criteria, parser_version=PARSER_VERSION)

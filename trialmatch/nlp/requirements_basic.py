@@ -1,0 +1,753 @@
+"""Requirement parsers that need no terminology: age, sex, performance status, stage,
+extent, measurable disease, organ function, infections, pregnancy, CNS metastases and
+other malignancies. Each takes a criterion's text and returns Requirements with spans.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trialmatch.models import Requirement
+from trialmatch.nlp.requirements_common import (
+    NUMBER,
+    clause_bounds,
+    clean_number,
+    in_conditional,
+    is_allowance,
+    is_negated,
+    requirement,
+    to_number,
+)
+
+_I = re.IGNORECASE
+_GE = (r"(?:≥|>=|=>|≧|>|greater\s+than\s+or\s+equal\s+to|equal\s+to\s+or\s+(?:greater|older|more)"
+       r"\s+than|greater\s+than|more\s+than|older\s+than|over|above|at\s+least|minimum(?:\s+of)?|"
+       r"(?:of\s+)?at\s+least)")
+_LE = (r"(?:≤|<=|=<|≦|<|less\s+than\s+or\s+equal\s+to|equal\s+to\s+or\s+(?:less|younger)\s+than|"
+       r"less\s+than|younger\s+than|under|below|up\s+to|at\s+most|maximum(?:\s+of)?|"
+       r"no\s+(?:older|more|greater)\s+than|not\s+(?:older|more|greater)\s+than)")
+_AGE_NUM = r"(\d{1,3})"
+_YEARS = r"(?:years?|yrs?|y/?o|y)\b"
+
+# ---------------------------------------------------------------------------------- age
+
+_AGE_RANGE = re.compile(
+    rf"(?:\bage[ds]?\b|\baged\b)[^\d;.]{{0,25}}?{_AGE_NUM}\s*(?:-|–|to|and|through)\s*"
+    rf"{_AGE_NUM}(?:\s*{_YEARS})?|\bbetween\s+(?:the\s+ages?\s+of\s+)?{_AGE_NUM}\s*(?:{_YEARS}"
+    rf"\s*)?(?:and|-|to)\s*{_AGE_NUM}\s*{_YEARS}|\b{_AGE_NUM}\s*(?:-|–|to)\s*{_AGE_NUM}\s*"
+    rf"{_YEARS}\s*(?:old|of\s+age)",
+    _I)
+_AGE_MIN = re.compile(
+    rf"(?:\bage[ds]?\b|\baged\b)\s*(?:of|:|is|must\s+be|=)?\s*{_GE}\s*{_AGE_NUM}|"
+    rf"\b{_AGE_NUM}\s*(?:{_YEARS})?\s*(?:of\s+age\s+|old\s+)?(?:or|and)\s+(?:older|over|above|"
+    rf"more|greater)|"
+    rf"{_GE}\s*{_AGE_NUM}\s*{_YEARS}\s*(?:of\s+age|old|of\s+older|at\s+the\s+time)|"
+    rf"\b(?:be|are|is|adults?|patients?|participants?|subjects?|men|women|males?|females?)\s+"
+    rf"(?:aged\s+)?{_GE}\s*{_AGE_NUM}\s*{_YEARS}|"
+    rf"\b{_AGE_NUM}\s*\+\s*{_YEARS}|\bage\s*:\s*{_AGE_NUM}\s*(?:{_YEARS}\s*)?and\s+(?:over|older)",
+    _I)
+_AGE_MAX = re.compile(
+    rf"(?:\bage[ds]?\b|\baged\b)\s*(?:of|:|is|must\s+be|=)?\s*{_LE}\s*{_AGE_NUM}|"
+    rf"\b{_AGE_NUM}\s*(?:{_YEARS})?\s*(?:of\s+age\s+|old\s+)?or\s+(?:younger|less|under|below)|"
+    rf"{_LE}\s*{_AGE_NUM}\s*{_YEARS}\s*(?:of\s+age|old)",
+    _I)
+_AGE_WORD = re.compile(r"\bage[ds]?\b|\bold\b|\badults?\b|\bpaediatric|\bpediatric", _I)
+
+
+def _first_int(match: re.Match[str]) -> float:
+    return float(next(g for g in match.groups() if g is not None))
+
+
+def find_age(text: str) -> list[Requirement]:
+    """Age bounds written in the criterion ("≥ 18 years", "aged 18 to 75")."""
+    out: list[Requirement] = []
+    for match in _AGE_RANGE.finditer(text):
+        low, high = (float(g) for g in match.groups() if g is not None)
+        if low < high <= 120:
+            out.append(requirement("age", {"min": clean_number(low), "max": clean_number(high)},
+                                   text, match.start(), match.end()))
+    if out:
+        return out
+    has_age_word = bool(_AGE_WORD.search(text))
+    low_match = next((m for m in _AGE_MIN.finditer(text)
+                      if (has_age_word or m.group(0)[:2].lower() in ("be", "ar", "is"))
+                      and _first_int(m) <= 120), None)
+    high_match = next((m for m in _AGE_MAX.finditer(text)
+                       if has_age_word and _first_int(m) <= 120), None)
+    if low_match and high_match and low_match.start() != high_match.start():
+        start = min(low_match.start(), high_match.start())
+        end = max(low_match.end(), high_match.end())
+        return [requirement("age", {"min": clean_number(_first_int(low_match)),
+                                    "max": clean_number(_first_int(high_match))},
+                            text, start, end)]
+    if low_match:
+        return [requirement("age", {"min": clean_number(_first_int(low_match)), "max": None},
+                            text, low_match.start(), low_match.end())]
+    if high_match:
+        return [requirement("age", {"min": None, "max": clean_number(_first_int(high_match))},
+                            text, high_match.start(), high_match.end())]
+    return []
+
+
+# ---------------------------------------------------------------------------------- sex
+
+_SEX = re.compile(
+    r"^\W*(?:(?:patients?|participants?|subjects?)\s+(?:must\s+be\s+)?)?(?:(?:post|pre|peri)"
+    r"[\s-]?menopausal\s+)?(?P<sex>female|females|women|woman|male|males|men|man)\b"
+    r"(?:\s+(?:patients?|participants?|subjects?|only|sex|gender))*\s*(?:only)?"
+    r"(?=\s*(?:$|[.,;:]|aged?\b|\d|≥|>|with\b|who\b|of\s+age|over\b|older\b|at\s+least|"
+    r"between\b|\()|\s+(?:≥|>=|>|\d))|"
+    r"\b(?:must\s+be|are|be)\s+(?:a\s+)?(?:(?:post|pre)[\s-]?menopausal\s+)?"
+    r"(?P<sex2>female|women|woman|male|men|man)\b(?!\s+or\b)",
+    _I)
+_SEX_CONDITIONAL = re.compile(
+    r"child[\s-]?bearing|reproductive|contracept|pregnan|potential|fertile|partner|sexual|"
+    r"breast[\s-]?feed|lactat|nursing|sperm|vasectom|abstinen|\bmale\s+or\s+female\b|"
+    r"\bmen\s+(?:and|or)\s+women\b|\bwomen\s+(?:and|or)\s+men\b|\bboth\s+(?:sexes|genders)\b",
+    _I)
+
+
+def find_sex(text: str) -> list[Requirement]:
+    """A sex requirement where the criterion restricts sex ("Female patients ≥ 18 years",
+    "Postmenopausal women"); not contraception or pregnancy rules for one sex."""
+    if _SEX_CONDITIONAL.search(text):
+        return []
+    match = _SEX.search(text)
+    if not match:
+        return []
+    word = (match.group("sex") or match.group("sex2")).lower()
+    sex = "female" if word.startswith(("fem", "wom")) else "male"
+    return [requirement("sex", {"sex": sex}, text, match.start(), match.end())]
+
+
+# --------------------------------------------------------------------- performance status
+
+_ECOG_CUE = re.compile(
+    r"\b(?:ecog|eastern\s+cooperative\s+oncology\s+group|zubrod|who|world\s+health\s+"
+    r"organi[sz]ation)(?:\s*/\s*(?:ecog|who|zubrod))?\b(?:\s*\(?(?:ecog|who)\)?)?"
+    r"(?:[\s:=(),-]*(?:performance|ps|p\.s\.|status|score|scale|grade|of|is|must\s+be|"
+    r"level|between|range|rating|\(ps\)))*|"
+    r"\bperformance\s+status\b(?:[\s:=(),-]*(?:\(?ps\)?|score|scale|grade|of|is|must\s+be|"
+    r"by\s+ecog|ecog|\(ecog\)|between))*|\bps\b(?:[\s:=(),-]*(?:of|is|score))*",
+    _I)
+_KPS_CUE = re.compile(
+    r"\b(?:karnofsky|kps|lansky|lps)\b(?:[\s:=(),-]*(?:performance|ps|status|score|scale|index|"
+    r"of|is|must\s+be|\(kps\)|\(lps\)|\(?kps\)?))*",
+    _I)
+_PS_VALUE = re.compile(
+    rf"\s*(?:(?P<op>{_GE}|{_LE}|=)\s*)?(?P<a>\d{{1,3}})\s*%?"
+    r"(?P<list>(?:\s*(?:,|or|and|/|-|–|to|through)\s*(?:or\s+)?\d{1,3}\s*%?)*)"
+    r"(?:\s*(?P<post>or\s+(?:less|lower|below|better|fewer|greater|higher|more|above|"
+    r"worse)|and\s+(?:above|below|higher|lower|over|under)))?",
+    _I)
+
+
+def _ps_range(match: re.Match[str], scale: str) -> tuple[int | None, int | None] | None:
+    values = [int(v) for v in re.findall(r"\d{1,3}", match.group("a") + match.group("list"))]
+    top = 5 if scale == "ECOG" else 100
+    if not values or any(v > top for v in values):
+        return None
+    op = (match.group("op") or "").lower()
+    post = (match.group("post") or "").lower()
+    step = 1 if scale == "ECOG" else 10
+    if len(values) > 1:
+        return min(values), max(values)
+    value = values[0]
+    strict = op in (">", "<") or op.startswith(("greater than", "more than", "less than",
+                                                "above", "over", "under", "below"))
+    strict = strict and "equal" not in op
+    if op and re.match(_LE, op, _I):
+        return None, value - step if strict else value
+    if op and re.match(_GE, op, _I):
+        return (value + step if strict else value), None
+    if any(w in post for w in ("less", "lower", "below", "better", "fewer", "under")):
+        return None, value
+    if any(w in post for w in ("greater", "higher", "more", "above", "worse", "over")):
+        return value, None
+    return value, value
+
+
+def find_performance_status(text: str) -> list[Requirement]:
+    """ECOG/WHO/Zubrod (scale "ECOG") and Karnofsky/Lansky (scale "KPS") bounds."""
+    out: list[Requirement] = []
+    taken: list[tuple[int, int]] = []
+    for scale, cue in (("KPS", _KPS_CUE), ("ECOG", _ECOG_CUE)):
+        for match in cue.finditer(text):
+            if any(s <= match.start() < e for s, e in taken):
+                continue
+            word = match.group(0).lower()
+            if word.startswith("who") and not re.search(r"performance|ps\b|who\s*\d|who\s*[≤<]",
+                                                         text[match.start():match.end() + 4],
+                                                         _I):
+                continue  # "patients who ..." is not the WHO scale
+            value = _PS_VALUE.match(text, match.end())
+            if not value:
+                continue
+            bounds = _ps_range(value, scale)
+            if bounds is None:
+                continue
+            low, high = bounds
+            if scale == "ECOG" and low is None:
+                low = 0  # the ECOG scale starts at 0: "ECOG ≤ 1" is 0-1
+            out.append(requirement("performance_status",
+                                   {"scale": scale, "min": low, "max": high},
+                                   text, match.start(), value.end()))
+            taken.append((match.start(), value.end()))
+    out.sort(key=lambda r: r.start)
+    return out
+
+
+# ---------------------------------------------------------------------------------- stage
+
+# Stage groups in order, as AJCC (8th ed.) and FIGO (2018/2023) write them; a range
+# "IIIB-IV" covers everything between, and a bare group ("III") covers its subgroups.
+STAGE_GROUPS = ["0", "I", "IA", "IA1", "IA2", "IA3", "IB", "IB1", "IB2", "IB3", "IC", "II",
+                "IIA", "IIA1", "IIA2", "IIB", "IIC", "III", "IIIA", "IIIB", "IIIC", "IIIC1",
+                "IIIC2", "IV", "IVA", "IVB", "IVC"]
+_ARABIC = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
+_GROUP = r"(?:IV|I{1,3}|0|[0-4])(?:[ABCabc][123]?)?(?![A-Za-z0-9])"
+_STAGE = re.compile(
+    rf"\b(?:(?:ajcc|uicc|figo|tnm|clinical|pathologic(?:al)?|c|p|ann\s+arbor|"
+    rf"\(?\d{{1,2}}(?:st|nd|rd|th)\s+ed(?:ition)?\.?\)?|(?:ajcc|uicc)\s+v?\d+)\s+)*"
+    rf"stages?\s*(?:group(?:ing)?\s*)?(?:of\s+|is\s+|:\s*)?"
+    rf"(?P<op>{_GE}|{_LE})?\s*"
+    rf"(?P<expr>{_GROUP}(?:\s*(?:-|–|to|through|or|and/or|and|,|/|\+)\s*(?:stage\s+)?{_GROUP})*)"
+    rf"(?:\s*(?P<post>or\s+(?:higher|greater|above|more|worse|later|beyond|less|lower|earlier)|"
+    rf"and\s+(?:above|higher|beyond|below|lower)|\+))?",
+    _I)
+
+
+def _canon_group(token: str) -> str | None:
+    token = token.strip().upper()
+    numeral = re.match(r"(IV|I{1,3}|0|[0-4])(.*)", token)
+    if not numeral:
+        return None
+    base = _ARABIC.get(numeral.group(1), numeral.group(1))
+    group = base + numeral.group(2)
+    return group if group in STAGE_GROUPS else None
+
+
+def _with_subgroups(group: str) -> list[str]:
+    return [g for g in STAGE_GROUPS if g == group or (g.startswith(group) and group != "I"
+                                                       and not g.startswith(group + "I")
+                                                       and not g.startswith(group + "V"))
+            or (group == "I" and g in ("IA", "IA1", "IA2", "IA3", "IB", "IB1", "IB2", "IB3",
+                                       "IC"))]
+
+
+def expand_stage_range(low: str, high: str) -> list[str]:
+    """All groups from `low` to `high` inclusive, with the subgroups of `high`."""
+    first = STAGE_GROUPS.index(low)
+    last = max(STAGE_GROUPS.index(g) for g in _with_subgroups(high))
+    return STAGE_GROUPS[first:last + 1]
+
+
+def find_stage(text: str) -> list[Requirement]:
+    """Allowed stage groups ("stage IIIB-IV", "stage III or IV", "stage II or higher")."""
+    out: list[Requirement] = []
+    for match in _STAGE.finditer(text):
+        expr = match.group("expr")
+        parts = re.split(r"\s*(-|–|to|through|or|and/or|and|,|/|\+)\s*(?:stage\s+)?", expr,
+                         flags=_I)
+        tokens, seps = parts[0::2], parts[1::2]
+        groups: list[str] = []
+        canon = [_canon_group(t) for t in tokens]
+        if any(c is None for c in canon):
+            continue
+        i = 0
+        while i < len(canon):
+            if i < len(seps) and seps[i].lower() in ("-", "–", "to", "through"):
+                low, high = canon[i], canon[i + 1]
+                if STAGE_GROUPS.index(low) > STAGE_GROUPS.index(high):
+                    break
+                groups += expand_stage_range(low, high)
+                i += 2
+            else:
+                groups += _with_subgroups(canon[i])
+                i += 1
+        op = (match.group("op") or "").lower()
+        post = (match.group("post") or "").lower()
+        if len(canon) == 1 and (re.match(_GE, op, _I) and op or any(
+                w in post for w in ("higher", "greater", "above", "more", "worse", "later",
+                                    "beyond", "+"))):
+            groups = STAGE_GROUPS[STAGE_GROUPS.index(canon[0]):]
+        elif len(canon) == 1 and (op and re.match(_LE, op, _I) or any(
+                w in post for w in ("less", "lower", "earlier", "below"))):
+            groups = STAGE_GROUPS[:max(STAGE_GROUPS.index(g) for g in groups) + 1]
+        groups = list(dict.fromkeys(groups))
+        if not groups:
+            continue
+        params: dict = {"groups": groups}
+        if is_negated(text, match.start(), match.end(), look_after=False):
+            params["negated"] = True
+        out.append(requirement("stage", params, text, match.start(), match.end()))
+    return out
+
+
+# --------------------------------------------------------------------------------- extent
+
+_TUMOUR_WORD = (r"(?:cancers?|carcinomas?|disease|tumou?rs?|malignan\w*|neoplasms?|nsclc|sclc|"
+                r"crc|hcc|rcc|mcrpc|crpc|\w+omas?|leuka?emia|solid|setting|stage|"
+                r"(?:\w+\s+)?(?:breast|lung|prostate|colorectal|gastric|pancreatic|ovarian|"
+                r"bladder|urothelial|renal|head|cervical|endometrial|esophageal|hepatocellular|"
+                r"biliary|thyroid|skin))")
+_NEAR_TUMOUR = rf"(?=(?:[\s,/-]+(?:and/or|or|and|[\w-]+)){{0,5}}?[\s,/-]+{_TUMOUR_WORD}\b)"
+_EXTENT_PATTERNS = [
+    ("locally_advanced", r"\b(?:locally|loco-?regionally|regionally)[\s-]+advanced\b"),
+    ("metastatic", r"\b(?:non-?|not\s+)?metastatic\b(?![\s-]+(?:to\s+)?(?:the\s+)?(?:brain|cns|"
+                   r"central|spinal|leptomening|lesions?\s+in\s+the\s+brain))|"
+                   r"\bdistant\s+metasta\w*|\bmetastatic\s+disease\b|\bstage\s+iv\b(?=.{0,3}\()"),
+    ("unresectable", r"\b(?:unresectable|un-resectable|non-?resectable|inoperable|"
+                     r"not\s+(?:surgically\s+)?resectable|not\s+(?:amenable|suitable|eligible|"
+                     r"a\s+candidate|candidates?)\s+(?:to|for)\s+(?:curative(?:-intent)?\s+|"
+                     r"complete\s+|radical\s+)?(?:surgical\s+)?(?:resection|surgery))\b"),
+    ("recurrent", rf"\b(?:recurrent|relapsed|recurred|relapsing)\b{_NEAR_TUMOUR}|"
+                  r"\b(?:recurrent|relapsed)\s*(?:/|or|and/or)\s*(?:refractory|metastatic)\b|"
+                  r"\b(?:relapsed|recurrent)\s+(?:or\s+)?refractory\b"),
+    ("resected", r"\b(?:completely|surgically|radically|curatively|fully|macroscopically)?\s*"
+                 r"(?<!un)resected\b|\bafter\s+(?:complete\s+)?(?:surgical\s+)?resection\b|"
+                 r"\br0\s+resection\b|\bpost-?operative(?:ly)?\b|\bunderwent\s+(?:complete\s+|"
+                 r"curative\s+)?(?:surgical\s+)?resection\b"),
+    ("early_stage", r"\bearly[\s-]+stage\b|\bearly\s+(?:breast|lung|\w+)?\s*cancer\b"),
+    ("advanced", rf"(?<!locally )(?<!locally-)(?<!regionally )\badvanced\b{_NEAR_TUMOUR}"),
+]
+_EXTENT = [(name, re.compile(p, _I)) for name, p in _EXTENT_PATTERNS]
+_THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemotherapy|lines?|"
+                              r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
+                              r"(?:\w+\s+){0,2}?$", _I)
+_CNS_NEAR = re.compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
+
+
+def find_extent(text: str) -> list[Requirement]:
+    """Disease extent, one requirement per term: "locally advanced or metastatic" gives two,
+    which the matcher reads as alternatives (same kind in one criterion)."""
+    found: list[tuple[int, int, str, bool]] = []
+    for name, pattern in _EXTENT:
+        for match in pattern.finditer(text):
+            start, end = match.start(), match.end()
+            while start < end and text[start].isspace():
+                start += 1
+            if any(s < end and start < e for s, e, _, _ in found):
+                continue
+            if in_conditional(text, start):
+                continue
+            clause_left, clause_right = clause_bounds(text, start, end)
+            if name == "resected" and _CNS_NEAR.search(text[clause_left:clause_right]):
+                continue
+            word = text[start:end].lower()
+            negated = word.startswith(("non", "not ")) and name == "metastatic"
+            # "No prior therapy for metastatic disease": the negation is the therapy's.
+            setting = _THERAPY_SETTING.search(text[max(0, start - 60):start])
+            negated = negated or (not setting and is_negated(text, start, end, window=40,
+                                                             look_after=False))
+            found.append((start, end, name, negated))
+    found.sort()
+    out: list[Requirement] = []
+    for start, end, name, negated in found:
+        params: dict = {"extent": name}
+        if negated:
+            params["negated"] = True
+        out.append(requirement("extent", params, text, start, end))
+    out.sort(key=lambda r: r.start)
+    return out
+
+
+# --------------------------------------------------------------------- measurable disease
+
+_MEASURABLE = re.compile(r"\b(?:bi-?dimensionally\s+|uni-?dimensionally\s+|radiologically\s+|"
+                         r"radiographically\s+)?measurable\b", _I)
+_NOT_ONLY_MEASURABLE = re.compile(
+    r"measurable\s+(?:and/or|or)\s+(?:non-?measurable|evaluable|assessable)|"
+    r"(?:non-?measurable|evaluable|assessable)\s+(?:and/or|or)\s+measurable|"
+    r"measurable\s+or\s+non-?measurable|non-?measurable|(?:not|no)\s+(?:required|necessary)",
+    _I)
+_STANDARDS = [
+    ("iRECIST", r"\bi-?recist\b"), ("mRECIST", r"\bm-?recist\b"),
+    ("RECIST 1.1", r"\brecist(?:\s*(?:version|v\.?|criteria)?\s*)?1\.1\b|"
+                   r"response\s+evaluation\s+criteria\s+in\s+solid\s+tumou?rs?(?:\s*\(recist\))?"
+                   r"\s*(?:version|v\.?)?\s*1\.1"),
+    ("RECIST", r"\brecist\b|response\s+evaluation\s+criteria\s+in\s+solid\s+tumou?rs?"),
+    ("RANO", r"\brano\b"), ("Lugano", r"\blugano\b"), ("IMWG", r"\bimwg\b"),
+    ("PCWG3", r"\bpcwg\s*-?3\b"), ("Cheson", r"\bcheson\b"), ("iwCLL", r"\biwcll\b"),
+    ("GCIG", r"\bgcig\b"), ("irRC", r"\birrc\b"), ("mSWOG", r"\bmswog\b"),
+]
+_STANDARD = [(name, re.compile(p, _I)) for name, p in _STANDARDS]
+
+
+def find_measurable_disease(text: str) -> list[Requirement]:
+    """Measurable disease, with the response standard named ("per RECIST 1.1")."""
+    match = _MEASURABLE.search(text)
+    if not match or _NOT_ONLY_MEASURABLE.search(text):
+        return []
+    standard = next((name for name, p in _STANDARD if p.search(text)), None)
+    params: dict = {"standard": standard}
+    if is_negated(text, match.start(), match.end(), window=30, look_after=False):
+        params["negated"] = True
+    elif is_allowance(text, match.start(), match.end()):
+        return []
+    return [requirement("measurable_disease", params, text, match.start(), match.end())]
+
+
+# ------------------------------------------------------------------------ organ function
+
+_MEASURES = [
+    ("ANC", r"\babsolute\s+(?:neutrophil|granulocyte)\s+(?:count|counts)\b(?:\s*\((?:anc|agc)\))?|"
+            r"\b(?:anc|agc)\b|\bneutrophils?(?:\s+counts?)?\b|\bgranulocytes?(?:\s+counts?)?\b"),
+    ("platelets", r"\bplatelets?(?:\s+counts?)?\b(?:\s*\(plt\))?|\bplt\b|\bthrombocytes?\b"),
+    ("hemoglobin", r"\bha?emoglobin\b(?:\s*\((?:hgb|hb)\))?|\bhgb\b|\bhb\b"),
+    ("WBC", r"\b(?:white\s+blood\s+cells?|leukocytes?|leucocytes?)(?:\s+counts?)?\b"
+            r"(?:\s*\(wbc\))?|\bwbc\b"),
+    ("CrCl", r"\b(?:calculated\s+|measured\s+|estimated\s+)?creatinine\s+clearance\b"
+             r"(?:\s*\((?:crcl|clcr)\))?|\bcrcl\b|\bclcr\b|\b(?:estimated\s+)?glomerular\s+"
+             r"filtration\s+rate\b(?:\s*\(e?gfr\))?|(?-i:\beGFR\b|\bGFR\b)"),
+    ("creatinine", r"\b(?:serum\s+)?creatinine\b(?!\s+clearance)(?:\s*\((?:scr|cr)\))?"),
+    ("bilirubin", r"\b(?:total\s+|serum\s+|direct\s+|conjugated\s+)?bilirubin\b(?:\s*\(t?bili?\))?|"
+                  r"\btbili?\b"),
+    ("AST", r"\b(?:aspartate\s+(?:amino)?transferase|aspartate\s+aminotransaminase)\b"
+            r"(?:\s*\((?:ast|sgot)(?:\s*/\s*(?:ast|sgot))?\))?|\bsgot\b|(?-i:\bAST\b)"),
+    ("ALT", r"\b(?:alanine\s+(?:amino)?transferase|alanine\s+aminotransaminase)\b"
+            r"(?:\s*\((?:alt|sgpt)(?:\s*/\s*(?:alt|sgpt))?\))?|\bsgpt\b|(?-i:\bALT\b)"),
+    ("AST+ALT", r"\b(?:serum\s+)?transaminases?\b|\baminotransferases?\b|\bliver\s+enzymes\b"),
+]
+_MEASURE = re.compile("|".join(f"(?P<{name.replace('+', '_')}>{p})" for name, p in _MEASURES),
+                      _I)
+_ORGAN_VALUE = re.compile(
+    rf"(?P<op>{_GE}|{_LE}|=|within\s+(?:the\s+)?(?:institutional\s+)?(?:normal|reference)\s+"
+    r"(?:limits?|range)|(?:within|in)\s+normal\s+range|normal)?\s*(?:of\s+|:\s*)?"
+    r"(?P<num>\d{1,3}(?:[,\s]\d{3})+|\d+(?:\.\d+)?)?\s*"
+    r"(?P<unit>(?:x|×|\*|times)\s*(?:the\s+)?(?:institutional\s+|local\s+)?(?:upper\s+limits?\s+of\s+"
+    r"(?:the\s+)?normal(?:\s+range)?|uln|upper\s+normal\s+limit|normal\s+upper\s+limit|"
+    r"the\s+upper\s+limit|normal)|x?\s*uln\b|(?:x|×|\*)\s*10\s*(?:\^|\*|e|exp)?\s*(?:9|3)\s*/\s*"
+    r"(?:l|µl|ul|mcl|mm3)|(?:x|×)\s*10\s*(?:9|3)\s*/\s*(?:l|µl|ul)|x?\s*109\s*/\s*l|"
+    r"(?:cells?\s*)?/\s*(?:mm\s*\^?\(?3\)?|mm³|µl|ul|mcl|microliter|cu\s*mm|mm\s*3)|"
+    r"(?:g|gm|gr)\s*/\s*dl|g\s*/\s*l|gi?ga\s*/\s*l|mmol\s*/\s*l|mg\s*/\s*dl|"
+    r"(?:µ|u|micro|μ)mol\s*/\s*l|ml\s*/\s*min(?:\s*/\s*1\.73\s*m\s*\^?2|/1\.73m2)?|"
+    r"k\s*/\s*(?:µl|ul|mm3)|g/l|/l)?"
+    r"(?:\s*(?P<post>or\s+(?:more|greater|higher|above|less|lower|below)))?",
+    _I)
+_DEFAULT_OP = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=", "CrCl": ">=",
+               "creatinine": "<=", "bilirubin": "<=", "AST": "<=", "ALT": "<=", "AST+ALT": "<="}
+
+
+def _op(word: str, post: str) -> str | None:
+    word = " ".join(word.lower().split())
+    if word.startswith(("within", "in normal", "normal")):
+        return "<="
+    if word in (">", "greater than", "more than", "above", "over", "older than"):
+        return ">"
+    if word in ("<", "less than", "below", "under", "younger than"):
+        return "<"
+    if word and re.fullmatch(_GE, word, _I):
+        return ">="
+    if word and re.fullmatch(_LE, word, _I):
+        return "<="
+    if post:
+        return ">=" if re.search(r"more|greater|higher|above", post, _I) else "<="
+    return None
+
+
+def _organ_value(measure: str, match: re.Match[str]) -> tuple[str, float, str] | None:
+    op_word = match.group("op") or ""
+    op = _op(op_word, match.group("post") or "")
+    unit_text = " ".join((match.group("unit") or "").lower().split())
+    number = match.group("num")
+    if op_word.lower().strip().startswith(("within", "in normal", "normal")) and not number:
+        if measure in ("creatinine", "bilirubin", "AST", "ALT", "AST+ALT"):
+            return "<=", 1.0, "xULN"
+        return None
+    if number is None:
+        return None
+    value = float(re.sub(r"[,\s]", "", number))
+    if op is None:
+        op = _DEFAULT_OP[measure]
+    if "uln" in unit_text or "upper" in unit_text or "normal" in unit_text or (
+            unit_text.startswith(("x", "×", "times")) and "10" not in unit_text):
+        return op, value, "xULN"
+    if measure in ("ANC", "platelets", "WBC"):
+        per_litre = re.search(r"10\s*(?:\^|\*|e|exp)?\s*9|109|gi?ga|g/l", unit_text)
+        per_micro = re.search(r"mm|µl|ul|mcl|micro|cu", unit_text) and "10" not in unit_text
+        if per_micro or (not per_litre and "10" not in unit_text and value >= 100
+                         and measure != "platelets") or (measure == "platelets" and value >= 1000):
+            value = value / 1000.0
+        return op, value, "10^9/L"
+    if measure == "hemoglobin":
+        if "mmol" in unit_text:
+            return op, round(value * 1.611, 1), "g/dL"  # 1 mmol/L Hb(Fe) = 1.611 g/dL
+        if re.search(r"g\s*/\s*l", unit_text) and "dl" not in unit_text or (
+                not unit_text and value > 30):
+            return op, value / 10.0, "g/dL"
+        return op, value, "g/dL"
+    if measure == "CrCl":
+        return op, value, "mL/min"
+    if measure in ("creatinine", "bilirubin"):
+        if re.search(r"(?:µ|u|micro|μ)mol", unit_text):
+            factor = 88.4 if measure == "creatinine" else 17.1  # µmol/L per mg/dL
+            return op, round(value / factor, 2), "mg/dL"
+        return op, value, "mg/dL"
+    if measure in ("AST", "ALT", "AST+ALT"):
+        return op, value, "U/L" if not unit_text else unit_text
+    return None
+
+
+def find_organ_function(text: str) -> list[Requirement]:
+    """Laboratory thresholds: ANC, platelets, hemoglobin, WBC, creatinine, CrCl, bilirubin,
+    AST, ALT. Counts in 10^9/L, hemoglobin g/dL, creatinine/bilirubin mg/dL or xULN,
+    CrCl mL/min; the first threshold after each measure (later ones are usually
+    conditional: "≤ 5 × ULN if liver metastases")."""
+    out: list[Requirement] = []
+    mentions = list(_MEASURE.finditer(text))
+    seen: set[str] = set()
+    for i, mention in enumerate(mentions):
+        measure = next(name for name, value in mention.groupdict().items() if value)
+        measure = measure.replace("_", "+")
+        names = [measure]
+        end = mention.end()
+        # "AST/ALT ≤ 2.5 x ULN", "AST and ALT": both measures share the threshold.
+        if i + 1 < len(mentions) and re.fullmatch(r"\s*(?:/|and|or|,|&|and/or)\s*",
+                                                  text[end:mentions[i + 1].start()], _I):
+            continue
+        if i > 0 and re.fullmatch(r"\s*(?:/|and|or|,|&|and/or)\s*",
+                                  text[mentions[i - 1].end():mention.start()], _I):
+            j = i - 1
+            while j >= 0:
+                names.insert(0, next(n for n, v in mentions[j].groupdict().items() if v))
+                if j > 0 and re.fullmatch(r"\s*(?:/|and|or|,|&|and/or)\s*",
+                                          text[mentions[j - 1].end():mentions[j].start()], _I):
+                    j -= 1
+                else:
+                    break
+            start = mentions[j].start()
+        else:
+            start = mention.start()
+        limit = mentions[i + 1].start() if i + 1 < len(mentions) else len(text)
+        window = text[end:min(limit, end + 70)]
+        skip = re.match(r"[\s:,(]*(?:count|level|levels|value|values|concentration|"
+                        r"must\s+be|should\s+be|is|of|:|\(|\)|\s|to\s+be|ratio)*", window, _I)
+        pos = end + (skip.end() if skip else 0)
+        value_match = _ORGAN_VALUE.match(text, pos, min(limit, end + 70))
+        if not value_match or not (value_match.group("num") or value_match.group("op")):
+            continue
+        parsed = None
+        for name in names:
+            name = name.replace("_", "+")
+            parsed = _organ_value(name, value_match)
+        if parsed is None:
+            continue
+        op, value, unit = parsed
+        expanded = []
+        for name in names:
+            name = name.replace("_", "+")
+            expanded += ["AST", "ALT"] if name == "AST+ALT" else [name]
+        for name in dict.fromkeys(expanded):
+            if name in seen:
+                continue
+            seen.add(name)
+            value_out = _organ_value(name, value_match) or (op, value, unit)
+            out.append(requirement("organ_function",
+                                   {"measure": name, "op": value_out[0],
+                                    "value": clean_number(value_out[1]), "unit": value_out[2]},
+                                   text, start, value_match.end()))
+    return out
+
+
+# ------------------------------------------------------------------------------ infection
+
+_AGENTS = [
+    ("HIV", r"\bhiv(?:-?[12])?\b|human\s+immunodeficiency\s+virus|(?-i:\bAIDS\b)"),
+    ("HBV", r"\bhepatitis\s+b\b|\bhbv\b|\bhbsag\b|hepatitis\s+b\s+surface\s+antigen|\bhep\s+b\b"),
+    ("HCV", r"\bhepatitis\s+c\b|\bhcv\b|\bhep\s+c\b"),
+]
+_AGENT = re.compile("|".join(f"(?P<{name}>{p})" for name, p in _AGENTS), _I)
+_HEP_BC = re.compile(r"\bhepatitis\s*\(?\s*b\s*(?:,|/|or|and|and/or)\s*c\b\)?", _I)
+_INFECTION_SKIP = re.compile(r"vaccin|immuni[sz]ation|test(?:ing)?\s+(?:is\s+)?not\s+(?:required|"
+                             r"mandatory)|not\s+required|screening\s+is\s+not", _I)
+
+
+def find_infection(text: str) -> list[Requirement]:
+    """HIV / hepatitis B / hepatitis C infection (one requirement listing the agents)."""
+    mentions: list[tuple[int, int, list[str]]] = []
+    for match in _HEP_BC.finditer(text):
+        mentions.append((match.start(), match.end(), ["HBV", "HCV"]))
+    for match in _AGENT.finditer(text):
+        if any(s <= match.start() < e for s, e, _ in mentions):
+            continue
+        agent = next(name for name, value in match.groupdict().items() if value)
+        mentions.append((match.start(), match.end(), [agent]))
+    if not mentions:
+        return []
+    mentions.sort()
+    kept = []
+    for start, end, agents in mentions:
+        left, right = clause_bounds(text, start, end)
+        if _INFECTION_SKIP.search(text[left:right]) and not re.search(
+                r"known|active|history|positive|infection", text[left:start], _I):
+            continue
+        kept.append((start, end, agents, is_negated(text, start, end),
+                     is_allowance(text, start, end)))
+    if not kept:
+        return []
+    agents = list(dict.fromkeys(a for _, _, names, _, _ in kept for a in names))
+    params: dict = {"agents": agents}
+    if all(k[3] for k in kept):
+        params["negated"] = True
+    elif all(k[4] for k in kept):
+        params["allowed"] = True
+    return [requirement("infection", params, text, kept[0][0], kept[-1][1])]
+
+
+# ------------------------------------------------------------------------------ pregnancy
+
+_PREGNANCY = re.compile(
+    r"\b(?:pregnant|pregnancy|breast[\s-]?feeding|lactating|lactation|nursing(?!\s+home)|"
+    r"breastfeed(?:ing)?)\b",
+    _I)
+_PREGNANCY_SKIP = re.compile(
+    r"(?:avoid|prevent|prevention\s+of|to\s+not\s+become|use\s+of|contracept\w*|"
+    r"potential\s+for|risk\s+of|during|throughout|after)\s+(?:\w+\s+){0,3}$", _I)
+_PREGNANCY_TEST = re.compile(
+    r"(?P<neg>negative|non-?positive)\s+(?:\w+\s+){0,3}?pregnancy\s+test|"
+    r"pregnancy\s+test\s+(?:\w+\s+){0,3}?(?:must\s+be\s+|is\s+)?(?P<neg2>negative)|"
+    r"(?P<pos>positive)\s+(?:\w+\s+){0,3}?pregnancy\s+test",
+    _I)
+
+
+def find_pregnancy(text: str) -> list[Requirement]:
+    """Pregnancy or breastfeeding as a state of the patient (not contraception rules)."""
+    test = _PREGNANCY_TEST.search(text)
+    if test:
+        params: dict = {} if test.group("pos") else {"negated": True}
+        return [requirement("pregnancy", params, text, test.start(), test.end())]
+    for match in _PREGNANCY.finditer(text):
+        before = text[max(0, match.start() - 40):match.start()]
+        if _PREGNANCY_SKIP.search(before):
+            continue
+        after = text[match.end():match.end() + 12].lower()
+        if match.group(0).lower() == "pregnancy" and after.lstrip().startswith("test"):
+            continue
+        params = {}
+        if is_negated(text, match.start(), match.end(), window=30, look_after=False) or \
+                re.search(r"\bnon-?$", before, _I):
+            params["negated"] = True
+        end = match.end()
+        follow = re.match(r"\s*(?:,|or|and|and/or|/)\s*(?:\w+\s+)?(?:breast[\s-]?feeding|"
+                          r"lactating|nursing|breastfeeding|lactation)\b", text[end:], _I)
+        if follow:
+            end += follow.end()
+        return [requirement("pregnancy", params, text, match.start(), end)]
+    return []
+
+
+# ------------------------------------------------------------------------ CNS metastases
+
+_CNS = re.compile(
+    r"\b(?:brain|cns|central\s+nervous\s+system|cerebral|intracranial|intra-cranial|"
+    r"leptomeningeal|meningeal|spinal\s+cord|parenchymal\s+brain)\s+(?:and/or\s+|or\s+|/\s*)?"
+    r"(?:\w+\s+)?(?:metasta\w*|mets|involvement|disease|lesions?|carcinomatosis|spread)\b|"
+    r"\bmetasta\w*\s+(?:\w+\s+){0,2}(?:to|in|of|involving)\s+(?:the\s+)?(?:brain|cns|"
+    r"central\s+nervous\s+system|leptomeninges)\b|\bleptomeningeal\s+(?:carcinomatosis|"
+    r"disease|metasta\w*)|\bcarcinomatous\s+meningitis\b",
+    _I)
+_CNS_PRIMARY = re.compile(r"primary\s+(?:brain|cns|central)|cns\s+lymphoma|lymphoma\s+of\s+the\s+"
+                          r"cns|cns\s+(?:disease|involvement)\s+(?:by|of|from)\s+"
+                          r"(?:leuka?emia|lymphoma)", _I)
+_CNS_ACTIVE = re.compile(r"\b(?:active|symptomatic|progressive|progressing|uncontrolled|"
+                         r"unstable|growing|new|clinically\s+significant|neurologically\s+"
+                         r"unstable|requiring\s+(?:steroids|corticosteroids|treatment))\b", _I)
+_CNS_UNTREATED = re.compile(r"\b(?:untreated|un-treated|unirradiated|"
+                            r"not\s+(?:been\s+|previously\s+)?"
+                            r"(?:treated|irradiated)|previously\s+untreated|require\s+"
+                            r"(?:local\s+)?(?:treatment|therapy))\b", _I)
+_CNS_STABLE = re.compile(r"\b(?:stable|treated|controlled|asymptomatic|inactive|"
+                         r"previously\s+treated|radiologically\s+stable)\b", _I)
+_EXCEPTION = re.compile(r"\b(?:unless|except|other\s+than|with\s+the\s+exception|provided|"
+                        r"if\s+(?:they|it|the\s+metastases)\s+(?:are|have|were)|who\s+have|"
+                        r"that\s+(?:are|have))\b", _I)
+
+
+def find_cns_metastases(text: str, criterion_kind: str) -> list[Requirement]:
+    """Brain/leptomeningeal metastases and their state: "active" (symptomatic, progressive),
+    "untreated", "stable" (treated, stable: usually allowed) or "any"."""
+    match = next((m for m in _CNS.finditer(text)
+                  if not _CNS_PRIMARY.search(text[max(0, m.start() - 20):m.end() + 30])), None)
+    if not match:
+        return []
+    start, end = match.start(), match.end()
+    sentence_start = max(text.rfind(".", 0, start), text.rfind(";", 0, start),
+                         text.rfind("\n", 0, start)) + 1
+    sentence_end_match = re.search(r"(?<!\d)\.(?!\d)|;|\n", text[end:])
+    sentence_end = end + sentence_end_match.start() if sentence_end_match else len(text)
+    before = text[max(sentence_start, start - 60):start]
+    after = text[end:sentence_end]
+    exception = _EXCEPTION.search(after)
+    main_after = after[:exception.start()] if exception else after
+    qualifier = before + " " + main_after
+    params: dict
+    negated = is_negated(text, start, end, look_after=False)
+    allowed = is_allowance(text, start, end) and not negated
+    if _CNS_ACTIVE.search(qualifier):
+        state = "active"
+    elif _CNS_UNTREATED.search(qualifier):
+        state = "untreated"
+    elif _CNS_STABLE.search(qualifier) and not exception:
+        state = "stable"
+    elif exception and _CNS_STABLE.search(after[exception.start():]) and not allowed:
+        # "Brain metastases unless treated and stable": what is ruled out is active disease.
+        state = "active"
+    elif allowed and _CNS_STABLE.search(after):
+        state = "stable"
+    else:
+        state = "any"
+    params = {"state": state}
+    if negated:
+        params["negated"] = True
+    elif allowed and criterion_kind == "inclusion":
+        params["allowed"] = True
+    elif allowed and criterion_kind == "exclusion" and state == "stable":
+        return []  # exclusion text that only tells what is allowed rules nothing out
+    return [requirement("cns_metastases", params, text, start, end)]
+
+
+# ----------------------------------------------------------------------- other malignancy
+
+_OTHER_MALIGNANCY = re.compile(
+    r"\b(?:other|another|second|prior|previous|concurrent|concomitant|additional|synchronous|"
+    r"secondary|co-?existing|separate|different|active|invasive|known)\s+(?:\w+\s+){0,2}?"
+    r"(?:primary\s+)?(?:malignanc\w*|cancers?|neoplasms?|tumou?rs?|primar(?:y|ies))\b"
+    r"(?!\s+(?:therapy|treatment|drug|regimen|surgery|directed|medication|agent|type|site))|"
+    r"\bhistory\s+of\s+(?:\w+\s+){0,2}?(?:malignanc\w*|cancer)\b"
+    r"(?!\s+(?:therapy|treatment))|\bmalignanc(?:y|ies)\s+(?:with)?in\s+(?:the\s+)?"
+    r"(?:past|last|previous|preceding)",
+    _I)
+_SAME_CANCER = re.compile(r"other\s+than\s+(?:the\s+)?(?:disease|cancer)\s+(?:under|being)\s+"
+                          r"stud|active\s+(?:cancer|malignancy)\s+(?:that|which)\s+requires", _I)
+_WITHIN = re.compile(
+    rf"\b(?:within|in|during|for)\s+(?:the\s+)?(?:past|last|previous|preceding|prior)?\s*"
+    rf"(?P<n>{NUMBER})\s*(?:\(\d+\)\s*)?(?P<unit>years?|yrs?|months?)\b|"
+    rf"(?P<n2>{NUMBER})\s*(?:\(\d+\)\s*)?(?P<unit2>years?|months?)\s+(?:prior|before|preceding)|"
+    rf"(?:≤|<|<=)\s*(?P<n3>\d+)\s*(?P<unit3>years?|months?)|"
+    rf"(?:free|disease-free|without\s+evidence\s+of\s+disease)\s+(?:\w+\s+){{0,3}}?"
+    rf"(?:for\s+)?(?:at\s+least\s+|≥\s*|>\s*)?(?P<n4>{NUMBER})\s*(?P<unit4>years?|months?)",
+    _I)
+
+
+def find_other_malignancy(text: str) -> list[Requirement]:
+    """Another (prior or concurrent) malignancy, with the look-back window in years."""
+    match = _OTHER_MALIGNANCY.search(text)
+    if not match or _SAME_CANCER.search(text):
+        return []
+    word = match.group(0).lower()
+    if word.startswith(("active", "invasive", "known")) and not re.search(
+            r"other|another|second|additional|concurrent|prior|history", text, _I):
+        return []
+    within = None
+    window = _WITHIN.search(text, match.start())
+    if window and window.start() - match.end() < 120:
+        n = next(window.group(k) for k in ("n", "n2", "n3", "n4") if window.group(k))
+        unit = next(window.group(k) for k in ("unit", "unit2", "unit3", "unit4")
+                    if window.group(k))
+        value = to_number(n)
+        within = clean_number(value / 12.0 if unit.lower().startswith("month") else value)
+    params: dict = {"within_years": within}
+    if is_negated(text, match.start(), match.end(), look_after=False):
+        params["negated"] = True
+    return [requirement("other_malignancy", params, text, match.start(), match.end())]

@@ -1,0 +1,373 @@
+"""Biomarker requirements: markers required or excluded, with alterations, thresholds and
+germline origin, as {"any_of": [{"marker", "alterations", "status", "min_value",
+"max_value", "unit", "germline"}]}.
+
+Marker names and alterations come from the shared vocabulary (so the trial's "HER2/neu" and
+the note's "ERBB2" meet); composite forms that name a status inside the marker word
+("MSI-H", "dMMR", "HER2-low", "HR+", "triple-negative", "BRCA1/2") are read here, with
+their sources in comments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from trialmatch.models import Requirement
+from trialmatch.nlp.requirements_common import clause_bounds, is_allowance, is_negated
+from trialmatch.nlp.vocab import get_vocabulary
+
+_I = re.IGNORECASE
+
+
+@dataclass
+class _Mention:
+    """One marker (or several, for "BRCA1/2") at a span, with any status it carries itself."""
+
+    markers: list[str]
+    start: int
+    end: int
+    status: str | None = None  # set by composite forms ("MSI-H" -> positive)
+    items: list[dict] = field(default_factory=list)  # preset alternatives ("HR+" -> ER/PR)
+    all_of: bool = False  # the markers are joined by "and": separate requirements
+
+
+def _item(marker: str, status: str = "positive", alterations: list[str] | None = None,
+          min_value: float | None = None, max_value: float | None = None,
+          unit: str | None = None, germline: bool | None = None) -> dict:
+    return {"marker": marker, "alterations": alterations or [], "status": status,
+            "min_value": min_value, "max_value": max_value, "unit": unit, "germline": germline}
+
+
+# Composite forms, tried before the vocabulary. Each: (regex, markers, status, note).
+# MSI-H/dMMR: FDA pembrolizumab tissue-agnostic approval (2017); MMR "positive" means
+# deficient in SPEC's vocabulary. HR+ means ER+ and/or PR+ (ASCO/CAP ER/PR guideline 2020).
+# HER2-low: IHC 1+ or IHC 2+/ISH-negative (DESTINY-Breast04; FDA trastuzumab deruxtecan
+# label 2022). Triple-negative: ER-, PR-, HER2- (ASCO/CAP).
+_COMPOSITES: list[tuple[str, str]] = [
+    ("MSI+", r"\bMSI[\s-]*(?:H\b|high\b)|\bmicrosatellite[\s-]+instab\w*[\s-]*(?:\(MSI\)\s*)?"
+             r"(?:-\s*)?(?:high|\(MSI-?H\))|\bhigh(?:[\s-]+level)?\s+microsatellite[\s-]+"
+             r"instab\w*|\bMSI\b(?=\s*(?:/|or)\s*dMMR)"),
+    ("MSI-", r"\bMSS\b|\bmicrosatellite[\s-]+stable\b|\bMSI[\s-]*(?:L\b|low\b)|\bMSI[\s-]*stable"),
+    ("MMR+", r"\bdMMR\b|\b(?:mismatch[\s-]+repair|MMR)[\s-]+(?:\(MMR\)\s*)?deficien\w*|"
+             r"\bdeficient\s+(?:DNA\s+)?(?:mismatch[\s-]+repair|MMR)\b(?:\s*\(d?MMR\))?"),
+    ("MMR-", r"\bpMMR\b|\b(?:mismatch[\s-]+repair|MMR)[\s-]+(?:\(MMR\)\s*)?proficien\w*|"
+             r"\bproficient\s+(?:mismatch[\s-]+repair|MMR)\b(?:\s*\(p?MMR\))?"),
+    ("TMB+", r"\bTMB[\s-]*(?:H\b|high\b)|\bhigh\s+tumou?r\s+mutation(?:al)?\s+burden\b|"
+             r"\btumou?r\s+mutation(?:al)?\s+burden[\s-]*(?:\(TMB\)\s*)?[\s-]*high\b"),
+    ("HER2low", r"\bHER-?2[\s-]*(?:/neu)?[\s-]*low\b"),
+    ("HR+", r"\b(?:hormone[\s-]+receptor|HR)[\s-]*(?:\(HR\))?[\s-]*(?:\+|positive\b|\(\+\))"),
+    ("HR-", r"\b(?:hormone[\s-]+receptor|HR)[\s-]*(?:\(HR\))?[\s-]*(?:negative\b|\(-\))"),
+    ("TN", r"\btriple[\s-]+negative\b|\bTNBC\b|\bER\s*-\s*/\s*PR\s*-\s*/\s*HER2\s*-"),
+    ("BRCA", r"\bBRCA\s*1\s*/\s*2\b|\bBRCA1\s*(?:/|or|and/or)\s*BRCA2\b|\bBRCA(?![\d\w])"
+             r"(?:\s*1/2)?|\bg?BRCAm?\b(?![\d\w])"),
+    ("NTRK", r"\bNTRK\s*1?\s*/\s*2\s*/\s*3\b|\bNTRK(?![\d\w])"),
+    ("RAS", r"(?<![KNH])\bRAS\b(?!\w)"),
+]
+_COMPOSITE = [(name, re.compile(p, _I if name not in ("RAS",) else 0)) for name, p in
+              _COMPOSITES]
+
+# A marker name used as part of a drug or drug-class name ("anti-HER2 therapy", "EGFR TKI",
+# "PD-L1 inhibitor") is not a biomarker requirement.
+_THERAPY_AFTER = re.compile(
+    r"^[\s/-]*(?:(?:and|or|/|,)?[\s/-]*(?:PD-?1|PD-?L1|CTLA-?4|HER2|EGFR|VEGF\w*)[\s/-]*)*"
+    r"(?:(?!(?:mutation|mutant|mutated|positive|negative|amplif|fusion|rearrang|alteration|"
+    r"express|status|wild)\w*)[\w-]+[\s/-]+){0,2}?"
+    r"(?:directed|targeted|targeting|inhibitors?|tkis?|antibod\w+|therap(?:y|ies)|agents?|"
+    r"blockers?|blockade|drugs?|treatment|antagonists?|vaccines?|car[\s-]?t|adc|"
+    r"bispecific|conjugates?|degraders?)\b",
+    _I)
+_THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-)$", _I)
+# ER and PR are also words in other criteria ("CR or PR" responses, "ER visit"): they are
+# markers only with a status or a receptor word nearby.
+_RECEPTOR_CONTEXT = re.compile(
+    r"^[\s:-]*(?:\(?[+-]\)?|positive|negative|pos\b|neg\b|status|expression|receptor|"
+    r"≥|>|<|≤|\d|allred|and\s+(?:PR|ER)|/\s*(?:PR|ER)|or\s+(?:PR|ER)|and/or\s+(?:PR|ER)|"
+    r"low|high)", _I)
+_SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\+)?\s*(?:,|\bor\b|"
+                        r"\band\b)?\s*$", _I)
+
+_NEGATIVE_AFTER = re.compile(
+    r"^[\s:-]*(?:\(?(?:-|−)\)?(?![\w\d])|negative\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
+    r"non-?amplified\b|not\s+(?:amplified|mutated|detected|overexpressed|expressed|rearranged)|"
+    r"no\s+(?:detectable\s+|known\s+)?(?:mutation|alteration|amplification|rearrangement|"
+    r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
+    r"fusion|amplification)s?\s*[\s-]*(?:negative|not\s+detected|absent))",
+    _I)
+_POSITIVE_AFTER = re.compile(
+    r"^[\s:-]*(?:\(?\+\)?|positive\b|pos\b|overexpress\w*|amplif\w*|mutat\w*|mutant\b|"
+    r"fusion|rearrang\w*|alteration|altered|activating|high\b|expression|expressing|"
+    r"translocation|deletion|insertion|variant|\d)",
+    _I)
+_WILD_BEFORE = re.compile(r"(?:wild[\s-]?type|\bwt|non-?mutated|unmutated)[\s-]*$", _I)
+_UNKNOWN_AFTER = re.compile(r"^[\s:-]*(?:status\s+)?(?:unknown|pending|not\s+(?:known|tested|"
+                            r"available|assessed)|untested)", _I)
+_GERMLINE = re.compile(r"\bgermline\b|\bgBRCA|\binherited\b|\bhereditary\b", _I)
+_SOMATIC = re.compile(r"\bsomatic\b|\btumou?r\s+(?:tissue\s+)?(?:only|tested)\b", _I)
+
+_GE = (r"(?:≥|>=|=>|>|greater\s+than\s+or\s+equal\s+to|greater\s+than|more\s+than|"
+       r"at\s+least|above|over)")
+_LE = r"(?:≤|<=|=<|<|less\s+than\s+or\s+equal\s+to|less\s+than|below|under|up\s+to)"
+_VALUE = re.compile(
+    rf"(?P<uname>tumou?r\s+proportion\s+score|combined\s+positive\s+score|TPS|CPS|TC|IC|"
+    rf"H-?score|Allred(?:\s+score)?)?\s*(?:\((?:TPS|CPS)\)\s*)?(?:score\s+)?(?:of\s+)?"
+    rf"(?P<op>{_GE}|{_LE}|=)?\s*(?P<num>\d{{1,3}}(?:\.\d+)?)\s*(?P<pct>%)?"
+    rf"(?:\s*(?:-|–|to)\s*(?P<num2>\d{{1,3}}(?:\.\d+)?)\s*%?)?\s*"
+    rf"(?P<unit>mut(?:ations)?\s*/\s*mb|mutations\s+per\s+megabase|muts?/mb|TPS|CPS)?"
+    rf"(?P<post>\s+or\s+(?:more|higher|greater|above|less|lower))?",
+    _I)
+_IHC = re.compile(r"\bIHC\s*(?:score\s*)?(?:of\s*)?(?P<op>≥|>=|=)?\s*(?P<v>[0-3])\s*\+|"
+                  r"\b(?P<v2>[0-3])\s*\+\s*(?:by\s+)?(?:on\s+)?IHC\b|\bIHC\s*(?P<v3>[0-3])\b", _I)
+_ISH = re.compile(r"\b(?:F|S|C|D)?ISH\b[^.;]{0,25}?(?:amplif\w*|positive|\+|ratio\s*(?:≥|>=)\s*2)|"
+                  r"\bamplif\w*\s+(?:by|on)\s+(?:F|S|C|D)?ISH\b|\bISH[\s-]*(?:positive|\+)", _I)
+_GENERIC_ALTERATIONS = [
+    ("sensitizing mutation", r"\b(?:sensiti[sz]ing|tki[\s-]sensiti[sz]ing)\s+(?:\w+\s+)?"
+                             r"mutations?\b"),
+    ("fusion", r"\b(?:fusions?|rearrange(?:ment|ments|d)|translocations?|re-arrange\w*)\b"),
+    ("amplification", r"\bamplifi(?:cation|ed)s?\b"),
+    ("mutation", r"\b(?:mutations?|mutated|mutant|variants?|alterations?)\b"),
+]
+_GENERIC = [(name, re.compile(p, _I)) for name, p in _GENERIC_ALTERATIONS]
+_GENERIC_KEYS = {"mutation", "fusion", "amplification", "alteration", "rearrangement",
+                 "deletion", "insertion", "overexpression", "loss", "positive", "mutant",
+                 "variant"}
+
+
+def _composite_mentions(text: str) -> list[_Mention]:
+    out: list[_Mention] = []
+    for name, pattern in _COMPOSITE:
+        for m in pattern.finditer(text):
+            if any(o.start < m.end() and m.start() < o.end for o in out):
+                continue
+            s, e = m.start(), m.end()
+            if name == "MSI+":
+                out.append(_Mention(["MSI"], s, e, "positive"))
+            elif name == "MSI-":
+                out.append(_Mention(["MSI"], s, e, "negative"))
+            elif name == "MMR+":
+                out.append(_Mention(["MMR"], s, e, "positive"))
+            elif name == "MMR-":
+                out.append(_Mention(["MMR"], s, e, "negative"))
+            elif name == "TMB+":
+                out.append(_Mention(["TMB"], s, e, "positive"))
+            elif name == "HER2low":
+                out.append(_Mention(["HER2"], s, e, "negative",
+                                    [_item("HER2", "negative", min_value=1, max_value=2,
+                                           unit="IHC")]))
+            elif name == "HR+":
+                out.append(_Mention(["ER", "PR"], s, e, "positive",
+                                    [_item("ER"), _item("PR")]))
+            elif name == "HR-":
+                out.append(_Mention(["ER", "PR"], s, e, "negative", all_of=True))
+            elif name == "TN":
+                out.append(_Mention(["ER", "PR", "HER2"], s, e, "negative", all_of=True))
+            elif name == "BRCA":
+                out.append(_Mention(["BRCA1", "BRCA2"], s, e))
+            elif name == "NTRK":
+                out.append(_Mention(["NTRK1", "NTRK2", "NTRK3"], s, e))
+            elif name == "RAS":
+                out.append(_Mention(["KRAS", "NRAS"], s, e))
+    return out
+
+
+def _marker_mentions(text: str) -> list[_Mention]:
+    mentions = _composite_mentions(text)
+    vocabulary = get_vocabulary()
+    for match in vocabulary.find_biomarkers(text):
+        if any(o.start < match.end and match.start < o.end for o in mentions):
+            continue
+        if match.key in ("ER", "PR") and not _RECEPTOR_CONTEXT.match(text[match.end:]):
+            continue
+        mentions.append(_Mention([match.key], match.start, match.end))
+    kept = []
+    for mention in sorted(mentions, key=lambda m: m.start):
+        if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
+                                       or _THERAPY_BEFORE.search(text[:mention.start])):
+            continue
+        kept.append(mention)
+    return kept
+
+
+def _group(mentions: list[_Mention], text: str) -> list[list[_Mention]]:
+    """Markers written as a list ("EGFR, ALK or ROS1", "EGFR/ALK") share what follows."""
+    groups: list[list[_Mention]] = []
+    for mention in mentions:
+        if groups and _SEPARATOR.match(text[groups[-1][-1].end:mention.start]) and \
+                mention.status is None and groups[-1][-1].status is None:
+            groups[-1].append(mention)
+        else:
+            groups.append([mention])
+    return groups
+
+
+def _alterations(window: str) -> list[str]:
+    """Specific alterations in the words after a marker, else the generic class
+    ("mutation", "fusion", "amplification")."""
+    specific = [m.key for m in get_vocabulary().find_alterations(window)
+                if m.key.lower() not in _GENERIC_KEYS]
+    if specific:
+        return list(dict.fromkeys(specific))
+    for name, pattern in _GENERIC:
+        if pattern.search(window):
+            return [name]
+    return []
+
+
+def _values(marker: str, window: str) -> list[dict]:
+    """Thresholds after a marker: PD-L1 TPS/CPS, TMB mut/Mb, ER/PR %, HER2 IHC/ISH."""
+    items: list[dict] = []
+    if marker == "HER2":
+        ihc = _IHC.search(window)
+        ish = _ISH.search(window)
+        if ihc:
+            value = float(ihc.group("v") or ihc.group("v2") or ihc.group("v3"))
+            items.append(_item("HER2", "positive" if value >= 3 else "negative"
+                               if value < 2 else "equivocal", min_value=value, unit="IHC"))
+        if ish:
+            items.append(_item("HER2", "positive", alterations=["amplification"]))
+        return items
+    for match in _VALUE.finditer(window):
+        if not match.group("num"):
+            continue
+        uname = (match.group("uname") or "").lower()
+        unit_word = (match.group("unit") or "").lower()
+        pct = bool(match.group("pct"))
+        if "combined" in uname or uname == "cps" or unit_word == "cps":
+            unit = "CPS"
+        elif "proportion" in uname or uname in ("tps", "tc") or unit_word == "tps":
+            unit = "TPS"
+        elif "mb" in unit_word or "megabase" in unit_word:
+            unit = "mut/Mb"
+        elif uname.startswith("allred"):
+            unit = "Allred"
+        elif pct and marker == "PD-L1":
+            unit = "TPS"
+        elif pct:
+            unit = "%"
+        elif marker == "TMB":
+            unit = "mut/Mb"
+        else:
+            continue
+        low = float(match.group("num"))
+        high = float(match.group("num2")) if match.group("num2") else None
+        op = (match.group("op") or "").lower()
+        post = (match.group("post") or "").lower()
+        status = "positive"
+        if high is not None:
+            items.append(_item(marker, status, min_value=low, max_value=high, unit=unit))
+        elif re.match(_LE, op, _I) or any(w in post for w in ("less", "lower")):
+            if low <= 1:
+                status = "negative"
+            items.append(_item(marker, status, max_value=low, unit=unit))
+        elif op or post or unit in ("TPS", "CPS", "mut/Mb", "%"):
+            items.append(_item(marker, status, min_value=low, unit=unit))
+        break
+    return items
+
+
+def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirement]:
+    """Biomarker requirements in one criterion; see the module docstring for the shape."""
+    mentions = _marker_mentions(text)
+    if not mentions:
+        return []
+    out: list[tuple[int, int, list[dict], bool]] = []  # start, end, items, negative
+    groups = _group(mentions, text)
+    for index, group in enumerate(groups):
+        first, last = group[0], group[-1]
+        next_start = groups[index + 1][0].start if index + 1 < len(groups) else len(text)
+        _, clause_end = clause_bounds(text, last.start, last.end)
+        window_end = min(next_start, clause_end, last.end + 80)
+        window = text[last.end:window_end]
+        end = last.end
+        if _UNKNOWN_AFTER.match(window):
+            continue
+        if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
+            continue
+        negated_before = is_negated(text, first.start, first.end, window=60, look_after=False)
+        negative_after = bool(_NEGATIVE_AFTER.match(window))
+        wild_before = bool(_WILD_BEFORE.search(text[max(0, first.start - 20):first.start]))
+        germline = True if (_GERMLINE.search(window[:40]) or _GERMLINE.search(
+            text[max(0, first.start - 40):first.start])) else (
+            False if _SOMATIC.search(window[:40]) else None)
+        tail = re.match(r"^[\s:-]*(?:\([^)]{0,60}\)|[\w+/.%≥≤<>=-]+(?:\s+(?:or|and|by)\s+)?)"
+                        r"{0,6}", window)
+        alterations_window = window[:tail.end()] if tail else window[:30]
+        for mention in group:
+            for item in mention.items:
+                item["germline"] = germline if item["germline"] is None else item["germline"]
+        preset = [m for m in group if m.status is not None]
+        if preset:
+            mention = preset[0]
+            values = _values(mention.markers[0], window)
+            if mention.items:
+                items = [dict(i) for i in mention.items]
+            elif values and mention.status == "positive":
+                items = values
+            else:
+                items = [_item(m, mention.status or "positive", germline=germline)
+                         for m in mention.markers]
+            negative = mention.status == "negative" or negated_before
+            if negated_before and mention.status != "negative":
+                for item in items:
+                    item["status"] = "negative"
+            if mention.all_of or negative:
+                for item in items:
+                    out.append((first.start, max(end, mention.end), [item], True))
+            else:
+                out.append((first.start, max(end, mention.end), items, False))
+            continue
+        negative = negated_before or negative_after or wild_before
+        alterations = _alterations(alterations_window)
+        if not alterations and not negative:
+            before_alt = _alterations(text[max(0, first.start - 40):first.start])
+            alterations = [a for a in before_alt if a not in ("mutation",)] or before_alt
+        markers = [m for mention in group for m in mention.markers]
+        if negative:
+            specific = [a for a in alterations if a not in ("mutation", "fusion",
+                                                           "amplification")]
+            for marker in markers:
+                out.append((first.start, end + (len(alterations_window.rstrip())
+                                                 if alterations else 0),
+                            [_item(marker, "negative", alterations=specific,
+                                   germline=germline)], True))
+            continue
+        values = _values(markers[-1], window) if len(markers) == 1 else []
+        if values:
+            for item in values:
+                item["germline"] = germline
+                if alterations and not item["alterations"] and markers[-1] != "HER2":
+                    item["alterations"] = alterations
+            items = values
+        else:
+            items = [_item(m, "positive", alterations=alterations, germline=germline)
+                     for m in markers]
+        span_end = end + len(alterations_window.rstrip()) if (alterations or values) else end
+        out.append((first.start, span_end, items, False))
+    return _combine(out, text)
+
+
+_OR_JOIN = re.compile(r"[\s,;]*(?:or|and/or|/|,\s*or)\s*", _I)
+
+
+def _combine(found: list[tuple[int, int, list[dict], bool]], text: str) -> list[Requirement]:
+    """Positive requirements joined by "or" ("EGFR mutation or ALK rearrangement") become one
+    requirement with every alternative in any_of; negatives and "and" stay separate."""
+    out: list[Requirement] = []
+    previous_positive: Requirement | None = None
+    for start, end, items, negative in sorted(found, key=lambda f: f[0]):
+        end = max(end, start)
+        joined = False
+        if previous_positive is not None and not negative and start >= previous_positive.end:
+            between = text[previous_positive.end:start]
+            joined = bool(_OR_JOIN.fullmatch(between)) or (
+                len(between) < 40 and bool(re.search(r"\bor\b|/", between))
+                and not re.search(r"\band\b(?!/)|[.;]", between, _I))
+        if joined and previous_positive is not None:
+            previous_positive.params["any_of"].extend(items)
+            previous_positive.end = end
+            previous_positive.text = text[previous_positive.start:end]
+            continue
+        req = Requirement("biomarker", {"any_of": items}, text[start:end], start, end)
+        out.append(req)
+        previous_positive = None if negative else req
+    return out

@@ -1,0 +1,156 @@
+"""Cancer type, histology and primary-site requirements, and the OncoTree codes of a trial's
+conditions (with the basket markers "_SOLID", "_HEME", "_ANY").
+
+Codes come from the shared vocabulary, so a trial's "non-small cell lung cancer" and a note's
+"NSCLC" are the same OncoTree code.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trialmatch.models import Requirement
+from trialmatch.nlp.requirements_common import requirement
+from trialmatch.nlp.vocab import get_vocabulary
+
+_I = re.IGNORECASE
+_SOLID = re.compile(r"\bsolid\s+(?:\w+\s+){0,2}?(?:tumou?rs?|malignanc(?:y|ies)|cancers?|"
+                    r"neoplasms?|carcinomas?)\b|\bmalignant\s+solid\s+neoplasms?\b", _I)
+_HEME = re.compile(r"\bh(?:a)?ematologic(?:al)?\s+(?:\w+\s+)?(?:malignanc(?:y|ies)|cancers?|"
+                   r"neoplasms?|disorders?)\b|\bblood\s+cancers?\b|\bh(?:a)?ematological\s+"
+                   r"tumou?rs?\b|\blymphoid\s+(?:malignanc|neoplasm)\w*|\bmyeloid\s+"
+                   r"(?:malignanc|neoplasm)\w*", _I)
+_ANY = re.compile(r"\bany\s+(?:type\s+of\s+|kind\s+of\s+|histologically\s+confirmed\s+)?"
+                  r"(?:cancer|malignancy|malignant\s+(?:disease|tumou?r|neoplasm)|tumou?r\s+type)\b|"
+                  r"\ball\s+(?:cancer|tumou?r)\s+types\b", _I)
+_GENERIC_CONDITION = re.compile(
+    r"^\s*(?:malignant\s+)?(?:neoplasms?|cancers?|tumou?rs?|malignanc(?:y|ies)|carcinomas?|"
+    r"neoplasms?,?\s+malignant|malignant\s+neoplasms?(?:\s+of\s+unknown\s+primary)?|"
+    r"advanced\s+cancers?|metastatic\s+cancers?|oncology|solid\s+tumou?r)\s*$",
+    _I)
+_EXCEPT = re.compile(r"\b(?:except|excluding|other\s+than|with\s+the\s+exception\s+of|"
+                     r"apart\s+from|but\s+not)\b", _I)
+_HISTORY_BEFORE = re.compile(
+    r"(?:history\s+of|prior|previous|other|another|second|family|familial|concurrent|"
+    r"secondary|treated|cured|past)\s+(?:\w+\s+){0,2}$", _I)
+_TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|leuka?emia|"
+                          r"primary", _I)
+_NON_SQUAMOUS = re.compile(r"\bnon-?\s?squamous\b", _I)
+# A site word is a requirement only when a tumour word is near ("cancer of the cervix").
+_SITE_NEAR = 30
+
+
+def _codes_for(text: str) -> list[str]:
+    return [m.key for m in get_vocabulary().find_cancer_types(text)]
+
+
+def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str]) -> list[str]:
+    """OncoTree codes of the trial's conditions, keywords and title, plus "_SOLID" (solid
+    tumours), "_HEME" (haematological malignancies) and "_ANY" (any cancer, generic
+    "Malignant Neoplasm"/"Cancer" conditions). Order: first seen first."""
+    codes: list[str] = []
+    texts = list(conditions or []) + list(keywords or []) + [title or ""]
+    for text in texts:
+        if not text:
+            continue
+        codes += _codes_for(text)
+        if _SOLID.search(text):
+            codes.append("_SOLID")
+        if _HEME.search(text):
+            codes.append("_HEME")
+        if _ANY.search(text) or _GENERIC_CONDITION.match(text):
+            codes.append("_ANY")
+    return list(dict.fromkeys(codes))
+
+
+def find_cancer_requirements(text: str, criterion_kind: str,
+                             skip_other_malignancy: bool = False) -> list[Requirement]:
+    """cancer_type (codes or scope solid/heme/any, with "except"), histology and
+    primary_site requirements of one criterion.
+
+    Skipped: mentions of past or other cancers ("history of breast cancer"), those after
+    "except" (they become the `except` list of a scope), and in exclusion criteria the
+    diagnosis words that only qualify another statement ("EGFR-mutant NSCLC").
+    """
+    if skip_other_malignancy:
+        return []
+    vocabulary = get_vocabulary()
+    out: list[Requirement] = []
+    except_at = _EXCEPT.search(text)
+    cancer_matches = vocabulary.find_cancer_types(text)
+    kept = []
+    excepted = []
+    for match in cancer_matches:
+        if except_at and match.start > except_at.start():
+            excepted.append(match)
+            continue
+        if _HISTORY_BEFORE.search(text[max(0, match.start - 40):match.start]):
+            continue
+        kept.append(match)
+    scope = None
+    scope_match = None
+    for pattern, name in ((_ANY, "any"), (_SOLID, "solid"), (_HEME, "heme")):
+        found = pattern.search(text)
+        if found and not (except_at and found.start() > except_at.start()):
+            scope, scope_match = name, found
+            break
+    if scope_match is not None:
+        end = max([scope_match.end()] + [m.end for m in excepted])
+        out.append(requirement("cancer_type", {"codes": [], "scope": scope,
+                                               "except": [m.key for m in excepted]},
+                               text, scope_match.start(), end))
+    elif kept:
+        codes = list(dict.fromkeys(m.key for m in kept))
+        out.append(requirement("cancer_type", {"codes": codes, "scope": "codes",
+                                               "except": [m.key for m in excepted]},
+                               text, kept[0].start, kept[-1].end))
+    covered = [(m.start, m.end) for m in cancer_matches]
+    histologies = []
+    for match in vocabulary.find_histologies(text):
+        if any(s <= match.start and match.end <= e for s, e in covered):
+            continue
+        if except_at and match.start > except_at.start():
+            continue
+        if _HISTORY_BEFORE.search(text[max(0, match.start - 40):match.start]):
+            continue
+        histologies.append(match)
+    non_squamous = _NON_SQUAMOUS.search(text)
+    if non_squamous:
+        histologies = [h for h in histologies if not (non_squamous.start() <= h.start
+                                                      < non_squamous.end())]
+    if histologies or non_squamous:
+        names = [m.key for m in histologies]
+        spans = [(m.start, m.end) for m in histologies]
+        if non_squamous:
+            names.insert(0, "non-squamous")
+            spans.append((non_squamous.start(), non_squamous.end()))
+        out.append(requirement("histology", {"histologies": list(dict.fromkeys(names))}, text,
+                               min(s for s, _ in spans), max(e for _, e in spans)))
+    if criterion_kind == "inclusion" and not out:
+        sites = []
+        for match in vocabulary.find_sites(text):
+            near = text[max(0, match.start - _SITE_NEAR):match.end + _SITE_NEAR]
+            if _TUMOUR_WORD.search(near) and not _HISTORY_BEFORE.search(
+                    text[max(0, match.start - 40):match.start]):
+                sites.append(match)
+        if sites:
+            out.append(requirement("primary_site",
+                                   {"sites": list(dict.fromkeys(m.key for m in sites))},
+                                   text, sites[0].start, sites[-1].end))
+    return out
+
+
+def restrict_for_exclusion(requirements: list[Requirement]) -> list[Requirement]:
+    """In an exclusion criterion any true statement excludes, so a diagnosis word that only
+    qualifies another statement ("Known EGFR mutation in NSCLC") must not stand alone: keep
+    cancer type/histology/site only when the criterion states nothing else, and then only the
+    narrowest of them (histology before cancer type)."""
+    disease_kinds = {"cancer_type", "histology", "primary_site"}
+    others = [r for r in requirements if r.kind not in disease_kinds]
+    if others:
+        return others
+    for kind in ("histology", "cancer_type", "primary_site"):
+        chosen = [r for r in requirements if r.kind == kind]
+        if chosen:
+            return chosen
+    return []

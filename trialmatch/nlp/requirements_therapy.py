@@ -1,0 +1,232 @@
+"""Prior therapy requirements: drugs and classes received or not received, and the number
+of prior lines of therapy. Drug and class names come from trialmatch.nlp.drugs."""
+
+from __future__ import annotations
+
+import re
+
+from trialmatch.models import Requirement
+from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs
+from trialmatch.nlp.requirements_common import (
+    NUMBER,
+    clause_bounds,
+    is_allowance,
+    requirement,
+    to_number,
+)
+from trialmatch.nlp.requirements_rules import get_rules
+
+_I = re.IGNORECASE
+# Words saying the patient has had the therapy before ("prior", "progressed on").
+_PRIOR_CUE = re.compile(
+    r"\b(?:prior|previous(?:ly)?|received|receipt|treated|treatment\s+with|therapy\s+with|"
+    r"exposure|exposed|pre-?treated|refractory|resistant|progress(?:ed|ion|ing)?|failed|"
+    r"failure|relapsed?|recurrence|intoleran(?:t|ce)|history\s+of|had|underwent|undergone|"
+    r"completed|after|following|na[iï]ve|experienced|administered|use\s+of|given)\b",
+    _I)
+# Mentions about the future, the study itself, allergies or washout periods, which say
+# nothing about what the patient has received.
+_NOT_HISTORY = re.compile(
+    r"\b(?:concurrent(?:ly)?|concomitant(?:ly)?|during\s+(?:the\s+)?(?:study|trial|treatment)|"
+    r"while\s+on\s+(?:study|treatment)|on\s+study|planned|plan\s+to|candidates?\s+for|"
+    r"eligible\s+(?:for|to)|scheduled|will\s+(?:be\s+)?receiv\w*|to\s+receive|able\s+to\s+receive|"
+    r"suitable\s+for|contraindicat\w*|hypersensitivity|allerg\w*|anaphyla\w*|"
+    r"toxicit\w*|adverse\s+(?:events?|reactions?)|side\s+effects?|recovered|resolution|"
+    r"resolved|wash-?out|last\s+dose|since\s+(?:the\s+)?(?:last|prior)|study\s+(?:drug|treatment)|"
+    r"investigational\s+(?:product|agent|drug)|appropriate\s+for|amenable\s+to|"
+    r"in\s+combination\s+with\s+the\s+study|randomi[sz]ed\s+to)\b",
+    _I)
+_WASHOUT = re.compile(
+    rf"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?(?:{NUMBER}|\d+)\s*"
+    rf"(?:\(\d+\)\s*)?(?:days?|weeks?|wks?|months?|years?|half-lives)|"
+    rf"\b(?:{NUMBER}|\d+)\s*(?:\(\d+\)\s*)?(?:days?|weeks?|wks?|months?|half-lives)\s+"
+    rf"(?:prior\s+to|before|of)\b|\bat\s+least\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?)\s+"
+    rf"(?:since|from|after|must\s+have\s+elapsed)",
+    _I)
+_NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
+_EXPERIENCED_AFTER = re.compile(r"^[\s-]*(?:refractory|resistant|pre-?treated|experienced|"
+                                r"exposed|intolerant|failure|containing|based)\b", _I)
+_CNS_CLAUSE = re.compile(r"brain|cns|central\s+nervous|leptomening", _I)
+
+_GENERIC_THERAPY = re.compile(
+    r"\b(?:(?:prior\s+|previous\s+)?(?:systemic|anti-?cancer|anti-?neoplastic|anti-?tumou?r|"
+    r"cancer[- ]directed|disease[- ]directed|cytotoxic|standard)\s+(?:drug\s+)?(?:therapy|"
+    r"therapies|treatments?|agents?|regimens?)|lines?\s+of\s+(?:systemic\s+)?(?:therapy|treatment))"
+    r"\b",
+    _I)
+_NAIVE_STATE = re.compile(
+    r"\b(?:treatment|therapy|systemic(?:\s+therapy)?)[\s-]+na[iï]ve\b|\bpreviously\s+untreated\b|"
+    r"\buntreated\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease|nsclc|\w+oma)\b|"
+    r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|"
+    r"palliative\s+)?(?:therapy|treatment|(?:systemic\s+)?chemotherapy\s+or\s+immunotherapy)\b|"
+    r"\b(?:have|has)\s+not\s+(?:been\s+)?(?:previously\s+)?(?:received|treated)\s+(?:any\s+)?"
+    r"(?:prior\s+)?(?:systemic|anti-?cancer)\b|\bnot\s+(?:been\s+)?previously\s+treated\b",
+    _I)
+_LINE_NOUN = (r"(?:prior\s+|previous\s+|systemic\s+|standard\s+|lines?\s+of\s+|"
+              r"(?:anti-?cancer|chemotherapy|cytotoxic|platinum[- ]based|treatment)\s+)*"
+              r"(?:lines?|regimens?|therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|"
+              r"systemic\s+(?:therapy|therapies|treatments?))")
+_LINES_BETWEEN = re.compile(
+    rf"\b(?:between\s+)?(?P<a>{NUMBER})\s*(?:-|–|to|and|or)\s*(?P<b>{NUMBER})\s+(?:\w+\s+){{0,2}}?"
+    rf"{_LINE_NOUN}", _I)
+_LINES_MIN = re.compile(
+    rf"(?:\bat\s+least|≥|>=|\bminimum\s+of|(?P<gt>>|(?<!no\s)(?<!not\s)\bmore\s+than|"
+    rf"(?<!no\s)(?<!not\s)\bgreater\s+than|\bover))\s*"
+    rf"(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
+    rf"\b(?P<n2>{NUMBER})\s+or\s+more\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}", _I)
+_LINES_MAX = re.compile(
+    rf"(?:\bno\s+more\s+than|\bnot\s+more\s+than|\bup\s+to|\bmaximum\s+of|\bat\s+most|≤|<=|"
+    rf"(?P<lt><|\bfewer\s+than|\bless\s+than))\s*(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?"
+    rf"{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}",
+    _I)
+_LINES_EXACT = re.compile(
+    rf"\b(?P<only>only|exactly)\s+(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
+    rf"\b(?:received|had|after|following|progressed\s+(?:on|after))\s+(?P<n2>one|two|three|1|2|3)"
+    rf"\s+(?:prior\s+|previous\s+)(?:\w+[\s-]+){{0,2}}?(?:lines?|regimens?)\b",
+    _I)
+
+
+def _number(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = to_number(value)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and 0 <= number <= 20 else None
+
+
+def _find_lines(text: str) -> list[Requirement]:
+    """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
+    "treatment-naive")."""
+    for match in _LINES_BETWEEN.finditer(text):
+        low, high = _number(match.group("a")), _number(match.group("b"))
+        if low is not None and high is not None and low < high:
+            return [requirement("prior_lines", {"min": low, "max": high}, text, match.start(),
+                                match.end())]
+    low_match = next((m for m in _LINES_MIN.finditer(text)
+                      if _number(m.group("n") or m.group("n2")) is not None), None)
+    high_match = next((m for m in _LINES_MAX.finditer(text)
+                       if _number(m.group("n") or m.group("n2")) is not None), None)
+    low = high = None
+    spans = []
+    if low_match:
+        low = _number(low_match.group("n") or low_match.group("n2"))
+        low = low + 1 if low_match.group("gt") else low
+        spans.append((low_match.start(), low_match.end()))
+    if high_match:
+        high = _number(high_match.group("n") or high_match.group("n2"))
+        high = high - 1 if high_match.group("lt") else high
+        spans.append((high_match.start(), high_match.end()))
+    if not spans:
+        exact = _LINES_EXACT.search(text)
+        if exact:
+            n = _number(exact.group("n") or exact.group("n2"))
+            if n is not None:
+                bound = {"min": n, "max": n if exact.group("only") else None}
+                return [requirement("prior_lines", bound, text, exact.start(), exact.end())]
+        naive = _NAIVE_STATE.search(text)
+        if naive and not _CNS_CLAUSE.search(text[slice(*clause_bounds(text, naive.start(),
+                                                                        naive.end()))]):
+            return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
+                                naive.end())]
+        return []
+    if low is not None and high is not None and low > high:
+        return []
+    return [requirement("prior_lines", {"min": low, "max": high}, text,
+                        min(s for s, _ in spans), max(e for _, e in spans))]
+
+
+def _negated_therapy(text: str, mention: DrugMention) -> bool:
+    """"No prior X", "not received X", "X-naive": the patient must not have had X."""
+    if _NAIVE_AFTER.match(text[mention.end:mention.end + 12]):
+        return True
+    left, _ = clause_bounds(text, mention.start, mention.end)
+    before = text[max(left, mention.start - 80):mention.start]
+    before = re.sub(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+than\b", " ", before,
+                    flags=_I)
+    return bool(get_rules().negation_cue.search(before))
+
+
+def _has_prior_cue(text: str, mention: DrugMention) -> bool:
+    if _EXPERIENCED_AFTER.match(text[mention.end:mention.end + 16]) or \
+            _NAIVE_AFTER.match(text[mention.end:mention.end + 12]):
+        return True
+    # The cue may sit in a lead-in line above the sub-bullet ("Prior therapy:\n* docetaxel").
+    sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start))
+    before = text[max(sentence_start + 1, mention.start - 120):mention.start]
+    after = text[mention.end:mention.end + 40]
+    return bool(_PRIOR_CUE.search(before) or re.match(
+        r"^[^.;]{0,30}?\b(?:therapy|treatment|regimen)?\s*(?:was|were|has\s+been|have\s+been)?\s*"
+        r"(?:received|given|administered|failed)\b", after, _I))
+
+
+def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
+    """Prior therapy (drugs and classes received, or not) and prior lines of therapy.
+
+    Washout rules ("no chemotherapy within 4 weeks"), allergies, concurrent use and study
+    treatment are skipped: they are not facts about the patient's treatment history.
+    """
+    mentions = sorted(find_drug_classes(text) + find_drugs(text), key=lambda m: (m.start,
+                                                                                 -m.end))
+    kept: list[DrugMention] = []
+    for mention in mentions:
+        if kept and mention.start < kept[-1].end:
+            continue
+        kept.append(mention)
+    groups: dict[bool, list[tuple[DrugMention, bool]]] = {True: [], False: []}
+    for mention in kept:
+        left, right = clause_bounds(text, mention.start, mention.end)
+        sentence_end = re.search(r"(?<!\d)\.(?!\d)|;|\n", text[mention.end:])
+        sentence = text[max(0, left):mention.end + (sentence_end.start() if sentence_end
+                                                     else len(text))]
+        if _NOT_HISTORY.search(sentence) or _WASHOUT.search(sentence):
+            continue
+        if not _has_prior_cue(text, mention):
+            continue
+        if is_allowance(text, mention.start, mention.end):
+            continue
+        is_class = mention.key not in {d.key for d in find_drugs(mention.text)}
+        received = not _negated_therapy(text, mention)
+        groups[received].append((mention, is_class))
+    out: list[Requirement] = []
+    for received, items in groups.items():
+        if not items:
+            continue
+        drugs = list(dict.fromkeys(m.key for m, is_class in items if not is_class))
+        classes = list(dict.fromkeys(m.key for m, is_class in items if is_class))
+        start = min(m.start for m, _ in items)
+        end = max(m.end for m, _ in items)
+        out.append(requirement("prior_therapy", {"received": received, "drugs": drugs,
+                                                 "classes": classes}, text, start, end))
+    lines = _find_lines(text)
+    if lines:
+        left, right = clause_bounds(text, lines[0].start, lines[0].end)
+        sentence = text[left:right]
+        if not (_WASHOUT.search(sentence) and lines[0].params.get("max") == 0):
+            out += lines
+    elif not out:
+        out += _generic_prior(text)
+    return sorted(out, key=lambda r: r.start)
+
+
+def _generic_prior(text: str) -> list[Requirement]:
+    """"Prior systemic therapy for advanced disease" with no drug named: at least one line
+    (or none, when negated)."""
+    for match in _GENERIC_THERAPY.finditer(text):
+        left, right = clause_bounds(text, match.start(), match.end())
+        sentence = text[left:right]
+        if _NOT_HISTORY.search(sentence) or _WASHOUT.search(sentence):
+            continue
+        mention = DrugMention("therapy", match.start(), match.end(), match.group(0))
+        if not _has_prior_cue(text, mention) and not re.match(r"prior|previous",
+                                                              match.group(0), _I):
+            continue
+        if is_allowance(text, match.start(), match.end()):
+            continue
+        if _negated_therapy(text, mention):
+            return [requirement("prior_lines", {"min": None, "max": 0}, text, match.start(),
+                                match.end())]
+        return [requirement("prior_lines", {"min": 1, "max": None}, text, match.start(),
+                            match.end())]
+    return []
