@@ -1,0 +1,1090 @@
+"""One vocabulary for notes and trials: OncoTree cancer types, primary sites, histologies,
+biomarker names and alteration patterns.
+
+The terminology lives in JSON data files under `trialmatch/nlp/data/` (loaded with
+`importlib.resources` and validated here); this module only indexes and searches it. The note
+extractor, the criteria parser and the matcher all call `get_vocabulary()`, so that a note's
+"NSCLC" and a trial's "non-small cell lung cancer" become the same OncoTree code.
+
+Phrase search is a token scan over a dict keyed by the first token of every phrase (no loop
+over synonyms per text), so it stays fast on long notes and on hundreds of trials a second.
+Alterations are regular expressions (they describe shapes such as `p.V600E`, not phrases)
+compiled into one alternation.
+
+When `$TRIALMATCH_ONCOTREE` points at the official OncoTree JSON (a nested tree as published
+by cBioPortal/oncotree), its nodes are merged in for the complete tree: official names,
+parents, main types and tissues win; the synonyms, sites and histologies from the package
+data are kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from trialmatch.errors import DataFileError
+
+ROOT = "TISSUE"  # OncoTree's root node; ancestors() stops below it
+HEME_TISSUES = frozenset({"Myeloid", "Lymphoid"})
+ONCOTREE_ENV = "TRIALMATCH_ONCOTREE"
+
+_CODE_RE = re.compile(r"^[A-Z0-9_/\-]+$")
+_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9 /\-]*$")
+
+# Tokens are runs of letters/digits (an English possessive "'s" stays attached and is dropped
+# on normalisation) or single punctuation marks. Hyphens, apostrophes and whitespace only
+# separate tokens, so "non-small", "non small" and "non‐small" are the same phrase.
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['’]s(?![^\W_]))?|[^\w\s\-‐‑‒–—'’]")
+
+# British and American spellings meet on the American form (both sides are normalised).
+_SPELLING = (
+    ("tumour", "tumor"),
+    ("oesophag", "esophag"),
+    ("oestrogen", "estrogen"),
+    ("leukaem", "leukem"),
+    ("haemat", "hemat"),
+    ("haemangi", "hemangi"),
+    ("paediatric", "pediatric"),
+    ("anaem", "anem"),
+    ("oedema", "edema"),
+)
+
+# OCR confusions tried before a fuzzy comparison ("adenocarcinorna" -> "adenocarcinoma").
+_OCR_SUBSTITUTIONS = (("rn", "m"), ("0", "o"), ("1", "l"), ("5", "s"), ("vv", "w"), ("cl", "d"))
+FUZZY_MIN_LENGTH = 6  # shorter tokens are never fuzzy-matched: too many false friends
+FUZZY_SCORE = 90  # rapidfuzz ratio (0-100) a damaged word must reach
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class CancerTypeEntry:
+    """One OncoTree node with the phrases that name it and, where it is a combination of a
+    primary site and a histology, the site and histology keys."""
+
+    code: str
+    name: str
+    main_type: str
+    tissue: str
+    parent: str | None
+    synonyms: tuple[str, ...]
+    site: str | None
+    histology: str | None
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    """A vocabulary term found in text. `key` is an OncoTree code, a site key, a histology
+    key, a marker name or a canonical alteration; `exact` is False for OCR-tolerant matches."""
+
+    key: str
+    start: int
+    end: int
+    text: str
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class SiteEntry:
+    """A primary site: its key, display name, OncoTree tissue and the phrases that name it."""
+
+    key: str
+    name: str
+    tissue: str | None
+    parent: str | None  # a broader site ("colon" -> "colorectum")
+    synonyms: tuple[str, ...]
+    subsites: tuple[str, ...]
+    default_code: str | None  # code for a generic carcinoma/cancer of this site
+    case_sensitive: tuple[str, ...] = ()  # phrases matched with their case ("RUL")
+
+
+@dataclass(frozen=True)
+class HistologyEntry:
+    """A histology key, its broader histology and the phrases that name it."""
+
+    key: str
+    name: str
+    broader: str | None
+    synonyms: tuple[str, ...]
+    default_code: str | None  # code when the histology decides the type without a site
+    case_sensitive: tuple[str, ...] = ()  # phrases matched with their case ("NET")
+
+
+@dataclass(frozen=True)
+class BiomarkerEntry:
+    """A marker as named in SPEC (HGNC symbol for genes) with its aliases."""
+
+    symbol: str
+    name: str
+    kind: str  # gene | protein | signature | virus | fusion | region
+    aliases: tuple[str, ...]
+    mmr_protein: bool = False
+
+
+@dataclass(frozen=True)
+class AlterationEntry:
+    """A canonical alteration name and the regular expressions that find it."""
+
+    name: str
+    kind: str
+    patterns: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+@dataclass
+class _Token:
+    start: int
+    end: int
+    raw: str  # as written, possessive removed
+    norm: str  # lower case, American spelling
+
+
+def _normalise_word(word: str) -> str:
+    """Lower-case a token and map British spellings to American ones."""
+    low = word.lower()
+    if "oe" in low or "ae" in low or "our" in low:
+        for british, american in _SPELLING:
+            if british in low:
+                low = low.replace(british, american)
+    return low
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """Split text into tokens with their character offsets."""
+    tokens = []
+    for match in _TOKEN_RE.finditer(text):
+        raw = match.group()
+        if len(raw) > 2 and raw[-2] in "'’" and raw[-1] in "sS":
+            raw = raw[:-2]
+        tokens.append(_Token(match.start(), match.end(), raw, _normalise_word(raw)))
+    return tokens
+
+
+def _phrase_tokens(phrase: str) -> tuple[str, ...]:
+    return tuple(t.norm for t in _tokenize(phrase))
+
+
+def _phrase_raw_tokens(phrase: str) -> tuple[str, ...]:
+    return tuple(t.raw for t in _tokenize(phrase))
+
+
+# --------------------------------------------------------------------------- phrase index
+
+
+@dataclass
+class _PhraseIndex:
+    """Phrases indexed by their first token; a scan tries only the phrases that can start at
+    each token, longest first, and keeps the leftmost-longest non-overlapping matches."""
+
+    by_first: dict[str, list[tuple[tuple[str, ...], str, bool]]] = field(default_factory=dict)
+    keys_by_phrase: dict[tuple[str, ...], str] = field(default_factory=dict)
+    words: set[str] = field(default_factory=set)
+    fuzzy_words: list[str] = field(default_factory=list)
+
+    def add(self, phrase: str, key: str, case_sensitive: bool = False) -> str | None:
+        """Index a phrase; return the key that already owns it, if another does."""
+        norm = _phrase_tokens(phrase)
+        if not norm:
+            return None
+        tokens = _phrase_raw_tokens(phrase) if case_sensitive else norm
+        owner = self.keys_by_phrase.get(norm) if not case_sensitive else None
+        if owner is not None and owner != key:
+            return owner
+        if not case_sensitive:
+            self.keys_by_phrase[norm] = key
+        bucket = self.by_first.setdefault(norm[0], [])
+        if not any(t == tokens and k == key for t, k, _ in bucket):
+            bucket.append((tokens, key, case_sensitive))
+        self.words.update(norm)
+        return None
+
+    def remove_phrase(self, phrase: str) -> None:
+        """Drop a case-insensitive phrase (used when an official name turns out ambiguous)."""
+        norm = _phrase_tokens(phrase)
+        if not norm:
+            return
+        self.keys_by_phrase.pop(norm, None)
+        bucket = self.by_first.get(norm[0], [])
+        self.by_first[norm[0]] = [b for b in bucket if not (b[0] == norm and not b[2])]
+
+    def freeze(self) -> None:
+        """Sort candidates longest first and prepare the fuzzy word list."""
+        for bucket in self.by_first.values():
+            bucket.sort(key=lambda item: -len(item[0]))
+        self.fuzzy_words = sorted(
+            w for w in self.words if len(w) >= FUZZY_MIN_LENGTH and w.isalpha()
+        )
+
+    def scan(
+        self, text: str, tokens: list[_Token], fuzzy_marks: set[int] | None = None
+    ) -> list[TermMatch]:
+        """Leftmost-longest non-overlapping matches of indexed phrases over `tokens`."""
+        matches: list[TermMatch] = []
+        words = self.words
+        norms = [t.norm for t in tokens]
+        # Plurals ("adenocarcinomas", "tumors") fold onto the indexed singular.
+        for i, norm in enumerate(norms):
+            if len(norm) >= 5 and norm not in words and norm[-1] == "s" and norm[:-1] in words:
+                norms[i] = norm[:-1]
+        i, n = 0, len(tokens)
+        while i < n:
+            bucket = self.by_first.get(norms[i])
+            found = None
+            if bucket:
+                for phrase, key, case_sensitive in bucket:
+                    size = len(phrase)
+                    if i + size > n:
+                        continue
+                    if case_sensitive:
+                        if all(tokens[i + j].raw == phrase[j] for j in range(size)):
+                            found = (size, key)
+                            break
+                    elif all(norms[i + j] == phrase[j] for j in range(1, size)):
+                        found = (size, key)
+                        break
+            if found is None:
+                i += 1
+                continue
+            size, key = found
+            start, end = tokens[i].start, tokens[i + size - 1].end
+            exact = not fuzzy_marks or not any(j in fuzzy_marks for j in range(i, i + size))
+            matches.append(TermMatch(key, start, end, text[start:end], exact))
+            i += size
+        return matches
+
+    def find(self, text: str, fuzzy: bool = False) -> list[TermMatch]:
+        """All matches in `text`; with `fuzzy`, OCR-damaged words are repaired first and the
+        matches that needed a repair are marked `exact=False`."""
+        tokens = _tokenize(text)
+        if not fuzzy:
+            return self.scan(text, tokens)
+        repaired, marks = self._repair(tokens)
+        if not marks:
+            return self.scan(text, tokens)
+        return self.scan(text, repaired, marks)
+
+    def _repair(self, tokens: list[_Token]) -> tuple[list[_Token], set[int]]:
+        """Replace unknown tokens by the vocabulary word they were meant to be: a word split
+        by a stray space ("adenocarcin oma"), a classic OCR confusion ("rn" read for "m"),
+        or a close fuzzy match (rapidfuzz ratio >= FUZZY_SCORE on words of 6+ letters)."""
+        words = self.words
+        out: list[_Token] = []
+        marks: set[int] = set()
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            norm = tok.norm
+            if norm in words or not norm.isalpha() or (norm.endswith("s") and norm[:-1] in words):
+                out.append(tok)
+                i += 1
+                continue
+            # A word broken in two by OCR: both halves alphabetic and adjacent.
+            if i + 1 < len(tokens):
+                nxt = tokens[i + 1]
+                joined = norm + nxt.norm
+                if nxt.norm.isalpha() and nxt.start - tok.end <= 2 and joined in words:
+                    marks.add(len(out))
+                    out.append(_Token(tok.start, nxt.end, joined, joined))
+                    i += 2
+                    continue
+            fixed = self._fuzzy_word(norm)
+            if fixed is not None:
+                marks.add(len(out))
+                out.append(_Token(tok.start, tok.end, fixed, fixed))
+            else:
+                out.append(tok)
+            i += 1
+        return out, marks
+
+    def _fuzzy_word(self, norm: str) -> str | None:
+        if len(norm) < FUZZY_MIN_LENGTH or not self.fuzzy_words:
+            return None
+        for damaged, meant in _OCR_SUBSTITUTIONS:
+            if damaged in norm:
+                candidate = norm.replace(damaged, meant)
+                if candidate in self.words:
+                    return candidate
+        best = process.extractOne(
+            norm, self.fuzzy_words, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE
+        )
+        if best is None:
+            return None
+        word = best[0]
+        # A different length by more than two letters is a different word, not damage.
+        return word if abs(len(word) - len(norm)) <= 2 else None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_json(path: Path | Any, label: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DataFileError(f"{label}: file not found") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"{label}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DataFileError(f"{label}: expected a JSON object at the top level")
+    if not isinstance(data.get("source"), str) or not data["source"].strip():
+        raise DataFileError(f"{label}: missing the 'source' field")
+    return data
+
+
+def _entries(data: dict[str, Any], field_name: str, label: str) -> list[dict[str, Any]]:
+    items = data.get(field_name)
+    if not isinstance(items, list) or not items:
+        raise DataFileError(f"{label}: expected a non-empty list '{field_name}'")
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise DataFileError(f"{label}: entry #{position} is not an object")
+    return items
+
+
+def _strings(item: dict[str, Any], name: str, label: str, entry: str) -> tuple[str, ...]:
+    value = item.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise DataFileError(f"{label}: entry {entry!r}: '{name}' must be a list of strings")
+    return tuple(value)
+
+
+def _optional_str(item: dict[str, Any], name: str, label: str, entry: str) -> str | None:
+    value = item.get(name)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise DataFileError(f"{label}: entry {entry!r}: '{name}' must be a string or null")
+    return value
+
+
+def _required_str(item: dict[str, Any], name: str, label: str, entry: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise DataFileError(f"{label}: entry {entry!r}: missing '{name}'")
+    return value
+
+
+@dataclass
+class _CancerTypeData:
+    entries: dict[str, CancerTypeEntry]
+    case_sensitive: dict[str, tuple[str, ...]]
+    unmatched_codes: frozenset[str]
+
+
+def load_cancer_types(path: Path | Any) -> _CancerTypeData:
+    """Read and validate a cancer_types.json file (duplicate codes, unknown parents, missing
+    fields raise DataFileError naming the file and the entry)."""
+    label = getattr(path, "name", str(path))
+    data = _read_json(path, label)
+    unmatched = data.get("unmatched_codes", [])
+    if not isinstance(unmatched, list) or not all(isinstance(c, str) for c in unmatched):
+        raise DataFileError(f"{label}: 'unmatched_codes' must be a list of codes")
+    entries: dict[str, CancerTypeEntry] = {}
+    case_sensitive: dict[str, tuple[str, ...]] = {}
+    for position, item in enumerate(_entries(data, "cancer_types", label)):
+        code = item.get("code")
+        if not isinstance(code, str) or not _CODE_RE.match(code):
+            raise DataFileError(f"{label}: entry #{position}: bad or missing 'code'")
+        if code in entries:
+            raise DataFileError(f"{label}: entry {code!r}: duplicate code")
+        synonyms = _strings(item, "synonyms", label, code)
+        exact_case = _strings(item, "case_sensitive", label, code)
+        for phrase in exact_case:
+            if phrase not in synonyms:
+                raise DataFileError(
+                    f"{label}: entry {code!r}: case-sensitive phrase {phrase!r} is not a synonym"
+                )
+        entries[code] = CancerTypeEntry(
+            code=code,
+            name=_required_str(item, "name", label, code),
+            main_type=_optional_str(item, "main_type", label, code) or "",
+            tissue=_optional_str(item, "tissue", label, code) or "",
+            parent=_optional_str(item, "parent", label, code),
+            synonyms=synonyms,
+            site=_optional_str(item, "site", label, code),
+            histology=_optional_str(item, "histology", label, code),
+        )
+        if exact_case:
+            case_sensitive[code] = exact_case
+    for code, entry in entries.items():
+        if entry.parent is not None and entry.parent != ROOT and entry.parent not in entries:
+            raise DataFileError(f"{label}: entry {code!r}: unknown parent {entry.parent!r}")
+    _check_cycles(entries, label)
+    return _CancerTypeData(entries, case_sensitive, frozenset(unmatched))
+
+
+def _check_cycles(entries: dict[str, CancerTypeEntry], label: str) -> None:
+    for code in entries:
+        seen = {code}
+        parent = entries[code].parent
+        while parent is not None and parent != ROOT and parent in entries:
+            if parent in seen:
+                raise DataFileError(f"{label}: entry {code!r}: parent chain loops at {parent!r}")
+            seen.add(parent)
+            parent = entries[parent].parent
+
+
+def _case_sensitive(
+    item: dict[str, Any], label: str, key: str, fields: tuple[str, ...]
+) -> tuple[str, ...]:
+    phrases = _strings(item, "case_sensitive", label, key)
+    known = {item.get("name")} | {p for f in fields for p in _strings(item, f, label, key)}
+    for phrase in phrases:
+        if phrase not in known:
+            raise DataFileError(
+                f"{label}: entry {key!r}: case-sensitive phrase {phrase!r} is not a synonym"
+            )
+    return phrases
+
+
+def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
+    """Read and validate a sites.json file."""
+    label = getattr(path, "name", str(path))
+    data = _read_json(path, label)
+    sites: dict[str, SiteEntry] = {}
+    for position, item in enumerate(_entries(data, "sites", label)):
+        key = item.get("key")
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            raise DataFileError(f"{label}: entry #{position}: bad or missing 'key'")
+        if key in sites:
+            raise DataFileError(f"{label}: entry {key!r}: duplicate key")
+        sites[key] = SiteEntry(
+            key=key,
+            name=_required_str(item, "name", label, key),
+            tissue=_optional_str(item, "tissue", label, key),
+            parent=_optional_str(item, "parent", label, key),
+            synonyms=_strings(item, "synonyms", label, key),
+            subsites=_strings(item, "subsites", label, key),
+            default_code=_optional_str(item, "default_code", label, key),
+            case_sensitive=_case_sensitive(item, label, key, ("synonyms", "subsites")),
+        )
+    for key, site in sites.items():
+        if site.parent is not None and site.parent not in sites:
+            raise DataFileError(f"{label}: entry {key!r}: unknown parent site {site.parent!r}")
+    return sites
+
+
+def load_histologies(path: Path | Any) -> dict[str, HistologyEntry]:
+    """Read and validate a histologies.json file."""
+    label = getattr(path, "name", str(path))
+    data = _read_json(path, label)
+    histologies: dict[str, HistologyEntry] = {}
+    for position, item in enumerate(_entries(data, "histologies", label)):
+        key = item.get("key")
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            raise DataFileError(f"{label}: entry #{position}: bad or missing 'key'")
+        if key in histologies:
+            raise DataFileError(f"{label}: entry {key!r}: duplicate key")
+        histologies[key] = HistologyEntry(
+            key=key,
+            name=_required_str(item, "name", label, key),
+            broader=_optional_str(item, "broader", label, key),
+            synonyms=_strings(item, "synonyms", label, key),
+            default_code=_optional_str(item, "default_code", label, key),
+            case_sensitive=_case_sensitive(item, label, key, ("synonyms",)),
+        )
+    for key, histology in histologies.items():
+        if histology.broader is not None and histology.broader not in histologies:
+            raise DataFileError(
+                f"{label}: entry {key!r}: unknown broader histology {histology.broader!r}"
+            )
+        seen, current = {key}, histology.broader
+        while current is not None:
+            if current in seen:
+                raise DataFileError(f"{label}: entry {key!r}: broader chain loops")
+            seen.add(current)
+            current = histologies[current].broader
+    return histologies
+
+
+@dataclass
+class _BiomarkerData:
+    markers: dict[str, BiomarkerEntry]
+    exact_case: dict[str, set[str]]
+    status_aliases: dict[tuple[str, ...], str]
+
+
+def load_biomarkers(path: Path | Any) -> _BiomarkerData:
+    """Read and validate a biomarkers.json file: the entries, per symbol the aliases that must
+    match with their exact case (e.g. "MET", never the verb "met"), and the aliases that carry
+    a result ("MSS" -> negative, "dMMR" -> positive)."""
+    label = getattr(path, "name", str(path))
+    data = _read_json(path, label)
+    markers: dict[str, BiomarkerEntry] = {}
+    exact_case: dict[str, set[str]] = {}
+    for position, item in enumerate(_entries(data, "biomarkers", label)):
+        symbol = item.get("symbol")
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise DataFileError(f"{label}: entry #{position}: bad or missing 'symbol'")
+        if symbol in markers:
+            raise DataFileError(f"{label}: entry {symbol!r}: duplicate symbol")
+        kind = _required_str(item, "kind", label, symbol)
+        aliases = _strings(item, "aliases", label, symbol)
+        cs = _strings(item, "case_sensitive", label, symbol)
+        for phrase in cs:
+            if phrase != symbol and phrase not in aliases:
+                raise DataFileError(
+                    f"{label}: entry {symbol!r}: case-sensitive phrase {phrase!r} is not an alias"
+                )
+        mmr = item.get("mmr_protein", False)
+        if not isinstance(mmr, bool):
+            raise DataFileError(f"{label}: entry {symbol!r}: 'mmr_protein' must be true/false")
+        markers[symbol] = BiomarkerEntry(
+            symbol=symbol,
+            name=_required_str(item, "name", label, symbol),
+            kind=kind,
+            aliases=aliases,
+            mmr_protein=mmr,
+        )
+        exact_case[symbol] = set(cs)
+    aliases_all = {p for m in markers.values() for p in (m.symbol, *m.aliases)}
+    raw_status = data.get("status_aliases", {})
+    if not isinstance(raw_status, dict):
+        raise DataFileError(f"{label}: 'status_aliases' must map aliases to a status")
+    status_aliases: dict[tuple[str, ...], str] = {}
+    for alias, status in raw_status.items():
+        if alias not in aliases_all:
+            raise DataFileError(f"{label}: status alias {alias!r} is not a marker alias")
+        if status not in ("positive", "negative", "equivocal", "unknown"):
+            raise DataFileError(f"{label}: status alias {alias!r}: bad status {status!r}")
+        status_aliases[_phrase_tokens(alias)] = status
+    return _BiomarkerData(markers, exact_case, status_aliases)
+
+
+@dataclass
+class _AlterationData:
+    entries: list[AlterationEntry]
+    amino_acids: dict[str, str]
+    protein_patterns: tuple[str, ...]
+
+
+def load_alterations(path: Path | Any) -> _AlterationData:
+    """Read and validate an alterations.json file; every pattern must compile."""
+    label = getattr(path, "name", str(path))
+    data = _read_json(path, label)
+    entries: list[AlterationEntry] = []
+    names: set[str] = set()
+    for position, item in enumerate(_entries(data, "alterations", label)):
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise DataFileError(f"{label}: entry #{position}: bad or missing 'name'")
+        if name in names:
+            raise DataFileError(f"{label}: entry {name!r}: duplicate name")
+        names.add(name)
+        patterns = _strings(item, "patterns", label, name)
+        if not patterns:
+            raise DataFileError(f"{label}: entry {name!r}: no patterns")
+        for pattern in patterns:
+            _compile(pattern, label, name)
+            if "(?P<" in pattern:
+                raise DataFileError(f"{label}: entry {name!r}: named groups are reserved")
+        entries.append(AlterationEntry(name, _required_str(item, "kind", label, name), patterns))
+    amino_acids = data.get("amino_acids")
+    if not isinstance(amino_acids, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and len(v) == 1 for k, v in amino_acids.items()
+    ):
+        raise DataFileError(f"{label}: 'amino_acids' must map three-letter codes to one letter")
+    protein = data.get("protein_change")
+    if not isinstance(protein, dict):
+        raise DataFileError(f"{label}: missing 'protein_change'")
+    protein_patterns = _strings(protein, "patterns", label, "protein_change")
+    for pattern in protein_patterns:
+        compiled = _compile(pattern, label, "protein_change")
+        if not {"ref", "pos", "alt"} <= set(compiled.groupindex):
+            raise DataFileError(
+                f"{label}: entry 'protein_change': pattern needs groups ref, pos and alt"
+            )
+    return _AlterationData(entries, {k.lower(): v for k, v in amino_acids.items()},
+                           protein_patterns)
+
+
+def _compile(pattern: str, label: str, entry: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise DataFileError(f"{label}: entry {entry!r}: bad pattern ({exc})") from exc
+
+
+def load_oncotree_json(path: Path | str) -> dict[str, dict[str, Any]]:
+    """Flatten the official OncoTree JSON (nested `children`) to {code: node}."""
+    label = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DataFileError(f"{label}: OncoTree file not found", f"check ${ONCOTREE_ENV}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"{label}: not valid JSON ({exc})", f"check ${ONCOTREE_ENV}") from exc
+    nodes: dict[str, dict[str, Any]] = {}
+    stack: list[Any] = list(data.values()) if isinstance(data, dict) else list(data)
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict) or not isinstance(node.get("code"), str):
+            raise DataFileError(f"{label}: a node without a code", "is this the OncoTree JSON?")
+        nodes[node["code"]] = node
+        children = node.get("children") or {}
+        stack.extend(children.values() if isinstance(children, dict) else children)
+    if ROOT not in nodes and not nodes:
+        raise DataFileError(f"{label}: no OncoTree nodes found")
+    return nodes
+
+
+def _merge_oncotree(
+    entries: dict[str, CancerTypeEntry], nodes: dict[str, dict[str, Any]]
+) -> dict[str, CancerTypeEntry]:
+    """Official names, parents, main types and tissues win; package synonyms, sites and
+    histologies are kept; nodes unknown to the package are added."""
+    merged: dict[str, CancerTypeEntry] = {}
+    for code, node in nodes.items():
+        if code == ROOT:
+            continue
+        ours = entries.get(code)
+        merged[code] = CancerTypeEntry(
+            code=code,
+            name=node.get("name") or (ours.name if ours else code),
+            main_type=node.get("mainType") or (ours.main_type if ours else ""),
+            tissue=node.get("tissue") or (ours.tissue if ours else ""),
+            parent=node.get("parent") or None,
+            synonyms=ours.synonyms if ours else (),
+            site=ours.site if ours else None,
+            histology=ours.histology if ours else None,
+        )
+    for code, ours in entries.items():
+        if code not in merged:  # a package code retired from the official tree: keep it
+            parent = ours.parent if ours.parent in merged or ours.parent == ROOT else None
+            merged[code] = CancerTypeEntry(**{**ours.__dict__, "parent": parent})
+    return merged
+
+
+# --------------------------------------------------------------------------- the vocabulary
+
+
+class Vocabulary:
+    """The loaded terminology with its search indexes. Build with `get_vocabulary()`."""
+
+    def __init__(
+        self,
+        cancer_types: _CancerTypeData,
+        sites: dict[str, SiteEntry],
+        histologies: dict[str, HistologyEntry],
+        biomarkers: _BiomarkerData,
+        alterations: _AlterationData,
+        oncotree_nodes: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        entries = cancer_types.entries
+        if oncotree_nodes:
+            entries = _merge_oncotree(entries, oncotree_nodes)
+        self._entries = entries
+        self._sites = sites
+        self._histologies = histologies
+        self._markers, marker_case = biomarkers.markers, biomarkers.exact_case
+        self._status_aliases = biomarkers.status_aliases
+        self._check_references(entries, sites, histologies)
+
+        self._children: dict[str, set[str]] = {}
+        for code, entry in entries.items():
+            if entry.parent and entry.parent != ROOT:
+                self._children.setdefault(entry.parent, set()).add(code)
+
+        self._cancer_index = self._build_cancer_index(
+            entries, cancer_types.case_sensitive, cancer_types.unmatched_codes
+        )
+        self._site_index = _PhraseIndex()
+        for site in sites.values():
+            for phrase in (site.name, *site.synonyms, *site.subsites):
+                exact = phrase in site.case_sensitive
+                owner = self._site_index.add(phrase, site.key, case_sensitive=exact)
+                if owner is not None:
+                    raise DataFileError(
+                        f"sites.json: entry {site.key!r}: phrase {phrase!r} also names {owner!r}"
+                    )
+        self._site_index.freeze()
+        self._histology_index = _PhraseIndex()
+        for histology in histologies.values():
+            for phrase in (histology.name, *histology.synonyms):
+                exact = phrase in histology.case_sensitive
+                owner = self._histology_index.add(phrase, histology.key, case_sensitive=exact)
+                if owner is not None:
+                    raise DataFileError(
+                        f"histologies.json: entry {histology.key!r}: phrase {phrase!r} "
+                        f"also names {owner!r}"
+                    )
+        self._histology_index.freeze()
+
+        self._marker_index = _PhraseIndex()
+        self._marker_lookup: dict[tuple[str, ...], str] = {}
+        for marker in self._markers.values():
+            for phrase in (marker.symbol, *marker.aliases):
+                exact = phrase in marker_case.get(marker.symbol, set())
+                owner = self._marker_index.add(phrase, marker.symbol, case_sensitive=exact)
+                if owner is not None:
+                    raise DataFileError(
+                        f"biomarkers.json: entry {marker.symbol!r}: alias {phrase!r} "
+                        f"also names {owner!r}"
+                    )
+                self._marker_lookup.setdefault(_phrase_tokens(phrase), marker.symbol)
+        self._marker_index.freeze()
+
+        self._combos: dict[tuple[str, str], str] = {}
+        for code, entry in entries.items():
+            if entry.site and entry.histology:
+                pair = (entry.site, entry.histology)
+                if pair in self._combos:
+                    raise DataFileError(
+                        f"cancer_types.json: entry {code!r}: site+histology {pair} already "
+                        f"resolves to {self._combos[pair]!r}"
+                    )
+                self._combos[pair] = code
+
+        self._alterations = alterations
+        self._alteration_names = [a.name for a in alterations.entries]
+        # One alternation per canonical alteration; find_alterations keeps the longest hit
+        # at each start, so pattern order inside the data file does not matter.
+        self._alteration_regexes = [
+            re.compile("|".join(f"(?:{p})" for p in a.patterns), re.IGNORECASE)
+            for a in alterations.entries
+        ]
+        self._protein_regexes = [re.compile(p, re.IGNORECASE)
+                                 for p in alterations.protein_patterns]
+
+    # ----------------------------------------------------------------- construction helpers
+
+    @staticmethod
+    def _check_references(
+        entries: dict[str, CancerTypeEntry],
+        sites: dict[str, SiteEntry],
+        histologies: dict[str, HistologyEntry],
+    ) -> None:
+        for code, entry in entries.items():
+            if entry.site is not None and entry.site not in sites:
+                raise DataFileError(
+                    f"cancer_types.json: entry {code!r}: unknown site {entry.site!r}"
+                )
+            if entry.histology is not None and entry.histology not in histologies:
+                raise DataFileError(
+                    f"cancer_types.json: entry {code!r}: unknown histology {entry.histology!r}"
+                )
+        for key, site in sites.items():
+            if site.default_code is not None and site.default_code not in entries:
+                raise DataFileError(
+                    f"sites.json: entry {key!r}: unknown default code {site.default_code!r}"
+                )
+        for key, histology in histologies.items():
+            if histology.default_code is not None and histology.default_code not in entries:
+                raise DataFileError(
+                    f"histologies.json: entry {key!r}: unknown default code "
+                    f"{histology.default_code!r}"
+                )
+
+    @staticmethod
+    def _build_cancer_index(
+        entries: dict[str, CancerTypeEntry],
+        case_sensitive: dict[str, tuple[str, ...]],
+        unmatched: frozenset[str],
+    ) -> _PhraseIndex:
+        index = _PhraseIndex()
+        # Curated synonyms first: a clash between two of them is a data error.
+        for code, entry in entries.items():
+            exact = set(case_sensitive.get(code, ()))
+            for phrase in entry.synonyms:
+                owner = index.add(phrase, code, case_sensitive=phrase in exact)
+                if owner is not None:
+                    raise DataFileError(
+                        f"cancer_types.json: entry {code!r}: synonym {phrase!r} also names "
+                        f"{owner!r}"
+                    )
+        # Then official names. Tissue-level names ("Lung") are sites, not cancers, and some
+        # names mean nothing alone ("IgG", "Adenocarcinoma, NOS" under unknown primary).
+        # An official name shared by two nodes ("Yolk Sac Tumor") is ambiguous and dropped,
+        # unless a curated synonym already decides it.
+        curated = set(index.keys_by_phrase)
+        claimed: dict[tuple[str, ...], str] = {}
+        ambiguous: set[tuple[str, ...]] = set()
+        for code, entry in entries.items():
+            if code in unmatched or entry.parent in (None, ROOT) or len(entry.name) < 4:
+                continue
+            norm = _phrase_tokens(entry.name)
+            if norm in curated:
+                continue
+            if norm in claimed and claimed[norm] != code:
+                ambiguous.add(norm)
+                continue
+            claimed[norm] = code
+        for norm, code in claimed.items():
+            if norm not in ambiguous:
+                index.add(entries[code].name, code)
+        index.freeze()
+        return index
+
+    # ----------------------------------------------------------------- hierarchy
+
+    def entry(self, code: str) -> CancerTypeEntry | None:
+        """The entry for an OncoTree code, or None if the code is unknown."""
+        return self._entries.get(code)
+
+    def name(self, code: str) -> str:
+        """The OncoTree name of a code (the code itself when unknown)."""
+        entry = self._entries.get(code)
+        return entry.name if entry else code
+
+    def all_codes(self) -> set[str]:
+        """Every known OncoTree code (tissue-level nodes included, the root excluded)."""
+        return set(self._entries)
+
+    def ancestors(self, code: str) -> list[str]:
+        """Parent first, up to and including the tissue-level node, excluding TISSUE."""
+        chain: list[str] = []
+        entry = self._entries.get(code)
+        while entry is not None and entry.parent and entry.parent != ROOT:
+            chain.append(entry.parent)
+            entry = self._entries.get(entry.parent)
+        return chain
+
+    def descendants(self, code: str) -> set[str]:
+        """Every code below `code` (not including it)."""
+        found: set[str] = set()
+        stack = list(self._children.get(code, ()))
+        while stack:
+            child = stack.pop()
+            if child not in found:
+                found.add(child)
+                stack.extend(self._children.get(child, ()))
+        return found
+
+    def is_a(self, code: str, ancestor: str) -> bool:
+        """True when `code` is `ancestor` or lies below it."""
+        return code == ancestor or ancestor in self.ancestors(code)
+
+    def is_heme(self, code: str) -> bool:
+        """Haematological: OncoTree tissue Myeloid or Lymphoid, or a lymphoma/leukaemia main
+        type filed under an organ (e.g. TLYM, Testicular Lymphoma, under Testis)."""
+        entry = self._entries.get(code)
+        if entry is None:
+            return False
+        main = entry.main_type.lower()
+        return entry.tissue in HEME_TISSUES or "lymphoma" in main or "leukemia" in main
+
+    def is_solid(self, code: str) -> bool:
+        """A known code that is not haematological."""
+        return code in self._entries and not self.is_heme(code)
+
+    def tissue_code(self, code: str) -> str | None:
+        """The tissue-level ancestor (LUNG for LUAD), or the code itself at that level."""
+        if code not in self._entries:
+            return None
+        chain = [code, *self.ancestors(code)]
+        return chain[-1]
+
+    # ----------------------------------------------------------------- sites and histology
+
+    def site(self, key: str) -> SiteEntry | None:
+        """The site entry for a site key."""
+        return self._sites.get(key)
+
+    def histology(self, key: str) -> HistologyEntry | None:
+        """The histology entry for a histology key."""
+        return self._histologies.get(key)
+
+    def site_of(self, code: str) -> str | None:
+        """The primary-site key of a code: its own, else its nearest ancestor's, else the site
+        whose default code is its tissue-level node."""
+        for candidate in (code, *self.ancestors(code)):
+            entry = self._entries.get(candidate)
+            if entry is not None and entry.site:
+                return entry.site
+        return None
+
+    def histology_of(self, code: str) -> str | None:
+        """The histology key of a code or of its nearest ancestor that has one."""
+        for candidate in (code, *self.ancestors(code)):
+            entry = self._entries.get(candidate)
+            if entry is not None and entry.histology:
+                return entry.histology
+        return None
+
+    def resolve(self, site: str | None, histology: str | None) -> str | None:
+        """The most specific OncoTree code that a primary site and a histology support.
+
+        Tries the pair, then broader histologies ("mucinous adenocarcinoma" -> "adenocarcinoma"
+        -> "carcinoma") at each broader site ("sigmoid colon" -> "colon" -> "colorectum").
+        A histology that decides the type alone ("melanoma", "glioblastoma") gives its default
+        code; a generic carcinoma gives the site's default code. A site without a histology
+        gives None: an organ named in a report is not a cancer.
+        """
+        if histology is None or histology not in self._histologies:
+            return None
+        hist_chain = self._histology_chain(histology)
+        if site is not None and site in self._sites:
+            site_chain = self._site_chain(site)
+            # The most specific histology wins over the most specific site: "mucinous
+            # adenocarcinoma" of the sigmoid colon is MACR (colorectum), not COAD.
+            for hist_key in hist_chain:
+                for site_key in site_chain:
+                    code = self._combos.get((site_key, hist_key))
+                    if code is not None:
+                        return code
+        for hist_key in hist_chain:
+            default = self._histologies[hist_key].default_code
+            if default is not None:
+                return default
+        if site is not None and site in self._sites and hist_chain[-1] == "carcinoma":
+            for site_key in self._site_chain(site):
+                default = self._sites[site_key].default_code
+                if default is not None:
+                    return default
+        return None
+
+    def _histology_chain(self, key: str) -> list[str]:
+        chain = [key]
+        while (broader := self._histologies[chain[-1]].broader) is not None:
+            chain.append(broader)
+        return chain
+
+    def _site_chain(self, key: str) -> list[str]:
+        chain = [key]
+        while (parent := self._sites[chain[-1]].parent) is not None:
+            chain.append(parent)
+        return chain
+
+    # ----------------------------------------------------------------- finding terms
+
+    def find_cancer_types(self, text: str, *, fuzzy: bool = False) -> list[TermMatch]:
+        """Cancer-type phrases in `text` (key = OncoTree code), case-insensitive except for
+        acronyms that are also words ("ALL"), word-bounded, leftmost-longest, not
+        overlapping. `fuzzy=True` also repairs OCR-damaged words (exact=False)."""
+        return self._cancer_index.find(text, fuzzy)
+
+    def find_sites(self, text: str, *, fuzzy: bool = False) -> list[TermMatch]:
+        """Primary-site phrases, sub-sites included ("right upper lobe" -> "lung")."""
+        return self._site_index.find(text, fuzzy)
+
+    def find_histologies(self, text: str, *, fuzzy: bool = False) -> list[TermMatch]:
+        """Histology phrases ("SCC" -> "squamous cell carcinoma")."""
+        return self._histology_index.find(text, fuzzy)
+
+    # ----------------------------------------------------------------- biomarkers
+
+    def biomarker(self, symbol: str) -> BiomarkerEntry | None:
+        """The biomarker entry for a marker name as fixed in SPEC."""
+        return self._markers.get(symbol)
+
+    def biomarker_symbol(self, alias: str) -> str | None:
+        """The SPEC marker name for an alias ("HER2/neu" -> "HER2", "CD274" -> "PD-L1");
+        None when unknown. Case does not matter here: the caller asks about a marker."""
+        return self._marker_lookup.get(_phrase_tokens(alias))
+
+    def mmr_proteins(self) -> set[str]:
+        """The mismatch-repair proteins (MLH1, MSH2, MSH6, PMS2)."""
+        return {m.symbol for m in self._markers.values() if m.mmr_protein}
+
+    def find_biomarkers(self, text: str) -> list[TermMatch]:
+        """Marker-name mentions (key = SPEC marker name)."""
+        return self._marker_index.find(text)
+
+    def status_of_alias(self, alias: str) -> str | None:
+        """The result an alias itself states ("MSS" -> "negative", "MSI-H" and "dMMR" ->
+        "positive"; for MSI and MMR positive means MSI-high / mismatch-repair deficient), or
+        None for a plain marker name."""
+        return self._status_aliases.get(_phrase_tokens(alias))
+
+    # ----------------------------------------------------------------- alterations
+
+    def find_alterations(self, text: str) -> list[TermMatch]:
+        """Alteration mentions (key = canonical alteration, e.g. "V600E", "exon 19 deletion",
+        "fusion", "amplification"), leftmost-longest and not overlapping."""
+        candidates: list[tuple[int, int, int, str]] = []
+        for order, regex in enumerate(self._alteration_regexes):
+            for m in regex.finditer(text):
+                if m.end() > m.start():
+                    candidates.append((m.start(), -(m.end() - m.start()), order,
+                                       self._alteration_names[order]))
+        offset = len(self._alteration_regexes)
+        for order, regex in enumerate(self._protein_regexes):
+            for m in regex.finditer(text):
+                name = self._protein_change(m)
+                if name is not None:
+                    candidates.append((m.start(), -(m.end() - m.start()), offset + order, name))
+        candidates.sort()
+        matches: list[TermMatch] = []
+        last_end = -1
+        for start, negative_length, _order, name in candidates:
+            end = start - negative_length
+            if start < last_end:
+                continue
+            matches.append(TermMatch(name, start, end, text[start:end], True))
+            last_end = end
+        return matches
+
+    def _protein_change(self, m: re.Match[str]) -> str | None:
+        ref, pos, alt = m.group("ref"), m.group("pos"), m.group("alt")
+        ref_one = self._amino_acid(ref)
+        alt_one = self._amino_acid(alt) if alt else None
+        if ref_one is None or alt_one is None:
+            return None
+        return f"{ref_one}{pos}{alt_one}"
+
+    def _amino_acid(self, text: str) -> str | None:
+        low = text.lower()
+        if low in ("*", "ter", "x"):
+            return "*"
+        if low == "fs":
+            return "fs"
+        if len(text) == 1:
+            return text.upper() if text.isalpha() else None
+        return self._alterations.amino_acids.get(low)
+
+    def normalise_alteration(self, text: str) -> str | None:
+        """The canonical alteration named in `text` ("p.Val600Glu" -> "V600E", "amplified"
+        -> "amplification", "EML4-ALK" -> "fusion"); the first one when several, None when
+        there is none."""
+        matches = self.find_alterations(text)
+        return matches[0].key if matches else None
+
+
+# --------------------------------------------------------------------------- entry points
+
+DATA_FILES = ("cancer_types.json", "sites.json", "histologies.json", "biomarkers.json",
+              "alterations.json")
+
+
+def load_vocabulary(
+    data_dir: Path | str | None = None, oncotree_json: Path | str | None = None
+) -> Vocabulary:
+    """Load the vocabulary from `data_dir` (default: the package data) and, when given, merge
+    the official OncoTree JSON."""
+    if data_dir is None:
+        base: Any = resources.files("trialmatch.nlp") / "data"
+    else:
+        base = Path(data_dir)
+    nodes = load_oncotree_json(oncotree_json) if oncotree_json else None
+    return Vocabulary(
+        load_cancer_types(base / "cancer_types.json"),
+        load_sites(base / "sites.json"),
+        load_histologies(base / "histologies.json"),
+        load_biomarkers(base / "biomarkers.json"),
+        load_alterations(base / "alterations.json"),
+        nodes,
+    )
+
+
+@functools.cache
+def get_vocabulary() -> Vocabulary:
+    """The package vocabulary, loaded once per process; merged with the official OncoTree
+    JSON when `$TRIALMATCH_ONCOTREE` names one."""
+    return load_vocabulary(oncotree_json=os.environ.get(ONCOTREE_ENV) or None)
+
+
+def iter_phrases(vocabulary: Vocabulary) -> Iterator[tuple[str, str]]:
+    """(phrase, code) for every cancer-type phrase; for coverage reports and benchmarks."""
+    index = vocabulary._cancer_index
+    for norm, key in index.keys_by_phrase.items():
+        yield " ".join(norm), key
