@@ -19,7 +19,14 @@ from trialmatch.nlp import drugs
                                            "ado-trastuzumab emtansine"]),
         ("fam-trastuzumab deruxtecan-nxki", ["trastuzumab deruxtecan"]),
         ("trastuzumab deruxtecan, then trastuzumab", ["trastuzumab deruxtecan", "trastuzumab"]),
-        ("FOLFOX: oxaliplatin, 5-FU and leucovorin", ["oxaliplatin", "fluorouracil"]),
+        ("FOLFOX: oxaliplatin, 5-FU and leucovorin",
+         ["fluorouracil", "leucovorin", "oxaliplatin", "oxaliplatin", "fluorouracil",
+          "leucovorin"]),
+        ("mFOLFOX6 + bevacizumab", ["fluorouracil", "leucovorin", "oxaliplatin", "bevacizumab"]),
+        ("Folfirinox", ["fluorouracil", "leucovorin", "irinotecan", "oxaliplatin"]),
+        ("R-CHOP x6", ["rituximab", "cyclophosphamide", "doxorubicin", "vincristine",
+                       "prednisone"]),
+        ("chop the onions, a bite-sized piece", []),
         ("5FU bolus", ["fluorouracil"]),
         ("Keytruda plus Alimta", ["pembrolizumab", "pemetrexed"]),
         ("nab-paclitaxel and gemcitabine", ["nab-paclitaxel", "gemcitabine"]),
@@ -52,6 +59,8 @@ def test_find_drugs_gives_offsets_into_the_text():
         ("status post lobectomy", ["surgery"]),
         ("on ADT since 2022", ["androgen deprivation therapy"]),
         ("an adt-like word in lower case", []),
+        ("prior anti-PD-1/PD-L1 therapy", ["PD-(L)1 inhibitor"]),
+        ("a BiTE or a bite", ["bispecific T-cell engager"]),
         ("CDK4/6 inhibitor with letrozole", ["CDK4/6 inhibitor"]),
         ("immunotherapy", ["immunotherapy"]),
     ],
@@ -81,9 +90,12 @@ def test_normalise_drug(name, expected):
 @pytest.mark.parametrize(
     ("drug", "includes", "excludes"),
     [
-        ("pembrolizumab", {"PD-1 inhibitor", "immune checkpoint inhibitor", "immunotherapy"},
+        ("pembrolizumab", {"PD-1 inhibitor", "PD-(L)1 inhibitor", "immune checkpoint inhibitor",
+                           "immunotherapy"},
          {"chemotherapy", "PD-L1 inhibitor"}),
-        ("durvalumab", {"PD-L1 inhibitor", "immune checkpoint inhibitor"}, {"PD-1 inhibitor"}),
+        ("durvalumab", {"PD-L1 inhibitor", "PD-(L)1 inhibitor"}, {"PD-1 inhibitor"}),
+        ("FOLFOX", {"platinum", "fluoropyrimidine", "chemotherapy"}, {"taxane"}),
+        ("TCHP", {"anti-HER2", "platinum", "taxane"}, set()),
         ("ipilimumab", {"CTLA-4 inhibitor", "immune checkpoint inhibitor"}, set()),
         ("carboplatin", {"platinum", "chemotherapy"}, {"taxane"}),
         ("docetaxel", {"taxane", "chemotherapy"}, set()),
@@ -116,11 +128,26 @@ def test_classes_of_unknown_drug_is_empty():
 
 
 @pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("mFOLFOX6", ("fluorouracil", "leucovorin", "oxaliplatin")),
+        ("xelox", ("capecitabine", "oxaliplatin")),
+        ("FOLFIRI", ("fluorouracil", "leucovorin", "irinotecan")),
+        ("osimertinib", ()),
+    ],
+)
+def test_regimen_drugs(name, expected):
+    assert drugs.regimen_drugs(name) == expected
+
+
+@pytest.mark.parametrize(
     ("drug", "drug_class", "expected"),
     [
         ("nivolumab", "checkpoint inhibitor", True),
         ("nivolumab", "anti-PD-1", True),
         ("atezolizumab", "anti-PD-1", False),
+        ("atezolizumab", "anti-PD-1/PD-L1", True),
+        ("nivolumab", "PD-1/PD-L1 inhibitor", True),
         ("cisplatin", "platinum-based chemotherapy", True),
         ("pemetrexed", "platinum", False),
         ("tamoxifen", "unknown class", False),
@@ -152,6 +179,8 @@ def test_is_in_class(drug, drug_class, expected):
         ("Zejula maintenance.", "olaparib", False),
         ("", "osimertinib", False),
         ("aspirin daily", "aspirin", False),
+        ("CAPOX and bevacizumab", "oxaliplatin", True),
+        ("TCHP x6", "pertuzumab", True),
     ],
 )
 def test_mentions_drug_or_class(text, drug, expected):
@@ -176,6 +205,7 @@ VALID = {
         "cisplatin": {"classes": ["platinum"], "brands": ["Platinol"], "aliases": []},
         "carboplatin": {"classes": ["platinum"], "brands": [], "aliases": []},
     },
+    "regimens": {"CarboCis": {"drugs": ["carboplatin", "cisplatin"], "aliases": []}},
 }
 
 
@@ -197,6 +227,10 @@ def _broken(change):
         (lambda d: d["drugs"]["carboplatin"].update(brands="Paraplatin"), "'carboplatin'"),
         (lambda d: d["classes"]["chemotherapy"].update(parents=["platinum"]), "own ancestor"),
         (lambda d: d["classes"]["platinum"].update(synonyms=["chemo"]), "'chemo'"),
+        (lambda d: d["regimens"]["CarboCis"].update(drugs=["carboplatin"]), "at least two"),
+        (lambda d: d["regimens"]["CarboCis"].update(drugs=["carboplatin", "x"]), "unknown drug"),
+        (lambda d: d["regimens"]["CarboCis"].update(aliases=["Platinol"]), "'Platinol'"),
+        (lambda d: d.update(regimens=[]), "'regimens'"),
     ],
 )
 def test_build_lexicon_rejects_bad_data_naming_the_entry(change, words):

@@ -470,6 +470,23 @@ def test_find_discrepancies(notes, first, fields):
     assert [d.field for d in discrepancies(notes, first)] == fields
 
 
+@pytest.mark.parametrize(
+    ("raw_stage", "expected"),
+    [
+        ("IIIA", ["stage"]),
+        ("Stage IIIA", ["stage"]),
+        ("clinical stage IIB.", ["stage"]),
+        ("IV (M1a)", []),
+        ("stage IVA", []),
+        ("cT2 N2 M0", []),  # not a plain group: the extracted profile (IV here) decides
+    ],
+)
+def test_plain_stage_in_the_case_file_is_read_directly(raw_stage, expected):
+    notes = profile("LUAD", "IV", m="M1a")
+    first = profile("LUAD", "IV")  # e.g. an extractor that saw nothing new
+    assert [d.field for d in discrepancies(notes, first, {"stage": raw_stage})] == expected
+
+
 def test_diagnosis_discrepancy_quotes_the_first_opinion_and_the_notes():
     [found] = discrepancies(profile("LUSC"), profile("LUAD"),
                             {"diagnosis": "lung adenocarcinoma"})

@@ -8,6 +8,7 @@ Every finding is decision support for clinicians, not a recommendation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -386,6 +387,20 @@ def _stage_words(profile: Profile, group: str) -> str:
     return f"{group} ({tnm})" if tnm else group
 
 
+_STAGE_LEAD = re.compile(r"(?i)^\s*(?:ajcc\s+)?(?:clinical\s+|pathologic(?:al)?\s+)?stage\s+")
+
+
+def _raw_stage_group(raw: Any) -> str | None:
+    """The stage group written plainly in the first opinion ("IIIA", "stage IV (M1a)")."""
+    if not isinstance(raw, str):
+        return None
+    words = _STAGE_LEAD.sub("", raw).split()
+    if not words:
+        return None
+    group = words[0].rstrip(".,;:")
+    return group.upper() if parse_stage_group(group) else None
+
+
 def _overall_status(results: list[Biomarker], base: ProtocolBase) -> str | None:
     """One status per marker: positive beats equivocal beats negative; unknown is no result."""
     statuses = set()
@@ -498,7 +513,11 @@ def find_discrepancies(
             found.append(Discrepancy("diagnosis", said, f"{note_type.name} ({a})",
                                      note_type.evidence))
 
-    note_group, first_group = profile_stage_group(notes), profile_stage_group(first_opinion)
+    # A plainly written group in the case file is the first opinion's own words; the extracted
+    # profile is the fallback for longer phrasings ("cT2 N2 M0, stage IIIA").
+    note_group = profile_stage_group(notes)
+    first_group = _raw_stage_group(first_opinion_raw.get("stage")) or \
+        profile_stage_group(first_opinion)
     note_parsed, first_parsed = parse_stage_group(note_group), parse_stage_group(first_group)
     if note_group and first_group and note_parsed and first_parsed:
         if note_parsed[0] != first_parsed[0]:

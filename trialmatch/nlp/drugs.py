@@ -1,7 +1,8 @@
 """Cancer drug names and drug classes: finding them in text and telling which class a drug is in.
 
 The terminology lives in `data/drugs.json` (generic names, brand names, code names, classes
-with parent classes and synonyms). Used by criteria parsing ("prior platinum-based
+with parent classes and synonyms, and standard regimen names such as FOLFOX, which stand for
+their component drugs). Used by criteria parsing ("prior platinum-based
 chemotherapy"), by the prior-therapy check, and by the second-opinion finder to decide whether
 a first opinion's plan already mentions a biomarker-directed therapy.
 """
@@ -19,9 +20,15 @@ from trialmatch.errors import DataFileError
 
 DATA_FILE = "drugs.json"
 
-# Acronyms such as "ADT", "ICI" or "CRT" are matched case-sensitively: in lower case they
-# collide with ordinary words and abbreviations in clinical notes.
-_ACRONYM = re.compile(r"^[A-Z0-9][A-Z0-9\-/]{1,5}$")
+
+
+def _is_acronym(term: str) -> bool:
+    """Short capitalised spellings ("ADT", "ICI", "CHOP", "BiTE") are matched case-sensitively:
+    in lower case they collide with ordinary words ("chop", "bite") in clinical text."""
+    if len(term) > 5 or any(c.isspace() for c in term):
+        return False
+    upper = sum(c.isupper() for c in term)
+    return upper >= 1 and upper >= sum(c.islower() for c in term)
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,8 @@ class DrugLexicon:
     class_parents: dict[str, frozenset[str]]  # class -> its direct parents
     drug_by_name: dict[str, str]  # squashed spelling (see _squash) -> canonical drug
     class_by_name: dict[str, str]  # squashed spelling -> canonical class
-    drug_pattern: re.Pattern[str]
+    regimen_by_name: dict[str, tuple[str, ...]]  # squashed spelling -> component drugs
+    drug_pattern: re.Pattern[str]  # drug and regimen spellings
     class_pattern: re.Pattern[str]
 
     def ancestors(self, drug_class: str) -> set[str]:
@@ -66,7 +74,7 @@ def _term_regex(term: str) -> str:
     """A regex for one spelling: hyphens and spaces are interchangeable or may be left out."""
     escaped = re.escape(term)
     escaped = escaped.replace(r"\ ", r"[\s\-]?").replace(r"\-", r"[\s\-]?")
-    if _ACRONYM.match(term):
+    if _is_acronym(term):
         return f"(?-i:{escaped})"
     return escaped
 
@@ -142,11 +150,33 @@ def build_lexicon(data: Any) -> DrugLexicon:
             drug_by_name[key] = name
             drug_spellings.append(spelling)
 
+    regimens = data.get("regimens", {})
+    if not isinstance(regimens, dict):
+        raise _fail("'regimens' must be an object")
+    regimen_by_name: dict[str, tuple[str, ...]] = {}
+    for name, entry in regimens.items():
+        if not isinstance(entry, dict):
+            raise _fail(f"regimen {name!r} must be an object")
+        components = _strings(entry.get("drugs"), f"regimen {name!r} drugs")
+        if len(components) < 2:
+            raise _fail(f"regimen {name!r} must name at least two drugs")
+        for component in components:
+            if component not in drugs:
+                raise _fail(f"regimen {name!r} has unknown drug {component!r}")
+        for spelling in [name, *_strings(entry.get("aliases", []), f"regimen {name!r} aliases")]:
+            key = _squash(spelling)
+            if key in drug_by_name or key in class_by_name or \
+                    regimen_by_name.get(key, tuple(components)) != tuple(components):
+                raise _fail(f"spelling {spelling!r} of regimen {name!r} already names something")
+            regimen_by_name[key] = tuple(components)
+            drug_spellings.append(spelling)
+
     lexicon = DrugLexicon(
         drug_classes=drug_classes,
         class_parents=class_parents,
         drug_by_name=drug_by_name,
         class_by_name=class_by_name,
+        regimen_by_name=regimen_by_name,
         drug_pattern=_compile(drug_spellings),
         class_pattern=_compile(class_spellings),
     )
@@ -182,9 +212,21 @@ def _found(pattern: re.Pattern[str], names: dict[str, str], text: str) -> list[D
 
 
 def find_drugs(text: str) -> list[DrugMention]:
-    """Every drug named in `text` (generic, brand or code name), as canonical generic names."""
+    """Every drug named in `text` (generic, brand or code name), as canonical generic names.
+
+    A regimen name ("FOLFOX") gives one mention per component drug, all over the same words.
+    """
     lexicon = get_lexicon()
-    return _found(lexicon.drug_pattern, lexicon.drug_by_name, text)
+    found = []
+    for match in lexicon.drug_pattern.finditer(text):
+        key = _squash(match.group(0))
+        if key in lexicon.drug_by_name:
+            names: tuple[str, ...] = (lexicon.drug_by_name[key],)
+        else:
+            names = lexicon.regimen_by_name.get(key, ())
+        found.extend(DrugMention(key=name, start=match.start(), end=match.end(),
+                                 text=match.group(0)) for name in names)
+    return found
 
 
 def find_drug_classes(text: str) -> list[DrugMention]:
@@ -203,15 +245,24 @@ def normalise_drug_class(name: str) -> str | None:
     return get_lexicon().class_by_name.get(_squash(name))
 
 
+def regimen_drugs(name: str) -> tuple[str, ...]:
+    """The component drugs of a regimen name ("mFOLFOX6" -> fluorouracil, leucovorin,
+    oxaliplatin); empty when the name is not a known regimen."""
+    return get_lexicon().regimen_by_name.get(_squash(name), ())
+
+
 def classes_of(drug: str) -> set[str]:
-    """The classes of a drug (any spelling), including every ancestor class; empty if unknown."""
-    canonical = normalise_drug(drug)
-    if canonical is None:
-        return set()
+    """The classes of a drug (any spelling), including every ancestor class; empty if unknown.
+
+    For a regimen name, the classes of all its component drugs.
+    """
     lexicon = get_lexicon()
+    canonical = normalise_drug(drug)
+    components = (canonical,) if canonical is not None else regimen_drugs(drug)
     found: set[str] = set()
-    for drug_class in lexicon.drug_classes[canonical]:
-        found |= lexicon.ancestors(drug_class)
+    for component in components:
+        for drug_class in lexicon.drug_classes[component]:
+            found |= lexicon.ancestors(drug_class)
     return found
 
 
