@@ -10,6 +10,7 @@ import csv
 import functools
 import json
 import os
+import shutil
 import stat
 import time
 import zlib
@@ -24,8 +25,10 @@ from trialmatch.match.batch import (
     SUMMARY_FIELDS,
     CaseReport,
     discover_cases,
+    match_json,
     run_batch,
     store_changed_at,
+    store_matcher,
     sweep_temporary_files,
     write_atomic,
 )
@@ -424,3 +427,68 @@ def test_real_matcher_factory_is_picklable(tmp_path):
 
     factory = functools.partial(batch_module.store_matcher, tmp_path / "t.db", False, None)
     assert pickle.loads(pickle.dumps(factory)).args == factory.args
+
+
+# ------------------------------------------------------------------------ the real matcher
+
+
+FIXTURE_CASES = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
+FIXTURE_TRIALS = FIXTURE_CASES.parent / "trials"
+
+
+@pytest.fixture(scope="module")
+def fixture_store(tmp_path_factory) -> Path:
+    """The fixture trials, ingested and parsed into a temporary store."""
+    from trialmatch.ingest.store import TrialStore
+    from trialmatch.nlp.criteria import annotate_trial
+
+    db = tmp_path_factory.mktemp("store") / "trials.db"
+    studies = [json.loads(path.read_text()) for path in sorted(FIXTURE_TRIALS.glob("*.json"))]
+    with TrialStore.open(db) as store:
+        store.upsert_studies(studies, annotate_trial)
+    return db
+
+
+@pytest.fixture
+def fixture_cases(tmp_path) -> Path:
+    """A copy of fixtures/cases, so that the batch and the check read the same files."""
+    return Path(shutil.copytree(FIXTURE_CASES, tmp_path / "fixture-cases"))
+
+
+def test_batch_real_is_match_one_case_at_a_time(fixture_store, fixture_cases, tmp_path):
+    from trialmatch.ingest.store import TrialStore
+    from trialmatch.match.case import load_case
+    from trialmatch.match.engine import match_case
+    from trialmatch.match.report import render_html, render_markdown
+
+    out = tmp_path / "out"
+    result = run_batch(fixture_cases, out, jobs=2,
+                       matcher_factory=functools.partial(store_matcher, fixture_store))
+
+    assert len(result.outcomes) == len(discover_cases(fixture_cases))
+    assert not result.failed, [(o.case_file, o.error) for o in result.failed]
+    with TrialStore.open(fixture_store, readonly=True) as store:
+        for outcome in result.outcomes:
+            expected = match_case(load_case(fixture_cases / outcome.case_file), store)
+            assert (out / f"{outcome.case_id}.json").read_text() == match_json(
+                expected.to_dict()), outcome.case_id
+            assert (out / f"{outcome.case_id}.md").read_text() == render_markdown(expected)
+            assert (out / f"{outcome.case_id}.html").read_text() == render_html(expected)
+    rows = read_summary(out)
+    assert [row["case_id"] for row in rows] == [o.case_id for o in result.outcomes]
+    assert any(row["top_trials"] for row in rows)
+
+
+def test_cli_batch_json_is_what_match_prints(fixture_store, fixture_cases, tmp_path):
+    from trialmatch.cli import app
+
+    out = tmp_path / "out"
+    batch_run = runner.invoke(app, ["batch", str(fixture_cases), "--out", str(out),
+                                    "--db", str(fixture_store), "--jobs", "1"])
+    assert batch_run.exit_code == 0, batch_run.stderr
+    for case in discover_cases(fixture_cases)[:3]:
+        single = runner.invoke(app, ["match", str(case.path), "--db", str(fixture_store),
+                                     "--json"])
+        assert single.exit_code == 0, single.stderr
+        document = json.loads(single.stdout)
+        assert (out / f"{document['case_id']}.json").read_text() == single.stdout

@@ -69,7 +69,7 @@ CaseStatus = Literal["matched", "skipped", "failed"]
 class CaseFile:
     """One case file found under CASE_DIR, with the note files it names (for --resume)."""
 
-    path: Path  # absolute
+    path: Path  # as found under CASE_DIR as given, so messages name it the way the user did
     relpath: str  # relative to CASE_DIR, POSIX separators: the stable sort key
     notes: tuple[Path, ...] = ()  # note files it names, absolute
     declared_id: str | None = None  # the `id` it declares, where the file is readable
@@ -131,13 +131,13 @@ def discover_cases(case_dir: Path, *, exclude: Path | None = None) -> list[CaseF
         suffix = path.suffix.lower()
         if suffix in CASE_SUFFIXES:
             declared_id, named_notes = _read_declared(path)
-            structured.append(CaseFile(path.resolve(), path.relative_to(case_dir).as_posix(),
+            structured.append(CaseFile(path, path.relative_to(case_dir).as_posix(),
                                        named_notes, declared_id))
         elif suffix == NOTE_SUFFIX:
             notes.append(path)
     referenced = {note for case in structured for note in case.notes}
     standalone = [
-        CaseFile(path.resolve(), path.relative_to(case_dir).as_posix())
+        CaseFile(path, path.relative_to(case_dir).as_posix())
         for path in notes if path.resolve() not in referenced
     ]
     return sorted(structured + standalone, key=lambda case: case.relpath)
@@ -578,15 +578,14 @@ def store_matcher(db_path: Path, any_status: bool = False, top: int | None = Non
 
 
 def _warm_pipeline() -> None:
-    # The extractor caches its spaCy pipeline per process; build it now, in the initializer,
-    # so the first case of each worker does not pay for it (and a broken pipeline fails early).
-    from trialmatch.nlp import extract as extract_module
+    # The extractor caches its spaCy pipeline per process, and the vocabulary is cached too:
+    # load both now, in the worker's initializer, so that no case pays for them and a broken
+    # pipeline fails before any case is matched. The note read here is a fixed sentence.
+    from trialmatch.match.engine import default_extractor
+    from trialmatch.nlp.vocab import get_vocabulary
 
-    for name in ("get_pipeline", "pipeline", "build_pipeline", "load_pipeline"):
-        builder = getattr(extract_module, name, None)
-        if callable(builder):
-            builder()
-            return
+    get_vocabulary()
+    default_extractor()(["Warm-up: no specimen received."])
 
 
 def store_changed_at(store: Any, db_path: Path) -> float | None:
