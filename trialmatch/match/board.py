@@ -105,10 +105,13 @@ def _gap_item(gap: dict[str, Any]) -> str:
     return f"<li><strong>{_text(gap.get('marker'))}</strong>{reason}</li>"
 
 
+def _stated(value: Any) -> str:
+    return f"<strong>{_text(value)}</strong>" if value not in (None, "") else "<em>not stated</em>"
+
+
 def _discrepancy_item(item: dict[str, Any]) -> str:
-    return (f"<li>{_text(item.get('field'))}: first opinion "
-            f"<strong>{_text(item.get('first_opinion'))}</strong>, notes show "
-            f"<strong>{_text(item.get('found'))}</strong></li>")
+    return (f"<li>{_text(item.get('field'))}: first opinion {_stated(item.get('first_opinion'))}"
+            f", notes show {_stated(item.get('found'))}</li>")
 
 
 def _list(title: str, items: list[str], empty: str) -> str:
@@ -128,7 +131,8 @@ def _case_section(outcome: CaseOutcome) -> str:
     document = outcome.document
     profile = document.get("profile") or {}
     trials = document.get("trials") or []
-    stage = format_stage(profile.get("stage")) or "stage not documented"
+    stage = format_stage(profile.get("stage"))
+    stage_text = f"stage {stage}" if stage else "stage not documented"
     links = " ".join(
         f'<a href="{_href(case_id + suffix)}">{label}</a>'
         for suffix, label in ((".html", "Full report"), (".md", "Markdown"), (".json", "JSON"))
@@ -140,7 +144,7 @@ def _case_section(outcome: CaseOutcome) -> str:
     return "".join([
         f'<section class="case" id="{anchor}"><header>',
         f'<h2><a href="{_href(case_id + ".html")}">{title}</a></h2>',
-        f'<span>{_text(_cancer(document))}, stage {_text(stage)}</span>',
+        f'<span>{_text(_cancer(document))}, {_text(stage_text)}</span>',
         f'<span class="meta">{_text(outcome.case_file)}</span>',
         f'<span class="links">{links}</span></header>',
         _list(f"Trials ({len(trials)}, {outcome.missed_trials} missed)", shown,
