@@ -98,6 +98,19 @@ def test_annotations_are_stored_with_the_trial(store):
     assert trial.criteria[1].is_other
 
 
+def test_requirement_params_with_sets_are_stored_as_lists(store):
+    def with_set(text):
+        annotation = annotate_by_condition(text)
+        annotation.criteria[0].requirements = [
+            Requirement("biomarker", {"any_of": [{"marker": "EGFR",
+                                                  "alterations": {"L858R", "T790M"}}]}, "EGFR")]
+        return annotation
+
+    store.upsert_studies([make_study("NCT90000001")], with_set)
+    [requirement] = store.get_trial("NCT90000001").criteria[0].requirements
+    assert requirement.params["any_of"][0]["alterations"] == ["L858R", "T790M"]
+
+
 def test_unchanged_unparsed_trial_is_parsed_on_the_next_load(store):
     store.upsert_studies([make_study("NCT90000001")])
     assert store.get_trial("NCT90000001").parser_version is None
