@@ -15,6 +15,7 @@ Error messages name the file and never quote its content.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -81,3 +82,31 @@ def read_note(path: Path | str) -> str:
         raise InputError(f"{label}: cannot read ({error.strerror or type(error).__name__})") \
             from None
     return decode_note(data, label)
+
+
+_CAPS_WORD = re.compile(r"\b[A-Z0-9l]*[A-Z][A-Z0-9l]*\b")
+_LOWER_L_START = re.compile(r"(?<![A-Za-z0-9])l(?=[bcdfghjkmnpqrstvwxz][a-z]{2,})")
+
+
+def _repair_caps(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if sum(ch.isupper() for ch in word) < 3 or not any(ch in "l01" for ch in word):
+        return word
+    chars = list(word)
+    for index, ch in enumerate(chars):
+        inside = 0 < index < len(chars) - 1 and chars[index - 1].isalpha() and (
+            chars[index + 1].isalpha())
+        if ch == "l":
+            chars[index] = "I"
+        elif ch in "01" and inside:
+            chars[index] = "O" if ch == "0" else "I"
+    return "".join(chars)
+
+
+def repair_ocr(text: str) -> str:
+    """Undo the commonest OCR letter confusions without changing the text's length, so that
+    offsets still point into the note: a lower-case l inside an all-capitals word
+    ("CARClNOMA"), 0 or 1 between capitals ("ESTR0GEN"), and l for I at the start of a word
+    ("lnvasive"). Words that are already words are left alone."""
+    text = _CAPS_WORD.sub(_repair_caps, text)
+    return _LOWER_L_START.sub("I", text)

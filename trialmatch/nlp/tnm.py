@@ -40,7 +40,7 @@ _CONTEXT = re.compile(
 )
 _STAGE_GROUP = re.compile(
     r"(?i)(?<![A-Za-z])(?:(?:ajcc|tnm|uicc|pathologic(?:al)?|clinical|overall|anatomic(?:al)?|"
-    r"prognostic|final)\s+)*stage(?:\s+group(?:ing)?)?\s*(?:\((?:ajcc|uicc)[^)]{0,20}\))?"
+    r"prognostic|final)\s+)*stage(?:\s+group(?:ing)?)?\s*(?:\([^)]{0,25}\))?"
     r"\s*[:\-=]?\s*(?:is\s+|of\s+)?(?:ajcc\s+)?"
     r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
 )

@@ -1,0 +1,151 @@
+"""Biomarker results: marker, alteration, status and value, with negation and uncertainty."""
+
+import pytest
+
+from trialmatch.nlp.biomarkers import find_biomarkers
+
+
+def _one(text, marker):
+    found = [b for b in find_biomarkers(text) if b.marker == marker]
+    assert found, f"{marker} not found"
+    return found
+
+
+@pytest.mark.parametrize(
+    ("text", "marker", "alteration", "status"),
+    [
+        ("EGFR exon 19 deletion detected by NGS.", "EGFR", "exon 19 deletion", "positive"),
+        ("EGFR: p.L858R mutation detected", "EGFR", "L858R", "positive"),
+        ("No EGFR mutation detected.", "EGFR", "mutation", "negative"),
+        ("Negative for EGFR mutations.", "EGFR", "mutation", "negative"),
+        ("KRAS G12C mutation identified", "KRAS", "G12C", "positive"),
+        ("KRAS: wild-type", "KRAS", None, "negative"),
+        ("BRAF p.V600E detected", "BRAF", "V600E", "positive"),
+        ("ALK rearrangement (FISH): not detected", "ALK", "fusion", "negative"),
+        ("EML4-ALK fusion detected", "ALK", "fusion", "positive"),
+        ("MET exon 14 skipping: detected", "MET", "exon 14 skipping", "positive"),
+        ("EGFR testing is pending.", "EGFR", None, "unknown"),
+        ("Insufficient tissue for EGFR testing.", "EGFR", None, "unknown"),
+        ("ALK IHC: equivocal", "ALK", None, "equivocal"),
+        ("HER2-negative", "HER2", None, "negative"),
+        ("ER+", "ER", None, "positive"),
+        ("MSI-H", "MSI", None, "positive"),
+        ("Microsatellite stable (MSS)", "MSI", None, "negative"),
+        ("MSI-low", "MSI", None, "negative"),
+        ("dMMR", "MMR", None, "positive"),
+    ],
+)
+def test_status_and_alteration(text, marker, alteration, status):
+    [found] = _one(text, marker)
+    assert found.status == status
+    assert found.alteration == alteration
+
+
+@pytest.mark.parametrize(
+    ("text", "marker", "status", "value", "unit"),
+    [
+        ("ER: positive (95%)", "ER", "positive", 95, "%"),
+        ("Estrogen receptor 95% strong", "ER", "positive", 95, "%"),
+        ("Progesterone receptor: <1%", "PR", "negative", 1, "%"),
+        ("ER Allred score 8", "ER", "positive", 8, "Allred"),
+        ("PD-L1 TPS 60%", "PD-L1", "positive", 60, "TPS"),
+        ("PD-L1 (22C3) tumor proportion score: 0%", "PD-L1", "negative", 0, "TPS"),
+        ("PD-L1 CPS 10", "PD-L1", "positive", 10, "CPS"),
+        ("Ki-67: 30%", "Ki-67", "positive", 30, "%"),
+        ("TMB 12 mut/Mb", "TMB", "positive", 12, "mut/Mb"),
+        ("Tumor mutational burden: 4 mutations per megabase", "TMB", "negative", 4, "mut/Mb"),
+        ("HER2 IHC 3+", "HER2", "positive", 3, "IHC"),
+        ("HER2: 2+", "HER2", "equivocal", 2, "IHC"),
+        ("HER2/neu: 0", "HER2", "negative", 0, "IHC"),
+        ("HER2 (IHC): 1+", "HER2", "negative", 1, "IHC"),
+    ],
+)
+def test_values(text, marker, status, value, unit):
+    [found] = _one(text, marker)
+    assert (found.status, found.value, found.unit) == (status, value, unit)
+
+
+def test_her2_ihc_and_fish_are_two_results():
+    found = _one("HER2 IHC 2+ (equivocal); FISH ratio 2.3, amplified.", "HER2")
+    by_unit = {b.unit: b for b in found}
+    assert by_unit["IHC"].status == "equivocal"
+    assert by_unit["ratio"].status == "positive"
+    assert by_unit["ratio"].alteration == "amplification"
+    assert by_unit["ratio"].value == 2.3
+
+
+def test_her2_fish_not_amplified():
+    [found] = _one("HER2 FISH: not amplified (ratio 1.2)", "HER2")
+    assert (found.alteration, found.status, found.value) == ("amplification", "negative", 1.2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("EGFR, KRAS and BRAF: not detected.", {"EGFR": "negative", "KRAS": "negative",
+                                                "BRAF": "negative"}),
+        ("No mutations were detected in EGFR, KRAS or BRAF.",
+         {"EGFR": "negative", "KRAS": "negative", "BRAF": "negative"}),
+        ("Negative for ALK rearrangement, positive for EGFR exon 19 deletion.",
+         {"ALK": "negative", "EGFR": "positive"}),
+        ("ER positive, PR negative, HER2 negative.",
+         {"ER": "positive", "PR": "negative", "HER2": "negative"}),
+        ("ER+ PR- HER2 3+", {"ER": "positive", "PR": "negative", "HER2": "positive"}),
+        ("Immunostains for ER and PR are pending.", {"ER": "unknown", "PR": "unknown"}),
+        ("KRAS and NRAS wild-type", {"KRAS": "negative", "NRAS": "negative"}),
+    ],
+)
+def test_lists_share_a_result(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "alteration"),
+    [
+        ("MLH1: loss of nuclear expression. PMS2: loss. MSH2: retained. MSH6: intact.",
+         "positive", "loss of MLH1/PMS2"),
+        ("Loss of MLH1 and PMS2 expression; MSH2 and MSH6 retained.",
+         "positive", "loss of MLH1/PMS2"),
+        ("MLH1, PMS2, MSH2 and MSH6: intact nuclear expression.", "negative", None),
+        ("Mismatch repair proteins MLH1, MSH2, MSH6 and PMS2 retained.", "negative", None),
+        ("MLH1 negative, PMS2 negative, MSH2 positive, MSH6 positive.",
+         "positive", "loss of MLH1/PMS2"),
+    ],
+)
+def test_mismatch_repair_proteins_sum_up(text, status, alteration):
+    """SPEC/our rule: MMR positive = deficient (any protein lost), negative = proficient."""
+    [mmr] = _one(text, "MMR")
+    assert (mmr.status, mmr.alteration) == (status, alteration)
+    assert not [b for b in find_biomarkers(text) if b.marker in ("MLH1", "PMS2")]
+
+
+@pytest.mark.parametrize(
+    ("text", "marker", "status", "value", "unit"),
+    [
+        ("PD-L1 TPS 10%", "PD-L1", "positive", 10, "TPS"),
+        ("HER2-negative", "HER2", "negative", None, None),
+        ("EGFR exon 19 deletion", "EGFR", "positive", None, None),
+        ("ER positive", "ER", "positive", None, None),
+    ],
+)
+def test_first_opinion_phrases(text, marker, status, value, unit):
+    [found] = _one(text, marker)
+    assert (found.status, found.value, found.unit) == (status, value, unit)
+
+
+def test_a_stated_result_replaces_pending():
+    text = ("EGFR mutation analysis is pending. ADDENDUM: EGFR p.L858R mutation detected.")
+    [egfr] = _one(text, "EGFR")
+    assert (egfr.alteration, egfr.status) == ("L858R", "positive")
+
+
+def test_evidence_and_offsets_point_into_the_text():
+    text = "Comment: the tumor is ER positive (90%) and PR negative."
+    for biomarker in find_biomarkers(text):
+        assert text[biomarker.start : biomarker.end].strip() == biomarker.evidence
+        assert biomarker.marker in biomarker.evidence or "receptor" in biomarker.evidence
+
+
+def test_no_markers_no_results():
+    assert find_biomarkers("Benign fibroadipose tissue.") == []

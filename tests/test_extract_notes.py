@@ -1,0 +1,170 @@
+"""The extractor against hand-written notes with gold profiles (fixtures/notes/*.gold.json).
+
+A gold file holds the fields it asserts, in the `extract --json` shape:
+- `cancer_type`: null (nothing asserted) or {"code": ...};
+- `grade`, `grade_detail`, `histology`, `primary_site`: compared as written;
+- `stage`: null, or the stage fields to compare (absent keys are not checked);
+- `biomarkers`: each listed result must be present with the listed keys; an empty list
+  means the note must give no biomarker at all.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trialmatch.errors import InputError
+from trialmatch.nlp.extract import NOTE_SEPARATOR, extract
+from trialmatch.nlp.notes import MAX_NOTE_BYTES, read_note, repair_ocr
+
+NOTES = Path(__file__).resolve().parent.parent / "fixtures" / "notes"
+NOTE_FILES = sorted(NOTES.glob("*.txt"))
+
+
+def _gold(note: Path) -> dict:
+    return json.loads(note.with_name(note.stem + ".gold.json").read_text(encoding="utf-8"))
+
+
+def test_there_are_enough_fixture_notes():
+    assert len(NOTE_FILES) >= 40
+    assert all(note.with_name(note.stem + ".gold.json").exists() for note in NOTE_FILES)
+
+
+@pytest.mark.parametrize("note", NOTE_FILES, ids=[note.stem for note in NOTE_FILES])
+def test_note_matches_gold(note):
+    gold = _gold(note)
+    text = read_note(note)
+    profile = extract([text]).to_dict()
+    for field, expected in gold.items():
+        got = profile[field]
+        if field == "cancer_type":
+            if expected is None:
+                assert got is None, f"{note.stem}: no cancer expected, got {got}"
+            else:
+                assert got is not None, f"{note.stem}: cancer type missing"
+                assert got["code"] == expected["code"], note.stem
+                # Evidence is the note's own words at the stated offsets.
+                assert text[got["start"] : got["end"]] == got["evidence"]
+        elif field == "stage":
+            if expected is None:
+                assert got is None, f"{note.stem}: no stage expected, got {got}"
+                continue
+            assert got is not None, f"{note.stem}: stage missing"
+            for key, value in expected.items():
+                assert got[key] == value, f"{note.stem}: stage.{key}"
+        elif field == "biomarkers":
+            if expected == []:
+                assert got == [], f"{note.stem}: unexpected biomarkers {got}"
+            for wanted in expected:
+                matches = [b for b in got if all(b.get(k) == v for k, v in wanted.items())]
+                assert matches, f"{note.stem}: missing {wanted} in {got}"
+                for biomarker in matches:
+                    assert text[biomarker["start"] : biomarker["end"]].strip() == \
+                        biomarker["evidence"]
+        else:
+            assert got == expected, f"{note.stem}: {field}"
+
+
+def test_several_notes_merge_with_offsets_in_the_joined_text():
+    first = "FINAL DIAGNOSIS: Lung, right upper lobe, biopsy: adenocarcinoma."
+    second = "Addendum: EGFR exon 19 deletion detected by NGS."
+    profile = extract([first, second])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "LUAD"
+    [egfr] = [b for b in profile.biomarkers if b.marker == "EGFR"]
+    joined = NOTE_SEPARATOR.join([first, second])
+    assert joined[egfr.start : egfr.end].strip() == egfr.evidence
+    assert egfr.start > len(first)
+
+
+def test_clinical_history_does_not_override_the_diagnosis():
+    text = ("CLINICAL HISTORY: History of breast cancer. Rule out recurrence.\n"
+            "FINAL DIAGNOSIS: Lung, left lower lobe, biopsy: squamous cell carcinoma.")
+    profile = extract([text])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "LUSC"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FINAL DIAGNOSIS: Colon, biopsy: tubular adenoma. No malignancy identified.",
+        "Diagnosis: Lymph node, excision: negative for carcinoma (0/3).",
+        "DIAGNOSIS: Skin, shave: benign seborrheic keratosis.",
+        "Clinical history: rule out lung cancer.\nDiagnosis: Lung, biopsy: organizing pneumonia.",
+    ],
+)
+def test_benign_reports_assert_no_cancer(text):
+    assert extract([text]).cancer_type is None
+
+
+def test_metastasis_names_its_primary_not_the_organ_biopsied():
+    text = ("FINAL DIAGNOSIS: Liver, biopsy: metastatic adenocarcinoma consistent with "
+            "colorectal primary.")
+    profile = extract([text])
+    assert profile.cancer_type is not None
+    assert profile.cancer_type.code in ("COADREAD", "COAD", "READ")
+    assert profile.stage is not None and profile.stage.group == "IV"
+    assert "group" in profile.stage.derived
+
+
+def test_huge_note_is_read_in_parts_with_offsets_kept():
+    filler = "Benign fibroadipose tissue without atypia.\n" * 6000  # ~260k characters
+    text = filler + "FINAL DIAGNOSIS: Breast, left, excision: invasive lobular carcinoma.\n"
+    profile = extract([text])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "ILC"
+    assert text[profile.cancer_type.start : profile.cancer_type.end] == \
+        profile.cancer_type.evidence
+
+
+def test_missing_model_is_a_clear_input_error():
+    with pytest.raises(InputError, match="not installed"):
+        extract(["adenocarcinoma"], model="no_such_scispacy_model_xyz")
+
+
+def test_installed_model_adds_entities():
+    pytest.importorskip("en_core_sci_sm")
+    profile = extract(["FINAL DIAGNOSIS: Lung, biopsy: adenocarcinoma."], model="en_core_sci_sm")
+    assert profile.cancer_type is not None and profile.cancer_type.code == "LUAD"
+
+
+# ----------------------------------------------------------------------------- read_note
+
+
+def test_read_note_reads_utf8(tmp_path):
+    note = tmp_path / "n.txt"
+    note.write_text("Diagnóstico: carcinoma", encoding="utf-8")
+    assert read_note(note) == "Diagnóstico: carcinoma"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n\t  \n", "empty"),
+        (b"%PDF-1.4\x00\x01\x02", "binary"),
+        ("caf\u00e9 carcinoma".encode("latin-1"), "UTF-8"),
+    ],
+)
+def test_read_note_refuses_bad_files(tmp_path, content, message):
+    note = tmp_path / "bad.txt"
+    note.write_bytes(content)
+    with pytest.raises(InputError, match=message) as error:
+        read_note(note)
+    assert "bad.txt" in str(error.value)
+    assert "carcinoma" not in str(error.value)  # never quote the note
+
+
+def test_read_note_refuses_missing_and_huge_files(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_note(tmp_path / "absent.txt")
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_NOTE_BYTES + 1)
+    with pytest.raises(InputError, match="larger than"):
+        read_note(huge)
+
+
+def test_repair_ocr_keeps_length_and_fixes_capitals():
+    damaged = "INVASlVE DUCTAL CARClNOMA. ESTR0GEN RECEPT0R. lnvasive. pT1 pN0"
+    repaired = repair_ocr(damaged)
+    assert len(repaired) == len(damaged)
+    assert repaired == "INVASIVE DUCTAL CARCINOMA. ESTROGEN RECEPTOR. Invasive. pT1 pN0"

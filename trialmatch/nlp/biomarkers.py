@@ -1,0 +1,484 @@
+"""Biomarker results in note text: marker, alteration, status and value, with the words.
+
+Marker names and alterations come from the shared vocabulary (`vocab.get_vocabulary()`);
+status words are data (`data/cues.json`). The reading, clause by clause:
+- markers written as a list share one result ("EGFR, KRAS and BRAF: not detected",
+  "negative for ER and PR");
+- a result after the marker ("ER: positive (95%)") decides; else a cue before it ("negative
+  for", "no", "loss of", "pending"); a negation before a presence word ("No EGFR mutation
+  detected") makes it negative;
+- numbers decide where no word does, by these published cut-offs:
+  ER/PR: >= 1% of tumour nuclei positive, else negative (ASCO/CAP ER/PR guideline 2020);
+  Allred score 0-2 negative, 3-8 positive (Harvey et al., J Clin Oncol 1999);
+  HER2 IHC 0 or 1+ negative, 2+ equivocal, 3+ positive; ISH HER2/CEP17 ratio >= 2.0
+  amplified (ASCO/CAP HER2 guideline 2018); PD-L1 TPS or CPS >= 1 positive (the lowest
+  FDA-labelled cut-off, pembrolizumab NSCLC TPS >= 1%); TMB >= 10 mut/Mb high (FDA
+  pembrolizumab TMB-H label, 2020).
+- SPEC statuses: MSI positive = MSI-high, negative = MSS/MSI-low. MMR (decided here):
+  positive = deficient (dMMR, loss of any of MLH1, MSH2, MSH6, PMS2), negative = proficient
+  (all tested proteins retained). A Ki-67 index with a number is reported positive with the
+  number as value.
+HER2 gives up to two results: the IHC score (unit IHC) and the ISH result (alteration
+"amplification", unit "ratio" when a ratio is written).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from trialmatch.models import Biomarker
+from trialmatch.nlp.context import clause_spans, load_cues, phrase_pattern
+
+_STATUS_RANK = {"positive": 3, "negative": 3, "equivocal": 2, "unknown": 0}
+_SEPARATOR = re.compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)[\s,/&()]*)?$")
+_PRESENCE_WORDS = {"detected", "identified", "present", "mutated", "mutant", "mutation detected",
+                   "amplified", "rearranged", "expressed", "amplification detected",
+                   "rearrangement detected", "fusion detected"}
+# Expression words that mean "retained" for a mismatch-repair protein (flipped meaning).
+_EXPRESSION_POSITIVE = {"positive", "pos", "expressed", "present", "reactive", "detected",
+                        "identified", "strongly positive", "weakly positive", "focally positive",
+                        "+", "(+)"}
+_EXPRESSION_NEGATIVE = {"negative", "neg", "absent", "not expressed", "no expression",
+                        "no staining", "not detected", "not identified", "not present",
+                        "non reactive", "nonreactive", "-", "(-)"}
+_LEVEL_MARKERS = {"MSI", "TMB", "PD-L1"}  # where "high"/"low" are results
+_NO_ALTERATION = {"ER", "PR", "PD-L1", "Ki-67", "MSI", "MMR", "TMB", "p16", "HPV"}
+_HER2_ISH = re.compile(r"(?i)\b(?:FISH|ISH|SISH|CISH|DISH|in\s+situ\s+hybridi[sz]ation|"
+                       r"ratio|copy\s+number|amplif\w*|non-?amplified|unamplified)")
+_TPS = re.compile(r"(?i)(?:TPS|tumou?r\s+proportion\s+score)\s*(?:\(TPS\))?\s*[:=]?\s*(?:of\s*)?"
+                  r"(?P<cmp>[<>≥≤]=?)?\s*(?P<v>\d{1,3}(?:\.\d+)?)\s*%?")
+_CPS = re.compile(r"(?i)(?:CPS|combined\s+positive\s+score)\s*(?:\(CPS\))?\s*[:=]?\s*(?:of\s*)?"
+                  r"(?P<cmp>[<>≥≤]=?)?\s*(?P<v>\d{1,3}(?:\.\d+)?)")
+_TMB = re.compile(r"(?i)(?P<v>\d{1,4}(?:\.\d+)?)\s*(?:mut(?:ation)?s?\s*/\s*Mb|"
+                  r"mutations?\s+per\s+mega\s*-?base)")
+_ALLRED = re.compile(r"(?i)Allred(?:\s+score)?\s*(?:\([^)]{0,20}\))?\s*[:=]?\s*(?:of\s*)?"
+                     r"(?P<v>[0-8])(?:\s*/\s*8)?(?![\d.%])")
+_IHC_SCORE = re.compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)\s*[:=]?\s*"
+                        r"(?P<v2>[0-3])(?![\d.%+]))")
+# "HER2/NEU: 0." -- a bare 0-3 right after the marker is its IHC score.
+_BARE_SCORE = re.compile(r"\s*[:=]\s*(?P<v>[0-3])(?P<v2>)(?![\d.,%/+]\d|\d|%)")
+_RATIO = re.compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of|=|:|is)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
+_PERCENT = re.compile(r"(?P<cmp>[<>≥≤]=?\s*)?(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
+_MSI_HIGH = re.compile(r"(?i)MSI[\s-]*H\b|MSI[\s-]*high|instability[\s-]*high|"
+                       r"high[\s-]+(?:level\s+)?microsatellite|microsatellite\s+unstable")
+_MSI_STABLE = re.compile(r"(?i)\bMSS\b|microsatellite[\s-]+stable|MSI[\s-]*L\b|MSI[\s-]*low|"
+                         r"instability[\s-]*low|\bstable\b")
+_DMMR = re.compile(r"(?i)\bdMMR\b|MMR[\s-]*deficien|mismatch[\s-]+repair[\s-]+deficien|"
+                   r"deficient\s+mismatch")
+_PMMR = re.compile(r"(?i)\bpMMR\b|MMR[\s-]*proficien|mismatch[\s-]+repair[\s-]+proficien|"
+                   r"proficient\s+mismatch|MMR[\s-]*intact")
+_SIGN = re.compile(r"^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=\s|[,.;:)/]|$)")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    marker: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _StatusTables:
+    post: re.Pattern[str]
+    post_status: dict[str, str]
+    pre: re.Pattern[str]
+    pre_status: dict[str, str]
+
+
+def _norm(phrase: str) -> str:
+    return re.sub(r"[\s\-]+", " ", phrase.lower()).strip()
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _StatusTables:
+    cues = load_cues()
+    post_status = {_norm(p): s for s, phrases in cues.status_post.items() for p in phrases
+                   if p not in ("+", "-", "(+)", "(-)")}
+    pre_status = {_norm(p): s for s, phrases in cues.status_pre.items() for p in phrases}
+    return _StatusTables(
+        post=phrase_pattern(sorted(post_status)),
+        post_status=post_status,
+        pre=phrase_pattern(sorted(pre_status)),
+        pre_status=pre_status,
+    )
+
+
+def _vocabulary() -> Any:
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    return get_vocabulary()
+
+
+def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
+    """The first result word after a marker: (status, word, end offset in window)."""
+    tables = _tables()
+    sign = _SIGN.match(window)
+    if sign:
+        word = sign.group("s").replace(" ", "")
+        status = "positive" if "+" in word else "negative"
+        if mmr_protein:
+            status = "negative" if status == "positive" else "positive"
+        return status, word, sign.end()
+    for match in tables.post.finditer(window):
+        word = _norm(match.group(0))
+        status = tables.post_status[word]
+        if word in ("low", "high") and marker not in _LEVEL_MARKERS:
+            continue
+        if word == "intermediate" and marker not in _LEVEL_MARKERS:
+            continue
+        if mmr_protein:
+            if word in _EXPRESSION_POSITIVE:
+                status = "negative"  # expression retained
+            elif word in _EXPRESSION_NEGATIVE:
+                status = "positive"  # expression lost
+        return status, word, match.end()
+    return None
+
+
+def _pre_status(window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
+    """The last status cue in the words just before a marker: (status, word, start)."""
+    tables = _tables()
+    found = None
+    for match in tables.pre.finditer(window):
+        found = match
+    if found is None:
+        return None
+    word = _norm(found.group(0))
+    status = tables.pre_status[word]
+    # "No mutations were detected in EGFR": a negation shortly before a presence word.
+    if status == "positive" and re.search(r"(?i)\b(?:no|not|none|without)\b[^.;]{0,30}$",
+                                          window[: found.start()]):
+        status = "negative"
+    if mmr_protein and word in ("positive for", "expression of", "presence of"):
+        status = "negative"
+    elif mmr_protein and word in ("negative for", "absence of", "no", "without", "absent"):
+        status = "positive"
+    return status, word, found.start()
+
+
+def _number(text: str) -> float:
+    return float(text)
+
+
+def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]]:
+    """Numbers in a marker's window as (value, unit, comparator, end offset)."""
+    found: list[tuple[float, str, str | None, int]] = []
+    if marker == "PD-L1":
+        for pattern, unit in ((_TPS, "TPS"), (_CPS, "CPS")):
+            match = pattern.search(window)
+            if match:
+                found.append((_number(match.group("v")), unit, match.group("cmp"), match.end()))
+        if not found:
+            match = _PERCENT.search(window)
+            if match:
+                cmp = (match.group("cmp") or "").strip() or None
+                found.append((_number(match.group("v")), "TPS", cmp, match.end()))
+    elif marker == "TMB":
+        match = _TMB.search(window)
+        if match:
+            found.append((_number(match.group("v")), "mut/Mb", None, match.end()))
+    elif marker in ("ER", "PR", "Ki-67"):
+        match = _PERCENT.search(window)
+        if match:
+            cmp = (match.group("cmp") or "").strip() or None
+            found.append((_number(match.group("v")), "%", cmp, match.end()))
+        if marker != "Ki-67":
+            allred = _ALLRED.search(window)
+            if allred:
+                found.append((_number(allred.group("v")), "Allred", None, allred.end()))
+    elif marker == "HER2":
+        match = _IHC_SCORE.search(window) or _BARE_SCORE.match(window)
+        if match:
+            value = match.group("v") or match.group("v2")
+            found.append((_number(value), "IHC", None, match.end()))
+        ratio = _RATIO.search(window)
+        if ratio:
+            found.append((_number(ratio.group("v")), "ratio", None, ratio.end()))
+    return found
+
+
+def _status_from_value(marker: str, value: float, unit: str, cmp: str | None) -> str | None:
+    below = cmp is not None and cmp.startswith(("<", "≤"))
+    if unit == "%" and marker in ("ER", "PR"):
+        return "negative" if value < 1 or (below and value <= 1) else "positive"
+    if unit == "Allred":
+        return "negative" if value <= 2 else "positive"
+    if unit == "IHC":
+        return "positive" if value >= 3 else "equivocal" if value == 2 else "negative"
+    if unit == "ratio":
+        return "positive" if value >= 2.0 else "negative"
+    if unit in ("TPS", "CPS"):
+        return "negative" if value < 1 or (below and value <= 1) else "positive"
+    if unit == "mut/Mb":
+        return "positive" if value >= 10 else "negative"
+    if unit == "%" and marker == "Ki-67":
+        return "positive"
+    return None
+
+
+def _groups(hits: list[_Hit], text: str) -> list[list[_Hit]]:
+    groups: list[list[_Hit]] = []
+    for hit in hits:
+        if groups and _SEPARATOR.match(text[groups[-1][-1].end : hit.start]):
+            groups[-1].append(hit)
+        else:
+            groups.append([hit])
+    return groups
+
+
+_LIST_PIECE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
+
+
+def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
+    """A vocabulary phrase that names several genes ("KRAS and NRAS" -> RAS) becomes one
+    hit per gene, so each gets its own result."""
+    result: list[_Hit] = []
+    for hit in hits:
+        pieces = []
+        if re.search(r"[\s,/]", hit.text):
+            for piece in _LIST_PIECE.finditer(hit.text):
+                symbol = vocab.biomarker_symbol(piece.group(0))
+                if symbol is not None and piece.group(0).lower() not in ("and", "or"):
+                    pieces.append(_Hit(symbol, hit.start + piece.start(),
+                                       hit.start + piece.end(), piece.group(0)))
+        if len({piece.marker for piece in pieces}) >= 2:
+            result.extend(pieces)
+        else:
+            result.append(hit)
+    return result
+
+
+_ISH_START = re.compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|ISH|"
+                        r"dual[\s-]+probe|in\s+situ\s+hybridi[sz]ation)\b")
+
+
+def _her2_ish_continuations(hits: list[_Hit], text: str) -> list[_Hit]:
+    """"HER2: 2+. FISH: amplified, ratio 2.4" -- an ISH sentence right after a HER2 result
+    that names no marker is about HER2: give it a HER2 hit of its own."""
+    if not any(hit.marker == "HER2" for hit in hits):
+        return hits
+    added: list[_Hit] = []
+    for start, end in clause_spans(text):
+        if not _ISH_START.match(text[start:end]):
+            continue
+        if any(start <= hit.start < end for hit in hits):
+            continue
+        before = [hit for hit in hits if hit.end <= start]
+        if before and before[-1].marker == "HER2" and start - before[-1].end < 300:
+            added.append(_Hit("HER2", start, start, ""))
+    return sorted(hits + added, key=lambda hit: hit.start) if added else hits
+
+
+def find_biomarker_mentions(text: str, *, vocabulary: Any = None) -> list[Biomarker]:
+    """Every biomarker result in `text`, one per mention (not merged), in order.
+
+    Mismatch-repair proteins (MLH1, MSH2, MSH6, PMS2) are read one by one and then summed up
+    into one MMR result for the text.
+    """
+    vocab = vocabulary if vocabulary is not None else _vocabulary()
+    mmr_proteins = vocab.mmr_proteins()
+    raw_hits = _split_lists([_Hit(m.key, m.start, m.end, m.text)
+                             for m in vocab.find_biomarkers(text)], vocab)
+    if not raw_hits:
+        return []
+    raw_hits = _her2_ish_continuations(raw_hits, text)
+    results: list[Biomarker] = []
+    protein_calls: list[tuple[str, str, int, int]] = []  # protein, status, start, end
+    spans = clause_spans(text)
+    index = 0
+    for clause_start, clause_end in spans:
+        hits = []
+        while index < len(raw_hits) and raw_hits[index].start < clause_end:
+            if raw_hits[index].start >= clause_start:
+                hits.append(raw_hits[index])
+            index += 1
+        if not hits:
+            continue
+        groups = _groups(hits, text)
+        # Where each group's own window ends: at the next group's leading cue, if it has one.
+        pre_calls: list[tuple[str, str, int] | None] = []
+        window_ends: list[int] = []
+        previous_end = clause_start
+        for position, group in enumerate(groups):
+            first = group[0]
+            pre_from = max(previous_end, first.start - 50)
+            mmr = first.marker in mmr_proteins
+            call = _pre_status(text[pre_from : first.start], mmr)
+            if call is not None:
+                call = (call[0], call[1], pre_from + call[2])
+            pre_calls.append(call)
+            previous_end = group[-1].end
+            if position > 0:
+                window_ends.append(call[2] if call else first.start)
+        window_ends.append(min(clause_end, groups[-1][-1].end + 160))
+        for position, group in enumerate(groups):
+            last = group[-1]
+            window_end = max(window_ends[position], last.end)
+            window = text[last.end : window_end][:120]
+            mmr = last.marker in mmr_proteins
+            post = _post_status(last.marker, window, mmr)
+            pre = pre_calls[position]
+            for member in group:
+                biomarkers = _read_one(member, last.end, window, post, pre, text, vocab,
+                                       mmr_proteins, is_last=member is last)
+                for marker_result in biomarkers:
+                    if member.marker in mmr_proteins:
+                        protein_calls.append((member.marker, marker_result.status,
+                                              marker_result.start, marker_result.end))
+                    else:
+                        results.append(marker_result)
+    if protein_calls:
+        results.append(_mmr_summary(protein_calls, text))
+    results.sort(key=lambda b: b.start)
+    return results
+
+
+def _read_one(hit: _Hit, window_start: int, group_window: str,
+              post: tuple[str, str, int] | None, pre: tuple[str, str, int] | None, text: str,
+              vocab: Any, mmr_proteins: set[str], is_last: bool) -> list[Biomarker]:
+    """The result(s) for one marker mention of a list (`is_last` for the one whose window
+    follows it), given the window after the list and the cues around it."""
+    marker = hit.marker
+    start = pre[2] if pre else hit.start
+    end = window_start + post[2] if post else hit.end
+    # Status written in the marker's own name ("MSI-H", "dMMR", "MSS").
+    if marker == "MSI":
+        probe = hit.text + " " + group_window[:40]
+        if _MSI_HIGH.search(hit.text) or (not post and _MSI_HIGH.search(probe)):
+            post = ("positive", "high", 0)
+        elif _MSI_STABLE.search(hit.text) or (not post and _MSI_STABLE.search(probe)):
+            post = ("negative", "stable", 0)
+    if marker == "MMR":
+        probe = text[max(0, hit.start - 15) : hit.end] + " " + group_window[:40]
+        if _DMMR.search(probe):
+            post = ("positive", "deficient", 0)
+        elif _PMMR.search(probe):
+            post = ("negative", "proficient", 0)
+    values = _values(marker, group_window) if is_last else []
+    status: str | None = None
+    if post is not None:
+        status = post[0]
+        if pre is not None and pre[0] == "negative" and post[1] in _PRESENCE_WORDS:
+            status = "negative"
+    value: float | None = None
+    unit: str | None = None
+    her2_ish: Biomarker | None = None
+    for number, number_unit, cmp, number_end in values:
+        if marker == "HER2" and number_unit == "ratio":
+            continue
+        if value is None:
+            value, unit = number, number_unit
+            end = max(end, window_start + number_end)
+            if status is None or (marker == "HER2" and number_unit == "IHC"):
+                status = _status_from_value(marker, number, number_unit, cmp) or status
+    if marker == "HER2" and _HER2_ISH.search(group_window[:100]):
+        ratio = next((v for v in values if v[1] == "ratio"), None)
+        ish_status = post[0] if post is not None and post[1] not in ("equivocal",) else None
+        ish_words = re.search(r"(?i)\b(not\s+amplified|non-?amplified|unamplified|negative|"
+                              r"amplified|positive|equivocal)", group_window[:120])
+        if ish_words:
+            word = ish_words.group(1).lower().replace(" ", "")
+            ish_status = ("negative" if word in ("notamplified", "nonamplified",
+                                                 "non-amplified", "unamplified", "negative")
+                          else "equivocal" if word == "equivocal" else "positive")
+        elif ratio is not None:
+            ish_status = _status_from_value(marker, ratio[0], "ratio", None)
+        if ish_status is not None:
+            ish_end = window_start + max(ish_words.end() if ish_words else 0,
+                                         ratio[3] if ratio else 0)
+            her2_ish = Biomarker(
+                marker="HER2", alteration="amplification", status=ish_status,  # type: ignore[arg-type]
+                value=ratio[0] if ratio else None, unit="ratio" if ratio else None,
+                evidence=text[start:ish_end].strip(), start=start, end=ish_end)
+            if unit != "IHC":
+                return [her2_ish]
+    if status is None and pre is not None:
+        status = pre[0]
+    alteration = None
+    if marker not in _NO_ALTERATION and marker not in mmr_proteins:
+        # The most specific alteration written: "p.L858R ... mutation" is L858R.
+        found = [m.key for m in vocab.find_alterations(hit.text + group_window[:80])]
+        specific = [key for key in found if key != "mutation"]
+        alteration = specific[0] if specific else (found[0] if found else None)
+        if marker == "HER2" and unit == "IHC":
+            alteration = None
+        # A named variant with no result word is a finding ("EGFR exon 19 deletion").
+        if status is None and specific and is_last:
+            status = "positive"
+    if status is None:
+        status = "unknown"
+    evidence = text[start:end].strip()
+    result = Biomarker(marker=marker, alteration=alteration, status=status,  # type: ignore[arg-type]
+                       value=value, unit=unit, evidence=evidence, start=start, end=end)
+    return [result, her2_ish] if her2_ish is not None else [result]
+
+
+def _mmr_summary(calls: list[tuple[str, str, int, int]], text: str) -> Biomarker:
+    """One MMR result from the protein-by-protein calls (positive = deficient)."""
+    lost = sorted({protein for protein, status, _, _ in calls if status == "positive"})
+    retained = sorted({protein for protein, status, _, _ in calls if status == "negative"})
+    start = min(call[2] for call in calls)
+    end = max(call[3] for call in calls)
+    if lost:
+        status, alteration = "positive", "loss of " + "/".join(lost)
+    elif retained:
+        status, alteration = "negative", None
+    else:
+        status, alteration = "unknown", None
+    evidence = text[start:end].strip()
+    if len(evidence) > 240:
+        evidence = evidence[:237] + "..."
+    return Biomarker(marker="MMR", alteration=alteration, status=status,  # type: ignore[arg-type]
+                     value=None, unit=None, evidence=evidence, start=start, end=end)
+
+
+def biomarker_key(biomarker: Biomarker) -> tuple[str, str | None, str | None]:
+    """What makes two results the same finding: marker, alteration, and for HER2 the method."""
+    method = "ISH" if biomarker.marker == "HER2" and biomarker.alteration == "amplification" \
+        else None
+    alteration = biomarker.alteration
+    if alteration in (None, "mutation"):
+        alteration = None
+    return biomarker.marker, alteration, method
+
+
+def merge_biomarkers(mentions: list[Biomarker],
+                     weights: list[float] | None = None) -> list[Biomarker]:
+    """One result per finding: the best-supported mention of each (marker, alteration).
+
+    Preference: a stated result over "unknown", then the higher section weight, then a
+    mention with a number, then the later mention (an addendum corrects the report).
+    Unknown "mentioned" results are dropped for a marker that has a stated result.
+    """
+    weights = weights if weights is not None else [1.0] * len(mentions)
+    best: dict[tuple[str, str | None, str | None], tuple[tuple[Any, ...], Biomarker]] = {}
+    for order, (mention, weight) in enumerate(zip(mentions, weights, strict=True)):
+        score = (_STATUS_RANK[mention.status] > 0, weight, mention.value is not None, order)
+        key = biomarker_key(mention)
+        if key not in best or score > best[key][0]:
+            best[key] = (score, mention)
+    chosen = [item[1] for item in best.values()]
+    stated_markers = {b.marker for b in chosen if b.status != "unknown"}
+    chosen = [b for b in chosen if b.status != "unknown" or b.marker not in stated_markers]
+    # A generic "EGFR mutation: not detected" and a specific positive finding can coexist;
+    # a generic unknown next to any specific finding of the marker adds nothing.
+    chosen.sort(key=lambda b: b.start)
+    return chosen
+
+
+def find_biomarkers(text: str, *, vocabulary: Any = None) -> list[Biomarker]:
+    """Biomarker results stated in `text`, one per finding, in order of appearance.
+
+    Works on a whole note or a short phrase such as a first opinion's "PD-L1 TPS 10%" or
+    "HER2-negative". Offsets refer to `text`.
+    """
+    return merge_biomarkers(find_biomarker_mentions(text, vocabulary=vocabulary))
+
+
+def with_offset(biomarker: Biomarker, offset: int) -> Biomarker:
+    """The same result with its offsets shifted (for notes joined into one text)."""
+    return replace(biomarker, start=biomarker.start + offset, end=biomarker.end + offset)

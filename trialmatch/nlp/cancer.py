@@ -1,0 +1,317 @@
+"""Which cancer a note asserts: OncoTree code from explicit names or from site + histology.
+
+How a note is read (each step a rule a pathologist would recognise):
+1. Mentions: cancer-type phrases ("hepatocellular carcinoma", "NSCLC", "IDC"), and histology
+   phrases ("adenocarcinoma") combined with a primary site into the most specific OncoTree
+   code (`Vocabulary.resolve`).
+2. The site for a histology: a stated primary ("consistent with colorectal primary", "of
+   pulmonary origin") first; else a site in the same clause ("Lung, right upper lobe,
+   lobectomy: adenocarcinoma"); else the specimen site named shortly before in the same
+   section; else the site the note names most in its deciding sections. For a *metastatic*
+   tumour the specimen's organ is where it spread, not where it started, so only a stated
+   primary (or the note-wide primary site) is used: a liver biopsy with metastatic colorectal
+   adenocarcinoma is colorectal, not liver.
+3. Context: negated ("negative for carcinoma", "no malignancy"), hypothetical ("rule out"),
+   historical ("history of breast cancer") mentions and those in clinical-history sections
+   do not assert a cancer. A note with no asserted mention has no cancer type (benign).
+4. Choice: mentions are weighted by section (final diagnosis and synoptic decide); the
+   lineage with the most support wins, and within it the most specific code supported
+   (breast carcinoma + invasive ductal carcinoma -> IDC). An in-situ code yields to an
+   invasive one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from trialmatch.models import CancerType
+from trialmatch.nlp.context import clause_of, clause_spans, mention_context
+from trialmatch.nlp.sections import Section, section_at
+
+_PRIMARY_AFTER = re.compile(r"(?i)^[\s,\-]*(?:primary|origin|source|tumou?r\s+primary)\b")
+_PRIMARY_BEFORE = re.compile(
+    r"(?i)(?:consistent\s+with|compatible\s+with|suggestive\s+of|in\s+keeping\s+with|"
+    r"favou?ring|favou?rs?|typical\s+of|supports?|from|of|metastatic|metastasis\s+of|"
+    r"primary)\s+(?:an?\s+|the\s+)?(?:primary\s+)?$"
+)
+_METASTATIC = re.compile(r"(?i)\b(?:metastatic|metastasis|metastases|metastasizing)\b")
+_NODE_SITE = re.compile(r"(?i)lymph|node|nodal")
+_IN_SITU = re.compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
+_NOTE_SITE_WEIGHT_MIN = 2.0  # a site counts note-wide when named in deciding sections
+
+
+@dataclass(frozen=True)
+class CancerCandidate:
+    """One mention that may assert a cancer type, with what decides its weight."""
+
+    code: str
+    start: int
+    end: int
+    evidence: str  # text[evidence_start:evidence_end]
+    evidence_start: int
+    evidence_end: int
+    weight: float  # section weight x how the code was reached
+    derived: bool  # combined from a separate site and histology
+    histology: str | None  # vocabulary histology key
+    site: str | None  # vocabulary site key
+    metastatic: bool
+    distant: bool  # metastatic, and found in an organ of another tissue (implies M1)
+    asserted: bool  # False when negated, hypothetical or historical
+    section: str
+    exact: bool = True  # False when read from OCR-damaged words
+
+
+def _vocabulary() -> Any:
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    return get_vocabulary()
+
+
+def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s < end and start < e for s, e in spans)
+
+
+def _stated_primary(text: str, sites: list[Any], clause: tuple[int, int],
+                    after: int) -> Any | None:
+    """A site the clause names as the primary ("colorectal primary", "of lung origin")."""
+    for site in sites:
+        if not clause[0] <= site.start < clause[1]:
+            continue
+        tail = text[site.end : site.end + 25]
+        head = text[max(clause[0], site.start - 40) : site.start]
+        if _PRIMARY_AFTER.match(tail):
+            return site
+        if site.start >= after and _PRIMARY_BEFORE.search(head) and "primary" in (
+                text[clause[0] : clause[1]].lower()):
+            return site
+        if site.start >= after and re.search(r"(?i)(?:consistent|compatible)\s+with\s+"
+                                             r"(?:an?\s+)?(?:primary\s+)?$", head):
+            return site
+    return None
+
+
+def _note_site(sites: list[Any], sections: list[Section]) -> str | None:
+    """The site the note names most in its deciding sections (not counting lymph nodes)."""
+    counts: Counter[str] = Counter()
+    for site in sites:
+        section = section_at(sections, site.start)
+        weight = section.weight if section else 1.0
+        if weight > 0 and not _NODE_SITE.search(site.text):
+            counts[site.key] += weight
+    if not counts:
+        return None
+    key, weight = counts.most_common(1)[0]
+    return key if weight >= min(_NOTE_SITE_WEIGHT_MIN, 1.0) else None
+
+
+def find_cancer_candidates(
+    text: str,
+    sections: list[Section],
+    *,
+    abbreviations: dict[str, str] | None = None,
+    entities: Any = (),
+    vocabulary: Any = None,
+    fuzzy: bool | None = None,
+) -> list[CancerCandidate]:
+    """Every mention that may assert a cancer type, with its weight and context.
+
+    `fuzzy=None` tries exact matching first and OCR-tolerant matching only when the exact
+    pass finds nothing asserted; True or False force one mode.
+    """
+    vocab = vocabulary if vocabulary is not None else _vocabulary()
+    if fuzzy is None:
+        found = _candidates(text, sections, vocab, abbreviations or {}, entities, fuzzy=False)
+        if any(c.asserted and c.weight > 0 for c in found):
+            return found
+        fuzzy_found = _candidates(text, sections, vocab, abbreviations or {}, entities,
+                                  fuzzy=True)
+        return fuzzy_found if any(c.asserted for c in fuzzy_found) else found
+    return _candidates(text, sections, vocab, abbreviations or {}, entities, fuzzy=fuzzy)
+
+
+def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: dict[str, str],
+                entities: Any, *, fuzzy: bool) -> list[CancerCandidate]:
+    clauses = clause_spans(text)
+    direct = list(vocab.find_cancer_types(text, fuzzy=fuzzy))
+    # Abbreviations the note defines itself ("... carcinoma (HGSC)") that the vocabulary
+    # does not know: each later use of the short form means the long form's cancer type.
+    for short, long_form in abbreviations.items():
+        codes = vocab.find_cancer_types(long_form)
+        if not codes or vocab.find_cancer_types(short):
+            continue
+        for match in re.finditer(rf"(?<![A-Za-z0-9]){re.escape(short)}(?![A-Za-z0-9])", text):
+            direct.append(type(codes[0])(codes[0].key, match.start(), match.end(),
+                                         match.group(0), True))
+    # A scispaCy model's entities (--model): phrases inside them are vocabulary-checked.
+    for start, end, _label in entities:
+        for match in vocab.find_cancer_types(text[start:end], fuzzy=fuzzy):
+            direct.append(type(match)(match.key, start + match.start, start + match.end,
+                                      match.text, match.exact))
+    direct_spans = [(m.start, m.end) for m in direct]
+    sites = list(vocab.find_sites(text, fuzzy=fuzzy))
+    histologies = [h for h in vocab.find_histologies(text, fuzzy=fuzzy)
+                   if not _overlaps(h.start, h.end, direct_spans)]
+    note_site = _note_site(sites, sections)
+    candidates: list[CancerCandidate] = []
+    seen: set[tuple[str, int]] = set()
+
+    def add(code: str, start: int, end: int, evidence_span: tuple[int, int], factor: float,
+            derived: bool, histology: str | None, site: str | None, exact: bool) -> None:
+        if (code, start) in seen:
+            return
+        seen.add((code, start))
+        clause = clause_of(clauses, start)
+        context = mention_context(text, start, end, clause)
+        section = section_at(sections, start)
+        weight = (section.weight if section else 1.0) * factor
+        metastatic = bool(_METASTATIC.search(text[max(clause[0], start - 40) : start]))
+        asserted = not (context.negated or context.hypothetical or context.historical)
+        distant = False
+        if metastatic:
+            entry = vocab.entry(code)
+            tissue = entry.tissue if entry else None
+            for other in sites:
+                near = clause[0] <= other.start < clause[1] or (
+                    other.end <= start and start - other.end < 300
+                    and section is not None and other.start >= section.start)
+                if near and not _NODE_SITE.search(other.text):
+                    other_entry = vocab.site(other.key)
+                    if other_entry and tissue and other_entry.tissue and (
+                            other_entry.tissue != tissue):
+                        distant = True
+        evidence = text[evidence_span[0] : evidence_span[1]]
+        candidates.append(CancerCandidate(
+            code=code, start=start, end=end, evidence=evidence,
+            evidence_start=evidence_span[0], evidence_end=evidence_span[1],
+            weight=weight, derived=derived, histology=histology, site=site,
+            metastatic=metastatic, distant=distant, asserted=asserted,
+            section=section.name if section else "body", exact=exact,
+        ))
+
+    def depth(code: str) -> int:
+        return len(vocab.ancestors(code))
+
+    def local_sites(start: int, clause: tuple[int, int]) -> list[tuple[Any, bool]]:
+        """Sites that describe where a mention was found: in its clause, or on the
+        specimen line just before it in the same section (flag: in the clause)."""
+        section = section_at(sections, start)
+        found = []
+        for site in sites:
+            if _NODE_SITE.search(site.text):
+                continue
+            if clause[0] <= site.start < clause[1]:
+                found.append((site, True))
+            elif site.end <= start and start - site.end < 300 and (
+                    section is None or site.start >= section.start):
+                found.append((site, False))
+        return found
+
+    def best_local(start: int, end: int, clause: tuple[int, int], histology: str,
+                   ) -> tuple[str | None, str | None, tuple[int, int], float]:
+        """The local site giving the most specific code (ties: in the clause, nearest)."""
+        best: tuple[tuple[int, bool, int], str, str, tuple[int, int], float] | None = None
+        for site, in_clause in local_sites(start, clause):
+            code = vocab.resolve(site.key, histology)
+            if code is None:
+                continue
+            rank = (depth(code), in_clause, -abs(site.start - start))
+            if best is None or rank > best[0]:
+                span = (min(start, site.start), max(end, site.end))
+                best = (rank, code, site.key, span, 1.0 if in_clause else 0.8)
+        if best is None:
+            return None, None, (start, end), 1.0
+        return best[1], best[2], best[3], best[4]
+
+    for match in direct:
+        clause = clause_of(clauses, match.start)
+        code, site_key, span, derived = match.key, vocab.site_of(match.key), (
+            match.start, match.end), False
+        histology = vocab.histology_of(match.key)
+        # A named type made more specific by where it was found: "malignant melanoma" on
+        # skin -> cutaneous melanoma (only ever a code below the named one).
+        if histology and vocab.descendants(match.key):
+            local_code, local_site, local_span, _ = best_local(match.start, match.end, clause,
+                                                               histology)
+            if local_code and local_code != code and vocab.is_a(local_code, code):
+                code, site_key, span, derived = local_code, local_site, local_span, True
+        if span[1] - span[0] > 240:
+            span = (match.start, match.end)
+        add(code, match.start, match.end, span, 1.0, derived, histology, site_key, match.exact)
+    for hist in histologies:
+        clause = clause_of(clauses, hist.start)
+        metastatic = bool(_METASTATIC.search(text[max(clause[0], hist.start - 40) : hist.start]))
+        primary = _stated_primary(text, sites, clause, hist.end)
+        code: str | None = None
+        site_key: str | None = None
+        factor = 1.0
+        span = (hist.start, hist.end)
+        if primary is not None:
+            code = vocab.resolve(primary.key, hist.key)
+            site_key = primary.key
+            span = (min(hist.start, primary.start), max(hist.end, primary.end))
+        elif not metastatic:
+            code, site_key, span, factor = best_local(hist.start, hist.end, clause, hist.key)
+            if code is not None and site_key is None:
+                factor = 0.3
+        if code is None and note_site is not None and not metastatic:
+            code = vocab.resolve(note_site, hist.key)
+            site_key, factor, span = note_site, 0.6, (hist.start, hist.end)
+        if code is None:
+            code = vocab.resolve(None, hist.key)
+            site_key, factor, span = None, 0.3, (hist.start, hist.end)
+        if code is None:
+            continue
+        if span[1] - span[0] > 240:
+            span = (hist.start, hist.end)
+        add(code, hist.start, hist.end, span, factor, site_key is not None, hist.key, site_key,
+            hist.exact)
+    candidates.sort(key=lambda c: c.start)
+    return candidates
+
+
+def choose_cancer_type(candidates: list[CancerCandidate], vocabulary: Any = None
+                       ) -> CancerCandidate | None:
+    """The candidate that decides the note's cancer type, or None when nothing is asserted.
+
+    Support for a code is the weight of every asserted mention of it or of a code below it;
+    the best-supported code wins, then the most specific supported code beneath it.
+    """
+    vocab = vocabulary if vocabulary is not None else _vocabulary()
+    asserted = [c for c in candidates if c.asserted and c.weight > 0]
+    if not asserted:
+        return None
+    invasive = [c for c in asserted if not _is_in_situ(vocab, c.code)]
+    if invasive:
+        asserted = invasive
+    own: Counter[str] = Counter()
+    for candidate in asserted:
+        own[candidate.code] += candidate.weight
+    lineage = {code: [code, *vocab.ancestors(code)] for code in own}
+    support: Counter[str] = Counter()
+    for code, weight in own.items():
+        for node in lineage[code]:
+            support[node] += weight
+    # The best-supported code among those mentioned; ties go to the more specific.
+    top = max(own, key=lambda code: (support[code], len(lineage[code]), own[code]))
+    # Descend to the most specific mentioned code below it, if any is well supported.
+    below = [code for code in own if code != top and top in lineage[code]]
+    if below:
+        top = max(below, key=lambda code: (own[code], len(lineage[code])))
+    mentions = [c for c in asserted if c.code == top]
+    return max(mentions, key=lambda c: (c.weight, not c.metastatic, -c.start))
+
+
+def _is_in_situ(vocab: Any, code: str) -> bool:
+    return bool(_IN_SITU.search(vocab.name(code)))
+
+
+def cancer_type_of(candidate: CancerCandidate, vocabulary: Any = None) -> CancerType:
+    """The models.CancerType for a chosen candidate."""
+    vocab = vocabulary if vocabulary is not None else _vocabulary()
+    return CancerType(code=candidate.code, name=vocab.name(candidate.code),
+                      evidence=candidate.evidence, start=candidate.evidence_start,
+                      end=candidate.evidence_end,
+                      derived=candidate.derived)

@@ -1,0 +1,200 @@
+"""Notes in, one Profile out: the `trialmatch extract` library call.
+
+Several notes make one merged profile. Offsets (`start`/`end` of the cancer type and of
+each biomarker) are positions in the notes joined with NOTE_SEPARATOR ("\\n\\n"), i.e. in
+`NOTE_SEPARATOR.join(notes)`; with a single note they are positions in that note.
+
+Merging, across notes and across the sections of one note: the deciding sections (final
+diagnosis, synoptic summary, molecular results, addendum) outweigh the body, which outweighs
+gross description and clinical history; clinical history alone never asserts a cancer. For
+biomarkers a stated result beats "pending", and among equals the later statement (an
+addendum) wins.
+
+A note longer than MAX_PART_CHARS is read in parts cut at line breaks, so memory stays
+bounded whatever the note's size (read_note refuses files over 5 MB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from trialmatch.models import Profile, Stage
+from trialmatch.nlp.biomarkers import merge_biomarkers
+from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer_type
+from trialmatch.nlp.grade import GradeMention
+from trialmatch.nlp.notes import repair_ocr
+from trialmatch.nlp.sections import Section, section_at
+from trialmatch.nlp.tnm import StageGroupMention, TnmMention, build_stage
+
+NOTE_SEPARATOR = "\n\n"
+MAX_PART_CHARS = 200_000
+DECIDING_WEIGHT = 2.0
+_PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
+
+
+@dataclass
+class _Reading:
+    """What the pipeline found in one part of one note, offsets already shifted."""
+
+    cancer: list[CancerCandidate] = field(default_factory=list)
+    tnm: list[tuple[float, TnmMention]] = field(default_factory=list)
+    groups: list[tuple[float, StageGroupMention]] = field(default_factory=list)
+    grades: list[tuple[float, GradeMention]] = field(default_factory=list)
+    biomarkers: list[tuple[float, Any]] = field(default_factory=list)
+
+
+def _parts(text: str, limit: int = MAX_PART_CHARS) -> list[tuple[int, str]]:
+    """Cut a long text at line breaks into (offset, part) pieces of at most `limit` chars."""
+    if len(text) <= limit:
+        return [(0, text)]
+    parts: list[tuple[int, str]] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + limit)
+        if end < len(text):
+            cut = text.rfind("\n", start + limit // 2, end)
+            end = cut + 1 if cut > 0 else end
+        parts.append((start, text[start:end]))
+        start = end
+    return parts
+
+
+def _weight(sections: list[Section], offset: int) -> float:
+    section = section_at(sections, offset)
+    return section.weight if section else 1.0
+
+
+def _read(text: str, offset: int, model: str | None) -> _Reading:
+    from trialmatch.nlp.pipeline import run_pipeline
+
+    # Rules read the OCR-repaired text (same length, same offsets); evidence is re-cut
+    # from the note as written.
+    doc = run_pipeline(repair_ocr(text), model)
+    sections: list[Section] = doc._.tm_sections
+    reading = _Reading()
+    reading.cancer = [
+        replace(c, start=c.start + offset, end=c.end + offset,
+                evidence=text[c.evidence_start : c.evidence_end],
+                evidence_start=c.evidence_start + offset, evidence_end=c.evidence_end + offset)
+        for c in doc._.tm_cancer
+    ]
+    reading.tnm = [(_weight(sections, m.start),
+                    replace(m, start=m.start + offset, end=m.end + offset))
+                   for m in doc._.tm_tnm]
+    reading.groups = [(_weight(sections, g.start),
+                       replace(g, start=g.start + offset, end=g.end + offset))
+                      for g in doc._.tm_groups]
+    reading.grades = [(_weight(sections, g.start),
+                       replace(g, start=g.start + offset, end=g.end + offset))
+                      for g in doc._.tm_grades]
+    reading.biomarkers = [(_weight(sections, b.start),
+                           replace(b, start=b.start + offset, end=b.end + offset,
+                                   evidence=text[b.start : b.end].strip()))
+                          for b in doc._.tm_biomarkers]
+    return reading
+
+
+def _usable(weighted: list[tuple[float, Any]]) -> list[tuple[float, Any]]:
+    """Drop mentions from zero-weight sections (clinical history) unless nothing else."""
+    kept = [item for item in weighted if item[0] > 0]
+    return kept or weighted
+
+
+def _stage(reading: _Reading, chosen: CancerCandidate | None) -> Stage | None:
+    tnm = _usable(reading.tnm)
+    tnm.sort(key=lambda item: (-min(item[0], DECIDING_WEIGHT),
+                               -_PREFIX_RANK.get(item[1].prefix, 0),
+                               -sum(v is not None for v in (item[1].t, item[1].n, item[1].m)),
+                               item[1].start))
+    ordered = [mention for _, mention in tnm]
+    if ordered:
+        # Fill missing categories only from mentions of the same kind (p with p, c with c).
+        anchor = ordered[0].prefix
+        ordered = [m for m in ordered if m.prefix in (anchor, None) or anchor is None]
+    groups = _usable(reading.groups)
+    groups.sort(key=lambda item: (-min(item[0], DECIDING_WEIGHT), item[1].start))
+    stage = build_stage(ordered, [group for _, group in groups])
+    if chosen is not None and chosen.distant and (stage is None or stage.group is None):
+        # A tumour found in a distant organ it did not arise in is stage IV (AJCC 8th ed.:
+        # any M1 is stage IV).
+        stage = stage or Stage()
+        stage.group = "IV"
+        stage.derived.append("group")
+        stage.evidence = "; ".join(filter(None, [stage.evidence, chosen.evidence]))
+    return stage
+
+
+def _grade(reading: _Reading) -> GradeMention | None:
+    grades = [item for item in _usable(reading.grades)]
+    graded = [item for item in grades if item[1].grade is not None] or grades
+    if not graded:
+        return None
+    return min(graded, key=lambda item: (
+        -min(item[0], DECIDING_WEIGHT), item[1].rank,
+        -(int(item[1].grade[1]) if item[1].grade else 0), item[1].start))[1]
+
+
+def _profile(reading: _Reading) -> Profile:
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    vocab = get_vocabulary()
+    profile = Profile()
+    chosen = choose_cancer_type(reading.cancer, vocab)
+    if chosen is not None:
+        profile.cancer_type = cancer_type_of(chosen, vocab)
+        histology = chosen.histology or vocab.histology_of(chosen.code)
+        entry = vocab.histology(histology) if histology else None
+        profile.histology = entry.name if entry else histology
+        site = chosen.site or vocab.site_of(chosen.code)
+        site_entry = vocab.site(site) if site else None
+        profile.primary_site = site_entry.name if site_entry else site
+        if not chosen.exact:
+            profile.warnings.append("cancer type read from OCR-damaged words; check the note")
+        others = _other_lineages(reading.cancer, chosen, vocab)
+        if others:
+            profile.warnings.append("other cancer types also asserted: " + ", ".join(others))
+    profile.stage = _stage(reading, chosen)
+    grade = _grade(reading)
+    if grade is not None:
+        profile.grade = grade.grade
+        profile.grade_detail = grade.detail
+    weights = [weight for weight, _ in reading.biomarkers]
+    profile.biomarkers = merge_biomarkers([b for _, b in reading.biomarkers], weights)
+    return profile
+
+
+def _other_lineages(candidates: list[CancerCandidate], chosen: CancerCandidate,
+                    vocab: Any) -> list[str]:
+    """Codes asserted in deciding sections that are not in the chosen code's lineage."""
+    chosen_tissue = vocab.tissue_code(chosen.code)
+    others: list[str] = []
+    for candidate in candidates:
+        if not candidate.asserted or candidate.weight < DECIDING_WEIGHT or candidate.derived:
+            continue
+        if vocab.tissue_code(candidate.code) == chosen_tissue:
+            continue
+        if candidate.code not in others:
+            others.append(candidate.code)
+    return others
+
+
+def extract(notes: list[str], *, model: str | None = None) -> Profile:
+    """One merged Profile from one or more note texts.
+
+    Offsets refer to `NOTE_SEPARATOR.join(notes)`. `model` names an installed scispaCy model
+    whose entities add cancer mentions (InputError when it is not installed). The pipeline
+    is built once per process and model.
+    """
+    combined = _Reading()
+    offset = 0
+    for note in notes:
+        for part_offset, part in _parts(note):
+            reading = _read(part, offset + part_offset, model)
+            combined.cancer.extend(reading.cancer)
+            combined.tnm.extend(reading.tnm)
+            combined.groups.extend(reading.groups)
+            combined.grades.extend(reading.grades)
+            combined.biomarkers.extend(reading.biomarkers)
+        offset += len(note) + len(NOTE_SEPARATOR)
+    return _profile(combined)

@@ -1,0 +1,174 @@
+"""The spaCy pipeline for notes: scispaCy's tokenizer and abbreviation detector, then the
+project's components, each a thin wrapper around a pure function of this package.
+
+    tokenizer            scispaCy combined_rule_tokenizer (keeps HER2/neu, pT2, Ki-67 whole)
+    abbreviation_detector  scispaCy (Schwartz-Hearst): "invasive ductal carcinoma (IDC)"
+    trialmatch_sections  sections.find_sections            -> doc._.tm_sections
+    trialmatch_cancer    cancer.find_cancer_candidates     -> doc._.tm_cancer
+    trialmatch_stage     tnm.find_tnm / find_stage_groups  -> doc._.tm_tnm, doc._.tm_groups
+    trialmatch_grade     grade.find_grades                 -> doc._.tm_grades
+    trialmatch_biomarkers  biomarkers.find_biomarker_mentions -> doc._.tm_biomarkers
+
+The rules run on the raw text (with section offsets), so results do not depend on token
+boundaries; spaCy contributes tokenization, abbreviations and, with `--model`, the entities
+of an installed scispaCy model as an extra source of cancer mentions. No Doc leaves
+`trialmatch.nlp`: `trialmatch.nlp.extract` turns the attributes into models.py dataclasses.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from functools import lru_cache
+from typing import Any
+
+from trialmatch.errors import InputError
+
+_EXTENSIONS = ("tm_sections", "tm_cancer", "tm_tnm", "tm_groups", "tm_grades", "tm_biomarkers",
+               "tm_abbreviations")
+
+
+def _register_extensions() -> None:
+    from spacy.tokens import Doc
+
+    for name in _EXTENSIONS:
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)
+
+
+def _abbreviation_map(doc: Any) -> dict[str, str]:
+    """Short form -> long form from scispaCy's abbreviation detector."""
+    found: dict[str, str] = {}
+    for short in getattr(doc._, "abbreviations", None) or ():
+        long_form = getattr(short._, "long_form", None)
+        if long_form is not None:
+            found.setdefault(short.text, long_form.text)
+    return found
+
+
+def _model_entities(doc: Any) -> list[tuple[int, int, str]]:
+    return [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
+
+
+class SectionsComponent:
+    """Finds report sections (FINAL DIAGNOSIS, CLINICAL HISTORY, ...) and their weights."""
+
+    def __call__(self, doc: Any) -> Any:
+        from trialmatch.nlp.sections import find_sections
+
+        doc._.tm_sections = find_sections(doc.text)
+        doc._.tm_abbreviations = _abbreviation_map(doc)
+        return doc
+
+
+class CancerComponent:
+    """Cancer-type candidates (direct phrases and site + histology), with their context."""
+
+    def __call__(self, doc: Any) -> Any:
+        from trialmatch.nlp.cancer import find_cancer_candidates
+
+        doc._.tm_cancer = find_cancer_candidates(
+            doc.text, doc._.tm_sections, abbreviations=doc._.tm_abbreviations,
+            entities=_model_entities(doc) if doc.has_annotation("ENT_IOB") else (),
+        )
+        return doc
+
+
+class StageComponent:
+    """TNM categories and stage groups as written."""
+
+    def __call__(self, doc: Any) -> Any:
+        from trialmatch.nlp.tnm import find_stage_groups, find_tnm
+
+        doc._.tm_tnm = find_tnm(doc.text)
+        doc._.tm_groups = find_stage_groups(doc.text)
+        return doc
+
+
+class GradeComponent:
+    """Grade statements (G1-G4, Nottingham, Gleason, WHO, differentiation)."""
+
+    def __call__(self, doc: Any) -> Any:
+        from trialmatch.nlp.grade import find_grades
+
+        doc._.tm_grades = find_grades(doc.text)
+        return doc
+
+
+class BiomarkersComponent:
+    """Biomarker results (marker, alteration, status, value) per mention."""
+
+    def __call__(self, doc: Any) -> Any:
+        from trialmatch.nlp.biomarkers import find_biomarker_mentions
+
+        doc._.tm_biomarkers = find_biomarker_mentions(doc.text)
+        return doc
+
+
+_FACTORIES_REGISTERED = False
+
+
+def _register_factories() -> None:
+    global _FACTORIES_REGISTERED
+    if _FACTORIES_REGISTERED:
+        return
+    from spacy.language import Language
+
+    Language.factory("trialmatch_sections")(lambda nlp, name: SectionsComponent())
+    Language.factory("trialmatch_cancer")(lambda nlp, name: CancerComponent())
+    Language.factory("trialmatch_stage")(lambda nlp, name: StageComponent())
+    Language.factory("trialmatch_grade")(lambda nlp, name: GradeComponent())
+    Language.factory("trialmatch_biomarkers")(lambda nlp, name: BiomarkersComponent())
+    _FACTORIES_REGISTERED = True
+
+
+def model_installed(name: str) -> bool:
+    """Whether a spaCy/scispaCy model package called `name` can be imported."""
+    return importlib.util.find_spec(name) is not None
+
+
+@lru_cache(maxsize=4)
+def build_pipeline(model: str | None = None) -> Any:
+    """The note pipeline, built once per process and model name.
+
+    Without `model`, a blank English pipeline with scispaCy's tokenizer. With `model`, that
+    installed scispaCy model (its NER adds cancer mentions); InputError when not installed.
+    """
+    import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
+    import spacy
+    from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+    _register_extensions()
+    _register_factories()
+    if model is not None:
+        if not model_installed(model):
+            raise InputError(
+                f"spaCy model '{model}' is not installed",
+                hint="install the scispaCy model package, or leave out --model to use the "
+                     "built-in rules",
+            )
+        nlp = spacy.load(model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
+    else:
+        nlp = spacy.blank("en")
+        with warnings.catch_warnings():
+            # scispaCy's tokenizer rules trigger a FutureWarning in re: harmless.
+            warnings.simplefilter("ignore", FutureWarning)
+            nlp.tokenizer = combined_rule_tokenizer(nlp)
+    with warnings.catch_warnings():
+        # scispaCy's detector warns that its global matcher has no patterns: expected.
+        warnings.simplefilter("ignore")
+        nlp.add_pipe("abbreviation_detector")
+    for name in ("trialmatch_sections", "trialmatch_cancer", "trialmatch_stage",
+                 "trialmatch_grade", "trialmatch_biomarkers"):
+        nlp.add_pipe(name)
+    # Long notes are cut into parts before they reach spaCy (extract.MAX_PART_CHARS).
+    nlp.max_length = 2_000_000
+    return nlp
+
+
+def run_pipeline(text: str, model: str | None = None) -> Any:
+    """Run the pipeline on one text; the Doc stays inside trialmatch.nlp."""
+    nlp = build_pipeline(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return nlp(text)
