@@ -310,3 +310,12 @@ def test_ingest_fixture_trials_twice(fixtures_dir, store):
     assert ingest_paths(store, [fixtures_dir / "trials"]).counts.unchanged == first.sources
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_saved_pages_hold_the_same_trials_as_the_study_files(fixtures_dir, store):
+    pages = fixtures_dir / "pages"
+    if not any(pages.glob("*.json")):
+        pytest.skip("fixtures/pages not built")
+    files = ingest_paths(store, [fixtures_dir / "trials"]).counts
+    again = ingest_paths(store, [pages]).counts
+    assert again == UpsertCounts(unchanged=files.added)
