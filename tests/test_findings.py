@@ -126,6 +126,8 @@ def protocols(p, plan=None):
          {"palbociclib", "ribociclib", "abemaciclib", "alpelisib + fulvestrant",
           "capivasertib + fulvestrant", "inavolisib + palbociclib + fulvestrant"}, set()),
         (profile("IDC", "IV", [bm("PIK3CA", "H1047R")]), set(), {"alpelisib + fulvestrant"}),
+        (profile("IDC", "IV", [bm("PR"), bm("HER2", None, "negative"), bm("PTEN", "loss")]),
+         {"capivasertib + fulvestrant"}, {"alpelisib + fulvestrant"}),
         (profile("ILC", "IV", [bm("ER"), bm("HER2", None, "negative"), bm("ESR1", "Y537S")]),
          {"elacestrant"}, set()),
         (profile("IDC", "IV", [bm("BRCA2", "mutation"), bm("HER2", None, "negative")]),
@@ -138,6 +140,7 @@ def protocols(p, plan=None):
         (profile("COAD", "IV", [bm("MSI")]), {"pembrolizumab", "nivolumab + ipilimumab"}, set()),
         (profile("COAD", "IV", [bm("MMR", "deficient")]), {"pembrolizumab"}, set()),
         (profile("COAD", "IV", [bm("MMR", "proficient", "negative")]), set(), {"pembrolizumab"}),
+        (profile("COAD", "IV", [bm("MMR", "loss", "unknown")]), {"pembrolizumab"}, set()),
         (profile("READ", "IVA", [bm("KRAS", None, "negative"), bm("NRAS", None, "negative")]),
          {"cetuximab", "panitumumab"}, set()),
         (profile("READ", "IVA", [bm("KRAS", None, "negative")]), {"cetuximab"}, {"panitumumab"}),
@@ -171,6 +174,8 @@ def protocols(p, plan=None):
         (profile("GEJ", "IV", [bm("CLDN18", None, "positive", 80, "%"),
                                bm("HER2", None, "negative")]), {"zolbetuximab"}, set()),
         (profile("BLCA", "IV", [bm("FGFR3", "S249C")]), {"erdafitinib"}, set()),
+        (profile("UTUC", "IV", [bm("FGFR3", "alteration")]), {"erdafitinib"}, set()),
+        (profile("IHCH", "IV", [bm("FGFR2", "alteration")]), set(), {"pemigatinib"}),
         (profile("THME", None, [bm("RET", "M918T")]), {"selpercatinib"}, set()),
         (profile("THPA", None, [bm("RET", "fusion")]), {"selpercatinib"}, set()),
         (profile("THAP", "IVC", [bm("BRAF", "V600E")]), {"dabrafenib + trametinib"}, set()),
@@ -190,6 +195,12 @@ def protocols(p, plan=None):
         (profile("OPHSC", None, [bm("PD-L1", None, "positive", 20, "CPS")]), {"pembrolizumab"},
          set()),
         # tumor-agnostic
+        (profile("CUP", None, [bm("NTRK", "fusion")]), {"larotrectinib"}, set()),
+        (profile("THPA", "II", [bm("NTRK3", "fusion")]), {"larotrectinib"}, set()),
+        (profile("IDC", "IV", [bm("HER2", None, "positive", 3, "IHC")]), {"trastuzumab"},
+         {"ado-trastuzumab emtansine", "neratinib"}),
+        (profile("IDC", "II", [bm("HER2", None, "positive", 3, "IHC")]),
+         {"ado-trastuzumab emtansine", "neratinib"}, {"tucatinib + trastuzumab + capecitabine"}),
         (profile("CUP", None, [bm("NTRK1", "fusion")]),
          {"larotrectinib", "entrectinib", "repotrectinib"}, set()),
         (profile("CUP", None, [bm("TMB", None, "positive", 12, "mut/Mb")]), {"pembrolizumab"},
@@ -203,7 +214,8 @@ def protocols(p, plan=None):
          {"trastuzumab deruxtecan"}),
         (profile("HCC", None, [bm("BRAF", "V600E")]), {"dabrafenib + trametinib"}, set()),
         (profile("HCC", None, [bm("RET", "fusion")]), {"selpercatinib"}, set()),
-        (profile("HCC", None, [bm("MSI")]), {"pembrolizumab", "dostarlimab"}, set()),
+        (profile("HCC", None, [bm("MSI")]), {"pembrolizumab"}, {"dostarlimab"}),  # dMMR only
+        (profile("HCC", None, [bm("MMR", "deficient")]), {"pembrolizumab", "dostarlimab"}, set()),
         (profile("DLBCLNOS", None, [bm("MSI")]), set(), {"pembrolizumab"}),  # solid tumors only
         # results that do not qualify
         (profile("LUAD", "IV", [bm("EGFR", "exon 19 deletion", "unknown")]), set(),
@@ -219,10 +231,17 @@ def test_find_protocols(case, present, absent):
 
 
 def test_tumor_agnostic_approval_is_not_repeated_for_a_cancer_specific_one():
-    found = protocols(profile("COAD", "IV", [bm("MSI")]))
+    found = protocols(profile("COAD", "IV", [bm("MSI"), bm("MMR", "deficient")]))
     pembro = [f for f in found if f.drug == "pembrolizumab"]
     assert [f.protocol_id for f in pembro] == ["crc-msi-pembrolizumab"]
     assert any(f.protocol_id == "agnostic-dmmr-dostarlimab" for f in found)
+
+
+def test_tumor_agnostic_approval_of_a_drug_already_reported_is_dropped():
+    found = protocols(profile("COAD", "IV", [bm("MSI"), bm("TMB", None, "positive", 48,
+                                                            "mut/Mb")]))
+    assert [f.protocol_id for f in found if f.drug == "pembrolizumab"] == [
+        "crc-msi-pembrolizumab"]
 
 
 def test_her2_ihc3_in_lung_comes_from_the_tumor_agnostic_approval():
@@ -239,6 +258,22 @@ def test_unknown_stage_keeps_every_setting():
 def test_an_m1_without_a_group_counts_as_stage_four():
     found = protocols(profile("LUAD", None, [bm("EGFR", "L858R")], m="M1b"))
     assert "nsclc-egfr-osimertinib-adjuvant" not in {f.protocol_id for f in found}
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        (Stage(group="IIIC", m="M1c"), "IV"),
+        (Stage(group="IVB", m="M1b"), "IVB"),
+        (Stage(group="IIB"), "IIB"),
+        (Stage(figo="IIIC1"), "IIIC1"),
+        (Stage(m="M1"), "IV"),
+        (Stage(m="M0"), None),
+        (None, None),
+    ],
+)
+def test_profile_stage_group(stage, expected):
+    assert findings.profile_stage_group(Profile(stage=stage)) == expected
 
 
 def test_no_cancer_type_means_no_protocols():
@@ -284,6 +319,7 @@ def test_protocol_finding_to_dict_has_the_spec_fields():
     assert data["line"] == "first-line metastatic"
     assert data["cancer_types"] == ["NSCLC"]
     assert data["evidence"] == "EGFR exon 19 del"
+    assert data["marker"] == "EGFR"
 
 
 def test_protocol_conditions_name_the_required_results():
@@ -504,11 +540,34 @@ def test_her2_discrepancy_carries_both_readings_and_the_evidence():
                                "found": "HER2 IHC 3+", "evidence": "HER2 (4B5): 3+"}
 
 
+def test_stage_four_from_words_is_not_shown_with_a_contradicting_m0():
+    notes = profile("LUAD", "IVA", m="M0", prefix="c")
+    [found] = discrepancies(notes, profile("LUAD", "IIIA"))
+    assert found.found == "IVA"
+
+
 def test_positive_result_left_out_of_the_first_opinion_list():
-    notes = profile("LUAD", biomarkers=[bm("EGFR", "exon 19 deletion"), bm("KRAS", None,
-                                                                          "negative")])
+    notes = profile("LUAD", biomarkers=[bm("EGFR", "exon 19 deletion"),
+                                        bm("EGFR", "T790M", "negative"),
+                                        bm("KRAS", None, "negative"),
+                                        bm("Ki-67", None, "positive", 40, "%"),
+                                        bm("STK11", "Q170*")])
     first = profile("LUAD", biomarkers=[bm("PD-L1", None, "positive", 10, "TPS")])
     listed = discrepancies(notes, first, {"biomarkers": ["PD-L1 TPS 10%"]})
     assert [(d.field, d.first_opinion, d.found) for d in listed] == [
         ("biomarker:EGFR", "not mentioned", "EGFR exon 19 deletion")]
     assert discrepancies(notes, first, {"plan": "chemoradiation"}) == []
+
+
+def test_a_left_out_result_that_qualifies_for_nothing_is_no_discrepancy():
+    notes = profile("LUAD", "IV", [bm("PD-L1", None, "positive", 5, "TPS"), bm("ALK", "fusion")])
+    first = profile("LUAD", "IV", [bm("ALK", "fusion")])
+    assert discrepancies(notes, first, {"biomarkers": ["ALK positive"]}) == []
+
+
+def test_basket_results_left_out_count_only_for_solid_tumours_when_told():
+    notes = profile("DLBCLNOS", "IV", [bm("MSI")])
+    first = profile("DLBCLNOS", "IV", [bm("BCL2")])
+    raw = {"biomarkers": ["BCL2 positive"]}
+    assert [d.field for d in discrepancies(notes, first, raw)] == ["biomarker:MSI"]
+    assert findings.find_discrepancies(notes, first, raw, is_a=is_a, is_solid=is_solid) == []

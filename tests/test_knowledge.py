@@ -173,6 +173,8 @@ def test_every_cancer_code_is_an_oncotree_code():
         ("FLT3", "internal tandem duplication", "itd"),
         ("MET", "METex14", "exon 14 skipping"),
         ("MMR", "dMMR", "deficient"),
+        ("MMR", "pMMR", "proficient"),
+        ("PTEN", "loss of expression", "loss"),
         ("KRAS", None, None),
         ("KRAS", "  ", None),
     ],

@@ -47,6 +47,7 @@ class ProtocolFinding:
     """A biomarker-directed therapy the patient's biomarkers qualify for."""
 
     biomarker: str  # the patient's result, e.g. "EGFR exon 19 deletion"
+    marker: str  # its marker name, e.g. "EGFR"
     therapy: str  # e.g. "dabrafenib + trametinib"
     source: str  # "FDA label <drug> <year>"
     missed: bool  # the first opinion's plan does not mention the drug or its class
@@ -66,6 +67,7 @@ class ProtocolFinding:
             "therapy": self.therapy,
             "source": self.source,
             "missed": self.missed,
+            "marker": self.marker,
             "drug": self.drug,
             "drug_class": self.drug_class,
             "line": self.line,
@@ -120,17 +122,18 @@ class Discrepancy:
 
 
 def profile_stage_group(profile: Profile) -> str | None:
-    """The stage group the notes support: the group, else the FIGO stage, else IV for M1."""
+    """The stage group the notes support: the group, else the FIGO stage; IV for any M1."""
     stage = profile.stage
     if stage is None:
         return None
+    # AJCC 8th edition: any M1 is stage IV in every site the knowledge base covers, and it
+    # outranks a group written earlier (a melanoma "stage IIIC at that time", later M1c).
+    distant = bool(stage.m and stage.m.upper().startswith("M1"))
     for group in (stage.group, stage.figo):
-        if parse_stage_group(group):
+        parsed = parse_stage_group(group)
+        if parsed and (not distant or parsed[0] == "IV"):
             return group
-    # AJCC: any M1 is stage IV in every site that the protocols cover.
-    if stage.m and stage.m.upper().startswith("M1"):
-        return "IV"
-    return None
+    return "IV" if distant else None
 
 
 def _code_in(code: str, targets: Iterable[str], is_a: IsA, is_solid: Callable[[str], bool]) -> bool:
@@ -157,7 +160,8 @@ def _is_mmr_deficient(biomarker: Biomarker, base: ProtocolBase) -> bool:
     alteration = base.normalise_alteration("MMR", biomarker.alteration)
     if alteration == "proficient":
         return False
-    return biomarker.status == "positive" or alteration == "deficient"
+    # "Loss of MLH1/PMS2" is how a deficiency is usually written protein by protein.
+    return biomarker.status == "positive" or alteration in ("deficient", "loss")
 
 
 def _units_agree(spec_unit: str | None, unit: str | None) -> bool:
@@ -245,7 +249,8 @@ def find_protocols(
     (or the approval is tumor-agnostic) and a documented stage fits its setting. `missed` is
     true when `plan_text` is None (no first opinion) or does not name the drug, a brand name or
     one of its classes. A tumor-agnostic approval is not repeated for a drug already reported
-    for the same result under a cancer-specific approval.
+    under a cancer-specific approval (pembrolizumab for MSI-H colorectal cancer makes its
+    TMB-high basket approval redundant).
     """
     if profile.cancer_type is None or not profile.cancer_type.code:
         return []
@@ -254,7 +259,7 @@ def find_protocols(
     stage = profile_stage_group(profile)
     results = profile.biomarkers
     findings: list[ProtocolFinding] = []
-    reported: set[tuple[str, str]] = set()
+    reported: set[str] = set()
     # Cancer-specific approvals first, so that the basket version of the same drug is dropped.
     ordered = sorted(base.protocols, key=lambda p: p.tumor_agnostic)
     for protocol in ordered:
@@ -276,11 +281,10 @@ def find_protocols(
         else:
             if _first_match(protocol.excludes, results, base) is not None:
                 continue
-            label = biomarker_label(matched)
-            key = (protocol.drug, label)
-            if protocol.tumor_agnostic and key in reported:
+            if protocol.tumor_agnostic and protocol.drug in reported:
                 continue
-            reported.add(key)
+            reported.add(protocol.drug)
+            label = biomarker_label(matched)
             findings.append(_protocol_finding(protocol, label, conditions, matched, plan_text))
     return findings
 
@@ -295,6 +299,7 @@ def _protocol_finding(
     missed = plan_text is None or not drugs.mentions_drug_or_class(plan_text, protocol.drug)
     return ProtocolFinding(
         biomarker=label,
+        marker=matched.marker,
         therapy=protocol.therapy,
         source=protocol.source,
         missed=missed,
@@ -383,6 +388,10 @@ def _stage_words(profile: Profile, group: str) -> str:
     prefix = stage.prefix or ""
     if stage.m and stage.m.upper().startswith("M1"):
         return f"{group} ({prefix}{stage.m})"
+    if group.upper().startswith("IV"):
+        # A stage IV written beside an M0 comes from words (e.g. "pleural metastases, stage
+        # IVA"); the TNM would only contradict it.
+        return group
     tnm = " ".join(f"{prefix}{part}" for part in (stage.t, stage.n, stage.m) if part)
     return f"{group} ({tnm})" if tnm else group
 
@@ -445,8 +454,16 @@ def _evidence(results: list[Biomarker]) -> str:
     return " | ".join(dict.fromkeys(r.evidence for r in results if r.evidence))
 
 
+def _actionable_markers(
+    notes: Profile, is_a: IsA, is_solid: Callable[[str], bool], base: ProtocolBase
+) -> set[str]:
+    """Markers whose results in the notes qualify the patient for an approved therapy."""
+    qualifying = find_protocols(notes, is_a=is_a, is_solid=is_solid, plan_text=None, base=base)
+    return {finding.marker.upper() for finding in qualifying}
+
+
 def _biomarker_discrepancies(
-    notes: Profile, first: Profile, listed_biomarkers: bool, base: ProtocolBase
+    notes: Profile, first: Profile, actionable: set[str], base: ProtocolBase
 ) -> list[Discrepancy]:
     found: list[Discrepancy] = []
     first_by = _by_marker(first)
@@ -457,10 +474,12 @@ def _biomarker_discrepancies(
         name = note_results[0].marker
         first_results = first_by.get(marker)
         if not first_results:
-            # A positive result the first opinion's biomarker list leaves out.
-            if listed_biomarkers and note_status == "positive":
+            # An actionable positive result that the first opinion's biomarker list leaves out
+            # (Ki-67 or CD33 left out of a list is no disagreement).
+            if note_status == "positive" and marker in actionable:
+                positives = [r for r in note_results if r.status == "positive"]
                 found.append(Discrepancy(f"biomarker:{name}", "not mentioned",
-                                         _words(note_results), _evidence(note_results)))
+                                         _words(positives), _evidence(positives)))
             continue
         first_status = _overall_status(first_results, base)
         if first_status is None:
@@ -492,6 +511,7 @@ def find_discrepancies(
     first_opinion_raw: dict[str, Any],
     *,
     is_a: IsA,
+    is_solid: Callable[[str], bool] | None = None,
     base: ProtocolBase | None = None,
 ) -> list[Discrepancy]:
     """Where the notes disagree with the first opinion: diagnosis, stage, grade, biomarkers.
@@ -500,7 +520,9 @@ def find_discrepancies(
     biomarker strings; `first_opinion_raw` is the case file's `first_opinion` mapping, whose
     words are shown. Diagnoses differ when neither code is a kind of the other; stages when the
     main stage numeral differs (an M1 in the notes makes them stage IV); biomarkers when the
-    results for a marker disagree in status, alteration, PD-L1 band or HER2 IHC score.
+    results for a marker disagree in status, alteration, PD-L1 band or HER2 IHC score, and when
+    the first opinion lists biomarkers but leaves out a positive result that qualifies the
+    patient for an approved biomarker-directed therapy (see `find_protocols`).
     """
     base = base or get_protocols()
     found: list[Discrepancy] = []
@@ -529,6 +551,9 @@ def find_discrepancies(
         found.append(Discrepancy("grade", first_opinion.grade, notes.grade,
                                  notes.grade_detail or ""))
 
-    listed = bool(first_opinion_raw.get("biomarkers"))
-    found.extend(_biomarker_discrepancies(notes, first_opinion, listed, base))
+    actionable: set[str] = set()
+    if first_opinion_raw.get("biomarkers"):
+        # Without a solid/haematological test, basket approvals count for every cancer.
+        actionable = _actionable_markers(notes, is_a, is_solid or (lambda _code: True), base)
+    found.extend(_biomarker_discrepancies(notes, first_opinion, actionable, base))
     return found
