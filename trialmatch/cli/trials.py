@@ -287,13 +287,27 @@ def _render_trial(trial: Trial) -> None:
     table.add_column("Parsed requirements", ratio=2)
     for criterion in trial.criteria:
         parsed = "\n".join(
-            f"{r.kind}: {json.dumps(r.params, ensure_ascii=False)}" for r in criterion.requirements
+            f"{r.kind}: {_compact(r.params)}".rstrip(": ") for r in criterion.requirements
         ) or "[dim]other (free text)[/dim]"
         cohort = f"[{criterion.cohort}] " if criterion.cohort else ""
         table.add_row(str(criterion.position + 1), criterion.kind,
                       escape(cohort + criterion.text),
                       parsed if not criterion.requirements else escape(parsed))
     console.print(table)
+
+
+def _compact(value: Any) -> str:
+    """Requirement params for reading: empty values left out, lists joined."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_compact(item)}" for key, item in value.items()
+                         if item not in (None, [], {}, ""))
+    if isinstance(value, list):
+        if all(isinstance(item, dict) for item in value):
+            return " or ".join(f"({_compact(item)})" for item in value)
+        return "/".join(_compact(item) for item in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, bool) else str(value)
 
 
 def _place(location: Any) -> str:
