@@ -478,6 +478,8 @@ def test_stage_discrepancy_shows_the_m1_that_decides_it():
         (profile("LUAD"), profile("NSCLC"), []),  # more specific, not different
         (profile("NSCLC"), profile("LUAD"), []),
         (profile("LUAD"), profile(None), []),
+        (profile(None), profile("LUAD"), ["diagnosis"]),  # benign biopsy vs cancer
+        (profile(None), profile(None), []),
         (profile("LUAD", grade="G3"), profile("LUAD", grade="G2"), ["grade"]),
         (profile("LUAD", grade="G2"), profile("LUAD", grade="g2"), []),
         (profile("IDC", biomarkers=[bm("HER2", None, "positive", 3, "IHC")]),

@@ -518,7 +518,8 @@ def find_discrepancies(
 
     `first_opinion` is the extractor's reading of the first opinion's diagnosis, stage and
     biomarker strings; `first_opinion_raw` is the case file's `first_opinion` mapping, whose
-    words are shown. Diagnoses differ when neither code is a kind of the other; stages when the
+    words are shown. Diagnoses differ when neither code is a kind of the other, or when the
+    notes assert no cancer at all; stages when the
     main stage numeral differs (an M1 in the notes makes them stage IV); biomarkers when the
     results for a marker disagree in status, alteration, PD-L1 band or HER2 IHC score, and when
     the first opinion lists biomarkers but leaves out a positive result that qualifies the
@@ -528,7 +529,12 @@ def find_discrepancies(
     found: list[Discrepancy] = []
 
     note_type, first_type = notes.cancer_type, first_opinion.cancer_type
-    if note_type and first_type and note_type.code and first_type.code:
+    if first_type and first_type.code and not (note_type and note_type.code):
+        # A benign biopsy ("negative for malignancy") read against a cancer diagnosis; the
+        # clinician checks whether the notes hold the diagnosing report at all.
+        said = str(first_opinion_raw.get("diagnosis") or f"{first_type.name} ({first_type.code})")
+        found.append(Discrepancy("diagnosis", said, "no cancer diagnosis found in the notes", ""))
+    elif note_type and first_type and note_type.code and first_type.code:
         a, b = note_type.code, first_type.code
         if a != b and not is_a(a, b) and not is_a(b, a):
             said = str(first_opinion_raw.get("diagnosis") or f"{first_type.name} ({b})")
