@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 from ctgov_fake import make_study
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trialmatch.errors import InputError
 from trialmatch.ingest.normalize import (
@@ -155,3 +157,29 @@ def test_every_fixture_trial_normalises():
         record = normalize_study(json.loads(path.read_text()))
         assert record.nct_id == path.stem
         assert record.title
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=12,
+)
+_MODULES = ["identificationModule", "statusModule", "designModule", "conditionsModule",
+            "armsInterventionsModule", "eligibilityModule", "descriptionModule",
+            "sponsorCollaboratorsModule", "contactsLocationsModule"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(_MODULES), _json_values, max_size=6))
+def test_any_shape_normalises_or_is_rejected_cleanly(modules):
+    """Whatever the API sends inside a study, normalisation stores sane values or refuses."""
+    modules.setdefault("identificationModule", {"nctId": "NCT90000001"})
+    try:
+        record = normalize_study({"protocolSection": modules})
+    except InvalidStudyError:
+        return
+    assert all(isinstance(c, str) for c in record.conditions + record.keywords + record.phases)
+    assert record.minimum_age is None or record.minimum_age >= 0
+    assert record.sex in (None, "ALL", "FEMALE", "MALE")
+    assert isinstance(record.criteria_text, str)

@@ -112,7 +112,8 @@ def study_nct_id(study: Any) -> str:
     protocol = study.get("protocolSection")
     if not isinstance(protocol, dict):
         raise InvalidStudyError("study without protocolSection")
-    nct_id = (protocol.get("identificationModule") or {}).get("nctId")
+    ident = protocol.get("identificationModule")
+    nct_id = ident.get("nctId") if isinstance(ident, dict) else None
     if not isinstance(nct_id, str) or not nct_id.strip():
         raise InvalidStudyError(
             "study without an NCT id (protocolSection.identificationModule.nctId)"
@@ -129,8 +130,7 @@ def normalize_study(study: Any) -> StudyRecord:
     protocol = study["protocolSection"]
 
     def module(name: str) -> dict[str, Any]:
-        value = protocol.get(name)
-        return value if isinstance(value, dict) else {}
+        return _module(protocol, name)
 
     ident = module("identificationModule")
     status = module("statusModule")
@@ -172,7 +172,7 @@ def normalize_study(study: Any) -> StudyRecord:
             }
             for arm in _objects(arms_module.get("armGroups"))
         ],
-        sponsor=_text((sponsors.get("leadSponsor") or {}).get("name")),
+        sponsor=_text(_module(sponsors, "leadSponsor").get("name")),
         start_date=_date(status.get("startDateStruct")),
         completion_date=_date(status.get("completionDateStruct")),
         last_update_date=_date(status.get("lastUpdatePostDateStruct"))
@@ -192,6 +192,11 @@ def normalize_study(study: Any) -> StudyRecord:
 def decompress_study(raw_json: bytes) -> dict[str, Any]:
     """The original study object from a stored `raw_json` value."""
     return json.loads(zlib.decompress(raw_json))
+
+
+def _module(parent: dict[str, Any], name: str) -> dict[str, Any]:
+    value = parent.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _location(item: dict[str, Any]) -> Location:
