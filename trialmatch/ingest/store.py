@@ -492,7 +492,7 @@ class TrialStore:
     def stats(self) -> dict[str, Any]:
         """Counts by status and phase, top conditions, and the latest refresh run."""
         by_status = {
-            (status or "UNKNOWN"): n
+            (status or "NONE"): n
             for status, n in self.conn.execute(
                 "SELECT overall_status, count(*) FROM trials GROUP BY overall_status "
                 "ORDER BY count(*) DESC, overall_status"
