@@ -405,3 +405,17 @@ def test_exclusion_on_undocumented_biomarker_is_not_material():
     verdict = evaluate_trial(trial, make_patient(biomarkers=[]))
     assert verdict.criteria[-1].result == "unknown"
     assert verdict.verdict == "eligible"
+
+
+@pytest.mark.parametrize("requirements,expected", [
+    ((marker(marker="EGFR", status="negative"), marker(marker="ALK", status="negative")),
+     "not_met"),
+    ((marker(marker="ALK", status="negative"), marker(marker="PD-L1", min_value=50, unit="TPS")),
+     "met"),
+    ((req("prior_therapy", classes=["platinum"]), req("prior_therapy", drugs=["osimertinib"])),
+     "not_met"),
+    ((req("stage", groups=["IIIB"]), req("stage", groups=["IV"])), "met"),
+])
+def test_only_disease_description_kinds_are_alternatives(requirements, expected):
+    assert evaluate_criterion(criterion("inclusion", *requirements), make_patient()).result \
+        == expected

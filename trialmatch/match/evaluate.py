@@ -12,9 +12,12 @@ Three levels, each returning a small dataclass:
   `excluded`, with the criteria that decide it.
 
 How statements combine inside one criterion (the parser gives a flat list of requirements):
-- inclusion: requirements of the same kind are alternatives ("stage III or IV", "locally
-  advanced or metastatic", "EGFR or ALK"), different kinds must all hold ("metastatic NSCLC
-  with an EGFR mutation");
+- inclusion: requirements of the same disease-description kind (cancer type, histology,
+  primary site, stage, extent) are alternatives ("stage III or IV", "locally advanced or
+  metastatic"); every other requirement must hold, so "tested negative for EGFR and ALK"
+  (two biomarker requirements) or "prior platinum and prior anti-PD-1" (two prior-therapy
+  requirements) need both. Biomarker and drug alternatives ("EGFR exon 19 deletion or
+  L858R", "crizotinib or entrectinib") live inside one requirement (`any_of`, `drugs`);
 - exclusion: any true statement excludes ("HIV, hepatitis B or C", "brain metastases or
   another malignancy").
 
@@ -49,6 +52,8 @@ MATERIAL_KINDS = frozenset({
     "prior_therapy", "prior_lines", "age", "sex",
 })
 FREE_TEXT_REASON = "free-text criterion; needs review"
+# Kinds whose requirements in one inclusion criterion are alternatives (module docstring).
+ALTERNATIVE_KINDS = frozenset({"cancer_type", "histology", "primary_site", "stage", "extent"})
 
 
 class Ontology(Protocol):
@@ -771,9 +776,12 @@ def evaluate_criterion(criterion: EligibilityCriterion, patient: Patient) -> Cri
                     [r for r in results if r.truth is None] if truth is None else results)
         result: Result = "not_met" if truth else ("unknown" if truth is None else "met")
     else:
+        # Alternatives share a group (one per alternative kind); every other statement is
+        # its own group and must hold.
         by_kind: dict[str, list[RequirementResult]] = {}
-        for r in results:
-            by_kind.setdefault(r.kind, []).append(r)
+        for number, r in enumerate(results):
+            key = r.kind if r.kind in ALTERNATIVE_KINDS else f"{r.kind}#{number}"
+            by_kind.setdefault(key, []).append(r)
         kind_truths = {kind: _any_truth(r.truth for r in group) for kind, group in by_kind.items()}
         truth = _all_truth(kind_truths.values())
         if truth is False:
