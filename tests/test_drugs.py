@@ -32,6 +32,9 @@ from trialmatch.nlp import drugs
         ("nab-paclitaxel and gemcitabine", ["nab-paclitaxel", "gemcitabine"]),
         ("177Lu-PSMA-617 planned", ["lutetium Lu 177 vipivotide tetraxetan"]),
         ("osimertinibs and Tagrissoes are not words", []),
+        ("trastuzumab-deruxtecan and trastuzumab  emtansine", ["trastuzumab deruxtecan",
+                                                               "ado-trastuzumab emtansine"]),
+        ("T-DXd then t-dxd", ["trastuzumab deruxtecan"]),  # acronyms keep their case
         ("no systemic therapy yet", []),
     ],
 )

@@ -50,8 +50,8 @@ class DrugLexicon:
     drug_by_name: dict[str, str]  # squashed spelling (see _squash) -> canonical drug
     class_by_name: dict[str, str]  # squashed spelling -> canonical class
     regimen_by_name: dict[str, tuple[str, ...]]  # squashed spelling -> component drugs
-    drug_pattern: re.Pattern[str]  # drug and regimen spellings
-    class_pattern: re.Pattern[str]
+    drug_pattern: TermPattern  # drug and regimen spellings
+    class_pattern: TermPattern
 
     def ancestors(self, drug_class: str) -> set[str]:
         """The class itself and every class above it."""
@@ -70,20 +70,78 @@ def _fail(message: str) -> DataFileError:
     return DataFileError(f"{DATA_FILE}: {message}", hint="the packaged drug list is invalid")
 
 
-def _term_regex(term: str) -> str:
-    """A regex for one spelling: hyphens and spaces are interchangeable or may be left out."""
-    escaped = re.escape(term)
-    escaped = escaped.replace(r"\ ", r"[\s\-]?").replace(r"\-", r"[\s\-]?")
-    if _is_acronym(term):
-        return f"(?-i:{escaped})"
-    return escaped
+_SEPARATOR = ""  # trie unit for a space or hyphen, which may also be left out
 
 
-def _compile(spellings: list[str]) -> re.Pattern[str]:
-    # Longest first, so that "trastuzumab deruxtecan" wins over "trastuzumab" at one position.
-    ordered = sorted(set(spellings), key=lambda s: (-len(s), s))
-    body = "|".join(_term_regex(s) for s in ordered)
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+def _units(term: str, fold: bool) -> list[str]:
+    """A spelling as trie units: characters, with each run of spaces and hyphens as one unit."""
+    units: list[str] = []
+    for char in term.lower() if fold else term:
+        if char in " -":
+            if units and units[-1] != _SEPARATOR:
+                units.append(_SEPARATOR)
+        else:
+            units.append(char)
+    return units
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    """Regex for a character trie; greedy optional tails keep the longest spelling first."""
+    branches = [
+        (r"[\s\-]{0,3}" if unit == _SEPARATOR else re.escape(unit)) + _trie_regex(child)
+        for unit, child in sorted(node.items(), key=lambda item: item[0] != _SEPARATOR)
+        if unit != "$"
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "$" in node:
+        return f"(?:{body})?"
+    return body
+
+
+def _compile_trie(terms: list[str], fold: bool) -> re.Pattern[str] | None:
+    trie: dict[str, Any] = {}
+    for term in terms:
+        node = trie
+        for unit in _units(term, fold):
+            node = node.setdefault(unit, {})
+        node["$"] = True
+    if not trie:
+        return None
+    return re.compile(rf"(?<!\w){_trie_regex(trie)}(?!\w)", re.IGNORECASE if fold else 0)
+
+
+@dataclass(frozen=True)
+class TermPattern:
+    """Finds spellings in text: one trie regex for ordinary spellings (any case), one for
+    acronyms (exact case). A trie is much faster than a long alternation in Python's `re`."""
+
+    folded: re.Pattern[str] | None
+    exact: re.Pattern[str] | None
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """Non-overlapping (start, end, words) hits, the longest winning where two overlap."""
+        hits = [
+            (m.start(), m.end(), m.group(0))
+            for pattern in (self.folded, self.exact) if pattern is not None
+            for m in pattern.finditer(text)
+        ]
+        hits.sort(key=lambda hit: (hit[0], hit[0] - hit[1]))
+        kept: list[tuple[int, int, str]] = []
+        for hit in hits:
+            if kept and hit[0] < kept[-1][1]:
+                continue
+            kept.append(hit)
+        return kept
+
+
+def _compile(spellings: list[str]) -> TermPattern:
+    unique = sorted(set(spellings))
+    return TermPattern(
+        folded=_compile_trie([s for s in unique if not _is_acronym(s)], fold=True),
+        exact=_compile_trie([s for s in unique if _is_acronym(s)], fold=False),
+    )
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -203,11 +261,11 @@ def _squash(words: str) -> str:
     return re.sub(r"[\s\-]+", "", words.lower())
 
 
-def _found(pattern: re.Pattern[str], names: dict[str, str], text: str) -> list[DrugMention]:
+def _found(pattern: TermPattern, names: dict[str, str], text: str) -> list[DrugMention]:
     return [
-        DrugMention(key=names[_squash(m.group(0))], start=m.start(), end=m.end(), text=m.group(0))
-        for m in pattern.finditer(text)
-        if _squash(m.group(0)) in names
+        DrugMention(key=names[_squash(words)], start=start, end=end, text=words)
+        for start, end, words in pattern.find(text)
+        if _squash(words) in names
     ]
 
 
@@ -218,14 +276,13 @@ def find_drugs(text: str) -> list[DrugMention]:
     """
     lexicon = get_lexicon()
     found = []
-    for match in lexicon.drug_pattern.finditer(text):
-        key = _squash(match.group(0))
+    for start, end, words in lexicon.drug_pattern.find(text):
+        key = _squash(words)
         if key in lexicon.drug_by_name:
             names: tuple[str, ...] = (lexicon.drug_by_name[key],)
         else:
             names = lexicon.regimen_by_name.get(key, ())
-        found.extend(DrugMention(key=name, start=match.start(), end=match.end(),
-                                 text=match.group(0)) for name in names)
+        found.extend(DrugMention(key=name, start=start, end=end, text=words) for name in names)
     return found
 
 
