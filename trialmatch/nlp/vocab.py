@@ -56,6 +56,7 @@ _SPELLING = (
     ("paediatric", "pediatric"),
     ("anaem", "anem"),
     ("oedema", "edema"),
+    ("centre", "center"),
 )
 
 # OCR confusions tried before a fuzzy comparison ("adenocarcinorna" -> "adenocarcinoma").
@@ -143,41 +144,53 @@ class AlterationEntry:
 # --------------------------------------------------------------------------- tokens
 
 
-@dataclass
-class _Token:
-    start: int
-    end: int
-    raw: str  # as written, possessive removed
-    norm: str  # lower case, American spelling
+@dataclass(frozen=True, slots=True)
+class _Tokens:
+    """Tokens of a text as parallel lists (cheaper to build than one object per token)."""
+
+    starts: list[int]
+    ends: list[int]
+    raws: list[str]  # as written, possessive removed
+    norms: list[str]  # lower case, American spelling
 
 
+@functools.lru_cache(maxsize=65536)
 def _normalise_word(word: str) -> str:
     """Lower-case a token and map British spellings to American ones."""
     low = word.lower()
-    if "oe" in low or "ae" in low or "our" in low:
+    if "oe" in low or "ae" in low or "our" in low or "centre" in low:
         for british, american in _SPELLING:
             if british in low:
                 low = low.replace(british, american)
     return low
 
 
-def _tokenize(text: str) -> list[_Token]:
-    """Split text into tokens with their character offsets."""
-    tokens = []
-    for match in _TOKEN_RE.finditer(text):
-        raw = match.group()
-        if len(raw) > 2 and raw[-2] in "'’" and raw[-1] in "sS":
-            raw = raw[:-2]
-        tokens.append(_Token(match.start(), match.end(), raw, _normalise_word(raw)))
-    return tokens
+def _strip_possessive(raw: str) -> str:
+    if len(raw) > 2 and raw[-2] in "'’" and raw[-1] in "sS":
+        return raw[:-2]
+    return raw
+
+
+@functools.lru_cache(maxsize=64)
+def _tokenize(text: str) -> _Tokens:
+    """Split text into tokens with their character offsets. Cached: the finders are usually
+    called one after another on the same text; the token lists are never modified."""
+    found = list(_TOKEN_RE.finditer(text))
+    raws = [m.group() for m in found]
+    if "'" in text or "’" in text:
+        raws = [_strip_possessive(r) for r in raws]
+    norm = _normalise_word
+    return _Tokens(
+        [m.start() for m in found], [m.end() for m in found], raws, [norm(r) for r in raws]
+    )
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
-    return tuple(t.norm for t in _tokenize(phrase))
+    return tuple(_tokenize(phrase).norms)
 
 
 def _phrase_raw_tokens(phrase: str) -> tuple[str, ...]:
-    return tuple(t.raw for t in _tokenize(phrase))
+    return tuple(_tokenize(phrase).raws)
 
 
 # --------------------------------------------------------------------------- phrase index
@@ -188,10 +201,14 @@ class _PhraseIndex:
     """Phrases indexed by their first token; a scan tries only the phrases that can start at
     each token, longest first, and keeps the leftmost-longest non-overlapping matches."""
 
-    by_first: dict[str, list[tuple[tuple[str, ...], str, bool]]] = field(default_factory=dict)
+    by_first: dict[str, list[tuple[int, list[str], list[str], str, bool]]] = field(
+        default_factory=dict
+    )
     keys_by_phrase: dict[tuple[str, ...], str] = field(default_factory=dict)
     words: set[str] = field(default_factory=set)
     fuzzy_words: list[str] = field(default_factory=list)
+    fuzzy_cache: dict[str, str | None] = field(default_factory=dict)
+    plurals: dict[str, str] = field(default_factory=dict)
 
     def add(self, phrase: str, key: str, case_sensitive: bool = False) -> str | None:
         """Index a phrase; return the key that already owns it, if another does."""
@@ -205,8 +222,11 @@ class _PhraseIndex:
         if not case_sensitive:
             self.keys_by_phrase[norm] = key
         bucket = self.by_first.setdefault(norm[0], [])
-        if not any(t == tokens and k == key for t, k, _ in bucket):
-            bucket.append((tokens, key, case_sensitive))
+        whole = list(tokens)
+        if not any(w == whole and k == key for _, w, _, k, _ in bucket):
+            # (size, all tokens, tokens after the first, key, case-sensitive), as lists so
+            # that a scan compares list slices without converting
+            bucket.append((len(whole), whole, whole[1:], key, case_sensitive))
         self.words.update(norm)
         return None
 
@@ -217,48 +237,53 @@ class _PhraseIndex:
             return
         self.keys_by_phrase.pop(norm, None)
         bucket = self.by_first.get(norm[0], [])
-        self.by_first[norm[0]] = [b for b in bucket if not (b[0] == norm and not b[2])]
+        self.by_first[norm[0]] = [b for b in bucket if not (b[1] == list(norm) and not b[4])]
 
     def freeze(self) -> None:
         """Sort candidates longest first and prepare the fuzzy word list."""
         for bucket in self.by_first.values():
-            bucket.sort(key=lambda item: -len(item[0]))
+            bucket.sort(key=lambda item: -item[0])
+        # "tumors" -> "tumor"; short words are left alone ("mets" is not "met").
+        words = self.words
+        self.plurals = {
+            w + "s": w for w in words if len(w) >= 4 and w.isalpha() and w + "s" not in words
+        }
         self.fuzzy_words = sorted(
             w for w in self.words if len(w) >= FUZZY_MIN_LENGTH and w.isalpha()
         )
 
     def scan(
-        self, text: str, tokens: list[_Token], fuzzy_marks: set[int] | None = None
+        self, text: str, tokens: _Tokens, fuzzy_marks: set[int] | None = None
     ) -> list[TermMatch]:
         """Leftmost-longest non-overlapping matches of indexed phrases over `tokens`."""
         matches: list[TermMatch] = []
-        words = self.words
-        norms = [t.norm for t in tokens]
         # Plurals ("adenocarcinomas", "tumors") fold onto the indexed singular.
-        for i, norm in enumerate(norms):
-            if len(norm) >= 5 and norm not in words and norm[-1] == "s" and norm[:-1] in words:
-                norms[i] = norm[:-1]
-        i, n = 0, len(tokens)
+        plurals = self.plurals
+        norms = [plurals.get(n, n) for n in tokens.norms]
+        raws, starts, ends = tokens.raws, tokens.starts, tokens.ends
+        by_first = self.by_first
+        i, n = 0, len(norms)
         while i < n:
-            bucket = self.by_first.get(norms[i])
+            bucket = by_first.get(norms[i])
+            if bucket is None:
+                i += 1
+                continue
             found = None
-            if bucket:
-                for phrase, key, case_sensitive in bucket:
-                    size = len(phrase)
-                    if i + size > n:
-                        continue
-                    if case_sensitive:
-                        if all(tokens[i + j].raw == phrase[j] for j in range(size)):
-                            found = (size, key)
-                            break
-                    elif all(norms[i + j] == phrase[j] for j in range(1, size)):
+            for size, whole, tail, key, case_sensitive in bucket:
+                if i + size > n:
+                    continue
+                if case_sensitive:
+                    if raws[i:i + size] == whole:
                         found = (size, key)
                         break
+                elif size == 1 or norms[i + 1:i + size] == tail:
+                    found = (size, key)
+                    break
             if found is None:
                 i += 1
                 continue
             size, key = found
-            start, end = tokens[i].start, tokens[i + size - 1].end
+            start, end = starts[i], ends[i + size - 1]
             exact = not fuzzy_marks or not any(j in fuzzy_marks for j in range(i, i + size))
             matches.append(TermMatch(key, start, end, text[start:end], exact))
             i += size
@@ -275,40 +300,50 @@ class _PhraseIndex:
             return self.scan(text, tokens)
         return self.scan(text, repaired, marks)
 
-    def _repair(self, tokens: list[_Token]) -> tuple[list[_Token], set[int]]:
+    def _repair(self, tokens: _Tokens) -> tuple[_Tokens, set[int]]:
         """Replace unknown tokens by the vocabulary word they were meant to be: a word split
         by a stray space ("adenocarcin oma"), a classic OCR confusion ("rn" read for "m"),
         or a close fuzzy match (rapidfuzz ratio >= FUZZY_SCORE on words of 6+ letters)."""
-        words = self.words
-        out: list[_Token] = []
+        words, plurals = self.words, self.plurals
+        starts: list[int] = []
+        ends: list[int] = []
+        raws: list[str] = []
+        norms: list[str] = []
         marks: set[int] = set()
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            norm = tok.norm
-            if norm in words or not norm.isalpha() or (norm.endswith("s") and norm[:-1] in words):
-                out.append(tok)
-                i += 1
-                continue
-            # A word broken in two by OCR: both halves alphabetic and adjacent.
-            if i + 1 < len(tokens):
-                nxt = tokens[i + 1]
-                joined = norm + nxt.norm
-                if nxt.norm.isalpha() and nxt.start - tok.end <= 2 and joined in words:
-                    marks.add(len(out))
-                    out.append(_Token(tok.start, nxt.end, joined, joined))
-                    i += 2
-                    continue
-            fixed = self._fuzzy_word(norm)
-            if fixed is not None:
-                marks.add(len(out))
-                out.append(_Token(tok.start, tok.end, fixed, fixed))
-            else:
-                out.append(tok)
-            i += 1
-        return out, marks
+        i, n = 0, len(tokens.norms)
+        while i < n:
+            norm = tokens.norms[i]
+            replacement = None
+            end = tokens.ends[i]
+            step = 1
+            if norm not in words and norm not in plurals and norm.isalpha():
+                # A word broken in two by OCR: both halves alphabetic and adjacent.
+                if i + 1 < n:
+                    nxt = tokens.norms[i + 1]
+                    joined = norm + nxt
+                    if nxt.isalpha() and tokens.starts[i + 1] - end <= 2 and joined in words:
+                        replacement, end, step = joined, tokens.ends[i + 1], 2
+                if replacement is None:
+                    replacement = self._fuzzy_word(norm)
+            if replacement is not None:
+                marks.add(len(norms))
+            starts.append(tokens.starts[i])
+            ends.append(end)
+            raws.append(replacement or tokens.raws[i])
+            norms.append(replacement or norm)
+            i += step
+        return _Tokens(starts, ends, raws, norms), marks
 
     def _fuzzy_word(self, norm: str) -> str | None:
+        # Ordinary words recur from note to note; remember the verdict for each.
+        if norm in self.fuzzy_cache:
+            return self.fuzzy_cache[norm]
+        fixed = self._fuzzy_lookup(norm)
+        if len(self.fuzzy_cache) < 100_000:
+            self.fuzzy_cache[norm] = fixed
+        return fixed
+
+    def _fuzzy_lookup(self, norm: str) -> str | None:
         if len(norm) < FUZZY_MIN_LENGTH or not self.fuzzy_words:
             return None
         for damaged, meant in _OCR_SUBSTITUTIONS:
@@ -561,56 +596,95 @@ def load_biomarkers(path: Path | Any) -> _BiomarkerData:
     return _BiomarkerData(markers, exact_case, status_aliases)
 
 
+@dataclass(frozen=True)
+class _PatternGroup:
+    """Compiled patterns of one entry. `triggers` are lower-case strings of which at least one
+    occurs in any text the patterns can match: a cheap `in` test skips the regex otherwise."""
+
+    name: str  # canonical alteration; "" for protein changes (named from the match)
+    regex: re.Pattern[str]
+    triggers: tuple[str, ...]
+
+
 @dataclass
 class _AlterationData:
     entries: list[AlterationEntry]
     amino_acids: dict[str, str]
-    protein_patterns: tuple[str, ...]
+    groups: list[_PatternGroup]
+    protein_groups: list[_PatternGroup]
+
+
+def _pattern_group(
+    item: dict[str, Any], label: str, entry: str, name: str, protein: bool
+) -> _PatternGroup:
+    patterns = _strings(item, "patterns", label, entry)
+    if not patterns:
+        raise DataFileError(f"{label}: entry {entry!r}: no patterns")
+    triggers = _strings(item, "triggers", label, entry)
+    if any(t != t.lower() for t in triggers):
+        raise DataFileError(f"{label}: entry {entry!r}: triggers must be lower case")
+    exact_case = item.get("case_sensitive", False)
+    if not isinstance(exact_case, bool):
+        raise DataFileError(f"{label}: entry {entry!r}: 'case_sensitive' must be true/false")
+    flags = 0 if exact_case else re.IGNORECASE
+    for pattern in patterns:
+        compiled = _compile(pattern, label, entry, flags)
+        groups = set(compiled.groupindex)
+        if protein and not {"ref", "pos", "alt"} <= groups:
+            raise DataFileError(f"{label}: entry {entry!r}: pattern needs groups ref, pos, alt")
+        if not protein and groups:
+            raise DataFileError(f"{label}: entry {entry!r}: named groups are reserved")
+    if protein and len(patterns) > 1:
+        raise DataFileError(f"{label}: entry {entry!r}: one pattern per protein-change entry")
+    regex = _compile("|".join(f"(?:{p})" for p in patterns), label, entry, flags)
+    return _PatternGroup(name, regex, triggers)
 
 
 def load_alterations(path: Path | Any) -> _AlterationData:
-    """Read and validate an alterations.json file; every pattern must compile."""
+    """Read and validate an alterations.json file; every pattern must compile. An alteration
+    may have several entries (e.g. words and gene-pair patterns for "fusion")."""
     label = getattr(path, "name", str(path))
     data = _read_json(path, label)
-    entries: list[AlterationEntry] = []
-    names: set[str] = set()
+    entries: dict[str, AlterationEntry] = {}
+    groups: list[_PatternGroup] = []
     for position, item in enumerate(_entries(data, "alterations", label)):
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
             raise DataFileError(f"{label}: entry #{position}: bad or missing 'name'")
-        if name in names:
-            raise DataFileError(f"{label}: entry {name!r}: duplicate name")
-        names.add(name)
+        kind = _required_str(item, "kind", label, name)
+        group = _pattern_group(item, label, name, name, protein=False)
+        groups.append(group)
+        known = entries.get(name)
         patterns = _strings(item, "patterns", label, name)
-        if not patterns:
-            raise DataFileError(f"{label}: entry {name!r}: no patterns")
-        for pattern in patterns:
-            _compile(pattern, label, name)
-            if "(?P<" in pattern:
-                raise DataFileError(f"{label}: entry {name!r}: named groups are reserved")
-        entries.append(AlterationEntry(name, _required_str(item, "kind", label, name), patterns))
+        entries[name] = AlterationEntry(
+            name, kind, (known.patterns if known else ()) + patterns
+        )
     amino_acids = data.get("amino_acids")
     if not isinstance(amino_acids, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and len(v) == 1 for k, v in amino_acids.items()
     ):
         raise DataFileError(f"{label}: 'amino_acids' must map three-letter codes to one letter")
     protein = data.get("protein_change")
-    if not isinstance(protein, dict):
-        raise DataFileError(f"{label}: missing 'protein_change'")
-    protein_patterns = _strings(protein, "patterns", label, "protein_change")
-    for pattern in protein_patterns:
-        compiled = _compile(pattern, label, "protein_change")
-        if not {"ref", "pos", "alt"} <= set(compiled.groupindex):
-            raise DataFileError(
-                f"{label}: entry 'protein_change': pattern needs groups ref, pos and alt"
-            )
-    return _AlterationData(entries, {k.lower(): v for k, v in amino_acids.items()},
-                           protein_patterns)
+    if not isinstance(protein, list) or not protein:
+        raise DataFileError(f"{label}: 'protein_change' must be a non-empty list")
+    protein_groups = []
+    for position, item in enumerate(protein):
+        if not isinstance(item, dict):
+            raise DataFileError(f"{label}: protein_change #{position} is not an object")
+        protein_groups.append(
+            _pattern_group(item, label, f"protein_change #{position}", "", protein=True)
+        )
+    return _AlterationData(
+        list(entries.values()),
+        {k.lower(): v for k, v in amino_acids.items()},
+        groups,
+        protein_groups,
+    )
 
 
-def _compile(pattern: str, label: str, entry: str) -> re.Pattern[str]:
+def _compile(pattern: str, label: str, entry: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, re.IGNORECASE)
+        return re.compile(pattern, flags)
     except re.error as exc:
         raise DataFileError(f"{label}: entry {entry!r}: bad pattern ({exc})") from exc
 
@@ -745,16 +819,9 @@ class Vocabulary:
                     )
                 self._combos[pair] = code
 
+        # One alternation per data entry; find_alterations keeps the longest hit at each
+        # start, so the order of entries and patterns in the data file does not matter.
         self._alterations = alterations
-        self._alteration_names = [a.name for a in alterations.entries]
-        # One alternation per canonical alteration; find_alterations keeps the longest hit
-        # at each start, so pattern order inside the data file does not matter.
-        self._alteration_regexes = [
-            re.compile("|".join(f"(?:{p})" for p in a.patterns), re.IGNORECASE)
-            for a in alterations.entries
-        ]
-        self._protein_regexes = [re.compile(p, re.IGNORECASE)
-                                 for p in alterations.protein_patterns]
 
     # ----------------------------------------------------------------- construction helpers
 
@@ -1001,18 +1068,24 @@ class Vocabulary:
     def find_alterations(self, text: str) -> list[TermMatch]:
         """Alteration mentions (key = canonical alteration, e.g. "V600E", "exon 19 deletion",
         "fusion", "amplification"), leftmost-longest and not overlapping."""
+        low = text.lower()
         candidates: list[tuple[int, int, int, str]] = []
-        for order, regex in enumerate(self._alteration_regexes):
-            for m in regex.finditer(text):
+        order = 0
+        for group in self._alterations.groups:
+            order += 1
+            if group.triggers and not any(t in low for t in group.triggers):
+                continue
+            for m in group.regex.finditer(text):
                 if m.end() > m.start():
-                    candidates.append((m.start(), -(m.end() - m.start()), order,
-                                       self._alteration_names[order]))
-        offset = len(self._alteration_regexes)
-        for order, regex in enumerate(self._protein_regexes):
-            for m in regex.finditer(text):
+                    candidates.append((m.start(), m.start() - m.end(), order, group.name))
+        for group in self._alterations.protein_groups:
+            order += 1
+            if group.triggers and not any(t in low for t in group.triggers):
+                continue
+            for m in group.regex.finditer(text):
                 name = self._protein_change(m)
                 if name is not None:
-                    candidates.append((m.start(), -(m.end() - m.start()), offset + order, name))
+                    candidates.append((m.start(), m.start() - m.end(), order, name))
         candidates.sort()
         matches: list[TermMatch] = []
         last_end = -1
