@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--replicate", type=int, metavar="N",
                         help="build an N-trial database from copies of the folder's studies")
     parser.add_argument("--annotate", action="store_true", help="include eligibility parsing")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="parse eligibility in this many processes (with --annotate)")
     parser.add_argument("--db", type=Path, help="database file [default: a temporary file]")
     args = parser.parse_args()
 
@@ -75,9 +77,11 @@ def main() -> None:
         store = TrialStore.open(db_path)
         start = time.perf_counter()
         if texts is not None:
-            counts = store.upsert_studies(replicated(texts, args.replicate), annotate)
+            counts = store.upsert_studies(replicated(texts, args.replicate), annotate,
+                                          jobs=args.jobs)
         else:
-            counts = ingest_paths(store, [args.folder], annotate, sources=sources).counts
+            counts = ingest_paths(store, [args.folder], annotate, sources=sources,
+                                  jobs=args.jobs).counts
         wall = time.perf_counter() - start
         stored = store.count()
         store.close()
@@ -85,12 +89,15 @@ def main() -> None:
 
     studies = counts.seen
     print(f"folder:        {args.folder} ({len(sources)} files)")
-    print(f"parsing:       {'on' if annotate else 'off'}")
+    print(f"parsing:       {f'on, {args.jobs} process(es)' if annotate else 'off'}")
     print(f"studies:       {studies} ({counts.added} added, {counts.skipped} skipped); "
           f"{stored} trials stored")
     print(f"wall time:     {wall:.1f} s")
     print(f"studies/s:     {studies / wall:.0f}")
     print(f"peak RSS:      {peak_rss_mb():.0f} MB")
+    if annotate and args.jobs > 1:
+        worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"worker RSS:    {worker:.0f} MB (largest parsing process)")
     print(f"database size: {size_mb:.0f} MB")
 
 

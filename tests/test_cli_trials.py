@@ -144,7 +144,7 @@ def test_reparse_only_stale_then_all(db, monkeypatch):
     monkeypatch.setattr(trials_cli, "_annotator", lambda: (annotate_by_condition, "t1"))
     assert "reparse: 1 trials parsed" in runner.invoke(app, ["reparse", "--db", str(db)]).stdout
     assert "reparse: 0 trials parsed" in runner.invoke(app, ["reparse", "--db", str(db)]).stdout
-    result = runner.invoke(app, ["reparse", "--db", str(db), "--all"])
+    result = runner.invoke(app, ["reparse", "--db", str(db), "--all", "--jobs", "2"])
     assert "reparse: 1 trials parsed" in result.stdout
 
 

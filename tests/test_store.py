@@ -319,3 +319,16 @@ def test_saved_pages_hold_the_same_trials_as_the_study_files(fixtures_dir, store
     files = ingest_paths(store, [fixtures_dir / "trials"]).counts
     again = ingest_paths(store, [pages]).counts
     assert again == UpsertCounts(unchanged=files.added)
+
+
+def test_parsing_in_worker_processes_gives_the_same_rows(tmp_path):
+    studies = make_studies(12)
+    with TrialStore.open(tmp_path / "one.db") as serial, \
+            TrialStore.open(tmp_path / "two.db") as parallel:
+        serial.upsert_studies(studies, annotate_by_condition)
+        parallel.upsert_studies(studies, annotate_by_condition, jobs=2, batch_size=5)
+        ids = list(serial.iter_ids())
+        assert [t.criteria for t in parallel.get_trials(ids)] == \
+            [t.criteria for t in serial.get_trials(ids)]
+        assert parallel.reparse(annotate_by_condition, jobs=2) == 12
+        assert _table_count(parallel, "criteria") == _table_count(serial, "criteria") == 24

@@ -222,6 +222,7 @@ def reparse(
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     redo_all: bool = typer.Option(False, "--all", help="Re-parse every trial, not only those "
                                   "parsed by another parser version."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Parse in this many processes."),
 ) -> None:
     """Re-run eligibility parsing over stored trials (no network)."""
     _setup_logging()
@@ -234,7 +235,7 @@ def reparse(
             stale = None if redo_all or version is None else version
             total = len(store.reparse_ids(only_stale=stale))
             with _progress("reparse", total) as advance:
-                done = store.reparse(annotate, only_stale=stale,
+                done = store.reparse(annotate, only_stale=stale, jobs=jobs,
                                      progress=lambda n: advance(n, None))
         console.print(f"reparse: {done} trials parsed", markup=False, highlight=False,
                       soft_wrap=True)

@@ -127,8 +127,13 @@ def ingest_paths(
     *,
     on_source: Callable[[], None] | None = None,
     sources: Sequence[StudySource] | None = None,
+    jobs: int = 1,
 ) -> IngestResult:
-    """Load every study found under `paths` into `store` (idempotent)."""
+    """Load every study found under `paths` into `store` (idempotent).
+
+    `sources` skips the search when the caller already has them; `jobs` parses eligibility
+    in that many processes.
+    """
     if sources is None:
         sources = find_sources(paths)
     if not sources:
@@ -136,7 +141,8 @@ def ingest_paths(
             f"no study JSON files or .zip archives found in {', '.join(map(str, paths))}"
         )
     result = IngestResult(counts=UpsertCounts(), sources=len(sources))
-    result.counts += store.upsert_studies(iter_records(sources, result, on_source), annotate)
+    result.counts += store.upsert_studies(iter_records(sources, result, on_source), annotate,
+                                          jobs=jobs)
     return result
 
 

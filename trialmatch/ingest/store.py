@@ -7,10 +7,12 @@ Criteria parsing is passed in by the caller as `annotate`, so this module never 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,14 +168,27 @@ class TrialStore:
         *,
         batch_size: int = 500,
         progress: Progress | None = None,
+        jobs: int = 1,
     ) -> UpsertCounts:
         """Store study objects (or already normalised records), one transaction per batch.
 
         A study whose content is unchanged is left alone; a study without an NCT id is
         skipped with a warning. `annotate` parses each new or changed trial and its codes,
         criteria and parser version are written in the same transaction as the trial.
-        `progress` is called with the number of studies handled after each batch.
+        `progress` is called with the number of studies handled after each batch. With
+        `jobs` > 1, parsing runs in that many processes (`annotate` must be picklable: a
+        module-level function).
         """
+        with ParsingPool(annotate, jobs) as parser:
+            return self._upsert(studies, parser, batch_size, progress)
+
+    def _upsert(
+        self,
+        studies: Iterable[dict[str, Any] | StudyRecord],
+        parser: ParsingPool,
+        batch_size: int,
+        progress: Progress | None,
+    ) -> UpsertCounts:
         counts = UpsertCounts()
         batch: list[StudyRecord] = []
         for study in studies:
@@ -188,12 +203,12 @@ class TrialStore:
                     if progress:
                         progress(1)
             if len(batch) >= batch_size:
-                counts += self._write_batch(batch, annotate)
+                counts += self._write_batch(batch, parser)
                 if progress:
                     progress(len(batch))
                 batch = []
         if batch:
-            counts += self._write_batch(batch, annotate)
+            counts += self._write_batch(batch, parser)
             if progress:
                 progress(len(batch))
         return counts
@@ -201,7 +216,7 @@ class TrialStore:
     def _write_batch(
         self,
         records: Sequence[StudyRecord],
-        annotate: Annotate | None,
+        parser: ParsingPool,
         checkpoint: Callable[[UpsertCounts], None] | None = None,
     ) -> UpsertCounts:
         """Write one batch in one transaction; `checkpoint` runs inside it before COMMIT."""
@@ -209,16 +224,17 @@ class TrialStore:
         unique = list({record.nct_id: record for record in records}.values())
         ids = _json([record.nct_id for record in unique])
         stored = self._stored_hashes(ids)
-        parsed = self._parsed_ids(ids) if annotate else set()
+        parsed = self._parsed_ids(ids) if parser else set()
 
         # Parse outside the write transaction so the write lock is held only for writing.
         annotations: dict[str, TrialAnnotation | None] = {}
-        if annotate is not None:
-            for record in unique:
-                if stored.get(record.nct_id) != record.content_hash or (
-                    record.nct_id not in parsed
-                ):
-                    annotations[record.nct_id] = _safe_annotate(annotate, record.trial_text())
+        if parser:
+            texts = [
+                record.trial_text() for record in unique
+                if stored.get(record.nct_id) != record.content_hash
+                or record.nct_id not in parsed
+            ]
+            annotations = dict(zip([t.nct_id for t in texts], parser.run(texts), strict=True))
 
         # A study repeated within one batch is stored once (the last copy wins); the earlier
         # copies count as unchanged so that every study looked at is counted once.
@@ -314,19 +330,31 @@ class TrialStore:
         only_stale: str | None = None,
         batch_size: int = 200,
         progress: Progress | None = None,
+        jobs: int = 1,
     ) -> int:
         """Re-run criteria parsing over stored trials from their stored fields (no network).
 
         With `only_stale` (the current parser version) only trials never parsed or parsed by
-        another version are redone. Returns the number of trials parsed.
+        another version are redone. `jobs` as in `upsert_studies`. Returns the number of
+        trials parsed.
         """
         self._require_writable()
+        with ParsingPool(annotate, jobs) as parser:
+            return self._reparse(parser, only_stale, batch_size, progress)
+
+    def _reparse(
+        self,
+        parser: ParsingPool,
+        only_stale: str | None,
+        batch_size: int,
+        progress: Progress | None,
+    ) -> int:
         ids = self.reparse_ids(only_stale=only_stale)
         done = 0
         for start in range(0, len(ids), batch_size):
             chunk = ids[start:start + batch_size]
             texts = self._trial_texts(chunk)
-            annotations = {text.nct_id: _safe_annotate(annotate, text) for text in texts}
+            annotations = dict(zip([t.nct_id for t in texts], parser.run(texts), strict=True))
             stamp = _now()
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -618,7 +646,8 @@ class TrialStore:
                     (_now(), run_id),
                 )
 
-        return self._write_batch(records, annotate, checkpoint)
+        with ParsingPool(annotate, 1) as parser:
+            return self._write_batch(records, parser, checkpoint)
 
     def end_run(
         self, run_id: int, *, outcome: str, error: str | None = None,
@@ -674,6 +703,40 @@ def _pending_migrations(path: Path) -> bool:
     except sqlite3.DatabaseError:
         return False  # reported by the real open
     return any(m.__name__ not in done for m in MIGRATIONS)
+
+
+class ParsingPool:
+    """Runs `annotate` over trial texts, in this process or in `jobs` worker processes.
+
+    False when there is no parser, so callers can write `if parser:`.
+    """
+
+    def __init__(self, annotate: Annotate | None, jobs: int = 1):
+        self.annotate = annotate
+        self.jobs = max(1, jobs)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __bool__(self) -> bool:
+        return self.annotate is not None
+
+    def __enter__(self) -> ParsingPool:
+        if self.annotate is not None and self.jobs > 1:
+            self._pool = ProcessPoolExecutor(self.jobs)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def run(self, texts: Sequence[TrialText]) -> list[TrialAnnotation | None]:
+        """One annotation per text (None where parsing failed), in order."""
+        if self.annotate is None:
+            return [None] * len(texts)
+        task = functools.partial(_safe_annotate, self.annotate)
+        if self._pool is None or len(texts) < 2:
+            return [task(text) for text in texts]
+        chunk = max(1, len(texts) // (self.jobs * 4))
+        return list(self._pool.map(task, texts, chunksize=chunk))
 
 
 def _safe_annotate(annotate: Annotate, text: TrialText) -> TrialAnnotation | None:
