@@ -76,7 +76,8 @@ def test_find_cancer_types_synonyms(vocab, text, code):
         ("metastatic breast carcinoma and lung adenocarcinoma", ["BRCA", "LUAD"]),
         # acronyms that are also words keep their case
         ("all patients must have measurable disease", []),
-        ("ALL in second remission", ["BLL"]),
+        ("ALL in second remission", []),  # bare "ALL" is the word in all-caps reports
+        ("Ph+ ALL and B-ALL", ["BLLBCRABL1", "BLL"]),
         # no match inside a longer word
         ("pseudoglioma and hyperlymphoma", []),
         ("sarcomatoid features", []),
@@ -108,14 +109,29 @@ def test_fuzzy_repairs_ocr_damage(vocab, text, code, exact):
     assert (match.key, match.exact) == (code, exact)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Squamous celll carcinoma", "squamous ce11 carcinoma", "Squarnous cell carcinoma",
+     "squamous cell carcinorna", "sqaumous cell carcinoma"],
+)
+def test_fuzzy_histology_ocr_damage(vocab, text):
+    [match] = vocab.find_histologies(text, fuzzy=True)
+    assert (match.key, match.exact) == ("squamous cell carcinoma", False)
+
+
 def test_fuzzy_joins_a_split_word(vocab):
     [match] = vocab.find_histologies("adenocarcin oma", fuzzy=True)
     assert (match.key, match.exact, match.text) == ("adenocarcinoma", False, "adenocarcin oma")
 
 
-@pytest.mark.parametrize("text", ["the tumor was small", "no malignancy", "colonoscopy"])
+@pytest.mark.parametrize(
+    "text",
+    ["the tumor was small", "no malignancy", "colonoscopy", "serious adverse events",
+     "the leukemic infiltrate", "T1 N0 M0", "ER 95%", "mets to bone"],
+)
 def test_fuzzy_never_invents_terms(vocab, text):
     assert vocab.find_cancer_types(text, fuzzy=True) == []
+    assert vocab.find_histologies(text, fuzzy=True) == []
 
 
 # --------------------------------------------------------------------------- hierarchy

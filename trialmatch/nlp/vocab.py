@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from trialmatch.errors import DataFileError
 
@@ -60,9 +61,14 @@ _SPELLING = (
 )
 
 # OCR confusions tried before a fuzzy comparison ("adenocarcinorna" -> "adenocarcinoma").
-_OCR_SUBSTITUTIONS = (("rn", "m"), ("0", "o"), ("1", "l"), ("5", "s"), ("vv", "w"), ("cl", "d"))
+_OCR_SUBSTITUTIONS = (
+    ("rn", "m"), ("0", "o"), ("1", "l"), ("5", "s"), ("vv", "w"), ("cl", "d"), ("lll", "ll"),
+    ("ii", "u"),
+)
+OCR_MIN_LENGTH = 4  # OCR substitutions are tried on tokens of 4+ characters
 FUZZY_MIN_LENGTH = 6  # shorter tokens are never fuzzy-matched: too many false friends
 FUZZY_SCORE = 90  # rapidfuzz ratio (0-100) a damaged word must reach
+FUZZY_EDIT_LENGTH = 7  # from this length one edit or swap (OSA distance 1) is also damage
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -316,12 +322,13 @@ class _PhraseIndex:
             replacement = None
             end = tokens.ends[i]
             step = 1
-            if norm not in words and norm not in plurals and norm.isalpha():
+            if norm not in words and norm not in plurals and sum(c.isalpha() for c in norm) >= 2:
                 # A word broken in two by OCR: both halves alphabetic and adjacent.
                 if i + 1 < n:
                     nxt = tokens.norms[i + 1]
                     joined = norm + nxt
-                    if nxt.isalpha() and tokens.starts[i + 1] - end <= 2 and joined in words:
+                    adjacent = tokens.starts[i + 1] - end <= 2
+                    if norm.isalpha() and nxt.isalpha() and adjacent and joined in words:
                         replacement, end, step = joined, tokens.ends[i + 1], 2
                 if replacement is None:
                     replacement = self._fuzzy_word(norm)
@@ -344,16 +351,30 @@ class _PhraseIndex:
         return fixed
 
     def _fuzzy_lookup(self, norm: str) -> str | None:
-        if len(norm) < FUZZY_MIN_LENGTH or not self.fuzzy_words:
+        if len(norm) < OCR_MIN_LENGTH or not self.fuzzy_words:
             return None
+        # Classic OCR confusions first: deterministic, and only accepted when they give a
+        # vocabulary word ("ce11" -> "cell", "celll" -> "cell", "carcinorna" -> "carcinoma").
+        candidate = norm
         for damaged, meant in _OCR_SUBSTITUTIONS:
             if damaged in norm:
-                candidate = norm.replace(damaged, meant)
-                if candidate in self.words:
-                    return candidate
+                single = norm.replace(damaged, meant)
+                if single in self.words:
+                    return single
+                candidate = candidate.replace(damaged, meant)
+        if candidate != norm and candidate in self.words:
+            return candidate
+        if len(norm) < FUZZY_MIN_LENGTH or not norm.isalpha():
+            return None
         best = process.extractOne(
             norm, self.fuzzy_words, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE
         )
+        if best is None and len(norm) >= FUZZY_EDIT_LENGTH:
+            # One wrong or swapped letter in a long word ("equamous", "sqaumous") scores below
+            # the ratio cut-off; optimal string alignment distance 1 accepts it.
+            best = process.extractOne(
+                norm, self.fuzzy_words, scorer=OSA.distance, score_cutoff=1
+            )
         if best is None:
             return None
         word = best[0]
