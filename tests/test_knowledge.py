@@ -17,7 +17,7 @@ ONCOTREE_TSV = Path(__file__).resolve().parents[2] / "shared" / "vocab" / "oncot
 
 def test_packaged_protocols_load_and_cite_fda_labels():
     base = knowledge.get_protocols()
-    assert len(base.protocols) >= 90
+    assert len(base.protocols) >= 110
     for protocol in base.protocols:
         assert re.fullmatch(r"FDA label .+ (19|20)\d\d", protocol.source), protocol.id
         assert protocol.drug_class in drugs.classes_of(protocol.drug), protocol.id
@@ -26,7 +26,7 @@ def test_packaged_protocols_load_and_cite_fda_labels():
 
 def test_packaged_testing_rules_load_and_cite_guidelines():
     rules = knowledge.get_testing_rules()
-    assert len(rules) >= 25
+    assert len(rules) >= 30
     for rule in rules:
         assert re.search(r"\b20\d\d\b", rule.source), rule.id
         assert re.search(r"NCCN|ASCO|CAP|ESMO|ELN|WHO", rule.source), rule.id
@@ -93,6 +93,14 @@ def test_packaged_testing_rules_load_and_cite_guidelines():
         ("ivosidenib", "AML", "IDH1"),
         ("enasidenib", "AML", "IDH2"),
         ("vorasidenib", "DIFG", "IDH1"),
+        ("imatinib", "CML", "BCR-ABL1"),
+        ("ponatinib", "CML", "ABL1"),
+        ("arsenic trioxide", "AML", "PML-RARA"),
+        ("avapritinib", "SM", "KIT"),
+        ("pembrolizumab", "ESCC", "PD-L1"),
+        ("dostarlimab", "UCEC", "MMR"),
+        ("pembrolizumab", "CERVIX", "PD-L1"),
+        ("pembrolizumab", "HNSC", "PD-L1"),
         ("pembrolizumab", "_ANY_SOLID", "MSI"),
         ("dostarlimab", "_ANY_SOLID", "MMR"),
         ("pembrolizumab", "_ANY_SOLID", "TMB"),
