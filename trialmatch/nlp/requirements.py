@@ -12,7 +12,12 @@ allowed"), which rules nobody out. See docs/requirements.md.
 
 from __future__ import annotations
 
+import copy
+import re
+from functools import lru_cache
+
 from trialmatch.models import Requirement
+from trialmatch.nlp import vocab as vocab_module
 from trialmatch.nlp.requirements_basic import (
     find_age,
     find_cns_metastases,
@@ -29,6 +34,7 @@ from trialmatch.nlp.requirements_basic import (
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
 from trialmatch.nlp.requirements_therapy import find_prior_therapy
+from trialmatch.nlp.vocab import get_vocabulary
 
 REQUIREMENT_KINDS = (
     "cancer_type", "histology", "primary_site", "stage", "extent", "measurable_disease",
@@ -40,6 +46,95 @@ REQUIREMENT_KINDS = (
 _CONTEXT_SEPARATOR = "\n"
 
 
+# Cheap substring gates: a parser runs only when one of its trigger words is present, which
+# keeps the parse rate in the hundreds of trials per second (most criteria trigger few kinds).
+_TRIGGERS: dict[str, str] = {
+    "stage": r"stage",
+    "extent": r"metasta|advanced|resect|inoperable|recurr|relaps|early|amenable|candidate",
+    "measurable": r"measurable",
+    "age": r"\bage|year|\bold\b|adult",
+    "sex": r"\b(?:fe)?males?\b|\bwom[ae]n\b|\bm[ae]n\b",
+    "performance": r"ecog|performance|karnofsky|\bkps|lansky|\blps|zubrod|\bps\b|\bwho\b",
+    "organ": r"neutrophil|\b(?:anc|agc|plt|hgb|hb|wbc|ast|alt|sgot|sgpt|crcl|clcr|e?gfr|tbili?)\b|"
+             r"granulocyte|platelet|thrombocyte|globin|white\s+blood|leu[kc]ocyte|creatinine|"
+             r"glomerular|bilirubin|transaminase|aminotransferase|liver\s+enzymes|aspartate|"
+             r"alanine",
+    "infection": r"\bhiv|immunodeficiency|\baids\b|hepatitis|\bhbv|\bhcv|hbsag|\bhep\s",
+    "pregnancy": r"pregnan|breast|lactat|nursing",
+    "cns": r"brain|\bcns\b|central\s+nervous|cranial|cerebr|mening|spinal",
+    "malignancy": r"malignan|cancer|neoplas|tumou?r|primar",
+    "therapy": r"prior|previous|receiv|treat|therap|expos|refractory|resistant|progress|fail|"
+               r"relaps|recurren|intoleran|history|\bhad\b|underw|undergone|complet|after|"
+               r"following|na[iï]ve|experienced|administ|use\s+of|given|\bline|regimen",
+    "biomarker": r"msi|\bmss\b|mmr|\btmb|her-?2|hormone|\bhr\b|triple|tnbc|brca|ntrk|\bras\b|"
+                 r"microsatellite|mismatch|mutation|wild|positive|negative|express|amplif|fusion|"
+                 r"rearrang|alteration",
+    "cancer": r"solid|h(?:a)?ematolog|blood|lymphoid|myeloid|\bany\s|\ball\s|squamous",
+}
+_WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
+
+
+class _Gates:
+    """The vocabulary's phrases as token sets, to skip phrase scans that cannot match: a scan
+    runs only when every word of some phrase occurs in the criterion (in any order)."""
+
+    def __init__(self) -> None:
+        vocabulary = get_vocabulary()
+        self.normalise = getattr(vocab_module, "_normalise_word", str.lower)
+
+        def phrases(index_names: tuple[str, ...]) -> dict[str, list[frozenset[str]]] | None:
+            out: dict[str, list[frozenset[str]]] = {}
+            for name in index_names:
+                buckets = getattr(getattr(vocabulary, name, None), "by_first", None)
+                if buckets is None:
+                    return None  # a vocabulary without the index: never skip
+                try:
+                    for first, bucket in buckets.items():
+                        out.setdefault(first, []).extend(
+                            frozenset(self.normalise(t) for t in _phrase_words(entry))
+                            for entry in bucket)
+                except (TypeError, ValueError, IndexError, StopIteration):
+                    return None  # the index changed shape: never skip rather than guess
+            return out
+
+        self.cancer = phrases(("_cancer_index", "_histology_index", "_site_index"))
+        self.markers = phrases(("_marker_index",))
+
+    def tokens(self, lower: str) -> set[str]:
+        words = set(_WORD.findall(lower))
+        # Only British spellings ("tumour", "oesophageal") need the vocabulary's normaliser.
+        return {self.normalise(w) if ("ae" in w or "oe" in w or "our" in w) else w
+                for w in words}
+
+    @staticmethod
+    def may_match(index: dict[str, list[frozenset[str]]] | None, tokens: set[str]) -> bool:
+        if index is None:
+            return True
+        return any(phrase <= tokens for word in tokens & index.keys() for phrase in index[word])
+
+
+def _phrase_words(entry: object) -> list[str]:
+    """The words of an index entry: its first field that is a sequence of strings."""
+    if isinstance(entry, (list, tuple)) and entry and all(isinstance(t, str) for t in entry):
+        return list(entry)
+    return next(list(field) for field in entry  # type: ignore[attr-defined]
+                if isinstance(field, (list, tuple)) and field
+                and all(isinstance(t, str) for t in field))
+
+
+@lru_cache(maxsize=1)
+def _gates() -> _Gates:
+    return _Gates()
+
+
+_TRIGGER_PATTERNS = {name: re.compile(pattern) for name, pattern in _TRIGGERS.items()}
+
+
+def _triggered(lower: str, name: str) -> bool:
+    return _TRIGGER_PATTERNS[name].search(lower) is not None
+
+
 def parse_criterion(text: str, kind: str) -> list[Requirement]:
     """The requirements one criterion states, in text order, spans within `text`.
 
@@ -49,23 +144,51 @@ def parse_criterion(text: str, kind: str) -> list[Requirement]:
     """
     if not text or not text.strip():
         return []
+    # Boilerplate criteria repeat across trials: parse each (text, kind) once per process.
+    return [Requirement(r.kind, copy.deepcopy(r.params), r.text, r.start, r.end)
+            for r in _parse_cached(text, kind)]
+
+
+@lru_cache(maxsize=20000)
+def _parse_cached(text: str, kind: str) -> tuple[Requirement, ...]:
+    return tuple(_parse(text, kind))
+
+
+def _parse(text: str, kind: str) -> list[Requirement]:
+    lower = text.lower()
+    gates = _gates()
+    tokens = gates.tokens(lower)
     requirements: list[Requirement] = []
-    other_malignancy = find_other_malignancy(text)
+    other_malignancy = find_other_malignancy(text) if _triggered(lower, "malignancy") else []
     requirements += other_malignancy
-    requirements += find_cancer_requirements(text, kind, skip_other_malignancy=bool(
-        other_malignancy))
-    requirements += find_stage(text)
-    requirements += find_extent(text)
-    requirements += find_measurable_disease(text)
-    requirements += find_biomarker_requirements(text, kind)
-    requirements += find_age(text)
-    requirements += find_sex(text)
-    requirements += find_performance_status(text)
-    requirements += find_prior_therapy(text, kind)
-    requirements += find_cns_metastases(text, kind)
-    requirements += find_organ_function(text)
-    requirements += find_pregnancy(text)
-    requirements += find_infection(text)
+    if gates.may_match(gates.cancer, tokens) or _triggered(lower, "cancer"):
+        requirements += find_cancer_requirements(text, kind, skip_other_malignancy=bool(
+            other_malignancy))
+    if _triggered(lower, "stage"):
+        requirements += find_stage(text)
+    if _triggered(lower, "extent"):
+        requirements += find_extent(text)
+    if _triggered(lower, "measurable"):
+        requirements += find_measurable_disease(text)
+    if gates.may_match(gates.markers, tokens) or _triggered(lower, "biomarker"):
+        requirements += find_biomarker_requirements(text, kind)
+    has_digit = _DIGIT.search(text) is not None
+    if has_digit and _triggered(lower, "age"):
+        requirements += find_age(text)
+    if _triggered(lower, "sex"):
+        requirements += find_sex(text)
+    if has_digit and _triggered(lower, "performance"):
+        requirements += find_performance_status(text)
+    if _triggered(lower, "therapy"):
+        requirements += find_prior_therapy(text, kind)
+    if _triggered(lower, "cns"):
+        requirements += find_cns_metastases(text, kind)
+    if (has_digit or "normal" in lower) and _triggered(lower, "organ"):
+        requirements += find_organ_function(text)
+    if _triggered(lower, "pregnancy"):
+        requirements += find_pregnancy(text)
+    if _triggered(lower, "infection"):
+        requirements += find_infection(text)
     if kind == "exclusion":
         requirements = restrict_for_exclusion(requirements)
     requirements.sort(key=lambda r: (r.start, REQUIREMENT_KINDS.index(r.kind)))

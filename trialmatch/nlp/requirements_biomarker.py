@@ -128,13 +128,20 @@ _GENERIC_ALTERATIONS = [
     ("mutation", r"\b(?:mutations?|mutated|mutant|variants?|alterations?)\b"),
 ]
 _GENERIC = [(name, re.compile(p, _I)) for name, p in _GENERIC_ALTERATIONS]
-_GENERIC_KEYS = {"mutation", "fusion", "amplification", "alteration", "rearrangement",
+_GENERIC_KEYS = {"germline", "somatic", "mutation", "fusion", "amplification", "alteration",
+                 "rearrangement",
                  "deletion", "insertion", "overexpression", "loss", "positive", "mutant",
                  "variant"}
 
 
+_COMPOSITE_GATE = re.compile(r"msi|mss|mmr|microsat|mismatch|tmb|burden|her-?2|hormone|\bhr\b|"
+                             r"triple|tnbc|brca|ntrk|\bras\b", _I)
+
+
 def _composite_mentions(text: str) -> list[_Mention]:
     out: list[_Mention] = []
+    if not _COMPOSITE_GATE.search(text):
+        return out
     for name, pattern in _COMPOSITE:
         for m in pattern.finditer(text):
             if any(o.start < m.end() and m.start() < o.end for o in out):
@@ -200,21 +207,26 @@ def _group(mentions: list[_Mention], text: str) -> list[list[_Mention]]:
     return groups
 
 
-def _alterations(window: str) -> list[str]:
-    """Specific alterations in the words after a marker, else the generic class
-    ("mutation", "fusion", "amplification")."""
-    specific = [m.key for m in get_vocabulary().find_alterations(window)
+def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int]:
+    """Specific alterations in the words after a marker, else the generic class ("fusion",
+    "amplification"; "mutation" only for HER2, where it differs from HER2-positive), with
+    the offset where the last one ends."""
+    specific = [m for m in get_vocabulary().find_alterations(window)
                 if m.key.lower() not in _GENERIC_KEYS]
     if specific:
-        return list(dict.fromkeys(specific))
+        return list(dict.fromkeys(m.key for m in specific)), max(m.end for m in specific)
     for name, pattern in _GENERIC:
-        if pattern.search(window):
-            return [name]
-    return []
+        found = pattern.search(window)
+        if found:
+            if name == "mutation" and marker != "HER2":
+                return [], found.end()
+            return [name], found.end()
+    return [], 0
 
 
-def _values(marker: str, window: str) -> list[dict]:
-    """Thresholds after a marker: PD-L1 TPS/CPS, TMB mut/Mb, ER/PR %, HER2 IHC/ISH."""
+def _values(marker: str, window: str) -> tuple[list[dict], int]:
+    """Thresholds after a marker: PD-L1 TPS/CPS, TMB mut/Mb, ER/PR %, HER2 IHC/ISH, with the
+    offset where the last one ends."""
     items: list[dict] = []
     if marker == "HER2":
         ihc = _IHC.search(window)
@@ -225,7 +237,7 @@ def _values(marker: str, window: str) -> list[dict]:
                                if value < 2 else "equivocal", min_value=value, unit="IHC"))
         if ish:
             items.append(_item("HER2", "positive", alterations=["amplification"]))
-        return items
+        return items, max([m.end() for m in (ihc, ish) if m] or [0])
     for match in _VALUE.finditer(window):
         if not match.group("num"):
             continue
@@ -261,8 +273,10 @@ def _values(marker: str, window: str) -> list[dict]:
             items.append(_item(marker, status, max_value=low, unit=unit))
         elif op or post or unit in ("TPS", "CPS", "mut/Mb", "%"):
             items.append(_item(marker, status, min_value=low, unit=unit))
-        break
-    return items
+        else:
+            continue
+        return items, match.end()
+    return items, 0
 
 
 def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirement]:
@@ -278,7 +292,6 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         _, clause_end = clause_bounds(text, last.start, last.end)
         window_end = min(next_start, clause_end, last.end + 80)
         window = text[last.end:window_end]
-        end = last.end
         if _UNKNOWN_AFTER.match(window):
             continue
         if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
@@ -289,16 +302,16 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         germline = True if (_GERMLINE.search(window[:40]) or _GERMLINE.search(
             text[max(0, first.start - 40):first.start])) else (
             False if _SOMATIC.search(window[:40]) else None)
-        tail = re.match(r"^[\s:-]*(?:\([^)]{0,60}\)|[\w+/.%≥≤<>=-]+(?:\s+(?:or|and|by)\s+)?)"
-                        r"{0,6}", window)
-        alterations_window = window[:tail.end()] if tail else window[:30]
         for mention in group:
             for item in mention.items:
                 item["germline"] = germline if item["germline"] is None else item["germline"]
+        status_after = _NEGATIVE_AFTER.match(window) or _POSITIVE_AFTER.match(window)
+        status_end = status_after.end() if status_after else 0
         preset = [m for m in group if m.status is not None]
         if preset:
             mention = preset[0]
-            values = _values(mention.markers[0], window)
+            values, value_end = _values(mention.markers[0], window)
+            end = last.end + value_end
             if mention.items:
                 items = [dict(i) for i in mention.items]
             elif values and mention.status == "positive":
@@ -317,21 +330,21 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
                 out.append((first.start, max(end, mention.end), items, False))
             continue
         negative = negated_before or negative_after or wild_before
-        alterations = _alterations(alterations_window)
-        if not alterations and not negative:
-            before_alt = _alterations(text[max(0, first.start - 40):first.start])
-            alterations = [a for a in before_alt if a not in ("mutation",)] or before_alt
         markers = [m for mention in group for m in mention.markers]
+        alterations, alteration_end = _alterations(window[:70], markers[-1])
+        if not alterations and not negative:
+            alterations, _ = _alterations(text[max(0, first.start - 40):first.start],
+                                          markers[-1])
         if negative:
-            specific = [a for a in alterations if a not in ("mutation", "fusion",
-                                                           "amplification")]
+            specific = [a for a in alterations if a not in ("fusion", "amplification",
+                                                           "mutation")]
+            span_end = last.end + max(status_end, alteration_end if specific else 0)
             for marker in markers:
-                out.append((first.start, end + (len(alterations_window.rstrip())
-                                                 if alterations else 0),
+                out.append((first.start, span_end,
                             [_item(marker, "negative", alterations=specific,
                                    germline=germline)], True))
             continue
-        values = _values(markers[-1], window) if len(markers) == 1 else []
+        values, value_end = _values(markers[-1], window) if len(markers) == 1 else ([], 0)
         if values:
             for item in values:
                 item["germline"] = germline
@@ -341,7 +354,7 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         else:
             items = [_item(m, "positive", alterations=alterations, germline=germline)
                      for m in markers]
-        span_end = end + len(alterations_window.rstrip()) if (alterations or values) else end
+        span_end = last.end + max(status_end, alteration_end, value_end)
         out.append((first.start, span_end, items, False))
     return _combine(out, text)
 

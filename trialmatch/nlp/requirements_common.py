@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from functools import lru_cache
 
 from trialmatch.models import Requirement
 from trialmatch.nlp.requirements_rules import get_rules
@@ -46,13 +48,23 @@ def clean_number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 3)
 
 
+@lru_cache(maxsize=256)
+def _boundaries(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Start and end offsets of every clause boundary in `text` (parsers ask many times)."""
+    found = [(m.start(), m.end()) for m in _BOUNDARY.finditer(text)]
+    return tuple(s for s, _ in found), tuple(e for _, e in found)
+
+
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The clause around text[start:end]: from the last boundary before to the next after."""
-    left = 0
-    for match in _BOUNDARY.finditer(text, 0, start):
-        left = match.end()
-    right_match = _BOUNDARY.search(text, end)
-    right = right_match.start() if right_match else len(text)
+    starts, ends = _boundaries(text)
+    # The last boundary that ends at or before `start` (boundaries do not overlap).
+    i = bisect_right(ends, start) - 1
+    while i >= 0 and starts[i] >= start:
+        i -= 1
+    left = ends[i] if i >= 0 else 0
+    j = bisect_left(starts, end)
+    right = starts[j] if j < len(starts) else len(text)
     return left, right
 
 

@@ -4,9 +4,10 @@ of prior lines of therapy. Drug and class names come from trialmatch.nlp.drugs."
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from trialmatch.models import Requirement
-from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs
+from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs, get_lexicon
 from trialmatch.nlp.requirements_common import (
     NUMBER,
     clause_bounds,
@@ -96,9 +97,23 @@ def _number(value: str | None) -> int | None:
     return int(number) if number.is_integer() and 0 <= number <= 20 else None
 
 
+_LINES_GATE = re.compile(
+    r"(?:\d|\b(?:one|two|three|four|five|single|first|second|third))\W+(?:\w+\W+){0,4}?"
+    r"(?:lines?|regimens?|therap|treatment|chemotherap)", _I)
+_NAIVE_GATE = re.compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s+(?:been\s+)?"
+                         r"(?:previously\s+)?(?:received|treated)", _I)
+
+
 def _find_lines(text: str) -> list[Requirement]:
     """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
     "treatment-naive")."""
+    if not _LINES_GATE.search(text):
+        naive = _NAIVE_STATE.search(text) if _NAIVE_GATE.search(text) else None
+        if naive and not _CNS_CLAUSE.search(text[slice(*clause_bounds(text, naive.start(),
+                                                                        naive.end()))]):
+            return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
+                                naive.end())]
+        return []
     for match in _LINES_BETWEEN.finditer(text):
         low, high = _number(match.group("a")), _number(match.group("b"))
         if low is not None and high is not None and low < high:
@@ -161,14 +176,57 @@ def _has_prior_cue(text: str, mention: DrugMention) -> bool:
         r"(?:received|given|administered|failed)\b", after, _I))
 
 
+_WORDS = re.compile(r"[^\W_]+")
+
+
+_GATE_NGRAM = 5  # longest drug/class spelling, in words ("stereotactic body radiation therapy")
+
+
+@lru_cache(maxsize=1)
+def _drug_spellings() -> frozenset[str]:
+    """Every drug and class spelling with only its letters and digits, to skip the lexicon's
+    regular expressions on criteria that name no drug (most of them)."""
+    lexicon = get_lexicon()
+    return frozenset(re.sub(r"[\W_]+", "", name) for name in
+                     list(lexicon.drug_by_name) + list(lexicon.class_by_name))
+
+
+@lru_cache(maxsize=1)
+def _spelling_starts() -> tuple[frozenset[str], frozenset[str]]:
+    """The first three characters of every spelling, and the spellings shorter than that."""
+    spellings = _drug_spellings()
+    return (frozenset(s[:3] for s in spellings if len(s) >= 3),
+            frozenset(s for s in spellings if len(s) < 3))
+
+
+def _may_name_drug(text: str) -> bool:
+    spellings = _drug_spellings()
+    starts, short = _spelling_starts()
+    words = _WORDS.findall(text.lower())
+    for i in range(len(words)):
+        head = "".join(words[i:i + 3])
+        if head[:3] not in starts and head[:1] not in short and head[:2] not in short:
+            continue
+        joined = ""
+        for word in words[i:i + _GATE_NGRAM]:
+            joined += word
+            if joined in spellings:
+                return True
+    return False
+
+
 def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     """Prior therapy (drugs and classes received, or not) and prior lines of therapy.
 
     Washout rules ("no chemotherapy within 4 weeks"), allergies, concurrent use and study
     treatment are skipped: they are not facts about the patient's treatment history.
     """
-    mentions = sorted(find_drug_classes(text) + find_drugs(text), key=lambda m: (m.start,
-                                                                                 -m.end))
+    if not _PRIOR_CUE.search(text):
+        return []
+    mentions = []
+    if _may_name_drug(text):
+        mentions = sorted(find_drug_classes(text) + find_drugs(text),
+                          key=lambda m: (m.start, -m.end))
     kept: list[DrugMention] = []
     for mention in mentions:
         if kept and mention.start < kept[-1].end:

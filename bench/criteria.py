@@ -1,0 +1,132 @@
+"""Benchmark the criteria parser over a folder of ClinicalTrials.gov v2 study records.
+
+    python bench/criteria.py [FOLDER ...] [--seed N] [--others 20]
+
+Prints criteria and trials parsed per second, peak RSS, the share of criteria with at least
+one requirement of each kind, the share left "other" (no requirement), the share of trials
+with a cancer type (OncoTree code or basket marker), crashes, and random "other" criteria
+for reading. Default folder: /work/shared/ctgov/studies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+
+from trialmatch.models import TrialText
+from trialmatch.nlp.criteria import annotate_trial
+from trialmatch.nlp.requirements import REQUIREMENT_KINDS
+
+DEFAULT_FOLDER = Path("/work/shared/ctgov/studies")
+
+
+def _years(value: str | None) -> float | None:
+    """'18 Years' -> 18.0, '6 Months' -> 0.5; None when absent or unreadable."""
+    if not value:
+        return None
+    parts = value.split()
+    try:
+        number = float(parts[0])
+    except (ValueError, IndexError):
+        return None
+    unit = parts[1].lower() if len(parts) > 1 else "years"
+    divisor = {"month": 12, "week": 52, "day": 365, "hour": 8760, "minute": 525600}
+    for prefix, div in divisor.items():
+        if unit.startswith(prefix):
+            return number / div
+    return number
+
+
+def trial_text(record: dict) -> TrialText:
+    """The parts of a v2 study record that the parser reads."""
+    protocol = record.get("protocolSection", {})
+    ident = protocol.get("identificationModule", {})
+    conditions = protocol.get("conditionsModule", {})
+    eligibility = protocol.get("eligibilityModule", {})
+    return TrialText(
+        nct_id=ident.get("nctId", "?"),
+        title=ident.get("officialTitle") or ident.get("briefTitle") or "",
+        conditions=list(conditions.get("conditions", [])),
+        keywords=list(conditions.get("keywords", [])),
+        criteria_text=eligibility.get("eligibilityCriteria", "") or "",
+        minimum_age=_years(eligibility.get("minimumAge")),
+        maximum_age=_years(eligibility.get("maximumAge")),
+        sex=eligibility.get("sex"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="*", type=Path, default=[DEFAULT_FOLDER])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--others", type=int, default=20, help="random 'other' criteria shown")
+    args = parser.parse_args(argv)
+    files = sorted(f for folder in args.folders for f in folder.glob("*.json"))
+    trials = []
+    for path in files:
+        try:
+            trials.append(trial_text(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"unreadable: {path.name}: {exc.__class__.__name__}")
+    annotate_trial(trials[0]) if trials else None  # load vocabularies outside the timing
+    kinds: Counter[str] = Counter()
+    criteria_total = others_total = with_cancer = 0
+    others: list[str] = []
+    crashes: list[str] = []
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    for trial in trials:
+        try:
+            annotation = annotate_trial(trial)
+        except Exception:  # noqa: BLE001 - a benchmark reports every crash and goes on
+            crashes.append(f"{trial.nct_id}: {traceback.format_exc(limit=2).splitlines()[-1]}")
+            continue
+        if annotation.oncotree_codes:
+            with_cancer += 1
+        for criterion in annotation.criteria:
+            if criterion.start < 0:
+                continue  # the synthetic criterion from the structured age/sex fields
+            criteria_total += 1
+            if not criterion.requirements:
+                others_total += 1
+                others.append(f"{trial.nct_id} [{criterion.kind}] {criterion.text[:160]}")
+            for kind in {r.kind for r in criterion.requirements}:
+                kinds[kind] += 1
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n = len(trials)
+    print(f"folders: {', '.join(str(f) for f in args.folders)}")
+    print(f"trials: {n}   criteria: {criteria_total}   time: {elapsed:.2f} s   "
+          f"peak RSS: {peak_mb:.0f} MB")
+    if elapsed > 0 and cpu > 0:
+        print(f"rate (wall clock): {n / elapsed:.0f} trials/s, "
+              f"{criteria_total / elapsed:.0f} criteria/s")
+        # CPU time is the fairer figure on a shared machine (other processes steal the cores).
+        print(f"rate (CPU time {cpu:.2f} s): {n / cpu:.0f} trials/s, "
+              f"{criteria_total / cpu:.0f} criteria/s")
+    print(f"trials with a cancer type: {with_cancer}/{n} ({100 * with_cancer / max(n, 1):.1f}%)")
+    print(f"crashes: {len(crashes)}")
+    for line in crashes[:20]:
+        print(f"  {line}")
+    print("share of criteria with at least one requirement, per kind:")
+    for kind in REQUIREMENT_KINDS:
+        print(f"  {kind:20s} {100 * kinds[kind] / max(criteria_total, 1):5.1f}%")
+    print(f"  {'other (none)':20s} {100 * others_total / max(criteria_total, 1):5.1f}%")
+    rng = random.Random(args.seed)
+    print(f"{min(args.others, len(others))} random 'other' criteria:")
+    for line in rng.sample(others, min(args.others, len(others))):
+        print(f"  {line}")
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
