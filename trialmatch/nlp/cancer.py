@@ -39,6 +39,26 @@ _PRIMARY_BEFORE = re.compile(
 )
 _METASTATIC = re.compile(r"(?i)\b(?:metastatic|metastasis|metastases|metastasizing)\b")
 _NODE_SITE = re.compile(r"(?i)lymph|node|nodal")
+# A site named as what the tumour reaches is not where it arose ("invades the visceral
+# pleura", "extends into the duodenum", "erodes the common bile duct").
+_REACHED_SITE = re.compile(
+    r"(?i)(?:invad\w*|involv\w*|extend\w*|extension|infiltrat\w*\s+(?:into|the)|into|"
+    r"through|erod\w*|abut\w*|reach\w*|spread\w*|penetrat\w*|adjacent|margin|"
+    r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+\s+){0,2}$"
+)
+# Neoplasms OncoTree lists that are not cancers: they do not make a report malignant.
+_NOT_MALIGNANT = re.compile(
+    r"(?i)\b(?:adenoma|leiomyoma|fibroadenoma|nevus|naevus|papilloma|hemangioma|lipoma|"
+    r"schwannoma|neurofibroma|cyst|hyperplasia|borderline|intraductal\s+papillary\s+"
+    r"mucinous\s+neoplasm|mucinous\s+cystic\s+neoplasm|benign)\b"
+)
+# "Tumor site: right upper lobe", "Primary site: ovary": a synoptic statement of the primary.
+_PRIMARY_FIELD = re.compile(
+    r"(?i)(?:tumou?r\s+site|primary\s+(?:tumou?r\s+)?site|site\s+of\s+(?:primary|tumou?r)|"
+    r"tumou?r\s+location|primary\s+tumou?r\s+location|specimen\s+site)\s*[:\-]\s*$"
+)
+# An acronym in a report written all in capitals may be a word ("ALL margins negative").
+_ACRONYM_MAX = 4
 _IN_SITU = re.compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
 _NOTE_SITE_WEIGHT_MIN = 2.0  # a site counts note-wide when named in deciding sections
 
@@ -107,6 +127,37 @@ def _note_site(sites: list[Any], sections: list[Section]) -> str | None:
     return key if weight >= min(_NOTE_SITE_WEIGHT_MIN, 1.0) else None
 
 
+_SUBTYPE_TAIL = re.compile(
+    r"(?i)^[\s,;:\-]*(?:of\s+(?:the\s+)?)?(?:(?:conventional|classic(?:al)?|usual)\s*)?\(?"
+    r"(?P<mod>[a-z][a-z\-]*(?:\s+[a-z][a-z\-]*){0,2}?(?:\s+cell)?)\)?\s+"
+    r"(?:type|subtype|variant|histotype)\b"
+)
+
+
+def _subtype_words(text: str, end: int, clause_end: int) -> str | None:
+    """"Renal cell carcinoma, clear cell type" -> "clear cell": a subtype written after the
+    type, in the words a pathologist uses (type, subtype, variant)."""
+    match = _SUBTYPE_TAIL.match(text[end : min(clause_end, end + 60)])
+    return match.group("mod") if match else None
+
+
+def _caps_acronym(text: str, match: Any, clauses: list[tuple[int, int]]) -> bool:
+    """A short all-capitals match inside an all-capitals clause: likely a word."""
+    if len(match.text) > _ACRONYM_MAX or not match.text.isupper():
+        return False
+    clause = clause_of(clauses, match.start)
+    letters = [ch for ch in text[clause[0] : clause[1]] if ch.isalpha()]
+    return len(letters) > 12 and sum(ch.isupper() for ch in letters) > 0.8 * len(letters)
+
+
+def _primary_field(text: str, sites: list[Any]) -> Any | None:
+    """The site a synoptic field names as the tumour's site, if any."""
+    for site in sites:
+        if _PRIMARY_FIELD.search(text[max(0, site.start - 40) : site.start]):
+            return site
+    return None
+
+
 def find_cancer_candidates(
     text: str,
     sections: list[Section],
@@ -150,17 +201,24 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         for match in vocab.find_cancer_types(text[start:end], fuzzy=fuzzy):
             direct.append(type(match)(match.key, start + match.start, start + match.end,
                                       match.text, match.exact))
+    direct = [m for m in direct if not _caps_acronym(text, m, clauses)
+              and not _NOT_MALIGNANT.search(vocab.name(m.key))
+              and not _NOT_MALIGNANT.search(m.text)]
     direct_spans = [(m.start, m.end) for m in direct]
     sites = list(vocab.find_sites(text, fuzzy=fuzzy))
+    # A benign word is never read as a cancer, even when OCR repair would make it one
+    # ("adenoma" is not a damaged "adenocarcinoma").
     histologies = [h for h in vocab.find_histologies(text, fuzzy=fuzzy)
-                   if not _overlaps(h.start, h.end, direct_spans)]
+                   if not _overlaps(h.start, h.end, direct_spans)
+                   and not _NOT_MALIGNANT.search(h.text)]
     note_site = _note_site(sites, sections)
+    stated_site = _primary_field(text, sites)
     candidates: list[CancerCandidate] = []
     seen: set[tuple[str, int]] = set()
 
     def add(code: str, start: int, end: int, evidence_span: tuple[int, int], factor: float,
             derived: bool, histology: str | None, site: str | None, exact: bool) -> None:
-        if (code, start) in seen:
+        if (code, start) in seen or _NOT_MALIGNANT.search(vocab.name(code)):
             return
         seen.add((code, start))
         clause = clause_of(clauses, start)
@@ -202,6 +260,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         for site in sites:
             if _NODE_SITE.search(site.text):
                 continue
+            if _REACHED_SITE.search(text[max(0, site.start - 40) : site.start]):
+                continue
             if clause[0] <= site.start < clause[1]:
                 found.append((site, True))
             elif site.end <= start and start - site.end < 300 and (
@@ -237,11 +297,23 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
                                                                histology)
             if local_code and local_code != code and vocab.is_a(local_code, code):
                 code, site_key, span, derived = local_code, local_site, local_span, True
+        subtype = _subtype_words(text, match.end, clause[1])
+        if subtype:
+            for refined in vocab.find_cancer_types(f"{subtype} {match.text}"):
+                if refined.key != code and vocab.is_a(refined.key, code):
+                    code = refined.key
+                    break
         if span[1] - span[0] > 240:
             span = (match.start, match.end)
         add(code, match.start, match.end, span, 1.0, derived, histology, site_key, match.exact)
     for hist in histologies:
         clause = clause_of(clauses, hist.start)
+        subtype = _subtype_words(text, hist.end, clause[1])
+        if subtype:
+            refined = [h for h in vocab.find_histologies(f"{subtype} {hist.text}")
+                       if h.key != hist.key]
+            if refined:
+                hist = type(hist)(refined[0].key, hist.start, hist.end, hist.text, hist.exact)
         metastatic = bool(_METASTATIC.search(text[max(clause[0], hist.start - 40) : hist.start]))
         primary = _stated_primary(text, sites, clause, hist.end)
         code: str | None = None
@@ -252,6 +324,10 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             code = vocab.resolve(primary.key, hist.key)
             site_key = primary.key
             span = (min(hist.start, primary.start), max(hist.end, primary.end))
+        elif stated_site is not None and vocab.resolve(stated_site.key, hist.key):
+            # The synoptic "Tumor site:" decides for every histology mention of the note.
+            code = vocab.resolve(stated_site.key, hist.key)
+            site_key = stated_site.key
         elif not metastatic:
             code, site_key, span, factor = best_local(hist.start, hist.end, clause, hist.key)
             if code is not None and site_key is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 from trialmatch.errors import InputError
@@ -103,10 +104,21 @@ def _repair_caps(match: re.Match[str]) -> str:
     return "".join(chars)
 
 
+def _plain_letter(ch: str) -> str:
+    base = unicodedata.normalize("NFKD", ch)[0]
+    return base if base.isascii() and base.isalpha() else ch
+
+
+_ACCENTED = re.compile(r"[À-ÖØ-öø-ž]")
+
+
 def repair_ocr(text: str) -> str:
     """Undo the commonest OCR letter confusions without changing the text's length, so that
     offsets still point into the note: a lower-case l inside an all-capitals word
-    ("CARClNOMA"), 0 or 1 between capitals ("ESTR0GEN"), and l for I at the start of a word
-    ("lnvasive"). Words that are already words are left alone."""
+    ("CARClNOMA"), 0 or 1 between capitals ("ESTR0GEN"), l for I at the start of a word
+    ("lnvasive"), and accents read into letters ("carçinoma"). Words that are already words
+    are left alone."""
+    # OCR reads stray accents into English words ("carçinoma"): one letter for one letter.
+    text = _ACCENTED.sub(lambda match: _plain_letter(match.group(0)), text)
     text = _CAPS_WORD.sub(_repair_caps, text)
     return _LOWER_L_START.sub("I", text)

@@ -24,7 +24,7 @@ from typing import Any
 
 from trialmatch.errors import InputError
 
-_EXTENSIONS = ("tm_sections", "tm_cancer", "tm_tnm", "tm_groups", "tm_grades", "tm_biomarkers",
+_EXTENSIONS = ("tm_text", "tm_sections", "tm_cancer", "tm_tnm", "tm_groups", "tm_grades", "tm_biomarkers",
                "tm_abbreviations")
 
 
@@ -56,7 +56,11 @@ class SectionsComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.sections import find_sections
 
-        doc._.tm_sections = find_sections(doc.text)
+        # Doc.text rebuilds the string from the tokens on every access: run_pipeline sets
+        # the text it was given; read it once otherwise.
+        if doc._.tm_text is None:
+            doc._.tm_text = doc.text
+        doc._.tm_sections = find_sections(doc._.tm_text)
         doc._.tm_abbreviations = _abbreviation_map(doc)
         return doc
 
@@ -68,8 +72,8 @@ class CancerComponent:
         from trialmatch.nlp.cancer import find_cancer_candidates
 
         doc._.tm_cancer = find_cancer_candidates(
-            doc.text, doc._.tm_sections, abbreviations=doc._.tm_abbreviations,
-            entities=_model_entities(doc) if doc.has_annotation("ENT_IOB") else (),
+            doc._.tm_text, doc._.tm_sections, abbreviations=doc._.tm_abbreviations,
+            entities=_model_entities(doc) if doc.ents else (),
         )
         return doc
 
@@ -80,8 +84,8 @@ class StageComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.tnm import find_stage_groups, find_tnm
 
-        doc._.tm_tnm = find_tnm(doc.text)
-        doc._.tm_groups = find_stage_groups(doc.text)
+        doc._.tm_tnm = find_tnm(doc._.tm_text)
+        doc._.tm_groups = find_stage_groups(doc._.tm_text)
         return doc
 
 
@@ -91,7 +95,7 @@ class GradeComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.grade import find_grades
 
-        doc._.tm_grades = find_grades(doc.text)
+        doc._.tm_grades = find_grades(doc._.tm_text)
         return doc
 
 
@@ -101,7 +105,7 @@ class BiomarkersComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.biomarkers import find_biomarker_mentions
 
-        doc._.tm_biomarkers = find_biomarker_mentions(doc.text)
+        doc._.tm_biomarkers = find_biomarker_mentions(doc._.tm_text)
         return doc
 
 
@@ -171,4 +175,8 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
     nlp = build_pipeline(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return nlp(text)
+        doc = nlp.make_doc(text)
+        doc._.tm_text = text
+        for _name, component in nlp.pipeline:
+            doc = component(doc)
+        return doc

@@ -18,6 +18,7 @@ from typing import Any
 from trialmatch.errors import DataFileError
 
 SECTIONS_FILE = "sections.json"
+HISTORY_MAX_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,10 @@ def _validate(raw: Any) -> SectionRules:
         rf"(?im)^[ \t]*(?:[A-Z0-9]{{1,2}}[.)][ \t]*)?(?P<header>{alternatives})[ \t]*"
         rf"(?:[:\-]|(?=\r?\n)|$)"
     )
-    # Inside merged lines: after a sentence end, upper-case as written, and with a colon.
-    inline_pattern = re.compile(rf"(?:(?<=[.;])[ \t]+|\A)(?P<header>{alternatives})[ \t]*:")
+    # Inside merged lines: after a sentence end, upper-case as written, and followed by a
+    # colon or a full stop ("... fresh. DIAGNOSIS. Colon, sigmoid ...").
+    inline_pattern = re.compile(
+        rf"(?:(?<=[.;])[ \t]+|\A)(?P<header>{alternatives})[ \t]*(?::|\.(?=\s))")
     return SectionRules(
         header_kind=header_kind,
         default_name=str(default.get("name", "body")),
@@ -122,6 +125,14 @@ def find_sections(text: str) -> list[Section]:
         header, body_start = hits[start]
         name, weight = rules.header_kind[_canonical(header)]
         end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        if weight == 0.0 and end - body_start > HISTORY_MAX_CHARS:
+            # A history or indication is a few lines. Past a blank line, or past
+            # HISTORY_MAX_CHARS when a report's lines were merged, the text is the report again.
+            blank = text.find("\n\n", body_start, end)
+            cut = blank if blank != -1 else body_start + HISTORY_MAX_CHARS
+            sections.append(Section(name, header.strip(), weight, start, body_start, cut))
+            sections.append(Section(rules.default_name, "", rules.default_weight, cut, cut, end))
+            continue
         sections.append(Section(name, header.strip(), weight, start, body_start, end))
     return sections
 
