@@ -152,16 +152,15 @@ def _code_in(code: str, targets: Iterable[str], is_a: IsA, is_solid: Callable[[s
 
 
 def _is_mmr_deficient(biomarker: Biomarker, base: ProtocolBase) -> bool:
-    """dMMR: the finding of a lost mismatch-repair protein, whichever way it was written.
-
-    SPEC's status says whether the abnormal finding is present, so "MMR deficient" is
-    normally `positive`; an alteration naming the deficiency counts whatever the status.
-    """
+    """dMMR, by the extractor's convention (trialmatch/nlp/biomarkers.py): MMR `positive` is
+    deficient, `negative` proficient. An `equivocal` result counts only when its alteration
+    names the deficiency ("loss of MLH1/PMS2"); pending or failed tests never do."""
     alteration = base.normalise_alteration("MMR", biomarker.alteration)
     if alteration == "proficient":
         return False
-    # "Loss of MLH1/PMS2" is how a deficiency is usually written protein by protein.
-    return biomarker.status == "positive" or alteration in ("deficient", "loss")
+    if biomarker.status == "positive":
+        return True
+    return biomarker.status == "equivocal" and alteration in ("deficient", "loss")
 
 
 def _units_agree(spec_unit: str | None, unit: str | None) -> bool:
