@@ -35,12 +35,20 @@ class StudySource:
         """How the source is named in warnings."""
         return f"{self.path}:{self.member}" if self.member else str(self.path)
 
-    def read(self) -> bytes:
-        """The raw bytes of the source."""
+    def read(self, archives: dict[Path, zipfile.ZipFile] | None = None) -> bytes:
+        """The raw bytes of the source. `archives` keeps zips open between members (a bulk
+        export holds hundreds of thousands; reopening it for each would be quadratic)."""
         if self.member is None:
             return self.path.read_bytes()
-        with zipfile.ZipFile(self.path) as archive:
-            return archive.read(self.member)
+        if archives is None:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.read(self.member)
+        if self.path not in archives:
+            for archive in archives.values():
+                archive.close()
+            archives.clear()
+            archives[self.path] = zipfile.ZipFile(self.path)
+        return archives[self.path].read(self.member)
 
 
 @dataclass
@@ -99,25 +107,31 @@ def iter_records(
         result.counts.skipped += 1
         log.warning("%s", message)
 
-    for source in sources:
-        try:
-            document = _load(source)
-        except InputError as error:
-            warn(str(error))
+    archives: dict[Path, zipfile.ZipFile] = {}
+    try:
+        for source in sources:
+            try:
+                document = _load(source, archives)
+            except InputError as error:
+                warn(str(error))
+                if on_source:
+                    on_source()
+                continue
+            studies, problem = _studies_in(document)
+            if problem:
+                warn(f"{source.label}: {problem}; skipped")
+            for index, study in enumerate(studies):
+                try:
+                    yield normalize_study(study)
+                except InvalidStudyError as error:
+                    where = (source.label if len(studies) == 1
+                             else f"{source.label} study {index + 1}")
+                    warn(f"{where}: {error}; skipped")
             if on_source:
                 on_source()
-            continue
-        studies, problem = _studies_in(document)
-        if problem:
-            warn(f"{source.label}: {problem}; skipped")
-        for index, study in enumerate(studies):
-            try:
-                yield normalize_study(study)
-            except InvalidStudyError as error:
-                where = source.label if len(studies) == 1 else f"{source.label} study {index + 1}"
-                warn(f"{where}: {error}; skipped")
-        if on_source:
-            on_source()
+    finally:
+        for archive in archives.values():
+            archive.close()
 
 
 def ingest_paths(
@@ -146,9 +160,9 @@ def ingest_paths(
     return result
 
 
-def _load(source: StudySource) -> Any:
+def _load(source: StudySource, archives: dict[Path, zipfile.ZipFile]) -> Any:
     try:
-        data = source.read()
+        data = source.read(archives)
     except (OSError, zipfile.BadZipFile, KeyError) as error:
         raise InputError(f"{source.label}: cannot read ({error}); skipped") from None
     try:
