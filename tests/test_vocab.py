@@ -444,6 +444,8 @@ def test_package_data_loads_from_a_folder(tmp_path):
          "unknown broader histology"),
         ("biomarkers.json", lambda d: d["status_aliases"].update({"XYZ": "positive"}),
          "status alias 'XYZ'"),
+        ("cancer_types.json", lambda d: d["cancer_types"][3]["synonyms"].append("9)"),
+         "phrase '9)' has no letter"),
     ],
 )
 def test_bad_data_file_names_file_and_entry(tmp_path, file, change, message):

@@ -416,6 +416,16 @@ def _strings(item: dict[str, Any], name: str, label: str, entry: str) -> tuple[s
     return tuple(value)
 
 
+def _phrases(item: dict[str, Any], name: str, label: str, entry: str) -> tuple[str, ...]:
+    """Like _strings, for phrases matched in text: each needs a letter, so that a broken
+    entry such as "9)" (a synonym cut at a semicolon) cannot match every list numbering."""
+    value = _strings(item, name, label, entry)
+    for phrase in value:
+        if not any(c.isalpha() for c in phrase):
+            raise DataFileError(f"{label}: entry {entry!r}: phrase {phrase!r} has no letter")
+    return value
+
+
 def _optional_str(item: dict[str, Any], name: str, label: str, entry: str) -> str | None:
     value = item.get(name)
     if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -453,7 +463,7 @@ def load_cancer_types(path: Path | Any) -> _CancerTypeData:
             raise DataFileError(f"{label}: entry #{position}: bad or missing 'code'")
         if code in entries:
             raise DataFileError(f"{label}: entry {code!r}: duplicate code")
-        synonyms = _strings(item, "synonyms", label, code)
+        synonyms = _phrases(item, "synonyms", label, code)
         exact_case = _strings(item, "case_sensitive", label, code)
         for phrase in exact_case:
             if phrase not in synonyms:
@@ -519,8 +529,8 @@ def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
             name=_required_str(item, "name", label, key),
             tissue=_optional_str(item, "tissue", label, key),
             parent=_optional_str(item, "parent", label, key),
-            synonyms=_strings(item, "synonyms", label, key),
-            subsites=_strings(item, "subsites", label, key),
+            synonyms=_phrases(item, "synonyms", label, key),
+            subsites=_phrases(item, "subsites", label, key),
             default_code=_optional_str(item, "default_code", label, key),
             case_sensitive=_case_sensitive(item, label, key, ("synonyms", "subsites")),
         )
@@ -545,7 +555,7 @@ def load_histologies(path: Path | Any) -> dict[str, HistologyEntry]:
             key=key,
             name=_required_str(item, "name", label, key),
             broader=_optional_str(item, "broader", label, key),
-            synonyms=_strings(item, "synonyms", label, key),
+            synonyms=_phrases(item, "synonyms", label, key),
             default_code=_optional_str(item, "default_code", label, key),
             case_sensitive=_case_sensitive(item, label, key, ("synonyms",)),
         )
@@ -585,7 +595,7 @@ def load_biomarkers(path: Path | Any) -> _BiomarkerData:
         if symbol in markers:
             raise DataFileError(f"{label}: entry {symbol!r}: duplicate symbol")
         kind = _required_str(item, "kind", label, symbol)
-        aliases = _strings(item, "aliases", label, symbol)
+        aliases = _phrases(item, "aliases", label, symbol)
         cs = _strings(item, "case_sensitive", label, symbol)
         for phrase in cs:
             if phrase != symbol and phrase not in aliases:
