@@ -332,6 +332,7 @@ def test_mmr_proteins(vocab):
         ("KRAS G12C; MET exon 14", ["KRAS", "MET"]),
         ("met criteria; kit provided; the ret of", []),  # words, not genes
         ("upper pole of the kidney", []),
+        ("eGFR >= 45 mL/min/1.73 m2", []),  # estimated glomerular filtration rate
         ("MSI-H", ["MSI"]),
     ],
 )
