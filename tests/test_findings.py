@@ -338,6 +338,20 @@ def test_protocol_finding_to_dict_has_the_spec_fields():
     assert data["marker"] == "EGFR"
 
 
+@pytest.mark.parametrize(
+    ("result", "flagged"),
+    [
+        (bm("BRCA2", "mutation", evidence="BRCA2 c.5946delT detected in tumor"), True),
+        (bm("BRCA2", "germline", evidence="germline BRCA2 pathogenic variant"), False),
+        (bm("BRCA2", "mutation", evidence="gBRCA2m"), False),
+    ],
+)
+def test_germline_labels_say_when_germline_origin_is_not_documented(result, flagged):
+    found = protocols(profile("PAAD", "IV", [result]))
+    [olaparib] = [f for f in found if f.drug == "olaparib"]
+    assert any("germline origin not documented" in c for c in olaparib.conditions) is flagged
+
+
 def test_protocol_conditions_name_the_required_results():
     found = protocols(profile("READ", "IV", [bm("KRAS", None, "negative"),
                                              bm("NRAS", None, "negative")]))

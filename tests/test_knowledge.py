@@ -355,3 +355,39 @@ def test_build_testing_rules_reads_markers():
     braf, msi = rule.markers
     assert braf.any_of == ("BRAF",) and braf.strength == "recommended"
     assert msi.any_of == ("MSI", "MMR") and msi.strength == "consider"
+
+
+class _BrokenResource:
+    """Stands in for importlib.resources.files() of a package whose data file is broken."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def joinpath(self, *parts):
+        return self
+
+    def read_text(self, encoding="utf-8"):
+        if self.text is None:
+            raise FileNotFoundError("gone")
+        return self.text
+
+
+@pytest.mark.parametrize(
+    ("loader", "text", "words"),
+    [
+        (knowledge.get_protocols, "{not json", "protocols.json: cannot be read"),
+        (knowledge.get_protocols, None, "protocols.json: cannot be read"),
+        (knowledge.get_testing_rules, "[]", "testing_gaps.json: top level"),
+        (drugs.get_lexicon, "{", "drugs.json: cannot be read"),
+    ],
+)
+def test_unreadable_packaged_files_raise_data_file_errors(monkeypatch, loader, text, words):
+    loader.cache_clear()
+    monkeypatch.setattr("importlib.resources.files", lambda package: _BrokenResource(text))
+    try:
+        with pytest.raises(DataFileError) as error:
+            loader()
+        assert words in str(error.value)
+    finally:
+        monkeypatch.undo()
+        loader.cache_clear()

@@ -271,21 +271,41 @@ def find_protocols(
         matched = _first_match(protocol.biomarker, results, base)
         if matched is None:
             continue
-        conditions = []
-        for group in protocol.requires:
-            required = _first_match(group, results, base)
-            if required is None:
-                break
-            conditions.append(biomarker_label(required))
-        else:
-            if _first_match(protocol.excludes, results, base) is not None:
-                continue
-            if protocol.tumor_agnostic and protocol.drug in reported:
-                continue
-            reported.add(protocol.drug)
-            label = biomarker_label(matched)
-            findings.append(_protocol_finding(protocol, label, conditions, matched, plan_text))
+        required = _required_results(protocol, results, base)
+        if required is None or _first_match(protocol.excludes, results, base) is not None:
+            continue
+        if protocol.tumor_agnostic and protocol.drug in reported:
+            continue
+        reported.add(protocol.drug)
+        conditions = [biomarker_label(result) for result in required]
+        if _needs_germline_word(protocol, matched, base):
+            conditions.append("germline origin not documented (the label requires germline)")
+        findings.append(_protocol_finding(protocol, biomarker_label(matched), conditions,
+                                          matched, plan_text))
     return findings
+
+
+def _required_results(
+    protocol: Protocol, results: list[Biomarker], base: ProtocolBase
+) -> list[Biomarker] | None:
+    """One result per required group, or None when a group has no qualifying result."""
+    found = []
+    for group in protocol.requires:
+        result = _first_match(group, results, base)
+        if result is None:
+            return None
+        found.append(result)
+    return found
+
+
+def _needs_germline_word(protocol: Protocol, matched: Biomarker, base: ProtocolBase) -> bool:
+    """True when the label asks for a germline variant and the result does not say germline."""
+    germline_specs = [spec for spec in protocol.biomarker
+                      if spec.germline and spec_matches(spec, matched, base)]
+    if not germline_specs:
+        return False
+    words = f"{matched.alteration or ''} {matched.evidence}".lower()
+    return "germline" not in words and "gbrca" not in words
 
 
 def _protocol_finding(
