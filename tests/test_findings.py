@@ -474,6 +474,12 @@ def test_stage_group_argument_overrides_the_notes():
     assert "KRAS" in {g.marker for g in gaps(profile("COAD", "II"), stage_group="IVA")}
 
 
+def test_an_m1_in_the_notes_outranks_the_stage_group_argument():
+    case = profile("SKCM", "IIIC", m="M1c")
+    assert "BRAF" in {g.marker for g in gaps(case, stage_group="IIIC")}
+    assert "KRAS" in {g.marker for g in gaps(profile("COAD", "II", m="M1a"), stage_group="II")}
+
+
 def test_consider_strength_is_worded_as_a_suggestion():
     [ntrk] = [g for g in gaps(profile("COAD", "IV")) if g.marker == "NTRK1/2/3"]
     assert ntrk.strength == "consider"

@@ -353,8 +353,8 @@ def find_testing_gaps(
 
     A marker counts as documented when the notes hold any result for it, whatever the status
     (a pending test has been ordered); MSI and MMR stand for each other where the rule says so.
-    `stage_group` overrides the notes' stage (e.g. the first opinion's when the notes have
-    none). A rule limited to some stages still applies when no stage is known, with the reason
+    `stage_group` overrides the notes' stage group (e.g. the first opinion's when the notes
+    have none), except that an M1 in the notes always means stage IV. A rule limited to some stages still applies when no stage is known, with the reason
     saying so, because an undocumented stage is no reason to skip a recommended test.
     """
     if profile.cancer_type is None or not profile.cancer_type.code:
@@ -363,6 +363,8 @@ def find_testing_gaps(
     base = base or get_protocols()
     code = profile.cancer_type.code
     stage = stage_group if parse_stage_group(stage_group) else profile_stage_group(profile)
+    if profile.stage and profile.stage.m and profile.stage.m.upper().startswith("M1"):
+        stage = profile_stage_group(profile)  # an M1 in the notes outranks any group given
     documented = {b.marker.upper() for b in profile.biomarkers}
     gaps: list[TestingGap] = []
     reported: set[str] = set()
