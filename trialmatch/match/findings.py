@@ -354,8 +354,9 @@ def find_testing_gaps(
     A marker counts as documented when the notes hold any result for it, whatever the status
     (a pending test has been ordered); MSI and MMR stand for each other where the rule says so.
     `stage_group` overrides the notes' stage group (e.g. the first opinion's when the notes
-    have none), except that an M1 in the notes always means stage IV. A rule limited to some stages still applies when no stage is known, with the reason
-    saying so, because an undocumented stage is no reason to skip a recommended test.
+    have none), except that an M1 in the notes always means stage IV. A rule limited to some
+    stages still applies when no stage is known, with the reason saying so, because an
+    undocumented stage is no reason to skip a recommended test.
     """
     if profile.cancer_type is None or not profile.cancer_type.code:
         return []
