@@ -30,6 +30,7 @@ from trialmatch.nlp.tnm import StageGroupMention, TnmMention, build_stage
 NOTE_SEPARATOR = "\n\n"
 MAX_PART_CHARS = 200_000
 DECIDING_WEIGHT = 2.0
+FOREIGN_REACH = 300
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
 
 
@@ -101,9 +102,25 @@ def _usable(weighted: list[tuple[float, Any]]) -> list[tuple[float, Any]]:
     return kept or weighted
 
 
-def _stage(reading: _Reading, chosen: CancerCandidate | None) -> Stage | None:
+def _foreign(offset: int, reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> bool:
+    """Whether a stage or grade statement at `offset` is about another tumour than the one
+    chosen: the nearest cancer named before it (within FOREIGN_REACH characters) is of
+    another tissue ("TNM stage (prostatic adenocarcinoma): T2a" in a cystectomy for bladder
+    cancer)."""
+    if chosen is None:
+        return False
+    before = [c for c in reading.cancer if c.asserted and c.start <= offset
+              and offset - c.start <= FOREIGN_REACH]
+    if not before:
+        return False
+    nearest = max(before, key=lambda c: c.start)
+    return vocab.tissue_code(nearest.code) != vocab.tissue_code(chosen.code)
+
+
+def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Stage | None:
     tnm = _usable(reading.tnm)
-    tnm.sort(key=lambda item: (-min(item[0], DECIDING_WEIGHT),
+    tnm.sort(key=lambda item: (_foreign(item[1].start, reading, chosen, vocab),
+                               -min(item[0], DECIDING_WEIGHT),
                                -_PREFIX_RANK.get(item[1].prefix, 0),
                                -sum(v is not None for v in (item[1].t, item[1].n, item[1].m)),
                                item[1].start))
@@ -125,13 +142,22 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None) -> Stage | None:
     return stage
 
 
-def _grade(reading: _Reading) -> GradeMention | None:
+def _grade(reading: _Reading, chosen: CancerCandidate | None, vocab: Any
+           ) -> GradeMention | None:
     grades = [item for item in _usable(reading.grades)]
     graded = [item for item in grades if item[1].grade is not None] or grades
     if not graded:
         return None
+    prostate = chosen is not None and vocab.tissue_code(chosen.code) == "PROSTATE"
+
+    def foreign(mention: GradeMention) -> bool:
+        # Gleason grades prostate cancer only; other statements go by the nearest tumour.
+        gleason = (mention.detail or "").startswith(("Gleason", "Grade Group"))
+        return (gleason and chosen is not None and not prostate) or _foreign(
+            mention.start, reading, chosen, vocab)
+
     return min(graded, key=lambda item: (
-        -min(item[0], DECIDING_WEIGHT), item[1].rank,
+        foreign(item[1]), -min(item[0], DECIDING_WEIGHT), item[1].rank,
         -(int(item[1].grade[1]) if item[1].grade else 0), item[1].start))[1]
 
 
@@ -154,8 +180,8 @@ def _profile(reading: _Reading) -> Profile:
         others = _other_lineages(reading.cancer, chosen, vocab)
         if others:
             profile.warnings.append("other cancer types also asserted: " + ", ".join(others))
-    profile.stage = _stage(reading, chosen)
-    grade = _grade(reading)
+    profile.stage = _stage(reading, chosen, vocab)
+    grade = _grade(reading, chosen, vocab)
     if grade is not None:
         profile.grade = grade.grade
         profile.grade_detail = grade.detail

@@ -72,7 +72,7 @@ _DIFFERENTIATED = re.compile(
 _TWO_TIER = re.compile(r"(?i)(?<![A-Za-z])(?P<v>low|intermediate|high)[\s-]+grade(?![A-Za-z])")
 _NOT_TUMOUR_GRADE = re.compile(
     r"(?i)^[\s,(]*(?:nuclear\b|dysplasia|intraepithelial|squamous\s+intraepithelial|SIL\b|"
-    r"[LH]SIL\b|PIN\b|prostatic\s+intraepithelial|DCIS|ductal\s+carcinoma\s+in\s+situ|"
+    r"[LH]SIL\b|P\.?I\.?N\b|prostatic\s+intraepithelial|DCIS|ductal\s+carcinoma\s+in\s+situ|"
     r"in\s+situ|glandular\s+dysplasia|adenoma|tubular\s+adenoma)"
 )
 _IN_SITU_BEFORE = re.compile(r"(?i)(?:DCIS|in\s+situ|LCIS|intraepithelial)[^.;\n]{0,40}$")
@@ -162,7 +162,7 @@ def find_grades(text: str) -> list[GradeMention]:
     for match in _GRADE_N.finditer(text):
         lead = (match.group("lead") or "").strip().lower()
         before = text[max(0, match.start() - 12) : match.start()].lower()
-        if lead == "nuclear" or "group" in text[match.start():match.end()].lower():
+        if "group" in text[match.start():match.end()].lower():
             continue
         if re.search(r"(?:fuhrman|isup|who|gleason|nottingham|tumor\s+budding)\W*$", before):
             continue
@@ -173,6 +173,11 @@ def find_grades(text: str) -> list[GradeMention]:
             detail = f"grade {value} of 4"
         else:
             detail = None
+        if lead == "nuclear":
+            # A nuclear grade is the grade only where nothing better is written (renal
+            # tumours report Fuhrman nuclear grade; breast nuclear grade is one component).
+            add(_g(value), f"nuclear grade {value}", 3, match)
+            continue
         add(_g(value), detail, 2, match)
     for match in _DIFFERENTIATED.finditer(text):
         values = [_DIFFERENTIATION[match.group("a").lower()]]

@@ -26,7 +26,7 @@ _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
 # capitals) are accepted only where a prefix or a neighbouring category makes the reading
 # unambiguous (checked in `_accept`).
 _TOKEN = re.compile(
-    r"(?P<pre>yp|yc|rp|rc|ap|YP|YC|RP|[pcrya]|P|C|R)?"
+    r"(?P<pre>(?:yp|yc|rp|rc|ap|YP|YC|RP|[pcrya]|P|C|R)|(?:yp|p)\s(?=T))?"
     r"(?P<axis>[TNM])"
     r"(?P<cat>is|IS|Is|[Xx]|[1-4lIO0](?:mi|MI|[a-dA-D][1-4]?)?|a|A)"
     r"(?P<suf>\s?\((?:i[+-]|mol[+-]|I[+-]|MOL[+-]|sn|SN|f|m|M|\d{1,2}|is|DCIS|LCIS|Paget'?s?)\))?"
@@ -36,6 +36,7 @@ _SEPARATOR = re.compile(r"[\s,;/\-]*(?:\(\s*\d{1,3}\s*/\s*\d{1,3}\s*\)[\s,;/\-]*
 _CONTEXT = re.compile(
     r"(?i)(?:stage|staging|tnm|ajcc|uicc|classification|category|categories|"
     r"primary\s+tumou?r|regional\s+lymph\s+nodes?|lymph\s+nodes?|distant\s+metastas[ie]s|"
+    r"(?:patholog\w*|clinical)\s+[tnm]\b|\b[tnm]\s+(?:stage|category)|tumou?r\s+extent|"
     r"\((?:y?p|c)?[tnm]\))[^.\n]{0,30}$"
 )
 _STAGE_GROUP = re.compile(
@@ -133,6 +134,7 @@ def find_tnm(text: str) -> list[TnmMention]:
         value, ocr = _normalise_category(match.group("axis"), match.group("cat"),
                                          match.group("suf"))
         prefix = match.group("pre")
+        prefix = prefix.strip() if prefix else None
         tokens.append(_Token(match.group("axis"), prefix.lower() if prefix else None, value,
                              start, match.end(), ocr))
     groups: list[list[_Token]] = []
