@@ -82,13 +82,13 @@ class CriterionPiece:
     lead_in: bool = False
 
 
-def _header_kind(label: str) -> str | None:
+def _header_kind(label: str, bulleted: bool = False) -> str | None:
     rules = get_rules()
     label = _LABEL_DECORATION.sub("", label)
     if not label or len(label) > 90:
         return None
     for header in rules.section_headers:
-        if header.pattern.match(label):
+        if (header.bulleted or not bulleted) and header.pattern.match(label):
             return header.kind
     return None
 
@@ -140,11 +140,11 @@ def _build_tree(text: str) -> list[_Node]:
             continue
         key = float(indent)
         # A header may carry its first criterion on the same line ("Inclusion criteria: age...").
-        header = _header_kind(content)
+        header = _header_kind(content, bulleted)
         rest_offset = 0
         if header is None and ":" in content[:60]:
             head, _, rest = content.partition(":")
-            header = _header_kind(head)
+            header = _header_kind(head, bulleted)
             if header is not None and rest.strip():
                 rest_offset = len(head) + 1 + (len(rest) - len(rest.lstrip()))
         if header is not None:
@@ -223,7 +223,8 @@ def split_pieces(text: str) -> list[CriterionPiece]:
         descendants = _descendants(node)
         is_alternative_group = (
             node.kind == "inclusion" and descendants
-            and any(p.search(node.text) for p in rules.alternative_lead_ins))
+            and any(p.search(node.text) for p in rules.alternative_lead_ins)
+            and not any(p.search(node.text) for p in rules.negative_lead_ins))
         if is_alternative_group:
             # "Must have one of the following:" + sub-bullets is ONE criterion met by any
             # sub-bullet; split apart, the matcher would demand all of them.

@@ -65,7 +65,7 @@ _TRIGGERS: dict[str, str] = {
     "malignancy": r"malignan|cancer|neoplas|tumou?r|primar",
     "therapy": r"prior|previous|receiv|treat|therap|expos|refractory|resistant|progress|fail|"
                r"relaps|recurren|intoleran|history|\bhad\b|underw|undergone|complet|after|"
-               r"following|na[iï]ve|experienced|administ|use\s+of|given|\bline|regimen",
+               r"following|na[iï]ve|experienced|administ|use\s+of|given|\bline|regimen|respon|sensitive",
     "biomarker": r"msi|\bmss\b|mmr|\btmb|her-?2|hormone|\bhr\b|triple|tnbc|brca|ntrk|\bras\b|"
                  r"microsatellite|mismatch|mutation|wild|positive|negative|express|amplif|fusion|"
                  r"rearrang|alteration",

@@ -51,6 +51,8 @@ _AGE_MAX = re.compile(
     rf"\b{_AGE_NUM}\s*(?:{_YEARS})?\s*(?:of\s+age\s+|old\s+)?or\s+(?:younger|less|under|below)|"
     rf"{_LE}\s*{_AGE_NUM}\s*{_YEARS}\s*(?:of\s+age|old)",
     _I)
+_PERSON_START = re.compile(r"(?:be|are|is|adults?|patients?|participants?|subjects?|men|women|"
+                           r"males?|females?)\b", _I)
 _AGE_WORD = re.compile(r"\bage[ds]?\b|\bold\b|\badults?\b|\bpaediatric|\bpediatric", _I)
 
 
@@ -70,7 +72,7 @@ def find_age(text: str) -> list[Requirement]:
         return out
     has_age_word = bool(_AGE_WORD.search(text))
     low_match = next((m for m in _AGE_MIN.finditer(text)
-                      if (has_age_word or m.group(0)[:2].lower() in ("be", "ar", "is"))
+                      if (has_age_word or _PERSON_START.match(m.group(0)))
                       and _first_int(m) <= 120), None)
     high_match = next((m for m in _AGE_MAX.finditer(text)
                        if has_age_word and _first_int(m) <= 120), None)

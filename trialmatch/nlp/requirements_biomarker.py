@@ -186,10 +186,16 @@ def _marker_mentions(text: str) -> list[_Mention]:
         if match.key in ("ER", "PR") and not _RECEPTOR_CONTEXT.match(text[match.end:]):
             continue
         mentions.append(_Mention([match.key], match.start, match.end))
-    kept = []
+    kept: list[_Mention] = []
     for mention in sorted(mentions, key=lambda m: m.start):
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
                                        or _THERAPY_BEFORE.search(text[:mention.start])):
+            continue
+        if kept and kept[-1].markers == mention.markers and re.fullmatch(
+                r"\s*[(/]?\s*", text[kept[-1].end:mention.start]):
+            # "HER2 (ERBB2)", "PD-L1/CD274": one marker written twice.
+            close = re.match(r"\s*\)", text[mention.end:])
+            kept[-1].end = mention.end + (close.end() if close else 0)
             continue
         kept.append(mention)
     return kept
@@ -290,6 +296,10 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         first, last = group[0], group[-1]
         next_start = groups[index + 1][0].start if index + 1 < len(groups) else len(text)
         _, clause_end = clause_bounds(text, last.start, last.end)
+        if text[last.end:clause_end].rstrip().endswith(":") and text[clause_end:clause_end + 1] \
+                == "\n":
+            # A lead-in ("EGFR mutation of the following type:") continues on the next line.
+            _, clause_end = clause_bounds(text, clause_end + 1, clause_end + 1)
         window_end = min(next_start, clause_end, last.end + 80)
         window = text[last.end:window_end]
         if _UNKNOWN_AFTER.match(window):

@@ -31,10 +31,11 @@ _GENERIC_CONDITION = re.compile(
 _EXCEPT = re.compile(r"\b(?:except|excluding|other\s+than|with\s+the\s+exception\s+of|"
                      r"apart\s+from|but\s+not)\b", _I)
 _HISTORY_BEFORE = re.compile(
-    r"(?:history\s+of|prior|previous|other|another|second|family|familial|concurrent|"
+    r"\b(?:history\s+of|prior|previous|other|another|second|family|familial|concurrent|"
     r"secondary|treated|cured|past)\s+(?:\w+\s+){0,2}$", _I)
 _TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|leuka?emia|"
                           r"primary", _I)
+_HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
 _NON_SQUAMOUS = re.compile(r"\bnon-?\s?squamous\b", _I)
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
@@ -59,6 +60,14 @@ def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str])
         if _HEME.search(text):
             codes.append("_HEME")
         if _ANY.search(text) or _GENERIC_CONDITION.match(text):
+            codes.append("_ANY")
+    if not codes:
+        # The vocabulary names no type (e.g. "Leukemia", "Childhood Cancer"): fall back on the
+        # broad family so the trial still reaches haematological or any-cancer patients.
+        joined = " ".join(texts)
+        if _HEME_FAMILY.search(joined):
+            codes.append("_HEME")
+        elif _TUMOUR_WORD.search(joined):
             codes.append("_ANY")
     return list(dict.fromkeys(codes))
 

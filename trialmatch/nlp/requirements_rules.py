@@ -24,6 +24,7 @@ class SectionHeader:
 
     kind: str
     pattern: re.Pattern[str]
+    bulleted: bool = True  # False: only an unbulleted line is a header (else a lead-in)
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,11 @@ def build_rules(data: dict[str, Any]) -> CriteriaRules:
         if not isinstance(entry, dict) or entry.get("kind") not in ("inclusion", "exclusion"):
             raise DataFileError(
                 f"{RULES_FILE}: section_headers[{i}] needs kind 'inclusion' or 'exclusion'")
+        if not isinstance(entry.get("bulleted", True), bool):
+            raise DataFileError(f"{RULES_FILE}: section_headers[{i}].bulleted must be true/false")
         headers.append(SectionHeader(entry["kind"],
-                                     _compile(entry.get("pattern"), f"section_headers[{i}]")))
+                                     _compile(entry.get("pattern"), f"section_headers[{i}]"),
+                                     entry.get("bulleted", True)))
     cues = _list(data, "negation_cues")
     for i, cue in enumerate(cues):
         if not isinstance(cue, str) or not cue.strip():

@@ -23,7 +23,8 @@ _PRIOR_CUE = re.compile(
     r"\b(?:prior|previous(?:ly)?|received|receipt|treated|treatment\s+with|therapy\s+with|"
     r"exposure|exposed|pre-?treated|refractory|resistant|progress(?:ed|ion|ing)?|failed|"
     r"failure|relapsed?|recurrence|intoleran(?:t|ce)|history\s+of|had|underwent|undergone|"
-    r"completed|after|following|na[iï]ve|experienced|administered|use\s+of|given)\b",
+    r"completed|after|following|na[iï]ve|experienced|administered|use\s+of|given|"
+    r"response\s+to|responded|responding|sensitive|(?:first|second|third)[\s-]+line)\b",
     _I)
 # Mentions about the future, the study itself, allergies or washout periods, which say
 # nothing about what the patient has received.

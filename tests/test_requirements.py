@@ -1,0 +1,234 @@
+"""Table-driven tests of `parse_criterion`: one criterion in, the requirements it states out,
+for every requirement kind (params compared on the keys given)."""
+
+import pytest
+
+from trialmatch.nlp.requirements import merge_alternatives, parse_criterion, parse_in_context
+
+
+def _matching(requirements, kind, expected):
+    """The requirements of `kind` whose params contain every expected key/value."""
+    return [r for r in requirements if r.kind == kind
+            and all(r.params.get(k) == v for k, v in expected.items())]
+
+
+CASES = [
+    # (criterion kind, text, requirement kind, expected params subset)
+    ("inclusion", "Histologically confirmed non-small cell lung cancer", "cancer_type",
+     {"codes": ["NSCLC"], "scope": "codes"}),
+    ("inclusion", "Advanced solid tumors except prostate cancer", "cancer_type",
+     {"scope": "solid", "except": ["PROSTATE"]}),
+    ("inclusion", "Any hematologic malignancy", "cancer_type", {"scope": "heme"}),
+    ("inclusion", "Histologically confirmed squamous cell carcinoma", "histology",
+     {"histologies": ["squamous cell carcinoma"]}),
+    ("inclusion", "Non-squamous histology", "histology", {"histologies": ["non-squamous"]}),
+    ("inclusion", "Stage IIIB-IV disease", "stage",
+     {"groups": ["IIIB", "IIIC", "IIIC1", "IIIC2", "IV", "IVA", "IVB", "IVC"]}),
+    ("inclusion", "AJCC stage III or IV", "stage",
+     {"groups": ["III", "IIIA", "IIIB", "IIIC", "IIIC1", "IIIC2", "IV", "IVA", "IVB", "IVC"]}),
+    ("inclusion", "Stage 4 disease", "stage", {"groups": ["IV", "IVA", "IVB", "IVC"]}),
+    ("inclusion", "Metastatic disease", "extent", {"extent": "metastatic"}),
+    ("inclusion", "Locally advanced disease not amenable to curative surgery", "extent",
+     {"extent": "locally_advanced"}),
+    ("inclusion", "Unresectable disease", "extent", {"extent": "unresectable"}),
+    ("inclusion", "Recurrent glioblastoma", "extent", {"extent": "recurrent"}),
+    ("inclusion", "Completely resected stage II-IIIA NSCLC", "extent", {"extent": "resected"}),
+    ("inclusion", "Early-stage breast cancer", "extent", {"extent": "early_stage"}),
+    ("inclusion", "Advanced cancer with no standard therapy", "extent", {"extent": "advanced"}),
+    ("inclusion", "No distant metastases", "extent", {"extent": "metastatic", "negated": True}),
+    ("inclusion", "Measurable disease per RECIST v1.1", "measurable_disease",
+     {"standard": "RECIST 1.1"}),
+    ("inclusion", "At least one measurable lesion", "measurable_disease", {"standard": None}),
+    ("inclusion", "EGFR exon 19 deletion or L858R mutation", "biomarker",
+     {"any_of": [{"marker": "EGFR", "alterations": ["exon 19 deletion", "L858R"],
+                  "status": "positive", "min_value": None, "max_value": None, "unit": None,
+                  "germline": None}]}),
+    ("inclusion", "PD-L1 TPS ≥ 50%", "biomarker",
+     {"any_of": [{"marker": "PD-L1", "alterations": [], "status": "positive",
+                  "min_value": 50.0, "max_value": None, "unit": "TPS", "germline": None}]}),
+    ("inclusion", "Wild-type KRAS", "biomarker",
+     {"any_of": [{"marker": "KRAS", "alterations": [], "status": "negative", "min_value": None,
+                  "max_value": None, "unit": None, "germline": None}]}),
+    ("inclusion", "Age ≥ 18 years", "age", {"min": 18, "max": None}),
+    ("inclusion", "Aged 18 to 75 years", "age", {"min": 18, "max": 75}),
+    ("inclusion", "18 years of age or older", "age", {"min": 18, "max": None}),
+    ("inclusion", "Age: 2-25", "age", {"min": 2, "max": 25}),
+    ("exclusion", "Age less than 18 years old", "age", {"min": None, "max": 18}),
+    ("inclusion", "Female patients aged 18 or older", "sex", {"sex": "female"}),
+    ("inclusion", "Men with metastatic prostate cancer", "sex", {"sex": "male"}),
+    ("inclusion", "ECOG performance status 0-1", "performance_status",
+     {"scale": "ECOG", "min": 0, "max": 1}),
+    ("inclusion", "ECOG ≤ 2", "performance_status", {"scale": "ECOG", "min": 0, "max": 2}),
+    ("inclusion", "Karnofsky performance status ≥ 70", "performance_status",
+     {"scale": "KPS", "min": 70, "max": None}),
+    ("inclusion", "WHO performance status of 0 or 1", "performance_status",
+     {"scale": "ECOG", "min": 0, "max": 1}),
+    ("inclusion", "No prior immune checkpoint inhibitor", "prior_therapy",
+     {"received": False, "classes": ["immune checkpoint inhibitor"]}),
+    ("exclusion", "Prior treatment with a PD-1 inhibitor", "prior_therapy",
+     {"received": True, "classes": ["PD-1 inhibitor"]}),
+    ("inclusion", "Progression on prior osimertinib", "prior_therapy",
+     {"received": True, "drugs": ["osimertinib"]}),
+    ("inclusion", "At least one prior platinum-based regimen", "prior_therapy",
+     {"received": True, "classes": ["platinum"]}),
+    ("inclusion", "At least one prior platinum-based regimen", "prior_lines",
+     {"min": 1, "max": None}),
+    ("inclusion", "Treatment-naive", "prior_lines", {"min": None, "max": 0}),
+    ("inclusion", "No prior systemic therapy for metastatic disease", "prior_lines",
+     {"min": None, "max": 0}),
+    ("inclusion", "No more than 2 prior lines of therapy", "prior_lines",
+     {"min": None, "max": 2}),
+    ("inclusion", "1-3 prior lines of systemic therapy", "prior_lines", {"min": 1, "max": 3}),
+    ("exclusion", "More than 2 prior chemotherapy regimens", "prior_lines",
+     {"min": 3, "max": None}),
+    ("exclusion", "Active or untreated brain metastases", "cns_metastases",
+     {"state": "active"}),
+    ("exclusion", "Untreated CNS metastases", "cns_metastases", {"state": "untreated"}),
+    ("exclusion", "Known brain metastases unless treated and stable", "cns_metastases",
+     {"state": "active"}),
+    ("inclusion", "Patients with treated, stable brain metastases are eligible",
+     "cns_metastases", {"state": "stable", "allowed": True}),
+    ("inclusion", "No prior or current CNS metastases", "cns_metastases",
+     {"state": "any", "negated": True}),
+    ("exclusion", "Leptomeningeal disease", "cns_metastases", {"state": "any"}),
+    ("inclusion", "ANC ≥ 1.5 x 10^9/L", "organ_function",
+     {"measure": "ANC", "op": ">=", "value": 1.5, "unit": "10^9/L"}),
+    ("inclusion", "Absolute neutrophil count ≥ 1,500/mm3", "organ_function",
+     {"measure": "ANC", "op": ">=", "value": 1.5, "unit": "10^9/L"}),
+    ("inclusion", "Platelets ≥ 100,000/µL", "organ_function",
+     {"measure": "platelets", "op": ">=", "value": 100, "unit": "10^9/L"}),
+    ("inclusion", "Hemoglobin ≥ 9 g/dL", "organ_function",
+     {"measure": "hemoglobin", "op": ">=", "value": 9, "unit": "g/dL"}),
+    ("inclusion", "Hemoglobin ≥ 90 g/L", "organ_function",
+     {"measure": "hemoglobin", "op": ">=", "value": 9, "unit": "g/dL"}),
+    ("inclusion", "Serum creatinine ≤ 1.5 x ULN", "organ_function",
+     {"measure": "creatinine", "op": "<=", "value": 1.5, "unit": "xULN"}),
+    ("inclusion", "Creatinine clearance ≥ 60 mL/min", "organ_function",
+     {"measure": "CrCl", "op": ">=", "value": 60, "unit": "mL/min"}),
+    ("inclusion", "Total bilirubin ≤ 1.5 × ULN", "organ_function",
+     {"measure": "bilirubin", "op": "<=", "value": 1.5, "unit": "xULN"}),
+    ("inclusion", "AST and ALT ≤ 2.5 × ULN (≤ 5 × ULN with liver metastases)", "organ_function",
+     {"measure": "ALT", "op": "<=", "value": 2.5, "unit": "xULN"}),
+    ("inclusion", "Bilirubin within normal limits", "organ_function",
+     {"measure": "bilirubin", "op": "<=", "value": 1, "unit": "xULN"}),
+    ("exclusion", "Pregnant or breastfeeding women", "pregnancy", {}),
+    ("inclusion", "Not pregnant or nursing", "pregnancy", {"negated": True}),
+    ("inclusion", "Negative serum pregnancy test within 7 days", "pregnancy", {"negated": True}),
+    ("exclusion", "Known HIV infection", "infection", {"agents": ["HIV"]}),
+    ("exclusion", "Active hepatitis B or C", "infection", {"agents": ["HBV", "HCV"]}),
+    ("inclusion", "HIV negative", "infection", {"agents": ["HIV"], "negated": True}),
+    ("exclusion", "Other malignancy within the past 3 years", "other_malignancy",
+     {"within_years": 3}),
+    ("exclusion", "History of another primary malignancy within 5 years", "other_malignancy",
+     {"within_years": 5}),
+    ("inclusion", "No other malignancy within the past five years", "other_malignancy",
+     {"within_years": 5, "negated": True}),
+    ("exclusion", "Concurrent malignancy requiring treatment", "other_malignancy",
+     {"within_years": None}),
+]
+
+
+@pytest.mark.parametrize("criterion_kind,text,kind,expected", CASES)
+def test_requirement_kinds(criterion_kind, text, kind, expected):
+    requirements = parse_criterion(text, criterion_kind)
+    assert _matching(requirements, kind, expected), [(r.kind, r.params) for r in requirements]
+
+
+BIOMARKERS = [
+    # (criterion kind, text, list of requirements, each a list of (marker, status, extra))
+    ("inclusion", "No known EGFR/ALK alteration",
+     [[("EGFR", "negative", {})], [("ALK", "negative", {})]]),
+    ("inclusion", "MSI-H or dMMR", [[("MSI", "positive", {}), ("MMR", "positive", {})]]),
+    ("inclusion", "MSS colorectal cancer", [[("MSI", "negative", {})]]),
+    ("inclusion", "HER2-positive (IHC 3+ or ISH amplified)",
+     [[("HER2", "positive", {"min_value": 3.0, "unit": "IHC"}),
+       ("HER2", "positive", {"alterations": ["amplification"]})]]),
+    ("inclusion", "HER2-low breast cancer",
+     [[("HER2", "negative", {"min_value": 1, "max_value": 2, "unit": "IHC"})]]),
+    ("inclusion", "BRCA1/2 germline mutation",
+     [[("BRCA1", "positive", {"germline": True}), ("BRCA2", "positive", {"germline": True})]]),
+    ("inclusion", "KRAS G12C mutation", [[("KRAS", "positive", {"alterations": ["G12C"]})]]),
+    ("inclusion", "PD-L1 CPS ≥ 10", [[("PD-L1", "positive", {"min_value": 10.0,
+                                                           "unit": "CPS"})]]),
+    ("inclusion", "TMB ≥ 10 mut/Mb", [[("TMB", "positive", {"min_value": 10.0,
+                                                          "unit": "mut/Mb"})]]),
+    ("inclusion", "Hormone receptor-positive, HER2-negative",
+     [[("ER", "positive", {}), ("PR", "positive", {})], [("HER2", "negative", {})]]),
+    ("inclusion", "Triple-negative breast cancer",
+     [[("ER", "negative", {})], [("PR", "negative", {})], [("HER2", "negative", {})]]),
+    ("inclusion", "Documented EGFR mutation or ALK rearrangement",
+     [[("EGFR", "positive", {}), ("ALK", "positive", {"alterations": ["fusion"]})]]),
+    ("inclusion", "RAS wild-type", [[("KRAS", "negative", {})], [("NRAS", "negative", {})]]),
+    ("inclusion", "NTRK1/2/3 gene fusion",
+     [[("NTRK1", "positive", {}), ("NTRK2", "positive", {}), ("NTRK3", "positive", {})]]),
+    ("exclusion", "Prior anti-HER2 therapy", []),
+    ("exclusion", "Prior EGFR TKI", []),
+]
+
+
+@pytest.mark.parametrize("criterion_kind,text,expected", BIOMARKERS)
+def test_biomarker_requirements(criterion_kind, text, expected):
+    found = [r for r in parse_criterion(text, criterion_kind) if r.kind == "biomarker"]
+    assert len(found) == len(expected), [r.params for r in found]
+    for requirement, alternatives in zip(found, expected, strict=True):
+        items = requirement.params["any_of"]
+        assert len(items) == len(alternatives), items
+        for item, (marker, status, extra) in zip(items, alternatives, strict=True):
+            assert item["marker"] == marker
+            assert item["status"] == status
+            for key, value in extra.items():
+                assert item[key] == value, item
+
+
+@pytest.mark.parametrize("text", [
+    "Signed informed consent",
+    "Life expectancy of at least 12 weeks",
+    "Able to swallow oral medication",
+    "Willing to comply with study procedures",
+])
+def test_criteria_stating_no_known_kind_give_nothing(text):
+    assert parse_criterion(text, "inclusion") == []
+
+
+@pytest.mark.parametrize("text", [
+    "Chemotherapy within 4 weeks prior to enrollment",
+    "Known hypersensitivity to pembrolizumab",
+    "Concurrent treatment with other anticancer therapy",
+])
+def test_washout_allergy_and_concurrent_use_are_not_prior_therapy(text):
+    kinds = {r.kind for r in parse_criterion(text, "exclusion")}
+    assert "prior_therapy" not in kinds
+
+
+def test_spans_quote_the_criterion():
+    text = "Histologically confirmed stage IV NSCLC with EGFR exon 19 deletion, ECOG 0-1"
+    requirements = parse_criterion(text, "inclusion")
+    assert {r.kind for r in requirements} >= {"stage", "cancer_type", "biomarker",
+                                              "performance_status"}
+    for requirement in requirements:
+        assert text[requirement.start:requirement.end] == requirement.text
+
+
+def test_exclusion_keeps_diagnosis_words_only_when_alone():
+    qualified = parse_criterion("Known EGFR mutation in NSCLC", "exclusion")
+    assert {r.kind for r in qualified} == {"biomarker"}
+    alone = parse_criterion("Small cell lung cancer", "exclusion")
+    assert {r.kind for r in alone} == {"cancer_type"}
+
+
+def test_context_supplies_the_marker_for_a_sub_bullet():
+    found = parse_in_context("exon 20 insertion", "inclusion",
+                             "Documented EGFR mutation of the following type:", 0)
+    biomarkers = [r for r in found if r.kind == "biomarker"]
+    assert biomarkers and biomarkers[0].params["any_of"][0]["marker"] == "EGFR"
+    assert biomarkers[0].start >= 0
+
+
+def test_alternatives_keep_common_kinds_and_pool_biomarkers():
+    text = "one of: EGFR L858R; ALK fusion"
+    first = parse_criterion("EGFR L858R", "inclusion")
+    second = parse_criterion("ALK fusion", "inclusion")
+    merged = merge_alternatives([first, second], text)
+    assert [r.kind for r in merged] == ["biomarker"]
+    assert [i["marker"] for i in merged[0].params["any_of"]] == ["EGFR", "ALK"]
+    assert merge_alternatives([first, []], text) == []
