@@ -61,6 +61,15 @@ def _keys(matches):
         ("Wilms' tumor", "WT"),
         ("triple-negative breast cancer", "BRCA"),
         ("gastrointestinal stromal tumours", "GIST"),
+        # site x histology phrases built from sites.json and histologies.json
+        ("Squamous Carcinoma of the Oesophagus", "ESCC"),
+        ("Cancer of Endometrium", "UCEC"),
+        ("pancreatic neuroendocrine neoplasm", "PANET"),
+        ("adenocarcinoma of the sigmoid colon", "COAD"),
+        # MeSH headings as ClinicalTrials.gov lists conditions
+        ("Carcinoma, Non-Small-Cell Lung", "NSCLC"),
+        ("Leukemia, Myeloid, Acute", "AML"),
+        ("Breast Neoplasms", "BREAST"),
     ],
 )
 def test_find_cancer_types_synonyms(vocab, text, code):
