@@ -9,6 +9,7 @@ import pytest
 from trialmatch.match.evaluate import (
     FREE_TEXT_REASON,
     Patient,
+    PriorTherapy,
     build_patient,
     derive_extent,
     evaluate_criterion,
@@ -30,6 +31,7 @@ PARENTS = {
     "LUAD": "NSCLC", "LUSC": "NSCLC", "NSCLC": "LUNG", "LUNG": "TISSUE",
     "IDC": "BREAST", "BREAST": "TISSUE", "COAD": "BOWEL", "BOWEL": "TISSUE",
     "AML": "MNM", "MNM": "MYELOID", "MYELOID": "TISSUE",
+    "THPA": "WDTC", "WDTC": "THYROID", "THYROID": "TISSUE",
 }
 HEME_ROOTS = {"MYELOID", "LYMPH"}
 
@@ -72,12 +74,16 @@ def make_patient(**overrides) -> Patient:
             Biomarker("ALK", None, "negative", evidence="ALK negative"),
             Biomarker("ROS1", None, "unknown", evidence="ROS1 pending"),
         ],
-        prior_therapies=["carboplatin + pemetrexed"], prior_drugs=frozenset(
-            {"carboplatin", "pemetrexed"}), prior_classes=frozenset({"platinum", "chemotherapy"}),
-        prior_lines=(1, 1),
+        prior_regimens=[PriorTherapy("carboplatin + pemetrexed",
+                                     frozenset({"carboplatin", "pemetrexed"}),
+                                     frozenset({"platinum", "chemotherapy"}), True, None, True)],
     )
     facts.update(overrides)
     return Patient(**facts)
+
+
+FLAT_LIST = [PriorTherapy(name, frozenset({name}), frozenset({"chemotherapy"}), True, None, False)
+             for name in ("cisplatin", "etoposide")]
 
 
 def req(kind, text="criterion words", **params):
@@ -180,16 +186,15 @@ REQUIREMENT_TABLE = [
      "no prior immune checkpoint inhibitor"),
     (req("prior_therapy", received=True, drugs=["osimertinib"]), {}, False, "no prior"),
     (req("prior_therapy", received=False, drugs=[], classes=[]), {}, False, "received"),
-    (req("prior_therapy", received=False), {"prior_therapies": [], "prior_drugs": frozenset(),
-                                            "prior_classes": frozenset(), "prior_lines": (0, 0)},
-     True, "no prior systemic therapy"),
-    (req("prior_therapy", received=True, classes=["platinum"]),
-     {"prior_therapies": None, "prior_drugs": None, "prior_classes": None, "prior_lines": None},
+    (req("prior_therapy", received=False), {"prior_regimens": []}, True,
+     "no prior systemic therapy"),
+    (req("prior_therapy", received=True, classes=["platinum"]), {"prior_regimens": None},
      None, "prior therapy not documented"),
     (req("prior_lines", min=1), {}, True, "1 prior line(s) within"),
     (req("prior_lines", max=0), {}, False, "outside"),
-    (req("prior_lines", min=2), {"prior_lines": (1, 2)}, None, "number of prior lines unclear"),
-    (req("prior_lines", min=1), {"prior_lines": None}, None,
+    (req("prior_lines", min=2), {"prior_regimens": FLAT_LIST}, None,
+     "number of prior lines unclear"),
+    (req("prior_lines", min=1), {"prior_regimens": None}, None,
      "number of prior lines not documented"),
     # what the notes never say
     (req("cns_metastases", state="active"), {}, None, "brain metastasis status not documented"),
@@ -232,13 +237,18 @@ CRITERION_TABLE = [
                marker(marker="KRAS", alterations=["G12C"])), "unknown"),
     (criterion("inclusion", req("cancer_type", codes=["BREAST"]),
                marker(marker="KRAS", alterations=["G12C"])), "not_met"),
-    # exclusion: any true statement excludes
+    # exclusion: alternatives within a kind, kinds combined
     (criterion("exclusion", req("prior_therapy", received=True, drugs=["osimertinib"])), "met"),
     (criterion("exclusion", req("prior_therapy", received=True, classes=["platinum"])),
      "not_met"),
     (criterion("exclusion", req("infection", agents=["HIV"]), req("pregnancy")), "unknown"),
+    (criterion("exclusion", marker(marker="ROS1", alterations=["fusion"]),
+               marker(marker="EGFR", alterations=["exon 19 deletion"])), "not_met"),
+    (criterion("exclusion", marker(marker="ALK", alterations=["fusion"]),  # ALK+ and ICI-naive
+               req("prior_therapy", received=False, classes=["immune checkpoint inhibitor"])),
+     "met"),
     (criterion("exclusion", req("pregnancy"), req("prior_therapy", classes=["platinum"])),
-     "not_met"),
+     "unknown"),
     (criterion("inclusion"), "unknown"),
 ]
 
@@ -419,3 +429,77 @@ def test_exclusion_on_undocumented_biomarker_is_not_material():
 def test_only_disease_description_kinds_are_alternatives(requirements, expected):
     assert evaluate_criterion(criterion("inclusion", *requirements), make_patient()).result \
         == expected
+
+
+def test_negated_requirement_states_the_opposite():
+    no_metastases = criterion("inclusion", req("extent", extent="metastatic", negated=True))
+    assert evaluate_criterion(no_metastases, make_patient()).result == "not_met"
+    early = make_patient(stage_group="IB", stage_m="M0")
+    assert evaluate_criterion(no_metastases, early).result == "met"
+
+
+def test_permission_rules_nobody_out():
+    allowed = criterion("exclusion", req("cns_metastases", state="stable", allowed=True))
+    assert evaluate_criterion(allowed, make_patient()).result == "met"
+
+
+def test_exclusion_naming_the_trials_own_cancer_is_left_to_the_subtype():
+    own = criterion("exclusion", req("cancer_type", codes=["NSCLC"]), text="Sarcomatoid NSCLC")
+    result = evaluate_criterion(own, make_patient(), trial_codes=["NSCLC", "_SOLID"])
+    assert result.result == "unknown" and "subtype" in result.reason
+    other = criterion("exclusion", req("cancer_type", codes=["BREAST", "NSCLC"]))
+    assert evaluate_criterion(other, make_patient(), trial_codes=["NSCLC"]).result == "met"
+
+
+ADJUVANT = [PriorTherapy("cisplatin + pemetrexed (adjuvant)", frozenset({"cisplatin"}),
+                         frozenset({"platinum", "chemotherapy"}), True, "adjuvant", True)]
+
+
+@pytest.mark.parametrize("regimens,expected", [
+    (ADJUVANT, "met"),
+    (FLAT_LIST, "unknown"),
+    ([], "met"),
+])
+def test_adjuvant_therapy_does_not_count_where_the_criterion_allows_it(regimens, expected):
+    naive = criterion("inclusion", req("prior_therapy", received=False, classes=["chemotherapy"]),
+                      text="No prior chemotherapy for metastatic disease; adjuvant allowed")
+    assert evaluate_criterion(naive, make_patient(prior_regimens=regimens)).result == expected
+
+
+def test_generic_negative_result_rules_out_specific_alteration():
+    patient = make_patient(biomarkers=[Biomarker("EGFR", "mutation", "negative")])
+    wanted = marker(marker="EGFR", alterations=["exon 19 deletion", "L858R"])
+    assert evaluate_requirement(wanted, patient).truth is False
+    fusion = marker(marker="EGFR", alterations=["fusion"])
+    assert evaluate_requirement(fusion, patient).truth is None
+
+
+@pytest.mark.parametrize("entries,lines", [
+    (["FOLFOX", "FOLFIRI + bevacizumab"], (2, 2)),
+    (["subtotal resection"], (0, 0)),
+    (["cisplatin", "etoposide", "radiotherapy"], (1, 2)),
+])
+def test_lines_of_therapy_count_systemic_regimens(entries, lines):
+    names = {"folfox": ({"fluorouracil", "oxaliplatin"}, {"platinum"}),
+             "subtotal resection": (set(), {"surgery"}),
+             "radiotherapy": (set(), {"radiation"})}
+
+    def reader(entry):
+        return names.get(entry.lower(), ({entry.lower()}, {"chemotherapy"}))
+
+    profile = Profile()
+    patient = build_patient(profile, ontology=ONTOLOGY, prior_therapies=entries,
+                            therapy_reader=reader)
+    assert patient.prior_lines == lines
+
+
+def test_newly_diagnosed_disease_is_not_recurrent():
+    profile = Profile(cancer_type=CancerType("AML", "Acute Myeloid Leukemia", "AML", 0, 3))
+    patient = build_patient(profile, ontology=ONTOLOGY,
+                            note_texts=["52-year-old man with newly diagnosed AML"])
+    assert evaluate_requirement(req("extent", extent="recurrent"), patient).truth is False
+
+
+def test_young_patient_with_stage_ii_papillary_thyroid_cancer_is_metastatic():
+    patient = make_patient(cancer_code="THPA", age=15, stage_group="II", stage_m=None)
+    assert patient.extent["metastatic"] is True

@@ -16,7 +16,7 @@ from typing import Any
 
 from trialmatch.config import OPEN_STATUSES
 from trialmatch.match.case import Case
-from trialmatch.match.evaluate import TrialVerdict, build_patient, evaluate_trial
+from trialmatch.match.evaluate import TherapyReader, TrialVerdict, build_patient, evaluate_trial
 from trialmatch.match.score import Score, score_trial
 from trialmatch.models import Profile, Trial
 
@@ -139,16 +139,24 @@ def _plain_number(value: float | None) -> float | int | None:
 # --------------------------------------------------------------------------- planning
 
 
+def cancer_family(code: str, ontology: Any) -> set[str]:
+    """The OncoTree codes whose trials concern a patient with `code`: the code, its ancestors
+    and descendants, and its siblings under a parent below the tissue level (an IDH-mutant
+    astrocytoma patient should see why a glioblastoma trial is not for them)."""
+    ancestors = list(ontology.ancestors(code))
+    family = {code, *ancestors, *ontology.descendants(code)}
+    if len(ancestors) > 1:  # the parent is not the tissue node (the chain's last)
+        family |= set(ontology.descendants(ancestors[0]))
+    return family
+
+
 def candidate_codes(code: str | None, ontology: Any) -> list[str]:
-    """The trial codes that can concern a patient with `code`: the code, its OncoTree
-    ancestors and descendants, and the baskets it falls in. Empty without a cancer type."""
+    """The trial codes that can concern a patient with `code`: the cancer family (see
+    `cancer_family`) and the baskets it falls in. Empty without a cancer type."""
     if not code:
         return []
-    codes = {code, *ontology.ancestors(code), *ontology.descendants(code), "_ANY"}
-    if ontology.is_heme(code):
-        codes.add("_HEME")
-    else:
-        codes.add("_SOLID")
+    codes = cancer_family(code, ontology) | {"_ANY"}
+    codes.add("_HEME" if ontology.is_heme(code) else "_SOLID")
     return sorted(codes)
 
 
@@ -174,8 +182,7 @@ def plan_match(
     trials: Sequence[Trial],
     *,
     ontology: Any,
-    normalise_drug: Callable[[str], str | None] | None = None,
-    classes_of: Callable[[str], Any] | None = None,
+    therapy_reader: TherapyReader | None = None,
     top: int | None = None,
 ) -> tuple[list[TrialMatch], list[ExcludedTrial]]:
     """Evaluate and rank candidate trials for the case (pure: no store, no extractor).
@@ -184,14 +191,14 @@ def plan_match(
     """
     patient = build_patient(
         profile, ontology=ontology, age=case.age, sex=case.sex, ecog=case.ecog,
-        prior_therapies=case.prior_therapies, normalise_drug=normalise_drug,
-        classes_of=classes_of,
+        prior_therapies=case.prior_therapies, therapy_reader=therapy_reader,
+        note_texts=case.note_texts,
     )
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
     lineage = set()
     if patient.cancer_code:
         code = patient.cancer_code
-        lineage = {code, *ontology.ancestors(code), *ontology.descendants(code)}
+        lineage = cancer_family(code, ontology)
     matches: list[TrialMatch] = []
     excluded: list[ExcludedTrial] = []
     for trial in trials:
@@ -216,6 +223,31 @@ def plan_match(
 # --------------------------------------------------------------------------- running
 
 
+def drug_therapy_reader() -> TherapyReader:
+    """Read a prior-therapy entry with the drug lexicon: the drugs it names (a brand, a code
+    name or a regimen such as FOLFOX), their classes, and classes named outright ("subtotal
+    resection" is surgery). An entry the lexicon does not know is kept as written."""
+    from trialmatch.nlp import drugs
+
+    lexicon = drugs.get_lexicon()
+
+    def read(entry: str) -> tuple[set[str], set[str]]:
+        names = {mention.key for mention in drugs.find_drugs(entry)}
+        whole = drugs.normalise_drug(entry)
+        if whole:
+            names.add(whole)
+        classes: set[str] = set()
+        for name in names:
+            classes |= drugs.classes_of(name)
+        for mention in drugs.find_drug_classes(entry):
+            classes |= lexicon.ancestors(mention.key)
+        if not names and not classes:
+            names = {entry.strip().lower()}
+        return names, classes
+
+    return read
+
+
 def default_extractor(model: str | None = None) -> Extractor:
     """The note extractor (trialmatch.nlp.extract), with an optional scispaCy model."""
     from trialmatch.nlp.extract import extract
@@ -238,7 +270,6 @@ def match_case(
 ) -> MatchResult:
     """Match one case against the store (a `TrialStore`, opened read-only is enough)."""
     from trialmatch.match import findings
-    from trialmatch.nlp import drugs
 
     if vocabulary is None:
         from trialmatch.nlp.vocab import get_vocabulary
@@ -256,8 +287,8 @@ def match_case(
         sex=case.sex) if codes else []
     trials = store.get_trials(ids) if ids else []
     matches, excluded = plan_match(
-        case, profile, trials, ontology=vocabulary, normalise_drug=drugs.normalise_drug,
-        classes_of=drugs.classes_of, top=top)
+        case, profile, trials, ontology=vocabulary, therapy_reader=drug_therapy_reader(),
+        top=top)
 
     opinion = case.first_opinion
     plan_text = opinion.plan if opinion else None

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
@@ -69,12 +69,85 @@ class Ontology(Protocol):
 # --------------------------------------------------------------------------- the patient
 
 
+@dataclass(frozen=True)
+class PriorTherapy:
+    """One entry of the case's prior therapies: a regimen, a surgery or a radiation course."""
+
+    text: str
+    drugs: frozenset[str]
+    classes: frozenset[str]
+    systemic: bool  # counts as a line of therapy (surgery and radiation do not)
+    setting: str | None  # "adjuvant" (incl. neoadjuvant, perioperative), "advanced" or None
+    combination: bool  # names several drugs: one entry is one regimen
+
+
+# Classes of local treatment: not lines of systemic therapy (drugs.json class names).
+LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
+_ADJUVANT_SETTING = re.compile(r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b",
+                               re.IGNORECASE)
+_ADVANCED_SETTING = re.compile(
+    r"\b(?:metastatic|advanced|first[- ]line|second[- ]line|third[- ]line|[123]L|palliative|"
+    r"maintenance|relapsed|refractory)\b", re.IGNORECASE)
+_REGIMEN_SPLIT = re.compile(r"\s*(?:\+|/|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
+_COMBINATION = re.compile(r"\+|/|,|;|\band\b|\bwith\b|\bplus\b", re.IGNORECASE)
+TherapyReader = Callable[[str], tuple[set[str], set[str]]]
+
+
+def simple_therapy_reader(
+    normalise_drug: Callable[[str], str | None] | None = None,
+    classes_of: Callable[[str], Iterable[str]] | None = None,
+) -> TherapyReader:
+    """A reader that splits an entry at "+", "/", "," or "and" and looks each part up."""
+
+    def read(entry: str) -> tuple[set[str], set[str]]:
+        drugs: set[str] = set()
+        classes: set[str] = set()
+        for part in _REGIMEN_SPLIT.split(_ADJUVANT_SETTING.sub(" ", entry)):
+            part = part.strip().lower()
+            if not part:
+                continue
+            drug = (normalise_drug(part) if normalise_drug else None) or part
+            drugs.add(drug.lower())
+            if classes_of:
+                classes.update(c.lower() for c in classes_of(drug))
+        return drugs, classes
+
+    return read
+
+
+def read_prior_therapy(entry: str, reader: TherapyReader) -> PriorTherapy:
+    """Read one prior-therapy entry of a case file."""
+    drugs, classes = reader(entry)
+    drugs = {d.lower() for d in drugs}
+    classes = {c.lower() for c in classes}
+    systemic = bool(drugs) or not classes or bool(classes - LOCAL_CLASSES)
+    setting = ("adjuvant" if _ADJUVANT_SETTING.search(entry) else
+               "advanced" if _ADVANCED_SETTING.search(entry) else None)
+    combination = len(drugs) > 1 or bool(_COMBINATION.search(entry))
+    return PriorTherapy(entry, frozenset(drugs), frozenset(classes), systemic, setting,
+                        combination)
+
+
+def lines_of_therapy(regimens: list[PriorTherapy]) -> tuple[int, int]:
+    """(fewest, most) lines of systemic therapy the entries can stand for.
+
+    Entries written as regimens ("carboplatin + pemetrexed", "FOLFOX") are one line each; a
+    flat list of single drugs could be one combination or one line per drug.
+    """
+    systemic = [r for r in regimens if r.systemic]
+    if not systemic:
+        return (0, 0)
+    if any(r.combination for r in systemic):
+        return (len(systemic), len(systemic))
+    return (1, len(systemic))
+
+
 @dataclass
 class Patient:
     """Everything evaluation knows about the patient: case facts plus the notes' profile.
 
-    `None` means not documented. `prior_lines` is a (fewest, most) range because a flat list
-    of drugs does not say how they were grouped into regimens.
+    `None` means not documented: `prior_regimens` is None when the case does not list prior
+    therapies and [] when it says there were none.
     """
 
     ontology: Ontology = field(repr=False, compare=False)
@@ -92,15 +165,62 @@ class Patient:
     stage_t: str | None = None
     stage_evidence: str = ""
     biomarkers: list[Biomarker] = field(default_factory=list)
-    prior_therapies: list[str] | None = None
-    prior_drugs: frozenset[str] | None = None
-    prior_classes: frozenset[str] | None = None
-    prior_lines: tuple[int, int] | None = None
+    prior_regimens: list[PriorTherapy] | None = None
+    newly_diagnosed: bool = False  # the notes call the disease newly diagnosed
+
+    @property
+    def prior_therapies(self) -> list[str] | None:
+        """The prior-therapy entries as written in the case."""
+        return None if self.prior_regimens is None else [r.text for r in self.prior_regimens]
+
+    @property
+    def prior_drugs(self) -> frozenset[str] | None:
+        if self.prior_regimens is None:
+            return None
+        return frozenset(d for r in self.prior_regimens for d in r.drugs)
+
+    @property
+    def prior_classes(self) -> frozenset[str] | None:
+        if self.prior_regimens is None:
+            return None
+        return frozenset(c for r in self.prior_regimens for c in r.classes)
+
+    @property
+    def prior_lines(self) -> tuple[int, int] | None:
+        return None if self.prior_regimens is None else lines_of_therapy(self.prior_regimens)
 
     @property
     def extent(self) -> dict[str, Truth]:
-        """Disease extent derived from stage (see `derive_extent`)."""
-        return derive_extent(self.stage_group, self.stage_m, self.stage_prefix, self.stage_t)
+        """Disease extent derived from stage (see `derive_extent`), with the exceptions
+        that stage groups alone do not show."""
+        extent = derive_extent(self.stage_group, self.stage_m, self.stage_prefix, self.stage_t)
+        code = self.cancer_code
+        if code and self.stage_group and (self.stage_m is None or self.stage_m.upper() == "MX"):
+            # Differentiated thyroid cancer before age 55 (AJCC 8th ed., ch. 73): stage I is
+            # any T, any N, M0 and stage II is M1, so the group says nothing about size.
+            if any(self.ontology.is_a(code, c) for c in ("WDTC", "THPA", "THFO", "THHC")) and \
+                    (self.age is None or self.age < 55):
+                parsed = parse_stage_group(self.stage_group)
+                if parsed and parsed[0] in ("I", "II"):
+                    metastatic = parsed[0] == "II"
+                    extent.update(metastatic=metastatic, advanced=metastatic or None,
+                                  early_stage=None, locally_advanced=None)
+        if self.newly_diagnosed and extent["recurrent"] is None:
+            extent["recurrent"] = False
+        return extent
+
+
+_NEWLY_DIAGNOSED = re.compile(r"\b(?:newly|recently|new) diagnos[ei]s|\bnewly[- ]diagnosed\b|"
+                              r"\bnew diagnosis\b|\bde novo\b|\btreatment[- ]na[iï]ve\b",
+                              re.IGNORECASE)
+
+
+def states_newly_diagnosed(texts: Iterable[str]) -> bool:
+    """Do the notes call the disease newly diagnosed (so not relapsed or refractory)?
+
+    A narrow cue the note profile does not carry yet; "de novo stage IV" counts too.
+    """
+    return any(_NEWLY_DIAGNOSED.search(text) for text in texts)
 
 
 def build_patient(
@@ -113,18 +233,21 @@ def build_patient(
     prior_therapies: list[str] | None = None,
     normalise_drug: Callable[[str], str | None] | None = None,
     classes_of: Callable[[str], Iterable[str]] | None = None,
+    therapy_reader: TherapyReader | None = None,
+    note_texts: Iterable[str] = (),
 ) -> Patient:
     """Combine case facts and an extracted profile into a `Patient`.
 
-    Prior therapies are entries of the case file; an entry naming several drugs joined by
-    "+", "/", "," or "and" is one regimen. Drugs are normalised and mapped to their classes
-    with the given functions (trialmatch.nlp.drugs in production).
+    Prior-therapy entries are read with `therapy_reader` (the engine passes one built on
+    trialmatch.nlp.drugs), else by splitting at "+", "/", "," or "and" and looking each part
+    up with `normalise_drug` and `classes_of`.
     """
     stage = profile.stage
     cancer = profile.cancer_type
-    drugs = classes = lines = None
+    regimens = None
     if prior_therapies is not None:
-        drugs, classes, lines = _prior_treatment(prior_therapies, normalise_drug, classes_of)
+        reader = therapy_reader or simple_therapy_reader(normalise_drug, classes_of)
+        regimens = [read_prior_therapy(entry, reader) for entry in prior_therapies]
     return Patient(
         ontology=ontology,
         age=age,
@@ -141,42 +264,9 @@ def build_patient(
         stage_t=stage.t if stage else None,
         stage_evidence=stage.evidence if stage else "",
         biomarkers=list(profile.biomarkers),
-        prior_therapies=list(prior_therapies) if prior_therapies is not None else None,
-        prior_drugs=drugs,
-        prior_classes=classes,
-        prior_lines=lines,
+        prior_regimens=regimens,
+        newly_diagnosed=states_newly_diagnosed(note_texts),
     )
-
-
-_REGIMEN_SPLIT = re.compile(r"\s*(?:\+|/|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
-_COMBINATION = re.compile(r"\+|/|,|;|\band\b|\bwith\b|\bplus\b", re.IGNORECASE)
-
-
-def _prior_treatment(
-    entries: list[str],
-    normalise_drug: Callable[[str], str | None] | None,
-    classes_of: Callable[[str], Iterable[str]] | None,
-) -> tuple[frozenset[str], frozenset[str], tuple[int, int]]:
-    drugs: set[str] = set()
-    classes: set[str] = set()
-    for entry in entries:
-        for part in _REGIMEN_SPLIT.split(entry):
-            part = part.strip().lower()
-            if not part:
-                continue
-            drug = (normalise_drug(part) if normalise_drug else None) or part
-            drugs.add(drug.lower())
-            if classes_of:
-                classes.update(c.lower() for c in classes_of(drug))
-    if not entries:
-        return frozenset(), frozenset(), (0, 0)
-    if any(_COMBINATION.search(entry) for entry in entries):
-        # The case writes regimens explicitly ("carboplatin + pemetrexed"): one entry a line.
-        lines = (len(entries), len(entries))
-    else:
-        # A flat drug list: anything from one combination regimen to one line per drug.
-        lines = (1, len(entries))
-    return frozenset(drugs), frozenset(classes), lines
 
 
 # Disease extent from AJCC stage (AJCC Cancer Staging Manual, 8th ed.: stage IV = distant
@@ -270,11 +360,16 @@ class RequirementResult:
 def evaluate_requirement(req: Requirement, patient: Patient) -> RequirementResult:
     """Decide one requirement's statement for the patient, with a plain-words reason."""
     check = _CHECKS.get(req.kind)
+    params = req.params or {}
     if check is None:
         truth, reason, evidence = None, f"unrecognised requirement '{req.kind}'; needs review", ""
     else:
-        truth, reason, evidence = check(req.params or {}, patient)
-    return RequirementResult(req.kind, truth, reason, evidence, req.text, req.params or {})
+        truth, reason, evidence = check(params, patient)
+    if params.get("negated"):
+        # "No distant metastases", "not pregnant": the criterion states the opposite fact.
+        truth = None if truth is None else not truth
+        reason = f"{reason} (criterion asks for the opposite)" if truth is False else reason
+    return RequirementResult(req.kind, truth, reason, evidence, req.text, params)
 
 
 Check = tuple[Truth, str, str]
@@ -311,13 +406,28 @@ def _check_cancer_type(params: dict, patient: Patient) -> Check:
     return False, f"{label} is not {', '.join(codes)}", evidence
 
 
-def _words_match(wanted: str, have: str) -> Truth:
-    """Histology/site words: 'non-squamous' against 'adenocarcinoma' is true."""
-    wanted, have = wanted.lower().strip(), have.lower().strip()
+def _broader_terms(term: str, patient: Patient, fact: str) -> list[str]:
+    """The term and the broader terms above it in the vocabulary ("ductal carcinoma" ->
+    adenocarcinoma -> carcinoma; "colon" -> colorectum)."""
+    lookup = getattr(patient.ontology, "histology" if fact == "histology" else "site", None)
+    chain = [term.lower().strip()]
+    while lookup is not None and len(chain) < 10:
+        entry = lookup(chain[-1])
+        broader = getattr(entry, "broader" if fact == "histology" else "parent", None)
+        if not broader or broader.lower() in chain:
+            break
+        chain.append(broader.lower())
+    return chain
+
+
+def _words_match(wanted: str, have: list[str]) -> Truth:
+    """Histology/site words against the patient's term and its broader terms:
+    'adenocarcinoma' accepts ductal carcinoma; 'non-squamous' accepts adenocarcinoma."""
+    wanted = wanted.lower().strip()
     negated = re.match(r"^non[- ]?(.+)$", wanted)
     if negated:
-        return negated.group(1) not in have
-    return wanted in have or have in wanted
+        return not any(negated.group(1) in term for term in have)
+    return any(wanted in term or term in wanted for term in have[:1]) or wanted in have[1:]
 
 
 def _check_words(params: dict, patient: Patient, key: str, fact: str) -> Check:
@@ -328,7 +438,8 @@ def _check_words(params: dict, patient: Patient, key: str, fact: str) -> Check:
         return None, f"trial's {label} not recognised; needs review", ""
     if not have:
         return None, f"{label} not documented", ""
-    if any(_words_match(w, have) for w in wanted):
+    terms = _broader_terms(have, patient, fact)
+    if any(_words_match(w, terms) for w in wanted):
         return True, f"{label} {have} matches {' or '.join(wanted)}", patient.cancer_evidence
     return False, f"{label} {have} is not {' or '.join(wanted)}", patient.cancer_evidence
 
@@ -378,6 +489,8 @@ def _check_extent(params: dict, patient: Patient) -> Check:
     if truth is None:
         known = f" (stage {stage} does not say)" if stage else ""
         return None, f"{words} not documented{known}", patient.stage_evidence
+    if wanted == "recurrent" and patient.newly_diagnosed and truth is False:
+        return False, "the notes describe newly diagnosed disease, not recurrent", ""
     return truth, f"stage {stage} {'means' if truth else 'rules out'} {words}", \
         patient.stage_evidence
 
@@ -571,6 +684,25 @@ def _alteration_matches(wanted: str, marker: str, have: str | None) -> Truth:
     return have_n.replace("deletion", "del") == wanted_n.replace("deletion", "del")
 
 
+def _negative_covers(negative: str, wanted: str, marker: str) -> bool:
+    """Does a negative result for a kind of alteration ("EGFR mutation not detected", "no
+    rearrangement") rule out the wanted specific one ("exon 19 deletion", "fusion")?"""
+    tested = _GENERIC_ALTERATIONS.get(_norm_alteration(negative))
+    if tested is None:
+        return False
+    if tested == "any":
+        return True
+    wanted_generic = _GENERIC_ALTERATIONS.get(_norm_alteration(wanted))
+    if wanted_generic == "any":
+        return False  # "no mutation" does not rule out a fusion or an amplification
+    wanted_class = ("mutation" if wanted_generic == "sensitizing" else
+                    wanted_generic or _alteration_class(wanted))
+    if tested == "sensitizing":
+        return wanted_generic == "sensitizing" or any(
+            token in _norm_alteration(wanted) for token in _EGFR_SENSITIZING)
+    return tested == wanted_class
+
+
 def _value_fits(item: dict, result: Biomarker) -> Truth:
     low, high = item.get("min_value"), item.get("max_value")
     if low is None and high is None:
@@ -642,7 +774,8 @@ def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
     # that names one alteration ("T790M not detected") says nothing about the others.
     blanket_negative = [b for b in decided if b.status == "negative" and (
         not b.alteration or not alterations or any(
-            _alteration_matches(a, marker, b.alteration) for a in alterations))]
+            _alteration_matches(a, marker, b.alteration) or
+            _negative_covers(b.alteration, a, marker) for a in alterations))]
     positives = [b for b in decided if b.status == "positive"]
     if positives:
         b = positives[0]
@@ -762,48 +895,146 @@ class CriterionResult:
         }
 
 
-def evaluate_criterion(criterion: EligibilityCriterion, patient: Patient) -> CriterionResult:
+def evaluate_criterion(
+    criterion: EligibilityCriterion, patient: Patient, trial_codes: Iterable[str] = ()
+) -> CriterionResult:
     """The criterion's result: inclusion met when its statements hold, exclusion met when
-    they do not (see the module docstring for how statements combine)."""
+    they do not (see the module docstring for how statements combine).
+
+    `trial_codes` are the OncoTree codes of the trial's own conditions: an exclusion cannot
+    rule out the trial's own population, so an excluded cancer type that is one of them (or
+    above them) stands for a subtype the parse could not name, and is left out.
+    """
     base = {"kind": criterion.kind, "text": criterion.text, "position": criterion.position,
             "cohort": criterion.cohort}
+    # A permission ("stable brain metastases are allowed") rules nobody out.
+    requirements = [r for r in criterion.requirements if not (r.params or {}).get("allowed")]
     if not criterion.requirements:
         return CriterionResult(result="unknown", reason=FREE_TEXT_REASON, evidence="", **base)
-    results = [evaluate_requirement(req, patient) for req in criterion.requirements]
-    if criterion.kind == "exclusion":
-        truth = _any_truth(r.truth for r in results)
-        deciding = ([r for r in results if r.truth] if truth else
-                    [r for r in results if r.truth is None] if truth is None else results)
+    if not requirements:
+        return CriterionResult(result="met", reason="a permission; rules nobody out",
+                               evidence="", **base)
+    exclusion = criterion.kind == "exclusion"
+    results = []
+    for req in requirements:
+        own = _own_population(req, patient, trial_codes) if exclusion else None
+        result = own or evaluate_requirement(req, patient)
+        if not exclusion:
+            result = _conditions_disagree(result, req, patient, trial_codes)
+        results.append(_setting_aware(result, req, criterion, patient))
+    # Exclusions list alternatives of one kind ("EGFR, ALK or ROS1"; "HIV, HBV or HCV") and
+    # combine kinds ("MSI-H tumours that have not received a checkpoint inhibitor").
+    alternative = (lambda kind: True) if exclusion else (lambda kind: kind in ALTERNATIVE_KINDS)
+    groups: dict[str, list[RequirementResult]] = {}
+    for number, r in enumerate(results):
+        key = r.kind if alternative(r.kind) else f"{r.kind}#{number}"
+        groups.setdefault(key, []).append(r)
+    group_truths = {key: _any_truth(r.truth for r in group) for key, group in groups.items()}
+    truth = _all_truth(group_truths.values())
+    if truth is False:
+        deciding = [r for key, group in groups.items() if group_truths[key] is False
+                    for r in group]
+    elif truth is None:
+        deciding = [r for key, group in groups.items() if group_truths[key] is None
+                    for r in group if r.truth is None]
+    else:
+        deciding = [r for r in results if r.truth]
+    if exclusion:
         result: Result = "not_met" if truth else ("unknown" if truth is None else "met")
     else:
-        # Alternatives share a group (one per alternative kind); every other statement is
-        # its own group and must hold.
-        by_kind: dict[str, list[RequirementResult]] = {}
-        for number, r in enumerate(results):
-            key = r.kind if r.kind in ALTERNATIVE_KINDS else f"{r.kind}#{number}"
-            by_kind.setdefault(key, []).append(r)
-        kind_truths = {kind: _any_truth(r.truth for r in group) for kind, group in by_kind.items()}
-        truth = _all_truth(kind_truths.values())
-        if truth is False:
-            deciding = [r for kind, group in by_kind.items() if kind_truths[kind] is False
-                        for r in group]
-        elif truth is None:
-            deciding = [r for kind, group in by_kind.items() if kind_truths[kind] is None
-                        for r in group if r.truth is None]
-        else:
-            deciding = [r for r in results if r.truth]
         result = "met" if truth else ("unknown" if truth is None else "not_met")
     reason = "; ".join(dict.fromkeys(r.reason for r in deciding))
-    if criterion.kind == "exclusion" and result == "not_met":
+    if exclusion and result == "not_met":
         reason = f"excluded: {reason}"
     evidence = " | ".join(dict.fromkeys(r.evidence for r in deciding if r.evidence))
     # Exclusions worded "known EGFR, ALK or ROS1 alteration" exclude what is documented; an
     # untested marker is for screening to settle, not a reason to doubt the match.
     material = result == "unknown" and any(
-        r.material and not (criterion.kind == "exclusion" and r.kind == "biomarker")
-        for r in deciding)
+        r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+def _own_population(req: Requirement, patient: Patient,
+                    trial_codes: Iterable[str]) -> RequirementResult | None:
+    """An exclusion's cancer type or histology that names the trial's own population
+    ("primary CNS lymphoma" read as lymphoma in a lymphoma trial), evaluated without it."""
+    onto = patient.ontology
+    own = [c for c in trial_codes if not c.startswith("_")]
+    if not own:
+        return None
+    if req.kind == "cancer_type" and (req.params.get("scope") or "codes") == "codes":
+        codes = [str(c) for c in req.params.get("codes") or []]
+        kept = [c for c in codes if not any(onto.is_a(t, c) for t in own)]
+        if kept == codes:
+            return None
+        if kept:
+            return evaluate_requirement(
+                Requirement(req.kind, {**req.params, "codes": kept}, req.text), patient)
+        return RequirementResult(
+            req.kind, None, f"excludes a subtype of the trial's own cancer type "
+            f"({', '.join(codes)}) that the notes do not settle; check the subtype", "",
+            req.text, req.params)
+    if req.kind == "histology":
+        histology_of = getattr(onto, "histology_of", None)
+        own_words = {str(histology_of(c)).lower() for c in own} if histology_of else set()
+        wanted = [str(h).lower() for h in req.params.get("histologies") or []]
+        if wanted and all(w in own_words for w in wanted):
+            return RequirementResult(
+                req.kind, None, f"excludes a subtype of the trial's own histology "
+                f"({', '.join(wanted)}); check the subtype", "", req.text, req.params)
+    return None
+
+
+def _conditions_disagree(result: RequirementResult, req: Requirement, patient: Patient,
+                         trial_codes: Iterable[str]) -> RequirementResult:
+    """An inclusion naming cancer types that leave out the patient's, in a trial whose own
+    conditions name it ("adenocarcinoma of the stomach or GEJ" read as stomach only, in a
+    trial listing GEJ adenocarcinoma): the two sources disagree, so the answer is unknown."""
+    if req.kind != "cancer_type" or result.truth is not False or not patient.cancer_code:
+        return result
+    onto = patient.ontology
+    codes = [str(c) for c in req.params.get("codes") or []]
+    listed = [t for t in trial_codes if not t.startswith("_")
+              and onto.is_a(patient.cancer_code, t)
+              and not any(onto.is_a(c, t) for c in codes)]  # not merely a broader heading
+    if not listed or req.params.get("except") and any(
+            onto.is_a(patient.cancer_code, c) for c in req.params["except"]):
+        return result
+    result.truth = None
+    result.reason += f"; but the trial's conditions include {', '.join(listed)}: check"
+    return result
+
+
+_ADJUVANT_ALLOWANCE = re.compile(
+    r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b|\bcurative[- ]intent\b",
+    re.IGNORECASE)
+
+
+def _setting_aware(result: RequirementResult, req: Requirement, criterion: EligibilityCriterion,
+                   patient: Patient) -> RequirementResult:
+    """A prior-therapy statement in a criterion that speaks of (neo)adjuvant therapy ("no
+    prior chemotherapy for metastatic disease; adjuvant allowed") counts only treatment for
+    advanced disease. Entries marked adjuvant are left out; entries whose setting the case
+    does not say leave an unfavourable answer unknown."""
+    if req.kind not in ("prior_therapy", "prior_lines") or patient.prior_regimens is None:
+        return result
+    if not _ADJUVANT_ALLOWANCE.search(criterion.text):
+        return result
+    unfavourable = result.truth is (criterion.kind == "exclusion")
+    if not unfavourable:
+        return result
+    advanced = [r for r in patient.prior_regimens if r.setting != "adjuvant"]
+    if len(advanced) != len(patient.prior_regimens):
+        again = evaluate_requirement(req, replace(patient, prior_regimens=advanced))
+        if again.truth is not (criterion.kind == "exclusion"):
+            again.reason += " (adjuvant therapy left out, as the criterion allows)"
+            return again
+    if any(r.setting is None for r in advanced):
+        result.truth = None
+        result.reason += ("; the setting of prior therapy (adjuvant or for advanced disease) is "
+                          "not documented")
+    return result
 
 
 # --------------------------------------------------------------------------- trial
@@ -894,7 +1125,7 @@ def _conditions_requirement(trial: Trial, codes: list[str], baskets: list[str],
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
-    results += [evaluate_criterion(c, patient) for c in trial.criteria]
+    results += [evaluate_criterion(c, patient, trial.oncotree_codes) for c in trial.criteria]
     common = [r for r in results if r.cohort is None]
     cohorts: dict[str, list[CriterionResult]] = {}
     for r in results:
