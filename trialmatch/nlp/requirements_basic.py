@@ -51,6 +51,8 @@ _AGE_MAX = re.compile(
     rf"\b{_AGE_NUM}\s*(?:{_YEARS})?\s*(?:of\s+age\s+|old\s+)?or\s+(?:younger|less|under|below)|"
     rf"{_LE}\s*{_AGE_NUM}\s*{_YEARS}\s*(?:of\s+age|old)",
     _I)
+_AGE_QUALIFIER = re.compile(
+    r"\(\s*(?:for\s+)?(?:patients\s+)?age[ds]?\s*[<>≤≥=]+\s*\d+[^)]{0,15}\)", _I)
 _PERSON_START = re.compile(r"(?:be|are|is|adults?|patients?|participants?|subjects?|men|women|"
                            r"males?|females?)\b", _I)
 _AGE_WORD = re.compile(r"\bage[ds]?\b|\bold\b|\badults?\b|\bpaediatric|\bpediatric", _I)
@@ -62,12 +64,15 @@ def _first_int(match: re.Match[str]) -> float:
 
 def find_age(text: str) -> list[Requirement]:
     """Age bounds written in the criterion ("≥ 18 years", "aged 18 to 75")."""
+    # "(age < 16)" qualifies another statement (which scale applies), it is no age limit:
+    # blank it out (same length, so spans still index the original text).
+    original, text = text, _AGE_QUALIFIER.sub(lambda m: " " * len(m.group(0)), text)
     out: list[Requirement] = []
     for match in _AGE_RANGE.finditer(text):
         low, high = (float(g) for g in match.groups() if g is not None)
         if low < high <= 120:
             out.append(requirement("age", {"min": clean_number(low), "max": clean_number(high)},
-                                   text, match.start(), match.end()))
+                                   original, match.start(), match.end()))
     if out:
         return out
     has_age_word = bool(_AGE_WORD.search(text))
@@ -81,13 +86,13 @@ def find_age(text: str) -> list[Requirement]:
         end = max(low_match.end(), high_match.end())
         return [requirement("age", {"min": clean_number(_first_int(low_match)),
                                     "max": clean_number(_first_int(high_match))},
-                            text, start, end)]
+                            original, start, end)]
     if low_match:
         return [requirement("age", {"min": clean_number(_first_int(low_match)), "max": None},
-                            text, low_match.start(), low_match.end())]
+                            original, low_match.start(), low_match.end())]
     if high_match:
         return [requirement("age", {"min": None, "max": clean_number(_first_int(high_match))},
-                            text, high_match.start(), high_match.end())]
+                            original, high_match.start(), high_match.end())]
     return []
 
 
@@ -144,6 +149,10 @@ _PS_VALUE = re.compile(
     _I)
 
 
+_PS_SKIP = re.compile(r"(?:\s*(?:\([^)]{0,30}\)|or|and|/|karnofsky|lansky|kps|lps|ecog|"
+                      r"performance|status|score|scale|of|is|:|,))*", _I)
+
+
 def _ps_range(match: re.Match[str], scale: str) -> tuple[int | None, int | None] | None:
     values = [int(v) for v in re.findall(r"\d{1,3}", match.group("a") + match.group("list"))]
     top = 5 if scale == "ECOG" else 100
@@ -183,6 +192,12 @@ def find_performance_status(text: str) -> list[Requirement]:
                                                          _I):
                 continue  # "patients who ..." is not the WHO scale
             value = _PS_VALUE.match(text, match.end())
+            if not value or not re.match(r"\s*(?:[(:=≥≤<>]|of|is|\d)", text[match.end():], _I):
+                # "Lansky (age < 16) or Karnofsky (age ≥ 16) score ≥ 50": skip the asides.
+                skip = _PS_SKIP.match(text, match.end())
+                value = _PS_VALUE.match(text, skip.end()) if skip else None
+                if value and not re.match(_GE + "|" + _LE, value.group(0).strip(), _I):
+                    value = None
             if not value:
                 continue
             bounds = _ps_range(value, scale)
@@ -427,6 +442,7 @@ _ORGAN_VALUE = re.compile(
     r"k\s*/\s*(?:µl|ul|mm3)|g/l|/l)?"
     r"(?:\s*(?P<post>or\s+(?:more|greater|higher|above|less|lower|below)))?",
     _I)
+_LATER_THRESHOLD = re.compile(r"(?<=\s)(?:≥|>=|≤|<=|<|>)\s*\d", _I)
 _DEFAULT_OP = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=", "CrCl": ">=",
                "creatinine": "<=", "bilirubin": "<=", "AST": "<=", "ALT": "<=", "AST+ALT": "<="}
 
@@ -528,7 +544,13 @@ def find_organ_function(text: str) -> list[Requirement]:
         pos = end + (skip.end() if skip else 0)
         value_match = _ORGAN_VALUE.match(text, pos, min(limit, end + 70))
         if not value_match or not (value_match.group("num") or value_match.group("op")):
-            continue
+            # "AST, ALT, and alkaline phosphatase ≤ 2.5 × ULN": the threshold comes a few
+            # words later, after measures this parser does not read.
+            later = _LATER_THRESHOLD.search(text, end, min(limit, end + 45))
+            value_match = _ORGAN_VALUE.match(text, later.start(), min(limit, end + 70)) \
+                if later else None
+            if not value_match or not value_match.group("num"):
+                continue
         parsed = None
         for name in names:
             name = name.replace("_", "+")

@@ -191,6 +191,8 @@ def _marker_mentions(text: str) -> list[_Mention]:
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
                                        or _THERAPY_BEFORE.search(text[:mention.start])):
             continue
+        if re.search(r"\bother\s+$", text[max(0, mention.start - 8):mention.start], _I):
+            continue  # "alone or with other EGFR mutations" names no requirement
         if kept and kept[-1].markers == mention.markers and re.fullmatch(
                 r"\s*[(/]?\s*", text[kept[-1].end:mention.start]):
             # "HER2 (ERBB2)", "PD-L1/CD274": one marker written twice.

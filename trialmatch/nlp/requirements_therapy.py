@@ -45,6 +45,15 @@ _WASHOUT = re.compile(
     rf"(?:prior\s+to|before|of)\b|\bat\s+least\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?)\s+"
     rf"(?:since|from|after|must\s+have\s+elapsed)",
     _I)
+# "Progression within 6 months of platinum" dates the progression, not a washout.
+_PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*)"
+                                 r"\W+(?:\w+\W+){0,3}?(?:within|during|on|after)\b", _I)
+
+
+def _is_washout(sentence: str) -> bool:
+    return bool(_WASHOUT.search(sentence)) and not _PROGRESSION_WINDOW.search(sentence)
+
+
 _NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
 _EXPERIENCED_AFTER = re.compile(r"^[\s-]*(?:refractory|resistant|pre-?treated|experienced|"
                                 r"exposed|intolerant|failure|containing|based)\b", _I)
@@ -239,7 +248,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         sentence_end = re.search(r"(?<!\d)\.(?!\d)|;|\n", text[mention.end:])
         sentence = text[max(0, left):mention.end + (sentence_end.start() if sentence_end
                                                      else len(text))]
-        if _NOT_HISTORY.search(sentence) or _WASHOUT.search(sentence):
+        if _NOT_HISTORY.search(text[left:right]) or _is_washout(sentence):
             continue
         if not _has_prior_cue(text, mention):
             continue
@@ -262,7 +271,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     if lines:
         left, right = clause_bounds(text, lines[0].start, lines[0].end)
         sentence = text[left:right]
-        if not (_WASHOUT.search(sentence) and lines[0].params.get("max") == 0):
+        if not (_is_washout(sentence) and lines[0].params.get("max") == 0):
             out += lines
     elif not out:
         out += _generic_prior(text)
@@ -275,7 +284,7 @@ def _generic_prior(text: str) -> list[Requirement]:
     for match in _GENERIC_THERAPY.finditer(text):
         left, right = clause_bounds(text, match.start(), match.end())
         sentence = text[left:right]
-        if _NOT_HISTORY.search(sentence) or _WASHOUT.search(sentence):
+        if _NOT_HISTORY.search(sentence) or _is_washout(sentence):
             continue
         mention = DrugMention("therapy", match.start(), match.end(), match.group(0))
         if not _has_prior_cue(text, mention) and not re.match(r"prior|previous",
