@@ -136,7 +136,8 @@ def test_fuzzy_joins_a_split_word(vocab):
 @pytest.mark.parametrize(
     "text",
     ["the tumor was small", "no malignancy", "colonoscopy", "serious adverse events",
-     "the leukemic infiltrate", "T1 N0 M0", "ER 95%", "mets to bone"],
+     "the leukemic infiltrate", "T1 N0 M0", "ER 95%", "mets to bone", "subcapsular hematoma",
+     "tubular adenoma", "test is negative", "lingual surface"],
 )
 def test_fuzzy_never_invents_terms(vocab, text):
     assert vocab.find_cancer_types(text, fuzzy=True) == []

@@ -63,12 +63,16 @@ _SPELLING = (
 # OCR confusions tried before a fuzzy comparison ("adenocarcinorna" -> "adenocarcinoma").
 _OCR_SUBSTITUTIONS = (
     ("rn", "m"), ("0", "o"), ("1", "l"), ("5", "s"), ("vv", "w"), ("cl", "d"), ("lll", "ll"),
-    ("ii", "u"),
+    ("ii", "u"), ("l", "i"),
 )
 OCR_MIN_LENGTH = 4  # OCR substitutions are tried on tokens of 4+ characters
-FUZZY_MIN_LENGTH = 6  # shorter tokens are never fuzzy-matched: too many false friends
+# Fuzzy matching only between words of 8+ letters: shorter ones have real-word neighbours one
+# edit away ("adenoma"/"adenoca", "mental"/"omental", "varies"/"ovaries", "lingual"/"lingula"
+# were all seen turning benign report words into findings on real TCGA reports).
+FUZZY_MIN_LENGTH = 8
 FUZZY_SCORE = 90  # rapidfuzz ratio (0-100) a damaged word must reach
-FUZZY_EDIT_LENGTH = 7  # from this length one edit or swap (OSA distance 1) is also damage
+FUZZY_EDIT_LENGTH = 8  # from this length one edit or swap (OSA distance 1) is also damage
+JOIN_MIN_LENGTH = 8  # a word split in two is only rejoined when the result is this long
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -215,6 +219,7 @@ class _PhraseIndex:
     fuzzy_words: list[str] = field(default_factory=list)
     fuzzy_cache: dict[str, str | None] = field(default_factory=dict)
     plurals: dict[str, str] = field(default_factory=dict)
+    protected: frozenset[str] = frozenset()  # real words one edit from a term: never repaired
 
     def add(self, phrase: str, key: str, case_sensitive: bool = False) -> str | None:
         """Index a phrase; return the key that already owns it, if another does."""
@@ -328,7 +333,10 @@ class _PhraseIndex:
                     nxt = tokens.norms[i + 1]
                     joined = norm + nxt
                     adjacent = tokens.starts[i + 1] - end <= 2
-                    if norm.isalpha() and nxt.isalpha() and adjacent and joined in words:
+                    # "test is" must not become "testis": only long words are rejoined
+                    long_enough = len(joined) >= JOIN_MIN_LENGTH
+                    if (norm.isalpha() and nxt.isalpha() and adjacent and long_enough
+                            and joined in words):
                         replacement, end, step = joined, tokens.ends[i + 1], 2
                 if replacement is None:
                     replacement = self._fuzzy_word(norm)
@@ -342,6 +350,8 @@ class _PhraseIndex:
         return _Tokens(starts, ends, raws, norms), marks
 
     def _fuzzy_word(self, norm: str) -> str | None:
+        if norm in self.protected:
+            return None
         # Ordinary words recur from note to note; remember the verdict for each.
         if norm in self.fuzzy_cache:
             return self.fuzzy_cache[norm]
@@ -445,6 +455,7 @@ class _CancerTypeData:
     entries: dict[str, CancerTypeEntry]
     case_sensitive: dict[str, tuple[str, ...]]
     unmatched_codes: frozenset[str]
+    fuzzy_protected: frozenset[str] = frozenset()
 
 
 def load_cancer_types(path: Path | Any) -> _CancerTypeData:
@@ -455,6 +466,9 @@ def load_cancer_types(path: Path | Any) -> _CancerTypeData:
     unmatched = data.get("unmatched_codes", [])
     if not isinstance(unmatched, list) or not all(isinstance(c, str) for c in unmatched):
         raise DataFileError(f"{label}: 'unmatched_codes' must be a list of codes")
+    protected = data.get("fuzzy_protected_words", [])
+    if not isinstance(protected, list) or not all(isinstance(w, str) for w in protected):
+        raise DataFileError(f"{label}: 'fuzzy_protected_words' must be a list of words")
     entries: dict[str, CancerTypeEntry] = {}
     case_sensitive: dict[str, tuple[str, ...]] = {}
     for position, item in enumerate(_entries(data, "cancer_types", label)):
@@ -486,7 +500,10 @@ def load_cancer_types(path: Path | Any) -> _CancerTypeData:
         if entry.parent is not None and entry.parent != ROOT and entry.parent not in entries:
             raise DataFileError(f"{label}: entry {code!r}: unknown parent {entry.parent!r}")
     _check_cycles(entries, label)
-    return _CancerTypeData(entries, case_sensitive, frozenset(unmatched))
+    return _CancerTypeData(
+        entries, case_sensitive, frozenset(unmatched),
+        frozenset(_normalise_word(w) for w in protected),
+    )
 
 
 def _check_cycles(entries: dict[str, CancerTypeEntry], label: str) -> None:
@@ -803,7 +820,9 @@ class Vocabulary:
         self._cancer_index = self._build_cancer_index(
             entries, cancer_types.case_sensitive, cancer_types.unmatched_codes
         )
-        self._site_index = _PhraseIndex()
+        protected = cancer_types.fuzzy_protected
+        self._cancer_index.protected = protected
+        self._site_index = _PhraseIndex(protected=protected)
         for site in sites.values():
             for phrase in (site.name, *site.synonyms, *site.subsites):
                 exact = phrase in site.case_sensitive
@@ -813,7 +832,7 @@ class Vocabulary:
                         f"sites.json: entry {site.key!r}: phrase {phrase!r} also names {owner!r}"
                     )
         self._site_index.freeze()
-        self._histology_index = _PhraseIndex()
+        self._histology_index = _PhraseIndex(protected=protected)
         for histology in histologies.values():
             for phrase in (histology.name, *histology.synonyms):
                 exact = phrase in histology.case_sensitive
