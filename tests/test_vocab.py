@@ -96,6 +96,12 @@ def test_find_cancer_types_boundaries(vocab, text, expected):
     assert _keys(vocab.find_cancer_types(text)) == expected
 
 
+def test_cancer_type_phrases(vocab):
+    phrases = dict(vocab.cancer_type_phrases())
+    assert phrases["non small cell lung cancer"] == "NSCLC"
+    assert phrases["esophageal squamous cell carcinoma"] == "ESCC"  # "oesophageal" normalised
+
+
 def test_match_offsets_point_at_the_text(vocab):
     text = "DIAGNOSIS: Invasive ductal carcinoma, grade 2."
     [match] = vocab.find_cancer_types(text)

@@ -7,9 +7,12 @@ extractor, the criteria parser and the matcher all call `get_vocabulary()`, so t
 "NSCLC" and a trial's "non-small cell lung cancer" become the same OncoTree code.
 
 Phrase search is a token scan over a dict keyed by the first token of every phrase (no loop
-over synonyms per text), so it stays fast on long notes and on hundreds of trials a second.
-Alterations are regular expressions (they describe shapes such as `p.V600E`, not phrases)
-compiled into one alternation.
+over synonyms per text), so it stays fast on long notes and on hundreds of trials a second;
+the tokens of the last texts are cached, since callers run several finders on one text.
+Alterations are regular expressions (they describe shapes such as `p.V600E`, not phrases),
+one alternation per data entry, skipped at the cost of a substring test when none of the
+entry's trigger strings occurs in the text. OCR-tolerant matching (`fuzzy=True`) repairs
+damaged words before the scan and marks what it repaired (`TermMatch.exact` False).
 
 When `$TRIALMATCH_ONCOTREE` points at the official OncoTree JSON (a nested tree as published
 by cBioPortal/oncotree), its nodes are merged in for the complete tree: official names,
@@ -24,7 +27,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -783,7 +786,7 @@ def _merge_oncotree(
     for code, ours in entries.items():
         if code not in merged:  # a package code retired from the official tree: keep it
             parent = ours.parent if ours.parent in merged or ours.parent == ROOT else None
-            merged[code] = CancerTypeEntry(**{**ours.__dict__, "parent": parent})
+            merged[code] = replace(ours, parent=parent)
     return merged
 
 
@@ -1080,6 +1083,12 @@ class Vocabulary:
         overlapping. `fuzzy=True` also repairs OCR-damaged words (exact=False)."""
         return self._cancer_index.find(text, fuzzy)
 
+    def cancer_type_phrases(self) -> Iterator[tuple[str, str]]:
+        """(normalised phrase, code) for every case-insensitive cancer-type phrase; for
+        coverage reports and benchmarks."""
+        for norm, key in self._cancer_index.keys_by_phrase.items():
+            yield " ".join(norm), key
+
     def find_sites(self, text: str, *, fuzzy: bool = False) -> list[TermMatch]:
         """Primary-site phrases, sub-sites included ("right upper lobe" -> "lung")."""
         return self._site_index.find(text, fuzzy)
@@ -1204,10 +1213,3 @@ def get_vocabulary() -> Vocabulary:
     """The package vocabulary, loaded once per process; merged with the official OncoTree
     JSON when `$TRIALMATCH_ONCOTREE` names one."""
     return load_vocabulary(oncotree_json=os.environ.get(ONCOTREE_ENV) or None)
-
-
-def iter_phrases(vocabulary: Vocabulary) -> Iterator[tuple[str, str]]:
-    """(phrase, code) for every cancer-type phrase; for coverage reports and benchmarks."""
-    index = vocabulary._cancer_index
-    for norm, key in index.keys_by_phrase.items():
-        yield " ".join(norm), key
