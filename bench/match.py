@@ -57,6 +57,8 @@ def build_store(studies_dir: Path | None, total: int, db_path: Path) -> float:
     fixtures = [json.loads(p.read_text()) for p in sorted(FIXTURE_TRIALS.glob("*.json"))]
     real = ([json.loads(p.read_text()) for p in sorted(studies_dir.glob("*.json"))]
             if studies_dir else [])
+    if studies_dir and not real:
+        sys.exit(f"no study JSON files in {studies_dir}")
 
     def studies():
         yield from fixtures

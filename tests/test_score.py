@@ -76,3 +76,12 @@ def test_location_counts_only_when_case_has_one():
     assert scored(near, location=ohio).total > scored(far, location=ohio).total
     assert scored(near).total == scored(far).total
     assert scored(near).parts["location"] is None
+
+
+def test_any_pd_l1_level_is_not_a_biomarker_selection():
+    any_level = scored(make_trial([criterion("inclusion", marker(marker="PD-L1", min_value=0,
+                                                                 unit="TPS"))]))
+    high = scored(make_trial([criterion("inclusion", marker(marker="PD-L1", min_value=50,
+                                                            unit="TPS"))]))
+    assert any_level.parts["specificity"] == SPECIFICITY["cancer_type"]
+    assert high.parts["specificity"] == SPECIFICITY["biomarker"]

@@ -56,8 +56,7 @@ def specificity(trial: Trial, verdict: TrialVerdict, patient: Patient) -> tuple[
     """How closely the trial targets the patient, and a few words saying why."""
     for req in verdict.met_requirements():
         if req.kind == "biomarker" and any(
-            isinstance(item, dict) and (item.get("status") or "positive") != "negative"
-            for item in req.params.get("any_of") or []
+            _targets(item) for item in req.params.get("any_of") or [] if isinstance(item, dict)
         ):
             return SPECIFICITY["biomarker"], f"requires the patient's biomarker: {req.reason}"
     code = patient.cancer_code
@@ -81,6 +80,20 @@ def specificity(trial: Trial, verdict: TrialVerdict, patient: Patient) -> tuple[
         kinds = ", ".join(b.strip("_").lower() for b in baskets)
         return SPECIFICITY["basket"], f"basket trial ({kinds})"
     return SPECIFICITY["none"], "cancer type not among the trial's conditions"
+
+
+# Markers reported for nearly everyone: only a threshold makes them a selection ("PD-L1 TPS
+# >= 50%" selects, "PD-L1 result available, any level" does not).
+_EXPRESSION_MARKERS = frozenset({"PD-L1", "KI-67"})
+
+
+def _targets(item: dict) -> bool:
+    """Does a biomarker requirement select patients by a finding (not its absence)?"""
+    if (item.get("status") or "positive") == "negative":
+        return False
+    if str(item.get("marker") or "").upper() in _EXPRESSION_MARKERS:
+        return bool(item.get("min_value"))
+    return True
 
 
 def certainty(verdict: TrialVerdict) -> float:
