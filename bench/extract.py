@@ -95,7 +95,7 @@ _MARKER_WORDS = {
     "HER2": r"HER-?2|ERBB2|c-erbB", "EGFR": r"\bEGFR\b", "KRAS": r"\bK-?RAS\b",
     "MSI": r"microsatellite|\bMSI\b|\bMSS\b",
 }
-_RESULT_WORDS = (r"positive|negative|equivocal|detected|identified|wild[\s-]*type|mutat|"
+_RESULT_WORDS = (r"positive|negative|equivocal|detected|identified|wild[\s-]*type|mutated|mutant|"
                  r"amplified|stable|unstable|high|low|[0-3]\s*\+|\d+\s*%|\(\s*[+-]\s*\)")
 
 

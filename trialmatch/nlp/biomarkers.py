@@ -61,7 +61,7 @@ _IHC_SCORE = re.compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)
 # "HER2/NEU: 0." -- a bare 0-3 right after the marker is its IHC score.
 _BARE_SCORE = re.compile(r"\s*[:=]\s*(?P<v>[0-3])(?P<v2>)(?![\d.,%/+]\d|\d|%)")
 _RATIO = re.compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of|=|:|is)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
-_PERCENT = re.compile(r"(?P<cmp>[<>≥≤]=?\s*)?(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
+_PERCENT = re.compile(r"(?i)(?P<cmp>[<>≥≤]=?\s*|(?:less|fewer|greater|more)\s+than\s+)?(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
 _MSI_HIGH = re.compile(r"(?i)MSI[\s-]*H\b|MSI[\s-]*high|instability[\s-]*high|"
                        r"high[\s-]+(?:level\s+)?microsatellite|microsatellite\s+unstable")
 _MSI_STABLE = re.compile(r"(?i)\bMSS\b|microsatellite[\s-]+stable|MSI[\s-]*L\b|MSI[\s-]*low|"
@@ -70,7 +70,9 @@ _DMMR = re.compile(r"(?i)\bdMMR\b|MMR[\s-]*deficien|mismatch[\s-]+repair[\s-]+de
                    r"deficient\s+mismatch")
 _PMMR = re.compile(r"(?i)\bpMMR\b|MMR[\s-]*proficien|mismatch[\s-]+repair[\s-]+proficien|"
                    r"proficient\s+mismatch|MMR[\s-]*intact")
-_SIGN = re.compile(r"^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=\s|[,.;:)/]|$)")
+# "ER+", "PR (-)"; a dash before a result word is punctuation ("ER - POSITIVE").
+_SIGN = re.compile(r"(?i)^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=[,.;:)/]|$|\s*$|\s+(?!(?:pos|neg|"
+                   r"equivocal|borderline|weak|strong|focal|not|no|wild|detected|\(?\d)))")
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]
 
 
 def _status_from_value(marker: str, value: float, unit: str, cmp: str | None) -> str | None:
-    below = cmp is not None and cmp.startswith(("<", "≤"))
+    below = cmp is not None and cmp.lower().startswith(("<", "≤", "less", "fewer"))
     if unit == "%" and marker in ("ER", "PR"):
         return "negative" if value < 1 or (below and value <= 1) else "positive"
     if unit == "Allred":
@@ -375,9 +377,11 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
             end = max(end, window_start + number_end)
             if status is None or (marker == "HER2" and number_unit == "IHC"):
                 status = _status_from_value(marker, number, number_unit, cmp) or status
-    if marker == "HER2" and _HER2_ISH.search(group_window[:100]):
+    before = text[pre[2] : hit.start] if pre else ""
+    if marker == "HER2" and _HER2_ISH.search(before + " " + group_window[:100]):
         ratio = next((v for v in values if v[1] == "ratio"), None)
-        ish_status = post[0] if post is not None and post[1] not in ("equivocal",) else None
+        ish_status = post[0] if post is not None and post[1] not in ("equivocal",) else (
+            pre[0] if pre is not None and _HER2_ISH.search(before) else None)
         ish_words = re.search(r"(?i)\b(not\s+amplified|non-?amplified|unamplified|negative|"
                               r"amplified|positive|equivocal)", group_window[:120])
         if ish_words:

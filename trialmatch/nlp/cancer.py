@@ -46,10 +46,20 @@ _REACHED_SITE = re.compile(
     r"through|erod\w*|abut\w*|reach\w*|spread\w*|penetrat\w*|adjacent|margin|"
     r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+\s+){0,2}$"
 )
+# "vaginal margin", "renal vein margin is involved by carcinoma": a margin, not an origin.
+_MARGIN_AFTER = re.compile(
+    r"(?i)^[\s,;:()\w-]{0,25}?\bmargins?\b|^\s*(?:is|are|was|were)\s+(?:focally\s+)?"
+    r"(?:involved|invaded|infiltrated)\s+by"
+)
+_TYPE_FIELD = re.compile(
+    r"(?i)(?:histolog(?:ic|ical)?\s+(?:tumou?r\s+)?type|tumou?r\s+type|histologic\s+"
+    r"diagnosis|type\s+of\s+(?:carcinoma|tumou?r)|histology)\s*(?:\([^)]{0,25}\))?\s*"
+    r"[:\-]\s*(?P<value>[A-Za-z][^.;\n]{2,80})"
+)
 # Neoplasms OncoTree lists that are not cancers: they do not make a report malignant.
 _NOT_MALIGNANT = re.compile(
     r"(?i)\b(?:adenoma|leiomyoma|fibroadenoma|nevus|naevus|papilloma|hemangioma|lipoma|"
-    r"schwannoma|neurofibroma|cyst|hyperplasia|borderline|intraductal\s+papillary\s+"
+    r"schwannoma|neurofibroma|cyst|hyperplasia|borderline|x?anthogranuloma|granuloma|intraductal\s+papillary\s+"
     r"mucinous\s+neoplasm|mucinous\s+cystic\s+neoplasm|benign)\b"
 )
 # "Tumor site: right upper lobe", "Primary site: ovary": a synoptic statement of the primary.
@@ -141,6 +151,21 @@ def _subtype_words(text: str, end: int, clause_end: int) -> str | None:
     return match.group("mod") if match else None
 
 
+_BROKEN_LINE = re.compile(r"(?<=[a-z])\.\s(?=[a-z])|(?<=[A-Z]{2})\.\s(?=[A-Z]{2})")
+
+
+def _join_broken_lines(text: str) -> str:
+    """OCR output joins a report's lines with ". ", splitting terms ("renal cell. carcinoma",
+    "HEPATOCELLULAR. CARCINOMA"): for term lookup only, a full stop between two words in
+    the same case becomes a space (same length, so offsets hold)."""
+    return _BROKEN_LINE.sub("  ", text)
+
+
+def _type_fields(text: str) -> list[tuple[int, str]]:
+    """Values of "Histologic type:" / "Tumor type:" fields, with their offsets."""
+    return [(m.start("value"), m.group("value").strip()) for m in _TYPE_FIELD.finditer(text)]
+
+
 def _caps_acronym(text: str, match: Any, clauses: list[tuple[int, int]]) -> bool:
     """A short all-capitals match inside an all-capitals clause: likely a word."""
     if len(match.text) > _ACRONYM_MAX or not match.text.isupper():
@@ -186,7 +211,8 @@ def find_cancer_candidates(
 def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: dict[str, str],
                 entities: Any, *, fuzzy: bool) -> list[CancerCandidate]:
     clauses = clause_spans(text)
-    direct = list(vocab.find_cancer_types(text, fuzzy=fuzzy))
+    scan = _join_broken_lines(text)
+    direct = list(vocab.find_cancer_types(scan, fuzzy=fuzzy))
     # Abbreviations the note defines itself ("... carcinoma (HGSC)") that the vocabulary
     # does not know: each later use of the short form means the long form's cancer type.
     for short, long_form in abbreviations.items():
@@ -205,10 +231,21 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
               and not _NOT_MALIGNANT.search(vocab.name(m.key))
               and not _NOT_MALIGNANT.search(m.text)]
     direct_spans = [(m.start, m.end) for m in direct]
-    sites = list(vocab.find_sites(text, fuzzy=fuzzy))
+    sites = list(vocab.find_sites(scan, fuzzy=fuzzy))
+    fields = _type_fields(text)
+    # A type field without a histology noun ("Histologic type: Invasive lobular") names a
+    # carcinoma: read it with the noun added.
+    implied = []
+    for start, value in fields:
+        if vocab.find_histologies(value) or vocab.find_cancer_types(value):
+            continue
+        for match in vocab.find_histologies(f"{value} carcinoma"):
+            if match.end > len(value) and match.start < len(value):
+                implied.append(type(match)(match.key, start + match.start, start + len(value),
+                                           value[match.start :], match.exact))
     # A benign word is never read as a cancer, even when OCR repair would make it one
     # ("adenoma" is not a damaged "adenocarcinoma").
-    histologies = [h for h in vocab.find_histologies(text, fuzzy=fuzzy)
+    histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
                    if not _overlaps(h.start, h.end, direct_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
     note_site = _note_site(sites, sections)
@@ -260,7 +297,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         for site in sites:
             if _NODE_SITE.search(site.text):
                 continue
-            if _REACHED_SITE.search(text[max(0, site.start - 40) : site.start]):
+            if _REACHED_SITE.search(text[max(0, site.start - 40) : site.start]) or (
+                    _MARGIN_AFTER.match(text[site.end : site.end + 40])):
                 continue
             if clause[0] <= site.start < clause[1]:
                 found.append((site, True))
@@ -295,14 +333,21 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         if histology and vocab.descendants(match.key):
             local_code, local_site, local_span, _ = best_local(match.start, match.end, clause,
                                                                histology)
-            if local_code and local_code != code and vocab.is_a(local_code, code):
+            if local_code and local_code != code and (
+                    vocab.is_a(local_code, code) or (
+                        vocab.histology_of(local_code) == histology
+                        and depth(local_code) >= depth(code))):
                 code, site_key, span, derived = local_code, local_site, local_span, True
-        subtype = _subtype_words(text, match.end, clause[1])
-        if subtype:
-            for refined in vocab.find_cancer_types(f"{subtype} {match.text}"):
-                if refined.key != code and vocab.is_a(refined.key, code):
-                    code = refined.key
-                    break
+        # Subtype words after the name ("renal cell carcinoma, clear cell type"), else a
+        # type field elsewhere in the note ("Histologic type: chromophobe").
+        modifiers = [_subtype_words(text, match.end, clause[1])] + [
+            " ".join(re.sub(r"[()]", " ", value).split()[:4]) for _, value in fields]
+        for modifier in filter(None, modifiers):
+            refined = [r.key for r in vocab.find_cancer_types(f"{modifier} {match.text}")
+                       if r.key != code and vocab.is_a(r.key, code)]
+            if refined:
+                code = refined[0]
+                break
         if span[1] - span[0] > 240:
             span = (match.start, match.end)
         add(code, match.start, match.end, span, 1.0, derived, histology, site_key, match.exact)
