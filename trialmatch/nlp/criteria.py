@@ -111,13 +111,37 @@ def _is_label_only(text: str) -> bool:
     return stripped.endswith(":") and len(_WORD.findall(stripped)) <= 8
 
 
+# "... informed consent. Exclusion Criteria Prior receipt of ..." — a header run into a
+# paragraph (some records lost their line breaks). Split there, keeping offsets.
+_INLINE_HEADER = re.compile(
+    r"(?:(?<=^)|(?<=[.;:!?]\s)|(?<=[.;:!?]))\s*(?P<header>(?:key\s+|main\s+)?"
+    r"(?:inclusion|exclusion)\s+criteria)\b\s*:?\s*", re.IGNORECASE)
+
+
 def _lines(text: str):
     pos = 0
     for raw in text.split("\n"):
         start, end = pos, pos + len(raw)
         pos = end + 1
-        if raw.strip():
+        if not raw.strip():
+            continue
+        cut = start
+        if _header_kind(raw.strip()) is not None:
+            yield start, end, raw  # the whole line is a header ("Inclusion Criteria (all):")
+            continue
+        for match in _INLINE_HEADER.finditer(raw):
+            header_start = start + match.start("header")
+            if raw[match.end():].strip() == "" and match.start("header") == len(raw) - len(
+                    raw.lstrip()):
+                continue  # an ordinary header line
+            if header_start > cut and text[cut:header_start].strip():
+                yield cut, header_start, text[cut:header_start]
+            yield header_start, start + match.end("header"), match.group("header")
+            cut = start + match.end()
+        if cut == start:
             yield start, end, raw
+        elif text[cut:end].strip():
+            yield cut, end, text[cut:end]
 
 
 def _build_tree(text: str) -> list[_Node]:

@@ -191,6 +191,12 @@ def _parse(text: str, kind: str) -> list[Requirement]:
         requirements += find_infection(text)
     if kind == "exclusion":
         requirements = restrict_for_exclusion(requirements)
+    # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")
+    # states it once.
+    unique: dict[tuple[str, str], Requirement] = {}
+    for requirement in requirements:
+        unique.setdefault((requirement.kind, repr(requirement.params)), requirement)
+    requirements = list(unique.values())
     requirements.sort(key=lambda r: (r.start, REQUIREMENT_KINDS.index(r.kind)))
     return requirements
 

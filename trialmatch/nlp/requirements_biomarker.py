@@ -77,11 +77,26 @@ _THERAPY_AFTER = re.compile(
     r"blockers?|blockade|drugs?|treatment|antagonists?|vaccines?|car[\s-]?t|adc|"
     r"bispecific|conjugates?|degraders?)\b",
     _I)
+_INHIBITOR_OF_BEFORE = re.compile(
+    r"\b(?:inhibitors?|antagonists?|blockers?|antibod\w+|targeting|directed\s+against)\s+"
+    r"(?:of|against|to)\b[^.;]{0,40}$|\b(?:inhibitors?|antagonists?|agonists?|antibod\w+|"
+    r"blockers?|blockade|therap\w+)\b[^.;()]{0,40}\(\s*(?:including|e\.g\.|such\s+as|i\.e\.)"
+    r"[^()]{0,60}$", _I)
+_TESTING_BEFORE = re.compile(r"\b(?:determination|testing|test|assessment|analysis|evaluation|"
+                             r"measurement|screening)\s+(?:of|for)\s+(?:the\s+)?(?:\w+\s+)?$|"
+                             r"\b(?:to\s+)?(?:confirm|determine|assess|evaluate|test|measure|check)"
+                             r"\s+(?:the\s+)?$|"
+                             r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
+_TESTING_AFTER = re.compile(r"[\s-]*(?:status\s+)?(?:testing|test|assessment|analysis|"
+                            r"determination)\b|[\s-]*status\s*(?:$|[.;,)]|must\s+be\s+"
+                            r"(?:known|available|determined|assessed))", _I)
+_DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
+                                r"[^.;]{0,30}$", _I)
 _THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-)$", _I)
 # ER and PR are also words in other criteria ("CR or PR" responses, "ER visit"): they are
 # markers only with a status or a receptor word nearby.
 _RECEPTOR_CONTEXT = re.compile(
-    r"^[\s:-]*(?:\(?[+-]\)?|positive|negative|pos\b|neg\b|status|expression|receptor|"
+    r"^\)?[\s:-]*(?:\(?[+-]\)?|positive|negative|pos\b|neg\b|status|expression|receptor|"
     r"≥|>|<|≤|\d|allred|and\s+(?:PR|ER)|/\s*(?:PR|ER)|or\s+(?:PR|ER)|and/or\s+(?:PR|ER)|"
     r"low|high)", _I)
 _SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\+)?\s*(?:,|\bor\b|"
@@ -100,6 +115,8 @@ _POSITIVE_AFTER = re.compile(
     r"translocation|deletion|insertion|variant|\d)",
     _I)
 _WILD_BEFORE = re.compile(r"(?:wild[\s-]?type|\bwt|non-?mutated|unmutated)[\s-]*$", _I)
+# "negative oncogene driver mutations (EGFR/ALK/ROS1)", "negative for EGFR"
+_NEGATIVE_BEFORE = re.compile(r"\bnegative\s+(?:for\s+)?(?:[\w-]+\s+){0,3}?\(?$", _I)
 _UNKNOWN_AFTER = re.compile(r"^[\s:-]*(?:status\s+)?(?:unknown|pending|not\s+(?:known|tested|"
                             r"available|assessed)|untested)", _I)
 _GERMLINE = re.compile(r"\bgermline\b|\bgBRCA|\binherited\b|\bhereditary\b", _I)
@@ -183,14 +200,30 @@ def _marker_mentions(text: str) -> list[_Mention]:
     for match in vocabulary.find_biomarkers(text):
         if any(o.start < match.end and match.start < o.end for o in mentions):
             continue
-        if match.key in ("ER", "PR") and not _RECEPTOR_CONTEXT.match(text[match.end:]):
+        if match.key in ("ER", "PR") and len(match.text) <= 3 and not _RECEPTOR_CONTEXT.match(
+                text[match.end:]):
             continue
         mentions.append(_Mention([match.key], match.start, match.end))
     kept: list[_Mention] = []
+    seen: set[str] = set()
     for mention in sorted(mentions, key=lambda m: m.start):
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
-                                       or _THERAPY_BEFORE.search(text[:mention.start])):
+                                       or _THERAPY_BEFORE.search(text[:mention.start])
+                                       or _INHIBITOR_OF_BEFORE.search(
+                                           text[max(0, mention.start - 60):mention.start])):
             continue
+        if mention.status is None and text[mention.start:mention.end].lower().endswith(
+                "status") and not re.match(r"[\s:]*(?:positive|negative|\+|-|pos|neg|wild|mut)",
+                                           text[mention.end:], _I):
+            continue  # "to confirm HER2 status": a test to be done, no result required
+        if _TESTING_BEFORE.search(text[max(0, mention.start - 40):mention.start]) or \
+                _TESTING_AFTER.match(text[mention.end:mention.end + 40]):
+            continue  # "tissue for determination of FGFR2 status": a test, not a result
+        if seen.intersection(mention.markers) and (
+                text[:mention.start].count("(") > text[:mention.start].count(")")
+                or _DEFINITION_BEFORE.search(text[max(0, mention.start - 40):mention.start])):
+            continue  # "HER2 negative (defined as HER2 IHC 2+ or less ...)" restates it
+        seen.update(mention.markers)
         if re.search(r"\bother\s+$", text[max(0, mention.start - 8):mention.start], _I):
             continue  # "alone or with other EGFR mutations" names no requirement
         if kept and kept[-1].markers == mention.markers and re.fullmatch(
@@ -310,7 +343,8 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             continue
         negated_before = is_negated(text, first.start, first.end, window=60, look_after=False)
         negative_after = bool(_NEGATIVE_AFTER.match(window))
-        wild_before = bool(_WILD_BEFORE.search(text[max(0, first.start - 20):first.start]))
+        wild_before = bool(_WILD_BEFORE.search(text[max(0, first.start - 20):first.start])) or \
+            bool(_NEGATIVE_BEFORE.search(text[max(0, first.start - 45):first.start]))
         germline = True if (_GERMLINE.search(window[:40]) or _GERMLINE.search(
             text[max(0, first.start - 40):first.start])) else (
             False if _SOMATIC.search(window[:40]) else None)
@@ -371,6 +405,9 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
     return _combine(out, text)
 
 
+_ALTERNATIVE_WORDS = re.compile(r"\bone\s+of\b|\bany\s+of\b|\bat\s+least\s+one\b|\beither\b|"
+                                r"\bor\b", _I)
+_LIST_GAP = re.compile(r"[\s,;()]*(?:or|and/or)?[\s,;()]*", _I)
 _OR_JOIN = re.compile(r"[\s,;]*(?:or|and/or|/|,\s*or)\s*", _I)
 
 
@@ -379,12 +416,16 @@ def _combine(found: list[tuple[int, int, list[dict], bool]], text: str) -> list[
     requirement with every alternative in any_of; negatives and "and" stay separate."""
     out: list[Requirement] = []
     previous_positive: Requirement | None = None
+    # "at least one mutation in the following genes: ATR, ATM, CHEK1, ...": a comma list of
+    # positives is a list of alternatives when the criterion asks for one of them.
+    alternatives = bool(_ALTERNATIVE_WORDS.search(text))
     for start, end, items, negative in sorted(found, key=lambda f: f[0]):
         end = max(end, start)
         joined = False
         if previous_positive is not None and not negative and start >= previous_positive.end:
             between = text[previous_positive.end:start]
             joined = bool(_OR_JOIN.fullmatch(between)) or (
+                alternatives and bool(_LIST_GAP.fullmatch(between)) and len(between) < 12) or (
                 len(between) < 40 and bool(re.search(r"\bor\b|/", between))
                 and not re.search(r"\band\b(?!/)|[.;]", between, _I))
         if joined and previous_positive is not None:

@@ -33,7 +33,8 @@ _NOT_HISTORY = re.compile(
     r"while\s+on\s+(?:study|treatment)|on\s+study|planned|plan\s+to|candidates?\s+for|"
     r"eligible\s+(?:for|to)|scheduled|will\s+(?:be\s+)?receiv\w*|to\s+receive|able\s+to\s+receive|"
     r"suitable\s+for|contraindicat\w*|hypersensitivity|allerg\w*|anaphyla\w*|"
-    r"toxicit\w*|adverse\s+(?:events?|reactions?)|side\s+effects?|recovered|resolution|"
+    r"toxicit\w*|adverse\s+(?:events?|reactions?|effects?)|side\s+effects?|recover\w*|"
+    r"resolution|\boff\s+(?:\w+\s+)?(?:corticosteroids?|steroids?)|"
     r"resolved|wash-?out|last\s+dose|since\s+(?:the\s+)?(?:last|prior)|study\s+(?:drug|treatment)|"
     r"investigational\s+(?:product|agent|drug)|appropriate\s+for|amenable\s+to|"
     r"in\s+combination\s+with\s+the\s+study|randomi[sz]ed\s+to)\b",
@@ -42,7 +43,8 @@ _WASHOUT = re.compile(
     rf"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?(?:{NUMBER}|\d+)\s*"
     rf"(?:\(\d+\)\s*)?(?:days?|weeks?|wks?|months?|years?|half-lives)|"
     rf"\b(?:{NUMBER}|\d+)\s*(?:\(\d+\)\s*)?(?:days?|weeks?|wks?|months?|half-lives)\s+"
-    rf"(?:prior\s+to|before|of)\b|\bat\s+least\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?)\s+"
+    rf"(?:prior\s+to|before|of\s+(?:the\s+)?(?:first|start|initiation|study|enrol|randomi|"
+    rf"registration|day|dosing|treatment\s+start))\b|\bat\s+least\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?)\s+"
     rf"(?:since|from|after|must\s+have\s+elapsed)",
     _I)
 # "Progression within 6 months of platinum" dates the progression, not a washout.
@@ -54,6 +56,15 @@ def _is_washout(sentence: str) -> bool:
     return bool(_WASHOUT.search(sentence)) and not _PROGRESSION_WINDOW.search(sentence)
 
 
+_DISEASE_AFTER = re.compile(r"[\s-]*(?:pneumonitis|induced|related|associated|dermatitis|necrosis|"
+                            r"recall|colitis|fibrosis|toxicit\w*|injury)\b", _I)
+_NEED_BEFORE = re.compile(r"\b(?:requir\w*|need\w*|dependen\w*\s+on)\s+(?:\w+\s+)?$", _I)
+_UNTREATED_WITH = re.compile(
+    r"\b(?:untreated|not\s+(?:been\s+)?(?:previously\s+)?treated)\s+with\s+(?:\w+\s+){0,2}$", _I)
+# "are not eligible", "is not allowed": in an exclusion criterion these restate the exclusion
+# ("Patients are not eligible who have received prior X" states that X was received).
+_EXCLUSION_WORDING = re.compile(r"\b(?:not\s+(?:be\s+)?eligible|ineligible|not\s+(?:be\s+)?allowed|"
+                                r"not\s+(?:be\s+)?permitted|excluded)\b", _I)
 _NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
 _EXPERIENCED_AFTER = re.compile(r"^[\s-]*(?:refractory|resistant|pre-?treated|experienced|"
                                 r"exposed|intolerant|failure|containing|based)\b", _I)
@@ -67,7 +78,7 @@ _GENERIC_THERAPY = re.compile(
     _I)
 _NAIVE_STATE = re.compile(
     r"\b(?:treatment|therapy|systemic(?:\s+therapy)?)[\s-]+na[iï]ve\b|\bpreviously\s+untreated\b|"
-    r"\buntreated\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease|nsclc|\w+oma)\b|"
+    r"\buntreated\s+(?!with\b)(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease|nsclc|\w+oma)\b|"
     r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|"
     r"palliative\s+)?(?:therapy|treatment|(?:systemic\s+)?chemotherapy\s+or\s+immunotherapy)\b|"
     r"\b(?:have|has)\s+not\s+(?:been\s+)?(?:previously\s+)?(?:received|treated)\s+(?:any\s+)?"
@@ -90,6 +101,9 @@ _LINES_MAX = re.compile(
     rf"(?P<lt><|\bfewer\s+than|\bless\s+than))\s*(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?"
     rf"{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}",
     _I)
+_LINES_MAX_AFTER = re.compile(
+    rf"{_LINE_NOUN}\s+(?:\w+\s+){{0,2}}?(?:(?:does|should|must|shall|may)\s+not\s+exceed|"
+    rf"not\s+(?:to\s+)?exceed(?:ing)?|(?P<lt><)|≤|<=)\s*(?P<n>{NUMBER})\b", _I)
 _LINES_EXACT = re.compile(
     rf"\b(?P<only>only|exactly)\s+(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
     rf"\b(?:received|had|after|following|progressed\s+(?:on|after))\s+(?P<n2>one|two|three|1|2|3)"
@@ -132,7 +146,8 @@ def _find_lines(text: str) -> list[Requirement]:
     low_match = next((m for m in _LINES_MIN.finditer(text)
                       if _number(m.group("n") or m.group("n2")) is not None), None)
     high_match = next((m for m in _LINES_MAX.finditer(text)
-                       if _number(m.group("n") or m.group("n2")) is not None), None)
+                       if _number(m.group("n") or m.group("n2")) is not None), None) or next(
+        (m for m in _LINES_MAX_AFTER.finditer(text) if _number(m.group("n")) is not None), None)
     low = high = None
     spans = []
     if low_match:
@@ -140,7 +155,7 @@ def _find_lines(text: str) -> list[Requirement]:
         low = low + 1 if low_match.group("gt") else low
         spans.append((low_match.start(), low_match.end()))
     if high_match:
-        high = _number(high_match.group("n") or high_match.group("n2"))
+        high = _number(high_match.group("n") or high_match.groupdict().get("n2"))
         high = high - 1 if high_match.group("lt") else high
         spans.append((high_match.start(), high_match.end()))
     if not spans:
@@ -162,14 +177,23 @@ def _find_lines(text: str) -> list[Requirement]:
                         min(s for s, _ in spans), max(e for _, e in spans))]
 
 
-def _negated_therapy(text: str, mention: DrugMention) -> bool:
+def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inclusion") -> bool:
     """"No prior X", "not received X", "X-naive": the patient must not have had X."""
     if _NAIVE_AFTER.match(text[mention.end:mention.end + 12]):
+        return True
+    opening = text.rfind("(", 0, mention.start)
+    if opening > text.rfind(")", 0, mention.start):
+        # "No prior systemic therapy (including chemotherapy, anti-PD-1 antibodies, ...)":
+        # a list in parentheses shares the negation of the words before it.
+        mention = DrugMention(mention.key, opening, opening, "")
+    if _UNTREATED_WITH.search(text[max(0, mention.start - 40):mention.start]):
         return True
     left, _ = clause_bounds(text, mention.start, mention.end)
     before = text[max(left, mention.start - 80):mention.start]
     before = re.sub(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+than\b", " ", before,
                     flags=_I)
+    if criterion_kind == "exclusion":
+        before = _EXCLUSION_WORDING.sub(" ", before)
     return bool(get_rules().negation_cue.search(before))
 
 
@@ -248,14 +272,19 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         sentence_end = re.search(r"(?<!\d)\.(?!\d)|;|\n", text[mention.end:])
         sentence = text[max(0, left):mention.end + (sentence_end.start() if sentence_end
                                                      else len(text))]
-        if _NOT_HISTORY.search(text[left:right]) or _is_washout(sentence):
+        sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start),
+                             text.rfind("\n", 0, mention.start)) + 1
+        if _NOT_HISTORY.search(text[sentence_start:right]) or _is_washout(sentence):
             continue
+        if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
+                text[max(0, mention.start - 25):mention.start]):
+            continue  # "radiation pneumonitis", "requiring steroids": not a treatment history
         if not _has_prior_cue(text, mention):
             continue
         if is_allowance(text, mention.start, mention.end):
             continue
         is_class = mention.key not in {d.key for d in find_drugs(mention.text)}
-        received = not _negated_therapy(text, mention)
+        received = not _negated_therapy(text, mention, criterion_kind)
         groups[received].append((mention, is_class))
     out: list[Requirement] = []
     for received, items in groups.items():
@@ -274,11 +303,11 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if not (_is_washout(sentence) and lines[0].params.get("max") == 0):
             out += lines
     elif not out:
-        out += _generic_prior(text)
+        out += _generic_prior(text, criterion_kind)
     return sorted(out, key=lambda r: r.start)
 
 
-def _generic_prior(text: str) -> list[Requirement]:
+def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Requirement]:
     """"Prior systemic therapy for advanced disease" with no drug named: at least one line
     (or none, when negated)."""
     for match in _GENERIC_THERAPY.finditer(text):
@@ -286,13 +315,15 @@ def _generic_prior(text: str) -> list[Requirement]:
         sentence = text[left:right]
         if _NOT_HISTORY.search(sentence) or _is_washout(sentence):
             continue
+        if _NEED_BEFORE.search(text[max(0, match.start() - 25):match.start()]):
+            continue  # "infection requiring systemic treatment"
         mention = DrugMention("therapy", match.start(), match.end(), match.group(0))
         if not _has_prior_cue(text, mention) and not re.match(r"prior|previous",
                                                               match.group(0), _I):
             continue
         if is_allowance(text, match.start(), match.end()):
             continue
-        if _negated_therapy(text, mention):
+        if _negated_therapy(text, mention, criterion_kind):
             return [requirement("prior_lines", {"min": None, "max": 0}, text, match.start(),
                                 match.end())]
         return [requirement("prior_lines", {"min": 1, "max": None}, text, match.start(),
