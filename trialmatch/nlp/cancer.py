@@ -123,13 +123,21 @@ def _stated_primary(text: str, sites: list[Any], clause: tuple[int, int],
     return None
 
 
-def _note_site(sites: list[Any], sections: list[Section]) -> str | None:
-    """The site the note names most in its deciding sections (not counting lymph nodes)."""
+def _can_be_origin(text: str, site: Any) -> bool:
+    """Whether a site mention can be where a tumour arose: not a lymph node, not a margin,
+    not a structure the tumour is said to reach."""
+    return not (_NODE_SITE.search(site.text)
+                or _REACHED_SITE.search(text[max(0, site.start - 40) : site.start])
+                or _MARGIN_AFTER.match(text[site.end : site.end + 40]))
+
+
+def _note_site(text: str, sites: list[Any], sections: list[Section]) -> str | None:
+    """The site the note names most in its deciding sections (origins only)."""
     counts: Counter[str] = Counter()
     for site in sites:
         section = section_at(sections, site.start)
         weight = section.weight if section else 1.0
-        if weight > 0 and not _NODE_SITE.search(site.text):
+        if weight > 0 and _can_be_origin(text, site):
             counts[site.key] += weight
     if not counts:
         return None
@@ -138,7 +146,7 @@ def _note_site(sites: list[Any], sections: list[Section]) -> str | None:
 
 
 _SUBTYPE_TAIL = re.compile(
-    r"(?i)^[\s,;:\-]*(?:of\s+(?:the\s+)?)?(?:(?:conventional|classic(?:al)?|usual)\s*)?\(?"
+    r"(?i)^[\s,.;:\-]*(?:of\s+(?:the\s+)?)?(?:(?:conventional|classic(?:al)?|usual)\s*)?\(?"
     r"(?P<mod>[a-z][a-z\-]*(?:\s+[a-z][a-z\-]*){0,2}?(?:\s+cell)?)\)?\s+"
     r"(?:type|subtype|variant|histotype)\b"
 )
@@ -248,7 +256,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
                    if not _overlaps(h.start, h.end, direct_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
-    note_site = _note_site(sites, sections)
+    note_site = _note_site(text, sites, sections)
     stated_site = _primary_field(text, sites)
     candidates: list[CancerCandidate] = []
     seen: set[tuple[str, int]] = set()
@@ -297,8 +305,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         for site in sites:
             if _NODE_SITE.search(site.text):
                 continue
-            if _REACHED_SITE.search(text[max(0, site.start - 40) : site.start]) or (
-                    _MARGIN_AFTER.match(text[site.end : site.end + 40])):
+            if not _can_be_origin(text, site):
                 continue
             if clause[0] <= site.start < clause[1]:
                 found.append((site, True))
@@ -417,10 +424,13 @@ def choose_cancer_type(candidates: list[CancerCandidate], vocabulary: Any = None
             support[node] += weight
     # The best-supported code among those mentioned; ties go to the more specific.
     top = max(own, key=lambda code: (support[code], len(lineage[code]), own[code]))
-    # Descend to the most specific mentioned code below it, if any is well supported.
-    below = [code for code in own if code != top and top in lineage[code]]
-    if below:
-        top = max(below, key=lambda code: (own[code], len(lineage[code])))
+    # Descend, step by step, to the best-supported mentioned code below: kidney -> renal
+    # cell carcinoma -> clear cell renal cell carcinoma.
+    while True:
+        below = [code for code in own if code != top and top in lineage[code]]
+        if not below:
+            break
+        top = max(below, key=lambda code: (support[code], len(lineage[code]), own[code]))
     mentions = [c for c in asserted if c.code == top]
     return max(mentions, key=lambda c: (c.weight, not c.metastatic, -c.start))
 
