@@ -242,6 +242,8 @@ def test_package_covers_the_common_types(vocab):
         (None, "glioblastoma", "GB"),
         (None, "hepatocellular carcinoma", "HCC"),
         ("lung", "carcinoma", "LUNG"),  # generic carcinoma: the site's default
+        ("liver", "adenocarcinoma", None),  # no such primary: a metastasis, not LIVER
+        ("liver", "cholangiocarcinoma", "CHOL"),
         ("lung", None, None),  # an organ alone is not a cancer
         (None, "adenocarcinoma", None),  # nor is a histology that needs a site
         ("nowhere", "adenocarcinoma", None),

@@ -1037,8 +1037,9 @@ class Vocabulary:
         Tries the pair, then broader histologies ("mucinous adenocarcinoma" -> "adenocarcinoma"
         -> "carcinoma") at each broader site ("sigmoid colon" -> "colon" -> "colorectum").
         A histology that decides the type alone ("melanoma", "glioblastoma") gives its default
-        code; a generic carcinoma gives the site's default code. A site without a histology
-        gives None: an organ named in a report is not a cancer.
+        code; an unqualified "carcinoma" gives the site's default code. Anything else gives
+        None: a site without a histology (an organ named in a report is not a cancer), or a
+        histology the site has no type for ("adenocarcinoma" of the liver is a metastasis).
         """
         if histology is None or histology not in self._histologies:
             return None
@@ -1056,7 +1057,9 @@ class Vocabulary:
             default = self._histologies[hist_key].default_code
             if default is not None:
                 return default
-        if site is not None and site in self._sites and hist_chain[-1] == "carcinoma":
+        # Only an unqualified carcinoma takes the site's default: a specific histology the
+        # site has no type for ("adenocarcinoma" in a liver biopsy) is usually a metastasis.
+        if site is not None and site in self._sites and histology == "carcinoma":
             for site_key in self._site_chain(site):
                 default = self._sites[site_key].default_code
                 if default is not None:
