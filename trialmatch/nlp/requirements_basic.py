@@ -234,6 +234,11 @@ _STAGE = re.compile(
     _I)
 
 
+_STAGE_HISTORY = re.compile(
+    r"\b(?:(?:treatment|therapy|surgery|resection)\s+for|treated\s+for|history\s+of|"
+    r"previously(?!\s+untreated)|prior|initial(?:ly)?)\s+(?:\w+\s+)?$", _I)
+
+
 def _canon_group(token: str) -> str | None:
     token = token.strip().upper()
     numeral = re.match(r"(IV|I{1,3}|0|[0-4])(.*)", token)
@@ -294,6 +299,8 @@ def find_stage(text: str) -> list[Requirement]:
         groups = list(dict.fromkeys(groups))
         if not groups:
             continue
+        if _STAGE_HISTORY.search(text[max(0, match.start() - 40):match.start()]):
+            continue  # "completed treatment for stage I-III breast cancer": a past stage
         params: dict = {"groups": groups}
         if is_negated(text, match.start(), match.end(), look_after=False):
             params["negated"] = True

@@ -74,7 +74,7 @@ _THERAPY_AFTER = re.compile(
     r"(?:(?!(?:mutation|mutant|mutated|positive|negative|amplif|fusion|rearrang|alteration|"
     r"express|status|wild)\w*)[\w-]+[\s/-]+){0,2}?"
     r"(?:directed|targeted|targeting|inhibitors?|tkis?|antibod\w+|therap(?:y|ies)|agents?|"
-    r"blockers?|blockade|drugs?|treatment|antagonists?|vaccines?|car[\s-]?t|adc|"
+    r"blockers?|blockade|drugs?|treatment|antagonists?|vaccines?|car[\s-]?t|adc|modulators?|"
     r"bispecific|conjugates?|degraders?)\b",
     _I)
 _INHIBITOR_OF_BEFORE = re.compile(
@@ -83,13 +83,15 @@ _INHIBITOR_OF_BEFORE = re.compile(
     r"blockers?|blockade|therap\w+)\b[^.;()]{0,40}\(\s*(?:including|e\.g\.|such\s+as|i\.e\.)"
     r"[^()]{0,60}$", _I)
 _TESTING_BEFORE = re.compile(r"\b(?:determination|testing|test|assessment|analysis|evaluation|"
-                             r"measurement|screening)\s+(?:of|for)\s+(?:the\s+)?(?:\w+\s+)?$|"
+                             r"measurement|screening|detection)\s+(?:of|for)\s+(?:the\s+)?"
+                             r"(?:\w+\s+)?$|"
                              r"\b(?:to\s+)?(?:confirm|determine|assess|evaluate|test|measure|check)"
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
 _TESTING_AFTER = re.compile(r"[\s-]*(?:status\s+)?(?:testing|test|assessment|analysis|"
-                            r"determination)\b|[\s-]*status\s*(?:$|[.;,)]|must\s+be\s+"
-                            r"(?:known|available|determined|assessed))", _I)
+                            r"determination)\b|[\s-]*(?:\([^)]{0,60}\)\s*)?(?:\w+\s+)?status\s*"
+                            r"(?:$|[.;,)]|(?:must|needs?|has|have|should)\s+(?:to\s+)?be\s+"
+                            r"(?:known|available|determined|assessed|identified|tested))", _I)
 _DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
                                 r"[^.;]{0,30}$", _I)
 _THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-)$", _I)
@@ -408,7 +410,9 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
 _ALTERNATIVE_WORDS = re.compile(r"\bone\s+of\b|\bany\s+of\b|\bat\s+least\s+one\b|\beither\b|"
                                 r"\bor\b", _I)
 _LIST_GAP = re.compile(r"[\s,;()]*(?:or|and/or)?[\s,;()]*", _I)
-_OR_JOIN = re.compile(r"[\s,;]*(?:or|and/or|/|,\s*or)\s*", _I)
+# Between two positive findings "/" means "and" ("HER2-positive/ER-positive", "HR+/HER2-");
+# inside a list of markers ("EGFR/ALK") it is handled by the grouping instead.
+_OR_JOIN = re.compile(r"[\s,;]*(?:or|and/or|,\s*or)\s*", _I)
 
 
 def _combine(found: list[tuple[int, int, list[dict], bool]], text: str) -> list[Requirement]:
@@ -426,7 +430,7 @@ def _combine(found: list[tuple[int, int, list[dict], bool]], text: str) -> list[
             between = text[previous_positive.end:start]
             joined = bool(_OR_JOIN.fullmatch(between)) or (
                 alternatives and bool(_LIST_GAP.fullmatch(between)) and len(between) < 12) or (
-                len(between) < 40 and bool(re.search(r"\bor\b|/", between))
+                len(between) < 40 and bool(re.search(r"\bor\b", between))
                 and not re.search(r"\band\b(?!/)|[.;]", between, _I))
         if joined and previous_positive is not None:
             previous_positive.params["any_of"].extend(items)

@@ -150,16 +150,17 @@ def find_cancer_requirements(text: str, criterion_kind: str,
 
 
 def restrict_for_exclusion(requirements: list[Requirement]) -> list[Requirement]:
-    """In an exclusion criterion any true statement excludes, so a diagnosis word that only
-    qualifies another statement ("Known EGFR mutation in NSCLC") must not stand alone: keep
-    cancer type/histology/site only when the criterion states nothing else, and then only the
-    narrowest of them (histology before cancer type)."""
-    disease_kinds = {"cancer_type", "histology", "primary_site"}
+    """In an exclusion criterion any true statement excludes, so disease words that only
+    qualify another statement ("Known EGFR mutation in NSCLC", "Stage III NSCLC that
+    progressed during chemoradiation") must not stand alone: keep cancer type, histology,
+    site, stage and extent only when the criterion states nothing else, and then only the
+    narrowest of them (stage, then extent, histology, cancer type, site)."""
+    disease_kinds = {"cancer_type", "histology", "primary_site", "stage", "extent"}
     others = [r for r in requirements if r.kind not in disease_kinds]
     if others:
         return others
-    for kind in ("histology", "cancer_type", "primary_site"):
-        chosen = [r for r in requirements if r.kind == kind]
+    for kinds in (("stage", "extent"), ("histology",), ("cancer_type",), ("primary_site",)):
+        chosen = [r for r in requirements if r.kind in kinds]
         if chosen:
             return chosen
     return []

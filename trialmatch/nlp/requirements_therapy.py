@@ -29,7 +29,10 @@ _PRIOR_CUE = re.compile(
 # Mentions about the future, the study itself, allergies or washout periods, which say
 # nothing about what the patient has received.
 _NOT_HISTORY = re.compile(
-    r"\b(?:concurrent(?:ly)?|concomitant(?:ly)?|during\s+(?:the\s+)?(?:study|trial|treatment)|"
+    r"\b(?:concurrent(?:ly)?\s+(?:use|treatment|administration|participation|enrol\w*|"
+    r"medications?)|concurrent(?:ly)?\s+with\s+(?:the\s+)?(?:study|trial|protocol)|"
+    r"concomitant(?:ly)?|during\s+(?:the\s+)?(?:study|trial|treatment)|willing|unwilling|"
+    r"able\s+to\s+(?:undergo|receive|tolerate)|preclude\w*|pneumonitis|needed|"
     r"while\s+on\s+(?:study|treatment)|on\s+study|planned|plan\s+to|candidates?\s+for|"
     r"eligible\s+(?:for|to)|scheduled|will\s+(?:be\s+)?receiv\w*|to\s+receive|able\s+to\s+receive|"
     r"suitable\s+for|contraindicat\w*|hypersensitivity|allerg\w*|anaphyla\w*|"
@@ -58,6 +61,9 @@ def _is_washout(sentence: str) -> bool:
 
 _DISEASE_AFTER = re.compile(r"[\s-]*(?:pneumonitis|induced|related|associated|dermatitis|necrosis|"
                             r"recall|colitis|fibrosis|toxicit\w*|injury)\b", _I)
+_CONCURRENT_BEFORE = re.compile(r"\b(?:concurrent|concomitant|current|ongoing)\s+(?:\w+\s+)?$", _I)
+_EXCEPTION_BEFORE = re.compile(r"\b(?:except|excluding|other\s+than|unless|with\s+the\s+exception"
+                               r"\s+of|apart\s+from)\b[^.;]*$", _I)
 _NEED_BEFORE = re.compile(r"\b(?:requir\w*|need\w*|dependen\w*\s+on)\s+(?:\w+\s+)?$", _I)
 _UNTREATED_WITH = re.compile(
     r"\b(?:untreated|not\s+(?:been\s+)?(?:previously\s+)?treated)\s+with\s+(?:\w+\s+){0,2}$", _I)
@@ -84,6 +90,7 @@ _NAIVE_STATE = re.compile(
     r"\b(?:have|has)\s+not\s+(?:been\s+)?(?:previously\s+)?(?:received|treated)\s+(?:any\s+)?"
     r"(?:prior\s+)?(?:systemic|anti-?cancer)\b|\bnot\s+(?:been\s+)?previously\s+treated\b",
     _I)
+_NOT_A_LINE = r"(?!(?:cycles?|courses?|doses?|weeks?|months?|days?|years?|fractions?|gy)\b)"
 _LINE_NOUN = (r"(?:prior\s+|previous\s+|systemic\s+|standard\s+|lines?\s+of\s+|"
               r"(?:anti-?cancer|chemotherapy|cytotoxic|platinum[- ]based|treatment)\s+)*"
               r"(?:lines?|regimens?|therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|"
@@ -94,18 +101,18 @@ _LINES_BETWEEN = re.compile(
 _LINES_MIN = re.compile(
     rf"(?:\bat\s+least|≥|>=|\bminimum\s+of|(?P<gt>>|(?<!no\s)(?<!not\s)\bmore\s+than|"
     rf"(?<!no\s)(?<!not\s)\bgreater\s+than|\bover))\s*"
-    rf"(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
-    rf"\b(?P<n2>{NUMBER})\s+or\s+more\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}", _I)
+    rf"(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
+    rf"\b(?P<n2>{NUMBER})\s+or\s+more\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}", _I)
 _LINES_MAX = re.compile(
     rf"(?:\bno\s+more\s+than|\bnot\s+more\s+than|\bup\s+to|\bmaximum\s+of|\bat\s+most|≤|<=|"
-    rf"(?P<lt><|\bfewer\s+than|\bless\s+than))\s*(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?"
-    rf"{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}",
+    rf"(?P<lt><|\bfewer\s+than|\bless\s+than))\s*(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?"
+    rf"{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}",
     _I)
 _LINES_MAX_AFTER = re.compile(
     rf"{_LINE_NOUN}\s+(?:\w+\s+){{0,2}}?(?:(?:does|should|must|shall|may)\s+not\s+exceed|"
     rf"not\s+(?:to\s+)?exceed(?:ing)?|(?P<lt><)|≤|<=)\s*(?P<n>{NUMBER})\b", _I)
 _LINES_EXACT = re.compile(
-    rf"\b(?P<only>only|exactly)\s+(?P<n>{NUMBER})\s+(?:\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
+    rf"\b(?P<only>only|exactly)\s+(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
     rf"\b(?:received|had|after|following|progressed\s+(?:on|after))\s+(?P<n2>one|two|three|1|2|3)"
     rf"\s+(?:prior\s+|previous\s+)(?:\w+[\s-]+){{0,2}}?(?:lines?|regimens?)\b",
     _I)
@@ -277,7 +284,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if _NOT_HISTORY.search(text[sentence_start:right]) or _is_washout(sentence):
             continue
         if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
-                text[max(0, mention.start - 25):mention.start]):
+                text[max(0, mention.start - 25):mention.start]) or _CONCURRENT_BEFORE.search(
+                text[max(0, mention.start - 30):mention.start]) or _EXCEPTION_BEFORE.search(
+                text[sentence_start:mention.start]):
             continue  # "radiation pneumonitis", "requiring steroids": not a treatment history
         if not _has_prior_cue(text, mention):
             continue
@@ -296,7 +305,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         end = max(m.end for m, _ in items)
         out.append(requirement("prior_therapy", {"received": received, "drugs": drugs,
                                                  "classes": classes}, text, start, end))
-    lines = _find_lines(text)
+    lines = [r for r in _find_lines(text) if not is_allowance(text, r.start, r.end)]
     if lines:
         left, right = clause_bounds(text, lines[0].start, lines[0].end)
         sentence = text[left:right]
