@@ -388,6 +388,8 @@ def test_status_of_alias(vocab, alias, status):
         ("deletion in exon 19", "exon 19 deletion"),
         ("exon 20 insertion", "exon 20 insertion"),
         ("ex20ins", "exon 20 insertion"),
+        ("A767_V769dup", "exon 20 insertion"),
+        ("G719X", "G719X"),
         ("MET exon 14 skipping", "exon 14 skipping"),
         ("METex14", "exon 14 skipping"),
         ("EML4-ALK", "fusion"),

@@ -1169,8 +1169,10 @@ class Vocabulary:
 
     def _amino_acid(self, text: str) -> str | None:
         low = text.lower()
-        if low in ("*", "ter", "x"):
+        if low in ("*", "ter"):
             return "*"
+        if low == "x":  # "any residue" in G719X (also old stop notation): kept as written
+            return "X"
         if low == "fs":
             return "fs"
         if len(text) == 1:
