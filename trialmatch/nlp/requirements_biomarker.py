@@ -250,6 +250,14 @@ def _group(mentions: list[_Mention], text: str) -> list[list[_Mention]]:
     return groups
 
 
+def _joined_by_and(group: list[_Mention], text: str) -> bool:
+    """True when the markers of a list are joined by "and" only ("ER and PR", not "ER and/or
+    PR", "EGFR/ALK" or "EGFR, ALK or ROS1")."""
+    gaps = " ".join(text[a.end:b.start] for a, b in zip(group, group[1:], strict=False))
+    return bool(re.search(r"\band\b(?!/)|&", gaps, _I)) and not re.search(r"\bor\b|/", gaps,
+                                                                          _I)
+
+
 def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int]:
     """Specific alterations in the words after a marker, else the generic class ("fusion",
     "amplification"; "mutation" only for HER2, where it differs from HER2-positive), with
@@ -403,6 +411,11 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             items = [_item(m, "positive", alterations=alterations, germline=germline)
                      for m in markers]
         span_end = last.end + max(status_end, alteration_end, value_end)
+        if len(items) > 1 and _joined_by_and(group, text):
+            # "MYC and BCL2 rearrangements" (double-hit): every marker is required.
+            for item in items:
+                out.append((first.start, span_end, [item], True))
+            continue
         out.append((first.start, span_end, items, False))
     return _combine(out, text)
 

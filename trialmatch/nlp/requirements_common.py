@@ -20,7 +20,8 @@ NUMBER = r"(?:\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|te
 # breaks, and words that open an exception ("unless", "except") whose content must not be
 # read as part of the main statement.
 _BOUNDARY = re.compile(
-    r"(?<!\d)\.(?!\d)|;|\n|\bbut\b|\bhowever\b|\bunless\b|\bexcept\b|\bexcluding\b|"
+    r"(?<!\d)(?<!\be)(?<!\bi)(?<!\.g)(?<!\.e)(?<!\betc)(?<!\bvs)(?<!\bapprox)\.(?!\d)|;|\n|"
+    r"\bbut\b|\bhowever\b|\bunless\b|\bexcept\b|\bexcluding\b|"
     r"\bother than\b|\bwith the exception of\b|\bprovided\b|\bwhereas\b",
     re.IGNORECASE)
 # Phrases built on a negation word that do not negate the fact ("no more than 2 lines").
@@ -33,6 +34,11 @@ _POST_NEGATION = re.compile(
     r"^[\s-]*(?:\(?[^()]{0,12}\)?\s*)?(?:negative|neg\b|not\s+detected|undetectable|absent|"
     r"ruled\s+out|excluded|wild[\s-]?type|wt\b|non-?reactive|seronegative)",
     re.IGNORECASE)
+
+
+# A sentence end: a period that is not a decimal point nor part of "e.g.", "i.e.", "etc.", "vs."
+SENTENCE_END = re.compile(
+    r"(?<!\d)(?<!\be)(?<!\bi)(?<!\.g)(?<!\.e)(?<!\betc)(?<!\bvs)\.(?!\d)|;|\n")
 
 
 def to_number(text: str) -> float:

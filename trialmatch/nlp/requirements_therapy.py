@@ -10,6 +10,7 @@ from trialmatch.models import Requirement
 from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs, get_lexicon
 from trialmatch.nlp.requirements_common import (
     NUMBER,
+    SENTENCE_END,
     clause_bounds,
     is_allowance,
     requirement,
@@ -33,6 +34,8 @@ _NOT_HISTORY = re.compile(
     r"medications?)|concurrent(?:ly)?\s+with\s+(?:the\s+)?(?:study|trial|protocol)|"
     r"concomitant(?:ly)?|during\s+(?:the\s+)?(?:study|trial|treatment)|willing|unwilling|"
     r"able\s+to\s+(?:undergo|receive|tolerate)|preclude\w*|pneumonitis|needed|"
+    r"current(?:ly)?\s+(?:use|using|receiving|taking|treated|on)|not\s+exclusionary|"
+    r"child[\s-]?bearing|wocbp|wcbp|fcbp|contracept\w*|sterile|sterili[sz]\w*|"
     r"while\s+on\s+(?:study|treatment)|on\s+study|planned|plan\s+to|candidates?\s+for|"
     r"eligible\s+(?:for|to)|scheduled|will\s+(?:be\s+)?receiv\w*|to\s+receive|able\s+to\s+receive|"
     r"suitable\s+for|contraindicat\w*|hypersensitivity|allerg\w*|anaphyla\w*|"
@@ -60,10 +63,16 @@ def _is_washout(sentence: str) -> bool:
 
 
 _DISEASE_AFTER = re.compile(r"[\s-]*(?:pneumonitis|induced|related|associated|dermatitis|necrosis|"
-                            r"recall|colitis|fibrosis|toxicit\w*|injury)\b", _I)
+                            r"recall|colitis|fibrosis|toxicit\w*|injury|affecting|that\s+"
+                            r"(?:could|would|may|might))\b", _I)
+# "not achieved a CR after 2 regimens": the negation belongs to another verb.
+_OTHER_VERB = re.compile(r"\b(?:achiev\w*|respon\w*|progress\w*|recover\w*|toleran\w*|"
+                         r"resolv\w*|obtain\w*|reach\w*)\b", _I)
 _CONCURRENT_BEFORE = re.compile(r"\b(?:concurrent|concomitant|current|ongoing)\s+(?:\w+\s+)?$", _I)
 _EXCEPTION_BEFORE = re.compile(r"\b(?:except|excluding|other\s+than|unless|with\s+the\s+exception"
                                r"\s+of|apart\s+from)\b[^.;]*$", _I)
+_AVAILABILITY = re.compile(r"^[^.;]{0,25}?\b(?:available|exists?|anticipated|options?|indicated|"
+                           r"appropriate|curative|known\s+to|likely\s+to)\b", _I)
 _NEED_BEFORE = re.compile(r"\b(?:requir\w*|need\w*|dependen\w*\s+on)\s+(?:\w+\s+)?$", _I)
 _UNTREATED_WITH = re.compile(
     r"\b(?:untreated|not\s+(?:been\s+)?(?:previously\s+)?treated)\s+with\s+(?:\w+\s+){0,2}$", _I)
@@ -201,7 +210,8 @@ def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inc
                     flags=_I)
     if criterion_kind == "exclusion":
         before = _EXCLUSION_WORDING.sub(" ", before)
-    return bool(get_rules().negation_cue.search(before))
+    cues = list(get_rules().negation_cue.finditer(before))
+    return bool(cues) and not _OTHER_VERB.search(before[cues[-1].end():])
 
 
 def _has_prior_cue(text: str, mention: DrugMention) -> bool:
@@ -276,9 +286,8 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     groups: dict[bool, list[tuple[DrugMention, bool]]] = {True: [], False: []}
     for mention in kept:
         left, right = clause_bounds(text, mention.start, mention.end)
-        sentence_end = re.search(r"(?<!\d)\.(?!\d)|;|\n", text[mention.end:])
-        sentence = text[max(0, left):mention.end + (sentence_end.start() if sentence_end
-                                                     else len(text))]
+        sentence_end = SENTENCE_END.search(text, mention.end)
+        sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
         sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start),
                              text.rfind("\n", 0, mention.start)) + 1
         if _NOT_HISTORY.search(text[sentence_start:right]) or _is_washout(sentence):
@@ -324,8 +333,9 @@ def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Require
         sentence = text[left:right]
         if _NOT_HISTORY.search(sentence) or _is_washout(sentence):
             continue
-        if _NEED_BEFORE.search(text[max(0, match.start() - 25):match.start()]):
-            continue  # "infection requiring systemic treatment"
+        if _NEED_BEFORE.search(text[max(0, match.start() - 25):match.start()]) or \
+                _AVAILABILITY.search(text[match.end():match.end() + 40]):
+            continue  # "infection requiring systemic treatment", "no standard therapy exists"
         mention = DrugMention("therapy", match.start(), match.end(), match.group(0))
         if not _has_prior_cue(text, mention) and not re.match(r"prior|previous",
                                                               match.group(0), _I):
