@@ -16,7 +16,13 @@ from typing import Any
 
 from trialmatch.config import OPEN_STATUSES
 from trialmatch.match.case import Case
-from trialmatch.match.evaluate import TherapyReader, TrialVerdict, build_patient, evaluate_trial
+from trialmatch.match.evaluate import (
+    TherapyReader,
+    TrialVerdict,
+    build_patient,
+    evaluate_trial,
+    screen_trial,
+)
 from trialmatch.match.score import Score, score_trial
 from trialmatch.models import Profile, Trial
 
@@ -202,7 +208,12 @@ def plan_match(
     matches: list[TrialMatch] = []
     excluded: list[ExcludedTrial] = []
     for trial in trials:
-        verdict = evaluate_trial(trial, patient)
+        first_failure = screen_trial(trial, patient)
+        if first_failure is not None:
+            # Ruled out: the first failing criterion says why; the rest need not be read.
+            verdict = TrialVerdict(trial.nct_id, "excluded", [first_failure], [first_failure])
+        else:
+            verdict = evaluate_trial(trial, patient)
         if verdict.verdict == "excluded":
             same = bool(lineage & set(trial.oncotree_codes))
             excluded.append(ExcludedTrial(trial, verdict, same))

@@ -167,6 +167,8 @@ class Patient:
     biomarkers: list[Biomarker] = field(default_factory=list)
     prior_regimens: list[PriorTherapy] | None = None
     newly_diagnosed: bool = False  # the notes call the disease newly diagnosed
+    # Criterion results already computed for this patient (see `_criterion_result`).
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def prior_therapies(self) -> list[str] | None:
@@ -1122,10 +1124,57 @@ def _conditions_requirement(trial: Trial, codes: list[str], baskets: list[str],
     return codes_req
 
 
+# Requirement kinds whose check never decides anything from the notes: a criterion made only
+# of these is unknown (or a permission) and can never rule a patient out.
+ALWAYS_UNKNOWN_KINDS = frozenset({
+    "measurable_disease", "cns_metastases", "organ_function", "infection", "other_malignancy",
+})
+_TRIAL_CONTEXT_KINDS = frozenset({"cancer_type", "histology"})
+
+
+def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
+                      trial_codes: list[str]) -> CriterionResult:
+    """`evaluate_criterion`, remembered for the patient: trials repeat the same criteria
+    ("ANC >= 1,500/uL", "Pregnant or breastfeeding") word for word."""
+    needs_trial = any(r.kind in _TRIAL_CONTEXT_KINDS for r in criterion.requirements)
+    # The same words can be parsed differently in context (a lead-in's sub-bullets), so the
+    # requirements are part of the key.
+    key = (criterion.kind, criterion.text,
+           tuple((r.kind, repr(r.params)) for r in criterion.requirements),
+           tuple(trial_codes) if needs_trial else None)
+    cached = patient.memo.get(key)
+    if cached is None:
+        cached = evaluate_criterion(criterion, patient, trial_codes)
+        patient.memo[key] = cached
+    if cached.position == criterion.position and cached.cohort == criterion.cohort:
+        return cached
+    return replace(cached, position=criterion.position, cohort=criterion.cohort)
+
+
+def screen_trial(trial: Trial, patient: Patient) -> CriterionResult | None:
+    """The first criterion that rules the patient out, or None.
+
+    A fast first pass for many candidates: criteria that cannot fail (free text, laboratory
+    values, infections...) are skipped and the search stops at the first failure. Criteria of
+    a cohort are left to `evaluate_trial`, since failing one cohort rules nobody out.
+    """
+    for result in record_criteria(trial, patient):
+        if result.result == "not_met":
+            return result
+    for criterion in trial.criteria:
+        if criterion.cohort is not None or not criterion.requirements or all(
+                r.kind in ALWAYS_UNKNOWN_KINDS for r in criterion.requirements):
+            continue
+        result = _criterion_result(criterion, patient, trial.oncotree_codes)
+        if result.result == "not_met":
+            return result
+    return None
+
+
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
-    results += [evaluate_criterion(c, patient, trial.oncotree_codes) for c in trial.criteria]
+    results += [_criterion_result(c, patient, trial.oncotree_codes) for c in trial.criteria]
     common = [r for r in results if r.cohort is None]
     cohorts: dict[str, list[CriterionResult]] = {}
     for r in results:
