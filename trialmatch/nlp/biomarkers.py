@@ -61,7 +61,8 @@ _IHC_SCORE = re.compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)
 # "HER2/NEU: 0." -- a bare 0-3 right after the marker is its IHC score.
 _BARE_SCORE = re.compile(r"\s*[:=]\s*(?P<v>[0-3])(?P<v2>)(?![\d.,%/+]\d|\d|%)")
 _RATIO = re.compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of|=|:|is)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
-_PERCENT = re.compile(r"(?i)(?P<cmp>[<>≥≤]=?\s*|(?:less|fewer|greater|more)\s+than\s+)?(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
+_PERCENT = re.compile(r"(?i)(?P<cmp>[<>≥≤]=?\s*|(?:less|fewer|greater|more)\s+than\s+)?"
+                      r"(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
 _MSI_HIGH = re.compile(r"(?i)MSI[\s-]*H\b|MSI[\s-]*high|instability[\s-]*high|"
                        r"high[\s-]+(?:level\s+)?microsatellite|microsatellite\s+unstable")
 _MSI_STABLE = re.compile(r"(?i)\bMSS\b|microsatellite[\s-]+stable|MSI[\s-]*L\b|MSI[\s-]*low|"

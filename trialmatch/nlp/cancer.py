@@ -297,16 +297,14 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     def depth(code: str) -> int:
         return len(vocab.ancestors(code))
 
+    origins = [site for site in sites if _can_be_origin(text, site)]
+
     def local_sites(start: int, clause: tuple[int, int]) -> list[tuple[Any, bool]]:
         """Sites that describe where a mention was found: in its clause, or on the
         specimen line just before it in the same section (flag: in the clause)."""
         section = section_at(sections, start)
         found = []
-        for site in sites:
-            if _NODE_SITE.search(site.text):
-                continue
-            if not _can_be_origin(text, site):
-                continue
+        for site in origins:
             if clause[0] <= site.start < clause[1]:
                 found.append((site, True))
             elif site.end <= start and start - site.end < 300 and (

@@ -18,14 +18,15 @@ of an installed scispaCy model as an extra source of cancer mentions. No Doc lea
 from __future__ import annotations
 
 import importlib.util
+import re
 import warnings
 from functools import lru_cache
 from typing import Any
 
 from trialmatch.errors import InputError
 
-_EXTENSIONS = ("tm_text", "tm_sections", "tm_cancer", "tm_tnm", "tm_groups", "tm_grades", "tm_biomarkers",
-               "tm_abbreviations")
+_EXTENSIONS = ("tm_text", "tm_sections", "tm_cancer", "tm_tnm", "tm_groups", "tm_grades",
+               "tm_biomarkers", "tm_abbreviations")
 
 
 def _register_extensions() -> None:
@@ -61,7 +62,8 @@ class SectionsComponent:
         if doc._.tm_text is None:
             doc._.tm_text = doc.text
         doc._.tm_sections = find_sections(doc._.tm_text)
-        doc._.tm_abbreviations = _abbreviation_map(doc)
+        if doc._.tm_abbreviations is None:
+            doc._.tm_abbreviations = _abbreviation_map(doc)
         return doc
 
 
@@ -177,6 +179,26 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
         warnings.simplefilter("ignore", UserWarning)
         doc = nlp.make_doc(text)
         doc._.tm_text = text
-        for _name, component in nlp.pipeline:
+        for name, component in nlp.pipeline:
+            if name == "abbreviation_detector":
+                # Definitions are written "long form (SF)": the detector reads only the
+                # sentences around parentheses, which keeps a long note fast.
+                doc._.tm_abbreviations = _abbreviations_near_parentheses(nlp, component, text)
+                continue
             doc = component(doc)
         return doc
+
+
+_PARENTHESISED = re.compile(r"\(\s*[A-Za-z][A-Za-z0-9/\-]{0,9}\s*\)")
+
+
+def _abbreviations_near_parentheses(nlp: Any, detector: Any, text: str) -> dict[str, str]:
+    """Short form -> long form, from scispaCy's detector run on the text around each
+    parenthesised short form (up to 120 characters before it)."""
+    windows = []
+    for match in _PARENTHESISED.finditer(text):
+        windows.append(text[max(0, match.start() - 120) : match.end()])
+    if not windows:
+        return {}
+    mini = detector(nlp.make_doc(" ;\n".join(windows)))
+    return _abbreviation_map(mini)

@@ -32,12 +32,12 @@ _TOKEN = re.compile(
     r"(?P<suf>\s?\((?:i[+-]|mol[+-]|I[+-]|MOL[+-]|sn|SN|f|m|M|\d{1,2}|is|DCIS|LCIS|Paget'?s?)\))?"
     r"(?=$|[^A-Za-z0-9]|(?:yp|[pcy])?[NM][0-3XxO])"
 )
-_SEPARATOR = re.compile(r"[\s,;/\-]*(?:\(\s*\d{1,3}\s*/\s*\d{1,3}\s*\)[\s,;/\-]*)?")
+_SEPARATOR = re.compile(r"[\s,;/.\-]*(?:\(\s*\d{1,3}\s*/\s*\d{1,3}\s*\)[\s,;/.\-]*)?")
 _CONTEXT = re.compile(
     r"(?i)(?:stage|staging|tnm|ajcc|uicc|classification|category|categories|"
     r"primary\s+tumou?r|regional\s+lymph\s+nodes?|lymph\s+nodes?|distant\s+metastas[ie]s|"
     r"(?:patholog\w*|clinical)\s+[tnm]\b|\b[tnm]\s+(?:stage|category)|tumou?r\s+extent|"
-    r"\((?:y?p|c)?[tnm]\))[^.\n]{0,30}$"
+    r"distant\s+(?:tissues?|sites?|spread)|\((?:y?p|c)?[tnm]\))(?:[^.\n]|\.\s){0,30}$"
 )
 _STAGE_GROUP = re.compile(
     r"(?i)(?<![A-Za-z])(?:(?:ajcc|tnm|uicc|pathologic(?:al)?|clinical|overall|anatomic(?:al)?|"
@@ -45,6 +45,7 @@ _STAGE_GROUP = re.compile(
     r"\s*[:\-=]?\s*(?:is\s+|of\s+)?(?:ajcc\s+)?"
     r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
 )
+_CLINICAL = re.compile(r"(?i)clinical|\bcTNM|clinician|pre-?operative|radiolog")
 _FIGO = re.compile(
     r"(?i)(?<![A-Za-z])FIGO\s*(?:\(\d{4}\))?\s*(?:stage)?\s*(?:\(\d{4}\))?\s*[:\-=]?\s*"
     r"(?:stage\s*)?(?P<g>IV|I{1,3}|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
@@ -74,6 +75,7 @@ class StageGroupMention:
     start: int
     end: int
     evidence: str
+    clinical: bool = False  # "clinical stage", "cTNM": the pre-treatment estimate
 
 
 @dataclass
@@ -221,8 +223,9 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
             continue
         group = normalise_stage_group(match.group("g") + (match.group("s") or ""))
         if group:
+            context = text[max(0, match.start() - 25) : match.start()] + match.group(0)
             mentions.append(StageGroupMention(group, "ajcc", match.start(), match.end(),
-                                              match.group(0)))
+                                              match.group(0), bool(_CLINICAL.search(context))))
     mentions.sort(key=lambda mention: mention.start)
     return mentions
 
@@ -256,7 +259,8 @@ def build_stage(tnm: list[TnmMention], groups: list[StageGroupMention]) -> Stage
             if stage.prefix is None and mention.prefix:
                 stage.prefix = mention.prefix
             evidence.append(mention.evidence)
-    ajcc = [g for g in groups if g.kind == "ajcc"]
+    # A pathological group outranks the clinical estimate, wherever each is written.
+    ajcc = sorted((g for g in groups if g.kind == "ajcc"), key=lambda g: g.clinical)
     figo = [g for g in groups if g.kind == "figo"]
     if figo:
         stage.figo = figo[0].group
