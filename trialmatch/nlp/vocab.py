@@ -184,10 +184,24 @@ def _strip_possessive(raw: str) -> str:
     return raw
 
 
-@functools.lru_cache(maxsize=64)
 def _tokenize(text: str) -> _Tokens:
-    """Split text into tokens with their character offsets. Cached: the finders are usually
-    called one after another on the same text; the token lists are never modified."""
+    """Split text into tokens with their character offsets. Cached for ordinary texts: the
+    finders are usually called one after another on the same text (the token lists are never
+    modified); very long texts are not kept, so a huge input cannot pin memory."""
+    if len(text) > _CACHE_MAX_CHARS:
+        return _tokenize_text(text)
+    return _tokenize_cached(text)
+
+
+_CACHE_MAX_CHARS = 200_000
+
+
+@functools.lru_cache(maxsize=64)
+def _tokenize_cached(text: str) -> _Tokens:
+    return _tokenize_text(text)
+
+
+def _tokenize_text(text: str) -> _Tokens:
     found = list(_TOKEN_RE.finditer(text))
     raws = [m.group() for m in found]
     if "'" in text or "’" in text:
