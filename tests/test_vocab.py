@@ -190,7 +190,8 @@ def test_descendants(vocab):
 
 @pytest.mark.parametrize(
     ("code", "heme"),
-    [("AML", True), ("DLBCLNOS", True), ("PCM", True), ("LUAD", False), ("GB", False)],
+    [("AML", True), ("DLBCLNOS", True), ("PCM", True), ("LUAD", False), ("GB", False),
+     ("TLYM", True), ("MLYM", True), ("LECLC", False)],  # lymphomas filed under organs
 )
 def test_solid_and_heme(vocab, code, heme):
     assert vocab.is_heme(code) is heme

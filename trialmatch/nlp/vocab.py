@@ -39,6 +39,7 @@ from trialmatch.errors import DataFileError
 
 ROOT = "TISSUE"  # OncoTree's root node; ancestors() stops below it
 HEME_TISSUES = frozenset({"Myeloid", "Lymphoid"})
+_HEME_WORDS = re.compile(r"\b(?:lymphomas?|leuka?emias?)\b", re.IGNORECASE)
 ONCOTREE_ENV = "TRIALMATCH_ONCOTREE"
 
 _CODE_RE = re.compile(r"^[A-Z0-9_/\-]+$")
@@ -999,13 +1000,14 @@ class Vocabulary:
         return code == ancestor or ancestor in self.ancestors(code)
 
     def is_heme(self, code: str) -> bool:
-        """Haematological: OncoTree tissue Myeloid or Lymphoid, or a lymphoma/leukaemia main
-        type filed under an organ (e.g. TLYM, Testicular Lymphoma, under Testis)."""
+        """Haematological: OncoTree tissue Myeloid or Lymphoid, or a lymphoma/leukaemia filed
+        under an organ (TLYM, Testicular Lymphoma, under Testis; MLYM under CNS/Brain)."""
         entry = self._entries.get(code)
         if entry is None:
             return False
-        main = entry.main_type.lower()
-        return entry.tissue in HEME_TISSUES or "lymphoma" in main or "leukemia" in main
+        if entry.tissue in HEME_TISSUES:
+            return True
+        return bool(_HEME_WORDS.search(entry.main_type) or _HEME_WORDS.search(entry.name))
 
     def is_solid(self, code: str) -> bool:
         """A known code that is not haematological."""
