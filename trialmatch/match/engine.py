@@ -208,10 +208,10 @@ def plan_match(
     matches: list[TrialMatch] = []
     excluded: list[ExcludedTrial] = []
     for trial in trials:
-        first_failure = screen_trial(trial, patient)
-        if first_failure is not None:
-            # Ruled out: the first failing criterion says why; the rest need not be read.
-            verdict = TrialVerdict(trial.nct_id, "excluded", [first_failure], [first_failure])
+        failing = screen_trial(trial, patient)
+        if failing:
+            # Ruled out: the failing criteria say why; the others need not be read.
+            verdict = TrialVerdict(trial.nct_id, "excluded", failing, failing)
         else:
             verdict = evaluate_trial(trial, patient)
         if verdict.verdict == "excluded":

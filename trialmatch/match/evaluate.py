@@ -1151,24 +1151,22 @@ def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
     return replace(cached, position=criterion.position, cohort=criterion.cohort)
 
 
-def screen_trial(trial: Trial, patient: Patient) -> CriterionResult | None:
-    """The first criterion that rules the patient out, or None.
+def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
+    """The criteria that rule the patient out, found without reading the rest.
 
-    A fast first pass for many candidates: criteria that cannot fail (free text, laboratory
-    values, infections...) are skipped and the search stops at the first failure. Criteria of
-    a cohort are left to `evaluate_trial`, since failing one cohort rules nobody out.
+    A fast first pass over many candidates: criteria that cannot fail (free text, laboratory
+    values, infections...) are skipped. Criteria of a cohort are left to `evaluate_trial`,
+    since failing one cohort rules nobody out. Empty when nothing common fails.
     """
-    for result in record_criteria(trial, patient):
-        if result.result == "not_met":
-            return result
+    failing = [r for r in record_criteria(trial, patient) if r.result == "not_met"]
     for criterion in trial.criteria:
         if criterion.cohort is not None or not criterion.requirements or all(
                 r.kind in ALWAYS_UNKNOWN_KINDS for r in criterion.requirements):
             continue
         result = _criterion_result(criterion, patient, trial.oncotree_codes)
         if result.result == "not_met":
-            return result
-    return None
+            failing.append(result)
+    return failing
 
 
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
