@@ -168,3 +168,69 @@ def test_repair_ocr_keeps_length_and_fixes_capitals():
     repaired = repair_ocr(damaged)
     assert len(repaired) == len(damaged)
     assert repaired == "INVASIVE DUCTAL CARCINOMA. ESTROGEN RECEPTOR. Invasive. pT1 pN0"
+
+
+# ----------------------------------------------------------------------------- cancer rules
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # site + histology, the most specific code the words support
+        ("FINAL DIAGNOSIS: Lung, right upper lobe, lobectomy: adenocarcinoma.", "LUAD"),
+        ("DIAGNOSIS: Breast, left: invasive ductal carcinoma.", "IDC"),
+        # subtype words after the name, and a type field elsewhere in the note
+        ("DIAGNOSIS: Kidney, left: Renal cell carcinoma, clear cell type.", "CCRCC"),
+        ("DIAGNOSIS: Kidney, nephrectomy: Renal cell carcinoma.\n"
+         "Histologic type: chromophobe", "CHRCC"),
+        ("Histologic type: Invasive lobular (E-cadherin negative)\nSite: breast", "ILC"),
+        # a margin or an invaded organ is not where the tumour arose
+        ("DIAGNOSIS: Cervix, radical hysterectomy: squamous cell carcinoma. Vaginal margin: "
+         "involved by squamous cell carcinoma.", "CESC"),
+        ("Tumor site: left upper lobe\nHistologic type: adenocarcinoma\n"
+         "Carcinoma invades the visceral pleura.", "LUAD"),
+        # terms split by OCR line merging
+        ("DIAGNOSIS: Liver, lobectomy - HEPATOCELLULAR. CARCINOMA, moderately "
+         "differentiated.", "HCC"),
+        # a named type made specific by the organ it was found in
+        ("DIAGNOSIS: Skin, back, excision: malignant melanoma, Breslow 1.2 mm.", "SKCM"),
+        ("DIAGNOSIS: Right eye, enucleation: malignant choroidal melanoma.", "UM"),
+    ],
+)
+def test_cancer_type_rules(text, code):
+    profile = extract([text])
+    assert profile.cancer_type is not None, text
+    assert profile.cancer_type.code == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FINAL DIAGNOSIS: Uterus, hysterectomy: leiomyoma. No malignancy.",
+        "DIAGNOSIS: Colon, polypectomy: tubular adenoma.",  # OCR repair must not invent one
+        "DIAGNOSIS: Lymph node: reactive. Suspicious for lymphoma? No.",
+        "DIAGNOSIS: Thyroid: xanthogranuloma.",
+        "ALL MARGINS ARE FREE OF TUMOR. BENIGN FIBROADIPOSE TISSUE.",  # ALL is not leukaemia
+    ],
+)
+def test_benign_neoplasms_and_words_are_not_cancers(text):
+    assert extract([text]).cancer_type is None
+
+
+def test_stage_and_grade_follow_the_chosen_tumour():
+    text = ("FINAL DIAGNOSIS: Urinary bladder, cystoprostatectomy: invasive high grade urothelial "
+            "carcinoma. TNM pathologic stage (urothelial carcinoma): pT3b pN1.\n"
+            "Prostate: prostatic adenocarcinoma, Gleason score 3+4=7. "
+            "TNM pathologic stage (prostatic adenocarcinoma): pT2a pN0.")
+    profile = extract([text])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "BLCA"
+    assert profile.stage is not None and (profile.stage.t, profile.stage.n) == ("T3b", "N1")
+    assert profile.grade == "G3"
+
+
+def test_pathological_stage_group_outranks_the_clinical_one():
+    text = ("DIAGNOSIS: Breast, left: invasive ductal carcinoma. Clinical stage IIB.\n"
+            "AJCC pathologic stage: IIIC. pT2. pN3a.")
+    profile = extract([text])
+    assert profile.stage is not None
+    assert (profile.stage.group, profile.stage.t, profile.stage.n) == ("IIIC", "T2", "N3a")

@@ -70,7 +70,8 @@ _PRIMARY_FIELD = re.compile(
 # An acronym in a report written all in capitals may be a word ("ALL margins negative").
 _ACRONYM_MAX = 4
 _IN_SITU = re.compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
-_NOTE_SITE_WEIGHT_MIN = 2.0  # a site counts note-wide when named in deciding sections
+_NOTE_SITE_WEIGHT_MIN = 2.0
+SYNOPTIC_FIELD_WEIGHT = 2.0  # a site counts note-wide when named in deciding sections
 
 
 @dataclass(frozen=True)
@@ -247,10 +248,11 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     for start, value in fields:
         if vocab.find_histologies(value) or vocab.find_cancer_types(value):
             continue
-        for match in vocab.find_histologies(f"{value} carcinoma"):
-            if match.end > len(value) and match.start < len(value):
-                implied.append(type(match)(match.key, start + match.start, start + len(value),
-                                           value[match.start :], match.exact))
+        words = re.sub(r"\s*\([^)]*\)", "", value).strip()  # "lobular (E-cadherin neg.)"
+        for match in vocab.find_histologies(f"{words} carcinoma"):
+            if match.end > len(words) and match.start < len(words):
+                implied.append(type(match)(match.key, start, start + len(value), value,
+                                           match.exact))
     # A benign word is never read as a cancer, even when OCR repair would make it one
     # ("adenoma" is not a damaged "adenocarcinoma").
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
@@ -270,6 +272,9 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         context = mention_context(text, start, end, clause)
         section = section_at(sections, start)
         weight = (section.weight if section else 1.0) * factor
+        if any(field_start <= start < field_start + len(value) for field_start, value in fields):
+            # A "Histologic type:" field is a synoptic statement wherever the report puts it.
+            weight = max(weight, SYNOPTIC_FIELD_WEIGHT * factor)
         metastatic = bool(_METASTATIC.search(text[max(clause[0], start - 40) : start]))
         asserted = not (context.negated or context.hypothetical or context.historical)
         distant = False

@@ -223,7 +223,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
             continue
         group = normalise_stage_group(match.group("g") + (match.group("s") or ""))
         if group:
-            context = text[max(0, match.start() - 25) : match.start()] + match.group(0)
+            before = re.split(r"[.;\n]", text[max(0, match.start() - 25) : match.start()])[-1]
+            context = before + match.group(0)
             mentions.append(StageGroupMention(group, "ajcc", match.start(), match.end(),
                                               match.group(0), bool(_CLINICAL.search(context))))
     mentions.sort(key=lambda mention: mention.start)
