@@ -353,6 +353,11 @@ def test_mmr_proteins(vocab):
         ("upper pole of the kidney", []),
         ("eGFR >= 45 mL/min/1.73 m2", []),  # estimated glomerular filtration rate
         ("MSI-H", ["MSI"]),
+        # phrases that contain an alias without naming the marker
+        ("TUMOR SITE: MIDDLE POLE", []),
+        ("POLE exonuclease domain mutation", ["POLE"]),
+        ("objective response (CR or PR) by RECIST", []),
+        ("partial response (PR)", []),
     ],
 )
 def test_find_biomarkers(vocab, text, expected):

@@ -613,6 +613,10 @@ class _BiomarkerData:
     markers: dict[str, BiomarkerEntry]
     exact_case: dict[str, set[str]]
     status_aliases: dict[tuple[str, ...], str]
+    not_markers: tuple[str, ...] = ()
+
+
+_NOT_A_TERM = ""  # key of blocking phrases
 
 
 def load_biomarkers(path: Path | Any) -> _BiomarkerData:
@@ -659,7 +663,8 @@ def load_biomarkers(path: Path | Any) -> _BiomarkerData:
         if status not in ("positive", "negative", "equivocal", "unknown"):
             raise DataFileError(f"{label}: status alias {alias!r}: bad status {status!r}")
         status_aliases[_phrase_tokens(alias)] = status
-    return _BiomarkerData(markers, exact_case, status_aliases)
+    not_markers = _phrases(data, "not_markers", label, "not_markers")
+    return _BiomarkerData(markers, exact_case, status_aliases, not_markers)
 
 
 @dataclass(frozen=True)
@@ -874,6 +879,10 @@ class Vocabulary:
                         f"also names {owner!r}"
                     )
                 self._marker_lookup.setdefault(_phrase_tokens(phrase), marker.symbol)
+        # Phrases that contain a marker alias but are not the marker ("middle pole", "CR or
+        # PR"): indexed under a blank key, they win the leftmost-longest scan and are dropped.
+        for phrase in biomarkers.not_markers:
+            self._marker_index.add(phrase, _NOT_A_TERM)
         self._marker_index.freeze()
 
         self._combos: dict[tuple[str, str], str] = {}
@@ -1133,7 +1142,7 @@ class Vocabulary:
 
     def find_biomarkers(self, text: str) -> list[TermMatch]:
         """Marker-name mentions (key = SPEC marker name)."""
-        return self._marker_index.find(text)
+        return [m for m in self._marker_index.find(text) if m.key != _NOT_A_TERM]
 
     def status_of_alias(self, alias: str) -> str | None:
         """The result an alias itself states ("MSS" -> "negative", "MSI-H" and "dMMR" ->
