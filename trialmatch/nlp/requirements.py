@@ -46,33 +46,49 @@ REQUIREMENT_KINDS = (
 _CONTEXT_SEPARATOR = "\n"
 
 
-# Cheap substring gates: a parser runs only when one of its trigger words is present, which
-# keeps the parse rate in the hundreds of trials per second (most criteria trigger few kinds).
-_TRIGGERS: dict[str, str] = {
-    "stage": r"stage",
-    "extent": r"metasta|advanced|resect|inoperable|recurr|relaps|early|amenable|candidate",
-    "measurable": r"measurable",
-    "age": r"\bage|year|\bold\b|adult",
-    "sex": r"\b(?:fe)?males?\b|\bwom[ae]n\b|\bm[ae]n\b",
-    "performance": r"ecog|performance|karnofsky|\bkps|lansky|\blps|zubrod|\bps\b|\bwho\b",
-    "organ": r"neutrophil|\b(?:anc|agc|plt|hgb|hb|wbc|ast|alt|sgot|sgpt|crcl|clcr|e?gfr|tbili?)\b|"
-             r"granulocyte|platelet|thrombocyte|globin|white\s+blood|leu[kc]ocyte|creatinine|"
-             r"glomerular|bilirubin|transaminase|aminotransferase|liver\s+enzymes|aspartate|"
-             r"alanine",
-    "infection": r"\bhiv|immunodeficiency|\baids\b|hepatitis|\bhbv|\bhcv|hbsag|\bhep\s",
-    "pregnancy": r"pregnan|breast|lactat|nursing",
-    "cns": r"brain|\bcns\b|central\s+nervous|cranial|cerebr|mening|spinal",
-    "malignancy": r"malignan|cancer|neoplas|tumou?r|primar",
-    "therapy": r"prior|previous|receiv|treat|therap|expos|refractory|resistant|progress|fail|"
-               r"relaps|recurren|intoleran|history|\bhad\b|underw|undergone|complet|after|"
-               r"following|na[iï]ve|experienced|administ|use\s+of|given|\bline|regimen|respon|sensitive",
-    "biomarker": r"msi|\bmss\b|mmr|\btmb|her-?2|hormone|\bhr\b|triple|tnbc|brca|ntrk|\bras\b|"
-                 r"microsatellite|mismatch|mutation|wild|positive|negative|express|amplif|fusion|"
-                 r"rearrang|alteration",
-    "cancer": r"solid|h(?:a)?ematolog|blood|lymphoid|myeloid|\bany\s|\ball\s|squamous",
+# Cheap gates: a parser runs only when one of its trigger words is present, which keeps the
+# parse rate in the hundreds of trials per second (most criteria trigger few kinds). Each kind
+# has substrings (found anywhere: "therap" in "chemotherapy") and whole words ("hb", "ps").
+_TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "stage": (("stage",), ()),
+    "extent": (("metasta", "advanced", "resect", "inoperable", "recurr", "relaps", "early",
+                "amenable", "candidate"), ()),
+    "measurable": (("measurable",), ()),
+    "age": (("year", "adult"), ("age", "aged", "ages", "old")),
+    "sex": (("female", "women", "woman"), ("male", "males", "men", "man")),
+    "performance": (("ecog", "performance", "karnofsky", "lansky", "zubrod"),
+                    ("kps", "lps", "ps", "who")),
+    "organ": (("neutrophil", "granulocyte", "platelet", "thrombocyte", "globin",
+               "white blood", "leukocyte", "leucocyte", "creatinine", "glomerular",
+               "bilirubin", "transaminase", "aminotransferase", "liver enzymes", "aspartate",
+               "alanine"),
+              ("anc", "agc", "plt", "hgb", "hb", "wbc", "ast", "alt", "sgot", "sgpt", "crcl",
+               "clcr", "gfr", "egfr", "tbil", "tbili")),
+    "infection": (("hiv", "immunodeficiency", "hepatitis", "hbv", "hcv", "hbsag"),
+                  ("aids", "hep")),
+    "pregnancy": (("pregnan", "breast", "lactat", "nursing"), ()),
+    "cns": (("brain", "central nervous", "cranial", "cerebr", "mening", "spinal"), ("cns",)),
+    "malignancy": (("malignan", "cancer", "neoplas", "tumor", "tumour", "primar"), ()),
+    "therapy": (("prior", "previous", "receiv", "treat", "therap", "expos", "refractory",
+                 "resistant", "progress", "fail", "relaps", "recurren", "intoleran", "history",
+                 "underw", "undergone", "complet", "after", "following", "naive", "naïve",
+                 "experienced", "administ", "use of", "given", "regimen", "respon",
+                 "sensitive"),
+                ("had", "line", "lines")),
+    "biomarker": (("msi", "mmr", "her2", "her-2", "hormone", "triple", "tnbc", "brca", "ntrk",
+                   "microsatellite", "mismatch", "mutation", "wild", "positive", "negative",
+                   "express", "amplif", "fusion", "rearrang", "alteration"),
+                  ("mss", "tmb", "hr", "ras")),
+    "cancer": (("solid", "hematolog", "haematolog", "blood", "lymphoid", "myeloid", "squamous"),
+               ("any", "all")),
 }
 _WORD = re.compile(r"[^\W_]+")
 _DIGIT = re.compile(r"\d")
+
+
+def _triggered_kinds(lower: str, words: set[str]) -> set[str]:
+    return {kind for kind, (parts, whole) in _TRIGGERS.items()
+            if any(part in lower for part in parts) or not words.isdisjoint(whole)}
 
 
 class _Gates:
@@ -128,13 +144,6 @@ def _gates() -> _Gates:
     return _Gates()
 
 
-_TRIGGER_PATTERNS = {name: re.compile(pattern) for name, pattern in _TRIGGERS.items()}
-
-
-def _triggered(lower: str, name: str) -> bool:
-    return _TRIGGER_PATTERNS[name].search(lower) is not None
-
-
 def parse_criterion(text: str, kind: str) -> list[Requirement]:
     """The requirements one criterion states, in text order, spans within `text`.
 
@@ -159,6 +168,11 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     gates = _gates()
     tokens = gates.tokens(lower)
     requirements: list[Requirement] = []
+    triggered = _triggered_kinds(lower, set(_WORD.findall(lower)))
+
+    def _triggered(_: str, name: str) -> bool:
+        return name in triggered
+
     other_malignancy = find_other_malignancy(text) if _triggered(lower, "malignancy") else []
     requirements += other_malignancy
     if gates.may_match(gates.cancer, tokens) or _triggered(lower, "cancer"):
@@ -205,8 +219,11 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
     """Parse a sub-bullet with its lead-in lines before it ("Patients must have one of the
     following:" + "EGFR exon 19 deletion"), keeping only what touches the sub-bullet itself.
     Spans are shifted to be relative to the sub-bullet, plus `offset`."""
-    if not context:
-        return [_shift(r, offset) for r in parse_criterion(text, kind)]
+    alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
+    if not context or alone or not _context_helps(context):
+        # Most sub-bullets read on their own ("ANC ≥ 1.5 x 10^9/L"); the lead-in is needed
+        # only when they state nothing by themselves ("exon 19 deletion", "pembrolizumab").
+        return alone
     prefix = context + _CONTEXT_SEPARATOR
     combined = prefix + text
     out = []
@@ -218,6 +235,19 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
         out.append(Requirement(req.kind, req.params, text[start:end], start + offset,
                                end + offset))
     return out
+
+
+_CONTEXT_CUES = ("prior", "previous", "receiv", "treat", "therap", "following", "mutation",
+                 "alteration", "positive", "negative", "express", "stage", "metasta", "cancer",
+                 "carcinoma", "tumor", "tumour", "malignan")
+
+
+def _context_helps(context: str) -> bool:
+    """Whether a lead-in can add to a sub-bullet: it names a marker, a therapy or a disease."""
+    lower = context.lower()
+    gates = _gates()
+    return any(cue in lower for cue in _CONTEXT_CUES) or gates.may_match(
+        gates.markers, gates.tokens(lower))
 
 
 def _shift(req: Requirement, offset: int) -> Requirement:

@@ -54,10 +54,16 @@ def clean_number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 3)
 
 
+_BOUNDARY_WORDS = ("but", "however", "unless", "except", "excluding", "other than",
+                   "with the exception", "provided", "whereas")
+
+
 @lru_cache(maxsize=256)
 def _boundaries(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Start and end offsets of every clause boundary in `text` (parsers ask many times)."""
-    found = [(m.start(), m.end()) for m in _BOUNDARY.finditer(text)]
+    lower = text.lower()
+    pattern = _BOUNDARY if any(w in lower for w in _BOUNDARY_WORDS) else SENTENCE_END
+    found = [(m.start(), m.end()) for m in pattern.finditer(text)]
     return tuple(s for s, _ in found), tuple(e for _, e in found)
 
 

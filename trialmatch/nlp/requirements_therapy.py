@@ -144,9 +144,15 @@ _NAIVE_GATE = re.compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s
                          r"(?:previously\s+)?(?:received|treated)", _I)
 
 
+_LINE_WORDS = ("line", "regimen", "therap", "treat", "naive", "naïve", "prior", "previous")
+
+
 def _find_lines(text: str) -> list[Requirement]:
     """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
     "treatment-naive")."""
+    lower = text.lower()
+    if not any(word in lower for word in _LINE_WORDS):
+        return []
     if not _LINES_GATE.search(text):
         naive = _NAIVE_STATE.search(text) if _NAIVE_GATE.search(text) else None
         if naive and not _CNS_CLAUSE.search(text[slice(*clause_bounds(text, naive.start(),
@@ -272,8 +278,6 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     Washout rules ("no chemotherapy within 4 weeks"), allergies, concurrent use and study
     treatment are skipped: they are not facts about the patient's treatment history.
     """
-    if not _PRIOR_CUE.search(text):
-        return []
     mentions = []
     if _may_name_drug(text):
         mentions = sorted(find_drug_classes(text) + find_drugs(text),
