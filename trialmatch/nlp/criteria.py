@@ -84,6 +84,9 @@ class CriterionPiece:
 
 def _header_kind(label: str, bulleted: bool = False) -> str | None:
     rules = get_rules()
+    lower = label.lower()
+    if len(label) > 120 or not any(word in lower for word in rules.header_words):
+        return None  # every header names one of these words: skip the patterns
     label = _LABEL_DECORATION.sub("", label)
     if not label or len(label) > 90:
         return None

@@ -114,7 +114,9 @@ class _Gates:
                     return None  # the index changed shape: never skip rather than guess
             return out
 
-        self.cancer = phrases(("_cancer_index", "_histology_index", "_site_index"))
+        self.cancer_types = phrases(("_cancer_index",))
+        self.histologies = phrases(("_histology_index",))
+        self.sites = phrases(("_site_index",))
         self.markers = phrases(("_marker_index",))
 
     def tokens(self, lower: str) -> set[str]:
@@ -175,9 +177,15 @@ def _parse(text: str, kind: str) -> list[Requirement]:
 
     other_malignancy = find_other_malignancy(text) if _triggered(lower, "malignancy") else []
     requirements += other_malignancy
-    if gates.may_match(gates.cancer, tokens) or _triggered(lower, "cancer"):
-        requirements += find_cancer_requirements(text, kind, skip_other_malignancy=bool(
-            other_malignancy))
+    if not other_malignancy:
+        scans = {name for name, index in (("cancer", gates.cancer_types),
+                                          ("histology", gates.histologies),
+                                          ("site", gates.sites))
+                 if gates.may_match(index, tokens)}
+        if _triggered(lower, "cancer"):
+            scans |= {"cancer", "histology"}
+        if scans:
+            requirements += find_cancer_requirements(text, kind, scans=scans)
     if _triggered(lower, "stage"):
         requirements += find_stage(text)
     if _triggered(lower, "extent"):

@@ -73,11 +73,14 @@ def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str])
 
 
 def find_cancer_requirements(text: str, criterion_kind: str,
-                             skip_other_malignancy: bool = False) -> list[Requirement]:
+                             skip_other_malignancy: bool = False,
+                             scans: set[str] | None = None) -> list[Requirement]:
     """cancer_type (codes or scope solid/heme/any, with "except"), histology and
     primary_site requirements of one criterion.
 
-    Skipped: mentions of past or other cancers ("history of breast cancer"), those after
+    `scans` limits the vocabulary searches to "cancer", "histology" and/or "site" (the
+    caller knows which phrases cannot occur). Skipped: mentions of past or other cancers
+    ("history of breast cancer"), those after
     "except" (they become the `except` list of a scope), and in exclusion criteria the
     diagnosis words that only qualify another statement ("EGFR-mutant NSCLC").
     """
@@ -86,7 +89,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
     vocabulary = get_vocabulary()
     out: list[Requirement] = []
     except_at = _EXCEPT.search(text)
-    cancer_matches = vocabulary.find_cancer_types(text)
+    scans = {"cancer", "histology", "site"} if scans is None else scans
+    cancer_matches = vocabulary.find_cancer_types(text) if "cancer" in scans else []
     kept = []
     excepted = []
     for match in cancer_matches:
@@ -115,7 +119,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
                                text, kept[0].start, kept[-1].end))
     covered = [(m.start, m.end) for m in cancer_matches]
     histologies = []
-    for match in vocabulary.find_histologies(text):
+    for match in (vocabulary.find_histologies(text) if "histology" in scans else []):
         if any(s <= match.start and match.end <= e for s, e in covered):
             continue
         if except_at and match.start > except_at.start():
@@ -135,7 +139,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             spans.append((non_squamous.start(), non_squamous.end()))
         out.append(requirement("histology", {"histologies": list(dict.fromkeys(names))}, text,
                                min(s for s, _ in spans), max(e for _, e in spans)))
-    if criterion_kind == "inclusion" and not out:
+    if criterion_kind == "inclusion" and not out and "site" in scans:
         sites = []
         for match in vocabulary.find_sites(text):
             near = text[max(0, match.start - _SITE_NEAR):match.end + _SITE_NEAR]

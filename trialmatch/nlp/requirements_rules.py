@@ -33,6 +33,7 @@ class CriteriaRules:
 
     source: str
     section_headers: tuple[SectionHeader, ...]
+    header_words: tuple[str, ...]  # every header contains one of these (a cheap pre-check)
     negative_lead_ins: tuple[re.Pattern[str], ...]
     alternative_lead_ins: tuple[re.Pattern[str], ...]
     cohort_label: re.Pattern[str]
@@ -60,6 +61,14 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
+def _words(data: dict[str, Any], key: str) -> list[str]:
+    words = _list(data, key)
+    for i, word in enumerate(words):
+        if not isinstance(word, str) or not word.strip() or word != word.lower():
+            raise DataFileError(f"{RULES_FILE}: {key}[{i}] must be a non-empty lower-case string")
+    return words
+
+
 def build_rules(data: dict[str, Any]) -> CriteriaRules:
     """Validate and compile a rules document (the parsed JSON of `criteria_rules.json`)."""
     if not isinstance(data, dict):
@@ -85,6 +94,7 @@ def build_rules(data: dict[str, Any]) -> CriteriaRules:
     return CriteriaRules(
         source=data["source"],
         section_headers=tuple(headers),
+        header_words=tuple(_words(data, "header_words")),
         negative_lead_ins=tuple(
             _compile(p, f"negative_lead_ins[{i}]")
             for i, p in enumerate(_list(data, "negative_lead_ins"))),
