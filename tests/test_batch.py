@@ -162,6 +162,16 @@ def test_discovery_rejects_a_file(tmp_path):
         discover_cases(note)
 
 
+@pytest.mark.parametrize("out_name, message", [
+    ("cases", "must not be the case folder"),
+    ("a-file", "is a file"),
+])
+def test_unusable_output_folder_is_an_error(case_dir, tmp_path, out_name, message):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(InputError, match=message):
+        run_batch(case_dir, tmp_path / out_name, matcher_factory=fake_matcher)
+
+
 def test_empty_folder_is_an_error(tmp_path):
     (tmp_path / "cases").mkdir()
     with pytest.raises(InputError, match="no case files"):
@@ -232,6 +242,7 @@ def test_bad_cases_are_reported_and_others_continue(case_dir, tmp_path):
     (case_dir / "unreadable.yaml").symlink_to(case_dir / "no-such-file.yaml")
     write_case(case_dir, "boom", "boom", note=SECRET + "\n")
     write_case(case_dir, "refuse", "refuse")
+    (case_dir / "blank-note.txt").write_text("\n")  # a .txt case of its own, but empty
     out = tmp_path / "out"
     (out).mkdir()
     (out / "boom.json").write_text("{}")  # last run's output for a case that now fails
@@ -241,7 +252,7 @@ def test_bad_cases_are_reported_and_others_continue(case_dir, tmp_path):
     rows = {row["case_file"]: row for row in read_summary(out)}
     errors = {name: rows[name]["error"] for name in rows if rows[name]["error"]}
     assert set(errors) == {"bad-yaml.yaml", "empty-note.yaml", "unknown-field.yaml",
-                           "unreadable.yaml", "boom.yaml", "refuse.yaml"}
+                           "unreadable.yaml", "boom.yaml", "refuse.yaml", "blank-note.txt"}
     assert "invalid YAML" in errors["bad-yaml.yaml"]
     assert "empty" in errors["empty-note.yaml"]
     assert "unknown field 'smoker'" in errors["unknown-field.yaml"]
@@ -253,8 +264,10 @@ def test_bad_cases_are_reported_and_others_continue(case_dir, tmp_path):
     assert SECRET not in (out / "index.html").read_text()
     assert rows["bad-yaml.yaml"]["case_id"] == ""  # unknown: the file could not be parsed
     assert rows["unknown-field.yaml"]["case_id"] == "unknown-field"
+    assert rows["blank-note.txt"]["case_id"] == "blank-note"  # a note's id is its file name
+    assert "empty" in errors["blank-note.txt"]
     assert not (out / "boom.json").exists()  # a failed case leaves no stale report behind
-    assert len(result.failed) == 6
+    assert len(result.failed) == 7
     assert result.counts()["matched"] == 4
     assert (out / "case-a.json").exists()
 

@@ -138,7 +138,7 @@ def discover_cases(case_dir: Path, *, exclude: Path | None = None) -> list[CaseF
             notes.append(path)
     referenced = {note for case in structured for note in case.notes}
     standalone = [
-        CaseFile(path, path.relative_to(case_dir).as_posix())
+        CaseFile(path, path.relative_to(case_dir).as_posix(), declared_id=path.stem)
         for path in notes if path.resolve() not in referenced
     ]
     return sorted(structured + standalone, key=lambda case: case.relpath)
@@ -420,6 +420,12 @@ def run_batch(
     if load_case is None:
         from trialmatch.match.case import load_case
     out_dir = Path(out_dir)
+    if out_dir.resolve() == Path(case_dir).resolve():
+        # The next run would read last run's .json reports as case files.
+        raise InputError("--out must not be the case folder itself",
+                         hint="use a separate folder, e.g. CASE_DIR/out or a sibling")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file, not a folder")
     cases = discover_cases(Path(case_dir), exclude=out_dir)
     if not cases:
         raise InputError(f"no case files under {case_dir}",
