@@ -12,7 +12,6 @@ allowed"), which rules nobody out. See docs/requirements.md.
 
 from __future__ import annotations
 
-import copy
 import re
 from functools import lru_cache
 
@@ -119,8 +118,8 @@ class _Gates:
         self.sites = phrases(("_site_index",))
         self.markers = phrases(("_marker_index",))
 
-    def tokens(self, lower: str) -> set[str]:
-        words = set(_WORD.findall(lower))
+    def tokens(self, lower: str, words: set[str] | None = None) -> set[str]:
+        words = set(_WORD.findall(lower)) if words is None else words
         # Only British spellings ("tumour", "oesophageal") need the vocabulary's normaliser.
         return {self.normalise(w) if ("ae" in w or "oe" in w or "our" in w) else w
                 for w in words}
@@ -156,8 +155,17 @@ def parse_criterion(text: str, kind: str) -> list[Requirement]:
     if not text or not text.strip():
         return []
     # Boilerplate criteria repeat across trials: parse each (text, kind) once per process.
-    return [Requirement(r.kind, copy.deepcopy(r.params), r.text, r.start, r.end)
+    return [Requirement(r.kind, _copy(r.params), r.text, r.start, r.end)
             for r in _parse_cached(text, kind)]
+
+
+def _copy(value):
+    """A deep copy of JSON-like params (dicts, lists, scalars), faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 @lru_cache(maxsize=20000)
@@ -168,9 +176,10 @@ def _parse_cached(text: str, kind: str) -> tuple[Requirement, ...]:
 def _parse(text: str, kind: str) -> list[Requirement]:
     lower = text.lower()
     gates = _gates()
-    tokens = gates.tokens(lower)
+    words = set(_WORD.findall(lower))
+    tokens = gates.tokens(lower, words)
     requirements: list[Requirement] = []
-    triggered = _triggered_kinds(lower, set(_WORD.findall(lower)))
+    triggered = _triggered_kinds(lower, words)
 
     def _triggered(_: str, name: str) -> bool:
         return name in triggered

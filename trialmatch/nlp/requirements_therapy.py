@@ -279,9 +279,11 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     treatment are skipped: they are not facts about the patient's treatment history.
     """
     mentions = []
+    class_spans: set[tuple[int, int]] = set()
     if _may_name_drug(text):
-        mentions = sorted(find_drug_classes(text) + find_drugs(text),
-                          key=lambda m: (m.start, -m.end))
+        classes = find_drug_classes(text)
+        class_spans = {(m.start, m.end) for m in classes}
+        mentions = sorted(classes + find_drugs(text), key=lambda m: (m.start, -m.end))
     kept: list[DrugMention] = []
     for mention in mentions:
         if kept and mention.start < kept[-1].end:
@@ -305,7 +307,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         if is_allowance(text, mention.start, mention.end):
             continue
-        is_class = mention.key not in {d.key for d in find_drugs(mention.text)}
+        is_class = (mention.start, mention.end) in class_spans
         received = not _negated_therapy(text, mention, criterion_kind)
         groups[received].append((mention, is_class))
     out: list[Requirement] = []
