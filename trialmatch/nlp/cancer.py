@@ -39,6 +39,7 @@ _PRIMARY_BEFORE = re.compile(
 )
 _METASTATIC = re.compile(r"(?i)\b(?:metastatic|metastasis|metastases|metastasizing)\b")
 _NODE_SITE = re.compile(r"(?i)lymph|node|nodal")
+_PROCEDURE = re.compile(r"(?i)(?:ectomy|otomy|ostomy|scopy|plasty)\b")
 # A site named as what the tumour reaches is not where it arose ("invades the visceral
 # pleura", "extends into the duodenum", "erodes the common bile duct").
 _REACHED_SITE = re.compile(
@@ -54,7 +55,7 @@ _MARGIN_AFTER = re.compile(
 _TYPE_FIELD = re.compile(
     r"(?i)(?:histolog(?:ic|ical)?\s+(?:tumou?r\s+)?type|tumou?r\s+type|histologic\s+"
     r"diagnosis|type\s+of\s+(?:carcinoma|tumou?r)|histology)\s*(?:\([^)]{0,25}\))?\s*"
-    r"[:\-]\s*(?P<value>[A-Za-z][^.;\n]{2,80})"
+    r"(?:[:\-]|\.(?=\s+[A-Z]))\s*(?P<value>[A-Za-z][^.;\n]{2,80})"
 )
 # Neoplasms OncoTree lists that are not cancers: they do not make a report malignant.
 _NOT_MALIGNANT = re.compile(
@@ -71,7 +72,8 @@ _PRIMARY_FIELD = re.compile(
 _ACRONYM_MAX = 4
 _IN_SITU = re.compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
 _NOTE_SITE_WEIGHT_MIN = 2.0
-SYNOPTIC_FIELD_WEIGHT = 2.0  # a site counts note-wide when named in deciding sections
+SYNOPTIC_FIELD_WEIGHT = 2.0
+INCIDENTAL_FACTOR = 0.2  # a site counts note-wide when named in deciding sections
 
 
 @dataclass(frozen=True)
@@ -246,17 +248,27 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     # carcinoma: read it with the noun added.
     implied = []
     for start, value in fields:
-        if vocab.find_histologies(value) or vocab.find_cancer_types(value):
+        if vocab.find_cancer_types(value):
             continue
-        words = re.sub(r"\s*\([^)]*\)", "", value).strip()  # "lobular (E-cadherin neg.)"
-        for match in vocab.find_histologies(f"{words} carcinoma"):
-            if match.end > len(words) and match.start < len(words):
-                implied.append(type(match)(match.key, start, start + len(value), value,
-                                           match.exact))
+        # "Urothelial (transitional cell) carcinoma", "lobular (E-cadherin negative)": read
+        # without the aside, and with the noun added when the field leaves it out.
+        as_written = {h.key for h in vocab.find_histologies(value)}
+        for words in (" ".join(re.sub(r"[()]", " ", value).split()),
+                      re.sub(r"\s*\([^)]*\)", "", value).strip()):
+            found = vocab.find_histologies(words)
+            if not found:
+                found = [m for m in vocab.find_histologies(f"{words} carcinoma")
+                         if m.end > len(words) and m.start < len(words)]
+            found = [m for m in found if m.key not in as_written]
+            if found:
+                implied.append(type(found[0])(found[0].key, start, start + len(value), value,
+                                              found[0].exact))
+                break
+    implied_spans = [(m.start, m.end) for m in implied]
     # A benign word is never read as a cancer, even when OCR repair would make it one
     # ("adenoma" is not a damaged "adenocarcinoma").
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
-                   if not _overlaps(h.start, h.end, direct_spans)
+                   if not _overlaps(h.start, h.end, direct_spans + implied_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
     note_site = _note_site(text, sites, sections)
     stated_site = _primary_field(text, sites)
@@ -272,6 +284,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         context = mention_context(text, start, end, clause)
         section = section_at(sections, start)
         weight = (section.weight if section else 1.0) * factor
+        if context.incidental:
+            weight *= INCIDENTAL_FACTOR  # an incidental second tumour is not the case's cancer
         if any(field_start <= start < field_start + len(value) for field_start, value in fields):
             # A "Histologic type:" field is a synoptic statement wherever the report puts it.
             weight = max(weight, SYNOPTIC_FIELD_WEIGHT * factor)
@@ -320,12 +334,15 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     def best_local(start: int, end: int, clause: tuple[int, int], histology: str,
                    ) -> tuple[str | None, str | None, tuple[int, int], float]:
         """The local site giving the most specific code (ties: in the clause, nearest)."""
-        best: tuple[tuple[int, bool, int], str, str, tuple[int, int], float] | None = None
+        best: tuple[tuple[bool, bool, int, int], str, str, tuple[int, int], float] | None = None
         for site, in_clause in local_sites(start, clause):
             code = vocab.resolve(site.key, histology)
             if code is None:
                 continue
-            rank = (depth(code), in_clause, -abs(site.start - start))
+            # The organ named beats the organ implied by a procedure ("Cervix, radical
+            # hysterectomy"; "Kidney (nephrectomy)" after "Gallbladder (cholecystectomy)").
+            organ = not _PROCEDURE.search(site.text)
+            rank = (in_clause, organ, depth(code), -abs(site.start - start))
             if best is None or rank > best[0]:
                 span = (min(start, site.start), max(end, site.end))
                 best = (rank, code, site.key, span, 1.0 if in_clause else 0.8)

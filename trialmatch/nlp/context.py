@@ -32,6 +32,7 @@ class Cues:
     negation_post: re.Pattern[str]
     hypothetical_pre: re.Pattern[str]
     historical_pre: re.Pattern[str]
+    incidental_pre: re.Pattern[str]
     terminators: re.Pattern[str]
     status_post: dict[str, tuple[str, ...]]
     status_pre: dict[str, tuple[str, ...]]
@@ -88,6 +89,7 @@ def load_cues() -> Cues:
         negation_post=phrase_pattern(_phrases(raw, "negation_post")),
         hypothetical_pre=phrase_pattern(_phrases(raw, "hypothetical_pre")),
         historical_pre=phrase_pattern(_phrases(raw, "historical_pre")),
+        incidental_pre=phrase_pattern(_phrases(raw, "incidental_pre")),
         terminators=phrase_pattern(_phrases(raw, "scope_terminators")),
         status_post=_status_table(raw, "biomarker_status"),
         status_pre=_status_table(raw, "biomarker_status_pre"),
@@ -130,6 +132,7 @@ class MentionContext:
     negated: bool
     hypothetical: bool
     historical: bool
+    incidental: bool = False  # "incidental focus of prostatic adenocarcinoma"
 
 
 def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) -> MentionContext:
@@ -156,4 +159,5 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
         negated=negated,
         hypothetical=bool(cues.hypothetical_pre.search(before)),
         historical=bool(cues.historical_pre.search(before)),
+        incidental=bool(cues.incidental_pre.search(before)),
     )

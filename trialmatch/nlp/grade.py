@@ -56,7 +56,7 @@ _TOTAL_SCORE = re.compile(
 )
 _WHO = re.compile(rf"(?i)WHO\s*(?:CNS\s*)?grade\s*[:=]?\s*(?P<v>{_NUM})(?![A-Za-z0-9])")
 _FUHRMAN = re.compile(
-    rf"(?i)(?:fuhrman|WHO\s*/\s*ISUP|ISUP(?:\s*/\s*WHO)?)\s*(?:nuclear\s*)?grade\s*"
+    rf"(?i)(?:fuhrman(?:'?s)?|WHO\s*/\s*ISUP|ISUP(?:\s*/\s*WHO)?)\s*(?:nuclear\s*)?grade\s*"
     rf"(?:\([^)]{{0,15}}\))?\s*[:=\-]?\s*(?P<v>{_NUM})(?![A-Za-z0-9])"
 )
 _G_CODE = re.compile(r"(?<![A-Za-z0-9])G(?P<v>[1-4X])(?![A-Za-z0-9])")
@@ -150,9 +150,16 @@ def find_grades(text: str) -> list[GradeMention]:
         name = "Fuhrman" if "fuhrman" in match.group(0).lower() else "WHO/ISUP"
         add(_g(value), f"{name} grade {value}", 1, match)
     for match in _G_CODE.finditer(text):
-        # A bare "G2" is a grade only next to the word grade or a differentiation statement.
+        # "of G4" is the scale, not the grade.
+        if re.search(r"(?i)(?:of|/)\s*$", text[max(0, match.start() - 4) : match.start()]):
+            continue
+        # A bare "G2" is a grade next to the word grade, a differentiation statement or the
+        # tumour's name, in brackets "(G3)", or in a TNM line "G1, pT2".
         window = text[max(0, match.start() - 40) : match.end() + 40].lower()
-        if "grade" not in window and "differentiated" not in window:
+        bracketed = text[max(0, match.start() - 1) : match.start()] == "(" and (
+            text[match.end() : match.end() + 1] == ")")
+        if not (bracketed or re.search(r"grade|differentiated|carcinoma|\bp?t[0-4x]\b",
+                                       window)):
             continue
         value = match.group("v")
         if value == "X":
