@@ -234,3 +234,16 @@ def test_pathological_stage_group_outranks_the_clinical_one():
     profile = extract([text])
     assert profile.stage is not None
     assert (profile.stage.group, profile.stage.t, profile.stage.n) == ("IIIC", "T2", "N3a")
+
+
+def test_a_saved_pipeline_adds_its_entities_as_a_source(tmp_path):
+    """--model accepts a saved spaCy pipeline: its entities are vocabulary-checked mentions."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "DISEASE", "pattern": "hepatocellular carcinoma"}])
+    nlp.to_disk(tmp_path / "tiny_model")
+    profile = extract(["Liver, segment 4, biopsy: hepatocellular carcinoma, grade 2."],
+                      model=str(tmp_path / "tiny_model"))
+    assert profile.cancer_type is not None and profile.cancer_type.code == "HCC"

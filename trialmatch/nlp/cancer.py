@@ -60,7 +60,8 @@ _TYPE_FIELD = re.compile(
 # Neoplasms OncoTree lists that are not cancers: they do not make a report malignant.
 _NOT_MALIGNANT = re.compile(
     r"(?i)\b(?:adenoma|leiomyoma|fibroadenoma|nevus|naevus|papilloma|hemangioma|lipoma|"
-    r"schwannoma|neurofibroma|cyst|hyperplasia|borderline|x?anthogranuloma|granuloma|intraductal\s+papillary\s+"
+    r"schwannoma|neurofibroma|cyst|hyperplasia|borderline|x?anthogranuloma|granuloma|"
+    r"ganglioneuroma|oncocytoma|myelolipoma|angiomyolipoma|fibroma|hamartoma|intraductal\s+papillary\s+"
     r"mucinous\s+neoplasm|mucinous\s+cystic\s+neoplasm|benign)\b"
 )
 # "Tumor site: right upper lobe", "Primary site: ovary": a synoptic statement of the primary.

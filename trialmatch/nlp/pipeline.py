@@ -21,6 +21,7 @@ import importlib.util
 import re
 import warnings
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from trialmatch.errors import InputError
@@ -129,8 +130,14 @@ def _register_factories() -> None:
 
 
 def model_installed(name: str) -> bool:
-    """Whether a spaCy/scispaCy model package called `name` can be imported."""
-    return importlib.util.find_spec(name) is not None
+    """Whether `name` is an importable spaCy/scispaCy model package or a saved pipeline
+    directory."""
+    if Path(name).is_dir():
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @lru_cache(maxsize=4)
@@ -138,7 +145,8 @@ def build_pipeline(model: str | None = None) -> Any:
     """The note pipeline, built once per process and model name.
 
     Without `model`, a blank English pipeline with scispaCy's tokenizer. With `model`, that
-    installed scispaCy model (its NER adds cancer mentions); InputError when not installed.
+    installed scispaCy model package (or saved pipeline directory), whose entities add
+    cancer mentions; InputError when it is not installed.
     """
     import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
     import spacy
