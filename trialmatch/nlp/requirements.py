@@ -82,6 +82,9 @@ _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                ("any", "all")),
 }
 _WORD = re.compile(r"[^\W_]+")
+# "NOTE: ..." lines explain or qualify the criterion above them (which histologies were left
+# out and why, what counts as a line); read as requirements they state the opposite.
+_NOTE = re.compile(r"\W*notes?\s*[:\-]", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 
 
@@ -152,7 +155,7 @@ def parse_criterion(text: str, kind: str) -> list[Requirement]:
     exclusion of "brain metastases unless stable" rules out). A criterion stating none of
     the known kinds gives an empty list (shown as "other" by callers).
     """
-    if not text or not text.strip():
+    if not text or not text.strip() or _NOTE.match(text):
         return []
     # Boilerplate criteria repeat across trials: parse each (text, kind) once per process.
     return [Requirement(r.kind, _copy(r.params), r.text, r.start, r.end)

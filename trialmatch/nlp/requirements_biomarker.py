@@ -75,7 +75,7 @@ _THERAPY_AFTER = re.compile(
     r"express|status|wild)\w*)[\w-]+[\s/-]+){0,2}?"
     r"(?:directed|targeted|targeting|inhibitors?|tkis?|antibod\w+|therap(?:y|ies)|agents?|"
     r"blockers?|blockade|drugs?|treatment|antagonists?|vaccines?|car[\s-]?t|adc|modulators?|"
-    r"bispecific|conjugates?|degraders?)\b",
+    r"bispecific|conjugates?|degraders?|pathways?|signal\w*)\b",
     _I)
 _INHIBITOR_OF_BEFORE = re.compile(
     r"\b(?:inhibitors?|antagonists?|blockers?|antibod\w+|targeting|directed\s+against)\s+"
@@ -422,7 +422,10 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
 
 _ALTERNATIVE_WORDS = re.compile(r"\bone\s+of\b|\bany\s+of\b|\bat\s+least\s+one\b|\beither\b|"
                                 r"\bor\b", _I)
-_LIST_GAP = re.compile(r"[\s,;()]*(?:or|and/or)?[\s,;()]*", _I)
+# The gap between two markers of a list: separators, and possibly gene symbols the vocabulary
+# does not know ("ATM, FANCD2, FANCE, CHEK2").
+_LIST_GAP = re.compile(r"[\s,;()\[\]]*(?:(?:or|and/or)\s+)?(?:(?-i:[A-Z][A-Z0-9-]{1,9})"
+                       r"[\s,;()\[\]]*)*(?:or|and/or)?[\s,;()\[\]]*", _I)
 # Between two positive findings "/" means "and" ("HER2-positive/ER-positive", "HR+/HER2-");
 # inside a list of markers ("EGFR/ALK") it is handled by the grouping instead.
 _OR_JOIN = re.compile(r"[\s,;]*(?:or|and/or|,\s*or)\s*", _I)
@@ -442,7 +445,7 @@ def _combine(found: list[tuple[int, int, list[dict], bool]], text: str) -> list[
         if previous_positive is not None and not negative and start >= previous_positive.end:
             between = text[previous_positive.end:start]
             joined = bool(_OR_JOIN.fullmatch(between)) or (
-                alternatives and bool(_LIST_GAP.fullmatch(between)) and len(between) < 12) or (
+                alternatives and bool(_LIST_GAP.fullmatch(between)) and len(between) < 60) or (
                 len(between) < 40 and bool(re.search(r"\bor\b", between))
                 and not re.search(r"\band\b(?!/)|[.;]", between, _I))
         if joined and previous_positive is not None:
