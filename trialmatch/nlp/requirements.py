@@ -223,6 +223,11 @@ def _parse(text: str, kind: str) -> list[Requirement]:
         requirements += find_pregnancy(text)
     if _triggered(lower, "infection"):
         requirements += find_infection(text)
+    if other_malignancy:
+        # "Other malignancy ... unless treated with surgery": the treatment is the other
+        # cancer's, not a fact about this one.
+        requirements = [r for r in requirements if r.kind not in ("prior_therapy",
+                                                                  "prior_lines")]
     if kind == "exclusion":
         requirements = restrict_for_exclusion(requirements)
     # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")

@@ -89,7 +89,7 @@ _TESTING_BEFORE = re.compile(r"\b(?:determination|testing|test|assessment|analys
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
 _TESTING_AFTER = re.compile(r"[\s-]*(?:status\s+)?(?:testing|test|assessment|analysis|"
-                            r"determination)\b|[\s-]*(?:\([^)]{0,60}\)\s*)?(?:\w+\s+)?status\s*"
+                            r"determination)\b|[\s)-]*(?:\([^)]{0,60}\)\s*)?(?:\w+\s+)?status\s*"
                             r"(?:$|[.;,)]|(?:must|needs?|has|have|should)\s+(?:to\s+)?be\s+"
                             r"(?:known|available|determined|assessed|identified|tested))", _I)
 _DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
@@ -347,8 +347,8 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             _, clause_end = clause_bounds(text, clause_end + 1, clause_end + 1)
         window_end = min(next_start, clause_end, last.end + 80)
         window = text[last.end:window_end]
-        if _UNKNOWN_AFTER.match(window):
-            continue
+        if _UNKNOWN_AFTER.match(window) or _TESTING_AFTER.match(window):
+            continue  # "... status unknown", "(ER and PR) status": no result is required
         if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
             continue
         negated_before = is_negated(text, first.start, first.end, window=60, look_after=False)

@@ -93,7 +93,8 @@ _GENERIC_THERAPY = re.compile(
     r"\b",
     _I)
 _NAIVE_STATE = re.compile(
-    r"\b(?:treatment|therapy|systemic(?:\s+therapy)?)[\s-]+na[iï]ve\b|\bpreviously\s+untreated\b|"
+    r"\b(?:treatment|therapy|systemic(?:\s+therapy)?)[\s-]+na[iï]ve\b|"
+    r"\bpreviously\s+untreated\b(?!\s+with)|"
     r"\buntreated\s+(?!with\b)(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease|nsclc|\w+oma)\b|"
     r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|"
     r"palliative\s+)?(?:therapy|treatment|(?:systemic\s+)?chemotherapy\s+or\s+immunotherapy)\b|"
