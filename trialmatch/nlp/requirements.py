@@ -244,6 +244,8 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
     """Parse a sub-bullet with its lead-in lines before it ("Patients must have one of the
     following:" + "EGFR exon 19 deletion"), keeping only what touches the sub-bullet itself.
     Spans are shifted to be relative to the sub-bullet, plus `offset`."""
+    if _NOTE.match(text):
+        return []
     alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
     if not context or alone or not _context_helps(context):
         # Most sub-bullets read on their own ("ANC ≥ 1.5 x 10^9/L"); the lead-in is needed

@@ -141,7 +141,8 @@ def _number(value: str | None) -> int | None:
 
 _LINES_GATE = re.compile(
     r"(?:\d|\b(?:one|two|three|four|five|single|first|second|third))\W+(?:\w+\W+){0,4}?"
-    r"(?:lines?|regimens?|therap|treatment|chemotherap)", _I)
+    r"(?:lines?|regimens?|therap|treatment|chemotherap)|"
+    r"(?:lines?|regimens?)\W+(?:\w+\W+){0,4}?(?:\d|one|two|three|four|five)\b", _I)
 _NAIVE_GATE = re.compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s+(?:been\s+)?"
                          r"(?:previously\s+)?(?:received|treated)", _I)
 
@@ -323,6 +324,10 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         out.append(requirement("prior_therapy", {"received": received, "drugs": drugs,
                                                  "classes": classes}, text, start, end))
     lines = [r for r in _find_lines(text) if not is_allowance(text, r.start, r.end)]
+    if lines and not lines[0].params.get("min"):
+        # "No more than 2 prior chemotherapy regimens" counts regimens; it does not demand
+        # (or forbid) chemotherapy.
+        out = [r for r in out if not (lines[0].start <= r.start and r.end <= lines[0].end)]
     if lines:
         left, right = clause_bounds(text, lines[0].start, lines[0].end)
         sentence = text[left:right]
