@@ -7,9 +7,11 @@ Criteria parsing is passed in by the caller as `annotate`, so this module never 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +23,7 @@ from typing import Any
 from trialmatch.errors import NotFoundError, StoreError
 from trialmatch.ingest.migrations import MIGRATIONS, migrate
 from trialmatch.ingest.normalize import (
+    NCT_ID,
     InvalidStudyError,
     StudyRecord,
     decompress_study,
@@ -80,6 +83,24 @@ class UpsertCounts:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+# Characters that cannot travel to SQLite as text (NUL ends an FTS5 string early; a lone
+# surrogate, which argv can carry from undecodable bytes, cannot be encoded as UTF-8) or that
+# mean nothing in a search (other control characters).
+_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def sql_text(value: str) -> str:
+    """User text made safe to bind as an SQLite parameter: control characters and lone
+    surrogates become spaces. Binding (never formatting) keeps it out of the SQL itself."""
+    return _UNSAFE_TEXT.sub(" ", value)
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    # For messages: an id the user typed, printable and short.
+    cleaned = sql_text(value)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def _now() -> str:
@@ -158,6 +179,29 @@ class TrialStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees the same state of the database.
+
+        The connection is in autocommit mode, so each statement is otherwise its own read
+        transaction, and a refresh or ingest committing between two of them (a trial row and
+        its criteria, candidates and their trials) would show a mix of before and after.
+        WAL mode lets the writer go on meanwhile; nothing waits. Nested use joins the outer
+        snapshot.
+        """
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
 
     # ------------------------------------------------------------------ writing trials
 
@@ -423,23 +467,24 @@ class TrialStore:
             "SELECT DISTINCT t.nct_id FROM trial_codes c JOIN trials t USING (nct_id)",
             f"WHERE c.code IN ({_IDS})",
         ]
-        params: list[Any] = [_json(list(codes))]
+        params: list[Any] = [_json([sql_text(str(code)) for code in codes])]
         if statuses is not None:
             sql.append(f"AND t.overall_status IN ({_IDS})")
-            params.append(_json([s.upper() for s in statuses]))
+            params.append(_json([sql_text(s).upper() for s in statuses]))
         if age is not None:
             sql.append("AND (t.minimum_age IS NULL OR t.minimum_age <= ?)")
             sql.append("AND (t.maximum_age IS NULL OR t.maximum_age >= ?)")
             params += [age, age]
         if sex:
             sql.append("AND (t.sex IS NULL OR t.sex = 'ALL' OR t.sex = ?)")
-            params.append(sex.upper())
+            params.append(sql_text(sex).upper())
         sql.append("ORDER BY t.nct_id")
         return [row[0] for row in self.conn.execute(" ".join(sql), params)]
 
     def get_trial(self, nct_id: str) -> Trial:
-        """A stored trial with its locations, codes and parsed criteria; NotFoundError if absent."""
-        key = nct_id.strip().upper()
+        """A stored trial with its locations, codes and parsed criteria; NotFoundError if absent
+        or if `nct_id` is not an NCT id at all."""
+        key = _nct_key(nct_id)
         trials = self.get_trials([key])
         if not trials:
             raise NotFoundError(
@@ -449,8 +494,14 @@ class TrialStore:
         return trials[0]
 
     def get_trials(self, nct_ids: Sequence[str]) -> list[Trial]:
-        """Stored trials in the order asked for (unknown ids are left out), in five queries."""
-        ids = _json(list(nct_ids))
+        """Stored trials in the order asked for (unknown ids are left out), in five queries
+        read from one snapshot (see `snapshot`)."""
+        nct_ids = [sql_text(str(nct_id)) for nct_id in nct_ids]
+        with self.snapshot():
+            return self._get_trials(nct_ids)
+
+    def _get_trials(self, nct_ids: list[str]) -> list[Trial]:
+        ids = _json(nct_ids)
         rows = {
             row["nct_id"]: row
             for row in self._rows(
@@ -489,10 +540,10 @@ class TrialStore:
     def raw_study(self, nct_id: str) -> dict[str, Any]:
         """The original study JSON as it was ingested."""
         row = self.conn.execute(
-            "SELECT raw_json FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)
+            "SELECT raw_json FROM trials WHERE nct_id = ?", (_nct_key(nct_id),)
         ).fetchone()
         if row is None:
-            raise NotFoundError(f"{nct_id} is not in the trial database at {self.path}")
+            raise NotFoundError(f"{_shown(nct_id)} is not in the trial database at {self.path}")
         return decompress_study(row[0])
 
     def search_text(self, query: str, *, limit: int = 50) -> list[tuple[str, float]]:
@@ -501,7 +552,7 @@ class TrialStore:
         The score is the negated FTS5 bm25 rank (higher is better). The query is user text:
         each word is quoted, so FTS syntax in it is matched literally, never interpreted.
         """
-        words = [word for word in query.replace('"', " ").split() if word.strip()]
+        words = [word for word in sql_text(query).replace('"', " ").split() if word.strip()]
         if not words:
             return []
         match = " ".join('"' + word + '"' for word in words)
@@ -518,7 +569,12 @@ class TrialStore:
         return self.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
 
     def stats(self) -> dict[str, Any]:
-        """Counts by status and phase, top conditions, and the latest refresh run."""
+        """Counts by status and phase, top conditions, and the latest refresh run (one
+        snapshot)."""
+        with self.snapshot():
+            return self._stats()
+
+    def _stats(self) -> dict[str, Any]:
         by_status = {
             (status or "NONE"): n
             for status, n in self.conn.execute(
@@ -688,6 +744,17 @@ class TrialStore:
         """Every stored NCT id, in order."""
         for (nct_id,) in self.conn.execute("SELECT nct_id FROM trials ORDER BY nct_id"):
             yield nct_id
+
+
+def _nct_key(nct_id: str) -> str:
+    """An NCT id as stored (upper case); NotFoundError naming the format when it is not one."""
+    key = sql_text(str(nct_id)).strip().upper()
+    if not NCT_ID.match(key):
+        raise NotFoundError(
+            f"{_shown(str(nct_id))!r} is not an NCT id",
+            hint="an NCT id is NCT followed by 8 digits, e.g. NCT01234567",
+        )
+    return key
 
 
 def _pending_migrations(path: Path) -> bool:
