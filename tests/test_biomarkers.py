@@ -93,6 +93,13 @@ def test_her2_fish_not_amplified():
         ("ER+ PR- HER2 3+", {"ER": "positive", "PR": "negative", "HER2": "positive"}),
         ("Immunostains for ER and PR are pending.", {"ER": "unknown", "PR": "unknown"}),
         ("KRAS and NRAS wild-type", {"KRAS": "negative", "NRAS": "negative"}),
+        ("Results of special stains (ER, PR, HER2-NEU) will be reported as an addendum.",
+         {"ER": "unknown", "PR": "unknown", "HER2": "unknown"}),
+        ("Carcinoma negative for ER and PR, and indeterminate for HER2 overexpression.",
+         {"ER": "negative", "PR": "negative", "HER2": "unknown"}),
+        ("ESTROGEN RECEPTOR - POSITIVE, PROGESTERONE RECEPTOR - NEGATIVE",
+         {"ER": "positive", "PR": "negative"}),
+        ("No HER2 overexpression.", {"HER2": "negative"}),
     ],
 )
 def test_lists_share_a_result(text, expected):

@@ -36,7 +36,8 @@ _STATUS_RANK = {"positive": 3, "negative": 3, "equivocal": 2, "unknown": 0}
 _SEPARATOR = re.compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)[\s,/&()]*)?$")
 _PRESENCE_WORDS = {"detected", "identified", "present", "mutated", "mutant", "mutation detected",
                    "amplified", "rearranged", "expressed", "amplification detected",
-                   "rearrangement detected", "fusion detected"}
+                   "rearrangement detected", "fusion detected", "overexpression",
+                   "overexpressed"}
 # Expression words that mean "retained" for a mismatch-repair protein (flipped meaning).
 _EXPRESSION_POSITIVE = {"positive", "pos", "expressed", "present", "reactive", "detected",
                         "identified", "strongly positive", "weakly positive", "focally positive",
@@ -238,7 +239,17 @@ _LIST_PIECE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 
 def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
     """A vocabulary phrase that names several genes ("KRAS and NRAS" -> RAS) becomes one
-    hit per gene, so each gets its own result."""
+    hit per gene, so each gets its own result; one marker written in two parts
+    ("HER2-NEU", "HER2 / neu") becomes one hit."""
+    joined: list[_Hit] = []
+    for hit in hits:
+        if joined and joined[-1].marker == hit.marker and hit.start - joined[-1].end <= 3:
+            previous = joined[-1]
+            joined[-1] = _Hit(hit.marker, previous.start, hit.end,
+                              previous.text + " " * (hit.start - previous.end) + hit.text)
+            continue
+        joined.append(hit)
+    hits = joined
     result: list[_Hit] = []
     for hit in hits:
         pieces = []
@@ -361,12 +372,20 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
             post = ("positive", "deficient", 0)
         elif _PMMR.search(probe):
             post = ("negative", "proficient", 0)
+    # "negative for ER and PR, and indeterminate for HER2": a result after a comma or "and"
+    # belongs to what follows it, not to a list that already has its result before it.
+    if (pre is not None and pre[0] in ("positive", "negative") and post is not None
+            and post[0] in ("unknown", "equivocal")
+            and re.search(r",|\band\b", group_window[: max(0, post[2] - len(post[1]))])):
+        post = None
     values = _values(marker, group_window) if is_last else []
     status: str | None = None
     if post is not None:
         status = post[0]
-        if pre is not None and pre[0] == "negative" and post[1] in _PRESENCE_WORDS:
-            status = "negative"
+        # "No EGFR mutation detected", "indeterminate for HER2 overexpression": the cue
+        # before decides what a bare presence word after means.
+        if pre is not None and pre[0] in ("negative", "unknown") and post[1] in _PRESENCE_WORDS:
+            status = pre[0]
     value: float | None = None
     unit: str | None = None
     her2_ish: Biomarker | None = None
