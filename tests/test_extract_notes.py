@@ -9,9 +9,12 @@ A gold file holds the fields it asserts, in the `extract --json` shape:
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trialmatch.errors import InputError
 from trialmatch.nlp.extract import NOTE_SEPARATOR, extract
@@ -247,3 +250,27 @@ def test_a_saved_pipeline_adds_its_entities_as_a_source(tmp_path):
     profile = extract(["Liver, segment 4, biopsy: hepatocellular carcinoma, grade 2."],
                       model=str(tmp_path / "tiny_model"))
     assert profile.cancer_type is not None and profile.cancer_type.code == "HCC"
+
+
+# ----------------------------------------------------------------------------- robustness
+
+_FUZZ_EXAMPLES = 500 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 40
+_NOTE_WORDS = ["FINAL DIAGNOSIS:", "Clinical history:", "carcinoma", "adenocarcinoma", "lung",
+               "breast", "no", "negative for", "ER", "HER2", "2+", "pT2", "N1", "M1", "stage",
+               "IV", "Gleason", "3+4=7", "grade", "(", ")", ".", "\n", "metastatic", "EGFR",
+               "exon 19 deletion", "pending", "history of", "rule out", "%", "95"]
+
+
+@pytest.mark.fuzz
+@settings(max_examples=_FUZZ_EXAMPLES, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_NOTE_WORDS), st.text(max_size=12)), max_size=40))
+def test_any_text_gives_a_profile_with_offsets_inside_it(words):
+    text = " ".join(words)
+    profile = extract([text])
+    if profile.cancer_type is not None:
+        assert 0 <= profile.cancer_type.start <= profile.cancer_type.end <= len(text)
+    for biomarker in profile.biomarkers:
+        assert 0 <= biomarker.start <= biomarker.end <= len(text)
+        assert biomarker.status in ("positive", "negative", "equivocal", "unknown")
+    if profile.grade is not None:
+        assert profile.grade in ("G1", "G2", "G3", "G4")
