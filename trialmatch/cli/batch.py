@@ -65,7 +65,7 @@ class _Reporter:
             self._print(f"trialmatch: case {outcome.case_file} failed: {outcome.error}")
         elif not self.interactive:
             detail = ("up to date, skipped" if outcome.status == "skipped" else
-                      f"{len((outcome.document or {}).get('trials') or [])} trials, "
+                      f"{outcome.trial_count} trials, "
                       f"{outcome.missed_trials} missed, {outcome.protocols} protocols, "
                       f"{outcome.testing_gaps} testing gaps ({outcome.seconds:.2f} s)")
             self._print(f"[{self.done}/{self.total}] {name}: {detail}")

@@ -50,6 +50,7 @@ SUMMARY_FIELDS = (
     "testing_gaps", "error", "case_file",
 )
 TOP_TRIALS_IN_SUMMARY = 5
+TOP_TRIALS_KEPT = 5  # per case, for index.html
 
 # A case id becomes a file name: keep it to a portable, traversal-free alphabet.
 _SAFE_CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -162,16 +163,46 @@ MatchOne = Callable[[Any], CaseReport]
 MatcherFactory = Callable[[], MatchOne]
 
 
+def key_findings(document: dict[str, Any]) -> dict[str, Any]:
+    """The part of a `match --json` document that summary.csv and index.html show.
+
+    A batch keeps only this per case: whole documents (every excluded trial with its
+    criteria) run to megabytes each, and 500 of them held at once exhausted memory.
+    Same field names as the document, plus `trial_count` and `missed_trials`.
+    """
+    profile = document.get("profile") or {}
+    cancer = profile.get("cancer_type") or None
+    trials = document.get("trials") or []
+
+    def pick(item: Any, *names: str) -> dict[str, Any]:
+        return {name: item.get(name) for name in names} if isinstance(item, dict) else {}
+
+    return {
+        "case_id": document.get("case_id"),
+        "profile": {"cancer_type": pick(cancer, "code", "name") if cancer else None,
+                    "stage": profile.get("stage")},
+        "trials": [pick(t, "nct_id", "title", "verdict", "score", "missed")
+                   for t in trials[:TOP_TRIALS_KEPT]],
+        "trial_count": len(trials),
+        "missed_trials": sum(1 for t in trials if isinstance(t, dict) and t.get("missed")),
+        "protocols": [pick(p, "biomarker", "therapy", "missed")
+                      for p in document.get("protocols") or []],
+        "testing_gaps": [pick(g, "marker", "reason") for g in document.get("testing_gaps") or []],
+        "discrepancies": [pick(d, "field", "first_opinion", "found")
+                          for d in document.get("discrepancies") or []],
+    }
+
+
 @dataclass
 class CaseOutcome:
-    """One case's fate in a batch, with the findings the summary and index.html show."""
+    """One case's fate in a batch, with the key findings the summary and index.html show."""
 
     index: int  # position in input order
     case_file: str  # relative to CASE_DIR
     case_id: str | None
     status: CaseStatus
     error: str | None = None
-    document: dict[str, Any] | None = None
+    findings: dict[str, Any] | None = None  # `key_findings` of the match document
     seconds: float = 0.0
 
     @property
@@ -179,32 +210,36 @@ class CaseOutcome:
         return self.status != "failed"
 
     @property
+    def trial_count(self) -> int:
+        return (self.findings or {}).get("trial_count") or 0
+
+    @property
     def missed_trials(self) -> int:
-        trials = (self.document or {}).get("trials") or []
-        return sum(1 for trial in trials if trial.get("missed"))
+        return (self.findings or {}).get("missed_trials") or 0
 
     @property
     def protocols(self) -> int:
-        return len((self.document or {}).get("protocols") or [])
+        return len((self.findings or {}).get("protocols") or [])
 
     @property
     def testing_gaps(self) -> int:
-        return len((self.document or {}).get("testing_gaps") or [])
+        return len((self.findings or {}).get("testing_gaps") or [])
 
     def summary_row(self) -> dict[str, str | int]:
         """This case's row in summary.csv (counts blank when the case failed)."""
-        document = self.document or {}
-        profile = document.get("profile") or {}
+        findings = self.findings or {}
+        profile = findings.get("profile") or {}
         cancer = profile.get("cancer_type") or {}
-        trials = document.get("trials") or []
+        trials = findings.get("trials") or []
+        known = self.findings is not None
         return {
             "case_id": self.case_id or "",
             "cancer_type": cancer.get("code") or "",
             "stage": format_stage(profile.get("stage")),
-            "top_trials": ";".join(t.get("nct_id", "") for t in trials[:TOP_TRIALS_IN_SUMMARY]),
-            "missed_trials": self.missed_trials if self.document is not None else "",
-            "protocols": self.protocols if self.document is not None else "",
-            "testing_gaps": self.testing_gaps if self.document is not None else "",
+            "top_trials": ";".join(t.get("nct_id") or "" for t in trials[:TOP_TRIALS_IN_SUMMARY]),
+            "missed_trials": self.missed_trials if known else "",
+            "protocols": self.protocols if known else "",
+            "testing_gaps": self.testing_gaps if known else "",
             "error": self.error or "",
             "case_file": self.case_file,
         }
@@ -353,13 +388,27 @@ def _remove_stale_outputs(out_dir: Path, case_id: str) -> None:
 # --------------------------------------------------------------------------- execution
 
 
-def _match_safely(match_one: MatchOne, case: Any) -> tuple[CaseReport | None, str | None, float]:
+@dataclass
+class _Rendered:
+    """A case's outputs as text, and its key findings: what a worker sends back."""
+
+    json_text: str
+    markdown: str
+    html: str
+    findings: dict[str, Any]
+
+
+def _match_safely(match_one: MatchOne, case: Any) -> tuple[_Rendered | None, str | None, float]:
     started = time.perf_counter()
     try:
         report = match_one(case)
+        # Serialised here, in the worker: text crosses the process boundary far faster than
+        # a nested document, and the parent then only writes it.
+        rendered = _Rendered(match_json(report.document), report.markdown, report.html,
+                             key_findings(report.document))
     except Exception as error:  # one bad case never stops the batch
         return None, _safe_error(error), time.perf_counter() - started
-    return report, None, time.perf_counter() - started
+    return rendered, None, time.perf_counter() - started
 
 
 _WORKER_MATCHER: MatchOne | None = None
@@ -373,7 +422,7 @@ def _init_worker(factory: MatcherFactory) -> None:
     _WORKER_MATCHER = factory()
 
 
-def _run_in_worker(index: int, case: Any) -> tuple[int, CaseReport | None, str | None, float,
+def _run_in_worker(index: int, case: Any) -> tuple[int, _Rendered | None, str | None, float,
                                                     int, int]:
     import resource
 
@@ -470,12 +519,12 @@ def run_batch(
             document = _load_document(outputs[".json"])
             if document is not None:
                 finish(CaseOutcome(index, case_file.relpath, case_id, "skipped",
-                                   document=document))
+                                   findings=key_findings(document)))
                 continue
         pending.append((index, case))
         pending_ids[index] = case_id
 
-    def record(index: int, report: CaseReport | None, error: str | None,
+    def record(index: int, report: _Rendered | None, error: str | None,
                seconds: float) -> None:
         case_file, case_id = cases[index], pending_ids[index]
         if report is None:
@@ -484,11 +533,11 @@ def run_batch(
                                seconds=seconds))
             return
         paths = output_paths(out_dir, case_id)
-        write_atomic(paths[".json"], match_json(report.document))
+        write_atomic(paths[".json"], report.json_text)
         write_atomic(paths[".md"], report.markdown)
         write_atomic(paths[".html"], report.html)
         finish(CaseOutcome(index, case_file.relpath, case_id, "matched",
-                           document=report.document, seconds=seconds))
+                           findings=report.findings, seconds=seconds))
 
     result = BatchResult(out_dir=out_dir, outcomes=[])
     previous_sigterm = _install_sigterm_handler()

@@ -1,5 +1,7 @@
 """index.html for a tumor-board batch: every case with links to its reports and key findings.
 
+It reads each case's `key_findings` (not the whole match document) and shows the top trials.
+
 One self-contained page (inline CSS, no scripts, no fonts, images or links to the network),
 readable offline and printable for the meeting (print CSS: one case never split over pages,
 links printed as plain text). Rendering is a pure function of the batch's outcomes, so the
@@ -71,8 +73,8 @@ def _href(name: str) -> str:
     return escape(quote(name), quote=True)
 
 
-def _cancer(document: dict[str, Any]) -> str:
-    cancer = (document.get("profile") or {}).get("cancer_type")
+def _cancer(findings: dict[str, Any]) -> str:
+    cancer = (findings.get("profile") or {}).get("cancer_type")
     if not cancer:
         return "no cancer type asserted"
     name, code = cancer.get("name"), cancer.get("code")
@@ -123,39 +125,39 @@ def _case_section(outcome: CaseOutcome) -> str:
     case_id = outcome.case_id or ""
     anchor = escape(f"case-{outcome.index}", quote=True)
     title = _text(case_id or outcome.case_file)
-    if not outcome.ok or outcome.document is None:
+    if not outcome.ok or outcome.findings is None:
         return (f'<section class="case" id="{anchor}"><header><h2>{title}</h2>'
                 f'<span class="meta">{_text(outcome.case_file)}</span></header>'
                 f'<p class="failed"><strong>Not matched:</strong> {_text(outcome.error)}</p>'
                 "</section>")
-    document = outcome.document
-    profile = document.get("profile") or {}
-    trials = document.get("trials") or []
+    findings = outcome.findings
+    profile = findings.get("profile") or {}
+    trials = findings.get("trials") or []
     stage = format_stage(profile.get("stage"))
-    stage_text = f"stage {stage}" if stage else "stage not documented"
+    stage_text = f"stage {stage}" if stage else "stage not findingsed"
     links = " ".join(
         f'<a href="{_href(case_id + suffix)}">{label}</a>'
         for suffix, label in ((".html", "Full report"), (".md", "Markdown"), (".json", "JSON"))
     )
     shown = [_trial_item(trial) for trial in trials[:TRIALS_SHOWN]]
-    if len(trials) > TRIALS_SHOWN:
-        shown.append(f'<li class="meta">and {len(trials) - TRIALS_SHOWN} more in the full '
-                     "report</li>")
+    if outcome.trial_count > len(shown):
+        shown.append(f'<li class="meta">and {outcome.trial_count - len(shown)} more in the '
+                     "full report</li>")
     return "".join([
         f'<section class="case" id="{anchor}"><header>',
         f'<h2><a href="{_href(case_id + ".html")}">{title}</a></h2>',
-        f'<span>{_text(_cancer(document))}, {_text(stage_text)}</span>',
+        f'<span>{_text(_cancer(findings))}, {_text(stage_text)}</span>',
         f'<span class="meta">{_text(outcome.case_file)}</span>',
         f'<span class="links">{links}</span></header>',
-        _list(f"Trials ({len(trials)}, {outcome.missed_trials} missed)", shown,
+        _list(f"Trials ({outcome.trial_count}, {outcome.missed_trials} missed)", shown,
               "No eligible or possibly eligible open trial."),
         _list("Biomarker-directed protocols",
-              [_protocol_item(p) for p in document.get("protocols") or []],
-              "None found for the documented biomarkers."),
-        _list("Testing gaps", [_gap_item(g) for g in document.get("testing_gaps") or []],
-              "None: the recommended biomarkers are documented."),
+              [_protocol_item(p) for p in findings.get("protocols") or []],
+              "None found for the findingsed biomarkers."),
+        _list("Testing gaps", [_gap_item(g) for g in findings.get("testing_gaps") or []],
+              "None: the recommended biomarkers are findingsed."),
         _list("Discrepancies with the first opinion",
-              [_discrepancy_item(d) for d in document.get("discrepancies") or []],
+              [_discrepancy_item(d) for d in findings.get("discrepancies") or []],
               "None found."),
         "</section>",
     ])
@@ -164,16 +166,16 @@ def _case_section(outcome: CaseOutcome) -> str:
 def _overview_row(outcome: CaseOutcome) -> str:
     anchor = escape(f"#case-{outcome.index}", quote=True)
     name = _text(outcome.case_id or outcome.case_file)
-    if not outcome.ok or outcome.document is None:
+    if not outcome.ok or outcome.findings is None:
         return (f'<tr><td><a href="{anchor}">{name}</a></td>'
                 f'<td colspan="6" class="failed">failed: {_text(outcome.error)}</td></tr>')
-    document = outcome.document
-    profile = document.get("profile") or {}
+    findings = outcome.findings
+    profile = findings.get("profile") or {}
     cells = [
         f'<td><a href="{anchor}">{name}</a></td>',
-        f"<td>{_text(_cancer(document))}</td>",
+        f"<td>{_text(_cancer(findings))}</td>",
         f"<td>{_text(format_stage(profile.get('stage')))}</td>",
-        f'<td class="num">{len(document.get("trials") or [])}</td>',
+        f'<td class="num">{outcome.trial_count}</td>',
         f'<td class="num">{outcome.missed_trials}</td>',
         f'<td class="num">{outcome.protocols}</td>',
         f'<td class="num">{outcome.testing_gaps}</td>',
