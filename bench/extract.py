@@ -242,6 +242,9 @@ def main() -> None:
             scores[marker].add(index, expected, predicted, _marker_stated(text, marker),
                                predicted == expected)
 
+    pooled = [scores[name] for name in ("ER", "PR", "HER2", "EGFR", "KRAS", "MSI")]
+    pooled_correct = sum(score.correct for score in pooled)
+    pooled_stated = sum(score.stated for score in pooled)
     benign = _benign_texts(rows)
     asserted = sum(extract([text]).cancer_type is not None for text in benign)
 
@@ -249,6 +252,9 @@ def main() -> None:
     print(f"reports: {len(rows)}  ({args.data.name})")
     for name, score in scores.items():
         print(score.line(name))
+    if pooled_stated:
+        print(f"{'biomarkers (pooled)':<22} accuracy {100 * pooled_correct / pooled_stated:5.1f}% "
+              f"({pooled_correct}/{pooled_stated} stated)")
     print(f"{'benign text':<22} cancer type asserted on {asserted}/{len(benign)} benign texts")
     # One process, one thread: CPU time is the one-core cost even when other work shares
     # the machine; wall-clock time is printed too.

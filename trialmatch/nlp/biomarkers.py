@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from trialmatch.models import Biomarker
-from trialmatch.nlp.context import clause_spans, load_cues, phrase_pattern
+from trialmatch.nlp.context import clause_spans, join_broken_lines, load_cues, phrase_pattern
 
 _STATUS_RANK = {"positive": 3, "negative": 3, "equivocal": 2, "unknown": 0}
 _SEPARATOR = re.compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)[\s,/&()]*)?$")
@@ -295,8 +295,9 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None) -> list[Biomar
     """
     vocab = vocabulary if vocabulary is not None else _vocabulary()
     mmr_proteins = vocab.mmr_proteins()
-    raw_hits = _split_lists([_Hit(m.key, m.start, m.end, m.text)
-                             for m in vocab.find_biomarkers(text)], vocab)
+    # Same lookup text as the cancer finder: the vocabulary tokenizes it once per note.
+    raw_hits = _split_lists([_Hit(m.key, m.start, m.end, text[m.start : m.end])
+                             for m in vocab.find_biomarkers(join_broken_lines(text))], vocab)
     if not raw_hits:
         return []
     raw_hits = _her2_ish_continuations(raw_hits, text)

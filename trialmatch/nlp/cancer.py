@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from trialmatch.models import CancerType
-from trialmatch.nlp.context import clause_of, clause_spans, mention_context
+from trialmatch.nlp.context import (
+    clause_of,
+    clause_spans,
+    join_broken_lines,
+    mention_context,
+)
 from trialmatch.nlp.sections import Section, section_at
 
 _PRIMARY_AFTER = re.compile(r"(?i)^[\s,\-]*(?:primary|origin|source|tumou?r\s+primary)\b")
@@ -163,16 +168,6 @@ def _subtype_words(text: str, end: int, clause_end: int) -> str | None:
     return match.group("mod") if match else None
 
 
-_BROKEN_LINE = re.compile(r"(?<=[a-z])\.\s(?=[a-z])|(?<=[A-Z]{2})\.\s(?=[A-Z]{2})")
-
-
-def _join_broken_lines(text: str) -> str:
-    """OCR output joins a report's lines with ". ", splitting terms ("renal cell. carcinoma",
-    "HEPATOCELLULAR. CARCINOMA"): for term lookup only, a full stop between two words in
-    the same case becomes a space (same length, so offsets hold)."""
-    return _BROKEN_LINE.sub("  ", text)
-
-
 def _type_fields(text: str) -> list[tuple[int, str]]:
     """Values of "Histologic type:" / "Tumor type:" fields, with their offsets."""
     return [(m.start("value"), m.group("value").strip()) for m in _TYPE_FIELD.finditer(text)]
@@ -223,7 +218,7 @@ def find_cancer_candidates(
 def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: dict[str, str],
                 entities: Any, *, fuzzy: bool) -> list[CancerCandidate]:
     clauses = clause_spans(text)
-    scan = _join_broken_lines(text)
+    scan = join_broken_lines(text)
     direct = list(vocab.find_cancer_types(scan, fuzzy=fuzzy))
     # Abbreviations the note defines itself ("... carcinoma (HGSC)") that the vocabulary
     # does not know: each later use of the short form means the long form's cancer type.

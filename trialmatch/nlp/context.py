@@ -161,3 +161,14 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
         historical=bool(cues.historical_pre.search(before)),
         incidental=bool(cues.incidental_pre.search(before)),
     )
+
+
+_BROKEN_LINE = re.compile(r"(?<=[a-z])\.\s(?=[a-z])|(?<=[A-Z]{2})\.\s(?=[A-Z]{2})")
+
+
+def join_broken_lines(text: str) -> str:
+    """OCR output joins a report's lines with ". ", splitting terms ("renal cell. carcinoma",
+    "HEPATOCELLULAR. CARCINOMA", "ESTROGEN. RECEPTOR"): for term lookup only, a full stop
+    between two words in the same case becomes a space. The length is kept, so offsets into
+    the joined text are offsets into the note; clauses are still cut on the note itself."""
+    return _BROKEN_LINE.sub("  ", text)
