@@ -29,6 +29,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import re
 import resource
 import statistics
@@ -118,6 +119,62 @@ def time_cases(cases: list, db_path: Path, runs: int) -> tuple[list[float], dict
             latencies += times
             per_case[case.id] = statistics.median(times)
     return latencies, per_case
+
+
+def stage_breakdown(cases: list, db_path: Path) -> dict[str, float]:
+    """Median ms per case of each stage of `match_case`, run piece by piece."""
+    from trialmatch.config import OPEN_STATUSES
+    from trialmatch.ingest.store import TrialStore
+    from trialmatch.match import findings
+    from trialmatch.match.engine import candidate_codes, drug_therapy_reader, plan_match
+    from trialmatch.nlp.extract import extract
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    vocabulary = get_vocabulary()
+    reader = drug_therapy_reader()
+    stages: dict[str, list[float]] = {name: [] for name in (
+        "extract", "candidate query", "get_trials", "evaluate+rank", "findings")}
+    with TrialStore.open(db_path, readonly=True) as store:
+        for case in cases:
+            clock = time.perf_counter()
+            profile = extract(case.note_texts)
+            stages["extract"].append(time.perf_counter() - clock)
+            code = profile.cancer_type.code if profile.cancer_type else None
+            clock = time.perf_counter()
+            ids = store.candidate_ids(candidate_codes(code, vocabulary),
+                                      statuses=list(OPEN_STATUSES), age=case.age, sex=case.sex)
+            stages["candidate query"].append(time.perf_counter() - clock)
+            clock = time.perf_counter()
+            trials = store.get_trials(ids)
+            stages["get_trials"].append(time.perf_counter() - clock)
+            clock = time.perf_counter()
+            plan_match(case, profile, trials, ontology=vocabulary, therapy_reader=reader)
+            stages["evaluate+rank"].append(time.perf_counter() - clock)
+            clock = time.perf_counter()
+            findings.find_protocols(profile, is_a=vocabulary.is_a,
+                                    is_solid=vocabulary.is_solid, plan_text=None)
+            findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=None)
+            stages["findings"].append(time.perf_counter() - clock)
+    return {name: statistics.median(times) * 1000 for name, times in stages.items()}
+
+
+def warm_latencies(cases: list, db_path: Path, runs: int) -> list[float]:
+    """Latency (ms) through the batch workers' cache of parsed trials, warmed by one pass."""
+    from trialmatch.ingest.store import TrialStore
+    from trialmatch.match.batch import CachedTrials
+    from trialmatch.match.engine import match_case
+
+    latencies = []
+    with TrialStore.open(db_path, readonly=True) as plain:
+        store = CachedTrials(plain)
+        for case in cases:
+            match_case(case, store)
+        for case in cases:
+            for _ in range(runs):
+                started = time.perf_counter()
+                match_case(case, store)
+                latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
 
 
 def command_seconds(case_path: Path, db_path: Path, repeats: int = 3) -> list[float]:
@@ -226,6 +283,12 @@ def main() -> None:
     slowest = sorted(per_case.items(), key=lambda item: -item[1])[:3]
     print("  slowest: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in slowest))
     print(f"  peak RSS {peak_rss_mb():.0f} MB")
+    print("  median per stage: " + ", ".join(
+        f"{name} {ms:.1f} ms" for name, ms in stage_breakdown(cases, big_db).items()))
+    warm = warm_latencies(cases, big_db, args.runs)
+    print(f"  through the batch workers' trial cache (warm): p50 {percentile(warm, 0.5):.1f} ms,"
+          f" p95 {percentile(warm, 0.95):.1f} ms")
+    print(f"  load average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     case_files = sorted(p for p in args.cases.glob("*") if p.suffix in (".yaml", ".yml"))
     wall = command_seconds(case_files[0], big_db)
