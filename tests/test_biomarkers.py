@@ -154,5 +154,10 @@ def test_evidence_and_offsets_point_into_the_text():
         assert biomarker.marker in biomarker.evidence or "receptor" in biomarker.evidence
 
 
+def test_morphology_suggestive_of_msi_is_not_an_msi_result():
+    text = "HISTOLOGIC FEATURES SUGGESTIVE OF MICROSATELLITE INSTABILITY: Not identified."
+    assert [b for b in find_biomarkers(text) if b.marker == "MSI"] == []
+
+
 def test_no_markers_no_results():
     assert find_biomarkers("Benign fibroadipose tissue.") == []

@@ -274,3 +274,30 @@ def test_any_text_gives_a_profile_with_offsets_inside_it(words):
         assert biomarker.status in ("positive", "negative", "equivocal", "unknown")
     if profile.grade is not None:
         assert profile.grade in ("G1", "G2", "G3", "G4")
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("DIAGNOSIS: Lung, biopsy: adenocarcinoma. Comment: the patient has widely metastatic "
+         "disease.", "IV"),
+        ("DIAGNOSIS: Breast: invasive ductal carcinoma with metastases to the liver.", "IV"),
+        ("DIAGNOSIS: Lung, biopsy: adenocarcinoma. No evidence of metastatic disease.", None),
+        ("DIAGNOSIS: Lung: adenocarcinoma. Distant metastasis: not applicable.", None),
+        ("Clinical history: rule out metastatic disease.\nDIAGNOSIS: Lung: adenocarcinoma.",
+         None),
+        ("DIAGNOSIS: Colon: adenocarcinoma, metastatic to 3 of 12 lymph nodes.", None),
+    ],
+)
+def test_distant_spread_implies_stage_iv(text, group):
+    stage = extract([text]).stage
+    assert (stage.group if stage else None) == group
+    if group:
+        assert stage.derived == ["group"]
+
+
+def test_metastatic_disease_in_lymph_nodes_is_not_stage_iv():
+    text = ("DIAGNOSIS: Thyroid: papillary thyroid carcinoma. Number of lymph nodes with "
+            "metastatic disease: 1.")
+    stage = extract([text]).stage
+    assert stage is None or stage.group is None

@@ -266,6 +266,8 @@ def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
     return result
 
 
+_MORPHOLOGY_ONLY = re.compile(r"(?i)(?:features?|morpholog\w*|pattern)\s+(?:suggestive|"
+                              r"characteristic|typical|reminiscent)\s+of\s*$")
 _ISH_START = re.compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|ISH|"
                         r"dual[\s-]+probe|in\s+situ\s+hybridi[sz]ation)\b")
 
@@ -300,6 +302,10 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None) -> list[Biomar
                              for m in vocab.find_biomarkers(join_broken_lines(text))], vocab)
     if not raw_hits:
         return []
+    # "Histologic features suggestive of microsatellite instability: not identified" is
+    # morphology (CAP colon protocol), not an MSI test: it gives no MSI result.
+    raw_hits = [hit for hit in raw_hits
+                if not _MORPHOLOGY_ONLY.search(text[max(0, hit.start - 45) : hit.start])]
     raw_hits = _her2_ish_continuations(raw_hits, text)
     results: list[Biomarker] = []
     protein_calls: list[tuple[str, str, int, int]] = []  # protein, status, start, end

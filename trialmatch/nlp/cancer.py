@@ -416,6 +416,37 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     return candidates
 
 
+# Statements of spread beyond the regional nodes (AJCC 8th ed.: M1 -> stage IV). A field
+# label such as "Distant metastasis: not applicable" is not one.
+_DISTANT_STATEMENT = re.compile(
+    r"(?i)\b(?:metastatic\s+disease|widely\s+metastatic|disseminated\s+disease|"
+    r"metastas[ie]s\s+to\s+(?:the\s+)?(?:liver|lungs?|bones?|brain|adrenals?|peritoneum|"
+    r"omentum|pleura|ovar(?:y|ies)|contralateral\s+lung)|"
+    r"distant\s+metastas[ie]s\s+(?:is\s+|are\s+)?(?:present|identified|confirmed))"
+)
+
+
+def find_distant_statements(text: str, sections: list[Section]) -> list[tuple[int, int, str]]:
+    """Asserted statements that the cancer has spread to distant sites, as (start, end,
+    words); negated, hypothetical and clinical-history statements are left out."""
+    clauses = clause_spans(text)
+    found = []
+    for match in _DISTANT_STATEMENT.finditer(text):
+        section = section_at(sections, match.start())
+        if section is not None and section.weight == 0:
+            continue
+        clause = clause_of(clauses, match.start())
+        # "metastatic disease in 1 of 47 lymph nodes" is regional (N), not distant (M).
+        if _NODE_SITE.search(text[clause[0] : clause[1]]) or re.search(
+                r"\d+\s*/\s*\d+", text[clause[0] : clause[1]]):
+            continue
+        context = mention_context(text, match.start(), match.end(), clause)
+        if context.negated or context.hypothetical or context.historical:
+            continue
+        found.append((match.start(), match.end(), match.group(0)))
+    return found
+
+
 def choose_cancer_type(candidates: list[CancerCandidate], vocabulary: Any = None
                        ) -> CancerCandidate | None:
     """The candidate that decides the note's cancer type, or None when nothing is asserted.

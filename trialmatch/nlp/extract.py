@@ -39,6 +39,7 @@ class _Reading:
     """What the pipeline found in one part of one note, offsets already shifted."""
 
     cancer: list[CancerCandidate] = field(default_factory=list)
+    distant: list[tuple[int, int, str]] = field(default_factory=list)
     tnm: list[tuple[float, TnmMention]] = field(default_factory=list)
     groups: list[tuple[float, StageGroupMention]] = field(default_factory=list)
     grades: list[tuple[float, GradeMention]] = field(default_factory=list)
@@ -80,6 +81,8 @@ def _read(text: str, offset: int, model: str | None) -> _Reading:
                 evidence_start=c.evidence_start + offset, evidence_end=c.evidence_end + offset)
         for c in doc._.tm_cancer
     ]
+    reading.distant = [(start + offset, end + offset, words)
+                       for start, end, words in doc._.tm_distant]
     reading.tnm = [(_weight(sections, m.start),
                     replace(m, start=m.start + offset, end=m.end + offset))
                    for m in doc._.tm_tnm]
@@ -132,13 +135,16 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
     groups = _usable(reading.groups)
     groups.sort(key=lambda item: (-min(item[0], DECIDING_WEIGHT), item[1].start))
     stage = build_stage(ordered, [group for _, group in groups])
-    if chosen is not None and chosen.distant and (stage is None or stage.group is None):
-        # A tumour found in a distant organ it did not arise in is stage IV (AJCC 8th ed.:
-        # any M1 is stage IV).
-        stage = stage or Stage()
-        stage.group = "IV"
-        stage.derived.append("group")
-        stage.evidence = "; ".join(filter(None, [stage.evidence, chosen.evidence]))
+    if chosen is not None and (stage is None or stage.group is None):
+        # A tumour found in a distant organ it did not arise in, or a statement of distant
+        # spread, is stage IV (AJCC 8th ed.: any M1 is stage IV).
+        words = chosen.evidence if chosen.distant else (
+            reading.distant[0][2] if reading.distant else None)
+        if words is not None:
+            stage = stage or Stage()
+            stage.group = "IV"
+            stage.derived.append("group")
+            stage.evidence = "; ".join(filter(None, [stage.evidence, words]))
     return stage
 
 
@@ -218,6 +224,7 @@ def extract(notes: list[str], *, model: str | None = None) -> Profile:
         for part_offset, part in _parts(note):
             reading = _read(part, offset + part_offset, model)
             combined.cancer.extend(reading.cancer)
+            combined.distant.extend(reading.distant)
             combined.tnm.extend(reading.tnm)
             combined.groups.extend(reading.groups)
             combined.grades.extend(reading.grades)

@@ -5,6 +5,7 @@ project's components, each a thin wrapper around a pure function of this package
     abbreviation_detector  scispaCy (Schwartz-Hearst): "invasive ductal carcinoma (IDC)"
     trialmatch_sections  sections.find_sections            -> doc._.tm_sections
     trialmatch_cancer    cancer.find_cancer_candidates     -> doc._.tm_cancer
+                         cancer.find_distant_statements    -> doc._.tm_distant
     trialmatch_stage     tnm.find_tnm / find_stage_groups  -> doc._.tm_tnm, doc._.tm_groups
     trialmatch_grade     grade.find_grades                 -> doc._.tm_grades
     trialmatch_biomarkers  biomarkers.find_biomarker_mentions -> doc._.tm_biomarkers
@@ -26,8 +27,8 @@ from typing import Any
 
 from trialmatch.errors import InputError
 
-_EXTENSIONS = ("tm_text", "tm_sections", "tm_cancer", "tm_tnm", "tm_groups", "tm_grades",
-               "tm_biomarkers", "tm_abbreviations")
+_EXTENSIONS = ("tm_text", "tm_sections", "tm_cancer", "tm_distant", "tm_tnm", "tm_groups",
+               "tm_grades", "tm_biomarkers", "tm_abbreviations")
 
 
 def _register_extensions() -> None:
@@ -72,12 +73,13 @@ class CancerComponent:
     """Cancer-type candidates (direct phrases and site + histology), with their context."""
 
     def __call__(self, doc: Any) -> Any:
-        from trialmatch.nlp.cancer import find_cancer_candidates
+        from trialmatch.nlp.cancer import find_cancer_candidates, find_distant_statements
 
         doc._.tm_cancer = find_cancer_candidates(
             doc._.tm_text, doc._.tm_sections, abbreviations=doc._.tm_abbreviations,
             entities=_model_entities(doc) if doc.ents else (),
         )
+        doc._.tm_distant = find_distant_statements(doc._.tm_text, doc._.tm_sections)
         return doc
 
 
