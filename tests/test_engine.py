@@ -181,6 +181,8 @@ UPSTREAM = {
     "case-breast-hr": "criteria: 'de novo or recurrent stage IV' read as negated stage IV",
     "case-crc-braf": "criteria: 'including fluoropyrimidine, oxaliplatin and irinotecan' read "
                      "as any one of them; a flat drug list leaves the line count open",
+    "case-dlbcl": "criteria: 'high-grade B-cell lymphoma with MYC and BCL2 rearrangements', "
+                  "one alternative of a list, read as required of every patient",
     "case-lusc-elderly": "extract: squamous cell carcinoma of the lung read as ACC",
     "case-nsclc-alk": "criteria: 'investigational fourth-generation ALK inhibitor' read as any "
                       "ALK inhibitor",

@@ -503,3 +503,10 @@ def test_newly_diagnosed_disease_is_not_recurrent():
 def test_young_patient_with_stage_ii_papillary_thyroid_cancer_is_metastatic():
     patient = make_patient(cancer_code="THPA", age=15, stage_group="II", stage_m=None)
     assert patient.extent["metastatic"] is True
+
+
+def test_stray_negation_between_stage_alternatives_is_dropped():
+    text = "Stage IIIB/IIIC not eligible for chemoradiation, or Stage IV"
+    item = criterion("inclusion", req("stage", groups=["IIIB", "IIIC"]),
+                     req("stage", groups=["IV"], negated=True), text=text)
+    assert evaluate_criterion(item, make_patient()).result == "met"

@@ -911,6 +911,8 @@ def evaluate_criterion(
             "cohort": criterion.cohort}
     # A permission ("stable brain metastases are allowed") rules nobody out.
     requirements = [r for r in criterion.requirements if not (r.params or {}).get("allowed")]
+    if criterion.kind == "inclusion":
+        requirements = _drop_stray_negations(requirements)
     if not criterion.requirements:
         return CriterionResult(result="unknown", reason=FREE_TEXT_REASON, evidence="", **base)
     if not requirements:
@@ -955,6 +957,18 @@ def evaluate_criterion(
         r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+def _drop_stray_negations(requirements: list[Requirement]) -> list[Requirement]:
+    """In an inclusion, alternatives of one kind where some are negated and some are not
+    ("stage IIIB/IIIC not eligible for chemoradiation, or stage IV"): the negation belongs to
+    a clause between them ("not eligible for ..."), not to an alternative, so it is dropped."""
+    plain = {r.kind for r in requirements
+             if r.kind in ALTERNATIVE_KINDS and not (r.params or {}).get("negated")}
+    return [Requirement(r.kind, {k: v for k, v in r.params.items() if k != "negated"}, r.text,
+                        r.start, r.end)
+            if r.kind in plain and (r.params or {}).get("negated") else r
+            for r in requirements]
 
 
 def _own_population(req: Requirement, patient: Patient,
