@@ -79,3 +79,24 @@ def test_requirements_match_gold(gold_path):
         present = {r.kind for r in criterion.requirements}
         for kind in expected.get("absent", []):
             assert kind not in present, (expected["contains"], kind)
+
+
+def test_annotate_adds_structured_age_and_sex_and_drops_own_disease_exclusions():
+    text = ("Inclusion Criteria:\n* Relapsed diffuse large B-cell lymphoma\n"
+            "Exclusion Criteria:\n* Richter's transformation of CLL\n* Adequate organ function:\n")
+    trial = TrialText("NCT00000001", "DLBCL study", ["Diffuse Large B-Cell Lymphoma"], [], text,
+                      minimum_age=18, maximum_age=None, sex="FEMALE")
+    annotation = annotate_trial(trial)
+    assert annotation.parser_version
+    assert "DLBCLNOS" in annotation.oncotree_codes
+    last = annotation.criteria[-1]
+    assert (last.kind, last.start, last.end) == ("inclusion", -1, -1)
+    assert {r.kind: r.params for r in last.requirements} == {
+        "age": {"min": 18, "max": None}, "sex": {"sex": "female"}}
+    for requirement in last.requirements:
+        assert last.text[requirement.start:requirement.end] == requirement.text
+    richter = _find(annotation.criteria, "Richter")
+    codes = [c for r in richter.requirements if r.kind == "cancer_type"
+             for c in r.params["codes"]]
+    assert "DLBCLNOS" not in codes
+    assert [c.position for c in annotation.criteria] == list(range(len(annotation.criteria)))

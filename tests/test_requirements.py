@@ -232,3 +232,30 @@ def test_alternatives_keep_common_kinds_and_pool_biomarkers():
     assert [r.kind for r in merged] == ["biomarker"]
     assert [i["marker"] for i in merged[0].params["any_of"]] == ["EGFR", "ALK"]
     assert merge_alternatives([first, []], text) == []
+
+
+def test_note_lines_state_no_requirements():
+    assert parse_criterion("NOTE: patients may have received any number of prior regimens",
+                           "inclusion") == []
+
+
+def test_stage_in_exclusion_is_a_qualifier_when_other_facts_are_stated():
+    text = ("Participants with locally advanced (Stage III) NSCLC who progressed on prior "
+            "osimertinib")
+    kinds = {r.kind for r in parse_criterion(text, "exclusion")}
+    assert "stage" not in kinds and "prior_therapy" in kinds
+    assert {r.kind for r in parse_criterion("Stage IV breast cancer", "exclusion")} == {"stage"}
+
+
+def test_markers_inside_a_list_of_diagnoses_qualify_one_of_them():
+    text = ("Large B-cell lymphoma: DLBCL NOS, high-grade B-cell lymphoma with MYC and BCL2 "
+            "rearrangements, primary mediastinal large B-cell lymphoma, or transformed "
+            "follicular lymphoma")
+    kinds = [r.kind for r in parse_criterion(text, "inclusion")]
+    assert "cancer_type" in kinds and "biomarker" not in kinds
+
+
+def test_double_hit_needs_both_markers():
+    found = [r for r in parse_criterion("MYC and BCL2 rearrangements", "inclusion")
+             if r.kind == "biomarker"]
+    assert [[i["marker"] for i in r.params["any_of"]] for r in found] == [["MYC"], ["BCL2"]]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
 from trialmatch.nlp.requirements import merge_alternatives, parse_criterion, parse_in_context
-from trialmatch.nlp.requirements_cancer import trial_oncotree_codes
+from trialmatch.nlp.requirements_cancer import drop_own_disease, trial_oncotree_codes
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-1.0"
+PARSER_VERSION = "criteria-1.1"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -348,4 +348,7 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     if structured is not None:
         criteria.append(structured)
     codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
+    for criterion in criteria:
+        if criterion.kind == "exclusion":
+            criterion.requirements = drop_own_disease(criterion.requirements, codes)
     return TrialAnnotation(oncotree_codes=codes, criteria=criteria, parser_version=PARSER_VERSION)

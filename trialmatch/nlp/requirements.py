@@ -223,6 +223,16 @@ def _parse(text: str, kind: str) -> list[Requirement]:
         requirements += find_pregnancy(text)
     if _triggered(lower, "infection"):
         requirements += find_infection(text)
+    for disease in [r for r in requirements if r.kind == "cancer_type"
+                    and len(r.params.get("codes") or []) > 2]:
+        # "DLBCL NOS, high-grade B-cell lymphoma with MYC and BCL2 rearrangements, PMBCL, FL":
+        # markers inside a list of alternative diagnoses qualify only some of them. (When
+        # every alternative has its marker, "MTC with a RET mutation or RET fusion-positive
+        # thyroid cancer", they stay.)
+        inside = [r for r in requirements if r.kind == "biomarker"
+                  and disease.start <= r.start and r.end <= disease.end]
+        if len(inside) < len(disease.params["codes"]):
+            requirements = [r for r in requirements if r not in inside]
     if other_malignancy:
         # "Other malignancy ... unless treated with surgery": the treatment is the other
         # cancer's, not a fact about this one.

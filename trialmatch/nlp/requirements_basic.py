@@ -302,7 +302,9 @@ def find_stage(text: str) -> list[Requirement]:
         if _STAGE_HISTORY.search(text[max(0, match.start() - 40):match.start()]):
             continue  # "completed treatment for stage I-III breast cancer": a past stage
         params: dict = {"groups": groups}
-        if is_negated(text, match.start(), match.end(), look_after=False):
+        # Only a negation right before counts ("no stage IV"): "not amenable to surgery ...
+        # or stage IV" negates something else.
+        if is_negated(text, match.start(), match.end(), window=12, look_after=False):
             params["negated"] = True
         out.append(requirement("stage", params, text, match.start(), match.end()))
     return out
@@ -672,7 +674,8 @@ def find_pregnancy(text: str) -> list[Requirement]:
 
 _CNS = re.compile(
     r"\b(?:brain|cns|central\s+nervous\s+system|cerebral|intracranial|intra-cranial|"
-    r"leptomeningeal|meningeal|spinal\s+cord|parenchymal\s+brain)\s+(?:and/or\s+|or\s+|/\s*)?"
+    r"leptomeningeal|meningeal|spinal\s+cord|parenchymal\s+brain)\s+(?:\(\w+\)\s+)?"
+    r"(?:and/or\s+|or\s+|/\s*)?"
     r"(?:\w+\s+)?(?:metasta\w*|mets|involvement|disease|lesions?|carcinomatosis|spread)\b|"
     r"\bmetasta\w*\s+(?:\w+\s+){0,2}(?:to|in|of|involving)\s+(?:the\s+)?(?:brain|cns|"
     r"central\s+nervous\s+system|leptomeninges)\b|\bleptomeningeal\s+(?:carcinomatosis|"
@@ -698,10 +701,17 @@ _EXCEPTION = re.compile(r"\b(?:unless|except|other\s+than|with\s+the\s+exception
 def find_cns_metastases(text: str, criterion_kind: str) -> list[Requirement]:
     """Brain/leptomeningeal metastases and their state: "active" (symptomatic, progressive),
     "untreated", "stable" (treated, stable: usually allowed) or "any"."""
-    match = next((m for m in _CNS.finditer(text)
-                  if not _CNS_PRIMARY.search(text[max(0, m.start() - 20):m.end() + 30])), None)
-    if not match:
-        return []
+    for match in _CNS.finditer(text):
+        if _CNS_PRIMARY.search(text[max(0, match.start() - 20):match.end() + 30]):
+            continue
+        found = _cns_requirement(text, match, criterion_kind)
+        if found:
+            return found
+    return []
+
+
+def _cns_requirement(text: str, match: re.Match[str], criterion_kind: str) -> list[Requirement]:
+    """The requirement stated by one CNS mention (empty for a permission in an exclusion)."""
     start, end = match.start(), match.end()
     sentence_start = max(text.rfind(".", 0, start), text.rfind(";", 0, start),
                          text.rfind("\n", 0, start)) + 1

@@ -168,3 +168,25 @@ def restrict_for_exclusion(requirements: list[Requirement]) -> list[Requirement]
         if chosen:
             return chosen
     return []
+
+
+def drop_own_disease(requirements: list[Requirement], trial_codes: list[str]) -> list[Requirement]:
+    """An exclusion never rules out the trial's own disease: drop exclusion cancer-type codes
+    equal to, or broader than, a code of the trial's conditions ("Richter's transformation of
+    CLL" maps to DLBCL and CLL; in a DLBCL trial only CLL is excluded). Narrower codes stay:
+    a NSCLC trial may exclude squamous NSCLC."""
+    own = [c for c in trial_codes if not c.startswith("_")]
+    if not own:
+        return requirements
+    vocabulary = get_vocabulary()
+    out = []
+    for req in requirements:
+        codes = req.params.get("codes") if req.kind == "cancer_type" else None
+        if not codes:
+            out.append(req)
+            continue
+        kept = [c for c in codes if not any(c == o or vocabulary.is_a(o, c) for o in own)]
+        if kept:
+            req.params["codes"] = kept
+            out.append(req)
+    return out
