@@ -17,7 +17,7 @@ from trialmatch.nlp.tnm import (
         ("pT3N1aM0", "p", "T3", "N1a", "M0"),
         ("pT2 pN0 (0/12) pMX", "p", "T2", "N0", "MX"),
         ("Final: ypT1mi ypN0(i+)", "yp", "T1mi", "N0(i+)", None),
-        ("pathologic stage T3 N1", None, "T3", "N1", None),
+        ("pathologic stage T3 N1", "p", "T3", "N1", None),  # prefix from the label
         ("Stage: T2 Nx Mx.", None, "T2", "NX", "MX"),
         ("TNM: T2a N1 M0", None, "T2a", "N1", "M0"),
         ("cT2 cN0 cM1c", "c", "T2", "N0", "M1c"),
@@ -117,6 +117,20 @@ def test_mentions_keep_offsets_and_evidence():
     [group] = find_stage_groups(text)
     assert text[group.start : group.end] == group.evidence
     assert group.group == "IIB"
+
+
+def test_prefix_read_from_a_label_is_marked_derived():
+    stage = parse_tnm("TNM pathologic stage (urothelial carcinoma): T3b, N1, MX.")
+    assert stage is not None
+    assert (stage.prefix, stage.t, stage.n, stage.m) == ("p", "T3b", "N1", "MX")
+    assert stage.derived == ["prefix"]
+    written = parse_tnm("pT3b pN1")
+    assert written is not None and written.derived == []
+
+
+def test_a_finer_statement_of_the_same_category_wins():
+    stage = parse_tnm("Pathologic stage: pT4, N2c. T stage, pathologic: supraglottis, pT4a.")
+    assert stage is not None and stage.t == "T4a"
 
 
 def test_pathologic_mention_anchors_over_clinical():

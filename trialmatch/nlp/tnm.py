@@ -37,7 +37,8 @@ _CONTEXT = re.compile(
     r"(?i)(?:stage|staging|tnm|ajcc|uicc|classification|category|categories|"
     r"primary\s+tumou?r|regional\s+lymph\s+nodes?|lymph\s+nodes?|distant\s+metastas[ie]s|"
     r"(?:patholog\w*|clinical)\s+[tnm]\b|\b[tnm]\s+(?:stage|category)|tumou?r\s+extent|"
-    r"distant\s+(?:tissues?|sites?|spread)|\((?:y?p|c)?[tnm]\))(?:[^.\n]|\.\s){0,30}$"
+    r"distant\s+(?:tissues?|sites?|spread)|extent\s+of\s+invasion|extension|"
+    r"\((?:y?p|c)?[tnm]\))(?:[^.\n]|\.\s){0,30}$"
 )
 _STAGE_GROUP = re.compile(
     r"(?i)(?<![A-Za-z])(?:(?:ajcc|tnm|uicc|pathologic(?:al)?|clinical|overall|anatomic(?:al)?|"
@@ -45,6 +46,7 @@ _STAGE_GROUP = re.compile(
     r"\s*[:\-=]?\s*(?:is\s+|of\s+)?(?:ajcc\s+)?"
     r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
 )
+_LABEL_KIND = re.compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)")
 _CLINICAL = re.compile(r"(?i)clinical|\bcTNM|clinician|pre-?operative|radiolog")
 _FIGO = re.compile(
     r"(?i)(?<![A-Za-z])FIGO\s*(?:\(\d{4}\))?\s*(?:stage)?\s*(?:\(\d{4}\))?\s*[:\-=]?\s*"
@@ -64,6 +66,7 @@ class TnmMention:
     start: int
     end: int
     evidence: str
+    prefix_inferred: bool = False  # from a label ("pathologic stage: T3 N1"), not written
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,15 @@ def find_tnm(text: str) -> list[TnmMention]:
         by_axis = {token.axis: token for token in group}
         prefix = next((token.prefix for token in group if token.prefix), None)
         start, end = group[0].start, group[-1].end
+        inferred = False
+        if prefix is None:
+            # "TNM pathologic stage: T3b, N1" / "Pathological T. T2a": the label says which.
+            label = _LABEL_KIND.search(text[max(0, start - 45) : start])
+            if label:
+                prefix = "p" if label.group(0).lower().startswith("path") else "c"
+                inferred = True
         mentions.append(TnmMention(
-            prefix=prefix,
+            prefix=prefix, prefix_inferred=inferred,
             t=by_axis["T"].value if "T" in by_axis else None,
             n=by_axis["N"].value if "N" in by_axis else None,
             m=by_axis["M"].value if "M" in by_axis else None,
@@ -259,7 +269,19 @@ def build_stage(tnm: list[TnmMention], groups: list[StageGroupMention]) -> Stage
         if used:
             if stage.prefix is None and mention.prefix:
                 stage.prefix = mention.prefix
+                if mention.prefix_inferred:
+                    stage.derived.append("prefix")
             evidence.append(mention.evidence)
+    # "pT4, N2c" and, elsewhere, "pT4a": the same category written more precisely.
+    for axis in ("t", "n", "m"):
+        value = getattr(stage, axis)
+        if value is None:
+            continue
+        finer = [getattr(m, axis) for m in tnm if getattr(m, axis)
+                 and getattr(m, axis) != value and getattr(m, axis).startswith(value)
+                 and m.prefix in (stage.prefix, None)]
+        if finer:
+            setattr(stage, axis, max(finer, key=len))
     # A pathological group outranks the clinical estimate, wherever each is written.
     ajcc = sorted((g for g in groups if g.kind == "ajcc"), key=lambda g: g.clinical)
     figo = [g for g in groups if g.kind == "figo"]
