@@ -259,3 +259,18 @@ def test_double_hit_needs_both_markers():
     found = [r for r in parse_criterion("MYC and BCL2 rearrangements", "inclusion")
              if r.kind == "biomarker"]
     assert [[i["marker"] for i in r.params["any_of"]] for r in found] == [["MYC"], ["BCL2"]]
+
+
+@pytest.mark.parametrize("text,kind,expected", [
+    ("Age >/= 18 years", "age", {"min": 18}),
+    ("ANC >/= 1500/mcL", "organ_function", {"measure": "ANC", "op": ">=", "value": 1.5}),
+    ("ECOG </= 1", "performance_status", {"scale": "ECOG", "max": 1}),
+])
+def test_nci_style_comparators(text, kind, expected):
+    assert _matching(parse_criterion(text, "inclusion"), kind, expected)
+
+
+def test_above_normal_limits_is_a_threshold_at_the_upper_limit():
+    found = parse_criterion("Creatinine or bilirubin above normal limits", "exclusion")
+    assert {(r.params["measure"], r.params["op"], r.params["value"], r.params["unit"])
+            for r in found} == {("creatinine", ">", 1, "xULN"), ("bilirubin", ">", 1, "xULN")}

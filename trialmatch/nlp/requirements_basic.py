@@ -20,10 +20,11 @@ from trialmatch.nlp.requirements_common import (
 )
 
 _I = re.IGNORECASE
-_GE = (r"(?:≥|>=|=>|≧|>|greater\s+than\s+or\s+equal\s+to|equal\s+to\s+or\s+(?:greater|older|more)"
-       r"\s+than|greater\s+than|more\s+than|older\s+than|over|above|at\s+least|minimum(?:\s+of)?|"
+_GE = (r"(?:≥|>\s*/\s*=|>=|=>|≧|>|greater\s+than\s+or\s+equal\s+to|"
+       r"equal\s+to\s+or\s+(?:greater|older|more)\s+than|greater\s+than|more\s+than|older\s+than|over|above|at\s+least|minimum(?:\s+of)?|"
        r"(?:of\s+)?at\s+least)")
-_LE = (r"(?:≤|<=|=<|≦|<|less\s+than\s+or\s+equal\s+to|equal\s+to\s+or\s+(?:less|younger)\s+than|"
+_LE = (r"(?:≤|<\s*/\s*=|<=|=<|≦|<|less\s+than\s+or\s+equal\s+to|"
+       r"equal\s+to\s+or\s+(?:less|younger)\s+than|"
        r"less\s+than|younger\s+than|under|below|up\s+to|at\s+most|maximum(?:\s+of)?|"
        r"no\s+(?:older|more|greater)\s+than|not\s+(?:older|more|greater)\s+than)")
 _AGE_NUM = r"(\d{1,3})"
@@ -438,7 +439,9 @@ _MEASURES = [
 _MEASURE = re.compile("|".join(f"(?P<{name.replace('+', '_')}>{p})" for name, p in _MEASURES),
                       _I)
 _ORGAN_VALUE = re.compile(
-    rf"(?P<op>{_GE}|{_LE}|=|within\s+(?:the\s+)?(?:institutional\s+)?(?:normal|reference)\s+"
+    rf"(?P<op>(?:above|greater\s+than|more\s+than|over|exceed\w*)\s+(?:the\s+)?(?:institutional\s+)?"
+    rf"(?:upper\s+limits?\s+of\s+normal|normal(?:\s+limits?|\s+range)?|uln)|"
+    rf"{_GE}|{_LE}|=|within\s+(?:the\s+)?(?:institutional\s+)?(?:normal|reference)\s+"
     r"(?:limits?|range)|(?:within|in)\s+normal\s+range|normal)?\s*(?:of\s+|:\s*)?"
     r"(?P<num>\d{1,3}(?:[,\s]\d{3})+|\d+(?:\.\d+)?)?\s*"
     r"(?P<unit>(?:x|×|\*|times)\s*(?:the\s+)?(?:institutional\s+|local\s+)?(?:upper\s+limits?\s+of\s+"
@@ -457,7 +460,7 @@ _DEFAULT_OP = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=", 
 
 
 def _op(word: str, post: str) -> str | None:
-    word = " ".join(word.lower().split())
+    word = re.sub(r"\s*/\s*=", "=", " ".join(word.lower().split()))  # ">/=" is ">="
     if word.startswith(("within", "in normal", "normal")):
         return "<="
     if word in (">", "greater than", "more than", "above", "over", "older than"):
@@ -478,6 +481,11 @@ def _organ_value(measure: str, match: re.Match[str]) -> tuple[str, float, str] |
     op = _op(op_word, match.group("post") or "")
     unit_text = " ".join((match.group("unit") or "").lower().split())
     number = match.group("num")
+    if re.match(r"(?:above|greater\s+than|more\s+than|over|exceed\w*)\s+(?:the\s+)?"
+                r"(?:institutional\s+)?(?:upper\s+limit|normal|uln)", op_word, _I) and not number:
+        if measure in ("creatinine", "bilirubin", "AST", "ALT", "AST+ALT"):
+            return ">", 1.0, "xULN"
+        return None
     if op_word.lower().strip().startswith(("within", "in normal", "normal")) and not number:
         if measure in ("creatinine", "bilirubin", "AST", "ALT", "AST+ALT"):
             return "<=", 1.0, "xULN"

@@ -124,9 +124,9 @@ _UNKNOWN_AFTER = re.compile(r"^[\s:-]*(?:status\s+)?(?:unknown|pending|not\s+(?:
 _GERMLINE = re.compile(r"\bgermline\b|\bgBRCA|\binherited\b|\bhereditary\b", _I)
 _SOMATIC = re.compile(r"\bsomatic\b|\btumou?r\s+(?:tissue\s+)?(?:only|tested)\b", _I)
 
-_GE = (r"(?:≥|>=|=>|>|greater\s+than\s+or\s+equal\s+to|greater\s+than|more\s+than|"
+_GE = (r"(?:≥|>\s*/\s*=|>=|=>|>|greater\s+than\s+or\s+equal\s+to|greater\s+than|more\s+than|"
        r"at\s+least|above|over)")
-_LE = r"(?:≤|<=|=<|<|less\s+than\s+or\s+equal\s+to|less\s+than|below|under|up\s+to)"
+_LE = r"(?:≤|<\s*/\s*=|<=|=<|<|less\s+than\s+or\s+equal\s+to|less\s+than|below|under|up\s+to)"
 _VALUE = re.compile(
     rf"(?P<uname>tumou?r\s+proportion\s+score|combined\s+positive\s+score|TPS|CPS|TC|IC|"
     rf"H-?score|Allred(?:\s+score)?)?\s*(?:\((?:TPS|CPS)\)\s*)?(?:score\s+)?(?:of\s+)?"
