@@ -164,10 +164,6 @@ def _pre_status(window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
     return status, word, found.start()
 
 
-def _number(text: str) -> float:
-    return float(text)
-
-
 def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]]:
     """Numbers in a marker's window as (value, unit, comparator, end offset)."""
     found: list[tuple[float, str, str | None, int]] = []
@@ -175,33 +171,33 @@ def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]
         for pattern, unit in ((_TPS, "TPS"), (_CPS, "CPS")):
             match = pattern.search(window)
             if match:
-                found.append((_number(match.group("v")), unit, match.group("cmp"), match.end()))
+                found.append((float(match.group("v")), unit, match.group("cmp"), match.end()))
         if not found:
             match = _PERCENT.search(window)
             if match:
                 cmp = (match.group("cmp") or "").strip() or None
-                found.append((_number(match.group("v")), "TPS", cmp, match.end()))
+                found.append((float(match.group("v")), "TPS", cmp, match.end()))
     elif marker == "TMB":
         match = _TMB.search(window)
         if match:
-            found.append((_number(match.group("v")), "mut/Mb", None, match.end()))
+            found.append((float(match.group("v")), "mut/Mb", None, match.end()))
     elif marker in ("ER", "PR", "Ki-67"):
         match = _PERCENT.search(window)
         if match:
             cmp = (match.group("cmp") or "").strip() or None
-            found.append((_number(match.group("v")), "%", cmp, match.end()))
+            found.append((float(match.group("v")), "%", cmp, match.end()))
         if marker != "Ki-67":
             allred = _ALLRED.search(window)
             if allred:
-                found.append((_number(allred.group("v")), "Allred", None, allred.end()))
+                found.append((float(allred.group("v")), "Allred", None, allred.end()))
     elif marker == "HER2":
         match = _IHC_SCORE.search(window) or _BARE_SCORE.match(window)
         if match:
             value = match.group("v") or match.group("v2")
-            found.append((_number(value), "IHC", None, match.end()))
+            found.append((float(value), "IHC", None, match.end()))
         ratio = _RATIO.search(window)
         if ratio:
-            found.append((_number(ratio.group("v")), "ratio", None, ratio.end()))
+            found.append((float(ratio.group("v")), "ratio", None, ratio.end()))
     return found
 
 
