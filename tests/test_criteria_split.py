@@ -146,3 +146,14 @@ def test_header_with_criterion_on_same_line():
 def test_empty_text_gives_no_criteria():
     assert split_criteria("") == []
     assert split_criteria("   \n\n  ") == []
+
+
+@pytest.mark.parametrize("text", ["Inclusion Criteria:\n\xa0\xa0* Age >= 18 years",
+                                  "\u2003ECOG 0-1", "Exclusion Criteria:\r\n* Pregnancy\r\n"])
+def test_unusual_whitespace_keeps_offsets(text):
+    clean = normalise_criteria_text(text)
+    assert len(clean) == len(text)
+    criteria = split_criteria(text)
+    assert criteria
+    for criterion in criteria:
+        assert clean[criterion.start:criterion.end] == criterion.text

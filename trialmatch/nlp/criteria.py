@@ -43,9 +43,14 @@ _LABEL_DECORATION = re.compile(r"^[\s#*_>\-]+|[\s#*_:.\-]+$")
 _WORD = re.compile(r"\S+")
 
 
+_ODD_WHITESPACE = re.compile(r"[^\S\n]")
+
+
 def normalise_criteria_text(text: str) -> str:
-    """Undo markdown backslash escapes without changing the length (offsets stay valid)."""
-    return _MARKDOWN_ESCAPE.sub(" ", text.replace("\r", " ").replace("\t", " "))
+    """Undo markdown backslash escapes and turn every whitespace character but the newline
+    (tab, CR, NBSP, em space, NEL...) into a plain space, one for one: the length does not
+    change, so offsets stay valid, and indentation is measured the same way everywhere."""
+    return _MARKDOWN_ESCAPE.sub(" ", _ODD_WHITESPACE.sub(" ", text))
 
 
 @dataclass
