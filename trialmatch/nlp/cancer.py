@@ -237,7 +237,6 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     direct = [m for m in direct if not _caps_acronym(text, m, clauses)
               and not _NOT_MALIGNANT.search(vocab.name(m.key))
               and not _NOT_MALIGNANT.search(m.text)]
-    direct_spans = [(m.start, m.end) for m in direct]
     sites = list(vocab.find_sites(scan, fuzzy=fuzzy))
     fields = _type_fields(text)
     # A type field without a histology noun ("Histologic type: Invasive lobular") names a
@@ -249,8 +248,17 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         # "Urothelial (transitional cell) carcinoma", "lobular (E-cadherin negative)": read
         # without the aside, and with the noun added when the field leaves it out.
         as_written = {h.key for h in vocab.find_histologies(value)}
-        for words in (" ".join(re.sub(r"[()]", " ", value).split()),
-                      re.sub(r"\s*\([^)]*\)", "", value).strip()):
+        unwrapped = " ".join(re.sub(r"[()]", " ", value).split())
+        named = vocab.find_cancer_types(unwrapped) or vocab.find_cancer_types(
+            f"{unwrapped} carcinoma")
+        if _NOT_MALIGNANT.search(value):
+            continue
+        if named and not _NOT_MALIGNANT.search(vocab.name(named[0].key)):
+            # "Conventional (clear cell) renal cell" -> clear cell renal cell carcinoma.
+            direct.append(type(named[0])(named[0].key, start, start + len(value), value,
+                                         named[0].exact))
+            continue
+        for words in (unwrapped, re.sub(r"\s*\([^)]*\)", "", value).strip()):
             found = vocab.find_histologies(words)
             if not found:
                 found = [m for m in vocab.find_histologies(f"{words} carcinoma")
@@ -261,6 +269,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
                                               found[0].exact))
                 break
     implied_spans = [(m.start, m.end) for m in implied]
+    direct_spans = [(m.start, m.end) for m in direct]
     # A benign word is never read as a cancer, even when OCR repair would make it one
     # ("adenoma" is not a damaged "adenocarcinoma").
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
