@@ -366,3 +366,30 @@ def test_batch_report_mode_option(fixture_db, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert stat.S_IMODE((out / "mode-case.md").stat().st_mode) == 0o640
 
+
+
+def test_match_and_batch_write_only_the_files_asked_for(fixture_db, tmp_path, monkeypatch):
+    """Apart from the report and the batch folder, nothing anywhere under the test's home,
+    data, cache and temporary folders holds the marker afterwards; the store is untouched."""
+    home = tmp_path / "home"
+    for name in ("HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "TMPDIR"):
+        folder = home / name.lower()
+        folder.mkdir(parents=True)
+        monkeypatch.setenv(name, str(folder))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    monkeypatch.chdir(home)
+    store_files = {p: p.read_bytes() for p in fixture_db.parent.glob(fixture_db.name + "*")}
+    cases = tmp_path / "cases"
+    case = write_case(cases, "files-case")
+    report = tmp_path / "report.md"
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["match", str(case), "--db", str(fixture_db), "--report",
+                               str(report)]).exit_code == 0
+    assert runner.invoke(app, ["batch", str(cases), "--out", str(out), "--db",
+                               str(fixture_db), "--jobs", "1"]).exit_code == 0
+    holding = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                     if p.is_file() and MARKER.encode() in p.read_bytes())
+    assert holding == sorted([
+        "cases/files-case.yaml", "cases/note-path.txt", "report.md",
+        "out/files-case.json", "out/files-case.md", "out/files-case.html"])
+    assert {p: p.read_bytes() for p in store_files} == store_files
