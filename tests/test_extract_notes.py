@@ -301,3 +301,11 @@ def test_metastatic_disease_in_lymph_nodes_is_not_stage_iv():
             "metastatic disease: 1.")
     stage = extract([text]).stage
     assert stage is None or stage.group is None
+
+
+def test_ocr_damaged_histology_is_repaired_when_exact_words_only_reach_the_organ():
+    text = "DIAGNOSIS: Lung, right upper lobe, lobectomy: invasive adenocarcinorna. Carcinoma " \
+           "is present at 2 mm from the margin."
+    profile = extract([text])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "LUAD"
+    assert "OCR" in " ".join(profile.warnings)

@@ -207,11 +207,14 @@ def find_cancer_candidates(
     vocab = vocabulary if vocabulary is not None else _vocabulary()
     if fuzzy is None:
         found = _candidates(text, sections, vocab, abbreviations or {}, entities, fuzzy=False)
-        if any(c.asserted and c.weight > 0 for c in found):
+        # Exact words suffice unless they only reach an organ ("carcinoma" of the lung while
+        # the histology word is OCR-damaged: "adenocarcinorna").
+        if any(c.asserted and c.weight > 0 and vocab.tissue_code(c.code) != c.code
+               for c in found):
             return found
         fuzzy_found = _candidates(text, sections, vocab, abbreviations or {}, entities,
                                   fuzzy=True)
-        return fuzzy_found if any(c.asserted for c in fuzzy_found) else found
+        return fuzzy_found if any(c.asserted and c.weight > 0 for c in fuzzy_found) else found
     return _candidates(text, sections, vocab, abbreviations or {}, entities, fuzzy=fuzzy)
 
 
