@@ -107,8 +107,10 @@ def _marker_stated(text: str, marker: str) -> bool:
 def _prediction_for(profile: dict, marker: str) -> str | None:
     found = [b for b in profile["biomarkers"] if b["marker"] == marker]
     if marker == "HER2":
+        # The label is the IHC result: an IHC score first, then the overall statement.
+        scored = [b for b in found if b["unit"] == "IHC"]
         ihc = [b for b in found if b["alteration"] != "amplification"]
-        found = ihc or found
+        found = scored or ihc or found
     stated = [b for b in found if b["status"] != "unknown"]
     return (stated or found or [{"status": None}])[0]["status"]
 

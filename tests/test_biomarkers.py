@@ -154,6 +154,27 @@ def test_evidence_and_offsets_point_into_the_text():
         assert biomarker.marker in biomarker.evidence or "receptor" in biomarker.evidence
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the result on the next (merged) line
+        ("ESTROGEN RECEPTOR. NEGATIVE. PROGESTERONE RECEPTOR. NEGATIVE.",
+         {"ER": "negative", "PR": "negative"}),
+        # a heading and its result field
+        ("KRAS MUTATION ANALYSIS. Specimen: slides. RESULTS: Wild-type gene.",
+         {"KRAS": "negative"}),
+        # a reference range is not a result
+        ("ER Score: 10.1 Positive. Interpretation: ER Negative < 6.5 Positive >= 6.5.",
+         {"ER": "positive"}),
+        # methods text is not a result
+        ("Antibody for immunohistochemical detection of HER2 protein overexpression.",
+         {"HER2": "unknown"}),
+    ],
+)
+def test_results_laid_out_as_forms(text, expected):
+    assert {b.marker: b.status for b in find_biomarkers(text)} == expected
+
+
 def test_morphology_suggestive_of_msi_is_not_an_msi_result():
     text = "HISTOLOGIC FEATURES SUGGESTIVE OF MICROSATELLITE INSTABILITY: Not identified."
     assert [b for b in find_biomarkers(text) if b.marker == "MSI"] == []

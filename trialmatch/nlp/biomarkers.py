@@ -130,6 +130,8 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
     for match in tables.post.finditer(window):
         word = _norm(match.group(0))
         status = tables.post_status[word]
+        if _LEGEND_AFTER.match(window[match.end() :]):
+            continue  # "Negative < 6.5, Positive >= 6.5": a reference range, not a result
         if word in ("low", "high") and marker not in _LEVEL_MARKERS:
             continue
         if word == "intermediate" and marker not in _LEVEL_MARKERS:
@@ -264,6 +266,12 @@ def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
 
 _MORPHOLOGY_ONLY = re.compile(r"(?i)(?:features?|morpholog\w*|pattern)\s+(?:suggestive|"
                               r"characteristic|typical|reminiscent)\s+of\s*$")
+LOOKAHEAD_CHARS = 250
+_LEGEND_AFTER = re.compile(r"(?i)^\s*[:=]?\s*(?:[<>≤≥]=?|less\s+than|greater\s+than|below|"
+                           r"above|under|over)\s*\d")
+_RESULT_FIELD = re.compile(r"(?i)\b(?:interpretation|results?|status|score|intensity)\s*[:\-]\s*"
+                           r"(?P<v>[^.;\n]{1,60})")
+_SCORE_AHEAD = re.compile(r"^[\s.]{0,3}[0-3]\s*\+")
 _ISH_START = re.compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|ISH|"
                         r"dual[\s-]+probe|in\s+situ\s+hybridi[sz]ation)\b")
 
@@ -335,12 +343,37 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None) -> list[Biomar
         for position, group in enumerate(groups):
             last = group[-1]
             window_end = max(window_ends[position], last.end)
+            window_start = last.end
             window = text[last.end : window_end][:120]
             mmr = last.marker in mmr_proteins
             post = _post_status(last.marker, window, mmr)
             pre = pre_calls[position]
+            if position == len(groups) - 1:
+                following = [h.start for h in raw_hits if h.start >= clause_end]
+                limit = min([clause_end + LOOKAHEAD_CHARS, *following[:1]])
+                ahead = text[clause_end:limit]
+                if post is None and pre is None and not _values(last.marker, window):
+                    # The result on the next line ("HER2. Negative (1+)."), or a heading and
+                    # its result fields ("KRAS MUTATION ANALYSIS. Specimen: slides. RESULTS:
+                    # Wild-type." / "HER2 RESULTS. Interpretation: EQUIVOCAL.").
+                    next_line = _post_status(last.marker, ahead[:60], mmr)
+                    field = _RESULT_FIELD.search(ahead)
+                    if next_line is not None and not ahead[: next_line[2] - len(next_line[1])
+                                                            ].strip(" .:-"):
+                        window_start = clause_end
+                        window = text[clause_end : clause_end + 120]
+                        post = next_line
+                    elif field:
+                        window_start = clause_end + field.start("v")
+                        window = text[window_start : window_start + 120]
+                        post = _post_status(last.marker, window, mmr)
+                elif last.marker == "HER2" and not _IHC_SCORE.search(window):
+                    # "HER2/NEU: positive. 2+." -- the score after a line break.
+                    score = _SCORE_AHEAD.match(ahead)
+                    if score:
+                        window = text[window_start : clause_end + score.end()]
             for member in group:
-                biomarkers = _read_one(member, last.end, window, post, pre, text, vocab,
+                biomarkers = _read_one(member, window_start, window, post, pre, text, vocab,
                                        mmr_proteins, is_last=member is last)
                 for marker_result in biomarkers:
                     if member.marker in mmr_proteins:
@@ -465,8 +498,14 @@ def _mmr_summary(calls: list[tuple[str, str, int, int]], text: str) -> Biomarker
 
 def biomarker_key(biomarker: Biomarker) -> tuple[str, str | None, str | None]:
     """What makes two results the same finding: marker, alteration, and for HER2 the method."""
-    method = "ISH" if biomarker.marker == "HER2" and biomarker.alteration == "amplification" \
-        else None
+    method = None
+    if biomarker.marker == "HER2":
+        # HER2 by IHC (a score) and by ISH (amplification) are kept apart from the overall
+        # statement: a report may give all three (ASCO/CAP 2018 reflex testing).
+        if biomarker.alteration == "amplification":
+            method = "ISH"
+        elif biomarker.unit == "IHC":
+            method = "IHC"
     alteration = biomarker.alteration
     if alteration in (None, "mutation"):
         alteration = None
