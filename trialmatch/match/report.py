@@ -74,10 +74,15 @@ def key_reasons(trial: dict[str, Any], limit: int = 3) -> list[str]:
     criteria = trial.get("criteria") or []
     material = [c["reason"] for c in criteria if c.get("result") == "unknown"
                 and c.get("material")]
-    met = [c["reason"] for c in criteria if c.get("result") == "met" and c.get("kind") ==
-           "inclusion" and any(r.get("kind") in ("biomarker", "cancer_type", "stage", "extent")
-                               for r in c.get("requirements") or [])]
-    return list(dict.fromkeys(material + met))[:limit]
+    def met_with(kinds: tuple[str, ...]) -> list[str]:
+        return [c["reason"] for c in criteria if c.get("result") == "met"
+                and c.get("kind") == "inclusion"
+                and any(r.get("kind") in kinds and r.get("truth")
+                        for r in c.get("requirements") or [])]
+
+    # The patient's own biomarker first: it is why a targeted trial ranks first.
+    found = material + met_with(("biomarker",)) + met_with(("cancer_type", "stage", "extent"))
+    return list(dict.fromkeys(found))[:limit]
 
 
 # --------------------------------------------------------------------------- Markdown
