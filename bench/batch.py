@@ -9,8 +9,9 @@
    new id, an age shifted by a few years, and its notes copied beside it, so the folder looks
    like a real week's batch (YAML case files plus notes/ they reference).
 3. For each --jobs value, runs the batch in a fresh process (so start-up, pipeline loading and
-   memory are measured as a user would see them) and prints cases/s and each worker's peak
-   RSS (resource.getrusage ru_maxrss, reported by the workers themselves).
+   memory are measured as a user would see them) and prints cases/s, the workers' CPU seconds
+   per case (independent of other load on the machine) and each worker's peak RSS
+   (resource.getrusage ru_maxrss, reported by the workers themselves).
 
 Targets (issue 6): 500 cases in under 60 s with 2 jobs; under 400 MB per worker.
 """
@@ -116,6 +117,7 @@ def run_once(case_dir: Path, out_dir: Path, db_path: Path, jobs: int) -> dict:
         "failed": len(result.failed),
         "seconds": time.perf_counter() - started,
         "worker_peak_rss_mb": sorted(kb / 1024 for kb in result.worker_peak_rss_kb.values()),
+        "worker_cpu_seconds": sum(result.worker_cpu_seconds.values()),
         "counts": result.counts(),
         "first_errors": sorted({o.error for o in result.failed if o.error})[:3],
     }
@@ -146,8 +148,10 @@ def main() -> None:
     bases = write_cases(args.fixtures, args.cases, case_dir)
     print(f"cases: {args.cases} variants of {bases} fixture cases -> {case_dir}")
 
-    print(f"{'jobs':>4} {'cases':>6} {'failed':>6} {'seconds':>8} {'cases/s':>8}  "
-          "peak RSS per worker (MB)")
+    # CPU seconds per case (all workers, start-up included) do not depend on what else the
+    # machine is running; wall-clock cases/s does.
+    print(f"{'jobs':>4} {'cases':>6} {'failed':>6} {'seconds':>8} {'cases/s':>8} "
+          f"{'CPU s/case':>10}  peak RSS per worker (MB)")
     for jobs in args.jobs:
         child = subprocess.run(
             [sys.executable, __file__, "--run-once", "--jobs", str(jobs), "--cases",
@@ -158,8 +162,10 @@ def main() -> None:
             sys.exit(f"--jobs {jobs} run failed:\n{child.stderr[-2000:]}")
         figures = json.loads(child.stdout.strip().splitlines()[-1])
         rss = ", ".join(f"{mb:.0f}" for mb in figures["worker_peak_rss_mb"])
+        cpu_per_case = figures["worker_cpu_seconds"] / max(figures["cases"], 1)
         print(f"{jobs:>4} {figures['cases']:>6} {figures['failed']:>6} "
-              f"{figures['seconds']:>8.1f} {figures['cases'] / figures['seconds']:>8.1f}  {rss}")
+              f"{figures['seconds']:>8.1f} {figures['cases'] / figures['seconds']:>8.1f} "
+              f"{cpu_per_case:>10.3f}  {rss}")
         if figures["first_errors"]:
             print(f"     errors, e.g.: {figures['first_errors']}")
     print("targets: 500 cases < 60 s with 2 jobs; < 400 MB per worker")

@@ -265,6 +265,7 @@ class BatchResult:
     outcomes: list[CaseOutcome]
     seconds: float = 0.0
     worker_peak_rss_kb: dict[int, int] = field(default_factory=dict)  # pid -> peak RSS
+    worker_cpu_seconds: dict[int, float] = field(default_factory=dict)  # pid -> user+system
 
     @property
     def failed(self) -> list[CaseOutcome]:
@@ -423,13 +424,18 @@ def _init_worker(factory: MatcherFactory) -> None:
 
 
 def _run_in_worker(index: int, case: Any) -> tuple[int, _Rendered | None, str | None, float,
-                                                    int, int]:
-    import resource
-
+                                                    int, int, float]:
     assert _WORKER_MATCHER is not None, "worker used before its initializer ran"
     report, error, seconds = _match_safely(_WORKER_MATCHER, case)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return index, report, error, seconds, os.getpid(), peak
+    return (index, report, error, seconds, os.getpid(), *_own_usage())
+
+
+def _own_usage() -> tuple[int, float]:
+    """This process's peak RSS (KiB on Linux) and CPU seconds so far, for the bench."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 class _TerminateRequested(BaseException):
@@ -572,13 +578,12 @@ def _install_sigterm_handler():
 def _run_here(pending, matcher_factory, record, result: BatchResult) -> None:
     if not pending:
         return
-    import resource
 
     match_one = matcher_factory()
     for index, case in pending:
         report, error, seconds = _match_safely(match_one, case)
         record(index, report, error, seconds)
-    result.worker_peak_rss_kb[os.getpid()] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result.worker_peak_rss_kb[os.getpid()], result.worker_cpu_seconds[os.getpid()] = _own_usage()
 
 
 def _run_in_pool(pending, matcher_factory, workers, start_method, record,
@@ -596,12 +601,13 @@ def _run_in_pool(pending, matcher_factory, workers, start_method, record,
             done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
             for future in done:
                 try:
-                    index, report, error, seconds, pid, peak = future.result()
+                    index, report, error, seconds, pid, peak, cpu = future.result()
                 except BrokenProcessPool as error:
                     raise TrialmatchError(
                         "a batch worker died (out of memory, or its set-up failed)",
                         hint="run with --jobs 1 to see the error") from error
                 result.worker_peak_rss_kb[pid] = max(peak, result.worker_peak_rss_kb.get(pid, 0))
+                result.worker_cpu_seconds[pid] = max(cpu, result.worker_cpu_seconds.get(pid, 0.0))
                 record(index, report, error, seconds)
     finally:
         # On Ctrl-C or an error: drop what has not started; running cases end on their own
