@@ -267,8 +267,8 @@ def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
 _MORPHOLOGY_ONLY = re.compile(r"(?i)(?:features?|morpholog\w*|pattern)\s+(?:suggestive|"
                               r"characteristic|typical|reminiscent)\s+of\s*$")
 LOOKAHEAD_CHARS = 250
-_LEGEND_AFTER = re.compile(r"(?i)^\s*[:=]?\s*(?:[<>≤≥]=?|less\s+than|greater\s+than|below|"
-                           r"above|under|over)\s*\d")
+_LEGEND_AFTER = re.compile(r"(?i)^\s*(?:=\s*\d|:?\s*(?:[<>≤≥]=?|less\s+than|greater\s+than|"
+                           r"below|above|under|over)\s*\d)")
 _RESULT_FIELD = re.compile(r"(?i)\b(?:interpretation|results?|status|score|intensity)\s*[:\-]\s*"
                            r"(?P<v>[^.;\n]{1,60})")
 _SCORE_AHEAD = re.compile(r"^[\s.]{0,3}[0-3]\s*\+")
