@@ -678,7 +678,10 @@ def store_matcher(db_path: Path, any_status: bool = False, top: int | None = Non
 
     def match_one(case: Any) -> CaseReport:
         result = match_case(case, store, any_status=any_status, top=top)
-        return CaseReport(result.to_dict(), render_markdown(result), render_html(result))
+        # The renderers take the document too; building it once saves two of three
+        # `to_dict()` walks over every excluded trial's criteria (~0.07 s a case).
+        document = result.to_dict()
+        return CaseReport(document, render_markdown(document), render_html(document))
 
     return match_one
 
