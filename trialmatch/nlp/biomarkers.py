@@ -293,7 +293,8 @@ def _her2_ish_continuations(hits: list[_Hit], text: str) -> list[_Hit]:
     return sorted(hits + added, key=lambda hit: hit.start) if added else hits
 
 
-def find_biomarker_mentions(text: str, *, vocabulary: Any = None) -> list[Biomarker]:
+def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
+                            clauses: list[tuple[int, int]] | None = None) -> list[Biomarker]:
     """Every biomarker result in `text`, one per mention (not merged), in order.
 
     Mismatch-repair proteins (MLH1, MSH2, MSH6, PMS2) are read one by one and then summed up
@@ -313,7 +314,7 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None) -> list[Biomar
     raw_hits = _her2_ish_continuations(raw_hits, text)
     results: list[Biomarker] = []
     protein_calls: list[tuple[str, str, int, int]] = []  # protein, status, start, end
-    spans = clause_spans(text)
+    spans = clauses if clauses is not None else clause_spans(text)
     index = 0
     for clause_start, clause_end in spans:
         hits = []

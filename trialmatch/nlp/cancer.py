@@ -198,29 +198,34 @@ def find_cancer_candidates(
     entities: Any = (),
     vocabulary: Any = None,
     fuzzy: bool | None = None,
+    clauses: list[tuple[int, int]] | None = None,
 ) -> list[CancerCandidate]:
     """Every mention that may assert a cancer type, with its weight and context.
 
     `fuzzy=None` tries exact matching first and OCR-tolerant matching only when the exact
-    pass finds nothing asserted; True or False force one mode.
+    pass finds nothing asserted; True or False force one mode. `clauses` are the text's
+    clause spans when the caller has them already (`context.clause_spans`).
     """
     vocab = vocabulary if vocabulary is not None else _vocabulary()
+    clauses = clauses if clauses is not None else clause_spans(text)
     if fuzzy is None:
-        found = _candidates(text, sections, vocab, abbreviations or {}, entities, fuzzy=False)
+        found = _candidates(text, sections, vocab, abbreviations or {}, entities, clauses,
+                            fuzzy=False)
         # Exact words suffice unless they only reach an organ ("carcinoma" of the lung while
         # the histology word is OCR-damaged: "adenocarcinorna").
         if any(c.asserted and c.weight > 0 and vocab.tissue_code(c.code) != c.code
                for c in found):
             return found
         fuzzy_found = _candidates(text, sections, vocab, abbreviations or {}, entities,
-                                  fuzzy=True)
+                                  clauses, fuzzy=True)
         return fuzzy_found if any(c.asserted and c.weight > 0 for c in fuzzy_found) else found
-    return _candidates(text, sections, vocab, abbreviations or {}, entities, fuzzy=fuzzy)
+    return _candidates(text, sections, vocab, abbreviations or {}, entities, clauses,
+                       fuzzy=fuzzy)
 
 
 def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: dict[str, str],
-                entities: Any, *, fuzzy: bool) -> list[CancerCandidate]:
-    clauses = clause_spans(text)
+                entities: Any, clauses: list[tuple[int, int]], *, fuzzy: bool
+                ) -> list[CancerCandidate]:
     scan = join_broken_lines(text)
     direct = list(vocab.find_cancer_types(scan, fuzzy=fuzzy))
     # Abbreviations the note defines itself ("... carcinoma (HGSC)") that the vocabulary
@@ -438,10 +443,12 @@ _DISTANT_STATEMENT = re.compile(
 )
 
 
-def find_distant_statements(text: str, sections: list[Section]) -> list[tuple[int, int, str]]:
+def find_distant_statements(text: str, sections: list[Section],
+                            clauses: list[tuple[int, int]] | None = None
+                            ) -> list[tuple[int, int, str]]:
     """Asserted statements that the cancer has spread to distant sites, as (start, end,
     words); negated, hypothetical and clinical-history statements are left out."""
-    clauses = clause_spans(text)
+    clauses = clauses if clauses is not None else clause_spans(text)
     found = []
     for match in _DISTANT_STATEMENT.finditer(text):
         section = section_at(sections, match.start())

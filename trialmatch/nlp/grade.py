@@ -103,6 +103,11 @@ def find_grades(text: str) -> list[GradeMention]:
     """Every grade statement in `text` with its offsets, in order."""
     mentions: list[GradeMention] = []
     taken: list[tuple[int, int]] = []
+    low = text.lower()
+    # Cheap word checks first: most patterns cannot match a note without their key word.
+    has = {word: word in low for word in ("gleason", "group", "nottingham", "bloom", "elston",
+                                          "sbr", "score", "who", "fuhrman", "isup", "grade",
+                                          "differentiated")}
 
     def add(grade: str | None, detail: str | None, rank: int, match: re.Match[str]) -> None:
         start, end = match.span()
@@ -111,7 +116,7 @@ def find_grades(text: str) -> list[GradeMention]:
         taken.append((start, end))
         mentions.append(GradeMention(grade, detail, rank, start, end, match.group(0).strip()))
 
-    for match in _GLEASON.finditer(text):
+    for match in _GLEASON.finditer(text) if has["gleason"] else ():
         primary = int(match.group("p")) if match.group("p") else None
         secondary = int(match.group("s")) if match.group("s") else None
         if primary is not None and secondary is not None:
@@ -122,12 +127,13 @@ def find_grades(text: str) -> list[GradeMention]:
             detail = f"Gleason {total}"
         group = _grade_group(primary, secondary, total)
         add(_gleason_grade(total), f"{detail} (Grade Group {group})", 0, match)
-    for match in _GRADE_GROUP.finditer(text):
+    for match in _GRADE_GROUP.finditer(text) if has["group"] else ():
         group = int(match.group("g"))
         # Grade groups 1 / 2-3 / 4-5 are Gleason <=6 / 7 / 8-10 (ISUP 2014).
         add("G1" if group == 1 else "G2" if group <= 3 else "G3", f"Grade Group {group}", 0,
             match)
-    for match in _NOTTINGHAM.finditer(text):
+    nottingham = has["nottingham"] or has["bloom"] or has["elston"] or has["sbr"]
+    for match in _NOTTINGHAM.finditer(text) if nottingham else ():
         value = _NUMBER.get(match.group("v").upper()) or int(match.group("v"))
         is_score = (match.group("kind") or "").lower() == "score" or value > 3 or (
             match.group("of") == "9")
@@ -138,14 +144,14 @@ def find_grades(text: str) -> list[GradeMention]:
             add(_g(grade), f"Nottingham score {value}/9 (grade {grade})", 0, match)
         else:
             add(_g(value), f"Nottingham grade {value}", 0, match)
-    for match in _TOTAL_SCORE.finditer(text):
+    for match in _TOTAL_SCORE.finditer(text) if has["score"] else ():
         value = int(match.group("v"))
         grade = 1 if value <= 5 else 2 if value <= 7 else 3
         add(_g(grade), f"Nottingham score {value}/9 (grade {grade})", 0, match)
-    for match in _WHO.finditer(text):
+    for match in _WHO.finditer(text) if has["who"] else ():
         value = _NUMBER[match.group("v").upper()]
         add(_g(value), f"WHO grade {value}", 0, match)
-    for match in _FUHRMAN.finditer(text):
+    for match in _FUHRMAN.finditer(text) if has["fuhrman"] or has["isup"] else ():
         value = _NUMBER[match.group("v").upper()]
         name = "Fuhrman" if "fuhrman" in match.group(0).lower() else "WHO/ISUP"
         add(_g(value), f"{name} grade {value}", 1, match)
@@ -166,7 +172,7 @@ def find_grades(text: str) -> list[GradeMention]:
             add(None, "GX (grade cannot be assessed)", 1, match)
         else:
             add(f"G{value}", None, 1, match)
-    for match in _GRADE_N.finditer(text):
+    for match in _GRADE_N.finditer(text) if has["grade"] else ():
         lead = (match.group("lead") or "").strip().lower()
         before = text[max(0, match.start() - 12) : match.start()].lower()
         if "group" in text[match.start():match.end()].lower():
@@ -186,12 +192,12 @@ def find_grades(text: str) -> list[GradeMention]:
             add(_g(value), f"nuclear grade {value}", 3, match)
             continue
         add(_g(value), detail, 2, match)
-    for match in _DIFFERENTIATED.finditer(text):
+    for match in _DIFFERENTIATED.finditer(text) if has["differentiated"] else ():
         values = [_DIFFERENTIATION[match.group("a").lower()]]
         if match.group("b"):
             values.append(_DIFFERENTIATION[match.group("b").lower()])
         add(_g(max(values)), match.group(0).strip().lower(), 3, match)
-    for match in _TWO_TIER.finditer(text):
+    for match in _TWO_TIER.finditer(text) if has["grade"] else ():
         if _NOT_TUMOUR_GRADE.match(text[match.end() : match.end() + 40]):
             continue
         if _in_situ_context(text, match.start()):

@@ -27,8 +27,8 @@ from typing import Any
 
 from trialmatch.errors import InputError
 
-_EXTENSIONS = ("tm_text", "tm_sections", "tm_cancer", "tm_distant", "tm_tnm", "tm_groups",
-               "tm_grades", "tm_biomarkers", "tm_abbreviations")
+_EXTENSIONS = ("tm_text", "tm_clauses", "tm_sections", "tm_cancer", "tm_distant", "tm_tnm",
+               "tm_groups", "tm_grades", "tm_biomarkers", "tm_abbreviations")
 
 
 def _register_extensions() -> None:
@@ -57,6 +57,7 @@ class SectionsComponent:
     """Finds report sections (FINAL DIAGNOSIS, CLINICAL HISTORY, ...) and their weights."""
 
     def __call__(self, doc: Any) -> Any:
+        from trialmatch.nlp.context import clause_spans
         from trialmatch.nlp.sections import find_sections
 
         # Doc.text rebuilds the string from the tokens on every access: run_pipeline sets
@@ -64,6 +65,7 @@ class SectionsComponent:
         if doc._.tm_text is None:
             doc._.tm_text = doc.text
         doc._.tm_sections = find_sections(doc._.tm_text)
+        doc._.tm_clauses = clause_spans(doc._.tm_text)
         if doc._.tm_abbreviations is None:
             doc._.tm_abbreviations = _abbreviation_map(doc)
         return doc
@@ -77,9 +79,10 @@ class CancerComponent:
 
         doc._.tm_cancer = find_cancer_candidates(
             doc._.tm_text, doc._.tm_sections, abbreviations=doc._.tm_abbreviations,
-            entities=_model_entities(doc) if doc.ents else (),
+            entities=_model_entities(doc) if doc.ents else (), clauses=doc._.tm_clauses,
         )
-        doc._.tm_distant = find_distant_statements(doc._.tm_text, doc._.tm_sections)
+        doc._.tm_distant = find_distant_statements(doc._.tm_text, doc._.tm_sections,
+                                                   doc._.tm_clauses)
         return doc
 
 
@@ -110,7 +113,7 @@ class BiomarkersComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.biomarkers import find_biomarker_mentions
 
-        doc._.tm_biomarkers = find_biomarker_mentions(doc._.tm_text)
+        doc._.tm_biomarkers = find_biomarker_mentions(doc._.tm_text, clauses=doc._.tm_clauses)
         return doc
 
 
