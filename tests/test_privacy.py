@@ -256,11 +256,6 @@ def test_note_text_pasted_as_a_yaml_key_is_not_echoed(debug_logs, fixture_db, tm
     assert_private(result)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs: trialmatch/cli/app.py cli_errors() lets an unexpected exception escape with its "
-    "message and traceback, which may quote note text. Add `except Exception as error:` that "
-    "prints one line 'trialmatch: internal error (<TypeName>); set TRIALMATCH_DEBUG=1 for the "
-    "traceback' (traceback.print_exc() only when $TRIALMATCH_DEBUG is set) and exits 1"))
 def test_an_unexpected_error_does_not_print_note_text(debug_logs, fixture_db, tmp_path,
                                                       monkeypatch):
     import trialmatch.match.engine as engine

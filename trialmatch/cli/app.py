@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,9 @@ def resolve_db(db: Path | None) -> Path:
 def cli_errors() -> Iterator[None]:
     """Turn an expected failure into one line on stderr and exit code 1.
 
-    Interrupts exit 130 without a traceback. Anything else is a bug and keeps its traceback.
+    Interrupts exit 130 without a traceback. Anything else is a bug; its message and traceback
+    may quote note text (protected health information), so only the exception's type is
+    printed unless $TRIALMATCH_DEBUG is set.
     """
     try:
         yield
@@ -54,6 +58,17 @@ def cli_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("trialmatch: interrupted", markup=False, highlight=False)
         raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as error:  # noqa: BLE001 - last line of defence for patient data
+        if os.environ.get("TRIALMATCH_DEBUG"):
+            traceback.print_exc()
+        err_console.print(
+            f"trialmatch: internal error ({type(error).__name__}); "
+            "set TRIALMATCH_DEBUG=1 for the traceback",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def print_json(document: Any) -> None:
