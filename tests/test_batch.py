@@ -298,6 +298,22 @@ def test_duplicate_id_fails_the_later_case(case_dir, tmp_path):
     assert json.loads((tmp_path / "out" / "case-b.json").read_text())["case_id"] == "case-b"
 
 
+def test_plan_decides_without_writing(case_dir, tmp_path):
+    from trialmatch.match.case import load_case
+
+    write_case(case_dir / "zz", "again", "case-a")
+    (case_dir / "broken.yaml").write_text("id: [\n")
+    out = tmp_path / "out"
+
+    plan = batch_module.plan_batch(case_dir, out, load_case=load_case)
+
+    assert not out.exists()
+    assert [(o.case_file, o.status) for o in plan.decided] == [
+        ("broken.yaml", "failed"), ("zz/again.yaml", "failed")]
+    assert [case_id for _, case_id, _ in plan.pending] == ["case-a", "case-b", "case-c",
+                                                           "case-d"]
+
+
 # ------------------------------------------------------------------------ resume
 
 

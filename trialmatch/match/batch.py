@@ -446,6 +446,76 @@ def _raise_on_sigterm(signum, frame) -> None:
     raise _TerminateRequested()
 
 
+@dataclass
+class BatchPlan:
+    """What a batch will do, decided before any matching: which cases fail at once (bad file,
+    unusable or duplicate id), which are up to date (--resume), which are to be matched."""
+
+    cases: list[CaseFile]
+    decided: list[CaseOutcome]  # failed or skipped already, in input order
+    pending: list[tuple[int, str, Any]]  # (index, case id, loaded case), in input order
+    stale_ids: list[str]  # ids of failed cases whose outputs from an earlier run must go
+
+
+def plan_batch(
+    case_dir: Path,
+    out_dir: Path,
+    *,
+    load_case: Callable[[Path], Any],
+    resume: bool = False,
+    store_changed_at: float | None = None,
+) -> BatchPlan:
+    """Discover and load the cases and decide each one's fate short of matching.
+
+    Loading happens here, in input order, so duplicate ids are decided the same way whatever
+    the number of jobs: the first case file to use an id keeps it. Writes nothing.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.resolve() == Path(case_dir).resolve():
+        # The next run would read last run's .json reports as case files.
+        raise InputError("--out must not be the case folder itself",
+                         hint="use a separate folder, e.g. CASE_DIR/out or a sibling")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file, not a folder")
+    cases = discover_cases(Path(case_dir), exclude=out_dir)
+    if not cases:
+        raise InputError(f"no case files under {case_dir}",
+                         hint="cases are .yaml, .yml, .json, or .txt notes")
+    plan = BatchPlan(cases, [], [], [])
+    claimed: dict[str, str] = {}  # case id -> the case file that claimed it first
+    for index, case_file in enumerate(cases):
+        started = time.perf_counter()
+        try:
+            case = load_case(case_file.path)
+        except Exception as error:
+            case_id = case_file.declared_id
+            if case_id and not _case_id_problem(case_id) and case_id not in claimed:
+                plan.stale_ids.append(case_id)
+            plan.decided.append(CaseOutcome(index, case_file.relpath, case_id, "failed",
+                                            _safe_error(error),
+                                            seconds=time.perf_counter() - started))
+            continue
+        case_id = getattr(case, "id", None)
+        problem = _case_id_problem(case_id)
+        if problem is None and case_id in claimed:
+            problem = f"duplicate case id {case_id!r}, already used by {claimed[case_id]}"
+        if problem is not None:
+            plan.decided.append(CaseOutcome(index, case_file.relpath, case_id
+                                            if isinstance(case_id, str) else None,
+                                            "failed", problem))
+            continue
+        claimed[case_id] = case_file.relpath
+        outputs = output_paths(out_dir, case_id)
+        if resume and _is_up_to_date(case_file, outputs, store_changed_at):
+            document = _load_document(outputs[".json"])
+            if document is not None:
+                plan.decided.append(CaseOutcome(index, case_file.relpath, case_id, "skipped",
+                                                findings=key_findings(document)))
+                continue
+        plan.pending.append((index, case_id, case))
+    return plan
+
+
 def run_batch(
     case_dir: Path,
     out_dir: Path,
@@ -463,88 +533,52 @@ def run_batch(
 
     `matcher_factory` is called once per worker (once in this process when one job suffices)
     and returns the callable that turns a loaded case into a `CaseReport`. `load_case` reads a
-    case file (default: `trialmatch.match.case.load_case`); it runs here, in input order, so
-    that duplicate ids are decided the same way whatever `jobs` is. With `resume`, a case is
-    skipped when all its outputs are newer than its inputs and than `store_changed_at`
-    (a POSIX time: when the trial store last changed). `on_start(total)` and `on_case(outcome)`
-    report progress; `on_case` sees cases as they finish, the result lists them in input order.
+    case file (default: `trialmatch.match.case.load_case`). With `resume`, a case is skipped
+    when all its outputs are newer than its inputs and than `store_changed_at` (a POSIX time:
+    when the trial store last changed). `on_start(total)` and `on_case(outcome)` report
+    progress; `on_case` sees cases as they finish, the result lists them in input order.
 
-    Raises InputError when `case_dir` is not a folder; a bad case is an outcome, not an error.
+    Raises InputError when `case_dir` holds no case or `out_dir` is unusable; a bad case is
+    an outcome, not an error.
     """
     started = time.perf_counter()
     if load_case is None:
         from trialmatch.match.case import load_case
     out_dir = Path(out_dir)
-    if out_dir.resolve() == Path(case_dir).resolve():
-        # The next run would read last run's .json reports as case files.
-        raise InputError("--out must not be the case folder itself",
-                         hint="use a separate folder, e.g. CASE_DIR/out or a sibling")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir} is a file, not a folder")
-    cases = discover_cases(Path(case_dir), exclude=out_dir)
-    if not cases:
-        raise InputError(f"no case files under {case_dir}",
-                         hint="cases are .yaml, .yml, .json, or .txt notes")
+    plan = plan_batch(case_dir, out_dir, load_case=load_case, resume=resume,
+                      store_changed_at=store_changed_at)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     sweep_temporary_files(out_dir)
-    if on_start is not None:
-        on_start(len(cases))
-
-    outcomes: list[CaseOutcome | None] = [None] * len(cases)
-    pending: list[tuple[int, Any]] = []  # (index, loaded case) to match
-    pending_ids: dict[int, str] = {}
-    claimed: dict[str, str] = {}  # case id -> the case file that claimed it first
+    outcomes: list[CaseOutcome | None] = [None] * len(plan.cases)
 
     def finish(outcome: CaseOutcome) -> None:
         outcomes[outcome.index] = outcome
         if on_case is not None:
             on_case(outcome)
 
-    for index, case_file in enumerate(cases):
-        load_started = time.perf_counter()
-        try:
-            case = load_case(case_file.path)
-        except Exception as error:
-            case_id = case_file.declared_id
-            if case_id and not _case_id_problem(case_id) and case_id not in claimed:
-                _remove_stale_outputs(out_dir, case_id)
-            finish(CaseOutcome(index, case_file.relpath, case_id, "failed", _safe_error(error),
-                               seconds=time.perf_counter() - load_started))
-            continue
-        case_id = getattr(case, "id", None)
-        problem = _case_id_problem(case_id)
-        if problem is None and case_id in claimed:
-            problem = f"duplicate case id {case_id!r}, already used by {claimed[case_id]}"
-        if problem is not None:
-            finish(CaseOutcome(index, case_file.relpath, case_id if isinstance(case_id, str)
-                               else None, "failed", problem))
-            continue
-        claimed[case_id] = case_file.relpath
-        outputs = output_paths(out_dir, case_id)
-        if resume and _is_up_to_date(case_file, outputs, store_changed_at):
-            document = _load_document(outputs[".json"])
-            if document is not None:
-                finish(CaseOutcome(index, case_file.relpath, case_id, "skipped",
-                                   findings=key_findings(document)))
-                continue
-        pending.append((index, case))
-        pending_ids[index] = case_id
+    if on_start is not None:
+        on_start(len(plan.cases))
+    for case_id in plan.stale_ids:
+        _remove_stale_outputs(out_dir, case_id)
+    for outcome in plan.decided:
+        finish(outcome)
+    case_ids = {index: case_id for index, case_id, _ in plan.pending}
 
     def record(index: int, report: _Rendered | None, error: str | None,
                seconds: float) -> None:
-        case_file, case_id = cases[index], pending_ids[index]
+        relpath, case_id = plan.cases[index].relpath, case_ids[index]
         if report is None:
             _remove_stale_outputs(out_dir, case_id)
-            finish(CaseOutcome(index, case_file.relpath, case_id, "failed", error,
-                               seconds=seconds))
+            finish(CaseOutcome(index, relpath, case_id, "failed", error, seconds=seconds))
             return
         paths = output_paths(out_dir, case_id)
         write_atomic(paths[".json"], report.json_text)
         write_atomic(paths[".md"], report.markdown)
         write_atomic(paths[".html"], report.html)
-        finish(CaseOutcome(index, case_file.relpath, case_id, "matched",
-                           findings=report.findings, seconds=seconds))
+        finish(CaseOutcome(index, relpath, case_id, "matched", findings=report.findings,
+                           seconds=seconds))
 
+    pending = [(index, case) for index, _, case in plan.pending]
     result = BatchResult(out_dir=out_dir, outcomes=[])
     previous_sigterm = _install_sigterm_handler()
     try:
