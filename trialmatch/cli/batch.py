@@ -83,13 +83,15 @@ class _Reporter:
 
 @app.command()
 def batch(
-    case_dir: Path = typer.Argument(..., help="Folder of case files (YAML, JSON, .txt notes), "
-                                    "searched recursively; gold/ folders are skipped."),
+    case_dir: Path = typer.Argument(..., help="Folder of case files, searched recursively: "
+                                    ".yaml/.yml/.json cases, and .txt notes that no case file "
+                                    "names (each is a case of its own); gold/ and hidden "
+                                    "folders are skipped."),
     out: Path = typer.Option(..., "--out", help="Folder for the reports, summary.csv and "
                              "index.html (created if needed)."),
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     jobs: int | None = typer.Option(None, "--jobs", min=1,
-                                    help="Worker processes [default: the number of cores]."),
+                                    help="Worker processes (default: the number of cores)."),
     resume: bool = typer.Option(False, "--resume", help="Skip cases whose outputs are newer "
                                 "than their case file, notes and the trial store."),
     any_status: bool = typer.Option(False, "--any-status",
