@@ -24,6 +24,7 @@ HER2 gives up to two results: the IHC score (unit IHC) and the ISH result (alter
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -276,19 +277,22 @@ _ISH_START = re.compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|
                         r"dual[\s-]+probe|in\s+situ\s+hybridi[sz]ation)\b")
 
 
-def _her2_ish_continuations(hits: list[_Hit], text: str) -> list[_Hit]:
+def _her2_ish_continuations(hits: list[_Hit], text: str,
+                            spans: list[tuple[int, int]]) -> list[_Hit]:
     """"HER2: 2+. FISH: amplified, ratio 2.4" -- an ISH sentence right after a HER2 result
     that names no marker is about HER2: give it a HER2 hit of its own."""
     if not any(hit.marker == "HER2" for hit in hits):
         return hits
+    starts = [hit.start for hit in hits]
     added: list[_Hit] = []
-    for start, end in clause_spans(text):
+    for start, end in spans:
         if not _ISH_START.match(text[start:end]):
             continue
-        if any(start <= hit.start < end for hit in hits):
-            continue
-        before = [hit for hit in hits if hit.end <= start]
-        if before and before[-1].marker == "HER2" and start - before[-1].end < 300:
+        index = bisect.bisect_left(starts, start)
+        if index < len(starts) and starts[index] < end:
+            continue  # the sentence names its own marker
+        before = hits[index - 1] if index > 0 else None
+        if before is not None and before.marker == "HER2" and start - before.end < 300:
             added.append(_Hit("HER2", start, start, ""))
     return sorted(hits + added, key=lambda hit: hit.start) if added else hits
 
@@ -311,10 +315,11 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     # morphology (CAP colon protocol), not an MSI test: it gives no MSI result.
     raw_hits = [hit for hit in raw_hits
                 if not _MORPHOLOGY_ONLY.search(text[max(0, hit.start - 45) : hit.start])]
-    raw_hits = _her2_ish_continuations(raw_hits, text)
+    spans = clauses if clauses is not None else clause_spans(text)
+    raw_hits = _her2_ish_continuations(raw_hits, text, spans)
+    hit_starts = [hit.start for hit in raw_hits]
     results: list[Biomarker] = []
     protein_calls: list[tuple[str, str, int, int]] = []  # protein, status, start, end
-    spans = clauses if clauses is not None else clause_spans(text)
     index = 0
     for clause_start, clause_end in spans:
         hits = []
@@ -350,8 +355,9 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
             post = _post_status(last.marker, window, mmr)
             pre = pre_calls[position]
             if position == len(groups) - 1:
-                following = [h.start for h in raw_hits if h.start >= clause_end]
-                limit = min([clause_end + LOOKAHEAD_CHARS, *following[:1]])
+                after = bisect.bisect_left(hit_starts, clause_end)
+                following = hit_starts[after : after + 1]
+                limit = min([clause_end + LOOKAHEAD_CHARS, *following])
                 ahead = text[clause_end:limit]
                 if post is None and pre is None and not _values(last.marker, window):
                     # The result on the next line ("HER2. Negative (1+)."), or a heading and

@@ -22,6 +22,7 @@ How a note is read (each step a rule a pathologist would recognise):
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ _ACRONYM_MAX = 4
 _IN_SITU = re.compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
 _NOTE_SITE_WEIGHT_MIN = 2.0
 SYNOPTIC_FIELD_WEIGHT = 2.0
+FIELD_REACH = 3000  # a type field refines names written within this many characters
 INCIDENTAL_FACTOR = 0.2  # a site counts note-wide when named in deciding sections
 
 
@@ -247,6 +249,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
               and not _NOT_MALIGNANT.search(m.text)]
     sites = list(vocab.find_sites(scan, fuzzy=fuzzy))
     fields = _type_fields(text)
+    field_starts = [field_start for field_start, _ in fields]
     # A type field without a histology noun ("Histologic type: Invasive lobular") names a
     # carcinoma: read it with the noun added.
     implied = []
@@ -299,7 +302,9 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         weight = (section.weight if section else 1.0) * factor
         if context.incidental:
             weight *= INCIDENTAL_FACTOR  # an incidental second tumour is not the case's cancer
-        if any(field_start <= start < field_start + len(value) for field_start, value in fields):
+        if any(field_start <= start < field_start + len(value) for field_start, value in
+               fields[bisect.bisect_right(field_starts, start - 200) : bisect.bisect_right(
+                   field_starts, start)]):
             # A "Histologic type:" field is a synoptic statement wherever the report puts it.
             weight = max(weight, SYNOPTIC_FIELD_WEIGHT * factor)
         metastatic = bool(_METASTATIC.search(text[max(clause[0], start - 40) : start]))
@@ -329,14 +334,20 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     def depth(code: str) -> int:
         return len(vocab.ancestors(code))
 
+    site_starts = [site.start for site in sites]
     origins = [site for site in sites if _can_be_origin(text, site)]
+    origin_starts = [site.start for site in origins]
 
     def local_sites(start: int, clause: tuple[int, int]) -> list[tuple[Any, bool]]:
         """Sites that describe where a mention was found: in its clause, or on the
         specimen line just before it in the same section (flag: in the clause)."""
         section = section_at(sections, start)
         found = []
-        for site in origins:
+        # Sites are in text order: look only at those from 300 characters before the
+        # mention to the end of its clause (keeps long notes linear).
+        first = bisect.bisect_left(origin_starts, min(clause[0], start - 320))
+        last = bisect.bisect_left(origin_starts, clause[1])
+        for site in origins[first:last]:
             if clause[0] <= site.start < clause[1]:
                 found.append((site, True))
             elif site.end <= start and start - site.end < 300 and (
@@ -381,7 +392,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         # Subtype words after the name ("renal cell carcinoma, clear cell type"), else a
         # type field elsewhere in the note ("Histologic type: chromophobe").
         modifiers = [_subtype_words(text, match.end, clause[1])] + [
-            " ".join(re.sub(r"[()]", " ", value).split()[:4]) for _, value in fields]
+            " ".join(re.sub(r"[()]", " ", value).split()[:4]) for field_start, value in fields
+            if abs(field_start - match.start) <= FIELD_REACH]
         for modifier in filter(None, modifiers):
             refined = [r.key for r in vocab.find_cancer_types(f"{modifier} {match.text}")
                        if r.key != code and vocab.is_a(r.key, code)]
@@ -400,7 +412,9 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             if refined:
                 hist = type(hist)(refined[0].key, hist.start, hist.end, hist.text, hist.exact)
         metastatic = bool(_METASTATIC.search(text[max(clause[0], hist.start - 40) : hist.start]))
-        primary = _stated_primary(text, sites, clause, hist.end)
+        in_clause = sites[bisect.bisect_left(site_starts, clause[0]) :
+                          bisect.bisect_left(site_starts, clause[1])]
+        primary = _stated_primary(text, in_clause, clause, hist.end)
         code: str | None = None
         site_key: str | None = None
         factor = 1.0

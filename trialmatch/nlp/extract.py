@@ -16,6 +16,7 @@ bounded whatever the note's size (read_note refuses files over 5 MB).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,6 +32,7 @@ NOTE_SEPARATOR = "\n\n"
 MAX_PART_CHARS = 200_000
 DECIDING_WEIGHT = 2.0
 FOREIGN_REACH = 300
+MAX_OTHER_TYPES = 5
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
 
 
@@ -44,6 +46,15 @@ class _Reading:
     groups: list[tuple[float, StageGroupMention]] = field(default_factory=list)
     grades: list[tuple[float, GradeMention]] = field(default_factory=list)
     biomarkers: list[tuple[float, Any]] = field(default_factory=list)
+
+    _asserted: tuple[list[CancerCandidate], list[int]] | None = None
+
+    def asserted_cancer(self) -> tuple[list[CancerCandidate], list[int]]:
+        """Asserted cancer mentions in text order, with their starts (computed once)."""
+        if self._asserted is None:
+            mentions = sorted((c for c in self.cancer if c.asserted), key=lambda c: c.start)
+            self._asserted = (mentions, [c.start for c in mentions])
+        return self._asserted
 
 
 def _parts(text: str, limit: int = MAX_PART_CHARS) -> list[tuple[int, str]]:
@@ -112,12 +123,11 @@ def _foreign(offset: int, reading: _Reading, chosen: CancerCandidate | None, voc
     cancer)."""
     if chosen is None:
         return False
-    before = [c for c in reading.cancer if c.asserted and c.start <= offset
-              and offset - c.start <= FOREIGN_REACH]
-    if not before:
+    asserted, starts = reading.asserted_cancer()
+    index = bisect.bisect_right(starts, offset) - 1
+    if index < 0 or offset - asserted[index].start > FOREIGN_REACH:
         return False
-    nearest = max(before, key=lambda c: c.start)
-    return vocab.tissue_code(nearest.code) != vocab.tissue_code(chosen.code)
+    return vocab.tissue_code(asserted[index].code) != vocab.tissue_code(chosen.code)
 
 
 def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Stage | None:
@@ -185,7 +195,10 @@ def _profile(reading: _Reading) -> Profile:
             profile.warnings.append("cancer type read from OCR-damaged words; check the note")
         others = _other_lineages(reading.cancer, chosen, vocab)
         if others:
-            profile.warnings.append("other cancer types also asserted: " + ", ".join(others))
+            shown = ", ".join(others[:MAX_OTHER_TYPES])
+            more = f" and {len(others) - MAX_OTHER_TYPES} more" if len(others) > MAX_OTHER_TYPES \
+                else ""
+            profile.warnings.append(f"other cancer types also asserted: {shown}{more}")
     profile.stage = _stage(reading, chosen, vocab)
     grade = _grade(reading, chosen, vocab)
     if grade is not None:

@@ -139,7 +139,14 @@ def find_sections(text: str) -> list[Section]:
 
 def section_at(sections: list[Section], offset: int) -> Section | None:
     """The section that holds character `offset`, or None when the list is empty."""
-    for section in sections:
-        if section.start <= offset < section.end:
-            return section
-    return sections[-1] if sections else None
+    if not sections:
+        return None
+    # Sections are contiguous and in order: binary search on their starts.
+    low, high = 0, len(sections) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if sections[middle].start <= offset:
+            low = middle
+        else:
+            high = middle - 1
+    return sections[low]
