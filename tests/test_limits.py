@@ -193,3 +193,13 @@ def test_criteria_text_of_200kb_is_split_and_parsed_with_offsets(tmp_path):
         trial = store.get_trial("NCT90000200")
     assert trial.criteria_text == text and len(trial.criteria) == len(annotation.criteria)
 
+
+
+def test_iter_trials_reads_in_chunks_what_get_trials_reads_at_once(fixture_db):
+    with TrialStore.open(fixture_db, readonly=True) as store:
+        ids = list(store.iter_ids())[::-1] + ["NCT00000000"]  # order kept, unknown left out
+        whole = store.get_trials(ids)
+        chunked = list(store.iter_trials(ids, chunk=7))
+        assert [t.nct_id for t in chunked] == [t.nct_id for t in whole] == ids[:-1]
+        assert chunked == whole
+        assert not store.conn.in_transaction  # the snapshot ends with the iteration

@@ -500,6 +500,18 @@ class TrialStore:
         with self.snapshot():
             return self._get_trials(nct_ids)
 
+    def iter_trials(self, nct_ids: Sequence[str], *, chunk: int = 500) -> Iterator[Trial]:
+        """Stored trials in the order asked for, read `chunk` at a time from one snapshot.
+
+        For callers that can let go of each trial once it is evaluated: memory then stays
+        bounded by the chunk, where `get_trials` on the 10,000 candidates of a 100,000-trial
+        store holds them all at once (about 1 GB, see bench/limits.py).
+        """
+        ids = [sql_text(str(nct_id)) for nct_id in nct_ids]
+        with self.snapshot():
+            for start in range(0, len(ids), max(1, chunk)):
+                yield from self._get_trials(ids[start:start + max(1, chunk)])
+
     def _get_trials(self, nct_ids: list[str]) -> list[Trial]:
         ids = _json(nct_ids)
         rows = {
