@@ -510,3 +510,88 @@ def test_stray_negation_between_stage_alternatives_is_dropped():
     item = criterion("inclusion", req("stage", groups=["IIIB", "IIIC"]),
                      req("stage", groups=["IV"], negated=True), text=text)
     assert evaluate_criterion(item, make_patient()).result == "met"
+
+
+HER2_LOW = {"marker": "HER2", "status": "negative", "min_value": 1, "max_value": 2,
+            "unit": "IHC"}
+
+
+@pytest.mark.parametrize("results,expected", [
+    ([Biomarker("HER2", None, "negative", 1, "IHC")], True),
+    ([Biomarker("HER2", None, "negative", 2, "IHC"),
+      Biomarker("HER2", "amplification", "negative")], True),
+    ([Biomarker("HER2", None, "negative", 0, "IHC")], False),  # HER2-zero is not HER2-low
+    ([Biomarker("HER2", None, "negative")], None),  # negative, score not given
+    ([Biomarker("HER2", None, "positive", 3, "IHC")], False),
+])
+def test_her2_low_checks_the_ihc_score_of_a_negative_result(results, expected):
+    patient = make_patient(biomarkers=results)
+    assert evaluate_requirement(req("biomarker", any_of=[HER2_LOW]), patient).truth is expected
+
+
+def test_her2_negative_without_a_range_accepts_any_negative_score():
+    patient = make_patient(biomarkers=[Biomarker("HER2", None, "negative", 0, "IHC")])
+    assert evaluate_requirement(marker(marker="HER2", status="negative"), patient).truth is True
+
+
+def spanned(kind, text, words, **params):
+    start = text.index(words)
+    return Requirement(kind, params, words, start, start + len(words))
+
+
+HGSOC = "High-grade serous or high-grade endometrioid carcinoma of the ovary"
+DE_NOVO = "Locoregionally recurrent disease not amenable to curative therapy, or de novo stage IV"
+UNRESECTABLE_III = "Unresectable stage III disease"
+NONSQ = "Non-squamous NSCLC"
+
+
+@pytest.mark.parametrize("text,requirements,patient,expected", [
+    # an "or" between a histology and a cancer type: either one will do
+    (HGSOC, [spanned("histology", HGSOC, "High-grade serous",
+                     histologies=["high-grade serous carcinoma"]),
+             spanned("cancer_type", HGSOC, "endometrioid carcinoma of the ovary",
+                     codes=["BREAST"])],
+     {"histology": "high-grade serous carcinoma"}, "met"),
+    # an "or" between an extent and a stage: newly diagnosed stage IV qualifies
+    (DE_NOVO, [spanned("extent", DE_NOVO, "recurrent", extent="recurrent"),
+               spanned("stage", DE_NOVO, "stage IV", groups=["IV", "IVA", "IVB"])],
+     {"newly_diagnosed": True}, "met"),
+    # no "or": both must hold
+    (UNRESECTABLE_III, [spanned("extent", UNRESECTABLE_III, "Unresectable",
+                                extent="unresectable"),
+                        spanned("stage", UNRESECTABLE_III, "stage III", groups=["III"])],
+     {}, "not_met"),
+    (NONSQ, [spanned("histology", NONSQ, "Non-squamous", histologies=["squamous"]),
+             spanned("cancer_type", NONSQ, "NSCLC", codes=["NSCLC"])], {}, "not_met"),
+])
+def test_or_joins_disease_description_kinds(text, requirements, patient, expected):
+    item = EligibilityCriterion("inclusion", text, 0, requirements=requirements)
+    assert evaluate_criterion(item, make_patient(**patient)).result == expected
+
+
+@pytest.mark.parametrize("kind,requirements,patient,expected", [
+    # same-kind biomarkers in one inclusion all hold ("ER-positive and HER2-negative")
+    ("inclusion", (marker(marker="EGFR", alterations=["exon 19 deletion"]),
+                   marker(marker="PD-L1", min_value=50, unit="TPS")), {}, "met"),
+    ("inclusion", (marker(marker="EGFR", status="negative"),
+                   marker(marker="ALK", status="negative")), {}, "not_met"),  # no EGFR/ALK
+    ("inclusion", (marker(marker="MYC", alterations=["fusion"]),
+                   marker(marker="BCL2", alterations=["fusion"])),
+     {"biomarkers": [Biomarker("MYC", "rearrangement", "positive")]}, "unknown"),  # double hit
+    # negated statements flip ("No distant metastases", "no CNS metastases")
+    ("inclusion", (req("extent", extent="metastatic", negated=True),), {}, "not_met"),
+    ("inclusion", (req("stage", groups=["IV"], negated=True),),
+     {"stage_group": "IIIA", "stage_m": "M0"}, "met"),
+    ("inclusion", (req("cns_metastases", state="any", negated=True),), {}, "unknown"),
+    ("exclusion", (req("pregnancy", negated=True),), {"sex": "male"}, "not_met"),
+    # permissions never fail: met when they are all the criterion says
+    ("inclusion", (req("cns_metastases", state="stable", allowed=True),), {}, "met"),
+    ("inclusion", (req("prior_therapy", received=True, classes=["TRK inhibitor"],
+                       allowed=True),), {}, "met"),
+    ("exclusion", (req("cns_metastases", state="stable", allowed=True),
+                   req("cns_metastases", state="active")), {}, "unknown"),
+])
+def test_biomarkers_combine_negations_flip_permissions_never_fail(kind, requirements, patient,
+                                                                   expected):
+    result = evaluate_criterion(criterion(kind, *requirements), make_patient(**patient))
+    assert result.result == expected

@@ -749,7 +749,7 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
         b = results[0]
         return None, f"{marker} result {b.status} (trial: {wanted})", b.evidence
     if status == "negative":
-        return _negative_item(marker, wanted, alterations, decided)
+        return _negative_item(item, marker, wanted, alterations, decided)
     return _positive_item(item, marker, wanted, alterations, decided)
 
 
@@ -790,8 +790,13 @@ def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
         f"trial: {wanted})", b.evidence
 
 
-def _negative_item(marker: str, wanted: str, alterations: list[str],
+def _negative_item(item: dict, marker: str, wanted: str, alterations: list[str],
                    decided: list[Biomarker]) -> Check:
+    """A negative finding is wanted ("HER2-negative", "no EGFR mutation", "HER2-low").
+
+    A range on a negative item narrows it: HER2-low is HER2 negative with IHC 1+ or 2+
+    (ASCO/CAP 2018; DESTINY-Breast04), so IHC 0 does not qualify and a negative result
+    without its score leaves it open."""
     for b in decided:
         if b.status != "positive":
             continue
@@ -802,6 +807,19 @@ def _negative_item(marker: str, wanted: str, alterations: list[str],
         if hit is None:
             return None, f"{marker} alteration not specified ({b.label()}; trial: {wanted})", \
                 b.evidence
+    if item.get("min_value") is not None or item.get("max_value") is not None:
+        negatives = [b for b in decided if b.status == "negative"]
+        fits = [(_value_fits(item, b), b) for b in negatives]
+        for truth, b in fits:
+            if truth:
+                return True, f"{b.label()} (trial: {wanted})", b.evidence
+        undecided = [b for truth, b in fits if truth is None]
+        if undecided:
+            b = undecided[0]
+            return None, f"{marker} {item.get('unit') or 'value'} not documented " \
+                f"({b.label()}; trial: {wanted})", b.evidence
+        b = negatives[0] if negatives else decided[0]
+        return False, f"{b.label()} does not meet {wanted}", b.evidence
     b = decided[0]
     return True, f"{b.label()} (trial: {wanted})", b.evidence
 
@@ -928,10 +946,10 @@ def evaluate_criterion(
         results.append(_setting_aware(result, req, criterion, patient))
     # Exclusions list alternatives of one kind ("EGFR, ALK or ROS1"; "HIV, HBV or HCV") and
     # combine kinds ("MSI-H tumours that have not received a checkpoint inhibitor").
-    alternative = (lambda kind: True) if exclusion else (lambda kind: kind in ALTERNATIVE_KINDS)
+    keys = [r.kind for r in results] if exclusion else _alternative_groups(requirements,
+                                                                           criterion.text)
     groups: dict[str, list[RequirementResult]] = {}
-    for number, r in enumerate(results):
-        key = r.kind if alternative(r.kind) else f"{r.kind}#{number}"
+    for key, r in zip(keys, results, strict=True):
         groups.setdefault(key, []).append(r)
     group_truths = {key: _any_truth(r.truth for r in group) for key, group in groups.items()}
     truth = _all_truth(group_truths.values())
@@ -957,6 +975,36 @@ def evaluate_criterion(
         r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+# Disease-description kinds that can stand for one another when a criterion joins them with
+# "or": the disease itself ("high-grade serous or endometrioid carcinoma of the ovary") and its
+# extent ("locoregionally recurrent disease ..., or stage IV disease").
+_ALTERNATIVE_FAMILIES = ({"cancer_type", "histology", "primary_site"}, {"stage", "extent"})
+_OR = re.compile(r"\bor\b|/", re.IGNORECASE)
+
+
+def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]:
+    """The alternative group of each requirement of an inclusion criterion.
+
+    Requirements of one disease-description kind are alternatives ("stage III or IV"); two
+    kinds of one family are too when the criterion puts an "or" between them (a histology
+    and a cancer type, a stage and an extent). Everything else must hold on its own, so
+    biomarkers ("ER-positive and HER2-negative", "no EGFR or ALK alteration") are all
+    required: their alternatives live inside one requirement's `any_of`.
+    """
+    keys = [r.kind if r.kind in ALTERNATIVE_KINDS else f"{r.kind}#{number}"
+            for number, r in enumerate(requirements)]
+    for family in _ALTERNATIVE_FAMILIES:
+        members = sorted((r.start, r.end, r.kind) for r in requirements if r.kind in family)
+        joined: set[str] = set()
+        for (_, end, kind), (start, _, other) in zip(members, members[1:], strict=False):
+            if kind != other and 0 <= end <= start <= len(text) and _OR.search(text[end:start]):
+                joined |= {kind, other}
+        if len(joined) > 1:
+            name = "+".join(sorted(joined))
+            keys = [name if key in joined else key for key in keys]
+    return keys
 
 
 def _drop_stray_negations(requirements: list[Requirement]) -> list[Requirement]:
