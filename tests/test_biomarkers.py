@@ -141,6 +141,15 @@ def test_first_opinion_phrases(text, marker, status, value, unit):
     assert (found.status, found.value, found.unit) == (status, value, unit)
 
 
+def test_one_mmr_result_per_text_and_both_pdl1_scores():
+    text = ("MLH1: loss. PMS2: loss. MSH2: intact. MSH6: intact. Interpretation: MMR deficient.\n"
+            "PD-L1 (22C3): TPS 5%. PD-L1 CPS 10.")
+    found = find_biomarkers(text)
+    [mmr] = [b for b in found if b.marker == "MMR"]
+    assert (mmr.status, mmr.alteration) == ("positive", "loss of MLH1/PMS2")
+    assert {(b.unit, b.value) for b in found if b.marker == "PD-L1"} == {("TPS", 5), ("CPS", 10)}
+
+
 def test_a_stated_result_replaces_pending():
     text = ("EGFR mutation analysis is pending. ADDENDUM: EGFR p.L858R mutation detected.")
     [egfr] = _one(text, "EGFR")

@@ -513,9 +513,11 @@ def biomarker_key(biomarker: Biomarker) -> tuple[str, str | None, str | None]:
             method = "ISH"
         elif biomarker.unit == "IHC":
             method = "IHC"
+    elif biomarker.marker == "PD-L1" and biomarker.unit in ("TPS", "CPS"):
+        method = biomarker.unit  # a report may give both scores
     alteration = biomarker.alteration
-    if alteration in (None, "mutation"):
-        alteration = None
+    if alteration in (None, "mutation") or biomarker.marker == "MMR":
+        alteration = None  # one MMR result per note: the protein summary or the statement
     return biomarker.marker, alteration, method
 
 
@@ -530,7 +532,8 @@ def merge_biomarkers(mentions: list[Biomarker],
     weights = weights if weights is not None else [1.0] * len(mentions)
     best: dict[tuple[str, str | None, str | None], tuple[tuple[Any, ...], Biomarker]] = {}
     for order, (mention, weight) in enumerate(zip(mentions, weights, strict=True)):
-        score = (_STATUS_RANK[mention.status] > 0, weight, mention.value is not None, order)
+        score = (_STATUS_RANK[mention.status] > 0, weight, mention.value is not None,
+                 mention.alteration is not None, order)
         key = biomarker_key(mention)
         if key not in best or score > best[key][0]:
             best[key] = (score, mention)
