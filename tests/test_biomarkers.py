@@ -191,3 +191,9 @@ def test_morphology_suggestive_of_msi_is_not_an_msi_result():
 
 def test_no_markers_no_results():
     assert find_biomarkers("Benign fibroadipose tissue.") == []
+
+
+def test_a_wrapped_line_continues_its_sentence():
+    text = "History of breast carcinoma (ER positive, HER2\nnegative).\nKi-67: 10%"
+    assert {b.marker: b.status for b in find_biomarkers(text)} == {
+        "ER": "positive", "HER2": "negative", "Ki-67": "positive"}

@@ -21,7 +21,9 @@ _STATUSES = ("positive", "negative", "equivocal", "unknown")
 
 # Sentence ends: ". " before a capital, digit or bracket (not "2.5" or "approx. 3"), "; ",
 # and line breaks. OCR output that merged lines keeps the ". " between them.
-_CLAUSE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|;\s*|\r?\n")
+# A line break ends a clause unless the next line carries on in lower case (a wrapped
+# sentence: "(ER positive, HER2\nnegative)").
+_CLAUSE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|;\s*|\r?\n(?![ \t]*[a-z])")
 
 
 @dataclass(frozen=True)
