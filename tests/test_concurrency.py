@@ -170,10 +170,14 @@ def test_match_runs_while_refresh_and_ingest_write(fixture_db, tmp_path):
     final.update({t["nct_id"]: "excluded" for t in after["excluded"]})
     # Whatever subset of the new trials the match saw, it saw each one whole: every trial it
     # reports has the verdict that trial has in the finished store.
+    # (The check compares a real process with this one: both must run the same code, so a
+    # source file edited while the test runs can fail it.)
     for trial in during["trials"]:
-        assert final.get(trial["nct_id"]) == trial["verdict"], trial["nct_id"]
+        nct_id, verdict = trial["nct_id"], trial["verdict"]
+        assert final.get(nct_id) == verdict, f"{nct_id}: {verdict} during, {final.get(nct_id)}"
     for trial in during["excluded"]:
-        assert final.get(trial["nct_id"]) == "excluded", trial["nct_id"]
+        nct_id = trial["nct_id"]
+        assert final.get(nct_id) == "excluded", f"{nct_id}: excluded during, {final.get(nct_id)}"
 
 
 def _wait_for_first_page(db: Path, refresh: subprocess.Popen, timeout: float = 60) -> None:
