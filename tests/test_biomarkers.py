@@ -197,3 +197,19 @@ def test_a_wrapped_line_continues_its_sentence():
     text = "History of breast carcinoma (ER positive, HER2\nnegative).\nKi-67: 10%"
     assert {b.marker: b.status for b in find_biomarkers(text)} == {
         "ER": "positive", "HER2": "negative", "Ki-67": "positive"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TMB-high", {"TMB": "positive"}),
+        ("BRCA2 mutation", {"BRCA2": "positive"}),
+        ("EGFR mutation analysis", {"EGFR": "unknown"}),
+        ("triple-negative breast cancer", {"ER": "negative", "PR": "negative",
+                                           "HER2": "negative"}),
+        ("not triple negative", {}),
+        ("ER+/PR+/HER2-", {"ER": "positive", "PR": "positive", "HER2": "negative"}),
+    ],
+)
+def test_first_opinion_shorthand(text, expected):
+    assert {b.marker: b.status for b in find_biomarkers(text)} == expected

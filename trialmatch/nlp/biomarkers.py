@@ -268,6 +268,14 @@ def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
 _MORPHOLOGY_ONLY = re.compile(r"(?i)(?:features?|morpholog\w*|pattern)\s+(?:suggestive|"
                               r"characteristic|typical|reminiscent)\s+of\s*$")
 LOOKAHEAD_CHARS = 250
+_BARE_MUTATION = re.compile(
+    r"(?i)^[\s-]*(?:gene\s+)?(?:mutations?|variant|pathogenic\s+variant)\b(?!\s*(?:analysis|testing|"
+    r"tests?|status|panel|screen\w*|stud\w*|assay|results?|was|were|is|are|has|have|will|"
+    r"\(|:|-))\s*(?:carrier)?\s*[,.;)]?\s*$"
+)
+# "Triple-negative" is ER, PR and HER2 negative by definition (ASCO/CAP: ER and PR < 1%,
+# HER2 0-1+ or ISH non-amplified).
+_TRIPLE_NEGATIVE = re.compile(r"(?i)\btriple[\s-]+negative\b")
 _LEGEND_AFTER = re.compile(r"(?i)^\s*(?:=\s*\d|:?\s*(?:[<>≤≥]=?|less\s+than|greater\s+than|"
                            r"below|above|under|over)\s*\d)")
 _RESULT_FIELD = re.compile(r"(?i)\b(?:interpretation|results?|status|score|intensity)\s*[:\-]\s*"
@@ -310,7 +318,7 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     raw_hits = _split_lists([_Hit(m.key, m.start, m.end, text[m.start : m.end])
                              for m in vocab.find_biomarkers(join_broken_lines(text))], vocab)
     if not raw_hits:
-        return []
+        return _triple_negative(text, clauses if clauses is not None else clause_spans(text))
     # "Histologic features suggestive of microsatellite instability: not identified" is
     # morphology (CAP colon protocol), not an MSI test: it gives no MSI result.
     raw_hits = [hit for hit in raw_hits
@@ -390,8 +398,26 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
                         results.append(marker_result)
     if protein_calls:
         results.append(_mmr_summary(protein_calls, text))
+    results.extend(_triple_negative(text, spans))
     results.sort(key=lambda b: b.start)
     return results
+
+
+def _triple_negative(text: str, spans: list[tuple[int, int]]) -> list[Biomarker]:
+    """ER, PR and HER2 negative from an asserted "triple-negative" (not negated)."""
+    from trialmatch.nlp.context import clause_of, mention_context
+
+    found: list[Biomarker] = []
+    for match in _TRIPLE_NEGATIVE.finditer(text):
+        context = mention_context(text, match.start(), match.end(),
+                                  clause_of(spans, match.start()))
+        if context.negated or context.hypothetical:
+            continue
+        for marker in ("ER", "PR", "HER2"):
+            found.append(Biomarker(marker=marker, alteration=None, status="negative",
+                                   evidence=match.group(0), start=match.start(),
+                                   end=match.end()))
+    return found
 
 
 def _read_one(hit: _Hit, window_start: int, group_window: str,
@@ -402,7 +428,12 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
     marker = hit.marker
     start = pre[2] if pre else hit.start
     end = window_start + post[2] if post else hit.end
-    # Status written in the marker's own name ("MSI-H", "dMMR", "MSS").
+    # Status written in the marker's own name ("MSI-H", "dMMR", "MSS", "TMB-high").
+    if marker in ("TMB", "PD-L1") and post is None:
+        level = re.search(r"(?i)(?<![a-z])(high|low)\b", hit.text)
+        if level:
+            post = ("positive" if level.group(1).lower() == "high" else "negative",
+                    level.group(1).lower(), 0)
     if marker == "MSI":
         probe = hit.text + " " + group_window[:40]
         if _MSI_HIGH.search(hit.text) or (not post and _MSI_HIGH.search(probe)):
@@ -473,8 +504,9 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
         alteration = specific[0] if specific else (found[0] if found else None)
         if marker == "HER2" and unit == "IHC":
             alteration = None
-        # A named variant with no result word is a finding ("EGFR exon 19 deletion").
-        if status is None and specific and is_last:
+        # A named variant with no result word is a finding ("EGFR exon 19 deletion"), and
+        # so is a bare "BRCA2 mutation" -- but not "EGFR mutation analysis".
+        if status is None and is_last and (specific or _BARE_MUTATION.match(group_window)):
             status = "positive"
     if status is None:
         status = "unknown"
