@@ -12,6 +12,7 @@ from trialmatch.nlp.requirements_common import (
     NUMBER,
     SENTENCE_END,
     clause_bounds,
+    in_conditional,
     is_allowance,
     requirement,
     to_number,
@@ -85,6 +86,31 @@ _NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
 _EXPERIENCED_AFTER = re.compile(r"^[\s-]*(?:refractory|resistant|pre-?treated|experienced|"
                                 r"exposed|intolerant|failure|containing|based)\b", _I)
 _CNS_CLAUSE = re.compile(r"brain|cns|central\s+nervous|leptomening", _I)
+# An event that happened on a therapy ("LVEF drop to < 40% on prior HER2-directed therapy",
+# "grade >= 2 toxicity from prior chemotherapy"): the therapy dates the event, and the
+# criterion is about the event, not about the treatment history.
+_EVENT_ON = re.compile(
+    r"\b(?:drop|decline|decrease|reduction|fall|events?|reactions?|toxicit(?:y|ies)|"
+    r"dysfunction|cardiomyopathy|cardiotoxicity|myocarditis|pneumonitis|colitis|hepatitis|"
+    r"nephritis|neuropathy|ILD)\b[^.;()]{0,40}?\b(?:on|during|while\s+(?:on|receiving)|with|"
+    r"after|following|from|due\s+to|related\s+to|caused\s+by|secondary\s+to|attributed\s+to|"
+    r"associated\s+with|induced\s+by)\s+(?:[\w-]+\s+){0,3}$", _I)
+# Words that make a class narrower than the lexicon can check ("any investigational
+# fourth-generation ALK inhibitor", "a next-generation TRK inhibitor"): a patient who had the
+# class may not have had this kind of it.
+_NARROWING_BEFORE = re.compile(
+    r"\b(?:investigational|experimental|novel|next[\s-]generation|"
+    r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation)[\s-]+(?:[\w-]+[\s-]+)?$",
+    _I)
+# Cues that speak of the course of the disease on a therapy, not just of having had it.
+_COURSE_CUE = re.compile(r"^(?:progress\w*|relaps\w*|refractory|resistant|failed|failure|"
+                         r"recurrence|intoleran\w*|sensitive|response\s+to|respond\w*)$", _I)
+_OPTIONAL_BEFORE = re.compile(r"\bwith\s+or\s+without\s+(?:[\w-]+\s+){0,2}$", _I)
+_EXAMPLE_CONNECTOR = re.compile(r"\b(?:e\.g\.?|i\.e\.?|such\s+as|including|like|namely)\W*$",
+                                _I)
+_OR_CONNECTOR = re.compile(r"\bor\b|/|\beither\b", _I)
+_AND_CONNECTOR = re.compile(r"\band\b|\bplus\b|\bas\s+well\s+as\b|\bfollowed\s+by\b|"
+                            r"\bthen\b|\bboth\b", _I)
 
 _GENERIC_THERAPY = re.compile(
     r"\b(?:(?:prior\s+|previous\s+)?(?:systemic|anti-?cancer|anti-?neoplastic|anti-?tumou?r|"
@@ -129,6 +155,10 @@ _LINES_EXACT = re.compile(
     _I)
 
 
+# "grade >= 2 toxicity from prior chemotherapy" counts a toxicity grade, not lines.
+_GRADE_BEFORE = re.compile(r"\b(?:grade|ctcae|g)\s*\(?$", _I)
+
+
 def _number(value: str | None) -> int | None:
     if value is None:
         return None
@@ -169,7 +199,9 @@ def _find_lines(text: str) -> list[Requirement]:
             return [requirement("prior_lines", {"min": low, "max": high}, text, match.start(),
                                 match.end())]
     low_match = next((m for m in _LINES_MIN.finditer(text)
-                      if _number(m.group("n") or m.group("n2")) is not None), None)
+                      if _number(m.group("n") or m.group("n2")) is not None
+                      and not _GRADE_BEFORE.search(text[max(0, m.start() - 12):m.start()])),
+                     None)
     high_match = next((m for m in _LINES_MAX.finditer(text)
                        if _number(m.group("n") or m.group("n2")) is not None), None) or next(
         (m for m in _LINES_MAX_AFTER.finditer(text) if _number(m.group("n")) is not None), None)
@@ -310,19 +342,34 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         if is_allowance(text, mention.start, mention.end):
             continue
+        if _side_mention(text, mention, sentence_start):
+            continue
         is_class = (mention.start, mention.end) in class_spans
         received = not _negated_therapy(text, mention, criterion_kind)
+        if criterion_kind == "exclusion" and received and (
+                _course_of_disease(text, mention, sentence_start) or (
+                    is_class and _NARROWING_BEFORE.search(
+                        text[max(sentence_start, mention.start - 60):mention.start]))):
+            # "Progression during platinum", "any investigational ALK inhibitor": having had
+            # the therapy is necessary for the statement but does not make it true, so it
+            # cannot exclude anyone (an inclusion keeps it: there it is a fair requirement).
+            continue
         groups[received].append((mention, is_class))
     out: list[Requirement] = []
     for received, items in groups.items():
         if not items:
             continue
-        drugs = list(dict.fromkeys(m.key for m, is_class in items if not is_class))
-        classes = list(dict.fromkeys(m.key for m, is_class in items if is_class))
-        start = min(m.start for m, _ in items)
-        end = max(m.end for m, _ in items)
-        out.append(requirement("prior_therapy", {"received": received, "drugs": drugs,
-                                                 "classes": classes}, text, start, end))
+        # An inclusion asking for "trastuzumab and a taxane" or "fluoropyrimidine, oxaliplatin
+        # and irinotecan" needs each of them; "alectinib, brigatinib or lorlatinib" any one.
+        conjuncts = _conjuncts(text, items) if received and criterion_kind == "inclusion" \
+            else [items]
+        for part in conjuncts:
+            drugs = list(dict.fromkeys(m.key for m, is_class in part if not is_class))
+            classes = list(dict.fromkeys(m.key for m, is_class in part if is_class))
+            start = min(m.start for m, _ in part)
+            end = max(m.end for m, _ in part)
+            out.append(requirement("prior_therapy", {"received": received, "drugs": drugs,
+                                                     "classes": classes}, text, start, end))
     lines = [r for r in _find_lines(text) if not is_allowance(text, r.start, r.end)]
     if lines and not lines[0].params.get("min"):
         # "No more than 2 prior chemotherapy regimens" counts regimens; it does not demand
@@ -336,6 +383,94 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     elif not out:
         out += _generic_prior(text, criterion_kind)
     return sorted(out, key=lambda r: r.start)
+
+
+def _in_conditional_parenthesis(text: str, mention: DrugMention) -> bool:
+    """"(and an anti-EGFR antibody if RAS wild-type)": a therapy named in a parenthesis that
+    states a condition applies to some patients only."""
+    opening = text.rfind("(", 0, mention.start)
+    if opening < 0 or text.rfind(")", 0, mention.start) > opening:
+        return False
+    closing = text.find(")", mention.end)
+    inside = text[opening + 1:closing if closing >= 0 else len(text)]
+    return bool(re.search(r"\b(?:if|when|where|unless|for\s+(?:patients|participants|those))\b",
+                          inside, _I))
+
+
+def _side_mention(text: str, mention: DrugMention, sentence_start: int) -> bool:
+    """A therapy named on the side of another statement: a condition ("If prior adjuvant
+    endocrine therapy was given, ..."), an event on it ("LVEF drop on prior HER2 therapy"), or
+    an option ("with or without interval debulking surgery")."""
+    before = text[sentence_start:mention.start]
+    if _OPTIONAL_BEFORE.search(before) or _EVENT_ON.search(before[-90:]):
+        return True
+    if _in_conditional_parenthesis(text, mention):
+        return True
+    return bool(re.match(r"\W*(?:if|when|in\s+case)\b", before, _I)) or in_conditional(
+        text, mention.start) and bool(re.search(r"\bif\b[^,;]*$", before, _I))
+
+
+def _course_of_disease(text: str, mention: DrugMention, sentence_start: int) -> bool:
+    """Is the nearest history cue before the mention about the disease's course on the therapy
+    ("progression during", "refractory to", "intolerant of") rather than its receipt?"""
+    if _EXPERIENCED_AFTER.match(text[mention.end:mention.end + 16]) and re.match(
+            r"[\s-]*(?:refractory|resistant|intolerant|failure)", text[mention.end:], _I):
+        return True
+    before = text[max(sentence_start, mention.start - 120):mention.start]
+    cues = list(_PRIOR_CUE.finditer(before))
+    receipt = [c for c in cues if not _COURSE_CUE.match(c.group(0))
+               and not re.match(r"after|following|first|second|third", c.group(0), _I)]
+    course = [c for c in cues if _COURSE_CUE.match(c.group(0))]
+    return bool(course) and (not receipt or receipt[-1].start() < course[-1].start())
+
+
+def _conjuncts(text: str, items: list[tuple[DrugMention, bool]]
+               ) -> list[list[tuple[DrugMention, bool]]]:
+    """Split mentions that an inclusion joins with "and" into separately required groups.
+
+    Examples ("(e.g., pembrolizumab)", "such as ...") join the mention before them; in a list
+    the connectors are read as a whole ("A, B and C": all; "A, B, or C": any one); a list
+    with no "and" stays one set of alternatives, as before.
+    """
+    groups: list[list[tuple[DrugMention, bool]]] = [[items[0]]]
+    kinds: list[str] = []  # connector before each group after the first: "or", "and", ","
+    last_top = items[0][0]
+    for mention, is_class in items[1:]:
+        between = text[last_top.end:mention.start]
+        opening = text.rfind("(", last_top.end, mention.start)
+        in_parenthesis = opening >= 0 and text.find(")", opening, mention.start) < 0
+        previous = groups[-1][-1][0]
+        if in_parenthesis or _EXAMPLE_CONNECTOR.search(text[previous.end:mention.start]) or \
+                SENTENCE_END.search(between) is None and _EXAMPLE_CONNECTOR.search(between):
+            groups[-1].append((mention, is_class))
+            continue
+        if SENTENCE_END.search(between):
+            kinds.append("and")
+        elif _OR_CONNECTOR.search(between):
+            kinds.append("or")
+        elif _AND_CONNECTOR.search(between):
+            kinds.append("and")
+        else:
+            kinds.append(",")
+        groups.append([(mention, is_class)])
+        last_top = mention
+    # A comma takes the meaning of the next connector in its list ("A, B and C"); after the
+    # last mention, the rest of the sentence may hold it ("A, B (unless ...), and 2 cycles
+    # of an unlisted therapy").
+    rest = text[last_top.end:]
+    end = SENTENCE_END.search(rest)
+    rest = rest[:end.start() if end else len(rest)]
+    tail = "and" if _AND_CONNECTOR.search(rest) and not _OR_CONNECTOR.search(rest) else "or"
+    for i in range(len(kinds) - 1, -1, -1):
+        if kinds[i] == ",":
+            kinds[i] = kinds[i + 1] if i + 1 < len(kinds) else tail
+    merged = [groups[0]]
+    for kind, group in zip(kinds, groups[1:], strict=True):
+        if kind == "or":
+            merged[-1] = merged[-1] + group
+        else:
+            merged.append(group)
+    return merged
 
 
 def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Requirement]:
