@@ -111,8 +111,14 @@ def run_once(case_dir: Path, out_dir: Path, db_path: Path, jobs: int) -> dict:
     shutil.rmtree(out_dir, ignore_errors=True)
     result = run_batch(case_dir, out_dir, jobs=jobs, store_changed_at=changed_at,
                        matcher_factory=functools.partial(store_matcher, db_path, False, None))
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "jobs": jobs,
+        # With one job the matching ran in this process too; with more, this is the
+        # coordinating parent alone (loading cases, writing files).
+        "parent_cpu_seconds": own.ru_utime + own.ru_stime,
         "cases": len(result.outcomes),
         "failed": len(result.failed),
         "seconds": time.perf_counter() - started,
@@ -151,7 +157,7 @@ def main() -> None:
     # CPU seconds per case (all workers, start-up included) do not depend on what else the
     # machine is running; wall-clock cases/s does.
     print(f"{'jobs':>4} {'cases':>6} {'failed':>6} {'seconds':>8} {'cases/s':>8} "
-          f"{'CPU s/case':>10}  peak RSS per worker (MB)")
+          f"{'CPU s/case':>10} {'parent CPU s':>12}  peak RSS per worker (MB)")
     for jobs in args.jobs:
         child = subprocess.run(
             [sys.executable, __file__, "--run-once", "--jobs", str(jobs), "--cases",
@@ -165,7 +171,7 @@ def main() -> None:
         cpu_per_case = figures["worker_cpu_seconds"] / max(figures["cases"], 1)
         print(f"{jobs:>4} {figures['cases']:>6} {figures['failed']:>6} "
               f"{figures['seconds']:>8.1f} {figures['cases'] / figures['seconds']:>8.1f} "
-              f"{cpu_per_case:>10.3f}  {rss}")
+              f"{cpu_per_case:>10.3f} {figures['parent_cpu_seconds']:>12.1f}  {rss}")
         if figures["first_errors"]:
             print(f"     errors, e.g.: {figures['first_errors']}")
     print("targets: 500 cases < 60 s with 2 jobs; < 400 MB per worker")
