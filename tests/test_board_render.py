@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,11 +21,23 @@ import pytest
 from trialmatch.match.batch import run_batch, store_matcher
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = next((path for path in (shutil.which("chromium"), "/usr/bin/chromium")
-                 if path and Path(path).exists()), None)
+
+
+def _find_chromium() -> str | None:
+    # $CHROMIUM, when set, is the only candidate (a path, or empty to skip these tests).
+    if "CHROMIUM" in os.environ:
+        candidates = [os.environ["CHROMIUM"]]
+    else:
+        candidates = [shutil.which(name) for name in ("chromium", "chromium-browser")]
+        candidates.append("/usr/bin/chromium")
+    return next((path for path in candidates if path and Path(path).is_file()), None)
+
+
+CHROMIUM = _find_chromium()
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium not installed (Debian: apt-get install -y chromium)")
+    CHROMIUM is None,
+    reason="chromium not installed (Debian: apt-get install -y chromium; or set $CHROMIUM)")
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
