@@ -65,8 +65,9 @@ _CANCER_WORDS = re.compile(r"(?i)carcinoma|cancer|malignan|tumou?r|neoplasm|sarc
 
 
 def _token(text: str, label: str) -> bool:
-    return bool(re.search(rf"(?i)(?<![A-Za-z0-9])(?:y?[pcr])?{re.escape(label)}(?![A-Za-z0-9])",
-                          text))
+    # "Blocks T1-4" is a range of block labels, not a category.
+    return bool(re.search(rf"(?i)(?<![A-Za-z0-9])(?:y?[pcr])?{re.escape(label)}"
+                          rf"(?![A-Za-z0-9]|\s*-\s*\d)", text))
 
 
 def _stage_stated(text: str, group: str) -> bool:

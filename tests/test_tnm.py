@@ -137,3 +137,8 @@ def test_pathologic_mention_anchors_over_clinical():
     stage = parse_tnm("Clinical: cT3 cN1. Pathology: ypT1a ypN0.")
     assert stage is not None
     assert (stage.prefix, stage.t, stage.n) == ("yp", "T1a", "N0")
+
+
+def test_a_list_of_categories_is_template_wording():
+    stage = parse_tnm("Tumor thickness (pT1 and pT2 tumors): 4 mm. Primary tumor (pT): pT2.")
+    assert stage is not None and stage.t == "T2"

@@ -31,7 +31,7 @@ from trialmatch.nlp.tnm import StageGroupMention, TnmMention, build_stage
 NOTE_SEPARATOR = "\n\n"
 MAX_PART_CHARS = 200_000
 DECIDING_WEIGHT = 2.0
-FOREIGN_REACH = 300
+FOREIGN_REACH = 1000
 MAX_OTHER_TYPES = 5
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
 

@@ -136,8 +136,16 @@ def find_tnm(text: str) -> list[TnmMention]:
         # category run written without spaces ("pT3N1aM0").
         if start > 0 and text[start - 1].isalnum() and not (tokens and tokens[-1].end == start):
             continue
-        value, ocr = _normalise_category(match.group("axis"), match.group("cat"),
-                                         match.group("suf"))
+        axis = match.group("axis")
+        # "Tumor thickness (pT1 and pT2 tumors)": a list of categories of one axis is a
+        # template's wording, not a finding.
+        after = text[match.end() : match.end() + 14]
+        before = text[max(0, start - 14) : start]
+        if re.match(rf"\s*(?:and|or|to|through|vs\.?)\s+(?:y?p|c)?{axis}[0-4]", after) or \
+                re.search(rf"(?:y?p|c)?{axis}[0-4][a-d]?\s+(?:and|or|to|through|vs\.?)\s+$",
+                          before):
+            continue
+        value, ocr = _normalise_category(axis, match.group("cat"), match.group("suf"))
         prefix = match.group("pre")
         prefix = prefix.strip() if prefix else None
         tokens.append(_Token(match.group("axis"), prefix.lower() if prefix else None, value,
