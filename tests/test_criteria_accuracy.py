@@ -60,3 +60,58 @@ def test_toxicity_grade_is_not_a_line_count():
     found = parse_criterion("Persistent grade ≥ 2 hematologic toxicity from prior chemotherapy",
                             "exclusion")
     assert not [r for r in found if r.kind == "prior_lines"]
+
+
+def _kind(text, criterion_kind, kind):
+    return [r.params for r in parse_criterion(text, criterion_kind) if r.kind == kind]
+
+
+@pytest.mark.parametrize("criterion_kind,text,kind,expected", [
+    # ages that pick a scale are no age limit; months are fractions of a year
+    ("inclusion", "Karnofsky ≥ 50% for patients > 16 years of age; Lansky ≥ 50 for patients "
+                  "≤ 16 years of age", "age", []),
+    ("inclusion", "Age ≥ 12 months and ≤ 21 years at enrollment", "age",
+     [{"min": 1, "max": None}]),
+    ("inclusion", "Age ≥ 18 years", "age", [{"min": 18, "max": None}]),
+    # "no standard therapy exists" is an alternative to prior therapy
+    ("inclusion", "Solid tumor relapsed or refractory to standard therapy, or for which no "
+                  "standard therapy exists", "prior_lines", []),
+    ("inclusion", "Progression on at least one prior systemic therapy", "prior_lines",
+     [{"min": 1, "max": None}]),
+    ("inclusion", "No satisfactory standard therapy available", "prior_lines", []),
+    # a histology left out is not asked for; a site in a conditional aside is no requirement
+    ("inclusion", "Adenocarcinoma of the prostate without predominant small cell or "
+                  "neuroendocrine features", "histology", []),
+    ("inclusion", "Measurable disease per RECIST 1.1 (RANO for primary CNS tumors)",
+     "primary_site", []),
+    ("inclusion", "Histologically confirmed small cell carcinoma", "histology",
+     [{"histologies": ["small cell carcinoma"]}]),
+])
+def test_asides_and_alternatives_state_no_requirement(criterion_kind, text, kind, expected):
+    assert _kind(text, criterion_kind, kind) == expected
+
+
+def _markers(text, kind="inclusion"):
+    return [[(i["marker"], i["status"], i["alterations"], i.get("except_alterations", []))
+             for i in r.params["any_of"]] for r in parse_criterion(text, kind)
+            if r.kind == "biomarker"]
+
+
+@pytest.mark.parametrize("criterion_kind,text,expected", [
+    ("exclusion", "NTRK1 point mutation or amplification without a fusion",
+     [[("NTRK1", "positive", ["mutation", "amplification"], ["fusion"])]]),
+    ("inclusion", "KRAS mutation other than G12C", [[("KRAS", "positive", [], ["G12C"])]]),
+    ("inclusion", "EGFR mutation or amplification",
+     [[("EGFR", "positive", ["mutation", "amplification"], [])]]),
+    ("inclusion", "ALK fusion", [[("ALK", "positive", ["fusion"], [])]]),
+    ("inclusion", "KRAS mutation", [[("KRAS", "positive", [], [])]]),
+    # a marker inside a condition on another statement
+    ("inclusion", "At least 2 prior lines, and an anti-EGFR antibody if RAS wild-type", []),
+    ("inclusion", "RAS wild-type",
+     [[("KRAS", "negative", [], [])], [("NRAS", "negative", [], [])]]),
+    # same-kind biomarkers joined by "and" stay separate (all required)
+    ("inclusion", "ER-positive and HER2-negative",
+     [[("ER", "positive", [], [])], [("HER2", "negative", [], [])]]),
+])
+def test_biomarker_phrasings(criterion_kind, text, expected):
+    assert _markers(text, criterion_kind) == expected

@@ -595,3 +595,21 @@ def test_biomarkers_combine_negations_flip_permissions_never_fail(kind, requirem
                                                                    expected):
     result = evaluate_criterion(criterion(kind, *requirements), make_patient(**patient))
     assert result.result == expected
+
+
+@pytest.mark.parametrize("item,result,expected", [
+    ({"marker": "KRAS", "except_alterations": ["G12C"]},
+     Biomarker("KRAS", "G12C", "positive"), False),
+    ({"marker": "KRAS", "except_alterations": ["G12C"]},
+     Biomarker("KRAS", "G12D", "positive"), True),
+    ({"marker": "KRAS", "except_alterations": ["G12C"]},
+     Biomarker("KRAS", None, "positive"), None),
+    ({"marker": "NTRK3", "alterations": ["mutation", "amplification"],
+      "except_alterations": ["fusion"]}, Biomarker("NTRK3", "ETV6::NTRK3 fusion", "positive"),
+     False),
+    ({"marker": "NTRK3", "alterations": ["mutation", "amplification"],
+      "except_alterations": ["fusion"]}, Biomarker("NTRK3", "G623R", "positive"), True),
+])
+def test_alterations_left_out_do_not_qualify(item, result, expected):
+    patient = make_patient(biomarkers=[result])
+    assert evaluate_requirement(req("biomarker", any_of=[item]), patient).truth is expected

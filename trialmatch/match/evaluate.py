@@ -724,6 +724,8 @@ def _wanted_text(item: dict) -> str:
     parts = [marker]
     if item.get("alterations"):
         parts.append(" or ".join(item["alterations"]))
+    if item.get("except_alterations"):
+        parts.append("other than " + " or ".join(item["except_alterations"]))
     low, high = item.get("min_value"), item.get("max_value")
     if low is not None or high is not None:
         parts.append(_bounds_text(low, high, item.get("unit") or ""))
@@ -756,10 +758,17 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
 def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
                    decided: list[Biomarker]) -> Check:
     undecided: tuple[str, str] | None = None
+    left_out = [str(a) for a in item.get("except_alterations") or []]
     for b in (b for b in decided if b.status == "positive"):
         fits_alteration = (
             True if not alterations else
             _any_truth(_alteration_matches(a, marker, b.alteration) for a in alterations))
+        if left_out and fits_alteration is not False:
+            # "KRAS mutation other than G12C", "NTRK mutation without a fusion".
+            excluded = _any_truth(_alteration_matches(a, marker, b.alteration)
+                                  for a in left_out)
+            fits_alteration = False if excluded else (
+                None if excluded is None else fits_alteration)
         fits_value = _value_fits(item, b)
         fits_germline = _germline_fits(item, b)
         truth = _all_truth((fits_alteration, fits_value, fits_germline))

@@ -53,14 +53,24 @@ _AGE_MAX = re.compile(
     rf"{_LE}\s*{_AGE_NUM}\s*{_YEARS}\s*(?:of\s+age|old)",
     _I)
 _AGE_QUALIFIER = re.compile(
-    r"\(\s*(?:for\s+)?(?:patients\s+)?age[ds]?\s*[<>≤≥=]+\s*\d+[^)]{0,15}\)", _I)
+    r"\(\s*(?:for\s+)?(?:patients\s+)?age[ds]?\s*[<>≤≥=]+\s*\d+[^)]{0,15}\)|"
+    # "Karnofsky >= 50 for patients > 16 years of age": the age picks the scale.
+    r"\b(?:for|in)\s+(?:patients|participants|subjects|children|adolescents|adults|those)\s+"
+    r"(?:(?:who\s+are|aged?)\s+)?(?:[<>≤≥=]+|(?:older|younger)\s+than|under|over|below|above)"
+    r"\s*\d+\s*(?:years?|yrs?|months?)?(?:\s+of\s+age|\s+old)?", _I)
+_MONTHS_AFTER = re.compile(r"^\s*(?:months?|mos?)\b", _I)
 _PERSON_START = re.compile(r"(?:be|are|is|adults?|patients?|participants?|subjects?|men|women|"
                            r"males?|females?)\b", _I)
 _AGE_WORD = re.compile(r"\bage[ds]?\b|\bold\b|\badults?\b|\bpaediatric|\bpediatric", _I)
 
 
 def _first_int(match: re.Match[str]) -> float:
-    return float(next(g for g in match.groups() if g is not None))
+    """The match's number in years ("12 months" is 1 year: bounds are whole years)."""
+    index = next(i for i, g in enumerate(match.groups(), 1) if g is not None)
+    value = float(match.group(index))
+    if _MONTHS_AFTER.match(match.string[match.end(index):match.end(index) + 10]):
+        return float(round(value / 12, 1))
+    return value
 
 
 def find_age(text: str) -> list[Requirement]:

@@ -258,21 +258,53 @@ def _joined_by_and(group: list[_Mention], text: str) -> bool:
                                                                           _I)
 
 
+# Words after which alterations are left out, not asked for ("NTRK point mutation or
+# amplification without a fusion", "KRAS mutation other than G12C").
+_LEFT_OUT = re.compile(r"\b(?:without|other\s+than|but\s+not|excluding|except(?:\s+for)?|"
+                       r"apart\s+from|not\s+(?:a|an|including))\b", _I)
+# "... if RAS wild-type", "when HER2-positive": a marker inside a condition on another
+# statement applies to some patients only.
+_CONDITION_BEFORE = re.compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
+
+
 def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int]:
-    """Specific alterations in the words after a marker, else the generic class ("fusion",
-    "amplification"; "mutation" only for HER2, where it differs from HER2-positive), with
-    the offset where the last one ends."""
+    """Specific alterations in the words after a marker, else the generic classes ("fusion",
+    "amplification"; "mutation" only for HER2 or beside another class, where it differs from
+    any alteration), with the offset where the last one ends. Words after "without" or
+    "other than" name alterations left out (see `_left_out`)."""
+    cut = _LEFT_OUT.search(window)
+    if cut:
+        window = window[:cut.start()]
     specific = [m for m in get_vocabulary().find_alterations(window)
                 if m.key.lower() not in _GENERIC_KEYS]
     if specific:
         return list(dict.fromkeys(m.key for m in specific)), max(m.end for m in specific)
-    for name, pattern in _GENERIC:
-        found = pattern.search(window)
-        if found:
-            if name == "mutation" and marker != "HER2":
-                return [], found.end()
-            return [name], found.end()
-    return [], 0
+    found = sorted((m.start(), m.end(), name) for name, pattern in _GENERIC
+                   for m in [pattern.search(window)] if m)
+    if not found:
+        return [], 0
+    names = list(dict.fromkeys(name for _, _, name in found))
+    end = max(e for _, e, _ in found)
+    if names == ["mutation"] and marker != "HER2":
+        return [], end
+    if len(names) > 1 and not re.search(r"\bor\b|/|,", window[found[0][1]:found[-1][0]], _I):
+        names = names[:1]  # "fusion gene amplification": one finding, not alternatives
+    return names, end
+
+
+def _left_out(window: str) -> list[str]:
+    """Alterations named after "without", "other than", "excluding" in the words after a
+    marker: the requirement accepts every alteration but these."""
+    cut = _LEFT_OUT.search(window)
+    if not cut:
+        return []
+    rest = window[cut.end():cut.end() + 40]
+    specific = [m.key for m in get_vocabulary().find_alterations(rest)
+                if m.key.lower() not in _GENERIC_KEYS]
+    if specific:
+        return list(dict.fromkeys(specific))
+    generic = [name for name, pattern in _GENERIC if pattern.search(rest)]
+    return generic[:1]
 
 
 def _values(marker: str, window: str) -> tuple[list[dict], int]:
@@ -351,6 +383,8 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             continue  # "... status unknown", "(ER and PR) status": no result is required
         if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
             continue
+        if _CONDITION_BEFORE.search(text[max(0, first.start - 30):first.start]):
+            continue
         negated_before = is_negated(text, first.start, first.end, window=60, look_after=False)
         negative_after = bool(_NEGATIVE_AFTER.match(window))
         wild_before = bool(_WILD_BEFORE.search(text[max(0, first.start - 20):first.start])) or \
@@ -410,6 +444,12 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         else:
             items = [_item(m, "positive", alterations=alterations, germline=germline)
                      for m in markers]
+        # The clause ends at "other than"/"except", so the words after it are read here.
+        after = text[last.end:min(next_start, last.end + 70)]
+        left_out = _left_out(re.split(r"[.;\n]", after, maxsplit=1)[0])
+        if left_out:
+            for item in items:
+                item["except_alterations"] = left_out
         span_end = last.end + max(status_end, alteration_end, value_end)
         if len(items) > 1 and _joined_by_and(group, text):
             # "MYC and BCL2 rearrangements" (double-hit): every marker is required.

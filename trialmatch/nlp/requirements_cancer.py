@@ -126,6 +126,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue
         if _HISTORY_BEFORE.search(text[max(0, match.start - 40):match.start]):
             continue
+        if _WITHOUT_BEFORE.search(text[max(0, match.start - 40):match.start]):
+            continue  # "adenocarcinoma without small cell features" asks for no small cell
         histologies.append(match)
     non_squamous = _NON_SQUAMOUS.search(text)
     if non_squamous:
@@ -144,13 +146,30 @@ def find_cancer_requirements(text: str, criterion_kind: str,
         for match in vocabulary.find_sites(text):
             near = text[max(0, match.start - _SITE_NEAR):match.end + _SITE_NEAR]
             if _TUMOUR_WORD.search(near) and not _HISTORY_BEFORE.search(
-                    text[max(0, match.start - 40):match.start]):
+                    text[max(0, match.start - 40):match.start]) and not _aside(text, match.start):
                 sites.append(match)
         if sites:
             out.append(requirement("primary_site",
                                    {"sites": list(dict.fromkeys(m.key for m in sites))},
                                    text, sites[0].start, sites[-1].end))
     return out
+
+
+# A histology the criterion leaves out ("without predominant small cell or neuroendocrine
+# features", "other than squamous"): not one it asks for.
+_WITHOUT_BEFORE = re.compile(r"\b(?:without|no|not|excluding|other\s+than|rather\s+than)\s+"
+                             r"(?:(?:any|predominant|predominantly|significant|a|an)\s+)?$",
+                             re.IGNORECASE)
+
+
+def _aside(text: str, start: int) -> bool:
+    """A mention inside a parenthesis that applies to some patients ("RANO for primary CNS
+    tumors")."""
+    opening = text.rfind("(", 0, start)
+    if opening < 0 or text.rfind(")", 0, start) > opening:
+        return False
+    return bool(re.search(r"\b(?:for|if|when|in\s+case\s+of)\b", text[opening:start],
+                          re.IGNORECASE))
 
 
 def restrict_for_exclusion(requirements: list[Requirement]) -> list[Requirement]:

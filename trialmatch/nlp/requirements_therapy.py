@@ -473,6 +473,13 @@ def _conjuncts(text: str, items: list[tuple[DrugMention, bool]]
     return merged
 
 
+_NO_THERAPY_ALTERNATIVE = re.compile(
+    r"\bor\b[^.;]{0,40}?\b(?:no|not)\b[^.;]{0,30}?\b(?:therap(?:y|ies)|treatments?|options?)\b"
+    r"[^.;]{0,25}?\b(?:exists?|available|appropriate|indicated|suitable|effective|benefit)|"
+    r"\bor\b[^.;]{0,30}?\b(?:intoleran\w*|ineligible|unsuitable|not\s+(?:a\s+)?candidates?|"
+    r"refused|declined|unable\s+to\s+(?:receive|tolerate))\b", _I)
+
+
 def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Requirement]:
     """"Prior systemic therapy for advanced disease" with no drug named: at least one line
     (or none, when negated)."""
@@ -484,6 +491,10 @@ def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Require
         if _NEED_BEFORE.search(text[max(0, match.start() - 25):match.start()]) or \
                 _AVAILABILITY.search(text[match.end():match.end() + 40]):
             continue  # "infection requiring systemic treatment", "no standard therapy exists"
+        if _NO_THERAPY_ALTERNATIVE.search(text):
+            # "refractory to standard therapy, or for which no standard therapy exists": a
+            # patient with no prior therapy may qualify through the other alternative.
+            return []
         mention = DrugMention("therapy", match.start(), match.end(), match.group(0))
         if not _has_prior_cue(text, mention) and not re.match(r"prior|previous",
                                                               match.group(0), _I):
