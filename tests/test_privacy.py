@@ -238,12 +238,6 @@ def test_broken_yaml_and_json_cases_do_not_quote_the_document(debug_logs, fixtur
         assert_private(result)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs: trialmatch/match/case.py quotes an unknown key in its error "
-    "(\"unknown field '<key>'\", also 'location.<key>' and 'first_opinion.<key>'); a note "
-    "pasted into YAML without indentation turns note lines into keys. Quote a key only when "
-    "it looks like a field name (re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]{0,40}', key)), "
-    "else say 'an unknown field (not shown: it may be note text)'"))
 def test_note_text_pasted_as_a_yaml_key_is_not_echoed(debug_logs, fixture_db, tmp_path):
     case = tmp_path / "case.yaml"
     case.write_text(

@@ -8,6 +8,7 @@ fault) and never quotes note text.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from trialmatch.errors import InputError, TrialmatchError
+from trialmatch.nlp.notes import MAX_NOTE_BYTES
 
 CASE_FIELDS = frozenset(
     {"id", "age", "sex", "ecog", "location", "notes", "prior_therapies", "first_opinion"}
@@ -78,6 +80,22 @@ class Case:
         return [note.text for note in self.notes]
 
 
+# A case file holds at most one inline note of MAX_NOTE_BYTES plus its fields; the notes of one
+# case together are bounded so that 1,000 notes cannot take gigabytes (issue 7, "Limits").
+MAX_CASE_BYTES = 6 * 1024 * 1024
+MAX_CASE_NOTE_BYTES = 20 * 1024 * 1024
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+
+
+def _unknown_field(prefix: str, key: str) -> str:
+    """Name an unknown key only when it looks like a field name: a note pasted into YAML
+    without indentation turns its lines into keys, and those must not be echoed."""
+    if _FIELD_NAME.fullmatch(key):
+        return f"unknown field '{prefix}{key}'"
+    return "an unknown field (not shown: it may be note text)"
+
+
 def load_case(path: str | Path) -> Case:
     """Read and validate the case file at `path` (YAML, JSON, or a plain-text note)."""
     path = Path(path)
@@ -90,6 +108,9 @@ def load_case(path: str | Path) -> Case:
         return Case(id=path.stem, notes=[CaseNote(str(path), _read_note_file(path, path.stem))],
                     path=path)
     try:
+        if path.stat().st_size > MAX_CASE_BYTES:
+            raise InputError(f"case file is larger than {MAX_CASE_BYTES // (1024 * 1024)} MB: "
+                             f"{path}", hint="put long notes in separate files")
         raw_text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"case file is not UTF-8 text: {path}") from None
@@ -105,7 +126,7 @@ def case_from_dict(document: Any, path: Path) -> Case:
         raise InputError(f"{path}: a case must be a mapping of fields, not {_kind(document)}")
     unknown = sorted(str(key) for key in document if key not in CASE_FIELDS)
     if unknown:
-        raise InputError(f"{path}: unknown field '{unknown[0]}'",
+        raise InputError(f"{path}: {_unknown_field('', unknown[0])}",
                          hint=f"allowed fields: {', '.join(sorted(CASE_FIELDS))}")
     case_id = document.get("id")
     if case_id is None or (isinstance(case_id, str) and not case_id.strip()):
@@ -186,7 +207,7 @@ def _location(value: Any, path: Path) -> dict[str, str] | None:
         raise InputError(f"{path}: field 'location' must be a mapping with country and state")
     unknown = sorted(str(key) for key in value if key not in LOCATION_FIELDS)
     if unknown:
-        raise InputError(f"{path}: unknown field 'location.{unknown[0]}'")
+        raise InputError(f"{path}: {_unknown_field('location.', unknown[0])}")
     return {str(key): str(item).strip() for key, item in value.items() if item is not None}
 
 
@@ -208,7 +229,7 @@ def _first_opinion(value: Any, path: Path) -> FirstOpinion | None:
         raise InputError(f"{path}: field 'first_opinion' must be a mapping")
     unknown = sorted(str(key) for key in value if key not in FIRST_OPINION_FIELDS)
     if unknown:
-        raise InputError(f"{path}: unknown field 'first_opinion.{unknown[0]}'",
+        raise InputError(f"{path}: {_unknown_field('first_opinion.', unknown[0])}",
                          hint=f"allowed fields: {', '.join(sorted(FIRST_OPINION_FIELDS))}")
     for name in ("diagnosis", "stage", "plan"):
         if value.get(name) is not None and not isinstance(value[name], (str, int, float)):
@@ -237,6 +258,7 @@ def _notes(value: Any, path: Path, case_id: str) -> list[CaseNote]:
     if not isinstance(value, list) or not value:
         raise InputError(f"{path}: field 'notes' must be a list of at least one note")
     notes = []
+    total_bytes = 0
     for number, entry in enumerate(value, start=1):
         if isinstance(entry, str):  # a bare string is taken as a path, the common shorthand
             entry = {"path": entry}
@@ -246,13 +268,30 @@ def _notes(value: Any, path: Path, case_id: str) -> list[CaseNote]:
             text = entry["text"]
             if not isinstance(text, str) or not text.strip():
                 raise InputError(f"case {case_id}: note {number} (text) is empty")
+            size = len(text.encode("utf-8"))
+            if size > MAX_NOTE_BYTES:
+                raise InputError(f"case {case_id}: note {number} (text) is larger than "
+                                 f"{MAX_NOTE_BYTES // (1024 * 1024)} MB",
+                                 hint="split it into separate notes")
+            total_bytes = _add_note_bytes(total_bytes, size, case_id)
             notes.append(CaseNote(f"text #{number}", text))
             continue
         note_path = Path(str(entry["path"]))
         if not note_path.is_absolute():
             note_path = path.parent / note_path
-        notes.append(CaseNote(str(note_path), _read_note_file(note_path, case_id)))
+        text = _read_note_file(note_path, case_id)
+        total_bytes = _add_note_bytes(total_bytes, len(text.encode("utf-8")), case_id)
+        notes.append(CaseNote(str(note_path), text))
     return notes
+
+
+def _add_note_bytes(total: int, size: int, case_id: str) -> int:
+    total += size
+    if total > MAX_CASE_NOTE_BYTES:
+        raise InputError(f"case {case_id}: its notes total more than "
+                         f"{MAX_CASE_NOTE_BYTES // (1024 * 1024)} MB",
+                         hint="match the case with fewer notes")
+    return total
 
 
 def _read_note_file(note_path: Path, case_id: str) -> str:
