@@ -32,6 +32,7 @@ from trialmatch.nlp.grade import find_grades, parse_grade
         ("Low grade papillary urothelial carcinoma", "G1", "low grade"),
         ("tumor grade 3/3", "G3", None),
         ("Grade: 2 of 3", "G2", None),
+        ("HISTOLOGIC GRADE: 2-3/3", "G3", None),
     ],
 )
 def test_parse_grade(text, grade, detail):

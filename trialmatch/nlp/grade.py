@@ -63,7 +63,8 @@ _G_CODE = re.compile(r"(?<![A-Za-z0-9])G(?P<v>[1-4X])(?![A-Za-z0-9])")
 _GRADE_N = re.compile(
     rf"(?i)(?<![A-Za-z])(?P<lead>(?:nuclear|histologic(?:al)?|tumou?r|overall|combined|"
     rf"architectural)\s+)?grade\s*(?:\((?:1-3|1,\s*2,\s*3|I-III)\))?\s*[:=\-]?\s*"
-    rf"(?P<v>{_NUM})(?:\s*(?:/|of|out\s+of)\s*(?P<of>3|4|III|IV))?(?![A-Za-z0-9+])"
+    rf"(?P<v>{_NUM})(?:\s*[-–]\s*(?P<v2>{_NUM}))?(?:\s*(?:/|of|out\s+of)\s*(?P<of>3|4|III|IV))?"
+    rf"(?![A-Za-z0-9+])"
 )
 _DIFFERENTIATED = re.compile(
     r"(?i)(?<![A-Za-z])(?P<a>well|moderately|moderate|poorly|un)(?:[\s-]+(?:to|and|-)[\s-]*"
@@ -182,6 +183,9 @@ def find_grades(text: str) -> list[GradeMention]:
         if _in_situ_context(text, match.start()):
             continue
         value = _NUMBER[match.group("v").upper()]
+        if match.group("v2"):
+            # "grade 2-3/3": a tumour is graded by its worst area.
+            value = max(value, _NUMBER[match.group("v2").upper()])
         if match.group("of") in ("4", "IV") or value == 4:
             detail = f"grade {value} of 4"
         else:
