@@ -112,3 +112,37 @@ def test_bad_case_is_exit_1_naming_the_field(db, tmp_path):
 def test_usage_errors_exit_2(db, case_file, options):
     result = runner.invoke(app, ["match", str(case_file), "--db", str(db), *options])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("600", 0o600), ("640", 0o640), ("0644", 0o644), ("400", 0o400), ("777", 0o777),
+])
+def test_report_mode_parses_octal(value, expected):
+    from trialmatch.cli.matching import parse_report_mode
+
+    assert parse_report_mode(value) == expected
+
+
+@pytest.mark.parametrize("value", ["abc", "8", "1000", "-1", "044", "200", ""])
+def test_report_mode_rejects_modes_the_owner_cannot_read(value):
+    import typer
+
+    from trialmatch.cli.matching import parse_report_mode
+
+    with pytest.raises(typer.BadParameter):
+        parse_report_mode(value)
+
+
+def test_report_mode_reaches_the_report_and_a_bad_one_is_a_usage_error(db, case_file,
+                                                                       tmp_path):
+    report = tmp_path / "shared.md"
+    report.write_text("old")
+    report.chmod(0o600)
+    result = runner.invoke(app, ["match", str(case_file), "--db", str(db), "--report",
+                                 str(report), "--report-mode", "640", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(report.stat().st_mode) == 0o640
+    bad = runner.invoke(app, ["match", str(case_file), "--db", str(db), "--report",
+                              str(tmp_path / "x.md"), "--report-mode", "0044"])
+    assert bad.exit_code == 2 and "--report-mode" in bad.stderr
+    assert not (tmp_path / "x.md").exists()

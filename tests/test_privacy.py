@@ -329,10 +329,6 @@ def test_report_is_owner_only_even_over_an_existing_file_and_with_umask_0(fixtur
     assert report.read_text().startswith("<!DOCTYPE html>")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs: trialmatch/cli/matching.py `match` option `--report-mode` (octal string, default "
-    "'600', parsed with int(value, 8), rejected unless 0 <= mode <= 0o777 with owner read) "
-    "passed to write_report(result, path, mode) which uses it in os.open and os.fchmod"))
 def test_report_mode_option_widens_the_mode_on_request(fixture_db, tmp_path):
     case = write_case(tmp_path / "case")
     report = tmp_path / "report.md"

@@ -35,11 +35,15 @@ def match(
         None, "--report", help="Also write a tumor-board report: FILE.md or FILE.html."),
     model: str | None = typer.Option(
         None, "--model", help="An installed scispaCy model to add to note extraction."),
+    report_mode: str = typer.Option(
+        "600", "--report-mode",
+        help="File mode of the report, in octal (default 600: the owner only)."),
 ) -> None:
     """Match a case to open trials: verdicts, ranking, missed protocols, testing gaps and
     discrepancies. Decision support for clinicians, not a treatment recommendation."""
     if report is not None and report.suffix.lower() not in REPORT_SUFFIXES:
         raise typer.BadParameter("the report must end in .md or .html", param_hint="--report")
+    mode = parse_report_mode(report_mode)
     with cli_errors():
         from trialmatch.ingest.store import TrialStore
         from trialmatch.match.case import load_case
@@ -49,23 +53,37 @@ def match(
         with TrialStore.open(resolve_db(db), readonly=True) as store:
             result = match_case(loaded, store, any_status=any_status, top=top, model=model)
         if report is not None:
-            write_report(result, report)
+            write_report(result, report, mode)
         if as_json:
             print_json(result.to_dict())
         else:
             render(result.to_dict(), report)
 
 
-def write_report(result: Any, path: Path) -> None:
-    """Write the report as Markdown or HTML by suffix, readable by the owner only (0600):
-    it holds patient findings."""
+def parse_report_mode(value: str) -> int:
+    """'640' -> 0o640. A usage error unless it is an octal mode up to 777 that lets the owner
+    read the file (a report the owner cannot open is a mistake, not a choice)."""
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not an octal file mode such as 600 or 640",
+                                 param_hint="--report-mode") from None
+    if not 0 <= mode <= 0o777 or not mode & 0o400:
+        raise typer.BadParameter("the mode must be between 400 and 777 and let the owner read "
+                                 "the file (e.g. 600 or 640)", param_hint="--report-mode")
+    return mode
+
+
+def write_report(result: Any, path: Path, mode: int = 0o600) -> None:
+    """Write the report as Markdown or HTML by suffix, readable by the owner only (0600)
+    unless `mode` widens it: it holds patient findings."""
     from trialmatch.match.report import render_html, render_markdown
 
     text = render_html(result) if path.suffix.lower() in (".html", ".htm") else \
         render_markdown(result)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode otherwise
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(descriptor, mode)  # the umask and an existing file's mode do not count
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as error:
