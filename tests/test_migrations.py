@@ -83,3 +83,25 @@ def test_readonly_open_upgrades_an_older_schema_first(tmp_path):
     with TrialStore.open(path, readonly=True) as store:
         assert store.stats()["trials"] == 0
     assert EXPECTED_TABLES <= _tables(path)
+
+
+def test_criteria_kinds_are_filled_for_criteria_stored_before(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, upto="m004_annotations")
+    conn.execute("INSERT INTO trials (nct_id, brief_title) VALUES ('NCT90000077', 'Old')")
+    conn.executemany(
+        "INSERT INTO criteria (nct_id, position, kind, text, requirements) "
+        "VALUES ('NCT90000077', ?, 'inclusion', 'x', ?)",
+        [(0, '[{"kind": "sex", "params": {}, "text": "x"}, '
+             '{"kind": "age", "params": {}, "text": "x"}, '
+             '{"kind": "age", "params": {}, "text": "x"}]'),
+         (1, "[]"),
+         (2, '[{"kind": "organ_function", "params": {}, "text": "x"}]')])
+    conn.close()
+    with TrialStore.open(path, readonly=True) as store:
+        views = store.screening_trials(["NCT90000077"], skip_kinds={"organ_function"})
+    conn = sqlite3.connect(path)
+    assert [row[0] for row in conn.execute("SELECT kinds FROM criteria ORDER BY position")] \
+        == [" age sex ", " ", " organ_function "]
+    assert [c.position for c in views[0].criteria] == [0]

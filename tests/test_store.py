@@ -182,6 +182,56 @@ def test_get_trials_keeps_order_and_drops_unknown(store):
     assert all(t.criteria and t.locations and t.oncotree_codes for t in trials)
 
 
+def annotate_with_kinds(text: TrialText) -> TrialAnnotation:
+    """Four criteria of known kinds: age, free text, organ function only, and a cohort's
+    biomarker, so that the screening views' selection can be checked."""
+    criteria = [
+        EligibilityCriterion("inclusion", "Age 18 or older", 0, requirements=[
+            Requirement("age", {"min": 18.0, "max": None}, "Age 18 or older")]),
+        EligibilityCriterion("inclusion", "Willing to comply", 1),
+        EligibilityCriterion("inclusion", "ANC >= 1500/uL", 2, requirements=[
+            Requirement("organ_function", {"measure": "ANC", "op": ">=", "value": 1500},
+                        "ANC >= 1500/uL")]),
+        EligibilityCriterion("inclusion", "Cohort B: KRAS G12C", 3, cohort="Cohort B",
+                             requirements=[
+                                 Requirement("organ_function", {"measure": "ANC"}, "x"),
+                                 Requirement("biomarker", {"any_of": [{"marker": "KRAS"}]},
+                                             "KRAS G12C")]),
+    ]
+    return TrialAnnotation(["NSCLC", "_SOLID"], criteria, "t2")
+
+
+def test_screening_trials_hold_what_can_rule_a_patient_out(store):
+    store.upsert_studies(make_studies(3), annotate_with_kinds)
+    views = store.screening_trials(["NCT90000003", "NCT99999999", "NCT90000001"],
+                                   skip_kinds={"organ_function"})
+    assert [v.nct_id for v in views] == ["NCT90000003", "NCT90000001"]
+    full = store.get_trial("NCT90000003")
+    view = views[0]
+    # Everything screening reads is as in the full trial...
+    assert (view.title, view.status, view.conditions, view.minimum_age, view.maximum_age,
+            view.sex, view.oncotree_codes, view.parser_version) == (
+        full.title, full.status, full.conditions, full.minimum_age, full.maximum_age,
+        full.sex, full.oncotree_codes, full.parser_version)
+    # ...criteria without requirements or with only skipped kinds are left out (a criterion
+    # with a skipped kind beside another kind stays), and the rest is not read at all.
+    assert [c.position for c in view.criteria] == [0, 3]
+    assert view.criteria == [full.criteria[0], full.criteria[3]]
+    assert (view.locations, view.interventions, view.criteria_text) == ([], [], "")
+    assert [c.position for c in store.screening_trials(["NCT90000003"])[0].criteria] == \
+        [0, 2, 3]
+
+
+def test_stored_kinds_follow_reparse(store):
+    store.upsert_studies(make_studies(1), annotate_with_kinds)
+    kinds = [row[0] for row in store.conn.execute(
+        "SELECT kinds FROM criteria ORDER BY position")]
+    assert kinds == [" age ", " ", " organ_function ", " biomarker organ_function "]
+    store.reparse(annotate_by_condition)
+    assert store.screening_trials(["NCT90000001"], skip_kinds={"organ_function"})[0] \
+        .criteria == store.get_trial("NCT90000001").criteria[:1]
+
+
 def test_get_trial_unknown_id_is_not_found(store):
     with pytest.raises(NotFoundError, match="NCT99999999 is not in the trial database"):
         store.get_trial("nct99999999")

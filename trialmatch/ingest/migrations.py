@@ -174,6 +174,27 @@ def m004_annotations(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_criteria_kinds(conn: sqlite3.Connection) -> None:
+    """The requirement kinds each criterion states, as " kind1 kind2 " (sorted, distinct,
+    space-delimited), so that matching can leave out in SQL the criteria that can never rule
+    a patient out instead of decoding their requirements. Filled for the criteria already
+    stored; the store writes it with every new parse."""
+    conn.execute("ALTER TABLE criteria ADD COLUMN kinds TEXT NOT NULL DEFAULT ' '")
+    conn.execute(
+        """
+        UPDATE criteria SET kinds = ' ' || coalesce((
+            SELECT group_concat(kind, ' ') FROM (
+                SELECT DISTINCT json_extract(r.value, '$.kind') AS kind
+                FROM json_each(criteria.requirements) r
+                WHERE json_extract(r.value, '$.kind') IS NOT NULL
+                ORDER BY kind
+            )
+        ) || ' ', '') WHERE requirements != '[]'
+        """
+    )
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     conn.execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import logging
 import re
@@ -56,7 +57,6 @@ _UPSERT_TRIAL = (
     "ON CONFLICT(nct_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS if c != "nct_id")
 )
-_REQUIREMENT_FIELDS = ("kind", "params", "text", "start", "end")
 _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON parameter
 
 
@@ -354,10 +354,10 @@ class TrialStore:
         )
         self.conn.executemany(
             'INSERT OR REPLACE INTO criteria (nct_id, position, kind, text, start, "end", '
-            "cohort, requirements) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "cohort, requirements, kinds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (nct_id, c.position, c.kind, c.text, c.start, c.end, c.cohort,
-                 _json([r.to_dict() for r in c.requirements]))
+                 _json([r.to_dict() for r in c.requirements]), _kinds(c.requirements))
                 for nct_id, a in annotations.items()
                 for c in a.criteria
             ],
@@ -513,41 +513,100 @@ class TrialStore:
                 yield from self._get_trials(ids[start:start + max(1, chunk)])
 
     def _get_trials(self, nct_ids: list[str]) -> list[Trial]:
+        # Plain tuples and only the columns a Trial holds (never the compressed raw_json):
+        # building sqlite3.Row dicts and fetching the blob were most of a match's time.
         ids = _json(nct_ids)
         rows = {
-            row["nct_id"]: row
-            for row in self._rows(
-                "SELECT t.*, p.parser_version FROM trials t "
-                f"LEFT JOIN trial_parse p USING (nct_id) WHERE t.nct_id IN ({_IDS})",
+            row[0]: row
+            for row in self.conn.execute(
+                f"SELECT {_FULL_COLUMNS} FROM trials t LEFT JOIN trial_parse p "
+                f"USING (nct_id) WHERE t.nct_id IN ({_IDS})",
                 (ids,),
             )
         }
         locations: dict[str, list[Location]] = {}
-        for row in self._rows(
+        for nct_id, *fields in self.conn.execute(
             "SELECT nct_id, facility, city, state, country, status, lat, lon FROM locations "
             f"WHERE nct_id IN ({_IDS}) ORDER BY rowid",
             (ids,),
         ):
-            locations.setdefault(row["nct_id"], []).append(
-                Location(**{k: row[k] for k in row.keys() if k != "nct_id"})
-            )
-        codes: dict[str, list[str]] = {}
-        for nct_id, code in self.conn.execute(
-            f"SELECT nct_id, code FROM trial_codes WHERE nct_id IN ({_IDS}) ORDER BY code",
-            (ids,),
-        ):
-            codes.setdefault(nct_id, []).append(code)
-        criteria: dict[str, list[EligibilityCriterion]] = {}
-        for row in self._rows(
-            f"SELECT * FROM criteria WHERE nct_id IN ({_IDS}) ORDER BY nct_id, position",
-            (ids,),
-        ):
-            criteria.setdefault(row["nct_id"], []).append(_criterion(row))
+            locations.setdefault(nct_id, []).append(Location(*fields))
+        codes = self._codes(ids)
+        criteria = self._criteria(ids, only_structured=False)
         return [
             _trial(rows[n], locations.get(n, []), codes.get(n, []), criteria.get(n, []))
             for n in nct_ids
             if n in rows
         ]
+
+    def screening_trials(
+        self, nct_ids: Sequence[str], *, skip_kinds: Iterable[str] = ()
+    ) -> list[Trial]:
+        """Partial views of stored trials, enough to rule a patient out, in the order asked
+        for (unknown ids are left out), read from one snapshot.
+
+        Each view has the trial's id, titles, status, conditions, age and sex fields, codes,
+        parser version and the criteria with at least one requirement, except those whose
+        requirements are all of `skip_kinds` (kinds that can never decide anything). Free-text
+        criteria, locations, interventions, phases and the criteria text are left out (empty):
+        a trial that passes screening must be read in full with `get_trials`.
+        """
+        nct_ids = [sql_text(str(nct_id)) for nct_id in nct_ids]
+        skip = sorted({str(kind) for kind in skip_kinds})
+        with self.snapshot():
+            ids = _json(nct_ids)
+            rows = {
+                row[0]: row
+                for row in self.conn.execute(
+                    "SELECT t.nct_id, t.brief_title, t.official_title, t.overall_status, "
+                    "t.conditions, t.minimum_age, t.maximum_age, t.sex, p.parser_version "
+                    f"FROM trials t LEFT JOIN trial_parse p USING (nct_id) "
+                    f"WHERE t.nct_id IN ({_IDS})",
+                    (ids,),
+                )
+            }
+            codes = self._codes(ids)
+            criteria = self._criteria(ids, only_structured=True, skip_kinds=skip)
+        return [
+            _screening_trial(rows[n], codes.get(n, []), criteria.get(n, []))
+            for n in nct_ids
+            if n in rows
+        ]
+
+    def _codes(self, ids_json: str) -> dict[str, list[str]]:
+        codes: dict[str, list[str]] = {}
+        for nct_id, code in self.conn.execute(
+            f"SELECT nct_id, code FROM trial_codes WHERE nct_id IN ({_IDS}) ORDER BY code",
+            (ids_json,),
+        ):
+            codes.setdefault(nct_id, []).append(code)
+        return codes
+
+    def _criteria(
+        self, ids_json: str, *, only_structured: bool, skip_kinds: Sequence[str] = ()
+    ) -> dict[str, list[EligibilityCriterion]]:
+        sql = ('SELECT nct_id, kind, text, position, start, "end", cohort, requirements '
+               f"FROM criteria WHERE nct_id IN ({_IDS})")
+        params: list[Any] = [ids_json]
+        if only_structured:
+            sql += " AND requirements != '[]'"
+        if skip_kinds:
+            # Keep a criterion when a kind is left once every skipped kind is taken out of
+            # its " kind1 kind2 " list (see migration m005).
+            left = "' ' || kinds || ' '"
+            for kind in skip_kinds:
+                left = f"replace({left}, ?, ' ')"
+                params.append(f" {kind} ")
+            sql += f" AND trim({left}) != ''"
+        sql += " ORDER BY nct_id, position"
+        criteria: dict[str, list[EligibilityCriterion]] = {}
+        with _gc_paused():
+            for nct_id, kind, text, position, start, end, cohort, requirements in \
+                    self.conn.execute(sql, params):
+                criteria.setdefault(nct_id, []).append(EligibilityCriterion(
+                    kind, text, position, start, end, cohort,
+                    _requirements(json.loads(requirements))))
+        return criteria
 
     def raw_study(self, nct_id: str) -> dict[str, Any]:
         """The original study JSON as it was ingested."""
@@ -843,49 +902,103 @@ def _trial_row(record: StudyRecord, stamp: str) -> tuple[Any, ...]:
     )
 
 
-def _criterion(row: sqlite3.Row) -> EligibilityCriterion:
-    return EligibilityCriterion(
-        kind=row["kind"],
-        text=row["text"],
-        position=row["position"],
-        start=row["start"],
-        end=row["end"],
-        cohort=row["cohort"],
-        requirements=[
-            Requirement(**{k: item[k] for k in _REQUIREMENT_FIELDS if k in item})
-            for item in json.loads(row["requirements"])
-        ],
-    )
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many acyclic objects are built.
+
+    Reading a thousand trials allocates ~100,000 dicts and dataclasses; each allocation burst
+    sets off collections that walk every live object (the vocabulary, the spaCy pipeline),
+    which doubled the time of a read. Nothing built here forms a cycle, so pausing loses
+    nothing; the collector is switched back on only if it was on.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _kinds(requirements: Sequence[Requirement]) -> str:
+    """A criterion's requirement kinds as stored in `criteria.kinds`: " age sex "."""
+    return " " + "".join(f"{kind} " for kind in sorted({r.kind for r in requirements}))
+
+
+def _requirements(items: list[dict[str, Any]]) -> list[Requirement]:
+    return [
+        Requirement(item["kind"], item["params"], item["text"], item.get("start", 0),
+                    item.get("end", 0))
+        for item in items
+    ]
+
+
+# The columns `_trial` reads, in its order (t. = trials, p. = trial_parse).
+_FULL_COLUMNS = (
+    "t.nct_id, t.brief_title, t.official_title, t.overall_status, t.phases, t.study_type, "
+    "t.conditions, t.keywords, t.interventions, t.sponsor, t.minimum_age, t.maximum_age, "
+    "t.sex, t.healthy_volunteers, t.last_update_date, t.criteria_text, p.parser_version"
+)
 
 
 def _trial(
-    row: sqlite3.Row,
+    row: tuple[Any, ...],
     locations: list[Location],
     codes: list[str],
     criteria: list[EligibilityCriterion],
 ) -> Trial:
-    healthy = row["healthy_volunteers"]
+    (nct_id, brief_title, official_title, status, phases, study_type, conditions, keywords,
+     interventions, sponsor, minimum_age, maximum_age, sex, healthy, last_update,
+     criteria_text, parser_version) = row
     return Trial(
-        nct_id=row["nct_id"],
-        title=row["brief_title"] or row["official_title"] or row["nct_id"],
-        official_title=row["official_title"],
-        status=row["overall_status"],
-        phases=json.loads(row["phases"]),
-        study_type=row["study_type"],
-        conditions=json.loads(row["conditions"]),
-        keywords=json.loads(row["keywords"]),
-        interventions=json.loads(row["interventions"]),
-        sponsor=row["sponsor"],
-        minimum_age=row["minimum_age"],
-        maximum_age=row["maximum_age"],
-        sex=row["sex"],
+        nct_id=nct_id,
+        title=brief_title or official_title or nct_id,
+        official_title=official_title,
+        status=status,
+        phases=json.loads(phases),
+        study_type=study_type,
+        conditions=json.loads(conditions),
+        keywords=json.loads(keywords),
+        interventions=json.loads(interventions),
+        sponsor=sponsor,
+        minimum_age=minimum_age,
+        maximum_age=maximum_age,
+        sex=sex,
         healthy_volunteers=None if healthy is None else bool(healthy),
-        last_update=row["last_update_date"],
-        criteria_text=row["criteria_text"] or "",
+        last_update=last_update,
+        criteria_text=criteria_text or "",
         locations=locations,
         oncotree_codes=codes,
         criteria=criteria,
-        parser_version=row["parser_version"],
+        parser_version=parser_version,
+    )
+
+
+def _screening_trial(
+    row: tuple[Any, ...], codes: list[str], criteria: list[EligibilityCriterion]
+) -> Trial:
+    (nct_id, brief_title, official_title, status, conditions, minimum_age, maximum_age, sex,
+     parser_version) = row
+    return Trial(
+        nct_id=nct_id,
+        title=brief_title or official_title or nct_id,
+        official_title=official_title,
+        status=status,
+        phases=[],
+        study_type=None,
+        conditions=json.loads(conditions),
+        keywords=[],
+        interventions=[],
+        sponsor=None,
+        minimum_age=minimum_age,
+        maximum_age=maximum_age,
+        sex=sex,
+        healthy_volunteers=None,
+        last_update=None,
+        criteria_text="",
+        oncotree_codes=codes,
+        criteria=criteria,
+        parser_version=parser_version,
     )
 
 

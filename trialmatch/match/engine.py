@@ -10,6 +10,7 @@ profile and candidate trials into a `MatchResult`; rendering is elsewhere (the C
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from trialmatch.config import OPEN_STATUSES
 from trialmatch.match.case import Case
 from trialmatch.match.evaluate import (
+    ALWAYS_UNKNOWN_KINDS,
     TherapyReader,
     TrialVerdict,
     build_patient,
@@ -190,10 +192,15 @@ def plan_match(
     ontology: Any,
     therapy_reader: TherapyReader | None = None,
     top: int | None = None,
+    load_full: Callable[[list[str]], Sequence[Trial]] | None = None,
 ) -> tuple[list[TrialMatch], list[ExcludedTrial]]:
     """Evaluate and rank candidate trials for the case (pure: no store, no extractor).
 
     `ontology` is the vocabulary (is_a, is_solid, is_heme, ancestors, descendants).
+    With `load_full`, `trials` may be screening views (`TrialStore.screening_trials`): every
+    trial is screened as given, and only those that pass are read in full through
+    `load_full(nct_ids)` for the whole evaluation. Ruled-out trials stay views; the excluded
+    list reads only their id, title, status, codes and failing criteria.
     """
     patient = build_patient(
         profile, ontology=ontology, age=case.age, sex=case.sex, ecog=case.ecog,
@@ -207,8 +214,13 @@ def plan_match(
         lineage = cancer_family(code, ontology)
     matches: list[TrialMatch] = []
     excluded: list[ExcludedTrial] = []
-    for trial in trials:
-        failing = screen_trial(trial, patient)
+    screened = [(trial, screen_trial(trial, patient)) for trial in trials]
+    full: dict[str, Trial] = {}
+    if load_full is not None:
+        passed = [trial.nct_id for trial, failing in screened if not failing]
+        full = {trial.nct_id: trial for trial in load_full(passed)} if passed else {}
+    for trial, failing in screened:
+        trial = full.get(trial.nct_id, trial)
         if failing:
             # Ruled out: the failing criteria say why; the others need not be read.
             verdict = TrialVerdict(trial.nct_id, "excluded", failing, failing)
@@ -293,13 +305,26 @@ def match_case(
     codes = candidate_codes(code, vocabulary)
     if not codes:
         warnings.append("no cancer type found in the notes: no trials were searched")
-    ids = store.candidate_ids(
-        codes, statuses=None if any_status else list(OPEN_STATUSES), age=case.age,
-        sex=case.sex) if codes else []
-    trials = store.get_trials(ids) if ids else []
-    matches, excluded = plan_match(
-        case, profile, trials, ontology=vocabulary, therapy_reader=drug_therapy_reader(),
-        top=top)
+    # Candidates, their screening views and the survivors' full records come from one
+    # snapshot, so a refresh committing meanwhile cannot show a mix of before and after.
+    snapshot = getattr(store, "snapshot", None)
+    with snapshot() if snapshot is not None else contextlib.nullcontext():
+        ids = store.candidate_ids(
+            codes, statuses=None if any_status else list(OPEN_STATUSES), age=case.age,
+            sex=case.sex) if codes else []
+        # Most candidates are basket trials that one criterion rules out: screening reads
+        # only what can rule a patient out, and the few that pass are read in full. A store
+        # without screening views (a test double) is read in full up front.
+        screening = getattr(store, "screening_trials", None)
+        if screening is not None and ids:
+            trials = screening(ids, skip_kinds=ALWAYS_UNKNOWN_KINDS)
+            load_full = store.get_trials
+        else:
+            trials = store.get_trials(ids) if ids else []
+            load_full = None
+        matches, excluded = plan_match(
+            case, profile, trials, ontology=vocabulary, therapy_reader=drug_therapy_reader(),
+            top=top, load_full=load_full)
 
     opinion = case.first_opinion
     plan_text = opinion.plan if opinion else None
