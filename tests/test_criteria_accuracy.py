@@ -115,3 +115,36 @@ def _markers(text, kind="inclusion"):
 ])
 def test_biomarker_phrasings(criterion_kind, text, expected):
     assert _markers(text, criterion_kind) == expected
+
+
+@pytest.mark.parametrize("criterion_kind,text,expected", [
+    # a stage or extent that says which therapy counts is no demand on today's disease
+    ("inclusion", "No more than one prior line of chemotherapy for recurrent locally advanced "
+                  "or metastatic disease", []),
+    ("inclusion", "No prior systemic therapy for metastatic disease", []),
+    ("inclusion", "Progression on endocrine therapy in locally advanced unresectable or "
+                  "metastatic breast cancer", []),
+    ("inclusion", "Locally advanced or metastatic NSCLC after at least one prior platinum "
+                  "regimen", ["locally_advanced", "metastatic"]),
+    ("inclusion", "Metastatic disease", ["metastatic"]),
+    # an exclusion about the course on a therapy does not exclude on its disease words
+    ("exclusion", "Locally advanced (Stage III) unresectable NSCLC that progressed during "
+                  "platinum-based chemoradiation", []),
+    ("exclusion", "Stage IV disease", ["IV"]),
+])
+def test_stage_and_extent_that_qualify_a_therapy(criterion_kind, text, expected):
+    found = [r.params.get("extent") or r.params["groups"][0]
+             for r in parse_criterion(text, criterion_kind) if r.kind in ("stage", "extent")]
+    assert found == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Responded to one of the following: fulvestrant or fulvestrant plus a CDK4/6 inhibitor",
+     1),
+    ("Prior platinum chemotherapy with radiotherapy (cCRT); or prior platinum chemotherapy "
+     "before radiotherapy (sCRT)", 1),
+    ("Prior anthracycline and taxane", 2),
+])
+def test_one_of_and_or_sentences_keep_alternatives_together(text, expected):
+    assert len([r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]) \
+        == expected

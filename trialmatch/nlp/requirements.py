@@ -86,6 +86,13 @@ _WORD = re.compile(r"[^\W_]+")
 # out and why, what counts as a line); read as requirements they state the opposite.
 _NOTE = re.compile(r"\W*notes?\s*[:\-]", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
+_THERAPY_SETTING = re.compile(
+    r"\b(?:therap(?:y|ies)|treatments?|regimens?|lines?|chemotherap(?:y|ies)|chemoradiation|"
+    r"chemoradiotherapy|radiotherapy|radiation|surgery|resection|agents?|inhibitors?|"
+    r"antibod(?:y|ies)|TKIs?|\w+mab|\w+nib|na[iï]ve|untreated)\)?\s+(?:(?:given|received|"
+    r"administered|approved)\s+)?(?:for|in)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:(?:their|"
+    r"his|her|the)\s+)?(?:(?:[\w-]+,?\s+){1,4}(?:or|and|and/or)\s+)?(?:[\w-]+\s+)?$",
+    re.IGNORECASE)
 
 
 def _triggered_kinds(lower: str, words: set[str]) -> set[str]:
@@ -233,6 +240,18 @@ def _parse(text: str, kind: str) -> list[Requirement]:
                   and disease.start <= r.start and r.end <= disease.end]
         if len(inside) < len(disease.params["codes"]):
             requirements = [r for r in requirements if r not in inside]
+    has_therapy = any(r.kind in ("prior_therapy", "prior_lines") for r in requirements)
+    if has_therapy:
+        # "one line of chemotherapy for recurrent or metastatic disease", "after adjuvant
+        # chemotherapy for stage III disease": the stage or extent says which treatment
+        # counts; it is not a fact demanded of the patient's disease now.
+        requirements = _drop_therapy_settings(requirements, text)
+    elif kind == "exclusion" and _COURSE_WORDS.search(text) and find_prior_therapy(
+            text, "inclusion"):
+        # "Progression during platinum-based chemoradiation for stage III disease": the
+        # criterion is about the course on a therapy (which the notes do not tell), so its
+        # disease words must not exclude on their own.
+        requirements = [r for r in requirements if r.kind not in ("stage", "extent")]
     if other_malignancy:
         # "Other malignancy ... unless treated with surgery": the treatment is the other
         # cancer's, not a fact about this one.
@@ -248,6 +267,25 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     requirements = list(unique.values())
     requirements.sort(key=lambda r: (r.start, REQUIREMENT_KINDS.index(r.kind)))
     return requirements
+
+
+_COURSE_WORDS = re.compile(r"\b(?:progress\w*|relaps\w*|refractory|resistan\w*|recurr\w*|"
+                           r"intoleran\w*|failed|failure)\b", re.IGNORECASE)
+_LIST_GAP = re.compile(r"[\s,/]*(?:(?:or|and|and/or|[\w-]+)[\s,/]+){0,3}", re.IGNORECASE)
+
+
+def _drop_therapy_settings(requirements: list[Requirement], text: str) -> list[Requirement]:
+    """Stage and extent requirements that say which therapy counts ("for locally advanced
+    unresectable or metastatic disease"), with the rest of their list."""
+    settings = sorted((r for r in requirements if r.kind in ("stage", "extent")),
+                      key=lambda r: r.start)
+    dropped: list[Requirement] = []
+    for r in settings:
+        chained = bool(dropped) and dropped[-1].end <= r.start and bool(
+            _LIST_GAP.fullmatch(text[dropped[-1].end:r.start]))
+        if chained or _THERAPY_SETTING.search(text[max(0, r.start - 60):r.start]):
+            dropped.append(r)
+    return [r for r in requirements if not any(r is d for d in dropped)]
 
 
 def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Requirement]:

@@ -12,7 +12,6 @@ from trialmatch.nlp.requirements_common import (
     NUMBER,
     SENTENCE_END,
     clause_bounds,
-    in_conditional,
     is_allowance,
     requirement,
     to_number,
@@ -108,6 +107,7 @@ _COURSE_CUE = re.compile(r"^(?:progress\w*|relaps\w*|refractory|resistant|failed
 _OPTIONAL_BEFORE = re.compile(r"\bwith\s+or\s+without\s+(?:[\w-]+\s+){0,2}$", _I)
 _EXAMPLE_CONNECTOR = re.compile(r"\b(?:e\.g\.?|i\.e\.?|such\s+as|including|like|namely)\W*$",
                                 _I)
+_ONE_OF = re.compile(r"\b(?:(?:at\s+least\s+)?one\s+of|any\s+of|either)\b", _I)
 _OR_CONNECTOR = re.compile(r"\bor\b|/|\beither\b", _I)
 _AND_CONNECTOR = re.compile(r"\band\b|\bplus\b|\bas\s+well\s+as\b|\bfollowed\s+by\b|"
                             r"\bthen\b|\bboth\b", _I)
@@ -372,9 +372,12 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
                                                      "classes": classes}, text, start, end))
     lines = [r for r in _find_lines(text) if not is_allowance(text, r.start, r.end)]
     if lines and not lines[0].params.get("min"):
-        # "No more than 2 prior chemotherapy regimens" counts regimens; it does not demand
-        # (or forbid) chemotherapy.
-        out = [r for r in out if not (lines[0].start <= r.start and r.end <= lines[0].end)]
+        # "No more than 2 prior chemotherapy regimens", "a maximum of one line of
+        # chemotherapy" count regimens; they do not demand (or forbid) chemotherapy.
+        out = [r for r in out if not (lines[0].start <= r.start and r.end <= lines[0].end)
+               and not (lines[0].end <= r.start and re.fullmatch(
+                   r"\s*(?:of\s+)?(?:prior\s+|previous\s+|systemic\s+)*",
+                   text[lines[0].end:r.start], _I))]
     if lines:
         left, right = clause_bounds(text, lines[0].start, lines[0].end)
         sentence = text[left:right]
@@ -406,8 +409,9 @@ def _side_mention(text: str, mention: DrugMention, sentence_start: int) -> bool:
         return True
     if _in_conditional_parenthesis(text, mention):
         return True
-    return bool(re.match(r"\W*(?:if|when|in\s+case)\b", before, _I)) or in_conditional(
-        text, mention.start) and bool(re.search(r"\bif\b[^,;]*$", before, _I))
+    # Inside an "if" clause: the condition runs from "if" to the next comma.
+    return bool(re.match(r"\W*(?:if|when|in\s+case)\b", before, _I) or re.search(
+        r"\bif\b[^,;:()]*$", before, _I))
 
 
 def _course_of_disease(text: str, mention: DrugMention, sentence_start: int) -> bool:
@@ -432,6 +436,8 @@ def _conjuncts(text: str, items: list[tuple[DrugMention, bool]]
     the connectors are read as a whole ("A, B and C": all; "A, B, or C": any one); a list
     with no "and" stays one set of alternatives, as before.
     """
+    if _ONE_OF.search(text):
+        return [items]  # "one of the following treatments: A or A plus B or C"
     groups: list[list[tuple[DrugMention, bool]]] = [[items[0]]]
     kinds: list[str] = []  # connector before each group after the first: "or", "and", ","
     last_top = items[0][0]
@@ -444,8 +450,11 @@ def _conjuncts(text: str, items: list[tuple[DrugMention, bool]]
                 SENTENCE_END.search(between) is None and _EXAMPLE_CONNECTOR.search(between):
             groups[-1].append((mention, is_class))
             continue
-        if SENTENCE_END.search(between):
-            kinds.append("and")
+        boundary = SENTENCE_END.search(between)
+        if boundary:
+            # "...; or at least two cycles of ...": the next sentence is an alternative.
+            kinds.append("or" if re.match(r"\W*or\b", between[boundary.end():], _I)
+                         else "and")
         elif _OR_CONNECTOR.search(between):
             kinds.append("or")
         elif _AND_CONNECTOR.search(between):
