@@ -167,18 +167,29 @@ def _pre_status(window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
     return status, word, found.start()
 
 
+_RANGE_AFTER = re.compile(r"\s*%?\s*(?:-|–|to)\s*\d")
+
+
 def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]]:
-    """Numbers in a marker's window as (value, unit, comparator, end offset)."""
+    """Numbers in a marker's window as (value, unit, comparator, end offset); a PD-L1 range
+    ("TPS 1-49%") comes with the comparator "range"."""
     found: list[tuple[float, str, str | None, int]] = []
     if marker == "PD-L1":
         for pattern, unit in ((_TPS, "TPS"), (_CPS, "CPS")):
-            match = pattern.search(window)
+            matches = list(pattern.finditer(window))
+            # A measured score before a range category: "TPS: 20% ... (TPS 1-49%)".
+            match = next((m for m in matches if not _RANGE_AFTER.match(window, m.end("v"))),
+                         matches[0] if matches else None)
             if match:
-                found.append((float(match.group("v")), unit, match.group("cmp"), match.end()))
+                cmp = "range" if _RANGE_AFTER.match(window, match.end("v")) else match.group(
+                    "cmp")
+                found.append((float(match.group("v")), unit, cmp, match.end()))
         if not found:
             match = _PERCENT.search(window)
             if match:
                 cmp = (match.group("cmp") or "").strip() or None
+                if _RANGE_AFTER.match(window, match.end("v")):
+                    cmp = "range"
                 found.append((float(match.group("v")), "TPS", cmp, match.end()))
     elif marker == "TMB":
         match = _TMB.search(window)
@@ -223,10 +234,28 @@ def _status_from_value(marker: str, value: float, unit: str, cmp: str | None) ->
     return None
 
 
+# Detail in brackets after a list item: "KRAS (codons 12, 13, 61), BRAF (including V600E)".
+_DETAIL = re.compile(r"\([^()]{1,80}\)")
+_RESULT_IN_DETAIL = re.compile(r"%|\+|\d\s*/\s*\d")
+
+
+def _separates(gap: str) -> bool:
+    """Whether the words between two markers only join them into one list: punctuation and
+    "and"/"or", and bracketed detail that states no result of its own ("(codons 12, 13)",
+    "(including exon 14 skipping)", but not "(95%)" or "(positive)")."""
+    if _SEPARATOR.match(gap):
+        return True
+    for detail in _DETAIL.finditer(gap):
+        inner = detail.group(0)
+        if _RESULT_IN_DETAIL.search(inner) or _tables().post.search(inner):
+            return False
+    return bool(_SEPARATOR.match(_DETAIL.sub(" ", gap)))
+
+
 def _groups(hits: list[_Hit], text: str) -> list[list[_Hit]]:
     groups: list[list[_Hit]] = []
     for hit in hits:
-        if groups and _SEPARATOR.match(text[groups[-1][-1].end : hit.start]):
+        if groups and _separates(text[groups[-1][-1].end : hit.start]):
             groups[-1].append(hit)
         else:
             groups.append([hit])
@@ -275,11 +304,17 @@ _BARE_MUTATION = re.compile(
 )
 # "Triple-negative" is ER, PR and HER2 negative by definition (ASCO/CAP: ER and PR < 1%,
 # HER2 0-1+ or ISH non-amplified).
+# HGVS sequence variant right after a gene (HGVS nomenclature, den Dunnen et al., Hum Mutat
+# 2016): "c.68_69delAG", "c.5946delT (p.Ser1982Argfs*22)", "p.(Arg273His)".
+_HGVS = re.compile(
+    r"^[\s:,-]{0,3}(?:\(|(?:germline|somatic|pathogenic|variant)\s+){0,2}"
+    r"(?:c\.[-*]?\d+(?:[+-]\d+)?(?:_[-*]?\d+(?:[+-]\d+)?)?(?:[ACGT]>[ACGT]|del[ACGT]*|dup[ACGT]*|"
+    r"ins[ACGT]+|delins[ACGT]+)|p\.\(?[A-Z](?:[a-z]{2})?\d+)")
 _TRIPLE_NEGATIVE = re.compile(r"(?i)\btriple[\s-]+negative\b")
 _LEGEND_AFTER = re.compile(r"(?i)^\s*(?:=\s*\d|:?\s*(?:[<>≤≥]=?|less\s+than|greater\s+than|"
                            r"below|above|under|over)\s*\d)")
 _RESULT_FIELD = re.compile(r"(?i)\b(?:interpretation|results?|status|score|intensity)\s*[:\-]\s*"
-                           r"(?P<v>[^.;\n]{1,60})")
+                           r"(?P<v>[^\s.;][^.;\n]{0,59})")
 _SCORE_AHEAD = re.compile(r"^[\s.]{0,3}[0-3]\s*\+")
 _ISH_START = re.compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|ISH|"
                         r"dual[\s-]+probe|in\s+situ\s+hybridi[sz]ation)\b")
@@ -382,14 +417,21 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
                         window_start = clause_end + field.start("v")
                         window = text[window_start : window_start + 120]
                         post = _post_status(last.marker, window, mmr)
+                    elif _values(last.marker, ahead[:120]):
+                        # A heading and its measurement lines: "PD-L1 IHC (22C3):" then
+                        # "- Tumor Proportion Score (TPS): 20%".
+                        window_start = clause_end
+                        window = ahead[:120]
                 elif last.marker == "HER2" and not _IHC_SCORE.search(window):
                     # "HER2/NEU: positive. 2+." -- the score after a line break.
                     score = _SCORE_AHEAD.match(ahead)
                     if score:
                         window = text[window_start : clause_end + score.end()]
-            for member in group:
+            for number, member in enumerate(group):
+                # A list item's own words run to the next item: "BRAF (including V600E),".
+                own = text[member.end : group[number + 1].start] if member is not last else None
                 biomarkers = _read_one(member, window_start, window, post, pre, text, vocab,
-                                       mmr_proteins, is_last=member is last)
+                                       mmr_proteins, is_last=member is last, own=own)
                 for marker_result in biomarkers:
                     if member.marker in mmr_proteins:
                         protein_calls.append((member.marker, marker_result.status,
@@ -399,8 +441,38 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     if protein_calls:
         results.append(_mmr_summary(protein_calls, text))
     results.extend(_triple_negative(text, spans))
+    results = _with_origin_heading(results, text, spans)
     results.sort(key=lambda b: b.start)
     return results
+
+
+_ORIGIN = re.compile(r"(?i)\b(?:germline|somatic)\b")
+
+
+def _with_origin_heading(results: list[Biomarker], text: str,
+                         spans: list[tuple[int, int]]) -> list[Biomarker]:
+    """A gene result listed under a heading that states the origin ("Germline multigene
+    panel (blood): PATHOGENIC VARIANT DETECTED" then "BRCA1 c.68_69delAG") carries that
+    heading in its evidence, so that a germline requirement can see it."""
+    from trialmatch.nlp.context import clause_of
+
+    starts = [span[0] for span in spans]
+    updated: list[Biomarker] = []
+    for result in results:
+        if result.marker in _NO_ALTERATION or result.status == "unknown":
+            updated.append(result)
+            continue
+        clause = clause_of(spans, result.start)
+        index = bisect.bisect_right(starts, clause[0]) - 1
+        if index > 0 and not _ORIGIN.search(text[clause[0] : clause[1]]):
+            previous = spans[index - 1]
+            heading = text[previous[0] : previous[1]]
+            if (":" in heading and _ORIGIN.search(heading) and len(heading) <= 160
+                    and not text[previous[1] : clause[0]].strip()):
+                result = replace(result, start=previous[0],
+                                 evidence=text[previous[0] : result.end].strip())
+        updated.append(result)
+    return updated
 
 
 def _triple_negative(text: str, spans: list[tuple[int, int]]) -> list[Biomarker]:
@@ -422,9 +494,11 @@ def _triple_negative(text: str, spans: list[tuple[int, int]]) -> list[Biomarker]
 
 def _read_one(hit: _Hit, window_start: int, group_window: str,
               post: tuple[str, str, int] | None, pre: tuple[str, str, int] | None, text: str,
-              vocab: Any, mmr_proteins: set[str], is_last: bool) -> list[Biomarker]:
+              vocab: Any, mmr_proteins: set[str], is_last: bool,
+              own: str | None = None) -> list[Biomarker]:
     """The result(s) for one marker mention of a list (`is_last` for the one whose window
-    follows it), given the window after the list and the cues around it."""
+    follows it), given the window after the list and the cues around it. `own` holds the
+    words between a list item and the next item (None for the last item)."""
     marker = hit.marker
     start = pre[2] if pre else hit.start
     end = window_start + post[2] if post else hit.end
@@ -466,6 +540,13 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
     for number, number_unit, cmp, number_end in values:
         if marker == "HER2" and number_unit == "ratio":
             continue
+        if cmp == "range":
+            # "TPS 1-49%" names a reporting category, not a measured value: it decides the
+            # status (by its lower bound) only where no word does, and a score written
+            # elsewhere keeps the value.
+            if status is None:
+                status = _status_from_value(marker, number, number_unit, None)
+            continue
         if value is None:
             value, unit = number, number_unit
             end = max(end, window_start + number_end)
@@ -499,9 +580,23 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
     alteration = None
     if marker not in _NO_ALTERATION and marker not in mmr_proteins:
         # The most specific alteration written: "p.L858R ... mutation" is L858R.
-        found = [m.key for m in vocab.find_alterations(hit.text + group_window[:80])]
+        if own is None:
+            found = [m.key for m in vocab.find_alterations(hit.text + group_window[:80])]
+        else:
+            # Bracketed detail belongs to the item right before it ("MET (including exon 14
+            # skipping)"); only a class word after the list ("fusions") is shared by all.
+            found = [m.key for m in vocab.find_alterations(hit.text + own)] or [
+                m.key for m in vocab.find_alterations(_DETAIL.sub(" ", group_window[:80]))
+                if not any(ch.isdigit() for ch in m.key)]
         specific = [key for key in found if key != "mutation"]
         alteration = specific[0] if specific else (found[0] if found else None)
+        variant = _HGVS.match(own if own is not None else group_window)
+        if alteration is None and variant:
+            # A sequence variant in HGVS notation ("BRCA1 c.68_69delAG") is a mutation found,
+            # unless a cue says otherwise ("no ...", "variant of uncertain significance").
+            alteration = "mutation"
+            specific = [alteration]
+            end = max(end, (window_start if own is None else hit.end) + variant.end())
         if marker == "HER2" and unit == "IHC":
             alteration = None
         # A named variant with no result word is a finding ("EGFR exon 19 deletion"), and

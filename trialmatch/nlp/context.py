@@ -22,8 +22,13 @@ _STATUSES = ("positive", "negative", "equivocal", "unknown")
 # Sentence ends: ". " before a capital, digit or bracket (not "2.5" or "approx. 3"), "; ",
 # and line breaks. OCR output that merged lines keeps the ". " between them.
 # A line break ends a clause unless the next line carries on in lower case (a wrapped
-# sentence: "(ER positive, HER2\nnegative)").
-_CLAUSE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|;\s*|\r?\n(?![ \t]*[a-z])")
+# sentence: "(ER positive, HER2\nnegative)"), or the line stops where a sentence cannot:
+# after a comma, a slash or a word that needs what follows ("no PML::RARA, no\nBCR::ABL1",
+# "KRAS (codons 12, 13), BRAF,\nMET").
+_CLAUSE_END = re.compile(
+    r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|;\s*|"
+    r"(?<![,/&\s])(?<!(?<!:)\sno)(?<!(?<!:)\snot)(?<!\band)(?<!\bor)(?<!\bnor)(?<!\bof)(?<!\bfor)"
+    r"(?<!\bwith)(?<!\bwithout)(?<!\bthe)[ \t]*\r?\n(?![ \t]*[a-z])")
 
 
 @dataclass(frozen=True)
