@@ -232,6 +232,38 @@ def test_stored_kinds_follow_reparse(store):
         .criteria == store.get_trial("NCT90000001").criteria[:1]
 
 
+def test_screening_views_are_kept_until_their_trial_changes(tmp_path):
+    path = tmp_path / "trials.db"
+    with TrialStore.open(path) as writer, TrialStore.open(path, readonly=True) as reader:
+        writer.upsert_studies(make_studies(3), annotate_with_kinds)
+        first = reader.screening_trials(["NCT90000001", "NCT90000002"])
+        again = reader.screening_trials(["NCT90000002", "NCT90000001"])
+        assert [id(v) for v in again] == [id(v) for v in reversed(first)]
+        # Another skip set is another view.
+        assert reader.screening_trials(["NCT90000001"], skip_kinds={"age"})[0] is not first[0]
+        # A change written by another connection (another process) is seen at once.
+        writer.upsert_studies([make_study("NCT90000001", conditions=["Breast Cancer"])],
+                              annotate_with_kinds)
+        changed = reader.screening_trials(["NCT90000001", "NCT90000002"])
+        assert changed[0].conditions == ["Breast Cancer"]
+        assert changed[1] is first[1]
+        # A reparse with another parser is seen too.
+        writer.reparse(annotate_by_condition)
+        assert reader.screening_trials(["NCT90000002"])[0].parser_version == "t1"
+
+
+def test_screening_view_cache_is_bounded_and_can_be_off(store):
+    store.upsert_studies(make_studies(3), annotate_with_kinds)
+    store.view_cache_size = 2
+    views = store.screening_trials(["NCT90000001", "NCT90000002", "NCT90000003"])
+    assert store.screening_trials(["NCT90000003"])[0] is views[2]
+    assert store.screening_trials(["NCT90000001"])[0] is not views[0]  # the oldest went
+    store.view_cache_size = 0
+    store.upsert_studies(make_studies(4), annotate_with_kinds)  # a write empties the cache
+    assert store.screening_trials(["NCT90000004"])[0] is not \
+        store.screening_trials(["NCT90000004"])[0]
+
+
 def test_get_trial_unknown_id_is_not_found(store):
     with pytest.raises(NotFoundError, match="NCT99999999 is not in the trial database"):
         store.get_trial("nct99999999")

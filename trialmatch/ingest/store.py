@@ -14,6 +14,8 @@ import json
 import logging
 import re
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -58,6 +60,9 @@ _UPSERT_TRIAL = (
     + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS if c != "nct_id")
 )
 _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON parameter
+# Screening views a store keeps between calls. A view averages ~10 criteria; 5,000 views
+# (the candidates of several cancer types on a 10,000-trial store) cost ~60 MB.
+VIEW_CACHE_SIZE = 5000
 
 
 @dataclass
@@ -128,6 +133,10 @@ class TrialStore:
         self.conn = conn
         self.path = path
         self.readonly = readonly
+        # Screening views kept between calls (see `screening_trials`); 0 turns it off.
+        self.view_cache_size = VIEW_CACHE_SIZE
+        self._views: OrderedDict[str, tuple[tuple[Any, ...], Trial]] = OrderedDict()
+        self._views_lock = threading.Lock()
 
     # ------------------------------------------------------------------ opening and closing
 
@@ -341,6 +350,10 @@ class TrialStore:
         }
 
     def _delete_annotations(self, ids_json: str) -> None:
+        # Every write of trials or parses passes here: kept screening views of this store may
+        # be stale now, even where the stamp (to the second) looks the same.
+        with self._views_lock:
+            self._views.clear()
         for table in ("trial_codes", "criteria", "trial_parse"):
             self.conn.execute(f"DELETE FROM {table} WHERE nct_id IN ({_IDS})", (ids_json,))
 
@@ -550,28 +563,66 @@ class TrialStore:
         requirements are all of `skip_kinds` (kinds that can never decide anything). Free-text
         criteria, locations, interventions, phases and the criteria text are left out (empty):
         a trial that passes screening must be read in full with `get_trials`.
+
+        Views are kept between calls, up to `view_cache_size` trials (least recently used
+        go first), each with the stamp it was read under: the trial's content hash, parser
+        version and parse time, and `skip_kinds`. Every call reads the stamps of the trials
+        asked for (one small query) and reads again any trial whose stamp changed, so a
+        refresh or reparse is never hidden. Views are shared between calls: callers must
+        not modify them.
         """
         nct_ids = [sql_text(str(nct_id)) for nct_id in nct_ids]
-        skip = sorted({str(kind) for kind in skip_kinds})
+        skip = tuple(sorted({str(kind) for kind in skip_kinds}))
         with self.snapshot():
             ids = _json(nct_ids)
-            rows = {
-                row[0]: row
-                for row in self.conn.execute(
-                    "SELECT t.nct_id, t.brief_title, t.official_title, t.overall_status, "
-                    "t.conditions, t.minimum_age, t.maximum_age, t.sex, p.parser_version "
-                    f"FROM trials t LEFT JOIN trial_parse p USING (nct_id) "
+            stamps = {
+                nct_id: (skip, content_hash, parser_version, parsed_at)
+                for nct_id, content_hash, parser_version, parsed_at in self.conn.execute(
+                    "SELECT t.nct_id, t.content_hash, p.parser_version, p.parsed_at "
+                    "FROM trials t LEFT JOIN trial_parse p USING (nct_id) "
                     f"WHERE t.nct_id IN ({_IDS})",
                     (ids,),
                 )
             }
-            codes = self._codes(ids)
-            criteria = self._criteria(ids, only_structured=True, skip_kinds=skip)
-        return [
-            _screening_trial(rows[n], codes.get(n, []), criteria.get(n, []))
-            for n in nct_ids
-            if n in rows
-        ]
+            found: dict[str, Trial] = {}
+            with self._views_lock:
+                for nct_id, stamp in stamps.items():
+                    kept = self._views.get(nct_id)
+                    if kept is not None and kept[0] == stamp:
+                        found[nct_id] = kept[1]
+                        self._views.move_to_end(nct_id)
+            missing = [nct_id for nct_id in stamps if nct_id not in found]
+            if missing:
+                read = self._read_views(missing, skip)
+                found.update(read)
+                self._keep_views({n: (stamps[n], view) for n, view in read.items()})
+        return [found[n] for n in nct_ids if n in found]
+
+    def _read_views(self, nct_ids: list[str], skip: Sequence[str]) -> dict[str, Trial]:
+        ids = _json(nct_ids)
+        rows = self.conn.execute(
+            "SELECT t.nct_id, t.brief_title, t.official_title, t.overall_status, "
+            "t.conditions, t.minimum_age, t.maximum_age, t.sex, p.parser_version "
+            "FROM trials t LEFT JOIN trial_parse p USING (nct_id) "
+            f"WHERE t.nct_id IN ({_IDS})",
+            (ids,),
+        ).fetchall()
+        codes = self._codes(ids)
+        criteria = self._criteria(ids, only_structured=True, skip_kinds=skip)
+        return {
+            row[0]: _screening_trial(row, codes.get(row[0], []), criteria.get(row[0], []))
+            for row in rows
+        }
+
+    def _keep_views(self, views: dict[str, tuple[tuple[Any, ...], Trial]]) -> None:
+        if self.view_cache_size <= 0:
+            return
+        with self._views_lock:
+            self._views.update(views)
+            for nct_id in views:
+                self._views.move_to_end(nct_id)
+            while len(self._views) > self.view_cache_size:
+                self._views.popitem(last=False)
 
     def _codes(self, ids_json: str) -> dict[str, list[str]]:
         codes: dict[str, list[str]] = {}
