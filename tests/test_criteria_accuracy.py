@@ -148,3 +148,31 @@ def test_stage_and_extent_that_qualify_a_therapy(criterion_kind, text, expected)
 def test_one_of_and_or_sentences_keep_alternatives_together(text, expected):
     assert len([r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]) \
         == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("De novo or recurrent stage IV disease", ["stage"]),
+    ("Recurrent or newly diagnosed metastatic disease", ["extent"]),
+    ("Recurrent disease", ["extent"]),
+])
+def test_de_novo_or_recurrent_asks_for_neither(text, expected):
+    found = [r for r in parse_criterion(text, "inclusion") if r.kind in ("stage", "extent")]
+    assert [r.kind for r in found] == expected
+    assert not any(r.params.get("negated") for r in found)
+
+
+@pytest.mark.parametrize("text,expected", [
+    # an example restating the marker is no second requirement
+    ("PD-L1 TPS below 50% (any validated assay), including PD-L1 negative (< 1%)",
+     [[("PD-L1", "positive", [], [])]]),
+    # the assay's name is no requirement
+    ("PD-L1 TPS ≥ 50% by the PD-L1 IHC 22C3 pharmDx assay", [[("PD-L1", "positive", [], [])]]),
+    # examples do not narrow a generic alteration
+    ("EGFR mutation, including exon 19 deletion", [[("EGFR", "positive", [], [])]]),
+    ("EGFR sensitizing mutation (e.g., exon 19 deletion or L858R)",
+     [[("EGFR", "positive", ["sensitizing mutation"], [])]]),
+    ("EGFR exon 19 deletion or L858R mutation",
+     [[("EGFR", "positive", ["exon 19 deletion", "L858R"], [])]]),
+])
+def test_examples_and_assays_state_no_extra_marker(text, expected):
+    assert _markers(text) == expected

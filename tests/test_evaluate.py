@@ -613,3 +613,11 @@ def test_biomarkers_combine_negations_flip_permissions_never_fail(kind, requirem
 def test_alterations_left_out_do_not_qualify(item, result, expected):
     patient = make_patient(biomarkers=[result])
     assert evaluate_requirement(req("biomarker", any_of=[item]), patient).truth is expected
+
+
+def test_a_measured_score_decides_a_threshold_over_a_bare_positive():
+    patient = make_patient(biomarkers=[
+        Biomarker("PD-L1", None, "positive", 20, "TPS"),
+        Biomarker("PD-L1", None, "positive", evidence="PD-L1 expression detected")])
+    result = evaluate_requirement(marker(marker="PD-L1", min_value=50, unit="TPS"), patient)
+    assert result.truth is False and "20" in result.reason

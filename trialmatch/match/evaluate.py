@@ -759,7 +759,13 @@ def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
                    decided: list[Biomarker]) -> Check:
     undecided: tuple[str, str] | None = None
     left_out = [str(a) for a in item.get("except_alterations") or []]
-    for b in (b for b in decided if b.status == "positive"):
+    positives = [b for b in decided if b.status == "positive"]
+    if (item.get("min_value") is not None or item.get("max_value") is not None) and any(
+            b.value is not None for b in positives):
+        # A measured score ("PD-L1 TPS 20%") decides a threshold; a bare "PD-L1 expression
+        # detected" in another part of the notes does not leave it open.
+        positives = [b for b in positives if b.value is not None]
+    for b in positives:
         fits_alteration = (
             True if not alterations else
             _any_truth(_alteration_matches(a, marker, b.alteration) for a in alterations))
@@ -787,7 +793,6 @@ def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
         not b.alteration or not alterations or any(
             _alteration_matches(a, marker, b.alteration) or
             _negative_covers(b.alteration, a, marker) for a in alterations))]
-    positives = [b for b in decided if b.status == "positive"]
     if positives:
         b = positives[0]
         return False, f"{b.label()} does not meet {wanted}", b.evidence

@@ -240,6 +240,12 @@ def _parse(text: str, kind: str) -> list[Requirement]:
                   and disease.start <= r.start and r.end <= disease.end]
         if len(inside) < len(disease.params["codes"]):
             requirements = [r for r in requirements if r not in inside]
+    # "de novo or recurrent stage IV", "recurrent or newly diagnosed": either will do, so
+    # recurrence is no requirement.
+    requirements = [r for r in requirements if not (
+        r.kind == "extent" and r.params.get("extent") == "recurrent"
+        and (_NEW_OR_BEFORE.search(text[max(0, r.start - 30):r.start])
+             or _OR_NEW_AFTER.match(text[r.end:r.end + 30])))]
     has_therapy = any(r.kind in ("prior_therapy", "prior_lines") for r in requirements)
     if has_therapy:
         # "one line of chemotherapy for recurrent or metastatic disease", "after adjuvant
@@ -269,6 +275,10 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     return requirements
 
 
+_NEW_OR_BEFORE = re.compile(r"\b(?:de\s+novo|newly\s+diagnosed|new|primary|initial(?:ly)?)"
+                            r"\s*(?:,\s*)?(?:or|and/or|/)\s*$", re.IGNORECASE)
+_OR_NEW_AFTER = re.compile(r"\s*(?:,\s*)?(?:or|and/or|/)\s*(?:de\s+novo|newly\s+diagnosed)\b",
+                           re.IGNORECASE)
 _COURSE_WORDS = re.compile(r"\b(?:progress\w*|relaps\w*|refractory|resistan\w*|recurr\w*|"
                            r"intoleran\w*|failed|failure)\b", re.IGNORECASE)
 _LIST_GAP = re.compile(r"[\s,/]*(?:(?:or|and|and/or|[\w-]+)[\s,/]+){0,3}", re.IGNORECASE)

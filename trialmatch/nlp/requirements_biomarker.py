@@ -89,7 +89,10 @@ _TESTING_BEFORE = re.compile(r"\b(?:determination|testing|test|assessment|analys
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
 _TESTING_AFTER = re.compile(r"[\s-]*(?:status\s+)?(?:testing|test|assessment|analysis|"
-                            r"determination)\b|[\s)-]*(?:\([^)]{0,60}\)\s*)?(?:\w+\s+)?status\s*"
+                            r"determination)\b|"
+                            # an assay's name: "by the PD-L1 IHC 22C3 pharmDx assay"
+                            r"[\s-]*(?:IHC\s+)?(?:22C3|SP263|SP142|28-8|73-10|pharmDx|assays?\b|"
+                            r"antibod(?:y|ies)\s+clone)|[\s)-]*(?:\([^)]{0,60}\)\s*)?(?:\w+\s+)?status\s*"
                             r"(?:$|[.;,)]|(?:must|needs?|has|have|should)\s+(?:to\s+)?be\s+"
                             r"(?:known|available|determined|assessed|identified|tested))", _I)
 _DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
@@ -267,6 +270,12 @@ _LEFT_OUT = re.compile(r"\b(?:without|other\s+than|but\s+not|excluding|except(?:
 _CONDITION_BEFORE = re.compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
+_EXAMPLE_AFTER_GENERIC = re.compile(
+    r"\b(?:mutations?|alterations?|variants?|fusions?|rearrangements?)\b[\s,(]*(?:including|"
+    r"incl\.|e\.g\.?|such\s+as|for\s+example)\b", _I)
+_EXAMPLE_BEFORE = re.compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
+
+
 def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int]:
     """Specific alterations in the words after a marker, else the generic classes ("fusion",
     "amplification"; "mutation" only for HER2 or beside another class, where it differs from
@@ -275,6 +284,11 @@ def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int
     cut = _LEFT_OUT.search(window)
     if cut:
         window = window[:cut.start()]
+    # Examples of a generic class ("EGFR mutation, including exon 19 deletion", "(e.g. L858R)")
+    # do not narrow it.
+    example = _EXAMPLE_AFTER_GENERIC.search(window)
+    if example:
+        window = window[:example.start() + len(example.group(0).split()[0])]
     specific = [m for m in get_vocabulary().find_alterations(window)
                 if m.key.lower() not in _GENERIC_KEYS]
     if specific:
@@ -385,6 +399,10 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             continue
         if _CONDITION_BEFORE.search(text[max(0, first.start - 30):first.start]):
             continue
+        if _EXAMPLE_BEFORE.search(text[max(0, first.start - 25):first.start]) and any(
+                item["marker"] in {m for mention in group for m in mention.markers}
+                for _, _, items, _ in out for item in items):
+            continue  # "TPS below 50%, including PD-L1 negative (< 1%)": an example
         negated_before = is_negated(text, first.start, first.end, window=60, look_after=False)
         negative_after = bool(_NEGATIVE_AFTER.match(window))
         wild_before = bool(_WILD_BEFORE.search(text[max(0, first.start - 20):first.start])) or \
