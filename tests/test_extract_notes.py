@@ -287,13 +287,40 @@ def test_any_text_gives_a_profile_with_offsets_inside_it(words):
         ("Clinical history: rule out metastatic disease.\nDIAGNOSIS: Lung: adenocarcinoma.",
          None),
         ("DIAGNOSIS: Colon: adenocarcinoma, metastatic to 3 of 12 lymph nodes.", None),
+        ("Clinic note: papillary thyroid carcinoma with progressive lung metastases.", "IV"),
+        ("Clinic note: lung adenocarcinoma. MRI brain: no metastases.", None),
+        ("Clinic note: lung adenocarcinoma; no brain metastases.", None),
     ],
 )
-def test_distant_spread_implies_stage_iv(text, group):
+def test_distant_spread_implies_m1_and_stage_iv(text, group):
     stage = extract([text]).stage
     assert (stage.group if stage else None) == group
     if group:
-        assert stage.derived == ["group"]
+        assert stage.m == "M1"
+        assert stage.derived == ["m", "group"]
+
+
+@pytest.mark.parametrize(
+    ("notes", "group", "m"),
+    [
+        # An earlier group the text places in the past yields to the current stage IV.
+        (["Skin, back, excision (2025): invasive melanoma, pT3b, pN1a. Stage IIIC at that "
+          "time.", "Restaging: Stage IV, M1c(0) per AJCC 8th edition."], "IV", "M1c"),
+        # With M1 written, a written stage IV group wins over an older non-IV group.
+        (["Breast, excision: invasive ductal carcinoma, pT2 pN1a, stage IIB.",
+          "Now with liver metastases, cM1, stage IV."], "IV", "M1"),
+        # A written non-IV group with M1 stands where the chapter says so (thyroid < 55 y).
+        (["Papillary thyroid carcinoma. AJCC stage (age < 55 years): any T any N M1 = "
+          "stage II."], "II", "M1"),
+        # Distant spread asserted now outweighs a stage written only for the past.
+        (["Lung adenocarcinoma, initially stage IIA (2021), now with bone metastases."],
+         "IV", "M1"),
+    ],
+)
+def test_current_stage_and_m1_decide_the_group(notes, group, m):
+    stage = extract(notes).stage
+    assert stage is not None
+    assert (stage.group, stage.m) == (group, m)
 
 
 def test_metastatic_disease_in_lymph_nodes_is_not_stage_iv():

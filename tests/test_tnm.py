@@ -33,6 +33,9 @@ from trialmatch.nlp.tnm import (
         ("Primary Tumor (pT): pT4b\nRegional Lymph Nodes (pN): pN3c", "p", "T4b", "N3c", None),
         ("pT4aN2bM1c", "p", "T4a", "N2b", "M1c"),
         ("pN0(sn) pT1c", "p", "T1c", "N0", None),
+        ("PT2 PN0 PMX", "p", "T2", "N0", "MX"),
+        ("PTIS", "p", "Tis", None, None),
+        ("AJCC stage (age < 55 years): any T any N M1 = stage II", None, None, None, "M1"),
     ],
 )
 def test_parse_tnm_categories(text, prefix, t, n, m):
@@ -50,6 +53,9 @@ def test_parse_tnm_categories(text, prefix, t, n, m):
         "Received 3 cassettes labelled M1 through M4",  # bare M without context
         "the patient (pt) is 2 years out",
         "no staging information",
+        "RNA fusion panel: CD74::ROS1 fusion detected",  # R + N + "A" is a word, not rNa
+        "DNA and RNA sequencing; CTA chest",
+        "cell-free DNA (cfDNA) and RNA",
     ],
 )
 def test_parse_tnm_ignores_what_is_not_tnm(text):
@@ -142,3 +148,33 @@ def test_pathologic_mention_anchors_over_clinical():
 def test_a_list_of_categories_is_template_wording():
     stage = parse_tnm("Tumor thickness (pT1 and pT2 tumors): 4 mm. Primary tumor (pT): pT2.")
     assert stage is not None and stage.t == "T2"
+
+
+@pytest.mark.parametrize(
+    ("text", "historical"),
+    [
+        ("Stage IIIC at that time.", True),
+        ("initially staged as stage IIA", True),
+        ("History of stage I breast cancer", True),
+        ("Stage IIA in 2019.", True),
+        ("newly diagnosed with stage IV disease", False),
+        ("Stage IV, M1c(0) per AJCC 8th edition", False),
+    ],
+)
+def test_stage_groups_placed_in_the_past(text, historical):
+    [mention] = find_stage_groups(text)
+    assert mention.historical is historical
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        # A current group outranks an earlier one; with M1 a stage IV group comes first.
+        ("Stage IIIC at that time. Now stage IV.", "IV"),
+        ("pT3 pN1 cM1, stage IIIB (at diagnosis); restaged stage IVA", "IVA"),
+        ("stage II; any T any N M1", "II"),  # no IV group written: the written group stands
+    ],
+)
+def test_current_and_metastatic_groups_win(text, group):
+    stage = parse_tnm(text)
+    assert stage is not None and stage.group == group

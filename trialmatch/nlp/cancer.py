@@ -142,13 +142,19 @@ def _can_be_origin(text: str, site: Any) -> bool:
                 or _MARGIN_AFTER.match(text[site.end : site.end + 40]))
 
 
-def _note_site(text: str, sites: list[Any], sections: list[Section]) -> str | None:
-    """The site the note names most in its deciding sections (origins only)."""
+def _note_site(text: str, sites: list[Any], sections: list[Section],
+               clauses: list[tuple[int, int]]) -> str | None:
+    """The site the note names most in its deciding sections (origins only: not a site
+    whose clause calls the tumour there metastatic, "Right adrenal gland, FNA: metastatic
+    squamous cell carcinoma")."""
     counts: Counter[str] = Counter()
     for site in sites:
         section = section_at(sections, site.start)
         weight = section.weight if section else 1.0
         if weight > 0 and _can_be_origin(text, site):
+            clause = clause_of(clauses, site.start)
+            if _METASTATIC.search(text[clause[0] : clause[1]]):
+                continue
             counts[site.key] += weight
     if not counts:
         return None
@@ -286,7 +292,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
                    if not _overlaps(h.start, h.end, direct_spans + implied_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
-    note_site = _note_site(text, sites, sections)
+    note_site = _note_site(text, sites, sections, clauses)
     stated_site = _primary_field(text, sites)
     candidates: list[CancerCandidate] = []
     seen: set[tuple[str, int]] = set()
@@ -342,6 +348,14 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         """Sites that describe where a mention was found: in its clause, or on the
         specimen line just before it in the same section (flag: in the clause)."""
         section = section_at(sections, start)
+        # The specimen line just above a section header names what the section describes
+        # ("Left upper lobe bronchus, biopsy" / "Diagnosis: squamous cell carcinoma").
+        floor = -1 if section is None else section.start
+        if section is not None and section.weight > 0 and section.header:
+            floor = text.rfind("\n", 0, max(0, section.start - 1)) + 1
+            above = section_at(sections, floor)
+            if above is not None and above.weight == 0:
+                floor = section.start
         found = []
         # Sites are in text order: look only at those from 300 characters before the
         # mention to the end of its clause (keeps long notes linear).
@@ -350,8 +364,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         for site in origins[first:last]:
             if clause[0] <= site.start < clause[1]:
                 found.append((site, True))
-            elif site.end <= start and start - site.end < 300 and (
-                    section is None or site.start >= section.start):
+            elif site.end <= start and start - site.end < 300 and site.start >= floor:
                 found.append((site, False))
         return found
 
@@ -453,6 +466,8 @@ _DISTANT_STATEMENT = re.compile(
     r"(?i)\b(?:metastatic\s+disease|widely\s+metastatic|disseminated\s+disease|"
     r"metastas[ie]s\s+to\s+(?:the\s+)?(?:liver|lungs?|bones?|brain|adrenals?|peritoneum|"
     r"omentum|pleura|ovar(?:y|ies)|contralateral\s+lung)|"
+    r"(?:liver|hepatic|lung|pulmonary|bone|osseous|skeletal|brain|adrenal|peritoneal)\s+"
+    r"metastas[ie]s|"
     r"distant\s+metastas[ie]s\s+(?:is\s+|are\s+)?(?:present|identified|confirmed))"
 )
 

@@ -141,20 +141,38 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
     if ordered:
         # Fill missing categories only from mentions of the same kind (p with p, c with c).
         anchor = ordered[0].prefix
-        ordered = [m for m in ordered if m.prefix in (anchor, None) or anchor is None]
+        # M is the exception: pathological staging takes the clinical M (AJCC 8th ed.,
+        # ch. 1: "pT pN cM"), so an M of any kind fills a missing M.
+        ordered = [m for m in ordered if m.prefix in (anchor, None) or anchor is None] + [
+            replace(m, t=None, n=None) for m in ordered
+            if m.m is not None and anchor is not None and m.prefix not in (anchor, None)]
     groups = _usable(reading.groups)
     groups.sort(key=lambda item: (-min(item[0], DECIDING_WEIGHT), item[1].start))
-    stage = build_stage(ordered, [group for _, group in groups])
-    if chosen is not None and (stage is None or stage.group is None):
-        # A tumour found in a distant organ it did not arise in, or a statement of distant
-        # spread, is stage IV (AJCC 8th ed.: any M1 is stage IV).
-        words = chosen.evidence if chosen.distant else (
-            reading.distant[0][2] if reading.distant else None)
-        if words is not None:
-            stage = stage or Stage()
-            stage.group = "IV"
+    written = [group for _, group in groups]
+    stage = build_stage(ordered, written)
+    if chosen is None:
+        return stage
+    # A tumour found in a distant organ it did not arise in, or a statement of distant
+    # spread, is M1 and stage IV (AJCC 8th ed.: any M1 is stage IV) unless a current group
+    # is written; a group the text places in the past ("stage IIIC at that time") does not
+    # count against the spread asserted now.
+    words = chosen.evidence if chosen.distant else (
+        reading.distant[0][2] if reading.distant else None)
+    if words is None:
+        return stage
+    stage = stage or Stage()
+    if stage.m is None:
+        stage.m = "M1"
+        stage.derived.append("m")
+    current = [group for group in written if not group.historical]
+    stage_iv = [group for group in current if group.group.startswith("IV")]
+    if stage_iv and not (stage.group or "").startswith("IV"):
+        stage.group = stage_iv[0].group
+    elif stage.group is None or (not current and not stage.group.startswith("IV")):
+        stage.group = "IV"
+        if "group" not in stage.derived:
             stage.derived.append("group")
-            stage.evidence = "; ".join(filter(None, [stage.evidence, words]))
+    stage.evidence = "; ".join(filter(None, [stage.evidence, words]))
     return stage
 
 

@@ -28,7 +28,7 @@ _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
 _TOKEN = re.compile(
     r"(?P<pre>(?:yp|yc|rp|rc|ap|YP|YC|RP|[pcrya]|P|C|R)|(?:yp|p)\s(?=T))?"
     r"(?P<axis>[TNM])"
-    r"(?P<cat>is|IS|Is|[Xx]|[1-4lIO0](?:mi|MI|[a-dA-D][1-4]?)?|a|A)"
+    r"(?P<cat>is|IS|Is|[Xx]|[1-4lIO0](?:mi|MI|[a-dA-D][1-4]?)?|(?<=T)a|(?<=T)A)"
     r"(?P<suf>\s?\((?:i[+-]|mol[+-]|I[+-]|MOL[+-]|sn|SN|f|m|M|\d{1,2}|is|DCIS|LCIS|Paget'?s?)\))?"
     r"(?=$|[^A-Za-z0-9]|(?:yp|[pcy])?[NM][0-3XxO])"
 )
@@ -37,7 +37,7 @@ _CONTEXT = re.compile(
     r"(?i)(?:stage|staging|tnm|ajcc|uicc|classification|category|categories|"
     r"primary\s+tumou?r|regional\s+lymph\s+nodes?|lymph\s+nodes?|distant\s+metastas[ie]s|"
     r"(?:patholog\w*|clinical)\s+[tnm]\b|\b[tnm]\s+(?:stage|category)|tumou?r\s+extent|"
-    r"distant\s+(?:tissues?|sites?|spread)|extent\s+of\s+invasion|extension|"
+    r"distant\s+(?:tissues?|sites?|spread)|extent\s+of\s+invasion|extension|any\s+[tn]|"
     r"\((?:y?p|c)?[tnm]\))(?:[^.\n]|\.\s){0,30}$"
 )
 _STAGE_GROUP = re.compile(
@@ -47,6 +47,14 @@ _STAGE_GROUP = re.compile(
     r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
 )
 _LABEL_KIND = re.compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)")
+# A stage the text places in the past: the disease has moved on since (a recurrence or
+# progression is restaged; AJCC 8th ed. ch. 1, "rTNM").
+_HISTORICAL_AFTER = re.compile(
+    r"(?i)^[^.;\n]{0,25}?\b(?:at\s+(?:that\s+time|the\s+time|(?:initial\s+|original\s+)?"
+    r"diagnosis|presentation)|initially|originally|previously|in\s+(?:19|20)\d\d)\b")
+_HISTORICAL_BEFORE = re.compile(
+    r"(?i)\b(?:initially|originally|previously|formerly|history\s+of|h/o|prior)\s+"
+    r"(?:an?\s+|the\s+)?(?:\w+\s+){0,3}$")
 _CLINICAL = re.compile(r"(?i)clinical|\bcTNM|clinician|pre-?operative|radiolog")
 _FIGO = re.compile(
     r"(?i)(?<![A-Za-z])FIGO\s*(?:\(\d{4}\))?\s*(?:stage)?\s*(?:\(\d{4}\))?\s*[:\-=]?\s*"
@@ -79,6 +87,7 @@ class StageGroupMention:
     end: int
     evidence: str
     clinical: bool = False  # "clinical stage", "cTNM": the pre-treatment estimate
+    historical: bool = False  # "stage IIIC at that time", "initially stage II": not current
 
 
 @dataclass
@@ -135,6 +144,9 @@ def find_tnm(text: str) -> list[TnmMention]:
         # A category must not continue a word ("STAT3", "ITEM1") unless it continues a
         # category run written without spaces ("pT3N1aM0").
         if start > 0 and text[start - 1].isalnum() and not (tokens and tokens[-1].end == start):
+            continue
+        # "RNA", "CTA", "MTA": a capitalised word is not a category ("Ta" is written so).
+        if match.group("cat") == "A" and (match.group("pre") or "").isupper():
             continue
         axis = match.group("axis")
         # "Tumor thickness (pT1 and pT2 tumors)": a list of categories of one axis is a
@@ -224,6 +236,12 @@ def stage_group_in(group: str, allowed: list[str]) -> bool:
     return False
 
 
+def _historical(text: str, start: int, end: int) -> bool:
+    before = re.split(r"[.;\n]", text[max(0, start - 50) : start])[-1]
+    return bool(_HISTORICAL_AFTER.match(text[end : end + 40])
+                or _HISTORICAL_BEFORE.search(before))
+
+
 def find_stage_groups(text: str) -> list[StageGroupMention]:
     """Every written stage group ("stage IIIA", "Stage 4", "FIGO stage IB1"), in order."""
     mentions: list[StageGroupMention] = []
@@ -235,7 +253,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
         if group:
             figo_spans.append(match.span())
             mentions.append(StageGroupMention(group, "figo", match.start(), match.end(),
-                                              match.group(0)))
+                                              match.group(0),
+                                              historical=_historical(text, *match.span())))
     for match in _STAGE_GROUP.finditer(text):
         if any(s <= match.start() < e or match.start() <= s < match.end() for s, e in figo_spans):
             continue
@@ -244,7 +263,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
             before = re.split(r"[.;\n]", text[max(0, match.start() - 25) : match.start()])[-1]
             context = before + match.group(0)
             mentions.append(StageGroupMention(group, "ajcc", match.start(), match.end(),
-                                              match.group(0), bool(_CLINICAL.search(context))))
+                                              match.group(0), bool(_CLINICAL.search(context)),
+                                              _historical(text, *match.span())))
     mentions.sort(key=lambda mention: mention.start)
     return mentions
 
@@ -290,9 +310,19 @@ def build_stage(tnm: list[TnmMention], groups: list[StageGroupMention]) -> Stage
                  and m.prefix in (stage.prefix, None)]
         if finer:
             setattr(stage, axis, max(finer, key=len))
-    # A pathological group outranks the clinical estimate, wherever each is written.
-    ajcc = sorted((g for g in groups if g.kind == "ajcc"), key=lambda g: g.clinical)
-    figo = [g for g in groups if g.kind == "figo"]
+    # A current group outranks one the text places in the past; with distant metastasis
+    # (M1) a stage IV group outranks the others (AJCC 8th ed.: M1 is stage IV except in the
+    # few chapters, such as differentiated thyroid cancer under 55, that say otherwise --
+    # which is why a written non-IV group is kept when no IV group is written). A
+    # pathological group outranks the clinical estimate, wherever each is written.
+    metastatic = bool(stage.m and stage.m.startswith("M1"))
+
+    def rank(group: StageGroupMention) -> tuple[bool, bool, bool]:
+        return (group.historical, metastatic and not group.group.startswith("IV"),
+                group.clinical)
+
+    ajcc = sorted((g for g in groups if g.kind == "ajcc"), key=rank)
+    figo = sorted((g for g in groups if g.kind == "figo"), key=rank)
     if figo:
         stage.figo = figo[0].group
         evidence.append(figo[0].evidence)
