@@ -252,6 +252,22 @@ def test_screening_views_are_kept_until_their_trial_changes(tmp_path):
         assert reader.screening_trials(["NCT90000002"])[0].parser_version == "t1"
 
 
+def test_full_trials_are_kept_until_their_trial_changes(tmp_path):
+    path = tmp_path / "trials.db"
+    with TrialStore.open(path) as writer, TrialStore.open(path, readonly=True) as reader:
+        writer.upsert_studies(make_studies(2), annotate_with_kinds)
+        first = reader.get_trials(["NCT90000001", "NCT90000002"])
+        assert reader.get_trials(["NCT90000002"])[0] is first[1]
+        writer.upsert_studies([make_study("NCT90000002", status="COMPLETED")],
+                              annotate_with_kinds)
+        changed = reader.get_trials(["NCT90000001", "NCT90000002"])
+        assert (changed[0] is first[0], changed[1].status) == (True, "COMPLETED")
+        reader.trial_cache_size = 0
+        writer.reparse(annotate_by_condition)
+        assert reader.get_trial("NCT90000001") is not reader.get_trial("NCT90000001")
+        assert reader.get_trial("NCT90000001").parser_version == "t1"
+
+
 def test_screening_view_cache_is_bounded_and_can_be_off(store):
     store.upsert_studies(make_studies(3), annotate_with_kinds)
     store.view_cache_size = 2

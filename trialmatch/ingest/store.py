@@ -63,6 +63,8 @@ _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON para
 # Screening views a store keeps between calls. A view averages ~10 criteria; 5,000 views
 # (the candidates of several cancer types on a 10,000-trial store) cost ~60 MB.
 VIEW_CACHE_SIZE = 5000
+# Full trials kept between calls: those that pass screening, ~250 per case on 10,000 trials.
+TRIAL_CACHE_SIZE = 1500
 
 
 @dataclass
@@ -133,10 +135,13 @@ class TrialStore:
         self.conn = conn
         self.path = path
         self.readonly = readonly
-        # Screening views kept between calls (see `screening_trials`); 0 turns it off.
+        # Screening views and full trials kept between calls (see `screening_trials` and
+        # `get_trials`); a size of 0 turns a cache off.
         self.view_cache_size = VIEW_CACHE_SIZE
+        self.trial_cache_size = TRIAL_CACHE_SIZE
         self._views: OrderedDict[str, tuple[tuple[Any, ...], Trial]] = OrderedDict()
-        self._views_lock = threading.Lock()
+        self._trials: OrderedDict[str, tuple[tuple[Any, ...], Trial]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # ------------------------------------------------------------------ opening and closing
 
@@ -350,10 +355,11 @@ class TrialStore:
         }
 
     def _delete_annotations(self, ids_json: str) -> None:
-        # Every write of trials or parses passes here: kept screening views of this store may
-        # be stale now, even where the stamp (to the second) looks the same.
-        with self._views_lock:
+        # Every write of trials or parses passes here: kept views and trials of this store
+        # may be stale now, even where the stamp (to the second) looks the same.
+        with self._cache_lock:
             self._views.clear()
+            self._trials.clear()
         for table in ("trial_codes", "criteria", "trial_parse"):
             self.conn.execute(f"DELETE FROM {table} WHERE nct_id IN ({_IDS})", (ids_json,))
 
@@ -507,11 +513,17 @@ class TrialStore:
         return trials[0]
 
     def get_trials(self, nct_ids: Sequence[str]) -> list[Trial]:
-        """Stored trials in the order asked for (unknown ids are left out), in five queries
-        read from one snapshot (see `snapshot`)."""
+        """Stored trials in the order asked for (unknown ids are left out), read from one
+        snapshot (see `snapshot`).
+
+        Up to `trial_cache_size` trials are kept between calls, checked on every call as
+        `screening_trials` checks its views; trials are shared between calls, so callers
+        must not modify them.
+        """
         nct_ids = [sql_text(str(nct_id)) for nct_id in nct_ids]
         with self.snapshot():
-            return self._get_trials(nct_ids)
+            return self._cached(self._trials, self.trial_cache_size, nct_ids, (),
+                                lambda missing: {t.nct_id: t for t in self._get_trials(missing)})
 
     def iter_trials(self, nct_ids: Sequence[str], *, chunk: int = 500) -> Iterator[Trial]:
         """Stored trials in the order asked for, read `chunk` at a time from one snapshot.
@@ -574,28 +586,47 @@ class TrialStore:
         nct_ids = [sql_text(str(nct_id)) for nct_id in nct_ids]
         skip = tuple(sorted({str(kind) for kind in skip_kinds}))
         with self.snapshot():
-            ids = _json(nct_ids)
-            stamps = {
-                nct_id: (skip, content_hash, parser_version, parsed_at)
-                for nct_id, content_hash, parser_version, parsed_at in self.conn.execute(
-                    "SELECT t.nct_id, t.content_hash, p.parser_version, p.parsed_at "
-                    "FROM trials t LEFT JOIN trial_parse p USING (nct_id) "
-                    f"WHERE t.nct_id IN ({_IDS})",
-                    (ids,),
-                )
-            }
-            found: dict[str, Trial] = {}
-            with self._views_lock:
-                for nct_id, stamp in stamps.items():
-                    kept = self._views.get(nct_id)
-                    if kept is not None and kept[0] == stamp:
-                        found[nct_id] = kept[1]
-                        self._views.move_to_end(nct_id)
-            missing = [nct_id for nct_id in stamps if nct_id not in found]
-            if missing:
-                read = self._read_views(missing, skip)
-                found.update(read)
-                self._keep_views({n: (stamps[n], view) for n, view in read.items()})
+            return self._cached(self._views, self.view_cache_size, nct_ids, skip,
+                                lambda missing: self._read_views(missing, skip))
+
+    def _cached(
+        self,
+        cache: OrderedDict[str, tuple[tuple[Any, ...], Trial]],
+        size: int,
+        nct_ids: list[str],
+        variant: tuple[str, ...],
+        read: Callable[[list[str]], dict[str, Trial]],
+    ) -> list[Trial]:
+        """`nct_ids` through `cache`, within the caller's snapshot: each kept entry is used
+        only while the trial's stamp (content hash, parser version, parse time, `variant`)
+        is the one it was read under; the others are read with `read`."""
+        stamps = {
+            nct_id: (variant, content_hash, parser_version, parsed_at)
+            for nct_id, content_hash, parser_version, parsed_at in self.conn.execute(
+                "SELECT t.nct_id, t.content_hash, p.parser_version, p.parsed_at "
+                "FROM trials t LEFT JOIN trial_parse p USING (nct_id) "
+                f"WHERE t.nct_id IN ({_IDS})",
+                (_json(nct_ids),),
+            )
+        }
+        found: dict[str, Trial] = {}
+        with self._cache_lock:
+            for nct_id, stamp in stamps.items():
+                kept = cache.get(nct_id)
+                if kept is not None and kept[0] == stamp:
+                    found[nct_id] = kept[1]
+                    cache.move_to_end(nct_id)
+        missing = [nct_id for nct_id in stamps if nct_id not in found]
+        if missing:
+            fresh = read(missing)
+            found.update(fresh)
+            if size > 0:
+                with self._cache_lock:
+                    for nct_id, trial in fresh.items():
+                        cache[nct_id] = (stamps[nct_id], trial)
+                        cache.move_to_end(nct_id)
+                    while len(cache) > size:
+                        cache.popitem(last=False)
         return [found[n] for n in nct_ids if n in found]
 
     def _read_views(self, nct_ids: list[str], skip: Sequence[str]) -> dict[str, Trial]:
@@ -613,16 +644,6 @@ class TrialStore:
             row[0]: _screening_trial(row, codes.get(row[0], []), criteria.get(row[0], []))
             for row in rows
         }
-
-    def _keep_views(self, views: dict[str, tuple[tuple[Any, ...], Trial]]) -> None:
-        if self.view_cache_size <= 0:
-            return
-        with self._views_lock:
-            self._views.update(views)
-            for nct_id in views:
-                self._views.move_to_end(nct_id)
-            while len(self._views) > self.view_cache_size:
-                self._views.popitem(last=False)
 
     def _codes(self, ids_json: str) -> dict[str, list[str]]:
         codes: dict[str, list[str]] = {}
