@@ -14,12 +14,17 @@ Three levels, each returning a small dataclass:
 How statements combine inside one criterion (the parser gives a flat list of requirements):
 - inclusion: requirements of the same disease-description kind (cancer type, histology,
   primary site, stage, extent) are alternatives ("stage III or IV", "locally advanced or
-  metastatic"); every other requirement must hold, so "tested negative for EGFR and ALK"
+  metastatic"), and so are two kinds of one family (cancer type / histology / site; stage /
+  extent) that the criterion joins with "or" ("recurrent disease ..., or stage IV"); every
+  other requirement must hold, so "tested negative for EGFR and ALK"
   (two biomarker requirements) or "prior platinum and prior anti-PD-1" (two prior-therapy
   requirements) need both. Biomarker and drug alternatives ("EGFR exon 19 deletion or
   L858R", "crizotinib or entrectinib") live inside one requirement (`any_of`, `drugs`);
-- exclusion: any true statement excludes ("HIV, hepatitis B or C", "brain metastases or
-  another malignancy").
+- exclusion: requirements of one kind are alternatives ("HIV, hepatitis B or C"); different
+  kinds qualify each other and must all be true to exclude ("MSI-H tumours that have not
+  received a checkpoint inhibitor").
+- `negated` statements are flipped; `allowed` ones (permissions) are left out and never fail:
+  a criterion made only of permissions is met.
 
 Which unknowns matter for the verdict: an unknown about the disease or the treatment history
 (cancer type, histology, site, stage, extent, biomarkers, prior therapy and lines) or about
