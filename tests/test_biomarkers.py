@@ -213,3 +213,89 @@ def test_a_wrapped_line_continues_its_sentence():
 )
 def test_first_opinion_shorthand(text, expected):
     assert {b.marker: b.status for b in find_biomarkers(text)} == expected
+
+
+def _calls(text):
+    return {(b.marker, b.alteration, b.status) for b in find_biomarkers(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A negative list covers every item; bracketed detail stays with the item before it.
+        ("NEGATIVE FOR: KRAS (codons 12, 13, 61, 117, 146), BRAF (including V600E), ERBB2 "
+         "(exon 20),\nMET (including exon 14 splice-site region), PIK3CA.",
+         {("KRAS", None, "negative"), ("BRAF", "V600E", "negative"), ("HER2", None, "negative"),
+          ("MET", None, "negative"), ("PIK3CA", None, "negative")}),
+        ("EGFR, KRAS, BRAF, ERBB2 and MET (including exon 14 skipping) negative.",
+         {("EGFR", None, "negative"), ("KRAS", None, "negative"), ("BRAF", None, "negative"),
+          ("HER2", None, "negative"), ("MET", "exon 14 skipping", "negative")}),
+        ("no EGFR, KRAS, BRAF, ERBB2 or MET (exon 14 skipping) alterations",
+         {("EGFR", "alteration", "negative"), ("KRAS", "alteration", "negative"),
+          ("BRAF", "alteration", "negative"), ("HER2", "alteration", "negative"),
+          ("MET", "exon 14 skipping", "negative")}),
+        # A class word after the list is shared by every item.
+        ("No ALK, ROS1 or RET fusions.",
+         {("ALK", "fusion", "negative"), ("ROS1", "fusion", "negative"),
+          ("RET", "fusion", "negative")}),
+        # A bracket that states a result is not list punctuation: each item has its own.
+        ("ER (95%), PR (0%)", {("ER", None, "positive"), ("PR", None, "negative")}),
+        # "no" at the end of a line carries over to the next line.
+        ("FISH: no PML::RARA, no KMT2A rearrangement, no\nBCR::ABL1.\n",
+         {("PML-RARA", "fusion", "negative"), ("KMT2A", "fusion", "negative"),
+          ("BCR-ABL1", "fusion", "negative")}),
+    ],
+)
+def test_negative_lists_with_bracketed_detail(text, expected):
+    assert _calls(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "value"),
+    [
+        # The measured score wins over the interpretation's category range.
+        ("PD-L1 IMMUNOHISTOCHEMISTRY (22C3):\n- Tumor Proportion Score (TPS): 20%\n"
+         "- Interpretation: PD-L1 expression detected (TPS 1-49%).", "positive", 20.0),
+        ("PD-L1 expression detected (TPS 1-49%).", "positive", None),
+        ("PD-L1 (22C3): TPS 1-49%", "positive", None),
+        ("PD-L1: TPS >= 50% (high expression)", "positive", 50.0),
+        ("PD-L1 22C3: TPS <1%", "negative", 1.0),
+    ],
+)
+def test_pdl1_range_is_a_category_not_a_value(text, status, value):
+    scored = [b for b in find_biomarkers(text) if b.marker == "PD-L1"]
+    assert scored
+    best = max(scored, key=lambda b: b.value is not None)
+    assert (best.status, best.value) == (status, value)
+    assert all(b.value in (value, None) for b in scored)
+
+
+@pytest.mark.parametrize(
+    ("text", "marker", "status"),
+    [
+        ("Germline panel: PATHOGENIC VARIANT DETECTED\n  BRCA1 c.68_69delAG "
+         "(p.Glu23Valfs*17), heterozygous.", "BRCA1", "positive"),
+        ("Alterations detected:\n  BRCA2 c.5946delT (p.Ser1982Argfs*22), VAF 68% - Tier I.",
+         "BRCA2", "positive"),
+        ("BRCA2: pathogenic variant detected", "BRCA2", "positive"),
+        ("BRCA1: likely pathogenic", "BRCA1", "positive"),
+        ("ATM c.1564_1565delGA: deleterious", "ATM", "positive"),
+        ("BRCA2 c.1234A>G: variant of uncertain significance (VUS).", "BRCA2", "equivocal"),
+        ("BRCA1 c.4837A>G, benign variant", "BRCA1", "negative"),
+        ("BRCA1 c.4837A>G: likely benign", "BRCA1", "negative"),
+        ("No pathogenic variants in BRCA1 or BRCA2.", "BRCA2", "negative"),
+        ("BRCA2: no pathogenic variants identified", "BRCA2", "negative"),
+    ],
+)
+def test_sequence_variants_and_their_classes(text, marker, status):
+    found = _one(text, marker)
+    assert {b.status for b in found} == {status}
+
+
+def test_a_germline_heading_carries_into_the_variant_evidence():
+    text = ("Germline multigene panel (blood): PATHOGENIC VARIANT DETECTED\n"
+            "  BRCA1 c.68_69delAG (p.Glu23Valfs*17), heterozygous.")
+    [brca1] = _one(text, "BRCA1")
+    assert brca1.alteration == "mutation"
+    assert "germline" in brca1.evidence.lower()
+    assert text[brca1.start : brca1.end].strip() == brca1.evidence

@@ -336,3 +336,25 @@ def test_ocr_damaged_histology_is_repaired_when_exact_words_only_reach_the_organ
     profile = extract([text])
     assert profile.cancer_type is not None and profile.cancer_type.code == "LUAD"
     assert "OCR" in " ".join(profile.warnings)
+
+
+@pytest.mark.parametrize(
+    ("notes", "markers"),
+    [
+        # A prior cancer's results do not describe a note with no current cancer.
+        (["CLINICAL HISTORY:\nHistory of invasive ductal carcinoma of the breast (ER positive, "
+          "HER2 negative).\n\nFINAL DIAGNOSIS:\nColon, polypectomy: hyperplastic polyp."], []),
+        (["History of breast cancer (ER positive). Skin, shave: seborrheic keratosis."], []),
+        # Another tissue's history gives way to the current cancer's own results.
+        (["CLINICAL HISTORY: prior invasive ductal carcinoma of the breast, ER positive.\n\n"
+          "FINAL DIAGNOSIS: Lung, right upper lobe, biopsy: adenocarcinoma. PD-L1 TPS 60%."],
+         ["PD-L1"]),
+        # A recurrence of the same cancer keeps the history's receptor status.
+        (["CLINICAL HISTORY: history of invasive ductal carcinoma of the left breast, ER "
+          "positive.\n\nFINAL DIAGNOSIS: Breast, left, biopsy: invasive ductal carcinoma, "
+          "recurrent."], ["ER"]),
+    ],
+)
+def test_results_of_a_prior_cancer_are_left_out(notes, markers):
+    profile = extract(notes)
+    assert sorted(b.marker for b in profile.biomarkers) == markers

@@ -351,8 +351,12 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         # The specimen line just above a section header names what the section describes
         # ("Left upper lobe bronchus, biopsy" / "Diagnosis: squamous cell carcinoma").
         floor = -1 if section is None else section.start
-        if section is not None and section.weight > 0 and section.header:
-            floor = text.rfind("\n", 0, max(0, section.start - 1)) + 1
+        if (section is not None and section.weight > 0 and section.header
+                and text[max(0, section.start - 1) : section.start] == "\n"):
+            # One line only, and only where the header starts a line: OCR output that
+            # merged the lines has no line above.
+            floor = max(text.rfind("\n", 0, max(0, section.start - 1)) + 1,
+                        section.start - 160)
             above = section_at(sections, floor)
             if above is not None and above.weight == 0:
                 floor = section.start

@@ -33,6 +33,7 @@ MAX_PART_CHARS = 200_000
 DECIDING_WEIGHT = 2.0
 FOREIGN_REACH = 1000
 MAX_OTHER_TYPES = 5
+PRIOR_REACH = 200  # a result this close after a cancer's name is about that cancer
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
 
 
@@ -48,6 +49,13 @@ class _Reading:
     biomarkers: list[tuple[float, Any]] = field(default_factory=list)
 
     _asserted: tuple[list[CancerCandidate], list[int]] | None = None
+    _by_start: list[CancerCandidate] | None = None
+
+    def cancer_by_start(self) -> list[CancerCandidate]:
+        """Every cancer mention (asserted or not) in text order (computed once)."""
+        if self._by_start is None:
+            self._by_start = sorted(self.cancer, key=lambda c: c.start)
+        return self._by_start
 
     def asserted_cancer(self) -> tuple[list[CancerCandidate], list[int]]:
         """Asserted cancer mentions in text order, with their starts (computed once)."""
@@ -222,9 +230,33 @@ def _profile(reading: _Reading) -> Profile:
     if grade is not None:
         profile.grade = grade.grade
         profile.grade_detail = grade.detail
-    weights = [weight for weight, _ in reading.biomarkers]
-    profile.biomarkers = merge_biomarkers([b for _, b in reading.biomarkers], weights)
+    current = [(weight, biomarker) for weight, biomarker in reading.biomarkers
+               if not _prior_cancer_result(weight, biomarker.start, reading, chosen, vocab)]
+    weights = [weight for weight, _ in current]
+    profile.biomarkers = merge_biomarkers([b for _, b in current], weights)
     return profile
+
+
+def _prior_cancer_result(weight: float, offset: int, reading: _Reading,
+                         chosen: CancerCandidate | None, vocab: Any) -> bool:
+    """Whether a biomarker result at `offset` belongs to a cancer the note does not assert
+    now: "History of invasive ductal carcinoma (ER positive, HER2 negative)" above a benign
+    colon polyp. A result in the clinical history, or right after a cancer named only as
+    history (or negated), counts for the case only when that cancer is of the chosen
+    cancer's tissue (a recurrence keeps its receptor status)."""
+    mentions = reading.cancer_by_start()
+    starts = [mention.start for mention in mentions]
+    index = bisect.bisect_right(starts, offset) - 1
+    nearest = mentions[index] if index >= 0 and offset - starts[index] <= PRIOR_REACH else None
+    if nearest is not None and nearest.asserted and weight > 0:
+        return False
+    if weight > 0 and nearest is None:
+        return False
+    if chosen is None:
+        return True
+    if nearest is None:
+        return False  # a history section's result with no cancer named: keep, weighed low
+    return vocab.tissue_code(nearest.code) != vocab.tissue_code(chosen.code)
 
 
 def _other_lineages(candidates: list[CancerCandidate], chosen: CancerCandidate,
