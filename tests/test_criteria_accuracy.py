@@ -176,3 +176,22 @@ def test_de_novo_or_recurrent_asks_for_neither(text, expected):
 ])
 def test_examples_and_assays_state_no_extra_marker(text, expected):
     assert _markers(text) == expected
+
+
+@pytest.mark.parametrize("kind,text,expected", [
+    # examples of words the lexicon does not know stay one requirement
+    ("inclusion", "Completed all standard-of-care treatment (e.g., surgery, chemotherapy, "
+                  "radiation therapy, and HER2-targeted therapy)",
+     [(True, ["anti-HER2", "chemotherapy", "radiation", "surgery"])]),
+    # a generic prior therapy inside an "if" clause is no history
+    ("exclusion", "History of ductal carcinoma in situ if they have received any systemic "
+                  "therapy for treatment", []),
+])
+def test_examples_and_conditions_of_therapies(kind, text, expected):
+    assert _therapies(text, kind) == expected
+    assert not [r for r in parse_criterion(text, kind) if r.kind == "prior_lines"]
+
+
+def test_with_or_without_other_mutations_leaves_nothing_out():
+    assert _markers("EGFR 19Del or L858R mutations, with or without other EGFR mutations") == \
+        [[("EGFR", "positive", ["exon 19 deletion", "L858R"], [])]]

@@ -263,7 +263,8 @@ def _joined_by_and(group: list[_Mention], text: str) -> bool:
 
 # Words after which alterations are left out, not asked for ("NTRK point mutation or
 # amplification without a fusion", "KRAS mutation other than G12C").
-_LEFT_OUT = re.compile(r"\b(?:without|other\s+than|but\s+not|excluding|except(?:\s+for)?|"
+_LEFT_OUT = re.compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excluding|"
+                       r"except(?:\s+for)?|"
                        r"apart\s+from|not\s+(?:a|an|including))\b", _I)
 # "... if RAS wild-type", "when HER2-positive": a marker inside a condition on another
 # statement applies to some patients only.

@@ -428,6 +428,14 @@ def _course_of_disease(text: str, mention: DrugMention, sentence_start: int) -> 
     return bool(course) and (not receipt or receipt[-1].start() < course[-1].start())
 
 
+def _in_examples(text: str, mention: DrugMention) -> bool:
+    """Is the mention the first of a parenthesised list of examples ("(e.g., surgery, ...")?"""
+    opening = text.rfind("(", 0, mention.start)
+    if opening < 0 or text.rfind(")", 0, mention.start) > opening:
+        return False
+    return bool(_EXAMPLE_CONNECTOR.search(text[opening:mention.start]))
+
+
 def _conjuncts(text: str, items: list[tuple[DrugMention, bool]]
                ) -> list[list[tuple[DrugMention, bool]]]:
     """Split mentions that an inclusion joins with "and" into separately required groups.
@@ -439,6 +447,15 @@ def _conjuncts(text: str, items: list[tuple[DrugMention, bool]]
     if _ONE_OF.search(text):
         return [items]  # "one of the following treatments: A or A plus B or C"
     groups: list[list[tuple[DrugMention, bool]]] = [[items[0]]]
+    if _in_examples(text, items[0][0]):
+        # "(e.g., surgery, chemotherapy, radiation therapy, and HER2-targeted therapy)" after
+        # words the lexicon does not know: examples of one requirement, not each required.
+        opening = text.rfind("(", 0, items[0][0].start)
+        closing = text.find(")", items[0][0].end)
+        inside = [item for item in items[1:] if opening < item[0].start
+                  and (closing < 0 or item[0].end <= closing)]
+        groups[0] += inside
+        items = [items[0]] + [item for item in items[1:] if item not in inside]
     kinds: list[str] = []  # connector before each group after the first: "or", "and", ","
     last_top = items[0][0]
     for mention, is_class in items[1:]:
@@ -508,6 +525,11 @@ def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Require
         if not _has_prior_cue(text, mention) and not re.match(r"prior|previous",
                                                               match.group(0), _I):
             continue
+        sentence_start = max(text.rfind(". ", 0, match.start()),
+                             text.rfind(";", 0, match.start()),
+                             text.rfind("\n", 0, match.start())) + 1
+        if _side_mention(text, mention, sentence_start):
+            continue  # "... if they have received any systemic therapy"
         if is_allowance(text, match.start(), match.end()):
             continue
         if _negated_therapy(text, mention, criterion_kind):
