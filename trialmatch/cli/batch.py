@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from pathlib import Path
 
 import typer
@@ -128,4 +127,3 @@ def batch(
         if failed:
             raise TrialmatchError(f"{failed} of {len(result.outcomes)} cases failed",
                                   hint=f"see {out / 'summary.csv'}")
-        sys.stdout.flush()
