@@ -167,10 +167,10 @@ def test_de_novo_or_recurrent_asks_for_neither(text, expected):
      [[("PD-L1", "positive", [], [])]]),
     # the assay's name is no requirement
     ("PD-L1 TPS ≥ 50% by the PD-L1 IHC 22C3 pharmDx assay", [[("PD-L1", "positive", [], [])]]),
-    # examples do not narrow a generic alteration
-    ("EGFR mutation, including exon 19 deletion", [[("EGFR", "positive", [], [])]]),
-    ("EGFR sensitizing mutation (e.g., exon 19 deletion or L858R)",
-     [[("EGFR", "positive", ["sensitizing mutation"], [])]]),
+    # alterations listed as examples are kept as the acceptable ones ("rare EGFR mutations,
+    # including G719X, S768I": any EGFR mutation would admit exon 19 deletions)
+    ("Rare EGFR mutations, including exon 18 G719X, S768I",
+     [[("EGFR", "positive", ["G719X", "S768I"], [])]]),
     ("EGFR exon 19 deletion or L858R mutation",
      [[("EGFR", "positive", ["exon 19 deletion", "L858R"], [])]]),
 ])
@@ -195,3 +195,10 @@ def test_examples_and_conditions_of_therapies(kind, text, expected):
 def test_with_or_without_other_mutations_leaves_nothing_out():
     assert _markers("EGFR 19Del or L858R mutations, with or without other EGFR mutations") == \
         [[("EGFR", "positive", ["exon 19 deletion", "L858R"], [])]]
+
+
+def test_a_definition_of_what_counts_as_a_line_demands_nothing():
+    text = ("Patients have received a maximum of one line of chemotherapy for metastatic "
+            "disease. Progression within 6 months after completion of adjuvant chemotherapy is "
+            "counted as one line of therapy.")
+    assert _therapies(text, "inclusion") == []

@@ -271,9 +271,6 @@ _LEFT_OUT = re.compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excludin
 _CONDITION_BEFORE = re.compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
-_EXAMPLE_AFTER_GENERIC = re.compile(
-    r"\b(?:mutations?|alterations?|variants?|fusions?|rearrangements?)\b[\s,(]*(?:including|"
-    r"incl\.|e\.g\.?|such\s+as|for\s+example)\b", _I)
 _EXAMPLE_BEFORE = re.compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
 
 
@@ -285,11 +282,6 @@ def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int
     cut = _LEFT_OUT.search(window)
     if cut:
         window = window[:cut.start()]
-    # Examples of a generic class ("EGFR mutation, including exon 19 deletion", "(e.g. L858R)")
-    # do not narrow it.
-    example = _EXAMPLE_AFTER_GENERIC.search(window)
-    if example:
-        window = window[:example.start() + len(example.group(0).split()[0])]
     specific = [m for m in get_vocabulary().find_alterations(window)
                 if m.key.lower() not in _GENERIC_KEYS]
     if specific:

@@ -44,7 +44,10 @@ _NOT_HISTORY = re.compile(
     r"resolution|\boff\s+(?:\w+\s+)?(?:corticosteroids?|steroids?)|"
     r"resolved|wash-?out|last\s+dose|since\s+(?:the\s+)?(?:last|prior)|study\s+(?:drug|treatment)|"
     r"investigational\s+(?:product|agent|drug)|appropriate\s+for|amenable\s+to|"
-    r"in\s+combination\s+with\s+the\s+study|randomi[sz]ed\s+to)\b",
+    r"in\s+combination\s+with\s+the\s+study|randomi[sz]ed\s+to|"
+    # definitions of what counts as a line ("... adjuvant chemotherapy is counted as one line")
+    r"(?:is|are|will\s+be)\s+(?:counted|considered)\s+as|count(?:s|ed)?\s+as\s+(?:a|one)\s+"
+    r"(?:line|regimen)|does\s+not\s+count)\b",
     _I)
 _WASHOUT = re.compile(
     rf"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?(?:{NUMBER}|\d+)\s*"
