@@ -105,8 +105,8 @@ def time_cases(cases: list, db_path: Path, runs: int, *, view_cache: bool = True
                ) -> tuple[list[float], list[float], dict[str, float]]:
     """Latency of match_case per case: wall ms, CPU ms (this process only, so other load on
     the machine distorts it less) and each case's median wall ms; the pipeline loaded once
-    before timing. Without `view_cache` the store keeps no screening views between cases, so
-    every case reads its candidates as a one-case command does."""
+    before timing. Without `view_cache` the store keeps no screening views or trials between
+    calls, so every case reads its candidates as a one-case command does."""
     from trialmatch.ingest.store import TrialStore
     from trialmatch.match.engine import match_case
 
@@ -115,7 +115,7 @@ def time_cases(cases: list, db_path: Path, runs: int, *, view_cache: bool = True
     per_case: dict[str, float] = {}
     with TrialStore.open(db_path, readonly=True) as store:
         if not view_cache:
-            store.view_cache_size = 0
+            store.view_cache_size = store.trial_cache_size = 0
         match_case(cases[0], store)  # warm-up: pipeline, vocabulary, SQLite page cache
         for case in cases:
             times = []
@@ -147,7 +147,7 @@ def stage_breakdown(cases: list, db_path: Path) -> dict[str, float]:
         "extract", "candidate query", "screening views", "screening", "read survivors",
         "evaluate+rank survivors", "findings")}
     with TrialStore.open(db_path, readonly=True) as store:
-        store.view_cache_size = 0
+        store.view_cache_size = store.trial_cache_size = 0
         for case in cases:
             clock = time.perf_counter()
             profile = extract(case.note_texts)
@@ -301,8 +301,8 @@ def main() -> None:
         stored = store.count()
     for label, view_cache in (("every case reads its candidates (as one `match` command)",
                                False),
-                              ("the store keeps screening views between cases (batch, "
-                               "long-running process)", True)):
+                              ("the store keeps screening views and trials between cases "
+                               "(batch, long-running process)", True)):
         latencies, cpu, per_case = time_cases(cases, big_db, args.runs, view_cache=view_cache)
         print(f"\nLatency per case ({len(cases)} cases x {args.runs} runs, {stored} trials, "
               f"pipeline loaded once): {label}")
