@@ -47,6 +47,8 @@ _EXPRESSION_NEGATIVE = {"negative", "neg", "absent", "not expressed", "no expres
                         "no staining", "not detected", "not identified", "not present",
                         "non reactive", "nonreactive", "-", "(-)"}
 _LEVEL_MARKERS = {"MSI", "TMB", "PD-L1"}  # where "high"/"low" are results
+# Alteration words that name no finding on their own ("FGFR alteration testing").
+_CLASS_ONLY = {"mutation", "alteration", "germline"}
 _NO_ALTERATION = {"ER", "PR", "PD-L1", "Ki-67", "MSI", "MMR", "TMB", "p16", "HPV"}
 _HER2_ISH = re.compile(r"(?i)\b(?:FISH|ISH|SISH|CISH|DISH|in\s+situ\s+hybridi[sz]ation|"
                        r"ratio|copy\s+number|amplif\w*|non-?amplified|unamplified)")
@@ -588,7 +590,7 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
             found = [m.key for m in vocab.find_alterations(hit.text + own)] or [
                 m.key for m in vocab.find_alterations(_DETAIL.sub(" ", group_window[:80]))
                 if not any(ch.isdigit() for ch in m.key)]
-        specific = [key for key in found if key != "mutation"]
+        specific = [key for key in found if key not in _CLASS_ONLY]
         alteration = specific[0] if specific else (found[0] if found else None)
         variant = _HGVS.match(own if own is not None else group_window)
         if alteration is None and variant:
@@ -667,6 +669,11 @@ def merge_biomarkers(mentions: list[Biomarker],
     chosen = [item[1] for item in best.values()]
     stated_markers = {b.marker for b in chosen if b.status != "unknown"}
     chosen = [b for b in chosen if b.status != "unknown" or b.marker not in stated_markers]
+    # "PD-L1 expression detected" beside "TPS 20%" says nothing more: the scored result
+    # stands for it (an unscored result that disagrees is kept for review).
+    scored = {(b.marker, b.status) for b in chosen if b.marker == "PD-L1" and b.unit}
+    chosen = [b for b in chosen
+              if not (b.marker == "PD-L1" and b.unit is None and (b.marker, b.status) in scored)]
     # A generic "EGFR mutation: not detected" and a specific positive finding can coexist;
     # a generic unknown next to any specific finding of the marker adds nothing.
     chosen.sort(key=lambda b: b.start)

@@ -73,7 +73,8 @@ _NOT_MALIGNANT = re.compile(
 # "Tumor site: right upper lobe", "Primary site: ovary": a synoptic statement of the primary.
 _PRIMARY_FIELD = re.compile(
     r"(?i)(?:tumou?r\s+site|primary\s+(?:tumou?r\s+)?site|site\s+of\s+(?:primary|tumou?r)|"
-    r"tumou?r\s+location|primary\s+tumou?r\s+location|specimen\s+site)\s*[:\-]\s*$"
+    r"tumou?r\s+location|primary\s+tumou?r\s+location|specimen\s+site)\s*[:\-]\s*$|"
+    r"\btumou?r\s+(?:is\s+)?(?:located|situated|centered|centred)\s+(?:in|at)\s+(?:the\s+)?$"
 )
 # An acronym in a report written all in capitals may be a word ("ALL margins negative").
 _ACRONYM_MAX = 4
@@ -483,6 +484,9 @@ def find_distant_statements(text: str, sections: list[Section],
     words); negated, hypothetical and clinical-history statements are left out."""
     clauses = clauses if clauses is not None else clause_spans(text)
     found = []
+    lowered = text.lower()
+    if "metasta" not in lowered and "disseminated" not in lowered:
+        return found  # every statement names metastasis or dissemination
     for match in _DISTANT_STATEMENT.finditer(text):
         section = section_at(sections, match.start())
         if section is not None and section.weight == 0:

@@ -27,8 +27,9 @@ _STATUSES = ("positive", "negative", "equivocal", "unknown")
 # "KRAS (codons 12, 13), BRAF,\nMET").
 _CLAUSE_END = re.compile(
     r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|;\s*|"
-    r"(?<![,/&\s])(?<!(?<!:)\sno)(?<!(?<!:)\snot)(?<!\band)(?<!\bor)(?<!\bnor)(?<!\bof)(?<!\bfor)"
-    r"(?<!\bwith)(?<!\bwithout)(?<!\bthe)[ \t]*\r?\n(?![ \t]*[a-z])")
+    r"(?=[ \t]*\r?\n)(?<![,/&\s])(?<!(?<!:)\sno)(?<!(?<!:)\snot)(?<!\band)(?<!\bor)"
+    r"(?<!\bnor)(?<!\bof)(?<!\bfor)(?<!\bwith)(?<!\bwithout)(?<!\bthe)"
+    r"[ \t]*\r?\n(?![ \t]*[a-z])")
 
 
 @dataclass(frozen=True)
