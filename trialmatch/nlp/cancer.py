@@ -51,7 +51,7 @@ _PROCEDURE = re.compile(r"(?i)(?:ectomy|otomy|ostomy|scopy|plasty)\b")
 _REACHED_SITE = re.compile(
     r"(?i)(?:invad\w*|involv\w*|extend\w*|extension|infiltrat\w*\s+(?:into|the)|into|"
     r"through|erod\w*|abut\w*|reach\w*|spread\w*|penetrat\w*|adjacent|margin|"
-    r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+\s+){0,2}$"
+    r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+[.,]?\s+){0,2}$"
 )
 # "vaginal margin", "renal vein margin is involved by carcinoma": a margin, not an origin.
 _MARGIN_AFTER = re.compile(
@@ -143,11 +143,11 @@ def _can_be_origin(text: str, site: Any) -> bool:
                 or _MARGIN_AFTER.match(text[site.end : site.end + 40]))
 
 
-def _note_site(text: str, sites: list[Any], sections: list[Section],
-               clauses: list[tuple[int, int]]) -> str | None:
-    """The site the note names most in its deciding sections (origins only: not a site
-    whose clause calls the tumour there metastatic, "Right adrenal gland, FNA: metastatic
-    squamous cell carcinoma")."""
+def _note_sites(text: str, sites: list[Any], sections: list[Section],
+                clauses: list[tuple[int, int]]) -> list[str]:
+    """The sites the note names in its deciding sections, most named first (origins only:
+    not a site whose clause calls the tumour there metastatic, "Right adrenal gland, FNA:
+    metastatic squamous cell carcinoma")."""
     counts: Counter[str] = Counter()
     for site in sites:
         section = section_at(sections, site.start)
@@ -157,10 +157,8 @@ def _note_site(text: str, sites: list[Any], sections: list[Section],
             if _METASTATIC.search(text[clause[0] : clause[1]]):
                 continue
             counts[site.key] += weight
-    if not counts:
-        return None
-    key, weight = counts.most_common(1)[0]
-    return key if weight >= min(_NOTE_SITE_WEIGHT_MIN, 1.0) else None
+    return [key for key, weight in counts.most_common()
+            if weight >= min(_NOTE_SITE_WEIGHT_MIN, 1.0)]
 
 
 _SUBTYPE_TAIL = re.compile(
@@ -293,7 +291,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
                    if not _overlaps(h.start, h.end, direct_spans + implied_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
-    note_site = _note_site(text, sites, sections, clauses)
+    note_sites = _note_sites(text, sites, sections, clauses)
     stated_site = _primary_field(text, sites)
     candidates: list[CancerCandidate] = []
     seen: set[tuple[str, int]] = set()
@@ -412,8 +410,13 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         modifiers = [_subtype_words(text, match.end, clause[1])] + [
             " ".join(re.sub(r"[()]", " ", value).split()[:4]) for field_start, value in fields
             if abs(field_start - match.start) <= FIELD_REACH]
+        # The name as a phrase: OCR's merged lines leave "renal cell. carcinoma".
+        name = " ".join(re.sub(r"(?<=[A-Za-z])\.(?=\s)", " ", match.text).split())
         for modifier in filter(None, modifiers):
-            refined = [r.key for r in vocab.find_cancer_types(f"{modifier} {match.text}")
+            # "papillary cell type" names papillary renal cell carcinoma.
+            shorter = re.sub(r"(?i)\s+cells?$", "", modifier)
+            refined = [r.key for words in dict.fromkeys((modifier, shorter))
+                       for r in vocab.find_cancer_types(f"{words} {name}")
                        if r.key != code and vocab.is_a(r.key, code)]
             if refined:
                 code = refined[0]
@@ -449,9 +452,14 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             code, site_key, span, factor = best_local(hist.start, hist.end, clause, hist.key)
             if code is not None and site_key is None:
                 factor = 0.3
-        if code is None and note_site is not None and not metastatic:
-            code = vocab.resolve(note_site, hist.key)
-            site_key, factor, span = note_site, 0.6, (hist.start, hist.end)
+        if code is None and note_sites and not metastatic:
+            # The most named site that has a type for this histology: "adenocarcinoma" in
+            # a lobectomy that names the pleura it reaches more often than the lung.
+            for note_site in note_sites:
+                code = vocab.resolve(note_site, hist.key)
+                if code is not None:
+                    site_key, factor, span = note_site, 0.6, (hist.start, hist.end)
+                    break
         if code is None:
             code = vocab.resolve(None, hist.key)
             site_key, factor, span = None, 0.3, (hist.start, hist.end)
