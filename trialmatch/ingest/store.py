@@ -60,10 +60,12 @@ _UPSERT_TRIAL = (
     + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS if c != "nct_id")
 )
 _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON parameter
-# Screening views a store keeps between calls. A view averages ~10 criteria; 5,000 views
-# (the candidates of several cancer types on a 10,000-trial store) cost ~60 MB.
-VIEW_CACHE_SIZE = 5000
+# Screening views a store keeps between calls: the candidates of several cancer types on a
+# 10,000-trial store (a lung case has ~1,100, mostly basket trials). ~19 KB a view (measured
+# with tracemalloc on that store), so ~75 MB when full.
+VIEW_CACHE_SIZE = 4000
 # Full trials kept between calls: those that pass screening, ~250 per case on 10,000 trials.
+# ~78 KB a trial, so ~115 MB when full; batch.CachedTrials shares these objects.
 TRIAL_CACHE_SIZE = 1500
 
 
