@@ -358,3 +358,19 @@ def test_ocr_damaged_histology_is_repaired_when_exact_words_only_reach_the_organ
 def test_results_of_a_prior_cancer_are_left_out(notes, markers):
     profile = extract(notes)
     assert sorted(b.marker for b in profile.biomarkers) == markers
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        # The only group is the one at diagnosis and the disease has relapsed since.
+        ("DLBCL, initially stage IIIA (Ann Arbor) in 03/2024; relapse 06/2025.", None),
+        # Stage IV at diagnosis stays stage IV through progression.
+        ("Lung adenocarcinoma (stage IVB at diagnosis), now progressing on alectinib.", "IVB"),
+        # Without a later course of disease the stage at diagnosis is the stage.
+        ("Breast carcinoma, stage IIA at diagnosis; on adjuvant letrozole.", "IIA"),
+    ],
+)
+def test_a_past_group_after_relapse_is_no_current_stage(text, group):
+    stage = extract([text]).stage
+    assert (stage.group if stage else None) == group

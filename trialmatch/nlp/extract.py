@@ -17,6 +17,7 @@ bounded whatever the note's size (read_note refuses files over 5 MB).
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +34,8 @@ MAX_PART_CHARS = 200_000
 DECIDING_WEIGHT = 2.0
 FOREIGN_REACH = 1000
 MAX_OTHER_TYPES = 5
+_DISEASE_COURSE = re.compile(r"(?i)\b(?:relaps\w*|recurr\w*|progress(?:ion|ive|ed|ing)|"
+                             r"refractory|restag\w*)\b")
 PRIOR_REACH = 200  # a result this close after a cancer's name is about that cancer
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
 
@@ -47,6 +50,7 @@ class _Reading:
     groups: list[tuple[float, StageGroupMention]] = field(default_factory=list)
     grades: list[tuple[float, GradeMention]] = field(default_factory=list)
     biomarkers: list[tuple[float, Any]] = field(default_factory=list)
+    restaged: bool = False  # the notes tell of relapse, recurrence or progression
 
     _asserted: tuple[list[CancerCandidate], list[int]] | None = None
     _by_start: list[CancerCandidate] | None = None
@@ -100,6 +104,7 @@ def _read(text: str, offset: int, model: str | None) -> _Reading:
                 evidence_start=c.evidence_start + offset, evidence_end=c.evidence_end + offset)
         for c in doc._.tm_cancer
     ]
+    reading.restaged = bool(_DISEASE_COURSE.search(text))
     reading.distant = [(start + offset, end + offset, words)
                        for start, end, words in doc._.tm_distant]
     reading.tnm = [(_weight(sections, m.start),
@@ -157,6 +162,11 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
     groups = _usable(reading.groups)
     groups.sort(key=lambda item: (-min(item[0], DECIDING_WEIGHT), item[1].start))
     written = [group for _, group in groups]
+    if reading.restaged and written and all(group.historical for group in written):
+        # "Initially stage IIIA ... relapse": the disease has moved on since the only group
+        # written, so it no longer says where the disease is (AJCC restages a recurrence).
+        # A stage IV (distant spread) stays stage IV whatever follows.
+        written = [group for group in written if group.group.startswith("IV")]
     stage = build_stage(ordered, written)
     if chosen is None:
         return stage
@@ -288,6 +298,7 @@ def extract(notes: list[str], *, model: str | None = None) -> Profile:
             reading = _read(part, offset + part_offset, model)
             combined.cancer.extend(reading.cancer)
             combined.distant.extend(reading.distant)
+            combined.restaged = combined.restaged or reading.restaged
             combined.tnm.extend(reading.tnm)
             combined.groups.extend(reading.groups)
             combined.grades.extend(reading.grades)

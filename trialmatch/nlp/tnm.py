@@ -50,8 +50,9 @@ _LABEL_KIND = re.compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)"
 # A stage the text places in the past: the disease has moved on since (a recurrence or
 # progression is restaged; AJCC 8th ed. ch. 1, "rTNM").
 _HISTORICAL_AFTER = re.compile(
-    r"(?i)^[^.;\n]{0,25}?\b(?:at\s+(?:that\s+time|the\s+time|(?:initial\s+|original\s+)?"
-    r"diagnosis|presentation)|initially|originally|previously|in\s+(?:19|20)\d\d)\b")
+    r"(?i)^[^.;\n]{0,25}?\b(?:at\s+(?:that\s+time|the\s+time\s+of\s+(?:initial\s+|original\s+)?"
+    r"diagnosis|(?:initial\s+|original\s+)?diagnosis|presentation)|initially|originally|"
+    r"previously|in\s+(?:19|20)\d\d)\b")
 _HISTORICAL_BEFORE = re.compile(
     r"(?i)\b(?:initially|originally|previously|formerly|history\s+of|h/o|prior)\s+"
     r"(?:an?\s+|the\s+)?(?:\w+\s+){0,3}$")
