@@ -32,7 +32,7 @@ from trialmatch.nlp.requirements_basic import (
 )
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
-from trialmatch.nlp.requirements_therapy import find_prior_therapy
+from trialmatch.nlp.requirements_therapy import find_prior_therapy, names_therapy
 from trialmatch.nlp.vocab import get_vocabulary
 
 REQUIREMENT_KINDS = (
@@ -252,8 +252,8 @@ def _parse(text: str, kind: str) -> list[Requirement]:
         # chemotherapy for stage III disease": the stage or extent says which treatment
         # counts; it is not a fact demanded of the patient's disease now.
         requirements = _drop_therapy_settings(requirements, text)
-    elif kind == "exclusion" and _COURSE_WORDS.search(text) and find_prior_therapy(
-            text, "inclusion"):
+    elif kind == "exclusion" and _triggered(lower, "therapy") and _COURSE_WORDS.search(text) \
+            and names_therapy(text) and find_prior_therapy(text, "inclusion"):
         # "Progression during platinum-based chemoradiation for stage III disease": the
         # criterion is about the course on a therapy (which the notes do not tell), so its
         # disease words must not exclude on their own.

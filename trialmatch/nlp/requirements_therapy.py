@@ -310,6 +310,11 @@ def _may_name_drug(text: str) -> bool:
     return False
 
 
+def names_therapy(text: str) -> bool:
+    """Does the text name a drug or a drug class of the lexicon?"""
+    return _may_name_drug(text) and bool(find_drug_classes(text) or find_drugs(text))
+
+
 def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     """Prior therapy (drugs and classes received, or not) and prior lines of therapy.
 
