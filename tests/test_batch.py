@@ -15,7 +15,6 @@ import stat
 import time
 import zlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -457,40 +456,6 @@ def test_real_matcher_factory_is_picklable(tmp_path):
 
     factory = functools.partial(batch_module.store_matcher, tmp_path / "t.db", False, None)
     assert pickle.loads(pickle.dumps(factory)).args == factory.args
-
-
-# ------------------------------------------------------------------------ trial cache
-
-
-class CountingStore:
-    """A store with trials NCT1..NCT5 that records which ids each get_trials call asked for."""
-
-    def __init__(self):
-        self.asked: list[list[str]] = []
-
-    def get_trials(self, nct_ids):
-        self.asked.append(list(nct_ids))
-        return [SimpleNamespace(nct_id=n) for n in nct_ids if n in {f"NCT{i}" for i in range(6)}]
-
-    def last_refresh(self):
-        return None
-
-
-def test_trial_cache_reads_each_trial_once_and_keeps_order():
-    store = CountingStore()
-    cached = batch_module.CachedTrials(store, size=3)
-
-    first = cached.get_trials(["NCT2", "NCT1", "NCT9"])
-    again = cached.get_trials(["NCT1", "NCT2", "NCT3"])
-
-    assert [t.nct_id for t in first] == ["NCT2", "NCT1"]  # unknown ids left out, as the store
-    assert [t.nct_id for t in again] == ["NCT1", "NCT2", "NCT3"]
-    assert store.asked == [["NCT2", "NCT1", "NCT9"], ["NCT3"]]
-    assert again[0] is first[1]
-    cached.get_trials(["NCT4"])  # over the bound: the least recently used (NCT1) goes
-    cached.get_trials(["NCT1"])
-    assert store.asked[-1] == ["NCT1"]
-    assert cached.last_refresh() is None  # everything else is the store's
 
 
 # ------------------------------------------------------------------------ the real matcher

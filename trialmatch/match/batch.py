@@ -29,7 +29,6 @@ import re
 import signal
 import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -654,60 +653,18 @@ def _run_in_pool(pending, matcher_factory, workers, start_method, record,
 # --------------------------------------------------------------------------- the real matcher
 
 
-# Parsed trials a worker keeps between cases. Reading a trial back from the store (JSON
-# decoding of its criteria) was ~85% of a case's time on a 10,000-trial store, and cases of
-# one cancer type share most candidates. 1,500 trials cost ~80 MB per worker (bench/batch.py).
-TRIAL_CACHE_SIZE = 1500
+def store_matcher(db_path: Path, any_status: bool = False, top: int | None = None) -> MatchOne:
+    """Build the real matcher in this process: the store opened read-only, the pipeline loaded.
 
-
-class CachedTrials:
-    """A read-only store seen through a bounded, least-recently-used cache of parsed trials.
-
-    Sound because a batch treats the store as a snapshot (opened read-only, trials are never
-    written by matching) and matching does not modify the `Trial` objects it reads; the
-    batch-versus-one-case test checks that results are byte-identical. Everything other than
-    `get_trials` goes to the store.
-    """
-
-    def __init__(self, store: Any, size: int = TRIAL_CACHE_SIZE):
-        self._store = store
-        self._size = size
-        self._trials: OrderedDict[str, Any] = OrderedDict()
-
-    def get_trials(self, nct_ids: Sequence[str]) -> list[Any]:
-        """The store's `get_trials`: trials in the order asked for, unknown ids left out."""
-        missing = [nct_id for nct_id in nct_ids if nct_id not in self._trials]
-        fetched = {trial.nct_id: trial for trial in self._store.get_trials(missing)} if missing \
-            else {}
-        found = []
-        for nct_id in nct_ids:
-            trial = self._trials.get(nct_id) or fetched.get(nct_id)
-            if trial is not None:
-                found.append(trial)
-                self._trials[nct_id] = trial
-                self._trials.move_to_end(nct_id)
-        while len(self._trials) > self._size:
-            self._trials.popitem(last=False)
-        return found
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-def store_matcher(db_path: Path, any_status: bool = False, top: int | None = None,
-                  trial_cache: int = TRIAL_CACHE_SIZE) -> MatchOne:
-    """Build the real matcher in this process: the store opened read-only (behind a cache of
-    `trial_cache` parsed trials; 0 for none), the pipeline loaded.
-
-    Pass `functools.partial(store_matcher, db_path, any_status, top)` to `run_batch`.
+    Pass `functools.partial(store_matcher, db_path, any_status, top)` to `run_batch`. The
+    store keeps parsed trials between cases (its own bounded caches), so each worker reads a
+    trial from disk about once per batch.
     """
     from trialmatch.ingest.store import TrialStore
     from trialmatch.match.engine import match_case
     from trialmatch.match.report import render_html, render_markdown
 
     store = TrialStore.open(db_path, readonly=True)
-    if trial_cache > 0:
-        store = CachedTrials(store, trial_cache)
     _warm_pipeline()
 
     def match_one(case: Any) -> CaseReport:
