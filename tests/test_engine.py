@@ -177,8 +177,7 @@ UPSTREAM = {
     "case-nsclc-ros1": "case: the age written in a plain-text note ('52-year-old') is not read, "
                        "so the 65+ trial stays possibly eligible",
     "case-ovarian-brca": "match: 'platinum-resistant disease' is a response state the profile "
-                         "does not carry (the notes say complete response); findings: no PARP "
-                         "protocol",
+                         "does not carry (the notes say complete response after platinum)",
 }
 
 
