@@ -374,3 +374,28 @@ def test_results_of_a_prior_cancer_are_left_out(notes, markers):
 def test_a_past_group_after_relapse_is_no_current_stage(text, group):
     stage = extract([text]).stage
     assert (stage.group if stage else None) == group
+
+
+@pytest.mark.parametrize(
+    ("notes", "code"),
+    [
+        # A site in a 'metastatic' clause is where the tumour spread, not where it began;
+        # the specimen line above "Diagnosis:" names the primary.
+        (["PATHOLOGY: Left upper lobe bronchus, endobronchial biopsy\nDiagnosis: SQUAMOUS CELL "
+          "CARCINOMA, moderately differentiated.\n\nRight adrenal gland, EUS-guided FNA: "
+          "metastatic squamous cell carcinoma."], "LUSC"),
+        # WHO small-biopsy terminology.
+        (["Lung, right upper lobe, core biopsy: non-small cell carcinoma, favor squamous cell "
+          "carcinoma (p40 positive, TTF-1 negative)."], "LUSC"),
+        (["Lung, core biopsy: non-small cell carcinoma, favor adenocarcinoma."], "LUAD"),
+        # A subtype after a name split by OCR's merged lines.
+        (["DIAGNOSIS: Kidney, left, radical nephrectomy: Grade 2 renal cell. carcinoma, "
+          "papillary cell type."], "PRCC"),
+        # 'Tumor is located in the rectum' states the primary of a rectosigmoid resection.
+        (["DIAGNOSIS: Rectum and sigmoid colon, resection: adenocarcinoma, moderately "
+          "differentiated. Tumor is located in rectum."], "READ"),
+    ],
+)
+def test_primary_site_choices(notes, code):
+    profile = extract(notes)
+    assert profile.cancer_type is not None and profile.cancer_type.code == code

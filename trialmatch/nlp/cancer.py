@@ -457,6 +457,12 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             # a lobectomy that names the pleura it reaches more often than the lung.
             for note_site in note_sites:
                 code = vocab.resolve(note_site, hist.key)
+                if code is not None and hist.key != "carcinoma" and vocab.histology_of(
+                        code) in (None, "carcinoma"):
+                    # A guess from elsewhere in the note must fit this histology itself,
+                    # not only as "a carcinoma": squamous cell carcinoma in a report that
+                    # names the ovaries most is not an ovarian carcinoma.
+                    code = None
                 if code is not None:
                     site_key, factor, span = note_site, 0.6, (hist.start, hist.end)
                     break
