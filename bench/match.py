@@ -189,25 +189,6 @@ def stage_breakdown(cases: list, db_path: Path) -> dict[str, float]:
     return {name: statistics.median(times) * 1000 for name, times in stages.items()}
 
 
-def warm_latencies(cases: list, db_path: Path, runs: int) -> list[float]:
-    """Latency (ms) through the batch workers' cache of parsed trials, warmed by one pass."""
-    from trialmatch.ingest.store import TrialStore
-    from trialmatch.match.batch import CachedTrials
-    from trialmatch.match.engine import match_case
-
-    latencies = []
-    with TrialStore.open(db_path, readonly=True) as plain:
-        store = CachedTrials(plain)
-        for case in cases:
-            match_case(case, store)
-        for case in cases:
-            for _ in range(runs):
-                started = time.perf_counter()
-                match_case(case, store)
-                latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
-
-
 def command_seconds(case_path: Path, db_path: Path, repeats: int = 3) -> list[float]:
     """Wall time of the whole `trialmatch match --json` command, start-up included."""
     executable = Path(sys.executable).with_name("trialmatch")
@@ -325,10 +306,6 @@ def main() -> None:
         print(f"  load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("  median per stage: " + ", ".join(
         f"{name} {ms:.1f} ms" for name, ms in stage_breakdown(cases, big_db).items()))
-    warm = warm_latencies(cases, big_db, args.runs)
-    print(f"  through the batch workers' trial cache (warm): p50 {percentile(warm, 0.5):.1f} ms,"
-          f" p95 {percentile(warm, 0.95):.1f} ms")
-    print(f"  load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     case_files = sorted(p for p in args.cases.glob("*") if p.suffix in (".yaml", ".yml"))
     # The first case, and the one with the most candidates (a lung case: ~1,100).
