@@ -299,3 +299,22 @@ def test_a_germline_heading_carries_into_the_variant_evidence():
     assert brca1.alteration == "mutation"
     assert "germline" in brca1.evidence.lower()
     assert text[brca1.start : brca1.end].strip() == brca1.evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "marker", "status"),
+    [
+        # Method boilerplate names what a test measures, not a result.
+        ("HercepTest is an FDA-approved method for assessment of HER2 protein overexpression "
+         "in breast cancer tissue.", "HER2", "unknown"),
+        # OCR joined two lines with a full stop where no sentence ends: the cue still acts.
+        ("METHOD FOR ASSESSMENT OF. HER2 PROTEIN OVEREXPRESSION IN BREAST CANCER TISSUE.",
+         "HER2", "unknown"),
+        ("NEGATIVE FOR. ESTROGEN RECEPTOR.", "ER", "negative"),
+        # Class words alone are no finding; a named variant is.
+        ("FGFR ALTERATION TESTING", "FGFR", "unknown"),
+        ("ERBB2 amplification", "HER2", "positive"),
+    ],
+)
+def test_boilerplate_and_merged_lines(text, marker, status):
+    assert {b.status for b in _one(text, marker)} == {status}

@@ -48,6 +48,7 @@ _EXPRESSION_NEGATIVE = {"negative", "neg", "absent", "not expressed", "no expres
                         "non reactive", "nonreactive", "-", "(-)"}
 _LEVEL_MARKERS = {"MSI", "TMB", "PD-L1"}  # where "high"/"low" are results
 # Alteration words that name no finding on their own ("FGFR alteration testing").
+_MERGED_LINE_BEFORE = re.compile(r"(?i)\b(?:of|for|in|to|with|and|or|the|a|an)\.\s*$")
 _CLASS_ONLY = {"mutation", "alteration", "germline"}
 _NO_ALTERATION = {"ER", "PR", "PD-L1", "Ki-67", "MSI", "MMR", "TMB", "p16", "HPV"}
 _HER2_ISH = re.compile(r"(?i)\b(?:FISH|ISH|SISH|CISH|DISH|in\s+situ\s+hybridi[sz]ation|"
@@ -379,6 +380,10 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
         pre_calls: list[tuple[str, str, int] | None] = []
         window_ends: list[int] = []
         previous_end = clause_start
+        if _MERGED_LINE_BEFORE.search(text[max(0, clause_start - 20) : clause_start]):
+            # "METHOD FOR ASSESSMENT OF. HER2 PROTEIN OVEREXPRESSION": OCR joined two lines
+            # with a full stop where no sentence can end; the cue before it still acts.
+            previous_end = max(0, clause_start - 50)
         for position, group in enumerate(groups):
             first = group[0]
             pre_from = max(previous_end, first.start - 50)
