@@ -318,3 +318,17 @@ def test_a_germline_heading_carries_into_the_variant_evidence():
 )
 def test_boilerplate_and_merged_lines(text, marker, status):
     assert {b.status for b in _one(text, marker)} == {status}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No prior irinotecan, anti-EGFR antibody, BRAF or MEK inhibitor, or immunotherapy.",
+        "No prior BCMA-directed therapy.",
+        "Progressed on an EGFR TKI (osimertinib).",
+        "Started HER2-targeted therapy.",
+        "PD-L1 inhibitor naive.",
+    ],
+)
+def test_drug_targets_in_treatment_history_are_no_results(text):
+    assert find_biomarkers(text) == []

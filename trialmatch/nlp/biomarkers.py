@@ -48,6 +48,11 @@ _EXPRESSION_NEGATIVE = {"negative", "neg", "absent", "not expressed", "no expres
                         "non reactive", "nonreactive", "-", "(-)"}
 _LEVEL_MARKERS = {"MSI", "TMB", "PD-L1"}  # where "high"/"low" are results
 # Alteration words that name no finding on their own ("FGFR alteration testing").
+_THERAPY_BEFORE = re.compile(r"(?i)\banti-?\s*$")
+_THERAPY_AFTER = re.compile(
+    r"(?i)^(?:\s*(?:or|and|/|,)\s*[A-Z][A-Za-z0-9]{1,7})?[\s-]*(?:inhibitors?|TKIs?|directed|"
+    r"targeted|targeting|antibod(?:y|ies)|blockade|blockers?|CAR[\s-]?T|bispecifics?|"
+    r"antibody[\s-]+drug|ADCs?|vaccines?)\b")
 _MERGED_LINE_BEFORE = re.compile(r"(?i)\b(?:of|for|in|to|with|and|or|the|a|an)\.\s*$")
 _CLASS_ONLY = {"mutation", "alteration", "germline"}
 _NO_ALTERATION = {"ER", "PR", "PD-L1", "Ki-67", "MSI", "MMR", "TMB", "p16", "HPV"}
@@ -361,6 +366,11 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     # morphology (CAP colon protocol), not an MSI test: it gives no MSI result.
     raw_hits = [hit for hit in raw_hits
                 if not _MORPHOLOGY_ONLY.search(text[max(0, hit.start - 45) : hit.start])]
+    # "anti-EGFR antibody", "BRAF or MEK inhibitor", "BCMA-directed therapy": a drug's
+    # target, named in a treatment history, is no test result.
+    raw_hits = [hit for hit in raw_hits
+                if not _THERAPY_BEFORE.search(text[max(0, hit.start - 6) : hit.start])
+                and not _THERAPY_AFTER.match(text[hit.end : hit.end + 40])]
     spans = clauses if clauses is not None else clause_spans(text)
     raw_hits = _her2_ish_continuations(raw_hits, text, spans)
     hit_starts = [hit.start for hit in raw_hits]
