@@ -305,11 +305,11 @@ def test_a_germline_heading_carries_into_the_variant_evidence():
     ("text", "marker", "status"),
     [
         # Method boilerplate names what a test measures, not a result.
-        ("HercepTest is an FDA-approved method for assessment of HER2 protein overexpression "
-         "in breast cancer tissue.", "HER2", "unknown"),
+        ("The kit is approved for assessment of HER2 protein overexpression.", "HER2",
+         "unknown"),
         # OCR joined two lines with a full stop where no sentence ends: the cue still acts.
-        ("METHOD FOR ASSESSMENT OF. HER2 PROTEIN OVEREXPRESSION IN BREAST CANCER TISSUE.",
-         "HER2", "unknown"),
+        ("THIS ASSAY IS USED FOR ASSESSMENT OF. HER2 PROTEIN OVEREXPRESSION.", "HER2",
+         "unknown"),
         ("NEGATIVE FOR. ESTROGEN RECEPTOR.", "ER", "negative"),
         # Class words alone are no finding; a named variant is.
         ("FGFR ALTERATION TESTING", "FGFR", "unknown"),

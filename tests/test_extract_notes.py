@@ -389,8 +389,8 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
           "carcinoma (p40 positive, TTF-1 negative)."], "LUSC"),
         (["Lung, core biopsy: non-small cell carcinoma, favor adenocarcinoma."], "LUAD"),
         # A subtype after a name split by OCR's merged lines.
-        (["DIAGNOSIS: Kidney, left, radical nephrectomy: Grade 2 renal cell. carcinoma, "
-          "papillary cell type."], "PRCC"),
+        (["DIAGNOSIS: Left kidney, partial nephrectomy: renal cell. carcinoma, papillary cell "
+          "type, 2.0 cm."], "PRCC"),
         # 'Tumor is located in the rectum' states the primary of a rectosigmoid resection.
         (["DIAGNOSIS: Rectum and sigmoid colon, resection: adenocarcinoma, moderately "
           "differentiated. Tumor is located in rectum."], "READ"),
