@@ -332,3 +332,8 @@ def test_boilerplate_and_merged_lines(text, marker, status):
 )
 def test_drug_targets_in_treatment_history_are_no_results(text):
     assert find_biomarkers(text) == []
+
+
+def test_a_test_antibody_clone_is_not_a_drug():
+    [pdl1] = find_biomarkers("PD-L1 antibody clone 22C3: TPS 60%")
+    assert (pdl1.status, pdl1.value, pdl1.unit) == ("positive", 60.0, "TPS")

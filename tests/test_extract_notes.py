@@ -290,6 +290,7 @@ def test_any_text_gives_a_profile_with_offsets_inside_it(words):
         ("Clinic note: papillary thyroid carcinoma with progressive lung metastases.", "IV"),
         ("Clinic note: lung adenocarcinoma. MRI brain: no metastases.", None),
         ("Clinic note: lung adenocarcinoma; no brain metastases.", None),
+        ("Clinic note: lung adenocarcinoma. Brain metastases: none.", None),
     ],
 )
 def test_distant_spread_implies_m1_and_stage_iv(text, group):

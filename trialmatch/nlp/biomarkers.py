@@ -51,8 +51,8 @@ _LEVEL_MARKERS = {"MSI", "TMB", "PD-L1"}  # where "high"/"low" are results
 _THERAPY_BEFORE = re.compile(r"(?i)\banti-?\s*$")
 _THERAPY_AFTER = re.compile(
     r"(?i)^(?:\s*(?:or|and|/|,)\s*[A-Z][A-Za-z0-9]{1,7})?[\s-]*(?:inhibitors?|TKIs?|directed|"
-    r"targeted|targeting|antibod(?:y|ies)|blockade|blockers?|CAR[\s-]?T|bispecifics?|"
-    r"antibody[\s-]+drug|ADCs?|vaccines?)\b")
+    r"targeted|targeting|blockade|blockers?|CAR[\s-]?T|bispecifics?|antibody[\s-]+drug|"
+    r"ADCs?|vaccines?)\b")
 _MERGED_LINE_BEFORE = re.compile(r"(?i)\b(?:of|for|in|to|with|and|or|the|a|an)\.\s*$")
 _CLASS_ONLY = {"mutation", "alteration", "germline"}
 _NO_ALTERATION = {"ER", "PR", "PD-L1", "Ki-67", "MSI", "MMR", "TMB", "p16", "HPV"}
