@@ -174,8 +174,6 @@ def test_first_opinion_text_reads_like_a_note():
 
 GOLD_DIR = FIXTURES / "cases" / "gold"
 UPSTREAM = {
-    "case-nsclc-ros1": "case: the age written in a plain-text note ('52-year-old') is not read, "
-                       "so the 65+ trial stays possibly eligible",
     "case-ovarian-brca": "match: 'platinum-resistant disease' is a response state the profile "
                          "does not carry (the notes say complete response after platinum)",
 }

@@ -73,6 +73,8 @@ class Case:
     prior_therapies: list[str] | None = None
     first_opinion: FirstOpinion | None = None
     path: Path | None = None
+    # Where age or sex came from a note rather than the case file: {"age": "52-year-old"}.
+    from_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def note_texts(self) -> list[str]:
@@ -105,8 +107,9 @@ def load_case(path: str | Path) -> Case:
         raise InputError(f"case path is a folder, not a file: {path}")
     if path.suffix.lower() not in STRUCTURED_SUFFIXES:
         # A bare note: the id is the file's stem, nothing else is known.
-        return Case(id=path.stem, notes=[CaseNote(str(path), _read_note_file(path, path.stem))],
+        case = Case(id=path.stem, notes=[CaseNote(str(path), _read_note_file(path, path.stem))],
                     path=path)
+        return _fill_demographics(case)
     try:
         if path.stat().st_size > MAX_CASE_BYTES:
             raise InputError(f"case file is larger than {MAX_CASE_BYTES // (1024 * 1024)} MB: "
@@ -134,7 +137,7 @@ def case_from_dict(document: Any, path: Path) -> Case:
     if not isinstance(case_id, (str, int)) or isinstance(case_id, bool):
         raise InputError(f"{path}: field 'id' must be a string")
     case_id = str(case_id).strip()
-    return Case(
+    case = Case(
         id=case_id,
         age=_age(document.get("age"), path),
         sex=_sex(document.get("sex"), path),
@@ -145,6 +148,24 @@ def case_from_dict(document: Any, path: Path) -> Case:
         first_opinion=_first_opinion(document.get("first_opinion"), path),
         path=path,
     )
+    return _fill_demographics(case)
+
+
+def _fill_demographics(case: Case) -> Case:
+    """Take age and sex from the notes where the case file leaves them out; its own win."""
+    if case.age is not None and case.sex is not None:
+        return case
+    from trialmatch.nlp.demographics import find_demographics
+
+    for note in case.notes:
+        stated = find_demographics(note.text)
+        if case.age is None and stated.age is not None:
+            case.age = float(stated.age)
+            case.from_notes["age"] = stated.age_evidence or ""
+        if case.sex is None and stated.sex is not None:
+            case.sex = stated.sex
+            case.from_notes["sex"] = stated.sex_evidence or ""
+    return case
 
 
 # --------------------------------------------------------------------------- parsing
