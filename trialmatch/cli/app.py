@@ -33,7 +33,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-DB_HELP = "SQLite trial store [default: $TRIALMATCH_DB, else trials.db in the user data dir]."
+DB_HELP = "SQLite trial store (default: $TRIALMATCH_DB, else trials.db in the user data dir)."
 
 
 def resolve_db(db: Path | None) -> Path:
