@@ -1,11 +1,14 @@
 """Benchmark the criteria parser over a folder of ClinicalTrials.gov v2 study records.
 
-    python bench/criteria.py [FOLDER ...] [--seed N] [--others 20]
+    python bench/criteria.py [FOLDER ...] [--seed N] [--others 20] [--dump FILE]
 
 Prints criteria and trials parsed per second, peak RSS, the share of criteria with at least
 one requirement of each kind, the share left "other" (no requirement), the share of trials
 with a cancer type (OncoTree code or basket marker), crashes, and random "other" criteria
 for reading. Default folder: /work/shared/ctgov/studies.
+
+`--dump FILE` also writes every trial's annotation as one JSON line (sorted keys), so that a
+speed change can be checked for identical output with `cmp` against a dump made before it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import time
 import traceback
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 from trialmatch.models import TrialText
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="*", type=Path, default=[DEFAULT_FOLDER])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--others", type=int, default=20, help="random 'other' criteria shown")
+    parser.add_argument("--dump", type=Path, help="write each annotation as a JSON line here")
     args = parser.parse_args(argv)
     files = sorted(f for folder in args.folders for f in folder.glob("*.json"))
     trials = []
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     criteria_total = others_total = with_cancer = 0
     others: list[str] = []
     crashes: list[str] = []
+    dumped: list[tuple[str, object]] = []
     started = time.perf_counter()
     cpu_started = time.process_time()
     for trial in trials:
@@ -89,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - a benchmark reports every crash and goes on
             crashes.append(f"{trial.nct_id}: {traceback.format_exc(limit=2).splitlines()[-1]}")
             continue
+        if args.dump:
+            dumped.append((trial.nct_id, annotation))
         if annotation.oncotree_codes:
             with_cancer += 1
         for criterion in annotation.criteria:
@@ -102,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                 kinds[kind] += 1
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    if args.dump:
+        # Serialised after the timing, so the dump does not slow the figures.
+        with args.dump.open("w", encoding="utf-8") as out:
+            for nct_id, annotation in dumped:
+                line = {"nct_id": nct_id, **asdict(annotation)}
+                out.write(json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = len(trials)
     print(f"folders: {', '.join(str(f) for f in args.folders)}")
