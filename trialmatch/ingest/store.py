@@ -144,6 +144,9 @@ class TrialStore:
         self._views: OrderedDict[str, tuple[tuple[Any, ...], Trial]] = OrderedDict()
         self._trials: OrderedDict[str, tuple[tuple[Any, ...], Trial]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # Decoded requirement lists by their stored JSON, shared within one snapshot (see
+        # `_requirements_of`); None outside a snapshot.
+        self._interned: dict[str, list[Requirement]] | None = None
 
     # ------------------------------------------------------------------ opening and closing
 
@@ -210,12 +213,15 @@ class TrialStore:
             yield
             return
         self.conn.execute("BEGIN")
+        self._interned = {}
         try:
             yield
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+        finally:
+            self._interned = None
         if self.conn.in_transaction:
             self.conn.execute("COMMIT")
 
@@ -674,12 +680,20 @@ class TrialStore:
             sql += f" AND trim({left}) != ''"
         sql += " ORDER BY nct_id, position"
         criteria: dict[str, list[EligibilityCriterion]] = {}
-        with _gc_paused():
+        # Trials repeat criteria word for word ("Pregnant or breastfeeding", a sponsor's
+        # boilerplate), and a trial read in full repeats its screening view's: one decoded
+        # list per distinct JSON text within a snapshot. The shared list also lets evaluation
+        # remember a criterion's result by the list's identity (see
+        # trialmatch.match.evaluate._criterion_result), so callers must not modify it.
+        interned = self._interned if self._interned is not None else {}
+        with gc_paused():
             for nct_id, kind, text, position, start, end, cohort, requirements in \
                     self.conn.execute(sql, params):
+                decoded = interned.get(requirements)
+                if decoded is None:
+                    decoded = interned[requirements] = _requirements(json.loads(requirements))
                 criteria.setdefault(nct_id, []).append(EligibilityCriterion(
-                    kind, text, position, start, end, cohort,
-                    _requirements(json.loads(requirements))))
+                    kind, text, position, start, end, cohort, decoded))
         return criteria
 
     def raw_study(self, nct_id: str) -> dict[str, Any]:
@@ -977,7 +991,7 @@ def _trial_row(record: StudyRecord, stamp: str) -> tuple[Any, ...]:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while many acyclic objects are built.
 
     Reading a thousand trials allocates ~100,000 dicts and dataclasses; each allocation burst

@@ -1164,7 +1164,25 @@ def record_criteria(trial: Trial, patient: Patient) -> list[CriterionResult]:
     which may be narrower than the patient's (a LUAD trial for a patient with NSCLC, not
     otherwise specified). Age and sex are checked only when no criterion states them.
     """
-    stated = {r.kind for c in trial.criteria for r in c.requirements}
+    has_age = trial.minimum_age is not None or trial.maximum_age is not None
+    has_sex = (trial.sex or "ALL").upper() in ("FEMALE", "MALE")
+    stated: set[str] = set()
+    if has_age or has_sex:
+        stated = {r.kind for c in trial.criteria for r in c.requirements
+                  if r.kind in ("age", "sex")}
+    # Trials (and copies of one trial) share conditions and record fields: remembered for
+    # the patient by everything the checks read.
+    key = ("record", tuple(trial.oncotree_codes), tuple(trial.conditions),
+           trial.minimum_age if has_age and "age" not in stated else None,
+           trial.maximum_age if has_age and "age" not in stated else None,
+           trial.sex if has_sex and "sex" not in stated else None)
+    cached = patient.memo.get(key)
+    if cached is None:
+        cached = patient.memo[key] = _record_criteria(trial, patient, stated)
+    return list(cached)
+
+
+def _record_criteria(trial: Trial, patient: Patient, stated: set[str]) -> list[CriterionResult]:
     checks = []
     codes = [c for c in trial.oncotree_codes if not c.startswith("_")]
     baskets = [c for c in trial.oncotree_codes if c.startswith("_")]
@@ -1216,17 +1234,26 @@ _TRIAL_CONTEXT_KINDS = frozenset({"cancer_type", "histology"})
 def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
                       trial_codes: list[str]) -> CriterionResult:
     """`evaluate_criterion`, remembered for the patient: trials repeat the same criteria
-    ("ANC >= 1,500/uL", "Pregnant or breastfeeding") word for word."""
-    needs_trial = any(r.kind in _TRIAL_CONTEXT_KINDS for r in criterion.requirements)
-    # The same words can be parsed differently in context (a lead-in's sub-bullets), so the
-    # requirements are part of the key.
-    key = (criterion.kind, criterion.text,
-           tuple((r.kind, repr(r.params)) for r in criterion.requirements),
-           tuple(trial_codes) if needs_trial else None)
-    cached = patient.memo.get(key)
+    ("ANC >= 1,500/uL", "Pregnant or breastfeeding") word for word.
+
+    The same words can be parsed differently in context (a lead-in's sub-bullets), so the
+    requirements are part of the key: by the identity of the requirements list, which the
+    store shares between criteria with the same stored requirements (building a key from
+    the params of every requirement cost more than most evaluations). The memo keeps the
+    list alive, so its identity cannot pass to another list while the patient is in use.
+    """
+    requirements = criterion.requirements
+    memo = patient.memo
+    ident = id(requirements)
+    held = memo.get(ident)
+    if held is None or held[0] is not requirements:
+        held = (requirements, any(r.kind in _TRIAL_CONTEXT_KINDS for r in requirements))
+        memo[ident] = held
+    key = (criterion.kind, criterion.text, ident, tuple(trial_codes) if held[1] else None)
+    cached = memo.get(key)
     if cached is None:
         cached = evaluate_criterion(criterion, patient, trial_codes)
-        patient.memo[key] = cached
+        memo[key] = cached
     if cached.position == criterion.position and cached.cohort == criterion.cohort:
         return cached
     return replace(cached, position=criterion.position, cohort=criterion.cohort)
