@@ -95,9 +95,16 @@ _THERAPY_SETTING = re.compile(
     re.IGNORECASE)
 
 
+_TRIGGER_TABLE = tuple((kind, parts, frozenset(whole))
+                       for kind, (parts, whole) in _TRIGGERS.items())
+
+
 def _triggered_kinds(lower: str, words: set[str]) -> set[str]:
-    return {kind for kind, (parts, whole) in _TRIGGERS.items()
-            if any(part in lower for part in parts) or not words.isdisjoint(whole)}
+    # map() over the bound `in` test: no Python frame per substring (this runs on every
+    # criterion, for every kind).
+    contains = lower.__contains__
+    return {kind for kind, parts, whole in _TRIGGER_TABLE
+            if any(map(contains, parts)) or not words.isdisjoint(whole)}
 
 
 class _Gates:

@@ -4,10 +4,60 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from functools import lru_cache
 
 from trialmatch.models import Requirement
 from trialmatch.nlp.requirements_rules import get_rules
+
+# Characters that a case-insensitive pattern letter matches but that lower-casing does not
+# turn into that letter ("ſ" matches "s", dotless "ı" matches "i"): texts holding them take
+# the slow case-insensitive path.
+_FOLD_EXCEPTIONS = ("ſ", "ı")
+
+
+class Folded:
+    """A case-insensitive pattern run as a case-sensitive one over the lower-cased text.
+
+    Python's `re` scans two to four times slower with IGNORECASE; lower-casing a criterion
+    costs next to nothing. Matches are the same (same offsets) whenever lower-casing keeps
+    the length and the text has none of `_FOLD_EXCEPTIONS`; otherwise the original pattern
+    runs. Match objects index the lower-cased text, so callers use their offsets and truth,
+    never their text. The pattern may hold no upper-case letter outside escapes (checked).
+    """
+
+    __slots__ = ("pattern", "folded")
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        if not pattern.flags & re.IGNORECASE or any(
+                c.isupper() for c in re.sub(r"\\.|\(\?P[<=]", "", pattern.pattern)):
+            raise ValueError(f"cannot fold {pattern.pattern[:40]!r}: not a lower-case "
+                             "case-insensitive pattern")
+        self.pattern = pattern
+        self.folded = re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+    def _target(self, text: str) -> tuple[re.Pattern[str], str]:
+        lower = text.lower()
+        if len(lower) == len(text) and (lower.isascii() or not any(
+                c in text for c in _FOLD_EXCEPTIONS)):
+            return self.folded, lower
+        return self.pattern, text
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        """Like `re.Pattern.search` (the match indexes the lower-cased text)."""
+        pattern, target = self._target(text)
+        return pattern.search(target, pos)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        """Like `re.Pattern.match` (the match indexes the lower-cased text)."""
+        pattern, target = self._target(text)
+        return pattern.match(target)
+
+    def finditer(self, text: str):
+        """Like `re.Pattern.finditer` (matches index the lower-cased text)."""
+        pattern, target = self._target(text)
+        return pattern.finditer(target)
+
 
 NUMBER_WORDS = {
     "zero": 0, "no": 0, "one": 1, "a": 1, "an": 1, "single": 1, "two": 2, "three": 3,
@@ -54,6 +104,7 @@ def clean_number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 3)
 
 
+_BOUNDARY_FOLDED = Folded(_BOUNDARY)
 _BOUNDARY_WORDS = ("but", "however", "unless", "except", "excluding", "other than",
                    "with the exception", "provided", "whereas")
 
@@ -62,7 +113,7 @@ _BOUNDARY_WORDS = ("but", "however", "unless", "except", "excluding", "other tha
 def _boundaries(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Start and end offsets of every clause boundary in `text` (parsers ask many times)."""
     lower = text.lower()
-    pattern = _BOUNDARY if any(w in lower for w in _BOUNDARY_WORDS) else SENTENCE_END
+    pattern = _BOUNDARY_FOLDED if any(map(lower.__contains__, _BOUNDARY_WORDS)) else SENTENCE_END
     found = [(m.start(), m.end()) for m in pattern.finditer(text)]
     return tuple(s for s, _ in found), tuple(e for _, e in found)
 
@@ -84,11 +135,12 @@ def is_negated(text: str, start: int, end: int, window: int = 70,
                look_after: bool = True) -> bool:
     """True when the words before the mention in its clause negate it ("no prior X",
     "without X", "not pregnant"), or words right after do ("HIV negative")."""
-    rules = get_rules()
     left, _ = clause_bounds(text, start, end)
     before = text[max(left, start - window):start]
-    cleaned = _NOT_NEGATION.sub(" ", before)
-    if rules.negation_cue.search(cleaned):
+    cues = folded_cues()
+    # Lower-case once; _NOT_NEGATION.sub keeps its replacements' offsets either way.
+    pattern, target = cues.not_negation._target(before)
+    if cues.negation.search(pattern.sub(" ", target)):
         return True
     return bool(look_after and _POST_NEGATION.match(text[end:end + 30]))
 
@@ -97,10 +149,32 @@ def is_allowance(text: str, start: int, end: int) -> bool:
     """True when the clause permits rather than requires ("... are allowed/eligible")."""
     left, right = clause_bounds(text, start, end)
     # An allowance usually spans its own sentence; look to the end of the sentence.
-    sentence_end = re.search(r"(?<!\d)\.(?!\d)|;|\n", text[end:])
+    sentence_end = _ALLOWANCE_END.search(text[end:])
     right = max(right, end + sentence_end.start() if sentence_end else len(text))
     clause = text[left:right]
-    return any(p.search(clause) for p in get_rules().allowance_cues)
+    return folded_cues().allowance.search(clause) is not None
+
+
+_ALLOWANCE_END = re.compile(r"(?<!\d)\.(?!\d)|;|\n")
+
+
+@dataclass(frozen=True)
+class FoldedCues:
+    """The rules' cue patterns, folded (see `Folded`); the allowance cues as one alternation,
+    which matches wherever any one of them does."""
+
+    negation: Folded
+    not_negation: Folded
+    allowance: Folded
+
+
+@lru_cache(maxsize=1)
+def folded_cues() -> FoldedCues:
+    """The criteria rules' negation and allowance cues, folded once."""
+    rules = get_rules()
+    allowance = re.compile("|".join(f"(?:{p.pattern})" for p in rules.allowance_cues),
+                           re.IGNORECASE)
+    return FoldedCues(Folded(rules.negation_cue), Folded(_NOT_NEGATION), Folded(allowance))
 
 
 def in_conditional(text: str, start: int, window: int = 45) -> bool:

@@ -11,12 +11,13 @@ from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs, get
 from trialmatch.nlp.requirements_common import (
     NUMBER,
     SENTENCE_END,
+    Folded,
     clause_bounds,
+    folded_cues,
     is_allowance,
     requirement,
     to_number,
 )
-from trialmatch.nlp.requirements_rules import get_rules
 
 _I = re.IGNORECASE
 # Words saying the patient has had the therapy before ("prior", "progressed on").
@@ -62,8 +63,16 @@ _PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refracto
                                  r"\W+(?:\w+\W+){0,3}?(?:within|during|on|after)\b", _I)
 
 
+# The case-insensitive patterns that run on most criteria, folded (see `Folded`: same
+# matches, scanned case-sensitively over the lower-cased text, which is much faster).
+_NOT_HISTORY_F = Folded(_NOT_HISTORY)
+_WASHOUT_F = Folded(_WASHOUT)
+_PROGRESSION_WINDOW_F = Folded(_PROGRESSION_WINDOW)
+_PRIOR_CUE_F = Folded(_PRIOR_CUE)
+
+
 def _is_washout(sentence: str) -> bool:
-    return bool(_WASHOUT.search(sentence)) and not _PROGRESSION_WINDOW.search(sentence)
+    return bool(_WASHOUT_F.search(sentence)) and not _PROGRESSION_WINDOW_F.search(sentence)
 
 
 _DISEASE_AFTER = re.compile(r"[\s-]*(?:pneumonitis|induced|related|associated|dermatitis|necrosis|"
@@ -180,6 +189,17 @@ _NAIVE_GATE = re.compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s
                          r"(?:previously\s+)?(?:received|treated)", _I)
 
 
+# Folded (see `Folded`): the groups read below are numbers and markers, the same in lower case.
+_LINES_GATE_F = Folded(_LINES_GATE)
+_NAIVE_GATE_F = Folded(_NAIVE_GATE)
+_NAIVE_STATE_F = Folded(_NAIVE_STATE)
+_CNS_CLAUSE_F = Folded(_CNS_CLAUSE)
+_LINES_BETWEEN_F = Folded(_LINES_BETWEEN)
+_LINES_MIN_F = Folded(_LINES_MIN)
+_LINES_MAX_F = Folded(_LINES_MAX)
+_LINES_MAX_AFTER_F = Folded(_LINES_MAX_AFTER)
+_LINES_EXACT_F = Folded(_LINES_EXACT)
+_GRADE_BEFORE_F = Folded(_GRADE_BEFORE)
 _LINE_WORDS = ("line", "regimen", "therap", "treat", "naive", "naïve", "prior", "previous")
 
 
@@ -187,27 +207,27 @@ def _find_lines(text: str) -> list[Requirement]:
     """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
     "treatment-naive")."""
     lower = text.lower()
-    if not any(word in lower for word in _LINE_WORDS):
+    if not any(map(lower.__contains__, _LINE_WORDS)):
         return []
-    if not _LINES_GATE.search(text):
-        naive = _NAIVE_STATE.search(text) if _NAIVE_GATE.search(text) else None
-        if naive and not _CNS_CLAUSE.search(text[slice(*clause_bounds(text, naive.start(),
+    if not _LINES_GATE_F.search(text):
+        naive = _NAIVE_STATE_F.search(text) if _NAIVE_GATE_F.search(text) else None
+        if naive and not _CNS_CLAUSE_F.search(text[slice(*clause_bounds(text, naive.start(),
                                                                         naive.end()))]):
             return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
                                 naive.end())]
         return []
-    for match in _LINES_BETWEEN.finditer(text):
+    for match in _LINES_BETWEEN_F.finditer(text):
         low, high = _number(match.group("a")), _number(match.group("b"))
         if low is not None and high is not None and low < high:
             return [requirement("prior_lines", {"min": low, "max": high}, text, match.start(),
                                 match.end())]
-    low_match = next((m for m in _LINES_MIN.finditer(text)
+    low_match = next((m for m in _LINES_MIN_F.finditer(text)
                       if _number(m.group("n") or m.group("n2")) is not None
-                      and not _GRADE_BEFORE.search(text[max(0, m.start() - 12):m.start()])),
+                      and not _GRADE_BEFORE_F.search(text[max(0, m.start() - 12):m.start()])),
                      None)
-    high_match = next((m for m in _LINES_MAX.finditer(text)
+    high_match = next((m for m in _LINES_MAX_F.finditer(text)
                        if _number(m.group("n") or m.group("n2")) is not None), None) or next(
-        (m for m in _LINES_MAX_AFTER.finditer(text) if _number(m.group("n")) is not None), None)
+        (m for m in _LINES_MAX_AFTER_F.finditer(text) if _number(m.group("n")) is not None), None)
     low = high = None
     spans = []
     if low_match:
@@ -219,14 +239,14 @@ def _find_lines(text: str) -> list[Requirement]:
         high = high - 1 if high_match.group("lt") else high
         spans.append((high_match.start(), high_match.end()))
     if not spans:
-        exact = _LINES_EXACT.search(text)
+        exact = _LINES_EXACT_F.search(text)
         if exact:
             n = _number(exact.group("n") or exact.group("n2"))
             if n is not None:
                 bound = {"min": n, "max": n if exact.group("only") else None}
                 return [requirement("prior_lines", bound, text, exact.start(), exact.end())]
-        naive = _NAIVE_STATE.search(text)
-        if naive and not _CNS_CLAUSE.search(text[slice(*clause_bounds(text, naive.start(),
+        naive = _NAIVE_STATE_F.search(text)
+        if naive and not _CNS_CLAUSE_F.search(text[slice(*clause_bounds(text, naive.start(),
                                                                         naive.end()))]):
             return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
                                 naive.end())]
@@ -250,12 +270,14 @@ def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inc
         return True
     left, _ = clause_bounds(text, mention.start, mention.end)
     before = text[max(left, mention.start - 80):mention.start]
-    before = re.sub(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+than\b", " ", before,
-                    flags=_I)
+    before = _NO_MORE_THAN.sub(" ", before)
     if criterion_kind == "exclusion":
         before = _EXCLUSION_WORDING.sub(" ", before)
-    cues = list(get_rules().negation_cue.finditer(before))
+    cues = list(folded_cues().negation.finditer(before))
     return bool(cues) and not _OTHER_VERB.search(before[cues[-1].end():])
+
+
+_NO_MORE_THAN = re.compile(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+than\b", _I)
 
 
 def _has_prior_cue(text: str, mention: DrugMention) -> bool:
@@ -266,9 +288,12 @@ def _has_prior_cue(text: str, mention: DrugMention) -> bool:
     sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start))
     before = text[max(sentence_start + 1, mention.start - 120):mention.start]
     after = text[mention.end:mention.end + 40]
-    return bool(_PRIOR_CUE.search(before) or re.match(
-        r"^[^.;]{0,30}?\b(?:therapy|treatment|regimen)?\s*(?:was|were|has\s+been|have\s+been)?\s*"
-        r"(?:received|given|administered|failed)\b", after, _I))
+    return bool(_PRIOR_CUE_F.search(before) or _RECEIVED_AFTER.match(after))
+
+
+_RECEIVED_AFTER = Folded(re.compile(
+    r"^[^.;]{0,30}?\b(?:therapy|treatment|regimen)?\s*(?:was|were|has\s+been|have\s+been)?\s*"
+    r"(?:received|given|administered|failed)\b", _I))
 
 
 _WORDS = re.compile(r"[^\W_]+")
@@ -339,7 +364,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
         sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start),
                              text.rfind("\n", 0, mention.start)) + 1
-        if _NOT_HISTORY.search(text[sentence_start:right]) or _is_washout(sentence):
+        if _NOT_HISTORY_F.search(text[sentence_start:right]) or _is_washout(sentence):
             continue
         if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
                 text[max(0, mention.start - 25):mention.start]) or _CONCURRENT_BEFORE.search(
