@@ -338,10 +338,6 @@ def test_report_mode_option_widens_the_mode_on_request(fixture_db, tmp_path):
     assert stat.S_IMODE(report.stat().st_mode) == 0o640
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs: trialmatch/cli/batch.py option `--report-mode` (same parsing as match) passed to "
-    "run_batch(..., report_mode=mode) in trialmatch/match/batch.py, which passes it to "
-    "write_atomic(path, text, mode) in place of the fixed os.chmod(temp_name, 0o600)"))
 def test_batch_report_mode_option(fixture_db, tmp_path):
     cases = tmp_path / "cases"
     write_case(cases, "mode-case")

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trialmatch.cli.app import DB_HELP, app, cli_errors, console, err_console, resolve_db
+from trialmatch.cli.matching import parse_report_mode
 from trialmatch.errors import TrialmatchError
 from trialmatch.match.batch import CaseOutcome, run_batch, store_changed_at, store_matcher
 
@@ -96,9 +97,13 @@ def batch(
     any_status: bool = typer.Option(False, "--any-status",
                                     help="Consider trials of every status, not only open ones."),
     top: int | None = typer.Option(None, "--top", min=1, help="Keep the N best trials per case."),
+    report_mode: str = typer.Option(
+        "600", "--report-mode",
+        help="File mode of every file written, in octal (default 600: the owner only)."),
 ) -> None:
     """Match every case in CASE_DIR; write DIR/<case id>.json/.md/.html, summary.csv and
     index.html. A bad case is reported and skipped; exit 1 when any case failed."""
+    mode = parse_report_mode(report_mode)
     with cli_errors():
         db_path = resolve_db(db)
         from trialmatch.ingest.store import TrialStore
@@ -112,7 +117,7 @@ def batch(
                 case_dir, out,
                 matcher_factory=functools.partial(store_matcher, db_path, any_status, top),
                 jobs=jobs or os.cpu_count() or 1, resume=resume, store_changed_at=changed_at,
-                on_start=reporter.start, on_case=reporter.case,
+                on_start=reporter.start, on_case=reporter.case, report_mode=mode,
             )
         finally:
             reporter.stop()

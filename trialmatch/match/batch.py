@@ -287,11 +287,11 @@ class BatchResult:
 # --------------------------------------------------------------------------- atomic files
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     """Write `text` to `path` through a temporary file in the same folder and a rename.
 
     A reader (or an interrupted run) sees the old file or the new one, never half of one.
-    Mode 0600: reports hold patient findings.
+    Mode 0600 unless `mode` widens it: reports hold patient findings.
     """
     fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
@@ -299,7 +299,7 @@ def write_atomic(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o600)  # mkstemp already does, but say it where it matters
+        os.chmod(temp_name, mode)  # mkstemp makes 0600; a wider mode is the user's choice
         os.replace(temp_name, path)
     except BaseException:
         # Ctrl-C (KeyboardInterrupt) lands here too: never leave the partial file behind.
@@ -527,6 +527,7 @@ def run_batch(
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[CaseOutcome], None] | None = None,
     mp_start_method: str = "spawn",
+    report_mode: int = 0o600,
 ) -> BatchResult:
     """Match every case under `case_dir` and write the per-case files, summary.csv, index.html.
 
@@ -536,6 +537,7 @@ def run_batch(
     when all its outputs are newer than its inputs and than `store_changed_at` (a POSIX time:
     when the trial store last changed). `on_start(total)` and `on_case(outcome)` report
     progress; `on_case` sees cases as they finish, the result lists them in input order.
+    Every file is written with `report_mode` (0600 by default: they hold patient findings).
 
     Raises InputError when `case_dir` holds no case or `out_dir` is unusable; a bad case is
     an outcome, not an error.
@@ -571,9 +573,9 @@ def run_batch(
             finish(CaseOutcome(index, relpath, case_id, "failed", error, seconds=seconds))
             return
         paths = output_paths(out_dir, case_id)
-        write_atomic(paths[".json"], report.json_text)
-        write_atomic(paths[".md"], report.markdown)
-        write_atomic(paths[".html"], report.html)
+        write_atomic(paths[".json"], report.json_text, report_mode)
+        write_atomic(paths[".md"], report.markdown, report_mode)
+        write_atomic(paths[".html"], report.html, report_mode)
         finish(CaseOutcome(index, relpath, case_id, "matched", findings=report.findings,
                            seconds=seconds))
 
@@ -587,10 +589,10 @@ def run_batch(
         else:
             _run_in_pool(pending, matcher_factory, workers, mp_start_method, record, result)
         result.outcomes = [outcome for outcome in outcomes if outcome is not None]
-        write_atomic(out_dir / "summary.csv", summary_csv(result.outcomes))
+        write_atomic(out_dir / "summary.csv", summary_csv(result.outcomes), report_mode)
         from trialmatch.match.board import render_index
 
-        write_atomic(out_dir / "index.html", render_index(result.outcomes))
+        write_atomic(out_dir / "index.html", render_index(result.outcomes), report_mode)
     except _TerminateRequested:
         raise KeyboardInterrupt from None
     finally:
