@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/criteria.py
 	$(BIN)/python bench/match.py
+	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/limits.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache
