@@ -17,8 +17,18 @@ from trialmatch.match.engine import (
     candidate_codes,
     first_opinion_text,
     match_case,
+    plan_match,
+    ruled_out_by_biomarker,
 )
-from trialmatch.models import Biomarker, CancerType, Profile, Stage
+from trialmatch.models import (
+    Biomarker,
+    CancerType,
+    EligibilityCriterion,
+    Profile,
+    Requirement,
+    Stage,
+    Trial,
+)
 from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.nlp.vocab import get_vocabulary
 
@@ -217,3 +227,61 @@ def test_gold_case(store, gold_case_files, gold_path):
     assert set(gold["protocols"]) <= therapies
     assert set(gold["testing_gaps"]) <= {g["marker"] for g in document["testing_gaps"]}
     assert set(gold["discrepancies"]) <= {d["field"] for d in document["discrepancies"]}
+
+
+# --------------------------------------------------------------------------- excluded rule
+
+
+def _basket_trial(nct_id: str, codes: list[str], *criteria) -> Trial:
+    return Trial(nct_id=nct_id, title=nct_id, official_title=None, status="RECRUITING",
+                 phases=["PHASE2"], study_type="INTERVENTIONAL", conditions=["Solid Tumor"],
+                 keywords=[], interventions=[], sponsor=None, minimum_age=18,
+                 maximum_age=None, sex="ALL", healthy_volunteers=False, last_update=None,
+                 criteria_text="", oncotree_codes=codes,
+                 criteria=[EligibilityCriterion(kind, text, number, requirements=[req])
+                           for number, (kind, text, req) in enumerate(criteria)])
+
+
+KRAS_G12C = ("inclusion", "KRAS G12C mutation", Requirement(
+    "biomarker", {"any_of": [{"marker": "KRAS", "alterations": ["G12C"]}]}, "KRAS G12C"))
+BRAF_V600E = ("inclusion", "BRAF V600E mutation", Requirement(
+    "biomarker", {"any_of": [{"marker": "BRAF", "alterations": ["V600E"]}]}, "BRAF V600E"))
+NOT_LUNG = ("exclusion", "Lung cancer", Requirement(
+    "cancer_type", {"codes": ["LUNG"], "scope": "codes"}, "Lung cancer"))
+STAGE_II = ("inclusion", "Stage II disease", Requirement("stage", {"groups": ["II"]},
+                                                          "Stage II"))
+
+
+@pytest.mark.parametrize(("codes", "criteria", "listed"), [
+    # Same cancer: listed whatever rules it out.
+    (["NSCLC"], [STAGE_II], True),
+    (["LUAD", "_SOLID"], [STAGE_II], True),
+    (["LUNG"], [KRAS_G12C], True),
+    # A basket trial ruled out by a biomarker the notes report (KRAS G12D, not G12C): listed.
+    (["_SOLID"], [KRAS_G12C], True),
+    (["_ANY"], [STAGE_II, KRAS_G12C], True),
+    # A basket trial ruled out by anything else: left out, including a biomarker the notes
+    # do not report (BRAF stays unknown, so the stage decides).
+    (["_SOLID"], [NOT_LUNG], False),
+    (["_SOLID"], [STAGE_II], False),
+    (["_SOLID", "BREAST"], [STAGE_II, BRAF_V600E], False),
+])
+def test_excluded_lists_only_relevant_trials(codes, criteria, listed):
+    profile = Profile(
+        cancer_type=CancerType("LUAD", "Lung Adenocarcinoma", "adenocarcinoma", 0, 14),
+        stage=Stage(group="IV", m="M1a", evidence="stage IV"),
+        biomarkers=[Biomarker("KRAS", "G12D", "positive", evidence="KRAS G12D")])
+    trial = _basket_trial("NCT01000001", codes, *criteria)
+    matches, excluded = plan_match(egfr_case(first_opinion=None), profile, [trial],
+                                   ontology=get_vocabulary())
+    assert not matches
+    assert [e.trial.nct_id for e in excluded] == (["NCT01000001"] if listed else [])
+    if listed:
+        assert excluded[0].same_cancer == any(not c.startswith("_") for c in codes)
+        assert excluded[0].reasons
+
+
+def test_excluded_trials_on_the_store_are_relevant(store):
+    result = run(store, any_status=True)
+    assert result.excluded
+    assert all(e.same_cancer or ruled_out_by_biomarker(e.verdict) for e in result.excluded)

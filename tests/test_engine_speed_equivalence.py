@@ -14,7 +14,7 @@ import pytest
 
 from trialmatch.ingest.store import TrialStore
 from trialmatch.match.case import load_case
-from trialmatch.match.engine import match_case
+from trialmatch.match.engine import match_case, ruled_out_by_biomarker
 from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.nlp.extract import extract
 
@@ -96,6 +96,8 @@ def test_fast_path_gives_the_plain_path_results(store, profiles, case_file, any_
     assert {t.trial.nct_id for t in fast.trials} <= survivors
     assert len(spy.read) <= len(plain_store.read)
     assert all(e.trial.nct_id in survivors for e in fast.excluded if e.trial.locations)
+    # Both paths list only the relevant ruled-out trials (see trialmatch.match.engine).
+    assert all(e.same_cancer or ruled_out_by_biomarker(e.verdict) for e in fast.excluded)
 
 
 def test_the_fast_path_reads_fewer_trials_in_full(store, profiles):

@@ -6,6 +6,19 @@
 `match_case` does the I/O (extraction, the store); `plan_match` is the pure part that turns a
 profile and candidate trials into a `MatchResult`; rendering is elsewhere (the CLI and
 `trialmatch.match.report`). `MatchResult.to_dict()` is the SPEC's `match --json` document.
+
+Which ruled-out trials are listed in `excluded` (SPEC: "the relevant trials ruled out (same
+cancer, a failing criterion)"):
+- a trial for the patient's cancer: its OncoTree codes meet the patient's cancer family (the
+  code, its ancestors and descendants, and siblings below the tissue level; see
+  `cancer_family`), whatever criterion rules it out;
+- a basket trial (reached only through "_SOLID", "_ANY" or "_HEME") when a failing criterion
+  decides a biomarker against the patient, which happens only for a marker the notes report
+  a result for ("KRAS G12C required", the patient has KRAS G12D): that tells the reader why a
+  biomarker-directed trial is not theirs.
+Every other basket trial that fails a criterion (another tumour type, a stage or a prior
+therapy of a basket's own) is left out: for a lung case that is ~150 entries that say
+nothing about this patient's disease.
 """
 
 from __future__ import annotations
@@ -169,6 +182,14 @@ def candidate_codes(code: str | None, ontology: Any) -> list[str]:
     return sorted(codes)
 
 
+def ruled_out_by_biomarker(verdict: TrialVerdict) -> bool:
+    """Does a failing criterion decide a biomarker against the patient? (An inclusion's
+    biomarker statement false, an exclusion's true.) A biomarker is decided only from a
+    result in the notes, so the trial names a marker the patient was tested for."""
+    return any(r.kind == "biomarker" and r.truth is (c.kind == "exclusion")
+               for c in verdict.failing for r in c.requirements)
+
+
 def first_opinion_text(case: Case) -> str:
     """The first opinion's diagnosis, stage and biomarkers written as a short note, so the
     extractor reads them with the same vocabulary as the notes."""
@@ -196,6 +217,8 @@ def plan_match(
     load_full: Callable[[list[str]], Sequence[Trial]] | None = None,
 ) -> tuple[list[TrialMatch], list[ExcludedTrial]]:
     """Evaluate and rank candidate trials for the case (pure: no store, no extractor).
+
+    Ruled-out trials are returned only when relevant (see the module docstring).
 
     `ontology` is the vocabulary (is_a, is_solid, is_heme, ancestors, descendants).
     With `load_full`, `trials` may be screening views (`TrialStore.screening_trials`): every
@@ -229,7 +252,8 @@ def plan_match(
             verdict = evaluate_trial(trial, patient)
         if verdict.verdict == "excluded":
             same = bool(lineage & set(trial.oncotree_codes))
-            excluded.append(ExcludedTrial(trial, verdict, same))
+            if same or ruled_out_by_biomarker(verdict):
+                excluded.append(ExcludedTrial(trial, verdict, same))
             continue
         score = score_trial(trial, verdict, patient, case.location)
         # SPEC: missed = not mentioned by the first opinion; with no first opinion, nothing
