@@ -48,6 +48,10 @@ class SpyStore(PlainStore):
     def snapshot(self):
         return self._store.snapshot()
 
+    def complete_trials(self, views, **kwargs):
+        self.read += [view.nct_id for view in views]
+        return self._store.complete_trials(views, **kwargs)
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):

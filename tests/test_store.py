@@ -222,6 +222,20 @@ def test_screening_trials_hold_what_can_rule_a_patient_out(store):
         [0, 2, 3]
 
 
+@pytest.mark.parametrize("skip", [set(), {"organ_function"}, {"organ_function", "age"}])
+def test_complete_trials_are_the_full_trials(store, skip):
+    """A screening view completed with what it leaves out is the trial `get_trials` reads,
+    and shares the view's criteria."""
+    store.upsert_studies(make_studies(3), annotate_with_kinds)
+    ids = ["NCT90000002", "NCT90000003"]
+    store.trial_cache_size = 0  # read both ways, not from the kept trials
+    views = store.screening_trials(ids, skip_kinds=skip)
+    completed = store.complete_trials(views, skip_kinds=skip)
+    assert completed == store.get_trials(ids)
+    assert [c.position for c in completed[1].criteria] == [0, 1, 2, 3]
+    assert all(any(c is kept for c in completed[1].criteria) for kept in views[1].criteria)
+
+
 def test_stored_kinds_follow_reparse(store):
     store.upsert_studies(make_studies(1), annotate_with_kinds)
     kinds = [row[0] for row in store.conn.execute(

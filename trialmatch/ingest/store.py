@@ -545,9 +545,26 @@ class TrialStore:
             for start in range(0, len(ids), max(1, chunk)):
                 yield from self._get_trials(ids[start:start + max(1, chunk)])
 
-    def _get_trials(self, nct_ids: list[str]) -> list[Trial]:
+    def complete_trials(
+        self, views: Sequence[Trial], *, skip_kinds: Iterable[str] = ()
+    ) -> list[Trial]:
+        """The full trials of screening views, in their order: what `get_trials` returns for
+        their ids, read from one snapshot, but reading only the criteria the views leave
+        out (free text and those of `skip_kinds`, which must be the kinds the views were read
+        with) and sharing the views' criteria. Kept between calls as `get_trials` keeps
+        trials."""
+        by_id = {view.nct_id: view for view in views}
+        skip = tuple(sorted({str(kind) for kind in skip_kinds}))
+        with self.snapshot():
+            return self._cached(self._trials, self.trial_cache_size, list(by_id), (),
+                                lambda missing: {t.nct_id: t for t in self._get_trials(
+                                    missing, views=by_id, skip=skip)})
+
+    def _get_trials(self, nct_ids: list[str], views: dict[str, Trial] | None = None,
+                    skip: Sequence[str] = ()) -> list[Trial]:
         # Plain tuples and only the columns a Trial holds (never the compressed raw_json):
         # building sqlite3.Row dicts and fetching the blob were most of a match's time.
+        # With `views`, only the criteria they leave out are read (see `complete_trials`).
         ids = _json(nct_ids)
         rows = {
             row[0]: row
@@ -565,7 +582,14 @@ class TrialStore:
         ):
             locations.setdefault(nct_id, []).append(Location(*fields))
         codes = self._codes(ids)
-        criteria = self._criteria(ids, only_structured=False)
+        if views is None:
+            criteria = self._criteria(ids, only_structured=False)
+        else:
+            criteria = self._criteria(ids, left_out=True, skip_kinds=skip)
+            for nct_id, view in views.items():
+                if nct_id in rows and view.criteria:
+                    criteria[nct_id] = sorted([*view.criteria, *criteria.get(nct_id, [])],
+                                              key=lambda c: c.position)
         return [
             _trial(rows[n], locations.get(n, []), codes.get(n, []), criteria.get(n, []))
             for n in nct_ids
@@ -663,21 +687,30 @@ class TrialStore:
         return codes
 
     def _criteria(
-        self, ids_json: str, *, only_structured: bool, skip_kinds: Sequence[str] = ()
+        self, ids_json: str, *, only_structured: bool = False, skip_kinds: Sequence[str] = (),
+        left_out: bool = False,
     ) -> dict[str, list[EligibilityCriterion]]:
+        """Criteria by trial: all; or with `only_structured` those with requirements, less
+        those made only of `skip_kinds` (a screening view's); or with `left_out` exactly the
+        ones such a view leaves out."""
         sql = ('SELECT nct_id, kind, text, position, start, "end", cohort, requirements '
                f"FROM criteria WHERE nct_id IN ({_IDS})")
         params: list[Any] = [ids_json]
-        if only_structured:
+        # Keep a criterion when a kind is left once every skipped kind is taken out of
+        # its " kind1 kind2 " list (see migration m005).
+        left = "' ' || kinds || ' '"
+        for kind in skip_kinds:
+            left = f"replace({left}, ?, ' ')"
+            params.append(f" {kind} ")
+        if left_out:
+            sql += (f" AND (requirements = '[]' OR trim({left}) = '')" if skip_kinds else
+                    " AND requirements = '[]'")
+        elif only_structured:
             sql += " AND requirements != '[]'"
-        if skip_kinds:
-            # Keep a criterion when a kind is left once every skipped kind is taken out of
-            # its " kind1 kind2 " list (see migration m005).
-            left = "' ' || kinds || ' '"
-            for kind in skip_kinds:
-                left = f"replace({left}, ?, ' ')"
-                params.append(f" {kind} ")
-            sql += f" AND trim({left}) != ''"
+            if skip_kinds:
+                sql += f" AND trim({left}) != ''"
+        else:
+            del params[1:]
         sql += " ORDER BY nct_id, position"
         criteria: dict[str, list[EligibilityCriterion]] = {}
         # Trials repeat criteria word for word ("Pregnant or breastfeeding", a sponsor's

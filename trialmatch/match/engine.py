@@ -347,6 +347,14 @@ def match_case(
         if screening is not None and ids:
             trials = screening(ids, skip_kinds=ALWAYS_UNKNOWN_KINDS)
             load_full = store.get_trials
+            complete = getattr(store, "complete_trials", None)
+            if complete is not None:
+                # The survivors' views already hold most of their criteria.
+                views = {view.nct_id: view for view in trials}
+
+                def load_full(nct_ids: list[str]) -> Sequence[Trial]:
+                    return complete([views[n] for n in nct_ids],
+                                    skip_kinds=ALWAYS_UNKNOWN_KINDS)
         else:
             trials = store.get_trials(ids) if ids else []
             load_full = None
