@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from trialmatch.models import Requirement
-from trialmatch.nlp.requirements_common import requirement
+from trialmatch.nlp.requirements_common import Folded, requirement
 from trialmatch.nlp.vocab import get_vocabulary
 
 _I = re.IGNORECASE
@@ -37,6 +37,11 @@ _TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|l
                           r"primary", _I)
 _HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
 _NON_SQUAMOUS = re.compile(r"\bnon-?\s?squamous\b", _I)
+# Every pattern here is used for its truth and offsets only: fold them (see `Folded`).
+_SOLID, _HEME, _ANY, _GENERIC_CONDITION, _EXCEPT, _HISTORY_BEFORE, _TUMOUR_WORD, \
+    _HEME_FAMILY, _NON_SQUAMOUS = (Folded(p) for p in (
+        _SOLID, _HEME, _ANY, _GENERIC_CONDITION, _EXCEPT, _HISTORY_BEFORE, _TUMOUR_WORD,
+        _HEME_FAMILY, _NON_SQUAMOUS))
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
 
@@ -126,7 +131,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue
         if _HISTORY_BEFORE.search(text[max(0, match.start - 40):match.start]):
             continue
-        if _WITHOUT_BEFORE.search(text[max(0, match.start - 40):match.start]):
+        if _WITHOUT_BEFORE_F.search(text[max(0, match.start - 40):match.start]):
             continue  # "adenocarcinoma without small cell features" asks for no small cell
         histologies.append(match)
     non_squamous = _NON_SQUAMOUS.search(text)
@@ -160,6 +165,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
 _WITHOUT_BEFORE = re.compile(r"\b(?:without|no|not|excluding|other\s+than|rather\s+than)\s+"
                              r"(?:(?:any|predominant|predominantly|significant|a|an)\s+)?$",
                              re.IGNORECASE)
+_WITHOUT_BEFORE_F = Folded(_WITHOUT_BEFORE)
 
 
 def _aside(text: str, start: int) -> bool:
