@@ -577,7 +577,8 @@ class TrialStore:
         locations: dict[str, list[Location]] = {}
         for nct_id, *fields in self.conn.execute(
             "SELECT nct_id, facility, city, state, country, status, lat, lon FROM locations "
-            f"WHERE nct_id IN ({_IDS}) ORDER BY rowid",
+            # Index order (rows of one trial in rowid order, as written): no sort.
+            f"WHERE nct_id IN ({_IDS}) ORDER BY nct_id, rowid",
             (ids,),
         ):
             locations.setdefault(nct_id, []).append(Location(*fields))
