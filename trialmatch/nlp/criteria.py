@@ -90,7 +90,7 @@ class CriterionPiece:
 def _header_kind(label: str, bulleted: bool = False) -> str | None:
     rules = get_rules()
     lower = label.lower()
-    if len(label) > 120 or not any(word in lower for word in rules.header_words):
+    if len(label) > 120 or not any(map(lower.__contains__, rules.header_words)):
         return None  # every header names one of these words: skip the patterns
     label = _LABEL_DECORATION.sub("", label)
     if not label or len(label) > 90:
@@ -137,7 +137,13 @@ def _lines(text: str):
         if _header_kind(raw.strip()) is not None:
             yield start, end, raw  # the whole line is a header ("Inclusion Criteria (all):")
             continue
-        for match in _INLINE_HEADER.finditer(raw):
+        if raw.isascii() and "criteria" not in raw.lower():
+            # Every inline header says "criteria" (non-ASCII lines take the pattern itself:
+            # it matches "İ" as "i" under IGNORECASE, which lower() does not give).
+            matches = ()
+        else:
+            matches = _INLINE_HEADER.finditer(raw)
+        for match in matches:
             header_start = start + match.start("header")
             if raw[match.end():].strip() == "" and match.start("header") == len(raw) - len(
                     raw.lstrip()):

@@ -95,16 +95,19 @@ _THERAPY_SETTING = re.compile(
     re.IGNORECASE)
 
 
-_TRIGGER_TABLE = tuple((kind, parts, frozenset(whole))
-                       for kind, (parts, whole) in _TRIGGERS.items())
+_TRIGGER_TABLE = {kind: (parts, frozenset(whole)) for kind, (parts, whole) in _TRIGGERS.items()}
 
 
-def _triggered_kinds(lower: str, words: set[str]) -> set[str]:
-    # map() over the bound `in` test: no Python frame per substring (this runs on every
-    # criterion, for every kind).
+def _trigger_test(lower: str, words: set[str]):
+    """A test `triggered(kind)` for one criterion, evaluated only for the kinds asked about
+    (a kind whose parser needs a digit is not asked about in a criterion without one)."""
+    # map() over the bound `in` test: no Python frame per substring.
     contains = lower.__contains__
-    return {kind for kind, parts, whole in _TRIGGER_TABLE
-            if any(map(contains, parts)) or not words.isdisjoint(whole)}
+
+    def triggered(kind: str) -> bool:
+        parts, whole = _TRIGGER_TABLE[kind]
+        return any(map(contains, parts)) or not words.isdisjoint(whole)
+    return triggered
 
 
 class _Gates:
@@ -134,6 +137,8 @@ class _Gates:
         self.histologies = phrases(("_histology_index",))
         self.sites = phrases(("_site_index",))
         self.markers = phrases(("_marker_index",))
+        # Per index (by id): the words that are a whole phrase by themselves.
+        self._singles: dict[int, frozenset[str]] = {}
 
     def tokens(self, lower: str, words: set[str] | None = None) -> set[str]:
         words = set(_WORD.findall(lower)) if words is None else words
@@ -141,11 +146,19 @@ class _Gates:
         return {self.normalise(w) if ("ae" in w or "oe" in w or "our" in w) else w
                 for w in words}
 
-    @staticmethod
-    def may_match(index: dict[str, list[frozenset[str]]] | None, tokens: set[str]) -> bool:
+    def may_match(self, index: dict[str, list[frozenset[str]]] | None, tokens: set[str]) -> bool:
         if index is None:
             return True
-        return any(phrase <= tokens for word in tokens & index.keys() for phrase in index[word])
+        found = tokens & index.keys()
+        if not found:
+            return False
+        # Most hits are one-word phrases: a set test settles them without the subset loop.
+        singles = self._singles.get(id(index))
+        if singles is None:
+            singles = self._singles[id(index)] = frozenset(
+                word for word, phrases in index.items() if frozenset((word,)) in phrases)
+        return not found.isdisjoint(singles) or any(
+            phrase <= tokens for word in found for phrase in index[word])
 
 
 def _phrase_words(entry: object) -> list[str]:
@@ -196,10 +209,10 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     words = set(_WORD.findall(lower))
     tokens = gates.tokens(lower, words)
     requirements: list[Requirement] = []
-    triggered = _triggered_kinds(lower, words)
+    triggered = _trigger_test(lower, words)
 
     def _triggered(_: str, name: str) -> bool:
-        return name in triggered
+        return triggered(name)
 
     other_malignancy = find_other_malignancy(text) if _triggered(lower, "malignancy") else []
     requirements += other_malignancy

@@ -312,26 +312,25 @@ def _drug_spellings() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _spelling_starts() -> tuple[frozenset[str], frozenset[str]]:
-    """The first three characters of every spelling, and the spellings shorter than that."""
-    spellings = _drug_spellings()
-    return (frozenset(s[:3] for s in spellings if len(s) >= 3),
-            frozenset(s for s in spellings if len(s) < 3))
+def _spelling_prefixes() -> frozenset[str]:
+    """Every prefix of every spelling: a run of words whose letters are no such prefix cannot
+    grow into a spelling, so the search from that word stops at once."""
+    return frozenset(s[:k] for s in _drug_spellings() for k in range(1, len(s) + 1))
 
 
 def _may_name_drug(text: str) -> bool:
+    """Do some consecutive words (at most `_GATE_NGRAM`), run together, spell a drug or class?"""
     spellings = _drug_spellings()
-    starts, short = _spelling_starts()
+    prefixes = _spelling_prefixes()
     words = _WORDS.findall(text.lower())
     for i in range(len(words)):
-        head = "".join(words[i:i + 3])
-        if head[:3] not in starts and head[:1] not in short and head[:2] not in short:
-            continue
         joined = ""
         for word in words[i:i + _GATE_NGRAM]:
             joined += word
             if joined in spellings:
                 return True
+            if joined not in prefixes:
+                break
     return False
 
 
