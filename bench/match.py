@@ -139,14 +139,11 @@ def time_cases(cases: list, db_path: Path, runs: int, *, view_cache: bool = True
 
 def stage_breakdown(cases: list, db_path: Path) -> dict[str, float]:
     """Median ms per case of each stage of `match_case`, run piece by piece as the engine
-    does: candidates, screening views (no view cache), screening, full read of the trials
-    that pass, their evaluation and ranking, findings."""
-    from trialmatch.config import OPEN_STATUSES
-    from trialmatch.ingest.store import TrialStore
-    from trialmatch.match import findings
-    from trialmatch.match.engine import candidate_codes, drug_therapy_reader, plan_match
-    from trialmatch.match.evaluate import ALWAYS_UNKNOWN_KINDS, build_patient, screen_trial
-    from trialmatch.nlp.extract import extract
+    does (one snapshot, the collector paused, no view cache): candidates, screening views,
+    screening, completing the views of the trials that pass, their evaluation and ranking,
+    findings."""
+    from trialmatch.ingest.store import TrialStore, gc_paused
+    from trialmatch.match.engine import drug_therapy_reader
     from trialmatch.nlp.vocab import get_vocabulary
 
     vocabulary = get_vocabulary()
@@ -157,36 +154,48 @@ def stage_breakdown(cases: list, db_path: Path) -> dict[str, float]:
     with TrialStore.open(db_path, readonly=True) as store:
         store.view_cache_size = store.trial_cache_size = 0
         for case in cases:
-            clock = time.perf_counter()
-            profile = extract(case.note_texts)
-            stages["extract"].append(time.perf_counter() - clock)
-            code = profile.cancer_type.code if profile.cancer_type else None
-            clock = time.perf_counter()
-            ids = store.candidate_ids(candidate_codes(code, vocabulary),
-                                      statuses=list(OPEN_STATUSES), age=case.age, sex=case.sex)
-            stages["candidate query"].append(time.perf_counter() - clock)
-            clock = time.perf_counter()
-            views = store.screening_trials(ids, skip_kinds=ALWAYS_UNKNOWN_KINDS)
-            stages["screening views"].append(time.perf_counter() - clock)
-            patient = build_patient(
-                profile, ontology=vocabulary, age=case.age, sex=case.sex, ecog=case.ecog,
-                prior_therapies=case.prior_therapies, therapy_reader=reader,
-                note_texts=case.note_texts)
-            clock = time.perf_counter()
-            passed = [view.nct_id for view in views if not screen_trial(view, patient)]
-            stages["screening"].append(time.perf_counter() - clock)
-            clock = time.perf_counter()
-            trials = store.get_trials(passed)
-            stages["read survivors"].append(time.perf_counter() - clock)
-            clock = time.perf_counter()
-            plan_match(case, profile, trials, ontology=vocabulary, therapy_reader=reader)
-            stages["evaluate+rank survivors"].append(time.perf_counter() - clock)
-            clock = time.perf_counter()
-            findings.find_protocols(profile, is_a=vocabulary.is_a,
-                                    is_solid=vocabulary.is_solid, plan_text=None)
-            findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=None)
-            stages["findings"].append(time.perf_counter() - clock)
+            with gc_paused(), store.snapshot():
+                stage_times(case, store, vocabulary, reader, stages)
     return {name: statistics.median(times) * 1000 for name, times in stages.items()}
+
+
+def stage_times(case, store, vocabulary, reader, stages: dict[str, list[float]]) -> None:
+    """One case through `match_case`'s stages, adding each stage's seconds to `stages`."""
+    from trialmatch.config import OPEN_STATUSES
+    from trialmatch.match import findings
+    from trialmatch.match.engine import candidate_codes, plan_match
+    from trialmatch.match.evaluate import ALWAYS_UNKNOWN_KINDS, build_patient, screen_trial
+    from trialmatch.nlp.extract import extract
+
+    clock = time.perf_counter()
+    profile = extract(case.note_texts)
+    stages["extract"].append(time.perf_counter() - clock)
+    code = profile.cancer_type.code if profile.cancer_type else None
+    clock = time.perf_counter()
+    ids = store.candidate_ids(candidate_codes(code, vocabulary),
+                              statuses=list(OPEN_STATUSES), age=case.age, sex=case.sex)
+    stages["candidate query"].append(time.perf_counter() - clock)
+    clock = time.perf_counter()
+    views = store.screening_trials(ids, skip_kinds=ALWAYS_UNKNOWN_KINDS)
+    stages["screening views"].append(time.perf_counter() - clock)
+    patient = build_patient(
+        profile, ontology=vocabulary, age=case.age, sex=case.sex, ecog=case.ecog,
+        prior_therapies=case.prior_therapies, therapy_reader=reader,
+        note_texts=case.note_texts)
+    clock = time.perf_counter()
+    passed = [view for view in views if not screen_trial(view, patient)]
+    stages["screening"].append(time.perf_counter() - clock)
+    clock = time.perf_counter()
+    trials = store.complete_trials(passed, skip_kinds=ALWAYS_UNKNOWN_KINDS)
+    stages["read survivors"].append(time.perf_counter() - clock)
+    clock = time.perf_counter()
+    plan_match(case, profile, trials, ontology=vocabulary, therapy_reader=reader)
+    stages["evaluate+rank survivors"].append(time.perf_counter() - clock)
+    clock = time.perf_counter()
+    findings.find_protocols(profile, is_a=vocabulary.is_a, is_solid=vocabulary.is_solid,
+                            plan_text=None)
+    findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=None)
+    stages["findings"].append(time.perf_counter() - clock)
 
 
 def command_seconds(case_path: Path, db_path: Path, repeats: int = 3) -> list[float]:

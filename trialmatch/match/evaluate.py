@@ -1232,7 +1232,7 @@ _TRIAL_CONTEXT_KINDS = frozenset({"cancer_type", "histology"})
 
 
 def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
-                      trial_codes: list[str]) -> CriterionResult:
+                      trial_codes: tuple[str, ...]) -> CriterionResult:
     """`evaluate_criterion`, remembered for the patient: trials repeat the same criteria
     ("ANC >= 1,500/uL", "Pregnant or breastfeeding") word for word.
 
@@ -1249,14 +1249,18 @@ def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
     if held is None or held[0] is not requirements:
         held = (requirements, any(r.kind in _TRIAL_CONTEXT_KINDS for r in requirements))
         memo[ident] = held
-    key = (criterion.kind, criterion.text, ident, tuple(trial_codes) if held[1] else None)
+    key = (criterion.kind, criterion.text, ident, trial_codes if held[1] else None)
     cached = memo.get(key)
     if cached is None:
         cached = evaluate_criterion(criterion, patient, trial_codes)
         memo[key] = cached
     if cached.position == criterion.position and cached.cohort == criterion.cohort:
         return cached
-    return replace(cached, position=criterion.position, cohort=criterion.cohort)
+    # The same result at this criterion's place (built directly: dataclasses.replace reads
+    # the fields' metadata on every call).
+    return CriterionResult(cached.kind, cached.text, cached.result, cached.reason,
+                           cached.evidence, criterion.position, criterion.cohort,
+                           cached.material, cached.requirements)
 
 
 def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
@@ -1267,11 +1271,12 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
     since failing one cohort rules nobody out. Empty when nothing common fails.
     """
     failing = [r for r in record_criteria(trial, patient) if r.result == "not_met"]
+    codes = tuple(trial.oncotree_codes)
     for criterion in trial.criteria:
         if criterion.cohort is not None or not criterion.requirements or all(
                 r.kind in ALWAYS_UNKNOWN_KINDS for r in criterion.requirements):
             continue
-        result = _criterion_result(criterion, patient, trial.oncotree_codes)
+        result = _criterion_result(criterion, patient, codes)
         if result.result == "not_met":
             failing.append(result)
     return failing
@@ -1280,7 +1285,8 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
-    results += [_criterion_result(c, patient, trial.oncotree_codes) for c in trial.criteria]
+    codes = tuple(trial.oncotree_codes)
+    results += [_criterion_result(c, patient, codes) for c in trial.criteria]
     common = [r for r in results if r.cohort is None]
     cohorts: dict[str, list[CriterionResult]] = {}
     for r in results:
