@@ -19,7 +19,6 @@ Targets (issue 6): 500 cases in under 60 s with 2 jobs; under 400 MB per worker.
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import json
 import shutil
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
+from replicate import load_studies, replicated
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_STUDIES = REPO.parent / "shared" / "ctgov" / "studies"
@@ -40,18 +40,11 @@ def build_store(studies_dir: Path, trials: int, db_path: Path) -> None:
     from trialmatch.ingest.store import TrialStore
     from trialmatch.nlp.criteria import annotate_trial
 
-    studies = [json.loads(path.read_text()) for path in sorted(studies_dir.glob("*.json"))]
-    if not studies:
-        sys.exit(f"no study JSON files in {studies_dir}")
+    studies = load_studies(studies_dir)
 
     def replicas():
-        for number in range(trials):
-            study = copy.deepcopy(studies[number % len(studies)])
-            identification = study["protocolSection"]["identificationModule"]
-            # Copy 0 keeps the real id; later copies get ids no real trial uses (NCT8...).
-            if number >= len(studies):
-                identification["nctId"] = f"NCT{80_000_000 + number:08d}"
-            yield study
+        # Copy 0 keeps the real id; later copies get ids no real trial uses.
+        return replicated(studies, trials, 80_000_000)
 
     partial = db_path.with_suffix(".building")
     partial.unlink(missing_ok=True)

@@ -21,7 +21,6 @@ the Python start-up and imports (reported as "baseline") and at the end.
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import json
 import resource
@@ -30,6 +29,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from replicate import load_studies, replicated
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -192,17 +193,11 @@ def build_big_store(studies_dir: Path, trials: int, db_path: Path) -> dict:
     """A store of `trials` trials: the real studies replicated under new NCT ids."""
     from trialmatch.ingest.store import TrialStore
 
-    studies = [json.loads(p.read_text()) for p in sorted(studies_dir.glob("*.json"))]
-    if not studies:
-        sys.exit(f"no study JSON files in {studies_dir}")
+    studies = load_studies(studies_dir)
 
     def replicas():
-        for number in range(trials):
-            study = copy.deepcopy(studies[number % len(studies)])
-            identification = study["protocolSection"]["identificationModule"]
-            if number >= len(studies):  # copies get ids no real trial uses (NCT7...)
-                identification["nctId"] = f"NCT{70_000_000 + number:08d}"
-            yield study
+        # Copy 0 keeps the real id; later copies get ids no real trial uses.
+        return replicated(studies, trials, 70_000_000)
 
     partial = db_path.with_suffix(".building")
     partial.unlink(missing_ok=True)
