@@ -1168,8 +1168,9 @@ def record_criteria(trial: Trial, patient: Patient) -> list[CriterionResult]:
     has_sex = (trial.sex or "ALL").upper() in ("FEMALE", "MALE")
     stated: set[str] = set()
     if has_age or has_sex:
-        stated = {r.kind for c in trial.criteria for r in c.requirements
-                  if r.kind in ("age", "sex")}
+        memo = patient.memo
+        for c in trial.criteria:
+            stated |= _requirements_facts(c.requirements, memo)[3]
     # Trials (and copies of one trial) share conditions and record fields: remembered for
     # the patient by everything the checks read.
     key = ("record", tuple(trial.oncotree_codes), tuple(trial.conditions),
@@ -1231,8 +1232,28 @@ ALWAYS_UNKNOWN_KINDS = frozenset({
 _TRIAL_CONTEXT_KINDS = frozenset({"cancer_type", "histology"})
 
 
+# What a requirements list says whatever the patient (see `_requirements_facts`): the list
+# itself (kept alive, see `_criterion_result`), whether its evaluation reads the trial's
+# codes, whether it can never rule anyone out, and the record fields it states.
+_Facts = tuple[list[Requirement], bool, bool, frozenset[str]]
+_RECORD_KINDS = frozenset({"age", "sex"})
+
+
+def _requirements_facts(requirements: list[Requirement], memo: dict[Any, Any]) -> _Facts:
+    """Facts about a requirements list, worked out once per list for the patient."""
+    facts = memo.get(id(requirements))
+    if facts is None or facts[0] is not requirements:
+        kinds = {r.kind for r in requirements}
+        facts = (requirements, bool(kinds & _TRIAL_CONTEXT_KINDS),
+                 not requirements or kinds <= ALWAYS_UNKNOWN_KINDS,
+                 frozenset(kinds & _RECORD_KINDS))
+        memo[id(requirements)] = facts
+    return facts
+
+
 def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
-                      trial_codes: tuple[str, ...]) -> CriterionResult:
+                      trial_codes: tuple[str, ...],
+                      facts: _Facts | None = None) -> CriterionResult:
     """`evaluate_criterion`, remembered for the patient: trials repeat the same criteria
     ("ANC >= 1,500/uL", "Pregnant or breastfeeding") word for word.
 
@@ -1242,14 +1263,10 @@ def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
     the params of every requirement cost more than most evaluations). The memo keeps the
     list alive, so its identity cannot pass to another list while the patient is in use.
     """
-    requirements = criterion.requirements
     memo = patient.memo
-    ident = id(requirements)
-    held = memo.get(ident)
-    if held is None or held[0] is not requirements:
-        held = (requirements, any(r.kind in _TRIAL_CONTEXT_KINDS for r in requirements))
-        memo[ident] = held
-    key = (criterion.kind, criterion.text, ident, trial_codes if held[1] else None)
+    if facts is None:
+        facts = _requirements_facts(criterion.requirements, memo)
+    key = (criterion.kind, criterion.text, id(facts[0]), trial_codes if facts[1] else None)
     cached = memo.get(key)
     if cached is None:
         cached = evaluate_criterion(criterion, patient, trial_codes)
@@ -1272,11 +1289,14 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
     """
     failing = [r for r in record_criteria(trial, patient) if r.result == "not_met"]
     codes = tuple(trial.oncotree_codes)
+    memo = patient.memo
     for criterion in trial.criteria:
-        if criterion.cohort is not None or not criterion.requirements or all(
-                r.kind in ALWAYS_UNKNOWN_KINDS for r in criterion.requirements):
+        if criterion.cohort is not None:
             continue
-        result = _criterion_result(criterion, patient, codes)
+        facts = _requirements_facts(criterion.requirements, memo)
+        if facts[2]:
+            continue
+        result = _criterion_result(criterion, patient, codes, facts)
         if result.result == "not_met":
             failing.append(result)
     return failing
