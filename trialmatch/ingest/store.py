@@ -633,6 +633,11 @@ class TrialStore:
         """`nct_ids` through `cache`, within the caller's snapshot: each kept entry is used
         only while the trial's stamp (content hash, parser version, parse time, `variant`)
         is the one it was read under; the others are read with `read`."""
+        if size <= 0 and not cache:
+            # Nothing kept and nothing to keep (a one-shot caller turned the cache off): the
+            # stamps would only cost a pass over the trial rows.
+            found = read(nct_ids)
+            return [found[n] for n in nct_ids if n in found]
         stamps = {
             nct_id: (variant, content_hash, parser_version, parsed_at)
             for nct_id, content_hash, parser_version, parsed_at in self.conn.execute(
