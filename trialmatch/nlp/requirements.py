@@ -110,6 +110,34 @@ def _trigger_test(lower: str, words: set[str]):
     return triggered
 
 
+class _PhraseGate:
+    """One index's phrases, each as the set of words that must all occur for it to match
+    (its words and the first word it is filed under). A phrase is filed under its rarest
+    word, so a criterion is checked against few phrases ("malignant", "carcinoma" and
+    "cancer" start hundreds of phrases each, but are the rarest word of few)."""
+
+    def __init__(self, by_first: dict[str, list[frozenset[str]]]) -> None:
+        needed = {phrase | {first} for first, bucket in by_first.items() for phrase in bucket}
+        frequency: dict[str, int] = {}
+        for words in needed:
+            for word in words:
+                frequency[word] = frequency.get(word, 0) + 1
+        self.singles = frozenset(next(iter(words)) for words in needed if len(words) == 1)
+        self.by_rarest: dict[str, list[frozenset[str]]] = {}
+        for words in sorted(needed, key=sorted):
+            if len(words) > 1:
+                rarest = min(sorted(words), key=frequency.__getitem__)
+                self.by_rarest.setdefault(rarest, []).append(words)
+
+    def may_match(self, tokens: set[str]) -> bool:
+        """Could some phrase occur in a text with these tokens?"""
+        if not self.singles.isdisjoint(tokens):
+            return True
+        by_rarest = self.by_rarest
+        return any(words <= tokens for word in tokens & by_rarest.keys()
+                   for words in by_rarest[word])
+
+
 class _Gates:
     """The vocabulary's phrases as token sets, to skip phrase scans that cannot match: a scan
     runs only when every word of some phrase occurs in the criterion (in any order)."""
@@ -118,7 +146,7 @@ class _Gates:
         vocabulary = get_vocabulary()
         self.normalise = getattr(vocab_module, "_normalise_word", str.lower)
 
-        def phrases(index_names: tuple[str, ...]) -> dict[str, list[frozenset[str]]] | None:
+        def phrases(index_names: tuple[str, ...]) -> _PhraseGate | None:
             out: dict[str, list[frozenset[str]]] = {}
             for name in index_names:
                 buckets = getattr(getattr(vocabulary, name, None), "by_first", None)
@@ -131,14 +159,12 @@ class _Gates:
                             for entry in bucket)
                 except (TypeError, ValueError, IndexError, StopIteration):
                     return None  # the index changed shape: never skip rather than guess
-            return out
+            return _PhraseGate(out)
 
         self.cancer_types = phrases(("_cancer_index",))
         self.histologies = phrases(("_histology_index",))
         self.sites = phrases(("_site_index",))
         self.markers = phrases(("_marker_index",))
-        # Per index (by id): the words that are a whole phrase by themselves.
-        self._singles: dict[int, frozenset[str]] = {}
 
     def tokens(self, lower: str, words: set[str] | None = None) -> set[str]:
         words = set(_WORD.findall(lower)) if words is None else words
@@ -146,19 +172,9 @@ class _Gates:
         return {self.normalise(w) if ("ae" in w or "oe" in w or "our" in w) else w
                 for w in words}
 
-    def may_match(self, index: dict[str, list[frozenset[str]]] | None, tokens: set[str]) -> bool:
-        if index is None:
-            return True
-        found = tokens & index.keys()
-        if not found:
-            return False
-        # Most hits are one-word phrases: a set test settles them without the subset loop.
-        singles = self._singles.get(id(index))
-        if singles is None:
-            singles = self._singles[id(index)] = frozenset(
-                word for word, phrases in index.items() if frozenset((word,)) in phrases)
-        return not found.isdisjoint(singles) or any(
-            phrase <= tokens for word in found for phrase in index[word])
+    @staticmethod
+    def may_match(gate: _PhraseGate | None, tokens: set[str]) -> bool:
+        return True if gate is None else gate.may_match(tokens)
 
 
 def _phrase_words(entry: object) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from trialmatch.models import Requirement
+from trialmatch.nlp import vocab as vocab_module
 from trialmatch.nlp.requirements_common import Folded, requirement
 from trialmatch.nlp.vocab import get_vocabulary
 
@@ -38,10 +39,14 @@ _TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|l
 _HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
 _NON_SQUAMOUS = re.compile(r"\bnon-?\s?squamous\b", _I)
 # Every pattern here is used for its truth and offsets only: fold them (see `Folded`).
-_SOLID, _HEME, _ANY, _GENERIC_CONDITION, _EXCEPT, _HISTORY_BEFORE, _TUMOUR_WORD, \
-    _HEME_FAMILY, _NON_SQUAMOUS = (Folded(p) for p in (
-        _SOLID, _HEME, _ANY, _GENERIC_CONDITION, _EXCEPT, _HISTORY_BEFORE, _TUMOUR_WORD,
-        _HEME_FAMILY, _NON_SQUAMOUS))
+# The words after each are ones every match contains: texts without any are not scanned.
+_SOLID = Folded(_SOLID, ("solid",))
+_HEME = Folded(_HEME, ("ematologic", "blood", "lymphoid", "myeloid"))
+_ANY = Folded(_ANY, ("any", "all"))
+_EXCEPT = Folded(_EXCEPT, ("except", "excluding", "other", "apart", "but"))
+_NON_SQUAMOUS = Folded(_NON_SQUAMOUS, ("squamous",))
+_GENERIC_CONDITION, _HISTORY_BEFORE, _TUMOUR_WORD, _HEME_FAMILY = (Folded(p) for p in (
+    _GENERIC_CONDITION, _HISTORY_BEFORE, _TUMOUR_WORD, _HEME_FAMILY))
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
 
@@ -77,6 +82,23 @@ def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str])
     return list(dict.fromkeys(codes))
 
 
+def _index_may_match(vocabulary: object, index_name: str, text: str) -> bool:
+    """False only when no token of `text` (nor its singular) starts a phrase of the index,
+    so its scan would find nothing: the scan walks every token in Python, this test is two
+    set operations on the tokens the vocabulary has already cut (and cached) for `text`.
+    Reads the vocabulary's index; if that changes shape, always True."""
+    index = getattr(vocabulary, index_name, None)
+    by_first = getattr(index, "by_first", None)
+    plurals = getattr(index, "plurals", None)
+    tokenize = getattr(vocab_module, "_tokenize", None)
+    if not isinstance(by_first, dict) or not isinstance(plurals, dict) or tokenize is None:
+        return True
+    norms = getattr(tokenize(text), "norms", None)
+    if norms is None:
+        return True
+    return not (by_first.keys().isdisjoint(norms) and plurals.keys().isdisjoint(norms))
+
+
 def find_cancer_requirements(text: str, criterion_kind: str,
                              skip_other_malignancy: bool = False,
                              scans: set[str] | None = None) -> list[Requirement]:
@@ -95,7 +117,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
     out: list[Requirement] = []
     except_at = _EXCEPT.search(text)
     scans = {"cancer", "histology", "site"} if scans is None else scans
-    cancer_matches = vocabulary.find_cancer_types(text) if "cancer" in scans else []
+    cancer_matches = vocabulary.find_cancer_types(text) if "cancer" in scans and \
+        _index_may_match(vocabulary, "_cancer_index", text) else []
     kept = []
     excepted = []
     for match in cancer_matches:

@@ -24,39 +24,48 @@ class Folded:
     the length and the text has none of `_FOLD_EXCEPTIONS`; otherwise the original pattern
     runs. Match objects index the lower-cased text, so callers use their offsets and truth,
     never their text. The pattern may hold no upper-case letter outside escapes (checked).
+
+    `required`, when given, lists lower-case strings of which every match contains one (the
+    pattern's key words): a text with none of them is not scanned at all.
     """
 
-    __slots__ = ("pattern", "folded")
+    __slots__ = ("pattern", "folded", "required")
 
-    def __init__(self, pattern: re.Pattern[str]) -> None:
+    def __init__(self, pattern: re.Pattern[str], required: tuple[str, ...] = ()) -> None:
         if not pattern.flags & re.IGNORECASE or any(
                 c.isupper() for c in re.sub(r"\\.|\(\?P[<=]", "", pattern.pattern)):
             raise ValueError(f"cannot fold {pattern.pattern[:40]!r}: not a lower-case "
                              "case-insensitive pattern")
         self.pattern = pattern
         self.folded = re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+        if any(word != word.lower() or not word for word in required):
+            raise ValueError("required words must be non-empty and lower-case")
+        self.required = required
 
-    def _target(self, text: str) -> tuple[re.Pattern[str], str]:
+    def _target(self, text: str) -> tuple[re.Pattern[str] | None, str]:
+        """The pattern to run and the text to run it on; no pattern when nothing can match."""
         lower = text.lower()
         if len(lower) == len(text) and (lower.isascii() or not any(
                 c in text for c in _FOLD_EXCEPTIONS)):
+            if self.required and not any(map(lower.__contains__, self.required)):
+                return None, lower
             return self.folded, lower
         return self.pattern, text
 
     def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
         """Like `re.Pattern.search` (the match indexes the lower-cased text)."""
         pattern, target = self._target(text)
-        return pattern.search(target, pos)
+        return None if pattern is None else pattern.search(target, pos)
 
     def match(self, text: str) -> re.Match[str] | None:
         """Like `re.Pattern.match` (the match indexes the lower-cased text)."""
         pattern, target = self._target(text)
-        return pattern.match(target)
+        return None if pattern is None else pattern.match(target)
 
     def finditer(self, text: str):
         """Like `re.Pattern.finditer` (matches index the lower-cased text)."""
         pattern, target = self._target(text)
-        return pattern.finditer(target)
+        return iter(()) if pattern is None else pattern.finditer(target)
 
 
 NUMBER_WORDS = {
@@ -179,7 +188,8 @@ def folded_cues() -> FoldedCues:
     rules = get_rules()
     allowance = re.compile("|".join(f"(?:{p.pattern})" for p in rules.allowance_cues),
                            re.IGNORECASE)
-    return FoldedCues(Folded(rules.negation_cue), Folded(_NOT_NEGATION), Folded(allowance))
+    return FoldedCues(Folded(rules.negation_cue), Folded(_NOT_NEGATION),
+                      Folded(allowance, rules.allowance_words))
 
 
 def in_conditional(text: str, start: int, window: int = 45) -> bool:

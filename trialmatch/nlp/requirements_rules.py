@@ -40,6 +40,7 @@ class CriteriaRules:
     cohort_all: re.Pattern[str]
     negation_cue: re.Pattern[str]  # one alternation of every cue, matched as whole words
     allowance_cues: tuple[re.Pattern[str], ...]
+    allowance_words: tuple[str, ...]  # every allowance match contains one ((): no pre-check)
     conditional_cue: re.Pattern[str]
     raw: dict[str, Any]
 
@@ -107,6 +108,8 @@ def build_rules(data: dict[str, Any]) -> CriteriaRules:
         allowance_cues=tuple(
             _compile(p, f"allowance_cues[{i}]")
             for i, p in enumerate(_list(data, "allowance_cues"))),
+        allowance_words=tuple(_words(data, "allowance_words")) if "allowance_words" in data
+        else (),
         conditional_cue=_compile(data.get("conditional_cues"), "conditional_cues"),
         raw=data,
     )

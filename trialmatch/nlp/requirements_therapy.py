@@ -190,8 +190,9 @@ _NAIVE_GATE = re.compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s
 
 
 # Folded (see `Folded`): the groups read below are numbers and markers, the same in lower case.
-_LINES_GATE_F = Folded(_LINES_GATE)
-_NAIVE_GATE_F = Folded(_NAIVE_GATE)
+_LINES_GATE_F = Folded(_LINES_GATE, ("line", "regimen", "therap", "treatment"))
+_NAIVE_GATE_F = Folded(_NAIVE_GATE, ("naive", "naïve", "prior", "previous", "received",
+                                     "treated"))
 _NAIVE_STATE_F = Folded(_NAIVE_STATE)
 _CNS_CLAUSE_F = Folded(_CNS_CLAUSE)
 _LINES_BETWEEN_F = Folded(_LINES_BETWEEN)
