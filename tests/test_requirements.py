@@ -274,3 +274,74 @@ def test_above_normal_limits_is_a_threshold_at_the_upper_limit():
     found = parse_criterion("Creatinine or bilirubin above normal limits", "exclusion")
     assert {(r.params["measure"], r.params["op"], r.params["value"], r.params["unit"])
             for r in found} == {("creatinine", ">", 1, "xULN"), ("bilirubin", ">", 1, "xULN")}
+
+
+# --- speed helpers must not change what is found -------------------------------------------
+
+FOLD_TEXTS = [
+    "No PRIOR therapy; Treatment-NAÏVE patients",
+    "prior therapy with pembrolizumab, e.g. 2 lines. Other than that",
+    "SOLID TUMOURS except Prostate",
+    "naïve İnhibitor ſolid ı tumour",  # length-changing and fold-exception characters
+    "KELVIN \u212a and nothing else",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", FOLD_TEXTS)
+@pytest.mark.parametrize("pattern, required", [
+    (r"\bprior\s+therap\w*|na[iï]ve|\bsolid\s+tumou?rs?\b", ()),
+    (r"\bsolid\s+tumou?rs?\b|\bexcept\b", ("solid", "except")),
+    (r"\.(?<!\d\.)(?!\d)|;|\bother\s+than\b", ("other", ".", ";")),
+    (r"k\w+|\bi\w*", ()),
+])
+def test_folded_pattern_finds_what_the_case_insensitive_one_does(text, pattern, required):
+    import re
+
+    from trialmatch.nlp.requirements_common import Folded
+
+    original = re.compile(pattern, re.IGNORECASE)
+    folded = Folded(original, required)
+    assert [m.span() for m in folded.finditer(text)] == [m.span() for m in original.finditer(text)]
+    assert bool(folded.search(text)) == bool(original.search(text))
+    assert bool(folded.match(text)) == bool(original.match(text))
+
+
+@pytest.mark.parametrize("pattern, flags, required", [
+    (r"PD-L1", 2, ()),     # an upper-case letter would never match the lower-cased text
+    (r"pd-l1", 0, ()),     # not case-insensitive: nothing to fold
+    (r"pd-l1", 2, ("PD",)),
+])
+def test_folded_pattern_refuses_what_it_cannot_fold(pattern, flags, required):
+    import re
+
+    from trialmatch.nlp.requirements_common import Folded
+
+    with pytest.raises(ValueError):
+        Folded(re.compile(pattern, flags), required)
+
+
+@pytest.mark.parametrize("text", [
+    "Prior treatment with FOLFOX or carboplatin/paclitaxel and an anti-PD-1 antibody",
+    "No prior EGFR TKI (erlotinib, gefitinib, Osimertinib); platinum-based chemotherapy allowed",
+    "Received CAR-T or ADC therapy; prior 5-FU; TRASTUZUMAB DERUXTECAN",
+    "no drug named here at all",
+])
+def test_fast_drug_finders_find_what_drugs_module_finds(text):
+    from trialmatch.nlp.drugs import find_drug_classes, find_drugs
+    from trialmatch.nlp.requirements_therapy import _find_drug_classes, _find_drugs
+
+    assert _find_drugs(text) == find_drugs(text)
+    assert _find_drug_classes(text) == find_drug_classes(text)
+
+
+def test_phrase_gate_agrees_with_subset_test():
+    from trialmatch.nlp.requirements import _PhraseGate
+
+    by_first = {"non": [frozenset({"non", "small", "cell"})], "nsclc": [frozenset({"nsclc"})],
+                "lung": [frozenset({"cancer"})]}  # filed under a word it does not contain
+    gate = _PhraseGate(by_first)
+    for tokens, expected in [({"small", "cell", "non"}, True), ({"nsclc"}, True),
+                             ({"small", "cell"}, False), ({"cancer"}, False),
+                             ({"cancer", "lung"}, True), (set(), False)]:
+        assert gate.may_match(tokens) is expected
