@@ -32,6 +32,7 @@ from trialmatch.nlp.requirements_basic import (
 )
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
+from trialmatch.nlp.requirements_common import Folded
 from trialmatch.nlp.requirements_therapy import find_prior_therapy, names_therapy
 from trialmatch.nlp.vocab import get_vocabulary
 
@@ -227,44 +228,41 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     requirements: list[Requirement] = []
     triggered = _trigger_test(lower, words)
 
-    def _triggered(_: str, name: str) -> bool:
-        return triggered(name)
-
-    other_malignancy = find_other_malignancy(text) if _triggered(lower, "malignancy") else []
+    other_malignancy = find_other_malignancy(text) if triggered("malignancy") else []
     requirements += other_malignancy
     if not other_malignancy:
         scans = {name for name, index in (("cancer", gates.cancer_types),
                                           ("histology", gates.histologies),
                                           ("site", gates.sites))
                  if gates.may_match(index, tokens)}
-        if _triggered(lower, "cancer"):
+        if triggered("cancer"):
             scans |= {"cancer", "histology"}
         if scans:
             requirements += find_cancer_requirements(text, kind, scans=scans)
-    if _triggered(lower, "stage"):
+    if triggered("stage"):
         requirements += find_stage(text)
-    if _triggered(lower, "extent"):
+    if triggered("extent"):
         requirements += find_extent(text)
-    if _triggered(lower, "measurable"):
+    if triggered("measurable"):
         requirements += find_measurable_disease(text)
-    if gates.may_match(gates.markers, tokens) or _triggered(lower, "biomarker"):
+    if gates.may_match(gates.markers, tokens) or triggered("biomarker"):
         requirements += find_biomarker_requirements(text, kind)
     has_digit = _DIGIT.search(text) is not None
-    if has_digit and _triggered(lower, "age"):
+    if has_digit and triggered("age"):
         requirements += find_age(text)
-    if _triggered(lower, "sex"):
+    if triggered("sex"):
         requirements += find_sex(text)
-    if has_digit and _triggered(lower, "performance"):
+    if has_digit and triggered("performance"):
         requirements += find_performance_status(text)
-    if _triggered(lower, "therapy"):
+    if triggered("therapy"):
         requirements += find_prior_therapy(text, kind)
-    if _triggered(lower, "cns"):
+    if triggered("cns"):
         requirements += find_cns_metastases(text, kind)
-    if (has_digit or "normal" in lower) and _triggered(lower, "organ"):
+    if (has_digit or "normal" in lower) and triggered("organ"):
         requirements += find_organ_function(text)
-    if _triggered(lower, "pregnancy"):
+    if triggered("pregnancy"):
         requirements += find_pregnancy(text)
-    if _triggered(lower, "infection"):
+    if triggered("infection"):
         requirements += find_infection(text)
     for disease in [r for r in requirements if r.kind == "cancer_type"
                     and len(r.params.get("codes") or []) > 2]:
@@ -288,7 +286,7 @@ def _parse(text: str, kind: str) -> list[Requirement]:
         # chemotherapy for stage III disease": the stage or extent says which treatment
         # counts; it is not a fact demanded of the patient's disease now.
         requirements = _drop_therapy_settings(requirements, text)
-    elif kind == "exclusion" and _triggered(lower, "therapy") and _COURSE_WORDS.search(text) \
+    elif kind == "exclusion" and triggered("therapy") and _COURSE_WORDS_F.search(text) \
             and names_therapy(text) and find_prior_therapy(text, "inclusion"):
         # "Progression during platinum-based chemoradiation for stage III disease": the
         # criterion is about the course on a therapy (which the notes do not tell), so its
@@ -317,6 +315,8 @@ _OR_NEW_AFTER = re.compile(r"\s*(?:,\s*)?(?:or|and/or|/)\s*(?:de\s+novo|newly\s+
                            re.IGNORECASE)
 _COURSE_WORDS = re.compile(r"\b(?:progress\w*|relaps\w*|refractory|resistan\w*|recurr\w*|"
                            r"intoleran\w*|failed|failure)\b", re.IGNORECASE)
+_COURSE_WORDS_F = Folded(_COURSE_WORDS, ("progress", "relaps", "refractory", "resistan", "recurr",
+                                         "intoleran", "fail"))
 _LIST_GAP = re.compile(r"[\s,/]*(?:(?:or|and|and/or|[\w-]+)[\s,/]+){0,3}", re.IGNORECASE)
 
 

@@ -16,6 +16,24 @@ from trialmatch.nlp.requirements_rules import get_rules
 _FOLD_EXCEPTIONS = ("ſ", "ı")
 
 
+_last_folded: tuple[str, str | None] = ("", "")
+
+
+def _foldable(text: str) -> str | None:
+    """`text` lower-cased when that keeps every match of a folded pattern, else None. The
+    parsers run many patterns over the same text in a row: the last answer is kept."""
+    global _last_folded
+    last_text, last_lower = _last_folded  # one tuple: consistent even across threads
+    if text is last_text:
+        return last_lower
+    lower: str | None = text.lower()
+    if len(lower) != len(text) or not lower.isascii() and any(
+            c in text for c in _FOLD_EXCEPTIONS):
+        lower = None
+    _last_folded = (text, lower)
+    return lower
+
+
 class Folded:
     """A case-insensitive pattern run as a case-sensitive one over the lower-cased text.
 
@@ -44,9 +62,8 @@ class Folded:
 
     def _target(self, text: str) -> tuple[re.Pattern[str] | None, str]:
         """The pattern to run and the text to run it on; no pattern when nothing can match."""
-        lower = text.lower()
-        if len(lower) == len(text) and (lower.isascii() or not any(
-                c in text for c in _FOLD_EXCEPTIONS)):
+        lower = _foldable(text)
+        if lower is not None:
             if self.required and not any(map(lower.__contains__, self.required)):
                 return None, lower
             return self.folded, lower
