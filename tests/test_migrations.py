@@ -105,3 +105,11 @@ def test_criteria_kinds_are_filled_for_criteria_stored_before(tmp_path):
     assert [row[0] for row in conn.execute("SELECT kinds FROM criteria ORDER BY position")] \
         == [" age sex ", " ", " organ_function "]
     assert [c.position for c in views[0].criteria] == [0]
+
+
+def test_candidate_selection_has_its_covering_index(tmp_path):
+    from trialmatch.ingest.store import TrialStore
+
+    with TrialStore.open(tmp_path / "trials.db") as store:
+        indexes = {row[1] for row in store.conn.execute("PRAGMA index_list('trials')")}
+    assert "trials_screening" in indexes
