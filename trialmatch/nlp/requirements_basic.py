@@ -10,6 +10,7 @@ import re
 from trialmatch.models import Requirement
 from trialmatch.nlp.requirements_common import (
     NUMBER,
+    Folded,
     clause_bounds,
     clean_number,
     in_conditional,
@@ -348,7 +349,8 @@ _EXTENT_PATTERNS = [
     ("early_stage", r"\bearly[\s-]+stage\b|\bearly\s+(?:breast|lung|\w+)?\s*cancer\b"),
     ("advanced", rf"(?<!locally )(?<!locally-)(?<!regionally )\badvanced\b{_NEAR_TUMOUR}"),
 ]
-_EXTENT = [(name, re.compile(p, _I)) for name, p in _EXTENT_PATTERNS]
+# Folded (see `Folded`): only the offsets of these matches are read.
+_EXTENT = [(name, Folded(re.compile(p, _I))) for name, p in _EXTENT_PATTERNS]
 _THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemotherapy|lines?|"
                               r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
