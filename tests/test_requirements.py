@@ -345,3 +345,21 @@ def test_phrase_gate_agrees_with_subset_test():
                              ({"small", "cell"}, False), ({"cancer"}, False),
                              ({"cancer", "lung"}, True), (set(), False)]:
         assert gate.may_match(tokens) is expected
+
+
+@pytest.mark.parametrize("text", [
+    "Recurrent or relapsed disease after prior chemotherapy",
+    "ECOG performance status 0-1; adequate white blood cell count",
+    "women who are breastfeeding; HIV; hepatitis B; brain metastases",
+    "ANC >= 1.5; KRAS wild-type; MSI-H",
+    "nothing to see",
+])
+def test_trigger_test_equals_substring_and_word_tests(text):
+    from trialmatch.nlp.requirements import _TRIGGERS, _WORD, _trigger_test
+
+    lower = text.lower()
+    words = set(_WORD.findall(lower))
+    triggered = _trigger_test(lower, words)
+    for kind, (parts, whole) in _TRIGGERS.items():
+        expected = any(part in lower for part in parts) or not words.isdisjoint(whole)
+        assert triggered(kind) is expected, kind

@@ -96,18 +96,56 @@ _THERAPY_SETTING = re.compile(
     re.IGNORECASE)
 
 
-_TRIGGER_TABLE = {kind: (parts, frozenset(whole)) for kind, (parts, whole) in _TRIGGERS.items()}
+def _trie_pattern(parts: list[str]) -> str:
+    """A regular expression matching any of `parts`, written as a trie ("recurr(?:en)?"), so
+    that each position is tried against the few parts starting with its letter; greedy, so
+    the longest part wins where several start at the same place."""
+    trie: dict[str, dict] = {}
+    for part in parts:
+        node = trie
+        for char in part:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, dict]) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + pattern(child)
+                    for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and not ends else f"(?:{'|'.join(branches)})"
+        return body + ("?" if ends else "")
+
+    return pattern(trie)
+
+
+def _trigger_index() -> tuple[re.Pattern[str], dict[str, frozenset[str]]]:
+    """One pattern finding every trigger substring at every position (a look-ahead, so that
+    overlapping ones are all seen), and the kinds each found substring triggers: those of
+    itself and of every trigger substring it starts with ("recurren" also holds "recurr")."""
+    kinds_of_part: dict[str, set[str]] = {}
+    for kind, (parts, _) in _TRIGGERS.items():
+        for part in parts:
+            kinds_of_part.setdefault(part, set()).add(kind)
+    kinds = {part: frozenset().union(*(k for other, k in kinds_of_part.items()
+                                       if part.startswith(other)))
+             for part in kinds_of_part}
+    return re.compile(f"(?=({_trie_pattern(sorted(kinds_of_part))}))"), kinds
+
+
+_TRIGGER_PATTERN, _TRIGGER_KINDS = _trigger_index()
+_TRIGGER_WHOLE = {kind: frozenset(whole) for kind, (_, whole) in _TRIGGERS.items()}
 
 
 def _trigger_test(lower: str, words: set[str]):
-    """A test `triggered(kind)` for one criterion, evaluated only for the kinds asked about
-    (a kind whose parser needs a digit is not asked about in a criterion without one)."""
-    # map() over the bound `in` test: no Python frame per substring.
-    contains = lower.__contains__
+    """A test `triggered(kind)` for one criterion: one of the kind's substrings occurs in
+    `lower`, or one of its whole words is among `words`."""
+    found: set[str] = set()
+    for match in _TRIGGER_PATTERN.finditer(lower):
+        found |= _TRIGGER_KINDS[match.group(1)]
 
     def triggered(kind: str) -> bool:
-        parts, whole = _TRIGGER_TABLE[kind]
-        return any(map(contains, parts)) or not words.isdisjoint(whole)
+        return kind in found or not words.isdisjoint(_TRIGGER_WHOLE[kind])
     return triggered
 
 
@@ -170,6 +208,8 @@ class _Gates:
     def tokens(self, lower: str, words: set[str] | None = None) -> set[str]:
         words = set(_WORD.findall(lower)) if words is None else words
         # Only British spellings ("tumour", "oesophageal") need the vocabulary's normaliser.
+        if "ae" not in lower and "oe" not in lower and "our" not in lower:
+            return words  # no word has one (callers never change the set)
         return {self.normalise(w) if ("ae" in w or "oe" in w or "our" in w) else w
                 for w in words}
 
