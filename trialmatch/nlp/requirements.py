@@ -149,6 +149,16 @@ def _trigger_test(lower: str, words: set[str]):
     return triggered
 
 
+# Words too common in criteria to file a phrase under (any word of a phrase would do; a
+# common one only makes more phrases to check).
+_COMMON_WORDS = frozenset((
+    "and", "with", "the", "for", "from", "that", "other", "than", "type", "disease", "cancer",
+    "carcinoma", "tumor", "tumors", "therapy", "status", "during", "prior", "patients",
+    "malignant", "malignancy", "cell", "cells", "stage", "primary", "metastatic", "advanced",
+    "breast", "lung", "upper", "lower", "left", "right", "high", "low", "grade", "blood", "oral",
+    "skin", "history", "treatment", "positive", "negative", "known", "must", "have", "been"))
+
+
 class _PhraseGate:
     """One index's phrases, each as the set of words that must all occur for it to match
     (its words and the first word it is filed under). A phrase is filed under its rarest
@@ -165,7 +175,8 @@ class _PhraseGate:
         self.by_rarest: dict[str, list[frozenset[str]]] = {}
         for words in sorted(needed, key=sorted):
             if len(words) > 1:
-                rarest = min(sorted(words), key=frequency.__getitem__)
+                rarest = min(sorted(words), key=lambda w: (w in _COMMON_WORDS or len(w) <= 3,
+                                                           frequency[w]))
                 self.by_rarest.setdefault(rarest, []).append(words)
 
     def may_match(self, tokens: set[str]) -> bool:
