@@ -66,6 +66,7 @@ class _Node:
     bulleted: bool
     parent: _Node | None = None
     children: list[_Node] = field(default_factory=list)
+    negative: bool | None = None  # a negative lead-in (see _negative_lead_in), once known
 
     @property
     def is_lead_in(self) -> bool:
@@ -212,7 +213,7 @@ def _build_tree(text: str) -> list[_Node]:
             stack.pop()
         parent = stack[-1] if stack else None
         node_kind = parent.kind if parent else kind
-        if parent is not None and any(p.search(parent.text) for p in rules.negative_lead_ins):
+        if parent is not None and _negative_lead_in(parent, rules):
             node_kind = "exclusion"
         node_cohort = label if label else (parent.cohort if parent else cohort)
         node = _Node(content_start, content_start + len(content), content, key, node_kind,
@@ -222,6 +223,14 @@ def _build_tree(text: str) -> list[_Node]:
         stack.append(node)
         nodes.append(node)
     return nodes
+
+
+def _negative_lead_in(node: _Node, rules) -> bool:
+    """Does the line introduce criteria the patient must not meet ("Patients must not have:")?
+    Asked once per line, however many sub-bullets it has."""
+    if node.negative is None:
+        node.negative = any(p.search(node.text) for p in rules.negative_lead_ins)
+    return node.negative
 
 
 def _cohort_tail(header: str) -> str:
@@ -262,7 +271,7 @@ def split_pieces(text: str) -> list[CriterionPiece]:
         is_alternative_group = (
             node.kind == "inclusion" and descendants
             and any(p.search(node.text) for p in rules.alternative_lead_ins)
-            and not any(p.search(node.text) for p in rules.negative_lead_ins))
+            and not _negative_lead_in(node, rules))
         if is_alternative_group:
             # "Must have one of the following:" + sub-bullets is ONE criterion met by any
             # sub-bullet; split apart, the matcher would demand all of them.
