@@ -282,12 +282,12 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     other_malignancy = find_other_malignancy(text) if triggered("malignancy") else []
     requirements += other_malignancy
     if not other_malignancy:
+        # A cancer trigger scans cancer types and histologies anyway: no gate needed for them.
+        cancer_words = triggered("cancer")
         scans = {name for name, index in (("cancer", gates.cancer_types),
                                           ("histology", gates.histologies),
                                           ("site", gates.sites))
-                 if gates.may_match(index, tokens)}
-        if triggered("cancer"):
-            scans |= {"cancer", "histology"}
+                 if cancer_words and name != "site" or gates.may_match(index, tokens)}
         if scans:
             requirements += find_cancer_requirements(text, kind, scans=scans)
     if triggered("stage"):
@@ -296,7 +296,7 @@ def _parse(text: str, kind: str) -> list[Requirement]:
         requirements += find_extent(text)
     if triggered("measurable"):
         requirements += find_measurable_disease(text)
-    if gates.may_match(gates.markers, tokens) or triggered("biomarker"):
+    if triggered("biomarker") or gates.may_match(gates.markers, tokens):
         requirements += find_biomarker_requirements(text, kind)
     has_digit = _DIGIT.search(text) is not None
     if has_digit and triggered("age"):
