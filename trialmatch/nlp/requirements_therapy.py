@@ -7,7 +7,14 @@ import re
 from functools import lru_cache
 
 from trialmatch.models import Requirement
-from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs, get_lexicon
+from trialmatch.nlp.drugs import (
+    DrugMention,
+    class_mentions,
+    drug_mentions,
+    find_drug_classes,
+    find_drugs,
+    get_lexicon,
+)
 from trialmatch.nlp.requirements_common import (
     NUMBER,
     SENTENCE_END,
@@ -335,9 +342,6 @@ def _may_name_drug(text: str) -> bool:
     return False
 
 
-_SQUASH = re.compile(r"[\s\-]+")
-
-
 @lru_cache(maxsize=1)
 def _fast_patterns() -> tuple[tuple[Folded | None, re.Pattern[str] | None], ...] | None:
     """The lexicon's drug and class tries, the case-insensitive one folded (see `Folded`);
@@ -371,16 +375,7 @@ def _find_drugs(text: str) -> list[DrugMention]:
     patterns = _fast_patterns()
     if patterns is None:
         return find_drugs(text)
-    lexicon = get_lexicon()
-    found = []
-    for start, end, words in _term_hits(*patterns[0], text):
-        key = _SQUASH.sub("", words.lower())
-        if key in lexicon.drug_by_name:
-            names: tuple[str, ...] = (lexicon.drug_by_name[key],)
-        else:
-            names = lexicon.regimen_by_name.get(key, ())
-        found.extend(DrugMention(key=name, start=start, end=end, text=words) for name in names)
-    return found
+    return drug_mentions(_term_hits(*patterns[0], text))
 
 
 def _find_drug_classes(text: str) -> list[DrugMention]:
@@ -388,13 +383,7 @@ def _find_drug_classes(text: str) -> list[DrugMention]:
     patterns = _fast_patterns()
     if patterns is None:
         return find_drug_classes(text)
-    names = get_lexicon().class_by_name
-    out = []
-    for start, end, words in _term_hits(*patterns[1], text):
-        key = _SQUASH.sub("", words.lower())
-        if key in names:
-            out.append(DrugMention(key=names[key], start=start, end=end, text=words))
-    return out
+    return class_mentions(_term_hits(*patterns[1], text))
 
 
 def names_therapy(text: str) -> bool:
