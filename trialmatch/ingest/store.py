@@ -65,7 +65,7 @@ _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON para
 # with tracemalloc on that store), so ~75 MB when full.
 VIEW_CACHE_SIZE = 4000
 # Full trials kept between calls: those that pass screening, ~250 per case on 10,000 trials.
-# ~78 KB a trial, so ~115 MB when full; batch.CachedTrials shares these objects.
+# ~78 KB a trial, so ~115 MB when full.
 TRIAL_CACHE_SIZE = 1500
 
 
