@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -199,6 +200,23 @@ class _Checker:
         return DataFileError(f"{self.filename}: {where}: {message}",
                              hint="the packaged knowledge base is invalid")
 
+    def identified(
+        self, items: list[Any], section: str, kind: str
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(where, id, entry) for each entry of `section`: an object with a unique 'id'; `where`
+        names it for later errors ("protocol 'osimertinib-egfr'")."""
+        seen: set[str] = set()
+        for index, raw in enumerate(items):
+            where = f"{section}[{index}]"
+            if not isinstance(raw, dict):
+                raise self.fail(where, "must be an object")
+            ident = self.text(raw, "id", where)
+            where = f"{kind} {ident!r}"
+            if ident in seen:
+                raise self.fail(where, "duplicate id")
+            seen.add(ident)
+            yield where, ident, raw
+
     def text(
         self, entry: dict[str, Any], key: str, where: str, required: bool = True
     ) -> str | None:
@@ -317,17 +335,7 @@ def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
         patterns.append(AlterationPattern(compiled, replace, marker))
 
     protocols = []
-    seen: set[str] = set()
-    for index, raw in enumerate(data["protocols"]):
-        where = f"protocols[{index}]"
-        if not isinstance(raw, dict):
-            raise check.fail(where, "must be an object")
-        ident = check.text(raw, "id", where)
-        assert ident is not None
-        where = f"protocol {ident!r}"
-        if ident in seen:
-            raise check.fail(where, "duplicate id")
-        seen.add(ident)
+    for where, ident, raw in check.identified(data["protocols"], "protocols", "protocol"):
         drug = check.text(raw, "drug", where)
         assert drug is not None
         canonical = drugs.normalise_drug(drug)
@@ -387,17 +395,7 @@ def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[T
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise check.fail("top level", "must be an object with a 'rules' list")
     rules = []
-    seen: set[str] = set()
-    for index, raw in enumerate(data["rules"]):
-        where = f"rules[{index}]"
-        if not isinstance(raw, dict):
-            raise check.fail(where, "must be an object")
-        ident = check.text(raw, "id", where)
-        assert ident is not None
-        where = f"rule {ident!r}"
-        if ident in seen:
-            raise check.fail(where, "duplicate id")
-        seen.add(ident)
+    for where, ident, raw in check.identified(data["rules"], "rules", "rule"):
         source = check.text(raw, "source", where)
         assert source is not None
         if not _YEAR.search(source):

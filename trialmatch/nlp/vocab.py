@@ -437,6 +437,21 @@ def _entries(data: dict[str, Any], field_name: str, label: str) -> list[dict[str
     return items
 
 
+def _keyed_entries(
+    data: dict[str, Any], field_name: str, label: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, entry) for each entry of a keyed list, each key well-formed and unique."""
+    seen: set[str] = set()
+    for position, item in enumerate(_entries(data, field_name, label)):
+        key = item.get("key")
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            raise DataFileError(f"{label}: entry #{position}: bad or missing 'key'")
+        if key in seen:
+            raise DataFileError(f"{label}: entry {key!r}: duplicate key")
+        seen.add(key)
+        yield key, item
+
+
 def _strings(item: dict[str, Any], name: str, label: str, entry: str) -> tuple[str, ...]:
     value = item.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -553,12 +568,7 @@ def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
     label = getattr(path, "name", str(path))
     data = _read_json(path, label)
     sites: dict[str, SiteEntry] = {}
-    for position, item in enumerate(_entries(data, "sites", label)):
-        key = item.get("key")
-        if not isinstance(key, str) or not _KEY_RE.match(key):
-            raise DataFileError(f"{label}: entry #{position}: bad or missing 'key'")
-        if key in sites:
-            raise DataFileError(f"{label}: entry {key!r}: duplicate key")
+    for key, item in _keyed_entries(data, "sites", label):
         sites[key] = SiteEntry(
             key=key,
             name=_required_str(item, "name", label, key),
@@ -580,12 +590,7 @@ def load_histologies(path: Path | Any) -> dict[str, HistologyEntry]:
     label = getattr(path, "name", str(path))
     data = _read_json(path, label)
     histologies: dict[str, HistologyEntry] = {}
-    for position, item in enumerate(_entries(data, "histologies", label)):
-        key = item.get("key")
-        if not isinstance(key, str) or not _KEY_RE.match(key):
-            raise DataFileError(f"{label}: entry #{position}: bad or missing 'key'")
-        if key in histologies:
-            raise DataFileError(f"{label}: entry {key!r}: duplicate key")
+    for key, item in _keyed_entries(data, "histologies", label):
         histologies[key] = HistologyEntry(
             key=key,
             name=_required_str(item, "name", label, key),
