@@ -70,6 +70,13 @@ def _keys(matches):
         ("Carcinoma, Non-Small-Cell Lung", "NSCLC"),
         ("Leukemia, Myeloid, Acute", "AML"),
         ("Breast Neoplasms", "BREAST"),
+        ("Colorectal Neoplasms", "COADREAD"),
+        # plurals fold onto the phrase, also when the plural is a vocabulary word itself
+        ("non-small cell lung carcinomas", "NSCLC"),
+        ("non-small cell lung cancers", "NSCLC"),
+        ("melanomas", "MEL"),
+        ("thymomas", "THYM"),
+        ("Non-Hodgkins Lymphoma", "NHL"),
     ],
 )
 def test_find_cancer_types_synonyms(vocab, text, code):

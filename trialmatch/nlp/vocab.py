@@ -269,14 +269,24 @@ class _PhraseIndex:
         self.by_first[norm[0]] = [b for b in bucket if not (b[1] == list(norm) and not b[4])]
 
     def freeze(self) -> None:
-        """Sort candidates longest first and prepare the fuzzy word list."""
-        for bucket in self.by_first.values():
-            bucket.sort(key=lambda item: -item[0])
-        # "tumors" -> "tumor"; short words are left alone ("mets" is not "met").
+        """Fold plurals, sort candidates longest first and prepare the fuzzy word list."""
+        # "tumors" -> "tumor"; short words are left alone ("mets" is not "met"). Phrases are
+        # folded the same way as texts, so that "non-small cell lung carcinomas" meets the
+        # phrase "... carcinoma" even though "carcinomas" is itself a word of some phrase.
         words = self.words
-        self.plurals = {
-            w + "s": w for w in words if len(w) >= 4 and w.isalpha() and w + "s" not in words
-        }
+        plurals = self.plurals = {w + "s": w for w in words if len(w) >= 4 and w.isalpha()}
+        by_first: dict[str, list[tuple[int, list[str], list[str], str, bool]]] = {}
+        for first, bucket in self.by_first.items():
+            folded_bucket = by_first.setdefault(plurals.get(first, first), [])
+            for size, whole, _tail, key, case_sensitive in bucket:
+                if not case_sensitive:  # case-sensitive phrases compare the raw tokens
+                    whole = [plurals.get(token, token) for token in whole]
+                if not any(w == whole and cs == case_sensitive
+                           for _, w, _, _, cs in folded_bucket):
+                    folded_bucket.append((size, whole, whole[1:], key, case_sensitive))
+        for bucket in by_first.values():
+            bucket.sort(key=lambda item: -item[0])
+        self.by_first = by_first
         self.fuzzy_words = sorted(
             w for w in self.words if len(w) >= FUZZY_MIN_LENGTH and w.isalpha()
         )
