@@ -19,6 +19,11 @@ CASES = [
     ("inclusion", "Advanced solid tumors except prostate cancer", "cancer_type",
      {"scope": "solid", "except": ["PROSTATE"]}),
     ("inclusion", "Any hematologic malignancy", "cancer_type", {"scope": "heme"}),
+    # a plural must not make the phrase gate skip the scan
+    ("inclusion", "Patients with melanomas", "cancer_type", {"codes": ["MEL"]}),
+    ("exclusion", "Has diagnosed as thymomas", "cancer_type", {"codes": ["THYM"]}),
+    ("inclusion", "Histologically confirmed invasive breast cancers", "cancer_type",
+     {"codes": ["BRCA"]}),
     ("inclusion", "Histologically confirmed squamous cell carcinoma", "histology",
      {"histologies": ["squamous cell carcinoma"]}),
     ("inclusion", "Non-squamous histology", "histology", {"histologies": ["non-squamous"]}),
@@ -207,6 +212,17 @@ def test_spans_quote_the_criterion():
                                               "performance_status"}
     for requirement in requirements:
         assert text[requirement.start:requirement.end] == requirement.text
+
+
+@pytest.mark.parametrize("text", [
+    "Measurable disease per RECIST 1.1 (RANO for primary CNS tumors).",
+    "Evidence of measurable disease per RECIST, v1.1 for solid tumors and per Lugano Criteria "
+    "for Lymphoma",
+])
+def test_whom_an_assessment_rule_is_for_is_no_cancer_type(text):
+    # In a lymphoma or glioma trial these would otherwise require a solid or a CNS tumour.
+    kinds = [r.kind for r in parse_criterion(text, "inclusion")]
+    assert kinds == ["measurable_disease"]
 
 
 def test_exclusion_keeps_diagnosis_words_only_when_alone():

@@ -218,11 +218,14 @@ class _Gates:
 
     def tokens(self, lower: str, words: set[str] | None = None) -> set[str]:
         words = set(_WORD.findall(lower)) if words is None else words
+        # The scans fold plurals onto the singular ("melanomas", "carcinomas"): so must the
+        # gate, or it skips a scan that would have matched.
+        singulars = {w[:-1] for w in words if len(w) >= 5 and w[-1] == "s"}
         # Only British spellings ("tumour", "oesophageal") need the vocabulary's normaliser.
         if "ae" not in lower and "oe" not in lower and "our" not in lower:
-            return words  # no word has one (callers never change the set)
+            return words | singulars if singulars else words  # (callers never change it)
         return {self.normalise(w) if ("ae" in w or "oe" in w or "our" in w) else w
-                for w in words}
+                for w in words | singulars}
 
     @staticmethod
     def may_match(gate: _PhraseGate | None, tokens: set[str]) -> bool:

@@ -34,6 +34,11 @@ _EXCEPT = re.compile(r"\b(?:except|excluding|other\s+than|with\s+the\s+exception
 _HISTORY_BEFORE = re.compile(
     r"\b(?:history\s+of|prior|previous|other|another|second|family|familial|concurrent|"
     r"secondary|treated|cured|past)\s+(?:\w+\s+){0,2}$", _I)
+# "RANO for primary CNS tumors", "Lugano criteria for lymphoma": the disease says which
+# assessment rule applies to whom, it is not a requirement of the trial.
+_RULE_FOR_BEFORE = re.compile(
+    r"\b(?:recist|irecist|mrecist|rano|lugano|cheson|iwcll|imwg|pcwg\d?|gcig|inrc|criteria|"
+    r"guidelines?)\b(?:[^.;]|\.(?=\d)){0,40}?\bfor\s+(?:\w+\s+){0,3}$", _I)
 _TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|leuka?emia|"
                           r"primary", _I)
 _HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
@@ -47,6 +52,15 @@ _EXCEPT = Folded(_EXCEPT, ("except", "excluding", "other", "apart", "but"))
 _NON_SQUAMOUS = Folded(_NON_SQUAMOUS, ("squamous",))
 _GENERIC_CONDITION, _HISTORY_BEFORE, _TUMOUR_WORD, _HEME_FAMILY = (Folded(p) for p in (
     _GENERIC_CONDITION, _HISTORY_BEFORE, _TUMOUR_WORD, _HEME_FAMILY))
+_RULE_FOR_BEFORE = Folded(_RULE_FOR_BEFORE, ("for",))
+
+
+def _qualifier(text: str, start: int) -> bool:
+    """Is the disease named at `start` a qualifier rather than a requirement: another, past
+    cancer ("history of breast cancer") or whom an assessment rule is for ("RANO for CNS
+    tumors")?"""
+    return bool(_HISTORY_BEFORE.search(text[max(0, start - 40):start])
+                or _RULE_FOR_BEFORE.search(text[max(0, start - 70):start]))
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
 
@@ -125,14 +139,15 @@ def find_cancer_requirements(text: str, criterion_kind: str,
         if except_at and match.start > except_at.start():
             excepted.append(match)
             continue
-        if _HISTORY_BEFORE.search(text[max(0, match.start - 40):match.start]):
+        if _qualifier(text, match.start):
             continue
         kept.append(match)
     scope = None
     scope_match = None
     for pattern, name in ((_ANY, "any"), (_SOLID, "solid"), (_HEME, "heme")):
         found = pattern.search(text)
-        if found and not (except_at and found.start() > except_at.start()):
+        if found and not (except_at and found.start() > except_at.start()) \
+                and not _RULE_FOR_BEFORE.search(text[max(0, found.start() - 70):found.start()]):
             scope, scope_match = name, found
             break
     if scope_match is not None:
@@ -152,7 +167,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue
         if except_at and match.start > except_at.start():
             continue
-        if _HISTORY_BEFORE.search(text[max(0, match.start - 40):match.start]):
+        if _qualifier(text, match.start):
             continue
         if _WITHOUT_BEFORE_F.search(text[max(0, match.start - 40):match.start]):
             continue  # "adenocarcinoma without small cell features" asks for no small cell
