@@ -84,6 +84,10 @@ CASES = [
     ("inclusion", "No more than 2 prior lines of therapy", "prior_lines",
      {"min": None, "max": 2}),
     ("inclusion", "1-3 prior lines of systemic therapy", "prior_lines", {"min": 1, "max": 3}),
+    ("inclusion", "Prior lines of therapy must not exceed 2", "prior_lines",
+     {"min": None, "max": 2}),
+    ("inclusion", "The number of prior regimens for metastatic disease should not exceed 3",
+     "prior_lines", {"min": None, "max": 3}),
     ("exclusion", "More than 2 prior chemotherapy regimens", "prior_lines",
      {"min": 3, "max": None}),
     ("exclusion", "Active or untreated brain metastases", "cns_metastases",
@@ -248,6 +252,13 @@ def test_alternatives_keep_common_kinds_and_pool_biomarkers():
     assert [r.kind for r in merged] == ["biomarker"]
     assert [i["marker"] for i in merged[0].params["any_of"]] == ["EGFR", "ALK"]
     assert merge_alternatives([first, []], text) == []
+
+
+def test_a_word_ending_in_line_is_no_line_of_therapy():
+    # "Alkaline phosphatase <= 5.0 x ULN" under a lab-values lead-in read as "line ... <= 5"
+    lead_in = "Adequate organ function including the following laboratory values:"
+    found = parse_in_context("Alkaline phosphatase ≤5.0 x ULN", "inclusion", lead_in, 0)
+    assert [r for r in found if r.kind == "prior_lines"] == []
 
 
 def test_note_lines_state_no_requirements():

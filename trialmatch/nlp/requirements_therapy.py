@@ -165,7 +165,7 @@ _LINES_MAX = re.compile(
     rf"{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}",
     _I)
 _LINES_MAX_AFTER = re.compile(
-    rf"{_LINE_NOUN}\s+(?:\w+\s+){{0,2}}?(?:(?:does|should|must|shall|may)\s+not\s+exceed|"
+    rf"\b{_LINE_NOUN}\s+(?:\w+\s+){{0,4}}?(?:(?:does|should|must|shall|may)\s+not\s+exceed|"
     rf"not\s+(?:to\s+)?exceed(?:ing)?|(?P<lt><)|≤|<=)\s*(?P<n>{NUMBER})\b", _I)
 _LINES_EXACT = re.compile(
     rf"\b(?P<only>only|exactly)\s+(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
@@ -191,7 +191,7 @@ def _number(value: str | None) -> int | None:
 _LINES_GATE = re.compile(
     r"(?:\d|\b(?:one|two|three|four|five|single|first|second|third))\W+(?:\w+\W+){0,4}?"
     r"(?:lines?|regimens?|therap|treatment|chemotherap)|"
-    r"(?:lines?|regimens?)\W+(?:\w+\W+){0,4}?(?:\d|one|two|three|four|five)\b", _I)
+    r"(?:lines?|regimens?)\W+(?:\w+\W+){0,6}?(?:\d|one|two|three|four|five)\b", _I)
 _NAIVE_GATE = re.compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s+(?:been\s+)?"
                          r"(?:previously\s+)?(?:received|treated)", _I)
 
