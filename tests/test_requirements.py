@@ -24,6 +24,11 @@ CASES = [
     ("exclusion", "Has diagnosed as thymomas", "cancer_type", {"codes": ["THYM"]}),
     ("inclusion", "Histologically confirmed invasive breast cancers", "cancer_type",
      {"codes": ["BRCA"]}),
+    # nor a phrase holding punctuation ("Ph+", "t(9;22)")
+    ("exclusion", "AML associated with t(9;22) or molecular evidence of such a translocation",
+     "biomarker", {"any_of": [{"marker": "BCR-ABL1", "alterations": ["fusion"],
+                               "status": "positive", "min_value": None, "max_value": None,
+                               "unit": None, "germline": None}]}),
     ("inclusion", "Histologically confirmed squamous cell carcinoma", "histology",
      {"histologies": ["squamous cell carcinoma"]}),
     ("inclusion", "Non-squamous histology", "histology", {"histologies": ["non-squamous"]}),

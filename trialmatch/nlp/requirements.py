@@ -166,7 +166,8 @@ class _PhraseGate:
     "cancer" start hundreds of phrases each, but are the rarest word of few)."""
 
     def __init__(self, by_first: dict[str, list[frozenset[str]]]) -> None:
-        needed = {phrase | {first} for first, bucket in by_first.items() for phrase in bucket}
+        needed = {phrase | ({first} if _WORD.fullmatch(first) else set())
+                  for first, bucket in by_first.items() for phrase in bucket}
         frequency: dict[str, int] = {}
         for words in needed:
             for word in words:
@@ -204,9 +205,14 @@ class _Gates:
                     return None  # a vocabulary without the index: never skip
                 try:
                     for first, bucket in buckets.items():
-                        out.setdefault(first, []).extend(
-                            frozenset(self.normalise(t) for t in _phrase_words(entry))
-                            for entry in bucket)
+                        for entry in bucket:
+                            # Punctuation tokens ("Ph+", "t(9;22)") are no words of a text:
+                            # the phrase needs its other words only.
+                            words = frozenset(self.normalise(t) for t in _phrase_words(entry)
+                                              if _WORD.fullmatch(t))
+                            if not words:
+                                return None  # a phrase of punctuation alone: never skip
+                            out.setdefault(first, []).append(words)
                 except (TypeError, ValueError, IndexError, StopIteration):
                     return None  # the index changed shape: never skip rather than guess
             return _PhraseGate(out)
@@ -285,13 +291,13 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     other_malignancy = find_other_malignancy(text) if triggered("malignancy") else []
     requirements += other_malignancy
     if not other_malignancy:
-        # A cancer trigger scans cancer types and histologies anyway: no gate needed for them.
-        cancer_words = triggered("cancer")
+        # Each vocabulary scan runs only when its gate lets it; a scope word ("solid",
+        # "any", "hematologic") needs the finder even with no scan at all.
         scans = {name for name, index in (("cancer", gates.cancer_types),
                                           ("histology", gates.histologies),
                                           ("site", gates.sites))
-                 if cancer_words and name != "site" or gates.may_match(index, tokens)}
-        if scans:
+                 if gates.may_match(index, tokens)}
+        if scans or triggered("cancer"):
             requirements += find_cancer_requirements(text, kind, scans=scans)
     if triggered("stage"):
         requirements += find_stage(text)
