@@ -331,9 +331,12 @@ def _may_name_drug(text: str) -> bool:
     spellings = _drug_spellings()
     prefixes = _spelling_prefixes()
     words = _WORDS.findall(text.lower())
-    for i in range(len(words)):
-        joined = ""
-        for word in words[i:i + _GATE_NGRAM]:
+    if not spellings.isdisjoint(words):
+        return True  # a one-word spelling ("docetaxel"), the usual case
+    # Runs of words can only start at a word that begins some spelling (few do).
+    for i in [i for i, word in enumerate(words) if word in prefixes]:
+        joined = words[i]
+        for word in words[i + 1:i + _GATE_NGRAM]:
             joined += word
             if joined in spellings:
                 return True
