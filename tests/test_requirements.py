@@ -249,6 +249,15 @@ def test_context_supplies_the_marker_for_a_sub_bullet():
     assert biomarkers[0].start >= 0
 
 
+@pytest.mark.parametrize("item, kind", [
+    ("Lapatinib ditosylate", "prior_therapy"),
+    ("Neoadjuvant chemotherapy", "prior_therapy"),
+])
+def test_context_supplies_the_reading_of_a_therapy_sub_bullet(item, kind):
+    lead_in = "Prior neoadjuvant or adjuvant therapy including any of the following:"
+    assert kind in {r.kind for r in parse_in_context(item, "inclusion", lead_in, 0)}
+
+
 def test_alternatives_keep_common_kinds_and_pool_biomarkers():
     text = "one of: EGFR L858R; ALK fusion"
     first = parse_criterion("EGFR L858R", "inclusion")

@@ -401,7 +401,7 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
     if _NOTE.match(text):
         return []
     alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
-    if not context or alone or not _context_helps(context):
+    if not context or alone or not _context_helps(context) or not _names_an_item(text):
         # Most sub-bullets read on their own ("ANC ≥ 1.5 x 10^9/L"); the lead-in is needed
         # only when they state nothing by themselves ("exon 19 deletion", "pembrolizumab").
         return alone
@@ -421,6 +421,23 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
 _CONTEXT_CUES = ("prior", "previous", "receiv", "treat", "therap", "following", "mutation",
                  "alteration", "positive", "negative", "express", "stage", "metasta", "cancer",
                  "carcinoma", "tumor", "tumour", "malignan")
+
+
+# Words of the items a lead-in gives a reading to: therapies, alterations, results, numbers.
+_ITEM_WORDS = re.compile(r"therap|treatment|regimen|\bline|na[iï]ve|untreated|exon|delet|"
+                         r"insert|mutat|fusion|rearrang|amplif|positiv|negativ|wild|express|\d",
+                         re.IGNORECASE)
+
+
+def _names_an_item(text: str) -> bool:
+    """Can a lead-in give this sub-bullet a reading? It must name an item of the lead-in's
+    list: a therapy ("Trastuzumab (Herceptin)"), a marker or alteration ("exon 19
+    deletion"), or a value ("2.5 x ULN"). "Osteogenesis imperfecta" under "Any of the
+    following:" names none, and is not parsed again with the lead-in."""
+    if _ITEM_WORDS.search(text) or names_therapy(text):
+        return True
+    gates = _gates()
+    return gates.may_match(gates.markers, gates.tokens(text.lower()))
 
 
 def _context_helps(context: str) -> bool:
