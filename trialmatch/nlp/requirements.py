@@ -179,14 +179,18 @@ class _PhraseGate:
                 rarest = min(sorted(words), key=lambda w: (w in _COMMON_WORDS or len(w) <= 3,
                                                            frequency[w]))
                 self.by_rarest.setdefault(rarest, []).append(words)
+        self.rarest = frozenset(self.by_rarest)
 
     def may_match(self, tokens: set[str]) -> bool:
         """Could some phrase occur in a text with these tokens?"""
         if not self.singles.isdisjoint(tokens):
             return True
         by_rarest = self.by_rarest
-        return any(words <= tokens for word in tokens & by_rarest.keys()
-                   for words in by_rarest[word])
+        for word in self.rarest.intersection(tokens):
+            for words in by_rarest[word]:
+                if words <= tokens:
+                    return True
+        return False
 
 
 class _Gates:
