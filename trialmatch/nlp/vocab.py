@@ -158,14 +158,37 @@ class AlterationEntry:
 # --------------------------------------------------------------------------- tokens
 
 
-@dataclass(frozen=True, slots=True)
 class _Tokens:
-    """Tokens of a text as parallel lists (cheaper to build than one object per token)."""
+    """Tokens of a text as parallel lists (cheaper to build than one object per token).
 
-    starts: list[int]
-    ends: list[int]
-    raws: list[str]  # as written, possessive removed
-    norms: list[str]  # lower case, American spelling
+    `raws` are the tokens as written (possessive removed), `norms` in lower case and American
+    spelling. The character offsets (`starts`, `ends`) are found only when first asked for:
+    most scans match nothing and never need them.
+    """
+
+    __slots__ = ("text", "raws", "norms", "_starts", "_ends")
+
+    def __init__(self, text: str, raws: list[str], norms: list[str],
+                 starts: list[int] | None = None, ends: list[int] | None = None) -> None:
+        self.text, self.raws, self.norms = text, raws, norms
+        self._starts, self._ends = starts, ends
+
+    @property
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._offsets()
+        return self._starts  # type: ignore[return-value]
+
+    @property
+    def ends(self) -> list[int]:
+        if self._ends is None:
+            self._offsets()
+        return self._ends  # type: ignore[return-value]
+
+    def _offsets(self) -> None:
+        found = list(_TOKEN_RE.finditer(self.text))
+        self._starts = [m.start() for m in found]
+        self._ends = [m.end() for m in found]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -203,14 +226,11 @@ def _tokenize_cached(text: str) -> _Tokens:
 
 
 def _tokenize_text(text: str) -> _Tokens:
-    found = list(_TOKEN_RE.finditer(text))
-    raws = [m.group() for m in found]
+    raws = _TOKEN_RE.findall(text)
     if "'" in text or "’" in text:
         raws = [_strip_possessive(r) for r in raws]
     norm = _normalise_word
-    return _Tokens(
-        [m.start() for m in found], [m.end() for m in found], raws, [norm(r) for r in raws]
-    )
+    return _Tokens(text, raws, [norm(r) for r in raws])
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -299,7 +319,7 @@ class _PhraseIndex:
         # Plurals ("adenocarcinomas", "tumors") fold onto the indexed singular.
         plurals = self.plurals
         norms = [plurals.get(n, n) for n in tokens.norms]
-        raws, starts, ends = tokens.raws, tokens.starts, tokens.ends
+        raws = tokens.raws
         by_first = self.by_first
         i, n = 0, len(norms)
         while i < n:
@@ -322,7 +342,7 @@ class _PhraseIndex:
                 i += 1
                 continue
             size, key = found
-            start, end = starts[i], ends[i + size - 1]
+            start, end = tokens.starts[i], tokens.ends[i + size - 1]
             exact = not fuzzy_marks or not any(j in fuzzy_marks for j in range(i, i + size))
             matches.append(TermMatch(key, start, end, text[start:end], exact))
             i += size
@@ -375,7 +395,7 @@ class _PhraseIndex:
             raws.append(replacement or tokens.raws[i])
             norms.append(replacement or norm)
             i += step
-        return _Tokens(starts, ends, raws, norms), marks
+        return _Tokens(tokens.text, raws, norms, starts, ends), marks
 
     def _fuzzy_word(self, norm: str) -> str | None:
         if norm in self.protected:
