@@ -404,3 +404,33 @@ def test_trigger_test_equals_substring_and_word_tests(text):
     for kind, (parts, whole) in _TRIGGERS.items():
         expected = any(part in lower for part in parts) or not words.isdisjoint(whole)
         assert triggered(kind) is expected, kind
+
+
+def test_every_folded_pattern_finds_what_its_pattern_finds_on_the_fixture_criteria():
+    # The key words given to a Folded pattern must be in every match: a wrong one would
+    # silently skip texts. Checked for every Folded pattern of the parser modules over all
+    # fixture criteria texts.
+    import importlib
+    from pathlib import Path
+
+    from trialmatch.nlp.requirements_common import Folded
+
+    folder = Path(__file__).parent.parent / "fixtures" / "criteria"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))]
+    lines = [line for text in texts for line in text.splitlines() if line.strip()]
+    assert len(lines) > 300
+    checked = 0
+    for name in ("requirements", "requirements_basic", "requirements_biomarker",
+                 "requirements_cancer", "requirements_common", "requirements_therapy"):
+        module = importlib.import_module(f"trialmatch.nlp.{name}")
+        for value in vars(module).values():
+            candidates = value if isinstance(value, list) else [value]
+            for folded in candidates:
+                folded = folded[1] if isinstance(folded, tuple) and len(folded) == 2 else folded
+                if not isinstance(folded, Folded) or not folded.required:
+                    continue
+                checked += 1
+                for line in lines:
+                    assert [m.span() for m in folded.finditer(line)] == \
+                        [m.span() for m in folded.pattern.finditer(line)], (name, line)
+    assert checked >= 10

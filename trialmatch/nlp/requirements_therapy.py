@@ -73,7 +73,7 @@ _PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refracto
 # The case-insensitive patterns that run on most criteria, folded (see `Folded`: same
 # matches, scanned case-sensitively over the lower-cased text, which is much faster).
 _NOT_HISTORY_F = Folded(_NOT_HISTORY)
-_WASHOUT_F = Folded(_WASHOUT)
+_WASHOUT_F = Folded(_WASHOUT, ("day", "week", "wk", "month", "year", "half-li"))
 _PROGRESSION_WINDOW_F = Folded(_PROGRESSION_WINDOW)
 _PRIOR_CUE_F = Folded(_PRIOR_CUE)
 
@@ -593,7 +593,7 @@ _NO_THERAPY_ALTERNATIVE = re.compile(
     r"refused|declined|unable\s+to\s+(?:receive|tolerate))\b", _I)
 
 
-_GENERIC_THERAPY_F = Folded(_GENERIC_THERAPY)
+_GENERIC_THERAPY_F = Folded(_GENERIC_THERAPY, ("therap", "treatment", "agent", "regimen"))
 
 
 def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Requirement]:
