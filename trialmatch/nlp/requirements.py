@@ -141,8 +141,8 @@ def _trigger_test(lower: str, words: set[str]):
     """A test `triggered(kind)` for one criterion: one of the kind's substrings occurs in
     `lower`, or one of its whole words is among `words`."""
     found: set[str] = set()
-    for match in _TRIGGER_PATTERN.finditer(lower):
-        found |= _TRIGGER_KINDS[match.group(1)]
+    for part in set(_TRIGGER_PATTERN.findall(lower)):
+        found |= _TRIGGER_KINDS[part]
 
     def triggered(kind: str) -> bool:
         return kind in found or not words.isdisjoint(_TRIGGER_WHOLE[kind])
