@@ -1,11 +1,15 @@
 """Benchmark the criteria parser over a folder of ClinicalTrials.gov v2 study records.
 
-    python bench/criteria.py [FOLDER ...] [--seed N] [--others 20] [--dump FILE]
+    python bench/criteria.py [FOLDER ...] [--seed N] [--others 20] [--dump FILE] [--passes 3]
 
 Prints criteria and trials parsed per second, peak RSS, the share of criteria with at least
 one requirement of each kind, the share left "other" (no requirement), the share of trials
 with a cancer type (OncoTree code or basket marker), crashes, and random "other" criteria
 for reading. Default folder: /work/shared/ctgov/studies.
+
+The parse runs `--passes` times over the whole folder (the per-process cache of parsed
+criteria emptied before each): the first pass and the best one are reported, the best being
+the usual way to read a timing on a machine shared with other work (timeit does the same).
 
 `--dump FILE` also writes every trial's annotation as one JSON line (sorted keys), so that a
 speed change can be checked for identical output with `cmp` against a dump made before it.
@@ -24,9 +28,9 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-from trialmatch.models import TrialText
+from trialmatch.models import TrialAnnotation, TrialText
 from trialmatch.nlp.criteria import annotate_trial
-from trialmatch.nlp.requirements import REQUIREMENT_KINDS
+from trialmatch.nlp.requirements import REQUIREMENT_KINDS, clear_parse_cache
 
 DEFAULT_FOLDER = Path("/work/shared/ctgov/studies")
 
@@ -66,6 +70,29 @@ def trial_text(record: dict) -> TrialText:
     )
 
 
+def _timed_passes(trials: list[TrialText], passes: int, crashes: list[str]
+                  ) -> tuple[list[TrialAnnotation | None], list[tuple[float, float]]]:
+    """Parse every trial `passes` times; the first pass's annotations (None for a crash,
+    recorded in `crashes`) and (wall, CPU) seconds of each pass."""
+    annotations: list[TrialAnnotation | None] = []
+    timings = []
+    for number in range(passes):
+        clear_parse_cache()  # a later pass must parse, not look up, what the first parsed
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for trial in trials:
+            try:
+                annotation: TrialAnnotation | None = annotate_trial(trial)
+            except Exception:  # noqa: BLE001 - a benchmark reports every crash and goes on
+                annotation = None
+                if number == 0:
+                    line = traceback.format_exc(limit=2).splitlines()[-1]
+                    crashes.append(f"{trial.nct_id}: {line}")
+            if number == 0:
+                annotations.append(annotation)
+        timings.append((time.perf_counter() - started, time.process_time() - cpu_started))
+    return annotations, timings
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--others", type=int, default=20, help="random 'other' criteria shown")
     parser.add_argument("--dump", type=Path, help="write each annotation as a JSON line here")
+    parser.add_argument("--passes", type=int, default=3, help="timed passes over the folder")
     args = parser.parse_args(argv)
     files = sorted(f for folder in args.folders for f in folder.glob("*.json"))
     trials = []
@@ -87,13 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     others: list[str] = []
     crashes: list[str] = []
     dumped: list[tuple[str, object]] = []
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    for trial in trials:
-        try:
-            annotation = annotate_trial(trial)
-        except Exception:  # noqa: BLE001 - a benchmark reports every crash and goes on
-            crashes.append(f"{trial.nct_id}: {traceback.format_exc(limit=2).splitlines()[-1]}")
+    annotations, timings = _timed_passes(trials, max(1, args.passes), crashes)
+    (elapsed, cpu), (best_elapsed, best_cpu) = timings[0], min(timings)
+    for trial, annotation in zip(trials, annotations, strict=True):
+        if annotation is None:
             continue
         if args.dump:
             dumped.append((trial.nct_id, annotation))
@@ -108,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
                 others.append(f"{trial.nct_id} [{criterion.kind}] {criterion.text[:160]}")
             for kind in {r.kind for r in criterion.requirements}:
                 kinds[kind] += 1
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
     if args.dump:
         # Serialised after the timing, so the dump does not slow the figures.
         with args.dump.open("w", encoding="utf-8") as out:
@@ -121,12 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"folders: {', '.join(str(f) for f in args.folders)}")
     print(f"trials: {n}   criteria: {criteria_total}   time: {elapsed:.2f} s   "
           f"peak RSS: {peak_mb:.0f} MB")
-    if elapsed > 0 and cpu > 0:
-        print(f"rate (wall clock): {n / elapsed:.0f} trials/s, "
+    if elapsed > 0 and cpu > 0 and best_elapsed > 0 and best_cpu > 0:
+        print(f"rate (first pass, wall clock): {n / elapsed:.0f} trials/s, "
               f"{criteria_total / elapsed:.0f} criteria/s")
         # CPU time is the fairer figure on a shared machine (other processes steal the cores).
-        print(f"rate (CPU time {cpu:.2f} s): {n / cpu:.0f} trials/s, "
+        print(f"rate (first pass, CPU time {cpu:.2f} s): {n / cpu:.0f} trials/s, "
               f"{criteria_total / cpu:.0f} criteria/s")
+        print(f"rate (best of {len(timings)} passes, wall clock {best_elapsed:.2f} s, CPU "
+              f"{best_cpu:.2f} s): {n / best_elapsed:.0f} trials/s, "
+              f"{criteria_total / best_elapsed:.0f} criteria/s")
     print(f"trials with a cancer type: {with_cancer}/{n} ({100 * with_cancer / max(n, 1):.1f}%)")
     print(f"crashes: {len(crashes)}")
     for line in crashes[:20]:

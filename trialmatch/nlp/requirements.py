@@ -284,6 +284,12 @@ def _parse_cached(text: str, kind: str) -> tuple[Requirement, ...]:
     return tuple(_parse(text, kind))
 
 
+def clear_parse_cache() -> None:
+    """Forget the criteria parsed so far in this process (for benchmarks that time a parse
+    more than once)."""
+    _parse_cached.cache_clear()
+
+
 def _parse(text: str, kind: str) -> list[Requirement]:
     lower = text.lower()
     gates = _gates()
