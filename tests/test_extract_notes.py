@@ -395,6 +395,22 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
         # 'Tumor is located in the rectum' states the primary of a rectosigmoid resection.
         (["DIAGNOSIS: Rectum and sigmoid colon, resection: adenocarcinoma, moderately "
           "differentiated. Tumor is located in rectum."], "READ"),
+        # Latin and other European names of squamous cell carcinoma.
+        (["Material: part of the tongue. Histopathological diagnosis: carcinoma "
+          "planoepitheliale keratodes, G2."], "OCSC"),
+        (["Tongue, resection: carcinoma spinocellulare, moderately differentiated."], "OCSC"),
+        # Resections named after the site they are done for.
+        (["DIAGNOSIS: (D) LEFT HEMIMANDIBULECTOMY: INVASIVE WELL DIFFERENTIATED SQUAMOUS "
+          "CARCINOMA INVADING BONE. Skin of cheek, no tumor present."], "OCSC"),
+        (["DIAGNOSIS: Total laryngopharyngectomy: invasive moderately differentiated squamous "
+          "carcinoma, 3.2 cm."], "HPHSC"),
+        # A neuroendocrine tumour or carcinoma with no primary named is a NOS code.
+        (["Liver, core biopsy: metastatic neuroendocrine carcinoma, small cell type."],
+         "NECNOS"),
+        (["Soft tissue mass, biopsy: well differentiated neuroendocrine tumor, grade 1."],
+         "NETNOS"),
+        (["Pancreas, tail, distal pancreatectomy: well differentiated neuroendocrine tumor."],
+         "PANET"),
     ],
 )
 def test_primary_site_choices(notes, code):

@@ -50,6 +50,12 @@ def _keys(matches):
         ("acute myeloid leukemia", "AML"),
         ("acute myeloid leukaemia", "AML"),
         ("chronic lymphocytic leukemia", "CLLSLL"),
+        # T-lineage lymphoblastic leukaemia is never a B-lymphoblastic code.
+        ("T-cell lymphoblastic leukemia", "TLL"),
+        ("precursor T-cell lymphoblastic leukemia", "TLL"),
+        ("T-cell ALL", "TLL"),
+        ("acute lymphoblastic leukemia, T-cell type", "TLL"),
+        ("T-lymphoblastic leukaemia/lymphoma", "TLL"),
         ("multiple myeloma", "PCM"),
         ("diffuse large B-cell lymphoma", "DLBCLNOS"),
         ("Hodgkin's lymphoma", "HL"),
