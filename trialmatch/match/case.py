@@ -73,8 +73,12 @@ class Case:
     prior_therapies: list[str] | None = None
     first_opinion: FirstOpinion | None = None
     path: Path | None = None
-    # Where age or sex came from a note rather than the case file: {"age": "52-year-old"}.
+    # Where a fact came from a note rather than the case file: {"age": "52-year-old"}.
     from_notes: dict[str, str] = field(default_factory=dict)
+    # What the notes say of distant spread and brain metastases (the case file has no such
+    # fields): True, False (stated absent) or None (not stated).
+    metastatic: bool | None = None
+    brain_metastases: bool | None = None
 
     @property
     def note_texts(self) -> list[str]:
@@ -109,7 +113,7 @@ def load_case(path: str | Path) -> Case:
         # A bare note: the id is the file's stem, nothing else is known.
         case = Case(id=path.stem, notes=[CaseNote(str(path), _read_note_file(path, path.stem))],
                     path=path)
-        return _fill_demographics(case)
+        return _fill_clinical(_fill_demographics(case))
     try:
         if path.stat().st_size > MAX_CASE_BYTES:
             raise InputError(f"case file is larger than {MAX_CASE_BYTES // (1024 * 1024)} MB: "
@@ -148,7 +152,7 @@ def case_from_dict(document: Any, path: Path) -> Case:
         first_opinion=_first_opinion(document.get("first_opinion"), path),
         path=path,
     )
-    return _fill_demographics(case)
+    return _fill_clinical(_fill_demographics(case))
 
 
 def _fill_demographics(case: Case) -> Case:
@@ -165,6 +169,29 @@ def _fill_demographics(case: Case) -> Case:
         if case.sex is None and stated.sex is not None:
             case.sex = stated.sex
             case.from_notes["sex"] = stated.sex_evidence or ""
+    return case
+
+
+def _fill_clinical(case: Case) -> Case:
+    """Take performance status and prior therapies from the notes where the case file leaves
+    them out (its own win), and the spread of disease the notes state."""
+    from trialmatch.nlp.clinical import find_clinical_facts, merge_clinical_facts
+
+    if not case.notes:
+        return case
+    facts = merge_clinical_facts([find_clinical_facts(note.text) for note in case.notes])
+    if case.ecog is None and facts.ecog is not None:
+        case.ecog = facts.ecog
+        case.from_notes["ecog"] = facts.ecog_evidence or ""
+    if case.prior_therapies is None and facts.prior_therapies is not None:
+        case.prior_therapies = list(facts.prior_therapies)
+        case.from_notes["prior_therapies"] = "; ".join(facts.prior_evidence)
+    case.metastatic = facts.metastatic
+    case.brain_metastases = facts.brain_metastases
+    if facts.metastatic is not None:
+        case.from_notes["metastatic"] = facts.metastatic_evidence or ""
+    if facts.brain_metastases is not None:
+        case.from_notes["brain_metastases"] = facts.brain_evidence or ""
     return case
 
 

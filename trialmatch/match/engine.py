@@ -229,7 +229,9 @@ def plan_match(
     patient = build_patient(
         profile, ontology=ontology, age=case.age, sex=case.sex, ecog=case.ecog,
         prior_therapies=case.prior_therapies, therapy_reader=therapy_reader,
-        note_texts=case.note_texts,
+        note_texts=case.note_texts, metastatic=case.metastatic,
+        brain_metastases=case.brain_metastases,
+        prior_complete="prior_therapies" not in case.from_notes, from_notes=case.from_notes,
     )
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
     lineage = set()

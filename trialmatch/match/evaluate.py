@@ -172,6 +172,15 @@ class Patient:
     biomarkers: list[Biomarker] = field(default_factory=list)
     prior_regimens: list[PriorTherapy] | None = None
     newly_diagnosed: bool = False  # the notes call the disease newly diagnosed
+    # Facts the notes state (trialmatch.nlp.clinical) where the case file does not:
+    # distant spread and brain metastases (True, False = stated absent, None), and whether
+    # the prior regimens are the whole history (a case file's list) or only what the notes
+    # happen to mention (then a therapy not named is unknown, not absent).
+    metastatic_noted: Truth = None
+    brain_metastases: Truth = None
+    prior_complete: bool = True
+    # Where a fact came from the notes: {"ecog": "ECOG PS 1", "metastatic": "liver metastases"}
+    from_notes: dict[str, str] = field(default_factory=dict, compare=False)
     # Criterion results already computed for this patient (see `_criterion_result`).
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -194,7 +203,11 @@ class Patient:
 
     @property
     def prior_lines(self) -> tuple[int, int] | None:
-        return None if self.prior_regimens is None else lines_of_therapy(self.prior_regimens)
+        if self.prior_regimens is None:
+            return None
+        fewest, most = lines_of_therapy(self.prior_regimens)
+        # Regimens the notes mention are a floor: more lines may have gone unmentioned.
+        return (fewest, most) if self.prior_complete else (fewest, max(most, fewest + 10))
 
     @property
     def extent(self) -> dict[str, Truth]:
@@ -214,6 +227,13 @@ class Patient:
                                   early_stage=None, locally_advanced=None)
         if self.newly_diagnosed and extent["recurrent"] is None:
             extent["recurrent"] = False
+        if extent["metastatic"] is None and self.metastatic_noted is not None:
+            # "multiple liver metastases" in a note without a stage (AJCC: distant metastasis
+            # is M1, stage IV): metastatic, so advanced and not early; "no distant
+            # metastases" rules metastatic disease out and says nothing more.
+            extent["metastatic"] = self.metastatic_noted
+            if self.metastatic_noted:
+                extent.update(advanced=True, locally_advanced=False, early_stage=False)
         return extent
 
 
@@ -242,6 +262,10 @@ def build_patient(
     classes_of: Callable[[str], Iterable[str]] | None = None,
     therapy_reader: TherapyReader | None = None,
     note_texts: Iterable[str] = (),
+    metastatic: Truth = None,
+    brain_metastases: Truth = None,
+    prior_complete: bool = True,
+    from_notes: dict[str, str] | None = None,
 ) -> Patient:
     """Combine case facts and an extracted profile into a `Patient`.
 
@@ -273,6 +297,10 @@ def build_patient(
         biomarkers=list(profile.biomarkers),
         prior_regimens=regimens,
         newly_diagnosed=states_newly_diagnosed(note_texts),
+        metastatic_noted=metastatic,
+        brain_metastases=brain_metastases,
+        prior_complete=prior_complete,
+        from_notes=dict(from_notes or {}),
     )
 
 
@@ -498,6 +526,11 @@ def _check_extent(params: dict, patient: Patient) -> Check:
         return None, f"{words} not documented{known}", patient.stage_evidence
     if wanted == "recurrent" and patient.newly_diagnosed and truth is False:
         return False, "the notes describe newly diagnosed disease, not recurrent", ""
+    noted = patient.from_notes.get("metastatic")
+    decided_by_stage = derive_extent(patient.stage_group, patient.stage_m, patient.stage_prefix,
+                                     patient.stage_t).get(wanted) is not None
+    if noted and not decided_by_stage:
+        return truth, f"the notes {'mean' if truth else 'rule out'} {words}", f"notes: {noted}"
     return truth, f"stage {stage} {'means' if truth else 'rules out'} {words}", \
         patient.stage_evidence
 
@@ -539,7 +572,8 @@ def _check_performance_status(params: dict, patient: Patient) -> Check:
     if patient.ecog is None:
         return None, f"{'ECOG' if scale == 'ECOG' else 'performance status'} not documented " \
             f"(trial: {bounds})", ""
-    evidence = f"case: ECOG {patient.ecog}"
+    noted = patient.from_notes.get("ecog")
+    evidence = f"notes: {noted}" if noted else f"case: ECOG {patient.ecog}"
     if scale == "ECOG":
         truth = (low is None or patient.ecog >= low) and (high is None or patient.ecog <= high)
         return truth, f"ECOG {patient.ecog} {'within' if truth else 'outside'} {bounds}", evidence
@@ -562,15 +596,26 @@ def _check_prior_therapy(params: dict, patient: Patient) -> Check:
     if patient.prior_drugs is None:
         return None, f"prior therapy not documented (trial: {'prior' if received else 'no prior'}" \
             f" {named})", ""
-    evidence = f"case: prior therapies {', '.join(patient.prior_therapies or []) or 'none'}"
+    evidence = _prior_evidence(patient)
     if drugs or classes:
         found = sorted((patient.prior_drugs & set(drugs)) | (
             (patient.prior_classes or frozenset()) & set(classes)))
     else:
         found = sorted(patient.prior_drugs)
     had = bool(found)
+    if not had and not patient.prior_complete:
+        # The notes name some therapies; one they do not name may still have been given.
+        return None, f"prior {named} not documented (the notes name " \
+            f"{', '.join(patient.prior_therapies or []) or 'none'})", evidence
     what = f"received {', '.join(found)}" if had else f"no prior {named}"
     return had == received, what, evidence
+
+
+def _prior_evidence(patient: Patient) -> str:
+    noted = patient.from_notes.get("prior_therapies")
+    if noted:
+        return f"notes: {noted}"
+    return f"case: prior therapies {', '.join(patient.prior_therapies or []) or 'none'}"
 
 
 def _check_prior_lines(params: dict, patient: Patient) -> Check:
@@ -579,7 +624,7 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
     if patient.prior_lines is None:
         return None, f"number of prior lines not documented (trial: {bounds})", ""
     fewest, most = patient.prior_lines
-    evidence = f"case: prior therapies {', '.join(patient.prior_therapies or []) or 'none'}"
+    evidence = _prior_evidence(patient)
     have = f"{fewest}" if fewest == most else f"{fewest}-{most}"
     fits = [(low is None or n >= low) and (high is None or n <= high)
             for n in range(fewest, most + 1)]
@@ -594,6 +639,14 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
 def _check_cns(params: dict, patient: Patient) -> Check:
     state = params.get("state") or "any"
     words = "brain metastases" if state == "any" else f"{state} brain metastases"
+    noted = patient.from_notes.get("brain_metastases", "")
+    if patient.brain_metastases is False:
+        return False, "the notes state no brain metastases", f"notes: {noted}"
+    if patient.brain_metastases and state == "any":
+        return True, "the notes state brain metastases", f"notes: {noted}"
+    if patient.brain_metastases:
+        return None, f"{words}: the notes state brain metastases but not whether they are " \
+            f"{state}", f"notes: {noted}"
     return None, f"{words}: brain metastasis status not documented", ""
 
 

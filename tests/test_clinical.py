@@ -1,0 +1,132 @@
+"""Clinical facts read from notes (trialmatch.nlp.clinical) and how matching uses them."""
+
+import pytest
+
+from trialmatch.match.case import load_case
+from trialmatch.match.engine import drug_therapy_reader
+from trialmatch.match.evaluate import build_patient, evaluate_requirement
+from trialmatch.models import Profile, Requirement
+from trialmatch.nlp.clinical import find_clinical_facts, merge_clinical_facts
+from trialmatch.nlp.vocab import get_vocabulary
+
+
+@pytest.mark.parametrize("text, ecog", [
+    ("ECOG performance status 1.", 1),
+    ("ECOG PS: 2", 2),
+    ("Performance status (ECOG) of 0", 0),
+    ("WHO performance status 1", 1),
+    ("KPS 70%", 1),  # Karnofsky 70-80 is ECOG 1 (Oken 1982)
+    ("Karnofsky performance status 90", 0),
+    ("ECOG 0-1", None),  # a range is no single value
+    ("ECOG 1 -> 2 over the last month", None),
+    ("WHO grade 2 astrocytoma", None),  # a tumour grade, not a performance status
+    ("Trial requires ECOG; not recorded.", None),
+])
+def test_performance_status(text, ecog):
+    assert find_clinical_facts(text).ecog == ecog
+
+
+@pytest.mark.parametrize("text, prior", [
+    ("He previously received carboplatin and pemetrexed plus pembrolizumab with progression.",
+     ["carboplatin + pemetrexed + pembrolizumab"]),
+    ("Started on FOLFOX in 2021; switched to FOLFIRI plus bevacizumab after progression.",
+     ["fluorouracil + leucovorin + oxaliplatin",
+      "fluorouracil + leucovorin + irinotecan + bevacizumab"]),
+    ("She completed adjuvant AC followed by paclitaxel in 2019.",
+     ["doxorubicin + cyclophosphamide + paclitaxel (adjuvant)"]),
+    ("Progressed on osimertinib after 14 months.", ["osimertinib"]),
+    ("Treatment-naive.", []),
+    ("No prior systemic therapy.", []),
+    # plans, recommendations and negated therapies are no history
+    ("Plan: start osimertinib next week.", None),
+    ("We recommend FOLFOX.", None),
+    ("He has never received immunotherapy.", None),
+    # a pathology report's specimen and local treatment alone tell no systemic history
+    ("Received fresh is a 606 gram left nephrectomy.", None),
+    ("Status post lobectomy.", None),
+])
+def test_prior_therapies(text, prior):
+    assert find_clinical_facts(text).prior_therapies == prior
+
+
+@pytest.mark.parametrize("text, metastatic, brain", [
+    ("CT showed multiple liver metastases.", True, None),
+    ("Metastatic NSCLC to bone.", True, None),
+    ("She has metastatic breast cancer.", True, None),
+    ("No evidence of distant metastasis.", False, None),
+    ("Brain MRI: no brain metastases.", None, False),
+    ("History of brain metastases treated with radiosurgery.", True, True),
+    # regional nodes are not distant spread
+    ("Metastatic carcinoma in 3 of 12 lymph nodes.", None, None),
+    # synoptic labels, unassessed fields and hedges state nothing
+    ("Distant metastasis (pM): not applicable.", None, None),
+    ("pMX: Distant metastasis cannot be assessed.", None, None),
+    ("It is not possible to determine if the lung tumor represents metastatic disease.",
+     None, None),
+    ("Closer evaluation for metastatic disease will be prudent.", None, None),
+])
+def test_spread_of_disease(text, metastatic, brain):
+    facts = find_clinical_facts(text)
+    assert (facts.metastatic, facts.brain_metastases) == (metastatic, brain)
+
+
+def test_merge_pools_regimens_and_keeps_a_positive_finding():
+    facts = merge_clinical_facts([
+        find_clinical_facts("ECOG 1. No evidence of distant metastasis."),
+        find_clinical_facts("Progressed on osimertinib. CT: new liver metastases. ECOG 2."),
+    ])
+    assert facts.ecog == 1  # the first note that states it
+    assert facts.prior_therapies == ["osimertinib"]
+    assert facts.metastatic is True
+
+
+def test_plain_text_case_takes_clinical_facts_from_its_note(tmp_path):
+    note = tmp_path / "patient.txt"
+    note.write_text("62-year-old man with lung adenocarcinoma and multiple liver metastases. "
+                    "He previously received carboplatin and pemetrexed. ECOG PS 1. "
+                    "No brain metastases on MRI.", encoding="utf-8")
+    case = load_case(note)
+    assert (case.age, case.sex, case.ecog) == (62, "male", 1)
+    assert case.prior_therapies == ["carboplatin + pemetrexed"]
+    assert (case.metastatic, case.brain_metastases) == (True, False)
+
+
+def test_case_file_fields_win_over_the_notes(tmp_path):
+    (tmp_path / "note.txt").write_text("ECOG 2. Progressed on osimertinib.", encoding="utf-8")
+    case_file = tmp_path / "case.yaml"
+    case_file.write_text("id: c1\necog: 0\nprior_therapies: []\nnotes:\n  - path: note.txt\n",
+                         encoding="utf-8")
+    case = load_case(case_file)
+    assert case.ecog == 0
+    assert case.prior_therapies == []
+
+
+def _patient(**facts):
+    return build_patient(Profile(), ontology=get_vocabulary(),
+                         therapy_reader=drug_therapy_reader(), **facts)
+
+
+def test_a_history_from_notes_decides_only_what_it_names():
+    patient = _patient(prior_therapies=["carboplatin + pemetrexed"], prior_complete=False)
+    had = Requirement("prior_therapy", {"received": True, "drugs": [], "classes": ["platinum"]},
+                      "prior platinum", 0, 14)
+    other = Requirement("prior_therapy", {"received": True, "drugs": ["osimertinib"],
+                                          "classes": []}, "osimertinib", 0, 11)
+    at_most_one = Requirement("prior_lines", {"min": None, "max": 1}, "1 line", 0, 6)
+    naive = Requirement("prior_lines", {"min": None, "max": 0}, "treatment-naive", 0, 15)
+    assert evaluate_requirement(had, patient).truth is True
+    assert evaluate_requirement(other, patient).truth is None  # not named: unknown
+    assert evaluate_requirement(at_most_one, patient).truth is None  # more lines may exist
+    assert evaluate_requirement(naive, patient).truth is False  # one line is documented
+
+
+def test_spread_from_notes_decides_extent_and_brain_metastases():
+    patient = _patient(metastatic=True, brain_metastases=False,
+                       from_notes={"metastatic": "liver metastases",
+                                   "brain_metastases": "brain metastases"})
+    metastatic = Requirement("extent", {"extent": "metastatic"}, "metastatic", 0, 10)
+    early = Requirement("extent", {"extent": "early_stage"}, "early stage", 0, 11)
+    brain = Requirement("cns_metastases", {"state": "untreated"}, "brain metastases", 0, 16)
+    assert evaluate_requirement(metastatic, patient).truth is True
+    assert evaluate_requirement(early, patient).truth is False
+    assert evaluate_requirement(brain, patient).truth is False

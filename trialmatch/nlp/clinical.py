@@ -1,0 +1,336 @@
+"""Clinical facts a note states beyond the pathology profile: performance status, prior
+treatment, distant spread and brain metastases ("ECOG 1", "progressed on osimertinib",
+"multiple liver metastases", "no brain metastases on MRI").
+
+Used only where the case file does not give them: a plain-text note given as the case, or a
+case file that leaves them out. The case file's own values always win. Only explicit
+statements count; a fact the notes do not state stays None (unknown), never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs, get_lexicon
+
+_I = re.IGNORECASE
+
+# --------------------------------------------------------------------- performance status
+
+# ECOG 0-5 (Oken MM et al., Am J Clin Oncol 1982); WHO and Zubrod are the same scale. A range
+# ("ECOG 0-1") or a changing score ("ECOG 1 -> 2") is no single value and is not read.
+_ECOG = re.compile(
+    r"\b(?:ECOG|Eastern\s+Cooperative\s+Oncology\s+Group|Zubrod|WHO\s+(?:performance|PS)|"
+    r"(?<!karnofsky\s)performance\s+status)(?:\s+(?:performance\s+)?(?:status|score|PS|grade))*"
+    r"\s*(?:\(\s*(?:ECOG|PS)\s*\)\s*)?(?:score\s*)?(?:of|is|was|=|:|-)?\s*"
+    r"(?P<value>[0-5])\b(?!\s*(?:%|-\s*\d|–\s*\d|/\s*\d|to\s+\d|or\s+\d|\.\d|->|→))", _I)
+# Karnofsky (and Lansky for children) 0-100 in steps of ten.
+_KPS = re.compile(
+    r"\b(?:KPS|Karnofsky|Lansky)(?:\s+(?:performance\s+)?(?:status|score|PS|index|scale))*"
+    r"\s*(?:score\s*)?(?:of|is|was|=|:|-)?\s*(?P<value>100|[1-9]0)\s*%?(?!\s*(?:-|–|/|to)\s*\d)",
+    _I)
+
+
+def _ecog_from_kps(kps: int) -> int:
+    """The ECOG grade a Karnofsky score corresponds to (Oken 1982: 90-100 = 0, 70-80 = 1,
+    50-60 = 2, 30-40 = 3, 10-20 = 4, 0 = 5)."""
+    if kps >= 90:
+        return 0
+    if kps >= 70:
+        return 1
+    if kps >= 50:
+        return 2
+    if kps >= 30:
+        return 3
+    return 4 if kps >= 10 else 5
+
+
+# ---------------------------------------------------------------------------- prior therapy
+
+# Words saying a therapy was given before (history), and words saying it is only planned,
+# offered or discussed (no history yet).
+_HISTORY_CUE = re.compile(
+    r"\b(?:received|receiving|treated|treatment\s+with|therapy\s+with|s/p|status\s+post|"
+    r"post[\s-](?:op|operative)|after|following|progress(?:ed|ion|ing)?|completed|underwent|"
+    r"undergone|had\s+(?:been\s+)?(?:on|given)|was\s+(?:on|given|started)|were\s+given|"
+    r"started|initiated|previously|prior|previous|history\s+of|refractory|resistant|failed|"
+    r"failure|cycles?\s+of|courses?\s+of|doses?\s+of|exposure|exposed|intoleran\w*|"
+    r"discontinued|stopped|switched|relapsed|recurred|responded|response\s+to|"
+    r"(?:first|second|third)[\s-]+line|1L|2L|3L|adjuvant|neoadjuvant|maintenance)\b",
+    _I)
+_PLAN_CUE = re.compile(
+    r"\b(?:recommend\w*|plan(?:s|ned|ning)?|will|would|should|could|may|might|consider\w*|"
+    r"candidate|eligible|offer\w*|discuss\w*|schedul\w*|propos\w*|referr\w*|refer|"
+    r"to\s+(?:start|begin|receive|undergo)|option\w*|pending|awaiting|if|versus|vs)\b", _I)
+# A specific therapy negated ("never received immunotherapy", "no prior EGFR TKI").
+_NEGATED_BEFORE = re.compile(
+    r"\b(?:no|not|never|without|denies|naive\s+to)\b(?:\s+[\w/-]+){0,5}\s*$", _I)
+_NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
+# The notes saying there was no treatment at all: a treatment-naive patient.
+_NO_TREATMENT = re.compile(
+    r"\b(?:treatment|therapy|chemotherapy|systemic\s+therapy)[\s-]+na[iï]ve\b|"
+    r"\bpreviously\s+untreated\b|\buntreated\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease)\b|"
+    r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|oncologic\s+)?"
+    r"(?:therapy|treatment)\b|\bhas\s+not\s+(?:yet\s+)?(?:received|had)\s+any\s+"
+    r"(?:systemic\s+|anti-?cancer\s+)?(?:therapy|treatment)\b", _I)
+# Where one regimen ends and the next begins inside a sentence.
+_REGIMEN_BREAK = re.compile(
+    r";|\bthen\b|\bfollowed\s+by\b|\bsubsequently\b|\blater\b|\bswitched\s+to\b|"
+    r"\bchanged\s+to\b|\btransitioned\s+to\b|\b(?:after|upon|at|on)\s+(?:disease\s+)?"
+    r"progression\b|\bprogress(?:ed|ion)\s+(?:on|after|through|despite)\b", _I)
+# A pathology report's gross description: "Received fresh is a 606 gram nephrectomy" names
+# the specimen being examined, not a treatment history.
+_SPECIMEN_RECEIVED = re.compile(r"\breceived\s+(?:fresh|unfixed|in\s+(?:formalin|a\s+container|"
+                                r"saline)|labeled|labelled|is|are|within|from|for|"
+                                r"as|at|with\s+the\s+label)\b", _I)
+# Local treatments (the drug lexicon's classes): they are no line of systemic therapy, and a
+# note naming only them says nothing about systemic treatment.
+_LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
+_SETTING = re.compile(r"\b(?:neo)?adjuvant\b|\bperioperative\b", _I)
+_SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\n\s*\n|\n(?=\s*[-*•\d])|[!?]")
+
+# ----------------------------------------------------------------------- spread of disease
+
+# Distant sites (AJCC 8th ed.: distant metastasis M1 is spread beyond the regional nodes).
+_DISTANT_SITE = (r"(?:liver|hepatic|lungs?|pulmonary|bones?|osseous|skeletal|brain|cerebral|"
+                 r"intracranial|adrenal|peritone\w*|pleura\w*|omentum|omental|distant|"
+                 r"contralateral\s+lung|spine|spinal|vertebra\w*|leptomening\w*)")
+_METASTASIS = (r"(?:metastas[ie]s|metastatic\s+(?:disease|lesions?|deposits?|foci|spread)|"
+               r"mets|metastatic\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|melanoma|sarcoma|"
+               r"adenocarcinoma|tumou?r|disease|nsclc|crc))")
+_DISTANT = re.compile(
+    rf"\b{_DISTANT_SITE}\s+(?:and\s+\w+\s+)?(?:{_METASTASIS}|lesions?\s+(?:consistent|"
+    rf"compatible)\s+with\s+metasta\w*)|\b{_METASTASIS}\s+(?:to|in|involving|within)\s+"
+    rf"(?:the\s+)?(?:\w+\s+(?:and|,)\s+)?{_DISTANT_SITE}|"
+    rf"\b(?:widely|diffusely)\s+metastatic\b|\bdistant\s+(?:spread|disease)\b|"
+    rf"\bmetastatic\s+(?:\w+\s+){{0,3}}?(?:cancer|carcinoma|melanoma|sarcoma|nsclc|crc|"
+    rf"disease)\b", _I)  # (stage IV and M1 are read with the stage, by trialmatch.nlp.tnm)
+_REGIONAL = re.compile(r"\b(?:lymph|nodes?|nodal|LN|LNs|N[1-3][abc]?)\b", _I)
+# A synoptic report's field label ("Distant metastasis (pM): pMX", "Distant Metastasis: Not
+# applicable"): the label states nothing, its value may (read by the M1 pattern).
+_FIELD_LABEL_AFTER = re.compile(r"^\s*(?:\([cp]?M\)\s*)?(?:[:(?]|\.\s*[cp]?M[0-9OXx])", _I)
+# "Distant metastasis cannot be assessed": the report does not know either way.
+_UNASSESSED_AFTER = re.compile(r"^[\s,:]*(?:(?:is|are|was|were)\s+)?(?:cannot\s+be\s+"
+                               r"(?:assessed|evaluated|determined)|not\s+(?:assessed|"
+                               r"applicable|evaluated)|unknown)\b", _I)
+_BRAIN = re.compile(
+    r"\b(?:brain|cerebral|intracranial|CNS|cerebellar)\s+(?:metastas[ie]s|mets|lesions?\s+"
+    r"(?:consistent|compatible)\s+with\s+metasta\w*|metastatic\s+(?:disease|lesions?))|"
+    r"\bmetastas[ie]s\s+(?:to|in)\s+(?:the\s+)?(?:brain|cerebellum|CNS)\b|"
+    r"\bleptomeningeal\s+(?:disease|metastas[ie]s|carcinomatosis|spread)\b", _I)
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|without|negative\s+for|free\s+of|absence\s+of|denies|ruled?\s+out|"
+    r"no\s+(?:evidence|sign|signs)\s+of|no\s+(?:radiographic|radiologic|clinical)\s+"
+    r"evidence\s+of)\b(?:\s+[\w/-]+){0,4}\s*$", _I)
+_NEGATION_AFTER = re.compile(r"^[\s,:]*(?:(?:was|were|is|are)\s+)?(?:not\s+(?:seen|identified|"
+                             r"present|detected|demonstrated)|(?:\w+\s+){0,2}absent|"
+                             r"excluded|ruled\s+out)\b",
+                             _I)
+_HEDGE_BEFORE = re.compile(r"\b(?:possible|possibly|suspicious\s+for|suspected|concern\s+for|"
+                           r"cannot\s+(?:be\s+)?(?:exclude|rule\s+out)|rule\s+out|r/o|"
+                           r"questionable|equivocal|indeterminate|likely|probable|probably|"
+                           r"risk|development|evaluation\s+for|work-?up\s+for|determine|"
+                           r"whether|if|represents?|favou?r|differential|versus|vs|possibilit\w*|\?)"
+                           r"[\s,]*(?:[\w./\[-]+[\s,]+){0,6}$|[/\[]\s*$", _I)
+_HEDGE_AFTER = re.compile(r"^[\s,.]*(?:(?:is|are)\s+)?(?:likely|possible|probable|"
+                          r"favou?red|considered|contenders?|suspected)\b", _I)
+
+
+@dataclass(frozen=True)
+class ClinicalFacts:
+    """What the notes state about the patient beyond the pathology profile.
+
+    `prior_therapies` holds one entry per regimen ("carboplatin + pemetrexed + pembrolizumab"),
+    `[]` when the notes say there was no treatment, None when they say nothing. `metastatic`
+    is about distant spread (stage IV, M1, liver or bone metastases), never nodes alone.
+    """
+
+    ecog: int | None = None
+    ecog_evidence: str | None = None
+    kps: int | None = None
+    prior_therapies: list[str] | None = None
+    prior_evidence: list[str] = field(default_factory=list)
+    metastatic: bool | None = None
+    metastatic_evidence: str | None = None
+    brain_metastases: bool | None = None
+    brain_evidence: str | None = None
+
+
+def find_clinical_facts(text: str) -> ClinicalFacts:
+    """The performance status, prior treatment and spread of disease a note states."""
+    ecog, ecog_evidence, kps = _performance_status(text)
+    prior, prior_evidence = _prior_therapies(text)
+    # Only "no distant metastases" rules out spread: "no brain metastases" or "liver
+    # negative for metastatic disease" speak of one organ.
+    metastatic, metastatic_evidence = _stated(text, _DISTANT, regional_guard=True,
+                                              negation_words=_ANY_DISTANT)
+    brain, brain_evidence = _stated(text, _BRAIN, regional_guard=False)
+    if brain and metastatic is not True:
+        metastatic, metastatic_evidence = True, brain_evidence  # brain metastases are distant
+    return ClinicalFacts(ecog, ecog_evidence, kps, prior, prior_evidence, metastatic,
+                         metastatic_evidence, brain, brain_evidence)
+
+
+def merge_clinical_facts(facts: list[ClinicalFacts]) -> ClinicalFacts:
+    """One set of facts from several notes: the first stated value of each; prior therapies
+    pooled (a regimen named in two notes counts once); a positive finding of spread wins
+    over a note that found none (a later scan may show what an earlier one did not)."""
+    ecog = next(((f.ecog, f.ecog_evidence, f.kps) for f in facts if f.ecog is not None),
+                (None, None, None))
+    prior: list[str] | None = None
+    evidence: list[str] = []
+    for f in facts:
+        if f.prior_therapies is None:
+            continue
+        prior = prior if prior is not None else []
+        prior += [entry for entry in f.prior_therapies if entry not in prior]
+        evidence += f.prior_evidence
+    metastatic = _merge_truth([(f.metastatic, f.metastatic_evidence) for f in facts])
+    brain = _merge_truth([(f.brain_metastases, f.brain_evidence) for f in facts])
+    return ClinicalFacts(ecog[0], ecog[1], ecog[2], prior, evidence, metastatic[0],
+                         metastatic[1], brain[0], brain[1])
+
+
+def _merge_truth(values: list[tuple[bool | None, str | None]]) -> tuple[bool | None, str | None]:
+    for wanted in (True, False):
+        for value, evidence in values:
+            if value is wanted:
+                return value, evidence
+    return None, None
+
+
+def _performance_status(text: str) -> tuple[int | None, str | None, int | None]:
+    """(ECOG, its evidence, Karnofsky): the first ECOG stated, else the ECOG grade of the first
+    Karnofsky score."""
+    kps_match = _KPS.search(text)
+    kps = int(kps_match.group("value")) if kps_match else None
+    for match in _ECOG.finditer(text):
+        if _negated_or_hedged(text, match.start(), match.end()):
+            continue
+        return int(match.group("value")), match.group(0), kps
+    if kps is not None and kps_match is not None:
+        return _ecog_from_kps(kps), kps_match.group(0), kps
+    return None, None, None
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _mentions(text: str) -> list[DrugMention]:
+    """Drug and class mentions, longest first where they overlap ("carboplatin" inside
+    "carboplatin-based chemotherapy" is one mention)."""
+    found = sorted(find_drugs(text) + find_drug_classes(text), key=lambda m: (m.start, -m.end))
+    kept: list[DrugMention] = []
+    for mention in found:
+        if kept and mention.start < kept[-1].end and (mention.start, mention.end) != (
+                kept[-1].start, kept[-1].end):
+            continue  # (a regimen, "AC followed by paclitaxel", gives its drugs on one span)
+        kept.append(mention)
+    return kept
+
+
+def _prior_therapies(text: str) -> tuple[list[str] | None, list[str]]:
+    """Regimens the note says were given, one entry each; [] when it says none were."""
+    entries: list[str] = []
+    evidence: list[str] = []
+    systemic = False
+    for start, end in _sentences(text):
+        sentence = text[start:end]
+        mentions = _mentions(sentence)
+        if not mentions:
+            continue
+        # A sentence is cut into segments where one regimen gives way to the next.
+        cuts = [0] + [m.start() for m in _REGIMEN_BREAK.finditer(sentence)] + [len(sentence)]
+        for left, right in zip(cuts, cuts[1:], strict=False):
+            segment_mentions = [m for m in mentions if left <= m.start < right]
+            given = [m for m in segment_mentions if _given(sentence, m)]
+            if not given:
+                continue
+            names = list(dict.fromkeys(m.key for m in given))
+            systemic = systemic or any(not _is_local(m) for m in given)
+            entry = " + ".join(names)
+            if _SETTING.search(sentence[left:right]):
+                entry += " (adjuvant)"
+            if entry not in entries:
+                entries.append(entry)
+                evidence.append(sentence[left:right].strip())
+    if systemic:
+        return entries, evidence
+    if entries:
+        return None, []  # surgery or radiation only: the systemic history is not told
+    none = _NO_TREATMENT.search(text)
+    if none and not _HEDGE_BEFORE.search(text[max(0, none.start() - 40):none.start()]):
+        return [], [none.group(0)]
+    return None, []
+
+
+def _is_local(mention: DrugMention) -> bool:
+    """A surgery or radiation class mention (a drug never is)."""
+    return bool(get_lexicon().ancestors(mention.key) & _LOCAL_CLASSES)
+
+
+def _given(sentence: str, mention: DrugMention) -> bool:
+    """Does the sentence say this therapy was given (a history cue, no plan, no negation)?"""
+    before = _SPECIMEN_RECEIVED.sub(" ", sentence[:mention.start])
+    after = sentence[mention.end:mention.end + 40]
+    if _NEGATED_BEFORE.search(before[-60:]) or _NAIVE_AFTER.match(after):
+        return False
+    clause_start = max(before.rfind(","), before.rfind(":"), before.rfind("("))
+    if _PLAN_CUE.search(before[-80:]) and not _HISTORY_CUE.search(
+            before[max(0, clause_start):]):
+        return False
+    return bool(_HISTORY_CUE.search(before[-100:]) or _HISTORY_CUE.match(
+        after.lstrip(" ,-")) or re.match(r"\s*(?:was|were)\s+(?:given|administered|stopped|"
+                                         r"discontinued|completed)", after, _I))
+
+
+def _negated_or_hedged(text: str, start: int, end: int) -> bool:
+    line_start = max(text.rfind("\n", 0, start), text.rfind(".", 0, start)) + 1
+    before = text[max(line_start, start - 60):start]
+    return bool(_NEGATION_BEFORE.search(before) or _HEDGE_BEFORE.search(before)
+                or _NEGATION_AFTER.match(text[end:end + 40]))
+
+
+_ANY_DISTANT = re.compile(r"\bdistant\b", _I)
+
+
+def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,
+            negation_words: re.Pattern[str] | None = None) -> tuple[bool | None, str | None]:
+    """True with its words if some mention is affirmed; False if every mention is negated
+    ("no evidence of distant metastases"); None if the note has none (or only hedged ones)."""
+    negated: str | None = None
+    for match in pattern.finditer(text):
+        start, end = match.start(), match.end()
+        line_start = max(text.rfind("\n", 0, start), text.rfind(".", 0, start)) + 1
+        line_end_match = _SENTENCE_END.search(text, end)
+        line_end = line_end_match.start() if line_end_match else len(text)
+        words = match.group(0)
+        if _FIELD_LABEL_AFTER.match(text[end:end + 12]):
+            continue
+        near = text[max(0, start - 150):max(line_end, end + 80)]  # OCR breaks sentences
+        if regional_guard and _REGIONAL.search(near) and not re.search(
+                _DISTANT_SITE + r"|stage|M1", words, _I):
+            continue  # "metastatic carcinoma in 2 of 14 lymph nodes": regional, not distant
+        before = text[max(line_start, start - 60):start]
+        if _UNASSESSED_AFTER.match(text[end:end + 40]):
+            continue
+        if _NEGATION_BEFORE.search(before) or _NEGATION_AFTER.match(text[end:end + 40]):
+            if negation_words is None or negation_words.search(words):
+                negated = negated or words
+            continue
+        # Hedges reach across OCR's stray full stops ("represents. metastatic disease").
+        if _HEDGE_BEFORE.search(text[max(0, start - 80):start]) or _HEDGE_AFTER.match(
+                text[end:end + 40]):
+            continue
+        return True, words
+    return (False, negated) if negated else (None, None)
