@@ -3,6 +3,8 @@ seen in real trials, and the prior-therapy (or other) requirements it must give.
 
 import pytest
 
+from trialmatch.models import TrialText
+from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.nlp.requirements import parse_criterion
 
 
@@ -202,3 +204,70 @@ def test_a_definition_of_what_counts_as_a_line_demands_nothing():
             "disease. Progression within 6 months after completion of adjuvant chemotherapy is "
             "counted as one line of therapy.")
     assert _therapies(text, "inclusion") == []
+
+
+def _disease(text, criterion_kind="exclusion"):
+    return sorted((r.kind, tuple(r.params.get("codes") or r.params.get("histologies")
+                                 or r.params.get("groups") or [r.params.get("extent")]))
+                  for r in parse_criterion(text, criterion_kind)
+                  if r.kind in ("cancer_type", "histology", "primary_site", "stage", "extent"))
+
+
+@pytest.mark.parametrize("text,expected", [
+    # separate diseases of a list are each excluded, not only the "narrowest" kind
+    ("Ampullary cancer, neuroendocrine neoplasms and nonepithelial tumors",
+     [("cancer_type", ("AMPCA",)), ("histology", ("neuroendocrine tumor",))]),
+    ("Lung squamous cell carcinoma, or adenosquamous carcinoma",
+     [("cancer_type", ("LUSC",)), ("histology", ("adenosquamous carcinoma",))]),
+    # words that qualify each other are one item: the stage is what is excluded
+    ("Stage IV breast cancer", [("stage", ("IV", "IVA", "IVB", "IVC"))]),
+    ("NSCLC, stage IIIB", [("stage", ("IIIB",))]),
+    # examples in a parenthesis qualify the item before them
+    ("Mucinous adenocarcinoma or low-grade adenocarcinoma (including low grade serous and "
+     "grade 1 endometrioid adenocarcinoma of the ovary)",
+     [("histology", ("mucinous adenocarcinoma", "adenocarcinoma",
+                     "low-grade serous carcinoma"))]),
+    # "non-melanoma skin cancer" names no melanoma
+    ("Adequately treated non-melanoma skin cancer", [("cancer_type", ("SKIN",))]),
+    ("Adequately treated non- melanoma skin cancer", [("cancer_type", ("SKIN",))]),
+])
+def test_exclusion_keeps_each_listed_disease(text, expected):
+    assert _disease(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Patients with the following cancers are eligible even if treated within 5 years: ductal "
+    "carcinoma in situ of the breast; non-metastatic, non-melanoma skin cancers",
+    "Prior adjuvant treatment for non-metastatic disease is permitted if completed 6 months "
+    "before randomization",
+    "Prior surgery of the disease in stage IV is allowed",
+])
+def test_an_exclusion_that_permits_names_no_disease_to_exclude(text):
+    assert _disease(text) == []
+
+
+def test_a_permitting_aside_leaves_the_exclusion():
+    text = "Patients with metastatic breast cancer (spread to axillary nodes is permitted (cN1);"
+    assert _disease(text) == [("extent", ("metastatic",))]
+
+
+def _annotated_exclusions(text, conditions):
+    trial = TrialText("NCT00000000", "A trial", conditions, [], "Exclusion Criteria:\n* " + text,
+                      None, None, None)
+    return [sorted((r.kind, tuple(r.params.get("codes") or [r.params.get("extent")]))
+                   for r in c.requirements)
+            for c in annotate_trial(trial).criteria if c.kind == "exclusion"][0]
+
+
+@pytest.mark.parametrize("text,conditions,expected", [
+    # another cancer qualified by its extent excludes that cancer, not every metastatic patient
+    ("Metastatic uveal melanoma", ["Metastatic Cutaneous Melanoma"],
+     [("cancer_type", ("UM",))]),
+    # the trial's own cancer (or a narrower code of it): the extent is what is excluded
+    ("Metastatic breast carcinoma at diagnosis (M1)", ["Breast Cancer"],
+     [("extent", ("metastatic",))]),
+    ("Stage III NSCLC that progressed during chemoradiation", ["Non-small Cell Lung Cancer"],
+     []),
+])
+def test_exclusion_of_a_qualified_disease_in_a_trial(text, conditions, expected):
+    assert _annotated_exclusions(text, conditions) == expected

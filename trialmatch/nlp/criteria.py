@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
 from trialmatch.nlp.requirements import merge_alternatives, parse_criterion, parse_in_context
-from trialmatch.nlp.requirements_cancer import drop_own_disease, trial_oncotree_codes
+from trialmatch.nlp.requirements_cancer import (
+    drop_own_disease,
+    prefer_other_disease,
+    trial_oncotree_codes,
+)
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-1.7"
+PARSER_VERSION = "criteria-1.8"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -370,5 +374,6 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
     for criterion in criteria:
         if criterion.kind == "exclusion":
-            criterion.requirements = drop_own_disease(criterion.requirements, codes)
+            criterion.requirements = drop_own_disease(
+                prefer_other_disease(criterion.requirements, criterion.text, codes), codes)
     return TrialAnnotation(oncotree_codes=codes, criteria=criteria, parser_version=PARSER_VERSION)

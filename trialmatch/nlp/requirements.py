@@ -32,7 +32,7 @@ from trialmatch.nlp.requirements_basic import (
 )
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
-from trialmatch.nlp.requirements_common import Folded
+from trialmatch.nlp.requirements_common import Folded, is_allowance
 from trialmatch.nlp.requirements_therapy import find_prior_therapy, names_therapy
 from trialmatch.nlp.vocab import get_vocabulary
 
@@ -367,8 +367,14 @@ def _parse(text: str, kind: str) -> list[Requirement]:
         # cancer's, not a fact about this one.
         requirements = [r for r in requirements if r.kind not in ("prior_therapy",
                                                                   "prior_lines")]
+    if kind == "exclusion" and _ALLOWANCE_GATE.search(lower) and any(
+            r.kind in _DISEASE_KINDS for r in requirements):
+        # "Patients with the following cancers are eligible: ductal carcinoma in situ, ...":
+        # an exclusion that tells whom it lets in names no disease to exclude.
+        requirements = [r for r in requirements if r.kind not in _DISEASE_KINDS
+                        or not _allows(text, r.start, r.end)]
     if kind == "exclusion":
-        requirements = restrict_for_exclusion(requirements)
+        requirements = restrict_for_exclusion(requirements, text)
     # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")
     # states it once.
     unique: dict[tuple[str, str], Requirement] = {}
@@ -379,6 +385,26 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     return requirements
 
 
+_DISEASE_KINDS = frozenset(("cancer_type", "histology", "primary_site", "stage", "extent"))
+_ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\([^()]*$")
+
+
+def _allows(text: str, start: int, end: int) -> bool:
+    """Does the clause around text[start:end] permit rather than exclude? An aside that
+    permits something else ("Metastatic breast cancer (spread to axillary nodes is
+    permitted)") leaves the mention an exclusion: parentheses not holding it are left out."""
+    def blank(match: re.Match[str]) -> str:
+        inside = match.start() <= start and end <= match.end()
+        return match.group() if inside else " " * len(match.group())
+    colon = text.find(":")
+    if 0 <= colon < start and is_allowance(text, 0, colon):
+        return True  # "Patients with the following cancers are eligible: DCIS, ..."
+    previous = None
+    while previous != text:  # nested asides, innermost first
+        previous, text = text, _ASIDE.sub(blank, text)
+    return is_allowance(text, start, end)
+# Words every allowance cue holds (data: criteria_rules.json, allowance_cues).
+_ALLOWANCE_GATE = re.compile(r"eligib|allow|permit|accept|includ|enrol|may\s|can\s")
 _NEW_OR_BEFORE = re.compile(r"\b(?:de\s+novo|newly\s+diagnosed|new|primary|initial(?:ly)?)"
                             r"\s*(?:,\s*)?(?:or|and/or|/)\s*$", re.IGNORECASE)
 _OR_NEW_AFTER = re.compile(r"\s*(?:,\s*)?(?:or|and/or|/)\s*(?:de\s+novo|newly\s+diagnosed)\b",

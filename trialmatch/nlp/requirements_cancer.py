@@ -43,6 +43,7 @@ _TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|l
                           r"primary", _I)
 _HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
 _NON_SQUAMOUS = re.compile(r"\bnon-?\s?squamous\b", _I)
+_NON_BEFORE = re.compile(r"\bnon-?\s*$", _I)
 # Every pattern here is used for its truth and offsets only: fold them (see `Folded`).
 # The words after each are ones every match contains: texts without any are not scanned.
 _SOLID = Folded(_SOLID, ("solid",))
@@ -141,6 +142,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue
         if _qualifier(text, match.start):
             continue
+        if _NON_BEFORE.search(text, max(0, match.start - 6), match.start):
+            continue  # "non-melanoma skin cancer" names no melanoma
         kept.append(match)
     scope = None
     scope_match = None
@@ -188,6 +191,10 @@ def find_cancer_requirements(text: str, criterion_kind: str,
         sites = []
         for match in vocabulary.find_sites(text):
             near = text[max(0, match.start - _SITE_NEAR):match.end + _SITE_NEAR]
+            if except_at and match.start > except_at.start():
+                continue
+            if _NON_BEFORE.search(text, max(0, match.start - 6), match.start):
+                continue  # "no other non-breast cancer"
             if _TUMOUR_WORD.search(near) and not _HISTORY_BEFORE.search(
                     text[max(0, match.start - 40):match.start]) and not _aside(text, match.start):
                 sites.append(match)
@@ -216,21 +223,66 @@ def _aside(text: str, start: int) -> bool:
                           re.IGNORECASE))
 
 
-def restrict_for_exclusion(requirements: list[Requirement]) -> list[Requirement]:
+_DISEASE_KINDS = frozenset(("cancer_type", "histology", "primary_site", "stage", "extent"))
+_NARROWEST_FIRST = (("stage", "extent"), ("histology",), ("cancer_type",), ("primary_site",))
+# What lies between two items of a list of diseases ("Ampullary cancer, neuroendocrine
+# neoplasms and nonepithelial tumors"): a separator, maybe with words of the next item.
+_LIST_BREAK = re.compile(r";|\b(?:or|and|and/or|nor|as\s+well\s+as)\b|/", _I)
+# Examples of the item before ("low-grade adenocarcinoma (including grade 1 endometrioid
+# adenocarcinoma of the ovary)", "metastatic disease, e.g. choriocarcinoma") qualify it.
+_EXAMPLES = re.compile(r"\b(?:e\.\s?g|i\.\s?e|such\s+as|including|like)\b", _I)
+_PARENTHETICAL = re.compile(r"\([^()]*\)")
+_IDENTITY_KINDS = frozenset(("cancer_type", "histology", "primary_site"))
+
+
+def _disease_groups(requirements: list[Requirement], text: str) -> list[list[Requirement]]:
+    """Disease requirements cut into the items of a list: words next to each other ("Stage
+    III NSCLC", "metastatic uveal melanoma") qualify each other and are one item; a list
+    break ("or", "and", ";", "/", or a comma before another disease name) starts a new one.
+    A comma before a stage or extent ("NSCLC, stage IIIB") qualifies the item before it."""
+    ordered = sorted(requirements, key=lambda r: (r.start, r.end))
+    groups: list[list[Requirement]] = []
+    reach = -1
+    for req in ordered:
+        if groups and req.start < reach:
+            groups[-1].append(req)  # overlapping spans: one phrase
+        else:
+            gap = _PARENTHETICAL.sub(" ", text[max(reach, 0):req.start]) if groups else ""
+            # A parenthesis opened since the item began and still open holds its examples.
+            held = text.count("(", groups[-1][0].start, req.start) > text.count(
+                ")", groups[-1][0].start, req.start) if groups else False
+            new = not groups or (bool(_LIST_BREAK.search(gap)) or (
+                "," in gap and req.kind in _IDENTITY_KINDS)) and not (
+                _EXAMPLES.search(gap) or held)
+            if new:
+                groups.append([req])
+            else:
+                groups[-1].append(req)
+        reach = max(reach, req.end)
+    return groups
+
+
+def restrict_for_exclusion(requirements: list[Requirement], text: str = "") -> list[Requirement]:
     """In an exclusion criterion any true statement excludes, so disease words that only
     qualify another statement ("Known EGFR mutation in NSCLC", "Stage III NSCLC that
     progressed during chemoradiation") must not stand alone: keep cancer type, histology,
     site, stage and extent only when the criterion states nothing else, and then only the
-    narrowest of them (stage, then extent, histology, cancer type, site)."""
-    disease_kinds = {"cancer_type", "histology", "primary_site", "stage", "extent"}
-    others = [r for r in requirements if r.kind not in disease_kinds]
+    narrowest of each item of a list of diseases (stage, then extent, histology, cancer type,
+    site): "Stage IV breast cancer" excludes stage IV, while "Ampullary cancer,
+    neuroendocrine neoplasms and nonepithelial tumors" excludes each disease it lists.
+    Without `text` the whole criterion is one item."""
+    others = [r for r in requirements if r.kind not in _DISEASE_KINDS]
     if others:
         return others
-    for kinds in (("stage", "extent"), ("histology",), ("cancer_type",), ("primary_site",)):
-        chosen = [r for r in requirements if r.kind in kinds]
-        if chosen:
-            return chosen
-    return []
+    groups = _disease_groups(requirements, text) if text else [requirements]
+    kept: list[Requirement] = []
+    for group in groups:
+        for kinds in _NARROWEST_FIRST:
+            chosen = [r for r in group if r.kind in kinds]
+            if chosen:
+                kept += chosen
+                break
+    return [r for r in requirements if any(r is k for k in kept)]
 
 
 def drop_own_disease(requirements: list[Requirement], trial_codes: list[str]) -> list[Requirement]:
@@ -253,3 +305,34 @@ def drop_own_disease(requirements: list[Requirement], trial_codes: list[str]) ->
             req.params["codes"] = kept
             out.append(req)
     return out
+
+
+def prefer_other_disease(requirements: list[Requirement], text: str,
+                         trial_codes: list[str]) -> list[Requirement]:
+    """An exclusion made only of stage/extent words that qualify a cancer type ("Metastatic
+    uveal melanoma") excludes that cancer when it is not the trial's own: in a melanoma trial
+    for metastatic disease it rules out uveal melanoma, not every metastatic patient. When
+    the cancer type is the trial's own ("Stage IV breast cancer" in a breast cancer trial) the
+    stage is what is excluded, as `restrict_for_exclusion` chose. Called by `annotate_trial`
+    (which knows the trial's codes) for exclusion criteria only."""
+    if not requirements or any(r.kind not in ("stage", "extent") for r in requirements) \
+            or not any(not c.startswith("_") for c in trial_codes):
+        return requirements
+    cancers = [r for r in find_cancer_requirements(text, "exclusion", scans={"cancer"})
+               if r.kind == "cancer_type" and r.params.get("codes")]
+    vocabulary = get_vocabulary()
+    own = [c for c in trial_codes if not c.startswith("_")]
+    for cancer in cancers:
+        # Related codes (the trial's own, broader or narrower: "invasive breast carcinoma" in
+        # a breast cancer trial) leave the stage as the exclusion.
+        cancer.params["codes"] = [c for c in cancer.params["codes"] if not any(
+            c == o or vocabulary.is_a(o, c) or vocabulary.is_a(c, o) for o in own)]
+    cancers = [c for c in cancers if c.params["codes"]]
+    if not cancers:
+        return requirements
+    out: list[Requirement] = []
+    for group in _disease_groups(requirements + cancers, text):
+        found = [r for r in group if r.kind == "cancer_type"]
+        out += found or group
+    return sorted(out, key=lambda r: r.start)
+
