@@ -271,3 +271,24 @@ def _annotated_exclusions(text, conditions):
 ])
 def test_exclusion_of_a_qualified_disease_in_a_trial(text, conditions, expected):
     assert _annotated_exclusions(text, conditions) == expected
+
+
+@pytest.mark.parametrize("text,kind,expected", [
+    # "must not have X" under the exclusion header restates the exclusion: X excludes
+    ("Patient must not have any evidence of distant metastasis on imaging", "extent",
+     {"extent": "metastatic"}),
+    ("Patient must not have undergone prior sentinel lymph node surgery", "prior_therapy",
+     {"received": True, "drugs": [], "classes": ["surgery"]}),
+    ("Participants must not have had prior treatment with an anti-PD-1 or anti-CTLA-4 antibody",
+     "prior_therapy", {"received": True, "drugs": [],
+                       "classes": ["PD-1 inhibitor", "CTLA-4 inhibitor"]}),
+    ("Participants must not be pregnant or breastfeeding", "pregnancy", {}),
+    ("Must not have an EGFR mutation", "biomarker",
+     {"any_of": [{"marker": "EGFR", "alterations": [], "status": "positive", "min_value": None,
+                  "max_value": None, "unit": None, "germline": None}]}),
+    # a bound keeps its sense: more than two lines exclude
+    ("Patients must not have had more than 2 prior lines", "prior_lines",
+     {"min": 3, "max": None}),
+])
+def test_must_not_in_an_exclusion_is_no_negation(text, kind, expected):
+    assert _kind(text, "exclusion", kind) == [expected]

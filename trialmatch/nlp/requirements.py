@@ -291,6 +291,26 @@ def clear_parse_cache() -> None:
 
 
 def _parse(text: str, kind: str) -> list[Requirement]:
+    if kind == "exclusion" and " not " in text.lower():
+        restated = _EXCLUSION_MODAL.sub(lambda m: m.group(1) + " " * len(m.group(2)), text)
+        if restated != text:
+            # "Patient must not have any evidence of distant metastasis" under exclusion
+            # criteria restates the exclusion: what it names excludes (the modal's "not" is
+            # no negation of it). Same length, so every span stays valid for `text`.
+            return [Requirement(r.kind, r.params, text[r.start:r.end], r.start, r.end)
+                    for r in _parse_words(restated, kind)]
+    return _parse_words(text, kind)
+
+
+# "must not have", "should not be", "may not have received": the wording of an exclusion,
+# not a negation inside it ("must not exceed", "must not be eligible for" keep their sense).
+_EXCLUSION_MODAL = re.compile(
+    r"\b((?:must|should|shall|may)\s+)(not)\b(?=\s+(?:have|has|had|be|been|"
+    r"show|present|carry|harbou?r|demonstrate)\b)(?!\s+be\s+(?:eligible|allowed|permitted|"
+    r"candidates?|able|willing|amenable|suitable)\b)", re.IGNORECASE)
+
+
+def _parse_words(text: str, kind: str) -> list[Requirement]:
     lower = text.lower()
     gates = _gates()
     words = set(_WORD.findall(lower))
