@@ -411,6 +411,22 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
          "NETNOS"),
         (["Pancreas, tail, distal pancreatectomy: well differentiated neuroendocrine tumor."],
          "PANET"),
+        # A site named in the previous lettered specimen part is not this part's site.
+        (["Diagnosis: E: Gallbladder, cholecystectomy. - Chronic cholecystitis. F: Whipple "
+          "resection. Histologic type: invasive ductal adenocarcinoma of the pancreatic head."],
+         "PAAD"),
+        (["DIAGNOSIS: (C) ESOPHAGEAL MARGIN: portion of esophagus, no tumor present. (D) "
+          "LARYNX, TOTAL LARYNGECTOMY: INVASIVE SQUAMOUS CARCINOMA."], "LXSC"),
+        # ... but a heading above a lettered list of findings is the site of those findings.
+        (["PART 3: DISTAL ESOPHAGUS, ESOPHAGECTOMY -. A. INVASIVE ADENOCARCINOMA, 5 CM. B. "
+          "MARGINS FREE."], "ESCA"),
+        # Sites the tumour reaches, also in a list ("the visceral pleura and parietal pleura").
+        (["Lung, lobectomy. Histological type: carcinoma. Tumour invades the visceral pleura "
+          "and parietal pleura. Carcinoma is 3 cm."], "LUNG"),
+        # "Of the colorectal type" names a pattern; the cecum is the site. Nodal metastases
+        # are regional spread and leave the organ the primary's.
+        (["Resected ileocolic sample with an adenocarcinoma of. the colorectal type, covering "
+          "the cecum, and 3 local lymph node metastases."], "COAD"),
     ],
 )
 def test_primary_site_choices(notes, code):

@@ -53,6 +53,13 @@ def test_section_at_finds_the_holder():
         ("Pre-operative diagnosis: lung mass", ["clinical_history"]),
         ("The diagnosis: was discussed", ["body"]),  # mid-sentence lower case is prose
         ("plain text without headers", ["body"]),
+        # Title-case headers of several words inside merged lines, colon after them.
+        ("Specimen: colon. Pre-Op Diagnosis : colon cancer. Gross Description: a segment.",
+         ["body", "clinical_history", "gross"]),
+        ("Received fresh. Clinical diagnosis: tumor.", ["body"]),  # sentence case is prose
+        # A history found inside merged lines ends at the next field label.
+        ("Source: breast. Clinical History: ductal carcinoma;. HER2 IHC: not available. "
+         "FISH result: amplified.", ["body", "clinical_history", "body"]),
     ],
 )
 def test_headers_as_written(text, expected):

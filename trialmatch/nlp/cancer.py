@@ -51,8 +51,12 @@ _PROCEDURE = re.compile(r"(?i)(?:ectomy|otomy|ostomy|scopy|plasty)\b")
 _REACHED_SITE = re.compile(
     r"(?i)(?:invad\w*|involv\w*|extend\w*|extension|infiltrat\w*\s+(?:into|the)|into|"
     r"through|erod\w*|abut\w*|reach\w*|spread\w*|penetrat\w*|adjacent|margin|"
-    r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+[.,]?\s+){0,2}$"
+    r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+[.,]?\s+){0,2}"
+    r"(?:(?:and|or)\s+(?:the\s+)?(?:\w+\s+)?)?$"
 )
+# "adenocarcinoma of the colorectal type", "intestinal-type": a site word naming what the
+# tumour looks like, not where it arose (WHO: "colorectal-type adenocarcinoma" is a pattern).
+_TYPE_AFTER = re.compile(r"(?i)^[\s-]*(?:type|pattern|differentiation|phenotype)\b")
 # "vaginal margin", "renal vein margin is involved by carcinoma": a margin, not an origin.
 _MARGIN_AFTER = re.compile(
     r"(?i)^[\s,;:()\w-]{0,25}?\bmargins?\b|^\s*(?:is|are|was|were)\s+(?:focally\s+)?"
@@ -76,12 +80,18 @@ _PRIMARY_FIELD = re.compile(
     r"tumou?r\s+location|primary\s+tumou?r\s+location|specimen\s+site)\s*[:\-]\s*$|"
     r"\btumou?r\s+(?:is\s+)?(?:located|situated|centered|centred)\s+(?:in|at)\s+(?:the\s+)?$"
 )
+# The label of the next specimen part ("F: Gallbladder ... G: Pancreaticoduodenectomy",
+# "(C) ESOPHAGEAL MARGIN ... (D) TOTAL LARYNGECTOMY"): a site named before it describes
+# another specimen. Letters only: numbered items are as often a synoptic's lines.
+_PART_LABEL = re.compile(r"(?:^|(?<=[.;:]))\s*(?:\(\s*[A-Za-z]\d{0,2}\s*\)|(?:FS)?[A-Z]\d{0,2}"
+                         r"\s*:|[A-Z]\d{0,2}[.)](?=\s))\s*(?=[A-Z\"'(])", re.MULTILINE)
 # An acronym in a report written all in capitals may be a word ("ALL margins negative").
 _ACRONYM_MAX = 4
 _IN_SITU = re.compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
 _NOTE_SITE_WEIGHT_MIN = 2.0
 SYNOPTIC_FIELD_WEIGHT = 2.0
 FIELD_REACH = 3000  # a type field refines names written within this many characters
+PART_LABEL_REACH = 80  # a site this close after a part label names that part's specimen
 INCIDENTAL_FACTOR = 0.2  # a site counts note-wide when named in deciding sections
 
 
@@ -140,7 +150,16 @@ def _can_be_origin(text: str, site: Any) -> bool:
     not a structure the tumour is said to reach."""
     return not (_NODE_SITE.search(site.text)
                 or _REACHED_SITE.search(text[max(0, site.start - 40) : site.start])
+                or _TYPE_AFTER.match(text[site.end : site.end + 20])
                 or _MARGIN_AFTER.match(text[site.end : site.end + 40]))
+
+
+def _spread_elsewhere(clause: str) -> bool:
+    """Whether a clause calls a tumour metastatic other than to lymph nodes: "14 lymph node
+    metastases" is regional spread (AJCC N), so the organ the clause names is still the
+    primary's."""
+    return any(not _NODE_SITE.search(clause[max(0, m.start() - 30) : m.end() + 30])
+               for m in _METASTATIC.finditer(clause))
 
 
 def _note_sites(text: str, sites: list[Any], sections: list[Section],
@@ -154,7 +173,7 @@ def _note_sites(text: str, sites: list[Any], sections: list[Section],
         weight = section.weight if section else 1.0
         if weight > 0 and _can_be_origin(text, site):
             clause = clause_of(clauses, site.start)
-            if _METASTATIC.search(text[clause[0] : clause[1]]):
+            if _spread_elsewhere(text[clause[0] : clause[1]]):
                 continue
             counts[site.key] += weight
     return [key for key, weight in counts.most_common()
@@ -187,6 +206,17 @@ def _caps_acronym(text: str, match: Any, clauses: list[tuple[int, int]]) -> bool
     clause = clause_of(clauses, match.start)
     letters = [ch for ch in text[clause[0] : clause[1]] if ch.isalpha()]
     return len(letters) > 12 and sum(ch.isupper() for ch in letters) > 0.8 * len(letters)
+
+
+def _other_part(text: str, site: Any, start: int) -> bool:
+    """Whether a site before a mention names another labelled specimen part: the site sits
+    in a labelled item ("F: Gallbladder, cholecystectomy") and the next label comes before
+    the mention ("G: Whipple procedure: ductal adenocarcinoma"). A heading above a lettered
+    list of findings ("Esophagus, esophagectomy: A. invasive adenocarcinoma") is no part."""
+    # endpos one past: the label's look-ahead reads the first letter after it.
+    return bool(_PART_LABEL.search(text, site.end, start + 1)
+                and _PART_LABEL.search(text, max(0, site.start - PART_LABEL_REACH),
+                                       site.start + 1))
 
 
 def _primary_field(text: str, sites: list[Any]) -> Any | None:
@@ -367,7 +397,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         for site in origins[first:last]:
             if clause[0] <= site.start < clause[1]:
                 found.append((site, True))
-            elif site.end <= start and start - site.end < 300 and site.start >= floor:
+            elif (site.end <= start and start - site.end < 300 and site.start >= floor
+                  and not _other_part(text, site, start)):
                 found.append((site, False))
         return found
 

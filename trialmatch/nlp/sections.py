@@ -46,6 +46,7 @@ class SectionRules:
     default_weight: float
     line_pattern: re.Pattern[str]
     inline_pattern: re.Pattern[str]
+    title_pattern: re.Pattern[str]
 
 
 def _validate(raw: Any) -> SectionRules:
@@ -79,12 +80,17 @@ def _validate(raw: Any) -> SectionRules:
     # colon or a full stop ("... fresh. DIAGNOSIS. Colon, sigmoid ...").
     inline_pattern = re.compile(
         rf"(?:(?<=[.;])[ \t]+|\A)(?P<header>{alternatives})[ \t]*(?::|\.(?=\s))")
+    # Inside merged lines, a header of several words written in title case and followed by
+    # a colon ("... received fresh. Gross Description: ...", "Pre-Op Diagnosis : ...").
+    title_pattern = re.compile(
+        rf"(?i)(?:(?<=[.;])[ \t]+|\A)(?P<header>{alternatives})[ \t]*:")
     return SectionRules(
         header_kind=header_kind,
         default_name=str(default.get("name", "body")),
         default_weight=float(default.get("weight", 1.0)),
         line_pattern=line_pattern,
         inline_pattern=inline_pattern,
+        title_pattern=title_pattern,
     )
 
 
@@ -103,6 +109,17 @@ def _canonical(header: str) -> str:
     return re.sub(r"\s+", " ", header).upper()
 
 
+# A field label after a sentence end: up to four words, the first capitalised, then a colon.
+_FIELD_LABEL = re.compile(r"[.;]\s+([A-Z][\w/\-]*(?:\s+[\w/\-]+){0,3}\s*:)")
+
+
+def _title_case(header: str) -> bool:
+    """"Gross Description", "Pre-Op Diagnosis": several words, each capitalised. One word
+    ("Diagnosis:") or a lower-case word ("Clinical history:") may be prose."""
+    words = header.split()
+    return len(words) >= 2 and all(word[0].isupper() for word in words)
+
+
 def find_sections(text: str) -> list[Section]:
     """Split a note into sections by its headers; the list covers the whole text in order."""
     rules = load_section_rules()
@@ -116,6 +133,13 @@ def find_sections(text: str) -> list[Section]:
         # Inline headers must be written in capitals: "Diagnosis:" mid-sentence is prose.
         if header.upper() == header and match.start("header") not in header_starts:
             hits[match.start("header")] = (header, match.end())
+            header_starts.add(match.start("header"))
+    titled: set[int] = set()
+    for match in rules.title_pattern.finditer(text):
+        header = match.group("header")
+        if match.start("header") not in header_starts and _title_case(header):
+            hits[match.start("header")] = (header, match.end())
+            titled.add(match.start("header"))
     sections: list[Section] = []
     if not hits or min(hits) > 0:
         first = min(hits) if hits else len(text)
@@ -125,6 +149,16 @@ def find_sections(text: str) -> list[Section]:
         header, body_start = hits[start]
         name, weight = rules.header_kind[_canonical(header)]
         end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        if weight == 0.0 and start in titled:
+            # A history found inside merged lines ends where the next field label starts a
+            # sentence ("Clinical History: invasive ductal carcinoma. HER2 IHC: ...").
+            label = _FIELD_LABEL.search(text, body_start, min(end, body_start + HISTORY_MAX_CHARS))
+            if label is not None:
+                sections.append(Section(name, header.strip(), weight, start, body_start,
+                                        label.start(1)))
+                sections.append(Section(rules.default_name, "", rules.default_weight,
+                                        label.start(1), label.start(1), end))
+                continue
         if weight == 0.0 and end - body_start > HISTORY_MAX_CHARS:
             # A history or indication is a few lines. Past a blank line, or past
             # HISTORY_MAX_CHARS when a report's lines were merged, the text is the report again.
