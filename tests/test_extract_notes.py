@@ -423,6 +423,10 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
         # Sites the tumour reaches, also in a list ("the visceral pleura and parietal pleura").
         (["Lung, lobectomy. Histological type: carcinoma. Tumour invades the visceral pleura "
           "and parietal pleura. Carcinoma is 3 cm."], "LUNG"),
+        # Organs a cystectomy finds invaded are no origin, with or without "is".
+        (["DIAGNOSIS: Bladder, cystoprostatectomy: invasive urothelial carcinoma. "
+          "Prostate: Other ; extensively involved by carcinoma. Seminal vesicle involved by "
+          "carcinoma."], "BLCA"),
         # "Of the colorectal type" names a pattern; the cecum is the site. Nodal metastases
         # are regional spread and leave the organ the primary's.
         (["Resected ileocolic sample with an adenocarcinoma of. the colorectal type, covering "

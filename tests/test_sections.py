@@ -57,6 +57,8 @@ def test_section_at_finds_the_holder():
         ("Specimen: colon. Pre-Op Diagnosis : colon cancer. Gross Description: a segment.",
          ["body", "clinical_history", "gross"]),
         ("Received fresh. Clinical diagnosis: tumor.", ["body"]),  # sentence case is prose
+        ("Service: urology. Clinical Diagnosis and History: bladder mass.",
+         ["body", "clinical_history"]),
         # A history found inside merged lines ends at the next field label.
         ("Source: breast. Clinical History: ductal carcinoma;. HER2 IHC: not available. "
          "FISH result: amplified.", ["body", "clinical_history", "body"]),

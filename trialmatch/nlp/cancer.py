@@ -57,10 +57,11 @@ _REACHED_SITE = re.compile(
 # "adenocarcinoma of the colorectal type", "intestinal-type": a site word naming what the
 # tumour looks like, not where it arose (WHO: "colorectal-type adenocarcinoma" is a pattern).
 _TYPE_AFTER = re.compile(r"(?i)^[\s-]*(?:type|pattern|differentiation|phenotype)\b")
-# "vaginal margin", "renal vein margin is involved by carcinoma": a margin, not an origin.
+# "vaginal margin", "renal vein margin is involved by carcinoma": a margin, not an origin;
+# "Prostate: extensively involved by carcinoma" in a cystectomy: a structure reached.
 _MARGIN_AFTER = re.compile(
-    r"(?i)^[\s,;:()\w-]{0,25}?\bmargins?\b|^\s*(?:is|are|was|were)\s+(?:focally\s+)?"
-    r"(?:involved|invaded|infiltrated)\s+by"
+    r"(?i)^[\s,;:()\w-]{0,25}?\bmargins?\b|^[\s,;:]*(?:\w+\s*[;,]?\s+)?"
+    r"(?:(?:is|are|was|were)\s+)?(?:\w+ly\s+)?(?:involved|invaded|infiltrated)\s+by"
 )
 _TYPE_FIELD = re.compile(
     r"(?i)(?:histolog(?:ic|ical)?\s+(?:tumou?r\s+)?type|tumou?r\s+type|histologic\s+"

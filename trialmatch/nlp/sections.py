@@ -113,11 +113,16 @@ def _canonical(header: str) -> str:
 _FIELD_LABEL = re.compile(r"[.;]\s+([A-Z][\w/\-]*(?:\s+[\w/\-]+){0,3}\s*:)")
 
 
+_MINOR_WORDS = frozenset(("and", "or", "of", "for", "the", "&"))
+
+
 def _title_case(header: str) -> bool:
-    """"Gross Description", "Pre-Op Diagnosis": several words, each capitalised. One word
+    """"Gross Description", "Pre-Op Diagnosis", "Clinical Diagnosis and History": several
+    words, each capitalised but for "and", "of" and the like. One word
     ("Diagnosis:") or a lower-case word ("Clinical history:") may be prose."""
     words = header.split()
-    return len(words) >= 2 and all(word[0].isupper() for word in words)
+    return len(words) >= 2 and all(word[0].isupper() or word.lower() in _MINOR_WORDS
+                                   for word in words)
 
 
 def find_sections(text: str) -> list[Section]:
