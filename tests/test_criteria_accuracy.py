@@ -292,3 +292,32 @@ def test_exclusion_of_a_qualified_disease_in_a_trial(text, conditions, expected)
 ])
 def test_must_not_in_an_exclusion_is_no_negation(text, kind, expected):
     assert _kind(text, "exclusion", kind) == [expected]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # "+" written onto a marker is its status, not a list joining it to the next marker
+    ("ER+HER2- breast cancer", [[("ER", "positive", [], [])], [("HER2", "negative", [], [])]]),
+    ("Confirmed ER+, HER2- invasive breast carcinoma",
+     [[("ER", "positive", [], [])], [("HER2", "negative", [], [])]]),
+    ("ER+, PR+, HER2 - by current guidelines",
+     [[("ER", "positive", [], [])], [("PR", "positive", [], [])],
+      [("HER2", "negative", [], [])]]),
+    # "positivity"/"negativity" are results
+    ("HER2 negativity is defined as IHC 0, 1+ or 2+ with a negative ISH",
+     [[("HER2", "negative", [], [])]]),
+    ("ER and/or PR positivity defined as more than 1% of cells",
+     [[("ER", "positive", [], []), ("PR", "positive", [], [])]]),
+    # a marker the criterion leaves open is no requirement
+    ("ER-positive (more than 10%) invasive breast cancer, regardless of PR expression",
+     [[("ER", "positive", [], [])]]),
+    ("Tumour must be ER+ with or without progesterone receptor positivity",
+     [[("ER", "positive", [], [])]]),
+    ("Any tumour ER/PgR status, any HER-2/neu status as measured locally", []),
+    ("Estrogen receptor status known", []),
+    ("Provide a tumour sample to determine PD-L1 status, TROP2 status and other biomarkers", []),
+    # subtype names and tumour kinds are no results
+    ("Non-luminal subtype by PAM50 (HER2-enriched or basal-like)", []),
+    ("Enriched for tumours commonly associated with p53 mutation", []),
+])
+def test_biomarker_statuses_and_qualifiers(text, expected):
+    assert _markers(text) == expected

@@ -101,21 +101,21 @@ _THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-)$", _I)
 # ER and PR are also words in other criteria ("CR or PR" responses, "ER visit"): they are
 # markers only with a status or a receptor word nearby.
 _RECEPTOR_CONTEXT = re.compile(
-    r"^\)?[\s:-]*(?:\(?[+-]\)?|positive|negative|pos\b|neg\b|status|expression|receptor|"
+    r"^\)?[\s:-]*(?:\(?[+-]\)?|positiv|negativ|pos\b|neg\b|status|expression|receptor|"
     r"≥|>|<|≤|\d|allred|and\s+(?:PR|ER)|/\s*(?:PR|ER)|or\s+(?:PR|ER)|and/or\s+(?:PR|ER)|"
     r"low|high)", _I)
-_SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\+)?\s*(?:,|\bor\b|"
+_SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\s\+\s)?\s*(?:,|\bor\b|"
                         r"\band\b)?\s*$", _I)
 
 _NEGATIVE_AFTER = re.compile(
-    r"^[\s:-]*(?:\(?(?:-|−)\)?(?![\w\d])|negative\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
+    r"^[\s:-]*(?:\(?(?:-|−)\)?(?![\w\d])|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
     r"non-?amplified\b|not\s+(?:amplified|mutated|detected|overexpressed|expressed|rearranged)|"
     r"no\s+(?:detectable\s+|known\s+)?(?:mutation|alteration|amplification|rearrangement|"
     r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
     r"fusion|amplification)s?\s*[\s-]*(?:negative|not\s+detected|absent))",
     _I)
 _POSITIVE_AFTER = re.compile(
-    r"^[\s:-]*(?:\(?\+\)?|positive\b|pos\b|overexpress\w*|amplif\w*|mutat\w*|mutant\b|"
+    r"^[\s:-]*(?:\(?\+\)?|positive\b|positivity\b|pos\b|overexpress\w*|amplif\w*|mutat\w*|mutant\b|"
     r"fusion|rearrang\w*|alteration|altered|activating|high\b|expression|expressing|"
     r"translocation|deletion|insertion|variant|\d)",
     _I)
@@ -124,6 +124,23 @@ _WILD_BEFORE = re.compile(r"(?:wild[\s-]?type|\bwt|non-?mutated|unmutated)[\s-]*
 _NEGATIVE_BEFORE = re.compile(r"\bnegative\s+(?:for\s+)?(?:[\w-]+\s+){0,3}?\(?$", _I)
 _UNKNOWN_AFTER = re.compile(r"^[\s:-]*(?:status\s+)?(?:unknown|pending|not\s+(?:known|tested|"
                             r"available|assessed)|untested)", _I)
+# Words that make a marker no requirement: "regardless of PR expression", "with or without
+# PR positivity", "tumours commonly associated with p53 mutation" (a kind of tumour, not a
+# result), "any HER2 status".
+_QUALIFIER_BEFORE = re.compile(
+    r"\b(?:regardless|irrespective|independent(?:ly)?)\s+of\s+(?:[\w-]+\s+){0,3}?(?:\(\s*)?$|"
+    r"\bwith\s+or\s+without\s+(?:[\w-]+\s+){0,2}?(?:\(\s*)?$|"
+    r"\b(?:commonly|frequently|often|typically|usually)\s+(?:associated|linked)\s+with\s+"
+    r"(?:[\w-]+\s+){0,2}?$", _I)
+_ANY_BEFORE = re.compile(r"\b(?:any|all|every|either)\s+(?:[\w-]+\s+){0,2}?$", _I)
+_STATUS_AFTER = re.compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
+# "ER status known", "HER2 status available": a result must exist, any result will do.
+_KNOWN_AFTER = re.compile(r"^[\s:-]*status\s+(?:is\s+|must\s+be\s+|should\s+be\s+)?"
+                          r"(?:known|available|documented|determined)\b", _I)
+# Subtype names, not results: "HER2-enriched" (PAM50), "BRCA-like", "BRCAness".
+_SUBTYPE_AFTER = re.compile(r"^[\s-]*(?:enriched|like)\b|^ness\b", _I)
+# A bare status with no result after it ("PD-L1 status, TROP2 status and other biomarkers").
+_BARE_STATUS_AFTER = re.compile(r"^[\s-]*status\s*(?:and|or)\b", _I)
 _GERMLINE = re.compile(r"\bgermline\b|\bgBRCA|\binherited\b|\bhereditary\b", _I)
 _SOMATIC = re.compile(r"\bsomatic\b|\btumou?r\s+(?:tissue\s+)?(?:only|tested)\b", _I)
 
@@ -221,8 +238,9 @@ def _marker_mentions(text: str) -> list[_Mention]:
                 "status") and not re.match(r"[\s:]*(?:positive|negative|\+|-|pos|neg|wild|mut)",
                                            text[mention.end:], _I):
             continue  # "to confirm HER2 status": a test to be done, no result required
-        if _TESTING_BEFORE.search(text[max(0, mention.start - 40):mention.start]) or \
-                _TESTING_AFTER.match(text[mention.end:mention.end + 40]):
+        if _TESTING_BEFORE.search(text[max(0, mention.start - 40):mention.start]) or (
+                mention.status is None
+                and _TESTING_AFTER.match(text[mention.end:mention.end + 40])):
             continue  # "tissue for determination of FGFR2 status": a test, not a result
         if seen.intersection(mention.markers) and (
                 text[:mention.start].count("(") > text[:mention.start].count(")")
@@ -386,8 +404,15 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             _, clause_end = clause_bounds(text, clause_end + 1, clause_end + 1)
         window_end = min(next_start, clause_end, last.end + 80)
         window = text[last.end:window_end]
-        if _UNKNOWN_AFTER.match(window) or _TESTING_AFTER.match(window):
+        preset_status = any(m.status is not None for m in group)
+        if _UNKNOWN_AFTER.match(window) or _KNOWN_AFTER.match(window) or (
+                not preset_status and (_TESTING_AFTER.match(window)
+                                       or _BARE_STATUS_AFTER.match(window))):
             continue  # "... status unknown", "(ER and PR) status": no result is required
+        before = text[max(0, first.start - 45):first.start]
+        if _QUALIFIER_BEFORE.search(before) or _SUBTYPE_AFTER.match(window) or (
+                _ANY_BEFORE.search(before) and _STATUS_AFTER.match(window)):
+            continue  # "regardless of PR expression", "HER2-enriched", "any HER2 status"
         if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
             continue
         if _CONDITION_BEFORE.search(text[max(0, first.start - 30):first.start]):
