@@ -315,6 +315,7 @@ def test_must_not_in_an_exclusion_is_no_negation(text, kind, expected):
     ("Any tumour ER/PgR status, any HER-2/neu status as measured locally", []),
     ("Estrogen receptor status known", []),
     ("Provide a tumour sample to determine PD-L1 status, TROP2 status and other biomarkers", []),
+    ("HER2-negative status, as assessed locally", [[("HER2", "negative", [], [])]]),
     # subtype names and tumour kinds are no results
     ("Non-luminal subtype by PAM50 (HER2-enriched or basal-like)", []),
     ("Enriched for tumours commonly associated with p53 mutation", []),

@@ -92,7 +92,8 @@ _TESTING_AFTER = re.compile(r"[\s-]*(?:status\s+)?(?:testing|test|assessment|ana
                             r"determination)\b|"
                             # an assay's name: "by the PD-L1 IHC 22C3 pharmDx assay"
                             r"[\s-]*(?:IHC\s+)?(?:22C3|SP263|SP142|28-8|73-10|pharmDx|assays?\b|"
-                            r"antibod(?:y|ies)\s+clone)|[\s)-]*(?:\([^)]{0,60}\)\s*)?(?:\w+\s+)?status\s*"
+                            r"antibod(?:y|ies)\s+clone)|[\s)-]*(?:\([^)]{0,60}\)\s*)?"
+                            r"(?:(?!(?:positive|negative|pos|neg|high|low|wild)\b)\w+\s+)?status\s*"
                             r"(?:$|[.;,)]|(?:must|needs?|has|have|should)\s+(?:to\s+)?be\s+"
                             r"(?:known|available|determined|assessed|identified|tested))", _I)
 _DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
