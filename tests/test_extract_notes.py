@@ -427,6 +427,9 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
         (["DIAGNOSIS: Bladder, cystoprostatectomy: invasive urothelial carcinoma. "
           "Prostate: Other ; extensively involved by carcinoma. Seminal vesicle involved by "
           "carcinoma."], "BLCA"),
+        (["DIAGNOSIS: Kidney, radical nephrectomy: renal cell carcinoma, clear cell type. "
+          "Adrenal gland: Other; focally involved by carcinoma. Renal vein: involved by "
+          "carcinoma."], "CCRCC"),
         # "Of the colorectal type" names a pattern; the cecum is the site. Nodal metastases
         # are regional spread and leave the organ the primary's.
         (["Resected ileocolic sample with an adenocarcinoma of. the colorectal type, covering "

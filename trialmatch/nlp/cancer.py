@@ -54,6 +54,11 @@ _REACHED_SITE = re.compile(
     r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+[.,]?\s+){0,2}"
     r"(?:(?:and|or)\s+(?:the\s+)?(?:\w+\s+)?)?$"
 )
+# "Prostate: extensively involved by carcinoma": a bare "carcinoma" after these words is the
+# tumour the report has named, seen where it spread; it names no cancer of its own.
+_INVOLVED_BY = re.compile(
+    r"(?i)\b(?:involved|invaded|infiltrated|replaced|involvement)\s+(?:by|with)\s+"
+    r"(?:the\s+)?(?:(?:invasive|residual|infiltrating)\s+)?$")
 # "adenocarcinoma of the colorectal type", "intestinal-type": a site word naming what the
 # tumour looks like, not where it arose (WHO: "colorectal-type adenocarcinoma" is a pattern).
 _TYPE_AFTER = re.compile(r"(?i)^[\s-]*(?:type|pattern|differentiation|phenotype)\b")
@@ -457,6 +462,9 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             span = (match.start, match.end)
         add(code, match.start, match.end, span, 1.0, derived, histology, site_key, match.exact)
     for hist in histologies:
+        if hist.key == "carcinoma" and _INVOLVED_BY.search(text, max(0, hist.start - 40),
+                                                           hist.start):
+            continue  # "prostate involved by carcinoma": the tumour already named, spreading
         clause = clause_of(clauses, hist.start)
         subtype = _subtype_words(text, hist.end, clause[1])
         if subtype:
