@@ -74,6 +74,28 @@ def test_her2_ihc_and_fish_are_two_results():
     assert by_unit["ratio"].value == 2.3
 
 
+@pytest.mark.parametrize(
+    ("text", "status", "ratio"),
+    [
+        # ASCO/CAP 2018 dual-probe ISH groups when only the numbers are written.
+        ("HER2 FISH: HER2/CEP17 ratio 2.6, average HER2 copy number 7.1 signals/cell.",
+         "positive", 2.6),  # group 1
+        ("HER2 FISH: HER2/CEP17 ratio 2.3, average HER2 copy number 3.5 signals/cell.",
+         "negative", 2.3),  # group 2
+        ("HER2 FISH ratio 1.5, average HER2 copy number 6.5 signals per cell.",
+         "equivocal", 1.5),  # group 3: the IHC result decides
+        ("HER2 FISH ratio 1.2, mean HER2 copy number 4.5.", "negative", 1.2),  # group 4
+        ("HER2 FISH ratio 2.4", "positive", 2.4),  # no count: the ratio alone
+        # The centromere probe by its locus name.
+        ("HER2 FISH: ratio of HER2 to D17Z1 is 8.0 (average count: HER2: 14.9, D17Z1: 1.9)",
+         "positive", 8.0),
+    ],
+)
+def test_her2_ish_groups(text, status, ratio):
+    found = [b for b in _one(text, "HER2") if b.unit == "ratio"]
+    assert [(b.status, b.value) for b in found] == [(status, ratio)]
+
+
 def test_her2_fish_not_amplified():
     [found] = _one("HER2 FISH: not amplified (ratio 1.2)", "HER2")
     assert (found.alteration, found.status, found.value) == ("amplification", "negative", 1.2)

@@ -57,7 +57,8 @@ _MERGED_LINE_BEFORE = re.compile(r"(?i)\b(?:of|for|in|to|with|and|or|the|a|an)\.
 _CLASS_ONLY = {"mutation", "alteration", "germline"}
 _NO_ALTERATION = {"ER", "PR", "PD-L1", "Ki-67", "MSI", "MMR", "TMB", "p16", "HPV"}
 _HER2_ISH = re.compile(r"(?i)\b(?:FISH|ISH|SISH|CISH|DISH|in\s+situ\s+hybridi[sz]ation|"
-                       r"ratio|copy\s+number|amplif\w*|non-?amplified|unamplified)")
+                       r"ratio|copy\s+number|amplif\w*|non-?amplified|unamplified|CEP\s*-?17|"
+                       r"D17Z1)")
 _TPS = re.compile(r"(?i)(?:TPS|tumou?r\s+proportion\s+score)\s*(?:\(TPS\))?\s*[:=]?\s*(?:of\s*)?"
                   r"(?P<cmp>[<>≥≤]=?)?\s*(?P<v>\d{1,3}(?:\.\d+)?)\s*%?")
 _CPS = re.compile(r"(?i)(?:CPS|combined\s+positive\s+score)\s*(?:\(CPS\))?\s*[:=]?\s*(?:of\s*)?"
@@ -70,7 +71,20 @@ _IHC_SCORE = re.compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)
                         r"(?P<v2>[0-3])(?![\d.%+]))")
 # "HER2/NEU: 0." -- a bare 0-3 right after the marker is its IHC score.
 _BARE_SCORE = re.compile(r"\s*[:=]\s*(?P<v>[0-3])(?P<v2>)(?![\d.,%/+]\d|\d|%)")
-_RATIO = re.compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of|=|:|is)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
+_RATIO = re.compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of\s+HER-?2(?:/neu)?\s+(?:to|/)\s+"
+                    r"(?:CEP\s*-?17|D17Z1|(?:the\s+)?chromosome\s+17(?:\s+centromere)?)\s*)?"
+                    r"(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
+# "ratio of HER2 to D17Z1 is 8.0" read from its HER2: the ratio to the chromosome 17
+# centromere probe (CEP17, locus D17Z1) after the marker.
+_PROBE_RATIO = re.compile(r"(?i)\s*(?:to|/)\s*(?:CEP\s*-?17|D17Z1)\s*(?:ratio)?\s*"
+                          r"(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
+# The average HER2 signals per cell of an ISH count ("average HER2 copy number 3.5
+# signals/cell", "mean HER2 signals per nucleus: 6.2", "average count: HER2: 14.9").
+_HER2_COPIES = re.compile(
+    r"(?i)(?:(?:average|mean|avg\.?)\s+(?:count\s*[:=]?\s*)?(?:HER-?2(?:/neu)?\s*)?(?:gene\s+)?"
+    r"(?:copy\s+(?:number|no\.?)|signals?|copies)?(?:\s*(?:per|/)\s*(?:cell|nucleus|nuclei))?"
+    r"|HER-?2(?:/neu)?\s+(?:gene\s+)?copy\s+(?:number|no\.?)(?:\s*(?:per|/)\s*(?:cell|nucleus))?)"
+    r"\s*(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)(?!\s*%)")
 _PERCENT = re.compile(r"(?i)(?P<cmp>[<>≥≤]=?\s*|(?:less|fewer|greater|more)\s+than\s+)?"
                       r"(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
 _MSI_HIGH = re.compile(r"(?i)MSI[\s-]*H\b|MSI[\s-]*high|instability[\s-]*high|"
@@ -217,7 +231,7 @@ def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]
         if match:
             value = match.group("v") or match.group("v2")
             found.append((float(value), "IHC", None, match.end()))
-        ratio = _RATIO.search(window)
+        ratio = _RATIO.search(window) or _PROBE_RATIO.match(window)
         if ratio:
             found.append((float(ratio.group("v")), "ratio", None, ratio.end()))
     return found
@@ -240,6 +254,20 @@ def _status_from_value(marker: str, value: float, unit: str, cmp: str | None) ->
     if unit == "%" and marker == "Ki-67":
         return "positive"
     return None
+
+
+def _her2_ish_group(ratio: float, copies: float | None) -> str:
+    """HER2 ISH status from the HER2/CEP17 ratio and the average HER2 copy number per cell,
+    by the dual-probe groups of the ASCO/CAP HER2 guideline 2018 (Wolff et al., J Clin Oncol
+    2018;36:2105): group 1 (ratio >= 2.0, copies >= 4.0) positive; group 2 (ratio >= 2.0,
+    copies < 4.0) negative unless IHC is 3+; group 3 (ratio < 2.0, copies >= 6.0) decided by
+    the IHC result, so equivocal on the ISH alone; groups 4 and 5 (ratio < 2.0, copies < 6.0)
+    negative. Without a copy number the ratio alone decides (>= 2.0 amplified)."""
+    if copies is None:
+        return "positive" if ratio >= 2.0 else "negative"
+    if ratio >= 2.0:
+        return "positive" if copies >= 4.0 else "negative"
+    return "equivocal" if copies >= 6.0 else "negative"
 
 
 # Detail in brackets after a list item: "KRAS (codons 12, 13, 61), BRAF (including V600E)".
@@ -582,7 +610,11 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
                                                  "non-amplified", "unamplified", "negative")
                           else "equivocal" if word == "equivocal" else "positive")
         elif ratio is not None:
-            ish_status = _status_from_value(marker, ratio[0], "ratio", None)
+            # The count is often written after the next "HER2" ("ratio 2.3, average HER2
+            # copy number 3.5"), past this hit's window: read on in the text.
+            copies = _HER2_COPIES.search(text, window_start, window_start + 200)
+            ish_status = _her2_ish_group(ratio[0],
+                                         float(copies.group("v")) if copies else None)
         if ish_status is not None:
             ish_end = window_start + max(ish_words.end() if ish_words else 0,
                                          ratio[3] if ratio else 0)
