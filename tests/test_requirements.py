@@ -434,3 +434,29 @@ def test_every_folded_pattern_finds_what_its_pattern_finds_on_the_fixture_criter
                     assert [m.span() for m in folded.finditer(line)] == \
                         [m.span() for m in folded.pattern.finditer(line)], (name, line)
     assert checked >= 10
+
+
+@pytest.mark.parametrize("item, lead_in", [
+    # what an exclusion lets in is not what it excludes
+    ("Intermittent use of inhaled steroids",
+     "NOTE: Exceptions are allowed for the following conditions:"),
+    ("Adequately treated squamous cell skin cancer",
+     "History of another malignancy, with the following exceptions:"),
+])
+def test_sub_bullets_of_an_exception_lead_in_exclude_nothing(item, lead_in):
+    assert parse_in_context(item, "exclusion", lead_in, 0) == []
+
+
+@pytest.mark.parametrize("item", ["Chemotherapy", "Radiation therapy",
+                                  "Targeted therapies (e.g., dabrafenib)"])
+def test_therapies_that_caused_an_event_are_no_treatment_history(item):
+    lead_in = "Failure to recover from adverse events related to any of the following therapies:"
+    found = parse_in_context(item, "exclusion", lead_in, 0)
+    assert [r for r in found if r.kind in ("prior_therapy", "prior_lines")] == []
+
+
+def test_a_lead_in_about_intolerance_keeps_the_arms_therapy_history():
+    lead_in = "Solid tumours that progressed after or are intolerant to prior standard therapy."
+    found = parse_in_context("Arm A: progressed on one prior line of checkpoint inhibitor therapy",
+                             "inclusion", lead_in, 0)
+    assert "prior_therapy" in {r.kind for r in found}

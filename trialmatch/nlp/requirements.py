@@ -456,7 +456,16 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
     Spans are shifted to be relative to the sub-bullet, plus `offset`."""
     if _NOTE.match(text):
         return []
+    lead = context.rsplit("\n", 1)[-1] if context else ""
+    if lead and kind == "exclusion" and _EXCEPTION_LEAD_IN.search(_LAST_SENTENCE.split(lead)[-1]):
+        # "NOTE: Exceptions are allowed for the following conditions:" + "Vitiligo", "Inhaled
+        # steroids": the items are what the exclusion lets in, not what it excludes.
+        return []
     alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
+    if lead.rstrip().endswith(":") and _EVENT_LEAD_IN.search(lead):
+        # "Failure to recover from adverse events related to any of the following therapies:"
+        # + "Chemotherapy": the therapy is the source of an event, not treatment history.
+        return [r for r in alone if r.kind not in ("prior_therapy", "prior_lines")]
     if not context or alone or not _context_helps(context) or not _names_an_item(text):
         # Most sub-bullets read on their own ("ANC ≥ 1.5 x 10^9/L"); the lead-in is needed
         # only when they state nothing by themselves ("exon 19 deletion", "pembrolizumab").
@@ -474,6 +483,17 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
     return out
 
 
+# A lead-in listing what an exclusion lets in ("with the following exceptions:", "the
+# following are allowed:", "patients with ... are eligible:").
+_EXCEPTION_LEAD_IN = re.compile(
+    r"\bexceptions?\b|\bexcept\s+(?:for\s+)?(?:the\s+following|as\s+follows)\b|"
+    r"\b(?:are|is)\s+(?:also\s+)?(?:allowed|permitted|eligible|acceptable)\b|"
+    r"\bnot\s+(?:be\s+)?excluded\b|\bmay\s+(?:participate|be\s+included|enrol)", re.IGNORECASE)
+_LAST_SENTENCE = re.compile(r"(?<=[.;])\s+(?=\S)")
+# A lead-in about events caused by the therapies listed under it.
+_EVENT_LEAD_IN = re.compile(
+    r"\b(?:adverse\s+events?|toxicit(?:y|ies)|side[\s-]effects?|recover\w*|hypersensitivit\w*|"
+    r"allerg\w*)\b", re.IGNORECASE)
 _CONTEXT_CUES = ("prior", "previous", "receiv", "treat", "therap", "following", "mutation",
                  "alteration", "positive", "negative", "express", "stage", "metasta", "cancer",
                  "carcinoma", "tumor", "tumour", "malignan")
