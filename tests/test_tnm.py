@@ -178,3 +178,25 @@ def test_stage_groups_placed_in_the_past(text, historical):
 def test_current_and_metastatic_groups_win(text, group):
     stage = parse_tnm(text)
     assert stage is not None and stage.group == group
+
+
+@pytest.mark.parametrize(
+    ("text", "editions"),
+    [
+        ("Pathological staging: TNM 6 T3 N1 Mx. TNM 7 T3 N3 Mx.", [6, 7]),
+        ("AJCC 7th edition: pT2 pN1a", [7]),
+        ("(UICC 8th ed.) pT1c pN0", [8]),
+        ("pT2 pN0 (0/12)", [None]),
+    ],
+)
+def test_tnm_edition_written_before(text, editions):
+    assert [mention.edition for mention in find_tnm(text)] == editions
+
+
+def test_latest_tnm_edition_decides():
+    from trialmatch.nlp.extract import extract
+
+    text = ("DIAGNOSIS: Stomach, gastrectomy: adenocarcinoma. 4 of 9 lymph nodes involved.\n"
+            "Pathological staging: TNM 6 T3 N1 Mx. TNM 7 T3 N2 Mx.")
+    stage = extract([text]).stage
+    assert stage is not None and (stage.t, stage.n) == ("T3", "N2")

@@ -145,7 +145,11 @@ def _foreign(offset: int, reading: _Reading, chosen: CancerCandidate | None, voc
 
 def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Stage | None:
     tnm = _usable(reading.tnm)
+    # A report giving the categories in several TNM editions: the latest edition is the
+    # one in force (each AJCC/UICC edition supersedes the previous one).
+    latest = max((m.edition for _, m in tnm if m.edition is not None), default=None)
     tnm.sort(key=lambda item: (_foreign(item[1].start, reading, chosen, vocab),
+                               item[1].edition is not None and item[1].edition != latest,
                                -min(item[0], DECIDING_WEIGHT),
                                -_PREFIX_RANK.get(item[1].prefix, 0),
                                -sum(v is not None for v in (item[1].t, item[1].n, item[1].m)),

@@ -47,6 +47,12 @@ _STAGE_GROUP = re.compile(
     r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
 )
 _LABEL_KIND = re.compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)")
+# The TNM edition a run of categories is given in, written just before it: "TNM 7 T3 N1",
+# "AJCC 7th edition: pT2", "(UICC 8th ed.) pT1c", "TNM6: T3".
+_EDITION = re.compile(
+    r"(?i)(?:\b(?:TNM|AJCC|UICC)\s*[-:]?\s*(?:v(?:ersion)?\.?\s*)?(?P<a>[4-9])(?:th)?"
+    r"(?:\s*ed(?:ition|\.)?)?|\b(?P<b>[4-9])th\s+ed(?:ition|\.)?(?:\s+(?:TNM|AJCC|UICC))?)"
+    r"\s*[):,\-]?\s*(?:(?:patholog\w*|clinical)\s+(?:stag\w*\s*)?[:\-]?\s*)?$")
 # A stage the text places in the past: the disease has moved on since (a recurrence or
 # progression is restaged; AJCC 8th ed. ch. 1, "rTNM").
 _HISTORICAL_AFTER = re.compile(
@@ -76,6 +82,7 @@ class TnmMention:
     end: int
     evidence: str
     prefix_inferred: bool = False  # from a label ("pathologic stage: T3 N1"), not written
+    edition: int | None = None  # the AJCC/UICC TNM edition written just before ("TNM 7 T3")
 
 
 @dataclass(frozen=True)
@@ -188,8 +195,16 @@ def find_tnm(text: str) -> list[TnmMention]:
             if label:
                 prefix = "p" if label.group(0).lower().startswith("path") else "c"
                 inferred = True
+        edition_label = _EDITION.search(text[max(0, start - 40) : start])
+        edition = int(edition_label.group("a") or edition_label.group("b")) if (
+            edition_label) else None
+        if prefix is None and edition is not None and mentions and mentions[-1].edition and (
+                start - mentions[-1].end < 40):
+            # "Pathological staging: TNM 6 T3 N1 Mx. TNM 7 T3 N3 Mx": the same staging in
+            # two editions, one label for both.
+            prefix, inferred = mentions[-1].prefix, mentions[-1].prefix_inferred
         mentions.append(TnmMention(
-            prefix=prefix, prefix_inferred=inferred,
+            prefix=prefix, prefix_inferred=inferred, edition=edition,
             t=by_axis["T"].value if "T" in by_axis else None,
             n=by_axis["N"].value if "N" in by_axis else None,
             m=by_axis["M"].value if "M" in by_axis else None,
