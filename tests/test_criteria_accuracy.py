@@ -322,3 +322,20 @@ def test_must_not_in_an_exclusion_is_no_negation(text, kind, expected):
 ])
 def test_biomarker_statuses_and_qualifiers(text, expected):
     assert _markers(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    # where a tumour sample comes from is no requirement of the disease
+    ("Provide a paraffin-embedded tissue sample of either the primary or metastatic or "
+     "recurrent site for staining", []),
+    ("Availability of an FFPE tumour block collected during advanced/metastatic disease", []),
+    ("Provide an FFPE tumour sample collected from a locally recurrent inoperable or "
+     "metastatic tumour", []),
+    ("Willing to undergo a biopsy of a metastatic site for central ER testing", []),
+    # a sample that confirms the disease does state it
+    ("Tissue confirmation of metastatic disease is required", ["metastatic"]),
+    ("Biopsy-proven metastatic breast cancer", ["metastatic"]),
+])
+def test_the_disease_a_sample_comes_from_is_no_requirement(text, expected):
+    assert [r.params["extent"] for r in parse_criterion(text, "inclusion")
+            if r.kind == "extent"] == expected

@@ -370,6 +370,11 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         r.kind == "extent" and r.params.get("extent") == "recurrent"
         and (_NEW_OR_BEFORE.search(text[max(0, r.start - 30):r.start])
              or _OR_NEW_AFTER.match(text[r.end:r.end + 30])))]
+    if _SAMPLE_GATE.search(lower) and any(r.kind in ("stage", "extent") for r in requirements):
+        # "a tissue sample of the primary or metastatic site", "FFPE block collected during
+        # advanced/metastatic disease": the disease words say where the sample comes from.
+        requirements = [r for r in requirements if r.kind not in ("stage", "extent")
+                        or not _from_a_sample(text, r.start)]
     has_therapy = any(r.kind in ("prior_therapy", "prior_lines") for r in requirements)
     if has_therapy:
         # "one line of chemotherapy for recurrent or metastatic disease", "after adjuvant
@@ -406,6 +411,19 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
 
 
 _DISEASE_KINDS = frozenset(("cancer_type", "histology", "primary_site", "stage", "extent"))
+_SAMPLE_GATE = re.compile(r"sampl|specimen|tissue|block|biops|slide")
+_SAMPLE_BEFORE = re.compile(
+    r"\b(?:samples?|specimens?|tissues?|blocks?|biops(?:y|ies)|slides?)\b[^.;]{0,50}?"
+    r"\b(?:from|of|collected|obtained|taken|during)\s+(?:(?:the|a|an|either|any|their)\s+)?"
+    r"(?:[\w-]+(?:\s+(?:or|and|and/or)\s+|\s*/\s*|\s+)){0,3}$", re.IGNORECASE)
+# ... unless the sample confirms the disease ("tissue confirmation of metastatic disease").
+_SAMPLE_CONFIRMS = re.compile(r"confirm|diagnos|prov[ei]|evidence|document", re.IGNORECASE)
+
+
+def _from_a_sample(text: str, start: int) -> bool:
+    """Is the stage or extent at `start` the disease a tumour sample comes from?"""
+    found = _SAMPLE_BEFORE.search(text[max(0, start - 90):start])
+    return bool(found) and not _SAMPLE_CONFIRMS.search(found.group())
 _ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\([^()]*$")
 
 
