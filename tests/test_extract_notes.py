@@ -399,6 +399,10 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
         (["Material: part of the tongue. Histopathological diagnosis: carcinoma "
           "planoepitheliale keratodes, G2."], "OCSC"),
         (["Tongue, resection: carcinoma spinocellulare, moderately differentiated."], "OCSC"),
+        # Latin organ names after the histology.
+        (["Histopathological diagnosis: Adenocarcinoma tubulopapillare coli (G2). Small "
+          "intestine wall infiltrated."], "COAD"),
+        (["Diagnosis: carcinoma ductale invasivum mammae, G2."], "BRCA"),
         # Resections named after the site they are done for.
         (["DIAGNOSIS: (D) LEFT HEMIMANDIBULECTOMY: INVASIVE WELL DIFFERENTIATED SQUAMOUS "
           "CARCINOMA INVADING BONE. Skin of cheek, no tumor present."], "OCSC"),
