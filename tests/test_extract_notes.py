@@ -399,6 +399,9 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
         (["Material: part of the tongue. Histopathological diagnosis: carcinoma "
           "planoepitheliale keratodes, G2."], "OCSC"),
         (["Tongue, resection: carcinoma spinocellulare, moderately differentiated."], "OCSC"),
+        # An OCR-damaged subtype word in a type field refines the type the exact words reach.
+        (["DIAGNOSIS: Right kidney: Renal cell carcinoma, see synoptic report. Histologic "
+          "Type: Chromophebe renal cell carcinoma. Histologic Grade: G2."], "CHRCC"),
         # Latin organ names after the histology.
         (["Histopathological diagnosis: Adenocarcinoma tubulopapillare coli (G2). Small "
           "intestine wall infiltrated."], "COAD"),

@@ -295,7 +295,19 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     # carcinoma: read it with the noun added.
     implied = []
     for start, value in fields:
-        if vocab.find_cancer_types(value):
+        exact_codes = vocab.find_cancer_types(value)
+        if exact_codes:
+            if not fuzzy:
+                # A type field is the report's statement of the type: an OCR-damaged subtype
+                # word in it ("Chromophebe renal cell carcinoma") still refines the type the
+                # exact words reach, never replaces it with another lineage.
+                refined = [m for m in vocab.find_cancer_types(value, fuzzy=True)
+                           if any(m.key != e.key and vocab.is_a(m.key, e.key)
+                                  for e in exact_codes)]
+                if refined:
+                    direct.append(type(refined[0])(refined[0].key, start + refined[0].start,
+                                                   start + refined[0].end, refined[0].text,
+                                                   False))
             continue
         # "Urothelial (transitional cell) carcinoma", "lobular (E-cadherin negative)": read
         # without the aside, and with the noun added when the field leaves it out.
