@@ -339,3 +339,32 @@ def test_biomarker_statuses_and_qualifiers(text, expected):
 def test_the_disease_a_sample_comes_from_is_no_requirement(text, expected):
     assert [r.params["extent"] for r in parse_criterion(text, "inclusion")
             if r.kind == "extent"] == expected
+
+
+@pytest.mark.parametrize("kind,text,expected", [
+    # naive to one therapy is no bound on lines
+    ("inclusion", "Tyrosine kinase inhibitor (TKI) treatment naive",
+     [(False, ["tyrosine kinase inhibitor"])]),
+    ("inclusion", "Osimertinib treatment-naive for NSCLC", [(False, ["osimertinib"])]),
+    # a treatment-free interval is no naivety
+    ("exclusion", "Prior CDK4/6 inhibitors in the metastatic setting (allowed in the adjuvant "
+     "setting with a CDK4/6i treatment free interval of 12 months)",
+     [(True, ["CDK4/6 inhibitor"])]),
+    # "<target>-targeted" is that target's class, or none the lexicon knows: never every
+    # targeted therapy
+    ("exclusion", "Prior treatment with a HER2-targeted agent", [(True, ["anti-HER2"])]),
+    ("exclusion", "Prior exposure to BCMA-targeted therapy", []),
+    ("exclusion", "Previous receipt of TROP2-targeted therapy", []),
+])
+def test_naive_and_targeted_phrasings(kind, text, expected):
+    assert _therapies(text, kind) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a permission up to a cap is the cap
+    ("Up to 1 prior line of systemic treatment for NSCLC is permitted", [{"min": None, "max": 1}]),
+    ("Patients may have received up to 2 prior lines of therapy", [{"min": None, "max": 2}]),
+    ("Prior adjuvant chemotherapy is permitted", []),
+])
+def test_a_permitted_number_of_lines_is_a_cap(text, expected):
+    assert _kind(text, "inclusion", "prior_lines") == expected

@@ -100,7 +100,10 @@ _UNTREATED_WITH = re.compile(
 # ("Patients are not eligible who have received prior X" states that X was received).
 _EXCLUSION_WORDING = re.compile(r"\b(?:not\s+(?:be\s+)?eligible|ineligible|not\s+(?:be\s+)?allowed|"
                                 r"not\s+(?:be\s+)?permitted|excluded)\b", _I)
-_NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
+# "TKI-naive", "Tyrosine Kinase Inhibitor (TKI) treatment naive": never had that therapy.
+_TARGET_BEFORE = re.compile(r"\b[A-Za-z][A-Za-z0-9/]*\d[A-Za-z0-9/]*-$|\b[A-Z][A-Z0-9/]+-$")
+_NAIVE_AFTER = re.compile(r"^(?:\s*\([^()]{1,15}\))?[\s-]*(?:(?:(?:treatment|therapy)[\s-]+)?"
+                          r"na[iï]ve|free(?![\s-]+interval))\b", _I)
 _EXPERIENCED_AFTER = re.compile(r"^[\s-]*(?:refractory|resistant|pre-?treated|experienced|"
                                 r"exposed|intolerant|failure|containing|based)\b", _I)
 _CNS_CLAUSE = re.compile(r"brain|cns|central\s+nervous|leptomening", _I)
@@ -211,6 +214,14 @@ _GRADE_BEFORE_F = Folded(_GRADE_BEFORE)
 _LINE_WORDS = ("line", "regimen", "therap", "treat", "naive", "naïve", "prior", "previous")
 
 
+def _naive_to_a_therapy(text: str, start: int) -> bool:
+    """Is the "treatment naive" at `start` naive to a therapy named just before it ("TKI
+    treatment naive", "immunotherapy treatment-naive")? That is no bound on lines."""
+    before = text[max(0, start - 40):start]
+    named = _find_drug_classes(before) + _find_drugs(before)
+    return any(_NAIVE_AFTER.match(before[m.end:] + text[start:start + 20]) for m in named)
+
+
 def _find_lines(text: str) -> list[Requirement]:
     """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
     "treatment-naive")."""
@@ -220,7 +231,8 @@ def _find_lines(text: str) -> list[Requirement]:
     if not _LINES_GATE_F.search(text):
         naive = _NAIVE_STATE_F.search(text) if _NAIVE_GATE_F.search(text) else None
         if naive and not _CNS_CLAUSE_F.search(text[slice(*clause_bounds(text, naive.start(),
-                                                                        naive.end()))]):
+                                                                        naive.end()))]) \
+                and not _naive_to_a_therapy(text, naive.start()):
             return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
                                 naive.end())]
         return []
@@ -255,7 +267,8 @@ def _find_lines(text: str) -> list[Requirement]:
                 return [requirement("prior_lines", bound, text, exact.start(), exact.end())]
         naive = _NAIVE_STATE_F.search(text)
         if naive and not _CNS_CLAUSE_F.search(text[slice(*clause_bounds(text, naive.start(),
-                                                                        naive.end()))]):
+                                                                        naive.end()))]) \
+                and not _naive_to_a_therapy(text, naive.start()):
             return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
                                 naive.end())]
         return []
@@ -267,7 +280,7 @@ def _find_lines(text: str) -> list[Requirement]:
 
 def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inclusion") -> bool:
     """"No prior X", "not received X", "X-naive": the patient must not have had X."""
-    if _NAIVE_AFTER.match(text[mention.end:mention.end + 12]):
+    if _NAIVE_AFTER.match(text[mention.end:mention.end + 40]):
         return True
     opening = text.rfind("(", 0, mention.start)
     if opening > text.rfind(")", 0, mention.start):
@@ -290,7 +303,7 @@ _NO_MORE_THAN = re.compile(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+
 
 def _has_prior_cue(text: str, mention: DrugMention) -> bool:
     if _EXPERIENCED_AFTER.match(text[mention.end:mention.end + 16]) or \
-            _NAIVE_AFTER.match(text[mention.end:mention.end + 12]):
+            _NAIVE_AFTER.match(text[mention.end:mention.end + 40]):
         return True
     # The cue may sit in a lead-in line above the sub-bullet ("Prior therapy:\n* docetaxel").
     sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start))
@@ -412,7 +425,20 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         kept.append(mention)
     groups: dict[bool, list[tuple[DrugMention, bool]]] = {True: [], False: []}
-    for mention in kept:
+    for index, mention in enumerate(kept):
+        target = _TARGET_BEFORE.search(text[max(0, mention.start - 12):mention.start]) \
+            if mention.key == "targeted therapy" else None
+        if target:
+            # "HER2-targeted agent" is the anti-HER2 class, "BCMA-targeted therapy" one kind the
+            # lexicon lacks: neither is every targeted therapy.
+            named = _find_drug_classes("anti-" + target.group().rstrip("-"))
+            if not named:
+                continue
+            mention = DrugMention(named[0].key, mention.start - len(target.group()),
+                                  mention.end, text[mention.start - len(target.group()):
+                                                    mention.end])
+            kept[index] = mention
+            class_spans.add((mention.start, mention.end))
         left, right = clause_bounds(text, mention.start, mention.end)
         sentence_end = SENTENCE_END.search(text, mention.end)
         sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
@@ -457,7 +483,17 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             end = max(m.end for m, _ in part)
             out.append(requirement("prior_therapy", {"received": received, "drugs": drugs,
                                                      "classes": classes}, text, start, end))
-    lines = [r for r in _find_lines(text) if not is_allowance(text, r.start, r.end)]
+    lines = []
+    for line in _find_lines(text):
+        if not is_allowance(text, line.start, line.end):
+            lines.append(line)
+        elif criterion_kind == "inclusion" and line.params.get("min") is None \
+                and line.params.get("max"):
+            # "Up to 1 prior line of systemic treatment is permitted": a permission up to a
+            # cap is the cap. (Under an exclusion header it is usually a note on another
+            # statement: "Previous therapy ... Note: up to one line of endocrine therapy is
+            # allowed".)
+            lines.append(line)
     if lines and not lines[0].params.get("min"):
         # "No more than 2 prior chemotherapy regimens", "a maximum of one line of
         # chemotherapy" count regimens; they do not demand (or forbid) chemotherapy.
