@@ -368,3 +368,13 @@ def test_naive_and_targeted_phrasings(kind, text, expected):
 ])
 def test_a_permitted_number_of_lines_is_a_cap(text, expected):
     assert _kind(text, "inclusion", "prior_lines") == expected
+
+
+@pytest.mark.parametrize("text", [
+    # a therapy permitted in a setting names the setting of the therapy, not the disease now
+    "Prior radiation therapy for metastatic disease is permitted",
+    "Previous chemotherapy with a taxane for early breast cancer is permitted",
+    "Prior endocrine therapy in the advanced setting allowed, including fulvestrant",
+])
+def test_the_setting_of_a_permitted_therapy_is_no_extent(text):
+    assert [r for r in parse_criterion(text, "inclusion") if r.kind in ("stage", "extent")] == []

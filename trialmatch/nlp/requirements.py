@@ -376,7 +376,9 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements = [r for r in requirements if r.kind not in ("stage", "extent")
                         or not _from_a_sample(text, r.start)]
     has_therapy = any(r.kind in ("prior_therapy", "prior_lines") for r in requirements)
-    if has_therapy:
+    if has_therapy or (triggered("therapy") and any(r.kind in ("stage", "extent")
+                                                    for r in requirements)
+                       and _PERMITTED_F.search(text)):
         # "one line of chemotherapy for recurrent or metastatic disease", "after adjuvant
         # chemotherapy for stage III disease": the stage or extent says which treatment
         # counts; it is not a fact demanded of the patient's disease now.
@@ -447,6 +449,10 @@ _NEW_OR_BEFORE = re.compile(r"\b(?:de\s+novo|newly\s+diagnosed|new|primary|initi
                             r"\s*(?:,\s*)?(?:or|and/or|/)\s*$", re.IGNORECASE)
 _OR_NEW_AFTER = re.compile(r"\s*(?:,\s*)?(?:or|and/or|/)\s*(?:de\s+novo|newly\s+diagnosed)\b",
                            re.IGNORECASE)
+# "Prior radiation therapy for metastatic disease is permitted": a therapy allowed in a
+# setting (so no prior-therapy requirement) still names only the setting of that therapy.
+_PERMITTED_F = Folded(re.compile(r"\b(?:permitted|allowed|acceptable|eligible)\b", re.IGNORECASE),
+                      ("permitted", "allowed", "acceptable", "eligible"))
 _COURSE_WORDS = re.compile(r"\b(?:progress\w*|relaps\w*|refractory|resistan\w*|recurr\w*|"
                            r"intoleran\w*|failed|failure)\b", re.IGNORECASE)
 _COURSE_WORDS_F = Folded(_COURSE_WORDS, ("progress", "relaps", "refractory", "resistan", "recurr",
