@@ -402,6 +402,8 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
         # An OCR-damaged subtype word in a type field refines the type the exact words reach.
         (["DIAGNOSIS: Right kidney: Renal cell carcinoma, see synoptic report. Histologic "
           "Type: Chromophebe renal cell carcinoma. Histologic Grade: G2."], "CHRCC"),
+        (["FINAL DIAGNOSIS: Uterus, total hysterectomy: endometrioid adenocarcinoma, FIGO "
+          "grade 2, invading less than half of the myometrium."], "UEC"),
         # Latin organ names after the histology.
         (["Histopathological diagnosis: Adenocarcinoma tubulopapillare coli (G2). Small "
           "intestine wall infiltrated."], "COAD"),

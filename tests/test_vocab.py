@@ -248,6 +248,14 @@ def test_package_covers_the_common_types(vocab):
         ("kidney", "renal cell carcinoma", "RCC"),
         ("ovary", "high-grade serous carcinoma", "HGSOC"),
         ("endometrium", "endometrioid carcinoma", "UEC"),
+        # a carcinoma of the uterine corpus is endometrial (WHO 5th ed.); its sarcomas not
+        ("uterus", "endometrioid carcinoma", "UEC"),
+        ("uterus", "serous carcinoma", "USC"),
+        ("uterus", "carcinoma", "UCEC"),
+        ("uterus", "carcinosarcoma", "UCS"),
+        ("uterus", "squamous cell carcinoma", None),  # not an endometrial type: no guess
+        (None, "neuroendocrine tumor", "NETNOS"),
+        (None, "neuroendocrine carcinoma", "NECNOS"),
         ("pancreas", "ductal carcinoma", "PAAD"),
         ("skin", "melanoma", "SKCM"),
         ("uvea", "melanoma", "UM"),

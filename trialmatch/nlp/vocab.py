@@ -121,6 +121,8 @@ class SiteEntry:
     subsites: tuple[str, ...]
     default_code: str | None  # code for a generic carcinoma/cancer of this site
     case_sensitive: tuple[str, ...] = ()  # phrases matched with their case ("RUL")
+    epithelial_site: str | None = None  # where this organ's carcinomas arise ("uterus" ->
+    # "endometrium": a carcinoma of the uterine corpus is an endometrial carcinoma)
 
 
 @dataclass(frozen=True)
@@ -608,10 +610,14 @@ def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
             subsites=_phrases(item, "subsites", label, key),
             default_code=_optional_str(item, "default_code", label, key),
             case_sensitive=_case_sensitive(item, label, key, ("synonyms", "subsites")),
+            epithelial_site=_optional_str(item, "epithelial_site", label, key),
         )
     for key, site in sites.items():
         if site.parent is not None and site.parent not in sites:
             raise DataFileError(f"{label}: entry {key!r}: unknown parent site {site.parent!r}")
+        if site.epithelial_site is not None and site.epithelial_site not in sites:
+            raise DataFileError(
+                f"{label}: entry {key!r}: unknown epithelial site {site.epithelial_site!r}")
     return sites
 
 
@@ -1108,8 +1114,16 @@ class Vocabulary:
             site_chain = self._site_chain(site)
             # The most specific histology wins over the most specific site: "mucinous
             # adenocarcinoma" of the sigmoid colon is MACR (colorectum), not COAD.
+            # A carcinoma written for an organ whose carcinomas arise in one lining is read
+            # at that lining too ("endometrioid adenocarcinoma" of the uterus -> UEC); only
+            # for the histology as written, not for the broader ones it falls back to.
+            lining = [self._sites[key].epithelial_site for key in site_chain
+                      if self._sites[key].epithelial_site is not None]
+            epithelial = bool(lining) and "carcinoma" in hist_chain
             for hist_key in hist_chain:
-                for site_key in site_chain:
+                sites_here = site_chain + lining if (
+                    epithelial and hist_key == histology) else site_chain
+                for site_key in sites_here:
                     code = self._combos.get((site_key, hist_key))
                     if code is not None:
                         return code
