@@ -90,7 +90,8 @@ _DIGIT = re.compile(r"\d")
 _THERAPY_SETTING = re.compile(
     r"\b(?:therap(?:y|ies)|treatments?|regimens?|lines?|chemotherap(?:y|ies)|chemoradiation|"
     r"chemoradiotherapy|radiotherapy|radiation|surgery|resection|agents?|inhibitors?|"
-    r"antibod(?:y|ies)|TKIs?|\w+mab|\w+nib|na[iï]ve|untreated)\)?\s+(?:(?:given|received|"
+    r"antibod(?:y|ies)|TKIs?|\w+mab|\w+nib|na[iï]ve|untreated)\)?\s+"
+    r"(?:(?:with|of)\s+(?:an?\s+|the\s+)?[\w/-]+\s+)?(?:(?:given|received|"
     r"administered|approved)\s+)?(?:for|in)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:(?:their|"
     r"his|her|the)\s+)?(?:(?:[\w-]+,?\s+){1,4}(?:or|and|and/or)\s+)?(?:[\w-]+\s+)?$",
     re.IGNORECASE)
