@@ -254,6 +254,8 @@ def test_package_covers_the_common_types(vocab):
         ("uterus", "carcinoma", "UCEC"),
         ("uterus", "carcinosarcoma", "UCS"),
         ("uterus", "squamous cell carcinoma", None),  # not an endometrial type: no guess
+        ("kidney", "urothelial carcinoma", "UTUC"),  # the renal pelvis lines the kidney
+        ("kidney", "carcinoma", "RCC"),  # the organ's own type first
         (None, "neuroendocrine tumor", "NETNOS"),
         (None, "neuroendocrine carcinoma", "NECNOS"),
         ("pancreas", "ductal carcinoma", "PAAD"),

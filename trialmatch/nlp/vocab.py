@@ -121,8 +121,8 @@ class SiteEntry:
     subsites: tuple[str, ...]
     default_code: str | None  # code for a generic carcinoma/cancer of this site
     case_sensitive: tuple[str, ...] = ()  # phrases matched with their case ("RUL")
-    epithelial_site: str | None = None  # where this organ's carcinomas arise ("uterus" ->
-    # "endometrium": a carcinoma of the uterine corpus is an endometrial carcinoma)
+    linings: tuple[str, ...] = ()  # sites lining this organ where its carcinomas arise
+    # ("uterus" -> "endometrium"; "kidney" -> "upper urinary tract" for urothelial carcinoma)
 
 
 @dataclass(frozen=True)
@@ -595,6 +595,14 @@ def _case_sensitive(
     return phrases
 
 
+def _site_keys(item: dict[str, Any], field: str, label: str, key: str) -> tuple[str, ...]:
+    """An optional list of site keys (checked against the file once all are read)."""
+    value = item.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise DataFileError(f"{label}: entry {key!r}: {field!r} must be a list of site keys")
+    return tuple(value)
+
+
 def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
     """Read and validate a sites.json file."""
     label = getattr(path, "name", str(path))
@@ -610,14 +618,14 @@ def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
             subsites=_phrases(item, "subsites", label, key),
             default_code=_optional_str(item, "default_code", label, key),
             case_sensitive=_case_sensitive(item, label, key, ("synonyms", "subsites")),
-            epithelial_site=_optional_str(item, "epithelial_site", label, key),
+            linings=_site_keys(item, "linings", label, key),
         )
     for key, site in sites.items():
         if site.parent is not None and site.parent not in sites:
             raise DataFileError(f"{label}: entry {key!r}: unknown parent site {site.parent!r}")
-        if site.epithelial_site is not None and site.epithelial_site not in sites:
-            raise DataFileError(
-                f"{label}: entry {key!r}: unknown epithelial site {site.epithelial_site!r}")
+        for lining in site.linings:
+            if lining not in sites:
+                raise DataFileError(f"{label}: entry {key!r}: unknown lining site {lining!r}")
     return sites
 
 
@@ -1117,8 +1125,7 @@ class Vocabulary:
             # A carcinoma written for an organ whose carcinomas arise in one lining is read
             # at that lining too ("endometrioid adenocarcinoma" of the uterus -> UEC); only
             # for the histology as written, not for the broader ones it falls back to.
-            lining = [self._sites[key].epithelial_site for key in site_chain
-                      if self._sites[key].epithelial_site is not None]
+            lining = [other for key in site_chain for other in self._sites[key].linings]
             epithelial = bool(lining) and "carcinoma" in hist_chain
             for hist_key in hist_chain:
                 sites_here = site_chain + lining if (
