@@ -378,3 +378,20 @@ def test_a_permitted_number_of_lines_is_a_cap(text, expected):
 ])
 def test_the_setting_of_a_permitted_therapy_is_no_extent(text):
     assert [r for r in parse_criterion(text, "inclusion") if r.kind in ("stage", "extent")] == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a negation describing one alternative does not reach the next one after ", or"
+    ("Locally advanced disease not amenable to curative treatment, or metastatic disease",
+     [("locally_advanced", False), ("metastatic", False)]),
+    ("Locally recurrent inoperable disease, which cannot be treated with curative intent, or "
+     "metastatic TNBC", [("recurrent", False), ("unresectable", False), ("metastatic", False)]),
+    # ... while a list under one "No" stays negated
+    ("No evidence of distant metastases, or locally advanced inoperable disease",
+     [("metastatic", True), ("locally_advanced", True), ("unresectable", True)]),
+    ("No locally advanced or metastatic disease",
+     [("locally_advanced", True), ("metastatic", True)]),
+])
+def test_negation_and_alternatives_of_extent(text, expected):
+    assert [(r.params["extent"], r.params.get("negated", False))
+            for r in parse_criterion(text, "inclusion") if r.kind == "extent"] == expected

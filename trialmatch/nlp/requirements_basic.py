@@ -355,18 +355,19 @@ _THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemo
                               r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
 _CNS_NEAR = re.compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
+_NEW_ALTERNATIVE = re.compile(r",\s*(?:or|and/or)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
 def find_extent(text: str) -> list[Requirement]:
     """Disease extent, one requirement per term: "locally advanced or metastatic" gives two,
     which the matcher reads as alternatives (same kind in one criterion)."""
-    found: list[tuple[int, int, str, bool]] = []
+    found: list[tuple[int, int, str, bool, bool]] = []
     for name, pattern in _EXTENT:
         for match in pattern.finditer(text):
             start, end = match.start(), match.end()
             while start < end and text[start].isspace():
                 start += 1
-            if any(s < end and start < e for s, e, _, _ in found):
+            if any(s < end and start < e for s, e, _, _, _ in found):
                 continue
             if in_conditional(text, start):
                 continue
@@ -377,12 +378,20 @@ def find_extent(text: str) -> list[Requirement]:
             negated = word.startswith(("non", "not ")) and name == "metastatic"
             # "No prior therapy for metastatic disease": the negation is the therapy's.
             setting = _THERAPY_SETTING.search(text[max(0, start - 60):start])
-            negated = negated or (not setting and is_negated(text, start, end, window=40,
-                                                             look_after=False))
-            found.append((start, end, name, negated))
+            # "Locally advanced disease not amenable to curative treatment, or metastatic
+            # disease": a new alternative after ", or" is out of reach of the negation before.
+            alternative = _NEW_ALTERNATIVE.search(text[max(0, start - 40):start])
+            negated = negated or (not setting and not alternative and is_negated(
+                text, start, end, window=40, look_after=False))
+            found.append((start, end, name, negated, bool(alternative)))
     found.sort()
     out: list[Requirement] = []
-    for start, end, name, negated in found:
+    previous_negated = False
+    for start, end, name, negated, alternative in found:
+        # ... unless the alternative before it was negated too ("No evidence of distant
+        # metastases, or locally advanced inoperable disease").
+        negated = negated or (alternative and previous_negated)
+        previous_negated = negated
         params: dict = {"extent": name}
         if negated:
             params["negated"] = True
