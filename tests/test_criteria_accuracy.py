@@ -360,6 +360,22 @@ def test_naive_and_targeted_phrasings(kind, text, expected):
     assert _therapies(text, kind) == expected
 
 
+@pytest.mark.parametrize("kind,text,expected", [
+    # a long list under one "No" shares the negation to its last item
+    ("inclusion", "No prior anticancer therapy for breast cancer, including chemotherapy, "
+     "endocrine therapy, or targeted therapy",
+     [(False, ["chemotherapy", "endocrine therapy", "targeted therapy"])]),
+    ("inclusion", "No previous treatment of the disease by chemotherapy, hormone therapy, "
+     "surgery or radiotherapy",
+     [(False, ["chemotherapy", "endocrine therapy", "radiation", "surgery"])]),
+    # a new clause is no item of the list
+    ("inclusion", "No prior chemotherapy, but prior endocrine therapy is required",
+     [(False, ["chemotherapy"]), (True, ["endocrine therapy"])]),
+])
+def test_list_items_share_a_negation(kind, text, expected):
+    assert _therapies(text, kind) == expected
+
+
 @pytest.mark.parametrize("text,expected", [
     # a permission up to a cap is the cap
     ("Up to 1 prior line of systemic treatment for NSCLC is permitted", [{"min": None, "max": 1}]),

@@ -101,6 +101,8 @@ _UNTREATED_WITH = re.compile(
 _EXCLUSION_WORDING = re.compile(r"\b(?:not\s+(?:be\s+)?eligible|ineligible|not\s+(?:be\s+)?allowed|"
                                 r"not\s+(?:be\s+)?permitted|excluded)\b", _I)
 # "TKI-naive", "Tyrosine Kinase Inhibitor (TKI) treatment naive": never had that therapy.
+_LIST_JOIN = re.compile(r"\s*,?\s*(?:(?:or|and|and/or|nor)\s+)?(?:(?:any|other|prior)\s+)?",
+                        _I)
 _TARGET_BEFORE = re.compile(r"\b[A-Za-z][A-Za-z0-9/]*\d[A-Za-z0-9/]*-$|\b[A-Z][A-Z0-9/]+-$")
 _NAIVE_AFTER = re.compile(r"^(?:\s*\([^()]{1,15}\))?[\s-]*(?:(?:(?:treatment|therapy)[\s-]+)?"
                           r"na[iï]ve|free(?![\s-]+interval))\b", _I)
@@ -425,6 +427,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         kept.append(mention)
     groups: dict[bool, list[tuple[DrugMention, bool]]] = {True: [], False: []}
+    previous: tuple[DrugMention, bool] | None = None  # the last mention read, and received
     for index, mention in enumerate(kept):
         target = _TARGET_BEFORE.search(text[max(0, mention.start - 12):mention.start]) \
             if mention.key == "targeted therapy" else None
@@ -459,6 +462,12 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         is_class = (mention.start, mention.end) in class_spans
         received = not _negated_therapy(text, mention, criterion_kind)
+        if received and previous is not None and not previous[1] and _LIST_JOIN.fullmatch(
+                text[previous[0].end:mention.start]):
+            # "No prior therapy, including chemotherapy, endocrine therapy, or targeted
+            # therapy": an item of a list shares the negation of the items before it.
+            received = False
+        previous = (mention, received)
         if criterion_kind == "exclusion" and received and (
                 _course_of_disease(text, mention, sentence_start) or (
                     is_class and _NARROWING_BEFORE.search(
