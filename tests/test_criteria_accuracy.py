@@ -407,6 +407,9 @@ def test_the_setting_of_a_permitted_therapy_is_no_extent(text):
      [("metastatic", True), ("locally_advanced", True), ("unresectable", True)]),
     ("No locally advanced or metastatic disease",
      [("locally_advanced", True), ("metastatic", True)]),
+    # "centrally confirmed" is no central nervous system
+    ("Unresectable locally advanced or metastatic centrally-confirmed HR+ breast cancer",
+     [("unresectable", False), ("locally_advanced", False), ("metastatic", False)]),
 ])
 def test_negation_and_alternatives_of_extent(text, expected):
     assert [(r.params["extent"], r.params.get("negated", False))

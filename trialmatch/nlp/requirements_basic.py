@@ -333,7 +333,7 @@ _NEAR_TUMOUR = rf"(?=(?:[\s,/-]+(?:and/or|or|and|[\w-]+)){{0,5}}?[\s,/-]+{_TUMOU
 _EXTENT_PATTERNS = [
     ("locally_advanced", r"\b(?:locally|loco-?regionally|regionally)[\s-]+advanced\b"),
     ("metastatic", r"\b(?:non-?|not\s+)?metastatic\b(?![\s-]+(?:to\s+)?(?:the\s+)?(?:brain|cns|"
-                   r"central|spinal|leptomening|lesions?\s+in\s+the\s+brain))|"
+                   r"central\b|spinal|leptomening|lesions?\s+in\s+the\s+brain))|"
                    r"\bdistant\s+metasta\w*|\bmetastatic\s+disease\b|\bstage\s+iv\b(?=.{0,3}\()"),
     ("unresectable", r"\b(?:unresectable|un-resectable|non-?resectable|inoperable|"
                      r"not\s+(?:surgically\s+)?resectable|not\s+(?:amenable|suitable|eligible|"
