@@ -404,6 +404,11 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
           "Type: Chromophebe renal cell carcinoma. Histologic Grade: G2."], "CHRCC"),
         (["FINAL DIAGNOSIS: Uterus, total hysterectomy: endometrioid adenocarcinoma, FIGO "
           "grade 2, invading less than half of the myometrium."], "UEC"),
+        # A named type with a twin in the organ the clause names, unless its own organ is
+        # named too.
+        (["DIAGNOSIS: Left kidney and ureter, nephroureterectomy: high grade urothelial "
+          "carcinoma, 3.1 cm."], "UTUC"),
+        (["DIAGNOSIS: Bladder and distal ureters, cystectomy: urothelial carcinoma."], "BLCA"),
         # Latin organ names after the histology.
         (["Histopathological diagnosis: Adenocarcinoma tubulopapillare coli (G2). Small "
           "intestine wall infiltrated."], "COAD"),

@@ -454,6 +454,18 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
                         vocab.histology_of(local_code) == histology
                         and depth(local_code) >= depth(code))):
                 code, site_key, span, derived = local_code, local_site, local_span, True
+        elif histology and vocab.has_site_twin(code):
+            # A type named without its organ that has a twin of the same histology in the
+            # organ the clause names ("Kidney, nephroureterectomy: urothelial carcinoma" is
+            # upper tract, not bladder), unless the clause also names the type's own organ.
+            local = [(site, vocab.resolve(site.key, histology))
+                     for site, in_clause in local_sites(match.start, clause) if in_clause]
+            twins = [(site, found) for site, found in local if found and found != code
+                     and vocab.histology_of(found) == histology]
+            if twins and not any(found == code for _, found in local):
+                site, code = twins[0]
+                site_key, derived = site.key, True
+                span = (min(match.start, site.start), max(match.end, site.end))
         # Subtype words after the name ("renal cell carcinoma, clear cell type"), else a
         # type field elsewhere in the note ("Histologic type: chromophobe").
         modifiers = [_subtype_words(text, match.end, clause[1])] + [

@@ -944,6 +944,12 @@ class Vocabulary:
                         f"resolves to {self._combos[pair]!r}"
                     )
                 self._combos[pair] = code
+        # Codes sharing their histology with a code of another site (BLCA and UTUC).
+        by_histology: dict[str, set[str]] = {}
+        for (_site, histology), code in self._combos.items():
+            by_histology.setdefault(histology, set()).add(code)
+        self._twins = frozenset(code for codes in by_histology.values() if len(codes) > 1
+                                for code in codes)
 
         # One alternation per data entry; find_alterations keeps the longest hit at each
         # start, so the order of entries and patterns in the data file does not matter.
@@ -1104,6 +1110,11 @@ class Vocabulary:
             if entry is not None and entry.histology:
                 return entry.histology
         return None
+
+    def has_site_twin(self, code: str) -> bool:
+        """Whether another code has the same histology at another site ("urothelial
+        carcinoma": BLCA of the bladder, UTUC of the upper tract)."""
+        return code in self._twins
 
     def resolve(self, site: str | None, histology: str | None) -> str | None:
         """The most specific OncoTree code that a primary site and a histology support.
