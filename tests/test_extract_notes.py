@@ -214,6 +214,10 @@ def test_cancer_type_rules(text, code):
         "DIAGNOSIS: Lymph node: reactive. Suspicious for lymphoma? No.",
         "DIAGNOSIS: Thyroid: xanthogranuloma.",
         "ALL MARGINS ARE FREE OF TUMOR. BENIGN FIBROADIPOSE TISSUE.",  # ALL is not leukaemia
+        # A hedge after the name (ConText post-trigger) leaves it unasserted.
+        "DIAGNOSIS: Lung, core biopsy: atypical glandular cells; adenocarcinoma cannot be "
+        "excluded.",
+        "DIAGNOSIS: Thyroid, FNA: follicular neoplasm; follicular carcinoma is not ruled out.",
     ],
 )
 def test_benign_neoplasms_and_words_are_not_cancers(text):
@@ -409,6 +413,9 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
         (["DIAGNOSIS: Left kidney and ureter, nephroureterectomy: high grade urothelial "
           "carcinoma, 3.1 cm."], "UTUC"),
         (["DIAGNOSIS: Bladder and distal ureters, cystectomy: urothelial carcinoma."], "BLCA"),
+        # A hedge on another finding leaves the diagnosis asserted.
+        (["DIAGNOSIS: Lung, lobectomy: adenocarcinoma, acinar predominant. Lymphovascular "
+          "invasion cannot be excluded."], "LUAD"),
         # Latin organ names after the histology.
         (["Histopathological diagnosis: Adenocarcinoma tubulopapillare coli (G2). Small "
           "intestine wall infiltrated."], "COAD"),

@@ -39,6 +39,7 @@ class Cues:
     negation_pre: re.Pattern[str]
     negation_post: re.Pattern[str]
     hypothetical_pre: re.Pattern[str]
+    hypothetical_post: re.Pattern[str]
     historical_pre: re.Pattern[str]
     incidental_pre: re.Pattern[str]
     terminators: re.Pattern[str]
@@ -96,6 +97,7 @@ def load_cues() -> Cues:
         negation_pre=phrase_pattern(_phrases(raw, "negation_pre")),
         negation_post=phrase_pattern(_phrases(raw, "negation_post")),
         hypothetical_pre=phrase_pattern(_phrases(raw, "hypothetical_pre")),
+        hypothetical_post=phrase_pattern(_phrases(raw, "hypothetical_post")),
         historical_pre=phrase_pattern(_phrases(raw, "historical_pre")),
         incidental_pre=phrase_pattern(_phrases(raw, "incidental_pre")),
         terminators=phrase_pattern(_phrases(raw, "scope_terminators")),
@@ -165,7 +167,10 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
                  r"|absent|negative)", after))
     return MentionContext(
         negated=negated,
-        hypothetical=bool(cues.hypothetical_pre.search(before)),
+        # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
+        # post-triggers), up to the clause end.
+        hypothetical=bool(cues.hypothetical_pre.search(before))
+        or bool(cues.hypothetical_post.match(after.lstrip(" ,:-"))),
         historical=bool(cues.historical_pre.search(before)),
         incidental=bool(cues.incidental_pre.search(before)),
     )
