@@ -130,3 +130,48 @@ def test_spread_from_notes_decides_extent_and_brain_metastases():
     assert evaluate_requirement(metastatic, patient).truth is True
     assert evaluate_requirement(early, patient).truth is False
     assert evaluate_requirement(brain, patient).truth is False
+
+
+@pytest.mark.parametrize("text, labs", [
+    ("Labs: platelets 85,000/uL, ANC 1.2 x 10^9/L, hemoglobin 8.9 g/dL, creatinine 1.1 mg/dL.",
+     {"platelets": 85.0, "ANC": 1.2, "hemoglobin": 8.9, "creatinine": 1.1}),
+    ("ANC 2,900, platelets 175,000, Hgb 10.4, CrCl 52 mL/min.",
+     {"ANC": 2.9, "platelets": 175.0, "hemoglobin": 10.4, "CrCl": 52.0}),
+    ("AST 35 U/L, ALT 40 U/L.", {}),  # trials bound these in x ULN: the lab's range decides
+    ("CBC ordered for tomorrow; platelets pending.", {}),
+])
+def test_lab_values(text, labs):
+    assert {k: v[0] for k, v in find_clinical_facts(text).labs.items()} == labs
+
+
+@pytest.mark.parametrize("text, infections, pregnant", [
+    ("HIV positive on antiretroviral therapy.", {"HIV": True}, None),
+    ("She denies HIV.", {"HIV": False}, None),
+    ("HCV antibody negative.", {"HCV": False}, None),
+    ("Hepatitis B core and surface antigen stains are negative.", {"HBV": False}, None),
+    ("Screening for HIV was ordered.", {}, None),
+    ("She is 12 weeks pregnant.", {}, True),
+    ("Pregnancy test negative.", {}, False),
+    ("Differential includes fatty liver of pregnancy.", {}, None),
+])
+def test_infections_and_pregnancy(text, infections, pregnant):
+    facts = find_clinical_facts(text)
+    assert {k: v[0] for k, v in facts.infections.items()} == infections
+    assert facts.pregnant is pregnant
+
+
+def test_results_from_notes_decide_lab_infection_and_pregnancy_criteria():
+    patient = _patient(sex="female", labs={"platelets": (85.0, "10^9/L", "platelets 85,000")},
+                       infections={"HIV": (True, "HIV positive")}, pregnant=False)
+    platelets = Requirement("organ_function", {"measure": "platelets", "op": ">=",
+                                               "value": 100, "unit": "10^9/L"}, "plt", 0, 3)
+    creatinine = Requirement("organ_function", {"measure": "creatinine", "op": "<=",
+                                                "value": 1.5, "unit": "xULN"}, "cr", 0, 2)
+    hiv_or_hbv = Requirement("infection", {"agents": ["HIV", "HBV"]}, "HIV or HBV", 0, 10)
+    hbv = Requirement("infection", {"agents": ["HBV"]}, "HBV", 0, 3)
+    pregnancy = Requirement("pregnancy", {}, "pregnant", 0, 8)
+    assert evaluate_requirement(platelets, patient).truth is False
+    assert evaluate_requirement(creatinine, patient).truth is None
+    assert evaluate_requirement(hiv_or_hbv, patient).truth is True
+    assert evaluate_requirement(hbv, patient).truth is None
+    assert evaluate_requirement(pregnancy, patient).truth is False

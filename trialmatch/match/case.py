@@ -79,6 +79,11 @@ class Case:
     # fields): True, False (stated absent) or None (not stated).
     metastatic: bool | None = None
     brain_metastases: bool | None = None
+    # Results the notes state: labs {"platelets": (85.0, "10^9/L", "platelets 85,000/uL")},
+    # infections {"HIV": (True, "HIV positive")}, pregnancy.
+    labs: dict[str, tuple[float, str, str]] = field(default_factory=dict)
+    infections: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    pregnant: bool | None = None
 
     @property
     def note_texts(self) -> list[str]:
@@ -192,6 +197,11 @@ def _fill_clinical(case: Case) -> Case:
         case.from_notes["metastatic"] = facts.metastatic_evidence or ""
     if facts.brain_metastases is not None:
         case.from_notes["brain_metastases"] = facts.brain_evidence or ""
+    case.labs = dict(facts.labs)
+    case.infections = dict(facts.infections)
+    case.pregnant = facts.pregnant
+    if facts.pregnant is not None:
+        case.from_notes["pregnancy"] = facts.pregnancy_evidence or ""
     return case
 
 

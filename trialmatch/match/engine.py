@@ -232,6 +232,7 @@ def plan_match(
         note_texts=case.note_texts, metastatic=case.metastatic,
         brain_metastases=case.brain_metastases,
         prior_complete="prior_therapies" not in case.from_notes, from_notes=case.from_notes,
+        labs=case.labs, infections=case.infections, pregnant=case.pregnant,
     )
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
     lineage = set()

@@ -179,6 +179,9 @@ class Patient:
     metastatic_noted: Truth = None
     brain_metastases: Truth = None
     prior_complete: bool = True
+    labs: dict[str, tuple[float, str, str]] = field(default_factory=dict)
+    infections: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    pregnant: Truth = None
     # Where a fact came from the notes: {"ecog": "ECOG PS 1", "metastatic": "liver metastases"}
     from_notes: dict[str, str] = field(default_factory=dict, compare=False)
     # Criterion results already computed for this patient (see `_criterion_result`).
@@ -266,6 +269,9 @@ def build_patient(
     brain_metastases: Truth = None,
     prior_complete: bool = True,
     from_notes: dict[str, str] | None = None,
+    labs: dict[str, tuple[float, str, str]] | None = None,
+    infections: dict[str, tuple[bool, str]] | None = None,
+    pregnant: Truth = None,
 ) -> Patient:
     """Combine case facts and an extracted profile into a `Patient`.
 
@@ -301,6 +307,9 @@ def build_patient(
         brain_metastases=brain_metastases,
         prior_complete=prior_complete,
         from_notes=dict(from_notes or {}),
+        labs=dict(labs or {}),
+        infections=dict(infections or {}),
+        pregnant=pregnant,
     )
 
 
@@ -650,20 +659,50 @@ def _check_cns(params: dict, patient: Patient) -> Check:
     return None, f"{words}: brain metastasis status not documented", ""
 
 
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda have, bound: have >= bound, ">": lambda have, bound: have > bound,
+    "<=": lambda have, bound: have <= bound, "<": lambda have, bound: have < bound,
+}
+
+
 def _check_organ_function(params: dict, patient: Patient) -> Check:
-    measure = params.get("measure") or "laboratory value"
-    return None, f"{measure} not documented", ""
+    measure = str(params.get("measure") or "laboratory value")
+    op, bound, unit = params.get("op"), params.get("value"), params.get("unit")
+    have = patient.labs.get(measure)
+    compare = _COMPARE.get(str(op))
+    if have is None or compare is None or not isinstance(bound, (int, float)):
+        return None, f"{measure} not documented", ""
+    value, have_unit, words = have
+    if have_unit != unit:
+        # "Creatinine <= 1.5 x ULN" against a value in mg/dL: the lab's normal range decides.
+        return None, f"{measure} {value:g} {have_unit} documented, trial limit in {unit}", \
+            f"notes: {words}"
+    truth = compare(value, float(bound))
+    return truth, f"{measure} {value:g} {have_unit} {'meets' if truth else 'fails'} " \
+        f"{op} {bound:g} {unit}", f"notes: {words}"
 
 
 def _check_pregnancy(params: dict, patient: Patient) -> Check:
     if patient.sex == "male":
         return False, "patient is male", "case: sex male"
+    if patient.pregnant is not None:
+        noted = patient.from_notes.get("pregnancy", "")
+        return patient.pregnant, f"the notes state the patient is " \
+            f"{'' if patient.pregnant else 'not '}pregnant", f"notes: {noted}"
     return None, "pregnancy status not documented", ""
 
 
 def _check_infection(params: dict, patient: Patient) -> Check:
-    agents = "/".join(params.get("agents") or []) or "infection"
-    return None, f"{agents} status not documented", ""
+    wanted = [str(a) for a in params.get("agents") or []]
+    agents = "/".join(wanted) or "infection"
+    known = {a: patient.infections[a] for a in wanted if a in patient.infections}
+    positive = [f"{a} positive" for a, (yes, _) in known.items() if yes]
+    evidence = "; ".join(f"notes: {words}" for _, words in known.values())
+    if positive:
+        return True, ", ".join(positive), evidence
+    if wanted and len(known) == len(wanted):
+        return False, f"{agents} negative", evidence
+    return None, f"{agents} status not documented", evidence
 
 
 def _check_other_malignancy(params: dict, patient: Patient) -> Check:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs, get_lexicon
+from trialmatch.nlp.requirements_basic import find_infection, find_organ_function, find_pregnancy
 
 _I = re.IGNORECASE
 
@@ -155,6 +156,74 @@ class ClinicalFacts:
     metastatic_evidence: str | None = None
     brain_metastases: bool | None = None
     brain_evidence: str | None = None
+    # Laboratory values: measure -> (value, unit, words), units as the criteria parser
+    # normalises them (counts 10^9/L, hemoglobin g/dL, creatinine and bilirubin mg/dL).
+    labs: dict[str, tuple[float, str, str]] = field(default_factory=dict)
+    infections: dict[str, tuple[bool, str]] = field(default_factory=dict)  # "HIV": (True, ..)
+    pregnant: bool | None = None
+    pregnancy_evidence: str | None = None
+
+
+# A sentence that only plans, orders or awaits a test states no result.
+_NO_RESULT = re.compile(r"\b(?:screen\w*|order\w*|pending|unknown|awaited|awaiting|to\s+be\s+"
+                        r"(?:tested|checked|drawn)|check\w*|rule\s+out|r/o|if|should|will|"
+                        r"would|recommend\w*|consider\w*)\b", _I)
+_DENIES = re.compile(r"\b(?:denies|denied|deny)\b", _I)
+# Lab measures read from notes, and the units a note value must carry to be compared.
+_LAB_UNITS = {"ANC": "10^9/L", "platelets": "10^9/L", "WBC": "10^9/L", "hemoglobin": "g/dL",
+              "creatinine": "mg/dL", "bilirubin": "mg/dL", "CrCl": "mL/min"}
+
+
+# Words without which a sentence holds no lab value, infection result or pregnancy (a cheap
+# test before the parsers run).
+_LAB_WORDS = ("anc", "neutrophil", "platelet", "plt", "hemoglobin", "haemoglobin", "hgb", "hb ",
+              "wbc", "white", "creatinine", "bilirubin", "crcl", "clearance", "leukocyte")
+_AGENT_WORDS = ("hiv", "hepatitis", "hbv", "hcv", "hbsag", "aids", "immunodeficiency")
+_RESULT_WORDS = _LAB_WORDS + _AGENT_WORDS + ("pregnan",)
+
+
+# "hepatitis C virus antibody negative", "surface antigen stains are negative".
+_RESULT_NEGATIVE_AFTER = re.compile(r"^[\w\s-]{0,45}?\b(?:negative|non-?reactive|not\s+"
+                                    r"detected|undetectable)\b", _I)
+_RESULT_POSITIVE = re.compile(r"\b(?:positive|reactive|detected|infection|infected|chronic|"
+                              r"history\s+of|etiology|associated)\b", _I)
+_TITRE = re.compile(r"\b(?:titer|titre|level|load|iu/ml)\b", _I)
+_PREGNANT = re.compile(r"\bpregnant\b|\bpositive\s+pregnancy|\bpregnancy\s+test\s+"
+                       r"(?:is\s+|was\s+)?positive|\b\d+\s+weeks?\s+(?:of\s+)?gestation", _I)
+
+
+def _results(text: str) -> tuple[dict[str, tuple[float, str, str]], dict[str, tuple[bool, str]],
+                                 tuple[bool | None, str | None]]:
+    """Laboratory values, infection results and pregnancy, sentence by sentence, with the
+    criteria parser's readers (trialmatch.nlp.requirements_basic). A later value of a lab
+    replaces an earlier one (notes run in time order)."""
+    labs: dict[str, tuple[float, str, str]] = {}
+    infections: dict[str, tuple[bool, str]] = {}
+    pregnant: tuple[bool | None, str | None] = (None, None)
+    for start, end in _sentences(text):
+        sentence = text[start:end]
+        lower = sentence.lower()
+        if not any(word in lower for word in _RESULT_WORDS) or _NO_RESULT.search(sentence):
+            continue
+        labs_named = any(c.isdigit() for c in sentence) and any(w in lower for w in _LAB_WORDS)
+        for req in find_organ_function(sentence) if labs_named else []:
+            measure, value, unit = (req.params.get(k) for k in ("measure", "value", "unit"))
+            if _LAB_UNITS.get(str(measure)) == unit and isinstance(value, (int, float)):
+                labs[str(measure)] = (float(value), str(unit), req.text)
+        for req in find_infection(sentence) if any(w in lower for w in _AGENT_WORDS) else []:
+            after = sentence[req.end:req.end + 45]
+            positive = not req.params.get("negated") and not _DENIES.search(sentence) \
+                and not _RESULT_NEGATIVE_AFTER.match(after)
+            if positive and not _RESULT_POSITIVE.search(sentence) and _TITRE.search(after):
+                continue  # "testing for hepatitis B gave a titre of <300": no verdict
+            for agent in req.params.get("agents") or []:
+                infections[str(agent)] = (positive, req.text)
+        for req in find_pregnancy(sentence) if "pregnan" in lower else []:
+            if req.params.get("negated"):
+                pregnant = (False, req.text)
+            elif _PREGNANT.search(sentence):
+                pregnant = (True, req.text)  # not "fatty liver of pregnancy", a disease name
+    return labs, infections, pregnant
 
 
 def find_clinical_facts(text: str) -> ClinicalFacts:
@@ -168,8 +237,10 @@ def find_clinical_facts(text: str) -> ClinicalFacts:
     brain, brain_evidence = _stated(text, _BRAIN, regional_guard=False)
     if brain and metastatic is not True:
         metastatic, metastatic_evidence = True, brain_evidence  # brain metastases are distant
+    labs, infections, (pregnant, pregnancy_evidence) = _results(text)
     return ClinicalFacts(ecog, ecog_evidence, kps, prior, prior_evidence, metastatic,
-                         metastatic_evidence, brain, brain_evidence)
+                         metastatic_evidence, brain, brain_evidence, labs, infections,
+                         pregnant, pregnancy_evidence)
 
 
 def merge_clinical_facts(facts: list[ClinicalFacts]) -> ClinicalFacts:
@@ -188,8 +259,17 @@ def merge_clinical_facts(facts: list[ClinicalFacts]) -> ClinicalFacts:
         evidence += f.prior_evidence
     metastatic = _merge_truth([(f.metastatic, f.metastatic_evidence) for f in facts])
     brain = _merge_truth([(f.brain_metastases, f.brain_evidence) for f in facts])
+    labs: dict[str, tuple[float, str, str]] = {}
+    infections: dict[str, tuple[bool, str]] = {}
+    for f in facts:
+        labs.update(f.labs)  # the later note's value
+        for agent, (positive, words) in f.infections.items():
+            if positive or agent not in infections:
+                infections[agent] = (positive, words)  # a positive result stands
+    pregnant = _merge_truth([(f.pregnant, f.pregnancy_evidence) for f in facts])
     return ClinicalFacts(ecog[0], ecog[1], ecog[2], prior, evidence, metastatic[0],
-                         metastatic[1], brain[0], brain[1])
+                         metastatic[1], brain[0], brain[1], labs, infections, pregnant[0],
+                         pregnant[1])
 
 
 def _merge_truth(values: list[tuple[bool | None, str | None]]) -> tuple[bool | None, str | None]:
