@@ -96,6 +96,24 @@ def test_her2_ish_groups(text, status, ratio):
     assert [(b.status, b.value) for b in found] == [(status, ratio)]
 
 
+def test_her2_ish_result_is_the_word_after_the_method():
+    found = _one("HER2 equivocal (2+), FISH amplified", "HER2")
+    assert {(b.unit, b.status) for b in found} == {("IHC", "equivocal"), (None, "positive")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ER/PR: positive/negative", {"ER": "positive", "PR": "negative"}),
+        ("ER/PR (+/-)", {"ER": "positive", "PR": "negative"}),
+        ("ER/PR: negative", {"ER": "negative", "PR": "negative"}),  # one result for both
+    ],
+)
+def test_slash_joined_markers_take_their_own_results(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert found == expected
+
+
 def test_her2_fish_not_amplified():
     [found] = _one("HER2 FISH: not amplified (ratio 1.2)", "HER2")
     assert (found.alteration, found.status, found.value) == ("amplification", "negative", 1.2)

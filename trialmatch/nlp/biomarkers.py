@@ -352,6 +352,10 @@ _LEGEND_AFTER = re.compile(r"(?i)^\s*(?:=\s*\d|:?\s*(?:[<>≤≥]=?|less\s+than|
 _RESULT_FIELD = re.compile(r"(?i)\b(?:interpretation|results?|status|score|intensity)\s*[:\-]\s*"
                            r"(?P<v>[^\s.;][^.;\n]{0,59})")
 _SCORE_AHEAD = re.compile(r"^[\s.]{0,3}[0-3]\s*\+")
+_ISH_METHOD = re.compile(r"(?i)\b(?:FISH|SISH|CISH|DISH|ISH|dual[\s-]+probe|"
+                         r"in\s+situ\s+hybridi[sz]ation)\b")
+_ISH_RESULT = re.compile(r"(?i)\b(not\s+amplified|non-?amplified|unamplified|negative|"
+                         r"amplified|positive|equivocal)")
 _ISH_START = re.compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|ISH|"
                         r"dual[\s-]+probe|in\s+situ\s+hybridi[sz]ation)\b")
 
@@ -486,9 +490,33 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     if protein_calls:
         results.append(_mmr_summary(protein_calls, text))
     results.extend(_triple_negative(text, spans))
-    results = _with_origin_heading(results, text, spans)
+    results = _with_origin_heading(_paired_results(results, raw_hits, text), text, spans)
     results.sort(key=lambda b: b.start)
     return results
+
+
+# "ER/PR: positive/negative", "ER/PR (+/-)": two markers and two results, each to its own.
+_PAIRED_STATUS = re.compile(r"(?i)\s*(?:[:=]\s*|\(\s*)?(?P<a>positive|negative|pos|neg|\+|-)"
+                            r"\s*/\s*(?P<b>positive|negative|pos|neg|\+|-)(?![\w/])")
+
+
+def _paired_results(results: list[Biomarker], hits: list[_Hit], text: str) -> list[Biomarker]:
+    """Give each of two slash-joined markers the result in the same place of a slash-joined
+    pair of results after them."""
+    pairs: dict[int, str] = {}
+    for first, second in zip(hits, hits[1:], strict=False):
+        if not re.fullmatch(r"\s*/\s*", text[first.end : second.start]):
+            continue
+        statuses = _PAIRED_STATUS.match(text, second.end)
+        if statuses:
+            for hit, word in ((first, statuses.group("a")), (second, statuses.group("b"))):
+                pairs[hit.start] = "positive" if word.lower() in ("positive", "pos", "+") \
+                    else "negative"
+    if not pairs:
+        return results
+    return [replace(result, status=pairs[result.start])  # type: ignore[arg-type]
+            if result.start in pairs and result.unit is None else result
+            for result in results]
 
 
 _ORIGIN = re.compile(r"(?i)\b(?:germline|somatic)\b")
@@ -602,8 +630,10 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
         ratio = next((v for v in values if v[1] == "ratio"), None)
         ish_status = post[0] if post is not None and post[1] not in ("equivocal",) else (
             pre[0] if pre is not None and _HER2_ISH.search(before) else None)
-        ish_words = re.search(r"(?i)\b(not\s+amplified|non-?amplified|unamplified|negative|"
-                              r"amplified|positive|equivocal)", group_window[:120])
+        # "HER2 equivocal (2+), FISH amplified": the ISH result is the word after the ISH
+        # method, not the IHC word before it.
+        method = _ISH_METHOD.search(group_window, 0, 120)
+        ish_words = _ISH_RESULT.search(group_window, method.end() if method else 0, 120)
         if ish_words:
             word = ish_words.group(1).lower().replace(" ", "")
             ish_status = ("negative" if word in ("notamplified", "nonamplified",
