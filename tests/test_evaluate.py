@@ -466,6 +466,18 @@ def test_adjuvant_therapy_does_not_count_where_the_criterion_allows_it(regimens,
     assert evaluate_criterion(naive, make_patient(prior_regimens=regimens)).result == expected
 
 
+@pytest.mark.parametrize("kind, text", [
+    ("inclusion", "No prior chemotherapy for metastatic breast cancer"),
+    ("exclusion", "Previous chemotherapy for MBC"),
+    ("exclusion", "Prior chemotherapy in the metastatic setting"),
+])
+def test_a_criterion_about_advanced_disease_leaves_adjuvant_therapy_out(kind, text):
+    received = kind == "exclusion"
+    statement = criterion(kind, req("prior_therapy", received=received,
+                                    classes=["chemotherapy"]), text=text)
+    assert evaluate_criterion(statement, make_patient(prior_regimens=ADJUVANT)).result == "met"
+
+
 def test_generic_negative_result_rules_out_specific_alteration():
     patient = make_patient(biomarkers=[Biomarker("EGFR", "mutation", "negative")])
     wanted = marker(marker="EGFR", alterations=["exon 19 deletion", "L858R"])

@@ -1182,7 +1182,12 @@ def _conditions_disagree(result: RequirementResult, req: Requirement, patient: P
 
 
 _ADJUVANT_ALLOWANCE = re.compile(
-    r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b|\bcurative[- ]intent\b",
+    r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b|\bcurative[- ]intent\b|"
+    # "No prior chemotherapy for metastatic breast cancer", "previous chemotherapy for MBC",
+    # "in the advanced setting": only treatment of advanced disease counts.
+    r"\b(?:for|in|of)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:their\s+|his\s+|her\s+)?"
+    r"(?:[\w-]+\s+){0,2}?(?:metastatic|advanced|recurrent|unresectable|stage\s+IV|"
+    r"MBC|mBC|mCRC|mCRPC|mHSPC)\b|\b(?:metastatic|advanced)\s+setting\b",
     re.IGNORECASE)
 
 
