@@ -371,7 +371,7 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         r.kind == "extent" and r.params.get("extent") == "recurrent"
         and (_NEW_OR_BEFORE.search(text[max(0, r.start - 30):r.start])
              or _OR_NEW_AFTER.match(text[r.end:r.end + 30])))]
-    if _SAMPLE_GATE.search(lower) and any(r.kind in ("stage", "extent") for r in requirements):
+    if any(r.kind in ("stage", "extent") for r in requirements) and _SAMPLE_GATE.search(lower):
         # "a tissue sample of the primary or metastatic site", "FFPE block collected during
         # advanced/metastatic disease": the disease words say where the sample comes from.
         requirements = [r for r in requirements if r.kind not in ("stage", "extent")
@@ -395,8 +395,8 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # cancer's, not a fact about this one.
         requirements = [r for r in requirements if r.kind not in ("prior_therapy",
                                                                   "prior_lines")]
-    if kind == "exclusion" and _ALLOWANCE_GATE.search(lower) and any(
-            r.kind in _DISEASE_KINDS for r in requirements):
+    if kind == "exclusion" and any(r.kind in _DISEASE_KINDS for r in requirements) \
+            and _ALLOWANCE_GATE.search(lower):
         # "Patients with the following cancers are eligible: ductal carcinoma in situ, ...":
         # an exclusion that tells whom it lets in names no disease to exclude.
         requirements = [r for r in requirements if r.kind not in _DISEASE_KINDS
