@@ -175,3 +175,17 @@ def test_results_from_notes_decide_lab_infection_and_pregnancy_criteria():
     assert evaluate_requirement(hiv_or_hbv, patient).truth is True
     assert evaluate_requirement(hbv, patient).truth is None
     assert evaluate_requirement(pregnancy, patient).truth is False
+
+
+def test_report_names_the_notes_as_the_source_of_what_they_supplied():
+    from trialmatch.match.report import profile_rows
+
+    rows = profile_rows({"age": 62, "sex": "male", "ecog": 1, "cancer_type": None,
+                         "prior_therapies": ["osimertinib"],
+                         "from_notes": {"ecog": "ECOG PS 1", "prior_therapies": "progressed on "
+                                        "osimertinib", "brain_metastases": "brain metastases"}})
+    sources = {fact: evidence for fact, _, evidence in rows}
+    assert sources["Age"] == "case file"
+    assert sources["ECOG"] == "notes: ECOG PS 1"
+    assert sources["Prior therapies"].startswith("notes: progressed")
+    assert sources["Brain metastases"] == "notes: brain metastases"

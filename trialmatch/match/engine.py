@@ -129,6 +129,8 @@ class MatchResult:
             "ecog": case.ecog,
             "location": case.location,
             "prior_therapies": case.prior_therapies,
+            # Which facts the notes supplied, with their words (project addition).
+            "from_notes": dict(case.from_notes),
         }
 
     def to_dict(self) -> dict[str, Any]:

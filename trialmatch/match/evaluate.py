@@ -1182,9 +1182,13 @@ def _conditions_disagree(result: RequirementResult, req: Requirement, patient: P
 
 
 _ADJUVANT_ALLOWANCE = re.compile(
-    r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b|\bcurative[- ]intent\b|"
-    # "No prior chemotherapy for metastatic breast cancer", "previous chemotherapy for MBC",
-    # "in the advanced setting": only treatment of advanced disease counts.
+    r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b|\bcurative[- ]intent\b",
+    re.IGNORECASE)
+# "No prior chemotherapy for metastatic breast cancer", "previous chemotherapy for MBC", "in
+# the advanced setting": only treatment of advanced disease counts, so regimens marked
+# adjuvant are left out (regimens of unstated setting still count: for a patient with
+# advanced disease they usually were given for it).
+_ADVANCED_SETTING_ONLY = re.compile(
     r"\b(?:for|in|of)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:their\s+|his\s+|her\s+)?"
     r"(?:[\w-]+\s+){0,2}?(?:metastatic|advanced|recurrent|unresectable|stage\s+IV|"
     r"MBC|mBC|mCRC|mCRPC|mHSPC)\b|\b(?:metastatic|advanced)\s+setting\b",
@@ -1199,7 +1203,8 @@ def _setting_aware(result: RequirementResult, req: Requirement, criterion: Eligi
     does not say leave an unfavourable answer unknown."""
     if req.kind not in ("prior_therapy", "prior_lines") or patient.prior_regimens is None:
         return result
-    if not _ADJUVANT_ALLOWANCE.search(criterion.text):
+    names_adjuvant = bool(_ADJUVANT_ALLOWANCE.search(criterion.text))
+    if not names_adjuvant and not _ADVANCED_SETTING_ONLY.search(criterion.text):
         return result
     unfavourable = result.truth is (criterion.kind == "exclusion")
     if not unfavourable:
@@ -1210,7 +1215,7 @@ def _setting_aware(result: RequirementResult, req: Requirement, criterion: Eligi
         if again.truth is not (criterion.kind == "exclusion"):
             again.reason += " (adjuvant therapy left out, as the criterion allows)"
             return again
-    if any(r.setting is None for r in advanced):
+    if names_adjuvant and any(r.setting is None for r in advanced):
         result.truth = None
         result.reason += ("; the setting of prior therapy (adjuvant or for advanced disease) is "
                           "not documented")

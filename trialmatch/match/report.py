@@ -23,10 +23,15 @@ def _document(result: Any) -> dict[str, Any]:
 def profile_rows(profile: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(fact, value, evidence) rows for the profile, in the order a clinician reads them."""
     rows: list[tuple[str, str, str]] = []
+    noted = profile.get("from_notes") or {}
+
+    def source(name: str) -> str:
+        return f"notes: {noted[name]}" if name in noted else "case file"
+
     for name in ("age", "sex", "ecog"):
         if profile.get(name) is not None:
             rows.append((name.upper() if name == "ecog" else name.capitalize(),
-                         str(profile[name]), "case file"))
+                         str(profile[name]), source(name)))
     cancer = profile.get("cancer_type")
     rows.append(("Cancer type",
                  f"{cancer['name']} ({cancer['code']})" if cancer else "not found",
@@ -48,7 +53,11 @@ def profile_rows(profile: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("Biomarker", biomarker_label(marker), marker.get("evidence", "")))
     if profile.get("prior_therapies") is not None:
         rows.append(("Prior therapies", ", ".join(profile["prior_therapies"]) or "none",
-                     "case file"))
+                     source("prior_therapies")))
+    for name, label in (("metastatic", "Distant spread"), ("brain_metastases", "Brain metastases"),
+                        ("pregnancy", "Pregnancy")):
+        if name in noted:
+            rows.append((label, "stated in the notes", f"notes: {noted[name]}"))
     location = profile.get("location")
     if location:
         rows.append(("Location", ", ".join(v for v in location.values() if v), "case file"))
