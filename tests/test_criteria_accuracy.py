@@ -414,3 +414,13 @@ def test_the_setting_of_a_permitted_therapy_is_no_extent(text):
 def test_negation_and_alternatives_of_extent(text, expected):
     assert [(r.params["extent"], r.params.get("negated", False))
             for r in parse_criterion(text, "inclusion") if r.kind == "extent"] == expected
+
+
+def test_who_will_be_enrolled_is_the_inclusion_not_a_permission():
+    # "Participants with ... HR-positive, HER2-negative breast cancer will be enrolled" states
+    # the population; "may be enrolled" would permit.
+    text = ("Participants with histologically documented hormone receptor positive and HER2-"
+            "negative breast cancer will be enrolled in this study")
+    assert _markers(text) == [[("ER", "positive", [], []), ("PR", "positive", [], [])],
+                              [("HER2", "negative", [], [])]]
+    assert _markers(text.replace("will be", "may be")) == []
