@@ -319,6 +319,12 @@ def test_must_not_in_an_exclusion_is_no_negation(text, kind, expected):
     # subtype names and tumour kinds are no results
     ("Non-luminal subtype by PAM50 (HER2-enriched or basal-like)", []),
     ("Enriched for tumours commonly associated with p53 mutation", []),
+    # a marker describing a drug is no result
+    ("Prior poziotinib or any other EGFR or HER2 exon 20 insertion mutation-selective tyrosine "
+     "kinase inhibitor", []),
+    ("Not previously exposed to TKIs that demonstrated activity in ROS1-positive NSCLC", []),
+    ("EGFR, ALK or ROS1 mutations that are sensitive to available targeted inhibitor therapy",
+     [[("EGFR", "positive", [], []), ("ALK", "positive", [], []), ("ROS1", "positive", [], [])]]),
 ])
 def test_biomarker_statuses_and_qualifiers(text, expected):
     assert _markers(text) == expected

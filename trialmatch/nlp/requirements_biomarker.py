@@ -133,6 +133,14 @@ _QUALIFIER_BEFORE = re.compile(
     r"\bwith\s+or\s+without\s+(?:[\w-]+\s+){0,2}?(?:\(\s*)?$|"
     r"\b(?:commonly|frequently|often|typically|usually)\s+(?:associated|linked)\s+with\s+"
     r"(?:[\w-]+\s+){0,2}?$", _I)
+# A marker describing a drug: "EGFR or HER2 exon 20 insertion mutation-selective TKI", "TKIs
+# that demonstrated activity in ROS1-positive NSCLC".
+_SELECTIVE_AFTER = re.compile(
+    r"^[\w\s/]{0,40}?-(?:selective|targeted|targeting|directed|specific)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:inhibitors?|tkis?|therap\w*|agents?|drugs?|antibod\w+|compounds?)\b", _I)
+_ACTIVE_IN_BEFORE = re.compile(
+    r"\b(?:tkis?|inhibitors?|therap\w+|agents?|drugs?|treatments?)\b[^.;]{0,30}?\b(?:activit(?:y|ies)|"
+    r"active|efficacy|approved|indicated)\s+(?:in|for|against)\s+(?:[\w-]+\s+){0,2}?$", _I)
 _ANY_BEFORE = re.compile(r"\b(?:any|all|every|either)\s+(?:[\w-]+\s+){0,2}?$", _I)
 _STATUS_AFTER = re.compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
 # "ER status known", "HER2 status available": a result must exist, any result will do.
@@ -414,6 +422,9 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         if _QUALIFIER_BEFORE.search(before) or _SUBTYPE_AFTER.match(window) or (
                 _ANY_BEFORE.search(before) and _STATUS_AFTER.match(window)):
             continue  # "regardless of PR expression", "HER2-enriched", "any HER2 status"
+        if _SELECTIVE_AFTER.match(text[last.end:last.end + 90]) or _ACTIVE_IN_BEFORE.search(
+                text[max(0, first.start - 80):first.start]):
+            continue  # "HER2 exon 20 insertion-selective TKI": a drug, not a result
         if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
             continue
         if _CONDITION_BEFORE.search(text[max(0, first.start - 30):first.start]):
