@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/criteria.py
+	$(BIN)/python bench/clinical.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/limits.py

@@ -189,3 +189,23 @@ def test_report_names_the_notes_as_the_source_of_what_they_supplied():
     assert sources["ECOG"] == "notes: ECOG PS 1"
     assert sources["Prior therapies"].startswith("notes: progressed")
     assert sources["Brain metastases"] == "notes: brain metastases"
+
+
+def _gold_notes():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "fixtures" / "clinical" / "notes.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.mark.parametrize("row", _gold_notes(), ids=lambda row: row["id"])
+def test_gold_notes(row):
+    facts, gold = find_clinical_facts(row["text"]), row["gold"]
+    assert facts.ecog == gold["ecog"]
+    assert facts.prior_therapies == gold["prior_therapies"]
+    assert (facts.metastatic, facts.brain_metastases) == (gold["metastatic"],
+                                                         gold["brain_metastases"])
+    assert {k: v[0] for k, v in facts.labs.items()} == gold["labs"]
+    assert {k: v[0] for k, v in facts.infections.items()} == gold["infections"]
+    assert facts.pregnant is gold["pregnant"]

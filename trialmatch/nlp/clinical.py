@@ -12,7 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from trialmatch.nlp.drugs import DrugMention, find_drug_classes, find_drugs, get_lexicon
+from trialmatch.nlp.drugs import (
+    DrugMention,
+    classes_of,
+    find_drug_classes,
+    find_drugs,
+    get_lexicon,
+)
 from trialmatch.nlp.requirements_basic import find_infection, find_organ_function, find_pregnancy
 
 _I = re.IGNORECASE
@@ -58,7 +64,8 @@ _HISTORY_CUE = re.compile(
     r"started|initiated|previously|prior|previous|history\s+of|refractory|resistant|failed|"
     r"failure|cycles?\s+of|courses?\s+of|doses?\s+of|exposure|exposed|intoleran\w*|"
     r"discontinued|stopped|switched|relapsed|recurred|responded|response\s+to|"
-    r"(?:first|second|third)[\s-]+line|1L|2L|3L|adjuvant|neoadjuvant|maintenance)\b",
+    r"(?:first|second|third)[\s-]+line|1L|2L|3L|salvage|been\s+on|been\s+taking|"
+    r"on\s+treatment\s+with)\b",
     _I)
 _PLAN_CUE = re.compile(
     r"\b(?:recommend\w*|plan(?:s|ned|ning)?|will|would|should|could|may|might|consider\w*|"
@@ -78,6 +85,7 @@ _NO_TREATMENT = re.compile(
 # Where one regimen ends and the next begins inside a sentence.
 _REGIMEN_BREAK = re.compile(
     r";|\bthen\b|\bfollowed\s+by\b|\bsubsequently\b|\blater\b|\bswitched\s+to\b|"
+    r"\bsalvage\b|\b(?:second|third|fourth)[\s-]+line\b|"
     r"\bchanged\s+to\b|\btransitioned\s+to\b|\b(?:after|upon|at|on)\s+(?:disease\s+)?"
     r"progression\b|\bprogress(?:ed|ion)\s+(?:on|after|through|despite)\b", _I)
 # A pathology report's gross description: "Received fresh is a 606 gram nephrectomy" names
@@ -105,8 +113,9 @@ _DISTANT = re.compile(
     rf"compatible)\s+with\s+metasta\w*)|\b{_METASTASIS}\s+(?:to|in|involving|within)\s+"
     rf"(?:the\s+)?(?:\w+\s+(?:and|,)\s+)?{_DISTANT_SITE}|"
     rf"\b(?:widely|diffusely)\s+metastatic\b|\bdistant\s+(?:spread|disease)\b|"
-    rf"\bmetastatic\s+(?:\w+\s+){{0,3}}?(?:cancer|carcinoma|melanoma|sarcoma|nsclc|crc|"
-    rf"disease)\b", _I)  # (stage IV and M1 are read with the stage, by trialmatch.nlp.tnm)
+    rf"\bmetastatic\s+(?:[\w,/+-]+\s+){{0,4}}?(?:cancer|\w*carcinoma|melanoma|\w*sarcoma|"
+    rf"nsclc|crc|disease|adenocarcinoma)\b", _I)
+# (Stage IV and M1 are read with the stage, by trialmatch.nlp.tnm.)
 _REGIONAL = re.compile(r"\b(?:lymph|nodes?|nodal|LN|LNs|N[1-3][abc]?)\b", _I)
 # A synoptic report's field label ("Distant metastasis (pM): pMX", "Distant Metastasis: Not
 # applicable"): the label states nothing, its value may (read by the M1 pattern).
@@ -336,6 +345,11 @@ def _prior_therapies(text: str) -> tuple[list[str] | None, list[str]]:
             given = [m for m in segment_mentions if _given(sentence, m)]
             if not given:
                 continue
+            # "recurrence 5 months after completing platinum": a class restating the class of
+            # a drug already named is that drug, not another regimen.
+            given = [m for m in given if not _restates(m, entries)]
+            if not given:
+                continue
             names = list(dict.fromkeys(m.key for m in given))
             systemic = systemic or any(not _is_local(m) for m in given)
             entry = " + ".join(names)
@@ -354,9 +368,24 @@ def _prior_therapies(text: str) -> tuple[list[str] | None, list[str]]:
     return None, []
 
 
+def _restates(mention: DrugMention, entries: list[str]) -> bool:
+    """Is a class mention the class of a drug some earlier entry names?"""
+    lexicon = get_lexicon()
+    if mention.key not in lexicon.class_parents:
+        return False
+    named = {part.split(" (")[0] for entry in entries for part in entry.split(" + ")}
+    return any(mention.key in classes_of(drug) for drug in named)
+
+
 def _is_local(mention: DrugMention) -> bool:
     """A surgery or radiation class mention (a drug never is)."""
     return bool(get_lexicon().ancestors(mention.key) & _LOCAL_CLASSES)
+
+
+# Words after a therapy saying it was given ("pembrolizumab was stopped", "platinum-refractory").
+_GIVEN_AFTER = re.compile(r"\s*(?:(?:was|were)\s+(?:given|administered|stopped|discontinued|"
+                          r"completed)|[\s-]*(?:refractory|resistant|pretreated|experienced|"
+                          r"failure)\b)", _I)
 
 
 def _given(sentence: str, mention: DrugMention) -> bool:
@@ -369,9 +398,7 @@ def _given(sentence: str, mention: DrugMention) -> bool:
     if _PLAN_CUE.search(before[-80:]) and not _HISTORY_CUE.search(
             before[max(0, clause_start):]):
         return False
-    return bool(_HISTORY_CUE.search(before[-100:]) or _HISTORY_CUE.match(
-        after.lstrip(" ,-")) or re.match(r"\s*(?:was|were)\s+(?:given|administered|stopped|"
-                                         r"discontinued|completed)", after, _I))
+    return bool(_HISTORY_CUE.search(before[-100:]) or _GIVEN_AFTER.match(after))
 
 
 def _negated_or_hedged(text: str, start: int, end: int) -> bool:
