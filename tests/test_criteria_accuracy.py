@@ -430,3 +430,22 @@ def test_who_will_be_enrolled_is_the_inclusion_not_a_permission():
     assert _markers(text) == [[("ER", "positive", [], []), ("PR", "positive", [], [])],
                               [("HER2", "negative", [], [])]]
     assert _markers(text.replace("will be", "may be")) == []
+
+
+@pytest.mark.parametrize("kind,text", [
+    # conditions of absorption and live vaccines are no cancer-treatment history
+    ("exclusion", "Dysphagia, or previous significant bowel resection that may affect absorption"),
+    ("exclusion", "Has received a live vaccine within 30 days. Examples of live vaccines "
+     "include measles, yellow fever and Bacillus Calmette-Guerin (BCG)"),
+    # what a line count leaves out is no demand either way
+    ("inclusion", "No more than 2 previous chemotherapy regimens (postoperative adjuvant "
+     "chemotherapy ending more than 6 months before recurrence is not counted as a regimen)"),
+])
+def test_sentences_that_are_no_treatment_history(kind, text):
+    assert _therapies(text, kind) == []
+
+
+def test_a_recurring_symptom_is_no_recurrence():
+    text = ("Abnormal gastrointestinal function, such as uncured recurrent diarrhea or "
+            "gastric disease")
+    assert _kind(text, "exclusion", "extent") == []

@@ -330,6 +330,10 @@ _TUMOUR_WORD = (r"(?:cancers?|carcinomas?|disease|tumou?rs?|malignan\w*|neoplasm
                 r"bladder|urothelial|renal|head|cervical|endometrial|esophageal|hepatocellular|"
                 r"biliary|thyroid|skin))")
 _NEAR_TUMOUR = rf"(?=(?:[\s,/-]+(?:and/or|or|and|[\w-]+)){{0,5}}?[\s,/-]+{_TUMOUR_WORD}\b)"
+# "uncured recurrent diarrhea, ... gastric diseases": a recurring symptom is no recurrence.
+_NOT_A_SYMPTOM = (r"(?![\s-]+(?:diarrh\w*|infections?|pneumon\w*|thrombo\w*|bleed\w*|effusions?|"
+                  r"ascites|nausea|vomit\w*|seizures?|urinary|pancreatitis|colitis|episodes?|"
+                  r"falls?|fractures?|pericardial|pleural|hypoglyc\w*|syncope|angina)\b)")
 _EXTENT_PATTERNS = [
     ("locally_advanced", r"\b(?:locally|loco-?regionally|regionally)[\s-]+advanced\b"),
     ("metastatic", r"\b(?:non-?|not\s+)?metastatic\b(?![\s-]+(?:to\s+)?(?:the\s+)?(?:brain|cns|"
@@ -339,7 +343,7 @@ _EXTENT_PATTERNS = [
                      r"not\s+(?:surgically\s+)?resectable|not\s+(?:amenable|suitable|eligible|"
                      r"a\s+candidate|candidates?)\s+(?:to|for)\s+(?:curative(?:-intent)?\s+|"
                      r"complete\s+|radical\s+)?(?:surgical\s+)?(?:resection|surgery))\b"),
-    ("recurrent", rf"\b(?:recurrent|relapsed|recurred|relapsing)\b{_NEAR_TUMOUR}|"
+    ("recurrent", rf"\b(?:recurrent|relapsed|recurred|relapsing)\b{_NOT_A_SYMPTOM}{_NEAR_TUMOUR}|"
                   r"\b(?:recurrent|relapsed)\s*(?:/|or|and/or)\s*(?:refractory|metastatic)\b|"
                   r"\b(?:relapsed|recurrent)\s+(?:or\s+)?refractory\b"),
     ("resected", r"\b(?:completely|surgically|radically|curatively|fully|macroscopically)?\s*"

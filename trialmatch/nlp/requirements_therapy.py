@@ -55,7 +55,10 @@ _NOT_HISTORY = re.compile(
     r"in\s+combination\s+with\s+the\s+study|randomi[sz]ed\s+to|"
     # definitions of what counts as a line ("... adjuvant chemotherapy is counted as one line")
     r"(?:is|are|will\s+be)\s+(?:counted|considered)\s+as|count(?:s|ed)?\s+as\s+(?:a|one)\s+"
-    r"(?:line|regimen)|does\s+not\s+count)\b",
+    r"(?:line|regimen)|does\s+not\s+count|(?:is|are|will\s+be)\s+not\s+(?:counted|considered)\s+as|"
+    # absorption ("significant bowel resection affecting absorption") and live vaccines ("live
+    # vaccine within 30 days ..., e.g. BCG") are no cancer-treatment history
+    r"(?:mal)?absor\w+|live\s+(?:attenuated\s+)?vaccin\w*)\b",
     _I)
 _WASHOUT = re.compile(
     rf"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?(?:{NUMBER}|\d+)\s*"
