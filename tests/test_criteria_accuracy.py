@@ -449,3 +449,13 @@ def test_a_recurring_symptom_is_no_recurrence():
     text = ("Abnormal gastrointestinal function, such as uncured recurrent diarrhea or "
             "gastric disease")
     assert _kind(text, "exclusion", "extent") == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    # "postoperative" naming a therapy's setting is no resected disease
+    ("Postoperative adjuvant chemotherapy is not counted as a previous regimen", []),
+    ("Postoperative radiotherapy completed", []),
+    ("Patients must be postoperative, with R0 resection", ["resected"]),
+])
+def test_postoperative_therapy_is_no_resection(text, expected):
+    assert [p["extent"] for p in _kind(text, "inclusion", "extent")] == expected

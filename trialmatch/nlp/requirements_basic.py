@@ -348,7 +348,9 @@ _EXTENT_PATTERNS = [
                   r"\b(?:relapsed|recurrent)\s+(?:or\s+)?refractory\b"),
     ("resected", r"\b(?:completely|surgically|radically|curatively|fully|macroscopically)?\s*"
                  r"(?<!un)resected\b|\bafter\s+(?:complete\s+)?(?:surgical\s+)?resection\b|"
-                 r"\br0\s+resection\b|\bpost-?operative(?:ly)?\b|\bunderwent\s+(?:complete\s+|"
+                 r"\br0\s+resection\b|\bpost-?operative(?:ly)?\b(?![\s-]+(?:adjuvant\s+)?(?:chemo\w*|radio\w*|"
+                 r"radiation|therap\w*|treatments?|care|complications?|period|recovery|pain|"
+                 r"bleeding|infections?))|\bunderwent\s+(?:complete\s+|"
                  r"curative\s+)?(?:surgical\s+)?resection\b"),
     ("early_stage", r"\bearly[\s-]+stage\b|\bearly\s+(?:breast|lung|\w+)?\s*cancer\b"),
     ("advanced", rf"(?<!locally )(?<!locally-)(?<!regionally )\badvanced\b{_NEAR_TUMOUR}"),
