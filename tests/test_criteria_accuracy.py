@@ -459,3 +459,14 @@ def test_a_recurring_symptom_is_no_recurrence():
 ])
 def test_postoperative_therapy_is_no_resection(text, expected):
     assert [p["extent"] for p in _kind(text, "inclusion", "extent")] == expected
+
+
+@pytest.mark.parametrize("text,last", [
+    # the serial comma before the last alternative ("I, II, or III") keeps it
+    ("Clinical stage I, II, or III disease", "IIIC2"),
+    ("Stage I, II, IIIA, and IIIC (T1-3, N3a only)", "IIIC2"),
+    ("Clinical stage: Stage IIB, IIIA, IIIB, or IIIC", "IIIC2"),
+])
+def test_a_serial_comma_keeps_the_last_stage(text, last):
+    groups = _kind(text, "inclusion", "stage")[0]["groups"]
+    assert groups[-1] == last and "I" not in groups[1:]

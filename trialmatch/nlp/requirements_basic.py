@@ -240,7 +240,8 @@ _STAGE = re.compile(
     rf"\(?\d{{1,2}}(?:st|nd|rd|th)\s+ed(?:ition)?\.?\)?|(?:ajcc|uicc)\s+v?\d+)\s+)*"
     rf"stages?\s*(?:group(?:ing)?\s*)?(?:of\s+|is\s+|:\s*)?"
     rf"(?P<op>{_GE}|{_LE})?\s*"
-    rf"(?P<expr>{_GROUP}(?:\s*(?:-|–|to|through|or|and/or|and|,|/|\+)\s*(?:stage\s+)?{_GROUP})*)"
+    rf"(?P<expr>{_GROUP}(?:\s*(?:-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+)\s*"
+    rf"(?:stage\s+)?{_GROUP})*)"
     rf"(?:\s*(?P<post>or\s+(?:higher|greater|above|more|worse|later|beyond|less|lower|earlier)|"
     rf"and\s+(?:above|higher|beyond|below|lower)|\+))?",
     _I)
@@ -281,8 +282,8 @@ def find_stage(text: str) -> list[Requirement]:
     out: list[Requirement] = []
     for match in _STAGE.finditer(text):
         expr = match.group("expr")
-        parts = re.split(r"\s*(-|–|to|through|or|and/or|and|,|/|\+)\s*(?:stage\s+)?", expr,
-                         flags=_I)
+        parts = re.split(r"\s*(-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+)\s*"
+                         r"(?:stage\s+)?", expr, flags=_I)
         tokens, seps = parts[0::2], parts[1::2]
         groups: list[str] = []
         canon = [_canon_group(t) for t in tokens]
