@@ -21,6 +21,8 @@ from trialmatch.nlp.vocab import get_vocabulary
     ("ECOG 1 -> 2 over the last month", None),
     ("WHO grade 2 astrocytoma", None),  # a tumour grade, not a performance status
     ("Trial requires ECOG; not recorded.", None),
+    ("PSA 12, PS 2", 2),  # "PS" in capitals, as oncology notes write it
+    ("a ps 2 cm lesion", None),
 ])
 def test_performance_status(text, ecog):
     assert find_clinical_facts(text).ecog == ecog
@@ -35,6 +37,8 @@ def test_performance_status(text, ecog):
     ("She completed adjuvant AC followed by paclitaxel in 2019.",
      ["doxorubicin + cyclophosphamide + paclitaxel (adjuvant)"]),
     ("Progressed on osimertinib after 14 months.", ["osimertinib"]),
+    ("He is currently on osimertinib with stable disease.", ["osimertinib"]),
+    ("We will continue her on letrozole.", None),
     ("Treatment-naive.", []),
     ("No prior systemic therapy.", []),
     # plans, recommendations and negated therapies are no history

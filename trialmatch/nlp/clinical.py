@@ -29,7 +29,8 @@ _I = re.IGNORECASE
 # ("ECOG 0-1") or a changing score ("ECOG 1 -> 2") is no single value and is not read.
 _ECOG = re.compile(
     r"\b(?:ECOG|Eastern\s+Cooperative\s+Oncology\s+Group|Zubrod|WHO\s+(?:performance|PS)|"
-    r"(?<!karnofsky\s)performance\s+status)(?:\s+(?:performance\s+)?(?:status|score|PS|grade))*"
+    r"(?<!karnofsky\s)performance\s+status|(?-i:\bPS\b))"
+    r"(?:\s+(?:performance\s+)?(?:status|score|PS|grade))*"
     r"\s*(?:\(\s*(?:ECOG|PS)\s*\)\s*)?(?:score\s*)?(?:of|is|was|=|:|-)?\s*"
     r"(?P<value>[0-5])\b(?!\s*(?:%|-\s*\d|–\s*\d|/\s*\d|to\s+\d|or\s+\d|\.\d|->|→))", _I)
 # Karnofsky (and Lansky for children) 0-100 in steps of ten.
@@ -65,7 +66,7 @@ _HISTORY_CUE = re.compile(
     r"failure|cycles?\s+of|courses?\s+of|doses?\s+of|exposure|exposed|intoleran\w*|"
     r"discontinued|stopped|switched|relapsed|recurred|responded|response\s+to|"
     r"(?:first|second|third)[\s-]+line|1L|2L|3L|salvage|been\s+on|been\s+taking|"
-    r"on\s+treatment\s+with)\b",
+    r"on\s+treatment\s+with|(?:is|are|remains|currently|still)\s+on|taking|takes)\b",
     _I)
 _PLAN_CUE = re.compile(
     r"\b(?:recommend\w*|plan(?:s|ned|ning)?|will|would|should|could|may|might|consider\w*|"
