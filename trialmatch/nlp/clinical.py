@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from trialmatch.nlp.context import spans_between
 from trialmatch.nlp.drugs import (
     DrugMention,
     classes_of,
@@ -305,15 +306,7 @@ def _performance_status(text: str) -> tuple[int | None, str | None, int | None]:
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
-    spans = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        if match.start() > start:
-            spans.append((start, match.start()))
-        start = match.end()
-    if start < len(text):
-        spans.append((start, len(text)))
-    return spans
+    return spans_between(text, _SENTENCE_END)
 
 
 def _mentions(text: str) -> list[DrugMention]:

@@ -109,9 +109,14 @@ def load_cues() -> Cues:
 
 def clause_spans(text: str) -> list[tuple[int, int]]:
     """Split `text` into clauses (sentences, lines, semicolon parts) as (start, end) spans."""
+    return spans_between(text, _CLAUSE_END)
+
+
+def spans_between(text: str, boundary: re.Pattern[str]) -> list[tuple[int, int]]:
+    """The non-empty (start, end) spans of `text` between matches of `boundary`."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for match in _CLAUSE_END.finditer(text):
+    for match in boundary.finditer(text):
         if match.start() > start:
             spans.append((start, match.start()))
         start = match.end()
