@@ -65,7 +65,7 @@ _HISTORY_CUE = re.compile(
     r"undergone|had\s+(?:been\s+)?(?:on|given)|was\s+(?:on|given|started)|were\s+given|"
     r"started|initiated|previously|prior|previous|history\s+of|refractory|resistant|failed|"
     r"failure|cycles?\s+of|courses?\s+of|doses?\s+of|exposure|exposed|intoleran\w*|"
-    r"discontinued|stopped|switched|relapsed|recurred|responded|response\s+to|"
+    r"discontinued|stopped|switched|relapsed|recurred|responded|"
     r"(?:first|second|third)[\s-]+line|1L|2L|3L|salvage|been\s+on|been\s+taking|"
     r"on\s+treatment\s+with|(?:is|are|remains|currently|still)\s+on|taking|takes)\b",
     _I)
@@ -92,9 +92,9 @@ _REGIMEN_BREAK = re.compile(
     r"progression\b|\bprogress(?:ed|ion)\s+(?:on|after|through|despite)\b", _I)
 # A pathology report's gross description: "Received fresh is a 606 gram nephrectomy" names
 # the specimen being examined, not a treatment history.
-_SPECIMEN_RECEIVED = re.compile(r"\breceived\s+(?:fresh|unfixed|in\s+(?:formalin|a\s+container|"
-                                r"saline)|labeled|labelled|is|are|within|from|for|"
-                                r"as|at|with\s+the\s+label)\b", _I)
+_SPECIMEN_RECEIVED = re.compile(r"\breceived\s*:|\breceived\s+(?:fresh|unfixed|in\s+"
+                                r"(?:formalin|a\s+container|saline)|labeled|labelled|is|are|"
+                                r"within|from|for|as|at|with\s+the\s+label)\b", _I)
 # Local treatments (the drug lexicon's classes): they are no line of systemic therapy, and a
 # note naming only them says nothing about systemic treatment.
 _LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
