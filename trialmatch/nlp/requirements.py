@@ -292,7 +292,7 @@ def clear_parse_cache() -> None:
 
 
 def _parse(text: str, kind: str) -> list[Requirement]:
-    if kind == "exclusion" and " not " in text.lower():
+    if kind == "exclusion" and ("not " in text or "NOT " in text or "Not " in text):
         restated = _EXCLUSION_MODAL.sub(lambda m: m.group(1) + " " * len(m.group(2)), text)
         if restated != text:
             # "Patient must not have any evidence of distant metastasis" under exclusion
@@ -377,9 +377,8 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements = [r for r in requirements if r.kind not in ("stage", "extent")
                         or not _from_a_sample(text, r.start)]
     has_therapy = any(r.kind in ("prior_therapy", "prior_lines") for r in requirements)
-    if has_therapy or (triggered("therapy") and any(r.kind in ("stage", "extent")
-                                                    for r in requirements)
-                       and _PERMITTED_F.search(text)):
+    if has_therapy or (any(r.kind in ("stage", "extent") for r in requirements)
+                       and triggered("therapy") and _PERMITTED_F.search(text)):
         # "one line of chemotherapy for recurrent or metastatic disease", "after adjuvant
         # chemotherapy for stage III disease": the stage or extent says which treatment
         # counts; it is not a fact demanded of the patient's disease now.

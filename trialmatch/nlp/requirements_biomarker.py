@@ -141,6 +141,29 @@ _SELECTIVE_AFTER = re.compile(
 _ACTIVE_IN_BEFORE = re.compile(
     r"\b(?:tkis?|inhibitors?|therap\w+|agents?|drugs?|treatments?)\b[^.;]{0,30}?\b(?:activit(?:y|ies)|"
     r"active|efficacy|approved|indicated)\s+(?:in|for|against)\s+(?:[\w-]+\s+){0,2}?$", _I)
+# Every match of the qualifier patterns below holds one of these words: a criterion without
+# any is not scanned group by group.
+_QUALIFIER_WORDS = ("regardless", "irrespective", "independent", "without", "associated",
+                    "linked", "status", "enriched", "like", "ness", "selective", "target",
+                    "directed", "specific", "activ", "efficacy", "approved", "indicated")
+
+
+def _qualified(text: str, first: _Mention, last: _Mention, window: str,
+               preset_status: bool) -> bool:
+    """Is the marker group first..last no result the criterion asks for: left open ("regardless
+    of PR expression", "any HER2 status", "ER status known", "TROP2 status and other
+    biomarkers"), a subtype name ("HER2-enriched") or a drug's description ("HER2 exon 20
+    insertion-selective TKI", "TKIs active in ROS1-positive NSCLC")?"""
+    before = text[max(0, first.start - 45):first.start]
+    return bool(
+        _KNOWN_AFTER.match(window)
+        or (not preset_status and _BARE_STATUS_AFTER.match(window))
+        or _QUALIFIER_BEFORE.search(before) or _SUBTYPE_AFTER.match(window)
+        or (_ANY_BEFORE.search(before) and _STATUS_AFTER.match(window))
+        or _SELECTIVE_AFTER.match(text[last.end:last.end + 90])
+        or _ACTIVE_IN_BEFORE.search(text[max(0, first.start - 80):first.start]))
+
+
 _ANY_BEFORE = re.compile(r"\b(?:any|all|every|either)\s+(?:[\w-]+\s+){0,2}?$", _I)
 _STATUS_AFTER = re.compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
 # "ER status known", "HER2 status available": a result must exist, any result will do.
@@ -403,6 +426,8 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         return []
     out: list[tuple[int, int, list[dict], bool]] = []  # start, end, items, negative
     groups = _group(mentions, text)
+    lower = text.lower()
+    qualified = any(word in lower for word in _QUALIFIER_WORDS)
     for index, group in enumerate(groups):
         first, last = group[0], group[-1]
         next_start = groups[index + 1][0].start if index + 1 < len(groups) else len(text)
@@ -414,17 +439,11 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         window_end = min(next_start, clause_end, last.end + 80)
         window = text[last.end:window_end]
         preset_status = any(m.status is not None for m in group)
-        if _UNKNOWN_AFTER.match(window) or _KNOWN_AFTER.match(window) or (
-                not preset_status and (_TESTING_AFTER.match(window)
-                                       or _BARE_STATUS_AFTER.match(window))):
+        if _UNKNOWN_AFTER.match(window) or (
+                not preset_status and _TESTING_AFTER.match(window)):
             continue  # "... status unknown", "(ER and PR) status": no result is required
-        before = text[max(0, first.start - 45):first.start]
-        if _QUALIFIER_BEFORE.search(before) or _SUBTYPE_AFTER.match(window) or (
-                _ANY_BEFORE.search(before) and _STATUS_AFTER.match(window)):
+        if qualified and _qualified(text, first, last, window, preset_status):
             continue  # "regardless of PR expression", "HER2-enriched", "any HER2 status"
-        if _SELECTIVE_AFTER.match(text[last.end:last.end + 90]) or _ACTIVE_IN_BEFORE.search(
-                text[max(0, first.start - 80):first.start]):
-            continue  # "HER2 exon 20 insertion-selective TKI": a drug, not a result
         if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
             continue
         if _CONDITION_BEFORE.search(text[max(0, first.start - 30):first.start]):

@@ -136,13 +136,14 @@ def find_cancer_requirements(text: str, criterion_kind: str,
         _index_may_match(vocabulary, "_cancer_index", text) else []
     kept = []
     excepted = []
+    has_non = "non" in text or "Non" in text or "NON" in text
     for match in cancer_matches:
         if except_at and match.start > except_at.start():
             excepted.append(match)
             continue
         if _qualifier(text, match.start):
             continue
-        if _NON_BEFORE.search(text, max(0, match.start - 6), match.start):
+        if has_non and _NON_BEFORE.search(text, max(0, match.start - 6), match.start):
             continue  # "non-melanoma skin cancer" names no melanoma
         kept.append(match)
     scope = None
@@ -271,6 +272,8 @@ def restrict_for_exclusion(requirements: list[Requirement], text: str = "") -> l
     site): "Stage IV breast cancer" excludes stage IV, while "Ampullary cancer,
     neuroendocrine neoplasms and nonepithelial tumors" excludes each disease it lists.
     Without `text` the whole criterion is one item."""
+    if not requirements:
+        return requirements
     others = [r for r in requirements if r.kind not in _DISEASE_KINDS]
     if others:
         return others
