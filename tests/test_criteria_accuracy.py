@@ -314,6 +314,11 @@ def test_must_not_in_an_exclusion_is_no_negation(text, kind, expected):
      [[("ER", "positive", [], [])]]),
     ("Any tumour ER/PgR status, any HER-2/neu status as measured locally", []),
     ("Estrogen receptor status known", []),
+    # markers listed with a test's status are tested too
+    ("Known hormone receptor (oestrogen receptor and progesterone receptor) status", []),
+    ("Blood samples for a ctDNA test stratified by PIK3CA/AKT1/PTEN status", []),
+    ("Tumour tissue adequate for HER2 and PD-L1 testing", []),
+    ("ER-positive and PR status known", [[("ER", "positive", [], [])]]),
     ("Provide a tumour sample to determine PD-L1 status, TROP2 status and other biomarkers", []),
     ("HER2-negative status, as assessed locally", [[("HER2", "negative", [], [])]]),
     # subtype names and tumour kinds are no results

@@ -266,14 +266,19 @@ def _marker_mentions(text: str) -> list[_Mention]:
                                        or _INHIBITOR_OF_BEFORE.search(
                                            text[max(0, mention.start - 60):mention.start])):
             continue
-        if mention.status is None and text[mention.start:mention.end].lower().endswith(
+        if (mention.status is None and text[mention.start:mention.end].lower().endswith(
                 "status") and not re.match(r"[\s:]*(?:positive|negative|\+|-|pos|neg|wild|mut)",
-                                           text[mention.end:], _I):
-            continue  # "to confirm HER2 status": a test to be done, no result required
-        if _TESTING_BEFORE.search(text[max(0, mention.start - 40):mention.start]) or (
+                                           text[mention.end:], _I)) or _TESTING_BEFORE.search(
+                text[max(0, mention.start - 40):mention.start]) or (
                 mention.status is None
                 and _TESTING_AFTER.match(text[mention.end:mention.end + 40])):
-            continue  # "tissue for determination of FGFR2 status": a test, not a result
+            # "to confirm HER2 status", "tissue for determination of FGFR2 status": a test,
+            # not a result; so are the markers listed with it ("(ER and PR) status").
+            anchor = mention.start
+            while kept and kept[-1].status is None and _SEPARATOR.match(
+                    text[kept[-1].end:anchor]):
+                anchor = kept.pop().start
+            continue
         if seen.intersection(mention.markers) and (
                 text[:mention.start].count("(") > text[:mention.start].count(")")
                 or _DEFINITION_BEFORE.search(text[max(0, mention.start - 40):mention.start])):
