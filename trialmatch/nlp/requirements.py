@@ -34,6 +34,7 @@ from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
 from trialmatch.nlp.requirements_common import Folded, is_allowance
 from trialmatch.nlp.requirements_therapy import find_prior_therapy, names_therapy
+from trialmatch.nlp.requirements_tnm import find_tnm_extent
 from trialmatch.nlp.vocab import get_vocabulary
 
 REQUIREMENT_KINDS = (
@@ -334,6 +335,8 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements += find_stage(text)
     if triggered("extent"):
         requirements += find_extent(text)
+    if "M0" in text or "M1" in text:
+        requirements += find_tnm_extent(text, kind)  # "T1-2N0M0", "cT1-3 cN0-1 M0 disease"
     if triggered("measurable"):
         requirements += find_measurable_disease(text)
     if triggered("biomarker") or gates.may_match(gates.markers, tokens):
