@@ -177,6 +177,23 @@ BIOMARKERS = [
      [[("NTRK1", "positive", {}), ("NTRK2", "positive", {}), ("NTRK3", "positive", {})]]),
     ("exclusion", "Prior anti-HER2 therapy", []),
     ("exclusion", "Prior EGFR TKI", []),
+    # A list of IHC scores is read whole: HER2-expressing accepts HER2-low and HER2-positive.
+    ("inclusion", "HER2-expressing tumour (IHC 1+, 2+ or 3+) by central testing",
+     [[("HER2", "positive", {"min_value": 2.0, "unit": "IHC"}),
+       ("HER2", "negative", {"min_value": 1.0, "max_value": 2.0, "unit": "IHC"})]]),
+    ("inclusion", "Gastric cancer with HER2 IHC 2+ or 1+",
+     [[("HER2", "positive", {"min_value": 2.0, "unit": "IHC"}),
+       ("HER2", "negative", {"min_value": 1.0, "max_value": 2.0, "unit": "IHC"})]]),
+    ("inclusion", "HER2-low disease (IHC 1+ or IHC 2+/ISH-)",
+     [[("HER2", "negative", {"min_value": 1, "max_value": 2, "unit": "IHC"})]]),
+    ("inclusion", "Tumour with HER2 IHC 0, 1+, or 2+ and a negative in situ hybridisation",
+     [[("HER2", "negative", {"min_value": 0.0, "max_value": 2.0, "unit": "IHC"})]]),
+    ("exclusion", "HER2-positive disease defined as IHC 3+ or IHC 2+/ISH+",
+     [[("HER2", "positive", {"min_value": 3.0, "unit": "IHC"}),
+       ("HER2", "positive", {"alterations": ["amplification"]})]]),
+    ("inclusion", "HER2-low or HER2-ultralow breast cancer",
+     [[("HER2", "negative", {"min_value": 1, "max_value": 2}),
+       ("HER2", "negative", {"min_value": None, "max_value": 1})]]),
 ]
 
 

@@ -43,7 +43,8 @@ def _item(marker: str, status: str = "positive", alterations: list[str] | None =
 # MSI-H/dMMR: FDA pembrolizumab tissue-agnostic approval (2017); MMR "positive" means
 # deficient in SPEC's vocabulary. HR+ means ER+ and/or PR+ (ASCO/CAP ER/PR guideline 2020).
 # HER2-low: IHC 1+ or IHC 2+/ISH-negative (DESTINY-Breast04; FDA trastuzumab deruxtecan
-# label 2022). Triple-negative: ER-, PR-, HER2- (ASCO/CAP).
+# label 2022); HER2-ultralow: IHC 0 with faint staining (DESTINY-Breast06).
+# Triple-negative: ER-, PR-, HER2- (ASCO/CAP).
 _COMPOSITES: list[tuple[str, str]] = [
     ("MSI+", r"\bMSI[\s-]*(?:H\b|high\b)|\bmicrosatellite[\s-]+instab\w*[\s-]*(?:\(MSI\)\s*)?"
              r"(?:-\s*)?(?:high|\(MSI-?H\))|\bhigh(?:[\s-]+level)?\s+microsatellite[\s-]+"
@@ -55,7 +56,8 @@ _COMPOSITES: list[tuple[str, str]] = [
              r"\bproficient\s+(?:mismatch[\s-]+repair|MMR)\b(?:\s*\(p?MMR\))?"),
     ("TMB+", r"\bTMB[\s-]*(?:H\b|high\b)|\bhigh\s+tumou?r\s+mutation(?:al)?\s+burden\b|"
              r"\btumou?r\s+mutation(?:al)?\s+burden[\s-]*(?:\(TMB\)\s*)?[\s-]*high\b"),
-    ("HER2low", r"\bHER-?2[\s-]*(?:/neu)?[\s-]*low\b"),
+    ("HER2low", r"\bHER-?2\)?[\s-]*(?:/neu)?[\s-]*low\b"),
+    ("HER2ultralow", r"\bHER-?2\)?[\s-]*(?:/neu)?[\s-]*ultra[\s-]*low\b"),
     ("HR+", r"\b(?:hormone[\s-]+receptor|HR)[\s-]*(?:\(HR\))?[\s-]*(?:\+|positive\b|\(\+\))"),
     ("HR-", r"\b(?:hormone[\s-]+receptor|HR)[\s-]*(?:\(HR\))?[\s-]*(?:negative\b|\(-\))"),
     ("TN", r"\btriple[\s-]+negative\b|\bTNBC\b|\bER\s*-\s*/\s*PR\s*-\s*/\s*HER2\s*-"),
@@ -97,7 +99,7 @@ _TESTING_AFTER = re.compile(r"[\s-]*(?:status\s+)?(?:testing|test|assessment|ana
                             r"(?:$|[.;,)]|(?:must|needs?|has|have|should)\s+(?:to\s+)?be\s+"
                             r"(?:known|available|determined|assessed|identified|tested))", _I)
 _DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
-                                r"[^.;]{0,30}$", _I)
+                                r"[^.;]{0,60}$", _I)
 _THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-)$", _I)
 # ER and PR are also words in other criteria ("CR or PR" responses, "ER visit"): they are
 # markers only with a status or a receptor word nearby.
@@ -189,8 +191,17 @@ _VALUE = re.compile(
     _I)
 _IHC = re.compile(r"\bIHC\s*(?:score\s*)?(?:of\s*)?(?P<op>≥|>=|=)?\s*(?P<v>[0-3])\s*\+|"
                   r"\b(?P<v2>[0-3])\s*\+\s*(?:by\s+)?(?:on\s+)?IHC\b|\bIHC\s*(?P<v3>[0-3])\b", _I)
-_ISH = re.compile(r"\b(?:F|S|C|D)?ISH\b[^.;]{0,25}?(?:amplif\w*|positive|\+|ratio\s*(?:≥|>=)\s*2)|"
+_ISH = re.compile(r"\b(?:F|S|C|D)?ISH\b(?!\s*(?:-(?!\w)|negative|non\b|non-|not\b))"
+                  r"[^.;]{0,25}?(?:amplif\w*|positive|\+|ratio\s*(?:≥|>=)\s*2)|"
                   r"\bamplif\w*\s+(?:by|on)\s+(?:F|S|C|D)?ISH\b|\bISH[\s-]*(?:positive|\+)", _I)
+# Further scores of a list after the first IHC score: ", 2+ or 3+", " or IHC 2+/ISH-".
+_IHC_MORE = re.compile(r"(?:(?:\s*/\s*(?:F|S|C|D)?ISH\s*(?:-|negative|\+|positive))?"
+                       r"(?:\s*(?:,|or\b|and\b|&|/))+\s*(?:IHC\s*)?[0-3]\s*\+(?!\s*\d))*", _I)
+_HER2_POSITIVE_WORDS = re.compile(r"positiv|over[\s-]*express|amplif|\+", _I)
+_HER2_NEGATIVE_WORDS = re.compile(r"negativ|\blow\b|\bnon[\s-]*(?:over|amplif)", _I)
+_ISH_NEGATIVE = re.compile(r"\bISH\)?\s*(?:-(?!\w)|negative|non[\s-]*amplified)|"
+                           r"\b(?:negative|non[\s-]*amplified)\s+(?:\w+\s+){0,3}(?:F|S|C|D)?"
+                           r"(?:ISH\b|in[\s-]+situ)", _I)
 _GENERIC_ALTERATIONS = [
     ("sensitizing mutation", r"\b(?:sensiti[sz]ing|tki[\s-]sensiti[sz]ing)\s+(?:\w+\s+)?"
                              r"mutations?\b"),
@@ -228,6 +239,11 @@ def _composite_mentions(text: str) -> list[_Mention]:
                 out.append(_Mention(["MMR"], s, e, "negative"))
             elif name == "TMB+":
                 out.append(_Mention(["TMB"], s, e, "positive"))
+            elif name == "HER2ultralow":
+                # HER2-ultralow: IHC 0 with faint staining in <= 10% of cells (DESTINY-Breast06);
+                # notes record it as IHC 0, so IHC 0 or 1+ fits.
+                out.append(_Mention(["HER2"], s, e, "negative",
+                                    [_item("HER2", "negative", max_value=1, unit="IHC")]))
             elif name == "HER2low":
                 out.append(_Mention(["HER2"], s, e, "negative",
                                     [_item("HER2", "negative", min_value=1, max_value=2,
@@ -376,6 +392,34 @@ def _values(marker: str, window: str) -> tuple[list[dict], int]:
     if marker == "HER2":
         ihc = _IHC.search(window)
         ish = _ISH.search(window)
+        more = _IHC_MORE.match(window, ihc.end()) if ihc else None
+        if ihc and more and more.group(0).strip():
+            # A list of scores ("IHC 1+, 2+ or 3+", "IHC 3+ or IHC 2+"): read as a whole, not
+            # as the first score. IHC 0-1+, and 2+ without amplification, are HER2-negative;
+            # 3+, or 2+ with ISH amplification, HER2-positive (ASCO/CAP 2018). Unqualified
+            # ("HER2-expressing") it accepts either side of that line.
+            scores = sorted({float(ihc.group("v") or ihc.group("v2") or ihc.group("v3"))} | {
+                float(v) for v in re.findall(r"([0-3])\s*\+", more.group(0))})
+            before = window[:ihc.start()]
+            positive = (ish is not None and not _ISH_NEGATIVE.search(window)) or bool(
+                _HER2_POSITIVE_WORDS.search(before))
+            negative = bool(_HER2_NEGATIVE_WORDS.search(before)) or (
+                bool(_ISH_NEGATIVE.search(window)) and scores[-1] < 3)
+            end = max(more.end(), ish.end() if ish else 0)
+            if positive and not negative:
+                top = [v for v in scores if v >= 3] or scores[-1:]
+                items.append(_item("HER2", "positive", min_value=top[0], unit="IHC"))
+                if ish:
+                    items.append(_item("HER2", "positive", alterations=["amplification"]))
+                return items, end
+            low = [v for v in scores if v <= 2]
+            if not negative and scores[-1] >= 2:
+                items.append(_item("HER2", "positive", min_value=max(2.0, scores[0]),
+                                   unit="IHC"))
+            if low:
+                items.append(_item("HER2", "negative", min_value=low[0], max_value=low[-1],
+                                   unit="IHC"))
+            return items, end
         if ihc:
             value = float(ihc.group("v") or ihc.group("v2") or ihc.group("v3"))
             items.append(_item("HER2", "positive" if value >= 3 else "negative"
@@ -481,7 +525,11 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             else:
                 items = [_item(m, mention.status or "positive", germline=germline)
                          for m in mention.markers]
-            negative = mention.status == "negative" or negated_before
+            # A negative with a score range ("HER2-low", "HER2-ultralow") is one narrow
+            # finding: "HER2-low or HER2-ultralow" are alternatives, not both required.
+            ranged = bool(mention.items) and not mention.all_of and not negated_before and all(
+                i["min_value"] is not None or i["max_value"] is not None for i in mention.items)
+            negative = (mention.status == "negative" or negated_before) and not ranged
             if negated_before and mention.status != "negative":
                 for item in items:
                     item["status"] = "negative"
