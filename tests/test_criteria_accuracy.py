@@ -364,8 +364,9 @@ def test_the_disease_a_sample_comes_from_is_no_requirement(text, expected):
     # "<target>-targeted" is that target's class, or none the lexicon knows: never every
     # targeted therapy
     ("exclusion", "Prior treatment with a HER2-targeted agent", [(True, ["anti-HER2"])]),
-    ("exclusion", "Prior exposure to BCMA-targeted therapy", []),
-    ("exclusion", "Previous receipt of TROP2-targeted therapy", []),
+    ("exclusion", "Prior exposure to BCMA-targeted therapy", [(True, ["anti-BCMA"])]),
+    ("exclusion", "Previous receipt of TROP2-targeted therapy", [(True, ["anti-TROP2"])]),
+    ("exclusion", "Prior exposure to CD70-targeted therapy", []),  # a class the lexicon lacks
 ])
 def test_naive_and_targeted_phrasings(kind, text, expected):
     assert _therapies(text, kind) == expected

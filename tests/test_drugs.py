@@ -66,6 +66,9 @@ def test_find_drugs_gives_offsets_into_the_text():
         ("a BiTE or a bite", ["bispecific T-cell engager"]),
         ("CDK4/6 inhibitor with letrozole", ["CDK4/6 inhibitor"]),
         ("immunotherapy", ["immunotherapy"]),
+        ("prior BCMA-targeted therapy", ["anti-BCMA"]),
+        ("a TROP2-directed ADC", ["anti-TROP2"]),
+        ("HER2-targeted agents", ["anti-HER2"]),
     ],
 )
 def test_find_drug_classes(text, expected):
@@ -137,6 +140,8 @@ def test_classes_of_unknown_drug_is_empty():
         ("xelox", ("capecitabine", "oxaliplatin")),
         ("FOLFIRI", ("fluorouracil", "leucovorin", "irinotecan")),
         ("osimertinib", ()),
+        ("R-ICE", ("rituximab", "ifosfamide", "carboplatin", "etoposide")),
+        ("bendamustine and rituximab", ("bendamustine", "rituximab")),
     ],
 )
 def test_regimen_drugs(name, expected):
