@@ -191,6 +191,25 @@ BIOMARKERS = [
     ("exclusion", "HER2-positive disease defined as IHC 3+ or IHC 2+/ISH+",
      [[("HER2", "positive", {"min_value": 3.0, "unit": "IHC"}),
        ("HER2", "positive", {"alterations": ["amplification"]})]]),
+    # "sensitising" before the marker narrows a negative to the sensitising alterations, and
+    # the negation covers the markers listed after it, past an aside.
+    ("inclusion", "No sensitising EGFR mutation and no ALK or ROS1 rearrangement",
+     [[("EGFR", "negative", {"alterations": ["sensitizing mutation"]})],
+      [("ALK", "negative", {})], [("ROS1", "negative", {})]]),
+    ("inclusion", "Absence of sensitizing EGFR mutations (for example L858R) and ALK "
+                  "rearrangements",
+     [[("EGFR", "negative", {"alterations": ["sensitizing mutation", "L858R"]})],
+      [("ALK", "negative", {})]]),
+    # A bare "exon 21" is its sensitising point mutations; a marker's "status" is a test.
+    ("inclusion", "Tumour EGFR activating mutations (exon 19 deletion or exon 21) and T790M "
+                  "mutation status",
+     [[("EGFR", "positive", {"alterations": ["exon 19 deletion", "L858R", "L861Q"]})]]),
+    ("inclusion", "Blood sample for central EGFR T790M testing", []),
+    # An alteration list running past the window is read whole.
+    ("inclusion", "Tumour carries an EGFR mutation associated with response to EGFR TKIs "
+                  "(including G719X, exon 19 deletion, L858R, L861Q)",
+     [[("EGFR", "positive", {"alterations": ["G719X", "exon 19 deletion", "L858R",
+                                             "L861Q"]})]]),
     ("inclusion", "HER2-low or HER2-ultralow breast cancer",
      [[("HER2", "negative", {"min_value": 1, "max_value": 2}),
        ("HER2", "negative", {"min_value": None, "max_value": 1})]]),

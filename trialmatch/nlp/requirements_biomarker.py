@@ -167,6 +167,13 @@ def _qualified(text: str, first: _Mention, last: _Mention, window: str,
 
 
 _ANY_BEFORE = re.compile(r"\b(?:any|all|every|either)\s+(?:[\w-]+\s+){0,2}?$", _I)
+_TESTED_ALTERATION = re.compile(r"\s*[A-Z]\w{2,6}\s+(?:mutations?\s+)?(?:status|tests?|testing)\b")
+_LIST_ON = re.compile(r"\s*(?:[,/]|or\b|and\b)", re.I)
+_LIST_STOP = re.compile(r"\b(?:alone|in\s+combination|as\s+well\s+as|co-?occur\w*|"
+                        r"concomitant|coexist\w*)\b", re.I)
+_GENERIC_NAMES = ("sensitizing mutation", "fusion", "amplification", "mutation")
+_PARENTHESES = re.compile(r"\([^()]*\)")
+_NEGATED_LIST_GAP = re.compile(r"[\s,]*(?:\w+[\s,]+){0,2}(?:and|or|nor|and/or)\s*", re.I)
 _STATUS_AFTER = re.compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
 # "ER status known", "HER2 status available": a result must exist, any result will do.
 _KNOWN_AFTER = re.compile(r"^[\s:-]*status\s+(?:is\s+|must\s+be\s+|should\s+be\s+)?"
@@ -203,7 +210,7 @@ _ISH_NEGATIVE = re.compile(r"\bISH\)?\s*(?:-(?!\w)|negative|non[\s-]*amplified)|
                            r"\b(?:negative|non[\s-]*amplified)\s+(?:\w+\s+){0,3}(?:F|S|C|D)?"
                            r"(?:ISH\b|in[\s-]+situ)", _I)
 _GENERIC_ALTERATIONS = [
-    ("sensitizing mutation", r"\b(?:sensiti[sz]ing|tki[\s-]sensiti[sz]ing)\s+(?:\w+\s+)?"
+    ("sensitizing mutation", r"\b(?:sensiti[sz]ing|tki[\s-]sensiti[sz]ing)\s+(?:\(?\w+\)?\s+)?"
                              r"mutations?\b"),
     ("fusion", r"\b(?:fusions?|rearrange(?:ment|ments|d)|translocations?|re-arrange\w*)\b"),
     ("amplification", r"\bamplifi(?:cation|ed)s?\b"),
@@ -345,7 +352,16 @@ _CONDITION_BEFORE = re.compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+
 _EXAMPLE_BEFORE = re.compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
 
 
-def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int]:
+_STATUS_AFTER = re.compile(r"\s*(?:mutations?\s+)?(?:status|test(?:s|ing)?)\b", _I)
+# A bare "exon 21" among EGFR mutations: its sensitising point mutations L858R and L861Q
+# (NCCN NSCLC; Sharma et al., Nat Rev Cancer 2007).
+_EXON21 = re.compile(r"\bexon[\s-]*21\b(?![\s-]*(?:point\s+mutations?\s+)?\(?\s*L8)", _I)
+# "sensitising EGFR mutations": the class of alterations is written before the marker.
+_SENSITISING_BEFORE = re.compile(r"\bsensiti[sz]\w*\s+(?:\w+\s+)?$", _I)
+
+
+def _alterations(window: str, marker: str | None = None,
+                 tail: str = "") -> tuple[list[str], int]:
     """Specific alterations in the words after a marker, else the generic classes ("fusion",
     "amplification"; "mutation" only for HER2 or beside another class, where it differs from
     any alteration), with the offset where the last one ends. Words after "without" or
@@ -353,8 +369,15 @@ def _alterations(window: str, marker: str | None = None) -> tuple[list[str], int
     cut = _LEFT_OUT.search(window)
     if cut:
         window = window[:cut.start()]
+    # An alteration named for its test ("and T790M mutation status") is no requirement.
     specific = [m for m in get_vocabulary().find_alterations(window)
-                if m.key.lower() not in _GENERIC_KEYS]
+                if m.key.lower() not in _GENERIC_KEYS
+                and not _STATUS_AFTER.match(window + tail[:30], m.end)]
+    if marker == "EGFR" and "exon" in window.lower():
+        exon21 = _EXON21.search(window)
+        if exon21 and not any(m.key in ("L858R", "L861Q") for m in specific):
+            return list(dict.fromkeys([m.key for m in specific] + ["L858R", "L861Q"])), max(
+                [exon21.end()] + [m.end for m in specific])
     if specific:
         return list(dict.fromkeys(m.key for m in specific)), max(m.end for m in specific)
     found = sorted((m.start(), m.end(), name) for name, pattern in _GENERIC
@@ -477,6 +500,7 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
     groups = _group(mentions, text)
     lower = text.lower()
     qualified = any(word in lower for word in _QUALIFIER_WORDS)
+    negated_group = -2  # the index of the last group negated by words before it
     for index, group in enumerate(groups):
         first, last = group[0], group[-1]
         next_start = groups[index + 1][0].start if index + 1 < len(groups) else len(text)
@@ -502,6 +526,14 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
                 for _, _, items, _ in out for item in items):
             continue  # "TPS below 50%, including PD-L1 negative (< 1%)": an example
         negated_before = is_negated(text, first.start, first.end, window=60, look_after=False)
+        if not negated_before and index and negated_group == index - 1 and (
+                _NEGATED_LIST_GAP.fullmatch(
+                    _PARENTHESES.sub("", text[groups[index - 1][-1].end:first.start]))):
+            # "Absence of sensitising EGFR mutations (including ...) and ALK and ROS1
+            # rearrangements": the negation covers the list even past an aside.
+            negated_before = True
+        if negated_before:
+            negated_group = index
         negative_after = bool(_NEGATIVE_AFTER.match(window))
         wild_before = bool(_WILD_BEFORE.search(text[max(0, first.start - 20):first.start])) or \
             bool(_NEGATIVE_BEFORE.search(text[max(0, first.start - 45):first.start]))
@@ -541,10 +573,31 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             continue
         negative = negated_before or negative_after or wild_before
         markers = [m for mention in group for m in mention.markers]
-        alterations, alteration_end = _alterations(window[:70], markers[-1])
+        if _TESTED_ALTERATION.match(window):
+            continue  # "EGFR T790M test by the central laboratory": a test, no result
+        # "ALK rearrangement negative and ... MET exon 14": the alterations of a negative
+        # come before its status word.
+        short = window[:status_end] if negative_after else window[:70]
+        alterations, alteration_end = _alterations(short, markers[-1], window[len(short):])
+        if alterations and alterations[0] not in _GENERIC_NAMES and _LIST_ON.match(
+                text, last.end + alteration_end) and last.end + alteration_end + 25 >= min(
+                    window_end, last.end + len(short)):
+            # A list of alterations running past the window ("including G719X, exon 19
+            # deletion, L858R"): read it whole, not its first items only.
+            longer = text[last.end:min(next_start, clause_end, last.end + 200)]
+            stop = _LIST_STOP.search(longer)  # "..., either alone or with other mutations"
+            longer = longer[:stop.start()] if stop else longer
+            alterations, alteration_end = _alterations(longer, markers[-1])
         if not alterations and not negative:
             alterations, _ = _alterations(text[max(0, first.start - 40):first.start],
                                           markers[-1])
+        if ("ensiti" in text and "sensitizing mutation" not in alterations
+                and (negative or not alterations or alterations == ["mutation"])
+                and _SENSITISING_BEFORE.search(text[max(0, first.start - 30):first.start])):
+            # "absence of sensitising EGFR mutations": a negative for those alone, not for
+            # every EGFR alteration; the examples listed after it belong to the class.
+            alterations = ["sensitizing mutation"] + [
+                a for a in alterations if a not in ("mutation", "fusion", "amplification")]
         if negative:
             specific = [a for a in alterations if a not in ("fusion", "amplification",
                                                            "mutation")]
