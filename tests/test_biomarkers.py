@@ -140,6 +140,15 @@ def test_her2_fish_not_amplified():
         ("ESTROGEN RECEPTOR - POSITIVE, PROGESTERONE RECEPTOR - NEGATIVE",
          {"ER": "positive", "PR": "negative"}),
         ("No HER2 overexpression.", {"HER2": "negative"}),
+        # an item naming its alteration stays in the list
+        ("EGFR, ALK, ROS1, BRAF, MET exon 14 and RET negative.",
+         {"EGFR": "negative", "ALK": "negative", "ROS1": "negative", "BRAF": "negative",
+          "MET": "negative", "RET": "negative"}),
+        ("EGFR mutation, ALK rearrangement and ROS1 fusion: not detected.",
+         {"EGFR": "negative", "ALK": "negative", "ROS1": "negative"}),
+        # a protein change may be the finding itself: not joined
+        ("BRAF V600E, KRAS and NRAS wild-type.",
+         {"BRAF": "positive", "KRAS": "negative", "NRAS": "negative"}),
     ],
 )
 def test_lists_share_a_result(text, expected):

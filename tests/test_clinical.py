@@ -37,6 +37,8 @@ def test_performance_status(text, ecog):
     ("She completed adjuvant AC followed by paclitaxel in 2019.",
      ["doxorubicin + cyclophosphamide + paclitaxel (adjuvant)"]),
     ("Progressed on osimertinib after 14 months.", ["osimertinib"]),
+    ("He received carboplatin, pemetrexed and pembrolizumab followed by pemetrexed and "
+     "pembrolizumab maintenance.", ["carboplatin + pemetrexed + pembrolizumab"]),
     ("He is currently on osimertinib with stable disease.", ["osimertinib"]),
     ("We will continue her on letrozole.", None),
     ("Treatment-naive.", []),

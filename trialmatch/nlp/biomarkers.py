@@ -275,11 +275,26 @@ _DETAIL = re.compile(r"\([^()]{1,80}\)")
 _RESULT_IN_DETAIL = re.compile(r"%|\+|\d\s*/\s*\d")
 
 
+# The alteration a list item names after its gene: "EGFR, ALK, MET exon 14 and RET negative",
+# "EGFR mutation, ALK rearrangement and ROS1 fusion: not detected" (one shared result).
+_ITEM_ALTERATION = re.compile(
+    r"(?i)^\s*(?:(?:exon\s*\d{1,2}(?:\s+(?:skipping|deletions?|insertions?))?|"
+    r"(?:gene\s+)?(?:mutations?|fusions?|rearrangements?|amplifications?|alterations?|"
+    r"variants?|translocations?))\s*)+")
+# (A protein change in a list, "BRAF V600E, KRAS and NRAS wild-type", may be the finding
+# itself: such a list is not joined.)
+
+
 def _separates(gap: str) -> bool:
     """Whether the words between two markers only join them into one list: punctuation and
-    "and"/"or", and bracketed detail that states no result of its own ("(codons 12, 13)",
-    "(including exon 14 skipping)", but not "(95%)" or "(positive)")."""
+    "and"/"or", an alteration naming the item ("MET exon 14", "ALK rearrangement"), and
+    bracketed detail that states no result of its own ("(codons 12, 13)", "(including exon
+    14 skipping)", but not "(95%)" or "(positive)")."""
     if _SEPARATOR.match(gap):
+        return True
+    named = _ITEM_ALTERATION.match(gap)
+    if named and named.end() > 0 and _SEPARATOR.match(gap[named.end():]) and \
+            re.search(r"[,/&]|\b(?:and|or|nor)\b", gap[named.end():]):
         return True
     for detail in _DETAIL.finditer(gap):
         inner = detail.group(0)

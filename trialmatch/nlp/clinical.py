@@ -98,6 +98,8 @@ _SPECIMEN_RECEIVED = re.compile(r"\breceived\s*:|\breceived\s+(?:fresh|unfixed|i
 # Local treatments (the drug lexicon's classes): they are no line of systemic therapy, and a
 # note naming only them says nothing about systemic treatment.
 _LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
+# Maintenance with drugs of the regimen before it continues that line (it is no new one).
+_MAINTENANCE = re.compile(r"\bmaintenance\b|\bcontinu(?:ed|ation)\b", _I)
 _SETTING = re.compile(r"\b(?:neo)?adjuvant\b|\bperioperative\b", _I)
 _SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\n\s*\n|\n(?=\s*[-*•\d])|[!?]")
 
@@ -346,6 +348,9 @@ def _prior_therapies(text: str) -> tuple[list[str] | None, list[str]]:
                 continue
             names = list(dict.fromkeys(m.key for m in given))
             systemic = systemic or any(not _is_local(m) for m in given)
+            if entries and _MAINTENANCE.search(sentence[left:right]) and set(names) <= set(
+                    entries[-1].split(" (")[0].split(" + ")):
+                continue  # "followed by pemetrexed and pembrolizumab maintenance": same line
             entry = " + ".join(names)
             if _SETTING.search(sentence[left:right]):
                 entry += " (adjuvant)"
