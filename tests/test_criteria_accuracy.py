@@ -367,6 +367,18 @@ def test_the_disease_a_sample_comes_from_is_no_requirement(text, expected):
     ("exclusion", "Prior exposure to BCMA-targeted therapy", [(True, ["anti-BCMA"])]),
     ("exclusion", "Previous receipt of TROP2-targeted therapy", [(True, ["anti-TROP2"])]),
     ("exclusion", "Prior exposure to CD70-targeted therapy", []),  # a class the lexicon lacks
+    # "<class> with <member>" and "<member>-based <class>" name the member only
+    ("exclusion", "Prior chemotherapy with gemcitabine at any stage", [(True, ["gemcitabine"])]),
+    ("inclusion", "No previous chemotherapy with a taxane or an anthracycline",
+     [(False, ["anthracycline", "taxane"])]),
+    ("exclusion", "Previous platinum-containing chemotherapy", [(True, ["platinum"])]),
+    ("inclusion", "Relapse within a year of adjuvant endocrine therapy with tamoxifen",
+     [(True, ["tamoxifen"])]),
+    # ...but not a class joined with a drug of another class, nor a list with an unknown item
+    ("exclusion", "Prior chemotherapy with bevacizumab",
+     [(True, ["bevacizumab", "chemotherapy"])]),
+    ("inclusion", "Prior nitrosourea or temozolomide chemotherapy",
+     [(True, ["chemotherapy", "temozolomide"])]),
 ])
 def test_naive_and_targeted_phrasings(kind, text, expected):
     assert _therapies(text, kind) == expected

@@ -10,6 +10,7 @@ from trialmatch.models import Requirement
 from trialmatch.nlp.drugs import (
     DrugMention,
     class_mentions,
+    classes_of,
     drug_mentions,
     find_drug_classes,
     find_drugs,
@@ -429,6 +430,8 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if kept and mention.start < kept[-1].end:
             continue
         kept.append(mention)
+    if len(kept) > 1 and class_spans:
+        kept = _drop_narrowed_classes(text, kept, class_spans)
     groups: dict[bool, list[tuple[DrugMention, bool]]] = {True: [], False: []}
     previous: tuple[DrugMention, bool] | None = None  # the last mention read, and received
     for index, mention in enumerate(kept):
@@ -521,6 +524,46 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     elif not out:
         out += _generic_prior(text, criterion_kind)
     return sorted(out, key=lambda r: r.start)
+
+
+# "<class> with <member>" and "<member>-based <class>" name the member only: "chemotherapy with
+# gemcitabine" is gemcitabine, "platinum-based chemotherapy" platinum (any chemotherapy would
+# let every chemotherapy count, and in an exclusion rule out patients who had another one).
+_NARROWED_BY_AFTER = re.compile(r"\s*(?:with|using|containing|consisting\s+of|based\s+on|"
+                                r"comprising)\s+(?:an?\s+|the\s+|single[\s-]agent\s+)?", _I)
+_NARROWED_BY_BEFORE = re.compile(r"(?:[\s-]*(?:based|containing|doublet|combination|"
+                                 r"including))*[\s-]*", _I)
+
+
+def _drop_narrowed_classes(text: str, kept: list[DrugMention],
+                           class_spans: set[tuple[int, int]]) -> list[DrugMention]:
+    """Leave out a class that a neighbouring member of it narrows ("chemotherapy with
+    gemcitabine", "anthracycline-containing chemotherapy")."""
+    lexicon = get_lexicon()
+
+    def narrower(member: DrugMention, broad: DrugMention) -> bool:
+        if (member.start, member.end) in class_spans:
+            return member.key != broad.key and broad.key in lexicon.ancestors(member.key)
+        return broad.key in classes_of(member.key)
+
+    dropped: set[int] = set()
+    for i, mention in enumerate(kept):
+        if (mention.start, mention.end) not in class_spans:
+            continue
+        after = kept[i + 1] if i + 1 < len(kept) else None
+        before = kept[i - 1] if i else None
+        if after is not None and _NARROWED_BY_AFTER.fullmatch(
+                text[mention.end:after.start]) and narrower(after, mention):
+            dropped.add(i)
+        elif before is not None and _NARROWED_BY_BEFORE.fullmatch(
+                text[before.end:mention.start]) and narrower(before, mention):
+            listed = re.search(r"(?:\bor|and/or|,|/)\s*$", text[max(0, before.start - 12):
+                                                                   before.start], _I)
+            if listed and not (i >= 2 and re.fullmatch(
+                    r"[\s-]*(?:,|/|or|and/or)\s*", text[kept[i - 2].end:before.start], _I)):
+                continue  # "nitrosourea or temozolomide chemotherapy": an unknown alternative
+            dropped.add(i)
+    return [m for i, m in enumerate(kept) if i not in dropped] if dropped else kept
 
 
 def _in_conditional_parenthesis(text: str, mention: DrugMention) -> bool:
