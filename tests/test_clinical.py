@@ -43,6 +43,7 @@ def test_performance_status(text, ecog):
     ("We will continue her on letrozole.", None),
     ("Treatment-naive.", []),
     ("No prior systemic therapy.", []),
+    ("No prior cancer treatment.", []),
     # plans, recommendations and negated therapies are no history
     ("Plan: start osimertinib next week.", None),
     ("We recommend FOLFOX.", None),

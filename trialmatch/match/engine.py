@@ -233,7 +233,9 @@ def plan_match(
         prior_therapies=case.prior_therapies, therapy_reader=therapy_reader,
         note_texts=case.note_texts, metastatic=case.metastatic,
         brain_metastases=case.brain_metastases,
-        prior_complete="prior_therapies" not in case.from_notes, from_notes=case.from_notes,
+        # A history read from notes is complete only when they say there was none.
+        prior_complete="prior_therapies" not in case.from_notes or not case.prior_therapies,
+        from_notes=case.from_notes,
         labs=case.labs, infections=case.infections, pregnant=case.pregnant,
     )
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None

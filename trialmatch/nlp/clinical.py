@@ -81,8 +81,8 @@ _NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
 _NO_TREATMENT = re.compile(
     r"\b(?:treatment|therapy|chemotherapy|systemic\s+therapy)[\s-]+na[iï]ve\b|"
     r"\bpreviously\s+untreated\b|\buntreated\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease)\b|"
-    r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|oncologic\s+)?"
-    r"(?:therapy|treatment)\b|\bhas\s+not\s+(?:yet\s+)?(?:received|had)\s+any\s+"
+    r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|"
+    r"oncologic(?:al)?\s+|cancer(?:-directed)?\s+)?(?:therapy|therapies|treatments?)\b|\bhas\s+not\s+(?:yet\s+)?(?:received|had)\s+any\s+"
     r"(?:systemic\s+|anti-?cancer\s+)?(?:therapy|treatment)\b", _I)
 # Where one regimen ends and the next begins inside a sentence.
 _REGIMEN_BREAK = re.compile(
