@@ -132,6 +132,13 @@ def test_biomarker_phrasings(criterion_kind, text, expected):
     # an exclusion about the course on a therapy does not exclude on its disease words
     ("exclusion", "Locally advanced (Stage III) unresectable NSCLC that progressed during "
                   "platinum-based chemoradiation", []),
+    # ...nor does a therapy's setting when the therapy itself is not read
+    ("exclusion", "No earlier chemotherapy for metastatic disease was allowed", []),
+    ("exclusion", "Epirubicin was permitted as prior adjuvant therapy but not for metastatic "
+                  "disease", []),
+    ("exclusion", "Received systemic treatment for advanced disease", []),
+    ("exclusion", "Received sequential chemoradiation for locally advanced (Stage III) "
+                  "unresectable disease", []),
     ("exclusion", "Stage IV disease", ["IV"]),
 ])
 def test_stage_and_extent_that_qualify_a_therapy(criterion_kind, text, expected):

@@ -93,7 +93,7 @@ _THERAPY_SETTING = re.compile(
     r"chemoradiotherapy|radiotherapy|radiation|surgery|resection|agents?|inhibitors?|"
     r"antibod(?:y|ies)|TKIs?|\w+mab|\w+nib|na[iï]ve|untreated)\)?\s+"
     r"(?:(?:with|of)\s+(?:an?\s+|the\s+)?[\w/-]+\s+)?(?:(?:given|received|"
-    r"administered|approved)\s+)?(?:for|in)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:(?:their|"
+    r"administered|approved)\s+)?(?:(?:but|and)\s+)?(?:not\s+)?(?:for|in)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:(?:their|"
     r"his|her|the)\s+)?(?:(?:[\w-]+,?\s+){1,4}(?:or|and|and/or)\s+)?(?:[\w-]+\s+)?$",
     re.IGNORECASE)
 
@@ -392,6 +392,12 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # criterion is about the course on a therapy (which the notes do not tell), so its
         # disease words must not exclude on their own.
         requirements = [r for r in requirements if r.kind not in ("stage", "extent")]
+    elif kind == "exclusion" and any(r.kind in ("stage", "extent") for r in requirements) \
+            and triggered("therapy"):
+        # The same holds when the therapy itself is not read ("Previous chemotherapy for
+        # metastatic disease, concurrent immunotherapy"): excluding the setting would
+        # exclude every patient with that disease.
+        requirements = _drop_therapy_settings(requirements, text)
     if other_malignancy:
         # "Other malignancy ... unless treated with surgery": the treatment is the other
         # cancer's, not a fact about this one.
@@ -460,7 +466,8 @@ _COURSE_WORDS = re.compile(r"\b(?:progress\w*|relaps\w*|refractory|resistan\w*|r
                            r"intoleran\w*|failed|failure)\b", re.IGNORECASE)
 _COURSE_WORDS_F = Folded(_COURSE_WORDS, ("progress", "relaps", "refractory", "resistan", "recurr",
                                          "intoleran", "fail"))
-_LIST_GAP = re.compile(r"[\s,/]*(?:(?:or|and|and/or|[\w-]+)[\s,/]+){0,3}", re.IGNORECASE)
+# A list of settings may restate one in parentheses: "locally advanced (Stage III) unresectable".
+_LIST_GAP = re.compile(r"[\s,/()]*(?:(?:or|and|and/or|[\w-]+)[\s,/()]+){0,3}", re.IGNORECASE)
 
 
 def _drop_therapy_settings(requirements: list[Requirement], text: str) -> list[Requirement]:
