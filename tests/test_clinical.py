@@ -48,6 +48,8 @@ def test_performance_status(text, ecog):
     ("Plan: start osimertinib next week.", None),
     ("We recommend FOLFOX.", None),
     ("He has never received immunotherapy.", None),
+    ("Progressed on docetaxel. No prior tucatinib, lapatinib, neratinib or trastuzumab "
+     "deruxtecan.", ["docetaxel"]),
     # a pathology report's specimen and local treatment alone tell no systemic history
     ("Received fresh is a 606 gram left nephrectomy.", None),
     ("Status post lobectomy.", None),

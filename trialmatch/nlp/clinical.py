@@ -338,7 +338,7 @@ def _prior_therapies(text: str) -> tuple[list[str] | None, list[str]]:
         cuts = [0] + [m.start() for m in _REGIMEN_BREAK.finditer(sentence)] + [len(sentence)]
         for left, right in zip(cuts, cuts[1:], strict=False):
             segment_mentions = [m for m in mentions if left <= m.start < right]
-            given = [m for m in segment_mentions if _given(sentence, m)]
+            given = _given_in_list(sentence, segment_mentions)
             if not given:
                 continue
             # "recurrence 5 months after completing platinum": a class restating the class of
@@ -385,6 +385,34 @@ def _is_local(mention: DrugMention) -> bool:
 _GIVEN_AFTER = re.compile(r"\s*(?:(?:was|were)\s+(?:given|administered|stopped|discontinued|"
                           r"completed)|[\s-]*(?:refractory|resistant|pretreated|experienced|"
                           r"failure)\b)", _I)
+
+
+_LIST_GAP = re.compile(r"^[\s,/]*(?:(?:or|and|nor|and/or)[\s,/]*)?$", _I)
+
+
+def _given_in_list(sentence: str, mentions: list[DrugMention]) -> list[DrugMention]:
+    """The mentions the sentence says were given; a negation reaches along a list ("No prior
+    tucatinib, lapatinib, neratinib or trastuzumab deruxtecan")."""
+    given: list[DrugMention] = []
+    negated = False
+    previous: DrugMention | None = None
+    for mention in mentions:
+        in_list = previous is not None and bool(
+            _LIST_GAP.match(sentence[previous.end:mention.start]))
+        if in_list and negated:
+            previous = mention
+            continue
+        negated = _negated(sentence, mention)
+        if not negated and _given(sentence, mention):
+            given.append(mention)
+        previous = mention
+    return given
+
+
+def _negated(sentence: str, mention: DrugMention) -> bool:
+    before = sentence[:mention.start]
+    return bool(_NEGATED_BEFORE.search(before[-60:]) or _NAIVE_AFTER.match(
+        sentence[mention.end:mention.end + 40]))
 
 
 def _given(sentence: str, mention: DrugMention) -> bool:
