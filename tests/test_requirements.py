@@ -139,6 +139,11 @@ CASES = [
      {"within_years": 5, "negated": True}),
     ("exclusion", "Concurrent malignancy requiring treatment", "other_malignancy",
      {"within_years": None}),
+    # non-standard wordings of metastatic disease
+    ("exclusion", "Metastasis disease confirmed by pathology or imaging", "extent",
+     {"extent": "metastatic"}),
+    ("exclusion", "Any imaging evidence of distant spread of the cancer", "extent",
+     {"extent": "metastatic"}),
 ]
 
 
@@ -228,6 +233,14 @@ def test_biomarker_requirements(criterion_kind, text, expected):
             assert item["status"] == status
             for key, value in extra.items():
                 assert item[key] == value, item
+
+
+@pytest.mark.parametrize("text", [
+    "Serious heart disease or cerebral vessel disease",
+    "An autoimmune disorder with CNS involvement",
+])
+def test_other_diseases_of_the_brain_are_no_cns_metastases(text):
+    assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "cns_metastases"]
 
 
 @pytest.mark.parametrize("text", [

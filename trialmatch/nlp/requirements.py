@@ -53,7 +53,7 @@ _CONTEXT_SEPARATOR = "\n"
 _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
     "extent": (("metasta", "advanced", "resect", "inoperable", "recurr", "relaps", "early",
-                "amenable", "candidate"), ()),
+                "amenable", "candidate", "distant"), ()),
     "measurable": (("measurable",), ()),
     "age": (("year", "adult"), ("age", "aged", "ages", "old")),
     "sex": (("female", "women", "woman"), ("male", "males", "men", "man")),

@@ -339,7 +339,9 @@ _EXTENT_PATTERNS = [
     ("locally_advanced", r"\b(?:locally|loco-?regionally|regionally)[\s-]+advanced\b"),
     ("metastatic", r"\b(?:non-?|not\s+)?metastatic\b(?![\s-]+(?:to\s+)?(?:the\s+)?(?:brain|cns|"
                    r"central\b|spinal|leptomening|lesions?\s+in\s+the\s+brain))|"
-                   r"\bdistant\s+metasta\w*|\bmetastatic\s+disease\b|\bstage\s+iv\b(?=.{0,3}\()"),
+                   r"\bdistant\s+metasta\w*|\bmetastatic\s+disease\b|\bstage\s+iv\b(?=.{0,3}\()|"
+                   # "Metastasis disease", "distant spread of the disease": other wordings
+                   r"\bmetasta(?:sis|ses)\s+disease\b|\bdistant\s+(?:spread|disease)\b"),
     ("unresectable", r"\b(?:unresectable|un-resectable|non-?resectable|inoperable|"
                      r"not\s+(?:surgically\s+)?resectable|not\s+(?:amenable|suitable|eligible|"
                      r"a\s+candidate|candidates?)\s+(?:to|for)\s+(?:curative(?:-intent)?\s+|"
@@ -712,7 +714,10 @@ _CNS = re.compile(
     r"\b(?:brain|cns|central\s+nervous\s+system|cerebral|intracranial|intra-cranial|"
     r"leptomeningeal|meningeal|spinal\s+cord|parenchymal\s+brain)\s+(?:\(\w+\)\s+)?"
     r"(?:and/or\s+|or\s+|/\s*)?"
-    r"(?:\w+\s+)?(?:metasta\w*|mets|involvement|disease|lesions?|carcinomatosis|spread)\b|"
+    # "cerebral vessel disease", "brain inflammatory lesions" are no metastases
+    r"(?:(?!(?:vessels?|vascular|small|ischa?emic|degenerative|demyelinating|inflammatory|"
+    r"infectious|autoimmune|traumatic|white)\b)\w+\s+)?"
+    r"(?:metasta\w*|mets|involvement|disease|lesions?|carcinomatosis|spread)\b|"
     r"\bmetasta\w*\s+(?:\w+\s+){0,2}(?:to|in|of|involving)\s+(?:the\s+)?(?:brain|cns|"
     r"central\s+nervous\s+system|leptomeninges)\b|\bleptomeningeal\s+(?:carcinomatosis|"
     r"disease|metasta\w*)|\bcarcinomatous\s+meningitis\b",
@@ -720,6 +725,9 @@ _CNS = re.compile(
 _CNS_PRIMARY = re.compile(r"primary\s+(?:brain|cns|central)|cns\s+lymphoma|lymphoma\s+of\s+the\s+"
                           r"cns|cns\s+(?:disease|involvement)\s+(?:by|of|from)\s+"
                           r"(?:leuka?emia|lymphoma)", _I)
+_CNS_OF_ANOTHER_DISEASE = re.compile(r"\b(?:autoimmune|inflammatory|infectious|vascular|"
+                                     r"neurologic\w*)\s+(?:diseases?|disorders?|conditions?)"
+                                     r"\s+(?:with|involving|affecting)\s+(?:the\s+)?$", _I)
 _CNS_ACTIVE = re.compile(r"\b(?:active|symptomatic|progressive|progressing|uncontrolled|"
                          r"unstable|growing|new|clinically\s+significant|neurologically\s+"
                          r"unstable|requiring\s+(?:steroids|corticosteroids|treatment))\b", _I)
@@ -740,6 +748,8 @@ def find_cns_metastases(text: str, criterion_kind: str) -> list[Requirement]:
     for match in _CNS.finditer(text):
         if _CNS_PRIMARY.search(text[max(0, match.start() - 20):match.end() + 30]):
             continue
+        if _CNS_OF_ANOTHER_DISEASE.search(text[max(0, match.start() - 40):match.start()]):
+            continue  # "autoimmune disease with CNS involvement": not the cancer's
         found = _cns_requirement(text, match, criterion_kind)
         if found:
             return found
