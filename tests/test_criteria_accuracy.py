@@ -495,3 +495,26 @@ def test_postoperative_therapy_is_no_resection(text, expected):
 def test_a_serial_comma_keeps_the_last_stage(text, last):
     groups = _kind(text, "inclusion", "stage")[0]["groups"]
     assert groups[-1] == last and "I" not in groups[1:]
+
+
+@pytest.mark.parametrize("text,kept", [
+    # a sentence of an inclusion saying whom it rules out demands none of its facts
+    ("ER-positive breast cancer. Those with PR-positive but ER-negative tumours are not "
+     "eligible.", [("biomarker", "ER", "positive"), ("cancer_type", None, None)]),
+    ("HER2-negative disease; if any lesion is HR-negative, the patient is ineligible",
+     [("biomarker", "HER2", "negative")]),
+    ("Prostate adenocarcinoma. Participants with small cell features are not eligible.",
+     [("cancer_type", None, None)]),
+    ("Measurable disease. Not eligible: patients whose only lesion was resected.",
+     [("measurable_disease", None, None)]),
+    ("Stage T1-T4 (if operable, inflammatory breast cancer is excluded)", []),
+    # "not eligible for <a therapy>" describes the patient: it is kept
+    ("Relapsed or refractory AML in patients who are not eligible for intensive chemotherapy",
+     [("extent", None, None), ("cancer_type", None, None)]),
+])
+def test_sentences_saying_who_is_not_eligible_demand_nothing(text, kept):
+    found = []
+    for r in parse_criterion(text, "inclusion"):
+        item = (r.params.get("any_of") or [{}])[0]
+        found.append((r.kind, item.get("marker"), item.get("status")))
+    assert sorted(found, key=str) == sorted(kept, key=str)

@@ -411,6 +411,13 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
                         or not _allows(text, r.start, r.end)]
     if kind == "exclusion":
         requirements = restrict_for_exclusion(requirements, text)
+    elif requirements and ("ligib" in lower or "exclud" in lower or "not " in lower):
+        # "ER+ ... Patients with PR-positive but ER-negative disease are not eligible": a
+        # sentence of an inclusion that says whom it rules out demands none of its facts.
+        ruled_out = _ruled_out_spans(text)
+        if ruled_out:
+            requirements = [r for r in requirements if not any(
+                left <= r.start and r.end <= right for left, right in ruled_out)]
     # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")
     # states it once.
     unique: dict[tuple[str, str], Requirement] = {}
@@ -419,6 +426,27 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     requirements = list(unique.values())
     requirements.sort(key=lambda r: (r.start, REQUIREMENT_KINDS.index(r.kind)))
     return requirements
+
+
+# "... are not eligible (for this study).", "the patient is ineligible", "is excluded", and
+# "Not eligible: ..." ("who are not eligible for chemotherapy" names a therapy: not read).
+_RULED_OUT_END = re.compile(
+    r"\b(?:are|is|will\s+be|shall\s+be|would\s+be)\s+(?:not\s+(?:be\s+)?(?:eligible|included|"
+    r"allowed|permitted|enrolled)|ineligible|excluded)(?:\s+(?:for|from|in)\s+(?:this\s+|the\s+)?"
+    r"(?:study|trial|protocol|enrol\w*|participation))?\W*$", re.IGNORECASE)
+_RULED_OUT_START = re.compile(r"\W*(?:not\s+eligible|ineligible|excluded)\s*:", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.;\n]+(?:(?<=\d)\.(?=\d)[^.;\n]*)*")
+_PARENTHESIS = re.compile(r"\([^()]*\)")
+
+
+def _ruled_out_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences (or asides) of a criterion that say who is not eligible."""
+    blanked = _PARENTHESIS.sub(lambda m: " " * len(m.group()), text)
+    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(blanked)
+             if _RULED_OUT_END.search(m.group()) or _RULED_OUT_START.match(m.group())]
+    spans += [(m.start(), m.end()) for m in _PARENTHESIS.finditer(text)
+              if _RULED_OUT_END.search(m.group()[1:-1])]
+    return spans
 
 
 _DISEASE_KINDS = frozenset(("cancer_type", "histology", "primary_site", "stage", "extent"))
