@@ -518,3 +518,22 @@ def test_sentences_saying_who_is_not_eligible_demand_nothing(text, kept):
         item = (r.params.get("any_of") or [{}])[0]
         found.append((r.kind, item.get("marker"), item.get("status")))
     assert sorted(found, key=str) == sorted(kept, key=str)
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a conditional or additional permission rules nobody out
+    ("Patients with recurrent disease will be eligible if 12 months have passed since surgery",
+     [{"extent": "recurrent", "allowed": True}]),
+    ("Locally recurrent tumours after resection may also be included",
+     [{"extent": "recurrent", "allowed": True}, {"extent": "resected", "allowed": True}]),
+    # ...but a plain "are eligible", or a permission in an aside, leaves the demand
+    ("Patients with metastatic disease are eligible", [{"extent": "metastatic"}]),
+    ("Up to 5 sites of metastatic disease (3 lesions in one organ will be eligible)",
+     [{"extent": "metastatic"}]),
+    # nodes involved by cancer are regional disease, not distant metastases
+    ("At least one axillary node is involved by metastatic carcinoma", []),
+    ("No suspicious metastatic lymph nodes on neck CT", []),
+])
+def test_permitted_and_regional_extents(text, expected):
+    assert [r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"] == \
+        expected

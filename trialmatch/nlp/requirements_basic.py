@@ -337,8 +337,10 @@ _NOT_A_SYMPTOM = (r"(?![\s-]+(?:diarrh\w*|infections?|pneumon\w*|thrombo\w*|blee
                   r"falls?|fractures?|pericardial|pleural|hypoglyc\w*|syncope|angina)\b)")
 _EXTENT_PATTERNS = [
     ("locally_advanced", r"\b(?:locally|loco-?regionally|regionally)[\s-]+advanced\b"),
+    # "metastatic lymph nodes" are regional disease, not distant
     ("metastatic", r"\b(?:non-?|not\s+)?metastatic\b(?![\s-]+(?:to\s+)?(?:the\s+)?(?:brain|cns|"
-                   r"central\b|spinal|leptomening|lesions?\s+in\s+the\s+brain))|"
+                   r"central\b|spinal|leptomening|lesions?\s+in\s+the\s+brain|(?:(?:axillary|"
+                   r"regional|cervical|lymph|ipsilateral)\s+)*(?:lymph\s+)?nodes?\b))|"
                    r"\bdistant\s+metasta\w*|\bmetastatic\s+disease\b|\bstage\s+iv\b(?=.{0,3}\()|"
                    # "Metastasis disease", "distant spread of the disease": other wordings
                    r"\bmetasta(?:sis|ses)\s+disease\b|\bdistant\s+(?:spread|disease)\b"),
@@ -367,6 +369,18 @@ _CNS_NEAR = re.compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
 _NEW_ALTERNATIVE = re.compile(r",\s*(?:or|and/or)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
+_NODES_INVOLVED_BY = re.compile(r"\bnodes?\s+(?:(?:are|is|were|was)\s+)?(?:involved|infiltrated|"
+                                r"positive|affected)\s+(?:by|with|for)\s+(?:\w+\s+)?$", _I)
+# A permission after the extent in its sentence: "will be eligible if", "are also eligible",
+# "may be included" (a plain "are eligible" is how many criteria state their demand).
+_PERMISSION_AFTER = re.compile(
+    r"\b(?:(?:will|may|can)\s+(?:also\s+)?be|(?:are|is)\s+also)\s+(?:eligible|allowed|permitted|"
+    r"included|enrolled)\b|\b(?:are|is)\s+(?:eligible|allowed|permitted)\s+(?:if|provided|"
+    r"as\s+long\s+as|only\s+if|when)\b", _I)
+_SENTENCE_STOP = re.compile(r"(?<!\d)\.(?!\d)|;|\n")
+_ASIDE_AFTER = re.compile(r"\([^()]*(?:\)|$)")  # an aside permits something else
+
+
 def find_extent(text: str) -> list[Requirement]:
     """Disease extent, one requirement per term: "locally advanced or metastatic" gives two,
     which the matcher reads as alternatives (same kind in one criterion)."""
@@ -380,6 +394,8 @@ def find_extent(text: str) -> list[Requirement]:
                 continue
             if in_conditional(text, start):
                 continue
+            if name == "metastatic" and _NODES_INVOLVED_BY.search(text[max(0, start - 50):start]):
+                continue  # "axillary nodes are involved by metastatic breast cancer": regional
             clause_left, clause_right = clause_bounds(text, start, end)
             if name == "resected" and _CNS_NEAR.search(text[clause_left:clause_right]):
                 continue
@@ -404,6 +420,13 @@ def find_extent(text: str) -> list[Requirement]:
         params: dict = {"extent": name}
         if negated:
             params["negated"] = True
+        elif "ligib" in text or "llow" in text or "ermit" in text or "nclud" in text:
+            sentence_end = _SENTENCE_STOP.search(text, end)
+            after = text[end:sentence_end.start() if sentence_end else len(text)]
+            if _PERMISSION_AFTER.search(_ASIDE_AFTER.sub(" ", after)):
+                # "Patients with recurrent disease will be eligible if ...", "are also
+                # eligible": a permission, which rules nobody out.
+                params["allowed"] = True
         out.append(requirement("extent", params, text, start, end))
     out.sort(key=lambda r: r.start)
     return out
