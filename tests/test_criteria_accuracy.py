@@ -386,6 +386,15 @@ def test_the_disease_a_sample_comes_from_is_no_requirement(text, expected):
      [(True, ["bevacizumab", "chemotherapy"])]),
     ("inclusion", "Prior nitrosourea or temozolomide chemotherapy",
      [(True, ["chemotherapy", "temozolomide"])]),
+    # an ADC with a named payload is narrower than the lexicon can check: neither every ADC
+    # nor every topoisomerase inhibitor; the drugs named beside it stay
+    ("exclusion", "Earlier treatment with an ADC carrying a topoisomerase I inhibitor payload",
+     []),
+    ("exclusion", "Prior sacituzumab govitecan or any antibody-drug conjugate (ADC) with a "
+                  "topoisomerase inhibitor", [(True, ["sacituzumab govitecan"])]),
+    # node staging and minor operations are no cancer surgery
+    ("exclusion", "Previous sentinel lymph node surgery on the affected side", []),
+    ("exclusion", "Prior axillary surgery", []),
 ])
 def test_naive_and_targeted_phrasings(kind, text, expected):
     assert _therapies(text, kind) == expected

@@ -448,6 +448,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
                                                     mention.end])
             kept[index] = mention
             class_spans.add((mention.start, mention.end))
+        if mention.key == "surgery" and _NOT_CANCER_SURGERY.search(
+                text[max(0, mention.start - 40):mention.start]):
+            continue  # "sentinel lymph node surgery", "minor surgery": not cancer surgery
         left, right = clause_bounds(text, mention.start, mention.end)
         sentence_end = SENTENCE_END.search(text, mention.end)
         sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
@@ -535,6 +538,22 @@ _NARROWED_BY_BEFORE = re.compile(r"(?:[\s-]*(?:based|containing|doublet|combinat
                                  r"including))*[\s-]*", _I)
 
 
+# Procedures that are no resection of the cancer: staging of the nodes, minor and other
+# surgery (the lexicon's "surgery" would count any operation).
+_NOT_CANCER_SURGERY = re.compile(
+    r"\b(?:sentinel|(?:lymph\s+)?nodes?|nodal|axillary|minor|dental|cosmetic|reconstructive|"
+    r"diagnostic|plastic|elective|cardiac|orthopa?edic|cataract|eye|ophthalmic)\s+$", _I)
+
+
+# Classes whose members carry a drug of another class (an antibody-drug conjugate's payload).
+_CARRIER_CLASSES = frozenset({"antibody-drug conjugate"})
+_PAYLOAD_AFTER = re.compile(
+    r"\s*(?:\(\w+\)\s*)?(?:containing|consisting\s+of|with|carrying|bearing|conjugated\s+"
+    r"(?:to|with))\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,3}?(?:topoisomerase|payload|"
+    r"chemotherapeutic|cytotoxic|exatecan|deruxtecan|camptothecin|auristatin|maytansin\w*|"
+    r"calicheamicin|pyrrolobenzodiazepine|PBD\b|MMAE\b)", _I)
+
+
 def _drop_narrowed_classes(text: str, kept: list[DrugMention],
                            class_spans: set[tuple[int, int]]) -> list[DrugMention]:
     """Leave out a class that a neighbouring member of it narrows ("chemotherapy with
@@ -552,6 +571,17 @@ def _drop_narrowed_classes(text: str, kept: list[DrugMention],
             continue
         after = kept[i + 1] if i + 1 < len(kept) else None
         before = kept[i - 1] if i else None
+        if mention.key in _CARRIER_CLASSES:
+            payload = _PAYLOAD_AFTER.match(text, mention.end)
+            if payload:
+                # "ADC containing a topoisomerase I inhibitor": ADCs with that payload, which
+                # the lexicon cannot tell apart; neither every ADC nor every topoisomerase
+                # inhibitor (the drugs named beside it are kept).
+                dropped.add(i)
+                dropped.update(j for j in range(i + 1, len(kept))
+                               if kept[j].start < payload.end() + 5
+                               and (kept[j].start, kept[j].end) in class_spans)
+                continue
         if after is not None and _NARROWED_BY_AFTER.fullmatch(
                 text[mention.end:after.start]) and narrower(after, mention):
             dropped.add(i)
