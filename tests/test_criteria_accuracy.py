@@ -284,7 +284,7 @@ def test_exclusion_of_a_qualified_disease_in_a_trial(text, conditions, expected)
     # "must not have X" under the exclusion header restates the exclusion: X excludes
     ("Patient must not have any evidence of distant metastasis on imaging", "extent",
      {"extent": "metastatic"}),
-    ("Patient must not have undergone prior sentinel lymph node surgery", "prior_therapy",
+    ("Patient must not have undergone prior mastectomy", "prior_therapy",
      {"received": True, "drugs": [], "classes": ["surgery"]}),
     ("Participants must not have had prior treatment with an anti-PD-1 or anti-CTLA-4 antibody",
      "prior_therapy", {"received": True, "drugs": [],
