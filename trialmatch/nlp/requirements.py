@@ -411,7 +411,9 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
                         or not _allows(text, r.start, r.end)]
     if kind == "exclusion":
         requirements = restrict_for_exclusion(requirements, text)
-    elif requirements and ("ligib" in lower or "exclud" in lower or "not " in lower):
+    elif requirements and ("ligib" in lower or "exclud" in lower or (
+            "not " in lower and ("allow" in lower or "permit" in lower or "includ" in lower
+                                 or "enrol" in lower))):
         # "ER+ ... Patients with PR-positive but ER-negative disease are not eligible": a
         # sentence of an inclusion that says whom it rules out demands none of its facts.
         ruled_out = _ruled_out_spans(text)
