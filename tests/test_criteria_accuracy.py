@@ -539,6 +539,9 @@ def test_sentences_saying_who_is_not_eligible_demand_nothing(text, kept):
     ("Patients with metastatic disease are eligible", [{"extent": "metastatic"}]),
     ("Up to 5 sites of metastatic disease (3 lesions in one organ will be eligible)",
      [{"extent": "metastatic"}]),
+    # "not amenable to ..." denies a therapy, not the alternative after "or"
+    ("Locally advanced disease not amenable to curative treatment or metastatic disease",
+     [{"extent": "locally_advanced"}, {"extent": "metastatic"}]),
     # nodes involved by cancer are regional disease, not distant metastases
     ("At least one axillary node is involved by metastatic carcinoma", []),
     ("No suspicious metastatic lymph nodes on neck CT", []),

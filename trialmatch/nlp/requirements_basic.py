@@ -366,6 +366,11 @@ _THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemo
                               r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
 _CNS_NEAR = re.compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
+# "locally advanced disease not amenable to curative therapy or metastatic": the "not"
+# denies a therapy option; the extent after "or" is a new alternative.
+_NOT_AMENABLE_OR = re.compile(r"\bnot\s+(?:be\s+)?(?:amenable|suitable|eligible|candidates?|"
+                              r"a\s+candidate|appropriate|fit)\b[^.;,]*?\bor\s+(?:[\w-]+\s+){0,2}$",
+                              _I)
 _NEW_ALTERNATIVE = re.compile(r",\s*(?:or|and/or)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
@@ -405,7 +410,8 @@ def find_extent(text: str) -> list[Requirement]:
             setting = _THERAPY_SETTING.search(text[max(0, start - 60):start])
             # "Locally advanced disease not amenable to curative treatment, or metastatic
             # disease": a new alternative after ", or" is out of reach of the negation before.
-            alternative = _NEW_ALTERNATIVE.search(text[max(0, start - 40):start])
+            alternative = _NEW_ALTERNATIVE.search(text[max(0, start - 40):start]) or (
+                "not " in text and _NOT_AMENABLE_OR.search(text[max(0, start - 80):start]))
             negated = negated or (not setting and not alternative and is_negated(
                 text, start, end, window=40, look_after=False))
             found.append((start, end, name, negated, bool(alternative)))
