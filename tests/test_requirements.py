@@ -205,6 +205,12 @@ BIOMARKERS = [
                   "rearrangements",
      [[("EGFR", "negative", {"alterations": ["sensitizing mutation", "L858R"]})],
       [("ALK", "negative", {})]]),
+    # "estrogen and/or progesterone receptors" is ER or PR; a status word before it is its own
+    ("inclusion", "Tumour with positive oestrogen and/or progesterone receptors, and HER2 "
+                  "negative",
+     [[("ER", "positive", {}), ("PR", "positive", {})], [("HER2", "negative", {})]]),
+    ("inclusion", "HER2 is negative when every test performed shows it",
+     [[("HER2", "negative", {})]]),
     # A bare "exon 21" is its sensitising point mutations; a marker's "status" is a test.
     ("inclusion", "Tumour EGFR activating mutations (exon 19 deletion or exon 21) and T790M "
                   "mutation status",

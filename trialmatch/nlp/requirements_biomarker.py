@@ -58,6 +58,10 @@ _COMPOSITES: list[tuple[str, str]] = [
              r"\btumou?r\s+mutation(?:al)?\s+burden[\s-]*(?:\(TMB\)\s*)?[\s-]*high\b"),
     ("HER2low", r"\bHER-?2\)?[\s-]*(?:/neu)?[\s-]*low\b"),
     ("HER2ultralow", r"\bHER-?2\)?[\s-]*(?:/neu)?[\s-]*ultra[\s-]*low\b"),
+    # "(positive) estrogen and/or progesterone receptor(s)": the vocabulary knows "estrogen"
+    # only with its "receptor"
+    ("ERPR", r"(?:\bpositive\s+)?\b(?:o?estrogen|ER)\s*(?:and/or|or|and|/)\s*progesterone\s+"
+             r"receptors?(?:\s*\((?:ER|PR|PgR)\))?"),
     ("HR+", r"\b(?:hormone[\s-]+receptor|HR)[\s-]*(?:\(HR\))?[\s-]*(?:\+|positive\b|\(\+\))"),
     ("HR-", r"\b(?:hormone[\s-]+receptor|HR)[\s-]*(?:\(HR\))?[\s-]*(?:negative\b|\(-\))"),
     ("TN", r"\btriple[\s-]+negative\b|\bTNBC\b|\bER\s*-\s*/\s*PR\s*-\s*/\s*HER2\s*-"),
@@ -111,7 +115,7 @@ _SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\s\+\s)
                         r"\band\b)?\s*$", _I)
 
 _NEGATIVE_AFTER = re.compile(
-    r"^[\s:-]*(?:\(?(?:-|−)\)?(?![\w\d])|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
+    r"^[\s:-]*(?:(?:is|are)\s+(?=negative\b))?(?:\(?(?:-|−)\)?(?![\w\d])|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
     r"non-?amplified\b|not\s+(?:amplified|mutated|detected|overexpressed|expressed|rearranged)|"
     r"no\s+(?:detectable\s+|known\s+)?(?:mutation|alteration|amplification|rearrangement|"
     r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
@@ -224,6 +228,7 @@ _GENERIC_KEYS = {"germline", "somatic", "mutation", "fusion", "amplification", "
 
 
 _COMPOSITE_GATE = re.compile(r"msi|mss|mmr|microsat|mismatch|tmb|burden|her-?2|hormone|\bhr\b|"
+                             r"progesterone|"
                              r"triple|tnbc|brca|ntrk|\bras\b", _I)
 
 
@@ -255,6 +260,11 @@ def _composite_mentions(text: str) -> list[_Mention]:
                 out.append(_Mention(["HER2"], s, e, "negative",
                                     [_item("HER2", "negative", min_value=1, max_value=2,
                                            unit="IHC")]))
+            elif name == "ERPR":
+                if m.group().lower().startswith("positive"):
+                    out.append(_Mention(["ER", "PR"], s, e, "positive", [_item("ER"), _item("PR")]))
+                else:
+                    out.append(_Mention(["ER", "PR"], s, e))
             elif name == "HR+":
                 out.append(_Mention(["ER", "PR"], s, e, "positive",
                                     [_item("ER"), _item("PR")]))
