@@ -211,6 +211,9 @@ BIOMARKERS = [
      [[("ER", "positive", {}), ("PR", "positive", {})], [("HER2", "negative", {})]]),
     ("inclusion", "HER2 is negative when every test performed shows it",
      [[("HER2", "negative", {})]]),
+    # a copy number or ratio below the cut-off is a negative ISH value, not HER2-positive
+    ("inclusion", "ISH negative (mean HER2 copy number < 4.0 signals per cell)", []),
+    ("inclusion", "No amplification: HER2/CEP17 ratio < 2.0", [[("HER2", "negative", {})]]),
     # A bare "exon 21" is its sensitising point mutations; a marker's "status" is a test.
     ("inclusion", "Tumour EGFR activating mutations (exon 19 deletion or exon 21) and T790M "
                   "mutation status",

@@ -176,6 +176,8 @@ _LIST_ON = re.compile(r"\s*(?:[,/]|or\b|and\b)", re.I)
 _LIST_STOP = re.compile(r"\b(?:alone|in\s+combination|as\s+well\s+as|co-?occur\w*|"
                         r"concomitant|coexist\w*)\b", re.I)
 _GENERIC_NAMES = ("sensitizing mutation", "fusion", "amplification", "mutation")
+_BELOW_A_COUNT = re.compile(r"\s*(?:/\s*CEP\s*-?(?:17)?\s*)?(?:gene\s+)?(?:copy\s+number|"
+                           r"ratio\w*)\s*(?:of\s*|is\s*)?(?:<|≤|less\s+than|below)", _I)
 _PARENTHESES = re.compile(r"\([^()]*\)")
 _NEGATED_LIST_GAP = re.compile(r"[\s,]*(?:\w+[\s,]+){0,2}(?:and|or|nor|and/or)\s*", re.I)
 _STATUS_AFTER = re.compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
@@ -317,6 +319,10 @@ def _marker_mentions(text: str) -> list[_Mention]:
                 or _DEFINITION_BEFORE.search(text[max(0, mention.start - 40):mention.start])):
             continue  # "HER2 negative (defined as HER2 IHC 2+ or less ...)" restates it
         seen.update(mention.markers)
+        if mention.status is None and _BELOW_A_COUNT.match(text, mention.end) and not re.search(
+                r"\b(?:lack|absence|no|without)\b",
+                text[max(0, mention.start - 40):mention.start], _I):
+            continue  # "average HER2 copy number < 4.0 signals per cell": a negative ISH value
         if re.search(r"\bother\s+$", text[max(0, mention.start - 8):mention.start], _I):
             continue  # "alone or with other EGFR mutations" names no requirement
         if kept and kept[-1].markers == mention.markers and re.fullmatch(
