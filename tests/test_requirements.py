@@ -518,3 +518,24 @@ def test_a_lead_in_about_intolerance_keeps_the_arms_therapy_history():
     found = parse_in_context("Arm A: progressed on one prior line of checkpoint inhibitor therapy",
                              "inclusion", lead_in, 0)
     assert "prior_therapy" in {r.kind for r in found}
+
+
+def test_every_composite_marker_match_holds_one_of_its_gate_words():
+    # `_COMPOSITE_WORDS` lets a composite pattern be skipped when none of its words is in the
+    # text: every match over the fixture criteria (and these spellings) must hold one.
+    from pathlib import Path
+
+    from trialmatch.nlp.requirements_biomarker import _COMPOSITE, _COMPOSITE_WORDS
+
+    folder = Path(__file__).parent.parent / "fixtures" / "criteria"
+    lines = [line for p in sorted(folder.glob("*.txt"))
+             for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines += ["MSI-H or dMMR", "MSS", "high tumour mutational burden", "HER2-ultralow",
+              "ER-/PR-/HER2-", "gBRCAm", "RAS wild-type", "positive estrogen or progesterone "
+              "receptors", "deficient mismatch repair", "hormone receptor (HR) positive"]
+    assert {name for name, _ in _COMPOSITE} == set(_COMPOSITE_WORDS)
+    for name, pattern in _COMPOSITE:
+        for line in lines:
+            for match in pattern.finditer(line):
+                assert any(w in match.group().lower() for w in _COMPOSITE_WORDS[name]), (
+                    name, match.group())

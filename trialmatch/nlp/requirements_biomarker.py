@@ -234,11 +234,24 @@ _COMPOSITE_GATE = re.compile(r"msi|mss|mmr|microsat|mismatch|tmb|burden|her-?2|h
                              r"triple|tnbc|brca|ntrk|\bras\b", _I)
 
 
+# Substrings one of which every match of a composite pattern holds (a cheap test before it).
+_COMPOSITE_WORDS: dict[str, tuple[str, ...]] = {
+    "MSI+": ("msi", "microsat"), "MSI-": ("mss", "msi", "microsat"),
+    "MMR+": ("mmr", "mismatch"), "MMR-": ("mmr", "mismatch"),
+    "TMB+": ("tmb", "mutation"), "HER2low": ("her",), "HER2ultralow": ("her",),
+    "ERPR": ("progesterone",), "HR+": ("hormone", "hr"), "HR-": ("hormone", "hr"),
+    "TN": ("triple", "tnbc", "er"), "BRCA": ("brca",), "NTRK": ("ntrk",), "RAS": ("ras",),
+}
+
+
 def _composite_mentions(text: str) -> list[_Mention]:
     out: list[_Mention] = []
     if not _COMPOSITE_GATE.search(text):
         return out
+    lower = text.lower()
     for name, pattern in _COMPOSITE:
+        if not any(word in lower for word in _COMPOSITE_WORDS[name]):
+            continue  # every match of the pattern holds one of these words
         for m in pattern.finditer(text):
             if any(o.start < m.end() and m.start() < o.end for o in out):
                 continue
