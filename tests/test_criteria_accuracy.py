@@ -139,6 +139,9 @@ def test_biomarker_phrasings(criterion_kind, text, expected):
     ("exclusion", "Received systemic treatment for advanced disease", []),
     ("exclusion", "Received sequential chemoradiation for locally advanced (Stage III) "
                   "unresectable disease", []),
+    # ...but disease words listed as another item before the course are an exclusion
+    ("exclusion", "Distant metastases (stage IV) and/or relapse after curative surgery",
+     ["metastatic", "IV"]),
     ("exclusion", "Stage IV disease", ["IV"]),
 ])
 def test_stage_and_extent_that_qualify_a_therapy(criterion_kind, text, expected):

@@ -390,8 +390,16 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
             and names_therapy(text) and find_prior_therapy(text, "inclusion"):
         # "Progression during platinum-based chemoradiation for stage III disease": the
         # criterion is about the course on a therapy (which the notes do not tell), so its
-        # disease words must not exclude on their own.
-        requirements = [r for r in requirements if r.kind not in ("stage", "extent")]
+        # disease words must not exclude on their own. Disease words listed before it as
+        # another item ("distant metastases (stage IV) and/or recurrence after curative
+        # surgery") are an exclusion of their own and stay.
+        course = _COURSE_WORDS_F.search(text)
+        settings = [r for r in requirements if r.kind in ("stage", "extent")]
+        before = [r for r in settings if course and r.end <= course.start()]
+        separate = bool(before) and bool(_ITEM_SEPARATOR.search(_PARENTHESIS.sub(
+            lambda m: " " * len(m.group()), text[max(r.end for r in before):course.start()])))
+        requirements = [r for r in requirements if r.kind not in ("stage", "extent")
+                        or (separate and r in before)]
     elif kind == "exclusion" and any(r.kind in ("stage", "extent") for r in requirements) \
             and triggered("therapy"):
         # The same holds when the therapy itself is not read ("Previous chemotherapy for
@@ -497,6 +505,7 @@ _COURSE_WORDS = re.compile(r"\b(?:progress\w*|relaps\w*|refractory|resistan\w*|r
 _COURSE_WORDS_F = Folded(_COURSE_WORDS, ("progress", "relaps", "refractory", "resistan", "recurr",
                                          "intoleran", "fail"))
 # A list of settings may restate one in parentheses: "locally advanced (Stage III) unresectable".
+_ITEM_SEPARATOR = re.compile(r"\band/or\b|\bor\b|;", re.IGNORECASE)
 _LIST_GAP = re.compile(r"[\s,/()]*(?:(?:or|and|and/or|[\w-]+)[\s,/()]+){0,3}", re.IGNORECASE)
 
 
