@@ -182,6 +182,7 @@ BIOMARKERS = [
      [[("NTRK1", "positive", {}), ("NTRK2", "positive", {}), ("NTRK3", "positive", {})]]),
     ("exclusion", "Prior anti-HER2 therapy", []),
     ("exclusion", "Prior EGFR TKI", []),
+    ("exclusion", "Relapse within 12 months of adjuvant CDK4/6i", []),
     # A list of IHC scores is read whole: HER2-expressing accepts HER2-low and HER2-positive.
     ("inclusion", "HER2-expressing tumour (IHC 1+, 2+ or 3+) by central testing",
      [[("HER2", "positive", {"min_value": 2.0, "unit": "IHC"}),

@@ -83,6 +83,8 @@ _THERAPY_AFTER = re.compile(
     r"blockers?|blockade|drugs?|treatment|antagonists?|vaccines?|car[\s-]?t|adc|modulators?|"
     r"bispecific|conjugates?|degraders?|pathways?|signal\w*)\b",
     _I)
+# "CDK4/6i", "PARPi": an inhibitor written short.
+_SHORT_INHIBITOR_AFTER = re.compile(r"(?:\s*/\s*\d+)?-?i(?:s)?\b")
 _INHIBITOR_OF_BEFORE = re.compile(
     r"\b(?:inhibitors?|antagonists?|blockers?|antibod\w+|targeting|directed\s+against)\s+"
     r"(?:of|against|to)\b[^.;]{0,40}$|\b(?:inhibitors?|antagonists?|agonists?|antibod\w+|"
@@ -310,6 +312,7 @@ def _marker_mentions(text: str) -> list[_Mention]:
     seen: set[str] = set()
     for mention in sorted(mentions, key=lambda m: m.start):
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
+                                       or _SHORT_INHIBITOR_AFTER.match(text, mention.end)
                                        or _THERAPY_BEFORE.search(text[:mention.start])
                                        or _INHIBITOR_OF_BEFORE.search(
                                            text[max(0, mention.start - 60):mention.start])):
