@@ -218,3 +218,34 @@ def test_gold_notes(row):
     assert {k: v[0] for k, v in facts.labs.items()} == gold["labs"]
     assert {k: v[0] for k, v in facts.infections.items()} == gold["infections"]
     assert facts.pregnant is gold["pregnant"]
+
+
+@pytest.mark.parametrize("text, past", [
+    ("History of prostate cancer treated with radical prostatectomy in 2012.",
+     [("PROSTATE", 2012)]),
+    ("She has a history of colon cancer (2023), now with new lung adenocarcinoma.",
+     [("COAD", 2023)]),
+    ("History of basal cell carcinoma of the skin.", []),  # a usual exception of trials
+    ("Possible history of lymphoma.", []),
+    ("Patient with a history of smoking presents with lung adenocarcinoma.", []),
+])
+def test_past_cancers(text, past):
+    assert [(code, year) for code, year, _ in find_clinical_facts(text).past_cancers] == past
+
+
+def test_another_cancer_in_the_history_decides_other_malignancy_criteria():
+    from trialmatch.models import CancerType
+
+    profile = Profile(cancer_type=CancerType("LUAD", "Lung Adenocarcinoma", "", 0, 0))
+    recent = build_patient(profile, ontology=get_vocabulary(),
+                           past_cancers=[("PROSTATE", 2012, "prostate cancer"),
+                                         ("LUNG", None, "lung cancer")])
+    within_5 = Requirement("other_malignancy", {"within_years": 5}, "other", 0, 5)
+    any_time = Requirement("other_malignancy", {"within_years": None}, "other", 0, 5)
+    assert evaluate_requirement(within_5, recent).truth is False  # 2012 is long ago
+    assert evaluate_requirement(any_time, recent).truth is True
+    only_own = build_patient(profile, ontology=get_vocabulary(),
+                             past_cancers=[("LUNG", None, "lung cancer")])
+    assert evaluate_requirement(any_time, only_own).truth is None  # the disease itself
+    none = build_patient(profile, ontology=get_vocabulary(), no_other_cancer="no other cancer")
+    assert evaluate_requirement(within_5, none).truth is False

@@ -84,6 +84,10 @@ class Case:
     labs: dict[str, tuple[float, str, str]] = field(default_factory=dict)
     infections: dict[str, tuple[bool, str]] = field(default_factory=dict)
     pregnant: bool | None = None
+    # Past cancers the notes name (code, year or None, words), and words saying there was
+    # no other cancer.
+    past_cancers: list[tuple[str, int | None, str]] = field(default_factory=list)
+    no_other_cancer: str | None = None
 
     @property
     def note_texts(self) -> list[str]:
@@ -200,6 +204,8 @@ def _fill_clinical(case: Case) -> Case:
     case.labs = dict(facts.labs)
     case.infections = dict(facts.infections)
     case.pregnant = facts.pregnant
+    case.past_cancers = list(facts.past_cancers)
+    case.no_other_cancer = facts.no_other_cancer
     if facts.pregnant is not None:
         case.from_notes["pregnancy"] = facts.pregnancy_evidence or ""
     return case

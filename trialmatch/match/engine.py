@@ -237,6 +237,7 @@ def plan_match(
         prior_complete="prior_therapies" not in case.from_notes or not case.prior_therapies,
         from_notes=case.from_notes,
         labs=case.labs, infections=case.infections, pregnant=case.pregnant,
+        past_cancers=case.past_cancers, no_other_cancer=case.no_other_cancer,
     )
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
     lineage = set()

@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, Literal, Protocol
 
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
@@ -182,6 +183,8 @@ class Patient:
     labs: dict[str, tuple[float, str, str]] = field(default_factory=dict)
     infections: dict[str, tuple[bool, str]] = field(default_factory=dict)
     pregnant: Truth = None
+    past_cancers: list[tuple[str, int | None, str]] = field(default_factory=list)
+    no_other_cancer: str | None = None
     # Where a fact came from the notes: {"ecog": "ECOG PS 1", "metastatic": "liver metastases"}
     from_notes: dict[str, str] = field(default_factory=dict, compare=False)
     # Criterion results already computed for this patient (see `_criterion_result`).
@@ -272,6 +275,8 @@ def build_patient(
     labs: dict[str, tuple[float, str, str]] | None = None,
     infections: dict[str, tuple[bool, str]] | None = None,
     pregnant: Truth = None,
+    past_cancers: list[tuple[str, int | None, str]] | None = None,
+    no_other_cancer: str | None = None,
 ) -> Patient:
     """Combine case facts and an extracted profile into a `Patient`.
 
@@ -310,6 +315,8 @@ def build_patient(
         labs=dict(labs or {}),
         infections=dict(infections or {}),
         pregnant=pregnant,
+        past_cancers=list(past_cancers or []),
+        no_other_cancer=no_other_cancer,
     )
 
 
@@ -708,6 +715,24 @@ def _check_infection(params: dict, patient: Patient) -> Check:
 def _check_other_malignancy(params: dict, patient: Patient) -> Check:
     years = params.get("within_years")
     window = f" within {years:g} years" if isinstance(years, (int, float)) else ""
+    primary = patient.cancer_code
+    others = [(code, year, words) for code, year, words in patient.past_cancers
+              if primary and code != primary and not patient.ontology.is_a(code, primary)
+              and not patient.ontology.is_a(primary, code)]
+    if others:
+        evidence = "; ".join(f"notes: {words}" + (f" ({year})" if year else "")
+                             for _, year, words in others)
+        named = ", ".join(words for _, _, words in others)
+        if not isinstance(years, (int, float)):
+            return True, f"history of {named}", evidence
+        this_year = date.today().year
+        if any(year is not None and this_year - year <= years for _, year, _ in others):
+            return True, f"{named} within {years:g} years", evidence
+        if all(year is not None for _, year, _ in others):
+            return False, f"{named} more than {years:g} years ago", evidence
+        return None, f"history of {named}; when is not documented (trial:{window})", evidence
+    if patient.no_other_cancer:
+        return False, "the notes state no other cancer", f"notes: {patient.no_other_cancer}"
     return None, f"history of another cancer{window} not documented", ""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from trialmatch.nlp.context import spans_between
 from trialmatch.nlp.drugs import (
@@ -175,6 +176,11 @@ class ClinicalFacts:
     infections: dict[str, tuple[bool, str]] = field(default_factory=dict)  # "HIV": (True, ..)
     pregnant: bool | None = None
     pregnancy_evidence: str | None = None
+    # Past cancers the notes name as history ("history of prostate cancer treated in 2015"):
+    # (OncoTree code, year diagnosed or treated if stated, words). Which of them is another
+    # malignancy than the one being matched is for the matcher to say.
+    past_cancers: list[tuple[str, int | None, str]] = field(default_factory=list)
+    no_other_cancer: str | None = None  # words saying there was no other cancer
 
 
 # A sentence that only plans, orders or awaits a test states no result.
@@ -239,6 +245,49 @@ def _results(text: str) -> tuple[dict[str, tuple[float, str, str]], dict[str, tu
     return labs, infections, pregnant
 
 
+# A cancer named as past history, not the disease now being treated.
+_PAST_CUE = re.compile(r"\b(?:history\s+of|h/o|hx\s+of|prior|previous|previously\s+treated|"
+                       r"treated\s+for|remote|survivor|in\s+remission|cured|resected\s+in|"
+                       r"diagnosed\s+(?:with\s+)?(?:\w+\s+){0,3}in\s+(?:19|20)\d\d)\b", _I)
+_CURRENT_BETWEEN = re.compile(r"[,;]|\b(?:now|new|newly|current(?:ly)?|presents?|presenting|"
+                              r"with|who)\b", _I)
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_YEARS_AGO = re.compile(r"\b(\d{1,2})\s+years?\s+ago\b", _I)
+_NO_OTHER_CANCER = re.compile(
+    r"\bno\s+(?:(?:personal\s+)?history\s+of\s+)?(?:other|another|prior|previous|second)\s+"
+    r"(?:primary\s+)?(?:cancers?|malignanc(?:y|ies)|tumou?rs?)\b", _I)
+# Other cancers that trials usually let in ("except basal cell carcinoma of the skin or
+# carcinoma in situ"): not counted, so that a common exception never excludes.
+_USUAL_EXCEPTIONS = frozenset({"BCC", "CSCC", "SKIN", "DCIS", "LCIS", "CIS"})
+
+
+def _past_cancers(text: str, this_year: int) -> tuple[list[tuple[str, int | None, str]],
+                                                     str | None]:
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    vocabulary = get_vocabulary()
+    found: list[tuple[str, int | None, str]] = []
+    for start, end in _sentences(text):
+        sentence = text[start:end]
+        if not _PAST_CUE.search(sentence):
+            continue
+        for match in vocabulary.find_cancer_types(sentence):
+            before = sentence[:match.start][-60:]
+            cues = list(_PAST_CUE.finditer(before))
+            if not cues or _CURRENT_BETWEEN.search(before[cues[-1].end():]) or \
+                    _NEGATED_BEFORE.search(before) or _HEDGE_BEFORE.search(before) or \
+                    match.key in _USUAL_EXCEPTIONS:
+                continue  # "history of colon cancer, now with lung adenocarcinoma": current
+            year_match = _YEAR.search(sentence[match.end:match.end + 60]) or _YEAR.search(
+                before[-40:])
+            ago = _YEARS_AGO.search(sentence)
+            year = int(year_match.group(1)) if year_match else (
+                this_year - int(ago.group(1)) if ago else None)
+            found.append((match.key, year, match.text))
+    none = _NO_OTHER_CANCER.search(text)
+    return found, (none.group(0) if none else None)
+
+
 def find_clinical_facts(text: str) -> ClinicalFacts:
     """The performance status, prior treatment and spread of disease a note states."""
     ecog, ecog_evidence, kps = _performance_status(text)
@@ -251,9 +300,10 @@ def find_clinical_facts(text: str) -> ClinicalFacts:
     if brain and metastatic is not True:
         metastatic, metastatic_evidence = True, brain_evidence  # brain metastases are distant
     labs, infections, (pregnant, pregnancy_evidence) = _results(text)
+    past, no_other = _past_cancers(text, date.today().year)
     return ClinicalFacts(ecog, ecog_evidence, kps, prior, prior_evidence, metastatic,
                          metastatic_evidence, brain, brain_evidence, labs, infections,
-                         pregnant, pregnancy_evidence)
+                         pregnant, pregnancy_evidence, past, no_other)
 
 
 def merge_clinical_facts(facts: list[ClinicalFacts]) -> ClinicalFacts:
@@ -280,9 +330,11 @@ def merge_clinical_facts(facts: list[ClinicalFacts]) -> ClinicalFacts:
             if positive or agent not in infections:
                 infections[agent] = (positive, words)  # a positive result stands
     pregnant = _merge_truth([(f.pregnant, f.pregnancy_evidence) for f in facts])
+    past = [cancer for f in facts for cancer in f.past_cancers]
+    no_other = next((f.no_other_cancer for f in facts if f.no_other_cancer), None)
     return ClinicalFacts(ecog[0], ecog[1], ecog[2], prior, evidence, metastatic[0],
                          metastatic[1], brain[0], brain[1], labs, infections, pregnant[0],
-                         pregnant[1])
+                         pregnant[1], past, no_other)
 
 
 def _merge_truth(values: list[tuple[bool | None, str | None]]) -> tuple[bool | None, str | None]:
