@@ -183,6 +183,18 @@ BIOMARKERS = [
     ("exclusion", "Prior anti-HER2 therapy", []),
     ("exclusion", "Prior EGFR TKI", []),
     ("exclusion", "Relapse within 12 months of adjuvant CDK4/6i", []),
+    # a marker's full name and acronym are one mention: the status after the acronym is its own
+    ("inclusion", "Human epidermal growth factor receptor 2 (HER2)-negative disease",
+     [[("HER2", "negative", {})]]),
+    ("inclusion", "Oestrogen receptor (ER), progesterone receptor (PgR) and human epidermal "
+                  "growth factor receptor 2 (HER2) negative",
+     [[("ER", "negative", {})], [("PR", "negative", {})], [("HER2", "negative", {})]]),
+    ("exclusion", "Known human epidermal growth factor receptor 2 (HER2)- positive tumour",
+     [[("HER2", "positive", {})]]),
+    ("exclusion", "Driver alterations in epidermal growth factor receptor (EGFR), BRAF (V600E)",
+     [[("EGFR", "positive", {"alterations": []}), ("BRAF", "positive",
+                                                   {"alterations": ["V600E"]})]]),
+    ("inclusion", "Documented estrogen receptor (ER) and progesterone receptor (PR) testing", []),
     # A list of IHC scores is read whole: HER2-expressing accepts HER2-low and HER2-positive.
     ("inclusion", "HER2-expressing tumour (IHC 1+, 2+ or 3+) by central testing",
      [[("HER2", "positive", {"min_value": 2.0, "unit": "IHC"}),

@@ -96,7 +96,9 @@ _TESTING_BEFORE = re.compile(r"\b(?:determination|testing|test|assessment|analys
                              r"\b(?:to\s+)?(?:confirm|determine|assess|evaluate|test|measure|check)"
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
-_TESTING_AFTER = re.compile(r"[\s-]*(?:status\s+)?(?:testing|test|assessment|analysis|"
+# (after the marker's acronym, if any: "progesterone receptor (PR) testing")
+_TESTING_AFTER = re.compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+)?(?:testing|test|"
+                            r"assessment|analysis|detection|"
                             r"determination)\b|"
                             # an assay's name: "by the PD-L1 IHC 22C3 pharmDx assay"
                             r"[\s-]*(?:IHC\s+)?(?:22C3|SP263|SP142|28-8|73-10|pharmDx|assays?\b|"
@@ -117,7 +119,7 @@ _SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\s\+\s)
                         r"\band\b)?\s*$", _I)
 
 _NEGATIVE_AFTER = re.compile(
-    r"^[\s:-]*(?:(?:is|are)\s+(?=negative\b))?(?:\(?(?:-|−)\)?(?![\w\d])|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
+    r"^[\s:-]*(?:(?:is|are)\s+(?=negative\b))?(?:\(?(?:-|−)\)?(?![\w\d])(?!\s*(?:positive|pos\b|\+|amplif|overexpress))|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
     r"non-?amplified\b|not\s+(?:amplified|mutated|detected|overexpressed|expressed|rearranged)|"
     r"no\s+(?:detectable\s+|known\s+)?(?:mutation|alteration|amplification|rearrangement|"
     r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
@@ -305,8 +307,9 @@ def _marker_mentions(text: str) -> list[_Mention]:
         if any(o.start < match.end and match.start < o.end for o in mentions):
             continue
         if match.key in ("ER", "PR") and len(match.text) <= 3 and not _RECEPTOR_CONTEXT.match(
-                text[match.end:]):
-            continue
+                text[match.end:]) and not re.search(r"receptors?\s*\($",
+                                                    text[max(0, match.start - 14):match.start], _I):
+            continue  # ("oestrogen receptor (ER)": the acronym of the name before it is kept)
         mentions.append(_Mention([match.key], match.start, match.end))
     kept: list[_Mention] = []
     seen: set[str] = set()
@@ -326,9 +329,18 @@ def _marker_mentions(text: str) -> list[_Mention]:
             # "to confirm HER2 status", "tissue for determination of FGFR2 status": a test,
             # not a result; so are the markers listed with it ("(ER and PR) status").
             anchor = mention.start
-            while kept and kept[-1].status is None and _SEPARATOR.match(
-                    text[kept[-1].end:anchor]):
+            while kept and kept[-1].status is None and (
+                    _SEPARATOR.match(text[kept[-1].end:anchor]) or (
+                        kept[-1].markers == mention.markers
+                        and re.fullmatch(r"\s*[(/]?\s*", text[kept[-1].end:anchor]))):
+                # ... and "progesterone receptor (PR) testing" is one marker written twice
                 anchor = kept.pop().start
+            continue
+        if kept and kept[-1].markers == mention.markers and re.fullmatch(
+                r"\s*[(/]?\s*", text[kept[-1].end:mention.start]):
+            # "HER2 (ERBB2)", "PD-L1/CD274": one marker written twice.
+            close = re.match(r"\s*\)", text[mention.end:])
+            kept[-1].end = mention.end + (close.end() if close else 0)
             continue
         if seen.intersection(mention.markers) and (
                 text[:mention.start].count("(") > text[:mention.start].count(")")
@@ -341,12 +353,6 @@ def _marker_mentions(text: str) -> list[_Mention]:
             continue  # "average HER2 copy number < 4.0 signals per cell": a negative ISH value
         if re.search(r"\bother\s+$", text[max(0, mention.start - 8):mention.start], _I):
             continue  # "alone or with other EGFR mutations" names no requirement
-        if kept and kept[-1].markers == mention.markers and re.fullmatch(
-                r"\s*[(/]?\s*", text[kept[-1].end:mention.start]):
-            # "HER2 (ERBB2)", "PD-L1/CD274": one marker written twice.
-            close = re.match(r"\s*\)", text[mention.end:])
-            kept[-1].end = mention.end + (close.end() if close else 0)
-            continue
         kept.append(mention)
     return kept
 
@@ -647,7 +653,12 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
                     item["alterations"] = alterations
             items = values
         else:
-            items = [_item(m, "positive", alterations=alterations, germline=germline)
+            # "EGFR, ALK, BRAF (V600E)": an alteration in parentheses after the last marker
+            # is that marker's own; the others of the list stay any alteration.
+            own = len(markers) > 1 and window.lstrip().startswith("(") and any(
+                a not in _GENERIC_NAMES for a in alterations)
+            items = [_item(m, "positive", alterations=[] if own and m != markers[-1]
+                           else alterations, germline=germline)
                      for m in markers]
         # The clause ends at "other than"/"except", so the words after it are read here.
         after = text[last.end:min(next_start, last.end + 70)]
