@@ -633,3 +633,28 @@ def test_a_measured_score_decides_a_threshold_over_a_bare_positive():
         Biomarker("PD-L1", None, "positive", evidence="PD-L1 expression detected")])
     result = evaluate_requirement(marker(marker="PD-L1", min_value=50, unit="TPS"), patient)
     assert result.truth is False and "20" in result.reason
+
+
+@pytest.mark.parametrize("statuses, expected", [
+    ({"ER": "negative", "PR": "negative", "HER2": "positive"}, "met"),  # HER2+: not excluded
+    ({"ER": "negative", "PR": "negative", "HER2": "negative"}, "not_met"),
+    ({"ER": "positive", "PR": "negative", "HER2": "negative"}, "met"),
+])
+def test_an_excluded_receptor_subtype_needs_all_its_statuses(statuses, expected):
+    # "Triple-negative breast cancer" gives ER, PR and HER2 negative on one span; as three
+    # alternatives they excluded every ER-negative patient.
+    same_span = [Requirement("biomarker", {"any_of": [{"marker": m, "status": "negative"}]},
+                             "Triple-negative", 0, 15) for m in ("ER", "PR", "HER2")]
+    triple = criterion("exclusion", *same_span, text="Triple-negative breast cancer")
+    patient = make_patient(biomarkers=[Biomarker(m, None, s) for m, s in statuses.items()])
+    assert evaluate_criterion(triple, patient).result == expected
+
+
+def test_driver_alterations_listed_in_an_exclusion_stay_alternatives():
+    text = "Known EGFR mutation, ALK rearrangement, ROS1 fusion"
+    reqs = [Requirement("biomarker", {"any_of": [{"marker": m, "status": "positive"}]},
+                        m, start, start + 4) for m, start in (("EGFR", 6), ("ALK", 21),
+                                                              ("ROS1", 40))]
+    patient = make_patient(biomarkers=[Biomarker("EGFR", "mutation", "positive")])
+    assert evaluate_criterion(criterion("exclusion", *reqs, text=text), patient).result == \
+        "not_met"

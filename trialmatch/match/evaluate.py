@@ -1082,8 +1082,8 @@ def evaluate_criterion(
         results.append(_setting_aware(result, req, criterion, patient))
     # Exclusions list alternatives of one kind ("EGFR, ALK or ROS1"; "HIV, HBV or HCV") and
     # combine kinds ("MSI-H tumours that have not received a checkpoint inhibitor").
-    keys = [r.kind for r in results] if exclusion else _alternative_groups(requirements,
-                                                                           criterion.text)
+    keys = _exclusion_groups(requirements, criterion.text) if exclusion else \
+        _alternative_groups(requirements, criterion.text)
     groups: dict[str, list[RequirementResult]] = {}
     for key, r in zip(keys, results, strict=True):
         groups.setdefault(key, []).append(r)
@@ -1111,6 +1111,43 @@ def evaluate_criterion(
         r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+# Receptor statuses that together describe one breast-cancer subtype ("triple-negative",
+# "ER-negative, HER2-positive", "HR+/HER2-"): in an exclusion they hold together, never one
+# by one (ASCO/CAP ER/PR 2020 and HER2 2018 define the subtypes by the combination).
+_PHENOTYPE_MARKERS = frozenset({"ER", "PR", "HER2"})
+_OR_OR_BREAK = re.compile(r"\bor\b|;|\n", re.IGNORECASE)
+
+
+def _exclusion_groups(requirements: list[Requirement], text: str) -> list[str]:
+    """The group of each requirement of an exclusion criterion: one group per kind (its
+    requirements are alternatives, "HIV, HBV or HCV"), except receptor statuses of one
+    subtype ("triple-negative" gives ER, PR and HER2 negative on one span), which must all
+    hold to exclude and so each get a group of their own."""
+    keys: list[str] = []
+    previous: Requirement | None = None
+    for number, req in enumerate(requirements):
+        key = req.kind
+        if req.kind == "biomarker" and previous is not None and _one_phenotype(previous, req,
+                                                                              text):
+            key = keys[-1] + f"+{number}"  # a group of its own: all of them must hold
+        keys.append(key)
+        previous = req if req.kind == "biomarker" else previous
+    return keys
+
+
+def _markers(req: Requirement) -> set[str]:
+    return {str(item.get("marker")) for item in req.params.get("any_of") or []}
+
+
+def _one_phenotype(first: Requirement, second: Requirement, text: str) -> bool:
+    if not (_markers(first) | _markers(second)) <= _PHENOTYPE_MARKERS:
+        return False
+    if (first.start, first.end) == (second.start, second.end):
+        return True
+    gap = text[first.end:second.start] if first.end <= second.start else ""
+    return len(gap) <= 12 and not _OR_OR_BREAK.search(gap)
 
 
 # Disease-description kinds that can stand for one another when a criterion joins them with
