@@ -22,7 +22,8 @@ How statements combine inside one criterion (the parser gives a flat list of req
   L858R", "crizotinib or entrectinib") live inside one requirement (`any_of`, `drugs`);
 - exclusion: requirements of one kind are alternatives ("HIV, hepatitis B or C"); different
   kinds qualify each other and must all be true to exclude ("MSI-H tumours that have not
-  received a checkpoint inhibitor").
+  received a checkpoint inhibitor"). Receptor statuses of one subtype ("triple-negative",
+  "ER-negative, HER2-positive") must all hold too.
 - `negated` statements are flipped; `allowed` ones (permissions) are left out and never fail:
   a criterion made only of permissions is met.
 
