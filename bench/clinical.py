@@ -39,6 +39,8 @@ def facts_as_items(facts: ClinicalFacts) -> dict[str, object]:
         items[f"lab {measure}"] = value
     for agent, (positive, _) in facts.infections.items():
         items[f"infection {agent}"] = positive
+    if facts.past_cancers:
+        items["past_cancers"] = tuple(sorted({code for code, _, _ in facts.past_cancers}))
     return items
 
 
@@ -53,6 +55,8 @@ def gold_as_items(gold: dict) -> dict[str, object]:
         items[f"lab {measure}"] = value
     for agent, positive in (gold.get("infections") or {}).items():
         items[f"infection {agent}"] = positive
+    if gold.get("past_cancers"):
+        items["past_cancers"] = tuple(sorted(gold["past_cancers"]))
     return items
 
 
