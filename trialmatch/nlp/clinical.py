@@ -22,6 +22,7 @@ from trialmatch.nlp.drugs import (
     get_lexicon,
 )
 from trialmatch.nlp.requirements_basic import find_infection, find_organ_function, find_pregnancy
+from trialmatch.nlp.vocab import get_vocabulary
 
 _I = re.IGNORECASE
 
@@ -263,8 +264,6 @@ _USUAL_EXCEPTIONS = frozenset({"BCC", "CSCC", "SKIN", "DCIS", "LCIS", "CIS"})
 
 def _past_cancers(text: str, this_year: int) -> tuple[list[tuple[str, int | None, str]],
                                                      str | None]:
-    from trialmatch.nlp.vocab import get_vocabulary
-
     vocabulary = get_vocabulary()
     found: list[tuple[str, int | None, str]] = []
     for start, end in _sentences(text):
