@@ -33,6 +33,7 @@ from trialmatch.ingest.store import gc_paused
 from trialmatch.match.case import Case
 from trialmatch.match.evaluate import (
     ALWAYS_UNKNOWN_KINDS,
+    Patient,
     TherapyReader,
     TrialVerdict,
     build_patient,
@@ -208,6 +209,22 @@ def first_opinion_text(case: Case) -> str:
     return "\n".join(lines)
 
 
+def case_patient(case: Case, profile: Profile, *, ontology: Any,
+                 therapy_reader: TherapyReader | None = None) -> Patient:
+    """The patient the evaluator sees: the case file's facts with the notes' profile."""
+    return build_patient(
+        profile, ontology=ontology, age=case.age, sex=case.sex, ecog=case.ecog,
+        prior_therapies=case.prior_therapies, therapy_reader=therapy_reader,
+        note_texts=case.note_texts, metastatic=case.metastatic,
+        brain_metastases=case.brain_metastases,
+        # A history read from notes is complete only when they say there was none.
+        prior_complete="prior_therapies" not in case.from_notes or not case.prior_therapies,
+        from_notes=case.from_notes,
+        labs=case.labs, infections=case.infections, pregnant=case.pregnant,
+        past_cancers=case.past_cancers, no_other_cancer=case.no_other_cancer,
+    )
+
+
 def plan_match(
     case: Case,
     profile: Profile,
@@ -228,17 +245,7 @@ def plan_match(
     `load_full(nct_ids)` for the whole evaluation. Ruled-out trials stay views; the excluded
     list reads only their id, title, status, codes and failing criteria.
     """
-    patient = build_patient(
-        profile, ontology=ontology, age=case.age, sex=case.sex, ecog=case.ecog,
-        prior_therapies=case.prior_therapies, therapy_reader=therapy_reader,
-        note_texts=case.note_texts, metastatic=case.metastatic,
-        brain_metastases=case.brain_metastases,
-        # A history read from notes is complete only when they say there was none.
-        prior_complete="prior_therapies" not in case.from_notes or not case.prior_therapies,
-        from_notes=case.from_notes,
-        labs=case.labs, infections=case.infections, pregnant=case.pregnant,
-        past_cancers=case.past_cancers, no_other_cancer=case.no_other_cancer,
-    )
+    patient = case_patient(case, profile, ontology=ontology, therapy_reader=therapy_reader)
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
     lineage = set()
     if patient.cancer_code:
