@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/limits.py
+	$(BIN)/python bench/accuracy.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

@@ -274,10 +274,13 @@ def biomarker_status(biomarkers: list[dict[str, Any]], marker: str) -> str:
 
 
 def protocol_hit(expected: str, protocols: list[dict[str, Any]]) -> bool:
-    """'a|b': is either therapy among the protocols found?"""
+    """'a|b': is either therapy among the protocols found? 'a+b' needs both drugs in one."""
     therapies = [str(p.get("therapy", "")).lower() for p in protocols]
-    return any(alt.strip().lower() in therapy
-               for alt in expected.split("|") if alt.strip() for therapy in therapies)
+    for alternative in expected.lower().split("|"):
+        drugs = [d.strip() for d in alternative.split("+") if d.strip()]
+        if drugs and any(all(d in therapy for d in drugs) for therapy in therapies):
+            return True
+    return False
 
 
 def gap_markers(gaps: list[dict[str, Any]]) -> set[str]:
