@@ -283,9 +283,19 @@ def protocol_hit(expected: str, protocols: list[dict[str, Any]]) -> bool:
     return False
 
 
+_GAP_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:/\d)*")
+
+
 def gap_markers(gaps: list[dict[str, Any]]) -> set[str]:
-    """The markers named by the testing gaps ('MSI/MMR' names both)."""
-    return {marker_key(part) for gap in gaps for part in str(gap.get("marker", "")).split("/")}
+    """The markers named by the testing gaps: 'MSI/MMR' names both, and 'germline HRR genes
+    (BRCA1/2, ATM)' names BRCA1, BRCA2 and ATM."""
+    markers = set()
+    for gap in gaps:
+        for word in _GAP_WORD.findall(str(gap.get("marker", ""))):
+            stem, *numbers = word.split("/")
+            markers.add(marker_key(stem))
+            markers |= {marker_key(stem[:-1] + n) for n in numbers if stem[-1:].isdigit()}
+    return markers
 
 
 def discrepancy_fields(discrepancies: list[dict[str, Any]]) -> set[str]:
