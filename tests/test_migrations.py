@@ -113,3 +113,23 @@ def test_candidate_selection_has_its_covering_index(tmp_path):
     with TrialStore.open(tmp_path / "trials.db") as store:
         indexes = {row[1] for row in store.conn.execute("PRAGMA index_list('trials')")}
     assert "trials_screening" in indexes
+
+
+def test_primary_purpose_is_filled_from_the_stored_records(tmp_path):
+    import json
+    import zlib
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, upto="m006_trial_screening_index")
+    study = {"protocolSection": {"identificationModule": {"nctId": "NCT90000078"},
+                                 "designModule": {"designInfo": {"primaryPurpose":
+                                                                 "SUPPORTIVE_CARE"}}}}
+    conn.execute("INSERT INTO trials (nct_id, brief_title, raw_json) VALUES (?, 'Old', ?)",
+                 ("NCT90000078", zlib.compress(json.dumps(study).encode())))
+    conn.execute("INSERT INTO trials (nct_id, brief_title) VALUES ('NCT90000079', 'No raw')")
+    conn.close()
+    with TrialStore.open(path, readonly=True) as store:
+        trials = {t.nct_id: t for t in store.get_trials(["NCT90000078", "NCT90000079"])}
+    assert trials["NCT90000078"].primary_purpose == "SUPPORTIVE_CARE"
+    assert trials["NCT90000079"].primary_purpose is None

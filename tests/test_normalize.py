@@ -60,6 +60,7 @@ def test_every_field_is_mapped():
     protocol["conditionsModule"]["keywords"] = ["EGFR", " ", "TKI"]
     protocol["statusModule"]["completionDateStruct"] = {"date": "2029-12", "type": "ESTIMATED"}
     protocol["descriptionModule"] = {"briefSummary": "Tests osimertinib."}
+    protocol["designModule"]["designInfo"] = {"primaryPurpose": "Treatment"}
     protocol["armsInterventionsModule"]["interventions"].append({"type": "DRUG"})  # no name
     protocol["armsInterventionsModule"]["armGroups"] = [
         {"label": "Arm A", "type": "EXPERIMENTAL", "interventionNames": ["Drug: Osimertinib"]}
@@ -89,6 +90,7 @@ def test_every_field_is_mapped():
     assert record.maximum_age == 0.5
     assert record.sex == "FEMALE"
     assert record.healthy_volunteers is False
+    assert record.primary_purpose == "TREATMENT"
     [site] = record.locations
     assert (site.facility, site.city, site.state, site.country, site.status) == (
         "Test Cancer Center", "Boston", "Massachusetts", "United States", "RECRUITING")

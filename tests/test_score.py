@@ -85,3 +85,40 @@ def test_any_pd_l1_level_is_not_a_biomarker_selection():
                                                             unit="TPS"))]))
     assert any_level.parts["specificity"] == SPECIFICITY["cancer_type"]
     assert high.parts["specificity"] == SPECIFICITY["biomarker"]
+
+
+def test_a_trial_needing_an_untested_alteration_ranks_below_one_the_patient_fits():
+    # KRAS G12D never tested: the basket is for someone else unless a test says otherwise.
+    untested = make_trial([criterion("inclusion", marker(marker="KRAS", alterations=["G12D"]))],
+                          codes=("_SOLID",))
+    fits = make_trial([], codes=("_SOLID",), status="COMPLETED")
+    needs = scored(untested)
+    assert needs.parts["specificity"] < SPECIFICITY["basket"]
+    assert "needs what the notes do not report" in needs.basis
+    assert scored(fits).total > needs.total
+
+
+def test_a_required_infection_the_notes_never_mention_demotes_the_trial():
+    hiv = scored(make_trial([criterion("inclusion", req("infection", agents=["HIV"]))]))
+    assert hiv.parts["specificity"] < SPECIFICITY["cancer_type"]
+    # An excluded infection is screening, not a population.
+    no_hiv = scored(make_trial([criterion("exclusion", req("infection", agents=["HIV"]))]))
+    assert no_hiv.parts["specificity"] == SPECIFICITY["cancer_type"]
+
+
+def test_a_required_absence_is_not_a_population_to_find():
+    wild_type = scored(make_trial([criterion("inclusion", marker(marker="KRAS",
+                                                                 status="negative"))]))
+    assert "needs what" not in wild_type.basis
+
+
+def test_treatment_trials_rank_before_other_purposes_whatever_the_score():
+    from trialmatch.match.score import rank_key
+
+    support = make_trial([], primary_purpose="SUPPORTIVE_CARE")
+    phase1 = make_trial([], codes=("_SOLID",), primary_purpose="TREATMENT", status="COMPLETED")
+    unknown = make_trial([], primary_purpose=None)
+    ranked = sorted([support, phase1, unknown],
+                    key=lambda t: rank_key(t, scored(t)))
+    assert ranked[-1] is support
+    assert scored(support).total > scored(phase1).total  # its score alone would win

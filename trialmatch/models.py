@@ -140,7 +140,8 @@ class Requirement:
       sex                {"sex": "female"|"male"}
       performance_status {"scale": "ECOG"|"KPS", "min": n|None, "max": n|None}
       prior_therapy      {"received": bool, "drugs": [...], "classes": [...]}
-      prior_lines        {"min": n|None, "max": n|None}
+      prior_lines        {"min": n|None, "max": n|None, "beyond_standard": true (optional:
+                          disease refractory to or without standard therapy, >= 1 line)}
       cns_metastases     {"state": "any"|"active"|"untreated"|"stable"}
       organ_function     {"measure": "ANC"|"platelets"|..., "op": ">=", "value": x, "unit": u}
       pregnancy          {}
@@ -254,3 +255,4 @@ class Trial:
     oncotree_codes: list[str] = field(default_factory=list)
     criteria: list[EligibilityCriterion] = field(default_factory=list)
     parser_version: str | None = None
+    primary_purpose: str | None = None  # TREATMENT, SUPPORTIVE_CARE, DIAGNOSTIC, ...

@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from trialmatch.ingest.normalize import decompress_study, primary_purpose
+
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
 
@@ -204,6 +206,17 @@ def m006_trial_screening_index(conn: sqlite3.Connection) -> None:
         "CREATE INDEX IF NOT EXISTS trials_screening ON trials "
         "(nct_id, overall_status, minimum_age, maximum_age, sex, content_hash)"
     )
+
+
+@migration
+def m007_primary_purpose(conn: sqlite3.Connection) -> None:
+    """The study's primary purpose (treatment, supportive care, diagnostic, ...), which ranks
+    treatment trials before the others; filled from the stored records."""
+    conn.execute("ALTER TABLE trials ADD COLUMN primary_purpose TEXT")
+    rows = conn.execute("SELECT nct_id, raw_json FROM trials WHERE raw_json IS NOT NULL")
+    conn.executemany(
+        "UPDATE trials SET primary_purpose = ? WHERE nct_id = ?",
+        [(primary_purpose(decompress_study(raw)), nct_id) for nct_id, raw in rows.fetchall()])
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

@@ -67,6 +67,8 @@ class StudyRecord:
     sex: str | None
     healthy_volunteers: bool | None
     locations: list[Location] = field(default_factory=list)
+    # designModule.designInfo.primaryPurpose: TREATMENT, SUPPORTIVE_CARE, DIAGNOSTIC, ...
+    primary_purpose: str | None = None
     raw_json: bytes = b""  # zlib-compressed original study JSON
     content_hash: str = ""
 
@@ -184,9 +186,18 @@ def normalize_study(study: Any) -> StudyRecord:
         sex=sex,
         healthy_volunteers=healthy if isinstance(healthy, bool) else None,
         locations=[_location(item) for item in _objects(contacts.get("locations"))],
+        primary_purpose=primary_purpose(study),
         raw_json=zlib.compress(raw, 6),
         content_hash=digest,
     )
+
+
+def primary_purpose(study: dict[str, Any]) -> str | None:
+    """The study's primary purpose as the API states it (upper case), or None."""
+    protocol = _module(study, "protocolSection")
+    info = _module(_module(protocol, "designModule"), "designInfo")
+    purpose = _text(info.get("primaryPurpose"))
+    return purpose.upper() if purpose else None
 
 
 def decompress_study(raw_json: bytes) -> dict[str, Any]:

@@ -51,7 +51,7 @@ _TRIAL_COLUMNS = (
     "conditions", "keywords", "interventions", "intervention_names", "arms", "sponsor",
     "start_date", "completion_date", "last_update_date", "brief_summary", "criteria_text",
     "minimum_age", "maximum_age", "sex", "healthy_volunteers", "raw_json", "content_hash",
-    "stored_at",
+    "stored_at", "primary_purpose",
 )
 _UPSERT_TRIAL = (
     f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
@@ -1025,7 +1025,7 @@ def _trial_row(record: StudyRecord, stamp: str) -> tuple[Any, ...]:
         record.last_update_date, record.brief_summary, record.criteria_text,
         record.minimum_age, record.maximum_age, record.sex,
         None if record.healthy_volunteers is None else int(record.healthy_volunteers),
-        record.raw_json, record.content_hash, stamp,
+        record.raw_json, record.content_hash, stamp, record.primary_purpose,
     )
 
 
@@ -1064,7 +1064,8 @@ def _requirements(items: list[dict[str, Any]]) -> list[Requirement]:
 _FULL_COLUMNS = (
     "t.nct_id, t.brief_title, t.official_title, t.overall_status, t.phases, t.study_type, "
     "t.conditions, t.keywords, t.interventions, t.sponsor, t.minimum_age, t.maximum_age, "
-    "t.sex, t.healthy_volunteers, t.last_update_date, t.criteria_text, p.parser_version"
+    "t.sex, t.healthy_volunteers, t.last_update_date, t.criteria_text, p.parser_version, "
+    "t.primary_purpose"
 )
 
 
@@ -1076,7 +1077,7 @@ def _trial(
 ) -> Trial:
     (nct_id, brief_title, official_title, status, phases, study_type, conditions, keywords,
      interventions, sponsor, minimum_age, maximum_age, sex, healthy, last_update,
-     criteria_text, parser_version) = row
+     criteria_text, parser_version, purpose) = row
     return Trial(
         nct_id=nct_id,
         title=brief_title or official_title or nct_id,
@@ -1098,6 +1099,7 @@ def _trial(
         oncotree_codes=codes,
         criteria=criteria,
         parser_version=parser_version,
+        primary_purpose=purpose,
     )
 
 

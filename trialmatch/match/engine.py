@@ -40,7 +40,7 @@ from trialmatch.match.evaluate import (
     evaluate_trial,
     screen_trial,
 )
-from trialmatch.match.score import Score, score_trial
+from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.models import Profile, Trial
 
 DISCLAIMER = (
@@ -75,6 +75,7 @@ class TrialMatch:
             "criteria": [c.to_dict() for c in self.verdict.criteria],
             "score_parts": self.score.parts,
             "score_basis": self.score.basis,
+            "purpose": self.trial.primary_purpose,
             "cohort": self.verdict.cohort,
             "unknown_facts": [c.reason for c in self.verdict.material_unknowns],
         }
@@ -275,7 +276,7 @@ def plan_match(
         # was (the protocols finder reads it the same way).
         missed = considered is None or trial.nct_id.upper() not in considered
         matches.append(TrialMatch(trial, verdict, score, missed))
-    matches.sort(key=lambda m: (-m.score.total, m.verdict.verdict != "eligible",
+    matches.sort(key=lambda m: (*rank_key(m.trial, m.score), m.verdict.verdict != "eligible",
                                 m.trial.nct_id))
     excluded.sort(key=lambda e: (not e.same_cancer, e.trial.nct_id))
     if top is not None:

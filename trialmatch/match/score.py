@@ -1,19 +1,27 @@
 """Rank the trials a patient may join, with a score whose parts are shown.
 
     score = sum(weight * part) / sum(weights of the parts that apply)
+    order: treatment trials first, then by score (`rank_key`)
 
-Parts, each from 0 to 1:
+Parts, each from 0 to 1, in the order they weigh (fit first: an oncologist looks for the
+trial written for this patient before one that merely admits them):
 - `specificity`: how closely the trial targets this patient. A trial that requires the
   patient's own biomarker (1.0) ranks above one for the patient's exact subtype (0.8), which
   ranks above one that accepts the cancer type (0.6), a trial for a narrower subtype than the
-  notes establish (0.4) and a broad basket ("solid tumours", any cancer: 0.2).
+  notes establish (0.4) and a broad basket ("solid tumours", any cancer: 0.2). A trial whose
+  population needs a finding the notes never report (a required alteration never tested,
+  HIV infection, brain metastases) keeps a third of it: it is for someone else unless a test
+  or a look says otherwise.
 - `certainty`: 1 minus the share of criteria left unknown, counting an unknown that matters
   (disease, biomarker, treatment history) fully and a routine screening unknown (labs,
   performance status, free text) a quarter.
 - `status`: recruiting now (1.0) above not yet recruiting (0.7) and enrolling by invitation
-  (0.4).
+  (0.4); a tie-breaker, as is
 - `location`: only when the case gives a location: a site in the patient's state (1.0), in
   the country (0.6), none listed (0.3), only elsewhere (0.0).
+The record's primary purpose is shown (`purpose`): studies whose purpose is not treatment
+(supportive care, diagnosis, screening, prevention, health services, basic science) come
+after the treatment trials, whatever their score.
 """
 
 from __future__ import annotations
@@ -24,11 +32,18 @@ from typing import Any
 from trialmatch.match.evaluate import Patient, TrialVerdict
 from trialmatch.models import Trial
 
-WEIGHTS = {"specificity": 0.45, "certainty": 0.25, "status": 0.15, "location": 0.15}
+WEIGHTS = {"specificity": 0.55, "certainty": 0.30, "status": 0.08, "location": 0.07}
 STATUS_PART = {"RECRUITING": 1.0, "NOT_YET_RECRUITING": 0.7, "ENROLLING_BY_INVITATION": 0.4}
 SPECIFICITY = {"biomarker": 1.0, "subtype": 0.8, "cancer_type": 0.6, "narrower": 0.4,
                "basket": 0.2, "none": 0.0}
 ROUTINE_UNKNOWN_WEIGHT = 0.25
+# The share of specificity kept by a trial whose population needs an unreported finding.
+UNREPORTED_POPULATION_FACTOR = 1 / 3
+# Requirement kinds that, required in an inclusion and unknown, name a population the notes
+# give no sign of: a tested-for alteration, an infection, brain metastases.
+POPULATION_KINDS = frozenset({"biomarker", "infection", "cns_metastases"})
+# ClinicalTrials.gov primaryPurpose values that are treatment (a missing one counts too).
+TREATMENT_PURPOSES = frozenset({"TREATMENT"})
 
 # Spellings of the same country in case files and ClinicalTrials.gov records.
 _COUNTRY_ALIASES = {
@@ -53,7 +68,45 @@ class Score:
 
 
 def specificity(trial: Trial, verdict: TrialVerdict, patient: Patient) -> tuple[float, str]:
-    """How closely the trial targets the patient, and a few words saying why."""
+    """How closely the trial targets the patient, and a few words saying why; a third of it
+    when the trial's population needs a finding the notes never report."""
+    level, basis = _target_level(trial, verdict, patient)
+    missing = unreported_population(verdict)
+    if missing:
+        return round(level * UNREPORTED_POPULATION_FACTOR, 3), \
+            f"{basis}; needs what the notes do not report: {missing[0]}"
+    return level, basis
+
+
+def unreported_population(verdict: TrialVerdict) -> list[str]:
+    """Why the trial's population may not include the patient: the reasons of the inclusion
+    requirements that name a finding (an alteration, an infection, brain metastases) the
+    notes never report, such as "TP53 R175H not tested"."""
+    return [r.reason for c in verdict.deciding if c.kind == "inclusion" and
+            c.result == "unknown" for r in c.requirements
+            if r.truth is None and r.kind in POPULATION_KINDS and not r.params.get("negated")
+            and _names_a_finding(r)]
+
+
+def _names_a_finding(requirement) -> bool:
+    """A requirement for a present finding, not for its absence ("EGFR wild-type")."""
+    if requirement.kind != "biomarker":
+        return True
+    items = [item for item in requirement.params.get("any_of") or [] if isinstance(item, dict)]
+    return any(_targets(item) for item in items)
+
+
+def is_treatment(trial: Trial) -> bool:
+    """Is the study a treatment study (a record without a purpose counts as one)?"""
+    return trial.primary_purpose is None or trial.primary_purpose in TREATMENT_PURPOSES
+
+
+def rank_key(trial: Trial, score: Score) -> tuple[bool, float]:
+    """Sort key: treatment studies first, then the higher score."""
+    return (not is_treatment(trial), -score.total)
+
+
+def _target_level(trial: Trial, verdict: TrialVerdict, patient: Patient) -> tuple[float, str]:
     for req in verdict.met_requirements():
         if req.kind == "biomarker" and any(
             _targets(item) for item in req.params.get("any_of") or [] if isinstance(item, dict)
