@@ -75,12 +75,20 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Age ≥ 12 months and ≤ 21 years at enrollment", "age",
      [{"min": 1, "max": None}]),
     ("inclusion", "Age ≥ 18 years", "age", [{"min": 18, "max": None}]),
-    # "no standard therapy exists" is an alternative to prior therapy
+    # disease beyond standard therapy: the alternatives come together (an untreated patient
+    # with a standard option is not in the population), unless surgery is another door
     ("inclusion", "Solid tumor relapsed or refractory to standard therapy, or for which no "
-                  "standard therapy exists", "prior_lines", []),
+                  "standard therapy exists", "prior_lines",
+     [{"min": 1, "max": None, "beyond_standard": True}]),
+    ("inclusion", "No satisfactory standard therapy, or disease not amenable to surgery that "
+                  "would cause unacceptable morbidity", "prior_lines", []),
+    ("inclusion", "For ATLL, must not have failed standard combination chemotherapy",
+     "prior_lines", []),
+    ("inclusion", "Relapse on standard adjuvant endocrine therapy", "prior_lines", []),
     ("inclusion", "Progression on at least one prior systemic therapy", "prior_lines",
      [{"min": 1, "max": None}]),
-    ("inclusion", "No satisfactory standard therapy available", "prior_lines", []),
+    ("inclusion", "No satisfactory standard therapy available", "prior_lines",
+     [{"min": 1, "max": None, "beyond_standard": True}]),
     # a histology left out is not asked for; a site in a conditional aside is no requirement
     ("inclusion", "Adenocarcinoma of the prostate without predominant small cell or "
                   "neuroendocrine features", "histology", []),

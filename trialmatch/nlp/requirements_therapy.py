@@ -526,7 +526,48 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             out += lines
     elif not out:
         out += _generic_prior(text, criterion_kind)
+        if not out and criterion_kind == "inclusion":
+            out += _beyond_standard_therapy(text)
     return sorted(out, key=lambda r: r.start)
+
+
+# The population of most early-phase trials: disease that outran standard care ("refractory
+# to or relapsed after standard therapy", "for which no standard therapy exists", "has
+# exhausted standard options"). The alternatives come together: a disease with no standard
+# therapy is rare, and the notes would say so; a patient whose cancer has a standard first
+# treatment not yet given is not in this population (oncologists reading these records
+# agree), and one treated line or more meets it. "No curative therapy" is not among them:
+# it describes incurable, not pretreated, disease.
+_BEYOND_STANDARD = re.compile(
+    r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|exhausted|"
+    r"beyond)\b[^.;:]{0,60}?\b(?:standard|conventional)\b"
+    r"(?![\s-]+(?:dos\w*|of\s+care\s+(?:imaging|assess\w*)))|"
+    r"\b(?:standard|conventional)\b[^.;:]{0,50}?\b(?:failed|exhausted|(?:is|are|was|were)\s+"
+    r"not\s+(?:available|appropriate|indicated|suitable|effective)|unavailable|ineffective|"
+    r"do(?:es)?\s+not\s+exist)\b|"
+    r"\bno\s+(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)[\s,]+"
+    r"(?:[\w-]+[\s,]+){0,3}?(?:therap(?:y|ies)|treatments?|options?|regimens?|care)\b", _I)
+
+
+_NOT_BEFORE = re.compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
+_PERIOPERATIVE = re.compile(r"\b(?:neo-?)?adjuvant\b", _I)
+_LOCAL_ALTERNATIVE = re.compile(r"\bor\b[^.;]{0,60}?\b(?:surg\w*|resect\w*|amenable)\b", _I)
+
+
+def _beyond_standard_therapy(text: str) -> list[Requirement]:
+    """At least one prior line, for an inclusion that asks for disease beyond standard
+    therapy (see `_BEYOND_STANDARD`)."""
+    match = _BEYOND_STANDARD.search(text)
+    if match is None or is_allowance(text, match.start(), match.end()) or \
+            _NOT_BEFORE.search(text[max(0, match.start() - 25):match.start()]) or \
+            _PERIOPERATIVE.search(text) or _LOCAL_ALTERNATIVE.search(text):
+        # "must not have failed standard chemotherapy" asks the opposite; "relapsed on
+        # standard adjuvant endocrine therapy" is about a curative-intent course, which the
+        # lines of therapy for advanced disease do not count; "or disease not amenable to
+        # surgery" lets an untreated patient in by another door.
+        return []
+    return [requirement("prior_lines", {"min": 1, "max": None, "beyond_standard": True}, text,
+                        match.start(), match.end())]
 
 
 # "<class> with <member>" and "<member>-based <class>" name the member only: "chemotherapy with
