@@ -15,6 +15,7 @@ from trialmatch.match.evaluate import (
     evaluate_criterion,
     evaluate_requirement,
     evaluate_trial,
+    screen_trial,
     stage_in,
 )
 from trialmatch.models import (
@@ -658,3 +659,82 @@ def test_driver_alterations_listed_in_an_exclusion_stay_alternatives():
     patient = make_patient(biomarkers=[Biomarker("EGFR", "mutation", "positive")])
     assert evaluate_criterion(criterion("exclusion", *reqs, text=text), patient).result == \
         "not_met"
+
+
+# --------------------------------------------------------------------------- beyond standard
+
+BEYOND_STANDARD = req("prior_lines", min=1, max=None, beyond_standard=True)
+RAI = PriorTherapy("radioactive iodine", frozenset({"radioactive iodine"}),
+                   frozenset({"radiation"}), False, None, False)
+
+
+@pytest.mark.parametrize("regimens,truth", [
+    ([], False),           # untreated: standard therapy lies ahead
+    (None, None),          # history not documented
+    ([RAI], None),         # only local or radioiodine therapy: the notes must say
+    (FLAT_LIST, True),     # a systemic line given
+])
+def test_disease_beyond_standard_therapy_needs_a_prior_line(regimens, truth):
+    result = evaluate_requirement(BEYOND_STANDARD, make_patient(prior_regimens=regimens))
+    assert result.truth is truth
+    assert "standard therapy" in result.reason
+
+
+# --------------------------------------------------------------------------- extent now
+
+
+def test_metastases_in_the_notes_outrank_the_stage_at_diagnosis():
+    # Stage IIB breast cancer ten years ago, a biopsy-proven bone metastasis now.
+    patient = make_patient(cancer_code="IDC", stage_group="IIB", stage_m=None,
+                           metastatic_noted=True)
+    assert patient.extent["metastatic"] is True
+    assert patient.extent["early_stage"] is False
+    stated_absent = make_patient(stage_group="IV", stage_m="M1a", metastatic_noted=False)
+    assert stated_absent.extent["metastatic"] is True  # the stage IV stands
+
+
+def test_a_solid_tumour_without_distant_spread_has_no_brain_metastases():
+    cns = req("cns_metastases", state="any")
+    local = make_patient(stage_group="IIB", stage_m="M0", brain_metastases=None)
+    assert evaluate_requirement(cns, local).truth is False
+    unknown = make_patient(stage_group=None, stage_m=None, brain_metastases=None)
+    assert evaluate_requirement(cns, unknown).truth is None
+
+
+# --------------------------------------------------------------------------- disease lines
+
+
+def _disease_line(codes, position, text="disease line", **extra):
+    requirements = [req("cancer_type", codes=codes)] + list(extra.pop("more", []))
+    return criterion("inclusion", *requirements, text=text, position=position)
+
+
+def test_lines_of_a_multi_disease_trial_are_alternatives():
+    trial = make_trial([_disease_line(["NSCLC"], 1, "NSCLC"),
+                        _disease_line(["BREAST"], 2, "triple negative breast cancer"),
+                        _disease_line(["BLADDER"], 3, "urothelial cancer")],
+                       codes=("_SOLID",))
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict != "excluded"
+    set_aside = [c for c in verdict.criteria if c.reason.startswith("for another disease")]
+    assert [c.text for c in set_aside] == ["triple negative breast cancer", "urothelial cancer"]
+    assert screen_trial(trial, make_patient()) == []
+
+
+def test_no_disease_line_fitting_still_excludes():
+    trial = make_trial([_disease_line(["BREAST"], 1), _disease_line(["BLADDER"], 2)],
+                       codes=("_SOLID",))
+    assert evaluate_trial(trial, make_patient()).verdict == "excluded"
+
+
+def test_a_line_for_one_disease_applies_to_that_disease_only():
+    line = _disease_line(["COADREAD"], 1, "For subjects with colorectal cancer, evidence of "
+                         "lack of mutation in KRAS and BRAF",
+                         more=[marker(marker="KRAS", status="negative")])
+    trial = make_trial([line], codes=("_SOLID",))
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict != "excluded"
+    # A single-disease trial's plain requirement still rules out another cancer.
+    plain = make_trial([_disease_line(["COADREAD"], 1, "Histologically confirmed colorectal "
+                                                        "adenocarcinoma")], codes=("_SOLID",))
+    assert evaluate_trial(plain, make_patient()).verdict == "excluded"

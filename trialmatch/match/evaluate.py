@@ -234,10 +234,13 @@ class Patient:
                                   early_stage=None, locally_advanced=None)
         if self.newly_diagnosed and extent["recurrent"] is None:
             extent["recurrent"] = False
-        if extent["metastatic"] is None and self.metastatic_noted is not None:
-            # "multiple liver metastases" in a note without a stage (AJCC: distant metastasis
-            # is M1, stage IV): metastatic, so advanced and not early; "no distant
-            # metastases" rules metastatic disease out and says nothing more.
+        if self.metastatic_noted or (extent["metastatic"] is None and
+                                     self.metastatic_noted is not None):
+            # "multiple liver metastases" in a note (AJCC: distant metastasis is M1, stage IV):
+            # metastatic, so advanced and not early, whatever stage the diagnosis had (a
+            # stage IIB breast cancer with a biopsy-proven bone metastasis ten years later is
+            # metastatic now); "no distant metastases" rules metastatic disease out and says
+            # nothing more.
             extent["metastatic"] = self.metastatic_noted
             if self.metastatic_noted:
                 extent.update(advanced=True, locally_advanced=False, early_stage=False)
@@ -638,6 +641,17 @@ def _prior_evidence(patient: Patient) -> str:
 def _check_prior_lines(params: dict, patient: Patient) -> Check:
     low, high = params.get("min"), params.get("max")
     bounds = _bounds_text(low, high, "prior lines")
+    if params.get("beyond_standard"):
+        bounds = "disease refractory to, relapsed after or without standard therapy: >= 1 " \
+            "prior line"
+        if patient.prior_lines is not None and patient.prior_lines[1] == 0 and \
+                patient.prior_regimens:
+            # Only local or radioiodine treatment so far: the disease may be refractory to
+            # it (radioiodine-refractory thyroid cancer), or standard systemic therapy may
+            # lie ahead; the notes must say which.
+            return None, f"no prior systemic line; whether the disease is beyond standard " \
+                f"therapy after {', '.join(patient.prior_therapies or [])} is not stated", \
+                _prior_evidence(patient)
     if patient.prior_lines is None:
         return None, f"number of prior lines not documented (trial: {bounds})", ""
     fewest, most = patient.prior_lines
@@ -664,6 +678,10 @@ def _check_cns(params: dict, patient: Patient) -> Check:
     if patient.brain_metastases:
         return None, f"{words}: the notes state brain metastases but not whether they are " \
             f"{state}", f"notes: {noted}"
+    if patient.extent["metastatic"] is False and patient.cancer_code and \
+            patient.ontology.is_solid(patient.cancer_code):
+        # A solid tumour without distant spread has no brain metastases (AJCC: they are M1).
+        return False, "no distant metastases, so no brain metastases", patient.stage_evidence
     return None, f"{words}: brain metastasis status not documented", ""
 
 
@@ -1445,6 +1463,60 @@ def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
                            cached.material, cached.requirements)
 
 
+# A criterion written for one disease of a multi-disease trial: "For subjects with colorectal
+# cancer, evidence of KRAS wild-type", "Lymphomas with minimal marrow involvement are also
+# eligible", "Patients with primary liver cancer are eligible provided that ...".
+_FOR_A_DISEASE = re.compile(
+    r"^\W*(?:for|in)\s+(?:(?:the\s+)?(?:subjects?|patients?|participants?|those|cohorts?|"
+    r"individuals?)\s+)?(?:with|having|of)\b|\b(?:are|is)\s+(?:also\s+)?eligible\b|"
+    r"\bmay\s+(?:also\s+)?(?:be\s+)?(?:eligible|enrol\w*|included)\b|"
+    r"\bwith\s+a\s+focus\s+on\b", re.IGNORECASE)
+
+
+def _names_another_cancer(result: CriterionResult) -> bool:
+    """Does an inclusion fail because it names cancers other than the patient's?"""
+    return result.result == "not_met" and any(
+        r.kind == "cancer_type" and r.truth is False for r in result.requirements)
+
+
+def disease_lines(trial: Trial) -> list[int]:
+    """Positions of the common inclusion criteria that each name cancer types, when the trial
+    has at least two naming different ones: a multi-disease trial listing its diseases line
+    by line ("NSCLC", "cervical cancer", "urothelial cancer"), each line one population."""
+    named: dict[int, frozenset[str]] = {}
+    for criterion in trial.criteria:
+        if criterion.kind != "inclusion" or criterion.cohort is not None:
+            continue
+        codes = frozenset(code for r in criterion.requirements if r.kind == "cancer_type" and
+                          not (r.params or {}).get("allowed")
+                          for code in (r.params or {}).get("codes") or [])
+        if codes:
+            named[criterion.position] = codes
+    return list(named) if len(set(named.values())) > 1 else []
+
+
+def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[CriterionResult]:
+    """The results with the lines written for other diseases set aside (met, saying so).
+
+    A line that fails only because it names other cancers is one disease's line of a
+    multi-disease trial when another disease line fits the patient (or may: unknown), or
+    when it says it is for that disease ("For subjects with colorectal cancer, ...", "...
+    are also eligible"). When no disease line fits, they all stand: the patient's cancer is
+    none of the trial's.
+    """
+    lines = set(disease_lines(trial))
+    fits = any(r.position in lines and r.kind == "inclusion" and r.result != "not_met"
+               for r in results)
+    out = []
+    for r in results:
+        if r.kind == "inclusion" and _names_another_cancer(r) and (
+                (fits and r.position in lines) or _FOR_A_DISEASE.search(r.text)):
+            r = CriterionResult(r.kind, r.text, "met", f"for another disease: {r.reason}",
+                                r.evidence, r.position, r.cohort, False, r.requirements)
+        out.append(r)
+    return out
+
+
 def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
     """The criteria that rule the patient out, found without reading the rest.
 
@@ -1464,6 +1536,13 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
         result = _criterion_result(criterion, patient, codes, facts)
         if result.result == "not_met":
             failing.append(result)
+    if any(r.kind == "inclusion" and _names_another_cancer(r) for r in failing):
+        # A line for another disease of a multi-disease trial fails nobody when another line
+        # fits: the whole evaluation decides.
+        lines = set(disease_lines(trial))
+        failing = [r for r in failing if not (
+            r.kind == "inclusion" and _names_another_cancer(r) and
+            (r.position in lines or _FOR_A_DISEASE.search(r.text)))]
     return failing
 
 
@@ -1471,7 +1550,8 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
     codes = tuple(trial.oncotree_codes)
-    results += [_criterion_result(c, patient, codes) for c in trial.criteria]
+    results += for_another_disease([_criterion_result(c, patient, codes)
+                                    for c in trial.criteria], trial)
     common = [r for r in results if r.cohort is None]
     cohorts: dict[str, list[CriterionResult]] = {}
     for r in results:
