@@ -596,7 +596,8 @@ def test_or_joins_disease_description_kinds(text, requirements, patient, expecte
     ("inclusion", (req("stage", groups=["IV"], negated=True),),
      {"stage_group": "IIIA", "stage_m": "M0"}, "met"),
     ("inclusion", (req("cns_metastases", state="any", negated=True),), {}, "unknown"),
-    ("exclusion", (req("pregnancy", negated=True),), {"sex": "male"}, "not_met"),
+    ("exclusion", (req("extent", extent="metastatic", negated=True),),
+     {"stage_group": "IIIA", "stage_m": "M0"}, "not_met"),
     # permissions never fail: met when they are all the criterion says
     ("inclusion", (req("cns_metastases", state="stable", allowed=True),), {}, "met"),
     ("inclusion", (req("prior_therapy", received=True, classes=["TRK inhibitor"],
@@ -738,3 +739,15 @@ def test_a_line_for_one_disease_applies_to_that_disease_only():
     plain = make_trial([_disease_line(["COADREAD"], 1, "Histologically confirmed colorectal "
                                                         "adenocarcinoma")], codes=("_SOLID",))
     assert evaluate_trial(plain, make_patient()).verdict == "excluded"
+
+
+@pytest.mark.parametrize("kind,negated", [("inclusion", False), ("inclusion", True),
+                                          ("exclusion", False), ("exclusion", True)])
+def test_pregnancy_only_ever_screens_out_a_pregnant_patient(kind, negated):
+    # "Persons able to become pregnant must use contraception" (inclusion, not negated);
+    # "Have a negative pregnancy test" filed under exclusions (exclusion, negated).
+    params = {"negated": True} if negated else {}
+    c = criterion(kind, req("pregnancy", **params))
+    assert evaluate_criterion(c, make_patient(sex="male")).result == "met"
+    assert evaluate_criterion(c, make_patient(sex="female", pregnant=False)).result == "met"
+    assert evaluate_criterion(c, make_patient(sex="female", pregnant=True)).result == "not_met"

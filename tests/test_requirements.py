@@ -552,3 +552,35 @@ def test_every_composite_marker_match_holds_one_of_its_gate_words():
             for match in pattern.finditer(line):
                 assert any(w in match.group().lower() for w in _COMPOSITE_WORDS[name]), (
                     name, match.group())
+
+
+# Conditional clauses are conditions, not the trial's age range (issue 14): an age that says
+# to whom another rule applies, someone else's age, or the age at diagnosis is no limit.
+CONDITIONAL_AGES = [
+    ("Karnofsky performance status of 80-100% for 16 years and older or Lansky Play Score of "
+     "80-100 for ≥12 and  < 16 years of age", []),
+    ("ECOG 0-2 (0 to 3 for participants  >= 60 to 74 years of age who are evaluated as "
+     "ineligible)", []),
+    ("Age  >/= 60 years. Patients aged  < 60 years who are unsuitable for standard induction "
+     "therapy may be eligible after discussion with PI", [{"min": 60, "max": None}]),
+    ("Children between 4 years and 18 years of age at the time of first diagnosis", []),
+    ("Patients under 6 years old must weigh at least 7 kg at the time of enrollment", []),
+    ("Parents will be eligible if they are over 18 years old", []),
+    ("Availability of a haploidentical donor aged between 18 and 50", []),
+    ("Negative serum beta-hCG test in women of childbearing potential (defined as women "
+     "≤50 years of age)", []),
+    ("Age < 60 years and amenorrhea for 12 or more months", []),
+    ("are adults (or children 18-21 years old),", []),
+    ("Breast cancer patients ≥ 18 years old who are willing to consent", [{"min": 18,
+                                                                          "max": None}]),
+    ("Pre/peri- or post-menopausal women 18 years and older (or local legal age, whichever "
+     "is higher)", [{"min": 18, "max": None}]),
+    ("Age 18-75 years", [{"min": 18, "max": 75}]),
+]
+
+
+@pytest.mark.parametrize("text,expected", CONDITIONAL_AGES)
+def test_conditional_ages_are_no_age_limit(text, expected):
+    from trialmatch.nlp.requirements_basic import find_age
+
+    assert [r.params for r in find_age(text)] == expected

@@ -1092,6 +1092,7 @@ def evaluate_criterion(
         return CriterionResult(result="met", reason="a permission; rules nobody out",
                                evidence="", **base)
     exclusion = criterion.kind == "exclusion"
+    requirements = [_pregnancy_screen(req, exclusion) for req in requirements]
     results = []
     for req in requirements:
         own = _own_population(req, patient, trial_codes) if exclusion else None
@@ -1130,6 +1131,19 @@ def evaluate_criterion(
         r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+def _pregnancy_screen(req: Requirement, exclusion: bool) -> Requirement:
+    """Pregnancy in eligibility only ever screens out a pregnant patient: an inclusion asks
+    for "not pregnant" and an exclusion rules out "pregnant", whatever the wording ("negative
+    pregnancy test" filed under exclusions, "persons able to become pregnant must use
+    contraception"), so neither a man nor a woman who is not pregnant fails on it."""
+    if req.kind != "pregnancy" or bool((req.params or {}).get("negated")) is not exclusion:
+        return req
+    params = {k: v for k, v in (req.params or {}).items() if k != "negated"}
+    if not exclusion:
+        params["negated"] = True
+    return replace(req, params=params)
 
 
 # Receptor statuses that together describe one breast-cancer subtype ("triple-negative",

@@ -59,10 +59,37 @@ _AGE_QUALIFIER = re.compile(
     r"\b(?:for|in)\s+(?:patients|participants|subjects|children|adolescents|adults|those)\s+"
     r"(?:(?:who\s+are|aged?)\s+)?(?:[<>≤≥=]+|(?:older|younger)\s+than|under|over|below|above)"
     r"\s*\d+\s*(?:years?|yrs?|months?)?(?:\s+of\s+age|\s+old)?", _I)
+# Ages that say to whom another rule applies, not who may enrol (issue 14: conditional
+# clauses are conditions, not ranges): "Karnofsky 80-100% for 16 years and older",
+# "0 to 3 for participants >= 60 to 74 years of age", "Patients under 6 years old must weigh
+# at least 7 kg", "aged 1-18 years at the time of first diagnosis", "(or children 18-21
+# years old)".
+_AGE_NUMBER = (r"(?:[<>≤≥=]+\s*|(?:older|younger)\s+than\s+|under\s+|over\s+|below\s+|"
+               r"above\s+)?\d+(?:\s*(?:-|–|to|and)\s*(?:[<>≤≥=]+\s*)?\d+)?\s*"
+               r"(?:years?|yrs?|months?)?(?:\s+(?:and|or)\s+(?:older|over|above|younger|"
+               r"under))?(?:\s+of\s+age|\s+old)?")
+_AGE_CONDITION = re.compile(
+    r"\b(?:for|in|among|if)\s+(?:(?:the\s+)?(?:patients?|participants?|subjects?|children|"
+    r"adolescents|adults|those|persons|individuals|women|men)\s+)?(?:(?:who\s+are|aged?|of)\s+)?"
+    + _AGE_NUMBER + r"|"
+    r"\b(?:patients?|participants?|subjects?|children|those)\s+(?:aged?\s+)?"
+    r"(?:under|over|below|above|younger\s+than|older\s+than|[<>≤≥]=?)\s*\d+\s*"
+    r"(?:years?|yrs?|months?)?(?:\s+old|\s+of\s+age)?(?=\s+(?:must|should|will|need|"
+    r"require|may|who\b[^.;]{0,80}\bmay\b))|"
+    r"\d+\s*(?:years?|yrs?)?(?:\s+of\s+age)?\s+at\s+(?:the\s+time\s+of\s+)?"
+    r"(?:(?:first|initial|original)\s+)?diagnosis|"
+    r"\(\s*or\s+[^()]{0,60}\)", _I)
+# Criteria whose ages are someone else's (parents, donors) or say to whom a reproductive
+# rule applies ("women of childbearing potential, defined as women <= 50 years"), or define
+# menopause ("age < 60 and amenorrhea for 12 or more months").
+_AGE_NOT_PATIENT = re.compile(
+    r"\b(?:parents?|caregivers?|care\s+givers?|guardians?|partners?|spouses?|family\s+members?|"
+    r"siblings?|donors?)\b|child[\s-]?bearing|pregnan|contracept|\bhcg\b|amenorrh|\bfsh\b|"
+    r"estradiol", _I)
 _MONTHS_AFTER = re.compile(r"^\s*(?:months?|mos?)\b", _I)
 _PERSON_START = re.compile(r"(?:be|are|is|adults?|patients?|participants?|subjects?|men|women|"
                            r"males?|females?)\b", _I)
-_AGE_WORD = re.compile(r"\bage[ds]?\b|\bold\b|\badults?\b|\bpaediatric|\bpediatric", _I)
+_AGE_WORD = re.compile(r"\bage[ds]?\b|\bold(?:er)?\b|\badults?\b|\bpaediatric|\bpediatric", _I)
 
 
 def _first_int(match: re.Match[str]) -> float:
@@ -78,7 +105,10 @@ def find_age(text: str) -> list[Requirement]:
     """Age bounds written in the criterion ("≥ 18 years", "aged 18 to 75")."""
     # "(age < 16)" qualifies another statement (which scale applies), it is no age limit:
     # blank it out (same length, so spans still index the original text).
-    original, text = text, _AGE_QUALIFIER.sub(lambda m: " " * len(m.group(0)), text)
+    if _AGE_NOT_PATIENT.search(text):
+        return []
+    original, text = text, _AGE_CONDITION.sub(lambda m: " " * len(m.group(0)), text)
+    text = _AGE_QUALIFIER.sub(lambda m: " " * len(m.group(0)), text)
     out: list[Requirement] = []
     for match in _AGE_RANGE.finditer(text):
         low, high = (float(g) for g in match.groups() if g is not None)
