@@ -386,3 +386,16 @@ def test_drug_targets_in_treatment_history_are_no_results(text):
 def test_a_test_antibody_clone_is_not_a_drug():
     [pdl1] = find_biomarkers("PD-L1 antibody clone 22C3: TPS 60%")
     assert (pdl1.status, pdl1.value, pdl1.unit) == ("positive", 60.0, "TPS")
+
+
+@pytest.mark.parametrize("text,markers", [
+    # RECIST responses share the abbreviation with the progesterone receptor
+    ("mFOLFOX6 + bevacizumab x 12 -> PR (liver lesions -45%).", []),
+    ("CT 12/2025 PR (-48%). CT 03/2026 continued PR.", []),
+    ("Best response: PR after C4", []),
+    ("ER 90%, PR 45%, HER2 1+", ["ER", "PR", "HER2"]),
+    ("ER+/PR-/HER2-", ["ER", "PR", "HER2"]),
+    ("PR: 20%, weak", ["PR"]),
+])
+def test_a_partial_response_is_not_the_progesterone_receptor(text, markers):
+    assert [b.marker for b in find_biomarkers(text)] == markers

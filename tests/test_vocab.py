@@ -496,6 +496,14 @@ def test_package_data_loads_from_a_folder(tmp_path):
          "status alias 'XYZ'"),
         ("cancer_types.json", lambda d: d["cancer_types"][3]["synonyms"].append("9)"),
          "phrase '9)' has no letter"),
+        ("cancer_types.json", lambda d: d["lineage_neutral"][0].pop("source"),
+         "lineage_neutral #0: missing 'source'"),
+        ("biomarkers.json", lambda d: d["ambiguous_aliases"][0].update(alias="XQZ"),
+         "'XQZ' is not a marker alias"),
+        ("biomarkers.json", lambda d: d["ambiguous_aliases"][0].update(before="(oops"),
+         "ambiguous_aliases #0: bad pattern"),
+        ("cancer_types.json", lambda d: d["lineage_neutral"][0]["phrases"].append("melanoma"),
+         "'melanoma' is no synonym"),
     ],
 )
 def test_bad_data_file_names_file_and_entry(tmp_path, file, change, message):
@@ -569,3 +577,13 @@ def test_official_oncotree_merge():
     assert _keys(vocab.find_cancer_types("Breast Invasive Ductal Carcinoma")) == ["IDC"]
     assert vocab.find_cancer_types("yolk sac tumor") == []
     assert vocab.find_cancer_types("IgG") == []
+
+
+@pytest.mark.parametrize("text,codes", [
+    ("relapsed acute lymphoblastic leukemia", ["BLL", "TLL"]),  # no lineage named: both
+    ("B-cell acute lymphoblastic leukemia", ["BLL"]),
+    ("T-lymphoblastic leukemia", ["TLL"]),
+    ("acute myeloid leukemia", ["AML"]),
+])
+def test_a_lineage_neutral_name_names_every_lineage(vocab, text, codes):
+    assert [c for m in vocab.find_cancer_types(text) for c in vocab.cancer_codes(m)] == codes

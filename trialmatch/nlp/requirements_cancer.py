@@ -67,7 +67,9 @@ _SITE_NEAR = 30
 
 
 def _codes_for(text: str) -> list[str]:
-    return [m.key for m in get_vocabulary().find_cancer_types(text)]
+    vocabulary = get_vocabulary()
+    return [code for m in vocabulary.find_cancer_types(text) for code in
+            vocabulary.cancer_codes(m)]
 
 
 def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str]) -> list[str]:
@@ -160,7 +162,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
                                                "except": [m.key for m in excepted]},
                                text, scope_match.start(), end))
     elif kept:
-        codes = list(dict.fromkeys(m.key for m in kept))
+        codes = list(dict.fromkeys(code for m in kept for code in vocabulary.cancer_codes(m)))
         out.append(requirement("cancer_type", {"codes": codes, "scope": "codes",
                                                "except": [m.key for m in excepted]},
                                text, kept[0].start, kept[-1].end))

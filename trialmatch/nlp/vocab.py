@@ -521,6 +521,9 @@ class _CancerTypeData:
     case_sensitive: dict[str, tuple[str, ...]]
     unmatched_codes: frozenset[str]
     fuzzy_protected: frozenset[str] = frozenset()
+    # phrase tokens -> every code the unqualified phrase names ("acute lymphoblastic
+    # leukemia" is B- or T-lymphoblastic: OncoTree splits ALL by lineage)
+    lineage_neutral: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
 
 
 def load_cancer_types(path: Path | Any) -> _CancerTypeData:
@@ -568,7 +571,30 @@ def load_cancer_types(path: Path | Any) -> _CancerTypeData:
     return _CancerTypeData(
         entries, case_sensitive, frozenset(unmatched),
         frozenset(_normalise_word(w) for w in protected),
+        _lineage_neutral(data, entries, label),
     )
+
+
+def _lineage_neutral(data: dict, entries: dict[str, CancerTypeEntry],
+                     label: str) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The 'lineage_neutral' groups: phrases that, unqualified, name every code of a group."""
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for position, group in enumerate(data.get("lineage_neutral", [])):
+        where = f"{label}: lineage_neutral #{position}"
+        if not isinstance(group, dict) or set(group) - {"codes", "phrases", "source"}:
+            raise DataFileError(f"{where}: keys must be codes, phrases, source")
+        codes, phrases = group.get("codes"), group.get("phrases")
+        if not isinstance(group.get("source"), str) or not group["source"].strip():
+            raise DataFileError(f"{where}: missing 'source'")
+        if not isinstance(codes, list) or len(codes) < 2 or any(c not in entries for c in codes):
+            raise DataFileError(f"{where}: 'codes' must list two or more known codes")
+        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+            raise DataFileError(f"{where}: 'phrases' must be a list of phrases")
+        for phrase in phrases:
+            if not any(phrase in entries[c].synonyms for c in codes):
+                raise DataFileError(f"{where}: {phrase!r} is no synonym of {codes}")
+            out[_phrase_tokens(phrase)] = tuple(codes)
+    return out
 
 
 def _check_cycles(entries: dict[str, CancerTypeEntry], label: str) -> None:
@@ -663,6 +689,8 @@ class _BiomarkerData:
     exact_case: dict[str, set[str]]
     status_aliases: dict[tuple[str, ...], str]
     not_markers: tuple[str, ...] = ()
+    # alias -> (pattern before, pattern after): where the alias is another word (a response)
+    ambiguous: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = field(default_factory=dict)
 
 
 _NOT_A_TERM = ""  # key of blocking phrases
@@ -713,7 +741,30 @@ def load_biomarkers(path: Path | Any) -> _BiomarkerData:
             raise DataFileError(f"{label}: status alias {alias!r}: bad status {status!r}")
         status_aliases[_phrase_tokens(alias)] = status
     not_markers = _phrases(data, "not_markers", label, "not_markers")
-    return _BiomarkerData(markers, exact_case, status_aliases, not_markers)
+    return _BiomarkerData(markers, exact_case, status_aliases, not_markers,
+                          _ambiguous_aliases(data, aliases_all, label))
+
+
+def _ambiguous_aliases(data: dict, aliases: set[str], label: str
+                       ) -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
+    """The 'ambiguous_aliases' entries: an alias and the contexts (a pattern the text before
+    it ends with, one the text after it starts with) where it is not the marker."""
+    out = {}
+    for position, item in enumerate(data.get("ambiguous_aliases", [])):
+        where = f"{label}: ambiguous_aliases #{position}"
+        if not isinstance(item, dict) or set(item) - {"alias", "before", "after", "source"}:
+            raise DataFileError(f"{where}: keys must be alias, before, after, source")
+        if item.get("alias") not in aliases:
+            raise DataFileError(f"{where}: {item.get('alias')!r} is not a marker alias")
+        if not isinstance(item.get("source"), str) or not item["source"].strip():
+            raise DataFileError(f"{where}: missing 'source'")
+        try:
+            before = re.compile(f"(?:{item.get('before') or '(?!)'})$", re.IGNORECASE)
+            after = re.compile(f"^(?:{item.get('after') or '(?!)'})", re.IGNORECASE)
+        except re.error as error:
+            raise DataFileError(f"{where}: bad pattern: {error}") from None
+        out[item["alias"]] = (before, after)
+    return out
 
 
 @dataclass(frozen=True)
@@ -882,6 +933,7 @@ class Vocabulary:
         self._histologies = histologies
         self._markers, marker_case = biomarkers.markers, biomarkers.exact_case
         self._status_aliases = biomarkers.status_aliases
+        self._ambiguous = biomarkers.ambiguous
         self._check_references(entries, sites, histologies)
 
         self._children: dict[str, set[str]] = {}
@@ -894,6 +946,7 @@ class Vocabulary:
         )
         protected = cancer_types.fuzzy_protected
         self._cancer_index.protected = protected
+        self._lineage_neutral = cancer_types.lineage_neutral
         self._site_index = _PhraseIndex(protected=protected)
         for site in sites.values():
             for phrase in (site.name, *site.synonyms, *site.subsites):
@@ -1178,6 +1231,11 @@ class Vocabulary:
         overlapping. `fuzzy=True` also repairs OCR-damaged words (exact=False)."""
         return self._cancer_index.find(text, fuzzy)
 
+    def cancer_codes(self, match: TermMatch) -> list[str]:
+        """The codes a found cancer-type phrase names: its own, and for a lineage-neutral
+        phrase ("acute lymphoblastic leukemia", no B- or T-) every lineage's."""
+        return list(self._lineage_neutral.get(_phrase_tokens(match.text), (match.key,)))
+
     def cancer_type_phrases(self) -> Iterator[tuple[str, str]]:
         """(normalised phrase, code) for every case-insensitive cancer-type phrase; for
         coverage reports and benchmarks."""
@@ -1208,8 +1266,20 @@ class Vocabulary:
         return {m.symbol for m in self._markers.values() if m.mmr_protein}
 
     def find_biomarkers(self, text: str) -> list[TermMatch]:
-        """Marker-name mentions (key = SPEC marker name)."""
-        return [m for m in self._marker_index.find(text) if m.key != _NOT_A_TERM]
+        """Marker-name mentions (key = SPEC marker name); not an ambiguous alias where its
+        context makes it another word ("CT 12/2025 PR (-48%)" is a partial response)."""
+        found = [m for m in self._marker_index.find(text) if m.key != _NOT_A_TERM]
+        if not self._ambiguous:
+            return found
+        return [m for m in found if not self._another_word(text, m)]
+
+    def _another_word(self, text: str, match: TermMatch) -> bool:
+        rule = self._ambiguous.get(match.text)
+        if rule is None:
+            return False
+        before, after = rule
+        return bool(before.search(text[max(0, match.start - 40):match.start]) or
+                    after.search(text[match.end:match.end + 40]))
 
     def status_of_alias(self, alias: str) -> str | None:
         """The result an alias itself states ("MSS" -> "negative", "MSI-H" and "dMMR" ->
