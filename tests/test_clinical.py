@@ -73,6 +73,16 @@ def test_prior_therapies(text, prior):
     ("It is not possible to determine if the lung tumor represents metastatic disease.",
      None, None),
     ("Closer evaluation for metastatic disease will be prudent.", None, None),
+    # clinicians' shorthand (issue 13: the patient as they are now)
+    ("CT C/A/P: 3 new bilateral pulmonary nodules (largest 1.4 cm) c/w mets.", True, None),
+    ("CT-guided lung bx 03/2025: metastatic LMS, c/w uterine primary.", True, None),
+    ("63M metastatic papillary RCC, here to review restaging.", True, None),
+    ("Plan: 2nd-line for metastatic dz.", True, None),
+    ("high-volume mHSPC on ADT", True, None),
+    ("03/2021 bone scan: >10 lesions (spine, pelvis, ribs)", True, None),
+    ("PET 9/2026: new osseous lesions", True, None),
+    ("Metastatic work-up negative.", None, None),
+    ("No liver/bone mets.", None, None),
 ])
 def test_spread_of_disease(text, metastatic, brain):
     facts = find_clinical_facts(text)

@@ -100,9 +100,11 @@ class Profile:
     stage: Stage | None = None
     biomarkers: list[Biomarker] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The stage at diagnosis when a later spread restaged the disease (`stage` is now's).
+    stage_at_diagnosis: Stage | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        document = {
             "cancer_type": self.cancer_type.to_dict() if self.cancer_type else None,
             "histology": self.histology,
             "primary_site": self.primary_site,
@@ -112,6 +114,9 @@ class Profile:
             "biomarkers": [b.to_dict() for b in self.biomarkers],
             "warnings": list(self.warnings),
         }
+        if self.stage_at_diagnosis is not None:
+            document["stage_at_diagnosis"] = self.stage_at_diagnosis.to_dict()
+        return document
 
 
 # --------------------------------------------------------------------------- trial side

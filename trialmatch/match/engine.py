@@ -24,6 +24,7 @@ nothing about this patient's disease.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from trialmatch.match.evaluate import (
     evaluate_trial,
     screen_trial,
 )
+from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.models import Profile, Trial
 
@@ -343,6 +345,14 @@ def match_case(
     profile = extractor(case.note_texts)
     warnings: list[str] = []
     code = profile.cancer_type.code if profile.cancer_type else None
+    # The disease now: distant metastases the notes state outrank the stage at diagnosis.
+    stage = profile.stage
+    written_m1 = bool(stage and stage.m and stage.m.upper().startswith("M1"))
+    now, at_diagnosis = restage(stage, code, case.age, case.metastatic or written_m1,
+                                case.from_notes.get("metastatic") or (stage.evidence if stage
+                                                                      else ""), vocabulary)
+    if now is not profile.stage:
+        profile = dataclasses.replace(profile, stage=now, stage_at_diagnosis=at_diagnosis)
     codes = candidate_codes(code, vocabulary)
     if not codes:
         warnings.append("no cancer type found in the notes: no trials were searched")

@@ -120,7 +120,18 @@ _DISTANT = re.compile(
     rf"(?:the\s+)?(?:\w+\s+(?:and|,)\s+)?{_DISTANT_SITE}|"
     rf"\b(?:widely|diffusely)\s+metastatic\b|\bdistant\s+(?:spread|disease)\b|"
     rf"\bmetastatic\s+(?:[\w,/+-]+\s+){{0,4}}?(?:cancer|\w*carcinoma|melanoma|\w*sarcoma|"
-    rf"nsclc|crc|disease|adenocarcinoma)\b", _I)
+    rf"nsclc|crc|disease|adenocarcinoma)\b|"
+    # "pulmonary nodules (largest 1.4 cm) c/w mets", "metastatic dz", "metastatic LMS",
+    # "mCRPC", "bone scan: >10 lesions", "new osseous lesions" (imaging in a cancer course)
+    rf"\b{_DISTANT_SITE}\s+(?:[\w()./,-]+\s+){{0,6}}?(?:c/w|consistent\s+with|compatible\s+"
+    rf"with|suspicious\s+for|concerning\s+for|representing)\s+(?:\w+\s+)?(?:mets|metasta\w*)|"
+    rf"\bmetastatic\s+dz\b|(?-i:\b[Mm]etastatic\s+(?:[a-z][\w-]*\s+){{0,3}}?[A-Z][A-Z]"
+    rf"[A-Za-z]{{0,4}}\b)|"
+    rf"(?-i:\bm(?:CRPC|HSPC|CSPC|CRC|BC|UC|RCC|NSCLC|PDAC|GC|PC|TNBC)\b|\bMBC\b)|"
+    rf"\bbone\s+scan\W+(?:[\w()/,-]+\s+){{0,3}}?(?:>\s*)?(?:new|multiple|innumerable|"
+    rf"numerous|diffuse|\d+)\s+(?:\w+\s+)?(?:lesions?|foci|mets)\b|"
+    rf"\b(?:new|multiple|innumerable|numerous|diffuse)\s+(?:\w+\s+)?(?:osseous|bony|bone|"
+    rf"skeletal|adrenal)\s+(?:lesions?|mets|deposits?|foci)\b", _I)
 # (Stage IV and M1 are read with the stage, by trialmatch.nlp.tnm.)
 _REGIONAL = re.compile(r"\b(?:lymph|nodes?|nodal|LN|LNs|N[1-3][abc]?)\b", _I)
 # A synoptic report's field label ("Distant metastasis (pM): pMX", "Distant Metastasis: Not
@@ -500,8 +511,9 @@ def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,
         line_end_match = _SENTENCE_END.search(text, end)
         line_end = line_end_match.start() if line_end_match else len(text)
         words = match.group(0)
-        if _FIELD_LABEL_AFTER.match(text[end:end + 12]):
-            continue
+        if _FIELD_LABEL_AFTER.match(text[end:end + 12]) and re.search(r"metasta\w*$", words,
+                                                                      _I):
+            continue  # a synoptic label ("Distant metastasis (pM):"), not "lesions (spine)"
         near = text[max(0, start - 150):max(line_end, end + 80)]  # OCR breaks sentences
         if regional_guard and _REGIONAL.search(near) and not re.search(
                 _DISTANT_SITE + r"|stage|M1", words, _I):

@@ -1,0 +1,122 @@
+"""The stage now (issue 13): distant metastases stated in the notes restage the disease.
+
+A woman with a biopsy-proven bone metastasis ten years after a stage IIB breast cancer has
+stage IV disease now; the stage at diagnosis is history. Which group distant metastasis gives
+depends on the cancer type (AJCC 8th ed.), read from `data/distant_stage.json`; primary CNS
+tumours and haematological cancers are never restaged this way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from trialmatch.errors import DataFileError
+from trialmatch.models import Stage
+
+DISTANT_STAGE_FILE = "distant_stage.json"
+_ROMAN_RANK = {"0": 0, "I": 1, "II": 2, "III": 3, "IV": 4}
+
+
+@dataclass(frozen=True)
+class DistantGroup:
+    """The stage group distant metastasis gives for some cancer types."""
+
+    codes: tuple[str, ...]
+    group: str
+    source: str
+    below_age: float | None = None
+
+
+@dataclass(frozen=True)
+class DistantStageRules:
+    """The default group, the exceptions by cancer type, and the tissues never restaged."""
+
+    default: DistantGroup
+    exceptions: tuple[DistantGroup, ...]
+    skip_tissues: frozenset[str]
+
+    def group_for(self, code: str, age: float | None, is_a: Any) -> DistantGroup:
+        """The group for a patient with cancer `code` (an exception's age bound must hold)."""
+        for rule in self.exceptions:
+            if any(is_a(code, c) for c in rule.codes) and (
+                    rule.below_age is None or (age is not None and age < rule.below_age)):
+                return rule
+        return self.default
+
+
+def _group(raw: Any, where: str, codes_required: bool) -> DistantGroup:
+    if not isinstance(raw, dict) or set(raw) - {"codes", "group", "source", "below_age"}:
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: {where}: keys must be codes, group, "
+                            "source, below_age")
+    group, source, codes = raw.get("group"), raw.get("source"), raw.get("codes", [])
+    if group not in _ROMAN_RANK:
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: {where}: 'group' must be 0, I, II, III or IV")
+    if not isinstance(source, str) or not source.strip():
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: {where}: missing 'source'")
+    if codes_required and (not isinstance(codes, list) or not codes or
+                           not all(isinstance(c, str) for c in codes)):
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: {where}: 'codes' must list OncoTree codes")
+    below = raw.get("below_age")
+    if below is not None and not isinstance(below, int | float):
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: {where}: 'below_age' must be a number")
+    return DistantGroup(tuple(codes), group, source, below)
+
+
+def build_distant_stage(data: Any) -> DistantStageRules:
+    """Validate distant_stage.json's contents; DataFileError names the entry at fault."""
+    if not isinstance(data, dict) or not isinstance(data.get("exceptions"), list):
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: must be an object with 'default' and "
+                            "'exceptions'")
+    skip = data.get("skip_tissues", [])
+    if not isinstance(skip, list) or not all(isinstance(t, str) for t in skip):
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: 'skip_tissues' must list tissue codes")
+    return DistantStageRules(
+        _group(data.get("default"), "default", codes_required=False),
+        tuple(_group(raw, f"exceptions[{i}]", codes_required=True)
+              for i, raw in enumerate(data["exceptions"])),
+        frozenset(skip))
+
+
+@lru_cache(maxsize=1)
+def distant_stage_rules() -> DistantStageRules:
+    """The packaged rules, read once."""
+    resource = resources.files("trialmatch.match").joinpath("data", DISTANT_STAGE_FILE)
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: cannot be read ({exc.__class__.__name__})",
+                            hint="the packaged knowledge base is invalid") from exc
+    return build_distant_stage(data)
+
+
+def _rank(group: str | None) -> int:
+    for roman in ("IV", "III", "II", "I", "0"):
+        if group and group.upper().startswith(roman):
+            return _ROMAN_RANK[roman]
+    return -1
+
+
+def restage(stage: Stage | None, code: str | None, age: float | None, metastatic: bool | None,
+            evidence: str, ontology: Any,
+            rules: DistantStageRules | None = None) -> tuple[Stage | None, Stage | None]:
+    """(stage now, stage at diagnosis): when the notes state distant metastases and the
+    written stage is below the group they give, the stage now is that group with M1 and the
+    metastasis as evidence; otherwise the stage is unchanged and there is no history."""
+    if not metastatic or not code or ontology.is_heme(code):
+        return stage, None
+    rules = rules or distant_stage_rules()
+    if ontology.tissue_code(code) in rules.skip_tissues:
+        return stage, None
+    target = rules.group_for(code, age, ontology.is_a)
+    if stage is not None and _rank(stage.group) >= _rank(target.group):
+        return stage, None
+    words = f"{evidence} (restaged: {target.source})" if evidence else target.source
+    base = stage or Stage()
+    m = base.m if base.m and base.m.upper().startswith("M1") else "M1"
+    now = replace(base, prefix=None, m=m, group=target.group, figo=None, evidence=words,
+                  derived=sorted({"group", "m"} | set(base.derived or [])))
+    return now, stage
