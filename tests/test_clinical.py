@@ -50,6 +50,10 @@ def test_performance_status(text, ecog):
     ("He has never received immunotherapy.", None),
     ("Progressed on docetaxel. No prior tucatinib, lapatinib, neratinib or trastuzumab "
      "deruxtecan.", ["docetaxel"]),
+    # a negated receipt reaches across list items the lexicon does not know
+    ("EPO x 6 mo, failed. Never received luspatercept, HMA, lenalidomide or imetelstat.", None),
+    ("Not a candidate for surgery, received FOLFOX x 6.",
+     ["fluorouracil + leucovorin + oxaliplatin"]),
     # a pathology report's specimen and local treatment alone tell no systemic history
     ("Received fresh is a 606 gram left nephrectomy.", None),
     ("Status post lobectomy.", None),

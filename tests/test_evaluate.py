@@ -751,3 +751,20 @@ def test_pregnancy_only_ever_screens_out_a_pregnant_patient(kind, negated):
     assert evaluate_criterion(c, make_patient(sex="male")).result == "met"
     assert evaluate_criterion(c, make_patient(sex="female", pregnant=False)).result == "met"
     assert evaluate_criterion(c, make_patient(sex="female", pregnant=True)).result == "not_met"
+
+
+def test_a_heading_naming_several_cohorts_is_no_cohort_to_join():
+    # "Exclusion criteria for Group 1 and 2" holds only exclusions every group shares; the
+    # patient must still fit one group's inclusions.
+    trial = make_trial([
+        criterion("inclusion", req("prior_lines", min=1, max=None), text="≥ 1 prior regimen",
+                  cohort="Group 1", position=1),
+        criterion("inclusion", req("cancer_type", codes=["PAAD"]), text="pancreatic",
+                  cohort="Group 2", position=2),
+        criterion("exclusion", req("performance_status", scale="ECOG", min=2, max=None),
+                  text="ECOG >= 2", cohort="Group 1 and 2", position=3),
+    ], codes=("_SOLID",))
+    verdict = evaluate_trial(trial, make_patient(prior_regimens=[]))
+    assert verdict.verdict == "excluded"
+    assert verdict.cohort in ("Group 1", "Group 2")
+    assert any(c.text == "ECOG >= 2" and c.cohort is None for c in verdict.criteria)

@@ -1560,12 +1560,25 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
     return failing
 
 
+_SEVERAL_COHORTS = re.compile(r"\b(?:and|both|all|every)\b|&|,|\d\s*[-–]\s*\d", re.IGNORECASE)
+
+
+def _as_common(result: CriterionResult) -> CriterionResult:
+    return CriterionResult(result.kind, result.text, result.result, result.reason,
+                           result.evidence, result.position, None, result.material,
+                           result.requirements)
+
+
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
     codes = tuple(trial.oncotree_codes)
     results += for_another_disease([_criterion_result(c, patient, codes)
                                     for c in trial.criteria], trial)
+    # A heading that names several cohorts ("Exclusion criteria for Group 1 and 2", "All
+    # parts") speaks to all of them: its criteria are common.
+    results = [_as_common(r) if r.cohort is not None and _SEVERAL_COHORTS.search(r.cohort)
+               else r for r in results]
     common = [r for r in results if r.cohort is None]
     cohorts: dict[str, list[CriterionResult]] = {}
     for r in results:
@@ -1573,9 +1586,12 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
             cohorts.setdefault(r.cohort, []).append(r)
     failing = [r for r in common if r.result == "not_met"]
     chosen = None
-    if cohorts:
+    # A patient joins a cohort through its inclusion criteria; a block of exclusions alone
+    # is no cohort to join (it applies to the cohort of its name, if that one is chosen).
+    joinable = [name for name, rs in cohorts.items() if any(r.kind == "inclusion" for r in rs)]
+    if joinable:
         # A patient joins one cohort: the trial fits when one cohort's criteria do.
-        ranked = sorted(cohorts, key=lambda name: (
+        ranked = sorted(joinable, key=lambda name: (
             sum(r.result == "not_met" for r in cohorts[name]),
             sum(r.material for r in cohorts[name]),
             sum(r.result == "unknown" for r in cohorts[name]),

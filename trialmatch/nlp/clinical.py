@@ -79,6 +79,11 @@ _PLAN_CUE = re.compile(
 _NEGATED_BEFORE = re.compile(
     r"\b(?:no|not|never|without|denies|naive\s+to)\b(?:\s+[\w/-]+){0,5}\s*$", _I)
 _NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
+# A negated receipt reaches to the end of its clause, across list items the lexicon does not
+# know ("Never received luspatercept, HMA, lenalidomide or imetelstat").
+_NEGATED_RECEIPT = re.compile(
+    r"\b(?:never|not|no\s+prior|without\s+prior)\s+(?:\w+\s+){0,2}?(?:received|had|given|"
+    r"treated\s+with|been\s+(?:on|treated\s+with|given|exposed\s+to))\b[^.;:]*$", _I)
 # The notes saying there was no treatment at all: a treatment-naive patient.
 _NO_TREATMENT = re.compile(
     r"\b(?:treatment|therapy|chemotherapy|systemic\s+therapy)[\s-]+na[iï]ve\b|"
@@ -473,8 +478,8 @@ def _given_in_list(sentence: str, mentions: list[DrugMention]) -> list[DrugMenti
 
 def _negated(sentence: str, mention: DrugMention) -> bool:
     before = sentence[:mention.start]
-    return bool(_NEGATED_BEFORE.search(before[-60:]) or _NAIVE_AFTER.match(
-        sentence[mention.end:mention.end + 40]))
+    return bool(_NEGATED_BEFORE.search(before[-60:]) or _NEGATED_RECEIPT.search(before[-120:])
+                or _NAIVE_AFTER.match(sentence[mention.end:mention.end + 40]))
 
 
 def _given(sentence: str, mention: DrugMention) -> bool:
