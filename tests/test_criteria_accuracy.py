@@ -88,6 +88,9 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Progression on at least one prior systemic therapy", "prior_lines",
      [{"min": 1, "max": None}]),
     ("inclusion", "No satisfactory standard therapy available", "prior_lines",
+     [{"min": 1, "max": None, "beyond_standard": True, "exhausted": True}]),
+    ("inclusion", "Advanced solid tumor for which standard therapy proven to provide clinical "
+                  "benefit does not exist or is no longer effective", "prior_lines",
      [{"min": 1, "max": None, "beyond_standard": True}]),
     # a histology left out is not asked for; a site in a conditional aside is no requirement
     ("inclusion", "Adenocarcinoma of the prostate without predominant small cell or "

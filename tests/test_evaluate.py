@@ -681,6 +681,12 @@ def test_disease_beyond_standard_therapy_needs_a_prior_line(regimens, truth):
     assert "standard therapy" in result.reason
 
 
+def test_standard_options_used_up_is_not_shown_by_one_line():
+    exhausted = req("prior_lines", min=1, max=None, beyond_standard=True, exhausted=True)
+    assert evaluate_requirement(exhausted, make_patient(prior_regimens=FLAT_LIST)).truth is None
+    assert evaluate_requirement(exhausted, make_patient(prior_regimens=[])).truth is False
+
+
 # --------------------------------------------------------------------------- extent now
 
 
@@ -768,3 +774,19 @@ def test_a_heading_naming_several_cohorts_is_no_cohort_to_join():
     assert verdict.verdict == "excluded"
     assert verdict.cohort in ("Group 1", "Group 2")
     assert any(c.text == "ECOG >= 2" and c.cohort is None for c in verdict.criteria)
+
+
+def test_an_exclusion_never_rules_out_the_absence_of_brain_metastases():
+    # "Patients must have no history of CNS metastasis" filed under exclusions
+    c = criterion("exclusion", req("cns_metastases", state="any", negated=True))
+    assert evaluate_criterion(c, make_patient(brain_metastases=False)).result == "met"
+    assert evaluate_criterion(c, make_patient(brain_metastases=True)).result == "not_met"
+
+
+def test_a_resected_tumour_is_not_locally_advanced_now():
+    resected = make_patient(stage_group="III", stage_m="M0", stage_prefix="p", stage_t="T3a")
+    assert resected.extent["locally_advanced"] is False
+    assert resected.extent["advanced"] is False
+    relapsed = make_patient(stage_group="III", stage_m="M0", stage_prefix="p", stage_t="T3a",
+                            metastatic_noted=True)
+    assert relapsed.extent["metastatic"] is True

@@ -584,3 +584,40 @@ def test_conditional_ages_are_no_age_limit(text, expected):
     from trialmatch.nlp.requirements_basic import find_age
 
     assert [r.params for r in find_age(text)] == expected
+
+
+# Kinds of criteria misread in the real records (each checked on all 755 trials).
+MISREAD_KINDS = [
+    # brain metastases named as "metastatic disease of the CNS" are no extent requirement
+    ("inclusion", "No primary malignancies or metastatic disease of the CNS.", "extent", []),
+    # a heading for one sex's contraception rules sets no sex
+    ("inclusion", "Male patients :", "sex", []),
+    # glycated haemoglobin is a diabetes measure
+    ("exclusion", "Uncontrolled diabetes defined as glycated haemoglobin , HbA1c  >7%",
+     "organ_function", []),
+    # "no limit" bounds nothing; an aside's "no limit" leaves the bound before it
+    ("inclusion", "There is no limit to the number of prior lines of treatment a patient has "
+                  "received", "prior_lines", []),
+    ("inclusion", "No more than 3 prior chemotherapy-inclusive regimens for metastatic "
+                  "disease (no limit on prior hormonal therapies)", "prior_lines",
+     [{"min": None, "max": 3}]),
+    ("inclusion", "on a 2, 3 or 4 week treatment cycle", "prior_lines", []),
+    # a permission widens a performance-status bound instead of adding a second one
+    ("inclusion", "Performance status of 0 or 1 (Patients with disease related ECOG 2 are "
+                  "allowed, in addition to ECOG 0-1)", "performance_status",
+     [{"scale": "ECOG", "min": 0, "max": 2}]),
+    # an amount of a therapy is not its receipt
+    ("exclusion", "Greater than 6 cycles of prior treatment with cisplatin and/or carboplatin.",
+     "prior_therapy", []),
+    # the disease as a treatment's object is no population
+    ("exclusion", "Patients receiving any other standard or investigational treatment for "
+                  "their hematologic malignancy", "cancer_type", []),
+]
+
+
+@pytest.mark.parametrize("kind,text,requirement_kind,expected", MISREAD_KINDS)
+def test_misread_kinds(kind, text, requirement_kind, expected):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    found = [r.params for r in parse_criterion(text, kind) if r.kind == requirement_kind]
+    assert found == expected

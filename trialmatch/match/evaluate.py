@@ -244,6 +244,12 @@ class Patient:
             extent["metastatic"] = self.metastatic_noted
             if self.metastatic_noted:
                 extent.update(advanced=True, locally_advanced=False, early_stage=False)
+        if extent["resected"] and not extent["metastatic"] and not extent["recurrent"]:
+            # A pathological stage after resection with no spread or recurrence since: the
+            # disease was removed, so it is not locally advanced or unresectable now (a
+            # resected pT3a N1 kidney cancer is in the adjuvant setting, not a candidate for
+            # "locally advanced or metastatic solid tumour" trials).
+            extent.update(locally_advanced=False, advanced=False, unresectable=False)
         return extent
 
 
@@ -644,6 +650,12 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
     if params.get("beyond_standard"):
         bounds = "disease refractory to, relapsed after or without standard therapy: >= 1 " \
             "prior line"
+        if params.get("exhausted") and patient.prior_lines is not None and \
+                patient.prior_lines[0] >= 1:
+            # "No standard therapy exists", "exhausted all effective therapies": whether the
+            # standard options for this cancer are used up, the notes must say.
+            return None, f"{patient.prior_lines[0]} prior line(s); whether standard options " \
+                "remain is not stated (trial: no standard therapy left)", _prior_evidence(patient)
         if patient.prior_lines is not None and patient.prior_lines[1] == 0 and \
                 patient.prior_regimens:
             # Only local or radioiodine treatment so far: the disease may be refractory to
@@ -1137,7 +1149,11 @@ def _pregnancy_screen(req: Requirement, exclusion: bool) -> Requirement:
     """Pregnancy in eligibility only ever screens out a pregnant patient: an inclusion asks
     for "not pregnant" and an exclusion rules out "pregnant", whatever the wording ("negative
     pregnancy test" filed under exclusions, "persons able to become pregnant must use
-    contraception"), so neither a man nor a woman who is not pregnant fails on it."""
+    contraception"), so neither a man nor a woman who is not pregnant fails on it. Likewise
+    an exclusion never rules out the absence of brain metastases: "Patients must have no
+    history of CNS metastasis" filed under exclusions is an inclusion's words."""
+    if req.kind == "cns_metastases" and exclusion and (req.params or {}).get("negated"):
+        return replace(req, params={k: v for k, v in req.params.items() if k != "negated"})
     if req.kind != "pregnancy" or bool((req.params or {}).get("negated")) is not exclusion:
         return req
     params = {k: v for k, v in (req.params or {}).items() if k != "negated"}

@@ -156,11 +156,14 @@ _SEX_CONDITIONAL = re.compile(
     _I)
 
 
+_HEADING_ONLY = re.compile(r"^\W*(?:[\w-]+\s+){0,3}[\w-]+\s*:\s*$")
+
+
 def find_sex(text: str) -> list[Requirement]:
     """A sex requirement where the criterion restricts sex ("Female patients ≥ 18 years",
     "Postmenopausal women"); not contraception or pregnancy rules for one sex."""
-    if _SEX_CONDITIONAL.search(text):
-        return []
+    if _SEX_CONDITIONAL.search(text) or _HEADING_ONLY.match(text):
+        return []  # "Male patients :" heads the rules for men (contraception), no limit
     match = _SEX.search(text)
     if not match:
         return []
@@ -253,6 +256,24 @@ def find_performance_status(text: str) -> list[Requirement]:
                                    text, match.start(), value.end()))
             taken.append((match.start(), value.end()))
     out.sort(key=lambda r: r.start)
+    return _widen_by_allowances(out, text)
+
+
+def _widen_by_allowances(found: list[Requirement], text: str) -> list[Requirement]:
+    """"ECOG 0 or 1 (patients with disease-related ECOG 2 are allowed)": a second bound of
+    the same scale in a permission widens the first instead of adding a second limit."""
+    if len(found) < 2:
+        return found
+    out: list[Requirement] = []
+    for req in found:
+        first = next((r for r in out if r.params["scale"] == req.params["scale"]), None)
+        if first is not None and is_allowance(text, req.start, req.end):
+            lows = [v for v in (first.params["min"], req.params["min"]) if v is not None]
+            highs = [v for v in (first.params["max"], req.params["max"]) if v is not None]
+            first.params["min"] = min(lows) if lows else None
+            first.params["max"] = max(highs) if len(highs) == 2 else None
+            continue
+        out.append(req)
     return out
 
 
@@ -416,6 +437,11 @@ _SENTENCE_STOP = re.compile(r"(?<!\d)\.(?!\d)|;|\n")
 _ASIDE_AFTER = re.compile(r"\([^()]*(?:\)|$)")  # an aside permits something else
 
 
+_OF_THE_CNS = re.compile(
+    r"^\s*(?:disease\s+|lesions?\s+|tumou?rs?\s+)?(?:of|to|in|involving)\s+(?:the\s+)?"
+    r"(?:cns|brain|central\s+nervous|leptomening\w*|spinal\s+cord|meninges)\b", _I)
+
+
 def find_extent(text: str) -> list[Requirement]:
     """Disease extent, one requirement per term: "locally advanced or metastatic" gives two,
     which the matcher reads as alternatives (same kind in one criterion)."""
@@ -431,6 +457,8 @@ def find_extent(text: str) -> list[Requirement]:
                 continue
             if name == "metastatic" and _NODES_INVOLVED_BY.search(text[max(0, start - 50):start]):
                 continue  # "axillary nodes are involved by metastatic breast cancer": regional
+            if name == "metastatic" and _OF_THE_CNS.match(text[end:end + 60]):
+                continue  # "metastatic disease of the CNS" is about brain metastases
             clause_left, clause_right = clause_bounds(text, start, end)
             if name == "resected" and _CNS_NEAR.search(text[clause_left:clause_right]):
                 continue
@@ -510,7 +538,9 @@ _MEASURES = [
     ("ANC", r"\babsolute\s+(?:neutrophil|granulocyte)\s+(?:count|counts)\b(?:\s*\((?:anc|agc)\))?|"
             r"\b(?:anc|agc)\b|\bneutrophils?(?:\s+counts?)?\b|\bgranulocytes?(?:\s+counts?)?\b"),
     ("platelets", r"\bplatelets?(?:\s+counts?)?\b(?:\s*\(plt\))?|\bplt\b|\bthrombocytes?\b"),
-    ("hemoglobin", r"\bha?emoglobin\b(?:\s*\((?:hgb|hb)\))?|\bhgb\b|\bhb\b"),
+    # not glycated haemoglobin (HbA1c, a diabetes measure)
+    ("hemoglobin", r"(?<!glycosylated )(?<!glycated )\bha?emoglobin\b(?!\s*\(?a1c)"
+                   r"(?:\s*\((?:hgb|hb)\))?|\bhgb\b(?!\s*a1c)|\bhb\b(?!\s*a1c)"),
     ("WBC", r"\b(?:white\s+blood\s+cells?|leukocytes?|leucocytes?)(?:\s+counts?)?\b"
             r"(?:\s*\(wbc\))?|\bwbc\b"),
     ("CrCl", r"\b(?:calculated\s+|measured\s+|estimated\s+)?creatinine\s+clearance\b"

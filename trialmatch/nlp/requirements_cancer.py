@@ -38,7 +38,11 @@ _HISTORY_BEFORE = re.compile(
 # assessment rule applies to whom, it is not a requirement of the trial.
 _RULE_FOR_BEFORE = re.compile(
     r"\b(?:recist|irecist|mrecist|rano|lugano|cheson|iwcll|imwg|pcwg\d?|gcig|inrc|criteria|"
-    r"guidelines?)\b(?:[^.;]|\.(?=\d)){0,40}?\bfor\s+(?:\w+\s+){0,3}$", _I)
+    r"guidelines?)\b(?:[^.;]|\.(?=\d)){0,40}?\bfor\s+(?:\w+\s+){0,3}$|"
+    # "receiving any other treatment for their hematologic malignancy": the disease is the
+    # treatment's object, not a population
+    r"\b(?:treatments?|therap(?:y|ies)|agents?)\s+for\s+(?:their|his|her|its|the\s+patient'?s)\s+"
+    r"(?:\w+\s+){0,2}$", _I)
 _TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|leuka?emia|"
                           r"primary", _I)
 _HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)

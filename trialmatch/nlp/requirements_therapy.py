@@ -161,7 +161,8 @@ _LINE_NOUN = (r"(?:prior\s+|previous\s+|systemic\s+|standard\s+|lines?\s+of\s+|"
               r"(?:lines?|regimens?|therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|"
               r"systemic\s+(?:therapy|therapies|treatments?))")
 _LINES_BETWEEN = re.compile(
-    rf"\b(?:between\s+)?(?P<a>{NUMBER})\s*(?:-|–|to|and|or)\s*(?P<b>{NUMBER})\s+(?:\w+\s+){{0,2}}?"
+    rf"\b(?:between\s+)?(?P<a>{NUMBER})\s*(?:-|–|to|and|or)\s*(?P<b>{NUMBER})\s+"
+    rf"(?:{_NOT_A_LINE}\w+\s+){{0,2}}?"
     rf"{_LINE_NOUN}", _I)
 _LINES_MIN = re.compile(
     rf"(?:\bat\s+least|≥|>=|\bminimum\s+of|(?P<gt>>|(?<!no\s)(?<!not\s)\bmore\s+than|"
@@ -228,9 +229,32 @@ def _naive_to_a_therapy(text: str, start: int) -> bool:
     return any(_NAIVE_AFTER.match(before[m.end:] + text[start:start + 20]) for m in named)
 
 
+# An amount of a therapy: "greater than 6 cycles of prior treatment with cisplatin".
+_COUNT_OF_BEFORE = re.compile(
+    r"(?:\b(?:greater|more)\s+than|[>≥]|\bat\s+least|\bexceeding)\s*\d+\s+(?:cycles?|doses?|"
+    r"courses?|infusions?)\s+of\s+(?:[\w/-]+,?\s+){0,6}$", _I)
+# "There is no limit to the number of prior lines", "any number of prior therapies".
+_NO_LIMIT = re.compile(r"\bno\s+(?:upper\s+)?(?:limit|restriction|maximum|cap)\b|\bunlimited\b|"
+                       r"\bany\s+number\s+of\b|\bregardless\s+of\s+(?:the\s+)?number\b", _I)
+
+
+def _blank_no_limit(text: str) -> str:
+    """The text with each sentence or aside that says the number of lines is free blanked
+    out (same length, so spans still index the text): "There is no limit to the number of
+    prior cytotoxic regimens" bounds nothing, and "(no limit on prior hormonal therapies)"
+    leaves the bound on chemotherapy regimens before it."""
+    if not _NO_LIMIT.search(text):
+        return text
+    def blank(match: re.Match[str]) -> str:
+        return " " * len(match.group(0)) if _NO_LIMIT.search(match.group(0)) else match.group(0)
+    text = re.sub(r"\([^()]*\)?", blank, text)
+    return re.sub(r"[^.;]+[.;]?", blank, text)
+
+
 def _find_lines(text: str) -> list[Requirement]:
     """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
-    "treatment-naive")."""
+    "treatment-naive"); none where the text says there is no limit."""
+    text = _blank_no_limit(text)
     lower = text.lower()
     if not any(map(lower.__contains__, _LINE_WORDS)):
         return []
@@ -469,6 +493,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         if _side_mention(text, mention, sentence_start):
             continue
+        if criterion_kind == "exclusion" and _COUNT_OF_BEFORE.search(
+                text[max(sentence_start, mention.start - 70):mention.start]):
+            continue  # "> 6 cycles of platinum": how much was given, which the notes rarely say
         is_class = (mention.start, mention.end) in class_spans
         received = not _negated_therapy(text, mention, criterion_kind)
         if received and previous is not None and not previous[1] and _LIST_JOIN.fullmatch(
@@ -550,6 +577,11 @@ _BEYOND_STANDARD = re.compile(
 
 
 _NOT_BEFORE = re.compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
+_REFRACTORY_TO_STANDARD = re.compile(
+    r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|beyond)\b"
+    r"[^.;:]{0,60}?\b(?:standard|conventional|prior|previous)\b|"
+    r"\b(?:standard|conventional)\b[^.;:]{0,80}?\b(?:failed|(?:is|are)\s+no\s+longer\s+"
+    r"effective|ineffective)\b", _I)
 _PERIOPERATIVE = re.compile(r"\b(?:neo-?)?adjuvant\b", _I)
 _LOCAL_ALTERNATIVE = re.compile(r"\bor\b[^.;]{0,60}?\b(?:surg\w*|resect\w*|amenable)\b", _I)
 
@@ -566,8 +598,12 @@ def _beyond_standard_therapy(text: str) -> list[Requirement]:
         # lines of therapy for advanced disease do not count; "or disease not amenable to
         # surgery" lets an untreated patient in by another door.
         return []
-    return [requirement("prior_lines", {"min": 1, "max": None, "beyond_standard": True}, text,
-                        match.start(), match.end())]
+    params: dict = {"min": 1, "max": None, "beyond_standard": True}
+    if not _REFRACTORY_TO_STANDARD.search(text):
+        # Only "no standard therapy exists", "exhausted all effective therapies": one line
+        # given does not show that the standard ones are used up.
+        params["exhausted"] = True
+    return [requirement("prior_lines", params, text, match.start(), match.end())]
 
 
 # "<class> with <member>" and "<member>-based <class>" name the member only: "chemotherapy with
@@ -760,7 +796,8 @@ _GENERIC_THERAPY_F = Folded(_GENERIC_THERAPY, ("therap", "treatment", "agent", "
 
 def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Requirement]:
     """"Prior systemic therapy for advanced disease" with no drug named: at least one line
-    (or none, when negated)."""
+    (or none, when negated); nothing where the text says there is no limit."""
+    text = _blank_no_limit(text)
     for match in _GENERIC_THERAPY_F.finditer(text):
         left, right = clause_bounds(text, match.start(), match.end())
         sentence = text[left:right]
