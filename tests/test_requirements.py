@@ -266,10 +266,8 @@ def test_other_diseases_of_the_brain_are_no_cns_metastases(text):
 
 
 @pytest.mark.parametrize("text", [
-    "Signed informed consent",
     "Life expectancy of at least 12 weeks",
     "Able to swallow oral medication",
-    "Willing to comply with study procedures",
 ])
 def test_criteria_stating_no_known_kind_give_nothing(text):
     assert parse_criterion(text, "inclusion") == []
@@ -621,3 +619,29 @@ def test_misread_kinds(kind, text, requirement_kind, expected):
 
     found = [r.params for r in parse_criterion(text, kind) if r.kind == requirement_kind]
     assert found == expected
+
+
+@pytest.mark.parametrize("kind,text,assumed", [
+    ("inclusion", "Ability to understand and the willingness to sign a written informed "
+                  "consent document", True),
+    ("inclusion", "Each participant must meet all of the following inclusion criteria:", True),
+    ("exclusion", "Any medical condition that could compromise subject safety, as determined "
+                  "by the PIs and/or study team", False),
+    ("exclusion", "Other protocol-defined Inclusion/Exclusion criteria apply.", False),
+    ("exclusion", "Inability to comply with study and follow-up procedures", False),
+])
+def test_procedural_criteria_are_settled_at_screening(kind, text, assumed):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    assert [(r.kind, r.params) for r in parse_criterion(text, kind)] == \
+        [("procedural", {"assumed": assumed})]
+
+
+@pytest.mark.parametrize("kind,text", [
+    ("exclusion", "HIV infection, as determined by the investigator"),  # a real condition
+    ("inclusion", "Patients must have one of the following:"),  # a lead-in for alternatives
+])
+def test_procedural_never_hides_a_fact_about_the_patient(kind, text):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    assert "procedural" not in [r.kind for r in parse_criterion(text, kind)]

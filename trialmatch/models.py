@@ -152,6 +152,8 @@ class Requirement:
       pregnancy          {}
       infection          {"agents": ["HIV", "HBV", "HCV"]}
       other_malignancy   {"within_years": n|None}
+      procedural         {"assumed": bool}  (consent, willingness, headings, investigator's
+                          judgement: settled at screening)
     """
 
     kind: str

@@ -1030,6 +1030,13 @@ def _all_truth(values: Iterable[Truth]) -> Truth:
     return None if any(v is None for v in values) else True
 
 
+def _check_procedural(params: dict, patient: Patient) -> Check:
+    # Consent, willingness, headings, the investigator's judgement: settled at screening.
+    assumed = bool(params.get("assumed"))
+    return assumed, ("procedural: consent, willingness or the investigator's judgement, "
+                     "settled at screening"), ""
+
+
 _CHECKS: dict[str, Callable[[dict, Patient], Check]] = {
     "cancer_type": _check_cancer_type,
     "histology": _check_histology,
@@ -1044,6 +1051,7 @@ _CHECKS: dict[str, Callable[[dict, Patient], Check]] = {
     "prior_therapy": _check_prior_therapy,
     "prior_lines": _check_prior_lines,
     "cns_metastases": _check_cns,
+    "procedural": _check_procedural,
     "organ_function": _check_organ_function,
     "pregnancy": _check_pregnancy,
     "infection": _check_infection,
@@ -1441,6 +1449,7 @@ def _conditions_requirement(trial: Trial, codes: list[str], baskets: list[str],
 # of these is unknown (or a permission) and can never rule a patient out.
 ALWAYS_UNKNOWN_KINDS = frozenset({
     "measurable_disease", "cns_metastases", "organ_function", "infection", "other_malignancy",
+    "procedural",
 })
 _TRIAL_CONTEXT_KINDS = frozenset({"cancer_type", "histology"})
 

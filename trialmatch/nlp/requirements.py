@@ -27,6 +27,7 @@ from trialmatch.nlp.requirements_basic import (
     find_other_malignancy,
     find_performance_status,
     find_pregnancy,
+    find_procedural,
     find_sex,
     find_stage,
 )
@@ -41,6 +42,7 @@ REQUIREMENT_KINDS = (
     "cancer_type", "histology", "primary_site", "stage", "extent", "measurable_disease",
     "biomarker", "age", "sex", "performance_status", "prior_therapy", "prior_lines",
     "cns_metastases", "organ_function", "pregnancy", "infection", "other_malignancy",
+    "procedural",
 )
 
 # Kinds whose alternatives can be pooled when a lead-in asks for "one of the following".
@@ -358,6 +360,10 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements += find_pregnancy(text)
     if triggered("infection"):
         requirements += find_infection(text)
+    if not requirements:
+        # Consent, willingness, headings, the investigator's judgement: only where the
+        # criterion states nothing about the patient's disease or health.
+        requirements += find_procedural(text, kind)
     for disease in [r for r in requirements if r.kind == "cancer_type"
                     and len(r.params.get("codes") or []) > 2]:
         # "DLBCL NOS, high-grade B-cell lymphoma with MYC and BCL2 rearrangements, PMBCL, FL":

@@ -927,3 +927,42 @@ def find_other_malignancy(text: str) -> list[Requirement]:
     if is_negated(text, match.start(), match.end(), look_after=False):
         params["negated"] = True
     return [requirement("other_malignancy", params, text, match.start(), match.end())]
+
+
+# ------------------------------------------------------------------------------ procedural
+
+# Criteria about the enrolment itself, not the patient's disease or health: consent, the
+# will and ability to take part, list headings, "other protocol-defined criteria apply", and
+# conditions left to the investigator's judgement. Screening settles them for every patient,
+# so an inclusion of this kind is taken as met and an exclusion as not applying (the
+# physicians who judged trial criteria for this project, and published matchers' annotators,
+# read them the same way).
+_PROCEDURAL = re.compile(
+    r"\binformed\s+consent\b|\bconsent\s+(?:form|document|process)\b|\bsign(?:ed|s|ing)?\s+"
+    r"(?:an?\s+|the\s+)?(?:written\s+)?(?:informed\s+)?(?:consent|icf|assent)\b|\bICF\b|"
+    r"\bwritten\s+consent\b|\bvoluntar(?:y|ily)\s+(?:written\s+)?consent|"
+    r"^\W*(?:(?:the\s+)?(?:patients?|participants?|subjects?|individuals?)\s+(?:must\s+be\s+|is\s+|"
+    r"are\s+)?)?(?:willing(?:ness)?|able|ability|capable|agree\w*)\s+(?:and\s+(?:able|willing|"
+    r"ability)\s+)?to\s+(?:comply|understand|follow|complete|adhere|attend|participate|"
+    r"give|provide\s+(?:written\s+)?(?:informed\s+)?consent|sign|undergo\s+study)\b|"
+    r"^\W*(?:each|all)\s+(?:participants?|patients?|subjects?)\s+must\s+meet\b|"
+    r"\b(?:meet|fulfil+|satisfy)\s+(?:all|each)\s+of\s+the\s+following\b|"
+    r"\bif\s+(?:they|he|she)\s+meet\s+any\s+of\s+the\s+following\b|"
+    r"\bif\s+any\s+of\s+the\s+following\b|"
+    r"\bother\s+protocol[- ]defined\s+(?:inclusion|exclusion)?\W*(?:exclusion\s+)?criteria\b|"
+    r"\b(?:in\s+the\s+(?:opinion|judge?ment)\s+of\s+the\s+(?:investigator|physician|pi)|"
+    r"(?:as\s+)?(?:determined|judged|assessed|deemed)\s+by\s+the\s+(?:investigator|treating|"
+    r"physician|pi|research|study)|investigator'?s?\s+(?:opinion|judge?ment|discretion)|"
+    r"\b(?:physician|investigator|doctor)s?\s+judges?\b)|"
+    r"^\W*(?:inability|unable|unwilling(?:ness)?|not\s+able)\s+to\s+(?:comply|understand|"
+    r"follow|give|provide|sign|complete|adhere)\b", _I | re.MULTILINE)
+
+
+def find_procedural(text: str, criterion_kind: str) -> list[Requirement]:
+    """A procedural criterion (see `_PROCEDURAL`): met when it is an inclusion, not applying
+    when it is an exclusion; `assumed` is the truth of its statement."""
+    match = _PROCEDURAL.search(text)
+    if match is None:
+        return []
+    return [requirement("procedural", {"assumed": criterion_kind == "inclusion"}, text,
+                        match.start(), match.end())]
