@@ -790,3 +790,14 @@ def test_a_resected_tumour_is_not_locally_advanced_now():
     relapsed = make_patient(stage_group="III", stage_m="M0", stage_prefix="p", stage_t="T3a",
                             metastatic_noted=True)
     assert relapsed.extent["metastatic"] is True
+
+
+def test_a_known_condition_the_notes_never_mention_excludes_no_one():
+    known = criterion("exclusion", req("infection", agents=["HIV"]), text="Known HIV infection")
+    plain = criterion("exclusion", req("infection", agents=["HIV"]), text="HIV infection")
+    patient = make_patient()
+    assert evaluate_criterion(known, patient).result == "met"
+    assert "not known" in evaluate_criterion(known, patient).reason
+    assert evaluate_criterion(plain, patient).result == "unknown"
+    hiv = make_patient(infections={"HIV": (True, "HIV on ART")})
+    assert evaluate_criterion(known, hiv).result == "not_met"

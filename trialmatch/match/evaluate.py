@@ -1137,6 +1137,13 @@ def evaluate_criterion(
                     for r in group if r.truth is None]
     else:
         deciding = [r for r in results if r.truth]
+    if exclusion and truth is None and _KNOWN.search(criterion.text) and all(
+            r.kind in _KNOWN_KINDS for r in deciding):
+        # "Known HIV infection", "known active CNS metastases": a condition the notes never
+        # mention is not known, so it excludes no one (screening will look).
+        truth = False
+        deciding = [RequirementResult(r.kind, False, f"not known: {r.reason}", r.evidence,
+                                      r.text, r.params) for r in deciding]
     if exclusion:
         result: Result = "not_met" if truth else ("unknown" if truth is None else "met")
     else:
@@ -1151,6 +1158,11 @@ def evaluate_criterion(
         r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+# An exclusion of a *known* condition (RequirementResult kinds the notes would state).
+_KNOWN = re.compile(r"\bknown\b", re.IGNORECASE)
+_KNOWN_KINDS = frozenset({"infection", "cns_metastases", "other_malignancy"})
 
 
 def _pregnancy_screen(req: Requirement, exclusion: bool) -> Requirement:
