@@ -399,3 +399,20 @@ def test_a_test_antibody_clone_is_not_a_drug():
 ])
 def test_a_partial_response_is_not_the_progesterone_receptor(text, markers):
     assert [b.marker for b in find_biomarkers(text)] == markers
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("MSI-H not detected.", [("MSI", "negative")]),
+    ("MGMT promoter methylation (pyrosequencing): UNMETHYLATED (mean 3%).",
+     [("MGMT", "negative")]),
+    ("MGMT promoter methylated.", [("MGMT", "positive")]),
+    ("1p/19q NOT codeleted (FISH).", [("1p/19q", "negative")]),
+    ("1p/19q intact", [("1p/19q", "negative")]),
+    ("MYC (8q24) break-apart: N0 rearrangement detected.", [("MYC", "negative")]),
+    ("FGFR2::BICC1 fusion (in-frame, kinase domain retained) - detected by RNA",
+     [("FGFR2", "positive")]),
+    ("PIK3CA - no alteration detected   BRCA1/BRCA2 - no pathogenic alteration",
+     [("PIK3CA", "negative"), ("BRCA1", "negative"), ("BRCA2", "negative")]),
+])
+def test_results_read_with_their_polarity(text, expected):
+    assert [(b.marker, b.status) for b in find_biomarkers(text)] == expected

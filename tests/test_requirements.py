@@ -645,3 +645,20 @@ def test_procedural_never_hides_a_fact_about_the_patient(kind, text):
     from trialmatch.nlp.requirements import parse_criterion
 
     assert "procedural" not in [r.kind for r in parse_criterion(text, kind)]
+
+
+@pytest.mark.parametrize("text,markers", [
+    # each diagnosis with its own markers: 1p/19q is the oligodendroglioma's only
+    ("Histologically confirmed WHO CNS5 grade 2 astrocytoma, IDH-mutant, or grade 2 "
+     "oligodendroglioma, IDH-mutant and 1p/19q-codeleted.", ["IDH"]),
+    # markers after the whole list qualify every alternative
+    ("Pathologically confirmed invasive ductal carcinoma or invasive lobular carcinoma of "
+     "the breast, with positive estrogen and/or progesterone receptors, and Her-2-neu "
+     "negative.", ["ER", "HER2"]),
+])
+def test_markers_of_one_alternative_diagnosis(text, markers):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    found = [r.params["any_of"][0]["marker"] for r in parse_criterion(text, "inclusion")
+             if r.kind == "biomarker"]
+    assert found == markers

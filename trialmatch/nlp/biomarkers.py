@@ -47,6 +47,17 @@ _EXPRESSION_NEGATIVE = {"negative", "neg", "absent", "not expressed", "no expres
                         "no staining", "not detected", "not identified", "not present",
                         "non reactive", "nonreactive", "-", "(-)"}
 _LEVEL_MARKERS = {"MSI", "TMB", "PD-L1"}  # where "high"/"low" are results
+# Markers read by whether a protein or a chromosome arm is kept ("1p/19q intact", "ATRX
+# retained", "BAP1 expression preserved"): for them "retained" is a negative result; after a
+# gene fusion ("FGFR2::BICC1 fusion, kinase domain retained") it describes the fusion.
+_KEPT_WORDS = {"retained", "intact", "preserved"}
+_KEPT_MARKERS = {"1p/19q", "ATRX", "BAP1", "SMARCB1", "SMARCA4", "PTEN", "RB1", "MTAP",
+                 "CDKN2A", "p53", "TP53", "MMR"}
+# OCR's zero for the letter o in "no" ("N0 rearrangement detected"), not TNM's N0.
+_OCR_NO = re.compile(r"\b([Nn])0(?=\s+[a-z])")
+# "MSI-H not detected": a status written in the marker's name, then denied.
+_DENIED_AFTER = re.compile(r"(?i)^\s*[:=-]?\s*(?:was\s+|is\s+)?(?:not\s+(?:detected|identified|"
+                           r"present|seen|found)|negative|absent)\b")
 # Alteration words that name no finding on their own ("FGFR alteration testing").
 _THERAPY_BEFORE = re.compile(r"(?i)\banti-?\s*$")
 _THERAPY_AFTER = re.compile(
@@ -143,6 +154,7 @@ def _vocabulary() -> Any:
 def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
     """The first result word after a marker: (status, word, end offset in window)."""
     tables = _tables()
+    window = _OCR_NO.sub(r"\1o", window)
     sign = _SIGN.match(window)
     if sign:
         word = sign.group("s").replace(" ", "")
@@ -158,6 +170,8 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
         if word in ("low", "high") and marker not in _LEVEL_MARKERS:
             continue
         if word == "intermediate" and marker not in _LEVEL_MARKERS:
+            continue
+        if word in _KEPT_WORDS and not mmr_protein and marker not in _KEPT_MARKERS:
             continue
         if mmr_protein:
             if word in _EXPRESSION_POSITIVE:
@@ -598,7 +612,9 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
                     level.group(1).lower(), 0)
     if marker == "MSI":
         probe = hit.text + " " + group_window[:40]
-        if _MSI_HIGH.search(hit.text) or (not post and _MSI_HIGH.search(probe)):
+        if _MSI_HIGH.search(hit.text) and _DENIED_AFTER.match(group_window):
+            post = ("negative", "not detected", 0)
+        elif _MSI_HIGH.search(hit.text) or (not post and _MSI_HIGH.search(probe)):
             post = ("positive", "high", 0)
         elif _MSI_STABLE.search(hit.text) or (not post and _MSI_STABLE.search(probe)):
             post = ("negative", "stable", 0)

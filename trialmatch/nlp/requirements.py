@@ -314,6 +314,44 @@ _EXCLUSION_MODAL = re.compile(
     r"candidates?|able|willing|amenable|suitable)\b)", re.IGNORECASE)
 
 
+def _markers_of_some_alternatives(text: str, disease: Requirement,
+                                  markers: list[Requirement]) -> list[Requirement]:
+    """The biomarker requirements inside a list of alternative diagnoses written each with
+    its own markers ("grade 2 astrocytoma, IDH-mutant, or grade 2 oligodendroglioma,
+    IDH-mutant and 1p/19q-codeleted") that follow some diagnoses but not all. Only where the
+    first diagnosis is itself followed by a marker ("astrocytoma, IDH-mutant"): markers that
+    come after the whole list ("IDC or ILC, with positive estrogen receptors") or before a
+    diagnosis ("triple-negative breast cancer") qualify every alternative."""
+    if not markers:
+        return []
+    vocabulary = get_vocabulary()
+    sentence_end = re.search(r"[.;](?:\s|$)", text[disease.start:])
+    last = disease.start + sentence_end.start() if sentence_end else disease.end
+    found = sorted((m.start, m.end) for m in vocabulary.find_cancer_types(text)
+                   if disease.start <= m.start < min(disease.end, last))
+    if len(found) < 2:
+        return []
+    first_end = found[0][1]
+    if not any(re.fullmatch(r"[\s,]*", text[first_end:req.start]) for req in markers):
+        return []
+    owners: dict[str, set[int]] = {}
+    for req in markers:
+        owner = max((i for i, (start, _) in enumerate(found) if start < req.start),
+                    default=None)
+        if owner is None:
+            continue
+        # A requirement reaching past later diagnoses ("IDH-mutant, or ... oligodendroglioma,
+        # IDH-mutant", merged into one) belongs to each of them too.
+        spanned = {i for i, (start, _) in enumerate(found) if owner <= i and start < req.end}
+        for item in req.params.get("any_of") or []:
+            if isinstance(item, dict):
+                owners.setdefault(str(item.get("marker")), set()).update(spanned)
+    every = set(range(len(found)))
+    return [req for req in markers
+            if any(owners.get(str(item.get("marker")), every) != every
+                   for item in req.params.get("any_of") or [] if isinstance(item, dict))]
+
+
 def _parse_words(text: str, kind: str) -> list[Requirement]:
     lower = text.lower()
     gates = _gates()
@@ -365,15 +403,18 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # criterion states nothing about the patient's disease or health.
         requirements += find_procedural(text, kind)
     for disease in [r for r in requirements if r.kind == "cancer_type"
-                    and len(r.params.get("codes") or []) > 2]:
-        # "DLBCL NOS, high-grade B-cell lymphoma with MYC and BCL2 rearrangements, PMBCL, FL":
-        # markers inside a list of alternative diagnoses qualify only some of them. (When
-        # every alternative has its marker, "MTC with a RET mutation or RET fusion-positive
-        # thyroid cancer", they stay.)
+                    and len(r.params.get("codes") or []) > 1]:
+        # "DLBCL NOS, high-grade B-cell lymphoma with MYC and BCL2 rearrangements, PMBCL, FL",
+        # "grade 2 astrocytoma, IDH-mutant, or oligodendroglioma, IDH-mutant and
+        # 1p/19q-codeleted": markers inside a list of alternative diagnoses qualify only the
+        # diagnoses they follow. A marker stays when every alternative has it ("MTC with a RET
+        # mutation or RET fusion-positive thyroid cancer").
         inside = [r for r in requirements if r.kind == "biomarker"
                   and disease.start <= r.start and r.end <= disease.end]
-        if len(inside) < len(disease.params["codes"]):
-            requirements = [r for r in requirements if r not in inside]
+        partial = _markers_of_some_alternatives(text, disease, inside)
+        if len(disease.params["codes"]) > 2 and len(inside) < len(disease.params["codes"]):
+            partial = inside
+        requirements = [r for r in requirements if r not in partial]
     # "de novo or recurrent stage IV", "recurrent or newly diagnosed": either will do, so
     # recurrence is no requirement.
     requirements = [r for r in requirements if not (
