@@ -460,3 +460,11 @@ def test_a_past_group_after_relapse_is_no_current_stage(text, group):
 def test_primary_site_choices(notes, code):
     profile = extract(notes)
     assert profile.cancer_type is not None and profile.cancer_type.code == code
+
+
+def test_a_site_the_tumour_does_not_reach_is_no_origin():
+    from trialmatch.nlp.extract import extract
+
+    profile = extract(["Exam: tumour R base of tongue, vallecula free, no laryngeal "
+                       "involvement.\nBiopsy BOT: invasive squamous cell carcinoma."])
+    assert profile.cancer_type.code == "OPHSC"

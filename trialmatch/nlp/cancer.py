@@ -156,8 +156,15 @@ def _can_be_origin(text: str, site: Any) -> bool:
     not a structure the tumour is said to reach."""
     return not (_NODE_SITE.search(site.text)
                 or _REACHED_SITE.search(text[max(0, site.start - 40) : site.start])
+                or _NEGATED_SITE.search(text[max(0, site.start - 25) : site.start])
                 or _TYPE_AFTER.match(text[site.end : site.end + 20])
                 or _MARGIN_AFTER.match(text[site.end : site.end + 40]))
+
+
+# "no laryngeal involvement", "without invasion of the bladder", "negative for": a site the
+# note says the tumour does not reach is no origin.
+_NEGATED_SITE = re.compile(r"(?i)\b(?:no|not|without|free\s+of|negative\s+for|spar(?:es|ing))"
+                           r"\s+(?:\w+\s+){0,2}$")
 
 
 def _spread_elsewhere(clause: str) -> bool:
