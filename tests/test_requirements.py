@@ -662,3 +662,24 @@ def test_markers_of_one_alternative_diagnosis(text, markers):
     found = [r.params["any_of"][0]["marker"] for r in parse_criterion(text, "inclusion")
              if r.kind == "biomarker"]
     assert found == markers
+
+
+@pytest.mark.parametrize("kind,text,requirement_kind,expected", [
+    ("inclusion", "EGFR, ALK gene wild type", "biomarker",
+     [[("EGFR", "negative")], [("ALK", "negative")]]),
+    ("exclusion", "Primary central nervous system (CNS) malignancy", "cancer_type",
+     [["BRAIN"]]),
+    ("inclusion", "No CNS tumor involvement.", "cancer_type", []),
+    ("inclusion", "No CNS tumor involvement.", "primary_site", []),
+])
+def test_more_misread_kinds(kind, text, requirement_kind, expected):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    found = parse_criterion(text, kind)
+    if requirement_kind == "biomarker":
+        got = [[(i["marker"], i["status"]) for i in r.params["any_of"]] for r in found
+               if r.kind == "biomarker"]
+    else:
+        got = [r.params.get("codes") or r.params.get("sites") for r in found
+               if r.kind == requirement_kind]
+    assert got == expected

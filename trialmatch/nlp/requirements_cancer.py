@@ -8,6 +8,7 @@ Codes come from the shared vocabulary, so a trial's "non-small cell lung cancer"
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from trialmatch.models import Requirement
 from trialmatch.nlp import vocab as vocab_module
@@ -68,6 +69,33 @@ def _qualifier(text: str, start: int) -> bool:
                 or _RULE_FOR_BEFORE.search(text[max(0, start - 70):start]))
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
+
+
+# "primary central nervous system (CNS) malignancy": an acronym in brackets inside a name
+# (blanked to its length, so offsets still index the text).
+_ACRONYM_ASIDE = re.compile(r"(?<=\w)\s*\((?:[A-Z][A-Za-z0-9]{1,6})\)(?=\s+\w)")
+
+
+_NEGATED_DISEASE = re.compile(r"(?:^|\b)(?:no|without|free\s+of|absence\s+of)\s+(?:\w+\s+){0,1}$",
+                              re.IGNORECASE)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))
+
+
+def _cancer_matches(vocabulary: Any, text: str) -> list:
+    """Cancer-type phrases, also those an acronym in brackets cuts in two ("primary central
+    nervous system (CNS) malignancy"), which join the phrases found as written."""
+    found = vocabulary.find_cancer_types(text)
+    if "(" not in text:
+        return found
+    blanked = _ACRONYM_ASIDE.sub(_blank, text)
+    if blanked == text:
+        return found
+    extra = [m for m in vocabulary.find_cancer_types(blanked)
+             if not any(m.start < f.end and f.start < m.end for f in found)]
+    return sorted(found + extra, key=lambda m: m.start)
 
 
 def _codes_for(text: str) -> list[str]:
@@ -138,7 +166,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
     out: list[Requirement] = []
     except_at = _EXCEPT.search(text)
     scans = {"cancer", "histology", "site"} if scans is None else scans
-    cancer_matches = vocabulary.find_cancer_types(text) if "cancer" in scans and \
+    cancer_matches = _cancer_matches(vocabulary, text) if "cancer" in scans and \
         _index_may_match(vocabulary, "_cancer_index", text) else []
     kept = []
     excepted = []
@@ -149,6 +177,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue
         if _qualifier(text, match.start):
             continue
+        if _NEGATED_DISEASE.search(text[max(0, match.start - 30):match.start]):
+            continue  # "No CNS tumor involvement": a disease denied names no population
         if has_non and _NON_BEFORE.search(text, max(0, match.start - 6), match.start):
             continue  # "non-melanoma skin cancer" names no melanoma
         kept.append(match)
@@ -202,6 +232,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
                 continue
             if _NON_BEFORE.search(text, max(0, match.start - 6), match.start):
                 continue  # "no other non-breast cancer"
+            if _NEGATED_DISEASE.search(text[max(0, match.start - 30):match.start]):
+                continue  # "No CNS tumor involvement"
             if _TUMOUR_WORD.search(near) and not _HISTORY_BEFORE.search(
                     text[max(0, match.start - 40):match.start]) and not _aside(text, match.start):
                 sites.append(match)
