@@ -801,3 +801,16 @@ def test_a_known_condition_the_notes_never_mention_excludes_no_one():
     assert evaluate_criterion(plain, patient).result == "unknown"
     hiv = make_patient(infections={"HIV": (True, "HIV on ART")})
     assert evaluate_criterion(known, hiv).result == "not_met"
+
+
+@pytest.mark.parametrize("text", [
+    "If there is a history of brain metastases treated with radiation therapy, the radiation "
+    "therapy must have occurred at least 6 weeks prior to enrolment",
+    "NON-SMALL CELL LUNG CANCER SPECIFIC: For patients who have received neoadjuvant anti-PD-1 "
+    "for stage II or III disease, ...",
+])
+def test_a_rule_for_some_patients_fails_no_one_else(text):
+    c = criterion("inclusion", req("cns_metastases", state="any"), text=text)
+    result = evaluate_criterion(c, make_patient(brain_metastases=False))
+    assert result.result == "met"
+    assert result.reason.startswith("applies only to the patients it names")

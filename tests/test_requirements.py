@@ -683,3 +683,28 @@ def test_more_misread_kinds(kind, text, requirement_kind, expected):
         got = [r.params.get("codes") or r.params.get("sites") for r in found
                if r.kind == requirement_kind]
     assert got == expected
+
+
+@pytest.mark.parametrize("kind,text,requirement_kind,expected", [
+    ("inclusion", "Have histologically- or cytologically-confirmed diagnosis of Stage IIIB/C or "
+                  "IV NSCLC.", "stage",
+     [["IIIB", "IIIC", "IIIC1", "IIIC2", "IV", "IVA", "IVB", "IVC"]]),
+    # drugs and pathways named by their target are no biomarker
+    ("exclusion", "Prior use of experimental agents that target the KRAS/BRAF/MEK/ERK pathway.",
+     "biomarker", []),
+    ("exclusion", "Have received prior treatment with any KRAS G12C small molecule inhibitor",
+     "biomarker", []),
+    ("exclusion", "Untolerable toxicity in previous anti-PD-1/PD-L1 treatments", "biomarker", []),
+    # contraindications and washouts are no treatment history
+    ("exclusion", "Any contra-indication, to use of any of the combination chemotherapy",
+     "prior_therapy", []),
+    ("exclusion", "Treatment with any of the following anti-cancer therapies prior to the first "
+                  "dose within the stated timeframes.", "prior_lines", []),
+    ("exclusion", "Chemotherapy and targeted therapy received prior to the start of study "
+                  "dosing less than 4 weeks or less than 5 half-lives", "prior_therapy", []),
+])
+def test_kinds_read_on_the_dev_half(kind, text, requirement_kind, expected):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    found = [r for r in parse_criterion(text, kind) if r.kind == requirement_kind]
+    assert [r.params.get("groups") or r.params for r in found] == expected

@@ -1148,6 +1148,13 @@ def evaluate_criterion(
         result: Result = "not_met" if truth else ("unknown" if truth is None else "met")
     else:
         result = "met" if truth else ("unknown" if truth is None else "not_met")
+    if result == "not_met" and not exclusion and _CONDITIONAL_START.match(criterion.text):
+        # "If there is a history of brain metastases treated with radiation, ...", "For
+        # patients who have received neoadjuvant anti-PD-1, ...": a rule for the patients
+        # it names, which fails no one else.
+        return CriterionResult(result="met", reason="applies only to the patients it names: "
+                               + "; ".join(dict.fromkeys(r.reason for r in deciding)),
+                               evidence="", material=False, requirements=results, **base)
     reason = "; ".join(dict.fromkeys(r.reason for r in deciding))
     if exclusion and result == "not_met":
         reason = f"excluded: {reason}"
@@ -1160,6 +1167,12 @@ def evaluate_criterion(
                            requirements=results, **base)
 
 
+# An inclusion written as a rule for some patients only.
+_CONDITIONAL_START = re.compile(
+    r"^\W*(?:[A-Z][A-Z /-]{2,40}\bSPECIFIC\s*:\s*)?(?:if|when|whenever|in\s+case|where|"
+    r"for\s+(?:the\s+)?(?:patients?|participants?|subjects?|those|women|men|individuals?|"
+    r"females?|males?)\s+(?:who|with|that|whose|of|in)|in\s+(?:patients?|participants?|"
+    r"subjects?)\s+(?:who|with|whose))\b", re.IGNORECASE)
 # An exclusion of a *known* condition (RequirementResult kinds the notes would state).
 _KNOWN = re.compile(r"\bknown\b", re.IGNORECASE)
 _KNOWN_KINDS = frozenset({"infection", "cns_metastases", "other_malignancy"})
@@ -1521,13 +1534,15 @@ _FOR_A_DISEASE = re.compile(
     r"^\W*(?:for|in)\s+(?:(?:the\s+)?(?:subjects?|patients?|participants?|those|cohorts?|"
     r"individuals?)\s+)?(?:with|having|of)\b|\b(?:are|is)\s+(?:also\s+)?eligible\b|"
     r"\bmay\s+(?:also\s+)?(?:be\s+)?(?:eligible|enrol\w*|included)\b|"
-    r"\bwith\s+a\s+focus\s+on\b", re.IGNORECASE)
+    r"\bwith\s+a\s+focus\s+on\b|^\W*[A-Z][A-Z /-]{2,40}\bSPECIFIC\s*:", re.IGNORECASE)
 
 
 def _names_another_cancer(result: CriterionResult) -> bool:
-    """Does an inclusion fail because it names cancers other than the patient's?"""
+    """Does an inclusion fail because it names cancers other than the patient's (by type,
+    histology or primary site)?"""
     return result.result == "not_met" and any(
-        r.kind == "cancer_type" and r.truth is False for r in result.requirements)
+        r.kind in ("cancer_type", "histology", "primary_site") and r.truth is False
+        for r in result.requirements)
 
 
 def disease_lines(trial: Trial) -> list[int]:

@@ -328,9 +328,19 @@ def expand_stage_range(low: str, high: str) -> list[str]:
     return STAGE_GROUPS[first:last + 1]
 
 
+_SHARED_NUMERAL = re.compile(r"(?:\b|(?<=[Ss]tage))(IV|I{1,3})([A-C])/([A-C])\b")
+
+
 def find_stage(text: str) -> list[Requirement]:
     """Allowed stage groups ("stage IIIB-IV", "stage III or IV", "stage II or higher")."""
     out: list[Requirement] = []
+    # "Stage IIIB/C or IV" is IIIB, IIIC or IV: spell out the shared numeral (same length
+    # would not hold, so spans are taken from the text as written).
+    text_for_groups = _SHARED_NUMERAL.sub(lambda m: f"{m.group(1)}{m.group(2)}/"
+                                          f"{m.group(1)}{m.group(3)}", text)
+    if text_for_groups != text:
+        return [requirement("stage", r.params, text, 0, len(text))
+                for r in find_stage(text_for_groups)]
     for match in _STAGE.finditer(text):
         expr = match.group("expr")
         parts = re.split(r"\s*(-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+)\s*"

@@ -108,7 +108,17 @@ _TESTING_AFTER = re.compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+
                             r"(?:known|available|determined|assessed|identified|tested))", _I)
 _DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
                                 r"[^.;]{0,60}$", _I)
-_THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-)$", _I)
+_THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|"
+                             r"(?:\b(?:that|which|to|agents?|drugs?|therap\w+|medications?|"
+                             r"treatments?)\s+target(?:s|ing)?|\btargeting)\s+(?:the\s+)?"
+                             r"(?:[\w-]+\s*/\s*)*|"
+                             # "agents that target epidermal growth factor receptor (EGFR) or
+                             # mesenchymal epithelial transition (MET)": names and acronyms
+                             r"\b(?:that|which|agents?|drugs?)\s+target(?:s|ing)?\s+(?:the\s+)?"
+                             r"[\w\s,()/-]{0,90}?(?:\(|\bor\s+|\band\s+|,\s*))$", _I)
+# "KRAS G12C small molecule inhibitor", "the KRAS/BRAF/MEK/ERK pathway": a target named by
+# a drug or pathway a few words on.
+_INHIBITOR_AFTER = re.compile(r"^(?:[\s/-]*[\w-]+){0,4}?[\s/-]+(?:inhibitors?|pathway)\b", _I)
 # ER and PR are also words in other criteria ("CR or PR" responses, "ER visit"): they are
 # markers only with a status or a receptor word nearby.
 _RECEPTOR_CONTEXT = re.compile(
@@ -315,6 +325,7 @@ def _marker_mentions(text: str) -> list[_Mention]:
     seen: set[str] = set()
     for mention in sorted(mentions, key=lambda m: m.start):
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
+                                       or _INHIBITOR_AFTER.match(text[mention.end:mention.end + 60])
                                        or _SHORT_INHIBITOR_AFTER.match(text, mention.end)
                                        or _THERAPY_BEFORE.search(text[:mention.start])
                                        or _INHIBITOR_OF_BEFORE.search(

@@ -48,7 +48,7 @@ _NOT_HISTORY = re.compile(
     r"oophorectomy|tubal\s+ligation|vasectomy|"
     r"while\s+on\s+(?:study|treatment)|on\s+study|planned|plan\s+to|candidates?\s+for|"
     r"eligible\s+(?:for|to)|scheduled|will\s+(?:be\s+)?receiv\w*|to\s+receive|able\s+to\s+receive|"
-    r"suitable\s+for|contraindicat\w*|hypersensitivity|allerg\w*|anaphyla\w*|"
+    r"suitable\s+for|contra-?indicat\w*|hypersensitivity|allerg\w*|anaphyla\w*|"
     r"toxicit\w*|adverse\s+(?:events?|reactions?|effects?)|side\s+effects?|recover\w*|"
     r"resolution|\boff\s+(?:\w+\s+)?(?:corticosteroids?|steroids?)|"
     r"resolved|wash-?out|last\s+dose|since\s+(?:the\s+)?(?:last|prior)|study\s+(?:drug|treatment)|"
@@ -67,7 +67,9 @@ _WASHOUT = re.compile(
     rf"\b(?:{NUMBER}|\d+)\s*(?:\(\d+\)\s*)?(?:days?|weeks?|wks?|months?|half-lives)\s+"
     rf"(?:prior\s+to|before|of\s+(?:the\s+)?(?:first|start|initiation|study|enrol|randomi|"
     rf"registration|day|dosing|treatment\s+start))\b|\bat\s+least\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?)\s+"
-    rf"(?:since|from|after|must\s+have\s+elapsed)",
+    rf"(?:since|from|after|must\s+have\s+elapsed)|"
+    rf"\b(?:less|fewer|shorter)\s+than\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|wks?|months?|"
+    rf"half-lives)|\b(?:stated|specified)\s+time[\s-]?frames?\b",
     _I)
 # "Progression within 6 months of platinum" dates the progression, not a washout.
 _PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*)"
@@ -77,7 +79,7 @@ _PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refracto
 # The case-insensitive patterns that run on most criteria, folded (see `Folded`: same
 # matches, scanned case-sensitively over the lower-cased text, which is much faster).
 _NOT_HISTORY_F = Folded(_NOT_HISTORY)
-_WASHOUT_F = Folded(_WASHOUT, ("day", "week", "wk", "month", "year", "half-li"))
+_WASHOUT_F = Folded(_WASHOUT, ("day", "week", "wk", "month", "year", "half-li", "time"))
 _PROGRESSION_WINDOW_F = Folded(_PROGRESSION_WINDOW)
 _PRIOR_CUE_F = Folded(_PRIOR_CUE)
 
