@@ -157,3 +157,29 @@ def test_unusual_whitespace_keeps_offsets(text):
     assert criteria
     for criterion in criteria:
         assert clean[criterion.start:criterion.end] == criterion.text
+
+
+def test_the_title_states_the_population_its_criteria_leave_out():
+    from trialmatch.models import TrialText
+    from trialmatch.nlp.criteria import TITLE_PREFIX, annotate_trial
+
+    def title_requirements(title):
+        trial = TrialText("NCT90000001", title, [], [], "Inclusion Criteria:\n* Age >= 18")
+        found = [c for c in annotate_trial(trial).criteria if c.text.startswith(TITLE_PREFIX)]
+        return [(r.kind, r.params) for c in found for r in c.requirements]
+
+    egfr = title_requirements("Lazertinib for NSCLC Harboring Activating EGFR Mutations in TKI "
+                              "naive Patients")
+    assert any(k == "biomarker" and p["any_of"][0]["marker"] == "EGFR" and
+               p["any_of"][0]["status"] == "positive" for k, p in egfr)
+    assert any(k == "prior_therapy" and p["received"] is False for k, p in egfr)
+    # the study's own drugs are no history; "progressing after" makes one
+    assert title_requirements("A Phase I Trial of 5-Fluorouracil Given With Leucovorin") == []
+    after = title_requirements("Cabazitaxel in Metastatic NSCLC Progressing After Docetaxel")
+    assert any(k == "prior_therapy" and p["received"] and p["drugs"] == ["docetaxel"]
+               for k, p in after)
+    assert all(k != "prior_therapy" for k, _ in title_requirements(
+        "A Chemotherapy-Free Induction Regimen for Ph+ ALL"))
+    # MMR-p is mismatch-repair proficient, never a dMMR requirement
+    assert all(k != "biomarker" for k, _ in title_requirements(
+        "Vaccine for Patients With Stage IV MMR-p Colorectal Cancer"))

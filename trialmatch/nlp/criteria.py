@@ -23,7 +23,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.0"
+PARSER_VERSION = "criteria-3.2"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -352,6 +352,45 @@ def _structured_criterion(trial: TrialText, position: int) -> EligibilityCriteri
                                 end=-1, requirements=requirements)
 
 
+# What a title can say about the population that the posted criteria often leave out
+# (issue 14): the alteration the trial is for ("... in NSCLC Harboring Activating EGFR
+# Mutations", "PD-L1 Positive"), the line ("First-line", "Previously Untreated", "Progressed
+# on Prior EGFR TKIs"). Disease and stage come from the conditions and criteria.
+_TITLE_KINDS = frozenset({"biomarker", "prior_lines", "prior_therapy"})
+TITLE_PREFIX = "From the title: "
+_TITLE_NAIVE = re.compile(r"na[iï]ve|\buntreated\b|\b(?:without|no)\s+prior\b|"
+                          r"\bnot\s+previously\b", re.IGNORECASE)
+_TITLE_HISTORY = re.compile(
+    r"\b(?:progress\w*\s+(?:on|after|following|with)|after\s+(?:failure\s+of|progression\s+on|"
+    r"prior)|(?:refractory|resistant)\s+to|pre-?treated\s+with|previously\s+treated\s+with|"
+    r"failed|relapsed\s+(?:after|on|following)|post[\s-])", re.IGNORECASE)
+
+
+def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | None:
+    """The brief title's population requirements as one synthetic inclusion criterion."""
+    title = (trial.title or "").strip()
+    if not title:
+        return None
+    text = TITLE_PREFIX + title
+    history = _TITLE_HISTORY.search(title)
+    requirements = [r for r in parse_criterion(text, "inclusion") if r.kind in _TITLE_KINDS
+                    and not (r.kind == "biomarker" and any(
+                        (item.get("status") or "positive") != "positive"
+                        for item in r.params.get("any_of") or []))
+                    # A title names the study's own drugs: a therapy is history only where
+                    # the title says the disease progressed on it.
+                    and not (r.kind == "prior_therapy" and r.params.get("received") and (
+                        history is None or r.start < history.start() + len(TITLE_PREFIX)))
+                    # "Chemotherapy-Free Induction" describes the study; "TKI-naive" the
+                    # patients.
+                    and not (r.kind == "prior_therapy" and not r.params.get("received")
+                             and not _TITLE_NAIVE.search(title))]
+    if not requirements:
+        return None
+    return EligibilityCriterion(kind="inclusion", text=text, position=position, start=-1,
+                                end=-1, requirements=requirements)
+
+
 def annotate_trial(trial: TrialText) -> TrialAnnotation:
     """Parse a trial's eligibility: OncoTree codes of its conditions, criteria with requirements.
 
@@ -371,6 +410,9 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     structured = _structured_criterion(trial, len(criteria))
     if structured is not None:
         criteria.append(structured)
+    from_title = _title_criterion(trial, len(criteria))
+    if from_title is not None:
+        criteria.append(from_title)
     codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
     for criterion in criteria:
         if criterion.kind == "exclusion":

@@ -50,9 +50,10 @@ _COMPOSITES: list[tuple[str, str]] = [
              r"(?:-\s*)?(?:high|\(MSI-?H\))|\bhigh(?:[\s-]+level)?\s+microsatellite[\s-]+"
              r"instab\w*|\bMSI\b(?=\s*(?:/|or)\s*dMMR)"),
     ("MSI-", r"\bMSS\b|\bmicrosatellite[\s-]+stable\b|\bMSI[\s-]*(?:L\b|low\b)|\bMSI[\s-]*stable"),
-    ("MMR+", r"\bdMMR\b|\b(?:mismatch[\s-]+repair|MMR)[\s-]+(?:\(MMR\)\s*)?deficien\w*|"
+    ("MMR+", r"\bdMMR\b|\bMMR-d\b|\b(?:mismatch[\s-]+repair|MMR)[\s-]+(?:\(MMR\)\s*)?deficien\w*|"
              r"\bdeficient\s+(?:DNA\s+)?(?:mismatch[\s-]+repair|MMR)\b(?:\s*\(d?MMR\))?"),
-    ("MMR-", r"\bpMMR\b|\b(?:mismatch[\s-]+repair|MMR)[\s-]+(?:\(MMR\)\s*)?proficien\w*|"
+    ("MMR-", r"\bpMMR\b|\bMMR-p\b|\b(?:mismatch[\s-]+repair|MMR)[\s-]+(?:\(MMR\)\s*)?"
+             r"proficien\w*|"
              r"\bproficient\s+(?:mismatch[\s-]+repair|MMR)\b(?:\s*\(p?MMR\))?"),
     ("TMB+", r"\bTMB[\s-]*(?:H\b|high\b)|\bhigh\s+tumou?r\s+mutation(?:al)?\s+burden\b|"
              r"\btumou?r\s+mutation(?:al)?\s+burden[\s-]*(?:\(TMB\)\s*)?[\s-]*high\b"),
