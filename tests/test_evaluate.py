@@ -814,3 +814,20 @@ def test_a_rule_for_some_patients_fails_no_one_else(text):
     result = evaluate_criterion(c, make_patient(brain_metastases=False))
     assert result.result == "met"
     assert result.reason.startswith("applies only to the patients it names")
+
+
+def test_a_trial_made_only_of_other_diseases_lines_still_excludes():
+    # "MELANOMA SPECIFIC: ...", "BREAST CANCER SPECIFIC: ...": a lung patient is in neither
+    trial = make_trial([
+        criterion("inclusion", req("histology", histologies=["melanoma"]),
+                  text="MELANOMA SPECIFIC: Tissue confirmation of melanoma", position=1),
+        criterion("inclusion", req("cancer_type", codes=["BREAST"]),
+                  text="BREAST CANCER SPECIFIC: HR+ breast cancer", position=2),
+    ], codes=("_SOLID",))
+    assert evaluate_trial(trial, make_patient()).verdict == "excluded"
+
+
+def test_a_resected_tumour_has_nothing_to_measure():
+    resected = make_patient(stage_group="III", stage_m="M0", stage_prefix="p", stage_t="T3a")
+    assert evaluate_requirement(req("measurable_disease"), resected).truth is False
+    assert evaluate_requirement(req("measurable_disease"), make_patient()).truth is None

@@ -563,6 +563,11 @@ def _check_extent(params: dict, patient: Patient) -> Check:
 
 def _check_measurable_disease(params: dict, patient: Patient) -> Check:
     standard = params.get("standard") or "RECIST 1.1"
+    extent = patient.extent
+    if extent["resected"] and not extent["metastatic"] and not extent["recurrent"]:
+        # Resected with no spread or recurrence since: nothing left to measure.
+        return False, f"no measurable disease ({standard}): resected, no recurrence stated", \
+            patient.stage_evidence
     return None, f"measurable disease ({standard}) not documented", ""
 
 
@@ -1553,9 +1558,12 @@ def disease_lines(trial: Trial) -> list[int]:
     for criterion in trial.criteria:
         if criterion.kind != "inclusion" or criterion.cohort is not None:
             continue
-        codes = frozenset(code for r in criterion.requirements if r.kind == "cancer_type" and
-                          not (r.params or {}).get("allowed")
-                          for code in (r.params or {}).get("codes") or [])
+        codes = frozenset(code for r in criterion.requirements
+                          if r.kind in ("cancer_type", "histology", "primary_site")
+                          and not (r.params or {}).get("allowed")
+                          for code in ((r.params or {}).get("codes") or
+                                       (r.params or {}).get("histologies") or
+                                       (r.params or {}).get("sites") or []))
         if codes:
             named[criterion.position] = codes
     return list(named) if len(set(named.values())) > 1 else []
@@ -1575,8 +1583,12 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
                for r in results)
     out = []
     for r in results:
+        # A line saying whom it is for ("For subjects with colorectal cancer, ...") fails no
+        # other disease, unless the trial is a list of such lines none of which fits (then
+        # the patient's disease is not among the trial's).
         if r.kind == "inclusion" and _names_another_cancer(r) and (
-                (fits and r.position in lines) or _FOR_A_DISEASE.search(r.text)):
+                (fits and r.position in lines) or (_FOR_A_DISEASE.search(r.text) and (
+                    fits or len(lines) < 2))):
             r = CriterionResult(r.kind, r.text, "met", f"for another disease: {r.reason}",
                                 r.evidence, r.position, r.cohort, False, r.requirements)
         out.append(r)
