@@ -468,3 +468,15 @@ def test_a_site_the_tumour_does_not_reach_is_no_origin():
     profile = extract(["Exam: tumour R base of tongue, vallecula free, no laryngeal "
                        "involvement.\nBiopsy BOT: invasive squamous cell carcinoma."])
     assert profile.cancer_type.code == "OPHSC"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Tum0r Pr0portion Sc0re (TPS) 15%", "Tumor Proportion Score (TPS) 15%"),
+    ("pT1N0M0, ypN0, CD2O, 10 mg", "pT1N0M0, ypN0, CD2O, 10 mg"),  # codes keep their zeros
+    ("hx uterine ser0us ca; 0ral tongue", "hx uterine serous ca; oral tongue"),
+])
+def test_ocr_zeros_inside_words_are_repaired(text, expected):
+    from trialmatch.nlp.extract import repair_ocr_zeros
+
+    assert repair_ocr_zeros(text) == expected
+    assert len(repair_ocr_zeros(text)) == len(text)

@@ -612,3 +612,19 @@ def test_basket_results_left_out_count_only_for_solid_tumours_when_told():
     raw = {"biomarkers": ["BCL2 positive"]}
     assert [d.field for d in discrepancies(notes, first, raw)] == ["biomarker:MSI"]
     assert findings.find_discrepancies(notes, first, raw, is_a=is_a, is_solid=is_solid) == []
+
+
+def test_a_marker_named_but_never_tested_is_a_testing_gap():
+    from trialmatch.match.findings import find_testing_gaps
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    profile = Profile(cancer_type=CancerType("GEJ", "GEJ adenocarcinoma", "GEJ", 0, 3),
+                      stage=Stage(group="IV", m="M1"),
+                      biomarkers=[Biomarker("CLDN18", None, "unknown",
+                                            evidence="Claudin 18.2 IHC: not performed"),
+                                  Biomarker("HER2", None, "positive", evidence="HER2 3+"),
+                                  Biomarker("PD-L1", None, "positive", 10, "CPS",
+                                            evidence="CPS 10")])
+    vocab = get_vocabulary()
+    gaps = find_testing_gaps(profile, is_a=vocab.is_a, stage_group="IV")
+    assert "CLDN18.2" in [g.marker for g in gaps]

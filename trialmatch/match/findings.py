@@ -341,6 +341,12 @@ def _short_source(source: str) -> str:
     return source.split(";")[0].split(" (")[0].strip()
 
 
+# "Claudin 18.2 IHC: not performed", "MMR IHC: not done": named, but never tested.
+_NOT_DONE = re.compile(r"(?i)\bnot\s+(?:yet\s+)?(?:performed|done|tested|sent|assessed|"
+                       r"evaluated|available)\b|\bno\s+(?:tissue|material)\b|\binsufficient\b|"
+                       r"\bn0t\s+performed\b")
+
+
 def find_testing_gaps(
     profile: Profile,
     *,
@@ -352,7 +358,8 @@ def find_testing_gaps(
     """Biomarkers that guidelines recommend for this cancer type and stage, not in the notes.
 
     A marker counts as documented when the notes hold any result for it, whatever the status
-    (a pending test has been ordered); MSI and MMR stand for each other where the rule says so.
+    (a pending test has been ordered), but not when they say it was never done ("Claudin 18.2
+    IHC: not performed"); MSI and MMR stand for each other where the rule says so.
     `stage_group` overrides the notes' stage group (e.g. the first opinion's when the notes
     have none), except that an M1 in the notes always means stage IV. A rule limited to some
     stages still applies when no stage is known, with the reason saying so, because an
@@ -366,7 +373,8 @@ def find_testing_gaps(
     stage = stage_group if parse_stage_group(stage_group) else profile_stage_group(profile)
     if profile.stage and profile.stage.m and profile.stage.m.upper().startswith("M1"):
         stage = profile_stage_group(profile)  # an M1 in the notes outranks any group given
-    documented = {b.marker.upper() for b in profile.biomarkers}
+    documented = {b.marker.upper() for b in profile.biomarkers
+                  if not (b.status == "unknown" and _NOT_DONE.search(b.evidence or ""))}
     gaps: list[TestingGap] = []
     reported: set[str] = set()
     never_solid: Callable[[str], bool] = lambda _code: False  # noqa: E731 - rules name no basket

@@ -288,6 +288,22 @@ def _other_lineages(candidates: list[CancerCandidate], chosen: CancerCandidate,
     return others
 
 
+# OCR reads the letter o as a zero inside words ("Tum0r Pr0portion Sc0re", "ser0us
+# carcin0ma", "n0 rearrangement"). Only a zero between lowercase letters, or starting a
+# lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
+_OCR_ZERO_INSIDE = re.compile(r"(?<=[a-z])0(?=[a-z])")
+_OCR_ZERO_START = re.compile(r"(?<![\w.,/])0(?=[a-z]{2,})")
+
+
+def repair_ocr_zeros(text: str) -> str:
+    """The text with OCR's zero-for-o repaired inside lowercase words (same length, so every
+    offset still indexes the note as given)."""
+    if "0" not in text:
+        return text
+    text = _OCR_ZERO_INSIDE.sub("o", text)
+    return _OCR_ZERO_START.sub("o", text)
+
+
 def extract(notes: list[str], *, model: str | None = None) -> Profile:
     """One merged Profile from one or more note texts.
 
@@ -298,6 +314,7 @@ def extract(notes: list[str], *, model: str | None = None) -> Profile:
     combined = _Reading()
     offset = 0
     for note in notes:
+        note = repair_ocr_zeros(note)
         for part_offset, part in _parts(note):
             reading = _read(part, offset + part_offset, model)
             combined.cancer.extend(reading.cancer)
