@@ -162,6 +162,9 @@ def test_spread_from_notes_decides_extent_and_brain_metastases():
      {"ANC": 2.9, "platelets": 175.0, "hemoglobin": 10.4, "CrCl": 52.0}),
     ("AST 35 U/L, ALT 40 U/L.", {}),  # trials bound these in x ULN: the lab's range decides
     ("CBC ordered for tomorrow; platelets pending.", {}),
+    # Indian notation (1 lakh = 100,000/µL) and OCR's letter O inside numbers
+    ("Labs 11/28: plt 3.1 lakh, bili 0.4.", {"platelets": 310.0}),
+    ("Labs: Hgb 11.O, plt 2O5, alb 3.6.", {"hemoglobin": 11.0, "platelets": 205.0}),
 ])
 def test_lab_values(text, labs):
     assert {k: v[0] for k, v in find_clinical_facts(text).labs.items()} == labs

@@ -803,6 +803,27 @@ def test_a_known_condition_the_notes_never_mention_excludes_no_one():
     assert evaluate_criterion(known, hiv).result == "not_met"
 
 
+def test_a_part_open_to_all_solid_tumours_sets_the_expansion_lines_aside():
+    # "Parts A and B: histologically confirmed advanced solid tumor" beside "Part C2: ...
+    # breast cancer", "Part C3: ... SCLC": a colorectal patient is for the escalation parts.
+    solid = criterion("inclusion", req("cancer_type", codes=[], scope="solid"),
+                      text="Parts A and B: Histologically confirmed advanced solid tumor",
+                      position=1)
+    trial = make_trial([solid, _disease_line(["BREAST"], 2, "Part C2: TNBC"),
+                        _disease_line(["SCLC"], 3, "Part C3: platinum-resistant SCLC")],
+                       codes=("_SOLID",))
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict != "excluded"
+    assert screen_trial(trial, make_patient()) == []
+    # A line mentioning cancers in passing is no such part: the breast line still stands.
+    passing = criterion("inclusion", req("cancer_type", codes=[], scope="solid"),
+                        text="Measurable per RECIST (Solid Tumor Evaluation Criteria)",
+                        position=1)
+    trial = make_trial([passing, _disease_line(["BREAST"], 2, "HR+ breast cancer")],
+                       codes=("_SOLID",))
+    assert evaluate_trial(trial, make_patient()).verdict == "excluded"
+
+
 @pytest.mark.parametrize("text", [
     "If there is a history of brain metastases treated with radiation therapy, the radiation "
     "therapy must have occurred at least 6 weeks prior to enrolment",

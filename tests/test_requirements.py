@@ -283,6 +283,29 @@ def test_washout_allergy_and_concurrent_use_are_not_prior_therapy(text):
     assert "prior_therapy" not in kinds
 
 
+@pytest.mark.parametrize("text", [
+    "Receipt of radiotherapy to >25 % of bone marrow.",
+    "Prior bone marrow transplant or extensive radiotherapy to greater than 15% of bone marrow",
+    "Radiation to > 25% of bone marrow prior to registration",
+])
+def test_radiation_bounded_by_its_extent_is_not_any_radiation(text):
+    # A neck or breast field is not a quarter of the marrow: the rule is about how much was
+    # irradiated, which the notes rarely say, so it stays unread.
+    assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "prior_therapy"]
+
+
+def test_radiation_extent_stays_in_its_own_clause():
+    text = "Prior whole brain radiotherapy (WBRT); Received >30% bone marrow irradiation"
+    therapy = [r for r in parse_criterion(text, "exclusion") if r.kind == "prior_therapy"]
+    assert therapy and therapy[0].params["classes"] == ["radiation"]
+
+
+def test_platelets_in_lakh():
+    (platelets,) = parse_criterion("Platelet: >1.5Lakh per cumm", "inclusion")
+    assert platelets.params == {"measure": "platelets", "op": ">", "value": 150,
+                                "unit": "10^9/L"}
+
+
 def test_spans_quote_the_criterion():
     text = "Histologically confirmed stage IV NSCLC with EGFR exon 19 deletion, ECOG 0-1"
     requirements = parse_criterion(text, "inclusion")
@@ -708,3 +731,16 @@ def test_kinds_read_on_the_dev_half(kind, text, requirement_kind, expected):
 
     found = [r for r in parse_criterion(text, kind) if r.kind == requirement_kind]
     assert [r.params.get("groups") or r.params for r in found] == expected
+
+
+def test_recist_names_a_rule_not_a_population():
+    # "Response Evaluation Criteria in Solid Tumors" admits lymphoma patients as well
+    requirements = parse_criterion(
+        "Measurable disease per Response Evaluation Criteria in Solid Tumors (RECIST) 1.1",
+        "inclusion")
+    assert [r.kind for r in requirements] == ["measurable_disease"]
+
+
+def test_a_site_with_a_size_is_a_lesion_not_a_primary_site():
+    assert parse_criterion("Lymph nodes must be >= 15 mm in short axis when measured by CT",
+                           "inclusion") == []

@@ -1553,7 +1553,12 @@ def _names_another_cancer(result: CriterionResult) -> bool:
 def disease_lines(trial: Trial) -> list[int]:
     """Positions of the common inclusion criteria that each name cancer types, when the trial
     has at least two naming different ones: a multi-disease trial listing its diseases line
-    by line ("NSCLC", "cervical cancer", "urothelial cancer"), each line one population."""
+    by line ("NSCLC", "cervical cancer", "urothelial cancer"), each line one population.
+
+    A line open to every solid tumour (or every cancer, or every blood cancer) is one of
+    them: "Parts A and B: advanced solid tumor ..." beside "Part C2: ... breast cancer" is a
+    dose-escalation part open to all and expansion cohorts for some, not a trial for breast
+    cancer alone."""
     named: dict[int, frozenset[str]] = {}
     for criterion in trial.criteria:
         if criterion.kind != "inclusion" or criterion.cohort is not None:
@@ -1563,10 +1568,30 @@ def disease_lines(trial: Trial) -> list[int]:
                           and not (r.params or {}).get("allowed")
                           for code in ((r.params or {}).get("codes") or
                                        (r.params or {}).get("histologies") or
-                                       (r.params or {}).get("sites") or []))
+                                       (r.params or {}).get("sites") or
+                                       _scope_names(r, criterion.text)))
         if codes:
             named[criterion.position] = codes
     return list(named) if len(set(named.values())) > 1 else []
+
+
+# A line stating the diagnosis it admits ("Histologically proven solid tumor ...") rather
+# than mentioning cancers in passing ("no prior chemotherapy for any malignancy"), and not a
+# lead-in to a narrower list ("hematological malignancy, including:").
+_DIAGNOSIS_LINE = re.compile(r"\b(?:histolog\w*|cytolog\w*|patholog\w*|confirm\w*|diagnos\w*|"
+                             r"proven|documented)\b", re.IGNORECASE)
+_NARROWING_LIST = re.compile(r"\b(?:includ\w*|following|as\s+follows)\b", re.IGNORECASE)
+
+
+def _scope_names(requirement: Requirement, text: str) -> tuple[str, ...]:
+    """A broad cancer-type requirement ("solid tumor", "hematologic malignancy") of a line
+    stating the diagnosis, as one name of its own."""
+    scope = (requirement.params or {}).get("scope") or "codes"
+    if requirement.kind != "cancer_type" or scope not in ("solid", "heme") or \
+            (requirement.params or {}).get("except") or not _DIAGNOSIS_LINE.search(text) or \
+            _NARROWING_LIST.search(text):
+        return ()
+    return (f"scope:{scope}",)
 
 
 def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[CriterionResult]:
@@ -1579,7 +1604,9 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
     none of the trial's.
     """
     lines = set(disease_lines(trial))
-    fits = any(r.position in lines and r.kind == "inclusion" and r.result != "not_met"
+    # A disease line fits when it does not fail by naming other cancers (it may still fail
+    # for something else, which it then does on its own account).
+    fits = any(r.position in lines and r.kind == "inclusion" and not _names_another_cancer(r)
                for r in results)
     out = []
     for r in results:

@@ -25,7 +25,7 @@ from trialmatch.models import Profile, Stage
 from trialmatch.nlp.biomarkers import merge_biomarkers
 from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer_type
 from trialmatch.nlp.grade import GradeMention
-from trialmatch.nlp.notes import repair_ocr
+from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import Section, section_at
 from trialmatch.nlp.tnm import StageGroupMention, TnmMention, build_stage
 
@@ -286,22 +286,6 @@ def _other_lineages(candidates: list[CancerCandidate], chosen: CancerCandidate,
         if candidate.code not in others:
             others.append(candidate.code)
     return others
-
-
-# OCR reads the letter o as a zero inside words ("Tum0r Pr0portion Sc0re", "ser0us
-# carcin0ma", "n0 rearrangement"). Only a zero between lowercase letters, or starting a
-# lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
-_OCR_ZERO_INSIDE = re.compile(r"(?<=[a-z])0(?=[a-z])")
-_OCR_ZERO_START = re.compile(r"(?<![\w.,/])0(?=[a-z]{2,})")
-
-
-def repair_ocr_zeros(text: str) -> str:
-    """The text with OCR's zero-for-o repaired inside lowercase words (same length, so every
-    offset still indexes the note as given)."""
-    if "0" not in text:
-        return text
-    text = _OCR_ZERO_INSIDE.sub("o", text)
-    return _OCR_ZERO_START.sub("o", text)
 
 
 def extract(notes: list[str], *, model: str | None = None) -> Profile:

@@ -122,3 +122,33 @@ def repair_ocr(text: str) -> str:
     text = _ACCENTED.sub(lambda match: _plain_letter(match.group(0)), text)
     text = _CAPS_WORD.sub(_repair_caps, text)
     return _LOWER_L_START.sub("I", text)
+
+
+# OCR reads the letter o as a zero inside words ("Tum0r Pr0portion Sc0re", "ser0us
+# carcin0ma", "n0 rearrangement"). Only a zero between lowercase letters, or starting a
+# lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
+_OCR_ZERO_INSIDE = re.compile(r"(?<=[a-z])0(?=[a-z])")
+_OCR_ZERO_START = re.compile(r"(?<![\w.,/])0(?=[a-z]{2,})")
+
+
+# And the other way round, the letter O read inside a number ("plt 2O5", "Hgb 11.O",
+# "Cr O.9", "cisplatin 4O mg/m2"): a number-like run that starts with a digit (or "O." and a
+# digit) and touches no letter has its O's read as zeros. "O2 sat" (oxygen) starts with the
+# letter and is left alone, as are "T2N0M0" and "CD20", which hold no letter O.
+_OCR_O_NUMBER = re.compile(r"(?<![A-Za-z0-9.])(?:\d[\dO]*(?:[.,][\dO]+)*|O[.,]\d[\dO]*)"
+                           r"(?![A-Za-z0-9])")
+
+
+def _zeros_for_o(match: re.Match[str]) -> str:
+    return match.group(0).replace("O", "0")
+
+
+def repair_ocr_zeros(text: str) -> str:
+    """The text with OCR's zero-for-o repaired inside lowercase words, and its O-for-zero
+    inside numbers (same length, so every offset still indexes the note as given)."""
+    if "O" in text:
+        text = _OCR_O_NUMBER.sub(_zeros_for_o, text)
+    if "0" not in text:
+        return text
+    text = _OCR_ZERO_INSIDE.sub("o", text)
+    return _OCR_ZERO_START.sub("o", text)

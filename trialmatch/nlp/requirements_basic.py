@@ -580,7 +580,8 @@ _ORGAN_VALUE = re.compile(
     r"(?:cells?\s*)?/\s*(?:mm\s*\^?\(?3\)?|mm³|µl|ul|mcl|microliter|cu\s*mm|mm\s*3)|"
     r"(?:g|gm|gr)\s*/\s*dl|g\s*/\s*l|gi?ga\s*/\s*l|mmol\s*/\s*l|mg\s*/\s*dl|"
     r"(?:µ|u|micro|μ)mol\s*/\s*l|ml\s*/\s*min(?:\s*/\s*1\.73\s*m\s*\^?2|/1\.73m2)?|"
-    r"k\s*/\s*(?:µl|ul|mm3)|g/l|/l)?"
+    r"k\s*/\s*(?:µl|ul|mm3)|(?:lakhs?|lacs?)\b(?:\s*(?:/|per)\s*(?:cu\s*mm|cumm|mm\s*3|µl|ul|mcl))?|"
+    r"g/l|/l)?"
     r"(?:\s*(?P<post>or\s+(?:more|greater|higher|above|less|lower|below)))?",
     _I)
 _LATER_THRESHOLD = re.compile(r"(?<=\s)(?:≥|>=|≤|<=|<|>)\s*\d", _I)
@@ -628,6 +629,8 @@ def _organ_value(measure: str, match: re.Match[str]) -> tuple[str, float, str] |
             unit_text.startswith(("x", "×", "times")) and "10" not in unit_text):
         return op, value, "xULN"
     if measure in ("ANC", "platelets", "WBC"):
+        if unit_text.startswith("la"):  # Indian notation: 1 lakh = 100,000 per µL
+            return op, round(value * 100, 3), "10^9/L"
         per_litre = re.search(r"10\s*(?:\^|\*|e|exp)?\s*9|109|gi?ga|g/l", unit_text)
         per_micro = re.search(r"mm|µl|ul|mcl|micro|cu", unit_text) and "10" not in unit_text
         if per_micro or (not per_litre and "10" not in unit_text and value >= 100

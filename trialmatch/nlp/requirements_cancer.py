@@ -43,7 +43,9 @@ _RULE_FOR_BEFORE = re.compile(
     # "receiving any other treatment for their hematologic malignancy": the disease is the
     # treatment's object, not a population
     r"\b(?:treatments?|therap(?:y|ies)|agents?)\s+for\s+(?:their|his|her|its|the\s+patient'?s)\s+"
-    r"(?:\w+\s+){0,2}$", _I)
+    r"(?:\w+\s+){0,2}$|"
+    # "Response Evaluation Criteria in Solid Tumors": the name of a rule, not a population
+    r"\bevaluation\s+criteria\s+(?:in|for)\s+$", _I)
 _TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|leuka?emia|"
                           r"primary", _I)
 _HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
@@ -58,7 +60,7 @@ _EXCEPT = Folded(_EXCEPT, ("except", "excluding", "other", "apart", "but"))
 _NON_SQUAMOUS = Folded(_NON_SQUAMOUS, ("squamous",))
 _GENERIC_CONDITION, _HISTORY_BEFORE, _TUMOUR_WORD, _HEME_FAMILY = (Folded(p) for p in (
     _GENERIC_CONDITION, _HISTORY_BEFORE, _TUMOUR_WORD, _HEME_FAMILY))
-_RULE_FOR_BEFORE = Folded(_RULE_FOR_BEFORE, ("for",))
+_RULE_FOR_BEFORE = Folded(_RULE_FOR_BEFORE, ("for", "criteria"))
 
 
 def _qualifier(text: str, start: int) -> bool:
@@ -69,6 +71,9 @@ def _qualifier(text: str, start: int) -> bool:
                 or _RULE_FOR_BEFORE.search(text[max(0, start - 70):start]))
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
+# A site followed by a size is a lesion being measured, not the disease's primary site.
+_MEASURED_AFTER = re.compile(r"[^.;:]{0,30}?(?:≥|>=|>|≤|<=|<|\bat\s+least)\s*\d+(?:\.\d+)?\s*"
+                             r"(?:mm|cm)\b", re.IGNORECASE)
 
 
 # "primary central nervous system (CNS) malignancy": an acronym in brackets inside a name
@@ -234,6 +239,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
                 continue  # "no other non-breast cancer"
             if _NEGATED_DISEASE.search(text[max(0, match.start - 30):match.start]):
                 continue  # "No CNS tumor involvement"
+            if _MEASURED_AFTER.match(text, match.end):
+                continue  # "Lymph nodes must be >= 15 mm in short axis": a lesion's size
             if _TUMOUR_WORD.search(near) and not _HISTORY_BEFORE.search(
                     text[max(0, match.start - 40):match.start]) and not _aside(text, match.start):
                 sites.append(match)

@@ -76,12 +76,32 @@ _PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refracto
                                  r"\W+(?:\w+\W+){0,3}?(?:within|during|on|after)\b", _I)
 
 
+# Radiation limited by its extent ("radiotherapy to > 25% of the bone marrow", "extensive
+# radiotherapy", "wide-field radiation"): a rule about how much marrow was irradiated, not
+# about any radiation at all. Neck or breast radiation does not meet it, and the notes rarely
+# give the share of marrow, so such a criterion stays unread rather than excluding everyone
+# ever irradiated.
+_RADIATION_EXTENT = re.compile(
+    r"\b\d+\s*%\s*(?:or\s+more\s+)?(?:of\s+(?:the\s+|their\s+)?)?(?:bone\s+)?marrow|"
+    r"\b(?:extensive|wide|large|extended)[\s-]+(?:field\s+)?(?:radiation|radiotherapy|"
+    r"irradiation|field)|\bmarrow[\s-]+(?:bearing|containing)\b", _I)
+
+
 # The case-insensitive patterns that run on most criteria, folded (see `Folded`: same
 # matches, scanned case-sensitively over the lower-cased text, which is much faster).
 _NOT_HISTORY_F = Folded(_NOT_HISTORY)
 _WASHOUT_F = Folded(_WASHOUT, ("day", "week", "wk", "month", "year", "half-li", "time"))
 _PROGRESSION_WINDOW_F = Folded(_PROGRESSION_WINDOW)
 _PRIOR_CUE_F = Folded(_PRIOR_CUE)
+_RADIATION_EXTENT_F = Folded(_RADIATION_EXTENT)
+
+
+def _clause_around(text: str, start: int, end: int, reach: int) -> str:
+    """text[start:end] and up to `reach` characters after it, stopping at a semicolon or
+    the end of the sentence."""
+    after = text[end:end + reach]
+    stop = re.search(r";|\.\s|\n", after)
+    return text[start:end + (stop.start() if stop else len(after))]
 
 
 def _is_washout(sentence: str) -> bool:
@@ -491,6 +511,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue  # "radiation pneumonitis", "requiring steroids": not a treatment history
         if not _has_prior_cue(text, mention):
             continue
+        if mention.key == "radiation" and _RADIATION_EXTENT_F.search(_clause_around(
+                text, max(sentence_start, mention.start - 30), mention.end, 70)):
+            continue  # "radiotherapy to > 25% of bone marrow": how much, which notes rarely say
         if is_allowance(text, mention.start, mention.end):
             continue
         if _side_mention(text, mention, sentence_start):
