@@ -744,3 +744,30 @@ def test_recist_names_a_rule_not_a_population():
 def test_a_site_with_a_size_is_a_lesion_not_a_primary_site():
     assert parse_criterion("Lymph nodes must be >= 15 mm in short axis when measured by CT",
                            "inclusion") == []
+
+
+@pytest.mark.parametrize("text", [
+    "Subjects with known, suspected, or documented parenchymal brain metastases, unless treated "
+    "with surgery and/or radiation, with the subject neurologically stable",
+    "Patients with brain metastasis were only enrolled if the metastases were stable.",
+    "At least one measurable lesion (brain metastasis must not be the only measurable lesion)",
+])
+def test_an_inclusion_about_patients_with_brain_metastases_demands_none(text):
+    (cns,) = [r for r in parse_criterion(text, "inclusion") if r.kind == "cns_metastases"]
+    assert cns.params.get("allowed") is True
+
+
+def test_brain_metastases_as_an_example():
+    # of what is denied: no brain metastases either
+    (cns,) = [r for r in parse_criterion(
+        "No evidence of distant metastatic disease (i.e., lung, liver, bone, or brain "
+        "metastases)", "inclusion") if r.kind == "cns_metastases"]
+    assert cns.params.get("negated") is True
+    # of an evaluable lesion: no rule about the brain
+    assert not [r for r in parse_criterion(
+        "Otherwise evaluable lesion (e.g. brain lesion with at least 5 mm of longest diameter)",
+        "inclusion") if r.kind == "cns_metastases"]
+    # of an excluded history: still excluded
+    assert [r for r in parse_criterion(
+        "history of central nervous system (e.g., brain metastases, seizure disorder)",
+        "exclusion") if r.kind == "cns_metastases"]

@@ -844,6 +844,15 @@ _EXCEPTION = re.compile(r"\b(?:unless|except|other\s+than|with\s+the\s+exception
                         r"that\s+(?:are|have))\b", _I)
 
 
+_EXAMPLE_OPEN = re.compile(r"\(\s*(?:i\.\s?e\.?|e\.\s?g\.?|such\s+as|including|for\s+example)",
+                           _I)
+_DENIED_HEAD = re.compile(r"\b(?:no|not|without|free\s+of|absence\s+of)\b", _I)
+# An inclusion about brain metastases that says what patients who have them need.
+_CNS_CONDITION = re.compile(
+    r"\b(?:unless|only\s+if|(?:enrolled|eligible|included)\s+(?:only\s+)?if|provided|"
+    r"as\s+long\s+as|cannot\s+be\s+used|must\s+not\s+be\s+the\s+only|maximum\s+size)\b", _I)
+
+
 def find_cns_metastases(text: str, criterion_kind: str) -> list[Requirement]:
     """Brain/leptomeningeal metastases and their state: "active" (symptomatic, progressive),
     "untreated", "stable" (treated, stable: usually allowed) or "any"."""
@@ -872,7 +881,23 @@ def _cns_requirement(text: str, match: re.Match[str], criterion_kind: str) -> li
     qualifier = before + " " + main_after
     params: dict
     negated = is_negated(text, start, end, look_after=False)
+    paren = text.rfind("(", max(0, start - 80), start)
+    if paren >= 0 and ")" not in text[paren:start] and _EXAMPLE_OPEN.match(text, paren):
+        # "No evidence of distant metastatic disease (i.e., lung, liver, bone, or brain
+        # metastases)": an example of what the words before the parenthesis say.
+        head = text[max(text.rfind(";", 0, paren), text.rfind("\n", 0, paren),
+                        text.rfind(". ", 0, paren)) + 1:paren]
+        if _DENIED_HEAD.search(head):
+            negated = True
+        elif criterion_kind == "inclusion":
+            return []  # "evaluable lesion (e.g. brain lesion >= 5 mm)": no CNS rule
     allowed = is_allowance(text, start, end) and not negated
+    if criterion_kind == "inclusion" and not negated and not allowed and \
+            _CNS_CONDITION.search(text[sentence_start:sentence_end]):
+        # "Subjects with known brain metastases, unless treated ...", "Patients with brain
+        # metastasis were only enrolled if stable": what patients with them need, not a
+        # demand that everyone have them.
+        allowed = True
     if _CNS_ACTIVE.search(qualifier):
         state = "active"
     elif _CNS_UNTREATED.search(qualifier):
