@@ -22,7 +22,7 @@ def _therapies(text, kind):
                                  (True, ["irinotecan"])]),
     ("inclusion", "Prior treatment with at least one androgen receptor pathway inhibitor, at "
                   "least one taxane (unless ineligible), and 2 cycles of radioligand therapy",
-     [(True, ["androgen receptor inhibitor"]), (True, ["taxane"])]),
+     [(True, ["androgen receptor pathway inhibitor"]), (True, ["taxane"])]),
     ("inclusion", "Progression on alectinib, brigatinib, or lorlatinib",
      [(True, ["alectinib", "brigatinib", "lorlatinib"])]),
     ("inclusion", "Progressed after platinum-based chemotherapy and an anti-PD-(L)1 antibody "

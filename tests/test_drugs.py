@@ -114,6 +114,9 @@ def test_normalise_drug(name, expected):
         ("olaparib", {"PARP inhibitor"}, set()),
         ("ribociclib", {"CDK4/6 inhibitor"}, set()),
         ("enzalutamide", {"androgen receptor inhibitor", "endocrine therapy"}, set()),
+        # an ARPI (PCWG3): abiraterone is one, the first-generation bicalutamide is not
+        ("abiraterone", {"androgen receptor pathway inhibitor"}, {"androgen receptor inhibitor"}),
+        ("bicalutamide", {"androgen receptor inhibitor"}, {"androgen receptor pathway inhibitor"}),
         ("leuprolide", {"GnRH agonist", "androgen deprivation therapy"}, set()),
         ("letrozole", {"aromatase inhibitor", "endocrine therapy"}, set()),
         ("sotorasib", {"KRAS G12C inhibitor"}, set()),
