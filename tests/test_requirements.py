@@ -771,3 +771,24 @@ def test_brain_metastases_as_an_example():
     assert [r for r in parse_criterion(
         "history of central nervous system (e.g., brain metastases, seizure disorder)",
         "exclusion") if r.kind == "cns_metastases"]
+
+
+@pytest.mark.parametrize("text", [
+    "No more than three prior systemic therapies of any kind for RCC including: 1) Immunotherapy "
+    "(Adjuvant vaccines, Interleukin-2) 2) Chemotherapy",
+    "No previous systemic treatment for the current disease, including surgical treatment, "
+    "antitumor chemoradiotherapy/immunotherapy, etc.;",
+    "Patient has received at least 1 prior line of systemic therapy for Stage IV NSCLC (including "
+    "but not limited to targeted therapy)",
+])
+def test_what_a_count_of_lines_includes_is_no_demand(text):
+    requirements = parse_criterion(text, "inclusion")
+    assert [r for r in requirements if r.kind == "prior_lines"]
+    assert not [r for r in requirements if r.kind == "prior_therapy" and r.params["received"]]
+
+
+def test_examples_end_with_their_parenthesis():
+    text = ("At least 2 prior lines of therapy (for example targeted therapy), including a "
+            "platinum-based chemotherapy")
+    therapy = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]
+    assert [r.params["classes"] for r in therapy] == [["platinum"]]

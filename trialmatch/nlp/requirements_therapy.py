@@ -87,6 +87,12 @@ _RADIATION_EXTENT = re.compile(
     r"irradiation|field)|\bmarrow[\s-]+(?:bearing|containing)\b", _I)
 
 
+# A list of what a count of lines covers: examples, or (under a cap) any "including".
+_EXAMPLES = re.compile(r"\b(?:including\s+but\s+not\s+limited\s+to|such\s+as|e\.\s?g\.|"
+                       r"for\s+example|for\s+instance)", _I)
+_ANY_INCLUSION = re.compile(rf"{_EXAMPLES.pattern}|\binclud(?:ing|es?)\b|\bi\.\s?e\.", _I)
+
+
 # The case-insensitive patterns that run on most criteria, folded (see `Folded`: same
 # matches, scanned case-sensitively over the lower-cased text, which is much faster).
 _NOT_HISTORY_F = Folded(_NOT_HISTORY)
@@ -94,6 +100,8 @@ _WASHOUT_F = Folded(_WASHOUT, ("day", "week", "wk", "month", "year", "half-li", 
 _PROGRESSION_WINDOW_F = Folded(_PROGRESSION_WINDOW)
 _PRIOR_CUE_F = Folded(_PRIOR_CUE)
 _RADIATION_EXTENT_F = Folded(_RADIATION_EXTENT)
+_EXAMPLES_F = Folded(_EXAMPLES)
+_ANY_INCLUSION_F = Folded(_ANY_INCLUSION)
 
 
 def _clause_around(text: str, start: int, end: int, reach: int) -> str:
@@ -538,8 +546,22 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             # cannot exclude anyone (an inclusion keeps it: there it is a fair requirement).
             continue
         groups[received].append((mention, is_class))
+    lines = []
+    for line in _find_lines(text):
+        if not is_allowance(text, line.start, line.end):
+            lines.append(line)
+        elif criterion_kind == "inclusion" and line.params.get("min") is None \
+                and line.params.get("max"):
+            # "Up to 1 prior line of systemic treatment is permitted": a permission up to a
+            # cap is the cap. (Under an exclusion header it is usually a note on another
+            # statement: "Previous therapy ... Note: up to one line of endocrine therapy is
+            # allowed".)
+            lines.append(line)
+    counted = _counted_span(text, lines[0]) if lines else None
     out: list[Requirement] = []
     for received, items in groups.items():
+        if counted and received:
+            items = [(m, c) for m, c in items if not counted[0] <= m.start < counted[1]]
         if not items:
             continue
         # An inclusion asking for "trastuzumab and a taxane" or "fluoropyrimidine, oxaliplatin
@@ -553,17 +575,6 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             end = max(m.end for m, _ in part)
             out.append(requirement("prior_therapy", {"received": received, "drugs": drugs,
                                                      "classes": classes}, text, start, end))
-    lines = []
-    for line in _find_lines(text):
-        if not is_allowance(text, line.start, line.end):
-            lines.append(line)
-        elif criterion_kind == "inclusion" and line.params.get("min") is None \
-                and line.params.get("max"):
-            # "Up to 1 prior line of systemic treatment is permitted": a permission up to a
-            # cap is the cap. (Under an exclusion header it is usually a note on another
-            # statement: "Previous therapy ... Note: up to one line of endocrine therapy is
-            # allowed".)
-            lines.append(line)
     if lines and not lines[0].params.get("min"):
         # "No more than 2 prior chemotherapy regimens", "a maximum of one line of
         # chemotherapy" count regimens; they do not demand (or forbid) chemotherapy.
@@ -581,6 +592,28 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if not out and criterion_kind == "inclusion":
             out += _beyond_standard_therapy(text)
     return sorted(out, key=lambda r: r.start)
+
+
+def _counted_span(text: str, line: Requirement) -> tuple[int, int] | None:
+    """Where a count of lines says what it includes: under a cap ("No more than three prior
+    therapies ... including: 1) Immunotherapy 2) Chemotherapy", "No previous systemic
+    treatment, including ... chemoradiotherapy") the therapies that count, never a demand to
+    have had them; under a minimum only examples ("at least 1 prior line (including but not
+    limited to targeted therapy)"), to the end of their parenthesis or clause, while "at
+    least 2 prior lines, including fluoropyrimidine, oxaliplatin and irinotecan" demands
+    each."""
+    after_end = SENTENCE_END.search(text, line.end)
+    stop = after_end.start() if after_end else len(text)
+    capped = not line.params.get("min") and not re.search(
+        r"\bat\s+least\b", text[max(0, line.start - 40):line.end], _I)
+    examples = (_ANY_INCLUSION_F if capped else _EXAMPLES_F).search(text[line.end:stop])
+    if not examples:
+        return None
+    cut = line.end + examples.start()
+    if not capped:
+        close = re.search(r"[);]", text[cut:stop])
+        stop = cut + close.start() if close else stop
+    return cut, stop
 
 
 # The population of most early-phase trials: disease that outran standard care ("refractory
