@@ -829,6 +829,8 @@ def test_a_part_open_to_all_solid_tumours_sets_the_expansion_lines_aside():
     "therapy must have occurred at least 6 weeks prior to enrolment",
     "NON-SMALL CELL LUNG CANCER SPECIFIC: For patients who have received neoadjuvant anti-PD-1 "
     "for stage II or III disease, ...",
+    "For one part of the study, participants must have received at least one prior regimen",
+    "For participants without measurable disease in sPEP or uPEP: serum free light chain ...",
 ])
 def test_a_rule_for_some_patients_fails_no_one_else(text):
     c = criterion("inclusion", req("cns_metastases", state="any"), text=text)

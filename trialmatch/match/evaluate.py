@@ -1176,8 +1176,11 @@ def evaluate_criterion(
 _CONDITIONAL_START = re.compile(
     r"^\W*(?:[A-Z][A-Z /-]{2,40}\bSPECIFIC\s*:\s*)?(?:if|when|whenever|in\s+case|where|"
     r"for\s+(?:the\s+)?(?:patients?|participants?|subjects?|those|women|men|individuals?|"
-    r"females?|males?)\s+(?:who|with|that|whose|of|in)|in\s+(?:patients?|participants?|"
-    r"subjects?)\s+(?:who|with|whose))\b", re.IGNORECASE)
+    r"females?|males?)\s+(?:who|with|without|that|whose|of|in|enrolled|aged|receiving)|"
+    r"in\s+(?:patients?|participants?|subjects?)\s+(?:who|with|without|whose)|"
+    # "For one part of the study, participants must have received ...": one arm's rule
+    r"for\s+(?:one|some|certain|each)\s+(?:of\s+the\s+)?(?:parts?|arms?|cohorts?))\b",
+    re.IGNORECASE)
 # An exclusion of a *known* condition (RequirementResult kinds the notes would state).
 _KNOWN = re.compile(r"\bknown\b", re.IGNORECASE)
 _KNOWN_KINDS = frozenset({"infection", "cns_metastases", "other_malignancy"})
