@@ -815,6 +815,14 @@ def test_a_part_open_to_all_solid_tumours_sets_the_expansion_lines_aside():
     verdict = evaluate_trial(trial, make_patient())
     assert verdict.verdict != "excluded"
     assert screen_trial(trial, make_patient()) == []
+    # The open part may be a cohort block of its own ("Parts A and B/B2:").
+    in_block = criterion("inclusion", req("cancer_type", codes=[], scope="solid"),
+                         text="Histologically confirmed advanced solid tumor",
+                         cohort="Parts A and B/B2", position=1)
+    trial = make_trial([in_block, _disease_line(["BREAST"], 2, "Part C2: TNBC"),
+                        _disease_line(["SCLC"], 3, "Part C3: platinum-resistant SCLC")],
+                       codes=("_SOLID",))
+    assert evaluate_trial(trial, make_patient()).verdict != "excluded"
     # A line mentioning cancers in passing is no such part: the breast line still stands.
     passing = criterion("inclusion", req("cancer_type", codes=[], scope="solid"),
                         text="Measurable per RECIST (Solid Tumor Evaluation Criteria)",

@@ -1553,7 +1553,7 @@ def _names_another_cancer(result: CriterionResult) -> bool:
         for r in result.requirements)
 
 
-def disease_lines(trial: Trial) -> list[int]:
+def disease_lines(trial: Trial, *, cohorts: bool = False) -> list[int]:
     """Positions of the common inclusion criteria that each name cancer types, when the trial
     has at least two naming different ones: a multi-disease trial listing its diseases line
     by line ("NSCLC", "cervical cancer", "urothelial cancer"), each line one population.
@@ -1561,10 +1561,11 @@ def disease_lines(trial: Trial) -> list[int]:
     A line open to every solid tumour (or every cancer, or every blood cancer) is one of
     them: "Parts A and B: advanced solid tumor ..." beside "Part C2: ... breast cancer" is a
     dose-escalation part open to all and expansion cohorts for some, not a trial for breast
-    cancer alone."""
+    cancer alone. With `cohorts`, the inclusions of cohort blocks count as lines too
+    ("Parts A and B/B2:" heading a solid-tumour line)."""
     named: dict[int, frozenset[str]] = {}
     for criterion in trial.criteria:
-        if criterion.kind != "inclusion" or criterion.cohort is not None:
+        if criterion.kind != "inclusion" or (criterion.cohort is not None and not cohorts):
             continue
         codes = frozenset(code for r in criterion.requirements
                           if r.kind in ("cancer_type", "histology", "primary_site")
@@ -1608,9 +1609,10 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
     """
     lines = set(disease_lines(trial))
     # A disease line fits when it does not fail by naming other cancers (it may still fail
-    # for something else, which it then does on its own account).
-    fits = any(r.position in lines and r.kind == "inclusion" and not _names_another_cancer(r)
-               for r in results)
+    # for something else, which it then does on its own account); a cohort's line may fit.
+    any_lines = set(disease_lines(trial, cohorts=True)) | lines
+    fits = any(r.position in any_lines and r.kind == "inclusion"
+               and not _names_another_cancer(r) for r in results)
     out = []
     for r in results:
         # A line saying whom it is for ("For subjects with colorectal cancer, ...") fails no
