@@ -485,3 +485,15 @@ def test_ocr_zeros_inside_words_are_repaired(text, expected):
 
     assert repair_ocr_zeros(text) == expected
     assert len(repair_ocr_zeros(text)) == len(text)
+
+
+@pytest.mark.parametrize("text,code", [
+    # a stated primary outranks the organ a type name usually implies
+    ("FINAL DIAGNOSIS: Omentum, biopsy: METASTATIC HIGH-GRADE SEROUS CARCINOMA, consistent "
+     "with recurrence of patient's known uterine primary.", "USC"),
+    ("FINAL DIAGNOSIS: Omentum: high-grade serous carcinoma, consistent with tubo-ovarian "
+     "primary.", "HGSOC"),
+    ("FINAL DIAGNOSIS: Ovary: high-grade serous carcinoma.", "HGSOC"),
+])
+def test_a_stated_primary_decides_the_organ(text, code):
+    assert extract([text]).cancer_type.code == code

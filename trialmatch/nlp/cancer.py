@@ -473,6 +473,18 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
                 site, code = twins[0]
                 site_key, derived = site.key, True
                 span = (min(match.start, site.start), max(match.end, site.end))
+        if histology and not derived:
+            # A type named with its usual organ but a primary stated elsewhere in the clause:
+            # "high-grade serous carcinoma, consistent with recurrence of patient's known
+            # uterine primary" is uterine serous carcinoma, not ovarian.
+            clause_sites = sites[bisect.bisect_left(site_starts, clause[0]):
+                                 bisect.bisect_left(site_starts, clause[1])]
+            primary = _stated_primary(text, clause_sites, clause, match.end)
+            stated = vocab.resolve(primary.key, histology) if primary is not None else None
+            if stated and stated != code and not vocab.is_a(stated, code) and \
+                    not vocab.is_a(code, stated):
+                code, site_key, derived = stated, primary.key, True
+                span = (min(match.start, primary.start), max(match.end, primary.end))
         # Subtype words after the name ("renal cell carcinoma, clear cell type"), else a
         # type field elsewhere in the note ("Histologic type: chromophobe").
         modifiers = [_subtype_words(text, match.end, clause[1])] + [

@@ -21,7 +21,7 @@ from trialmatch.nlp.drugs import (
     find_drugs,
     get_lexicon,
 )
-from trialmatch.nlp.notes import repair_ocr_zeros
+from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.requirements_basic import find_infection, find_organ_function, find_pregnancy
 from trialmatch.nlp.vocab import get_vocabulary
 
@@ -306,7 +306,8 @@ def _past_cancers(text: str, this_year: int) -> tuple[list[tuple[str, int | None
 
 def find_clinical_facts(text: str) -> ClinicalFacts:
     """The performance status, prior treatment and spread of disease a note states."""
-    text = repair_ocr_zeros(text)  # "plt 2O5": same length, so evidence still lines up
+    # "plt 2O5", "METASTATIC SER0US CARCIN0MA": same length, so evidence still lines up
+    text = repair_ocr(repair_ocr_zeros(text))
     ecog, ecog_evidence, kps = _performance_status(text)
     prior, prior_evidence = _prior_therapies(text)
     # Only "no distant metastases" rules out spread: "no brain metastases" or "liver

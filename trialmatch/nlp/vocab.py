@@ -1187,13 +1187,15 @@ class Vocabulary:
             # The most specific histology wins over the most specific site: "mucinous
             # adenocarcinoma" of the sigmoid colon is MACR (colorectum), not COAD.
             # A carcinoma written for an organ whose carcinomas arise in one lining is read
-            # at that lining too ("endometrioid adenocarcinoma" of the uterus -> UEC); only
-            # for the histology as written, not for the broader ones it falls back to.
+            # at that lining too ("endometrioid adenocarcinoma" of the uterus -> UEC), for
+            # the histology as written and the named ones it falls back to ("high-grade
+            # serous carcinoma" -> "serous carcinoma": USC), never for a bare "carcinoma".
             lining = [other for key in site_chain for other in self._sites[key].linings]
             epithelial = bool(lining) and "carcinoma" in hist_chain
             for hist_key in hist_chain:
                 sites_here = site_chain + lining if (
-                    epithelial and hist_key == histology) else site_chain
+                    epithelial and (hist_key == histology or hist_key != "carcinoma")) \
+                    else site_chain
                 for site_key in sites_here:
                     code = self._combos.get((site_key, hist_key))
                     if code is not None:
