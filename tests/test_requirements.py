@@ -792,3 +792,15 @@ def test_examples_end_with_their_parenthesis():
             "platinum-based chemotherapy")
     therapy = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]
     assert [r.params["classes"] for r in therapy] == [["platinum"]]
+
+
+def test_a_generic_leukemia_record_reaches_every_acute_leukemia():
+    from trialmatch.nlp.requirements_cancer import trial_oncotree_codes
+
+    # "Leukemia" condition and an "Acute Leukemia" title are broader than the AML keyword
+    codes = trial_oncotree_codes("Venetoclax With CPX-351 for Relapsed or Refractory Acute "
+                                 "Leukemia", ["Leukemia"], ["acute myeloid leukemia"])
+    assert "_HEME" in codes and "AML" in codes
+    # a title naming the type says which leukemia the generic condition means
+    assert trial_oncotree_codes("Cladribine in Patients With Acute Myeloid Leukemia",
+                                ["Leukemia"], []) == ["AML"]
