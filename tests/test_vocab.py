@@ -504,6 +504,8 @@ def test_package_data_loads_from_a_folder(tmp_path):
          "ambiguous_aliases #0: bad pattern"),
         ("cancer_types.json", lambda d: d["lineage_neutral"][0]["phrases"].append("melanoma"),
          "'melanoma' is no synonym"),
+        ("cancer_types.json", lambda d: d["not_members"][0]["of"].append("NOPE"),
+         "not_members #0: 'of' must list known codes"),
     ],
 )
 def test_bad_data_file_names_file_and_entry(tmp_path, file, change, message):
@@ -587,3 +589,12 @@ def test_official_oncotree_merge():
 ])
 def test_a_lineage_neutral_name_names_every_lineage(vocab, text, codes):
     assert [c for m in vocab.find_cancer_types(text) for c in vocab.cancer_codes(m)] == codes
+
+
+def test_myeloma_is_no_lymphoma_to_a_trial(vocab):
+    # OncoTree files plasma cell myeloma under NHL > mature B-cell neoplasms; the data file
+    # says those populations leave it out, while a real lymphoma stays in
+    assert not vocab.is_a("PCM", "NHL")
+    assert not vocab.is_a("PCM", "LNM")
+    assert vocab.is_a("PCM", "LYMPH")
+    assert vocab.is_a("DLBCLNOS", "NHL") and vocab.is_a("WM", "NHL")

@@ -524,6 +524,9 @@ class _CancerTypeData:
     # phrase tokens -> every code the unqualified phrase names ("acute lymphoblastic
     # leukemia" is B- or T-lymphoblastic: OncoTree splits ALL by lineage)
     lineage_neutral: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # code -> the broader codes it is not a member of for trial populations ("plasma cell
+    # myeloma" lies under OncoTree's non-Hodgkin lymphoma, but no lymphoma trial enrols it)
+    not_members: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def load_cancer_types(path: Path | Any) -> _CancerTypeData:
@@ -572,7 +575,28 @@ def load_cancer_types(path: Path | Any) -> _CancerTypeData:
         entries, case_sensitive, frozenset(unmatched),
         frozenset(_normalise_word(w) for w in protected),
         _lineage_neutral(data, entries, label),
+        _not_members(data, entries, label),
     )
+
+
+def _not_members(data: dict, entries: dict[str, CancerTypeEntry],
+                 label: str) -> dict[str, frozenset[str]]:
+    """The 'not_members' groups: codes that OncoTree files under a broader code whose name,
+    used for a trial population, does not take them in."""
+    out: dict[str, frozenset[str]] = {}
+    for position, group in enumerate(data.get("not_members", [])):
+        where = f"{label}: not_members #{position}"
+        if not isinstance(group, dict) or set(group) - {"codes", "of", "source"}:
+            raise DataFileError(f"{where}: keys must be codes, of, source")
+        if not isinstance(group.get("source"), str) or not group["source"].strip():
+            raise DataFileError(f"{where}: missing 'source'")
+        codes, broader = group.get("codes"), group.get("of")
+        for name, value in (("codes", codes), ("of", broader)):
+            if not isinstance(value, list) or not value or any(c not in entries for c in value):
+                raise DataFileError(f"{where}: {name!r} must list known codes")
+        for code in codes:
+            out[code] = out.get(code, frozenset()) | frozenset(broader)
+    return out
 
 
 def _lineage_neutral(data: dict, entries: dict[str, CancerTypeEntry],
@@ -947,6 +971,7 @@ class Vocabulary:
         protected = cancer_types.fuzzy_protected
         self._cancer_index.protected = protected
         self._lineage_neutral = cancer_types.lineage_neutral
+        self._not_members = cancer_types.not_members
         self._site_index = _PhraseIndex(protected=protected)
         for site in sites.values():
             for phrase in (site.name, *site.synonyms, *site.subsites):
@@ -1113,8 +1138,19 @@ class Vocabulary:
         return found
 
     def is_a(self, code: str, ancestor: str) -> bool:
-        """True when `code` is `ancestor` or lies below it."""
-        return code == ancestor or ancestor in self.ancestors(code)
+        """True when `code` is `ancestor` or lies below it, unless the data file says the
+        broader code's population leaves it out (plasma cell myeloma is no non-Hodgkin
+        lymphoma to a trial, though OncoTree files it there)."""
+        if code == ancestor:
+            return True
+        chain = self.ancestors(code)
+        if ancestor not in chain:
+            return False
+        if self._not_members:
+            for below in [code, *chain[:chain.index(ancestor)]]:
+                if ancestor in self._not_members.get(below, ()):
+                    return False
+        return True
 
     def is_heme(self, code: str) -> bool:
         """Haematological: OncoTree tissue Myeloid or Lymphoid, or a lymphoma/leukaemia filed
