@@ -115,19 +115,10 @@ def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str])
     "Malignant Neoplasm"/"Cancer" conditions). Order: first seen first."""
     codes: list[str] = []
     texts = list(conditions or []) + list(keywords or []) + [title or ""]
-    title_names_a_type = bool(title) and bool(_codes_for(title))
-    for index, text in enumerate(texts):
+    for text in texts:
         if not text:
             continue
-        found = _codes_for(text)
-        codes += found
-        if not found and not title_names_a_type and index not in range(
-                len(conditions or []), len(texts) - 1) and _HEME_FAMILY.search(text):
-            # A title and condition naming a blood-cancer family and no type ("Relapsed or
-            # Refractory Acute Leukemia", "Leukemia") are broader than keywords that do
-            # ("acute myeloid leukemia"): a T-ALL patient is in the population. (A title
-            # that names the type, "... in Acute Myeloid Leukemia", says which it is.)
-            codes.append("_HEME")
+        codes += _codes_for(text)
         if _SOLID.search(text):
             codes.append("_SOLID")
         if _HEME.search(text):
