@@ -14,7 +14,12 @@ import re
 from dataclasses import dataclass, field
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
-from trialmatch.nlp.requirements import merge_alternatives, parse_criterion, parse_in_context
+from trialmatch.nlp.requirements import (
+    may_state_marker_or_therapy,
+    merge_alternatives,
+    parse_criterion,
+    parse_in_context,
+)
 from trialmatch.nlp.requirements_cancer import (
     drop_own_disease,
     prefer_other_disease,
@@ -371,6 +376,8 @@ def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | 
     title = (trial.title or "").strip()
     if not title:
         return None
+    if not may_state_marker_or_therapy(title):
+        return None  # most titles: the full parse would find none of the title's kinds
     text = TITLE_PREFIX + title
     history = _TITLE_HISTORY.search(title)
     requirements = [r for r in parse_criterion(text, "inclusion") if r.kind in _TITLE_KINDS

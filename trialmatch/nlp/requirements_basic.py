@@ -977,7 +977,7 @@ def find_other_malignancy(text: str) -> list[Requirement]:
 # read them the same way).
 _PROCEDURAL = re.compile(
     r"\binformed\s+consent\b|\bconsent\s+(?:form|document|process)\b|\bsign(?:ed|s|ing)?\s+"
-    r"(?:an?\s+|the\s+)?(?:written\s+)?(?:informed\s+)?(?:consent|icf|assent)\b|\bICF\b|"
+    r"(?:an?\s+|the\s+)?(?:written\s+)?(?:informed\s+)?(?:consent|icf|assent)\b|\bicf\b|"
     r"\bwritten\s+consent\b|\bvoluntar(?:y|ily)\s+(?:written\s+)?consent|"
     r"^\W*(?:(?:the\s+)?(?:patients?|participants?|subjects?|individuals?)\s+(?:must\s+be\s+|is\s+|"
     r"are\s+)?)?(?:willing(?:ness)?|able|ability|capable|agree\w*)\s+(?:and\s+(?:able|willing|"
@@ -994,6 +994,12 @@ _PROCEDURAL = re.compile(
     r"\b(?:physician|investigator|doctor)s?\s+judges?\b)|"
     r"^\W*(?:inability|unable|unwilling(?:ness)?|not\s+able)\s+to\s+(?:comply|understand|"
     r"follow|give|provide|sign|complete|adhere)\b", _I | re.MULTILINE)
+# Folded (see `Folded`): every match holds one of these words, and most criteria hold none.
+_PROCEDURAL = Folded(_PROCEDURAL, (
+    "consent", "icf", "assent", "willing", "able to", "able and", "abilit", "agree", "meet",
+    "fulfil",
+    "satisf", "following", "protocol", "opinion", "judg", "determined", "assessed", "deemed",
+    "discretion"))
 
 
 def find_procedural(text: str, criterion_kind: str) -> list[Requirement]:

@@ -328,7 +328,8 @@ def _marker_mentions(text: str) -> list[_Mention]:
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
                                        or _INHIBITOR_AFTER.match(text[mention.end:mention.end + 60])
                                        or _SHORT_INHIBITOR_AFTER.match(text, mention.end)
-                                       or _THERAPY_BEFORE.search(text[:mention.start])
+                                       or _THERAPY_BEFORE.search(
+                                           text[max(0, mention.start - 200):mention.start])
                                        or _INHIBITOR_OF_BEFORE.search(
                                            text[max(0, mention.start - 60):mention.start])):
             continue
