@@ -975,38 +975,46 @@ def find_other_malignancy(text: str) -> list[Requirement]:
 # so an inclusion of this kind is taken as met and an exclusion as not applying (the
 # physicians who judged trial criteria for this project, and published matchers' annotators,
 # read them the same way).
-_PROCEDURAL = re.compile(
-    r"\binformed\s+consent\b|\bconsent\s+(?:form|document|process)\b|\bsign(?:ed|s|ing)?\s+"
-    r"(?:an?\s+|the\s+)?(?:written\s+)?(?:informed\s+)?(?:consent|icf|assent)\b|\bicf\b|"
-    r"\bwritten\s+consent\b|\bvoluntar(?:y|ily)\s+(?:written\s+)?consent|"
-    r"^\W*(?:(?:the\s+)?(?:patients?|participants?|subjects?|individuals?)\s+(?:must\s+be\s+|is\s+|"
-    r"are\s+)?)?(?:willing(?:ness)?|able|ability|capable|agree\w*)\s+(?:and\s+(?:able|willing|"
-    r"ability)\s+)?to\s+(?:comply|understand|follow|complete|adhere|attend|participate|"
-    r"give|provide\s+(?:written\s+)?(?:informed\s+)?consent|sign|undergo\s+study)\b|"
-    r"^\W*(?:each|all)\s+(?:participants?|patients?|subjects?)\s+must\s+meet\b|"
-    r"\b(?:meet|fulfil+|satisfy)\s+(?:all|each)\s+of\s+the\s+following\b|"
-    r"\bif\s+(?:they|he|she)\s+meet\s+any\s+of\s+the\s+following\b|"
-    r"\bif\s+any\s+of\s+the\s+following\b|"
-    r"\bother\s+protocol[- ]defined\s+(?:inclusion|exclusion)?\W*(?:exclusion\s+)?criteria\b|"
-    r"\b(?:in\s+the\s+(?:opinion|judge?ment)\s+of\s+the\s+(?:investigator|physician|pi)|"
-    r"(?:as\s+)?(?:determined|judged|assessed|deemed)\s+by\s+the\s+(?:investigator|treating|"
-    r"physician|pi|research|study)|investigator'?s?\s+(?:opinion|judge?ment|discretion)|"
-    r"\b(?:physician|investigator|doctor)s?\s+judges?\b)|"
-    r"^\W*(?:inability|unable|unwilling(?:ness)?|not\s+able)\s+to\s+(?:comply|understand|"
-    r"follow|give|provide|sign|complete|adhere)\b", _I | re.MULTILINE)
-# Folded (see `Folded`): every match holds one of these words, and most criteria hold none.
-_PROCEDURAL = Folded(_PROCEDURAL, (
-    "consent", "icf", "assent", "willing", "able to", "able and", "abilit", "agree", "meet",
-    "fulfil",
-    "satisf", "following", "protocol", "opinion", "judg", "determined", "assessed", "deemed",
-    "discretion"))
+_PROCEDURAL_PARTS = (
+    # consent
+    (r"\binformed\s+consent\b|\bconsent\s+(?:form|document|process)\b|\bsign(?:ed|s|ing)?\s+"
+     r"(?:an?\s+|the\s+)?(?:written\s+)?(?:informed\s+)?(?:consent|icf|assent)\b|\bicf\b|"
+     r"\bwritten\s+consent\b|\bvoluntar(?:y|ily)\s+(?:written\s+)?consent",
+     ("consent", "icf", "assent")),
+    # the will and ability to take part
+    (r"^\W*(?:(?:the\s+)?(?:patients?|participants?|subjects?|individuals?)\s+(?:must\s+be\s+|"
+     r"is\s+|are\s+)?)?(?:willing(?:ness)?|able|ability|capable|agree\w*)\s+(?:and\s+(?:able|"
+     r"willing|ability)\s+)?to\s+(?:comply|understand|follow|complete|adhere|attend|participate|"
+     r"give|provide\s+(?:written\s+)?(?:informed\s+)?consent|sign|undergo\s+study)\b",
+     ("willing", "able to", "able and", "abilit", "agree")),
+    # list headings
+    (r"^\W*(?:each|all)\s+(?:participants?|patients?|subjects?)\s+must\s+meet\b|"
+     r"\b(?:meet|fulfil+|satisfy)\s+(?:all|each)\s+of\s+the\s+following\b|"
+     r"\bif\s+(?:they|he|she)\s+meet\s+any\s+of\s+the\s+following\b|"
+     r"\bif\s+any\s+of\s+the\s+following\b", ("meet", "following")),
+    (r"\bother\s+protocol[- ]defined\s+(?:inclusion|exclusion)?\W*(?:exclusion\s+)?criteria\b",
+     ("protocol",)),
+    # the investigator's judgement
+    (r"\b(?:in\s+the\s+(?:opinion|judge?ment)\s+of\s+the\s+(?:investigator|physician|pi)|"
+     r"(?:as\s+)?(?:determined|judged|assessed|deemed)\s+by\s+the\s+(?:investigator|treating|"
+     r"physician|pi|research|study)|investigator'?s?\s+(?:opinion|judge?ment|discretion)|"
+     r"\b(?:physician|investigator|doctor)s?\s+judges?\b)",
+     ("opinion", "judg", "determined", "assessed", "deemed", "discretion")),
+    (r"^\W*(?:inability|unable|unwilling(?:ness)?|not\s+able)\s+to\s+(?:comply|understand|"
+     r"follow|give|provide|sign|complete|adhere)\b", ("abilit", "able to", "willing")),
+)
+# One folded pattern per group, each scanned only where its key words occur (most criteria
+# hold none): the earliest match of the groups, in their order, is the alternation's match.
+_PROCEDURAL = tuple(Folded(re.compile(pattern, _I | re.MULTILINE), words)
+                    for pattern, words in _PROCEDURAL_PARTS)
 
 
 def find_procedural(text: str, criterion_kind: str) -> list[Requirement]:
     """A procedural criterion (see `_PROCEDURAL`): met when it is an inclusion, not applying
     when it is an exclusion; `assumed` is the truth of its statement."""
-    match = _PROCEDURAL.search(text)
-    if match is None:
+    found = [m for m in (part.search(text) for part in _PROCEDURAL) if m is not None]
+    if not found:
         return []
+    match = min(found, key=lambda m: m.start())
     return [requirement("procedural", {"assumed": criterion_kind == "inclusion"}, text,
                         match.start(), match.end())]

@@ -266,6 +266,7 @@ _COUNT_OF_BEFORE = re.compile(
 # "There is no limit to the number of prior lines", "any number of prior therapies".
 _NO_LIMIT = re.compile(r"\bno\s+(?:upper\s+)?(?:limit|restriction|maximum|cap)\b|\bunlimited\b|"
                        r"\bany\s+number\s+of\b|\bregardless\s+of\s+(?:the\s+)?number\b", _I)
+_NO_LIMIT_F = Folded(_NO_LIMIT, ("limit", "restriction", "maximum", "cap", "number"))
 
 
 def _blank_no_limit(text: str) -> str:
@@ -273,7 +274,7 @@ def _blank_no_limit(text: str) -> str:
     out (same length, so spans still index the text): "There is no limit to the number of
     prior cytotoxic regimens" bounds nothing, and "(no limit on prior hormonal therapies)"
     leaves the bound on chemotherapy regimens before it."""
-    if not _NO_LIMIT.search(text):
+    if not _NO_LIMIT_F.search(text):
         return text
     def blank(match: re.Match[str]) -> str:
         return " " * len(match.group(0)) if _NO_LIMIT.search(match.group(0)) else match.group(0)
