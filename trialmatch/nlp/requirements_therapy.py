@@ -104,14 +104,6 @@ _EXAMPLES_F = Folded(_EXAMPLES)
 _ANY_INCLUSION_F = Folded(_ANY_INCLUSION)
 
 
-def _clause_around(text: str, start: int, end: int, reach: int) -> str:
-    """text[start:end] and up to `reach` characters after it, stopping at a semicolon or
-    the end of the sentence."""
-    after = text[end:end + reach]
-    stop = re.search(r";|\.\s|\n", after)
-    return text[start:end + (stop.start() if stop else len(after))]
-
-
 def _is_washout(sentence: str) -> bool:
     return bool(_WASHOUT_F.search(sentence)) and not _PROGRESSION_WINDOW_F.search(sentence)
 
@@ -520,8 +512,8 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue  # "radiation pneumonitis", "requiring steroids": not a treatment history
         if not _has_prior_cue(text, mention):
             continue
-        if mention.key == "radiation" and _RADIATION_EXTENT_F.search(_clause_around(
-                text, max(sentence_start, mention.start - 30), mention.end, 70)):
+        if mention.key == "radiation" and _RADIATION_EXTENT_F.search(
+                text[max(sentence_start, mention.start - 30):min(right, mention.end + 70)]):
             continue  # "radiotherapy to > 25% of bone marrow": how much, which notes rarely say
         if is_allowance(text, mention.start, mention.end):
             continue
