@@ -244,13 +244,18 @@ class Patient:
             extent["metastatic"] = self.metastatic_noted
             if self.metastatic_noted:
                 extent.update(advanced=True, locally_advanced=False, early_stage=False)
-        if extent["resected"] and not extent["metastatic"] and not extent["recurrent"]:
+        if _nothing_left(extent):
             # A pathological stage after resection with no spread or recurrence since: the
             # disease was removed, so it is not locally advanced or unresectable now (a
             # resected pT3a N1 kidney cancer is in the adjuvant setting, not a candidate for
             # "locally advanced or metastatic solid tumour" trials).
             extent.update(locally_advanced=False, advanced=False, unresectable=False)
         return extent
+
+
+def _nothing_left(extent: dict[str, bool | None]) -> bool:
+    """Resected, with no distant spread or recurrence stated since (the adjuvant setting)."""
+    return bool(extent["resected"]) and not extent["metastatic"] and not extent["recurrent"]
 
 
 _NEWLY_DIAGNOSED = re.compile(r"\b(?:newly|recently|new) diagnos[ei]s|\bnewly[- ]diagnosed\b|"
@@ -563,8 +568,7 @@ def _check_extent(params: dict, patient: Patient) -> Check:
 
 def _check_measurable_disease(params: dict, patient: Patient) -> Check:
     standard = params.get("standard") or "RECIST 1.1"
-    extent = patient.extent
-    if extent["resected"] and not extent["metastatic"] and not extent["recurrent"]:
+    if _nothing_left(patient.extent):
         # Resected with no spread or recurrence since: nothing left to measure.
         return False, f"no measurable disease ({standard}): resected, no recurrence stated", \
             patient.stage_evidence
@@ -1607,6 +1611,8 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
     are also eligible"). When no disease line fits, they all stand: the patient's cancer is
     none of the trial's.
     """
+    if not any(r.kind == "inclusion" and _names_another_cancer(r) for r in results):
+        return results  # nothing to set aside (most trials)
     lines = set(disease_lines(trial))
     # A disease line fits when it does not fail by naming other cancers (it may still fail
     # for something else, which it then does on its own account); a cohort's line may fit.
@@ -1621,8 +1627,8 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
         if r.kind == "inclusion" and _names_another_cancer(r) and (
                 (fits and r.position in lines) or (_FOR_A_DISEASE.search(r.text) and (
                     fits or len(lines) < 2))):
-            r = CriterionResult(r.kind, r.text, "met", f"for another disease: {r.reason}",
-                                r.evidence, r.position, r.cohort, False, r.requirements)
+            r = replace(r, result="met", reason=f"for another disease: {r.reason}",
+                        material=False)
         out.append(r)
     return out
 
@@ -1659,12 +1665,6 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
 _SEVERAL_COHORTS = re.compile(r"\b(?:and|both|all|every)\b|&|,|\d\s*[-–]\s*\d", re.IGNORECASE)
 
 
-def _as_common(result: CriterionResult) -> CriterionResult:
-    return CriterionResult(result.kind, result.text, result.result, result.reason,
-                           result.evidence, result.position, None, result.material,
-                           result.requirements)
-
-
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
@@ -1673,8 +1673,8 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
                                     for c in trial.criteria], trial)
     # A heading that names several cohorts ("Exclusion criteria for Group 1 and 2", "All
     # parts") speaks to all of them: its criteria are common.
-    results = [_as_common(r) if r.cohort is not None and _SEVERAL_COHORTS.search(r.cohort)
-               else r for r in results]
+    results = [replace(r, cohort=None) if r.cohort is not None and
+               _SEVERAL_COHORTS.search(r.cohort) else r for r in results]
     common = [r for r in results if r.cohort is None]
     cohorts: dict[str, list[CriterionResult]] = {}
     for r in results:
