@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
 from trialmatch.nlp.requirements import (
-    may_state_marker_or_therapy,
     merge_alternatives,
     parse_criterion,
     parse_in_context,
@@ -376,8 +375,6 @@ def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | 
     title = (trial.title or "").strip()
     if not title:
         return None
-    if not may_state_marker_or_therapy(title):
-        return None  # most titles: the full parse would find none of the title's kinds
     text = TITLE_PREFIX + title
     history = _TITLE_HISTORY.search(title)
     requirements = [r for r in parse_criterion(text, "inclusion") if r.kind in _TITLE_KINDS

@@ -274,17 +274,6 @@ def parse_criterion(text: str, kind: str) -> list[Requirement]:
             for r in _parse_cached(text, kind)]
 
 
-def may_state_marker_or_therapy(text: str) -> bool:
-    """Whether `text` could state a biomarker, a prior therapy or a line count: False only
-    when the parser's word gates rule all three out (a cheap test before a full parse)."""
-    lower = text.lower()
-    gates = _gates()
-    words = set(_WORD.findall(lower))
-    triggered = _trigger_test(lower, words)
-    return triggered("therapy") or triggered("biomarker") or gates.may_match(
-        gates.markers, gates.tokens(lower, words))
-
-
 def _copy(value):
     """A deep copy of JSON-like params (dicts, lists, scalars), faster than copy.deepcopy."""
     if isinstance(value, dict):
