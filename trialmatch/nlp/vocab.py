@@ -579,6 +579,14 @@ def load_cancer_types(path: Path | Any) -> _CancerTypeData:
     )
 
 
+def _check_group(group: Any, keys: tuple[str, ...], where: str) -> None:
+    """A knowledge-table entry: an object with only `keys` and a non-empty 'source'."""
+    if not isinstance(group, dict) or set(group) - set(keys):
+        raise DataFileError(f"{where}: keys must be {', '.join(keys)}")
+    if not isinstance(group.get("source"), str) or not group["source"].strip():
+        raise DataFileError(f"{where}: missing 'source'")
+
+
 def _not_members(data: dict, entries: dict[str, CancerTypeEntry],
                  label: str) -> dict[str, frozenset[str]]:
     """The 'not_members' groups: codes that OncoTree files under a broader code whose name,
@@ -586,10 +594,7 @@ def _not_members(data: dict, entries: dict[str, CancerTypeEntry],
     out: dict[str, frozenset[str]] = {}
     for position, group in enumerate(data.get("not_members", [])):
         where = f"{label}: not_members #{position}"
-        if not isinstance(group, dict) or set(group) - {"codes", "of", "source"}:
-            raise DataFileError(f"{where}: keys must be codes, of, source")
-        if not isinstance(group.get("source"), str) or not group["source"].strip():
-            raise DataFileError(f"{where}: missing 'source'")
+        _check_group(group, ("codes", "of", "source"), where)
         codes, broader = group.get("codes"), group.get("of")
         for name, value in (("codes", codes), ("of", broader)):
             if not isinstance(value, list) or not value or any(c not in entries for c in value):
@@ -605,11 +610,8 @@ def _lineage_neutral(data: dict, entries: dict[str, CancerTypeEntry],
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
     for position, group in enumerate(data.get("lineage_neutral", [])):
         where = f"{label}: lineage_neutral #{position}"
-        if not isinstance(group, dict) or set(group) - {"codes", "phrases", "source"}:
-            raise DataFileError(f"{where}: keys must be codes, phrases, source")
+        _check_group(group, ("codes", "phrases", "source"), where)
         codes, phrases = group.get("codes"), group.get("phrases")
-        if not isinstance(group.get("source"), str) or not group["source"].strip():
-            raise DataFileError(f"{where}: missing 'source'")
         if not isinstance(codes, list) or len(codes) < 2 or any(c not in entries for c in codes):
             raise DataFileError(f"{where}: 'codes' must list two or more known codes")
         if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
@@ -776,12 +778,9 @@ def _ambiguous_aliases(data: dict, aliases: set[str], label: str
     out = {}
     for position, item in enumerate(data.get("ambiguous_aliases", [])):
         where = f"{label}: ambiguous_aliases #{position}"
-        if not isinstance(item, dict) or set(item) - {"alias", "before", "after", "source"}:
-            raise DataFileError(f"{where}: keys must be alias, before, after, source")
+        _check_group(item, ("alias", "before", "after", "source"), where)
         if item.get("alias") not in aliases:
             raise DataFileError(f"{where}: {item.get('alias')!r} is not a marker alias")
-        if not isinstance(item.get("source"), str) or not item["source"].strip():
-            raise DataFileError(f"{where}: missing 'source'")
         try:
             before = re.compile(f"(?:{item.get('before') or '(?!)'})$", re.IGNORECASE)
             after = re.compile(f"^(?:{item.get('after') or '(?!)'})", re.IGNORECASE)
