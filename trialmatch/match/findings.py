@@ -25,6 +25,7 @@ from trialmatch.match.knowledge import (
 )
 from trialmatch.models import Biomarker, Profile
 from trialmatch.nlp import drugs
+from trialmatch.nlp.notes import repair_ocr_zeros
 
 IsA = Callable[[str, str], bool]
 
@@ -342,9 +343,9 @@ def _short_source(source: str) -> str:
 
 
 # "Claudin 18.2 IHC: not performed", "MMR IHC: not done": named, but never tested.
+# The evidence is the note's own words: OCR's zeros are repaired before reading ("n0t").
 _NOT_DONE = re.compile(r"(?i)\bnot\s+(?:yet\s+)?(?:performed|done|tested|sent|assessed|"
-                       r"evaluated|available)\b|\bno\s+(?:tissue|material)\b|\binsufficient\b|"
-                       r"\bn0t\s+performed\b")
+                       r"evaluated|available)\b|\bno\s+(?:tissue|material)\b|\binsufficient\b")
 
 
 def find_testing_gaps(
@@ -374,7 +375,8 @@ def find_testing_gaps(
     if profile.stage and profile.stage.m and profile.stage.m.upper().startswith("M1"):
         stage = profile_stage_group(profile)  # an M1 in the notes outranks any group given
     documented = {b.marker.upper() for b in profile.biomarkers
-                  if not (b.status == "unknown" and _NOT_DONE.search(b.evidence or ""))}
+                  if not (b.status == "unknown" and
+                          _NOT_DONE.search(repair_ocr_zeros(b.evidence or "")))}
     gaps: list[TestingGap] = []
     reported: set[str] = set()
     never_solid: Callable[[str], bool] = lambda _code: False  # noqa: E731 - rules name no basket

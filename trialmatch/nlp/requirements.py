@@ -411,9 +411,10 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # mutation or RET fusion-positive thyroid cancer").
         inside = [r for r in requirements if r.kind == "biomarker"
                   and disease.start <= r.start and r.end <= disease.end]
-        partial = _markers_of_some_alternatives(text, disease, inside)
         if len(disease.params["codes"]) > 2 and len(inside) < len(disease.params["codes"]):
             partial = inside
+        else:
+            partial = _markers_of_some_alternatives(text, disease, inside)
         requirements = [r for r in requirements if r not in partial]
     # "de novo or recurrent stage IV", "recurrent or newly diagnosed": either will do, so
     # recurrence is no requirement.
