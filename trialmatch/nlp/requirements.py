@@ -33,7 +33,7 @@ from trialmatch.nlp.requirements_basic import (
 )
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
-from trialmatch.nlp.requirements_common import Folded, is_allowance
+from trialmatch.nlp.requirements_common import Folded, blank, is_allowance
 from trialmatch.nlp.requirements_therapy import find_prior_therapy, names_therapy
 from trialmatch.nlp.requirements_tnm import find_tnm_extent
 from trialmatch.nlp.vocab import get_vocabulary
@@ -445,7 +445,7 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         settings = [r for r in requirements if r.kind in ("stage", "extent")]
         before = [r for r in settings if course and r.end <= course.start()]
         separate = bool(before) and bool(_ITEM_SEPARATOR.search(_PARENTHESIS.sub(
-            lambda m: " " * len(m.group()), text[max(r.end for r in before):course.start()])))
+            blank, text[max(r.end for r in before):course.start()])))
         requirements = [r for r in requirements if r.kind not in ("stage", "extent")
                         or (separate and r in before)]
     elif kind == "exclusion" and any(r.kind in ("stage", "extent") for r in requirements) \
@@ -499,7 +499,7 @@ _PARENTHESIS = re.compile(r"\([^()]*\)")
 
 def _ruled_out_spans(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences (or asides) of a criterion that say who is not eligible."""
-    blanked = _PARENTHESIS.sub(lambda m: " " * len(m.group()), text)
+    blanked = _PARENTHESIS.sub(blank, text)
     spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(blanked)
              if _RULED_OUT_END.search(m.group()) or _RULED_OUT_START.match(m.group())]
     spans += [(m.start(), m.end()) for m in _PARENTHESIS.finditer(text)

@@ -11,6 +11,7 @@ from trialmatch.models import Requirement
 from trialmatch.nlp.requirements_common import (
     NUMBER,
     Folded,
+    blank,
     clause_bounds,
     clean_number,
     in_conditional,
@@ -107,8 +108,8 @@ def find_age(text: str) -> list[Requirement]:
     # blank it out (same length, so spans still index the original text).
     if _AGE_NOT_PATIENT.search(text):
         return []
-    original, text = text, _AGE_CONDITION.sub(lambda m: " " * len(m.group(0)), text)
-    text = _AGE_QUALIFIER.sub(lambda m: " " * len(m.group(0)), text)
+    original, text = text, _AGE_CONDITION.sub(blank, text)
+    text = _AGE_QUALIFIER.sub(blank, text)
     out: list[Requirement] = []
     for match in _AGE_RANGE.finditer(text):
         low, high = (float(g) for g in match.groups() if g is not None)

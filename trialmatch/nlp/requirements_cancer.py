@@ -12,7 +12,7 @@ from typing import Any
 
 from trialmatch.models import Requirement
 from trialmatch.nlp import vocab as vocab_module
-from trialmatch.nlp.requirements_common import Folded, requirement
+from trialmatch.nlp.requirements_common import Folded, blank, requirement
 from trialmatch.nlp.vocab import get_vocabulary
 
 _I = re.IGNORECASE
@@ -85,17 +85,13 @@ _NEGATED_DISEASE = re.compile(r"(?:^|\b)(?:no|without|free\s+of|absence\s+of)\s+
                               re.IGNORECASE)
 
 
-def _blank(match: re.Match[str]) -> str:
-    return " " * len(match.group(0))
-
-
 def _cancer_matches(vocabulary: Any, text: str) -> list:
     """Cancer-type phrases, also those an acronym in brackets cuts in two ("primary central
     nervous system (CNS) malignancy"), which join the phrases found as written."""
     found = vocabulary.find_cancer_types(text)
     if "(" not in text:
         return found
-    blanked = _ACRONYM_ASIDE.sub(_blank, text)
+    blanked = _ACRONYM_ASIDE.sub(blank, text)
     if blanked == text:
         return found
     extra = [m for m in vocabulary.find_cancer_types(blanked)

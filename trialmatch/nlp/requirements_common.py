@@ -122,6 +122,11 @@ SENTENCE_END = re.compile(
     r"\.(?<!\d\.)(?<!\be\.)(?<!\bi\.)(?<!\.g\.)(?<!\.e\.)(?<!\betc\.)(?<!\bvs\.)(?!\d)|;|\n")
 
 
+def blank(match: re.Match[str]) -> str:
+    """A match replaced by as many spaces (for `re.sub`: spans still index the text)."""
+    return " " * len(match.group(0))
+
+
 def to_number(text: str) -> float:
     """'12' -> 12.0, 'two' -> 2.0, '1,500' -> 1500.0."""
     word = text.strip().lower()
