@@ -119,6 +119,21 @@ def test_treatment_trials_rank_before_other_purposes_whatever_the_score():
     phase1 = make_trial([], codes=("_SOLID",), primary_purpose="TREATMENT", status="COMPLETED")
     unknown = make_trial([], primary_purpose=None)
     ranked = sorted([support, phase1, unknown],
-                    key=lambda t: rank_key(t, scored(t)))
+                    key=lambda t: rank_key(t, scored(t), "eligible"))
     assert ranked[-1] is support
     assert scored(support).total > scored(phase1).total  # its score alone would win
+
+
+def test_an_eligible_trial_ranks_before_a_possibly_eligible_one_whatever_the_score():
+    from trialmatch.match.score import rank_key
+
+    basket = make_trial([], codes=("_SOLID",), primary_purpose="TREATMENT", status="COMPLETED")
+    targeted = make_trial([], primary_purpose="TREATMENT")
+    assert scored(targeted).total > scored(basket).total
+    ranked = sorted([(targeted, "possibly_eligible"), (basket, "eligible")],
+                    key=lambda pair: rank_key(pair[0], scored(pair[0]), pair[1]))
+    assert [verdict for _, verdict in ranked] == ["eligible", "possibly_eligible"]
+    # Non-treatment studies still come last, eligible or not.
+    support = make_trial([], primary_purpose="SUPPORTIVE_CARE")
+    assert rank_key(support, scored(support), "eligible") > \
+        rank_key(basket, scored(basket), "possibly_eligible")

@@ -278,8 +278,7 @@ def plan_match(
         # was (the protocols finder reads it the same way).
         missed = considered is None or trial.nct_id.upper() not in considered
         matches.append(TrialMatch(trial, verdict, score, missed))
-    matches.sort(key=lambda m: (*rank_key(m.trial, m.score), m.verdict.verdict != "eligible",
-                                m.trial.nct_id))
+    matches.sort(key=lambda m: (*rank_key(m.trial, m.score, m.verdict.verdict), m.trial.nct_id))
     excluded.sort(key=lambda e: (not e.same_cancer, e.trial.nct_id))
     if top is not None:
         matches = matches[:top]

@@ -1,7 +1,8 @@
 """Rank the trials a patient may join, with a score whose parts are shown.
 
     score = sum(weight * part) / sum(weights of the parts that apply)
-    order: treatment trials first, then by score (`rank_key`)
+    order: treatment trials first, then `eligible` before `possibly_eligible`, then by score
+    (`rank_key`)
 
 Parts, each from 0 to 1, in the order they weigh (fit first: an oncologist looks for the
 trial written for this patient before one that merely admits them):
@@ -21,7 +22,12 @@ trial written for this patient before one that merely admits them):
   the country (0.6), none listed (0.3), only elsewhere (0.0).
 The record's primary purpose is shown (`purpose`): studies whose purpose is not treatment
 (supportive care, diagnosis, screening, prevention, health services, basic science) come
-after the treatment trials, whatever their score.
+after the treatment trials, whatever their score. Within each, a trial whose every
+population-defining requirement is met (`eligible`) ranks above one where such a requirement
+is unknown (`possibly_eligible`), whatever their scores: an oncologist reads the trials the
+patient is known to fit before those that need a fact checked first. On the judged
+development cases, 56% of eligible treatment trials returned were judged right for the
+patient against 29% of possibly eligible ones (bench/accuracy.py).
 """
 
 from __future__ import annotations
@@ -101,9 +107,10 @@ def is_treatment(trial: Trial) -> bool:
     return trial.primary_purpose is None or trial.primary_purpose in TREATMENT_PURPOSES
 
 
-def rank_key(trial: Trial, score: Score) -> tuple[bool, float]:
-    """Sort key: treatment studies first, then the higher score."""
-    return (not is_treatment(trial), -score.total)
+def rank_key(trial: Trial, score: Score, verdict: str) -> tuple[bool, bool, float]:
+    """Sort key: treatment studies first, then eligible before possibly eligible, then the
+    higher score."""
+    return (not is_treatment(trial), verdict != "eligible", -score.total)
 
 
 def _target_level(trial: Trial, verdict: TrialVerdict, patient: Patient) -> tuple[float, str]:
