@@ -491,6 +491,10 @@ def test_generic_negative_result_rules_out_specific_alteration():
     (["FOLFOX", "FOLFIRI + bevacizumab"], (2, 2)),
     (["subtotal resection"], (0, 0)),
     (["cisplatin", "etoposide", "radiotherapy"], (1, 2)),
+    # Adjuvant treatment is a line for advanced disease only if the disease came back soon
+    # after it, which the entries do not say.
+    (["cisplatin + vinorelbine (adjuvant)"], (0, 1)),
+    (["carboplatin + paclitaxel (adjuvant)", "FOLFOX"], (1, 2)),
 ])
 def test_lines_of_therapy_count_systemic_regimens(entries, lines):
     names = {"folfox": ({"fluorouracil", "oxaliplatin"}, {"platinum"}),
@@ -504,6 +508,32 @@ def test_lines_of_therapy_count_systemic_regimens(entries, lines):
     patient = build_patient(profile, ontology=ONTOLOGY, prior_therapies=entries,
                             therapy_reader=reader)
     assert patient.prior_lines == lines
+
+
+NO_STANDARD_LEFT = req("prior_lines", text="solid tumor for which no standard therapy exists",
+                       min=1, max=None, beyond_standard=True, exhausted=True)
+
+
+def test_resected_disease_with_nothing_since_is_not_beyond_standard_therapy():
+    adjuvant = [PriorTherapy("cisplatin + vinorelbine (adjuvant)",
+                             frozenset({"cisplatin", "vinorelbine"}),
+                             frozenset({"platinum", "chemotherapy"}), True, "adjuvant", True)]
+    patient = make_patient(stage_group="IIB", stage_m="M0", stage_prefix="p", stage_t="T3",
+                           prior_regimens=adjuvant)
+    result = evaluate_requirement(NO_STANDARD_LEFT, patient)
+    assert result.truth is False
+    assert "adjuvant setting" in result.reason
+
+
+def test_newly_diagnosed_untreated_disease_is_not_beyond_standard_therapy():
+    surgery = [PriorTherapy("gross total resection", frozenset(), frozenset({"surgery"}), False,
+                            None, False)]
+    patient = make_patient(cancer_code="GB", stage_group=None, stage_m=None, stage_prefix=None,
+                           prior_regimens=surgery, newly_diagnosed=True)
+    assert evaluate_requirement(NO_STANDARD_LEFT, patient).truth is False
+    # After a line for advanced disease, whether options remain is for the notes to say.
+    treated = make_patient()
+    assert evaluate_requirement(NO_STANDARD_LEFT, treated).truth is None
 
 
 def test_newly_diagnosed_disease_is_not_recurrent():

@@ -28,9 +28,11 @@ How statements combine inside one criterion (the parser gives a flat list of req
   a criterion made only of permissions is met.
 
 Which unknowns matter for the verdict: an unknown about the disease or the treatment history
-(cancer type, histology, site, stage, extent, biomarkers, prior therapy and lines) or about
-age and sex makes a trial `possibly_eligible`; those facts come from the notes and the case
-and decide whether the trial is for this patient at all. Unknowns that every trial's screening
+(cancer type, histology, site, stage, extent, biomarkers, prior therapy and lines), about
+age and sex, or about the condition a trial is for (chylous ascites, HIV infection, tobacco
+smoking: kind `condition`, from its title and conditions) makes a trial `possibly_eligible`;
+those facts come from the notes and the case and decide whether the trial is for this patient
+at all. Unknowns that every trial's screening
 settles (performance status, organ function, pregnancy, infections, brain metastases, other
 cancers, measurable disease, free-text criteria) are shown as `unknown` but leave the trial
 `eligible`, otherwise every trial would be `possibly_eligible` and the word would say nothing.
@@ -56,7 +58,7 @@ Verdict = Literal["eligible", "possibly_eligible", "excluded"]
 # Requirement kinds whose unknowns make a trial possibly_eligible (see the module docstring).
 MATERIAL_KINDS = frozenset({
     "cancer_type", "histology", "primary_site", "stage", "extent", "biomarker",
-    "prior_therapy", "prior_lines", "age", "sex",
+    "prior_therapy", "prior_lines", "age", "sex", "condition",
 })
 FREE_TEXT_REASON = "free-text criterion; needs review"
 # Kinds whose requirements in one inclusion criterion are alternatives (module docstring).
@@ -139,14 +141,19 @@ def lines_of_therapy(regimens: list[PriorTherapy]) -> tuple[int, int]:
     """(fewest, most) lines of systemic therapy the entries can stand for.
 
     Entries written as regimens ("carboplatin + pemetrexed", "FOLFOX") are one line each; a
-    flat list of single drugs could be one combination or one line per drug.
+    flat list of single drugs could be one combination or one line per drug. (Neo)adjuvant
+    and perioperative treatment is not a line for advanced disease: it counts only when the
+    disease came back within months of it, which the entries do not say, so it raises the
+    most and not the fewest (ESMO/ASCO line numbering; trials' "lines in the metastatic
+    setting").
     """
     systemic = [r for r in regimens if r.systemic]
     if not systemic:
         return (0, 0)
+    advanced = [r for r in systemic if r.setting != "adjuvant"]
     if any(r.combination for r in systemic):
-        return (len(systemic), len(systemic))
-    return (1, len(systemic))
+        return (len(advanced), len(systemic))
+    return (1 if advanced else 0, len(systemic))
 
 
 @dataclass
@@ -186,6 +193,9 @@ class Patient:
     pregnant: Truth = None
     past_cancers: list[tuple[str, int | None, str]] = field(default_factory=list)
     no_other_cancer: str | None = None
+    # Population conditions the notes speak of (trialmatch.nlp.conditions): name -> (has it
+    # now, words); a condition the notes never mention is absent from the map.
+    conditions: dict[str, tuple[bool, str]] = field(default_factory=dict)
     # Where a fact came from the notes: {"ecog": "ECOG PS 1", "metastatic": "liver metastases"}
     from_notes: dict[str, str] = field(default_factory=dict, compare=False)
     # Criterion results already computed for this patient (see `_criterion_result`).
@@ -292,6 +302,7 @@ def build_patient(
     pregnant: Truth = None,
     past_cancers: list[tuple[str, int | None, str]] | None = None,
     no_other_cancer: str | None = None,
+    conditions: dict[str, tuple[bool, str]] | None = None,
 ) -> Patient:
     """Combine case facts and an extracted profile into a `Patient`.
 
@@ -332,6 +343,7 @@ def build_patient(
         pregnant=pregnant,
         past_cancers=list(past_cancers or []),
         no_other_cancer=no_other_cancer,
+        conditions=dict(conditions or {}),
     )
 
 
@@ -659,6 +671,10 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
     if params.get("beyond_standard"):
         bounds = "disease refractory to, relapsed after or without standard therapy: >= 1 " \
             "prior line"
+        settled = _within_standard_therapy(patient)
+        if settled:
+            return False, f"{settled} (trial: {bounds})", patient.stage_evidence or \
+                _prior_evidence(patient)
         if params.get("exhausted") and patient.prior_lines is not None and \
                 patient.prior_lines[0] >= 1:
             # "No standard therapy exists", "exhausted all effective therapies": whether the
@@ -686,6 +702,34 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
         return False, f"{have} prior line(s) outside {bounds}", evidence
     return None, f"number of prior lines unclear ({have}; trial: {bounds}); write regimens " \
         "as 'drug + drug' in the case", evidence
+
+
+def _within_standard_therapy(patient: Patient) -> str | None:
+    """Why the disease is not (yet) beyond standard therapy, or None when it may be.
+
+    Resected with nothing since (the adjuvant setting), or newly diagnosed with no
+    treatment for advanced disease yet: standard treatment lies ahead or has just removed
+    the disease, so "refractory to", "relapsed after" or "no standard therapy available"
+    does not describe it.
+    """
+    if _nothing_left(patient.extent):
+        return "resected with no recurrence or distant spread stated since: the adjuvant " \
+            "setting, not disease beyond standard therapy"
+    lines = patient.prior_lines
+    if patient.newly_diagnosed and not patient.extent["recurrent"] and lines is not None \
+            and lines[0] == 0:
+        return "newly diagnosed, with no treatment for advanced disease yet"
+    return None
+
+
+def _check_condition(params: dict, patient: Patient) -> Check:
+    name = str(params.get("condition") or "the condition")
+    stated = patient.conditions.get(name)
+    if stated is None:
+        return None, f"{name}: the trial is for patients with it; the notes do not mention " \
+            "it", ""
+    has, words = stated
+    return has, f"the notes {'state' if has else 'rule out'} {name}", f"notes: {words}"
 
 
 def _check_cns(params: dict, patient: Patient) -> Check:
@@ -1060,6 +1104,7 @@ _CHECKS: dict[str, Callable[[dict, Patient], Check]] = {
     "prior_therapy": _check_prior_therapy,
     "prior_lines": _check_prior_lines,
     "cns_metastases": _check_cns,
+    "condition": _check_condition,
     "procedural": _check_procedural,
     "organ_function": _check_organ_function,
     "pregnancy": _check_pregnancy,
