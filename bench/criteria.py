@@ -67,6 +67,8 @@ def trial_text(record: dict) -> TrialText:
         minimum_age=_years(eligibility.get("minimumAge")),
         maximum_age=_years(eligibility.get("maximumAge")),
         sex=eligibility.get("sex"),
+        primary_purpose=protocol.get("designModule", {}).get("designInfo", {}).get(
+            "primaryPurpose"),
     )
 
 

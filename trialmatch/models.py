@@ -154,6 +154,9 @@ class Requirement:
       other_malignancy   {"within_years": n|None}
       procedural         {"assumed": bool}  (consent, willingness, headings, investigator's
                           judgement: settled at screening)
+      condition          {"condition": name}  a population condition other than the cancer
+                          (chylous ascites, HIV infection, tobacco smoking; from the title and
+                          conditions, trialmatch.nlp.conditions)
     """
 
     kind: str
@@ -223,6 +226,7 @@ class TrialText:
     minimum_age: float | None = None  # years
     maximum_age: float | None = None
     sex: str | None = None  # ALL | FEMALE | MALE as in the API
+    primary_purpose: str | None = None  # designInfo.primaryPurpose: TREATMENT, PREVENTION, ...
 
 
 @dataclass

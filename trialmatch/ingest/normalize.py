@@ -88,6 +88,7 @@ class StudyRecord:
             minimum_age=self.minimum_age,
             maximum_age=self.maximum_age,
             sex=self.sex,
+            primary_purpose=self.primary_purpose,
         )
 
 

@@ -457,7 +457,7 @@ class TrialStore:
     def _trial_texts(self, nct_ids: Sequence[str]) -> list[TrialText]:
         rows = self.conn.execute(
             "SELECT nct_id, brief_title, official_title, conditions, keywords, criteria_text, "
-            f"minimum_age, maximum_age, sex FROM trials WHERE nct_id IN ({_IDS}) "
+            f"minimum_age, maximum_age, sex, primary_purpose FROM trials WHERE nct_id IN ({_IDS}) "
             "ORDER BY nct_id",
             (_json(list(nct_ids)),),
         )
@@ -471,6 +471,7 @@ class TrialStore:
                 minimum_age=row[6],
                 maximum_age=row[7],
                 sex=row[8],
+                primary_purpose=row[9],
             )
             for row in rows
         ]

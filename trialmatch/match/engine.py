@@ -44,6 +44,7 @@ from trialmatch.match.evaluate import (
 from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.models import Profile, Trial
+from trialmatch.nlp.conditions import conditions_in_notes
 
 DISCLAIMER = (
     "Decision support for clinicians, not a treatment recommendation: every eligibility "
@@ -225,6 +226,7 @@ def case_patient(case: Case, profile: Profile, *, ontology: Any,
         from_notes=case.from_notes,
         labs=case.labs, infections=case.infections, pregnant=case.pregnant,
         past_cancers=case.past_cancers, no_other_cancer=case.no_other_cancer,
+        conditions=conditions_in_notes(case.note_texts),
     )
 
 

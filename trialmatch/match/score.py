@@ -47,7 +47,7 @@ ROUTINE_UNKNOWN_WEIGHT = 0.25
 UNREPORTED_POPULATION_FACTOR = 1 / 3
 # Requirement kinds that, required in an inclusion and unknown, name a population the notes
 # give no sign of: a tested-for alteration, an infection, brain metastases.
-POPULATION_KINDS = frozenset({"biomarker", "infection", "cns_metastases"})
+POPULATION_KINDS = frozenset({"biomarker", "infection", "cns_metastases", "condition"})
 # ClinicalTrials.gov primaryPurpose values that are treatment (a missing one counts too).
 TREATMENT_PURPOSES = frozenset({"TREATMENT"})
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
+from trialmatch.nlp.conditions import trial_conditions
 from trialmatch.nlp.requirements import (
     merge_alternatives,
     parse_criterion,
@@ -27,7 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.9"
+PARSER_VERSION = "criteria-3.10"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -395,6 +396,27 @@ def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | 
                                 end=-1, requirements=requirements)
 
 
+CONDITIONS_PREFIX = "From the title and conditions: "
+
+
+def _conditions_criterion(trial: TrialText, position: int) -> EligibilityCriterion | None:
+    """The population condition the trial is for (chylous ascites, HIV infection, tobacco
+    smoking: trialmatch.nlp.conditions) as one synthetic inclusion criterion."""
+    found = trial_conditions(trial.title, trial.conditions, trial.primary_purpose)
+    if not found:
+        return None
+    text = CONDITIONS_PREFIX + "; ".join(words for _, words in found)
+    requirements = []
+    offset = len(CONDITIONS_PREFIX)
+    for name, words in found:
+        start = text.index(words, offset)
+        requirements.append(Requirement("condition", {"condition": name}, words, start,
+                                        start + len(words)))
+        offset = start + len(words)
+    return EligibilityCriterion(kind="inclusion", text=text, position=position, start=-1,
+                                end=-1, requirements=requirements)
+
+
 def annotate_trial(trial: TrialText) -> TrialAnnotation:
     """Parse a trial's eligibility: OncoTree codes of its conditions, criteria with requirements.
 
@@ -417,6 +439,9 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     from_title = _title_criterion(trial, len(criteria))
     if from_title is not None:
         criteria.append(from_title)
+    from_conditions = _conditions_criterion(trial, len(criteria))
+    if from_conditions is not None:
+        criteria.append(from_conditions)
     codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
     for criterion in criteria:
         if criterion.kind == "exclusion":

@@ -42,7 +42,7 @@ REQUIREMENT_KINDS = (
     "cancer_type", "histology", "primary_site", "stage", "extent", "measurable_disease",
     "biomarker", "age", "sex", "performance_status", "prior_therapy", "prior_lines",
     "cns_metastases", "organ_function", "pregnancy", "infection", "other_malignancy",
-    "procedural",
+    "procedural", "condition",
 )
 
 # Kinds whose alternatives can be pooled when a lead-in asks for "one of the following".

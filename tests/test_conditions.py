@@ -1,0 +1,130 @@
+"""Population conditions (trialmatch.nlp.conditions): a trial for patients with chylous
+ascites, HIV infection or another condition than the cancer, read from its title and first
+condition, checked against what the notes say."""
+
+from __future__ import annotations
+
+import pytest
+
+from trialmatch.errors import DataFileError
+from trialmatch.match.evaluate import build_patient, evaluate_requirement
+from trialmatch.models import Profile, Requirement, TrialText
+from trialmatch.nlp.conditions import (
+    _entry,
+    conditions_in_notes,
+    load_conditions,
+    trial_conditions,
+)
+from trialmatch.nlp.criteria import CONDITIONS_PREFIX, annotate_trial
+
+
+def test_every_entry_has_a_source_and_a_unique_name():
+    conditions = load_conditions()
+    assert len(conditions) >= 30
+    assert all(c.source.strip() for c in conditions)
+    assert len({c.name for c in conditions}) == len(conditions)
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"name": "x", "terms": ["x"]}, "'source'"),
+    ({"name": "x", "terms": ["x"], "source": "s", "colour": "red"}, "unknown key 'colour'"),
+    ({"name": "x", "terms": [], "source": "s"}, "'terms' must not be empty"),
+    ({"name": "x", "terms": ["x", 3], "source": "s"}, "'terms' must be a list of strings"),
+])
+def test_a_bad_entry_is_named_with_what_is_wrong(raw, message):
+    with pytest.raises(DataFileError, match=message) as error:
+        _entry(raw, 7)
+    assert "conditions[7]" in str(error.value)
+
+
+@pytest.mark.parametrize("title,conditions,purpose,expected", [
+    # The title names the condition the trial treats.
+    ("Oral Iohexol in the Management of Chylous Ascites After Retroperitoneal Lymphadenectomy",
+     ["Chylous Ascites", "Pelvic Neoplasms"], "TREATMENT", ["chylous ascites"]),
+    # Two conditions, both required.
+    ("Hybrid Trial of a Digital Therapeutic for Smoking Cessation Among Persons Living With HIV",
+     ["Tobacco", "HIV"], "TREATMENT", ["HIV infection", "tobacco smoking"]),
+    # The first listed condition counts without the title.
+    ("Short Versus Long-term Levetiracetam in Brain Tumors", ["Seizures", "Brain Tumors"],
+     "TREATMENT", ["seizures"]),
+    # A later condition is often an outcome, not the population.
+    ("Efficacy and Toxicity of Bicalutamide and Dutasteride vs. Standard Care",
+     ["Prostate Cancer", "Erectile Dysfunction"], "TREATMENT", []),
+    # Prevention is for people who do not have it yet.
+    ("Tadalafil for Erectile Dysfunction After Radiotherapy", ["Erectile Dysfunction"],
+     "PREVENTION", []),
+    ("Insomnia Prevention in Children With Acute Lymphoblastic Leukemia", ["Leukemia"],
+     "SUPPORTIVE_CARE", []),
+    ("Nerve Grafting Technique to Preserve Erectile Function", ["Erectile Dysfunction"],
+     "TREATMENT", []),
+    # Offered as one alternative, not required.
+    ("Pomalidomide for Kaposi Sarcoma in People With or Without HIV", ["Kaposi Sarcoma"],
+     "TREATMENT", []),
+    ("Attention Biases in Adults With Multiple Sclerosis, Breast or Lung Cancer",
+     ["Multiple Sclerosis", "Lung Cancer"], "BASIC_SCIENCE", []),
+    # A cancer treatment trial names no such condition.
+    ("Osimertinib in EGFR-Mutant NSCLC", ["Non-small Cell Lung Cancer"], "TREATMENT", []),
+])
+def test_trial_conditions_come_from_the_title_and_the_first_condition(
+        title, conditions, purpose, expected):
+    assert [name for name, _ in trial_conditions(title, conditions, purpose)] == expected
+
+
+def test_annotate_trial_adds_the_condition_as_a_synthetic_inclusion():
+    trial = TrialText("NCT90000009", "Oral Iohexol in the Management of Chylous Ascites",
+                      ["Chylous Ascites"], [], "Inclusion Criteria:\n* Age >= 18",
+                      primary_purpose="TREATMENT")
+    criteria = annotate_trial(trial).criteria
+    synthetic = [c for c in criteria if c.text.startswith(CONDITIONS_PREFIX)]
+    assert len(synthetic) == 1 and synthetic[0].kind == "inclusion"
+    (requirement,) = synthetic[0].requirements
+    assert requirement.kind == "condition"
+    assert requirement.params == {"condition": "chylous ascites"}
+    assert synthetic[0].text[requirement.start:requirement.end] == "Chylous Ascites"
+
+
+@pytest.mark.parametrize("note,name,expected", [
+    ("Post-op day 6: milky drain output, triglycerides 420: chylous ascites.",
+     "chylous ascites", True),
+    ("CT abdomen: no chylous ascites.", "chylous ascites", False),
+    ("Former smoker, quit in 2010.", "tobacco smoking", False),
+    ("Never smoker.", "tobacco smoking", False),
+    ("Smokes 1 pack per day, 40 pack-years.", "tobacco smoking", True),
+    ("HIV negative, HBV negative.", "HIV infection", False),
+    ("Long-standing erectile dysfunction, IIEF-5 of 7.", "erectile dysfunction", True),
+    ("History of depression, resolved.", "depression", None),
+    ("Rule out radiation necrosis on the next MRI.", "radiation necrosis", None),
+])
+def test_notes_say_whether_the_patient_has_the_condition(note, name, expected):
+    found = conditions_in_notes([note]).get(name)
+    assert (found[0] if found else None) is expected
+
+
+def test_a_present_mention_in_a_later_note_wins():
+    found = conditions_in_notes(["No chylous ascites.", "Now chylous ascites, 900 mL/day."])
+    assert found["chylous ascites"][0] is True
+
+
+class _Ontology:
+    def is_a(self, code, ancestor):
+        return code == ancestor
+
+    def is_solid(self, code):
+        return True
+
+    def is_heme(self, code):
+        return False
+
+
+@pytest.mark.parametrize("conditions,truth", [
+    ({}, None),
+    ({"chylous ascites": (True, "chylous ascites")}, True),
+    ({"chylous ascites": (False, "no chylous ascites")}, False),
+])
+def test_the_condition_requirement_reads_the_notes(conditions, truth):
+    patient = build_patient(Profile(), ontology=_Ontology(), conditions=conditions)
+    result = evaluate_requirement(
+        Requirement("condition", {"condition": "chylous ascites"}, "Chylous Ascites"), patient)
+    assert result.truth is truth
+    # Unknown, it keeps the trial possibly eligible: the trial may be for someone else.
+    assert result.material is (truth is None)

@@ -1,0 +1,169 @@
+"""Population conditions: a symptom, complication, co-existing disease or behaviour that
+defines who a trial is for, read on both sides from `data/population_conditions.json`.
+
+Trial side (`trial_conditions`): a trial whose brief title names such a condition, or whose
+first listed condition is one, is for patients who have it ("Oral Iohexol in the Management of
+Chylous Ascites After Lymphadenectomy", "Smoking Cessation Among Persons Living With HIV").
+Conditions further down the list are often outcomes ("Erectile Dysfunction" in a
+brachytherapy trial), so only the first counts. Not for studies that prevent or preserve
+(primary purpose prevention or screening, or a title saying "preventing", "preservation",
+"prophylaxis"), nor where the title says "with or without" the condition.
+
+Note side (`conditions_in_notes`): whether the notes say the patient has it now (True), say
+they do not ("no chylous ascites", "former smoker": False), or say nothing (absent from the
+result). The matcher checks one against the other (requirement kind `condition`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from trialmatch.errors import DataFileError
+from trialmatch.nlp.context import clause_of, clause_spans, mention_context
+
+CONDITIONS_FILE = "population_conditions.json"
+_ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "source"})
+_LIST_KEYS = ("terms", "note_terms", "absent_cues")
+# Studies for people who do not have the condition yet.
+_NOT_FOR_THE_AFFECTED = frozenset({"PREVENTION", "SCREENING"})
+_PREVENTS = re.compile(r"\b(?:prevent\w*|preserv\w*|prophyla\w*|avoid\w*|reduc\w*\s+the\s+risk)\b",
+                       re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.\n;]+")
+# "Adults With Multiple Sclerosis, Breast Cancer or Lung Cancer": the condition is one of
+# several populations, a cancer among them, so it is not required.
+_CANCER_WORD = r"(?:cancers?|carcinomas?|tumou?rs?|neoplasms?|malignanc\w*|sarcomas?|lymphomas?|" \
+    r"leuk\w+|myelomas?|melanomas?)"
+_ALTERNATIVE_AFTER = re.compile(
+    rf"^\s*(?:,|\bor\b|\band/or\b)\s*(?:[\w-]+\s+){{0,3}}?{_CANCER_WORD}\b", re.IGNORECASE)
+_ALTERNATIVE_BEFORE = re.compile(rf"\b{_CANCER_WORD}\s*(?:,|\bor\b|\band/or\b)\s*$",
+                                 re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PopulationCondition:
+    """One entry of the data file, with its compiled patterns."""
+
+    name: str
+    trial_pattern: re.Pattern[str]
+    note_pattern: re.Pattern[str]
+    absent_pattern: re.Pattern[str] | None
+    source: str
+
+
+def _words(terms: Iterable[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def _entry(raw: object, index: int) -> PopulationCondition:
+    where = f"trialmatch/nlp/data/{CONDITIONS_FILE}: conditions[{index}]"
+    if not isinstance(raw, dict):
+        raise DataFileError(f"{where}: expected an object")
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise DataFileError(f"{where}: unknown key '{sorted(unknown)[0]}'")
+    name, source = raw.get("name"), raw.get("source")
+    if not isinstance(name, str) or not name.strip():
+        raise DataFileError(f"{where}: 'name' must be a non-empty string")
+    if not isinstance(source, str) or not source.strip():
+        raise DataFileError(f"{where} ({name}): 'source' must say where the entry comes from")
+    lists: dict[str, list[str]] = {}
+    for key in _LIST_KEYS:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in value):
+            raise DataFileError(f"{where} ({name}): '{key}' must be a list of strings")
+        lists[key] = value
+    if not lists["terms"]:
+        raise DataFileError(f"{where} ({name}): 'terms' must not be empty")
+    return PopulationCondition(
+        name=name,
+        trial_pattern=_words(lists["terms"]),
+        note_pattern=_words(lists["terms"] + lists["note_terms"]),
+        absent_pattern=_words(lists["absent_cues"]) if lists["absent_cues"] else None,
+        source=source,
+    )
+
+
+@lru_cache(maxsize=1)
+def load_conditions() -> tuple[PopulationCondition, ...]:
+    """Load and validate `data/population_conditions.json` (cached)."""
+    path = resources.files("trialmatch.nlp").joinpath("data", CONDITIONS_FILE)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: {error}") from None
+    entries = raw.get("conditions") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: expected an object with "
+                            "a 'conditions' list")
+    conditions = tuple(_entry(entry, i) for i, entry in enumerate(entries))
+    names = [c.name for c in conditions]
+    if len(set(names)) != len(names):
+        raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: a condition name is "
+                            "listed twice")
+    return conditions
+
+
+def trial_conditions(title: str, conditions: list[str], primary_purpose: str | None = None
+                     ) -> list[tuple[str, str]]:
+    """The population conditions a trial is for: (name, the words that say so)."""
+    if (primary_purpose or "").upper() in _NOT_FOR_THE_AFFECTED or _PREVENTS.search(title or ""):
+        return []
+    first = conditions[0] if conditions else ""
+    found: list[tuple[str, str]] = []
+    for condition in load_conditions():
+        match = condition.trial_pattern.search(title or "")
+        if match and (re.search(r"\bwith\s+or\s+without\s+$", title[:match.start()],
+                                re.IGNORECASE) or
+                      _ALTERNATIVE_AFTER.match(title[match.end():]) or
+                      _ALTERNATIVE_BEFORE.search(title[:match.start()])):
+            # "Kaposi Sarcoma in People With or Without HIV", "Adults With Multiple
+            # Sclerosis, Breast Cancer or Lung Cancer": not required.
+            continue
+        match = match or condition.trial_pattern.search(first)
+        if match:
+            found.append((condition.name, match.group(0)))
+    return found
+
+
+def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
+    """What the notes say of each population condition: (has it now, the words).
+
+    A mention that is negated ("no chylous ascites"), hedged, historical ("history of
+    depression") or next to an absent cue ("former smoker", "quit in 2010") does not make the
+    condition present; a negated one or one with an absent cue makes it absent. A present
+    mention in any note wins over an absent one (a later note may find what an earlier did
+    not).
+    """
+    found: dict[str, tuple[bool, str]] = {}
+    conditions = load_conditions()
+    for text in texts:
+        spans = None
+        for condition in conditions:
+            for match in condition.note_pattern.finditer(text):
+                if found.get(condition.name, (False, ""))[0]:
+                    break
+                spans = spans if spans is not None else clause_spans(text)
+                context = mention_context(text, match.start(), match.end(),
+                                          clause_of(spans, match.start()))
+                sentence = _sentence_at(text, match.start())
+                absent_cue = condition.absent_pattern is not None and \
+                    condition.absent_pattern.search(sentence) is not None
+                if context.negated or absent_cue:
+                    found.setdefault(condition.name, (False, sentence.strip()))
+                elif not (context.hypothetical or context.historical):
+                    found[condition.name] = (True, sentence.strip())
+    return found
+
+
+def _sentence_at(text: str, offset: int) -> str:
+    for match in _SENTENCE.finditer(text):
+        if match.start() <= offset < match.end():
+            return match.group(0)
+    return ""
