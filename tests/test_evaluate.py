@@ -892,3 +892,41 @@ def test_a_resected_tumour_has_nothing_to_measure():
     resected = make_patient(stage_group="III", stage_m="M0", stage_prefix="p", stage_t="T3a")
     assert evaluate_requirement(req("measurable_disease"), resected).truth is False
     assert evaluate_requirement(req("measurable_disease"), make_patient()).truth is None
+
+
+@pytest.mark.parametrize("note,relapsed", [
+    ("IMPRESSION: first relapse of IDH1-mutated AML ~10 mo post-MUD alloHCT.", True),
+    ("Stage IIIB cervical SCC in 2018 -> now metastatic recurrence.", True),
+    ("63M with recurrent/metastatic squamous cell carcinoma of the oral tongue.", True),
+    ("PD 06/2021 on lenalidomide (len-refractory).", True),
+    ("Oncotype DX Recurrence Score 18.", False),
+    ("CT chest/abdomen: no evidence of recurrence.", False),
+    ("Plan: alloHCT in CR1 to lower the risk of relapse.", False),
+    ("MDS with refractory anemia with ring sideroblasts.", False),
+    ("History of recurrent UTIs.", False),
+    ("Surveillance for recurrence every 3 months.", False),
+])
+def test_the_notes_say_when_the_disease_has_relapsed(note, relapsed):
+    from trialmatch.match.evaluate import states_relapse
+
+    assert (states_relapse([note]) is not None) is relapsed
+
+
+def test_relapse_in_the_notes_makes_the_disease_recurrent_now():
+    profile = Profile(cancer_type=CancerType("AML", "Acute Myeloid Leukemia", "AML", 0, 3))
+    patient = build_patient(profile, ontology=ONTOLOGY, note_texts=[
+        "09/2024 newly diagnosed AML, 7+3 then HiDAC.", "12/2026: first relapse of AML."])
+    result = evaluate_requirement(req("extent", extent="recurrent"), patient)
+    assert result.truth is True and "first relapse" in result.evidence
+
+
+def test_untreated_disease_is_neither_relapsed_nor_refractory():
+    profile = Profile(cancer_type=CancerType("PCM", "Plasma Cell Myeloma", "myeloma", 0, 7))
+    patient = build_patient(profile, ontology=ONTOLOGY, prior_therapies=[],
+                            note_texts=["Newly dx IgG-kappa multiple myeloma, CRAB+."])
+    assert patient.newly_diagnosed
+    assert evaluate_requirement(req("extent", extent="recurrent"), patient).truth is False
+    silent = build_patient(profile, ontology=ONTOLOGY, prior_therapies=[],
+                           note_texts=["IgG-kappa multiple myeloma, CRAB+."])
+    result = evaluate_requirement(req("extent", extent="recurrent"), silent)
+    assert result.truth is False and "no prior treatment" in result.reason

@@ -181,6 +181,8 @@ class Patient:
     biomarkers: list[Biomarker] = field(default_factory=list)
     prior_regimens: list[PriorTherapy] | None = None
     newly_diagnosed: bool = False  # the notes call the disease newly diagnosed
+    # Words of the notes saying the disease has relapsed, recurred or is refractory now.
+    relapse_noted: str | None = None
     # Facts the notes state (trialmatch.nlp.clinical) where the case file does not:
     # distant spread and brain metastases (True, False = stated absent, None), and whether
     # the prior regimens are the whole history (a case file's list) or only what the notes
@@ -242,7 +244,14 @@ class Patient:
                     metastatic = parsed[0] == "II"
                     extent.update(metastatic=metastatic, advanced=metastatic or None,
                                   early_stage=None, locally_advanced=None)
-        if self.newly_diagnosed and extent["recurrent"] is None:
+        if self.relapse_noted:
+            # "first relapse of AML", "metastatic recurrence", "refractory to R-CHOP": the
+            # state now, whatever the disease was at diagnosis.
+            extent["recurrent"] = True
+        elif extent["recurrent"] is None and (self.newly_diagnosed or (
+                self.prior_regimens == [] and self.prior_complete)):
+            # Newly diagnosed, or never treated: disease that has had no treatment cannot have
+            # relapsed after it or be refractory to it.
             extent["recurrent"] = False
         if self.metastatic_noted or (extent["metastatic"] is None and
                                      self.metastatic_noted is not None):
@@ -269,8 +278,49 @@ def _nothing_left(extent: dict[str, bool | None]) -> bool:
 
 
 _NEWLY_DIAGNOSED = re.compile(r"\b(?:newly|recently|new) diagnos[ei]s|\bnewly[- ]diagnosed\b|"
+                              r"\b(?:newly|new)\s+dx\b|"
                               r"\bnew diagnosis\b|\bde novo\b|\btreatment[- ]na[iï]ve\b",
                               re.IGNORECASE)
+
+
+# Relapse, recurrence or refractoriness of the disease now (NCI Dictionary: relapse, "the
+# return of a disease after a period of improvement"; refractory, "does not respond to
+# treatment"). Not a risk, a score, a plan or a negation.
+_RELAPSE = re.compile(
+    r"\b(?:relapsed|relapsing|relapses?|recurrences?|refractory|r/r)\b|"
+    r"\brecurrent(?=[\s/-]+(?:[\w/-]+\s+){0,3}?(?:disease|cancer|carcinoma|tumou?r|metasta\w*|"
+    r"\w*oma|leuk\w*|glioma|astrocytoma|glioblastoma|lesions?)\b)|\blocally\s+recurrent\b",
+    re.IGNORECASE)
+_NOT_A_RELAPSE_AFTER = re.compile(
+    r"^[\s-]*(?:score|risk|free|rate|prevention|prophylaxis|anemia|anaemia|cytopenia|"
+    r"hypertension|ascites|pain|seizures?|infections?|utis?|laryngeal|episodes?|"
+    r"thrombocytopenia|to\s+(?:iron|oral|medical|conservative))\b", re.IGNORECASE)
+_NOT_A_RELAPSE_BEFORE = re.compile(
+    r"(?:\b(?:no|not|without|denies|free\s+of|no\s+evidence\s+of|no\s+sign\w*\s+of|risk\s+of|"
+    r"reduce\w*|prevent\w*|if|at|upon|in\s+case\s+of|should|would|for|surveillance|"
+    r"monitor\w*|concern\w*|suspicio\w*|possible|probable|rule\s+out|r/o|low|high|until|"
+    r"before|prior\s+to|lower|time\s+to|odds\s+of|chance\s+of)\s+(?:\w+\s+){0,2}$)",
+    re.IGNORECASE)
+
+
+def states_relapse(texts: Iterable[str]) -> str | None:
+    """The words of the notes saying the disease has relapsed, recurred or is refractory
+    ("first relapse of IDH1-mutated AML", "metastatic recurrence", "primary refractory"),
+    or None. Risks, scores ("Recurrence Score 18"), plans ("alloHCT at relapse"), negations
+    ("no evidence of recurrence") and other diseases ("refractory anemia", "recurrent UTIs")
+    do not count."""
+    for text in texts:
+        for match in _RELAPSE.finditer(text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            before = text[max(line_start, match.start() - 60):match.start()]
+            before = re.split(r"[.;:]", before)[-1]
+            if _NOT_A_RELAPSE_BEFORE.search(before) or \
+                    _NOT_A_RELAPSE_AFTER.match(text[match.end():match.end() + 30]):
+                continue
+            line_end = text.find("\n", match.end())
+            return text[max(line_start, match.start() - 40):
+                        line_end if line_end != -1 else len(text)][:120].strip()
+    return None
 
 
 def states_newly_diagnosed(texts: Iterable[str]) -> bool:
@@ -334,6 +384,7 @@ def build_patient(
         biomarkers=list(profile.biomarkers),
         prior_regimens=regimens,
         newly_diagnosed=states_newly_diagnosed(note_texts),
+        relapse_noted=states_relapse(note_texts),
         metastatic_noted=metastatic,
         brain_metastases=brain_metastases,
         prior_complete=prior_complete,
@@ -567,8 +618,14 @@ def _check_extent(params: dict, patient: Patient) -> Check:
     if truth is None:
         known = f" (stage {stage} does not say)" if stage else ""
         return None, f"{words} not documented{known}", patient.stage_evidence
+    if wanted == "recurrent" and patient.relapse_noted:
+        return True, "the notes describe relapsed, recurrent or refractory disease", \
+            f"notes: {patient.relapse_noted}"
     if wanted == "recurrent" and patient.newly_diagnosed and truth is False:
         return False, "the notes describe newly diagnosed disease, not recurrent", ""
+    if wanted == "recurrent" and truth is False and patient.prior_regimens == []:
+        return False, "no prior treatment: the disease cannot have relapsed or be refractory", \
+            _prior_evidence(patient)
     noted = patient.from_notes.get("metastatic")
     decided_by_stage = derive_extent(patient.stage_group, patient.stage_m, patient.stage_prefix,
                                      patient.stage_t).get(wanted) is not None
