@@ -930,3 +930,14 @@ def test_untreated_disease_is_neither_relapsed_nor_refractory():
                            note_texts=["IgG-kappa multiple myeloma, CRAB+."])
     result = evaluate_requirement(req("extent", extent="recurrent"), silent)
     assert result.truth is False and "no prior treatment" in result.reason
+
+
+def test_relapsed_leukaemia_had_at_least_one_line_though_the_notes_list_none():
+    profile = Profile(cancer_type=CancerType("AML", "Acute Myeloid Leukemia", "AML", 0, 3))
+    patient = build_patient(profile, ontology=ONTOLOGY,
+                            note_texts=["IMPRESSION: first relapse of AML post alloHCT."])
+    assert patient.prior_lines is None
+    untreated_only = evaluate_requirement(req("prior_lines", min=None, max=0), patient)
+    assert untreated_only.truth is False and "relapsed" in untreated_only.reason
+    assert evaluate_requirement(req("prior_lines", min=1, max=None), patient).truth is True
+    assert evaluate_requirement(req("prior_lines", min=2, max=None), patient).truth is None

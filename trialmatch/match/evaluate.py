@@ -746,11 +746,19 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
             return None, f"no prior systemic line; whether the disease is beyond standard " \
                 f"therapy after {', '.join(patient.prior_therapies or [])} is not stated", \
                 _prior_evidence(patient)
-    if patient.prior_lines is None:
+    lines = patient.prior_lines
+    if lines is None and patient.relapse_noted and patient.cancer_code and \
+            patient.ontology.is_heme(patient.cancer_code):
+        # A leukaemia, lymphoma or myeloma that relapsed after a remission or is refractory
+        # was treated: at least one line, however many the notes do not list.
+        lines = (1, 11)
+    if lines is None:
         return None, f"number of prior lines not documented (trial: {bounds})", ""
-    fewest, most = patient.prior_lines
-    evidence = _prior_evidence(patient)
-    have = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+    fewest, most = lines
+    inferred = patient.prior_lines is None
+    evidence = f"notes: {patient.relapse_noted}" if inferred else _prior_evidence(patient)
+    have = "at least 1 (relapsed or refractory disease)" if inferred else \
+        f"{fewest}" if fewest == most else f"{fewest}-{most}"
     fits = [(low is None or n >= low) and (high is None or n <= high)
             for n in range(fewest, most + 1)]
     if all(fits):
