@@ -563,3 +563,46 @@ def test_sentences_saying_who_is_not_eligible_demand_nothing(text, kept):
 def test_permitted_and_regional_extents(text, expected):
     assert [r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"] == \
         expected
+
+
+def _course(text, kind="inclusion"):
+    return [r.params.get("negated", False) for r in parse_criterion(text, kind)
+            if r.kind == "extent" and r.params.get("extent") == "recurrent"]
+
+
+@pytest.mark.parametrize("kind,text,expected", [
+    # "Newly diagnosed" asks for disease that has not relapsed (recurrent, negated).
+    ("inclusion", "Patients with confirmation of newly diagnosed AML by 2022 WHO criteria",
+     [True]),
+    ("inclusion", "new diagnosis of APL", [True]),
+    ("inclusion", "Relapsed/Refractory Multiple Myeloma", [False]),
+    # Either course, or another condition's diagnosis: nothing.
+    ("inclusion", "newly diagnosed or recurrent glioblastoma", []),
+    ("inclusion", "advanced NSCLC with brain metastasis (including relapsed or newly diagnosed "
+                  "advanced patients after previous surgical treatment)", []),
+    ("inclusion", "Patients must not have newly diagnosed brain metastases", []),
+    ("exclusion", "Patients with newly diagnosed angina pectoris or myocardial infarction "
+                  "within 3 months", []),
+    ("exclusion", "Diarrhea is the main symptom of the important or newly diagnosed acute "
+                  "gastrointestinal diseases, such as Crohn's disease", []),
+])
+def test_newly_diagnosed_is_a_course_of_the_cancer(kind, text, expected):
+    assert _course(text, kind) == expected
+
+
+@pytest.mark.parametrize("title,expected", [
+    ("Study of ISB 2001 in Relapsed/Refractory Multiple Myeloma", [False]),
+    ("Azacytidine Combined With HAG Regimen for Elderly Patients With Newly Diagnosed Myeloid "
+     "Malignancy", [True]),
+    # "Recurrent" in a title is a setting among others, read from the criteria.
+    ("Nivolumab + Relatlimab as First-line Treatment for Stage IV or Recurrent Non-small Cell "
+     "Lung Cancer", []),
+    ("ADXS11-001 in Persistent or Recurrent Squamous Cell Carcinoma of the Cervix", []),
+])
+def test_the_course_a_title_names_is_required(title, expected):
+    trial = TrialText("NCT90000011", title, [], [], "Inclusion Criteria:\n* Age >= 18")
+    from_title = [c for c in annotate_trial(trial).criteria
+                  if c.text.startswith("From the title: ")]
+    found = [r.params.get("negated", False) for c in from_title for r in c.requirements
+             if r.kind == "extent"]
+    assert found == expected

@@ -28,7 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.10"
+PARSER_VERSION = "criteria-3.11"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -360,9 +360,14 @@ def _structured_criterion(trial: TrialText, position: int) -> EligibilityCriteri
 # What a title can say about the population that the posted criteria often leave out
 # (issue 14): the alteration the trial is for ("... in NSCLC Harboring Activating EGFR
 # Mutations", "PD-L1 Positive"), the line ("First-line", "Previously Untreated", "Progressed
-# on Prior EGFR TKIs"). Disease and stage come from the conditions and criteria.
+# on Prior EGFR TKIs"), the course ("Relapsed/Refractory", "Newly Diagnosed"). Disease and
+# stage come from the conditions and criteria.
 _TITLE_KINDS = frozenset({"biomarker", "prior_lines", "prior_therapy"})
 TITLE_PREFIX = "From the title: "
+# "Relapsed/Refractory", "Newly Diagnosed": a course; "Recurrent" in a title is mostly a
+# setting with others ("Stage IV or Recurrent", "Persistent or Recurrent").
+_TITLE_COURSE = re.compile(r"relaps|refractory|r/r\b|newly|recently|new\s+diagnosis",
+                           re.IGNORECASE)
 _TITLE_NAIVE = re.compile(r"na[iï]ve|\buntreated\b|\b(?:without|no)\s+prior\b|"
                           r"\bnot\s+previously\b", re.IGNORECASE)
 _TITLE_HISTORY = re.compile(
@@ -378,7 +383,15 @@ def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | 
         return None
     text = TITLE_PREFIX + title
     history = _TITLE_HISTORY.search(title)
-    requirements = [r for r in parse_criterion(text, "inclusion") if r.kind in _TITLE_KINDS
+    parsed = parse_criterion(text, "inclusion")
+    extents = [r for r in parsed if r.kind == "extent"]
+    # The course a title names ("in Relapsed/Refractory Multiple Myeloma", "Newly Diagnosed
+    # AML") when it names no other extent ("Recurrent or Metastatic" is a setting, read from
+    # the criteria).
+    course = extents if extents and all(
+        r.params.get("extent") == "recurrent" and not r.params.get("allowed") and
+        _TITLE_COURSE.match(r.text) for r in extents) else []
+    requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
                     and not (r.kind == "biomarker" and any(
                         (item.get("status") or "positive") != "positive"
                         for item in r.params.get("any_of") or []))

@@ -30,6 +30,7 @@ from trialmatch.nlp.requirements_basic import (
     find_procedural,
     find_sex,
     find_stage,
+    names_new_diagnosis,
 )
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
@@ -55,6 +56,7 @@ _CONTEXT_SEPARATOR = "\n"
 _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
     "extent": (("metasta", "advanced", "resect", "inoperable", "recurr", "relaps", "early",
+                "diagnos",
                 "amenable", "candidate", "distant"), ()),
     "measurable": (("measurable",), ()),
     "age": (("year", "adult"), ("age", "aged", "ages", "old")),
@@ -467,6 +469,12 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
                         or not _allows(text, r.start, r.end)]
     if kind == "exclusion":
         requirements = restrict_for_exclusion(requirements, text)
+        # "Newly diagnosed angina pectoris", "newly diagnosed acute gastrointestinal
+        # diseases": in an exclusion, a new diagnosis is another condition's, not the course
+        # of the cancer.
+        requirements = [r for r in requirements if not (
+            r.kind == "extent" and r.params.get("extent") == "recurrent"
+            and r.params.get("negated") and names_new_diagnosis(r.text))]
     elif requirements and ("ligib" in lower or "exclud" in lower or (
             "not " in lower and ("allow" in lower or "permit" in lower or "includ" in lower
                                  or "enrol" in lower))):

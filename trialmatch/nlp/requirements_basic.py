@@ -420,10 +420,23 @@ _EXTENT_PATTERNS = [
                  r"bleeding|infections?))|\bunderwent\s+(?:complete\s+|"
                  r"curative\s+)?(?:surgical\s+)?resection\b"),
     ("early_stage", r"\bearly[\s-]+stage\b|\bearly\s+(?:breast|lung|\w+)?\s*cancer\b"),
+    # "Newly diagnosed AML": not relapsed or refractory (read as recurrent, negated).
+    # Not "newly diagnosed brain metastases" or another condition's diagnosis.
+    ("newly_diagnosed", r"(?:\b(?:newly|recently)[\s-]+diagnos(?:ed|is)\b|\bnew\s+diagnosis\b)"
+                        r"(?!(?:[\s,-]+(?:of|with|and|[\w-]+)){0,3}?[\s,-]+(?:brain|cns|central|"
+                        r"metasta\w*|leptomening\w*|spinal|hypertension|diabetes|infection|"
+                        r"thrombo\w*|embol\w*|seizures?|heart|cardiac|hiv|hepatitis)\b)"),
     ("advanced", rf"(?<!locally )(?<!locally-)(?<!regionally )\badvanced\b{_NEAR_TUMOUR}"),
 ]
 # Folded (see `Folded`): only the offsets of these matches are read.
 _EXTENT = [(name, Folded(re.compile(p, _I))) for name, p in _EXTENT_PATTERNS]
+_RELAPSE_WORD = re.compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
+_NEWLY_WORDS = re.compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
+
+
+def names_new_diagnosis(words: str) -> bool:
+    """Are these a requirement's words "newly diagnosed" (read as not recurrent)?"""
+    return _NEWLY_WORDS.match(words) is not None
 _THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemotherapy|lines?|"
                               r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
@@ -493,6 +506,9 @@ def find_extent(text: str) -> list[Requirement]:
         negated = negated or (alternative and previous_negated)
         previous_negated = negated
         params: dict = {"extent": name}
+        if name == "newly_diagnosed":
+            params["extent"] = "recurrent"
+            negated = not negated
         if negated:
             params["negated"] = True
         elif "ligib" in text or "llow" in text or "ermit" in text or "nclud" in text:
@@ -503,6 +519,11 @@ def find_extent(text: str) -> list[Requirement]:
                 # eligible": a permission, which rules nobody out.
                 params["allowed"] = True
         out.append(requirement("extent", params, text, start, end))
+    recurrence = [r for r in out if r.params["extent"] == "recurrent"]
+    if any(_NEWLY_WORDS.match(r.text) for r in recurrence) and _RELAPSE_WORD.search(text):
+        # "Newly diagnosed or recurrent glioblastoma", "relapsed or newly diagnosed advanced
+        # patients", "newly diagnosed advanced breast cancer, then relapsed": either course.
+        out = [r for r in out if r not in recurrence]
     out.sort(key=lambda r: r.start)
     return out
 
