@@ -606,3 +606,17 @@ def test_the_course_a_title_names_is_required(title, expected):
     found = [r.params.get("negated", False) for c in from_title for r in c.requirements
              if r.kind == "extent"]
     assert found == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("The subject must not be a candidate for potentially curative therapy, including "
+     "transplant.", ["advanced"]),
+    ("Stage IV breast cancer for which no curative therapy exists", ["advanced"]),
+    # With extents named, the words about cure only qualify them.
+    ("Metastatic or locally advanced disease not amenable to curative therapy",
+     ["locally_advanced", "metastatic"]),
+    ("Patients eligible for curative surgery", []),
+])
+def test_disease_beyond_cure_is_advanced(text, expected):
+    found = [r.params["extent"] for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    assert sorted(found) == sorted(expected)

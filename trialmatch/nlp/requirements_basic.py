@@ -427,9 +427,18 @@ _EXTENT_PATTERNS = [
                         r"metasta\w*|leptomening\w*|spinal|hypertension|diabetes|infection|"
                         r"thrombo\w*|embol\w*|seizures?|heart|cardiac|hiv|hepatitis)\b)"),
     ("advanced", rf"(?<!locally )(?<!locally-)(?<!regionally )\badvanced\b{_NEAR_TUMOUR}"),
+    # "Must not be a candidate for potentially curative therapy", "no curative treatment
+    # options", "incurable": disease beyond cure, read as advanced (resected disease with
+    # nothing since, and early-stage disease, are curable).
+    ("incurable", r"\bnot\s+(?:be\s+)?(?:an?\s+)?(?:candidates?|eligible|amenable|suitable)\s+"
+                  r"(?:to|for)\s+(?:any\s+)?(?:potentially\s+)?curative(?:[\s-]+intent)?\s+"
+                  r"(?:therap\w*|treatments?|options?|approach\w*|modalit\w*|local\s+\w+)|"
+                  r"\bno\s+(?:potentially\s+)?curative(?:[\s-]+intent)?\s+(?:therap\w*|"
+                  r"treatments?|options?)\b|\bincurable\b"),
 ]
 # Folded (see `Folded`): only the offsets of these matches are read.
 _EXTENT = [(name, Folded(re.compile(p, _I))) for name, p in _EXTENT_PATTERNS]
+_CURE_WORDS = re.compile(r"curative|incurable", _I)
 _RELAPSE_WORD = re.compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
 _NEWLY_WORDS = re.compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
 
@@ -509,6 +518,8 @@ def find_extent(text: str) -> list[Requirement]:
         if name == "newly_diagnosed":
             params["extent"] = "recurrent"
             negated = not negated
+        elif name == "incurable":
+            params["extent"] = "advanced"
         if negated:
             params["negated"] = True
         elif "ligib" in text or "llow" in text or "ermit" in text or "nclud" in text:
@@ -519,6 +530,12 @@ def find_extent(text: str) -> list[Requirement]:
                 # eligible": a permission, which rules nobody out.
                 params["allowed"] = True
         out.append(requirement("extent", params, text, start, end))
+    beyond_cure = [r for r in out
+                   if r.params["extent"] == "advanced" and _CURE_WORDS.search(r.text)]
+    if len(beyond_cure) < len(out):
+        # "Locally advanced or metastatic, not amenable to curative therapy": the words about
+        # cure qualify the extents named, they add none.
+        out = [r for r in out if r not in beyond_cure]
     recurrence = [r for r in out if r.params["extent"] == "recurrent"]
     if any(_NEWLY_WORDS.match(r.text) for r in recurrence) and _RELAPSE_WORD.search(text):
         # "Newly diagnosed or recurrent glioblastoma", "relapsed or newly diagnosed advanced
