@@ -128,3 +128,30 @@ def test_the_condition_requirement_reads_the_notes(conditions, truth):
     assert result.truth is truth
     # Unknown, it keeps the trial possibly eligible: the trial may be for someone else.
     assert result.material is (truth is None)
+
+
+def test_a_site_of_distant_spread_is_ruled_out_by_disease_without_distant_spread():
+    trial = TrialText("NCT90000010", "AZD2171 in Advanced Solid Tumors and Liver Metastases",
+                      ["Liver Metastases"], [], "Inclusion Criteria:\n* Age >= 18",
+                      primary_purpose="TREATMENT")
+    (criterion,) = [c for c in annotate_trial(trial).criteria
+                    if c.text.startswith(CONDITIONS_PREFIX)]
+    (requirement,) = criterion.requirements
+    assert requirement.params == {"condition": "liver metastases", "distant_metastasis": True}
+    localized = build_patient(Profile(), ontology=_Ontology(), metastatic=False)
+    assert evaluate_requirement(requirement, localized).truth is False
+    unknown = build_patient(Profile(), ontology=_Ontology())
+    assert evaluate_requirement(requirement, unknown).truth is None
+
+
+def test_the_engine_reads_brain_metastases_and_distant_spread_into_conditions():
+    from trialmatch.match.case import Case
+    from trialmatch.match.engine import _conditions
+
+    case = Case(id="c1", notes=[])
+    case.brain_metastases, case.metastatic = False, False
+    case.from_notes = {"brain_metastases": "MRI brain: no metastases",
+                       "metastatic": "no distant metastases"}
+    found = _conditions(case)
+    assert found["brain metastases"] == (False, "MRI brain: no metastases")
+    assert found["liver metastases"] == (False, "no distant metastases")

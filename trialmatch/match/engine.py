@@ -44,7 +44,7 @@ from trialmatch.match.evaluate import (
 from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.models import Profile, Trial
-from trialmatch.nlp.conditions import conditions_in_notes
+from trialmatch.nlp.conditions import conditions_in_notes, distant_metastasis_sites
 
 DISCLAIMER = (
     "Decision support for clinicians, not a treatment recommendation: every eligibility "
@@ -226,8 +226,22 @@ def case_patient(case: Case, profile: Profile, *, ontology: Any,
         from_notes=case.from_notes,
         labs=case.labs, infections=case.infections, pregnant=case.pregnant,
         past_cancers=case.past_cancers, no_other_cancer=case.no_other_cancer,
-        conditions=conditions_in_notes(case.note_texts),
+        conditions=_conditions(case),
     )
+
+
+def _conditions(case: Case) -> dict[str, tuple[bool, str]]:
+    """The population conditions the notes speak of, with distant spread from the notes'
+    reading of it: brain metastases as the profile reads them from imaging, and no site of
+    distant spread where the notes say there is none (AJCC: M0)."""
+    found = conditions_in_notes(case.note_texts)
+    if case.brain_metastases is not None:
+        found["brain metastases"] = (case.brain_metastases,
+                                     case.from_notes.get("brain_metastases", ""))
+    if case.metastatic is False:
+        for site in distant_metastasis_sites():
+            found.setdefault(site, (False, case.from_notes.get("metastatic", "")))
+    return found
 
 
 def plan_match(

@@ -790,6 +790,9 @@ def _within_standard_therapy(patient: Patient) -> str | None:
 def _check_condition(params: dict, patient: Patient) -> Check:
     name = str(params.get("condition") or "the condition")
     stated = patient.conditions.get(name)
+    if stated is None and patient.extent["metastatic"] is False and \
+            params.get("distant_metastasis"):
+        return False, f"{name}: no distant metastases", patient.stage_evidence
     if stated is None:
         return None, f"{name}: the trial is for patients with it; the notes do not mention " \
             "it", ""

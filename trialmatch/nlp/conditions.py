@@ -27,7 +27,8 @@ from trialmatch.errors import DataFileError
 from trialmatch.nlp.context import clause_of, clause_spans, mention_context
 
 CONDITIONS_FILE = "population_conditions.json"
-_ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "source"})
+_ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "distant_metastasis",
+                         "source"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues")
 # Studies for people who do not have the condition yet.
 _NOT_FOR_THE_AFFECTED = frozenset({"PREVENTION", "SCREENING"})
@@ -53,6 +54,7 @@ class PopulationCondition:
     note_pattern: re.Pattern[str]
     absent_pattern: re.Pattern[str] | None
     source: str
+    distant_metastasis: bool = False  # a site of distant spread (AJCC M1)
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -81,12 +83,16 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         lists[key] = value
     if not lists["terms"]:
         raise DataFileError(f"{where} ({name}): 'terms' must not be empty")
+    distant = raw.get("distant_metastasis", False)
+    if not isinstance(distant, bool):
+        raise DataFileError(f"{where} ({name}): 'distant_metastasis' must be true or false")
     return PopulationCondition(
         name=name,
         trial_pattern=_words(lists["terms"]),
         note_pattern=_words(lists["terms"] + lists["note_terms"]),
         absent_pattern=_words(lists["absent_cues"]) if lists["absent_cues"] else None,
         source=source,
+        distant_metastasis=distant,
     )
 
 
@@ -108,6 +114,11 @@ def load_conditions() -> tuple[PopulationCondition, ...]:
         raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: a condition name is "
                             "listed twice")
     return conditions
+
+
+def distant_metastasis_sites() -> frozenset[str]:
+    """Names of the conditions that are sites of distant spread (liver, bone, brain...)."""
+    return frozenset(c.name for c in load_conditions() if c.distant_metastasis)
 
 
 def trial_conditions(title: str, conditions: list[str], primary_purpose: str | None = None

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
-from trialmatch.nlp.conditions import trial_conditions
+from trialmatch.nlp.conditions import distant_metastasis_sites, trial_conditions
 from trialmatch.nlp.requirements import (
     merge_alternatives,
     parse_criterion,
@@ -28,7 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.12"
+PARSER_VERSION = "criteria-3.13"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -419,11 +419,15 @@ def _conditions_criterion(trial: TrialText, position: int) -> EligibilityCriteri
     if not found:
         return None
     text = CONDITIONS_PREFIX + "; ".join(words for _, words in found)
+    distant_sites = distant_metastasis_sites()
     requirements = []
     offset = len(CONDITIONS_PREFIX)
     for name, words in found:
         start = text.index(words, offset)
-        requirements.append(Requirement("condition", {"condition": name}, words, start,
+        params: dict = {"condition": name}
+        if name in distant_sites:
+            params["distant_metastasis"] = True
+        requirements.append(Requirement("condition", params, words, start,
                                         start + len(words)))
         offset = start + len(words)
     return EligibilityCriterion(kind="inclusion", text=text, position=position, start=-1,
