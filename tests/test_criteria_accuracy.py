@@ -620,3 +620,18 @@ def test_the_course_a_title_names_is_required(title, expected):
 def test_disease_beyond_cure_is_advanced(text, expected):
     found = [r.params["extent"] for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
     assert sorted(found) == sorted(expected)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Have progressed after ≥ 1, but no more than 3 regimens of systemic therapies for "
+     "recurrent / metastatic disease.", (1, 3)),
+    ("Participants must have received at least 2 but no more than 5 previous systemic regimens",
+     (2, 5)),
+    ("At least 1 and up to 3 prior lines of endocrine therapy in the metastatic setting.",
+     (1, 3)),
+    ("1-3 prior lines", (1, 3)),
+])
+def test_a_floor_and_a_ceiling_of_lines_are_both_kept(text, expected):
+    (lines,) = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "prior_lines"]
+    assert (lines["min"], lines["max"]) == expected
+

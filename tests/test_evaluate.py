@@ -941,3 +941,24 @@ def test_relapsed_leukaemia_had_at_least_one_line_though_the_notes_list_none():
     assert untreated_only.truth is False and "relapsed" in untreated_only.reason
     assert evaluate_requirement(req("prior_lines", min=1, max=None), patient).truth is True
     assert evaluate_requirement(req("prior_lines", min=2, max=None), patient).truth is None
+
+
+def test_a_marker_line_open_to_any_histology_is_one_population_of_a_disease_list():
+    from trialmatch.models import TrialText
+    from trialmatch.nlp.criteria import annotate_trial
+
+    text = ("Inclusion Criteria:\n* Histological confirmation of one of the cancers listed "
+            "below;\n  * NSCLC\n  * cutaneous melanoma\n  * urothelial cancer\n  * any "
+            "histology if known to be microsatellite-instability high (MSI-H)\n"
+            "* Age >= 18")
+    annotation = annotate_trial(TrialText("NCT90000012", "A basket", ["Solid Tumor"], [], text))
+    trial = make_trial(annotation.criteria, codes=annotation.oncotree_codes)
+    mss = [Biomarker("MSI", None, "negative", evidence="MSS")]
+    melanoma = make_patient(cancer_code="SKCM", cancer_name="Cutaneous Melanoma",
+                            histology="melanoma", primary_site="skin", biomarkers=mss)
+    assert evaluate_trial(trial, melanoma).verdict != "excluded"
+    assert not screen_trial(trial, melanoma)
+    # No disease line admits colon cancer: then the marker line stands, and MSS fails it.
+    colon = make_patient(cancer_code="COAD", cancer_name="Colon Adenocarcinoma",
+                         histology="adenocarcinoma", primary_site="colon", biomarkers=mss)
+    assert evaluate_trial(trial, colon).verdict == "excluded"

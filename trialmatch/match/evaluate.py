@@ -1670,6 +1670,28 @@ def _names_another_cancer(result: CriterionResult) -> bool:
         for r in result.requirements)
 
 
+# A line open to any tumour that carries a marker: "any histology if known to be MSI-H",
+# "other solid tumors harboring NTRK fusions", "regardless of tumor type".
+_ANY_HISTOLOGY = re.compile(
+    r"\b(?:any|all|other)\s+(?:other\s+)?(?:histolog\w*|tumou?r(?:\s+types?)?s?|solid\s+"
+    r"tumou?rs?|cancers?|malignanc\w*|primary)\b|\bregardless\s+of\s+(?:histolog\w*|tumou?r|"
+    r"primary|cancer)|\btumou?r[- ]agnostic\b|\bhistology[- ]agnostic\b", re.IGNORECASE)
+
+
+def _another_population_of_the_list(result: CriterionResult, lines: set[int]) -> bool:
+    """Does an inclusion fail only by a biomarker, standing in a list of disease lines ("NSCLC",
+    "cervical cancer", ..., "any histology if known to be MSI-H")? Then it is one more
+    population of the list, an alternative to the disease lines, not a requirement of all."""
+    near = {result.position - 2, result.position - 1, result.position + 1}
+    return result.kind == "inclusion" and result.result == "not_met" and bool(
+        _ANY_HISTOLOGY.search(result.text)) and bool(
+        near & lines) and all(
+        r.kind == "biomarker" or (r.kind == "cancer_type" and
+                                  (r.params or {}).get("scope") == "any")
+        for r in result.requirements) and any(
+        r.kind == "biomarker" and r.truth is False for r in result.requirements)
+
+
 def disease_lines(trial: Trial, *, cohorts: bool = False) -> list[int]:
     """Positions of the common inclusion criteria that each name cancer types, when the trial
     has at least two naming different ones: a multi-disease trial listing its diseases line
@@ -1742,6 +1764,10 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
                     fits or len(lines) < 2))):
             r = replace(r, result="met", reason=f"for another disease: {r.reason}",
                         material=False)
+        elif fits and _another_population_of_the_list(r, lines):
+            r = replace(r, result="met", material=False,
+                        reason=f"another population of the list, which the patient's "
+                        f"disease line admits: {r.reason}")
         out.append(r)
     return out
 
@@ -1772,6 +1798,11 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
         failing = [r for r in failing if not (
             r.kind == "inclusion" and _names_another_cancer(r) and
             (r.position in lines or _FOR_A_DISEASE.search(r.text)))]
+    if failing and any(r.kind == "inclusion" and r.result == "not_met" for r in failing):
+        # "any histology if known to be MSI-H" in a list of diseases: the whole evaluation
+        # decides whether a disease line of the list admits the patient.
+        lines = set(disease_lines(trial))
+        failing = [r for r in failing if not _another_population_of_the_list(r, lines)]
     return failing
 
 

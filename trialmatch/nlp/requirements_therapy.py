@@ -183,8 +183,10 @@ _LINE_NOUN = (r"(?:prior\s+|previous\s+|systemic\s+|standard\s+|lines?\s+of\s+|"
               r"(?:lines?|regimens?|therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|"
               r"systemic\s+(?:therapy|therapies|treatments?))")
 _LINES_BETWEEN = re.compile(
-    rf"\b(?:between\s+)?(?P<a>{NUMBER})\s*(?:-|–|to|and|or)\s*(?P<b>{NUMBER})\s+"
-    rf"(?:{_NOT_A_LINE}\w+\s+){{0,2}}?"
+    rf"(?:\b(?:between\s+)?|(?:≥|>=|\bat\s+least)\s*)(?P<a>{NUMBER})\s*(?:-|–|to|and|or|"
+    # "≥ 1, but no more than 3 regimens", "at least 2 and up to 4 lines"
+    rf",?\s*(?:but|and)\s+(?:no\s+more\s+than|not\s+more\s+than|up\s+to|at\s+most|≤|<=))"
+    rf"\s*(?P<b>{NUMBER})\s+(?:{_NOT_A_LINE}\w+\s+){{0,2}}?"
     rf"{_LINE_NOUN}", _I)
 _LINES_MIN = re.compile(
     rf"(?:\bat\s+least|≥|>=|\bminimum\s+of|(?P<gt>>|(?<!no\s)(?<!not\s)\bmore\s+than|"
