@@ -462,8 +462,9 @@ def test_the_setting_of_a_permitted_therapy_is_no_extent(text):
     ("No locally advanced or metastatic disease",
      [("locally_advanced", True), ("metastatic", True)]),
     # "centrally confirmed" is no central nervous system
+    # ("unresectable" stacked on "locally advanced" narrows it)
     ("Unresectable locally advanced or metastatic centrally-confirmed HR+ breast cancer",
-     [("unresectable", False), ("locally_advanced", False), ("metastatic", False)]),
+     [("unresectable", False), ("metastatic", False)]),
 ])
 def test_negation_and_alternatives_of_extent(text, expected):
     assert [(r.params["extent"], r.params.get("negated", False))
@@ -635,3 +636,17 @@ def test_a_floor_and_a_ceiling_of_lines_are_both_kept(text, expected):
     (lines,) = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "prior_lines"]
     assert (lines["min"], lines["max"]) == expected
 
+
+
+@pytest.mark.parametrize("text,expected", [
+    # Words describing one disease at once: the narrower decides.
+    ("Histologically confirmed unresectable metastatic colorectal cancer", ["metastatic"]),
+    ("metastatic unresectable pancreatic adenocarcinoma", ["metastatic"]),
+    # Alternatives stay alternatives.
+    ("locally advanced, unresectable or metastatic", ["locally_advanced", "unresectable",
+                                                      "metastatic"]),
+    ("advanced or metastatic solid tumor", ["advanced", "metastatic"]),
+])
+def test_stacked_extent_words_are_one_disease(text, expected):
+    found = [r.params["extent"] for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    assert found == expected

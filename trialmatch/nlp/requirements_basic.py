@@ -439,6 +439,20 @@ _EXTENT_PATTERNS = [
 # Folded (see `Folded`): only the offsets of these matches are read.
 _EXTENT = [(name, Folded(re.compile(p, _I))) for name, p in _EXTENT_PATTERNS]
 _CURE_WORDS = re.compile(r"curative|incurable", _I)
+_WIDER_THAN = frozenset({("unresectable", "metastatic"), ("advanced", "metastatic"),
+                         ("locally_advanced", "unresectable"),
+                         ("advanced", "locally_advanced"), ("advanced", "unresectable")})
+_STACKED_BETWEEN = re.compile(r"[\s-]*(?:and\s+)?[\s-]*$", _I)
+
+
+def _adjacent_pairs(found: list[Requirement], text: str):
+    """Pairs of extents written next to each other with nothing but a space, a hyphen or
+    "and" between them ("unresectable metastatic", "metastatic and unresectable"), each
+    pair as (one, other) both ways round."""
+    for first, second in zip(found, found[1:], strict=False):
+        if first.end <= second.start and _STACKED_BETWEEN.match(text[first.end:second.start]):
+            yield first, second
+            yield second, first
 _RELAPSE_WORD = re.compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
 _NEWLY_WORDS = re.compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
 
@@ -530,6 +544,21 @@ def find_extent(text: str) -> list[Requirement]:
                 # eligible": a permission, which rules nobody out.
                 params["allowed"] = True
         out.append(requirement("extent", params, text, start, end))
+    out.sort(key=lambda r: r.start)
+    pairs = [(wider, narrower) for wider, narrower in _adjacent_pairs(out, text)
+             if (wider.params["extent"], narrower.params["extent"]) in _WIDER_THAN
+             and not wider.params.get("negated") and not narrower.params.get("negated")]
+    stacked = {id(wider) for wider, _ in pairs}
+    for wider, narrower in pairs:
+        # The narrower one speaks for both words ("locally advanced unresectable").
+        narrower.start, narrower.end = min(wider.start, narrower.start), \
+            max(wider.end, narrower.end)
+        narrower.text = text[narrower.start:narrower.end]
+    if stacked:
+        # "Unresectable metastatic colorectal cancer", "locally advanced unresectable": one
+        # disease described twice, both at once (not alternatives); the narrower word
+        # decides (unresectable narrows locally advanced; metastatic narrows unresectable).
+        out = [r for r in out if id(r) not in stacked]
     beyond_cure = [r for r in out
                    if r.params["extent"] == "advanced" and _CURE_WORDS.search(r.text)]
     if len(beyond_cure) < len(out):
