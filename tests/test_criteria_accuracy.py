@@ -650,3 +650,26 @@ def test_a_floor_and_a_ceiling_of_lines_are_both_kept(text, expected):
 def test_stacked_extent_words_are_one_disease(text, expected):
     found = [r.params["extent"] for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
     assert found == expected
+
+
+@pytest.mark.parametrize("title,conditions,any_cancer", [
+    # A bare index term beside a title naming the population: the title decides.
+    ("Intraoperative Imaging of Pituitary Adenomas by OTL", ["Neoplasms", "Pituitary Neoplasms"],
+     False),
+    ("Alpelisib in Combination With Fulvestrant for Breast Cancer", ["Breast Cancer", "Cancer"],
+     False),
+    # A title for cancer in general, or naming a type only to exclude it, keeps it.
+    ("A Digital Therapeutic Solution for Cancer Patients", ["Cancer", "Prostate Cancer"], True),
+    ("SUV on PSMA PET/CT in Non-Prostate Tumors", ["Cancer"], True),
+])
+def test_a_registry_index_term_does_not_open_a_specific_trial_to_any_cancer(
+        title, conditions, any_cancer):
+    from trialmatch.nlp.requirements_cancer import trial_oncotree_codes
+
+    assert ("_ANY" in trial_oncotree_codes(title, conditions, [])) is any_cancer
+
+
+def test_gene_modified_cells_are_a_cell_therapy():
+    text = ("The individual must have received an infusion of gene-modified cells in a "
+            "completed Kite-sponsored parent study")
+    assert _therapies(text, "inclusion") == [(True, ["cellular therapy"])]

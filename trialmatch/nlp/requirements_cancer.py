@@ -105,12 +105,27 @@ def _codes_for(text: str) -> list[str]:
             vocabulary.cancer_codes(m)]
 
 
+def _names_only_specific_cancers(title: str) -> bool:
+    """Does the title name cancer types and no cancer in general ("Pituitary Adenomas",
+    "Esophageal Cancer", not "Cancer Patients" or "Solid Tumors")?"""
+    matches = get_vocabulary().find_cancer_types(title)
+    if not matches or any(_NON_BEFORE.search(title[:m.start]) for m in matches):
+        return False  # none, or "Non-Prostate Tumors"
+    rest = list(title)
+    for match in matches:
+        rest[match.start:match.end] = " " * (match.end - match.start)
+    rest_text = "".join(rest)
+    return not (_TUMOUR_WORD.search(rest_text) or _SOLID.search(title) or _HEME.search(title)
+                or _ANY.search(title))
+
+
 def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str]) -> list[str]:
     """OncoTree codes of the trial's conditions, keywords and title, plus "_SOLID" (solid
     tumours), "_HEME" (haematological malignancies) and "_ANY" (any cancer, generic
     "Malignant Neoplasm"/"Cancer" conditions). Order: first seen first."""
     codes: list[str] = []
     texts = list(conditions or []) + list(keywords or []) + [title or ""]
+    indexing_only = False  # "_ANY" from a bare index term ("Neoplasms") and nothing else
     for text in texts:
         if not text:
             continue
@@ -119,8 +134,17 @@ def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str])
             codes.append("_SOLID")
         if _HEME.search(text):
             codes.append("_HEME")
-        if _ANY.search(text) or _GENERIC_CONDITION.match(text):
+        if _ANY.search(text):
             codes.append("_ANY")
+            indexing_only = False
+        elif _GENERIC_CONDITION.match(text):
+            indexing_only = indexing_only or "_ANY" not in codes
+            codes.append("_ANY")
+    if indexing_only and title and _names_only_specific_cancers(title):
+        # "Intraoperative Imaging of Pituitary Adenomas" listed under "Neoplasms; Pituitary
+        # Neoplasms": the bare index term is the registry's filing, the title names the
+        # population; a title of its own for any cancer ("... for Cancer Patients") keeps it.
+        codes = [c for c in codes if c != "_ANY"]
     if not codes:
         # The vocabulary names no type (e.g. "Leukemia", "Childhood Cancer"): fall back on the
         # broad family so the trial still reaches haematological or any-cancer patients.
