@@ -299,6 +299,10 @@ _ITEM_ALTERATION = re.compile(
 # itself: such a list is not joined.)
 
 
+_BELONGS_BEFORE = re.compile(r"[\s:=-]*$")
+_ITEM_BREAK = re.compile(r"[,;|]|\s{2,}")
+
+
 def _separates(gap: str) -> bool:
     """Whether the words between two markers only join them into one list: punctuation and
     "and"/"or", an alteration naming the item ("MET exon 14", "ALK rearrangement"), and
@@ -462,6 +466,12 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
             call = _pre_status(text[pre_from : first.start], mmr)
             if call is not None:
                 call = (call[0], call[1], pre_from + call[2])
+                if position > 0 and _BELONGS_BEFORE.match(text[previous_end:call[2]]) and \
+                        _ITEM_BREAK.search(text[call[2] + len(call[1]):first.start]):
+                    # "IDH1 wild-type, IDH2 wt", "NRAS no variant | BRAF no variant": the
+                    # words right after the previous marker, then a break, are its result,
+                    # not a cue before this one.
+                    call = None
             pre_calls.append(call)
             previous_end = group[-1].end
             if position > 0:
