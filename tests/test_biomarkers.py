@@ -416,3 +416,21 @@ def test_a_partial_response_is_not_the_progesterone_receptor(text, markers):
 ])
 def test_results_read_with_their_polarity(text, expected):
     assert [(b.marker, b.status) for b in find_biomarkers(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The words right after a marker, then a break, are its own result.
+        ("IDH1 wild-type, IDH2 wt; BRAF wt.", {"IDH1": "negative", "IDH2": "negative",
+                                              "BRAF": "negative"}),
+        ("NRAS no variant | BRAF no variant | TP53 no variant",
+         {"NRAS": "negative", "BRAF": "negative", "TP53": "negative"}),
+        ("ERBB2 not ampl ; EGFR not ampl ;", {"HER2": "negative", "EGFR": "negative"}),
+        # A cue before a marker still acts on it.
+        ("Negative for ER, positive for HER2", {"ER": "negative", "HER2": "positive"}),
+    ],
+)
+def test_each_item_of_a_result_list_keeps_its_own_result(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert found == expected
