@@ -74,6 +74,14 @@ def test_parse_tnm_ignores_what_is_not_tnm(text):
         ("Stage IIIC1 (FIGO 2018)", "IIIC1", ["group"], "IIIC1"),
         ("pT2 pN1 pM1b", "IV", ["group"], None),
         ("pT2 pN1 pM1b, stage IVA", "IVA", [], None),
+        # FIGO 2018 marks radiological (r) or pathological (p) nodes; a year may follow FIGO.
+        ("FIGO 2018 stage IIIC1r (T2b N1 M0)", "IIIC1", ["group"], "IIIC1"),
+        # The staging system named without the word "stage".
+        ("cT3b N0 M0, Grade Group 5 -> NCCN very high risk; AJCC IIIC.", "IIIC", [], None),
+        ("AJCC 8th edition IIB", "IIB", [], None),
+        # The group a disease moved from is the past.
+        ("FIGO stage IIB. Nodes positive on MRI: FIGO 2018 stage IIIC1r. Upstaged from IIB.",
+         "IIIC1", ["group"], "IIIC1"),
     ],
 )
 def test_stage_groups(text, group, derived, figo):
@@ -200,3 +208,12 @@ def test_latest_tnm_edition_decides():
             "Pathological staging: TNM 6 T3 N1 Mx. TNM 7 T3 N2 Mx.")
     stage = extract([text]).stage
     assert stage is not None and (stage.t, stage.n) == ("T3", "N2")
+
+
+def test_a_group_superseded_in_a_later_note_is_the_past():
+    from trialmatch.nlp.extract import extract
+
+    profile = extract(["Impression: Ca cervix FIGO stage IIB. Plan: chemoradiation.",
+                       "MRI pelvis: nodes positive -> FIGO 2018 stage IIIC1r (T2b N1 M0). "
+                       "Upstaged from IIB."])
+    assert profile.stage.group == "IIIC1"

@@ -27,7 +27,13 @@ from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer
 from trialmatch.nlp.grade import GradeMention
 from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import Section, section_at
-from trialmatch.nlp.tnm import StageGroupMention, TnmMention, build_stage
+from trialmatch.nlp.tnm import (
+    StageGroupMention,
+    TnmMention,
+    build_stage,
+    mark_superseded,
+    superseded_groups,
+)
 
 NOTE_SEPARATOR = "\n\n"
 MAX_PART_CHARS = 200_000
@@ -309,4 +315,10 @@ def extract(notes: list[str], *, model: str | None = None) -> Profile:
             combined.grades.extend(reading.grades)
             combined.biomarkers.extend(reading.biomarkers)
         offset += len(note) + len(NOTE_SEPARATOR)
+    # "Upstaged from IIB" in a later note: the earlier note's IIB is the past.
+    superseded = set().union(*(superseded_groups(note) for note in notes))
+    if superseded:
+        combined.groups = [(weight, marked) for (weight, _), marked in zip(
+            combined.groups, mark_superseded([g for _, g in combined.groups], superseded),
+            strict=True)]
     return _profile(combined)

@@ -15,7 +15,7 @@ every mention with its offsets so that callers can weigh them by report section.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trialmatch.models import Stage
 
@@ -45,6 +45,10 @@ _STAGE_GROUP = re.compile(
     r"prognostic|final)\s+)*stage(?:\s+group(?:ing)?)?\s*(?:\([^)]{0,25}\))?"
     r"\s*[:\-=]?\s*(?:is\s+|of\s+)?(?:ajcc\s+)?"
     r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
+    # "AJCC IIIC", "AJCC 8th ed. IIB": the staging system named, the word "stage" left out
+    # (Roman numerals only: "AJCC 8" is an edition).
+    r"|(?<![A-Za-z])AJCC\s*(?:\(?\d{1,2}(?:st|nd|rd|th)?\s*(?:ed\.?|edition)\)?\s*)?[:\-=]?\s*"
+    r"(?P<g3>IV|I{1,3})(?P<s3>[ABC][1-3]?)?(?![A-Za-z0-9])"
 )
 _LABEL_KIND = re.compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)")
 # The TNM edition a run of categories is given in, written just before it: "TNM 7 T3 N1",
@@ -64,8 +68,10 @@ _HISTORICAL_BEFORE = re.compile(
     r"(?:an?\s+|the\s+)?(?:\w+\s+){0,3}$")
 _CLINICAL = re.compile(r"(?i)clinical|\bcTNM|clinician|pre-?operative|radiolog")
 _FIGO = re.compile(
-    r"(?i)(?<![A-Za-z])FIGO\s*(?:\(\d{4}\))?\s*(?:stage)?\s*(?:\(\d{4}\))?\s*[:\-=]?\s*"
-    r"(?:stage\s*)?(?P<g>IV|I{1,3}|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
+    r"(?i)(?<![A-Za-z])FIGO\s*(?:\(?\d{4}\)?)?\s*(?:stage)?\s*(?:\(\d{4}\))?\s*[:\-=]?\s*"
+    # "IIIC1r", "IIIC2p": FIGO 2018 marks how nodes were found (radiology, pathology)
+    r"(?:stage\s*)?(?P<g>IV|I{1,3}|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?:(?<=[1-3])[rp])?"
+    r"(?![A-Za-z0-9])"
     r"|(?<![A-Za-z])stage\s+(?P<g2>IV|I{1,3}|[1-4])(?P<s2>\s?-?\s?[ABCabc][1-3]?)?\s*\(FIGO"
 )
 
@@ -274,15 +280,36 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
     for match in _STAGE_GROUP.finditer(text):
         if any(s <= match.start() < e or match.start() <= s < match.end() for s, e in figo_spans):
             continue
-        group = normalise_stage_group(match.group("g") + (match.group("s") or ""))
+        group = normalise_stage_group((match.group("g") or match.group("g3")) +
+                                      (match.group("s") or match.group("s3") or ""))
         if group:
             before = re.split(r"[.;\n]", text[max(0, match.start() - 25) : match.start()])[-1]
             context = before + match.group(0)
             mentions.append(StageGroupMention(group, "ajcc", match.start(), match.end(),
                                               match.group(0), bool(_CLINICAL.search(context)),
                                               _historical(text, *match.span())))
+    mentions = mark_superseded(mentions, superseded_groups(text))
     mentions.sort(key=lambda mention: mention.start)
     return mentions
+
+
+def superseded_groups(text: str) -> set[str]:
+    """The groups a text says the disease moved from ("Upstaged from IIB", "re-staged from
+    stage II"): the past, wherever else they are written."""
+    return {group for m in _SUPERSEDED.finditer(text)
+            if (group := normalise_stage_group(m.group(1) + (m.group(2) or "")))}
+
+
+def mark_superseded(mentions: list[StageGroupMention],
+                    superseded: set[str]) -> list[StageGroupMention]:
+    """The mentions, with those of a superseded group marked historical."""
+    if not superseded:
+        return mentions
+    return [replace(m, historical=True) if m.group in superseded else m for m in mentions]
+
+
+_SUPERSEDED = re.compile(r"(?i)\b(?:up|down|re)-?staged\s+from\s+(?:(?:FIGO|AJCC)\s+)?"
+                         r"(?:stage\s+)?(IV|I{1,3})([ABC][1-3]?)?(?![A-Za-z0-9])")
 
 
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
