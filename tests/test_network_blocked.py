@@ -222,11 +222,12 @@ def test_refresh_sends_only_the_registry_query(tmp_path, monkeypatch):
 
 
 def test_refresh_takes_no_patient_input():
-    # The command's only inputs are the store, the API URL and the registry query.
+    # The command's only inputs are the store, the API URL, the registry query and how to
+    # run: `--watch` and its `--out` run the local watch list once the registry is done.
     import inspect
 
     assert set(inspect.signature(trials_cli.refresh).parameters) == {
-        "db", "api_url", "full", "condition", "status"}
+        "db", "api_url", "full", "condition", "status", "force", "jobs", "watch", "out"}
     client = CtgovClient("http://127.0.0.1:9/api/v2")
     assert set(client.session.headers) <= {"User-Agent", "Accept", "Accept-Encoding",
                                            "Connection"}

@@ -110,11 +110,35 @@ def test_condition_and_status_filters(store, api):
     assert result.counts.added == 39
 
 
-def test_empty_incremental_run_succeeds(store, api):
+def test_unchanged_data_timestamp_stops_before_paging(store, api):
     refresh(store, client_for(api))
+    api.requests.clear()
     result = refresh(store, client_for(api))
-    assert (result.mode, result.pages, result.counts) == ("incremental", 1, UpsertCounts())
+    assert (result.outcome, result.pages, result.counts) == ("unchanged", 0, UpsertCounts())
+    assert [path for path, _ in api.requests] == ["/api/v2/version"]
+    skipped = store.runs()[-1]
+    assert (skipped["outcome"], skipped["data_timestamp"]) == ("unchanged",
+                                                               "2026-11-20T08:00:00")
+    assert "unchanged since the last successful refresh" in skipped["error"]
+    assert store.stats()["last_refresh"]["reason"] == skipped["error"]
+    # The incremental date still comes from the last run that paged.
+    assert store.last_refresh()["id"] == 1
+
+
+def test_force_pages_although_the_data_timestamp_is_unchanged(store, api):
+    refresh(store, client_for(api))
+    result = refresh(store, client_for(api), force=True)
+    assert (result.outcome, result.mode, result.pages, result.counts) == (
+        "success", "incremental", 1, UpsertCounts())
     assert [run["outcome"] for run in store.runs()] == ["success", "success"]
+
+
+def test_a_new_data_timestamp_pages_again(store, api):
+    refresh(store, client_for(api))
+    api.data_timestamp = "2026-11-21T08:00:00"
+    result = refresh(store, client_for(api))
+    assert (result.outcome, result.pages) == ("success", 1)
+    assert store.last_refresh()["data_timestamp"] == "2026-11-21T08:00:00"
 
 
 # ---------------------------------------------------------------------- transient faults
@@ -159,7 +183,7 @@ def test_requests_are_spaced_by_min_interval(store, api):
 
 def test_overlong_retry_after_fails_at_once(store, api):
     api.faults = [("status", 429, {"Retry-After": "3600"})]
-    with pytest.raises(ApiError, match="rate-limited for 3600s"):
+    with pytest.raises(ApiError, match="rate-limited for 3600 s"):
         refresh(store, client_for(api))
     assert len(api.studies_requests()) == 1
 
@@ -170,10 +194,10 @@ def test_overlong_retry_after_fails_at_once(store, api):
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
-        (("status", 500), r"failed after 3 attempts: server error \(HTTP 500\)"),
-        (("slow", 0.6), "failed after 3 attempts: no answer within 0.3s"),
-        ("truncate", "failed after 3 attempts: the answer is not valid JSON"),
-        ("drop", "failed after 3 attempts: connection failed"),
+        (("status", 500), r"failed after 3 attempts over \d+ s: server error \(HTTP 500\)"),
+        (("slow", 0.6), r"failed after 3 attempts over \d+ s: no answer within 0.3s"),
+        ("truncate", r"failed after 3 attempts over \d+ s: the answer is not valid JSON"),
+        ("drop", r"failed after 3 attempts over \d+ s: 127.0.0.1:\d+ closed the connection"),
     ],
 )
 def test_persistent_fault_fails_cleanly_and_next_run_resumes(store, api, fault, message):
@@ -327,4 +351,5 @@ def test_second_refresh_runs_once_the_first_is_done(store, api):
     thread.join()
     assert errors == []
     assert result.mode == "incremental"  # it ran after the first one finished
-    assert [r["outcome"] for r in store.runs()] == ["success", "success"]
+    # ... and saw the registry's data as the first left it.
+    assert [r["outcome"] for r in store.runs()] == ["success", "unchanged"]

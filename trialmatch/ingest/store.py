@@ -496,6 +496,8 @@ class TrialStore:
             f"WHERE c.code IN ({_IDS})",
         ]
         params: list[Any] = [_json([sql_text(str(code)) for code in codes])]
+        # Studies the registry no longer returns are kept (for `show`) but never matched.
+        sql.append("AND c.nct_id NOT IN (SELECT nct_id FROM removed_trials)")
         if statuses is not None:
             sql.append(f"AND t.overall_status IN ({_IDS})")
             params.append(_json([sql_text(s).upper() for s in statuses]))
@@ -801,6 +803,7 @@ class TrialStore:
             "by_phase": by_phase,
             "top_conditions": top_conditions,
             "parsed": self.conn.execute("SELECT count(*) FROM trial_parse").fetchone()[0],
+            "removed": self.conn.execute("SELECT count(*) FROM removed_trials").fetchone()[0],
             "last_refresh": _run_summary(latest[0]) if latest else None,
             "last_successful_refresh": self.last_refresh(),
         }
@@ -825,16 +828,40 @@ class TrialStore:
         return cursor.lastrowid
 
     def mark_abandoned_runs(self) -> int:
-        """Runs left 'running' by a process that died become 'interrupted'.
+        """Runs left 'running' by a process that died become 'interrupted', saying how far
+        they got and when they last stored a page (that time is also their `finished`).
 
         Only call this while holding the refresh lock: then no live run can be 'running'.
         """
         self._require_writable()
-        return self.conn.execute(
-            "UPDATE refresh_runs SET outcome = 'interrupted', "
-            "error = coalesce(error, 'the process ended before the run finished') "
-            "WHERE outcome = 'running'"
-        ).rowcount
+        rows = self._rows("SELECT * FROM refresh_runs WHERE outcome = 'running'", ())
+        for run in rows:
+            last = run["progress_at"] or run["started"]
+            stored = run["added"] + run["updated"] + run["unchanged"]
+            how_far = (f"after {run['pages']} pages ({stored} studies stored), last page at "
+                       f"{last}" if run["pages"] else f"before its first page (started {last})")
+            self.conn.execute(
+                "UPDATE refresh_runs SET outcome = 'interrupted', finished = ?, error = ? "
+                "WHERE id = ? AND outcome = 'running'",
+                (last, f"the refresh process ended {how_far}; the next refresh resumes it"
+                 if run["resume_token"] else f"the refresh process ended {how_far}",
+                 run["id"]),
+            )
+        return len(rows)
+
+    def record_unchanged_run(self, *, mode: str, query: str, data_timestamp: str) -> int:
+        """Record a run that asked for nothing: the registry's data timestamp had not moved
+        since the last successful run. Returns its id."""
+        self._require_writable()
+        stamp = _now()
+        cursor = self.conn.execute(
+            "INSERT INTO refresh_runs (started, finished, data_timestamp, mode, query, "
+            "outcome, error) VALUES (?, ?, ?, ?, ?, 'unchanged', ?)",
+            (stamp, stamp, data_timestamp, mode, query,
+             f"registry data unchanged since the last successful refresh (data timestamp "
+             f"{data_timestamp})"),
+        )
+        return cursor.lastrowid
 
     def resumable_run(self, query: str) -> dict[str, Any] | None:
         """The latest run if it stopped part-way through the same query with a checkpoint."""
@@ -875,34 +902,67 @@ class TrialStore:
         *,
         next_token: str | None,
         skipped: int = 0,
+        converge: bool = False,
+        parser: ParsingPool | None = None,
     ) -> UpsertCounts:
         """Store one API page and advance the run's checkpoint in the same transaction.
 
-        The last page (no `next_token`) also marks the run successful in that transaction,
-        so a run is successful exactly when all its pages are stored.
+        Every study of the page is marked as seen by the run (and no longer removed). The
+        last page (no `next_token`) also marks the run successful in that transaction, so a
+        run is successful exactly when all its pages are stored; with `converge` (a full run
+        of the default scope) it also marks as removed every stored study the run did not
+        see. `parser` (a `ParsingPool` kept for the whole run) parses criteria in worker
+        processes; without it `annotate` runs here.
         """
         records: list[StudyRecord] = []
         for study in studies:
             records.append(study if isinstance(study, StudyRecord) else normalize_study(study))
+        seen = _json(sorted({record.nct_id for record in records}))
 
         def checkpoint(counts: UpsertCounts) -> None:
             counts.skipped += skipped
+            stamp = _now()
+            self.conn.execute(
+                f"UPDATE trials SET last_seen_run = ? WHERE nct_id IN ({_IDS})", (run_id, seen))
+            self.conn.execute(f"DELETE FROM removed_trials WHERE nct_id IN ({_IDS})", (seen,))
             self.conn.execute(
                 "UPDATE refresh_runs SET added = added + ?, updated = updated + ?, "
                 "unchanged = unchanged + ?, skipped = skipped + ?, pages = pages + 1, "
-                "resume_token = ? WHERE id = ?",
+                "resume_token = ?, progress_at = ? WHERE id = ?",
                 (counts.added, counts.updated, counts.unchanged, counts.skipped, next_token,
-                 run_id),
+                 stamp, run_id),
             )
             if next_token is None:
+                removed = self._mark_unseen_removed(run_id, stamp) if converge else 0
                 self.conn.execute(
-                    "UPDATE refresh_runs SET outcome = 'success', finished = ?, error = NULL "
-                    "WHERE id = ?",
-                    (_now(), run_id),
+                    "UPDATE refresh_runs SET outcome = 'success', finished = ?, error = NULL, "
+                    "removed = ? WHERE id = ?",
+                    (stamp, removed, run_id),
                 )
 
-        with ParsingPool(annotate, 1) as parser:
+        if parser is not None:
             return self._write_batch(records, parser, checkpoint)
+        with ParsingPool(annotate, 1) as own_parser:
+            return self._write_batch(records, own_parser, checkpoint)
+
+    def _mark_unseen_removed(self, run_id: int, stamp: str) -> int:
+        """Within the last page's transaction: every stored study that an earlier refresh
+        returned and this run did not is one the registry no longer returns. Returns how
+        many were newly marked. Studies only ever loaded by `ingest` are left alone: a bulk
+        export or a folder of files may hold studies outside the refresh's scope."""
+        return self.conn.execute(
+            "INSERT INTO removed_trials (nct_id, removed_at, run_id) "
+            "SELECT nct_id, ?, ? FROM trials WHERE last_seen_run IS NOT NULL "
+            "AND last_seen_run != ? AND nct_id NOT IN (SELECT nct_id FROM removed_trials)",
+            (stamp, run_id, run_id),
+        ).rowcount
+
+    def removal(self, nct_id: str) -> dict[str, Any] | None:
+        """When and by which refresh run a stored study was found removed from the registry,
+        or None while the registry still returns it."""
+        rows = self._rows("SELECT removed_at, run_id FROM removed_trials WHERE nct_id = ?",
+                          (_nct_key(nct_id),))
+        return dict(rows[0]) if rows else None
 
     def end_run(
         self, run_id: int, *, outcome: str, error: str | None = None,
@@ -1134,5 +1194,9 @@ def _screening_trial(
 
 def _run_summary(row: sqlite3.Row) -> dict[str, Any]:
     keys = ("id", "started", "finished", "data_timestamp", "mode", "outcome", "added",
-            "updated", "unchanged", "skipped", "error")
-    return {key: row[key] for key in keys}
+            "updated", "unchanged", "skipped", "pages", "removed", "progress_at", "error")
+    summary = {key: row[key] for key in keys}
+    # Why the run ended as it did (a failure's message, an interruption's extent, an
+    # unchanged registry), under the name a reader of `stats --json` looks for.
+    summary["reason"] = row["error"]
+    return summary
