@@ -17,7 +17,12 @@ from ctgov_fake import FakeCtgov, make_studies, make_study
 
 from trialmatch.errors import ApiError, StoreError
 from trialmatch.ingest.client import CtgovClient, RetryPolicy
-from trialmatch.ingest.refresh import CANCER_CONDITION, refresh, refresh_lock
+from trialmatch.ingest.refresh import (
+    CANCER_CONDITION,
+    refresh,
+    refresh_lock,
+    settle_abandoned_runs,
+)
 from trialmatch.ingest.store import TrialStore, UpsertCounts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -313,6 +318,12 @@ def test_killed_refresh_leaves_a_consistent_db_and_the_next_run_finishes(store, 
     [run] = store.runs()
     assert (run["outcome"], run["resume_token"]) == ("running", "tok-30-x")
     assert store.last_refresh() is None
+    # Its lock is free: the run is found and marked interrupted, with how far it got.
+    assert settle_abandoned_runs(store) == 1
+    [run] = store.runs()
+    assert run["outcome"] == "interrupted" and run["finished"] == run["progress_at"]
+    assert run["error"].startswith("the refresh process ended after 2 pages (30 studies "
+                                   "stored), last page at ")
 
     result = refresh(store, client_for(api))
     assert result.resumed and result.counts == UpsertCounts(added=10)
@@ -353,3 +364,51 @@ def test_second_refresh_runs_once_the_first_is_done(store, api):
     assert result.mode == "incremental"  # it ran after the first one finished
     # ... and saw the registry's data as the first left it.
     assert [r["outcome"] for r in store.runs()] == ["success", "unchanged"]
+
+
+# ---------------------------------------------------------------------- removals
+
+
+def removed_ids(store):
+    return {row[0] for row in store.conn.execute("SELECT nct_id FROM removed_trials")}
+
+
+def test_full_refresh_marks_studies_the_registry_dropped(store, api):
+    refresh(store, client_for(api))
+    gone = api.studies.pop(7)["protocolSection"]["identificationModule"]["nctId"]
+    api.data_timestamp = "2026-11-21T08:00:00"
+    incremental = refresh(store, client_for(api))
+    assert (incremental.mode, incremental.removed, removed_ids(store)) == ("incremental", 0,
+                                                                            set())
+    filtered = refresh(store, client_for(api), full=True, statuses=["RECRUITING"])
+    assert (filtered.mode, filtered.removed) == ("full", 0)  # a partial scope proves nothing
+    result = refresh(store, client_for(api), full=True)
+    assert (result.removed, removed_ids(store)) == (1, {gone})
+    assert store.count() == 40  # kept
+    assert store.removal(gone)["run_id"] == result.run_id
+    assert store.get_run(result.run_id)["removed"] == 1
+    # Back in the registry: no longer removed, from the page that returns it.
+    api.studies.append(make_study(gone, last_update="2026-11-25"))
+    again = refresh(store, client_for(api), full=True)
+    assert (again.removed, removed_ids(store)) == (0, set())
+
+
+def test_removed_studies_are_never_matching_candidates(tmp_path):
+    from test_store import annotate_by_condition
+
+    with TrialStore.open(tmp_path / "trials.db") as own, \
+            FakeCtgov(make_studies(3), page_size=15) as fake:
+        refresh(own, client_for(fake), annotate=annotate_by_condition)
+        ids = own.candidate_ids(["NSCLC"], statuses=None, age=None, sex=None)
+        assert ids == ["NCT90000001", "NCT90000002", "NCT90000003"]
+        del fake.studies[0]
+        refresh(own, client_for(fake), annotate=annotate_by_condition, full=True)
+        assert own.candidate_ids(["NSCLC"], statuses=None, age=None, sex=None) == [
+            "NCT90000002", "NCT90000003"]
+
+
+def test_full_refresh_leaves_studies_only_ingested_from_files(store, api):
+    store.upsert_studies([make_study("NCT99999999")])
+    refresh(store, client_for(api))
+    assert refresh(store, client_for(api), full=True).removed == 0
+    assert removed_ids(store) == set()
