@@ -412,3 +412,29 @@ def test_full_refresh_leaves_studies_only_ingested_from_files(store, api):
     refresh(store, client_for(api))
     assert refresh(store, client_for(api), full=True).removed == 0
     assert removed_ids(store) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short message", 40, "short message"),
+        ("line one\nline two", 40, "line one line two"),
+        ("the server said: connection refused by the upstream gateway", 40,
+         "the server said: connection refused by…"),
+        ("x" * 50, 20, "x" * 19 + "…"),  # one long word: cut, but only then
+    ],
+)
+def test_messages_are_cut_between_words(text, limit, expected):
+    from trialmatch.errors import one_line
+
+    assert one_line(text, limit) == expected
+    assert len(one_line(text, limit)) <= limit
+
+
+def test_refused_request_names_what_to_check(store, api):
+    api.version_faults = [("status", 404)]
+    with pytest.raises(ApiError) as raised:
+        refresh(store, client_for(api))
+    assert str(raised.value).endswith("(check that --api-url is the API's base URL, e.g. "
+                                      "https://clinicaltrials.gov/api/v2)")
+    assert "/version was refused (HTTP 404): fault" in str(raised.value)
