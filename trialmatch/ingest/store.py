@@ -255,8 +255,19 @@ class TrialStore:
         batch_size: int,
         progress: Progress | None,
     ) -> UpsertCounts:
+        # With worker processes, a batch is parsed while the one before it is written (and
+        # the next is read and normalised): parsing and writing each wait for the other
+        # otherwise, and together they were slower than either alone.
         counts = UpsertCounts()
         batch: list[StudyRecord] = []
+        in_flight: _PreparedBatch | None = None
+
+        def write(prepared: _PreparedBatch) -> None:
+            nonlocal counts
+            counts += self._commit_batch(prepared, parser)
+            if progress:
+                progress(len(prepared.records))
+
         for study in studies:
             if isinstance(study, StudyRecord):
                 batch.append(study)
@@ -269,14 +280,17 @@ class TrialStore:
                     if progress:
                         progress(1)
             if len(batch) >= batch_size:
-                counts += self._write_batch(batch, parser)
-                if progress:
-                    progress(len(batch))
-                batch = []
+                prepared = self._prepare_batch(batch, parser)
+                if in_flight is not None:
+                    write(in_flight)
+                in_flight, batch = prepared, []
         if batch:
-            counts += self._write_batch(batch, parser)
-            if progress:
-                progress(len(batch))
+            prepared = self._prepare_batch(batch, parser)
+            if in_flight is not None:
+                write(in_flight)
+            in_flight = prepared
+        if in_flight is not None:
+            write(in_flight)
         return counts
 
     def _write_batch(
@@ -286,21 +300,48 @@ class TrialStore:
         checkpoint: Callable[[UpsertCounts], None] | None = None,
     ) -> UpsertCounts:
         """Write one batch in one transaction; `checkpoint` runs inside it before COMMIT."""
+        return self._commit_batch(self._prepare_batch(records, parser), parser, checkpoint)
+
+    def _prepare_batch(self, records: Sequence[StudyRecord],
+                       parser: ParsingPool) -> _PreparedBatch:
+        """Start parsing the new or changed trials of a batch (in the workers when there
+        are any, so the caller can write another batch meanwhile)."""
         self._require_writable()
         unique = list({record.nct_id: record for record in records}.values())
         ids = _json([record.nct_id for record in unique])
-        stored = self._stored_hashes(ids)
-        parsed = self._parsed_ids(ids) if parser else set()
-
-        # Parse outside the write transaction so the write lock is held only for writing.
-        annotations: dict[str, TrialAnnotation | None] = {}
+        texts: list[TrialText] = []
         if parser:
+            stored = self._stored_hashes(ids)
+            parsed = self._parsed_ids(ids)
             texts = [
                 record.trial_text() for record in unique
                 if stored.get(record.nct_id) != record.content_hash
                 or record.nct_id not in parsed
             ]
-            annotations = dict(zip([t.nct_id for t in texts], parser.run(texts), strict=True))
+        return _PreparedBatch(records, unique, ids, [t.nct_id for t in texts],
+                              parser.start(texts) if texts else iter(()))
+
+    def _commit_batch(
+        self,
+        prepared: _PreparedBatch,
+        parser: ParsingPool,
+        checkpoint: Callable[[UpsertCounts], None] | None = None,
+    ) -> UpsertCounts:
+        """Write a prepared batch in one transaction; `checkpoint` runs inside it before
+        COMMIT."""
+        records, unique, ids = prepared.records, prepared.unique, prepared.ids
+        # Parse outside the write transaction so the write lock is held only for writing.
+        annotations: dict[str, TrialAnnotation | None] = dict(
+            zip(prepared.parsing_ids, prepared.parsing, strict=True))
+        if parser:
+            # A batch written since this one was prepared may have changed a trial that
+            # looked unchanged then (the same study twice in one load): parse it now.
+            stored, parsed = self._stored_hashes(ids), self._parsed_ids(ids)
+            late = [record.trial_text() for record in unique
+                    if record.nct_id not in annotations
+                    and (stored.get(record.nct_id) != record.content_hash
+                         or record.nct_id not in parsed)]
+            annotations.update(zip([t.nct_id for t in late], parser.run(late), strict=True))
 
         # A study repeated within one batch is stored once (the last copy wins); the earlier
         # copies count as unchanged so that every study looked at is counted once.
@@ -1056,13 +1097,31 @@ class ParsingPool:
 
     def run(self, texts: Sequence[TrialText]) -> list[TrialAnnotation | None]:
         """One annotation per text (None where parsing failed), in order."""
+        return list(self.start(texts))
+
+    def start(self, texts: Sequence[TrialText]) -> Iterator[TrialAnnotation | None]:
+        """Start parsing `texts`; the annotations come, in order, as the iterator is read.
+        With worker processes the work is under way at once (the caller may do other work
+        meanwhile); without, it is done here, now."""
         if self.annotate is None:
-            return [None] * len(texts)
+            return iter([None] * len(texts))
         task = functools.partial(_safe_annotate, self.annotate)
         if self._pool is None or len(texts) < 2:
-            return [task(text) for text in texts]
+            return iter([task(text) for text in texts])
         chunk = max(1, len(texts) // (self.jobs * 4))
-        return list(self._pool.map(task, texts, chunksize=chunk))
+        return self._pool.map(task, texts, chunksize=chunk)
+
+
+@dataclass
+class _PreparedBatch:
+    """A batch whose parsing has started: its records (unique by id, and as given) and the
+    annotations to come, in the order of `parsing_ids`."""
+
+    records: Sequence[StudyRecord]
+    unique: list[StudyRecord]
+    ids: str
+    parsing_ids: list[str]
+    parsing: Iterator[TrialAnnotation | None]
 
 
 def _safe_annotate(annotate: Annotate, text: TrialText) -> TrialAnnotation | None:
