@@ -237,6 +237,9 @@ def test_refresh_refused_connection_is_one_complete_line(db):
         (["--api-url", "https://clinicaltrials.gov/api/v2?format=json"],
          "must not carry a query"),
         (["--api-url", "http://localhost:http/api/v2"], "is not a valid URL"),
+        (["--api-url", "https://clinicaltrials.gov"], "ClinicalTrials.gov serves the API at "
+         "/api/v2 (use https://clinicaltrials.gov/api/v2)"),
+        (["--api-url", "https://www.clinicaltrials.gov/api/v1"], "serves the API at /api/v2"),
     ],
 )
 def test_refresh_options_are_checked_before_any_request(db, arguments, message):

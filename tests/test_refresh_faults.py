@@ -287,6 +287,8 @@ def test_interrupt_marks_the_run_and_next_run_resumes(store, api):
     with pytest.raises(KeyboardInterrupt):
         refresh(store, client_for(api), on_page=interrupt_after_first_page)
     assert store.runs()[0]["outcome"] == "interrupted"
+    assert store.runs()[0]["error"] == ("interrupted by the user after 1 pages of this run; "
+                                        "the next refresh resumes it")
     assert_consistent(store, trials=15)
     result = refresh(store, client_for(api))
     assert result.resumed and result.counts.added == 25

@@ -261,6 +261,18 @@ def test_refresh_then_watch_from_one_cron_line(tmp_path, monkeypatch):
     assert MARKER not in first.output + second.output + third.output
 
 
+def test_a_failed_refresh_does_not_run_the_watch(tmp_path, monkeypatch):
+    db, case, out = tmp_path / "trials.db", write_case(tmp_path / "case.yaml"), tmp_path / "d"
+    monkeypatch.setattr(trials_cli, "CtgovClient", lambda url: CtgovClient(url, policy=FAST))
+    with FakeCtgov(registry()) as api:
+        assert runner.invoke(app, ["watch", "add", str(case), "--db", str(db)]).exit_code == 0
+        api.faults = [("status", 500)] * 2
+        result = runner.invoke(app, ["refresh", "--db", str(db), "--api-url", api.url,
+                                     "--jobs", "1", "--watch", "--out", str(out)])
+    assert result.exit_code == 1 and "server error (HTTP 500)" in result.stderr
+    assert "watch:" not in result.stdout and not out.exists()
+
+
 def test_watch_list_add_and_remove(tmp_path):
     db = tmp_path / "trials.db"
     case = write_case(tmp_path / "case.yaml")
@@ -347,3 +359,15 @@ def test_compare_names_what_changed(before, now, stored, expected):
     for kind, reasons in expected.items():
         if kind == "verdict_changed":
             assert found[kind][0]["because"] == reasons
+
+
+def test_compare_reports_a_newly_available_protocol_once():
+    osimertinib = {"biomarker": "EGFR exon 19 deletion", "therapy": "osimertinib",
+                   "source": "FDA label osimertinib 2018"}
+    amivantamab = {"biomarker": "EGFR exon 19 deletion", "therapy": "amivantamab",
+                   "source": "FDA label amivantamab 2024"}
+    previous = _state({}, [osimertinib])
+    current = _state({}, [osimertinib, amivantamab])
+    changes = compare(previous, current, CaseChanges("c"), lookup=lambda ids: {})
+    assert changes.new_protocols == [amivantamab] and changes.count == 1
+    assert compare(current, current, CaseChanges("c"), lookup=lambda ids: {}).count == 0

@@ -50,6 +50,8 @@ OVERALL_STATUSES = (
 )
 # Endpoints a user may paste by mistake where the base URL is wanted.
 _ENDPOINTS = ("studies", "version", "stats")
+# The public registry's hosts, whose API base path is known.
+_PUBLIC_HOSTS = ("clinicaltrials.gov", "www.clinicaltrials.gov")
 
 
 @dataclass
@@ -105,10 +107,14 @@ def check_api_url(url: str) -> str:
     if parts.query or parts.fragment:
         raise UsageError(f"--api-url {one_line(text, 80)!r} must not carry a query or a "
                          "fragment", hint=f"give the API's base URL only, {example}")
-    last = parts.path.rstrip("/").rsplit("/", 1)[-1].lower()
+    path = parts.path.rstrip("/")
+    last = path.rsplit("/", 1)[-1].lower()
     if last in _ENDPOINTS:
         raise UsageError(f"--api-url {one_line(text, 80)!r} names the /{last} endpoint, "
                          "not the API's base URL", hint=f"drop '/{last}', {example}")
+    if parts.hostname.lower() in _PUBLIC_HOSTS and path.lower() != "/api/v2":
+        raise UsageError(f"--api-url {one_line(text, 80)!r}: ClinicalTrials.gov serves the "
+                         "API at /api/v2", hint="use https://clinicaltrials.gov/api/v2")
     return text.rstrip("/")
 
 
@@ -330,7 +336,9 @@ def _page_through(
                 break
             token = next_token
     except KeyboardInterrupt:
-        store.end_run(run_id, outcome="interrupted", error="interrupted by the user")
+        store.end_run(run_id, outcome="interrupted",
+                      error=f"interrupted by the user after {result.pages} pages of this run; "
+                      "the next refresh resumes it")
         raise
     except Exception as error:
         store.end_run(run_id, outcome="failed", error=one_line(str(error), 500))
