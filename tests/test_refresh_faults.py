@@ -130,6 +130,12 @@ def test_unchanged_data_timestamp_stops_before_paging(store, api):
     assert store.last_refresh()["id"] == 1
 
 
+def test_another_scope_pages_although_the_data_timestamp_is_unchanged(store, api):
+    refresh(store, client_for(api))
+    result = refresh(store, client_for(api), statuses=["RECRUITING"])
+    assert (result.outcome, result.pages) == ("success", 1)
+
+
 def test_force_pages_although_the_data_timestamp_is_unchanged(store, api):
     refresh(store, client_for(api))
     result = refresh(store, client_for(api), force=True)

@@ -257,7 +257,8 @@ def refresh(
             store.end_run(run_id, outcome="failed", error=one_line(str(error), 500))
             raise
         if (previous is None and not force and mode == "incremental" and stamp is not None
-                and stamp == last_success.get("data_timestamp")):
+                and stamp == last_success.get("data_timestamp")
+                and _same_scope(store.get_run(last_success["id"])["query"], params)):
             run_id = store.record_unchanged_run(mode=mode, query=query, data_timestamp=stamp)
             log.info("registry data unchanged since the last successful refresh (%s)", stamp)
             return RefreshResult(run_id=run_id, mode=mode, resumed=False, since=since,
@@ -343,6 +344,17 @@ def _page_through(
     except Exception as error:
         store.end_run(run_id, outcome="failed", error=one_line(str(error), 500))
         raise
+
+
+def _same_scope(stored_query: str, params: dict[str, Any]) -> bool:
+    """Did a stored run ask for the same studies (condition and statuses) as `params`?
+    Only then does an unchanged data timestamp mean there is nothing new for this query."""
+    try:
+        stored = json.loads(stored_query)
+    except ValueError:
+        return False
+    keys = ("query.cond", "filter.overallStatus")
+    return isinstance(stored, dict) and all(stored.get(k) == params.get(k) for k in keys)
 
 
 def _data_timestamp(client: CtgovClient) -> str | None:
