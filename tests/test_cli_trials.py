@@ -295,6 +295,26 @@ def test_stats_finds_a_refresh_whose_process_died(db):
     assert "Last refresh: interrupted (full)" in human and "the next refresh resumes it" in human
 
 
+def test_stats_on_a_read_only_store_still_says_the_refresh_died(db, monkeypatch):
+    from trialmatch.ingest.store import TrialStore
+
+    with TrialStore.open(db) as store:
+        run_id = store.start_run(mode="full", query="{}", data_timestamp=None)
+        store.apply_page(run_id, make_studies(15), None, next_token="tok-15-x")
+    writable = TrialStore.open
+
+    def read_only(path, *, readonly=False):
+        if not readonly:
+            from trialmatch.errors import StoreError
+            raise StoreError("read-only file system")
+        return writable(path, readonly=True)
+
+    monkeypatch.setattr(TrialStore, "open", read_only)
+    document = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    assert document["last_refresh"]["outcome"] == "interrupted"
+    assert "after 1 pages (not recorded" in document["last_refresh"]["reason"]
+
+
 def test_stats_leaves_a_live_refresh_running(db):
     from trialmatch.ingest.store import TrialStore
 

@@ -211,6 +211,12 @@ def stats(
             with contextlib.suppress(TrialmatchError), TrialStore.open(path) as store:
                 settle_abandoned_runs(store)
                 document = store.stats()
+            latest = document["last_refresh"]
+            if latest["outcome"] == "running" and lock_is_free(path):
+                # Not writable here: say what happened without recording it.
+                latest.update(outcome="interrupted", reason="the refresh process ended "
+                              f"after {latest['pages']} pages (not recorded: the store is not "
+                              "writable here); the next refresh resumes it")
     if as_json:
         print_json(document)
         return
