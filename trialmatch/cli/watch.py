@@ -26,6 +26,7 @@ from trialmatch.cli.app import (
     resolve_db,
     setup_logging,
 )
+from trialmatch.errors import StoreError
 
 watch_app = typer.Typer(
     help="Follow cases: re-match them after each refresh and report only what changed.",
@@ -129,8 +130,6 @@ def run_watch_list(db_path: Path, out: Path | None) -> None:
     setup_logging()
     with cli_errors(stamped=True):
         if not db_path.exists():
-            from trialmatch.errors import StoreError
-
             raise StoreError(f"no trial database at {db_path}; run `trialmatch refresh` "
                              "first")
         with TrialStore.open(db_path) as store:

@@ -338,8 +338,8 @@ def add_cases(store: TrialStore, paths: list[Path]) -> list[tuple[str, bool]]:
         if ids.count(case_id) > 1:
             raise _duplicate(case_id)
     watch_list = WatchList(store)
-    return [(case_id, watch_list.add(case_id, path, print_, document))
-            for path, case_id, document, print_ in read]
+    return [(case_id, watch_list.add(case_id, path, case_fingerprint, document))
+            for path, case_id, document, case_fingerprint in read]
 
 
 def _duplicate(case_id: str) -> TrialmatchError:
@@ -355,14 +355,14 @@ def _current_case(watched: WatchedCase, warnings: list[str]) -> tuple[WatchedCas
         warnings.append(f"case {watched.case_id}: its file {path} is gone; the copy read "
                         f"{watched.read_at} was used")
         return watched, False
-    case_id, document, print_ = read_watched(path)
-    if print_ == watched.fingerprint:
+    case_id, document, case_fingerprint = read_watched(path)
+    if case_fingerprint == watched.fingerprint:
         return watched, False
     if case_id != watched.case_id:
         raise InputError(f"{path}: its id changed from {watched.case_id!r:.60}",
                          hint="remove the watched case and add the file again")
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    return dataclasses.replace(watched, document=document, fingerprint=print_,
+    return dataclasses.replace(watched, document=document, fingerprint=case_fingerprint,
                                read_at=stamp), True
 
 
@@ -558,7 +558,7 @@ def file_state(watched: WatchedCase) -> str:
     if not path.exists():
         return "missing"
     try:
-        _, _, print_ = read_watched(path)
+        _, _, case_fingerprint = read_watched(path)
     except TrialmatchError:
         return "unreadable"
-    return "unchanged" if print_ == watched.fingerprint else "changed"
+    return "unchanged" if case_fingerprint == watched.fingerprint else "changed"
