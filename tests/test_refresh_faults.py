@@ -185,6 +185,24 @@ def test_retry_after_is_honoured_and_backoff_grows(store, api):
     assert 1.0 <= second <= 2.0  # second retry: 0.5 * 2, plus up to as much jitter
 
 
+def test_the_next_page_is_asked_for_while_this_one_is_stored(store, api):
+    seen_during_first_page = []
+
+    def on_page(studies, total):
+        if not seen_during_first_page:
+            for _ in range(200):  # the next request arrives while page 1 is being handled
+                if len(api.studies_requests()) >= 2:
+                    break
+                threading.Event().wait(0.025)
+            seen_during_first_page.append(len(api.studies_requests()))
+
+    result = refresh(store, client_for(api), on_page=on_page)
+    assert seen_during_first_page == [2]
+    assert result.counts == UpsertCounts(added=40)
+    assert [r.get("pageToken") for r in api.studies_requests()] == [None, "tok-15-x",
+                                                                    "tok-30-x"]
+
+
 def test_requests_are_spaced_by_min_interval(store, api):
     sleep = SleepRecorder()
     refresh(store, client_for(api, RetryPolicy(min_interval=5.0), sleep))
@@ -311,12 +329,18 @@ refresh(store, CtgovClient(sys.argv[2], policy=RetryPolicy(timeout=30, min_inter
 
 
 def test_killed_refresh_leaves_a_consistent_db_and_the_next_run_finishes(store, api):
-    api.faults = [None, None, "hang"]  # the third page never answers; the process is killed
+    # The third page never answers; once the second is stored (it is written while the
+    # third is asked for), the process is killed.
+    api.faults = [None, None, "hang"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(store.path), api.url], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert api.hanging.wait(20), child.communicate(timeout=5)
+        for _ in range(400):  # at most 20 s; a loaded machine writes slowly
+            if store.count() == 30:
+                break
+            threading.Event().wait(0.05)
     finally:
         child.kill()
         child.wait(10)

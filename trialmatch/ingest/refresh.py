@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -297,16 +298,21 @@ def _page_through(
     """Ask for and store the pages of a run from `token` on, recording in `result`; the run
     is marked failed or interrupted when this stops early."""
     run_id, resumed, mode = result.run_id, result.resumed, result.mode
+
+    def ask(page_token: str | None) -> _PageFetch:
+        page_params = dict(params)
+        if page_token:
+            page_params["pageToken"] = page_token
+        else:
+            page_params["countTotal"] = "true"
+        return _PageFetch(client, page_params)
+
     try:
         total: int | None = None
+        fetch = ask(token)
         while True:
-            page_params = dict(params)
-            if token:
-                page_params["pageToken"] = token
-            else:
-                page_params["countTotal"] = "true"
             try:
-                page = client.studies_page(page_params)
+                page = fetch.result()
             except RequestRejected as error:
                 if not (resumed and result.pages == 0):
                     raise
@@ -318,13 +324,17 @@ def _page_through(
                               clear_checkpoint=True)
                 run_id = store.start_run(mode=mode, query=query,
                                          data_timestamp=result.data_timestamp)
-                result.run_id, result.resumed, resumed, token = run_id, False, False, None
+                result.run_id, result.resumed, resumed = run_id, False, False
+                fetch = ask(None)
                 continue
             if isinstance(page.get("totalCount"), int):
                 total = page["totalCount"]
             next_token = page.get("nextPageToken") or None
             if next_token is not None and not isinstance(next_token, str):
                 raise ApiError(f"the API sent a malformed nextPageToken: {next_token!r:.40}")
+            if next_token is not None:
+                # The next page is on its way while this one is parsed and stored.
+                fetch = ask(next_token)
             records, skipped = _valid_records(page["studies"], result.pages)
             result.counts += store.apply_page(
                 run_id, records, None, next_token=next_token, skipped=skipped,
@@ -335,7 +345,6 @@ def _page_through(
                 on_page(len(page["studies"]), total)
             if next_token is None:
                 break
-            token = next_token
     except KeyboardInterrupt:
         store.end_run(run_id, outcome="interrupted",
                       error=f"interrupted by the user after {result.pages} pages of this run; "
@@ -344,6 +353,33 @@ def _page_through(
     except Exception as error:
         store.end_run(run_id, outcome="failed", error=one_line(str(error), 500))
         raise
+
+
+class _PageFetch:
+    """One `/studies` request on a thread of its own, so that the next page travels while
+    the current one is parsed and written (the requests themselves stay one at a time). A
+    daemon thread: a run that stops early never waits for it."""
+
+    def __init__(self, client: CtgovClient, params: dict[str, Any]):
+        self._page: dict[str, Any] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fetch, args=(client, params),
+                                        name="trialmatch-page-fetch", daemon=True)
+        self._thread.start()
+
+    def _fetch(self, client: CtgovClient, params: dict[str, Any]) -> None:
+        try:
+            self._page = client.studies_page(params)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller by result()
+            self._error = error
+
+    def result(self) -> dict[str, Any]:
+        """The page, or the request's exception raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._page is not None
+        return self._page
 
 
 def _same_scope(stored_query: str, params: dict[str, Any]) -> bool:
