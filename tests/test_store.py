@@ -481,3 +481,29 @@ def test_refresh_parses_in_worker_processes_with_jobs(tmp_path):
                 annotate=annotate_with_pid, jobs=2)
         codes = {row[0] for row in store.conn.execute("SELECT DISTINCT code FROM trial_codes")}
     assert codes and f"PID{os.getpid()}" not in codes  # every page parsed by the workers
+
+
+def annotate_slowly(text: TrialText) -> TrialAnnotation:
+    """The test parser, slow enough that the next API page arrives while a page is parsed."""
+    import time
+
+    time.sleep(0.01)
+    return annotate_by_condition(text)
+
+
+def test_refresh_parses_the_next_page_while_writing_this_one(tmp_path):
+    from ctgov_fake import FakeCtgov
+
+    from trialmatch.ingest.client import CtgovClient, RetryPolicy
+    from trialmatch.ingest.refresh import refresh
+
+    studies = make_studies(40)
+    studies[20] = make_study(None)  # page 2's sixth study cannot be stored
+    with FakeCtgov(studies, page_size=15) as api, \
+            TrialStore.open(tmp_path / "trials.db") as store:
+        result = refresh(store, CtgovClient(api.url, policy=RetryPolicy(min_interval=0)),
+                         annotate=annotate_slowly, jobs=2)
+        assert (result.pages, result.counts) == (3, UpsertCounts(added=39, skipped=1))
+        assert _table_count(store, "trial_parse") == 39
+        run = store.get_run(result.run_id)
+        assert (run["outcome"], run["pages"], run["resume_token"]) == ("success", 3, None)

@@ -25,7 +25,13 @@ from urllib.parse import urlsplit
 from trialmatch.errors import ApiError, StoreError, UsageError, one_line
 from trialmatch.ingest.client import CtgovClient, RequestRejected
 from trialmatch.ingest.normalize import InvalidStudyError, normalize_study
-from trialmatch.ingest.store import Annotate, ParsingPool, TrialStore, UpsertCounts
+from trialmatch.ingest.store import (
+    Annotate,
+    ParsingPool,
+    PreparedPage,
+    TrialStore,
+    UpsertCounts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +304,7 @@ def _page_through(
     """Ask for and store the pages of a run from `token` on, recording in `result`; the run
     is marked failed or interrupted when this stops early."""
     run_id, resumed, mode = result.run_id, result.resumed, result.mode
+    total: int | None = None
 
     def ask(page_token: str | None) -> _PageFetch:
         page_params = dict(params)
@@ -307,44 +314,59 @@ def _page_through(
             page_params["countTotal"] = "true"
         return _PageFetch(client, page_params)
 
+    def receive(fetch: _PageFetch, number: int) -> _ReceivedPage:
+        """The fetched page, checked, normalised and with its parsing started."""
+        nonlocal total
+        page = fetch.result()
+        if isinstance(page.get("totalCount"), int):
+            total = page["totalCount"]
+        next_token = page.get("nextPageToken") or None
+        if next_token is not None and not isinstance(next_token, str):
+            raise ApiError(f"the API sent a malformed nextPageToken: {next_token!r:.40}")
+        records, skipped = _valid_records(page["studies"], number)
+        return _ReceivedPage(len(page["studies"]), next_token, skipped,
+                             store.prepare_page(records, parser))
+
     try:
-        total: int | None = None
         fetch = ask(token)
+        current: _ReceivedPage | None = None
         while True:
-            try:
-                page = fetch.result()
-            except RequestRejected as error:
-                if not (resumed and result.pages == 0):
-                    raise
-                # The API no longer accepts the saved page token (tokens expire): the
-                # stopped run cannot be finished, so start this query again from page one.
-                log.warning("the saved checkpoint was refused (%s); starting over", error)
-                store.end_run(run_id, outcome="failed",
-                              error=one_line(f"checkpoint refused: {error}", 500),
-                              clear_checkpoint=True)
-                run_id = store.start_run(mode=mode, query=query,
-                                         data_timestamp=result.data_timestamp)
-                result.run_id, result.resumed, resumed = run_id, False, False
-                fetch = ask(None)
-                continue
-            if isinstance(page.get("totalCount"), int):
-                total = page["totalCount"]
-            next_token = page.get("nextPageToken") or None
-            if next_token is not None and not isinstance(next_token, str):
-                raise ApiError(f"the API sent a malformed nextPageToken: {next_token!r:.40}")
-            if next_token is not None:
-                # The next page is on its way while this one is parsed and stored.
-                fetch = ask(next_token)
-            records, skipped = _valid_records(page["studies"], result.pages)
+            if current is None:
+                try:
+                    current = receive(fetch, result.pages)
+                except RequestRejected as error:
+                    if not (resumed and result.pages == 0):
+                        raise
+                    # The API no longer accepts the saved page token (tokens expire): the
+                    # stopped run cannot be finished, so start this query again from page 1.
+                    log.warning("the saved checkpoint was refused (%s); starting over", error)
+                    store.end_run(run_id, outcome="failed",
+                                  error=one_line(f"checkpoint refused: {error}", 500),
+                                  clear_checkpoint=True)
+                    run_id = store.start_run(mode=mode, query=query,
+                                             data_timestamp=result.data_timestamp)
+                    result.run_id, result.resumed, resumed = run_id, False, False
+                    fetch = ask(None)
+                    continue
+            # The next page travels while this one is parsed; if it has arrived by the time
+            # this one is parsed, its parsing starts before this one is written. A page is
+            # always stored before the network is waited for again.
+            following = ask(current.next_token) if current.next_token else None
+            current.prepared.wait()
+            ahead = None
+            if following is not None and following.done():
+                with contextlib.suppress(Exception):  # raised again when it is its turn
+                    ahead = receive(following, result.pages + 1)
             result.counts += store.apply_page(
-                run_id, records, None, next_token=next_token, skipped=skipped,
-                converge=converge, parser=parser,
+                run_id, (), None, next_token=current.next_token, skipped=current.skipped,
+                converge=converge, prepared=current.prepared,
             )
             result.pages += 1
             if on_page:
-                on_page(len(page["studies"]), total)
-            if next_token is None:
+                on_page(current.studies, total)
+            if following is None:
                 break
+            current, fetch = ahead, following
     except KeyboardInterrupt:
         store.end_run(run_id, outcome="interrupted",
                       error=f"interrupted by the user after {result.pages} pages of this run; "
@@ -353,6 +375,16 @@ def _page_through(
     except Exception as error:
         store.end_run(run_id, outcome="failed", error=one_line(str(error), 500))
         raise
+
+
+@dataclass
+class _ReceivedPage:
+    """A page the API sent, with its parsing under way."""
+
+    studies: int
+    next_token: str | None
+    skipped: int
+    prepared: PreparedPage
 
 
 class _PageFetch:
@@ -372,6 +404,10 @@ class _PageFetch:
             self._page = client.studies_page(params)
         except BaseException as error:  # noqa: BLE001 - handed to the caller by result()
             self._error = error
+
+    def done(self) -> bool:
+        """Has the answer (or the failure) arrived?"""
+        return not self._thread.is_alive()
 
     def result(self) -> dict[str, Any]:
         """The page, or the request's exception raised here."""

@@ -945,6 +945,7 @@ class TrialStore:
         skipped: int = 0,
         converge: bool = False,
         parser: ParsingPool | None = None,
+        prepared: PreparedPage | None = None,
     ) -> UpsertCounts:
         """Store one API page and advance the run's checkpoint in the same transaction.
 
@@ -953,12 +954,17 @@ class TrialStore:
         run is successful exactly when all its pages are stored; with `converge` (a full run
         of the default scope) it also marks as removed every stored study the run did not
         see. `parser` (a `ParsingPool` kept for the whole run) parses criteria in worker
-        processes; without it `annotate` runs here.
+        processes; without it `annotate` runs here. `prepared` is the page as
+        `prepare_page` started it (then `studies` is not read again).
         """
-        records: list[StudyRecord] = []
-        for study in studies:
-            records.append(study if isinstance(study, StudyRecord) else normalize_study(study))
-        seen = _json(sorted({record.nct_id for record in records}))
+        if prepared is None:
+            if parser is None:
+                with ParsingPool(annotate, 1) as own_parser:
+                    return self.apply_page(
+                        run_id, studies, annotate, next_token=next_token, skipped=skipped,
+                        converge=converge, parser=own_parser)
+            prepared = self.prepare_page(studies, parser)
+        seen = _json(sorted({record.nct_id for record in prepared.batch.records}))
 
         def checkpoint(counts: UpsertCounts) -> None:
             counts.skipped += skipped
@@ -981,10 +987,15 @@ class TrialStore:
                     (stamp, removed, run_id),
                 )
 
-        if parser is not None:
-            return self._write_batch(records, parser, checkpoint)
-        with ParsingPool(annotate, 1) as own_parser:
-            return self._write_batch(records, own_parser, checkpoint)
+        return self._commit_batch(prepared.batch, prepared.parser, checkpoint)
+
+    def prepare_page(self, studies: Sequence[dict[str, Any] | StudyRecord],
+                     parser: ParsingPool) -> PreparedPage:
+        """Normalise an API page and start parsing what is new in it (in `parser`'s workers
+        while the caller goes on); `apply_page(..., prepared=)` stores it."""
+        records = [study if isinstance(study, StudyRecord) else normalize_study(study)
+                   for study in studies]
+        return PreparedPage(self._prepare_batch(records, parser), parser)
 
     def _mark_unseen_removed(self, run_id: int, stamp: str) -> int:
         """Within the last page's transaction: every stored study that an earlier refresh
@@ -1122,6 +1133,22 @@ class _PreparedBatch:
     ids: str
     parsing_ids: list[str]
     parsing: Iterator[TrialAnnotation | None]
+
+    def wait(self) -> None:
+        """Block until the batch is parsed (the workers are then free for another)."""
+        self.parsing = iter(list(self.parsing))
+
+
+@dataclass
+class PreparedPage:
+    """An API page whose parsing has started (see `TrialStore.prepare_page`)."""
+
+    batch: _PreparedBatch
+    parser: ParsingPool
+
+    def wait(self) -> None:
+        """Block until the page is parsed."""
+        self.batch.wait()
 
 
 def _safe_annotate(annotate: Annotate, text: TrialText) -> TrialAnnotation | None:
