@@ -278,6 +278,8 @@ def test_watch_list_add_and_remove(tmp_path):
     db = tmp_path / "trials.db"
     case = write_case(tmp_path / "case.yaml")
     assert "No cases watched" in runner.invoke(app, ["watch", "list", "--db", str(db)]).stdout
+    assert runner.invoke(app, ["watch", "remove", "watch-1", "--db", str(db)]).exit_code == 1
+    assert not db.exists()  # looking created nothing
     assert runner.invoke(app, ["watch", "add", str(case), "--db", str(db)]).exit_code == 0
     again = runner.invoke(app, ["watch", "add", str(case), "--db", str(db)])
     assert again.stdout.strip() == f"re-read case watch-1 ({case})"

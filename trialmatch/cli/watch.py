@@ -74,11 +74,14 @@ def list_cases(
     from trialmatch.match.watch import file_state
 
     with cli_errors():
-        with TrialStore.open(resolve_db(db)) as store:
-            watched = WatchList(store).cases()
-            rows = [{"case_id": w.case_id, "path": w.path, "added_at": w.added_at,
-                     "read_at": w.read_at, "last_run_at": w.last_run_at,
-                     "file": file_state(w)} for w in watched]
+        path = resolve_db(db)
+        watched = []
+        if path.exists():  # no store yet: nothing watched, and nothing created by looking
+            with TrialStore.open(path, readonly=True) as store:
+                watched = WatchList(store).cases()
+        rows = [{"case_id": w.case_id, "path": w.path, "added_at": w.added_at,
+                 "read_at": w.read_at, "last_run_at": w.last_run_at,
+                 "file": file_state(w)} for w in watched]
     if as_json:
         print_json(rows)
         return
@@ -105,7 +108,10 @@ def remove(
     from trialmatch.ingest.watchlist import WatchList
 
     with cli_errors():
-        with TrialStore.open(resolve_db(db)) as store:
+        path = resolve_db(db)
+        if not path.exists():
+            raise StoreError(f"no trial database at {path}, so no watched case {case_id!r:.60}")
+        with TrialStore.open(path) as store:
             WatchList(store).remove(case_id)
     console.print(f"no longer watching case {case_id}", markup=False, highlight=False,
                   soft_wrap=True)
