@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -252,11 +253,13 @@ def test_persistent_fault_fails_cleanly_and_next_run_resumes(store, api, fault, 
 def test_api_down_from_the_start_records_a_failed_run(store, api):
     api.version_faults = [("status", 502)] * 3
     with pytest.raises(ApiError, match=r"/version failed after 3 attempts"):
-        refresh(store, client_for(api))
+        # The retries take over a second: the run's start is when it began asking.
+        refresh(store, client_for(api, sleep=lambda seconds: time.sleep(0.6)))
     assert api.studies_requests() == []
     [run] = store.runs()
     assert (run["outcome"], run["resume_token"]) == ("failed", None)
     assert "HTTP 502" in run["error"]
+    assert run["started"] < run["finished"]
     result = refresh(store, client_for(api))
     assert (result.resumed, result.mode, result.counts) == (False, "full", UpsertCounts(added=40))
     assert_consistent(store, trials=40)

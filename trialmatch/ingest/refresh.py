@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -256,11 +257,12 @@ def refresh(
         converge = mode == "full" and is_default_scope(condition=condition, statuses=statuses)
 
         previous = store.resumable_run(query)
+        began = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             stamp = _data_timestamp(client)
         except Exception as error:
             run_id = previous["id"] if previous is not None else \
-                store.start_run(mode=mode, query=query, data_timestamp=None)
+                store.start_run(mode=mode, query=query, data_timestamp=None, started=began)
             store.end_run(run_id, outcome="failed", error=one_line(str(error), 500))
             raise
         if (previous is None and not force and mode == "incremental" and stamp is not None
@@ -276,7 +278,8 @@ def refresh(
             store.resume_run(run_id)
             log.info("resuming refresh run %s from its checkpoint", run_id)
         else:
-            run_id = store.start_run(mode=mode, query=query, data_timestamp=None)
+            run_id = store.start_run(mode=mode, query=query, data_timestamp=None,
+                                     started=began)
             token, resumed = None, False
 
         # A resumed run keeps the timestamp of the snapshot it started from: the next

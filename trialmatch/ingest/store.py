@@ -858,13 +858,15 @@ class TrialStore:
 
     # ------------------------------------------------------------------ refresh runs
 
-    def start_run(self, *, mode: str, query: str, data_timestamp: str | None) -> int:
-        """Record a new refresh run as running; returns its id."""
+    def start_run(self, *, mode: str, query: str, data_timestamp: str | None,
+                  started: str | None = None) -> int:
+        """Record a new refresh run as running (started now, or at `started`); returns its
+        id."""
         self._require_writable()
         cursor = self.conn.execute(
             "INSERT INTO refresh_runs (started, data_timestamp, mode, query, outcome) "
             "VALUES (?, ?, ?, ?, 'running')",
-            (_now(), data_timestamp, mode, query),
+            (started or _now(), data_timestamp, mode, query),
         )
         return cursor.lastrowid
 
