@@ -173,7 +173,10 @@ def test_refresh_from_cassette_then_stats(db):
     assert re.match(STAMP + "refresh full: ", result.stdout), result.stdout
     assert "data timestamp 2026-11-20T08:00:00" in result.stdout
     # Log-friendly when not a terminal: one time-stamped line per page.
-    assert re.search(STAMP + "trialmatch: page 1 of 15 studies stored", result.stderr)
+    assert re.search(STAMP + r"trialmatch: page 1 stored, 15 studies \(15 of 56\)",
+                     result.stderr)
+    assert re.search(STAMP + r"trialmatch: page 4 stored, 11 studies \(56 of 56\)",
+                     result.stderr)
     assert all(re.match(STAMP, line) for line in result.stderr.splitlines())
     stats = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
     assert stats["last_refresh"]["outcome"] == "success"

@@ -133,15 +133,15 @@ def refresh(
         client = CtgovClient(url)
         with TrialStore.open(db_path) as store, _progress("refresh", None) as advance:
             log_pages = not err_console.is_terminal
-            pages = 0
+            pages = seen = 0
 
             def on_page(studies: int, total: int | None) -> None:
-                nonlocal pages
-                pages += 1
+                nonlocal pages, seen
+                pages, seen = pages + 1, seen + studies
                 advance(studies, total)
                 if log_pages:
-                    log_line(f"trialmatch: page {pages} of {studies} studies stored"
-                             + (f" (of {total})" if total is not None else ""))
+                    log_line(f"trialmatch: page {pages} stored, {studies} studies"
+                             + (f" ({seen} of {total})" if total is not None else ""))
 
             result = run_refresh(store, client, full=full, condition=condition,
                                  statuses=statuses or None, annotate=annotate, on_page=on_page,
