@@ -374,3 +374,16 @@ def test_compare_reports_a_newly_available_protocol_once():
     changes = compare(previous, current, CaseChanges("c"), lookup=lambda ids: {})
     assert changes.new_protocols == [amivantamab] and changes.count == 1
     assert compare(current, current, CaseChanges("c"), lookup=lambda ids: {}).count == 0
+
+
+def test_a_plain_text_note_can_be_watched(followed, tmp_path):
+    db, _, _, out = followed
+    note = tmp_path / "note-case.txt"
+    note.write_text(f"62-year-old woman. Lung adenocarcinoma, stage IV. EGFR exon 19 deletion "
+                    f"detected by NGS. ECOG 1. {MARKER}.\n")
+    added = runner.invoke(app, ["watch", "add", str(note), "--db", str(db)])
+    assert added.stdout.strip() == f"watching case note-case ({note})"
+    result = watch_run(db, out)
+    assert result.exit_code == 0, result.output
+    document, _, _ = digest(out, result)
+    assert {section["case_id"] for section in document["cases"]} == {"watch-1", "note-case"}
