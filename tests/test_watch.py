@@ -149,8 +149,9 @@ def test_a_night_of_registry_changes_is_reported_once(followed):
     [changed] = case["verdict_changed"]
     assert (changed["nct_id"], changed["before"], changed["after"]) == (
         "NCT90000002", "eligible", "excluded")
-    assert any("ECOG performance status 0" in reason and "not met" in reason
-               for reason in changed["because"]), changed["because"]
+    assert changed["because"] == [
+        "criterion inclusion: ECOG performance status 0 (not met; not in the last run's "
+        "reading)"]
     assert case["new_sites"] == [{
         "nct_id": "NCT90000003", "title": "Trial that opens a site", "verdict": "eligible",
         "status": "RECRUITING",
@@ -184,8 +185,8 @@ def test_a_changed_case_file_is_re_read_and_says_so(followed):
     [changed] = section["verdict_changed"]
     assert (changed["nct_id"], changed["before"], changed["after"]) == (
         "NCT90000002", "excluded", "eligible")
-    assert any("ECOG performance status 0: not met -> met" in reason
-               for reason in changed["because"]), changed["because"]
+    assert changed["because"] == [
+        "criterion inclusion: ECOG performance status 0: not met -> met"]
     assert "no changes" in watch_run(db, out).stdout
 
 
@@ -348,6 +349,14 @@ def _trial(verdict, criteria=None, sites=(), **record):
         (_trial("eligible", sites=["A"]), _trial("eligible", sites=["A", "B"]), {},
          {"new_sites": []}),
         (_trial("excluded"), _trial("excluded", minimum_age=70.0), {}, {}),
+        # eligible -> possibly eligible: only the material unknown is named, not an
+        # immaterial one
+        ({**_trial("eligible", {"inclusion: HER2 positive": "met",
+                                "exclusion: Pregnancy": "unknown"}), "deciding": []},
+         {**_trial("possibly_eligible", {"inclusion: HER2 positive": "unknown",
+                                         "exclusion: Pregnancy": "unknown"}),
+          "deciding": ["inclusion: HER2 positive"]}, {},
+         {"verdict_changed": ["criterion inclusion: HER2 positive: met -> unknown"]}),
     ],
 )
 def test_compare_names_what_changed(before, now, stored, expected):

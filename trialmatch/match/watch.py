@@ -66,6 +66,8 @@ def case_state(result: MatchResult) -> dict[str, Any]:
             "title": match.trial.title,
             "verdict": match.verdict.verdict,
             "criteria": _criterion_results(match.verdict.criteria),
+            # What keeps it possibly eligible (nothing when eligible).
+            "deciding": sorted(_criterion_results(match.verdict.material_unknowns)),
             "record": record_fields(match.trial),
             "sites": sorted(_recruiting_sites(match.trial)),
         }
@@ -75,6 +77,7 @@ def case_state(result: MatchResult) -> dict[str, Any]:
             "title": excluded.trial.title,
             "verdict": "excluded",
             "criteria": _criterion_results(excluded.verdict.failing),
+            "deciding": sorted(_criterion_results(excluded.verdict.failing)),
             "record": record_fields(excluded.trial),
             "sites": [],
         }
@@ -221,28 +224,40 @@ def _verdict_change(nct_id: str, before: dict[str, Any], now: dict[str, Any],
         old, new = before["record"].get(name), now["record"][name]
         if old != new:
             because.append(f"record field {name}: {_value(old)} -> {_value(new)}")
-    for key, result in now["criteria"].items():
-        old = before["criteria"].get(key)
+    # The criteria that decide a verdict: an excluded trial's failing ones, a possibly
+    # eligible trial's material unknowns. One that decides either verdict and reads
+    # differently now is what changed it (an excluded trial's reading holds only its failing
+    # criteria, so the others are not compared).
+    deciding = set(_deciding(before)) | set(_deciding(now))
+    order = {key: index for index, key in enumerate([*now["criteria"], *before["criteria"]])}
+    for key in sorted(deciding, key=lambda k: order.get(k, len(order))):
+        old, result = before["criteria"].get(key), now["criteria"].get(key)
         if old == result:
             continue
         text = one_line(key, 220)
-        if old is None:
+        if result is None:
+            if now["verdict"] in LISTED:  # a full reading without it: it left the record
+                because.append(f"criterion no longer in the record: {text}")
+        elif old is None:
             because.append(f"criterion {text} ({RESULT_WORDS.get(result, result)}; not in the "
                            "last run's reading)")
         else:
             because.append(f"criterion {text}: {RESULT_WORDS.get(old, old)} -> "
                            f"{RESULT_WORDS.get(result, result)}")
-    if before["verdict"] in LISTED and now["verdict"] in LISTED:
-        # Both readings hold every criterion: one that is gone left the record.
-        for key in before["criteria"]:
-            if key not in now["criteria"]:
-                because.append(f"criterion no longer in the record: {one_line(key, 220)}")
     if not because:
         because.append("the case file changed" if changes.case_reread else
                        "the reading of the notes or criteria changed (a knowledge or parser "
                        "update)")
     return {"nct_id": nct_id, "title": now.get("title") or before["title"],
             "before": before["verdict"], "after": now["verdict"], "because": because}
+
+
+def _deciding(state: dict[str, Any]) -> list[str]:
+    """The criteria that decide a trial's verdict in a state (all of them where a state
+    does not say)."""
+    if "deciding" in state:
+        return list(state["deciding"])
+    return list(state["criteria"])
 
 
 def _value(value: Any) -> str:
