@@ -30,6 +30,9 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --compare
+	$(BIN)/python bench/refresh.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/criteria.py
 	$(BIN)/python bench/clinical.py

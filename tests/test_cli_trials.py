@@ -4,6 +4,8 @@ Exit codes: 0 success, 1 one-line error on stderr, 2 usage error.
 """
 
 import json
+import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,20 @@ def loaded_db(db, fixtures_dir):
     result = runner.invoke(app, ["ingest", str(fixtures_dir / "trials"), "--db", str(db)])
     assert result.exit_code == 0, result.output
     return db
+
+
+STAMP = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z "
+
+
+def stamped_error(result, text, *, code=1):
+    """A cron-log failure: every stderr line starts with an ISO-8601 UTC time and the last
+    one is the whole error, on one line."""
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines and all(re.match(STAMP, line) for line in lines), result.stderr
+    assert re.match(STAMP + "trialmatch: error: ", lines[-1]), result.stderr
+    assert text in lines[-1], lines[-1]
+    return lines[-1]
 
 
 def one_line_error(result, text):
@@ -154,9 +170,14 @@ def test_refresh_from_cassette_then_stats(db):
     with replay.use_cassette("refresh_full.yaml"):
         result = runner.invoke(app, ["refresh", "--db", str(db)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("refresh full: ")
+    assert re.match(STAMP + "refresh full: ", result.stdout), result.stdout
     assert "data timestamp 2026-11-20T08:00:00" in result.stdout
-    assert "page of 15 studies stored" in result.stderr  # log-friendly when not a terminal
+    # Log-friendly when not a terminal: one time-stamped line per page.
+    assert re.search(STAMP + r"trialmatch: page 1 stored, 15 studies \(15 of 56\)",
+                     result.stderr)
+    assert re.search(STAMP + r"trialmatch: page 4 stored, 11 studies \(56 of 56\)",
+                     result.stderr)
+    assert all(re.match(STAMP, line) for line in result.stderr.splitlines())
     stats = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
     assert stats["last_refresh"]["outcome"] == "success"
     assert stats["last_refresh"]["data_timestamp"] == "2026-11-20T08:00:00"
@@ -179,7 +200,152 @@ def test_refresh_api_down_is_a_one_line_error(db, monkeypatch):
         monkeypatch.setenv("TRIALMATCH_API_URL", api.url)
         api.faults = [("status", 500)] * 5
         result = runner.invoke(app, ["refresh", "--db", str(db)])
-    one_line_error(result, "failed after 2 attempts: server error (HTTP 500)")
+    assert result.stdout == ""
+    line = stamped_error(result, "failed after 2 attempts over 0 s: server error (HTTP 500)")
+    assert line.endswith("(the API is failing; try again later)")
+    # The retry was logged, with its time, on its own line.
+    assert re.search(STAMP + "trialmatch: warning: GET .*/studies: server error "
+                     r"\(HTTP 500\); attempt 2 of 2", result.stderr)
+
+
+def test_refresh_refused_connection_is_one_complete_line(db):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = runner.invoke(app, ["refresh", "--db", str(db), "--api-url",
+                                 f"http://127.0.0.1:{port}/api/v2"])
+    line = stamped_error(result, f"GET http://127.0.0.1:{port}/api/v2/version failed after 2 "
+                         f"attempts over 0 s: connection refused by 127.0.0.1:{port}")
+    assert line.endswith("(check --api-url (host and port) and that the server is running)")
+    stats = runner.invoke(app, ["stats", "--db", str(db)], terminal_width=400)
+    assert re.search(r"Last refresh: failed \(full\), .*reason: GET .* connection refused by "
+                     f"127.0.0.1:{port}", stats.stdout), stats.stdout
+    document = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    assert document["last_refresh"]["outcome"] == "failed"
+    assert "connection refused" in document["last_refresh"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--status", "RECRUTING"], "--status 'RECRUTING' is not a study status (valid "
+         "statuses: ACTIVE_NOT_RECRUITING, COMPLETED, ENROLLING_BY_INVITATION, "
+         "NOT_YET_RECRUITING, RECRUITING,"),
+        (["--status", "RECRUITING", "--status", ""], "--status '(empty)' is not a study status"),
+        (["--api-url", "clinicaltrials.gov/api/v2"], "must start with https:// or http://"),
+        (["--api-url", "ftp://example.org/api/v2"], "must start with https:// or http://"),
+        (["--api-url", "https:///api/v2"], "has no host name"),
+        (["--api-url", "https://clinicaltrials.gov/api/v2/studies"],
+         "names the /studies endpoint, not the API's base URL (drop '/studies'"),
+        (["--api-url", "https://clinicaltrials.gov/api/v2?format=json"],
+         "must not carry a query"),
+        (["--api-url", "http://localhost:http/api/v2"], "is not a valid URL"),
+        (["--api-url", "https://clinicaltrials.gov"], "ClinicalTrials.gov serves the API at "
+         "/api/v2 (use https://clinicaltrials.gov/api/v2)"),
+        (["--api-url", "https://www.clinicaltrials.gov/api/v1"], "serves the API at /api/v2"),
+    ],
+)
+def test_refresh_options_are_checked_before_any_request(db, arguments, message):
+    with FakeCtgov(make_studies(3)) as api:
+        if "--api-url" not in arguments:
+            arguments = [*arguments, "--api-url", api.url]
+        result = runner.invoke(app, ["refresh", "--db", str(db), *arguments])
+        assert api.requests == []
+    stamped_error(result, message, code=2)
+    assert not db.exists()  # nothing opened, nothing written
+
+
+def test_refresh_status_spelling_is_forgiven(db):
+    with FakeCtgov(make_studies(3)) as api:
+        result = runner.invoke(app, ["refresh", "--db", str(db), "--api-url", api.url,
+                                     "--status", "recruiting,not yet recruiting"])
+        params = api.studies_requests()[0]
+    assert result.exit_code == 0, result.output
+    assert params["filter.overallStatus"] == "RECRUITING,NOT_YET_RECRUITING"
+
+
+def test_refresh_unchanged_registry_says_so_and_force_pages(db):
+    with FakeCtgov(make_studies(3)) as api:
+        arguments = ["refresh", "--db", str(db), "--api-url", api.url]
+        assert runner.invoke(app, arguments).exit_code == 0
+        api.requests.clear()
+        second = runner.invoke(app, arguments)
+        assert api.studies_requests() == []
+        forced = runner.invoke(app, [*arguments, "--force"])
+        assert len(api.studies_requests()) == 1
+    assert second.exit_code == 0, second.output
+    assert re.match(STAMP + r"refresh: registry data unchanged since the last successful "
+                    r"refresh \(data timestamp 2026-11-20T08:00:00\); nothing asked for",
+                    second.stdout)
+    assert forced.exit_code == 0 and "refresh incremental since 2026-11-20" in forced.stdout
+    runs = runner.invoke(app, ["stats", "--db", str(db)], terminal_width=400).stdout
+    assert "Last refresh: success (incremental)" in runs
+
+
+def test_stats_finds_a_refresh_whose_process_died(db):
+    from trialmatch.ingest.store import TrialStore
+
+    with TrialStore.open(db) as store:  # a run that stored one page, then its process died
+        run_id = store.start_run(mode="full", query="{}", data_timestamp=None)
+        store.apply_page(run_id, make_studies(15), None, next_token="tok-15-x")
+    document = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    run = document["last_refresh"]
+    assert run["outcome"] == "interrupted"
+    assert run["finished"] == run["progress_at"]
+    assert run["reason"] == (f"the refresh process ended after 1 pages (15 studies stored), "
+                             f"last page at {run['progress_at']}; the next refresh resumes it")
+    human = runner.invoke(app, ["stats", "--db", str(db)], terminal_width=400).stdout
+    assert "Last refresh: interrupted (full)" in human and "the next refresh resumes it" in human
+
+
+def test_stats_on_a_read_only_store_still_says_the_refresh_died(db, monkeypatch):
+    from trialmatch.ingest.store import TrialStore
+
+    with TrialStore.open(db) as store:
+        run_id = store.start_run(mode="full", query="{}", data_timestamp=None)
+        store.apply_page(run_id, make_studies(15), None, next_token="tok-15-x")
+    writable = TrialStore.open
+
+    def read_only(path, *, readonly=False):
+        if not readonly:
+            from trialmatch.errors import StoreError
+            raise StoreError("read-only file system")
+        return writable(path, readonly=True)
+
+    monkeypatch.setattr(TrialStore, "open", read_only)
+    document = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    assert document["last_refresh"]["outcome"] == "interrupted"
+    assert "after 1 pages (not recorded" in document["last_refresh"]["reason"]
+
+
+def test_stats_leaves_a_live_refresh_running(db):
+    from trialmatch.ingest.store import TrialStore
+
+    with TrialStore.open(db) as store:
+        store.start_run(mode="full", query="{}", data_timestamp=None)
+    with refresh_lock(db, wait=0):
+        document = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    assert document["last_refresh"]["outcome"] == "running"
+
+
+def test_removed_study_is_kept_shown_as_removed_and_not_matched(db):
+    with FakeCtgov(make_studies(3)) as api:
+        arguments = ["refresh", "--db", str(db), "--api-url", api.url]
+        assert runner.invoke(app, arguments).exit_code == 0
+        del api.studies[1]  # NCT90000002 withdrawn from the registry
+        api.data_timestamp = "2026-11-21T08:00:00"
+        result = runner.invoke(app, [*arguments, "--full"])
+    assert result.exit_code == 0, result.output
+    assert "1 removed from the registry" in result.stdout
+    shown = json.loads(runner.invoke(app, ["show", "NCT90000002", "--db", str(db),
+                                           "--json"]).stdout)
+    assert shown["status"] == "RECRUITING" and shown["removed"]["removed_at"]
+    human = runner.invoke(app, ["show", "NCT90000002", "--db", str(db)], terminal_width=200)
+    assert "REMOVED: the registry no longer returns this study" in human.stdout
+    assert json.loads(runner.invoke(app, ["show", "NCT90000001", "--db", str(db),
+                                          "--json"]).stdout)["removed"] is None
+    stats = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    assert (stats["trials"], stats["removed"], stats["last_refresh"]["removed"]) == (3, 1, 1)
 
 
 def test_refresh_while_another_runs(db, monkeypatch):
@@ -187,7 +353,7 @@ def test_refresh_while_another_runs(db, monkeypatch):
     with FakeCtgov(make_studies(5)) as api, refresh_lock(db, wait=0):
         result = runner.invoke(app, ["refresh", "--db", str(db), "--api-url", api.url])
         assert api.requests == []
-    one_line_error(result, "another refresh is already running")
+    stamped_error(result, "another refresh is already running")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from trialmatch.ingest.store import TrialStore
 
 EXPECTED_TABLES = {
     "_migrations", "trials", "locations", "trials_fts", "trial_codes", "criteria",
-    "trial_parse", "refresh_runs",
+    "trial_parse", "refresh_runs", "removed_trials", "watched_cases",
 }
 
 
@@ -133,3 +133,20 @@ def test_primary_purpose_is_filled_from_the_stored_records(tmp_path):
         trials = {t.nct_id: t for t in store.get_trials(["NCT90000078", "NCT90000079"])}
     assert trials["NCT90000078"].primary_purpose == "SUPPORTIVE_CARE"
     assert trials["NCT90000079"].primary_purpose is None
+
+
+def test_refresh_progress_removals_and_watch_list_upgrade_a_stored_run(tmp_path):
+    path = tmp_path / "trials.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, upto="m007_primary_purpose")
+    conn.execute("INSERT INTO refresh_runs (started, mode, query, outcome, pages) "
+                 "VALUES ('2026-11-01T02:30:00+00:00', 'full', '{}', 'success', 3)")
+    conn.close()
+    with TrialStore.open(path) as store:
+        [run] = store.runs()
+        assert (run["outcome"], run["pages"], run["removed"], run["progress_at"]) == (
+            "success", 3, 0, None)
+    assert {"removed_trials", "watched_cases"} <= _tables(path)
+    assert "last_seen_run" in _columns(path, "trials")
+    assert {"case_id", "path", "fingerprint", "document", "last_state"} <= _columns(
+        path, "watched_cases")

@@ -144,6 +144,18 @@ def test_extract_match_and_batch_in_process_without_network(no_network, fixture_
     assert no_network == []
 
 
+def test_watch_add_and_run_in_process_without_network(no_network, fixture_db, case_dir,
+                                                     tmp_path):
+    db = tmp_path / "trials.db"
+    shutil.copy(fixture_db, db)  # the watch list is written to the store
+    added = runner.invoke(app, ["watch", "add", str(case_dir / "demo.yaml"), "--db", str(db)])
+    assert added.exit_code == 0, added.output
+    ran = runner.invoke(app, ["watch", "run", "--db", str(db), "--out", str(tmp_path / "d")])
+    assert ran.exit_code == 0, ran.output
+    assert "1 with changes" in ran.stdout and list((tmp_path / "d").glob("watch-*.json"))
+    assert no_network == []
+
+
 def _blocked_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     site = tmp_path / "site"
     site.mkdir()
@@ -222,11 +234,12 @@ def test_refresh_sends_only_the_registry_query(tmp_path, monkeypatch):
 
 
 def test_refresh_takes_no_patient_input():
-    # The command's only inputs are the store, the API URL and the registry query.
+    # The command's only inputs are the store, the API URL, the registry query and how to
+    # run: `--watch` and its `--out` run the local watch list once the registry is done.
     import inspect
 
     assert set(inspect.signature(trials_cli.refresh).parameters) == {
-        "db", "api_url", "full", "condition", "status"}
+        "db", "api_url", "full", "condition", "status", "force", "jobs", "watch", "out"}
     client = CtgovClient("http://127.0.0.1:9/api/v2")
     assert set(client.session.headers) <= {"User-Agent", "Accept", "Accept-Encoding",
                                            "Connection"}

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import re
 import sqlite3
 import zipfile
@@ -444,3 +445,65 @@ def test_parsing_in_worker_processes_gives_the_same_rows(tmp_path):
             [t.criteria for t in serial.get_trials(ids)]
         assert parallel.reparse(annotate_by_condition, jobs=2) == 12
         assert _table_count(parallel, "criteria") == _table_count(serial, "criteria") == 24
+
+
+def annotate_with_pid(text: TrialText) -> TrialAnnotation:
+    """A parser that says which process ran it (as a code)."""
+    return TrialAnnotation(oncotree_codes=[f"PID{os.getpid()}"], criteria=[],
+                           parser_version="pid")
+
+
+def test_a_study_changed_by_the_batch_before_is_still_parsed(tmp_path):
+    # Batches are parsed while the one before is written: the second copy of NCT90000001
+    # looked unchanged when its batch was prepared, then the first copy changed it.
+    first = make_study("NCT90000001", criteria="Inclusion Criteria:\n\n* Age 18 or older")
+    second = make_study("NCT90000001", criteria="Inclusion Criteria:\n\n* Age 21 or older\n"
+                        "* ECOG 0-1")
+    with TrialStore.open(tmp_path / "trials.db") as store:
+        store.upsert_studies([second], annotate_by_condition)
+        store.upsert_studies([first, make_study("NCT90000002"), second,
+                              make_study("NCT90000003")], annotate_by_condition, jobs=2,
+                             batch_size=2)
+        trial = store.get_trial("NCT90000001")
+        assert [c.text for c in trial.criteria] == ["Age 21 or older", "ECOG 0-1"]
+        assert trial.parser_version == "t1"
+
+
+def test_refresh_parses_in_worker_processes_with_jobs(tmp_path):
+    from ctgov_fake import FakeCtgov
+
+    from trialmatch.ingest.client import CtgovClient, RetryPolicy
+    from trialmatch.ingest.refresh import refresh
+
+    with FakeCtgov(make_studies(30), page_size=15) as api, \
+            TrialStore.open(tmp_path / "trials.db") as store:
+        refresh(store, CtgovClient(api.url, policy=RetryPolicy(min_interval=0)),
+                annotate=annotate_with_pid, jobs=2)
+        codes = {row[0] for row in store.conn.execute("SELECT DISTINCT code FROM trial_codes")}
+    assert codes and f"PID{os.getpid()}" not in codes  # every page parsed by the workers
+
+
+def annotate_slowly(text: TrialText) -> TrialAnnotation:
+    """The test parser, slow enough that the next API page arrives while a page is parsed."""
+    import time
+
+    time.sleep(0.01)
+    return annotate_by_condition(text)
+
+
+def test_refresh_parses_the_next_page_while_writing_this_one(tmp_path):
+    from ctgov_fake import FakeCtgov
+
+    from trialmatch.ingest.client import CtgovClient, RetryPolicy
+    from trialmatch.ingest.refresh import refresh
+
+    studies = make_studies(40)
+    studies[20] = make_study(None)  # page 2's sixth study cannot be stored
+    with FakeCtgov(studies, page_size=15) as api, \
+            TrialStore.open(tmp_path / "trials.db") as store:
+        result = refresh(store, CtgovClient(api.url, policy=RetryPolicy(min_interval=0)),
+                         annotate=annotate_slowly, jobs=2)
+        assert (result.pages, result.counts) == (3, UpsertCounts(added=39, skipped=1))
+        assert _table_count(store, "trial_parse") == 39
+        run = store.get_run(result.run_id)
+        assert (run["outcome"], run["pages"], run["resume_token"]) == ("success", 3, None)

@@ -36,3 +36,23 @@ class StoreError(TrialmatchError):
 
 class NotFoundError(TrialmatchError):
     """A named record (an NCT id) is not in the store."""
+
+
+class UsageError(TrialmatchError):
+    """An option value that cannot work (an unknown status, an API URL without a scheme):
+    found before anything is sent or written, exit code 2 like any command-line usage error."""
+
+    exit_code = 2
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line, at most `limit` characters, cut between words (with an ellipsis)
+    rather than mid-word: messages end up in cron logs and mail, read whole."""
+    flat = " ".join(str(text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"

@@ -3,7 +3,7 @@
 from trialmatch.cli.app import app
 
 # Each module registers its commands on `app` when imported.
-for _module in ("trials", "notes", "matching", "batch"):
+for _module in ("trials", "notes", "matching", "batch", "watch"):
     try:
         __import__(f"trialmatch.cli.{_module}")
     except ModuleNotFoundError as error:  # a command group not written yet

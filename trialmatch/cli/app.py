@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,30 +44,87 @@ def resolve_db(db: Path | None) -> Path:
     return db if db is not None else default_db_path()
 
 
+def utc_stamp() -> str:
+    """Now, as the ISO-8601 UTC time that starts every line of a cron log."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def log_line(text: str, *, stdout: bool = False) -> None:
+    """One line of a cron log (refresh, watch): the time first, never wrapped."""
+    (console if stdout else err_console).print(
+        f"{utc_stamp()} {text}", markup=False, highlight=False, soft_wrap=True)
+
+
+class _StampedFormatter(logging.Formatter):
+    """`2026-12-07T02:30:05Z trialmatch: warning: ...`: UTC, so lines from a night's
+    refresh and watch sort and compare whatever the machine's time zone."""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s trialmatch: %(levelname)s: %(message)s",
+                         datefmt="%Y-%m-%dT%H:%M:%SZ")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever `sys.stderr` is at the time of each record."""
+
+    _trialmatch = True
+
+    @property
+    def stream(self):  # noqa: ANN201 - logging's own attribute
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def setup_logging() -> None:
+    """Warnings from the library go to stderr as one time-stamped line each."""
+    logger = logging.getLogger("trialmatch")
+    for handler in [h for h in logger.handlers if getattr(h, "_trialmatch", False)]:
+        logger.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(_StampedFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 @contextlib.contextmanager
-def cli_errors() -> Iterator[None]:
-    """Turn an expected failure into one line on stderr and exit code 1.
+def cli_errors(*, stamped: bool = False) -> Iterator[None]:
+    """Turn an expected failure into one line on stderr and its exit code (1, or 2 for an
+    option value that cannot work).
 
     Interrupts exit 130 without a traceback. Anything else is a bug; its message and traceback
     may quote note text (protected health information), so only the exception's type is
-    printed unless $TRIALMATCH_DEBUG is set.
+    printed unless $TRIALMATCH_DEBUG is set. `stamped` starts the line with the time, as in
+    the cron-log commands.
     """
     try:
         yield
     except TrialmatchError as error:
-        err_console.print(f"trialmatch: error: {error}", markup=False, highlight=False,
-                          soft_wrap=True)
+        prefix = f"{utc_stamp()} " if stamped else ""
+        err_console.print(f"{prefix}trialmatch: error: {error}", markup=False,
+                          highlight=False, soft_wrap=True)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        err_console.print("trialmatch: interrupted", markup=False, highlight=False)
+        prefix = f"{utc_stamp()} " if stamped else ""
+        err_console.print(f"{prefix}trialmatch: interrupted", markup=False, highlight=False)
         raise typer.Exit(130) from None
     except typer.Exit:
         raise
     except Exception as error:  # noqa: BLE001 - last line of defence for patient data
         if os.environ.get("TRIALMATCH_DEBUG"):
             traceback.print_exc()
+        prefix = f"{utc_stamp()} " if stamped else ""
         err_console.print(
-            f"trialmatch: internal error ({type(error).__name__}); "
+            f"{prefix}trialmatch: internal error ({type(error).__name__}); "
             "set TRIALMATCH_DEBUG=1 for the traceback",
             markup=False, highlight=False, soft_wrap=True,
         )

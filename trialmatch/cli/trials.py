@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-import sys
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,21 @@ from trialmatch.cli.app import (
     cli_errors,
     console,
     err_console,
+    log_line,
     print_json,
     resolve_db,
+    setup_logging,
 )
 from trialmatch.config import default_api_url
 from trialmatch.errors import TrialmatchError
 from trialmatch.ingest.client import CtgovClient
 from trialmatch.ingest.files import find_sources, ingest_paths
+from trialmatch.ingest.refresh import (
+    check_api_url,
+    check_statuses,
+    lock_is_free,
+    settle_abandoned_runs,
+)
 from trialmatch.ingest.refresh import refresh as run_refresh
 from trialmatch.ingest.store import Annotate, TrialStore
 from trialmatch.models import Trial
@@ -60,18 +68,6 @@ def _annotator() -> tuple[Annotate | None, str | None]:
     return annotate, getattr(criteria, "PARSER_VERSION", None)
 
 
-def _setup_logging() -> None:
-    """Warnings from ingest go to stderr as one line each."""
-    logger = logging.getLogger("trialmatch")
-    if not any(getattr(h, "_trialmatch", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("trialmatch: warning: %(message)s"))
-        handler._trialmatch = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
-
-
 @contextlib.contextmanager
 def _progress(description: str, total: int | None) -> Iterator[Callable[[int, int | None], None]]:
     """A rich progress bar on a terminal; nothing on a pipe or in a log file.
@@ -96,44 +92,81 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int, in
         yield advance
 
 
+def default_jobs() -> int:
+    """Criteria parsing uses every core unless --jobs says otherwise."""
+    return max(1, os.cpu_count() or 1)
+
+
+JOBS_HELP = "Parse eligibility criteria in this many processes [default: every core]."
+
+
 @app.command()
 def refresh(
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     api_url: str | None = typer.Option(None, "--api-url", help=API_HELP),
     full: bool = typer.Option(False, "--full", help="Reload everything in scope, not only "
-                              "studies updated since the last successful refresh."),
+                              "studies updated since the last successful refresh; a full "
+                              "run of the default scope also marks studies the registry no "
+                              "longer returns as removed."),
     condition: str | None = typer.Option(None, "--condition",
                                          help="Condition query [default: cancer terms]."),
     status: list[str] | None = typer.Option(None, "--status", help="Only this overall status "
                                             "(repeatable), e.g. RECRUITING."),
+    force: bool = typer.Option(False, "--force", help="Page through the registry even when "
+                               "its data timestamp has not changed since the last success."),
+    watch: bool = typer.Option(False, "--watch", help="Then run the watch list (`trialmatch "
+                               "watch run`) when the refresh succeeded."),
+    out: Path | None = typer.Option(None, "--out", help="With --watch: the digest folder "
+                                    "[default: digests/ beside the database]."),
+    jobs: int | None = typer.Option(None, "--jobs", min=1, help=JOBS_HELP),
 ) -> None:
-    """Bring the trial store up to date from ClinicalTrials.gov (incremental after the first)."""
-    _setup_logging()
-    with cli_errors():
+    """Bring the trial store up to date from ClinicalTrials.gov (incremental after the first).
+
+    Every line it logs starts with the UTC time, for cron logs."""
+    setup_logging()
+    with cli_errors(stamped=True):
+        # Options are checked before anything is opened or sent (exit 2 on a bad value).
+        statuses = check_statuses(status)
+        url = check_api_url(api_url or default_api_url())
+        db_path = resolve_db(db)
         annotate, _ = _annotator()
-        client = CtgovClient(api_url or default_api_url())
-        with TrialStore.open(resolve_db(db)) as store, _progress("refresh", None) as advance:
+        client = CtgovClient(url)
+        with TrialStore.open(db_path) as store, _progress("refresh", None) as advance:
             log_pages = not err_console.is_terminal
+            pages = seen = 0
 
             def on_page(studies: int, total: int | None) -> None:
+                nonlocal pages, seen
+                pages, seen = pages + 1, seen + studies
                 advance(studies, total)
                 if log_pages:
-                    err_console.print(f"trialmatch: page of {studies} studies stored"
-                                      + (f" (of {total})" if total is not None else ""),
-                                      markup=False, highlight=False, soft_wrap=True)
+                    log_line(f"trialmatch: page {pages} stored, {studies} studies"
+                             + (f" ({seen} of {total})" if total is not None else ""))
 
             result = run_refresh(store, client, full=full, condition=condition,
-                                 statuses=status or None, annotate=annotate, on_page=on_page,
-                                 lock_wait=REFRESH_LOCK_WAIT)
-        counts = result.counts
-        since = f" since {result.since}" if result.since else ""
-        resumed = ", resumed" if result.resumed else ""
-        console.print(
-            f"refresh {result.mode}{since}{resumed}: {result.pages} pages, "
+                                 statuses=statuses or None, annotate=annotate, on_page=on_page,
+                                 lock_wait=REFRESH_LOCK_WAIT, force=force,
+                                 jobs=jobs or default_jobs())
+        log_line(refresh_summary(result), stdout=True)
+    if watch:
+        from trialmatch.cli.watch import run_watch_list
+
+        run_watch_list(db_path, out)
+
+
+def refresh_summary(result: Any) -> str:
+    """The one line a refresh ends with (stdout, so cron mail and the log both carry it)."""
+    if result.outcome == "unchanged":
+        return (f"refresh: registry data unchanged since the last successful refresh (data "
+                f"timestamp {result.data_timestamp}); nothing asked for (--force pages anyway)")
+    counts = result.counts
+    since = f" since {result.since}" if result.since else ""
+    resumed = ", resumed" if result.resumed else ""
+    removed = f", {result.removed} removed from the registry" if result.removed else ""
+    return (f"refresh {result.mode}{since}{resumed}: {result.pages} pages, "
             f"{counts.added} added, {counts.updated} updated, {counts.unchanged} unchanged, "
-            f"{counts.skipped} skipped (data timestamp {result.data_timestamp or 'unknown'})",
-            markup=False, highlight=False, soft_wrap=True,
-        )
+            f"{counts.skipped} skipped{removed} (data timestamp "
+            f"{result.data_timestamp or 'unknown'})")
 
 
 @app.command()
@@ -141,16 +174,18 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="Study JSON files, folders of them, saved API "
                                        "pages or a ClinicalTrials.gov bulk export .zip."),
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    jobs: int | None = typer.Option(None, "--jobs", min=1, help=JOBS_HELP),
 ) -> None:
     """Load studies from files into the trial store (running it twice changes nothing)."""
-    _setup_logging()
+    setup_logging()
     with cli_errors():
         annotate, _ = _annotator()
         sources = find_sources(paths)
         with TrialStore.open(resolve_db(db)) as store, \
                 _progress("ingest", len(sources)) as advance:
             result = ingest_paths(store, paths, annotate, sources=sources,
-                                  on_source=lambda: advance(1, None))
+                                  on_source=lambda: advance(1, None),
+                                  jobs=jobs or default_jobs())
         counts = result.counts
         console.print(
             f"ingest: {result.sources} files, {counts.added} added, {counts.updated} updated, "
@@ -166,8 +201,22 @@ def stats(
 ) -> None:
     """Counts by status and phase, top conditions and the last refresh."""
     with cli_errors():
-        with TrialStore.open(resolve_db(db), readonly=True) as store:
+        path = resolve_db(db)
+        with TrialStore.open(path, readonly=True) as store:
             document = store.stats()
+        latest = document["last_refresh"]
+        if latest is not None and latest["outcome"] == "running" and lock_is_free(path):
+            # The run's process died (nothing holds the lock): say so rather than "running"
+            # forever, and record it when the store is writable here.
+            with contextlib.suppress(TrialmatchError), TrialStore.open(path) as store:
+                settle_abandoned_runs(store)
+                document = store.stats()
+            latest = document["last_refresh"]
+            if latest["outcome"] == "running" and lock_is_free(path):
+                # Not writable here: say what happened without recording it.
+                latest.update(outcome="interrupted", reason="the refresh process ended "
+                              f"after {latest['pages']} pages (not recorded: the store is not "
+                              "writable here); the next refresh resumes it")
     if as_json:
         print_json(document)
         return
@@ -186,17 +235,23 @@ def stats(
     for name, n in document["top_conditions"]:
         table.add_row(escape(name), str(n))
     console.print(table)
+    if document.get("removed"):
+        console.print(f"Removed from the registry: {document['removed']} trials (kept, not "
+                      "matched)", markup=False, highlight=False)
     for label, key in (("Last refresh", "last_refresh"),
                        ("Last successful refresh", "last_successful_refresh")):
         run = document[key]
         if run is None:
             console.print(f"{label}: never")
         else:
+            removed = f", {run['removed']} removed" if run.get("removed") else ""
+            reason = f"; reason: {run['reason']}" if run.get("reason") else ""
             console.print(
                 f"{label}: {run['outcome']} ({run['mode']}), started {run['started']}, "
                 f"finished {run['finished'] or '-'}, data timestamp "
-                f"{run['data_timestamp'] or 'unknown'}; {run['added']} added, "
-                f"{run['updated']} updated, {run['unchanged']} unchanged",
+                f"{run['data_timestamp'] or 'unknown'}; {run['pages']} pages, "
+                f"{run['added']} added, {run['updated']} updated, {run['unchanged']} "
+                f"unchanged{removed}{reason}",
                 markup=False, highlight=False, soft_wrap=True,
             )
 
@@ -211,10 +266,11 @@ def show(
     with cli_errors():
         with TrialStore.open(resolve_db(db), readonly=True) as store:
             trial = store.get_trial(nct_id)
+            removal = store.removal(trial.nct_id)
     if as_json:
-        print_json(trial_document(trial))
+        print_json({**trial_document(trial), "removed": removal})
         return
-    _render_trial(trial)
+    _render_trial(trial, removal)
 
 
 @app.command()
@@ -225,7 +281,7 @@ def reparse(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Parse in this many processes."),
 ) -> None:
     """Re-run eligibility parsing over stored trials (no network)."""
-    _setup_logging()
+    setup_logging()
     with cli_errors():
         annotate, version = _annotator()
         if annotate is None:
@@ -252,8 +308,12 @@ def _age(years: float | None) -> str:
     return f"{years:g} y" if years >= 1 else f"{years * 12:.0f} mo"
 
 
-def _render_trial(trial: Trial) -> None:
+def _render_trial(trial: Trial, removal: dict[str, Any] | None = None) -> None:
     console.print(f"[bold]{escape(trial.nct_id)}[/bold]  {escape(trial.title)}")
+    if removal is not None:
+        console.print(f"[bold red]REMOVED[/bold red]: the registry no longer returns this "
+                      f"study (found by the full refresh of {escape(removal['removed_at'])}); "
+                      "kept here as last seen, never matched.")
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()

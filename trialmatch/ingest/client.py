@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
 from trialmatch import __version__
-from trialmatch.errors import ApiError
+from trialmatch.errors import ApiError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,11 @@ class RequestRejected(ApiError):
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, wait: float | None = None):
+    def __init__(self, reason: str, wait: float | None = None, check: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
+        self.check = check  # what the user should check if this failure persists
 
 
 class CtgovClient:
@@ -87,24 +89,33 @@ class CtgovClient:
         return page
 
     def get_json(self, endpoint: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET `{base}/{endpoint}` and decode a JSON object, retrying transient failures."""
+        """GET `{base}/{endpoint}` and decode a JSON object, retrying transient failures.
+
+        Each retry is logged as a warning (a cron log then shows why a run took long); the
+        final failure is one complete line: what failed, after how many attempts and how
+        long, and what to check.
+        """
         url = f"{self.base_url}/{endpoint.lstrip('/')}"
         policy = self.policy
         attempt = 0
+        began = time.monotonic()
         while True:
             try:
                 return self._attempt(url, params)
             except _Retryable as problem:
                 if attempt >= policy.max_retries:
+                    elapsed = time.monotonic() - began
                     raise ApiError(
-                        f"{url} failed after {attempt + 1} attempts: {problem.reason}",
-                        hint="the API may be down; try again later or check --api-url",
+                        f"GET {url} failed after {attempt + 1} attempts over "
+                        f"{elapsed:.0f} s: {problem.reason}",
+                        hint=problem.check or "the API may be down; try again later",
                     ) from None
                 delay = min(policy.backoff * (2**attempt), policy.max_backoff)
                 delay += random.uniform(0, delay)  # jitter: keeps clients from synchronising
                 if problem.wait is not None:
                     delay = max(delay, problem.wait)
-                log.info("%s: %s; retrying in %.1fs", url, problem.reason, delay)
+                log.warning("GET %s: %s; attempt %d of %d in %.1f s", url, problem.reason,
+                            attempt + 2, policy.max_retries + 1, delay)
                 self._sleep(delay)
                 attempt += 1
 
@@ -113,33 +124,44 @@ class CtgovClient:
         try:
             response = self.session.get(url, params=params, timeout=self.policy.timeout)
         except requests.Timeout:
-            raise _Retryable(f"no answer within {self.policy.timeout:g}s") from None
+            raise _Retryable(f"no answer within {self.policy.timeout:g}s",
+                             check="the API may be slow or down; try again later, or check "
+                             "--api-url and the network") from None
         except requests.ConnectionError as error:
-            raise _Retryable(f"connection failed ({_short(error)})") from None
+            reason, check = describe_connection_error(error, url)
+            raise _Retryable(reason, check=check) from None
         except requests.RequestException as error:
-            raise ApiError(f"{url}: {_short(error)}") from None
+            raise ApiError(f"GET {url}: {_short(error)}",
+                           hint="check --api-url") from None
         status = response.status_code
         if status == 429:
             wait = _retry_after(response.headers.get("Retry-After"))
             if wait is not None and wait > self.policy.max_retry_after:
                 raise ApiError(
-                    f"{url} is rate-limited for {wait:.0f}s (HTTP 429)",
+                    f"GET {url} is rate-limited for {wait:.0f} s (HTTP 429, Retry-After)",
                     hint="try again later",
                 )
             raise _Retryable("rate-limited (HTTP 429)", wait)
         if status >= 500:
-            raise _Retryable(f"server error (HTTP {status})")
+            raise _Retryable(f"server error (HTTP {status})",
+                             check="the API is failing; try again later")
         if status >= 400:
+            hint = ("check that --api-url is the API's base URL, e.g. "
+                    "https://clinicaltrials.gov/api/v2" if status == 404 else
+                    "check the refresh options (--status, --condition)")
             raise RequestRejected(
-                f"{url} refused the request (HTTP {status}): {_body_hint(response)}"
+                f"GET {url} was refused (HTTP {status}): {_body_hint(response)}", hint=hint
             )
         try:
             document = response.json()
         except (ValueError, requests.exceptions.ChunkedEncodingError):
             # A truncated or garbled body is usually a dropped connection: worth a retry.
-            raise _Retryable("the answer is not valid JSON (truncated?)") from None
+            raise _Retryable("the answer is not valid JSON (truncated?)",
+                             check="the API or a proxy is cutting answers short; try again "
+                             "later") from None
         if not isinstance(document, dict):
-            raise ApiError(f"{url} answered with a JSON {type(document).__name__}, not an object")
+            raise ApiError(f"GET {url} answered with a JSON {type(document).__name__}, not an "
+                           "object", hint="check that --api-url points at the API")
         return document
 
     def _space_requests(self) -> None:
@@ -166,15 +188,46 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Words in a requests/urllib3 connection error (its text nests three exceptions deep) and
+# what they mean to someone reading a cron log.
+_CONNECTION_PROBLEMS = (
+    (("refused",), "connection refused by {host}",
+     "check --api-url (host and port) and that the server is running"),
+    (("name or service not known", "nodename nor servname", "name resolution",
+      "getaddrinfo failed", "no address associated"), "host name {host} not found",
+     "check the host name in --api-url and the machine's DNS"),
+    (("certificate", "ssl", "tls"), "TLS handshake with {host} failed",
+     "check the server's certificate, or use http:// for a local mirror"),
+    (("network is unreachable", "no route to host"), "no route to {host}",
+     "check the network connection and any proxy settings"),
+    (("reset by peer", "aborted", "remotedisconnected", "closed connection",
+      "without response"), "{host} closed the connection",
+     "the API may be restarting; try again later"),
+)
+
+
+def describe_connection_error(error: Exception, url: str) -> tuple[str, str]:
+    """A connection failure in words ("connection refused by 127.0.0.1:9"), and what to
+    check; requests' own text is a nested repr that logs cut mid-word."""
+    parsed = urlparse(url)
+    host = parsed.netloc or url
+    text = str(error).lower()
+    for needles, reason, check in _CONNECTION_PROBLEMS:
+        if any(needle in text for needle in needles):
+            return reason.format(host=host), check
+    return (f"connection to {host} failed ({type(error).__name__})",
+            "check --api-url and the network")
+
+
 def _short(error: Exception) -> str:
-    return str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+    return one_line(str(error), 160) if str(error) else type(error).__name__
 
 
 def _body_hint(response: requests.Response) -> str:
     try:
         document = response.json()
     except (ValueError, json.JSONDecodeError):
-        return response.text.strip().splitlines()[0][:160] if response.text.strip() else ""
+        return one_line(response.text, 160) if response.text.strip() else "no message"
     if isinstance(document, dict) and "message" in document:
-        return str(document["message"])[:160]
-    return str(document)[:160]
+        return one_line(str(document["message"]), 160)
+    return one_line(str(document), 160)

@@ -219,6 +219,49 @@ def m007_primary_purpose(conn: sqlite3.Connection) -> None:
         [(primary_purpose(decompress_study(raw)), nct_id) for nct_id, raw in rows.fetchall()])
 
 
+@migration
+def m012_refresh_progress_and_removals(conn: sqlite3.Connection) -> None:
+    """What a refresh leaves behind for the next one and for `stats`: when a run last
+    stored a page (`progress_at`, so a run whose process died can say how far it got and
+    when) and how many studies it found removed; which run last saw each trial
+    (`last_seen_run`); and the studies the registry no longer returns (`removed_trials`:
+    kept in the store, left out of matching)."""
+    conn.execute("ALTER TABLE refresh_runs ADD COLUMN progress_at TEXT")
+    conn.execute("ALTER TABLE refresh_runs ADD COLUMN removed INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE trials ADD COLUMN last_seen_run INTEGER")
+    conn.execute(
+        """
+        CREATE TABLE removed_trials (
+            nct_id TEXT PRIMARY KEY REFERENCES trials(nct_id),
+            removed_at TEXT NOT NULL,
+            run_id INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+
+
+@migration
+def m013_watch_list(conn: sqlite3.Connection) -> None:
+    """Watched cases: the case as read (its file's path, a fingerprint of the file and its
+    notes, and the case document with the notes' text inline, so a run can go on when the
+    file is gone) and the state of its last `watch run` (what the digest compares with).
+    Patient data: the store file is made owner-only when a case is first watched."""
+    conn.execute(
+        """
+        CREATE TABLE watched_cases (
+            case_id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            document TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            read_at TEXT NOT NULL,
+            last_run_at TEXT,
+            last_state TEXT
+        )
+        """
+    )
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     conn.execute(

@@ -255,8 +255,19 @@ class TrialStore:
         batch_size: int,
         progress: Progress | None,
     ) -> UpsertCounts:
+        # With worker processes, a batch is parsed while the one before it is written (and
+        # the next is read and normalised): parsing and writing each wait for the other
+        # otherwise, and together they were slower than either alone.
         counts = UpsertCounts()
         batch: list[StudyRecord] = []
+        in_flight: _PreparedBatch | None = None
+
+        def write(prepared: _PreparedBatch) -> None:
+            nonlocal counts
+            counts += self._commit_batch(prepared, parser)
+            if progress:
+                progress(len(prepared.records))
+
         for study in studies:
             if isinstance(study, StudyRecord):
                 batch.append(study)
@@ -269,14 +280,17 @@ class TrialStore:
                     if progress:
                         progress(1)
             if len(batch) >= batch_size:
-                counts += self._write_batch(batch, parser)
-                if progress:
-                    progress(len(batch))
-                batch = []
+                prepared = self._prepare_batch(batch, parser)
+                if in_flight is not None:
+                    write(in_flight)
+                in_flight, batch = prepared, []
         if batch:
-            counts += self._write_batch(batch, parser)
-            if progress:
-                progress(len(batch))
+            prepared = self._prepare_batch(batch, parser)
+            if in_flight is not None:
+                write(in_flight)
+            in_flight = prepared
+        if in_flight is not None:
+            write(in_flight)
         return counts
 
     def _write_batch(
@@ -286,21 +300,48 @@ class TrialStore:
         checkpoint: Callable[[UpsertCounts], None] | None = None,
     ) -> UpsertCounts:
         """Write one batch in one transaction; `checkpoint` runs inside it before COMMIT."""
+        return self._commit_batch(self._prepare_batch(records, parser), parser, checkpoint)
+
+    def _prepare_batch(self, records: Sequence[StudyRecord],
+                       parser: ParsingPool) -> _PreparedBatch:
+        """Start parsing the new or changed trials of a batch (in the workers when there
+        are any, so the caller can write another batch meanwhile)."""
         self._require_writable()
         unique = list({record.nct_id: record for record in records}.values())
         ids = _json([record.nct_id for record in unique])
-        stored = self._stored_hashes(ids)
-        parsed = self._parsed_ids(ids) if parser else set()
-
-        # Parse outside the write transaction so the write lock is held only for writing.
-        annotations: dict[str, TrialAnnotation | None] = {}
+        texts: list[TrialText] = []
         if parser:
+            stored = self._stored_hashes(ids)
+            parsed = self._parsed_ids(ids)
             texts = [
                 record.trial_text() for record in unique
                 if stored.get(record.nct_id) != record.content_hash
                 or record.nct_id not in parsed
             ]
-            annotations = dict(zip([t.nct_id for t in texts], parser.run(texts), strict=True))
+        return _PreparedBatch(records, unique, ids, [t.nct_id for t in texts],
+                              parser.start(texts) if texts else iter(()))
+
+    def _commit_batch(
+        self,
+        prepared: _PreparedBatch,
+        parser: ParsingPool,
+        checkpoint: Callable[[UpsertCounts], None] | None = None,
+    ) -> UpsertCounts:
+        """Write a prepared batch in one transaction; `checkpoint` runs inside it before
+        COMMIT."""
+        records, unique, ids = prepared.records, prepared.unique, prepared.ids
+        # Parse outside the write transaction so the write lock is held only for writing.
+        annotations: dict[str, TrialAnnotation | None] = dict(
+            zip(prepared.parsing_ids, prepared.parsing, strict=True))
+        if parser:
+            # A batch written since this one was prepared may have changed a trial that
+            # looked unchanged then (the same study twice in one load): parse it now.
+            stored, parsed = self._stored_hashes(ids), self._parsed_ids(ids)
+            late = [record.trial_text() for record in unique
+                    if record.nct_id not in annotations
+                    and (stored.get(record.nct_id) != record.content_hash
+                         or record.nct_id not in parsed)]
+            annotations.update(zip([t.nct_id for t in late], parser.run(late), strict=True))
 
         # A study repeated within one batch is stored once (the last copy wins); the earlier
         # copies count as unchanged so that every study looked at is counted once.
@@ -496,6 +537,8 @@ class TrialStore:
             f"WHERE c.code IN ({_IDS})",
         ]
         params: list[Any] = [_json([sql_text(str(code)) for code in codes])]
+        # Studies the registry no longer returns are kept (for `show`) but never matched.
+        sql.append("AND c.nct_id NOT IN (SELECT nct_id FROM removed_trials)")
         if statuses is not None:
             sql.append(f"AND t.overall_status IN ({_IDS})")
             params.append(_json([sql_text(s).upper() for s in statuses]))
@@ -801,6 +844,7 @@ class TrialStore:
             "by_phase": by_phase,
             "top_conditions": top_conditions,
             "parsed": self.conn.execute("SELECT count(*) FROM trial_parse").fetchone()[0],
+            "removed": self.conn.execute("SELECT count(*) FROM removed_trials").fetchone()[0],
             "last_refresh": _run_summary(latest[0]) if latest else None,
             "last_successful_refresh": self.last_refresh(),
         }
@@ -814,27 +858,53 @@ class TrialStore:
 
     # ------------------------------------------------------------------ refresh runs
 
-    def start_run(self, *, mode: str, query: str, data_timestamp: str | None) -> int:
-        """Record a new refresh run as running; returns its id."""
+    def start_run(self, *, mode: str, query: str, data_timestamp: str | None,
+                  started: str | None = None) -> int:
+        """Record a new refresh run as running (started now, or at `started`); returns its
+        id."""
         self._require_writable()
         cursor = self.conn.execute(
             "INSERT INTO refresh_runs (started, data_timestamp, mode, query, outcome) "
             "VALUES (?, ?, ?, ?, 'running')",
-            (_now(), data_timestamp, mode, query),
+            (started or _now(), data_timestamp, mode, query),
         )
         return cursor.lastrowid
 
     def mark_abandoned_runs(self) -> int:
-        """Runs left 'running' by a process that died become 'interrupted'.
+        """Runs left 'running' by a process that died become 'interrupted', saying how far
+        they got and when they last stored a page (that time is also their `finished`).
 
         Only call this while holding the refresh lock: then no live run can be 'running'.
         """
         self._require_writable()
-        return self.conn.execute(
-            "UPDATE refresh_runs SET outcome = 'interrupted', "
-            "error = coalesce(error, 'the process ended before the run finished') "
-            "WHERE outcome = 'running'"
-        ).rowcount
+        rows = self._rows("SELECT * FROM refresh_runs WHERE outcome = 'running'", ())
+        for run in rows:
+            last = run["progress_at"] or run["started"]
+            stored = run["added"] + run["updated"] + run["unchanged"]
+            how_far = (f"after {run['pages']} pages ({stored} studies stored), last page at "
+                       f"{last}" if run["pages"] else f"before its first page (started {last})")
+            self.conn.execute(
+                "UPDATE refresh_runs SET outcome = 'interrupted', finished = ?, error = ? "
+                "WHERE id = ? AND outcome = 'running'",
+                (last, f"the refresh process ended {how_far}; the next refresh resumes it"
+                 if run["resume_token"] else f"the refresh process ended {how_far}",
+                 run["id"]),
+            )
+        return len(rows)
+
+    def record_unchanged_run(self, *, mode: str, query: str, data_timestamp: str) -> int:
+        """Record a run that asked for nothing: the registry's data timestamp had not moved
+        since the last successful run. Returns its id."""
+        self._require_writable()
+        stamp = _now()
+        cursor = self.conn.execute(
+            "INSERT INTO refresh_runs (started, finished, data_timestamp, mode, query, "
+            "outcome, error) VALUES (?, ?, ?, ?, ?, 'unchanged', ?)",
+            (stamp, stamp, data_timestamp, mode, query,
+             f"registry data unchanged since the last successful refresh (data timestamp "
+             f"{data_timestamp})"),
+        )
+        return cursor.lastrowid
 
     def resumable_run(self, query: str) -> dict[str, Any] | None:
         """The latest run if it stopped part-way through the same query with a checkpoint."""
@@ -875,34 +945,78 @@ class TrialStore:
         *,
         next_token: str | None,
         skipped: int = 0,
+        converge: bool = False,
+        parser: ParsingPool | None = None,
+        prepared: PreparedPage | None = None,
     ) -> UpsertCounts:
         """Store one API page and advance the run's checkpoint in the same transaction.
 
-        The last page (no `next_token`) also marks the run successful in that transaction,
-        so a run is successful exactly when all its pages are stored.
+        Every study of the page is marked as seen by the run (and no longer removed). The
+        last page (no `next_token`) also marks the run successful in that transaction, so a
+        run is successful exactly when all its pages are stored; with `converge` (a full run
+        of the default scope) it also marks as removed every stored study the run did not
+        see. `parser` (a `ParsingPool` kept for the whole run) parses criteria in worker
+        processes; without it `annotate` runs here. `prepared` is the page as
+        `prepare_page` started it (then `studies` is not read again).
         """
-        records: list[StudyRecord] = []
-        for study in studies:
-            records.append(study if isinstance(study, StudyRecord) else normalize_study(study))
+        if prepared is None:
+            if parser is None:
+                with ParsingPool(annotate, 1) as own_parser:
+                    return self.apply_page(
+                        run_id, studies, annotate, next_token=next_token, skipped=skipped,
+                        converge=converge, parser=own_parser)
+            prepared = self.prepare_page(studies, parser)
+        seen = _json(sorted({record.nct_id for record in prepared.batch.records}))
 
         def checkpoint(counts: UpsertCounts) -> None:
             counts.skipped += skipped
+            stamp = _now()
+            self.conn.execute(
+                f"UPDATE trials SET last_seen_run = ? WHERE nct_id IN ({_IDS})", (run_id, seen))
+            self.conn.execute(f"DELETE FROM removed_trials WHERE nct_id IN ({_IDS})", (seen,))
             self.conn.execute(
                 "UPDATE refresh_runs SET added = added + ?, updated = updated + ?, "
                 "unchanged = unchanged + ?, skipped = skipped + ?, pages = pages + 1, "
-                "resume_token = ? WHERE id = ?",
+                "resume_token = ?, progress_at = ? WHERE id = ?",
                 (counts.added, counts.updated, counts.unchanged, counts.skipped, next_token,
-                 run_id),
+                 stamp, run_id),
             )
             if next_token is None:
+                removed = self._mark_unseen_removed(run_id, stamp) if converge else 0
                 self.conn.execute(
-                    "UPDATE refresh_runs SET outcome = 'success', finished = ?, error = NULL "
-                    "WHERE id = ?",
-                    (_now(), run_id),
+                    "UPDATE refresh_runs SET outcome = 'success', finished = ?, error = NULL, "
+                    "removed = ? WHERE id = ?",
+                    (stamp, removed, run_id),
                 )
 
-        with ParsingPool(annotate, 1) as parser:
-            return self._write_batch(records, parser, checkpoint)
+        return self._commit_batch(prepared.batch, prepared.parser, checkpoint)
+
+    def prepare_page(self, studies: Sequence[dict[str, Any] | StudyRecord],
+                     parser: ParsingPool) -> PreparedPage:
+        """Normalise an API page and start parsing what is new in it (in `parser`'s workers
+        while the caller goes on); `apply_page(..., prepared=)` stores it."""
+        records = [study if isinstance(study, StudyRecord) else normalize_study(study)
+                   for study in studies]
+        return PreparedPage(self._prepare_batch(records, parser), parser)
+
+    def _mark_unseen_removed(self, run_id: int, stamp: str) -> int:
+        """Within the last page's transaction: every stored study that an earlier refresh
+        returned and this run did not is one the registry no longer returns. Returns how
+        many were newly marked. Studies only ever loaded by `ingest` are left alone: a bulk
+        export or a folder of files may hold studies outside the refresh's scope."""
+        return self.conn.execute(
+            "INSERT INTO removed_trials (nct_id, removed_at, run_id) "
+            "SELECT nct_id, ?, ? FROM trials WHERE last_seen_run IS NOT NULL "
+            "AND last_seen_run != ? AND nct_id NOT IN (SELECT nct_id FROM removed_trials)",
+            (stamp, run_id, run_id),
+        ).rowcount
+
+    def removal(self, nct_id: str) -> dict[str, Any] | None:
+        """When and by which refresh run a stored study was found removed from the registry,
+        or None while the registry still returns it."""
+        rows = self._rows("SELECT removed_at, run_id FROM removed_trials WHERE nct_id = ?",
+                          (_nct_key(nct_id),))
+        return dict(rows[0]) if rows else None
 
     def end_run(
         self, run_id: int, *, outcome: str, error: str | None = None,
@@ -996,13 +1110,47 @@ class ParsingPool:
 
     def run(self, texts: Sequence[TrialText]) -> list[TrialAnnotation | None]:
         """One annotation per text (None where parsing failed), in order."""
+        return list(self.start(texts))
+
+    def start(self, texts: Sequence[TrialText]) -> Iterator[TrialAnnotation | None]:
+        """Start parsing `texts`; the annotations come, in order, as the iterator is read.
+        With worker processes the work is under way at once (the caller may do other work
+        meanwhile); without, it is done here, now."""
         if self.annotate is None:
-            return [None] * len(texts)
+            return iter([None] * len(texts))
         task = functools.partial(_safe_annotate, self.annotate)
         if self._pool is None or len(texts) < 2:
-            return [task(text) for text in texts]
+            return iter([task(text) for text in texts])
         chunk = max(1, len(texts) // (self.jobs * 4))
-        return list(self._pool.map(task, texts, chunksize=chunk))
+        return self._pool.map(task, texts, chunksize=chunk)
+
+
+@dataclass
+class _PreparedBatch:
+    """A batch whose parsing has started: its records (unique by id, and as given) and the
+    annotations to come, in the order of `parsing_ids`."""
+
+    records: Sequence[StudyRecord]
+    unique: list[StudyRecord]
+    ids: str
+    parsing_ids: list[str]
+    parsing: Iterator[TrialAnnotation | None]
+
+    def wait(self) -> None:
+        """Block until the batch is parsed (the workers are then free for another)."""
+        self.parsing = iter(list(self.parsing))
+
+
+@dataclass
+class PreparedPage:
+    """An API page whose parsing has started (see `TrialStore.prepare_page`)."""
+
+    batch: _PreparedBatch
+    parser: ParsingPool
+
+    def wait(self) -> None:
+        """Block until the page is parsed."""
+        self.batch.wait()
 
 
 def _safe_annotate(annotate: Annotate, text: TrialText) -> TrialAnnotation | None:
@@ -1134,5 +1282,9 @@ def _screening_trial(
 
 def _run_summary(row: sqlite3.Row) -> dict[str, Any]:
     keys = ("id", "started", "finished", "data_timestamp", "mode", "outcome", "added",
-            "updated", "unchanged", "skipped", "error")
-    return {key: row[key] for key in keys}
+            "updated", "unchanged", "skipped", "pages", "removed", "progress_at", "error")
+    summary = {key: row[key] for key in keys}
+    # Why the run ended as it did (a failure's message, an interruption's extent, an
+    # unchanged registry), under the name a reader of `stats --json` looks for.
+    summary["reason"] = row["error"]
+    return summary

@@ -136,6 +136,23 @@ def load_case(path: str | Path) -> Case:
     return case_from_dict(document, path)
 
 
+def self_contained_document(path: str | Path) -> dict[str, Any]:
+    """The case at `path` as one document that needs no other file, validated as `load_case`
+    validates it: its fields as written, every note's text inline (a plain-text note becomes
+    a case with that one note). `case_from_dict(document, path)` reads it back as the same
+    case; the watch list keeps cases this way."""
+    case = load_case(path)
+    path = Path(path)
+    notes = [{"text": note.text} for note in case.notes]
+    if path.suffix.lower() not in STRUCTURED_SUFFIXES:
+        return {"id": case.id, "notes": notes}
+    try:
+        document = _parse_document(path.read_text(encoding="utf-8"), path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read case file {path}: {type(error).__name__}") from None
+    return {**document, "notes": notes}
+
+
 def case_from_dict(document: Any, path: Path) -> Case:
     """Validate a parsed case document; note paths are read relative to `path`'s folder."""
     if not isinstance(document, dict):
