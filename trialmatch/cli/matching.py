@@ -38,6 +38,9 @@ def match(
     report_mode: str = typer.Option(
         "600", "--report-mode",
         help="File mode of the report, in octal (default 600: the owner only)."),
+    notes_root: Path | None = typer.Option(
+        None, "--notes-root", help="Let the case read notes anywhere under this folder "
+        "(default: only under the case file's own folder)."),
 ) -> None:
     """Match a case to open trials: verdicts, ranking, missed protocols, testing gaps and
     discrepancies. Decision support for clinicians, not a treatment recommendation."""
@@ -49,7 +52,7 @@ def match(
         from trialmatch.match.case import load_case
         from trialmatch.match.engine import match_case
 
-        loaded = load_case(case)
+        loaded = load_case(case, notes_root=notes_root)
         with TrialStore.open(resolve_db(db), readonly=True) as store:
             result = match_case(loaded, store, any_status=any_status, top=top, model=model)
         if report is not None:

@@ -12,7 +12,6 @@ nesting), and a note's path must resolve inside the case file's folder, or insid
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +125,7 @@ def load_case(path: str | Path, *, notes_root: str | Path | None = None) -> Case
     `notes_root` when it is given.
     """
     path = Path(path)
-    if not os.path.lexists(path):
+    if not path.exists():  # a dangling symlink too
         raise InputError(f"case file not found: {path}")
     if path.suffix.lower() not in STRUCTURED_SUFFIXES:
         # A bare note: the id is the file's stem, nothing else is known.
