@@ -157,6 +157,9 @@ def ingest(
             f"{counts.unchanged} unchanged, {counts.skipped} skipped",
             markup=False, highlight=False, soft_wrap=True,
         )
+        if not result.usable:
+            raise TrialmatchError(f"no usable study in {result.sources} file(s); nothing "
+                                  "was stored", hint="see the warnings above")
 
 
 @app.command()
