@@ -347,10 +347,13 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: str | int) -> str | int:
-    """A summary.csv cell that a spreadsheet shows as text, never runs as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A summary.csv cell that a spreadsheet shows as text, never runs as a formula; a CR or
+    line feed in it (a file name may hold one) becomes a space, so a row stays one line."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_STARTS):
+        value = "'" + value
+    return value.replace("\r", " ").replace("\n", " ")
 
 
 def summary_csv(outcomes: Sequence[CaseOutcome]) -> str:

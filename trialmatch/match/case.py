@@ -327,7 +327,8 @@ def _notes(value: Any, path: Path, notes_root: str | Path | None,
     notes = []
     total_bytes = 0
     for number, entry in enumerate(value, start=1):
-        if isinstance(entry, str):  # a bare string is taken as a path, the common shorthand
+        bare = isinstance(entry, str)
+        if bare:  # a bare string is taken as a path, the common shorthand
             entry = {"path": entry}
         if not isinstance(entry, dict) or len(entry) != 1 or not ({"path", "text"} & set(entry)):
             raise InputError(f"{path}: note {number} must be {{path: FILE}} or {{text: TEXT}}")
@@ -352,6 +353,9 @@ def _notes(value: Any, path: Path, notes_root: str | Path | None,
         if not isinstance(entry["path"], str) or not entry["path"].strip():
             raise InputError(f"{label} must be a file name")
         note_path = confined_note_path(entry["path"], path, notes_root, label)
+        if bare and not note_path.exists():
+            raise InputError(f"{label}: no such file", hint="a bare string in 'notes' is a "
+                             "file name; write '- text: ...' for the text of a note")
         note = _read_note_file(note_path, label)
         warnings.extend(note.warnings)
         total_bytes = _add_note_bytes(total_bytes, len(note.text.encode("utf-8")), path)
