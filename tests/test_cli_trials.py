@@ -25,7 +25,8 @@ FAST = RetryPolicy(timeout=2, max_retries=1, backoff=0.01, max_backoff=0.02, min
 @pytest.fixture(autouse=True)
 def fast_client_without_parser(monkeypatch):
     """No real waits, and criteria parsing replaced by the small test parser."""
-    monkeypatch.setattr(trials_cli, "CtgovClient", lambda url: CtgovClient(url, policy=FAST))
+    monkeypatch.setattr("trialmatch.ingest.client.CtgovClient",
+                        lambda url: CtgovClient(url, policy=FAST))
     monkeypatch.setattr(trials_cli, "_annotator", lambda: (annotate_by_condition, "t1"))
 
 

@@ -32,9 +32,7 @@ from trialmatch.cli.app import (
 )
 from trialmatch.config import default_api_url
 from trialmatch.errors import TrialmatchError
-from trialmatch.ingest.client import CtgovClient
 from trialmatch.ingest.files import find_sources, ingest_paths
-from trialmatch.ingest.refresh import refresh as run_refresh
 from trialmatch.ingest.store import Annotate, TrialStore
 from trialmatch.models import Trial
 
@@ -110,9 +108,15 @@ def refresh(
     """Bring the trial store up to date from ClinicalTrials.gov (incremental after the first)."""
     _setup_logging()
     with cli_errors():
+        # Only refresh uses the network: `requests` (and urllib3, which binds a socket to
+        # probe IPv6 as it loads) is imported here and by no other command.
+        from trialmatch.ingest.client import CtgovClient
+        from trialmatch.ingest.refresh import refresh as run_refresh
+
         annotate, _ = _annotator()
         client = CtgovClient(api_url or default_api_url())
-        with TrialStore.open(resolve_db(db)) as store, _progress("refresh", None) as advance:
+        with TrialStore.open(resolve_db(db), check=True) as store, \
+                _progress("refresh", None) as advance:
             log_pages = not err_console.is_terminal
 
             def on_page(studies: int, total: int | None) -> None:
@@ -169,7 +173,7 @@ def stats(
 ) -> None:
     """Counts by status and phase, top conditions and the last refresh."""
     with cli_errors():
-        with TrialStore.open(resolve_db(db), readonly=True) as store:
+        with TrialStore.open(resolve_db(db), readonly=True, check=True) as store:
             document = store.stats()
     if as_json:
         print_json(document)

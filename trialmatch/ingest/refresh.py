@@ -83,10 +83,12 @@ def incremental_since(last_success: dict[str, Any] | None) -> str | None:
 def refresh_lock(db_path: Path, *, wait: float = 5.0) -> Iterator[None]:
     """Hold the refresh lock of a database, waiting up to `wait` seconds for it.
 
-    The lock is an advisory lock on `<db>.refresh.lock`; the operating system drops it when
-    the holder dies, so a killed refresh never leaves a stale lock behind.
+    The lock is an advisory lock on `<db>.refresh.lock` beside the resolved database file
+    (two refreshes through a symlink, or a relative and an absolute path, share one lock);
+    the operating system drops it when the holder dies, so a killed refresh never leaves a
+    stale lock behind.
     """
-    lock_path = Path(f"{db_path}.refresh.lock")
+    lock_path = Path(f"{Path(db_path).resolve()}.refresh.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
     try:
