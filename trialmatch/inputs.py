@@ -24,9 +24,30 @@ import yaml
 
 from trialmatch.errors import InputError
 
+# Invisible characters that change what a word is or how a line reads: soft hyphen, Arabic
+# letter mark, Mongolian vowel separator, zero-width space/non-joiner/joiner, left-to-right and
+# right-to-left marks, bidi embeddings and overrides, word joiner and invisible operators, bidi
+# isolates, and a byte-order mark inside the text. Removed from notes before they are read,
+# and from registry text before it reaches a report (a bidi override reorders what the reader
+# sees).
+INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                       "\u2066-\u2069\ufeff]")
+
 # YAML and JSON nested deeper than this are refused before they are built: a case is a few
 # levels deep, a study record about ten; 2,000 nested brackets ended a run with RecursionError.
 MAX_NESTING = 64
+
+
+def disable_core_dumps() -> None:
+    """No core dump of this process or its children: a process that read notes holds their
+    text in memory, and a dump of it was found to hold it (issue 17). RLIMIT_CORE 0, soft and
+    hard, is inherited by every worker; systemd-coredump honours it too."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _kind_of(mode: int) -> str:

@@ -115,6 +115,9 @@ def batch(
     """Match every case in CASE_DIR; write DIR/<case id>.json/.md/.html, summary.csv and
     index.html. A bad case is reported and skipped; exit 1 when any case failed."""
     mode = parse_report_mode(report_mode)
+    from trialmatch.inputs import disable_core_dumps
+
+    disable_core_dumps()  # this process and its workers will hold note text
     with cli_errors():
         db_path = resolve_db(db)
         from trialmatch.ingest.store import TrialStore

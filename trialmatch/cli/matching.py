@@ -47,6 +47,9 @@ def match(
     if report is not None and report.suffix.lower() not in REPORT_SUFFIXES:
         raise typer.BadParameter("the report must end in .md or .html", param_hint="--report")
     mode = parse_report_mode(report_mode)
+    from trialmatch.inputs import disable_core_dumps
+
+    disable_core_dumps()  # this process will hold note text
     with cli_errors():
         from trialmatch.ingest.store import TrialStore
         from trialmatch.match.case import load_case

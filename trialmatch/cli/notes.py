@@ -74,8 +74,11 @@ def extract_command(
                                           "add as an extra source of entities."),
 ) -> None:
     """Read pathology notes into cancer type, histology, grade, stage and biomarkers."""
+    from trialmatch.inputs import disable_core_dumps
     from trialmatch.nlp.extract import extract
     from trialmatch.nlp.notes import read_note_text
+
+    disable_core_dumps()
 
     failed = False
     with cli_errors():

@@ -501,6 +501,9 @@ def _worker_main(connection: Any, factory: MatcherFactory, case_timeout: float |
                  parent_pid: int) -> None:
     """A batch worker: build the matcher once, then match one case at a time on request."""
     _die_with_parent(parent_pid)
+    from trialmatch.inputs import disable_core_dumps
+
+    disable_core_dumps()  # it reads notes; the parent's limit is inherited, this is the rest
     # Ctrl-C reaches the whole process group; only the parent decides what to do about it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

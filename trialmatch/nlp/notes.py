@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trialmatch.errors import InputError
+from trialmatch.inputs import INVISIBLE
 
 MAX_NOTE_BYTES = 5 * 1024 * 1024
 
@@ -43,14 +44,6 @@ _BINARY_SHARE = 0.05
 _SAMPLE_BYTES = 64 * 1024
 # Stray control characters in decoded text: the control bytes above and the C1 controls.
 _STRAY_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-# Invisible characters that change what a word is or how a line reads: soft hyphen, Arabic
-# letter mark, Mongolian vowel separator, zero-width space/non-joiner/joiner, left-to-right and
-# right-to-left marks, bidi embeddings and overrides, word joiner and invisible operators, bidi
-# isolates, and a byte-order mark inside the text.
-_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-                        "\u2066-\u2069\ufeff]")
-
-
 @dataclass
 class NoteText:
     """A note's text as read, ready for extraction, and the warnings its cleaning raised
@@ -82,7 +75,7 @@ def clean_note_text(text: str, label: str = "note") -> NoteText:
     if controls:
         warnings.append(f"{label}: removed {controls} stray control character(s) (NUL or "
                         "other non-printing bytes)")
-    text, invisible = _INVISIBLE.subn("", text)
+    text, invisible = INVISIBLE.subn("", text)
     if invisible:
         warnings.append(f"{label}: removed {invisible} invisible character(s) (zero-width or "
                         "bidi controls)")
