@@ -106,6 +106,25 @@ def test_a_user_who_cannot_write_the_store_reads_it(built_store, tmp_path):
         os.chmod(shared, 0o755)
 
 
+@needs_other_user
+def test_an_older_store_that_this_user_cannot_upgrade_is_one_line(tmp_path):
+    from trialmatch.ingest.migrations import migrate
+
+    shared = tmp_path / "old"
+    shared.mkdir()
+    conn = sqlite3.connect(shared / "trials.db", isolation_level=None)
+    migrate(conn, upto="m007_primary_purpose")
+    conn.close()
+    os.chmod(shared / "trials.db", 0o444)
+    os.chmod(shared, 0o555)
+    try:
+        one_error_line(run(str(TRIALMATCH), "stats", "--db", str(shared / "trials.db"),
+                           prefix=NO_DAC),
+                       "has an older schema and this user cannot upgrade it")
+    finally:
+        os.chmod(shared, 0o755)
+
+
 @needs_namespace
 def test_a_store_on_a_read_only_filesystem_is_read_and_never_written(built_store, tmp_path):
     shared = tmp_path / "ro"

@@ -155,28 +155,32 @@ def read_note(path: Path | str) -> str:
 # prefix or suffix character at a time and searches the rest of the chunk again, so a chunk of
 # n punctuation characters costs n squared: "(" x 5,000 + text + ")" x 5,000 took 16 s, twice
 # that 62 s (issue 17). Long runs of spaces or tabs are quadratic too, in the clause splitter's
-# look-ahead for a line end. Past these lengths a run keeps its head and the rest becomes
-# blanks with a line break every FILLER_LINE characters: same length, so every offset still
-# points into the note. Real notes have shorter rules and gaps (none in the fixtures).
+# look-ahead for a line end. Past these lengths every further character at that period is
+# replaced (a space in punctuation, a full stop in blanks), so no run is longer and no long
+# blank run is made: same length, so every offset still points into the note. Real notes have
+# shorter rules and gaps (none in the fixtures).
 MAX_PUNCTUATION_RUN = 24
 MAX_SPACE_RUN = 200
-FILLER_LINE = 24
 _LONG_RUN = re.compile(rf"(?:[^\w\s]|_){{{MAX_PUNCTUATION_RUN + 1},}}"
                        rf"|[ \t]{{{MAX_SPACE_RUN + 1},}}")
-_FILLER = " " * (FILLER_LINE - 1) + "\n"
 
 
 def _cut_run(run: re.Match[str]) -> str:
     text = run.group(0)
-    keep = MAX_SPACE_RUN if text[0] in " \t" else MAX_PUNCTUATION_RUN
-    left = len(text) - keep
-    return text[:keep] + (_FILLER * (left // FILLER_LINE + 1))[:left]
+    if text[0] in " \t":
+        keep, mark = MAX_SPACE_RUN, "."
+    else:
+        keep, mark = MAX_PUNCTUATION_RUN, " "
+    chars = list(text)
+    chars[keep::keep + 1] = mark * len(chars[keep::keep + 1])
+    return "".join(chars)
 
 
 def cut_long_runs(text: str) -> str:
-    """`text` with every run of more than MAX_PUNCTUATION_RUN punctuation characters (or
-    MAX_SPACE_RUN spaces and tabs) cut to that length, the rest blanked with a line break every
-    FILLER_LINE characters. Same length: offsets are unchanged. Idempotent."""
+    """`text` with no run of more than MAX_PUNCTUATION_RUN punctuation characters, nor of
+    more than MAX_SPACE_RUN spaces and tabs: every (limit + 1)th character of a longer run is
+    replaced, by a space in punctuation and a full stop in blanks. Same length, so offsets are
+    unchanged; idempotent."""
     if len(text) <= MAX_PUNCTUATION_RUN:
         return text
     return _LONG_RUN.sub(_cut_run, text)
