@@ -546,3 +546,50 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+# ----------------------------------------------------------------------- ingest
+
+
+def test_one_bad_file_is_one_skipped_item_in_ingest_and_all_bad_exits_1(tmp_path):
+    good = sorted((FIXTURES / "trials").glob("*.json"))[0]
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    (folder / "good.json").write_text(good.read_text())
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "zero.zip").symlink_to("/dev/zero")
+    (folder / "broken.zip").write_bytes(b"PK\x03\x04 broken")
+    os.mkfifo(tmp_path / "stray.json")
+    db = tmp_path / "t.db"
+    result = run_cli("ingest", str(folder), str(tmp_path / "stray.json"), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "1 added" in result.stdout
+    assert "deep.json: not valid JSON (nested deeper than 64 levels); skipped" in result.stderr
+    assert "stray.json: is a FIFO (named pipe), not a study file; skipped" in result.stderr
+    assert "broken.zip: not a readable zip archive; skipped" in result.stderr
+    bad_only = run_cli("ingest", str(folder / "deep.json"), str(tmp_path / "stray.json"),
+                       "--db", str(tmp_path / "other.db"))
+    assert bad_only.returncode == 1
+    assert bad_only.stderr.strip().splitlines()[-1].startswith(
+        "trialmatch: error: no usable study in 2 file(s); nothing was stored")
+
+
+def test_a_study_that_breaks_normalisation_in_any_way_is_one_skipped_study(tmp_path,
+                                                                          monkeypatch):
+    from trialmatch.ingest import files
+    from trialmatch.ingest.store import TrialStore
+
+    real = files.normalize_study
+
+    def brittle(study):
+        if study["protocolSection"]["identificationModule"]["nctId"].endswith("1"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(study)
+
+    monkeypatch.setattr(files, "normalize_study", brittle)
+    paths = sorted((FIXTURES / "trials").glob("*.json"))[:4]
+    with TrialStore.open(tmp_path / "t.db") as store:
+        result = files.ingest_paths(store, paths)
+    broken = [p for p in paths if p.stem.endswith("1")]
+    assert result.usable == len(paths) - len(broken)
+    assert result.warnings == [f"{p}: unusable study (RecursionError); skipped" for p in broken]

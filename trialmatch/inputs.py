@@ -224,8 +224,9 @@ def load_yaml(text: str, label: str, *, as_text: frozenset[str] = frozenset()) -
     """Parse one YAML document safely (see `_CaseYamlLoader`); InputError naming `label`,
     the line and column, never a value, tag or alias name from the document."""
     loader_class = type("_Loader", (_CaseYamlLoader,), {"as_text": as_text})
-    loader = loader_class(text)
+    loader = None
     try:
+        loader = loader_class(text)  # its reader refuses some characters at once
         return loader.get_single_data()
     except _RefusedYaml as error:
         raise InputError(f"{label}: {error.message}{_where(error.mark)}") from None
@@ -237,7 +238,8 @@ def load_yaml(text: str, label: str, *, as_text: frozenset[str] = frozenset()) -
     except RecursionError:
         raise InputError(f"{label}: YAML nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _where(mark: Any) -> str:
