@@ -100,7 +100,7 @@ def test_a_user_who_cannot_write_the_store_reads_it(built_store, tmp_path):
         os.chmod(out, 0o555)
         one_error_line(run(str(TRIALMATCH), "batch", str(FIXTURES / "cases"), "--out",
                            str(out / "sub"), "--db", db, prefix=NO_DAC),
-                       f"cannot use {out / 'sub'}: Permission denied")
+                       f"cannot create --out {out / 'sub'}: Permission denied")
         assert sorted(p.name for p in shared.iterdir()) == ["trials.db"]  # nothing written
     finally:
         os.chmod(shared, 0o755)
@@ -156,7 +156,9 @@ def test_a_full_disk_is_one_line_and_loses_nothing(built_store, tmp_path):
         f'"{TRIALMATCH}" stats --db "{small}/trials.db" --json; '
         f'cp "{built_store}" "{small}/fill" 2>/dev/null; '
         f'"{TRIALMATCH}" match "{DEMO}" --db "{built_store}" --report "{small}/r.md" '
-        "> /dev/null"
+        "> /dev/null; "
+        f'"{TRIALMATCH}" batch "{FIXTURES / "cases"}" --out "{small}/out" --db "{built_store}" '
+        "--jobs 1 > /dev/null"
     )
     result = run("unshare", "-rm", "sh", "-c", script)
     lines = result.stderr.strip().splitlines()
@@ -169,7 +171,10 @@ def test_a_full_disk_is_one_line_and_loses_nothing(built_store, tmp_path):
     assert stats["trials"] == stats["parsed"]
     assert lines[1] == (f"trialmatch: error: cannot write the report {small}/r.md: No space "
                         "left on device"), lines
-    assert len(lines) == 2
+    assert lines[2].startswith(f"trialmatch: error: cannot write {small}/out/"), lines
+    assert lines[2].endswith(": No space left on device (free some space and run the batch "
+                             "again)"), lines
+    assert len(lines) == 3
 
 
 class _RollbackFails:

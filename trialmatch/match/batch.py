@@ -306,7 +306,11 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     A reader (or an interrupted run) sees the old file or the new one, never half of one.
     Mode 0600 unless `mode` widens it: reports hold patient findings.
     """
-    fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=path.parent)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX,
+                                         dir=path.parent)
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -314,10 +318,13 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
             os.fsync(handle.fileno())
         os.chmod(temp_name, mode)  # mkstemp makes 0600; a wider mode is the user's choice
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         # Ctrl-C (KeyboardInterrupt) lands here too: never leave the partial file behind.
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+        if isinstance(error, OSError):  # a full disk: one clear line, the old file stays
+            raise InputError(f"cannot write {path}: {error.strerror}",
+                             hint="free some space and run the batch again") from None
         raise
 
 
@@ -656,7 +663,10 @@ def run_batch(
     out_dir = Path(out_dir)
     plan = plan_batch(case_dir, out_dir, load_case=load_case, resume=resume,
                       store_changed_at=store_changed_at)
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise InputError(f"cannot create --out {out_dir}: {error.strerror}") from None
     sweep_temporary_files(out_dir)
     outcomes: list[CaseOutcome | None] = [None] * len(plan.cases)
 
