@@ -292,6 +292,10 @@ def test_note_paths_resolve_inside_the_case_folder(tmp_path, store):
     (folder / "fine.yaml").write_text("id: fine\nnotes:\n  - path: sub/inside.txt\n"
                                       "  - path: inside-link.txt\n")
     assert len(load_case(folder / "fine.yaml").notes) == 2
+    # --notes-root widens what a case may read; the case's own folder stays allowed.
+    assert len(load_case(folder / "fine.yaml", notes_root=other).notes) == 2
+    with pytest.raises(InputError, match="outside the case file's folder and --notes-root"):
+        load_case(folder / "relative.yaml", notes_root=tmp_path / "elsewhere")
     # The CLI: a one-line error, and --notes-root lets it through.
     refused = runner.invoke(app, ["match", str(folder / "relative.yaml"), "--db", str(store)])
     assert refused.exit_code == 1 and "outside the case file's folder" in refused.stderr

@@ -109,7 +109,7 @@ def batch(
         help="Seconds one case may take; a case over it fails with that reason and the batch "
              "goes on."),
     notes_root: Path | None = typer.Option(
-        None, "--notes-root", help="Let cases read notes anywhere under this folder (default: "
+        None, "--notes-root", help="Let cases also read notes anywhere under this folder (default: "
         "only under each case file's own folder)."),
 ) -> None:
     """Match every case in CASE_DIR; write DIR/<case id>.json/.md/.html, summary.csv and

@@ -39,7 +39,7 @@ def match(
         "600", "--report-mode",
         help="File mode of the report, in octal (default 600: the owner only)."),
     notes_root: Path | None = typer.Option(
-        None, "--notes-root", help="Let the case read notes anywhere under this folder "
+        None, "--notes-root", help="Let the case also read notes anywhere under this folder "
         "(default: only under the case file's own folder)."),
 ) -> None:
     """Match a case to open trials: verdicts, ranking, missed protocols, testing gaps and

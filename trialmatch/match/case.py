@@ -122,7 +122,7 @@ def load_case(path: str | Path, *, notes_root: str | Path | None = None) -> Case
     """Read and validate the case file at `path` (YAML, JSON, or a plain-text note).
 
     Note paths must resolve (symlinks followed) inside the case file's folder, or inside
-    `notes_root` when it is given.
+    `notes_root` when one is given.
     """
     path = Path(path)
     if not path.exists():  # a dangling symlink too
@@ -366,7 +366,7 @@ def _notes(value: Any, path: Path, notes_root: str | Path | None,
 def confined_note_path(raw: str, case_path: Path, notes_root: str | Path | None,
                        label: str) -> Path:
     """The note file `raw` names, relative to the case file's folder, once it is known to
-    resolve (symlinks followed) inside that folder, or inside `notes_root` when given.
+    resolve (symlinks followed) inside that folder or inside `notes_root` (when given).
 
     A case must not read another patient's notes: `../../other/note.txt`, an absolute path
     and a symlink out of the folder are refused (issue 17). The message names neither path.
@@ -374,14 +374,15 @@ def confined_note_path(raw: str, case_path: Path, notes_root: str | Path | None,
     note_path = Path(raw)
     if not note_path.is_absolute():
         note_path = case_path.parent / note_path
-    root = Path(notes_root) if notes_root is not None else case_path.parent
+    roots = [case_path.parent] + ([Path(notes_root)] if notes_root is not None else [])
     try:
         resolved = note_path.resolve()
-        inside = resolved.is_relative_to(root.resolve())
+        inside = any(resolved.is_relative_to(root.resolve()) for root in roots)
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
         raise InputError(f"{label}: cannot be resolved") from None
     if not inside:
-        where = "--notes-root" if notes_root is not None else "the case file's folder"
+        where = ("the case file's folder" if notes_root is None
+                 else "the case file's folder and --notes-root")
         raise InputError(f"{label}: the note is outside {where}",
                          hint="keep notes beside the case, or pass --notes-root DIR")
     return resolved
