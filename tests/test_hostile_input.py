@@ -476,17 +476,19 @@ def cases_named(folder: Path, *names: str) -> Path:
     return folder
 
 
+# The limit is generous beside a fake match (microseconds), so a loaded machine cannot make a
+# good case miss it; only the bad case's outcome is asserted, never a duration.
 @pytest.mark.parametrize("factory, bad, jobs, reason", [
-    (slow_matcher, "slow", 1, "took longer than the per-case time limit of 1 s"),
-    (slow_matcher, "slow", 2, "took longer than the per-case time limit of 1 s"),
-    (stuck_matcher, "stuck", 2, "took longer than the per-case time limit of 1 s"),
+    (slow_matcher, "slow", 1, "took longer than the per-case time limit of 3 s"),
+    (slow_matcher, "slow", 2, "took longer than the per-case time limit of 3 s"),
+    (stuck_matcher, "stuck", 2, "took longer than the per-case time limit of 3 s"),
     (dying_matcher, "dies", 2, "its worker process died"),
 ])
 def test_a_case_over_its_time_limit_or_killed_fails_and_the_batch_goes_on(
         tmp_path, factory, bad, jobs, reason):
     folder = cases_named(tmp_path / "cases", "a-first", bad, "c-last", "d-after")
     result = run_batch(folder, tmp_path / "out", jobs=jobs, matcher_factory=factory,
-                       case_timeout=1)
+                       case_timeout=3)
     outcomes = {o.case_id: o for o in result.outcomes}
     assert outcomes[bad].status == "failed" and reason in outcomes[bad].error
     assert all(outcomes[name].status == "matched" for name in ("a-first", "c-last", "d-after"))
