@@ -8,6 +8,12 @@ Scenarios (each runs in a fresh process, so its peak RSS is its own):
   note-over-5mb   a note just over the limit: read_note refuses it before reading
   case-1000-notes a case naming 1,000 note files: load_case + match_case (fixture store)
   criteria-200kb  200 KB of real eligibility text: split_criteria + annotate_trial
+  extract-per-mb  notes of 10 KB, 100 KB, 1 MB and 5 MB: read + extract time per MB (flat is
+                  linear; the ratio is the slowest rate over the fastest)
+  punctuation-runs  the issue-17 notes, "(" x n + text + ")" x n for n up to 40,000, and 1 MB
+                  of punctuation junk: time per MB, and as a ratio to a plain note's rate
+  batch-hostile   a batch of 100 note cases (2 jobs) with and without one hostile note among
+                  them (40 KB of brackets): seconds of each and their ratio
   store-100k      a store of --trials trials (the real studies replicated under new ids,
                   built once and cached in --work): open, stats, search_text, candidate_ids,
                   every candidate read chunk by chunk (iter_trials), one `match_case` of the
@@ -36,7 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 DEFAULT_STUDIES = REPO.parent / "shared" / "ctgov" / "studies"
 DEFAULT_WORK = REPO / "bench" / "out" / "limits"
-SCENARIOS = ("note-5mb", "note-over-5mb", "case-1000-notes", "criteria-200kb", "store-100k")
+SCENARIOS = ("note-5mb", "note-over-5mb", "case-1000-notes", "criteria-200kb",
+             "extract-per-mb", "punctuation-runs", "batch-hostile", "store-100k")
+LUAD = "Lung, right upper lobe, biopsy: invasive adenocarcinoma. EGFR exon 19 deletion.\n"
 
 
 def peak_mb() -> float:
@@ -280,7 +288,117 @@ def _reader_wait_during_write(db: Path, reader) -> float:
     return worst
 
 
+def _read_and_extract(path: Path) -> float:
+    from trialmatch.nlp.extract import extract
+    from trialmatch.nlp.notes import read_note_text
+
+    started = time.perf_counter()
+    extract([read_note_text(path).text])
+    return time.perf_counter() - started
+
+
+def _warm() -> None:
+    from trialmatch.nlp.extract import extract
+
+    extract(["Warm-up: invasive adenocarcinoma."])
+
+
+def scenario_extract_per_mb(work: Path, args) -> dict:
+    """Read + extract time per MB across note sizes: flat from 10 KB to 5 MB is linear. A
+    call's fixed cost (a one-line note) is measured apart, and the rates are also given with
+    it taken off, since it dominates a 10 KB note."""
+    from trialmatch.nlp.notes import MAX_NOTE_BYTES
+
+    _warm()
+    tiny = work / "per-mb-tiny.txt"
+    tiny.write_text(LUAD)
+    fixed = min(_read_and_extract(tiny) for _ in range(3))
+    figures: dict = {"fixed_cost_s": fixed}
+    rates = []
+    for label, size in (("10KB", 10_000), ("100KB", 100_000), ("1MB", 1_000_000),
+                        ("5MB", MAX_NOTE_BYTES - 16)):
+        path = work / f"per-mb-{label}.txt"
+        path.write_text(note_of_size(size))
+        seconds = _read_and_extract(path)
+        figures[f"s_per_mb_{label}"] = seconds / (size / 1e6)
+        rates.append(max(seconds - fixed, 1e-9) / (size / 1e6))
+        figures[f"s_per_mb_{label}_less_fixed"] = rates[-1]
+    figures["slowest_over_fastest_less_fixed"] = max(rates) / min(rates)
+    return figures
+
+
+def _junk(size: int) -> str:
+    """Punctuation junk with a few words and long blank runs, `size` characters."""
+    import random
+
+    chance = random.Random(17)
+    parts, total = [], 0
+    while total < size:
+        kind = chance.random()
+        if kind < 0.6:
+            part = chance.choice("()[]{}-=_*#.,;:!?/\\|<>~^") * chance.randint(50, 5000)
+        elif kind < 0.8:
+            part = " " * chance.randint(50, 5000)
+        else:
+            part = "".join(chance.choice("(-)") for _ in range(chance.randint(50, 5000)))
+        parts.append(part + (" adenocarcinoma " if kind > 0.9 else ""))
+        total += len(parts[-1])
+    return "".join(parts)[:size]
+
+
+def scenario_punctuation_runs(work: Path, args) -> dict:
+    """The issue's hostile notes: before the cut, 5,000 brackets a side took 16 s, 10,000
+    62 s, 20,000 (40 KB) 242 s. Now time per MB, and the ratio to a plain note's rate."""
+    _warm()
+    plain = work / "plain-1mb.txt"
+    plain.write_text(note_of_size(1_000_000))
+    plain_rate = _read_and_extract(plain) / 1.0
+    figures: dict = {"plain_s_per_mb": plain_rate}
+    for n in (5_000, 10_000, 20_000, 40_000):
+        path = work / f"brackets-{n}.txt"
+        path.write_text("(" * n + LUAD + ")" * n)
+        seconds = _read_and_extract(path)
+        figures[f"brackets_{n}_s"] = seconds
+        figures[f"brackets_{n}_x_plain_rate"] = seconds / (path.stat().st_size / 1e6) / plain_rate
+    junk = work / "junk-1mb.txt"
+    junk.write_text(_junk(1_000_000))
+    junk_rate = _read_and_extract(junk) / (junk.stat().st_size / 1e6)
+    figures["junk_s_per_mb"] = junk_rate
+    figures["junk_x_plain_rate"] = junk_rate / plain_rate
+    return figures
+
+
+def scenario_batch_hostile(work: Path, args) -> dict:
+    """100 note cases in a batch of 2 jobs, then the same with one of them hostile."""
+    from trialmatch.match.batch import run_batch, store_matcher
+
+    db = _fixture_store(work)
+    notes = fixture_notes()
+    figures: dict = {}
+    for label, hostile in (("plain", False), ("one_hostile", True)):
+        folder = work / f"batch-{label}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for number in range(100):
+            text = notes[number % len(notes)]
+            if hostile and number == 50:
+                text = "(" * 20_000 + text + ")" * 20_000
+            (folder / f"case-{number:03d}.txt").write_text(text)
+        started = time.perf_counter()
+        result = run_batch(folder, work / f"batch-{label}-out", jobs=2, case_timeout=600,
+                           matcher_factory=functools.partial(store_matcher, db))
+        figures[f"{label}_s"] = time.perf_counter() - started
+        figures[f"{label}_failed"] = len(result.failed)
+        slowest = max(result.outcomes, key=lambda outcome: outcome.seconds)
+        figures[f"{label}_slowest_case_s"] = slowest.seconds
+    figures["hostile_over_plain"] = figures["one_hostile_s"] / figures["plain_s"]
+    return figures
+
+
 RUNNERS = {
+    "extract-per-mb": scenario_extract_per_mb,
+    "punctuation-runs": scenario_punctuation_runs,
+    "batch-hostile": scenario_batch_hostile,
     "note-5mb": scenario_note_5mb,
     "note-over-5mb": scenario_note_over_5mb,
     "case-1000-notes": scenario_case_1000_notes,

@@ -27,7 +27,8 @@ FAST = RetryPolicy(timeout=2, max_retries=1, backoff=0.01, max_backoff=0.02, min
 @pytest.fixture(autouse=True)
 def fast_client_without_parser(monkeypatch):
     """No real waits, and criteria parsing replaced by the small test parser."""
-    monkeypatch.setattr(trials_cli, "CtgovClient", lambda url: CtgovClient(url, policy=FAST))
+    monkeypatch.setattr("trialmatch.ingest.client.CtgovClient",
+                        lambda url: CtgovClient(url, policy=FAST))
     monkeypatch.setattr(trials_cli, "_annotator", lambda: (annotate_by_condition, "t1"))
 
 
@@ -306,11 +307,11 @@ def test_stats_on_a_read_only_store_still_says_the_refresh_died(db, monkeypatch)
         store.apply_page(run_id, make_studies(15), None, next_token="tok-15-x")
     writable = TrialStore.open
 
-    def read_only(path, *, readonly=False):
+    def read_only(path, *, readonly=False, **options):
         if not readonly:
             from trialmatch.errors import StoreError
             raise StoreError("read-only file system")
-        return writable(path, readonly=True)
+        return writable(path, readonly=True, **options)
 
     monkeypatch.setattr(TrialStore, "open", read_only)
     document = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)

@@ -212,7 +212,8 @@ PAGING_KEYS = {"pageToken", "countTotal"}
 
 
 def test_refresh_sends_only_the_registry_query(tmp_path, monkeypatch):
-    monkeypatch.setattr(trials_cli, "CtgovClient", lambda url: CtgovClient(url, policy=FAST))
+    monkeypatch.setattr("trialmatch.ingest.client.CtgovClient",
+                        lambda url: CtgovClient(url, policy=FAST))
     monkeypatch.setattr(trials_cli, "_annotator", lambda: (None, None))
     db = tmp_path / "trials.db"
     with FakeCtgov(make_studies(20), page_size=8) as api:

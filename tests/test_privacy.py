@@ -209,7 +209,7 @@ def test_a_bad_case_is_a_one_line_error_without_its_content(debug_logs, fixture_
 
 
 @pytest.mark.parametrize("content,message", [
-    (NOTE.encode() + b"\x00\x01binary", "binary"),
+    (b"%PDF-1.7\n" + NOTE.encode() + b"\x00\x01binary", "binary"),
     (NOTE.encode("utf-16"), "binary"),  # UTF-16 holds NUL bytes
     ("é".encode("latin-1") + NOTE.encode(), "not valid UTF-8"),
     (b"   \n\t\n", "empty"),
@@ -246,7 +246,7 @@ def test_note_text_pasted_as_a_yaml_key_is_not_echoed(debug_logs, fixture_db, tm
     )
     result = runner.invoke(app, ["match", str(case), "--db", str(fixture_db)])
     assert result.exit_code == 1
-    assert "unknown field" in result.stderr
+    assert "key 4 is not a known field" in result.stderr
     assert_private(result)
 
 

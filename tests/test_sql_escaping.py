@@ -144,7 +144,8 @@ FAST = RetryPolicy(timeout=5, max_retries=0, backoff=0.01, max_backoff=0.02, min
 
 
 def test_refresh_condition_travels_as_one_url_encoded_value(tmp_path, monkeypatch):
-    monkeypatch.setattr(trials_cli, "CtgovClient", lambda url: CtgovClient(url, policy=FAST))
+    monkeypatch.setattr("trialmatch.ingest.client.CtgovClient",
+                        lambda url: CtgovClient(url, policy=FAST))
     monkeypatch.setattr(trials_cli, "_annotator", lambda: (None, None))
     condition = 'lung "cancer" OR NEAR(x) * & pageSize=1&format=csv; DROP #frag'
     with FakeCtgov(make_studies(3)) as api:

@@ -411,10 +411,11 @@ def test_ingest_missing_or_empty_path_is_an_input_error(tmp_path, store, name):
         ingest_paths(store, [tmp_path / name])
 
 
-def test_ingest_bad_zip_is_an_input_error(tmp_path, store):
+def test_ingest_bad_zip_is_one_skipped_item(tmp_path, store):
     (tmp_path / "bulk.zip").write_bytes(b"PK not really")
-    with pytest.raises(InputError, match="not a readable zip"):
-        ingest_paths(store, [tmp_path / "bulk.zip"])
+    result = ingest_paths(store, [tmp_path / "bulk.zip"])
+    assert result.warnings == [f"{tmp_path / 'bulk.zip'}: not a readable zip archive; skipped"]
+    assert result.counts.skipped == 1 and result.usable == 0
 
 
 def test_ingest_fixture_trials_twice(fixtures_dir, store):

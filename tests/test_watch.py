@@ -15,7 +15,6 @@ import pytest
 from ctgov_fake import FakeCtgov, make_study
 from typer.testing import CliRunner
 
-import trialmatch.cli.trials as trials_cli
 from trialmatch.cli import app
 from trialmatch.ingest.client import CtgovClient, RetryPolicy
 from trialmatch.ingest.refresh import refresh
@@ -244,7 +243,8 @@ def test_a_case_that_fails_is_reported_and_the_others_go_on(followed, tmp_path):
 
 def test_refresh_then_watch_from_one_cron_line(tmp_path, monkeypatch):
     db, case, out = tmp_path / "trials.db", write_case(tmp_path / "case.yaml"), tmp_path / "d"
-    monkeypatch.setattr(trials_cli, "CtgovClient", lambda url: CtgovClient(url, policy=FAST))
+    monkeypatch.setattr("trialmatch.ingest.client.CtgovClient",
+                        lambda url, _client=CtgovClient: _client(url, policy=FAST))
     with FakeCtgov(registry()) as api:
         command = ["refresh", "--db", str(db), "--api-url", api.url, "--jobs", "1",
                    "--watch", "--out", str(out)]
@@ -265,7 +265,8 @@ def test_refresh_then_watch_from_one_cron_line(tmp_path, monkeypatch):
 
 def test_a_failed_refresh_does_not_run_the_watch(tmp_path, monkeypatch):
     db, case, out = tmp_path / "trials.db", write_case(tmp_path / "case.yaml"), tmp_path / "d"
-    monkeypatch.setattr(trials_cli, "CtgovClient", lambda url: CtgovClient(url, policy=FAST))
+    monkeypatch.setattr("trialmatch.ingest.client.CtgovClient",
+                        lambda url, _client=CtgovClient: _client(url, policy=FAST))
     with FakeCtgov(registry()) as api:
         assert runner.invoke(app, ["watch", "add", str(case), "--db", str(db)]).exit_code == 0
         api.faults = [("status", 500)] * 2

@@ -7,9 +7,11 @@ makes one call into the library and renders the result.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 import traceback
@@ -119,16 +121,51 @@ def cli_errors(*, stamped: bool = False) -> Iterator[None]:
         raise typer.Exit(130) from None
     except typer.Exit:
         raise
-    except Exception as error:  # noqa: BLE001 - last line of defence for patient data
-        if os.environ.get("TRIALMATCH_DEBUG"):
-            traceback.print_exc()
+    except (OSError, sqlite3.Error) as error:
+        explained = explain_failure(error)
+        if explained is None:
+            _internal_error(error, stamped)
         prefix = f"{utc_stamp()} " if stamped else ""
-        err_console.print(
-            f"{prefix}trialmatch: internal error ({type(error).__name__}); "
-            "set TRIALMATCH_DEBUG=1 for the traceback",
-            markup=False, highlight=False, soft_wrap=True,
-        )
+        err_console.print(f"{prefix}trialmatch: error: {explained}", markup=False,
+                          highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except Exception as error:  # noqa: BLE001 - last line of defence for patient data
+        _internal_error(error, stamped)
+
+
+def _internal_error(error: BaseException, stamped: bool = False) -> None:
+    if os.environ.get("TRIALMATCH_DEBUG"):
+        traceback.print_exc()
+    prefix = f"{utc_stamp()} " if stamped else ""
+    err_console.print(
+        f"{prefix}trialmatch: internal error ({type(error).__name__}); "
+        "set TRIALMATCH_DEBUG=1 for the traceback",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    raise typer.Exit(1) from None
+
+
+def explain_failure(error: BaseException) -> TrialmatchError | None:
+    """One clear line for an operating-system or SQLite failure the user can act on (a full
+    disk, a read-only filesystem, no permission), or None for anything else (a bug)."""
+    if isinstance(error, sqlite3.Error):
+        from trialmatch.ingest.store import explain_sqlite_error
+
+        return explain_sqlite_error(error)
+    if isinstance(error, OSError) and error.errno in _EXPLAINED_ERRNOS:
+        where = f" {error.filename}" if error.filename else ""
+        return TrialmatchError(f"cannot use{where}: {error.strerror}",
+                               hint=_EXPLAINED_ERRNOS[error.errno])
+    return None
+
+
+_EXPLAINED_ERRNOS = {
+    errno.ENOSPC: "free some space and run the command again",
+    errno.EDQUOT: "free some space and run the command again",
+    errno.EROFS: "the filesystem is read-only; choose another place",
+    errno.EACCES: "choose a place this user may write",
+    errno.EPERM: "choose a place this user may write",
+}
 
 
 def print_json(document: Any) -> None:

@@ -27,6 +27,10 @@ from trialmatch.cli.matching import parse_report_mode
 from trialmatch.errors import TrialmatchError
 from trialmatch.match.batch import CaseOutcome, run_batch, store_changed_at, store_matcher
 
+# A 5 MB note takes about 70 s to read on a loaded 2-core machine; ten times that is no case
+# a tumor board waits for.
+DEFAULT_CASE_TIMEOUT = 600.0
+
 
 class _CasesPerSecondColumn(ProgressColumn):
     """Rich has a bytes/s column only; cases per second is what a coordinator reads."""
@@ -100,10 +104,20 @@ def batch(
     report_mode: str = typer.Option(
         "600", "--report-mode",
         help="File mode of every file written, in octal (default 600: the owner only)."),
+    case_timeout: float = typer.Option(
+        DEFAULT_CASE_TIMEOUT, "--case-timeout", min=1,
+        help="Seconds one case may take; a case over it fails with that reason and the batch "
+             "goes on."),
+    notes_root: Path | None = typer.Option(
+        None, "--notes-root", help="Let cases also read notes anywhere under this folder (default: "
+        "only under each case file's own folder)."),
 ) -> None:
     """Match every case in CASE_DIR; write DIR/<case id>.json/.md/.html, summary.csv and
     index.html. A bad case is reported and skipped; exit 1 when any case failed."""
     mode = parse_report_mode(report_mode)
+    from trialmatch.inputs import disable_core_dumps
+
+    disable_core_dumps()  # this process and its workers will hold note text
     with cli_errors():
         db_path = resolve_db(db)
         from trialmatch.ingest.store import TrialStore
@@ -118,6 +132,7 @@ def batch(
                 matcher_factory=functools.partial(store_matcher, db_path, any_status, top),
                 jobs=jobs or os.cpu_count() or 1, resume=resume, store_changed_at=changed_at,
                 on_start=reporter.start, on_case=reporter.case, report_mode=mode,
+                case_timeout=case_timeout, notes_root=notes_root,
             )
         finally:
             reporter.stop()

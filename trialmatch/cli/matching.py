@@ -38,18 +38,24 @@ def match(
     report_mode: str = typer.Option(
         "600", "--report-mode",
         help="File mode of the report, in octal (default 600: the owner only)."),
+    notes_root: Path | None = typer.Option(
+        None, "--notes-root", help="Let the case also read notes anywhere under this folder "
+        "(default: only under the case file's own folder)."),
 ) -> None:
     """Match a case to open trials: verdicts, ranking, missed protocols, testing gaps and
     discrepancies. Decision support for clinicians, not a treatment recommendation."""
     if report is not None and report.suffix.lower() not in REPORT_SUFFIXES:
         raise typer.BadParameter("the report must end in .md or .html", param_hint="--report")
     mode = parse_report_mode(report_mode)
+    from trialmatch.inputs import disable_core_dumps
+
+    disable_core_dumps()  # this process will hold note text
     with cli_errors():
         from trialmatch.ingest.store import TrialStore
         from trialmatch.match.case import load_case
         from trialmatch.match.engine import match_case
 
-        loaded = load_case(case)
+        loaded = load_case(case, notes_root=notes_root)
         with TrialStore.open(resolve_db(db), readonly=True) as store:
             result = match_case(loaded, store, any_status=any_status, top=top, model=model)
         if report is not None:

@@ -74,8 +74,11 @@ def extract_command(
                                           "add as an extra source of entities."),
 ) -> None:
     """Read pathology notes into cancer type, histology, grade, stage and biomarkers."""
+    from trialmatch.inputs import disable_core_dumps
     from trialmatch.nlp.extract import extract
-    from trialmatch.nlp.notes import read_note
+    from trialmatch.nlp.notes import read_note_text
+
+    disable_core_dumps()
 
     failed = False
     with cli_errors():
@@ -87,8 +90,11 @@ def extract_command(
         for note in notes:
             label = "stdin" if note == "-" else note
             try:
-                text = read_note(note if note == "-" else Path(note))
-                profile = extract([text], model=model)
+                read = read_note_text(note if note == "-" else Path(note))
+                for warning in read.warnings:  # names the note, never its text
+                    err_console.print(f"trialmatch: warning: {warning}", markup=False,
+                                      highlight=False, soft_wrap=True)
+                profile = extract([read.text], model=model)
             except TrialmatchError as error:
                 failed = True
                 err_console.print(f"trialmatch: error: {error}", markup=False, highlight=False,

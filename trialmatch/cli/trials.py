@@ -34,7 +34,6 @@ from trialmatch.cli.app import (
 )
 from trialmatch.config import default_api_url
 from trialmatch.errors import TrialmatchError
-from trialmatch.ingest.client import CtgovClient
 from trialmatch.ingest.files import find_sources, ingest_paths
 from trialmatch.ingest.refresh import (
     check_api_url,
@@ -42,7 +41,6 @@ from trialmatch.ingest.refresh import (
     lock_is_free,
     settle_abandoned_runs,
 )
-from trialmatch.ingest.refresh import refresh as run_refresh
 from trialmatch.ingest.store import Annotate, TrialStore
 from trialmatch.models import Trial
 
@@ -128,10 +126,16 @@ def refresh(
         # Options are checked before anything is opened or sent (exit 2 on a bad value).
         statuses = check_statuses(status)
         url = check_api_url(api_url or default_api_url())
+        # Only refresh uses the network: `requests` (and urllib3, which binds a socket to
+        # probe IPv6 as it loads) is imported here and by no other command.
+        from trialmatch.ingest.client import CtgovClient
+        from trialmatch.ingest.refresh import refresh as run_refresh
+
         db_path = resolve_db(db)
         annotate, _ = _annotator()
         client = CtgovClient(url)
-        with TrialStore.open(db_path) as store, _progress("refresh", None) as advance:
+        with TrialStore.open(db_path, check=True) as store, \
+                _progress("refresh", None) as advance:
             log_pages = not err_console.is_terminal
             pages = seen = 0
 
@@ -192,6 +196,9 @@ def ingest(
             f"{counts.unchanged} unchanged, {counts.skipped} skipped",
             markup=False, highlight=False, soft_wrap=True,
         )
+        if not result.usable:
+            raise TrialmatchError(f"no usable study in {result.sources} file(s); nothing "
+                                  "was stored", hint="see the warnings above")
 
 
 @app.command()
@@ -202,7 +209,7 @@ def stats(
     """Counts by status and phase, top conditions and the last refresh."""
     with cli_errors():
         path = resolve_db(db)
-        with TrialStore.open(path, readonly=True) as store:
+        with TrialStore.open(path, readonly=True, check=True) as store:
             document = store.stats()
         latest = document["last_refresh"]
         if latest is not None and latest["outcome"] == "running" and lock_is_free(path):

@@ -4,12 +4,20 @@ Accepts single study JSON files, folders of them (searched recursively), saved A
 (`{"studies": [...]}`), JSON lists of studies, and the ClinicalTrials.gov bulk export zip of
 per-study JSON files. Everything goes through the same normalisation as `refresh`, and the
 store's upserts make a second load of the same files change nothing.
+
+One bad file is one skipped item with a warning naming it, never the end of the run (issue
+17): a FIFO, device or socket (refused by type before it is opened), a file or zip member over
+MAX_STUDY_FILE_BYTES (bounded by what is read), JSON nested deeper than
+`trialmatch.inputs.MAX_NESTING`, an unreadable zip, and a study that fails normalisation in
+any way.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +27,13 @@ from typing import Any
 from trialmatch.errors import InputError
 from trialmatch.ingest.normalize import InvalidStudyError, StudyRecord, normalize_study
 from trialmatch.ingest.store import Annotate, TrialStore, UpsertCounts
+from trialmatch.inputs import MAX_NESTING, json_depth, read_limited
 
 log = logging.getLogger(__name__)
+
+# A saved API page of 1,000 studies is ~40 MB; a bulk export member is one study. Past this a
+# file (or a zip member, whatever its declared size) is refused, read no further.
+MAX_STUDY_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class StudySource:
 
     path: Path
     member: str | None = None
+    problem: str | None = None  # why it cannot be read, found while listing (a broken zip)
 
     @property
     def label(self) -> str:
@@ -38,17 +52,28 @@ class StudySource:
     def read(self, archives: dict[Path, zipfile.ZipFile] | None = None) -> bytes:
         """The raw bytes of the source. `archives` keeps zips open between members (a bulk
         export holds hundreds of thousands; reopening it for each would be quadratic)."""
+        if self.problem is not None:
+            raise InputError(f"{self.label}: {self.problem}")
         if self.member is None:
-            return self.path.read_bytes()
+            return read_limited(self.path, MAX_STUDY_FILE_BYTES, self.label, what="study file")
         if archives is None:
             with zipfile.ZipFile(self.path) as archive:
-                return archive.read(self.member)
+                return self._read_member(archive)
         if self.path not in archives:
             for archive in archives.values():
                 archive.close()
             archives.clear()
             archives[self.path] = zipfile.ZipFile(self.path)
-        return archives[self.path].read(self.member)
+        return self._read_member(archives[self.path])
+
+    def _read_member(self, archive: zipfile.ZipFile) -> bytes:
+        # A member's declared size can lie (a zip bomb): read one byte past the cap at most.
+        with archive.open(self.member or "") as member:
+            data = member.read(MAX_STUDY_FILE_BYTES + 1)
+        if len(data) > MAX_STUDY_FILE_BYTES:
+            raise InputError(f"{self.label}: study file is larger than "
+                             f"{MAX_STUDY_FILE_BYTES // (1024 * 1024)} MB")
+        return data
 
 
 @dataclass
@@ -58,6 +83,7 @@ class IngestResult:
     counts: UpsertCounts
     sources: int
     warnings: list[str] = field(default_factory=list)
+    usable: int = 0  # studies read and normalised, stored or not
 
 
 def find_sources(paths: Sequence[str | Path]) -> list[StudySource]:
@@ -84,13 +110,15 @@ def _expand_file(path: Path) -> list[StudySource]:
     if path.suffix.lower() != ".zip":
         return [StudySource(path)]
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # zipfile would block on a FIFO
+            return [StudySource(path, problem="not a regular file")]
         with zipfile.ZipFile(path) as archive:
             members = sorted(
                 info.filename for info in archive.infolist()
                 if not info.is_dir() and info.filename.lower().endswith(".json")
             )
-    except zipfile.BadZipFile:
-        raise InputError(f"{path} is not a readable zip archive") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return [StudySource(path, problem="not a readable zip archive")]
     return [StudySource(path, member) for member in members]
 
 
@@ -121,12 +149,20 @@ def iter_records(
             if problem:
                 warn(f"{source.label}: {problem}; skipped")
             for index, study in enumerate(studies):
+                where = (source.label if len(studies) == 1
+                         else f"{source.label} study {index + 1}")
                 try:
-                    yield normalize_study(study)
+                    record = normalize_study(study)
                 except InvalidStudyError as error:
-                    where = (source.label if len(studies) == 1
-                             else f"{source.label} study {index + 1}")
                     warn(f"{where}: {error}; skipped")
+                    continue
+                except (RecursionError, MemoryError, ValueError, TypeError, KeyError,
+                        AttributeError) as error:
+                    # A record shaped in a way nobody foresaw is one skipped study.
+                    warn(f"{where}: unusable study ({type(error).__name__}); skipped")
+                    continue
+                result.usable += 1
+                yield record
             if on_source:
                 on_source()
     finally:
@@ -163,13 +199,22 @@ def ingest_paths(
 def _load(source: StudySource, archives: dict[Path, zipfile.ZipFile]) -> Any:
     try:
         data = source.read(archives)
-    except (OSError, zipfile.BadZipFile, KeyError) as error:
-        raise InputError(f"{source.label}: cannot read ({error}); skipped") from None
+    except InputError as error:
+        raise InputError(f"{error.message}; skipped") from None
+    except (OSError, zipfile.BadZipFile, KeyError, EOFError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise InputError(f"{source.label}: cannot read ({reason}); skipped") from None
+    if json_depth(data) > MAX_NESTING:
+        raise InputError(f"{source.label}: not valid JSON (nested deeper than {MAX_NESTING} "
+                         "levels); skipped")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, ValueError) as error:
-        reason = _first_line(error)
-        raise InputError(f"{source.label}: not valid JSON ({reason}); skipped") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{source.label}: not valid JSON ({error.msg} at line "
+                         f"{error.lineno} column {error.colno}); skipped") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise InputError(f"{source.label}: not valid JSON ({type(error).__name__}); "
+                         "skipped") from None
 
 
 def _studies_in(document: Any) -> tuple[list[Any], str | None]:
@@ -186,6 +231,3 @@ def _studies_in(document: Any) -> tuple[list[Any], str | None]:
         return document, None
     return [], f"a JSON {type(document).__name__}, not a study"
 
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0][:120]

@@ -7,6 +7,7 @@ application, and each name is recorded in `_migrations` once applied).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +15,15 @@ from datetime import UTC, datetime
 from trialmatch.ingest.normalize import decompress_study, primary_purpose
 
 Migration = Callable[[sqlite3.Connection], None]
+
+
+def rollback_quietly(conn: sqlite3.Connection) -> None:
+    """Roll back after a failure without hiding it: when the disk is full, ROLLBACK itself may
+    fail ("cannot rollback - no transaction is active"), and that must not replace the
+    "database or disk is full" the user needs to see. SQLite rolls back on its own then."""
+    with contextlib.suppress(sqlite3.Error):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 MIGRATIONS: list[Migration] = []
 
 
@@ -220,6 +230,13 @@ def m007_primary_purpose(conn: sqlite3.Connection) -> None:
 
 
 @migration
+def m008_store_info(conn: sqlite3.Connection) -> None:
+    """Facts about the store itself; `requires_trialmatch` names the trialmatch version that
+    applied its latest migration, so an older trialmatch can say which version it needs."""
+    conn.execute("CREATE TABLE store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migration
 def m012_refresh_progress_and_removals(conn: sqlite3.Connection) -> None:
     """What a refresh leaves behind for the next one and for `stats`: when a run last
     stored a page (`progress_at`, so a run whose process died can say how far it got and
@@ -262,6 +279,42 @@ def m013_watch_list(conn: sqlite3.Connection) -> None:
     )
 
 
+class NewerStoreError(Exception):
+    """The store holds migrations this trialmatch does not know: a newer one wrote it."""
+
+    def __init__(self, unknown: list[str], requires: str | None):
+        super().__init__(unknown[0])
+        self.unknown = unknown
+        self.requires = requires
+
+
+def check_not_newer(conn: sqlite3.Connection) -> None:
+    """Raise NewerStoreError when a newer trialmatch has migrated this store: this version
+    would misread it, and writing would corrupt it for the version that owns it."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "_migrations" not in tables:
+        return
+    known = {function.__name__ for function in MIGRATIONS}
+    unknown = [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY rowid")
+               if row[0] not in known]
+    if not unknown:
+        return
+    requires = None
+    if "store_info" in tables:
+        row = conn.execute(
+            "SELECT value FROM store_info WHERE key = 'requires_trialmatch'").fetchone()
+        requires = row[0] if row else None
+    raise NewerStoreError(unknown, requires)
+
+
+def pending_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations not yet applied (read only: creates nothing)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    done = (set() if "_migrations" not in tables
+            else {row[0] for row in conn.execute("SELECT name FROM _migrations")})
+    return [function.__name__ for function in MIGRATIONS if function.__name__ not in done]
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations already applied to this database, in order."""
     conn.execute(
@@ -276,6 +329,7 @@ def migrate(conn: sqlite3.Connection, *, upto: str | None = None) -> list[str]:
     `upto` stops after the named migration (tests use it to build an older schema).
     The connection must be in autocommit mode (isolation_level=None).
     """
+    check_not_newer(conn)
     done = set(applied_migrations(conn))
     applied: list[str] = []
     for function in MIGRATIONS:
@@ -294,9 +348,15 @@ def migrate(conn: sqlite3.Connection, *, upto: str | None = None) -> list[str]:
                         (name, datetime.now(UTC).isoformat(timespec="seconds")),
                     )
                     applied.append(name)
+                    if "store_info" in {row[0] for row in conn.execute(
+                            "SELECT name FROM sqlite_master WHERE type = 'table'")}:
+                        from trialmatch import __version__
+
+                        conn.execute("INSERT OR REPLACE INTO store_info (key, value) "
+                                     "VALUES ('requires_trialmatch', ?)", (__version__,))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback_quietly(conn)
                 raise
         if upto is not None and name == upto:
             break

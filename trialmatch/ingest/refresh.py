@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from trialmatch.errors import ApiError, StoreError, UsageError, one_line
-from trialmatch.ingest.client import CtgovClient, RequestRejected
 from trialmatch.ingest.normalize import InvalidStudyError, normalize_study
 from trialmatch.ingest.store import (
     Annotate,
@@ -33,6 +32,9 @@ from trialmatch.ingest.store import (
     TrialStore,
     UpsertCounts,
 )
+
+if TYPE_CHECKING:  # the client (and `requests`) is imported only when a refresh runs
+    from trialmatch.ingest.client import CtgovClient
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +166,12 @@ def incremental_since(last_success: dict[str, Any] | None) -> str | None:
 def refresh_lock(db_path: Path, *, wait: float = 5.0) -> Iterator[None]:
     """Hold the refresh lock of a database, waiting up to `wait` seconds for it.
 
-    The lock is an advisory lock on `<db>.refresh.lock`; the operating system drops it when
-    the holder dies, so a killed refresh never leaves a stale lock behind.
+    The lock is an advisory lock on `<db>.refresh.lock` beside the resolved database file
+    (two refreshes through a symlink, or a relative and an absolute path, share one lock);
+    the operating system drops it when the holder dies, so a killed refresh never leaves a
+    stale lock behind.
     """
-    lock_path = Path(f"{db_path}.refresh.lock")
+    lock_path = Path(f"{Path(db_path).resolve()}.refresh.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
     try:
@@ -337,7 +341,7 @@ def _page_through(
             if current is None:
                 try:
                     current = receive(fetch, result.pages)
-                except RequestRejected as error:
+                except _request_rejected() as error:
                     if not (resumed and result.pages == 0):
                         raise
                     # The API no longer accepts the saved page token (tokens expire): the
@@ -430,6 +434,14 @@ def _same_scope(stored_query: str, params: dict[str, Any]) -> bool:
         return False
     keys = ("query.cond", "filter.overallStatus")
     return isinstance(stored, dict) and all(stored.get(k) == params.get(k) for k in keys)
+
+
+def _request_rejected() -> type[Exception]:
+    """The client's error for a request the API refused (imported with the client, which
+    only a refresh loads: `requests` binds a socket as it loads)."""
+    from trialmatch.ingest.client import RequestRejected
+
+    return RequestRejected
 
 
 def _data_timestamp(client: CtgovClient) -> str | None:

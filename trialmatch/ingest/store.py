@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from trialmatch.errors import NotFoundError, StoreError
-from trialmatch.ingest.migrations import MIGRATIONS, migrate
+from trialmatch.ingest.migrations import (
+    NewerStoreError,
+    check_not_newer,
+    migrate,
+    pending_migrations,
+    rollback_quietly,
+)
 from trialmatch.ingest.normalize import (
     NCT_ID,
     InvalidStudyError,
@@ -106,6 +112,26 @@ def sql_text(value: str) -> str:
     return _UNSAFE_TEXT.sub(" ", value)
 
 
+# FTS5 evaluates N ANDed phrases in time that grows with N squared (4,000 copies of one word
+# took 12 s); a search needs a few words. Repeats are dropped, and words past this many are
+# left out, so a search costs at most a fixed amount past reading the query once.
+MAX_SEARCH_WORDS = 32
+
+
+def search_words(query: str) -> list[str]:
+    """The distinct words of a search (case-insensitive, first spelling kept), at most
+    MAX_SEARCH_WORDS of them; control characters and quotes are blanks."""
+    seen: set[str] = set()
+    words: list[str] = []
+    for word in sql_text(query).replace('"', " ").split():
+        if word.casefold() not in seen:
+            seen.add(word.casefold())
+            words.append(word)
+            if len(words) == MAX_SEARCH_WORDS:
+                break
+    return words
+
+
 def _shown(value: str, limit: int = 40) -> str:
     # For messages: an id the user typed, printable and short.
     cleaned = sql_text(value)
@@ -151,10 +177,15 @@ class TrialStore:
     # ------------------------------------------------------------------ opening and closing
 
     @classmethod
-    def open(cls, path: str | Path, *, readonly: bool = False) -> TrialStore:
+    def open(cls, path: str | Path, *, readonly: bool = False,
+             check: bool = False) -> TrialStore:
         """Open (creating and migrating when writable) the database at `path`.
 
         A read-only open of a missing file is a StoreError telling the user how to make one.
+        A reader that cannot write the store or its folder (a store owned by the cron user, a
+        read-only filesystem) still reads it (`_connect_readonly`). A store migrated by a
+        newer trialmatch is refused, naming the version it needs. With `check`, `PRAGMA
+        quick_check` runs first and a damaged store is refused.
         """
         path = Path(path)
         if readonly and not path.exists():
@@ -162,31 +193,63 @@ class TrialStore:
                 f"no trial database at {path}; run `trialmatch ingest` or "
                 "`trialmatch refresh` first"
             )
+        conn = None
         try:
             if readonly:
-                if _pending_migrations(path):
+                conn = _connect_readonly(path)
+                check_not_newer(conn)
+                if pending_migrations(conn):
                     # An older schema: upgrade it once through a writable connection.
-                    cls.open(path).close()
-                conn = sqlite3.connect(
-                    path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
-                    timeout=30, check_same_thread=False,
-                )
+                    conn.close()
+                    conn = None
+                    try:
+                        cls.open(path).close()
+                    except StoreError as error:
+                        raise StoreError(
+                            f"the trial database at {path} has an older schema and this user "
+                            "cannot upgrade it", hint="run `trialmatch stats --db ...` once "
+                            f"as its owner ({error.message})") from None
+                    conn = _connect_readonly(path)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(
                     path, isolation_level=None, timeout=30, check_same_thread=False
                 )
+                check_not_newer(conn)
+                if check:
+                    _quick_check(conn, path)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 migrate(conn)
+            if check and readonly:
+                _quick_check(conn, path)
             conn.execute("SELECT count(*) FROM trials").fetchone()
+        except NewerStoreError as error:
+            _close(conn)
+            from trialmatch import __version__
+
+            needs = (f"trialmatch {error.requires} or newer" if error.requires
+                     else "a newer trialmatch")
+            raise StoreError(
+                f"the trial database at {path} was written by a newer trialmatch (schema "
+                f"{error.unknown[-1]}); it needs {needs}, this is {__version__}",
+                hint="upgrade trialmatch, or point --db at another store") from None
+        except StoreError:
+            _close(conn)
+            raise
         except sqlite3.DatabaseError as error:
+            _close(conn)
+            explained = explain_sqlite_error(error, path)
+            if explained is not None:
+                raise explained from None
             raise StoreError(
                 f"{path} is not a usable trial database ({error})",
                 hint="point --db at a trialmatch database or a new file name",
             ) from None
         except OSError as error:
-            raise StoreError(f"cannot open the trial database at {path}: {error}") from None
+            _close(conn)
+            raise StoreError(f"cannot open the trial database at {path}: "
+                             f"{error.strerror or error}") from None
         return cls(conn, path, readonly=readonly)
 
     def close(self) -> None:
@@ -217,8 +280,7 @@ class TrialStore:
         try:
             yield
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            rollback_quietly(self.conn)
             raise
         finally:
             self._interned = None
@@ -384,7 +446,7 @@ class TrialStore:
                 checkpoint(counts)
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            rollback_quietly(self.conn)
             raise
         return counts
 
@@ -476,7 +538,7 @@ class TrialStore:
                 )
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                rollback_quietly(self.conn)
                 raise
             done += len(texts)
             if progress:
@@ -794,7 +856,7 @@ class TrialStore:
         The score is the negated FTS5 bm25 rank (higher is better). The query is user text:
         each word is quoted, so FTS syntax in it is matched literally, never interpreted.
         """
-        words = [word for word in sql_text(query).replace('"', " ").split() if word.strip()]
+        words = search_words(query)
         if not words:
             return []
         match = " ".join('"' + word + '"' for word in words)
@@ -1070,19 +1132,79 @@ def _nct_key(nct_id: str) -> str:
     return key
 
 
-def _pending_migrations(path: Path) -> bool:
-    try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-            if "_migrations" not in tables:
-                return True
-            done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-        finally:
+def _close(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(sqlite3.Error):
             conn.close()
+
+
+def _cannot_write(error: sqlite3.Error) -> bool:
+    text = str(error).lower()
+    return "readonly database" in text or "unable to open database file" in text
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also for a user who cannot write the store or its folder.
+
+    `mode=ro` first: it shares the writer's WAL index, so it sees a refresh's commits as
+    they happen. In WAL mode that needs the -shm file, which a reader who cannot write the
+    folder (a store owned by the cron user, a read-only filesystem) can neither create nor
+    lock when no writer holds it open. Then, when no write-ahead log is pending, the file is
+    opened `immutable=1`: read as it stands, with no lock and no -shm. A refresh that starts
+    meanwhile writes its log beside it and folds it in at its end; that one late read may
+    then fail as "malformed" and the command is simply run again. With a pending log this
+    user cannot share, the open is refused: its newest commits are not in the file yet.
+    """
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30,
+                           check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as error:
+        conn.close()
+        if not _cannot_write(error):
+            raise
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(
+            f"a refresh or ingest is writing the trial database at {path}, and this user "
+            "cannot share its lock file (no write permission on the folder)",
+            hint="run the command again when it has finished")
+    conn = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return conn
+
+
+def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a damaged store (`PRAGMA quick_check`: structure and page checks, linear)."""
+    try:
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
     except sqlite3.DatabaseError:
-        return False  # reported by the real open
-    return any(m.__name__ not in done for m in MIGRATIONS)
+        rows = [("unreadable",)]
+    if rows != [("ok",)]:
+        raise StoreError(
+            f"the trial database at {path} is damaged (SQLite quick_check failed)",
+            hint="restore it from a backup, or move it aside and run `trialmatch refresh "
+                 "--full`")
+
+
+def explain_sqlite_error(error: sqlite3.Error, path: Path | None = None) -> StoreError | None:
+    """A one-line StoreError for a failure the user can fix (a full disk, a store this user
+    cannot write), or None for anything else."""
+    text = str(error).lower()
+    where = f" at {path}" if path is not None else ""
+    if "database or disk is full" in text:
+        return StoreError(f"the disk holding the trial database{where} is full; the "
+                          "transaction in progress was rolled back, nothing is half-written",
+                          hint="free some space and run the command again")
+    if _cannot_write(error):
+        return StoreError(f"the trial database{where} is read-only for this user (or on a "
+                          "read-only filesystem)",
+                          hint="run refresh, ingest and reparse as the store's owner; "
+                               "stats, show, match and batch only read it")
+    return None
 
 
 class ParsingPool:

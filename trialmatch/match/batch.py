@@ -22,21 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import os
 import re
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-
-import yaml
 
 from trialmatch.errors import InputError, TrialmatchError
 
@@ -57,8 +56,6 @@ _SAFE_CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _RESERVED_CASE_IDS = frozenset({"index", "summary"})
 _TEMP_PREFIX = ".trialmatch-"
 _TEMP_SUFFIX = ".part"
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 CaseStatus = Literal["matched", "skipped", "failed"]
 
@@ -87,10 +84,17 @@ def _read_declared(path: Path) -> tuple[str | None, tuple[Path, ...]]:
     This is a light look, used to tell notes from cases and for --resume; `load_case` does the
     real validation and reports the errors.
     """
+    from trialmatch.inputs import load_json, load_yaml, read_limited
+    from trialmatch.match.case import MAX_CASE_BYTES
+
+    # Bounded and safe like `load_case`: a .yaml symlink to /dev/zero, a FIFO or an alias
+    # bomb in the folder must not stop discovery; `load_case` then reports the case failed.
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, _YAML_LOADER)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        raw = read_limited(path, MAX_CASE_BYTES, str(path))
+        text = raw.decode("utf-8-sig")
+        data = (load_json(text, str(path)) if path.suffix.lower() == ".json"
+                else load_yaml(text, str(path), as_text=frozenset({"id"})))
+    except (InputError, UnicodeDecodeError):
         return None, ()
     if not isinstance(data, dict):
         return None, ()
@@ -102,7 +106,8 @@ def _read_declared(path: Path) -> tuple[str | None, tuple[Path, ...]]:
         if isinstance(note, str):  # the loader's shorthand: a bare string is a path
             note = {"path": note}
         if isinstance(note, dict) and isinstance(note.get("path"), str):
-            notes.append((path.parent / note["path"]).resolve())
+            with contextlib.suppress(OSError, RuntimeError, ValueError):  # loops, NULs
+                notes.append((path.parent / note["path"]).resolve())
     return case_id or None, tuple(notes)
 
 
@@ -118,6 +123,13 @@ def _walk(case_dir: Path, exclude: Path | None) -> Iterator[Path]:
         for name in files:
             if not name.startswith("."):
                 yield root_path / name
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: a case of its own, which then fails
+        return path
 
 
 def discover_cases(case_dir: Path, *, exclude: Path | None = None) -> list[CaseFile]:
@@ -139,7 +151,7 @@ def discover_cases(case_dir: Path, *, exclude: Path | None = None) -> list[CaseF
     referenced = {note for case in structured for note in case.notes}
     standalone = [
         CaseFile(path, path.relative_to(case_dir).as_posix(), declared_id=path.stem)
-        for path in notes if path.resolve() not in referenced
+        for path in notes if _resolved(path) not in referenced
     ]
     return sorted(structured + standalone, key=lambda case: case.relpath)
 
@@ -232,7 +244,8 @@ class CaseOutcome:
         trials = findings.get("trials") or []
         known = self.findings is not None
         return {
-            "case_id": self.case_id or "",
+            "case_id": self.case_id if self.case_id and not _case_id_problem(self.case_id)
+            else "",
             "cancer_type": cancer.get("code") or "",
             "stage": format_stage(profile.get("stage")),
             "top_trials": ";".join(t.get("nct_id") or "" for t in trials[:TOP_TRIALS_IN_SUMMARY]),
@@ -293,7 +306,11 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     A reader (or an interrupted run) sees the old file or the new one, never half of one.
     Mode 0600 unless `mode` widens it: reports hold patient findings.
     """
-    fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=path.parent)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX,
+                                         dir=path.parent)
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -301,10 +318,13 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
             os.fsync(handle.fileno())
         os.chmod(temp_name, mode)  # mkstemp makes 0600; a wider mode is the user's choice
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         # Ctrl-C (KeyboardInterrupt) lands here too: never leave the partial file behind.
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+        if isinstance(error, OSError):  # a full disk: one clear line, the old file stays
+            raise InputError(f"cannot write {path}: {error.strerror}",
+                             hint="free some space and run the batch again") from None
         raise
 
 
@@ -328,13 +348,29 @@ def match_json(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, default=str) + "\n"
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (`=HYPERLINK(...)`,
+# `@SUM(...)`, `+cmd|...`); OWASP's advice for CSV injection is a leading apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str | int) -> str | int:
+    """A summary.csv cell that a spreadsheet shows as text, never runs as a formula; a CR or
+    line feed in it (a file name may hold one) becomes a space, so a row stays one line."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_STARTS):
+        value = "'" + value
+    return value.replace("\r", " ").replace("\n", " ")
+
+
 def summary_csv(outcomes: Sequence[CaseOutcome]) -> str:
-    """summary.csv: one row per case, in input order."""
+    """summary.csv: one row per case, in input order; no cell can start a formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
     writer.writeheader()
     for outcome in outcomes:
-        writer.writerow(outcome.summary_row())
+        writer.writerow({name: csv_cell(value)
+                         for name, value in outcome.summary_row().items()})
     return buffer.getvalue()
 
 
@@ -346,7 +382,7 @@ def _case_id_problem(case_id: Any) -> str | None:
         return ("case id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter "
                 "or digit (it names the output files)")
     if case_id.lower() in _RESERVED_CASE_IDS:
-        return f"case id {case_id!r} is reserved for the batch's own {case_id.lower()} file"
+        return f"the case id is reserved for the batch's own {case_id.lower()} file"
     return None
 
 
@@ -398,35 +434,105 @@ class _Rendered:
     findings: dict[str, Any]
 
 
-def _match_safely(match_one: MatchOne, case: Any) -> tuple[_Rendered | None, str | None, float]:
+class _CaseTimedOut(BaseException):
+    """Raised in a case by its SIGALRM timer; a BaseException so that no `except Exception`
+    inside matching can swallow it."""
+
+
+def _on_case_alarm(signum, frame) -> None:
+    raise _CaseTimedOut()
+
+
+def _timeout_message(case_timeout: float) -> str:
+    return (f"took longer than the per-case time limit of {case_timeout:g} s; the batch went "
+            "on (raise it with --case-timeout)")
+
+
+@contextlib.contextmanager
+def _case_alarm(case_timeout: float | None) -> Iterator[None]:
+    """Raise _CaseTimedOut in this (main) thread once `case_timeout` seconds have passed. The
+    check runs between Python steps; the worker pool adds a hard limit (`_WorkerPool`)."""
+    if case_timeout is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _on_case_alarm)
+    signal.setitimer(signal.ITIMER_REAL, case_timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _match_safely(match_one: MatchOne, case: Any, case_timeout: float | None = None,
+                  ) -> tuple[_Rendered | None, str | None, float]:
     started = time.perf_counter()
     try:
-        report = match_one(case)
-        # Serialised here, in the worker: text crosses the process boundary far faster than
-        # a nested document, and the parent then only writes it.
-        rendered = _Rendered(match_json(report.document), report.markdown, report.html,
-                             key_findings(report.document))
+        with _case_alarm(case_timeout):
+            report = match_one(case)
+            # Serialised here, in the worker: text crosses the process boundary far faster
+            # than a nested document, and the parent then only writes it.
+            rendered = _Rendered(match_json(report.document), report.markdown, report.html,
+                                 key_findings(report.document))
+    except _CaseTimedOut:
+        return None, _timeout_message(case_timeout or 0), time.perf_counter() - started
     except Exception as error:  # one bad case never stops the batch
         return None, _safe_error(error), time.perf_counter() - started
     return rendered, None, time.perf_counter() - started
 
 
-_WORKER_MATCHER: MatchOne | None = None
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the batch's process dies (SIGKILL, OOM killer): Linux delivers
+    SIGKILL through PR_SET_PDEATHSIG; elsewhere a thread watches the parent's pid."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent_pid:  # it died before the call
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="trialmatch-parent-watch").start()
 
 
-def _init_worker(factory: MatcherFactory) -> None:
-    # Ctrl-C reaches the whole process group; only the parent decides what to do about it,
-    # so a worker never dies mid-case and breaks the pool.
+def _worker_main(connection: Any, factory: MatcherFactory, case_timeout: float | None,
+                 parent_pid: int) -> None:
+    """A batch worker: build the matcher once, then match one case at a time on request."""
+    _die_with_parent(parent_pid)
+    from trialmatch.inputs import disable_core_dumps
+
+    disable_core_dumps()  # it reads notes; the parent's limit is inherited, this is the rest
+    # Ctrl-C reaches the whole process group; only the parent decides what to do about it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _WORKER_MATCHER
-    _WORKER_MATCHER = factory()
-
-
-def _run_in_worker(index: int, case: Any) -> tuple[int, _Rendered | None, str | None, float,
-                                                    int, int, float]:
-    assert _WORKER_MATCHER is not None, "worker used before its initializer ran"
-    report, error, seconds = _match_safely(_WORKER_MATCHER, case)
-    return (index, report, error, seconds, os.getpid(), *_own_usage())
+    try:
+        match_one = factory()
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, by type only
+        connection.send(("setup-failed", _safe_error(error)))
+        return
+    connection.send(("ready",))
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if message is None:
+            return
+        index, case = message
+        report, error, seconds = _match_safely(match_one, case, case_timeout)
+        try:
+            connection.send(("done", index, report, error, seconds, os.getpid(),
+                             *_own_usage()))
+        except (BrokenPipeError, OSError):
+            return
 
 
 def _own_usage() -> tuple[int, float]:
@@ -497,10 +603,10 @@ def plan_batch(
         case_id = getattr(case, "id", None)
         problem = _case_id_problem(case_id)
         if problem is None and case_id in claimed:
-            problem = f"duplicate case id {case_id!r}, already used by {claimed[case_id]}"
+            problem = f"duplicate case id, already used by {claimed[case_id]}"
         if problem is not None:
             plan.decided.append(CaseOutcome(index, case_file.relpath, case_id
-                                            if isinstance(case_id, str) else None,
+                                            if not _case_id_problem(case_id) else None,
                                             "failed", problem))
             continue
         claimed[case_id] = case_file.relpath
@@ -528,6 +634,8 @@ def run_batch(
     on_case: Callable[[CaseOutcome], None] | None = None,
     mp_start_method: str = "spawn",
     report_mode: int = 0o600,
+    case_timeout: float | None = None,
+    notes_root: Path | None = None,
 ) -> BatchResult:
     """Match every case under `case_dir` and write the per-case files, summary.csv, index.html.
 
@@ -538,17 +646,27 @@ def run_batch(
     when the trial store last changed). `on_start(total)` and `on_case(outcome)` report
     progress; `on_case` sees cases as they finish, the result lists them in input order.
     Every file is written with `report_mode` (0600 by default: they hold patient findings).
+    With `case_timeout` (seconds), a case that runs longer is a failed case and the batch goes
+    on: the cases run in worker processes (even for one job), each case's timer ends it
+    between Python steps, and a worker stuck past the limit plus a grace is killed and
+    replaced. `notes_root` lets cases read notes under that folder (default: beside each
+    case file).
 
     Raises InputError when `case_dir` holds no case or `out_dir` is unusable; a bad case is
     an outcome, not an error.
     """
     started = time.perf_counter()
     if load_case is None:
-        from trialmatch.match.case import load_case
+        from trialmatch.match.case import load_case as load_one
+
+        load_case = functools.partial(load_one, notes_root=notes_root)
     out_dir = Path(out_dir)
     plan = plan_batch(case_dir, out_dir, load_case=load_case, resume=resume,
                       store_changed_at=store_changed_at)
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise InputError(f"cannot create --out {out_dir}: {error.strerror}") from None
     sweep_temporary_files(out_dir)
     outcomes: list[CaseOutcome | None] = [None] * len(plan.cases)
 
@@ -584,10 +702,11 @@ def run_batch(
     previous_sigterm = _install_sigterm_handler()
     try:
         workers = min(jobs or os.cpu_count() or 1, len(pending))
-        if workers <= 1:
+        if workers <= 1 and (case_timeout is None or not pending):
             _run_here(pending, matcher_factory, record, result)
         else:
-            _run_in_pool(pending, matcher_factory, workers, mp_start_method, record, result)
+            _run_in_pool(pending, matcher_factory, max(workers, 1), mp_start_method, record,
+                         result, case_timeout)
         result.outcomes = [outcome for outcome in outcomes if outcome is not None]
         write_atomic(out_dir / "summary.csv", summary_csv(result.outcomes), report_mode)
         from trialmatch.match.board import render_index
@@ -610,46 +729,157 @@ def _install_sigterm_handler():
         return None
 
 
-def _run_here(pending, matcher_factory, record, result: BatchResult) -> None:
+def _run_here(pending, matcher_factory, record, result: BatchResult,
+              case_timeout: float | None = None) -> None:
     if not pending:
         return
 
     match_one = matcher_factory()
     for index, case in pending:
-        report, error, seconds = _match_safely(match_one, case)
+        report, error, seconds = _match_safely(match_one, case, case_timeout)
         record(index, report, error, seconds)
     result.worker_peak_rss_kb[os.getpid()], result.worker_cpu_seconds[os.getpid()] = _own_usage()
 
 
-def _run_in_pool(pending, matcher_factory, workers, start_method, record,
-                 result: BatchResult) -> None:
-    import multiprocessing
-    from concurrent.futures.process import BrokenProcessPool
+# How long past its time limit a case may run before its worker is killed: the worker's own
+# timer ends a case between Python steps; this ends one stuck in native code.
+def _grace(case_timeout: float) -> float:
+    return 2.0 + case_timeout / 10
 
-    context = multiprocessing.get_context(start_method)
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=_init_worker, initargs=(matcher_factory,))
-    waiting: set[Future] = set()
+
+@dataclass
+class _Worker:
+    process: Any
+    connection: Any
+    ready: bool = False
+    case: int | None = None  # index of the case it matches
+    since: float = 0.0  # when it was sent that case (time.monotonic)
+
+
+class _WorkerPool:
+    """Worker processes matching one case at a time each, so the parent knows which case each
+    one runs and since when: a case over its hard limit, or whose worker died (out of memory),
+    is one failed case; the worker is replaced and the batch goes on. A worker ends when the
+    parent dies (`_die_with_parent`) or closes its pipe."""
+
+    def __init__(self, factory: MatcherFactory, size: int, start_method: str,
+                 case_timeout: float | None):
+        import multiprocessing
+
+        self.context = multiprocessing.get_context(start_method)
+        self.factory = factory
+        self.case_timeout = case_timeout
+        self.workers: list[_Worker] = []
+        for _ in range(size):
+            self.workers.append(self._start())
+
+    def _start(self) -> _Worker:
+        parent_end, child_end = self.context.Pipe(duplex=True)
+        process = self.context.Process(
+            target=_worker_main, name="trialmatch-batch-worker", daemon=True,
+            args=(child_end, self.factory, self.case_timeout, os.getpid()))
+        process.start()
+        child_end.close()
+        return _Worker(process, parent_end)
+
+    def _stop(self, worker: _Worker) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            worker.process.kill()
+        worker.process.join(5)
+        with contextlib.suppress(OSError):
+            worker.connection.close()
+
+    def _replace(self, worker: _Worker) -> None:
+        self._stop(worker)
+        self.workers[self.workers.index(worker)] = self._start()
+
+    def run(self, pending: list[tuple[int, Any]], record, result: BatchResult) -> None:
+        """Match every (index, case) of `pending`, calling `record` as each one ends."""
+        from multiprocessing.connection import wait as wait_for
+
+        queue = list(reversed(pending))
+        while queue or any(worker.case is not None for worker in self.workers):
+            for worker in self.workers:
+                if worker.ready and worker.case is None and queue:
+                    index, case = queue.pop()
+                    worker.connection.send((index, case))
+                    worker.case, worker.since = index, time.monotonic()
+            waits = [self._deadline(worker) - time.monotonic() for worker in self.workers
+                     if worker.case is not None and self.case_timeout is not None]
+            timeout = max(0.0, min(waits)) if waits else None
+            handles = {}
+            for worker in self.workers:
+                handles[worker.connection] = worker
+                handles[worker.process.sentinel] = worker
+            for handle in wait_for(list(handles), timeout):
+                worker = handles[handle]
+                if worker not in self.workers:
+                    continue  # replaced already in this round
+                if handle is worker.connection:
+                    self._receive(worker, record, result)
+                elif not worker.connection.poll():
+                    self._died(worker, record)
+            now = time.monotonic()
+            for worker in list(self.workers):
+                if worker.case is not None and self.case_timeout is not None \
+                        and now >= self._deadline(worker):
+                    index, seconds = worker.case, now - worker.since
+                    self._replace(worker)
+                    record(index, None, _timeout_message(self.case_timeout), seconds)
+
+    def _deadline(self, worker: _Worker) -> float:
+        assert self.case_timeout is not None
+        return worker.since + self.case_timeout + _grace(self.case_timeout)
+
+    def _receive(self, worker: _Worker, record, result: BatchResult) -> None:
+        try:
+            message = worker.connection.recv()
+        except (EOFError, OSError):
+            self._died(worker, record)
+            return
+        if message[0] == "ready":
+            worker.ready = True
+        elif message[0] == "setup-failed":
+            raise TrialmatchError(f"a batch worker could not start: {message[1]}",
+                                  hint="run with --jobs 1 to see the error")
+        else:
+            _, index, report, error, seconds, pid, peak, cpu = message
+            worker.case = None
+            result.worker_peak_rss_kb[pid] = max(peak, result.worker_peak_rss_kb.get(pid, 0))
+            result.worker_cpu_seconds[pid] = max(cpu, result.worker_cpu_seconds.get(pid, 0.0))
+            record(index, report, error, seconds)
+
+    def _died(self, worker: _Worker, record) -> None:
+        if not worker.ready:
+            raise TrialmatchError("a batch worker died while starting (out of memory?)",
+                                  hint="run with --jobs 1 to see the error")
+        index = worker.case
+        seconds = time.monotonic() - worker.since
+        self._replace(worker)
+        if index is not None:
+            record(index, None, "its worker process died (out of memory, or killed); the "
+                   "batch went on", seconds)
+
+    def close(self) -> None:
+        """Stop every worker: idle ones are asked to end, busy ones are killed (a case
+        running when the batch is interrupted writes nothing: only the parent writes)."""
+        for worker in self.workers:
+            if worker.case is None:
+                with contextlib.suppress(OSError, ValueError):
+                    worker.connection.send(None)
+        for worker in self.workers:
+            if worker.case is None:
+                worker.process.join(5)
+            self._stop(worker)
+
+
+def _run_in_pool(pending, matcher_factory, workers, start_method, record,
+                 result: BatchResult, case_timeout: float | None = None) -> None:
+    pool = _WorkerPool(matcher_factory, workers, start_method, case_timeout)
     try:
-        waiting = {executor.submit(_run_in_worker, index, case) for index, case in pending}
-        while waiting:
-            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    index, report, error, seconds, pid, peak, cpu = future.result()
-                except BrokenProcessPool as error:
-                    raise TrialmatchError(
-                        "a batch worker died (out of memory, or its set-up failed)",
-                        hint="run with --jobs 1 to see the error") from error
-                result.worker_peak_rss_kb[pid] = max(peak, result.worker_peak_rss_kb.get(pid, 0))
-                result.worker_cpu_seconds[pid] = max(cpu, result.worker_cpu_seconds.get(pid, 0.0))
-                record(index, report, error, seconds)
+        pool.run(pending, record, result)
     finally:
-        # On Ctrl-C or an error: drop what has not started; running cases end on their own
-        # (workers ignore SIGINT) and write nothing, since only this process writes.
-        for future in waiting:
-            future.cancel()
-        executor.shutdown(wait=not waiting, cancel_futures=True)
+        pool.close()
 
 
 # --------------------------------------------------------------------------- the real matcher

@@ -1,21 +1,23 @@
 """Read a case file (SPEC "Case file"): the patient's facts, notes and the first opinion.
 
 A case is YAML or JSON; a plain text file is a case with one note and nothing else known.
-Every error is an `InputError` of one line that names the file (and the note or field at
-fault) and never quotes note text.
+Every error is an `InputError` of one line that names the case file, the note number and the
+field at fault, and never a value from the case or a note: not the id, not a note's path or
+text, not an unknown key, tag or alias (issue 17). Files are read through
+`trialmatch.inputs` (regular files only, bounded reads, no YAML aliases or custom tags, capped
+nesting), and a note's path must resolve inside the case file's folder, or inside
+`notes_root` when one is given.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from trialmatch.errors import InputError, TrialmatchError
+from trialmatch.inputs import load_json, load_yaml, read_limited
 from trialmatch.nlp.notes import MAX_NOTE_BYTES
 
 CASE_FIELDS = frozenset(
@@ -88,6 +90,9 @@ class Case:
     # no other cancer.
     past_cancers: list[tuple[str, int | None, str]] = field(default_factory=list)
     no_other_cancer: str | None = None
+    # What reading the notes changed (control or invisible characters removed), each naming
+    # the case file and note number, never the text.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def note_texts(self) -> list[str]:
@@ -100,40 +105,45 @@ class Case:
 MAX_CASE_BYTES = 6 * 1024 * 1024
 MAX_CASE_NOTE_BYTES = 20 * 1024 * 1024
 
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 
 
-def _unknown_field(prefix: str, key: str) -> str:
-    """Name an unknown key only when it looks like a field name: a note pasted into YAML
-    without indentation turns its lines into keys, and those must not be echoed."""
-    if _FIELD_NAME.fullmatch(key):
-        return f"unknown field '{prefix}{key}'"
-    return "an unknown field (not shown: it may be note text)"
+def _unknown_field(path: Path, where: str, keys: list[Any], allowed: frozenset[str]) -> str:
+    """Name an unknown key by its position only: a note pasted into YAML without indentation
+    turns its lines into keys, and a key is text of the case. The nearest allowed name is
+    ours to show."""
+    position, key = next((n, k) for n, k in enumerate(keys, start=1) if k not in allowed)
+    near = difflib.get_close_matches(str(key).lower(), sorted(allowed), n=1, cutoff=0.6)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    return (f"{path}: {where} key {position} is not a known field (not shown: it may be "
+            f"note text){hint}")
 
 
-def load_case(path: str | Path) -> Case:
-    """Read and validate the case file at `path` (YAML, JSON, or a plain-text note)."""
+def load_case(path: str | Path, *, notes_root: str | Path | None = None) -> Case:
+    """Read and validate the case file at `path` (YAML, JSON, or a plain-text note).
+
+    Note paths must resolve (symlinks followed) inside the case file's folder, or inside
+    `notes_root` when one is given.
+    """
     path = Path(path)
-    if not path.exists():
+    if not path.exists():  # a dangling symlink too
         raise InputError(f"case file not found: {path}")
-    if path.is_dir():
-        raise InputError(f"case path is a folder, not a file: {path}")
     if path.suffix.lower() not in STRUCTURED_SUFFIXES:
         # A bare note: the id is the file's stem, nothing else is known.
-        case = Case(id=path.stem, notes=[CaseNote(str(path), _read_note_file(path, path.stem))],
-                    path=path)
+        note = _read_note_file(path, str(path))
+        case = Case(id=path.stem, notes=[CaseNote(str(path), note.text)], path=path,
+                    warnings=list(note.warnings))
         return _fill_clinical(_fill_demographics(case))
     try:
-        if path.stat().st_size > MAX_CASE_BYTES:
-            raise InputError(f"case file is larger than {MAX_CASE_BYTES // (1024 * 1024)} MB: "
-                             f"{path}", hint="put long notes in separate files")
-        raw_text = path.read_text(encoding="utf-8")
+        raw = read_limited(path, MAX_CASE_BYTES, f"case file {path}", what="case file")
+    except InputError as error:
+        hint = "put long notes in separate files" if "larger than" in error.message else None
+        raise InputError(error.message, hint=hint) from None
+    try:
+        raw_text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"case file is not UTF-8 text: {path}") from None
-    except OSError as error:
-        raise InputError(f"cannot read case file {path}: {error.strerror}") from None
     document = _parse_document(raw_text, path)
-    return case_from_dict(document, path)
+    return case_from_dict(document, path, notes_root=notes_root)
 
 
 def self_contained_document(path: str | Path) -> dict[str, Any]:
@@ -153,13 +163,14 @@ def self_contained_document(path: str | Path) -> dict[str, Any]:
     return {**document, "notes": notes}
 
 
-def case_from_dict(document: Any, path: Path) -> Case:
-    """Validate a parsed case document; note paths are read relative to `path`'s folder."""
+def case_from_dict(document: Any, path: Path, *,
+                   notes_root: str | Path | None = None) -> Case:
+    """Validate a parsed case document; note paths are read relative to `path`'s folder and
+    must resolve inside it (or inside `notes_root`)."""
     if not isinstance(document, dict):
         raise InputError(f"{path}: a case must be a mapping of fields, not {_kind(document)}")
-    unknown = sorted(str(key) for key in document if key not in CASE_FIELDS)
-    if unknown:
-        raise InputError(f"{path}: {_unknown_field('', unknown[0])}",
+    if any(key not in CASE_FIELDS for key in document):
+        raise InputError(_unknown_field(path, "top-level", list(document), CASE_FIELDS),
                          hint=f"allowed fields: {', '.join(sorted(CASE_FIELDS))}")
     case_id = document.get("id")
     if case_id is None or (isinstance(case_id, str) and not case_id.strip()):
@@ -167,16 +178,18 @@ def case_from_dict(document: Any, path: Path) -> Case:
     if not isinstance(case_id, (str, int)) or isinstance(case_id, bool):
         raise InputError(f"{path}: field 'id' must be a string")
     case_id = str(case_id).strip()
+    warnings: list[str] = []
     case = Case(
         id=case_id,
         age=_age(document.get("age"), path),
         sex=_sex(document.get("sex"), path),
         ecog=_ecog(document.get("ecog"), path),
         location=_location(document.get("location"), path),
-        notes=_notes(document.get("notes"), path, case_id),
+        notes=_notes(document.get("notes"), path, notes_root, warnings),
         prior_therapies=_string_list(document, "prior_therapies", path),
         first_opinion=_first_opinion(document.get("first_opinion"), path),
         path=path,
+        warnings=warnings,
     )
     return _fill_clinical(_fill_demographics(case))
 
@@ -233,19 +246,9 @@ def _fill_clinical(case: Case) -> Case:
 
 def _parse_document(raw_text: str, path: Path) -> Any:
     if path.suffix.lower() == ".json":
-        try:
-            return json.loads(raw_text)
-        except json.JSONDecodeError as error:
-            raise InputError(
-                f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-            ) from None
-    try:
-        return yaml.safe_load(raw_text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "malformed document"
-        raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
+        return load_json(raw_text, str(path))
+    # `id: 00123` is the id "00123", not the octal 83.
+    return load_yaml(raw_text, str(path), as_text=frozenset({"id"}))
 
 
 def _kind(value: Any) -> str:
@@ -286,9 +289,8 @@ def _location(value: Any, path: Path) -> dict[str, str] | None:
         return {"country": value.strip()}
     if not isinstance(value, dict):
         raise InputError(f"{path}: field 'location' must be a mapping with country and state")
-    unknown = sorted(str(key) for key in value if key not in LOCATION_FIELDS)
-    if unknown:
-        raise InputError(f"{path}: {_unknown_field('location.', unknown[0])}")
+    if any(key not in LOCATION_FIELDS for key in value):
+        raise InputError(_unknown_field(path, "'location'", list(value), LOCATION_FIELDS))
     return {str(key): str(item).strip() for key, item in value.items() if item is not None}
 
 
@@ -308,9 +310,9 @@ def _first_opinion(value: Any, path: Path) -> FirstOpinion | None:
         return None
     if not isinstance(value, dict):
         raise InputError(f"{path}: field 'first_opinion' must be a mapping")
-    unknown = sorted(str(key) for key in value if key not in FIRST_OPINION_FIELDS)
-    if unknown:
-        raise InputError(f"{path}: {_unknown_field('first_opinion.', unknown[0])}",
+    if any(key not in FIRST_OPINION_FIELDS for key in value):
+        raise InputError(_unknown_field(path, "'first_opinion'", list(value),
+                                        FIRST_OPINION_FIELDS),
                          hint=f"allowed fields: {', '.join(sorted(FIRST_OPINION_FIELDS))}")
     for name in ("diagnosis", "stage", "plan"):
         if value.get(name) is not None and not isinstance(value[name], (str, int, float)):
@@ -333,7 +335,8 @@ def _text_or_none(value: Any) -> str | None:
     return text or None
 
 
-def _notes(value: Any, path: Path, case_id: str) -> list[CaseNote]:
+def _notes(value: Any, path: Path, notes_root: str | Path | None,
+           warnings: list[str]) -> list[CaseNote]:
     if value is None:
         raise InputError(f"{path}: field 'notes' is required (at least one note)")
     if not isinstance(value, list) or not value:
@@ -341,48 +344,82 @@ def _notes(value: Any, path: Path, case_id: str) -> list[CaseNote]:
     notes = []
     total_bytes = 0
     for number, entry in enumerate(value, start=1):
-        if isinstance(entry, str):  # a bare string is taken as a path, the common shorthand
+        bare = isinstance(entry, str)
+        if bare:  # a bare string is taken as a path, the common shorthand
             entry = {"path": entry}
         if not isinstance(entry, dict) or len(entry) != 1 or not ({"path", "text"} & set(entry)):
             raise InputError(f"{path}: note {number} must be {{path: FILE}} or {{text: TEXT}}")
         if "text" in entry:
+            label = f"{path}: note {number} (text)"
             text = entry["text"]
             if not isinstance(text, str) or not text.strip():
-                raise InputError(f"case {case_id}: note {number} (text) is empty")
-            size = len(text.encode("utf-8"))
+                raise InputError(f"{label} is empty")
+            size = len(text.encode("utf-8", "surrogatepass"))
             if size > MAX_NOTE_BYTES:
-                raise InputError(f"case {case_id}: note {number} (text) is larger than "
+                raise InputError(f"{label} is larger than "
                                  f"{MAX_NOTE_BYTES // (1024 * 1024)} MB",
                                  hint="split it into separate notes")
-            total_bytes = _add_note_bytes(total_bytes, size, case_id)
-            notes.append(CaseNote(f"text #{number}", text))
+            total_bytes = _add_note_bytes(total_bytes, size, path)
+            from trialmatch.nlp.notes import clean_note_text
+
+            cleaned = clean_note_text(text, label)
+            warnings.extend(cleaned.warnings)
+            notes.append(CaseNote(f"text #{number}", cleaned.text))
             continue
-        note_path = Path(str(entry["path"]))
-        if not note_path.is_absolute():
-            note_path = path.parent / note_path
-        text = _read_note_file(note_path, case_id)
-        total_bytes = _add_note_bytes(total_bytes, len(text.encode("utf-8")), case_id)
-        notes.append(CaseNote(str(note_path), text))
+        label = f"{path}: note {number} (path)"
+        if not isinstance(entry["path"], str) or not entry["path"].strip():
+            raise InputError(f"{label} must be a file name")
+        note_path = confined_note_path(entry["path"], path, notes_root, label)
+        if bare and not note_path.exists():
+            raise InputError(f"{label}: no such file", hint="a bare string in 'notes' is a "
+                             "file name; write '- text: ...' for the text of a note")
+        note = _read_note_file(note_path, label)
+        warnings.extend(note.warnings)
+        total_bytes = _add_note_bytes(total_bytes, len(note.text.encode("utf-8")), path)
+        notes.append(CaseNote(str(note_path), note.text))
     return notes
 
 
-def _add_note_bytes(total: int, size: int, case_id: str) -> int:
+def confined_note_path(raw: str, case_path: Path, notes_root: str | Path | None,
+                       label: str) -> Path:
+    """The note file `raw` names, relative to the case file's folder, once it is known to
+    resolve (symlinks followed) inside that folder or inside `notes_root` (when given).
+
+    A case must not read another patient's notes: `../../other/note.txt`, an absolute path
+    and a symlink out of the folder are refused (issue 17). The message names neither path.
+    """
+    note_path = Path(raw)
+    if not note_path.is_absolute():
+        note_path = case_path.parent / note_path
+    roots = [case_path.parent] + ([Path(notes_root)] if notes_root is not None else [])
+    try:
+        resolved = note_path.resolve()
+        inside = any(resolved.is_relative_to(root.resolve()) for root in roots)
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
+        raise InputError(f"{label}: cannot be resolved") from None
+    if not inside:
+        where = ("the case file's folder" if notes_root is None
+                 else "the case file's folder and --notes-root")
+        raise InputError(f"{label}: the note is outside {where}",
+                         hint="keep notes beside the case, or pass --notes-root DIR")
+    return resolved
+
+
+def _add_note_bytes(total: int, size: int, path: Path) -> int:
     total += size
     if total > MAX_CASE_NOTE_BYTES:
-        raise InputError(f"case {case_id}: its notes total more than "
+        raise InputError(f"{path}: its notes total more than "
                          f"{MAX_CASE_NOTE_BYTES // (1024 * 1024)} MB",
                          hint="match the case with fewer notes")
     return total
 
 
-def _read_note_file(note_path: Path, case_id: str) -> str:
-    """Read one note with the extractor's reader (it rejects empty, binary and huge files)."""
-    from trialmatch.nlp.notes import read_note
+def _read_note_file(note_path: Path, label: str) -> Any:
+    """Read one note with the extractor's reader (it refuses what is not a regular file, and
+    empty, binary and huge notes); errors name `label`, never the text."""
+    from trialmatch.nlp.notes import read_note_text
 
     try:
-        return read_note(note_path)
+        return read_note_text(note_path, label)
     except TrialmatchError as error:
-        # The reader's messages start with the file's path and never quote the text.
-        message = error.message if str(note_path) in error.message else \
-            f"{note_path}: {error.message}"
-        raise InputError(f"case {case_id}: {message}", hint=error.hint) from None
+        raise InputError(error.message, hint=error.hint) from None

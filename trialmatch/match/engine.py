@@ -420,5 +420,6 @@ def match_case(
     return MatchResult(
         case=case, profile=profile, trials=matches, excluded=excluded, protocols=protocols,
         testing_gaps=gaps, discrepancies=discrepancies, candidates=len(trials),
-        any_status=any_status, warnings=warnings + list(profile.warnings),
+        any_status=any_status,
+        warnings=list(getattr(case, "warnings", [])) + warnings + list(profile.warnings),
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from trialmatch.inputs import INVISIBLE
+
 RESULT_MARK = {"met": "met", "not_met": "NOT MET", "unknown": "unknown"}
 VERDICT_WORDS = {"eligible": "eligible", "possibly_eligible": "possibly eligible",
                  "excluded": "excluded"}
@@ -98,10 +100,13 @@ def key_reasons(trial: dict[str, Any], limit: int = 3) -> list[str]:
 
 
 def _md(text: Any) -> str:
-    """One table-safe Markdown cell: no newlines, no pipes, no raw HTML."""
-    value = "" if text is None else str(text)
+    """One table-safe Markdown cell: no newlines, no pipes, no raw HTML, no link or image
+    (a record's title may hold `[text](url)` or `![](url)`), no bidi or zero-width
+    characters."""
+    value = "" if text is None else INVISIBLE.sub("", str(text))
     value = " ".join(value.split())
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+    return (value.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+            .replace("[", "\\[").replace("]", "\\]"))
 
 
 def render_markdown(result: Any) -> str:
@@ -180,7 +185,7 @@ section.trial{page-break-inside:avoid}h2{page-break-after:avoid}.noprint{display
 
 
 def _h(text: Any) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
+    return html.escape("" if text is None else INVISIBLE.sub("", str(text)), quote=True)
 
 
 def render_html(result: Any) -> str:

@@ -5,12 +5,19 @@ Decisions, documented here and in the CLI help:
   is rejected with a hint to convert it, rather than guessed at: a wrong guess (latin-1 versus
   cp1252 versus UTF-16) silently changes words such as "négatif" or "µm", and an extractor
   must not read findings out of mojibake.
-- Size: at most MAX_NOTE_BYTES (5 MiB). The size is checked before reading (stdin is read at
-  most one byte past the limit), so a huge file never enters memory. Real pathology reports
-  are a few kilobytes; 5 MiB leaves room for long molecular reports and merged OCR output.
-- Binary: any NUL byte means the file is not text (PDF, image, Word file).
-- Empty or whitespace-only: rejected.
-Error messages name the file and never quote its content.
+- Size: at most MAX_NOTE_BYTES (5 MiB), bounded by what is read (at most one byte past the
+  limit), never by the file's reported size: a device or FIFO reports 0. Only regular files
+  are read (`trialmatch.inputs.read_limited`); devices, FIFOs and sockets are refused by type
+  before they are opened. Real pathology reports are a few kilobytes; 5 MiB leaves room for
+  long molecular reports and merged OCR output.
+- Binary: a PDF, an image, an Office or zip file (by its first bytes), or a file of mostly
+  non-text bytes is refused. A stray NUL or control byte in text (OCR output carries them: 5
+  of 600 real reports) is removed, with a warning naming the note (issue 18).
+- Invisible characters: zero-width characters, the soft hyphen and bidi controls are removed
+  before reading, with a warning naming the note: "adeno\u200bcarcinoma" hid the finding,
+  and bidi controls reorder what a reader of the report sees (issue 17).
+- Empty or whitespace-only, before or after that cleaning: rejected.
+Error messages and warnings name the file and never quote its content.
 """
 
 from __future__ import annotations
@@ -18,27 +25,79 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trialmatch.errors import InputError
+from trialmatch.inputs import INVISIBLE
 
 MAX_NOTE_BYTES = 5 * 1024 * 1024
+
+# What a binary file starts with: PDF, PNG, JPEG, GIF, TIFF, zip (docx, xlsx), OLE (doc, xls),
+# RTF is text and passes.
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00",
+                 b"MM\x00*", b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+# Bytes that are no text: C0 controls but tab, newline, vertical tab, form feed and carriage
+# return, and DEL. More than this share of them in the first 64 KB is a binary file.
+_CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 11, 12, 13}) + b"\x7f"
+_BINARY_SHARE = 0.05
+_SAMPLE_BYTES = 64 * 1024
+# Stray control characters in decoded text: the control bytes above and the C1 controls.
+_STRAY_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+@dataclass
+class NoteText:
+    """A note's text as read, ready for extraction, and the warnings its cleaning raised
+    (each names the note, never its content)."""
+
+    text: str
+    warnings: list[str] = field(default_factory=list)
 
 
 def _label(path: Path | str) -> str:
     return "stdin" if str(path) == "-" else str(path)
 
 
-def decode_note(data: bytes, label: str = "note") -> str:
-    """Check raw note bytes and decode them as UTF-8; raise InputError naming `label`."""
+def _looks_binary(data: bytes) -> bool:
+    if data.startswith(_BINARY_MAGIC):
+        return True
+    sample = data[:_SAMPLE_BYTES]
+    if not sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls / len(sample) > _BINARY_SHARE
+
+
+def clean_note_text(text: str, label: str = "note") -> NoteText:
+    """The text with stray control characters and invisible characters removed, and one
+    warning naming `label` for each kind removed; InputError when nothing is left."""
+    warnings = []
+    text, controls = _STRAY_CONTROLS.subn("", text)
+    if controls:
+        warnings.append(f"{label}: removed {controls} stray control character(s) (NUL or "
+                        "other non-printing bytes)")
+    text, invisible = INVISIBLE.subn("", text)
+    if invisible:
+        warnings.append(f"{label}: removed {invisible} invisible character(s) (zero-width or "
+                        "bidi controls)")
+    if not text.strip():
+        removed = " after removing invisible and control characters" if (
+            controls or invisible) else ""
+        raise InputError(f"{label}: note is empty{removed}")
+    return NoteText(text, warnings)
+
+
+def decode_note_text(data: bytes, label: str = "note") -> NoteText:
+    """Check raw note bytes, decode them as UTF-8 and clean them (`clean_note_text`);
+    raise InputError naming `label`."""
     if len(data) > MAX_NOTE_BYTES:
         raise InputError(
             f"{label}: note is larger than {MAX_NOTE_BYTES // (1024 * 1024)} MB",
             hint="split it into separate notes; pathology reports are a few KB",
         )
-    if b"\x00" in data:
+    if _looks_binary(data):
         raise InputError(
-            f"{label}: looks like a binary file (NUL bytes), not a text note",
+            f"{label}: looks like a binary file (PDF, image or mostly non-text bytes), not a "
+            "text note",
             hint="export the report as plain text",
         )
     try:
@@ -50,39 +109,81 @@ def decode_note(data: bytes, label: str = "note") -> str:
         ) from None
     if not text.strip():
         raise InputError(f"{label}: note is empty")
-    return text
+    return clean_note_text(text, label)
 
 
-def read_note(path: Path | str) -> str:
-    """Read one note as text; "-" reads stdin.
+def decode_note(data: bytes, label: str = "note") -> str:
+    """`decode_note_text` without its warnings: the cleaned text only."""
+    return decode_note_text(data, label).text
 
-    Raises InputError (one line naming the file, never its content) for a missing or
-    unreadable file, an empty or whitespace-only note, a binary file, text that is not UTF-8,
-    or a note over MAX_NOTE_BYTES (checked before the file is read).
+
+def read_note_text(path: Path | str, label: str | None = None) -> NoteText:
+    """Read one note; "-" reads stdin. `label` names it in messages (default: the path).
+
+    Raises InputError (one line naming the note, never its content) for a missing or
+    unreadable file, anything but a regular file (a folder, device, FIFO or socket, refused
+    before it is opened), an empty or whitespace-only note, a binary file, text that is not
+    UTF-8, or a note over MAX_NOTE_BYTES (at most one byte past the limit is ever read).
     """
-    label = _label(path)
+    label = _label(path) if label is None else label
     if str(path) == "-":
         stream = getattr(sys.stdin, "buffer", None)
         data = stream.read(MAX_NOTE_BYTES + 1) if stream is not None else (
             sys.stdin.read(MAX_NOTE_BYTES + 1).encode("utf-8")
         )
-        return decode_note(data, label)
-    file = Path(path)
+        return decode_note_text(data, label)
+    from trialmatch.inputs import read_limited
+
     try:
-        if not file.exists():
-            raise InputError(f"{label}: no such file")
-        if file.is_dir():
-            raise InputError(f"{label}: is a directory, not a note file")
-        if file.stat().st_size > MAX_NOTE_BYTES:
+        data = read_limited(path, MAX_NOTE_BYTES, label, what="note file")
+    except InputError as error:
+        if "larger than" in error.message:
             raise InputError(
                 f"{label}: note is larger than {MAX_NOTE_BYTES // (1024 * 1024)} MB",
                 hint="split it into separate notes; pathology reports are a few KB",
-            )
-        data = file.read_bytes()
-    except OSError as error:
-        raise InputError(f"{label}: cannot read ({error.strerror or type(error).__name__})") \
-            from None
-    return decode_note(data, label)
+            ) from None
+        raise
+    return decode_note_text(data, label)
+
+
+def read_note(path: Path | str) -> str:
+    """Read one note as text (`read_note_text` without its warnings); "-" reads stdin."""
+    return read_note_text(path).text
+
+
+# Longest run of punctuation passed whole to the tokenizer. spaCy's tokenizer strips one
+# prefix or suffix character at a time and searches the rest of the chunk again, so a chunk of
+# n punctuation characters costs n squared: "(" x 5,000 + text + ")" x 5,000 took 16 s, twice
+# that 62 s (issue 17). Long runs of spaces or tabs are quadratic too, in the clause splitter's
+# look-ahead for a line end. Past these lengths every further character at that period is
+# replaced (a space in punctuation, a full stop in blanks), so no run is longer and no long
+# blank run is made: same length, so every offset still points into the note. Real notes have
+# shorter rules and gaps (none in the fixtures).
+MAX_PUNCTUATION_RUN = 24
+MAX_SPACE_RUN = 200
+_LONG_RUN = re.compile(rf"(?:[^\w\s]|_){{{MAX_PUNCTUATION_RUN + 1},}}"
+                       rf"|[ \t]{{{MAX_SPACE_RUN + 1},}}")
+
+
+def _cut_run(run: re.Match[str]) -> str:
+    text = run.group(0)
+    if text[0] in " \t":
+        keep, mark = MAX_SPACE_RUN, "."
+    else:
+        keep, mark = MAX_PUNCTUATION_RUN, " "
+    chars = list(text)
+    chars[keep::keep + 1] = mark * len(chars[keep::keep + 1])
+    return "".join(chars)
+
+
+def cut_long_runs(text: str) -> str:
+    """`text` with no run of more than MAX_PUNCTUATION_RUN punctuation characters, nor of
+    more than MAX_SPACE_RUN spaces and tabs: every (limit + 1)th character of a longer run is
+    replaced, by a space in punctuation and a full stop in blanks. Same length, so offsets are
+    unchanged; idempotent."""
+    if len(text) <= MAX_PUNCTUATION_RUN:
+        return text
+    return _LONG_RUN.sub(_cut_run, text)
 
 
 _CAPS_WORD = re.compile(r"\b[A-Z0-9l]*[A-Z][A-Z0-9l]*\b")

@@ -187,7 +187,12 @@ def build_pipeline(model: str | None = None) -> Any:
 
 def run_pipeline(text: str, model: str | None = None) -> Any:
     """Run the pipeline on one text; the Doc stays inside trialmatch.nlp."""
+    from trialmatch.nlp.notes import cut_long_runs
+
     nlp = build_pipeline(model)
+    # Long punctuation and space runs are quadratic in the tokenizer and the clause splitter:
+    # cut, same length (offsets hold).
+    text = cut_long_runs(text)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         doc = nlp.make_doc(text)
