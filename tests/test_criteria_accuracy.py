@@ -673,3 +673,19 @@ def test_gene_modified_cells_are_a_cell_therapy():
     text = ("The individual must have received an infusion of gene-modified cells in a "
             "completed Kite-sponsored parent study")
     assert _therapies(text, "inclusion") == [(True, ["cellular therapy"])]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # A cancer type that is an item of its own in a list of exclusions still excludes.
+    ("Primary central nervous system (CNS) malignancy, untreated CNS metastases requiring any "
+     "anti-tumor treatment, or active CNS metastases", ["BRAIN"]),
+    ("primary CNS tumors or symptomatic brain metastases", ["BRAIN"]),
+    # A cancer type that qualifies another statement does not.
+    ("Known EGFR mutation in NSCLC", []),
+    ("Brain metastases from melanoma", []),
+    ("NSCLC, EGFR mutation", []),
+])
+def test_a_cancer_listed_beside_other_exclusions_is_excluded_on_its_own(text, expected):
+    found = [code for r in parse_criterion(text, "exclusion") if r.kind == "cancer_type"
+             for code in r.params["codes"]]
+    assert found == expected

@@ -341,7 +341,11 @@ def restrict_for_exclusion(requirements: list[Requirement], text: str = "") -> l
         return requirements
     others = [r for r in requirements if r.kind not in _DISEASE_KINDS]
     if others:
-        return others
+        # "Primary CNS malignancy, untreated CNS metastases ... or active CNS metastases": a
+        # cancer type that is an item of its own in the list still excludes.
+        own_items = [r for r in requirements if r.kind == "cancer_type" and text
+                     and _own_list_item(r, requirements, text)]
+        return [r for r in requirements if r in others or any(r is o for o in own_items)]
     groups = _disease_groups(requirements, text) if text else [requirements]
     kept: list[Requirement] = []
     for group in groups:
@@ -351,6 +355,32 @@ def restrict_for_exclusion(requirements: list[Requirement], text: str = "") -> l
                 kept += chosen
                 break
     return [r for r in requirements if any(r is k for k in kept)]
+
+
+# Between two items of a list: a separator, then at most two words of the next item
+# ("..., untreated CNS metastases", "... or symptomatic brain metastases").
+_LIST_GAP = re.compile(r"^\s*(?:[,;]\s*(?:and\s+|or\s+|and/or\s+)?|or\s+|and/or\s+)"
+                       r"(?:[\w-]+\s+){0,2}$", re.I)
+_QUALIFIED_AFTER = re.compile(r"^\s*(?:\(|that\b|which\b|who\b|with\b|in\b|of\b|treated\b|"
+                              r"requiring\b|harbou?ring\b|having\b|for\b)", re.I)
+
+
+def _own_list_item(disease: Requirement, requirements: list[Requirement], text: str) -> bool:
+    """Is a cancer type written as an item of its own in a list of exclusions (a list
+    separator between it and its neighbours, nothing qualifying it), not a word that
+    qualifies another statement ("EGFR mutation in NSCLC")?"""
+    after = [r.start for r in requirements if r.start >= disease.end]
+    before = [r.end for r in requirements if r.end <= disease.start]
+    gap_after = text[disease.end:min(after)] if after else text[disease.end:]
+    gap_before = text[max(before):disease.start] if before else text[:disease.start]
+    if _QUALIFIED_AFTER.match(text[disease.end:disease.end + 12]) and not after:
+        return False
+    starts_item = not before and not re.search(r"\b(?:in|of|with|from|for)\s+$", gap_before,
+                                               re.I)
+    # Only in a list of alternatives ("A, B or C"): "NSCLC, EGFR mutation" may be one item.
+    alternatives = re.search(r"\bor\b", text[disease.end:], re.I) is not None
+    return alternatives and _LIST_GAP.match(gap_after) is not None and (
+        starts_item or _LIST_GAP.match(gap_before) is not None)
 
 
 def drop_own_disease(requirements: list[Requirement], trial_codes: list[str]) -> list[Requirement]:
