@@ -46,3 +46,21 @@ def test_every_rule_has_a_source():
 def test_bad_rules_name_the_entry(data, message):
     with pytest.raises(DataFileError, match=message):
         build_distant_stage(data)
+
+
+def test_a_primary_brain_tumour_is_advanced_when_it_recurs_never_metastatic():
+    from trialmatch.match.evaluate import build_patient
+    from trialmatch.models import CancerType, Profile
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    profile = Profile(cancer_type=CancerType("GB", "Glioblastoma, IDH-Wildtype", "GBM", 0, 3))
+    new = build_patient(profile, ontology=get_vocabulary(), prior_therapies=["craniotomy"],
+                        note_texts=["Newly diagnosed glioblastoma, gross total resection."])
+    assert new.extent["metastatic"] is False and new.extent["locally_advanced"] is False
+    assert new.extent["advanced"] is False
+    back = build_patient(profile, ontology=get_vocabulary(),
+                         note_texts=["MRI: recurrent glioblastoma, new enhancing lesion."])
+    assert back.extent["advanced"] is True and back.extent["metastatic"] is False
+    # The notes' word wins: a rare extraneural spread stated is metastatic.
+    spread = build_patient(profile, ontology=get_vocabulary(), metastatic=True)
+    assert spread.extent["metastatic"] is True

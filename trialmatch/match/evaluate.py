@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal, Protocol
 
+from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 
 Truth = bool | None
@@ -263,6 +264,12 @@ class Patient:
             extent["metastatic"] = self.metastatic_noted
             if self.metastatic_noted:
                 extent.update(advanced=True, locally_advanced=False, early_stage=False)
+        if extent["metastatic"] is None and self.metastatic_noted is None and \
+                confined_to_its_organ(code, self.ontology):
+            # A glioma is not "metastatic" or "locally advanced" (restage.py's data); it is
+            # advanced when it has come back.
+            extent.update(metastatic=False, locally_advanced=False,
+                          advanced=extent["recurrent"])
         if _nothing_left(extent):
             # A pathological stage after resection with no spread or recurrence since: the
             # disease was removed, so it is not locally advanced or unresectable now (a

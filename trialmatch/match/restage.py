@@ -38,6 +38,7 @@ class DistantStageRules:
     default: DistantGroup
     exceptions: tuple[DistantGroup, ...]
     skip_tissues: frozenset[str]
+    confined_tissues: frozenset[str] = frozenset()  # never metastatic in the TNM sense
 
     def group_for(self, code: str, age: float | None, is_a: Any) -> DistantGroup:
         """The group for a patient with cancer `code` (an exception's age bound must hold)."""
@@ -74,11 +75,23 @@ def build_distant_stage(data: Any) -> DistantStageRules:
     skip = data.get("skip_tissues", [])
     if not isinstance(skip, list) or not all(isinstance(t, str) for t in skip):
         raise DataFileError(f"{DISTANT_STAGE_FILE}: 'skip_tissues' must list tissue codes")
+    confined = data.get("confined_tissues", [])
+    if not isinstance(confined, list) or not all(isinstance(t, str) for t in confined) or (
+            confined and not str(data.get("confined_tissues_source") or "").strip()):
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: 'confined_tissues' must list tissue codes, "
+                            "with 'confined_tissues_source'")
     return DistantStageRules(
         _group(data.get("default"), "default", codes_required=False),
         tuple(_group(raw, f"exceptions[{i}]", codes_required=True)
               for i, raw in enumerate(data["exceptions"])),
-        frozenset(skip))
+        frozenset(skip), frozenset(confined))
+
+
+def confined_to_its_organ(code: str | None, ontology: Any) -> bool:
+    """Is `code` a cancer that is never metastatic in the TNM sense (a primary CNS tumour)?"""
+    tissue_code = getattr(ontology, "tissue_code", None)
+    return bool(code and tissue_code and
+                tissue_code(code) in distant_stage_rules().confined_tissues)
 
 
 @lru_cache(maxsize=1)
