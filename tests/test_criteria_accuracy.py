@@ -689,3 +689,9 @@ def test_a_cancer_listed_beside_other_exclusions_is_excluded_on_its_own(text, ex
     found = [code for r in parse_criterion(text, "exclusion") if r.kind == "cancer_type"
              for code in r.params["codes"]]
     assert found == expected
+
+
+def test_a_secondary_metastatic_brain_tumour_is_no_extent():
+    text = ("Patients must be diagnosed with new or recurrent primary brain tumor, a secondary "
+            "(metastatic) brain tumor or leptomeningeal disease")
+    assert [r for r in parse_criterion(text, "inclusion") if r.kind == "extent"] == []
