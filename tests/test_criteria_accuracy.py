@@ -695,3 +695,21 @@ def test_a_secondary_metastatic_brain_tumour_is_no_extent():
     text = ("Patients must be diagnosed with new or recurrent primary brain tumor, a secondary "
             "(metastatic) brain tumor or leptomeningeal disease")
     assert [r for r in parse_criterion(text, "inclusion") if r.kind == "extent"] == []
+
+
+@pytest.mark.parametrize("title,expected", [
+    ("A Phase II Study of SSGJ-707 Monotherapy in First-line PD-L1 Positive Advanced NSCLC",
+     (None, 0)),
+    ("Iparomlimab Plus Paclitaxel in Second-line Treatment of Advanced Gastric Cancer", (1, 1)),
+    ("Drug X in Third-line or Later Metastatic Colorectal Cancer", (2, None)),
+    # History, maintenance and adjuvant lines say nothing of the line now.
+    ("Drug X After Progression on First-line Chemotherapy", None),
+    ("Drug X as First-line Maintenance in Ovarian Cancer", None),
+    ("ctDNA-guided Second Line Adjuvant Therapy for ER+ Breast Cancer", None),
+])
+def test_the_line_a_title_names_is_required(title, expected):
+    trial = TrialText("NCT90000013", title, [], [], "Inclusion Criteria:\n* Age >= 18")
+    lines = [(r.params["min"], r.params["max"]) for c in annotate_trial(trial).criteria
+             if c.text.startswith("From the title: ") for r in c.requirements
+             if r.kind == "prior_lines"]
+    assert lines == ([expected] if expected else [])

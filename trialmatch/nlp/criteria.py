@@ -28,7 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.18"
+PARSER_VERSION = "criteria-3.19"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -403,10 +403,39 @@ def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | 
                     # patients.
                     and not (r.kind == "prior_therapy" and not r.params.get("received")
                              and not _TITLE_NAIVE.search(title))]
+    setting = _title_line(text)
+    if setting is not None and not any(r.kind == "prior_lines" for r in requirements):
+        requirements.append(setting)
+        requirements.sort(key=lambda r: r.start)
     if not requirements:
         return None
     return EligibilityCriterion(kind="inclusion", text=text, position=position, start=-1,
                                 end=-1, requirements=requirements)
+
+
+# The line a title says the trial is for: "First-line PD-L1 Positive Advanced NSCLC" (no
+# line for advanced disease yet), "Second-Line Treatment of ..." (one), "Third-line or
+# Later" (two or more); lines counted for advanced disease (ESMO/ASCO). Not when the title
+# says the disease progressed after that line ("After First-line Chemotherapy": history,
+# read as a therapy) or the trial is maintenance after it.
+_TITLE_LINE = re.compile(
+    r"\b(?P<n>first|1st|second|2nd|third|3rd)[- ]line(?P<later>\s+(?:or\s+later|and\s+"
+    r"(?:beyond|later))|\s*\+)?", re.IGNORECASE)
+_LINE_NUMBER = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3}
+_LINE_HISTORY_BEFORE = re.compile(
+    r"\b(?:after|following|post|beyond|progress\w*|fail\w*|refractory|resistant|previous|"
+    r"prior)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
+
+
+def _title_line(text: str) -> Requirement | None:
+    match = _TITLE_LINE.search(text)
+    if match is None or re.search(r"\bmaintenance\b", text, re.IGNORECASE) or \
+            _LINE_HISTORY_BEFORE.search(text[:match.start()]) or \
+            re.match(r"\W+(?:\w+\W+){0,2}?(?:neo)?adjuvant\b", text[match.end():], re.IGNORECASE):
+        return None  # history, maintenance, or a line of adjuvant therapy
+    before = _LINE_NUMBER[match.group("n").lower()] - 1
+    params = {"min": before or None, "max": None if match.group("later") else before}
+    return Requirement("prior_lines", params, match.group(0), match.start(), match.end())
 
 
 CONDITIONS_PREFIX = "From the title and conditions: "
