@@ -416,6 +416,10 @@ def gaps(p, stage_group=None):
         (profile("PRAD", None, m="M1b"),
          {"germline HRR genes (BRCA1/2, ATM, PALB2, CHEK2)", "MSI/MMR"}, set()),
         (profile("PRAD", "IIB"), set(), {"MSI/MMR"}),
+        # High-risk localized disease (AJCC III): germline testing, not yet tumour MSI/TMB.
+        (profile("PRAD", "IIIC"), {"germline HRR genes (BRCA1/2, ATM, PALB2, CHEK2)"},
+         {"MSI/MMR", "TMB"}),
+        (profile("PRAD", "IIB"), set(), {"germline HRR genes (BRCA1/2, ATM, PALB2, CHEK2)"}),
         (profile("PAAD", "IIB"), {"germline BRCA1/2"}, {"KRAS"}),
         (profile("PAAD", "IV"), {"germline BRCA1/2", "KRAS", "MSI/MMR"}, set()),
         (profile("PANET", "IV"), set(), {"germline BRCA1/2", "KRAS"}),
