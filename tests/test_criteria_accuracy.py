@@ -713,3 +713,12 @@ def test_the_line_a_title_names_is_required(title, expected):
              if c.text.startswith("From the title: ") for r in c.requirements
              if r.kind == "prior_lines"]
     assert lines == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize("text", [
+    "No clinical, radiographic, or pathologic evidence of nodal or distant metastatic disease",
+    "No clinical or radiographic evidence of recurrent or metastatic disease",
+])
+def test_no_evidence_of_reaches_every_alternative_after_it(text):
+    found = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    assert found and all(p.get("negated") for p in found)

@@ -439,6 +439,10 @@ _EXTENT_PATTERNS = [
 # Folded (see `Folded`): only the offsets of these matches are read.
 _EXTENT = [(name, Folded(re.compile(p, _I))) for name, p in _EXTENT_PATTERNS]
 _CURE_WORDS = re.compile(r"curative|incurable", _I)
+# "No clinical, radiographic, or pathologic evidence of nodal or distant metastatic disease":
+# the negation reaches every alternative after "evidence of", however far it stands.
+_NO_EVIDENCE_BEFORE = re.compile(r"\b(?:no|without)\s+(?:[\w,/-]+\s+){0,6}?evidence\s+(?:of|for)"
+                                 r"\s+(?:[\w/-]+\s+){0,4}$", _I)
 _WIDER_THAN = frozenset({("unresectable", "metastatic"), ("advanced", "metastatic"),
                          ("locally_advanced", "unresectable"),
                          ("advanced", "locally_advanced"), ("advanced", "unresectable")})
@@ -518,7 +522,8 @@ def find_extent(text: str) -> list[Requirement]:
             alternative = _NEW_ALTERNATIVE.search(text[max(0, start - 40):start]) or (
                 "not " in text and _NOT_AMENABLE_OR.search(text[max(0, start - 80):start]))
             negated = negated or (not setting and not alternative and is_negated(
-                text, start, end, window=40, look_after=False))
+                text, start, end, window=40, look_after=False)) or bool(
+                _NO_EVIDENCE_BEFORE.search(text[max(0, start - 120):start]))
             found.append((start, end, name, negated, bool(alternative)))
     found.sort()
     out: list[Requirement] = []
