@@ -722,3 +722,18 @@ def test_the_line_a_title_names_is_required(title, expected):
 def test_no_evidence_of_reaches_every_alternative_after_it(text):
     found = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
     assert found and all(p.get("negated") for p in found)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Localized prostate cancer", [("metastatic", True)]),
+    ("Clinically organ confined disease (cT1-cT2),", [("metastatic", True)]),
+    # Beyond the organ, another cancer's exception, or not about the disease: nothing.
+    ("Non-organ confined disease", []),
+    ("No other concurrent or prior malignancy within past 5 years except localized basal cell "
+     "or squamous cell skin cancer", []),
+    ("Tumor must be localized by exam or ultrasound to allow tumor injection", []),
+])
+def test_localized_disease_is_not_metastatic(text, expected):
+    found = [(r.params["extent"], r.params.get("negated", False))
+             for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    assert found == expected

@@ -421,6 +421,12 @@ _EXTENT_PATTERNS = [
                  r"curative\s+)?(?:surgical\s+)?resection\b"),
     ("early_stage", r"\bearly[\s-]+stage\b|\bearly\s+(?:breast|lung|\w+)?\s*cancer\b"),
     # "Newly diagnosed AML": not relapsed or refractory (read as recurrent, negated).
+    # "Clinically localized prostate cancer", "organ-confined disease": not metastatic
+    # (read as metastatic, negated).
+    # Not "non-organ confined" (beyond the organ), nor an exception for another cancer
+    # ("except localized basal cell skin cancer"), read in `find_extent`.
+    ("localized", rf"(?<!non-)(?<!non )\b(?:clinically\s+)?(?:locali[sz]ed|organ[- ]confined)"
+                  rf"\b{_NEAR_TUMOUR}"),
     # Not "newly diagnosed brain metastases" or another condition's diagnosis.
     ("newly_diagnosed", r"(?:\b(?:newly|recently)[\s-]+diagnos(?:ed|is)\b|\bnew\s+diagnosis\b)"
                         r"(?!(?:[\s,-]+(?:of|with|and|[\w-]+)){0,3}?[\s,-]+(?:brain|cns|central|"
@@ -439,6 +445,9 @@ _EXTENT_PATTERNS = [
 # Folded (see `Folded`): only the offsets of these matches are read.
 _EXTENT = [(name, Folded(re.compile(p, _I))) for name, p in _EXTENT_PATTERNS]
 _CURE_WORDS = re.compile(r"curative|incurable", _I)
+_OTHER_CANCER_BEFORE = re.compile(r"\b(?:except|other\s+than|other\s+(?:\w+\s+){0,2}?malignan|"
+                                  r"other\s+(?:\w+\s+){0,2}?(?:cancer|tumou?r)|prior\s+malignan|"
+                                  r"history\s+of\s+(?:another|other))", _I)
 # "No clinical, radiographic, or pathologic evidence of nodal or distant metastatic disease":
 # the negation reaches every alternative after "evidence of", however far it stands.
 _NO_EVIDENCE_BEFORE = re.compile(r"\b(?:no|without)\s+(?:[\w,/-]+\s+){0,6}?evidence\s+(?:of|for)"
@@ -513,6 +522,8 @@ def find_extent(text: str) -> list[Requirement]:
             clause_left, clause_right = clause_bounds(text, start, end)
             if name == "resected" and _CNS_NEAR.search(text[clause_left:clause_right]):
                 continue
+            if name == "localized" and _OTHER_CANCER_BEFORE.search(text[max(0, start - 250):start]):
+                continue  # "except ... localized prostate cancer treated surgically"
             word = text[start:end].lower()
             negated = word.startswith(("non", "not ")) and name == "metastatic"
             # "No prior therapy for metastatic disease": the negation is the therapy's.
@@ -539,6 +550,9 @@ def find_extent(text: str) -> list[Requirement]:
             negated = not negated
         elif name == "incurable":
             params["extent"] = "advanced"
+        elif name == "localized":
+            params["extent"] = "metastatic"
+            negated = not negated
         if negated:
             params["negated"] = True
         elif "ligib" in text or "llow" in text or "ermit" in text or "nclud" in text:
