@@ -155,3 +155,20 @@ def test_the_engine_reads_brain_metastases_and_distant_spread_into_conditions():
     found = _conditions(case)
     assert found["brain metastases"] == (False, "MRI brain: no metastases")
     assert found["liver metastases"] == (False, "no distant metastases")
+
+
+def test_a_state_that_excludes_the_condition_rules_it_out():
+    found = conditions_in_notes(["68M with mCRPC, progressed on enzalutamide after ADT."])
+    assert found["castration-resistant prostate cancer"][0] is True
+    assert found["castration-sensitive prostate cancer"][0] is False
+    naive = conditions_in_notes(["Newly diagnosed hormone-naive metastatic prostate cancer."])
+    assert naive["castration-sensitive prostate cancer"][0] is True
+    assert naive["castration-resistant prostate cancer"][0] is False
+
+
+def test_hormone_sensitive_breast_cancer_is_no_prostate_population():
+    title = "Letrozole in Post-Menopausal Patients With Operable Hormone-Sensitive Breast Cancer"
+    assert trial_conditions(title, ["Breast Cancer Female"], "TREATMENT") == []
+    title = "Saruparib vs Placebo in Men With Metastatic Castration-Sensitive Prostate Cancer"
+    assert [n for n, _ in trial_conditions(title, ["Prostate Cancer"], "TREATMENT")] == \
+        ["castration-sensitive prostate cancer"]

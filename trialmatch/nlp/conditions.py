@@ -27,9 +27,9 @@ from trialmatch.errors import DataFileError
 from trialmatch.nlp.context import clause_of, clause_spans, mention_context
 
 CONDITIONS_FILE = "population_conditions.json"
-_ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "distant_metastasis",
-                         "source"})
-_LIST_KEYS = ("terms", "note_terms", "absent_cues")
+_ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
+                         "distant_metastasis", "source"})
+_LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
 # Studies for people who do not have the condition yet.
 _NOT_FOR_THE_AFFECTED = frozenset({"PREVENTION", "SCREENING"})
 _PREVENTS = re.compile(r"\b(?:prevent\w*|preserv\w*|prophyla\w*|avoid\w*|reduc\w*\s+the\s+risk)\b",
@@ -55,6 +55,7 @@ class PopulationCondition:
     absent_pattern: re.Pattern[str] | None
     source: str
     distant_metastasis: bool = False  # a site of distant spread (AJCC M1)
+    ruled_out_pattern: re.Pattern[str] | None = None  # a state that excludes it
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -93,6 +94,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         absent_pattern=_words(lists["absent_cues"]) if lists["absent_cues"] else None,
         source=source,
         distant_metastasis=distant,
+        ruled_out_pattern=_words(lists["ruled_out_by"]) if lists["ruled_out_by"] else None,
     )
 
 
@@ -148,12 +150,14 @@ def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
 
     A mention that is negated ("no chylous ascites"), hedged, historical ("history of
     depression") or next to an absent cue ("former smoker", "quit in 2010") does not make the
-    condition present; a negated one or one with an absent cue makes it absent. A present
-    mention in any note wins over an absent one (a later note may find what an earlier did
-    not).
+    condition present; a negated one or one with an absent cue makes it absent, and so does a
+    current mention of a state that rules it out ("mCRPC" rules out castration-sensitive
+    disease). A present mention in any note wins over an absent one (a later note may find
+    what an earlier did not).
     """
     found: dict[str, tuple[bool, str]] = {}
     conditions = load_conditions()
+    texts = list(texts)
     for text in texts:
         spans = None
         for condition in conditions:
@@ -170,7 +174,28 @@ def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
                     found.setdefault(condition.name, (False, sentence.strip()))
                 elif not (context.hypothetical or context.historical):
                     found[condition.name] = (True, sentence.strip())
+    for condition in conditions:
+        if condition.ruled_out_pattern is None or found.get(condition.name, (False, ""))[0]:
+            continue
+        for text in texts:
+            match = _current_mention(condition.ruled_out_pattern, text)
+            if match:
+                # "mCRPC on enzalutamide": not castration-sensitive.
+                found[condition.name] = (False, _sentence_at(text, match.start()).strip())
+                break
     return found
+
+
+def _current_mention(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The first mention of `pattern` in `text` that is not negated, hedged or past."""
+    spans = None
+    for match in pattern.finditer(text):
+        spans = spans if spans is not None else clause_spans(text)
+        context = mention_context(text, match.start(), match.end(),
+                                  clause_of(spans, match.start()))
+        if not (context.negated or context.hypothetical or context.historical):
+            return match
+    return None
 
 
 def _sentence_at(text: str, offset: int) -> str:
