@@ -56,7 +56,7 @@ _CONTEXT_SEPARATOR = "\n"
 _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
     "extent": (("metasta", "advanced", "resect", "inoperable", "recurr", "relaps", "early",
-                "diagnos", "curative", "incurable", "locali", "confined",
+                "newly", "recently", "new diag", "curative", "incurable", "locali", "confined",
                 "amenable", "candidate", "distant"), ()),
     "measurable": (("measurable",), ()),
     "age": (("year", "adult"), ("age", "aged", "ages", "old")),
