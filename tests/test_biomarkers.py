@@ -434,3 +434,12 @@ def test_results_read_with_their_polarity(text, expected):
 def test_each_item_of_a_result_list_keeps_its_own_result(text, expected):
     found = {b.marker: b.status for b in find_biomarkers(text)}
     assert found == expected
+
+
+def test_a_result_that_names_its_test_outranks_a_passing_mention():
+    from trialmatch.nlp.extract import extract
+
+    notes = ["Biopsy: squamous cell carcinoma. p16 IHC strong diffuse positive (>70%).",
+             "(Note: the ENT letter used 7th-edition, p16-negative N2c nomenclature.)"]
+    [p16] = [b for b in extract(notes).biomarkers if b.marker == "p16"]
+    assert p16.status == "positive"

@@ -768,19 +768,28 @@ def biomarker_key(biomarker: Biomarker) -> tuple[str, str | None, str | None]:
     return biomarker.marker, alteration, method
 
 
+# The test a result names: a result, not a passing mention of one.
+_TEST_NAMED = re.compile(r"\b(?:IHC|immunohisto\w*|immunostain\w*|FISH|[CS]?ISH|NGS|PCR|"
+                         r"sequencing|panel|assay|Foundation\w*|Tempus|Guardant|stain\w*|"
+                         r"flow\s+cytometry)\b", re.IGNORECASE)
+
+
 def merge_biomarkers(mentions: list[Biomarker],
                      weights: list[float] | None = None) -> list[Biomarker]:
     """One result per finding: the best-supported mention of each (marker, alteration).
 
     Preference: a stated result over "unknown", then the higher section weight, then a
-    mention with a number, then the later mention (an addendum corrects the report).
+    mention with a number, then one naming the test that gave it ("p16 IHC strong diffuse
+    positive" over "p16-negative nomenclature" in a staging remark), then the later mention
+    (an addendum corrects the report).
     Unknown "mentioned" results are dropped for a marker that has a stated result.
     """
     weights = weights if weights is not None else [1.0] * len(mentions)
     best: dict[tuple[str, str | None, str | None], tuple[tuple[Any, ...], Biomarker]] = {}
     for order, (mention, weight) in enumerate(zip(mentions, weights, strict=True)):
         score = (_STATUS_RANK[mention.status] > 0, weight, mention.value is not None,
-                 mention.alteration is not None, order)
+                 mention.alteration is not None, bool(_TEST_NAMED.search(mention.evidence)),
+                 order)
         key = biomarker_key(mention)
         if key not in best or score > best[key][0]:
             best[key] = (score, mention)
