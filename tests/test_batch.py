@@ -80,7 +80,8 @@ def fake_matcher() -> batch_module.MatchOne:
     return fake_match
 
 
-def fake_store_matcher(db_path, any_status=False, top=None) -> batch_module.MatchOne:
+def fake_store_matcher(db_path, any_status=False, top=None,
+                       filters=None) -> batch_module.MatchOne:
     """Stands in for `store_matcher` in CLI tests."""
     return fake_match
 

@@ -23,7 +23,13 @@ from rich.table import Table
 from rich.text import Text
 
 from trialmatch.cli.app import DB_HELP, app, cli_errors, console, err_console, resolve_db
-from trialmatch.cli.matching import parse_report_mode
+from trialmatch.cli.matching import (
+    PHASE_HELP,
+    PURPOSE_HELP,
+    WITHIN_HELP,
+    parse_filters,
+    parse_report_mode,
+)
 from trialmatch.errors import TrialmatchError
 from trialmatch.match.batch import CaseOutcome, run_batch, store_changed_at, store_matcher
 
@@ -111,6 +117,9 @@ def batch(
     notes_root: Path | None = typer.Option(
         None, "--notes-root", help="Let cases also read notes anywhere under this folder (default: "
         "only under each case file's own folder)."),
+    within: str | None = typer.Option(None, "--within", help=WITHIN_HELP),
+    phase: list[str] = typer.Option([], "--phase", help=PHASE_HELP),
+    purpose: list[str] = typer.Option([], "--purpose", help=PURPOSE_HELP),
 ) -> None:
     """Match every case in CASE_DIR; write DIR/<case id>.json/.md/.html, summary.csv and
     index.html. A bad case is reported and skipped; exit 1 when any case failed."""
@@ -118,6 +127,7 @@ def batch(
     from trialmatch.inputs import disable_core_dumps
 
     disable_core_dumps()  # this process and its workers will hold note text
+    filters = parse_filters(within, phase, purpose)
     with cli_errors():
         db_path = resolve_db(db)
         from trialmatch.ingest.store import TrialStore
@@ -129,7 +139,8 @@ def batch(
         try:
             result = run_batch(
                 case_dir, out,
-                matcher_factory=functools.partial(store_matcher, db_path, any_status, top),
+                matcher_factory=functools.partial(store_matcher, db_path, any_status, top,
+                                                  filters),
                 jobs=jobs or os.cpu_count() or 1, resume=resume, store_changed_at=changed_at,
                 on_start=reporter.start, on_case=reporter.case, report_mode=mode,
                 case_timeout=case_timeout, notes_root=notes_root,

@@ -21,6 +21,11 @@ from trialmatch.errors import InputError
 REPORT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 VERDICT_STYLE = {"eligible": "green", "possibly_eligible": "yellow"}
 RESULT_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
+WITHIN_HELP = ("Keep trials with a recruiting site this close to the case's location: "
+               "100mi or 150km (distances are city-level).")
+PHASE_HELP = "Keep trials of this phase: 1, 2, 3, 4, early1, NA, or 1/2 (repeatable)."
+PURPOSE_HELP = ("Keep trials of this primary purpose: treatment, supportive_care, diagnostic, "
+                "prevention, screening, ... (repeatable).")
 
 
 @app.command()
@@ -41,6 +46,9 @@ def match(
     notes_root: Path | None = typer.Option(
         None, "--notes-root", help="Let the case also read notes anywhere under this folder "
         "(default: only under the case file's own folder)."),
+    within: str | None = typer.Option(None, "--within", help=WITHIN_HELP),
+    phase: list[str] = typer.Option([], "--phase", help=PHASE_HELP),
+    purpose: list[str] = typer.Option([], "--purpose", help=PURPOSE_HELP),
 ) -> None:
     """Match a case to open trials: verdicts, ranking, missed protocols, testing gaps and
     discrepancies. Decision support for clinicians, not a treatment recommendation."""
@@ -50,6 +58,7 @@ def match(
     from trialmatch.inputs import disable_core_dumps
 
     disable_core_dumps()  # this process will hold note text
+    filters = parse_filters(within, phase, purpose)
     with cli_errors():
         from trialmatch.ingest.store import TrialStore
         from trialmatch.match.case import load_case
@@ -57,13 +66,35 @@ def match(
 
         loaded = load_case(case, notes_root=notes_root)
         with TrialStore.open(resolve_db(db), readonly=True) as store:
-            result = match_case(loaded, store, any_status=any_status, top=top, model=model)
+            result = match_case(loaded, store, any_status=any_status, top=top, model=model,
+                                filters=filters)
         if report is not None:
             write_report(result, report, mode)
         if as_json:
             print_json(result.to_dict())
         else:
             render(result.to_dict(), report)
+
+
+def parse_filters(within: str | None, phases: list[str], purposes: list[str]):
+    """The --within, --phase and --purpose options as TrialFilters; a usage error (exit 2)
+    naming the option when one cannot be read."""
+    from trialmatch.match.filters import TrialFilters, parse_phases, parse_purposes
+    from trialmatch.match.geo import parse_within
+
+    try:
+        within_km = parse_within(within) if within is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--within") from None
+    try:
+        wanted_phases = parse_phases(phases)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--phase") from None
+    try:
+        wanted_purposes = parse_purposes(purposes)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--purpose") from None
+    return TrialFilters(wanted_phases, wanted_purposes, within_km)
 
 
 def parse_report_mode(value: str) -> int:

@@ -254,3 +254,17 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def study_contact(study: dict[str, Any]) -> dict[str, str] | None:
+    """Whom to ask about the study: its first central contact, else its first overall
+    official, as {name, phone, email} (only what the record gives), or None."""
+    protocol = _module(study, "protocolSection")
+    contacts = _module(protocol, "contactsLocationsModule")
+    for item in _objects(contacts.get("centralContacts")) + _objects(
+            contacts.get("overallOfficials")):
+        found = {key: _text(item.get(key)) for key in ("name", "phone", "email")}
+        found = {key: value for key, value in found.items() if value}
+        if found:
+            return found
+    return None

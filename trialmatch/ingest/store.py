@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import json
 import logging
 import re
@@ -588,11 +589,15 @@ class TrialStore:
         statuses: Sequence[str] | None,
         age: float | None,
         sex: str | None,
+        phases: Iterable[str] = (),
+        purposes: Iterable[str] = (),
     ) -> list[str]:
         """NCT ids of trials tagged with any of `codes` that the age, sex and status allow.
 
         `statuses` None means every status. A missing age bound passes; `age` None passes.
         `sex` "female"/"male" keeps trials open to that sex or to all (or unstated).
+        `phases` (API values; "NA" also takes a record without phases) and `purposes` keep
+        trials of any of them; a record without a purpose counts as TREATMENT.
         """
         sql = [
             "SELECT DISTINCT t.nct_id FROM trial_codes c JOIN trials t USING (nct_id)",
@@ -611,6 +616,15 @@ class TrialStore:
         if sex:
             sql.append("AND (t.sex IS NULL OR t.sex = 'ALL' OR t.sex = ?)")
             params.append(sql_text(sex).upper())
+        phases = [sql_text(str(phase)).upper() for phase in phases]
+        if phases:
+            sql.append(f"AND (EXISTS (SELECT 1 FROM json_each(t.phases) p WHERE p.value IN "
+                       f"({_IDS})) OR (? AND t.phases = '[]'))")
+            params += [_json(phases), "NA" in phases]
+        purposes = [sql_text(str(purpose)).upper() for purpose in purposes]
+        if purposes:
+            sql.append(f"AND coalesce(t.primary_purpose, 'TREATMENT') IN ({_IDS})")
+            params.append(_json(purposes))
         sql.append("ORDER BY t.nct_id")
         return [row[0] for row in self.conn.execute(" ".join(sql), params)]
 
@@ -867,6 +881,45 @@ class TrialStore:
             (match, limit),
         )
         return [(nct_id, -rank) for nct_id, rank in rows]
+
+    def data_as_of(self) -> dict[str, str | None]:
+        """How current the stored trials are, and where that time comes from:
+        `data_timestamp` and `data_timestamp_source`, one of "registry" (the registry's own
+        data timestamp, from the last successful refresh), "last refresh" (when that refresh
+        finished: the registry gave no timestamp), "last ingest" (when a trial was last
+        stored: the store was never refreshed) or None for an empty store."""
+        with self.snapshot():
+            refresh = self.last_refresh()
+            if refresh and refresh.get("data_timestamp"):
+                return {"data_timestamp": refresh["data_timestamp"],
+                        "data_timestamp_source": "registry"}
+            if refresh and refresh.get("finished"):
+                return {"data_timestamp": refresh["finished"],
+                        "data_timestamp_source": "last refresh"}
+            stored = self.conn.execute("SELECT max(stored_at) FROM trials").fetchone()[0]
+        if stored:
+            return {"data_timestamp": stored, "data_timestamp_source": "last ingest"}
+        return {"data_timestamp": None, "data_timestamp_source": None}
+
+    def content_fingerprint(self) -> str:
+        """A digest of what matching reads: every trial's content hash and parser version.
+        Equal fingerprints mean the same trials, parsed the same way (`batch --resume`);
+        a refresh that changed nothing leaves it as it was. Kept until another connection
+        commits (`PRAGMA data_version`), so a batch computes it about once."""
+        # data_version moves with other connections' commits, total_changes with this one's.
+        version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
+                   self.conn.total_changes)
+        cached = getattr(self, "_fingerprint", None)
+        if cached is not None and cached[0] == version and not self.conn.in_transaction:
+            return cached[1]
+        digest = hashlib.sha1()
+        with self.snapshot():
+            for nct_id, content, parser in self.conn.execute(
+                    "SELECT t.nct_id, t.content_hash, p.parser_version FROM trials t "
+                    "LEFT JOIN trial_parse p USING (nct_id) ORDER BY t.nct_id"):
+                digest.update(f"{nct_id}\t{content}\t{parser}\n".encode())
+        self._fingerprint = (version, digest.hexdigest())
+        return self._fingerprint[1]
 
     def count(self) -> int:
         """Number of stored trials."""

