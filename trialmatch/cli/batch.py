@@ -31,7 +31,13 @@ from trialmatch.cli.matching import (
     parse_report_mode,
 )
 from trialmatch.errors import TrialmatchError
-from trialmatch.match.batch import CaseOutcome, run_batch, store_changed_at, store_matcher
+from trialmatch.match.batch import (
+    BatchInterrupted,
+    CaseOutcome,
+    run_batch,
+    store_changed_at,
+    store_matcher,
+)
 
 # A 5 MB note takes about 70 s to read on a loaded 2-core machine; ten times that is no case
 # a tumor board waits for.
@@ -133,8 +139,11 @@ def batch(
         from trialmatch.ingest.store import TrialStore
 
         # Fail before any worker starts when the store is missing or unusable.
+        from trialmatch.provenance import provenance
+
         with TrialStore.open(db_path, readonly=True) as store:
             changed_at = store_changed_at(store, db_path)
+            about = provenance(store)
         reporter = _Reporter()
         try:
             result = run_batch(
@@ -142,9 +151,18 @@ def batch(
                 matcher_factory=functools.partial(store_matcher, db_path, any_status, top,
                                                   filters),
                 jobs=jobs or os.cpu_count() or 1, resume=resume, store_changed_at=changed_at,
+                store_fingerprint=about["store_fingerprint"], about=about,
                 on_start=reporter.start, on_case=reporter.case, report_mode=mode,
                 case_timeout=case_timeout, notes_root=notes_root,
             )
+        except BatchInterrupted as stopped:
+            reporter.stop()
+            done = len(stopped.result.outcomes)
+            err_console.print(
+                f"trialmatch: interrupted after {done} of {reporter.total} cases; "
+                f"{out / 'summary.csv'} and index.html list them. Rerun with --resume to "
+                "finish the rest.", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         finally:
             reporter.stop()
         table = Table(title=f"Batch written to {out}", title_justify="left")
