@@ -37,9 +37,9 @@ def provenance(store: Any = None) -> dict[str, Any]:
 
 
 SOURCE_WORDS = {"registry": "the registry's data timestamp at the last refresh",
-                "last refresh": "when the last refresh finished (the registry gave no "
-                                "data timestamp)",
-                "last ingest": "when trials were last ingested (never refreshed)"}
+                "last refresh": "when the last refresh finished; the registry gave no "
+                                "data timestamp",
+                "last ingest": "when trials were last ingested; never refreshed"}
 
 
 def data_line(document: dict[str, Any]) -> str:

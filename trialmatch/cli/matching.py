@@ -12,8 +12,10 @@ from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from trialmatch.cli.app import DB_HELP, app, cli_errors, console, print_json, resolve_db
 from trialmatch.errors import InputError
@@ -132,46 +134,66 @@ def write_report(result: Any, path: Path, mode: int = 0o600) -> None:
 
 def render(doc: dict[str, Any], report: Path | None = None) -> None:
     """The match as a readable terminal summary."""
-    from trialmatch.match.report import key_reasons, profile_rows
+    from trialmatch.match.report import profile_rows
 
     console.print(Panel(escape(doc["disclaimer"]), style="yellow", title="trialmatch",
                         title_align="left"))
     profile = Table(title=f"Case {escape(doc['case_id'])}: profile", show_lines=False,
                     title_justify="left")
-    profile.add_column("Fact", style="bold")
-    profile.add_column("Value")
-    profile.add_column("Evidence", style="dim", overflow="fold")
+    profile.add_column("Fact", style="bold", no_wrap=True)
+    profile.add_column("Value, then the words that show it")
     for fact, value, evidence in profile_rows(doc["profile"]):
-        profile.add_row(escape(fact), escape(value), escape(_clip(evidence, 90)))
+        shown = escape(value) + (f"\n[dim]{escape(_clip(evidence, 70))}[/]" if evidence else "")
+        profile.add_row(escape(fact), shown)
     console.print(profile)
     for warning in doc.get("warnings") or []:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 
+    from trialmatch.match import wording
+    from trialmatch.provenance import data_line
+
+    console.print(f"[dim]{escape(data_line(doc))}[/]")
+    console.print(f"[bold]Now:[/] {escape(wording.cancer_text(doc['profile']))}; "
+                  f"{escape(wording.stage_text(doc['profile']))}; "
+                  f"{escape(wording.key_biomarkers(doc['profile']))}")
     trials = doc["trials"]
-    table = Table(title=f"Trials: {len(trials)} of {doc.get('candidates', 0)} candidates",
-                  title_justify="left", show_lines=True)
-    for column in ("#", "Trial", "Verdict", "Score", "Missed", "Key reasons"):
-        table.add_column(column, overflow="fold")
+    unit = wording.distance_unit(doc)
+    console.print(f"[bold]Trials: {len(trials)} of {doc.get('candidates', 0)} candidates[/]"
+                  + (f" [dim](only {escape('; '.join(doc['filters']))})[/]"
+                     if doc.get("filters") else ""))
+    if doc["profile"].get("place"):
+        place = doc["profile"]["place"]
+        console.print(f"[dim]Distances from {escape(place['label'])}; {escape(place['note'])}[/]")
     for rank, trial in enumerate(trials, start=1):
-        parts = trial.get("score_parts") or {}
-        shown = " ".join(f"{k[:4]} {v:.2f}" for k, v in parts.items() if v is not None)
         style = VERDICT_STYLE.get(trial["verdict"], "")
-        table.add_row(
-            str(rank),
-            f"[bold]{escape(trial['nct_id'])}[/] {escape(_clip(trial['title'], 70))}\n"
-            f"[dim]{escape(trial.get('status') or '')}[/]",
-            f"[{style}]{trial['verdict'].replace('_', ' ')}[/]",
-            f"{trial['score']:.2f}\n[dim]{escape(shown)}[/]",
-            "[red]yes[/]" if trial.get("missed") else "no",
-            escape("\n".join(_clip(r, 110) for r in key_reasons(trial))),
-        )
-    console.print(table if trials else "[bold]No open trial fits this profile.[/]")
+        missed = " · [red]not in the first opinion[/]" if trial.get("missed") else ""
+        console.print(f"\n[bold]{rank}. {escape(trial['nct_id'])}[/] "
+                      f"[{style}]{wording.VERDICT_WORDS.get(trial['verdict'], '')}[/] · "
+                      f"score {trial['score']:.2f}{missed}")
+        lines = [trial["title"],
+                 f"{wording.phases_text(trial.get('phases'))} · "
+                 f"{wording.status_text(trial.get('status'))} · "
+                 f"{wording.purpose_text(trial.get('purpose'))}",
+                 wording.verdict_line(trial),
+                 f"Score parts: {wording.score_words(trial)}"]
+        site = wording.site_line(trial, unit)
+        if site:
+            lines.append(f"Nearest recruiting site: {site}")
+        lines += [f"Contact: {wording.contact_line(trial.get('contact'))}",
+                  trial.get("url") or ""]
+        for line in lines:
+            console.print(Padding(Text(line), (0, 0, 0, 3)), highlight=False)
+    if not trials:
+        console.print("[bold]No open trial fits this profile.[/]")
     excluded = doc.get("excluded") or []
     if excluded:
         console.print(f"[bold]Excluded:[/] {len(excluded)} trial(s)")
         for item in excluded[:10]:
-            reason = item["reasons"][0] if item.get("reasons") else ""
-            console.print(f"  {escape(item['nct_id'])}: {escape(_clip(reason, 120))}")
+            criteria = item.get("criteria") or []
+            reason = (f"{criteria[0].get('reason')}: \u201c{criteria[0].get('text')}\u201d"
+                      if criteria else (item["reasons"][0] if item.get("reasons") else ""))
+            console.print(f"  {escape(item['nct_id'])}: "
+                          f"{escape(_clip(wording.name_codes(reason), 150))}")
         if len(excluded) > 10:
             console.print(f"  [dim]... {len(excluded) - 10} more (see --json or --report)[/]")
     _render_findings(doc)
