@@ -67,6 +67,7 @@ _UPSERT_TRIAL = (
     + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS if c != "nct_id")
 )
 _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON parameter
+_NCT_ID = re.compile(r"NCT\d{8}")
 # Screening views a store keeps between calls: the candidates of several cancer types on a
 # 10,000-trial store (a lung case has ~1,100, mostly basket trials). ~19 KB a view (measured
 # with tracemalloc on that store), so ~75 MB when full.
@@ -882,6 +883,76 @@ class TrialStore:
         )
         return [(nct_id, -rank) for nct_id, rank in rows]
 
+    def search(
+        self,
+        text: str = "",
+        *,
+        condition: str = "",
+        intervention: str = "",
+        statuses: Sequence[str] = (),
+        phases: Sequence[str] = (),
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Trials by their words, best first: every word of `text` anywhere in the indexed
+        text, every word of `condition` in the conditions and keywords, every word of
+        `intervention` in the interventions; then of any of `statuses` and `phases` (API
+        values). An NCT id in `text` finds that trial. Each hit: nct_id, title, status,
+        phases, conditions, interventions, primary_purpose, score (higher is better; null
+        for a trial found by its NCT id) and snippet (where the words occur, between « and »).
+
+        User text is quoted word by word, so FTS syntax in it is matched literally.
+        """
+        def quoted(value: str) -> list[str]:
+            return ['"' + word + '"' for word in sql_text(value).replace('"', " ").split()]
+
+        nct_ids = [word.upper() for word in sql_text(text).split()
+                   if _NCT_ID.fullmatch(word.upper())]
+        words = quoted(" ".join(word for word in sql_text(text).split()
+                                if not _NCT_ID.fullmatch(word.upper())))
+        clauses = [" ".join(words)] if words else []
+        if condition.strip():
+            clauses.append("{conditions keywords} : (" + " ".join(quoted(condition)) + ")")
+        if intervention.strip():
+            clauses.append("intervention_names : (" + " ".join(quoted(intervention)) + ")")
+        filters, params = [], []
+        if statuses:
+            filters.append(f"AND t.overall_status IN ({_IDS})")
+            params.append(_json([sql_text(s).upper() for s in statuses]))
+        if phases:
+            filters.append(f"AND EXISTS (SELECT 1 FROM json_each(t.phases) p WHERE p.value IN "
+                           f"({_IDS}))")
+            params.append(_json([sql_text(p).upper() for p in phases]))
+        columns = ("t.nct_id, coalesce(t.brief_title, t.official_title, t.nct_id), "
+                   "t.overall_status, t.phases, t.conditions, t.interventions, "
+                   "t.primary_purpose")
+        rows: list[tuple[Any, ...]] = []
+        with self.snapshot():
+            if nct_ids:
+                rows += [(*row, None, "") for row in self.conn.execute(
+                    f"SELECT {columns} FROM trials t WHERE t.nct_id IN ({_IDS}) "
+                    + " ".join(filters) + " ORDER BY t.nct_id", (_json(nct_ids), *params))]
+            if clauses:
+                rows += self.conn.execute(
+                    f"SELECT {columns}, bm25(trials_fts) AS rank, "
+                    "snippet(trials_fts, -1, '«', '»', '…', 16) FROM trials_fts "
+                    "JOIN trials t ON t.rowid = trials_fts.rowid WHERE trials_fts MATCH ? "
+                    + " ".join(filters) + " ORDER BY rank, t.nct_id LIMIT ?",
+                    (" AND ".join(clauses), *params, limit)).fetchall()
+        hits: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for (nct_id, title, status, phase_list, conditions, interventions, purpose, rank,
+             snippet) in rows:
+            if nct_id in seen:
+                continue
+            seen.add(nct_id)
+            hits.append({"nct_id": nct_id, "title": title, "status": status,
+                         "phases": json.loads(phase_list), "conditions": json.loads(conditions),
+                         "interventions": [i.get("name") for i in json.loads(interventions)],
+                         "primary_purpose": purpose,
+                         "score": None if rank is None else round(-rank, 3),
+                         "snippet": _plain_snippet(snippet)})
+        return hits[:limit]
+
     def data_as_of(self) -> dict[str, str | None]:
         """How current the stored trials are, and where that time comes from:
         `data_timestamp` and `data_timestamp_source`, one of "registry" (the registry's own
@@ -1172,6 +1243,13 @@ class TrialStore:
         """Every stored NCT id, in order."""
         for (nct_id,) in self.conn.execute("SELECT nct_id FROM trials ORDER BY nct_id"):
             yield nct_id
+
+
+def _plain_snippet(snippet: str | None) -> str:
+    # The conditions, keywords and interventions columns are JSON lists: show them as words.
+    text = re.sub(r'"\s*,\s*"', "; ", snippet or "")
+    text = re.sub(r'\[\s*"|"\s*\]', "", text)
+    return " ".join(text.split())
 
 
 def _nct_key(nct_id: str) -> str:
