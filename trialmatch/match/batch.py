@@ -766,7 +766,9 @@ def run_batch(
     result.outcomes = [outcome for outcome in outcomes if outcome is not None]
     result.interrupted = interrupted
     from trialmatch.match.board import render_index
+    from trialmatch.provenance import provenance
 
+    about = about or provenance()  # without a store: the version and the time, data unknown
     write_atomic(out_dir / "summary.csv", summary_csv(result.outcomes), report_mode)
     write_atomic(out_dir / "index.html", render_index(result.outcomes, about=about,
                                                       unfinished=len(plan.cases) - len(

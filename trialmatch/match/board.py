@@ -119,7 +119,10 @@ def _stated(value: Any) -> str:
 
 
 def _discrepancy_item(item: dict[str, Any]) -> str:
-    return (f"<li>{_text(item.get('field'))}: first opinion {_stated(item.get('first_opinion'))}"
+    from trialmatch.match.wording import discrepancy_field
+
+    return (f"<li>{_text(discrepancy_field(item.get('field')))}: first opinion "
+            f"{_stated(item.get('first_opinion'))}"
             f", notes show {_stated(item.get('found'))}</li>")
 
 

@@ -181,7 +181,8 @@ def render_markdown(result: Any) -> str:
     out += [f"- **{_md(g.get('marker'))}**: {_md(g.get('reason'))}"
             for g in doc.get("testing_gaps") or []] or ["None found."]
     out += ["", "## Discrepancies with the first opinion", ""]
-    out += [f"- {_md(d.get('field'))}: first opinion {_md(d.get('first_opinion'))}, notes show "
+    out += [f"- {_md(wording.discrepancy_field(d.get('field')))}: first opinion "
+            f"{_md(d.get('first_opinion'))}, notes show "
             f"{_md(d.get('found'))} ({_md(d.get('evidence'))})"
             for d in doc.get("discrepancies") or []] or ["None found."]
     out += ["", "## Patient profile", "", "| Fact | Value | Evidence |", "|---|---|---|"]

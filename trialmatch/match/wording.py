@@ -113,15 +113,26 @@ def score_words(trial: dict[str, Any]) -> str:
 
 def verdict_line(trial: dict[str, Any]) -> str:
     """The one-line reason for the verdict: why it fits, and for a possibly eligible trial
-    the first fact to check."""
+    the first fact to check and how many more there are."""
     basis = name_codes(trial.get("score_basis") or "")
-    unknown = [name_codes(fact) for fact in trial.get("unknown_facts") or []]
     if trial.get("verdict") == "eligible":
         return f"Eligible: {basis or 'every criterion met'}."
+    # The basis may repeat the unknowns ("; needs what the notes do not report: ..."): the
+    # facts to check say it once.
+    fit = basis.split("; needs what the notes do not report")[0]
+    unknown = [name_codes(fact) for fact in trial.get("unknown_facts") or []]
     check = unknown[0] if unknown else _first_unknown(trial)
-    more = f" (and {len(unknown) - 1} more to check)" if len(unknown) > 1 else ""
-    lead = f"{basis}; " if basis else ""
+    more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+    lead = f"{fit}; " if fit else ""
     return f"Possibly eligible: {lead}to check: {check or 'criteria left unknown'}{more}."
+
+
+def discrepancy_field(field: str | None) -> str:
+    """'biomarker:EGFR' -> 'EGFR result'; 'stage' -> 'stage'."""
+    text = str(field or "")
+    if text.startswith("biomarker:"):
+        return f"{text.split(':', 1)[1]} result"
+    return text.replace("_", " ")
 
 
 def _first_unknown(trial: dict[str, Any]) -> str:
@@ -236,7 +247,8 @@ def missed_lines(document: dict[str, Any], limit: int = 5) -> list[tuple[str, st
         lines.append(("Test", f"{gap.get('marker')}: {gap.get('reason') or ''}"))
     for item in document.get("discrepancies") or []:
         evidence = f" ({item['evidence']})" if item.get("evidence") else ""
-        lines.append(("Discrepancy", f"{item.get('field')}: the first opinion says "
+        lines.append(("Discrepancy", f"{discrepancy_field(item.get('field'))}: the first "
+                                     "opinion says "
                                      f"{item.get('first_opinion') or 'nothing'}, the notes "
                                      f"show {item.get('found') or 'nothing'}{evidence}"))
     return lines
