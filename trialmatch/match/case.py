@@ -288,7 +288,8 @@ def _location(value: Any, path: Path) -> dict[str, str] | None:
     if isinstance(value, str):  # "United States" alone is a country
         return {"country": value.strip()}
     if not isinstance(value, dict):
-        raise InputError(f"{path}: field 'location' must be a mapping with country and state")
+        raise InputError(f"{path}: field 'location' must be a mapping: {{postal_code, "
+                         "country}, {city, state, country} or {lat, lon}")
     if any(key not in LOCATION_FIELDS for key in value):
         raise InputError(_unknown_field(path, "'location'", list(value), LOCATION_FIELDS))
     return {str(key): str(item).strip() for key, item in value.items() if item is not None}

@@ -166,7 +166,7 @@ def _number(value: Any, name: str, low: float, high: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"location.{name} must be a number, not {str(value)[:20]!r}") from None
+        raise InputError(f"location.{name} must be a number") from None
     if not low <= number <= high or math.isnan(number):
         raise InputError(f"location.{name} must be between {low:g} and {high:g}")
     return number
@@ -177,7 +177,8 @@ def resolve_place(location: dict[str, Any] | None) -> Place | None:
 
     Raises InputError when a location is given but names no place the offline data knows
     (a ZIP code that does not exist, a city not in the country), so the reader is told
-    rather than shown no distances.
+    rather than shown no distances. Messages name the field, never its value (a postal code
+    or a town is patient data).
     """
     if not location:
         return None
@@ -197,8 +198,8 @@ def resolve_place(location: dict[str, Any] | None) -> Place | None:
 
 def _zip_place(postal: str, country: str | None) -> Place:
     if country not in (None, "US"):
-        raise InputError(f"location.postal_code {postal!r}: postal codes are looked up for "
-                         "the United States only",
+        raise InputError("location.postal_code: postal codes are looked up for the United "
+                         "States only",
                          hint="give the city instead (location: {city: ..., country: ...})")
     import zipcodes
 
@@ -209,7 +210,7 @@ def _zip_place(postal: str, country: str | None) -> Place:
         found = []
     found = [z for z in found if z.get("lat") and z.get("long")]
     if not found:
-        raise InputError(f"location.postal_code {postal!r} is not a known US ZIP code")
+        raise InputError("location.postal_code is not a known US ZIP code")
     zip_code = found[0]
     return Place(float(zip_code["lat"]), float(zip_code["long"]),
                  f"{zip_code['city']}, {zip_code['state']} {zip_code['zip_code']} "
@@ -229,10 +230,9 @@ def _city_place(city: str, country: str | None, state: str) -> Place:
         in_state = [entry for entry in cities if entry.get("admin1code") == code]
         cities = in_state or cities
     if not cities:
-        where = f" in {country}" if country else ""
-        raise InputError(f"location.city {city!r} is not a city the offline gazetteer knows"
-                         f"{where}", hint="give a larger nearby city, a US postal_code, or "
-                         "lat and lon")
+        where = " in that country" if country else ""
+        raise InputError(f"location.city is not a city the offline gazetteer knows{where}",
+                         hint="give a larger nearby city, a US postal_code, or lat and lon")
     best = max(cities, key=lambda entry: entry.get("population") or 0)
     country_name = _geonames().get_countries().get(best["countrycode"], {}).get("name")
     label = ", ".join(part for part in (best["name"], state or None, country_name) if part)
