@@ -69,6 +69,7 @@ class StudyRecord:
     locations: list[Location] = field(default_factory=list)
     # designModule.designInfo.primaryPurpose: TREATMENT, SUPPORTIVE_CARE, DIAGNOSTIC, ...
     primary_purpose: str | None = None
+    contact: dict[str, str] | None = None  # whom to ask: see `study_contact`
     raw_json: bytes = b""  # zlib-compressed original study JSON
     content_hash: str = ""
 
@@ -188,6 +189,7 @@ def normalize_study(study: Any) -> StudyRecord:
         healthy_volunteers=healthy if isinstance(healthy, bool) else None,
         locations=[_location(item) for item in _objects(contacts.get("locations"))],
         primary_purpose=primary_purpose(study),
+        contact=study_contact(study),
         raw_json=zlib.compress(raw, 6),
         content_hash=digest,
     )

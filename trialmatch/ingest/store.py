@@ -58,7 +58,7 @@ _TRIAL_COLUMNS = (
     "conditions", "keywords", "interventions", "intervention_names", "arms", "sponsor",
     "start_date", "completion_date", "last_update_date", "brief_summary", "criteria_text",
     "minimum_age", "maximum_age", "sex", "healthy_volunteers", "raw_json", "content_hash",
-    "stored_at", "primary_purpose",
+    "stored_at", "primary_purpose", "contact",
 )
 _UPSERT_TRIAL = (
     f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
@@ -953,12 +953,31 @@ class TrialStore:
                          "snippet": _plain_snippet(snippet)})
         return hits[:limit]
 
+    def contacts(self, nct_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Whom to ask about each trial ({name, phone, email} as the record gives them), for
+        the trials that name someone."""
+        ids = _json([sql_text(str(nct_id)) for nct_id in nct_ids])
+        return {nct_id: json.loads(contact) for nct_id, contact in self.conn.execute(
+            f"SELECT nct_id, contact FROM trials WHERE nct_id IN ({_IDS}) "
+            "AND contact IS NOT NULL", (ids,))}
+
     def data_as_of(self) -> dict[str, str | None]:
         """How current the stored trials are, and where that time comes from:
         `data_timestamp` and `data_timestamp_source`, one of "registry" (the registry's own
         data timestamp, from the last successful refresh), "last refresh" (when that refresh
         finished: the registry gave no timestamp), "last ingest" (when a trial was last
-        stored: the store was never refreshed) or None for an empty store."""
+        stored: the store was never refreshed) or None for an empty store. Kept until the
+        database changes, as `content_fingerprint` is."""
+        version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
+                   self.conn.total_changes)
+        cached = getattr(self, "_data_as_of", None)
+        if cached is not None and cached[0] == version:
+            return dict(cached[1])
+        found = self._read_data_as_of()
+        self._data_as_of = (version, found)
+        return dict(found)
+
+    def _read_data_as_of(self) -> dict[str, str | None]:
         with self.snapshot():
             refresh = self.last_refresh()
             if refresh and refresh.get("data_timestamp"):
@@ -981,7 +1000,7 @@ class TrialStore:
         version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
                    self.conn.total_changes)
         cached = getattr(self, "_fingerprint", None)
-        if cached is not None and cached[0] == version and not self.conn.in_transaction:
+        if cached is not None and cached[0] == version:
             return cached[1]
         digest = hashlib.sha1()
         with self.snapshot():
@@ -1428,6 +1447,7 @@ def _trial_row(record: StudyRecord, stamp: str) -> tuple[Any, ...]:
         record.minimum_age, record.maximum_age, record.sex,
         None if record.healthy_volunteers is None else int(record.healthy_volunteers),
         record.raw_json, record.content_hash, stamp, record.primary_purpose,
+        _json(record.contact) if record.contact else None,
     )
 
 

@@ -477,12 +477,11 @@ def match_case(
         matches, excluded = plan_match(
             case, profile, trials, ontology=vocabulary, therapy_reader=drug_therapy_reader(),
             top=top, load_full=load_full, place=place, filters=filters)
-        raw_study = getattr(store, "raw_study", None)
-        if raw_study is not None:
-            from trialmatch.ingest.normalize import study_contact
-
+        contacts = getattr(store, "contacts", None)
+        if contacts is not None and matches:
+            found = contacts([m.trial.nct_id for m in matches])
             for trial_match in matches:
-                trial_match.contact = study_contact(raw_study(trial_match.trial.nct_id))
+                trial_match.contact = found.get(trial_match.trial.nct_id)
         about = provenance(store)
 
     opinion = case.first_opinion

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -94,22 +95,61 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    phi, lam = math.radians(lat), math.radians(lon)
+    return math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)
+
+
+# Recruiting sites of recently seen trials as unit vectors (an (n, 3) numpy array),
+# keyed by the identity of the trial's location list, which is kept in the entry so the
+# identity cannot be reused. A store hands the same Trial to every case of a batch, and a
+# basket trial lists hundreds of sites: their trigonometry is done once, not per case.
+_SITE_CACHE: OrderedDict[tuple[int, str], tuple[list[Location], Any, list[Location]]] = \
+    OrderedDict()
+_SITE_CACHE_SIZE = 4096
+
+
+def _recruiting_sites(locations: list[Location],
+                      trial_recruits: bool) -> tuple[Any, list[Location]]:
+    key = (id(locations), "R" if trial_recruits else "")
+    entry = _SITE_CACHE.get(key)
+    if entry is not None and entry[0] is locations:
+        _SITE_CACHE.move_to_end(key)
+        return entry[1], entry[2]
+    import numpy
+
+    sites = []
+    for site in locations:
+        if site.lat is None or site.lon is None:
+            continue
+        status = (site.status or "").upper()
+        if status != RECRUITING and (status or not trial_recruits):
+            continue
+        sites.append(site)
+    # One (n, 3) array of unit vectors: the nearest site is one matrix-vector product away.
+    points = numpy.radians(numpy.array([(site.lat, site.lon) for site in sites],
+                                       dtype=float).reshape(-1, 2))
+    cos_lat = numpy.cos(points[:, 0])
+    vectors = numpy.column_stack((cos_lat * numpy.cos(points[:, 1]),
+                                  cos_lat * numpy.sin(points[:, 1]), numpy.sin(points[:, 0])))
+    _SITE_CACHE[key] = (locations, vectors, sites)
+    if len(_SITE_CACHE) > _SITE_CACHE_SIZE:
+        _SITE_CACHE.popitem(last=False)
+    return vectors, sites
+
+
 def nearest_recruiting_site(locations: list[Location], place: Place,
                             trial_status: str | None = None) -> SiteDistance | None:
     """The closest site that recruits (see RECRUITING) and has a geoPoint, or None."""
-    best: SiteDistance | None = None
-    trial_recruits = (trial_status or "").upper() == RECRUITING
-    for site in locations:
-        status = (site.status or "").upper()
-        if site.lat is None or site.lon is None:
-            continue
-        if status != RECRUITING and (status or not trial_recruits):
-            continue
-        km = haversine_km(place.lat, place.lon, site.lat, site.lon)
-        if best is None or km < best.distance_km:
-            best = SiteDistance(site.facility, site.city, site.state, site.country,
-                                site.status, km)
-    return best
+    # The nearest site has the largest dot product of unit vectors (the cosine of the
+    # central angle: exact ordering); only its distance is computed, by haversine.
+    vectors, sites = _recruiting_sites(locations,
+                                       (trial_status or "").upper() == RECRUITING)
+    if not sites:
+        return None
+    site = sites[int((vectors @ _unit_vector(place.lat, place.lon)).argmax())]
+    return SiteDistance(site.facility, site.city, site.state, site.country, site.status,
+                        haversine_km(place.lat, place.lon, site.lat, site.lon))
 
 
 # --------------------------------------------------------------------------- --within
@@ -173,6 +213,19 @@ def _number(value: Any, name: str, low: float, high: float) -> float:
 
 
 def resolve_place(location: dict[str, Any] | None) -> Place | None:
+    """See `_resolve_place`; the same location is looked up once per process."""
+    if not location:
+        return None
+    return _resolve_cached(tuple(sorted((str(k), str(v)) for k, v in location.items()
+                                        if v is not None)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve_cached(items: tuple[tuple[str, str], ...]) -> Place | None:
+    return _resolve_place(dict(items))
+
+
+def _resolve_place(location: dict[str, Any]) -> Place | None:
     """The case's place for distances, or None when the case gives no location at all.
 
     Raises InputError when a location is given but names no place the offline data knows
