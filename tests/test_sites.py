@@ -300,3 +300,32 @@ def test_fingerprint_moves_with_content_only(tmp_path):
         assert store.content_fingerprint() == first
         store.upsert_studies([make_study("NCT90000001", status="COMPLETED")])
         assert store.content_fingerprint() != first
+
+
+def test_a_city_with_trial_sites_is_placed_from_the_store(store):
+    # Scioto Comprehensive Cancer Center, Columbus, Ohio, in fixtures/trials.
+    point = store.site_place("columbus", "Ohio", "united states")
+    assert point is not None
+    place = resolve_place({"city": "Columbus", "state": "OH", "country": "USA"},
+                          store.site_place)
+    assert (place.lat, place.lon) == point
+    assert place.label == "Columbus, Ohio, United States (city of its trial sites)"
+    assert place.unit == "mi"
+    # A city without trial sites falls back to the gazetteer; the store is not asked for a
+    # postal code or a point.
+    lyon = resolve_place({"city": "Lyon", "country": "France"}, store.site_place)
+    assert lyon.label == "Lyon, France (city centre)"
+    asked = []
+    resolve_place({"postal_code": "44195", "city": "Columbus"},
+                  lambda *args: asked.append(args))
+    assert asked == []
+
+
+def test_site_place_and_data_time_use_their_indexes(store):
+    plans = [" ".join(str(row) for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql,
+                                                             params).fetchall())
+             for sql, params in (
+                 ("SELECT lat, lon FROM locations INDEXED BY idx_locations_place WHERE "
+                  "country = ? COLLATE NOCASE AND city = ? COLLATE NOCASE", ("x", "y")),
+                 ("SELECT max(stored_at) FROM trials", ()))]
+    assert "idx_locations_place" in plans[0] and "idx_trials_stored_at" in plans[1]

@@ -296,6 +296,17 @@ def m010_trial_contact(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE trials SET contact = ? WHERE nct_id = ?", updates)
 
 
+@migration
+def m011_place_indexes(conn: sqlite3.Connection) -> None:
+    """Two look-ups of the report's header and distances made cheap: the trial sites of a
+    city (`TrialStore.site_place`, where a case's city is placed) and the latest time a trial
+    was stored (the data timestamp of a store never refreshed). Both columns sit after the
+    record blob, so without an index each read walks every record."""
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_locations_place ON locations "
+                 "(country COLLATE NOCASE, city COLLATE NOCASE, state COLLATE NOCASE, lat, lon)")
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_trials_stored_at ON trials (stored_at)")
+
+
 class NewerStoreError(Exception):
     """The store holds migrations this trialmatch does not know: a newer one wrote it."""
 

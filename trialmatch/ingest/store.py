@@ -961,6 +961,23 @@ class TrialStore:
             f"SELECT nct_id, contact FROM trials WHERE nct_id IN ({_IDS}) "
             "AND contact IS NOT NULL", (ids,))}
 
+    def site_place(self, city: str, state: str | None,
+                   country: str) -> tuple[float, float] | None:
+        """Where the registry places trial sites in `city` (in `state`, where given) of
+        `country` (names as ClinicalTrials.gov writes them, any case): the most common
+        geoPoint of its sites, or None when no site there has one."""
+        sql = ("SELECT lat, lon FROM locations INDEXED BY idx_locations_place "
+               "WHERE country = ? COLLATE NOCASE AND city = ? COLLATE NOCASE "
+               "AND lat IS NOT NULL AND lon IS NOT NULL")
+        params: list[Any] = [sql_text(country), sql_text(city)]
+        if state:
+            sql += " AND state = ? COLLATE NOCASE"
+            params.append(sql_text(state))
+        row = self.conn.execute(
+            f"{sql} GROUP BY lat, lon ORDER BY count(*) DESC, lat, lon LIMIT 1",
+            params).fetchone()
+        return (row[0], row[1]) if row else None
+
     def data_as_of(self) -> dict[str, str | None]:
         """How current the stored trials are, and where that time comes from:
         `data_timestamp` and `data_timestamp_source`, one of "registry" (the registry's own
@@ -1004,9 +1021,11 @@ class TrialStore:
             return cached[1]
         digest = hashlib.sha1()
         with self.snapshot():
+            # The covering index holds the hash: the rows' text and blobs are never read.
             for nct_id, content, parser in self.conn.execute(
                     "SELECT t.nct_id, t.content_hash, p.parser_version FROM trials t "
-                    "LEFT JOIN trial_parse p USING (nct_id) ORDER BY t.nct_id"):
+                    "INDEXED BY trials_screening LEFT JOIN trial_parse p USING (nct_id) "
+                    "ORDER BY t.nct_id"):
                 digest.update(f"{nct_id}\t{content}\t{parser}\n".encode())
         self._fingerprint = (version, digest.hexdigest())
         return self._fingerprint[1]

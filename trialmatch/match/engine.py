@@ -414,7 +414,7 @@ def match_case(
 
     filters = filters or TrialFilters()
     try:
-        place = resolve_place(case.location)
+        place = resolve_place(case.location, getattr(store, "site_place", None))
     except InputError as error:
         if filters.within_km is not None:
             raise
