@@ -1,6 +1,8 @@
 """What the reader asked to see: `--phase`, `--purpose` and `--within` on `match` and `batch`.
 
-Filters choose among the trials the matcher found; they never change a verdict or a score.
+Filters choose which trials are shown (phases and purposes with the candidates, in SQL: see
+`TrialStore.candidate_ids`; the distance once the nearest site is known, in `plan_match`);
+they never change a verdict or a score.
 """
 
 from __future__ import annotations
@@ -9,15 +11,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from trialmatch.models import Trial
+from trialmatch.match.wording import PHASE_WORDS
 
 # ClinicalTrials.gov designModule.phases values.
 PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
 # ClinicalTrials.gov designInfo.primaryPurpose values.
 PURPOSES = ("TREATMENT", "PREVENTION", "DIAGNOSTIC", "ECT", "SUPPORTIVE_CARE", "SCREENING",
             "HEALTH_SERVICES_RESEARCH", "BASIC_SCIENCE", "DEVICE_FEASIBILITY", "OTHER")
-PHASE_WORDS = {"EARLY_PHASE1": "early phase 1", "PHASE1": "phase 1", "PHASE2": "phase 2",
-               "PHASE3": "phase 3", "PHASE4": "phase 4", "NA": "no phase"}
 _PHASE_ALIASES = {"0": "EARLY_PHASE1", "EARLY1": "EARLY_PHASE1", "EARLY_1": "EARLY_PHASE1",
                   "1": "PHASE1", "2": "PHASE2", "3": "PHASE3", "4": "PHASE4", "I": "PHASE1",
                   "II": "PHASE2", "III": "PHASE3", "IV": "PHASE4", "N/A": "NA", "NONE": "NA"}
@@ -63,14 +63,6 @@ class TrialFilters:
 
     def __bool__(self) -> bool:
         return bool(self.phases or self.purposes or self.within_km is not None)
-
-    def admits(self, trial: Trial) -> bool:
-        """Phase and purpose (the distance is checked by the matcher, which knows the
-        patient's place). A trial with no purpose in its record is a treatment study, as
-        ranking counts it."""
-        if self.phases and not self.phases & set(trial.phases or ["NA"]):
-            return False
-        return not self.purposes or (trial.primary_purpose or "TREATMENT") in self.purposes
 
     def describe(self) -> list[str]:
         """The filters in words, for reports ('phase 2 or phase 3', 'within 161 km')."""

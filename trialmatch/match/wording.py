@@ -32,10 +32,10 @@ _CODE = r"_?[A-Z][A-Z0-9_]{1,15}"
 # Lists of OncoTree codes in the matcher's reasons: "matches LUNG, NSCLC", "is not BRAIN",
 # "requires LUAD)", "type (LUNG, NSCLC)", "trial (GB)". Only there: a bare capitalised word
 # elsewhere may be a gene (ATM, BRCA, RAS are codes too).
-_LEADS = re.compile(rf"(?:\bmatches |\bis not |\brequires |\btype \(|\bsubtype \(|\btrial \()"
-                    rf"(?P<codes>{_CODE}(?:(?:, | or ){_CODE})*)(?=$|[);.]|, [a-z])")
-_BASKET = re.compile(r"\b_(?:ANY_SOLID|ANY|SOLID|HEME)\b|(?<![A-Za-z0-9])_(?:ANY_SOLID|ANY|"
-                     r"SOLID|HEME)(?![A-Za-z0-9_])")
+_LEADS = re.compile(rf"(?P<lead>\b(?:matches|is not|requires) |\b(?:sub)?type \(|\btrial \()"
+                    rf"(?P<codes>{_CODE}(?:(?:, | or ){_CODE})*)"
+                    rf"(?P<end>\)|(?=$|[;.]|, [a-z]))")
+_BASKET = re.compile(r"(?<![A-Za-z0-9_])_(?:ANY_SOLID|ANY|SOLID|HEME)(?![A-Za-z0-9_])")
 
 
 @functools.cache
@@ -68,24 +68,22 @@ def name_codes(text: str | None) -> str:
                    for part in codes):
             return match.group(0)
         words = "".join(part if part in (", ", " or ") else code_name(part) for part in codes)
-        lead = match.group(0)[: match.start("codes") - match.start(0)]
-        if lead.endswith("("):  # "type (LUNG, NSCLC)" -> "type: Lung (LUNG), ..." + ")" kept
-            return lead[:-1].rstrip() + ": " + words + "\u200b"
-        return lead + words
+        lead, end = match.group("lead"), match.group("end")
+        if lead.endswith("(") and end == ")":  # "type (LUNG)" -> "type: Lung (LUNG)"
+            return lead[:-1].rstrip() + ": " + words
+        return lead + words + end
 
-    text = _LEADS.sub(named, text)
-    text = text.replace("\u200b)", "")  # the parenthesis opened before a named code list
-    text = text.replace("\u200b", "")
-    return _BASKET.sub(lambda m: BASKET_WORDS.get(m.group(0), m.group(0)), text)
+    return _BASKET.sub(lambda m: BASKET_WORDS[m.group(0)], _LEADS.sub(named, text))
 
 
 def phases_text(phases: list[str] | None) -> str:
-    """['PHASE1', 'PHASE2'] -> 'phase 1/2'; [] -> 'phase not stated'."""
+    """['PHASE1', 'PHASE2'] -> 'phase 1/2'; ['EARLY_PHASE1'] -> 'early phase 1';
+    [] -> 'phase not stated'."""
     if not phases:
         return "phase not stated"
-    numbers = [PHASE_WORDS.get(p, p.lower()).replace("phase ", "") for p in phases]
-    return "phase " + "/".join(numbers) if all(n != "no phase" for n in numbers) else \
-        ", ".join(PHASE_WORDS.get(p, p.lower()) for p in phases)
+    if all(re.fullmatch(r"PHASE\d", phase) for phase in phases):
+        return "phase " + "/".join(phase[5:] for phase in phases)
+    return ", ".join(PHASE_WORDS.get(phase, phase.lower()) for phase in phases)
 
 
 def status_text(status: str | None) -> str:
