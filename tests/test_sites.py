@@ -329,3 +329,39 @@ def test_site_place_and_data_time_use_their_indexes(store):
                   "country = ? COLLATE NOCASE AND city = ? COLLATE NOCASE", ("x", "y")),
                  ("SELECT max(stored_at) FROM trials", ()))]
     assert "idx_locations_place" in plans[0] and "idx_trials_stored_at" in plans[1]
+
+
+def test_site_vectors_are_kept_only_while_the_trial_lives(store):
+    import gc
+
+    from trialmatch.match import geo
+
+    place = Place(41.5, -81.7, "Cleveland", "US")
+    trial = store.get_trials(["NCT99000001"])[0]
+    import dataclasses
+
+    copy = dataclasses.replace(trial, locations=list(trial.locations))
+    assert geo.nearest_site_of(copy, place) == nearest_recruiting_site(
+        copy.locations, place, copy.status)
+    assert id(copy) in geo._SITE_VECTORS
+    key = id(copy)
+    del copy
+    gc.collect()
+    assert key not in geo._SITE_VECTORS
+
+
+@pytest.mark.parametrize("count", [3, 24, 25, 400])
+def test_nearest_site_is_the_true_minimum_for_few_and_many_sites(count):
+    import random
+
+    rng = random.Random(count)
+    sites = [Location(f"Site {i}", f"City {i}", None, "Somewhere",
+                      rng.choice(["RECRUITING", "COMPLETED", None]),
+                      rng.uniform(-60, 70), rng.uniform(-180, 180)) for i in range(count)]
+    place = Place(rng.uniform(-50, 60), rng.uniform(-180, 180), "here")
+    recruiting = [s for s in sites if s.status in ("RECRUITING", None)]
+    expected = min(recruiting, key=lambda s: haversine_km(place.lat, place.lon, s.lat, s.lon))
+    nearest = nearest_recruiting_site(sites, place, "RECRUITING")
+    assert nearest.facility == expected.facility
+    assert nearest.distance_km == pytest.approx(
+        haversine_km(place.lat, place.lon, expected.lat, expected.lon))

@@ -43,7 +43,7 @@ from trialmatch.match.evaluate import (
     screen_trial,
 )
 from trialmatch.match.filters import TrialFilters
-from trialmatch.match.geo import CITY_LEVEL_NOTE, Place, SiteDistance, nearest_recruiting_site
+from trialmatch.match.geo import CITY_LEVEL_NOTE, Place, SiteDistance, nearest_site_of
 from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.models import Profile, Trial
@@ -330,8 +330,7 @@ def plan_match(
             if same or ruled_out_by_biomarker(verdict):
                 excluded.append(ExcludedTrial(trial, verdict, same))
             continue
-        nearest = (nearest_recruiting_site(trial.locations, place, trial.status)
-                   if place is not None else None)
+        nearest = nearest_site_of(trial, place) if place is not None else None
         if filters.within_km is not None and (
                 nearest is None or nearest.distance_km > filters.within_km):
             continue

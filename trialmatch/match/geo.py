@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import OrderedDict
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from trialmatch.errors import InputError
-from trialmatch.models import Location
+from trialmatch.models import Location, Trial
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 KM_PER_MILE = 1.609344
@@ -107,56 +107,73 @@ def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
     return math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)
 
 
-# Recruiting sites of recently seen trials as unit vectors (an (n, 3) numpy array),
-# keyed by the identity of the trial's location list, which is kept in the entry so the
-# identity cannot be reused. A store hands the same Trial to every case of a batch, and a
-# basket trial lists hundreds of sites: their trigonometry is done once, not per case.
-_SITE_CACHE: OrderedDict[tuple[int, str], tuple[list[Location], Any, list[Location]]] = \
-    OrderedDict()
-_SITE_CACHE_SIZE = 4096
+_SMALL = 24  # up to this many sites, unit vectors are plain tuples
 
 
-def _recruiting_sites(locations: list[Location],
-                      trial_recruits: bool) -> tuple[Any, list[Location]]:
-    key = (id(locations), "R" if trial_recruits else "")
-    entry = _SITE_CACHE.get(key)
-    if entry is not None and entry[0] is locations:
-        _SITE_CACHE.move_to_end(key)
-        return entry[1], entry[2]
+def _recruiting(locations: list[Location], trial_status: str | None) -> tuple[Any, list[int]]:
+    """The recruiting sites with a geoPoint: their unit vectors (an (n, 3) numpy array, or a
+    list of tuples for a few sites) and their positions in `locations`."""
     import numpy
 
-    sites = []
-    for site in locations:
+    trial_recruits = (trial_status or "").upper() == RECRUITING
+    positions = []
+    for position, site in enumerate(locations):
         if site.lat is None or site.lon is None:
             continue
         status = (site.status or "").upper()
         if status != RECRUITING and (status or not trial_recruits):
             continue
-        sites.append(site)
-    # One (n, 3) array of unit vectors: the nearest site is one matrix-vector product away.
-    points = numpy.radians(numpy.array([(site.lat, site.lon) for site in sites],
+        positions.append(position)
+    if len(positions) <= _SMALL:
+        return [_unit_vector(locations[i].lat, locations[i].lon) for i in positions], positions
+    points = numpy.radians(numpy.array([(locations[i].lat, locations[i].lon) for i in positions],
                                        dtype=float).reshape(-1, 2))
     cos_lat = numpy.cos(points[:, 0])
     vectors = numpy.column_stack((cos_lat * numpy.cos(points[:, 1]),
                                   cos_lat * numpy.sin(points[:, 1]), numpy.sin(points[:, 0])))
-    _SITE_CACHE[key] = (locations, vectors, sites)
-    if len(_SITE_CACHE) > _SITE_CACHE_SIZE:
-        _SITE_CACHE.popitem(last=False)
-    return vectors, sites
+    return vectors, positions
+
+
+def _nearest(locations: list[Location], vectors: Any, positions: list[int],
+             place: Place) -> SiteDistance | None:
+    # The nearest site has the largest dot product of unit vectors (the cosine of the
+    # central angle: exact ordering); only its distance is computed, by haversine.
+    if not positions:
+        return None
+    px, py, pz = _unit_vector(place.lat, place.lon)
+    if isinstance(vectors, list):  # a few sites: a loop beats numpy's call overhead
+        dots = [px * x + py * y + pz * z for x, y, z in vectors]
+        best = dots.index(max(dots))
+    else:
+        best = int((vectors @ (px, py, pz)).argmax())
+    site = locations[positions[best]]
+    return SiteDistance(site.facility, site.city, site.state, site.country, site.status,
+                        haversine_km(place.lat, place.lon, site.lat, site.lon))
 
 
 def nearest_recruiting_site(locations: list[Location], place: Place,
                             trial_status: str | None = None) -> SiteDistance | None:
     """The closest site that recruits (see RECRUITING) and has a geoPoint, or None."""
-    # The nearest site has the largest dot product of unit vectors (the cosine of the
-    # central angle: exact ordering); only its distance is computed, by haversine.
-    vectors, sites = _recruiting_sites(locations,
-                                       (trial_status or "").upper() == RECRUITING)
-    if not sites:
-        return None
-    site = sites[int((vectors @ _unit_vector(place.lat, place.lon)).argmax())]
-    return SiteDistance(site.facility, site.city, site.state, site.country, site.status,
-                        haversine_km(place.lat, place.lon, site.lat, site.lon))
+    return _nearest(locations, *_recruiting(locations, trial_status), place)
+
+
+# Recruiting sites of the trials seen lately, as unit vectors: a store hands the same Trial
+# to every case of a batch, and a basket trial lists hundreds of sites, so their
+# trigonometry is done once, not per case. Keyed by the Trial's identity and dropped with it
+# (a weak reference: the cache never keeps a trial, or its sites, alive).
+_SITE_VECTORS: dict[int, tuple[weakref.ref, Any, list[int]]] = {}
+
+
+def nearest_site_of(trial: Trial, place: Place) -> SiteDistance | None:
+    """`nearest_recruiting_site` of a trial's locations, its site vectors kept while the
+    trial lives."""
+    key = id(trial)
+    entry = _SITE_VECTORS.get(key)
+    if entry is None or entry[0]() is not trial:
+        vectors, positions = _recruiting(trial.locations, trial.status)
+        reference = weakref.ref(trial, lambda _, key=key: _SITE_VECTORS.pop(key, None))
+        entry = _SITE_VECTORS[key] = (reference, vectors, positions)
+    return _nearest(trial.locations, entry[1], entry[2], place)
 
 
 # --------------------------------------------------------------------------- --within
