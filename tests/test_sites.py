@@ -365,3 +365,19 @@ def test_nearest_site_is_the_true_minimum_for_few_and_many_sites(count):
     assert nearest.facility == expected.facility
     assert nearest.distance_km == pytest.approx(
         haversine_km(place.lat, place.lon, expected.lat, expected.lon))
+
+
+def test_an_unquoted_zip_code_with_a_leading_zero_is_a_clear_error(tmp_path):
+    from trialmatch.match.case import load_case
+
+    (tmp_path / "note.txt").write_text("Lung adenocarcinoma, EGFR exon 19 deletion.\n")
+    case = tmp_path / "case.yaml"
+    case.write_text("id: boston\nlocation: {postal_code: 02115, country: United States}\n"
+                    "notes:\n  - path: note.txt\n")
+    with pytest.raises(InputError, match="postal_code' lost its leading zero") as caught:
+        load_case(case)
+    assert "quotes" in str(caught.value)
+    case.write_text("id: boston\nlocation: {postal_code: \"02115\", country: United States}\n"
+                    "notes:\n  - path: note.txt\n")
+    place = resolve_place(load_case(case).location)
+    assert "Boston" in place.label
