@@ -381,9 +381,19 @@ def test_interrupt_leaves_only_whole_files(case_dir, tmp_path):
 
 
 def test_cli_interrupt_says_to_resume(case_dir, tmp_path, empty_store, monkeypatch):
-    monkeypatch.setattr("trialmatch.cli.batch.store_matcher",
-                        lambda *args, **kwargs: interrupting_match)
+    monkeypatch.setattr("trialmatch.cli.batch.store_matcher", fake_store_matcher)
     from trialmatch.cli import app
+    from trialmatch.cli.batch import _Reporter
+
+    reported = _Reporter.case
+
+    def ctrl_c_after_two(self, outcome):
+        # Ctrl-C reaches the batch process (workers ignore SIGINT) once two cases are done.
+        reported(self, outcome)
+        if self.done == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_Reporter, "case", ctrl_c_after_two)
 
     out = tmp_path / "out"
     result = runner.invoke(app, ["batch", str(case_dir), "--out", str(out),
