@@ -14,6 +14,9 @@ def isolated_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TRIALMATCH_DB", str(tmp_path / "default-trials.db"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.delenv("TRIALMATCH_API_URL", raising=False)
+    # Reports say when they were made; a fixed time makes two runs byte-identical (the
+    # reproducible-builds convention). tests/test_provenance.py checks the real clock.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1796428800")  # 2026-12-05T00:00:00Z
     yield
 
 

@@ -111,6 +111,7 @@ class FakeCtgov:
         self.version_faults: list[Any] = []  # same entries, for /version ("status" only)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.hanging = threading.Event()
+        self.hang_limit = 30.0  # seconds a "hang" lasts at most when nobody releases it
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -201,7 +202,7 @@ class FakeCtgov:
                     self.connection.close()
                 elif fault == "hang":
                     fake.hanging.set()
-                    fake._release.wait(30)
+                    fake._release.wait(fake.hang_limit)
                     self._send(200, body)
                 elif fault[0] == "slow":
                     time.sleep(fault[1])

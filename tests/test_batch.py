@@ -80,7 +80,8 @@ def fake_matcher() -> batch_module.MatchOne:
     return fake_match
 
 
-def fake_store_matcher(db_path, any_status=False, top=None) -> batch_module.MatchOne:
+def fake_store_matcher(db_path, any_status=False, top=None,
+                       filters=None) -> batch_module.MatchOne:
     """Stands in for `store_matcher` in CLI tests."""
     return fake_match
 
@@ -365,11 +366,60 @@ def test_interrupt_leaves_only_whole_files(case_dir, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_batch(case_dir, out, matcher_factory=interrupting_matcher, jobs=1)
     names = sorted(path.name for path in out.iterdir())
-    # Cases before the interrupt are complete; nothing half-written, no temporary files.
-    assert names == sorted(f"case-{x}{s}" for x in "ab" for s in (".json", ".md", ".html"))
+    # Cases before the interrupt are complete; nothing half-written, no temporary files;
+    # summary.csv and index.html list the finished cases and say how to finish.
+    assert names == sorted([f"case-{x}{s}" for x in "ab" for s in (".json", ".md", ".html")]
+                           + ["summary.csv", "index.html"])
     for name in names:
         if name.endswith(".json"):
             json.loads((out / name).read_text())
+    assert [row["case_id"] for row in read_summary(out)] == ["case-a", "case-b"]
+    index = (out / "index.html").read_text()
+    assert "interrupted before 2 more: rerun the batch with --resume" in index
+    resumed = run_batch(case_dir, out, matcher_factory=fake_matcher, jobs=1, resume=True)
+    assert [o.status for o in resumed.outcomes] == ["skipped", "skipped", "matched", "matched"]
+
+
+def test_cli_interrupt_says_to_resume(case_dir, tmp_path, empty_store, monkeypatch):
+    monkeypatch.setattr("trialmatch.cli.batch.store_matcher", fake_store_matcher)
+    from trialmatch.cli import app
+    from trialmatch.cli.batch import _Reporter
+
+    reported = _Reporter.case
+
+    def ctrl_c_after_two(self, outcome):
+        # Ctrl-C reaches the batch process (workers ignore SIGINT) once two cases are done.
+        reported(self, outcome)
+        if self.done == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_Reporter, "case", ctrl_c_after_two)
+
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["batch", str(case_dir), "--out", str(out),
+                                 "--db", str(empty_store), "--jobs", "1"])
+    assert result.exit_code == 130
+    assert "interrupted after 2 of 4 cases" in result.stderr
+    assert "Rerun with --resume" in result.stderr
+    assert (out / "summary.csv").exists() and (out / "index.html").exists()
+
+
+def test_resume_reruns_only_when_the_store_content_changed(case_dir, tmp_path):
+    out = tmp_path / "out"
+
+    def stamped(case):
+        report = fake_match(case)
+        report.document["store_fingerprint"] = "content-1"
+        return CaseReport(report.document, report.markdown, report.html)
+
+    run_batch(case_dir, out, matcher_factory=lambda: stamped, jobs=1)
+    # A later write to the store (a refresh that changed nothing) does not make cases stale.
+    same = run_batch(case_dir, out, matcher_factory=lambda: stamped, jobs=1, resume=True,
+                     store_changed_at=time.time() + 60, store_fingerprint="content-1")
+    assert {o.status for o in same.outcomes} == {"skipped"}
+    changed = run_batch(case_dir, out, matcher_factory=lambda: stamped, jobs=1, resume=True,
+                        store_fingerprint="content-2")
+    assert {o.status for o in changed.outcomes} == {"matched"}
 
 
 def test_write_atomic_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):

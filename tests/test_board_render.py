@@ -143,3 +143,35 @@ def test_pages_load_no_external_assets(board, name):
     # Links to ClinicalTrials.gov are fine; anything fetched to draw the page is not.
     assert not re.search(r"""\bsrc\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)
     assert not re.search(r"<link\b|@import|url\(\s*['\"]?(https?:)?//", html, re.IGNORECASE)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.parametrize("name", ["index.html", "demo-nsclc-egfr.html"])
+def test_screenshot_of_the_first_page(board, tmp_path, name):
+    shot = tmp_path / "shot.png"
+    run = chromium(board / name, tmp_path / "profile", "--window-size=1280,1600",
+                   "--hide-scrollbars", f"--screenshot={shot}")
+    assert run.returncode == 0, run.stderr[-1000:]
+    assert png_size(shot) == (1280, 1600)
+    assert shot.stat().st_size > 20_000  # drawn text, not a blank page
+
+
+def test_case_report_first_page_prints_alone(board, tmp_path):
+    text = rendered_text(board / "demo-nsclc-egfr.html", tmp_path / "profile")
+    order = ["The patient now", "What the first evaluation missed", "Top trials",
+             "Nearest recruiting site", "https://clinicaltrials.gov/study/NCT99000001",
+             "Criteria, trial by trial"]
+    at = 0
+    for words in order:
+        at = text.index(words, at)
+    pdf = tmp_path / "case.pdf"
+    run = chromium(board / "demo-nsclc-egfr.html", tmp_path / "profile",
+                   "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    assert run.returncode == 0, run.stderr[-1000:]
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())) >= 2

@@ -72,7 +72,7 @@ def test_terminal_summary(db, case_file):
         assert words in result.stdout
 
 
-@pytest.mark.parametrize("name,start", [("report.md", "# trialmatch report"),
+@pytest.mark.parametrize("name,start", [("report.md", "# Tumor board: case"),
                                         ("report.html", "<!DOCTYPE html>")])
 def test_report_file_is_private(db, case_file, tmp_path, name, start):
     report = tmp_path / name
@@ -147,3 +147,20 @@ def test_report_mode_reaches_the_report_and_a_bad_one_is_a_usage_error(db, case_
                               str(tmp_path / "x.md"), "--report-mode", "0044"])
     assert bad.exit_code == 2 and "--report-mode" in bad.stderr
     assert not (tmp_path / "x.md").exists()
+
+
+def test_terminal_at_80_columns_is_readable(db, case_file, monkeypatch):
+    """No one-word-per-line tables, no line past 80 columns, codes named, parts in words."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, ["match", str(case_file), "--db", str(db)],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    trial_lines = [line for line in lines if line.startswith("   ") and line.strip()]
+    one_word = [line for line in trial_lines
+                if len(line.split()) == 1 and not line.strip().startswith("https://")]
+    assert trial_lines and len(one_word) <= len(trial_lines) // 4, one_word
+    assert "Score parts: fit to the patient" in result.stdout
+    assert "_ANY" not in result.stdout and "_SOLID" not in result.stdout
+    assert "https://clinicaltrials.gov/study/NCT" in result.stdout

@@ -150,3 +150,33 @@ def test_refresh_progress_removals_and_watch_list_upgrade_a_stored_run(tmp_path)
     assert "last_seen_run" in _columns(path, "trials")
     assert {"case_id", "path", "fingerprint", "document", "last_state"} <= _columns(
         path, "watched_cases")
+
+
+def test_contact_is_filled_from_the_stored_records_and_kept_on_upsert(tmp_path):
+    import json
+    import zlib
+
+    from ctgov_fake import make_study
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, upto="m007_primary_purpose")
+    study = make_study("NCT90000080")
+    study["protocolSection"]["contactsLocationsModule"]["centralContacts"] = [
+        {"name": "Trial Desk", "phone": "555-0199", "email": "desk@example.org"}]
+    conn.execute("INSERT INTO trials (nct_id, brief_title, raw_json) VALUES (?, 'Old', ?)",
+                 ("NCT90000080", zlib.compress(json.dumps(study).encode())))
+    conn.close()
+    with TrialStore.open(path) as store:
+        assert store.contacts(["NCT90000080"]) == {"NCT90000080": {
+            "name": "Trial Desk", "phone": "555-0199", "email": "desk@example.org"}}
+        official = make_study("NCT90000081")
+        official["protocolSection"]["contactsLocationsModule"]["overallOfficials"] = [
+            {"name": "Dr. Principal", "role": "PRINCIPAL_INVESTIGATOR"}]
+        store.upsert_studies([official, make_study("NCT90000082")])
+        assert store.contacts(["NCT90000081", "NCT90000082"]) == {
+            "NCT90000081": {"name": "Dr. Principal"}}
+        plan = store.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT nct_id, contact FROM trials WHERE nct_id IN "
+            "(SELECT value FROM json_each(?)) AND contact IS NOT NULL", ('["x"]',)).fetchall()
+        assert "COVERING INDEX trials_contact" in " ".join(str(row) for row in plan)

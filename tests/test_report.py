@@ -57,13 +57,20 @@ def result():
     )
 
 
-def test_markdown_report_has_every_section(result):
+def test_markdown_report_has_every_section_in_the_board_order(result):
     text = render_markdown(result)
-    for heading in ("## Patient profile", "## Trials (2)", "### NCT99000001",
-                    "## Excluded trials (1)", "## Biomarker-directed protocols",
-                    "## Testing gaps", "## Discrepancies with the first opinion"):
-        assert heading in text
+    headings = ("## The patient now", "## What the first evaluation missed",
+                "## Top trials (2 of 2)", "## Criteria, trial by trial", "### NCT99000001",
+                "## Excluded trials (1)", "## Biomarker-directed protocols",
+                "## Testing gaps", "## Discrepancies with the first opinion",
+                "## Patient profile")
+    positions = [text.index(heading) for heading in headings]
+    assert positions == sorted(positions)
     assert DISCLAIMER in text
+    assert "**Cancer type:** Lung Adenocarcinoma (LUAD)" in text
+    assert "**Stage:** stage IVA (cT2a N2 M1a)" in text
+    assert "**Key biomarkers:** EGFR exon 19 deletion" in text
+    assert "https://clinicaltrials.gov/study/NCT99000001" in text
     assert "osimertinib" in text and "(not in the first opinion)" in text
     assert "Stage I-II" in text and "first opinion IIIA, notes show IVA" in text
 
@@ -78,14 +85,39 @@ def test_markdown_escapes_table_cells(result):
 def test_html_report_is_self_contained_and_escaped(result):
     page = render_html(result)
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page and "@media print" in page
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert not re.search(r"""src=["']?(https?:)?//""", page)
+    # The only links out are the trials' pages on ClinicalTrials.gov, for the reader to follow.
+    links = re.findall(r"""href=["']?((?:https?:)?//[^"' >]+)""", page)
+    assert links and all(link.startswith("https://clinicaltrials.gov/study/NCT")
+                         for link in links)
     assert "<script" not in page
     assert "Osimertinib &lt;combo&gt; &amp; friends" in page
     assert "adenocarcinoma &lt;RUL&gt;" in page
-    assert page.count('<section class="trial"') == 2
+    assert page.count('<details class="trial"') == 2
     excluded = page.split("Excluded trials (1)")[1]
-    assert "NCT99000003" in excluded and "Stage I-II — stage IVA is not among I, II" in excluded
+    assert "NCT99000003" in excluded
+    # The reason comes first, then the criterion as written.
+    assert excluded.index("stage IVA is not among I, II") < excluded.index("Stage I-II")
     assert html.escape(DISCLAIMER) in page
+
+
+def test_html_first_page_is_what_the_board_reads(result):
+    page = render_html(result)
+    first, rest = page.split("</section>", 1)
+    order = ["The patient now", "Lung Adenocarcinoma (LUAD)", "stage IVA (cT2a N2 M1a)",
+             "EGFR exon 19 deletion", "What the first evaluation missed",
+             "Protocol</span> EGFR exon 19 deletion: osimertinib, not in the first opinion",
+             "Test</span> ALK: metastatic NSCLC: ALK not documented",
+             "Discrepancy</span> stage: the first opinion says IIIA, the notes show IVA (M1a)",
+             "Top trials (2 of 2)", "Osimertinib &lt;combo&gt; &amp; friends",
+             "Eligible: requires the patient&#x27;s biomarker",
+             "https://clinicaltrials.gov/study/NCT99000001"]
+    at = 0
+    for text in order:  # each after the one before
+        at = first.index(text, at)
+    assert "Contact: no contact in the record" in first
+    assert "<details" not in first and "<details" in rest
+    assert "break-after:page" in page  # the first page prints alone
 
 
 def test_reports_render_a_plain_document(result):

@@ -23,9 +23,21 @@ from rich.table import Table
 from rich.text import Text
 
 from trialmatch.cli.app import DB_HELP, app, cli_errors, console, err_console, resolve_db
-from trialmatch.cli.matching import parse_report_mode
+from trialmatch.cli.matching import (
+    PHASE_HELP,
+    PURPOSE_HELP,
+    WITHIN_HELP,
+    parse_filters,
+    parse_report_mode,
+)
 from trialmatch.errors import TrialmatchError
-from trialmatch.match.batch import CaseOutcome, run_batch, store_changed_at, store_matcher
+from trialmatch.match.batch import (
+    BatchInterrupted,
+    CaseOutcome,
+    run_batch,
+    store_changed_at,
+    store_matcher,
+)
 
 # A 5 MB note takes about 70 s to read on a loaded 2-core machine; ten times that is no case
 # a tumor board waits for.
@@ -111,6 +123,9 @@ def batch(
     notes_root: Path | None = typer.Option(
         None, "--notes-root", help="Let cases also read notes anywhere under this folder (default: "
         "only under each case file's own folder)."),
+    within: str | None = typer.Option(None, "--within", help=WITHIN_HELP),
+    phase: list[str] = typer.Option([], "--phase", help=PHASE_HELP),
+    purpose: list[str] = typer.Option([], "--purpose", help=PURPOSE_HELP),
 ) -> None:
     """Match every case in CASE_DIR; write DIR/<case id>.json/.md/.html, summary.csv and
     index.html. A bad case is reported and skipped; exit 1 when any case failed."""
@@ -118,22 +133,36 @@ def batch(
     from trialmatch.inputs import disable_core_dumps
 
     disable_core_dumps()  # this process and its workers will hold note text
+    filters = parse_filters(within, phase, purpose)
     with cli_errors():
         db_path = resolve_db(db)
         from trialmatch.ingest.store import TrialStore
 
         # Fail before any worker starts when the store is missing or unusable.
+        from trialmatch.provenance import provenance
+
         with TrialStore.open(db_path, readonly=True) as store:
             changed_at = store_changed_at(store, db_path)
+            about = provenance(store)
         reporter = _Reporter()
         try:
             result = run_batch(
                 case_dir, out,
-                matcher_factory=functools.partial(store_matcher, db_path, any_status, top),
+                matcher_factory=functools.partial(store_matcher, db_path, any_status, top,
+                                                  filters),
                 jobs=jobs or os.cpu_count() or 1, resume=resume, store_changed_at=changed_at,
+                store_fingerprint=about["store_fingerprint"], about=about,
                 on_start=reporter.start, on_case=reporter.case, report_mode=mode,
                 case_timeout=case_timeout, notes_root=notes_root,
             )
+        except BatchInterrupted as stopped:
+            reporter.stop()
+            done = len(stopped.result.outcomes)
+            err_console.print(
+                f"trialmatch: interrupted after {done} of {reporter.total} cases; "
+                f"{out / 'summary.csv'} and index.html list them. Rerun with --resume to "
+                "finish the rest.", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         finally:
             reporter.stop()
         table = Table(title=f"Batch written to {out}", title_justify="left")

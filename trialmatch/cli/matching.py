@@ -12,8 +12,10 @@ from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from trialmatch.cli.app import DB_HELP, app, cli_errors, console, print_json, resolve_db
 from trialmatch.errors import InputError
@@ -21,6 +23,11 @@ from trialmatch.errors import InputError
 REPORT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 VERDICT_STYLE = {"eligible": "green", "possibly_eligible": "yellow"}
 RESULT_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
+WITHIN_HELP = ("Keep trials with a recruiting site this close to the case's location: "
+               "100mi or 150km (distances are city-level).")
+PHASE_HELP = "Keep trials of this phase: 1, 2, 3, 4, early1, NA, or 1/2 (repeatable)."
+PURPOSE_HELP = ("Keep trials of this primary purpose: treatment, supportive_care, diagnostic, "
+                "prevention, screening, ... (repeatable).")
 
 
 @app.command()
@@ -41,6 +48,9 @@ def match(
     notes_root: Path | None = typer.Option(
         None, "--notes-root", help="Let the case also read notes anywhere under this folder "
         "(default: only under the case file's own folder)."),
+    within: str | None = typer.Option(None, "--within", help=WITHIN_HELP),
+    phase: list[str] = typer.Option([], "--phase", help=PHASE_HELP),
+    purpose: list[str] = typer.Option([], "--purpose", help=PURPOSE_HELP),
 ) -> None:
     """Match a case to open trials: verdicts, ranking, missed protocols, testing gaps and
     discrepancies. Decision support for clinicians, not a treatment recommendation."""
@@ -50,6 +60,7 @@ def match(
     from trialmatch.inputs import disable_core_dumps
 
     disable_core_dumps()  # this process will hold note text
+    filters = parse_filters(within, phase, purpose)
     with cli_errors():
         from trialmatch.ingest.store import TrialStore
         from trialmatch.match.case import load_case
@@ -57,13 +68,35 @@ def match(
 
         loaded = load_case(case, notes_root=notes_root)
         with TrialStore.open(resolve_db(db), readonly=True) as store:
-            result = match_case(loaded, store, any_status=any_status, top=top, model=model)
+            result = match_case(loaded, store, any_status=any_status, top=top, model=model,
+                                filters=filters)
         if report is not None:
             write_report(result, report, mode)
         if as_json:
             print_json(result.to_dict())
         else:
             render(result.to_dict(), report)
+
+
+def parse_filters(within: str | None, phases: list[str], purposes: list[str]):
+    """The --within, --phase and --purpose options as TrialFilters; a usage error (exit 2)
+    naming the option when one cannot be read."""
+    from trialmatch.match.filters import TrialFilters, parse_phases, parse_purposes
+    from trialmatch.match.geo import parse_within
+
+    try:
+        within_km = parse_within(within) if within is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--within") from None
+    try:
+        wanted_phases = parse_phases(phases)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--phase") from None
+    try:
+        wanted_purposes = parse_purposes(purposes)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--purpose") from None
+    return TrialFilters(wanted_phases, wanted_purposes, within_km)
 
 
 def parse_report_mode(value: str) -> int:
@@ -101,46 +134,66 @@ def write_report(result: Any, path: Path, mode: int = 0o600) -> None:
 
 def render(doc: dict[str, Any], report: Path | None = None) -> None:
     """The match as a readable terminal summary."""
-    from trialmatch.match.report import key_reasons, profile_rows
+    from trialmatch.match.report import profile_rows
 
     console.print(Panel(escape(doc["disclaimer"]), style="yellow", title="trialmatch",
                         title_align="left"))
     profile = Table(title=f"Case {escape(doc['case_id'])}: profile", show_lines=False,
                     title_justify="left")
-    profile.add_column("Fact", style="bold")
-    profile.add_column("Value")
-    profile.add_column("Evidence", style="dim", overflow="fold")
+    profile.add_column("Fact", style="bold", no_wrap=True)
+    profile.add_column("Value, then the words that show it")
     for fact, value, evidence in profile_rows(doc["profile"]):
-        profile.add_row(escape(fact), escape(value), escape(_clip(evidence, 90)))
+        shown = escape(value) + (f"\n[dim]{escape(_clip(evidence, 70))}[/]" if evidence else "")
+        profile.add_row(escape(fact), shown)
     console.print(profile)
     for warning in doc.get("warnings") or []:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 
+    from trialmatch.match import wording
+    from trialmatch.provenance import data_line
+
+    console.print(f"[dim]{escape(data_line(doc))}[/]")
+    console.print(f"[bold]Now:[/] {escape(wording.cancer_text(doc['profile']))}; "
+                  f"{escape(wording.stage_text(doc['profile']))}; "
+                  f"{escape(wording.key_biomarkers(doc['profile']))}")
     trials = doc["trials"]
-    table = Table(title=f"Trials: {len(trials)} of {doc.get('candidates', 0)} candidates",
-                  title_justify="left", show_lines=True)
-    for column in ("#", "Trial", "Verdict", "Score", "Missed", "Key reasons"):
-        table.add_column(column, overflow="fold")
+    unit = wording.distance_unit(doc)
+    console.print(f"[bold]Trials: {len(trials)} of {doc.get('candidates', 0)} candidates[/]"
+                  + (f" [dim](only {escape('; '.join(doc['filters']))})[/]"
+                     if doc.get("filters") else ""))
+    if doc["profile"].get("place"):
+        place = doc["profile"]["place"]
+        console.print(f"[dim]Distances from {escape(place['label'])}; {escape(place['note'])}[/]")
     for rank, trial in enumerate(trials, start=1):
-        parts = trial.get("score_parts") or {}
-        shown = " ".join(f"{k[:4]} {v:.2f}" for k, v in parts.items() if v is not None)
         style = VERDICT_STYLE.get(trial["verdict"], "")
-        table.add_row(
-            str(rank),
-            f"[bold]{escape(trial['nct_id'])}[/] {escape(_clip(trial['title'], 70))}\n"
-            f"[dim]{escape(trial.get('status') or '')}[/]",
-            f"[{style}]{trial['verdict'].replace('_', ' ')}[/]",
-            f"{trial['score']:.2f}\n[dim]{escape(shown)}[/]",
-            "[red]yes[/]" if trial.get("missed") else "no",
-            escape("\n".join(_clip(r, 110) for r in key_reasons(trial))),
-        )
-    console.print(table if trials else "[bold]No open trial fits this profile.[/]")
+        missed = " · [red]not in the first opinion[/]" if trial.get("missed") else ""
+        console.print(f"\n[bold]{rank}. {escape(trial['nct_id'])}[/] "
+                      f"[{style}]{wording.VERDICT_WORDS.get(trial['verdict'], '')}[/] · "
+                      f"score {trial['score']:.2f}{missed}")
+        lines = [trial["title"],
+                 f"{wording.phases_text(trial.get('phases'))} · "
+                 f"{wording.status_text(trial.get('status'))} · "
+                 f"{wording.purpose_text(trial.get('purpose'))}",
+                 wording.verdict_line(trial),
+                 f"Score parts: {wording.score_words(trial)}"]
+        site = wording.site_line(trial, unit)
+        if site:
+            lines.append(f"Nearest recruiting site: {site}")
+        lines += [f"Contact: {wording.contact_line(trial.get('contact'))}",
+                  trial.get("url") or ""]
+        for line in lines:
+            console.print(Padding(Text(line), (0, 0, 0, 3)), highlight=False)
+    if not trials:
+        console.print("[bold]No open trial fits this profile.[/]")
     excluded = doc.get("excluded") or []
     if excluded:
         console.print(f"[bold]Excluded:[/] {len(excluded)} trial(s)")
         for item in excluded[:10]:
-            reason = item["reasons"][0] if item.get("reasons") else ""
-            console.print(f"  {escape(item['nct_id'])}: {escape(_clip(reason, 120))}")
+            criteria = item.get("criteria") or []
+            reason = (f"{criteria[0].get('reason')}: \u201c{criteria[0].get('text')}\u201d"
+                      if criteria else (item["reasons"][0] if item.get("reasons") else ""))
+            console.print(f"  {escape(item['nct_id'])}: "
+                          f"{escape(_clip(wording.name_codes(reason), 150))}")
         if len(excluded) > 10:
             console.print(f"  [dim]... {len(excluded) - 10} more (see --json or --report)[/]")
     _render_findings(doc)

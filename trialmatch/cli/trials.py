@@ -18,8 +18,10 @@ from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from trialmatch.cli.app import (
     DB_HELP,
@@ -281,6 +283,75 @@ def show(
 
 
 @app.command()
+def search(
+    text: str = typer.Argument("", help="Words to find anywhere in a trial's text (title, "
+                               "conditions, interventions, summary, criteria), or an NCT id."),
+    condition: str = typer.Option("", "--condition", help="Words that must be in the "
+                                  "conditions or keywords."),
+    intervention: str = typer.Option("", "--intervention", help="Words that must be in the "
+                                     "interventions (a drug, a code name)."),
+    status: list[str] = typer.Option([], "--status", help="Keep trials with this overall "
+                                     "status, e.g. recruiting (repeatable)."),
+    phase: list[str] = typer.Option([], "--phase", help="Keep trials of this phase: 1, 2, 3, "
+                                    "4, early1, 1/2 (repeatable)."),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Show at most N trials."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Look trials up by words in the store's full-text index: a drug, a name, a condition."""
+    from trialmatch.match.filters import parse_phases
+
+    if not (text.strip() or condition.strip() or intervention.strip()):
+        raise typer.BadParameter("give words to search for, --condition or --intervention",
+                                 param_hint="TEXT")
+    statuses = [_status(value) for value in status]
+    try:
+        phases = sorted(parse_phases(phase) - {"NA"})
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--phase") from None
+    with cli_errors():
+        with TrialStore.open(resolve_db(db), readonly=True) as store:
+            hits = store.search(text, condition=condition, intervention=intervention,
+                                statuses=statuses, phases=phases, limit=limit)
+    if as_json:
+        print_json({"query": {"text": text, "condition": condition,
+                              "intervention": intervention, "statuses": statuses,
+                              "phases": phases}, "trials": hits})
+        return
+    if not hits:
+        console.print("No trial in the store matches.", highlight=False)
+        return
+    from trialmatch.match import wording
+
+    for hit in hits:
+        console.print(f"[bold]{escape(hit['nct_id'])}[/bold] {escape(hit['title'])}",
+                      highlight=False)
+        facts = " · ".join([wording.phases_text(hit["phases"]),
+                            wording.status_text(hit["status"]),
+                            "; ".join(hit["conditions"][:3]) or "no condition stated"])
+        console.print(Padding(Text(facts, style="dim"), (0, 0, 0, 3)))
+        if hit["snippet"]:
+            console.print(Padding(Text(hit["snippet"]), (0, 0, 0, 3)))
+    console.print(f"[dim]{len(hits)} trial(s); https://clinicaltrials.gov/study/<NCT id> for "
+                  "each record[/dim]", highlight=False)
+
+
+_STATUSES = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION",
+             "ACTIVE_NOT_RECRUITING", "COMPLETED", "SUSPENDED", "TERMINATED", "WITHDRAWN",
+             "AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE",
+             "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN")
+
+
+def _status(value: str) -> str:
+    key = value.strip().upper().replace(" ", "_").replace("-", "_").replace(",", "")
+    if key not in _STATUSES:
+        raise typer.BadParameter(f"'{value}' is not a trial status: use one of "
+                                 f"{', '.join(s.lower() for s in _STATUSES)}",
+                                 param_hint="--status")
+    return key
+
+
+@app.command()
 def reparse(
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     redo_all: bool = typer.Option(False, "--all", help="Re-parse every trial, not only those "
@@ -329,7 +400,8 @@ def _render_trial(trial: Trial, removal: dict[str, Any] | None = None) -> None:
         ("Phases", ", ".join(trial.phases) or "none"),
         ("Study type", trial.study_type or "unknown"),
         ("Conditions", "; ".join(trial.conditions) or "none"),
-        ("OncoTree codes", ", ".join(trial.oncotree_codes) or "not parsed"),
+        ("Cancer types", "; ".join(_code_name(code) for code in trial.oncotree_codes)
+         or "not parsed"),
         ("Ages", f"{_age(trial.minimum_age)} to {_age(trial.maximum_age)}"),
         ("Sex", trial.sex or "not stated"),
         ("Sponsor", trial.sponsor or "unknown"),
@@ -362,6 +434,12 @@ def _render_trial(trial: Trial, removal: dict[str, Any] | None = None) -> None:
                       escape(cohort + criterion.text),
                       parsed if not criterion.requirements else escape(parsed))
     console.print(table)
+
+
+def _code_name(code: str) -> str:
+    from trialmatch.match.wording import code_name
+
+    return code_name(code)
 
 
 def _compact(value: Any) -> str:

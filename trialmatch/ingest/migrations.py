@@ -8,11 +8,12 @@ application, and each name is recorded in `_migrations` once applied).
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from trialmatch.ingest.normalize import decompress_study, primary_purpose
+from trialmatch.ingest.normalize import decompress_study, primary_purpose, study_contact
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -277,6 +278,33 @@ def m013_watch_list(conn: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+@migration
+def m010_trial_contact(conn: sqlite3.Connection) -> None:
+    """Whom to ask about a trial (its central contact, else its overall official) as JSON,
+    so reports show it without decompressing each record; filled from the stored records.
+    The column sits after raw_json: a covering index lets a read skip the record's blob."""
+    conn.execute("ALTER TABLE trials ADD COLUMN contact TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS trials_contact ON trials (nct_id, contact)")
+    rows = conn.execute("SELECT nct_id, raw_json FROM trials WHERE raw_json IS NOT NULL")
+    updates = []
+    for nct_id, raw in rows.fetchall():
+        contact = study_contact(decompress_study(raw))
+        if contact:
+            updates.append((json.dumps(contact, ensure_ascii=False), nct_id))
+    conn.executemany("UPDATE trials SET contact = ? WHERE nct_id = ?", updates)
+
+
+@migration
+def m011_place_indexes(conn: sqlite3.Connection) -> None:
+    """Two look-ups of the report's header and distances made cheap: the trial sites of a
+    city (`TrialStore.site_place`, where a case's city is placed) and the latest time a trial
+    was stored (the data timestamp of a store never refreshed). Both columns sit after the
+    record blob, so without an index each read walks every record."""
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_locations_place ON locations "
+                 "(country COLLATE NOCASE, city COLLATE NOCASE, state COLLATE NOCASE, lat, lon)")
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_trials_stored_at ON trials (stored_at)")
 
 
 class NewerStoreError(Exception):

@@ -69,6 +69,7 @@ class StudyRecord:
     locations: list[Location] = field(default_factory=list)
     # designModule.designInfo.primaryPurpose: TREATMENT, SUPPORTIVE_CARE, DIAGNOSTIC, ...
     primary_purpose: str | None = None
+    contact: dict[str, str] | None = None  # whom to ask: see `study_contact`
     raw_json: bytes = b""  # zlib-compressed original study JSON
     content_hash: str = ""
 
@@ -188,6 +189,7 @@ def normalize_study(study: Any) -> StudyRecord:
         healthy_volunteers=healthy if isinstance(healthy, bool) else None,
         locations=[_location(item) for item in _objects(contacts.get("locations"))],
         primary_purpose=primary_purpose(study),
+        contact=study_contact(study),
         raw_json=zlib.compress(raw, 6),
         content_hash=digest,
     )
@@ -254,3 +256,17 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def study_contact(study: dict[str, Any]) -> dict[str, str] | None:
+    """Whom to ask about the study: its first central contact, else its first overall
+    official, as {name, phone, email} (only what the record gives), or None."""
+    protocol = _module(study, "protocolSection")
+    contacts = _module(protocol, "contactsLocationsModule")
+    for item in _objects(contacts.get("centralContacts")) + _objects(
+            contacts.get("overallOfficials")):
+        found = {key: _text(item.get(key)) for key in ("name", "phone", "email")}
+        found = {key: value for key, value in found.items() if value}
+        if found:
+            return found
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import json
 import logging
 import re
@@ -57,7 +58,7 @@ _TRIAL_COLUMNS = (
     "conditions", "keywords", "interventions", "intervention_names", "arms", "sponsor",
     "start_date", "completion_date", "last_update_date", "brief_summary", "criteria_text",
     "minimum_age", "maximum_age", "sex", "healthy_volunteers", "raw_json", "content_hash",
-    "stored_at", "primary_purpose",
+    "stored_at", "primary_purpose", "contact",
 )
 _UPSERT_TRIAL = (
     f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
@@ -66,6 +67,7 @@ _UPSERT_TRIAL = (
     + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS if c != "nct_id")
 )
 _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON parameter
+_NCT_ID = re.compile(r"NCT\d{8}")
 # Screening views a store keeps between calls: the candidates of several cancer types on a
 # 10,000-trial store (a lung case has ~1,100, mostly basket trials). ~19 KB a view (measured
 # with tracemalloc on that store), so ~75 MB when full.
@@ -588,11 +590,15 @@ class TrialStore:
         statuses: Sequence[str] | None,
         age: float | None,
         sex: str | None,
+        phases: Iterable[str] = (),
+        purposes: Iterable[str] = (),
     ) -> list[str]:
         """NCT ids of trials tagged with any of `codes` that the age, sex and status allow.
 
         `statuses` None means every status. A missing age bound passes; `age` None passes.
         `sex` "female"/"male" keeps trials open to that sex or to all (or unstated).
+        `phases` (API values; "NA" also takes a record without phases) and `purposes` keep
+        trials of any of them; a record without a purpose counts as TREATMENT.
         """
         sql = [
             "SELECT DISTINCT t.nct_id FROM trial_codes c JOIN trials t USING (nct_id)",
@@ -611,6 +617,15 @@ class TrialStore:
         if sex:
             sql.append("AND (t.sex IS NULL OR t.sex = 'ALL' OR t.sex = ?)")
             params.append(sql_text(sex).upper())
+        phases = [sql_text(str(phase)).upper() for phase in phases]
+        if phases:
+            sql.append(f"AND (EXISTS (SELECT 1 FROM json_each(t.phases) p WHERE p.value IN "
+                       f"({_IDS})) OR (? AND t.phases = '[]'))")
+            params += [_json(phases), "NA" in phases]
+        purposes = [sql_text(str(purpose)).upper() for purpose in purposes]
+        if purposes:
+            sql.append(f"AND coalesce(t.primary_purpose, 'TREATMENT') IN ({_IDS})")
+            params.append(_json(purposes))
         sql.append("ORDER BY t.nct_id")
         return [row[0] for row in self.conn.execute(" ".join(sql), params)]
 
@@ -868,6 +883,153 @@ class TrialStore:
         )
         return [(nct_id, -rank) for nct_id, rank in rows]
 
+    def search(
+        self,
+        text: str = "",
+        *,
+        condition: str = "",
+        intervention: str = "",
+        statuses: Sequence[str] = (),
+        phases: Sequence[str] = (),
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Trials by their words, best first: every word of `text` anywhere in the indexed
+        text, every word of `condition` in the conditions and keywords, every word of
+        `intervention` in the interventions; then of any of `statuses` and `phases` (API
+        values). An NCT id in `text` finds that trial. Each hit: nct_id, title, status,
+        phases, conditions, interventions, primary_purpose, score (higher is better; null
+        for a trial found by its NCT id) and snippet (where the words occur, between « and »).
+
+        User text is quoted word by word, so FTS syntax in it is matched literally.
+        """
+        def quoted(value: str) -> list[str]:
+            return ['"' + word + '"' for word in sql_text(value).replace('"', " ").split()]
+
+        nct_ids = [word.upper() for word in sql_text(text).split()
+                   if _NCT_ID.fullmatch(word.upper())]
+        words = quoted(" ".join(word for word in sql_text(text).split()
+                                if not _NCT_ID.fullmatch(word.upper())))
+        clauses = [" ".join(words)] if words else []
+        if condition.strip():
+            clauses.append("{conditions keywords} : (" + " ".join(quoted(condition)) + ")")
+        if intervention.strip():
+            clauses.append("intervention_names : (" + " ".join(quoted(intervention)) + ")")
+        filters, params = [], []
+        if statuses:
+            filters.append(f"AND t.overall_status IN ({_IDS})")
+            params.append(_json([sql_text(s).upper() for s in statuses]))
+        if phases:
+            filters.append(f"AND EXISTS (SELECT 1 FROM json_each(t.phases) p WHERE p.value IN "
+                           f"({_IDS}))")
+            params.append(_json([sql_text(p).upper() for p in phases]))
+        columns = ("t.nct_id, coalesce(t.brief_title, t.official_title, t.nct_id), "
+                   "t.overall_status, t.phases, t.conditions, t.interventions, "
+                   "t.primary_purpose")
+        rows: list[tuple[Any, ...]] = []
+        with self.snapshot():
+            if nct_ids:
+                rows += [(*row, None, "") for row in self.conn.execute(
+                    f"SELECT {columns} FROM trials t WHERE t.nct_id IN ({_IDS}) "
+                    + " ".join(filters) + " ORDER BY t.nct_id", (_json(nct_ids), *params))]
+            if clauses:
+                rows += self.conn.execute(
+                    f"SELECT {columns}, bm25(trials_fts) AS rank, "
+                    "snippet(trials_fts, -1, '«', '»', '…', 16) FROM trials_fts "
+                    "JOIN trials t ON t.rowid = trials_fts.rowid WHERE trials_fts MATCH ? "
+                    + " ".join(filters) + " ORDER BY rank, t.nct_id LIMIT ?",
+                    (" AND ".join(clauses), *params, limit)).fetchall()
+        hits: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for (nct_id, title, status, phase_list, conditions, interventions, purpose, rank,
+             snippet) in rows:
+            if nct_id in seen:
+                continue
+            seen.add(nct_id)
+            hits.append({"nct_id": nct_id, "title": title, "status": status,
+                         "phases": json.loads(phase_list), "conditions": json.loads(conditions),
+                         "interventions": [i.get("name") for i in json.loads(interventions)],
+                         "primary_purpose": purpose,
+                         "score": None if rank is None else round(-rank, 3),
+                         "snippet": _plain_snippet(snippet)})
+        return hits[:limit]
+
+    def contacts(self, nct_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Whom to ask about each trial ({name, phone, email} as the record gives them), for
+        the trials that name someone."""
+        ids = _json([sql_text(str(nct_id)) for nct_id in nct_ids])
+        return {nct_id: json.loads(contact) for nct_id, contact in self.conn.execute(
+            f"SELECT nct_id, contact FROM trials WHERE nct_id IN ({_IDS}) "
+            "AND contact IS NOT NULL", (ids,))}
+
+    def site_place(self, city: str, state: str | None,
+                   country: str) -> tuple[float, float] | None:
+        """Where the registry places trial sites in `city` (in `state`, where given) of
+        `country` (names as ClinicalTrials.gov writes them, any case): the most common
+        geoPoint of its sites, or None when no site there has one."""
+        sql = ("SELECT lat, lon FROM locations INDEXED BY idx_locations_place "
+               "WHERE country = ? COLLATE NOCASE AND city = ? COLLATE NOCASE "
+               "AND lat IS NOT NULL AND lon IS NOT NULL")
+        params: list[Any] = [sql_text(country), sql_text(city)]
+        if state:
+            sql += " AND state = ? COLLATE NOCASE"
+            params.append(sql_text(state))
+        row = self.conn.execute(
+            f"{sql} GROUP BY lat, lon ORDER BY count(*) DESC, lat, lon LIMIT 1",
+            params).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def data_as_of(self) -> dict[str, str | None]:
+        """How current the stored trials are, and where that time comes from:
+        `data_timestamp` and `data_timestamp_source`, one of "registry" (the registry's own
+        data timestamp, from the last successful refresh), "last refresh" (when that refresh
+        finished: the registry gave no timestamp), "last ingest" (when a trial was last
+        stored: the store was never refreshed) or None for an empty store. Kept until the
+        database changes, as `content_fingerprint` is."""
+        version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
+                   self.conn.total_changes)
+        cached = getattr(self, "_data_as_of", None)
+        if cached is not None and cached[0] == version:
+            return dict(cached[1])
+        found = self._read_data_as_of()
+        self._data_as_of = (version, found)
+        return dict(found)
+
+    def _read_data_as_of(self) -> dict[str, str | None]:
+        with self.snapshot():
+            refresh = self.last_refresh()
+            if refresh and refresh.get("data_timestamp"):
+                return {"data_timestamp": refresh["data_timestamp"],
+                        "data_timestamp_source": "registry"}
+            if refresh and refresh.get("finished"):
+                return {"data_timestamp": refresh["finished"],
+                        "data_timestamp_source": "last refresh"}
+            stored = self.conn.execute("SELECT max(stored_at) FROM trials").fetchone()[0]
+        if stored:
+            return {"data_timestamp": stored, "data_timestamp_source": "last ingest"}
+        return {"data_timestamp": None, "data_timestamp_source": None}
+
+    def content_fingerprint(self) -> str:
+        """A digest of what matching reads: every trial's content hash and parser version.
+        Equal fingerprints mean the same trials, parsed the same way (`batch --resume`);
+        a refresh that changed nothing leaves it as it was. Kept until another connection
+        commits (`PRAGMA data_version`), so a batch computes it about once."""
+        # data_version moves with other connections' commits, total_changes with this one's.
+        version = (self.conn.execute("PRAGMA data_version").fetchone()[0],
+                   self.conn.total_changes)
+        cached = getattr(self, "_fingerprint", None)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        digest = hashlib.sha1()
+        with self.snapshot():
+            # The covering index holds the hash: the rows' text and blobs are never read.
+            for nct_id, content, parser in self.conn.execute(
+                    "SELECT t.nct_id, t.content_hash, p.parser_version FROM trials t "
+                    "INDEXED BY trials_screening LEFT JOIN trial_parse p USING (nct_id) "
+                    "ORDER BY t.nct_id"):
+                digest.update(f"{nct_id}\t{content}\t{parser}\n".encode())
+        self._fingerprint = (version, digest.hexdigest())
+        return self._fingerprint[1]
+
     def count(self) -> int:
         """Number of stored trials."""
         return self.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
@@ -1121,6 +1283,13 @@ class TrialStore:
             yield nct_id
 
 
+def _plain_snippet(snippet: str | None) -> str:
+    # The conditions, keywords and interventions columns are JSON lists: show them as words.
+    text = re.sub(r'"\s*,\s*"', "; ", snippet or "")
+    text = re.sub(r'\[\s*"|"\s*\]', "", text)
+    return " ".join(text.split())
+
+
 def _nct_key(nct_id: str) -> str:
     """An NCT id as stored (upper case); NotFoundError naming the format when it is not one."""
     key = sql_text(str(nct_id)).strip().upper()
@@ -1297,6 +1466,7 @@ def _trial_row(record: StudyRecord, stamp: str) -> tuple[Any, ...]:
         record.minimum_age, record.maximum_age, record.sex,
         None if record.healthy_volunteers is None else int(record.healthy_volunteers),
         record.raw_json, record.content_hash, stamp, record.primary_purpose,
+        _json(record.contact) if record.contact else None,
     )
 
 

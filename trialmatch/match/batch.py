@@ -45,8 +45,12 @@ SKIPPED_FOLDERS = frozenset({"gold"})
 OUTPUT_SUFFIXES = (".json", ".md", ".html")
 SUMMARY_FIELDS = (
     "case_id", "cancer_type", "stage", "top_trials", "missed_trials", "protocols",
-    "testing_gaps", "error", "case_file",
+    "testing_gaps", "error", "case_file", "cancer_type_name", "top_trial_details",
+    "missed_protocols", "testing_gaps_named", "trialmatch_version", "generated_at",
+    "data_timestamp", "data_timestamp_source",
 )
+PROVENANCE_FIELDS = ("trialmatch_version", "generated_at", "data_timestamp",
+                     "data_timestamp_source", "store_fingerprint")
 TOP_TRIALS_IN_SUMMARY = 5
 TOP_TRIALS_KEPT = 5  # per case, for index.html
 
@@ -188,11 +192,15 @@ def key_findings(document: dict[str, Any]) -> dict[str, Any]:
     def pick(item: Any, *names: str) -> dict[str, Any]:
         return {name: item.get(name) for name in names} if isinstance(item, dict) else {}
 
+    place = profile.get("place") if isinstance(profile.get("place"), dict) else {}
+    unit = place.get("unit")
     return {
         "case_id": document.get("case_id"),
+        **{name: document.get(name) for name in PROVENANCE_FIELDS},
         "profile": {"cancer_type": pick(cancer, "code", "name") if cancer else None,
                     "stage": profile.get("stage")},
-        "trials": [pick(t, "nct_id", "title", "verdict", "score", "missed")
+        "trials": [{**pick(t, "nct_id", "title", "verdict", "score", "missed", "nearest_site"),
+                    "distance_unit": unit}
                    for t in trials[:TOP_TRIALS_KEPT]],
         "trial_count": len(trials),
         "missed_trials": sum(1 for t in trials if isinstance(t, dict) and t.get("missed")),
@@ -254,7 +262,28 @@ class CaseOutcome:
             "testing_gaps": self.testing_gaps if known else "",
             "error": self.error or "",
             "case_file": self.case_file,
+            "cancer_type_name": cancer.get("name") or "",
+            # "NCT..: title (verdict; nearest site city, 12 mi)" per top trial, " | " apart.
+            "top_trial_details": " | ".join(_trial_detail(t)
+                                            for t in trials[:TOP_TRIALS_IN_SUMMARY]),
+            "missed_protocols": "; ".join(
+                f"{p.get('biomarker')}: {p.get('therapy')}"
+                for p in findings.get("protocols") or [] if p.get("missed")),
+            "testing_gaps_named": "; ".join(str(g.get("marker"))
+                                            for g in findings.get("testing_gaps") or []),
+            **{name: findings.get(name) or "" for name in PROVENANCE_FIELDS[:4]},
         }
+
+
+def _trial_detail(trial: dict[str, Any]) -> str:
+    verdict = str(trial.get("verdict") or "").replace("_", " ")
+    site = trial.get("nearest_site")
+    where = ""
+    if site:
+        unit = trial.get("distance_unit") or "km"
+        value = site.get("distance_mi") if unit == "mi" else site.get("distance_km")
+        where = f"; nearest site {site.get('city') or '?'}, {value:,.0f} {unit}"
+    return f"{trial.get('nct_id')}: {trial.get('title')} ({verdict}{where})"
 
 
 def format_stage(stage: dict[str, Any] | None) -> str:
@@ -278,6 +307,7 @@ class BatchResult:
     seconds: float = 0.0
     worker_peak_rss_kb: dict[int, int] = field(default_factory=dict)  # pid -> peak RSS
     worker_cpu_seconds: dict[int, float] = field(default_factory=dict)  # pid -> user+system
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before every case ran
 
     @property
     def failed(self) -> list[CaseOutcome]:
@@ -543,6 +573,15 @@ def _own_usage() -> tuple[int, float]:
     return usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a batch; `result` holds the cases finished before it (their
+    files, summary.csv and index.html are written)."""
+
+    def __init__(self, result: BatchResult):
+        super().__init__()
+        self.result = result
+
+
 class _TerminateRequested(BaseException):
     """SIGTERM, turned into an exception so the batch unwinds like it does on Ctrl-C."""
 
@@ -569,6 +608,7 @@ def plan_batch(
     load_case: Callable[[Path], Any],
     resume: bool = False,
     store_changed_at: float | None = None,
+    store_fingerprint: str | None = None,
 ) -> BatchPlan:
     """Discover and load the cases and decide each one's fate short of matching.
 
@@ -611,9 +651,15 @@ def plan_batch(
             continue
         claimed[case_id] = case_file.relpath
         outputs = output_paths(out_dir, case_id)
-        if resume and _is_up_to_date(case_file, outputs, store_changed_at):
-            document = _load_document(outputs[".json"])
-            if document is not None:
+        # With the store's content fingerprint, a refresh that changed nothing (or any write
+        # that left the trials as they were) does not make a case stale; its time does not.
+        # Outputs without a fingerprint (an older trialmatch) are judged by time.
+        document = _load_document(outputs[".json"]) if resume else None
+        stored = document.get("store_fingerprint") if document is not None else None
+        by_content = store_fingerprint is not None and stored is not None
+        changed_at = None if by_content else store_changed_at
+        if document is not None and _is_up_to_date(case_file, outputs, changed_at):
+            if not by_content or stored == store_fingerprint:
                 plan.decided.append(CaseOutcome(index, case_file.relpath, case_id, "skipped",
                                                 findings=key_findings(document)))
                 continue
@@ -630,6 +676,8 @@ def run_batch(
     jobs: int | None = None,
     resume: bool = False,
     store_changed_at: float | None = None,
+    store_fingerprint: str | None = None,
+    about: dict[str, Any] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[CaseOutcome], None] | None = None,
     mp_start_method: str = "spawn",
@@ -662,7 +710,7 @@ def run_batch(
         load_case = functools.partial(load_one, notes_root=notes_root)
     out_dir = Path(out_dir)
     plan = plan_batch(case_dir, out_dir, load_case=load_case, resume=resume,
-                      store_changed_at=store_changed_at)
+                      store_changed_at=store_changed_at, store_fingerprint=store_fingerprint)
     try:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
@@ -700,6 +748,7 @@ def run_batch(
     pending = [(index, case) for index, _, case in plan.pending]
     result = BatchResult(out_dir=out_dir, outcomes=[])
     previous_sigterm = _install_sigterm_handler()
+    interrupted = False
     try:
         workers = min(jobs or os.cpu_count() or 1, len(pending))
         if workers <= 1 and (case_timeout is None or not pending):
@@ -707,16 +756,25 @@ def run_batch(
         else:
             _run_in_pool(pending, matcher_factory, max(workers, 1), mp_start_method, record,
                          result, case_timeout)
-        result.outcomes = [outcome for outcome in outcomes if outcome is not None]
-        write_atomic(out_dir / "summary.csv", summary_csv(result.outcomes), report_mode)
-        from trialmatch.match.board import render_index
-
-        write_atomic(out_dir / "index.html", render_index(result.outcomes), report_mode)
-    except _TerminateRequested:
-        raise KeyboardInterrupt from None
+    except (KeyboardInterrupt, _TerminateRequested):
+        # The finished cases are still listed: summary.csv and index.html are written for
+        # them, and the caller says to rerun with --resume for the rest.
+        interrupted = True
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
+    result.outcomes = [outcome for outcome in outcomes if outcome is not None]
+    result.interrupted = interrupted
+    from trialmatch.match.board import render_index
+    from trialmatch.provenance import provenance
+
+    about = about or provenance()  # without a store: the version and the time, data unknown
+    write_atomic(out_dir / "summary.csv", summary_csv(result.outcomes), report_mode)
+    write_atomic(out_dir / "index.html", render_index(result.outcomes, about=about,
+                                                      unfinished=len(plan.cases) - len(
+                                                          result.outcomes)), report_mode)
+    if interrupted:
+        raise BatchInterrupted(result)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -885,7 +943,8 @@ def _run_in_pool(pending, matcher_factory, workers, start_method, record,
 # --------------------------------------------------------------------------- the real matcher
 
 
-def store_matcher(db_path: Path, any_status: bool = False, top: int | None = None) -> MatchOne:
+def store_matcher(db_path: Path, any_status: bool = False, top: int | None = None,
+                  filters: Any = None) -> MatchOne:
     """Build the real matcher in this process: the store opened read-only, the pipeline loaded.
 
     Pass `functools.partial(store_matcher, db_path, any_status, top)` to `run_batch`. The
@@ -900,7 +959,7 @@ def store_matcher(db_path: Path, any_status: bool = False, top: int | None = Non
     _warm_pipeline()
 
     def match_one(case: Any) -> CaseReport:
-        result = match_case(case, store, any_status=any_status, top=top)
+        result = match_case(case, store, any_status=any_status, top=top, filters=filters)
         # The renderers take the document too; building it once saves two of three
         # `to_dict()` walks over every excluded trial's criteria (~0.07 s a case).
         document = result.to_dict()

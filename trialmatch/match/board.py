@@ -93,6 +93,13 @@ def _trial_item(trial: dict[str, Any]) -> str:
         parts.append(f'<span class="meta">score {score:.2f}</span>')
     if trial.get("missed"):
         parts.append('<span class="badge missed">missed</span>')
+    site = trial.get("nearest_site")
+    if site:
+        unit = trial.get("distance_unit") or "km"
+        value = site.get("distance_mi") if unit == "mi" else site.get("distance_km")
+        place = ", ".join(p for p in (site.get("city"), site.get("country")) if p)
+        parts.append(f'<span class="meta">nearest recruiting site {_text(place)}, '
+                     f"{value:,.0f} {unit}</span>")
     return "<li>" + " ".join(parts) + "</li>"
 
 
@@ -112,7 +119,10 @@ def _stated(value: Any) -> str:
 
 
 def _discrepancy_item(item: dict[str, Any]) -> str:
-    return (f"<li>{_text(item.get('field'))}: first opinion {_stated(item.get('first_opinion'))}"
+    from trialmatch.match.wording import discrepancy_field
+
+    return (f"<li>{_text(discrepancy_field(item.get('field')))}: first opinion "
+            f"{_stated(item.get('first_opinion'))}"
             f", notes show {_stated(item.get('found'))}</li>")
 
 
@@ -134,7 +144,7 @@ def _case_section(outcome: CaseOutcome) -> str:
     profile = findings.get("profile") or {}
     trials = findings.get("trials") or []
     stage = format_stage(profile.get("stage"))
-    stage_text = f"stage {stage}" if stage else "stage not findingsed"
+    stage_text = f"stage {stage}" if stage else "stage not reported"
     links = " ".join(
         f'<a href="{_href(case_id + suffix)}">{label}</a>'
         for suffix, label in ((".html", "Full report"), (".md", "Markdown"), (".json", "JSON"))
@@ -153,9 +163,9 @@ def _case_section(outcome: CaseOutcome) -> str:
               "No eligible or possibly eligible open trial."),
         _list("Biomarker-directed protocols",
               [_protocol_item(p) for p in findings.get("protocols") or []],
-              "None found for the findingsed biomarkers."),
+              "None found for the reported biomarkers."),
         _list("Testing gaps", [_gap_item(g) for g in findings.get("testing_gaps") or []],
-              "None: the recommended biomarkers are findingsed."),
+              "None: the recommended biomarkers are reported."),
         _list("Discrepancies with the first opinion",
               [_discrepancy_item(d) for d in findings.get("discrepancies") or []],
               "None found."),
@@ -183,11 +193,19 @@ def _overview_row(outcome: CaseOutcome) -> str:
     return "<tr>" + "".join(cells) + "</tr>"
 
 
-def render_index(outcomes: Sequence[CaseOutcome], *, title: str = "Tumor board") -> str:
+def render_index(outcomes: Sequence[CaseOutcome], *, title: str = "Tumor board",
+                 about: dict[str, Any] | None = None, unfinished: int = 0) -> str:
     """The batch's index.html: an overview table, then each case's key findings, in input
-    order, with links to the per-case HTML, Markdown and JSON files beside it."""
+    order, with links to the per-case HTML, Markdown and JSON files beside it. `about` is
+    the batch's provenance (`trialmatch.provenance.provenance`), shown under the title;
+    `unfinished` counts the cases an interrupted batch did not reach."""
+    from trialmatch.provenance import data_line
+
     failed = sum(1 for outcome in outcomes if not outcome.ok)
     counts = f"{len(outcomes)} cases" + (f", {failed} failed" if failed else "")
+    if unfinished:
+        counts += (f"; interrupted before {unfinished} more: rerun the batch with --resume "
+                   "to finish")
     rows = "".join(_overview_row(outcome) for outcome in outcomes)
     sections = "".join(_case_section(outcome) for outcome in outcomes)
     return "".join([
@@ -195,6 +213,7 @@ def render_index(outcomes: Sequence[CaseOutcome], *, title: str = "Tumor board")
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_text(title)}: {_text(counts)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_text(title)}</h1><p class=\"meta\">{_text(counts)}</p>",
+        f'<p class="meta">{_text(data_line(about or {}))}; distances are city-level</p>',
         f'<p class="disclaimer">{_text(DISCLAIMER)}</p>',
         '<section class="overview"><table><thead><tr><th>Case</th><th>Cancer type</th>'
         "<th>Stage</th><th>Trials</th><th>Missed trials</th><th>Protocols</th>"

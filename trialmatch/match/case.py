@@ -26,7 +26,7 @@ CASE_FIELDS = frozenset(
 FIRST_OPINION_FIELDS = frozenset(
     {"diagnosis", "stage", "biomarkers", "plan", "trials_considered"}
 )
-LOCATION_FIELDS = frozenset({"country", "state", "city"})
+LOCATION_FIELDS = frozenset({"country", "state", "city", "postal_code", "lat", "lon"})
 STRUCTURED_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 
 
@@ -288,9 +288,15 @@ def _location(value: Any, path: Path) -> dict[str, str] | None:
     if isinstance(value, str):  # "United States" alone is a country
         return {"country": value.strip()}
     if not isinstance(value, dict):
-        raise InputError(f"{path}: field 'location' must be a mapping with country and state")
+        raise InputError(f"{path}: field 'location' must be a mapping: {{postal_code, "
+                         "country}, {city, state, country} or {lat, lon}")
     if any(key not in LOCATION_FIELDS for key in value):
         raise InputError(_unknown_field(path, "'location'", list(value), LOCATION_FIELDS))
+    postal = value.get("postal_code")
+    if isinstance(postal, int) and not isinstance(postal, bool) and len(str(postal)) < 5:
+        # YAML reads 02115 as a number (octal, even): the leading zero is gone.
+        raise InputError(f"{path}: field 'location.postal_code' lost its leading zero",
+                         hint="write it in quotes, e.g. postal_code: \"02115\"")
     return {str(key): str(item).strip() for key, item in value.items() if item is not None}
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trialmatch.config import OPEN_STATUSES
+from trialmatch.errors import InputError
 from trialmatch.ingest.store import gc_paused
 from trialmatch.match.case import Case
 from trialmatch.match.evaluate import (
@@ -41,6 +42,8 @@ from trialmatch.match.evaluate import (
     evaluate_trial,
     screen_trial,
 )
+from trialmatch.match.filters import TrialFilters
+from trialmatch.match.geo import CITY_LEVEL_NOTE, Place, SiteDistance, nearest_site_of
 from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.models import Profile, Trial
@@ -64,9 +67,17 @@ class TrialMatch:
     verdict: TrialVerdict
     score: Score
     missed: bool
+    nearest_site: SiteDistance | None = None  # the closest recruiting site, with a place
+    contact: dict[str, str] | None = None  # from the record: central contact or official
+
+    @property
+    def distance_key(self) -> float:
+        """The nearest recruiting site's distance, for breaking ties (none: last)."""
+        return self.nearest_site.distance_km if self.nearest_site else float("inf")
 
     def to_dict(self) -> dict[str, Any]:
-        """The SPEC's trial fields, then extras: score parts, cohort, key reasons."""
+        """The SPEC's trial fields, then extras: score parts, cohort, key reasons, the
+        nearest recruiting site, a contact and the record's address."""
         return {
             "nct_id": self.trial.nct_id,
             "title": self.trial.title,
@@ -81,7 +92,15 @@ class TrialMatch:
             "purpose": self.trial.primary_purpose,
             "cohort": self.verdict.cohort,
             "unknown_facts": [c.reason for c in self.verdict.material_unknowns],
+            "nearest_site": self.nearest_site.to_dict() if self.nearest_site else None,
+            "contact": self.contact,
+            "url": trial_url(self.trial.nct_id),
         }
+
+
+def trial_url(nct_id: str) -> str:
+    """The trial's page on ClinicalTrials.gov."""
+    return f"https://clinicaltrials.gov/study/{nct_id}"
 
 
 @dataclass
@@ -103,6 +122,7 @@ class ExcludedTrial:
             "title": self.trial.title,
             "reasons": self.reasons,
             "status": self.trial.status,
+            "url": trial_url(self.trial.nct_id),
             "same_cancer": self.same_cancer,
             "criteria": [{"kind": c.kind, "text": c.text, "reason": c.reason,
                           "evidence": c.evidence} for c in self.verdict.failing],
@@ -123,6 +143,9 @@ class MatchResult:
     candidates: int = 0
     any_status: bool = False
     warnings: list[str] = field(default_factory=list)
+    place: Place | None = None  # the patient's place, where the case gives one
+    filters: TrialFilters = field(default_factory=TrialFilters)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def profile_dict(self) -> dict[str, Any]:
         """SPEC `profile`: age and sex, then the extract fields, then the other case facts."""
@@ -133,6 +156,9 @@ class MatchResult:
             **self.profile.to_dict(),
             "ecog": case.ecog,
             "location": case.location,
+            # Where distances are measured from (project addition), or null.
+            "place": ({**self.place.to_dict(), "note": CITY_LEVEL_NOTE}
+                      if self.place else None),
             "prior_therapies": case.prior_therapies,
             # Which facts the notes supplied, with their words (project addition).
             "from_notes": dict(case.from_notes),
@@ -142,6 +168,13 @@ class MatchResult:
         """The SPEC's `match --json` document (its fields exactly, plus a few extras)."""
         return {
             "case_id": self.case.id,
+            # Which version made this, when, and from which data (project addition).
+            "trialmatch_version": self.provenance.get("trialmatch_version"),
+            "generated_at": self.provenance.get("generated_at"),
+            "data_timestamp": self.provenance.get("data_timestamp"),
+            "data_timestamp_source": self.provenance.get("data_timestamp_source"),
+            "store_fingerprint": self.provenance.get("store_fingerprint"),
+            "filters": self.filters.describe(),
             "profile": self.profile_dict(),
             "trials": [t.to_dict() for t in self.trials],
             "excluded": [e.to_dict() for e in self.excluded],
@@ -253,6 +286,8 @@ def plan_match(
     therapy_reader: TherapyReader | None = None,
     top: int | None = None,
     load_full: Callable[[list[str]], Sequence[Trial]] | None = None,
+    place: Place | None = None,
+    filters: TrialFilters | None = None,
 ) -> tuple[list[TrialMatch], list[ExcludedTrial]]:
     """Evaluate and rank candidate trials for the case (pure: no store, no extractor).
 
@@ -263,7 +298,13 @@ def plan_match(
     trial is screened as given, and only those that pass are read in full through
     `load_full(nct_ids)` for the whole evaluation. Ruled-out trials stay views; the excluded
     list reads only their id, title, status, codes and failing criteria.
+
+    With `place`, each trial's nearest recruiting site is found, and it breaks ties (equal
+    rank and verdict: the nearer first). With a distance in `filters`, only trials with a
+    recruiting site that close are kept (phases and purposes are chosen with the candidates,
+    `TrialStore.candidate_ids`); filters never change a verdict or a score.
     """
+    filters = filters or TrialFilters()
     patient = case_patient(case, profile, ontology=ontology, therapy_reader=therapy_reader)
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
     lineage = set()
@@ -289,12 +330,18 @@ def plan_match(
             if same or ruled_out_by_biomarker(verdict):
                 excluded.append(ExcludedTrial(trial, verdict, same))
             continue
+        nearest = nearest_site_of(trial, place) if place is not None else None
+        if filters.within_km is not None and (
+                nearest is None or nearest.distance_km > filters.within_km):
+            continue
         score = score_trial(trial, verdict, patient, case.location)
         # SPEC: missed = not mentioned by the first opinion; with no first opinion, nothing
         # was (the protocols finder reads it the same way).
         missed = considered is None or trial.nct_id.upper() not in considered
-        matches.append(TrialMatch(trial, verdict, score, missed))
-    matches.sort(key=lambda m: (*rank_key(m.trial, m.score, m.verdict.verdict), m.trial.nct_id))
+        matches.append(TrialMatch(trial, verdict, score, missed, nearest))
+    # The nearest recruiting site breaks ties only: equal rank key, the nearer first.
+    matches.sort(key=lambda m: (*rank_key(m.trial, m.score, m.verdict.verdict), m.distance_key,
+                                m.trial.nct_id))
     excluded.sort(key=lambda e: (not e.same_cancer, e.trial.nct_id))
     if top is not None:
         matches = matches[:top]
@@ -339,6 +386,12 @@ def default_extractor(model: str | None = None) -> Extractor:
     return run
 
 
+def _chosen(filters: TrialFilters) -> dict[str, Any]:
+    # Only the filters asked for reach the store, so a store without them still works.
+    chosen = {"phases": filters.phases, "purposes": filters.purposes}
+    return {name: value for name, value in chosen.items() if value}
+
+
 def match_case(
     case: Case,
     store: Any,
@@ -348,9 +401,30 @@ def match_case(
     extractor: Extractor | None = None,
     model: str | None = None,
     vocabulary: Any = None,
+    filters: TrialFilters | None = None,
 ) -> MatchResult:
-    """Match one case against the store (a `TrialStore`, opened read-only is enough)."""
+    """Match one case against the store (a `TrialStore`, opened read-only is enough).
+
+    InputError when `filters` ask for a distance and the case gives no usable location.
+    """
     from trialmatch.match import findings
+    from trialmatch.match.geo import resolve_place
+    from trialmatch.provenance import provenance
+
+    filters = filters or TrialFilters()
+    try:
+        place = resolve_place(case.location, getattr(store, "site_place", None))
+    except InputError as error:
+        if filters.within_km is not None:
+            raise
+        place = None
+        location_warning = f"{error}: no distances shown"
+    else:
+        location_warning = None
+    if filters.within_km is not None and place is None:
+        raise InputError(f"case {case.id}: --within needs the case's location",
+                         hint="add location: {postal_code, country}, {city, country} or "
+                              "{lat, lon} to the case file")
 
     if vocabulary is None:
         from trialmatch.nlp.vocab import get_vocabulary
@@ -358,7 +432,7 @@ def match_case(
         vocabulary = get_vocabulary()
     extractor = extractor or default_extractor(model)
     profile = extractor(case.note_texts)
-    warnings: list[str] = []
+    warnings: list[str] = [location_warning] if location_warning else []
     code = profile.cancer_type.code if profile.cancer_type else None
     # The disease now: distant metastases the notes state outrank the stage at diagnosis.
     stage = profile.stage
@@ -380,7 +454,7 @@ def match_case(
     with gc_paused(), snapshot() if snapshot is not None else contextlib.nullcontext():
         ids = store.candidate_ids(
             codes, statuses=None if any_status else list(OPEN_STATUSES), age=case.age,
-            sex=case.sex) if codes else []
+            sex=case.sex, **_chosen(filters)) if codes else []
         # Most candidates are basket trials that one criterion rules out: screening reads
         # only what can rule a patient out, and the few that pass are read in full. A store
         # without screening views (a test double) is read in full up front.
@@ -401,7 +475,13 @@ def match_case(
             load_full = None
         matches, excluded = plan_match(
             case, profile, trials, ontology=vocabulary, therapy_reader=drug_therapy_reader(),
-            top=top, load_full=load_full)
+            top=top, load_full=load_full, place=place, filters=filters)
+        contacts = getattr(store, "contacts", None)
+        if contacts is not None and matches:
+            found = contacts([m.trial.nct_id for m in matches])
+            for trial_match in matches:
+                trial_match.contact = found.get(trial_match.trial.nct_id)
+        about = provenance(store)
 
     opinion = case.first_opinion
     plan_text = opinion.plan if opinion else None
@@ -422,4 +502,5 @@ def match_case(
         testing_gaps=gaps, discrepancies=discrepancies, candidates=len(trials),
         any_status=any_status,
         warnings=list(getattr(case, "warnings", [])) + warnings + list(profile.warnings),
+        place=place, filters=filters, provenance=about,
     )

@@ -12,8 +12,10 @@ import html
 from typing import Any
 
 from trialmatch.inputs import INVISIBLE
+from trialmatch.match import wording
 
 RESULT_MARK = {"met": "met", "not_met": "NOT MET", "unknown": "unknown"}
+TOP_TRIALS_FIRST_PAGE = 5  # the top trials on a report's first page
 VERDICT_WORDS = {"eligible": "eligible", "possibly_eligible": "possibly eligible",
                  "excluded": "excluded"}
 
@@ -110,46 +112,67 @@ def _md(text: Any) -> str:
 
 
 def render_markdown(result: Any) -> str:
-    """The report as Markdown (GitHub-flavoured tables)."""
+    """The report as Markdown (GitHub-flavoured tables), in the order of the HTML page: the
+    patient now, what the first evaluation missed, the top trials, then the detail."""
+    from trialmatch.provenance import data_line
+
     doc = _document(result)
-    out = [f"# trialmatch report: case {_md(doc['case_id'])}", "",
-           f"> {_md(doc.get('disclaimer', ''))}", ""]
-    out += ["## Patient profile", "", "| Fact | Value | Evidence |", "|---|---|---|"]
-    out += [f"| {_md(a)} | {_md(b)} | {_md(c)} |" for a, b, c in profile_rows(doc["profile"])]
+    profile = doc.get("profile") or {}
+    unit = wording.distance_unit(doc)
+    out = [f"# Tumor board: case {_md(doc['case_id'])}", "", f"*{_md(data_line(doc))}*", "",
+           f"> {_md(doc.get('disclaimer', ''))}", "", "## The patient now", "",
+           f"- **Cancer type:** {_md(wording.cancer_text(profile))}",
+           f"- **Stage:** {_md(wording.stage_text(profile))}",
+           f"- **Key biomarkers:** {_md(wording.key_biomarkers(profile))}"]
+    if profile.get("place"):
+        out.append(f"- **Distances from:** {_md(profile['place'].get('label'))}; "
+                   f"{_md(profile['place'].get('note'))}")
     for warning in doc.get("warnings") or []:
         out.append(f"\n*Warning:* {_md(warning)}")
+    out += ["", "## What the first evaluation missed", ""]
+    if doc.get("first_opinion") is None:
+        out += ["No first opinion in the case: every trial and protocol below is new to it.", ""]
+    out += [f"- **{kind}:** {_md(line)}" for kind, line in wording.missed_lines(doc)] or \
+        ["None found."]
     trials = doc.get("trials") or []
-    out += ["", f"## Trials ({len(trials)})", ""]
-    if trials:
-        out += ["| # | Trial | Verdict | Score | Missed | Key reasons |",
-                "|---|---|---|---|---|---|"]
-        for rank, trial in enumerate(trials, start=1):
-            out.append(
-                f"| {rank} | {_md(trial['nct_id'])}: {_md(trial['title'])} | "
-                f"{VERDICT_WORDS.get(trial['verdict'], trial['verdict'])} | "
-                f"{trial['score']:.2f} | {'yes' if trial.get('missed') else 'no'} | "
-                f"{_md('; '.join(key_reasons(trial)))} |")
-        for trial in trials:
-            out += ["", f"### {_md(trial['nct_id'])}: {_md(trial['title'])}", ""]
-            parts = trial.get("score_parts") or {}
-            shown = ", ".join(f"{k} {v:.2f}" for k, v in parts.items() if v is not None)
-            out.append(f"{_md(trial.get('status'))}, {_md(', '.join(trial.get('phases') or []))}"
-                       f"; score {trial['score']:.2f} ({_md(shown)})"
-                       + (f"; cohort {_md(trial['cohort'])}" if trial.get("cohort") else ""))
-            out += ["", "| Kind | Criterion | Result | Reason | Evidence |",
-                    "|---|---|---|---|---|"]
-            for c in trial.get("criteria") or []:
-                out.append(f"| {c['kind']} | {_md(c['text'])} | "
-                           f"{RESULT_MARK.get(c['result'], c['result'])} | "
-                           f"{_md(c['reason'])} | {_md(c.get('evidence'))} |")
-    else:
+    shown = trials[:TOP_TRIALS_FIRST_PAGE]
+    out += ["", f"## Top trials ({len(shown)} of {len(trials)})", ""]
+    if doc.get("filters"):
+        out += [f"Only trials with {_md('; '.join(doc['filters']))}.", ""]
+    for rank, t in enumerate(shown, start=1):
+        site = wording.site_line(t, unit)
+        out += [f"{rank}. **{_md(t['title'])}** ({_md(t['nct_id'])})",
+                f"   {VERDICT_WORDS.get(t['verdict'], t['verdict'])}"
+                f"{', not in the first opinion' if t.get('missed') else ''} · "
+                f"{_md(wording.phases_text(t.get('phases')))} · "
+                f"{_md(wording.status_text(t.get('status')))} · score {t['score']:.2f}",
+                f"   {_md(wording.verdict_line(t))}"]
+        if site:
+            out.append(f"   Nearest recruiting site: {_md(site)}")
+        out += [f"   Contact: {_md(wording.contact_line(t.get('contact')))}",
+                f"   {_md(t.get('url') or '')}"]
+    if not trials:
         out.append("No open trial fits this profile in the store.")
+    out += ["", "## Criteria, trial by trial"]
+    for trial in trials:
+        out += ["", f"### {_md(trial['nct_id'])}: {_md(trial['title'])}", "",
+                f"{_md(wording.status_text(trial.get('status')))}, "
+                f"{_md(wording.phases_text(trial.get('phases')))}; score {trial['score']:.2f} "
+                f"({_md(wording.score_words(trial))})"
+                + (f"; cohort {_md(trial['cohort'])}" if trial.get("cohort") else ""),
+                "", "| Result | Why | Criterion | Kind | Evidence |", "|---|---|---|---|---|"]
+        for c in trial.get("criteria") or []:
+            out.append(f"| {RESULT_MARK.get(c['result'], c['result'])} | "
+                       f"{_md(wording.name_codes(c['reason']))} | \u201c{_md(c['text'])}\u201d | "
+                       f"{c['kind']} | {_md(c.get('evidence'))} |")
     excluded = doc.get("excluded") or []
     if excluded:
         out += ["", f"## Excluded trials ({len(excluded)})", ""]
         for item in excluded:
+            why = [f"{wording.name_codes(c.get('reason'))}: \u201c{c.get('text')}\u201d"
+                   for c in item.get("criteria") or []] or item.get("reasons") or []
             out.append(f"- **{_md(item['nct_id'])}** {_md(item['title'])}: "
-                       f"{_md('; '.join(item.get('reasons') or []))}")
+                       f"{_md('; '.join(why))}")
     out += ["", "## Biomarker-directed protocols", ""]
     out += [f"- {_md(p.get('biomarker'))}: **{_md(p.get('therapy'))}**"
             f"{' (not in the first opinion)' if p.get('missed') else ''} — {_md(p.get('source'))}"
@@ -158,9 +181,12 @@ def render_markdown(result: Any) -> str:
     out += [f"- **{_md(g.get('marker'))}**: {_md(g.get('reason'))}"
             for g in doc.get("testing_gaps") or []] or ["None found."]
     out += ["", "## Discrepancies with the first opinion", ""]
-    out += [f"- {_md(d.get('field'))}: first opinion {_md(d.get('first_opinion'))}, notes show "
+    out += [f"- {_md(wording.discrepancy_field(d.get('field')))}: first opinion "
+            f"{_md(d.get('first_opinion'))}, notes show "
             f"{_md(d.get('found'))} ({_md(d.get('evidence'))})"
             for d in doc.get("discrepancies") or []] or ["None found."]
+    out += ["", "## Patient profile", "", "| Fact | Value | Evidence |", "|---|---|---|"]
+    out += [f"| {_md(a)} | {_md(b)} | {_md(c)} |" for a, b, c in profile_rows(profile)]
     out += ["", "---", "", f"*{_md(doc.get('disclaimer', ''))}*", ""]
     return "\n".join(out)
 
@@ -188,67 +214,121 @@ def _h(text: Any) -> str:
     return html.escape("" if text is None else INVISIBLE.sub("", str(text)), quote=True)
 
 
+BOARD_CSS = """
+.about{color:#57606a;font-size:.85em;margin:.2rem 0 .6rem}
+.now{font-size:1.05em;margin:.3rem 0}.now dt{font-weight:600;float:left;clear:left;width:9rem}
+.now dd{margin:0 0 .2rem 9.5rem}
+ol.top>li{margin:.5rem 0 .7rem}.oneline{margin:.1rem 0}.kind{font-weight:600;color:#7d4e00}
+details{margin:.4rem 0;border:1px solid #d0d7de;border-radius:4px;padding:.3rem .6rem}
+summary{cursor:pointer;font-weight:600}blockquote{margin:.2rem 0 .2rem 1rem;color:#444;
+border-left:3px solid #d0d7de;padding-left:.5rem}
+@media print{.first-page{break-after:page;page-break-after:always}details{border:none}}
+"""
+
+
 def render_html(result: Any) -> str:
-    """The report as one self-contained HTML page (inline CSS, no scripts, no links out)."""
+    """The report as one self-contained HTML page (inline CSS, no scripts, nothing fetched).
+
+    First page, for the tumor board: the patient now, what the first evaluation missed, then
+    the top trials (title, phase, status, the reason for the verdict, the nearest recruiting
+    site, a contact, the ClinicalTrials.gov link). Then, folded: every trial's criteria and
+    the excluded trials (the reason before the quoted criterion), and the full profile.
+    """
+    from trialmatch.provenance import data_line
+
     doc = _document(result)
     case_id = _h(doc["case_id"])
+    profile = doc.get("profile") or {}
+    unit = wording.distance_unit(doc)
+    trials = doc.get("trials") or []
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>trialmatch report: case {case_id}</title><style>{CSS}</style></head><body>",
-        f"<h1>trialmatch report: case {case_id}</h1>",
+        f"<title>trialmatch report: case {case_id}</title>"
+        f"<style>{CSS}{BOARD_CSS}</style></head><body>",
+        '<section class="first-page">',
+        f"<h1>Tumor board: case {case_id}</h1>",
+        f'<p class="about">{_h(data_line(doc))}</p>',
         f'<p class="disclaimer">{_h(doc.get("disclaimer", ""))}</p>',
-        "<h2>Patient profile</h2><table><thead><tr><th>Fact</th><th>Value</th>"
-        "<th>Evidence</th></tr></thead><tbody>",
+        "<h2>The patient now</h2><dl class=\"now\">",
+        f"<dt>Cancer type</dt><dd>{_h(wording.cancer_text(profile))}</dd>",
+        f"<dt>Stage</dt><dd>{_h(wording.stage_text(profile))}</dd>",
+        f"<dt>Key biomarkers</dt><dd>{_h(wording.key_biomarkers(profile))}</dd>",
     ]
-    parts += [f"<tr><td>{_h(a)}</td><td>{_h(b)}</td><td>{_h(c)}</td></tr>"
-              for a, b, c in profile_rows(doc["profile"])]
-    parts.append("</tbody></table>")
+    place = profile.get("place")
+    if place:
+        parts.append(f"<dt>Distances from</dt><dd>{_h(place.get('label'))}; "
+                     f"{_h(place.get('note'))}</dd>")
+    parts.append("</dl>")
     parts += [f'<p class="muted">Warning: {_h(w)}</p>' for w in doc.get("warnings") or []]
-    trials = doc.get("trials") or []
-    parts.append(f"<h2>Trials ({len(trials)})</h2>")
-    if trials:
-        parts.append("<table><thead><tr><th>#</th><th>Trial</th><th>Verdict</th><th>Score</th>"
-                     "<th>Missed</th><th>Key reasons</th></tr></thead><tbody>")
-        for rank, t in enumerate(trials, start=1):
-            missed = '<span class="badge missed">missed</span>' if t.get("missed") else "no"
-            parts.append(
-                f'<tr><td>{rank}</td><td><a href="#{_h(t["nct_id"])}">{_h(t["nct_id"])}</a> '
-                f'{_h(t["title"])}</td><td><span class="badge {_h(t["verdict"])}">'
-                f'{_h(VERDICT_WORDS.get(t["verdict"], t["verdict"]))}</span></td>'
-                f'<td>{t["score"]:.2f}</td><td>{missed}</td>'
-                f'<td>{_h("; ".join(key_reasons(t)))}</td></tr>')
-        parts.append("</tbody></table>")
-        for t in trials:
-            parts.append(_html_trial(t))
+    parts.append("<h2>What the first evaluation missed</h2>")
+    missed = wording.missed_lines(doc)
+    if doc.get("first_opinion") is None:
+        parts.append('<p class="muted">No first opinion in the case: every trial and '
+                     "protocol below is new to it.</p>")
+    parts.append(_html_list([f'<span class="kind">{_h(kind)}</span> {_h(line)}'
+                             for kind, line in missed]))
+    filters = doc.get("filters") or []
+    shown = trials[:TOP_TRIALS_FIRST_PAGE]
+    parts.append(f"<h2>Top trials ({len(shown)} of {len(trials)})</h2>")
+    if filters:
+        parts.append(f'<p class="muted">Only trials with {_h("; ".join(filters))}.</p>')
+    if shown:
+        parts.append('<ol class="top">' + "".join(_html_top_trial(t, unit) for t in shown)
+                     + "</ol>")
     else:
         parts.append("<p>No open trial fits this profile in the store.</p>")
+    parts.append("</section>")
+    # Detail, folded.
+    parts.append("<h2>Criteria, trial by trial</h2>")
+    parts += [_html_trial(t) for t in trials] or ["<p>None.</p>"]
     excluded = doc.get("excluded") or []
-    if excluded:
-        parts.append(f"<h2>Excluded trials ({len(excluded)})</h2><table><thead><tr><th>Trial"
-                     "</th><th>Ruled out by</th></tr></thead><tbody>")
-        parts += [f"<tr><td>{_h(e['nct_id'])} {_h(e['title'])}</td><td>"
-                  + "<br>".join(_h(r) for r in e.get("reasons") or []) + "</td></tr>"
-                  for e in excluded]
-        parts.append("</tbody></table>")
+    parts.append(f"<h2>Excluded trials ({len(excluded)})</h2>")
+    parts += [_html_excluded(e) for e in excluded] or ["<p>None.</p>"]
     parts.append("<h2>Biomarker-directed protocols</h2>")
     parts.append(_html_list(
         [f"{_h(p.get('biomarker'))}: <strong>{_h(p.get('therapy'))}</strong>"
          + (' <span class="badge missed">not in the first opinion</span>' if p.get("missed")
             else "") + f' <span class="muted">{_h(p.get("source"))}</span>'
          for p in doc.get("protocols") or []]))
-    parts.append("<h2>Testing gaps</h2>")
-    parts.append(_html_list([f"<strong>{_h(g.get('marker'))}</strong>: {_h(g.get('reason'))}"
-                             for g in doc.get("testing_gaps") or []]))
-    parts.append("<h2>Discrepancies with the first opinion</h2>")
-    parts.append(_html_list(
-        [f"{_h(d.get('field'))}: first opinion <strong>{_h(d.get('first_opinion'))}</strong>, "
-         f"notes show <strong>{_h(d.get('found'))}</strong> "
-         f'<span class="muted">{_h(d.get("evidence"))}</span>'
-         for d in doc.get("discrepancies") or []]))
+    parts.append("<details><summary>Patient profile with the evidence for each fact</summary>"
+                 "<table><thead><tr><th>Fact</th><th>Value</th><th>Evidence</th></tr></thead>"
+                 "<tbody>")
+    parts += [f"<tr><td>{_h(a)}</td><td>{_h(b)}</td><td>{_h(c)}</td></tr>"
+              for a, b, c in profile_rows(profile)]
+    parts.append("</tbody></table></details>")
     parts.append(f'<hr><p class="disclaimer">{_h(doc.get("disclaimer", ""))}</p>')
+    parts.append(f'<p class="about">{_h(data_line(doc))}</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _html_top_trial(t: dict[str, Any], unit: str | None) -> str:
+    verdict = t.get("verdict") or ""
+    missed = ' <span class="badge missed">not in the first opinion</span>' \
+        if t.get("missed") else ""
+    site = wording.site_line(t, unit)
+    site_html = (f'<p class="oneline">Nearest recruiting site: {_h(site)}</p>' if site else "")
+    url = t.get("url") or f"https://clinicaltrials.gov/study/{t['nct_id']}"
+    return (
+        f'<li><strong>{_h(t["title"])}</strong><p class="oneline">'
+        f'<span class="badge {_h(verdict)}">{_h(VERDICT_WORDS.get(verdict, verdict))}</span>'
+        f"{missed} {_h(wording.phases_text(t.get('phases')))} · "
+        f"{_h(wording.status_text(t.get('status')))} · {_h(wording.purpose_text(t.get('purpose')))}"
+        f' · score {t["score"]:.2f}</p>'
+        f'<p class="oneline">{_h(wording.verdict_line(t))}</p>{site_html}'
+        f'<p class="oneline">Contact: {_h(wording.contact_line(t.get("contact")))}</p>'
+        f'<p class="oneline"><a href="{_h(url)}">{_h(url)}</a></p></li>')
+
+
+def _html_excluded(e: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<li>{_h(wording.name_codes(c.get('reason')))}<blockquote>{_h(c.get('text'))}"
+        "</blockquote></li>" for c in e.get("criteria") or [])
+    if not rows:
+        rows = "".join(f"<li>{_h(wording.name_codes(r))}</li>" for r in e.get("reasons") or [])
+    return (f"<details><summary>{_h(e['nct_id'])} {_h(e.get('title'))}</summary>"
+            f"<ul>{rows}</ul></details>")
 
 
 def _html_list(items: list[str]) -> str:
@@ -258,18 +338,18 @@ def _html_list(items: list[str]) -> str:
 
 
 def _html_trial(t: dict[str, Any]) -> str:
-    score_parts = t.get("score_parts") or {}
-    shown = ", ".join(f"{k} {v:.2f}" for k, v in score_parts.items() if v is not None)
     rows = "".join(
-        f'<tr><td>{_h(c["kind"])}</td><td>{_h(c["text"])}</td>'
-        f'<td class="{_h(c["result"])}">{_h(RESULT_MARK.get(c["result"], c["result"]))}</td>'
-        f'<td>{_h(c["reason"])}</td><td>{_h(c.get("evidence"))}</td></tr>'
+        f'<tr><td class="{_h(c["result"])}">{_h(RESULT_MARK.get(c["result"], c["result"]))}'
+        f'</td><td>{_h(wording.name_codes(c["reason"]))}<blockquote>{_h(c["text"])}'
+        f'</blockquote></td><td>{_h(c["kind"])}</td><td>{_h(c.get("evidence"))}</td></tr>'
         for c in t.get("criteria") or [])
     cohort = f"; cohort {_h(t['cohort'])}" if t.get("cohort") else ""
     return (
-        f'<section class="trial" id="{_h(t["nct_id"])}"><h3>{_h(t["nct_id"])}: '
-        f'{_h(t["title"])}</h3><p class="muted">{_h(t.get("status"))}, '
-        f'{_h(", ".join(t.get("phases") or []))}; score {t["score"]:.2f} ({_h(shown)}){cohort}'
-        "</p><table><thead><tr><th>Kind</th><th>Criterion</th><th>Result</th><th>Reason</th>"
-        f"<th>Evidence</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        f'<details class="trial" id="{_h(t["nct_id"])}"><summary>{_h(t["nct_id"])}: '
+        f'{_h(t["title"])}</summary><p class="muted">'
+        f'{_h(wording.status_text(t.get("status")))}, '
+        f'{_h(wording.phases_text(t.get("phases")))}; score {t["score"]:.2f} '
+        f'({_h(wording.score_words(t))}){cohort}</p>'
+        "<table><thead><tr><th>Result</th><th>Why, then the criterion as written</th>"
+        f"<th>Kind</th><th>Evidence</th></tr></thead><tbody>{rows}</tbody></table></details>"
     )
