@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from trialmatch import __version__
 from trialmatch.errors import StoreError
 from trialmatch.ingest.refresh import refresh_lock
 from trialmatch.ingest.store import MAX_SEARCH_WORDS, TrialStore, search_words
@@ -220,7 +221,7 @@ def test_a_store_from_a_newer_trialmatch_is_refused_naming_the_version(built_sto
         with pytest.raises(StoreError) as caught:
             TrialStore.open(path, readonly=readonly)
         assert "written by a newer trialmatch (schema m042_future); it needs trialmatch " \
-               "9.1.0 or newer, this is 0.1.0" in str(caught.value)
+               f"9.1.0 or newer, this is {__version__}" in str(caught.value)
     assert path.read_bytes() == before  # not migrated, not written
     assert not Path(f"{path}-wal").exists()
 

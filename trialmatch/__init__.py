@@ -3,4 +3,4 @@
 Decision support for clinicians, not a treatment recommendation.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

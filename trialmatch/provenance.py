@@ -43,7 +43,7 @@ SOURCE_WORDS = {"registry": "the registry's data timestamp at the last refresh",
 
 
 def data_line(document: dict[str, Any]) -> str:
-    """'trialmatch 0.1.0 · generated 2026-12-07T09:30:00Z · trial data as of 2026-11-20T08:00
+    """'trialmatch 0.2.0 · generated 2026-12-07T09:30:00Z · trial data as of 2026-11-20T08:00
     (the registry's data timestamp at the last refresh)'."""
     stamp = document.get("data_timestamp")
     source = SOURCE_WORDS.get(document.get("data_timestamp_source") or "", "")
