@@ -59,12 +59,14 @@ class _Reading:
     restaged: bool = False  # the notes tell of relapse, recurrence or progression
 
     _asserted: tuple[list[CancerCandidate], list[int]] | None = None
-    _by_start: list[CancerCandidate] | None = None
+    _by_start: tuple[list[CancerCandidate], list[int]] | None = None
 
-    def cancer_by_start(self) -> list[CancerCandidate]:
-        """Every cancer mention (asserted or not) in text order (computed once)."""
+    def cancer_by_start(self) -> tuple[list[CancerCandidate], list[int]]:
+        """Every cancer mention (asserted or not) in text order, with their starts (computed
+        once: a long note has thousands of biomarker results that each look one up)."""
         if self._by_start is None:
-            self._by_start = sorted(self.cancer, key=lambda c: c.start)
+            mentions = sorted(self.cancer, key=lambda c: c.start)
+            self._by_start = (mentions, [c.start for c in mentions])
         return self._by_start
 
     def asserted_cancer(self) -> tuple[list[CancerCandidate], list[int]]:
@@ -264,8 +266,7 @@ def _prior_cancer_result(weight: float, offset: int, reading: _Reading,
     colon polyp. A result in the clinical history, or right after a cancer named only as
     history (or negated), counts for the case only when that cancer is of the chosen
     cancer's tissue (a recurrence keeps its receptor status)."""
-    mentions = reading.cancer_by_start()
-    starts = [mention.start for mention in mentions]
+    mentions, starts = reading.cancer_by_start()
     index = bisect.bisect_right(starts, offset) - 1
     nearest = mentions[index] if index >= 0 and offset - starts[index] <= PRIOR_REACH else None
     if nearest is not None and nearest.asserted and weight > 0:
