@@ -30,6 +30,8 @@ def test_every_entry_has_a_source_and_a_unique_name():
     ({"name": "x", "terms": ["x"], "source": "s", "colour": "red"}, "unknown key 'colour'"),
     ({"name": "x", "terms": [], "source": "s"}, "'terms' must not be empty"),
     ({"name": "x", "terms": ["x", 3], "source": "s"}, "'terms' must be a list of strings"),
+    ({"name": "x", "terms": ["x"], "source": "s", "profile_fact": "mood"},
+     "'profile_fact' must be one of"),
 ])
 def test_a_bad_entry_is_named_with_what_is_wrong(raw, message):
     with pytest.raises(DataFileError, match=message) as error:

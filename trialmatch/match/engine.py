@@ -47,7 +47,11 @@ from trialmatch.match.geo import CITY_LEVEL_NOTE, Place, SiteDistance, nearest_s
 from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.models import Profile, Trial
-from trialmatch.nlp.conditions import conditions_in_notes, distant_metastasis_sites
+from trialmatch.nlp.conditions import (
+    conditions_in_notes,
+    distant_metastasis_sites,
+    profile_facts,
+)
 
 DISCLAIMER = (
     "Decision support for clinicians, not a treatment recommendation: every eligibility "
@@ -268,9 +272,10 @@ def _conditions(case: Case) -> dict[str, tuple[bool, str]]:
     reading of it: brain metastases as the profile reads them from imaging, and no site of
     distant spread where the notes say there is none (AJCC: M0)."""
     found = conditions_in_notes(case.note_texts)
-    if case.brain_metastases is not None:
-        found["brain metastases"] = (case.brain_metastases,
-                                     case.from_notes.get("brain_metastases", ""))
+    for name, fact in profile_facts().items():
+        value = getattr(case, fact)
+        if value is not None:
+            found[name] = (value, case.from_notes.get(fact, ""))
     if case.metastatic is False:
         for site in distant_metastasis_sites():
             found.setdefault(site, (False, case.from_notes.get("metastatic", "")))

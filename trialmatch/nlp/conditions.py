@@ -28,7 +28,9 @@ from trialmatch.nlp.context import clause_of, clause_spans, mention_context
 
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
-                         "distant_metastasis", "source"})
+                         "distant_metastasis", "profile_fact", "source"})
+# Case facts a condition may defer to (trialmatch.match.case.Case attributes).
+_PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
 # Studies for people who do not have the condition yet.
 _NOT_FOR_THE_AFFECTED = frozenset({"PREVENTION", "SCREENING"})
@@ -56,6 +58,7 @@ class PopulationCondition:
     source: str
     distant_metastasis: bool = False  # a site of distant spread (AJCC M1)
     ruled_out_pattern: re.Pattern[str] | None = None  # a state that excludes it
+    profile_fact: str | None = None  # a case fact that reads the same finding more closely
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -84,6 +87,10 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         lists[key] = value
     if not lists["terms"]:
         raise DataFileError(f"{where} ({name}): 'terms' must not be empty")
+    fact = raw.get("profile_fact")
+    if fact is not None and fact not in _PROFILE_FACTS:
+        raise DataFileError(f"{where} ({name}): 'profile_fact' must be one of "
+                            f"{', '.join(sorted(_PROFILE_FACTS))}")
     distant = raw.get("distant_metastasis", False)
     if not isinstance(distant, bool):
         raise DataFileError(f"{where} ({name}): 'distant_metastasis' must be true or false")
@@ -95,6 +102,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         source=source,
         distant_metastasis=distant,
         ruled_out_pattern=_words(lists["ruled_out_by"]) if lists["ruled_out_by"] else None,
+        profile_fact=fact,
     )
 
 
@@ -116,6 +124,11 @@ def load_conditions() -> tuple[PopulationCondition, ...]:
         raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: a condition name is "
                             "listed twice")
     return conditions
+
+
+def profile_facts() -> dict[str, str]:
+    """Condition name -> the case fact that decides it where the notes state that fact."""
+    return {c.name: c.profile_fact for c in load_conditions() if c.profile_fact}
 
 
 def distant_metastasis_sites() -> frozenset[str]:
