@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from trialmatch.errors import DataFileError
-from trialmatch.match import knowledge
-from trialmatch.nlp import drugs
+from trialmatch.match import knowledge, restage
+from trialmatch.nlp import conditions, context, drugs, sections
 
 ONCOTREE_TSV = Path(__file__).resolve().parents[2] / "shared" / "vocab" / "oncotree_2025_10_03.tsv"
 
@@ -379,6 +379,11 @@ class _BrokenResource:
         (knowledge.get_protocols, None, "protocols.json: cannot be read"),
         (knowledge.get_testing_rules, "[]", "testing_gaps.json: top level"),
         (drugs.get_lexicon, "{", "drugs.json: cannot be read"),
+        # Every knowledge file is read by trialmatch.datafiles, with the same one line.
+        (conditions.load_conditions, "{", "population_conditions.json: cannot be read"),
+        (context.load_cues, None, "cues.json: cannot be read"),
+        (sections.load_section_rules, "[", "sections.json: cannot be read"),
+        (restage.distant_stage_rules, None, "distant_stage.json: cannot be read"),
     ],
 )
 def test_unreadable_packaged_files_raise_data_file_errors(monkeypatch, loader, text, words):

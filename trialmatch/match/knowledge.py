@@ -11,14 +11,13 @@ entry. The loaders return frozen dataclasses and are cached.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 from trialmatch.nlp import drugs
 
@@ -300,15 +299,6 @@ class _Checker:
         return tuple(tuple(self.spec(s, where) for s in group) for group in raw)
 
 
-def _load_json(filename: str) -> Any:
-    resource = resources.files("trialmatch.match").joinpath("data", filename)
-    try:
-        return json.loads(resource.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"{filename}: cannot be read ({exc.__class__.__name__})",
-                            hint="the packaged knowledge base is invalid") from exc
-
-
 def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
     """Validate the contents of protocols.json; raises DataFileError naming the entry."""
     check = _Checker(filename)
@@ -439,10 +429,10 @@ def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[T
 @cache
 def get_protocols() -> ProtocolBase:
     """The packaged protocol knowledge base, loaded and validated once."""
-    return build_protocols(_load_json(PROTOCOLS_FILE))
+    return build_protocols(read_data_file("trialmatch.match", PROTOCOLS_FILE))
 
 
 @cache
 def get_testing_rules() -> tuple[TestingRule, ...]:
     """The packaged testing-gap rules, loaded and validated once."""
-    return build_testing_rules(_load_json(TESTING_GAPS_FILE))
+    return build_testing_rules(read_data_file("trialmatch.match", TESTING_GAPS_FILE))

@@ -8,12 +8,11 @@ tumours and haematological cancers are never restaged this way.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 from trialmatch.models import Stage
 
@@ -97,13 +96,7 @@ def confined_to_its_organ(code: str | None, ontology: Any) -> bool:
 @lru_cache(maxsize=1)
 def distant_stage_rules() -> DistantStageRules:
     """The packaged rules, read once."""
-    resource = resources.files("trialmatch.match").joinpath("data", DISTANT_STAGE_FILE)
-    try:
-        data = json.loads(resource.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"{DISTANT_STAGE_FILE}: cannot be read ({exc.__class__.__name__})",
-                            hint="the packaged knowledge base is invalid") from exc
-    return build_distant_stage(data)
+    return build_distant_stage(read_data_file("trialmatch.match", DISTANT_STAGE_FILE))
 
 
 def _rank(group: str | None) -> int:

@@ -16,13 +16,12 @@ result). The matcher checks one against the other (requirement kind `condition`)
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
+from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 from trialmatch.nlp.context import clause_of, clause_spans, mention_context
 
@@ -109,11 +108,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
 @lru_cache(maxsize=1)
 def load_conditions() -> tuple[PopulationCondition, ...]:
     """Load and validate `data/population_conditions.json` (cached)."""
-    path = resources.files("trialmatch.nlp").joinpath("data", CONDITIONS_FILE)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: {error}") from None
+    raw = read_data_file("trialmatch.nlp", CONDITIONS_FILE)
     entries = raw.get("conditions") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
         raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: expected an object with "

@@ -7,13 +7,12 @@ terminator ("but", "however", "consistent with").
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 
 CUES_FILE = "cues.json"
@@ -86,11 +85,7 @@ def _status_table(raw: dict[str, Any], name: str) -> dict[str, tuple[str, ...]]:
 @lru_cache(maxsize=1)
 def load_cues() -> Cues:
     """Load and validate `data/cues.json` (cached)."""
-    path = resources.files("trialmatch.nlp").joinpath("data", CUES_FILE)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataFileError(f"trialmatch/nlp/data/{CUES_FILE}: {error}") from None
+    raw = read_data_file("trialmatch.nlp", CUES_FILE)
     if not isinstance(raw, dict):
         raise DataFileError(f"trialmatch/nlp/data/{CUES_FILE}: expected an object")
     return Cues(

@@ -9,14 +9,13 @@ a first opinion's plan already mentions a biomarker-directed therapy.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 
 DATA_FILE = "drugs.json"
@@ -249,12 +248,7 @@ def build_lexicon(data: Any) -> DrugLexicon:
 @cache
 def get_lexicon() -> DrugLexicon:
     """The packaged drug lexicon, loaded and validated once."""
-    resource = resources.files("trialmatch.nlp").joinpath("data", DATA_FILE)
-    try:
-        data = json.loads(resource.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise _fail(f"cannot be read ({exc.__class__.__name__})") from exc
-    return build_lexicon(data)
+    return build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE))
 
 
 _SPACES_AND_HYPHENS = re.compile(r"[\s\-]+")

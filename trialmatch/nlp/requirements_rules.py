@@ -6,13 +6,12 @@ A broken rule names the file and the entry at fault (DataFileError), never a bar
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 
 RULES_FILE = "criteria_rules.json"
@@ -117,10 +116,5 @@ def build_rules(data: dict[str, Any]) -> CriteriaRules:
 
 @lru_cache(maxsize=1)
 def get_rules() -> CriteriaRules:
-    """The packaged criteria rules, loaded with importlib.resources and cached."""
-    try:
-        text = resources.files("trialmatch.nlp").joinpath("data", RULES_FILE).read_text("utf-8")
-        data = json.loads(text)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"{RULES_FILE}: cannot be read: {exc}") from None
-    return build_rules(data)
+    """The packaged criteria rules, loaded once."""
+    return build_rules(read_data_file("trialmatch.nlp", RULES_FILE))

@@ -8,13 +8,12 @@ header is the "body" section with the default weight.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 
 SECTIONS_FILE = "sections.json"
@@ -97,12 +96,7 @@ def _validate(raw: Any) -> SectionRules:
 @lru_cache(maxsize=1)
 def load_section_rules() -> SectionRules:
     """Load and validate `data/sections.json` (cached)."""
-    path = resources.files("trialmatch.nlp").joinpath("data", SECTIONS_FILE)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataFileError(f"trialmatch/nlp/data/{SECTIONS_FILE}: {error}") from None
-    return _validate(raw)
+    return _validate(read_data_file("trialmatch.nlp", SECTIONS_FILE))
 
 
 def _canonical(header: str) -> str:
