@@ -1685,18 +1685,23 @@ _ANY_HISTOLOGY = re.compile(
     r"primary|cancer)|\btumou?r[- ]agnostic\b|\bhistology[- ]agnostic\b", re.IGNORECASE)
 
 
-def _another_population_of_the_list(result: CriterionResult, lines: set[int]) -> bool:
-    """Does an inclusion fail only by a biomarker, standing in a list of disease lines ("NSCLC",
-    "cervical cancer", ..., "any histology if known to be MSI-H")? Then it is one more
-    population of the list, an alternative to the disease lines, not a requirement of all."""
-    near = {result.position - 2, result.position - 1, result.position + 1}
+def _fails_as_marker_line(result: CriterionResult) -> bool:
+    """Does an inclusion open to any histology fail only by its marker ("any histology if
+    known to be MSI-H")? Read from the result alone, before the trial's lines are counted."""
     return result.kind == "inclusion" and result.result == "not_met" and bool(
-        _ANY_HISTOLOGY.search(result.text)) and bool(
-        near & lines) and all(
+        _ANY_HISTOLOGY.search(result.text)) and all(
         r.kind == "biomarker" or (r.kind == "cancer_type" and
                                   (r.params or {}).get("scope") == "any")
         for r in result.requirements) and any(
         r.kind == "biomarker" and r.truth is False for r in result.requirements)
+
+
+def _another_population_of_the_list(result: CriterionResult, lines: set[int]) -> bool:
+    """Does such a marker line stand in a list of disease lines ("NSCLC", "cervical cancer",
+    ..., "any histology if known to be MSI-H")? Then it is one more population of the list,
+    an alternative to the disease lines, not a requirement of all."""
+    near = {result.position - 2, result.position - 1, result.position + 1}
+    return _fails_as_marker_line(result) and bool(near & lines)
 
 
 def disease_lines(trial: Trial, *, cohorts: bool = False) -> list[int]:
@@ -1798,18 +1803,17 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
         result = _criterion_result(criterion, patient, codes, facts)
         if result.result == "not_met":
             failing.append(result)
-    if any(r.kind == "inclusion" and _names_another_cancer(r) for r in failing):
-        # A line for another disease of a multi-disease trial fails nobody when another line
-        # fits: the whole evaluation decides.
+    other_disease = any(r.kind == "inclusion" and _names_another_cancer(r) for r in failing)
+    if other_disease or any(_fails_as_marker_line(r) for r in failing):
+        # A line for another disease of a multi-disease trial, or a marker line of its list
+        # ("any histology if known to be MSI-H"), fails nobody when another line may fit:
+        # the whole evaluation decides. (The lines are counted only for such trials: this
+        # runs on every candidate.)
         lines = set(disease_lines(trial))
         failing = [r for r in failing if not (
             r.kind == "inclusion" and _names_another_cancer(r) and
-            (r.position in lines or _FOR_A_DISEASE.search(r.text)))]
-    if failing and any(r.kind == "inclusion" and r.result == "not_met" for r in failing):
-        # "any histology if known to be MSI-H" in a list of diseases: the whole evaluation
-        # decides whether a disease line of the list admits the patient.
-        lines = set(disease_lines(trial))
-        failing = [r for r in failing if not _another_population_of_the_list(r, lines)]
+            (r.position in lines or _FOR_A_DISEASE.search(r.text))) and
+            not _another_population_of_the_list(r, lines)]
     return failing
 
 
