@@ -456,6 +456,16 @@ _WIDER_THAN = frozenset({("unresectable", "metastatic"), ("advanced", "metastati
                          ("locally_advanced", "unresectable"),
                          ("advanced", "locally_advanced"), ("advanced", "unresectable")})
 _STACKED_BETWEEN = re.compile(r"[\s-]*(?:and\s+)?[\s-]*$", _I)
+_RELAPSE_WORD = re.compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
+_NEWLY_WORDS = re.compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
+# Patterns read as another extent: (the extent, whether the reading negates it).
+_READ_AS = {"newly_diagnosed": ("recurrent", True), "localized": ("metastatic", True),
+            "incurable": ("advanced", False)}
+
+
+def names_new_diagnosis(words: str) -> bool:
+    """Are these a requirement's words "newly diagnosed" (read as not recurrent)?"""
+    return _NEWLY_WORDS.match(words) is not None
 
 
 def _adjacent_pairs(found: list[Requirement], text: str):
@@ -466,13 +476,8 @@ def _adjacent_pairs(found: list[Requirement], text: str):
         if first.end <= second.start and _STACKED_BETWEEN.match(text[first.end:second.start]):
             yield first, second
             yield second, first
-_RELAPSE_WORD = re.compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
-_NEWLY_WORDS = re.compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
 
 
-def names_new_diagnosis(words: str) -> bool:
-    """Are these a requirement's words "newly diagnosed" (read as not recurrent)?"""
-    return _NEWLY_WORDS.match(words) is not None
 _THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemotherapy|lines?|"
                               r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
@@ -544,15 +549,9 @@ def find_extent(text: str) -> list[Requirement]:
         # metastases, or locally advanced inoperable disease").
         negated = negated or (alternative and previous_negated)
         previous_negated = negated
-        params: dict = {"extent": name}
-        if name == "newly_diagnosed":
-            params["extent"] = "recurrent"
-            negated = not negated
-        elif name == "incurable":
-            params["extent"] = "advanced"
-        elif name == "localized":
-            params["extent"] = "metastatic"
-            negated = not negated
+        extent, flips = _READ_AS.get(name, (name, False))
+        params: dict = {"extent": extent}
+        negated = negated != flips
         if negated:
             params["negated"] = True
         elif "ligib" in text or "llow" in text or "ermit" in text or "nclud" in text:
@@ -585,7 +584,7 @@ def find_extent(text: str) -> list[Requirement]:
         # cure qualify the extents named, they add none.
         out = [r for r in out if r not in beyond_cure]
     recurrence = [r for r in out if r.params["extent"] == "recurrent"]
-    if any(_NEWLY_WORDS.match(r.text) for r in recurrence) and _RELAPSE_WORD.search(text):
+    if any(names_new_diagnosis(r.text) for r in recurrence) and _RELAPSE_WORD.search(text):
         # "Newly diagnosed or recurrent glioblastoma", "relapsed or newly diagnosed advanced
         # patients", "newly diagnosed advanced breast cancer, then relapsed": either course.
         out = [r for r in out if r not in recurrence]
