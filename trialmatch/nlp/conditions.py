@@ -17,13 +17,13 @@ result). The matcher checks one against the other (requirement kind `condition`)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
-from trialmatch.nlp.context import clause_of, clause_spans, mention_context
+from trialmatch.nlp.context import MentionContext, clause_of, clause_spans, mention_context
 
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
@@ -165,17 +165,13 @@ def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
     """
     found: dict[str, tuple[bool, str]] = {}
     conditions = load_conditions()
-    texts = list(texts)
-    for text in texts:
-        spans = None
+    notes = [_Note(text) for text in texts]
+    for note in notes:
         for condition in conditions:
-            for match in condition.note_pattern.finditer(text):
+            for match, context in note.mentions(condition.note_pattern):
                 if found.get(condition.name, (False, ""))[0]:
                     break
-                spans = spans if spans is not None else clause_spans(text)
-                context = mention_context(text, match.start(), match.end(),
-                                          clause_of(spans, match.start()))
-                sentence = _sentence_at(text, match.start())
+                sentence = note.sentence_at(match.start())
                 absent_cue = condition.absent_pattern is not None and \
                     condition.absent_pattern.search(sentence) is not None
                 if context.negated or absent_cue:
@@ -185,29 +181,35 @@ def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
     for condition in conditions:
         if condition.ruled_out_pattern is None or found.get(condition.name, (False, ""))[0]:
             continue
-        for text in texts:
-            match = _current_mention(condition.ruled_out_pattern, text)
-            if match:
-                # "mCRPC on enzalutamide": not castration-sensitive.
-                found[condition.name] = (False, _sentence_at(text, match.start()).strip())
-                break
+        ruling_out = ((note, match) for note in notes
+                      for match, context in note.mentions(condition.ruled_out_pattern)
+                      if not (context.negated or context.hypothetical or context.historical))
+        first = next(ruling_out, None)
+        if first is not None:
+            # "mCRPC on enzalutamide": not castration-sensitive.
+            note, match = first
+            found[condition.name] = (False, note.sentence_at(match.start()).strip())
     return found
 
 
-def _current_mention(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """The first mention of `pattern` in `text` that is not negated, hedged or past."""
-    spans = None
-    for match in pattern.finditer(text):
-        spans = spans if spans is not None else clause_spans(text)
-        context = mention_context(text, match.start(), match.end(),
-                                  clause_of(spans, match.start()))
-        if not (context.negated or context.hypothetical or context.historical):
-            return match
-    return None
+class _Note:
+    """One note's text, with its clauses cut once however many patterns are looked up."""
 
+    def __init__(self, text: str):
+        self.text = text
+        self._clauses: list[tuple[int, int]] | None = None
 
-def _sentence_at(text: str, offset: int) -> str:
-    for match in _SENTENCE.finditer(text):
-        if match.start() <= offset < match.end():
-            return match.group(0)
-    return ""
+    def mentions(self, pattern: re.Pattern[str]) -> Iterator[tuple[re.Match[str],
+                                                                   MentionContext]]:
+        """Each match of `pattern`, with what the words around it say of it."""
+        for match in pattern.finditer(self.text):
+            if self._clauses is None:
+                self._clauses = clause_spans(self.text)
+            yield match, mention_context(self.text, match.start(), match.end(),
+                                         clause_of(self._clauses, match.start()))
+
+    def sentence_at(self, offset: int) -> str:
+        for match in _SENTENCE.finditer(self.text):
+            if match.start() <= offset < match.end():
+                return match.group(0)
+        return ""
