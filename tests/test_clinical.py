@@ -87,6 +87,10 @@ def test_prior_therapies(text, prior):
     ("PET 9/2026: new osseous lesions", True, None),
     ("Metastatic work-up negative.", None, None),
     ("No liver/bone mets.", None, None),
+    # the course reaching distant sites, even beside nodes
+    ("Dx: SCC cervix, FIGO IIIB (03/2024) -> now metastatic recurrence.", True, None),
+    ("Distant relapse in the supraclavicular LN and lungs 2026.", True, None),
+    ("Low risk of distant recurrence.", None, None),
 ])
 def test_spread_of_disease(text, metastatic, brain):
     facts = find_clinical_facts(text)
@@ -266,3 +270,13 @@ def test_another_cancer_in_the_history_decides_other_malignancy_criteria():
     assert evaluate_requirement(any_time, only_own).truth is None  # the disease itself
     none = build_patient(profile, ontology=get_vocabulary(), no_other_cancer="no other cancer")
     assert evaluate_requirement(within_5, none).truth is False
+
+
+def test_an_operation_the_lexicon_does_not_list_is_no_systemic_line():
+    reader = drug_therapy_reader()
+    assert reader("radical orchiectomy") == (set(), {"surgery"})
+    assert reader("RPLND") == (set(), {"surgery"})
+    patient = build_patient(Profile(), ontology=get_vocabulary(),
+                            prior_therapies=["radical orchiectomy", "BEP x3"],
+                            therapy_reader=reader)
+    assert [r.systemic for r in patient.prior_regimens] == [False, True]

@@ -92,6 +92,13 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Advanced solid tumor for which standard therapy proven to provide clinical "
                   "benefit does not exist or is no longer effective", "prior_lines",
      [{"min": 1, "max": None, "beyond_standard": True}]),
+    # "refractory" alone before the tumour is refractory to its standard therapy; "and for
+    # whom no standard therapy exists" asks for both, so one line does not show it
+    ("inclusion", "Refractory advanced solid tumor", "prior_lines",
+     [{"min": 1, "max": None, "beyond_standard": True}]),
+    ("inclusion", "Tumors must be refractory to or not a candidate for current standard "
+                  "treatment(s) and for whom no standard therapy exists.", "prior_lines",
+     [{"min": 1, "max": None, "beyond_standard": True, "exhausted": True}]),
     # a histology left out is not asked for; a site in a conditional aside is no requirement
     ("inclusion", "Adenocarcinoma of the prostate without predominant small cell or "
                   "neuroendocrine features", "histology", []),

@@ -717,6 +717,38 @@ def test_standard_options_used_up_is_not_shown_by_one_line():
     assert evaluate_requirement(exhausted, make_patient(prior_regimens=[])).truth is False
 
 
+CISPLATIN_WITH_RT = [PriorTherapy("cisplatin", frozenset({"cisplatin"}),
+                                  frozenset({"platinum", "chemotherapy"}), True, None, False),
+                     PriorTherapy("external beam radiation", frozenset(),
+                                  frozenset({"radiation"}), False, None, False)]
+
+
+@pytest.mark.parametrize("regimens,truth", [
+    (CISPLATIN_WITH_RT, False),  # one curative-intent course: first-line for recurrence ahead
+    (FLAT_LIST, None),           # cisplatin, etoposide: one course or two, the case won't say
+    ([PriorTherapy("carboplatin + paclitaxel (adjuvant)", frozenset({"carboplatin"}),
+                   frozenset({"chemotherapy"}), True, "adjuvant", True),
+      PriorTherapy("gemcitabine (adjuvant)", frozenset({"gemcitabine"}),
+                   frozenset({"chemotherapy"}), True, "adjuvant", False)], False),
+    (CISPLATIN_WITH_RT + [PriorTherapy("pembrolizumab (metastatic)", frozenset({"pembrolizumab"}),
+                                       frozenset({"immunotherapy"}), True, "advanced", False)],
+     True),                      # treated for the recurrence and progressed
+])
+def test_recurrence_after_curative_treatment_is_not_yet_beyond_standard_therapy(regimens,
+                                                                                 truth):
+    # FIGO IIIB cervical cancer given chemoradiation, now a distant recurrence.
+    patient = make_patient(cancer_code="CESC", stage_group="IIIB", stage_m=None,
+                           prior_regimens=regimens, metastatic_noted=True,
+                           relapse_noted="now metastatic recurrence")
+    result = evaluate_requirement(BEYOND_STANDARD, patient)
+    assert result.truth is truth
+    if truth is False:
+        assert "recurrence after curative-intent treatment" in result.reason
+    # Stage IV at diagnosis: the first course was for advanced disease.
+    de_novo = make_patient(prior_regimens=CISPLATIN_WITH_RT, relapse_noted="progression")
+    assert evaluate_requirement(BEYOND_STANDARD, de_novo).truth is True
+
+
 # --------------------------------------------------------------------------- extent now
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -375,10 +376,21 @@ def drug_therapy_reader() -> TherapyReader:
         for mention in drugs.find_drug_classes(entry):
             classes |= lexicon.ancestors(mention.key)
         if not names and not classes:
+            if _OPERATION.search(entry):
+                # "radical orchiectomy", "RPLND", "wide local excision": an operation the
+                # lexicon does not list is local treatment, not a drug of unknown kind.
+                return set(), {"surgery"}
             names = {entry.strip().lower()}
         return names, classes
 
     return read
+
+
+# Surgical procedures by their word forms (Dorland's: -ectomy, excision; -otomy, incision;
+# -plasty, repair; lymph node dissection), for prior-therapy entries the lexicon does not know.
+_OPERATION = re.compile(r"\w(?:ectom(?:y|ies)|otom(?:y|ies)|plast(?:y|ies))\b|\b(?:excision|"
+                        r"resection|dissection|amputation|enucleation|exenteration|RPLND|"
+                        r"TURBT|TURP|LEEP)\b", re.IGNORECASE)
 
 
 def default_extractor(model: str | None = None) -> Extractor:

@@ -739,6 +739,10 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
         if settled:
             return False, f"{settled} (trial: {bounds})", patient.stage_evidence or \
                 _prior_evidence(patient)
+        first = _first_course_only(patient)
+        if first is not None:
+            return first[0], f"{first[1]} (trial: {bounds})", patient.relapse_noted or \
+                _prior_evidence(patient)
         if params.get("exhausted") and patient.prior_lines is not None and \
                 patient.prior_lines[0] >= 1:
             # "No standard therapy exists", "exhausted all effective therapies": whether the
@@ -791,6 +795,42 @@ def _within_standard_therapy(patient: Patient) -> str | None:
     if patient.newly_diagnosed and not patient.extent["recurrent"] and lines is not None \
             and lines[0] == 0:
         return "newly diagnosed, with no treatment for advanced disease yet"
+    return None
+
+
+def _is_heme(patient: Patient) -> bool:
+    return bool(patient.cancer_code) and patient.ontology.is_heme(patient.cancer_code)
+
+
+def _first_course_only(patient: Patient) -> tuple[Truth, str] | None:
+    """Whether a solid tumour that came back after curative-intent treatment has had any
+    treatment for the recurrence: (False, why) when it has not, (None, why) when the case
+    does not say, None when the question does not arise.
+
+    A cancer staged without distant spread at diagnosis is treated with curative intent
+    ((neo)adjuvant therapy, chemoradiation, primary chemotherapy after debulking); when it
+    recurs, a standard first treatment for recurrent disease follows (NCCN, ESMO), so the
+    disease is not yet refractory to, or beyond, standard therapy. Entries marked adjuvant,
+    or a single systemic course, are that curative-intent treatment; a flat list of drugs
+    that may be one course or several leaves it open.
+    """
+    if _is_heme(patient) or not patient.extent["recurrent"] or not patient.prior_regimens:
+        return None
+    at_diagnosis = derive_extent(patient.stage_group, patient.stage_m, patient.stage_prefix,
+                                 patient.stage_t)
+    if at_diagnosis["metastatic"] is not False:
+        return None
+    systemic = [r for r in patient.prior_regimens if r.systemic]
+    if any(r.setting == "advanced" for r in systemic):
+        return None
+    fewest, most = lines_of_therapy(systemic)
+    given = ", ".join(r.text for r in systemic) or "local treatment"
+    if most <= 1 or all(r.setting == "adjuvant" for r in systemic):
+        return False, f"recurrence after curative-intent treatment ({given}) with none yet " \
+            "for the recurrence: standard treatment for recurrent disease lies ahead"
+    if fewest <= 1 or not patient.prior_complete:
+        return None, f"recurrence after curative-intent treatment; whether any of " \
+            f"{given} treated the recurrence is not stated"
     return None
 
 

@@ -125,6 +125,8 @@ _DISTANT = re.compile(
     rf"compatible)\s+with\s+metasta\w*)|\b{_METASTASIS}\s+(?:to|in|involving|within)\s+"
     rf"(?:the\s+)?(?:\w+\s+(?:and|,)\s+)?{_DISTANT_SITE}|"
     rf"\b(?:widely|diffusely)\s+metastatic\b|\bdistant\s+(?:spread|disease)\b|"
+    # "now metastatic recurrence", "distant relapse": the course has reached distant sites
+    rf"\b(?:metastatic|distant)\s+(?:recurrence|relapse|progression)\b|"
     rf"\bmetastatic\s+(?:[\w,/+-]+\s+){{0,4}}?(?:cancer|\w*carcinoma|melanoma|\w*sarcoma|"
     rf"nsclc|crc|disease|adenocarcinoma)\b|"
     # "pulmonary nodules (largest 1.4 cm) c/w mets", "metastatic dz", "metastatic LMS",
@@ -524,7 +526,7 @@ def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,
             continue  # a synoptic label ("Distant metastasis (pM):"), not "lesions (spine)"
         near = text[max(0, start - 150):max(line_end, end + 80)]  # OCR breaks sentences
         if regional_guard and _REGIONAL.search(near) and not re.search(
-                _DISTANT_SITE + r"|stage|M1", words, _I):
+                _DISTANT_SITE + r"|stage|M1|recurrence|relapse|progression", words, _I):
             continue  # "metastatic carcinoma in 2 of 14 lymph nodes": regional, not distant
         before = text[max(line_start, start - 60):start]
         if _UNASSESSED_AFTER.match(text[end:end + 40]):

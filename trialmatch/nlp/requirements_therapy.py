@@ -618,6 +618,8 @@ def _counted_span(text: str, line: Requirement) -> tuple[int, int] | None:
 # treatment not yet given is not in this population (oncologists reading these records
 # agree), and one treated line or more meets it. "No curative therapy" is not among them:
 # it describes incurable, not pretreated, disease.
+_REFRACTORY_SOLID = (r"\brefractory\s+(?:(?:advanced|metastatic|unresectable|locally|recurrent|and|"
+                     r"or|,|/)\s*){0,4}solid\s+(?:tumou?rs?|malignanc\w+|cancers?|neoplasms?)\b")
 _BEYOND_STANDARD = re.compile(
     r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|exhausted|"
     r"beyond)\b[^.;:]{0,60}?\b(?:standard|conventional)\b"
@@ -626,7 +628,9 @@ _BEYOND_STANDARD = re.compile(
     r"not\s+(?:available|appropriate|indicated|suitable|effective)|unavailable|ineffective|"
     r"do(?:es)?\s+not\s+exist)\b|"
     r"\bno\s+(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)[\s,]+"
-    r"(?:[\w-]+[\s,]+){0,3}?(?:therap(?:y|ies)|treatments?|options?|regimens?|care)\b", _I)
+    r"(?:[\w-]+[\s,]+){0,3}?(?:therap(?:y|ies)|treatments?|options?|regimens?|care)\b|"
+    # "Refractory advanced solid tumor": refractory to the therapy such tumours are given
+    + _REFRACTORY_SOLID, _I)
 
 
 _NOT_BEFORE = re.compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
@@ -634,7 +638,12 @@ _REFRACTORY_TO_STANDARD = re.compile(
     r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|beyond)\b"
     r"[^.;:]{0,60}?\b(?:standard|conventional|prior|previous)\b|"
     r"\b(?:standard|conventional)\b[^.;:]{0,80}?\b(?:failed|(?:is|are)\s+no\s+longer\s+"
-    r"effective|ineffective)\b", _I)
+    r"effective|ineffective)\b|" + _REFRACTORY_SOLID, _I)
+# "refractory to standard treatment(s) and for whom no standard therapy exists": both at
+# once, so one line given does not show it either.
+_AND_NO_STANDARD = re.compile(
+    r"\band\s+(?:(?:for\s+)?(?:whom|which)\s+|where\s+|there\s+(?:is|are)\s+)?no\s+"
+    r"(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)\b", _I)
 _PERIOPERATIVE = re.compile(r"\b(?:neo-?)?adjuvant\b", _I)
 _LOCAL_ALTERNATIVE = re.compile(r"\bor\b[^.;]{0,60}?\b(?:surg\w*|resect\w*|amenable)\b", _I)
 
@@ -652,7 +661,7 @@ def _beyond_standard_therapy(text: str) -> list[Requirement]:
         # surgery" lets an untreated patient in by another door.
         return []
     params: dict = {"min": 1, "max": None, "beyond_standard": True}
-    if not _REFRACTORY_TO_STANDARD.search(text):
+    if not _REFRACTORY_TO_STANDARD.search(text) or _AND_NO_STANDARD.search(text):
         # Only "no standard therapy exists", "exhausted all effective therapies": one line
         # given does not show that the standard ones are used up.
         params["exhausted"] = True
