@@ -835,7 +835,28 @@ def test_a_heading_naming_several_cohorts_is_no_cohort_to_join():
     verdict = evaluate_trial(trial, make_patient(prior_regimens=[]))
     assert verdict.verdict == "excluded"
     assert verdict.cohort in ("Group 1", "Group 2")
-    assert any(c.text == "ECOG >= 2" and c.cohort is None for c in verdict.criteria)
+    assert any(c.text == "ECOG >= 2" for c in verdict.deciding)
+
+
+def test_a_label_naming_several_cohorts_applies_to_each_of_them():
+    # "Cohorts A and B: advanced RCC" beside "Cohort C: well-differentiated NET": a patient
+    # with clear-cell RCC joins A (or B), and Cohort C's NET criterion does not fail her;
+    # "Cohort B only" exclusions apply to B alone.
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["LUAD"]), text="advanced LUAD",
+                  cohort="Cohorts A and B", position=1),
+        criterion("inclusion", req("prior_lines", min=None, max=0), text="treatment-naive",
+                  cohort="Cohort B", position=2),
+        criterion("inclusion", req("histology", histologies=["neuroendocrine tumor"]),
+                  text="well-differentiated NET", cohort="Cohort C", position=3),
+        criterion("exclusion", req("prior_lines", min=1, max=None), text="prior therapy",
+                  cohort="Cohort B only", position=4),
+    ], codes=("_SOLID",))
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict != "excluded"
+    assert verdict.cohort == "Cohort A"
+    assert [c.text for c in verdict.deciding if c.cohort] == ["advanced LUAD"]
+    assert not verdict.failing
 
 
 def test_an_exclusion_never_rules_out_the_absence_of_brain_metastases():

@@ -1555,11 +1555,13 @@ class TrialVerdict:
     criteria: list[CriterionResult]
     failing: list[CriterionResult] = field(default_factory=list)
     cohort: str | None = None
+    # The chosen cohort as (kind, name), which the labels of its criteria name.
+    cohort_key: tuple[str, str] | None = None
 
     @property
     def deciding(self) -> list[CriterionResult]:
         """The criteria that count: common ones plus the chosen cohort's."""
-        return [c for c in self.criteria if c.cohort is None or c.cohort == self.cohort]
+        return [c for c in self.criteria if _in_cohort(c.cohort, self.cohort_key)]
 
     @property
     def material_unknowns(self) -> list[CriterionResult]:
@@ -1858,6 +1860,38 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
 
 
 _SEVERAL_COHORTS = re.compile(r"\b(?:and|both|all|every)\b|&|,|\d\s*[-–]\s*\d", re.IGNORECASE)
+# A cohort label: its kind ("Cohorts A and B" -> cohort) and the names it lists ("A", "B";
+# "Phase II" -> 2; "Part A/B" -> A, B).
+_COHORT_KIND = re.compile(r"\b(cohort|arm|part|group|phase|stage|module|sub-?stud)", re.IGNORECASE)
+_COHORT_NAME = re.compile(r"(?<![\w-])(?:I{1,3}V?|IV)(?:[ab])?(?![\w-])|"
+                          r"(?<![\w-])(?:[A-Z]{1,2}\d{0,2}|\d{1,2}[A-Za-z]?)(?![\w-])")
+_ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4"}
+
+
+def cohort_scope(label: str) -> tuple[str, frozenset[str]]:
+    """The kind of a cohort label and the cohorts it names: ("cohort", {"A", "B"}) for
+    "Cohorts A and B", ("phase", {"2"}) for "PHASE II"; a label naming none ("Dose
+    escalation", "Expansion cohort") names itself."""
+    kind = _COHORT_KIND.search(label)
+    if kind is None:
+        return label.lower(), frozenset({label.lower()})
+    names = set()
+    for name in _COHORT_NAME.findall(label[kind.end():]):
+        roman = re.fullmatch(r"(I{1,3}V?|IV)([ab]?)", name)
+        names.add(_ROMAN[roman.group(1)] + roman.group(2).upper() if roman else name.upper())
+    family = kind.group(1).lower().replace("-", "")
+    return (family, frozenset(names)) if names else (label.lower(), frozenset({label.lower()}))
+
+
+def _in_cohort(label: str | None, choice: tuple[str, str] | None) -> bool:
+    """Whether criteria under `label` apply to a patient in cohort `choice` (common
+    criteria, label None, apply to all)."""
+    if label is None:
+        return True
+    if choice is None:
+        return False
+    family, names = cohort_scope(label)
+    return family == choice[0] and choice[1] in names
 
 
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
@@ -1866,32 +1900,40 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     codes = tuple(trial.oncotree_codes)
     results += for_another_disease([_criterion_result(c, patient, codes)
                                     for c in trial.criteria], trial)
-    # A heading that names several cohorts ("Exclusion criteria for Group 1 and 2", "All
-    # parts") speaks to all of them: its criteria are common.
-    results = [replace(r, cohort=None) if r.cohort is not None and
-               _SEVERAL_COHORTS.search(r.cohort) else r for r in results]
-    common = [r for r in results if r.cohort is None]
-    cohorts: dict[str, list[CriterionResult]] = {}
+    # A patient joins one cohort, through its inclusion criteria (a block of exclusions
+    # alone is no cohort to join: it applies to the cohorts it names, if one is chosen).
+    # A label may name several ("Cohorts A and B:"): its criteria apply to each of them.
+    choices: dict[tuple[str, str], str] = {}
     for r in results:
-        if r.cohort is not None:
-            cohorts.setdefault(r.cohort, []).append(r)
-    failing = [r for r in common if r.result == "not_met"]
+        if r.cohort is not None and r.kind == "inclusion":
+            family, names = cohort_scope(r.cohort)
+            for name in sorted(names):
+                single = len(names) == 1
+                shown = choices.get((family, name))
+                if shown is None or (single and cohort_scope(shown)[1] != {name}):
+                    choices[(family, name)] = r.cohort if single else \
+                        f"{family.capitalize()} {name}"
+    if not choices:
+        # A heading that names several cohorts ("Exclusion criteria for Group 1 and 2",
+        # "All parts") of a trial with no cohort to join speaks to everyone.
+        results = [replace(r, cohort=None) if r.cohort is not None and
+                   _SEVERAL_COHORTS.search(r.cohort) else r for r in results]
+    failing = [r for r in results if r.cohort is None and r.result == "not_met"]
     chosen = None
-    # A patient joins a cohort through its inclusion criteria; a block of exclusions alone
-    # is no cohort to join (it applies to the cohort of its name, if that one is chosen).
-    joinable = [name for name, rs in cohorts.items() if any(r.kind == "inclusion" for r in rs)]
-    if joinable:
-        # A patient joins one cohort: the trial fits when one cohort's criteria do.
-        ranked = sorted(joinable, key=lambda name: (
-            sum(r.result == "not_met" for r in cohorts[name]),
-            sum(r.material for r in cohorts[name]),
-            sum(r.result == "unknown" for r in cohorts[name]),
-        ))
-        chosen = ranked[0]
-        cohort_failing = [r for r in cohorts[chosen] if r.result == "not_met"]
-        if cohort_failing:
-            failing += cohort_failing
-    verdict_obj = TrialVerdict(trial.nct_id, "eligible", results, failing, chosen)
+    if choices:
+        # The trial fits when one cohort's criteria do: the one with fewest failing, then
+        # fewest material unknowns, then fewest unknowns.
+        def cost(choice: tuple[str, str]) -> tuple[int, int, int]:
+            rs = [r for r in results if r.cohort is not None and _in_cohort(r.cohort, choice)]
+            return (sum(r.result == "not_met" for r in rs), sum(r.material for r in rs),
+                    sum(r.result == "unknown" for r in rs))
+
+        key = min(choices, key=cost)
+        chosen = choices[key]
+        failing += [r for r in results if r.cohort is not None and r.result == "not_met" and
+                    _in_cohort(r.cohort, key)]
+    verdict_obj = TrialVerdict(trial.nct_id, "eligible", results, failing, chosen,
+                               key if choices else None)
     if failing:
         verdict_obj.verdict = "excluded"
     elif verdict_obj.material_unknowns:
