@@ -94,6 +94,12 @@ def _kind(text, criterion_kind, kind):
      [{"min": 1, "max": None, "beyond_standard": True}]),
     # "refractory" alone before the tumour is refractory to its standard therapy; "and for
     # whom no standard therapy exists" asks for both, so one line does not show it
+    # "no prior therapy" filed under exclusions: having had it is what excludes
+    ("exclusion", "Prior systemic therapy directed at advanced RCC is not allowed for patients "
+                  "enrolled to Cohort B (treatment-naive group).", "prior_lines",
+     [{"min": 1, "max": None}]),
+    ("exclusion", "Patients must have had no prior systemic therapy for the current cancer "
+                  "diagnosis", "prior_lines", [{"min": 1, "max": None}]),
     ("inclusion", "Refractory advanced solid tumor", "prior_lines",
      [{"min": 1, "max": None, "beyond_standard": True}]),
     ("inclusion", "Tumors must be refractory to or not a candidate for current standard "

@@ -183,3 +183,15 @@ def test_the_title_states_the_population_its_criteria_leave_out():
     # MMR-p is mismatch-repair proficient, never a dMMR requirement
     assert all(k != "biomarker" for k, _ in title_requirements(
         "Vaccine for Patients With Stage IV MMR-p Colorectal Cancer"))
+
+
+def test_a_criterion_naming_its_own_cohort_belongs_to_it():
+    criteria = split_criteria(
+        "Inclusion Criteria:\n"
+        "- At least 2 lines of prior therapy (Part 1 only)\n"
+        "- No prior chemotherapy (for phase II part)\n"
+        "- ER-positive (Group 1) or triple-negative (Group 2) breast cancer\n"
+        "Exclusion Criteria:\n"
+        "- Prior systemic therapy for advanced RCC is not allowed for patients enrolled to "
+        "Cohort B (treatment-naive group).\n")
+    assert [c.cohort for c in criteria] == ["Part 1", "Phase II", None, "Cohort B"]

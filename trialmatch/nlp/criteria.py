@@ -28,7 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.23"
+PARSER_VERSION = "criteria-3.24"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -121,6 +121,29 @@ def _cohort_label(text: str) -> tuple[str | None, int]:
     if len(label) < 3:
         return None, 0
     return label[0].upper() + label[1:], match.end()
+
+
+# A criterion scoped to one cohort in its own words: "... is not allowed for patients
+# enrolled to Cohort B", "(Phase Ib patients only)", "(for phase II part)".
+_COHORT_NAME = r"(?:[A-Z]{1,2}\d{0,2}|\d{1,2}[A-Za-z]?|I{1,3}V?[ab]?)"
+_COHORT_WITHIN = re.compile(
+    rf"\((?:for\s+(?:the\s+)?)?(?P<a>cohort|arm|part|group|phase)\s+(?P<an>{_COHORT_NAME})"
+    r"(?:\s+(?:patients|participants|subjects|part|portion))?(?:\s+only)?\)|"
+    r"\bfor\s+(?:patients|participants|subjects)\s+(?:enrolled|randomi[sz]ed|assigned|treated)"
+    rf"\s+(?:to|in|into|on)\s+(?:the\s+)?(?P<b>cohort|arm|part|group)\s+(?P<bn>{_COHORT_NAME})"
+    r"\b", re.IGNORECASE)
+
+
+def _cohort_named_within(text: str) -> str | None:
+    """The one cohort a criterion names as its scope (see `_COHORT_WITHIN`), or None."""
+    labels = set()
+    for match in _COHORT_WITHIN.finditer(text):
+        kind, name = (match.group("a"), match.group("an")) if match.group("a") else \
+            (match.group("b"), match.group("bn"))
+        roman = re.fullmatch(r"([iv]+)([ab]?)", name, re.IGNORECASE)
+        name = roman.group(1).upper() + roman.group(2).lower() if roman else name.upper()
+        labels.add(f"{kind.capitalize()} {name}")
+    return labels.pop() if len(labels) == 1 else None
 
 
 def _is_label_only(text: str) -> bool:
@@ -295,7 +318,7 @@ def split_pieces(text: str) -> list[CriterionPiece]:
             continue
         criterion = EligibilityCriterion(
             kind=node.kind, text=node.text, position=0, start=node.start, end=node.end,
-            cohort=node.cohort)
+            cohort=node.cohort or _cohort_named_within(node.text))
         pieces.append(CriterionPiece(criterion, _context(node), lead_in=node.is_lead_in))
     for position, piece in enumerate(pieces):
         piece.criterion.position = position

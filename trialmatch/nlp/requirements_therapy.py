@@ -4,6 +4,7 @@ of prior lines of therapy. Drug and class names come from trialmatch.nlp.drugs."
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from trialmatch.models import Requirement
@@ -581,6 +582,12 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         left, right = clause_bounds(text, lines[0].start, lines[0].end)
         sentence = text[left:right]
         if not (_is_washout(sentence) and lines[0].params.get("max") == 0):
+            if criterion_kind == "exclusion" and lines[0].params == {"min": None, "max": 0} \
+                    and _PRIOR.search(sentence):
+                # "Prior systemic therapy for advanced RCC is not allowed", "must have had
+                # no prior systemic therapy" under an exclusion header: what excludes is
+                # having had it.
+                lines = [replace(lines[0], params={"min": 1, "max": None})] + lines[1:]
             out += lines
     elif not out:
         out += _generic_prior(text, criterion_kind)
@@ -633,6 +640,7 @@ _BEYOND_STANDARD = re.compile(
     + _REFRACTORY_SOLID, _I)
 
 
+_PRIOR = re.compile(r"\b(?:prior|previous|previously)\b", _I)
 _NOT_BEFORE = re.compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
 _REFRACTORY_TO_STANDARD = re.compile(
     r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|beyond)\b"
