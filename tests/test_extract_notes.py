@@ -497,3 +497,31 @@ def test_ocr_zeros_inside_words_are_repaired(text, expected):
 ])
 def test_a_stated_primary_decides_the_organ(text, code):
     assert extract([text]).cancer_type.code == code
+
+
+# Reports written apart from the rules (bench/extract_written.py, issue 16): kinds of
+# reading a pathologist expects, each in its general form.
+@pytest.mark.parametrize("text, code, group", [
+    # a stage the report denies is not its stage
+    ("Cervix, radical hysterectomy: invasive squamous cell carcinoma, depth 6 mm.\n"
+     "FIGO 2018 Stage: IB1\nCOMMENT: Depth exceeds 5 mm, so this is not stage IA.",
+     "CESC", "IB1"),
+    # a parenthetical aside does not end a negation's reach
+    ("Lymph node, excision: reactive follicular hyperplasia.\nCOMMENT: There is no support "
+     "for follicular lymphoma (BCL2-negative germinal centres, polytypic CD10+ B cells) or "
+     "for Hodgkin lymphoma.", None, None),
+    # an amended report's revised diagnosis replaces the original one
+    ("ORIGINAL DIAGNOSIS (2025-10-14):\nLymph node: DIFFUSE LARGE B-CELL LYMPHOMA, germinal "
+     "center B-cell type.\n\nADDENDUM #1 (2025-10-20) - FISH RESULTS:\nREVISED DIAGNOSIS:\n"
+     "- HIGH-GRADE B-CELL LYMPHOMA WITH MYC AND BCL2 REARRANGEMENTS (WHO 5th ed. "
+     "DLBCL/HGBL-MYC/BCL2).\n- The original diagnosis of diffuse large B-cell lymphoma, NOS "
+     "is superseded.", "HGBCLMYCBCL2", None),
+    # the WHO type stays when another system's name follows in brackets
+    ("Stomach, distal gastrectomy: adenocarcinoma, tubular type (Lauren intestinal type), "
+     "moderately differentiated.", "TSTAD", None),
+    ("Colon, sigmoid, resection: adenocarcinoma, tubular type.", "COAD", None),
+])
+def test_report_reading_rules(text, code, group):
+    profile = extract([text]).to_dict()
+    assert (profile["cancer_type"] or {}).get("code") == code
+    assert (profile["stage"] or {}).get("group") == group

@@ -200,6 +200,16 @@ _SUBTYPE_TAIL = re.compile(
 )
 
 
+def _narrower(vocab: Any, key: str, than: str) -> bool:
+    """Whether histology `key` lies below `than` in the histology tree."""
+    entry = vocab.histology(key)
+    while entry is not None and entry.broader:
+        if entry.broader == than:
+            return True
+        entry = vocab.histology(entry.broader)
+    return False
+
+
 def _subtype_words(text: str, end: int, clause_end: int) -> str | None:
     """"Renal cell carcinoma, clear cell type" -> "clear cell": a subtype written after the
     type, in the words a pathologist uses (type, subtype, variant)."""
@@ -511,8 +521,10 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         clause = clause_of(clauses, hist.start)
         subtype = _subtype_words(text, hist.end, clause[1])
         if subtype:
+            # Only a narrower histology: "adenocarcinoma, tubular type (Lauren intestinal
+            # type)" stays tubular (WHO) rather than turning into the other system's name.
             refined = [h for h in vocab.find_histologies(f"{subtype} {hist.text}")
-                       if h.key != hist.key]
+                       if h.key != hist.key and _narrower(vocab, h.key, hist.key)]
             if refined:
                 hist = type(hist)(refined[0].key, hist.start, hist.end, hist.text, hist.exact)
         metastatic = bool(_METASTATIC.search(text[max(clause[0], hist.start - 40) : hist.start]))

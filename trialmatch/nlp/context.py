@@ -135,6 +135,9 @@ def clause_of(spans: list[tuple[int, int]], offset: int) -> tuple[int, int]:
     return (offset, offset)
 
 
+_ASIDE = re.compile(r"\([^()]{0,200}\)")
+
+
 @dataclass(frozen=True)
 class MentionContext:
     """What the words around a mention say about it."""
@@ -156,7 +159,9 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     terminators = list(cues.terminators.finditer(before))
     if terminators:
         before = before[terminators[-1].end() :]
-    before = before[-80:]
+    # A parenthetical aside does not end a cue's reach: "no support for follicular lymphoma
+    # (BCL2-negative germinal centres, polytypic CD10+ B cells) or for Hodgkin lymphoma".
+    before = _ASIDE.sub(" ", before)[-80:]
     after = text[end : clause[1]][:60]
     after_terms = cues.terminators.search(after)
     if after_terms:

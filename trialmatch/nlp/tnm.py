@@ -264,11 +264,18 @@ def _historical(text: str, start: int, end: int) -> bool:
                 or _HISTORICAL_BEFORE.search(before))
 
 
+# A stage the text denies ("this is not stage IA", "rather than stage II").
+_NOT_THIS_STAGE = re.compile(r"(?i)\b(?:not|no\s+longer|rather\s+than|instead\s+of)\s+"
+                             r"(?:an?\s+|the\s+)?(?:FIGO\s+|AJCC\s+)?$")
+
+
 def find_stage_groups(text: str) -> list[StageGroupMention]:
     """Every written stage group ("stage IIIA", "Stage 4", "FIGO stage IB1"), in order."""
     mentions: list[StageGroupMention] = []
     figo_spans: list[tuple[int, int]] = []
     for match in _FIGO.finditer(text):
+        if _NOT_THIS_STAGE.search(text[max(0, match.start() - 30):match.start()]):
+            continue
         roman = match.group("g") or match.group("g2")
         suffix = match.group("s") or match.group("s2") or ""
         group = normalise_stage_group(roman + suffix)
@@ -280,6 +287,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
     for match in _STAGE_GROUP.finditer(text):
         if any(s <= match.start() < e or match.start() <= s < match.end() for s, e in figo_spans):
             continue
+        if _NOT_THIS_STAGE.search(text[max(0, match.start() - 30):match.start()]):
+            continue  # "so this is not stage IA despite small size"
         group = normalise_stage_group((match.group("g") or match.group("g3")) +
                                       (match.group("s") or match.group("s3") or ""))
         if group:
