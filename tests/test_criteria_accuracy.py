@@ -100,6 +100,14 @@ def _kind(text, criterion_kind, kind):
      [{"min": 1, "max": None}]),
     ("exclusion", "Patients must have had no prior systemic therapy for the current cancer "
                   "diagnosis", "prior_lines", [{"min": 1, "max": None}]),
+    # an event on a drug excludes under an exclusion, not the drug's receipt; in an
+    # inclusion intolerance says the drug was given
+    ("exclusion", "History of dasatinib intolerance", "prior_therapy", []),
+    ("exclusion", "≥Level 3 AE related to anti-PD-1/PD-L1", "prior_therapy", []),
+    ("exclusion", "Documented evidence of prior ribociclib dose reduction due to safety "
+                  "reasons either in adjuvant setting or for advanced disease.", "extent", []),
+    ("inclusion", "Resistant or intolerant to prior imatinib", "prior_therapy",
+     [{"received": True, "drugs": ["imatinib"], "classes": []}]),
     ("inclusion", "Refractory advanced solid tumor", "prior_lines",
      [{"min": 1, "max": None, "beyond_standard": True}]),
     ("inclusion", "Tumors must be refractory to or not a candidate for current standard "

@@ -92,6 +92,9 @@ _WORD = re.compile(r"[^\W_]+")
 # out and why, what counts as a line); read as requirements they state the opposite.
 _NOTE = re.compile(r"\W*notes?\s*[:\-]", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
+# "either in the adjuvant setting or for advanced disease": settings of a therapy, listed.
+_SETTING_LIST = re.compile(r"\b(?:neo-?)?adjuvant(?:\s+setting)?\s*(?:,|or|and|and/or)\s+"
+                           r"(?:for|in)\s+(?:the\s+)?$", re.IGNORECASE)
 _THERAPY_SETTING = re.compile(
     r"\b(?:therap(?:y|ies)|treatments?|regimens?|lines?|chemotherap(?:y|ies)|chemoradiation|"
     r"chemoradiotherapy|radiotherapy|radiation|surgery|resection|agents?|inhibitors?|"
@@ -574,7 +577,8 @@ def _drop_therapy_settings(requirements: list[Requirement], text: str) -> list[R
     for r in settings:
         chained = bool(dropped) and dropped[-1].end <= r.start and bool(
             _LIST_GAP.fullmatch(text[dropped[-1].end:r.start]))
-        if chained or _THERAPY_SETTING.search(text[max(0, r.start - 60):r.start]):
+        if chained or _THERAPY_SETTING.search(text[max(0, r.start - 60):r.start]) or \
+                _SETTING_LIST.search(text[max(0, r.start - 60):r.start]):
             dropped.append(r)
     return [r for r in requirements if not any(r is d for d in dropped)]
 

@@ -97,6 +97,12 @@ _ANY_INCLUSION = re.compile(rf"{_EXAMPLES.pattern}|\binclud(?:ing|es?)\b|\bi\.\s
 # The case-insensitive patterns that run on most criteria, folded (see `Folded`: same
 # matches, scanned case-sensitively over the lower-cased text, which is much faster).
 _NOT_HISTORY_F = Folded(_NOT_HISTORY)
+# Under an exclusion, an event on a drug (intolerance, an immune-related or other adverse
+# event, a dose reduction) is what excludes, not its receipt; in an inclusion ("resistant or
+# intolerant to imatinib", "ribociclib dose reduction for safety") it says the drug was given.
+_INTOLERANCE = re.compile(r"\bintoleran(?:ce|t|cy)\b|(?-i:\b(?:ir)?AEs?\b)|immune[\s-]related|"
+                          r"\bdose\s+reductions?\b|\badverse\s+\w+\s+(?:events?|reactions?)",
+                          _I)
 _WASHOUT_F = Folded(_WASHOUT, ("day", "week", "wk", "month", "year", "half-li", "time"))
 _PROGRESSION_WINDOW_F = Folded(_PROGRESSION_WINDOW)
 _PRIOR_CUE_F = Folded(_PRIOR_CUE)
@@ -508,6 +514,8 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
                              text.rfind("\n", 0, mention.start)) + 1
         if _NOT_HISTORY_F.search(text[sentence_start:right]) or _is_washout(sentence):
             continue
+        if criterion_kind == "exclusion" and _INTOLERANCE.search(text[sentence_start:right]):
+            continue  # "history of dasatinib intolerance": an event on it, not its receipt
         if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
                 text[max(0, mention.start - 25):mention.start]) or _CONCURRENT_BEFORE.search(
                 text[max(0, mention.start - 30):mention.start]) or _EXCEPTION_BEFORE.search(
