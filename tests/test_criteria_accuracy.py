@@ -758,3 +758,19 @@ def test_localized_disease_is_not_metastatic(text, expected):
     found = [(r.params["extent"], r.params.get("negated", False))
              for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
     assert found == expected
+
+
+@pytest.mark.parametrize("text, exception", [
+    ("Have previously received systemic anti-tumor treatment other than EGFR-TKI for "
+     "advanced non-squamous NSCLC.", {"drugs": [], "classes": ["EGFR TKI"], "adjuvant": False}),
+    ("Prior treatment with checkpoint inhibitors, other than durvalumab or pembrolizumab",
+     {"drugs": ["durvalumab", "pembrolizumab"], "classes": [], "adjuvant": False}),
+    # the setting is the exception, not the class named again with it; what follows the
+    # parenthesis is no exception
+    ("Prior treatment with chemotherapy (except for (neo)adjuvant chemotherapy), fulvestrant.",
+     {"drugs": [], "classes": [], "adjuvant": True}),
+])
+def test_what_a_therapy_exclusion_excepts(text, exception):
+    found = [r for r in parse_criterion(text, "exclusion")
+             if r.kind in ("prior_therapy", "prior_lines")]
+    assert found and found[0].params["except"] == exception

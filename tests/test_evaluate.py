@@ -749,6 +749,28 @@ def test_recurrence_after_curative_treatment_is_not_yet_beyond_standard_therapy(
     assert evaluate_requirement(BEYOND_STANDARD, de_novo).truth is True
 
 
+def test_regimens_a_requirement_excepts_do_not_count():
+    # "systemic anti-tumor treatment other than EGFR-TKI" (exclusion)
+    osimertinib = PriorTherapy("osimertinib", frozenset({"osimertinib"}),
+                               frozenset({"egfr tki", "tyrosine kinase inhibitor"}), True, None,
+                               False)
+    other_than_tki = Requirement("prior_lines", {"min": 1, "max": None, "except": {
+        "drugs": [], "classes": ["EGFR TKI"], "adjuvant": False}}, "criterion words")
+    assert evaluate_requirement(other_than_tki, make_patient(
+        prior_regimens=[osimertinib])).truth is False
+    assert evaluate_requirement(other_than_tki, make_patient(
+        prior_regimens=[osimertinib] + FLAT_LIST)).truth is True
+    # "chemotherapy (except adjuvant chemotherapy)"
+    adjuvant = PriorTherapy("carboplatin + paclitaxel (adjuvant)",
+                            frozenset({"carboplatin", "paclitaxel"}),
+                            frozenset({"chemotherapy"}), True, "adjuvant", True)
+    chemo = Requirement("prior_therapy", {"received": True, "drugs": [],
+                                          "classes": ["chemotherapy"], "except": {
+                                              "drugs": [], "classes": [], "adjuvant": True}},
+                        "criterion words")
+    assert evaluate_requirement(chemo, make_patient(prior_regimens=[adjuvant])).truth is False
+
+
 # --------------------------------------------------------------------------- extent now
 
 

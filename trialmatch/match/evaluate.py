@@ -89,6 +89,15 @@ class PriorTherapy:
     systemic: bool  # counts as a line of therapy (surgery and radiation do not)
     setting: str | None  # "adjuvant" (incl. neoadjuvant, perioperative), "advanced" or None
     combination: bool  # names several drugs: one entry is one regimen
+    # Each drug's own classes, where the regimen has several drugs (else `classes`).
+    drug_classes: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def classes_of(self, drug: str) -> frozenset[str]:
+        """The classes of one drug of the regimen."""
+        for name, classes in self.drug_classes:
+            if name == drug:
+                return classes
+        return self.classes if len(self.drugs) <= 1 else frozenset()
 
 
 # Classes of local treatment: not lines of systemic therapy (drugs.json class names).
@@ -134,8 +143,10 @@ def read_prior_therapy(entry: str, reader: TherapyReader) -> PriorTherapy:
     setting = ("adjuvant" if _ADJUVANT_SETTING.search(entry) else
                "advanced" if _ADVANCED_SETTING.search(entry) else None)
     combination = len(drugs) > 1 or bool(_COMBINATION.search(entry))
+    drug_classes = tuple((drug, frozenset(c.lower() for c in reader(drug)[1]))
+                         for drug in sorted(drugs)) if len(drugs) > 1 else ()
     return PriorTherapy(entry, frozenset(drugs), frozenset(classes), systemic, setting,
-                        combination)
+                        combination, drug_classes)
 
 
 def lines_of_therapy(regimens: list[PriorTherapy]) -> tuple[int, int]:
@@ -500,6 +511,8 @@ def evaluate_requirement(req: Requirement, patient: Patient) -> RequirementResul
     if check is None:
         truth, reason, evidence = None, f"unrecognised requirement '{req.kind}'; needs review", ""
     else:
+        if params.get("except") and req.kind in ("prior_therapy", "prior_lines"):
+            patient = _excepting(patient, params["except"])
         truth, reason, evidence = check(params, patient)
     if params.get("negated"):
         # "No distant metastases", "not pregnant": the criterion states the opposite fact.
@@ -509,6 +522,30 @@ def evaluate_requirement(req: Requirement, patient: Patient) -> RequirementResul
 
 
 Check = tuple[Truth, str, str]
+
+
+def _excepting(patient: Patient, exception: dict) -> Patient:
+    """The patient as a requirement with exceptions sees them: without the regimens it
+    excepts ("other than EGFR-TKI", "except adjuvant chemotherapy"). A regimen is excepted
+    when it was given in an excepted setting or when every drug in it is excepted by name
+    or class."""
+    if not patient.prior_regimens:
+        return patient
+    drugs = {str(d).lower() for d in exception.get("drugs") or []}
+    classes = {str(c).lower() for c in exception.get("classes") or []}
+
+    def excepted(regimen: PriorTherapy) -> bool:
+        if exception.get("adjuvant") and regimen.setting == "adjuvant":
+            return True
+        if not regimen.drugs or not (drugs or classes):
+            return False
+        return all(drug in drugs or bool(regimen.classes_of(drug) & classes)
+                   for drug in regimen.drugs)
+
+    kept = [r for r in patient.prior_regimens if not excepted(r)]
+    if len(kept) == len(patient.prior_regimens):
+        return patient
+    return replace(patient, prior_regimens=kept, memo={})
 
 
 def _check_cancer_type(params: dict, patient: Patient) -> Check:

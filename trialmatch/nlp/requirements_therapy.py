@@ -482,6 +482,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         class_spans = {(m.start, m.end) for m in classes}
         mentions = sorted(classes + _find_drugs(text), key=lambda m: (m.start, -m.end))
     kept: list[DrugMention] = []
+    excepted: list[DrugMention] = []
     for mention in mentions:
         if kept and mention.start < kept[-1].end:
             continue
@@ -516,10 +517,15 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         if criterion_kind == "exclusion" and _INTOLERANCE.search(text[sentence_start:right]):
             continue  # "history of dasatinib intolerance": an event on it, not its receipt
+        exception = _EXCEPTION_BEFORE.search(text[sentence_start:mention.start])
+        if exception and _exception_before(text, sentence_start, mention.start):
+            # "other than EGFR-TKI", "except durvalumab": what the requirement leaves out.
+            # (Mentions after an exception's closing parenthesis are skipped as before, but
+            # are no exception: "(except for adjuvant chemotherapy), fulvestrant".)
+            excepted.append(mention)
         if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
                 text[max(0, mention.start - 25):mention.start]) or _CONCURRENT_BEFORE.search(
-                text[max(0, mention.start - 30):mention.start]) or _EXCEPTION_BEFORE.search(
-                text[sentence_start:mention.start]):
+                text[max(0, mention.start - 30):mention.start]) or exception:
             continue  # "radiation pneumonitis", "requiring steroids": not a treatment history
         if not _has_prior_cue(text, mention):
             continue
@@ -601,7 +607,69 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         out += _generic_prior(text, criterion_kind)
         if not out and criterion_kind == "inclusion":
             out += _beyond_standard_therapy(text)
+    out = _with_exceptions(out, text, excepted, class_spans)
     return sorted(out, key=lambda r: r.start)
+
+
+_EXCEPT_CUE = re.compile(r"\b(?:except(?:\s+for)?|excluding|other\s+than|with\s+the\s+exception"
+                         r"\s+of|apart\s+from|besides)\b", _I)
+
+
+def _exception_before(text: str, start: int, position: int) -> re.Match[str] | None:
+    """The exception cue ("except", "other than") whose reach covers `position`: to the end
+    of the sentence, or of its parenthesis when the cue stands inside one ("chemotherapy
+    (except for adjuvant chemotherapy), fulvestrant": fulvestrant is no exception)."""
+    cue = _EXCEPTION_BEFORE.search(text[start:position])
+    if cue is None or cue.group().lower().startswith("unless"):
+        return None
+    cue_at = start + cue.start()
+    opened = text.rfind("(", start, cue_at)
+    if opened != -1 and text.find(")", opened, cue_at) == -1 and \
+            text.find(")", cue_at, position) != -1:
+        return None
+    return cue
+
+
+def _with_exceptions(found: list[Requirement], text: str, excepted: list[DrugMention],
+                     class_spans: set[tuple[int, int]]) -> list[Requirement]:
+    """Therapy received, less what the criterion excepts: "systemic therapy other than
+    EGFR-TKI", "checkpoint inhibitors other than durvalumab or pembrolizumab", "chemotherapy
+    (except for neoadjuvant/adjuvant chemotherapy)". The exception goes into the
+    requirement's `except` ({"drugs", "classes", "adjuvant"}); the patient's regimens it
+    covers do not count for it."""
+    cue = _EXCEPT_CUE.search(text)
+    if cue is None:
+        return found
+    end = SENTENCE_END.search(text, cue.end())
+    stop = end.start() if end else len(text)
+    opened = text.rfind("(", 0, cue.start())
+    if opened != -1 and text.find(")", opened, cue.start()) == -1:
+        # an exception inside a parenthesis reaches to its close
+        depth = 1
+        for index in range(cue.end(), stop):
+            depth += {"(": 1, ")": -1}.get(text[index], 0)
+            if depth == 0:
+                stop = index
+                break
+    span = text[cue.start():stop]
+    drugs = sorted({m.key for m in excepted if (m.start, m.end) not in class_spans})
+    classes = sorted({m.key for m in excepted if (m.start, m.end) in class_spans})
+    adjuvant = bool(_PERIOPERATIVE.search(span))
+    if not (drugs or classes or adjuvant):
+        return found
+    out = []
+    for r in found:
+        if r.start < cue.start() and ((r.kind == "prior_therapy" and r.params.get("received"))
+                                      or (r.kind == "prior_lines" and r.params.get("min"))):
+            # "chemotherapy (except adjuvant chemotherapy)": the setting is the exception,
+            # the class named again with it is not.
+            own = set(r.params.get("classes") or []) if adjuvant else set()
+            kept = [c for c in classes if c not in own]
+            if drugs or kept or adjuvant:
+                r = replace(r, params={**r.params, "except": {
+                    "drugs": drugs, "classes": kept, "adjuvant": adjuvant}})
+        out.append(r)
+    return out
 
 
 def _counted_span(text: str, line: Requirement) -> tuple[int, int] | None:
