@@ -1037,3 +1037,22 @@ def test_a_marker_line_open_to_any_histology_is_one_population_of_a_disease_list
     colon = make_patient(cancer_code="COAD", cancer_name="Colon Adenocarcinoma",
                          histology="adenocarcinoma", primary_site="colon", biomarkers=mss)
     assert evaluate_trial(trial, colon).verdict == "excluded"
+
+
+def test_a_stage_and_an_extent_joined_by_or_across_other_words_are_alternatives():
+    text = ("stage IIIB/IIIC NSCLC that is unresectable and not fit for radical concurrent "
+            "chemoradiotherapy, or metastatic non-squamous NSCLC (IV)")
+    stage = Requirement("stage", {"groups": ["IIIB", "IIIC"]}, "stage IIIB/IIIC", 0, 15)
+    unresectable = Requirement("extent", {"extent": "unresectable"}, "unresectable", 30, 42)
+    metastatic = Requirement("extent", {"extent": "metastatic"}, "metastatic", 100, 110)
+    c = criterion("inclusion", stage, unresectable, metastatic, text=text)
+    assert evaluate_criterion(c, make_patient()).result == "met"  # stage IV, M1a
+    # A lead-in and its list: the list's "or" joins its items only.
+    listed = ("after surgical resection, and belongs to one of the following:\n"
+              "  * Stage III, or\n  * Stage IIB")
+    resected = Requirement("extent", {"extent": "resected"}, "after surgical resection", 0, 24)
+    groups = [Requirement("stage", {"groups": ["III"]}, "Stage III", 68, 77),
+              Requirement("stage", {"groups": ["IIB"]}, "Stage IIB", 86, 95)]
+    c = criterion("inclusion", resected, *groups, text=listed)
+    unresected = make_patient(stage_group="IIIA", stage_m="M0", stage_prefix="c")
+    assert evaluate_criterion(c, unresected).result != "met"

@@ -1446,6 +1446,9 @@ def _one_phenotype(first: Requirement, second: Requirement, text: str) -> bool:
 # extent ("locoregionally recurrent disease ..., or stage IV disease").
 _ALTERNATIVE_FAMILIES = ({"cancer_type", "histology", "primary_site"}, {"stage", "extent"})
 _OR = re.compile(r"\bor\b|/", re.IGNORECASE)
+# A lead-in and its list ("after resection ..., one of the following:\n * Stage III, or"):
+# the list's "or" joins its items, not the lead-in's words with them.
+_LIST_BELOW = re.compile(r":\s*\n|\n\s*[*•-]")
 
 
 def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]:
@@ -1462,8 +1465,16 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
     for family in _ALTERNATIVE_FAMILIES:
         members = sorted((r.start, r.end, r.kind) for r in requirements if r.kind in family)
         joined: set[str] = set()
-        for (_, end, kind), (start, _, other) in zip(members, members[1:], strict=False):
-            if kind != other and 0 <= end <= start <= len(text) and _OR.search(text[end:start]):
+        for index, (start, _, other) in enumerate(members):
+            # The nearest earlier member of another kind: "stage IIIB/IIIC NSCLC that is
+            # unresectable ..., or metastatic NSCLC" joins the stage and "metastatic" across
+            # the "unresectable" between them.
+            before = [(end, kind) for _, end, kind in members[:index] if kind != other]
+            if not before:
+                continue
+            end, kind = before[-1]
+            if 0 <= end <= start <= len(text) and _OR.search(text[end:start]) and \
+                    not _LIST_BELOW.search(text[end:start]):
                 joined |= {kind, other}
         if len(joined) > 1:
             name = "+".join(sorted(joined))
