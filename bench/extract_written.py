@@ -2,7 +2,7 @@
 
     python bench/extract_written.py [--data PATH] [--errors]
 
-Data: bench/pathology/written.jsonl, 72 reports written for this bench by pathologist
+Data: bench/pathology/written.jsonl, 112 reports written for this bench by pathologist
 helpers who never saw trialmatch's code or output (styles: synoptic CAP resections, short
 biopsies, cytology, haematopathology with flow cytometry, outside consultations, UK RCPath
 datasets, OCR damage; traps: negated neuroendocrine words, incidental second tumours,
@@ -82,6 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--errors", action="store_true", help="list the dev half's misses")
+    parser.add_argument("--half", choices=("dev", "held-out", "both"), default="both",
+                        help="which half to print (tune on dev; run held-out before resolving)")
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"bench/extract_written.py: no data at {args.data} (use --data)")
@@ -90,7 +92,7 @@ def main() -> None:
     vocab = get_vocabulary()
     profiles = [extract([row["text"]]).to_dict() for row in rows]
     print(f"reports: {len(rows)} ({args.data.name})")
-    for half in ("dev", "held-out"):
+    for half in ("dev", "held-out") if args.half == "both" else (args.half,):
         chosen = [(r, p) for r, p in zip(rows, profiles, strict=True) if half_of(r["id"]) == half]
         scores = score([r for r, _ in chosen], [p for _, p in chosen], vocab)
         print(f"\n== {half} half: {len(chosen)} reports")

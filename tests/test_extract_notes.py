@@ -520,6 +520,19 @@ def test_a_stated_primary_decides_the_organ(text, code):
     ("Stomach, distal gastrectomy: adenocarcinoma, tubular type (Lauren intestinal type), "
      "moderately differentiated.", "TSTAD", None),
     ("Colon, sigmoid, resection: adenocarcinoma, tubular type.", "COAD", None),
+    # OCR's zero for O in a short capitals word; a TNM run keeps its digits
+    ("Lymph node, excision: reactive hyperplasia.\n - NEGATIVE F0R LYMPHOMA.", None, None),
+    ("Right upper lobe lobectomy: adenocarcinoma, T2N1M0, stage IIB.", "LUAD", "IIB"),
+    # a query is no diagnosis
+    ("Clinical: 6 weeks of cervical lymphadenopathy. ?lymphoma.\nDIAGNOSIS: reactive "
+     "lymphadenopathy.", None, None),
+    # IASLC small-biopsy terms: non-small cell carcinoma is lung's
+    ("Lymph node station 4R, EBUS-FNA: POSITIVE FOR MALIGNANT CELLS. Non-small cell "
+     "carcinoma, favour adenocarcinoma.", "NSCLC", None),
+    # a CNS5 integrated diagnosis in an amended report; the original kept "for the record"
+    ("AMENDED INTEGRATED DIAGNOSIS:\n  Astrocytoma, IDH-mutant, CNS WHO grade 4\n\n"
+     "ORIGINAL DIAGNOSIS (2025-09-26), retained for the record:\n  High-grade astrocytic "
+     "glioma, consistent with glioblastoma.", "ASTR4", None),
 ])
 def test_report_reading_rules(text, code, group):
     profile = extract([text]).to_dict()

@@ -136,6 +136,8 @@ def clause_of(spans: list[tuple[int, int]], offset: int) -> tuple[int, int]:
 
 
 _ASIDE = re.compile(r"\([^()]{0,200}\)")
+# "?lymphoma", "? recurrence": a query written right before the term.
+_QUERY = re.compile(r"\?\s*$")
 
 
 @dataclass(frozen=True)
@@ -167,15 +169,15 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     if after_terms:
         after = after[: after_terms.start()]
     negated = bool(cues.negation_pre.search(before)) or bool(
-        cues.negation_post.match(after.lstrip(" ,:-")) or
+        cues.negation_post.match(after.lstrip(" ,:-\"'”’)")) or
         re.match(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+(?:identified|seen|present)"
                  r"|absent|negative)", after))
     return MentionContext(
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
         # post-triggers), up to the clause end.
-        hypothetical=bool(cues.hypothetical_pre.search(before))
-        or bool(cues.hypothetical_post.match(after.lstrip(" ,:-"))),
+        hypothetical=bool(cues.hypothetical_pre.search(before) or _QUERY.search(before))
+        or bool(cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)"))),
         historical=bool(cues.historical_pre.search(before)),
         incidental=bool(cues.incidental_pre.search(before)),
     )

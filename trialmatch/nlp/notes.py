@@ -190,14 +190,23 @@ _CAPS_WORD = re.compile(r"\b[A-Z0-9l]*[A-Z][A-Z0-9l]*\b")
 _LOWER_L_START = re.compile(r"(?<![A-Za-z0-9])l(?=[bcdfghjkmnpqrstvwxz][a-z]{2,})")
 
 
+# A TNM category run together ("T1N0M0", "T2N1M0"): its digits are no OCR damage.
+_TNM_RUN = re.compile(r"(?:[TNM](?:[0-4X]|is)[a-dA-D]?\d?|[cpyr])+")
+
+
 def _repair_caps(match: re.Match[str]) -> str:
     word = match.group(0)
-    if sum(ch.isupper() for ch in word) < 3 or not any(ch in "l01" for ch in word):
+    if len(word) < 3 or sum(ch.isupper() for ch in word) < 2 or \
+            not any(ch in "l01" for ch in word) or _TNM_RUN.fullmatch(word):
         return word
+    # A short capitals word ("F0R", "N0T") has only its zero read as O: "C1D1" is a date.
+    few = sum(ch.isupper() for ch in word) < 3
     chars = list(word)
     for index, ch in enumerate(chars):
         inside = 0 < index < len(chars) - 1 and chars[index - 1].isalpha() and (
             chars[index + 1].isalpha())
+        if few and ch != "0":
+            continue
         if ch == "l":
             chars[index] = "I"
         elif ch in "01" and inside:

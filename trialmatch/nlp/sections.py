@@ -75,7 +75,8 @@ def _validate(raw: Any) -> SectionRules:
         rf"(?im)^[ \t]*(?:[A-Z0-9]{{1,2}}[.)][ \t]*)?(?P<header>{alternatives})[ \t]*"
         # "ADDENDUM #1 (2025-10-20) - ...", "ORIGINAL DIAGNOSIS (10/14/2025):"
         rf"(?:(?:\#[ \t]*\d{{1,2}}|\([^()\n]{{1,30}}\))[ \t]*)*"
-        rf"(?:[:\-]|(?=\r?\n)|$)"
+        # "ORIGINAL DIAGNOSIS (2025-09-26), retained for the record:"
+        rf"(?:[:\-]|,[^:\n]{{1,40}}:|(?=\r?\n)|$)"
     )
     # Inside merged lines: after a sentence end, upper-case as written, and followed by a
     # colon or a full stop ("... fresh. DIAGNOSIS. Colon, sigmoid ...").
