@@ -737,8 +737,9 @@ CISPLATIN_WITH_RT = [PriorTherapy("cisplatin", frozenset({"cisplatin"}),
 def test_recurrence_after_curative_treatment_is_not_yet_beyond_standard_therapy(regimens,
                                                                                  truth):
     # FIGO IIIB cervical cancer given chemoradiation, now a distant recurrence.
-    patient = make_patient(cancer_code="CESC", stage_group="IIIB", stage_m=None,
-                           prior_regimens=regimens, metastatic_noted=True,
+    # (rM1a: the recurrence's M, read beside the diagnosis's stage group)
+    patient = make_patient(cancer_code="CESC", stage_group="IIIB", stage_m="M1a",
+                           stage_prefix="r", prior_regimens=regimens, metastatic_noted=True,
                            relapse_noted="now metastatic recurrence")
     result = evaluate_requirement(BEYOND_STANDARD, patient)
     assert result.truth is truth

@@ -853,8 +853,8 @@ def _first_course_only(patient: Patient) -> tuple[Truth, str] | None:
     """
     if _is_heme(patient) or not patient.extent["recurrent"] or not patient.prior_regimens:
         return None
-    at_diagnosis = derive_extent(patient.stage_group, patient.stage_m, patient.stage_prefix,
-                                 patient.stage_t)
+    # The stage group is the diagnosis's; an M read with it may be the recurrence's ("rM1a").
+    at_diagnosis = derive_extent(patient.stage_group, None, None)
     if at_diagnosis["metastatic"] is not False:
         return None
     systemic = [r for r in patient.prior_regimens if r.systemic]
