@@ -443,3 +443,26 @@ def test_a_result_that_names_its_test_outranks_a_passing_mention():
              "(Note: the ENT letter used 7th-edition, p16-negative N2c nomenclature.)"]
     [p16] = [b for b in extract(notes).biomarkers if b.marker == "p16"]
     assert p16.status == "positive"
+
+
+@pytest.mark.parametrize("text, expected", [
+    # the result in the marker's name (status_aliases)
+    ("Tumor HRD (Myriad MyChoice CDx): GIS 51 -> HRD POSITIVE", {"HRD": "positive"}),
+    ("SCC, HPV-associated, non-keratinizing", {"HPV": "positive"}),
+    ("HPV-independent adenocarcinoma of the cervix", {"HPV": "negative"}),
+    # a fusion's partners share its result; a translocation's ";" ends no clause
+    ("ETV6::RUNX1 positive", {"ETV6": "positive", "RUNX1": "positive"}),
+    ("MYELOMA FISH: IGH/CCND1 t(11;14) POSITIVE 84%   IGH/FGFR3 t(4;14) NEG",
+     {"CCND1": "positive", "FGFR3": "negative"}),
+    # a measured value decides over "ordered"
+    ("PD-L1 (22C3) ordered: Tumor Proportion Score (TPS) 15%", {"PD-L1": "positive"}),
+    # list items the vocabulary does not name keep the list together; result words do not
+    ("no ABL-class, CRLF2, JAK/STAT or KMT2A alterations",
+     {"CRLF2": "negative", "KMT2A": "negative"}),
+    ("MLH1 LOSS, PMS2 LOSS, MSH2 retained, MSH6 retained", {"MMR": "positive"}),
+    # a variant in an NGS table row
+    ("NGS:\n  NF2         splice c.115-2A>G          22%\n", {"NF2": "positive"}),
+])
+def test_results_read_as_reports_write_them(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert {marker: found.get(marker) for marker in expected} == expected

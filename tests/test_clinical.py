@@ -280,3 +280,25 @@ def test_an_operation_the_lexicon_does_not_list_is_no_systemic_line():
                             prior_therapies=["radical orchiectomy", "BEP x3"],
                             therapy_reader=reader)
     assert [r.systemic for r in patient.prior_regimens] == [False, True]
+
+
+def test_a_gene_family_result_answers_for_its_genes_and_back():
+    # biomarkers.json `members`: "NTRK1-3 fusions negative" answers "NTRK1 fusion"; one
+    # BRCA gene negative leaves "BRCA1/2 mutation" open; a family found positive leaves a
+    # gene open (which one?).
+    from trialmatch.models import Biomarker
+
+    vocabulary = get_vocabulary()
+
+    def truth(marker, *results):
+        patient = build_patient(Profile(biomarkers=list(results)), ontology=vocabulary)
+        requirement = Requirement("biomarker", {"any_of": [
+            {"marker": marker, "status": "positive", "alterations": []}]}, "criterion")
+        return evaluate_requirement(requirement, patient).truth
+
+    assert truth("NTRK1", Biomarker("NTRK", "fusion", "negative")) is False
+    assert truth("NTRK", Biomarker("NTRK3", "fusion", "positive")) is True
+    assert truth("BRCA", Biomarker("BRCA1", "mutation", "negative")) is None
+    assert truth("BRCA", Biomarker("BRCA1", "mutation", "negative"),
+                 Biomarker("BRCA2", "mutation", "negative")) is False
+    assert truth("BRCA2", Biomarker("BRCA", "mutation", "positive")) is None

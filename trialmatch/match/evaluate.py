@@ -853,15 +853,20 @@ def _first_course_only(patient: Patient) -> tuple[Truth, str] | None:
     """
     if _is_heme(patient) or not patient.extent["recurrent"] or not patient.prior_regimens:
         return None
-    # The stage group is the diagnosis's; an M read with it may be the recurrence's ("rM1a").
-    at_diagnosis = derive_extent(patient.stage_group, None, None)
+    systemic = [r for r in patient.prior_regimens if r.systemic]
+    if not systemic or any(r.setting == "advanced" for r in systemic):
+        # Local treatment only (surgery, radioiodine) is left to the notes: a thyroid cancer
+        # may be refractory to radioiodine, which is its standard therapy.
+        return None
+    # The stage group is the diagnosis's; an M read with it may be the recurrence's
+    # ("rM1a"). Read as the stage alone says (with its per-cancer exceptions: a stage II
+    # thyroid cancer before 55 is M1).
+    at_diagnosis = replace(patient, stage_m=None, stage_prefix=None, metastatic_noted=None,
+                           relapse_noted=None, newly_diagnosed=False, memo={}).extent
     if at_diagnosis["metastatic"] is not False:
         return None
-    systemic = [r for r in patient.prior_regimens if r.systemic]
-    if any(r.setting == "advanced" for r in systemic):
-        return None
     fewest, most = lines_of_therapy(systemic)
-    given = ", ".join(r.text for r in systemic) or "local treatment"
+    given = ", ".join(r.text for r in systemic)
     if most <= 1 or all(r.setting == "adjuvant" for r in systemic):
         return False, f"recurrence after curative-intent treatment ({given}) with none yet " \
             "for the recurrence: standard treatment for recurrent disease lies ahead"
@@ -1101,6 +1106,10 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
     names = _EQUIVALENT_MARKERS.get(marker.upper(), (marker.upper(),))
     results = [b for b in patient.biomarkers if b.marker.upper() in names]
     if not results:
+        results, why = _family_results(marker, patient)
+        if why:
+            return None, f"{why} (trial: {wanted})", results[0].evidence if results else ""
+    if not results:
         return None, f"{marker} not documented (trial: {wanted})", ""
     status = str(item.get("status") or "positive")
     alterations = [str(a) for a in item.get("alterations") or []]
@@ -1111,6 +1120,32 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
     if status == "negative":
         return _negative_item(item, marker, wanted, alterations, decided)
     return _positive_item(item, marker, wanted, alterations, decided)
+
+
+def _family_results(marker: str, patient: Patient) -> tuple[list[Biomarker], str]:
+    """Results for a gene read from its family's, or for a family from its genes' (biomarkers
+    .json `members`): "NTRK1-3 fusions negative" answers "NTRK1 fusion"; "BRCA2 mutation"
+    answers "BRCA1/2 mutation". A family found positive leaves a gene open (which one?), and
+    genes found negative answer for the family only when every gene was tested. Returns the
+    results to use and, when the answer stays open, why."""
+    onto = patient.ontology
+    members = getattr(onto, "marker_members", lambda _: ())(marker)
+    families = getattr(onto, "marker_families", lambda _: ())(marker)
+    if members:
+        found = [b for b in patient.biomarkers if b.marker in members and
+                 b.status in ("positive", "negative")]
+        positive = [b for b in found if b.status == "positive"]
+        if positive or {b.marker for b in found} >= set(members):
+            return positive or found, ""
+        if found:
+            return found, f"{', '.join(sorted({b.marker for b in found}))} negative; the " \
+                f"other {marker} genes not documented"
+        return [], ""
+    family = [b for b in patient.biomarkers if b.marker in families and
+              b.status in ("positive", "negative")]
+    if any(b.status == "positive" for b in family):
+        return family, f"{family[0].marker} positive without naming {marker}"
+    return family, ""
 
 
 def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],

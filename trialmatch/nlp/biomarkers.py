@@ -303,12 +303,19 @@ _BELONGS_BEFORE = re.compile(r"[\s:=-]*$")
 _ITEM_BREAK = re.compile(r"[,;|]|\s{2,}")
 
 
+_RESULT_CODES = frozenset({"WT", "MUT", "NEG", "POS", "ND", "NA", "NEGATIVE", "POSITIVE", "LOSS",
+                           "LOST", "INTACT", "RETAINED", "DETECTED", "AMPLIFIED"})
+_GENE_LIKE = re.compile(r"(?<![\w-])[A-Z]{2}[A-Z0-9]{0,8}(?:/[A-Z]{2}[A-Z0-9]{0,8})*(?![\w-])|"
+                        r"-(?:class|family)\b")
+
+
 def _separates(gap: str) -> bool:
     """Whether the words between two markers only join them into one list: punctuation and
     "and"/"or", an alteration naming the item ("MET exon 14", "ALK rearrangement"), and
     bracketed detail that states no result of its own ("(codons 12, 13)", "(including exon
-    14 skipping)", but not "(95%)" or "(positive)")."""
-    if _SEPARATOR.match(gap):
+    14 skipping)", but not "(95%)" or "(positive)"). The partners of a fusion written
+    "ETV6::RUNX1" share its result."""
+    if _SEPARATOR.match(gap) or gap.strip() == "::":
         return True
     named = _ITEM_ALTERATION.match(gap)
     if named and named.end() > 0 and _SEPARATOR.match(gap[named.end():]) and \
@@ -318,7 +325,18 @@ def _separates(gap: str) -> bool:
         inner = detail.group(0)
         if _RESULT_IN_DETAIL.search(inner) or _tables().post.search(inner):
             return False
-    return bool(_SEPARATOR.match(_DETAIL.sub(" ", gap)))
+    # A list item the vocabulary does not name ("no ABL-class, CRLF2, JAK/STAT or KMT2A
+    # alterations"): a gene-like word between separators keeps the list together.
+    return bool(_SEPARATOR.match(_GENE_LIKE.sub(_unnamed_item, _DETAIL.sub(" ", gap))))
+
+
+def _unnamed_item(match: re.Match[str]) -> str:
+    """A gene-like word in a list gap, blanked unless it is a result ("LOSS", "WT", "NEG")."""
+    word = match.group(0)
+    tables = _tables()
+    if tables.post.fullmatch(word) or tables.pre.fullmatch(word) or word.upper() in _RESULT_CODES:
+        return word
+    return " "
 
 
 def _groups(hits: list[_Hit], text: str) -> list[list[_Hit]]:
@@ -376,7 +394,8 @@ _BARE_MUTATION = re.compile(
 # HGVS sequence variant right after a gene (HGVS nomenclature, den Dunnen et al., Hum Mutat
 # 2016): "c.68_69delAG", "c.5946delT (p.Ser1982Argfs*22)", "p.(Arg273His)".
 _HGVS = re.compile(
-    r"^[\s:,-]{0,3}(?:\(|(?:germline|somatic|pathogenic|variant)\s+){0,2}"
+    r"^[\s:,-]{0,12}(?:\(|(?:germline|somatic|pathogenic|variant|splice(?:\s+site)?|missense|"
+    r"nonsense|frameshift|truncating)\s+){0,2}"
     r"(?:c\.[-*]?\d+(?:[+-]\d+)?(?:_[-*]?\d+(?:[+-]\d+)?)?(?:[ACGT]>[ACGT]|del[ACGT]*|dup[ACGT]*|"
     r"ins[ACGT]+|delins[ACGT]+)|p\.\(?[A-Z](?:[a-z]{2})?\d+)")
 _TRIPLE_NEGATIVE = re.compile(r"(?i)\btriple[\s-]+negative\b")
@@ -664,7 +683,10 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
         if value is None:
             value, unit = number, number_unit
             end = max(end, window_start + number_end)
-            if status is None or (marker == "HER2" and number_unit == "IHC"):
+            # A measured value decides over a word that only says the test was ordered or
+            # is pending ("PD-L1 (22C3) ordered: TPS 15%").
+            if status is None or status == "unknown" or (
+                    marker == "HER2" and number_unit == "IHC"):
                 status = _status_from_value(marker, number, number_unit, cmp) or status
     before = text[pre[2] : hit.start] if pre else ""
     if marker == "HER2" and _HER2_ISH.search(before + " " + group_window[:100]):
@@ -697,6 +719,9 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
                 return [her2_ish]
     if status is None and pre is not None:
         status = pre[0]
+    if status is None:
+        # "HR-deficient", "HRD positive", "Ph+": the result is in the name (status_aliases)
+        status = vocab.status_of_alias(hit.text)
     alteration = None
     if marker not in _NO_ALTERATION and marker not in mmr_proteins:
         # The most specific alteration written: "p.L858R ... mutation" is L858R.

@@ -25,7 +25,8 @@ _STATUSES = ("positive", "negative", "equivocal", "unknown")
 # after a comma, a slash or a word that needs what follows ("no PML::RARA, no\nBCR::ABL1",
 # "KRAS (codons 12, 13), BRAF,\nMET").
 _CLAUSE_END = re.compile(
-    r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|;\s*|"
+    # (";" between digits is a translocation's, "t(11;14)", not a clause break)
+    r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|(?<!\d);\s*|;(?!\d)\s*|"
     r"(?=[ \t]*\r?\n)(?<![,/&\s])(?<!(?<!:)\sno)(?<!(?<!:)\snot)(?<!\band)(?<!\bor)"
     r"(?<!\bnor)(?<!\bof)(?<!\bfor)(?<!\bwith)(?<!\bwithout)(?<!\bthe)"
     r"[ \t]*\r?\n(?![ \t]*[a-z])")

@@ -146,6 +146,7 @@ class BiomarkerEntry:
     kind: str  # gene | protein | signature | virus | fusion | region
     aliases: tuple[str, ...]
     mmr_protein: bool = False
+    members: tuple[str, ...] = ()  # a gene family's genes (NTRK -> NTRK1, NTRK2, NTRK3)
 
 
 @dataclass(frozen=True)
@@ -753,8 +754,14 @@ def load_biomarkers(path: Path | Any) -> _BiomarkerData:
             kind=kind,
             aliases=aliases,
             mmr_protein=mmr,
+            members=tuple(_strings(item, "members", label, symbol)),
         )
         exact_case[symbol] = set(cs)
+    for entry in markers.values():
+        for member in entry.members:
+            if member not in markers:
+                raise DataFileError(f"{label}: entry {entry.symbol!r}: member {member!r} is "
+                                    "not a marker symbol")
     aliases_all = {p for m in markers.values() for p in (m.symbol, *m.aliases)}
     raw_status = data.get("status_aliases", {})
     if not isinstance(raw_status, dict):
@@ -1292,6 +1299,15 @@ class Vocabulary:
     def biomarker(self, symbol: str) -> BiomarkerEntry | None:
         """The biomarker entry for a marker name as fixed in SPEC."""
         return self._markers.get(symbol)
+
+    def marker_members(self, symbol: str) -> tuple[str, ...]:
+        """The genes of a gene family ("NTRK" -> NTRK1, NTRK2, NTRK3); empty for a gene."""
+        entry = self._markers.get(symbol)
+        return entry.members if entry else ()
+
+    def marker_families(self, symbol: str) -> tuple[str, ...]:
+        """The gene families a gene belongs to ("NTRK1" -> NTRK)."""
+        return tuple(m.symbol for m in self._markers.values() if symbol in m.members)
 
     def biomarker_symbol(self, alias: str) -> str | None:
         """The SPEC marker name for an alias ("HER2/neu" -> "HER2", "CD274" -> "PD-L1");
