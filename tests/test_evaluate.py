@@ -1057,3 +1057,12 @@ def test_a_stage_and_an_extent_joined_by_or_across_other_words_are_alternatives(
     c = criterion("inclusion", resected, *groups, text=listed)
     unresected = make_patient(stage_group="IIIA", stage_m="M0", stage_prefix="c")
     assert evaluate_criterion(c, unresected).result != "met"
+
+
+def test_an_extent_the_notes_decide_against_the_stage_says_so():
+    # FIGO IIIB at diagnosis, a distant recurrence now: not "stage IIIB means metastatic".
+    patient = make_patient(cancer_code="CESC", stage_group="IIIB", stage_m=None,
+                           metastatic_noted=True)
+    result = evaluate_requirement(req("extent", extent="metastatic"), patient)
+    assert result.truth is True
+    assert result.reason == "the notes mean metastatic disease (stage IIIB at diagnosis)"

@@ -671,10 +671,14 @@ def _check_extent(params: dict, patient: Patient) -> Check:
         return False, "no prior treatment: the disease cannot have relapsed or be refractory", \
             _prior_evidence(patient)
     noted = patient.from_notes.get("metastatic")
-    decided_by_stage = derive_extent(patient.stage_group, patient.stage_m, patient.stage_prefix,
-                                     patient.stage_t).get(wanted) is not None
-    if noted and not decided_by_stage:
-        return truth, f"the notes {'mean' if truth else 'rule out'} {words}", f"notes: {noted}"
+    by_stage = derive_extent(patient.stage_group, patient.stage_m, patient.stage_prefix,
+                             patient.stage_t).get(wanted)
+    if by_stage is None or by_stage != truth:
+        # Decided by the course the notes describe (a metastatic recurrence after a stage
+        # IIIB diagnosis), not by the stage: say so.
+        at = f" (stage {stage} at diagnosis)" if stage and by_stage is not None else ""
+        return truth, f"the notes {'mean' if truth else 'rule out'} {words}{at}", \
+            f"notes: {noted}" if noted else patient.stage_evidence
     return truth, f"stage {stage} {'means' if truth else 'rules out'} {words}", \
         patient.stage_evidence
 
