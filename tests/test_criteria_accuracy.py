@@ -100,6 +100,9 @@ def _kind(text, criterion_kind, kind):
      [{"min": 1, "max": None}]),
     ("exclusion", "Patients must have had no prior systemic therapy for the current cancer "
                   "diagnosis", "prior_lines", [{"min": 1, "max": None}]),
+    ("inclusion", "Histologically confirmed solid tumors that are advanced", "extent",
+     [{"extent": "advanced"}]),
+    ("inclusion", "Patients who are advanced in age", "extent", []),
     # an event on a drug excludes under an exclusion, not the drug's receipt; in an
     # inclusion intolerance says the drug was given
     ("exclusion", "History of dasatinib intolerance", "prior_therapy", []),
@@ -622,11 +625,32 @@ def test_newly_diagnosed_is_a_course_of_the_cancer(kind, text, expected):
     ("ADXS11-001 in Persistent or Recurrent Squamous Cell Carcinoma of the Cervix", []),
 ])
 def test_the_course_a_title_names_is_required(title, expected):
-    trial = TrialText("NCT90000011", title, [], [], "Inclusion Criteria:\n* Age >= 18")
+    trial = TrialText("NCT90000011", title, [], [],
+                      "Inclusion Criteria:\n* Age >= 18\n* Measurable metastatic disease")
     from_title = [c for c in annotate_trial(trial).criteria
                   if c.text.startswith("From the title: ")]
     found = [r.params.get("negated", False) for c in from_title for r in c.requirements
              if r.kind == "extent"]
+    assert found == expected
+
+
+@pytest.mark.parametrize("title,expected", [
+    ("Sequential Sunitinib and Sorafenib in Advanced Renal Cell Carcinoma", [("extent", "advanced")]),
+    # the population words, not a therapy's setting
+    ("Nivolumab as First-line Treatment for Stage IV or Recurrent NSCLC",
+     [("stage", ["IV", "IVA", "IVB", "IVC"]), ("extent", "recurrent")]),
+    ("Chemotherapy Plus Anti-PD-1 With or Without PARP Inhibitor Maintenance in Advanced or "
+     "Recurrent Endometrial Cancer", [("extent", "advanced"), ("extent", "recurrent")]),
+    ("ADXS11-001 in Persistent or Recurrent Squamous Cell Carcinoma of the Cervix", []),
+    # a resection the trial is for is planned
+    ("Pre- Vs Postoperative Thromboprophylaxis for Liver Resection", []),
+    ("Adjuvant Osimertinib in Resected EGFR-mutant NSCLC", [("extent", "resected")]),
+])
+def test_the_title_says_the_extent_when_the_criteria_do_not(title, expected):
+    trial = TrialText("NCT90000012", title, [], [], "Inclusion Criteria:\n* Age >= 18")
+    found = [(r.kind, r.params.get("extent") or r.params.get("groups"))
+             for c in annotate_trial(trial).criteria if c.text.startswith("From the title: ")
+             for r in c.requirements if r.kind in ("extent", "stage")]
     assert found == expected
 
 

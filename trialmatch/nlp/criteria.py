@@ -11,7 +11,7 @@ Pure functions over strings and dataclasses: no spaCy object leaves this module.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
 from trialmatch.nlp.conditions import distant_metastasis_sites, trial_conditions
@@ -28,7 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.26"
+PARSER_VERSION = "criteria-3.28"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
@@ -399,8 +399,42 @@ _TITLE_HISTORY = re.compile(
     r"failed|relapsed\s+(?:after|on|following)|post[\s-])", re.IGNORECASE)
 
 
-def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | None:
-    """The brief title's population requirements as one synthetic inclusion criterion."""
+# "Persistent or Recurrent": persistent disease, which no extent names, is in too.
+_PERSISTENT_BEFORE = re.compile(r"\bpersistent\s*(?:or|and/or|/)\s*$", re.IGNORECASE)
+
+
+def _title_extents(title: str) -> list[Requirement]:
+    """The extent of disease a title's population words give ("... Maintenance in Advanced or
+    Recurrent Endometrial Cancer", "... for Stage IV or Recurrent NSCLC"): read from the words
+    after its last "in", "for", "with" or "among" that name one, as a population (the title's
+    treatment words would make them a therapy's setting). A resection the trial is "for" is
+    planned, not done; "Persistent or Recurrent" lets persistent disease in too."""
+    for cue in reversed(list(_POPULATION_CUE.finditer(title))):
+        lead = "Patients with "
+        found = [r for r in parse_criterion(lead + title[cue.end():], "inclusion")
+                 if r.kind in ("extent", "stage") and not r.params.get("allowed")
+                 and not r.params.get("negated")]
+        if not found:
+            continue
+        shift = len(TITLE_PREFIX) + cue.end() - len(lead)
+        segment = lead + title[cue.end():]
+        if any(r.params.get("extent") == "recurrent" and _PERSISTENT_BEFORE.search(
+                segment[max(0, r.start - 20):r.start]) for r in found):
+            return []
+        planned = cue.group(1).lower() == "for"
+        return [replace(r, start=r.start + shift, end=r.end + shift) for r in found
+                if not (planned and r.params.get("extent") == "resected")]
+    return []
+
+
+_POPULATION_CUE = re.compile(r"\b(in|for|with|among)\s+", re.IGNORECASE)
+
+
+def _title_criterion(trial: TrialText, position: int,
+                     extent_stated: bool = True) -> EligibilityCriterion | None:
+    """The brief title's population requirements as one synthetic inclusion criterion; its
+    extent of disease ("in Advanced Renal Cell Carcinoma", "for Resected NSCLC") too when
+    no inclusion criterion states one (`extent_stated` False)."""
     title = (trial.title or "").strip()
     if not title:
         return None
@@ -414,6 +448,8 @@ def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | 
     course = extents if extents and all(
         r.params.get("extent") == "recurrent" and not r.params.get("allowed") and
         _TITLE_COURSE.match(r.text) for r in extents) else []
+    if not course and not extent_stated:
+        course = _title_extents(title)
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
                     and not (r.kind == "biomarker" and any(
                         (item.get("status") or "positive") != "positive"
@@ -426,6 +462,10 @@ def _title_criterion(trial: TrialText, position: int) -> EligibilityCriterion | 
                     # patients.
                     and not (r.kind == "prior_therapy" and not r.params.get("received")
                              and not _TITLE_NAIVE.search(title))]
+    # The extents read from the title's population words, where the whole title's parse set
+    # them aside as a therapy's setting.
+    requirements += [r for r in course if r not in requirements]
+    requirements.sort(key=lambda r: r.start)
     setting = _title_line(text)
     if setting is not None and not any(r.kind == "prior_lines" for r in requirements):
         requirements.append(setting)
@@ -505,7 +545,12 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     structured = _structured_criterion(trial, len(criteria))
     if structured is not None:
         criteria.append(structured)
-    from_title = _title_criterion(trial, len(criteria))
+    # Whether the criteria say which extent of disease the trial is for; when they do not,
+    # the title's "Advanced", "Metastatic", "Resected" does.
+    extent_stated = any(c.kind == "inclusion" and any(r.kind in ("extent", "stage")
+                                                      for r in c.requirements)
+                        for c in criteria)
+    from_title = _title_criterion(trial, len(criteria), extent_stated)
     if from_title is not None:
         criteria.append(from_title)
     from_conditions = _conditions_criterion(trial, len(criteria))

@@ -433,6 +433,9 @@ _EXTENT_PATTERNS = [
                         r"metasta\w*|leptomening\w*|spinal|hypertension|diabetes|infection|"
                         r"thrombo\w*|embol\w*|seizures?|heart|cardiac|hiv|hepatitis)\b)"),
     ("advanced", rf"(?<!locally )(?<!locally-)(?<!regionally )\badvanced\b{_NEAR_TUMOUR}"),
+    # "solid tumors that are advanced", "the disease is advanced"
+    ("advanced", r"(?<=\bare\s)advanced\b(?![\s-]+(?:in|age|years?)\b)|"
+                 r"(?<=\bis\s)advanced\b(?![\s-]+(?:in|age|years?)\b)"),
     # "Must not be a candidate for potentially curative therapy", "no curative treatment
     # options", "incurable": disease beyond cure, read as advanced (resected disease with
     # nothing since, and early-stage disease, are curable).
