@@ -635,7 +635,8 @@ def test_the_course_a_title_names_is_required(title, expected):
 
 
 @pytest.mark.parametrize("title,expected", [
-    ("Sequential Sunitinib and Sorafenib in Advanced Renal Cell Carcinoma", [("extent", "advanced")]),
+    ("Sequential Sunitinib and Sorafenib in Advanced Renal Cell Carcinoma",
+     [("extent", "advanced")]),
     # the population words, not a therapy's setting
     ("Nivolumab as First-line Treatment for Stage IV or Recurrent NSCLC",
      [("stage", ["IV", "IVA", "IVB", "IVC"]), ("extent", "recurrent")]),
