@@ -103,6 +103,8 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Histologically confirmed solid tumors that are advanced", "extent",
      [{"extent": "advanced"}]),
     ("inclusion", "Patients who are advanced in age", "extent", []),
+    ("inclusion", "Solid tumors for which gemcitabine-based treatment is considered a "
+                  "clinically appropriate option", "prior_therapy", []),
     # an event on a drug excludes under an exclusion, not the drug's receipt; in an
     # inclusion intolerance says the drug was given
     ("exclusion", "History of dasatinib intolerance", "prior_therapy", []),

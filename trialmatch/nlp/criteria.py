@@ -28,7 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.28"
+PARSER_VERSION = "criteria-3.29"
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]

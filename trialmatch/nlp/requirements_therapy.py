@@ -54,6 +54,9 @@ _NOT_HISTORY = re.compile(
     r"resolution|\boff\s+(?:\w+\s+)?(?:corticosteroids?|steroids?)|"
     r"resolved|wash-?out|last\s+dose|since\s+(?:the\s+)?(?:last|prior)|study\s+(?:drug|treatment)|"
     r"investigational\s+(?:product|agent|drug)|appropriate\s+for|amenable\s+to|"
+    # "gemcitabine-based treatment is considered a clinically appropriate option": a
+    # candidate for the drug, not one who received it
+    r"considered\s+(?:an?\s+)?(?:clinically\s+)?(?:appropriate|suitable|reasonable)|"
     r"in\s+combination\s+with\s+the\s+study|randomi[sz]ed\s+to|"
     # definitions of what counts as a line ("... adjuvant chemotherapy is counted as one line")
     r"(?:is|are|will\s+be)\s+(?:counted|considered)\s+as|count(?:s|ed)?\s+as\s+(?:a|one)\s+"
