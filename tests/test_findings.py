@@ -632,3 +632,18 @@ def test_a_marker_named_but_never_tested_is_a_testing_gap():
     vocab = get_vocabulary()
     gaps = find_testing_gaps(profile, is_a=vocab.is_a, stage_group="IV")
     assert "CLDN18.2" in [g.marker for g in gaps]
+
+
+def test_tumour_agnostic_tests_are_suggested_for_metastatic_solid_tumours():
+    # FDA tumour-agnostic approvals (MSI-H/dMMR, TMB-high, NTRK fusions): a metastatic
+    # uterine leiomyosarcoma with none of them documented; a lymphoma is not a solid tumour.
+    lms = profile("ULMS", "IV")
+    found = [g.marker for g in findings.find_testing_gaps(lms, is_a=is_a, stage_group=None,
+                                                          is_solid=is_solid)]
+    assert {"MSI/MMR", "TMB", "NTRK1/2/3"} <= set(found)
+    early = [g.marker for g in findings.find_testing_gaps(profile("ULMS", "IB"), is_a=is_a,
+                                                          stage_group=None, is_solid=is_solid)]
+    assert "TMB" not in early
+    lymphoma = [g.marker for g in findings.find_testing_gaps(
+        profile("DLBCLNOS", "IV"), is_a=is_a, stage_group=None, is_solid=is_solid)]
+    assert "TMB" not in lymphoma

@@ -507,7 +507,8 @@ def match_case(
     # The notes' stage decides; the first opinion's stands in when the notes have none.
     stage_group = (profile.stage.group if profile.stage and profile.stage.group else
                    opinion.stage if opinion else None)
-    gaps = findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=stage_group)
+    gaps = findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=stage_group,
+                                      is_solid=vocabulary.is_solid)
     discrepancies: list[Any] = []
     if opinion is not None:
         text = first_opinion_text(case)

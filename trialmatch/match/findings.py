@@ -355,6 +355,7 @@ def find_testing_gaps(
     stage_group: str | None,
     rules: tuple[TestingRule, ...] | None = None,
     base: ProtocolBase | None = None,
+    is_solid: Callable[[str], bool] | None = None,
 ) -> list[TestingGap]:
     """Biomarkers that guidelines recommend for this cancer type and stage, not in the notes.
 
@@ -379,11 +380,12 @@ def find_testing_gaps(
                           _NOT_DONE.search(repair_ocr_zeros(b.evidence or "")))}
     gaps: list[TestingGap] = []
     reported: set[str] = set()
-    never_solid: Callable[[str], bool] = lambda _code: False  # noqa: E731 - rules name no basket
+    # Tumour-agnostic rules name the "_SOLID" basket (FDA tumour-agnostic approvals).
+    solid: Callable[[str], bool] = is_solid or (lambda _code: False)
     for rule in rules:
-        if not _code_in(code, rule.cancer_types, is_a, never_solid):
+        if not _code_in(code, rule.cancer_types, is_a, solid):
             continue
-        if _code_in(code, rule.except_cancer_types, is_a, never_solid):
+        if _code_in(code, rule.except_cancer_types, is_a, solid):
             continue
         stage_note = ""
         if rule.stages:
