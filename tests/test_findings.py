@@ -647,3 +647,16 @@ def test_tumour_agnostic_tests_are_suggested_for_metastatic_solid_tumours():
     lymphoma = [g.marker for g in findings.find_testing_gaps(
         profile("DLBCLNOS", "IV"), is_a=is_a, stage_group=None, is_solid=is_solid)]
     assert "TMB" not in lymphoma
+
+
+@pytest.mark.parametrize("case, present", [
+    # first-line anti-PD-1 with chemotherapy for PD-L1-positive ESCC (2025 labels: >= 1)
+    (profile("ESCC", "IVB", [bm("PD-L1", value=15, unit="TPS"), bm("PD-L1", value=20, unit="CPS")]),
+     {"pembrolizumab + cisplatin + fluorouracil", "nivolumab + fluorouracil + cisplatin"}),
+    (profile("BLL", None, [bm("CD19")]), {"blinatumomab"}),
+    (profile("DLBCLNOS", "III", [bm("CD20")]),
+     {"rituximab + cyclophosphamide + doxorubicin + vincristine + prednisone"}),
+    (profile("MDS", None, [bm("SF3B1", "mutation")]), {"luspatercept"}),
+])
+def test_biomarker_directed_protocols_of_blood_cancers_and_escc(case, present):
+    assert present <= therapies(protocols(case))

@@ -253,11 +253,18 @@ def _zeros_for_o(match: re.Match[str]) -> str:
     return match.group(0).replace("O", "0")
 
 
+# And inside a cluster-of-differentiation marker ("CD2O p0sitive", "CD1O negative").
+_OCR_O_CD = re.compile(r"(?<![A-Za-z0-9])CD(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
+
+
 def repair_ocr_zeros(text: str) -> str:
     """The text with OCR's zero-for-o repaired inside lowercase words, and its O-for-zero
-    inside numbers (same length, so every offset still indexes the note as given)."""
+    inside numbers and CD marker names (same length, so every offset still indexes the note
+    as given)."""
     if "O" in text:
         text = _OCR_O_NUMBER.sub(_zeros_for_o, text)
+        if "CD" in text:
+            text = _OCR_O_CD.sub(_zeros_for_o, text)
     if "0" not in text:
         return text
     text = _OCR_ZERO_INSIDE.sub("o", text)
