@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
 from trialmatch.nlp.conditions import distant_metastasis_sites, trial_conditions
+from trialmatch.nlp.parser_version import parser_version
 from trialmatch.nlp.requirements import (
     merge_alternatives,
     parse_criterion,
@@ -28,7 +29,7 @@ from trialmatch.nlp.requirements_cancer import (
 from trialmatch.nlp.requirements_rules import get_rules
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
-PARSER_VERSION = "criteria-3.29"
+PARSER_VERSION = parser_version()
 
 __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse_criterion",
            "split_criteria"]
