@@ -472,13 +472,14 @@ def test_a_site_the_tumour_does_not_reach_is_no_origin():
 
 @pytest.mark.parametrize("text,expected", [
     ("Tum0r Pr0portion Sc0re (TPS) 15%", "Tumor Proportion Score (TPS) 15%"),
-    ("pT1N0M0, ypN0, CD2O, 10 mg", "pT1N0M0, ypN0, CD2O, 10 mg"),  # codes keep their zeros
+    ("pT1N0M0, ypN0, CD20, 10 mg", "pT1N0M0, ypN0, CD20, 10 mg"),  # codes keep their zeros
+    ("CD2O p0sitive; CD1O negative", "CD20 positive; CD10 negative"),  # CD markers: O is 0
     ("hx uterine ser0us ca; 0ral tongue", "hx uterine serous ca; oral tongue"),
     # and the letter O read inside numbers
     ("Hgb 11.O, plt 2O5, Cr O.9, cisplatin 4O mg/m2",
      "Hgb 11.0, plt 205, Cr 0.9, cisplatin 40 mg/m2"),
     ("Ki-67 3O%. Seen 1O/2O26.", "Ki-67 30%. Seen 10/2026."),
-    ("O2 sat 95% on RA; T2 NO MO; CD2O", "O2 sat 95% on RA; T2 NO MO; CD2O"),  # oxygen, letters
+    ("O2 sat 95% on RA; T2 NO MO; CD45RO", "O2 sat 95% on RA; T2 NO MO; CD45RO"),  # letters
 ])
 def test_ocr_zeros_inside_words_are_repaired(text, expected):
     from trialmatch.nlp.notes import repair_ocr_zeros
