@@ -91,6 +91,8 @@ def test_prior_therapies(text, prior):
     ("Dx: SCC cervix, FIGO IIIB (03/2024) -> now metastatic recurrence.", True, None),
     ("Distant relapse in the supraclavicular LN and lungs 2026.", True, None),
     ("Low risk of distant recurrence.", None, None),
+    ("Staging CT + bone scan 04/2026 neg for distant mets. cT2 cN1 M0.", False, None),
+    ("PET/CT w/o distant mets.", False, None),
 ])
 def test_spread_of_disease(text, metastatic, brain):
     facts = find_clinical_facts(text)

@@ -1066,3 +1066,19 @@ def test_an_extent_the_notes_decide_against_the_stage_says_so():
     result = evaluate_requirement(req("extent", extent="metastatic"), patient)
     assert result.truth is True
     assert result.reason == "the notes mean metastatic disease (stage IIIB at diagnosis)"
+
+
+def test_the_notes_say_in_which_setting_a_listed_drug_was_given():
+    # "concurrent CRT 60 Gy w/ weekly carboplatin/paclitaxel", "durvalumab (consolidation)":
+    # curative-intent courses, no line for metastatic disease; a line named so stays one.
+    notes = ["- 11/2025 concurrent CRT 60 Gy/30 fx w/ weekly carboplatin/paclitaxel x6. PR.\n"
+             "- 02/2026 C1 durvalumab 1500 mg q4wk (consolidation).\n"
+             "- 10/2026 docetaxel for metastatic progression.\n"]
+    profile = Profile(cancer_type=CancerType("LUAD", "Lung Adenocarcinoma", "LUAD", 0, 3))
+    patient = build_patient(profile, ontology=ONTOLOGY, note_texts=notes,
+                            prior_therapies=["carboplatin", "paclitaxel", "durvalumab",
+                                             "docetaxel"],
+                            therapy_reader=lambda e: ({e}, {"chemotherapy"}))
+    assert [r.setting for r in patient.prior_regimens] == ["adjuvant", "adjuvant", "adjuvant",
+                                                          None]
+    assert patient.prior_lines == (1, 4)

@@ -149,6 +149,33 @@ def read_prior_therapy(entry: str, reader: TherapyReader) -> PriorTherapy:
                         combination, drug_classes)
 
 
+# Curative-intent courses as notes name them: around surgery, or with radiation for disease
+# without distant spread ("concurrent CRT 60 Gy w/ weekly carboplatin/paclitaxel", "durvalumab
+# (consolidation)", "definitive chemoradiation").
+_CURATIVE_IN_NOTE = re.compile(
+    r"\b(?:neo-?adjuvant|adjuvant|peri-?operative|consolidat\w*|concurrent|chemo-?radiat\w*|"
+    r"chemo-?radiotherapy|CRT|definitive)\b", re.IGNORECASE)
+
+
+def setting_from_notes(regimen: PriorTherapy, note_texts: list[str]) -> PriorTherapy:
+    """A case-file entry without a setting ("carboplatin", "durvalumab") given the one the
+    notes state where they name its drugs: adjuvant (curative intent) when every note line
+    naming them says neoadjuvant, adjuvant, perioperative, consolidation or concurrent
+    chemoradiation and none says metastatic, advanced, palliative or a line. Solid tumours
+    only: in leukaemia "consolidation" is part of the first line."""
+    if regimen.setting is not None or not regimen.systemic or not regimen.drugs:
+        return regimen
+    names = [re.escape(d) for d in regimen.drugs if len(d) > 3]
+    if not names:
+        return regimen
+    named = re.compile(r"\b(?:" + "|".join(names) + r")\b", re.IGNORECASE)
+    lines = [line for text in note_texts for line in text.splitlines() if named.search(line)]
+    if lines and all(_CURATIVE_IN_NOTE.search(line) and not _ADVANCED_SETTING.search(line)
+                     for line in lines):
+        return replace(regimen, setting="adjuvant")
+    return regimen
+
+
 def lines_of_therapy(regimens: list[PriorTherapy]) -> tuple[int, int]:
     """(fewest, most) lines of systemic therapy the entries can stand for.
 
@@ -384,6 +411,9 @@ def build_patient(
     if prior_therapies is not None:
         reader = therapy_reader or simple_therapy_reader(normalise_drug, classes_of)
         regimens = [read_prior_therapy(entry, reader) for entry in prior_therapies]
+        if cancer is not None and cancer.code and ontology.is_solid(cancer.code):
+            note_texts = list(note_texts)
+            regimens = [setting_from_notes(r, note_texts) for r in regimens]
     return Patient(
         ontology=ontology,
         age=age,

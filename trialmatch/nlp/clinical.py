@@ -155,7 +155,8 @@ _BRAIN = re.compile(
     r"\bmetastas[ie]s\s+(?:to|in)\s+(?:the\s+)?(?:brain|cerebellum|CNS)\b|"
     r"\bleptomeningeal\s+(?:disease|metastas[ie]s|carcinomatosis|spread)\b", _I)
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:no|not|without|negative\s+for|free\s+of|absence\s+of|denies|ruled?\s+out|"
+    # ("neg for distant mets", "w/o mets": clinicians' shorthand)
+    r"\b(?:no|not|without|w/o|neg(?:ative)?\.?\s+for|free\s+of|absence\s+of|denies|ruled?\s+out|"
     r"no\s+(?:evidence|sign|signs)\s+of|no\s+(?:radiographic|radiologic|clinical)\s+"
     r"evidence\s+of)\b(?:\s+[\w/-]+){0,4}\s*$", _I)
 _NEGATION_AFTER = re.compile(r"^[\s,:]*(?:(?:was|were|is|are)\s+)?(?:not\s+(?:seen|identified|"
