@@ -103,6 +103,10 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Histologically confirmed solid tumors that are advanced", "extent",
      [{"extent": "advanced"}]),
     ("inclusion", "Patients who are advanced in age", "extent", []),
+    # a threshold no g/dL value can have is g/L ("HB >= 90 g/dL" in a trial's criteria)
+    ("inclusion", "HB ≥ 90 g/dL, ANC ≥ 1.5 × 10⁹/L", "organ_function",
+     [{"measure": "hemoglobin", "op": ">=", "value": 9.0, "unit": "g/dL"},
+      {"measure": "ANC", "op": ">=", "value": 1.5, "unit": "10^9/L"}]),
     ("inclusion", "Solid tumors for which gemcitabine-based treatment is considered a "
                   "clinically appropriate option", "prior_therapy", []),
     # an event on a drug excludes under an exclusion, not the drug's receipt; in an

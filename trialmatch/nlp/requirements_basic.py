@@ -729,8 +729,8 @@ def _organ_value(measure: str, match: re.Match[str]) -> tuple[str, float, str] |
     if measure == "hemoglobin":
         if "mmol" in unit_text:
             return op, round(value * 1.611, 1), "g/dL"  # 1 mmol/L Hb(Fe) = 1.611 g/dL
-        if re.search(r"g\s*/\s*l", unit_text) and "dl" not in unit_text or (
-                not unit_text and value > 30):
+        # g/L written, or a value no g/dL threshold can have ("HB >= 90 g/dL" is 90 g/L)
+        if re.search(r"g\s*/\s*l", unit_text) and "dl" not in unit_text or value > 30:
             return op, value / 10.0, "g/dL"
         return op, value, "g/dL"
     if measure == "CrCl":
