@@ -805,3 +805,13 @@ def test_what_a_therapy_exclusion_excepts(text, exception):
     found = [r for r in parse_criterion(text, "exclusion")
              if r.kind in ("prior_therapy", "prior_lines")]
     assert found and found[0].params["except"] == exception
+
+
+@pytest.mark.parametrize("text", [
+    "Previous treatment with a minimum of 4 cycles of neoadjuvant anthracycline and/or taxane "
+    "containing chemotherapy (+trastuzumab in HER2-positive patients).",
+    "Normal LVEF as measured by echocardiography or MUGA scan in patients to receive "
+    "trastuzumab with eribulin (HER2-positive).",
+])
+def test_a_biomarker_in_a_rule_for_some_patients_is_no_requirement(text):
+    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]

@@ -1082,3 +1082,28 @@ def test_the_notes_say_in_which_setting_a_listed_drug_was_given():
     assert [r.setting for r in patient.prior_regimens] == ["adjuvant", "adjuvant", "adjuvant",
                                                           None]
     assert patient.prior_lines == (1, 4)
+
+
+def test_chemotherapy_of_a_curative_course_beside_radiation_is_chemoradiotherapy():
+    chemo = PriorTherapy("carboplatin", frozenset({"carboplatin"}),
+                         frozenset({"platinum", "chemotherapy"}), True, "adjuvant", False)
+    radiation = PriorTherapy("thoracic radiation 60 Gy", frozenset(), frozenset({"radiation"}),
+                             False, None, False)
+    crt = req("prior_therapy", received=True, drugs=[], classes=["chemoradiotherapy"])
+    assert evaluate_requirement(crt, make_patient(prior_regimens=[chemo, radiation])).truth
+    palliative = PriorTherapy("carboplatin", chemo.drugs, chemo.classes, True, None, False)
+    assert evaluate_requirement(crt, make_patient(
+        prior_regimens=[palliative, radiation])).truth is not True
+
+
+def test_at_least_one_of_the_following_makes_alternatives_of_any_kind():
+    text = ("pT2N0 and at least one of the following tumour characteristics: histologic grade "
+            "3, negative estrogen receptor, HER2 positive, Ki-67 >= 20%")
+    er_negative = Requirement("biomarker", {"any_of": [{"marker": "ER", "status": "negative"}]},
+                              "negative estrogen receptor", 90, 116)
+    her2 = Requirement("biomarker", {"any_of": [{"marker": "HER2", "status": "positive"}]},
+                       "HER2 positive", 118, 131)
+    c = criterion("inclusion", er_negative, her2, text=text)
+    patient = make_patient(biomarkers=[Biomarker("ER", None, "negative"),
+                                       Biomarker("HER2", None, "negative")])
+    assert evaluate_criterion(c, patient).result == "met"

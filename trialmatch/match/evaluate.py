@@ -257,7 +257,15 @@ class Patient:
     def prior_classes(self) -> frozenset[str] | None:
         if self.prior_regimens is None:
             return None
-        return frozenset(c for r in self.prior_regimens for c in r.classes)
+        classes = frozenset(c for r in self.prior_regimens for c in r.classes)
+        if "chemoradiotherapy" not in classes and "radiation" in classes and any(
+                r.setting == "adjuvant" and "chemotherapy" in r.classes
+                for r in self.prior_regimens):
+            # Chemotherapy of a curative-intent course beside radiation, listed apart
+            # ("carboplatin", "paclitaxel", "thoracic radiation 60 Gy"): chemoradiotherapy
+            # (drugs.json's class whose parents are chemotherapy and radiation).
+            classes |= {"chemoradiotherapy"}
+        return classes
 
     @property
     def prior_lines(self) -> tuple[int, int] | None:
@@ -1520,6 +1528,11 @@ _OR = re.compile(r"\bor\b|/", re.IGNORECASE)
 _LIST_BELOW = re.compile(r":\s*\n|\n\s*[*•-]")
 
 
+_ONE_OF_THE_FOLLOWING = re.compile(
+    r"\b(?:at\s+least\s+one|any\s+one|one\s+or\s+more|any)\s+of\s+the\s+following\b",
+    re.IGNORECASE)
+
+
 def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]:
     """The alternative group of each requirement of an inclusion criterion.
 
@@ -1531,6 +1544,13 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
     """
     keys = [r.kind if r.kind in ALTERNATIVE_KINDS else f"{r.kind}#{number}"
             for number, r in enumerate(requirements)]
+    choice = _ONE_OF_THE_FOLLOWING.search(text)
+    if choice is not None:
+        # "pT2N0 and at least one of the following: grade 3, LVI, ER/PR negative, HER2
+        # positive, Ki-67 >= 20%": what follows the lead-in are alternatives, whatever kind.
+        # (Laboratory values "as demonstrated by any of the following" are all required.)
+        keys = ["one-of" if 0 <= choice.end() <= r.start and r.kind != "organ_function"
+                else key for key, r in zip(keys, requirements, strict=True)]
     for family in _ALTERNATIVE_FAMILIES:
         members = sorted((r.start, r.end, r.kind) for r in requirements if r.kind in family)
         joined: set[str] = set()

@@ -299,6 +299,14 @@ def clear_parse_cache() -> None:
     _parse_cached.cache_clear()
 
 
+_CONDITIONAL_ASIDE = re.compile(
+    r"\([^()]{0,120}?\b(?:in|for|if)\s+(?:[\w/+-]+\s+){0,4}?(?:patients|participants|subjects|"
+    r"cases|disease|tumou?rs|cancers?)\b[^()]{0,60}\)|"
+    # "... in patients to receive trastuzumab with eribulin (HER2-positive)"
+    r"\bin\s+(?:patients|participants|subjects)\s+(?:who\s+(?:are|will)\s+)?(?:be\s+)?(?:to\s+)?"
+    r"(?:receiv\w*|treated|getting|scheduled)\b[^.;()]{0,60}\([^()]{1,40}\)", re.IGNORECASE)
+
+
 def _parse(text: str, kind: str) -> list[Requirement]:
     if kind == "exclusion" and ("not " in text or "NOT " in text or "Not " in text):
         restated = _EXCLUSION_MODAL.sub(lambda m: m.group(1) + " " * len(m.group(2)), text)
@@ -487,6 +495,13 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         if ruled_out:
             requirements = [r for r in requirements if not any(
                 left <= r.start and r.end <= right for left, right in ruled_out)]
+    if kind == "inclusion" and "(" in text:
+        # "(+trastuzumab in HER2-positive patients)": a rule for some patients, in brackets;
+        # the biomarker it names is no requirement of everyone.
+        asides = [m.span() for m in _CONDITIONAL_ASIDE.finditer(text)]
+        if asides:
+            requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
+                left <= r.start and r.end <= right for left, right in asides))]
     # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")
     # states it once.
     unique: dict[tuple[str, str], Requirement] = {}
