@@ -103,6 +103,8 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Histologically confirmed solid tumors that are advanced", "extent",
      [{"extent": "advanced"}]),
     ("inclusion", "Patients who are advanced in age", "extent", []),
+    # refractoriness denied is not receipt denied
+    ("inclusion", "Patients must not have bortezomib refractory disease.", "prior_therapy", []),
     # a threshold no g/dL value can have is g/L ("HB >= 90 g/dL" in a trial's criteria)
     ("inclusion", "HB ≥ 90 g/dL, ANC ≥ 1.5 × 10⁹/L", "organ_function",
      [{"measure": "hemoglobin", "op": ">=", "value": 9.0, "unit": "g/dL"},

@@ -544,6 +544,10 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue  # "> 6 cycles of platinum": how much was given, which the notes rarely say
         is_class = (mention.start, mention.end) in class_spans
         received = not _negated_therapy(text, mention, criterion_kind)
+        if not received and _REFRACTORY_AFTER.match(text, mention.end):
+            # "must not have bortezomib refractory disease": the disease's response to the
+            # drug is denied, not its receipt (a patient may have had it and responded).
+            continue
         if received and previous is not None and not previous[1] and _LIST_JOIN.fullmatch(
                 text[previous[0].end:mention.start]):
             # "No prior therapy, including chemotherapy, endocrine therapy, or targeted
@@ -720,6 +724,7 @@ _BEYOND_STANDARD = re.compile(
 
 
 _PRIOR = re.compile(r"\b(?:prior|previous|previously)\b", _I)
+_REFRACTORY_AFTER = re.compile(r"[\s-]*(?:refractory|resistant)\b", _I)
 _NOT_BEFORE = re.compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
 _REFRACTORY_TO_STANDARD = re.compile(
     r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|beyond)\b"
