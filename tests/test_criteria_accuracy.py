@@ -817,3 +817,22 @@ def test_what_a_therapy_exclusion_excepts(text, exception):
 ])
 def test_a_biomarker_in_a_rule_for_some_patients_is_no_requirement(text):
     assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # HER2-expressing: HER2-positive or IHC 1+/2+ (HER2-low), not HER2-positive only
+    ("Rare tumors: patients with tumors that express HER2",
+     [("positive", None, None), ("negative", 1, 2)]),
+    ("Metastatic HER2-expressing biliary tract cancer", [("positive", None, None),
+                                                         ("negative", 1, 2)]),
+    ("HER2 overexpression", [("positive", None, None)]),
+    ("HER2 expression is negative.", None),  # not read as expressing
+])
+def test_her2_expressing_is_ihc_1_plus_or_more(text, expected):
+    found = [r for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]
+    items = [(i["status"], i.get("min_value"), i.get("max_value"))
+             for r in found for i in r.params["any_of"]]
+    if expected is None:
+        assert ("negative", 1, 2) not in items
+    else:
+        assert items == expected

@@ -1107,3 +1107,13 @@ def test_at_least_one_of_the_following_makes_alternatives_of_any_kind():
     patient = make_patient(biomarkers=[Biomarker("ER", None, "negative"),
                                        Biomarker("HER2", None, "negative")])
     assert evaluate_criterion(c, patient).result == "met"
+
+
+def test_a_scored_threshold_reads_the_score_whatever_word_came_with_it():
+    # HER2 IHC 2+ is "equivocal" until ISH; a trial for HER2 IHC 1+ or 2+ takes it.
+    low = marker(marker="HER2", status="negative", min_value=1, max_value=2, unit="IHC")
+    patient = make_patient(biomarkers=[
+        Biomarker("HER2", None, "equivocal", 2.0, "IHC", evidence="HER2 (4B5) 2+"),
+        Biomarker("HER2", "amplification", "negative", 1.3, "ratio",
+                  evidence="ISH not amplified, ratio 1.3")])
+    assert evaluate_requirement(low, patient).truth is True

@@ -1155,6 +1155,18 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
         return None, f"{marker} not documented (trial: {wanted})", ""
     status = str(item.get("status") or "positive")
     alterations = [str(a) for a in item.get("alterations") or []]
+    if item.get("unit") and not alterations and (
+            item.get("min_value") is not None or item.get("max_value") is not None):
+        # A scored threshold ("HER2 IHC 2+ or 1+", "PD-L1 TPS >= 50%"): the score decides,
+        # whatever word came with it (HER2 IHC 2+ is "equivocal" until ISH).
+        same_unit = [b for b in results if b.value is not None and b.unit and
+                     str(b.unit).upper() == str(item["unit"]).upper()]
+        if same_unit and not any(b.status in ("positive", "negative") for b in same_unit):
+            b = same_unit[-1]
+            fits = _value_fits(item, b)
+            if fits is not None:
+                return fits, f"{marker} {b.unit} {b.value:g} ({b.status}) " \
+                    f"{'meets' if fits else 'does not meet'} {wanted}", b.evidence
     decided = [b for b in results if b.status in ("positive", "negative")]
     if not decided:
         b = results[0]

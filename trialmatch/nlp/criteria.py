@@ -452,8 +452,8 @@ def _title_criterion(trial: TrialText, position: int,
     if not course and not extent_stated:
         course = _title_extents(title)
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
-                    and not (r.kind == "biomarker" and any(
-                        (item.get("status") or "positive") != "positive"
+                    and not (r.kind == "biomarker" and not any(
+                        (item.get("status") or "positive") == "positive"
                         for item in r.params.get("any_of") or []))
                     # A title names the study's own drugs: a therapy is history only where
                     # the title says the disease progressed on it.

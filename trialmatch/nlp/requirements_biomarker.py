@@ -542,6 +542,11 @@ def _values(marker: str, window: str) -> tuple[list[dict], int]:
     return items, 0
 
 
+_EXPRESSING = re.compile(r"HER-?2(?:/neu)?[\s-]+express(?:ing|ion)\b|\bexpress(?:es|ing)?\s+"
+                         r"(?:of\s+)?HER-?2\b", _I)
+_NOT_EXPRESSING = re.compile(r"\bnon\b|\bnot\b|\bno\b|negative|over[\s-]*express|\b0\b", _I)
+
+
 def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirement]:
     """Biomarker requirements in one criterion; see the module docstring for the shape."""
     mentions = _marker_mentions(text)
@@ -673,6 +678,13 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             items = [_item(m, "positive", alterations=[] if own and m != markers[-1]
                            else alterations, germline=germline)
                      for m in markers]
+            if criterion_kind == "inclusion" and markers == ["HER2"] and not alterations and \
+                    _EXPRESSING.search(text[max(0, first.start - 25):last.end + 20]) and \
+                    not _NOT_EXPRESSING.search(text[max(0, first.start - 12):last.end + 30]):
+                # "tumors that express HER2", "HER2-expressing": IHC 1+ or more (HER2-positive
+                # or HER2-low), as the HER2 scores written out read ("IHC 1+, 2+ or 3+").
+                items = [_item("HER2", "positive", germline=germline),
+                         _item("HER2", "negative", min_value=1, max_value=2, unit="IHC")]
         # The clause ends at "other than"/"except", so the words after it are read here.
         after = text[last.end:min(next_start, last.end + 70)]
         left_out = _left_out(re.split(r"[.;\n]", after, maxsplit=1)[0])
