@@ -103,6 +103,8 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Histologically confirmed solid tumors that are advanced", "extent",
      [{"extent": "advanced"}]),
     ("inclusion", "Patients who are advanced in age", "extent", []),
+    ("inclusion", "High-risk patients will be considered for metastatic workup (PET-CT).",
+     "extent", []),
     # refractoriness denied is not receipt denied
     ("inclusion", "Patients must not have bortezomib refractory disease.", "prior_therapy", []),
     # a threshold no g/dL value can have is g/L ("HB >= 90 g/dL" in a trial's criteria)

@@ -400,7 +400,9 @@ _NOT_A_SYMPTOM = (r"(?![\s-]+(?:diarrh\w*|infections?|pneumon\w*|thrombo\w*|blee
 _EXTENT_PATTERNS = [
     ("locally_advanced", r"\b(?:locally|loco-?regionally|regionally)[\s-]+advanced\b"),
     # "metastatic lymph nodes" are regional disease, not distant
-    ("metastatic", r"\b(?:non-?|not\s+)?metastatic\b(?!\)?[\s-]+(?:to\s+)?(?:the\s+)?(?:brain|cns|"
+    # ("metastatic workup": a procedure, not the disease)
+    ("metastatic", r"\b(?:non-?|not\s+)?metastatic\b(?![\s-]+(?:work-?\s*up|evaluation|survey|"
+                   r"screening|assessment)\b)(?!\)?[\s-]+(?:to\s+)?(?:the\s+)?(?:brain|cns|"
                    r"central\b|spinal|leptomening|lesions?\s+in\s+the\s+brain|(?:(?:axillary|"
                    r"regional|cervical|lymph|ipsilateral)\s+)*(?:lymph\s+)?nodes?\b))|"
                    r"\bdistant\s+metasta\w*|\bmetastatic\s+disease\b|\bstage\s+iv\b(?=.{0,3}\()|"
