@@ -103,6 +103,11 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Histologically confirmed solid tumors that are advanced", "extent",
      [{"extent": "advanced"}]),
     ("inclusion", "Patients who are advanced in age", "extent", []),
+    # "prior to surgery" says when; "after surgical resection" says it was done
+    ("exclusion", "History of receiving radiotherapy or chemotherapy prior to surgery",
+     "prior_therapy", [{"received": True, "drugs": [], "classes": ["radiation", "chemotherapy"]}]),
+    ("inclusion", "Patient is after surgical resection of the tumor", "prior_therapy",
+     [{"received": True, "drugs": [], "classes": ["surgery"]}]),
     ("inclusion", "High-risk patients will be considered for metastatic workup (PET-CT).",
      "extent", []),
     # refractoriness denied is not receipt denied

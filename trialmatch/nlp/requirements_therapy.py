@@ -511,6 +511,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if mention.key == "surgery" and _NOT_CANCER_SURGERY.search(
                 text[max(0, mention.start - 40):mention.start]):
             continue  # "sentinel lymph node surgery", "minor surgery": not cancer surgery
+        if mention.key == "surgery" and _TIME_ANCHOR_BEFORE.search(
+                text[max(0, mention.start - 30):mention.start]):
+            continue  # "chemotherapy prior to surgery": when, not what was given
         left, right = clause_bounds(text, mention.start, mention.end)
         sentence_end = SENTENCE_END.search(text, mention.end)
         sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
@@ -725,6 +728,9 @@ _BEYOND_STANDARD = re.compile(
 
 _PRIOR = re.compile(r"\b(?:prior|previous|previously)\b", _I)
 _REFRACTORY_AFTER = re.compile(r"[\s-]*(?:refractory|resistant)\b", _I)
+# ("after surgery" may say it was done: "Patient is after surgical resection")
+_TIME_ANCHOR_BEFORE = re.compile(r"\b(?:prior\s+to|before|until|preceding|at\s+the\s+time\s+of)"
+                                 r"\s+(?:the\s+)?(?:planned\s+)?$", _I)
 _NOT_BEFORE = re.compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
 _REFRACTORY_TO_STANDARD = re.compile(
     r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|beyond)\b"
