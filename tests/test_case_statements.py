@@ -111,6 +111,7 @@ biomarkers:
   - {marker: ERBB2, status: negative, value: 1, unit: IHC, date: 2025-03-01}
   - {marker: kras, alteration: G12C, status: detected}
   - {marker: ALK, status: not detected, date: 2025-03}
+  - ER/PR positive
 """)
     found = [(s.biomarker.marker, s.biomarker.alteration, s.biomarker.status,
               s.biomarker.value, s.biomarker.unit, s.date) for s in case.stated.biomarkers]
@@ -120,6 +121,8 @@ biomarkers:
         ("HER2", None, "negative", 1.0, "IHC", "2025-03-01"),
         ("KRAS", "G12C", "positive", None, None, None),
         ("ALK", None, "negative", None, None, "2025-03"),
+        ("ER", None, "positive", None, None, None),
+        ("PR", None, "positive", None, None, None),
     ]
     assert all(s.biomarker.evidence.startswith("stated in the case file")
                for s in case.stated.biomarkers)
@@ -187,6 +190,8 @@ SECRET = "XYZZY"
 BAD_FIELDS = [
     (f"diagnosis: {SECRET} carcinoma\n", "field 'diagnosis' is not an OncoTree code"),
     ("diagnosis: [LUAD]\n", "field 'diagnosis' must be text"),
+    ("diagnosis: acute leukemia\n", "field 'diagnosis' names 4 cancer types (write the "
+                                     "OncoTree code"),
     (f"stage: {SECRET}\n", "field 'stage' is not a stage group or TNM stage"),
     ("stage: V\n", "field 'stage' is not a stage group or TNM stage"),
     (f"disease_status: [metastatic, {SECRET}]\n", "field 'disease_status' must be one or a "
@@ -199,7 +204,7 @@ BAD_FIELDS = [
     (f"menopausal: {SECRET}\n", "field 'menopausal' must be one of pre"),
     (f"biomarkers: {SECRET}\n", "field 'biomarkers' must be a list"),
     (f"biomarkers: [EGFR positive, {SECRET} done]\n",
-     "biomarkers entry 2 must state one biomarker result"),
+     "biomarkers entry 2 states no biomarker result"),
     ("biomarkers: [{marker: EGFR}]\n", "biomarkers entry 1 needs 'marker' and 'status'"),
     (f"biomarkers: [{{marker: {SECRET}, status: positive}}]\n",
      "biomarkers entry 1.marker is not a biomarker trialmatch knows"),

@@ -105,7 +105,7 @@ class Case:
     stated: CaseStatements = field(default_factory=CaseStatements)
     # Where a fact came from the case file's statements: {"metastatic": "stated in the case
     # file: disease_status metastatic"}.
-    from_case: dict[str, str] = field(default_factory=dict)
+    stated_evidence: dict[str, str] = field(default_factory=dict)
 
     @property
     def note_texts(self) -> list[str]:
@@ -220,19 +220,19 @@ def _apply_statements(case: Case) -> Case:
         words = (", ".join(stated.disease_status) if stated.disease_status else
                  ", ".join(stated.metastatic_sites) if stated.metastatic_sites else
                  f"brain metastases {stated.brain_metastases}")
-        case.from_case["metastatic"] = f"{STATED}: {words}"
+        case.stated_evidence["metastatic"] = f"{STATED}: {words}"
     elif stated.stage is not None and case.metastatic and not _stage_metastatic(stated):
         case.metastatic = None
         case.from_notes.pop("metastatic", None)
-        case.from_case["metastatic"] = f"{STATED}: stage {stated.stage.group or ''}".strip()
+        case.stated_evidence["metastatic"] = f"{STATED}: stage {stated.stage.group or ''}".strip()
     if stated.brain_metastases:
         case.brain_metastases = BRAIN_STATES[stated.brain_metastases]
         case.from_notes.pop("brain_metastases", None)
-        case.from_case["brain_metastases"] = f"{STATED}: {stated.brain_metastases}"
+        case.stated_evidence["brain_metastases"] = f"{STATED}: {stated.brain_metastases}"
     if stated.labs:
         case.labs.update(stated.labs)
     if stated.treatments is not None:
-        case.from_case["prior_therapies"] = STATED
+        case.stated_evidence["prior_therapies"] = STATED
     return case
 
 

@@ -306,7 +306,7 @@ def _conditions(case: Case) -> dict[str, tuple[bool, str]]:
             found[condition] = (True, f"{STATED}: metastatic_sites {site}")
     if case.stated.brain_metastases:
         found["brain metastases"] = (BRAIN_STATES[case.stated.brain_metastases],
-                                     case.from_case["brain_metastases"])
+                                     case.stated_evidence["brain_metastases"])
     return found
 
 
@@ -484,7 +484,7 @@ def match_case(
     written_m1 = bool(stage and stage.m and stage.m.upper().startswith("M1"))
     now, at_diagnosis = restage(stage, code, case.age, case.metastatic or written_m1,
                                 case.from_notes.get("metastatic") or
-                                case.from_case.get("metastatic") or
+                                case.stated_evidence.get("metastatic") or
                                 (stage.evidence if stage else ""), vocabulary)
     if now is not profile.stage:
         profile = dataclasses.replace(profile, stage=now, stage_at_diagnosis=at_diagnosis)

@@ -243,7 +243,10 @@ def _diagnosis(value: Any, path: Path) -> CancerType | None:
     whole = [m for m in vocabulary.find_cancer_types(text)
              if m.start == 0 and m.end >= len(text.rstrip(". "))]
     codes = sorted({code for m in whole for code in vocabulary.cancer_codes(m)})
-    if len(codes) != 1:
+    if len(codes) > 1:
+        raise InputError(f"{path}: field 'diagnosis' names {len(codes)} cancer types",
+                         hint="write the OncoTree code, e.g. diagnosis: LUAD")
+    if not codes:
         raise InputError(f"{path}: field 'diagnosis' is not an OncoTree code or a cancer-type "
                          "name trialmatch knows",
                          hint="write the OncoTree code, e.g. diagnosis: LUAD")
@@ -283,22 +286,22 @@ def _biomarkers(value: Any, path: Path) -> list[StatedBiomarker]:
         return []
     if not isinstance(value, list):
         raise InputError(f"{path}: field 'biomarkers' must be a list")
-    return [_biomarker(entry, f"biomarkers entry {number}", path)
-            for number, entry in enumerate(value, start=1)]
+    return [stated for number, entry in enumerate(value, start=1)
+            for stated in _biomarker(entry, f"biomarkers entry {number}", path)]
 
 
-def _biomarker(entry: Any, label: str, path: Path) -> StatedBiomarker:
-    """'EGFR exon 19 deletion positive' (read as a note would be), or {marker, alteration,
-    status, value, unit, date}."""
+def _biomarker(entry: Any, label: str, path: Path) -> list[StatedBiomarker]:
+    """'EGFR exon 19 deletion positive' or 'ER/PR positive' (read as a note would be), or
+    {marker, alteration, status, value, unit, date}."""
     from trialmatch.nlp.biomarkers import find_biomarkers
 
     if isinstance(entry, str):
         found = find_biomarkers(entry)
-        if len(found) != 1:
-            raise InputError(f"{path}: {label} must state one biomarker result",
+        if not found:
+            raise InputError(f"{path}: {label} states no biomarker result",
                              hint="e.g. 'EGFR exon 19 deletion positive' or "
                                   "{marker: EGFR, status: negative}")
-        return StatedBiomarker(_as_stated(found[0], entry))
+        return [StatedBiomarker(_as_stated(biomarker, entry)) for biomarker in found]
     if not isinstance(entry, dict):
         raise InputError(f"{path}: {label} must be text or a mapping")
     unknown = [key for key in entry if key not in BIOMARKER_FIELDS]
@@ -334,8 +337,8 @@ def _biomarker(entry: Any, label: str, path: Path) -> StatedBiomarker:
     biomarker = Biomarker(read[0].marker, read[0].alteration or alteration, status,
                           float(number) if number is not None else None,
                           str(unit).strip() if unit is not None else None)
-    return StatedBiomarker(_as_stated(biomarker, words),
-                           _date(entry.get("date"), f"{label}.date", path))
+    return [StatedBiomarker(_as_stated(biomarker, words),
+                            _date(entry.get("date"), f"{label}.date", path))]
 
 
 def _as_stated(biomarker: Biomarker, words: str) -> Biomarker:
