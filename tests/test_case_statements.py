@@ -13,7 +13,7 @@ from trialmatch.errors import InputError
 from trialmatch.ingest.store import TrialStore
 from trialmatch.match.case import load_case
 from trialmatch.match.engine import case_patient, match_case
-from trialmatch.match.report import render_markdown
+from trialmatch.match.report import render_html, render_markdown
 from trialmatch.models import Biomarker, CancerType, Profile, Stage
 from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.nlp.vocab import get_vocabulary
@@ -346,6 +346,7 @@ def test_a_stated_egfr_negative_beats_a_notes_positive(store, tmp_path):
     markdown = render_markdown(result)
     assert f"EGFR negative {STATED}" in markdown
     assert f"stage IV {STATED}" in markdown
+    assert f"EGFR negative {STATED}" in render_html(result)
 
 
 def test_stated_biomarkers_close_testing_gaps_and_show_in_discrepancies(store, tmp_path):
