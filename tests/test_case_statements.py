@@ -62,6 +62,8 @@ def test_diagnosis_is_a_code_or_a_name(tmp_path, fields, code, name):
     ("FIGO IIIC1", {"figo": "IIIC1", "group": "IIIC1"}),
     ("pT2 N1 M0", {"prefix": "p", "t": "T2", "n": "N1", "m": "M0"}),
     ("cT3 N2 M1b", {"prefix": "c", "t": "T3", "n": "N2", "m": "M1b", "group": "IV"}),
+    ("IIB pT2 N1", {"prefix": "p", "t": "T2", "n": "N1", "group": "IIB"}),
+    ("4", {"group": "IV"}),
 ])
 def test_stage_is_a_group_or_tnm(tmp_path, written, expected):
     stage = case_from(tmp_path, f"stage: {written}\n").stated.stage
@@ -416,3 +418,13 @@ def test_the_terminal_says_which_values_the_case_file_stated(tmp_path):
     assert f"ESR1 Y537S positive {STATED}" in out
     assert f"metastatic, recurrent {STATED}" in out
     assert "the case file states" in out  # the stage discrepancy
+
+
+def test_a_stated_locally_advanced_status_rules_out_the_notes_spread(tmp_path):
+    case = case_from(tmp_path, "disease_status: locally_advanced\n",
+                     note="CT: two liver metastases.")
+    assert case.metastatic is False and "metastatic" not in case.from_notes
+    patient = case_patient(case, NOTES_IIB, ontology=get_vocabulary())
+    assert patient.extent["metastatic"] is False
+    assert patient.conditions["liver metastases"] == (
+        False, "stated in the case file: locally_advanced")

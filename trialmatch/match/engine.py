@@ -291,7 +291,8 @@ def case_patient(case: Case, profile: Profile, *, ontology: Any,
 def _conditions(case: Case) -> dict[str, tuple[bool, str]]:
     """The population conditions the notes speak of, with distant spread from the notes'
     reading of it: brain metastases as the profile reads them from imaging, and no site of
-    distant spread where the notes say there is none (AJCC: M0)."""
+    distant spread where the notes say there is none (AJCC: M0). What the case file states
+    (sites of spread, brain metastases, no distant spread) wins."""
     found = conditions_in_notes(case.note_texts)
     for name, fact in profile_facts().items():
         value = getattr(case, fact)
@@ -299,14 +300,18 @@ def _conditions(case: Case) -> dict[str, tuple[bool, str]]:
             found[name] = (value, case.from_notes.get(fact, ""))
     if case.metastatic is False:
         for site in distant_metastasis_sites():
-            found.setdefault(site, (False, case.from_notes.get("metastatic", "")))
+            found.setdefault(site, (False, case.from_notes.get("metastatic") or
+                                    case.stated_evidence.get("metastatic", "")))
+    if case.stated.metastatic is False:
+        for site in distant_metastasis_sites():
+            found[site] = (False, case.stated_evidence.get("metastatic", STATED))
     for site in case.stated.metastatic_sites:
         condition = SITE_CONDITIONS.get(site)
         if condition in distant_metastasis_sites():
             found[condition] = (True, f"{STATED}: metastatic_sites {site}")
     if case.stated.brain_metastases:
         found["brain metastases"] = (BRAIN_STATES[case.stated.brain_metastases],
-                                     case.stated_evidence["brain_metastases"])
+                                     case.stated_evidence.get("brain_metastases", STATED))
     return found
 
 

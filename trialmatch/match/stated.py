@@ -261,8 +261,8 @@ def _stage(value: Any, path: Path) -> Stage | None:
     text = _text(value, "stage", path)
     from trialmatch.nlp.tnm import parse_tnm
 
-    written = text if re.search(r"(?i)\b(?:stage|figo|ajcc)\b|\b[pcy]?T[0-4isx]", text) \
-        else f"Stage {text}"
+    # A bare group ('IIB', 'IIB pT2 N1') is read as a note's "Stage IIB" is.
+    written = text if re.match(r"(?i)(?:stage|figo|ajcc)\b", text) else f"Stage {text}"
     stage = parse_tnm(written)
     if stage is None or not (stage.group or stage.t or stage.n or stage.m or stage.figo):
         raise InputError(f"{path}: field 'stage' is not a stage group or TNM stage",
