@@ -428,3 +428,18 @@ def test_a_stated_locally_advanced_status_rules_out_the_notes_spread(tmp_path):
     assert patient.extent["metastatic"] is False
     assert patient.conditions["liver metastases"] == (
         False, "stated in the case file: locally_advanced")
+
+
+def test_a_case_with_yaml_dates_can_be_watched(tmp_path):
+    # YAML reads 2025-11-03 as a date; the watch list keeps the case as JSON.
+    db = tmp_path / "trials.db"
+    path = tmp_path / "case.yaml"
+    path.write_text("id: dated\nnotes:\n  - text: Clinic note.\nbiomarkers:\n"
+                    "  - {marker: EGFR, status: negative, date: 2025-11-03}\n"
+                    "treatments:\n  - {drugs: [osimertinib], setting: metastatic, "
+                    "start: 2024-02-01}\n")
+    result = runner.invoke(app, ["watch", "add", str(path), "--db", str(db)])
+    assert result.exit_code == 0, result.stderr
+    case = load_case(path)
+    assert case.stated.biomarkers[0].date == "2025-11-03"
+    assert case.stated.treatments[0].start == "2024-02-01"

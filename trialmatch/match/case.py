@@ -11,6 +11,7 @@ nesting), and a note's path must resolve inside the case file's folder, or insid
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,7 +297,19 @@ def _parse_document(raw_text: str, path: Path) -> Any:
     if path.suffix.lower() == ".json":
         return load_json(raw_text, str(path))
     # `id: 00123` is the id "00123", not the octal 83.
-    return load_yaml(raw_text, str(path), as_text=frozenset({"id"}))
+    return _dates_as_text(load_yaml(raw_text, str(path), as_text=frozenset({"id"})))
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads `date: 2025-11-03` as a date; the case keeps it as the text a JSON case
+    would hold, so that a case document is always JSON (the watch list stores it so)."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
 
 
 def _kind(value: Any) -> str:
