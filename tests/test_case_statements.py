@@ -156,6 +156,15 @@ prior_therapies: [radiotherapy]
     assert patient.prior_complete
 
 
+def test_induction_and_consolidation_are_left_to_the_evaluator(tmp_path):
+    # In leukaemia they are the first line; in a solid tumour a curative-intent course.
+    case = case_from(tmp_path, "treatments:\n  - {drugs: [cytarabine, daunorubicin], "
+                               "setting: induction}\n  - {drugs: [cytarabine], "
+                               "setting: consolidation}\n")
+    patient = case_patient(case, Profile(), ontology=get_vocabulary())
+    assert [r.setting for r in patient.prior_regimens] == [None, None]
+
+
 def test_a_stated_setting_wins_over_words_of_the_regimen(tmp_path):
     case = case_from(tmp_path, "treatments:\n  - {regimen: adjuvant-style FOLFOX, "
                                "setting: metastatic}\n")
@@ -181,6 +190,8 @@ def test_a_json_case_states_the_same(tmp_path):
     assert stated["disease_status"] == ["locally_advanced"]
     assert stated["biomarkers"][0]["status"] == "negative"
     assert stated["treatments"][0]["setting"] == "definitive"
+    patient = case_patient(load_case(path), NOTES_IIB, ontology=get_vocabulary())
+    assert [r.setting for r in patient.prior_regimens] == ["adjuvant"]  # curative intent
     assert stated["labs"] == {"hemoglobin": {"value": 10.5, "unit": "g/dL"}}
     assert (stated["menopausal"], stated["brain_metastases"]) == ("pre", "no")
 

@@ -281,7 +281,8 @@ def case_patient(case: Case, profile: Profile, *, ontology: Any,
                                  if stated.relapsed else None)
         patient.newly_diagnosed = not stated.relapsed
     if stated.treatments and patient.prior_regimens is not None:
-        settings = {t.entry: t.evaluator_setting for t in stated.treatments}
+        settings = {t.entry: t.evaluator_setting for t in stated.treatments
+                    if t.evaluator_setting is not None}
         patient.prior_regimens = [
             dataclasses.replace(r, setting=settings[r.text]) if r.text in settings else r
             for r in patient.prior_regimens]

@@ -42,13 +42,16 @@ BRAIN_STATES = {"yes": True, "no": False, "treated": True, "untreated": True,
 MENOPAUSAL = {"pre": "pre", "premenopausal": "pre", "peri": "peri", "perimenopausal": "peri",
               "post": "post", "postmenopausal": "post"}
 # Treatment settings, and the setting the evaluator gives each (`PriorTherapy.setting`:
-# "adjuvant" for (neo)adjuvant and perioperative treatment, "advanced" for treatment of
-# advanced disease, None where neither; ESMO/ASCO line numbering counts only the latter).
+# "adjuvant" for curative-intent treatment, around surgery or definitive chemoradiation,
+# "advanced" for treatment of advanced disease; ESMO/ASCO line numbering counts only the
+# latter). None leaves the setting to the evaluator: induction and consolidation are the
+# first line in leukaemia but curative-intent courses in solid tumours.
 TREATMENT_SETTINGS = {
     "adjuvant": "adjuvant", "neoadjuvant": "adjuvant", "perioperative": "adjuvant",
+    "definitive": "adjuvant",
     "metastatic": "advanced", "advanced": "advanced", "maintenance": "advanced",
     "palliative": "advanced", "salvage": "advanced", "relapsed": "advanced",
-    "definitive": None, "induction": None, "consolidation": None, "transplant": None,
+    "induction": None, "consolidation": None, "transplant": None,
 }
 RESPONSES = {
     "cr": "complete_response", "complete_response": "complete_response",
