@@ -72,9 +72,10 @@ def test_plain_text_file_is_one_note(case_dir):
 
 BAD_CASES = [
     ("notes:\n  - text: x\n", "field 'id' is required"),
-    ("id: a\nnotes:\n  - text: x\nweight: 70\n", "top-level key 3 is not a known field"),
+    ("id: a\nnotes:\n  - text: x\nweight: 70\n",
+     "1 unknown field in the case: 'weight' (no field is close)"),
     ("id: a\nnotes:\n  - text: x\nfirst_opinion: {doctor: X}\n",
-     "'first_opinion' key 1 is not a known field"),
+     "1 unknown field in field 'first_opinion': 'doctor'"),
     ("id: a\nage: sixty\nnotes:\n  - text: x\n", "field 'age' must be a number"),
     ("id: a\nsex: other\nnotes:\n  - text: x\n", "field 'sex' must be female or male"),
     ("id: a\necog: 7\nnotes:\n  - text: x\n", "field 'ecog'"),

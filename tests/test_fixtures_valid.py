@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from trialmatch.match.stated import STATED_FIELDS
+
 REPO = Path(__file__).resolve().parent.parent
 TRIALS_DIR = REPO / "fixtures" / "trials"
 PAGES_DIR = REPO / "fixtures" / "pages"
@@ -181,7 +183,7 @@ def test_there_are_enough_cases_in_every_format():
 def test_case_file_follows_the_spec_shape_and_its_notes_exist(path):
     case = read_case(path)
     assert set(case) <= {"id", "age", "sex", "ecog", "location", "notes", "prior_therapies",
-                         "first_opinion"}
+                         "first_opinion"} | STATED_FIELDS
     if path.suffix == ".txt":
         assert path.read_text(encoding="utf-8").strip()
         return

@@ -168,8 +168,9 @@ def test_specific_messages(tmp_path):
     assert "YAML tags (!name) are not allowed at line 2" in error("tag.yaml")
     assert "YAML anchors (&name) are not allowed" in error("alias.yaml")
     assert "anchors" in error("alias-bomb.yaml")
-    assert "top-level key 2 is not a known field" in error("unknown-key.yaml")
-    assert "'location' key 1 is not a known field" in error("unknown-location.yaml")
+    assert "1 unknown field in the case: key 2 (not shown" in error("unknown-key.yaml")
+    assert "1 unknown field in field 'location': key 1 (not shown" in error(
+        "unknown-location.yaml")
     assert "JSON nested deeper than 64 levels" in error("deep.json")
     assert "YAML nested deeper than 64 levels" in error("deep.yaml")
     assert "note 1 (text): note is empty after removing invisible" in error("empty-note.yaml")

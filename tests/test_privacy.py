@@ -246,7 +246,7 @@ def test_note_text_pasted_as_a_yaml_key_is_not_echoed(debug_logs, fixture_db, tm
     )
     result = runner.invoke(app, ["match", str(case), "--db", str(fixture_db)])
     assert result.exit_code == 1
-    assert "key 4 is not a known field" in result.stderr
+    assert "unknown field in the case: key 4 (not shown" in result.stderr
     assert_private(result)
 
 

@@ -202,6 +202,8 @@ def render(doc: dict[str, Any], report: Path | None = None) -> None:
 
 
 def _render_findings(doc: dict[str, Any]) -> None:
+    from trialmatch.match import wording
+
     console.print("[bold]Biomarker-directed protocols:[/]" + ("" if doc["protocols"] else
                                                               " none"))
     for p in doc["protocols"]:
@@ -217,7 +219,8 @@ def _render_findings(doc: dict[str, Any]) -> None:
                   + ("" if doc["discrepancies"] else " none"))
     for d in doc["discrepancies"]:
         console.print(f"  {escape(str(d.get('field')))}: first opinion "
-                      f"[bold]{escape(str(d.get('first_opinion')))}[/], notes show [bold]"
+                      f"[bold]{escape(str(d.get('first_opinion')))}[/], "
+                      f"{wording.found_in(d)} [bold]"
                       f"{escape(str(d.get('found')))}[/] [dim]"
                       f"{escape(_clip(str(d.get('evidence') or ''), 100))}[/]")
 

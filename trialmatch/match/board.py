@@ -119,11 +119,11 @@ def _stated(value: Any) -> str:
 
 
 def _discrepancy_item(item: dict[str, Any]) -> str:
-    from trialmatch.match.wording import discrepancy_field
+    from trialmatch.match.wording import discrepancy_field, found_in
 
     return (f"<li>{_text(discrepancy_field(item.get('field')))}: first opinion "
             f"{_stated(item.get('first_opinion'))}"
-            f", notes show {_stated(item.get('found'))}</li>")
+            f", {found_in(item)} {_stated(item.get('found'))}</li>")
 
 
 def _list(title: str, items: list[str], empty: str) -> str:

@@ -11,18 +11,26 @@ nesting), and a note's path must resolve inside the case file's folder, or insid
 
 from __future__ import annotations
 
-import difflib
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trialmatch.errors import InputError, TrialmatchError
 from trialmatch.inputs import load_json, load_yaml, read_limited
+from trialmatch.match.stated import (
+    BRAIN_STATES,
+    STATED,
+    STATED_FIELDS,
+    CaseStatements,
+    read_statements,
+    unknown_fields_message,
+)
 from trialmatch.nlp.notes import MAX_NOTE_BYTES
 
 CASE_FIELDS = frozenset(
     {"id", "age", "sex", "ecog", "location", "notes", "prior_therapies", "first_opinion"}
-)
+) | STATED_FIELDS
 FIRST_OPINION_FIELDS = frozenset(
     {"diagnosis", "stage", "biomarkers", "plan", "trials_considered"}
 )
@@ -93,6 +101,12 @@ class Case:
     # What reading the notes changed (control or invisible characters removed), each naming
     # the case file and note number, never the text.
     warnings: list[str] = field(default_factory=list)
+    # The disease facts the case file states (diagnosis, stage, biomarkers...): they win over
+    # the notes (trialmatch.match.stated).
+    stated: CaseStatements = field(default_factory=CaseStatements)
+    # Where a fact came from the case file's statements: {"metastatic": "stated in the case
+    # file: disease_status metastatic"}.
+    stated_evidence: dict[str, str] = field(default_factory=dict)
 
     @property
     def note_texts(self) -> list[str]:
@@ -105,17 +119,6 @@ class Case:
 MAX_CASE_BYTES = 6 * 1024 * 1024
 MAX_CASE_NOTE_BYTES = 20 * 1024 * 1024
 
-
-
-def _unknown_field(path: Path, where: str, keys: list[Any], allowed: frozenset[str]) -> str:
-    """Name an unknown key by its position only: a note pasted into YAML without indentation
-    turns its lines into keys, and a key is text of the case. The nearest allowed name is
-    ours to show."""
-    position, key = next((n, k) for n, k in enumerate(keys, start=1) if k not in allowed)
-    near = difflib.get_close_matches(str(key).lower(), sorted(allowed), n=1, cutoff=0.6)
-    hint = f"; did you mean '{near[0]}'?" if near else ""
-    return (f"{path}: {where} key {position} is not a known field (not shown: it may be "
-            f"note text){hint}")
 
 
 def load_case(path: str | Path, *, notes_root: str | Path | None = None) -> Case:
@@ -170,7 +173,8 @@ def case_from_dict(document: Any, path: Path, *,
     if not isinstance(document, dict):
         raise InputError(f"{path}: a case must be a mapping of fields, not {_kind(document)}")
     if any(key not in CASE_FIELDS for key in document):
-        raise InputError(_unknown_field(path, "top-level", list(document), CASE_FIELDS),
+        raise InputError(unknown_fields_message(path, "the case", list(document),
+                                                CASE_FIELDS),
                          hint=f"allowed fields: {', '.join(sorted(CASE_FIELDS))}")
     case_id = document.get("id")
     if case_id is None or (isinstance(case_id, str) and not case_id.strip()):
@@ -179,6 +183,11 @@ def case_from_dict(document: Any, path: Path, *,
         raise InputError(f"{path}: field 'id' must be a string")
     case_id = str(case_id).strip()
     warnings: list[str] = []
+    stated = read_statements(document, path)
+    prior_therapies = _string_list(document, "prior_therapies", path)
+    if stated.treatments is not None:
+        # Stated treatments are prior therapies too, their setting written in the entry.
+        prior_therapies = (prior_therapies or []) + [t.entry for t in stated.treatments]
     case = Case(
         id=case_id,
         age=_age(document.get("age"), path),
@@ -186,12 +195,52 @@ def case_from_dict(document: Any, path: Path, *,
         ecog=_ecog(document.get("ecog"), path),
         location=_location(document.get("location"), path),
         notes=_notes(document.get("notes"), path, notes_root, warnings),
-        prior_therapies=_string_list(document, "prior_therapies", path),
+        prior_therapies=prior_therapies,
         first_opinion=_first_opinion(document.get("first_opinion"), path),
         path=path,
         warnings=warnings,
+        stated=stated,
     )
-    return _fill_clinical(_fill_demographics(case))
+    return _apply_statements(_fill_clinical(_fill_demographics(case)))
+
+
+def _apply_statements(case: Case) -> Case:
+    """The case file's statements of spread, brain metastases and labs win over the notes'.
+
+    A stated stage below IV without M1 is the stage now, so a note's statement of distant
+    spread no longer counts (it would restage the disease) unless the case file states a
+    metastatic status too.
+    """
+    stated = case.stated
+    metastatic = stated.metastatic
+    if metastatic is None and stated.brain_metastases:
+        metastatic = True if BRAIN_STATES[stated.brain_metastases] else None
+    if metastatic is not None:
+        case.metastatic = metastatic
+        case.from_notes.pop("metastatic", None)
+        words = (", ".join(stated.disease_status) if stated.disease_status else
+                 ", ".join(stated.metastatic_sites) if stated.metastatic_sites else
+                 f"brain metastases {stated.brain_metastases}")
+        case.stated_evidence["metastatic"] = f"{STATED}: {words}"
+    elif stated.stage is not None and case.metastatic and not _stage_metastatic(stated):
+        case.metastatic = None
+        case.from_notes.pop("metastatic", None)
+        case.stated_evidence["metastatic"] = f"{STATED}: stage {stated.stage.group or ''}".strip()
+    if stated.brain_metastases:
+        case.brain_metastases = BRAIN_STATES[stated.brain_metastases]
+        case.from_notes.pop("brain_metastases", None)
+        case.stated_evidence["brain_metastases"] = f"{STATED}: {stated.brain_metastases}"
+    if stated.labs:
+        case.labs.update(stated.labs)
+    if stated.treatments is not None:
+        case.stated_evidence["prior_therapies"] = STATED
+    return case
+
+
+def _stage_metastatic(stated: CaseStatements) -> bool:
+    stage = stated.stage
+    return bool(stage and ((stage.m or "").upper().startswith("M1") or
+                           (stage.group or "").upper().startswith("IV")))
 
 
 def _fill_demographics(case: Case) -> Case:
@@ -248,7 +297,19 @@ def _parse_document(raw_text: str, path: Path) -> Any:
     if path.suffix.lower() == ".json":
         return load_json(raw_text, str(path))
     # `id: 00123` is the id "00123", not the octal 83.
-    return load_yaml(raw_text, str(path), as_text=frozenset({"id"}))
+    return _dates_as_text(load_yaml(raw_text, str(path), as_text=frozenset({"id"})))
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads `date: 2025-11-03` as a date; the case keeps it as the text a JSON case
+    would hold, so that a case document is always JSON (the watch list stores it so)."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
 
 
 def _kind(value: Any) -> str:
@@ -291,7 +352,8 @@ def _location(value: Any, path: Path) -> dict[str, str] | None:
         raise InputError(f"{path}: field 'location' must be a mapping: {{postal_code, "
                          "country}, {city, state, country} or {lat, lon}")
     if any(key not in LOCATION_FIELDS for key in value):
-        raise InputError(_unknown_field(path, "'location'", list(value), LOCATION_FIELDS))
+        raise InputError(unknown_fields_message(path, "field 'location'", list(value),
+                                                LOCATION_FIELDS))
     postal = value.get("postal_code")
     if isinstance(postal, int) and not isinstance(postal, bool) and len(str(postal)) < 5:
         # YAML reads 02115 as a number (octal, even): the leading zero is gone.
@@ -317,8 +379,8 @@ def _first_opinion(value: Any, path: Path) -> FirstOpinion | None:
     if not isinstance(value, dict):
         raise InputError(f"{path}: field 'first_opinion' must be a mapping")
     if any(key not in FIRST_OPINION_FIELDS for key in value):
-        raise InputError(_unknown_field(path, "'first_opinion'", list(value),
-                                        FIRST_OPINION_FIELDS),
+        raise InputError(unknown_fields_message(path, "field 'first_opinion'", list(value),
+                                                FIRST_OPINION_FIELDS),
                          hint=f"allowed fields: {', '.join(sorted(FIRST_OPINION_FIELDS))}")
     for name in ("diagnosis", "stage", "plan"):
         if value.get(name) is not None and not isinstance(value[name], (str, int, float)):

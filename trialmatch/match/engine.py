@@ -47,6 +47,7 @@ from trialmatch.match.filters import TrialFilters
 from trialmatch.match.geo import CITY_LEVEL_NOTE, Place, SiteDistance, nearest_site_of
 from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
+from trialmatch.match.stated import BRAIN_STATES, SITE_CONDITIONS, STATED, apply_to_profile
 from trialmatch.models import Profile, Trial
 from trialmatch.nlp.conditions import (
     conditions_in_notes,
@@ -167,6 +168,9 @@ class MatchResult:
             "prior_therapies": case.prior_therapies,
             # Which facts the notes supplied, with their words (project addition).
             "from_notes": dict(case.from_notes),
+            # Which values the case file stated, as read; they win over the notes (project
+            # addition, issue 13).
+            "from_case": case.stated.to_dict(),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,8 +257,12 @@ def first_opinion_text(case: Case) -> str:
 
 def case_patient(case: Case, profile: Profile, *, ontology: Any,
                  therapy_reader: TherapyReader | None = None) -> Patient:
-    """The patient the evaluator sees: the case file's facts with the notes' profile."""
-    return build_patient(
+    """The patient the evaluator sees: the case file's facts with the notes' profile.
+
+    What the case file states wins: a stated relapsed, refractory or newly diagnosed status
+    replaces what the notes' words say of it, and a stated treatment keeps its setting.
+    """
+    patient = build_patient(
         profile, ontology=ontology, age=case.age, sex=case.sex, ecog=case.ecog,
         prior_therapies=case.prior_therapies, therapy_reader=therapy_reader,
         note_texts=case.note_texts, metastatic=case.metastatic,
@@ -266,12 +274,26 @@ def case_patient(case: Case, profile: Profile, *, ontology: Any,
         past_cancers=case.past_cancers, no_other_cancer=case.no_other_cancer,
         conditions=_conditions(case),
     )
+    stated = case.stated
+    if stated.relapsed is not None:
+        patient.relapse_noted = (f"{STATED}: disease_status "
+                                 f"{', '.join(stated.disease_status)}"
+                                 if stated.relapsed else None)
+        patient.newly_diagnosed = not stated.relapsed
+    if stated.treatments and patient.prior_regimens is not None:
+        settings = {t.entry: t.evaluator_setting for t in stated.treatments
+                    if t.evaluator_setting is not None}
+        patient.prior_regimens = [
+            dataclasses.replace(r, setting=settings[r.text]) if r.text in settings else r
+            for r in patient.prior_regimens]
+    return patient
 
 
 def _conditions(case: Case) -> dict[str, tuple[bool, str]]:
     """The population conditions the notes speak of, with distant spread from the notes'
     reading of it: brain metastases as the profile reads them from imaging, and no site of
-    distant spread where the notes say there is none (AJCC: M0)."""
+    distant spread where the notes say there is none (AJCC: M0). What the case file states
+    (sites of spread, brain metastases, no distant spread) wins."""
     found = conditions_in_notes(case.note_texts)
     for name, fact in profile_facts().items():
         value = getattr(case, fact)
@@ -279,7 +301,18 @@ def _conditions(case: Case) -> dict[str, tuple[bool, str]]:
             found[name] = (value, case.from_notes.get(fact, ""))
     if case.metastatic is False:
         for site in distant_metastasis_sites():
-            found.setdefault(site, (False, case.from_notes.get("metastatic", "")))
+            found.setdefault(site, (False, case.from_notes.get("metastatic") or
+                                    case.stated_evidence.get("metastatic", "")))
+    if case.stated.metastatic is False:
+        for site in distant_metastasis_sites():
+            found[site] = (False, case.stated_evidence.get("metastatic", STATED))
+    for site in case.stated.metastatic_sites:
+        condition = SITE_CONDITIONS.get(site)
+        if condition in distant_metastasis_sites():
+            found[condition] = (True, f"{STATED}: metastatic_sites {site}")
+    if case.stated.brain_metastases:
+        found["brain metastases"] = (BRAIN_STATES[case.stated.brain_metastases],
+                                     case.stated_evidence.get("brain_metastases", STATED))
     return found
 
 
@@ -448,15 +481,17 @@ def match_case(
 
         vocabulary = get_vocabulary()
     extractor = extractor or default_extractor(model)
-    profile = extractor(case.note_texts)
+    # What the case file states (diagnosis, stage, biomarkers) wins over the notes.
+    profile = apply_to_profile(extractor(case.note_texts), case.stated, vocabulary)
     warnings: list[str] = [location_warning] if location_warning else []
     code = profile.cancer_type.code if profile.cancer_type else None
     # The disease now: distant metastases the notes state outrank the stage at diagnosis.
     stage = profile.stage
     written_m1 = bool(stage and stage.m and stage.m.upper().startswith("M1"))
     now, at_diagnosis = restage(stage, code, case.age, case.metastatic or written_m1,
-                                case.from_notes.get("metastatic") or (stage.evidence if stage
-                                                                      else ""), vocabulary)
+                                case.from_notes.get("metastatic") or
+                                case.stated_evidence.get("metastatic") or
+                                (stage.evidence if stage else ""), vocabulary)
     if now is not profile.stage:
         profile = dataclasses.replace(profile, stage=now, stage_at_diagnosis=at_diagnosis)
     codes = candidate_codes(code, vocabulary)

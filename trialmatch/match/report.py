@@ -28,9 +28,14 @@ def profile_rows(profile: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(fact, value, evidence) rows for the profile, in the order a clinician reads them."""
     rows: list[tuple[str, str, str]] = []
     noted = profile.get("from_notes") or {}
+    stated = profile.get("from_case") or {}
 
     def source(name: str) -> str:
         return f"notes: {noted[name]}" if name in noted else "case file"
+
+    def said(value: str, name: str) -> str:
+        # What the case file states wins over the notes, and the report says so.
+        return f"{value} {wording.STATED_MARK}" if name in stated else value
 
     for name in ("age", "sex", "ecog"):
         if profile.get(name) is not None:
@@ -38,8 +43,8 @@ def profile_rows(profile: dict[str, Any]) -> list[tuple[str, str, str]]:
                          str(profile[name]), source(name)))
     cancer = profile.get("cancer_type")
     rows.append(("Cancer type",
-                 f"{cancer['name']} ({cancer['code']})" if cancer else "not found",
-                 cancer.get("evidence", "") if cancer else ""))
+                 said(f"{cancer['name']} ({cancer['code']})", "diagnosis") if cancer
+                 else "not found", cancer.get("evidence", "") if cancer else ""))
     for name in ("histology", "primary_site", "grade", "grade_detail"):
         if profile.get(name):
             rows.append((name.replace("_", " ").capitalize(), str(profile[name]), ""))
@@ -50,14 +55,34 @@ def profile_rows(profile: dict[str, Any]) -> list[tuple[str, str, str]]:
             (stage.get("prefix") or "") + tnm if tnm else "",
             f"stage {stage['group']}" if stage.get("group") else "",
             f"FIGO {stage['figo']}" if stage.get("figo") else "") if part)
-        rows.append(("Stage", value or "not found", stage.get("evidence", "")))
+        rows.append(("Stage", said(value, "stage") if value else "not found",
+                     stage.get("evidence", "")))
     else:
         rows.append(("Stage", "not found", ""))
     for marker in profile.get("biomarkers") or []:
-        rows.append(("Biomarker", biomarker_label(marker), marker.get("evidence", "")))
+        label = biomarker_label(marker)
+        if str(marker.get("evidence") or "").startswith(wording.STATED):
+            label = f"{label} {wording.STATED_MARK}"
+        rows.append(("Biomarker", label, marker.get("evidence", "")))
     if profile.get("prior_therapies") is not None:
-        rows.append(("Prior therapies", ", ".join(profile["prior_therapies"]) or "none",
-                     source("prior_therapies")))
+        rows.append(("Prior therapies",
+                     said(", ".join(profile["prior_therapies"]) or "none", "treatments"),
+                     "case file" if "treatments" in stated else source("prior_therapies")))
+    for treatment in stated.get("treatments") or []:
+        rows.append(("Treatment", f"{wording.treatment_words(treatment)} "
+                                  f"{wording.STATED_MARK}", "case file"))
+    for name, label in (("disease_status", "Disease status"),
+                        ("metastatic_sites", "Metastatic sites"),
+                        ("brain_metastases", "Brain metastases"),
+                        ("menopausal", "Menopausal status")):
+        if stated.get(name):
+            value = stated[name]
+            shown = ", ".join(value) if isinstance(value, list) else str(value)
+            rows.append((label, f"{shown.replace('_', ' ')} {wording.STATED_MARK}",
+                         "case file"))
+    for name, lab in (stated.get("labs") or {}).items():
+        rows.append((f"Lab: {name}", f"{lab['value']:g} {lab['unit']} {wording.STATED_MARK}",
+                     "case file"))
     for name, label in (("metastatic", "Distant spread"), ("brain_metastases", "Brain metastases"),
                         ("pregnancy", "Pregnancy")):
         if name in noted:
@@ -182,7 +207,7 @@ def render_markdown(result: Any) -> str:
             for g in doc.get("testing_gaps") or []] or ["None found."]
     out += ["", "## Discrepancies with the first opinion", ""]
     out += [f"- {_md(wording.discrepancy_field(d.get('field')))}: first opinion "
-            f"{_md(d.get('first_opinion'))}, notes show "
+            f"{_md(d.get('first_opinion'))}, {wording.found_in(d)} "
             f"{_md(d.get('found'))} ({_md(d.get('evidence'))})"
             for d in doc.get("discrepancies") or []] or ["None found."]
     out += ["", "## Patient profile", "", "| Fact | Value | Evidence |", "|---|---|---|"]

@@ -12,6 +12,8 @@ import functools
 import re
 from typing import Any
 
+from trialmatch.match.stated import STATED
+
 VERDICT_WORDS = {"eligible": "eligible", "possibly_eligible": "possibly eligible",
                  "excluded": "excluded"}
 STATUS_WORDS = {"RECRUITING": "recruiting", "NOT_YET_RECRUITING": "not yet recruiting",
@@ -133,6 +135,13 @@ def discrepancy_field(field: str | None) -> str:
     return text.replace("_", " ")
 
 
+def found_in(item: dict[str, Any]) -> str:
+    """Who shows a discrepancy's finding: 'the case file states' for a stated value, else
+    'notes show'."""
+    stated = str(item.get("evidence") or "").startswith(STATED)
+    return "the case file states" if stated else "notes show"
+
+
 def _first_unknown(trial: dict[str, Any]) -> str:
     for criterion in trial.get("criteria") or []:
         if criterion.get("result") == "unknown":
@@ -164,12 +173,29 @@ def distance_unit(document: dict[str, Any]) -> str | None:
     return place.get("unit") if isinstance(place, dict) else None
 
 
+# How reports mark a value the case file states (it wins over the notes; issue 13).
+STATED_MARK = f"({STATED})"
+
+
 def cancer_text(profile: dict[str, Any]) -> str:
     cancer = profile.get("cancer_type")
     if not cancer:
         return "cancer type not found in the notes"
     name, code = cancer.get("name"), cancer.get("code")
-    return f"{name} ({code})" if name and code and name != code else str(name or code)
+    text = f"{name} ({code})" if name and code and name != code else str(name or code)
+    return _stated(text, profile, "diagnosis")
+
+
+def _stated(text: str, profile: dict[str, Any], name: str) -> str:
+    return f"{text} {STATED_MARK}" if name in (profile.get("from_case") or {}) else text
+
+
+def treatment_words(treatment: dict[str, Any]) -> str:
+    """'doxorubicin + cyclophosphamide, adjuvant, 2016-06 to 2016-11, complete response'."""
+    dates = " to ".join(str(treatment[k]) for k in ("start", "end") if treatment.get(k))
+    parts = [treatment.get("text"), treatment.get("setting"), dates,
+             treatment.get("response")]
+    return ", ".join(str(part).replace("_", " ") for part in parts if part)
 
 
 def stage_text(profile: dict[str, Any]) -> str:
@@ -187,7 +213,7 @@ def stage_text(profile: dict[str, Any]) -> str:
     text = " ".join(parts) + (f" ({tnm})" if parts and tnm else tnm)
     if profile.get("stage_at_diagnosis"):
         text += " now (restaged from the stage at diagnosis)"
-    return text or "stage not reported"
+    return _stated(text, profile, "stage") if text else "stage not reported"
 
 
 def biomarker_words(marker: dict[str, Any]) -> str:
@@ -247,6 +273,8 @@ def missed_lines(document: dict[str, Any], limit: int = 5) -> list[tuple[str, st
         evidence = f" ({item['evidence']})" if item.get("evidence") else ""
         lines.append(("Discrepancy", f"{discrepancy_field(item.get('field'))}: the first "
                                      "opinion says "
-                                     f"{item.get('first_opinion') or 'nothing'}, the notes "
-                                     f"show {item.get('found') or 'nothing'}{evidence}"))
+                                     f"{item.get('first_opinion') or 'nothing'}, "
+                                     f"{'the ' if found_in(item) == 'notes show' else ''}"
+                                     f"{found_in(item)} {item.get('found') or 'nothing'}"
+                                     f"{evidence}"))
     return lines
