@@ -12,7 +12,7 @@ from ctgov_fake import make_studies, make_study
 
 from trialmatch.errors import InputError, NotFoundError, StoreError
 from trialmatch.ingest.files import find_sources, ingest_paths
-from trialmatch.ingest.store import TrialStore, UpsertCounts
+from trialmatch.ingest.store import TrialStore, UpsertCounts, _json, _requirements_json
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
 
 
@@ -508,3 +508,15 @@ def test_refresh_parses_the_next_page_while_writing_this_one(tmp_path):
         assert _table_count(store, "trial_parse") == 39
         run = store.get_run(result.run_id)
         assert (run["outcome"], run["pages"], run["resume_token"]) == ("success", 3, None)
+
+
+def test_stored_requirements_are_the_json_of_their_to_dict():
+    requirements = [
+        Requirement("biomarker", {"any_of": [{"marker": "EGFR", "alterations": ("L858R",),
+                                              "status": "positive"}]}, "EGFR L858R", 3, 13),
+        Requirement("prior_therapy", {"received": False, "drugs": {"osimertinib"},
+                                      "classes": []}, "no prior osimertinib"),
+        Requirement("pregnancy", {}, "pregnant", 0, 8),
+    ]
+    assert _requirements_json(requirements) == _json([r.to_dict() for r in requirements])
+    assert _requirements_json([]) == "[]"

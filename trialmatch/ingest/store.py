@@ -489,7 +489,7 @@ class TrialStore:
             "cohort, requirements, kinds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (nct_id, c.position, c.kind, c.text, c.start, c.end, c.cohort,
-                 _json([r.to_dict() for r in c.requirements]), _kinds(c.requirements))
+                 _requirements_json(c.requirements), _kinds(c.requirements))
                 for nct_id, a in annotations.items()
                 for c in a.criteria
             ],
@@ -1486,6 +1486,14 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _requirements_json(requirements: Sequence[Requirement]) -> str:
+    """A criterion's requirements as stored in `criteria.requirements`: the JSON of
+    `[r.to_dict() for r in requirements]`, written without `to_dict`'s deep copy of every
+    params dict (dataclasses.asdict), which the JSON encoder does not need."""
+    return _json([{"kind": r.kind, "params": r.params, "text": r.text, "start": r.start,
+                   "end": r.end} for r in requirements])
 
 
 def _kinds(requirements: Sequence[Requirement]) -> str:
