@@ -1,7 +1,9 @@
 """The trial store: idempotent upserts, annotations, candidate selection, reading and search."""
 
+import gc
 import io
 import json
+import multiprocessing
 import os
 import re
 import sqlite3
@@ -452,6 +454,31 @@ def annotate_with_pid(text: TrialText) -> TrialAnnotation:
     """A parser that says which process ran it (as a code)."""
     return TrialAnnotation(oncotree_codes=[f"PID{os.getpid()}"], criteria=[],
                            parser_version="pid")
+
+
+PARSED_HERE: list[str] = []
+
+
+def annotate_and_tell(text: TrialText) -> TrialAnnotation:
+    """The test parser, noting the trials parsed in this process and whether the cyclic
+    collector's permanent generation holds the objects built before parsing began."""
+    PARSED_HERE.append(text.nct_id)
+    annotation = annotate_by_condition(text)
+    annotation.oncotree_codes.append(f"FROZEN{gc.get_freeze_count() > 0}")
+    return annotation
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="fork only")
+def test_forked_workers_start_from_a_parser_built_once_and_frozen(tmp_path):
+    PARSED_HERE.clear()
+    frozen_before = gc.get_freeze_count()
+    with TrialStore.open(tmp_path / "trials.db") as store:
+        store.upsert_studies(make_studies(12), annotate_and_tell, jobs=2, batch_size=6)
+        codes = {row[0] for row in store.conn.execute("SELECT DISTINCT code FROM trial_codes")}
+    # Built once, here, by parsing the warm-up trial; every study was parsed by a worker.
+    assert PARSED_HERE == ["NCT00000000"]
+    assert "FROZENTrue" in codes and "FROZENFalse" not in codes
+    assert gc.get_freeze_count() == frozen_before  # this process's collector as it was
 
 
 def test_a_study_changed_by_the_batch_before_is_still_parsed(tmp_path):
