@@ -26,6 +26,7 @@ from trialmatch.nlp.requirements_common import (
     is_allowance,
     requirement,
     to_number,
+    words_of,
 )
 
 _I = re.IGNORECASE
@@ -382,7 +383,6 @@ _RECEIVED_AFTER = Folded(re.compile(
     r"(?:received|given|administered|failed)\b", _I))
 
 
-_WORDS = re.compile(r"[^\W_]+")
 
 
 _GATE_NGRAM = 5  # longest drug/class spelling, in words ("stereotactic body radiation therapy")
@@ -408,7 +408,7 @@ def _may_name_drug(text: str) -> bool:
     """Do some consecutive words (at most `_GATE_NGRAM`), run together, spell a drug or class?"""
     spellings = _drug_spellings()
     prefixes = _spelling_prefixes()
-    words = _WORDS.findall(text.lower())
+    words = words_of(text.lower())
     if not spellings.isdisjoint(words):
         return True  # a one-word spelling ("docetaxel"), the usual case
     # Runs of words can only start at a word that begins some spelling (few do).
