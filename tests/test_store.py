@@ -1,10 +1,13 @@
 """The trial store: idempotent upserts, annotations, candidate selection, reading and search."""
 
+import copy
+import dataclasses
 import gc
 import io
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import sqlite3
 import zipfile
@@ -547,3 +550,19 @@ def test_stored_requirements_are_the_json_of_their_to_dict():
     ]
     assert _requirements_json(requirements) == _json([r.to_dict() for r in requirements])
     assert _requirements_json([]) == "[]"
+
+
+def test_parsed_criteria_cross_to_the_writing_process_through_their_constructor():
+    requirement = Requirement("biomarker", {"any_of": [{"marker": "EGFR", "alterations":
+                                                       ["L858R"], "status": "positive"}]},
+                              "EGFR L858R", 4, 14)
+    criterion = EligibilityCriterion("inclusion", "Has EGFR L858R", 2, 100, 114, "Cohort A",
+                                     [requirement])
+    for cls in (Requirement, EligibilityCriterion):
+        assert all(f.init for f in dataclasses.fields(cls))  # all are constructor arguments
+    for value in (requirement, criterion):
+        assert value.__reduce__()[0] is type(value)  # rebuilt by the constructor
+        assert pickle.loads(pickle.dumps(value)) == value
+        deep = copy.deepcopy(value)
+        assert deep == value
+    assert copy.deepcopy(criterion).requirements[0].params is not requirement.params
