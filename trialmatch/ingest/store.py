@@ -146,7 +146,7 @@ def _now() -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+    return _ENCODER.encode(value)
 
 
 def _jsonable(value: Any) -> Any:
@@ -157,6 +157,12 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return str(value)
+
+
+# What json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable) uses,
+# built once: json.dumps builds an encoder per call with these arguments, and a load writes
+# one JSON value per criterion.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_jsonable)
 
 
 class TrialStore:
