@@ -618,8 +618,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     return sorted(out, key=lambda r: r.start)
 
 
-_EXCEPT_CUE = re.compile(r"\b(?:except(?:\s+for)?|excluding|other\s+than|with\s+the\s+exception"
-                         r"\s+of|apart\s+from|besides)\b", _I)
+_EXCEPT_CUE = Folded(re.compile(  # folded (see `Folded`): only its offsets are read
+    r"\b(?:except(?:\s+for)?|excluding|other\s+than|with\s+the\s+exception\s+of|apart\s+from|"
+    r"besides)\b", _I))
 
 
 def _exception_before(text: str, start: int, position: int) -> re.Match[str] | None:
@@ -644,6 +645,8 @@ def _with_exceptions(found: list[Requirement], text: str, excepted: list[DrugMen
     (except for neoadjuvant/adjuvant chemotherapy)". The exception goes into the
     requirement's `except` ({"drugs", "classes", "adjuvant"}); the patient's regimens it
     covers do not count for it."""
+    if not found:
+        return found  # nothing to except from (most criteria)
     cue = _EXCEPT_CUE.search(text)
     if cue is None:
         return found
