@@ -484,6 +484,18 @@ def test_forked_workers_start_from_a_parser_built_once_and_frozen(tmp_path):
     assert gc.get_freeze_count() == frozen_before  # this process's collector as it was
 
 
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="fork only")
+def test_objects_frozen_by_the_caller_stay_frozen(tmp_path):
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with TrialStore.open(tmp_path / "trials.db") as store:
+            store.upsert_studies(make_studies(4), annotate_and_tell, jobs=2, batch_size=4)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_a_study_changed_by_the_batch_before_is_still_parsed(tmp_path):
     # Batches are parsed while the one before is written: the second copy of NCT90000001
     # looked unchanged when its batch was prepared, then the first copy changed it.
