@@ -66,6 +66,11 @@ def test_a_bad_entry_is_named_with_what_is_wrong(raw, message):
      ["Multiple Sclerosis", "Lung Cancer"], "BASIC_SCIENCE", []),
     # A cancer treatment trial names no such condition.
     ("Osimertinib in EGFR-Mutant NSCLC", ["Non-small Cell Lung Cancer"], "TREATMENT", []),
+    # Letters that match a term's letter case-insensitively but do not lower-case to it.
+    ("Oral Iohexol for Chylous Aſcites", ["Pelvic Neoplasms"], "TREATMENT",
+     ["chylous ascites"]),
+    ("Smoking Cessation Among Persons Living With HİV", ["Tobacco"], "TREATMENT",
+     ["HIV infection", "tobacco smoking"]),
 ])
 def test_trial_conditions_come_from_the_title_and_the_first_condition(
         title, conditions, purpose, expected):

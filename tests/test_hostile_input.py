@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_privacy import MARKER, NOTE, assert_private, debug_logs  # noqa: F401 (fixture)
 from typer.testing import CliRunner
 
@@ -195,6 +198,43 @@ def test_json_depth_ignores_brackets_inside_strings():
     assert json_depth('{"a": "[[[[{{{{", "b": [[1]]}') == 3
     assert json_depth(b'"\\"[[["') == 0
     assert json_depth("[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1)) == MAX_NESTING + 1
+
+
+def _depth_bracket_by_bracket(text: str) -> int:
+    """json_depth as first written: strings blanked by the per-character pattern, then the
+    brackets counted one by one (the reference the faster version must agree with)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    depth = deepest = 0
+    for match in re.finditer(rb"[\[\]{}]", re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', raw,
+                                                   flags=re.DOTALL)):
+        if match.group(0) in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+@pytest.mark.parametrize("text", [
+    "", "[]", "{}", '"[["', '["\\"]', '["\\\"[[" , [{}]]', '"unterminated [[[',
+    '"a" "b [[', "]]][[", '{"a": "}}}", "b": {"c": [1, "\\u005b"]}}', '\\"[[\"]]',
+    '[["x\n\t"], {"k": "\\\\"}, "[", ["\u00e9{"]]', "[\ud800]",
+])
+def test_json_depth_agrees_with_the_bracket_by_bracket_count(text):
+    assert json_depth(text) == _depth_bracket_by_bracket(text)
+    assert json_depth(text.encode("utf-8", "surrogatepass")) == json_depth(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='[]{}"\\ab,:\n\u00e9', max_size=40))
+def test_json_depth_agrees_on_any_mix_of_brackets_quotes_and_escapes(text):
+    assert json_depth(text) == _depth_bracket_by_bracket(text)
+
+
+def test_json_depth_of_every_stored_fixture_study():
+    for path in sorted((Path(__file__).parent.parent / "fixtures").rglob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        assert json_depth(text) == _depth_bracket_by_bracket(text), path.name
 
 
 @pytest.mark.parametrize("written, expected", [

@@ -1,8 +1,13 @@
 """The trial store: idempotent upserts, annotations, candidate selection, reading and search."""
 
+import copy
+import dataclasses
+import gc
 import io
 import json
+import multiprocessing
 import os
+import pickle
 import re
 import sqlite3
 import zipfile
@@ -12,7 +17,7 @@ from ctgov_fake import make_studies, make_study
 
 from trialmatch.errors import InputError, NotFoundError, StoreError
 from trialmatch.ingest.files import find_sources, ingest_paths
-from trialmatch.ingest.store import TrialStore, UpsertCounts
+from trialmatch.ingest.store import TrialStore, UpsertCounts, _json, _requirements_json
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
 
 
@@ -454,6 +459,43 @@ def annotate_with_pid(text: TrialText) -> TrialAnnotation:
                            parser_version="pid")
 
 
+PARSED_HERE: list[str] = []
+
+
+def annotate_and_tell(text: TrialText) -> TrialAnnotation:
+    """The test parser, noting the trials parsed in this process and whether the cyclic
+    collector's permanent generation holds the objects built before parsing began."""
+    PARSED_HERE.append(text.nct_id)
+    annotation = annotate_by_condition(text)
+    annotation.oncotree_codes.append(f"FROZEN{gc.get_freeze_count() > 0}")
+    return annotation
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="fork only")
+def test_forked_workers_start_from_a_parser_built_once_and_frozen(tmp_path):
+    PARSED_HERE.clear()
+    frozen_before = gc.get_freeze_count()
+    with TrialStore.open(tmp_path / "trials.db") as store:
+        store.upsert_studies(make_studies(12), annotate_and_tell, jobs=2, batch_size=6)
+        codes = {row[0] for row in store.conn.execute("SELECT DISTINCT code FROM trial_codes")}
+    # Built once, here, by parsing the warm-up trial; every study was parsed by a worker.
+    assert PARSED_HERE == ["NCT00000000"]
+    assert "FROZENTrue" in codes and "FROZENFalse" not in codes
+    assert gc.get_freeze_count() == frozen_before  # this process's collector as it was
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="fork only")
+def test_objects_frozen_by_the_caller_stay_frozen(tmp_path):
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with TrialStore.open(tmp_path / "trials.db") as store:
+            store.upsert_studies(make_studies(4), annotate_and_tell, jobs=2, batch_size=4)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_a_study_changed_by_the_batch_before_is_still_parsed(tmp_path):
     # Batches are parsed while the one before is written: the second copy of NCT90000001
     # looked unchanged when its batch was prepared, then the first copy changed it.
@@ -508,3 +550,31 @@ def test_refresh_parses_the_next_page_while_writing_this_one(tmp_path):
         assert _table_count(store, "trial_parse") == 39
         run = store.get_run(result.run_id)
         assert (run["outcome"], run["pages"], run["resume_token"]) == ("success", 3, None)
+
+
+def test_stored_requirements_are_the_json_of_their_to_dict():
+    requirements = [
+        Requirement("biomarker", {"any_of": [{"marker": "EGFR", "alterations": ("L858R",),
+                                              "status": "positive"}]}, "EGFR L858R", 3, 13),
+        Requirement("prior_therapy", {"received": False, "drugs": {"osimertinib"},
+                                      "classes": []}, "no prior osimertinib"),
+        Requirement("pregnancy", {}, "pregnant", 0, 8),
+    ]
+    assert _requirements_json(requirements) == _json([r.to_dict() for r in requirements])
+    assert _requirements_json([]) == "[]"
+
+
+def test_parsed_criteria_cross_to_the_writing_process_through_their_constructor():
+    requirement = Requirement("biomarker", {"any_of": [{"marker": "EGFR", "alterations":
+                                                       ["L858R"], "status": "positive"}]},
+                              "EGFR L858R", 4, 14)
+    criterion = EligibilityCriterion("inclusion", "Has EGFR L858R", 2, 100, 114, "Cohort A",
+                                     [requirement])
+    for cls in (Requirement, EligibilityCriterion):
+        assert all(f.init for f in dataclasses.fields(cls))  # all are constructor arguments
+    for value in (requirement, criterion):
+        assert value.__reduce__()[0] is type(value)  # rebuilt by the constructor
+        assert pickle.loads(pickle.dumps(value)) == value
+        deep = copy.deepcopy(value)
+        assert deep == value
+    assert copy.deepcopy(criterion).requirements[0].params is not requirement.params

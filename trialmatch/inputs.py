@@ -17,6 +17,7 @@ import json
 import os
 import re
 import stat
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -120,22 +121,24 @@ def _size(limit: int) -> str:
 
 # --------------------------------------------------------------------------- JSON
 
-# A JSON string, so that brackets inside one are not counted as nesting.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKETS = re.compile(rb"[\[\]{}]")
+# A JSON string, so that brackets inside one are not counted as nesting. Written as runs of
+# plain characters between escapes ("unrolled"), which `re` scans in one tight loop: the
+# alternation `(?:[^"\\]|\\.)*` matches the same strings but tries it per character, and took
+# 1.5 ms of a 57 KB study (more than json.loads itself) on every ingested file.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 def json_depth(data: bytes | str) -> int:
     """How deeply the JSON text nests arrays and objects (linear time, no recursion)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    depth = deepest = 0
-    for match in _JSON_BRACKETS.finditer(_JSON_STRING.sub(b'""', raw)):
-        if match.group(0) in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    # The running depth after each bracket; the deepest is its largest value (never below 0,
+    # as for text that closes more than it opened).
+    return max(0, max(accumulate(_BRACKET_STEP[byte] for byte in brackets)))
 
 
 def load_json(data: bytes | str, label: str, max_nesting: int = MAX_NESTING) -> Any:

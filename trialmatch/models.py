@@ -5,7 +5,8 @@ No spaCy object ever appears here. Every `to_dict()` gives the JSON shape fixed 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from functools import cache
 from typing import Any, Literal
 
 BiomarkerStatus = Literal["positive", "negative", "equivocal", "unknown"]
@@ -122,6 +123,20 @@ class Profile:
 # --------------------------------------------------------------------------- trial side
 
 
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _reduce_by_fields(self: Any) -> tuple[type, tuple[Any, ...]]:
+    """Pickle a dataclass as its class and field values, so that unpickling calls the
+    constructor: six times faster to load than the default (which rebuilds every instance's
+    __dict__), and the main process of a parallel ingest unpickles every criterion and
+    requirement the workers parsed. Every field must be an __init__ argument (tested)."""
+    cls = type(self)
+    return cls, tuple(getattr(self, name) for name in _field_names(cls))
+
+
 @dataclass
 class Requirement:
     """One checkable statement made by a criterion, as data.
@@ -168,6 +183,8 @@ class Requirement:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    __reduce__ = _reduce_by_fields
+
 
 @dataclass
 class EligibilityCriterion:
@@ -198,6 +215,8 @@ class EligibilityCriterion:
             "cohort": self.cohort,
             "requirements": [r.to_dict() for r in self.requirements],
         }
+
+    __reduce__ = _reduce_by_fields
 
 
 @dataclass

@@ -146,7 +146,9 @@ def normalize_study(study: Any) -> StudyRecord:
     sponsors = module("sponsorCollaboratorsModule")
     contacts = module("contactsLocationsModule")
 
-    raw = json.dumps(study, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # Parsed JSON holds no cycles: the encoder's check for them is time spent for nothing.
+    raw = json.dumps(study, ensure_ascii=False, separators=(",", ":"),
+                     check_circular=False).encode("utf-8")
     digest = hashlib.sha1(NORMALIZER_VERSION.encode() + b"\0" + raw).hexdigest()
 
     sex = _text(eligibility.get("sex"))
@@ -190,7 +192,10 @@ def normalize_study(study: Any) -> StudyRecord:
         locations=[_location(item) for item in _objects(contacts.get("locations"))],
         primary_purpose=primary_purpose(study),
         contact=study_contact(study),
-        raw_json=zlib.compress(raw, 6),
+        # Level 1 compresses a study in half the time of the default 6 for ~14% more bytes
+        # (8.8 vs 7.7 KB of a 35 KB study: a parsed store of the 755 real studies grows from
+        # 24 to 25 MB); the main process of a first load compresses every study it stores.
+        raw_json=zlib.compress(raw, 1),
         content_hash=digest,
     )
 

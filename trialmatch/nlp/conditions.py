@@ -137,6 +137,8 @@ def trial_conditions(title: str, conditions: list[str], primary_purpose: str | N
     if (primary_purpose or "").upper() in _NOT_FOR_THE_AFFECTED or _PREVENTS.search(title or ""):
         return []
     first = conditions[0] if conditions else ""
+    if not _may_name_a_condition(title or "") and not _may_name_a_condition(first):
+        return []  # most trials: no condition's pattern could match either text
     found: list[tuple[str, str]] = []
     for condition in load_conditions():
         match = condition.trial_pattern.search(title or "")
@@ -151,6 +153,29 @@ def trial_conditions(title: str, conditions: list[str], primary_purpose: str | N
         if match:
             found.append((condition.name, match.group(0)))
     return found
+
+
+@lru_cache(maxsize=1)
+def _trial_terms() -> tuple[str, ...] | None:
+    """Every condition's trial terms in lower case (what `trial_pattern` matches, whole
+    words aside), or None when a term is not ASCII (then no shortcut is taken)."""
+    load_conditions()  # validates the file (one clear error if it is wrong)
+    raw = read_data_file("trialmatch.nlp", CONDITIONS_FILE)
+    terms = tuple(dict.fromkeys(term.lower() for entry in raw["conditions"]
+                                for term in entry["terms"]))
+    return terms if all(term.isascii() for term in terms) else None
+
+
+def _may_name_a_condition(text: str) -> bool:
+    """Could some condition's trial pattern match `text`? Not unless the lower-cased text
+    holds one of the terms: an IGNORECASE match of an ASCII term is the term in lower case
+    once the text is lower-cased, unless lower-casing changes the text's length ("İ") or the
+    text holds "ſ" or "ı" (which IGNORECASE reads as "s" and "i"); then yes."""
+    terms = _trial_terms()
+    lower = text.lower()
+    if terms is None or len(lower) != len(text) or "ſ" in text or "ı" in text:
+        return True
+    return any(term in lower for term in terms)
 
 
 def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:

@@ -53,7 +53,9 @@ _LABEL_DECORATION = re.compile(r"^[\s#*_>\-]+|[\s#*_:.\-]+$")
 _WORD = re.compile(r"\S+")
 
 
-_ODD_WHITESPACE = re.compile(r"[^\S\n]")
+# Whitespace other than the newline and the plain space (replacing a space by itself only
+# made a new string of every criteria text, space by space).
+_ODD_WHITESPACE = re.compile(r"[^\S\n ]")
 
 
 def normalise_criteria_text(text: str) -> str:

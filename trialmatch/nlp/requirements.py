@@ -34,7 +34,7 @@ from trialmatch.nlp.requirements_basic import (
 )
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
-from trialmatch.nlp.requirements_common import Folded, blank, is_allowance
+from trialmatch.nlp.requirements_common import Folded, blank, is_allowance, words_of
 from trialmatch.nlp.requirements_therapy import find_prior_therapy, names_therapy
 from trialmatch.nlp.requirements_tnm import find_tnm_extent
 from trialmatch.nlp.vocab import get_vocabulary
@@ -152,10 +152,10 @@ def _trigger_test(lower: str, words: set[str]):
     found: set[str] = set()
     for part in set(_TRIGGER_PATTERN.findall(lower)):
         found |= _TRIGGER_KINDS[part]
-
-    def triggered(kind: str) -> bool:
-        return kind in found or not words.isdisjoint(_TRIGGER_WHOLE[kind])
-    return triggered
+    # The kinds a whole word triggers, all at once (13 set tests, where each kind asked for
+    # its own made a call and a test, ~15 times a criterion).
+    found.update(kind for kind, whole in _TRIGGER_WHOLE.items() if not words.isdisjoint(whole))
+    return found.__contains__
 
 
 # Words too common in criteria to file a phrase under (any word of a phrase would do; a
@@ -236,7 +236,7 @@ class _Gates:
         self.markers = phrases(("_marker_index",))
 
     def tokens(self, lower: str, words: set[str] | None = None) -> set[str]:
-        words = set(_WORD.findall(lower)) if words is None else words
+        words = set(words_of(lower)) if words is None else words
         # The scans fold plurals onto the singular ("melanomas", "carcinomas"): so must the
         # gate, or it skips a scan that would have matched.
         singulars = {w[:-1] for w in words if len(w) >= 5 and w[-1] == "s"}
@@ -368,7 +368,7 @@ def _markers_of_some_alternatives(text: str, disease: Requirement,
 def _parse_words(text: str, kind: str) -> list[Requirement]:
     lower = text.lower()
     gates = _gates()
-    words = set(_WORD.findall(lower))
+    words = set(words_of(lower))
     tokens = gates.tokens(lower, words)
     requirements: list[Requirement] = []
     triggered = _trigger_test(lower, words)

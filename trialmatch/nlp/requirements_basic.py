@@ -1014,7 +1014,8 @@ def _cns_requirement(text: str, match: re.Match[str], criterion_kind: str) -> li
 
 # ----------------------------------------------------------------------- other malignancy
 
-_OTHER_MALIGNANCY = re.compile(
+# Folded (see `Folded`): the match's offsets and lower-cased words are read.
+_OTHER_MALIGNANCY = Folded(re.compile(
     r"\b(?:other|another|second|prior|previous|concurrent|concomitant|additional|synchronous|"
     r"secondary|co-?existing|separate|different|active|invasive|known)\s+(?:\w+\s+){0,2}?"
     r"(?:primary\s+)?(?:malignanc\w*|cancers?|neoplasms?|tumou?rs?|primar(?:y|ies))\b"
@@ -1022,7 +1023,7 @@ _OTHER_MALIGNANCY = re.compile(
     r"\bhistory\s+of\s+(?:\w+\s+){0,2}?(?:malignanc\w*|cancer)\b"
     r"(?!\s+(?:therapy|treatment))|\bmalignanc(?:y|ies)\s+(?:with)?in\s+(?:the\s+)?"
     r"(?:past|last|previous|preceding)",
-    _I)
+    _I))
 _SAME_CANCER = re.compile(r"other\s+than\s+(?:the\s+)?(?:disease|cancer)\s+(?:under|being)\s+"
                           r"stud|active\s+(?:cancer|malignancy)\s+(?:that|which)\s+requires", _I)
 _WITHIN = re.compile(

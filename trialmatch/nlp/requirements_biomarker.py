@@ -14,7 +14,12 @@ import re
 from dataclasses import dataclass, field
 
 from trialmatch.models import Requirement
-from trialmatch.nlp.requirements_common import clause_bounds, is_allowance, is_negated
+from trialmatch.nlp.requirements_common import (
+    Folded,
+    clause_bounds,
+    is_allowance,
+    is_negated,
+)
 from trialmatch.nlp.vocab import get_vocabulary
 
 _I = re.IGNORECASE
@@ -244,9 +249,9 @@ _GENERIC_KEYS = {"germline", "somatic", "mutation", "fusion", "amplification", "
                  "variant"}
 
 
-_COMPOSITE_GATE = re.compile(r"msi|mss|mmr|microsat|mismatch|tmb|burden|her-?2|hormone|\bhr\b|"
-                             r"progesterone|"
-                             r"triple|tnbc|brca|ntrk|\bras\b", _I)
+_COMPOSITE_GATE = Folded(re.compile(r"msi|mss|mmr|microsat|mismatch|tmb|burden|her-?2|hormone|"
+                                    r"\bhr\b|progesterone|"
+                                    r"triple|tnbc|brca|ntrk|\bras\b", _I))
 
 
 # Substrings one of which every match of a composite pattern holds (a cheap test before it).

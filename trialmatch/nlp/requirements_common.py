@@ -34,6 +34,23 @@ def _foldable(text: str) -> str | None:
     return lower
 
 
+_WORDS = re.compile(r"[^\W_]+")
+_last_words: tuple[str, list[str]] = ("", [])
+
+
+def words_of(lower: str) -> list[str]:
+    """The words (runs of letters and digits) of a lower-cased text, in order; callers must
+    not change the list. The gates of several parsers ask for the words of the same
+    criterion in a row: the last answer is kept."""
+    global _last_words
+    last_lower, last_words = _last_words  # one tuple: consistent even across threads
+    if lower == last_lower:
+        return last_words
+    words = _WORDS.findall(lower)
+    _last_words = (lower, words)
+    return words
+
+
 class Folded:
     """A case-insensitive pattern run as a case-sensitive one over the lower-cased text.
 

@@ -26,6 +26,7 @@ from trialmatch.nlp.requirements_common import (
     is_allowance,
     requirement,
     to_number,
+    words_of,
 )
 
 _I = re.IGNORECASE
@@ -382,7 +383,6 @@ _RECEIVED_AFTER = Folded(re.compile(
     r"(?:received|given|administered|failed)\b", _I))
 
 
-_WORDS = re.compile(r"[^\W_]+")
 
 
 _GATE_NGRAM = 5  # longest drug/class spelling, in words ("stereotactic body radiation therapy")
@@ -408,7 +408,7 @@ def _may_name_drug(text: str) -> bool:
     """Do some consecutive words (at most `_GATE_NGRAM`), run together, spell a drug or class?"""
     spellings = _drug_spellings()
     prefixes = _spelling_prefixes()
-    words = _WORDS.findall(text.lower())
+    words = words_of(text.lower())
     if not spellings.isdisjoint(words):
         return True  # a one-word spelling ("docetaxel"), the usual case
     # Runs of words can only start at a word that begins some spelling (few do).
@@ -621,8 +621,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     return sorted(out, key=lambda r: r.start)
 
 
-_EXCEPT_CUE = re.compile(r"\b(?:except(?:\s+for)?|excluding|other\s+than|with\s+the\s+exception"
-                         r"\s+of|apart\s+from|besides)\b", _I)
+_EXCEPT_CUE = Folded(re.compile(  # folded (see `Folded`): only its offsets are read
+    r"\b(?:except(?:\s+for)?|excluding|other\s+than|with\s+the\s+exception\s+of|apart\s+from|"
+    r"besides)\b", _I))
 
 
 def _exception_before(text: str, start: int, position: int) -> re.Match[str] | None:
@@ -647,6 +648,8 @@ def _with_exceptions(found: list[Requirement], text: str, excepted: list[DrugMen
     (except for neoadjuvant/adjuvant chemotherapy)". The exception goes into the
     requirement's `except` ({"drugs", "classes", "adjuvant"}); the patient's regimens it
     covers do not count for it."""
+    if not found:
+        return found  # nothing to except from (most criteria)
     cue = _EXCEPT_CUE.search(text)
     if cue is None:
         return found
