@@ -195,7 +195,15 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
     text = cut_long_runs(text)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        doc = nlp.make_doc(text)
+        if _reads_tokens(nlp):
+            doc = nlp.make_doc(text)
+        else:
+            # The rules read doc._.tm_text, never the tokens: without a model whose
+            # components read them, tokenizing the whole note (as costly as every rule
+            # together) would be thrown away. The Doc only carries the components' results.
+            from spacy.tokens import Doc
+
+            doc = Doc(nlp.vocab)
         doc._.tm_text = text
         for name, component in nlp.pipeline:
             if name == "abbreviation_detector":
@@ -205,6 +213,17 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
                 continue
             doc = component(doc)
         return doc
+
+
+_OWN_PIPES = frozenset(("abbreviation_detector", "trialmatch_sections", "trialmatch_cancer",
+                        "trialmatch_stage", "trialmatch_grade", "trialmatch_biomarkers"))
+
+
+def _reads_tokens(nlp: Any) -> bool:
+    """Whether a component of the pipeline reads the note's tokens: those of an installed
+    model (`--model`: its entities add cancer mentions). The abbreviation detector reads its
+    own windows (`_abbreviations_near_parentheses`); the project's components read the text."""
+    return any(name not in _OWN_PIPES for name in nlp.pipe_names)
 
 
 _PARENTHESISED = re.compile(r"\(\s*[A-Za-z][A-Za-z0-9/\-]{0,9}\s*\)")
