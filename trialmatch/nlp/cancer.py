@@ -175,18 +175,21 @@ def _spread_elsewhere(clause: str) -> bool:
                for m in _METASTATIC.finditer(clause))
 
 
-def _note_sites(text: str, sites: list[Any], sections: list[Section],
+def _note_sites(text: str, origins: list[Any], sections: list[Section],
                 clauses: list[tuple[int, int]]) -> list[str]:
-    """The sites the note names in its deciding sections, most named first (origins only:
-    not a site whose clause calls the tumour there metastatic, "Right adrenal gland, FNA:
-    metastatic squamous cell carcinoma")."""
+    """The sites the note names in its deciding sections, most named first (`origins`, the
+    sites that `_can_be_origin`; not a site whose clause calls the tumour there metastatic,
+    "Right adrenal gland, FNA: metastatic squamous cell carcinoma")."""
     counts: Counter[str] = Counter()
-    for site in sites:
+    spread: dict[tuple[int, int], bool] = {}  # clause -> _spread_elsewhere, read once
+    for site in origins:
         section = section_at(sections, site.start)
         weight = section.weight if section else 1.0
-        if weight > 0 and _can_be_origin(text, site):
+        if weight > 0:
             clause = clause_of(clauses, site.start)
-            if _spread_elsewhere(text[clause[0] : clause[1]]):
+            if clause not in spread:
+                spread[clause] = _spread_elsewhere(text[clause[0] : clause[1]])
+            if spread[clause]:
                 continue
             counts[site.key] += weight
     return [key for key, weight in counts.most_common()
@@ -356,7 +359,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
                    if not _overlaps(h.start, h.end, direct_spans + implied_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
-    note_sites = _note_sites(text, sites, sections, clauses)
+    origins = [site for site in sites if _can_be_origin(text, site)]
+    note_sites = _note_sites(text, origins, sections, clauses)
     stated_site = _primary_field(text, sites)
     candidates: list[CancerCandidate] = []
     seen: set[tuple[str, int]] = set()
@@ -405,7 +409,6 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         return len(vocab.ancestors(code))
 
     site_starts = [site.start for site in sites]
-    origins = [site for site in sites if _can_be_origin(text, site)]
     origin_starts = [site.start for site in origins]
 
     def local_sites(start: int, clause: tuple[int, int]) -> list[tuple[Any, bool]]:

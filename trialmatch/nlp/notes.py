@@ -176,14 +176,36 @@ def _cut_run(run: re.Match[str]) -> str:
     return "".join(chars)
 
 
+# Every run _LONG_RUN cuts holds one of these, each a single character class: the regex
+# engine scans for a class far faster than for an alternation, so that a note without a long
+# run is passed over cheaply.
+_MAYBE_LONG_PUNCTUATION = re.compile(rf"[^\sA-Za-z0-9]{{{MAX_PUNCTUATION_RUN + 1}}}")
+_MAYBE_LONG_BLANK = re.compile(rf"[ \t]{{{MAX_SPACE_RUN + 1}}}")
+
+
 def cut_long_runs(text: str) -> str:
     """`text` with no run of more than MAX_PUNCTUATION_RUN punctuation characters, nor of
     more than MAX_SPACE_RUN spaces and tabs: every (limit + 1)th character of a longer run is
     replaced, by a space in punctuation and a full stop in blanks. Same length, so offsets are
     unchanged; idempotent."""
-    if len(text) <= MAX_PUNCTUATION_RUN:
+    if len(text) <= MAX_PUNCTUATION_RUN or not (_MAYBE_LONG_PUNCTUATION.search(text)
+                                                or _MAYBE_LONG_BLANK.search(text)):
         return text
     return _LONG_RUN.sub(_cut_run, text)
+
+
+# Python's re, under IGNORECASE, also matches "i" to "ı" and "İ", "s" to "ſ" and "k" to the
+# Kelvin sign: these become their ASCII letters before lower-casing.
+_FOLDED_TO_ASCII = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "\u212a": "k"})
+
+
+def lowered_for_search(text: str) -> str:
+    """`text` in lower case, for a cheap test before a case-insensitive regex pass: when
+    the pattern cannot match without an ASCII word ("figo", "staged"), a text whose lowered
+    form lacks the word has no match, and the pass is skipped."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLDED_TO_ASCII).lower()
 
 
 _CAPS_WORD = re.compile(r"\b[A-Z0-9l]*[A-Z][A-Z0-9l]*\b")

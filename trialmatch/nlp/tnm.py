@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, replace
 
 from trialmatch.models import Stage
+from trialmatch.nlp.notes import lowered_for_search
 
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
@@ -273,7 +274,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
     """Every written stage group ("stage IIIA", "Stage 4", "FIGO stage IB1"), in order."""
     mentions: list[StageGroupMention] = []
     figo_spans: list[tuple[int, int]] = []
-    for match in _FIGO.finditer(text):
+    lowered = lowered_for_search(text)
+    for match in _FIGO.finditer(text) if "figo" in lowered else ():
         if _NOT_THIS_STAGE.search(text[max(0, match.start() - 30):match.start()]):
             continue
         roman = match.group("g") or match.group("g2")
@@ -297,14 +299,17 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
             mentions.append(StageGroupMention(group, "ajcc", match.start(), match.end(),
                                               match.group(0), bool(_CLINICAL.search(context)),
                                               _historical(text, *match.span())))
-    mentions = mark_superseded(mentions, superseded_groups(text))
+    mentions = mark_superseded(mentions, superseded_groups(text, lowered))
     mentions.sort(key=lambda mention: mention.start)
     return mentions
 
 
-def superseded_groups(text: str) -> set[str]:
+def superseded_groups(text: str, lowered: str | None = None) -> set[str]:
     """The groups a text says the disease moved from ("Upstaged from IIB", "re-staged from
-    stage II"): the past, wherever else they are written."""
+    stage II"): the past, wherever else they are written. `lowered` is
+    `notes.lowered_for_search(text)` when the caller has it."""
+    if "staged" not in (lowered if lowered is not None else lowered_for_search(text)):
+        return set()
     return {group for m in _SUPERSEDED.finditer(text)
             if (group := normalise_stage_group(m.group(1) + (m.group(2) or "")))}
 

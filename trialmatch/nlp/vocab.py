@@ -166,15 +166,19 @@ class _Tokens:
 
     `raws` are the tokens as written (possessive removed), `norms` in lower case and American
     spelling. The character offsets (`starts`, `ends`) are found only when first asked for:
-    most scans match nothing and never need them.
+    most scans match nothing and never need them. `positions` (where each norm occurs) is
+    built once for the several indexes that scan the same text.
     """
 
-    __slots__ = ("text", "raws", "norms", "_starts", "_ends")
+    __slots__ = ("text", "raws", "norms", "_starts", "_ends", "_matched", "_positions")
 
     def __init__(self, text: str, raws: list[str], norms: list[str],
-                 starts: list[int] | None = None, ends: list[int] | None = None) -> None:
+                 starts: list[int] | None = None, ends: list[int] | None = None,
+                 matched: list[str] | None = None) -> None:
         self.text, self.raws, self.norms = text, raws, norms
         self._starts, self._ends = starts, ends
+        self._matched = matched  # the tokens exactly as _TOKEN_RE matched them
+        self._positions: dict[str, list[int]] | None = None
 
     @property
     def starts(self) -> list[int]:
@@ -189,9 +193,38 @@ class _Tokens:
         return self._ends  # type: ignore[return-value]
 
     def _offsets(self) -> None:
-        found = list(_TOKEN_RE.finditer(self.text))
-        self._starts = [m.start() for m in found]
-        self._ends = [m.end() for m in found]
+        if self._matched is None:
+            found = list(_TOKEN_RE.finditer(self.text))
+            self._starts = [m.start() for m in found]
+            self._ends = [m.end() for m in found]
+            return
+        # Each token is the next occurrence of its text: what lies between two tokens
+        # (blanks, hyphens, apostrophes, "_") cannot begin one. Cheaper than a second
+        # regex pass that makes a match object per token.
+        starts: list[int] = []
+        ends: list[int] = []
+        find = self.text.find
+        position = 0
+        for token in self._matched:
+            position = find(token, position)
+            starts.append(position)
+            position += len(token)
+            ends.append(position)
+        self._starts, self._ends = starts, ends
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """norm -> the indexes of the tokens with that norm, in order."""
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for index, norm in enumerate(self.norms):
+                found = positions.get(norm)
+                if found is None:
+                    positions[norm] = [index]
+                else:
+                    found.append(index)
+            self._positions = positions
+        return self._positions
 
 
 @functools.lru_cache(maxsize=65536)
@@ -229,11 +262,11 @@ def _tokenize_cached(text: str) -> _Tokens:
 
 
 def _tokenize_text(text: str) -> _Tokens:
-    raws = _TOKEN_RE.findall(text)
+    matched = raws = _TOKEN_RE.findall(text)
     if "'" in text or "’" in text:
         raws = [_strip_possessive(r) for r in raws]
     norm = _normalise_word
-    return _Tokens(text, raws, [norm(r) for r in raws])
+    return _Tokens(text, raws, [norm(r) for r in raws], matched=matched)
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -362,12 +395,15 @@ class _PhraseIndex:
         norms = tokens.norms
         if starters.keys().isdisjoint(norms):
             return matches
+        positions = tokens.positions
+        hits = [i for norm in starters.keys() & positions.keys() for i in positions[norm]]
+        hits.sort()
         # Plurals ("adenocarcinomas", "tumors") fold onto the indexed singular.
         plurals = self.plurals
         raws = tokens.raws
         n = len(norms)
         after = 0  # the first token not inside an earlier match
-        for i in [i for i, norm in enumerate(norms) if norm in starters]:
+        for i in hits:
             if i < after:
                 continue
             root, sensitive = starters[norms[i]]
