@@ -14,6 +14,7 @@ from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
+from trialmatch.nlp.notes import lowered_for_search
 
 CUES_FILE = "cues.json"
 _STATUSES = ("positive", "negative", "equivocal", "unknown")
@@ -61,13 +62,37 @@ def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNO
     """One regex for a list of phrases: longest first, word-bounded where the phrase starts or
     ends with a word character, flexible about spaces and hyphens."""
     parts = []
+    first_words: set[str] | None = set()
     for phrase in sorted(set(phrases), key=len, reverse=True):
-        words = [re.escape(word) for word in re.split(r"[\s\-]+", phrase) if word]
+        plain = [word for word in re.split(r"[\s\-]+", phrase) if word]
+        words = [re.escape(word) for word in plain]
         body = r"[\s\-]+".join(words) if words else re.escape(phrase)
         left = r"(?<![A-Za-z0-9])" if phrase[0].isalnum() else ""
         right = r"(?![A-Za-z0-9])" if phrase[-1].isalnum() else ""
         parts.append(f"{left}{body}{right}")
-    return re.compile(f"(?:{'|'.join(parts)}){anchor}", flags)
+        if first_words is not None and plain and plain[0].isascii():
+            first_words.add(plain[0].lower())
+        else:
+            first_words = None  # no word every match of this phrase must hold
+    pattern = re.compile(f"(?:{'|'.join(parts)}){anchor}", flags)
+    if first_words:
+        _FIRST_WORDS[id(pattern)] = (pattern, tuple(sorted(first_words)))
+    return pattern
+
+
+# Each phrase pattern's first words in lower case: a text that holds none of them (lower-cased
+# by notes.lowered_for_search) has no match, so the search is skipped. Keyed by id (a Pattern
+# hashes its whole source on every lookup), the pattern kept alive beside its words.
+_FIRST_WORDS: dict[int, tuple[re.Pattern[str], tuple[str, ...]]] = {}
+
+
+def may_match(pattern: re.Pattern[str], lowered: str) -> bool:
+    """False when `pattern`, made by `phrase_pattern`, cannot match the text whose
+    `notes.lowered_for_search` form is `lowered`; True otherwise (or for another pattern)."""
+    entry = _FIRST_WORDS.get(id(pattern))
+    if entry is None or entry[0] is not pattern:
+        return True
+    return any(word in lowered for word in entry[1])
 
 
 def _status_table(raw: dict[str, Any], name: str) -> dict[str, tuple[str, ...]]:
@@ -159,29 +184,38 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     """
     cues = load_cues()
     before = text[clause[0] : start]
-    terminators = list(cues.terminators.finditer(before))
-    if terminators:
-        before = before[terminators[-1].end() :]
+    if may_match(cues.terminators, lowered_for_search(before)):
+        terminators = list(cues.terminators.finditer(before))
+        if terminators:
+            before = before[terminators[-1].end() :]
     # A parenthetical aside does not end a cue's reach: "no support for follicular lymphoma
     # (BCL2-negative germinal centres, polytypic CD10+ B cells) or for Hodgkin lymphoma".
     before = _ASIDE.sub(" ", before)[-80:]
     after = text[end : clause[1]][:60]
-    after_terms = cues.terminators.search(after)
-    if after_terms:
-        after = after[: after_terms.start()]
-    negated = bool(cues.negation_pre.search(before)) or bool(
-        cues.negation_post.match(after.lstrip(" ,:-\"'”’)")) or
-        re.match(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+(?:identified|seen|present)"
-                 r"|absent|negative)", after))
+    if may_match(cues.terminators, lowered_for_search(after)):
+        after_terms = cues.terminators.search(after)
+        if after_terms:
+            after = after[: after_terms.start()]
+    lowered = lowered_for_search(before)
+
+    def before_has(pattern: re.Pattern[str]) -> bool:
+        return may_match(pattern, lowered) and bool(pattern.search(before))
+
+    negated = before_has(cues.negation_pre) or bool(
+        cues.negation_post.match(after.lstrip(" ,:-\"'”’)")) or _NOT_FOUND_AFTER.match(after))
     return MentionContext(
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
         # post-triggers), up to the clause end.
-        hypothetical=bool(cues.hypothetical_pre.search(before) or _QUERY.search(before))
+        hypothetical=before_has(cues.hypothetical_pre) or bool(_QUERY.search(before))
         or bool(cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)"))),
-        historical=bool(cues.historical_pre.search(before)),
-        incidental=bool(cues.incidental_pre.search(before)),
+        historical=before_has(cues.historical_pre),
+        incidental=before_has(cues.incidental_pre),
     )
+
+
+_NOT_FOUND_AFTER = re.compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
+                              r"(?:identified|seen|present)|absent|negative)")
 
 
 _BROKEN_LINE = re.compile(r"(?<=[a-z])\.\s(?=[a-z])|(?<=[A-Z]{2})\.\s(?=[A-Z]{2})")
