@@ -118,13 +118,30 @@ class BiomarkersComponent:
 
 
 _FACTORIES_REGISTERED = False
+_TOKENIZER = "trialmatch.scispacy_tokenizer.v1"
+
+
+def _scispacy_tokenizer(nlp: Any) -> Any:
+    """scispaCy's combined_rule_tokenizer for `nlp`, built while `nlp` is being made (it
+    has no tokenizer yet): the one thing scispaCy reads from the default tokenizer, its
+    token_match, is the language's default."""
+    from types import SimpleNamespace
+
+    from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+    return combined_rule_tokenizer(SimpleNamespace(  # type: ignore[arg-type]
+        vocab=nlp.vocab, Defaults=nlp.Defaults,
+        tokenizer=SimpleNamespace(token_match=nlp.Defaults.token_match)))
 
 
 def _register_factories() -> None:
     global _FACTORIES_REGISTERED
     if _FACTORIES_REGISTERED:
         return
+    import spacy
     from spacy.language import Language
+
+    spacy.registry.tokenizers(_TOKENIZER)(lambda: _scispacy_tokenizer)
 
     Language.factory("trialmatch_sections")(lambda nlp, name: SectionsComponent())
     Language.factory("trialmatch_cancer")(lambda nlp, name: CancerComponent())
@@ -155,7 +172,6 @@ def build_pipeline(model: str | None = None) -> Any:
     """
     import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
     import spacy
-    from scispacy.custom_tokenizer import combined_rule_tokenizer
 
     _register_extensions()
     _register_factories()
@@ -168,11 +184,12 @@ def build_pipeline(model: str | None = None) -> Any:
             )
         nlp = spacy.load(model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
     else:
-        nlp = spacy.blank("en")
         with warnings.catch_warnings():
             # scispaCy's tokenizer rules trigger a FutureWarning in re: harmless.
             warnings.simplefilter("ignore", FutureWarning)
-            nlp.tokenizer = combined_rule_tokenizer(nlp)
+            # The tokenizer is named in the config, so English's default tokenizer (1,300
+            # special cases) is not built only to be replaced.
+            nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": _TOKENIZER}}})
     with warnings.catch_warnings():
         # scispaCy's detector warns that its global matcher has no patterns: expected.
         warnings.simplefilter("ignore")

@@ -1514,5 +1514,18 @@ def load_vocabulary(
 @functools.cache
 def get_vocabulary() -> Vocabulary:
     """The package vocabulary, loaded once per process; merged with the official OncoTree
-    JSON when `$TRIALMATCH_ONCOTREE` names one."""
-    return load_vocabulary(oncotree_json=os.environ.get(ONCOTREE_ENV) or None)
+    JSON when `$TRIALMATCH_ONCOTREE` names one. Built indexes are kept in the user cache
+    (`trialmatch.cache`), keyed by the data files and this module's source."""
+    from trialmatch.cache import load_or_build
+
+    oncotree = os.environ.get(ONCOTREE_ENV) or None
+    try:
+        sources = [Path(__file__).read_bytes()]
+        base = resources.files("trialmatch.nlp") / "data"
+        sources += [(base / name).read_bytes() for name in DATA_FILES]
+        if oncotree:
+            sources += [os.fsencode(oncotree), Path(oncotree).read_bytes()]
+    except OSError:
+        return load_vocabulary(oncotree_json=oncotree)  # which names the file at fault
+    return load_or_build("vocabulary", sources,
+                         lambda: load_vocabulary(oncotree_json=oncotree), Vocabulary)
