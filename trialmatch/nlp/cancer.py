@@ -35,6 +35,7 @@ from trialmatch.nlp.context import (
     join_broken_lines,
     mention_context,
 )
+from trialmatch.nlp.notes import lowered_for_search
 from trialmatch.nlp.sections import Section, section_at
 
 _PRIMARY_AFTER = re.compile(r"(?i)^[\s,\-]*(?:primary|origin|source|tumou?r\s+primary)\b")
@@ -222,6 +223,9 @@ def _subtype_words(text: str, end: int, clause_end: int) -> str | None:
 
 def _type_fields(text: str) -> list[tuple[int, str]]:
     """Values of "Histologic type:" / "Tumor type:" fields, with their offsets."""
+    lowered = lowered_for_search(text)
+    if "type" not in lowered and "histolog" not in lowered:
+        return []  # every field label holds one of the two
     return [(m.start("value"), m.group("value").strip()) for m in _TYPE_FIELD.finditer(text)]
 
 

@@ -221,6 +221,7 @@ _NOT_FOUND_AFTER = re.compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
 _BROKEN_LINE = re.compile(r"(?<=[a-z])\.\s(?=[a-z])|(?<=[A-Z]{2})\.\s(?=[A-Z]{2})")
 
 
+@lru_cache(maxsize=4)  # the cancer and the biomarker finders both look terms up in a note
 def join_broken_lines(text: str) -> str:
     """OCR output joins a report's lines with ". ", splitting terms ("renal cell. carcinoma",
     "HEPATOCELLULAR. CARCINOMA", "ESTROGEN. RECEPTOR"): for term lookup only, a full stop
