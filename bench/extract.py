@@ -46,6 +46,7 @@ from trialmatch.nlp.tnm import normalise_stage_group  # noqa: E402
 from trialmatch.nlp.vocab import get_vocabulary  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "pathology" / "tcga_dev.jsonl"
+WARM_UP = "FINAL DIAGNOSIS: Invasive ductal carcinoma (IDC), grade 2, pT1c pN0. ER positive."
 
 # TCGA project -> the OncoTree codes whose families it covers. TCGA COAD/READ include
 # mucinous adenocarcinomas (OncoTree MACR, filed under COADREAD); TCGA ESCA and STAD include
@@ -255,6 +256,7 @@ def bare_tokenizer_cpu(texts: list[str]) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         tokenizer = combined_rule_tokenizer(nlp)
+    tokenizer(WARM_UP)
     started = time.process_time()
     for text in texts:
         tokenizer(text)
@@ -276,6 +278,9 @@ def main() -> None:
     vocab = get_vocabulary()
     started = time.perf_counter()
     build_pipeline(None)
+    # One short note first: the rules' tables load and their patterns compile on first use,
+    # a one-time cost like building the pipeline, counted with it.
+    extract([WARM_UP])
     build_seconds = time.perf_counter() - started
 
     tokenizer_cpu = bare_tokenizer_cpu([row["text"] for row in rows])
@@ -311,8 +316,8 @@ def main() -> None:
           f"{len(rows) / elapsed:.1f} reports/s wall clock; pipeline built in "
           f"{build_seconds:.2f} s")
     # Issue 16's bound: the whole extract within 3x scispaCy's tokenizer alone on the same
-    # reports, both one pass from a freshly built pipeline (the tokenizer caches the words it
-    # has seen, so a second pass over the same reports is faster; each side gets one).
+    # reports, each one pass after one short warm-up note (the tokenizer caches the words it
+    # has seen, so a second pass over the same reports would be faster; each side gets one).
     print(f"extract / bare scispaCy tokenizer: {cpu / tokenizer_cpu:.2f}x (CPU time "
           f"{cpu:.2f} s vs {tokenizer_cpu:.2f} s for the tokenizer alone; target < 3x)")
     print(f"peak RSS: {peak_mb:.0f} MB")
