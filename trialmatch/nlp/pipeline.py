@@ -11,8 +11,9 @@ project's components, each a thin wrapper around a pure function of this package
     trialmatch_biomarkers  biomarkers.find_biomarker_mentions -> doc._.tm_biomarkers
 
 The rules run on the raw text (with section offsets), so results do not depend on token
-boundaries; spaCy contributes tokenization, abbreviations and, with `--model`, the entities
-of an installed scispaCy model as an extra source of cancer mentions. No Doc leaves
+boundaries; spaCy contributes abbreviations (its tokenizer reads the text around each
+parenthesis) and, with `--model`, the entities of an installed scispaCy model as an extra
+source of cancer mentions. Only then is the whole note tokenized (`_reads_tokens`). No Doc leaves
 `trialmatch.nlp`: `trialmatch.nlp.extract` turns the attributes into models.py dataclasses.
 """
 
