@@ -286,7 +286,9 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
             mentions.append(StageGroupMention(group, "figo", match.start(), match.end(),
                                               match.group(0),
                                               historical=_historical(text, *match.span())))
-    for match in _STAGE_GROUP.finditer(text):
+    # Every stage group is written with "stage" or "AJCC".
+    written = "stage" in lowered or "ajcc" in lowered
+    for match in _STAGE_GROUP.finditer(text) if written else ():
         if any(s <= match.start() < e or match.start() <= s < match.end() for s, e in figo_spans):
             continue
         if _NOT_THIS_STAGE.search(text[max(0, match.start() - 30):match.start()]):
