@@ -9,9 +9,9 @@ header is the "body" section with the default weight.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Iterator
 from typing import Any
 
 from trialmatch.datafiles import read_data_file
