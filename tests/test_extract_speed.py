@@ -151,3 +151,14 @@ def test_a_model_with_its_own_components_still_gets_the_tokens(tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("entity_ruler")
     assert pipeline._reads_tokens(nlp)
+
+
+@pytest.mark.parametrize("text", [
+    "pT2 pN0 (0/12) pMX", "ypT1c N1mi M0", "yp T3", "pT3N1aM0", "STAT3 ITEM1 T2-weighted",
+    "TNM 7 T3 N1 Mx. TNM 8 T3 N3 Mx", "rpT2a; cN0; M1c", "T is, TX NX, T1-4", "MTA RNA Ta pTa",
+    *NOTES,
+])
+def test_tnm_categories_are_read_as_by_a_full_scan(text):
+    from trialmatch.nlp.tnm import _TOKEN, _token_matches
+
+    assert [m.span() for m in _token_matches(text)] == [m.span() for m in _TOKEN.finditer(text)]

@@ -151,10 +151,34 @@ def _accept(group: list[_Token], text: str) -> bool:
     return bool(_CONTEXT.search(before))
 
 
+_AXIS = re.compile(r"[TNM]")
+_PREFIX_MAX = 3  # "yp " is the longest prefix _TOKEN reads before the axis letter
+
+
+def _token_matches(text: str) -> list[re.Match[str]]:
+    """What `_TOKEN.finditer(text)` yields, tried only up to three characters before each
+    T, N or M: a category starts there or nowhere (no prefix letter is T, N or M), and the
+    regex engine jumps from letter to letter instead of trying every character."""
+    found: list[re.Match[str]] = []
+    tried = 0  # positions before this were tried or cannot start a category
+    for axis in _AXIS.finditer(text):
+        letter = axis.start()
+        for start in range(max(letter - _PREFIX_MAX, tried), letter + 1):
+            match = _TOKEN.match(text, start)
+            if match is not None:
+                found.append(match)
+                tried = match.end()
+                break
+        else:
+            tried = letter + 1
+        tried = max(tried, letter + 1)
+    return found
+
+
 def find_tnm(text: str) -> list[TnmMention]:
     """Every TNM mention in `text`, in order; runs of adjacent categories form one mention."""
     tokens: list[_Token] = []
-    for match in _TOKEN.finditer(text):
+    for match in _token_matches(text):
         start = match.start()
         # A category must not continue a word ("STAT3", "ITEM1") unless it continues a
         # category run written without spaces ("pT3N1aM0").
