@@ -162,3 +162,14 @@ def test_tnm_categories_are_read_as_by_a_full_scan(text):
     from trialmatch.nlp.tnm import _TOKEN, _token_matches
 
     assert [m.span() for m in _token_matches(text)] == [m.span() for m in _TOKEN.finditer(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "One. Two? three! (Four)", "a;b; c;", "line one\nline two\n  \n", "no\nBCR::ABL1",
+    "ER positive, HER2\nnegative", "KRAS (codons 12, 13), BRAF,\nMET", "x \t\r\ny", "\nstart",
+    "Dx: no\nmore", "without\nthe", "with \n Capital", *NOTES,
+])
+def test_clauses_are_cut_as_by_a_full_scan(text):
+    from trialmatch.nlp.context import _CLAUSE_END, clause_spans, spans_between
+
+    assert clause_spans(text) == spans_between(text, _CLAUSE_END)

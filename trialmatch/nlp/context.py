@@ -8,6 +8,7 @@ terminator ("but", "however", "consistent with").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -130,14 +131,50 @@ def load_cues() -> Cues:
 
 def clause_spans(text: str) -> list[tuple[int, int]]:
     """Split `text` into clauses (sentences, lines, semicolon parts) as (start, end) spans."""
-    return spans_between(text, _CLAUSE_END)
+    return _spans_of(text, _clause_ends(text))
+
+
+_SENTENCE_STOP = re.compile(r"[.!?](?=\s)")
+
+
+def _clause_ends(text: str) -> list[re.Match[str]]:
+    """What `_CLAUSE_END.finditer(text)` yields, tried only where a clause end can start:
+    after a full stop (!, ?) before a blank, at a semicolon, or where the blanks before a
+    line break begin. The regex engine would otherwise try every character."""
+    starts = [stop.end() for stop in _SENTENCE_STOP.finditer(text)]
+    find = text.find
+    at = find(";")
+    while at != -1:
+        starts.append(at)
+        at = find(";", at + 1)
+    at = find("\n")
+    while at != -1:
+        start = at - 1 if at > 0 and text[at - 1] == "\r" else at
+        while start > 0 and text[start - 1] in " \t":
+            start -= 1
+        starts.append(start)
+        at = find("\n", at + 1)
+    found: list[re.Match[str]] = []
+    end = 0
+    for start in sorted(set(starts)):
+        if start < end:
+            continue
+        match = _CLAUSE_END.match(text, start)
+        if match is not None:
+            found.append(match)
+            end = match.end()
+    return found
 
 
 def spans_between(text: str, boundary: re.Pattern[str]) -> list[tuple[int, int]]:
     """The non-empty (start, end) spans of `text` between matches of `boundary`."""
+    return _spans_of(text, boundary.finditer(text))
+
+
+def _spans_of(text: str, boundaries: Iterable[re.Match[str]]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
-    for match in boundary.finditer(text):
+    for match in boundaries:
         if match.start() > start:
             spans.append((start, match.start()))
         start = match.end()
