@@ -252,9 +252,16 @@ def _other_part(text: str, site: Any, start: int) -> bool:
 def _primary_field(text: str, sites: list[Any]) -> Any | None:
     """The site a synoptic field names as the tumour's site, if any."""
     for site in sites:
-        if _PRIMARY_FIELD.search(text[max(0, site.start - 40) : site.start]):
+        before = text[max(0, site.start - 40) : site.start]
+        lowered = lowered_for_search(before)
+        # Every field label holds one of these words: the regex runs only where one is.
+        if any(word in lowered for word in _PRIMARY_FIELD_WORDS) and _PRIMARY_FIELD.search(
+                before):
             return site
     return None
+
+
+_PRIMARY_FIELD_WORDS = ("site", "locat", "situated", "centered", "centred")
 
 
 def find_cancer_candidates(

@@ -255,7 +255,9 @@ _NOT_FOUND_AFTER = re.compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
                               r"(?:identified|seen|present)|absent|negative)")
 
 
-_BROKEN_LINE = re.compile(r"(?<=[a-z])\.\s(?=[a-z])|(?<=[A-Z]{2})\.\s(?=[A-Z]{2})")
+# (The full stop first, the letters before it checked after: the engine skips from stop to
+# stop.)
+_BROKEN_LINE = re.compile(r"\.(?:(?<=[a-z]\.)\s(?=[a-z])|(?<=[A-Z]{2}\.)\s(?=[A-Z]{2}))")
 
 
 @lru_cache(maxsize=4)  # the cancer and the biomarker finders both look terms up in a note
