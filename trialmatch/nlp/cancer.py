@@ -55,6 +55,9 @@ _REACHED_SITE = re.compile(
     r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+[.,]?\s+){0,2}"
     r"(?:(?:and|or)\s+(?:the\s+)?(?:\w+\s+)?)?$"
 )
+# Every match of _REACHED_SITE holds one of these (a cheap test before the regex).
+_REACHED_WORDS = ("invad", "involv", "exten", "infiltrat", "into", "through", "erod", "abut",
+                  "reach", "spread", "penetrat", "adjacent", "margin", "peri", "surrounding")
 # "Prostate: extensively involved by carcinoma": a bare "carcinoma" after these words is the
 # tumour the report has named, seen where it spread; it names no cancer of its own.
 _INVOLVED_BY = re.compile(
@@ -155,8 +158,11 @@ def _stated_primary(text: str, sites: list[Any], clause: tuple[int, int],
 def _can_be_origin(text: str, site: Any) -> bool:
     """Whether a site mention can be where a tumour arose: not a lymph node, not a margin,
     not a structure the tumour is said to reach."""
+    before = text[max(0, site.start - 40) : site.start]
+    lowered = lowered_for_search(before)
     return not (_NODE_SITE.search(site.text)
-                or _REACHED_SITE.search(text[max(0, site.start - 40) : site.start])
+                or (any(word in lowered for word in _REACHED_WORDS)
+                    and _REACHED_SITE.search(before))
                 or _NEGATED_SITE.search(text[max(0, site.start - 25) : site.start])
                 or _TYPE_AFTER.match(text[site.end : site.end + 20])
                 or _MARGIN_AFTER.match(text[site.end : site.end + 40]))
