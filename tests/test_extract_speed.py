@@ -104,7 +104,8 @@ def test_merged_line_headers_are_found_as_by_a_full_scan(text):
 
 @pytest.mark.parametrize("text, repaired", [
     ("CARClNOMA", "CARCINOMA"), ("ESTR0GEN", "ESTROGEN"), ("lnvasive", "Invasive"),
-    ("T1N0M0 ABC1", "TINOM0 ABC1"), ("carçinoma", "carcinoma"), ("Cl", "Cl"),
+    ("T1N0M0 ABC1", "T1N0M0 ABC1"), ("F0R N0T C1D1", "FOR NOT C1D1"), ("carçinoma", "carcinoma"),
+    ("Cl", "Cl"),
     ("small l", "small l"), ("AlBCD_x", "AlBCD_x"),
 ])
 def test_repair_ocr_table(text, repaired):

@@ -208,9 +208,9 @@ def lowered_for_search(text: str) -> str:
     return text.translate(_FOLDED_TO_ASCII).lower()
 
 
-# A word of capitals, digits and l: only one with three capitals and an l, 0 or 1 is
-# repaired (_repair_caps), so only those are matched.
-_CAPS_WORD = re.compile(r"\b(?=[A-Z0-9l]*[l01])(?:[0-9l]*[A-Z]){3}[A-Z0-9l]*\b")
+# A word of capitals, digits and l: only one with two capitals or more and an l, 0 or 1 can
+# be repaired (_repair_caps), so only those are matched.
+_CAPS_WORD = re.compile(r"\b(?=[A-Z0-9l]*[l01])(?:[0-9l]*[A-Z]){2}[A-Z0-9l]*\b")
 # An l starting a word before a consonant: the l is matched first and what stands before it
 # checked after, so that the regex engine can skip to each l.
 _LOWER_L_START = re.compile(r"l(?<![A-Za-z0-9]l)(?=[bcdfghjkmnpqrstvwxz][a-z]{2,})")
