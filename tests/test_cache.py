@@ -86,6 +86,17 @@ def test_an_unwritable_cache_dir_is_done_without(tmp_path, monkeypatch):
     assert load_or_build("thing", [b"data"], lambda: Built("two"), Built).value == "two"
 
 
+def test_something_that_cannot_be_pickled_is_returned_uncached(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIALMATCH_CACHE_DIR", str(tmp_path))
+
+    class Unpicklable(Built):
+        def __reduce__(self):
+            raise TypeError("cannot pickle this")
+
+    assert load_or_build("thing", [b"data"], lambda: Unpicklable("one"), Built).value == "one"
+    assert entries(tmp_path) == [] and not list(tmp_path.glob(".*.tmp"))
+
+
 def test_build_errors_propagate(tmp_path, monkeypatch):
     monkeypatch.setenv("TRIALMATCH_CACHE_DIR", str(tmp_path))
 

@@ -83,7 +83,7 @@ def _write(folder: Path, path: Path, name: str, built: Any) -> None:
             if older != path:
                 with contextlib.suppress(OSError):
                     older.unlink()
-    except (OSError, pickle.PicklingError):
+    except Exception:  # noqa: BLE001 - unwritable folder, full disk, unpicklable: no cache
         pass
     finally:
         if temporary is not None:
