@@ -10,8 +10,8 @@ import re
 import pytest
 
 from trialmatch.nlp import pipeline
-from trialmatch.nlp.context import load_cues, may_match, phrase_pattern
-from trialmatch.nlp.notes import cut_long_runs, lowered_for_search, repair_ocr, repair_ocr_zeros
+from trialmatch.nlp.context import load_cues, lowered_for_search, may_match, phrase_pattern
+from trialmatch.nlp.notes import cut_long_runs, repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import _AFTER_STOP, _matches_at, load_section_rules
 from trialmatch.nlp.vocab import _PhraseIndex, _tokenize, get_vocabulary
 

@@ -31,8 +31,13 @@ from functools import lru_cache
 from typing import Any
 
 from trialmatch.models import Biomarker
-from trialmatch.nlp.context import clause_spans, join_broken_lines, load_cues, phrase_pattern
-from trialmatch.nlp.notes import lowered_for_search
+from trialmatch.nlp.context import (
+    clause_spans,
+    join_broken_lines,
+    load_cues,
+    lowered_for_search,
+    phrase_pattern,
+)
 
 _STATUS_RANK = {"positive": 3, "negative": 3, "equivocal": 2, "unknown": 0}
 _SEPARATOR = re.compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)[\s,/&()]*)?$")

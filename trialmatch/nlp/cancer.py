@@ -33,9 +33,9 @@ from trialmatch.nlp.context import (
     clause_of,
     clause_spans,
     join_broken_lines,
+    lowered_for_search,
     mention_context,
 )
-from trialmatch.nlp.notes import lowered_for_search
 from trialmatch.nlp.sections import Section, section_at
 
 _PRIMARY_AFTER = re.compile(r"(?i)^[\s,\-]*(?:primary|origin|source|tumou?r\s+primary)\b")

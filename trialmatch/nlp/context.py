@@ -15,7 +15,6 @@ from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
-from trialmatch.nlp.notes import lowered_for_search
 
 CUES_FILE = "cues.json"
 _STATUSES = ("positive", "negative", "equivocal", "unknown")
@@ -58,6 +57,20 @@ def _phrases(raw: dict[str, Any], name: str) -> list[str]:
     return value
 
 
+# Python's re, under IGNORECASE, also matches "i" to "ı" and "İ", "s" to "ſ" and "k" to the
+# Kelvin sign: these become their ASCII letters before lower-casing.
+_FOLDED_TO_ASCII = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "\u212a": "k"})
+
+
+def lowered_for_search(text: str) -> str:
+    """`text` in lower case, for a cheap test before a case-insensitive regex pass: when
+    the pattern cannot match without an ASCII word ("figo", "staged"), a text whose lowered
+    form lacks the word has no match, and the pass is skipped."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLDED_TO_ASCII).lower()
+
+
 def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNORECASE,
                    anchor: str = "") -> re.Pattern[str]:
     """One regex for a list of phrases: longest first, word-bounded where the phrase starts or
@@ -82,14 +95,14 @@ def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNO
 
 
 # Each phrase pattern's first words in lower case: a text that holds none of them (lower-cased
-# by notes.lowered_for_search) has no match, so the search is skipped. Keyed by id (a Pattern
+# by lowered_for_search) has no match, so the search is skipped. Keyed by id (a Pattern
 # hashes its whole source on every lookup), the pattern kept alive beside its words.
 _FIRST_WORDS: dict[int, tuple[re.Pattern[str], tuple[str, ...]]] = {}
 
 
 def may_match(pattern: re.Pattern[str], lowered: str) -> bool:
     """False when `pattern`, made by `phrase_pattern`, cannot match the text whose
-    `notes.lowered_for_search` form is `lowered`; True otherwise (or for another pattern)."""
+    `lowered_for_search` form is `lowered`; True otherwise (or for another pattern)."""
     entry = _FIRST_WORDS.get(id(pattern))
     if entry is None or entry[0] is not pattern:
         return True

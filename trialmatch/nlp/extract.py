@@ -24,8 +24,9 @@ from typing import Any
 from trialmatch.models import Profile, Stage
 from trialmatch.nlp.biomarkers import merge_biomarkers
 from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer_type
+from trialmatch.nlp.context import lowered_for_search
 from trialmatch.nlp.grade import GradeMention
-from trialmatch.nlp.notes import lowered_for_search, repair_ocr, repair_ocr_zeros
+from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import Section, section_at
 from trialmatch.nlp.tnm import (
     StageGroupMention,

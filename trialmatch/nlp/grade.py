@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from trialmatch.nlp.notes import lowered_for_search
+from trialmatch.nlp.context import lowered_for_search
 
 _NUMBER = {"1": 1, "2": 2, "3": 3, "4": 4, "I": 1, "II": 2, "III": 3, "IV": 4}
 _NUM = r"(?:IV|III|II|I|[1-4])"

@@ -194,20 +194,6 @@ def cut_long_runs(text: str) -> str:
     return _LONG_RUN.sub(_cut_run, text)
 
 
-# Python's re, under IGNORECASE, also matches "i" to "ı" and "İ", "s" to "ſ" and "k" to the
-# Kelvin sign: these become their ASCII letters before lower-casing.
-_FOLDED_TO_ASCII = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "\u212a": "k"})
-
-
-def lowered_for_search(text: str) -> str:
-    """`text` in lower case, for a cheap test before a case-insensitive regex pass: when
-    the pattern cannot match without an ASCII word ("figo", "staged"), a text whose lowered
-    form lacks the word has no match, and the pass is skipped."""
-    if text.isascii():
-        return text.lower()
-    return text.translate(_FOLDED_TO_ASCII).lower()
-
-
 # A word of capitals, digits and l: only one with two capitals or more and an l, 0 or 1 can
 # be repaired (_repair_caps), so only those are matched.
 _CAPS_WORD = re.compile(r"\b(?=[A-Z0-9l]*[l01])(?:[0-9l]*[A-Z]){2}[A-Z0-9l]*\b")

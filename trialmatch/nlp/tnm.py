@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, replace
 
 from trialmatch.models import Stage
-from trialmatch.nlp.notes import lowered_for_search
+from trialmatch.nlp.context import lowered_for_search
 
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
