@@ -13,8 +13,9 @@ project's components, each a thin wrapper around a pure function of this package
 The rules run on the raw text (with section offsets), so results do not depend on token
 boundaries; spaCy contributes abbreviations (its tokenizer reads the text around each
 parenthesis) and, with `--model`, the entities of an installed scispaCy model as an extra
-source of cancer mentions. Only then is the whole note tokenized (`_reads_tokens`). No Doc leaves
-`trialmatch.nlp`: `trialmatch.nlp.extract` turns the attributes into models.py dataclasses.
+source of cancer mentions; only then is the whole note tokenized (`_reads_tokens`). No Doc
+leaves `trialmatch.nlp`: `trialmatch.nlp.extract` turns the attributes into models.py
+dataclasses.
 """
 
 from __future__ import annotations
