@@ -13,6 +13,7 @@ def isolated_data_dir(tmp_path, monkeypatch):
     """Point the default database and the user data dir at a temporary folder."""
     monkeypatch.setenv("TRIALMATCH_DB", str(tmp_path / "default-trials.db"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("TRIALMATCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("TRIALMATCH_API_URL", raising=False)
     # Reports say when they were made; a fixed time makes two runs byte-identical (the
     # reproducible-builds convention). tests/test_provenance.py checks the real clock.

@@ -31,7 +31,13 @@ from functools import lru_cache
 from typing import Any
 
 from trialmatch.models import Biomarker
-from trialmatch.nlp.context import clause_spans, join_broken_lines, load_cues, phrase_pattern
+from trialmatch.nlp.context import (
+    clause_spans,
+    join_broken_lines,
+    load_cues,
+    lowered_for_search,
+    phrase_pattern,
+)
 
 _STATUS_RANK = {"positive": 3, "negative": 3, "equivocal": 2, "unknown": 0}
 _SEPARATOR = re.compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)[\s,/&()]*)?$")
@@ -611,6 +617,8 @@ def _triple_negative(text: str, spans: list[tuple[int, int]]) -> list[Biomarker]
     from trialmatch.nlp.context import clause_of, mention_context
 
     found: list[Biomarker] = []
+    if "triple" not in lowered_for_search(text):
+        return found
     for match in _TRIPLE_NEGATIVE.finditer(text):
         context = mention_context(text, match.start(), match.end(),
                                   clause_of(spans, match.start()))

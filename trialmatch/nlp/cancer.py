@@ -33,6 +33,7 @@ from trialmatch.nlp.context import (
     clause_of,
     clause_spans,
     join_broken_lines,
+    lowered_for_search,
     mention_context,
 )
 from trialmatch.nlp.sections import Section, section_at
@@ -54,6 +55,9 @@ _REACHED_SITE = re.compile(
     r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+[.,]?\s+){0,2}"
     r"(?:(?:and|or)\s+(?:the\s+)?(?:\w+\s+)?)?$"
 )
+# Every match of _REACHED_SITE holds one of these (a cheap test before the regex).
+_REACHED_WORDS = ("invad", "involv", "exten", "infiltrat", "into", "through", "erod", "abut",
+                  "reach", "spread", "penetrat", "adjacent", "margin", "peri", "surrounding")
 # "Prostate: extensively involved by carcinoma": a bare "carcinoma" after these words is the
 # tumour the report has named, seen where it spread; it names no cancer of its own.
 _INVOLVED_BY = re.compile(
@@ -154,8 +158,11 @@ def _stated_primary(text: str, sites: list[Any], clause: tuple[int, int],
 def _can_be_origin(text: str, site: Any) -> bool:
     """Whether a site mention can be where a tumour arose: not a lymph node, not a margin,
     not a structure the tumour is said to reach."""
+    before = text[max(0, site.start - 40) : site.start]
+    lowered = lowered_for_search(before)
     return not (_NODE_SITE.search(site.text)
-                or _REACHED_SITE.search(text[max(0, site.start - 40) : site.start])
+                or (any(word in lowered for word in _REACHED_WORDS)
+                    and _REACHED_SITE.search(before))
                 or _NEGATED_SITE.search(text[max(0, site.start - 25) : site.start])
                 or _TYPE_AFTER.match(text[site.end : site.end + 20])
                 or _MARGIN_AFTER.match(text[site.end : site.end + 40]))
@@ -175,18 +182,21 @@ def _spread_elsewhere(clause: str) -> bool:
                for m in _METASTATIC.finditer(clause))
 
 
-def _note_sites(text: str, sites: list[Any], sections: list[Section],
+def _note_sites(text: str, origins: list[Any], sections: list[Section],
                 clauses: list[tuple[int, int]]) -> list[str]:
-    """The sites the note names in its deciding sections, most named first (origins only:
-    not a site whose clause calls the tumour there metastatic, "Right adrenal gland, FNA:
-    metastatic squamous cell carcinoma")."""
+    """The sites the note names in its deciding sections, most named first (`origins`, the
+    sites that `_can_be_origin`; not a site whose clause calls the tumour there metastatic,
+    "Right adrenal gland, FNA: metastatic squamous cell carcinoma")."""
     counts: Counter[str] = Counter()
-    for site in sites:
+    spread: dict[tuple[int, int], bool] = {}  # clause -> _spread_elsewhere, read once
+    for site in origins:
         section = section_at(sections, site.start)
         weight = section.weight if section else 1.0
-        if weight > 0 and _can_be_origin(text, site):
+        if weight > 0:
             clause = clause_of(clauses, site.start)
-            if _spread_elsewhere(text[clause[0] : clause[1]]):
+            if clause not in spread:
+                spread[clause] = _spread_elsewhere(text[clause[0] : clause[1]])
+            if spread[clause]:
                 continue
             counts[site.key] += weight
     return [key for key, weight in counts.most_common()
@@ -219,6 +229,9 @@ def _subtype_words(text: str, end: int, clause_end: int) -> str | None:
 
 def _type_fields(text: str) -> list[tuple[int, str]]:
     """Values of "Histologic type:" / "Tumor type:" fields, with their offsets."""
+    lowered = lowered_for_search(text)
+    if "type" not in lowered and "histolog" not in lowered:
+        return []  # every field label holds one of the two
     return [(m.start("value"), m.group("value").strip()) for m in _TYPE_FIELD.finditer(text)]
 
 
@@ -245,9 +258,16 @@ def _other_part(text: str, site: Any, start: int) -> bool:
 def _primary_field(text: str, sites: list[Any]) -> Any | None:
     """The site a synoptic field names as the tumour's site, if any."""
     for site in sites:
-        if _PRIMARY_FIELD.search(text[max(0, site.start - 40) : site.start]):
+        before = text[max(0, site.start - 40) : site.start]
+        lowered = lowered_for_search(before)
+        # Every field label holds one of these words: the regex runs only where one is.
+        if any(word in lowered for word in _PRIMARY_FIELD_WORDS) and _PRIMARY_FIELD.search(
+                before):
             return site
     return None
+
+
+_PRIMARY_FIELD_WORDS = ("site", "locat", "situated", "centered", "centred")
 
 
 def find_cancer_candidates(
@@ -356,7 +376,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
                    if not _overlaps(h.start, h.end, direct_spans + implied_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
-    note_sites = _note_sites(text, sites, sections, clauses)
+    origins = [site for site in sites if _can_be_origin(text, site)]
+    note_sites = _note_sites(text, origins, sections, clauses)
     stated_site = _primary_field(text, sites)
     candidates: list[CancerCandidate] = []
     seen: set[tuple[str, int]] = set()
@@ -405,7 +426,6 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         return len(vocab.ancestors(code))
 
     site_starts = [site.start for site in sites]
-    origins = [site for site in sites if _can_be_origin(text, site)]
     origin_starts = [site.start for site in origins]
 
     def local_sites(start: int, clause: tuple[int, int]) -> list[tuple[Any, bool]]:

@@ -8,6 +8,7 @@ terminator ("but", "however", "consistent with").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -56,18 +57,56 @@ def _phrases(raw: dict[str, Any], name: str) -> list[str]:
     return value
 
 
+# Python's re, under IGNORECASE, also matches "i" to "ı" and "İ", "s" to "ſ" and "k" to the
+# Kelvin sign: these become their ASCII letters before lower-casing.
+_FOLDED_TO_ASCII = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "\u212a": "k"})
+
+
+def lowered_for_search(text: str) -> str:
+    """`text` in lower case, for a cheap test before a case-insensitive regex pass: when
+    the pattern cannot match without an ASCII word ("figo", "staged"), a text whose lowered
+    form lacks the word has no match, and the pass is skipped."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLDED_TO_ASCII).lower()
+
+
 def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNORECASE,
                    anchor: str = "") -> re.Pattern[str]:
     """One regex for a list of phrases: longest first, word-bounded where the phrase starts or
     ends with a word character, flexible about spaces and hyphens."""
     parts = []
+    first_words: set[str] | None = set()
     for phrase in sorted(set(phrases), key=len, reverse=True):
-        words = [re.escape(word) for word in re.split(r"[\s\-]+", phrase) if word]
+        plain = [word for word in re.split(r"[\s\-]+", phrase) if word]
+        words = [re.escape(word) for word in plain]
         body = r"[\s\-]+".join(words) if words else re.escape(phrase)
         left = r"(?<![A-Za-z0-9])" if phrase[0].isalnum() else ""
         right = r"(?![A-Za-z0-9])" if phrase[-1].isalnum() else ""
         parts.append(f"{left}{body}{right}")
-    return re.compile(f"(?:{'|'.join(parts)}){anchor}", flags)
+        if first_words is not None and plain and plain[0].isascii():
+            first_words.add(plain[0].lower())
+        else:
+            first_words = None  # no word every match of this phrase must hold
+    pattern = re.compile(f"(?:{'|'.join(parts)}){anchor}", flags)
+    if first_words:
+        _FIRST_WORDS[id(pattern)] = (pattern, tuple(sorted(first_words)))
+    return pattern
+
+
+# Each phrase pattern's first words in lower case: a text that holds none of them (lower-cased
+# by lowered_for_search) has no match, so the search is skipped. Keyed by id (a Pattern
+# hashes its whole source on every lookup), the pattern kept alive beside its words.
+_FIRST_WORDS: dict[int, tuple[re.Pattern[str], tuple[str, ...]]] = {}
+
+
+def may_match(pattern: re.Pattern[str], lowered: str) -> bool:
+    """False when `pattern`, made by `phrase_pattern`, cannot match the text whose
+    `lowered_for_search` form is `lowered`; True otherwise (or for another pattern)."""
+    entry = _FIRST_WORDS.get(id(pattern))
+    if entry is None or entry[0] is not pattern:
+        return True
+    return any(word in lowered for word in entry[1])
 
 
 def _status_table(raw: dict[str, Any], name: str) -> dict[str, tuple[str, ...]]:
@@ -105,14 +144,50 @@ def load_cues() -> Cues:
 
 def clause_spans(text: str) -> list[tuple[int, int]]:
     """Split `text` into clauses (sentences, lines, semicolon parts) as (start, end) spans."""
-    return spans_between(text, _CLAUSE_END)
+    return _spans_of(text, _clause_ends(text))
+
+
+_SENTENCE_STOP = re.compile(r"[.!?](?=\s)")
+
+
+def _clause_ends(text: str) -> list[re.Match[str]]:
+    """What `_CLAUSE_END.finditer(text)` yields, tried only where a clause end can start:
+    after a full stop (!, ?) before a blank, at a semicolon, or where the blanks before a
+    line break begin. The regex engine would otherwise try every character."""
+    starts = [stop.end() for stop in _SENTENCE_STOP.finditer(text)]
+    find = text.find
+    at = find(";")
+    while at != -1:
+        starts.append(at)
+        at = find(";", at + 1)
+    at = find("\n")
+    while at != -1:
+        start = at - 1 if at > 0 and text[at - 1] == "\r" else at
+        while start > 0 and text[start - 1] in " \t":
+            start -= 1
+        starts.append(start)
+        at = find("\n", at + 1)
+    found: list[re.Match[str]] = []
+    end = 0
+    for start in sorted(set(starts)):
+        if start < end:
+            continue
+        match = _CLAUSE_END.match(text, start)
+        if match is not None:
+            found.append(match)
+            end = match.end()
+    return found
 
 
 def spans_between(text: str, boundary: re.Pattern[str]) -> list[tuple[int, int]]:
     """The non-empty (start, end) spans of `text` between matches of `boundary`."""
+    return _spans_of(text, boundary.finditer(text))
+
+
+def _spans_of(text: str, boundaries: Iterable[re.Match[str]]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
-    for match in boundary.finditer(text):
+    for match in boundaries:
         if match.start() > start:
             spans.append((start, match.start()))
         start = match.end()
@@ -159,34 +234,46 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     """
     cues = load_cues()
     before = text[clause[0] : start]
-    terminators = list(cues.terminators.finditer(before))
-    if terminators:
-        before = before[terminators[-1].end() :]
+    if may_match(cues.terminators, lowered_for_search(before)):
+        terminators = list(cues.terminators.finditer(before))
+        if terminators:
+            before = before[terminators[-1].end() :]
     # A parenthetical aside does not end a cue's reach: "no support for follicular lymphoma
     # (BCL2-negative germinal centres, polytypic CD10+ B cells) or for Hodgkin lymphoma".
     before = _ASIDE.sub(" ", before)[-80:]
     after = text[end : clause[1]][:60]
-    after_terms = cues.terminators.search(after)
-    if after_terms:
-        after = after[: after_terms.start()]
-    negated = bool(cues.negation_pre.search(before)) or bool(
-        cues.negation_post.match(after.lstrip(" ,:-\"'”’)")) or
-        re.match(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+(?:identified|seen|present)"
-                 r"|absent|negative)", after))
+    if may_match(cues.terminators, lowered_for_search(after)):
+        after_terms = cues.terminators.search(after)
+        if after_terms:
+            after = after[: after_terms.start()]
+    lowered = lowered_for_search(before)
+
+    def before_has(pattern: re.Pattern[str]) -> bool:
+        return may_match(pattern, lowered) and bool(pattern.search(before))
+
+    negated = before_has(cues.negation_pre) or bool(
+        cues.negation_post.match(after.lstrip(" ,:-\"'”’)")) or _NOT_FOUND_AFTER.match(after))
     return MentionContext(
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
         # post-triggers), up to the clause end.
-        hypothetical=bool(cues.hypothetical_pre.search(before) or _QUERY.search(before))
+        hypothetical=before_has(cues.hypothetical_pre) or bool(_QUERY.search(before))
         or bool(cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)"))),
-        historical=bool(cues.historical_pre.search(before)),
-        incidental=bool(cues.incidental_pre.search(before)),
+        historical=before_has(cues.historical_pre),
+        incidental=before_has(cues.incidental_pre),
     )
 
 
-_BROKEN_LINE = re.compile(r"(?<=[a-z])\.\s(?=[a-z])|(?<=[A-Z]{2})\.\s(?=[A-Z]{2})")
+_NOT_FOUND_AFTER = re.compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
+                              r"(?:identified|seen|present)|absent|negative)")
 
 
+# (The full stop first, the letters before it checked after: the engine skips from stop to
+# stop.)
+_BROKEN_LINE = re.compile(r"\.(?:(?<=[a-z]\.)\s(?=[a-z])|(?<=[A-Z]{2}\.)\s(?=[A-Z]{2}))")
+
+
+@lru_cache(maxsize=4)  # the cancer and the biomarker finders both look terms up in a note
 def join_broken_lines(text: str) -> str:
     """OCR output joins a report's lines with ". ", splitting terms ("renal cell. carcinoma",
     "HEPATOCELLULAR. CARCINOMA", "ESTROGEN. RECEPTOR"): for term lookup only, a full stop

@@ -24,6 +24,7 @@ from typing import Any
 from trialmatch.models import Profile, Stage
 from trialmatch.nlp.biomarkers import merge_biomarkers
 from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer_type
+from trialmatch.nlp.context import lowered_for_search
 from trialmatch.nlp.grade import GradeMention
 from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import Section, section_at
@@ -42,6 +43,8 @@ FOREIGN_REACH = 1000
 MAX_OTHER_TYPES = 5
 _DISEASE_COURSE = re.compile(r"(?i)\b(?:relaps\w*|recurr\w*|progress(?:ion|ive|ed|ing)|"
                              r"refractory|restag\w*)\b")
+# Every match of _DISEASE_COURSE holds one of these (a cheap test before the regex pass).
+_DISEASE_COURSE_WORDS = ("relaps", "recurr", "progress", "refractory", "restag")
 PRIOR_REACH = 200  # a result this close after a cancer's name is about that cancer
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
 
@@ -112,7 +115,9 @@ def _read(text: str, offset: int, model: str | None) -> _Reading:
                 evidence_start=c.evidence_start + offset, evidence_end=c.evidence_end + offset)
         for c in doc._.tm_cancer
     ]
-    reading.restaged = bool(_DISEASE_COURSE.search(text))
+    lowered = lowered_for_search(text)
+    reading.restaged = any(word in lowered for word in _DISEASE_COURSE_WORDS) and bool(
+        _DISEASE_COURSE.search(text))
     reading.distant = [(start + offset, end + offset, words)
                        for start, end, words in doc._.tm_distant]
     reading.tnm = [(_weight(sections, m.start),

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from trialmatch.nlp.context import lowered_for_search
+
 _NUMBER = {"1": 1, "2": 2, "3": 3, "4": 4, "I": 1, "II": 2, "III": 3, "IV": 4}
 _NUM = r"(?:IV|III|II|I|[1-4])"
 
@@ -59,7 +61,8 @@ _FUHRMAN = re.compile(
     rf"(?i)(?:fuhrman(?:'?s)?|WHO\s*/\s*ISUP|ISUP(?:\s*/\s*WHO)?)\s*(?:nuclear\s*)?grade\s*"
     rf"(?:\([^)]{{0,15}}\))?\s*[:=\-]?\s*(?P<v>{_NUM})(?![A-Za-z0-9])"
 )
-_G_CODE = re.compile(r"(?<![A-Za-z0-9])G(?P<v>[1-4X])(?![A-Za-z0-9])")
+# (The G first, what stands before it checked after: the engine skips from G to G.)
+_G_CODE = re.compile(r"G(?<![A-Za-z0-9]G)(?P<v>[1-4X])(?![A-Za-z0-9])")
 _GRADE_N = re.compile(
     rf"(?i)(?<![A-Za-z])(?P<lead>(?:nuclear|histologic(?:al)?|tumou?r|overall|combined|"
     rf"architectural)\s+)?grade\s*(?:\((?:1-3|1,\s*2,\s*3|I-III)\))?\s*[:=\-]?\s*"
@@ -201,7 +204,9 @@ def find_grades(text: str) -> list[GradeMention]:
         if match.group("b"):
             values.append(_DIFFERENTIATION[match.group("b").lower()])
         add(_g(max(values)), match.group(0).strip().lower(), 3, match)
-    for match in _TWO_TIER.finditer(text) if has["grade"] else ():
+    folded = lowered_for_search(text) if has["grade"] else ""
+    two_tier = "low" in folded or "intermediate" in folded or "high" in folded
+    for match in _TWO_TIER.finditer(text) if two_tier else ():
         if _NOT_TUMOUR_GRADE.match(text[match.end() : match.end() + 40]):
             continue
         if _in_situ_context(text, match.start()):

@@ -176,18 +176,30 @@ def _cut_run(run: re.Match[str]) -> str:
     return "".join(chars)
 
 
+# Every run _LONG_RUN cuts holds one of these, each a single character class: the regex
+# engine scans for a class far faster than for an alternation, so that a note without a long
+# run is passed over cheaply.
+_MAYBE_LONG_PUNCTUATION = re.compile(rf"[^\sA-Za-z0-9]{{{MAX_PUNCTUATION_RUN + 1}}}")
+_MAYBE_LONG_BLANK = re.compile(rf"[ \t]{{{MAX_SPACE_RUN + 1}}}")
+
+
 def cut_long_runs(text: str) -> str:
     """`text` with no run of more than MAX_PUNCTUATION_RUN punctuation characters, nor of
     more than MAX_SPACE_RUN spaces and tabs: every (limit + 1)th character of a longer run is
     replaced, by a space in punctuation and a full stop in blanks. Same length, so offsets are
     unchanged; idempotent."""
-    if len(text) <= MAX_PUNCTUATION_RUN:
+    if len(text) <= MAX_PUNCTUATION_RUN or not (_MAYBE_LONG_PUNCTUATION.search(text)
+                                                or _MAYBE_LONG_BLANK.search(text)):
         return text
     return _LONG_RUN.sub(_cut_run, text)
 
 
-_CAPS_WORD = re.compile(r"\b[A-Z0-9l]*[A-Z][A-Z0-9l]*\b")
-_LOWER_L_START = re.compile(r"(?<![A-Za-z0-9])l(?=[bcdfghjkmnpqrstvwxz][a-z]{2,})")
+# A word of capitals, digits and l: only one with two capitals or more and an l, 0 or 1 can
+# be repaired (_repair_caps), so only those are matched.
+_CAPS_WORD = re.compile(r"\b(?=[A-Z0-9l]*[l01])(?:[0-9l]*[A-Z]){2}[A-Z0-9l]*\b")
+# An l starting a word before a consonant: the l is matched first and what stands before it
+# checked after, so that the regex engine can skip to each l.
+_LOWER_L_START = re.compile(r"l(?<![A-Za-z0-9]l)(?=[bcdfghjkmnpqrstvwxz][a-z]{2,})")
 
 
 # A TNM category run together ("T1N0M0", "T2N1M0"): its digits are no OCR damage.
@@ -229,7 +241,8 @@ def repair_ocr(text: str) -> str:
     ("lnvasive"), and accents read into letters ("carçinoma"). Words that are already words
     are left alone."""
     # OCR reads stray accents into English words ("carçinoma"): one letter for one letter.
-    text = _ACCENTED.sub(lambda match: _plain_letter(match.group(0)), text)
+    if not text.isascii():
+        text = _ACCENTED.sub(lambda match: _plain_letter(match.group(0)), text)
     text = _CAPS_WORD.sub(_repair_caps, text)
     return _LOWER_L_START.sub("I", text)
 
@@ -237,16 +250,19 @@ def repair_ocr(text: str) -> str:
 # OCR reads the letter o as a zero inside words ("Tum0r Pr0portion Sc0re", "ser0us
 # carcin0ma", "n0 rearrangement"). Only a zero between lowercase letters, or starting a
 # lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
-_OCR_ZERO_INSIDE = re.compile(r"(?<=[a-z])0(?=[a-z])")
-_OCR_ZERO_START = re.compile(r"(?<![\w.,/])0(?=[a-z]{2,})")
+# (The zero first, what stands before it checked after: the engine skips from zero to zero.)
+_OCR_ZERO_INSIDE = re.compile(r"0(?<=[a-z]0)(?=[a-z])")
+_OCR_ZERO_START = re.compile(r"0(?<![\w.,/]0)(?=[a-z]{2,})")
 
 
 # And the other way round, the letter O read inside a number ("plt 2O5", "Hgb 11.O",
 # "Cr O.9", "cisplatin 4O mg/m2"): a number-like run that starts with a digit (or "O." and a
 # digit) and touches no letter has its O's read as zeros. "O2 sat" (oxygen) starts with the
 # letter and is left alone, as are "T2N0M0" and "CD20", which hold no letter O.
-_OCR_O_NUMBER = re.compile(r"(?<![A-Za-z0-9.])(?:\d[\dO]*(?:[.,][\dO]+)*|O[.,]\d[\dO]*)"
-                           r"(?![A-Za-z0-9])")
+# The look-ahead passes over numbers without an O (their repair would change nothing): the
+# numbers matched are the same, fewer reach _zeros_for_o.
+_OCR_O_NUMBER = re.compile(r"(?<![A-Za-z0-9.])(?=[\dO.,]*O)"
+                           r"(?:\d[\dO]*(?:[.,][\dO]+)*|O[.,]\d[\dO]*)(?![A-Za-z0-9])")
 
 
 def _zeros_for_o(match: re.Match[str]) -> str:

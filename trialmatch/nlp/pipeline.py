@@ -11,9 +11,11 @@ project's components, each a thin wrapper around a pure function of this package
     trialmatch_biomarkers  biomarkers.find_biomarker_mentions -> doc._.tm_biomarkers
 
 The rules run on the raw text (with section offsets), so results do not depend on token
-boundaries; spaCy contributes tokenization, abbreviations and, with `--model`, the entities
-of an installed scispaCy model as an extra source of cancer mentions. No Doc leaves
-`trialmatch.nlp`: `trialmatch.nlp.extract` turns the attributes into models.py dataclasses.
+boundaries; spaCy contributes abbreviations (its tokenizer reads the text around each
+parenthesis) and, with `--model`, the entities of an installed scispaCy model as an extra
+source of cancer mentions; only then is the whole note tokenized (`_reads_tokens`). No Doc
+leaves `trialmatch.nlp`: `trialmatch.nlp.extract` turns the attributes into models.py
+dataclasses.
 """
 
 from __future__ import annotations
@@ -118,13 +120,30 @@ class BiomarkersComponent:
 
 
 _FACTORIES_REGISTERED = False
+_TOKENIZER = "trialmatch.scispacy_tokenizer.v1"
+
+
+def _scispacy_tokenizer(nlp: Any) -> Any:
+    """scispaCy's combined_rule_tokenizer for `nlp`, built while `nlp` is being made (it
+    has no tokenizer yet): the one thing scispaCy reads from the default tokenizer, its
+    token_match, is the language's default."""
+    from types import SimpleNamespace
+
+    from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+    return combined_rule_tokenizer(SimpleNamespace(  # type: ignore[arg-type]
+        vocab=nlp.vocab, Defaults=nlp.Defaults,
+        tokenizer=SimpleNamespace(token_match=nlp.Defaults.token_match)))
 
 
 def _register_factories() -> None:
     global _FACTORIES_REGISTERED
     if _FACTORIES_REGISTERED:
         return
+    import spacy
     from spacy.language import Language
+
+    spacy.registry.tokenizers(_TOKENIZER)(lambda: _scispacy_tokenizer)
 
     Language.factory("trialmatch_sections")(lambda nlp, name: SectionsComponent())
     Language.factory("trialmatch_cancer")(lambda nlp, name: CancerComponent())
@@ -155,7 +174,6 @@ def build_pipeline(model: str | None = None) -> Any:
     """
     import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
     import spacy
-    from scispacy.custom_tokenizer import combined_rule_tokenizer
 
     _register_extensions()
     _register_factories()
@@ -168,11 +186,12 @@ def build_pipeline(model: str | None = None) -> Any:
             )
         nlp = spacy.load(model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
     else:
-        nlp = spacy.blank("en")
         with warnings.catch_warnings():
             # scispaCy's tokenizer rules trigger a FutureWarning in re: harmless.
             warnings.simplefilter("ignore", FutureWarning)
-            nlp.tokenizer = combined_rule_tokenizer(nlp)
+            # The tokenizer is named in the config, so English's default tokenizer (1,300
+            # special cases) is not built only to be replaced.
+            nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": _TOKENIZER}}})
     with warnings.catch_warnings():
         # scispaCy's detector warns that its global matcher has no patterns: expected.
         warnings.simplefilter("ignore")
@@ -195,7 +214,15 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
     text = cut_long_runs(text)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        doc = nlp.make_doc(text)
+        if _reads_tokens(nlp):
+            doc = nlp.make_doc(text)
+        else:
+            # The rules read doc._.tm_text, never the tokens: without a model whose
+            # components read them, tokenizing the whole note (as costly as every rule
+            # together) would be thrown away. The Doc only carries the components' results.
+            from spacy.tokens import Doc
+
+            doc = Doc(nlp.vocab)
         doc._.tm_text = text
         for name, component in nlp.pipeline:
             if name == "abbreviation_detector":
@@ -205,6 +232,17 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
                 continue
             doc = component(doc)
         return doc
+
+
+_OWN_PIPES = frozenset(("abbreviation_detector", "trialmatch_sections", "trialmatch_cancer",
+                        "trialmatch_stage", "trialmatch_grade", "trialmatch_biomarkers"))
+
+
+def _reads_tokens(nlp: Any) -> bool:
+    """Whether a component of the pipeline reads the note's tokens: those of an installed
+    model (`--model`: its entities add cancer mentions). The abbreviation detector reads its
+    own windows (`_abbreviations_near_parentheses`); the project's components read the text."""
+    return any(name not in _OWN_PIPES for name in nlp.pipe_names)
 
 
 _PARENTHESISED = re.compile(r"\(\s*[A-Za-z][A-Za-z0-9/\-]{0,9}\s*\)")

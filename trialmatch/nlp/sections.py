@@ -9,6 +9,7 @@ header is the "body" section with the default weight.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -61,6 +62,8 @@ def _validate(raw: Any) -> SectionRules:
         if not isinstance(headers, list) or not all(isinstance(h, str) and h for h in headers):
             raise DataFileError(f"{where}: section '{name}' needs a list of header strings")
         for header in headers:
+            if header[0].isspace():
+                raise DataFileError(f"{where}: header '{header}' starts with a blank")
             key = header.upper()
             if key in header_kind:
                 raise DataFileError(f"{where}: header '{header}' is listed twice")
@@ -122,6 +125,24 @@ def _title_case(header: str) -> bool:
                                    for word in words)
 
 
+# Where a header inside merged lines can start: after a sentence end and blanks. The patterns
+# begin "(?:(?<=[.;])[ \t]+|\A)" and no header begins with a blank (_validate).
+_AFTER_STOP = re.compile(r"[.;](?=[ \t])")
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """What `pattern.finditer(text)` yields, for a pattern that can only match at `starts`
+    (in order): the match at each start, skipping starts inside the previous match."""
+    end = 0
+    for start in starts:
+        if start < end:
+            continue
+        match = pattern.match(text, start)
+        if match is not None:
+            yield match
+            end = match.end()
+
+
 def find_sections(text: str) -> list[Section]:
     """Split a note into sections by its headers; the list covers the whole text in order."""
     rules = load_section_rules()
@@ -130,14 +151,18 @@ def find_sections(text: str) -> list[Section]:
     for match in rules.line_pattern.finditer(text):
         hits[match.start()] = (match.group("header"), match.end())
         header_starts.add(match.start("header"))
-    for match in rules.inline_pattern.finditer(text):
+    # Both merged-line patterns start at the text's start or after ". " / "; ": tried only
+    # there (both find the same headers; scanning every character costs as much as the rest
+    # of this function).
+    candidates = [0, *(stop.end() for stop in _AFTER_STOP.finditer(text))]
+    for match in _matches_at(rules.inline_pattern, text, candidates):
         header = match.group("header")
         # Inline headers must be written in capitals: "Diagnosis:" mid-sentence is prose.
         if header.upper() == header and match.start("header") not in header_starts:
             hits[match.start("header")] = (header, match.end())
             header_starts.add(match.start("header"))
     titled: set[int] = set()
-    for match in rules.title_pattern.finditer(text):
+    for match in _matches_at(rules.title_pattern, text, candidates):
         header = match.group("header")
         if match.start("header") not in header_starts and _title_case(header):
             hits[match.start("header")] = (header, match.end())

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, replace
 
 from trialmatch.models import Stage
+from trialmatch.nlp.context import lowered_for_search
 
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
@@ -150,10 +151,34 @@ def _accept(group: list[_Token], text: str) -> bool:
     return bool(_CONTEXT.search(before))
 
 
+_AXIS = re.compile(r"[TNM]")
+_PREFIX_MAX = 3  # "yp " is the longest prefix _TOKEN reads before the axis letter
+
+
+def _token_matches(text: str) -> list[re.Match[str]]:
+    """What `_TOKEN.finditer(text)` yields, tried only up to three characters before each
+    T, N or M: a category starts there or nowhere (no prefix letter is T, N or M), and the
+    regex engine jumps from letter to letter instead of trying every character."""
+    found: list[re.Match[str]] = []
+    tried = 0  # positions before this were tried or cannot start a category
+    for axis in _AXIS.finditer(text):
+        letter = axis.start()
+        for start in range(max(letter - _PREFIX_MAX, tried), letter + 1):
+            match = _TOKEN.match(text, start)
+            if match is not None:
+                found.append(match)
+                tried = match.end()
+                break
+        else:
+            tried = letter + 1
+        tried = max(tried, letter + 1)
+    return found
+
+
 def find_tnm(text: str) -> list[TnmMention]:
     """Every TNM mention in `text`, in order; runs of adjacent categories form one mention."""
     tokens: list[_Token] = []
-    for match in _TOKEN.finditer(text):
+    for match in _token_matches(text):
         start = match.start()
         # A category must not continue a word ("STAT3", "ITEM1") unless it continues a
         # category run written without spaces ("pT3N1aM0").
@@ -273,7 +298,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
     """Every written stage group ("stage IIIA", "Stage 4", "FIGO stage IB1"), in order."""
     mentions: list[StageGroupMention] = []
     figo_spans: list[tuple[int, int]] = []
-    for match in _FIGO.finditer(text):
+    lowered = lowered_for_search(text)
+    for match in _FIGO.finditer(text) if "figo" in lowered else ():
         if _NOT_THIS_STAGE.search(text[max(0, match.start() - 30):match.start()]):
             continue
         roman = match.group("g") or match.group("g2")
@@ -284,7 +310,9 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
             mentions.append(StageGroupMention(group, "figo", match.start(), match.end(),
                                               match.group(0),
                                               historical=_historical(text, *match.span())))
-    for match in _STAGE_GROUP.finditer(text):
+    # Every stage group is written with "stage" or "AJCC".
+    written = "stage" in lowered or "ajcc" in lowered
+    for match in _STAGE_GROUP.finditer(text) if written else ():
         if any(s <= match.start() < e or match.start() <= s < match.end() for s, e in figo_spans):
             continue
         if _NOT_THIS_STAGE.search(text[max(0, match.start() - 30):match.start()]):
@@ -297,14 +325,17 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
             mentions.append(StageGroupMention(group, "ajcc", match.start(), match.end(),
                                               match.group(0), bool(_CLINICAL.search(context)),
                                               _historical(text, *match.span())))
-    mentions = mark_superseded(mentions, superseded_groups(text))
+    mentions = mark_superseded(mentions, superseded_groups(text, lowered))
     mentions.sort(key=lambda mention: mention.start)
     return mentions
 
 
-def superseded_groups(text: str) -> set[str]:
+def superseded_groups(text: str, lowered: str | None = None) -> set[str]:
     """The groups a text says the disease moved from ("Upstaged from IIB", "re-staged from
-    stage II"): the past, wherever else they are written."""
+    stage II"): the past, wherever else they are written. `lowered` is
+    `notes.lowered_for_search(text)` when the caller has it."""
+    if "staged" not in (lowered if lowered is not None else lowered_for_search(text)):
+        return set()
     return {group for m in _SUPERSEDED.finditer(text)
             if (group := normalise_stage_group(m.group(1) + (m.group(2) or "")))}
 

@@ -166,15 +166,19 @@ class _Tokens:
 
     `raws` are the tokens as written (possessive removed), `norms` in lower case and American
     spelling. The character offsets (`starts`, `ends`) are found only when first asked for:
-    most scans match nothing and never need them.
+    most scans match nothing and never need them. `positions` (where each norm occurs) is
+    built once for the several indexes that scan the same text.
     """
 
-    __slots__ = ("text", "raws", "norms", "_starts", "_ends")
+    __slots__ = ("text", "raws", "norms", "_starts", "_ends", "_matched", "_positions")
 
     def __init__(self, text: str, raws: list[str], norms: list[str],
-                 starts: list[int] | None = None, ends: list[int] | None = None) -> None:
+                 starts: list[int] | None = None, ends: list[int] | None = None,
+                 matched: list[str] | None = None) -> None:
         self.text, self.raws, self.norms = text, raws, norms
         self._starts, self._ends = starts, ends
+        self._matched = matched  # the tokens exactly as _TOKEN_RE matched them
+        self._positions: dict[str, list[int]] | None = None
 
     @property
     def starts(self) -> list[int]:
@@ -189,10 +193,39 @@ class _Tokens:
         return self._ends  # type: ignore[return-value]
 
     def _offsets(self) -> None:
-        # One span() per match, split by zip (a third faster than start() and end() apart).
-        spans = [m.span() for m in _TOKEN_RE.finditer(self.text)]
-        starts, ends = zip(*spans, strict=True) if spans else ((), ())
-        self._starts, self._ends = list(starts), list(ends)
+        if self._matched is None:
+            # One span() per match, split by zip (a third faster than start() and end() apart).
+            spans = [m.span() for m in _TOKEN_RE.finditer(self.text)]
+            starts_, ends_ = zip(*spans, strict=True) if spans else ((), ())
+            self._starts, self._ends = list(starts_), list(ends_)
+            return
+        # Each token is the next occurrence of its text: what lies between two tokens
+        # (blanks, hyphens, apostrophes, "_") cannot begin one. Cheaper than a second
+        # regex pass that makes a match object per token.
+        starts: list[int] = []
+        ends: list[int] = []
+        find = self.text.find
+        position = 0
+        for token in self._matched:
+            position = find(token, position)
+            starts.append(position)
+            position += len(token)
+            ends.append(position)
+        self._starts, self._ends = starts, ends
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """norm -> the indexes of the tokens with that norm, in order."""
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for index, norm in enumerate(self.norms):
+                found = positions.get(norm)
+                if found is None:
+                    positions[norm] = [index]
+                else:
+                    found.append(index)
+            self._positions = positions
+        return self._positions
 
 
 @functools.lru_cache(maxsize=65536)
@@ -230,11 +263,11 @@ def _tokenize_cached(text: str) -> _Tokens:
 
 
 def _tokenize_text(text: str) -> _Tokens:
-    raws = _TOKEN_RE.findall(text)
+    matched = raws = _TOKEN_RE.findall(text)
     if "'" in text or "’" in text:
         raws = [_strip_possessive(r) for r in raws]
     norm = _normalise_word
-    return _Tokens(text, raws, [norm(r) for r in raws])
+    return _Tokens(text, raws, [norm(r) for r in raws], matched=matched)
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -262,12 +295,16 @@ class _PhraseIndex:
     fuzzy_cache: dict[str, str | None] = field(default_factory=dict)
     plurals: dict[str, str] = field(default_factory=dict)
     protected: frozenset[str] = frozenset()  # real words one edit from a term: never repaired
+    # The phrases as a token trie per first token, built from `by_first` on the first scan
+    # (`_starters`); any change to the index drops it.
+    _trie: dict[str, tuple[dict, list]] | None = field(default=None, repr=False)
 
     def add(self, phrase: str, key: str, case_sensitive: bool = False) -> str | None:
         """Index a phrase; return the key that already owns it, if another does."""
         norm = _phrase_tokens(phrase)
         if not norm:
             return None
+        self._trie = None
         tokens = _phrase_raw_tokens(phrase) if case_sensitive else norm
         owner = self.keys_by_phrase.get(norm) if not case_sensitive else None
         if owner is not None and owner != key:
@@ -288,6 +325,7 @@ class _PhraseIndex:
         norm = _phrase_tokens(phrase)
         if not norm:
             return
+        self._trie = None
         self.keys_by_phrase.pop(norm, None)
         bucket = self.by_first.get(norm[0], [])
         self.by_first[norm[0]] = [b for b in bucket if not (b[1] == list(norm) and not b[4])]
@@ -311,45 +349,90 @@ class _PhraseIndex:
         for bucket in by_first.values():
             bucket.sort(key=lambda item: -item[0])
         self.by_first = by_first
+        self._trie = None
         self.fuzzy_words = sorted(
             w for w in self.words if len(w) >= FUZZY_MIN_LENGTH and w.isalpha()
         )
 
+    def _starters(self) -> dict[str, tuple[dict, list]]:
+        """Token as written (lower case, before plural folding) -> the phrases that can start
+        there: a trie of the case-insensitive phrases' folded tokens, whose nodes hold
+        (bucket position, key) under None where a phrase ends, and the case-sensitive
+        phrases as (bucket position, size, raw tokens, key). Built once from `by_first`."""
+        if self._trie is None:
+            compiled: dict[str, tuple[dict, list]] = {}
+            for first, bucket in self.by_first.items():
+                root: dict = {}
+                sensitive = []
+                for position, (size, whole, tail, key, case_sensitive) in enumerate(bucket):
+                    if case_sensitive:
+                        sensitive.append((position, size, whole, key))
+                        continue
+                    node = root
+                    for token in tail:
+                        node = node.setdefault(token, {})
+                    node.setdefault(None, (position, key))
+                compiled[first] = (root, sensitive)
+            plurals = self.plurals
+            # A token starts phrases when its folded form is a first token.
+            starters = {token: compiled[folded] for token, folded in plurals.items()
+                        if folded in compiled}
+            for first, entry in compiled.items():
+                if first not in plurals:
+                    starters[first] = entry
+            self._trie = starters
+        return self._trie
+
     def scan(
         self, text: str, tokens: _Tokens, fuzzy_marks: set[int] | None = None
     ) -> list[TermMatch]:
-        """Leftmost-longest non-overlapping matches of indexed phrases over `tokens`."""
+        """Leftmost-longest non-overlapping matches of indexed phrases over `tokens`.
+
+        At each token that starts phrases, the longest phrase that matches wins, and among
+        phrases of that length the first in its `by_first` bucket: the trie walks the
+        following tokens once instead of comparing every phrase of the bucket."""
         matches: list[TermMatch] = []
+        starters = self._starters()
+        norms = tokens.norms
+        if starters.keys().isdisjoint(norms):
+            return matches
+        positions = tokens.positions
+        hits = [i for norm in starters.keys() & positions.keys() for i in positions[norm]]
+        hits.sort()
         # Plurals ("adenocarcinomas", "tumors") fold onto the indexed singular.
         plurals = self.plurals
-        norms = [plurals.get(n, n) for n in tokens.norms]
         raws = tokens.raws
-        by_first = self.by_first
-        i, n = 0, len(norms)
-        while i < n:
-            bucket = by_first.get(norms[i])
-            if bucket is None:
-                i += 1
+        n = len(norms)
+        after = 0  # the first token not inside an earlier match
+        for i in hits:
+            if i < after:
                 continue
-            found = None
-            for size, whole, tail, key, case_sensitive in bucket:
-                if i + size > n:
-                    continue
-                if case_sensitive:
-                    if raws[i:i + size] == whole:
-                        found = (size, key)
-                        break
-                elif size == 1 or norms[i + 1:i + size] == tail:
-                    found = (size, key)
+            root, sensitive = starters[norms[i]]
+            best = None  # (size, bucket position, key)
+            ending = root.get(None)
+            if ending is not None:
+                best = (1, ending[0], ending[1])
+            node, j = root, i + 1
+            while j < n:
+                norm = norms[j]
+                node = node.get(plurals.get(norm, norm))
+                if node is None:
                     break
-            if found is None:
-                i += 1
+                j += 1
+                ending = node.get(None)
+                if ending is not None:
+                    best = (j - i, ending[0], ending[1])
+            for position, size, whole, key in sensitive:
+                if (best is None or size > best[0] or (size == best[0] and position < best[1])
+                        ) and i + size <= n and raws[i:i + size] == whole:
+                    best = (size, position, key)
+            if best is None:
                 continue
-            size, key = found
+            size, _, key = best
             start, end = tokens.starts[i], tokens.ends[i + size - 1]
             exact = not fuzzy_marks or not any(j in fuzzy_marks for j in range(i, i + size))
             matches.append(TermMatch(key, start, end, text[start:end], exact))
-            i += size
+            after = i + size
         return matches
 
     def find(self, text: str, fuzzy: bool = False) -> list[TermMatch]:
@@ -1432,5 +1515,18 @@ def load_vocabulary(
 @functools.cache
 def get_vocabulary() -> Vocabulary:
     """The package vocabulary, loaded once per process; merged with the official OncoTree
-    JSON when `$TRIALMATCH_ONCOTREE` names one."""
-    return load_vocabulary(oncotree_json=os.environ.get(ONCOTREE_ENV) or None)
+    JSON when `$TRIALMATCH_ONCOTREE` names one. Built indexes are kept in the user cache
+    (`trialmatch.cache`), keyed by the data files and this module's source."""
+    from trialmatch.cache import load_or_build
+
+    oncotree = os.environ.get(ONCOTREE_ENV) or None
+    try:
+        sources = [Path(__file__).read_bytes()]
+        base = resources.files("trialmatch.nlp") / "data"
+        sources += [(base / name).read_bytes() for name in DATA_FILES]
+        if oncotree:
+            sources += [os.fsencode(oncotree), Path(oncotree).read_bytes()]
+    except OSError:
+        return load_vocabulary(oncotree_json=oncotree)  # which names the file at fault
+    return load_or_build("vocabulary", sources,
+                         lambda: load_vocabulary(oncotree_json=oncotree), Vocabulary)

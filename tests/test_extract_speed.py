@@ -1,0 +1,176 @@
+"""The shortcuts that keep `extract` fast (issue 16) find exactly what the long way finds.
+
+Each shortcut skips work that cannot change a result: a whole-note tokenization nobody reads,
+a regex pass over a note without the pattern's word, phrases that cannot start at a token.
+These tests hold each one to the plain computation it replaces.
+"""
+
+import re
+
+import pytest
+
+from trialmatch.nlp import pipeline
+from trialmatch.nlp.context import load_cues, lowered_for_search, may_match, phrase_pattern
+from trialmatch.nlp.notes import cut_long_runs, repair_ocr, repair_ocr_zeros
+from trialmatch.nlp.sections import _AFTER_STOP, _matches_at, load_section_rules
+from trialmatch.nlp.vocab import _PhraseIndex, _tokenize, get_vocabulary
+
+NOTES = [
+    "FINAL DIAGNOSIS: Lung, right upper lobe, lobectomy: invasive adenocarcinomas, acinar "
+    "predominant. Non-small cell lung carcinoma (NSCLC). TUMOUR'S SIZE 3 cm. pT2a pN0.",
+    "received fresh. DIAGNOSIS. Colon, sigmoid: MODERATELY DIFFERENTIATED ADENOCARCINOMA; "
+    "Histologic type: mucinous. Gross Description: ... Clinical History: breast cancer.",
+    "Kidney: clear cell renal cell carcinoma, ISUP grade 3; ALL margins negative. "
+    "Squamous cell carcinoma in situ (SCCIS) of the skin. Tumors' cells: carcinomas.",
+    "ovarian high-grade serous carcinoma; HGSC; malignant melanoma; small cell lung cancer.",
+]
+
+
+def _bucket_scan(index: _PhraseIndex, text: str) -> list[tuple[str, int, int]]:
+    """The phrase scan as first written: at each token, every phrase of its bucket, longest
+    first, the first that matches wins."""
+    tokens = _tokenize(text)
+    norms = [index.plurals.get(n, n) for n in tokens.norms]
+    found, i = [], 0
+    while i < len(norms):
+        for size, whole, tail, key, case_sensitive in index.by_first.get(norms[i], ()):
+            if i + size > len(norms):
+                continue
+            if (tokens.raws[i:i + size] == whole) if case_sensitive else (
+                    size == 1 or norms[i + 1:i + size] == tail):
+                found.append((key, tokens.starts[i], tokens.ends[i + size - 1]))
+                i += size
+                break
+        else:
+            i += 1
+    return found
+
+
+@pytest.mark.parametrize("index_name", ["_cancer_index", "_site_index", "_histology_index",
+                                        "_marker_index"])
+@pytest.mark.parametrize("text", NOTES)
+def test_trie_scan_finds_what_the_bucket_scan_finds(index_name, text):
+    index = getattr(get_vocabulary(), index_name)
+    assert [(m.key, m.start, m.end) for m in index.find(text)] == _bucket_scan(index, text)
+
+
+def test_trie_scan_prefers_longest_then_first_in_bucket_and_follows_changes():
+    index = _PhraseIndex()
+    for phrase, key in [("small cell", "A"), ("small cell lung carcinoma", "B"),
+                        ("SCC", "C"), ("small", "D")]:
+        index.add(phrase, key, case_sensitive=phrase.isupper())
+    index.freeze()
+    text = "small cell lung carcinomas and small cell; SCC, scc, small"
+    assert [m.key for m in index.find(text)] == ["B", "A", "C", "D"]
+    assert [m.key for m in index.find(text)] == [k for k, _, _ in _bucket_scan(index, text)]
+    index.remove_phrase("small cell lung carcinoma")
+    assert [m.key for m in index.find(text)][:2] == ["A", "A"]
+
+
+@pytest.mark.parametrize("text", [
+    "FİGO stage IB", "fıgo stage IB", "Up-ſtaged from IIB", "\u212aRAS wild-type", "FIGO",
+])
+def test_lowered_for_search_keeps_every_letter_ignorecase_matches(text):
+    """re's IGNORECASE matches i to ı and İ, s to ſ, k to the Kelvin sign: a word such a
+    pattern finds is in the lowered text, so a skipped pass would have found nothing."""
+    for word in ("figo", "staged", "kras"):
+        if re.search(f"(?i){word}", text):
+            assert word in lowered_for_search(text)
+
+
+def test_may_match_only_rules_out_phrase_patterns_that_cannot_match():
+    cues = load_cues()
+    assert not may_match(cues.negation_pre, lowered_for_search("ER positive"))
+    assert may_match(cues.negation_pre, lowered_for_search("NO evidence of"))
+    assert may_match(re.compile("anything"), "")  # not a phrase pattern: never ruled out
+    pattern = phrase_pattern(["consistent with", "-ve"])
+    assert not may_match(pattern, "tumor") and may_match(pattern, "er -ve")
+    for text in ("Consistent  with", "consistent-with", "er -VE", "positive"):
+        assert bool(pattern.search(text)) <= may_match(pattern, lowered_for_search(text))
+
+
+@pytest.mark.parametrize("text", [
+    "DIAGNOSIS: x", ". DIAGNOSIS: x", "a.  DIAGNOSIS. b", "x.;  DIAGNOSIS: y",
+    ";\tFinal Diagnosis: a. Gross Description: b; Clinical History: c",
+    "no header here. just prose: diagnosis", *NOTES,
+])
+def test_merged_line_headers_are_found_as_by_a_full_scan(text):
+    rules = load_section_rules()
+    starts = [0, *(stop.end() for stop in _AFTER_STOP.finditer(text))]
+    for pattern in (rules.inline_pattern, rules.title_pattern):
+        assert [m.span() for m in _matches_at(pattern, text, starts)] == \
+            [m.span() for m in pattern.finditer(text)]
+
+
+@pytest.mark.parametrize("text, repaired", [
+    ("CARClNOMA", "CARCINOMA"), ("ESTR0GEN", "ESTROGEN"), ("lnvasive", "Invasive"),
+    ("T1N0M0 ABC1", "T1N0M0 ABC1"), ("F0R N0T C1D1", "FOR NOT C1D1"), ("carçinoma", "carcinoma"),
+    ("Cl", "Cl"),
+    ("small l", "small l"), ("AlBCD_x", "AlBCD_x"),
+])
+def test_repair_ocr_table(text, repaired):
+    assert repair_ocr(text) == repaired
+
+
+@pytest.mark.parametrize("text, repaired", [
+    ("plt 2O5, Hgb 11.O, Cr O.9", "plt 205, Hgb 11.0, Cr 0.9"),
+    ("1,2O4 and 12.,O5", "1,204 and 12.,O5"), ("O2 sat, pT2N0M0", "O2 sat, pT2N0M0"),
+    ("ser0us carcin0ma, n0 rearrangement", "serous carcinoma, n0 rearrangement"),
+    ("0ncology 0k", "oncology 0k"),
+])
+def test_repair_ocr_zeros_table(text, repaired):
+    assert repair_ocr_zeros(text) == repaired
+
+
+def test_cut_long_runs_still_cuts_after_its_quick_test():
+    assert cut_long_runs("a" + "-" * 30 + "b") != "a" + "-" * 30 + "b"
+    assert cut_long_runs("a" + "_" * 30) != "a" + "_" * 30
+    assert cut_long_runs("a" + " \t" * 150 + "b") != "a" + " \t" * 150 + "b"
+    assert cut_long_runs("a" + "-" * 24 + "b" + " " * 200) == "a" + "-" * 24 + "b" + " " * 200
+
+
+def test_the_note_is_not_tokenized_when_no_component_reads_tokens(monkeypatch):
+    nlp = pipeline.build_pipeline(None)
+    seen: list[str] = []
+    make_doc = nlp.make_doc
+
+    def counting(text: str):
+        seen.append(text)
+        return make_doc(text)
+
+    monkeypatch.setattr(nlp, "make_doc", counting)
+    text = "Lung, biopsy: invasive ductal carcinoma (IDC), ER positive. " * 3
+    doc = pipeline.run_pipeline(text)
+    assert doc._.tm_abbreviations == {"IDC": "invasive ductal carcinoma"}
+    assert text not in seen  # only the windows around "(IDC)" were tokenized
+    assert not pipeline._reads_tokens(nlp)
+
+
+def test_a_model_with_its_own_components_still_gets_the_tokens(tmp_path):
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler")
+    assert pipeline._reads_tokens(nlp)
+
+
+@pytest.mark.parametrize("text", [
+    "pT2 pN0 (0/12) pMX", "ypT1c N1mi M0", "yp T3", "pT3N1aM0", "STAT3 ITEM1 T2-weighted",
+    "TNM 7 T3 N1 Mx. TNM 8 T3 N3 Mx", "rpT2a; cN0; M1c", "T is, TX NX, T1-4", "MTA RNA Ta pTa",
+    *NOTES,
+])
+def test_tnm_categories_are_read_as_by_a_full_scan(text):
+    from trialmatch.nlp.tnm import _TOKEN, _token_matches
+
+    assert [m.span() for m in _token_matches(text)] == [m.span() for m in _TOKEN.finditer(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "One. Two? three! (Four)", "a;b; c;", "line one\nline two\n  \n", "no\nBCR::ABL1",
+    "ER positive, HER2\nnegative", "KRAS (codons 12, 13), BRAF,\nMET", "x \t\r\ny", "\nstart",
+    "Dx: no\nmore", "without\nthe", "with \n Capital", *NOTES,
+])
+def test_clauses_are_cut_as_by_a_full_scan(text):
+    from trialmatch.nlp.context import _CLAUSE_END, clause_spans, spans_between
+
+    assert clause_spans(text) == spans_between(text, _CLAUSE_END)

@@ -1,0 +1,91 @@
+"""A per-user cache of structures built from the packaged data files, so that a command does
+not rebuild them on every start (issue 19: `match` on one case spent most of its own time
+building the vocabulary's indexes).
+
+An entry is a pickle under the user cache directory (`$TRIALMATCH_CACHE_DIR`, else
+platformdirs' `user_cache_dir("trialmatch")`), named by a SHA-256 of what it was built from:
+the trialmatch version, the Python version, the source of the module that builds it and the
+bytes of every input file. A changed data file or a new release is a new name, so a stale
+entry is never read (and is removed when the new one is written). An entry that cannot be
+read, or holds something else than expected, is rebuilt and rewritten; a cache directory
+that cannot be written is done without. Entries hold packaged reference data only, never
+patient data, and are written owner-only (0600) by an atomic rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+
+from trialmatch import __version__
+
+CACHE_DIR_ENV = "TRIALMATCH_CACHE_DIR"
+Built = TypeVar("Built")
+
+
+def cache_dir() -> Path:
+    """`$TRIALMATCH_CACHE_DIR`, else the user cache directory for trialmatch."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("trialmatch"))
+
+
+def cache_key(sources: Iterable[bytes]) -> str:
+    """SHA-256 (hex) of the trialmatch and Python versions and `sources`, each length-prefixed
+    so that two different lists never join into the same bytes."""
+    digest = hashlib.sha256()
+    for part in (__version__.encode(), sys.version.encode(), *sources):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built],
+                  expected: type) -> Built:
+    """The object cached as `name` for these `sources`, else `build()` (then cached).
+
+    `expected` is the type the entry must hold; anything else (a corrupt or foreign file) is
+    rebuilt. Errors of `build` propagate; errors of the cache never do.
+    """
+    folder = cache_dir()
+    path = folder / f"{name}-{cache_key(sources)[:32]}.pickle"
+    try:
+        with path.open("rb") as handle:
+            cached: Any = pickle.load(handle)
+        if isinstance(cached, expected):
+            return cached
+    except Exception:  # noqa: BLE001 - missing, unreadable, truncated, foreign: rebuild
+        pass
+    built = build()
+    _write(folder, path, name, built)
+    return built
+
+
+def _write(folder: Path, path: Path, name: str, built: Any) -> None:
+    """Write `built` to `path` atomically, then remove this name's older entries; give up
+    silently when the folder cannot be written."""
+    temporary = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            pickle.dump(built, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+        temporary = None
+        for older in folder.glob(f"{name}-*.pickle"):
+            if older != path:
+                with contextlib.suppress(OSError):
+                    older.unlink()
+    except Exception:  # noqa: BLE001 - unwritable folder, full disk, unpicklable: no cache
+        pass
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
