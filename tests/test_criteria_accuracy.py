@@ -103,6 +103,12 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Histologically confirmed solid tumors that are advanced", "extent",
      [{"extent": "advanced"}]),
     ("inclusion", "Patients who are advanced in age", "extent", []),
+    # blood cancers by their acronyms; "resistant" as "refractory"
+    ("inclusion", "Relapsed AML with < 25% blasts in bone marrow", "extent",
+     [{"extent": "recurrent"}]),
+    ("inclusion", "Relapsed or resistant MDS/AML or ALL.", "extent", [{"extent": "recurrent"}]),
+    ("inclusion", "Patients with refractory AML", "extent", [{"extent": "recurrent"}]),
+    ("inclusion", "refractory anemia with excess blasts", "extent", []),
     # "prior to surgery" says when; "after surgical resection" says it was done
     ("exclusion", "History of receiving radiotherapy or chemotherapy prior to surgery",
      "prior_therapy", [{"received": True, "drugs": [], "classes": ["radiation", "chemotherapy"]}]),

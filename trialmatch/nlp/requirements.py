@@ -57,7 +57,7 @@ _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
     "extent": (("metasta", "advanced", "resect", "inoperable", "recurr", "relaps", "early",
                 "newly", "recently", "new diag", "curative", "incurable", "locali", "confined",
-                "amenable", "candidate", "distant"), ()),
+                "amenable", "candidate", "distant", "refractory"), ()),
     "measurable": (("measurable",), ()),
     "age": (("year", "adult"), ("age", "aged", "ages", "old")),
     "sex": (("female", "women", "woman"), ("male", "males", "men", "man")),

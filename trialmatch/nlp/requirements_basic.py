@@ -389,9 +389,14 @@ def find_stage(text: str) -> list[Requirement]:
 
 _TUMOUR_WORD = (r"(?:cancers?|carcinomas?|disease|tumou?rs?|malignan\w*|neoplasms?|nsclc|sclc|"
                 r"crc|hcc|rcc|mcrpc|crpc|\w+omas?|leuka?emia|solid|setting|stage|"
+                # blood cancers by their acronyms ("relapsed AML", "R/R MM")
+                r"aml|apl|cll|cml|mds|mm|nhl|dlbcl|mcl|fl|hl|mpal|"
                 r"(?:\w+\s+)?(?:breast|lung|prostate|colorectal|gastric|pancreatic|ovarian|"
                 r"bladder|urothelial|renal|head|cervical|endometrial|esophageal|hepatocellular|"
                 r"biliary|thyroid|skin))")
+# ("all" alone is the word more often than the leukaemia: only "B-ALL", "T-ALL")
+_HEME_ACRONYM = (r"aml|apl|cll|cml|mds|mm|nhl|dlbcl|mcl|fl|hl|mpal|b-all|t-all|leuka?emias?|"
+                 r"lymphomas?|myelomas?")
 _NEAR_TUMOUR = rf"(?=(?:[\s,/-]+(?:and/or|or|and|[\w-]+)){{0,5}}?[\s,/-]+{_TUMOUR_WORD}\b)"
 # "uncured recurrent diarrhea, ... gastric diseases": a recurring symptom is no recurrence.
 _NOT_A_SYMPTOM = (r"(?![\s-]+(?:diarrh\w*|infections?|pneumon\w*|thrombo\w*|bleed\w*|effusions?|"
@@ -413,8 +418,11 @@ _EXTENT_PATTERNS = [
                      r"a\s+candidate|candidates?)\s+(?:to|for)\s+(?:curative(?:-intent)?\s+|"
                      r"complete\s+|radical\s+)?(?:surgical\s+)?(?:resection|surgery))\b"),
     ("recurrent", rf"\b(?:recurrent|relapsed|recurred|relapsing)\b{_NOT_A_SYMPTOM}{_NEAR_TUMOUR}|"
-                  r"\b(?:recurrent|relapsed)\s*(?:/|or|and/or)\s*(?:refractory|metastatic)\b|"
-                  r"\b(?:relapsed|recurrent)\s+(?:or\s+)?refractory\b"),
+                  # "refractory AML" (not "refractory anemia", an old MDS name; solid tumours
+                  # refractory to standard therapy are read as lines of therapy)
+                  rf"\brefractory\b(?=\s+(?:{_HEME_ACRONYM})\b)|"
+                  r"\b(?:recurrent|relapsed)\s*(?:/|or|and/or)\s*(?:refractory|resistant|metastatic)\b|"
+                  r"\b(?:relapsed|recurrent)\s+(?:or\s+)?(?:refractory|resistant)\b"),
     ("resected", r"\b(?:completely|surgically|radically|curatively|fully|macroscopically)?\s*"
                  r"(?<!un)resected\b|\bafter\s+(?:complete\s+)?(?:surgical\s+)?resection\b|"
                  r"\br0\s+resection\b|\bpost-?operative(?:ly)?\b(?![\s-]+(?:adjuvant\s+)?(?:chemo\w*|radio\w*|"
