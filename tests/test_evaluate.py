@@ -1117,3 +1117,14 @@ def test_a_scored_threshold_reads_the_score_whatever_word_came_with_it():
         Biomarker("HER2", "amplification", "negative", 1.3, "ratio",
                   evidence="ISH not amplified, ratio 1.3")])
     assert evaluate_requirement(low, patient).truth is True
+
+
+def test_lines_for_advanced_disease_leave_curative_courses_out_even_when_unclear():
+    # Chemoradiation + durvalumab consolidation for stage III, now stage IV: "at least 1
+    # prior line of systemic therapy for Stage IV NSCLC" is not met (it was left unknown).
+    courses = [PriorTherapy(name, frozenset({name}), frozenset({"chemotherapy"}), True,
+                            "adjuvant", False) for name in ("carboplatin", "paclitaxel")]
+    c = criterion("inclusion", req("prior_lines", min=1, max=None),
+                  text="Patient has received at least 1 prior line of systemic therapy for "
+                       "Stage IV NSCLC")
+    assert evaluate_criterion(c, make_patient(prior_regimens=courses)).result == "not_met"

@@ -1672,9 +1672,18 @@ def _setting_aware(result: RequirementResult, req: Requirement, criterion: Eligi
     if not names_adjuvant and not _ADVANCED_SETTING_ONLY.search(criterion.text):
         return result
     unfavourable = result.truth is (criterion.kind == "exclusion")
+    advanced = [r for r in patient.prior_regimens if r.setting != "adjuvant"]
+    if result.truth is None and len(advanced) != len(patient.prior_regimens) and \
+            _ADVANCED_SETTING_ONLY.search(criterion.text):
+        # "at least 1 prior line for stage IV NSCLC" with curative-intent courses among the
+        # regimens: only the others are lines for advanced disease, and they may decide it.
+        again = evaluate_requirement(req, replace(patient, prior_regimens=advanced))
+        if again.truth is not None:
+            again.reason += " (curative-intent therapy left out: the criterion counts " \
+                "treatment for advanced disease)"
+            return again
     if not unfavourable:
         return result
-    advanced = [r for r in patient.prior_regimens if r.setting != "adjuvant"]
     if len(advanced) != len(patient.prior_regimens):
         again = evaluate_requirement(req, replace(patient, prior_regimens=advanced))
         if again.truth is not (criterion.kind == "exclusion"):
