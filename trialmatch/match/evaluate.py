@@ -1660,6 +1660,12 @@ _ADVANCED_SETTING_ONLY = re.compile(
     re.IGNORECASE)
 
 
+# A setting that takes in locally advanced disease ("in the advanced stage IIIB/IV setting"):
+# definitive chemoradiation for stage III is treatment in it.
+_LOCALLY_ADVANCED_SETTING = re.compile(r"\bstage\s+III|\bIIIB\b|\blocally\s+advanced\b|"
+                                       r"\bunresectable\b", re.IGNORECASE)
+
+
 def _setting_aware(result: RequirementResult, req: Requirement, criterion: EligibilityCriterion,
                    patient: Patient) -> RequirementResult:
     """A prior-therapy statement in a criterion that speaks of (neo)adjuvant therapy ("no
@@ -1674,7 +1680,8 @@ def _setting_aware(result: RequirementResult, req: Requirement, criterion: Eligi
     unfavourable = result.truth is (criterion.kind == "exclusion")
     advanced = [r for r in patient.prior_regimens if r.setting != "adjuvant"]
     if result.truth is None and len(advanced) != len(patient.prior_regimens) and \
-            _ADVANCED_SETTING_ONLY.search(criterion.text):
+            _ADVANCED_SETTING_ONLY.search(criterion.text) and \
+            not _LOCALLY_ADVANCED_SETTING.search(criterion.text):
         # "at least 1 prior line for stage IV NSCLC" with curative-intent courses among the
         # regimens: only the others are lines for advanced disease, and they may decide it.
         again = evaluate_requirement(req, replace(patient, prior_regimens=advanced))
