@@ -530,6 +530,9 @@ def test_a_stated_primary_decides_the_organ(text, code):
     # IASLC small-biopsy terms: non-small cell carcinoma is lung's
     ("Lymph node station 4R, EBUS-FNA: POSITIVE FOR MALIGNANT CELLS. Non-small cell "
      "carcinoma, favour adenocarcinoma.", "NSCLC", None),
+    # a word OCR split in two is rejoined ("uter ine"): the stated primary decides
+    ("FINAL DIAGNOSIS:\nMETASTATIC HIGH-GRADE SEROUS CARCINOMA, consistent with recurrence "
+     "of patient's known uter ine primary.", "USC", None),
     # a CNS5 integrated diagnosis in an amended report; the original kept "for the record"
     ("AMENDED INTEGRATED DIAGNOSIS:\n  Astrocytoma, IDH-mutant, CNS WHO grade 4\n\n"
      "ORIGINAL DIAGNOSIS (2025-09-26), retained for the record:\n  High-grade astrocytic "

@@ -106,7 +106,10 @@ def _read(text: str, offset: int, model: str | None) -> _Reading:
 
     # Rules read the OCR-repaired text (same length, same offsets); evidence is re-cut
     # from the note as written.
-    doc = run_pipeline(repair_ocr(text), model)
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    # ... and with words OCR split in two rejoined ("uter ine primary"), same length too.
+    doc = run_pipeline(get_vocabulary().rejoin_split_words(repair_ocr(text)), model)
     sections: list[Section] = doc._.tm_sections
     reading = _Reading()
     reading.cancer = [

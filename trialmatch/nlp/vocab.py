@@ -76,6 +76,11 @@ OCR_MIN_LENGTH = 4  # OCR substitutions are tried on tokens of 4+ characters
 FUZZY_MIN_LENGTH = 8
 FUZZY_SCORE = 90  # rapidfuzz ratio (0-100) a damaged word must reach
 FUZZY_EDIT_LENGTH = 8  # from this length one edit or swap (OSA distance 1) is also damage
+_ALPHA_RUN = re.compile(r"[A-Za-z]+")
+# English words a split word's first half must not be ("test is" is no "testis").
+_COMMON_WORDS = frozenset(("the", "and", "for", "with", "not", "was", "are", "has", "had",
+                           "this", "that", "test", "left", "right", "per", "all", "any", "one",
+                           "two", "new", "see", "non", "pre", "post", "sub", "mid"))
 JOIN_MIN_LENGTH = 8  # a word split in two is only rejoined when the result is this long
 
 
@@ -1369,6 +1374,34 @@ class Vocabulary:
         coverage reports and benchmarks."""
         for norm, key in self._cancer_index.keys_by_phrase.items():
             yield " ".join(norm), key
+
+    def rejoin_split_words(self, text: str) -> str:
+        """The text with words OCR split by one space rejoined where the halves are no
+        vocabulary word and the whole is one ("uter ine primary" -> "uterine  primary"): the
+        space moves to the end of the word, so the length and every offset stay the same."""
+        if " " not in text:
+            return text
+        words = self._join_words
+        out = None
+        tokens = list(_ALPHA_RUN.finditer(text))
+        for first, second in zip(tokens, tokens[1:], strict=False):
+            if second.start() != first.end() + 1 or text[first.end()] != " ":
+                continue
+            head, tail = first.group(), second.group()
+            joined = (head + tail).lower()
+            if len(tail) < 3 or len(joined) < 7 or head.lower() in words or \
+                    head.lower() in _COMMON_WORDS or joined not in words:
+                continue
+            if out is None:
+                out = list(text)
+            out[first.start():second.end()] = list(head + tail + " ")
+        return "".join(out) if out is not None else text
+
+    @functools.cached_property
+    def _join_words(self) -> frozenset[str]:
+        return frozenset(w for index in (self._cancer_index, self._site_index,
+                                         self._histology_index) for w in index.words
+                         if w.isalpha())
 
     def find_sites(self, text: str, *, fuzzy: bool = False) -> list[TermMatch]:
         """Primary-site phrases, sub-sites included ("right upper lobe" -> "lung")."""
