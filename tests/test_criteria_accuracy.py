@@ -849,3 +849,22 @@ def test_her2_expressing_is_ihc_1_plus_or_more(text, expected):
         assert ("negative", 1, 2) not in items
     else:
         assert items == expected
+
+
+@pytest.mark.parametrize("title, expected", [
+    # a title's negative results are requirements too ("HR+/HER2-", "pMMR/MSS", TNBC)
+    ("Palbociclib Plus Fulvestrant for Pretreated Patients With ER+/HER2- Metastatic Breast "
+     "Cancer", {("ER", "positive"), ("HER2", "negative")}),
+    # "With or Without <drug>" negates nothing after it
+    ("Osimertinib With or Without HRZ-4410 in Untreated EGFR-Mutant Advanced NSCLC",
+     {("EGFR", "positive")}),
+    # a marker named both ways is the study's question, not a requirement
+    ("Trastuzumab to Induce ER Expression in ER-Negative/Low, HER2 Positive Breast Cancer",
+     {("HER2", "positive")}),
+])
+def test_the_title_states_its_biomarker_population(title, expected):
+    trial = TrialText("NCT90000013", title, [], [], "Inclusion Criteria:\n* Age >= 18")
+    found = {(i["marker"], i["status"]) for c in annotate_trial(trial).criteria
+             if c.text.startswith("From the title: ") for r in c.requirements
+             if r.kind == "biomarker" for i in r.params["any_of"]}
+    assert found == expected

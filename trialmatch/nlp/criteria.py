@@ -430,6 +430,7 @@ def _title_extents(title: str) -> list[Requirement]:
     return []
 
 
+_WITH_OR_WITHOUT = re.compile(r"\bwith\s+or\s+without\b|\+/-|±", re.IGNORECASE)
 _POPULATION_CUE = re.compile(r"\b(in|for|with|among)\s+", re.IGNORECASE)
 
 
@@ -443,7 +444,11 @@ def _title_criterion(trial: TrialText, position: int,
         return None
     text = TITLE_PREFIX + title
     history = _TITLE_HISTORY.search(title)
-    parsed = parse_criterion(text, "inclusion")
+    # "With or Without <drug>" names the study's arms; its "without" negates nothing after
+    # it ("... With or Without HRZ-4410 in Untreated EGFR-Mutant NSCLC"). Blanked, same length.
+    parsed = parse_criterion(_WITH_OR_WITHOUT.sub(lambda m: " " * len(m.group()), text),
+                             "inclusion")
+    parsed = [replace(r, text=text[r.start:r.end]) for r in parsed]
     extents = [r for r in parsed if r.kind == "extent"]
     # The course a title names ("in Relapsed/Refractory Multiple Myeloma", "Newly Diagnosed
     # AML") when it names no other extent ("Recurrent or Metastatic" is a setting, read from
@@ -454,9 +459,6 @@ def _title_criterion(trial: TrialText, position: int,
     if not course and not extent_stated:
         course = _title_extents(title)
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
-                    and not (r.kind == "biomarker" and not any(
-                        (item.get("status") or "positive") == "positive"
-                        for item in r.params.get("any_of") or []))
                     # A title names the study's own drugs: a therapy is history only where
                     # the title says the disease progressed on it.
                     and not (r.kind == "prior_therapy" and r.params.get("received") and (
@@ -465,6 +467,22 @@ def _title_criterion(trial: TrialText, position: int,
                     # patients.
                     and not (r.kind == "prior_therapy" and not r.params.get("received")
                              and not _TITLE_NAIVE.search(title))]
+    # A marker named both ways ("Increase ER Expression in ER-Negative/Low ...", "With Either
+    # PIK3CA ... or ... Without") is the study's question, not a requirement.
+    # (Alternatives inside one requirement, "HER2-positive or IHC 1+/2+", are no tear.)
+    statuses: dict[str, set[str]] = {}
+    for r in requirements:
+        if r.kind == "biomarker":
+            items = r.params.get("any_of") or []
+            for marker in {item.get("marker") for item in items}:
+                found = {item.get("status") or "positive" for item in items
+                         if item.get("marker") == marker}
+                if len(found) == 1:
+                    statuses.setdefault(marker, set()).update(found)
+    torn = {m for m, found in statuses.items() if {"positive", "negative"} <= found}
+    if torn:
+        requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
+            item.get("marker") in torn for item in r.params.get("any_of") or []))]
     # The extents read from the title's population words, where the whole title's parse set
     # them aside as a therapy's setting.
     requirements += [r for r in course if r not in requirements]
