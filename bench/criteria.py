@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
+from trialmatch.ingest.normalize import normalize_study
 from trialmatch.models import TrialAnnotation, TrialText
 from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.nlp.requirements import REQUIREMENT_KINDS, clear_parse_cache
@@ -53,23 +54,9 @@ def _years(value: str | None) -> float | None:
 
 
 def trial_text(record: dict) -> TrialText:
-    """The parts of a v2 study record that the parser reads."""
-    protocol = record.get("protocolSection", {})
-    ident = protocol.get("identificationModule", {})
-    conditions = protocol.get("conditionsModule", {})
-    eligibility = protocol.get("eligibilityModule", {})
-    return TrialText(
-        nct_id=ident.get("nctId", "?"),
-        title=ident.get("officialTitle") or ident.get("briefTitle") or "",
-        conditions=list(conditions.get("conditions", [])),
-        keywords=list(conditions.get("keywords", [])),
-        criteria_text=eligibility.get("eligibilityCriteria", "") or "",
-        minimum_age=_years(eligibility.get("minimumAge")),
-        maximum_age=_years(eligibility.get("maximumAge")),
-        sex=eligibility.get("sex"),
-        primary_purpose=protocol.get("designModule", {}).get("designInfo", {}).get(
-            "primaryPurpose"),
-    )
+    """The parts of a v2 study record that the parser reads, as ingest builds them (brief
+    and official title, conditions, keywords, criteria, ages, sex, purpose)."""
+    return normalize_study(record).trial_text()
 
 
 def _timed_passes(trials: list[TrialText], passes: int, crashes: list[str]
