@@ -180,9 +180,52 @@ def test_the_title_states_the_population_its_criteria_leave_out():
                for k, p in after)
     assert all(k != "prior_therapy" for k, _ in title_requirements(
         "A Chemotherapy-Free Induction Regimen for Ph+ ALL"))
-    # MMR-p is mismatch-repair proficient, never a dMMR requirement
+    # MMR-p is mismatch-repair proficient: a proficient (negative) requirement, never dMMR
+    mmr = [p["any_of"] for k, p in title_requirements(
+        "Vaccine for Patients With Stage IV MMR-p Colorectal Cancer") if k == "biomarker"]
+    assert mmr == [[{"marker": "MMR", "alterations": [], "status": "negative", "min_value": None,
+                     "max_value": None, "unit": None, "germline": None}]]
+    # the course a title's population words name is read even beside the study treatment
+    course = title_requirements("Iberdomide Maintenance Following Autologous Stem Cell "
+                                "Transplant in Participants With Newly Diagnosed Myeloma")
+    assert ("extent", {"extent": "recurrent", "negated": True}) in course
+    # "With/Without <drug>" names the arms: it negates nothing after it
+    arms = title_requirements("RC108 With Furmonertinib With/Without Toripalimab in Patients "
+                              "With EGFR-mutated NSCLC")
+    assert [p["any_of"][0]["status"] for k, p in arms if k == "biomarker"] == ["positive"]
+    # a marker named for two cohorts is no requirement
     assert all(k != "biomarker" for k, _ in title_requirements(
-        "Vaccine for Patients With Stage IV MMR-p Colorectal Cancer"))
+        "Asciminib in Patients With CML-CP Without T315I Mutation and in Patients With CML-CP "
+        "With T315I Mutation"))
+
+
+def test_the_official_title_adds_what_the_brief_title_leaves_out():
+    from trialmatch.models import TrialText
+    from trialmatch.nlp.criteria import OFFICIAL_TITLE_PREFIX, TITLE_PREFIX, annotate_trial
+
+    trial = TrialText(
+        "NCT90000002", "Talquetamab Combinations in Participants With Relapsed or Refractory "
+        "Myeloma", [], [], "Inclusion Criteria:\n* Age >= 18",
+        official_title="A Phase 3 Study of Talquetamab in Participants With Relapsed or "
+        "Refractory Myeloma Who Have Received 1 to 4 Prior Lines of Therapy Including an "
+        "Anti-CD38 Antibody")
+    criteria = annotate_trial(trial).criteria
+    brief = [r for c in criteria if c.text.startswith(TITLE_PREFIX) for r in c.requirements]
+    official = [r for c in criteria if c.text.startswith(OFFICIAL_TITLE_PREFIX)
+                for r in c.requirements]
+    assert [(r.kind, r.params) for r in brief] == [("extent", {"extent": "recurrent"})]
+    assert ("prior_lines", {"min": 1, "max": 4}) in [(r.kind, r.params) for r in official]
+    assert any(r.kind == "prior_therapy" and r.params["classes"] == ["anti-CD38"]
+               for r in official)
+    # nothing the brief title already states is read twice
+    assert all(r.kind != "extent" for r in official)
+    # a history in the title ends where the study's comparison begins
+    compared = TrialText("NCT90000003", "Exemestane Versus Tamoxifen in Early Breast Cancer",
+                         [], [], "Inclusion Criteria:\n* Age >= 18",
+                         official_title="A Trial in Women Who Have Received Adjuvant "
+                         "Tamoxifen, Comparing Exemestane With Further Tamoxifen")
+    assert not [c for c in annotate_trial(compared).criteria
+                if c.text.startswith(OFFICIAL_TITLE_PREFIX)]
 
 
 def test_a_criterion_naming_its_own_cohort_belongs_to_it():

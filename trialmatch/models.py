@@ -246,6 +246,7 @@ class TrialText:
     maximum_age: float | None = None
     sex: str | None = None  # ALL | FEMALE | MALE as in the API
     primary_purpose: str | None = None  # designInfo.primaryPurpose: TREATMENT, PREVENTION, ...
+    official_title: str | None = None
 
 
 @dataclass

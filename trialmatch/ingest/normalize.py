@@ -90,6 +90,7 @@ class StudyRecord:
             maximum_age=self.maximum_age,
             sex=self.sex,
             primary_purpose=self.primary_purpose,
+            official_title=self.official_title,
         )
 
 

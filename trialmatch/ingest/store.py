@@ -584,6 +584,7 @@ class TrialStore:
                 maximum_age=row[7],
                 sex=row[8],
                 primary_purpose=row[9],
+                official_title=row[2],
             )
             for row in rows
         ]

@@ -11,6 +11,7 @@ Pure functions over strings and dataclasses: no spaCy object leaves this module.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
@@ -390,6 +391,7 @@ def _structured_criterion(trial: TrialText, position: int) -> EligibilityCriteri
 # stage come from the conditions and criteria.
 _TITLE_KINDS = frozenset({"biomarker", "prior_lines", "prior_therapy"})
 TITLE_PREFIX = "From the title: "
+OFFICIAL_TITLE_PREFIX = "From the official title: "
 # "Relapsed/Refractory", "Newly Diagnosed": a course; "Recurrent" in a title is mostly a
 # setting with others ("Stage IV or Recurrent", "Persistent or Recurrent").
 _TITLE_COURSE = re.compile(r"relaps|refractory|r/r\b|newly|recently|new\s+diagnosis",
@@ -399,14 +401,15 @@ _TITLE_NAIVE = re.compile(r"na[iï]ve|\buntreated\b|\b(?:without|no)\s+prior\b|"
 _TITLE_HISTORY = re.compile(
     r"\b(?:progress\w*\s+(?:on|after|following|with)|after\s+(?:failure\s+of|progression\s+on|"
     r"prior)|(?:refractory|resistant)\s+to|pre-?treated\s+with|previously\s+treated\s+with|"
-    r"failed|relapsed\s+(?:after|on|following)|post[\s-])", re.IGNORECASE)
+    r"failed|relapsed\s+(?:after|on|following)|post[\s-]|(?:who\s+)?ha(?:ve|s)\s+"
+    r"(?:previously\s+)?received|exposed\s+to)", re.IGNORECASE)
 
 
 # "Persistent or Recurrent": persistent disease, which no extent names, is in too.
 _PERSISTENT_BEFORE = re.compile(r"\bpersistent\s*(?:or|and/or|/)\s*$", re.IGNORECASE)
 
 
-def _title_extents(title: str) -> list[Requirement]:
+def _title_extents(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
     """The extent of disease a title's population words give ("... Maintenance in Advanced or
     Recurrent Endometrial Cancer", "... for Stage IV or Recurrent NSCLC"): read from the words
     after its last "in", "for", "with" or "among" that name one, as a population (the title's
@@ -419,7 +422,7 @@ def _title_extents(title: str) -> list[Requirement]:
                  and not r.params.get("negated")]
         if not found:
             continue
-        shift = len(TITLE_PREFIX) + cue.end() - len(lead)
+        shift = len(prefix) + cue.end() - len(lead)
         segment = lead + title[cue.end():]
         if any(r.params.get("extent") == "recurrent" and _PERSISTENT_BEFORE.search(
                 segment[max(0, r.start - 20):r.start]) for r in found):
@@ -430,19 +433,41 @@ def _title_extents(title: str) -> list[Requirement]:
     return []
 
 
-_WITH_OR_WITHOUT = re.compile(r"\bwith\s+or\s+without\b|\+/-|±", re.IGNORECASE)
+def _title_course(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
+    """The course of disease a title's population words name ("... Following Autologous
+    Stem Cell Transplant in Participants With Newly Diagnosed Multiple Myeloma", "... in
+    Participants With Relapsed or Refractory Myeloma Who Have Received ..."): read from the
+    words after its last "in", "for", "with" or "among" that name one, where the whole
+    title's parse set them aside as the study treatment's setting."""
+    for cue in reversed(list(_POPULATION_CUE.finditer(title))):
+        lead = "Patients with "
+        found = [r for r in parse_criterion(lead + title[cue.end():], "inclusion")
+                 if r.kind == "extent" and r.params.get("extent") == "recurrent"
+                 and not r.params.get("allowed") and _TITLE_COURSE.match(r.text)]
+        if found:
+            shift = len(prefix) + cue.end() - len(lead)
+            return [replace(r, start=r.start + shift, end=r.end + shift) for r in found]
+    return []
+
+
+_WITH_OR_WITHOUT = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\+/-|±", re.IGNORECASE)
+# Where a title's history of treatment ends and the study's comparison begins ("Who Have
+# Received Adjuvant Tamoxifen For 2-3 Years, Comparing Subsequent Adjuvant Exemestane ...").
+_COMPARISON = re.compile(r"\b(?:compar\w*|versus|vs)\b", re.IGNORECASE)
 _POPULATION_CUE = re.compile(r"\b(in|for|with|among)\s+", re.IGNORECASE)
 
 
-def _title_criterion(trial: TrialText, position: int,
-                     extent_stated: bool = True) -> EligibilityCriterion | None:
+def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True,
+                     official: bool = False) -> EligibilityCriterion | None:
     """The brief title's population requirements as one synthetic inclusion criterion; its
     extent of disease ("in Advanced Renal Cell Carcinoma", "for Resected NSCLC") too when
-    no inclusion criterion states one (`extent_stated` False)."""
-    title = (trial.title or "").strip()
+    no inclusion criterion states one (`extent_stated` False). With `official`, the
+    official title's instead ("... Who Have Received 1 to 4 Prior Lines of Therapy")."""
+    title = ((trial.official_title if official else trial.title) or "").strip()
     if not title:
         return None
-    text = TITLE_PREFIX + title
+    prefix = OFFICIAL_TITLE_PREFIX if official else TITLE_PREFIX
+    text = prefix + title
     history = _TITLE_HISTORY.search(title)
     # "With or Without <drug>" names the study's arms; its "without" negates nothing after
     # it ("... With or Without HRZ-4410 in Untreated EGFR-Mutant NSCLC"). Blanked, same length.
@@ -456,13 +481,16 @@ def _title_criterion(trial: TrialText, position: int,
     course = extents if extents and all(
         r.params.get("extent") == "recurrent" and not r.params.get("allowed") and
         _TITLE_COURSE.match(r.text) for r in extents) else []
+    if not course:
+        course = _title_course(title, prefix)
     if not course and not extent_stated:
-        course = _title_extents(title)
+        course = _title_extents(title, prefix)
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
                     # A title names the study's own drugs: a therapy is history only where
                     # the title says the disease progressed on it.
                     and not (r.kind == "prior_therapy" and r.params.get("received") and (
-                        history is None or r.start < history.start() + len(TITLE_PREFIX)))
+                        history is None or r.start < history.start() + len(prefix) or
+                        _COMPARISON.search(text, history.end() + len(prefix), r.end)))
                     # "Chemotherapy-Free Induction" describes the study; "TKI-naive" the
                     # patients.
                     and not (r.kind == "prior_therapy" and not r.params.get("received")
@@ -480,6 +508,11 @@ def _title_criterion(trial: TrialText, position: int,
                 if len(found) == 1:
                     statuses.setdefault(marker, set()).update(found)
     torn = {m for m, found in statuses.items() if {"positive", "negative"} <= found}
+    # A marker in two requirements ("... CML-CP Without T315I Mutation and in Patients With
+    # Ph+ CML-CP With T315I Mutation") names the study's cohorts.
+    named = Counter(item.get("marker") for r in requirements if r.kind == "biomarker"
+                    for item in {i.get("marker"): i for i in r.params.get("any_of") or []}.values())
+    torn |= {m for m, n in named.items() if n > 1}
     if torn:
         requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
             item.get("marker") in torn for item in r.params.get("any_of") or []))]
@@ -520,6 +553,25 @@ def _title_line(text: str) -> Requirement | None:
     before = _LINE_NUMBER[match.group("n").lower()] - 1
     params = {"min": before or None, "max": None if match.group("later") else before}
     return Requirement("prior_lines", params, match.group(0), match.start(), match.end())
+
+
+def _official_title_criterion(trial: TrialText, position: int, extent_stated: bool,
+                              from_title: EligibilityCriterion | None
+                              ) -> EligibilityCriterion | None:
+    """What the official title adds to the brief one: requirements of kinds the brief title
+    does not state ("... Who Have Received 1 to 4 Prior Lines of Therapy Including an
+    Anti-CD38 Antibody" where the brief title stops at the drugs)."""
+    official = (trial.official_title or "").strip()
+    if not official or official == (trial.title or "").strip():
+        return None
+    found = _title_criterion(trial, position, extent_stated, official=True)
+    if found is None:
+        return None
+    stated = {r.kind for r in from_title.requirements} if from_title is not None else set()
+    kept = [r for r in found.requirements if r.kind not in stated]
+    if not kept:
+        return None
+    return replace(found, requirements=kept)
 
 
 CONDITIONS_PREFIX = "From the title and conditions: "
@@ -574,6 +626,9 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     from_title = _title_criterion(trial, len(criteria), extent_stated)
     if from_title is not None:
         criteria.append(from_title)
+    from_official = _official_title_criterion(trial, len(criteria), extent_stated, from_title)
+    if from_official is not None:
+        criteria.append(from_official)
     from_conditions = _conditions_criterion(trial, len(criteria))
     if from_conditions is not None:
         criteria.append(from_conditions)
