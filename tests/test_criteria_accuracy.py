@@ -87,6 +87,16 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Relapse on standard adjuvant endocrine therapy", "prior_lines", []),
     ("inclusion", "Progression on at least one prior systemic therapy", "prior_lines",
      [{"min": 1, "max": None}]),
+    # a line named by its number is that many lines at least ("beyond" it, one more)
+    ("inclusion", "Disease progression after standard second-line therapy", "prior_lines",
+     [{"min": 2, "max": None}]),
+    ("inclusion", "Metastatic colorectal cancer refractory to second-line and above standard "
+                  "treatment", "prior_lines", [{"min": 2, "max": None}]),
+    ("inclusion", "Patients who failed first-line platinum-based chemotherapy", "prior_lines",
+     [{"min": 1, "max": None}]),
+    ("exclusion", "Received treatment beyond the second line", "prior_lines",
+     [{"min": 3, "max": None}]),
+    ("inclusion", "Candidates for first-line therapy of advanced disease", "prior_lines", []),
     ("inclusion", "No satisfactory standard therapy available", "prior_lines",
      [{"min": 1, "max": None, "beyond_standard": True, "exhausted": True}]),
     ("inclusion", "Advanced solid tumor for which standard therapy proven to provide clinical "
@@ -769,8 +779,9 @@ def test_a_secondary_metastatic_brain_tumour_is_no_extent():
      (None, 0)),
     ("Iparomlimab Plus Paclitaxel in Second-line Treatment of Advanced Gastric Cancer", (1, 1)),
     ("Drug X in Third-line or Later Metastatic Colorectal Cancer", (2, None)),
-    # History, maintenance and adjuvant lines say nothing of the line now.
-    ("Drug X After Progression on First-line Chemotherapy", None),
+    # A line the disease progressed on is that many lines at least; maintenance and
+    # adjuvant lines say nothing of the line now.
+    ("Drug X After Progression on First-line Chemotherapy", (1, None)),
     ("Drug X as First-line Maintenance in Ovarian Cancer", None),
     ("ctDNA-guided Second Line Adjuvant Therapy for ER+ Breast Cancer", None),
 ])

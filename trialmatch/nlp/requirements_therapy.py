@@ -287,13 +287,34 @@ def _blank_no_limit(text: str) -> str:
     return re.sub(r"[^.;]+[.;]?", blank, text)
 
 
+# A line the disease has already been through, named by its number: "progression after
+# standard second-line therapy", "refractory to second-line and above standard treatment",
+# "failed first-line chemotherapy" (at least that many lines; "beyond the second line" one
+# more). Lines counted for advanced disease (ESMO/ASCO).
+_ORDINAL_HISTORY = re.compile(
+    r"\b(?P<cue>after|following|post|beyond|(?:refractory|resistant|intolerant)\s+to|"
+    r"fail(?:ed|ure\s+(?:of|on))|progress\w*\s+(?:on|after|following|during|with)|"
+    r"relapsed\s+(?:after|on|following))\s+(?:(?:at\s+least|the|a|an|standard|prior|"
+    r"previous|any|their|its)\s+){0,3}(?P<n>first|1st|second|2nd|third|3rd|fourth|4th)"
+    r"[\s-]+line\b", _I)
+_ORDINAL = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+            "4th": 4}
+
+
 def _find_lines(text: str) -> list[Requirement]:
     """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
-    "treatment-naive"); none where the text says there is no limit."""
+    "treatment-naive", "progression after second-line therapy"); none where the text says
+    there is no limit."""
     text = _blank_no_limit(text)
     lower = text.lower()
     if not any(map(lower.__contains__, _LINE_WORDS)):
         return []
+    ordinal = _ORDINAL_HISTORY.search(text) if "line" in lower else None
+    if ordinal is not None:
+        n = _ORDINAL[ordinal.group("n").lower()]
+        n += ordinal.group("cue").lower() == "beyond"
+        return [requirement("prior_lines", {"min": n, "max": None}, text, ordinal.start(),
+                            ordinal.end())]
     if not _LINES_GATE_F.search(text):
         naive = _NAIVE_STATE_F.search(text) if _NAIVE_GATE_F.search(text) else None
         if naive and not _CNS_CLAUSE_F.search(text[slice(*clause_bounds(text, naive.start(),
