@@ -1128,3 +1128,47 @@ def test_lines_for_advanced_disease_leave_curative_courses_out_even_when_unclear
                   text="Patient has received at least 1 prior line of systemic therapy for "
                        "Stage IV NSCLC")
     assert evaluate_criterion(c, make_patient(prior_regimens=courses)).result == "not_met"
+
+
+def test_one_line_without_progression_is_not_yet_refractory():
+    # Twelve days into ADT for newly diagnosed metastatic castration-sensitive prostate cancer.
+    adt = [PriorTherapy("degarelix", frozenset({"degarelix"}),
+                        frozenset({"androgen deprivation therapy"}), True, None, False)]
+    responding = make_patient(cancer_code="PRAD", stage_group="IVB", prior_regimens=adt)
+    result = evaluate_requirement(BEYOND_STANDARD, responding)
+    assert result.truth is None
+    assert "progression on it is not stated" in result.reason
+    progressed = make_patient(cancer_code="PRAD", stage_group="IVB", prior_regimens=adt,
+                              progression_noted="rising PSA on degarelix")
+    assert evaluate_requirement(BEYOND_STANDARD, progressed).truth is True
+
+
+@pytest.mark.parametrize("text,found", [
+    ("CT 11/2026: PD in liver on FOLFOX", True),
+    ("progressed on osimertinib 10/2026", True),
+    ("rising PSA on enzalutamide", True),
+    ("pembrolizumab stopped due to grade 3 colitis", True),
+    ("PD-L1 TPS 80%; plan pembrolizumab", False),
+    ("no evidence of progression on restaging", False),
+    ("aim: improve progression-free survival", False),
+])
+def test_progression_on_treatment_is_read_from_the_notes(text, found):
+    from trialmatch.match.evaluate import states_progression
+    assert (states_progression([text]) is not None) is found
+
+
+def test_the_stage_at_diagnosis_decides_whether_the_first_course_was_curative():
+    # FIGO IIIB cervical cancer given chemoradiation, restaged IV by a lung recurrence: the
+    # stage group now is IV, the one at diagnosis IIIB.
+    patient = make_patient(cancer_code="CESC", stage_group="IV", diagnosis_stage_group="IIIB",
+                           prior_regimens=CISPLATIN_WITH_RT, metastatic_noted=True,
+                           relapse_noted="first recurrence, distant")
+    result = evaluate_requirement(BEYOND_STANDARD, patient)
+    assert result.truth is False
+    assert "recurrence after curative-intent treatment" in result.reason
+    # Ovarian IIIC (peritoneal, not M1) debulked and given carboplatin/paclitaxel, now recurred.
+    ovary = make_patient(cancer_code="HGSOC", stage_group="IIIC", prior_regimens=[
+        PriorTherapy("carboplatin + paclitaxel", frozenset({"carboplatin", "paclitaxel"}),
+                     frozenset({"chemotherapy", "platinum"}), True, None, True)],
+        relapse_noted="platinum-sensitive recurrence")
+    assert evaluate_requirement(BEYOND_STANDARD, ovary).truth is False

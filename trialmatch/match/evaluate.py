@@ -157,9 +157,22 @@ _CURATIVE_IN_NOTE = re.compile(
     r"chemo-?radiotherapy|CRT|definitive)\b", re.IGNORECASE)
 
 
+# Where one statement of a note ends: a sentence end before a capital or digit, or a line
+# break before a new item (a bullet, a date or number, a "Heading:"); a line break before a
+# lower-case word is a wrapped sentence ("... neoadjuvant doxorubicin/cyclophosphamide then
+# weekly\npaclitaxel ...").
+_STATEMENT_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9(])|\n(?=\s*(?:$|[-*•]|\d|"
+                            r"[A-Z][\w /-]{0,30}:))", re.MULTILINE)
+
+
+def _statements(text: str) -> list[str]:
+    """A note's statements, wrapped lines joined."""
+    return [part.replace("\n", " ") for part in _STATEMENT_END.split(text) if part.strip()]
+
+
 def setting_from_notes(regimen: PriorTherapy, note_texts: list[str]) -> PriorTherapy:
     """A case-file entry without a setting ("carboplatin", "durvalumab") given the one the
-    notes state where they name its drugs: adjuvant (curative intent) when every note line
+    notes state where they name its drugs: adjuvant (curative intent) when every statement
     naming them says neoadjuvant, adjuvant, perioperative, consolidation or concurrent
     chemoradiation and none says metastatic, advanced, palliative or a line. Solid tumours
     only: in leukaemia "consolidation" is part of the first line."""
@@ -169,7 +182,7 @@ def setting_from_notes(regimen: PriorTherapy, note_texts: list[str]) -> PriorThe
     if not names:
         return regimen
     named = re.compile(r"\b(?:" + "|".join(names) + r")\b", re.IGNORECASE)
-    lines = [line for text in note_texts for line in text.splitlines() if named.search(line)]
+    lines = [line for text in note_texts for line in _statements(text) if named.search(line)]
     if lines and all(_CURATIVE_IN_NOTE.search(line) and not _ADVANCED_SETTING.search(line)
                      for line in lines):
         return replace(regimen, setting="adjuvant")
@@ -217,11 +230,17 @@ class Patient:
     stage_prefix: str | None = None
     stage_t: str | None = None
     stage_evidence: str = ""
+    # The stage group at diagnosis when the notes restaged the disease (restage.py): a
+    # FIGO IIIB cervical cancer that recurred in the lungs is stage IV now, IIIB at diagnosis.
+    diagnosis_stage_group: str | None = None
     biomarkers: list[Biomarker] = field(default_factory=list)
     prior_regimens: list[PriorTherapy] | None = None
     newly_diagnosed: bool = False  # the notes call the disease newly diagnosed
     # Words of the notes saying the disease has relapsed, recurred or is refractory now.
     relapse_noted: str | None = None
+    # The words saying the disease progressed on treatment or the treatment failed
+    # ("PD on FOLFOX", "rising PSA on enzalutamide", "stopped for grade 3 colitis").
+    progression_noted: str | None = None
     # Facts the notes state (trialmatch.nlp.clinical) where the case file does not:
     # distant spread and brain metastases (True, False = stated absent, None), and whether
     # the prior regimens are the whole history (a case file's list) or only what the notes
@@ -376,6 +395,37 @@ def states_relapse(texts: Iterable[str]) -> str | None:
     return None
 
 
+# Progression on treatment, or a treatment stopped for failure or toxicity: what makes a
+# line "failed" (RECIST progression, PCWG3 PSA progression, intolerance).
+_PROGRESSION = re.compile(
+    r"\b(?:progress(?:ed|ing|ion|ive\s+disease)|(?-i:PD|POD)\b(?!-)|failed|failure\s+(?:of|on)|"
+    r"rising\s+(?:PSA|CA[\s-]?125|CEA|markers?)|biochemical\s+recurrence|"
+    r"intoleran\w*|(?:stopped|discontinued|held)\s+(?:\w+\s+){0,3}?(?:for|due\s+to|"
+    r"because\s+of)\s+(?:\w+\s+){0,3}?(?:toxicit\w*|grade\s*[34]|g[34]\b|colitis|"
+    r"pneumonitis|hepatitis|neuropathy))", re.IGNORECASE)
+_NOT_PROGRESSION_AFTER = re.compile(r"^[\s-]*(?:free|risk|rate)\b|^\s*-\s*free\b",
+                                    re.IGNORECASE)
+
+
+def states_progression(texts: Iterable[str]) -> str | None:
+    """The words of the notes saying the disease progressed on a treatment or a treatment
+    failed or was stopped for toxicity, or None. Negations ("no progression", "without
+    evidence of progression"), plans and endpoints ("progression-free survival") do not
+    count."""
+    for text in texts:
+        for match in _PROGRESSION.finditer(text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            before = text[max(line_start, match.start() - 60):match.start()]
+            before = re.split(r"[.;:]", before)[-1]
+            if _NOT_A_RELAPSE_BEFORE.search(before) or \
+                    _NOT_PROGRESSION_AFTER.match(text[match.end():match.end() + 20]):
+                continue
+            line_end = text.find("\n", match.end())
+            return text[max(line_start, match.start() - 40):
+                        line_end if line_end != -1 else len(text)][:120].strip()
+    return None
+
+
 def states_newly_diagnosed(texts: Iterable[str]) -> bool:
     """Do the notes call the disease newly diagnosed (so not relapsed or refractory)?
 
@@ -437,10 +487,13 @@ def build_patient(
         stage_prefix=stage.prefix if stage else None,
         stage_t=stage.t if stage else None,
         stage_evidence=stage.evidence if stage else "",
+        diagnosis_stage_group=profile.stage_at_diagnosis.group
+        if profile.stage_at_diagnosis is not None else None,
         biomarkers=list(profile.biomarkers),
         prior_regimens=regimens,
         newly_diagnosed=states_newly_diagnosed(note_texts),
         relapse_noted=states_relapse(note_texts),
+        progression_noted=states_progression(note_texts),
         metastatic_noted=metastatic,
         brain_metastases=brain_metastases,
         prior_complete=prior_complete,
@@ -822,6 +875,13 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
         if first is not None:
             return first[0], f"{first[1]} (trial: {bounds})", patient.relapse_noted or \
                 _prior_evidence(patient)
+        if patient.prior_lines == (1, 1) and not patient.relapse_noted and \
+                not patient.progression_noted:
+            # One line and no word of progression on it or of its failure: the disease may
+            # still be responding to its first standard therapy (a castration-sensitive
+            # cancer twelve days into ADT is not refractory to it).
+            return None, f"1 prior line ({', '.join(patient.prior_therapies or [])}); " \
+                f"progression on it is not stated (trial: {bounds})", _prior_evidence(patient)
         if params.get("exhausted") and patient.prior_lines is not None and \
                 patient.prior_lines[0] >= 1:
             # "No standard therapy exists", "exhausted all effective therapies": whether the
@@ -903,9 +963,16 @@ def _first_course_only(patient: Patient) -> tuple[Truth, str] | None:
     # The stage group is the diagnosis's; an M read with it may be the recurrence's
     # ("rM1a"). Read as the stage alone says (with its per-cancer exceptions: a stage II
     # thyroid cancer before 55 is M1).
-    at_diagnosis = replace(patient, stage_m=None, stage_prefix=None, metastatic_noted=None,
-                           relapse_noted=None, newly_diagnosed=False, memo={}).extent
-    if at_diagnosis["metastatic"] is not False:
+    group = patient.diagnosis_stage_group or patient.stage_group
+    at_diagnosis = replace(patient, stage_group=group, stage_m=None, stage_prefix=None,
+                           metastatic_noted=None, relapse_noted=None, newly_diagnosed=False,
+                           memo={}).extent
+    parsed = parse_stage_group(group) if group else None
+    staged_local = bool(parsed and parsed[0] in ("I", "II", "III"))
+    if at_diagnosis["metastatic"] is True or (
+            at_diagnosis["metastatic"] is None and not staged_local):
+        # Staged without distant spread (stage I-III: an ovarian IIIC is treated with
+        # curative intent by debulking and chemotherapy) or the question does not arise.
         return None
     fewest, most = lines_of_therapy(systemic)
     given = ", ".join(r.text for r in systemic)
@@ -1655,7 +1722,7 @@ _ADJUVANT_ALLOWANCE = re.compile(
 # advanced disease they usually were given for it).
 _ADVANCED_SETTING_ONLY = re.compile(
     r"\b(?:for|in|of)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:their\s+|his\s+|her\s+)?"
-    r"(?:[\w-]+\s+){0,2}?(?:metastatic|advanced|recurrent|unresectable|stage\s+IV|"
+    r"(?:[\w-]+\s+){0,3}?(?:metastatic|advanced|recurrent|unresectable|stage\s+IV|"
     r"MBC|mBC|mCRC|mCRPC|mHSPC)\b|\b(?:metastatic|advanced)\s+setting\b",
     re.IGNORECASE)
 
