@@ -480,6 +480,10 @@ def test_a_site_the_tumour_does_not_reach_is_no_origin():
      "Hgb 11.0, plt 205, Cr 0.9, cisplatin 40 mg/m2"),
     ("Ki-67 3O%. Seen 1O/2O26.", "Ki-67 30%. Seen 10/2026."),
     ("O2 sat 95% on RA; T2 NO MO; CD45RO", "O2 sat 95% on RA; T2 NO MO; CD45RO"),  # letters
+    # the word "No" read with a zero at a sentence's start; the nodal category keeps its own
+    ("COMMENT: N0 high-grade lesion. N0 evidence of tumor.",
+     "COMMENT: No high-grade lesion. No evidence of tumor."),
+    ("Stage pT2 N0 M0; pN: N0 (0/12)", "Stage pT2 N0 M0; pN: N0 (0/12)"),
 ])
 def test_ocr_zeros_inside_words_are_repaired(text, expected):
     from trialmatch.nlp.notes import repair_ocr_zeros
@@ -537,6 +541,24 @@ def test_a_stated_primary_decides_the_organ(text, code):
     ("AMENDED INTEGRATED DIAGNOSIS:\n  Astrocytoma, IDH-mutant, CNS WHO grade 4\n\n"
      "ORIGINAL DIAGNOSIS (2025-09-26), retained for the record:\n  High-grade astrocytic "
      "glioma, consistent with glioblastoma.", "ASTR4", None),
+    # a lesion that falls short of a cancer, or only resembles one, is not that cancer
+    ("Breast, core biopsy: ATYPICAL DUCTAL HYPERPLASIA.\nCOMMENT: The findings fall short "
+     "of ductal carcinoma in situ. The cytology resembles low-grade DCIS.", None, None),
+    # what a stain argues against, and types the report has excluded, are not its type
+    ("Cerebellopontine angle, resection: SCHWANNOMA, CNS WHO grade 1.\nCOMMENT: EMA "
+     "negativity argues against meningioma.", None, None),
+    # a post cue after the words that finish the name ("carcinoma ex pleomorphic adenoma")
+    ("Parotid gland, superficial parotidectomy:\n - Pleomorphic adenoma, 2.4 cm.\n - "
+     "Carcinoma ex pleomorphic adenoma NOT identified.", None, None),
+    # cue words OCR split in two are rejoined ("NOT identif ied"), and "N0" for "No"
+    ("Cervix, biopsy: LOW-GRADE SQUAMOUS INTRAEPITHELIAL LESION (CIN 1).\nCOMMENT: N0 "
+     "high-grade lesion or invasive carcinoma identified.", None, None),
+    ("Parotid gland, parotidectomy:\n - Pleomorphic adenoma.\n - Carcinoma ex pleomorphic "
+     "adenoma NOT identif ied.", None, None),
+    # of the organs a specimen line lists, the one the report names this type in elsewhere
+    ("Clinical history: Cervical squamous cell carcinoma on biopsy. Radical hysterectomy.\n\n"
+     "FINAL DIAGNOSIS:\nC. Uterus, cervix, parametria and upper vagina, radical "
+     "hysterectomy:\n   - Squamous cell carcinoma, non-keratinising.", "CESC", None),
 ])
 def test_report_reading_rules(text, code, group):
     profile = extract([text]).to_dict()

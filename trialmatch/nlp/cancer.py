@@ -427,6 +427,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
 
     site_starts = [site.start for site in sites]
     origin_starts = [site.start for site in origins]
+    named_codes = frozenset(match.key for match in direct)
 
     def local_sites(start: int, clause: tuple[int, int]) -> list[tuple[Any, bool]]:
         """Sites that describe where a mention was found: in its clause, or on the
@@ -468,7 +469,11 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             # The organ named beats the organ implied by a procedure ("Cervix, radical
             # hysterectomy"; "Kidney (nephrectomy)" after "Gallbladder (cholecystectomy)").
             organ = not _PROCEDURE.search(site.text)
-            rank = (in_clause, organ, depth(code), -abs(site.start - start))
+            # Of the organs a specimen line lists ("Uterus, cervix, parametria and upper
+            # vagina") that give equally specific codes, the one the report names this type
+            # in elsewhere ("Clinical history: cervical squamous cell carcinoma on biopsy").
+            rank = (in_clause, organ, depth(code), code in named_codes,
+                    -abs(site.start - start))
             if best is None or rank > best[0]:
                 span = (min(start, site.start), max(end, site.end))
                 best = (rank, code, site.key, span, 1.0 if in_clause else 0.8)

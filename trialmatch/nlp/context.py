@@ -47,6 +47,9 @@ class Cues:
     status_post: dict[str, tuple[str, ...]]
     status_pre: dict[str, tuple[str, ...]]
     benign: re.Pattern[str]
+    # Every word of the cue phrases: OCR split words are rejoined to them too ("NOT
+    # identif ied" -> "NOT identified").
+    words: frozenset[str] = frozenset()
 
 
 def _phrases(raw: dict[str, Any], name: str) -> list[str]:
@@ -139,6 +142,11 @@ def load_cues() -> Cues:
         status_post=_status_table(raw, "biomarker_status"),
         status_pre=_status_table(raw, "biomarker_status_pre"),
         benign=phrase_pattern(_phrases(raw, "benign_statements")),
+        words=frozenset(word for name, value in raw.items() if name != "source"
+                        for phrases in (value.values() if isinstance(value, dict) else [value])
+                        if isinstance(phrases, list) for phrase in phrases
+                        if isinstance(phrase, str)
+                        for word in re.findall(r"[a-z]+", phrase.lower())),
     )
 
 
@@ -251,8 +259,12 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     def before_has(pattern: re.Pattern[str]) -> bool:
         return may_match(pattern, lowered) and bool(pattern.search(before))
 
+    # A post cue after the words that finish the mention's name ("Carcinoma ex pleomorphic
+    # adenoma NOT identified", "carcinoma in situ is not seen") acts on it too.
+    qualified = _QUALIFIER_AFTER.match(after)
+    rest = after[qualified.end():] if qualified else after
     negated = before_has(cues.negation_pre) or bool(
-        cues.negation_post.match(after.lstrip(" ,:-\"'”’)")) or _NOT_FOUND_AFTER.match(after))
+        cues.negation_post.match(rest.lstrip(" ,:-\"'”’)")) or _NOT_FOUND_AFTER.match(rest))
     return MentionContext(
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
@@ -264,6 +276,9 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     )
 
 
+_QUALIFIER_AFTER = re.compile(r"(?i)\s+(?:ex|of|in|within|involving|arising\s+in)"
+                              r"(?:\s+[a-z][\w-]*){1,3}?(?=\s+(?:not|is|are|was|were|none|"
+                              r"absent|negative)\b)")
 _NOT_FOUND_AFTER = re.compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
                               r"(?:identified|seen|present)|absent|negative)")
 

@@ -24,7 +24,7 @@ from typing import Any
 from trialmatch.models import Profile, Stage
 from trialmatch.nlp.biomarkers import merge_biomarkers
 from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer_type
-from trialmatch.nlp.context import lowered_for_search
+from trialmatch.nlp.context import load_cues, lowered_for_search
 from trialmatch.nlp.grade import GradeMention
 from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import Section, section_at
@@ -109,7 +109,8 @@ def _read(text: str, offset: int, model: str | None) -> _Reading:
     from trialmatch.nlp.vocab import get_vocabulary
 
     # ... and with words OCR split in two rejoined ("uter ine primary"), same length too.
-    doc = run_pipeline(get_vocabulary().rejoin_split_words(repair_ocr(text)), model)
+    doc = run_pipeline(get_vocabulary().rejoin_split_words(repair_ocr(text), load_cues().words),
+                       model)
     sections: list[Section] = doc._.tm_sections
     reading = _Reading()
     reading.cancer = [

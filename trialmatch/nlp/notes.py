@@ -273,6 +273,12 @@ def _zeros_for_o(match: re.Match[str]) -> str:
 _OCR_O_CD = re.compile(r"(?<![A-Za-z0-9])CD(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
 
 
+# "N0 high-grade lesion or invasive carcinoma identified": the word "No" read with a zero at
+# the start of a sentence, before a lower-case word (the nodal category stands beside T or M,
+# or before a bracket: "T2 N0 M0", "pN: N0 (0/12)").
+_OCR_NO_WORD = re.compile(r"(?:^|(?<=\n)|(?<=[.;:] ))N0(?= +[a-z]{3,})", re.MULTILINE)
+
+
 def repair_ocr_zeros(text: str) -> str:
     """The text with OCR's zero-for-o repaired inside lowercase words, and its O-for-zero
     inside numbers and CD marker names (same length, so every offset still indexes the note
@@ -284,4 +290,6 @@ def repair_ocr_zeros(text: str) -> str:
     if "0" not in text:
         return text
     text = _OCR_ZERO_INSIDE.sub("o", text)
+    if "N0 " in text:
+        text = _OCR_NO_WORD.sub("No", text)
     return _OCR_ZERO_START.sub("o", text)

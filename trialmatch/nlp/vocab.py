@@ -1375,10 +1375,11 @@ class Vocabulary:
         for norm, key in self._cancer_index.keys_by_phrase.items():
             yield " ".join(norm), key
 
-    def rejoin_split_words(self, text: str) -> str:
+    def rejoin_split_words(self, text: str, extra_words: frozenset[str] = frozenset()) -> str:
         """The text with words OCR split by one space rejoined where the halves are no
-        vocabulary word and the whole is one ("uter ine primary" -> "uterine  primary"): the
-        space moves to the end of the word, so the length and every offset stay the same."""
+        vocabulary word and the whole is one ("uter ine primary" -> "uterine  primary"), or
+        one of `extra_words` (the words of the context cues: "NOT identif ied"): the space
+        moves to the end of the word, so the length and every offset stay the same."""
         if " " not in text:
             return text
         words = self._join_words
@@ -1390,7 +1391,8 @@ class Vocabulary:
             head, tail = first.group(), second.group()
             joined = (head + tail).lower()
             if len(tail) < 3 or len(joined) < 7 or head.lower() in words or \
-                    head.lower() in _COMMON_WORDS or joined not in words:
+                    head.lower() in _COMMON_WORDS or head.lower() in extra_words or (
+                        joined not in words and joined not in extra_words):
                 continue
             if out is None:
                 out = list(text)
