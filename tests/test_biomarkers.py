@@ -413,6 +413,10 @@ def test_a_partial_response_is_not_the_progesterone_receptor(text, markers):
      [("FGFR2", "positive")]),
     ("PIK3CA - no alteration detected   BRCA1/BRCA2 - no pathogenic alteration",
      [("PIK3CA", "negative"), ("BRCA1", "negative"), ("BRCA2", "negative")]),
+    # a result the sentence denies
+    ("Early-stage TNBC. NOT HER2-positive -> anti-HER2 therapy not indicated.",
+     [("HER2", "negative")]),
+    ("The tumour is not ER-negative.", [("ER", "positive")]),
 ])
 def test_results_read_with_their_polarity(text, expected):
     assert [(b.marker, b.status) for b in find_biomarkers(text)] == expected

@@ -509,6 +509,12 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
             window = text[last.end : window_end][:120]
             mmr = last.marker in mmr_proteins
             post = _post_status(last.marker, window, mmr)
+            if post is not None and post[0] in ("positive", "negative") and \
+                    _NOT_BEFORE_MARKER.search(text[max(clause_start, group[0].start - 16):
+                                                   group[0].start]):
+                # "NOT HER2-positive -> anti-HER2 therapy not indicated": the result the
+                # sentence denies.
+                post = ("negative" if post[0] == "positive" else "positive", post[1], post[2])
             pre = pre_calls[position]
             if position == len(groups) - 1:
                 after = bisect.bisect_left(hit_starts, clause_end)
@@ -557,6 +563,10 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     results = _with_origin_heading(_paired_results(results, raw_hits, text), text, spans)
     results.sort(key=lambda b: b.start)
     return results
+
+
+# A denial right before a marker and its result: "not HER2-positive", "is not ER-negative".
+_NOT_BEFORE_MARKER = re.compile(r"(?i)\b(?:not|isn't|aren't|wasn't)\s+(?:an?\s+)?$")
 
 
 # "ER/PR: positive/negative", "ER/PR (+/-)": two markers and two results, each to its own.
