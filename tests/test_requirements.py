@@ -195,6 +195,16 @@ BIOMARKERS = [
      [[("EGFR", "positive", {"alterations": []}), ("BRAF", "positive",
                                                    {"alterations": ["V600E"]})]]),
     ("inclusion", "Documented estrogen receptor (ER) and progesterone receptor (PR) testing", []),
+    # the result after the method's name; the full name's acronym carrying the result
+    ("inclusion", "Documented HER2 immunohistochemistry (IHC) negative as per ASCO-CAP 2018",
+     [[("HER2", "negative", {})]]),
+    ("inclusion", "Human Epidermal Growth Factor Receptor 2 (HER2)-low or HER2-ultralow breast "
+                  "cancer",
+     [[("HER2", "negative", {"min_value": 1, "max_value": 2, "unit": "IHC"}),
+       ("HER2", "negative", {"max_value": 1, "unit": "IHC"})]]),
+    # a marker named with no result is no requirement where the criterion states one
+    ("inclusion", "HER2-low is defined as HER2 (1+) or HER2 (2+) by IHC with a negative ISH",
+     [[("HER2", "negative", {"min_value": 1, "max_value": 2, "unit": "IHC"})]]),
     # A list of IHC scores is read whole: HER2-expressing accepts HER2-low and HER2-positive.
     ("inclusion", "HER2-expressing tumour (IHC 1+, 2+ or 3+) by central testing",
      [[("HER2", "positive", {"min_value": 2.0, "unit": "IHC"}),

@@ -135,7 +135,9 @@ _SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\s\+\s)
                         r"\band\b)?\s*$", _I)
 
 _NEGATIVE_AFTER = re.compile(
-    r"^[\s:-]*(?:genes?\s+|status\s+(?=wild))?(?:(?:is|are)\s+(?=negative\b))?(?:\(?(?:-|−)\)?(?![\w\d])(?!\s*(?:positive|pos\b|\+|amplif|overexpress))|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
+    r"^[\s:-]*(?:(?:by\s+)?(?:immunohistochemistry|IHC|ISH|FISH|in\s+situ\s+hybridi[sz]ation)"
+    r"(?:\s*\((?:IHC|ISH|FISH)\))?\s+(?=neg))?"
+    r"(?:genes?\s+|status\s+(?=wild))?(?:(?:is|are)\s+(?=negative\b))?(?:\(?(?:-|−)\)?(?![\w\d])(?!\s*(?:positive|pos\b|\+|amplif|overexpress))|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
     r"non-?amplified\b|not\s+(?:amplified|mutated|detected|overexpressed|expressed|rearranged)|"
     r"no\s+(?:detectable\s+|known\s+)?(?:mutation|alteration|amplification|rearrangement|"
     r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
@@ -359,6 +361,11 @@ def _marker_mentions(text: str) -> list[_Mention]:
             # "HER2 (ERBB2)", "PD-L1/CD274": one marker written twice.
             close = re.match(r"\s*\)", text[mention.end:])
             kept[-1].end = mention.end + (close.end() if close else 0)
+            if kept[-1].status is None and mention.status is not None:
+                # "Human Epidermal Growth Factor Receptor 2 (HER2)-low": the second writing
+                # carries the result.
+                kept[-1].status, kept[-1].items = mention.status, mention.items
+                kept[-1].all_of = mention.all_of
             continue
         if seen.intersection(mention.markers) and (
                 text[:mention.start].count("(") > text[:mention.start].count(")")
@@ -562,6 +569,9 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
     lower = text.lower()
     qualified = any(word in lower for word in _QUALIFIER_WORDS)
     negated_group = -2  # the index of the last group negated by words before it
+    # Markers named with no result, alteration or value ("defined as HER2 (0 with staining)"):
+    # read as positive only when the criterion says nothing else of them.
+    bare: set[tuple[int, str]] = set()
     for index, group in enumerate(groups):
         first, last = group[0], group[-1]
         next_start = groups[index + 1][0].start if index + 1 < len(groups) else len(text)
@@ -683,6 +693,8 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             items = [_item(m, "positive", alterations=[] if own and m != markers[-1]
                            else alterations, germline=germline)
                      for m in markers]
+            if not alterations and not status_after:
+                bare.update((first.start, m) for m in markers)
             if criterion_kind == "inclusion" and markers == ["HER2"] and not alterations and \
                     _EXPRESSING.search(text[max(0, first.start - 25):last.end + 20]) and \
                     not _NOT_EXPRESSING.search(text[max(0, first.start - 12):last.end + 30]):
@@ -703,6 +715,11 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
                 out.append((first.start, span_end, [item], True))
             continue
         out.append((first.start, span_end, items, False))
+    stated = {item["marker"] for start, _, items, _ in out for item in items
+              if (start, item["marker"]) not in bare}
+    out = [entry for entry in out if not (
+        all((entry[0], item["marker"]) in bare and item["marker"] in stated
+            for item in entry[2]))]
     return _combine(out, text)
 
 
