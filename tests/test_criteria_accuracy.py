@@ -774,6 +774,24 @@ def test_a_secondary_metastatic_brain_tumour_is_no_extent():
     assert [r for r in parse_criterion(text, "inclusion") if r.kind == "extent"] == []
 
 
+def test_a_title_line_gives_way_to_the_criteria_bound_on_prior_therapy():
+    # "First Line Therapy" where the criteria say "No prior chemotherapy for metastatic
+    # breast cancer": endocrine therapy before first-line chemotherapy is allowed.
+    def title_lines(criteria):
+        trial = TrialText("NCT90000014", "First Line Therapy for Patients With Metastatic "
+                          "Breast Cancer", [], [], criteria)
+        return [r.params for c in annotate_trial(trial).criteria
+                if c.text.startswith("From the title: ") for r in c.requirements
+                if r.kind == "prior_lines"]
+
+    assert title_lines("Inclusion Criteria:\n* No prior chemotherapy for metastatic breast "
+                       "cancer") == []
+    assert title_lines("Inclusion Criteria:\n* Age >= 18") == [{"min": None, "max": 0}]
+    # a bar on one class is no bound on lines
+    assert title_lines("Exclusion Criteria:\n* Prior anti-PD-1 therapy") == [
+        {"min": None, "max": 0}]
+
+
 @pytest.mark.parametrize("title,expected", [
     ("A Phase II Study of SSGJ-707 Monotherapy in First-line PD-L1 Positive Advanced NSCLC",
      (None, 0)),

@@ -458,7 +458,8 @@ _POPULATION_CUE = re.compile(r"\b(in|for|with|among)\s+", re.IGNORECASE)
 
 
 def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True,
-                     official: bool = False) -> EligibilityCriterion | None:
+                     official: bool = False, history_stated: bool = False
+                     ) -> EligibilityCriterion | None:
     """The brief title's population requirements as one synthetic inclusion criterion; its
     extent of disease ("in Advanced Renal Cell Carcinoma", "for Resected NSCLC") too when
     no inclusion criterion states one (`extent_stated` False). With `official`, the
@@ -520,7 +521,7 @@ def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True
     # them aside as a therapy's setting.
     requirements += [r for r in course if r not in requirements]
     requirements.sort(key=lambda r: r.start)
-    setting = _title_line(text)
+    setting = None if history_stated else _title_line(text)
     if setting is not None and not any(r.kind == "prior_lines" for r in requirements):
         requirements.append(setting)
         requirements.sort(key=lambda r: r.start)
@@ -556,15 +557,16 @@ def _title_line(text: str) -> Requirement | None:
 
 
 def _official_title_criterion(trial: TrialText, position: int, extent_stated: bool,
-                              from_title: EligibilityCriterion | None
-                              ) -> EligibilityCriterion | None:
+                              from_title: EligibilityCriterion | None,
+                              history_stated: bool = False) -> EligibilityCriterion | None:
     """What the official title adds to the brief one: requirements of kinds the brief title
     does not state ("... Who Have Received 1 to 4 Prior Lines of Therapy Including an
     Anti-CD38 Antibody" where the brief title stops at the drugs)."""
     official = (trial.official_title or "").strip()
     if not official or official == (trial.title or "").strip():
         return None
-    found = _title_criterion(trial, position, extent_stated, official=True)
+    found = _title_criterion(trial, position, extent_stated, official=True,
+                             history_stated=history_stated)
     if found is None:
         return None
     stated = {r.kind for r in from_title.requirements} if from_title is not None else set()
@@ -623,10 +625,22 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     extent_stated = any(c.kind == "inclusion" and any(r.kind in ("extent", "stage")
                                                       for r in c.requirements)
                         for c in criteria)
-    from_title = _title_criterion(trial, len(criteria), extent_stated)
+    # Whether the criteria bound the lines already given ("No prior chemotherapy for
+    # metastatic breast cancer", "at most one prior regimen"): then a title's "First Line
+    # Therapy" is that bound, not "no prior line of any kind" (endocrine therapy before
+    # first-line chemotherapy). A bar on one class ("no prior anti-PD-1") is no such bound.
+    history_stated = any(
+        r.kind == "prior_lines" or (
+            r.kind == "prior_therapy" and bool(r.params.get("received")) == (
+                c.kind == "exclusion") and not r.params.get("drugs")
+            and "chemotherapy" in (r.params.get("classes") or []))
+        for c in criteria for r in c.requirements)
+    from_title = _title_criterion(trial, len(criteria), extent_stated,
+                                  history_stated=history_stated)
     if from_title is not None:
         criteria.append(from_title)
-    from_official = _official_title_criterion(trial, len(criteria), extent_stated, from_title)
+    from_official = _official_title_criterion(trial, len(criteria), extent_stated, from_title,
+                                              history_stated)
     if from_official is not None:
         criteria.append(from_official)
     from_conditions = _conditions_criterion(trial, len(criteria))

@@ -494,6 +494,7 @@ def _adjacent_pairs(found: list[Requirement], text: str):
 _THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemotherapy|lines?|"
                               r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
+_ASIDE_IN_LOOKBACK = re.compile(r"\s*\([^()]*\)")
 _CNS_NEAR = re.compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
 # "locally advanced disease not amenable to curative therapy or metastatic": the "not"
 # denies a therapy option; the extent after "or" is a new alternative.
@@ -545,7 +546,12 @@ def find_extent(text: str) -> list[Requirement]:
             word = text[start:end].lower()
             negated = word.startswith(("non", "not ")) and name == "metastatic"
             # "No prior therapy for metastatic disease": the negation is the therapy's.
-            setting = _THERAPY_SETTING.search(text[max(0, start - 60):start])
+            # (past an aside: "Anthracycline treatment (doxorubicin, epirubicin) in
+            # metastatic setting")
+            setting = _THERAPY_SETTING.search(
+                _ASIDE_IN_LOOKBACK.sub("", text[max(0, start - 160):start])[-60:])
+            if setting and re.match(r"\s+setting\b", text[end:end + 10], _I):
+                continue  # "anthracycline treatment in the metastatic setting": a therapy's
             # "Locally advanced disease not amenable to curative treatment, or metastatic
             # disease": a new alternative after ", or" is out of reach of the negation before.
             alternative = _NEW_ALTERNATIVE.search(text[max(0, start - 40):start]) or (
