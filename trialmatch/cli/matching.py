@@ -134,7 +134,7 @@ def write_report(result: Any, path: Path, mode: int = 0o600) -> None:
 
 def render(doc: dict[str, Any], report: Path | None = None) -> None:
     """The match as a readable terminal summary."""
-    from trialmatch.match.report import profile_rows
+    from trialmatch.match.report import now_rows, profile_rows
 
     console.print(Panel(escape(doc["disclaimer"]), style="yellow", title="trialmatch",
                         title_align="left"))
@@ -146,6 +146,11 @@ def render(doc: dict[str, Any], report: Path | None = None) -> None:
         shown = escape(value) + (f"\n[dim]{escape(_clip(evidence, 70))}[/]" if evidence else "")
         profile.add_row(escape(fact), shown)
     console.print(profile)
+    now = [f"[bold]{escape(fact)}:[/] {escape(value)}"
+           + (f" [dim]— {escape(_clip(evidence, 60))}[/]" if evidence else "")
+           for fact, value, evidence in now_rows(doc["profile"])]
+    if now:
+        console.print(Panel("\n".join(now), title="Patient now", title_align="left"))
     for warning in doc.get("warnings") or []:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 

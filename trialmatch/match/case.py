@@ -79,6 +79,7 @@ class Case:
     age: float | None = None
     sex: str | None = None
     ecog: int | None = None
+    karnofsky: int | None = None  # as the notes state it (the case file gives ECOG)
     location: dict[str, str] | None = None
     prior_therapies: list[str] | None = None
     first_opinion: FirstOpinion | None = None
@@ -133,9 +134,10 @@ def load_case(path: str | Path, *, notes_root: str | Path | None = None) -> Case
     if path.suffix.lower() not in STRUCTURED_SUFFIXES:
         # A bare note: the id is the file's stem, nothing else is known.
         note = _read_note_file(path, str(path))
-        case = Case(id=path.stem, notes=[CaseNote(str(path), note.text)], path=path,
-                    warnings=list(note.warnings))
-        return _fill_clinical(_fill_demographics(case))
+        case = case_from_note(note.text, path.stem, source=str(path))
+        case.path = path
+        case.warnings = list(note.warnings)
+        return case
     try:
         raw = read_limited(path, MAX_CASE_BYTES, f"case file {path}", what="case file")
     except InputError as error:
@@ -147,6 +149,15 @@ def load_case(path: str | Path, *, notes_root: str | Path | None = None) -> Case
         raise InputError(f"case file is not UTF-8 text: {path}") from None
     document = _parse_document(raw_text, path)
     return case_from_dict(document, path, notes_root=notes_root)
+
+
+def case_from_note(text: str, case_id: str, *, source: str = "text #1") -> Case:
+    """A case of one note and nothing else known, as a plain-text file given as the case
+    is read: age, sex, performance status, prior therapies and the other clinical facts
+    come from what the note states. `text` must already be clean (`read_note_text` or
+    `clean_note_text`)."""
+    case = Case(id=case_id, notes=[CaseNote(source, text)])
+    return _fill_clinical(_fill_demographics(case))
 
 
 def self_contained_document(path: str | Path) -> dict[str, Any]:
@@ -271,6 +282,7 @@ def _fill_clinical(case: Case) -> Case:
     if case.ecog is None and facts.ecog is not None:
         case.ecog = facts.ecog
         case.from_notes["ecog"] = facts.ecog_evidence or ""
+    case.karnofsky = facts.kps
     if case.prior_therapies is None and facts.prior_therapies is not None:
         case.prior_therapies = list(facts.prior_therapies)
         case.from_notes["prior_therapies"] = "; ".join(facts.prior_evidence)

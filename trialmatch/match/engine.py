@@ -45,6 +45,7 @@ from trialmatch.match.evaluate import (
 )
 from trialmatch.match.filters import TrialFilters
 from trialmatch.match.geo import CITY_LEVEL_NOTE, Place, SiteDistance, nearest_site_of
+from trialmatch.match.now import PatientNow, patient_now
 from trialmatch.match.restage import restage
 from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.match.stated import BRAIN_STATES, SITE_CONDITIONS, STATED, apply_to_profile
@@ -152,6 +153,8 @@ class MatchResult:
     place: Place | None = None  # the patient's place, where the case gives one
     filters: TrialFilters = field(default_factory=TrialFilters)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # What the matcher concludes about the patient now (trialmatch.match.now).
+    now: PatientNow | None = None
 
     def profile_dict(self) -> dict[str, Any]:
         """SPEC `profile`: age and sex, then the extract fields, then the other case facts."""
@@ -171,6 +174,9 @@ class MatchResult:
             # Which values the case file stated, as read; they win over the notes (project
             # addition, issue 13).
             "from_case": case.stated.to_dict(),
+            # The patient now as the matcher reads them, each value with its words
+            # (project addition, issue 13).
+            "now": self.now.to_dict() if self.now else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -327,6 +333,7 @@ def plan_match(
     load_full: Callable[[list[str]], Sequence[Trial]] | None = None,
     place: Place | None = None,
     filters: TrialFilters | None = None,
+    patient: Patient | None = None,
 ) -> tuple[list[TrialMatch], list[ExcludedTrial]]:
     """Evaluate and rank candidate trials for the case (pure: no store, no extractor).
 
@@ -342,9 +349,12 @@ def plan_match(
     rank and verdict: the nearer first). With a distance in `filters`, only trials with a
     recruiting site that close are kept (phases and purposes are chosen with the candidates,
     `TrialStore.candidate_ids`); filters never change a verdict or a score.
+
+    `patient` is the case's patient when the caller has built it (`read_patient`).
     """
     filters = filters or TrialFilters()
-    patient = case_patient(case, profile, ontology=ontology, therapy_reader=therapy_reader)
+    if patient is None:
+        patient = case_patient(case, profile, ontology=ontology, therapy_reader=therapy_reader)
     considered = set(case.first_opinion.trials_considered) if case.first_opinion else None
     lineage = set()
     if patient.cancer_code:
@@ -481,19 +491,11 @@ def match_case(
 
         vocabulary = get_vocabulary()
     extractor = extractor or default_extractor(model)
-    # What the case file states (diagnosis, stage, biomarkers) wins over the notes.
-    profile = apply_to_profile(extractor(case.note_texts), case.stated, vocabulary)
+    reader = drug_therapy_reader()
+    profile, patient = read_patient(case, extractor=extractor, vocabulary=vocabulary,
+                                    therapy_reader=reader)
     warnings: list[str] = [location_warning] if location_warning else []
     code = profile.cancer_type.code if profile.cancer_type else None
-    # The disease now: distant metastases the notes state outrank the stage at diagnosis.
-    stage = profile.stage
-    written_m1 = bool(stage and stage.m and stage.m.upper().startswith("M1"))
-    now, at_diagnosis = restage(stage, code, case.age, case.metastatic or written_m1,
-                                case.from_notes.get("metastatic") or
-                                case.stated_evidence.get("metastatic") or
-                                (stage.evidence if stage else ""), vocabulary)
-    if now is not profile.stage:
-        profile = dataclasses.replace(profile, stage=now, stage_at_diagnosis=at_diagnosis)
     codes = candidate_codes(code, vocabulary)
     if not codes:
         warnings.append("no cancer type found in the notes: no trials were searched")
@@ -526,8 +528,8 @@ def match_case(
             trials = store.get_trials(ids) if ids else []
             load_full = None
         matches, excluded = plan_match(
-            case, profile, trials, ontology=vocabulary, therapy_reader=drug_therapy_reader(),
-            top=top, load_full=load_full, place=place, filters=filters)
+            case, profile, trials, ontology=vocabulary, therapy_reader=reader,
+            top=top, load_full=load_full, place=place, filters=filters, patient=patient)
         contacts = getattr(store, "contacts", None)
         if contacts is not None and matches:
             found = contacts([m.trial.nct_id for m in matches])
@@ -555,5 +557,26 @@ def match_case(
         testing_gaps=gaps, discrepancies=discrepancies, candidates=len(trials),
         any_status=any_status,
         warnings=list(getattr(case, "warnings", [])) + warnings + list(profile.warnings),
-        place=place, filters=filters, provenance=about,
+        place=place, filters=filters, provenance=about, now=patient_now(case, patient),
     )
+
+
+def read_patient(case: Case, *, extractor: Extractor, vocabulary: Any,
+                 therapy_reader: TherapyReader | None = None) -> tuple[Profile, Patient]:
+    """The profile (restaged to the disease now) and the patient the evaluator sees, read
+    from the case's notes and what the case file states: the first half of `match_case`,
+    and all a note reader's bench needs (bench/clinical.py --written)."""
+    # What the case file states (diagnosis, stage, biomarkers) wins over the notes.
+    profile = apply_to_profile(extractor(case.note_texts), case.stated, vocabulary)
+    code = profile.cancer_type.code if profile.cancer_type else None
+    # The disease now: distant metastases the notes state outrank the stage at diagnosis.
+    stage = profile.stage
+    written_m1 = bool(stage and stage.m and stage.m.upper().startswith("M1"))
+    now, at_diagnosis = restage(stage, code, case.age, case.metastatic or written_m1,
+                                case.from_notes.get("metastatic") or
+                                case.stated_evidence.get("metastatic") or
+                                (stage.evidence if stage else ""), vocabulary)
+    if now is not profile.stage:
+        profile = dataclasses.replace(profile, stage=now, stage_at_diagnosis=at_diagnosis)
+    patient = case_patient(case, profile, ontology=vocabulary, therapy_reader=therapy_reader)
+    return profile, patient

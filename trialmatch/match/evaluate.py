@@ -344,6 +344,11 @@ class Patient:
         return extent
 
 
+def in_adjuvant_setting(patient: Patient) -> bool:
+    """Resected, with no distant spread or recurrence stated since (see `_nothing_left`)."""
+    return _nothing_left(patient.extent)
+
+
 def _nothing_left(extent: dict[str, bool | None]) -> bool:
     """Resected, with no distant spread or recurrence stated since (the adjuvant setting)."""
     return bool(extent["resected"]) and not extent["metastatic"] and not extent["recurrent"]
@@ -896,16 +901,10 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
             return None, f"no prior systemic line; whether the disease is beyond standard " \
                 f"therapy after {', '.join(patient.prior_therapies or [])} is not stated", \
                 _prior_evidence(patient)
-    lines = patient.prior_lines
-    if lines is None and patient.relapse_noted and patient.cancer_code and \
-            patient.ontology.is_heme(patient.cancer_code):
-        # A leukaemia, lymphoma or myeloma that relapsed after a remission or is refractory
-        # was treated: at least one line, however many the notes do not list.
-        lines = (1, 11)
+    lines, inferred = lines_now(patient)
     if lines is None:
         return None, f"number of prior lines not documented (trial: {bounds})", ""
     fewest, most = lines
-    inferred = patient.prior_lines is None
     evidence = f"notes: {patient.relapse_noted}" if inferred else _prior_evidence(patient)
     have = "at least 1 (relapsed or refractory disease)" if inferred else \
         f"{fewest}" if fewest == most else f"{fewest}-{most}"
@@ -917,6 +916,18 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
         return False, f"{have} prior line(s) outside {bounds}", evidence
     return None, f"number of prior lines unclear ({have}; trial: {bounds}); write regimens " \
         "as 'drug + drug' in the case", evidence
+
+
+def lines_now(patient: Patient) -> tuple[tuple[int, int] | None, bool]:
+    """(fewest, most) prior lines of therapy for advanced disease, or None when not
+    documented, and whether the count is inferred from a relapse alone (the profile's
+    `now` shows the same figures the prior-lines check reads)."""
+    lines = patient.prior_lines
+    if lines is None and patient.relapse_noted and _is_heme(patient):
+        # A leukaemia, lymphoma or myeloma that relapsed after a remission or is refractory
+        # was treated: at least one line, however many the notes do not list.
+        return (1, 11), True
+    return lines, False
 
 
 def _within_standard_therapy(patient: Patient) -> str | None:
@@ -998,22 +1009,31 @@ def _check_condition(params: dict, patient: Patient) -> Check:
     return has, f"the notes {'state' if has else 'rule out'} {name}", f"notes: {words}"
 
 
+def brain_metastases_now(patient: Patient) -> tuple[Truth, str, str]:
+    """Brain metastases now (True, False or None), why, and the words that show it: as the
+    notes or the case file state them, else none for a solid tumour without distant spread
+    (AJCC: brain metastases are M1)."""
+    noted = patient.from_notes.get("brain_metastases", "")
+    if patient.brain_metastases is not None:
+        state = "state" if patient.brain_metastases else "state no"
+        return patient.brain_metastases, f"the notes {state} brain metastases", \
+            f"notes: {noted}"
+    if patient.extent["metastatic"] is False and patient.cancer_code and \
+            patient.ontology.is_solid(patient.cancer_code):
+        return False, "no distant metastases, so no brain metastases", patient.stage_evidence
+    return None, "brain metastasis status not documented", ""
+
+
 def _check_cns(params: dict, patient: Patient) -> Check:
     state = params.get("state") or "any"
     words = "brain metastases" if state == "any" else f"{state} brain metastases"
-    noted = patient.from_notes.get("brain_metastases", "")
-    if patient.brain_metastases is False:
-        return False, "the notes state no brain metastases", f"notes: {noted}"
-    if patient.brain_metastases and state == "any":
-        return True, "the notes state brain metastases", f"notes: {noted}"
-    if patient.brain_metastases:
+    present, why, evidence = brain_metastases_now(patient)
+    if present and state != "any":
         return None, f"{words}: the notes state brain metastases but not whether they are " \
-            f"{state}", f"notes: {noted}"
-    if patient.extent["metastatic"] is False and patient.cancer_code and \
-            patient.ontology.is_solid(patient.cancer_code):
-        # A solid tumour without distant spread has no brain metastases (AJCC: they are M1).
-        return False, "no distant metastases, so no brain metastases", patient.stage_evidence
-    return None, f"{words}: brain metastasis status not documented", ""
+            f"{state}", evidence
+    if present is None:
+        return None, f"{words}: {why}", evidence
+    return present, why, evidence
 
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {

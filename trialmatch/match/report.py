@@ -93,6 +93,63 @@ def profile_rows(profile: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+# The `now` facts shown even when unknown (the others only when known).
+_NOW_ALWAYS = ("extent_now", "recurrence", "metastatic_sites", "brain_metastases",
+               "advanced_lines", "treatment_naive", "ecog")
+_NOW_LABELS = (("extent_now", "Extent now"), ("recurrence", "Recurrence"),
+               ("metastatic_sites", "Metastatic sites"),
+               ("brain_metastases", "Brain metastases"), ("heme_status", "Blood cancer status"),
+               ("advanced_lines", "Lines for advanced disease"),
+               ("treatment_naive", "Treatment-naive"), ("platinum_status", "Platinum status"),
+               ("castration_status", "Castration status"), ("menopausal", "Menopausal status"),
+               ("pregnant", "Pregnant"), ("ecog", "ECOG"), ("karnofsky", "Karnofsky"))
+
+
+def now_rows(profile: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(fact, value, evidence) rows for the profile's `now` section: what the matcher
+    concludes about the patient now. Facts that do not apply are left out, and so are
+    unknown ones beyond the main few."""
+    now = profile.get("now") or {}
+    rows: list[tuple[str, str, str]] = []
+    for name, label in _NOW_LABELS:
+        fact = now.get(name) or {}
+        value = fact.get("value", "unknown")
+        if value == "not applicable" or (value == "unknown" and name not in _NOW_ALWAYS):
+            continue
+        if name == "metastatic_sites" and isinstance(value, list):
+            shown = ", ".join(value) or "none"
+            if fact.get("absent"):
+                shown += f" (not {', '.join(fact['absent'])})"
+        else:
+            shown = str(value)
+        rows.append((label, shown, str(fact.get("evidence") or "")))
+        if name == "brain_metastases":
+            rows += _treatment_rows(now)
+    labs = now.get("labs") or {}
+    if labs:
+        rows.append(("Labs", "; ".join(f"{name} {lab['value']:g} {lab.get('unit') or ''}"
+                                       .strip() for name, lab in labs.items()),
+                     "; ".join(str(lab.get("evidence") or "") for lab in labs.values())))
+    return rows
+
+
+def _treatment_rows(now: dict[str, Any]) -> list[tuple[str, str, str]]:
+    treatments = (now.get("treatments") or {}).get("value")
+    if not isinstance(treatments, list):
+        return [("Treatments", "unknown", "")]
+    if not treatments:
+        return [("Treatments", "none", str((now.get("treatments") or {}).get("evidence")
+                                           or ""))]
+    rows = []
+    for item in treatments:
+        parts = [f"setting {item.get('setting')}"]
+        if item.get("progressed") == "yes":
+            parts.append("progressed on it")
+        rows.append(("Treatment", f"{item.get('text')} ({', '.join(parts)})",
+                     str(item.get("evidence") or "")))
+    return rows
+
+
 def biomarker_label(marker: dict[str, Any]) -> str:
     """'EGFR exon 19 deletion positive', 'PD-L1 60 TPS positive'."""
     parts = [marker.get("marker") or "?"]
@@ -149,6 +206,7 @@ def render_markdown(result: Any) -> str:
            f"- **Cancer type:** {_md(wording.cancer_text(profile))}",
            f"- **Stage:** {_md(wording.stage_text(profile))}",
            f"- **Key biomarkers:** {_md(wording.key_biomarkers(profile))}"]
+    out += [f"- **{_md(fact)}:** {_md(value)}" for fact, value, _ in now_rows(profile)]
     if profile.get("place"):
         out.append(f"- **Distances from:** {_md(profile['place'].get('label'))}; "
                    f"{_md(profile['place'].get('note'))}")
@@ -212,6 +270,7 @@ def render_markdown(result: Any) -> str:
             for d in doc.get("discrepancies") or []] or ["None found."]
     out += ["", "## Patient profile", "", "| Fact | Value | Evidence |", "|---|---|---|"]
     out += [f"| {_md(a)} | {_md(b)} | {_md(c)} |" for a, b, c in profile_rows(profile)]
+    out += [f"| Now: {_md(a)} | {_md(b)} | {_md(c)} |" for a, b, c in now_rows(profile)]
     out += ["", "---", "", f"*{_md(doc.get('disclaimer', ''))}*", ""]
     return "\n".join(out)
 
@@ -280,6 +339,8 @@ def render_html(result: Any) -> str:
         f"<dt>Stage</dt><dd>{_h(wording.stage_text(profile))}</dd>",
         f"<dt>Key biomarkers</dt><dd>{_h(wording.key_biomarkers(profile))}</dd>",
     ]
+    parts += [f"<dt>{_h(fact)}</dt><dd>{_h(value)}</dd>" for fact, value, _ in
+              now_rows(profile)]
     place = profile.get("place")
     if place:
         parts.append(f"<dt>Distances from</dt><dd>{_h(place.get('label'))}; "
@@ -321,6 +382,8 @@ def render_html(result: Any) -> str:
                  "<tbody>")
     parts += [f"<tr><td>{_h(a)}</td><td>{_h(b)}</td><td>{_h(c)}</td></tr>"
               for a, b, c in profile_rows(profile)]
+    parts += [f"<tr><td>Now: {_h(a)}</td><td>{_h(b)}</td><td>{_h(c)}</td></tr>"
+              for a, b, c in now_rows(profile)]
     parts.append("</tbody></table></details>")
     parts.append(f'<hr><p class="disclaimer">{_h(doc.get("disclaimer", ""))}</p>')
     parts.append(f'<p class="about">{_h(data_line(doc))}</p>')
