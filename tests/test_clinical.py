@@ -169,7 +169,7 @@ def test_spread_from_notes_decides_extent_and_brain_metastases():
     ("AST 35 U/L, ALT 40 U/L.", {}),  # trials bound these in x ULN: the lab's range decides
     ("CBC ordered for tomorrow; platelets pending.", {}),
     # Indian notation (1 lakh = 100,000/µL) and OCR's letter O inside numbers
-    ("Labs 11/28: plt 3.1 lakh, bili 0.4.", {"platelets": 310.0}),
+    ("Labs 11/28: plt 3.1 lakh, bili 0.4.", {"platelets": 310.0, "bilirubin": 0.4}),
     ("Labs: Hgb 11.O, plt 2O5, alb 3.6.", {"hemoglobin": 11.0, "platelets": 205.0}),
 ])
 def test_lab_values(text, labs):
@@ -304,3 +304,20 @@ def test_a_gene_family_result_answers_for_its_genes_and_back():
     assert truth("BRCA", Biomarker("BRCA1", "mutation", "negative"),
                  Biomarker("BRCA2", "mutation", "negative")) is False
     assert truth("BRCA2", Biomarker("BRCA", "mutation", "positive")) is None
+
+
+@pytest.mark.parametrize("text, creatinine, bilirubin", [
+    # notes' shorthand, without units: read by the value's size
+    ("Labs today: glucose 142, Cr 1.4 (baseline 1.3-1.4), Hb 12.9, AST/ALT 20/18, T bili 0.5.",
+     1.4, 0.5),
+    ("LABS (12/01/2026): Cr 0.7 | T bili 0.4 | AST/ALT 41/52 | Hb 12.0 | plt 205", 0.7, 0.4),
+    # SI units converted to mg/dL
+    ("Labs: T bili 22 umol/L, Hb 124 g/L, creatinine 88 umol/L.", 1.0, 1.29),
+    # multiples of the upper limit, clearances and sizes that fit neither unit are not values
+    ("Hb 11: Cr 1.5 x ULN; CrCl 60 mL/min; T bili 9", None, None),
+])
+def test_creatinine_and_bilirubin_as_notes_write_them(text, creatinine, bilirubin):
+    labs = find_clinical_facts(text).labs
+    assert (labs["creatinine"][0] if "creatinine" in labs else None) == creatinine
+    assert (labs["bilirubin"][0] if "bilirubin" in labs else None) == bilirubin
+    assert all(labs[m][1] == "mg/dL" for m in ("creatinine", "bilirubin") if m in labs)

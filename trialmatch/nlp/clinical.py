@@ -217,7 +217,40 @@ _LAB_UNITS = {"ANC": "10^9/L", "platelets": "10^9/L", "WBC": "10^9/L", "hemoglob
 # Words without which a sentence holds no lab value, infection result or pregnancy (a cheap
 # test before the parsers run).
 _LAB_WORDS = ("anc", "neutrophil", "platelet", "plt", "hemoglobin", "haemoglobin", "hgb", "hb ",
-              "wbc", "white", "creatinine", "bilirubin", "crcl", "clearance", "leukocyte")
+              "wbc", "white", "creatinine", "bilirubin", "crcl", "clearance", "leukocyte",
+              "cr ", "cr:", "bili", "creat")
+# Creatinine and bilirubin as notes write them: "Cr 1.4", "T bili 0.5", "creatinine 88
+# umol/L", "Cr 0.9 mg/dL". A value without a unit is read by its size (creatinine 0.2-15
+# mg/dL, 30-1500 umol/L; bilirubin 0.1-5 mg/dL, 17-600 umol/L); sizes between are left
+# unread. SI units are converted (creatinine 88.4, bilirubin 17.1 umol/L per mg/dL).
+_CHEMISTRY = re.compile(
+    r"(?<![\w/])(?P<name>creat(?:inine)?|cr|s\.?\s*cr|scr|(?:t(?:otal)?\.?\s*)?bili(?:rubin)?|"
+    r"tbili)\b\.?\s*(?:\([^)]{0,12}\)\s*)?(?:[:=]|\bof\b|\bis\b|\bwas\b)?\s*"
+    r"(?P<value>\d+(?:\.\d+)?)(?!\.?\d)(?!\s*(?:/|[x×]\s*ULN|%|mg\b(?!/)|ml/min))\s*"
+    r"(?P<unit>mg/dl|[uµμ]mol/l|micromol/l)?", _I)
+_CHEMISTRY_RANGES = {"creatinine": ((0.2, 15.0), (30.0, 1500.0), 88.4),
+                     "bilirubin": ((0.1, 5.0), (17.0, 600.0), 17.1)}
+
+
+def _chemistry(sentence: str) -> dict[str, tuple[float, str, str]]:
+    """Creatinine and bilirubin in mg/dL from a note's sentence (see `_CHEMISTRY`)."""
+    found: dict[str, tuple[float, str, str]] = {}
+    for match in _CHEMISTRY.finditer(sentence):
+        name = "bilirubin" if "bili" in match.group("name").lower() else "creatinine"
+        if name == "creatinine" and re.match(r"\s*cl\b|\s*clearance", sentence[match.end(
+                "name"):], _I):
+            continue  # creatinine clearance is another measure
+        value = float(match.group("value"))
+        unit = (match.group("unit") or "").lower()
+        conventional, si, factor = _CHEMISTRY_RANGES[name]
+        if unit == "mg/dl" or (not unit and conventional[0] <= value <= conventional[1]):
+            mg_dl = value
+        elif unit or si[0] <= value <= si[1]:
+            mg_dl = round(value / factor, 2)
+        else:
+            continue
+        found[name] = (mg_dl, "mg/dL", match.group(0).strip())
+    return found
 _AGENT_WORDS = ("hiv", "hepatitis", "hbv", "hcv", "hbsag", "aids", "immunodeficiency")
 _RESULT_WORDS = _LAB_WORDS + _AGENT_WORDS + ("pregnan",)
 
@@ -246,10 +279,15 @@ def _results(text: str) -> tuple[dict[str, tuple[float, str, str]], dict[str, tu
         if not any(word in lower for word in _RESULT_WORDS) or _NO_RESULT.search(sentence):
             continue
         labs_named = any(c.isdigit() for c in sentence) and any(w in lower for w in _LAB_WORDS)
+        read: dict[str, tuple[float, str, str]] = {}
         for req in find_organ_function(sentence) if labs_named else []:
             measure, value, unit = (req.params.get(k) for k in ("measure", "value", "unit"))
             if _LAB_UNITS.get(str(measure)) == unit and isinstance(value, (int, float)):
-                labs[str(measure)] = (float(value), str(unit), req.text)
+                read[str(measure)] = (float(value), str(unit), req.text)
+        if labs_named:
+            for measure, found in _chemistry(sentence).items():
+                read.setdefault(measure, found)
+        labs.update(read)
         for req in find_infection(sentence) if any(w in lower for w in _AGENT_WORDS) else []:
             after = sentence[req.end:req.end + 45]
             positive = not req.params.get("negated") and not _DENIES.search(sentence) \
