@@ -32,7 +32,8 @@ NOT_APPLICABLE = "not applicable"
 # Sites of distant spread the matcher reads (population conditions with distant_metastasis),
 # in the words of the profile.
 SITE_WORDS = {"liver metastases": "liver", "bone metastases": "bone",
-              "brain metastases": "brain", "peritoneal metastases": "peritoneum"}
+              "brain metastases": "brain", "peritoneal metastases": "peritoneum",
+              "lung metastases": "lung", "adrenal metastases": "adrenal"}
 # PriorTherapy.setting in words: curative intent is (neo)adjuvant, perioperative or
 # definitive treatment (ESMO/ASCO: not a line for advanced disease).
 SETTING_WORDS = {"adjuvant": "curative intent", "advanced": "advanced", None: UNKNOWN}
