@@ -550,9 +550,25 @@ def test_young_patient_with_stage_ii_papillary_thyroid_cancer_is_metastatic():
 
 def test_stray_negation_between_stage_alternatives_is_dropped():
     text = "Stage IIIB/IIIC not eligible for chemoradiation, or Stage IV"
-    item = criterion("inclusion", req("stage", groups=["IIIB", "IIIC"]),
-                     req("stage", groups=["IV"], negated=True), text=text)
+    item = criterion("inclusion", Requirement("stage", {"groups": ["IIIB", "IIIC"]},
+                                              "Stage IIIB/IIIC", 0, 15),
+                     Requirement("stage", {"groups": ["IV"], "negated": True}, "Stage IV",
+                                 text.index("Stage IV"), len(text)), text=text)
     assert evaluate_criterion(item, make_patient()).result == "met"
+
+
+def test_a_negation_beside_plain_extents_without_an_or_is_required():
+    # "early-stage, resected ... breast cancer without evidence of distant metastasis"
+    text = "Early-stage, resected invasive breast cancer without evidence of distant metastasis"
+    item = criterion("inclusion",
+                     Requirement("extent", {"extent": "early_stage"}, "Early-stage", 0, 11),
+                     Requirement("extent", {"extent": "resected"}, "resected", 13, 21),
+                     Requirement("extent", {"extent": "metastatic", "negated": True},
+                                 "distant metastasis", text.index("distant"), len(text)),
+                     text=text)
+    resected_then_metastatic = make_patient(stage_group="IV", stage_prefix="p",
+                                            metastatic_noted=True)
+    assert evaluate_criterion(item, resected_then_metastatic).result == "not_met"
 
 
 HER2_LOW = {"marker": "HER2", "status": "negative", "min_value": 1, "max_value": 2,

@@ -1487,7 +1487,7 @@ def evaluate_criterion(
     # A permission ("stable brain metastases are allowed") rules nobody out.
     requirements = [r for r in criterion.requirements if not (r.params or {}).get("allowed")]
     if criterion.kind == "inclusion":
-        requirements = _drop_stray_negations(requirements)
+        requirements = _drop_stray_negations(requirements, criterion.text)
     if not criterion.requirements:
         return CriterionResult(result="unknown", reason=FREE_TEXT_REASON, evidence="", **base)
     if not requirements:
@@ -1641,7 +1641,13 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
     biomarkers ("ER-positive and HER2-negative", "no EGFR or ALK alteration") are all
     required: their alternatives live inside one requirement's `any_of`.
     """
-    keys = [r.kind if r.kind in ALTERNATIVE_KINDS else f"{r.kind}#{number}"
+    # A negated statement beside plain ones of its kind ("early-stage, resected breast
+    # cancer without evidence of distant metastasis") is required on its own; negations an
+    # "or" joins to them were dropped before (`_drop_stray_negations`).
+    keys = [r.kind if r.kind in ALTERNATIVE_KINDS and not (
+                (r.params or {}).get("negated") and any(
+                    o.kind == r.kind and not (o.params or {}).get("negated")
+                    for o in requirements)) else f"{r.kind}#{number}"
             for number, r in enumerate(requirements)]
     choice = _ONE_OF_THE_FOLLOWING.search(text)
     if choice is not None:
@@ -1670,15 +1676,22 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
     return keys
 
 
-def _drop_stray_negations(requirements: list[Requirement]) -> list[Requirement]:
+def _drop_stray_negations(requirements: list[Requirement], text: str) -> list[Requirement]:
     """In an inclusion, alternatives of one kind where some are negated and some are not
     ("stage IIIB/IIIC not eligible for chemoradiation, or stage IV"): the negation belongs to
-    a clause between them ("not eligible for ..."), not to an alternative, so it is dropped."""
+    a clause between them ("not eligible for ..."), not to an alternative, so it is dropped.
+    Only alternatives an "or" joins: "early-stage, resected breast cancer without evidence
+    of distant metastasis" asks for all three, the last one negated."""
+    def joined_by_or(negated: Requirement) -> bool:
+        return any(r.kind == negated.kind and not (r.params or {}).get("negated") and
+                   _OR.search(text[min(r.end, negated.end):max(r.start, negated.start)])
+                   for r in requirements if 0 <= r.start and 0 <= negated.start)
+
     plain = {r.kind for r in requirements
              if r.kind in ALTERNATIVE_KINDS and not (r.params or {}).get("negated")}
     return [Requirement(r.kind, {k: v for k, v in r.params.items() if k != "negated"}, r.text,
                         r.start, r.end)
-            if r.kind in plain and (r.params or {}).get("negated") else r
+            if r.kind in plain and (r.params or {}).get("negated") and joined_by_or(r) else r
             for r in requirements]
 
 
