@@ -238,3 +238,19 @@ def test_a_criterion_naming_its_own_cohort_belongs_to_it():
         "- Prior systemic therapy for advanced RCC is not allowed for patients enrolled to "
         "Cohort B (treatment-naive group).\n")
     assert [c.cohort for c in criteria] == ["Part 1", "Phase II", None, "Cohort B"]
+
+
+def test_items_in_another_kind_of_bullet_under_a_lead_in_are_its_sub_bullets():
+    criteria = split_criteria(
+        "Inclusion Criteria:\n"
+        "9. Age >= 18 years\n"
+        "10. Patients must have one of the following:\n\n"
+        "* Creatinine >= 2 mg/dL\n"
+        "* Total bilirubin >= 2 mg/dL\n"
+        "* ECOG Performance Status equal to 3 or 4\n"
+        "11. Signed informed consent\n")
+    texts = [c.text for c in criteria]
+    assert any(t.startswith("Patients must have one of the following:") and "Creatinine" in t
+               and "ECOG" in t for t in texts)
+    assert "Creatinine >= 2 mg/dL" not in texts
+    assert "Signed informed consent" in texts

@@ -203,6 +203,10 @@ def _build_tree(text: str) -> list[_Node]:
     cohort_key: float | None = None  # cohort blocks end at a line at or left of their header
     stack: list[_Node] = []
     nodes: list[_Node] = []
+    # A lead-in item ending in ":" ("10. Patients must have one of the following:") whose
+    # items below wear another kind of bullet at the same indentation ("* Creatinine >= 2
+    # mg/dL"): those items are its sub-bullets, until an item of its own kind ("11.").
+    open_lead: tuple[int, str] | None = None
     for line_start, _line_end, raw in _lines(text):
         indent = len(raw) - len(raw.lstrip(" "))
         body = raw.strip()
@@ -214,6 +218,14 @@ def _build_tree(text: str) -> list[_Node]:
         if not content.strip("*_#:-. "):
             continue
         key = float(indent)
+        marker = _marker_type(bullet.group()) if bulleted and bullet else ""
+        if open_lead is not None:
+            if bulleted and indent == open_lead[0] and marker != open_lead[1]:
+                key += 0.5
+            elif not bulleted or indent < open_lead[0] or marker == open_lead[1]:
+                open_lead = None
+        if bulleted and content.endswith(":") and len(content) < 160 and open_lead is None:
+            open_lead = (indent, marker)
         # A header may carry its first criterion on the same line ("Inclusion criteria: age...").
         header = _header_kind(content, bulleted)
         rest_offset = 0
@@ -259,6 +271,11 @@ def _build_tree(text: str) -> list[_Node]:
         stack.append(node)
         nodes.append(node)
     return nodes
+
+
+def _marker_type(bullet: str) -> str:
+    """The kind of a list marker: numbered ("10.", "(1)") or a bullet character ("*", "-")."""
+    return "number" if any(ch.isdigit() for ch in bullet) else "symbol"
 
 
 def _negative_lead_in(node: _Node, rules) -> bool:

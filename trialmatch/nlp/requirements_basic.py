@@ -491,8 +491,8 @@ def _adjacent_pairs(found: list[Requirement], text: str):
             yield second, first
 
 
-_THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|regimens?|chemotherapy|lines?|"
-                              r"agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
+_THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|treated|regimens?|chemotherapy|"
+                              r"lines?|agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
 _ASIDE_IN_LOOKBACK = re.compile(r"\s*\([^()]*\)")
 _CNS_NEAR = re.compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
