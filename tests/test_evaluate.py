@@ -569,6 +569,16 @@ def test_a_negation_beside_plain_extents_without_an_or_is_required():
     resected_then_metastatic = make_patient(stage_group="IV", stage_prefix="p",
                                             metastatic_noted=True)
     assert evaluate_criterion(item, resected_then_metastatic).result == "not_met"
+    # an "or" inside the negated list joins nothing to the plain ones
+    text = "Early-stage resected breast cancer without evidence of recurrence or distant " \
+           "metastases"
+    item = criterion("inclusion",
+                     Requirement("extent", {"extent": "early_stage"}, "Early-stage", 0, 11),
+                     Requirement("extent", {"extent": "resected"}, "resected", 12, 20),
+                     Requirement("extent", {"extent": "metastatic", "negated": True},
+                                 "distant metastases", text.index("distant"), len(text)),
+                     text=text)
+    assert evaluate_criterion(item, resected_then_metastatic).result == "not_met"
 
 
 HER2_LOW = {"marker": "HER2", "status": "negative", "min_value": 1, "max_value": 2,

@@ -1622,6 +1622,7 @@ def _one_phenotype(first: Requirement, second: Requirement, text: str) -> bool:
 # extent ("locoregionally recurrent disease ..., or stage IV disease").
 _ALTERNATIVE_FAMILIES = ({"cancer_type", "histology", "primary_site"}, {"stage", "extent"})
 _OR = re.compile(r"\bor\b|/", re.IGNORECASE)
+_NEGATION_CUE = re.compile(r"\b(?:without|no|absence\s+of|free\s+of)\b", re.IGNORECASE)
 # A lead-in and its list ("after resection ..., one of the following:\n * Stage III, or"):
 # the list's "or" joins its items, not the lead-in's words with them.
 _LIST_BELOW = re.compile(r":\s*\n|\n\s*[*•-]")
@@ -1683,8 +1684,11 @@ def _drop_stray_negations(requirements: list[Requirement], text: str) -> list[Re
     Only alternatives an "or" joins: "early-stage, resected breast cancer without evidence
     of distant metastasis" asks for all three, the last one negated."""
     def joined_by_or(negated: Requirement) -> bool:
+        # (an "or" after the negation's own cue is inside the negated list: "without
+        # evidence of recurrence or distant metastases")
         return any(r.kind == negated.kind and not (r.params or {}).get("negated") and
-                   _OR.search(text[min(r.end, negated.end):max(r.start, negated.start)])
+                   _OR.search(gap := text[min(r.end, negated.end):max(r.start, negated.start)])
+                   and not _NEGATION_CUE.search(gap)
                    for r in requirements if 0 <= r.start and 0 <= negated.start)
 
     plain = {r.kind for r in requirements
