@@ -1198,3 +1198,30 @@ def test_the_stage_at_diagnosis_decides_whether_the_first_course_was_curative():
                      frozenset({"chemotherapy", "platinum"}), True, None, True)],
         relapse_noted="platinum-sensitive recurrence")
     assert evaluate_requirement(BEYOND_STANDARD, ovary).truth is False
+
+
+def test_biomarker_subtypes_an_or_sets_side_by_side_are_alternatives():
+    text = "ER+/HER2- or triple-negative breast cancer"
+    er, her2 = text.index("ER+"), text.index("HER2-")
+    tn = text.index("triple-negative")
+    item = criterion(
+        "inclusion",
+        Requirement("biomarker", {"any_of": [{"marker": "ER", "status": "positive"}]}, "ER+",
+                    er, er + 3),
+        Requirement("biomarker", {"any_of": [{"marker": "HER2", "status": "negative"}]},
+                    "HER2-", her2, her2 + 5),
+        *[Requirement("biomarker", {"any_of": [{"marker": m, "status": "negative"}]},
+                      "triple-negative", tn, tn + 15) for m in ("ER", "PR", "HER2")],
+        text=text)
+    hr_positive = make_patient(biomarkers=[Biomarker("ER", None, "positive", 90, "%"),
+                                           Biomarker("PR", None, "positive", 10, "%"),
+                                           Biomarker("HER2", None, "negative", 1, "IHC")])
+    assert evaluate_criterion(item, hr_positive).result == "met"
+    triple_negative = make_patient(biomarkers=[Biomarker("ER", None, "negative", 0, "%"),
+                                               Biomarker("PR", None, "negative", 0, "%"),
+                                               Biomarker("HER2", None, "negative", 0, "IHC")])
+    assert evaluate_criterion(item, triple_negative).result == "met"
+    her2_positive = make_patient(biomarkers=[Biomarker("ER", None, "positive", 90, "%"),
+                                             Biomarker("PR", None, "negative", 0, "%"),
+                                             Biomarker("HER2", None, "positive", 3, "IHC")])
+    assert evaluate_criterion(item, her2_positive).result == "not_met"

@@ -1510,10 +1510,12 @@ def evaluate_criterion(
     for key, r in zip(keys, results, strict=True):
         groups.setdefault(key, []).append(r)
     group_truths = {key: _any_truth(r.truth for r in group) for key, group in groups.items()}
+    if not exclusion:
+        group_truths = _side_truths(group_truths)
     truth = _all_truth(group_truths.values())
     if truth is False:
         deciding = [r for key, group in groups.items() if group_truths[key] is False
-                    for r in group]
+                    for r in group if not (key.startswith(SIDE_PREFIX) and r.truth)]
     elif truth is None:
         deciding = [r for key, group in groups.items() if group_truths[key] is None
                     for r in group if r.truth is None]
@@ -1657,6 +1659,7 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
         # (Laboratory values "as demonstrated by any of the following" are all required.)
         keys = ["one-of" if 0 <= choice.end() <= r.start and r.kind != "organ_function"
                 else key for key, r in zip(keys, requirements, strict=True)]
+    keys = _biomarker_sides(requirements, text, keys)
     for family in _ALTERNATIVE_FAMILIES:
         members = sorted((r.start, r.end, r.kind) for r in requirements if r.kind in family)
         joined: set[str] = set()
@@ -1675,6 +1678,49 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
             name = "+".join(sorted(joined))
             keys = [name if key in joined else key for key in keys]
     return keys
+
+
+SIDE_PREFIX = "biomarker-side"
+_SIDE_OR = re.compile(r"\bor\b", re.IGNORECASE)
+_SIDE_AND = re.compile(r"\band\b(?!\s*/)", re.IGNORECASE)
+
+
+def _biomarker_sides(requirements: list[Requirement], text: str, keys: list[str]) -> list[str]:
+    """Biomarker subtypes an "or" sets side by side ("ER+/HER2- or triple-negative breast
+    cancer", "ER positive, HER2 negative (Group 1) or triple-negative (Group 2)"): each side
+    must hold whole, and one side will do. Their keys become `SIDE_PREFIX<n>#<i>`, which
+    `evaluate_criterion` combines. Where an "and" also joins them ("ER-negative or
+    PR-negative, and HER2-positive") the reading is unclear, and all stay required."""
+    markers = sorted((r.start, r.end, index) for index, r in enumerate(requirements)
+                     if r.kind == "biomarker" and 0 <= r.start < r.end <= len(text))
+    if len(markers) < 2:
+        return keys
+    gaps = [text[end:start] for (_, end, _), (start, _, _) in zip(markers, markers[1:],
+                                                                   strict=False)]
+    if not any(_SIDE_OR.search(gap) for gap in gaps) or any(_SIDE_AND.search(gap)
+                                                            for gap in gaps):
+        return keys
+    keys = list(keys)
+    side = 0
+    for position, (_, _, index) in enumerate(markers):
+        if position and _SIDE_OR.search(gaps[position - 1]):
+            side += 1
+        keys[index] = f"{SIDE_PREFIX}{side}#{index}"
+    return keys
+
+
+def _side_truths(group_truths: dict[str, Truth]) -> dict[str, Truth]:
+    """The group truths with biomarker sides (`_biomarker_sides`) combined: each side holds
+    when all its groups do, and one side will do."""
+    sides: dict[str, list[Truth]] = {}
+    for key, truth in group_truths.items():
+        if key.startswith(SIDE_PREFIX):
+            sides.setdefault(key.split("#", 1)[0], []).append(truth)
+    if not sides:
+        return group_truths
+    combined = _any_truth(_all_truth(truths) for truths in sides.values())
+    return {key: (combined if key.startswith(SIDE_PREFIX) else truth)
+            for key, truth in group_truths.items()}
 
 
 def _drop_stray_negations(requirements: list[Requirement], text: str) -> list[Requirement]:
