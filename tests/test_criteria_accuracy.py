@@ -48,6 +48,8 @@ def _therapies(text, kind):
     ("exclusion", "Prior treatment with any investigational fourth-generation ALK inhibitor", []),
     ("exclusion", "Prior treatment with a next-generation TRK inhibitor (selitrectinib, "
                   "repotrectinib)", [(True, ["repotrectinib"])]),
+    ("exclusion", "Prior treatment with 4th-generation EGFR-TKIs(TKI for 3rd-generation "
+                  "resistance).", []),
     ("exclusion", "Progression during first-line platinum chemotherapy", []),
     ("exclusion", "Prior treatment with a PD-1 inhibitor", [(True, ["PD-1 inhibitor"])]),
     # permissions

@@ -160,8 +160,8 @@ _EVENT_ON = re.compile(
 # class may not have had this kind of it.
 _NARROWING_BEFORE = re.compile(
     r"\b(?:investigational|experimental|novel|next[\s-]generation|"
-    r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation)[\s-]+(?:[\w-]+[\s-]+)?$",
-    _I)
+    r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation|[\w-]*selective)"
+    r"[\s(-]+(?:[\w-]+[\s(-]+)?$", _I)
 # Cues that speak of the course of the disease on a therapy, not just of having had it.
 _COURSE_CUE = re.compile(r"^(?:progress\w*|relaps\w*|refractory|resistant|failed|failure|"
                          r"recurrence|intoleran\w*|sensitive|response\s+to|respond\w*)$", _I)
