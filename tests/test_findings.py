@@ -213,8 +213,11 @@ def protocols(p, plan=None):
         # tumor-agnostic
         (profile("CUP", None, [bm("NTRK", "fusion")]), {"larotrectinib"}, set()),
         (profile("THPA", "II", [bm("NTRK3", "fusion")]), {"larotrectinib"}, set()),
-        (profile("IDC", "IV", [bm("HER2", None, "positive", 3, "IHC")]), {"trastuzumab"},
-         {"ado-trastuzumab emtansine", "neratinib"}),
+        # stage IV: the metastatic labels (T-DM1, neratinib with capecitabine), not the
+        # extended-adjuvant neratinib alone
+        (profile("IDC", "IV", [bm("HER2", None, "positive", 3, "IHC")]),
+         {"trastuzumab", "ado-trastuzumab emtansine", "neratinib + capecitabine"},
+         {"neratinib"}),
         (profile("IDC", "II", [bm("HER2", None, "positive", 3, "IHC")]),
          {"ado-trastuzumab emtansine", "neratinib"}, {"tucatinib + trastuzumab + capecitabine"}),
         (profile("CUP", None, [bm("NTRK1", "fusion")]),
@@ -660,3 +663,28 @@ def test_tumour_agnostic_tests_are_suggested_for_metastatic_solid_tumours():
 ])
 def test_biomarker_directed_protocols_of_blood_cancers_and_escc(case, present):
     assert present <= therapies(protocols(case))
+
+
+def test_protocols_fit_the_treatment_given_so_far():
+    from trialmatch.match.findings import ProtocolFinding, fits_treatment_history
+
+    def finding(drug, therapy=None, protocol_id="x"):
+        return ProtocolFinding(biomarker="EGFR L858R", marker="EGFR", therapy=therapy or drug,
+                               source="FDA label x 2020", missed=True, drug=drug,
+                               drug_class="EGFR TKI", protocol_id=protocol_id,
+                               cancer_types=["NSCLC"], tumor_agnostic=False)
+
+    osimertinib, erlotinib = finding("osimertinib"), finding("erlotinib", protocol_id="erl")
+    tucatinib = finding("tucatinib", "tucatinib + trastuzumab + capecitabine")
+    after = {"erl": frozenset({"osimertinib", "lazertinib"})}
+    kept, aside = fits_treatment_history(
+        [osimertinib, erlotinib, tucatinib], frozenset({"osimertinib", "trastuzumab"}),
+        lambda p: after.get(p.protocol_id, frozenset()))
+    # what was given is not re-offered, nor what the guideline places before it; a regimen
+    # whose partner was given still stands
+    assert kept == [tucatinib]
+    assert [why for _, why in aside] == [
+        "already received osimertinib",
+        "not given after osimertinib, which the patient has had"]
+    # no documented history: every protocol stands
+    assert fits_treatment_history([osimertinib], None)[0] == [osimertinib]

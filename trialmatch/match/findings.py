@@ -286,6 +286,46 @@ def find_protocols(
     return findings
 
 
+def fits_treatment_history(
+    protocols: list[ProtocolFinding], prior_drugs: frozenset[str] | None,
+    after: Callable[[ProtocolFinding], frozenset[str]] | None = None,
+    prior_classes: frozenset[str] | None = None,
+    needs: Callable[[ProtocolFinding], tuple[str, ...]] | None = None,
+) -> tuple[list[ProtocolFinding], list[tuple[ProtocolFinding, str]]]:
+    """The protocols that fit the treatment given so far, and those set aside with why.
+
+    A protocol whose drug the patient has already received is not a missed option: it was
+    given, and re-offering what failed is the error a second opinion exists to catch
+    (pembrolizumab after pembrolizumab); its partners may have been given (tucatinib with
+    trastuzumab follows trastuzumab). Nor is one the guideline places before a drug the
+    patient has had (`after(protocol)`: the drugs after which it is not given, from the
+    protocol's `not_after`: erlotinib after osimertinib, crizotinib after alectinib), nor
+    one whose label needs a treatment not yet given (`needs(protocol)`, its `after_classes`:
+    datopotamab deruxtecan after an EGFR TKI and platinum). With no documented history every
+    protocol stands.
+    """
+    if prior_drugs is None:
+        return protocols, []
+    drugs = {d.lower() for d in prior_drugs}
+    classes = {c.lower() for c in prior_classes or ()}
+    kept: list[ProtocolFinding] = []
+    set_aside: list[tuple[ProtocolFinding, str]] = []
+    for protocol in protocols:
+        later = sorted(drugs & {d.lower() for d in (after(protocol) if after else ())})
+        missing = [c for c in (needs(protocol) if needs else ()) if c.lower() not in classes]
+        if protocol.drug.lower() in drugs:
+            set_aside.append((protocol, f"already received {protocol.drug}"))
+        elif missing:
+            set_aside.append((protocol, f"the label is for after {' and '.join(missing)}, "
+                                        "not yet given"))
+        elif later:
+            set_aside.append((protocol, f"not given after {', '.join(later)}, which the "
+                                        "patient has had"))
+        else:
+            kept.append(protocol)
+    return kept, set_aside
+
+
 def _required_results(
     protocol: Protocol, results: list[Biomarker], base: ProtocolBase
 ) -> list[Biomarker] | None:

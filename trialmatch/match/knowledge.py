@@ -89,6 +89,13 @@ class Protocol:
     line: str | None
     note: str | None
     source: str
+    # Drugs after which the guideline does not give this one (an earlier-generation TKI after
+    # a later one), with the guideline that says so.
+    not_after: tuple[str, ...] = ()
+    not_after_source: str | None = None
+    # Drug classes the label requires the patient to have received ("after EGFR-directed
+    # therapy and platinum-based chemotherapy"), each needed.
+    after_classes: tuple[str, ...] = ()
 
     @property
     def therapy(self) -> str:
@@ -351,10 +358,20 @@ def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
         if not isinstance(excludes, list):
             raise check.fail(where, "'excludes' must be a list of biomarkers")
         known = {"id", "drug", "partners", "drug_class", "biomarker", "requires", "excludes",
-                 "cancer_types", "except_cancer_types", "stages", "line", "note", "source"}
+                 "cancer_types", "except_cancer_types", "stages", "line", "note", "source",
+                 "not_after", "not_after_source", "after_classes"}
         unknown = set(raw) - known
         if unknown:
             raise check.fail(where, f"unknown keys {sorted(unknown)}")
+        not_after = raw.get("not_after", [])
+        if not isinstance(not_after, list) or not all(
+                isinstance(d, str) and drugs.normalise_drug(d) == d for d in not_after):
+            raise check.fail(where, "'not_after' must list drug names known to drugs.json")
+        not_after_source = check.text(raw, "not_after_source", where, required=bool(not_after))
+        after_classes = raw.get("after_classes", [])
+        if not isinstance(after_classes, list) or not all(
+                isinstance(c, str) and drugs.normalise_drug_class(c) == c for c in after_classes):
+            raise check.fail(where, "'after_classes' must list drug classes of drugs.json")
         protocols.append(Protocol(
             id=ident,
             drug=drug,
@@ -369,6 +386,9 @@ def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
             line=check.text(raw, "line", where, required=False),
             note=check.text(raw, "note", where, required=False),
             source=source,
+            not_after=tuple(not_after),
+            not_after_source=not_after_source,
+            after_classes=tuple(after_classes),
         ))
     if not protocols:
         raise check.fail("protocols", "no protocol defined")
