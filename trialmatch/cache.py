@@ -47,15 +47,14 @@ def cache_key(sources: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
-def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built],
-                  expected: type) -> Built:
-    """The object cached as `name` for these `sources`, else `build()` (then cached).
+def entry_path(name: str, sources: Iterable[bytes]) -> Path:
+    """Where the entry `name` built from `sources` is kept."""
+    return cache_dir() / f"{name}-{cache_key(sources)[:32]}.pickle"
 
-    `expected` is the type the entry must hold; anything else (a corrupt or foreign file) is
-    rebuilt. Errors of `build` propagate; errors of the cache never do.
-    """
-    folder = cache_dir()
-    path = folder / f"{name}-{cache_key(sources)[:32]}.pickle"
+
+def read_entry(path: Path, expected: type) -> Any:
+    """The object kept at `path` when it is an `expected`, else None (missing, unreadable,
+    truncated, foreign: never an error)."""
     try:
         with path.open("rb") as handle:
             cached: Any = pickle.load(handle)
@@ -63,8 +62,28 @@ def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built
             return cached
     except Exception:  # noqa: BLE001 - missing, unreadable, truncated, foreign: rebuild
         pass
+    return None
+
+
+def write_entry(path: Path, name: str, built: Any) -> None:
+    """Keep `built` at `path` (made by `entry_path` for `name`), removing this name's older
+    entries; done without, silently, when the folder cannot be written."""
+    _write(path.parent, path, name, built)
+
+
+def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built],
+                  expected: type) -> Built:
+    """The object cached as `name` for these `sources`, else `build()` (then cached).
+
+    `expected` is the type the entry must hold; anything else (a corrupt or foreign file) is
+    rebuilt. Errors of `build` propagate; errors of the cache never do.
+    """
+    path = entry_path(name, sources)
+    cached = read_entry(path, expected)
+    if cached is not None:
+        return cached
     built = build()
-    _write(folder, path, name, built)
+    write_entry(path, name, built)
     return built
 
 

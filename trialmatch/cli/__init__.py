@@ -1,5 +1,6 @@
 """Command-line interface: `trialmatch COMMAND`. See README.md for every command."""
 
+from trialmatch import regex_cache
 from trialmatch.cli.app import app
 
 # Each module registers its commands on `app` when imported.
@@ -13,4 +14,8 @@ for _module in ("trials", "notes", "matching", "batch", "watch"):
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        # The patterns this command compiled, kept for the next start (see regex_cache).
+        regex_cache.save()

@@ -17,6 +17,7 @@ from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
+from trialmatch.regex_cache import re_compile
 
 DATA_FILE = "drugs.json"
 
@@ -109,7 +110,7 @@ def _compile_trie(terms: list[str], fold: bool) -> re.Pattern[str] | None:
         node["$"] = True
     if not trie:
         return None
-    return re.compile(rf"(?<!\w){_trie_regex(trie)}(?!\w)", re.IGNORECASE if fold else 0)
+    return re_compile(rf"(?<!\w){_trie_regex(trie)}(?!\w)", re.IGNORECASE if fold else 0)
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ def get_lexicon() -> DrugLexicon:
     return build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE))
 
 
-_SPACES_AND_HYPHENS = re.compile(r"[\s\-]+")
+_SPACES_AND_HYPHENS = re_compile(r"[\s\-]+")
 
 
 def _squash(words: str) -> str:

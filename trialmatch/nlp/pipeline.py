@@ -21,13 +21,13 @@ dataclasses.
 from __future__ import annotations
 
 import importlib.util
-import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from trialmatch.errors import InputError
+from trialmatch.regex_cache import re_compile
 
 _EXTENSIONS = ("tm_text", "tm_clauses", "tm_sections", "tm_cancer", "tm_distant", "tm_tnm",
                "tm_groups", "tm_grades", "tm_biomarkers", "tm_abbreviations")
@@ -245,7 +245,7 @@ def _reads_tokens(nlp: Any) -> bool:
     return any(name not in _OWN_PIPES for name in nlp.pipe_names)
 
 
-_PARENTHESISED = re.compile(r"\(\s*[A-Za-z][A-Za-z0-9/\-]{0,9}\s*\)")
+_PARENTHESISED = re_compile(r"\(\s*[A-Za-z][A-Za-z0-9/\-]{0,9}\s*\)")
 
 
 def _abbreviations_near_parentheses(nlp: Any, detector: Any, text: str) -> dict[str, str]:
