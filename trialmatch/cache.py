@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -87,6 +88,19 @@ def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built
     return built
 
 
+class _Pickler(pickle.Pickler):
+    """Writes compiled patterns as calls of `regex_cache.re_compile` (a plain pickle calls
+    `re.compile`): an entry read back then takes its patterns from the compiled-pattern
+    cache instead of compiling them again (the vocabulary holds a few dozen)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, re.Pattern):
+            from trialmatch.regex_cache import re_compile
+
+            return re_compile, (obj.pattern, obj.flags)
+        return NotImplemented
+
+
 def _write(folder: Path, path: Path, name: str, built: Any) -> None:
     """Write `built` to `path` atomically, then remove this name's older entries; give up
     silently when the folder cannot be written."""
@@ -95,7 +109,7 @@ def _write(folder: Path, path: Path, name: str, built: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
-            pickle.dump(built, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            _Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL).dump(built)
         os.replace(temporary, path)
         temporary = None
         for older in folder.glob(f"{name}-*.pickle"):
