@@ -1,5 +1,7 @@
 """Command-line interface: `trialmatch COMMAND`. See README.md for every command."""
 
+import gc
+
 from trialmatch import regex_cache
 from trialmatch.cli.app import app
 
@@ -19,3 +21,8 @@ def main() -> None:
     finally:
         # The patterns this command compiled, kept for the next start (see regex_cache).
         regex_cache.save()
+        # The process ends here: without this, the collector's last passes at shutdown walk
+        # every object still alive (spaCy's, the vocabulary's) to find cycles that exiting
+        # frees anyway, ~0.25 s of CPU after a `match` (issue 19). Nothing is written after
+        # this point; open files and the database were closed by the command.
+        gc.freeze()
