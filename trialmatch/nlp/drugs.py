@@ -256,10 +256,11 @@ def get_lexicon() -> DrugLexicon:
     from trialmatch.cache import load_or_build
 
     try:
-        sources = [Path(__file__).read_bytes(),
-                   resources.files("trialmatch.nlp").joinpath("data", DATA_FILE).read_bytes()]
-    except OSError:
-        return build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE))
+        data_text = resources.files("trialmatch.nlp").joinpath("data", DATA_FILE).read_text(
+            encoding="utf-8")  # as read_data_file reads it
+        sources = [Path(__file__).read_bytes(), data_text.encode("utf-8")]
+    except (OSError, UnicodeError):
+        return build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE))  # names the fault
     return load_or_build("drugs", sources,
                          lambda: build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE)),
                          DrugLexicon)
