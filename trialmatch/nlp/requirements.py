@@ -145,14 +145,36 @@ def _trigger_index() -> tuple[re.Pattern[str], dict[str, frozenset[str]]]:
 
 _TRIGGER_PATTERN, _TRIGGER_KINDS = _trigger_index()
 _TRIGGER_WHOLE = {kind: frozenset(whole) for kind, (_, whole) in _TRIGGERS.items()}
+# Substrings that are not all letters and digits ("white blood", "her-2"): the others can
+# only occur inside one word of the criterion, and are looked for word by word.
+_TRIGGER_SPANNING: dict[str, frozenset[str]] = {}
+for _kind, (_parts, _) in _TRIGGERS.items():
+    for _part in _parts:
+        if not _WORD.fullmatch(_part):
+            _TRIGGER_SPANNING[_part] = _TRIGGER_SPANNING.get(_part, frozenset()) | {_kind}
+
+
+@lru_cache(maxsize=65536)
+def _kinds_in_word(word: str) -> frozenset[str]:
+    """The kinds whose substrings occur in one word (criteria share most of their words:
+    each is searched once, where searching every criterion whole took twice as long)."""
+    found: frozenset[str] = frozenset()
+    for part in _TRIGGER_PATTERN.findall(word):
+        found |= _TRIGGER_KINDS[part]
+    return found
 
 
 def _trigger_test(lower: str, words: set[str]):
     """A test `triggered(kind)` for one criterion: one of the kind's substrings occurs in
-    `lower`, or one of its whole words is among `words`."""
+    `lower`, or one of its whole words is among `words` (the words of `lower`)."""
     found: set[str] = set()
-    for part in set(_TRIGGER_PATTERN.findall(lower)):
-        found |= _TRIGGER_KINDS[part]
+    for word in words:
+        kinds = _kinds_in_word(word)
+        if kinds:
+            found |= kinds
+    for part, kinds in _TRIGGER_SPANNING.items():
+        if part in lower:
+            found |= kinds
     # The kinds a whole word triggers, all at once (13 set tests, where each kind asked for
     # its own made a call and a test, ~15 times a criterion).
     found.update(kind for kind, whole in _TRIGGER_WHOLE.items() if not words.isdisjoint(whole))
@@ -298,6 +320,7 @@ def clear_parse_cache() -> None:
     """Forget the criteria parsed so far in this process (for benchmarks that time a parse
     more than once)."""
     _parse_cached.cache_clear()
+    _kinds_in_word.cache_clear()
 
 
 _CONDITIONAL_ASIDE = re_compile(
