@@ -148,3 +148,41 @@ def test_vocabulary_cache_follows_the_oncotree_file(tmp_path, monkeypatch, fresh
     vocab_module.get_vocabulary()
     [with_tree] = entries(tmp_path, "vocabulary")
     assert with_tree != plain
+
+
+def test_a_cached_pattern_comes_back_through_the_compiled_pattern_cache(tmp_path,
+                                                                       monkeypatch):
+    """Patterns in an entry are written as calls of regex_cache.re_compile, so that reading
+    the entry does not compile them again; they match as before."""
+    import re
+
+    from trialmatch import regex_cache
+
+    monkeypatch.setenv("TRIALMATCH_CACHE_DIR", str(tmp_path))
+    pattern = re.compile(r"(?P<gene>EGFR|ALK)\s+(?:exon\s+\d+\s+)?(?:deletion|fusion)", re.I)
+    load_or_build("thing", [b"a"], lambda: {"pattern": pattern}, dict)
+    [entry] = entries(tmp_path)
+    assert b"re_compile" in entry.read_bytes()
+    read = load_or_build("thing", [b"a"], lambda: pytest.fail("rebuilt"), dict)["pattern"]
+    assert (read.pattern, read.flags) == (pattern.pattern, pattern.flags)
+    assert read.search("an egfr exon 19 deletion").group("gene") == "egfr"
+    assert (pattern.pattern, pattern.flags) in regex_cache._programs()
+
+
+def test_the_drug_lexicon_is_cached(tmp_path, monkeypatch):
+    from trialmatch.nlp import drugs
+
+    monkeypatch.setenv("TRIALMATCH_CACHE_DIR", str(tmp_path))
+    drugs.get_lexicon.cache_clear()
+    try:
+        built = drugs.get_lexicon()
+        assert len(entries(tmp_path, "drugs")) == 1
+        drugs.get_lexicon.cache_clear()
+        loaded = drugs.get_lexicon()
+        assert loaded is not built and loaded.drug_by_name == built.drug_by_name
+        text = "Prior FOLFOX and pembrolizumab (Keytruda); no anti-PD-1 antibody since"
+        assert loaded.drug_pattern.find(text) == built.drug_pattern.find(text)
+        assert loaded.class_pattern.find(text) == built.class_pattern.find(text)
+        assert loaded.drug_pattern.find(text)  # (it finds something)
+    finally:
+        drugs.get_lexicon.cache_clear()

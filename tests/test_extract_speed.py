@@ -174,3 +174,26 @@ def test_clauses_are_cut_as_by_a_full_scan(text):
     from trialmatch.nlp.context import _CLAUSE_END, clause_spans, spans_between
 
     assert clause_spans(text) == spans_between(text, _CLAUSE_END)
+
+
+def test_the_tokenizer_has_scispacys_affix_patterns_and_leaves_scispacy_as_it_was():
+    """The tokenizer's affix patterns go through the compiled-pattern cache: they must be
+    the ones scispaCy compiles itself, and scispaCy's module must be left unchanged."""
+    from types import SimpleNamespace
+
+    import spacy
+    from scispacy import custom_tokenizer
+
+    before = {name: getattr(custom_tokenizer, name) for name in
+              ("compile_prefix_regex", "compile_suffix_regex", "compile_infix_regex")}
+    nlp = spacy.blank("en")
+    ours = pipeline._scispacy_tokenizer(nlp)
+    theirs = custom_tokenizer.combined_rule_tokenizer(SimpleNamespace(
+        vocab=nlp.vocab, Defaults=nlp.Defaults,
+        tokenizer=SimpleNamespace(token_match=nlp.Defaults.token_match)))
+    for attribute in ("prefix_search", "suffix_search", "infix_finditer"):
+        assert getattr(ours, attribute).__self__.pattern == \
+            getattr(theirs, attribute).__self__.pattern
+    text = "HER2/neu 3+ (IHC), pT2N1a; Ki-67 ~20%. ER+/PR- [weak] 1.5x10^9/L"
+    assert [t.text for t in ours(text)] == [t.text for t in theirs(text)]
+    assert {name: getattr(custom_tokenizer, name) for name in before} == before

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -47,15 +48,14 @@ def cache_key(sources: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
-def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built],
-                  expected: type) -> Built:
-    """The object cached as `name` for these `sources`, else `build()` (then cached).
+def entry_path(name: str, sources: Iterable[bytes]) -> Path:
+    """Where the entry `name` built from `sources` is kept."""
+    return cache_dir() / f"{name}-{cache_key(sources)[:32]}.pickle"
 
-    `expected` is the type the entry must hold; anything else (a corrupt or foreign file) is
-    rebuilt. Errors of `build` propagate; errors of the cache never do.
-    """
-    folder = cache_dir()
-    path = folder / f"{name}-{cache_key(sources)[:32]}.pickle"
+
+def read_entry(path: Path, expected: type) -> Any:
+    """The object kept at `path` when it is an `expected`, else None (missing, unreadable,
+    truncated, foreign: never an error)."""
     try:
         with path.open("rb") as handle:
             cached: Any = pickle.load(handle)
@@ -63,9 +63,42 @@ def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built
             return cached
     except Exception:  # noqa: BLE001 - missing, unreadable, truncated, foreign: rebuild
         pass
+    return None
+
+
+def write_entry(path: Path, name: str, built: Any) -> None:
+    """Keep `built` at `path` (made by `entry_path` for `name`), removing this name's older
+    entries; done without, silently, when the folder cannot be written."""
+    _write(path.parent, path, name, built)
+
+
+def load_or_build(name: str, sources: Iterable[bytes], build: Callable[[], Built],
+                  expected: type) -> Built:
+    """The object cached as `name` for these `sources`, else `build()` (then cached).
+
+    `expected` is the type the entry must hold; anything else (a corrupt or foreign file) is
+    rebuilt. Errors of `build` propagate; errors of the cache never do.
+    """
+    path = entry_path(name, sources)
+    cached = read_entry(path, expected)
+    if cached is not None:
+        return cached
     built = build()
-    _write(folder, path, name, built)
+    write_entry(path, name, built)
     return built
+
+
+class _Pickler(pickle.Pickler):
+    """Writes compiled patterns as calls of `regex_cache.re_compile` (a plain pickle calls
+    `re.compile`): an entry read back then takes its patterns from the compiled-pattern
+    cache instead of compiling them again (the vocabulary holds a few dozen)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, re.Pattern):
+            from trialmatch.regex_cache import re_compile
+
+            return re_compile, (obj.pattern, obj.flags)
+        return NotImplemented
 
 
 def _write(folder: Path, path: Path, name: str, built: Any) -> None:
@@ -76,7 +109,7 @@ def _write(folder: Path, path: Path, name: str, built: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
-            pickle.dump(built, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            _Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL).dump(built)
         os.replace(temporary, path)
         temporary = None
         for older in folder.glob(f"{name}-*.pickle"):

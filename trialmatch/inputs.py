@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from trialmatch.errors import InputError
+from trialmatch.regex_cache import re_compile
 
 # Invisible characters that change what a word is or how a line reads: soft hyphen, Arabic
 # letter mark, Mongolian vowel separator, zero-width space/non-joiner/joiner, left-to-right and
@@ -31,7 +32,7 @@ from trialmatch.errors import InputError
 # isolates, and a byte-order mark inside the text. Removed from notes before they are read,
 # and from registry text before it reaches a report (a bidi override reorders what the reader
 # sees).
-INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+INVISIBLE = re_compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
                        "\u2066-\u2069\ufeff]")
 
 # YAML and JSON nested deeper than this are refused before they are built: a case is a few
@@ -125,7 +126,7 @@ def _size(limit: int) -> str:
 # plain characters between escapes ("unrolled"), which `re` scans in one tight loop: the
 # alternation `(?:[^"\\]|\\.)*` matches the same strings but tries it per character, and took
 # 1.5 ms of a 57 KB study (more than json.loads itself) on every ingested file.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_STRING = re_compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
@@ -220,7 +221,7 @@ class _CaseYamlLoader(yaml.SafeLoader):
 
 # A problem message of PyYAML's may quote the document ("found undefined tag handle '!x'",
 # "found unknown escape character 'q'"): whatever it quotes is left out.
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_QUOTED = re_compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def load_yaml(text: str, label: str, *, as_text: frozenset[str] = frozenset()) -> Any:

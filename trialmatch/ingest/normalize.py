@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from trialmatch.errors import InputError
 from trialmatch.models import Location, TrialText
+from trialmatch.regex_cache import re_compile
 
 # Bumped when the mapping below changes, so that a re-ingest rewrites rows stored by an older
 # mapping even when the study itself did not change (the version is part of content_hash).
 NORMALIZER_VERSION = "1"
 
-NCT_ID = re.compile(r"^NCT\d{8}$")
+NCT_ID = re_compile(r"^NCT\d{8}$")
 
 # Unit lengths in years. The API writes ages as "<number> <Unit>" with Years, Months, Weeks,
 # Days, Hours or Minutes (singular or plural); "N/A" or absence means no limit.
@@ -33,7 +33,7 @@ _YEARS_PER_UNIT = {
     "hour": 1.0 / (365.25 * 24),
     "minute": 1.0 / (365.25 * 24 * 60),
 }
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+?)s?\s*$")
+_AGE = re_compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+?)s?\s*$")
 
 _SEXES = {"ALL", "FEMALE", "MALE"}
 

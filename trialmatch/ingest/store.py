@@ -48,6 +48,7 @@ from trialmatch.models import (
     TrialAnnotation,
     TrialText,
 )
+from trialmatch.regex_cache import re_compile
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ _UPSERT_TRIAL = (
     + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS if c != "nct_id")
 )
 _IDS = "SELECT value FROM json_each(?)"  # a list of ids passed as one JSON parameter
-_NCT_ID = re.compile(r"NCT\d{8}")
+_NCT_ID = re_compile(r"NCT\d{8}")
 # Screening views a store keeps between calls: the candidates of several cancer types on a
 # 10,000-trial store (a lung case has ~1,100, mostly basket trials). ~19 KB a view (measured
 # with tracemalloc on that store), so ~75 MB when full.
@@ -106,7 +107,7 @@ class UpsertCounts:
 # Characters that cannot travel to SQLite as text (NUL ends an FTS5 string early; a lone
 # surrogate, which argv can carry from undecodable bytes, cannot be encoded as UTF-8) or that
 # mean nothing in a search (other control characters).
-_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_UNSAFE_TEXT = re_compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def sql_text(value: str) -> str:

@@ -26,7 +26,6 @@ import functools
 import io
 import json
 import os
-import re
 import signal
 import tempfile
 import threading
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trialmatch.errors import InputError, TrialmatchError
+from trialmatch.regex_cache import re_compile
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 NOTE_SUFFIX = ".txt"
@@ -55,7 +55,7 @@ TOP_TRIALS_IN_SUMMARY = 5
 TOP_TRIALS_KEPT = 5  # per case, for index.html
 
 # A case id becomes a file name: keep it to a portable, traversal-free alphabet.
-_SAFE_CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SAFE_CASE_ID = re_compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Names the batch itself writes; a case may not take them (index.html, summary.csv).
 _RESERVED_CASE_IDS = frozenset({"index", "summary"})
 _TEMP_PREFIX = ".trialmatch-"

@@ -55,6 +55,7 @@ from trialmatch.nlp.conditions import (
     distant_metastasis_sites,
     profile_facts,
 )
+from trialmatch.regex_cache import re_compile
 
 DISCLAIMER = (
     "Decision support for clinicians, not a treatment recommendation: every eligibility "
@@ -431,7 +432,7 @@ def drug_therapy_reader() -> TherapyReader:
 
 # Surgical procedures by their word forms (Dorland's: -ectomy, excision; -otomy, incision;
 # -plasty, repair; lymph node dissection), for prior-therapy entries the lexicon does not know.
-_OPERATION = re.compile(r"\w(?:ectom(?:y|ies)|otom(?:y|ies)|plast(?:y|ies))\b|\b(?:excision|"
+_OPERATION = re_compile(r"\w(?:ectom(?:y|ies)|otom(?:y|ies)|plast(?:y|ies))\b|\b(?:excision|"
                         r"resection|dissection|amputation|enucleation|exenteration|RPLND|"
                         r"TURBT|TURP|LEEP)\b", re.IGNORECASE)
 

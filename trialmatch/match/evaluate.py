@@ -51,6 +51,7 @@ from typing import Any, Literal, Protocol
 
 from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
+from trialmatch.regex_cache import re_compile
 
 Truth = bool | None
 Result = Literal["met", "not_met", "unknown"]
@@ -102,13 +103,13 @@ class PriorTherapy:
 
 # Classes of local treatment: not lines of systemic therapy (drugs.json class names).
 LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
-_ADJUVANT_SETTING = re.compile(r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b",
+_ADJUVANT_SETTING = re_compile(r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b",
                                re.IGNORECASE)
-_ADVANCED_SETTING = re.compile(
+_ADVANCED_SETTING = re_compile(
     r"\b(?:metastatic|advanced|first[- ]line|second[- ]line|third[- ]line|[123]L|palliative|"
     r"maintenance|relapsed|refractory)\b", re.IGNORECASE)
-_REGIMEN_SPLIT = re.compile(r"\s*(?:\+|/|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
-_COMBINATION = re.compile(r"\+|/|,|;|\band\b|\bwith\b|\bplus\b", re.IGNORECASE)
+_REGIMEN_SPLIT = re_compile(r"\s*(?:\+|/|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
+_COMBINATION = re_compile(r"\+|/|,|;|\band\b|\bwith\b|\bplus\b", re.IGNORECASE)
 TherapyReader = Callable[[str], tuple[set[str], set[str]]]
 
 
@@ -152,7 +153,7 @@ def read_prior_therapy(entry: str, reader: TherapyReader) -> PriorTherapy:
 # Curative-intent courses as notes name them: around surgery, or with radiation for disease
 # without distant spread ("concurrent CRT 60 Gy w/ weekly carboplatin/paclitaxel", "durvalumab
 # (consolidation)", "definitive chemoradiation").
-_CURATIVE_IN_NOTE = re.compile(
+_CURATIVE_IN_NOTE = re_compile(
     r"\b(?:neo-?adjuvant|adjuvant|peri-?operative|consolidat\w*|concurrent|chemo-?radiat\w*|"
     r"chemo-?radiotherapy|CRT|definitive)\b", re.IGNORECASE)
 
@@ -161,7 +162,7 @@ _CURATIVE_IN_NOTE = re.compile(
 # break before a new item (a bullet, a date or number, a "Heading:"); a line break before a
 # lower-case word is a wrapped sentence ("... neoadjuvant doxorubicin/cyclophosphamide then
 # weekly\npaclitaxel ...").
-_STATEMENT_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9(])|\n(?=\s*(?:$|[-*•]|\d|"
+_STATEMENT_END = re_compile(r"(?<=[.!?;])\s+(?=[A-Z0-9(])|\n(?=\s*(?:$|[-*•]|\d|"
                             r"[A-Z][\w /-]{0,30}:))", re.MULTILINE)
 
 
@@ -181,6 +182,7 @@ def setting_from_notes(regimen: PriorTherapy, note_texts: list[str]) -> PriorThe
     names = [re.escape(d) for d in regimen.drugs if len(d) > 3]
     if not names:
         return regimen
+    # (re.compile, not the cached re_compile: the names come from the case file)
     named = re.compile(r"\b(?:" + "|".join(names) + r")\b", re.IGNORECASE)
     lines = [line for text in note_texts for line in _statements(text) if named.search(line)]
     if lines and all(_CURATIVE_IN_NOTE.search(line) and not _ADVANCED_SETTING.search(line)
@@ -354,7 +356,7 @@ def _nothing_left(extent: dict[str, bool | None]) -> bool:
     return bool(extent["resected"]) and not extent["metastatic"] and not extent["recurrent"]
 
 
-_NEWLY_DIAGNOSED = re.compile(r"\b(?:newly|recently|new) diagnos[ei]s|\bnewly[- ]diagnosed\b|"
+_NEWLY_DIAGNOSED = re_compile(r"\b(?:newly|recently|new) diagnos[ei]s|\bnewly[- ]diagnosed\b|"
                               r"\b(?:newly|new)\s+dx\b|"
                               r"\bnew diagnosis\b|\bde novo\b|\btreatment[- ]na[iï]ve\b",
                               re.IGNORECASE)
@@ -363,16 +365,16 @@ _NEWLY_DIAGNOSED = re.compile(r"\b(?:newly|recently|new) diagnos[ei]s|\bnewly[- 
 # Relapse, recurrence or refractoriness of the disease now (NCI Dictionary: relapse, "the
 # return of a disease after a period of improvement"; refractory, "does not respond to
 # treatment"). Not a risk, a score, a plan or a negation.
-_RELAPSE = re.compile(
+_RELAPSE = re_compile(
     r"\b(?:relapsed|relapsing|relapses?|recurrences?|refractory|r/r)\b|"
     r"\brecurrent(?=[\s/-]+(?:[\w/-]+\s+){0,3}?(?:disease|cancer|carcinoma|tumou?r|metasta\w*|"
     r"\w*oma|leuk\w*|glioma|astrocytoma|glioblastoma|lesions?)\b)|\blocally\s+recurrent\b",
     re.IGNORECASE)
-_NOT_A_RELAPSE_AFTER = re.compile(
+_NOT_A_RELAPSE_AFTER = re_compile(
     r"^[\s-]*(?:score|risk|free|rate|prevention|prophylaxis|anemia|anaemia|cytopenia|"
     r"hypertension|ascites|pain|seizures?|infections?|utis?|laryngeal|episodes?|"
     r"thrombocytopenia|to\s+(?:iron|oral|medical|conservative))\b", re.IGNORECASE)
-_NOT_A_RELAPSE_BEFORE = re.compile(
+_NOT_A_RELAPSE_BEFORE = re_compile(
     r"(?:\b(?:no|not|without|denies|free\s+of|no\s+evidence\s+of|no\s+sign\w*\s+of|risk\s+of|"
     r"reduce\w*|prevent\w*|if|at|upon|in\s+case\s+of|should|would|for|surveillance|"
     r"monitor\w*|concern\w*|suspicio\w*|possible|probable|rule\s+out|r/o|low|high|until|"
@@ -402,13 +404,13 @@ def states_relapse(texts: Iterable[str]) -> str | None:
 
 # Progression on treatment, or a treatment stopped for failure or toxicity: what makes a
 # line "failed" (RECIST progression, PCWG3 PSA progression, intolerance).
-_PROGRESSION = re.compile(
+_PROGRESSION = re_compile(
     r"\b(?:progress(?:ed|ing|ion|ive\s+disease)|(?-i:PD|POD)\b(?!-)|failed|failure\s+(?:of|on)|"
     r"rising\s+(?:PSA|CA[\s-]?125|CEA|markers?)|biochemical\s+recurrence|"
     r"intoleran\w*|(?:stopped|discontinued|held)\s+(?:\w+\s+){0,3}?(?:for|due\s+to|"
     r"because\s+of)\s+(?:\w+\s+){0,3}?(?:toxicit\w*|grade\s*[34]|g[34]\b|colitis|"
     r"pneumonitis|hepatitis|neuropathy))", re.IGNORECASE)
-_NOT_PROGRESSION_AFTER = re.compile(r"^[\s-]*(?:free|risk|rate)\b|^\s*-\s*free\b",
+_NOT_PROGRESSION_AFTER = re_compile(r"^[\s-]*(?:free|risk|rate)\b|^\s*-\s*free\b",
                                     re.IGNORECASE)
 
 
@@ -543,7 +545,7 @@ def derive_extent(
     return extent
 
 
-_STAGE_GROUP = re.compile(r"^(0|IV|III|II|I)([A-C]?[0-9]?)$")
+_STAGE_GROUP = re_compile(r"^(0|IV|III|II|I)([A-C]?[0-9]?)$")
 
 
 def parse_stage_group(group: str) -> tuple[str, str] | None:
@@ -1552,7 +1554,7 @@ def evaluate_criterion(
 
 
 # An inclusion written as a rule for some patients only.
-_CONDITIONAL_START = re.compile(
+_CONDITIONAL_START = re_compile(
     r"^\W*(?:[A-Z][A-Z /-]{2,40}\bSPECIFIC\s*:\s*)?(?:if|when|whenever|in\s+case|where|"
     r"for\s+(?:the\s+)?(?:patients?|participants?|subjects?|those|women|men|individuals?|"
     r"females?|males?)\s+(?:who|with|without|that|whose|of|in|enrolled|aged|receiving)|"
@@ -1561,7 +1563,7 @@ _CONDITIONAL_START = re.compile(
     r"for\s+(?:one|some|certain|each)\s+(?:of\s+the\s+)?(?:parts?|arms?|cohorts?))\b",
     re.IGNORECASE)
 # An exclusion of a *known* condition (RequirementResult kinds the notes would state).
-_KNOWN = re.compile(r"\bknown\b", re.IGNORECASE)
+_KNOWN = re_compile(r"\bknown\b", re.IGNORECASE)
 _KNOWN_KINDS = frozenset({"infection", "cns_metastases", "other_malignancy"})
 
 
@@ -1586,7 +1588,7 @@ def _pregnancy_screen(req: Requirement, exclusion: bool) -> Requirement:
 # "ER-negative, HER2-positive", "HR+/HER2-"): in an exclusion they hold together, never one
 # by one (ASCO/CAP ER/PR 2020 and HER2 2018 define the subtypes by the combination).
 _PHENOTYPE_MARKERS = frozenset({"ER", "PR", "HER2"})
-_OR_OR_BREAK = re.compile(r"\bor\b|;|\n", re.IGNORECASE)
+_OR_OR_BREAK = re_compile(r"\bor\b|;|\n", re.IGNORECASE)
 
 
 def _exclusion_groups(requirements: list[Requirement], text: str) -> list[str]:
@@ -1623,14 +1625,14 @@ def _one_phenotype(first: Requirement, second: Requirement, text: str) -> bool:
 # "or": the disease itself ("high-grade serous or endometrioid carcinoma of the ovary") and its
 # extent ("locoregionally recurrent disease ..., or stage IV disease").
 _ALTERNATIVE_FAMILIES = ({"cancer_type", "histology", "primary_site"}, {"stage", "extent"})
-_OR = re.compile(r"\bor\b|/", re.IGNORECASE)
-_NEGATION_CUE = re.compile(r"\b(?:without|no|absence\s+of|free\s+of)\b", re.IGNORECASE)
+_OR = re_compile(r"\bor\b|/", re.IGNORECASE)
+_NEGATION_CUE = re_compile(r"\b(?:without|no|absence\s+of|free\s+of)\b", re.IGNORECASE)
 # A lead-in and its list ("after resection ..., one of the following:\n * Stage III, or"):
 # the list's "or" joins its items, not the lead-in's words with them.
-_LIST_BELOW = re.compile(r":\s*\n|\n\s*[*•-]")
+_LIST_BELOW = re_compile(r":\s*\n|\n\s*[*•-]")
 
 
-_ONE_OF_THE_FOLLOWING = re.compile(
+_ONE_OF_THE_FOLLOWING = re_compile(
     r"\b(?:at\s+least\s+one|any\s+one|one\s+or\s+more|any)\s+of\s+the\s+following\b",
     re.IGNORECASE)
 
@@ -1681,8 +1683,8 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
 
 
 SIDE_PREFIX = "biomarker-side"
-_SIDE_OR = re.compile(r"\bor\b", re.IGNORECASE)
-_SIDE_AND = re.compile(r"\band\b(?!\s*/)", re.IGNORECASE)
+_SIDE_OR = re_compile(r"\bor\b", re.IGNORECASE)
+_SIDE_AND = re_compile(r"\band\b(?!\s*/)", re.IGNORECASE)
 
 
 def _biomarker_sides(requirements: list[Requirement], text: str, keys: list[str]) -> list[str]:
@@ -1796,14 +1798,14 @@ def _conditions_disagree(result: RequirementResult, req: Requirement, patient: P
     return result
 
 
-_ADJUVANT_ALLOWANCE = re.compile(
+_ADJUVANT_ALLOWANCE = re_compile(
     r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b|\bcurative[- ]intent\b",
     re.IGNORECASE)
 # "No prior chemotherapy for metastatic breast cancer", "previous chemotherapy for MBC", "in
 # the advanced setting": only treatment of advanced disease counts, so regimens marked
 # adjuvant are left out (regimens of unstated setting still count: for a patient with
 # advanced disease they usually were given for it).
-_ADVANCED_SETTING_ONLY = re.compile(
+_ADVANCED_SETTING_ONLY = re_compile(
     r"\b(?:for|in|of)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:their\s+|his\s+|her\s+)?"
     r"(?:[\w-]+\s+){0,3}?(?:metastatic|advanced|recurrent|unresectable|stage\s+IV|"
     r"MBC|mBC|mCRC|mCRPC|mHSPC)\b|\b(?:metastatic|advanced)\s+setting\b",
@@ -1812,7 +1814,7 @@ _ADVANCED_SETTING_ONLY = re.compile(
 
 # A setting that takes in locally advanced disease ("in the advanced stage IIIB/IV setting"):
 # definitive chemoradiation for stage III is treatment in it.
-_LOCALLY_ADVANCED_SETTING = re.compile(r"\bstage\s+III|\bIIIB\b|\blocally\s+advanced\b|"
+_LOCALLY_ADVANCED_SETTING = re_compile(r"\bstage\s+III|\bIIIB\b|\blocally\s+advanced\b|"
                                        r"\bunresectable\b", re.IGNORECASE)
 
 
@@ -2019,7 +2021,7 @@ def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
 # A criterion written for one disease of a multi-disease trial: "For subjects with colorectal
 # cancer, evidence of KRAS wild-type", "Lymphomas with minimal marrow involvement are also
 # eligible", "Patients with primary liver cancer are eligible provided that ...".
-_FOR_A_DISEASE = re.compile(
+_FOR_A_DISEASE = re_compile(
     r"^\W*(?:for|in)\s+(?:(?:the\s+)?(?:subjects?|patients?|participants?|those|cohorts?|"
     r"individuals?)\s+)?(?:with|having|of)\b|\b(?:are|is)\s+(?:also\s+)?eligible\b|"
     r"\bmay\s+(?:also\s+)?(?:be\s+)?(?:eligible|enrol\w*|included)\b|"
@@ -2036,7 +2038,7 @@ def _names_another_cancer(result: CriterionResult) -> bool:
 
 # A line open to any tumour that carries a marker: "any histology if known to be MSI-H",
 # "other solid tumors harboring NTRK fusions", "regardless of tumor type".
-_ANY_HISTOLOGY = re.compile(
+_ANY_HISTOLOGY = re_compile(
     r"\b(?:any|all|other)\s+(?:other\s+)?(?:histolog\w*|tumou?r(?:\s+types?)?s?|solid\s+"
     r"tumou?rs?|cancers?|malignanc\w*|primary)\b|\bregardless\s+of\s+(?:histolog\w*|tumou?r|"
     r"primary|cancer)|\btumou?r[- ]agnostic\b|\bhistology[- ]agnostic\b", re.IGNORECASE)
@@ -2090,9 +2092,9 @@ def disease_lines(trial: Trial, *, cohorts: bool = False) -> list[int]:
 # A line stating the diagnosis it admits ("Histologically proven solid tumor ...") rather
 # than mentioning cancers in passing ("no prior chemotherapy for any malignancy"), and not a
 # lead-in to a narrower list ("hematological malignancy, including:").
-_DIAGNOSIS_LINE = re.compile(r"\b(?:histolog\w*|cytolog\w*|patholog\w*|confirm\w*|diagnos\w*|"
+_DIAGNOSIS_LINE = re_compile(r"\b(?:histolog\w*|cytolog\w*|patholog\w*|confirm\w*|diagnos\w*|"
                              r"proven|documented)\b", re.IGNORECASE)
-_NARROWING_LIST = re.compile(r"\b(?:includ\w*|following|as\s+follows)\b", re.IGNORECASE)
+_NARROWING_LIST = re_compile(r"\b(?:includ\w*|following|as\s+follows)\b", re.IGNORECASE)
 
 
 def _scope_names(requirement: Requirement, text: str) -> tuple[str, ...]:
@@ -2174,11 +2176,11 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
     return failing
 
 
-_SEVERAL_COHORTS = re.compile(r"\b(?:and|both|all|every)\b|&|,|\d\s*[-–]\s*\d", re.IGNORECASE)
+_SEVERAL_COHORTS = re_compile(r"\b(?:and|both|all|every)\b|&|,|\d\s*[-–]\s*\d", re.IGNORECASE)
 # A cohort label: its kind ("Cohorts A and B" -> cohort) and the names it lists ("A", "B";
 # "Phase II" -> 2; "Part A/B" -> A, B).
-_COHORT_KIND = re.compile(r"\b(cohort|arm|part|group|phase|stage|module|sub-?stud)", re.IGNORECASE)
-_COHORT_NAME = re.compile(r"(?<![\w-])(?:I{1,3}V?|IV)(?:[ab])?(?![\w-])|"
+_COHORT_KIND = re_compile(r"\b(cohort|arm|part|group|phase|stage|module|sub-?stud)", re.IGNORECASE)
+_COHORT_NAME = re_compile(r"(?<![\w-])(?:I{1,3}V?|IV)(?:[ab])?(?![\w-])|"
                           r"(?<![\w-])(?:[A-Z]{1,2}\d{0,2}|\d{1,2}[A-Za-z]?)(?![\w-])")
 _ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4"}
 

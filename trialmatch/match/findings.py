@@ -8,7 +8,6 @@ Every finding is decision support for clinicians, not a recommendation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from trialmatch.match.knowledge import (
 from trialmatch.models import Biomarker, Profile
 from trialmatch.nlp import drugs
 from trialmatch.nlp.notes import repair_ocr_zeros
+from trialmatch.regex_cache import re_compile
 
 IsA = Callable[[str, str], bool]
 
@@ -384,7 +384,7 @@ def _short_source(source: str) -> str:
 
 # "Claudin 18.2 IHC: not performed", "MMR IHC: not done": named, but never tested.
 # The evidence is the note's own words: OCR's zeros are repaired before reading ("n0t").
-_NOT_DONE = re.compile(r"(?i)\bnot\s+(?:yet\s+)?(?:performed|done|tested|sent|assessed|"
+_NOT_DONE = re_compile(r"(?i)\bnot\s+(?:yet\s+)?(?:performed|done|tested|sent|assessed|"
                        r"evaluated|available)\b|\bno\s+(?:tissue|material)\b|\binsufficient\b")
 
 
@@ -470,7 +470,7 @@ def _stage_words(profile: Profile, group: str) -> str:
     return f"{group} ({tnm})" if tnm else group
 
 
-_STAGE_LEAD = re.compile(r"(?i)^\s*(?:ajcc\s+)?(?:clinical\s+|pathologic(?:al)?\s+)?stage\s+")
+_STAGE_LEAD = re_compile(r"(?i)^\s*(?:ajcc\s+)?(?:clinical\s+|pathologic(?:al)?\s+)?stage\s+")
 
 
 def _raw_stage_group(raw: Any) -> str | None:

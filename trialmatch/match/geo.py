@@ -20,6 +20,7 @@ from typing import Any
 
 from trialmatch.errors import InputError
 from trialmatch.models import Location, Trial
+from trialmatch.regex_cache import re_compile
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 KM_PER_MILE = 1.609344
@@ -178,7 +179,7 @@ def nearest_site_of(trial: Trial, place: Place) -> SiteDistance | None:
 
 # --------------------------------------------------------------------------- --within
 
-_WITHIN = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(mi|miles?|km|kilomet(?:er|re)s?)\s*", re.I)
+_WITHIN = re_compile(r"\s*(\d+(?:\.\d+)?)\s*(mi|miles?|km|kilomet(?:er|re)s?)\s*", re.I)
 
 
 def parse_within(text: str) -> float:

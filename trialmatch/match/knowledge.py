@@ -20,6 +20,7 @@ from typing import Any
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 from trialmatch.nlp import drugs
+from trialmatch.regex_cache import re_compile
 
 PROTOCOLS_FILE = "protocols.json"
 TESTING_GAPS_FILE = "testing_gaps.json"
@@ -28,10 +29,10 @@ STATUSES = ("positive", "negative", "equivocal", "unknown")
 # Basket markers: "_ANY_SOLID" (also written "_SOLID") is a tumor-agnostic approval for solid
 # tumors, "_ANY" any cancer, "_HEME" any haematological cancer.
 BASKETS = ("_ANY", "_ANY_SOLID", "_SOLID", "_HEME")
-_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_STAGE = re.compile(r"^(0|IV|III|II|I)([ABC])?([0-9])?$")
-_FDA_SOURCE = re.compile(r"^FDA label .+ (19|20)\d\d$")
-_YEAR = re.compile(r"\b(19|20)\d\d\b")
+_CODE = re_compile(r"^[A-Z][A-Z0-9_]*$")
+_STAGE = re_compile(r"^(0|IV|III|II|I)([ABC])?([0-9])?$")
+_FDA_SOURCE = re_compile(r"^FDA label .+ (19|20)\d\d$")
+_YEAR = re_compile(r"\b(19|20)\d\d\b")
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
         if not isinstance(raw, dict):
             raise check.fail(where, "must be an object")
         try:
-            compiled = re.compile(check.text(raw, "pattern", where) or "", re.IGNORECASE)
+            compiled = re_compile(check.text(raw, "pattern", where) or "", re.IGNORECASE)
         except re.error as exc:
             raise check.fail(where, f"invalid regex ({exc})") from exc
         replace = raw.get("replace")

@@ -23,6 +23,7 @@ from typing import Any
 
 from trialmatch.errors import InputError
 from trialmatch.models import Biomarker, CancerType, Profile, Stage
+from trialmatch.regex_cache import re_compile
 
 STATED_FIELDS = frozenset({
     "diagnosis", "stage", "disease_status", "metastatic_sites", "brain_metastases",
@@ -73,7 +74,7 @@ SITE_CONDITIONS = {
     "skeletal": "bone metastases", "brain": "brain metastases",
     "peritoneum": "peritoneal metastases", "peritoneal": "peritoneal metastases",
 }
-_DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
+_DATE = re_compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 
 
 @dataclass
@@ -425,7 +426,7 @@ def _labs(value: Any, path: Path) -> dict[str, tuple[float, str, str]]:
 
 # A key is shown only when it looks like a field name: a note pasted into YAML without
 # indentation turns its lines into keys, and those are text of the case (issue 17).
-FIELD_NAME = re.compile(r"^[a-z_]{2,30}$")
+FIELD_NAME = re_compile(r"^[a-z_]{2,30}$")
 
 
 def unknown_fields_message(path: Path, where: str, keys: list[Any],

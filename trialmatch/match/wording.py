@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from trialmatch.match.stated import STATED
+from trialmatch.regex_cache import re_compile
 
 VERDICT_WORDS = {"eligible": "eligible", "possibly_eligible": "possibly eligible",
                  "excluded": "excluded"}
@@ -34,10 +35,10 @@ _CODE = r"_?[A-Z][A-Z0-9_]{1,15}"
 # Lists of OncoTree codes in the matcher's reasons: "matches LUNG, NSCLC", "is not BRAIN",
 # "requires LUAD)", "type (LUNG, NSCLC)", "trial (GB)". Only there: a bare capitalised word
 # elsewhere may be a gene (ATM, BRCA, RAS are codes too).
-_LEADS = re.compile(rf"(?P<lead>\b(?:matches|is not|requires) |\b(?:sub)?type \(|\btrial \()"
+_LEADS = re_compile(rf"(?P<lead>\b(?:matches|is not|requires) |\b(?:sub)?type \(|\btrial \()"
                     rf"(?P<codes>{_CODE}(?:(?:, | or ){_CODE})*)"
                     rf"(?P<end>\)|(?=$|[;.]|, [a-z]))")
-_BASKET = re.compile(r"(?<![A-Za-z0-9_])_(?:ANY_SOLID|ANY|SOLID|HEME)(?![A-Za-z0-9_])")
+_BASKET = re_compile(r"(?<![A-Za-z0-9_])_(?:ANY_SOLID|ANY|SOLID|HEME)(?![A-Za-z0-9_])")
 
 
 @functools.cache

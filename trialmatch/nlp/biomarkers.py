@@ -38,9 +38,10 @@ from trialmatch.nlp.context import (
     lowered_for_search,
     phrase_pattern,
 )
+from trialmatch.regex_cache import re_compile
 
 _STATUS_RANK = {"positive": 3, "negative": 3, "equivocal": 2, "unknown": 0}
-_SEPARATOR = re.compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)[\s,/&()]*)?$")
+_SEPARATOR = re_compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)[\s,/&()]*)?$")
 _PRESENCE_WORDS = {"detected", "identified", "present", "mutated", "mutant", "mutation detected",
                    "amplified", "rearranged", "expressed", "amplification detected",
                    "rearrangement detected", "fusion detected", "overexpression",
@@ -60,60 +61,60 @@ _KEPT_WORDS = {"retained", "intact", "preserved"}
 _KEPT_MARKERS = {"1p/19q", "ATRX", "BAP1", "SMARCB1", "SMARCA4", "PTEN", "RB1", "MTAP",
                  "CDKN2A", "p53", "TP53", "MMR"}
 # OCR's zero for the letter o in "no" ("N0 rearrangement detected"), not TNM's N0.
-_OCR_NO = re.compile(r"\b([Nn])0(?=\s+[a-z])")
+_OCR_NO = re_compile(r"\b([Nn])0(?=\s+[a-z])")
 # "MSI-H not detected": a status written in the marker's name, then denied.
-_DENIED_AFTER = re.compile(r"(?i)^\s*[:=-]?\s*(?:was\s+|is\s+)?(?:not\s+(?:detected|identified|"
+_DENIED_AFTER = re_compile(r"(?i)^\s*[:=-]?\s*(?:was\s+|is\s+)?(?:not\s+(?:detected|identified|"
                            r"present|seen|found)|negative|absent)\b")
 # Alteration words that name no finding on their own ("FGFR alteration testing").
-_THERAPY_BEFORE = re.compile(r"(?i)\banti-?\s*$")
-_THERAPY_AFTER = re.compile(
+_THERAPY_BEFORE = re_compile(r"(?i)\banti-?\s*$")
+_THERAPY_AFTER = re_compile(
     r"(?i)^(?:\s*(?:or|and|/|,)\s*[A-Z][A-Za-z0-9]{1,7})?[\s-]*(?:inhibitors?|TKIs?|directed|"
     r"targeted|targeting|blockade|blockers?|CAR[\s-]?T|bispecifics?|antibody[\s-]+drug|"
     r"ADCs?|vaccines?)\b")
-_MERGED_LINE_BEFORE = re.compile(r"(?i)\b(?:of|for|in|to|with|and|or|the|a|an)\.\s*$")
+_MERGED_LINE_BEFORE = re_compile(r"(?i)\b(?:of|for|in|to|with|and|or|the|a|an)\.\s*$")
 _CLASS_ONLY = {"mutation", "alteration", "germline"}
 _NO_ALTERATION = {"ER", "PR", "PD-L1", "Ki-67", "MSI", "MMR", "TMB", "p16", "HPV"}
-_HER2_ISH = re.compile(r"(?i)\b(?:FISH|ISH|SISH|CISH|DISH|in\s+situ\s+hybridi[sz]ation|"
+_HER2_ISH = re_compile(r"(?i)\b(?:FISH|ISH|SISH|CISH|DISH|in\s+situ\s+hybridi[sz]ation|"
                        r"ratio|copy\s+number|amplif\w*|non-?amplified|unamplified|CEP\s*-?17|"
                        r"D17Z1)")
-_TPS = re.compile(r"(?i)(?:TPS|tumou?r\s+proportion\s+score)\s*(?:\(TPS\))?\s*[:=]?\s*(?:of\s*)?"
+_TPS = re_compile(r"(?i)(?:TPS|tumou?r\s+proportion\s+score)\s*(?:\(TPS\))?\s*[:=]?\s*(?:of\s*)?"
                   r"(?P<cmp>[<>≥≤]=?)?\s*(?P<v>\d{1,3}(?:\.\d+)?)\s*%?")
-_CPS = re.compile(r"(?i)(?:CPS|combined\s+positive\s+score)\s*(?:\(CPS\))?\s*[:=]?\s*(?:of\s*)?"
+_CPS = re_compile(r"(?i)(?:CPS|combined\s+positive\s+score)\s*(?:\(CPS\))?\s*[:=]?\s*(?:of\s*)?"
                   r"(?P<cmp>[<>≥≤]=?)?\s*(?P<v>\d{1,3}(?:\.\d+)?)")
-_TMB = re.compile(r"(?i)(?P<v>\d{1,4}(?:\.\d+)?)\s*(?:mut(?:ation)?s?\s*/\s*Mb|"
+_TMB = re_compile(r"(?i)(?P<v>\d{1,4}(?:\.\d+)?)\s*(?:mut(?:ation)?s?\s*/\s*Mb|"
                   r"mutations?\s+per\s+mega\s*-?base)")
-_ALLRED = re.compile(r"(?i)Allred(?:\s+score)?\s*(?:\([^)]{0,20}\))?\s*[:=]?\s*(?:of\s*)?"
+_ALLRED = re_compile(r"(?i)Allred(?:\s+score)?\s*(?:\([^)]{0,20}\))?\s*[:=]?\s*(?:of\s*)?"
                      r"(?P<v>[0-8])(?:\s*/\s*8)?(?![\d.%])")
-_IHC_SCORE = re.compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)\s*[:=]?\s*"
+_IHC_SCORE = re_compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)\s*[:=]?\s*"
                         r"(?P<v2>[0-3])(?![\d.%+]))")
 # "HER2/NEU: 0." -- a bare 0-3 right after the marker is its IHC score.
-_BARE_SCORE = re.compile(r"\s*[:=]\s*(?P<v>[0-3])(?P<v2>)(?![\d.,%/+]\d|\d|%)")
-_RATIO = re.compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of\s+HER-?2(?:/neu)?\s+(?:to|/)\s+"
+_BARE_SCORE = re_compile(r"\s*[:=]\s*(?P<v>[0-3])(?P<v2>)(?![\d.,%/+]\d|\d|%)")
+_RATIO = re_compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of\s+HER-?2(?:/neu)?\s+(?:to|/)\s+"
                     r"(?:CEP\s*-?17|D17Z1|(?:the\s+)?chromosome\s+17(?:\s+centromere)?)\s*)?"
                     r"(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
 # "ratio of HER2 to D17Z1 is 8.0" read from its HER2: the ratio to the chromosome 17
 # centromere probe (CEP17, locus D17Z1) after the marker.
-_PROBE_RATIO = re.compile(r"(?i)\s*(?:to|/)\s*(?:CEP\s*-?17|D17Z1)\s*(?:ratio)?\s*"
+_PROBE_RATIO = re_compile(r"(?i)\s*(?:to|/)\s*(?:CEP\s*-?17|D17Z1)\s*(?:ratio)?\s*"
                           r"(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
 # The average HER2 signals per cell of an ISH count ("average HER2 copy number 3.5
 # signals/cell", "mean HER2 signals per nucleus: 6.2", "average count: HER2: 14.9").
-_HER2_COPIES = re.compile(
+_HER2_COPIES = re_compile(
     r"(?i)(?:(?:average|mean|avg\.?)\s+(?:count\s*[:=]?\s*)?(?:HER-?2(?:/neu)?\s*)?(?:gene\s+)?"
     r"(?:copy\s+(?:number|no\.?)|signals?|copies)?(?:\s*(?:per|/)\s*(?:cell|nucleus|nuclei))?"
     r"|HER-?2(?:/neu)?\s+(?:gene\s+)?copy\s+(?:number|no\.?)(?:\s*(?:per|/)\s*(?:cell|nucleus))?)"
     r"\s*(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)(?!\s*%)")
-_PERCENT = re.compile(r"(?i)(?P<cmp>[<>≥≤]=?\s*|(?:less|fewer|greater|more)\s+than\s+)?"
+_PERCENT = re_compile(r"(?i)(?P<cmp>[<>≥≤]=?\s*|(?:less|fewer|greater|more)\s+than\s+)?"
                       r"(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
-_MSI_HIGH = re.compile(r"(?i)MSI[\s-]*H\b|MSI[\s-]*high|instability[\s-]*high|"
+_MSI_HIGH = re_compile(r"(?i)MSI[\s-]*H\b|MSI[\s-]*high|instability[\s-]*high|"
                        r"high[\s-]+(?:level\s+)?microsatellite|microsatellite\s+unstable")
-_MSI_STABLE = re.compile(r"(?i)\bMSS\b|microsatellite[\s-]+stable|MSI[\s-]*L\b|MSI[\s-]*low|"
+_MSI_STABLE = re_compile(r"(?i)\bMSS\b|microsatellite[\s-]+stable|MSI[\s-]*L\b|MSI[\s-]*low|"
                          r"instability[\s-]*low|\bstable\b")
-_DMMR = re.compile(r"(?i)\bdMMR\b|MMR[\s-]*deficien|mismatch[\s-]+repair[\s-]+deficien|"
+_DMMR = re_compile(r"(?i)\bdMMR\b|MMR[\s-]*deficien|mismatch[\s-]+repair[\s-]+deficien|"
                    r"deficient\s+mismatch")
-_PMMR = re.compile(r"(?i)\bpMMR\b|MMR[\s-]*proficien|mismatch[\s-]+repair[\s-]+proficien|"
+_PMMR = re_compile(r"(?i)\bpMMR\b|MMR[\s-]*proficien|mismatch[\s-]+repair[\s-]+proficien|"
                    r"proficient\s+mismatch|MMR[\s-]*intact")
 # "ER+", "PR (-)"; a dash before a result word is punctuation ("ER - POSITIVE").
-_SIGN = re.compile(r"(?i)^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=[,.;:)/]|$|\s*$|\s+(?!(?:pos|neg|"
+_SIGN = re_compile(r"(?i)^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=[,.;:)/]|$|\s*$|\s+(?!(?:pos|neg|"
                    r"equivocal|borderline|weak|strong|focal|not|no|wild|detected|\(?\d)))")
 
 
@@ -209,7 +210,7 @@ def _pre_status(window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
     return status, word, found.start()
 
 
-_RANGE_AFTER = re.compile(r"\s*%?\s*(?:-|–|to)\s*\d")
+_RANGE_AFTER = re_compile(r"\s*%?\s*(?:-|–|to)\s*\d")
 
 
 def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]]:
@@ -291,13 +292,13 @@ def _her2_ish_group(ratio: float, copies: float | None) -> str:
 
 
 # Detail in brackets after a list item: "KRAS (codons 12, 13, 61), BRAF (including V600E)".
-_DETAIL = re.compile(r"\([^()]{1,80}\)")
-_RESULT_IN_DETAIL = re.compile(r"%|\+|\d\s*/\s*\d")
+_DETAIL = re_compile(r"\([^()]{1,80}\)")
+_RESULT_IN_DETAIL = re_compile(r"%|\+|\d\s*/\s*\d")
 
 
 # The alteration a list item names after its gene: "EGFR, ALK, MET exon 14 and RET negative",
 # "EGFR mutation, ALK rearrangement and ROS1 fusion: not detected" (one shared result).
-_ITEM_ALTERATION = re.compile(
+_ITEM_ALTERATION = re_compile(
     r"(?i)^\s*(?:(?:exon\s*\d{1,2}(?:\s+(?:skipping|deletions?|insertions?))?|"
     r"(?:gene\s+)?(?:mutations?|fusions?|rearrangements?|amplifications?|alterations?|"
     r"variants?|translocations?))\s*)+")
@@ -305,13 +306,13 @@ _ITEM_ALTERATION = re.compile(
 # itself: such a list is not joined.)
 
 
-_BELONGS_BEFORE = re.compile(r"[\s:=-]*$")
-_ITEM_BREAK = re.compile(r"[,;|]|\s{2,}")
+_BELONGS_BEFORE = re_compile(r"[\s:=-]*$")
+_ITEM_BREAK = re_compile(r"[,;|]|\s{2,}")
 
 
 _RESULT_CODES = frozenset({"WT", "MUT", "NEG", "POS", "ND", "NA", "NEGATIVE", "POSITIVE", "LOSS",
                            "LOST", "INTACT", "RETAINED", "DETECTED", "AMPLIFIED"})
-_GENE_LIKE = re.compile(r"(?<![\w-])[A-Z]{2}[A-Z0-9]{0,8}(?:/[A-Z]{2}[A-Z0-9]{0,8})*(?![\w-])|"
+_GENE_LIKE = re_compile(r"(?<![\w-])[A-Z]{2}[A-Z0-9]{0,8}(?:/[A-Z]{2}[A-Z0-9]{0,8})*(?![\w-])|"
                         r"-(?:class|family)\b")
 
 
@@ -355,7 +356,7 @@ def _groups(hits: list[_Hit], text: str) -> list[list[_Hit]]:
     return groups
 
 
-_LIST_PIECE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
+_LIST_PIECE = re_compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 
 
 def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
@@ -387,10 +388,10 @@ def _split_lists(hits: list[_Hit], vocab: Any) -> list[_Hit]:
     return result
 
 
-_MORPHOLOGY_ONLY = re.compile(r"(?i)(?:features?|morpholog\w*|pattern)\s+(?:suggestive|"
+_MORPHOLOGY_ONLY = re_compile(r"(?i)(?:features?|morpholog\w*|pattern)\s+(?:suggestive|"
                               r"characteristic|typical|reminiscent)\s+of\s*$")
 LOOKAHEAD_CHARS = 250
-_BARE_MUTATION = re.compile(
+_BARE_MUTATION = re_compile(
     r"(?i)^[\s-]*(?:gene\s+)?(?:mutations?|variant|pathogenic\s+variant)\b(?!\s*(?:analysis|testing|"
     r"tests?|status|panel|screen\w*|stud\w*|assay|results?|was|were|is|are|has|have|will|"
     r"\(|:|-))\s*(?:carrier)?\s*[,.;)]?\s*$"
@@ -399,22 +400,22 @@ _BARE_MUTATION = re.compile(
 # HER2 0-1+ or ISH non-amplified).
 # HGVS sequence variant right after a gene (HGVS nomenclature, den Dunnen et al., Hum Mutat
 # 2016): "c.68_69delAG", "c.5946delT (p.Ser1982Argfs*22)", "p.(Arg273His)".
-_HGVS = re.compile(
+_HGVS = re_compile(
     r"^[\s:,-]{0,12}(?:\(|(?:germline|somatic|pathogenic|variant|splice(?:\s+site)?|missense|"
     r"nonsense|frameshift|truncating)\s+){0,2}"
     r"(?:c\.[-*]?\d+(?:[+-]\d+)?(?:_[-*]?\d+(?:[+-]\d+)?)?(?:[ACGT]>[ACGT]|del[ACGT]*|dup[ACGT]*|"
     r"ins[ACGT]+|delins[ACGT]+)|p\.\(?[A-Z](?:[a-z]{2})?\d+)")
-_TRIPLE_NEGATIVE = re.compile(r"(?i)\btriple[\s-]+negative\b")
-_LEGEND_AFTER = re.compile(r"(?i)^\s*(?:=\s*\d|:?\s*(?:[<>≤≥]=?|less\s+than|greater\s+than|"
+_TRIPLE_NEGATIVE = re_compile(r"(?i)\btriple[\s-]+negative\b")
+_LEGEND_AFTER = re_compile(r"(?i)^\s*(?:=\s*\d|:?\s*(?:[<>≤≥]=?|less\s+than|greater\s+than|"
                            r"below|above|under|over)\s*\d)")
-_RESULT_FIELD = re.compile(r"(?i)\b(?:interpretation|results?|status|score|intensity)\s*[:\-]\s*"
+_RESULT_FIELD = re_compile(r"(?i)\b(?:interpretation|results?|status|score|intensity)\s*[:\-]\s*"
                            r"(?P<v>[^\s.;][^.;\n]{0,59})")
-_SCORE_AHEAD = re.compile(r"^[\s.]{0,3}[0-3]\s*\+")
-_ISH_METHOD = re.compile(r"(?i)\b(?:FISH|SISH|CISH|DISH|ISH|dual[\s-]+probe|"
+_SCORE_AHEAD = re_compile(r"^[\s.]{0,3}[0-3]\s*\+")
+_ISH_METHOD = re_compile(r"(?i)\b(?:FISH|SISH|CISH|DISH|ISH|dual[\s-]+probe|"
                          r"in\s+situ\s+hybridi[sz]ation)\b")
-_ISH_RESULT = re.compile(r"(?i)\b(not\s+amplified|non-?amplified|unamplified|negative|"
+_ISH_RESULT = re_compile(r"(?i)\b(not\s+amplified|non-?amplified|unamplified|negative|"
                          r"amplified|positive|equivocal)")
-_ISH_START = re.compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|ISH|"
+_ISH_START = re_compile(r"(?i)^\s*(?:HER2\s*)?(?:\(?\s*)?(?:FISH|SISH|CISH|DISH|ISH|"
                         r"dual[\s-]+probe|in\s+situ\s+hybridi[sz]ation)\b")
 
 
@@ -570,7 +571,7 @@ _NOT_BEFORE_MARKER = re.compile(r"(?i)\b(?:not|isn't|aren't|wasn't)\s+(?:an?\s+)
 
 
 # "ER/PR: positive/negative", "ER/PR (+/-)": two markers and two results, each to its own.
-_PAIRED_STATUS = re.compile(r"(?i)\s*(?:[:=]\s*|\(\s*)?(?P<a>positive|negative|pos|neg|\+|-)"
+_PAIRED_STATUS = re_compile(r"(?i)\s*(?:[:=]\s*|\(\s*)?(?P<a>positive|negative|pos|neg|\+|-)"
                             r"\s*/\s*(?P<b>positive|negative|pos|neg|\+|-)(?![\w/])")
 
 
@@ -593,7 +594,7 @@ def _paired_results(results: list[Biomarker], hits: list[_Hit], text: str) -> li
             for result in results]
 
 
-_ORIGIN = re.compile(r"(?i)\b(?:germline|somatic)\b")
+_ORIGIN = re_compile(r"(?i)\b(?:germline|somatic)\b")
 
 
 def _with_origin_heading(results: list[Biomarker], text: str,
@@ -812,7 +813,7 @@ def biomarker_key(biomarker: Biomarker) -> tuple[str, str | None, str | None]:
 
 
 # The test a result names: a result, not a passing mention of one.
-_TEST_NAMED = re.compile(r"\b(?:IHC|immunohisto\w*|immunostain\w*|FISH|[CS]?ISH|NGS|PCR|"
+_TEST_NAMED = re_compile(r"\b(?:IHC|immunohisto\w*|immunostain\w*|FISH|[CS]?ISH|NGS|PCR|"
                          r"sequencing|panel|assay|Foundation\w*|Tempus|Guardant|stain\w*|"
                          r"flow\s+cytometry)\b", re.IGNORECASE)
 

@@ -37,19 +37,20 @@ from trialmatch.nlp.context import (
     mention_context,
 )
 from trialmatch.nlp.sections import Section, section_at
+from trialmatch.regex_cache import re_compile
 
-_PRIMARY_AFTER = re.compile(r"(?i)^[\s,\-]*(?:primary|origin|source|tumou?r\s+primary)\b")
-_PRIMARY_BEFORE = re.compile(
+_PRIMARY_AFTER = re_compile(r"(?i)^[\s,\-]*(?:primary|origin|source|tumou?r\s+primary)\b")
+_PRIMARY_BEFORE = re_compile(
     r"(?i)(?:consistent\s+with|compatible\s+with|suggestive\s+of|in\s+keeping\s+with|"
     r"favou?ring|favou?rs?|typical\s+of|supports?|from|of|metastatic|metastasis\s+of|"
     r"primary)\s+(?:an?\s+|the\s+)?(?:primary\s+)?$"
 )
-_METASTATIC = re.compile(r"(?i)\b(?:metastatic|metastasis|metastases|metastasizing)\b")
-_NODE_SITE = re.compile(r"(?i)lymph|node|nodal")
-_PROCEDURE = re.compile(r"(?i)(?:ectomy|otomy|ostomy|scopy|plasty)\b")
+_METASTATIC = re_compile(r"(?i)\b(?:metastatic|metastasis|metastases|metastasizing)\b")
+_NODE_SITE = re_compile(r"(?i)lymph|node|nodal")
+_PROCEDURE = re_compile(r"(?i)(?:ectomy|otomy|ostomy|scopy|plasty)\b")
 # A site named as what the tumour reaches is not where it arose ("invades the visceral
 # pleura", "extends into the duodenum", "erodes the common bile duct").
-_REACHED_SITE = re.compile(
+_REACHED_SITE = re_compile(
     r"(?i)(?:invad\w*|involv\w*|extend\w*|extension|infiltrat\w*\s+(?:into|the)|into|"
     r"through|erod\w*|abut\w*|reach\w*|spread\w*|penetrat\w*|adjacent|margin|"
     r"peri-?|surrounding)\s*(?:the\s+|to\s+the\s+|into\s+the\s+)?(?:\w+[.,]?\s+){0,2}"
@@ -60,32 +61,32 @@ _REACHED_WORDS = ("invad", "involv", "exten", "infiltrat", "into", "through", "e
                   "reach", "spread", "penetrat", "adjacent", "margin", "peri", "surrounding")
 # "Prostate: extensively involved by carcinoma": a bare "carcinoma" after these words is the
 # tumour the report has named, seen where it spread; it names no cancer of its own.
-_INVOLVED_BY = re.compile(
+_INVOLVED_BY = re_compile(
     r"(?i)\b(?:involved|invaded|infiltrated|replaced|involvement)\s+(?:by|with)\s+"
     r"(?:the\s+)?(?:(?:invasive|residual|infiltrating)\s+)?$")
 # "adenocarcinoma of the colorectal type", "intestinal-type": a site word naming what the
 # tumour looks like, not where it arose (WHO: "colorectal-type adenocarcinoma" is a pattern).
-_TYPE_AFTER = re.compile(r"(?i)^[\s-]*(?:type|pattern|differentiation|phenotype)\b")
+_TYPE_AFTER = re_compile(r"(?i)^[\s-]*(?:type|pattern|differentiation|phenotype)\b")
 # "vaginal margin", "renal vein margin is involved by carcinoma": a margin, not an origin;
 # "Prostate: extensively involved by carcinoma" in a cystectomy: a structure reached.
-_MARGIN_AFTER = re.compile(
+_MARGIN_AFTER = re_compile(
     r"(?i)^[\s,;:()\w-]{0,25}?\bmargins?\b|^[\s,;:]*(?:\w+\s*[;,]?\s+)?"
     r"(?:(?:is|are|was|were)\s+)?(?:\w+ly\s+)?(?:involved|invaded|infiltrated)\s+by"
 )
-_TYPE_FIELD = re.compile(
+_TYPE_FIELD = re_compile(
     r"(?i)(?:histolog(?:ic|ical)?\s+(?:tumou?r\s+)?type|tumou?r\s+type|histologic\s+"
     r"diagnosis|type\s+of\s+(?:carcinoma|tumou?r)|histology)\s*(?:\([^)]{0,25}\))?\s*"
     r"(?:[:\-]|\.(?=\s+[A-Z]))\s*(?P<value>[A-Za-z][^.;\n]{2,80})"
 )
 # Neoplasms OncoTree lists that are not cancers: they do not make a report malignant.
-_NOT_MALIGNANT = re.compile(
+_NOT_MALIGNANT = re_compile(
     r"(?i)\b(?:adenoma|leiomyoma|fibroadenoma|nevus|naevus|papilloma|hemangioma|lipoma|"
     r"schwannoma|neurofibroma|cyst|hyperplasia|borderline|x?anthogranuloma|granuloma|"
     r"ganglioneuroma|oncocytoma|myelolipoma|angiomyolipoma|fibroma|hamartoma|intraductal\s+papillary\s+"
     r"mucinous\s+neoplasm|mucinous\s+cystic\s+neoplasm|benign)\b"
 )
 # "Tumor site: right upper lobe", "Primary site: ovary": a synoptic statement of the primary.
-_PRIMARY_FIELD = re.compile(
+_PRIMARY_FIELD = re_compile(
     r"(?i)(?:tumou?r\s+site|primary\s+(?:tumou?r\s+)?site|site\s+of\s+(?:primary|tumou?r)|"
     r"tumou?r\s+location|primary\s+tumou?r\s+location|specimen\s+site)\s*[:\-]\s*$|"
     r"\btumou?r\s+(?:is\s+)?(?:located|situated|centered|centred)\s+(?:in|at)\s+(?:the\s+)?$"
@@ -93,11 +94,11 @@ _PRIMARY_FIELD = re.compile(
 # The label of the next specimen part ("F: Gallbladder ... G: Pancreaticoduodenectomy",
 # "(C) ESOPHAGEAL MARGIN ... (D) TOTAL LARYNGECTOMY"): a site named before it describes
 # another specimen. Letters only: numbered items are as often a synoptic's lines.
-_PART_LABEL = re.compile(r"(?:^|(?<=[.;:]))\s*(?:\(\s*[A-Za-z]\d{0,2}\s*\)|(?:FS)?[A-Z]\d{0,2}"
+_PART_LABEL = re_compile(r"(?:^|(?<=[.;:]))\s*(?:\(\s*[A-Za-z]\d{0,2}\s*\)|(?:FS)?[A-Z]\d{0,2}"
                          r"\s*:|[A-Z]\d{0,2}[.)](?=\s))\s*(?=[A-Z\"'(])", re.MULTILINE)
 # An acronym in a report written all in capitals may be a word ("ALL margins negative").
 _ACRONYM_MAX = 4
-_IN_SITU = re.compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
+_IN_SITU = re_compile(r"(?i)in\s+situ|intraepithelial|\bDCIS\b|\bLCIS\b|\bCIS\b")
 _NOTE_SITE_WEIGHT_MIN = 2.0
 SYNOPTIC_FIELD_WEIGHT = 2.0
 FIELD_REACH = 3000  # a type field refines names written within this many characters
@@ -170,7 +171,7 @@ def _can_be_origin(text: str, site: Any) -> bool:
 
 # "no laryngeal involvement", "without invasion of the bladder", "negative for": a site the
 # note says the tumour does not reach is no origin.
-_NEGATED_SITE = re.compile(r"(?i)\b(?:no|not|without|free\s+of|negative\s+for|spar(?:es|ing))"
+_NEGATED_SITE = re_compile(r"(?i)\b(?:no|not|without|free\s+of|negative\s+for|spar(?:es|ing))"
                            r"\s+(?:\w+\s+){0,2}$")
 
 
@@ -203,7 +204,7 @@ def _note_sites(text: str, origins: list[Any], sections: list[Section],
             if weight >= min(_NOTE_SITE_WEIGHT_MIN, 1.0)]
 
 
-_SUBTYPE_TAIL = re.compile(
+_SUBTYPE_TAIL = re_compile(
     r"(?i)^[\s,.;:\-]*(?:of\s+(?:the\s+)?)?(?:(?:conventional|classic(?:al)?|usual)\s*)?\(?"
     r"(?P<mod>[a-z][a-z\-]*(?:\s+[a-z][a-z\-]*){0,2}?(?:\s+cell)?)\)?\s+"
     r"(?:type|subtype|variant|histotype)\b"
@@ -601,7 +602,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
 
 # Statements of spread beyond the regional nodes (AJCC 8th ed.: M1 -> stage IV). A field
 # label such as "Distant metastasis: not applicable" is not one.
-_DISTANT_STATEMENT = re.compile(
+_DISTANT_STATEMENT = re_compile(
     r"(?i)\b(?:metastatic\s+disease|widely\s+metastatic|disseminated\s+disease|"
     r"metastas[ie]s\s+to\s+(?:the\s+)?(?:liver|lungs?|bones?|brain|adrenals?|peritoneum|"
     r"omentum|pleura|ovar(?:y|ies)|contralateral\s+lung)|"

@@ -24,6 +24,7 @@ from trialmatch.nlp.drugs import (
 from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.requirements_basic import find_infection, find_organ_function, find_pregnancy
 from trialmatch.nlp.vocab import get_vocabulary
+from trialmatch.regex_cache import re_compile
 
 _I = re.IGNORECASE
 
@@ -31,14 +32,14 @@ _I = re.IGNORECASE
 
 # ECOG 0-5 (Oken MM et al., Am J Clin Oncol 1982); WHO and Zubrod are the same scale. A range
 # ("ECOG 0-1") or a changing score ("ECOG 1 -> 2") is no single value and is not read.
-_ECOG = re.compile(
+_ECOG = re_compile(
     r"\b(?:ECOG|Eastern\s+Cooperative\s+Oncology\s+Group|Zubrod|WHO\s+(?:performance|PS)|"
     r"(?<!karnofsky\s)performance\s+status|(?-i:\bPS\b))"
     r"(?:\s+(?:performance\s+)?(?:status|score|PS|grade))*"
     r"\s*(?:\(\s*(?:ECOG|PS)\s*\)\s*)?(?:score\s*)?(?:of|is|was|=|:|-)?\s*"
     r"(?P<value>[0-5])\b(?!\s*(?:%|-\s*\d|–\s*\d|/\s*\d|to\s+\d|or\s+\d|\.\d|->|→))", _I)
 # Karnofsky (and Lansky for children) 0-100 in steps of ten.
-_KPS = re.compile(
+_KPS = re_compile(
     r"\b(?:KPS|Karnofsky|Lansky)(?:\s+(?:performance\s+)?(?:status|score|PS|index|scale))*"
     r"\s*(?:score\s*)?(?:of|is|was|=|:|-)?\s*(?P<value>100|[1-9]0)\s*%?(?!\s*(?:-|–|/|to)\s*\d)",
     _I)
@@ -62,7 +63,7 @@ def _ecog_from_kps(kps: int) -> int:
 
 # Words saying a therapy was given before (history), and words saying it is only planned,
 # offered or discussed (no history yet).
-_HISTORY_CUE = re.compile(
+_HISTORY_CUE = re_compile(
     r"\b(?:received|receiving|treated|treatment\s+with|therapy\s+with|s/p|status\s+post|"
     r"post[\s-](?:op|operative)|after|following|progress(?:ed|ion|ing)?|completed|underwent|"
     r"undergone|had\s+(?:been\s+)?(?:on|given)|was\s+(?:on|given|started)|were\s+given|"
@@ -72,44 +73,44 @@ _HISTORY_CUE = re.compile(
     r"(?:first|second|third)[\s-]+line|1L|2L|3L|salvage|been\s+on|been\s+taking|"
     r"on\s+treatment\s+with|(?:is|are|remains|currently|still)\s+on|taking|takes)\b",
     _I)
-_PLAN_CUE = re.compile(
+_PLAN_CUE = re_compile(
     r"\b(?:recommend\w*|plan(?:s|ned|ning)?|will|would|should|could|may|might|consider\w*|"
     r"candidate|eligible|offer\w*|discuss\w*|schedul\w*|propos\w*|referr\w*|refer|"
     r"to\s+(?:start|begin|receive|undergo)|option\w*|pending|awaiting|if|versus|vs)\b", _I)
 # A specific therapy negated ("never received immunotherapy", "no prior EGFR TKI").
-_NEGATED_BEFORE = re.compile(
+_NEGATED_BEFORE = re_compile(
     r"\b(?:no|not|never|without|denies|naive\s+to)\b(?:\s+[\w/-]+){0,5}\s*$", _I)
-_NAIVE_AFTER = re.compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
+_NAIVE_AFTER = re_compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
 # A negated receipt reaches to the end of its clause, across list items the lexicon does not
 # know ("Never received luspatercept, HMA, lenalidomide or imetelstat").
-_NEGATED_RECEIPT = re.compile(
+_NEGATED_RECEIPT = re_compile(
     r"\b(?:never|not|no\s+prior|without\s+prior)\s+(?:\w+\s+){0,2}?(?:received|had|given|"
     r"treated\s+with|been\s+(?:on|treated\s+with|given|exposed\s+to))\b[^.;:]*$", _I)
 # The notes saying there was no treatment at all: a treatment-naive patient.
-_NO_TREATMENT = re.compile(
+_NO_TREATMENT = re_compile(
     r"\b(?:treatment|therapy|chemotherapy|systemic\s+therapy)[\s-]+na[iï]ve\b|"
     r"\bpreviously\s+untreated\b|\buntreated\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease)\b|"
     r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|"
     r"oncologic(?:al)?\s+|cancer(?:-directed)?\s+)?(?:therapy|therapies|treatments?)\b|\bhas\s+not\s+(?:yet\s+)?(?:received|had)\s+any\s+"
     r"(?:systemic\s+|anti-?cancer\s+)?(?:therapy|treatment)\b", _I)
 # Where one regimen ends and the next begins inside a sentence.
-_REGIMEN_BREAK = re.compile(
+_REGIMEN_BREAK = re_compile(
     r";|\bthen\b|\bfollowed\s+by\b|\bsubsequently\b|\blater\b|\bswitched\s+to\b|"
     r"\bsalvage\b|\b(?:second|third|fourth)[\s-]+line\b|"
     r"\bchanged\s+to\b|\btransitioned\s+to\b|\b(?:after|upon|at|on)\s+(?:disease\s+)?"
     r"progression\b|\bprogress(?:ed|ion)\s+(?:on|after|through|despite)\b", _I)
 # A pathology report's gross description: "Received fresh is a 606 gram nephrectomy" names
 # the specimen being examined, not a treatment history.
-_SPECIMEN_RECEIVED = re.compile(r"\breceived\s*:|\breceived\s+(?:fresh|unfixed|in\s+"
+_SPECIMEN_RECEIVED = re_compile(r"\breceived\s*:|\breceived\s+(?:fresh|unfixed|in\s+"
                                 r"(?:formalin|a\s+container|saline)|labeled|labelled|is|are|"
                                 r"within|from|for|as|at|with\s+the\s+label)\b", _I)
 # Local treatments (the drug lexicon's classes): they are no line of systemic therapy, and a
 # note naming only them says nothing about systemic treatment.
 _LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
 # Maintenance with drugs of the regimen before it continues that line (it is no new one).
-_MAINTENANCE = re.compile(r"\bmaintenance\b|\bcontinu(?:ed|ation)\b", _I)
-_SETTING = re.compile(r"\b(?:neo)?adjuvant\b|\bperioperative\b", _I)
-_SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\n\s*\n|\n(?=\s*[-*•\d])|[!?]")
+_MAINTENANCE = re_compile(r"\bmaintenance\b|\bcontinu(?:ed|ation)\b", _I)
+_SETTING = re_compile(r"\b(?:neo)?adjuvant\b|\bperioperative\b", _I)
+_SENTENCE_END = re_compile(r"(?<!\d)\.(?!\d)|\n\s*\n|\n(?=\s*[-*•\d])|[!?]")
 
 # ----------------------------------------------------------------------- spread of disease
 
@@ -120,7 +121,7 @@ _DISTANT_SITE = (r"(?:liver|hepatic|lungs?|pulmonary|bones?|osseous|skeletal|bra
 _METASTASIS = (r"(?:metastas[ie]s|metastatic\s+(?:disease|lesions?|deposits?|foci|spread)|"
                r"mets|metastatic\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|melanoma|sarcoma|"
                r"adenocarcinoma|tumou?r|disease|nsclc|crc))")
-_DISTANT = re.compile(
+_DISTANT = re_compile(
     rf"\b{_DISTANT_SITE}\s+(?:and\s+\w+\s+)?(?:{_METASTASIS}|lesions?\s+(?:consistent|"
     rf"compatible)\s+with\s+metasta\w*)|\b{_METASTASIS}\s+(?:to|in|involving|within)\s+"
     rf"(?:the\s+)?(?:\w+\s+(?:and|,)\s+)?{_DISTANT_SITE}|"
@@ -141,35 +142,35 @@ _DISTANT = re.compile(
     rf"\b(?:new|multiple|innumerable|numerous|diffuse)\s+(?:\w+\s+)?(?:osseous|bony|bone|"
     rf"skeletal|adrenal)\s+(?:lesions?|mets|deposits?|foci)\b", _I)
 # (Stage IV and M1 are read with the stage, by trialmatch.nlp.tnm.)
-_REGIONAL = re.compile(r"\b(?:lymph|nodes?|nodal|LN|LNs|N[1-3][abc]?)\b", _I)
+_REGIONAL = re_compile(r"\b(?:lymph|nodes?|nodal|LN|LNs|N[1-3][abc]?)\b", _I)
 # A synoptic report's field label ("Distant metastasis (pM): pMX", "Distant Metastasis: Not
 # applicable"): the label states nothing, its value may (read by the M1 pattern).
-_FIELD_LABEL_AFTER = re.compile(r"^\s*(?:\([cp]?M\)\s*)?(?:[:(?]|\.\s*[cp]?M[0-9OXx])", _I)
+_FIELD_LABEL_AFTER = re_compile(r"^\s*(?:\([cp]?M\)\s*)?(?:[:(?]|\.\s*[cp]?M[0-9OXx])", _I)
 # "Distant metastasis cannot be assessed": the report does not know either way.
-_UNASSESSED_AFTER = re.compile(r"^[\s,:]*(?:(?:is|are|was|were)\s+)?(?:cannot\s+be\s+"
+_UNASSESSED_AFTER = re_compile(r"^[\s,:]*(?:(?:is|are|was|were)\s+)?(?:cannot\s+be\s+"
                                r"(?:assessed|evaluated|determined)|not\s+(?:assessed|"
                                r"applicable|evaluated)|unknown)\b", _I)
-_BRAIN = re.compile(
+_BRAIN = re_compile(
     r"\b(?:brain|cerebral|intracranial|CNS|cerebellar)\s+(?:metastas[ie]s|mets|lesions?\s+"
     r"(?:consistent|compatible)\s+with\s+metasta\w*|metastatic\s+(?:disease|lesions?))|"
     r"\bmetastas[ie]s\s+(?:to|in)\s+(?:the\s+)?(?:brain|cerebellum|CNS)\b|"
     r"\bleptomeningeal\s+(?:disease|metastas[ie]s|carcinomatosis|spread)\b", _I)
-_NEGATION_BEFORE = re.compile(
+_NEGATION_BEFORE = re_compile(
     # ("neg for distant mets", "w/o mets": clinicians' shorthand)
     r"\b(?:no|not|without|w/o|neg(?:ative)?\.?\s+for|free\s+of|absence\s+of|denies|ruled?\s+out|"
     r"no\s+(?:evidence|sign|signs)\s+of|no\s+(?:radiographic|radiologic|clinical)\s+"
     r"evidence\s+of)\b(?:\s+[\w/-]+){0,4}\s*$", _I)
-_NEGATION_AFTER = re.compile(r"^[\s,:]*(?:(?:was|were|is|are)\s+)?(?:not\s+(?:seen|identified|"
+_NEGATION_AFTER = re_compile(r"^[\s,:]*(?:(?:was|were|is|are)\s+)?(?:not\s+(?:seen|identified|"
                              r"present|detected|demonstrated)|(?:\w+\s+){0,2}absent|"
                              r"excluded|ruled\s+out)\b",
                              _I)
-_HEDGE_BEFORE = re.compile(r"\b(?:possible|possibly|suspicious\s+for|suspected|concern\s+for|"
+_HEDGE_BEFORE = re_compile(r"\b(?:possible|possibly|suspicious\s+for|suspected|concern\s+for|"
                            r"cannot\s+(?:be\s+)?(?:exclude|rule\s+out)|rule\s+out|r/o|"
                            r"questionable|equivocal|indeterminate|likely|probable|probably|"
                            r"risk|development|evaluation\s+for|work-?up\s+for|determine|"
                            r"whether|if|represents?|favou?r|differential|versus|vs|possibilit\w*|\?)"
                            r"[\s,]*(?:[\w./\[-]+[\s,]+){0,6}$|[/\[]\s*$", _I)
-_HEDGE_AFTER = re.compile(r"^[\s,.]*(?:(?:is|are)\s+)?(?:likely|possible|probable|"
+_HEDGE_AFTER = re_compile(r"^[\s,.]*(?:(?:is|are)\s+)?(?:likely|possible|probable|"
                           r"favou?red|considered|contenders?|suspected)\b", _I)
 
 
@@ -205,10 +206,10 @@ class ClinicalFacts:
 
 
 # A sentence that only plans, orders or awaits a test states no result.
-_NO_RESULT = re.compile(r"\b(?:screen\w*|order\w*|pending|unknown|awaited|awaiting|to\s+be\s+"
+_NO_RESULT = re_compile(r"\b(?:screen\w*|order\w*|pending|unknown|awaited|awaiting|to\s+be\s+"
                         r"(?:tested|checked|drawn)|check\w*|rule\s+out|r/o|if|should|will|"
                         r"would|recommend\w*|consider\w*)\b", _I)
-_DENIES = re.compile(r"\b(?:denies|denied|deny)\b", _I)
+_DENIES = re_compile(r"\b(?:denies|denied|deny)\b", _I)
 # Lab measures read from notes, and the units a note value must carry to be compared.
 _LAB_UNITS = {"ANC": "10^9/L", "platelets": "10^9/L", "WBC": "10^9/L", "hemoglobin": "g/dL",
               "creatinine": "mg/dL", "bilirubin": "mg/dL", "CrCl": "mL/min"}
@@ -256,12 +257,12 @@ _RESULT_WORDS = _LAB_WORDS + _AGENT_WORDS + ("pregnan",)
 
 
 # "hepatitis C virus antibody negative", "surface antigen stains are negative".
-_RESULT_NEGATIVE_AFTER = re.compile(r"^[\w\s-]{0,45}?\b(?:negative|non-?reactive|not\s+"
+_RESULT_NEGATIVE_AFTER = re_compile(r"^[\w\s-]{0,45}?\b(?:negative|non-?reactive|not\s+"
                                     r"detected|undetectable)\b", _I)
-_RESULT_POSITIVE = re.compile(r"\b(?:positive|reactive|detected|infection|infected|chronic|"
+_RESULT_POSITIVE = re_compile(r"\b(?:positive|reactive|detected|infection|infected|chronic|"
                               r"history\s+of|etiology|associated)\b", _I)
-_TITRE = re.compile(r"\b(?:titer|titre|level|load|iu/ml)\b", _I)
-_PREGNANT = re.compile(r"\bpregnant\b|\bpositive\s+pregnancy|\bpregnancy\s+test\s+"
+_TITRE = re_compile(r"\b(?:titer|titre|level|load|iu/ml)\b", _I)
+_PREGNANT = re_compile(r"\bpregnant\b|\bpositive\s+pregnancy|\bpregnancy\s+test\s+"
                        r"(?:is\s+|was\s+)?positive|\b\d+\s+weeks?\s+(?:of\s+)?gestation", _I)
 
 
@@ -305,14 +306,14 @@ def _results(text: str) -> tuple[dict[str, tuple[float, str, str]], dict[str, tu
 
 
 # A cancer named as past history, not the disease now being treated.
-_PAST_CUE = re.compile(r"\b(?:history\s+of|h/o|hx\s+of|prior|previous|previously\s+treated|"
+_PAST_CUE = re_compile(r"\b(?:history\s+of|h/o|hx\s+of|prior|previous|previously\s+treated|"
                        r"treated\s+for|remote|survivor|in\s+remission|cured|resected\s+in|"
                        r"diagnosed\s+(?:with\s+)?(?:\w+\s+){0,3}in\s+(?:19|20)\d\d)\b", _I)
-_CURRENT_BETWEEN = re.compile(r"[,;]|\b(?:now|new|newly|current(?:ly)?|presents?|presenting|"
+_CURRENT_BETWEEN = re_compile(r"[,;]|\b(?:now|new|newly|current(?:ly)?|presents?|presenting|"
                               r"with|who)\b", _I)
-_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
-_YEARS_AGO = re.compile(r"\b(\d{1,2})\s+years?\s+ago\b", _I)
-_NO_OTHER_CANCER = re.compile(
+_YEAR = re_compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_YEARS_AGO = re_compile(r"\b(\d{1,2})\s+years?\s+ago\b", _I)
+_NO_OTHER_CANCER = re_compile(
     r"\bno\s+(?:(?:personal\s+)?history\s+of\s+)?(?:other|another|prior|previous|second)\s+"
     r"(?:primary\s+)?(?:cancers?|malignanc(?:y|ies)|tumou?rs?)\b", _I)
 # Other cancers that trials usually let in ("except basal cell carcinoma of the skin or
@@ -493,12 +494,12 @@ def _is_local(mention: DrugMention) -> bool:
 
 
 # Words after a therapy saying it was given ("pembrolizumab was stopped", "platinum-refractory").
-_GIVEN_AFTER = re.compile(r"\s*(?:(?:was|were)\s+(?:given|administered|stopped|discontinued|"
+_GIVEN_AFTER = re_compile(r"\s*(?:(?:was|were)\s+(?:given|administered|stopped|discontinued|"
                           r"completed)|[\s-]*(?:refractory|resistant|pretreated|experienced|"
                           r"failure)\b)", _I)
 
 
-_LIST_GAP = re.compile(r"^[\s,/]*(?:(?:or|and|nor|and/or)[\s,/]*)?$", _I)
+_LIST_GAP = re_compile(r"^[\s,/]*(?:(?:or|and|nor|and/or)[\s,/]*)?$", _I)
 
 
 def _given_in_list(sentence: str, mentions: list[DrugMention]) -> list[DrugMention]:
@@ -546,7 +547,7 @@ def _negated_or_hedged(text: str, start: int, end: int) -> bool:
                 or _NEGATION_AFTER.match(text[end:end + 40]))
 
 
-_ANY_DISTANT = re.compile(r"\bdistant\b", _I)
+_ANY_DISTANT = re_compile(r"\bdistant\b", _I)
 
 
 def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,

@@ -24,6 +24,7 @@ from functools import lru_cache
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
 from trialmatch.nlp.context import MentionContext, clause_of, clause_spans, mention_context
+from trialmatch.regex_cache import re_compile
 
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
@@ -33,16 +34,16 @@ _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
 # Studies for people who do not have the condition yet.
 _NOT_FOR_THE_AFFECTED = frozenset({"PREVENTION", "SCREENING"})
-_PREVENTS = re.compile(r"\b(?:prevent\w*|preserv\w*|prophyla\w*|avoid\w*|reduc\w*\s+the\s+risk)\b",
+_PREVENTS = re_compile(r"\b(?:prevent\w*|preserv\w*|prophyla\w*|avoid\w*|reduc\w*\s+the\s+risk)\b",
                        re.IGNORECASE)
-_SENTENCE = re.compile(r"[^.\n;]+")
+_SENTENCE = re_compile(r"[^.\n;]+")
 # "Adults With Multiple Sclerosis, Breast Cancer or Lung Cancer": the condition is one of
 # several populations, a cancer among them, so it is not required.
 _CANCER_WORD = r"(?:cancers?|carcinomas?|tumou?rs?|neoplasms?|malignanc\w*|sarcomas?|lymphomas?|" \
     r"leuk\w+|myelomas?|melanomas?)"
-_ALTERNATIVE_AFTER = re.compile(
+_ALTERNATIVE_AFTER = re_compile(
     rf"^\s*(?:,|\bor\b|\band/or\b)\s*(?:[\w-]+\s+){{0,3}}?{_CANCER_WORD}\b", re.IGNORECASE)
-_ALTERNATIVE_BEFORE = re.compile(rf"\b{_CANCER_WORD}\s*(?:,|\bor\b|\band/or\b)\s*$",
+_ALTERNATIVE_BEFORE = re_compile(rf"\b{_CANCER_WORD}\s*(?:,|\bor\b|\band/or\b)\s*$",
                                  re.IGNORECASE)
 
 
@@ -61,8 +62,11 @@ class PopulationCondition:
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+    # Longest first; ties in text order, so that the pattern is the same in every run (the
+    # compiled-pattern cache, regex_cache, finds it by its text).
+    ordered = sorted(sorted(set(terms)), key=len, reverse=True)
+    alternatives = "|".join(re.escape(t) for t in ordered)
+    return re_compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
 def _entry(raw: object, index: int) -> PopulationCondition:

@@ -15,6 +15,7 @@ from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
+from trialmatch.regex_cache import re_compile
 
 CUES_FILE = "cues.json"
 _STATUSES = ("positive", "negative", "equivocal", "unknown")
@@ -25,7 +26,7 @@ _STATUSES = ("positive", "negative", "equivocal", "unknown")
 # sentence: "(ER positive, HER2\nnegative)"), or the line stops where a sentence cannot:
 # after a comma, a slash or a word that needs what follows ("no PML::RARA, no\nBCR::ABL1",
 # "KRAS (codons 12, 13), BRAF,\nMET").
-_CLAUSE_END = re.compile(
+_CLAUSE_END = re_compile(
     # (";" between digits is a translocation's, "t(11;14)", not a clause break)
     r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'-])|(?<!\d);\s*|;(?!\d)\s*|"
     r"(?=[ \t]*\r?\n)(?<![,/&\s])(?<!(?<!:)\sno)(?<!(?<!:)\snot)(?<!\band)(?<!\bor)"
@@ -80,7 +81,8 @@ def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNO
     ends with a word character, flexible about spaces and hyphens."""
     parts = []
     first_words: set[str] | None = set()
-    for phrase in sorted(set(phrases), key=len, reverse=True):
+    # Ties in text order: the same pattern in every run (regex_cache finds it by its text).
+    for phrase in sorted(sorted(set(phrases)), key=len, reverse=True):
         plain = [word for word in re.split(r"[\s\-]+", phrase) if word]
         words = [re.escape(word) for word in plain]
         body = r"[\s\-]+".join(words) if words else re.escape(phrase)
@@ -91,7 +93,7 @@ def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNO
             first_words.add(plain[0].lower())
         else:
             first_words = None  # no word every match of this phrase must hold
-    pattern = re.compile(f"(?:{'|'.join(parts)}){anchor}", flags)
+    pattern = re_compile(f"(?:{'|'.join(parts)}){anchor}", flags)
     if first_words:
         _FIRST_WORDS[id(pattern)] = (pattern, tuple(sorted(first_words)))
     return pattern
@@ -155,7 +157,7 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     return _spans_of(text, _clause_ends(text))
 
 
-_SENTENCE_STOP = re.compile(r"[.!?](?=\s)")
+_SENTENCE_STOP = re_compile(r"[.!?](?=\s)")
 
 
 def _clause_ends(text: str) -> list[re.Match[str]]:
@@ -219,9 +221,9 @@ def clause_of(spans: list[tuple[int, int]], offset: int) -> tuple[int, int]:
     return (offset, offset)
 
 
-_ASIDE = re.compile(r"\([^()]{0,200}\)")
+_ASIDE = re_compile(r"\([^()]{0,200}\)")
 # "?lymphoma", "? recurrence": a query written right before the term.
-_QUERY = re.compile(r"\?\s*$")
+_QUERY = re_compile(r"\?\s*$")
 
 
 @dataclass(frozen=True)
@@ -276,16 +278,16 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     )
 
 
-_QUALIFIER_AFTER = re.compile(r"(?i)\s+(?:ex|of|in|within|involving|arising\s+in)"
+_QUALIFIER_AFTER = re_compile(r"(?i)\s+(?:ex|of|in|within|involving|arising\s+in)"
                               r"(?:\s+[a-z][\w-]*){1,3}?(?=\s+(?:not|is|are|was|were|none|"
                               r"absent|negative)\b)")
-_NOT_FOUND_AFTER = re.compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
+_NOT_FOUND_AFTER = re_compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
                               r"(?:identified|seen|present)|absent|negative)")
 
 
 # (The full stop first, the letters before it checked after: the engine skips from stop to
 # stop.)
-_BROKEN_LINE = re.compile(r"\.(?:(?<=[a-z]\.)\s(?=[a-z])|(?<=[A-Z]{2}\.)\s(?=[A-Z]{2}))")
+_BROKEN_LINE = re_compile(r"\.(?:(?<=[a-z]\.)\s(?=[a-z])|(?<=[A-Z]{2}\.)\s(?=[A-Z]{2}))")
 
 
 @lru_cache(maxsize=4)  # the cancer and the biomarker finders both look terms up in a note

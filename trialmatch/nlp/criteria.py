@@ -28,6 +28,7 @@ from trialmatch.nlp.requirements_cancer import (
     trial_oncotree_codes,
 )
 from trialmatch.nlp.requirements_rules import get_rules
+from trialmatch.regex_cache import re_compile
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
 PARSER_VERSION = parser_version()
@@ -37,8 +38,8 @@ __all__ = ["PARSER_VERSION", "annotate_trial", "normalise_criteria_text", "parse
 
 # ClinicalTrials.gov stores criteria as markdown, escaping ">", "<", "*", "&" with a backslash
 # ("Age \>18"). Replacing the backslash by a space keeps every offset valid.
-_MARKDOWN_ESCAPE = re.compile(r"\\(?=[^\w\s])")
-_BULLET = re.compile(
+_MARKDOWN_ESCAPE = re_compile(r"\\(?=[^\w\s])")
+_BULLET = re_compile(
     r"""^(?:
         [*\-–—•·◦▪►▸○■□●‣⁃](?=\s|\S)(?!\d)          # bullet characters ("-1" stays a number)
       | \d{1,2}(?:\s?\.\d{1,2})*\s?[.)](?=\s|[A-Za-z(])   # 1.  1)  1.2.  10 .
@@ -50,13 +51,13 @@ _BULLET = re.compile(
     )\s*""",
     re.X,
 )
-_LABEL_DECORATION = re.compile(r"^[\s#*_>\-]+|[\s#*_:.\-]+$")
-_WORD = re.compile(r"\S+")
+_LABEL_DECORATION = re_compile(r"^[\s#*_>\-]+|[\s#*_:.\-]+$")
+_WORD = re_compile(r"\S+")
 
 
 # Whitespace other than the newline and the plain space (replacing a space by itself only
 # made a new string of every criteria text, space by space).
-_ODD_WHITESPACE = re.compile(r"[^\S\n ]")
+_ODD_WHITESPACE = re_compile(r"[^\S\n ]")
 
 
 def normalise_criteria_text(text: str) -> str:
@@ -130,7 +131,7 @@ def _cohort_label(text: str) -> tuple[str | None, int]:
 # A criterion scoped to one cohort in its own words: "... is not allowed for patients
 # enrolled to Cohort B", "(Phase Ib patients only)", "(for phase II part)".
 _COHORT_NAME = r"(?:[A-Z]{1,2}\d{0,2}|\d{1,2}[A-Za-z]?|I{1,3}V?[ab]?)"
-_COHORT_WITHIN = re.compile(
+_COHORT_WITHIN = re_compile(
     rf"\((?:for\s+(?:the\s+)?)?(?P<a>cohort|arm|part|group|phase)\s+(?P<an>{_COHORT_NAME})"
     r"(?:\s+(?:patients|participants|subjects|part|portion))?(?:\s+only)?\)|"
     r"\bfor\s+(?:patients|participants|subjects)\s+(?:enrolled|randomi[sz]ed|assigned|treated)"
@@ -158,7 +159,7 @@ def _is_label_only(text: str) -> bool:
 
 # "... informed consent. Exclusion Criteria Prior receipt of ..." — a header run into a
 # paragraph (some records lost their line breaks). Split there, keeping offsets.
-_INLINE_HEADER = re.compile(
+_INLINE_HEADER = re_compile(
     r"(?:(?<=^)|(?<=[.;:!?]\s)|(?<=[.;:!?]))\s*(?P<header>(?:key\s+|main\s+)?"
     r"(?:inclusion|exclusion)\s+criteria)\b\s*:?\s*", re.IGNORECASE)
 
@@ -411,11 +412,11 @@ TITLE_PREFIX = "From the title: "
 OFFICIAL_TITLE_PREFIX = "From the official title: "
 # "Relapsed/Refractory", "Newly Diagnosed": a course; "Recurrent" in a title is mostly a
 # setting with others ("Stage IV or Recurrent", "Persistent or Recurrent").
-_TITLE_COURSE = re.compile(r"relaps|refractory|r/r\b|newly|recently|new\s+diagnosis",
+_TITLE_COURSE = re_compile(r"relaps|refractory|r/r\b|newly|recently|new\s+diagnosis",
                            re.IGNORECASE)
-_TITLE_NAIVE = re.compile(r"na[iï]ve|\buntreated\b|\b(?:without|no)\s+prior\b|"
+_TITLE_NAIVE = re_compile(r"na[iï]ve|\buntreated\b|\b(?:without|no)\s+prior\b|"
                           r"\bnot\s+previously\b", re.IGNORECASE)
-_TITLE_HISTORY = re.compile(
+_TITLE_HISTORY = re_compile(
     r"\b(?:progress\w*\s+(?:on|after|following|with)|after\s+(?:failure\s+of|progression\s+on|"
     r"prior)|(?:refractory|resistant)\s+to|pre-?treated\s+with|previously\s+treated\s+with|"
     r"failed|relapsed\s+(?:after|on|following)|post[\s-]|(?:who\s+)?ha(?:ve|s)\s+"
@@ -423,7 +424,7 @@ _TITLE_HISTORY = re.compile(
 
 
 # "Persistent or Recurrent": persistent disease, which no extent names, is in too.
-_PERSISTENT_BEFORE = re.compile(r"\bpersistent\s*(?:or|and/or|/)\s*$", re.IGNORECASE)
+_PERSISTENT_BEFORE = re_compile(r"\bpersistent\s*(?:or|and/or|/)\s*$", re.IGNORECASE)
 
 
 def _title_extents(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
@@ -467,11 +468,11 @@ def _title_course(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
     return []
 
 
-_WITH_OR_WITHOUT = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\+/-|±", re.IGNORECASE)
+_WITH_OR_WITHOUT = re_compile(r"\bwith\s*(?:or|/)\s*without\b|\+/-|±", re.IGNORECASE)
 # Where a title's history of treatment ends and the study's comparison begins ("Who Have
 # Received Adjuvant Tamoxifen For 2-3 Years, Comparing Subsequent Adjuvant Exemestane ...").
-_COMPARISON = re.compile(r"\b(?:compar\w*|versus|vs)\b", re.IGNORECASE)
-_POPULATION_CUE = re.compile(r"\b(in|for|with|among)\s+", re.IGNORECASE)
+_COMPARISON = re_compile(r"\b(?:compar\w*|versus|vs)\b", re.IGNORECASE)
+_POPULATION_CUE = re_compile(r"\b(in|for|with|among)\s+", re.IGNORECASE)
 
 
 def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True,
@@ -553,11 +554,11 @@ def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True
 # Later" (two or more); lines counted for advanced disease (ESMO/ASCO). Not when the title
 # says the disease progressed after that line ("After First-line Chemotherapy": history,
 # read as a therapy) or the trial is maintenance after it.
-_TITLE_LINE = re.compile(
+_TITLE_LINE = re_compile(
     r"\b(?P<n>first|1st|second|2nd|third|3rd)[- ]line(?P<later>\s+(?:or\s+later|and\s+"
     r"(?:beyond|later))|\s*\+)?", re.IGNORECASE)
 _LINE_NUMBER = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3}
-_LINE_HISTORY_BEFORE = re.compile(
+_LINE_HISTORY_BEFORE = re_compile(
     r"\b(?:after|following|post|beyond|progress\w*|fail\w*|refractory|resistant|previous|"
     r"prior)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
 

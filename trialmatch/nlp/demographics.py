@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from trialmatch.regex_cache import re_compile
+
 # The oldest documented human lived 122 years; anything above is a misread number.
 _MAX_AGE = 120
 
@@ -17,18 +19,18 @@ _SEX_WORDS = {
     "man": "male", "male": "male", "gentleman": "male", "boy": "male", "m": "male",
 }
 
-_AGE_PHRASE = re.compile(
+_AGE_PHRASE = re_compile(
     r"\b(?P<age>\d{1,3})[- ]?(?:year|yr)s?[- ]?old\b"
     r"(?:\s+(?:[\w-]+\s+){0,2}?(?P<sex>woman|man|female|male|lady|gentleman|girl|boy)\b)?",
     re.IGNORECASE,
 )
-_AGE_SHORT = re.compile(
+_AGE_SHORT = re_compile(
     r"\b(?P<age>\d{1,3})\s?(?:y/?o|yo|y\.o\.)(?:\s+(?P<sex>[MF]|male|female|man|woman)\b)?",
     re.IGNORECASE,
 )
-_AGE_FIELD = re.compile(r"\b(?:age|patient age)\s*[:=]\s*(?P<age>\d{1,3})\b(?!\s*(?:%|mm|cm))",
+_AGE_FIELD = re_compile(r"\b(?:age|patient age)\s*[:=]\s*(?P<age>\d{1,3})\b(?!\s*(?:%|mm|cm))",
                         re.IGNORECASE)
-_SEX_FIELD = re.compile(r"\b(?:sex|gender)\s*[:=]\s*(?P<sex>female|male|f|m)\b", re.IGNORECASE)
+_SEX_FIELD = re_compile(r"\b(?:sex|gender)\s*[:=]\s*(?P<sex>female|male|f|m)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

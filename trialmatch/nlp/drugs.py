@@ -13,10 +13,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
+from trialmatch.regex_cache import re_compile
 
 DATA_FILE = "drugs.json"
 
@@ -109,7 +112,7 @@ def _compile_trie(terms: list[str], fold: bool) -> re.Pattern[str] | None:
         node["$"] = True
     if not trie:
         return None
-    return re.compile(rf"(?<!\w){_trie_regex(trie)}(?!\w)", re.IGNORECASE if fold else 0)
+    return re_compile(rf"(?<!\w){_trie_regex(trie)}(?!\w)", re.IGNORECASE if fold else 0)
 
 
 @dataclass(frozen=True)
@@ -247,11 +250,23 @@ def build_lexicon(data: Any) -> DrugLexicon:
 
 @cache
 def get_lexicon() -> DrugLexicon:
-    """The packaged drug lexicon, loaded and validated once."""
-    return build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE))
+    """The packaged drug lexicon, loaded and validated once per process, and kept in the
+    user cache (`trialmatch.cache`) keyed by this module and the data file: building its
+    tries was a tenth of what reading a case spent (issue 19)."""
+    from trialmatch.cache import load_or_build
+
+    try:
+        data_text = resources.files("trialmatch.nlp").joinpath("data", DATA_FILE).read_text(
+            encoding="utf-8")  # as read_data_file reads it
+        sources = [Path(__file__).read_bytes(), data_text.encode("utf-8")]
+    except (OSError, UnicodeError):
+        return build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE))  # names the fault
+    return load_or_build("drugs", sources,
+                         lambda: build_lexicon(read_data_file("trialmatch.nlp", DATA_FILE)),
+                         DrugLexicon)
 
 
-_SPACES_AND_HYPHENS = re.compile(r"[\s\-]+")
+_SPACES_AND_HYPHENS = re_compile(r"[\s\-]+")
 
 
 def _squash(words: str) -> str:

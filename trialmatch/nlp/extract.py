@@ -17,7 +17,6 @@ bounded whatever the note's size (read_note refuses files over 5 MB).
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,13 +34,14 @@ from trialmatch.nlp.tnm import (
     mark_superseded,
     superseded_groups,
 )
+from trialmatch.regex_cache import re_compile
 
 NOTE_SEPARATOR = "\n\n"
 MAX_PART_CHARS = 200_000
 DECIDING_WEIGHT = 2.0
 FOREIGN_REACH = 1000
 MAX_OTHER_TYPES = 5
-_DISEASE_COURSE = re.compile(r"(?i)\b(?:relaps\w*|recurr\w*|progress(?:ion|ive|ed|ing)|"
+_DISEASE_COURSE = re_compile(r"(?i)\b(?:relaps\w*|recurr\w*|progress(?:ion|ive|ed|ing)|"
                              r"refractory|restag\w*)\b")
 # Every match of _DISEASE_COURSE holds one of these (a cheap test before the regex pass).
 _DISEASE_COURSE_WORDS = ("relaps", "recurr", "progress", "refractory", "restag")

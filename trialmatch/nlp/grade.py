@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from trialmatch.nlp.context import lowered_for_search
+from trialmatch.regex_cache import re_compile
 
 _NUMBER = {"1": 1, "2": 2, "3": 3, "4": 4, "I": 1, "II": 2, "III": 3, "IV": 4}
 _NUM = r"(?:IV|III|II|I|[1-4])"
@@ -41,45 +42,45 @@ class GradeMention:
     evidence: str
 
 
-_GLEASON = re.compile(
+_GLEASON = re_compile(
     r"(?i)gleason(?:'s)?\s*(?:score|grade|sum|pattern)?\s*(?:\([^)]{0,20}\))?\s*[:=]?\s*"
     r"(?:(?P<p>[1-5])\s*\+\s*(?P<s>[1-5])(?:\s*=\s*(?P<t>\d{1,2}))?|(?P<total>(?:10|[2-9]))"
     r"(?:\s*/\s*10)?)(?![\d+])"
 )
-_GRADE_GROUP = re.compile(r"(?i)grade\s+group\s*[:=]?\s*(?P<g>[1-5])(?!\d)")
-_NOTTINGHAM = re.compile(
+_GRADE_GROUP = re_compile(r"(?i)grade\s+group\s*[:=]?\s*(?P<g>[1-5])(?!\d)")
+_NOTTINGHAM = re_compile(
     r"(?i)(?:nottingham|elston(?:[\s-]+ellis)?|(?:modified\s+)?(?:scarff[\s-]+)?bloom[\s-]+"
     r"richardson|SBR)(?:\s+(?:histologic|combined|overall|total))*\s*"
     r"(?P<kind>grade|score)?\s*(?:\([^)]{0,15}\))?\s*[:=]?\s*(?:grade\s*)?"
     r"(?P<v>\d|III|II|I)(?:\s*/\s*(?P<of>\d))?(?![\d+])"
 )
-_TOTAL_SCORE = re.compile(
+_TOTAL_SCORE = re_compile(
     r"(?i)total\s+(?:nottingham\s+)?score\s*[:=]?\s*(?P<v>[3-9])(?:\s*/\s*9)?(?![\d+])"
 )
-_WHO = re.compile(rf"(?i)WHO\s*(?:CNS\s*)?grade\s*[:=]?\s*(?P<v>{_NUM})(?![A-Za-z0-9])")
-_FUHRMAN = re.compile(
+_WHO = re_compile(rf"(?i)WHO\s*(?:CNS\s*)?grade\s*[:=]?\s*(?P<v>{_NUM})(?![A-Za-z0-9])")
+_FUHRMAN = re_compile(
     rf"(?i)(?:fuhrman(?:'?s)?|WHO\s*/\s*ISUP|ISUP(?:\s*/\s*WHO)?)\s*(?:nuclear\s*)?grade\s*"
     rf"(?:\([^)]{{0,15}}\))?\s*[:=\-]?\s*(?P<v>{_NUM})(?![A-Za-z0-9])"
 )
 # (The G first, what stands before it checked after: the engine skips from G to G.)
-_G_CODE = re.compile(r"G(?<![A-Za-z0-9]G)(?P<v>[1-4X])(?![A-Za-z0-9])")
-_GRADE_N = re.compile(
+_G_CODE = re_compile(r"G(?<![A-Za-z0-9]G)(?P<v>[1-4X])(?![A-Za-z0-9])")
+_GRADE_N = re_compile(
     rf"(?i)(?<![A-Za-z])(?P<lead>(?:nuclear|histologic(?:al)?|tumou?r|overall|combined|"
     rf"architectural)\s+)?grade\s*(?:\((?:1-3|1,\s*2,\s*3|I-III)\))?\s*[:=\-]?\s*"
     rf"(?P<v>{_NUM})(?:\s*[-–]\s*(?P<v2>{_NUM}))?(?:\s*(?:/|of|out\s+of)\s*(?P<of>3|4|III|IV))?"
     rf"(?![A-Za-z0-9+])"
 )
-_DIFFERENTIATED = re.compile(
+_DIFFERENTIATED = re_compile(
     r"(?i)(?<![A-Za-z])(?P<a>well|moderately|moderate|poorly|un)(?:[\s-]+(?:to|and|-)[\s-]*"
     r"(?P<b>well|moderately|moderate|poorly))?[\s-]*differentiated"
 )
-_TWO_TIER = re.compile(r"(?i)(?<![A-Za-z])(?P<v>low|intermediate|high)[\s-]+grade(?![A-Za-z])")
-_NOT_TUMOUR_GRADE = re.compile(
+_TWO_TIER = re_compile(r"(?i)(?<![A-Za-z])(?P<v>low|intermediate|high)[\s-]+grade(?![A-Za-z])")
+_NOT_TUMOUR_GRADE = re_compile(
     r"(?i)^[\s,(]*(?:nuclear\b|dysplasia|intraepithelial|squamous\s+intraepithelial|SIL\b|"
     r"[LH]SIL\b|P\.?I\.?N\b|prostatic\s+intraepithelial|DCIS|ductal\s+carcinoma\s+in\s+situ|"
     r"in\s+situ|glandular\s+dysplasia|adenoma|tubular\s+adenoma)"
 )
-_IN_SITU_BEFORE = re.compile(r"(?i)(?:DCIS|in\s+situ|LCIS|intraepithelial)[^.;\n]{0,40}$")
+_IN_SITU_BEFORE = re_compile(r"(?i)(?:DCIS|in\s+situ|LCIS|intraepithelial)[^.;\n]{0,40}$")
 _DIFFERENTIATION = {"well": 1, "moderately": 2, "moderate": 2, "poorly": 3, "un": 4}
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from trialmatch.errors import InputError
 from trialmatch.inputs import INVISIBLE
+from trialmatch.regex_cache import re_compile
 
 MAX_NOTE_BYTES = 5 * 1024 * 1024
 
@@ -43,7 +44,7 @@ _CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 11, 12, 13}) + b"\x7f"
 _BINARY_SHARE = 0.05
 _SAMPLE_BYTES = 64 * 1024
 # Stray control characters in decoded text: the control bytes above and the C1 controls.
-_STRAY_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_STRAY_CONTROLS = re_compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 @dataclass
 class NoteText:
     """A note's text as read, ready for extraction, and the warnings its cleaning raised
@@ -161,7 +162,7 @@ def read_note(path: Path | str) -> str:
 # shorter rules and gaps (none in the fixtures).
 MAX_PUNCTUATION_RUN = 24
 MAX_SPACE_RUN = 200
-_LONG_RUN = re.compile(rf"(?:[^\w\s]|_){{{MAX_PUNCTUATION_RUN + 1},}}"
+_LONG_RUN = re_compile(rf"(?:[^\w\s]|_){{{MAX_PUNCTUATION_RUN + 1},}}"
                        rf"|[ \t]{{{MAX_SPACE_RUN + 1},}}")
 
 
@@ -179,8 +180,8 @@ def _cut_run(run: re.Match[str]) -> str:
 # Every run _LONG_RUN cuts holds one of these, each a single character class: the regex
 # engine scans for a class far faster than for an alternation, so that a note without a long
 # run is passed over cheaply.
-_MAYBE_LONG_PUNCTUATION = re.compile(rf"[^\sA-Za-z0-9]{{{MAX_PUNCTUATION_RUN + 1}}}")
-_MAYBE_LONG_BLANK = re.compile(rf"[ \t]{{{MAX_SPACE_RUN + 1}}}")
+_MAYBE_LONG_PUNCTUATION = re_compile(rf"[^\sA-Za-z0-9]{{{MAX_PUNCTUATION_RUN + 1}}}")
+_MAYBE_LONG_BLANK = re_compile(rf"[ \t]{{{MAX_SPACE_RUN + 1}}}")
 
 
 def cut_long_runs(text: str) -> str:
@@ -196,14 +197,14 @@ def cut_long_runs(text: str) -> str:
 
 # A word of capitals, digits and l: only one with two capitals or more and an l, 0 or 1 can
 # be repaired (_repair_caps), so only those are matched.
-_CAPS_WORD = re.compile(r"\b(?=[A-Z0-9l]*[l01])(?:[0-9l]*[A-Z]){2}[A-Z0-9l]*\b")
+_CAPS_WORD = re_compile(r"\b(?=[A-Z0-9l]*[l01])(?:[0-9l]*[A-Z]){2}[A-Z0-9l]*\b")
 # An l starting a word before a consonant: the l is matched first and what stands before it
 # checked after, so that the regex engine can skip to each l.
-_LOWER_L_START = re.compile(r"l(?<![A-Za-z0-9]l)(?=[bcdfghjkmnpqrstvwxz][a-z]{2,})")
+_LOWER_L_START = re_compile(r"l(?<![A-Za-z0-9]l)(?=[bcdfghjkmnpqrstvwxz][a-z]{2,})")
 
 
 # A TNM category run together ("T1N0M0", "T2N1M0"): its digits are no OCR damage.
-_TNM_RUN = re.compile(r"(?:[TNM](?:[0-4X]|is)[a-dA-D]?\d?|[cpyr])+")
+_TNM_RUN = re_compile(r"(?:[TNM](?:[0-4X]|is)[a-dA-D]?\d?|[cpyr])+")
 
 
 def _repair_caps(match: re.Match[str]) -> str:
@@ -231,7 +232,7 @@ def _plain_letter(ch: str) -> str:
     return base if base.isascii() and base.isalpha() else ch
 
 
-_ACCENTED = re.compile(r"[À-ÖØ-öø-ž]")
+_ACCENTED = re_compile(r"[À-ÖØ-öø-ž]")
 
 
 def repair_ocr(text: str) -> str:
@@ -251,8 +252,8 @@ def repair_ocr(text: str) -> str:
 # carcin0ma", "n0 rearrangement"). Only a zero between lowercase letters, or starting a
 # lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
 # (The zero first, what stands before it checked after: the engine skips from zero to zero.)
-_OCR_ZERO_INSIDE = re.compile(r"0(?<=[a-z]0)(?=[a-z])")
-_OCR_ZERO_START = re.compile(r"0(?<![\w.,/]0)(?=[a-z]{2,})")
+_OCR_ZERO_INSIDE = re_compile(r"0(?<=[a-z]0)(?=[a-z])")
+_OCR_ZERO_START = re_compile(r"0(?<![\w.,/]0)(?=[a-z]{2,})")
 
 
 # And the other way round, the letter O read inside a number ("plt 2O5", "Hgb 11.O",
@@ -261,7 +262,7 @@ _OCR_ZERO_START = re.compile(r"0(?<![\w.,/]0)(?=[a-z]{2,})")
 # letter and is left alone, as are "T2N0M0" and "CD20", which hold no letter O.
 # The look-ahead passes over numbers without an O (their repair would change nothing): the
 # numbers matched are the same, fewer reach _zeros_for_o.
-_OCR_O_NUMBER = re.compile(r"(?<![A-Za-z0-9.])(?=[\dO.,]*O)"
+_OCR_O_NUMBER = re_compile(r"(?<![A-Za-z0-9.])(?=[\dO.,]*O)"
                            r"(?:\d[\dO]*(?:[.,][\dO]+)*|O[.,]\d[\dO]*)(?![A-Za-z0-9])")
 
 
@@ -270,7 +271,7 @@ def _zeros_for_o(match: re.Match[str]) -> str:
 
 
 # And inside a cluster-of-differentiation marker ("CD2O p0sitive", "CD1O negative").
-_OCR_O_CD = re.compile(r"(?<![A-Za-z0-9])CD(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
+_OCR_O_CD = re_compile(r"(?<![A-Za-z0-9])CD(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
 
 
 # "N0 high-grade lesion or invasive carcinoma identified": the word "No" read with a zero at

@@ -21,11 +21,11 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # The modules `import trialmatch.nlp.criteria` loads (tests/test_parser_version.py checks the
 # list against a fresh interpreter's), and the knowledge files they read.
 PARSER_MODULES = (
-    "datafiles.py", "models.py", "nlp/conditions.py", "nlp/context.py", "nlp/criteria.py",
-    "nlp/drugs.py", "nlp/requirements.py", "nlp/requirements_basic.py",
+    "cache.py", "datafiles.py", "models.py", "nlp/conditions.py", "nlp/context.py",
+    "nlp/criteria.py", "nlp/drugs.py", "nlp/requirements.py", "nlp/requirements_basic.py",
     "nlp/requirements_biomarker.py", "nlp/requirements_cancer.py",
     "nlp/requirements_common.py", "nlp/requirements_rules.py", "nlp/requirements_therapy.py",
-    "nlp/requirements_tnm.py", "nlp/vocab.py",
+    "nlp/requirements_tnm.py", "nlp/vocab.py", "regex_cache.py",
 )
 KNOWLEDGE_DIR = "nlp/data"
 

@@ -20,6 +20,7 @@ from trialmatch.nlp.requirements_common import (
     requirement,
     to_number,
 )
+from trialmatch.regex_cache import re_compile
 
 _I = re.IGNORECASE
 _GE = (r"(?:≥|>\s*/\s*=|>=|=>|≧|>|greater\s+than\s+or\s+equal\s+to|"
@@ -34,13 +35,13 @@ _YEARS = r"(?:years?|yrs?|y/?o|y)\b"
 
 # ---------------------------------------------------------------------------------- age
 
-_AGE_RANGE = re.compile(
+_AGE_RANGE = re_compile(
     rf"(?:\bage[ds]?\b|\baged\b)[^\d;.]{{0,25}}?{_AGE_NUM}\s*(?:-|–|to|and|through)\s*"
     rf"{_AGE_NUM}(?:\s*{_YEARS})?|\bbetween\s+(?:the\s+ages?\s+of\s+)?{_AGE_NUM}\s*(?:{_YEARS}"
     rf"\s*)?(?:and|-|to)\s*{_AGE_NUM}\s*{_YEARS}|\b{_AGE_NUM}\s*(?:-|–|to)\s*{_AGE_NUM}\s*"
     rf"{_YEARS}\s*(?:old|of\s+age)",
     _I)
-_AGE_MIN = re.compile(
+_AGE_MIN = re_compile(
     rf"(?:\bage[ds]?\b|\baged\b)\s*(?:of|:|is|must\s+be|=)?\s*{_GE}\s*{_AGE_NUM}|"
     rf"\b{_AGE_NUM}\s*(?:{_YEARS})?\s*(?:of\s+age\s+|old\s+)?(?:or|and)\s+(?:older|over|above|"
     rf"more|greater)|"
@@ -49,12 +50,12 @@ _AGE_MIN = re.compile(
     rf"(?:aged\s+)?{_GE}\s*{_AGE_NUM}\s*{_YEARS}|"
     rf"\b{_AGE_NUM}\s*\+\s*{_YEARS}|\bage\s*:\s*{_AGE_NUM}\s*(?:{_YEARS}\s*)?and\s+(?:over|older)",
     _I)
-_AGE_MAX = re.compile(
+_AGE_MAX = re_compile(
     rf"(?:\bage[ds]?\b|\baged\b)\s*(?:of|:|is|must\s+be|=)?\s*{_LE}\s*{_AGE_NUM}|"
     rf"\b{_AGE_NUM}\s*(?:{_YEARS})?\s*(?:of\s+age\s+|old\s+)?or\s+(?:younger|less|under|below)|"
     rf"{_LE}\s*{_AGE_NUM}\s*{_YEARS}\s*(?:of\s+age|old)",
     _I)
-_AGE_QUALIFIER = re.compile(
+_AGE_QUALIFIER = re_compile(
     r"\(\s*(?:for\s+)?(?:patients\s+)?age[ds]?\s*[<>≤≥=]+\s*\d+[^)]{0,15}\)|"
     # "Karnofsky >= 50 for patients > 16 years of age": the age picks the scale.
     r"\b(?:for|in)\s+(?:patients|participants|subjects|children|adolescents|adults|those)\s+"
@@ -69,7 +70,7 @@ _AGE_NUMBER = (r"(?:[<>≤≥=]+\s*|(?:older|younger)\s+than\s+|under\s+|over\s+
                r"above\s+)?\d+(?:\s*(?:-|–|to|and)\s*(?:[<>≤≥=]+\s*)?\d+)?\s*"
                r"(?:years?|yrs?|months?)?(?:\s+(?:and|or)\s+(?:older|over|above|younger|"
                r"under))?(?:\s+of\s+age|\s+old)?")
-_AGE_CONDITION = re.compile(
+_AGE_CONDITION = re_compile(
     r"\b(?:for|in|among|if)\s+(?:(?:the\s+)?(?:patients?|participants?|subjects?|children|"
     r"adolescents|adults|those|persons|individuals|women|men)\s+)?(?:(?:who\s+are|aged?|of)\s+)?"
     + _AGE_NUMBER + r"|"
@@ -83,14 +84,14 @@ _AGE_CONDITION = re.compile(
 # Criteria whose ages are someone else's (parents, donors) or say to whom a reproductive
 # rule applies ("women of childbearing potential, defined as women <= 50 years"), or define
 # menopause ("age < 60 and amenorrhea for 12 or more months").
-_AGE_NOT_PATIENT = re.compile(
+_AGE_NOT_PATIENT = re_compile(
     r"\b(?:parents?|caregivers?|care\s+givers?|guardians?|partners?|spouses?|family\s+members?|"
     r"siblings?|donors?)\b|child[\s-]?bearing|pregnan|contracept|\bhcg\b|amenorrh|\bfsh\b|"
     r"estradiol", _I)
-_MONTHS_AFTER = re.compile(r"^\s*(?:months?|mos?)\b", _I)
-_PERSON_START = re.compile(r"(?:be|are|is|adults?|patients?|participants?|subjects?|men|women|"
+_MONTHS_AFTER = re_compile(r"^\s*(?:months?|mos?)\b", _I)
+_PERSON_START = re_compile(r"(?:be|are|is|adults?|patients?|participants?|subjects?|men|women|"
                            r"males?|females?)\b", _I)
-_AGE_WORD = re.compile(r"\bage[ds]?\b|\bold(?:er)?\b|\badults?\b|\bpaediatric|\bpediatric", _I)
+_AGE_WORD = re_compile(r"\bage[ds]?\b|\bold(?:er)?\b|\badults?\b|\bpaediatric|\bpediatric", _I)
 
 
 def _first_int(match: re.Match[str]) -> float:
@@ -141,7 +142,7 @@ def find_age(text: str) -> list[Requirement]:
 
 # ---------------------------------------------------------------------------------- sex
 
-_SEX = re.compile(
+_SEX = re_compile(
     r"^\W*(?:(?:patients?|participants?|subjects?)\s+(?:must\s+be\s+)?)?(?:(?:post|pre|peri)"
     r"[\s-]?menopausal\s+)?(?P<sex>female|females|women|woman|male|males|men|man)\b"
     r"(?:\s+(?:patients?|participants?|subjects?|only|sex|gender))*\s*(?:only)?"
@@ -150,14 +151,14 @@ _SEX = re.compile(
     r"\b(?:must\s+be|are|be)\s+(?:a\s+)?(?:(?:post|pre)[\s-]?menopausal\s+)?"
     r"(?P<sex2>female|women|woman|male|men|man)\b(?!\s+or\b)",
     _I)
-_SEX_CONDITIONAL = re.compile(
+_SEX_CONDITIONAL = re_compile(
     r"child[\s-]?bearing|reproductive|contracept|pregnan|potential|fertile|partner|sexual|"
     r"breast[\s-]?feed|lactat|nursing|sperm|vasectom|abstinen|\bmale\s+or\s+female\b|"
     r"\bmen\s+(?:and|or)\s+women\b|\bwomen\s+(?:and|or)\s+men\b|\bboth\s+(?:sexes|genders)\b",
     _I)
 
 
-_HEADING_ONLY = re.compile(r"^\W*(?:[\w-]+\s+){0,3}[\w-]+\s*:\s*$")
+_HEADING_ONLY = re_compile(r"^\W*(?:[\w-]+\s+){0,3}[\w-]+\s*:\s*$")
 
 
 def find_sex(text: str) -> list[Requirement]:
@@ -175,7 +176,7 @@ def find_sex(text: str) -> list[Requirement]:
 
 # --------------------------------------------------------------------- performance status
 
-_ECOG_CUE = re.compile(
+_ECOG_CUE = re_compile(
     r"\b(?:ecog|eastern\s+cooperative\s+oncology\s+group|zubrod|who|world\s+health\s+"
     r"organi[sz]ation)(?:\s*/\s*(?:ecog|who|zubrod))?\b(?:\s*\(?(?:ecog|who)\)?)?"
     r"(?:[\s:=(),-]*(?:performance|ps|p\.s\.|status|score|scale|grade|of|is|must\s+be|"
@@ -183,11 +184,11 @@ _ECOG_CUE = re.compile(
     r"\bperformance\s+status\b(?:[\s:=(),-]*(?:\(?ps\)?|score|scale|grade|of|is|must\s+be|"
     r"by\s+ecog|ecog|\(ecog\)|between))*|\bps\b(?:[\s:=(),-]*(?:of|is|score))*",
     _I)
-_KPS_CUE = re.compile(
+_KPS_CUE = re_compile(
     r"\b(?:karnofsky|kps|lansky|lps)\b(?:[\s:=(),-]*(?:performance|ps|status|score|scale|index|"
     r"of|is|must\s+be|\(kps\)|\(lps\)|\(?kps\)?))*",
     _I)
-_PS_VALUE = re.compile(
+_PS_VALUE = re_compile(
     rf"\s*(?:(?P<op>{_GE}|{_LE}|=)\s*)?(?P<a>\d{{1,3}})\s*%?"
     r"(?P<list>(?:\s*(?:,|or|and|/|-|–|to|through)\s*(?:or\s+)?\d{1,3}\s*%?)*)"
     r"(?:\s*(?P<post>or\s+(?:less|lower|below|better|fewer|greater|higher|more|above|"
@@ -195,7 +196,7 @@ _PS_VALUE = re.compile(
     _I)
 
 
-_PS_SKIP = re.compile(r"(?:\s*(?:\([^)]{0,30}\)|or|and|/|karnofsky|lansky|kps|lps|ecog|"
+_PS_SKIP = re_compile(r"(?:\s*(?:\([^)]{0,30}\)|or|and|/|karnofsky|lansky|kps|lps|ecog|"
                       r"performance|status|score|scale|of|is|:|,))*", _I)
 
 
@@ -287,7 +288,7 @@ STAGE_GROUPS = ["0", "I", "IA", "IA1", "IA2", "IA3", "IB", "IB1", "IB2", "IB3", 
                 "IIIC2", "IV", "IVA", "IVB", "IVC"]
 _ARABIC = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _GROUP = r"(?:IV|I{1,3}|0|[0-4])(?:[ABCabc][123]?)?(?![A-Za-z0-9])"
-_STAGE = re.compile(
+_STAGE = re_compile(
     rf"\b(?:(?:ajcc|uicc|figo|tnm|clinical|pathologic(?:al)?|c|p|ann\s+arbor|"
     rf"\(?\d{{1,2}}(?:st|nd|rd|th)\s+ed(?:ition)?\.?\)?|(?:ajcc|uicc)\s+v?\d+)\s+)*"
     rf"stages?\s*(?:group(?:ing)?\s*)?(?:of\s+|is\s+|:\s*)?"
@@ -299,7 +300,7 @@ _STAGE = re.compile(
     _I)
 
 
-_STAGE_HISTORY = re.compile(
+_STAGE_HISTORY = re_compile(
     r"\b(?:(?:treatment|therapy|surgery|resection)\s+for|treated\s+for|history\s+of|"
     r"previously(?!\s+untreated)|prior|initial(?:ly)?)\s+(?:\w+\s+)?$", _I)
 
@@ -329,7 +330,7 @@ def expand_stage_range(low: str, high: str) -> list[str]:
     return STAGE_GROUPS[first:last + 1]
 
 
-_SHARED_NUMERAL = re.compile(r"(?:\b|(?<=[Ss]tage))(IV|I{1,3})([A-C])/([A-C])\b")
+_SHARED_NUMERAL = re_compile(r"(?:\b|(?<=[Ss]tage))(IV|I{1,3})([A-C])/([A-C])\b")
 
 
 def find_stage(text: str) -> list[Requirement]:
@@ -456,21 +457,21 @@ _EXTENT_PATTERNS = [
                   r"treatments?|options?)\b|\bincurable\b"),
 ]
 # Folded (see `Folded`): only the offsets of these matches are read.
-_EXTENT = [(name, Folded(re.compile(p, _I))) for name, p in _EXTENT_PATTERNS]
-_CURE_WORDS = re.compile(r"curative|incurable", _I)
-_OTHER_CANCER_BEFORE = re.compile(r"\b(?:except|other\s+than|other\s+(?:\w+\s+){0,2}?malignan|"
+_EXTENT = [(name, Folded(re_compile(p, _I))) for name, p in _EXTENT_PATTERNS]
+_CURE_WORDS = re_compile(r"curative|incurable", _I)
+_OTHER_CANCER_BEFORE = re_compile(r"\b(?:except|other\s+than|other\s+(?:\w+\s+){0,2}?malignan|"
                                   r"other\s+(?:\w+\s+){0,2}?(?:cancer|tumou?r)|prior\s+malignan|"
                                   r"history\s+of\s+(?:another|other))", _I)
 # "No clinical, radiographic, or pathologic evidence of nodal or distant metastatic disease":
 # the negation reaches every alternative after "evidence of", however far it stands.
-_NO_EVIDENCE_BEFORE = re.compile(r"\b(?:no|without)\s+(?:[\w,/-]+\s+){0,6}?evidence\s+(?:of|for)"
+_NO_EVIDENCE_BEFORE = re_compile(r"\b(?:no|without)\s+(?:[\w,/-]+\s+){0,6}?evidence\s+(?:of|for)"
                                  r"\s+(?:[\w/-]+\s+){0,4}$", _I)
 _WIDER_THAN = frozenset({("unresectable", "metastatic"), ("advanced", "metastatic"),
                          ("locally_advanced", "unresectable"),
                          ("advanced", "locally_advanced"), ("advanced", "unresectable")})
-_STACKED_BETWEEN = re.compile(r"[\s-]*(?:and\s+)?[\s-]*$", _I)
-_RELAPSE_WORD = re.compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
-_NEWLY_WORDS = re.compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
+_STACKED_BETWEEN = re_compile(r"[\s-]*(?:and\s+)?[\s-]*$", _I)
+_RELAPSE_WORD = re_compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
+_NEWLY_WORDS = re_compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
 # Patterns read as another extent: (the extent, whether the reading negates it).
 _READ_AS = {"newly_diagnosed": ("recurrent", True), "localized": ("metastatic", True),
             "incurable": ("advanced", False)}
@@ -491,32 +492,32 @@ def _adjacent_pairs(found: list[Requirement], text: str):
             yield second, first
 
 
-_THERAPY_SETTING = re.compile(r"\b(?:therap(?:y|ies)|treatments?|treated|regimens?|chemotherapy|"
+_THERAPY_SETTING = re_compile(r"\b(?:therap(?:y|ies)|treatments?|treated|regimens?|chemotherapy|"
                               r"lines?|agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
                               r"(?:\w+\s+){0,2}?$", _I)
-_ASIDE_IN_LOOKBACK = re.compile(r"\s*\([^()]*\)")
-_CNS_NEAR = re.compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
+_ASIDE_IN_LOOKBACK = re_compile(r"\s*\([^()]*\)")
+_CNS_NEAR = re_compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
 # "locally advanced disease not amenable to curative therapy or metastatic": the "not"
 # denies a therapy option; the extent after "or" is a new alternative.
-_NOT_AMENABLE_OR = re.compile(r"\bnot\s+(?:be\s+)?(?:amenable|suitable|eligible|candidates?|"
+_NOT_AMENABLE_OR = re_compile(r"\bnot\s+(?:be\s+)?(?:amenable|suitable|eligible|candidates?|"
                               r"a\s+candidate|appropriate|fit)\b[^.;,]*?\bor\s+(?:[\w-]+\s+){0,2}$",
                               _I)
-_NEW_ALTERNATIVE = re.compile(r",\s*(?:or|and/or)\s+(?:[\w-]+\s+){0,2}$", _I)
+_NEW_ALTERNATIVE = re_compile(r",\s*(?:or|and/or)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
-_NODES_INVOLVED_BY = re.compile(r"\bnodes?\s+(?:(?:are|is|were|was)\s+)?(?:involved|infiltrated|"
+_NODES_INVOLVED_BY = re_compile(r"\bnodes?\s+(?:(?:are|is|were|was)\s+)?(?:involved|infiltrated|"
                                 r"positive|affected)\s+(?:by|with|for)\s+(?:\w+\s+)?$", _I)
 # A permission after the extent in its sentence: "will be eligible if", "are also eligible",
 # "may be included" (a plain "are eligible" is how many criteria state their demand).
-_PERMISSION_AFTER = re.compile(
+_PERMISSION_AFTER = re_compile(
     r"\b(?:(?:will|may|can)\s+(?:also\s+)?be|(?:are|is)\s+also)\s+(?:eligible|allowed|permitted|"
     r"included|enrolled)\b|\b(?:are|is)\s+(?:eligible|allowed|permitted)\s+(?:if|provided|"
     r"as\s+long\s+as|only\s+if|when)\b", _I)
-_SENTENCE_STOP = re.compile(r"(?<!\d)\.(?!\d)|;|\n")
-_ASIDE_AFTER = re.compile(r"\([^()]*(?:\)|$)")  # an aside permits something else
+_SENTENCE_STOP = re_compile(r"(?<!\d)\.(?!\d)|;|\n")
+_ASIDE_AFTER = re_compile(r"\([^()]*(?:\)|$)")  # an aside permits something else
 
 
-_OF_THE_CNS = re.compile(
+_OF_THE_CNS = re_compile(
     r"^\s*(?:disease\s+|lesions?\s+|tumou?rs?\s+)?(?:of|to|in|involving)\s+(?:the\s+)?"
     r"(?:cns|brain|central\s+nervous|leptomening\w*|spinal\s+cord|meninges)\b", _I)
 
@@ -613,9 +614,9 @@ def find_extent(text: str) -> list[Requirement]:
 
 # --------------------------------------------------------------------- measurable disease
 
-_MEASURABLE = re.compile(r"\b(?:bi-?dimensionally\s+|uni-?dimensionally\s+|radiologically\s+|"
+_MEASURABLE = re_compile(r"\b(?:bi-?dimensionally\s+|uni-?dimensionally\s+|radiologically\s+|"
                          r"radiographically\s+)?measurable\b", _I)
-_NOT_ONLY_MEASURABLE = re.compile(
+_NOT_ONLY_MEASURABLE = re_compile(
     r"measurable\s+(?:and/or|or)\s+(?:non-?measurable|evaluable|assessable)|"
     r"(?:non-?measurable|evaluable|assessable)\s+(?:and/or|or)\s+measurable|"
     r"measurable\s+or\s+non-?measurable|non-?measurable|(?:not|no)\s+(?:required|necessary)",
@@ -630,7 +631,7 @@ _STANDARDS = [
     ("PCWG3", r"\bpcwg\s*-?3\b"), ("Cheson", r"\bcheson\b"), ("iwCLL", r"\biwcll\b"),
     ("GCIG", r"\bgcig\b"), ("irRC", r"\birrc\b"), ("mSWOG", r"\bmswog\b"),
 ]
-_STANDARD = [(name, re.compile(p, _I)) for name, p in _STANDARDS]
+_STANDARD = [(name, re_compile(p, _I)) for name, p in _STANDARDS]
 
 
 def find_measurable_disease(text: str) -> list[Requirement]:
@@ -670,9 +671,9 @@ _MEASURES = [
             r"(?:\s*\((?:alt|sgpt)(?:\s*/\s*(?:alt|sgpt))?\))?|\bsgpt\b|(?-i:\bALT\b)"),
     ("AST+ALT", r"\b(?:serum\s+)?transaminases?\b|\baminotransferases?\b|\bliver\s+enzymes\b"),
 ]
-_MEASURE = re.compile("|".join(f"(?P<{name.replace('+', '_')}>{p})" for name, p in _MEASURES),
+_MEASURE = re_compile("|".join(f"(?P<{name.replace('+', '_')}>{p})" for name, p in _MEASURES),
                       _I)
-_ORGAN_VALUE = re.compile(
+_ORGAN_VALUE = re_compile(
     rf"(?P<op>(?:above|greater\s+than|more\s+than|over|exceed\w*)\s+(?:the\s+)?(?:institutional\s+)?"
     rf"(?:upper\s+limits?\s+of\s+normal|normal(?:\s+limits?|\s+range)?|uln)|"
     rf"{_GE}|{_LE}|=|within\s+(?:the\s+)?(?:institutional\s+)?(?:normal|reference)\s+"
@@ -689,7 +690,7 @@ _ORGAN_VALUE = re.compile(
     r"g/l|/l)?"
     r"(?:\s*(?P<post>or\s+(?:more|greater|higher|above|less|lower|below)))?",
     _I)
-_LATER_THRESHOLD = re.compile(r"(?<=\s)(?:≥|>=|≤|<=|<|>)\s*\d", _I)
+_LATER_THRESHOLD = re_compile(r"(?<=\s)(?:≥|>=|≤|<=|<|>)\s*\d", _I)
 _DEFAULT_OP = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=", "CrCl": ">=",
                "creatinine": "<=", "bilirubin": "<=", "AST": "<=", "ALT": "<=", "AST+ALT": "<="}
 
@@ -835,9 +836,9 @@ _AGENTS = [
     ("HBV", r"\bhepatitis\s+b\b|\bhbv\b|\bhbsag\b|hepatitis\s+b\s+surface\s+antigen|\bhep\s+b\b"),
     ("HCV", r"\bhepatitis\s+c\b|\bhcv\b|\bhep\s+c\b"),
 ]
-_AGENT = re.compile("|".join(f"(?P<{name}>{p})" for name, p in _AGENTS), _I)
-_HEP_BC = re.compile(r"\bhepatitis\s*\(?\s*b\s*(?:,|/|or|and|and/or)\s*c\b\)?", _I)
-_INFECTION_SKIP = re.compile(r"vaccin|immuni[sz]ation|test(?:ing)?\s+(?:is\s+)?not\s+(?:required|"
+_AGENT = re_compile("|".join(f"(?P<{name}>{p})" for name, p in _AGENTS), _I)
+_HEP_BC = re_compile(r"\bhepatitis\s*\(?\s*b\s*(?:,|/|or|and|and/or)\s*c\b\)?", _I)
+_INFECTION_SKIP = re_compile(r"vaccin|immuni[sz]ation|test(?:ing)?\s+(?:is\s+)?not\s+(?:required|"
                              r"mandatory)|not\s+required|screening\s+is\s+not", _I)
 
 
@@ -875,14 +876,14 @@ def find_infection(text: str) -> list[Requirement]:
 
 # ------------------------------------------------------------------------------ pregnancy
 
-_PREGNANCY = re.compile(
+_PREGNANCY = re_compile(
     r"\b(?:pregnant|pregnancy|breast[\s-]?feeding|lactating|lactation|nursing(?!\s+home)|"
     r"breastfeed(?:ing)?)\b",
     _I)
-_PREGNANCY_SKIP = re.compile(
+_PREGNANCY_SKIP = re_compile(
     r"(?:avoid|prevent|prevention\s+of|to\s+not\s+become|use\s+of|contracept\w*|"
     r"potential\s+for|risk\s+of|during|throughout|after)\s+(?:\w+\s+){0,3}$", _I)
-_PREGNANCY_TEST = re.compile(
+_PREGNANCY_TEST = re_compile(
     r"(?P<neg>negative|non-?positive)\s+(?:\w+\s+){0,3}?pregnancy\s+test|"
     r"pregnancy\s+test\s+(?:\w+\s+){0,3}?(?:must\s+be\s+|is\s+)?(?P<neg2>negative)|"
     r"(?P<pos>positive)\s+(?:\w+\s+){0,3}?pregnancy\s+test",
@@ -917,7 +918,7 @@ def find_pregnancy(text: str) -> list[Requirement]:
 
 # ------------------------------------------------------------------------ CNS metastases
 
-_CNS = re.compile(
+_CNS = re_compile(
     r"\b(?:brain|cns|central\s+nervous\s+system|cerebral|intracranial|intra-cranial|"
     r"leptomeningeal|meningeal|spinal\s+cord|parenchymal\s+brain)\s+(?:\(\w+\)\s+)?"
     r"(?:and/or\s+|or\s+|/\s*)?"
@@ -929,31 +930,31 @@ _CNS = re.compile(
     r"central\s+nervous\s+system|leptomeninges)\b|\bleptomeningeal\s+(?:carcinomatosis|"
     r"disease|metasta\w*)|\bcarcinomatous\s+meningitis\b",
     _I)
-_CNS_PRIMARY = re.compile(r"primary\s+(?:brain|cns|central)|cns\s+lymphoma|lymphoma\s+of\s+the\s+"
+_CNS_PRIMARY = re_compile(r"primary\s+(?:brain|cns|central)|cns\s+lymphoma|lymphoma\s+of\s+the\s+"
                           r"cns|cns\s+(?:disease|involvement)\s+(?:by|of|from)\s+"
                           r"(?:leuka?emia|lymphoma)", _I)
-_CNS_OF_ANOTHER_DISEASE = re.compile(r"\b(?:autoimmune|inflammatory|infectious|vascular|"
+_CNS_OF_ANOTHER_DISEASE = re_compile(r"\b(?:autoimmune|inflammatory|infectious|vascular|"
                                      r"neurologic\w*)\s+(?:diseases?|disorders?|conditions?)"
                                      r"\s+(?:with|involving|affecting)\s+(?:the\s+)?$", _I)
-_CNS_ACTIVE = re.compile(r"\b(?:active|symptomatic|progressive|progressing|uncontrolled|"
+_CNS_ACTIVE = re_compile(r"\b(?:active|symptomatic|progressive|progressing|uncontrolled|"
                          r"unstable|growing|new|clinically\s+significant|neurologically\s+"
                          r"unstable|requiring\s+(?:steroids|corticosteroids|treatment))\b", _I)
-_CNS_UNTREATED = re.compile(r"\b(?:untreated|un-treated|unirradiated|"
+_CNS_UNTREATED = re_compile(r"\b(?:untreated|un-treated|unirradiated|"
                             r"not\s+(?:been\s+|previously\s+)?"
                             r"(?:treated|irradiated)|previously\s+untreated|require\s+"
                             r"(?:local\s+)?(?:treatment|therapy))\b", _I)
-_CNS_STABLE = re.compile(r"\b(?:stable|treated|controlled|asymptomatic|inactive|"
+_CNS_STABLE = re_compile(r"\b(?:stable|treated|controlled|asymptomatic|inactive|"
                          r"previously\s+treated|radiologically\s+stable)\b", _I)
-_EXCEPTION = re.compile(r"\b(?:unless|except|other\s+than|with\s+the\s+exception|provided|"
+_EXCEPTION = re_compile(r"\b(?:unless|except|other\s+than|with\s+the\s+exception|provided|"
                         r"if\s+(?:they|it|the\s+metastases)\s+(?:are|have|were)|who\s+have|"
                         r"that\s+(?:are|have))\b", _I)
 
 
-_EXAMPLE_OPEN = re.compile(r"\(\s*(?:i\.\s?e\.?|e\.\s?g\.?|such\s+as|including|for\s+example)",
+_EXAMPLE_OPEN = re_compile(r"\(\s*(?:i\.\s?e\.?|e\.\s?g\.?|such\s+as|including|for\s+example)",
                            _I)
-_DENIED_HEAD = re.compile(r"\b(?:no|not|without|free\s+of|absence\s+of)\b", _I)
+_DENIED_HEAD = re_compile(r"\b(?:no|not|without|free\s+of|absence\s+of)\b", _I)
 # An inclusion about brain metastases that says what patients who have them need.
-_CNS_CONDITION = re.compile(
+_CNS_CONDITION = re_compile(
     r"\b(?:unless|only\s+if|(?:enrolled|eligible|included)\s+(?:only\s+)?if|provided|"
     r"as\s+long\s+as|cannot\s+be\s+used|must\s+not\s+be\s+the\s+only|maximum\s+size)\b", _I)
 
@@ -1029,7 +1030,7 @@ def _cns_requirement(text: str, match: re.Match[str], criterion_kind: str) -> li
 # ----------------------------------------------------------------------- other malignancy
 
 # Folded (see `Folded`): the match's offsets and lower-cased words are read.
-_OTHER_MALIGNANCY = Folded(re.compile(
+_OTHER_MALIGNANCY = Folded(re_compile(
     r"\b(?:other|another|second|prior|previous|concurrent|concomitant|additional|synchronous|"
     r"secondary|co-?existing|separate|different|active|invasive|known)\s+(?:\w+\s+){0,2}?"
     r"(?:primary\s+)?(?:malignanc\w*|cancers?|neoplasms?|tumou?rs?|primar(?:y|ies))\b"
@@ -1038,9 +1039,9 @@ _OTHER_MALIGNANCY = Folded(re.compile(
     r"(?!\s+(?:therapy|treatment))|\bmalignanc(?:y|ies)\s+(?:with)?in\s+(?:the\s+)?"
     r"(?:past|last|previous|preceding)",
     _I))
-_SAME_CANCER = re.compile(r"other\s+than\s+(?:the\s+)?(?:disease|cancer)\s+(?:under|being)\s+"
+_SAME_CANCER = re_compile(r"other\s+than\s+(?:the\s+)?(?:disease|cancer)\s+(?:under|being)\s+"
                           r"stud|active\s+(?:cancer|malignancy)\s+(?:that|which)\s+requires", _I)
-_WITHIN = re.compile(
+_WITHIN = re_compile(
     rf"\b(?:within|in|during|for)\s+(?:the\s+)?(?:past|last|previous|preceding|prior)?\s*"
     rf"(?P<n>{NUMBER})\s*(?:\(\d+\)\s*)?(?P<unit>years?|yrs?|months?)\b|"
     rf"(?P<n2>{NUMBER})\s*(?:\(\d+\)\s*)?(?P<unit2>years?|months?)\s+(?:prior|before|preceding)|"
@@ -1111,7 +1112,7 @@ _PROCEDURAL_PARTS = (
 )
 # One folded pattern per group, each scanned only where its key words occur (most criteria
 # hold none): the earliest match of the groups, in their order, is the alternation's match.
-_PROCEDURAL = tuple(Folded(re.compile(pattern, _I | re.MULTILINE), words)
+_PROCEDURAL = tuple(Folded(re_compile(pattern, _I | re.MULTILINE), words)
                     for pattern, words in _PROCEDURAL_PARTS)
 
 

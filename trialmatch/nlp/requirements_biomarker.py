@@ -21,6 +21,7 @@ from trialmatch.nlp.requirements_common import (
     is_negated,
 )
 from trialmatch.nlp.vocab import get_vocabulary
+from trialmatch.regex_cache import re_compile
 
 _I = re.IGNORECASE
 
@@ -76,12 +77,12 @@ _COMPOSITES: list[tuple[str, str]] = [
     ("NTRK", r"\bNTRK\s*1?\s*/\s*2\s*/\s*3\b|\bNTRK(?![\d\w])"),
     ("RAS", r"(?<![KNH])\bRAS\b(?!\w)"),
 ]
-_COMPOSITE = [(name, re.compile(p, _I if name not in ("RAS",) else 0)) for name, p in
+_COMPOSITE = [(name, re_compile(p, _I if name not in ("RAS",) else 0)) for name, p in
               _COMPOSITES]
 
 # A marker name used as part of a drug or drug-class name ("anti-HER2 therapy", "EGFR TKI",
 # "PD-L1 inhibitor") is not a biomarker requirement.
-_THERAPY_AFTER = re.compile(
+_THERAPY_AFTER = re_compile(
     r"^[\s/-]*(?:(?:and|or|/|,)?[\s/-]*(?:PD-?1|PD-?L1|CTLA-?4|HER2|EGFR|VEGF\w*)[\s/-]*)*"
     r"(?:(?!(?:mutation|mutant|mutated|positive|negative|amplif|fusion|rearrang|alteration|"
     r"express|status|wild)\w*)[\w-]+[\s/-]+){0,2}?"
@@ -90,20 +91,20 @@ _THERAPY_AFTER = re.compile(
     r"bispecific|conjugates?|degraders?|pathways?|signal\w*)\b",
     _I)
 # "CDK4/6i", "PARPi": an inhibitor written short.
-_SHORT_INHIBITOR_AFTER = re.compile(r"(?:\s*/\s*\d+)?-?i(?:s)?\b")
-_INHIBITOR_OF_BEFORE = re.compile(
+_SHORT_INHIBITOR_AFTER = re_compile(r"(?:\s*/\s*\d+)?-?i(?:s)?\b")
+_INHIBITOR_OF_BEFORE = re_compile(
     r"\b(?:inhibitors?|antagonists?|blockers?|antibod\w+|targeting|directed\s+against)\s+"
     r"(?:of|against|to)\b[^.;]{0,40}$|\b(?:inhibitors?|antagonists?|agonists?|antibod\w+|"
     r"blockers?|blockade|therap\w+)\b[^.;()]{0,40}\(\s*(?:including|e\.g\.|such\s+as|i\.e\.)"
     r"[^()]{0,60}$", _I)
-_TESTING_BEFORE = re.compile(r"\b(?:determination|testing|test|assessment|analysis|evaluation|"
+_TESTING_BEFORE = re_compile(r"\b(?:determination|testing|test|assessment|analysis|evaluation|"
                              r"measurement|screening|detection)\s+(?:of|for)\s+(?:the\s+)?"
                              r"(?:\w+\s+)?$|"
                              r"\b(?:to\s+)?(?:confirm|determine|assess|evaluate|test|measure|check)"
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
 # (after the marker's acronym, if any: "progesterone receptor (PR) testing")
-_TESTING_AFTER = re.compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+)?(?:testing|test|"
+_TESTING_AFTER = re_compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+)?(?:testing|test|"
                             r"assessment|analysis|detection|"
                             r"determination)\b|"
                             # an assay's name: "by the PD-L1 IHC 22C3 pharmDx assay"
@@ -112,9 +113,9 @@ _TESTING_AFTER = re.compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+
                             r"(?:(?!(?:positive|negative|pos|neg|high|low|wild)\b)\w+\s+)?status\s*"
                             r"(?:$|[.;,)]|(?:must|needs?|has|have|should)\s+(?:to\s+)?be\s+"
                             r"(?:known|available|determined|assessed|identified|tested))", _I)
-_DEFINITION_BEFORE = re.compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
+_DEFINITION_BEFORE = re_compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
                                 r"[^.;]{0,60}$", _I)
-_THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|"
+_THERAPY_BEFORE = re_compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|"
                              r"(?:\b(?:that|which|to|agents?|drugs?|therap\w+|medications?|"
                              r"treatments?)\s+target(?:s|ing)?|\btargeting)\s+(?:the\s+)?"
                              r"(?:[\w-]+\s*/\s*)*|"
@@ -124,17 +125,17 @@ _THERAPY_BEFORE = re.compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|
                              r"[\w\s,()/-]{0,90}?(?:\(|\bor\s+|\band\s+|,\s*))$", _I)
 # "KRAS G12C small molecule inhibitor", "the KRAS/BRAF/MEK/ERK pathway": a target named by
 # a drug or pathway a few words on.
-_INHIBITOR_AFTER = re.compile(r"^(?:[\s/-]*[\w-]+){0,4}?[\s/-]+(?:inhibitors?|pathway)\b", _I)
+_INHIBITOR_AFTER = re_compile(r"^(?:[\s/-]*[\w-]+){0,4}?[\s/-]+(?:inhibitors?|pathway)\b", _I)
 # ER and PR are also words in other criteria ("CR or PR" responses, "ER visit"): they are
 # markers only with a status or a receptor word nearby.
-_RECEPTOR_CONTEXT = re.compile(
+_RECEPTOR_CONTEXT = re_compile(
     r"^\)?[\s:-]*(?:\(?[+-]\)?|positiv|negativ|pos\b|neg\b|status|expression|receptor|"
     r"≥|>|<|≤|\d|allred|and\s+(?:PR|ER)|/\s*(?:PR|ER)|or\s+(?:PR|ER)|and/or\s+(?:PR|ER)|"
     r"low|high)", _I)
-_SEPARATOR = re.compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\s\+\s)?\s*(?:,|\bor\b|"
+_SEPARATOR = re_compile(r"^\s*(?:,|/|\bor\b|\band\b|\band/or\b|\bnor\b|&|\s\+\s)?\s*(?:,|\bor\b|"
                         r"\band\b)?\s*$", _I)
 
-_NEGATIVE_AFTER = re.compile(
+_NEGATIVE_AFTER = re_compile(
     r"^[\s:-]*(?:(?:by\s+)?(?:immunohistochemistry|IHC|ISH|FISH|in\s+situ\s+hybridi[sz]ation)"
     r"(?:\s*\((?:IHC|ISH|FISH)\))?\s+(?=neg))?"
     r"(?:genes?\s+|status\s+(?=wild))?(?:(?:is|are)\s+(?=negative\b))?(?:\(?(?:-|−)\)?(?![\w\d])(?!\s*(?:positive|pos\b|\+|amplif|overexpress))|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
@@ -143,30 +144,30 @@ _NEGATIVE_AFTER = re.compile(
     r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
     r"fusion|amplification)s?\s*[\s-]*(?:negative|not\s+detected|absent))",
     _I)
-_POSITIVE_AFTER = re.compile(
+_POSITIVE_AFTER = re_compile(
     r"^[\s:-]*(?:\(?\+\)?|positive\b|positivity\b|pos\b|overexpress\w*|amplif\w*|mutat\w*|mutant\b|"
     r"fusion|rearrang\w*|alteration|altered|activating|high\b|expression|expressing|"
     r"translocation|deletion|insertion|variant|\d)",
     _I)
-_WILD_BEFORE = re.compile(r"(?:wild[\s-]?type|\bwt|non-?mutated|unmutated)[\s-]*$", _I)
+_WILD_BEFORE = re_compile(r"(?:wild[\s-]?type|\bwt|non-?mutated|unmutated)[\s-]*$", _I)
 # "negative oncogene driver mutations (EGFR/ALK/ROS1)", "negative for EGFR"
-_NEGATIVE_BEFORE = re.compile(r"\bnegative\s+(?:for\s+)?(?:[\w-]+\s+){0,3}?\(?$", _I)
-_UNKNOWN_AFTER = re.compile(r"^[\s:-]*(?:status\s+)?(?:unknown|pending|not\s+(?:known|tested|"
+_NEGATIVE_BEFORE = re_compile(r"\bnegative\s+(?:for\s+)?(?:[\w-]+\s+){0,3}?\(?$", _I)
+_UNKNOWN_AFTER = re_compile(r"^[\s:-]*(?:status\s+)?(?:unknown|pending|not\s+(?:known|tested|"
                             r"available|assessed)|untested)", _I)
 # Words that make a marker no requirement: "regardless of PR expression", "with or without
 # PR positivity", "tumours commonly associated with p53 mutation" (a kind of tumour, not a
 # result), "any HER2 status".
-_QUALIFIER_BEFORE = re.compile(
+_QUALIFIER_BEFORE = re_compile(
     r"\b(?:regardless|irrespective|independent(?:ly)?)\s+of\s+(?:[\w-]+\s+){0,3}?(?:\(\s*)?$|"
     r"\bwith\s+or\s+without\s+(?:[\w-]+\s+){0,2}?(?:\(\s*)?$|"
     r"\b(?:commonly|frequently|often|typically|usually)\s+(?:associated|linked)\s+with\s+"
     r"(?:[\w-]+\s+){0,2}?$", _I)
 # A marker describing a drug: "EGFR or HER2 exon 20 insertion mutation-selective TKI", "TKIs
 # that demonstrated activity in ROS1-positive NSCLC".
-_SELECTIVE_AFTER = re.compile(
+_SELECTIVE_AFTER = re_compile(
     r"^[\w\s/]{0,40}?-(?:selective|targeted|targeting|directed|specific)\s+(?:[\w-]+\s+){0,3}?"
     r"(?:inhibitors?|tkis?|therap\w*|agents?|drugs?|antibod\w+|compounds?)\b", _I)
-_ACTIVE_IN_BEFORE = re.compile(
+_ACTIVE_IN_BEFORE = re_compile(
     r"\b(?:tkis?|inhibitors?|therap\w+|agents?|drugs?|treatments?)\b[^.;]{0,30}?\b(?:activit(?:y|ies)|"
     r"active|efficacy|approved|indicated)\s+(?:in|for|against)\s+(?:[\w-]+\s+){0,2}?$", _I)
 # Every match of the qualifier patterns below holds one of these words: a criterion without
@@ -192,31 +193,31 @@ def _qualified(text: str, first: _Mention, last: _Mention, window: str,
         or _ACTIVE_IN_BEFORE.search(text[max(0, first.start - 80):first.start]))
 
 
-_ANY_BEFORE = re.compile(r"\b(?:any|all|every|either)\s+(?:[\w-]+\s+){0,2}?$", _I)
-_TESTED_ALTERATION = re.compile(r"\s*[A-Z]\w{2,6}\s+(?:mutations?\s+)?(?:status|tests?|testing)\b")
-_LIST_ON = re.compile(r"\s*(?:[,/]|or\b|and\b)", re.I)
-_LIST_STOP = re.compile(r"\b(?:alone|in\s+combination|as\s+well\s+as|co-?occur\w*|"
+_ANY_BEFORE = re_compile(r"\b(?:any|all|every|either)\s+(?:[\w-]+\s+){0,2}?$", _I)
+_TESTED_ALTERATION = re_compile(r"\s*[A-Z]\w{2,6}\s+(?:mutations?\s+)?(?:status|tests?|testing)\b")
+_LIST_ON = re_compile(r"\s*(?:[,/]|or\b|and\b)", re.I)
+_LIST_STOP = re_compile(r"\b(?:alone|in\s+combination|as\s+well\s+as|co-?occur\w*|"
                         r"concomitant|coexist\w*)\b", re.I)
 _GENERIC_NAMES = ("sensitizing mutation", "fusion", "amplification", "mutation")
-_BELOW_A_COUNT = re.compile(r"\s*(?:/\s*CEP\s*-?(?:17)?\s*)?(?:gene\s+)?(?:copy\s+number|"
+_BELOW_A_COUNT = re_compile(r"\s*(?:/\s*CEP\s*-?(?:17)?\s*)?(?:gene\s+)?(?:copy\s+number|"
                            r"ratio\w*)\s*(?:of\s*|is\s*)?(?:<|≤|less\s+than|below)", _I)
-_PARENTHESES = re.compile(r"\([^()]*\)")
-_NEGATED_LIST_GAP = re.compile(r"[\s,]*(?:\w+[\s,]+){0,2}(?:and|or|nor|and/or)\s*", re.I)
-_STATUS_AFTER = re.compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
+_PARENTHESES = re_compile(r"\([^()]*\)")
+_NEGATED_LIST_GAP = re_compile(r"[\s,]*(?:\w+[\s,]+){0,2}(?:and|or|nor|and/or)\s*", re.I)
+_STATUS_AFTER = re_compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
 # "ER status known", "HER2 status available": a result must exist, any result will do.
-_KNOWN_AFTER = re.compile(r"^[\s:-]*status\s+(?:is\s+|must\s+be\s+|should\s+be\s+)?"
+_KNOWN_AFTER = re_compile(r"^[\s:-]*status\s+(?:is\s+|must\s+be\s+|should\s+be\s+)?"
                           r"(?:known|available|documented|determined)\b", _I)
 # Subtype names, not results: "HER2-enriched" (PAM50), "BRCA-like", "BRCAness".
-_SUBTYPE_AFTER = re.compile(r"^[\s-]*(?:enriched|like)\b|^ness\b", _I)
+_SUBTYPE_AFTER = re_compile(r"^[\s-]*(?:enriched|like)\b|^ness\b", _I)
 # A bare status with no result after it ("PD-L1 status, TROP2 status and other biomarkers").
-_BARE_STATUS_AFTER = re.compile(r"^[\s-]*status\s*(?:and|or)\b", _I)
-_GERMLINE = re.compile(r"\bgermline\b|\bgBRCA|\binherited\b|\bhereditary\b", _I)
-_SOMATIC = re.compile(r"\bsomatic\b|\btumou?r\s+(?:tissue\s+)?(?:only|tested)\b", _I)
+_BARE_STATUS_AFTER = re_compile(r"^[\s-]*status\s*(?:and|or)\b", _I)
+_GERMLINE = re_compile(r"\bgermline\b|\bgBRCA|\binherited\b|\bhereditary\b", _I)
+_SOMATIC = re_compile(r"\bsomatic\b|\btumou?r\s+(?:tissue\s+)?(?:only|tested)\b", _I)
 
 _GE = (r"(?:≥|>\s*/\s*=|>=|=>|>|greater\s+than\s+or\s+equal\s+to|greater\s+than|more\s+than|"
        r"at\s+least|above|over)")
 _LE = r"(?:≤|<\s*/\s*=|<=|=<|<|less\s+than\s+or\s+equal\s+to|less\s+than|below|under|up\s+to)"
-_VALUE = re.compile(
+_VALUE = re_compile(
     rf"(?P<uname>tumou?r\s+proportion\s+score|combined\s+positive\s+score|TPS|CPS|TC|IC|"
     rf"H-?score|Allred(?:\s+score)?)?\s*(?:\((?:TPS|CPS)\)\s*)?(?:score\s+)?(?:of\s+)?"
     rf"(?P<op>{_GE}|{_LE}|=)?\s*(?P<num>\d{{1,3}}(?:\.\d+)?)\s*(?P<pct>%)?"
@@ -224,17 +225,17 @@ _VALUE = re.compile(
     rf"(?P<unit>mut(?:ations)?\s*/\s*mb|mutations\s+per\s+megabase|muts?/mb|TPS|CPS)?"
     rf"(?P<post>\s+or\s+(?:more|higher|greater|above|less|lower))?",
     _I)
-_IHC = re.compile(r"\bIHC\s*(?:score\s*)?(?:of\s*)?(?P<op>≥|>=|=)?\s*(?P<v>[0-3])\s*\+|"
+_IHC = re_compile(r"\bIHC\s*(?:score\s*)?(?:of\s*)?(?P<op>≥|>=|=)?\s*(?P<v>[0-3])\s*\+|"
                   r"\b(?P<v2>[0-3])\s*\+\s*(?:by\s+)?(?:on\s+)?IHC\b|\bIHC\s*(?P<v3>[0-3])\b", _I)
-_ISH = re.compile(r"\b(?:F|S|C|D)?ISH\b(?!\s*(?:-(?!\w)|negative|non\b|non-|not\b))"
+_ISH = re_compile(r"\b(?:F|S|C|D)?ISH\b(?!\s*(?:-(?!\w)|negative|non\b|non-|not\b))"
                   r"[^.;]{0,25}?(?:amplif\w*|positive|\+|ratio\s*(?:≥|>=)\s*2)|"
                   r"\bamplif\w*\s+(?:by|on)\s+(?:F|S|C|D)?ISH\b|\bISH[\s-]*(?:positive|\+)", _I)
 # Further scores of a list after the first IHC score: ", 2+ or 3+", " or IHC 2+/ISH-".
-_IHC_MORE = re.compile(r"(?:(?:\s*/\s*(?:F|S|C|D)?ISH\s*(?:-|negative|\+|positive))?"
+_IHC_MORE = re_compile(r"(?:(?:\s*/\s*(?:F|S|C|D)?ISH\s*(?:-|negative|\+|positive))?"
                        r"(?:\s*(?:,|or\b|and\b|&|/))+\s*(?:IHC\s*)?[0-3]\s*\+(?!\s*\d))*", _I)
-_HER2_POSITIVE_WORDS = re.compile(r"positiv|over[\s-]*express|amplif|\+", _I)
-_HER2_NEGATIVE_WORDS = re.compile(r"negativ|\blow\b|\bnon[\s-]*(?:over|amplif)", _I)
-_ISH_NEGATIVE = re.compile(r"\bISH\)?\s*(?:-(?!\w)|negative|non[\s-]*amplified)|"
+_HER2_POSITIVE_WORDS = re_compile(r"positiv|over[\s-]*express|amplif|\+", _I)
+_HER2_NEGATIVE_WORDS = re_compile(r"negativ|\blow\b|\bnon[\s-]*(?:over|amplif)", _I)
+_ISH_NEGATIVE = re_compile(r"\bISH\)?\s*(?:-(?!\w)|negative|non[\s-]*amplified)|"
                            r"\b(?:negative|non[\s-]*amplified)\s+(?:\w+\s+){0,3}(?:F|S|C|D)?"
                            r"(?:ISH\b|in[\s-]+situ)", _I)
 _GENERIC_ALTERATIONS = [
@@ -244,14 +245,14 @@ _GENERIC_ALTERATIONS = [
     ("amplification", r"\bamplifi(?:cation|ed)s?\b"),
     ("mutation", r"\b(?:mutations?|mutated|mutant|variants?|alterations?)\b"),
 ]
-_GENERIC = [(name, re.compile(p, _I)) for name, p in _GENERIC_ALTERATIONS]
+_GENERIC = [(name, re_compile(p, _I)) for name, p in _GENERIC_ALTERATIONS]
 _GENERIC_KEYS = {"germline", "somatic", "mutation", "fusion", "amplification", "alteration",
                  "rearrangement",
                  "deletion", "insertion", "overexpression", "loss", "positive", "mutant",
                  "variant"}
 
 
-_COMPOSITE_GATE = Folded(re.compile(r"msi|mss|mmr|microsat|mismatch|tmb|burden|her-?2|hormone|"
+_COMPOSITE_GATE = Folded(re_compile(r"msi|mss|mmr|microsat|mismatch|tmb|burden|her-?2|hormone|"
                                     r"\bhr\b|progesterone|"
                                     r"triple|tnbc|brca|ntrk|\bras\b", _I))
 
@@ -404,23 +405,23 @@ def _joined_by_and(group: list[_Mention], text: str) -> bool:
 
 # Words after which alterations are left out, not asked for ("NTRK point mutation or
 # amplification without a fusion", "KRAS mutation other than G12C").
-_LEFT_OUT = re.compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excluding|"
+_LEFT_OUT = re_compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excluding|"
                        r"except(?:\s+for)?|"
                        r"apart\s+from|not\s+(?:a|an|including))\b", _I)
 # "... if RAS wild-type", "when HER2-positive": a marker inside a condition on another
 # statement applies to some patients only.
-_CONDITION_BEFORE = re.compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
+_CONDITION_BEFORE = re_compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
-_EXAMPLE_BEFORE = re.compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
+_EXAMPLE_BEFORE = re_compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
 
 
-_STATUS_AFTER = re.compile(r"\s*(?:mutations?\s+)?(?:status|test(?:s|ing)?)\b", _I)
+_STATUS_AFTER = re_compile(r"\s*(?:mutations?\s+)?(?:status|test(?:s|ing)?)\b", _I)
 # A bare "exon 21" among EGFR mutations: its sensitising point mutations L858R and L861Q
 # (NCCN NSCLC; Sharma et al., Nat Rev Cancer 2007).
-_EXON21 = re.compile(r"\bexon[\s-]*21\b(?![\s-]*(?:point\s+mutations?\s+)?\(?\s*L8)", _I)
+_EXON21 = re_compile(r"\bexon[\s-]*21\b(?![\s-]*(?:point\s+mutations?\s+)?\(?\s*L8)", _I)
 # "sensitising EGFR mutations": the class of alterations is written before the marker.
-_SENSITISING_BEFORE = re.compile(r"\bsensiti[sz]\w*\s+(?:\w+\s+)?$", _I)
+_SENSITISING_BEFORE = re_compile(r"\bsensiti[sz]\w*\s+(?:\w+\s+)?$", _I)
 
 
 def _alterations(window: str, marker: str | None = None,
@@ -554,9 +555,9 @@ def _values(marker: str, window: str) -> tuple[list[dict], int]:
     return items, 0
 
 
-_EXPRESSING = re.compile(r"HER-?2(?:/neu)?[\s-]+express(?:ing|ion)\b|\bexpress(?:es|ing)?\s+"
+_EXPRESSING = re_compile(r"HER-?2(?:/neu)?[\s-]+express(?:ing|ion)\b|\bexpress(?:es|ing)?\s+"
                          r"(?:of\s+)?HER-?2\b", _I)
-_NOT_EXPRESSING = re.compile(r"\bnon\b|\bnot\b|\bno\b|negative|over[\s-]*express|\b0\b", _I)
+_NOT_EXPRESSING = re_compile(r"\bnon\b|\bnot\b|\bno\b|negative|over[\s-]*express|\b0\b", _I)
 
 
 def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirement]:
@@ -723,15 +724,15 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
     return _combine(out, text)
 
 
-_ALTERNATIVE_WORDS = re.compile(r"\bone\s+of\b|\bany\s+of\b|\bat\s+least\s+one\b|\beither\b|"
+_ALTERNATIVE_WORDS = re_compile(r"\bone\s+of\b|\bany\s+of\b|\bat\s+least\s+one\b|\beither\b|"
                                 r"\bor\b", _I)
 # The gap between two markers of a list: separators, and possibly gene symbols the vocabulary
 # does not know ("ATM, FANCD2, FANCE, CHEK2").
-_LIST_GAP = re.compile(r"[\s,;()\[\]]*(?:(?:or|and/or)\s+)?(?:(?-i:[A-Z][A-Z0-9-]{1,9})"
+_LIST_GAP = re_compile(r"[\s,;()\[\]]*(?:(?:or|and/or)\s+)?(?:(?-i:[A-Z][A-Z0-9-]{1,9})"
                        r"[\s,;()\[\]]*)*(?:or|and/or)?[\s,;()\[\]]*", _I)
 # Between two positive findings "/" means "and" ("HER2-positive/ER-positive", "HR+/HER2-");
 # inside a list of markers ("EGFR/ALK") it is handled by the grouping instead.
-_OR_JOIN = re.compile(r"[\s,;]*(?:or|and/or|,\s*or)\s*", _I)
+_OR_JOIN = re_compile(r"[\s,;]*(?:or|and/or|,\s*or)\s*", _I)
 
 
 def _combine(found: list[tuple[int, int, list[dict], bool]], text: str) -> list[Requirement]:

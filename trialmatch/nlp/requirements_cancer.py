@@ -14,30 +14,31 @@ from trialmatch.models import Requirement
 from trialmatch.nlp import vocab as vocab_module
 from trialmatch.nlp.requirements_common import Folded, blank, requirement
 from trialmatch.nlp.vocab import get_vocabulary
+from trialmatch.regex_cache import re_compile
 
 _I = re.IGNORECASE
-_SOLID = re.compile(r"\bsolid\s+(?:\w+\s+){0,2}?(?:tumou?rs?|malignanc(?:y|ies)|cancers?|"
+_SOLID = re_compile(r"\bsolid\s+(?:\w+\s+){0,2}?(?:tumou?rs?|malignanc(?:y|ies)|cancers?|"
                     r"neoplasms?|carcinomas?)\b|\bmalignant\s+solid\s+neoplasms?\b", _I)
-_HEME = re.compile(r"\bh(?:a)?ematologic(?:al)?\s+(?:\w+\s+)?(?:malignanc(?:y|ies)|cancers?|"
+_HEME = re_compile(r"\bh(?:a)?ematologic(?:al)?\s+(?:\w+\s+)?(?:malignanc(?:y|ies)|cancers?|"
                    r"neoplasms?|disorders?)\b|\bblood\s+cancers?\b|\bh(?:a)?ematological\s+"
                    r"tumou?rs?\b|\blymphoid\s+(?:malignanc|neoplasm)\w*|\bmyeloid\s+"
                    r"(?:malignanc|neoplasm)\w*", _I)
-_ANY = re.compile(r"\bany\s+(?:type\s+of\s+|kind\s+of\s+|histologically\s+confirmed\s+)?"
+_ANY = re_compile(r"\bany\s+(?:type\s+of\s+|kind\s+of\s+|histologically\s+confirmed\s+)?"
                   r"(?:cancer|malignancy|malignant\s+(?:disease|tumou?r|neoplasm)|tumou?r\s+type)\b|"
                   r"\ball\s+(?:cancer|tumou?r)\s+types\b", _I)
-_GENERIC_CONDITION = re.compile(
+_GENERIC_CONDITION = re_compile(
     r"^\s*(?:malignant\s+)?(?:neoplasms?|cancers?|tumou?rs?|malignanc(?:y|ies)|carcinomas?|"
     r"neoplasms?,?\s+malignant|malignant\s+neoplasms?(?:\s+of\s+unknown\s+primary)?|"
     r"advanced\s+cancers?|metastatic\s+cancers?|oncology|solid\s+tumou?r)\s*$",
     _I)
-_EXCEPT = re.compile(r"\b(?:except|excluding|other\s+than|with\s+the\s+exception\s+of|"
+_EXCEPT = re_compile(r"\b(?:except|excluding|other\s+than|with\s+the\s+exception\s+of|"
                      r"apart\s+from|but\s+not)\b", _I)
-_HISTORY_BEFORE = re.compile(
+_HISTORY_BEFORE = re_compile(
     r"\b(?:history\s+of|prior|previous|other|another|second|family|familial|concurrent|"
     r"secondary|treated|cured|past)\s+(?:\w+\s+){0,2}$", _I)
 # "RANO for primary CNS tumors", "Lugano criteria for lymphoma": the disease says which
 # assessment rule applies to whom, it is not a requirement of the trial.
-_RULE_FOR_BEFORE = re.compile(
+_RULE_FOR_BEFORE = re_compile(
     r"\b(?:recist|irecist|mrecist|rano|lugano|cheson|iwcll|imwg|pcwg\d?|gcig|inrc|criteria|"
     r"guidelines?)\b(?:[^.;]|\.(?=\d)){0,40}?\bfor\s+(?:\w+\s+){0,3}$|"
     # "receiving any other treatment for their hematologic malignancy": the disease is the
@@ -46,11 +47,11 @@ _RULE_FOR_BEFORE = re.compile(
     r"(?:\w+\s+){0,2}$|"
     # "Response Evaluation Criteria in Solid Tumors": the name of a rule, not a population
     r"\bevaluation\s+criteria\s+(?:in|for)\s+$", _I)
-_TUMOUR_WORD = re.compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|leuka?emia|"
+_TUMOUR_WORD = re_compile(r"cancer|carcinoma|tumou?r|malignan|neoplas|\w+oma\b|leuka?emia|"
                           r"primary", _I)
-_HEME_FAMILY = re.compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
-_NON_SQUAMOUS = re.compile(r"\bnon-?\s?squamous\b", _I)
-_NON_BEFORE = re.compile(r"\bnon-?\s*$", _I)
+_HEME_FAMILY = re_compile(r"leuka?emi|lymphoma|myeloma|myelodysplas|h(?:a)?ematolog", _I)
+_NON_SQUAMOUS = re_compile(r"\bnon-?\s?squamous\b", _I)
+_NON_BEFORE = re_compile(r"\bnon-?\s*$", _I)
 # Every pattern here is used for its truth and offsets only: fold them (see `Folded`).
 # The words after each are ones every match contains: texts without any are not scanned.
 _SOLID = Folded(_SOLID, ("solid",))
@@ -72,16 +73,16 @@ def _qualifier(text: str, start: int) -> bool:
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
 # A site followed by a size is a lesion being measured, not the disease's primary site.
-_MEASURED_AFTER = re.compile(r"[^.;:]{0,30}?(?:≥|>=|>|≤|<=|<|\bat\s+least)\s*\d+(?:\.\d+)?\s*"
+_MEASURED_AFTER = re_compile(r"[^.;:]{0,30}?(?:≥|>=|>|≤|<=|<|\bat\s+least)\s*\d+(?:\.\d+)?\s*"
                              r"(?:mm|cm)\b", re.IGNORECASE)
 
 
 # "primary central nervous system (CNS) malignancy": an acronym in brackets inside a name
 # (blanked to its length, so offsets still index the text).
-_ACRONYM_ASIDE = re.compile(r"(?<=\w)\s*\((?:[A-Z][A-Za-z0-9]{1,6})\)(?=\s+\w)")
+_ACRONYM_ASIDE = re_compile(r"(?<=\w)\s*\((?:[A-Z][A-Za-z0-9]{1,6})\)(?=\s+\w)")
 
 
-_NEGATED_DISEASE = re.compile(r"(?:^|\b)(?:no|without|free\s+of|absence\s+of)\s+(?:\w+\s+){0,1}$",
+_NEGATED_DISEASE = re_compile(r"(?:^|\b)(?:no|without|free\s+of|absence\s+of)\s+(?:\w+\s+){0,1}$",
                               re.IGNORECASE)
 
 
@@ -273,7 +274,7 @@ def find_cancer_requirements(text: str, criterion_kind: str,
 
 # A histology the criterion leaves out ("without predominant small cell or neuroendocrine
 # features", "other than squamous"): not one it asks for.
-_WITHOUT_BEFORE = re.compile(r"\b(?:without|no|not|excluding|other\s+than|rather\s+than)\s+"
+_WITHOUT_BEFORE = re_compile(r"\b(?:without|no|not|excluding|other\s+than|rather\s+than)\s+"
                              r"(?:(?:any|predominant|predominantly|significant|a|an)\s+)?$",
                              re.IGNORECASE)
 _WITHOUT_BEFORE_F = Folded(_WITHOUT_BEFORE)
@@ -293,11 +294,11 @@ _DISEASE_KINDS = frozenset(("cancer_type", "histology", "primary_site", "stage",
 _NARROWEST_FIRST = (("stage", "extent"), ("histology",), ("cancer_type",), ("primary_site",))
 # What lies between two items of a list of diseases ("Ampullary cancer, neuroendocrine
 # neoplasms and nonepithelial tumors"): a separator, maybe with words of the next item.
-_LIST_BREAK = re.compile(r";|\b(?:or|and|and/or|nor|as\s+well\s+as)\b|/", _I)
+_LIST_BREAK = re_compile(r";|\b(?:or|and|and/or|nor|as\s+well\s+as)\b|/", _I)
 # Examples of the item before ("low-grade adenocarcinoma (including grade 1 endometrioid
 # adenocarcinoma of the ovary)", "metastatic disease, e.g. choriocarcinoma") qualify it.
-_EXAMPLES = re.compile(r"\b(?:e\.\s?g|i\.\s?e|such\s+as|including|like)\b", _I)
-_PARENTHETICAL = re.compile(r"\([^()]*\)")
+_EXAMPLES = re_compile(r"\b(?:e\.\s?g|i\.\s?e|such\s+as|including|like)\b", _I)
+_PARENTHETICAL = re_compile(r"\([^()]*\)")
 _IDENTITY_KINDS = frozenset(("cancer_type", "histology", "primary_site"))
 
 
@@ -359,9 +360,9 @@ def restrict_for_exclusion(requirements: list[Requirement], text: str = "") -> l
 
 # Between two items of a list: a separator, then at most two words of the next item
 # ("..., untreated CNS metastases", "... or symptomatic brain metastases").
-_LIST_GAP = re.compile(r"^\s*(?:[,;]\s*(?:and\s+|or\s+|and/or\s+)?|or\s+|and/or\s+)"
+_LIST_GAP = re_compile(r"^\s*(?:[,;]\s*(?:and\s+|or\s+|and/or\s+)?|or\s+|and/or\s+)"
                        r"(?:[\w-]+\s+){0,2}$", re.I)
-_QUALIFIED_AFTER = re.compile(r"^\s*(?:\(|that\b|which\b|who\b|with\b|in\b|of\b|treated\b|"
+_QUALIFIED_AFTER = re_compile(r"^\s*(?:\(|that\b|which\b|who\b|with\b|in\b|of\b|treated\b|"
                               r"requiring\b|harbou?ring\b|having\b|for\b)", re.I)
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from trialmatch.models import Requirement
 from trialmatch.nlp.requirements_rules import get_rules
+from trialmatch.regex_cache import re_compile
 
 # Characters that a case-insensitive pattern letter matches but that lower-casing does not
 # turn into that letter ("ſ" matches "s", dotless "ı" matches "i"): texts holding them take
@@ -34,7 +35,7 @@ def _foldable(text: str) -> str | None:
     return lower
 
 
-_WORDS = re.compile(r"[^\W_]+")
+_WORDS = re_compile(r"[^\W_]+")
 _last_words: tuple[str, list[str]] = ("", [])
 
 
@@ -72,7 +73,7 @@ class Folded:
             raise ValueError(f"cannot fold {pattern.pattern[:40]!r}: not a lower-case "
                              "case-insensitive pattern")
         self.pattern = pattern
-        self.folded = re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+        self.folded = re_compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
         if any(word != word.lower() or not word for word in required):
             raise ValueError("required words must be non-empty and lower-case")
         self.required = required
@@ -115,19 +116,19 @@ NUMBER = r"(?:\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|te
 # The period comes first and the look-behinds that rule it out after it (each includes the
 # period): the scan then jumps from one ".", ";" or newline to the next instead of trying the
 # look-behinds at every character, ten times faster for the same matches.
-_BOUNDARY = re.compile(
+_BOUNDARY = re_compile(
     r"\.(?<!\d\.)(?<!\be\.)(?<!\bi\.)(?<!\.g\.)(?<!\.e\.)(?<!\betc\.)(?<!\bvs\.)"
     r"(?<!\bapprox\.)(?!\d)|;|\n|"
     r"\bbut\b|\bhowever\b|\bunless\b|\bexcept\b|\bexcluding\b|"
     r"\bother than\b|\bwith the exception of\b|\bprovided\b|\bwhereas\b",
     re.IGNORECASE)
 # Phrases built on a negation word that do not negate the fact ("no more than 2 lines").
-_NOT_NEGATION = re.compile(
+_NOT_NEGATION = re_compile(
     r"\b(?:no|not)\s+(?:more|less|greater|fewer|later|longer|earlier|sooner|older|younger)\s+"
     r"than\b|\bnot\s+(?:required|mandatory|necessary|needed)\b|\bnot\s+limited\s+to\b|"
     r"\bnot\s+applicable\b|\bwhether\s+or\s+not\b|\bif\s+not\b|\bno\s+longer\b",
     re.IGNORECASE)
-_POST_NEGATION = re.compile(
+_POST_NEGATION = re_compile(
     r"^[\s-]*(?:\(?[^()]{0,12}\)?\s*)?(?:negative|neg\b|not\s+detected|undetectable|absent|"
     r"ruled\s+out|excluded|wild[\s-]?type|wt\b|non-?reactive|seronegative)",
     re.IGNORECASE)
@@ -135,7 +136,7 @@ _POST_NEGATION = re.compile(
 
 # A sentence end: a period that is not a decimal point nor part of "e.g.", "i.e.", "etc.", "vs."
 # (Look-behinds after the period, as in _BOUNDARY.)
-SENTENCE_END = re.compile(
+SENTENCE_END = re_compile(
     r"\.(?<!\d\.)(?<!\be\.)(?<!\bi\.)(?<!\.g\.)(?<!\.e\.)(?<!\betc\.)(?<!\bvs\.)(?!\d)|;|\n")
 
 
@@ -208,7 +209,7 @@ def is_allowance(text: str, start: int, end: int) -> bool:
     return folded_cues().allowance.search(clause) is not None
 
 
-_ALLOWANCE_END = re.compile(r"\.(?<!\d\.)(?!\d)|;|\n")
+_ALLOWANCE_END = re_compile(r"\.(?<!\d\.)(?!\d)|;|\n")
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ class FoldedCues:
 def folded_cues() -> FoldedCues:
     """The criteria rules' negation and allowance cues, folded once."""
     rules = get_rules()
-    allowance = re.compile("|".join(f"(?:{p.pattern})" for p in rules.allowance_cues),
+    allowance = re_compile("|".join(f"(?:{p.pattern})" for p in rules.allowance_cues),
                            re.IGNORECASE)
     return FoldedCues(Folded(rules.negation_cue), Folded(_NOT_NEGATION),
                       Folded(allowance, rules.allowance_words))

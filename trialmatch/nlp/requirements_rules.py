@@ -13,6 +13,7 @@ from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
+from trialmatch.regex_cache import re_compile
 
 RULES_FILE = "criteria_rules.json"
 
@@ -48,7 +49,7 @@ def _compile(pattern: Any, where: str, flags: int = re.IGNORECASE) -> re.Pattern
     if not isinstance(pattern, str) or not pattern:
         raise DataFileError(f"{RULES_FILE}: {where} must be a non-empty regular expression")
     try:
-        return re.compile(pattern, flags)
+        return re_compile(pattern, flags)
     except re.error as exc:
         raise DataFileError(f"{RULES_FILE}: {where} is not a valid regular expression: {exc}") \
             from None

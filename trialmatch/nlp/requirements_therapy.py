@@ -28,10 +28,11 @@ from trialmatch.nlp.requirements_common import (
     to_number,
     words_of,
 )
+from trialmatch.regex_cache import re_compile
 
 _I = re.IGNORECASE
 # Words saying the patient has had the therapy before ("prior", "progressed on").
-_PRIOR_CUE = re.compile(
+_PRIOR_CUE = re_compile(
     r"\b(?:prior|previous(?:ly)?|received|receipt|treated|treatment\s+with|therapy\s+with|"
     r"exposure|exposed|pre-?treated|refractory|resistant|progress(?:ed|ion|ing)?|failed|"
     r"failure|relapsed?|recurrence|intoleran(?:t|ce)|history\s+of|had|underwent|undergone|"
@@ -40,7 +41,7 @@ _PRIOR_CUE = re.compile(
     _I)
 # Mentions about the future, the study itself, allergies or washout periods, which say
 # nothing about what the patient has received.
-_NOT_HISTORY = re.compile(
+_NOT_HISTORY = re_compile(
     r"\b(?:concurrent(?:ly)?\s+(?:use|treatment|administration|participation|enrol\w*|"
     r"medications?)|concurrent(?:ly)?\s+with\s+(?:the\s+)?(?:study|trial|protocol)|"
     r"concomitant(?:ly)?|during\s+(?:the\s+)?(?:study|trial|treatment)|willing|unwilling|"
@@ -66,7 +67,7 @@ _NOT_HISTORY = re.compile(
     # vaccine within 30 days ..., e.g. BCG") are no cancer-treatment history
     r"(?:mal)?absor\w+|live\s+(?:attenuated\s+)?vaccin\w*)\b",
     _I)
-_WASHOUT = re.compile(
+_WASHOUT = re_compile(
     rf"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?(?:{NUMBER}|\d+)\s*"
     rf"(?:\(\d+\)\s*)?(?:days?|weeks?|wks?|months?|years?|half-lives)|"
     rf"\b(?:{NUMBER}|\d+)\s*(?:\(\d+\)\s*)?(?:days?|weeks?|wks?|months?|half-lives)\s+"
@@ -77,7 +78,7 @@ _WASHOUT = re.compile(
     rf"half-lives)|\b(?:stated|specified)\s+time[\s-]?frames?\b",
     _I)
 # "Progression within 6 months of platinum" dates the progression, not a washout.
-_PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*)"
+_PROGRESSION_WINDOW = re_compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*)"
                                  r"\W+(?:\w+\W+){0,3}?(?:within|during|on|after)\b", _I)
 
 
@@ -86,16 +87,16 @@ _PROGRESSION_WINDOW = re.compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refracto
 # about any radiation at all. Neck or breast radiation does not meet it, and the notes rarely
 # give the share of marrow, so such a criterion stays unread rather than excluding everyone
 # ever irradiated.
-_RADIATION_EXTENT = re.compile(
+_RADIATION_EXTENT = re_compile(
     r"\b\d+\s*%\s*(?:or\s+more\s+)?(?:of\s+(?:the\s+|their\s+)?)?(?:bone\s+)?marrow|"
     r"\b(?:extensive|wide|large|extended)[\s-]+(?:field\s+)?(?:radiation|radiotherapy|"
     r"irradiation|field)|\bmarrow[\s-]+(?:bearing|containing)\b", _I)
 
 
 # A list of what a count of lines covers: examples, or (under a cap) any "including".
-_EXAMPLES = re.compile(r"\b(?:including\s+but\s+not\s+limited\s+to|such\s+as|e\.\s?g\.|"
+_EXAMPLES = re_compile(r"\b(?:including\s+but\s+not\s+limited\s+to|such\s+as|e\.\s?g\.|"
                        r"for\s+example|for\s+instance)", _I)
-_ANY_INCLUSION = re.compile(rf"{_EXAMPLES.pattern}|\binclud(?:ing|es?)\b|\bi\.\s?e\.", _I)
+_ANY_INCLUSION = re_compile(rf"{_EXAMPLES.pattern}|\binclud(?:ing|es?)\b|\bi\.\s?e\.", _I)
 
 
 # The case-insensitive patterns that run on most criteria, folded (see `Folded`: same
@@ -104,7 +105,7 @@ _NOT_HISTORY_F = Folded(_NOT_HISTORY)
 # Under an exclusion, an event on a drug (intolerance, an immune-related or other adverse
 # event, a dose reduction) is what excludes, not its receipt; in an inclusion ("resistant or
 # intolerant to imatinib", "ribociclib dose reduction for safety") it says the drug was given.
-_INTOLERANCE = re.compile(r"\bintoleran(?:ce|t|cy)\b|(?-i:\b(?:ir)?AEs?\b)|immune[\s-]related|"
+_INTOLERANCE = re_compile(r"\bintoleran(?:ce|t|cy)\b|(?-i:\b(?:ir)?AEs?\b)|immune[\s-]related|"
                           r"\bdose\s+reductions?\b|\badverse\s+\w+\s+(?:events?|reactions?)",
                           _I)
 _WASHOUT_F = Folded(_WASHOUT, ("day", "week", "wk", "month", "year", "half-li", "time"))
@@ -119,37 +120,37 @@ def _is_washout(sentence: str) -> bool:
     return bool(_WASHOUT_F.search(sentence)) and not _PROGRESSION_WINDOW_F.search(sentence)
 
 
-_DISEASE_AFTER = re.compile(r"[\s-]*(?:pneumonitis|induced|related|associated|dermatitis|necrosis|"
+_DISEASE_AFTER = re_compile(r"[\s-]*(?:pneumonitis|induced|related|associated|dermatitis|necrosis|"
                             r"recall|colitis|fibrosis|toxicit\w*|injury|affecting|that\s+"
                             r"(?:could|would|may|might))\b", _I)
 # "not achieved a CR after 2 regimens": the negation belongs to another verb.
-_OTHER_VERB = re.compile(r"\b(?:achiev\w*|respon\w*|progress\w*|recover\w*|toleran\w*|"
+_OTHER_VERB = re_compile(r"\b(?:achiev\w*|respon\w*|progress\w*|recover\w*|toleran\w*|"
                          r"resolv\w*|obtain\w*|reach\w*)\b", _I)
-_CONCURRENT_BEFORE = re.compile(r"\b(?:concurrent|concomitant|current|ongoing)\s+(?:\w+\s+)?$", _I)
-_EXCEPTION_BEFORE = re.compile(r"\b(?:except|excluding|other\s+than|unless|with\s+the\s+exception"
+_CONCURRENT_BEFORE = re_compile(r"\b(?:concurrent|concomitant|current|ongoing)\s+(?:\w+\s+)?$", _I)
+_EXCEPTION_BEFORE = re_compile(r"\b(?:except|excluding|other\s+than|unless|with\s+the\s+exception"
                                r"\s+of|apart\s+from)\b[^.;]*$", _I)
-_AVAILABILITY = re.compile(r"^[^.;]{0,25}?\b(?:available|exists?|anticipated|options?|indicated|"
+_AVAILABILITY = re_compile(r"^[^.;]{0,25}?\b(?:available|exists?|anticipated|options?|indicated|"
                            r"appropriate|curative|known\s+to|likely\s+to)\b", _I)
-_NEED_BEFORE = re.compile(r"\b(?:requir\w*|need\w*|dependen\w*\s+on)\s+(?:\w+\s+)?$", _I)
-_UNTREATED_WITH = re.compile(
+_NEED_BEFORE = re_compile(r"\b(?:requir\w*|need\w*|dependen\w*\s+on)\s+(?:\w+\s+)?$", _I)
+_UNTREATED_WITH = re_compile(
     r"\b(?:untreated|not\s+(?:been\s+)?(?:previously\s+)?treated)\s+with\s+(?:\w+\s+){0,2}$", _I)
 # "are not eligible", "is not allowed": in an exclusion criterion these restate the exclusion
 # ("Patients are not eligible who have received prior X" states that X was received).
-_EXCLUSION_WORDING = re.compile(r"\b(?:not\s+(?:be\s+)?eligible|ineligible|not\s+(?:be\s+)?allowed|"
+_EXCLUSION_WORDING = re_compile(r"\b(?:not\s+(?:be\s+)?eligible|ineligible|not\s+(?:be\s+)?allowed|"
                                 r"not\s+(?:be\s+)?permitted|excluded)\b", _I)
 # "TKI-naive", "Tyrosine Kinase Inhibitor (TKI) treatment naive": never had that therapy.
-_LIST_JOIN = re.compile(r"\s*,?\s*(?:(?:or|and|and/or|nor)\s+)?(?:(?:any|other|prior)\s+)?",
+_LIST_JOIN = re_compile(r"\s*,?\s*(?:(?:or|and|and/or|nor)\s+)?(?:(?:any|other|prior)\s+)?",
                         _I)
-_TARGET_BEFORE = re.compile(r"\b[A-Za-z][A-Za-z0-9/]*\d[A-Za-z0-9/]*-$|\b[A-Z][A-Z0-9/]+-$")
-_NAIVE_AFTER = re.compile(r"^(?:\s*\([^()]{1,15}\))?[\s-]*(?:(?:(?:treatment|therapy)[\s-]+)?"
+_TARGET_BEFORE = re_compile(r"\b[A-Za-z][A-Za-z0-9/]*\d[A-Za-z0-9/]*-$|\b[A-Z][A-Z0-9/]+-$")
+_NAIVE_AFTER = re_compile(r"^(?:\s*\([^()]{1,15}\))?[\s-]*(?:(?:(?:treatment|therapy)[\s-]+)?"
                           r"na[iï]ve|free(?![\s-]+interval))\b", _I)
-_EXPERIENCED_AFTER = re.compile(r"^[\s-]*(?:refractory|resistant|pre-?treated|experienced|"
+_EXPERIENCED_AFTER = re_compile(r"^[\s-]*(?:refractory|resistant|pre-?treated|experienced|"
                                 r"exposed|intolerant|failure|containing|based)\b", _I)
-_CNS_CLAUSE = re.compile(r"brain|cns|central\s+nervous|leptomening", _I)
+_CNS_CLAUSE = re_compile(r"brain|cns|central\s+nervous|leptomening", _I)
 # An event that happened on a therapy ("LVEF drop to < 40% on prior HER2-directed therapy",
 # "grade >= 2 toxicity from prior chemotherapy"): the therapy dates the event, and the
 # criterion is about the event, not about the treatment history.
-_EVENT_ON = re.compile(
+_EVENT_ON = re_compile(
     r"\b(?:drop|decline|decrease|reduction|fall|events?|reactions?|toxicit(?:y|ies)|"
     r"dysfunction|cardiomyopathy|cardiotoxicity|myocarditis|pneumonitis|colitis|hepatitis|"
     r"nephritis|neuropathy|ILD)\b[^.;()]{0,40}?\b(?:on|during|while\s+(?:on|receiving)|with|"
@@ -158,28 +159,28 @@ _EVENT_ON = re.compile(
 # Words that make a class narrower than the lexicon can check ("any investigational
 # fourth-generation ALK inhibitor", "a next-generation TRK inhibitor"): a patient who had the
 # class may not have had this kind of it.
-_NARROWING_BEFORE = re.compile(
+_NARROWING_BEFORE = re_compile(
     r"\b(?:investigational|experimental|novel|next[\s-]generation|"
     r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation|[\w-]*selective)"
     r"[\s(-]+(?:[\w-]+[\s(-]+)?$", _I)
 # Cues that speak of the course of the disease on a therapy, not just of having had it.
-_COURSE_CUE = re.compile(r"^(?:progress\w*|relaps\w*|refractory|resistant|failed|failure|"
+_COURSE_CUE = re_compile(r"^(?:progress\w*|relaps\w*|refractory|resistant|failed|failure|"
                          r"recurrence|intoleran\w*|sensitive|response\s+to|respond\w*)$", _I)
-_OPTIONAL_BEFORE = re.compile(r"\bwith\s+or\s+without\s+(?:[\w-]+\s+){0,2}$", _I)
-_EXAMPLE_CONNECTOR = re.compile(r"\b(?:e\.g\.?|i\.e\.?|such\s+as|including|like|namely)\W*$",
+_OPTIONAL_BEFORE = re_compile(r"\bwith\s+or\s+without\s+(?:[\w-]+\s+){0,2}$", _I)
+_EXAMPLE_CONNECTOR = re_compile(r"\b(?:e\.g\.?|i\.e\.?|such\s+as|including|like|namely)\W*$",
                                 _I)
-_ONE_OF = re.compile(r"\b(?:(?:at\s+least\s+)?one\s+of|any\s+of|either)\b", _I)
-_OR_CONNECTOR = re.compile(r"\bor\b|/|\beither\b", _I)
-_AND_CONNECTOR = re.compile(r"\band\b|\bplus\b|\bas\s+well\s+as\b|\bfollowed\s+by\b|"
+_ONE_OF = re_compile(r"\b(?:(?:at\s+least\s+)?one\s+of|any\s+of|either)\b", _I)
+_OR_CONNECTOR = re_compile(r"\bor\b|/|\beither\b", _I)
+_AND_CONNECTOR = re_compile(r"\band\b|\bplus\b|\bas\s+well\s+as\b|\bfollowed\s+by\b|"
                             r"\bthen\b|\bboth\b", _I)
 
-_GENERIC_THERAPY = re.compile(
+_GENERIC_THERAPY = re_compile(
     r"\b(?:(?:prior\s+|previous\s+)?(?:systemic|anti-?cancer|anti-?neoplastic|anti-?tumou?r|"
     r"cancer[- ]directed|disease[- ]directed|cytotoxic|standard)\s+(?:drug\s+)?(?:therapy|"
     r"therapies|treatments?|agents?|regimens?)|lines?\s+of\s+(?:systemic\s+)?(?:therapy|treatment))"
     r"\b",
     _I)
-_NAIVE_STATE = re.compile(
+_NAIVE_STATE = re_compile(
     r"\b(?:treatment|therapy|systemic(?:\s+therapy)?)[\s-]+na[iï]ve\b|"
     r"\bpreviously\s+untreated\b(?!\s+with)|"
     r"\buntreated\s+(?!with\b)(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease|nsclc|\w+oma)\b|"
@@ -193,26 +194,26 @@ _LINE_NOUN = (r"(?:prior\s+|previous\s+|systemic\s+|standard\s+|lines?\s+of\s+|"
               r"(?:anti-?cancer|chemotherapy|cytotoxic|platinum[- ]based|treatment)\s+)*"
               r"(?:lines?|regimens?|therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|"
               r"systemic\s+(?:therapy|therapies|treatments?))")
-_LINES_BETWEEN = re.compile(
+_LINES_BETWEEN = re_compile(
     rf"(?:\b(?:between\s+)?|(?:≥|>=|\bat\s+least)\s*)(?P<a>{NUMBER})\s*(?:-|–|to|and|or|"
     # "≥ 1, but no more than 3 regimens", "at least 2 and up to 4 lines"
     rf",?\s*(?:but|and)\s+(?:no\s+more\s+than|not\s+more\s+than|up\s+to|at\s+most|≤|<=))"
     rf"\s*(?P<b>{NUMBER})\s+(?:{_NOT_A_LINE}\w+\s+){{0,2}}?"
     rf"{_LINE_NOUN}", _I)
-_LINES_MIN = re.compile(
+_LINES_MIN = re_compile(
     rf"(?:\bat\s+least|≥|>=|\bminimum\s+of|(?P<gt>>|(?<!no\s)(?<!not\s)\bmore\s+than|"
     rf"(?<!no\s)(?<!not\s)\bgreater\s+than|\bover))\s*"
     rf"(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
     rf"\b(?P<n2>{NUMBER})\s+or\s+more\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}", _I)
-_LINES_MAX = re.compile(
+_LINES_MAX = re_compile(
     rf"(?:\bno\s+more\s+than|\bnot\s+more\s+than|\bup\s+to|\bmaximum\s+of|\bat\s+most|≤|<=|"
     rf"(?P<lt><|\bfewer\s+than|\bless\s+than))\s*(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?"
     rf"{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}",
     _I)
-_LINES_MAX_AFTER = re.compile(
+_LINES_MAX_AFTER = re_compile(
     rf"\b{_LINE_NOUN}\s+(?:\w+\s+){{0,4}}?(?:(?:does|should|must|shall|may)\s+not\s+exceed|"
     rf"not\s+(?:to\s+)?exceed(?:ing)?|(?P<lt><)|≤|<=)\s*(?P<n>{NUMBER})\b", _I)
-_LINES_EXACT = re.compile(
+_LINES_EXACT = re_compile(
     rf"\b(?P<only>only|exactly)\s+(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}|"
     rf"\b(?:received|had|after|following|progressed\s+(?:on|after))\s+(?P<n2>one|two|three|1|2|3)"
     rf"\s+(?:prior\s+|previous\s+)(?:\w+[\s-]+){{0,2}}?(?:lines?|regimens?)\b",
@@ -220,7 +221,7 @@ _LINES_EXACT = re.compile(
 
 
 # "grade >= 2 toxicity from prior chemotherapy" counts a toxicity grade, not lines.
-_GRADE_BEFORE = re.compile(r"\b(?:grade|ctcae|g)\s*\(?$", _I)
+_GRADE_BEFORE = re_compile(r"\b(?:grade|ctcae|g)\s*\(?$", _I)
 
 
 def _number(value: str | None) -> int | None:
@@ -233,11 +234,11 @@ def _number(value: str | None) -> int | None:
     return int(number) if number.is_integer() and 0 <= number <= 20 else None
 
 
-_LINES_GATE = re.compile(
+_LINES_GATE = re_compile(
     r"(?:\d|\b(?:one|two|three|four|five|single|first|second|third))\W+(?:\w+\W+){0,4}?"
     r"(?:lines?|regimens?|therap|treatment|chemotherap)|"
     r"(?:lines?|regimens?)\W+(?:\w+\W+){0,6}?(?:\d|one|two|three|four|five)\b", _I)
-_NAIVE_GATE = re.compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s+(?:been\s+)?"
+_NAIVE_GATE = re_compile(r"na[iï]ve|untreated|\bno\s+(?:prior|previous)|\bnot\s+(?:been\s+)?"
                          r"(?:previously\s+)?(?:received|treated)", _I)
 
 
@@ -265,11 +266,11 @@ def _naive_to_a_therapy(text: str, start: int) -> bool:
 
 
 # An amount of a therapy: "greater than 6 cycles of prior treatment with cisplatin".
-_COUNT_OF_BEFORE = re.compile(
+_COUNT_OF_BEFORE = re_compile(
     r"(?:\b(?:greater|more)\s+than|[>≥]|\bat\s+least|\bexceeding)\s*\d+\s+(?:cycles?|doses?|"
     r"courses?|infusions?)\s+of\s+(?:[\w/-]+,?\s+){0,6}$", _I)
 # "There is no limit to the number of prior lines", "any number of prior therapies".
-_NO_LIMIT = re.compile(r"\bno\s+(?:upper\s+)?(?:limit|restriction|maximum|cap)\b|\bunlimited\b|"
+_NO_LIMIT = re_compile(r"\bno\s+(?:upper\s+)?(?:limit|restriction|maximum|cap)\b|\bunlimited\b|"
                        r"\bany\s+number\s+of\b|\bregardless\s+of\s+(?:the\s+)?number\b", _I)
 _NO_LIMIT_F = Folded(_NO_LIMIT, ("limit", "restriction", "maximum", "cap", "number"))
 
@@ -385,7 +386,7 @@ def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inc
     return bool(cues) and not _OTHER_VERB.search(before[cues[-1].end():])
 
 
-_NO_MORE_THAN = re.compile(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+than\b", _I)
+_NO_MORE_THAN = re_compile(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+than\b", _I)
 
 
 def _has_prior_cue(text: str, mention: DrugMention) -> bool:
@@ -399,7 +400,7 @@ def _has_prior_cue(text: str, mention: DrugMention) -> bool:
     return bool(_PRIOR_CUE_F.search(before) or _RECEIVED_AFTER.match(after))
 
 
-_RECEIVED_AFTER = Folded(re.compile(
+_RECEIVED_AFTER = Folded(re_compile(
     r"^[^.;]{0,30}?\b(?:therapy|treatment|regimen)?\s*(?:was|were|has\s+been|have\s+been)?\s*"
     r"(?:received|given|administered|failed)\b", _I))
 
@@ -642,7 +643,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     return sorted(out, key=lambda r: r.start)
 
 
-_EXCEPT_CUE = Folded(re.compile(  # folded (see `Folded`): only its offsets are read
+_EXCEPT_CUE = Folded(re_compile(  # folded (see `Folded`): only its offsets are read
     r"\b(?:except(?:\s+for)?|excluding|other\s+than|with\s+the\s+exception\s+of|apart\s+from|"
     r"besides)\b", _I))
 
@@ -737,7 +738,7 @@ def _counted_span(text: str, line: Requirement) -> tuple[int, int] | None:
 # it describes incurable, not pretreated, disease.
 _REFRACTORY_SOLID = (r"\brefractory\s+(?:(?:advanced|metastatic|unresectable|locally|recurrent|and|"
                      r"or|,|/)\s*){0,4}solid\s+(?:tumou?rs?|malignanc\w+|cancers?|neoplasms?)\b")
-_BEYOND_STANDARD = re.compile(
+_BEYOND_STANDARD = re_compile(
     r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|exhausted|"
     r"beyond)\b[^.;:]{0,60}?\b(?:standard|conventional)\b"
     r"(?![\s-]+(?:dos\w*|of\s+care\s+(?:imaging|assess\w*)))|"
@@ -750,24 +751,24 @@ _BEYOND_STANDARD = re.compile(
     + _REFRACTORY_SOLID, _I)
 
 
-_PRIOR = re.compile(r"\b(?:prior|previous|previously)\b", _I)
-_REFRACTORY_AFTER = re.compile(r"[\s-]*(?:refractory|resistant)\b", _I)
+_PRIOR = re_compile(r"\b(?:prior|previous|previously)\b", _I)
+_REFRACTORY_AFTER = re_compile(r"[\s-]*(?:refractory|resistant)\b", _I)
 # ("after surgery" may say it was done: "Patient is after surgical resection")
-_TIME_ANCHOR_BEFORE = re.compile(r"\b(?:prior\s+to|before|until|preceding|at\s+the\s+time\s+of)"
+_TIME_ANCHOR_BEFORE = re_compile(r"\b(?:prior\s+to|before|until|preceding|at\s+the\s+time\s+of)"
                                  r"\s+(?:the\s+)?(?:planned\s+)?$", _I)
-_NOT_BEFORE = re.compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
-_REFRACTORY_TO_STANDARD = re.compile(
+_NOT_BEFORE = re_compile(r"\bnot\s+(?:have\s+|be(?:en)?\s+)?$", _I)
+_REFRACTORY_TO_STANDARD = re_compile(
     r"\b(?:refractory|resistant|relapsed|progress\w*|failed|failure|intoleran\w*|beyond)\b"
     r"[^.;:]{0,60}?\b(?:standard|conventional|prior|previous)\b|"
     r"\b(?:standard|conventional)\b[^.;:]{0,80}?\b(?:failed|(?:is|are)\s+no\s+longer\s+"
     r"effective|ineffective)\b|" + _REFRACTORY_SOLID, _I)
 # "refractory to standard treatment(s) and for whom no standard therapy exists": both at
 # once, so one line given does not show it either.
-_AND_NO_STANDARD = re.compile(
+_AND_NO_STANDARD = re_compile(
     r"\band\s+(?:(?:for\s+)?(?:whom|which)\s+|where\s+|there\s+(?:is|are)\s+)?no\s+"
     r"(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)\b", _I)
-_PERIOPERATIVE = re.compile(r"\b(?:neo-?)?adjuvant\b", _I)
-_LOCAL_ALTERNATIVE = re.compile(r"\bor\b[^.;]{0,60}?\b(?:surg\w*|resect\w*|amenable)\b", _I)
+_PERIOPERATIVE = re_compile(r"\b(?:neo-?)?adjuvant\b", _I)
+_LOCAL_ALTERNATIVE = re_compile(r"\bor\b[^.;]{0,60}?\b(?:surg\w*|resect\w*|amenable)\b", _I)
 
 
 def _beyond_standard_therapy(text: str) -> list[Requirement]:
@@ -793,22 +794,22 @@ def _beyond_standard_therapy(text: str) -> list[Requirement]:
 # "<class> with <member>" and "<member>-based <class>" name the member only: "chemotherapy with
 # gemcitabine" is gemcitabine, "platinum-based chemotherapy" platinum (any chemotherapy would
 # let every chemotherapy count, and in an exclusion rule out patients who had another one).
-_NARROWED_BY_AFTER = re.compile(r"\s*(?:with|using|containing|consisting\s+of|based\s+on|"
+_NARROWED_BY_AFTER = re_compile(r"\s*(?:with|using|containing|consisting\s+of|based\s+on|"
                                 r"comprising)\s+(?:an?\s+|the\s+|single[\s-]agent\s+)?", _I)
-_NARROWED_BY_BEFORE = re.compile(r"(?:[\s-]*(?:based|containing|doublet|combination|"
+_NARROWED_BY_BEFORE = re_compile(r"(?:[\s-]*(?:based|containing|doublet|combination|"
                                  r"including))*[\s-]*", _I)
 
 
 # Procedures that are no resection of the cancer: staging of the nodes, minor and other
 # surgery (the lexicon's "surgery" would count any operation).
-_NOT_CANCER_SURGERY = re.compile(
+_NOT_CANCER_SURGERY = re_compile(
     r"\b(?:sentinel|(?:lymph\s+)?nodes?|nodal|axillary|minor|dental|cosmetic|reconstructive|"
     r"diagnostic|plastic|elective|cardiac|orthopa?edic|cataract|eye|ophthalmic)\s+$", _I)
 
 
 # Classes whose members carry a drug of another class (an antibody-drug conjugate's payload).
 _CARRIER_CLASSES = frozenset({"antibody-drug conjugate"})
-_PAYLOAD_AFTER = re.compile(
+_PAYLOAD_AFTER = re_compile(
     r"\s*(?:\(\w+\)\s*)?(?:containing|consisting\s+of|with|carrying|bearing|conjugated\s+"
     r"(?:to|with))\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,3}?(?:topoisomerase|payload|"
     r"chemotherapeutic|cytotoxic|exatecan|deruxtecan|camptothecin|auristatin|maytansin\w*|"
@@ -968,7 +969,7 @@ def _conjuncts(text: str, items: list[tuple[DrugMention, bool]]
     return merged
 
 
-_NO_THERAPY_ALTERNATIVE = re.compile(
+_NO_THERAPY_ALTERNATIVE = re_compile(
     r"\bor\b[^.;]{0,40}?\b(?:no|not)\b[^.;]{0,30}?\b(?:therap(?:y|ies)|treatments?|options?)\b"
     r"[^.;]{0,25}?\b(?:exists?|available|appropriate|indicated|suitable|effective|benefit)|"
     r"\bor\b[^.;]{0,30}?\b(?:intoleran\w*|ineligible|unsuitable|not\s+(?:a\s+)?candidates?|"

@@ -7,15 +7,14 @@ T and N ranges are not read: the note profile rarely holds what they would need.
 
 from __future__ import annotations
 
-import re
-
 from trialmatch.models import Requirement
 from trialmatch.nlp.requirements_common import requirement
+from trialmatch.regex_cache import re_compile
 
 # An M category counts only inside a TNM string (after an N category, "N0M0", "N0-1 M0",
 # "N+ M0", "any N, M0") or as "M0/M1 disease": a lone "M1" is also a block label, a
 # macrophage or a muscarinic receptor.
-_M_CATEGORY = re.compile(
+_M_CATEGORY = re_compile(
     r"(?:(?:(?<![A-Za-z])|(?<=T))[cpy]{0,2}N(?:[0-3Xx][abc]?(?:\s*[-–]\s*[cpy]{0,2}N?[0-3][abc]?)?|\+|\s*any)"
     r"|(?i:\bany\s+N))[\s,;/]*(?:(?i:and|or)\s+)?(?:(?i:any)\s+)?[cpy]{0,2}M(?P<m>0|1[abc]?)"
     r"(?![\w+-])"
@@ -23,7 +22,7 @@ _M_CATEGORY = re.compile(
     r"carcinoma|tumou?rs?)\b")
 
 
-_EITHER_M = re.compile(r"\bM0\s*(?:,|/|or|and/or)\s*[cpy]{0,2}M1|\bM1[abc]?\s*(?:,|/|or|and/or)"
+_EITHER_M = re_compile(r"\bM0\s*(?:,|/|or|and/or)\s*[cpy]{0,2}M1|\bM1[abc]?\s*(?:,|/|or|and/or)"
                        r"\s*[cpy]{0,2}M0\b|(?i:\bany\s+M\b)")
 
 

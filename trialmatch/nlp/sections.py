@@ -16,6 +16,7 @@ from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
+from trialmatch.regex_cache import re_compile
 
 SECTIONS_FILE = "sections.json"
 HISTORY_MAX_CHARS = 400
@@ -74,7 +75,7 @@ def _validate(raw: Any) -> SectionRules:
     )
     # At the start of a line, optionally numbered ("A. FINAL DIAGNOSIS"), followed by a colon,
     # a dash or the end of the line.
-    line_pattern = re.compile(
+    line_pattern = re_compile(
         rf"(?im)^[ \t]*(?:[A-Z0-9]{{1,2}}[.)][ \t]*)?(?P<header>{alternatives})[ \t]*"
         # "ADDENDUM #1 (2025-10-20) - ...", "ORIGINAL DIAGNOSIS (10/14/2025):"
         rf"(?:(?:\#[ \t]*\d{{1,2}}|\([^()\n]{{1,30}}\))[ \t]*)*"
@@ -83,11 +84,11 @@ def _validate(raw: Any) -> SectionRules:
     )
     # Inside merged lines: after a sentence end, upper-case as written, and followed by a
     # colon or a full stop ("... fresh. DIAGNOSIS. Colon, sigmoid ...").
-    inline_pattern = re.compile(
+    inline_pattern = re_compile(
         rf"(?:(?<=[.;])[ \t]+|\A)(?P<header>{alternatives})[ \t]*(?::|\.(?=\s))")
     # Inside merged lines, a header of several words written in title case and followed by
     # a colon ("... received fresh. Gross Description: ...", "Pre-Op Diagnosis : ...").
-    title_pattern = re.compile(
+    title_pattern = re_compile(
         rf"(?i)(?:(?<=[.;])[ \t]+|\A)(?P<header>{alternatives})[ \t]*:")
     return SectionRules(
         header_kind=header_kind,
@@ -110,7 +111,7 @@ def _canonical(header: str) -> str:
 
 
 # A field label after a sentence end: up to four words, the first capitalised, then a colon.
-_FIELD_LABEL = re.compile(r"[.;]\s+([A-Z][\w/\-]*(?:\s+[\w/\-]+){0,3}\s*:)")
+_FIELD_LABEL = re_compile(r"[.;]\s+([A-Z][\w/\-]*(?:\s+[\w/\-]+){0,3}\s*:)")
 
 
 _MINOR_WORDS = frozenset(("and", "or", "of", "for", "the", "&"))
@@ -127,7 +128,7 @@ def _title_case(header: str) -> bool:
 
 # Where a header inside merged lines can start: after a sentence end and blanks. The patterns
 # begin "(?:(?<=[.;])[ \t]+|\A)" and no header begins with a blank (_validate).
-_AFTER_STOP = re.compile(r"[.;](?=[ \t])")
+_AFTER_STOP = re_compile(r"[.;](?=[ \t])")
 
 
 def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from trialmatch.models import Stage
 from trialmatch.nlp.context import lowered_for_search
+from trialmatch.regex_cache import re_compile
 
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
@@ -26,22 +27,22 @@ _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
 # One T, N or M category, with an optional prefix. OCR variants (O for 0, l or I for 1,
 # capitals) are accepted only where a prefix or a neighbouring category makes the reading
 # unambiguous (checked in `_accept`).
-_TOKEN = re.compile(
+_TOKEN = re_compile(
     r"(?P<pre>(?:yp|yc|rp|rc|ap|YP|YC|RP|[pcrya]|P|C|R)|(?:yp|p)\s(?=T))?"
     r"(?P<axis>[TNM])"
     r"(?P<cat>is|IS|Is|[Xx]|[1-4lIO0](?:mi|MI|[a-dA-D][1-4]?)?|(?<=T)a|(?<=T)A)"
     r"(?P<suf>\s?\((?:i[+-]|mol[+-]|I[+-]|MOL[+-]|sn|SN|f|m|M|\d{1,2}|is|DCIS|LCIS|Paget'?s?)\))?"
     r"(?=$|[^A-Za-z0-9]|(?:yp|[pcy])?[NM][0-3XxO])"
 )
-_SEPARATOR = re.compile(r"[\s,;/.\-]*(?:\(\s*\d{1,3}\s*/\s*\d{1,3}\s*\)[\s,;/.\-]*)?")
-_CONTEXT = re.compile(
+_SEPARATOR = re_compile(r"[\s,;/.\-]*(?:\(\s*\d{1,3}\s*/\s*\d{1,3}\s*\)[\s,;/.\-]*)?")
+_CONTEXT = re_compile(
     r"(?i)(?:stage|staging|tnm|ajcc|uicc|classification|category|categories|"
     r"primary\s+tumou?r|regional\s+lymph\s+nodes?|lymph\s+nodes?|distant\s+metastas[ie]s|"
     r"(?:patholog\w*|clinical)\s+[tnm]\b|\b[tnm]\s+(?:stage|category)|tumou?r\s+extent|"
     r"distant\s+(?:tissues?|sites?|spread)|extent\s+of\s+invasion|extension|any\s+[tn]|"
     r"\((?:y?p|c)?[tnm]\))(?:[^.\n]|\.\s){0,30}$"
 )
-_STAGE_GROUP = re.compile(
+_STAGE_GROUP = re_compile(
     r"(?i)(?<![A-Za-z])(?:(?:ajcc|tnm|uicc|pathologic(?:al)?|clinical|overall|anatomic(?:al)?|"
     r"prognostic|final)\s+)*stage(?:\s+group(?:ing)?)?\s*(?:\([^)]{0,25}\))?"
     r"\s*[:\-=]?\s*(?:is\s+|of\s+)?(?:ajcc\s+)?"
@@ -51,24 +52,24 @@ _STAGE_GROUP = re.compile(
     r"|(?<![A-Za-z])AJCC\s*(?:\(?\d{1,2}(?:st|nd|rd|th)?\s*(?:ed\.?|edition)\)?\s*)?[:\-=]?\s*"
     r"(?P<g3>IV|I{1,3})(?P<s3>[ABC][1-3]?)?(?![A-Za-z0-9])"
 )
-_LABEL_KIND = re.compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)")
+_LABEL_KIND = re_compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)")
 # The TNM edition a run of categories is given in, written just before it: "TNM 7 T3 N1",
 # "AJCC 7th edition: pT2", "(UICC 8th ed.) pT1c", "TNM6: T3".
-_EDITION = re.compile(
+_EDITION = re_compile(
     r"(?i)(?:\b(?:TNM|AJCC|UICC)\s*[-:]?\s*(?:v(?:ersion)?\.?\s*)?(?P<a>[4-9])(?:th)?"
     r"(?:\s*ed(?:ition|\.)?)?|\b(?P<b>[4-9])th\s+ed(?:ition|\.)?(?:\s+(?:TNM|AJCC|UICC))?)"
     r"\s*[):,\-]?\s*(?:(?:patholog\w*|clinical)\s+(?:stag\w*\s*)?[:\-]?\s*)?$")
 # A stage the text places in the past: the disease has moved on since (a recurrence or
 # progression is restaged; AJCC 8th ed. ch. 1, "rTNM").
-_HISTORICAL_AFTER = re.compile(
+_HISTORICAL_AFTER = re_compile(
     r"(?i)^[^.;\n]{0,25}?\b(?:at\s+(?:that\s+time|the\s+time\s+of\s+(?:initial\s+|original\s+)?"
     r"diagnosis|(?:initial\s+|original\s+)?diagnosis|presentation)|initially|originally|"
     r"previously|in\s+(?:19|20)\d\d)\b")
-_HISTORICAL_BEFORE = re.compile(
+_HISTORICAL_BEFORE = re_compile(
     r"(?i)\b(?:initially|originally|previously|formerly|history\s+of|h/o|prior)\s+"
     r"(?:an?\s+|the\s+)?(?:\w+\s+){0,3}$")
-_CLINICAL = re.compile(r"(?i)clinical|\bcTNM|clinician|pre-?operative|radiolog")
-_FIGO = re.compile(
+_CLINICAL = re_compile(r"(?i)clinical|\bcTNM|clinician|pre-?operative|radiolog")
+_FIGO = re_compile(
     r"(?i)(?<![A-Za-z])FIGO\s*(?:\(?\d{4}\)?)?\s*(?:stage)?\s*(?:\(\d{4}\))?\s*[:\-=]?\s*"
     # "IIIC1r", "IIIC2p": FIGO 2018 marks how nodes were found (radiology, pathology)
     r"(?:stage\s*)?(?P<g>IV|I{1,3}|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?:(?<=[1-3])[rp])?"
@@ -151,7 +152,7 @@ def _accept(group: list[_Token], text: str) -> bool:
     return bool(_CONTEXT.search(before))
 
 
-_AXIS = re.compile(r"[TNM]")
+_AXIS = re_compile(r"[TNM]")
 _PREFIX_MAX = 3  # "yp " is the longest prefix _TOKEN reads before the axis letter
 
 
@@ -290,7 +291,7 @@ def _historical(text: str, start: int, end: int) -> bool:
 
 
 # A stage the text denies ("this is not stage IA", "rather than stage II").
-_NOT_THIS_STAGE = re.compile(r"(?i)\b(?:not|no\s+longer|rather\s+than|instead\s+of)\s+"
+_NOT_THIS_STAGE = re_compile(r"(?i)\b(?:not|no\s+longer|rather\s+than|instead\s+of)\s+"
                              r"(?:an?\s+|the\s+)?(?:FIGO\s+|AJCC\s+)?$")
 
 
@@ -348,7 +349,7 @@ def mark_superseded(mentions: list[StageGroupMention],
     return [replace(m, historical=True) if m.group in superseded else m for m in mentions]
 
 
-_SUPERSEDED = re.compile(r"(?i)\b(?:up|down|re)-?staged\s+from\s+(?:(?:FIGO|AJCC)\s+)?"
+_SUPERSEDED = re_compile(r"(?i)\b(?:up|down|re)-?staged\s+from\s+(?:(?:FIGO|AJCC)\s+)?"
                          r"(?:stage\s+)?(IV|I{1,3})([ABC][1-3]?)?(?![A-Za-z0-9])")
 
 

@@ -36,19 +36,20 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from trialmatch.errors import DataFileError
+from trialmatch.regex_cache import re_compile
 
 ROOT = "TISSUE"  # OncoTree's root node; ancestors() stops below it
 HEME_TISSUES = frozenset({"Myeloid", "Lymphoid"})
-_HEME_WORDS = re.compile(r"\b(?:lymphomas?|leuka?emias?)\b", re.IGNORECASE)
+_HEME_WORDS = re_compile(r"\b(?:lymphomas?|leuka?emias?)\b", re.IGNORECASE)
 ONCOTREE_ENV = "TRIALMATCH_ONCOTREE"
 
-_CODE_RE = re.compile(r"^[A-Z0-9_/\-]+$")
-_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9 /\-]*$")
+_CODE_RE = re_compile(r"^[A-Z0-9_/\-]+$")
+_KEY_RE = re_compile(r"^[a-z0-9][a-z0-9 /\-]*$")
 
 # Tokens are runs of letters/digits (an English possessive "'s" stays attached and is dropped
 # on normalisation) or single punctuation marks. Hyphens, apostrophes and whitespace only
 # separate tokens, so "non-small", "non small" and "non‐small" are the same phrase.
-_TOKEN_RE = re.compile(r"[^\W_]+(?:['’]s(?![^\W_]))?|[^\w\s\-‐‑‒–—'’]")
+_TOKEN_RE = re_compile(r"[^\W_]+(?:['’]s(?![^\W_]))?|[^\w\s\-‐‑‒–—'’]")
 
 # British and American spellings meet on the American form (both sides are normalised).
 _SPELLING = (
@@ -76,7 +77,7 @@ OCR_MIN_LENGTH = 4  # OCR substitutions are tried on tokens of 4+ characters
 FUZZY_MIN_LENGTH = 8
 FUZZY_SCORE = 90  # rapidfuzz ratio (0-100) a damaged word must reach
 FUZZY_EDIT_LENGTH = 8  # from this length one edit or swap (OSA distance 1) is also damage
-_ALPHA_RUN = re.compile(r"[A-Za-z]+")
+_ALPHA_RUN = re_compile(r"[A-Za-z]+")
 # English words a split word's first half must not be ("test is" is no "testis").
 _COMMON_WORDS = frozenset(("the", "and", "for", "with", "not", "was", "are", "has", "had",
                            "this", "that", "test", "left", "right", "per", "all", "any", "one",
@@ -878,8 +879,8 @@ def _ambiguous_aliases(data: dict, aliases: set[str], label: str
         if item.get("alias") not in aliases:
             raise DataFileError(f"{where}: {item.get('alias')!r} is not a marker alias")
         try:
-            before = re.compile(f"(?:{item.get('before') or '(?!)'})$", re.IGNORECASE)
-            after = re.compile(f"^(?:{item.get('after') or '(?!)'})", re.IGNORECASE)
+            before = re_compile(f"(?:{item.get('before') or '(?!)'})$", re.IGNORECASE)
+            after = re_compile(f"^(?:{item.get('after') or '(?!)'})", re.IGNORECASE)
         except re.error as error:
             raise DataFileError(f"{where}: bad pattern: {error}") from None
         out[item["alias"]] = (before, after)
@@ -974,7 +975,7 @@ def load_alterations(path: Path | Any) -> _AlterationData:
 
 def _compile(pattern: str, label: str, entry: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, flags)
+        return re_compile(pattern, flags)
     except re.error as exc:
         raise DataFileError(f"{label}: entry {entry!r}: bad pattern ({exc})") from exc
 
