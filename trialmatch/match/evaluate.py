@@ -388,13 +388,21 @@ def states_relapse(texts: Iterable[str]) -> str | None:
     or None. Risks, scores ("Recurrence Score 18"), plans ("alloHCT at relapse"), negations
     ("no evidence of recurrence") and other diseases ("refractory anemia", "recurrent UTIs")
     do not count."""
+    return _first_statement(texts, _RELAPSE, _NOT_A_RELAPSE_AFTER, 30)
+
+
+def _first_statement(texts: Iterable[str], pattern: re.Pattern[str],
+                     not_after: re.Pattern[str], reach: int) -> str | None:
+    """The words around the first match of `pattern` in the notes that no negation, hedge
+    or plan before it (`_NOT_A_RELAPSE_BEFORE`) and no word after it (`not_after`, within
+    `reach` characters) takes back: its line, from 40 characters before it, at most 120."""
     for text in texts:
-        for match in _RELAPSE.finditer(text):
+        for match in pattern.finditer(text):
             line_start = text.rfind("\n", 0, match.start()) + 1
             before = text[max(line_start, match.start() - 60):match.start()]
             before = re.split(r"[.;:]", before)[-1]
             if _NOT_A_RELAPSE_BEFORE.search(before) or \
-                    _NOT_A_RELAPSE_AFTER.match(text[match.end():match.end() + 30]):
+                    not_after.match(text[match.end():match.end() + reach]):
                 continue
             line_end = text.find("\n", match.end())
             return text[max(line_start, match.start() - 40):
@@ -419,18 +427,7 @@ def states_progression(texts: Iterable[str]) -> str | None:
     failed or was stopped for toxicity, or None. Negations ("no progression", "without
     evidence of progression"), plans and endpoints ("progression-free survival") do not
     count."""
-    for text in texts:
-        for match in _PROGRESSION.finditer(text):
-            line_start = text.rfind("\n", 0, match.start()) + 1
-            before = text[max(line_start, match.start() - 60):match.start()]
-            before = re.split(r"[.;:]", before)[-1]
-            if _NOT_A_RELAPSE_BEFORE.search(before) or \
-                    _NOT_PROGRESSION_AFTER.match(text[match.end():match.end() + 20]):
-                continue
-            line_end = text.find("\n", match.end())
-            return text[max(line_start, match.start() - 40):
-                        line_end if line_end != -1 else len(text)][:120].strip()
-    return None
+    return _first_statement(texts, _PROGRESSION, _NOT_PROGRESSION_AFTER, 20)
 
 
 def states_newly_diagnosed(texts: Iterable[str]) -> bool:
