@@ -254,3 +254,20 @@ def test_items_in_another_kind_of_bullet_under_a_lead_in_are_its_sub_bullets():
                and "ECOG" in t for t in texts)
     assert "Creatinine >= 2 mg/dL" not in texts
     assert "Signed informed consent" in texts
+
+
+def test_an_inclusion_saying_the_patient_has_a_condition_is_a_condition_requirement():
+    from trialmatch.models import TrialText
+    from trialmatch.nlp.criteria import annotate_trial
+
+    def conditions(line):
+        trial = TrialText("NCT90000015", "A Digital Therapeutic for Cancer Patients", [], [],
+                          f"Inclusion Criteria:\n* {line}")
+        return [r.params["condition"] for c in annotate_trial(trial).criteria
+                for r in c.requirements if r.kind == "condition"]
+
+    assert conditions("Are experiencing at least moderate anxiety") == ["anxiety"]
+    # negated, historical, excepted or resolved: not had
+    assert conditions("Patient must have no peripheral neuropathy precluding a nerve graft") == []
+    assert conditions("Patients with a history of seizures must be well controlled") == []
+    assert conditions("Resolution of toxic effects of prior therapy (except alopecia)") == []

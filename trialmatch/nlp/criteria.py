@@ -15,7 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
-from trialmatch.nlp.conditions import distant_metastasis_sites, trial_conditions
+from trialmatch.nlp.conditions import (
+    distant_metastasis_sites,
+    load_conditions,
+    trial_conditions,
+)
 from trialmatch.nlp.parser_version import parser_version
 from trialmatch.nlp.requirements import (
     merge_alternatives,
@@ -594,6 +598,41 @@ def _official_title_criterion(trial: TrialText, position: int, extent_stated: bo
     return replace(found, requirements=kept)
 
 
+# An inclusion that says the patient has a condition ("Are experiencing at least moderate
+# anxiety", "Diagnosis of malignant wound with odor", "Patients diagnosed with postoperative
+# chylous ascites"): the trial is for patients with it.
+_HAS_CONDITION = re_compile(
+    r"^\W*(?:(?:patients?|participants?|subjects?|individuals?|women|men|adults?)\s+)?"
+    r"(?:(?:who|must|should)\s+)?(?:(?:are|is|be|have\s+been|has\s+been)\s+)?"
+    r"(?:experienc\w*|diagnos\w*(?:\s+(?:with|of))?|suffer\w*\s+from|present\w*\s+with|"
+    r"ha(?:ve|s|ving)|with|showing|screen\w*\s+positive\s+for)\b", re.IGNORECASE)
+
+
+# What keeps a condition named in an inclusion from being had: a negation, a history
+# ("with a history of seizures must be well controlled"), an exception or its resolution.
+_NOT_HAD = re_compile(r"\b(?:no|not|without|history|except|resolution|resolved|unless|if|"
+                      r"free\s+of|absence)\b", re.IGNORECASE)
+
+
+def _free_text_condition(text: str, named: set) -> list[Requirement]:
+    """A population condition (nlp/data/population_conditions.json) an inclusion with no
+    other requirement says the patient has, other than a site of spread (read elsewhere)."""
+    lead = _HAS_CONDITION.match(text)
+    if lead is None:
+        return []
+    window = text[lead.end():lead.end() + 80]
+    sites = distant_metastasis_sites()
+    for condition in load_conditions():
+        if condition.name in sites or condition.name in named:
+            continue
+        match = condition.trial_pattern.search(window)
+        if match and not _NOT_HAD.search(text[:lead.end() + match.start()]):
+            start = lead.end() + match.start()
+            return [Requirement("condition", {"condition": condition.name}, match.group(0),
+                                start, start + len(match.group(0)))]
+    return []
+
+
 CONDITIONS_PREFIX = "From the title and conditions: "
 
 
@@ -664,6 +703,12 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     from_conditions = _conditions_criterion(trial, len(criteria))
     if from_conditions is not None:
         criteria.append(from_conditions)
+    named = {r.params.get("condition") for r in (from_conditions.requirements
+                                                  if from_conditions else [])}
+    for criterion in criteria:
+        if criterion.kind == "inclusion" and not criterion.requirements and \
+                criterion.start >= 0:
+            criterion.requirements = _free_text_condition(criterion.text, named)
     codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
     for criterion in criteria:
         if criterion.kind == "exclusion":
