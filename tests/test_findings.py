@@ -668,23 +668,26 @@ def test_biomarker_directed_protocols_of_blood_cancers_and_escc(case, present):
 def test_protocols_fit_the_treatment_given_so_far():
     from trialmatch.match.findings import ProtocolFinding, fits_treatment_history
 
-    def finding(drug, therapy=None, protocol_id="x"):
+    def finding(drug, therapy=None, not_after=(), after_classes=()):
         return ProtocolFinding(biomarker="EGFR L858R", marker="EGFR", therapy=therapy or drug,
                                source="FDA label x 2020", missed=True, drug=drug,
-                               drug_class="EGFR TKI", protocol_id=protocol_id,
-                               cancer_types=["NSCLC"], tumor_agnostic=False)
+                               drug_class="EGFR TKI", protocol_id=drug,
+                               cancer_types=["NSCLC"], tumor_agnostic=False,
+                               not_after=not_after, after_classes=after_classes)
 
-    osimertinib, erlotinib = finding("osimertinib"), finding("erlotinib", protocol_id="erl")
+    osimertinib = finding("osimertinib")
+    erlotinib = finding("erlotinib", not_after=("osimertinib", "lazertinib"))
     tucatinib = finding("tucatinib", "tucatinib + trastuzumab + capecitabine")
-    after = {"erl": frozenset({"osimertinib", "lazertinib"})}
+    datopotamab = finding("datopotamab deruxtecan", after_classes=("EGFR TKI", "platinum"))
     kept, aside = fits_treatment_history(
-        [osimertinib, erlotinib, tucatinib], frozenset({"osimertinib", "trastuzumab"}),
-        lambda p: after.get(p.protocol_id, frozenset()))
-    # what was given is not re-offered, nor what the guideline places before it; a regimen
-    # whose partner was given still stands
+        [osimertinib, erlotinib, tucatinib, datopotamab],
+        frozenset({"osimertinib", "trastuzumab"}), frozenset({"EGFR TKI", "anti-HER2"}))
+    # what was given is not re-offered, nor what the guideline places before it, nor a
+    # label for after a treatment not yet given; a regimen whose partner was given stands
     assert kept == [tucatinib]
     assert [why for _, why in aside] == [
         "already received osimertinib",
-        "not given after osimertinib, which the patient has had"]
+        "not given after osimertinib, which the patient has had",
+        "the label is for after platinum, not yet given"]
     # no documented history: every protocol stands
     assert fits_treatment_history([osimertinib], None)[0] == [osimertinib]

@@ -470,7 +470,6 @@ def match_case(
     """
     from trialmatch.match import findings
     from trialmatch.match.geo import resolve_place
-    from trialmatch.match.knowledge import get_protocols
     from trialmatch.provenance import provenance
 
     filters = filters or TrialFilters()
@@ -544,12 +543,8 @@ def match_case(
     protocols = findings.find_protocols(
         profile, is_a=vocabulary.is_a, is_solid=vocabulary.is_solid, plan_text=plan_text)
     # Not what was already given or failed (issue 15): re-offering it is no second look.
-    by_id = {p.id: p for p in get_protocols().protocols}
     protocols, given = findings.fits_treatment_history(
-        protocols, patient.prior_drugs,
-        lambda p: frozenset(by_id[p.protocol_id].not_after) if p.protocol_id in by_id
-        else frozenset(), patient.prior_classes,
-        lambda p: by_id[p.protocol_id].after_classes if p.protocol_id in by_id else ())
+        protocols, patient.prior_drugs, patient.prior_classes)
     warnings.extend(f"protocol {p.therapy} ({p.biomarker}) not listed: {why}"
                     for p, why in given)
     # The notes' stage decides; the first opinion's stands in when the notes have none.

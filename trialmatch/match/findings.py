@@ -61,6 +61,9 @@ class ProtocolFinding:
     note: str | None = None
     conditions: list[str] = field(default_factory=list)  # other results the label requires
     evidence: str = ""
+    # From the protocol: drugs after which it is not given; classes it is given after.
+    not_after: tuple[str, ...] = ()
+    after_classes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -288,9 +291,7 @@ def find_protocols(
 
 def fits_treatment_history(
     protocols: list[ProtocolFinding], prior_drugs: frozenset[str] | None,
-    after: Callable[[ProtocolFinding], frozenset[str]] | None = None,
     prior_classes: frozenset[str] | None = None,
-    needs: Callable[[ProtocolFinding], tuple[str, ...]] | None = None,
 ) -> tuple[list[ProtocolFinding], list[tuple[ProtocolFinding, str]]]:
     """The protocols that fit the treatment given so far, and those set aside with why.
 
@@ -298,11 +299,10 @@ def fits_treatment_history(
     given, and re-offering what failed is the error a second opinion exists to catch
     (pembrolizumab after pembrolizumab); its partners may have been given (tucatinib with
     trastuzumab follows trastuzumab). Nor is one the guideline places before a drug the
-    patient has had (`after(protocol)`: the drugs after which it is not given, from the
-    protocol's `not_after`: erlotinib after osimertinib, crizotinib after alectinib), nor
-    one whose label needs a treatment not yet given (`needs(protocol)`, its `after_classes`:
-    datopotamab deruxtecan after an EGFR TKI and platinum). With no documented history every
-    protocol stands.
+    patient has had (its `not_after`: erlotinib after osimertinib, crizotinib after
+    alectinib), nor one whose label needs a treatment not yet given (its `after_classes`:
+    datopotamab deruxtecan after an EGFR TKI and platinum). With no documented history
+    every protocol stands.
     """
     if prior_drugs is None:
         return protocols, []
@@ -311,8 +311,8 @@ def fits_treatment_history(
     kept: list[ProtocolFinding] = []
     set_aside: list[tuple[ProtocolFinding, str]] = []
     for protocol in protocols:
-        later = sorted(drugs & {d.lower() for d in (after(protocol) if after else ())})
-        missing = [c for c in (needs(protocol) if needs else ()) if c.lower() not in classes]
+        later = sorted(drugs & {d.lower() for d in protocol.not_after})
+        missing = [c for c in protocol.after_classes if c.lower() not in classes]
         if protocol.drug.lower() in drugs:
             set_aside.append((protocol, f"already received {protocol.drug}"))
         elif missing:
@@ -372,6 +372,8 @@ def _protocol_finding(
         note=protocol.note,
         conditions=conditions,
         evidence=matched.evidence,
+        not_after=protocol.not_after,
+        after_classes=protocol.after_classes,
     )
 
 
