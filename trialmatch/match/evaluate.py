@@ -922,7 +922,7 @@ def lines_now(patient: Patient) -> tuple[tuple[int, int] | None, bool]:
     documented, and whether the count is inferred from a relapse alone (the profile's
     `now` shows the same figures the prior-lines check reads)."""
     lines = patient.prior_lines
-    if lines is None and patient.relapse_noted and _is_heme(patient):
+    if lines is None and patient.relapse_noted and is_heme(patient):
         # A leukaemia, lymphoma or myeloma that relapsed after a remission or is refractory
         # was treated: at least one line, however many the notes do not list.
         return (1, 11), True
@@ -947,7 +947,8 @@ def _within_standard_therapy(patient: Patient) -> str | None:
     return None
 
 
-def _is_heme(patient: Patient) -> bool:
+def is_heme(patient: Patient) -> bool:
+    """Is the patient's cancer a haematological one (leukaemia, lymphoma, myeloma, MDS)?"""
     return bool(patient.cancer_code) and patient.ontology.is_heme(patient.cancer_code)
 
 
@@ -963,7 +964,7 @@ def _first_course_only(patient: Patient) -> tuple[Truth, str] | None:
     or a single systemic course, are that curative-intent treatment; a flat list of drugs
     that may be one course or several leaves it open.
     """
-    if _is_heme(patient) or not patient.extent["recurrent"] or not patient.prior_regimens:
+    if is_heme(patient) or not patient.extent["recurrent"] or not patient.prior_regimens:
         return None
     systemic = [r for r in patient.prior_regimens if r.systemic]
     if not systemic or any(r.setting == "advanced" for r in systemic):

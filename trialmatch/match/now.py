@@ -14,6 +14,7 @@ status of a solid tumour, castration status outside prostate cancer).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from trialmatch.match.case import Case
@@ -22,18 +23,17 @@ from trialmatch.match.evaluate import (
     PriorTherapy,
     brain_metastases_now,
     in_adjuvant_setting,
+    is_heme,
     lines_now,
 )
 from trialmatch.match.stated import STATED
 from trialmatch.nlp import course
+from trialmatch.nlp.conditions import distant_metastasis_sites
 
 UNKNOWN = "unknown"
 NOT_APPLICABLE = "not applicable"
-# Sites of distant spread the matcher reads (population conditions with distant_metastasis),
-# in the words of the profile.
-SITE_WORDS = {"liver metastases": "liver", "bone metastases": "bone",
-              "brain metastases": "brain", "peritoneal metastases": "peritoneum",
-              "lung metastases": "lung", "adrenal metastases": "adrenal"}
+# The profile's word for a site of spread whose condition name is not "<site> metastases".
+_SITE_WORD = {"peritoneal metastases": "peritoneum"}
 # PriorTherapy.setting in words: curative intent is (neo)adjuvant, perioperative or
 # definitive treatment (ESMO/ASCO: not a line for advanced disease).
 SETTING_WORDS = {"adjuvant": "curative intent", "advanced": "advanced", None: UNKNOWN}
@@ -187,12 +187,8 @@ def _relapse_words(patient: Patient) -> str:
     return words if words.startswith(STATED) else f"notes: {words}" if words else ""
 
 
-def _is_heme(patient: Patient) -> bool:
-    return bool(patient.cancer_code) and patient.ontology.is_heme(patient.cancer_code)
-
-
 def _recurrence(case: Case, patient: Patient) -> Fact:
-    if _is_heme(patient):
+    if is_heme(patient):
         return Fact(NOT_APPLICABLE, "a blood cancer: see heme_status")
     extent = patient.extent
     if extent["recurrent"] is False:
@@ -214,11 +210,20 @@ def _recurrence(case: Case, patient: Patient) -> Fact:
     return Fact(UNKNOWN, f"recurrent, site not stated: {words}")
 
 
+@lru_cache(maxsize=1)
+def site_words() -> dict[str, str]:
+    """Sites of distant spread the matcher reads (the population conditions marked
+    distant_metastasis), in the words of the profile: "liver metastases" -> "liver"."""
+    return {name: _SITE_WORD.get(name, name.removesuffix(" metastases"))
+            for name in sorted(distant_metastasis_sites())}
+
+
 def _sites(patient: Patient) -> Fact:
-    present = {SITE_WORDS[name]: words for name, (has, words) in patient.conditions.items()
-               if name in SITE_WORDS and has}
-    absent = sorted(SITE_WORDS[name] for name, (has, _) in patient.conditions.items()
-                    if name in SITE_WORDS and not has)
+    sites = site_words()
+    present = {sites[name]: words for name, (has, words) in patient.conditions.items()
+               if name in sites and has}
+    absent = sorted(sites[name] for name, (has, _) in patient.conditions.items()
+                    if name in sites and not has)
     evidence = "; ".join(f"{site}: {words}" for site, words in present.items())
     if present:
         return Fact(sorted(present), evidence, {"absent": absent})
@@ -246,7 +251,7 @@ def _brain(case: Case, patient: Patient, texts: list[str]) -> Fact:
 def _heme_status(case: Case, patient: Patient, texts: list[str]) -> Fact:
     if not patient.cancer_code:
         return Fact(UNKNOWN)
-    if not _is_heme(patient):
+    if not is_heme(patient):
         return Fact(NOT_APPLICABLE, "a solid tumour")
     stated = set(case.stated.disease_status)
     for status, value in (("in_remission", "remission"), ("refractory", "refractory"),
