@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
@@ -431,28 +432,43 @@ _TITLE_HISTORY = re_compile(
 _PERSISTENT_BEFORE = re_compile(r"\bpersistent\s*(?:or|and/or|/)\s*$", re.IGNORECASE)
 
 
+def _population_words(title: str, keep: Callable[[Requirement], bool]
+                      ) -> tuple[re.Match[str], str, list[Requirement]] | None:
+    """The requirements `keep` selects from the words after a title's last "in", "for",
+    "with" or "among" that give any, read as a population ("Patients with <words>"), with
+    that cue and the segment read; None when no such words give one."""
+    for cue in reversed(list(_POPULATION_CUE.finditer(title))):
+        segment = _POPULATION_LEAD + title[cue.end():]
+        found = [r for r in parse_criterion(segment, "inclusion") if keep(r)]
+        if found:
+            return cue, segment, found
+    return None
+
+
+def _shifted(found: list[Requirement], cue: re.Match[str], prefix: str) -> list[Requirement]:
+    """Requirements read from a title's population segment, their spans moved into the
+    synthetic criterion's text (`prefix` + title)."""
+    shift = len(prefix) + cue.end() - len(_POPULATION_LEAD)
+    return [replace(r, start=r.start + shift, end=r.end + shift) for r in found]
+
+
 def _title_extents(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
     """The extent of disease a title's population words give ("... Maintenance in Advanced or
     Recurrent Endometrial Cancer", "... for Stage IV or Recurrent NSCLC"): read from the words
     after its last "in", "for", "with" or "among" that name one, as a population (the title's
     treatment words would make them a therapy's setting). A resection the trial is "for" is
     planned, not done; "Persistent or Recurrent" lets persistent disease in too."""
-    for cue in reversed(list(_POPULATION_CUE.finditer(title))):
-        lead = "Patients with "
-        found = [r for r in parse_criterion(lead + title[cue.end():], "inclusion")
-                 if r.kind in ("extent", "stage") and not r.params.get("allowed")
-                 and not r.params.get("negated")]
-        if not found:
-            continue
-        shift = len(prefix) + cue.end() - len(lead)
-        segment = lead + title[cue.end():]
-        if any(r.params.get("extent") == "recurrent" and _PERSISTENT_BEFORE.search(
-                segment[max(0, r.start - 20):r.start]) for r in found):
-            return []
-        planned = cue.group(1).lower() == "for"
-        return [replace(r, start=r.start + shift, end=r.end + shift) for r in found
-                if not (planned and r.params.get("extent") == "resected")]
-    return []
+    read = _population_words(title, lambda r: r.kind in ("extent", "stage") and not (
+        r.params.get("allowed") or r.params.get("negated")))
+    if read is None:
+        return []
+    cue, segment, found = read
+    if any(r.params.get("extent") == "recurrent" and _PERSISTENT_BEFORE.search(
+            segment[max(0, r.start - 20):r.start]) for r in found):
+        return []
+    planned = cue.group(1).lower() == "for"
+    return _shifted([r for r in found
+                     if not (planned and r.params.get("extent") == "resected")], cue, prefix)
 
 
 def _title_course(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
@@ -461,17 +477,13 @@ def _title_course(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
     Participants With Relapsed or Refractory Myeloma Who Have Received ..."): read from the
     words after its last "in", "for", "with" or "among" that name one, where the whole
     title's parse set them aside as the study treatment's setting."""
-    for cue in reversed(list(_POPULATION_CUE.finditer(title))):
-        lead = "Patients with "
-        found = [r for r in parse_criterion(lead + title[cue.end():], "inclusion")
-                 if r.kind == "extent" and r.params.get("extent") == "recurrent"
-                 and not r.params.get("allowed") and _TITLE_COURSE.match(r.text)]
-        if found:
-            shift = len(prefix) + cue.end() - len(lead)
-            return [replace(r, start=r.start + shift, end=r.end + shift) for r in found]
-    return []
+    read = _population_words(title, lambda r: r.kind == "extent" and r.params.get(
+        "extent") == "recurrent" and not r.params.get("allowed") and bool(
+        _TITLE_COURSE.match(r.text)))
+    return _shifted(read[2], read[0], prefix) if read else []
 
 
+_POPULATION_LEAD = "Patients with "
 _WITH_OR_WITHOUT = re_compile(r"\bwith\s*(?:or|/)\s*without\b|\+/-|±", re.IGNORECASE)
 # Where a title's history of treatment ends and the study's comparison begins ("Who Have
 # Received Adjuvant Tamoxifen For 2-3 Years, Comparing Subsequent Adjuvant Exemestane ...").
