@@ -171,12 +171,13 @@ def _statements(text: str) -> list[str]:
     return [part.replace("\n", " ") for part in _STATEMENT_END.split(text) if part.strip()]
 
 
-def setting_from_notes(regimen: PriorTherapy, note_texts: list[str]) -> PriorTherapy:
+def setting_from_notes(regimen: PriorTherapy, statements: list[str]) -> PriorTherapy:
     """A case-file entry without a setting ("carboplatin", "durvalumab") given the one the
     notes state where they name its drugs: adjuvant (curative intent) when every statement
-    naming them says neoadjuvant, adjuvant, perioperative, consolidation or concurrent
-    chemoradiation and none says metastatic, advanced, palliative or a line. Solid tumours
-    only: in leukaemia "consolidation" is part of the first line."""
+    of the notes (`_statements`, split once for all regimens) naming them says neoadjuvant,
+    adjuvant, perioperative, consolidation or concurrent chemoradiation and none says
+    metastatic, advanced, palliative or a line. Solid tumours only: in leukaemia
+    "consolidation" is part of the first line."""
     if regimen.setting is not None or not regimen.systemic or not regimen.drugs:
         return regimen
     names = [re.escape(d) for d in regimen.drugs if len(d) > 3]
@@ -184,7 +185,7 @@ def setting_from_notes(regimen: PriorTherapy, note_texts: list[str]) -> PriorThe
         return regimen
     # (re.compile, not the cached re_compile: the names come from the case file)
     named = re.compile(r"\b(?:" + "|".join(names) + r")\b", re.IGNORECASE)
-    lines = [line for text in note_texts for line in _statements(text) if named.search(line)]
+    lines = [line for line in statements if named.search(line)]
     if lines and all(_CURATIVE_IN_NOTE.search(line) and not _ADVANCED_SETTING.search(line)
                      for line in lines):
         return replace(regimen, setting="adjuvant")
@@ -475,7 +476,8 @@ def build_patient(
         regimens = [read_prior_therapy(entry, reader) for entry in prior_therapies]
         if cancer is not None and cancer.code and ontology.is_solid(cancer.code):
             note_texts = list(note_texts)
-            regimens = [setting_from_notes(r, note_texts) for r in regimens]
+            statements = [line for text in note_texts for line in _statements(text)]
+            regimens = [setting_from_notes(r, statements) for r in regimens]
     return Patient(
         ontology=ontology,
         age=age,
