@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 from typer.testing import CliRunner
 
 from trialmatch.cli import app
@@ -26,9 +27,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("stated") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as writable:
-        writable.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     with TrialStore.open(path, readonly=True) as readonly:
         yield readonly
 

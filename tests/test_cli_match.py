@@ -5,11 +5,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 from typer.testing import CliRunner
 
 from trialmatch.cli import app
-from trialmatch.ingest.store import TrialStore
-from trialmatch.nlp.criteria import annotate_trial
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOTE = """\
@@ -41,9 +40,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli-match") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as store:
-        store.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from ctgov_fake import FakeCtgov, make_studies
+from fixture_store import build_fixture_store
 
 from trialmatch.ingest.store import TrialStore
 
@@ -42,12 +43,8 @@ TRIALMATCH = Path(sys.executable).parent / "trialmatch"
 @pytest.fixture
 def fixture_db(tmp_path) -> Path:
     """The fixture trials, parsed, in a store of this test's own (writers change it)."""
-    from trialmatch.nlp.criteria import annotate_trial
-
     path = tmp_path / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as store:
-        store.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 
 from trialmatch.config import OPEN_STATUSES
 from trialmatch.ingest.store import TrialStore
@@ -29,7 +30,6 @@ from trialmatch.models import (
     Stage,
     Trial,
 )
-from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.nlp.vocab import get_vocabulary
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -41,9 +41,7 @@ SPEC_CRITERION_FIELDS = {"kind", "text", "result", "reason", "evidence"}
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("engine") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as writable:
-        writable.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     with TrialStore.open(path, readonly=True) as readonly:
         yield readonly
 

@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 
 from trialmatch.ingest.store import TrialStore
 from trialmatch.match.case import load_case
 from trialmatch.match.engine import match_case, ruled_out_by_biomarker
-from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.nlp.extract import extract
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -56,9 +56,7 @@ class SpyStore(PlainStore):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("speed") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as writable:
-        writable.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     with TrialStore.open(path, readonly=True) as readonly:
         yield readonly
 

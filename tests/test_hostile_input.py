@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_privacy import MARKER, NOTE, assert_private, debug_logs  # noqa: F401 (fixture)
@@ -54,13 +55,9 @@ ALIAS_BOMB = (
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    from trialmatch.ingest.store import TrialStore
-    from trialmatch.nlp.criteria import annotate_trial
 
     path = tmp_path_factory.mktemp("hostile-store") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as opened:
-        opened.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 

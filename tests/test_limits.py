@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ctgov_fake import make_study
+from fixture_store import build_fixture_store
 from typer.testing import CliRunner
 
 from trialmatch.cli import app
@@ -117,9 +118,7 @@ def test_a_case_whose_notes_total_over_the_limit_is_refused(tmp_path):
 def fixture_db(tmp_path_factory) -> Path:
     """The fixture trials, parsed, in a temporary store."""
     path = tmp_path_factory.mktemp("limits-store") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as store:
-        store.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 

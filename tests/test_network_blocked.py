@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from ctgov_fake import FakeCtgov, make_studies
+from fixture_store import build_fixture_store
 from typer.testing import CliRunner
 
 import trialmatch.cli.trials as trials_cli
@@ -69,13 +70,9 @@ _note("loaded")
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory) -> Path:
     """The fixture trials, parsed, in a temporary store."""
-    from trialmatch.ingest.store import TrialStore
-    from trialmatch.nlp.criteria import annotate_trial
 
     path = tmp_path_factory.mktemp("net-store") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as store:
-        store.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 

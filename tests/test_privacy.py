@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fixture_store import build_fixture_store
 from typer.testing import CliRunner
 
 from trialmatch.cli import app
@@ -68,13 +69,9 @@ def write_case(folder: Path, case_id: str = "privacy-case", **changes) -> Path:
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory) -> Path:
     """The fixture trials, parsed, in a temporary store."""
-    from trialmatch.ingest.store import TrialStore
-    from trialmatch.nlp.criteria import annotate_trial
 
     path = tmp_path_factory.mktemp("privacy-store") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as store:
-        store.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 

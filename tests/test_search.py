@@ -4,10 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 from typer.testing import CliRunner
 
 from trialmatch.cli import app
-from trialmatch.ingest.store import TrialStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 runner = CliRunner()
@@ -16,9 +16,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("search") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as store:
-        store.upsert_studies(studies)
+    build_fixture_store(path, annotate=False)
     return path
 
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 from test_engine import egfr_case, egfr_profile  # noqa: I001 - a sibling test module
 from typer.testing import CliRunner
 
@@ -24,7 +25,6 @@ from trialmatch.match.geo import (
     resolve_place,
 )
 from trialmatch.models import Location
-from trialmatch.nlp.criteria import annotate_trial
 from trialmatch.provenance import generated_at
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -34,9 +34,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("sites") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as writable:
-        writable.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 

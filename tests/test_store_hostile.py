@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixture_store import build_fixture_store
 
 from trialmatch import __version__
 from trialmatch.errors import StoreError
@@ -34,12 +35,9 @@ DEMO = FIXTURES / "cases" / "demo.yaml"
 
 @pytest.fixture(scope="module")
 def built_store(tmp_path_factory) -> Path:
-    from trialmatch.nlp.criteria import annotate_trial
 
     path = tmp_path_factory.mktemp("store-hostile") / "trials.db"
-    studies = [json.loads(p.read_text()) for p in sorted((FIXTURES / "trials").glob("*.json"))]
-    with TrialStore.open(path) as store:
-        store.upsert_studies(studies, annotate_trial)
+    build_fixture_store(path)
     return path
 
 
