@@ -101,12 +101,7 @@ def test_readers_see_whole_transactions_while_another_process_writes(tmp_path):
             if not trials:
                 continue
             reads += 1
-            versions = set()
-            for trial in trials:
-                versions.add(trial.title.split()[-1])
-                versions.update(c.text.split()[1] for c in trial.criteria)
-                versions.update(code[4:] for code in trial.oncotree_codes)
-                versions.update(loc.facility.split()[-1] for loc in trial.locations)
+            versions = _versions(trials)
             assert len(trials) == 30 and len(versions) == 1, f"torn read: {versions}"
     out, err = writer.communicate(timeout=300)
     assert writer.returncode == 0, err
