@@ -477,6 +477,8 @@ def _title_course(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
     Participants With Relapsed or Refractory Myeloma Who Have Received ..."): read from the
     words after its last "in", "for", "with" or "among" that name one, where the whole
     title's parse set them aside as the study treatment's setting."""
+    if not _TITLE_COURSE.search(title):
+        return []  # every course kept starts with one of its words: no parse can find one
     read = _population_words(title, lambda r: r.kind == "extent" and r.params.get(
         "extent") == "recurrent" and not r.params.get("allowed") and bool(
         _TITLE_COURSE.match(r.text)))
