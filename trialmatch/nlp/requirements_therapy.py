@@ -636,9 +636,13 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
                 lines = [replace(lines[0], params={"min": 1, "max": None})] + lines[1:]
             out += lines
     elif not out:
-        out += _generic_prior(text, criterion_kind)
-        if not out and criterion_kind == "inclusion":
+        # "refractory to standard therapy or for which no standard regimen exists" names a
+        # therapy too ("standard therapy"), but asks for disease beyond it: read that first,
+        # or it counts as one line of anything, met by a first line just begun.
+        if criterion_kind == "inclusion":
             out += _beyond_standard_therapy(text)
+        if not out:
+            out += _generic_prior(text, criterion_kind)
     out = _with_exceptions(out, text, excepted, class_spans)
     return sorted(out, key=lambda r: r.start)
 
