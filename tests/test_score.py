@@ -137,3 +137,18 @@ def test_an_eligible_trial_ranks_before_a_possibly_eligible_one_whatever_the_sco
     support = make_trial([], primary_purpose="SUPPORTIVE_CARE")
     assert rank_key(support, scored(support), "eligible") > \
         rank_key(basket, scored(basket), "possibly_eligible")
+
+
+def test_a_trial_needing_an_unreported_finding_ranks_after_every_other():
+    from trialmatch.match.score import rank_key
+
+    # A treatment trial for HIV-positive patients (the notes never mention HIV) and one for a
+    # KRAS G12D tumour never tested come after a supportive-care study the patient fits.
+    hiv = make_trial([criterion("inclusion", req("infection", agents=["HIV"]))],
+                     primary_purpose="TREATMENT")
+    kras = make_trial([criterion("inclusion", marker(marker="KRAS", alterations=["G12D"]))],
+                      primary_purpose="TREATMENT")
+    support = make_trial([], primary_purpose="SUPPORTIVE_CARE", status="COMPLETED")
+    assert scored(hiv).needs and scored(kras).needs and not scored(support).needs
+    ranked = sorted([hiv, kras, support], key=lambda t: rank_key(t, scored(t), "eligible"))
+    assert ranked[0] is support
