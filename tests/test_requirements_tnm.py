@@ -16,6 +16,12 @@ METASTATIC = {"extent": "metastatic"}
     ("any T, any N, M0", [NOT_METASTATIC]),
     ("T4 N2 M1b", [METASTATIC]),
     ("M1 disease per AJCC 8th edition", [METASTATIC]),
+    # M written after a T category or a list of T and N categories
+    ("Any T, M0", [NOT_METASTATIC]),
+    ("T1 or T2 or T3, N0 or N1, resectable T4, or resectable N2, (all M0)", [NOT_METASTATIC]),
+    ("Clinical Stage cT1-4a, cN2-N3 * *, M0- as per UICC 2018", [NOT_METASTATIC]),
+    ("nodal stage N0 to N3, and metastasis stage M0 (II-III stage)", [NOT_METASTATIC]),
+    ("cN0 M0-1", []),
     ("pT2 N1 M0 or M1", []),  # either: no requirement
     ("any T, any N, any M", []),
     # an M with no TNM around it is a block label, a cell type or a receptor

@@ -16,10 +16,13 @@ from trialmatch.regex_cache import re_compile
 # macrophage or a muscarinic receptor.
 _M_CATEGORY = re_compile(
     r"(?:(?:(?<![A-Za-z])|(?<=T))[cpy]{0,2}N(?:[0-3Xx][abc]?(?:\s*[-–]\s*[cpy]{0,2}N?[0-3][abc]?)?|\+|\s*any)"
-    r"|(?i:\bany\s+N))[\s,;/]*(?:(?i:and|or)\s+)?(?:(?i:any)\s+)?[cpy]{0,2}M(?P<m>0|1[abc]?)"
-    r"(?![\w+-])"
+    r"|(?i:\bany\s+N))[\s,;/*]*(?:(?i:and|or)\s+)?(?:(?i:any)\s+)?[cpy]{0,2}M(?P<m>0|1[abc]?)"
+    r"(?![\w+]|-\w)"
     r"|\b[cpy]{0,2}M(?P<m2>0|1[abc]?)\s+(?i:disease|stage|status|patients?|cancer|"
-    r"carcinoma|tumou?rs?)\b")
+    r"carcinoma|tumou?rs?)\b"
+    # "Any T, M0", "(all M0)" after a list of T and N categories, "metastasis stage M0"
+    r"|(?i:\bany\s+T\b|\(\s*all|\bmetastas[ie]s\s+stage)[\s,;/]*[cpy]{0,2}M(?P<m3>0|1[abc]?)"
+    r"(?![\w+]|-\w)")
 
 
 _EITHER_M = re_compile(r"\bM0\s*(?:,|/|or|and/or)\s*[cpy]{0,2}M1|\bM1[abc]?\s*(?:,|/|or|and/or)"
@@ -36,12 +39,13 @@ def find_tnm_extent(text: str, criterion_kind: str = "inclusion") -> list[Requir
     out: list[Requirement] = []
     seen: set[bool] = set()
     for match in _M_CATEGORY.finditer(text):
-        value = match.group("m") or match.group("m2")
+        group = next(g for g in ("m", "m2", "m3") if match.group(g))
+        value = match.group(group)
         metastatic = value.startswith("1")
         if metastatic in seen or (criterion_kind == "exclusion" and not metastatic):
             continue
         seen.add(metastatic)
-        start = match.start("m") - 1 if match.group("m") else match.start("m2") - 1
+        start = match.start(group) - 1
         while start > match.start() and text[start - 1] in "cpyCPY":
             start -= 1
         params = {"extent": "metastatic"} if metastatic else {"extent": "metastatic",
