@@ -813,3 +813,20 @@ def test_an_acute_leukemia_trial_takes_every_acute_leukemia_and_nothing_else():
                                  "Leukemia", ["Leukemia"], ["acute myeloid leukemia"])
     assert set(codes) == {"AML", "BLL", "TLL", "ALAL"}
     assert "_HEME" not in codes
+
+
+@pytest.mark.parametrize("title, conditions, expected", [
+    # a cancer named as a risk, or as what is prevented or screened for: nobody has it
+    ("Topical Minoxidil in Breast Reconstruction", ["High Risk for Breast Cancer",
+                                                    "Genetic Predisposition"], []),
+    ("Quitting Matters HIV Hybrid Trial", ["Smoking Cessation", "Cancer Prevention"], []),
+    ("Promote Colorectal Cancer Screening", ["CRC Screening"], []),
+    # a high-risk cancer is a cancer; screening people who have one keeps it
+    ("Adjuvant X", ["High-risk Breast Cancer"], ["BREAST"]),
+    ("Molecular screening of patients with lung cancer", [], ["LUNG"]),
+])
+def test_a_cancer_named_as_a_risk_or_screened_for_is_no_population(title, conditions,
+                                                                   expected):
+    from trialmatch.nlp.requirements_cancer import trial_oncotree_codes
+
+    assert trial_oncotree_codes(title, conditions, []) == expected

@@ -120,12 +120,32 @@ def _names_only_specific_cancers(title: str) -> bool:
                 or _ANY.search(title))
 
 
+# A cancer named as a risk, or as what is prevented or screened for ("High Risk for Breast
+# Cancer", "Cancer Prevention", "CRC Screening", "Promote Colorectal Cancer Screening"): the
+# people studied do not have it. ("High-risk Breast Cancer" is a cancer; "screening of
+# patients with NSCLC" screens people who have it.)
+_NOT_HAD = re_compile(
+    r"\b(?:(?:at\s+)?risk\s+(?:for|of)|prevention\s+of|preventing|screening\s+(?:for|of)|"
+    r"predisposition\s+to)\s+(?!(?:[\w-]+\s+){0,3}?(?:patients|participants|subjects|people|"
+    r"persons|with|in)\b)(?:[\w-]+\s+){0,4}?(?:cancers?|carcinomas?|neoplasms?|"
+    r"tumou?rs?|malignan\w*|\w+omas?|leuka?emias?|crc)\b|"
+    r"\b(?:[\w-]+\s+){0,3}?(?:cancers?|carcinomas?|neoplasms?|tumou?rs?|crc|colorectal|"
+    r"cervical|breast|lung|prostate|colon|bowel)\s+"
+    r"(?:prevention|screening|risk(?!\s+(?:group|categor|disease))|predisposition)\b", _I)
+
+
+def _not_had_blanked(text: str) -> str:
+    """`text` with the cancers it names only as a risk or as screened for blanked."""
+    return _NOT_HAD.sub(lambda m: " " * len(m.group()), text) if text else text
+
+
 def trial_oncotree_codes(title: str, conditions: list[str], keywords: list[str]) -> list[str]:
     """OncoTree codes of the trial's conditions, keywords and title, plus "_SOLID" (solid
     tumours), "_HEME" (haematological malignancies) and "_ANY" (any cancer, generic
     "Malignant Neoplasm"/"Cancer" conditions). Order: first seen first."""
     codes: list[str] = []
-    texts = list(conditions or []) + list(keywords or []) + [title or ""]
+    texts = [_not_had_blanked(text) for text in
+             list(conditions or []) + list(keywords or []) + [title or ""]]
     indexing_only = False  # "_ANY" from a bare index term ("Neoplasms") and nothing else
     for text in texts:
         if not text:
