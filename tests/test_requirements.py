@@ -830,3 +830,20 @@ def test_a_cancer_named_as_a_risk_or_screened_for_is_no_population(title, condit
     from trialmatch.nlp.requirements_cancer import trial_oncotree_codes
 
     assert trial_oncotree_codes(title, conditions, []) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "TNM stage: IA. Tumor Size: <= 2 cm; Lymph Node Status: Clinically & radiologically negative",
+    "T0-T2 tumor with 0 - 3 axillary lymph nodes with a Cambridge Score of 3 or more.",
+    "A malignant lymph node is considered measurable if its short axis is >= 1.5 cm",
+])
+def test_lymph_nodes_in_a_criterion_are_no_primary_site(text):
+    # Nodes are where a tumour spreads (the N of its stage), not where it arises.
+    assert "primary_site" not in {r.kind for r in parse_criterion(text, "inclusion")}
+
+
+def test_an_organ_beside_the_nodes_is_still_the_primary_site():
+    found = [r.params for r in parse_criterion(
+        "Clips within the biopsy-proven axillary lymph node and breast primary tumor are "
+        "required.", "inclusion") if r.kind == "primary_site"]
+    assert found == [{"sites": ["breast"]}]

@@ -490,6 +490,8 @@ def test_package_data_loads_from_a_folder(tmp_path):
          lambda d: d["alterations"].append({"name": "broken", "kind": "x", "patterns": ["(oops"]}),
          "entry 'broken': bad pattern"),
         ("sites.json", lambda d: d["sites"][0].update(parent="atlantis"), "unknown parent site"),
+        ("sites.json", lambda d: d["sites"][0].update(spread_only="yes"),
+         "'spread_only' must be true or false"),
         ("histologies.json", lambda d: d["histologies"][1].update(broader="nothing"),
          "unknown broader histology"),
         ("biomarkers.json", lambda d: d["status_aliases"].update({"XYZ": "positive"}),

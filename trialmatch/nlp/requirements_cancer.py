@@ -282,6 +282,9 @@ def find_cancer_requirements(text: str, criterion_kind: str,
                 continue  # "No CNS tumor involvement"
             if _MEASURED_AFTER.match(text, match.end):
                 continue  # "Lymph nodes must be >= 15 mm in short axis": a lesion's size
+            entry = vocabulary.site(match.key)
+            if entry is not None and entry.spread_only:
+                continue  # "Lymph Node Status: negative", "0-3 axillary lymph nodes"
             if _TUMOUR_WORD.search(near) and not _HISTORY_BEFORE.search(
                     text[max(0, match.start - 40):match.start]) and not _aside(text, match.start):
                 sites.append(match)

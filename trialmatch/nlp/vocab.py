@@ -129,6 +129,9 @@ class SiteEntry:
     case_sensitive: tuple[str, ...] = ()  # phrases matched with their case ("RUL")
     linings: tuple[str, ...] = ()  # sites lining this organ where its carcinomas arise
     # ("uterus" -> "endometrium"; "kidney" -> "upper urinary tract" for urothelial carcinoma)
+    # A site other cancers spread to (lymph nodes): named in a criterion it is nodes to
+    # count, measure or dissect, not the primary site the trial asks for.
+    spread_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -599,6 +602,13 @@ def _optional_str(item: dict[str, Any], name: str, label: str, entry: str) -> st
     return value
 
 
+def _optional_bool(item: dict[str, Any], name: str, label: str, entry: str) -> bool:
+    value = item.get(name, False)
+    if not isinstance(value, bool):
+        raise DataFileError(f"{label}: entry {entry!r}: '{name}' must be true or false")
+    return value
+
+
 def _required_str(item: dict[str, Any], name: str, label: str, entry: str) -> str:
     value = item.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -762,6 +772,7 @@ def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
             default_code=_optional_str(item, "default_code", label, key),
             case_sensitive=_case_sensitive(item, label, key, ("synonyms", "subsites")),
             linings=_site_keys(item, "linings", label, key),
+            spread_only=_optional_bool(item, "spread_only", label, key),
         )
     for key, site in sites.items():
         if site.parent is not None and site.parent not in sites:
