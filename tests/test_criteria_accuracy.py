@@ -899,3 +899,36 @@ def test_the_title_states_its_biomarker_population(title, expected):
              if c.text.startswith("From the title: ") for r in c.requirements
              if r.kind == "biomarker" for i in r.params["any_of"]}
     assert found == expected
+
+
+@pytest.mark.parametrize("title,expected", [
+    # a study treatment before the operation: disease surgery can still remove
+    ("Carboplatin+Nab-paclitaxel, Plus Trastuzumab (HER2+) or Bevacizumab (HER2-) in the "
+     "Neoadjuvant Setting", [{"extent": "metastatic", "negated": True}]),
+    ("Pre Operative Trastuzumab in Operable Breast Cancer",
+     [{"extent": "metastatic", "negated": True}]),
+    # ... unless the title names spread, or the operation is any operation
+    ("Neoadjuvant Chemotherapy for Resectable Colorectal Liver Metastases", []),
+    ("CARINAE for Stress Relief in Perioperative Care", []),
+])
+def test_a_treatment_before_surgery_is_for_disease_not_yet_spread(title, expected):
+    trial = TrialText("NCT90000013", title, [], [], "Inclusion Criteria:\n* Age >= 18")
+    found = [r.params for c in annotate_trial(trial).criteria
+             if c.text.startswith("From the title: ") for r in c.requirements
+             if r.kind == "extent"]
+    assert found == expected
+
+
+@pytest.mark.parametrize("text,metastatic", [
+    ("Histologically confirmed operable primary breast cancer", [True]),
+    ("Previously untreated resectable stage IB-IIIA NSCLC", [True]),
+    # not where resection is of the metastases, or either way
+    ("Resectable colorectal liver metastases", []),
+    ("Resectable or unresectable NSCLC", []),
+])
+def test_operable_disease_is_not_metastatic(text, metastatic):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    found = [r.params.get("negated", False) for r in parse_criterion(text, "inclusion")
+             if r.kind == "extent" and r.params.get("extent") == "metastatic"]
+    assert found == metastatic

@@ -485,6 +485,29 @@ def _title_course(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
     return _shifted(read[2], read[0], prefix) if read else []
 
 
+# A study treatment given before the operation ("Neoadjuvant", "Pre-Operative", "Before
+# Surgery", "Window of Opportunity"): the patients have disease surgery can still remove, so
+# not metastatic ("Perioperative Care" is about any operation, palliative ones too). Not where the title names spread ("... for Resectable Liver Metastases",
+# "Oligometastatic", "Stage IV") or disease already operated on ("Residual Disease After
+# Neoadjuvant Chemotherapy" is non-metastatic too, but read from its own words).
+_BEFORE_SURGERY = re_compile(
+    r"\b(?:neo-?adjuvant|pre[\s-]?operative|pre-?surgical|before\s+surgery|"
+    r"prior\s+to\s+surgery|window[\s-]+of[\s-]+opportunity)\b", re.IGNORECASE)
+_SPREAD_NAMED = re_compile(r"metasta|stage\s+iv\b|advanced|recurren|relaps|unresectable|"
+                           r"inoperable", re.IGNORECASE)
+
+
+def _title_before_surgery(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
+    """Not metastatic, for a title whose study treatment comes before surgery (see
+    `_BEFORE_SURGERY`), when the title names no spread."""
+    match = _BEFORE_SURGERY.search(title)
+    if match is None or _SPREAD_NAMED.search(title):
+        return []
+    start = len(prefix) + match.start()
+    return [Requirement("extent", {"extent": "metastatic", "negated": True}, match.group(),
+                        start, start + len(match.group()))]
+
+
 _POPULATION_LEAD = "Patients with "
 _WITH_OR_WITHOUT = re_compile(r"\bwith\s*(?:or|/)\s*without\b|\+/-|±", re.IGNORECASE)
 # Where a title's history of treatment ends and the study's comparison begins ("Who Have
@@ -521,7 +544,7 @@ def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True
     if not course:
         course = _title_course(title, prefix)
     if not course and not extent_stated:
-        course = _title_extents(title, prefix)
+        course = _title_extents(title, prefix) or _title_before_surgery(title, prefix)
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
                     # A title names the study's own drugs: a therapy is history only where
                     # the title says the disease progressed on it.

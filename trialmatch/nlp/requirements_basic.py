@@ -437,7 +437,14 @@ _EXTENT_PATTERNS = [
     # Not "non-organ confined" (beyond the organ), nor an exception for another cancer
     # ("except localized basal cell skin cancer"), read in `find_extent`.
     ("localized", rf"(?<!non-)(?<!non )\b(?:clinically\s+)?(?:locali[sz]ed|organ[- ]confined)"
-                  rf"\b{_NEAR_TUMOUR}"),
+                  rf"\b{_NEAR_TUMOUR}|"
+                  # "Operable breast cancer", "resectable NSCLC": curable by surgery, so not
+                  # metastatic ("resectable liver metastases" and "resectable or unresectable"
+                  # say no such thing)
+                  r"(?<![\w-])(?:(?:surgically|potentially|primarily)\s+)?(?:operable|resectable)\b"
+                  r"(?!\s*(?:or|and/or|/|,)\s*(?:(?:un|non-?|in|not\s+)(?:resectable|operable)|"
+                  r"borderline|metasta))(?![^.;:()]{0,60}metasta)"
+                  rf"{_NEAR_TUMOUR}"),
     # Not "newly diagnosed brain metastases" or another condition's diagnosis.
     ("newly_diagnosed", r"(?:\b(?:newly|recently)[\s-]+diagnos(?:ed|is)\b|\bnew\s+diagnosis\b)"
                         r"(?!(?:[\s,-]+(?:of|with|and|[\w-]+)){0,3}?[\s,-]+(?:brain|cns|central|"
