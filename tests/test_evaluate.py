@@ -858,6 +858,19 @@ def test_a_line_for_one_disease_applies_to_that_disease_only():
     assert evaluate_trial(plain, make_patient()).verdict == "excluded"
 
 
+def test_a_rule_for_the_patients_a_line_names_admits_no_other_disease():
+    # A screening study filed under "Solid Tumors" whose every disease line is NSCLC, one of
+    # them worded "for participants with ... NSCLC": a breast cancer fits none of them.
+    trial = make_trial([
+        _disease_line(["NSCLC"], 1, "Unresectable stage III NSCLC of squamous histology",
+                      more=[req("histology", histologies=["squamous cell carcinoma"])]),
+        _disease_line(["NSCLC"], 2, "for Participants with Stage II, IIIA NSCLC Requiring "
+                                    "Adjuvant Treatment"),
+        _disease_line(["NSCLC"], 3, "Stage II, IIIA NSCLC based on the 8th edition")],
+        codes=("_SOLID",))
+    assert evaluate_trial(trial, make_patient(cancer_code="IDC")).verdict == "excluded"
+
+
 @pytest.mark.parametrize("kind,negated", [("inclusion", False), ("inclusion", True),
                                           ("exclusion", False), ("exclusion", True)])
 def test_pregnancy_only_ever_screens_out_a_pregnant_patient(kind, negated):

@@ -2036,6 +2036,14 @@ def _names_another_cancer(result: CriterionResult) -> bool:
         for r in result.requirements)
 
 
+def _denies_the_disease(result: CriterionResult) -> bool:
+    """Does a line name cancers none of which is the patient's, whatever its result?"""
+    return any(r.kind in ("cancer_type", "histology", "primary_site") and r.truth is False
+               for r in result.requirements) and not any(
+        r.kind in ("cancer_type", "histology", "primary_site") and r.truth
+        for r in result.requirements)
+
+
 # A line open to any tumour that carries a marker: "any histology if known to be MSI-H",
 # "other solid tumors harboring NTRK fusions", "regardless of tumor type".
 _ANY_HISTOLOGY = re_compile(
@@ -2123,8 +2131,12 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
     # A disease line fits when it does not fail by naming other cancers (it may still fail
     # for something else, which it then does on its own account); a cohort's line may fit.
     any_lines = set(disease_lines(trial, cohorts=True)) | lines
+    # (Read from the requirements, not the result: "For participants with NSCLC ..." is
+    # met for everyone else as a rule for the patients it names, yet admits no other
+    # disease.)
     fits = any(r.position in any_lines and r.kind == "inclusion"
-               and not _names_another_cancer(r) for r in results)
+               and not _names_another_cancer(r) and not _denies_the_disease(r)
+               for r in results)
     out = []
     for r in results:
         # A line saying whom it is for ("For subjects with colorectal cancer, ...") fails no
