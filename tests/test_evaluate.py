@@ -1238,3 +1238,15 @@ def test_biomarker_subtypes_an_or_sets_side_by_side_are_alternatives():
                                              Biomarker("PR", None, "negative", 0, "%"),
                                              Biomarker("HER2", None, "positive", 3, "IHC")])
     assert evaluate_criterion(item, her2_positive).result == "not_met"
+
+
+def test_disease_without_spread_is_a_candidate_for_curative_therapy():
+    # "Must not be a candidate for potentially curative therapy": a newly diagnosed stage
+    # III cancer (definitive chemoradiation or surgery ahead) is one; a stage IV is not.
+    beyond_cure = req("extent", extent="advanced", beyond_cure=True)
+    local = make_patient(stage_group="IIIB", stage_m="M0")
+    assert evaluate_requirement(beyond_cure, local).truth is False
+    spread = make_patient(stage_group="IV", stage_m="M1b")
+    assert evaluate_requirement(beyond_cure, spread).truth is True
+    # plain "advanced" still admits a stage III (locally advanced) patient
+    assert evaluate_requirement(req("extent", extent="advanced"), local).truth is True

@@ -752,6 +752,10 @@ _EXTENT_WORDS = {
 
 
 def _check_extent(params: dict, patient: Patient) -> Check:
+    if params.get("beyond_cure"):
+        curable = _curable_now(patient)
+        if curable is not None:
+            return curable
     wanted = str(params.get("extent") or "")
     words = _EXTENT_WORDS.get(wanted, wanted.replace("_", " "))
     truth = patient.extent.get(wanted)
@@ -778,6 +782,20 @@ def _check_extent(params: dict, patient: Patient) -> Check:
             f"notes: {noted}" if noted else patient.stage_evidence
     return truth, f"stage {stage} {'means' if truth else 'rules out'} {words}", \
         patient.stage_evidence
+
+
+def _curable_now(patient: Patient) -> Check | None:
+    """Whether "not a candidate for potentially curative therapy" is false for a solid
+    tumour that has not spread, not recurred and is not unresectable: such disease is
+    treated with curative intent (surgery, definitive chemoradiation; NCCN, ESMO). None when
+    that does not settle it (haematological cancers, recurrence, unresectable or metastatic
+    disease: the extent check decides)."""
+    extent = patient.extent
+    if is_heme(patient) or extent["metastatic"] is not False or extent["recurrent"] or \
+            extent["unresectable"]:
+        return None
+    return False, "no distant spread, recurrence or unresectability: disease treated with " \
+        "curative intent (trial: not a candidate for curative therapy)", patient.stage_evidence
 
 
 def _check_measurable_disease(params: dict, patient: Patient) -> Check:

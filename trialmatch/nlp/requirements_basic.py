@@ -578,6 +578,8 @@ def find_extent(text: str) -> list[Requirement]:
         previous_negated = negated
         extent, flips = _READ_AS.get(name, (name, False))
         params: dict = {"extent": extent}
+        if name == "incurable":
+            params["beyond_cure"] = True  # advanced, and no curative treatment left
         negated = negated != flips
         if negated:
             params["negated"] = True
