@@ -932,3 +932,17 @@ def test_operable_disease_is_not_metastatic(text, metastatic):
     found = [r.params.get("negated", False) for r in parse_criterion(text, "inclusion")
              if r.kind == "extent" and r.params.get("extent") == "metastatic"]
     assert found == metastatic
+
+
+def test_an_exclusion_lead_in_to_a_list_of_therapies_excludes_nobody_itself():
+    # The items under it say which therapy excludes; "have received anti-tumor therapy"
+    # alone would exclude every treated patient.
+    text = ("Exclusion Criteria:\n"
+            "* Patients who have received anti-tumor therapy before infusion should be "
+            "excluded if any of the following conditions are met:\n"
+            "  * Systemic chemotherapy within 1 week;\n"
+            "  * Received donor lymphocyte infusion within 6 weeks;\n")
+    trial = TrialText("NCT90000014", "CAR-T for Relapsed AML", [], [], text)
+    kinds = [r.kind for c in annotate_trial(trial).criteria if c.kind == "exclusion"
+             for r in c.requirements]
+    assert "prior_lines" not in kinds

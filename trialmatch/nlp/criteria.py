@@ -366,6 +366,10 @@ def split_criteria(text: str) -> list[EligibilityCriterion]:
     return [piece.criterion for piece in split_pieces(text)]
 
 
+_LIST_OF_CONDITIONS = re_compile(r"\b(?:the\s+following|if\b[^:]*\bfollowing)\b[^:]*:\s*$",
+                                 re.IGNORECASE)
+
+
 def _parse_piece(piece: CriterionPiece) -> list[Requirement]:
     criterion = piece.criterion
     if piece.alternatives:
@@ -706,6 +710,14 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     criteria: list[EligibilityCriterion] = []
     for piece in split_pieces(trial.criteria_text or ""):
         requirements = _parse_piece(piece)
+        if piece.lead_in and piece.criterion.kind == "exclusion" and \
+                _LIST_OF_CONDITIONS.search(piece.criterion.text):
+            # "Have received the following prior systemic antitumor therapy:", "Patients who
+            # have received anti-tumor therapy should be excluded if any of the following
+            # conditions are met:": the items under it say which therapy excludes; the
+            # lead-in's own therapy excludes nobody.
+            requirements = [r for r in requirements
+                            if r.kind not in ("prior_lines", "prior_therapy")]
         if piece.lead_in and not requirements:
             continue
         piece.criterion.requirements = requirements
