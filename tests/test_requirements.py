@@ -847,3 +847,15 @@ def test_an_organ_beside_the_nodes_is_still_the_primary_site():
         "Clips within the biopsy-proven axillary lymph node and breast primary tumor are "
         "required.", "inclusion") if r.kind == "primary_site"]
     assert found == [{"sites": ["breast"]}]
+
+
+@pytest.mark.parametrize("text, kinds", [
+    ("Concurrent receipt of any other anti-cancer therapy.", []),
+    ("Any concurrent chemotherapy, immunotherapy, or biologic therapy.", []),
+    # the history is asked too
+    ("Any prior or concurrent systemic anticancer therapy for TNBC", ["prior_lines"]),
+])
+def test_an_exclusion_of_concurrent_therapy_is_no_history(text, kinds):
+    found = [r.kind for r in parse_criterion(text, "exclusion")
+             if r.kind in ("prior_lines", "prior_therapy")]
+    assert found == kinds

@@ -494,12 +494,22 @@ def names_therapy(text: str) -> bool:
     return _may_name_drug(text) and bool(_find_drug_classes(text) or _find_drugs(text))
 
 
+# An exclusion about treatment during the study, not before it: "Concurrent receipt of any
+# other anti-cancer therapy", "Any concurrent chemotherapy", "Concomitant use of ..." (not
+# "Any prior or concurrent ...", which asks about the history too).
+_CONCURRENT_ONLY = re_compile(
+    r"\W*(?:(?:any|other|the)\s+){0,2}(?:concurrent|concomitant|simultaneous)\b"
+    r"(?![^.;]{0,80}\b(?:prior|previous|previously|history)\b)", _I)
+
+
 def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     """Prior therapy (drugs and classes received, or not) and prior lines of therapy.
 
     Washout rules ("no chemotherapy within 4 weeks"), allergies, concurrent use and study
     treatment are skipped: they are not facts about the patient's treatment history.
     """
+    if criterion_kind == "exclusion" and _CONCURRENT_ONLY.match(text):
+        return []  # "Concurrent receipt of any other anti-cancer therapy": during the study
     mentions = []
     class_spans: set[tuple[int, int]] = set()
     if _may_name_drug(text):
