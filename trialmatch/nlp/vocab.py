@@ -77,7 +77,8 @@ OCR_MIN_LENGTH = 4  # OCR substitutions are tried on tokens of 4+ characters
 FUZZY_MIN_LENGTH = 8
 FUZZY_SCORE = 90  # rapidfuzz ratio (0-100) a damaged word must reach
 FUZZY_EDIT_LENGTH = 8  # from this length one edit or swap (OSA distance 1) is also damage
-_ALPHA_RUN = re_compile(r"[A-Za-z]+")
+# Two runs of letters one space apart, the second read ahead (see `rejoin_split_words`).
+_SPACED_PAIR = re_compile(r"(?<![A-Za-z])([A-Za-z]+) (?=([A-Za-z]{3,})(?![A-Za-z]))")
 # English words a split word's first half must not be ("test is" is no "testis").
 _COMMON_WORDS = frozenset(("the", "and", "for", "with", "not", "was", "are", "has", "had",
                            "this", "that", "test", "left", "right", "per", "all", "any", "one",
@@ -1396,19 +1397,23 @@ class Vocabulary:
             return text
         words = self._join_words
         out = None
-        tokens = list(_ALPHA_RUN.finditer(text))
-        for first, second in zip(tokens, tokens[1:], strict=False):
-            if second.start() != first.end() + 1 or text[first.end()] != " ":
+        # Each candidate pair: a word, one space, a word of 3 letters or more (the second
+        # read ahead, so that it can be the first of the next pair). The cheap tests come
+        # first: most pairs fail on the joined word, which few texts hold.
+        for pair in _SPACED_PAIR.finditer(text):
+            head, tail = pair.group(1), pair.group(2)
+            if len(head) + len(tail) < 7:
                 continue
-            head, tail = first.group(), second.group()
             joined = (head + tail).lower()
-            if len(tail) < 3 or len(joined) < 7 or head.lower() in words or \
-                    head.lower() in _COMMON_WORDS or head.lower() in extra_words or (
-                        joined not in words and joined not in extra_words):
+            if joined not in words and joined not in extra_words:
+                continue
+            lower_head = head.lower()
+            if lower_head in words or lower_head in _COMMON_WORDS or lower_head in extra_words:
                 continue
             if out is None:
                 out = list(text)
-            out[first.start():second.end()] = list(head + tail + " ")
+            start = pair.start(1)
+            out[start:start + len(joined) + 1] = list(head + tail + " ")
         return "".join(out) if out is not None else text
 
     @functools.cached_property
