@@ -470,3 +470,38 @@ def test_a_result_that_names_its_test_outranks_a_passing_mention():
 def test_results_read_as_reports_write_them(text, expected):
     found = {b.marker: b.status for b in find_biomarkers(text)}
     assert {marker: found.get(marker) for marker in expected} == expected
+
+
+def _statuses(text):
+    return {(b.marker, b.alteration if b.marker == "FLT3" else None): b.status
+            for b in find_biomarkers(text)}
+
+
+def test_a_negative_heading_covers_its_whole_list():
+    found = _statuses("NGS (bone marrow): DNMT3A R882H VAF 38%. NEGATIVE: FLT3-ITD / "
+                      "FLT3-TKD, NPM1, IDH2, TP53, CEBPA (bZIP).")
+    assert found[("DNMT3A", None)] == "positive"  # the finding before the heading
+    assert found[("FLT3", "ITD")] == found[("FLT3", "TKD")] == "negative"
+    assert {found[(m, None)] for m in ("NPM1", "IDH2", "TP53", "CEBPA")} == {"negative"}
+
+
+def test_one_result_after_a_gene_list_is_every_gene_s():
+    found = {b.marker: b.status for b in find_biomarkers(
+        "Germline (2021): BRCA1/2, RAD51C/D, BRIP1, PALB2, MLH1/MSH2/MSH6/PMS2 - negative.")}
+    assert found["BRIP1"] == found["PALB2"] == "negative"
+    # a germline panel says nothing of the tumour's mismatch-repair staining
+    assert "MMR" not in found
+
+
+def test_an_ihc_mmr_panel_still_reads_lost_staining():
+    found = {b.marker: b.status for b in find_biomarkers(
+        "MMR IHC: MLH1 - negative, PMS2 - negative, MSH2 and MSH6 retained.")}
+    assert found["MMR"] == "positive"
+
+
+@pytest.mark.parametrize("text,status", [
+    ("TMB: 5.8 mut/Mb (not high).", "negative"),
+    ("BRAF V600E detected, TMB 18 mut/Mb, MS-stable.", "positive"),
+])
+def test_a_measured_tmb_decides_over_level_words(text, status):
+    assert {b.marker: b.status for b in find_biomarkers(text)}["TMB"] == status

@@ -158,6 +158,9 @@ def _vocabulary() -> Any:
     return get_vocabulary()
 
 
+_HEADING_AFTER = re_compile(r"\s*:")
+
+
 def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
     """The first result word after a marker: (status, word, end offset in window)."""
     tables = _tables()
@@ -174,6 +177,8 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
         status = tables.post_status[word]
         if _LEGEND_AFTER.match(window[match.end() :]):
             continue  # "Negative < 6.5, Positive >= 6.5": a reference range, not a result
+        if _HEADING_AFTER.match(window, match.end()):
+            break  # "... VAF 38%. NEGATIVE: FLT3, NPM1": the heading of a list that follows
         if word in ("low", "high") and marker not in _LEVEL_MARKERS:
             continue
         if word == "intermediate" and marker not in _LEVEL_MARKERS:
@@ -562,8 +567,69 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
         results.append(_mmr_summary(protein_calls, text))
     results.extend(_triple_negative(text, spans))
     results = _with_origin_heading(_paired_results(results, raw_hits, text), text, spans)
+    results = _one_result_lists(results, raw_hits, text)
     results.sort(key=lambda b: b.start)
     return results
+
+
+# One result for a whole list of genes, written before it ("NEGATIVE: FLT3-ITD / FLT3-TKD,
+# NPM1, IDH2", "Not detected: EGFR, KRAS, ... MET amplification", "No pathogenic variants
+# in: ...") or after it ("BRCA1/2, RAD51C/D, BRIP1, PALB2 - negative"): every gene of the
+# list is negative, whatever the words between items suggest ("ITD" names what was looked
+# for, not what was found).
+_NEGATIVE_HEADING = re_compile(
+    r"(?i)(?<![\w-])(?:negative(?:\s+for)?|not\s+detected|none\s+detected|"
+    r"no\s+(?:pathogenic\s+|reportable\s+|clinically\s+significant\s+)?(?:variants?|"
+    r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?(?:\s+in)?|"
+    r"wild[\s-]?type(?:\s+for)?)\s*:\s*")
+_LIST_END = re_compile(r"\.(?!\d)(?:\s|$)|;|\n|$")
+_NEGATIVE_AFTER_LIST = re_compile(
+    r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
+    r"(?:variants?|mutations?|alterations?)(?:\s+(?:detected|identified|found))?)\b", re.I)
+_LIST_GAP = re_compile(r"[\s,/&()]*(?:[0-9A-Z]{1,2}(?=[\s,/&()]))?[\s,/&()]*"
+                       r"(?:(?:and|or)\s+)?")
+# Words saying the list is a gene test (germline or tumour sequencing), not an IHC panel:
+# "MLH1/MSH2/MSH6/PMS2 - negative" there means no variant, not lost staining.
+_GENE_TEST = re_compile(r"(?i)\b(?:germline|NGS|sequencing|panel|variants?|mutations?|"
+                        r"genetic|hereditary|Lynch)\b")
+
+
+def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
+                      text: str) -> list[Biomarker]:
+    """Results of markers inside a list with one negative result for all (see
+    `_NEGATIVE_HEADING`) set to negative; an MMR summary read from such a list in a gene
+    test dropped (a germline or sequencing result is no protein staining)."""
+    spans: list[tuple[int, int, bool]] = []  # start, end, is a gene test
+    for heading in _NEGATIVE_HEADING.finditer(text):
+        end = _LIST_END.search(text, heading.end()).start()
+        if any(heading.end() <= hit.start < end for hit in hits):
+            context = text[max(0, heading.start() - 80):end]
+            spans.append((heading.start(), end, bool(_GENE_TEST.search(context))))
+    for index, hit in enumerate(hits):
+        after = _NEGATIVE_AFTER_LIST.match(text, hit.end)
+        if after is None:
+            continue
+        first = index
+        while first > 0 and _LIST_GAP.fullmatch(text, hits[first - 1].end, hits[first].start):
+            first -= 1
+        if first < index:  # a list of two or more markers
+            context = text[max(0, hits[first].start - 80):after.end()]
+            spans.append((hits[first].start, after.end(), bool(_GENE_TEST.search(context))))
+    if not spans:
+        return results
+    out: list[Biomarker] = []
+    for result in results:
+        inside = next((span for span in spans if span[0] <= result.start < span[1]), None)
+        if inside is None:
+            out.append(result)
+        elif result.marker == "MMR":
+            if not inside[2]:
+                out.append(result)
+        elif result.status != "negative" and result.marker not in ("PD-L1", "Ki-67", "TMB"):
+            out.append(replace(result, status="negative"))  # type: ignore[arg-type]
+        else:
+            out.append(result)
+    return out
 
 
 # A denial right before a marker and its result: "not HER2-positive", "is not ER-negative".
@@ -704,8 +770,10 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
             end = max(end, window_start + number_end)
             # A measured value decides over a word that only says the test was ordered or
             # is pending ("PD-L1 (22C3) ordered: TPS 15%").
+            # A tumour mutational burden in mut/Mb decides over a level word, which may be
+            # denied ("5.8 mut/Mb (not high)") or another marker's ("18 mut/Mb, MS-stable").
             if status is None or status == "unknown" or (
-                    marker == "HER2" and number_unit == "IHC"):
+                    marker == "HER2" and number_unit == "IHC") or number_unit == "mut/Mb":
                 status = _status_from_value(marker, number, number_unit, cmp) or status
     before = text[pre[2] : hit.start] if pre else ""
     if marker == "HER2" and _HER2_ISH.search(before + " " + group_window[:100]):
