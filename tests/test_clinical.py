@@ -85,6 +85,8 @@ def test_prior_therapies(text, prior):
     ("high-volume mHSPC on ADT", True, None),
     ("03/2021 bone scan: >10 lesions (spine, pelvis, ribs)", True, None),
     ("PET 9/2026: new osseous lesions", True, None),
+    ("68F, RAI-refractory PTC, metastatic to lungs/mediastinum/bone.", True, None),
+    ("Adenocarcinoma metastatic to regional lymph nodes.", None, None),
     ("Metastatic work-up negative.", None, None),
     ("No liver/bone mets.", None, None),
     # the course reaching distant sites, even beside nodes

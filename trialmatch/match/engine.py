@@ -55,6 +55,7 @@ from trialmatch.nlp.conditions import (
     distant_metastasis_sites,
     profile_facts,
 )
+from trialmatch.nlp.stage_groups import group_from_tnm
 from trialmatch.regex_cache import re_compile
 
 DISCLAIMER = (
@@ -576,7 +577,11 @@ def read_patient(case: Case, *, extractor: Extractor, vocabulary: Any,
     profile = apply_to_profile(extractor(case.note_texts), case.stated, vocabulary)
     code = profile.cancer_type.code if profile.cancer_type else None
     # The disease now: distant metastases the notes state outrank the stage at diagnosis.
-    stage = profile.stage
+    # T and N without a group: the group of the site's AJCC table, with the age at diagnosis
+    # the case gives (differentiated thyroid cancer is staged by age).
+    stage = group_from_tnm(profile.stage, code, vocabulary, case.age, profile.biomarkers)
+    if stage is not profile.stage:
+        profile = dataclasses.replace(profile, stage=stage)
     written_m1 = bool(stage and stage.m and stage.m.upper().startswith("M1"))
     now, at_diagnosis = restage(stage, code, case.age, case.metastatic or written_m1,
                                 case.from_notes.get("metastatic") or

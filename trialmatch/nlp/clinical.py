@@ -126,6 +126,8 @@ _DISTANT = re_compile(
     rf"compatible)\s+with\s+metasta\w*)|\b{_METASTASIS}\s+(?:to|in|involving|within)\s+"
     rf"(?:the\s+)?(?:\w+\s+(?:and|,)\s+)?{_DISTANT_SITE}|"
     rf"\b(?:widely|diffusely)\s+metastatic\b|\bdistant\s+(?:spread|disease)\b|"
+    # "PTC, metastatic to lungs/mediastinum/bone", "metastatic to the liver"
+    rf"\bmetastatic\s+to\s+(?:the\s+)?(?:[\w-]+\s*(?:,|/|and)\s*){{0,3}}?{_DISTANT_SITE}\b|"
     # "now metastatic recurrence", "distant relapse": the course has reached distant sites
     rf"\b(?:metastatic|distant)\s+(?:recurrence|relapse|progression)\b|"
     rf"\bmetastatic\s+(?:[\w,/+-]+\s+){{0,4}}?(?:cancer|\w*carcinoma|melanoma|\w*sarcoma|"

@@ -491,9 +491,10 @@ def _title_course(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
 
 # A study treatment given before the operation ("Neoadjuvant", "Pre-Operative", "Before
 # Surgery", "Window of Opportunity"): the patients have disease surgery can still remove, so
-# not metastatic ("Perioperative Care" is about any operation, palliative ones too). Not where the title names spread ("... for Resectable Liver Metastases",
-# "Oligometastatic", "Stage IV") or disease already operated on ("Residual Disease After
-# Neoadjuvant Chemotherapy" is non-metastatic too, but read from its own words).
+# not metastatic ("Perioperative Care" is about any operation, palliative ones too). Not
+# where the title names spread ("... for Resectable Liver Metastases", "Oligometastatic",
+# "Stage IV") or disease already operated on ("Residual Disease After Neoadjuvant
+# Chemotherapy" is non-metastatic too, but read from its own words).
 _BEFORE_SURGERY = re_compile(
     r"\b(?:neo-?adjuvant|pre[\s-]?operative|pre-?surgical|before\s+surgery|"
     r"prior\s+to\s+surgery|window[\s-]+of[\s-]+opportunity)\b", re.IGNORECASE)

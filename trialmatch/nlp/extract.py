@@ -27,6 +27,7 @@ from trialmatch.nlp.context import load_cues, lowered_for_search
 from trialmatch.nlp.grade import GradeMention
 from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import Section, section_at
+from trialmatch.nlp.stage_groups import group_from_tnm
 from trialmatch.nlp.tnm import (
     StageGroupMention,
     TnmMention,
@@ -265,6 +266,11 @@ def _profile(reading: _Reading) -> Profile:
                if not _prior_cancer_result(weight, biomarker.start, reading, chosen, vocab)]
     weights = [weight for weight, _ in current]
     profile.biomarkers = merge_biomarkers([b for _, b in current], weights)
+    if profile.cancer_type is not None:
+        # "cT2 cN0 M0" without a group: the group of the site's AJCC table (not for tables
+        # that need the age, which the notes reader does not know; `read_patient` does).
+        profile.stage = group_from_tnm(profile.stage, profile.cancer_type.code, vocab,
+                                       biomarkers=profile.biomarkers)
     return profile
 
 

@@ -56,7 +56,7 @@ _CONTEXT_SEPARATOR = "\n"
 # has substrings (found anywhere: "therap" in "chemotherapy") and whole words ("hb", "ps").
 _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
-    "extent": (("metasta", "advanced", "resect", "inoperable", "operable", "recurr", "relaps", "early",
+    "extent": (("metasta", "advanced", "resect", "operable", "recurr", "relaps", "early",
                 "newly", "recently", "new diag", "curative", "incurable", "locali", "confined",
                 "amenable", "candidate", "distant", "refractory"), ()),
     "measurable": (("measurable",), ()),
