@@ -218,6 +218,13 @@ def test_cancer_type_rules(text, code):
         "DIAGNOSIS: Lung, core biopsy: atypical glandular cells; adenocarcinoma cannot be "
         "excluded.",
         "DIAGNOSIS: Thyroid, FNA: follicular neoplasm; follicular carcinoma is not ruled out.",
+        # a cancer named in a programme's or a service's name, a mimic, a normal cell type
+        "BOWEL CANCER SCREENING PROGRAMME - HISTOPATHOLOGY\nSigmoid polyp: tubular adenoma "
+        "with low-grade dysplasia. No invasive malignancy.",
+        "DIAGNOSIS: Warthin tumour. COMMENT: Squamous metaplasia after FNA can mimic "
+        "mucoepidermoid or squamous cell carcinoma; no carcinoma is present.",
+        "FLOW CYTOMETRY: CD10-positive germinal-centre B cells without light-chain "
+        "restriction. DIAGNOSIS: reactive follicular hyperplasia.",
     ],
 )
 def test_benign_neoplasms_and_words_are_not_cancers(text):

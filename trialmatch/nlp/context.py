@@ -42,6 +42,7 @@ class Cues:
     negation_post: re.Pattern[str]
     hypothetical_pre: re.Pattern[str]
     hypothetical_post: re.Pattern[str]
+    name_post: re.Pattern[str]
     historical_pre: re.Pattern[str]
     incidental_pre: re.Pattern[str]
     terminators: re.Pattern[str]
@@ -138,6 +139,7 @@ def load_cues() -> Cues:
         negation_post=phrase_pattern(_phrases(raw, "negation_post")),
         hypothetical_pre=phrase_pattern(_phrases(raw, "hypothetical_pre")),
         hypothetical_post=phrase_pattern(_phrases(raw, "hypothetical_post")),
+        name_post=phrase_pattern(_phrases(raw, "name_post")),
         historical_pre=phrase_pattern(_phrases(raw, "historical_pre")),
         incidental_pre=phrase_pattern(_phrases(raw, "incidental_pre")),
         terminators=phrase_pattern(_phrases(raw, "scope_terminators")),
@@ -271,8 +273,11 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
         # post-triggers), up to the clause end.
+        # A cancer term that is part of a name ("Regional Sarcoma Service", "Bowel Cancer
+        # Screening Programme") asserts no diagnosis either.
         hypothetical=before_has(cues.hypothetical_pre) or bool(_QUERY.search(before))
-        or bool(cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)"))),
+        or bool(cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)")))
+        or bool(cues.name_post.match(after.lstrip())),
         historical=before_has(cues.historical_pre),
         incidental=before_has(cues.incidental_pre),
     )
