@@ -1250,3 +1250,14 @@ def test_disease_without_spread_is_a_candidate_for_curative_therapy():
     assert evaluate_requirement(beyond_cure, spread).truth is True
     # plain "advanced" still admits a stage III (locally advanced) patient
     assert evaluate_requirement(req("extent", extent="advanced"), local).truth is True
+
+
+def test_a_negative_result_for_one_alteration_leaves_the_gene_open():
+    # "MET amplification: not detected" says nothing of MET protein by IHC or of exon 14
+    # skipping; "ALK fusion: negative" is not ALK-positive.
+    met = make_patient(biomarkers=[Biomarker("MET", "amplification", "negative")])
+    assert evaluate_requirement(marker(marker="MET"), met).truth is None
+    alk = make_patient(biomarkers=[Biomarker("ALK", "fusion", "negative")])
+    assert evaluate_requirement(marker(marker="ALK"), alk).truth is False
+    plain = make_patient(biomarkers=[Biomarker("MET", None, "negative")])
+    assert evaluate_requirement(marker(marker="MET"), plain).truth is False

@@ -859,3 +859,14 @@ def test_an_exclusion_of_concurrent_therapy_is_no_history(text, kinds):
     found = [r.kind for r in parse_criterion(text, "exclusion")
              if r.kind in ("prior_lines", "prior_therapy")]
     assert found == kinds
+
+
+@pytest.mark.parametrize("text", [
+    "Must provide the most recent tumor tissue sample for PD-L1 expression testing",
+    "Willingness to provide biologic samples for PIK3CA sequencing and correlative studies",
+    "Availability of FFPE tumor tissue block for central confirmation of HER2 and hormone "
+    "receptor status",
+    "Must agree to provide tumor tissue for EGFR T790M detection",
+])
+def test_a_sample_for_testing_requires_no_result(text):
+    assert "biomarker" not in {r.kind for r in parse_criterion(text, "inclusion")}

@@ -1342,9 +1342,13 @@ def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
     if undecided:
         return None, undecided[0], undecided[1]
     # Every result is either positive for something else or negative. A negative result
-    # that names one alteration ("T790M not detected") says nothing about the others.
+    # that names one alteration ("T790M not detected", "MET amplification: not detected")
+    # says nothing about the others, nor about a gene asked for as a whole ("MET IHC 1+ or
+    # more", "KRAS mutation of any kind"); a fusion not found answers for a gene whose
+    # alteration of interest is its fusion ("ALK fusion negative": not ALK-positive).
     blanket_negative = [b for b in decided if b.status == "negative" and (
-        not b.alteration or not alterations or any(
+        not b.alteration or (not alterations and _alteration_class(b.alteration) == "fusion")
+        or any(
             _alteration_matches(a, marker, b.alteration) or
             _negative_covers(b.alteration, a, marker) for a in alterations))]
     if positives:

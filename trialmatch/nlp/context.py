@@ -273,8 +273,8 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
         # post-triggers), up to the clause end.
-        # A cancer term that is part of a name ("Regional Sarcoma Service", "Bowel Cancer
-        # Screening Programme") asserts no diagnosis either.
+        # A cancer term that is part of a programme's name ("Bowel Cancer Screening
+        # Programme") asserts no diagnosis either.
         hypothetical=before_has(cues.hypothetical_pre) or bool(_QUERY.search(before))
         or bool(cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)")))
         or bool(cues.name_post.match(after.lstrip())),

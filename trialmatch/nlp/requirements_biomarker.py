@@ -104,8 +104,11 @@ _TESTING_BEFORE = re_compile(r"\b(?:determination|testing|test|assessment|analys
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
 # (after the marker's acronym, if any: "progesterone receptor (PR) testing")
-_TESTING_AFTER = re_compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+)?(?:testing|test|"
-                            r"assessment|analysis|detection|"
+_TESTING_AFTER = re_compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+)?"
+                            # "PD-L1 expression testing", "EGFR T790M detection", "PIK3CA
+                            # sequencing": what a sample is for, not a result required
+                            r"(?:(?:expression|mutations?|mutational|gene|[A-Z]\d{2,4}[A-Z])\s+)?"
+                            r"(?:testing|test|assessment|analysis|detection|sequencing|"
                             r"determination)\b|"
                             # an assay's name: "by the PD-L1 IHC 22C3 pharmDx assay"
                             r"[\s-]*(?:IHC\s+)?(?:22C3|SP263|SP142|28-8|73-10|pharmDx|assays?\b|"
@@ -413,6 +416,11 @@ _LEFT_OUT = re_compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excludin
 _CONDITION_BEFORE = re_compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
+_FOR_TESTING_BEFORE = re_compile(r"\bfor\s+(?:central\s+|local\s+|retrospective\s+)?(?:confirmation|"
+                             r"testing|evaluation|assessment|determination|analysis)\s+of\s+"
+                             r"(?:the\s+)?$", _I)
+
+
 _EXAMPLE_BEFORE = re_compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
 
 
@@ -593,6 +601,8 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             continue
         if _CONDITION_BEFORE.search(text[max(0, first.start - 30):first.start]):
             continue
+        if _FOR_TESTING_BEFORE.search(text[max(0, first.start - 40):first.start]):
+            continue  # "tissue block for central confirmation of HER2 ... status"
         if _EXAMPLE_BEFORE.search(text[max(0, first.start - 25):first.start]) and any(
                 item["marker"] in {m for mention in group for m in mention.markers}
                 for _, _, items, _ in out for item in items):
