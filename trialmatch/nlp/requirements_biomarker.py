@@ -416,9 +416,9 @@ _LEFT_OUT = re_compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excludin
 _CONDITION_BEFORE = re_compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
-_FOR_TESTING_BEFORE = re_compile(r"\bfor\s+(?:central\s+|local\s+|retrospective\s+)?(?:confirmation|"
-                             r"testing|evaluation|assessment|determination|analysis)\s+of\s+"
-                             r"(?:the\s+)?$", _I)
+_FOR_TESTING_BEFORE = re_compile(r"\bfor\s+(?:central\s+|local\s+|retrospective\s+)?"
+                                 r"(?:confirmation|testing|evaluation|assessment|determination|"
+                                 r"analysis)\s+of\s+(?:the\s+)?$", _I)
 
 
 _EXAMPLE_BEFORE = re_compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
