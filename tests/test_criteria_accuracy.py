@@ -946,3 +946,14 @@ def test_an_exclusion_lead_in_to_a_list_of_therapies_excludes_nobody_itself():
     kinds = [r.kind for c in annotate_trial(trial).criteria if c.kind == "exclusion"
              for r in c.requirements]
     assert "prior_lines" not in kinds
+
+
+@pytest.mark.parametrize("phases,beyond_cure", [(("PHASE1",), True), (("PHASE2",), None),
+                                                (("PHASE1", "PHASE2"), None)])
+def test_a_phase_one_trial_s_locally_advanced_disease_is_beyond_cure(phases, beyond_cure):
+    trial = TrialText("NCT90000015", "ROSE12 in Solid Tumors", ["Solid Tumor"], [],
+                      "Inclusion Criteria:\n* Locally advanced or metastatic solid tumor",
+                      phases=phases)
+    found = [r.params for c in annotate_trial(trial).criteria for r in c.requirements
+             if r.kind == "extent" and r.params.get("extent") == "locally_advanced"]
+    assert [p.get("beyond_cure") for p in found] == [beyond_cure]

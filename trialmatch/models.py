@@ -247,6 +247,7 @@ class TrialText:
     sex: str | None = None  # ALL | FEMALE | MALE as in the API
     primary_purpose: str | None = None  # designInfo.primaryPurpose: TREATMENT, PREVENTION, ...
     official_title: str | None = None
+    phases: tuple[str, ...] = ()  # designModule.phases: PHASE1, PHASE2, EARLY_PHASE1, ...
 
 
 @dataclass

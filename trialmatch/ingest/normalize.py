@@ -91,6 +91,7 @@ class StudyRecord:
             sex=self.sex,
             primary_purpose=self.primary_purpose,
             official_title=self.official_title,
+            phases=tuple(self.phases),
         )
 
 

@@ -570,7 +570,8 @@ class TrialStore:
     def _trial_texts(self, nct_ids: Sequence[str]) -> list[TrialText]:
         rows = self.conn.execute(
             "SELECT nct_id, brief_title, official_title, conditions, keywords, criteria_text, "
-            f"minimum_age, maximum_age, sex, primary_purpose FROM trials WHERE nct_id IN ({_IDS}) "
+            f"minimum_age, maximum_age, sex, primary_purpose, phases FROM trials "
+            f"WHERE nct_id IN ({_IDS}) "
             "ORDER BY nct_id",
             (_json(list(nct_ids)),),
         )
@@ -586,6 +587,7 @@ class TrialStore:
                 sex=row[8],
                 primary_purpose=row[9],
                 official_title=row[2],
+                phases=tuple(json.loads(row[10] or "[]")),
             )
             for row in rows
         ]

@@ -795,7 +795,7 @@ def _curable_now(patient: Patient) -> Check | None:
             extent["unresectable"]:
         return None
     return False, "no distant spread, recurrence or unresectability: disease treated with " \
-        "curative intent (trial: not a candidate for curative therapy)", patient.stage_evidence
+        "curative intent (trial: disease beyond curative therapy)", patient.stage_evidence
 
 
 def _check_measurable_disease(params: dict, patient: Patient) -> Check:

@@ -700,6 +700,26 @@ def _conditions_criterion(trial: TrialText, position: int) -> EligibilityCriteri
                                 end=-1, requirements=requirements)
 
 
+# A phase 1 trial (dose finding, first in human) is for disease beyond curative treatment:
+# its "locally advanced" is disease that surgery or chemoradiation cannot cure, not a newly
+# diagnosed stage III cancer on its way to curative treatment (FDA guidance on first-in-human
+# oncology trials: patients for whom no curative or standard therapy is suitable).
+_FIRST_IN_HUMAN_PHASES = frozenset({"PHASE1", "EARLY_PHASE1"})
+
+
+def _beyond_cure_in_phase_one(criteria: list[EligibilityCriterion]) -> None:
+    """Mark a phase 1 trial's advanced and locally advanced inclusions as beyond cure."""
+    for criterion in criteria:
+        if criterion.kind != "inclusion":
+            continue
+        for requirement in criterion.requirements:
+            params = requirement.params
+            if requirement.kind == "extent" and params.get("extent") in (
+                    "locally_advanced", "advanced") and not params.get("negated") and \
+                    not params.get("allowed"):
+                params["beyond_cure"] = True
+
+
 def annotate_trial(trial: TrialText) -> TrialAnnotation:
     """Parse a trial's eligibility: OncoTree codes of its conditions, criteria with requirements.
 
@@ -724,6 +744,8 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
         piece.criterion.requirements = requirements
         piece.criterion.position = len(criteria)
         criteria.append(piece.criterion)
+    if trial.phases and set(trial.phases) <= _FIRST_IN_HUMAN_PHASES:
+        _beyond_cure_in_phase_one(criteria)
     structured = _structured_criterion(trial, len(criteria))
     if structured is not None:
         criteria.append(structured)
