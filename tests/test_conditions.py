@@ -64,6 +64,9 @@ def test_a_bad_entry_is_named_with_what_is_wrong(raw, message):
      "TREATMENT", []),
     ("Attention Biases in Adults With Multiple Sclerosis, Breast or Lung Cancer",
      ["Multiple Sclerosis", "Lung Cancer"], "BASIC_SCIENCE", []),
+    # Irradiation of extramedullary leukaemia is for patients who have it.
+    ("Anti-Leukemia Immune Responses After Irradiation of Extramedullary Tumors",
+     ["Acute Myeloid Leukemia"], "TREATMENT", ["extramedullary disease"]),
     # A cancer treatment trial names no such condition.
     ("Osimertinib in EGFR-Mutant NSCLC", ["Non-small Cell Lung Cancer"], "TREATMENT", []),
     # Letters that match a term's letter case-insensitively but do not lower-case to it.
@@ -101,6 +104,8 @@ def test_annotate_trial_adds_the_condition_as_a_synthetic_inclusion():
     ("Long-standing erectile dysfunction, IIEF-5 of 7.", "erectile dysfunction", True),
     ("History of depression, resolved.", "depression", None),
     ("Rule out radiation necrosis on the next MRI.", "radiation necrosis", None),
+    ("Relapsed AML, marrow only, no extramedullary disease.", "extramedullary disease", False),
+    ("AML with myeloid sarcoma of the skin.", "extramedullary disease", True),
 ])
 def test_notes_say_whether_the_patient_has_the_condition(note, name, expected):
     found = conditions_in_notes([note]).get(name)
