@@ -1347,7 +1347,7 @@ def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
     # more", "KRAS mutation of any kind"); a fusion not found answers for a gene whose
     # alteration of interest is its fusion ("ALK fusion negative": not ALK-positive).
     blanket_negative = [b for b in decided if b.status == "negative" and (
-        not b.alteration or (not alterations and _alteration_class(b.alteration) == "fusion")
+        not b.alteration or (not alterations and _answers_for_the_gene(b.alteration))
         or any(
             _alteration_matches(a, marker, b.alteration) or
             _negative_covers(b.alteration, a, marker) for a in alterations))]
@@ -1360,6 +1360,15 @@ def _positive_item(item: dict, marker: str, wanted: str, alterations: list[str],
     b = decided[0]
     return None, f"{marker} result for the trial's alteration not documented ({b.label()}; " \
         f"trial: {wanted})", b.evidence
+
+
+def _answers_for_the_gene(alteration: str) -> bool:
+    """Does a negative result for this alteration answer for the gene as a whole? A fusion
+    (the alteration of interest of ALK, ROS1, RET, NTRK) and a generic mutation or
+    alteration word ("BRCA1 mutation: negative") do; one named variant or an amplification
+    does not."""
+    generic = _GENERIC_ALTERATIONS.get(_norm_alteration(alteration))
+    return generic in ("mutation", "any", "fusion") or _alteration_class(alteration) == "fusion"
 
 
 def _negative_item(item: dict, marker: str, wanted: str, alterations: list[str],
