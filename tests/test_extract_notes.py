@@ -192,6 +192,9 @@ def test_repair_ocr_keeps_length_and_fixes_capitals():
          "involved by squamous cell carcinoma.", "CESC"),
         ("Tumor site: left upper lobe\nHistologic type: adenocarcinoma\n"
          "Carcinoma invades the visceral pleura.", "LUAD"),
+        # the hepatic ducts are bile ducts, not liver
+        ("Tumor Site: Confluence of right and left hepatic ducts; right hepatic duct\n"
+         "Histologic Type: Adenocarcinoma (biliary type)", "PHCH"),
         # terms split by OCR line merging
         ("DIAGNOSIS: Liver, lobectomy - HEPATOCELLULAR. CARCINOMA, moderately "
          "differentiated.", "HCC"),
