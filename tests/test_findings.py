@@ -210,6 +210,17 @@ def protocols(p, plan=None):
          {"arsenic trioxide + tretinoin"}, set()),
         (profile("SM", None, [bm("KIT", "D816V")]), {"avapritinib"}, set()),
         (profile("AML", None, [bm("BCR-ABL1", "fusion")]), set(), {"imatinib"}),
+        # menin inhibitors (2024-2025 labels), EZH2, IDH1 in MDS
+        (profile("AML", None, [bm("NPM1", "mutation")]), {"revumenib", "ziftomenib"}, set()),
+        (profile("BLL", None, [bm("KMT2A", "fusion")]), {"revumenib"}, set()),
+        (profile("FL", None, [bm("EZH2", "mutation")]), {"tazemetostat"}, set()),
+        (profile("MDS", None, [bm("IDH1", "R132H")]), {"ivosidenib"}, set()),
+        # NSCLC labels of 2024-2025
+        (profile("LUAD", "IV", [bm("ROS1", "fusion")]), {"taletrectinib"}, set()),
+        (profile("LUAD", "IV", [bm("HER2", "exon 20 insertion")]), {"zongertinib"}, set()),
+        (profile("LUAD", "IV", [bm("EGFR", "exon 20 insertion")]), {"sunvozertinib"},
+         {"osimertinib"}),
+        (profile("LUAD", "IV", [bm("ALK", "fusion")]), {"ensartinib"}, set()),
         # tumor-agnostic
         (profile("CUP", None, [bm("NTRK", "fusion")]), {"larotrectinib"}, set()),
         (profile("THPA", "II", [bm("NTRK3", "fusion")]), {"larotrectinib"}, set()),
