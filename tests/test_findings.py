@@ -448,6 +448,7 @@ def gaps(p, stage_group=None):
          {"IDH1/2"}),
         (profile("AML"), {"FLT3", "NPM1", "IDH1", "IDH2", "KMT2A rearrangement"}, set()),
         (profile("BLL"), {"BCR-ABL1 (Philadelphia chromosome)"}, set()),
+        (profile("HGSOC", "IIIC"), {"HRD", "FRα (FOLR1) IHC"}, set()),
         (profile("MDS"), {"SF3B1", "TP53"}, set()),
         (profile("DLBCLNOS", "IIA"), {"MYC rearrangement (with BCL2)"}, set()),
         (profile("DLBCLNOS", "IIA", [bm("MYC", "fusion", "negative")]), set(),
