@@ -44,6 +44,9 @@ def test_performance_status(text, ecog):
     ("Treatment-naive.", []),
     ("No prior systemic therapy.", []),
     ("No prior cancer treatment.", []),
+    ("No prior cancer, no chemo/RT ever. Hx cholecystectomy.", []),
+    ("She has never received chemotherapy or radiation.", []),
+    ("He has never received chemotherapy.", None),  # hormones or surgery may have been
     # plans, recommendations and negated therapies are no history
     ("Plan: start osimertinib next week.", None),
     ("We recommend FOLFOX.", None),

@@ -1261,3 +1261,11 @@ def test_a_negative_result_for_one_alteration_leaves_the_gene_open():
     assert evaluate_requirement(marker(marker="ALK"), alk).truth is False
     plain = make_patient(biomarkers=[Biomarker("MET", None, "negative")])
     assert evaluate_requirement(marker(marker="MET"), plain).truth is False
+
+
+def test_an_untreated_patient_is_not_beyond_standard_therapy():
+    # "no chemo/RT ever": no standard therapy has failed yet
+    beyond = req("prior_lines", min=1, max=None, beyond_standard=True)
+    naive = make_patient(prior_regimens=[], prior_complete=True, newly_diagnosed=False,
+                         relapse_noted=None)
+    assert evaluate_requirement(beyond, naive).truth is False

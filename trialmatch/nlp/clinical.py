@@ -92,7 +92,13 @@ _NO_TREATMENT = re_compile(
     r"\bpreviously\s+untreated\b|\buntreated\s+(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease)\b|"
     r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|"
     r"oncologic(?:al)?\s+|cancer(?:-directed)?\s+)?(?:therapy|therapies|treatments?)\b|\bhas\s+not\s+(?:yet\s+)?(?:received|had)\s+any\s+"
-    r"(?:systemic\s+|anti-?cancer\s+)?(?:therapy|treatment)\b", _I)
+    r"(?:systemic\s+|anti-?cancer\s+)?(?:therapy|treatment)\b|"
+    # "no chemo/RT ever", "never received chemotherapy or radiation", "never had any cancer
+    # treatment" (not "never received chemotherapy" alone: hormones or surgery may have been)
+    r"\bno\s+(?:prior\s+)?chemo(?:therapy)?\s*(?:/|or|and|,)\s*(?:RT|XRT|radiation|"
+    r"radiotherapy)\s+ever\b|\bnever\s+(?:received|had|been\s+treated\s+with)\s+(?:any\s+)?"
+    r"(?:chemo(?:therapy)?\s*(?:/|or|and)\s*(?:RT|XRT|radiation|radiotherapy)|systemic\s+"
+    r"therapy|anti-?cancer\s+(?:therapy|treatment)|cancer\s+treatment)\b", _I)
 # Where one regimen ends and the next begins inside a sentence.
 _REGIMEN_BREAK = re_compile(
     r";|\bthen\b|\bfollowed\s+by\b|\bsubsequently\b|\blater\b|\bswitched\s+to\b|"
