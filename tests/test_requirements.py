@@ -870,3 +870,10 @@ def test_an_exclusion_of_concurrent_therapy_is_no_history(text, kinds):
 ])
 def test_a_sample_for_testing_requires_no_result(text):
     assert "biomarker" not in {r.kind for r in parse_criterion(text, "inclusion")}
+
+
+def test_a_cdk_inhibitor_is_the_cdk4_6_class():
+    found = [r.params for r in parse_criterion("Prior use of fulvestrant or any CDK inhibitor.",
+                                               "exclusion") if r.kind == "prior_therapy"]
+    assert found == [{"received": True, "drugs": ["fulvestrant"],
+                      "classes": ["CDK4/6 inhibitor"]}]
