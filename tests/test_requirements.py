@@ -877,3 +877,15 @@ def test_a_cdk_inhibitor_is_the_cdk4_6_class():
                                                "exclusion") if r.kind == "prior_therapy"]
     assert found == [{"received": True, "drugs": ["fulvestrant"],
                       "classes": ["CDK4/6 inhibitor"]}]
+
+
+def test_drugs_given_as_examples_of_any_therapy_do_not_narrow_it():
+    found = [(r.kind, r.params) for r in parse_criterion(
+        "Prior treatment with any anticancer therapy including cytokine therapy such as "
+        "interferon-alpha and interleukin-2", "exclusion")]
+    assert found == [("prior_lines", {"min": 1, "max": None})]
+    # broad classes as the examples already say it
+    kinds = [r.kind for r in parse_criterion(
+        "Prior receipt of any anticancer therapy, including chemotherapy, radiotherapy, "
+        "targeted therapy, or endocrine therapy.", "exclusion")]
+    assert kinds == ["prior_therapy"]

@@ -654,7 +654,27 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if not out:
             out += _generic_prior(text, criterion_kind)
     out = _with_exceptions(out, text, excepted, class_spans)
+    broad = _ANY_THERAPY_THEN_EXAMPLES.search(text)
+    if broad and any(r.kind == "prior_therapy" for r in out) and all(
+            r.start >= broad.end() for r in out if r.kind == "prior_therapy") and \
+            not any(r.kind == "prior_lines" for r in out) and not any(
+            set(r.params.get("classes") or ()) & _BROAD_CLASSES for r in out):
+        # "any anticancer therapy including cytokine therapy such as interferon-alpha": the
+        # drugs after "including" are examples of any therapy, which is what is asked (where
+        # the examples are the broad classes themselves, "including chemotherapy,
+        # radiotherapy, targeted or endocrine therapy", they already say it).
+        out = [r for r in out if r.kind != "prior_therapy"] + [
+            requirement("prior_lines", {"min": 1, "max": None}, text, broad.start(),
+                        broad.end())]
     return sorted(out, key=lambda r: r.start)
+
+
+_BROAD_CLASSES = frozenset({"chemotherapy", "targeted therapy", "immunotherapy",
+                            "endocrine therapy", "radiation"})
+_ANY_THERAPY_THEN_EXAMPLES = re_compile(
+    r"\bany\s+(?:prior\s+|previous\s+|other\s+)?(?:systemic\s+)?(?:anti-?cancer|"
+    r"anti-?neoplastic|anti-?tumou?r|cancer)\s+(?:therapy|therapies|treatments?|agents?|drugs?)"
+    r"\s*,?\s*\(?\s*(?:including|such\s+as|e\.g\.|for\s+example)\b", _I)
 
 
 _EXCEPT_CUE = Folded(re_compile(  # folded (see `Folded`): only its offsets are read
