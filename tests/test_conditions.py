@@ -184,3 +184,32 @@ def test_hormone_sensitive_breast_cancer_is_no_prostate_population():
     title = "Saruparib vs Placebo in Men With Metastatic Castration-Sensitive Prostate Cancer"
     assert [n for n, _ in trial_conditions(title, ["Prostate Cancer"], "TREATMENT")] == \
         ["castration-sensitive prostate cancer"]
+
+
+def test_a_criterion_stating_castration_status_requires_it():
+    from trialmatch.nlp.requirements import parse_criterion
+
+    found = [r.params for r in parse_criterion(
+        "Histologically documented prostate adenocarcinoma which is de novo or recurrent and "
+        "castration-sensitive.", "inclusion") if r.kind == "condition"]
+    assert found == [{"condition": "castration-sensitive prostate cancer"}]
+    # one disease's alternative among others is no requirement for all
+    assert not [r for r in parse_criterion(
+        "Metastatic renal cell carcinoma or metastatic urothelial carcinoma, or for metastatic "
+        "castration resistant prostate cancer (mCRPC) by PCWG3", "inclusion")
+        if r.kind == "condition"]
+
+
+def test_castration_status_does_not_apply_to_another_cancer():
+    from tests.test_evaluate import make_patient
+    from trialmatch.match.evaluate import evaluate_requirement
+    from trialmatch.models import Requirement
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    wanted = Requirement("condition", {"condition": "castration-resistant prostate cancer"},
+                         "mCRPC")
+    vocabulary = get_vocabulary()
+    renal = make_patient(ontology=vocabulary, cancer_code="CCRCC")
+    assert evaluate_requirement(wanted, renal).truth is True
+    prostate = make_patient(ontology=vocabulary, cancer_code="PRAD")
+    assert evaluate_requirement(wanted, prostate).truth is None

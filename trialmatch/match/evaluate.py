@@ -51,6 +51,7 @@ from typing import Any, Literal, Protocol
 
 from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
+from trialmatch.nlp.conditions import condition_cancer_types
 from trialmatch.regex_cache import re_compile
 
 Truth = bool | None
@@ -1018,6 +1019,11 @@ def _first_course_only(patient: Patient) -> tuple[Truth, str] | None:
 
 def _check_condition(params: dict, patient: Patient) -> Check:
     name = str(params.get("condition") or "the condition")
+    only_for = condition_cancer_types(name)
+    if only_for and patient.cancer_code and not any(
+            patient.ontology.is_a(patient.cancer_code, code) for code in only_for):
+        # "Metastatic RCC or UC, or mCRPC": castration status describes prostate cancer only.
+        return True, f"{name}: applies to {', '.join(only_for)} only", ""
     stated = patient.conditions.get(name)
     if stated is None and patient.extent["metastatic"] is False and \
             params.get("distant_metastasis"):

@@ -28,7 +28,8 @@ from trialmatch.regex_cache import re_compile
 
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
-                         "distant_metastasis", "profile_fact", "source"})
+                         "distant_metastasis", "profile_fact", "in_criteria", "cancer_types",
+                         "source"})
 # Case facts a condition may defer to (trialmatch.match.case.Case attributes).
 _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
@@ -59,6 +60,12 @@ class PopulationCondition:
     distant_metastasis: bool = False  # a site of distant spread (AJCC M1)
     ruled_out_pattern: re.Pattern[str] | None = None  # a state that excludes it
     profile_fact: str | None = None  # a case fact that reads the same finding more closely
+    # Read in eligibility criteria too ("prostate adenocarcinoma ... castration-sensitive"),
+    # not only in titles and conditions.
+    in_criteria: bool = False
+    # OncoTree codes of the only cancers the condition can describe (castration status:
+    # prostate cancer); for a patient with another cancer it does not apply.
+    cancer_types: tuple[str, ...] = ()
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -97,6 +104,13 @@ def _entry(raw: object, index: int) -> PopulationCondition:
     distant = raw.get("distant_metastasis", False)
     if not isinstance(distant, bool):
         raise DataFileError(f"{where} ({name}): 'distant_metastasis' must be true or false")
+    in_criteria = raw.get("in_criteria", False)
+    if not isinstance(in_criteria, bool):
+        raise DataFileError(f"{where} ({name}): 'in_criteria' must be true or false")
+    cancer_types = raw.get("cancer_types", [])
+    if not isinstance(cancer_types, list) or not all(isinstance(c, str) and c
+                                                     for c in cancer_types):
+        raise DataFileError(f"{where} ({name}): 'cancer_types' must be a list of codes")
     return PopulationCondition(
         name=name,
         trial_pattern=_words(lists["terms"]),
@@ -106,6 +120,8 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         distant_metastasis=distant,
         ruled_out_pattern=_words(lists["ruled_out_by"]) if lists["ruled_out_by"] else None,
         profile_fact=fact,
+        in_criteria=in_criteria,
+        cancer_types=tuple(cancer_types),
     )
 
 
@@ -123,6 +139,11 @@ def load_conditions() -> tuple[PopulationCondition, ...]:
         raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: a condition name is "
                             "listed twice")
     return conditions
+
+
+def condition_cancer_types(name: str) -> tuple[str, ...]:
+    """The cancer types a condition can describe (empty: any)."""
+    return next((c.cancer_types for c in load_conditions() if c.name == name), ())
 
 
 def profile_facts() -> dict[str, str]:
@@ -157,6 +178,34 @@ def trial_conditions(title: str, conditions: list[str], primary_purpose: str | N
         if match:
             found.append((condition.name, match.group(0)))
     return found
+
+
+def criteria_conditions(text: str) -> list[tuple[str, int, int]]:
+    """The conditions marked `in_criteria` that a criterion states, asserted (not negated,
+    hedged or past): (name, start, end)."""
+    lower = text.lower()
+    found: list[tuple[str, int, int]] = []
+    for condition in _criteria_entries():
+        if not any(term in lower for term in condition[1]):
+            continue
+        spans = None
+        for match in condition[0].trial_pattern.finditer(text):
+            spans = spans or clause_spans(text)
+            context = mention_context(text, match.start(), match.end(),
+                                      clause_of(spans, match.start()))
+            if not (context.negated or context.hypothetical or context.historical):
+                found.append((condition[0].name, match.start(), match.end()))
+                break
+    return found
+
+
+@lru_cache(maxsize=1)
+def _criteria_entries() -> tuple[tuple[PopulationCondition, tuple[str, ...]], ...]:
+    """The `in_criteria` conditions with their trial terms in lower case (a quick gate)."""
+    raw = read_data_file("trialmatch.nlp", CONDITIONS_FILE)
+    terms = {entry["name"]: tuple(t.lower() for t in entry["terms"])
+             for entry in raw["conditions"]}
+    return tuple((c, terms[c.name]) for c in load_conditions() if c.in_criteria)
 
 
 @lru_cache(maxsize=1)

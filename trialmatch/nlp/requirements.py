@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from trialmatch.models import Requirement
 from trialmatch.nlp import vocab as vocab_module
+from trialmatch.nlp.conditions import condition_cancer_types, criteria_conditions
 from trialmatch.nlp.requirements_basic import (
     find_age,
     find_cns_metastases,
@@ -435,6 +436,21 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements += find_pregnancy(text)
     if triggered("infection"):
         requirements += find_infection(text)
+    if kind == "inclusion":
+        # "... de novo or recurrent and castration-sensitive": a population condition stated
+        # in a criterion (population_conditions.json, 'in_criteria'); not where the criterion
+        # names other cancers beside the condition's ("metastatic RCC or UC, or for mCRPC":
+        # one disease's alternative).
+        named = [code for r in requirements if r.kind == "cancer_type"
+                 for code in r.params.get("codes") or []]
+        for name, start, end in criteria_conditions(text):
+            only_for = condition_cancer_types(name)
+            vocabulary = get_vocabulary()
+            if only_for and any(not any(vocabulary.is_a(code, c) for c in only_for)
+                                for code in named):
+                continue
+            requirements.append(Requirement("condition", {"condition": name},
+                                            text[start:end], start, end))
     if not requirements:
         # Consent, willingness, headings, the investigator's judgement: only where the
         # criterion states nothing about the patient's disease or health.
