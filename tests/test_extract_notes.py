@@ -192,6 +192,12 @@ def test_repair_ocr_keeps_length_and_fixes_capitals():
          "involved by squamous cell carcinoma.", "CESC"),
         ("Tumor site: left upper lobe\nHistologic type: adenocarcinoma\n"
          "Carcinoma invades the visceral pleura.", "LUAD"),
+        # a consult letter's opinion, not the meeting or the specialty named after it
+        ("Department of Histopathology - Regional Sarcoma Service\nDear Colleague,\n"
+         "No lipogenic component, so dedifferentiated liposarcoma is not favoured.\n\n"
+         "OPINION:\nRetroperitoneum, resection: LEIOMYOSARCOMA, FNCLCC grade 2.\n"
+         "I would be happy to discuss the case at the sarcoma MDT.\n\nYours sincerely,\n\n"
+         "Consultant Histopathologist (Sarcoma)", "LMS"),
         # the hepatic ducts are bile ducts, not liver
         ("Tumor Site: Confluence of right and left hepatic ducts; right hepatic duct\n"
          "Histologic Type: Adenocarcinoma (biliary type)", "PHCH"),

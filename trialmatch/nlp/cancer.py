@@ -669,8 +669,22 @@ def choose_cancer_type(candidates: list[CancerCandidate], vocabulary: Any = None
         if not below:
             break
         top = max(below, key=lambda code: (support[code], len(lineage[code]), own[code]))
+    if _NOS.search(vocab.name(top)):
+        # "Sarcoma, NOS" from a meeting's or a specialty's name ("the sarcoma MDT") outvotes
+        # nothing: a specific type of the same tissue stated in a diagnosis is the answer.
+        tissue = vocab.tissue_code(top)
+        specific = [code for code in own if code != top and not _NOS.search(vocab.name(code))
+                    and vocab.tissue_code(code) == tissue and
+                    max(c.weight for c in asserted if c.code == code) >= _DIAGNOSIS_WEIGHT]
+        if specific:
+            top = max(specific, key=lambda code: (own[code], len(lineage[code])))
     mentions = [c for c in asserted if c.code == top]
     return max(mentions, key=lambda c: (c.weight, not c.metastatic, -c.start))
+
+
+_NOS = re_compile(r",\s*NOS\b|\bNOS$")
+# The weight of a final diagnosis or synoptic statement (sections.json).
+_DIAGNOSIS_WEIGHT = 3.0
 
 
 def _is_in_situ(vocab: Any, code: str) -> bool:
