@@ -213,3 +213,51 @@ def test_castration_status_does_not_apply_to_another_cancer():
     assert evaluate_requirement(wanted, renal).truth is True
     prostate = make_patient(ontology=vocabulary, cancer_code="PRAD")
     assert evaluate_requirement(wanted, prostate).truth is None
+
+
+@pytest.mark.parametrize("text,kind,params", [
+    ("Peripheral neuropathy greater than or equal to grade 2.", "exclusion", {"min_grade": 2}),
+    ("Grade 2 or greater neuropathy.", "exclusion", {"min_grade": 2}),
+    ("Peripheral neuropathy greater than (>) Grade 2", "exclusion", {"min_grade": 3}),
+    ("Known polyneuropathy > or = grade 2", "exclusion", {"min_grade": 2}),
+    ("Peripheral neuropathy Grade 0 or 1 by NCI CTCAE.", "inclusion", {"max_grade": 1}),
+    ("No motor or sensory neuropathy ≥ grade 2", "inclusion",
+     {"min_grade": 2, "negated": True}),
+    # an exception to a toxicity rule, and an exclusion's upper bound, state no bound
+    ("AEs from prior therapy not resolved to Grade ≤ 1, with the exception of alopecia or "
+     "peripheral neuropathy", "exclusion", None),
+    ("Peripheral neuropathy Grade 0 or 1", "exclusion", None),
+])
+def test_criteria_bound_the_grade_of_a_graded_condition(text, kind, params):
+    from trialmatch.nlp.conditions import criteria_grade_bounds
+
+    found = [p for _, p, _, _ in criteria_grade_bounds(text, kind)]
+    assert found == ([] if params is None else
+                     [{"condition": "peripheral neuropathy", **params}])
+
+
+@pytest.mark.parametrize("notes,grade", [
+    (["EV dose reduced for G2 neuropathy (now G1).", "PMH: DM2, G1 neuropathy (EV)."], 1),
+    (["Tolerated chemo ok; G1 neuropathy during oxali, now resolved."], 0),
+    (["No neuropathy, hearing intact."], 0),
+    (["Persistent G2 EV-related sensory neuropathy."], 2),
+    (["Mild neuropathy in the feet."], None),
+])
+def test_the_notes_latest_grade_decides(notes, grade):
+    from trialmatch.nlp.conditions import condition_grades
+
+    assert condition_grades(notes)["peripheral neuropathy"][0] == grade
+
+
+def test_a_grade_bound_is_decided_by_the_grade_now():
+    from tests.test_evaluate import make_patient
+    from trialmatch.match.evaluate import evaluate_requirement
+    from trialmatch.models import Requirement
+
+    bound = Requirement("condition", {"condition": "peripheral neuropathy", "min_grade": 2},
+                        "neuropathy >= grade 2")
+    grade_2 = make_patient(condition_grades={"peripheral neuropathy": (2, "G2 neuropathy")})
+    assert evaluate_requirement(bound, grade_2).truth is True
+    none = make_patient(conditions={"peripheral neuropathy": (False, "No neuropathy")})
+    assert evaluate_requirement(bound, none).truth is False
+    assert evaluate_requirement(bound, make_patient()).truth is None

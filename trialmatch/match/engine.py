@@ -51,6 +51,7 @@ from trialmatch.match.score import Score, rank_key, score_trial
 from trialmatch.match.stated import BRAIN_STATES, SITE_CONDITIONS, STATED, apply_to_profile
 from trialmatch.models import Profile, Trial
 from trialmatch.nlp.conditions import (
+    condition_grades,
     conditions_in_notes,
     distant_metastasis_sites,
     profile_facts,
@@ -282,6 +283,7 @@ def case_patient(case: Case, profile: Profile, *, ontology: Any,
         past_cancers=case.past_cancers, no_other_cancer=case.no_other_cancer,
         conditions=_conditions(case),
     )
+    patient.condition_grades = condition_grades(case.note_texts)
     stated = case.stated
     if stated.relapsed is not None:
         patient.relapse_noted = (f"{STATED}: disease_status "

@@ -260,6 +260,8 @@ class Patient:
     # Population conditions the notes speak of (trialmatch.nlp.conditions): name -> (has it
     # now, words); a condition the notes never mention is absent from the map.
     conditions: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    # The grade now of graded conditions (CTCAE), None when the notes give none.
+    condition_grades: dict[str, tuple[int | None, str]] = field(default_factory=dict)
     # Where a fact came from the notes: {"ecog": "ECOG PS 1", "metastatic": "liver metastases"}
     from_notes: dict[str, str] = field(default_factory=dict, compare=False)
     # Criterion results already computed for this patient (see `_criterion_result`).
@@ -594,8 +596,12 @@ class RequirementResult:
 
     @property
     def material(self) -> bool:
-        """An unknown that matters for the verdict (see the module docstring)."""
-        return self.truth is None and self.kind in MATERIAL_KINDS
+        """An unknown that matters for the verdict (see the module docstring). A bound on a
+        graded adverse event ("neuropathy grade 0 or 1") is screening, like a laboratory
+        value, not the population."""
+        params = self.params or {}
+        return self.truth is None and self.kind in MATERIAL_KINDS and not (
+            "min_grade" in params or "max_grade" in params)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "truth": self.truth, "reason": self.reason,
@@ -1024,6 +1030,8 @@ def _check_condition(params: dict, patient: Patient) -> Check:
             patient.ontology.is_a(patient.cancer_code, code) for code in only_for):
         # "Metastatic RCC or UC, or mCRPC": castration status describes prostate cancer only.
         return True, f"{name}: applies to {', '.join(only_for)} only", ""
+    if "min_grade" in params or "max_grade" in params:
+        return _check_grade(name, params, patient)
     stated = patient.conditions.get(name)
     if stated is None and patient.extent["metastatic"] is False and \
             params.get("distant_metastasis"):
@@ -1033,6 +1041,24 @@ def _check_condition(params: dict, patient: Patient) -> Check:
             "it", ""
     has, words = stated
     return has, f"the notes {'state' if has else 'rule out'} {name}", f"notes: {words}"
+
+
+def _check_grade(name: str, params: dict, patient: Patient) -> Check:
+    """A graded condition's bound ("peripheral neuropathy >= grade 2", "grade 0 or 1"): the
+    grade now from the notes, 0 where they say the patient has none."""
+    low, high = params.get("min_grade"), params.get("max_grade")
+    wanted = f"grade >= {low}" if low is not None else f"grade <= {high}"
+    grade, words = patient.condition_grades.get(name, (None, ""))
+    stated = patient.conditions.get(name)
+    if grade is None and stated is not None and stated[0] is False:
+        grade, words = 0, stated[1]
+    if grade is None:
+        known = "graded" if stated is None else "noted without a grade"
+        return None, f"{name} not {known} in the notes (trial: {wanted})", \
+            f"notes: {words}" if words else ""
+    truth = (low is None or grade >= low) and (high is None or grade <= high)
+    return truth, f"{name} grade {grade} {'meets' if truth else 'does not meet'} {wanted}", \
+        f"notes: {words}"
 
 
 def brain_metastases_now(patient: Patient) -> tuple[Truth, str, str]:

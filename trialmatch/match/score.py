@@ -106,7 +106,11 @@ def unreported_population(verdict: TrialVerdict) -> list[str]:
 
 
 def _names_a_finding(requirement) -> bool:
-    """A requirement for a present finding, not for its absence ("EGFR wild-type")."""
+    """A requirement for a present finding, not for its absence ("EGFR wild-type") nor a
+    bound on a graded condition ("neuropathy grade 0 or 1")."""
+    params = requirement.params or {}
+    if "min_grade" in params or "max_grade" in params:
+        return False
     if requirement.kind != "biomarker":
         return True
     items = [item for item in requirement.params.get("any_of") or [] if isinstance(item, dict)]

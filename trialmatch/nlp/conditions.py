@@ -29,7 +29,7 @@ from trialmatch.regex_cache import re_compile
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
                          "distant_metastasis", "profile_fact", "in_criteria", "cancer_types",
-                         "source"})
+                         "graded", "source"})
 # Case facts a condition may defer to (trialmatch.match.case.Case attributes).
 _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
@@ -66,6 +66,7 @@ class PopulationCondition:
     # OncoTree codes of the only cancers the condition can describe (castration status:
     # prostate cancer); for a patient with another cancer it does not apply.
     cancer_types: tuple[str, ...] = ()
+    graded: bool = False  # a CTCAE-graded adverse event: criteria bound its grade
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -107,6 +108,9 @@ def _entry(raw: object, index: int) -> PopulationCondition:
     in_criteria = raw.get("in_criteria", False)
     if not isinstance(in_criteria, bool):
         raise DataFileError(f"{where} ({name}): 'in_criteria' must be true or false")
+    graded = raw.get("graded", False)
+    if not isinstance(graded, bool):
+        raise DataFileError(f"{where} ({name}): 'graded' must be true or false")
     cancer_types = raw.get("cancer_types", [])
     if not isinstance(cancer_types, list) or not all(isinstance(c, str) and c
                                                      for c in cancer_types):
@@ -122,6 +126,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         profile_fact=fact,
         in_criteria=in_criteria,
         cancer_types=tuple(cancer_types),
+        graded=graded,
     )
 
 
@@ -139,6 +144,125 @@ def load_conditions() -> tuple[PopulationCondition, ...]:
         raise DataFileError(f"trialmatch/nlp/data/{CONDITIONS_FILE}: a condition name is "
                             "listed twice")
     return conditions
+
+
+# A CTCAE grade written beside a graded condition ("G2 neuropathy", "neuropathy grade 1",
+# "CTCAE grade 3 peripheral neuropathy"); "now G1" is the grade now, "resolved" is 0.
+_GRADE = re_compile(r"(?<![\w/])(?:CTCAE\s+)?(?:grade|gr\.?|G)\s*(?P<g>[0-4])(?![\w/])",
+                    re.IGNORECASE)
+_NOW_GRADE = re_compile(r"\b(?:now|currently|residual|persist\w*|ongoing|stable\s+at)\s+"
+                        r"(?:at\s+)?(?:CTCAE\s+)?(?:grade|gr\.?|G)\s*(?P<g>[0-4])(?![\w/])",
+                        re.IGNORECASE)
+_RESOLVED = re_compile(r"\b(?:resolved|resolution|gone|disappeared|no\s+longer)\b",
+                       re.IGNORECASE)
+_GRADE_REACH = 40
+
+
+def condition_grades(texts: Iterable[str]) -> dict[str, tuple[int | None, str]]:
+    """The grade now of each graded condition the notes mention: the latest mention decides
+    (notes in order); its grade is the one said to hold now ("G2 neuropathy (now G1)"), 0
+    when it says the condition resolved or is absent, else the grade written beside it, and
+    None when none is."""
+    found: dict[str, tuple[int | None, str]] = {}
+    graded = [c for c in load_conditions() if c.graded]
+    if not graded:
+        return found
+    for text in texts:
+        note = _Note(text)
+        for condition in graded:
+            for match, context in note.mentions(condition.note_pattern):
+                if context.hypothetical:
+                    continue
+                sentence = note.sentence_at(match.start()).strip()
+                left = max(0, match.start() - _GRADE_REACH)
+                window = text[left:match.end() + _GRADE_REACH]
+                after = text[match.end():match.end() + _GRADE_REACH]
+                now = _NOW_GRADE.search(window)
+                if context.negated:
+                    grade: int | None = 0
+                elif now:
+                    grade = int(now.group("g"))
+                elif _RESOLVED.search(after):
+                    grade = 0
+                else:
+                    near = [g for g in _GRADE.finditer(window)]
+                    center = match.start() - left
+                    grade = int(min(near, key=lambda g: abs(g.start() - center)).group("g")) \
+                        if near else None
+                found[condition.name] = (grade, sentence)
+    return found
+
+
+def criteria_grade_bounds(text: str, kind: str = "exclusion"
+                          ) -> list[tuple[str, dict, int, int]]:
+    """Grade bounds a criterion puts on a graded condition: (name, params, start, end), the
+    params {"condition": name} with "min_grade" (grade n or more: "neuropathy >= grade 2",
+    "grade > 1 neuropathy", "Grade 2 or greater neuropathy") or "max_grade" ("Grade 0 or 1",
+    "<= grade 1")."""
+    found: list[tuple[str, dict, int, int]] = []
+    lower = text.lower()
+    for condition, terms in _graded_entries():
+        if not any(term in lower for term in terms):
+            continue
+        match = condition.trial_pattern.search(text)
+        if match is None or _EXCEPTED_BEFORE.search(text, max(0, match.start() - 80),
+                                                     match.start()):
+            continue  # "toxicities not resolved to grade 1, except alopecia or neuropathy"
+        spans = clause_spans(text)
+        clause = clause_of(spans, match.start())
+        # The bound beside the mention, in its clause: "neuropathy >= grade 2", "grade >= 2
+        # peripheral neuropathy".
+        left = max(clause[0], match.start() - 40)
+        window = text[left:min(clause[1], match.end() + 45)]
+        params: dict = {"condition": condition.name}
+        bound = _MIN_GRADE.search(window)
+        key = "min_grade"
+        if bound is None and kind == "inclusion":
+            # ("Grade 0 or 1" bounds what an inclusion admits; an exclusion names what
+            # excludes.)
+            bound, key = _MAX_GRADE.search(window), "max_grade"
+        if bound is None:
+            continue
+        value = int(next(bound.group(g) for g in ("g", "g2", "g3") if bound.group(g)))
+        strict = bool(bound.group("strict") or bound.group("strict2"))
+        params[key] = value + (1 if key == "min_grade" else -1) * strict
+        context = mention_context(text, match.start(), match.end(), clause)
+        if context.negated:
+            if key == "max_grade":
+                continue  # "resolved to grade < 2 and no motor neuropathy": no one bound
+            params["negated"] = True  # "No motor or sensory neuropathy >= grade 2"
+        found.append((condition.name, params, min(match.start(), left + bound.start()),
+                      max(match.end(), left + bound.end())))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _graded_entries() -> tuple[tuple[PopulationCondition, tuple[str, ...]], ...]:
+    """The graded conditions with their trial terms in lower case (a quick gate)."""
+    raw = read_data_file("trialmatch.nlp", CONDITIONS_FILE)
+    terms = {entry["name"]: tuple(t.lower() for t in entry["terms"])
+             for entry in raw["conditions"]}
+    return tuple((c, terms[c.name]) for c in load_conditions() if c.graded)
+
+
+_EXCEPTED_BEFORE = re_compile(r"\b(?:except(?:ion)?|excluding|other\s+than|apart\s+from|"
+                              r"besides)\b[^.;]{0,80}$", re.IGNORECASE)
+_GE = r"(?:≥|>=|>\s*/\s*=|=>|>\s*or\s*=|greater\s+than\s+or\s+equal\s+to|at\s+least|³)"
+_GT = r"(?:>|greater\s+than|more\s+than|above)"
+_LE = r"(?:≤|<=|<\s*/\s*=|=<|less\s+than\s+or\s+equal\s+to|at\s+most|no\s+more\s+than)"
+_LT = r"(?:<|less\s+than|below)"
+_GR = r"(?:NCI\s+)?(?:CTCAE\s+)?(?:grade|gr\.?)"
+# Each bound as one pattern whose grade is group "g" and strictness group "strict".
+_MIN_GRADE = re_compile(
+    rf"(?:{_GE}|(?P<strict>{_GT}))\s*(?:\(\s*>?\s*\)\s*)?{_GR}\s*(?P<g>[0-4])(?!\d|\.\d)|"
+    rf"{_GR}\s*(?:{_GE}|(?P<strict2>{_GT}))\s*(?:\(\s*>?\s*\)\s*)?(?P<g2>[0-4])(?!\d|\.\d)|"
+    rf"{_GR}\s*(?P<g3>[1-4])\s*(?:or|and)\s+(?:greater|higher|more|above|worse)",
+    re.IGNORECASE)
+_MAX_GRADE = re_compile(
+    rf"(?:{_LE}|(?P<strict>{_LT}))\s*{_GR}\s*(?P<g>[0-4])(?!\d|\.\d)|"
+    rf"{_GR}\s*(?:{_LE}|(?P<strict2>{_LT}))\s*(?P<g2>[0-4])(?!\d|\.\d)|"
+    rf"{_GR}\s*[0-3]\s*(?:or|-|–|to)\s*(?P<g3>[0-3])(?!\d|\.\d)",
+    re.IGNORECASE)
 
 
 def condition_cancer_types(name: str) -> tuple[str, ...]:

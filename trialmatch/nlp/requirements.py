@@ -17,7 +17,11 @@ from functools import lru_cache
 
 from trialmatch.models import Requirement
 from trialmatch.nlp import vocab as vocab_module
-from trialmatch.nlp.conditions import condition_cancer_types, criteria_conditions
+from trialmatch.nlp.conditions import (
+    condition_cancer_types,
+    criteria_conditions,
+    criteria_grade_bounds,
+)
 from trialmatch.nlp.requirements_basic import (
     find_age,
     find_cns_metastases,
@@ -436,6 +440,9 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements += find_pregnancy(text)
     if triggered("infection"):
         requirements += find_infection(text)
+    # "Peripheral neuropathy >= grade 2", "Grade 0 or 1": a graded condition's bound
+    requirements += [Requirement("condition", params, text[start:end], start, end)
+                     for _, params, start, end in criteria_grade_bounds(text, kind)]
     if kind == "inclusion":
         # "... de novo or recurrent and castration-sensitive": a population condition stated
         # in a criterion (population_conditions.json, 'in_criteria'); not where the criterion
