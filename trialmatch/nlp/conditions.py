@@ -67,6 +67,9 @@ class PopulationCondition:
     # prostate cancer); for a patient with another cancer it does not apply.
     cancer_types: tuple[str, ...] = ()
     graded: bool = False  # a CTCAE-graded adverse event: criteria bound its grade
+    # The trial terms in lower case, for the quick gate `_may_name` (what `trial_pattern`
+    # matches, whole words aside).
+    terms: tuple[str, ...] = ()
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -102,15 +105,12 @@ def _entry(raw: object, index: int) -> PopulationCondition:
     if fact is not None and fact not in _PROFILE_FACTS:
         raise DataFileError(f"{where} ({name}): 'profile_fact' must be one of "
                             f"{', '.join(sorted(_PROFILE_FACTS))}")
-    distant = raw.get("distant_metastasis", False)
-    if not isinstance(distant, bool):
-        raise DataFileError(f"{where} ({name}): 'distant_metastasis' must be true or false")
-    in_criteria = raw.get("in_criteria", False)
-    if not isinstance(in_criteria, bool):
-        raise DataFileError(f"{where} ({name}): 'in_criteria' must be true or false")
-    graded = raw.get("graded", False)
-    if not isinstance(graded, bool):
-        raise DataFileError(f"{where} ({name}): 'graded' must be true or false")
+    def flag(key: str) -> bool:
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            raise DataFileError(f"{where} ({name}): '{key}' must be true or false")
+        return value
+
     cancer_types = raw.get("cancer_types", [])
     if not isinstance(cancer_types, list) or not all(isinstance(c, str) and c
                                                      for c in cancer_types):
@@ -121,12 +121,13 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         note_pattern=_words(lists["terms"] + lists["note_terms"]),
         absent_pattern=_words(lists["absent_cues"]) if lists["absent_cues"] else None,
         source=source,
-        distant_metastasis=distant,
+        distant_metastasis=flag("distant_metastasis"),
         ruled_out_pattern=_words(lists["ruled_out_by"]) if lists["ruled_out_by"] else None,
         profile_fact=fact,
-        in_criteria=in_criteria,
+        in_criteria=flag("in_criteria"),
         cancer_types=tuple(cancer_types),
-        graded=graded,
+        graded=flag("graded"),
+        terms=tuple(dict.fromkeys(term.lower() for term in lists["terms"])),
     )
 
 
@@ -200,9 +201,8 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
     "grade > 1 neuropathy", "Grade 2 or greater neuropathy") or "max_grade" ("Grade 0 or 1",
     "<= grade 1")."""
     found: list[tuple[str, dict, int, int]] = []
-    lower = text.lower()
-    for condition, terms in _graded_entries():
-        if not any(term in lower for term in terms):
+    for condition in load_conditions():
+        if not condition.graded or not _may_name(text, condition.terms):
             continue
         match = condition.trial_pattern.search(text)
         if match is None or _EXCEPTED_BEFORE.search(text, max(0, match.start() - 80),
@@ -234,15 +234,6 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
         found.append((condition.name, params, min(match.start(), left + bound.start()),
                       max(match.end(), left + bound.end())))
     return found
-
-
-@lru_cache(maxsize=1)
-def _graded_entries() -> tuple[tuple[PopulationCondition, tuple[str, ...]], ...]:
-    """The graded conditions with their trial terms in lower case (a quick gate)."""
-    raw = read_data_file("trialmatch.nlp", CONDITIONS_FILE)
-    terms = {entry["name"]: tuple(t.lower() for t in entry["terms"])
-             for entry in raw["conditions"]}
-    return tuple((c, terms[c.name]) for c in load_conditions() if c.graded)
 
 
 _EXCEPTED_BEFORE = re_compile(r"\b(?:except(?:ion)?|excluding|other\s+than|apart\s+from|"
@@ -307,50 +298,41 @@ def trial_conditions(title: str, conditions: list[str], primary_purpose: str | N
 def criteria_conditions(text: str) -> list[tuple[str, int, int]]:
     """The conditions marked `in_criteria` that a criterion states, asserted (not negated,
     hedged or past): (name, start, end)."""
-    lower = text.lower()
     found: list[tuple[str, int, int]] = []
-    for condition in _criteria_entries():
-        if not any(term in lower for term in condition[1]):
+    for condition in load_conditions():
+        if not condition.in_criteria or not _may_name(text, condition.terms):
             continue
         spans = None
-        for match in condition[0].trial_pattern.finditer(text):
+        for match in condition.trial_pattern.finditer(text):
             spans = spans or clause_spans(text)
             context = mention_context(text, match.start(), match.end(),
                                       clause_of(spans, match.start()))
             if not (context.negated or context.hypothetical or context.historical):
-                found.append((condition[0].name, match.start(), match.end()))
+                found.append((condition.name, match.start(), match.end()))
                 break
     return found
 
 
 @lru_cache(maxsize=1)
-def _criteria_entries() -> tuple[tuple[PopulationCondition, tuple[str, ...]], ...]:
-    """The `in_criteria` conditions with their trial terms in lower case (a quick gate)."""
-    raw = read_data_file("trialmatch.nlp", CONDITIONS_FILE)
-    terms = {entry["name"]: tuple(t.lower() for t in entry["terms"])
-             for entry in raw["conditions"]}
-    return tuple((c, terms[c.name]) for c in load_conditions() if c.in_criteria)
-
-
-@lru_cache(maxsize=1)
-def _trial_terms() -> tuple[str, ...] | None:
-    """Every condition's trial terms in lower case (what `trial_pattern` matches, whole
-    words aside), or None when a term is not ASCII (then no shortcut is taken)."""
-    load_conditions()  # validates the file (one clear error if it is wrong)
-    raw = read_data_file("trialmatch.nlp", CONDITIONS_FILE)
-    terms = tuple(dict.fromkeys(term.lower() for entry in raw["conditions"]
-                                for term in entry["terms"]))
-    return terms if all(term.isascii() for term in terms) else None
+def _all_terms() -> tuple[str, ...]:
+    """Every condition's trial terms in lower case."""
+    return tuple(dict.fromkeys(term for c in load_conditions() for term in c.terms))
 
 
 def _may_name_a_condition(text: str) -> bool:
-    """Could some condition's trial pattern match `text`? Not unless the lower-cased text
-    holds one of the terms: an IGNORECASE match of an ASCII term is the term in lower case
+    """Could some condition's trial pattern match `text`? (see `_may_name`)"""
+    return _may_name(text, _all_terms())
+
+
+def _may_name(text: str, terms: tuple[str, ...]) -> bool:
+    """Could a pattern of these lower-cased terms match `text`? Not unless the lower-cased
+    text holds one of them: an IGNORECASE match of an ASCII term is the term in lower case
     once the text is lower-cased, unless lower-casing changes the text's length ("İ") or the
-    text holds "ſ" or "ı" (which IGNORECASE reads as "s" and "i"); then yes."""
-    terms = _trial_terms()
+    text holds "ſ" or "ı" (which IGNORECASE reads as "s" and "i"), or a term is not ASCII;
+    then yes."""
     lower = text.lower()
-    if terms is None or len(lower) != len(text) or "ſ" in text or "ı" in text:
+    if len(lower) != len(text) or "ſ" in text or "ı" in text or not all(
+            term.isascii() for term in terms):
         return True
     return any(term in lower for term in terms)
 
