@@ -84,11 +84,14 @@ class Score:
         return {"total": self.total, "parts": dict(self.parts), "basis": self.basis}
 
 
-def specificity(trial: Trial, verdict: TrialVerdict, patient: Patient) -> tuple[float, str]:
+def specificity(trial: Trial, verdict: TrialVerdict, patient: Patient,
+                missing: list[str] | None = None) -> tuple[float, str]:
     """How closely the trial targets the patient, and a few words saying why; a third of it
-    when the trial's population needs a finding the notes never report."""
+    when the trial's population needs a finding the notes never report (`missing`, the
+    reasons `unreported_population` gives, when the caller has them already)."""
     level, basis = _target_level(trial, verdict, patient)
-    missing = unreported_population(verdict)
+    if missing is None:
+        missing = unreported_population(verdict)
     if missing:
         return round(level * UNREPORTED_POPULATION_FACTOR, 3), \
             f"{basis}; needs what the notes do not report: {missing[0]}"
@@ -204,8 +207,8 @@ def _country(name: str) -> str:
 def score_trial(trial: Trial, verdict: TrialVerdict, patient: Patient,
                 location: dict[str, str] | None = None) -> Score:
     """Combine the parts into one score (rounded to 3 places) and keep the parts."""
-    spec, basis = specificity(trial, verdict, patient)
-    needs = tuple(unreported_population(verdict))
+    needs = unreported_population(verdict)
+    spec, basis = specificity(trial, verdict, patient, needs)
     parts: dict[str, float | None] = {
         "specificity": spec,
         "certainty": round(certainty(verdict), 3),
@@ -215,4 +218,4 @@ def score_trial(trial: Trial, verdict: TrialVerdict, patient: Patient,
     applied = {name: value for name, value in parts.items() if value is not None}
     weight = sum(WEIGHTS[name] for name in applied)
     total = sum(WEIGHTS[name] * value for name, value in applied.items()) / weight
-    return Score(round(total, 3), parts, basis, needs)
+    return Score(round(total, 3), parts, basis, tuple(needs))
