@@ -100,6 +100,9 @@ _INHIBITOR_OF_BEFORE = re_compile(
 _TESTING_BEFORE = re_compile(r"\b(?:determination|testing|test|assessment|analysis|evaluation|"
                              r"measurement|screening|detection)\s+(?:of|for)\s+(?:the\s+)?"
                              r"(?:\w+\s+)?$|"
+                             # "tissue block for central confirmation of HER2 ... status"
+                             r"\bfor\s+(?:(?:central|local|retrospective)\s+)?confirmation\s+of"
+                             r"\s+(?:the\s+)?$|"
                              r"\b(?:to\s+)?(?:confirm|determine|assess|evaluate|test|measure|check)"
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
@@ -416,11 +419,6 @@ _LEFT_OUT = re_compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excludin
 _CONDITION_BEFORE = re_compile(r"\b(?:if|when|unless|in\s+case\s+of)\s+(?:[\w-]+\s+){0,2}$", _I)
 
 
-_FOR_TESTING_BEFORE = re_compile(r"\bfor\s+(?:central\s+|local\s+|retrospective\s+)?"
-                                 r"(?:confirmation|testing|evaluation|assessment|determination|"
-                                 r"analysis)\s+of\s+(?:the\s+)?$", _I)
-
-
 _EXAMPLE_BEFORE = re_compile(r"\b(?:including|incl\.|e\.g\.?|such\s+as|i\.e\.?)\W*$", _I)
 
 
@@ -601,8 +599,6 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             continue
         if _CONDITION_BEFORE.search(text[max(0, first.start - 30):first.start]):
             continue
-        if _FOR_TESTING_BEFORE.search(text[max(0, first.start - 40):first.start]):
-            continue  # "tissue block for central confirmation of HER2 ... status"
         if _EXAMPLE_BEFORE.search(text[max(0, first.start - 25):first.start]) and any(
                 item["marker"] in {m for mention in group for m in mention.markers}
                 for _, _, items, _ in out for item in items):
