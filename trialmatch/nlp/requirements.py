@@ -448,16 +448,18 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # in a criterion (population_conditions.json, 'in_criteria'); not where the criterion
         # names other cancers beside the condition's ("metastatic RCC or UC, or for mCRPC":
         # one disease's alternative).
-        named = [code for r in requirements if r.kind == "cancer_type"
-                 for code in r.params.get("codes") or []]
-        for name, start, end in criteria_conditions(text):
-            only_for = condition_cancer_types(name)
-            vocabulary = get_vocabulary()
-            if only_for and any(not any(vocabulary.is_a(code, c) for c in only_for)
-                                for code in named):
-                continue
-            requirements.append(Requirement("condition", {"condition": name},
-                                            text[start:end], start, end))
+        stated = criteria_conditions(text)
+        if stated:
+            named = [code for r in requirements if r.kind == "cancer_type"
+                     for code in r.params.get("codes") or []]
+            is_a = get_vocabulary().is_a
+            for name, start, end in stated:
+                only_for = condition_cancer_types(name)
+                if only_for and any(not any(is_a(code, c) for c in only_for)
+                                    for code in named):
+                    continue
+                requirements.append(Requirement("condition", {"condition": name},
+                                                text[start:end], start, end))
     if not requirements:
         # Consent, willingness, headings, the investigator's judgement: only where the
         # criterion states nothing about the patient's disease or health.
