@@ -146,6 +146,32 @@ def test_the_note_is_not_tokenized_when_no_component_reads_tokens(monkeypatch):
     assert not pipeline._reads_tokens(nlp)
 
 
+def test_parentheses_that_cannot_be_abbreviations_are_not_tokenized(monkeypatch):
+    nlp = pipeline.build_pipeline(None)
+    seen: list[str] = []
+    make_doc = nlp.make_doc
+    monkeypatch.setattr(nlp, "make_doc", lambda text: seen.append(text) or make_doc(text))
+    # "(A1)": no "a" word before it; "(x)": one letter; "(2.5 cm)" starts with a digit.
+    doc = pipeline.run_pipeline("Block list (A1) and margin (x) measured (2.5 cm).")
+    assert doc._.tm_abbreviations == {}
+    assert seen == []
+    assert pipeline._may_define("IDC", "invasive ductal carcinoma ")
+    assert not pipeline._may_define("IDC", "ductal carcinoma ")  # no "i" before the "d"
+    assert not pipeline._may_define("x", "x-ray ")
+    assert not pipeline._may_define("T12", "thoracic ")  # fewer letters than digits
+
+
+def test_a_definition_is_a_long_form_before_its_parenthesis_in_one_window():
+    # The detector's other reading, "word (long form)", paired "left)" of one window with
+    # the text of the next, and cut "Vessel) Invasion" out of a parenthesised aside.
+    assert pipeline.run_pipeline(
+        "Specimen: breast (left). Large Vessel (LV)")._.tm_abbreviations == {
+            "LV": "Large Vessel"}
+    assert pipeline.run_pipeline(
+        "Venous/Lymphatic (Large/Small Vessel) Invasion (V/L): Present."
+    )._.tm_abbreviations == {}
+
+
 def test_a_model_with_its_own_components_still_gets_the_tokens(tmp_path):
     import spacy
 

@@ -20,7 +20,9 @@ dataclasses.
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
+import itertools
 import threading
 import warnings
 from functools import lru_cache
@@ -268,16 +270,53 @@ def _reads_tokens(nlp: Any) -> bool:
     return any(name not in _OWN_PIPES for name in nlp.pipe_names)
 
 
-_PARENTHESISED = re_compile(r"\(\s*[A-Za-z][A-Za-z0-9/\-]{0,9}\s*\)")
+_PARENTHESISED = re_compile(r"\(\s*([A-Za-z][A-Za-z0-9/\-]{0,9})\s*\)")
+
+
+def _may_define(short: str, before: str) -> bool:
+    """Whether `before` can hold a long form of `short` by Schwartz-Hearst's tests, which
+    scispaCy's detector applies: 2+ characters, starting with a letter, half or more
+    letters, and its letters and digits found in order, right to left, in the text before.
+    Only a window that passes can yield a definition; most parentheses ("(A1)", "(see
+    comment)", "(x3)") do not, and are not tokenized for nothing."""
+    if len(short) < 2 or not short[0].isalpha() or 2 * sum(map(str.isalpha, short)) < len(
+            short):
+        return False
+    lowered = before.lower()
+    position = len(lowered)
+    for char in reversed(short.lower()):
+        if char.isalnum():
+            position = lowered.rfind(char, 0, position)
+            if position < 0:
+                return False
+    return True
 
 
 def _abbreviations_near_parentheses(nlp: Any, detector: Any, text: str) -> dict[str, str]:
     """Short form -> long form, from scispaCy's detector run on the text around each
-    parenthesised short form (up to 120 characters before it)."""
+    parenthesised short form (up to 120 characters before it) that may define one."""
     windows = []
     for match in _PARENTHESISED.finditer(text):
-        windows.append(text[max(0, match.start() - 120) : match.end()])
+        before = text[max(0, match.start() - 120) : match.start()]
+        if _may_define(match.group(1), before):
+            windows.append(before + match.group(0))
     if not windows:
         return {}
-    mini = detector(nlp.make_doc(" ;\n".join(windows)))
-    return _abbreviation_map(mini)
+    joined = " ;\n".join(windows)
+    mini = detector(nlp.make_doc(joined))
+    from scispacy.abbreviation import span_contains_unbalanced_parentheses
+
+    # A definition is "long form (SF)" inside one window: the detector's other reading,
+    # "SF (long form)", pairs a word with whatever a parenthesis holds, and across windows
+    # with unrelated text ("continued) ;\n: Y. Specimen").
+    ends = list(itertools.accumulate(len(window) + 3 for window in windows))
+    found: dict[str, str] = {}
+    for short in getattr(mini._, "abbreviations", None) or ():
+        long_form = getattr(short._, "long_form", None)
+        if long_form is not None and long_form.end_char <= short.start_char and (
+                joined[long_form.end_char : short.start_char].strip() == "(") and (
+                not span_contains_unbalanced_parentheses(long_form)) and (
+                bisect.bisect_right(ends, long_form.start_char)
+                == bisect.bisect_right(ends, short.end_char - 1)):
+            found.setdefault(short.text, long_form.text)
+    return found
