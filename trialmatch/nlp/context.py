@@ -159,7 +159,9 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     return _spans_of(text, _clause_ends(text))
 
 
-_SENTENCE_STOP = re_compile(r"[.!?](?=\s)")
+# A stop ends a clause only before a capital, digit, bracket or quote (_CLAUSE_END's first
+# branch); before a line break the break's own start is tried.
+_SENTENCE_STOP = re_compile(r"[.!?](?=\s+[A-Z0-9(\[\"'-])")
 
 
 def _clause_ends(text: str) -> list[re.Match[str]]:

@@ -128,7 +128,9 @@ def _title_case(header: str) -> bool:
 
 # Where a header inside merged lines can start: after a sentence end and blanks. The patterns
 # begin "(?:(?<=[.;])[ \t]+|\A)" and no header begins with a blank (_validate).
-_AFTER_STOP = re_compile(r"[.;](?=[ \t])")
+# Every header begins with a letter that both patterns need in capitals (inline_pattern as
+# written, title_pattern by _title_case; no header begins with a minor word).
+_AFTER_STOP = re_compile(r"[.;](?=[ \t]+[A-Z])")
 
 
 def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:

@@ -152,7 +152,9 @@ def _accept(group: list[_Token], text: str) -> bool:
     return bool(_CONTEXT.search(before))
 
 
-_AXIS = re_compile(r"[TNM]")
+# The letter after the axis starts a category (_TOKEN's "cat"): an all-capitals report
+# has a T, N or M in most words, and few of them are followed by one.
+_AXIS = re_compile(r"[TNM](?=[iIXx1-4lO0aA])")
 _PREFIX_MAX = 3  # "yp " is the longest prefix _TOKEN reads before the axis letter
 
 
