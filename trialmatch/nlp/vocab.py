@@ -176,11 +176,10 @@ class _Tokens:
 
     `raws` are the tokens as written (possessive removed), `norms` in lower case and American
     spelling. The character offsets (`starts`, `ends`) are found only when first asked for:
-    most scans match nothing and never need them. `positions` (where each norm occurs) is
-    built once for the several indexes that scan the same text.
+    most scans match nothing and never need them.
     """
 
-    __slots__ = ("text", "raws", "norms", "_starts", "_ends", "_matched", "_positions")
+    __slots__ = ("text", "raws", "norms", "_starts", "_ends", "_matched")
 
     def __init__(self, text: str, raws: list[str], norms: list[str],
                  starts: list[int] | None = None, ends: list[int] | None = None,
@@ -188,7 +187,6 @@ class _Tokens:
         self.text, self.raws, self.norms = text, raws, norms
         self._starts, self._ends = starts, ends
         self._matched = matched  # the tokens exactly as _TOKEN_RE matched them
-        self._positions: dict[str, list[int]] | None = None
 
     @property
     def starts(self) -> list[int]:
@@ -223,19 +221,6 @@ class _Tokens:
             ends.append(position)
         self._starts, self._ends = starts, ends
 
-    @property
-    def positions(self) -> dict[str, list[int]]:
-        """norm -> the indexes of the tokens with that norm, in order."""
-        if self._positions is None:
-            positions: dict[str, list[int]] = {}
-            for index, norm in enumerate(self.norms):
-                found = positions.get(norm)
-                if found is None:
-                    positions[norm] = [index]
-                else:
-                    found.append(index)
-            self._positions = positions
-        return self._positions
 
 
 @functools.lru_cache(maxsize=65536)
@@ -404,11 +389,9 @@ class _PhraseIndex:
         matches: list[TermMatch] = []
         starters = self._starters()
         norms = tokens.norms
-        if starters.keys().isdisjoint(norms):
-            return matches
-        positions = tokens.positions
-        hits = [i for norm in starters.keys() & positions.keys() for i in positions[norm]]
-        hits.sort()
+        # One pass over the tokens per index: cheaper than a shared norm -> positions map,
+        # which must list every token's position for the few that start phrases.
+        hits = [i for i, norm in enumerate(norms) if norm in starters]
         # Plurals ("adenocarcinomas", "tumors") fold onto the indexed singular.
         plurals = self.plurals
         raws = tokens.raws
