@@ -128,18 +128,28 @@ class _Ontology:
         return False
 
 
-@pytest.mark.parametrize("conditions,truth", [
-    ({}, None),
-    ({"chylous ascites": (True, "chylous ascites")}, True),
-    ({"chylous ascites": (False, "no chylous ascites")}, False),
+@pytest.mark.parametrize("name,conditions,truth", [
+    # A symptom notes often leave out: silence is unknown.
+    ("anxiety", {}, None),
+    # A complication that is drained and treated: the record would name it.
+    ("chylous ascites", {}, False),
+    ("chylous ascites", {"chylous ascites": (True, "chylous ascites")}, True),
+    ("chylous ascites", {"chylous ascites": (False, "no chylous ascites")}, False),
 ])
-def test_the_condition_requirement_reads_the_notes(conditions, truth):
+def test_the_condition_requirement_reads_the_notes(name, conditions, truth):
     patient = build_patient(Profile(), ontology=_Ontology(), conditions=conditions)
-    result = evaluate_requirement(
-        Requirement("condition", {"condition": "chylous ascites"}, "Chylous Ascites"), patient)
+    result = evaluate_requirement(Requirement("condition", {"condition": name}, name), patient)
     assert result.truth is truth
     # Unknown, it keeps the trial possibly eligible: the trial may be for someone else.
     assert result.material is (truth is None)
+
+
+def test_only_conditions_that_change_care_are_ruled_out_by_silence():
+    recorded = {c.name for c in load_conditions() if c.recorded_if_present}
+    assert {"chylous ascites", "malignant wounds", "HIV infection",
+            "extramedullary disease"} <= recorded
+    assert not recorded & {"anxiety", "cancer-related fatigue", "nausea and vomiting", "pain",
+                           "erectile dysfunction", "liver metastases"}
 
 
 def test_a_site_of_distant_spread_is_ruled_out_by_disease_without_distant_spread():

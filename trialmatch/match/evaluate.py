@@ -51,7 +51,7 @@ from typing import Any, Literal, Protocol
 
 from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
-from trialmatch.nlp.conditions import condition_cancer_types
+from trialmatch.nlp.conditions import condition_cancer_types, condition_named
 from trialmatch.regex_cache import re_compile
 
 Truth = bool | None
@@ -1037,6 +1037,10 @@ def _check_condition(params: dict, patient: Patient) -> Check:
             params.get("distant_metastasis"):
         return False, f"{name}: no distant metastases", patient.stage_evidence
     if stated is None:
+        entry = condition_named(name)
+        if entry is not None and entry.recorded_if_present:
+            return False, f"{name}: the trial is for patients with it; the notes, which " \
+                "would record it, do not mention it", ""
         return None, f"{name}: the trial is for patients with it; the notes do not mention " \
             "it", ""
     has, words = stated

@@ -29,7 +29,7 @@ from trialmatch.regex_cache import re_compile
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
                          "distant_metastasis", "profile_fact", "in_criteria", "cancer_types",
-                         "graded", "source"})
+                         "graded", "recorded_if_present", "source"})
 # Case facts a condition may defer to (trialmatch.match.case.Case attributes).
 _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
@@ -67,6 +67,9 @@ class PopulationCondition:
     # prostate cancer); for a patient with another cancer it does not apply.
     cancer_types: tuple[str, ...] = ()
     graded: bool = False  # a CTCAE-graded adverse event: criteria bound its grade
+    # A complication, site of spread or co-existing disease that changes care, so the
+    # oncology record names it where the patient has it: notes silent on it rule it out.
+    recorded_if_present: bool = False
     # The trial terms in lower case, for the quick gate `_may_name` (what `trial_pattern`
     # matches, whole words aside).
     terms: tuple[str, ...] = ()
@@ -127,6 +130,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         in_criteria=flag("in_criteria"),
         cancer_types=tuple(cancer_types),
         graded=flag("graded"),
+        recorded_if_present=flag("recorded_if_present"),
         terms=tuple(dict.fromkeys(term.lower() for term in lists["terms"])),
     )
 
@@ -256,9 +260,20 @@ _MAX_GRADE = re_compile(
     re.IGNORECASE)
 
 
+@lru_cache(maxsize=1)
+def _by_name() -> dict[str, PopulationCondition]:
+    return {condition.name: condition for condition in load_conditions()}
+
+
+def condition_named(name: str) -> PopulationCondition | None:
+    """The data file's entry for a condition name, if there is one."""
+    return _by_name().get(name)
+
+
 def condition_cancer_types(name: str) -> tuple[str, ...]:
     """The cancer types a condition can describe (empty: any)."""
-    return next((c.cancer_types for c in load_conditions() if c.name == name), ())
+    entry = condition_named(name)
+    return entry.cancer_types if entry is not None else ()
 
 
 def profile_facts() -> dict[str, str]:
