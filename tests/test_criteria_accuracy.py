@@ -695,11 +695,39 @@ def test_the_title_says_the_extent_when_the_criteria_do_not(title, expected):
     # With extents named, the words about cure only qualify them.
     ("Metastatic or locally advanced disease not amenable to curative therapy",
      ["locally_advanced", "metastatic"]),
-    ("Patients eligible for curative surgery", []),
+    # Curable by an operation: not advanced, and not metastatic (see below).
+    ("Patients eligible for curative surgery", ["not metastatic"]),
 ])
 def test_disease_beyond_cure_is_advanced(text, expected):
-    found = [r.params["extent"] for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    found = [("not " if r.params.get("negated") else "") + r.params["extent"]
+             for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
     assert sorted(found) == sorted(expected)
+
+
+@pytest.mark.parametrize("text,kind,expected", [
+    ("Patients scheduled for elective breast cancer surgery (Mastectomy with or without "
+     "axillary clearance)", "inclusion", ["not metastatic"]),
+    ("Planned nerve-sparing robotic radical prostatectomy", "inclusion", ["not metastatic"]),
+    ("Breast cancer eligible for primary surgery.", "inclusion", ["not metastatic"]),
+    ("Patient scheduled for colorectal cancer surgery", "inclusion", ["not metastatic"]),
+    # An exclusion of a planned operation says nothing of spread.
+    ("Patient scheduled for bilateral mastectomy", "exclusion", []),
+    # Liver resections and nephrectomies are done for metastases too.
+    ("All patients undergoing liver resection", "inclusion", []),
+    ("Not eligible for curative resection", "inclusion", ["unresectable"]),
+    ("Patients with stage III NSCLC who are not suitable for surgery at a multidisciplinary "
+     "discussion", "inclusion", ["unresectable"]),
+    # A finding after an operation, excluded, is no demand that the patient had none.
+    ("Post-surgery residual disease more than 1.5cm2 on post-operative imaging.", "exclusion",
+     []),
+    ("Have had major surgery within 28 days to allow for post-operative healing", "inclusion",
+     []),
+])
+def test_an_operation_on_the_primary_planned_is_disease_that_has_not_spread(text, kind,
+                                                                             expected):
+    found = [("not " if r.params.get("negated") else "") + r.params["extent"]
+             for r in parse_criterion(text, kind) if r.kind == "extent"]
+    assert found == expected
 
 
 @pytest.mark.parametrize("text,expected", [

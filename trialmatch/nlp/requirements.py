@@ -63,7 +63,8 @@ _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
     "extent": (("metasta", "advanced", "resect", "operable", "recurr", "relaps", "early",
                 "newly", "recently", "new diag", "curative", "incurable", "locali", "confined",
-                "amenable", "candidate", "distant", "refractory"), ()),
+                "amenable", "candidate", "distant", "refractory", "surgery", "ectomy",
+                "whipple"), ()),
     "measurable": (("measurable",), ()),
     "age": (("year", "adult"), ("age", "aged", "ages", "old")),
     "sex": (("female", "women", "woman"), ("male", "males", "men", "man")),
@@ -416,7 +417,7 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     if triggered("stage"):
         requirements += find_stage(text)
     if triggered("extent"):
-        requirements += find_extent(text)
+        requirements += find_extent(text, kind)
     if "M0" in text or "M1" in text:
         requirements += find_tnm_extent(text, kind)  # "T1-2N0M0", "cT1-3 cN0-1 M0 disease"
     if triggered("measurable"):

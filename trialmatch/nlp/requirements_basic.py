@@ -428,7 +428,7 @@ _EXTENT_PATTERNS = [
                  r"(?<!un)resected\b|\bafter\s+(?:complete\s+)?(?:surgical\s+)?resection\b|"
                  r"\br0\s+resection\b|\bpost-?operative(?:ly)?\b(?![\s-]+(?:adjuvant\s+)?(?:chemo\w*|radio\w*|"
                  r"radiation|therap\w*|treatments?|care|complications?|period|recovery|pain|"
-                 r"bleeding|infections?))|\bunderwent\s+(?:complete\s+|"
+                 r"bleeding|infections?|healing|wounds?))|\bunderwent\s+(?:complete\s+|"
                  r"curative\s+)?(?:surgical\s+)?resection\b"),
     ("early_stage", r"\bearly[\s-]+stage\b|\bearly\s+(?:breast|lung|\w+)?\s*cancer\b"),
     # "Newly diagnosed AML": not relapsed or refractory (read as recurrent, negated).
@@ -445,6 +445,23 @@ _EXTENT_PATTERNS = [
                   r"(?!\s*(?:or|and/or|/|,)\s*(?:(?:un|non-?|in|not\s+)(?:resectable|operable)|"
                   r"borderline|metasta))(?![^.;:()]{0,60}metasta)"
                   rf"{_NEAR_TUMOUR}"),
+    # "Scheduled for elective breast cancer surgery", "planned nerve-sparing radical
+    # prostatectomy", "eligible for primary surgery": an operation on the primary tumour,
+    # planned, treats disease that has not spread (not a liver or lung resection, nor a
+    # nephrectomy: those are done for metastases too). Inclusions only: an exclusion of a
+    # planned operation ("scheduled for bilateral mastectomy") says nothing of spread.
+    ("planned_surgery", r"(?<!\bnot\s)(?<!\bnot\sbe\s)(?<!\bnon-)\b(?:scheduled|planned|planning|"
+                  r"candidates?|eligible|undergoing|(?:will|to)\s+undergo)\s+(?:for\s+|to\s+"
+                  r"undergo\s+|to\s+have\s+)?(?:an?\s+|the\s+)?(?:(?:elective|curative(?:[\s-]+"
+                  r"intent)?|radical|primary|upfront|up-front|definitive|open|robotic(?:[\s-]+"
+                  r"assisted)?|laparoscopic|bilateral|unilateral|(?:bilateral\s+)?nerve[\s-]+"
+                  r"sparing)[\s,-]+)*(?:(?:breast[\s-]+(?:cancer\s+)?(?:conserving\s+|conservative"
+                  r"\s+)?|(?:colorectal|rectal|colon|gastric|lung|pancreatic|esophageal|"
+                  r"oesophageal)\s+cancer\s+)surgery|mastectomy|lumpectomy|prostatectomy|"
+                  r"cystectomy|esophagectomy|oesophagectomy|gastrectomy|colectomy|lobectomy|"
+                  r"pneumonectomy|pancreat(?:ico)?duodenectomy|whipple|(?<=curative\s)(?:surgery|"
+                  r"resection)|(?<=curative-intent\s)(?:surgery|resection)|(?<=radical\s)surgery|"
+                  r"(?<=primary\s)surgery|(?<=upfront\s)surgery)\b"),
     # Not "newly diagnosed brain metastases" or another condition's diagnosis.
     ("newly_diagnosed", r"(?:\b(?:newly|recently)[\s-]+diagnos(?:ed|is)\b|\bnew\s+diagnosis\b)"
                         r"(?!(?:[\s,-]+(?:of|with|and|[\w-]+)){0,3}?[\s,-]+(?:brain|cns|central|"
@@ -481,7 +498,7 @@ _RELAPSE_WORD = re_compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
 _NEWLY_WORDS = re_compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
 # Patterns read as another extent: (the extent, whether the reading negates it).
 _READ_AS = {"newly_diagnosed": ("recurrent", True), "localized": ("metastatic", True),
-            "incurable": ("advanced", False)}
+            "planned_surgery": ("metastatic", True), "incurable": ("advanced", False)}
 
 
 def names_new_diagnosis(words: str) -> bool:
@@ -529,11 +546,13 @@ _OF_THE_CNS = re_compile(
     r"(?:cns|brain|central\s+nervous|leptomening\w*|spinal\s+cord|meninges)\b", _I)
 
 
-def find_extent(text: str) -> list[Requirement]:
+def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
     """Disease extent, one requirement per term: "locally advanced or metastatic" gives two,
     which the matcher reads as alternatives (same kind in one criterion)."""
     found: list[tuple[int, int, str, bool, bool]] = []
     for name, pattern in _EXTENT:
+        if name == "planned_surgery" and kind != "inclusion":
+            continue
         for match in pattern.finditer(text):
             start, end = match.start(), match.end()
             while start < end and text[start].isspace():
@@ -549,7 +568,11 @@ def find_extent(text: str) -> list[Requirement]:
             clause_left, clause_right = clause_bounds(text, start, end)
             if name == "resected" and _CNS_NEAR.search(text[clause_left:clause_right]):
                 continue
-            if name == "localized" and _OTHER_CANCER_BEFORE.search(text[max(0, start - 250):start]):
+            if name == "resected" and kind != "inclusion" and text[start:end].lower(
+                    ).startswith("post"):
+                continue  # "post-surgery residual disease on post-operative imaging": a finding
+            if name in ("localized", "planned_surgery") and _OTHER_CANCER_BEFORE.search(
+                    text[max(0, start - 250):start]):
                 continue  # "except ... localized prostate cancer treated surgically"
             word = text[start:end].lower()
             negated = word.startswith(("non", "not ")) and name == "metastatic"
