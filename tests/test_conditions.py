@@ -12,6 +12,7 @@ from trialmatch.models import Profile, Requirement, TrialText
 from trialmatch.nlp.conditions import (
     _entry,
     conditions_in_notes,
+    criteria_grade_bounds,
     load_conditions,
     trial_conditions,
 )
@@ -271,3 +272,48 @@ def test_a_grade_bound_is_decided_by_the_grade_now():
     none = make_patient(conditions={"peripheral neuropathy": (False, "No neuropathy")})
     assert evaluate_requirement(bound, none).truth is False
     assert evaluate_requirement(bound, make_patient()).truth is None
+
+
+@pytest.mark.parametrize("text,kind,expected", [
+    ("Adverse reactions of previous anti-tumor treatment have not recovered to Grade ≤ 1 per "
+     "NCI-CTCAE v5.0.", "exclusion", {"min_grade": 2}),
+    ("Persistent toxicities (CTCAE Grade > 2) caused by previous anticancer therapy",
+     "exclusion", {"min_grade": 3}),
+    ("Have not recovered to ≤ Grade 1 or tolerable Grade 2 adverse events (AEs) due to "
+     "agents administered ≥ 28 days earlier", "exclusion", {"min_grade": 3}),
+    ("has not recovered (i.e., = < grade 1 or at baseline) from adverse events due to prior "
+     "chemotherapy", "exclusion", {"min_grade": 2}),
+    ("All toxicities of prior therapy must have resolved to grade 1 or less", "inclusion",
+     {"max_grade": 1}),
+    # Neuropathy named, as an exception: no generic bound on it.
+    ("AEs from prior anticancer therapy that have not resolved to Grade ≤ 1 except for "
+     "alopecia or Grade ≤ 2 peripheral neuropathy.", "exclusion", None),
+    ("Adverse drug reactions of previous antitumor treatment have not recovered to grade ≤ 1 "
+     "(except alopecia, grade 2 peripheral neurotoxicity)", "exclusion", None),
+    # Events of an operation or of radiotherapy only, or no grade written.
+    ("Has had surgery within 4 weeks and has not recovered from AEs (ongoing surgery-related "
+     "events ≥ Grade 1)", "exclusion", None),
+    ("Patients must have recovered to baseline from any effects of any major surgery.",
+     "exclusion", None),
+])
+def test_unresolved_toxicity_of_earlier_treatment_bounds_the_graded_conditions(text, kind,
+                                                                              expected):
+    found = [params for name, params, _, _ in criteria_grade_bounds(text, kind)
+             if name == "peripheral neuropathy"]
+    if expected is None:
+        assert not any(p.get("unresolved_toxicity") for p in found)
+    else:
+        assert found == [{"condition": "peripheral neuropathy", **expected,
+                          "unresolved_toxicity": True}]
+
+
+def test_persistent_grade_2_neuropathy_fails_an_unresolved_toxicity_exclusion():
+    from tests.test_evaluate import make_patient
+
+    patient = make_patient(condition_grades={"peripheral neuropathy": (2, "G2 neuropathy")})
+    requirement = Requirement("condition", {"condition": "peripheral neuropathy",
+                                            "min_grade": 2, "unresolved_toxicity": True},
+                              "AEs not resolved to grade <= 1")
+    result = evaluate_requirement(requirement, patient)
+    assert result.truth is True  # the exclusion applies
+    assert "unresolved toxicity" in result.reason

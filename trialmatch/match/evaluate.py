@@ -1052,6 +1052,9 @@ def _check_grade(name: str, params: dict, patient: Patient) -> Check:
     grade now from the notes, 0 where they say the patient has none."""
     low, high = params.get("min_grade"), params.get("max_grade")
     wanted = f"grade >= {low}" if low is not None else f"grade <= {high}"
+    if params.get("unresolved_toxicity"):
+        # "AEs of prior therapy not resolved to grade <= 1": the graded conditions it covers
+        wanted += " as an unresolved toxicity of earlier treatment"
     grade, words = patient.condition_grades.get(name, (None, ""))
     stated = patient.conditions.get(name)
     if grade is None and stated is not None and stated[0] is False:

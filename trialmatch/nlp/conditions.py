@@ -227,7 +227,7 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
             bound, key = _MAX_GRADE.search(window), "max_grade"
         if bound is None:
             continue
-        value = int(next(bound.group(g) for g in ("g", "g2", "g3") if bound.group(g)))
+        value = int(next(bound.group(g) for g in _GRADE_GROUPS if bound.groupdict().get(g)))
         strict = bool(bound.group("strict") or bound.group("strict2"))
         params[key] = value + (1 if key == "min_grade" else -1) * strict
         context = mention_context(text, match.start(), match.end(), clause)
@@ -237,14 +237,77 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
             params["negated"] = True  # "No motor or sensory neuropathy >= grade 2"
         found.append((condition.name, params, min(match.start(), left + bound.start()),
                       max(match.end(), left + bound.end())))
+    if kind in ("exclusion", "inclusion"):
+        named = {name for name, _, _, _ in found}
+        generic = None
+        for condition in load_conditions():
+            if not condition.graded or condition.name in named or \
+                    condition.note_pattern.search(text):
+                continue  # a condition the criterion names is bounded, or excepted, above
+            generic = generic or _unresolved_toxicity_bound(text, kind)
+            if generic is None:
+                break
+            key, value = generic
+            found.append((condition.name, {"condition": condition.name, key: value,
+                                           "unresolved_toxicity": True}, 0, len(text)))
     return found
+
+
+# "Adverse reactions of previous anti-tumor treatment have not recovered to Grade <= 1",
+# "Persistent toxicities (CTCAE Grade >= 2) caused by previous anti-cancer therapy": any
+# adverse event of earlier treatment still above a grade, which bounds every graded
+# condition the criterion does not name (a named one, excepted or bounded, is read above).
+_TOXICITY_WORDS = re_compile(r"\b(?:toxicit(?:y|ies)|adverse\s+(?:events?|reactions?|effects?)|"
+                             r"AEs?|side[\s-]+effects?)\b", re.IGNORECASE)
+_OF_TREATMENT = re_compile(r"\b(?:therap(?:y|ies)|treatments?|agents?|regimens?|chemotherapy|"
+                           r"interventions?)\b", re.IGNORECASE)
+_UNRESOLVED = re_compile(r"\b(?:not|never)\s+(?:yet\s+)?(?:fully\s+|completely\s+)?(?:resolved|"
+                         r"recovered|returned|improved)|\bunresolved\b|\bpersist(?:ent|ing)\b|"
+                         r"\binadequate\s+recovery\b|\bnot\s+(?:been\s+)?(?:resolved|recovered)",
+                         re.IGNORECASE)
+_OTHER_CAUSE = re_compile(r"\bimmune[\s-]+(?:mediated|related)|\bsurgery[\s-]+related|\bsurgery\b|"
+                          r"\bradiotherapy\b|\bradiation\b|\bRT\b", re.IGNORECASE)
+_ANTICANCER = re_compile(r"chemo|systemic|anti-?\s?cancer|anti-?\s?tumou?r|antineoplastic|"
+                         r"anti-?neoplastic|targeted|monoclonal|investigational", re.IGNORECASE)
+_TOLERABLE_GRADE_2 = re_compile(r"\btolerab\w*\s+(?:CTCAE\s+)?grade\s*2\b", re.IGNORECASE)
+_RESOLVED_TO = re_compile(r"\b(?:resolved|recovered|returned|improved)\s+(?:back\s+)?to\b",
+                          re.IGNORECASE)
+
+
+def _unresolved_toxicity_bound(text: str, kind: str) -> tuple[str, int] | None:
+    """("min_grade", n) for an exclusion of adverse events of earlier treatment above a grade,
+    ("max_grade", n) for an inclusion demanding them resolved to it; None otherwise (no grade
+    written: "recovered to baseline")."""
+    if not (_TOXICITY_WORDS.search(text) and _OF_TREATMENT.search(text)):
+        return None
+    if _OTHER_CAUSE.search(text) and not _ANTICANCER.search(text):
+        return None  # events of an operation, radiotherapy or immunotherapy only
+    if kind == "exclusion" and not _UNRESOLVED.search(text):
+        return None
+    if kind == "inclusion" and not _RESOLVED_TO.search(text):
+        return None
+    ceiling = _MAX_GRADE.search(text)
+    if ceiling is not None:
+        value = int(next(ceiling.group(g) for g in _GRADE_GROUPS if ceiling.group(g)))
+        allowed = value - bool(ceiling.group("strict") or ceiling.group("strict2"))
+        if _TOLERABLE_GRADE_2.search(text):
+            allowed = max(allowed, 2)  # "not recovered to <= grade 1 or tolerable grade 2"
+        # Residual grade 1 toxicity is what every such criterion allows (CTCAE): a bound
+        # below it is a garbled sign ("not recovered (i.e., >= Grade 1 at baseline)").
+        return ("min_grade", max(allowed + 1, 2)) if kind == "exclusion" else (
+            "max_grade", max(allowed, 1))
+    floor = _MIN_GRADE.search(text)
+    if floor is not None and kind == "exclusion":
+        value = int(next(floor.group(g) for g in _GRADE_GROUPS if floor.groupdict().get(g)))
+        return "min_grade", max(value + bool(floor.group("strict") or floor.group("strict2")), 2)
+    return None
 
 
 _EXCEPTED_BEFORE = re_compile(r"\b(?:except(?:ion)?|excluding|other\s+than|apart\s+from|"
                               r"besides)\b[^.;]{0,80}$", re.IGNORECASE)
 _GE = r"(?:≥|>=|>\s*/\s*=|=>|>\s*or\s*=|greater\s+than\s+or\s+equal\s+to|at\s+least|³)"
 _GT = r"(?:>|greater\s+than|more\s+than|above)"
-_LE = r"(?:≤|<=|<\s*/\s*=|=<|less\s+than\s+or\s+equal\s+to|at\s+most|no\s+more\s+than)"
+_LE = r"(?:≤|<=|<\s*/\s*=|=\s*<|less\s+than\s+or\s+equal\s+to|at\s+most|no\s+more\s+than)"
 _LT = r"(?:<|less\s+than|below)"
 _GR = r"(?:NCI\s+)?(?:CTCAE\s+)?(?:grade|gr\.?)"
 # Each bound as one pattern whose grade is group "g" and strictness group "strict".
@@ -256,8 +319,10 @@ _MIN_GRADE = re_compile(
 _MAX_GRADE = re_compile(
     rf"(?:{_LE}|(?P<strict>{_LT}))\s*{_GR}\s*(?P<g>[0-4])(?!\d|\.\d)|"
     rf"{_GR}\s*(?:{_LE}|(?P<strict2>{_LT}))\s*(?P<g2>[0-4])(?!\d|\.\d)|"
-    rf"{_GR}\s*[0-3]\s*(?:or|-|–|to)\s*(?P<g3>[0-3])(?!\d|\.\d)",
+    rf"{_GR}\s*[0-3]\s*(?:or|-|–|to)\s*(?P<g3>[0-3])(?!\d|\.\d)|"
+    rf"{_GR}\s*(?P<g4>[0-3])\s+or\s+(?:less|lower|better|below)\b",
     re.IGNORECASE)
+_GRADE_GROUPS = ("g", "g2", "g3", "g4")
 
 
 @lru_cache(maxsize=1)
