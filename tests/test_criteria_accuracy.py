@@ -985,3 +985,33 @@ def test_a_phase_one_trial_s_locally_advanced_disease_is_beyond_cure(phases, bey
     found = [r.params for c in annotate_trial(trial).criteria for r in c.requirements
              if r.kind == "extent" and r.params.get("extent") == "locally_advanced"]
     assert [p.get("beyond_cure") for p in found] == [beyond_cure]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # Cancers outside a scope are further alternatives ...
+    ("Histologically confirmed solid tumor, Hodgkin's lymphoma, aggressive or indolent "
+     "non-Hodgkin's lymphoma.", [("solid", []), ("codes", ["HL", "NHL"])]),
+    ("Advanced solid tumor or lymphoma", [("solid", []), ("codes", ["LNM"])]),
+    # ... inside it, examples of it; in a note in brackets, not the population.
+    ("Advanced solid tumors, including breast and lung cancer", [("solid", [])]),
+    ("Solid tumor (patients with lymphoma or myeloma are excluded)", [("solid", [])]),
+    # A gene named after a disease names no disease.
+    ("NSCLC that demonstrates anaplastic lymphoma kinase (ALK) positivity",
+     [("codes", ["NSCLC"])]),
+    ("Myeloma-protein (M-protein) >= 0.5 g/dL by serum protein electrophoresis", []),
+])
+def test_cancer_types_beside_a_scope_and_inside_gene_names(text, expected):
+    found = [(r.params["scope"], r.params["codes"]) for r in parse_criterion(text, "inclusion")
+             if r.kind == "cancer_type"]
+    assert found == expected
+
+
+@pytest.mark.parametrize("text", [
+    "There is no restriction on the number of prior non-myelosuppressive targeted therapies "
+    "or hormonal agents",
+    "There is no restriction on prior immunotherapy or targeted therapy unless combined "
+    "together with a cytotoxic agent",
+    "No limitations to prior MDS/AML therapy including HMA (azacitidine or decitabine).",
+])
+def test_no_restriction_on_prior_therapy_requires_nothing(text):
+    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]

@@ -355,6 +355,49 @@ def test_trial_excluded_when_no_cohort_fits():
     assert evaluate_trial(trial, make_patient()).verdict == "excluded"
 
 
+def _grouped_trial(stage_groups):
+    return make_trial([
+        criterion("inclusion", req("cancer_type", codes=["AML"]), cohort="Group 1",
+                  position=0),
+        criterion("inclusion", req("stage", groups=stage_groups), text="Stage",
+                  cohort="Group 2", position=1),
+        criterion("inclusion", req("cancer_type", codes=["NSCLC"]), cohort="Part 1",
+                  position=2),
+        criterion("inclusion", req("cancer_type", codes=["BREAST"]), cohort="Part 2",
+                  position=3),
+        criterion("inclusion", req("sex", sex="female"), cohort="Group 2", position=4),
+    ])
+
+
+def test_a_part_inside_a_groups_block_carries_the_groups_criteria():
+    # "Group 2: ...; Part 1 - pancreatic ...; Part 2 - ...; <more Group 2 criteria>": a
+    # patient in Part 1 is in Group 2 and must meet its criteria too.
+    fits = evaluate_trial(_grouped_trial(["IV"]), make_patient())  # stage IV NSCLC
+    assert (fits.verdict, fits.cohort) == ("eligible", "Part 1")
+    fails = evaluate_trial(_grouped_trial(["I"]), make_patient())
+    assert fails.verdict == "excluded"
+
+
+def test_another_cohorts_cancer_is_no_misreading_when_a_cohort_names_the_patients():
+    # The trial's conditions list both cancers; Group 1 names the patient's (AML) and
+    # needs a prior regimen; Group 2 names breast cancer only.
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["AML"]), cohort="Group 1",
+                  position=0),
+        criterion("inclusion", req("prior_lines", min=1), cohort="Group 1", position=1),
+        criterion("inclusion", req("cancer_type", codes=["BREAST"]), cohort="Group 2",
+                  position=2),
+    ], codes=("AML", "BREAST"))
+    patient = make_patient(cancer_code="AML", cancer_name="AML", prior_regimens=[],
+                           prior_complete=True)
+    verdict = evaluate_trial(trial, patient)
+    assert verdict.verdict == "excluded"
+    # Without a cohort naming it, the conditions still make a narrower reading unknown.
+    alone = make_trial([criterion("inclusion", req("cancer_type", codes=["BREAST"]))],
+                       codes=("AML", "BREAST"))
+    assert evaluate_trial(alone, patient).verdict != "excluded"
+
+
 STAGE_TABLE = [
     ("IV", ["IV"], True),
     ("IVB", ["IV"], True),

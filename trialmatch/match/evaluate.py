@@ -52,6 +52,7 @@ from typing import Any, Literal, Protocol
 from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named
+from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
 from trialmatch.regex_cache import re_compile
 
 Truth = bool | None
@@ -2293,12 +2294,62 @@ def _in_cohort(label: str | None, choice: tuple[str, str] | None) -> bool:
     return family == choice[0] and choice[1] in names
 
 
+_SYNTHETIC_PREFIXES = (TITLE_PREFIX, OFFICIAL_TITLE_PREFIX, CONDITIONS_PREFIX)
+
+
+def _criteria_naming_the_cancer(trial: Trial, patient: Patient) -> dict[int, str | None]:
+    """Position -> cohort of the trial's own inclusion criteria (not those read from its
+    title or conditions) whose cancer types take in the patient's cancer."""
+    code = patient.cancer_code
+    if not code:
+        return {}
+    is_a = patient.ontology.is_a
+    return {c.position: c.cohort for c in trial.criteria if c.kind == "inclusion" and
+            not c.text.startswith(_SYNTHETIC_PREFIXES) and
+            any(r.kind == "cancer_type" and (r.params.get("scope") or "codes") == "codes" and
+                not r.params.get("negated") and
+                any(is_a(code, str(t)) for t in r.params.get("codes") or [])
+                for r in c.requirements)}
+
+
+def _nested_cohorts(results: list[CriterionResult]) -> dict[str, set[str]]:
+    """Cohort label -> the labels of another kind nested in its block: "Group 2: ...;
+    Part 1 - pancreatic ...; Part 2 - ...; <more Group 2 criteria>" puts Parts 1 and 2 inside
+    Group 2, so a patient in Part 1 meets Group 2's criteria too (choosing Part 1 alone
+    would pass over them)."""
+    spans: dict[str, tuple[int, int]] = {}
+    for r in results:
+        if r.cohort is not None and r.kind == "inclusion":
+            low, high = spans.get(r.cohort, (r.position, r.position))
+            spans[r.cohort] = (min(low, r.position), max(high, r.position))
+    within: dict[str, set[str]] = {}
+    for outer, (start, end) in spans.items():
+        family = cohort_scope(outer)[0]
+        for inner, (inner_start, inner_end) in spans.items():
+            if cohort_scope(inner)[0] != family and start < inner_start and inner_end < end:
+                within.setdefault(outer, set()).add(inner)
+    return within
+
+
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
     codes = tuple(trial.oncotree_codes)
-    results += for_another_disease([_criterion_result(c, patient, codes)
-                                    for c in trial.criteria], trial)
+    naming = _criteria_naming_the_cancer(trial, patient)
+    if naming and None not in naming.values():
+        # A cohort's criterion names the patient's cancer (Group 1: "... non-Hodgkin's
+        # lymphoma"): another cohort's naming other cancers (Group 2: pancreatic, TNBC) is
+        # that cohort's population, not a misreading that the trial's conditions would
+        # correct.
+        others = tuple(t for t in codes if not patient.ontology.is_a(patient.cancer_code, t))
+        cohorts = set(naming.values())
+        results += for_another_disease([
+            _criterion_result(c, patient, others if c.kind == "inclusion" and
+                              c.cohort is not None and c.cohort not in cohorts else codes)
+            for c in trial.criteria], trial)
+    else:
+        results += for_another_disease([_criterion_result(c, patient, codes)
+                                        for c in trial.criteria], trial)
     # A patient joins one cohort, through its inclusion criteria (a block of exclusions
     # alone is no cohort to join: it applies to the cohorts it names, if one is chosen).
     # A label may name several ("Cohorts A and B:"): its criteria apply to each of them.
@@ -2320,17 +2371,24 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     failing = [r for r in results if r.cohort is None and r.result == "not_met"]
     chosen = None
     if choices:
+        within = _nested_cohorts(results)
+
+        def applies(r: CriterionResult, choice: tuple[str, str]) -> bool:
+            return r.cohort is not None and (_in_cohort(r.cohort, choice) or any(
+                _in_cohort(inner, choice) for inner in within.get(r.cohort, ())))
+
         # The trial fits when one cohort's criteria do: the one with fewest failing, then
         # fewest material unknowns, then fewest unknowns.
         def cost(choice: tuple[str, str]) -> tuple[int, int, int]:
-            rs = [r for r in results if r.cohort is not None and _in_cohort(r.cohort, choice)]
+            rs = [r for r in results if applies(r, choice)]
             return (sum(r.result == "not_met" for r in rs), sum(r.material for r in rs),
                     sum(r.result == "unknown" for r in rs))
 
-        key = min(choices, key=cost)
+        # One joins a Part of Group 2, not Group 2 alone, where Group 2 holds Parts.
+        joinable = [k for k in choices if choices[k] not in within] or list(choices)
+        key = min(joinable, key=cost)
         chosen = choices[key]
-        failing += [r for r in results if r.cohort is not None and r.result == "not_met" and
-                    _in_cohort(r.cohort, key)]
+        failing += [r for r in results if r.result == "not_met" and applies(r, key)]
     verdict_obj = TrialVerdict(trial.nct_id, "eligible", results, failing, chosen,
                                key if choices else None)
     if failing:

@@ -70,6 +70,10 @@ def _qualifier(text: str, start: int) -> bool:
     tumors")?"""
     return bool(_HISTORY_BEFORE.search(text[max(0, start - 40):start])
                 or _RULE_FOR_BEFORE.search(text[max(0, start - 70):start]))
+# A gene named after a disease: the disease words are no population ("anaplastic lymphoma
+# kinase", "Ewing sarcoma breakpoint region 1", "Wilms tumor gene").
+_GENE_NAME_AFTER = re_compile(r"[\s-]*(?:kinases?|genes?|proteins?|breakpoint|oncogenes?|"
+                              r"homolog(?:ue)?s?)\b", re.IGNORECASE)
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
 # A site followed by a size is a lesion being measured, not the disease's primary site.
@@ -227,6 +231,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue  # "No CNS tumor involvement": a disease denied names no population
         if has_non and _NON_BEFORE.search(text, max(0, match.start - 6), match.start):
             continue  # "non-melanoma skin cancer" names no melanoma
+        if _GENE_NAME_AFTER.match(text, match.end):
+            continue  # "anaplastic lymphoma kinase", "Ewing sarcoma breakpoint region 1"
         kept.append(match)
     scope = None
     scope_match = None
@@ -241,6 +247,18 @@ def find_cancer_requirements(text: str, criterion_kind: str,
         out.append(requirement("cancer_type", {"codes": [], "scope": scope,
                                                "except": [m.key for m in excepted]},
                                text, scope_match.start(), end))
+        # "Solid tumor, Hodgkin's lymphoma or non-Hodgkin's lymphoma": cancers outside the
+        # scope are further alternatives (inside it, examples of it).
+        outside = [m for m in kept if scope != "any" and not _in_parentheses(text, m.start)
+                   and not any(
+            (vocabulary.is_solid if scope == "solid" else vocabulary.is_heme)(code)
+            for code in vocabulary.cancer_codes(m))]
+        if outside:
+            codes = list(dict.fromkeys(code for m in outside
+                                       for code in vocabulary.cancer_codes(m)))
+            out.append(requirement("cancer_type", {"codes": codes, "scope": "codes",
+                                                   "except": []},
+                                   text, outside[0].start, outside[-1].end))
     elif kept:
         codes = list(dict.fromkeys(code for m in kept for code in vocabulary.cancer_codes(m)))
         out.append(requirement("cancer_type", {"codes": codes, "scope": "codes",
@@ -301,6 +319,13 @@ _WITHOUT_BEFORE = re_compile(r"\b(?:without|no|not|excluding|other\s+than|rather
                              r"(?:(?:any|predominant|predominantly|significant|a|an)\s+)?$",
                              re.IGNORECASE)
 _WITHOUT_BEFORE_F = Folded(_WITHOUT_BEFORE)
+
+
+def _in_parentheses(text: str, start: int) -> bool:
+    """A mention inside an open parenthesis: a note to the population named before it
+    ("(NOTE: ... Burkitt's lymphoma ... and myeloma are excluded)")."""
+    opening = text.rfind("(", 0, start)
+    return opening >= 0 and text.rfind(")", 0, start) < opening
 
 
 def _aside(text: str, start: int) -> bool:
