@@ -309,6 +309,9 @@ def test_a_gene_family_result_answers_for_its_genes_and_back():
     assert truth("BRCA", Biomarker("BRCA1", "mutation", "negative"),
                  Biomarker("BRCA2", "mutation", "negative")) is False
     assert truth("BRCA2", Biomarker("BRCA", "mutation", "positive")) is None
+    # "RAS or RAF mutations", "RAS/MAPK mutation-positive": BRAF V600E is a RAF gene's.
+    assert truth("RAF", Biomarker("BRAF", "V600E", "positive")) is True
+    assert truth("MAPK", Biomarker("BRAF", "V600E", "positive")) is True
 
 
 @pytest.mark.parametrize("text, creatinine, bilirubin", [

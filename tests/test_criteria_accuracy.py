@@ -1015,3 +1015,16 @@ def test_cancer_types_beside_a_scope_and_inside_gene_names(text, expected):
 ])
 def test_no_restriction_on_prior_therapy_requires_nothing(text):
     assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]
+
+
+@pytest.mark.parametrize("text,markers", [
+    ("metastatic solid tumors with documented RAS or RAF mutations or alterations",
+     {"KRAS", "NRAS", "RAF"}),
+    ("MAPK mutant (presence of RAS/RAF/MEK/ERK mutations) solid tumors",
+     {"MAPK", "KRAS", "NRAS", "RAF", "MEK"}),
+    ("Cancer that has a known MEK1/2 mutation", {"MEK"}),
+])
+def test_gene_families_of_the_mapk_pathway(text, markers):
+    found = {item["marker"] for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"
+             for item in r.params["any_of"]}
+    assert found == markers
