@@ -317,3 +317,9 @@ def test_persistent_grade_2_neuropathy_fails_an_unresolved_toxicity_exclusion():
     result = evaluate_requirement(requirement, patient)
     assert result.truth is True  # the exclusion applies
     assert "unresolved toxicity" in result.reason
+
+
+def test_a_condition_a_title_includes_is_allowed_not_required():
+    title = ("ZN-1150 With Tucatinib in Previously Treated HER2-Positive Metastatic Breast "
+             "Cancer, Including Brain Metastases")
+    assert trial_conditions(title, ["HER2-positive Metastatic Breast Cancer"], "TREATMENT") == []

@@ -1028,3 +1028,22 @@ def test_gene_families_of_the_mapk_pathway(text, markers):
     found = {item["marker"] for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"
              for item in r.params["any_of"]}
     assert found == markers
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("Must be fit for anthracycline/taxane-containing chemotherapy", "inclusion"),
+    ("Any disease burden that made the patient ineligible for endocrine therapy per the "
+     "investigator's best judgment.", "exclusion"),
+    ("Patients for whom endocrine therapy is recommended and treatment with cytotoxic "
+     "chemotherapy is not indicated", "inclusion"),
+    ("AML ineligible for treatment with a standard chemotherapy due to age", "inclusion"),
+])
+def test_a_treatment_planned_or_fit_for_is_no_treatment_history(text, kind):
+    assert not [r for r in parse_criterion(text, kind) if r.kind == "prior_therapy"]
+
+
+def test_a_treatment_intolerance_or_progression_is_still_history():
+    found = [r.params for r in parse_criterion(
+        "Must have progressed or been intolerant to prior gemcitabine-based chemotherapy",
+        "inclusion") if r.kind == "prior_therapy"]
+    assert found and all(p["received"] for p in found)

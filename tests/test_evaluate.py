@@ -1312,3 +1312,19 @@ def test_an_untreated_patient_is_not_beyond_standard_therapy():
     naive = make_patient(prior_regimens=[], prior_complete=True, newly_diagnosed=False,
                          relapse_noted=None)
     assert evaluate_requirement(beyond, naive).truth is False
+
+
+def test_an_exclusion_of_the_extent_the_inclusions_require_is_a_qualified_form_of_it():
+    # "Metastatic disease confined to bone only" in a trial for metastatic disease: not
+    # every metastatic patient is excluded.
+    trial = make_trial([
+        criterion("inclusion", req("extent", extent="metastatic"), position=0),
+        criterion("exclusion", req("extent", extent="metastatic"),
+                  text="Metastatic disease confined to bone only", position=1),
+    ])
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict != "excluded"
+    assert any("qualified form" in r.reason for r in verdict.criteria)
+    # Without such an inclusion the exclusion stands.
+    alone = make_trial([criterion("exclusion", req("extent", extent="metastatic"))])
+    assert evaluate_trial(alone, make_patient()).verdict == "excluded"

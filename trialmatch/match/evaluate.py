@@ -1553,7 +1553,10 @@ def evaluate_criterion(
 
     `trial_codes` are the OncoTree codes of the trial's own conditions: an exclusion cannot
     rule out the trial's own population, so an excluded cancer type that is one of them (or
-    above them) stands for a subtype the parse could not name, and is left out.
+    above them) stands for a subtype the parse could not name, and is left out; with the
+    extents the trial's common inclusions require (`trial_context`), an excluded extent that
+    is one of them is a qualified form of it ("metastatic disease confined to bone only"),
+    unknown.
     """
     base = {"kind": criterion.kind, "text": criterion.text, "position": criterion.position,
             "cohort": criterion.cohort}
@@ -1820,8 +1823,17 @@ def _drop_stray_negations(requirements: list[Requirement], text: str) -> list[Re
 
 def _own_population(req: Requirement, patient: Patient,
                     trial_codes: Iterable[str]) -> RequirementResult | None:
-    """An exclusion's cancer type or histology that names the trial's own population
+    """An exclusion's cancer type, histology or extent that names the trial's own population
     ("primary CNS lymphoma" read as lymphoma in a lymphoma trial), evaluated without it."""
+    if req.kind == "extent" and not req.params.get("negated") and \
+            _OWN_EXTENT + str(req.params.get("extent")) in trial_codes:
+        # "Has symptomatic metastatic visceral spread at risk of life-threatening
+        # complications", "metastatic disease confined to bone only" in a trial whose
+        # inclusions require metastatic disease: a qualified form of its own population.
+        return RequirementResult(
+            req.kind, None, f"names the extent the trial's inclusions require "
+            f"({req.params.get('extent')}); a qualified form of it: check", "", req.text,
+            req.params)
     onto = patient.ontology
     own = [c for c in trial_codes if not c.startswith("_")]
     if not own:
@@ -2038,7 +2050,7 @@ ALWAYS_UNKNOWN_KINDS = frozenset({
     "measurable_disease", "cns_metastases", "organ_function", "infection", "other_malignancy",
     "procedural",
 })
-_TRIAL_CONTEXT_KINDS = frozenset({"cancer_type", "histology"})
+_TRIAL_CONTEXT_KINDS = frozenset({"cancer_type", "histology", "extent"})
 
 
 # What a requirements list says whatever the patient (see `_requirements_facts`): the list
@@ -2234,7 +2246,7 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
     since failing one cohort rules nobody out. Empty when nothing common fails.
     """
     failing = [r for r in record_criteria(trial, patient) if r.result == "not_met"]
-    codes = tuple(trial.oncotree_codes)
+    codes = trial_context(trial, patient)
     memo = patient.memo
     for criterion in trial.criteria:
         if criterion.cohort is not None:
@@ -2295,6 +2307,25 @@ def _in_cohort(label: str | None, choice: tuple[str, str] | None) -> bool:
 
 
 _SYNTHETIC_PREFIXES = (TITLE_PREFIX, OFFICIAL_TITLE_PREFIX, CONDITIONS_PREFIX)
+_OWN_EXTENT = "_EXTENT:"
+
+
+def trial_context(trial: Trial, patient: Patient) -> tuple[str, ...]:
+    """What an exclusion is read against: the trial's own OncoTree codes, and as
+    "_EXTENT:<extent>" each extent of disease its common inclusions require (worked out once
+    per trial for the patient)."""
+    key = ("trial_context", id(trial.criteria))
+    found = patient.memo.get(key)
+    if found is None or found[0] is not trial.criteria:
+        extents = sorted({str(r.params.get("extent")) for c in trial.criteria
+                          if c.kind == "inclusion" and c.cohort is None
+                          for r in c.requirements if r.kind == "extent" and
+                          not r.params.get("negated") and not r.params.get("allowed")})
+        found = (trial.criteria, tuple(trial.oncotree_codes) +
+                 tuple(_OWN_EXTENT + extent for extent in extents))
+        patient.memo[key] = found
+    return found[1]
+
 
 
 def _criteria_naming_the_cancer(trial: Trial, patient: Patient) -> dict[int, str | None]:
@@ -2334,14 +2365,15 @@ def _nested_cohorts(results: list[CriterionResult]) -> dict[str, set[str]]:
 def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     """Evaluate every criterion and decide the verdict (see the module docstring)."""
     results = record_criteria(trial, patient)
-    codes = tuple(trial.oncotree_codes)
+    codes = trial_context(trial, patient)
     naming = _criteria_naming_the_cancer(trial, patient)
     if naming and None not in naming.values():
         # A cohort's criterion names the patient's cancer (Group 1: "... non-Hodgkin's
         # lymphoma"): another cohort's naming other cancers (Group 2: pancreatic, TNBC) is
         # that cohort's population, not a misreading that the trial's conditions would
         # correct.
-        others = tuple(t for t in codes if not patient.ontology.is_a(patient.cancer_code, t))
+        others = tuple(t for t in codes if t.startswith("_") or
+                       not patient.ontology.is_a(patient.cancer_code, t))
         cohorts = set(naming.values())
         results += for_another_disease([
             _criterion_result(c, patient, others if c.kind == "inclusion" and

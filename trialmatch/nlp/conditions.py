@@ -362,12 +362,14 @@ def trial_conditions(title: str, conditions: list[str], primary_purpose: str | N
     found: list[tuple[str, str]] = []
     for condition in load_conditions():
         match = condition.trial_pattern.search(title or "")
-        if match and (re.search(r"\bwith\s+or\s+without\s+$", title[:match.start()],
+        if match and (re.search(r"\b(?:with\s+or\s+without|including|incl\.|even\s+with|"
+                                r"and\s+(?:those|patients)\s+with)\s+$", title[:match.start()],
                                 re.IGNORECASE) or
                       _ALTERNATIVE_AFTER.match(title[match.end():]) or
                       _ALTERNATIVE_BEFORE.search(title[:match.start()])):
-            # "Kaposi Sarcoma in People With or Without HIV", "Adults With Multiple
-            # Sclerosis, Breast Cancer or Lung Cancer": not required.
+            # "Kaposi Sarcoma in People With or Without HIV", "... Breast Cancer, Including
+            # Brain Metastases", "Adults With Multiple Sclerosis, Breast Cancer or Lung
+            # Cancer": not required.
             continue
         match = match or condition.trial_pattern.search(first)
         if match:

@@ -132,6 +132,16 @@ _EXCEPTION_BEFORE = re_compile(r"\b(?:except|excluding|other\s+than|unless|with\
 _AVAILABILITY = re_compile(r"^[^.;]{0,25}?\b(?:available|exists?|anticipated|options?|indicated|"
                            r"appropriate|curative|known\s+to|likely\s+to)\b", _I)
 _NEED_BEFORE = re_compile(r"\b(?:requir\w*|need\w*|dependen\w*\s+on)\s+(?:\w+\s+)?$", _I)
+# A treatment the patient is fit for, to get, or that is (not) indicated: a plan, not history
+# ("Must be fit for anthracycline/taxane chemotherapy", "ineligible for endocrine therapy",
+# "cytotoxic chemotherapy is not indicated", "not considered curable by surgery").
+_PLAN_BEFORE = re_compile(
+    r"\b(?:(?:in|un)?eligible|(?:un)?fit|(?:un)?suitable|candidates?|curable|"
+    r"recommended\s+to\s+be\s+treated|planned|scheduled)\s+(?:for|by|with|to\s+receive|to\s+"
+    r"undergo)\s+(?:(?:treatment|therapy)\s+with\s+)?(?:an?\s+|the\s+)?(?:[\w/+-]+\s+){0,3}"
+    r"(?:[\w-]+\s*/\s*)?$", _I)
+_PLAN_AFTER = re_compile(r"\s*(?:is|are)\s+(?:not\s+)?(?:indicated|recommended|planned|"
+                         r"contraindicated|appropriate)\b", _I)
 _UNTREATED_WITH = re_compile(
     r"\b(?:untreated|not\s+(?:been\s+)?(?:previously\s+)?treated)\s+with\s+(?:\w+\s+){0,2}$", _I)
 # "are not eligible", "is not allowed": in an exclusion criterion these restate the exclusion
@@ -561,6 +571,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             # (Mentions after an exception's closing parenthesis are skipped as before, but
             # are no exception: "(except for adjuvant chemotherapy), fulvestrant".)
             excepted.append(mention)
+        if _PLAN_BEFORE.search(text[max(0, mention.start - 60):mention.start]) or \
+                _PLAN_AFTER.match(text, mention.end):
+            continue  # "fit for taxane chemotherapy", "chemotherapy is not indicated": a plan
         if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
                 text[max(0, mention.start - 25):mention.start]) or _CONCURRENT_BEFORE.search(
                 text[max(0, mention.start - 30):mention.start]) or exception:
