@@ -1328,3 +1328,19 @@ def test_an_exclusion_of_the_extent_the_inclusions_require_is_a_qualified_form_o
     # Without such an inclusion the exclusion stands.
     alone = make_trial([criterion("exclusion", req("extent", extent="metastatic"))])
     assert evaluate_trial(alone, make_patient()).verdict == "excluded"
+
+
+def test_an_exclusion_list_naming_the_trials_own_histology_still_excludes_the_others():
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    vocabulary = get_vocabulary()
+    exclusion = criterion("exclusion", req(
+        "histology", histologies=["squamous cell carcinoma", "small cell carcinoma",
+                                  "non-small cell carcinoma"]),
+        text="Squamous cell carcinoma; small cell carcinoma (including small cell and "
+             "non-small cell mixed lung carcinoma)")
+    adenocarcinoma = make_patient(ontology=vocabulary)
+    assert evaluate_criterion(exclusion, adenocarcinoma, ("NSCLC",)).result == "met"
+    squamous = make_patient(ontology=vocabulary, cancer_code="LUSC",
+                            histology="squamous cell carcinoma")
+    assert evaluate_criterion(exclusion, squamous, ("NSCLC",)).result == "not_met"

@@ -1858,6 +1858,14 @@ def _own_population(req: Requirement, patient: Patient,
             return RequirementResult(
                 req.kind, None, f"excludes a subtype of the trial's own histology "
                 f"({', '.join(wanted)}); check the subtype", "", req.text, req.params)
+        kept = [h for h in req.params.get("histologies") or [] if str(h).lower() not in
+                own_words]
+        if wanted and len(kept) < len(wanted):
+            # "Squamous cell carcinoma; small cell carcinoma (including ... non-small cell
+            # mixed lung carcinoma)" in an NSCLC trial: the trial's own histology, named
+            # inside another's description, excludes nobody; the others still do.
+            return evaluate_requirement(
+                Requirement(req.kind, {**req.params, "histologies": kept}, req.text), patient)
     return None
 
 
