@@ -1047,3 +1047,16 @@ def test_a_treatment_intolerance_or_progression_is_still_history():
         "Must have progressed or been intolerant to prior gemcitabine-based chemotherapy",
         "inclusion") if r.kind == "prior_therapy"]
     assert found and all(p["received"] for p in found)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Stages 1 and 2: Measurable disease (at least one target lesion) according to RECIST",
+     []),
+    ("Stage 2: Adequate hematologic and end-organ function", []),
+    ("Stage IV breast cancer", ["IV"]),
+    ("Patients with stage 4 disease", ["IV"]),
+])
+def test_a_studys_stage_label_is_no_disease_stage(text, expected):
+    found = [g for r in parse_criterion(text, "inclusion") if r.kind == "stage"
+             for g in r.params["groups"] if g in ("I", "II", "III", "IV")]
+    assert found == expected

@@ -333,6 +333,11 @@ def expand_stage_range(low: str, high: str) -> list[str]:
 _SHARED_NUMERAL = re_compile(r"(?:\b|(?<=[Ss]tage))(IV|I{1,3})([A-C])/([A-C])\b")
 
 
+# A study's stages as a criterion's label ("Stage 1:", "Stages 1 and 2:"): Arabic numerals,
+# then a colon, at the start of the criterion.
+_STUDY_STAGE_LABEL = re_compile(r"\s*stages?\s+\d(?:\s*(?:,|and|&|/|or)\s*\d)*\s*:", _I)
+
+
 def find_stage(text: str) -> list[Requirement]:
     """Allowed stage groups ("stage IIIB-IV", "stage III or IV", "stage II or higher")."""
     out: list[Requirement] = []
@@ -344,6 +349,8 @@ def find_stage(text: str) -> list[Requirement]:
         return [requirement("stage", r.params, text, 0, len(text))
                 for r in find_stage(text_for_groups)]
     for match in _STAGE.finditer(text):
+        if match.start() == len(text) - len(text.lstrip()) and _STUDY_STAGE_LABEL.match(text):
+            continue  # "Stages 1 and 2: Measurable disease ...": the study's stages
         expr = match.group("expr")
         parts = re.split(r"\s*(-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+)\s*"
                          r"(?:stage\s+)?", expr, flags=_I)
