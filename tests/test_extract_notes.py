@@ -207,6 +207,14 @@ def test_repair_ocr_keeps_length_and_fixes_capitals():
         # a named type made specific by the organ it was found in
         ("DIAGNOSIS: Skin, back, excision: malignant melanoma, Breslow 1.2 mm.", "SKCM"),
         ("DIAGNOSIS: Right eye, enucleation: malignant choroidal melanoma.", "UM"),
+        # the rejected alternative of a comparison is no diagnosis
+        ("DIAGNOSIS: Ovary, left: endometrioid carcinoma. COMMENT: The endometrium is "
+         "benign, so this is a primary ovarian endometrioid carcinoma rather than spread "
+         "from a uterine endometrioid carcinoma.", "EOV"),
+        # a metastasis whose primary the report cannot name
+        ("DIAGNOSIS: Bone, T10 vertebral body, core biopsy: METASTATIC ADENOCARCINOMA.\n"
+         "Primary site not determined - see comment. Plasma cell myeloma and lymphoma are "
+         "excluded.", "ADNOS"),
     ],
 )
 def test_cancer_type_rules(text, code):
@@ -580,3 +588,18 @@ def test_report_reading_rules(text, code, group):
     profile = extract([text]).to_dict()
     assert (profile["cancer_type"] or {}).get("code") == code
     assert (profile["stage"] or {}).get("group") == group
+
+
+@pytest.mark.parametrize("text", [
+    # the favoured diagnosis is benign; the other is named only to be set aside
+    "FINAL DIAGNOSIS: Kidney, partial nephrectomy: RENAL ONCOCYTOMA, 3.1 cm. No evidence of "
+    "malignancy. Features support oncocytoma over chromophobe renal cell carcinoma. CD117 "
+    "immunoreactivity is expected in oncocytic renal tumours.",
+    # an abbreviation whose long form is of uncertain malignant potential
+    "Clinical: FNA: salivary gland neoplasm of uncertain malignant potential (SUMP).\n"
+    "FINAL DIAGNOSIS: Parotid gland: pleomorphic adenoma. SUMP resolved as benign.",
+    # each item of a coordinated list is negated by the cue after the last
+    "COMMENT: Plasma cell myeloma and lymphoma are excluded. Reactive marrow.",
+])
+def test_no_cancer_type_where_none_is_asserted(text):
+    assert extract([text]).cancer_type is None

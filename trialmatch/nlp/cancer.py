@@ -315,6 +315,10 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         codes = vocab.find_cancer_types(long_form)
         if not codes or vocab.find_cancer_types(short):
             continue
+        if _NOT_MALIGNANT.search(long_form) or _UNCERTAIN_POTENTIAL.search(long_form) or (
+                vocab.tissue_code(codes[0].key) == codes[0].key and
+                not _MALIGNANT_WORDS.search(long_form)):
+            continue  # "salivary gland neoplasm of uncertain malignant potential (SUMP)"
         for match in re.finditer(rf"(?<![A-Za-z0-9]){re.escape(short)}(?![A-Za-z0-9])", text):
             direct.append(type(codes[0])(codes[0].key, match.start(), match.end(),
                                          match.group(0), True))
@@ -377,6 +381,10 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     histologies = implied + [h for h in vocab.find_histologies(scan, fuzzy=fuzzy)
                    if not _overlaps(h.start, h.end, direct_spans + implied_spans)
                    and not _NOT_MALIGNANT.search(h.text)]
+    unknown_primary = next((site for site in sites if site.key == _UNKNOWN_PRIMARY), None)
+    if unknown_primary is not None:
+        # Words saying no primary was found are no site a tumour arose in.
+        sites = [site for site in sites if site.key != _UNKNOWN_PRIMARY]
     origins = [site for site in sites if _can_be_origin(text, site)]
     note_sites = _note_sites(text, origins, sections, clauses)
     stated_site = _primary_field(text, sites)
@@ -587,6 +595,11 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
                 if code is not None:
                     site_key, factor, span = note_site, 0.6, (hist.start, hist.end)
                     break
+        if code is None and metastatic and unknown_primary is not None:
+            # "Metastatic adenocarcinoma. Primary site not determined": a cancer of unknown
+            # primary of that histology (OncoTree ADNOS, SCCNOS, CUPNOS).
+            code = vocab.resolve(unknown_primary.key, hist.key)
+            site_key, factor, span = unknown_primary.key, 0.6, (hist.start, hist.end)
         if code is None:
             code = vocab.resolve(None, hist.key)
             site_key, factor, span = None, 0.3, (hist.start, hist.end)
@@ -647,7 +660,9 @@ def choose_cancer_type(candidates: list[CancerCandidate], vocabulary: Any = None
     """
     vocab = vocabulary if vocabulary is not None else _vocabulary()
     asserted = [c for c in candidates if c.asserted and c.weight > 0]
-    if not asserted:
+    if not asserted or all(_neutral(vocab, c) for c in asserted):
+        # "Oncocytic renal neoplasm", "renal tumours": an organ's tumour, said in words that
+        # make no malignancy, is no cancer type (a renal oncocytoma is one).
         return None
     invasive = [c for c in asserted if not _is_in_situ(vocab, c.code)]
     if invasive:
@@ -685,6 +700,21 @@ def choose_cancer_type(candidates: list[CancerCandidate], vocabulary: Any = None
 _NOS = re_compile(r",\s*NOS\b|\bNOS$")
 # The weight of a final diagnosis or synoptic statement (sections.json).
 _DIAGNOSIS_WEIGHT = 3.0
+
+
+_UNKNOWN_PRIMARY = "unknown primary"  # sites.json: the site of a cancer of unknown primary
+_UNCERTAIN_POTENTIAL = re_compile(r"(?i)uncertain\s+(?:malignant|biologic\w*)\s+potential")
+_NEUTRAL_WORDS = re_compile(r"(?i)\b(?:neoplasms?|tumou?rs?|mass(?:es)?|lesions?|growths?|"
+                            r"nodules?)\b")
+_MALIGNANT_WORDS = re_compile(r"(?i)cancer|carcinom|malignan|sarcom|lymphom|leuk|myelom|"
+                              r"melanom|blastom|metasta|neuroendocrine|invasive")
+
+
+def _neutral(vocab: Any, candidate: CancerCandidate) -> bool:
+    """An organ named with a tumour word that makes no malignancy ("renal neoplasm")."""
+    return vocab.tissue_code(candidate.code) == candidate.code and bool(
+        _NEUTRAL_WORDS.search(candidate.evidence)) and not _MALIGNANT_WORDS.search(
+        candidate.evidence)
 
 
 def _is_in_situ(vocab: Any, code: str) -> bool:

@@ -271,6 +271,11 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     rest = after[qualified.end():] if qualified else after
     negated = before_has(cues.negation_pre) or bool(
         cues.negation_post.match(rest.lstrip(" ,:-\"'”’)")) or _NOT_FOUND_AFTER.match(rest))
+    if not negated and (coordinated := _COORDINATED_AFTER.match(rest)):
+        # "Plasma cell myeloma and lymphoma are excluded": a post cue after the last of a
+        # coordinated list acts on each item.
+        tail = rest[coordinated.end():]
+        negated = bool(cues.negation_post.match(tail) or _NOT_FOUND_AFTER.match(tail))
     return MentionContext(
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
@@ -288,6 +293,11 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
 _QUALIFIER_AFTER = re_compile(r"(?i)\s+(?:ex|of|in|within|involving|arising\s+in)"
                               r"(?:\s+[a-z][\w-]*){1,3}?(?=\s+(?:not|is|are|was|were|none|"
                               r"absent|negative)\b)")
+# The other items of a list after a mention, up to its verb: ", CD20 and lymphoma " before
+# "are excluded".
+_COORDINATED_AFTER = re_compile(r"(?i)(?:\s*,\s*[\w-]+(?:\s+[\w-]+){0,2})*\s*(?:,\s*)?"
+                                r"\b(?:and|or|and/or|nor)\s+(?:[\w-]+\s+){1,4}?(?=(?:is|are|was|"
+                                r"were|have|has)\b|not\b)")
 _NOT_FOUND_AFTER = re_compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
                               r"(?:identified|seen|present)|absent|negative)")
 
