@@ -217,3 +217,15 @@ def test_a_group_superseded_in_a_later_note_is_the_past():
                        "MRI pelvis: nodes positive -> FIGO 2018 stage IIIC1r (T2b N1 M0). "
                        "Upstaged from IIB."])
     assert profile.stage.group == "IIIC1"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("pT (TNM 8): pT 2", [("T2", None)]),
+    ("pT 1c, pN 0 (0/15)", [("T1c", "N0")]),
+    ("ypT 3 ypN 1a", [("T3", "N1a")]),
+    # without a prefix a blank after the letter is no category
+    ("T 2 weighted images", []),
+    ("Stage T 2 N 0", []),
+])
+def test_ocr_blank_after_the_axis_letter(text, expected):
+    assert [(m.t, m.n) for m in find_tnm(text)] == expected

@@ -30,6 +30,8 @@ _ROMAN_VALUES = ("IV", "III", "II", "I", "0")
 _TOKEN = re_compile(
     r"(?P<pre>(?:yp|yc|rp|rc|ap|YP|YC|RP|[pcrya]|P|C|R)|(?:yp|p)\s(?=T))?"
     r"(?P<axis>[TNM])"
+    # OCR's stray blank after the axis ("pT 2"): kept only after a y/p prefix (find_tnm)
+    r"(?P<gap> (?=[1-4X0]))?"
     r"(?P<cat>is|IS|Is|[Xx]|[1-4lIO0](?:mi|MI|[a-dA-D][1-4]?)?|(?<=T)a|(?<=T)A)"
     r"(?P<suf>\s?\((?:i[+-]|mol[+-]|I[+-]|MOL[+-]|sn|SN|f|m|M|\d{1,2}|is|DCIS|LCIS|Paget'?s?)\))?"
     r"(?=$|[^A-Za-z0-9]|(?:yp|[pcy])?[NM][0-3XxO])"
@@ -154,7 +156,7 @@ def _accept(group: list[_Token], text: str) -> bool:
 
 # The letter after the axis starts a category (_TOKEN's "cat"): an all-capitals report
 # has a T, N or M in most words, and few of them are followed by one.
-_AXIS = re_compile(r"[TNM](?=[iIXx1-4lO0aA])")
+_AXIS = re_compile(r"[TNM](?=[iIXx1-4lO0aA]| [1-4X0])")
 _PREFIX_MAX = 3  # "yp " is the longest prefix _TOKEN reads before the axis letter
 
 
@@ -190,6 +192,9 @@ def find_tnm(text: str) -> list[TnmMention]:
         # "RNA", "CTA", "MTA": a capitalised word is not a category ("Ta" is written so).
         if match.group("cat") == "A" and (match.group("pre") or "").isupper():
             continue
+        if match.group("gap") and (match.group("pre") or "").strip().lower() not in (
+                "p", "yp"):
+            continue  # "T 2" alone may be anything; "pT 2" is OCR's blank in "pT2"
         axis = match.group("axis")
         # "Tumor thickness (pT1 and pT2 tumors)": a list of categories of one axis is a
         # template's wording, not a finding.
