@@ -23,6 +23,7 @@ data are kept.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import re
@@ -50,6 +51,7 @@ _KEY_RE = re_compile(r"^[a-z0-9][a-z0-9 /\-]*$")
 # on normalisation) or single punctuation marks. Hyphens, apostrophes and whitespace only
 # separate tokens, so "non-small", "non small" and "non‐small" are the same phrase.
 _TOKEN_RE = re_compile(r"[^\W_]+(?:['’]s(?![^\W_]))?|[^\w\s\-‐‑‒–—'’]")
+_TOKEN_SPLIT = re_compile(f"({_TOKEN_RE.pattern})")
 
 # British and American spellings meet on the American form (both sides are normalised).
 _SPELLING = (
@@ -175,8 +177,8 @@ class _Tokens:
     """Tokens of a text as parallel lists (cheaper to build than one object per token).
 
     `raws` are the tokens as written (possessive removed), `norms` in lower case and American
-    spelling. The character offsets (`starts`, `ends`) are found only when first asked for:
-    most scans match nothing and never need them.
+    spelling. `starts` and `ends` are the character offsets, given by the tokenizer (a text's
+    tokens) or found when first asked for.
     """
 
     __slots__ = ("text", "raws", "norms", "_starts", "_ends", "_matched")
@@ -258,11 +260,16 @@ def _tokenize_cached(text: str) -> _Tokens:
 
 
 def _tokenize_text(text: str) -> _Tokens:
-    matched = raws = _TOKEN_RE.findall(text)
+    # One split gives the tokens and the blanks between them; the offsets are the running
+    # sums of their lengths (no per-token search).
+    parts = _TOKEN_SPLIT.split(text)
+    matched = raws = parts[1::2]
     if "'" in text or "’" in text:
         raws = [_strip_possessive(r) for r in raws]
+    ends = list(itertools.accumulate(map(len, parts)))
     norm = _normalise_word
-    return _Tokens(text, raws, [norm(r) for r in raws], matched=matched)
+    return _Tokens(text, raws, [norm(r) for r in raws], ends[0:-1:2], ends[1::2],
+                   matched=matched)
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
