@@ -1060,3 +1060,14 @@ def test_a_studys_stage_label_is_no_disease_stage(text, expected):
     found = [g for r in parse_criterion(text, "inclusion") if r.kind == "stage"
              for g in r.params["groups"] if g in ("I", "II", "III", "IV")]
     assert found == expected
+
+
+@pytest.mark.parametrize("text,markers", [
+    ("Genetic testing must have been performed for targetable driver mutations, including "
+     "EGFR, ROS1, Alk, KRAS, BRAF", []),
+    ("Tissue for centralized confirmation of HR status, HER2 status, Ki-67", []),
+    ("Tissue for determination of HER2 status, and ER positive", ["ER"]),
+])
+def test_genes_listed_as_tested_require_no_result(text, markers):
+    assert [i["marker"] for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"
+            for i in r.params["any_of"]] == markers

@@ -1344,3 +1344,17 @@ def test_an_exclusion_list_naming_the_trials_own_histology_still_excludes_the_ot
     squamous = make_patient(ontology=vocabulary, cancer_code="LUSC",
                             histology="squamous cell carcinoma")
     assert evaluate_criterion(exclusion, squamous, ("NSCLC",)).result == "not_met"
+
+
+def test_failing_the_only_labelled_cohort_leaves_the_trials_other_part_open():
+    # "Expansion cohort: ... mutation in a DNA repair gene" beside criteria for everyone:
+    # dose escalation takes patients without it.
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["NSCLC"]), position=0),
+        criterion("inclusion", marker(marker="ATM", alterations=[]), cohort="Expansion cohort",
+                  position=1),
+    ])
+    patient = make_patient(biomarkers=[Biomarker("ATM", None, "negative", evidence="ATM wt")])
+    verdict = evaluate_trial(trial, patient)
+    assert verdict.verdict == "possibly_eligible"
+    assert "other part" in verdict.material_unknowns[0].reason

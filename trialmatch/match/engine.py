@@ -56,6 +56,7 @@ from trialmatch.nlp.conditions import (
     distant_metastasis_sites,
     profile_facts,
 )
+from trialmatch.nlp.ngs import comprehensive_panel
 from trialmatch.nlp.stage_groups import group_from_tnm
 from trialmatch.regex_cache import re_compile
 
@@ -284,6 +285,7 @@ def case_patient(case: Case, profile: Profile, *, ontology: Any,
         conditions=_conditions(case),
     )
     patient.condition_grades = condition_grades(case.note_texts)
+    patient.ngs_panel = comprehensive_panel(case.note_texts)
     stated = case.stated
     if stated.relapsed is not None:
         patient.relapse_noted = (f"{STATED}: disease_status "

@@ -263,6 +263,9 @@ class Patient:
     conditions: dict[str, tuple[bool, str]] = field(default_factory=dict)
     # The grade now of graded conditions (CTCAE), None when the notes give none.
     condition_grades: dict[str, tuple[int | None, str]] = field(default_factory=dict)
+    # The note sentence reporting a comprehensive tumour panel's results (trialmatch.nlp.ngs):
+    # a solid tumour's gene alteration it does not name is not there.
+    ngs_panel: str | None = None
     # Where a fact came from the notes: {"ecog": "ECOG PS 1", "metastatic": "liver metastases"}
     from_notes: dict[str, str] = field(default_factory=dict, compare=False)
     # Criterion results already computed for this patient (see `_criterion_result`).
@@ -1297,8 +1300,14 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
     if not results:
         results, why = _family_results(marker, patient)
         if why:
+            if _panel_rules_out(item, marker, patient):
+                return False, f"{why}; not reported by the comprehensive tumour panel " \
+                    f"(trial: {wanted})", patient.ngs_panel or ""
             return None, f"{why} (trial: {wanted})", results[0].evidence if results else ""
     if not results:
+        if _panel_rules_out(item, marker, patient):
+            return False, f"{marker} not among the alterations the comprehensive tumour " \
+                f"panel reported (trial: {wanted})", patient.ngs_panel or ""
         return None, f"{marker} not documented (trial: {wanted})", ""
     status = str(item.get("status") or "positive")
     alterations = [str(a) for a in item.get("alterations") or []]
@@ -1321,6 +1330,21 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
     if status == "negative":
         return _negative_item(item, marker, wanted, alterations, decided)
     return _positive_item(item, marker, wanted, alterations, decided)
+
+
+def _panel_rules_out(item: dict, marker: str, patient: Patient) -> bool:
+    """Whether a comprehensive tumour panel in the notes answers "no" for a solid tumour's
+    gene alteration it did not report: a positive, somatic demand on a gene or gene family
+    (not a protein, a signature or a germline variant, which such a report does not
+    settle)."""
+    if not patient.ngs_panel or item.get("germline") or (
+            str(item.get("status") or "positive") != "positive") or not patient.cancer_code:
+        return False
+    onto = patient.ontology
+    if not getattr(onto, "is_solid", lambda _: False)(patient.cancer_code):
+        return False
+    entry = getattr(onto, "biomarker", lambda _: None)(marker)
+    return entry is not None and entry.kind in ("gene", "gene_family")
 
 
 def _family_results(marker: str, patient: Patient) -> tuple[list[Biomarker], str]:
@@ -2428,7 +2452,17 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
         joinable = [k for k in choices if choices[k] not in within] or list(choices)
         key = min(joinable, key=cost)
         chosen = choices[key]
-        failing += [r for r in results if r.result == "not_met" and applies(r, key)]
+        cohort_failing = [r for r in results if r.result == "not_met" and applies(r, key)]
+        if len(choices) == 1 and cohort_failing:
+            # One labelled cohort ("Expansion cohort:", "Phase II:") beside criteria for
+            # all: the trial's other part (dose escalation, phase I) is open to whoever
+            # meets the common criteria, so failing the cohort leaves the fit open.
+            results = [replace(r, result="unknown", material=True,
+                               reason=f"{chosen} only: {r.reason}; the trial's other part "
+                                      f"may take the patient") if r in cohort_failing else r
+                       for r in results]
+        else:
+            failing += cohort_failing
     verdict_obj = TrialVerdict(trial.nct_id, "eligible", results, failing, chosen,
                                key if choices else None)
     if failing:

@@ -106,6 +106,15 @@ _TESTING_BEFORE = re_compile(r"\b(?:determination|testing|test|assessment|analys
                              r"\b(?:to\s+)?(?:confirm|determine|assess|evaluate|test|measure|check)"
                              r"\s+(?:the\s+)?$|"
                              r"\bavailable\s+for\s+(?:\w+\s+)?$", _I)
+_RESULT_AFTER = re_compile(r"[\s:-]*(?:positiv|negativ|\+|-|pos\b|neg\b|wild|mut|amplif|"
+                          r"high|low|express|overexpress|fusion|rearrang)", _I)
+# "Genetic testing must have been performed for targetable driver mutations, including EGFR,
+# ROS1, ALK": the genes tested, whatever the result.
+_TESTED_FOR_BEFORE = re_compile(
+    r"\b(?:tested|testing|genotyp\w*|profil\w*|sequenc\w*)(?:\s+(?:must|should|has|have|had|"
+    r"was|were|be|been|performed|done|completed|available)){0,4}\s+(?:for|of)\s+(?:[\w-]+\s+)"
+    r"{0,3}?(?:mutations?|alterations?|drivers?|genes?|biomarkers?|markers?)[\s,:]*(?:(?:including|"
+    r"such\s+as|e\.g\.,?|i\.e\.,?|like)\s*)?$", _I)
 # (after the marker's acronym, if any: "progesterone receptor (PR) testing")
 _TESTING_AFTER = re_compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+)?"
                             # "PD-L1 expression testing", "EGFR T790M detection", "PIK3CA
@@ -338,7 +347,13 @@ def _marker_mentions(text: str) -> list[_Mention]:
         mentions.append(_Mention([match.key], match.start, match.end))
     kept: list[_Mention] = []
     seen: set[str] = set()
+    tested_end = -1  # the end of the last marker of a list of genes tested
     for mention in sorted(mentions, key=lambda m: m.start):
+        if mention.status is None and tested_end >= 0 and _SEPARATOR.match(
+                text[tested_end:mention.start]) and not _RESULT_AFTER.match(
+                text, mention.end):
+            tested_end = mention.end  # "... including EGFR, ROS1, ALK": tested too
+            continue
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
                                        or _INHIBITOR_AFTER.match(text[mention.end:mention.end + 60])
                                        or _SHORT_INHIBITOR_AFTER.match(text, mention.end)
@@ -352,9 +367,13 @@ def _marker_mentions(text: str) -> list[_Mention]:
                                            text[mention.end:], _I)) or _TESTING_BEFORE.search(
                 text[max(0, mention.start - 40):mention.start]) or (
                 mention.status is None
-                and _TESTING_AFTER.match(text[mention.end:mention.end + 40])):
+                and _TESTING_AFTER.match(text[mention.end:mention.end + 40])) or (
+                mention.status is None and _TESTED_FOR_BEFORE.search(
+                    text[max(0, mention.start - 110):mention.start])):
             # "to confirm HER2 status", "tissue for determination of FGFR2 status": a test,
             # not a result; so are the markers listed with it ("(ER and PR) status").
+            if mention.status is None:
+                tested_end = mention.end
             anchor = mention.start
             while kept and kept[-1].status is None and (
                     _SEPARATOR.match(text[kept[-1].end:anchor]) or (

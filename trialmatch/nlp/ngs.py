@@ -1,0 +1,79 @@
+"""Comprehensive tumour sequencing in the notes, read from `data/ngs_panels.json`.
+
+A comprehensive DNA panel (FoundationOne CDx, MSK-IMPACT, Tempus xT, ...) reports every
+alteration it finds in the genes it covers, so for a solid tumour a gene such a report does
+not name is not altered. `comprehensive_panel` finds a note sentence that names such a panel
+with its results (not "pending" or "sent", not a plasma assay); the matcher then reads a
+required gene alteration the notes never mention as absent rather than untested. Hotspot
+panels and plasma assays are not listed: their negatives rule nothing out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from trialmatch.datafiles import read_data_file
+from trialmatch.errors import DataFileError
+from trialmatch.regex_cache import re_compile
+
+PANELS_FILE = "ngs_panels.json"
+_ENTRY_KEYS = frozenset({"name", "terms", "source"})
+_SENTENCE = re_compile(r"[^.\n;]*")
+
+
+@dataclass(frozen=True)
+class Panels:
+    pattern: re.Pattern[str]
+    pending: re.Pattern[str]  # results not back yet
+    plasma: re.Pattern[str]  # a plasma assay, not the tumour
+
+
+def _words(phrases: list[str]) -> re.Pattern[str]:
+    ordered = sorted(sorted(set(phrases)), key=len, reverse=True)
+    return re_compile(rf"(?<![\w-])(?:{'|'.join(re.escape(p) for p in ordered)})(?![\w-])",
+                      re.IGNORECASE)
+
+
+def _strings(value: object, where: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(
+            isinstance(v, str) and v.strip() for v in value):
+        raise DataFileError(f"{where}: expected a non-empty list of strings")
+    return value
+
+
+@lru_cache(maxsize=1)
+def load_panels() -> Panels:
+    """Load and validate `data/ngs_panels.json` (cached)."""
+    where = f"trialmatch/nlp/data/{PANELS_FILE}"
+    raw = read_data_file("trialmatch.nlp", PANELS_FILE)
+    if not isinstance(raw, dict) or not isinstance(raw.get("panels"), list):
+        raise DataFileError(f"{where}: expected an object with a 'panels' list")
+    terms: list[str] = []
+    for index, entry in enumerate(raw["panels"]):
+        here = f"{where}: panels[{index}]"
+        if not isinstance(entry, dict) or set(entry) - _ENTRY_KEYS:
+            raise DataFileError(f"{here}: allowed keys are {', '.join(sorted(_ENTRY_KEYS))}")
+        if not isinstance(entry.get("name"), str) or not isinstance(entry.get("source"), str):
+            raise DataFileError(f"{here}: 'name' and 'source' must be strings")
+        terms += _strings(entry.get("terms"), f"{here} terms")
+    return Panels(_words(terms),
+                  _words(_strings(raw.get("pending_words"), f"{where}: pending_words")),
+                  _words(_strings(raw.get("plasma_words"), f"{where}: plasma_words")))
+
+
+def comprehensive_panel(texts: Iterable[str]) -> str | None:
+    """The sentence of the latest note that reports a comprehensive panel's results, if
+    any ("Tumor NGS (FoundationOne CDx, RLL wedge bx 09/2026): BRAF V600E ...")."""
+    panels = load_panels()
+    found = None
+    for text in texts:
+        for match in panels.pattern.finditer(text):
+            start = text.rfind("\n", 0, match.start()) + 1
+            sentence = text[start:match.end()] + _SENTENCE.match(text, match.end()).group(0)
+            if panels.pending.search(sentence) or panels.plasma.search(sentence):
+                continue
+            found = " ".join(sentence.split())
+    return found
