@@ -215,6 +215,14 @@ def test_repair_ocr_keeps_length_and_fixes_capitals():
         ("DIAGNOSIS: Bone, T10 vertebral body, core biopsy: METASTATIC ADENOCARCINOMA.\n"
          "Primary site not determined - see comment. Plasma cell myeloma and lymphoma are "
          "excluded.", "ADNOS"),
+        # the primary a metastasis comes from, however long known
+        ("Clinical notes: Hx right choroidal melanoma, plaque 2021.\nCONCLUSION:\nLiver, core "
+         "biopsy: METASTATIC MELANOMA.\nBAP1 loss and the GNAQ mutation are in keeping with "
+         "metastasis from the known right choroidal (uveal) melanoma.", "UM"),
+        # items of a list negated together, and a post cue without its verb
+        ("Opinion: Right femur, core biopsy: EWING SARCOMA. CD45 negative (lymphoma and "
+         "lymphoblastic lymphoma excluded); desmin negative (rhabdomyosarcoma excluded); "
+         "BCOR-rearranged sarcomas unlikely.", "ES"),
     ],
 )
 def test_cancer_type_rules(text, code):
@@ -600,6 +608,10 @@ def test_report_reading_rules(text, code, group):
     "FINAL DIAGNOSIS: Parotid gland: pleomorphic adenoma. SUMP resolved as benign.",
     # each item of a coordinated list is negated by the cue after the last
     "COMMENT: Plasma cell myeloma and lymphoma are excluded. Reactive marrow.",
+    # "not diagnostic of": the terminator inside a negation cue ends nothing
+    "Prostate, left mid: ATYPICAL SMALL ACINAR PROLIFERATION (ASAP), suspicious for but not "
+    "diagnostic of adenocarcinoma. Findings insufficient for a definitive diagnosis of "
+    "carcinoma.",
 ])
 def test_no_cancer_type_where_none_is_asserted(text):
     assert extract([text]).cancer_type is None

@@ -229,3 +229,9 @@ def test_a_group_superseded_in_a_later_note_is_the_past():
 ])
 def test_ocr_blank_after_the_axis_letter(text, expected):
     assert [(m.t, m.n) for m in find_tnm(text)] == expected
+
+
+def test_a_stage_label_with_a_long_aside():
+    groups = [g.group for g in find_stage_groups(
+        "Stage (AJCC 7th, patient 45 years or older): III")]
+    assert groups == ["III"]

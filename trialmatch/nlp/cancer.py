@@ -408,7 +408,11 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             # A "Histologic type:" field is a synoptic statement wherever the report puts it.
             weight = max(weight, SYNOPTIC_FIELD_WEIGHT * factor)
         metastatic = bool(_METASTATIC.search(text[max(clause[0], start - 40) : start]))
-        asserted = not (context.negated or context.hypothetical or context.historical)
+        # "... in keeping with metastasis from the known right choroidal (uveal) melanoma":
+        # the primary a metastasis comes from is today's disease, however long known.
+        historical = context.historical and not _ORIGIN_BEFORE.search(
+            text[max(clause[0], start - 80):start])
+        asserted = not (context.negated or context.hypothetical or historical)
         distant = False
         if metastatic:
             entry = vocab.entry(code)
@@ -702,6 +706,11 @@ _NOS = re_compile(r",\s*NOS\b|\bNOS$")
 _DIAGNOSIS_WEIGHT = 3.0
 
 
+# A metastasis's origin, named before the primary's type: "metastasis from the known",
+# "metastatic from her previous", "spread from the patient's".
+_ORIGIN_BEFORE = re_compile(
+    r"(?i)\b(?:metasta\w*|spread|deposits?|secondar\w*|recurren\w*)\s+(?:\w+\s+){0,2}?(?:from|of)"
+    r"\s+(?:the\s+|a\s+|an\s+|her\s+|his\s+|their\s+|(?:the\s+)?patient'?s\s+)?(?:[\w()-]+\s+){0,5}$")
 _UNKNOWN_PRIMARY = "unknown primary"  # sites.json: the site of a cancer of unknown primary
 _UNCERTAIN_POTENTIAL = re_compile(r"(?i)uncertain\s+(?:malignant|biologic\w*)\s+potential")
 _NEUTRAL_WORDS = re_compile(r"(?i)\b(?:neoplasms?|tumou?rs?|mass(?:es)?|lesions?|growths?|"

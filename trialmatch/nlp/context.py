@@ -250,6 +250,11 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     before = text[clause[0] : start]
     if may_match(cues.terminators, lowered_for_search(before)):
         terminators = list(cues.terminators.finditer(before))
+        if terminators and "not" in before.lower():
+            # A terminator inside a negation cue ends nothing: "not diagnostic of".
+            cues_at = [m.span() for m in cues.negation_pre.finditer(before)]
+            terminators = [t for t in terminators if not any(
+                a <= t.start() and t.end() <= b for a, b in cues_at)]
         if terminators:
             before = before[terminators[-1].end() :]
     # A parenthetical aside does not end a cue's reach: "no support for follicular lymphoma
@@ -272,10 +277,19 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     negated = before_has(cues.negation_pre) or bool(
         cues.negation_post.match(rest.lstrip(" ,:-\"'”’)")) or _NOT_FOUND_AFTER.match(rest))
     if not negated and (coordinated := _COORDINATED_AFTER.match(rest)):
-        # "Plasma cell myeloma and lymphoma are excluded": a post cue after the last of a
-        # coordinated list acts on each item.
-        tail = rest[coordinated.end():]
-        negated = bool(cues.negation_post.match(tail) or _NOT_FOUND_AFTER.match(tail))
+        # "Plasma cell myeloma and lymphoma are excluded", "(lymphoma and lymphoblastic
+        # lymphoma excluded)": a post cue after the last item of a coordinated list acts on
+        # each item.
+        position = coordinated.end()
+        for _ in range(4):
+            word = _NEXT_WORD.match(rest, position)
+            if word is None:
+                break
+            position = word.end()
+            tail = rest[position:].lstrip()
+            if cues.negation_post.match(tail) or _NOT_FOUND_AFTER.match(tail):
+                negated = True
+                break
     return MentionContext(
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
@@ -296,8 +310,8 @@ _QUALIFIER_AFTER = re_compile(r"(?i)\s+(?:ex|of|in|within|involving|arising\s+in
 # The other items of a list after a mention, up to its verb: ", CD20 and lymphoma " before
 # "are excluded".
 _COORDINATED_AFTER = re_compile(r"(?i)(?:\s*,\s*[\w-]+(?:\s+[\w-]+){0,2})*\s*(?:,\s*)?"
-                                r"\b(?:and|or|and/or|nor)\s+(?:[\w-]+\s+){1,4}?(?=(?:is|are|was|"
-                                r"were|have|has)\b|not\b)")
+                                r"\b(?:and|or|and/or|nor)\b")
+_NEXT_WORD = re_compile(r"\s*[\w-]+")
 _NOT_FOUND_AFTER = re_compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
                               r"(?:identified|seen|present)|absent|negative)")
 

@@ -46,7 +46,7 @@ _CONTEXT = re_compile(
 )
 _STAGE_GROUP = re_compile(
     r"(?i)(?<![A-Za-z])(?:(?:ajcc|tnm|uicc|pathologic(?:al)?|clinical|overall|anatomic(?:al)?|"
-    r"prognostic|final)\s+)*stage(?:\s+group(?:ing)?)?\s*(?:\([^)]{0,25}\))?"
+    r"prognostic|final)\s+)*stage(?:\s+group(?:ing)?)?\s*(?:\([^)]{0,50}\))?"
     r"\s*[:\-=]?\s*(?:is\s+|of\s+)?(?:ajcc\s+)?"
     r"(?P<g>IV|I{1,3}|0|[1-4])(?P<s>\s?-?\s?[ABCabc][1-3]?)?(?![A-Za-z0-9])"
     # "AJCC IIIC", "AJCC 8th ed. IIB": the staging system named, the word "stage" left out
