@@ -1071,3 +1071,11 @@ def test_a_studys_stage_label_is_no_disease_stage(text, expected):
 def test_genes_listed_as_tested_require_no_result(text, markers):
     assert [i["marker"] for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"
             for i in r.params["any_of"]] == markers
+
+
+def test_a_regimen_that_might_be_considered_is_another_door_than_failed_standard_therapy():
+    text = ("Advanced solid tumor for which standard curative or palliative measures do not "
+            "exist or are no longer effective, or for whom regimens containing gemcitabine, "
+            "cisplatin, etoposide, and/or irinotecan might be considered")
+    (lines,) = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_lines"]
+    assert lines.params["or_regimen"] == "gemcitabine, cisplatin, etoposide, and/or irinotecan"

@@ -1358,3 +1358,13 @@ def test_failing_the_only_labelled_cohort_leaves_the_trials_other_part_open():
     verdict = evaluate_trial(trial, patient)
     assert verdict.verdict == "possibly_eligible"
     assert "other part" in verdict.material_unknowns[0].reason
+
+
+def test_an_untreated_patient_may_come_in_by_the_regimen_door():
+    requirement = req("prior_lines", min=1, max=None, beyond_standard=True,
+                      or_regimen="gemcitabine or cisplatin")
+    untreated = make_patient(prior_regimens=[], newly_diagnosed=True)
+    result = evaluate_requirement(requirement, untreated)
+    assert result.truth is None and "might be considered" in result.reason
+    plain = req("prior_lines", min=1, max=None, beyond_standard=True)
+    assert evaluate_requirement(plain, untreated).truth is False

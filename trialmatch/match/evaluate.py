@@ -897,6 +897,16 @@ def _prior_evidence(patient: Patient) -> str:
 
 
 def _check_prior_lines(params: dict, patient: Patient) -> Check:
+    truth, reason, evidence = _prior_lines_result(params, patient)
+    if truth is False and params.get("or_regimen") and not _nothing_left(patient.extent):
+        # "... or for whom regimens containing gemcitabine ... might be considered": the
+        # trial's other door, which the notes cannot settle.
+        return None, f"{reason}; but the trial also takes patients for whom " \
+            f"{params['or_regimen']} might be considered: check", evidence
+    return truth, reason, evidence
+
+
+def _prior_lines_result(params: dict, patient: Patient) -> Check:
     low, high = params.get("min"), params.get("max")
     bounds = _bounds_text(low, high, "prior lines")
     if params.get("beyond_standard"):

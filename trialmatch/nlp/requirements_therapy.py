@@ -815,6 +815,12 @@ _AND_NO_STANDARD = re_compile(
     r"\band\s+(?:(?:for\s+)?(?:whom|which)\s+|where\s+|there\s+(?:is|are)\s+)?no\s+"
     r"(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)\b", _I)
 _PERIOPERATIVE = re_compile(r"\b(?:neo-?)?adjuvant\b", _I)
+# Another door than standard therapy's failure: a regimen that may suit the patient.
+_REGIMEN_DOOR = re_compile(
+    r"\bor\s+(?:for\s+)?(?:whom|which)\s+(?:(?:treatment|therapy|therapies|regimens?|"
+    r"chemotherapy)\s+)?(?:(?:containing|with|based\s+on|including)\s+)?(?P<what>[^.;]{3,120}?)"
+    r"\s+(?:might|may|could|would|can)\s+be\s+(?:considered|appropriate|indicated|an?\s+"
+    r"option)", _I)
 _LOCAL_ALTERNATIVE = re_compile(r"\bor\b[^.;]{0,60}?\b(?:surg\w*|resect\w*|amenable)\b", _I)
 
 
@@ -831,6 +837,11 @@ def _beyond_standard_therapy(text: str) -> list[Requirement]:
         # surgery" lets an untreated patient in by another door.
         return []
     params: dict = {"min": 1, "max": None, "beyond_standard": True}
+    door = _REGIMEN_DOOR.search(text, match.end())
+    if door:
+        # "... or for whom regimens containing gemcitabine, cisplatin, etoposide, and/or
+        # irinotecan might be considered": patients such a regimen suits come in too.
+        params["or_regimen"] = " ".join(door.group("what").split())
     if not _REFRACTORY_TO_STANDARD.search(text) or _AND_NO_STANDARD.search(text):
         # Only "no standard therapy exists", "exhausted all effective therapies": one line
         # given does not show that the standard ones are used up.
