@@ -329,3 +329,15 @@ def test_creatinine_and_bilirubin_as_notes_write_them(text, creatinine, bilirubi
     assert (labs["creatinine"][0] if "creatinine" in labs else None) == creatinine
     assert (labs["bilirubin"][0] if "bilirubin" in labs else None) == bilirubin
     assert all(labs[m][1] == "mg/dL" for m in ("creatinine", "bilirubin") if m in labs)
+
+
+@pytest.mark.parametrize("text,metastatic", [
+    # a list broken across lines keeps its negation
+    # (no site named means no distant spread at all, so the answer is open, not yes)
+    ("PET/CT: avid pelvic nodes. No para-aortic uptake. No lung, liver, or\nosseous mets.\n",
+     None),
+    ("No lung, liver or osseous mets.", None),
+    ("New liver, lung and osseous mets.", True),
+])
+def test_negated_lists_of_metastatic_sites(text, metastatic):
+    assert find_clinical_facts(text).metastatic is metastatic

@@ -235,3 +235,11 @@ def test_a_stage_label_with_a_long_aside():
     groups = [g.group for g in find_stage_groups(
         "Stage (AJCC 7th, patient 45 years or older): III")]
     assert groups == ["III"]
+
+
+def test_the_settled_stage_outranks_an_earlier_one():
+    from trialmatch.nlp.extract import extract
+
+    profile = extract(["Referring gyn note staged this as FIGO IIB.",
+                       "TUMOR BOARD 11/19/2026\nFinal stage FIGO 2018 IIIC1r (T2b N1 M0)."])
+    assert profile.stage.group == "IIIC1"

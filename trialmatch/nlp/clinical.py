@@ -167,7 +167,9 @@ _NEGATION_BEFORE = re_compile(
     # ("neg for distant mets", "w/o mets": clinicians' shorthand)
     r"\b(?:no|not|without|w/o|neg(?:ative)?\.?\s+for|free\s+of|absence\s+of|denies|ruled?\s+out|"
     r"no\s+(?:evidence|sign|signs)\s+of|no\s+(?:radiographic|radiologic|clinical)\s+"
-    r"evidence\s+of)\b(?:\s+[\w/-]+){0,4}\s*$", _I)
+    # ... and the items of a list before the one at hand: "No lung, liver, or osseous mets"
+    r"evidence\s+of)\b(?:\s+[\w/-]+){0,4}(?:\s*,\s*[\w/-]+(?:\s+[\w/-]+)?){0,4}"
+    r"(?:\s*,)?(?:\s+(?:or|and|nor|and/or))?\s*$", _I)
 _NEGATION_AFTER = re_compile(r"^[\s,:]*(?:(?:was|were|is|are)\s+)?(?:not\s+(?:seen|identified|"
                              r"present|detected|demonstrated)|(?:\w+\s+){0,2}absent|"
                              r"excluded|ruled\s+out)\b",
@@ -558,6 +560,22 @@ def _negated_or_hedged(text: str, start: int, end: int) -> bool:
 _ANY_DISTANT = re_compile(r"\bdistant\b", _I)
 
 
+def _sentence_start(text: str, start: int) -> int:
+    """Where the sentence holding `start` begins: after a full stop or a line break, unless
+    the line before breaks off mid-list ("No lung, liver, or\nosseous mets")."""
+    line_start = max(text.rfind("\n", 0, start), text.rfind(".", 0, start)) + 1
+    for _ in range(2):
+        if line_start == 0 or text[line_start - 1] != "\n" or not _LIST_BREAK.search(
+                text, 0, line_start - 1):
+            break
+        line_start = max(text.rfind("\n", 0, line_start - 1),
+                         text.rfind(".", 0, line_start - 1)) + 1
+    return line_start
+
+
+_LIST_BREAK = re_compile(r"(?:,|\b(?:or|and|nor|and/or))[ \t]*\Z", _I)
+
+
 def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,
             negation_words: re.Pattern[str] | None = None) -> tuple[bool | None, str | None]:
     """True with its words if some mention is affirmed; False if every mention is negated
@@ -565,7 +583,7 @@ def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,
     negated: str | None = None
     for match in pattern.finditer(text):
         start, end = match.start(), match.end()
-        line_start = max(text.rfind("\n", 0, start), text.rfind(".", 0, start)) + 1
+        line_start = _sentence_start(text, start)
         line_end_match = _SENTENCE_END.search(text, end)
         line_end = line_end_match.start() if line_end_match else len(text)
         words = match.group(0)

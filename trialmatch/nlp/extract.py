@@ -182,7 +182,8 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
             replace(m, t=None, n=None) for m in ordered
             if m.m is not None and anchor is not None and m.prefix not in (anchor, None)]
     groups = _usable(reading.groups)
-    groups.sort(key=lambda item: (-min(item[0], DECIDING_WEIGHT), item[1].start))
+    groups.sort(key=lambda item: (not item[1].final, -min(item[0], DECIDING_WEIGHT),
+                                  item[1].start))
     written = [group for _, group in groups]
     if reading.restaged and written and all(group.historical for group in written):
         # "Initially stage IIIA ... relapse": the disease has moved on since the only group

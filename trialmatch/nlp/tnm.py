@@ -106,6 +106,7 @@ class StageGroupMention:
     evidence: str
     clinical: bool = False  # "clinical stage", "cTNM": the pre-treatment estimate
     historical: bool = False  # "stage IIIC at that time", "initially stage II": not current
+    final: bool = False  # "Final stage FIGO 2018 IIIC1r", "upstaged to IIIC": the settled one
 
 
 @dataclass
@@ -334,6 +335,11 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
                                               match.group(0), bool(_CLINICAL.search(context)),
                                               _historical(text, *match.span())))
     mentions = mark_superseded(mentions, superseded_groups(text, lowered))
+    if "final" in lowered or "staged" in lowered or "revised" in lowered:
+        # "Final stage FIGO 2018 IIIC1r (...)" after "the referral staged this as FIGO IIB":
+        # the settled stage outranks the earlier ones, wherever they are written.
+        mentions = [replace(m, final=True) if _FINAL_BEFORE.search(
+            text[max(0, m.start - 40):m.start]) else m for m in mentions]
     mentions.sort(key=lambda mention: mention.start)
     return mentions
 
@@ -356,6 +362,9 @@ def mark_superseded(mentions: list[StageGroupMention],
     return [replace(m, historical=True) if m.group in superseded else m for m in mentions]
 
 
+_FINAL_BEFORE = re_compile(
+    r"(?i)\b(?:(?:final|revised|corrected|updated|definitive)\s+(?:[\w()]+\s+){0,3}?stag\w*|"
+    r"(?:up|down|re)-?staged\s+(?:to|as)|now)\s+(?:[\w()]+\s+){0,3}?(?:[:\-]\s*)?$")
 _SUPERSEDED = re_compile(r"(?i)\b(?:up|down|re)-?staged\s+from\s+(?:(?:FIGO|AJCC)\s+)?"
                          r"(?:stage\s+)?(IV|I{1,3})([ABC][1-3]?)?(?![A-Za-z0-9])")
 
