@@ -1079,3 +1079,23 @@ def test_a_regimen_that_might_be_considered_is_another_door_than_failed_standard
             "cisplatin, etoposide, and/or irinotecan might be considered")
     (lines,) = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_lines"]
     assert lines.params["or_regimen"] == "gemcitabine, cisplatin, etoposide, and/or irinotecan"
+
+
+@pytest.mark.parametrize("text,kind,expected", [
+    ("Known leptomeningeal disease or spinal cord compression", "exclusion",
+     [("cns_metastases", {"state": "leptomeningeal"})]),
+    # brain and meninges both named: any CNS disease
+    ("Cerebral parenchymal or meningeal metastasis", "exclusion",
+     [("cns_metastases", {"state": "any"})]),
+    # a heading over its items excludes nobody
+    ("Prior anti-cancer therapy:", "exclusion", []),
+    # whom the excluded condition is about
+    ("Men with a history of known penile deformity or Peyronie's disease", "exclusion", []),
+    ("Male patients with breast cancer.", "exclusion", [("sex", {"sex": "male"})]),
+    # a count of one class's treatments bounds not the lines of all therapy
+    ("No more than 1 prior CPI treatment is allowed", "inclusion", []),
+    ("Patient with inflammatory carcinoma", "exclusion",
+     [("cancer_type", {"codes": ["IBC"], "scope": "codes", "except": []})]),
+])
+def test_exclusion_wordings_that_name_less_than_they_seem(text, kind, expected):
+    assert [(r.kind, r.params) for r in parse_criterion(text, kind)] == expected

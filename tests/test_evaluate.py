@@ -1368,3 +1368,13 @@ def test_an_untreated_patient_may_come_in_by_the_regimen_door():
     assert result.truth is None and "might be considered" in result.reason
     plain = req("prior_lines", min=1, max=None, beyond_standard=True)
     assert evaluate_requirement(plain, untreated).truth is False
+
+
+def test_leptomeningeal_disease_is_not_read_from_parenchymal_brain_metastases():
+    requirement = req("cns_metastases", state="leptomeningeal")
+    treated_brain = make_patient(brain_metastases=True,
+                                 from_notes={"brain_metastases": "2 brain mets s/p SRS"})
+    assert evaluate_requirement(requirement, treated_brain).truth is None
+    lmd = make_patient(brain_metastases=True,
+                       from_notes={"brain_metastases": "leptomeningeal enhancement, CSF +"})
+    assert evaluate_requirement(requirement, lmd).truth is True

@@ -1097,10 +1097,18 @@ def brain_metastases_now(patient: Patient) -> tuple[Truth, str, str]:
     return None, "brain metastasis status not documented", ""
 
 
+_LEPTOMENINGEAL_NOTED = re_compile(r"lepto|meningeal|carcinomatous\s+meningitis", re.IGNORECASE)
+
+
 def _check_cns(params: dict, patient: Patient) -> Check:
     state = params.get("state") or "any"
     words = "brain metastases" if state == "any" else f"{state} brain metastases"
     present, why, evidence = brain_metastases_now(patient)
+    if state == "leptomeningeal":
+        words = "leptomeningeal disease"
+        noted = patient.from_notes.get("brain_metastases", "")
+        if present and _LEPTOMENINGEAL_NOTED.search(noted):
+            return True, f"the notes state {words}", f"notes: {noted}"
     if present and state != "any":
         return None, f"{words}: the notes state brain metastases but not whether they are " \
             f"{state}", evidence

@@ -337,7 +337,18 @@ _CONDITIONAL_ASIDE = re_compile(
     r"(?:receiv\w*|treated|getting|scheduled)\b[^.;()]{0,60}\([^()]{1,40}\)", re.IGNORECASE)
 
 
+_CANCER_WORD = re_compile(r"cancer|carcinom|malignan|tumou?r|neoplas|metasta|sarcom|"
+                          r"lymphom|leuk|myelom|melanom", re.IGNORECASE)
+_QUALIFIED_AFTER = re_compile(r"(?:\s*\([^()]{0,30}\))?\s+(?:with|who|whose|having|that|"
+                             r"diagnosed|undergoing|receiving|on)\b", re.IGNORECASE)
+# An exclusion heading over its items: "Prior anti-cancer therapy:", "Cardiac disease:".
+_TOPIC_HEADING = re_compile(r"^\s*(?:[\w/()-]+\s+){0,4}[\w/()-]+\s*:\s*$")
+
+
 def _parse(text: str, kind: str) -> list[Requirement]:
+    if kind == "exclusion" and _TOPIC_HEADING.match(text):
+        # The items below it are the exclusions; the topic excludes nobody by itself.
+        return []
     if kind == "exclusion" and ("not " in text or "NOT " in text or "Not " in text):
         restated = _EXCLUSION_MODAL.sub(lambda m: m.group(1) + " " * len(m.group(2)), text)
         if restated != text:
@@ -428,7 +439,14 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     if has_digit and triggered("age"):
         requirements += find_age(text)
     if triggered("sex"):
-        requirements += find_sex(text)
+        sexes = find_sex(text)
+        if kind == "exclusion":
+            # "Men with a history of Peyronie's disease": whom the excluded condition is
+            # about; being a man excludes nobody.
+            # ("Male patients with breast cancer" keeps it: the cancer is the trial's.)
+            sexes = [r for r in sexes if not _QUALIFIED_AFTER.match(text, r.end) or
+                     _CANCER_WORD.search(text, r.end)]
+        requirements += sexes
     if has_digit and triggered("performance"):
         requirements += find_performance_status(text)
     if triggered("therapy"):

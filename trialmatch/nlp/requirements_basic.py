@@ -957,6 +957,10 @@ def find_pregnancy(text: str) -> list[Requirement]:
 
 # ------------------------------------------------------------------------ CNS metastases
 
+# "Leptomeningeal ..." alone: not "leptomeningeal and brain metastases" (both).
+_LEPTOMENINGEAL = re_compile(r"(?:lepto)?meningeal\b(?!\s+(?:and|or|/)\s)", _I)
+_BRAIN_WORD = re_compile(r"\b(?:brain|cerebral|cns|central\s+nervous|intra-?cranial|"
+                         r"parenchymal)\b", _I)
 _CNS = re_compile(
     r"\b(?:brain|cns|central\s+nervous\s+system|cerebral|intracranial|intra-cranial|"
     r"leptomeningeal|meningeal|spinal\s+cord|parenchymal\s+brain)\s+(?:\(\w+\)\s+)?"
@@ -1043,7 +1047,12 @@ def _cns_requirement(text: str, match: re.Match[str], criterion_kind: str) -> li
         # metastasis were only enrolled if stable": what patients with them need, not a
         # demand that everyone have them.
         allowed = True
-    if _CNS_ACTIVE.search(qualifier):
+    if _LEPTOMENINGEAL.match(match.group(0)) and not _BRAIN_WORD.search(
+            text[sentence_start:sentence_end]):
+        # "Known leptomeningeal disease": spread to the meninges, not parenchymal brain
+        # metastases, which a patient may have without it.
+        state = "leptomeningeal"
+    elif _CNS_ACTIVE.search(qualifier):
         state = "active"
     elif _CNS_UNTREATED.search(qualifier):
         state = "untreated"

@@ -200,6 +200,13 @@ _NAIVE_STATE = re_compile(
     r"(?:prior\s+)?(?:systemic|anti-?cancer)\b|\bnot\s+(?:been\s+)?previously\s+treated\b",
     _I)
 _NOT_A_LINE = r"(?!(?:cycles?|courses?|doses?|weeks?|months?|days?|years?|fractions?|gy)\b)"
+# ... and for an upper bound, not a count of one class's treatments ("no more than 1 prior CPI
+# treatment", "up to 2 prior TKI therapies"): the lines of all therapy may be more. (A lower
+# bound on one class's regimens is one on lines too: each was a line.)
+_NOT_A_LINE_MAX = (r"(?!(?:cycles?|courses?|doses?|weeks?|months?|days?|years?|fractions?|gy|"
+                   r"cpis?|icis?|checkpoint|immunotherap\w*|immune|anti-?pd-?l?1|pd-?l?1|"
+                   r"anti-?ctla-?4|tkis?|targeted|hormonal|endocrine|anti-?hormonal|cdk\s?4/6|"
+                   r"parp|egfr|alk|her2|anti-?her2|bispecific\w*|car-?t|antibod\w*|adcs?)\b)")
 _LINE_NOUN = (r"(?:prior\s+|previous\s+|systemic\s+|standard\s+|lines?\s+of\s+|"
               r"(?:anti-?cancer|chemotherapy|cytotoxic|platinum[- ]based|treatment)\s+)*"
               r"(?:lines?|regimens?|therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|"
@@ -217,8 +224,9 @@ _LINES_MIN = re_compile(
     rf"\b(?P<n2>{NUMBER})\s+or\s+more\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}", _I)
 _LINES_MAX = re_compile(
     rf"(?:\bno\s+more\s+than|\bnot\s+more\s+than|\bup\s+to|\bmaximum\s+of|\bat\s+most|≤|<=|"
-    rf"(?P<lt><|\bfewer\s+than|\bless\s+than))\s*(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?"
-    rf"{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:{_NOT_A_LINE}\w+[\s-]+){{0,3}}?{_LINE_NOUN}",
+    rf"(?P<lt><|\bfewer\s+than|\bless\s+than))\s*(?P<n>{NUMBER})\s+(?:{_NOT_A_LINE_MAX}\w+[\s-]+)"
+    rf"{{0,3}}?{_LINE_NOUN}|\b(?P<n2>{NUMBER})\s+or\s+(?:fewer|less)\s+(?:{_NOT_A_LINE_MAX}\w+[\s-]+)"
+    rf"{{0,3}}?{_LINE_NOUN}",
     _I)
 _LINES_MAX_AFTER = re_compile(
     rf"\b{_LINE_NOUN}\s+(?:\w+\s+){{0,4}}?(?:(?:does|should|must|shall|may)\s+not\s+exceed|"
