@@ -1378,3 +1378,35 @@ def test_leptomeningeal_disease_is_not_read_from_parenchymal_brain_metastases():
     lmd = make_patient(brain_metastases=True,
                        from_notes={"brain_metastases": "leptomeningeal enhancement, CSF +"})
     assert evaluate_requirement(requirement, lmd).truth is True
+
+
+def test_the_regimen_door_is_open_only_where_guidelines_list_one_of_the_regimens():
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    requirement = req("prior_lines", min=1, max=None, beyond_standard=True,
+                      or_regimen="gemcitabine, cisplatin, etoposide, and/or irinotecan")
+    vocabulary = get_vocabulary()
+    untreated_rcc = make_patient(ontology=vocabulary, cancer_code="CCRCC",
+                                 cancer_name="Clear Cell Renal Cell Carcinoma",
+                                 prior_regimens=[], newly_diagnosed=True)
+    result = evaluate_requirement(requirement, untreated_rcc)
+    assert result.truth is False and "standard option" in result.reason
+    untreated_escc = make_patient(ontology=vocabulary, cancer_code="ESCC",
+                                  cancer_name="Esophageal Squamous Cell Carcinoma",
+                                  prior_regimens=[], newly_diagnosed=True)
+    assert evaluate_requirement(requirement, untreated_escc).truth is None
+
+
+def test_the_standard_option_table_names_drugs_and_codes_it_knows():
+    import pytest as _pytest
+
+    from trialmatch.errors import DataFileError
+    from trialmatch.match.knowledge import build_standard_options
+
+    good = {"options": {"gemcitabine": {"cancer_types": ["PANCREAS"], "source": "NCCN"}}}
+    assert build_standard_options(good) == {"gemcitabine": ("PANCREAS",)}
+    for bad in ({"options": {"gemzar": {"cancer_types": ["PANCREAS"], "source": "x"}}},
+                {"options": {"gemcitabine": {"cancer_types": ["pancreas"], "source": "x"}}},
+                {"options": {"gemcitabine": {"cancer_types": ["PANCREAS"]}}}):
+        with _pytest.raises(DataFileError):
+            build_standard_options(bad)

@@ -104,7 +104,7 @@ CASES = [
      "cns_metastases", {"state": "stable", "allowed": True}),
     ("inclusion", "No prior or current CNS metastases", "cns_metastases",
      {"state": "any", "negated": True}),
-    ("exclusion", "Leptomeningeal disease", "cns_metastases", {"state": "any"}),
+    ("exclusion", "Leptomeningeal disease", "cns_metastases", {"state": "leptomeningeal"}),
     ("inclusion", "ANC ≥ 1.5 x 10^9/L", "organ_function",
      {"measure": "ANC", "op": ">=", "value": 1.5, "unit": "10^9/L"}),
     ("inclusion", "Absolute neutrophil count ≥ 1,500/mm3", "organ_function",

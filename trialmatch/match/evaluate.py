@@ -49,10 +49,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal, Protocol
 
+from trialmatch.match.knowledge import standard_option_for
 from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
+from trialmatch.nlp.drugs import find_drugs
 from trialmatch.regex_cache import re_compile
 
 Truth = bool | None
@@ -900,10 +902,27 @@ def _check_prior_lines(params: dict, patient: Patient) -> Check:
     truth, reason, evidence = _prior_lines_result(params, patient)
     if truth is False and params.get("or_regimen") and not _nothing_left(patient.extent):
         # "... or for whom regimens containing gemcitabine ... might be considered": the
-        # trial's other door, which the notes cannot settle.
+        # trial's other door, open where guidelines list one of them for this cancer.
+        door = _regimen_door(str(params["or_regimen"]), patient)
+        if door is False:
+            return False, f"{reason}; none of {params['or_regimen']} is a standard option " \
+                f"for {patient.cancer_name or patient.cancer_code}", evidence
         return None, f"{reason}; but the trial also takes patients for whom " \
             f"{params['or_regimen']} might be considered: check", evidence
     return truth, reason, evidence
+
+
+def _regimen_door(regimens: str, patient: Patient) -> Truth:
+    """Whether guidelines list one of the agents named for the patient's cancer in advanced
+    disease (match/data/standard_options.json): False when none is, None when the table
+    does not cover them or the cancer is unknown."""
+    if not patient.cancer_code:
+        return None
+    listed = [standard_option_for(m.key, patient.cancer_code, patient.ontology.is_a)
+              for m in find_drugs(regimens)]
+    if any(v is True for v in listed):
+        return True
+    return False if listed and all(v is False for v in listed) else None
 
 
 def _prior_lines_result(params: dict, patient: Patient) -> Check:
@@ -2471,10 +2490,11 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
         key = min(joinable, key=cost)
         chosen = choices[key]
         cohort_failing = [r for r in results if r.result == "not_met" and applies(r, key)]
-        if len(choices) == 1 and cohort_failing:
+        if len(choices) == 1 and cohort_failing and len(cohort_scope(chosen)[1]) == 1:
             # One labelled cohort ("Expansion cohort:", "Phase II:") beside criteria for
             # all: the trial's other part (dose escalation, phase I) is open to whoever
-            # meets the common criteria, so failing the cohort leaves the fit open.
+            # meets the common criteria, so failing the cohort leaves the fit open. (A label
+            # naming several parts, "Parts A and B/B2:", leaves the rest to other criteria.)
             results = [replace(r, result="unknown", material=True,
                                reason=f"{chosen} only: {r.reason}; the trial's other part "
                                       f"may take the patient") if r in cohort_failing else r

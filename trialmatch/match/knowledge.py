@@ -4,6 +4,8 @@
   and year).
 - `data/testing_gaps.json`: the biomarkers guidelines recommend testing, per cancer type and
   stage (each rule cites its guideline).
+- `data/standard_options.json`: systemic agents and the cancers whose guidelines list them as
+  a standard option in advanced disease (each agent cites its guidelines).
 
 Both files are validated when loaded; a bad entry raises DataFileError naming the file and the
 entry. The loaders return frozen dataclasses and are cached.
@@ -24,6 +26,7 @@ from trialmatch.regex_cache import re_compile
 
 PROTOCOLS_FILE = "protocols.json"
 TESTING_GAPS_FILE = "testing_gaps.json"
+STANDARD_OPTIONS_FILE = "standard_options.json"
 
 STATUSES = ("positive", "negative", "equivocal", "unknown")
 # Basket markers: "_ANY_SOLID" (also written "_SOLID") is a tumor-agnostic approval for solid
@@ -457,3 +460,42 @@ def get_protocols() -> ProtocolBase:
 def get_testing_rules() -> tuple[TestingRule, ...]:
     """The packaged testing-gap rules, loaded and validated once."""
     return build_testing_rules(read_data_file("trialmatch.match", TESTING_GAPS_FILE))
+
+
+def build_standard_options(data: Any, filename: str = STANDARD_OPTIONS_FILE
+                           ) -> dict[str, tuple[str, ...]]:
+    """Agent (canonical drug name) -> the OncoTree codes whose guidelines list it."""
+    where = f"trialmatch/match/data/{filename}"
+    options = data.get("options") if isinstance(data, dict) else None
+    if not isinstance(options, dict) or not options:
+        raise DataFileError(f"{where}: expected an object with an 'options' map")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, entry in options.items():
+        here = f"{where}: options[{name!r}]"
+        if drugs.normalise_drug(name) != name:
+            raise DataFileError(f"{here}: not a canonical drug name of drugs.json")
+        if not isinstance(entry, dict) or set(entry) != {"cancer_types", "source"}:
+            raise DataFileError(f"{here}: needs exactly 'cancer_types' and 'source'")
+        codes = entry["cancer_types"]
+        if not isinstance(codes, list) or not codes or not all(
+                isinstance(c, str) and _CODE.match(c) for c in codes):
+            raise DataFileError(f"{here}: 'cancer_types' must be a list of OncoTree codes")
+        if not isinstance(entry["source"], str) or not entry["source"].strip():
+            raise DataFileError(f"{here}: 'source' must cite the guidelines")
+        out[name] = tuple(codes)
+    return out
+
+
+@cache
+def get_standard_options() -> dict[str, tuple[str, ...]]:
+    """The packaged standard-option table, loaded and validated once."""
+    return build_standard_options(read_data_file("trialmatch.match", STANDARD_OPTIONS_FILE))
+
+
+def standard_option_for(drug: str, code: str, is_a: Any) -> bool | None:
+    """Whether guidelines list `drug` for cancer `code` in advanced disease; None when the
+    table does not cover the drug."""
+    codes = get_standard_options().get(drug)
+    if codes is None:
+        return None
+    return any(is_a(code, listed) for listed in codes)

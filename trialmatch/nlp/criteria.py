@@ -708,14 +708,17 @@ _FIRST_IN_HUMAN_PHASES = frozenset({"PHASE1", "EARLY_PHASE1"})
 
 
 def _beyond_cure_in_phase_one(criteria: list[EligibilityCriterion]) -> None:
-    """Mark a phase 1 trial's advanced and locally advanced inclusions as beyond cure."""
+    """Mark a phase 1 trial's advanced, locally advanced and unresectable inclusions as
+    beyond cure ("advanced solid tumor that is metastatic or unresectable": a locally
+    advanced cancer headed for curative chemoradiation is not one)."""
     for criterion in criteria:
         if criterion.kind != "inclusion":
             continue
         for requirement in criterion.requirements:
             params = requirement.params
             if requirement.kind == "extent" and params.get("extent") in (
-                    "locally_advanced", "advanced") and not params.get("negated") and \
+                    "locally_advanced", "advanced", "unresectable") and \
+                    not params.get("negated") and \
                     not params.get("allowed"):
                 params["beyond_cure"] = True
 
