@@ -1099,3 +1099,10 @@ def test_a_regimen_that_might_be_considered_is_another_door_than_failed_standard
 ])
 def test_exclusion_wordings_that_name_less_than_they_seem(text, kind, expected):
     assert [(r.kind, r.params) for r in parse_criterion(text, kind)] == expected
+
+
+def test_extents_listed_before_setting_are_a_treatments_settings():
+    text = ("Documented extra-cranial radiologic progression on prior osimertinib monotherapy "
+            "(as most recent line of treatment) in the adjuvant, locally advanced, or "
+            "metastatic setting.")
+    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "extent"]

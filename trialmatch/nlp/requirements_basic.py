@@ -523,9 +523,15 @@ def _adjacent_pairs(found: list[Requirement], text: str):
             yield second, first
 
 
-_THERAPY_SETTING = re_compile(r"\b(?:therap(?:y|ies)|treatments?|treated|regimens?|chemotherapy|"
-                              r"lines?|agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)\s+(?:the\s+)?"
-                              r"(?:\w+\s+){0,2}?$", _I)
+_THERAPY_SETTING = re_compile(r"\b(?:(?:mono|chemo|immuno)?therap(?:y|ies)|treatments?|"
+                              r"treated|regimens?|lines?|agents?)\s+(?:\w+\s+){0,2}?(?:for|in|of)"
+                              r"\s+(?:the\s+)?(?:\w+,?\s+){0,2}?$", _I)
+# "... in the metastatic setting", "... in the adjuvant, locally advanced, or metastatic
+# setting": the extents listed before "setting" are a treatment's settings.
+_SETTING_AFTER = re_compile(
+    r"(?:\s*[,/]?\s*(?:\bor\b|\band\b|\band/or\b)?\s*(?:the\s+)?(?:locally[\s-]+advanced|"
+    r"metastatic|advanced|adjuvant|neo-?adjuvant|recurrent|perioperative|unresectable|"
+    r"first[\s-]line|curative|palliative)\b){0,4}\s+settings?\b", _I)
 _ASIDE_IN_LOOKBACK = re_compile(r"\s*\([^()]*\)")
 _CNS_NEAR = re_compile(r"brain|cns|central\s+nervous|leptomening|spinal", _I)
 # "locally advanced disease not amenable to curative therapy or metastatic": the "not"
@@ -588,7 +594,7 @@ def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
             # metastatic setting")
             setting = _THERAPY_SETTING.search(
                 _ASIDE_IN_LOOKBACK.sub("", text[max(0, start - 160):start])[-60:])
-            if setting and re.match(r"\s+setting\b", text[end:end + 10], _I):
+            if setting and _SETTING_AFTER.match(text, end):
                 continue  # "anthracycline treatment in the metastatic setting": a therapy's
             # "Locally advanced disease not amenable to curative treatment, or metastatic
             # disease": a new alternative after ", or" is out of reach of the negation before.
