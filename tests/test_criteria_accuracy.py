@@ -1106,3 +1106,12 @@ def test_extents_listed_before_setting_are_a_treatments_settings():
             "(as most recent line of treatment) in the adjuvant, locally advanced, or "
             "metastatic setting.")
     assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+
+
+@pytest.mark.parametrize("text", [
+    "HER2-E subtype as per PAM50 analysis confirmed by the designated laboratory.",
+    "From the title: Carboplatin+Nab-paclitaxel, Plus Trastuzumab (HER2+) or Bevacizumab "
+    "(HER2-) in the Neoadjuvant Setting",
+])
+def test_a_subtype_name_or_an_arms_marker_requires_no_result(text):
+    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from trialmatch.models import Requirement
+from trialmatch.nlp.drugs import find_drugs
 from trialmatch.nlp.requirements_common import (
     Folded,
     clause_bounds,
@@ -189,7 +190,19 @@ _ACTIVE_IN_BEFORE = re_compile(
 # any is not scanned group by group.
 _QUALIFIER_WORDS = ("regardless", "irrespective", "independent", "without", "associated",
                     "linked", "status", "enriched", "like", "ness", "selective", "target",
-                    "directed", "specific", "activ", "efficacy", "approved", "indicated")
+                    "directed", "specific", "activ", "efficacy", "approved", "indicated",
+                    "subtype", "intrinsic", "(")
+
+
+def _drugs_arm(text: str, start: int) -> bool:
+    """A marker in brackets right after a drug: whom that drug is given to, one arm of the
+    trial ("Plus Trastuzumab (HER2+) or Bevacizumab (HER2-)"), not a demand on everyone."""
+    bracket = re.search(r"\(\s*$", text[max(0, start - 3):start])
+    if bracket is None:
+        return False
+    head = text[max(0, start - 60):start].rstrip()[:-1].rstrip()
+    found = find_drugs(head)
+    return bool(found) and found[-1].end >= len(head) - 1
 
 
 def _qualified(text: str, first: _Mention, last: _Mention, window: str,
@@ -203,6 +216,7 @@ def _qualified(text: str, first: _Mention, last: _Mention, window: str,
         _KNOWN_AFTER.match(window)
         or (not preset_status and _BARE_STATUS_AFTER.match(window))
         or _QUALIFIER_BEFORE.search(before) or _SUBTYPE_AFTER.match(window)
+        or _drugs_arm(text, first.start)
         or (_ANY_BEFORE.search(before) and _STATUS_AFTER.match(window))
         or _SELECTIVE_AFTER.match(text[last.end:last.end + 90])
         or _ACTIVE_IN_BEFORE.search(text[max(0, first.start - 80):first.start]))
@@ -223,7 +237,8 @@ _STATUS_AFTER = re_compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
 _KNOWN_AFTER = re_compile(r"^[\s:-]*status\s+(?:is\s+|must\s+be\s+|should\s+be\s+)?"
                           r"(?:known|available|documented|determined)\b", _I)
 # Subtype names, not results: "HER2-enriched" (PAM50), "BRCA-like", "BRCAness".
-_SUBTYPE_AFTER = re_compile(r"^[\s-]*(?:enriched|like)\b|^ness\b", _I)
+_SUBTYPE_AFTER = re_compile(r"^[\s-]*(?:enriched|like)\b|^ness\b|"
+                            r"^[\s-]*(?-i:E)\b(?=\s+(?:subtype|intrinsic))", _I)
 # A bare status with no result after it ("PD-L1 status, TROP2 status and other biomarkers").
 _BARE_STATUS_AFTER = re_compile(r"^[\s-]*status\s*(?:and|or)\b", _I)
 _GERMLINE = re_compile(r"\bgermline\b|\bgBRCA|\binherited\b|\bhereditary\b", _I)
