@@ -50,8 +50,8 @@ _KEY_RE = re_compile(r"^[a-z0-9][a-z0-9 /\-]*$")
 # Tokens are runs of letters/digits (an English possessive "'s" stays attached and is dropped
 # on normalisation) or single punctuation marks. Hyphens, apostrophes and whitespace only
 # separate tokens, so "non-small", "non small" and "non‐small" are the same phrase.
-_TOKEN_RE = re_compile(r"[^\W_]+(?:['’]s(?![^\W_]))?|[^\w\s\-‐‑‒–—'’]")
-_TOKEN_SPLIT = re_compile(f"({_TOKEN_RE.pattern})")
+# (captured, so that one split gives the tokens and what lies between them)
+_TOKEN_SPLIT = re_compile(r"([^\W_]+(?:['’]s(?![^\W_]))?|[^\w\s\-‐‑‒–—'’])")
 
 # British and American spellings meet on the American form (both sides are normalised).
 _SPELLING = (
@@ -177,52 +177,15 @@ class _Tokens:
     """Tokens of a text as parallel lists (cheaper to build than one object per token).
 
     `raws` are the tokens as written (possessive removed), `norms` in lower case and American
-    spelling. `starts` and `ends` are the character offsets, given by the tokenizer (a text's
-    tokens) or found when first asked for.
+    spelling, `starts` and `ends` their character offsets.
     """
 
-    __slots__ = ("text", "raws", "norms", "_starts", "_ends", "_matched")
+    __slots__ = ("text", "raws", "norms", "starts", "ends")
 
-    def __init__(self, text: str, raws: list[str], norms: list[str],
-                 starts: list[int] | None = None, ends: list[int] | None = None,
-                 matched: list[str] | None = None) -> None:
+    def __init__(self, text: str, raws: list[str], norms: list[str], starts: list[int],
+                 ends: list[int]) -> None:
         self.text, self.raws, self.norms = text, raws, norms
-        self._starts, self._ends = starts, ends
-        self._matched = matched  # the tokens exactly as _TOKEN_RE matched them
-
-    @property
-    def starts(self) -> list[int]:
-        if self._starts is None:
-            self._offsets()
-        return self._starts  # type: ignore[return-value]
-
-    @property
-    def ends(self) -> list[int]:
-        if self._ends is None:
-            self._offsets()
-        return self._ends  # type: ignore[return-value]
-
-    def _offsets(self) -> None:
-        if self._matched is None:
-            # One span() per match, split by zip (a third faster than start() and end() apart).
-            spans = [m.span() for m in _TOKEN_RE.finditer(self.text)]
-            starts_, ends_ = zip(*spans, strict=True) if spans else ((), ())
-            self._starts, self._ends = list(starts_), list(ends_)
-            return
-        # Each token is the next occurrence of its text: what lies between two tokens
-        # (blanks, hyphens, apostrophes, "_") cannot begin one. Cheaper than a second
-        # regex pass that makes a match object per token.
-        starts: list[int] = []
-        ends: list[int] = []
-        find = self.text.find
-        position = 0
-        for token in self._matched:
-            position = find(token, position)
-            starts.append(position)
-            position += len(token)
-            ends.append(position)
-        self._starts, self._ends = starts, ends
-
+        self.starts, self.ends = starts, ends
 
 
 @functools.lru_cache(maxsize=65536)
@@ -263,13 +226,12 @@ def _tokenize_text(text: str) -> _Tokens:
     # One split gives the tokens and the blanks between them; the offsets are the running
     # sums of their lengths (no per-token search).
     parts = _TOKEN_SPLIT.split(text)
-    matched = raws = parts[1::2]
+    raws = parts[1::2]
     if "'" in text or "’" in text:
         raws = [_strip_possessive(r) for r in raws]
     ends = list(itertools.accumulate(map(len, parts)))
     norm = _normalise_word
-    return _Tokens(text, raws, [norm(r) for r in raws], ends[0:-1:2], ends[1::2],
-                   matched=matched)
+    return _Tokens(text, raws, [norm(r) for r in raws], ends[0:-1:2], ends[1::2])
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
