@@ -615,3 +615,9 @@ def test_report_reading_rules(text, code, group):
 ])
 def test_no_cancer_type_where_none_is_asserted(text):
     assert extract([text]).cancer_type is None
+
+
+def test_a_stains_result_after_a_list_says_nothing_of_the_diagnosis_before_it():
+    profile = extract(["DIAGNOSIS: Lung, RUL, biopsy: adenocarcinoma, TTF-1 and napsin are "
+                       "negative."])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "LUAD"

@@ -286,8 +286,7 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
             if word is None:
                 break
             position = word.end()
-            tail = rest[position:].lstrip()
-            if cues.negation_post.match(tail) or _NOT_FOUND_AFTER.match(tail):
+            if _LIST_RULED_OUT.match(rest, position):
                 negated = True
                 break
     return MentionContext(
@@ -312,6 +311,11 @@ _QUALIFIER_AFTER = re_compile(r"(?i)\s+(?:ex|of|in|within|involving|arising\s+in
 _COORDINATED_AFTER = re_compile(r"(?i)(?:\s*,\s*[\w-]+(?:\s+[\w-]+){0,2})*\s*(?:,\s*)?"
                                 r"\b(?:and|or|and/or|nor)\b")
 _NEXT_WORD = re_compile(r"\s*[\w-]+")
+# What a list's verb says of every item: diagnoses set aside, not a stain's result ("CDX2 and
+# CK20 negative" says nothing of the adenocarcinoma before them).
+_LIST_RULED_OUT = re_compile(r"(?i)\s*(?:(?:is|are|was|were|have\s+been|has\s+been)\s+)?"
+                             r"(?:excluded|ruled\s+out|unlikely|not\s+favou?red|not\s+"
+                             r"(?:identified|seen|present))\b")
 _NOT_FOUND_AFTER = re_compile(r"(?i)^[\s,:\-]*(?:is|are|was|were)?\s*(?:not\s+"
                               r"(?:identified|seen|present)|absent|negative)")
 
