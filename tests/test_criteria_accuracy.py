@@ -1115,3 +1115,14 @@ def test_extents_listed_before_setting_are_a_treatments_settings():
 ])
 def test_a_subtype_name_or_an_arms_marker_requires_no_result(text):
     assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]
+
+
+@pytest.mark.parametrize("text", [
+    "No prior chemotherapy or radiotherapy",
+    "No prior PARP inhibitor for any indication.",
+    "No patients who have been treated, or are currently being treated with Bicalutamide",
+])
+def test_an_exclusion_opening_with_no_prior_treatment_excludes_those_who_had_it(text):
+    found = [r.params["received"] for r in parse_criterion(text, "exclusion")
+             if r.kind == "prior_therapy"]
+    assert found == [True]

@@ -1410,3 +1410,13 @@ def test_the_standard_option_table_names_drugs_and_codes_it_knows():
                 {"options": {"gemcitabine": {"cancer_types": ["PANCREAS"]}}}):
         with _pytest.raises(DataFileError):
             build_standard_options(bad)
+
+
+def test_a_newly_diagnosed_cancer_with_no_treatment_named_has_an_empty_history():
+    from trialmatch.match.evaluate import build_patient
+
+    notes = ["Newly diagnosed FIGO IIIC1r cervical SCC. Plan: definitive chemoradiation."]
+    patient = build_patient(Profile(), ontology=ONTOLOGY, note_texts=notes)
+    assert patient.prior_lines == (0, 0)
+    relapsed = ["Newly diagnosed in 2019, treated with surgery; relapsed 2024."]
+    assert build_patient(Profile(), ontology=ONTOLOGY, note_texts=relapsed).prior_lines is None

@@ -487,6 +487,16 @@ def build_patient(
             note_texts = list(note_texts)
             statements = [line for text in note_texts for line in _statements(text)]
             regimens = [setting_from_notes(r, statements) for r in regimens]
+    note_texts = list(note_texts)
+    newly_diagnosed = states_newly_diagnosed(note_texts)
+    relapse_noted = states_relapse(note_texts)
+    progression_noted = states_progression(note_texts)
+    from_notes = dict(from_notes or {})
+    if regimens is None and newly_diagnosed and not relapse_noted and not progression_noted:
+        # A newly diagnosed cancer whose notes name no treatment given has had none yet (a
+        # treatment started would be in them): an empty history, not an unknown one.
+        regimens = []
+        from_notes.setdefault("prior_therapies", "newly diagnosed; no treatment given yet")
     return Patient(
         ontology=ontology,
         age=age,
@@ -506,13 +516,13 @@ def build_patient(
         if profile.stage_at_diagnosis is not None else None,
         biomarkers=list(profile.biomarkers),
         prior_regimens=regimens,
-        newly_diagnosed=states_newly_diagnosed(note_texts),
-        relapse_noted=states_relapse(note_texts),
-        progression_noted=states_progression(note_texts),
+        newly_diagnosed=newly_diagnosed,
+        relapse_noted=relapse_noted,
+        progression_noted=progression_noted,
         metastatic_noted=metastatic,
         brain_metastases=brain_metastases,
         prior_complete=prior_complete,
-        from_notes=dict(from_notes or {}),
+        from_notes=from_notes,
         labs=dict(labs or {}),
         infections=dict(infections or {}),
         pregnant=pregnant,

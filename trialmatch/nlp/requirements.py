@@ -349,6 +349,23 @@ def _parse(text: str, kind: str) -> list[Requirement]:
     if kind == "exclusion" and _TOPIC_HEADING.match(text):
         # The items below it are the exclusions; the topic excludes nobody by itself.
         return []
+    if kind == "exclusion" and _NO_PRIOR_LEAD.match(text):
+        # "No prior chemotherapy or radiotherapy", "No prior PARP inhibitor for any
+        # indication" under exclusions: an inclusion restated; what it names excludes.
+        return [Requirement(r.kind, {**r.params, "received": True}, r.text, r.start, r.end)
+                if r.kind == "prior_therapy" and r.params.get("received") is False else r
+                for r in _parse_body(text, kind)]
+    return _parse_body(text, kind)
+
+
+# An exclusion that opens by denying a treatment: "No prior ...", "No patients who have been
+# treated ...", "Patients must have had no prior ...".
+_NO_PRIOR_LEAD = re_compile(r"^\s*(?:no\s+(?:prior|previous|patients?\s+who)|patients?\s+(?:must|"
+                            r"should)\s+have\s+(?:had\s+)?no\s+(?:prior|previous))\b",
+                            re.IGNORECASE)
+
+
+def _parse_body(text: str, kind: str) -> list[Requirement]:
     if kind == "exclusion" and ("not " in text or "NOT " in text or "Not " in text):
         restated = _EXCLUSION_MODAL.sub(lambda m: m.group(1) + " " * len(m.group(2)), text)
         if restated != text:
