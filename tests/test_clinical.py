@@ -60,6 +60,9 @@ def test_performance_status(text, ecog):
     # a pathology report's specimen and local treatment alone tell no systemic history
     ("Received fresh is a 606 gram left nephrectomy.", None),
     ("Status post lobectomy.", None),
+    # a sentence opening with a condition names what is yet to be given
+    ("Plan: mFOLFIRINOX. If no PD after >=16 wks of platinum -> olaparib maintenance.", None),
+    ("Once recovered from surgery, she will start capecitabine.", None),
 ])
 def test_prior_therapies(text, prior):
     assert find_clinical_facts(text).prior_therapies == prior

@@ -1081,48 +1081,21 @@ def test_a_regimen_that_might_be_considered_is_another_door_than_failed_standard
     assert lines.params["or_regimen"] == "gemcitabine, cisplatin, etoposide, and/or irinotecan"
 
 
-@pytest.mark.parametrize("text,kind,expected", [
-    ("Known leptomeningeal disease or spinal cord compression", "exclusion",
-     [("cns_metastases", {"state": "leptomeningeal"})]),
-    # brain and meninges both named: any CNS disease
-    ("Cerebral parenchymal or meningeal metastasis", "exclusion",
-     [("cns_metastases", {"state": "any"})]),
-    # a heading over its items excludes nobody
-    ("Prior anti-cancer therapy:", "exclusion", []),
-    # whom the excluded condition is about
-    ("Men with a history of known penile deformity or Peyronie's disease", "exclusion", []),
-    ("Male patients with breast cancer.", "exclusion", [("sex", {"sex": "male"})]),
-    # a count of one class's treatments bounds not the lines of all therapy
-    ("No more than 1 prior CPI treatment is allowed", "inclusion", []),
-    ("Patient with inflammatory carcinoma", "exclusion",
-     [("cancer_type", {"codes": ["IBC"], "scope": "codes", "except": []})]),
+def test_a_drug_the_tumour_may_respond_to_is_another_door_than_failed_standard_therapy():
+    text = ("Histologically confirmed advanced solid tumor that is potentially responsive to "
+            "erlotinib or for which no effective standard therapy is available")
+    (lines,) = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_lines"]
+    assert lines.params["or_regimen"] == "erlotinib"
+
+
+@pytest.mark.parametrize("text, codes", [
+    # an example of a therapy names no population
+    ("Prior targeted therapies (e.g., EGFR-targeted therapy for lung cancer) are allowed in "
+     "metastatic colorectal cancer", ["COADREAD"]),
+    # an example of the tumours named before it does
+    ("Advanced GI tumors (e.g., pancreatic cancer, colorectal cancer)", ["PANCREAS", "COADREAD"]),
 ])
-def test_exclusion_wordings_that_name_less_than_they_seem(text, kind, expected):
-    assert [(r.kind, r.params) for r in parse_criterion(text, kind)] == expected
-
-
-def test_extents_listed_before_setting_are_a_treatments_settings():
-    text = ("Documented extra-cranial radiologic progression on prior osimertinib monotherapy "
-            "(as most recent line of treatment) in the adjuvant, locally advanced, or "
-            "metastatic setting.")
-    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
-
-
-@pytest.mark.parametrize("text", [
-    "HER2-E subtype as per PAM50 analysis confirmed by the designated laboratory.",
-    "From the title: Carboplatin+Nab-paclitaxel, Plus Trastuzumab (HER2+) or Bevacizumab "
-    "(HER2-) in the Neoadjuvant Setting",
-])
-def test_a_subtype_name_or_an_arms_marker_requires_no_result(text):
-    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]
-
-
-@pytest.mark.parametrize("text", [
-    "No prior chemotherapy or radiotherapy",
-    "No prior PARP inhibitor for any indication.",
-    "No patients who have been treated, or are currently being treated with Bicalutamide",
-])
-def test_an_exclusion_opening_with_no_prior_treatment_excludes_those_who_had_it(text):
-    found = [r.params["received"] for r in parse_criterion(text, "exclusion")
-             if r.kind == "prior_therapy"]
-    assert found == [True]
+def test_a_cancer_named_as_a_therapys_example_is_not_the_population(text, codes):
+    found = [c.upper() for r in parse_criterion(text, "inclusion") if r.kind == "cancer_type"
+             for c in r.params["codes"]]
+    assert found == codes

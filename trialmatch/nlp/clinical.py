@@ -73,6 +73,8 @@ _HISTORY_CUE = re_compile(
     r"(?:first|second|third)[\s-]+line|1L|2L|3L|salvage|been\s+on|been\s+taking|"
     r"on\s+treatment\s+with|(?:is|are|remains|currently|still)\s+on|taking|takes)\b",
     _I)
+# A condition opening the sentence: what its clause names is yet to happen.
+_CONDITIONAL_LEAD = re_compile(r"\s*(?:if|once|unless|should\s+(?:she|he|the\s+patient))\b", _I)
 _PLAN_CUE = re_compile(
     r"\b(?:recommend\w*|plan(?:s|ned|ning)?|will|would|should|could|may|might|consider\w*|"
     r"candidate|eligible|offer\w*|discuss\w*|schedul\w*|propos\w*|referr\w*|refer|"
@@ -543,6 +545,8 @@ def _given(sentence: str, mention: DrugMention) -> bool:
     after = sentence[mention.end:mention.end + 40]
     if _NEGATED_BEFORE.search(before[-60:]) or _NAIVE_AFTER.match(after):
         return False
+    if _CONDITIONAL_LEAD.match(sentence) and "," not in before:
+        return False  # "If no progression after 16 weeks of platinum, plan olaparib": a plan
     clause_start = max(before.rfind(","), before.rfind(":"), before.rfind("("))
     if _PLAN_CUE.search(before[-80:]) and not _HISTORY_CUE.search(
             before[max(0, clause_start):]):

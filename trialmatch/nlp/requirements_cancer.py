@@ -233,6 +233,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue  # "non-melanoma skin cancer" names no melanoma
         if _GENE_NAME_AFTER.match(text, match.end):
             continue  # "anaplastic lymphoma kinase", "Ewing sarcoma breakpoint region 1"
+        if _in_example(text, match.start):
+            continue  # "(e.g., EGFR-targeted therapy for lung cancer)": a therapy's example
         kept.append(match)
     scope = None
     scope_match = None
@@ -319,6 +321,24 @@ _WITHOUT_BEFORE = re_compile(r"\b(?:without|no|not|excluding|other\s+than|rather
                              r"(?:(?:any|predominant|predominantly|significant|a|an)\s+)?$",
                              re.IGNORECASE)
 _WITHOUT_BEFORE_F = Folded(_WITHOUT_BEFORE)
+
+
+def _in_example(text: str, start: int) -> bool:
+    """A mention inside brackets that open with "e.g." or "for example" after words that
+    name no cancer: an example given for something else ("targeted therapies (e.g., EGFR-
+    targeted therapy for lung cancer)"), not of the tumours before it ("GI tumors (e.g.,
+    PDAC, CRC)")."""
+    opening = text.rfind("(", 0, start)
+    return opening >= 0 and text.rfind(")", 0, start) < opening and bool(
+        _EXAMPLE_OPENING.match(text, opening + 1)) and not _CANCER_WORD_BEFORE.search(
+        text, max(0, opening - 40), opening)
+
+
+_CANCER_WORD_BEFORE = re_compile(r"(?:cancers?|carcinomas?|tumou?rs?|neoplasms?|malignanc\w*|"
+                                 r"lymphomas?|leuk\w*|sarcomas?|myelomas?|melanomas?)\W*$",
+                                 re.IGNORECASE)
+
+_EXAMPLE_OPENING = re_compile(r"\s*(?:e\.\s?g\.?|for\s+example|such\s+as)", re.IGNORECASE)
 
 
 def _in_parentheses(text: str, start: int) -> bool:

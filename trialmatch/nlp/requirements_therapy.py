@@ -823,6 +823,11 @@ _AND_NO_STANDARD = re_compile(
     r"\band\s+(?:(?:for\s+)?(?:whom|which)\s+|where\s+|there\s+(?:is|are)\s+)?no\s+"
     r"(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)\b", _I)
 _PERIOPERATIVE = re_compile(r"\b(?:neo-?)?adjuvant\b", _I)
+# "... tumor that is potentially responsive to erlotinib or for which no effective therapy
+# is available": the door of a drug that may work for this cancer.
+_RESPONSIVE_DOOR = re_compile(r"\b(?:potentially\s+)?(?:responsive|sensitive)\s+to\s+"
+                              r"(?P<what>[\w-]+(?:\s+(?:and|or|plus|\+)\s+[\w-]+)?)\s*,?\s+or\b",
+                              _I)
 # Another door than standard therapy's failure: a regimen that may suit the patient.
 _REGIMEN_DOOR = re_compile(
     r"\bor\s+(?:for\s+)?(?:whom|which)\s+(?:(?:treatment|therapy|therapies|regimens?|"
@@ -845,7 +850,7 @@ def _beyond_standard_therapy(text: str) -> list[Requirement]:
         # surgery" lets an untreated patient in by another door.
         return []
     params: dict = {"min": 1, "max": None, "beyond_standard": True}
-    door = _REGIMEN_DOOR.search(text, match.end())
+    door = _REGIMEN_DOOR.search(text, match.end()) or _RESPONSIVE_DOOR.search(text)
     if door:
         # "... or for whom regimens containing gemcitabine, cisplatin, etoposide, and/or
         # irinotecan might be considered": patients such a regimen suits come in too.
