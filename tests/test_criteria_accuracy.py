@@ -1099,3 +1099,24 @@ def test_a_cancer_named_as_a_therapys_example_is_not_the_population(text, codes)
     found = [c.upper() for r in parse_criterion(text, "inclusion") if r.kind == "cancer_type"
              for c in r.params["codes"]]
     assert found == codes
+
+
+@pytest.mark.parametrize("lead, items", [
+    ("Patient is postmenopausal. Postmenopausal status is defined either by:",
+     ["Prior bilateral oophorectomy", "Age ≥60", "Age <60 and amenorrhea for 12 months"]),
+    ("Women are considered non-childbearing (by other than medical reasons) if they:",
+     ["are ≥45 years of age and without menses for >1 year"]),
+])
+def test_the_items_defining_a_reproductive_status_ask_nothing_of_every_patient(lead, items):
+    text = "Inclusion Criteria:\n\n* " + lead + "\n\n" + "".join(f"  * {i}\n" for i in items)
+    trial = TrialText("NCT00000000", "A trial", [], [], text, None, None, None)
+    found = {c.text: [r.kind for r in c.requirements] for c in annotate_trial(trial).criteria}
+    assert all(found[i] == [] for i in items)
+
+
+def test_a_reproductive_lead_in_that_defines_nothing_keeps_its_items():
+    text = ("Inclusion Criteria:\n\n* Women of childbearing potential must:\n\n"
+            "  * Have a negative serum pregnancy test within 7 days before treatment\n")
+    trial = TrialText("NCT00000000", "A trial", [], [], text, None, None, None)
+    (item,) = [c for c in annotate_trial(trial).criteria if c.text.startswith("Have")]
+    assert [r.kind for r in item.requirements] == ["pregnancy"]

@@ -694,6 +694,12 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
         # "NOTE: Exceptions are allowed for the following conditions:" + "Vitiligo", "Inhaled
         # steroids": the items are what the exclusion lets in, not what it excludes.
         return []
+    if lead.rstrip().endswith(":") and _REPRODUCTIVE_DEFINITION.search(
+            _LAST_SENTENCE.split(lead)[-1]):
+        # "Postmenopausal is defined as:" + "Age >= 60 years", "Women are considered
+        # non-childbearing if they:" + "are >= 45 years of age and without menses": the items
+        # define a reproductive status (any one suffices); none is asked of every patient.
+        return []
     alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
     if lead.rstrip().endswith(":") and _EVENT_LEAD_IN.search(lead):
         # "Failure to recover from adverse events related to any of the following therapies:"
@@ -723,6 +729,12 @@ _EXCEPTION_LEAD_IN = re_compile(
     r"\b(?:are|is)\s+(?:also\s+)?(?:allowed|permitted|eligible|acceptable)\b|"
     r"\bnot\s+(?:be\s+)?excluded\b|\bmay\s+(?:participate|be\s+included|enrol)", re.IGNORECASE)
 _LAST_SENTENCE = re_compile(r"(?<=[.;])\s+(?=\S)")
+# A lead-in defining a reproductive status by the items under it.
+_REPRODUCTIVE_DEFINITION = re_compile(
+    r"\b(?:(?:post|pre|peri)?-?menopaus\w*|(?:non-?)?child[\s-]?bearing|"
+    r"(?:reproductive|reproduction|fertility)\s+potential|fertile|sterile)\b[^:]*?"
+    r"\b(?:defined|definition|considered|means?|if\s+(?:she|they|he|one\s+of)|"
+    r"(?:one|any)\s+of\s+the\s+following)\b", re.IGNORECASE)
 # A lead-in about events caused by the therapies listed under it.
 _EVENT_LEAD_IN = re_compile(
     r"\b(?:adverse\s+events?|toxicit(?:y|ies)|side[\s-]effects?|recover\w*|hypersensitivit\w*|"
