@@ -1120,3 +1120,14 @@ def test_a_reproductive_lead_in_that_defines_nothing_keeps_its_items():
     trial = TrialText("NCT00000000", "A trial", [], [], text, None, None, None)
     (item,) = [c for c in annotate_trial(trial).criteria if c.text.startswith("Have")]
     assert [r.kind for r in item.requirements] == ["pregnancy"]
+
+
+@pytest.mark.parametrize("text", [
+    "Solid tumor from the following list, that is metastatic/advanced, and for which no "
+    "curative therapy exists",
+    "Metastatic or advanced disease",
+])
+def test_advanced_after_metastatic_is_its_alternative(text):
+    extents = [r.params["extent"] for r in parse_criterion(text, "inclusion")
+               if r.kind == "extent"]
+    assert extents == ["metastatic", "advanced"]

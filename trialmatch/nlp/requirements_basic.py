@@ -477,7 +477,10 @@ _EXTENT_PATTERNS = [
     ("advanced", rf"(?<!locally )(?<!locally-)(?<!regionally )\badvanced\b{_NEAR_TUMOUR}"),
     # "solid tumors that are advanced", "the disease is advanced"
     ("advanced", r"(?<=\bare\s)advanced\b(?![\s-]+(?:in|age|years?)\b)|"
-                 r"(?<=\bis\s)advanced\b(?![\s-]+(?:in|age|years?)\b)"),
+                 r"(?<=\bis\s)advanced\b(?![\s-]+(?:in|age|years?)\b)|"
+                 # "that is metastatic/advanced, and ...": the alternative after metastatic
+                 r"(?<=metastatic/)advanced\b|(?<=metastatic\sor\s)advanced\b|"
+                 r"(?<=metastatic\sand/or\s)advanced\b"),
     # "Must not be a candidate for potentially curative therapy", "no curative treatment
     # options", "incurable": disease beyond cure, read as advanced (resected disease with
     # nothing since, and early-stage disease, are curable).
