@@ -999,6 +999,8 @@ def test_a_phase_one_trial_s_locally_advanced_disease_is_beyond_cure(phases, bey
     ("NSCLC that demonstrates anaplastic lymphoma kinase (ALK) positivity",
      [("codes", ["NSCLC"])]),
     ("Myeloma-protein (M-protein) >= 0.5 g/dL by serum protein electrophoresis", []),
+    ("CLL/SLL relapsed after a B-cell lymphoma 2 inhibitor (BCL2i)", [("codes", ["CLLSLL"])]),
+    ("Relapsed B-cell lymphoma 2 years after transplant", [("codes", ["MBN"])]),
 ])
 def test_cancer_types_beside_a_scope_and_inside_gene_names(text, expected):
     found = [(r.params["scope"], r.params["codes"]) for r in parse_criterion(text, "inclusion")

@@ -73,7 +73,12 @@ def _qualifier(text: str, start: int) -> bool:
 # A gene named after a disease: the disease words are no population ("anaplastic lymphoma
 # kinase", "Ewing sarcoma breakpoint region 1", "Wilms tumor gene").
 _GENE_NAME_AFTER = re_compile(r"[\s-]*(?:kinases?|genes?|proteins?|breakpoint|oncogenes?|"
-                              r"homolog(?:ue)?s?)\b", re.IGNORECASE)
+                              r"homolog(?:ue)?s?)\b|"
+                              # "B-cell lymphoma 2 inhibitor (BCL2i)", "B-cell lymphoma-extra
+                              # large": the BCL2 family of proteins
+                              r"[\s-]*(?:2|6|extra[\s-]large)\b[\s-]*(?:\(\s*bcl|"
+                              r"inhibitors?|proteins?|family|genes?|antagonists?|homolog)",
+                              re.IGNORECASE)
 # A site word is a requirement only when a tumour word is near ("cancer of the cervix").
 _SITE_NEAR = 30
 # A site followed by a size is a lesion being measured, not the disease's primary site.
