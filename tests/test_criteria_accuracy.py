@@ -1133,3 +1133,14 @@ def test_advanced_after_metastatic_is_its_alternative(text):
     extents = [r.params["extent"] for r in parse_criterion(text, "inclusion")
                if r.kind == "extent"]
     assert extents == ["metastatic", "advanced"]
+
+
+@pytest.mark.parametrize("text, ages", [
+    # whom a test is for, not who may enrol
+    ("Patients 60 years of age or older are required to have left ventricular ejection "
+     "fraction (LVEF) evaluation performed within 60 days prior to enrollment.", []),
+    ("Patients 70 years or older must have a geriatric assessment", []),
+    ("Patients 18 years of age or older are eligible", [18]),
+])
+def test_an_age_naming_whom_a_test_is_for_is_no_age_limit(text, ages):
+    assert [r.params["min"] for r in parse_criterion(text, "inclusion") if r.kind == "age"] == ages

@@ -1046,6 +1046,22 @@ def test_a_trial_made_only_of_other_diseases_lines_still_excludes():
     assert evaluate_trial(trial, make_patient()).verdict == "excluded"
 
 
+def test_a_line_for_another_disease_of_the_trials_conditions_fails_no_one_else():
+    # A lung patient in a melanoma + NSCLC trial: "MELANOMA SPECIFIC: ... progressed on a
+    # PD-1 inhibitor" is the melanoma patients' line, not a doubt about the lung cancer.
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["MEL"]),
+                  req("prior_therapy", received=True, drugs=["ipilimumab"]),
+                  text="MELANOMA SPECIFIC: History of progression on ipilimumab", position=1),
+        criterion("inclusion", req("cancer_type", codes=["NSCLC"]),
+                  text="NON-SMALL CELL LUNG CANCER SPECIFIC: Stage IV NSCLC", position=2),
+    ], codes=("MEL", "NSCLC"))
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict != "excluded"
+    (line,) = [r for r in verdict.criteria if r.text.startswith("MELANOMA")]
+    assert line.result == "met" and line.reason.startswith("for another disease")
+
+
 def test_a_resected_tumour_has_nothing_to_measure():
     resected = make_patient(stage_group="III", stage_m="M0", stage_prefix="p", stage_t="T3a")
     assert evaluate_requirement(req("measurable_disease"), resected).truth is False

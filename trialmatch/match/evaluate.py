@@ -1646,7 +1646,9 @@ def evaluate_criterion(
     for req in requirements:
         own = _own_population(req, patient, trial_codes) if exclusion else None
         result = own or evaluate_requirement(req, patient)
-        if not exclusion:
+        if not exclusion and not _FOR_A_DISEASE.search(criterion.text):
+            # (A line saying whom it is for, "MELANOMA SPECIFIC: ...", names its disease
+            # on purpose: the trial's other conditions are other lines' diseases.)
             result = _conditions_disagree(result, req, patient, trial_codes)
         results.append(_setting_aware(result, req, criterion, patient))
     # Exclusions list alternatives of one kind ("EGFR, ALK or ROS1"; "HIV, HBV or HCV") and

@@ -78,6 +78,12 @@ _AGE_CONDITION = re_compile(
     r"(?:under|over|below|above|younger\s+than|older\s+than|[<>≤≥]=?)\s*\d+\s*"
     r"(?:years?|yrs?|months?)?(?:\s+old|\s+of\s+age)?(?=\s+(?:must|should|will|need|"
     r"require|may|who\b[^.;]{0,80}\bmay\b))|"
+    # "Patients 60 years of age or older are required to have LVEF evaluation": whom a
+    # test or procedure is for, not who may enrol
+    r"\b(?:patients?|participants?|subjects?|those|women|men)\s+(?:aged?\s+)?\d+\s*"
+    r"(?:years?|yrs?)?(?:\s+of\s+age|\s+old)?\s+(?:or|and)\s+(?:older|over|above|younger|"
+    r"under)(?=\s+(?:must|should|need|require|(?:are|is)\s+required|will\s+(?:need|require|"
+    r"have|undergo)))|"
     r"\d+\s*(?:years?|yrs?)?(?:\s+of\s+age)?\s+at\s+(?:the\s+time\s+of\s+)?"
     r"(?:(?:first|initial|original)\s+)?diagnosis|"
     r"\(\s*or\s+[^()]{0,60}\)", _I)
