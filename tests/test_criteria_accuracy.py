@@ -1144,3 +1144,41 @@ def test_advanced_after_metastatic_is_its_alternative(text):
 ])
 def test_an_age_naming_whom_a_test_is_for_is_no_age_limit(text, ages):
     assert [r.params["min"] for r in parse_criterion(text, "inclusion") if r.kind == "age"] == ages
+
+
+@pytest.mark.parametrize("text, kept", [
+    # either result of one marker: no result required
+    ("Breast cancer determined to be hormone receptor-positive or hormone receptor-negative",
+     []),
+    ("HER2-positive or HER2-negative breast cancer", []),
+    ("KRAS mutant or wild-type colorectal cancer", []),
+    ("FLT3 mutation and/or wild-type", []),
+    ("PR positive or negative tumors", []),
+    ("Tumour cells can be ER-positive and/or PgR-positive or ER-negative/PgR-negative", []),
+    # different markers, or one result, still required
+    ("ER-positive, HER2-negative breast cancer", [["ER"], ["HER2"]]),
+    ("EGFR mutation or ALK rearrangement", [["EGFR", "ALK"]]),
+])
+def test_a_marker_taken_with_either_result_requires_none(text, kept):
+    found = [[i["marker"] for i in r.params["any_of"]]
+             for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]
+    assert found == kept
+
+
+def test_the_items_defining_each_result_a_trial_takes_require_none():
+    text = ("Inclusion Criteria:\n\n* Breast cancer determined to be hormone receptor-positive "
+            "or hormone receptor-negative defined as follows:\n\n"
+            "  * Hormone receptor-positive: >= 10% staining by IHC for either ER or PgR\n"
+            "  * Hormone receptor-negative: < 10% staining by IHC for both ER and PgR\n")
+    trial = TrialText("NCT00000000", "A trial", [], [], text, None, None, None)
+    assert not [r for c in annotate_trial(trial).criteria for r in c.requirements
+                if r.kind == "biomarker"]
+
+
+def test_a_marker_naming_a_guideline_restates_the_result():
+    text = ("Breast cancer determined to be HER2-negative per current ASCO/CAP human epidermal "
+            "growth factor receptor 2 (HER2) Guidelines (If IHC was performed, IHC 0 or 1+; if "
+            "FISH, ratio < 2.0)")
+    found = [i for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"
+             for i in r.params["any_of"]]
+    assert [(i["marker"], i["status"], i["unit"]) for i in found] == [("HER2", "negative", None)]

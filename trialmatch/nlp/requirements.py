@@ -694,11 +694,15 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
         # "NOTE: Exceptions are allowed for the following conditions:" + "Vitiligo", "Inhaled
         # steroids": the items are what the exclusion lets in, not what it excludes.
         return []
-    if lead.rstrip().endswith(":") and _REPRODUCTIVE_DEFINITION.search(
-            _LAST_SENTENCE.split(lead)[-1]):
+    if lead.rstrip().endswith(":") and (
+            _REPRODUCTIVE_DEFINITION.search(_LAST_SENTENCE.split(lead)[-1])
+            or _EITHER_RESULT_DEFINITION.search(_LAST_SENTENCE.split(lead)[-1])):
         # "Postmenopausal is defined as:" + "Age >= 60 years", "Women are considered
         # non-childbearing if they:" + "are >= 45 years of age and without menses": the items
         # define a reproductive status (any one suffices); none is asked of every patient.
+        # "Hormone receptor-positive or hormone receptor-negative defined as follows:" +
+        # "Hormone receptor-positive: >= 10% ...": the items define each result the trial
+        # takes.
         return []
     alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
     if lead.rstrip().endswith(":") and _EVENT_LEAD_IN.search(lead):
@@ -729,6 +733,11 @@ _EXCEPTION_LEAD_IN = re_compile(
     r"\b(?:are|is)\s+(?:also\s+)?(?:allowed|permitted|eligible|acceptable)\b|"
     r"\bnot\s+(?:be\s+)?excluded\b|\bmay\s+(?:participate|be\s+included|enrol)", re.IGNORECASE)
 _LAST_SENTENCE = re_compile(r"(?<=[.;])\s+(?=\S)")
+# A lead-in taking either result of a marker and defining each below it.
+_EITHER_RESULT_DEFINITION = re_compile(
+    r"\b(?:positive\s+(?:and/)?or\s+(?:[\w-]+\s+){0,3}?(?:\w+-)?negative|negative\s+(?:and/)?or\s+"
+    r"(?:[\w-]+\s+){0,3}?(?:\w+-)?positive)\b[^:]*?\b(?:defined|definitions?|as\s+follows|following)\b",
+    re.IGNORECASE)
 # A lead-in defining a reproductive status by the items under it.
 _REPRODUCTIVE_DEFINITION = re_compile(
     r"\b(?:(?:post|pre|peri)?-?menopaus\w*|(?:non-?)?child[\s-]?bearing|"

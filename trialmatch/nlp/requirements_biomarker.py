@@ -131,6 +131,9 @@ _TESTING_AFTER = re_compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+
                             r"(?:known|available|determined|assessed|identified|tested))", _I)
 _DEFINITION_BEFORE = re_compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
                                 r"[^.;]{0,60}$", _I)
+# A guideline's name just before a marker ("ASCO/CAP human epidermal growth factor receptor 2
+# (HER2) Guidelines"): the marker names the guideline.
+_GUIDELINE_BEFORE = re_compile(r"\b(?:ASCO\s*/\s*CAP|CAP\s*/\s*ASCO)\b\)?\s*$", _I)
 _THERAPY_BEFORE = re_compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|"
                              r"(?:\b(?:that|which|to|agents?|drugs?|therap\w+|medications?|"
                              r"treatments?)\s+target(?:s|ing)?|\btargeting)\s+(?:the\s+)?"
@@ -410,8 +413,12 @@ def _marker_mentions(text: str) -> list[_Mention]:
             continue
         if seen.intersection(mention.markers) and (
                 text[:mention.start].count("(") > text[:mention.start].count(")")
-                or _DEFINITION_BEFORE.search(text[max(0, mention.start - 40):mention.start])):
-            continue  # "HER2 negative (defined as HER2 IHC 2+ or less ...)" restates it
+                or _DEFINITION_BEFORE.search(text[max(0, mention.start - 40):mention.start])
+                or _GUIDELINE_BEFORE.search(text[max(0, mention.start - 20):mention.start])):
+            # "HER2 negative (defined as HER2 IHC 2+ or less ...)", "HER2-negative per
+            # ASCO/CAP human epidermal growth factor receptor 2 (HER2) Guidelines (If IHC was
+            # performed, IHC 0 or 1+; ...)" restate it
+            continue
         seen.update(mention.markers)
         if mention.status is None and _BELOW_A_COUNT.match(text, mention.end) and not re.search(
                 r"\b(?:lack|absence|no|without)\b",
@@ -761,7 +768,59 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
     out = [entry for entry in out if not (
         all((entry[0], item["marker"]) in bare and item["marker"] in stated
             for item in entry[2]))]
-    return _combine(out, text)
+    return _either_status(_combine(out, text), text)
+
+
+# "... or wild-type", "... or negative" right after a positive requirement (and the reverse):
+# the criterion takes either result.
+_OTHER_STATUS_AFTER = {
+    "positive": re_compile(r"[\s,]*(?:or|and/or|/)\s*(?:negative|wild[\s-]?type|wt|"
+                           r"non-?mutated|unmutated|not\s+(?:mutated|amplified))\b", _I),
+    "negative": re_compile(r"[\s,]*(?:or|and/or|/)\s*(?:positive|mutated|mutant|mutation|"
+                           r"amplified)\b", _I)}
+_EITHER_GAP = re_compile(r"[\s,]*(?:or|and/or)\s+(?:[\w-]+\s+){0,2}?", _I)
+
+
+def _statuses(req: Requirement) -> set[tuple[str, str]]:
+    return {(item["marker"], item["status"]) for item in req.params["any_of"]}
+
+
+def _either_status(found: list[Requirement], text: str) -> list[Requirement]:
+    """Drop the markers a criterion takes with either result: "hormone receptor-positive or
+    hormone receptor-negative", "HER2-positive or HER2-negative", "KRAS mutant or wild-type",
+    "PD-L1 positive or negative" require no result (the status may still be asked to be
+    known, which other words say)."""
+    either: set[str] = set()
+    for req in found:
+        statuses = {status for _, status in _statuses(req)}
+        if len(statuses) == 1:
+            (status,) = statuses
+            pattern = _OTHER_STATUS_AFTER.get(status)
+            if pattern is not None and pattern.match(text, req.end):
+                either.update(marker for marker, _ in _statuses(req))
+    for first, second in zip(found, found[1:], strict=False):
+        one, other = _statuses(first), _statuses(second)
+        opposite = {m for m, st in one for m2, st2 in other if m == m2 and st != st2}
+        if opposite and second.start >= first.end and _EITHER_GAP.fullmatch(
+                text, first.end, second.start):
+            either.update(m for m, _ in one | other)
+    if not either:
+        return found
+    kept: list[Requirement] = []
+    dropped: Requirement | None = None
+    for req in found:
+        if all(item["marker"] in either for item in req.params["any_of"]) or (
+                dropped is not None and req.start >= dropped.end and _SLASH_GAP.fullmatch(
+                    text, dropped.end, req.start)
+                and {st for _, st in _statuses(req)} == {st for _, st in _statuses(dropped)}):
+            dropped = req  # ... and "ER-negative/PgR-negative" goes with its "/" partner
+            continue
+        dropped = None
+        kept.append(req)
+    return kept
+
+
+_SLASH_GAP = re_compile(r"\s*/\s*")
 
 
 _ALTERNATIVE_WORDS = re_compile(r"\bone\s+of\b|\bany\s+of\b|\bat\s+least\s+one\b|\beither\b|"
