@@ -1182,3 +1182,17 @@ def test_a_marker_naming_a_guideline_restates_the_result():
     found = [i for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"
              for i in r.params["any_of"]]
     assert [(i["marker"], i["status"], i["unit"]) for i in found] == [("HER2", "negative", None)]
+
+
+@pytest.mark.parametrize("text, drugs", [
+    ("Arm 1: solid tumors that are advanced that gemcitabine-based treatment is considered a "
+     "clinically appropriate option", ["gemcitabine"]),
+    ("Arm 3: solid tumors that are advanced that gemcitabine plus cisplatin treatment is "
+     "considered a clinically appropriate option", ["cisplatin", "gemcitabine"]),
+    ("Gemcitabine-based treatment is not considered appropriate", None),
+])
+def test_a_regimen_that_must_suit_the_cancer(text, drugs):
+    found = [r.params["drugs"] for r in parse_criterion(text, "inclusion")
+             if r.kind == "regimen_option"]
+    assert found == ([drugs] if drugs else [])
+    assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "regimen_option"]

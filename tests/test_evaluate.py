@@ -1436,3 +1436,15 @@ def test_a_newly_diagnosed_cancer_with_no_treatment_named_has_an_empty_history()
     assert patient.prior_lines == (0, 0)
     relapsed = ["Newly diagnosed in 2019, treated with surgery; relapsed 2024."]
     assert build_patient(Profile(), ontology=ONTOLOGY, note_texts=relapsed).prior_lines is None
+
+
+@pytest.mark.parametrize("code, drugs, truth", [
+    ("IDC", ["gemcitabine"], True),       # gemcitabine is standard in breast cancer
+    ("COAD", ["gemcitabine"], False),     # not in colon cancer
+    ("LUAD", ["cisplatin", "gemcitabine"], True),
+    ("THPA", ["cisplatin", "gemcitabine"], False),  # nor in thyroid cancer
+    ("LUAD", ["unlisteddrug"], None),
+])
+def test_a_regimen_suits_the_cancers_for_which_guidelines_list_it(code, drugs, truth):
+    patient = make_patient(cancer_code=code, cancer_name=code)
+    assert evaluate_requirement(req("regimen_option", drugs=drugs), patient).truth is truth

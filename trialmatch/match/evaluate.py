@@ -935,6 +935,26 @@ def _regimen_door(regimens: str, patient: Patient) -> Truth:
     return False if listed and all(v is False for v in listed) else None
 
 
+def _check_regimen_option(params: dict, patient: Patient) -> Check:
+    """A regimen the trial asks to suit the patient's cancer ("for which gemcitabine plus
+    cisplatin treatment is considered a clinically appropriate option"): met when guidelines
+    list every drug named for the cancer in advanced disease (match/data/standard_options.json),
+    not met when they leave one out, unknown when the table does not cover a drug."""
+    drugs = [str(d) for d in params.get("drugs") or []]
+    if not patient.cancer_code or not drugs:
+        return None, "whether the regimen suits this cancer: cancer type not documented", ""
+    name = patient.cancer_name or patient.cancer_code
+    listed = {d: standard_option_for(d, patient.cancer_code, patient.ontology.is_a)
+              for d in drugs}
+    missing = [d for d, v in listed.items() if v is False]
+    if missing:
+        return False, f"{', '.join(missing)} is not a standard option for {name} " \
+            f"(trial: {' + '.join(drugs)} must be appropriate)", patient.cancer_evidence
+    if all(v is True for v in listed.values()):
+        return True, f"guidelines list {' + '.join(drugs)} for {name}", patient.cancer_evidence
+    return None, f"whether {' + '.join(drugs)} suits {name}: check", patient.cancer_evidence
+
+
 def _prior_lines_result(params: dict, patient: Patient) -> Check:
     low, high = params.get("min"), params.get("max")
     bounds = _bounds_text(low, high, "prior lines")
@@ -1582,6 +1602,7 @@ _CHECKS: dict[str, Callable[[dict, Patient], Check]] = {
     "pregnancy": _check_pregnancy,
     "infection": _check_infection,
     "other_malignancy": _check_other_malignancy,
+    "regimen_option": _check_regimen_option,
 }
 
 

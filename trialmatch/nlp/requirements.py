@@ -40,7 +40,11 @@ from trialmatch.nlp.requirements_basic import (
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
 from trialmatch.nlp.requirements_common import Folded, blank, is_allowance, words_of
-from trialmatch.nlp.requirements_therapy import find_prior_therapy, names_therapy
+from trialmatch.nlp.requirements_therapy import (
+    find_prior_therapy,
+    find_regimen_option,
+    names_therapy,
+)
 from trialmatch.nlp.requirements_tnm import find_tnm_extent
 from trialmatch.nlp.vocab import get_vocabulary
 from trialmatch.regex_cache import re_compile
@@ -49,7 +53,7 @@ REQUIREMENT_KINDS = (
     "cancer_type", "histology", "primary_site", "stage", "extent", "measurable_disease",
     "biomarker", "age", "sex", "performance_status", "prior_therapy", "prior_lines",
     "cns_metastases", "organ_function", "pregnancy", "infection", "other_malignancy",
-    "procedural", "condition",
+    "procedural", "condition", "regimen_option",
 )
 
 # Kinds whose alternatives can be pooled when a lead-in asks for "one of the following".
@@ -468,6 +472,8 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements += find_performance_status(text)
     if triggered("therapy"):
         requirements += find_prior_therapy(text, kind)
+        if "appropriate" in lower or "suitable" in lower or "reasonable" in lower:
+            requirements += find_regimen_option(text, kind)
     if triggered("cns"):
         requirements += find_cns_metastases(text, kind)
     if (has_digit or "normal" in lower) and triggered("organ"):

@@ -24,6 +24,7 @@ from trialmatch.nlp.requirements_common import (
     clause_bounds,
     folded_cues,
     is_allowance,
+    is_negated,
     requirement,
     to_number,
     words_of,
@@ -518,6 +519,32 @@ def names_therapy(text: str) -> bool:
 _CONCURRENT_ONLY = re_compile(
     r"\W*(?:(?:any|other|the)\s+){0,2}(?:concurrent|concomitant|simultaneous)\b"
     r"(?![^.;]{0,80}\b(?:prior|previous|previously|history)\b)", _I)
+
+
+# "solid tumors ... that gemcitabine-based treatment is considered a clinically appropriate
+# option", "for whom gemcitabine plus cisplatin would be appropriate": a regimen must suit the
+# patient's cancer.
+_REGIMEN_APPROPRIATE = re_compile(
+    r"(?P<what>(?:[\w-]+\s+(?:plus|and|\+|with)\s+)?[\w-]+?)(?:[\s-]+(?:based|containing))?\s+"
+    r"(?:treatment|therapy|chemotherapy|regimens?)\s+(?:is|are|would\s+be|may\s+be|is\s+deemed|"
+    r"be)\s+(?:considered\s+)?(?:to\s+be\s+)?(?:an?\s+)?(?:clinically\s+|medically\s+)?"
+    r"(?:appropriate|reasonable|suitable)\b", _I)
+
+
+def find_regimen_option(text: str, criterion_kind: str) -> list[Requirement]:
+    """A regimen that must suit the patient's cancer ("solid tumors for which gemcitabine plus
+    cisplatin treatment is considered a clinically appropriate option"): `regimen_option`
+    with the drugs named, all of which the regimen holds. Inclusions only."""
+    if criterion_kind != "inclusion":
+        return []
+    out = []
+    for match in _REGIMEN_APPROPRIATE.finditer(text):
+        drugs = sorted({m.key for m in find_drugs(match.group("what"))})
+        if drugs and not is_negated(text, match.start(), match.end(), window=30,
+                                    look_after=False):
+            out.append(Requirement("regimen_option", {"drugs": drugs}, match.group(0),
+                                   match.start(), match.end()))
+    return out
 
 
 def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
