@@ -1196,3 +1196,30 @@ def test_a_regimen_that_must_suit_the_cancer(text, drugs):
              if r.kind == "regimen_option"]
     assert found == ([drugs] if drugs else [])
     assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "regimen_option"]
+
+
+def _screening_trial(title, criteria_text, purpose="SCREENING"):
+    return TrialText("NCT00000000", title, ["Colorectal Cancer"], [], criteria_text, None, None,
+                     None, primary_purpose=purpose)
+
+
+def test_a_screening_study_of_a_cancer_is_for_people_without_it():
+    trial = _screening_trial("A Multi-Channel Intervention to Promote Colorectal Cancer Screening",
+                             "Inclusion Criteria:\n* Age 45-75\n")
+    found = [r.params for c in annotate_trial(trial).criteria if c.kind == "inclusion"
+             for r in c.requirements if r.kind == "cancer_type"]
+    assert found == [{"codes": ["COADREAD"], "scope": "codes", "except": [], "negated": True}]
+
+
+@pytest.mark.parametrize("title, text, purpose", [
+    # survivors: the criteria ask for the diagnosis
+    ("Letrozole in Preventing Colorectal Cancer Recurrence",
+     "Inclusion Criteria:\n* Resected colorectal cancer\n", "PREVENTION"),
+    # a treatment study says nothing of the sort
+    ("FOLFOX to Prevent Progression of Colorectal Cancer", "Inclusion Criteria:\n* Age 18\n",
+     "TREATMENT"),
+])
+def test_a_study_of_the_diagnosed_is_not_read_as_screening(title, text, purpose):
+    found = [r.params for c in annotate_trial(_screening_trial(title, text, purpose)).criteria
+             for r in c.requirements if r.kind == "cancer_type" and r.params.get("negated")]
+    assert found == []

@@ -64,7 +64,7 @@ Verdict = Literal["eligible", "possibly_eligible", "excluded"]
 # Requirement kinds whose unknowns make a trial possibly_eligible (see the module docstring).
 MATERIAL_KINDS = frozenset({
     "cancer_type", "histology", "primary_site", "stage", "extent", "biomarker",
-    "prior_therapy", "prior_lines", "age", "sex", "condition",
+    "prior_therapy", "prior_lines", "age", "sex", "condition", "regimen_option",
 })
 FREE_TEXT_REASON = "free-text criterion; needs review"
 # Kinds whose requirements in one inclusion criterion are alternatives (module docstring).

@@ -620,6 +620,33 @@ def _title_line(text: str) -> Requirement | None:
     return Requirement("prior_lines", params, match.group(0), match.start(), match.end())
 
 
+# A screening or prevention study of a cancer ("... to Promote Colorectal Cancer Screening",
+# "... Prevent Endometrial Cancer in Postmenopausal Women") is for people who do not have it.
+_SCREENS_FOR = re_compile(r"\b(?:screening|early\s+detection|prevent(?:s|ing|ion)?)\b",
+                          re.IGNORECASE)
+_NOT_FOR_THE_DIAGNOSED = frozenset({"SCREENING", "PREVENTION"})
+
+
+def _for_the_undiagnosed(trial: TrialText, codes: list[str], criteria: list[EligibilityCriterion],
+                         position: int) -> EligibilityCriterion | None:
+    """A synthetic inclusion "From the title: ..." that the patient does not have the cancer a
+    screening or prevention study screens for or prevents, when no criterion asks for a
+    diagnosis of it (a study preventing recurrence in survivors asks for one)."""
+    title = (trial.title or "").strip()
+    wanted = [c for c in codes if not c.startswith("_")]
+    if (trial.primary_purpose or "").upper() not in _NOT_FOR_THE_DIAGNOSED or not wanted or \
+            not _SCREENS_FOR.search(title):
+        return None
+    if any(c.kind == "inclusion" and r.kind in ("cancer_type", "histology", "primary_site")
+           and not r.params.get("negated") for c in criteria for r in c.requirements):
+        return None
+    text = TITLE_PREFIX + title
+    requirement = Requirement("cancer_type", {"codes": wanted, "scope": "codes", "except": [],
+                                              "negated": True}, text, 0, len(text))
+    return EligibilityCriterion(kind="inclusion", text=text, position=position, start=-1,
+                                end=-1, requirements=[requirement])
+
+
 def _official_title_criterion(trial: TrialText, position: int, extent_stated: bool,
                               from_title: EligibilityCriterion | None,
                               history_stated: bool = False) -> EligibilityCriterion | None:
@@ -775,6 +802,12 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
                                               history_stated)
     if from_official is not None:
         criteria.append(from_official)
+    codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
+    undiagnosed = _for_the_undiagnosed(trial, codes, criteria, len(criteria))
+    if undiagnosed is not None and from_title is not None:
+        from_title.requirements.append(undiagnosed.requirements[0])
+    elif undiagnosed is not None:
+        criteria.append(undiagnosed)
     from_conditions = _conditions_criterion(trial, len(criteria))
     if from_conditions is not None:
         criteria.append(from_conditions)
@@ -784,7 +817,6 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
         if criterion.kind == "inclusion" and not criterion.requirements and \
                 criterion.start >= 0:
             criterion.requirements = _free_text_condition(criterion.text, named)
-    codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
     for criterion in criteria:
         if criterion.kind == "exclusion":
             criterion.requirements = drop_own_disease(
