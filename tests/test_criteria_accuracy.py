@@ -1223,3 +1223,10 @@ def test_a_study_of_the_diagnosed_is_not_read_as_screening(title, text, purpose)
     found = [r.params for c in annotate_trial(_screening_trial(title, text, purpose)).criteria
              for r in c.requirements if r.kind == "cancer_type" and r.params.get("negated")]
     assert found == []
+
+
+def test_a_cancer_named_by_a_scoring_method_is_not_the_population():
+    text = ("HER2 expression scored using current ASCO/CAP guidelines for scoring HER2 for "
+            "gastric cancer.")
+    assert not [r for r in parse_criterion(text, "inclusion")
+                if r.kind in ("cancer_type", "primary_site", "histology")]

@@ -240,6 +240,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
             continue  # "anaplastic lymphoma kinase", "Ewing sarcoma breakpoint region 1"
         if _in_example(text, match.start):
             continue  # "(e.g., EGFR-targeted therapy for lung cancer)": a therapy's example
+        if _METHOD_FOR.search(text, max(0, match.start - 60), match.start):
+            continue  # "Response Criteria for Malignant Lymphoma": a method's name
         kept.append(match)
     scope = None
     scope_match = None
@@ -305,6 +307,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
                 continue  # "no other non-breast cancer"
             if _NEGATED_DISEASE.search(text[max(0, match.start - 30):match.start]):
                 continue  # "No CNS tumor involvement"
+            if _METHOD_FOR.search(text, max(0, match.start - 60), match.start):
+                continue  # "ASCO/CAP guidelines for scoring HER2 for gastric cancer"
             if _MEASURED_AFTER.match(text, match.end):
                 continue  # "Lymph nodes must be >= 15 mm in short axis": a lesion's size
             entry = vocabulary.site(match.key)
@@ -326,6 +330,14 @@ _WITHOUT_BEFORE = re_compile(r"\b(?:without|no|not|excluding|other\s+than|rather
                              r"(?:(?:any|predominant|predominantly|significant|a|an)\s+)?$",
                              re.IGNORECASE)
 _WITHOUT_BEFORE_F = Folded(_WITHOUT_BEFORE)
+
+
+# A scoring, response or testing method named for a cancer ("scored using ASCO/CAP guidelines
+# for scoring HER2 for gastric cancer", "Revised Response Criteria for Malignant Lymphoma"):
+# the method, not the population (staging criteria, which name the trial's cancer, stay).
+_METHOD_FOR = re_compile(r"\b(?:guidelines?|response\s+criteria|criteria\s+for\s+response|"
+                         r"scoring|algorithms?)\b(?:\s+[\w/-]+){0,4}?\s+for\s+(?:the\s+)?"
+                         r"(?:[\w-]+\s+)?$", re.IGNORECASE)
 
 
 def _in_example(text: str, start: int) -> bool:
