@@ -1230,3 +1230,14 @@ def test_a_cancer_named_by_a_scoring_method_is_not_the_population():
             "gastric cancer.")
     assert not [r for r in parse_criterion(text, "inclusion")
                 if r.kind in ("cancer_type", "primary_site", "histology")]
+
+
+@pytest.mark.parametrize("text, any_prior", [
+    ("Progressed following prior treatment or who have no satisfactory alternative treatment "
+     "option.", True),
+    ("Progressed on or after standard therapy or for which no standard therapy exists", None),
+])
+def test_progression_after_any_prior_treatment_is_not_only_standard_therapys(text, any_prior):
+    (lines,) = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_lines"]
+    assert lines.params.get("beyond_standard") is True
+    assert lines.params.get("any_prior") is any_prior

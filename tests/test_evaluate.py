@@ -1448,3 +1448,17 @@ def test_a_newly_diagnosed_cancer_with_no_treatment_named_has_an_empty_history()
 def test_a_regimen_suits_the_cancers_for_which_guidelines_list_it(code, drugs, truth):
     patient = make_patient(cancer_code=code, cancer_name=code)
     assert evaluate_requirement(req("regimen_option", drugs=drugs), patient).truth is truth
+
+
+def test_progression_after_any_prior_treatment_takes_a_recurrence_after_curative_treatment():
+    # "Progressed following prior treatment or ... no satisfactory alternative": the
+    # curative-intent course the disease came back after is prior treatment; an untreated
+    # patient still has not progressed on anything.
+    any_prior = req("prior_lines", min=1, max=None, beyond_standard=True, any_prior=True)
+    recurred = make_patient(cancer_code="CESC", stage_group="IIIB", stage_m="M1a",
+                            stage_prefix="r", prior_regimens=CISPLATIN_WITH_RT,
+                            metastatic_noted=True, relapse_noted="now metastatic recurrence")
+    assert evaluate_requirement(any_prior, recurred).truth is True
+    assert evaluate_requirement(BEYOND_STANDARD, recurred).truth is False
+    untreated = make_patient(prior_regimens=[], newly_diagnosed=True, prior_complete=True)
+    assert evaluate_requirement(any_prior, untreated).truth is False

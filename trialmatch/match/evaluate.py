@@ -966,6 +966,12 @@ def _prior_lines_result(params: dict, patient: Patient) -> Check:
             return False, f"{settled} (trial: {bounds})", patient.stage_evidence or \
                 _prior_evidence(patient)
         first = _first_course_only(patient)
+        if first is not None and params.get("any_prior") and first[0] is False:
+            # "Progressed following prior treatment": the curative-intent course the disease
+            # came back after is prior treatment.
+            given = ", ".join(patient.prior_therapies or [])
+            return True, f"recurred after prior treatment ({given}) (trial: progressed " \
+                "following prior treatment)", patient.relapse_noted or _prior_evidence(patient)
         if first is not None:
             return first[0], f"{first[1]} (trial: {bounds})", patient.relapse_noted or \
                 _prior_evidence(patient)

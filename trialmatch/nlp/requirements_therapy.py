@@ -827,7 +827,7 @@ _BEYOND_STANDARD = re_compile(
     r"\b(?:standard|conventional)\b[^.;:]{0,50}?\b(?:failed|exhausted|(?:is|are|was|were)\s+"
     r"not\s+(?:available|appropriate|indicated|suitable|effective)|unavailable|ineffective|"
     r"do(?:es)?\s+not\s+exist)\b|"
-    r"\bno\s+(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)[\s,]+"
+    r"\bno\s+(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved|satisfactory)[\s,]+"
     r"(?:[\w-]+[\s,]+){0,3}?(?:therap(?:y|ies)|treatments?|options?|regimens?|care)\b|"
     # "Refractory advanced solid tumor": refractory to the therapy such tumours are given
     + _REFRACTORY_SOLID, _I)
@@ -864,6 +864,12 @@ _REGIMEN_DOOR = re_compile(
 _LOCAL_ALTERNATIVE = re_compile(r"\bor\b[^.;]{0,60}?\b(?:surg\w*|resect\w*|amenable)\b", _I)
 
 
+_AFTER_ANY_PRIOR = re_compile(r"\b(?:progress\w*|recurr\w*|relaps\w*)\s+(?:following|after|on|"
+                             r"despite)\s+(?:\w+\s+){0,2}?(?:prior|previous)\s+(?:\w+\s+)?"
+                             r"(?:treatments?|therap(?:y|ies)|regimens?)\b", _I)
+_STANDARD_WORD = re_compile(r"\b(?:standard|conventional)\b", _I)
+
+
 def _beyond_standard_therapy(text: str) -> list[Requirement]:
     """At least one prior line, for an inclusion that asks for disease beyond standard
     therapy (see `_BEYOND_STANDARD`)."""
@@ -882,6 +888,10 @@ def _beyond_standard_therapy(text: str) -> list[Requirement]:
         # "... or for whom regimens containing gemcitabine, cisplatin, etoposide, and/or
         # irinotecan might be considered": patients such a regimen suits come in too.
         params["or_regimen"] = " ".join(door.group("what").split())
+    if _AFTER_ANY_PRIOR.search(text) and not _STANDARD_WORD.search(text):
+        # "Progressed following prior treatment or ... no satisfactory alternative": any
+        # earlier treatment counts, a curative-intent course the disease came back after too.
+        params["any_prior"] = True
     if not _REFRACTORY_TO_STANDARD.search(text) or _AND_NO_STANDARD.search(text):
         # Only "no standard therapy exists", "exhausted all effective therapies": one line
         # given does not show that the standard ones are used up.
