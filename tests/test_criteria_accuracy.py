@@ -1241,3 +1241,14 @@ def test_progression_after_any_prior_treatment_is_not_only_standard_therapys(tex
     (lines,) = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_lines"]
     assert lines.params.get("beyond_standard") is True
     assert lines.params.get("any_prior") is any_prior
+
+
+@pytest.mark.parametrize("text, kind, classes", [
+    # a therapy the patient "did not" have: the same history as "has not received"
+    ("Patients did not undergo surgery as initial treatment;", "exclusion", ["surgery"]),
+    ("Patients who did not receive prior chemotherapy", "inclusion", ["chemotherapy"]),
+])
+def test_a_therapy_the_patient_did_not_have_is_history(text, kind, classes):
+    found = [(r.params["received"], r.params["classes"]) for r in parse_criterion(text, kind)
+             if r.kind == "prior_therapy"]
+    assert found == [(False, classes)]
