@@ -23,3 +23,21 @@ def read_data_file(package: str, name: str) -> Any:
         raise DataFileError(f"{name}: cannot be read ({type(error).__name__}: {error})",
                             hint=f"the packaged knowledge file {package}/data/{name} is "
                             "invalid") from None
+
+
+def optional_bool(entry: dict[str, Any], key: str, where: str) -> bool:
+    """An entry's optional true/false field (false when absent); `where` names the file and
+    entry in the error."""
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise DataFileError(f"{where}: '{key}' must be true or false")
+    return value
+
+
+def string_list(value: Any, where: str) -> tuple[str, ...]:
+    """A field that must be a non-empty list of non-blank strings; `where` names the file and
+    entry in the error."""
+    if not isinstance(value, list) or not value or not all(
+            isinstance(item, str) and item.strip() for item in value):
+        raise DataFileError(f"{where}: must be a non-empty list of strings")
+    return tuple(value)

@@ -52,7 +52,7 @@ from typing import Any, Literal, Protocol
 from trialmatch.match.knowledge import standard_option_for
 from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
-from trialmatch.nlp.conditions import condition_cancer_types, condition_named
+from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
 from trialmatch.nlp.drugs import find_drugs
 from trialmatch.regex_cache import re_compile
@@ -480,14 +480,13 @@ def build_patient(
     stage = profile.stage
     cancer = profile.cancer_type
     regimens = None
+    note_texts = list(note_texts)
     if prior_therapies is not None:
         reader = therapy_reader or simple_therapy_reader(normalise_drug, classes_of)
         regimens = [read_prior_therapy(entry, reader) for entry in prior_therapies]
         if cancer is not None and cancer.code and ontology.is_solid(cancer.code):
-            note_texts = list(note_texts)
             statements = [line for text in note_texts for line in _statements(text)]
             regimens = [setting_from_notes(r, statements) for r in regimens]
-    note_texts = list(note_texts)
     newly_diagnosed = states_newly_diagnosed(note_texts)
     relapse_noted = states_relapse(note_texts)
     progression_noted = states_progression(note_texts)
@@ -615,9 +614,8 @@ class RequirementResult:
         """An unknown that matters for the verdict (see the module docstring). A bound on a
         graded adverse event ("neuropathy grade 0 or 1") is screening, like a laboratory
         value, not the population."""
-        params = self.params or {}
-        return self.truth is None and self.kind in MATERIAL_KINDS and not (
-            "min_grade" in params or "max_grade" in params)
+        return self.truth is None and self.kind in MATERIAL_KINDS and not is_grade_bound(
+            self.params or {})
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "truth": self.truth, "reason": self.reason,
@@ -928,11 +926,17 @@ def _regimen_door(regimens: str, patient: Patient) -> Truth:
     does not cover them or the cancer is unknown."""
     if not patient.cancer_code:
         return None
-    listed = [standard_option_for(m.key, patient.cancer_code, patient.ontology.is_a)
-              for m in find_drugs(regimens)]
+    listed = _standard_for(patient, [m.key for m in find_drugs(regimens)])
     if any(v is True for v in listed):
         return True
     return False if listed and all(v is False for v in listed) else None
+
+
+def _standard_for(patient: Patient, drugs: list[str]) -> list[Truth]:
+    """For each drug, whether guidelines list it for the patient's (known) cancer in advanced
+    disease; None where the table does not cover the drug."""
+    code, is_a = patient.cancer_code, patient.ontology.is_a
+    return [standard_option_for(drug, str(code), is_a) for drug in drugs]
 
 
 def _check_regimen_option(params: dict, patient: Patient) -> Check:
@@ -944,13 +948,12 @@ def _check_regimen_option(params: dict, patient: Patient) -> Check:
     if not patient.cancer_code or not drugs:
         return None, "whether the regimen suits this cancer: cancer type not documented", ""
     name = patient.cancer_name or patient.cancer_code
-    listed = {d: standard_option_for(d, patient.cancer_code, patient.ontology.is_a)
-              for d in drugs}
-    missing = [d for d, v in listed.items() if v is False]
+    listed = _standard_for(patient, drugs)
+    missing = [d for d, v in zip(drugs, listed, strict=True) if v is False]
     if missing:
         return False, f"{', '.join(missing)} is not a standard option for {name} " \
             f"(trial: {' + '.join(drugs)} must be appropriate)", patient.cancer_evidence
-    if all(v is True for v in listed.values()):
+    if all(v is True for v in listed):
         return True, f"guidelines list {' + '.join(drugs)} for {name}", patient.cancer_evidence
     return None, f"whether {' + '.join(drugs)} suits {name}: check", patient.cancer_evidence
 
@@ -1099,7 +1102,7 @@ def _check_condition(params: dict, patient: Patient) -> Check:
             patient.ontology.is_a(patient.cancer_code, code) for code in only_for):
         # "Metastatic RCC or UC, or mCRPC": castration status describes prostate cancer only.
         return True, f"{name}: applies to {', '.join(only_for)} only", ""
-    if "min_grade" in params or "max_grade" in params:
+    if is_grade_bound(params):
         return _check_grade(name, params, patient)
     stated = patient.conditions.get(name)
     if stated is None and patient.extent["metastatic"] is False and \
@@ -2433,7 +2436,6 @@ def trial_context(trial: Trial, patient: Patient) -> tuple[str, ...]:
                  tuple(_OWN_EXTENT + extent for extent in extents))
         patient.memo[key] = found
     return found[1]
-
 
 
 def _criteria_naming_the_cancer(trial: Trial, patient: Patient) -> dict[int, str | None]:

@@ -45,6 +45,7 @@ from typing import Any
 
 from trialmatch.match.evaluate import Patient, TrialVerdict
 from trialmatch.models import Trial
+from trialmatch.nlp.conditions import is_grade_bound
 
 WEIGHTS = {"specificity": 0.55, "certainty": 0.30, "status": 0.08, "location": 0.07}
 STATUS_PART = {"RECRUITING": 1.0, "NOT_YET_RECRUITING": 0.7, "ENROLLING_BY_INVITATION": 0.4}
@@ -111,8 +112,7 @@ def unreported_population(verdict: TrialVerdict) -> list[str]:
 def _names_a_finding(requirement) -> bool:
     """A requirement for a present finding, not for its absence ("EGFR wild-type") nor a
     bound on a graded condition ("neuropathy grade 0 or 1")."""
-    params = requirement.params or {}
-    if "min_grade" in params or "max_grade" in params:
+    if is_grade_bound(requirement.params or {}):
         return False
     if requirement.kind != "biomarker":
         return True

@@ -600,11 +600,14 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
     `_NEGATIVE_HEADING`) set to negative; an MMR summary read from such a list in a gene
     test dropped (a germline or sequencing result is no protein staining)."""
     spans: list[tuple[int, int, bool]] = []  # start, end, is a gene test
+
+    def add_span(start: int, end: int) -> None:
+        spans.append((start, end, bool(_GENE_TEST.search(text[max(0, start - 80):end]))))
+
     for heading in _NEGATIVE_HEADING.finditer(text):
         end = _LIST_END.search(text, heading.end()).start()
         if any(heading.end() <= hit.start < end for hit in hits):
-            context = text[max(0, heading.start() - 80):end]
-            spans.append((heading.start(), end, bool(_GENE_TEST.search(context))))
+            add_span(heading.start(), end)
     for index, hit in enumerate(hits):
         after = _NEGATIVE_AFTER_LIST.match(text, hit.end)
         if after is None:
@@ -613,8 +616,7 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
         while first > 0 and _LIST_GAP.fullmatch(text, hits[first - 1].end, hits[first].start):
             first -= 1
         if first < index:  # a list of two or more markers
-            context = text[max(0, hits[first].start - 80):after.end()]
-            spans.append((hits[first].start, after.end(), bool(_GENE_TEST.search(context))))
+            add_span(hits[first].start, after.end())
     if not spans:
         return results
     out: list[Biomarker] = []

@@ -710,7 +710,8 @@ _DIAGNOSIS_WEIGHT = 3.0
 # "metastatic from her previous", "spread from the patient's".
 _ORIGIN_BEFORE = re_compile(
     r"(?i)\b(?:metasta\w*|spread|deposits?|secondar\w*|recurren\w*)\s+(?:\w+\s+){0,2}?(?:from|of)"
-    r"\s+(?:the\s+|a\s+|an\s+|her\s+|his\s+|their\s+|(?:the\s+)?patient'?s\s+)?(?:[\w()-]+\s+){0,5}$")
+    r"\s+(?:the\s+|a\s+|an\s+|her\s+|his\s+|their\s+|(?:the\s+)?patient'?s\s+)?"
+    r"(?:[\w()-]+\s+){0,5}$")
 _UNKNOWN_PRIMARY = "unknown primary"  # sites.json: the site of a cancer of unknown primary
 _UNCERTAIN_POTENTIAL = re_compile(r"(?i)uncertain\s+(?:malignant|biologic\w*)\s+potential")
 _NEUTRAL_WORDS = re_compile(r"(?i)\b(?:neoplasms?|tumou?rs?|mass(?:es)?|lesions?|growths?|"

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from trialmatch.datafiles import read_data_file
+from trialmatch.datafiles import optional_bool, read_data_file
 from trialmatch.errors import DataFileError
 from trialmatch.nlp.context import MentionContext, clause_of, clause_spans, mention_context
 from trialmatch.regex_cache import re_compile
@@ -40,11 +40,12 @@ _PREVENTS = re_compile(r"\b(?:prevent\w*|preserv\w*|prophyla\w*|avoid\w*|reduc\w
 _SENTENCE = re_compile(r"[^.\n;]+")
 # "Adults With Multiple Sclerosis, Breast Cancer or Lung Cancer": the condition is one of
 # several populations, a cancer among them, so it is not required.
-_CANCER_WORD = r"(?:cancers?|carcinomas?|tumou?rs?|neoplasms?|malignanc\w*|sarcomas?|lymphomas?|" \
+# (A word naming a cancer, as a pattern to build others with: `requirements_cancer` reads it too.)
+CANCER_WORD = r"(?:cancers?|carcinomas?|tumou?rs?|neoplasms?|malignanc\w*|sarcomas?|lymphomas?|" \
     r"leuk\w+|myelomas?|melanomas?)"
 _ALTERNATIVE_AFTER = re_compile(
-    rf"^\s*(?:,|\bor\b|\band/or\b)\s*(?:[\w-]+\s+){{0,3}}?{_CANCER_WORD}\b", re.IGNORECASE)
-_ALTERNATIVE_BEFORE = re_compile(rf"\b{_CANCER_WORD}\s*(?:,|\bor\b|\band/or\b)\s*$",
+    rf"^\s*(?:,|\bor\b|\band/or\b)\s*(?:[\w-]+\s+){{0,3}}?{CANCER_WORD}\b", re.IGNORECASE)
+_ALTERNATIVE_BEFORE = re_compile(rf"\b{CANCER_WORD}\s*(?:,|\bor\b|\band/or\b)\s*$",
                                  re.IGNORECASE)
 
 
@@ -109,10 +110,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         raise DataFileError(f"{where} ({name}): 'profile_fact' must be one of "
                             f"{', '.join(sorted(_PROFILE_FACTS))}")
     def flag(key: str) -> bool:
-        value = raw.get(key, False)
-        if not isinstance(value, bool):
-            raise DataFileError(f"{where} ({name}): '{key}' must be true or false")
-        return value
+        return optional_bool(raw, key, f"{where} ({name})")
 
     cancer_types = raw.get("cancer_types", [])
     if not isinstance(cancer_types, list) or not all(isinstance(c, str) and c
@@ -227,8 +225,7 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
             bound, key = _MAX_GRADE.search(window), "max_grade"
         if bound is None:
             continue
-        value = int(next(bound.group(g) for g in _GRADE_GROUPS if bound.groupdict().get(g)))
-        strict = bool(bound.group("strict") or bound.group("strict2"))
+        value, strict = _bound(bound)
         params[key] = value + (1 if key == "min_grade" else -1) * strict
         context = mention_context(text, match.start(), match.end(), clause)
         if context.negated:
@@ -288,8 +285,8 @@ def _unresolved_toxicity_bound(text: str, kind: str) -> tuple[str, int] | None:
         return None
     ceiling = _MAX_GRADE.search(text)
     if ceiling is not None:
-        value = int(next(ceiling.group(g) for g in _GRADE_GROUPS if ceiling.group(g)))
-        allowed = value - bool(ceiling.group("strict") or ceiling.group("strict2"))
+        value, strict = _bound(ceiling)
+        allowed = value - strict
         if _TOLERABLE_GRADE_2.search(text):
             allowed = max(allowed, 2)  # "not recovered to <= grade 1 or tolerable grade 2"
         # Residual grade 1 toxicity is what every such criterion allows (CTCAE): a bound
@@ -298,8 +295,8 @@ def _unresolved_toxicity_bound(text: str, kind: str) -> tuple[str, int] | None:
             "max_grade", max(allowed, 1))
     floor = _MIN_GRADE.search(text)
     if floor is not None and kind == "exclusion":
-        value = int(next(floor.group(g) for g in _GRADE_GROUPS if floor.groupdict().get(g)))
-        return "min_grade", max(value + bool(floor.group("strict") or floor.group("strict2")), 2)
+        value, strict = _bound(floor)
+        return "min_grade", max(value + strict, 2)
     return None
 
 
@@ -325,6 +322,14 @@ _MAX_GRADE = re_compile(
 _GRADE_GROUPS = ("g", "g2", "g3", "g4")
 
 
+def _bound(match: re.Match[str]) -> tuple[int, bool]:
+    """A grade bound's grade (`_MIN_GRADE`, `_MAX_GRADE`) and whether it is strict ("> grade
+    1", "< grade 2")."""
+    groups = match.groupdict()
+    value = int(next(groups[g] for g in _GRADE_GROUPS if groups.get(g)))
+    return value, bool(groups.get("strict") or groups.get("strict2"))
+
+
 @lru_cache(maxsize=1)
 def _by_name() -> dict[str, PopulationCondition]:
     return {condition.name: condition for condition in load_conditions()}
@@ -333,6 +338,12 @@ def _by_name() -> dict[str, PopulationCondition]:
 def condition_named(name: str) -> PopulationCondition | None:
     """The data file's entry for a condition name, if there is one."""
     return _by_name().get(name)
+
+
+def is_grade_bound(params: dict) -> bool:
+    """Does a `condition` requirement bound a graded condition's grade ("neuropathy >= grade
+    2", "grade 0 or 1") rather than ask whether the patient has it?"""
+    return "min_grade" in params or "max_grade" in params
 
 
 def condition_cancer_types(name: str) -> tuple[str, ...]:

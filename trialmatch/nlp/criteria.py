@@ -627,10 +627,10 @@ _SCREENS_FOR = re_compile(r"\b(?:screening|early\s+detection|prevent(?:s|ing|ion
 _NOT_FOR_THE_DIAGNOSED = frozenset({"SCREENING", "PREVENTION"})
 
 
-def _for_the_undiagnosed(trial: TrialText, codes: list[str], criteria: list[EligibilityCriterion],
-                         position: int) -> EligibilityCriterion | None:
-    """A synthetic inclusion "From the title: ..." that the patient does not have the cancer a
-    screening or prevention study screens for or prevents, when no criterion asks for a
+def _for_the_undiagnosed(trial: TrialText, codes: list[str],
+                         criteria: list[EligibilityCriterion]) -> Requirement | None:
+    """For the title criterion ("From the title: ..."): the patient does not have the cancer
+    a screening or prevention study screens for or prevents, when no criterion asks for a
     diagnosis of it (a study preventing recurrence in survivors asks for one)."""
     title = (trial.title or "").strip()
     wanted = [c for c in codes if not c.startswith("_")]
@@ -641,10 +641,8 @@ def _for_the_undiagnosed(trial: TrialText, codes: list[str], criteria: list[Elig
            and not r.params.get("negated") for c in criteria for r in c.requirements):
         return None
     text = TITLE_PREFIX + title
-    requirement = Requirement("cancer_type", {"codes": wanted, "scope": "codes", "except": [],
-                                              "negated": True}, text, 0, len(text))
-    return EligibilityCriterion(kind="inclusion", text=text, position=position, start=-1,
-                                end=-1, requirements=[requirement])
+    return Requirement("cancer_type", {"codes": wanted, "scope": "codes", "except": [],
+                                       "negated": True}, text, 0, len(text))
 
 
 def _official_title_criterion(trial: TrialText, position: int, extent_stated: bool,
@@ -803,11 +801,13 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     if from_official is not None:
         criteria.append(from_official)
     codes = trial_oncotree_codes(trial.title, trial.conditions, trial.keywords)
-    undiagnosed = _for_the_undiagnosed(trial, codes, criteria, len(criteria))
+    undiagnosed = _for_the_undiagnosed(trial, codes, criteria)
     if undiagnosed is not None and from_title is not None:
-        from_title.requirements.append(undiagnosed.requirements[0])
+        from_title.requirements.append(undiagnosed)
     elif undiagnosed is not None:
-        criteria.append(undiagnosed)
+        criteria.append(EligibilityCriterion(kind="inclusion", text=undiagnosed.text,
+                                             position=len(criteria), start=-1, end=-1,
+                                             requirements=[undiagnosed]))
     from_conditions = _conditions_criterion(trial, len(criteria))
     if from_conditions is not None:
         criteria.append(from_conditions)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from trialmatch.datafiles import read_data_file
+from trialmatch.datafiles import read_data_file, string_list
 from trialmatch.errors import DataFileError
 from trialmatch.regex_cache import re_compile
 
@@ -31,17 +31,10 @@ class Panels:
     plasma: re.Pattern[str]  # a plasma assay, not the tumour
 
 
-def _words(phrases: list[str]) -> re.Pattern[str]:
+def _words(phrases: Iterable[str]) -> re.Pattern[str]:
     ordered = sorted(sorted(set(phrases)), key=len, reverse=True)
     return re_compile(rf"(?<![\w-])(?:{'|'.join(re.escape(p) for p in ordered)})(?![\w-])",
                       re.IGNORECASE)
-
-
-def _strings(value: object, where: str) -> list[str]:
-    if not isinstance(value, list) or not value or not all(
-            isinstance(v, str) and v.strip() for v in value):
-        raise DataFileError(f"{where}: expected a non-empty list of strings")
-    return value
 
 
 @lru_cache(maxsize=1)
@@ -58,10 +51,10 @@ def load_panels() -> Panels:
             raise DataFileError(f"{here}: allowed keys are {', '.join(sorted(_ENTRY_KEYS))}")
         if not isinstance(entry.get("name"), str) or not isinstance(entry.get("source"), str):
             raise DataFileError(f"{here}: 'name' and 'source' must be strings")
-        terms += _strings(entry.get("terms"), f"{here} terms")
+        terms += string_list(entry.get("terms"), f"{here} terms")
     return Panels(_words(terms),
-                  _words(_strings(raw.get("pending_words"), f"{where}: pending_words")),
-                  _words(_strings(raw.get("plasma_words"), f"{where}: plasma_words")))
+                  _words(string_list(raw.get("pending_words"), f"{where}: pending_words")),
+                  _words(string_list(raw.get("plasma_words"), f"{where}: plasma_words")))
 
 
 def comprehensive_panel(texts: Iterable[str]) -> str | None:

@@ -696,13 +696,13 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
     if _NOTE.match(text):
         return []
     lead = context.rsplit("\n", 1)[-1] if context else ""
-    if lead and kind == "exclusion" and _EXCEPTION_LEAD_IN.search(_LAST_SENTENCE.split(lead)[-1]):
+    last_sentence = _LAST_SENTENCE.split(lead)[-1]
+    if lead and kind == "exclusion" and _EXCEPTION_LEAD_IN.search(last_sentence):
         # "NOTE: Exceptions are allowed for the following conditions:" + "Vitiligo", "Inhaled
         # steroids": the items are what the exclusion lets in, not what it excludes.
         return []
-    if lead.rstrip().endswith(":") and (
-            _REPRODUCTIVE_DEFINITION.search(_LAST_SENTENCE.split(lead)[-1])
-            or _EITHER_RESULT_DEFINITION.search(_LAST_SENTENCE.split(lead)[-1])):
+    if lead.rstrip().endswith(":") and (_REPRODUCTIVE_DEFINITION.search(last_sentence)
+                                        or _EITHER_RESULT_DEFINITION.search(last_sentence)):
         # "Postmenopausal is defined as:" + "Age >= 60 years", "Women are considered
         # non-childbearing if they:" + "are >= 45 years of age and without menses": the items
         # define a reproductive status (any one suffices); none is asked of every patient.
@@ -741,9 +741,9 @@ _EXCEPTION_LEAD_IN = re_compile(
 _LAST_SENTENCE = re_compile(r"(?<=[.;])\s+(?=\S)")
 # A lead-in taking either result of a marker and defining each below it.
 _EITHER_RESULT_DEFINITION = re_compile(
-    r"\b(?:positive\s+(?:and/)?or\s+(?:[\w-]+\s+){0,3}?(?:\w+-)?negative|negative\s+(?:and/)?or\s+"
-    r"(?:[\w-]+\s+){0,3}?(?:\w+-)?positive)\b[^:]*?\b(?:defined|definitions?|as\s+follows|following)\b",
-    re.IGNORECASE)
+    r"\b(?:positive\s+(?:and/)?or\s+(?:[\w-]+\s+){0,3}?(?:\w+-)?negative|"
+    r"negative\s+(?:and/)?or\s+(?:[\w-]+\s+){0,3}?(?:\w+-)?positive)\b"
+    r"[^:]*?\b(?:defined|definitions?|as\s+follows|following)\b", re.IGNORECASE)
 # A lead-in defining a reproductive status by the items under it.
 _REPRODUCTIVE_DEFINITION = re_compile(
     r"\b(?:(?:post|pre|peri)?-?menopaus\w*|(?:non-?)?child[\s-]?bearing|"

@@ -12,6 +12,7 @@ from typing import Any
 
 from trialmatch.models import Requirement
 from trialmatch.nlp import vocab as vocab_module
+from trialmatch.nlp.conditions import CANCER_WORD
 from trialmatch.nlp.requirements_common import Folded, blank, requirement
 from trialmatch.nlp.vocab import get_vocabulary
 from trialmatch.regex_cache import re_compile
@@ -345,24 +346,26 @@ def _in_example(text: str, start: int) -> bool:
     name no cancer: an example given for something else ("targeted therapies (e.g., EGFR-
     targeted therapy for lung cancer)"), not of the tumours before it ("GI tumors (e.g.,
     PDAC, CRC)")."""
-    opening = text.rfind("(", 0, start)
-    return opening >= 0 and text.rfind(")", 0, start) < opening and bool(
-        _EXAMPLE_OPENING.match(text, opening + 1)) and not _CANCER_WORD_BEFORE.search(
-        text, max(0, opening - 40), opening)
+    opening = _open_bracket(text, start)
+    return opening >= 0 and bool(_EXAMPLE_OPENING.match(text, opening + 1)) and \
+        not _CANCER_WORD_BEFORE.search(text, max(0, opening - 40), opening)
 
 
-_CANCER_WORD_BEFORE = re_compile(r"(?:cancers?|carcinomas?|tumou?rs?|neoplasms?|malignanc\w*|"
-                                 r"lymphomas?|leuk\w*|sarcomas?|myelomas?|melanomas?)\W*$",
-                                 re.IGNORECASE)
+_CANCER_WORD_BEFORE = re_compile(rf"{CANCER_WORD}\W*$", re.IGNORECASE)
 
 _EXAMPLE_OPENING = re_compile(r"\s*(?:e\.\s?g\.?|for\s+example|such\s+as)", re.IGNORECASE)
+
+
+def _open_bracket(text: str, start: int) -> int:
+    """Where the parenthesis still open at `start` opens, or -1."""
+    opening = text.rfind("(", 0, start)
+    return opening if opening >= 0 and text.rfind(")", 0, start) < opening else -1
 
 
 def _in_parentheses(text: str, start: int) -> bool:
     """A mention inside an open parenthesis: a note to the population named before it
     ("(NOTE: ... Burkitt's lymphoma ... and myeloma are excluded)")."""
-    opening = text.rfind("(", 0, start)
-    return opening >= 0 and text.rfind(")", 0, start) < opening
+    return _open_bracket(text, start) >= 0
 
 
 def _aside(text: str, start: int) -> bool:

@@ -37,7 +37,8 @@ _PRIOR_CUE = re_compile(
     r"\b(?:prior|previous(?:ly)?|received|receipt|treated|treatment\s+with|therapy\s+with|"
     r"exposure|exposed|pre-?treated|refractory|resistant|progress(?:ed|ion|ing)?|failed|"
     r"failure|relapsed?|recurrence|intoleran(?:t|ce)|history\s+of|had|underwent|undergone|"
-    r"(?:did|has|have)\s+not\s+(?:receive|undergo|have)|completed|after|following|na[iï]ve|experienced|administered|use\s+of|given|"
+    r"(?:did|has|have)\s+not\s+(?:receive|undergo|have)|"
+    r"completed|after|following|na[iï]ve|experienced|administered|use\s+of|given|"
     r"response\s+to|responded|responding|sensitive|(?:first|second|third)[\s-]+line)\b",
     _I)
 # Mentions about the future, the study itself, allergies or washout periods, which say

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from trialmatch.datafiles import read_data_file
+from trialmatch.datafiles import read_data_file, string_list
 from trialmatch.errors import DataFileError
 from trialmatch.models import Biomarker, Stage
 
@@ -41,10 +41,7 @@ class StagingSystem:
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(
-            isinstance(item, str) and item for item in value):
-        raise DataFileError(f"{STAGE_GROUPS_FILE}: {where}: must be a non-empty list of strings")
-    return tuple(value)
+    return string_list(value, f"{STAGE_GROUPS_FILE}: {where}")
 
 
 def build_systems(data: Any) -> tuple[StagingSystem, ...]:

@@ -36,6 +36,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from trialmatch.datafiles import optional_bool
 from trialmatch.errors import DataFileError
 from trialmatch.regex_cache import re_compile
 
@@ -555,13 +556,6 @@ def _optional_str(item: dict[str, Any], name: str, label: str, entry: str) -> st
     return value
 
 
-def _optional_bool(item: dict[str, Any], name: str, label: str, entry: str) -> bool:
-    value = item.get(name, False)
-    if not isinstance(value, bool):
-        raise DataFileError(f"{label}: entry {entry!r}: '{name}' must be true or false")
-    return value
-
-
 def _required_str(item: dict[str, Any], name: str, label: str, entry: str) -> str:
     value = item.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -725,7 +719,7 @@ def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
             default_code=_optional_str(item, "default_code", label, key),
             case_sensitive=_case_sensitive(item, label, key, ("synonyms", "subsites")),
             linings=_site_keys(item, "linings", label, key),
-            spread_only=_optional_bool(item, "spread_only", label, key),
+            spread_only=optional_bool(item, "spread_only", f"{label}: entry {key!r}"),
         )
     for key, site in sites.items():
         if site.parent is not None and site.parent not in sites:
