@@ -58,6 +58,11 @@ def test_status_and_alteration(text, marker, alteration, status):
         ("HER2: 2+", "HER2", "equivocal", 2, "IHC"),
         ("HER2/neu: 0", "HER2", "negative", 0, "IHC"),
         ("HER2 (IHC): 1+", "HER2", "negative", 1, "IHC"),
+        # A score at the end of a sentence or before the method: IHC 0 is HER2-negative.
+        ("HER2 IHC 0.", "HER2", "negative", 0, "IHC"),
+        ("IDC, grade 3. HER2 0 by IHC.", "HER2", "negative", 0, "IHC"),
+        ("ER 0, PR 0, HER2 0, Ki67 70%.", "HER2", "negative", 0, "IHC"),
+        ("ER 0, PR 0, HER2 0, Ki67 70%.", "ER", "negative", 0, "%"),
     ],
 )
 def test_values(text, marker, status, value, unit):
@@ -505,3 +510,12 @@ def test_an_ihc_mmr_panel_still_reads_lost_staining():
 ])
 def test_a_measured_tmb_decides_over_level_words(text, status):
     assert {b.marker: b.status for b in find_biomarkers(text)}["TMB"] == status
+
+
+@pytest.mark.parametrize("text", [
+    "HER2 2 copies per cell",  # a copy number, not a score
+    "HER2 1.8",  # a ratio
+    "HER2: 14.9, D17Z1: 1.9)nuc sh(D17Z1x1. 3,HER2x5",  # OCR'd FISH counts
+])
+def test_numbers_that_are_not_an_ihc_score(text):
+    assert all(b.unit != "IHC" for b in find_biomarkers(text))

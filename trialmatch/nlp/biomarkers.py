@@ -86,9 +86,13 @@ _TMB = re_compile(r"(?i)(?P<v>\d{1,4}(?:\.\d+)?)\s*(?:mut(?:ation)?s?\s*/\s*Mb|"
 _ALLRED = re_compile(r"(?i)Allred(?:\s+score)?\s*(?:\([^)]{0,20}\))?\s*[:=]?\s*(?:of\s*)?"
                      r"(?P<v>[0-8])(?:\s*/\s*8)?(?![\d.%])")
 _IHC_SCORE = re_compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)\s*[:=]?\s*"
-                        r"(?P<v2>[0-3])(?![\d.%+]))")
-# "HER2/NEU: 0." -- a bare 0-3 right after the marker is its IHC score.
-_BARE_SCORE = re_compile(r"\s*[:=]\s*(?P<v>[0-3])(?P<v2>)(?![\d.,%/+]\d|\d|%)")
+                        r"(?P<v2>[0-3])(?![\d%+]|[.,]\d))")
+# "HER2/NEU: 0.", "HER2 0 by IHC", "HER2 0." -- a bare 0-3 right after the marker is its IHC
+# score: after a colon, or after a space when nothing that makes it another number follows
+# (not "HER2 2 copies", "HER2 1.8").
+_BARE_SCORE = re_compile(r"(?i)(?:\s*[:=]\s*(?P<v>[0-3])(?![\d.,%/+]\d|\d|%)|"
+                         r"\s+(?P<v2>[0-3])(?=\s*(?:$|[.;(]|,(?:\s+[A-Za-z]|\s*$)|by\b|on\b|IHC\b|\((?:IHC|neg)"
+                         r"|negative\b|positive\b|equivocal\b))(?![.,]\d))")
 _RATIO = re_compile(r"(?i)ratio\s*(?:\([^)]{0,30}\))?\s*(?:of\s+HER-?2(?:/neu)?\s+(?:to|/)\s+"
                     r"(?:CEP\s*-?17|D17Z1|(?:the\s+)?chromosome\s+17(?:\s+centromere)?)\s*)?"
                     r"(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)")
@@ -248,6 +252,11 @@ def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]
         if match:
             cmp = (match.group("cmp") or "").strip() or None
             found.append((float(match.group("v")), "%", cmp, match.end()))
+        elif marker != "Ki-67":
+            # "ER 0, PR 0": a bare zero is none of the cells staining (0%).
+            zero = _BARE_SCORE.match(window)
+            if zero and (zero.group("v") or zero.group("v2")) == "0":
+                found.append((0.0, "%", None, zero.end()))
         if marker != "Ki-67":
             allred = _ALLRED.search(window)
             if allred:
