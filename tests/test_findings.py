@@ -27,6 +27,7 @@ PARENTS = {
     "CESC": "CERVIX",
     "OPHSC": "HNSC", "OCSC": "HNSC", "HNSC": "HEAD_NECK",
     "CUP": "OTHER", "HCC": "LIVER", "DLBCLNOS": "LYMPH",
+    "CCRCC": "RCC", "RCC": "KIDNEY", "PHC": "ADRENAL_GLAND",
 }
 
 
@@ -394,8 +395,8 @@ def test_biomarker_label(result, label):
 # --------------------------------------------------------------------------- testing gaps
 
 
-def gaps(p, stage_group=None):
-    return findings.find_testing_gaps(p, is_a=is_a, stage_group=stage_group)
+def gaps(p, stage_group=None, **facts):
+    return findings.find_testing_gaps(p, is_a=is_a, stage_group=stage_group, **facts)
 
 
 @pytest.mark.parametrize(
@@ -416,8 +417,9 @@ def gaps(p, stage_group=None):
         (profile("IDC", "IV", [bm("ER", None, "negative"), bm("PR", None, "negative"),
                                bm("HER2", None, "negative", 0, "IHC")]),
          {"PD-L1", "germline BRCA1/2"}, {"PIK3CA", "ESR1"}),
+        # (germline BRCA1/2 here depends on age: see test_germline_brca_in_breast_cancer)
         (profile("IDC", "IV", [bm("ER"), bm("PR"), bm("HER2", None, "positive", 3, "IHC")]),
-         set(), {"PIK3CA", "germline BRCA1/2"}),
+         set(), {"PIK3CA"}),
         (profile("COAD", "IIA"), {"MSI/MMR"}, {"KRAS", "NRAS"}),
         (profile("COAD", "IIA", [bm("MMR", "proficient", "negative")]), set(), {"MSI/MMR"}),
         (profile("COAD", "IVB", [bm("MSI", None, "negative")]),
@@ -708,3 +710,77 @@ def test_protocols_fit_the_treatment_given_so_far():
         "the label is for after platinum, not yet given"]
     # no documented history: every protocol stands
     assert fits_treatment_history([osimertinib], None)[0] == [osimertinib]
+
+
+HR_POS_HER2_POS = [bm("ER"), bm("PR"), bm("HER2", None, "positive", 3, "IHC")]
+TRIPLE_NEGATIVE = [bm("ER", None, "negative"), bm("PR", None, "negative"),
+                   bm("HER2", None, "negative", 0, "IHC")]
+
+
+@pytest.mark.parametrize(("case", "facts", "strength"), [
+    # ASCO-SSO 2024: every patient with breast cancer at 65 or younger (or of unknown age) ...
+    (profile("IDC", "IA", HR_POS_HER2_POS), {"age": 50}, "recommended"),
+    (profile("IDC", "IA", HR_POS_HER2_POS), {}, "recommended"),
+    # ... triple-negative disease and men at any age ...
+    (profile("IDC", "IA", TRIPLE_NEGATIVE), {"age": 72}, "recommended"),
+    (profile("IDC", "IA", HR_POS_HER2_POS), {"age": 72, "sex": "male"}, "recommended"),
+    # ... and PARP inhibitor candidates: HER2-negative stage II-III disease (OlympiA).
+    (profile("IDC", "IIB", [bm("ER"), bm("HER2", None, "negative", 1, "IHC")]), {"age": 70},
+     "consider"),
+    # Not an older woman with HER2-positive early disease.
+    (profile("IDC", "IIB", HR_POS_HER2_POS), {"age": 70, "sex": "female"}, None),
+])
+def test_germline_brca_in_breast_cancer(case, facts, strength):
+    found = {g.marker: g.strength for g in gaps(case, **facts)}
+    assert found.get("germline BRCA1/2") == strength
+
+
+def test_a_reported_germline_test_answers_the_germline_gaps_only():
+    # "Germline panel (Invitae): no pathogenic variants" answers germline BRCA1/2; it does not
+    # answer tumour tests such as PIK3CA or ESR1.
+    metastatic = profile("IDC", "IV", [bm("ER"), bm("HER2", None, "negative", 1, "IHC")])
+    assert {"germline BRCA1/2", "PIK3CA", "ESR1"} <= {g.marker for g in gaps(metastatic, age=50)}
+    tested = {g.marker for g in gaps(metastatic, age=50, germline_tested=True)}
+    assert "germline BRCA1/2" not in tested and {"PIK3CA", "ESR1"} <= tested
+
+
+def test_a_comprehensive_tumour_panel_answers_its_genes_not_proteins_or_signatures():
+    genes = {"KRAS", "NRAS", "BRAF"}
+    covered = findings.find_testing_gaps(profile("COAD", "IVB"), is_a=is_a, stage_group=None,
+                                         panel_covers=lambda marker: marker in genes)
+    found = {g.marker for g in covered}
+    assert not (genes & found) and {"MSI/MMR", "HER2"} <= found
+
+
+def test_disease_metastatic_now_gets_the_metastatic_tests():
+    # A stage IIB prostate cancer at diagnosis with bone metastases now: the notes say
+    # metastatic, so MSI/MMR (metastatic prostate) is due whatever the stage at diagnosis.
+    assert "MSI/MMR" not in {g.marker for g in gaps(profile("PRAD", "IIB"))}
+    assert "MSI/MMR" in {g.marker for g in gaps(profile("PRAD", "IIB"), metastatic=True)}
+
+
+def test_a_marker_named_by_two_rules_is_one_gap():
+    # A cancer-specific rule's "BRAF" and a tumour-agnostic rule's "BRAF V600E" are one test:
+    # the first rule that names it reports it.
+    from trialmatch.match.knowledge import TestedMarker, TestingRule
+
+    def rule(ident, codes, name):
+        return TestingRule(id=ident, label=ident, cancer_types=codes, except_cancer_types=(),
+                           stages=(), markers=(TestedMarker(name, ("BRAF",), "recommended", (),
+                                                            None),), source="test 2025")
+    rules = (rule("colorectal", ("COADREAD",), "BRAF"), rule("any", ("_SOLID",), "BRAF V600E"))
+    found = [g.marker for g in findings.find_testing_gaps(
+        profile("COAD", "IVB"), is_a=is_a, stage_group=None, is_solid=is_solid, rules=rules)]
+    assert found == ["BRAF"]
+
+
+@pytest.mark.parametrize(("case", "facts", "marker", "expected"), [
+    (profile("COAD", "IIA"), {"age": 44}, "germline multigene panel", True),
+    (profile("COAD", "IIA"), {"age": 61}, "germline multigene panel", False),
+    (profile("CCRCC", "I"), {"age": 40}, "germline RCC genes", True),
+    (profile("CCRCC", "I"), {"age": 60}, "germline RCC genes", False),
+    (profile("PHC", None), {"age": 60}, "germline SDHx", True),
+])
+def test_age_limited_germline_rules(case, facts, marker, expected):
+    found = [g.marker for g in gaps(case, **facts)]
+    assert any(name.startswith(marker) for name in found) is expected

@@ -340,6 +340,11 @@ def _rule(change):
         (lambda r: r.update(cancer_types=["melanoma"]), "not an OncoTree code"),
         (lambda r: r.update(stages=["late"]), "not a stage group"),
         (lambda r: r.pop("label"), "'label'"),
+        (lambda r: r.update(stage=["IV"]), "unknown key(s) 'stage'"),
+        (lambda r: r["markers"][0].update(germ_line=True), "unknown key(s) 'germ_line'"),
+        (lambda r: r["markers"][0].update(germline="yes"), "'germline' must be true or false"),
+        (lambda r: r.update(max_age="65"), "'max_age'"),
+        (lambda r: r.update(sexes=["women"]), "'sexes'"),
     ],
 )
 def test_build_testing_rules_rejects_bad_entries_naming_them(change, words):
@@ -355,6 +360,19 @@ def test_build_testing_rules_reads_markers():
     braf, msi = rule.markers
     assert braf.any_of == ("BRAF",) and braf.strength == "recommended"
     assert msi.any_of == ("MSI", "MMR") and msi.strength == "consider"
+    assert rule.max_age is None and rule.sexes == () and not braf.germline
+    data = copy.deepcopy(RULES)
+    data["rules"][0].update(max_age=65, sexes=["male"])
+    data["rules"][0]["markers"][0]["germline"] = True
+    [limited] = knowledge.build_testing_rules(data)
+    assert limited.max_age == 65 and limited.sexes == ("male",) and limited.markers[0].germline
+
+
+def test_every_testing_rule_has_a_dated_source_and_germline_markers_say_so():
+    for rule in knowledge.get_testing_rules():
+        assert knowledge._YEAR.search(rule.source), rule.id
+        for marker in rule.markers:
+            assert marker.germline == marker.name.lower().startswith("germline"), marker.name
 
 
 class _BrokenResource:

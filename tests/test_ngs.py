@@ -7,7 +7,7 @@ import pytest
 
 from tests.test_evaluate import make_patient, marker
 from trialmatch.match.evaluate import evaluate_requirement
-from trialmatch.nlp.ngs import comprehensive_panel
+from trialmatch.nlp.ngs import comprehensive_panel, germline_test
 from trialmatch.nlp.vocab import get_vocabulary
 
 
@@ -22,6 +22,22 @@ from trialmatch.nlp.vocab import get_vocabulary
 ])
 def test_a_comprehensive_panel_with_results(notes, found):
     assert (comprehensive_panel(notes) is not None) is found
+
+
+@pytest.mark.parametrize("notes,found", [
+    (["Germline panel (Invitae, 84 genes): no pathogenic variants."], True),
+    (["Family hx: mother breast ca at 45. Genetic testing: negative (Myriad myRisk 2019)."],
+     True),
+    (["Germline testing sent 11/2026."], True),  # ordered: not a gap
+    (["Germline testing: VUS in ATM."], True),
+    # recommended, offered, referred or declined: no test was done
+    (["Refer to genetics for germline testing."], False),
+    (["Genetic testing recommended; patient will consider."], False),
+    (["She declined genetic testing."], False),
+    (["Tumor NGS (FoundationOne CDx): KRAS G12D."], False),  # a tumour test
+])
+def test_a_germline_test_reported(notes, found):
+    assert (germline_test(notes) is not None) is found
 
 
 def _patient(**overrides):

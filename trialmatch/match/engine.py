@@ -56,7 +56,7 @@ from trialmatch.nlp.conditions import (
     distant_metastasis_sites,
     profile_facts,
 )
-from trialmatch.nlp.ngs import comprehensive_panel
+from trialmatch.nlp.ngs import comprehensive_panel, germline_test
 from trialmatch.nlp.stage_groups import group_from_tnm
 from trialmatch.regex_cache import re_compile
 
@@ -452,6 +452,20 @@ def default_extractor(model: str | None = None) -> Extractor:
     return run
 
 
+def _panel_covers(patient: Patient, vocabulary: Any) -> Callable[[str], bool] | None:
+    """For testing gaps: which markers the comprehensive tumour panel in the notes answers
+    (the genes and gene families of a solid tumour; not proteins or signatures, which need
+    their own tests), or None without such a panel."""
+    if not patient.ngs_panel or not patient.cancer_code or \
+            not vocabulary.is_solid(patient.cancer_code):
+        return None
+
+    def covers(marker: str) -> bool:
+        entry = vocabulary.biomarker(marker)
+        return entry is not None and entry.kind in ("gene", "gene_family")
+    return covers
+
+
 def _chosen(filters: TrialFilters) -> dict[str, Any]:
     # Only the filters asked for reach the store, so a store without them still works.
     chosen = {"phases": filters.phases, "purposes": filters.purposes}
@@ -556,7 +570,10 @@ def match_case(
     stage_group = (profile.stage.group if profile.stage and profile.stage.group else
                    opinion.stage if opinion else None)
     gaps = findings.find_testing_gaps(profile, is_a=vocabulary.is_a, stage_group=stage_group,
-                                      is_solid=vocabulary.is_solid)
+                                      is_solid=vocabulary.is_solid, age=patient.age,
+                                      sex=patient.sex, metastatic=patient.extent["metastatic"],
+                                      germline_tested=germline_test(case.note_texts) is not None,
+                                      panel_covers=_panel_covers(patient, vocabulary))
     discrepancies: list[Any] = []
     if opinion is not None:
         text = first_opinion_text(case)

@@ -398,6 +398,11 @@ def find_testing_gaps(
     rules: tuple[TestingRule, ...] | None = None,
     base: ProtocolBase | None = None,
     is_solid: Callable[[str], bool] | None = None,
+    age: float | None = None,
+    sex: str | None = None,
+    metastatic: bool | None = None,
+    germline_tested: bool = False,
+    panel_covers: Callable[[str], bool] | None = None,
 ) -> list[TestingGap]:
     """Biomarkers that guidelines recommend for this cancer type and stage, not in the notes.
 
@@ -407,7 +412,15 @@ def find_testing_gaps(
     `stage_group` overrides the notes' stage group (e.g. the first opinion's when the notes
     have none), except that an M1 in the notes always means stage IV. A rule limited to some
     stages still applies when no stage is known, with the reason saying so, because an
-    undocumented stage is no reason to skip a recommended test.
+    undocumented stage is no reason to skip a recommended test. Disease the notes call
+    metastatic now (`metastatic`, the patient's current extent) is stage IV for the rules,
+    whatever its stage at diagnosis: a relapse with bone metastases needs the metastatic tests.
+    A rule up to some age (`max_age`) applies when the age is unknown; a rule for one sex
+    needs the patient's sex.
+    A marker another rule already reported (any of its markers in common) is reported once.
+    A germline marker is documented when the notes report a germline test (`germline_tested`);
+    a tumour marker whose every gene a comprehensive panel in the notes covers
+    (`panel_covers`) is documented too.
     """
     if profile.cancer_type is None or not profile.cancer_type.code:
         return []
@@ -417,17 +430,23 @@ def find_testing_gaps(
     stage = stage_group if parse_stage_group(stage_group) else profile_stage_group(profile)
     if profile.stage and profile.stage.m and profile.stage.m.upper().startswith("M1"):
         stage = profile_stage_group(profile)  # an M1 in the notes outranks any group given
+    if metastatic and not (stage and stage_in(stage, ("IV",))):
+        stage = "IV"
     documented = {b.marker.upper() for b in profile.biomarkers
                   if not (b.status == "unknown" and
                           _NOT_DONE.search(repair_ocr_zeros(b.evidence or "")))}
     gaps: list[TestingGap] = []
-    reported: set[str] = set()
+    reported: set[str] = set()  # the markers of the gaps reported so far (upper case)
     # Tumour-agnostic rules name the "_SOLID" basket (FDA tumour-agnostic approvals).
     solid: Callable[[str], bool] = is_solid or (lambda _code: False)
     for rule in rules:
         if not _code_in(code, rule.cancer_types, is_a, solid):
             continue
         if _code_in(code, rule.except_cancer_types, is_a, solid):
+            continue
+        if rule.max_age is not None and age is not None and age > rule.max_age:
+            continue
+        if rule.sexes and (sex or "").lower() not in rule.sexes:
             continue
         stage_note = ""
         if rule.stages:
@@ -436,14 +455,16 @@ def find_testing_gaps(
             elif not stage_in(stage, rule.stages):
                 continue
         for marker in rule.markers:
-            if marker.name in reported:
+            names = {name.upper() for name in marker.any_of}
+            if names & (reported | documented):
                 continue
-            if any(name.upper() in documented for name in marker.any_of):
+            if germline_tested if marker.germline else (
+                    panel_covers is not None and all(map(panel_covers, marker.any_of))):
                 continue
             if any(_first_match(group, profile.biomarkers, base) is None
                    for group in marker.requires):
                 continue
-            reported.add(marker.name)
+            reported |= names
             verb = "recommend" if marker.strength == "recommended" else "suggest considering"
             extra = f" ({marker.note})" if marker.note else ""
             reason = (f"{rule.label}{stage_note}: guidelines ({_short_source(rule.source)}) "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from trialmatch.datafiles import read_data_file
+from trialmatch.datafiles import optional_bool, read_data_file
 from trialmatch.errors import DataFileError
 from trialmatch.nlp import drugs
 from trialmatch.regex_cache import re_compile
@@ -151,6 +151,7 @@ class TestedMarker:
     strength: str  # "recommended" or "consider"
     requires: tuple[tuple[BiomarkerSpec, ...], ...]
     note: str | None
+    germline: bool = False  # an inherited-variant test: a germline test in the notes answers it
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,8 @@ class TestingRule:
     stages: tuple[str, ...]  # stage-group prefixes; () = every stage
     markers: tuple[TestedMarker, ...]
     source: str
+    max_age: int | None = None  # the rule applies up to this age (inclusive)
+    sexes: tuple[str, ...] = ()  # the rule applies to these sexes only; () = any
 
 
 # --------------------------------------------------------------------------- stage groups
@@ -226,6 +229,14 @@ class _Checker:
                 raise self.fail(where, "duplicate id")
             seen.add(ident)
             yield where, ident, raw
+
+    def keys(self, entry: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+        """Refuse keys the schema does not know: a misspelt 'stage' would silently widen a
+        rule to every stage."""
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(map(repr, unknown))}; "
+                                   f"allowed: {', '.join(sorted(allowed))}")
 
     def text(
         self, entry: dict[str, Any], key: str, where: str, required: bool = True
@@ -403,6 +414,12 @@ def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
     )
 
 
+_RULE_KEYS = frozenset({"id", "label", "cancer_types", "except_cancer_types", "stages",
+                        "max_age", "sexes", "markers", "source"})
+_MARKER_KEYS = frozenset({"marker", "any_of", "strength", "requires", "note", "germline"})
+_SEXES = ("female", "male")
+
+
 def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[TestingRule, ...]:
     """Validate the contents of testing_gaps.json; raises DataFileError naming the entry."""
     check = _Checker(filename)
@@ -410,6 +427,14 @@ def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[T
         raise check.fail("top level", "must be an object with a 'rules' list")
     rules = []
     for where, ident, raw in check.identified(data["rules"], "rules", "rule"):
+        check.keys(raw, _RULE_KEYS, where)
+        max_age = raw.get("max_age")
+        if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool)
+                                    or not 0 < max_age < 120):
+            raise check.fail(where, "'max_age' must be a whole number of years")
+        sexes = check.strings(raw, "sexes", where)
+        if any(sex not in _SEXES for sex in sexes):
+            raise check.fail(where, f"'sexes' may hold only {', '.join(_SEXES)}")
         source = check.text(raw, "source", where)
         assert source is not None
         if not _YEAR.search(source):
@@ -423,6 +448,7 @@ def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[T
                 raise check.fail(where, "each marker must be an object")
             name = check.text(marker_raw, "marker", where)
             assert name is not None
+            check.keys(marker_raw, _MARKER_KEYS, f"{where} marker {name}")
             any_of = check.strings(marker_raw, "any_of", where) or (name,)
             strength = marker_raw.get("strength", "recommended")
             if strength not in ("recommended", "consider"):
@@ -433,6 +459,7 @@ def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[T
                 strength=strength,
                 requires=check.groups(marker_raw.get("requires"), f"{where} marker {name}"),
                 note=check.text(marker_raw, "note", where, required=False),
+                germline=optional_bool(marker_raw, "germline", f"{filename}: {where}"),
             ))
         label = check.text(raw, "label", where)
         assert label is not None
@@ -444,6 +471,8 @@ def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[T
             stages=check.stages(raw, where),
             markers=tuple(markers),
             source=source,
+            max_age=max_age,
+            sexes=sexes,
         ))
     if not rules:
         raise check.fail("rules", "no rule defined")

@@ -1,4 +1,5 @@
-"""Comprehensive tumour sequencing in the notes, read from `data/ngs_panels.json`.
+"""Sequencing tests reported in the notes: comprehensive tumour panels, read from
+`data/ngs_panels.json`, and germline (inherited-variant) tests, from `data/germline_tests.json`.
 
 A comprehensive DNA panel (FoundationOne CDx, MSK-IMPACT, Tempus xT, ...) reports every
 alteration it finds in the genes it covers, so for a solid tumour a gene such a report does
@@ -6,6 +7,10 @@ not name is not altered. `comprehensive_panel` finds a note sentence that names 
 with its results (not "pending" or "sent", not a plasma assay); the matcher then reads a
 required gene alteration the notes never mention as absent rather than untested. Hotspot
 panels and plasma assays are not listed: their negatives rule nothing out.
+
+`germline_test` finds a note sentence reporting a germline test's result (or that it is
+pending): testing-gap rules for inherited variants are then answered, whichever genes the
+sentence names.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from trialmatch.errors import DataFileError
 from trialmatch.regex_cache import re_compile
 
 PANELS_FILE = "ngs_panels.json"
+GERMLINE_FILE = "germline_tests.json"
+_GERMLINE_KEYS = frozenset({"source", "note", "test_terms", "result_words", "pending_words",
+                            "not_done_words"})
 _ENTRY_KEYS = frozenset({"name", "terms", "source"})
 _SENTENCE = re_compile(r"[^.\n;]*")
 
@@ -67,6 +75,48 @@ def comprehensive_panel(texts: Iterable[str]) -> str | None:
             start = text.rfind("\n", 0, match.start()) + 1
             sentence = text[start:match.end()] + _SENTENCE.match(text, match.end()).group(0)
             if panels.pending.search(sentence) or panels.plasma.search(sentence):
+                continue
+            found = " ".join(sentence.split())
+    return found
+
+
+@dataclass(frozen=True)
+class GermlineWords:
+    test: re.Pattern[str]  # names a germline test
+    result: re.Pattern[str]  # gives its result
+    pending: re.Pattern[str]  # says it is on its way
+    not_done: re.Pattern[str]  # recommends, offers or refers, without a test done
+
+
+@lru_cache(maxsize=1)
+def load_germline_words() -> GermlineWords:
+    """Load and validate `data/germline_tests.json` (cached)."""
+    where = f"trialmatch/nlp/data/{GERMLINE_FILE}"
+    raw = read_data_file("trialmatch.nlp", GERMLINE_FILE)
+    if not isinstance(raw, dict) or set(raw) - _GERMLINE_KEYS:
+        raise DataFileError(f"{where}: allowed keys are {', '.join(sorted(_GERMLINE_KEYS))}")
+    if not isinstance(raw.get("source"), str):
+        raise DataFileError(f"{where}: 'source' must be a string")
+    lists = {key: _words(string_list(raw.get(key), f"{where}: {key}"))
+             for key in ("test_terms", "result_words", "pending_words", "not_done_words")}
+    return GermlineWords(lists["test_terms"], lists["result_words"], lists["pending_words"],
+                         lists["not_done_words"])
+
+
+def germline_test(texts: Iterable[str]) -> str | None:
+    """The sentence of the latest note that reports a germline test's result or says it is
+    pending ("Germline panel (Invitae, 84 genes): no pathogenic variants"); not one that only
+    recommends or refers for testing ("refer to genetics for germline testing")."""
+    words = load_germline_words()
+    found = None
+    for text in texts:
+        for match in words.test.finditer(text):
+            start = text.rfind("\n", 0, match.start()) + 1
+            sentence = text[start:match.end()] + _SENTENCE.match(text, match.end()).group(0)
+            result = words.result.search(sentence)
+            if not result and not words.pending.search(sentence):
+                continue
+            if not result and words.not_done.search(sentence):
                 continue
             found = " ".join(sentence.split())
     return found
