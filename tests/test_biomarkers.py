@@ -519,3 +519,12 @@ def test_a_measured_tmb_decides_over_level_words(text, status):
 ])
 def test_numbers_that_are_not_an_ihc_score(text):
     assert all(b.unit != "IHC" for b in find_biomarkers(text))
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    # A PET tracer's target seen on imaging is expressed: "PSMA-avid" is PSMA-positive.
+    ("PSMA PET/CT: multiple PSMA-avid osseous lesions, SUVmax 24.", "positive"),
+    ("PSMA PET: no PSMA-avid disease.", "negative"),
+])
+def test_tracer_avid_lesions(text, status):
+    assert {b.status for b in find_biomarkers(text) if b.marker == "PSMA"} == {status}

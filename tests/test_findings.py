@@ -83,6 +83,11 @@ def protocols(p, plan=None):
         (profile("LUAD", "IV", [bm("EGFR", "exon 20 insertion")]),
          {"amivantamab + carboplatin + pemetrexed"}, {"osimertinib"}),
         (profile("LUAD", "IV", [bm("EGFR", "T790M")]), {"osimertinib"}, {"erlotinib"}),
+        # PSMA-positive metastatic prostate cancer (PSMA PET); SSTR-positive GEP-NET (SSTR PET)
+        (profile("PRAD", "IVB", [bm("PSMA")]), {"lutetium Lu 177 vipivotide tetraxetan"}, set()),
+        (profile("PRAD", "IVB", [bm("PSMA", None, "negative")]), set(),
+         {"lutetium Lu 177 vipivotide tetraxetan"}),
+        (profile("PANET", "IV", [bm("SSTR")]), {"lutetium Lu 177 dotatate"}, set()),
         (profile("LUAD", "IV", [bm("ALK", "rearrangement")]),
          {"alectinib", "lorlatinib", "brigatinib", "crizotinib"}, set()),
         (profile("LUAD", "IV", [bm("ALK")]), {"alectinib"}, set()),

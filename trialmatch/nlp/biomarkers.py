@@ -45,7 +45,7 @@ _SEPARATOR = re_compile(r"(?i)^[\s,/&()]*(?:(?:and/or|and|or|nor|as\s+well\s+as)
 _PRESENCE_WORDS = {"detected", "identified", "present", "mutated", "mutant", "mutation detected",
                    "amplified", "rearranged", "expressed", "amplification detected",
                    "rearrangement detected", "fusion detected", "overexpression",
-                   "overexpressed"}
+                   "overexpressed", "avid", "-avid"}  # "PSMA-avid": the tracer's target is there
 # Expression words that mean "retained" for a mismatch-repair protein (flipped meaning).
 _EXPRESSION_POSITIVE = {"positive", "pos", "expressed", "present", "reactive", "detected",
                         "identified", "strongly positive", "weakly positive", "focally positive",
