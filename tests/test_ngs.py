@@ -34,6 +34,9 @@ def test_a_comprehensive_panel_with_results(notes, found):
     (["Refer to genetics for germline testing."], False),
     (["Genetic testing recommended; patient will consider."], False),
     (["She declined genetic testing."], False),
+    (["ECOG 1. Labs normal. No genetic testing has been done; his mother had ovarian cancer."],
+     False),  # the result word of another sentence is not the test's
+
     (["Tumor NGS (FoundationOne CDx): KRAS G12D."], False),  # a tumour test
 ])
 def test_a_germline_test_reported(notes, found):

@@ -80,6 +80,9 @@ def comprehensive_panel(texts: Iterable[str]) -> str | None:
     return found
 
 
+_DENIED_BEFORE = re_compile(r"(?i)\b(?:no|never|without)\s+(?:prior\s+)?$")
+
+
 @dataclass(frozen=True)
 class GermlineWords:
     test: re.Pattern[str]  # names a germline test
@@ -111,7 +114,10 @@ def germline_test(texts: Iterable[str]) -> str | None:
     found = None
     for text in texts:
         for match in words.test.finditer(text):
-            start = text.rfind("\n", 0, match.start()) + 1
+            # The sentence around the test's name: from the last stop or line start before it.
+            start = max(text.rfind(stop, 0, match.start()) for stop in ("\n", ". ", "; ")) + 1
+            if _DENIED_BEFORE.search(text, max(start, match.start() - 12), match.start()):
+                continue  # "No genetic testing has been done"
             sentence = text[start:match.end()] + _SENTENCE.match(text, match.end()).group(0)
             result = words.result.search(sentence)
             if not result and not words.pending.search(sentence):
