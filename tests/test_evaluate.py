@@ -1462,3 +1462,32 @@ def test_progression_after_any_prior_treatment_takes_a_recurrence_after_curative
     assert evaluate_requirement(BEYOND_STANDARD, recurred).truth is False
     untreated = make_patient(prior_regimens=[], newly_diagnosed=True, prior_complete=True)
     assert evaluate_requirement(any_prior, untreated).truth is False
+
+
+def test_a_line_that_names_the_patients_cancer_among_others_fails_on_its_own_account():
+    # "advanced solid tumor or malignant lymphoma for which standard therapy ... does not
+    # exist or is no longer effective": a colon cancer is one of its cancers (a solid
+    # tumour), so a newly diagnosed, curable one fails the line itself; it is not the
+    # lymphoma patients' line of a multi-disease trial (even though a colorectal line of the
+    # trial fits the patient).
+    from trialmatch.nlp.requirements import parse_criterion
+
+    text = ("Pathologically confirmed advanced solid tumor or malignant lymphoma for which "
+            "standard therapy proven to provide clinical benefit does not exist or is no "
+            "longer effective")
+    colorectal = "For subjects with colorectal cancer, tumour tissue for central review"
+    liver = ("Patients with primary liver cancer or hepatic metastasis are eligible to enroll, "
+             "provided that, at screening, the following criteria are met")
+    trial = make_trial([criterion("inclusion", *parse_criterion(line, "inclusion"), text=line,
+                                  position=position) for position, line in ((1, text), (11, liver))]
+                       + [criterion("inclusion", req("cancer_type", codes=["BOWEL"]),
+                                    text=colorectal, position=21)],
+                       codes=("_SOLID",), conditions=["Malignancies"])
+    curable = make_patient(cancer_code="COAD", cancer_name="Colon Adenocarcinoma",
+                           histology="adenocarcinoma", primary_site="colon",
+                           stage_group="IIIB", stage_m="M0", stage_prefix="c",
+                           biomarkers=[], prior_regimens=[], newly_diagnosed=True)
+    verdict = evaluate_trial(trial, curable)
+    (line,) = [r for r in verdict.criteria if r.text == text]
+    assert line.result == "not_met" and not line.reason.startswith("for another disease")
+    assert verdict.verdict == "excluded"

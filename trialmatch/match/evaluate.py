@@ -2224,10 +2224,11 @@ _FOR_A_DISEASE = re_compile(
 
 def _names_another_cancer(result: CriterionResult) -> bool:
     """Does an inclusion fail because it names cancers other than the patient's (by type,
-    histology or primary site)?"""
-    return result.result == "not_met" and any(
-        r.kind in ("cancer_type", "histology", "primary_site") and r.truth is False
-        for r in result.requirements)
+    histology or primary site)? Not when one of the cancers it names is the patient's: "an
+    advanced solid tumour or lymphoma for which no standard therapy exists" admits a rectal
+    cancer as a solid tumour, so if it fails, it fails for the patient (the disease treated
+    with curative intent), not as another disease's line."""
+    return result.result == "not_met" and _denies_the_disease(result)
 
 
 def _denies_the_disease(result: CriterionResult) -> bool:
