@@ -528,3 +528,16 @@ def test_numbers_that_are_not_an_ihc_score(text):
 ])
 def test_tracer_avid_lesions(text, status):
     assert {b.status for b in find_biomarkers(text) if b.marker == "PSMA"} == {status}
+
+
+def test_a_germline_result_line_is_no_heading_for_the_tumour_line_after_it():
+    # The germline line names its genes and its result; the tumour panel's TP53 R175H on the
+    # next line is somatic and must not carry "Germline" in its evidence (a germline TP53
+    # exclusion would otherwise exclude the patient). A real heading still carries over.
+    text = ("Germline (2021): BRCA1/2, RAD51C/D, BRIP1, PALB2 - negative.\n"
+            "FoundationOne CDx on 2021 omentum: TP53 R175H; CCNE1 amplification.")
+    [tp53] = [b for b in find_biomarkers(text) if b.marker == "TP53"]
+    assert tp53.status == "positive" and "germline" not in tp53.evidence.lower()
+    heading = "Germline multigene panel (blood): PATHOGENIC VARIANT DETECTED\nBRCA1 c.68_69delAG"
+    [brca1] = [b for b in find_biomarkers(heading) if b.marker == "BRCA1"]
+    assert "Germline" in brca1.evidence

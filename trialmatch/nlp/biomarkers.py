@@ -682,6 +682,9 @@ def _with_origin_heading(results: list[Biomarker], text: str,
     from trialmatch.nlp.context import clause_of
 
     starts = [span[0] for span in spans]
+    # A clause that names markers itself is their result, not a heading over the next line:
+    # "Germline (2021): BRCA1/2, PALB2 ... - negative." then "FoundationOne CDx: TP53 R175H".
+    with_markers = {bisect.bisect_right(starts, r.start) - 1 for r in results}
     updated: list[Biomarker] = []
     for result in results:
         if result.marker in _NO_ALTERATION or result.status == "unknown":
@@ -689,7 +692,8 @@ def _with_origin_heading(results: list[Biomarker], text: str,
             continue
         clause = clause_of(spans, result.start)
         index = bisect.bisect_right(starts, clause[0]) - 1
-        if index > 0 and not _ORIGIN.search(text[clause[0] : clause[1]]):
+        if index > 0 and index - 1 not in with_markers and \
+                not _ORIGIN.search(text[clause[0] : clause[1]]):
             previous = spans[index - 1]
             heading = text[previous[0] : previous[1]]
             if (":" in heading and _ORIGIN.search(heading) and len(heading) <= 160
