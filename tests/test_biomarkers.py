@@ -541,3 +541,26 @@ def test_a_germline_result_line_is_no_heading_for_the_tumour_line_after_it():
     heading = "Germline multigene panel (blood): PATHOGENIC VARIANT DETECTED\nBRCA1 c.68_69delAG"
     [brca1] = [b for b in find_biomarkers(heading) if b.marker == "BRCA1"]
     assert "Germline" in brca1.evidence
+
+
+@pytest.mark.parametrize(("text", "marker", "status"), [
+    # A test never done is no result (not a negative one) ...
+    ("Biomarkers: NO FGFR3 testing and NO HER2 IHC ever done.", "FGFR3", None),
+    ("No NGS/HER2 testing sent at that time.", "HER2", None),
+    ("No ROS1/RET/BRAF/MET/KRAS/HER2/NTRK results available.", "NTRK", None),
+    # ... while a test that found nothing is negative.
+    ("No EGFR mutation detected by NGS.", "EGFR", "negative"),
+    ("No ALK rearrangement by FISH.", "ALK", "negative"),
+    # A result inside a condition is what the plan waits for.
+    ("Asked path to add HER2 IHC; if HER2+ would consider trastuzumab.", "HER2", "unknown"),
+    ("Start FOLFOX; switch if CLDN18.2 comes back positive.", "CLDN18", "unknown"),
+    # A dash before the result is no minus sign; p53 "aberrant" is the mutant pattern.
+    ("Mismatch repair IHC: MLH1, PMS2, MSH2, MSH6 - all INTACT (proficient MMR).", "MMR",
+     "negative"),
+    ("MLH1, PMS2, MSH2, MSH6 - intact", "MMR", "negative"),
+    ("Omentum: same IHC profile (p53 aberrant, WT1 neg).", "TP53", "positive"),
+    ("p53 IHC: abnormal (null pattern)", "TP53", "positive"),
+])
+def test_untested_conditional_and_dashed_results(text, marker, status):
+    found = {b.status for b in find_biomarkers(text) if b.marker == marker}
+    assert found == ({status} if status else set())

@@ -118,8 +118,12 @@ _DMMR = re_compile(r"(?i)\bdMMR\b|MMR[\s-]*deficien|mismatch[\s-]+repair[\s-]+de
 _PMMR = re_compile(r"(?i)\bpMMR\b|MMR[\s-]*proficien|mismatch[\s-]+repair[\s-]+proficien|"
                    r"proficient\s+mismatch|MMR[\s-]*intact")
 # "ER+", "PR (-)"; a dash before a result word is punctuation ("ER - POSITIVE").
+# A sign after a marker ("ER+", "HER2 -"); not a dash before its result ("MSH6 - intact",
+# "MLH1, PMS2 - all retained").
 _SIGN = re_compile(r"(?i)^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=[,.;:)/]|$|\s*$|\s+(?!(?:pos|neg|"
-                   r"equivocal|borderline|weak|strong|focal|not|no|wild|detected|\(?\d)))")
+                   r"equivocal|borderline|weak|strong|focal|not|no|wild|detected|intact|"
+                   r"retained|preserved|lost|loss|absent|present|deficient|proficient|"
+                   r"normal|abnormal|aberrant|expressed|all|each|both|\(?\d)))")
 
 
 @dataclass(frozen=True)
@@ -577,8 +581,38 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     results.extend(_triple_negative(text, spans))
     results = _with_origin_heading(_paired_results(results, raw_hits, text), text, spans)
     results = _one_result_lists(results, raw_hits, text)
+    results = _untested_or_conditional(results, text)
     results.sort(key=lambda b: b.start)
     return results
+
+
+# "NO FGFR3 testing", "No NGS/HER2 testing sent", "no HER2 IHC ever done": a test that was
+# never done, named with a denial -- no result at all (not a negative one).
+_DENIAL_BEFORE = re_compile(r"(?i)\bno\s+(?:[\w+-]+/)?$")
+_DENIAL_START = re_compile(r"(?i)^no\s+(?:[\w+-]+/)?\S+(?:\s\S+){0,2}$")
+_TEST_AFTER = re_compile(
+    r"(?i)\s*(?:(?:gene|mutation(?:al)?|fusion|status|molecular|biomarker|IHC|FISH)\s+)?"
+    r"(?:testing|tests?|IHC|FISH|ISH|NGS|sequencing|assays?|analysis|profiling|results?)\b")
+# "if HER2+ would consider trastuzumab", "T-DXd if HER2 IHC 3+", "switch if CLDN18.2 comes
+# back positive": a result inside a condition is what a plan waits for, not a finding.
+_CONDITION_BEFORE = re_compile(r"(?i)\b(?:if|whether|unless|should)\s+(?:[^\s.;:]+\s+){0,3}$")
+
+
+def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomarker]:
+    """Drop a marker named as never tested; a result inside an 'if' clause becomes a mention
+    without a result (status unknown)."""
+    out: list[Biomarker] = []
+    for result in results:
+        before = text[max(0, result.start - 30) : result.start]
+        # (The result's span may begin at its cue: "No NGS/HER2" is the evidence.)
+        if (_DENIAL_BEFORE.search(before) or _DENIAL_START.match(result.evidence)) and \
+                _TEST_AFTER.match(text, result.end):
+            continue
+        if result.status != "unknown" and _CONDITION_BEFORE.search(before):
+            result = replace(result, status="unknown", value=None, unit=None,  # type: ignore[arg-type]
+                             alteration=None)
+        out.append(result)
+    return out
 
 
 # One result for a whole list of genes, written before it ("NEGATIVE: FLT3-ITD / FLT3-TKD,
