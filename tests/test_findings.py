@@ -410,9 +410,11 @@ def gaps(p, stage_group=None, **facts):
         (profile("LUAD", "IVA"),
          {"EGFR", "ALK", "ROS1", "BRAF", "KRAS", "MET exon 14", "RET", "NTRK1/2/3",
           "HER2 (ERBB2)", "PD-L1"}, set()),
+        # ALK named without a result (pending) is still a gap (EVAL.md: a test "the notes
+        # never report"); see test_a_test_named_without_a_result_is_a_gap_that_says_so.
         (profile("LUAD", "IV", [bm("EGFR", None, "negative"), bm("ALK", None, "unknown"),
                                 bm("NTRK2", "fusion", "negative")]),
-         {"ROS1", "PD-L1"}, {"EGFR", "ALK", "NTRK1/2/3"}),
+         {"ROS1", "PD-L1", "ALK"}, {"EGFR", "NTRK1/2/3"}),
         (profile("LUAD", "IB"), {"EGFR", "ALK", "PD-L1"}, {"ROS1", "KRAS"}),
         (profile("LUAD", "IA1"), set(), {"EGFR", "ALK", "PD-L1"}),
         (profile("LUSC", "IV"), {"PD-L1", "EGFR"}, set()),
@@ -789,3 +791,12 @@ def test_a_marker_named_by_two_rules_is_one_gap():
 def test_age_limited_germline_rules(case, facts, marker, expected):
     found = [g.marker for g in gaps(case, **facts)]
     assert any(name.startswith(marker) for name in found) is expected
+
+
+def test_a_test_named_without_a_result_is_a_gap_that_says_so():
+    pending = profile("LUAD", "IV", [bm("ALK", None, "unknown", evidence="ALK FISH pending")])
+    [alk] = [g for g in gaps(pending) if g.marker == "ALK"]
+    assert "without a result" in alk.reason and "ALK FISH pending" in alk.reason
+    never = profile("LUAD", "IV", [bm("ALK", None, "unknown", evidence="ALK IHC: not performed")])
+    [alk] = [g for g in gaps(never) if g.marker == "ALK"]
+    assert "not done" in alk.reason

@@ -28,7 +28,10 @@ def test_a_comprehensive_panel_with_results(notes, found):
     (["Germline panel (Invitae, 84 genes): no pathogenic variants."], True),
     (["Family hx: mother breast ca at 45. Genetic testing: negative (Myriad myRisk 2019)."],
      True),
-    (["Germline testing sent 11/2026."], True),  # ordered: not a gap
+    (["Germline testing sent 11/2026."], False),  # ordered: no result yet
+    (["Germline panel sent 05/2025: negative."], True),
+    (["Genetic testing: NONE on record - no germline panel and no tumor NGS ever sent."], False),
+    (["Germline testing recommended; if negative, tumour testing next."], False),
     (["Germline testing: VUS in ATM."], True),
     # recommended, offered, referred or declined: no test was done
     (["Refer to genetics for germline testing."], False),

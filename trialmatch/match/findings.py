@@ -380,6 +380,11 @@ def _protocol_finding(
 # --------------------------------------------------------------------------- testing gaps
 
 
+def _short_evidence(result: Biomarker, limit: int = 60) -> str:
+    words = " ".join((result.evidence or result.marker).split())
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+
+
 def _short_source(source: str) -> str:
     return source.split(";")[0].split(" (")[0].strip()
 
@@ -406,9 +411,10 @@ def find_testing_gaps(
 ) -> list[TestingGap]:
     """Biomarkers that guidelines recommend for this cancer type and stage, not in the notes.
 
-    A marker counts as documented when the notes hold any result for it, whatever the status
-    (a pending test has been ordered), but not when they say it was never done ("Claudin 18.2
-    IHC: not performed"); MSI and MMR stand for each other where the rule says so.
+    A marker counts as documented when the notes hold a result for it (positive, negative or
+    equivocal: EVAL.md's gap is a test "the notes never report"); a marker named without a
+    result (ordered, pending, "not performed") is still a gap, and its reason says that the
+    notes name it. MSI and MMR stand for each other where the rule says so.
     `stage_group` overrides the notes' stage group (e.g. the first opinion's when the notes
     have none), except that an M1 in the notes always means stage IV. A rule limited to some
     stages still applies when no stage is known, with the reason saying so, because an
@@ -432,9 +438,8 @@ def find_testing_gaps(
         stage = profile_stage_group(profile)  # an M1 in the notes outranks any group given
     if metastatic and not (stage and stage_in(stage, ("IV",))):
         stage = "IV"
-    documented = {b.marker.upper() for b in profile.biomarkers
-                  if not (b.status == "unknown" and
-                          _NOT_DONE.search(repair_ocr_zeros(b.evidence or "")))}
+    documented = {b.marker.upper() for b in profile.biomarkers if b.status != "unknown"}
+    named = {b.marker.upper(): b for b in profile.biomarkers if b.status == "unknown"}
     gaps: list[TestingGap] = []
     reported: set[str] = set()  # the markers of the gaps reported so far (upper case)
     # Tumour-agnostic rules name the "_SOLID" basket (FDA tumour-agnostic approvals).
@@ -467,8 +472,14 @@ def find_testing_gaps(
             reported |= names
             verb = "recommend" if marker.strength == "recommended" else "suggest considering"
             extra = f" ({marker.note})" if marker.note else ""
+            mention = next((named[name] for name in sorted(names) if name in named), None)
+            status = ("not documented in the notes" if mention is None else
+                      "the notes say it was not done" if _NOT_DONE.search(
+                          repair_ocr_zeros(mention.evidence or "")) else
+                      f"named in the notes without a result (\"{_short_evidence(mention)}\": "
+                      "ordered or pending?)")
             reason = (f"{rule.label}{stage_note}: guidelines ({_short_source(rule.source)}) "
-                      f"{verb} {marker.name} testing{extra}; not documented in the notes")
+                      f"{verb} {marker.name} testing{extra}; {status}")
             gaps.append(TestingGap(marker=marker.name, reason=reason, strength=marker.strength,
                                    source=rule.source, rule_id=rule.id))
     return gaps

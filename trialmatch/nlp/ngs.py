@@ -80,6 +80,10 @@ def comprehensive_panel(texts: Iterable[str]) -> str | None:
     return found
 
 
+# A result stated outright, which a "sent"/"pending" elsewhere in the sentence leaves standing.
+_RESULT_NAMED = re_compile(r"(?i)\b(?:negative|positive|no\s+(?:pathogenic|deleterious)|"
+                           r"pathogenic\s+variant|VUS|variants?\s+of\s+uncertain)")
+_IF = re_compile(r"(?i)\b(?:if|whether|unless)\b")
 _DENIED_BEFORE = re_compile(r"(?i)\b(?:no|never|without)\s+(?:prior\s+)?$")
 
 
@@ -107,9 +111,10 @@ def load_germline_words() -> GermlineWords:
 
 
 def germline_test(texts: Iterable[str]) -> str | None:
-    """The sentence of the latest note that reports a germline test's result or says it is
-    pending ("Germline panel (Invitae, 84 genes): no pathogenic variants"); not one that only
-    recommends or refers for testing ("refer to genetics for germline testing")."""
+    """The sentence of the latest note that reports a germline test's result ("Germline
+    panel (Invitae, 84 genes): no pathogenic variants"); not one that says it is pending or
+    sent, or only recommends or refers for testing ("refer to genetics for germline
+    testing")."""
     words = load_germline_words()
     found = None
     for text in texts:
@@ -120,9 +125,11 @@ def germline_test(texts: Iterable[str]) -> str | None:
                 continue  # "No genetic testing has been done"
             sentence = text[start:match.end()] + _SENTENCE.match(text, match.end()).group(0)
             result = words.result.search(sentence)
-            if not result and not words.pending.search(sentence):
-                continue
-            if not result and words.not_done.search(sentence):
+            named = _RESULT_NAMED.search(sentence)
+            if not result or ((words.pending.search(sentence) or words.not_done.search(
+                    sentence)) and (not named or _IF.search(sentence, 0, named.start()))):
+                # No result; or sent, pending, recommended or declined, with no result stated
+                # outright ("recommended; if negative, ...").
                 continue
             found = " ".join(sentence.split())
     return found
