@@ -21,6 +21,7 @@ Prints figures only; `--errors` lists the dev half's misses by id (development o
 from __future__ import annotations
 
 import argparse
+import re
 import json
 import sys
 from pathlib import Path
@@ -44,9 +45,12 @@ def _tissue(vocab, code: str | None) -> str | None:
 
 
 def _strip(value: str | None) -> str:
+    """A category as the labels write it (the writers' brief: "pT3a" -> "T3a", "pN0(i-)" ->
+    "N0"): no prefix, no suffix in brackets ((i+), (mol-), (sn), (m), (f))."""
     value = (value or "").strip()
     while value[:1] in ("y", "p", "c", "r") and value[1:2] in ("T", "N", "M", "y", "p"):
         value = value[1:]
+    value = re.sub(r"\s*\((?:i[+-]|mol[+-]|sn|m|f|\d+)\)$", "", value)
     return value.lower()
 
 

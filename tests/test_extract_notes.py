@@ -621,3 +621,32 @@ def test_a_stains_result_after_a_list_says_nothing_of_the_diagnosis_before_it():
     profile = extract(["DIAGNOSIS: Lung, RUL, biopsy: adenocarcinoma, TTF-1 and napsin are "
                        "negative."])
     assert profile.cancer_type is not None and profile.cancer_type.code == "LUAD"
+
+
+def test_a_complete_response_after_neoadjuvant_therapy_keeps_the_treated_cancer():
+    # ypT0 ypN0, "no residual carcinoma": the report is about the rectal adenocarcinoma its
+    # history names; a benign report with no post-treatment staging gets no type this way.
+    report = ("Clinical history: 63M, rectal adenocarcinoma, cT3N1. Total neoadjuvant therapy "
+              "completed 10/2025.\n\nFINAL DIAGNOSIS:\nRECTUM, LOW ANTERIOR RESECTION:\n"
+              "- NO RESIDUAL CARCINOMA IDENTIFIED.\n- Sixteen lymph nodes negative (0/16).\n"
+              "pT Category: ypT0\npN Category: ypN0\n")
+    profile = extract([report])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "READ"
+    benign = report.replace("pT Category: ypT0\npN Category: ypN0\n", "")
+    assert extract([benign]).cancer_type is None
+
+
+def test_the_surgical_figo_stage_outranks_the_clinical_estimate():
+    report = ("Clinical: 38F, cervical squamous cell carcinoma on LEEP; clinical stage IB2.\n"
+              "SYNOPTIC - UTERINE CERVIX (FIGO 2018)\nHistologic Type: Squamous cell carcinoma\n"
+              "pT: pT1b2\npN: pN1\nFIGO Stage (2018): IIIC1p\n")
+    assert extract([report]).stage.group == "IIIC1"
+
+
+def test_a_revised_stage_group_in_an_addendum_wins():
+    report = ("Papillary thyroid carcinoma, classic type.\npT: pT1b   pN: pNX\n"
+              "Stage (age >=55, AJCC 8th): I (provisional, nodes not assessed)\n\n"
+              "ADDENDUM #1 - REVISED STAGE\nLevel VI lymph nodes: metastatic papillary "
+              "carcinoma in 3 of 7 lymph nodes.\nREVISED PATHOLOGIC STAGE (AJCC 8th): pT1b pN1a\n"
+              "REVISED STAGE GROUP (patient age 61 years): II\n")
+    assert extract([report]).stage.group == "II"

@@ -242,6 +242,13 @@ def _profile(reading: _Reading) -> Profile:
     vocab = get_vocabulary()
     profile = Profile()
     chosen = choose_cancer_type(reading.cancer, vocab)
+    if chosen is None and any("y" in (m.prefix or "").lower() for _, m in reading.tnm):
+        # A resection after neoadjuvant treatment with no residual tumour ("NO RESIDUAL
+        # CARCINOMA", ypT0 ypN0): the report is about the cancer that was treated, which only
+        # its clinical history names ("rectal adenocarcinoma ... total neoadjuvant therapy").
+        chosen = choose_cancer_type(
+            [replace(c, weight=1.0) for c in reading.cancer if c.asserted and c.weight <= 0],
+            vocab)
     if chosen is not None:
         profile.cancer_type = cancer_type_of(chosen, vocab)
         histology = chosen.histology or vocab.histology_of(chosen.code)

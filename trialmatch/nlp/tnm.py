@@ -335,7 +335,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
                                               match.group(0), bool(_CLINICAL.search(context)),
                                               _historical(text, *match.span())))
     mentions = mark_superseded(mentions, superseded_groups(text, lowered))
-    if "final" in lowered or "staged" in lowered or "revised" in lowered:
+    if any(word in lowered for word in ("final", "staged", "revised", "corrected", "updated",
+                                        "definitive", "amended")):
         # "Final stage FIGO 2018 IIIC1r (...)" after "the referral staged this as FIGO IIB":
         # the settled stage outranks the earlier ones, wherever they are written.
         mentions = [replace(m, final=True) if _FINAL_BEFORE.search(
@@ -364,7 +365,10 @@ def mark_superseded(mentions: list[StageGroupMention],
 
 _FINAL_BEFORE = re_compile(
     r"(?i)\b(?:(?:final|revised|corrected|updated|definitive)\s+(?:[\w()]+\s+){0,3}?stag\w*|"
-    r"(?:up|down|re)-?staged\s+(?:to|as)|now)\s+(?:[\w()]+\s+){0,3}?(?:[:\-]\s*)?$")
+    r"(?:up|down|re)-?staged\s+(?:to|as)|now)\s+(?:[\w()]+\s+){0,3}?(?:[:\-]\s*)?$|"
+    # "REVISED STAGE GROUP (patient age 61 years): II": the word right before the "stage"
+    # that the group's match begins with.
+    r"\b(?:final|revised|corrected|updated|definitive|amended)\s+(?:patholog\w*\s+)?$")
 _SUPERSEDED = re_compile(r"(?i)\b(?:up|down|re)-?staged\s+from\s+(?:(?:FIGO|AJCC)\s+)?"
                          r"(?:stage\s+)?(IV|I{1,3})([ABC][1-3]?)?(?![A-Za-z0-9])")
 
@@ -426,10 +430,12 @@ def build_stage(tnm: list[TnmMention], groups: list[StageGroupMention]) -> Stage
     if figo:
         stage.figo = figo[0].group
         evidence.append(figo[0].evidence)
-    if ajcc:
+    if ajcc and not (figo and rank(figo[0]) < rank(ajcc[0])):
         stage.group = ajcc[0].group
         evidence.append(ajcc[0].evidence)
     elif figo:
+        # No AJCC group, or only one that ranks lower ("clinical stage IB2" in the history
+        # beside the surgical "FIGO Stage (2018): IIIC1p"): the FIGO stage is the group.
         stage.group = figo[0].group
         stage.derived.append("group")
     elif stage.m and stage.m.startswith("M1"):
