@@ -21,8 +21,8 @@ Prints figures only; `--errors` lists the dev half's misses by id (development o
 from __future__ import annotations
 
 import argparse
-import re
 import json
+import re
 import sys
 from pathlib import Path
 
