@@ -83,6 +83,13 @@ def protocols(p, plan=None):
         (profile("LUAD", "IV", [bm("EGFR", "exon 20 insertion")]),
          {"amivantamab + carboplatin + pemetrexed"}, {"osimertinib"}),
         (profile("LUAD", "IV", [bm("EGFR", "T790M")]), {"osimertinib"}, {"erlotinib"}),
+        # HER2-negative gastric cancer, PD-L1 CPS >= 1: first-line anti-PD-1 with chemotherapy
+        # (2025 labels); not for HER2-positive disease, which has its own.
+        (profile("STAD", "IV", [bm("PD-L1", value=8, unit="CPS"), bm("HER2", None, "negative")]),
+         {"nivolumab + fluorouracil + oxaliplatin",
+          "pembrolizumab + fluorouracil + oxaliplatin"}, {"pembrolizumab + trastuzumab"}),
+        (profile("STAD", "IV", [bm("PD-L1", value=8, unit="CPS"), bm("HER2", "amplification")]),
+         {"pembrolizumab + trastuzumab"}, {"nivolumab + fluorouracil + oxaliplatin"}),
         # PSMA-positive metastatic prostate cancer (PSMA PET); SSTR-positive GEP-NET (SSTR PET)
         (profile("PRAD", "IVB", [bm("PSMA")]), {"lutetium Lu 177 vipivotide tetraxetan"}, set()),
         (profile("PRAD", "IVB", [bm("PSMA", None, "negative")]), set(),

@@ -16,6 +16,7 @@ from trialmatch.nlp.vocab import get_vocabulary
       "wild-type; MSS; TMB 2 mut/Mb."], True),
     (["MSK-IMPACT: KRAS G12D, TP53 R273H."], True),
     (["FoundationOne CDx sent 11/2026, results pending."], False),
+    (["Ordering tissue NGS (FoundationOne CDx on 03/2025 liver bx block)."], False),
     # a hotspot panel or a plasma assay rules nothing out
     (["50-gene hotspot panel: no mutation detected."], False),
     (["Guardant360 (plasma): no alterations detected."], False),
