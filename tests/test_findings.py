@@ -83,6 +83,19 @@ def protocols(p, plan=None):
         (profile("LUAD", "IV", [bm("EGFR", "exon 20 insertion")]),
          {"amivantamab + carboplatin + pemetrexed"}, {"osimertinib"}),
         (profile("LUAD", "IV", [bm("EGFR", "T790M")]), {"osimertinib"}, {"erlotinib"}),
+        # FDA biomarker-directed approvals of 2024-2025: HER2-mutant NSCLC (sevabertinib),
+        # c-Met-overexpressing NSCLC (telisotuzumab vedotin), NRG1 fusions (zenocutuzumab),
+        # ESR1-mutant ER+/HER2- breast cancer (imlunestrant)
+        (profile("LUAD", "IV", [bm("HER2", "mutation")]), {"sevabertinib", "zongertinib"},
+         set()),
+        (profile("LUAD", "IV", [bm("MET", "overexpression")]), {"telisotuzumab vedotin"},
+         set()),
+        (profile("LUAD", "IV", [bm("NRG1", "fusion")]), {"zenocutuzumab"}, set()),
+        (profile("PAAD", "IV", [bm("NRG1", "fusion")]), {"zenocutuzumab"}, set()),
+        (profile("IDC", "IV", [bm("ESR1", "Y537S"), bm("ER"), bm("HER2", None, "negative")]),
+         {"imlunestrant", "elacestrant"}, set()),
+        (profile("IDC", "IV", [bm("ESR1", "Y537S"), bm("ER"), bm("HER2", "amplification")]),
+         set(), {"imlunestrant"}),
         # HER2-negative gastric cancer, PD-L1 CPS >= 1: first-line anti-PD-1 with chemotherapy
         # (2025 labels); not for HER2-positive disease, which has its own.
         (profile("STAD", "IV", [bm("PD-L1", value=8, unit="CPS"), bm("HER2", None, "negative")]),
