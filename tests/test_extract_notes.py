@@ -650,3 +650,18 @@ def test_a_revised_stage_group_in_an_addendum_wins():
               "carcinoma in 3 of 7 lymph nodes.\nREVISED PATHOLOGIC STAGE (AJCC 8th): pT1b pN1a\n"
               "REVISED STAGE GROUP (patient age 61 years): II\n")
     assert extract([report]).stage.group == "II"
+
+
+def test_a_doubt_after_a_bracket_of_alternatives_doubts_each_of_them():
+    report = ("DIAGNOSIS: ATYPICAL. Negative for definitive malignant cells.\nCOMMENT: the "
+              "atypia is most likely reactive; a well-differentiated adenocarcinoma "
+              "(cholangiocarcinoma or "
+              "pancreatic ductal adenocarcinoma) cannot be entirely excluded.")
+    assert extract([report]).cancer_type is None
+
+
+def test_ocr_no_before_a_broken_word_still_negates():
+    # "N0 ev idence 0f": OCR's zero for the o of "No", before a word OCR split in two.
+    report = ("ES0PHAGUS, BI0PSY: BARRETT'S ES0PHAGUS WITH L0W-GRADE DYSPLASIA.\nC0MMENT: "
+              "f0llow-up in 12 m0nths.   N0 ev idence 0f invasive aden0carcin0ma in any specimen.")
+    assert extract([report]).cancer_type is None

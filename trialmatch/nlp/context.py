@@ -226,6 +226,9 @@ def clause_of(spans: list[tuple[int, int]], offset: int) -> tuple[int, int]:
 
 
 _ASIDE = re_compile(r"\([^()]{0,200}\)")
+# The rest of the bracket a mention stands in ("... or pancreatic ductal adenocarcinoma)"), or
+# a bracket right after it (" (cholangiocarcinoma or ...)"), with what follows.
+_BRACKET_THEN = re_compile(r"[^()]{0,120}\)|\s*\([^()]{0,160}\)")
 # "?lymphoma", "? recurrence": a query written right before the term.
 _QUERY = re_compile(r"\?\s*$")
 
@@ -289,15 +292,25 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
             if _LIST_RULED_OUT.match(rest, position):
                 negated = True
                 break
+    hypothetical = before_has(cues.hypothetical_pre) or bool(_QUERY.search(before)) or bool(
+        cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)"))) or bool(
+        cues.name_post.match(after.lstrip()))
+    if not (negated or hypothetical) and ("(" in text[end : end + 3] or ")" in after):
+        # A post cue after the bracket the mention stands in or before: "a well-differentiated
+        # adenocarcinoma (cholangiocarcinoma or pancreatic ductal adenocarcinoma) cannot be
+        # entirely excluded" doubts each of them.
+        bracket = _BRACKET_THEN.match(text, end, min(clause[1], end + 200))
+        if bracket:
+            rest_after = text[bracket.end() : clause[1]][:60].lstrip(" ,:-\"'”’")
+            hypothetical = bool(cues.hypothetical_post.match(rest_after))
+            negated = bool(cues.negation_post.match(rest_after))
     return MentionContext(
         negated=negated,
         # "adenocarcinoma cannot be excluded": a post cue right after the mention (ConText's
         # post-triggers), up to the clause end.
         # A cancer term that is part of a programme's name ("Bowel Cancer Screening
         # Programme") asserts no diagnosis either.
-        hypothetical=before_has(cues.hypothetical_pre) or bool(_QUERY.search(before))
-        or bool(cues.hypothetical_post.match(after.lstrip(" ,:-\"'”’)")))
-        or bool(cues.name_post.match(after.lstrip())),
+        hypothetical=hypothetical,
         historical=before_has(cues.historical_pre),
         incidental=before_has(cues.incidental_pre),
     )

@@ -277,7 +277,8 @@ _OCR_O_CD = re_compile(r"(?<![A-Za-z0-9])CD(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])
 # "N0 high-grade lesion or invasive carcinoma identified": the word "No" read with a zero at
 # the start of a sentence, before a lower-case word (the nodal category stands beside T or M,
 # or before a bracket: "T2 N0 M0", "pN: N0 (0/12)").
-_OCR_NO_WORD = re.compile(r"(?:^|(?<=\n)|(?<=[.;:] ))N0(?= +[a-z]{3,})", re.MULTILINE)
+_OCR_NO_WORD = re.compile(r"(?:^|(?<=\n)|(?<=[.;:] )|(?<=[.;:]  )|(?<=[.;:]   )|(?<=- ))"
+                          r"N0(?= +[a-z]{2,})", re.MULTILINE)
 
 
 def repair_ocr_zeros(text: str) -> str:
