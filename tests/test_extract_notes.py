@@ -665,3 +665,13 @@ def test_ocr_no_before_a_broken_word_still_negates():
     report = ("ES0PHAGUS, BI0PSY: BARRETT'S ES0PHAGUS WITH L0W-GRADE DYSPLASIA.\nC0MMENT: "
               "f0llow-up in 12 m0nths.   N0 ev idence 0f invasive aden0carcin0ma in any specimen.")
     assert extract([report]).cancer_type is None
+
+
+def test_the_synoptic_tumour_site_decides_a_type_named_without_its_organ():
+    # "Histologic Type: Urothelial carcinoma" under "Tumor Site: Renal pelvis" is upper tract
+    # urothelial carcinoma, although a bladder cuff is in the specimen.
+    report = ("SYNOPTIC - CARCINOMA OF THE RENAL PELVIS AND URETER\n"
+              "Procedure: Nephroureterectomy with bladder cuff\nTumor Site: Renal pelvis\n"
+              "Histologic Type: Urothelial carcinoma with squamous differentiation\n"
+              "Histologic Grade: High grade\n")
+    assert extract([report]).cancer_type.code == "UTUC"

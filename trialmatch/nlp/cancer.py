@@ -521,6 +521,12 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
                 site, code = twins[0]
                 site_key, derived = site.key, True
                 span = (min(match.start, site.start), max(match.end, site.end))
+            elif not local and stated_site is not None:
+                # No organ in the clause: the synoptic "Tumor Site:" decides the twin
+                # ("Tumor Site: Renal pelvis" ... "Histologic Type: Urothelial carcinoma").
+                found = vocab.resolve(stated_site.key, histology)
+                if found and found != code and vocab.histology_of(found) == histology:
+                    code, site_key, derived = found, stated_site.key, True
         if histology and not derived:
             # A type named with its usual organ but a primary stated elsewhere in the clause:
             # "high-grade serous carcinoma, consistent with recurrence of patient's known
