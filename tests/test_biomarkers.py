@@ -560,6 +560,9 @@ def test_a_germline_result_line_is_no_heading_for_the_tumour_line_after_it():
     ("MLH1, PMS2, MSH2, MSH6 - intact", "MMR", "negative"),
     ("Omentum: same IHC profile (p53 aberrant, WT1 neg).", "TP53", "positive"),
     ("p53 IHC: abnormal (null pattern)", "TP53", "positive"),
+    # A signed percentage is a change: "PR by 07/2025 (-45%)" is a partial response.
+    ("C1 enfortumab vedotin + pembrolizumab. PR by 07/2025 (-45%).", "PR", "unknown"),
+    ("ER 90%, PR 45%", "PR", "positive"),
 ])
 def test_untested_conditional_and_dashed_results(text, marker, status):
     found = {b.status for b in find_biomarkers(text) if b.marker == marker}

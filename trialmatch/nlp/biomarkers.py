@@ -108,7 +108,9 @@ _HER2_COPIES = re_compile(
     r"|HER-?2(?:/neu)?\s+(?:gene\s+)?copy\s+(?:number|no\.?)(?:\s*(?:per|/)\s*(?:cell|nucleus))?)"
     r"\s*(?:of|=|:|is|was)?\s*(?P<v>\d{1,2}(?:\.\d+)?)(?!\s*%)")
 _PERCENT = re_compile(r"(?i)(?P<cmp>[<>≥≤]=?\s*|(?:less|fewer|greater|more)\s+than\s+)?"
-                      r"(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
+                      # (not a signed change: "PR by 07/2025 (-45%)" is a partial response
+                      # that shrank the tumour by 45%, not a receptor score)
+                      r"(?<![\d.\-−+])(?P<v>\d{1,3}(?:\.\d+)?)\s*(?:-\s*\d{1,3}\s*)?%")
 _MSI_HIGH = re_compile(r"(?i)MSI[\s-]*H\b|MSI[\s-]*high|instability[\s-]*high|"
                        r"high[\s-]+(?:level\s+)?microsatellite|microsatellite\s+unstable")
 _MSI_STABLE = re_compile(r"(?i)\bMSS\b|microsatellite[\s-]+stable|MSI[\s-]*L\b|MSI[\s-]*low|"
