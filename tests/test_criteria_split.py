@@ -118,6 +118,24 @@ def test_cohort_label_with_text_on_the_line():
     assert [c.cohort for c in criteria] == ["Part 1", "Part 2"]
 
 
+def test_a_parts_heading_line_scopes_the_list_below_it():
+    # "Part A1: Monotherapy Dose Escalation Inclusion Criteria" heads the numbered items that
+    # follow; a criterion that merely ends in "RECIST criteria" heads nothing.
+    text = ("Inclusion Criteria:\n\n1. Age > 18 years old\n\n"
+            "Part A1: Monotherapy Dose Escalation Inclusion Criteria\n\n"
+            "1\\. Advanced solid malignancy for whom no standard therapy is available.\n\n"
+            "Part B2: CFI-402411 in Combination with Pembrolizumab Expansion Inclusion Criteria"
+            "\n\n1. NSCLC\n2. urothelial cancer\n")
+    cohorts = {c.text: c.cohort for c in split_criteria(text)}
+    assert cohorts == {"Age > 18 years old": None,
+                       "Advanced solid malignancy for whom no standard therapy is available.":
+                       "Part A1", "NSCLC": "Part B2", "urothelial cancer": "Part B2"}
+    line = ("* Parts A and B/B2: Histologically confirmed advanced solid tumor, with measurable "
+            "disease according to RECIST criteria")
+    [criterion] = split_criteria("Inclusion Criteria:\n" + line)
+    assert criterion.cohort == "Parts A and B/B2" and "RECIST" in criterion.text
+
+
 def test_one_of_the_following_is_one_criterion():
     text = ("Inclusion Criteria:\n* Patients must have one of the following:\n"
             "  * EGFR exon 19 deletion\n  * EGFR L858R\n* ECOG 0-1")

@@ -786,6 +786,34 @@ def test_standard_options_used_up_is_not_shown_by_one_line():
     assert evaluate_requirement(exhausted, make_patient(prior_regimens=[])).truth is False
 
 
+def test_a_labelled_targeted_therapy_not_yet_given_is_a_standard_option_left():
+    # BRAF V600E thyroid cancer after lenvatinib: dabrafenib + trametinib remains, so a trial
+    # for patients who have "exhausted all effective therapies" is not for her.
+    exhausted = req("prior_lines", min=1, max=None, beyond_standard=True, exhausted=True)
+    left = make_patient(prior_regimens=FLAT_LIST,
+                        open_protocols=["dabrafenib + trametinib (BRAF V600E)"])
+    result = evaluate_requirement(exhausted, left)
+    assert result.truth is False and "dabrafenib + trametinib" in result.reason
+    # "Refractory to standard therapy" alone asks for no such thing.
+    refractory = req("prior_lines", min=1, max=None, beyond_standard=True)
+    assert evaluate_requirement(refractory, left).truth is not False
+
+
+def test_a_cohorts_own_disease_list_is_a_list_of_alternatives():
+    # "Part B2: ... NSCLC / urothelial cancer / any histology if MSI-H": a lung cancer fits
+    # the part by its NSCLC line; the other lines of the list are other patients'.
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["NSCLC"]), text="NSCLC",
+                  cohort="Part B2", position=1),
+        criterion("inclusion", req("cancer_type", codes=["BREAST"]),
+                  text="triple negative breast cancer", cohort="Part B2", position=2),
+        criterion("inclusion", req("cancer_type", codes=["AML"]), text="acute myeloid leukemia",
+                  cohort="Part A1", position=4),
+    ], codes=("_SOLID",))
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict != "excluded" and verdict.cohort == "Part B2"
+
+
 CISPLATIN_WITH_RT = [PriorTherapy("cisplatin", frozenset({"cisplatin"}),
                                   frozenset({"platinum", "chemotherapy"}), True, None, False),
                      PriorTherapy("external beam radiation", frozenset(),

@@ -820,3 +820,18 @@ def test_a_test_named_without_a_result_is_a_gap_that_says_so():
     never = profile("LUAD", "IV", [bm("ALK", None, "unknown", evidence="ALK IHC: not performed")])
     [alk] = [g for g in gaps(never) if g.marker == "ALK"]
     assert "not done" in alk.reason
+
+
+def test_no_second_pd1_inhibitor_after_progression_on_one():
+    from trialmatch.match.findings import ProtocolFinding, fits_treatment_history
+
+    pembrolizumab = ProtocolFinding(biomarker="TMB-high", marker="TMB", therapy="pembrolizumab",
+                                    source="FDA label pembrolizumab 2020", missed=True,
+                                    drug="pembrolizumab", drug_class="PD-1 inhibitor",
+                                    protocol_id="agnostic-tmb-pembrolizumab", cancer_types=[],
+                                    tumor_agnostic=True)
+    kept, aside = fits_treatment_history([pembrolizumab], frozenset({"nivolumab"}),
+                                         frozenset({"PD-1 inhibitor", "PD-(L)1 inhibitor"}))
+    assert kept == [] and "PD-(L)1 inhibitor" in aside[0][1]
+    assert fits_treatment_history([pembrolizumab], frozenset({"carboplatin"}),
+                                  frozenset({"platinum"}))[0] == [pembrolizumab]

@@ -515,6 +515,18 @@ def match_case(
     profile, patient = read_patient(case, extractor=extractor, vocabulary=vocabulary,
                                     therapy_reader=reader)
     warnings: list[str] = [location_warning] if location_warning else []
+    opinion = case.first_opinion
+    plan_text = opinion.plan if opinion else None
+    protocols = findings.find_protocols(
+        profile, is_a=vocabulary.is_a, is_solid=vocabulary.is_solid, plan_text=plan_text)
+    # Not what was already given or failed (issue 15): re-offering it is no second look.
+    protocols, given = findings.fits_treatment_history(
+        protocols, patient.prior_drugs, patient.prior_classes)
+    warnings.extend(f"protocol {p.therapy} ({p.biomarker}) not listed: {why}"
+                    for p, why in given)
+    # A biomarker-directed therapy the patient can still have is a standard option left: a
+    # trial for patients who have "exhausted all effective therapies" is not for them.
+    patient.open_protocols = [f"{p.therapy} ({p.biomarker})" for p in protocols]
     code = profile.cancer_type.code if profile.cancer_type else None
     codes = candidate_codes(code, vocabulary)
     if not codes:
@@ -557,15 +569,6 @@ def match_case(
                 trial_match.contact = found.get(trial_match.trial.nct_id)
         about = provenance(store)
 
-    opinion = case.first_opinion
-    plan_text = opinion.plan if opinion else None
-    protocols = findings.find_protocols(
-        profile, is_a=vocabulary.is_a, is_solid=vocabulary.is_solid, plan_text=plan_text)
-    # Not what was already given or failed (issue 15): re-offering it is no second look.
-    protocols, given = findings.fits_treatment_history(
-        protocols, patient.prior_drugs, patient.prior_classes)
-    warnings.extend(f"protocol {p.therapy} ({p.biomarker}) not listed: {why}"
-                    for p, why in given)
     # The notes' stage decides; the first opinion's stands in when the notes have none.
     stage_group = (profile.stage.group if profile.stage and profile.stage.group else
                    opinion.stage if opinion else None)

@@ -268,6 +268,9 @@ class Patient:
     # The note sentence reporting a comprehensive tumour panel's results (trialmatch.nlp.ngs):
     # a solid tumour's gene alteration it does not name is not there.
     ngs_panel: str | None = None
+    # The biomarker-directed therapies (FDA labels) that fit the patient now and that they
+    # have not had (match/findings.py), as "therapy (biomarker)"; None when not computed.
+    open_protocols: list[str] | None = None
     # Where a fact came from the notes: {"ecog": "ECOG PS 1", "metastatic": "liver metastases"}
     from_notes: dict[str, str] = field(default_factory=dict, compare=False)
     # Criterion results already computed for this patient (see `_criterion_result`).
@@ -968,6 +971,13 @@ def _prior_lines_result(params: dict, patient: Patient) -> Check:
         if settled:
             return False, f"{settled} (trial: {bounds})", patient.stage_evidence or \
                 _prior_evidence(patient)
+        if params.get("exhausted") and patient.open_protocols:
+            # "No standard therapy proven to provide clinical benefit is available",
+            # "exhausted all effective therapies": a labelled biomarker-directed therapy the
+            # patient has not had is such a therapy (BRAF V600E thyroid cancer after
+            # lenvatinib still has dabrafenib + trametinib).
+            return False, f"a standard option remains: {'; '.join(patient.open_protocols[:3])}" \
+                " (trial: no standard therapy left)", _prior_evidence(patient)
         first = _first_course_only(patient)
         if first is not None and params.get("any_prior") and first[0] is False:
             # "Progressed following prior treatment": the curative-intent course the disease
@@ -2329,20 +2339,26 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
     # (Read from the requirements, not the result: "For participants with NSCLC ..." is
     # met for everyone else as a rule for the patients it names, yet admits no other
     # disease.)
-    fits = any(r.position in any_lines and r.kind == "inclusion"
-               and not _names_another_cancer(r) and not _denies_the_disease(r)
-               for r in results)
+    fitting = [r for r in results if r.position in any_lines and r.kind == "inclusion"
+               and not _names_another_cancer(r) and not _denies_the_disease(r)]
+    fits = bool(fitting)
+    # A cohort's own list of diseases, one per line ("Part B2: ... NSCLC / SCLC / urothelial
+    # cancer / ..."): its lines are alternatives when one of them fits.
+    cohort_fits = {r.cohort for r in fitting if r.cohort is not None}
     out = []
     for r in results:
         # A line saying whom it is for ("For subjects with colorectal cancer, ...") fails no
         # other disease, unless the trial is a list of such lines none of which fits (then
         # the patient's disease is not among the trial's).
         if r.kind == "inclusion" and _names_another_cancer(r) and (
-                (fits and r.position in lines) or (_FOR_A_DISEASE.search(r.text) and (
-                    fits or len(lines) < 2))):
+                (fits and r.position in lines) or (r.cohort in cohort_fits and r.position in
+                                                   any_lines) or (
+                    _FOR_A_DISEASE.search(r.text) and (fits or len(lines) < 2))):
             r = replace(r, result="met", reason=f"for another disease: {r.reason}",
                         material=False)
-        elif fits and _another_population_of_the_list(r, lines):
+        elif fits and _another_population_of_the_list(r, any_lines):
+            # (a cohort's own list counts: "Part B2: ... NSCLC, SCLC, ..., any histology if
+            # known to be MSI-H")
             r = replace(r, result="met", material=False,
                         reason=f"another population of the list, which the patient's "
                         f"disease line admits: {r.reason}")

@@ -301,20 +301,26 @@ def fits_treatment_history(
     trastuzumab follows trastuzumab). Nor is one the guideline places before a drug the
     patient has had (its `not_after`: erlotinib after osimertinib, crizotinib after
     alectinib), nor one whose label needs a treatment not yet given (its `after_classes`:
-    datopotamab deruxtecan after an EGFR TKI and platinum). With no documented history
-    every protocol stands.
+    datopotamab deruxtecan after an EGFR TKI and platinum), nor one of a class the
+    knowledge base does not give again once one of its agents was given (`no_rechallenge`:
+    a PD-1 inhibitor after nivolumab). With no documented history every protocol stands.
     """
     if prior_drugs is None:
         return protocols, []
-    drugs = {d.lower() for d in prior_drugs}
+    given = {d.lower() for d in prior_drugs}
     classes = {c.lower() for c in prior_classes or ()}
+    # Classes not given again after one of their agents (protocols.json `no_rechallenge`).
+    spent = [c for c in get_protocols().no_rechallenge if c.lower() in classes]
     kept: list[ProtocolFinding] = []
     set_aside: list[tuple[ProtocolFinding, str]] = []
     for protocol in protocols:
-        later = sorted(drugs & {d.lower() for d in protocol.not_after})
+        later = sorted(given & {d.lower() for d in protocol.not_after})
         missing = [c for c in protocol.after_classes if c.lower() not in classes]
-        if protocol.drug.lower() in drugs:
+        again = [c for c in spent if drugs.is_in_class(protocol.drug, c)]
+        if protocol.drug.lower() in given:
             set_aside.append((protocol, f"already received {protocol.drug}"))
+        elif again:
+            set_aside.append((protocol, f"already received a {again[0]}"))
         elif missing:
             set_aside.append((protocol, f"the label is for after {' and '.join(missing)}, "
                                         "not yet given"))

@@ -128,6 +128,9 @@ class ProtocolBase:
     protocols: tuple[Protocol, ...]
     alteration_synonyms: dict[str, str]
     alteration_patterns: tuple[AlterationPattern, ...]
+    # Drug classes whose agents are not offered again after one of them ("no_rechallenge"):
+    # after progression on one PD-1 inhibitor, another is no new option.
+    no_rechallenge: tuple[str, ...] = ()
 
     def normalise_alteration(self, marker: str, alteration: str | None) -> str | None:
         """The canonical spelling of an alteration ('p.V600E' -> 'V600E', 'rearrangement' ->
@@ -411,7 +414,29 @@ def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
         protocols=tuple(protocols),
         alteration_synonyms={k.lower(): v for k, v in synonyms.items()},
         alteration_patterns=tuple(patterns),
+        no_rechallenge=_no_rechallenge(check, data.get("no_rechallenge", [])),
     )
+
+
+def _no_rechallenge(check: _Checker, raw: Any) -> tuple[str, ...]:
+    """protocols.json's `no_rechallenge`: [{"class", "source"}], each class known to drugs.json."""
+    if not isinstance(raw, list):
+        raise check.fail("no_rechallenge", "must be a list")
+    classes = []
+    for index, entry in enumerate(raw):
+        where = f"no_rechallenge[{index}]"
+        if not isinstance(entry, dict):
+            raise check.fail(where, "must be an object")
+        check.keys(entry, frozenset({"class", "source"}), where)
+        name = check.text(entry, "class", where)
+        source = check.text(entry, "source", where)
+        assert name is not None and source is not None
+        if not _YEAR.search(source):
+            raise check.fail(where, "'source' must name the guideline and its year")
+        if drugs.normalise_drug_class(name) != name:
+            raise check.fail(where, f"{name!r} is not a drug class in drugs.json")
+        classes.append(name)
+    return tuple(classes)
 
 
 _RULE_KEYS = frozenset({"id", "label", "cancer_types", "except_cancer_types", "stages",

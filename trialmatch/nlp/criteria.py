@@ -255,7 +255,14 @@ def _build_tree(text: str) -> list[_Node]:
             cohort, cohort_key = None, None
             continue
         label, label_end = _cohort_label(content)
-        if label and (_is_label_only(content) or not content[label_end:].strip(" :.-")):
+        if label and (_is_label_only(content) or not content[label_end:].strip(" :.-")
+                      or _PART_HEADING.match(content[label_end:].lstrip(" :.-"))):
+            # "Cohort A:", and a part's own heading over the list that follows ("Part A1:
+            # Monotherapy Dose Escalation Inclusion Criteria"): the lines below are its.
+            heading_kind = _header_kind(content[label_end:].strip(" :.-"), bulleted)
+            if heading_kind is not None and heading_kind != kind:
+                kind = heading_kind
+                stack.clear()
             cohort = label
             cohort_key = key if bulleted else key - 0.5
             while stack and stack[-1].key >= cohort_key:
@@ -277,6 +284,12 @@ def _build_tree(text: str) -> list[_Node]:
         stack.append(node)
         nodes.append(node)
     return nodes
+
+
+# The rest of a cohort's heading line: "... Inclusion Criteria", "... Exclusion criteria:",
+# "... Eligibility Criteria".
+_PART_HEADING = re_compile(r"(?i)^[^.;:]{0,100}\b(?:inclusion|exclusion|eligibility)\s+criteria"
+                           r"\s*:?\s*$")
 
 
 def _marker_type(bullet: str) -> str:
