@@ -675,3 +675,10 @@ def test_the_synoptic_tumour_site_decides_a_type_named_without_its_organ():
               "Histologic Type: Urothelial carcinoma with squamous differentiation\n"
               "Histologic Grade: High grade\n")
     assert extract([report]).cancer_type.code == "UTUC"
+
+
+def test_a_turbt_pt2_takes_its_group_from_the_complete_clinical_staging():
+    note = ("TURBT: invasive high-grade urothelial carcinoma of the bladder, muscularis propria "
+            "invaded (pT2). CT chest/abdomen/pelvis: cT2 N0 M0.")
+    stage = extract([note]).stage
+    assert stage.t == "T2" and stage.group == "II"

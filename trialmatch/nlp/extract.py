@@ -279,6 +279,22 @@ def _profile(reading: _Reading) -> Profile:
         # that need the age, which the notes reader does not know; `read_patient` does).
         profile.stage = group_from_tnm(profile.stage, profile.cancer_type.code, vocab,
                                        biomarkers=profile.biomarkers)
+        stage = profile.stage
+        if stage is not None and not stage.group and stage.n is None:
+            # "pT2" from a TURBT or a biopsy (no nodes examined) beside a complete clinical
+            # staging "cT2 N0 M0": the clinical categories give the group.
+            clinical = next((m for _, m in _usable(reading.tnm)
+                             if (m.prefix or "").startswith("c") and m.t and m.n), None)
+            if clinical is not None:
+                grouped = group_from_tnm(
+                    Stage(prefix=clinical.prefix, t=clinical.t, n=clinical.n,
+                          m=clinical.m or stage.m, evidence=clinical.evidence),
+                    profile.cancer_type.code, vocab, biomarkers=profile.biomarkers)
+                if grouped is not None and grouped.group:
+                    profile.stage = replace(stage, group=grouped.group,
+                                            derived=sorted(set(stage.derived) | {"group"}),
+                                            evidence=f"{stage.evidence} (clinical stage "
+                                            f"group from {clinical.evidence})")
     return profile
 
 
