@@ -323,3 +323,26 @@ def test_a_condition_a_title_includes_is_allowed_not_required():
     title = ("ZN-1150 With Tucatinib in Previously Treated HER2-Positive Metastatic Breast "
              "Cancer, Including Brain Metastases")
     assert trial_conditions(title, ["HER2-positive Metastatic Breast Cancer"], "TREATMENT") == []
+
+
+@pytest.mark.parametrize(("text", "kind", "params"), [
+    # A graded condition named without a grade, denied or "any"/"symptomatic": at any grade.
+    ("No symptomatic pre-existing peripheral neuropathy.", "inclusion",
+     {"condition": "peripheral neuropathy", "min_grade": 1, "negated": True}),
+    ("Any sensory or motor peripheral neuropathy.", "exclusion",
+     {"condition": "peripheral neuropathy", "min_grade": 1}),
+])
+def test_a_graded_condition_at_any_grade(text, kind, params):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    assert [r.params for r in parse_criterion(text, kind) if r.kind == "condition"] == [params]
+
+
+@pytest.mark.parametrize("text", [
+    "History of peripheral neuropathy.",  # the past, not a grade now
+    "Subjects with ongoing chronic toxicities such as fatigue or neuropathy may be allowed",
+])
+def test_no_grade_read_where_none_is_meant(text):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "condition"]

@@ -223,11 +223,20 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
             # ("Grade 0 or 1" bounds what an inclusion admits; an exclusion names what
             # excludes.)
             bound, key = _MAX_GRADE.search(window), "max_grade"
+        context = mention_context(text, match.start(), match.end(), clause)
         if bound is None:
+            if not _ANY_GRADE.search(text, clause[0], match.start()) and not (
+                    context.negated and match.start() - clause[0] < 40) or \
+                    _GRADE_WORD.search(window) or context.historical:
+                continue
+            # "No symptomatic pre-existing peripheral neuropathy", "Any sensory or motor
+            # peripheral neuropathy": the condition at any grade (a grade 1 numbness is one).
+            found.append((condition.name, {"condition": condition.name, "min_grade": 1,
+                                           **({"negated": True} if context.negated else {})},
+                          match.start(), match.end()))
             continue
         value, strict = _bound(bound)
         params[key] = value + (1 if key == "min_grade" else -1) * strict
-        context = mention_context(text, match.start(), match.end(), clause)
         if context.negated:
             if key == "max_grade":
                 continue  # "resolved to grade < 2 and no motor neuropathy": no one bound
@@ -308,6 +317,11 @@ _LE = r"(?:≤|<=|<\s*/\s*=|=\s*<|less\s+than\s+or\s+equal\s+to|at\s+most|no\s+m
 _LT = r"(?:<|less\s+than|below)"
 _GR = r"(?:NCI\s+)?(?:CTCAE\s+)?(?:grade|gr\.?)"
 # Each bound as one pattern whose grade is group "g" and strictness group "strict".
+# Words that make an unbounded mention of a graded condition mean "at any grade": "any",
+# "symptomatic", "pre-existing", "existing", "current", "ongoing" before it in its clause.
+_ANY_GRADE = re_compile(r"(?i)\b(?:any|symptomatic|pre-?existing|existing|current|ongoing|"
+                        r"active)\b[^.;:,]{0,30}$")
+_GRADE_WORD = re_compile(r"(?i)\bgrade|\bCTCAE\b|\bG[0-4]\b")
 _MIN_GRADE = re_compile(
     rf"(?:{_GE}|(?P<strict>{_GT}))\s*(?:\(\s*>?\s*\)\s*)?{_GR}\s*(?P<g>[0-4])(?!\d|\.\d)|"
     rf"{_GR}\s*(?:{_GE}|(?P<strict2>{_GT}))\s*(?:\(\s*>?\s*\)\s*)?(?P<g2>[0-4])(?!\d|\.\d)|"
