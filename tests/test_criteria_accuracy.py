@@ -710,6 +710,13 @@ def test_disease_beyond_cure_is_advanced(text, expected):
     ("Planned nerve-sparing robotic radical prostatectomy", "inclusion", ["not metastatic"]),
     ("Breast cancer eligible for primary surgery.", "inclusion", ["not metastatic"]),
     ("Patient scheduled for colorectal cancer surgery", "inclusion", ["not metastatic"]),
+    # Definitive radiotherapy of the primary, or curative treatment as such, too.
+    ("Patients undergoing definitive external beam radiotherapy;", "inclusion",
+     ["not metastatic"]),
+    ("All men undergoing robot assisted laparoscopic radical prostatectomy (RALP).",
+     "inclusion", ["not metastatic"]),
+    ("Patients eligible for definitive curative intent treatment after discussion in "
+     "multidisciplinary tumour board", "inclusion", ["not metastatic"]),
     # An exclusion of a planned operation says nothing of spread.
     ("Patient scheduled for bilateral mastectomy", "exclusion", []),
     # Liver resections and nephrectomies are done for metastases too.

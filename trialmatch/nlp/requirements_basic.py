@@ -459,14 +459,16 @@ _EXTENT_PATTERNS = [
                   r"borderline|metasta))(?![^.;:()]{0,60}metasta)"
                   rf"{_NEAR_TUMOUR}"),
     # "Scheduled for elective breast cancer surgery", "planned nerve-sparing radical
-    # prostatectomy", "eligible for primary surgery": an operation on the primary tumour,
-    # planned, treats disease that has not spread (not a liver or lung resection, nor a
+    # prostatectomy", "eligible for primary surgery", "undergoing definitive external beam
+    # radiotherapy", "eligible for definitive curative intent treatment": an operation on
+    # the primary tumour or a definitive (curative) treatment, planned, treats disease that
+    # has not spread (not a liver or lung resection, nor a
     # nephrectomy: those are done for metastases too). Inclusions only: an exclusion of a
     # planned operation ("scheduled for bilateral mastectomy") says nothing of spread.
     ("planned_surgery", r"(?<!\bnot\s)(?<!\bnot\sbe\s)(?<!\bnon-)\b(?:scheduled|planned|planning|"
                   r"candidates?|eligible|undergoing|(?:will|to)\s+undergo)\s+(?:for\s+|to\s+"
                   r"undergo\s+|to\s+have\s+)?(?:an?\s+|the\s+)?(?:(?:elective|curative(?:[\s-]+"
-                  r"intent)?|radical|primary|upfront|up-front|definitive|open|robotic(?:[\s-]+"
+                  r"intent)?|radical|primary|upfront|up-front|definitive|open|robot(?:ic)?(?:[\s-]+"
                   r"assisted)?|laparoscopic|bilateral|unilateral|(?:bilateral\s+)?nerve[\s-]+"
                   r"sparing)[\s,-]+)*(?:(?:breast[\s-]+(?:cancer\s+)?(?:conserving\s+|conservative"
                   r"\s+)?|(?:colorectal|rectal|colon|gastric|lung|pancreatic|esophageal|"
@@ -474,7 +476,12 @@ _EXTENT_PATTERNS = [
                   r"cystectomy|esophagectomy|oesophagectomy|gastrectomy|colectomy|lobectomy|"
                   r"pneumonectomy|pancreat(?:ico)?duodenectomy|whipple|(?<=curative\s)(?:surgery|"
                   r"resection)|(?<=curative-intent\s)(?:surgery|resection)|(?<=radical\s)surgery|"
-                  r"(?<=primary\s)surgery|(?<=upfront\s)surgery)\b"),
+                  r"(?<=primary\s)surgery|(?<=upfront\s)surgery|"
+                  # definitive radiotherapy of the primary, or curative treatment as such
+                  r"(?<=definitive\s)(?:external[\s-]+beam\s+)?(?:radiotherapy|radiation(?:\s+"
+                  r"therapy)?|chemo-?radiation|chemo-?radiotherapy|brachytherapy)|"
+                  r"(?<=curative\s)(?:treatment|therapy)|(?<=curative[\s-]intent\s)(?:treatment|"
+                  r"therapy))\b"),
     # Not "newly diagnosed brain metastases" or another condition's diagnosis.
     ("newly_diagnosed", r"(?:\b(?:newly|recently)[\s-]+diagnos(?:ed|is)\b|\bnew\s+diagnosis\b)"
                         r"(?!(?:[\s,-]+(?:of|with|and|[\w-]+)){0,3}?[\s,-]+(?:brain|cns|central|"
