@@ -1259,3 +1259,26 @@ def test_a_therapy_the_patient_did_not_have_is_history(text, kind, classes):
     found = [(r.params["received"], r.params["classes"]) for r in parse_criterion(text, kind)
              if r.kind == "prior_therapy"]
     assert found == [(False, classes)]
+
+
+def test_recists_kinds_of_lesion_are_no_requirement():
+    # "Lesions that are considered non-measurable include the following:" + "Leptomeningeal
+    # disease": a definition, not a trial for patients with leptomeningeal disease.
+    from trialmatch.nlp.requirements import parse_in_context
+
+    lead = ("Patients must have measurable or non-measurable disease\n"
+            "Lesions that are considered non-measurable include the following:")
+    assert parse_in_context("Leptomeningeal disease", "inclusion", lead, 0) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Any malignancy within 5 years prior to randomization, with the exception of adequately "
+    "treated in-situ carcinoma of the cervix uteri, basal or squamous cell carcinoma",
+    "Diagnosis of any malignancy within 5 years prior to randomization, except cured cervical "
+    "carcinoma in situ, basal cell carcinoma, or squamous cell carcinoma of the skin;",
+])
+def test_any_malignancy_within_years_is_another_malignancy(text):
+    # Not "any cancer" (which excluded every patient, the study's own cancer included).
+    found = [(r.kind, r.params) for r in parse_criterion(text, "exclusion")
+             if r.kind in ("other_malignancy", "cancer_type")]
+    assert found == [("other_malignancy", {"within_years": 5})]

@@ -702,13 +702,16 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
         # steroids": the items are what the exclusion lets in, not what it excludes.
         return []
     if lead.rstrip().endswith(":") and (_REPRODUCTIVE_DEFINITION.search(last_sentence)
-                                        or _EITHER_RESULT_DEFINITION.search(last_sentence)):
+                                        or _EITHER_RESULT_DEFINITION.search(last_sentence)
+                                        or _LESION_DEFINITION.search(last_sentence)):
         # "Postmenopausal is defined as:" + "Age >= 60 years", "Women are considered
         # non-childbearing if they:" + "are >= 45 years of age and without menses": the items
         # define a reproductive status (any one suffices); none is asked of every patient.
         # "Hormone receptor-positive or hormone receptor-negative defined as follows:" +
         # "Hormone receptor-positive: >= 10% ...": the items define each result the trial
-        # takes.
+        # takes. "Lesions that are considered non-measurable include the following:" +
+        # "Bone lesions", "Leptomeningeal disease", "Ascites": RECIST's kinds of lesion,
+        # not conditions every patient must have.
         return []
     alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
     if lead.rstrip().endswith(":") and _EVENT_LEAD_IN.search(lead):
@@ -739,6 +742,11 @@ _EXCEPTION_LEAD_IN = re_compile(
     r"\b(?:are|is)\s+(?:also\s+)?(?:allowed|permitted|eligible|acceptable)\b|"
     r"\bnot\s+(?:be\s+)?excluded\b|\bmay\s+(?:participate|be\s+included|enrol)", re.IGNORECASE)
 _LAST_SENTENCE = re_compile(r"(?<=[.;])\s+(?=\S)")
+# A lead-in defining kinds of lesion (RECIST) by the items under it.
+_LESION_DEFINITION = re_compile(
+    r"\b(?:non-?measurable|measurable|evaluable|non-?target|target)\b[^:]{0,60}?\b(?:include|"
+    r"includes|including|defined|definitions?|considered|as\s+follows|following)\b[^:]*:\s*$",
+    re.IGNORECASE)
 # A lead-in taking either result of a marker and defining each below it.
 _EITHER_RESULT_DEFINITION = re_compile(
     r"\b(?:positive\s+(?:and/)?or\s+(?:[\w-]+\s+){0,3}?(?:\w+-)?negative|"

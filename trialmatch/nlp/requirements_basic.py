@@ -1107,7 +1107,12 @@ _OTHER_MALIGNANCY = Folded(re_compile(
     r"(?!\s+(?:therapy|treatment|drug|regimen|surgery|directed|medication|agent|type|site))|"
     r"\bhistory\s+of\s+(?:\w+\s+){0,2}?(?:malignanc\w*|cancer)\b"
     r"(?!\s+(?:therapy|treatment))|\bmalignanc(?:y|ies)\s+(?:with)?in\s+(?:the\s+)?"
-    r"(?:past|last|previous|preceding)",
+    r"(?:past|last|previous|preceding)|"
+    # "Any malignancy within 5 years prior to randomization, with the exception of ...": a
+    # malignancy with a look-back window, or with the usual exceptions, is another one.
+    r"\b(?:any\s+)?malignanc(?:y|ies)\s+(?:diagnosed\s+)?(?:with)?in\s+(?:the\s+)?"
+    r"(?:\d+|one|two|three|four|five|ten)\b|"
+    r"\bany\s+malignanc(?:y|ies)\b(?=[^.;]{0,80}\b(?:except|exception)\b)",
     _I))
 _SAME_CANCER = re_compile(r"other\s+than\s+(?:the\s+)?(?:disease|cancer)\s+(?:under|being)\s+"
                           r"stud|active\s+(?:cancer|malignancy)\s+(?:that|which)\s+requires", _I)
