@@ -889,3 +889,20 @@ def test_drugs_given_as_examples_of_any_therapy_do_not_narrow_it():
         "Prior receipt of any anticancer therapy, including chemotherapy, radiotherapy, "
         "targeted therapy, or endocrine therapy.", "exclusion")]
     assert kinds == ["prior_therapy"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # NCI templates write "less than or equal to" as "= <" (with a space).
+    ("Total bilirubin = < 1.5 x upper limit of normal (ULN)",
+     [("organ_function", {"measure": "bilirubin", "op": "<=", "value": 1.5, "unit": "xULN"})]),
+    ("Serum creatinine = < 1.5 x ULN OR measured creatinine clearance >= 60 mL/min for subject "
+     "with creatinine levels > 1.5 x institutional ULN",
+     [("organ_function", {"measure": "creatinine", "op": "<=", "value": 1.5, "unit": "xULN"}),
+      ("organ_function", {"measure": "CrCl", "op": ">=", "value": 60, "unit": "mL/min"})]),
+    ("Eastern Cooperative Oncology Group (ECOG) performance status of = < 2",
+     [("performance_status", {"scale": "ECOG", "min": 0, "max": 2})]),
+])
+def test_spaced_comparison_signs(text, expected):
+    found = [(r.kind, r.params) for r in parse_criterion(text, "inclusion")
+             if r.kind in ("organ_function", "performance_status")]
+    assert found == expected

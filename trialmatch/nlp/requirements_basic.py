@@ -23,10 +23,10 @@ from trialmatch.nlp.requirements_common import (
 from trialmatch.regex_cache import re_compile
 
 _I = re.IGNORECASE
-_GE = (r"(?:≥|>\s*/\s*=|>=|=>|≧|>|greater\s+than\s+or\s+equal\s+to|"
+_GE = (r"(?:≥|>\s*/\s*=|>=|=>|=\s+>|>\s+=(?!\s*<)|≧|>|greater\s+than\s+or\s+equal\s+to|"
        r"equal\s+to\s+or\s+(?:greater|older|more)\s+than|greater\s+than|more\s+than|older\s+than|over|above|at\s+least|minimum(?:\s+of)?|"
        r"(?:of\s+)?at\s+least)")
-_LE = (r"(?:≤|<\s*/\s*=|<=|=<|≦|<|less\s+than\s+or\s+equal\s+to|"
+_LE = (r"(?:≤|<\s*/\s*=|<=|=<|=\s+<|<\s+=(?!\s*>)|≦|<|less\s+than\s+or\s+equal\s+to|"
        r"equal\s+to\s+or\s+(?:less|younger)\s+than|"
        r"less\s+than|younger\s+than|under|below|up\s+to|at\s+most|maximum(?:\s+of)?|"
        r"no\s+(?:older|more|greater)\s+than|not\s+(?:older|more|greater)\s+than)")
@@ -758,6 +758,7 @@ _DEFAULT_OP = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=", 
 
 def _op(word: str, post: str) -> str | None:
     word = re.sub(r"\s*/\s*=", "=", " ".join(word.lower().split()))  # ">/=" is ">="
+    word = re.sub(r"^=\s+([<>])$", r"=\1", re.sub(r"^([<>])\s+=$", r"\1=", word))  # "= <"
     if word.startswith(("within", "in normal", "normal")):
         return "<="
     if word in (">", "greater than", "more than", "above", "over", "older than"):
