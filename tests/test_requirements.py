@@ -906,3 +906,15 @@ def test_spaced_comparison_signs(text, expected):
     found = [(r.kind, r.params) for r in parse_criterion(text, "inclusion")
              if r.kind in ("organ_function", "performance_status")]
     assert found == expected
+
+
+def test_a_result_defined_in_brackets_is_no_demand():
+    text = ("HER2 status must be known. (Positive = 3+ over-expression by IHC in > 30% of "
+            "invasive tumour cells OR HER2 gene amplification by FISH/CISH > 6 HER2 gene copies "
+            "per nucleus. All other results will be considered negative).")
+    # Neither a HER2-positive demand nor "another invasive tumour" ("tumour cells").
+    assert parse_criterion(text, "inclusion") == []
+    negative = parse_criterion("HER2-negative breast cancer (HER2-negative: IHC 0 or 1+)",
+                               "inclusion")
+    assert [r.params["any_of"][0]["status"] for r in negative if r.kind == "biomarker"] == [
+        "negative"]

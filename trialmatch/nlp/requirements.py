@@ -341,6 +341,13 @@ _CONDITIONAL_ASIDE = re_compile(
     r"(?:receiv\w*|treated|getting|scheduled)\b[^.;()]{0,60}\([^()]{1,40}\)", re.IGNORECASE)
 
 
+# A bracket defining a result: "(Positive = 3+ by IHC or ...)", "(HER2-negative: IHC 0 or
+# 1+ ...)", "(positivity defined as ...)".
+_DEFINITION_ASIDE = re_compile(
+    r"\(\s*(?:[\w/-]{1,12}[\s-]+)?(?:positive|negative|positivity|negativity)\s*(?:=|:|is\s+"
+    r"defined\s+as|defined\s+as|means)[^()]*(?:\([^()]*\)[^()]*)*(?:\)|$)", re.IGNORECASE)
+
+
 _CANCER_WORD = re_compile(r"cancer|carcinom|malignan|tumou?r|neoplas|metasta|sarcom|"
                           r"lymphom|leuk|myelom|melanom", re.IGNORECASE)
 _QUALIFIED_AFTER = re_compile(r"(?:\s*\([^()]{0,30}\))?\s+(?:with|who|whose|having|that|"
@@ -586,6 +593,13 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         if ruled_out:
             requirements = [r for r in requirements if not any(
                 left <= r.start and r.end <= right for left, right in ruled_out)]
+    if "(" in text:
+        # "HER2 status must be known. (Positive = 3+ over-expression by IHC ... OR HER2 gene
+        # amplification ...)": a result defined in brackets is no demand.
+        defined = [m.span() for m in _DEFINITION_ASIDE.finditer(text)]
+        if defined:
+            requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
+                left <= r.start and r.end <= right for left, right in defined))]
     if kind == "inclusion" and "(" in text:
         # "(+trastuzumab in HER2-positive patients)": a rule for some patients, in brackets;
         # the biomarker it names is no requirement of everyone.
