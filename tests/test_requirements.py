@@ -918,3 +918,21 @@ def test_a_result_defined_in_brackets_is_no_demand():
                                "inclusion")
     assert [r.params["any_of"][0]["status"] for r in negative if r.kind == "biomarker"] == [
         "negative"]
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("Left ventricular ejection fraction >= 55% for patients with triple negative breast "
+     "cancer; >= upper limit of institutional normal for patient with HR+ breast cancer",
+     "inclusion"),
+    ("Previous treatment with AI is required in case of ER+ and/or PgR positive tumors",
+     "exclusion"),
+    ("Prior treatment with fulvestrant in the metastatic setting is required, except for "
+     "patients with a history of ER-negative metastatic breast cancer", "inclusion"),
+])
+def test_the_subgroup_a_rule_is_for_is_no_requirement(text, kind):
+    assert not [r for r in parse_criterion(text, kind) if r.kind == "biomarker"]
+
+
+def test_a_population_stated_with_its_marker_still_requires_it():
+    found = parse_criterion("Patients with HER2-positive breast cancer", "inclusion")
+    assert [r.kind for r in found] == ["cancer_type", "biomarker"]

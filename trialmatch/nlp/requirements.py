@@ -341,6 +341,12 @@ _CONDITIONAL_ASIDE = re_compile(
     r"(?:receiv\w*|treated|getting|scheduled)\b[^.;()]{0,60}\([^()]{1,40}\)", re.IGNORECASE)
 
 
+# The subgroup a rule is for, written after the rule: "... for patients with triple
+# negative breast cancer", "... in case of ER+ and/or PgR positive tumors", "... in
+# HER2-positive patients".
+_SUBGROUP_AFTER = re_compile(
+    r"(?<=[\w%)])\s+(?:for\s+(?:patients?|participants?|subjects?|those|women|men)\s+(?:with|who\s+"
+    r"have)|in\s+(?:the\s+)?case\s+of)\s+[^,;.()]{1,60}", re.IGNORECASE)
 # A bracket defining a result: "(Positive = 3+ by IHC or ...)", "(HER2-negative: IHC 0 or
 # 1+ ...)", "(positivity defined as ...)".
 _DEFINITION_ASIDE = re_compile(
@@ -607,6 +613,14 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         if asides:
             requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
                 left <= r.start and r.end <= right for left, right in asides))]
+    if not text.startswith("From the ") and any(r.kind == "biomarker" for r in requirements):
+        # "LVEF >= 55% for patients with triple negative breast cancer; >= ULN for patients
+        # with HR+ breast cancer", "Previous treatment with AI is required in case of ER+
+        # tumors": the subgroup a rule is for, after the rule, is no requirement of everyone.
+        subgroups = [m.span() for m in _SUBGROUP_AFTER.finditer(text) if m.start() > 0]
+        if subgroups:
+            requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
+                left <= r.start and r.end <= right for left, right in subgroups))]
     # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")
     # states it once.
     unique: dict[tuple[str, str], Requirement] = {}
