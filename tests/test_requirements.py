@@ -936,3 +936,14 @@ def test_the_subgroup_a_rule_is_for_is_no_requirement(text, kind):
 def test_a_population_stated_with_its_marker_still_requires_it():
     found = parse_criterion("Patients with HER2-positive breast cancer", "inclusion")
     assert [r.kind for r in found] == ["cancer_type", "biomarker"]
+
+
+def test_the_registrys_all_adult_condition_names_both_lineages():
+    # A trial's condition "ALL, Adult" (ClinicalTrials.gov's MeSH-style term) is acute
+    # lymphoblastic leukaemia, B or T; "all, adult patients" is no disease.
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    vocab = get_vocabulary()
+    [found] = vocab.find_cancer_types("ALL, Adult")
+    assert vocab.cancer_codes(found) == ["BLL", "TLL"]
+    assert vocab.find_cancer_types("all, adult patients") == []
