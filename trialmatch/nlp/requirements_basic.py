@@ -503,8 +503,24 @@ _EXTENT_PATTERNS = [
                   r"\bno\s+(?:potentially\s+)?curative(?:[\s-]+intent)?\s+(?:therap\w*|"
                   r"treatments?|options?)\b|\bincurable\b"),
 ]
+# Words of which every match of a name's patterns holds one (in lower case): a criterion
+# with none of them is not scanned for that name (most criteria name one or two extents).
+_EXTENT_WORDS = {
+    "locally_advanced": ("advanced",),
+    "metastatic": ("metasta", "stage", "distant"),
+    "unresectable": ("resect", "inoperable", "surgery"),
+    "recurrent": ("recurr", "relaps", "refractory"),
+    "resected": ("resect", "operative"),
+    "early_stage": ("early",),
+    "localized": ("locali", "confined", "operable", "resectable"),
+    "planned_surgery": ("surgery", "ectomy", "whipple", "resection"),
+    "newly_diagnosed": ("diagnos",),
+    "advanced": ("advanced",),
+    "incurable": ("curative", "incurable"),
+}
 # Folded (see `Folded`): only the offsets of these matches are read.
-_EXTENT = [(name, Folded(re_compile(p, _I))) for name, p in _EXTENT_PATTERNS]
+_EXTENT = [(name, Folded(re_compile(p, _I), _EXTENT_WORDS[name]))
+           for name, p in _EXTENT_PATTERNS]
 _CURE_WORDS = re_compile(r"curative|incurable", _I)
 _OTHER_CANCER_BEFORE = re_compile(r"\b(?:except|other\s+than|other\s+(?:\w+\s+){0,2}?malignan|"
                                   r"other\s+(?:\w+\s+){0,2}?(?:cancer|tumou?r)|prior\s+malignan|"
