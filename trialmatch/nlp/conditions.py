@@ -203,8 +203,9 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
     "grade > 1 neuropathy", "Grade 2 or greater neuropathy") or "max_grade" ("Grade 0 or 1",
     "<= grade 1")."""
     found: list[tuple[str, dict, int, int]] = []
-    for condition in load_conditions():
-        if not condition.graded or not _may_name(text, condition.terms):
+    graded = _graded_conditions()
+    for condition in graded:
+        if not _may_name(text, condition.terms):
             continue
         match = condition.trial_pattern.search(text)
         if match is None or _EXCEPTED_BEFORE.search(text, max(0, match.start() - 80),
@@ -245,18 +246,22 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
                       max(match.end(), left + bound.end())))
     if kind in ("exclusion", "inclusion"):
         named = {name for name, _, _, _ in found}
-        generic = None
-        for condition in load_conditions():
-            if not condition.graded or condition.name in named or \
-                    condition.note_pattern.search(text):
-                continue  # a condition the criterion names is bounded, or excepted, above
-            generic = generic or _unresolved_toxicity_bound(text, kind)
-            if generic is None:
-                break
+        unnamed = [condition for condition in graded if condition.name not in named]
+        # (Most criteria bound no toxicity: that test first, the conditions' own after.)
+        generic = _unresolved_toxicity_bound(text, kind) if unnamed else None
+        for condition in unnamed if generic is not None else ():
+            if condition.note_pattern.search(text):
+                continue  # a condition the criterion names is excepted, above
             key, value = generic
             found.append((condition.name, {"condition": condition.name, key: value,
                                            "unresolved_toxicity": True}, 0, len(text)))
     return found
+
+
+@lru_cache(maxsize=1)
+def _graded_conditions() -> tuple[PopulationCondition, ...]:
+    """The conditions whose grade criteria bound (CTCAE-graded adverse events)."""
+    return tuple(condition for condition in load_conditions() if condition.graded)
 
 
 # "Adverse reactions of previous anti-tumor treatment have not recovered to Grade <= 1",
