@@ -144,8 +144,15 @@ _COHORT_WITHIN = re_compile(
     r"\b", re.IGNORECASE)
 
 
+# Every match of _COHORT_WITHIN holds one of these words, in some case ("ſ" matches "s").
+_COHORT_WORDS = ("cohort", "arm", "part", "group", "phase", "ſ")
+
+
 def _cohort_named_within(text: str) -> str | None:
     """The one cohort a criterion names as its scope (see `_COHORT_WITHIN`), or None."""
+    lower = text.lower()
+    if not any(map(lower.__contains__, _COHORT_WORDS)):
+        return None  # most criteria: no scan
     labels = set()
     for match in _COHORT_WITHIN.finditer(text):
         kind, name = (match.group("a"), match.group("an")) if match.group("a") else \
