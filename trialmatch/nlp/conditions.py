@@ -270,6 +270,8 @@ def _graded_conditions() -> tuple[PopulationCondition, ...]:
 # condition the criterion does not name (a named one, excepted or bounded, is read above).
 _TOXICITY_WORDS = re_compile(r"\b(?:toxicit(?:y|ies)|adverse\s+(?:events?|reactions?|effects?)|"
                              r"AEs?|side[\s-]+effects?)\b", re.IGNORECASE)
+# Every match of _TOXICITY_WORDS holds one of these, in some case (see `_may_name`).
+_TOXICITY_TERMS = ("toxicit", "adverse", "ae", "side")
 _OF_TREATMENT = re_compile(r"\b(?:therap(?:y|ies)|treatments?|agents?|regimens?|chemotherapy|"
                            r"interventions?)\b", re.IGNORECASE)
 _UNRESOLVED = re_compile(r"\b(?:not|never)\s+(?:yet\s+)?(?:fully\s+|completely\s+)?(?:resolved|"
@@ -289,7 +291,8 @@ def _unresolved_toxicity_bound(text: str, kind: str) -> tuple[str, int] | None:
     """("min_grade", n) for an exclusion of adverse events of earlier treatment above a grade,
     ("max_grade", n) for an inclusion demanding them resolved to it; None otherwise (no grade
     written: "recovered to baseline")."""
-    if not (_TOXICITY_WORDS.search(text) and _OF_TREATMENT.search(text)):
+    if not (_may_name(text, _TOXICITY_TERMS) and _TOXICITY_WORDS.search(text)
+            and _OF_TREATMENT.search(text)):
         return None
     if _OTHER_CAUSE.search(text) and not _ANTICANCER.search(text):
         return None  # events of an operation, radiotherapy or immunotherapy only
