@@ -20,6 +20,7 @@ from trialmatch.nlp.requirements_common import (
     clause_bounds,
     is_allowance,
     is_negated,
+    may_hold,
 )
 from trialmatch.nlp.vocab import get_vocabulary
 from trialmatch.regex_cache import re_compile
@@ -145,6 +146,13 @@ _THERAPY_BEFORE = re_compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|
 # "KRAS G12C small molecule inhibitor", "the KRAS/BRAF/MEK/ERK pathway": a target named by
 # a drug or pathway a few words on.
 _INHIBITOR_AFTER = re_compile(r"^(?:[\s/-]*[\w-]+){0,4}?[\s/-]+(?:inhibitors?|pathway)\b", _I)
+
+
+def _inhibitor_after(after: str) -> bool:
+    """Does `after` start with a few words and "inhibitor(s)" or "pathway" ("EGFR tyrosine
+    kinase inhibitor")? The pattern tries many splits of each word before it fails: it runs
+    only where one of its words occurs."""
+    return may_hold(after, ("inhibitor", "pathway")) and bool(_INHIBITOR_AFTER.match(after))
 # ER and PR are also words in other criteria ("CR or PR" responses, "ER visit"): they are
 # markers only with a status or a receptor word nearby.
 _RECEPTOR_CONTEXT = re_compile(
@@ -373,7 +381,7 @@ def _marker_mentions(text: str) -> list[_Mention]:
             tested_end = mention.end  # "... including EGFR, ROS1, ALK": tested too
             continue
         if mention.status is None and (_THERAPY_AFTER.match(text[mention.end:mention.end + 60])
-                                       or _INHIBITOR_AFTER.match(text[mention.end:mention.end + 60])
+                                       or _inhibitor_after(text[mention.end:mention.end + 60])
                                        or _SHORT_INHIBITOR_AFTER.match(text, mention.end)
                                        or _THERAPY_BEFORE.search(
                                            text[max(0, mention.start - 200):mention.start])

@@ -35,6 +35,14 @@ def _foldable(text: str) -> str | None:
     return lower
 
 
+def may_hold(text: str, words: tuple[str, ...]) -> bool:
+    """Could a case-insensitive pattern, every match of which holds one of `words` (lower
+    case), match `text`? Not when the lower-cased text holds none of them (and lower-casing
+    is safe: see `_foldable`): a test that skips a costly scan."""
+    lower = _foldable(text)
+    return lower is None or any(map(lower.__contains__, words))
+
+
 _WORDS = re_compile(r"[^\W_]+")
 _last_words: tuple[str, list[str]] = ("", [])
 
