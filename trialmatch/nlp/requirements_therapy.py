@@ -25,6 +25,7 @@ from trialmatch.nlp.requirements_common import (
     folded_cues,
     is_allowance,
     is_negated,
+    may_hold,
     requirement,
     to_number,
     words_of,
@@ -703,9 +704,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if not out:
             out += _generic_prior(text, criterion_kind)
     out = _with_exceptions(out, text, excepted, class_spans)
-    broad = _ANY_THERAPY_THEN_EXAMPLES.search(text)
-    if broad and any(r.kind == "prior_therapy" for r in out) and all(
-            r.start >= broad.end() for r in out if r.kind == "prior_therapy") and \
+    broad = _ANY_THERAPY_THEN_EXAMPLES.search(text) if any(
+        r.kind == "prior_therapy" for r in out) else None
+    if broad and all(r.start >= broad.end() for r in out if r.kind == "prior_therapy") and \
             not any(r.kind == "prior_lines" for r in out) and not any(
             set(r.params.get("classes") or ()) & _BROAD_CLASSES for r in out):
         # "any anticancer therapy including cytokine therapy such as interferon-alpha": the
@@ -832,6 +833,9 @@ _BEYOND_STANDARD = re_compile(
     r"(?:[\w-]+[\s,]+){0,3}?(?:therap(?:y|ies)|treatments?|options?|regimens?|care)\b|"
     # "Refractory advanced solid tumor": refractory to the therapy such tumours are given
     + _REFRACTORY_SOLID, _I)
+# Every match of _BEYOND_STANDARD holds one of these words (in some case).
+_BEYOND_STANDARD_WORDS = ("standard", "conventional", "effective", "approved", "satisfactory",
+                          "solid")
 
 
 _PRIOR = re_compile(r"\b(?:prior|previous|previously)\b", _I)
@@ -874,6 +878,8 @@ _STANDARD_WORD = re_compile(r"\b(?:standard|conventional)\b", _I)
 def _beyond_standard_therapy(text: str) -> list[Requirement]:
     """At least one prior line, for an inclusion that asks for disease beyond standard
     therapy (see `_BEYOND_STANDARD`)."""
+    if not may_hold(text, _BEYOND_STANDARD_WORDS):
+        return []  # most inclusions: no scan
     match = _BEYOND_STANDARD.search(text)
     if match is None or is_allowance(text, match.start(), match.end()) or \
             _NOT_BEFORE.search(text[max(0, match.start() - 25):match.start()]) or \
