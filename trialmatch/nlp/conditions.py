@@ -259,6 +259,12 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
 
 
 @lru_cache(maxsize=1)
+def _criteria_conditions() -> tuple[PopulationCondition, ...]:
+    """The conditions read in eligibility criteria too (`in_criteria`)."""
+    return tuple(condition for condition in load_conditions() if condition.in_criteria)
+
+
+@lru_cache(maxsize=1)
 def _graded_conditions() -> tuple[PopulationCondition, ...]:
     """The conditions whose grade criteria bound (CTCAE-graded adverse events)."""
     return tuple(condition for condition in load_conditions() if condition.graded)
@@ -414,8 +420,8 @@ def criteria_conditions(text: str) -> list[tuple[str, int, int]]:
     """The conditions marked `in_criteria` that a criterion states, asserted (not negated,
     hedged or past): (name, start, end)."""
     found: list[tuple[str, int, int]] = []
-    for condition in load_conditions():
-        if not condition.in_criteria or not _may_name(text, condition.terms):
+    for condition in _criteria_conditions():
+        if not _may_name(text, condition.terms):
             continue
         spans = None
         for match in condition.trial_pattern.finditer(text):
@@ -445,11 +451,27 @@ def _may_name(text: str, terms: tuple[str, ...]) -> bool:
     once the text is lower-cased, unless lower-casing changes the text's length ("İ") or the
     text holds "ſ" or "ı" (which IGNORECASE reads as "s" and "i"), or a term is not ASCII;
     then yes."""
-    lower = text.lower()
-    if len(lower) != len(text) or "ſ" in text or "ı" in text or not all(
-            term.isascii() for term in terms):
+    lower = _lowered(text)
+    if lower is None or not all(map(str.isascii, terms)):
         return True
-    return any(term in lower for term in terms)
+    return any(map(lower.__contains__, terms))
+
+
+_last_lowered: tuple[str, str | None] = ("", "")
+
+
+def _lowered(text: str) -> str | None:
+    """`text` lower-cased for `_may_name`, or None where lower-casing may lose a match. A
+    criterion is asked about several conditions in a row: the last answer is kept."""
+    global _last_lowered
+    last_text, last_lower = _last_lowered  # one tuple: consistent even across threads
+    if text is last_text:
+        return last_lower
+    lower: str | None = text.lower()
+    if len(lower) != len(text) or "ſ" in text or "ı" in text:
+        lower = None
+    _last_lowered = (text, lower)
+    return lower
 
 
 def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
