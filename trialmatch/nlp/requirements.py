@@ -599,14 +599,14 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         if ruled_out:
             requirements = [r for r in requirements if not any(
                 left <= r.start and r.end <= right for left, right in ruled_out)]
-    if "(" in text:
+    if "(" in text and any(r.kind == "biomarker" for r in requirements):
         # "HER2 status must be known. (Positive = 3+ over-expression by IHC ... OR HER2 gene
         # amplification ...)": a result defined in brackets is no demand.
         defined = [m.span() for m in _DEFINITION_ASIDE.finditer(text)]
         if defined:
             requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
                 left <= r.start and r.end <= right for left, right in defined))]
-    if kind == "inclusion" and "(" in text:
+    if kind == "inclusion" and "(" in text and any(r.kind == "biomarker" for r in requirements):
         # "(+trastuzumab in HER2-positive patients)": a rule for some patients, in brackets;
         # the biomarker it names is no requirement of everyone.
         asides = [m.span() for m in _CONDITIONAL_ASIDE.finditer(text)]
