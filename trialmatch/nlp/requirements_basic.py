@@ -849,7 +849,7 @@ def find_organ_function(text: str) -> list[Requirement]:
     mentions = list(_MEASURE.finditer(text))
     seen: set[str] = set()
     for i, mention in enumerate(mentions):
-        measure = next(name for name, value in mention.groupdict().items() if value)
+        measure = mention.lastgroup or ""  # the one named group that matched
         measure = measure.replace("_", "+")
         names = [measure]
         end = mention.end()
@@ -861,7 +861,7 @@ def find_organ_function(text: str) -> list[Requirement]:
                                   text[mentions[i - 1].end():mention.start()], _I):
             j = i - 1
             while j >= 0:
-                names.insert(0, next(n for n, v in mentions[j].groupdict().items() if v))
+                names.insert(0, mentions[j].lastgroup or "")
                 if j > 0 and re.fullmatch(r"\s*(?:/|and|or|,|&|and/or)\s*",
                                           text[mentions[j - 1].end():mentions[j].start()], _I):
                     j -= 1
@@ -928,7 +928,7 @@ def find_infection(text: str) -> list[Requirement]:
     for match in _AGENT.finditer(text):
         if any(s <= match.start() < e for s, e, _ in mentions):
             continue
-        agent = next(name for name, value in match.groupdict().items() if value)
+        agent = match.lastgroup or ""  # the one named group that matched
         mentions.append((match.start(), match.end(), [agent]))
     if not mentions:
         return []
