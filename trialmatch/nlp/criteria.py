@@ -32,6 +32,7 @@ from trialmatch.nlp.requirements_cancer import (
     prefer_other_disease,
     trial_oncotree_codes,
 )
+from trialmatch.nlp.requirements_common import may_hold
 from trialmatch.nlp.requirements_rules import get_rules
 from trialmatch.regex_cache import re_compile
 
@@ -144,14 +145,13 @@ _COHORT_WITHIN = re_compile(
     r"\b", re.IGNORECASE)
 
 
-# Every match of _COHORT_WITHIN holds one of these words, in some case ("ſ" matches "s").
-_COHORT_WORDS = ("cohort", "arm", "part", "group", "phase", "ſ")
+# Every match of _COHORT_WITHIN holds one of these words (in some case).
+_COHORT_WORDS = ("cohort", "arm", "part", "group", "phase")
 
 
 def _cohort_named_within(text: str) -> str | None:
     """The one cohort a criterion names as its scope (see `_COHORT_WITHIN`), or None."""
-    lower = text.lower()
-    if not any(map(lower.__contains__, _COHORT_WORDS)):
+    if not may_hold(text, _COHORT_WORDS):
         return None  # most criteria: no scan
     labels = set()
     for match in _COHORT_WITHIN.finditer(text):
