@@ -227,8 +227,11 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
         context = mention_context(text, match.start(), match.end(), clause)
         if bound is None:
             if not _ANY_GRADE.search(text, clause[0], match.start()) and not (
-                    context.negated and match.start() - clause[0] < 40) or \
+                    context.negated and match.start() - clause[0] < 40
+                    and not text[match.end():clause[1]].strip(" .;,:")) or \
                     _GRADE_WORD.search(window) or context.historical:
+                # (a denial qualified after it speaks of some neuropathy only: "no peripheral
+                # neuropathy precluding a nerve graft")
                 continue
             # "No symptomatic pre-existing peripheral neuropathy", "Any sensory or motor
             # peripheral neuropathy": the condition at any grade (a grade 1 numbness is one).

@@ -513,7 +513,7 @@ _EXTENT_WORDS = {
     "resected": ("resect", "operative"),
     "early_stage": ("early",),
     "localized": ("locali", "confined", "operable", "resectable"),
-    "planned_surgery": ("surgery", "ectomy", "whipple", "resection"),
+    "planned_surgery": ("surgery", "ectomy", "whipple", "resection", "definitive", "curative"),
     "newly_diagnosed": ("diagnos",),
     "advanced": ("advanced",),
     "incurable": ("curative", "incurable"),
