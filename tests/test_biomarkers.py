@@ -567,3 +567,19 @@ def test_a_germline_result_line_is_no_heading_for_the_tumour_line_after_it():
 def test_untested_conditional_and_dashed_results(text, marker, status):
     found = {b.status for b in find_biomarkers(text) if b.marker == marker}
     assert found == ({status} if status else set())
+
+
+@pytest.mark.parametrize(("text", "marker", "status"), [
+    # Run-together NGS lines: each gene's own result, whatever stands between it and the word.
+    ("NTRK fusion: none detected  TMB 3 mut/Mb", "NTRK", "negative"),
+    ("Microsatellite status: MSI-High NOT DETECTED   Tumor Mutational Burden: 4.8 mut/Mb",
+     "MSI", "negative"),
+    ("NGS: TP53 no variant detected | ATM p.R2832C (VAF 38%) + ATM frameshift", "ATM",
+     "positive"),
+    ("Tumor BRCA1 mutation detected (c.5266dupC), BRCA2 none.", "BRCA2", "negative"),
+    ("BRCA2 no alteration detected  PALB2 nd  RAD51C nd", "PALB2", "negative"),
+    # ... but not another line's "none".
+    ("DLL3 IHC not performed.\nirAEs on atezo: none.", "DLL3", "unknown"),
+])
+def test_run_together_results(text, marker, status):
+    assert {b.status for b in find_biomarkers(text) if b.marker == marker} == {status}

@@ -191,6 +191,8 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
             break  # "... VAF 38%. NEGATIVE: FLT3, NPM1": the heading of a list that follows
         if word in ("low", "high") and marker not in _LEVEL_MARKERS:
             continue
+        if word in ("none", "nd") and _BREAK_BEFORE.search(window, 0, match.start()):
+            continue  # "DLL3 IHC not performed.\nirAEs on atezo: none": another line's answer
         if word == "intermediate" and marker not in _LEVEL_MARKERS:
             continue
         if word in _KEPT_WORDS and not mmr_protein and marker not in _KEPT_MARKERS:
@@ -326,7 +328,10 @@ _ITEM_ALTERATION = re_compile(
 # itself: such a list is not joined.)
 
 
-_BELONGS_BEFORE = re_compile(r"[\s:=-]*$")
+# (what may stand between a marker and its result word: "NTRK fusion: none detected")
+_BREAK_BEFORE = re_compile(r"[.;\n]")
+_BELONGS_BEFORE = re_compile(r"(?i)[\s:=-]*(?:(?:fusions?|rearrangements?|mutations?|"
+                             r"amplifications?|alterations?|variants?|none|no|not)[\s:=-]*)*$")
 _ITEM_BREAK = re_compile(r"[,;|]|\s{2,}")
 
 
