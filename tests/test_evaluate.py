@@ -1519,3 +1519,15 @@ def test_a_line_that_names_the_patients_cancer_among_others_fails_on_its_own_acc
     (line,) = [r for r in verdict.criteria if r.text == text]
     assert line.result == "not_met" and not line.reason.startswith("for another disease")
     assert verdict.verdict == "excluded"
+
+
+def test_a_drainage_or_ablation_is_no_line_of_systemic_therapy():
+    # "talc pleurodesis", "TACE": local procedures; an untreated mesothelioma after a talc
+    # pleurodesis has had no line.
+    from trialmatch.match.engine import drug_therapy_reader
+    from trialmatch.match.evaluate import build_patient
+    from trialmatch.models import Profile
+
+    patient = build_patient(Profile(), ontology=ONTOLOGY, therapy_reader=drug_therapy_reader(),
+                            prior_therapies=["talc pleurodesis", "TACE"])
+    assert patient.prior_lines == (0, 0)

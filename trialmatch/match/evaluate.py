@@ -106,7 +106,7 @@ class PriorTherapy:
 
 
 # Classes of local treatment: not lines of systemic therapy (drugs.json class names).
-LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
+LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine", "locoregional procedure"})
 _ADJUVANT_SETTING = re_compile(r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b",
                                re.IGNORECASE)
 _ADVANCED_SETTING = re_compile(
