@@ -947,3 +947,13 @@ def test_the_registrys_all_adult_condition_names_both_lineages():
     [found] = vocab.find_cancer_types("ALL, Adult")
     assert vocab.cancer_codes(found) == ["BLL", "TLL"]
     assert vocab.find_cancer_types("all, adult patients") == []
+
+
+@pytest.mark.parametrize("text", [
+    "Treatment naïve patients may be treated in Cohort A if deemed not candidates for nivolumab",
+    "Participants with platinum-resistant disease may receive a second-line non-platinum-based "
+    "chemotherapy and subsequently be enrolled to this study.",
+])
+def test_a_permission_demands_no_treatment_history(text):
+    assert not [r for r in parse_criterion(text, "inclusion")
+                if r.kind in ("prior_lines", "prior_therapy")]

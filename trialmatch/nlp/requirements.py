@@ -341,6 +341,8 @@ _CONDITIONAL_ASIDE = re_compile(
     r"(?:receiv\w*|treated|getting|scheduled)\b[^.;()]{0,60}\([^()]{1,40}\)", re.IGNORECASE)
 
 
+_MAY_BE = re_compile(r"\b(?:may|can)\s+(?:[^.;]{0,120}?\s)?be\s+(?:treated|enrolled|included|"
+                     r"eligible|allowed|permitted|considered)\b", re.IGNORECASE)
 # The subgroup a rule is for, written after the rule: "... for patients with triple
 # negative breast cancer", "... in case of ER+ and/or PgR positive tumors", "... in
 # HER2-positive patients".
@@ -599,6 +601,16 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         if ruled_out:
             requirements = [r for r in requirements if not any(
                 left <= r.start and r.end <= right for left, right in ruled_out)]
+    if kind == "inclusion" and "may" in text and any(
+            r.kind in ("prior_lines", "prior_therapy") for r in requirements):
+        # "Treatment naive patients may be treated in Cohort A if deemed not candidates for
+        # nivolumab": a permission for some patients, which demands no history of anyone.
+        allowed = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)
+                   if _MAY_BE.search(m.group(0))]
+        if allowed:
+            requirements = [r for r in requirements if not (
+                r.kind in ("prior_lines", "prior_therapy") and any(
+                    left <= r.start and r.end <= right for left, right in allowed))]
     if "(" in text and any(r.kind == "biomarker" for r in requirements):
         # "HER2 status must be known. (Positive = 3+ over-expression by IHC ... OR HER2 gene
         # amplification ...)": a result defined in brackets is no demand.
