@@ -1531,3 +1531,16 @@ def test_a_drainage_or_ablation_is_no_line_of_systemic_therapy():
     patient = build_patient(Profile(), ontology=ONTOLOGY, therapy_reader=drug_therapy_reader(),
                             prior_therapies=["talc pleurodesis", "TACE"])
     assert patient.prior_lines == (0, 0)
+
+
+def test_a_dna_result_does_not_answer_a_protein_on_ihc():
+    # "MET (IHC) expression 1+ to 3+" for a patient whose NGS found no MET amplification:
+    # unknown (test c-Met IHC), not failed.
+    wanted = marker(marker="MET", alterations=["overexpression"])
+    no_amp = make_patient(biomarkers=[Biomarker("MET", "amplification", "negative",
+                                                evidence="no MET amp")])
+    assert evaluate_requirement(wanted, no_amp).truth is None
+    her2 = marker(marker="HER2", alterations=["overexpression"])
+    amplified = make_patient(biomarkers=[Biomarker("HER2", "amplification", "positive",
+                                                   evidence="HER2 amplified")])
+    assert evaluate_requirement(her2, amplified).truth is True

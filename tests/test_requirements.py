@@ -957,3 +957,16 @@ def test_the_registrys_all_adult_condition_names_both_lineages():
 def test_a_permission_demands_no_treatment_history(text):
     assert not [r for r in parse_criterion(text, "inclusion")
                 if r.kind in ("prior_lines", "prior_therapy")]
+
+
+def test_a_genes_protein_on_ihc_is_not_its_dna_alteration():
+    text = ("Must provide a tumor tissue sample that has MET (IHC) expression of 1+, 2+, or 3+ "
+            "as determined by the central laboratory.")
+    [found] = [r for r in parse_criterion(text, "inclusion") if r.kind == "biomarker"]
+    assert found.params["any_of"][0]["alterations"] == ["overexpression"]
+    # ... but a list's "expression of PD-L1" is PD-L1's, not the genes' before it.
+    listed = parse_criterion("targeted therapy as indicated by abnormalities in ALK, EGFR, or "
+                             "expression of PDL-1", "inclusion")
+    assert all(item["alterations"] != ["overexpression"] for r in listed
+               if r.kind == "biomarker" for item in r.params["any_of"]
+               if item["marker"] in ("ALK", "EGFR"))

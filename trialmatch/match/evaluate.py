@@ -1293,6 +1293,11 @@ def _norm_alteration(text: str) -> str:
     return text.replace("deletions", "deletion").replace("insertions", "insertion")
 
 
+# Genes whose protein on IHC is a biomarker apart from their DNA alterations
+# (nlp/requirements_biomarker.py reads "MET (IHC) expression" as "overexpression").
+_PROTEIN_TESTED_GENES = frozenset({"MET", "EGFR"})
+
+
 def _alteration_class(alteration: str) -> str:
     text = _norm_alteration(alteration)
     if any(w in text for w in ("fusion", "rearrang", "translocation", "::", "-")) and not \
@@ -1308,6 +1313,9 @@ def _alteration_matches(wanted: str, marker: str, have: str | None) -> Truth:
     does not name its alteration."""
     wanted_n = _norm_alteration(wanted)
     generic = _GENERIC_ALTERATIONS.get(wanted_n)
+    if wanted_n == "overexpression" and marker.upper() in _PROTEIN_TESTED_GENES:
+        # c-Met or EGFR protein on IHC: a DNA result (amplification, mutation) does not say.
+        return True if have and re.search(r"express|ihc", _norm_alteration(have)) else None
     if generic == "any":
         return True
     if have is None:

@@ -287,6 +287,11 @@ _GENERIC_ALTERATIONS = [
     ("mutation", r"\b(?:mutations?|mutated|mutant|variants?|alterations?)\b"),
 ]
 _GENERIC = [(name, re_compile(p, _I)) for name, p in _GENERIC_ALTERATIONS]
+# Genes whose protein, on IHC, is a biomarker of its own (c-Met for MET ADCs and antibodies,
+# EGFR for anti-EGFR antibodies): read as "overexpression", not as a gene alteration.
+_PROTEIN_TESTED_GENES = frozenset({"MET", "EGFR"})
+_PROTEIN_TEST = re_compile(r"\b(?:over-?expressi\w+|(?:protein\s+)?expression|IHC|"
+                           r"immunohisto\w*)\b", _I)
 _GENERIC_KEYS = {"germline", "somatic", "mutation", "fusion", "amplification", "alteration",
                  "rearrangement",
                  "deletion", "insertion", "overexpression", "loss", "positive", "mutant",
@@ -499,6 +504,12 @@ def _alterations(window: str, marker: str | None = None,
                 [exon21.end()] + [m.end for m in specific])
     if specific:
         return list(dict.fromkeys(m.key for m in specific)), max(m.end for m in specific)
+    if marker in _PROTEIN_TESTED_GENES:
+        protein = _PROTEIN_TEST.search(window, 0, 30)
+        if protein and not re.search(r",|;|\bor\b|\band\b", window[:protein.start()], _I):
+            # "MET (IHC) expression of 1+, 2+ or 3+", "c-Met overexpression": the protein on
+            # IHC, which a DNA test's "no MET amplification" does not answer.
+            return ["overexpression"], protein.end()
     found = sorted((m.start(), m.end(), name) for name, pattern in _GENERIC
                    for m in [pattern.search(window)] if m)
     if not found:
