@@ -835,3 +835,12 @@ def test_no_second_pd1_inhibitor_after_progression_on_one():
     assert kept == [] and "PD-(L)1 inhibitor" in aside[0][1]
     assert fits_treatment_history([pembrolizumab], frozenset({"carboplatin"}),
                                   frozenset({"platinum"}))[0] == [pembrolizumab]
+
+
+def test_a_rearrangement_gap_is_not_answered_by_the_protein():
+    # Large B-cell lymphoma: MYC protein on IHC ("C-MYC +") is no MYC FISH.
+    ihc = profile("DLBCLNOS", "IV", [bm("MYC", None, "positive", evidence="C-MYC +")])
+    fish = profile("DLBCLNOS", "IV", [bm("MYC", "rearrangement", "negative",
+                                         evidence="MYC FISH: no rearrangement")])
+    assert "MYC rearrangement (with BCL2)" in {g.marker for g in gaps(ihc)}
+    assert "MYC rearrangement (with BCL2)" not in {g.marker for g in gaps(fish)}

@@ -386,6 +386,17 @@ def _protocol_finding(
 # --------------------------------------------------------------------------- testing gaps
 
 
+def _alteration_class_of(alteration: str) -> str:
+    """The class of an alteration as testing rules name them: fusion, amplification or
+    mutation."""
+    text = alteration.lower()
+    if any(word in text for word in ("fusion", "rearrang", "translocation", "::")):
+        return "fusion"
+    if "amplif" in text:
+        return "amplification"
+    return "mutation"
+
+
 def _short_evidence(result: Biomarker, limit: int = 60) -> str:
     words = " ".join((result.evidence or result.marker).split())
     return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
@@ -467,7 +478,15 @@ def find_testing_gaps(
                 continue
         for marker in rule.markers:
             names = {name.upper() for name in marker.any_of}
-            if names & (reported | documented):
+            if names & reported:
+                continue
+            if marker.alterations:
+                # "MYC rearrangement": answered by a rearrangement result, not by MYC IHC.
+                if any(b.marker.upper() in names and b.status != "unknown" and b.alteration
+                       and _alteration_class_of(b.alteration) in marker.alterations
+                       for b in profile.biomarkers):
+                    continue
+            elif names & documented:
                 continue
             if germline_tested if marker.germline else (
                     panel_covers is not None and all(map(panel_covers, marker.any_of))):

@@ -155,6 +155,9 @@ class TestedMarker:
     requires: tuple[tuple[BiomarkerSpec, ...], ...]
     note: str | None
     germline: bool = False  # an inherited-variant test: a germline test in the notes answers it
+    # Documented only by a result for one of these alterations (classes: "fusion",
+    # "amplification", "mutation"); () = any result for the marker.
+    alterations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -441,7 +444,8 @@ def _no_rechallenge(check: _Checker, raw: Any) -> tuple[str, ...]:
 
 _RULE_KEYS = frozenset({"id", "label", "cancer_types", "except_cancer_types", "stages",
                         "max_age", "sexes", "markers", "source"})
-_MARKER_KEYS = frozenset({"marker", "any_of", "strength", "requires", "note", "germline"})
+_MARKER_KEYS = frozenset({"marker", "any_of", "strength", "requires", "note", "germline",
+                          "alterations"})
 _SEXES = ("female", "male")
 
 
@@ -485,6 +489,7 @@ def build_testing_rules(data: Any, filename: str = TESTING_GAPS_FILE) -> tuple[T
                 requires=check.groups(marker_raw.get("requires"), f"{where} marker {name}"),
                 note=check.text(marker_raw, "note", where, required=False),
                 germline=optional_bool(marker_raw, "germline", f"{filename}: {where}"),
+                alterations=check.strings(marker_raw, "alterations", where),
             ))
         label = check.text(raw, "label", where)
         assert label is not None
