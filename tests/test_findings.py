@@ -83,6 +83,8 @@ def protocols(p, plan=None):
         (profile("LUAD", "IV", [bm("EGFR", "exon 20 insertion")]),
          {"amivantamab + carboplatin + pemetrexed"}, {"osimertinib"}),
         (profile("LUAD", "IV", [bm("EGFR", "T790M")]), {"osimertinib"}, {"erlotinib"}),
+        # EGFR-mutant NSCLC after osimertinib: amivantamab + chemotherapy (MARIPOSA-2), not the
+        # first-line amivantamab + lazertinib (see test_protocols_fit_the_treatment_history).
         # FDA biomarker-directed approvals of 2024-2025: HER2-mutant NSCLC (sevabertinib),
         # c-Met-overexpressing NSCLC (telisotuzumab vedotin), NRG1 fusions (zenocutuzumab),
         # ESR1-mutant ER+/HER2- breast cancer (imlunestrant)
@@ -844,3 +846,27 @@ def test_a_rearrangement_gap_is_not_answered_by_the_protein():
                                          evidence="MYC FISH: no rearrangement")])
     assert "MYC rearrangement (with BCL2)" in {g.marker for g in gaps(ihc)}
     assert "MYC rearrangement (with BCL2)" not in {g.marker for g in gaps(fish)}
+
+
+def test_amivantamab_after_osimertinib_is_with_chemotherapy():
+    from trialmatch.match.findings import find_protocols, fits_treatment_history
+
+    found = find_protocols(profile("LUAD", "IV", [bm("EGFR", "exon 19 deletion")]), is_a=is_a,
+                           is_solid=is_solid, plan_text=None)
+    kept, _ = fits_treatment_history(found, frozenset({"osimertinib"}), frozenset({"EGFR TKI"}))
+    therapies = {p.therapy for p in kept}
+    assert "amivantamab + carboplatin + pemetrexed" in therapies
+    assert "amivantamab + lazertinib" not in therapies
+    first, _ = fits_treatment_history(found, frozenset(), frozenset())
+    assert "amivantamab + lazertinib" in {p.therapy for p in first}
+    assert "amivantamab + carboplatin + pemetrexed" not in {p.therapy for p in first}
+
+
+def test_a_resected_cancer_gets_the_adjuvant_labels_only():
+    from trialmatch.match.findings import find_protocols, fits_adjuvant_setting
+
+    found = find_protocols(profile("SKCM", "IIIC", [bm("BRAF", "V600K")]), is_a=is_a,
+                           is_solid=is_solid, plan_text=None)
+    kept, aside = fits_adjuvant_setting(found)
+    assert {p.therapy for p in kept} == {"dabrafenib + trametinib"}
+    assert "vemurafenib + cobimetinib" in {p.therapy for p, _ in aside}

@@ -41,6 +41,7 @@ from trialmatch.match.evaluate import (
     TrialVerdict,
     build_patient,
     evaluate_trial,
+    in_adjuvant_setting,
     screen_trial,
 )
 from trialmatch.match.filters import TrialFilters
@@ -522,6 +523,10 @@ def match_case(
     # Not what was already given or failed (issue 15): re-offering it is no second look.
     protocols, given = findings.fits_treatment_history(
         protocols, patient.prior_drugs, patient.prior_classes)
+    if in_adjuvant_setting(patient):
+        # Resected with nothing left: a label for advanced disease does not fit now.
+        protocols, later = findings.fits_adjuvant_setting(protocols)
+        given += later
     warnings.extend(f"protocol {p.therapy} ({p.biomarker}) not listed: {why}"
                     for p, why in given)
     # A biomarker-directed therapy the patient can still have is a standard option left: a

@@ -332,6 +332,31 @@ def fits_treatment_history(
     return kept, set_aside
 
 
+# A label's line for advanced disease only ("unresectable or metastatic", "after progression
+# on ..."), unless it names an adjuvant or perioperative use too.
+_ADVANCED_LINE = re_compile(r"(?i)unresectable|metasta|advanced|recurren|relapse|refractory|"
+                            r"progress|\bafter\b|maintenance")
+_ADJUVANT_LINE = re_compile(r"(?i)adjuvant|perioperative|early|resect(?:ed|ion)|residual")
+
+
+def fits_adjuvant_setting(
+    protocols: list[ProtocolFinding],
+) -> tuple[list[ProtocolFinding], list[tuple[ProtocolFinding, str]]]:
+    """For a resected cancer with nothing left (the adjuvant setting): the protocols whose
+    label covers that setting, and those set aside (labelled for advanced disease only:
+    vemurafenib + cobimetinib is for unresectable or metastatic melanoma, dabrafenib +
+    trametinib also adjuvant)."""
+    kept: list[ProtocolFinding] = []
+    set_aside: list[tuple[ProtocolFinding, str]] = []
+    for protocol in protocols:
+        line = protocol.line or ""
+        if _ADVANCED_LINE.search(line) and not _ADJUVANT_LINE.search(line):
+            set_aside.append((protocol, f"labelled for {line}; the disease is resected"))
+        else:
+            kept.append(protocol)
+    return kept, set_aside
+
+
 def _required_results(
     protocol: Protocol, results: list[Biomarker], base: ProtocolBase
 ) -> list[Biomarker] | None:
