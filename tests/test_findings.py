@@ -870,3 +870,18 @@ def test_a_resected_cancer_gets_the_adjuvant_labels_only():
     kept, aside = fits_adjuvant_setting(found)
     assert {p.therapy for p in kept} == {"dabrafenib + trametinib"}
     assert "vemurafenib + cobimetinib" in {p.therapy for p, _ in aside}
+
+
+def test_venetoclax_for_relapsed_t1114_myeloma():
+    from trialmatch.match.findings import find_protocols, fits_treatment_history
+
+    found = find_protocols(profile("PCM", None, [bm("CCND1", "fusion")]), is_a=is_a,
+                           is_solid=is_solid, plan_text=None)
+    kept, _ = fits_treatment_history(found, frozenset({"bortezomib", "lenalidomide"}),
+                                     frozenset({"proteasome inhibitor",
+                                                "immunomodulatory drug"}))
+    [venetoclax] = [p for p in kept if p.drug == "venetoclax"]
+    assert venetoclax.source.startswith("NCCN Guidelines")
+    # Not at diagnosis, before a proteasome inhibitor and an immunomodulatory drug.
+    untreated, _ = fits_treatment_history(found, frozenset(), frozenset())
+    assert "venetoclax" not in {p.drug for p in untreated}

@@ -19,7 +19,12 @@ def test_packaged_protocols_load_and_cite_fda_labels():
     base = knowledge.get_protocols()
     assert len(base.protocols) >= 110
     for protocol in base.protocols:
-        assert re.fullmatch(r"FDA label .+ (19|20)\d\d", protocol.source), protocol.id
+        # An FDA label, or for an off-label use the guideline lists, the NCCN guideline (and
+        # then the line says "off-label"), each with its year.
+        assert re.fullmatch(r"(?:FDA label|NCCN Guidelines) .+ (19|20)\d\d",
+                            protocol.source), protocol.id
+        if protocol.source.startswith("NCCN"):
+            assert "off-label" in (protocol.line or ""), protocol.id
         assert protocol.drug_class in drugs.classes_of(protocol.drug), protocol.id
         assert protocol.biomarker, protocol.id
 

@@ -34,7 +34,9 @@ STATUSES = ("positive", "negative", "equivocal", "unknown")
 BASKETS = ("_ANY", "_ANY_SOLID", "_SOLID", "_HEME")
 _CODE = re_compile(r"^[A-Z][A-Z0-9_]*$")
 _STAGE = re_compile(r"^(0|IV|III|II|I)([ABC])?([0-9])?$")
-_FDA_SOURCE = re_compile(r"^FDA label .+ (19|20)\d\d$")
+# A protocol's source: its FDA label, or (for an off-label use the guideline lists) the NCCN
+# guideline, each with its year.
+_FDA_SOURCE = re_compile(r"^(?:FDA label|NCCN Guidelines) .+ (19|20)\d\d$")
 _YEAR = re_compile(r"\b(19|20)\d\d\b")
 
 
@@ -374,7 +376,8 @@ def build_protocols(data: Any, filename: str = PROTOCOLS_FILE) -> ProtocolBase:
         source = check.text(raw, "source", where)
         assert source is not None
         if not _FDA_SOURCE.match(source):
-            raise check.fail(where, "'source' must read 'FDA label <drug> <year>'")
+            raise check.fail(where, "'source' must read 'FDA label <drug> <year>' or "
+                                    "'NCCN Guidelines <guideline> <year>'")
         excludes = raw.get("excludes", [])
         if not isinstance(excludes, list):
             raise check.fail(where, "'excludes' must be a list of biomarkers")
