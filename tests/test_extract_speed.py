@@ -10,9 +10,15 @@ import re
 import pytest
 
 from trialmatch.nlp import pipeline
-from trialmatch.nlp.context import load_cues, lowered_for_search, may_match, phrase_pattern
+from trialmatch.nlp.context import (
+    load_cues,
+    lowered_for_search,
+    matches_at,
+    may_match,
+    phrase_pattern,
+)
 from trialmatch.nlp.notes import cut_long_runs, repair_ocr, repair_ocr_zeros
-from trialmatch.nlp.sections import _AFTER_STOP, _matches_at, load_section_rules
+from trialmatch.nlp.sections import _AFTER_STOP, load_section_rules
 from trialmatch.nlp.vocab import _PhraseIndex, _tokenize, get_vocabulary
 
 NOTES = [
@@ -98,7 +104,7 @@ def test_merged_line_headers_are_found_as_by_a_full_scan(text):
     rules = load_section_rules()
     starts = [0, *(stop.end() for stop in _AFTER_STOP.finditer(text))]
     for pattern in (rules.inline_pattern, rules.title_pattern):
-        assert [m.span() for m in _matches_at(pattern, text, starts)] == \
+        assert [m.span() for m in matches_at(pattern, text, starts)] == \
             [m.span() for m in pattern.finditer(text)]
 
 

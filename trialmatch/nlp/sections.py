@@ -9,13 +9,13 @@ header is the "body" section with the default weight.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
+from trialmatch.nlp.context import matches_at
 from trialmatch.regex_cache import re_compile
 
 SECTIONS_FILE = "sections.json"
@@ -133,19 +133,6 @@ def _title_case(header: str) -> bool:
 _AFTER_STOP = re_compile(r"[.;](?=[ \t]+[A-Z])")
 
 
-def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-    """What `pattern.finditer(text)` yields, for a pattern that can only match at `starts`
-    (in order): the match at each start, skipping starts inside the previous match."""
-    end = 0
-    for start in starts:
-        if start < end:
-            continue
-        match = pattern.match(text, start)
-        if match is not None:
-            yield match
-            end = match.end()
-
-
 def find_sections(text: str) -> list[Section]:
     """Split a note into sections by its headers; the list covers the whole text in order."""
     rules = load_section_rules()
@@ -158,14 +145,14 @@ def find_sections(text: str) -> list[Section]:
     # there (both find the same headers; scanning every character costs as much as the rest
     # of this function).
     candidates = [0, *(stop.end() for stop in _AFTER_STOP.finditer(text))]
-    for match in _matches_at(rules.inline_pattern, text, candidates):
+    for match in matches_at(rules.inline_pattern, text, candidates):
         header = match.group("header")
         # Inline headers must be written in capitals: "Diagnosis:" mid-sentence is prose.
         if header.upper() == header and match.start("header") not in header_starts:
             hits[match.start("header")] = (header, match.end())
             header_starts.add(match.start("header"))
     titled: set[int] = set()
-    for match in _matches_at(rules.title_pattern, text, candidates):
+    for match in matches_at(rules.title_pattern, text, candidates):
         header = match.group("header")
         if match.start("header") not in header_starts and _title_case(header):
             hits[match.start("header")] = (header, match.end())
