@@ -229,3 +229,40 @@ def test_the_tokenizer_has_scispacys_affix_patterns_and_leaves_scispacy_as_it_wa
     text = "HER2/neu 3+ (IHC), pT2N1a; Ki-67 ~20%. ER+/PR- [weak] 1.5x10^9/L"
     assert [t.text for t in ours(text)] == [t.text for t in theirs(text)]
     assert {name: getattr(custom_tokenizer, name) for name in before} == before
+
+
+def _anchored_patterns():
+    from trialmatch.nlp import cancer, grade, tnm
+
+    return [
+        (tnm._STAGE_GROUP, tnm._STAGE_GROUP_STARTS),
+        (cancer._TYPE_FIELD, cancer._TYPE_FIELD_STARTS),
+        (cancer._DISTANT_STATEMENT, cancer._DISTANT_STARTS),
+        (grade._NOTTINGHAM, grade._NOTTINGHAM_STARTS),
+        (grade._GRADE_N, grade._GRADE_N_STARTS),
+        (grade._DIFFERENTIATED, grade._DIFFERENTIATED_STARTS),
+        (grade._TWO_TIER, grade._TWO_TIER_STARTS),
+    ]
+
+
+@pytest.mark.parametrize("text", [
+    "Pathologic stage: IIIA. AJCC 8th ed. IIB; UICC stage: IIIA, R0. TNM Overall Stage IV",
+    "clinical  prognostic stage group (AJCC) = 2b; final stage 3; anatomic stage I",
+    "Histologic type: mucinous. TUMOR TYPE - serous. Type of carcinoma: ductal; histology: x",
+    "liver metastases; widely metastatic; metastases to the lung; distant metastasis present",
+    "Nottingham grade 2; modified Scarff-Bloom-Richardson score 7/9; SBR 3; Elston-Ellis 8",
+    "nuclear grade 2, histologic grade 3/3, tumour grade II-III; overall grade: 1",
+    "well to moderately differentiated; poorly-differentiated; undifferentiated; un differ",
+    "low-grade; high grade; intermediate  grade; yellow grade; HIGH-GRADE",
+    "ſtage İİ and \u212aI: FİGO ſtage, Tumour ſite; hıstologic type: x; İntermediate grade",
+    *NOTES,
+])
+def test_anchored_patterns_match_as_by_a_full_scan(text):
+    """Each pattern tried only where one of its start words starts finds what finditer
+    finds: the words hold every match's first letters, in the folded text's offsets."""
+    from trialmatch.nlp.context import word_starts
+
+    for pattern, starts in _anchored_patterns():
+        anchored = matches_at(pattern, text, word_starts(lowered_for_search(text), starts))
+        assert [(m.span(), m.groups()) for m in anchored] == \
+            [(m.span(), m.groups()) for m in pattern.finditer(text)]

@@ -34,7 +34,9 @@ from trialmatch.nlp.context import (
     clause_spans,
     join_broken_lines,
     lowered_for_search,
+    matches_at,
     mention_context,
+    word_starts,
 )
 from trialmatch.nlp.sections import Section, section_at
 from trialmatch.regex_cache import re_compile
@@ -78,6 +80,8 @@ _TYPE_FIELD = re_compile(
     r"diagnosis|type\s+of\s+(?:carcinoma|tumou?r)|histology)\s*(?:\([^)]{0,25}\))?\s*"
     r"(?:[:\-]|\.(?=\s+[A-Z]))\s*(?P<value>[A-Za-z][^.;\n]{2,80})"
 )
+# Every match of _TYPE_FIELD starts with one of these.
+_TYPE_FIELD_STARTS = ("histolog", "tumo", "type")
 # Neoplasms OncoTree lists that are not cancers: they do not make a report malignant.
 _NOT_MALIGNANT = re_compile(
     r"(?i)\b(?:adenoma|leiomyoma|fibroadenoma|nevus|naevus|papilloma|hemangioma|lipoma|"
@@ -233,7 +237,8 @@ def _type_fields(text: str) -> list[tuple[int, str]]:
     lowered = lowered_for_search(text)
     if "type" not in lowered and "histolog" not in lowered:
         return []  # every field label holds one of the two
-    return [(m.start("value"), m.group("value").strip()) for m in _TYPE_FIELD.finditer(text)]
+    return [(m.start("value"), m.group("value").strip())
+            for m in matches_at(_TYPE_FIELD, text, word_starts(lowered, _TYPE_FIELD_STARTS))]
 
 
 def _caps_acronym(text: str, match: Any, clauses: list[tuple[int, int]]) -> bool:
@@ -633,6 +638,9 @@ _DISTANT_STATEMENT = re_compile(
     r"metastas[ie]s|"
     r"distant\s+metastas[ie]s\s+(?:is\s+|are\s+)?(?:present|identified|confirmed))"
 )
+# Every match of _DISTANT_STATEMENT starts with one of these.
+_DISTANT_STARTS = ("metasta", "widely", "disseminated", "liver", "hepatic", "lung", "pulmonary",
+                   "bone", "osseous", "skeletal", "brain", "adrenal", "peritoneal", "distant")
 
 
 def find_distant_statements(text: str, sections: list[Section],
@@ -645,7 +653,10 @@ def find_distant_statements(text: str, sections: list[Section],
     lowered = text.lower()
     if "metasta" not in lowered and "disseminated" not in lowered:
         return found  # every statement names metastasis or dissemination
-    for match in _DISTANT_STATEMENT.finditer(text):
+    # Tried only where a statement's first word starts (the regex engine would try every
+    # character of the note).
+    starts = word_starts(lowered_for_search(text), _DISTANT_STARTS)
+    for match in matches_at(_DISTANT_STATEMENT, text, starts):
         section = section_at(sections, match.start())
         if section is not None and section.weight == 0:
             continue

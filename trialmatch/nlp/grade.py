@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from trialmatch.nlp.context import lowered_for_search
+from trialmatch.nlp.context import lowered_for_search, matches_at, word_starts
 from trialmatch.regex_cache import re_compile
 
 _NUMBER = {"1": 1, "2": 2, "3": 3, "4": 4, "I": 1, "II": 2, "III": 3, "IV": 4}
@@ -82,6 +82,13 @@ _NOT_TUMOUR_GRADE = re_compile(
 )
 _IN_SITU_BEFORE = re_compile(r"(?i)(?:DCIS|in\s+situ|LCIS|intraepithelial)[^.;\n]{0,40}$")
 _DIFFERENTIATION = {"well": 1, "moderately": 2, "moderate": 2, "poorly": 3, "un": 4}
+# The words every match of each pattern starts with: a pattern opening with a
+# case-insensitive alternation is tried only where one starts (context.matches_at).
+_NOTTINGHAM_STARTS = ("nottingham", "elston", "modified", "scarff", "bloom", "sbr")
+_GRADE_N_STARTS = ("nuclear", "histologic", "tumo", "overall", "combined", "architectural",
+                   "grade")
+_DIFFERENTIATED_STARTS = ("well", "moderate", "poorly", "un")
+_TWO_TIER_STARTS = ("low", "intermediate", "high")
 
 
 def _g(value: int) -> str:
@@ -113,6 +120,10 @@ def find_grades(text: str) -> list[GradeMention]:
     has = {word: word in low for word in ("gleason", "group", "nottingham", "bloom", "elston",
                                           "sbr", "score", "who", "fuhrman", "isup", "grade",
                                           "differentiated")}
+    folded = lowered_for_search(text)  # same offsets as the text (not always so for `low`)
+
+    def anchored(pattern: re.Pattern[str], starts: tuple[str, ...]) -> list[re.Match[str]]:
+        return list(matches_at(pattern, text, word_starts(folded, starts)))
 
     def add(grade: str | None, detail: str | None, rank: int, match: re.Match[str]) -> None:
         start, end = match.span()
@@ -138,7 +149,7 @@ def find_grades(text: str) -> list[GradeMention]:
         add("G1" if group == 1 else "G2" if group <= 3 else "G3", f"Grade Group {group}", 0,
             match)
     nottingham = has["nottingham"] or has["bloom"] or has["elston"] or has["sbr"]
-    for match in _NOTTINGHAM.finditer(text) if nottingham else ():
+    for match in anchored(_NOTTINGHAM, _NOTTINGHAM_STARTS) if nottingham else ():
         value = _NUMBER.get(match.group("v").upper()) or int(match.group("v"))
         is_score = (match.group("kind") or "").lower() == "score" or value > 3 or (
             match.group("of") == "9")
@@ -177,7 +188,7 @@ def find_grades(text: str) -> list[GradeMention]:
             add(None, "GX (grade cannot be assessed)", 1, match)
         else:
             add(f"G{value}", None, 1, match)
-    for match in _GRADE_N.finditer(text) if has["grade"] else ():
+    for match in anchored(_GRADE_N, _GRADE_N_STARTS) if has["grade"] else ():
         lead = (match.group("lead") or "").strip().lower()
         before = text[max(0, match.start() - 12) : match.start()].lower()
         if "group" in text[match.start():match.end()].lower():
@@ -200,14 +211,15 @@ def find_grades(text: str) -> list[GradeMention]:
             add(_g(value), f"nuclear grade {value}", 3, match)
             continue
         add(_g(value), detail, 2, match)
-    for match in _DIFFERENTIATED.finditer(text) if has["differentiated"] else ():
+    for match in anchored(_DIFFERENTIATED, _DIFFERENTIATED_STARTS) if (
+            has["differentiated"]) else ():
         values = [_DIFFERENTIATION[match.group("a").lower()]]
         if match.group("b"):
             values.append(_DIFFERENTIATION[match.group("b").lower()])
         add(_g(max(values)), match.group(0).strip().lower(), 3, match)
-    folded = lowered_for_search(text) if has["grade"] else ""
-    two_tier = "low" in folded or "intermediate" in folded or "high" in folded
-    for match in _TWO_TIER.finditer(text) if two_tier else ():
+    two_tier = has["grade"] and ("low" in folded or "intermediate" in folded or
+                                 "high" in folded)
+    for match in anchored(_TWO_TIER, _TWO_TIER_STARTS) if two_tier else ():
         if _NOT_TUMOUR_GRADE.match(text[match.end() : match.end() + 40]):
             continue
         if _in_situ_context(text, match.start()):

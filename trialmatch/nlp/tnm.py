@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, replace
 
 from trialmatch.models import Stage
-from trialmatch.nlp.context import lowered_for_search
+from trialmatch.nlp.context import lowered_for_search, matches_at, word_starts
 from trialmatch.regex_cache import re_compile
 
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
@@ -54,6 +54,9 @@ _STAGE_GROUP = re_compile(
     r"|(?<![A-Za-z])AJCC\s*(?:\(?\d{1,2}(?:st|nd|rd|th)?\s*(?:ed\.?|edition)\)?\s*)?[:\-=]?\s*"
     r"(?P<g3>IV|I{1,3})(?P<s3>[ABC][1-3]?)?(?![A-Za-z0-9])"
 )
+# Every match of _STAGE_GROUP starts with one of these words (a qualifier, "stage" or AJCC).
+_STAGE_GROUP_STARTS = ("ajcc", "tnm", "uicc", "pathologic", "clinical", "overall", "anatomic",
+                       "prognostic", "final", "stage")
 _LABEL_KIND = re_compile(r"(?i)\b(?:patholog\w*|clinical)\b(?=[^.;\n]*$|\.\s*$)")
 # The TNM edition a run of categories is given in, written just before it: "TNM 7 T3 N1",
 # "AJCC 7th edition: pT2", "(UICC 8th ed.) pT1c", "TNM6: T3".
@@ -321,7 +324,8 @@ def find_stage_groups(text: str) -> list[StageGroupMention]:
                                               historical=_historical(text, *match.span())))
     # Every stage group is written with "stage" or "AJCC".
     written = "stage" in lowered or "ajcc" in lowered
-    for match in _STAGE_GROUP.finditer(text) if written else ():
+    for match in matches_at(_STAGE_GROUP, text, word_starts(
+            lowered, _STAGE_GROUP_STARTS)) if written else ():
         if any(s <= match.start() < e or match.start() <= s < match.end() for s, e in figo_spans):
             continue
         if _NOT_THIS_STAGE.search(text[max(0, match.start() - 30):match.start()]):
