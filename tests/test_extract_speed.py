@@ -266,3 +266,29 @@ def test_anchored_patterns_match_as_by_a_full_scan(text):
         anchored = matches_at(pattern, text, word_starts(lowered_for_search(text), starts))
         assert [(m.span(), m.groups()) for m in anchored] == \
             [(m.span(), m.groups()) for m in pattern.finditer(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "no evidence of carcinoma, but consistent with; not diagnostic of malignancy",
+    "HER2 negative (score 1+), ER: positive, PR weakly positive; MLH1 loss, PMS2 intact",
+    "history of ſuspicious; İNCİDENTAL focus; cannot be excluded; -ve; N0 evidence",
+    "ruled out? rather than: positive/negative; not detected; equivocal (2+)",
+    *NOTES,
+])
+def test_phrase_patterns_match_as_by_a_full_scan(text):
+    """A cue list tried only where one of its phrases' first words starts finds what
+    finditer and search find."""
+    from trialmatch.nlp.biomarkers import _tables
+    from trialmatch.nlp.context import phrase_matches, phrase_search
+
+    cues = load_cues()
+    patterns = [getattr(cues, name) for name in (
+        "negation_pre", "negation_post", "hypothetical_pre", "hypothetical_post", "name_post",
+        "historical_pre", "incidental_pre", "terminators", "benign")]
+    patterns += [_tables().post, _tables().pre, re.compile(r"(?i)not|\+")]
+    for pattern in patterns:
+        assert [m.span() for m in phrase_matches(pattern, text)] == \
+            [m.span() for m in pattern.finditer(text)]
+        found = phrase_search(pattern, text)
+        expected = pattern.search(text)
+        assert (found and found.span()) == (expected and expected.span())

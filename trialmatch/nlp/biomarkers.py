@@ -36,6 +36,7 @@ from trialmatch.nlp.context import (
     join_broken_lines,
     load_cues,
     lowered_for_search,
+    phrase_matches,
     phrase_pattern,
 )
 from trialmatch.regex_cache import re_compile
@@ -182,7 +183,7 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
         if mmr_protein:
             status = "negative" if status == "positive" else "positive"
         return status, word, sign.end()
-    for match in tables.post.finditer(window):
+    for match in phrase_matches(tables.post, window):
         word = _norm(match.group(0))
         status = tables.post_status[word]
         if _LEGEND_AFTER.match(window[match.end() :]):
@@ -210,7 +211,7 @@ def _pre_status(window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
     """The last status cue in the words just before a marker: (status, word, start)."""
     tables = _tables()
     found = None
-    for match in tables.pre.finditer(window):
+    for match in phrase_matches(tables.pre, window):
         found = match
     if found is None:
         return None

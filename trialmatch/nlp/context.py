@@ -153,6 +153,27 @@ def may_match(pattern: re.Pattern[str], lowered: str) -> bool:
     return any(word in lowered for word in entry[1])
 
 
+def phrase_matches(pattern: re.Pattern[str], text: str, lowered: str | None = None
+                   ) -> Iterator[re.Match[str]]:
+    """What `pattern.finditer(text)` yields, for a pattern made by `phrase_pattern`: tried
+    only where the first word of one of its phrases starts (every match starts with one; a
+    cue list is an alternation of hundreds of phrases, which the regex engine tries at every
+    character). `lowered`: the text's `lowered_for_search` form, when at hand. Any other
+    pattern runs as finditer."""
+    entry = _FIRST_WORDS.get(id(pattern))
+    if entry is None or entry[0] is not pattern:
+        return pattern.finditer(text)
+    if lowered is None:
+        lowered = lowered_for_search(text)
+    return matches_at(pattern, text, word_starts(lowered, entry[1]))
+
+
+def phrase_search(pattern: re.Pattern[str], text: str, lowered: str | None = None
+                  ) -> re.Match[str] | None:
+    """`pattern.search(text)` for a pattern made by `phrase_pattern` (see phrase_matches)."""
+    return next(iter(phrase_matches(pattern, text, lowered)), None)
+
+
 def _status_table(raw: dict[str, Any], name: str) -> dict[str, tuple[str, ...]]:
     table = raw.get(name)
     where = f"trialmatch/nlp/data/{CUES_FILE}"
@@ -289,11 +310,12 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     """
     cues = load_cues()
     before = text[clause[0] : start]
-    if may_match(cues.terminators, lowered_for_search(before)):
-        terminators = list(cues.terminators.finditer(before))
-        if terminators and "not" in before.lower():
+    lowered = lowered_for_search(before)
+    terminators = list(phrase_matches(cues.terminators, before, lowered))
+    if terminators:
+        if "not" in before.lower():
             # A terminator inside a negation cue ends nothing: "not diagnostic of".
-            cues_at = [m.span() for m in cues.negation_pre.finditer(before)]
+            cues_at = [m.span() for m in phrase_matches(cues.negation_pre, before, lowered)]
             terminators = [t for t in terminators if not any(
                 a <= t.start() and t.end() <= b for a, b in cues_at)]
         if terminators:
@@ -302,14 +324,13 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
     # (BCL2-negative germinal centres, polytypic CD10+ B cells) or for Hodgkin lymphoma".
     before = _ASIDE.sub(" ", before)[-80:]
     after = text[end : clause[1]][:60]
-    if may_match(cues.terminators, lowered_for_search(after)):
-        after_terms = cues.terminators.search(after)
-        if after_terms:
-            after = after[: after_terms.start()]
+    after_terms = phrase_search(cues.terminators, after)
+    if after_terms:
+        after = after[: after_terms.start()]
     lowered = lowered_for_search(before)
 
     def before_has(pattern: re.Pattern[str]) -> bool:
-        return may_match(pattern, lowered) and bool(pattern.search(before))
+        return phrase_search(pattern, before, lowered) is not None
 
     # A post cue after the words that finish the mention's name ("Carcinoma ex pleomorphic
     # adenoma NOT identified", "carcinoma in situ is not seen") acts on it too.
