@@ -27,7 +27,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -181,12 +181,35 @@ class _Tokens:
     spelling, `starts` and `ends` their character offsets.
     """
 
-    __slots__ = ("text", "raws", "norms", "starts", "ends")
+    __slots__ = ("text", "raws", "norms", "starts", "ends", "_starting")
 
     def __init__(self, text: str, raws: list[str], norms: list[str], starts: list[int],
                  ends: list[int]) -> None:
         self.text, self.raws, self.norms = text, raws, norms
         self.starts, self.ends = starts, ends
+        self._starting: tuple[frozenset[str], list[int]] | None = None
+
+    def starting(self, words: frozenset[str]) -> list[int]:
+        """The positions of the tokens whose norm is one of `words`, in order; kept for the
+        last set asked about (the cancer, site, histology and marker indexes all ask about
+        `_ALL_STARTERS` for the same note's tokens)."""
+        if self._starting is None or self._starting[0] is not words:
+            self._starting = (words, [i for i, norm in enumerate(self.norms) if norm in words])
+        return self._starting[1]
+
+
+# Every token that starts a phrase of any phrase index (built or rebuilt so far): a scan
+# reads the note's tokens once for all the indexes, then each index keeps its own starters
+# among these few (about one token in seven, where each index alone walked every token).
+# Only grows, and is replaced rather than changed, so a _Tokens' cached positions belong to
+# the set they were computed for; a word no longer a starter is merely one more candidate.
+_ALL_STARTERS: frozenset[str] = frozenset()
+
+
+def _add_starters(words: Iterable[str]) -> None:
+    global _ALL_STARTERS
+    if not _ALL_STARTERS.issuperset(words):
+        _ALL_STARTERS = _ALL_STARTERS.union(words)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -346,6 +369,7 @@ class _PhraseIndex:
                 if first not in plurals:
                     starters[first] = entry
             self._trie = starters
+            _add_starters(starters)
         return self._trie
 
     def scan(
@@ -359,9 +383,10 @@ class _PhraseIndex:
         matches: list[TermMatch] = []
         starters = self._starters()
         norms = tokens.norms
-        # One pass over the tokens per index: cheaper than a shared norm -> positions map,
-        # which must list every token's position for the few that start phrases.
-        hits = [i for i, norm in enumerate(norms) if norm in starters]
+        # One pass over the tokens for every index (cheaper than a shared norm -> positions
+        # map, which must list every token's position for the few that start phrases), then
+        # this index's starters among the candidates.
+        hits = [i for i in tokens.starting(_ALL_STARTERS) if norms[i] in starters]
         # Plurals ("adenocarcinomas", "tumors") fold onto the indexed singular.
         plurals = self.plurals
         raws = tokens.raws
