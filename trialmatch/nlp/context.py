@@ -134,7 +134,10 @@ def phrase_pattern(phrases: list[str] | tuple[str, ...], *, flags: int = re.IGNO
             first_words = None  # no word every match of this phrase must hold
     pattern = re_compile(f"(?:{'|'.join(parts)}){anchor}", flags)
     if first_words:
-        _FIRST_WORDS[id(pattern)] = (pattern, tuple(sorted(first_words)))
+        # A first word that begins with another ("notable", "not") adds no text to look for.
+        kept = tuple(sorted(word for word in first_words if not any(
+            other != word and word.startswith(other) for other in first_words)))
+        _FIRST_WORDS[id(pattern)] = (pattern, kept)
     return pattern
 
 
