@@ -292,3 +292,15 @@ def test_phrase_patterns_match_as_by_a_full_scan(text):
         found = phrase_search(pattern, text)
         expected = pattern.search(text)
         assert (found and found.span()) == (expected and expected.span())
+
+
+@pytest.mark.parametrize("text, rejoined", [
+    ("uter ine primary", "uterine  primary"),
+    ("adenocarcin oma of the test is", "adenocarcinoma  of the test is"),
+    ("the lung and left breast", "the lung and left breast"),
+    ("NOT identif ied", "NOT identified "),
+    ("", ""),
+])
+def test_split_words_are_rejoined_after_the_quick_pass(text, rejoined):
+    """The findall pass that rules most notes out lets every rejoinable pair through."""
+    assert get_vocabulary().rejoin_split_words(text, load_cues().words) == rejoined

@@ -1367,6 +1367,8 @@ class Vocabulary:
         if " " not in text:
             return text
         words = self._join_words
+        if not self._may_rejoin(text, words, extra_words):
+            return text
         out = None
         # Each candidate pair: a word, one space, a word of 3 letters or more (the second
         # read ahead, so that it can be the first of the next pair). The cheap tests come
@@ -1386,6 +1388,18 @@ class Vocabulary:
             start = pair.start(1)
             out[start:start + len(joined) + 1] = list(head + tail + " ")
         return "".join(out) if out is not None else text
+
+    @staticmethod
+    def _may_rejoin(text: str, words: frozenset[str], extra_words: frozenset[str]) -> bool:
+        """Whether a pair of `rejoin_split_words` joins into a word, by the pairs' words
+        alone: findall makes no match object per pair, and most notes hold no such pair
+        (the first two tests of rejoin_split_words)."""
+        for head, tail in _SPACED_PAIR.findall(text):
+            if len(head) + len(tail) >= 7:
+                joined = (head + tail).lower()
+                if joined in words or joined in extra_words:
+                    return True
+        return False
 
     @functools.cached_property
     def _join_words(self) -> frozenset[str]:
@@ -1423,7 +1437,12 @@ class Vocabulary:
 
     def mmr_proteins(self) -> set[str]:
         """The mismatch-repair proteins (MLH1, MSH2, MSH6, PMS2)."""
-        return {m.symbol for m in self._markers.values() if m.mmr_protein}
+        return set(self._mmr_proteins)
+
+    @functools.cached_property
+    def _mmr_proteins(self) -> frozenset[str]:
+        # Read once: every note asks, and the marker table has over a thousand entries.
+        return frozenset(m.symbol for m in self._markers.values() if m.mmr_protein)
 
     def find_biomarkers(self, text: str) -> list[TermMatch]:
         """Marker-name mentions (key = SPEC marker name); not an ambiguous alias where its
