@@ -18,7 +18,7 @@ from trialmatch.nlp.context import (
     phrase_pattern,
 )
 from trialmatch.nlp.notes import cut_long_runs, repair_ocr, repair_ocr_zeros
-from trialmatch.nlp.sections import _AFTER_STOP, load_section_rules
+from trialmatch.nlp.sections import _merged_line_starts, load_section_rules
 from trialmatch.nlp.vocab import _PhraseIndex, _tokenize, get_vocabulary
 
 NOTES = [
@@ -98,11 +98,12 @@ def test_may_match_only_rules_out_phrase_patterns_that_cannot_match():
 @pytest.mark.parametrize("text", [
     "DIAGNOSIS: x", ". DIAGNOSIS: x", "a.  DIAGNOSIS. b", "x.;  DIAGNOSIS: y",
     ";\tFinal Diagnosis: a. Gross Description: b; Clinical History: c",
-    "no header here. just prose: diagnosis", *NOTES,
+    "no header here. just prose: diagnosis", "Diagnosis: x. Pre-Op Diagnosis : y",
+    "x; FİNAL DIAGNOSIS: y. ſpecimen: z;  Gross  Description: w. Comment. v", *NOTES,
 ])
 def test_merged_line_headers_are_found_as_by_a_full_scan(text):
     rules = load_section_rules()
-    starts = [0, *(stop.end() for stop in _AFTER_STOP.finditer(text))]
+    starts = _merged_line_starts(text, rules)
     for pattern in (rules.inline_pattern, rules.title_pattern):
         assert [m.span() for m in matches_at(pattern, text, starts)] == \
             [m.span() for m in pattern.finditer(text)]

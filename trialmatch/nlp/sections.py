@@ -15,7 +15,7 @@ from typing import Any
 
 from trialmatch.datafiles import read_data_file
 from trialmatch.errors import DataFileError
-from trialmatch.nlp.context import matches_at
+from trialmatch.nlp.context import lowered_for_search, matches_at
 from trialmatch.regex_cache import re_compile
 
 SECTIONS_FILE = "sections.json"
@@ -48,6 +48,8 @@ class SectionRules:
     line_pattern: re.Pattern[str]
     inline_pattern: re.Pattern[str]
     title_pattern: re.Pattern[str]
+    # Each header's first word in lower case ("" when a header is not ASCII: no filter).
+    first_words: tuple[str, ...] = ("",)
 
 
 def _validate(raw: Any) -> SectionRules:
@@ -97,6 +99,8 @@ def _validate(raw: Any) -> SectionRules:
         line_pattern=line_pattern,
         inline_pattern=inline_pattern,
         title_pattern=title_pattern,
+        first_words=tuple(sorted({key.split(" ")[0].lower() for key in header_kind}))
+        if all(key.isascii() for key in header_kind) else ("",),
     )
 
 
@@ -130,7 +134,21 @@ def _title_case(header: str) -> bool:
 # begin "(?:(?<=[.;])[ \t]+|\A)" and no header begins with a blank (_validate).
 # Every header begins with a letter that both patterns need in capitals (inline_pattern as
 # written, title_pattern by _title_case; no header begins with a minor word).
-_AFTER_STOP = re_compile(r"[.;](?=[ \t]+[A-Z])")
+# Its group is the blanks: they start where the patterns can, and end where the header would.
+# (The stop first: the regex engine skips from stop to stop.)
+_AFTER_STOP = re_compile(r"[.;]([ \t]+)(?=[A-Z])")
+
+
+def _merged_line_starts(text: str, rules: SectionRules) -> list[int]:
+    """Where the merged-line patterns can match: the text's start and each _AFTER_STOP,
+    only where a header's first word follows (the patterns' alternation of every header is
+    tried at a few places, not after every sentence). The header words are matched
+    ignoring case, so they stand in the lowered text at the same offsets."""
+    lowered = lowered_for_search(text)
+    starts = [0] if lowered.startswith(rules.first_words) else []
+    starts += [stop.start(1) for stop in _AFTER_STOP.finditer(text)
+               if lowered.startswith(rules.first_words, stop.end(1))]
+    return starts
 
 
 def find_sections(text: str) -> list[Section]:
@@ -144,7 +162,7 @@ def find_sections(text: str) -> list[Section]:
     # Both merged-line patterns start at the text's start or after ". " / "; ": tried only
     # there (both find the same headers; scanning every character costs as much as the rest
     # of this function).
-    candidates = [0, *(stop.end() for stop in _AFTER_STOP.finditer(text))]
+    candidates = _merged_line_starts(text, rules)
     for match in matches_at(rules.inline_pattern, text, candidates):
         header = match.group("header")
         # Inline headers must be written in capitals: "Diagnosis:" mid-sentence is prose.
