@@ -133,6 +133,8 @@ def test_cut_long_runs_still_cuts_after_its_quick_test():
     assert cut_long_runs("a" + "-" * 30 + "b") != "a" + "-" * 30 + "b"
     assert cut_long_runs("a" + "_" * 30) != "a" + "_" * 30
     assert cut_long_runs("a" + " \t" * 150 + "b") != "a" + " \t" * 150 + "b"
+    assert cut_long_runs("a" + " " * 201 + "b") != "a" + " " * 201 + "b"  # no tab: str search
+    assert cut_long_runs("a" + " " * 200 + "b") == "a" + " " * 200 + "b"
     assert cut_long_runs("a" + "-" * 24 + "b" + " " * 200) == "a" + "-" * 24 + "b" + " " * 200
 
 

@@ -182,6 +182,15 @@ def _cut_run(run: re.Match[str]) -> str:
 # run is passed over cheaply.
 _MAYBE_LONG_PUNCTUATION = re_compile(rf"[^\sA-Za-z0-9]{{{MAX_PUNCTUATION_RUN + 1}}}")
 _MAYBE_LONG_BLANK = re_compile(rf"[ \t]{{{MAX_SPACE_RUN + 1}}}")
+_LONG_SPACE_RUN = " " * (MAX_SPACE_RUN + 1)
+
+
+def _may_hold_long_blank(text: str) -> bool:
+    """Whether `text` may hold a run _LONG_RUN cuts in blanks. Without a tab the run is all
+    spaces, and str's substring search finds it a hundred times faster than the regex."""
+    if "\t" not in text:
+        return _LONG_SPACE_RUN in text
+    return _MAYBE_LONG_BLANK.search(text) is not None
 
 
 def cut_long_runs(text: str) -> str:
@@ -190,7 +199,7 @@ def cut_long_runs(text: str) -> str:
     replaced, by a space in punctuation and a full stop in blanks. Same length, so offsets are
     unchanged; idempotent."""
     if len(text) <= MAX_PUNCTUATION_RUN or not (_MAYBE_LONG_PUNCTUATION.search(text)
-                                                or _MAYBE_LONG_BLANK.search(text)):
+                                                or _may_hold_long_blank(text)):
         return text
     return _LONG_RUN.sub(_cut_run, text)
 
