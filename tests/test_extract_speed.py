@@ -307,3 +307,24 @@ def test_phrase_patterns_match_as_by_a_full_scan(text):
 def test_split_words_are_rejoined_after_the_quick_pass(text, rejoined):
     """The findall pass that rules most notes out lets every rejoinable pair through."""
     assert get_vocabulary().rejoin_split_words(text, load_cues().words) == rejoined
+
+
+def test_o_for_zero_repair_is_the_full_scan_repair():
+    """The quick O-beside-a-digit gate and the CD-first pattern change no repair: random
+    strings of digits, O's, stops, CD and letters are repaired as by the plain patterns."""
+    import random
+
+    from trialmatch.nlp import notes
+
+    number = re.compile(notes._OCR_O_NUMBER.pattern)
+    cd = re.compile(r"(?<![A-Za-z0-9])CD(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
+    rng = random.Random(16)
+    pieces = ["O", "0", "1", "2", ".", ",", " ", "CD", "a", "x", "T", "N", "\n", "OO", "12"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        expected = cd.sub(notes._zeros_for_o, number.sub(notes._zeros_for_o, text))
+        gated = text
+        if notes._O_BY_DIGIT.search(text):
+            gated = notes._OCR_O_NUMBER.sub(notes._zeros_for_o, gated)
+        gated = notes._OCR_O_CD.sub(notes._zeros_for_o, gated)
+        assert gated == expected, text

@@ -273,6 +273,11 @@ _OCR_ZERO_START = re_compile(r"0(?<![\w.,/]0)(?=[a-z]{2,})")
 # numbers matched are the same, fewer reach _zeros_for_o.
 _OCR_O_NUMBER = re_compile(r"(?<![A-Za-z0-9.])(?=[\dO.,]*O)"
                            r"(?:\d[\dO]*(?:[.,][\dO]+)*|O[.,]\d[\dO]*)(?![A-Za-z0-9])")
+# A match of _OCR_O_NUMBER that holds an O (the others change nothing) has one right after
+# a digit, or after a digit and a stop (its first O), or before a stop and a digit ("O.9"):
+# a note without one is passed over (the regex above is tried at every character; this one
+# jumps from O to O).
+_O_BY_DIGIT = re_compile(r"O(?:(?=[.,]\d)|(?<=\dO)|(?<=\d[.,]O))")
 
 
 def _zeros_for_o(match: re.Match[str]) -> str:
@@ -280,7 +285,8 @@ def _zeros_for_o(match: re.Match[str]) -> str:
 
 
 # And inside a cluster-of-differentiation marker ("CD2O p0sitive", "CD1O negative").
-_OCR_O_CD = re_compile(r"(?<![A-Za-z0-9])CD(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
+# (The CD first, what stands before it checked after: the engine skips from CD to CD.)
+_OCR_O_CD = re_compile(r"CD(?<![A-Za-z0-9]CD)(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
 
 
 # "N0 high-grade lesion or invasive carcinoma identified": the word "No" read with a zero at
@@ -295,7 +301,8 @@ def repair_ocr_zeros(text: str) -> str:
     inside numbers and CD marker names (same length, so every offset still indexes the note
     as given)."""
     if "O" in text:
-        text = _OCR_O_NUMBER.sub(_zeros_for_o, text)
+        if _O_BY_DIGIT.search(text):
+            text = _OCR_O_NUMBER.sub(_zeros_for_o, text)
         if "CD" in text:
             text = _OCR_O_CD.sub(_zeros_for_o, text)
     if "0" not in text:
