@@ -302,6 +302,8 @@ def test_phrase_patterns_match_as_by_a_full_scan(text):
     ("adenocarcin oma of the test is", "adenocarcinoma  of the test is"),
     ("the lung and left breast", "the lung and left breast"),
     ("NOT identif ied", "NOT identified "),
+    ("Uter ine primary, café", "Uterine  primary, café"),  # not ASCII: the other path
+    ("uter ine primary, \u212aelvin", "uterine  primary, \u212aelvin"),
     ("", ""),
 ])
 def test_split_words_are_rejoined_after_the_quick_pass(text, rejoined):

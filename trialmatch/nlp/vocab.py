@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import operator
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -256,6 +257,15 @@ def _tokenize_text(text: str) -> _Tokens:
     ends = list(itertools.accumulate(map(len, parts)))
     # (map with the cached normaliser: no bytecode per token)
     return _Tokens(text, raws, list(map(_normalise_word, raws)), ends[0:-1:2], ends[1::2])
+
+
+_REJOINED_MIN = 7  # letters of a word rejoin_split_words makes from a split pair
+
+
+@functools.lru_cache(maxsize=8)
+def _long_words(words: frozenset[str], extra_words: frozenset[str]) -> frozenset[str]:
+    """The words of either set that a split pair can rejoin into (`rejoin_split_words`)."""
+    return frozenset(word for word in words | extra_words if len(word) >= _REJOINED_MIN)
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -1375,7 +1385,7 @@ class Vocabulary:
         # first: most pairs fail on the joined word, which few texts hold.
         for pair in _SPACED_PAIR.finditer(text):
             head, tail = pair.group(1), pair.group(2)
-            if len(head) + len(tail) < 7:
+            if len(head) + len(tail) < _REJOINED_MIN:
                 continue
             joined = (head + tail).lower()
             if joined not in words and joined not in extra_words:
@@ -1392,14 +1402,15 @@ class Vocabulary:
     @staticmethod
     def _may_rejoin(text: str, words: frozenset[str], extra_words: frozenset[str]) -> bool:
         """Whether a pair of `rejoin_split_words` joins into a word, by the pairs' words
-        alone: findall makes no match object per pair, and most notes hold no such pair
-        (the first two tests of rejoin_split_words)."""
-        for head, tail in _SPACED_PAIR.findall(text):
-            if len(head) + len(tail) >= 7:
-                joined = (head + tail).lower()
-                if joined in words or joined in extra_words:
-                    return True
-        return False
+        alone (the first two tests of rejoin_split_words): most notes hold no such pair.
+        findall makes no match object per pair, and on an ASCII note (lowered first: the
+        pattern reads ASCII letters of either case) no Python step runs per pair."""
+        if text.isascii():
+            joined: Iterator[str] = itertools.starmap(operator.add,
+                                                      _SPACED_PAIR.findall(text.lower()))
+        else:
+            joined = ((head + tail).lower() for head, tail in _SPACED_PAIR.findall(text))
+        return any(map(_long_words(words, extra_words).__contains__, joined))
 
     @functools.cached_property
     def _join_words(self) -> frozenset[str]:
