@@ -112,32 +112,33 @@ def _read(text: str, offset: int, model: str | None) -> _Reading:
     # ... and with words OCR split in two rejoined ("uter ine primary"), same length too.
     doc = run_pipeline(get_vocabulary().rejoin_split_words(repair_ocr(text), load_cues().words),
                        model)
-    sections: list[Section] = doc._.tm_sections
+    ext = doc._  # (each `doc._` makes a new accessor: read once)
+    sections: list[Section] = ext.tm_sections
     reading = _Reading()
     reading.cancer = [
         replace(c, start=c.start + offset, end=c.end + offset,
                 evidence=text[c.evidence_start : c.evidence_end],
                 evidence_start=c.evidence_start + offset, evidence_end=c.evidence_end + offset)
-        for c in doc._.tm_cancer
+        for c in ext.tm_cancer
     ]
     lowered = lowered_for_search(text)
     reading.restaged = any(word in lowered for word in _DISEASE_COURSE_WORDS) and bool(
         _DISEASE_COURSE.search(text))
     reading.distant = [(start + offset, end + offset, words)
-                       for start, end, words in doc._.tm_distant]
+                       for start, end, words in ext.tm_distant]
     reading.tnm = [(_weight(sections, m.start),
                     replace(m, start=m.start + offset, end=m.end + offset))
-                   for m in doc._.tm_tnm]
+                   for m in ext.tm_tnm]
     reading.groups = [(_weight(sections, g.start),
                        replace(g, start=g.start + offset, end=g.end + offset))
-                      for g in doc._.tm_groups]
+                      for g in ext.tm_groups]
     reading.grades = [(_weight(sections, g.start),
                        replace(g, start=g.start + offset, end=g.end + offset))
-                      for g in doc._.tm_grades]
+                      for g in ext.tm_grades]
     reading.biomarkers = [(_weight(sections, b.start),
                            replace(b, start=b.start + offset, end=b.end + offset,
                                    evidence=text[b.start : b.end].strip()))
-                          for b in doc._.tm_biomarkers]
+                          for b in ext.tm_biomarkers]
     return reading
 
 

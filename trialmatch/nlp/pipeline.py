@@ -65,14 +65,15 @@ class SectionsComponent:
         from trialmatch.nlp.context import clause_spans
         from trialmatch.nlp.sections import find_sections
 
+        ext = doc._  # (each `doc._` makes a new accessor: one per component)
         # Doc.text rebuilds the string from the tokens on every access: run_pipeline sets
         # the text it was given; read it once otherwise.
-        if doc._.tm_text is None:
-            doc._.tm_text = doc.text
-        doc._.tm_sections = find_sections(doc._.tm_text)
-        doc._.tm_clauses = clause_spans(doc._.tm_text)
-        if doc._.tm_abbreviations is None:
-            doc._.tm_abbreviations = _abbreviation_map(doc)
+        if ext.tm_text is None:
+            ext.tm_text = doc.text
+        ext.tm_sections = find_sections(ext.tm_text)
+        ext.tm_clauses = clause_spans(ext.tm_text)
+        if ext.tm_abbreviations is None:
+            ext.tm_abbreviations = _abbreviation_map(doc)
         return doc
 
 
@@ -82,12 +83,12 @@ class CancerComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.cancer import find_cancer_candidates, find_distant_statements
 
-        doc._.tm_cancer = find_cancer_candidates(
-            doc._.tm_text, doc._.tm_sections, abbreviations=doc._.tm_abbreviations,
-            entities=_model_entities(doc) if doc.ents else (), clauses=doc._.tm_clauses,
+        ext = doc._
+        ext.tm_cancer = find_cancer_candidates(
+            ext.tm_text, ext.tm_sections, abbreviations=ext.tm_abbreviations,
+            entities=_model_entities(doc) if doc.ents else (), clauses=ext.tm_clauses,
         )
-        doc._.tm_distant = find_distant_statements(doc._.tm_text, doc._.tm_sections,
-                                                   doc._.tm_clauses)
+        ext.tm_distant = find_distant_statements(ext.tm_text, ext.tm_sections, ext.tm_clauses)
         return doc
 
 
@@ -97,8 +98,9 @@ class StageComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.tnm import find_stage_groups, find_tnm
 
-        doc._.tm_tnm = find_tnm(doc._.tm_text)
-        doc._.tm_groups = find_stage_groups(doc._.tm_text)
+        ext = doc._
+        ext.tm_tnm = find_tnm(ext.tm_text)
+        ext.tm_groups = find_stage_groups(ext.tm_text)
         return doc
 
 
@@ -118,7 +120,8 @@ class BiomarkersComponent:
     def __call__(self, doc: Any) -> Any:
         from trialmatch.nlp.biomarkers import find_biomarker_mentions
 
-        doc._.tm_biomarkers = find_biomarker_mentions(doc._.tm_text, clauses=doc._.tm_clauses)
+        ext = doc._
+        ext.tm_biomarkers = find_biomarker_mentions(ext.tm_text, clauses=ext.tm_clauses)
         return doc
 
 
@@ -237,9 +240,10 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
     # Long punctuation and space runs are quadratic in the tokenizer and the clause splitter:
     # cut, same length (offsets hold).
     text = cut_long_runs(text)
+    components = nlp.pipeline  # (a new list at each access: read once)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        if _reads_tokens(nlp):
+        if _reads_tokens(nlp, components):
             doc = nlp.make_doc(text)
         else:
             # The rules read doc._.tm_text, never the tokens: without a model whose
@@ -249,7 +253,7 @@ def run_pipeline(text: str, model: str | None = None) -> Any:
 
             doc = Doc(nlp.vocab)
         doc._.tm_text = text
-        for name, component in nlp.pipeline:
+        for name, component in components:
             if name == "abbreviation_detector":
                 # Definitions are written "long form (SF)": the detector reads only the
                 # sentences around parentheses, which keeps a long note fast.
@@ -263,11 +267,13 @@ _OWN_PIPES = frozenset(("abbreviation_detector", "trialmatch_sections", "trialma
                         "trialmatch_stage", "trialmatch_grade", "trialmatch_biomarkers"))
 
 
-def _reads_tokens(nlp: Any) -> bool:
+def _reads_tokens(nlp: Any, components: Any = None) -> bool:
     """Whether a component of the pipeline reads the note's tokens: those of an installed
     model (`--model`: its entities add cancer mentions). The abbreviation detector reads its
-    own windows (`_abbreviations_near_parentheses`); the project's components read the text."""
-    return any(name not in _OWN_PIPES for name in nlp.pipe_names)
+    own windows (`_abbreviations_near_parentheses`); the project's components read the text.
+    `components`: `nlp.pipeline`, when read already."""
+    return any(name not in _OWN_PIPES
+               for name, _ in (nlp.pipeline if components is None else components))
 
 
 _PARENTHESISED = re_compile(r"\(\s*([A-Za-z][A-Za-z0-9/\-]{0,9})\s*\)")
