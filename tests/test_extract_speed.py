@@ -330,3 +330,18 @@ def test_o_for_zero_repair_is_the_full_scan_repair():
             gated = notes._OCR_O_NUMBER.sub(notes._zeros_for_o, gated)
         gated = notes._OCR_O_CD.sub(notes._zeros_for_o, gated)
         assert gated == expected, text
+
+
+def test_tnm_categories_in_random_strings_are_read_as_by_a_full_scan():
+    """Prefixes, axis letters inside words, blanks and OCR letters in every order."""
+    import random
+
+    from trialmatch.nlp.tnm import _TOKEN, _token_matches
+
+    rng = random.Random(3)
+    pieces = ["p", "y", "c", "r", "a", "T", "N", "M", "1", "2", "0", "X", "is", " ", "S", "A",
+              "(", ")", "mi", "b", "P", "Y", "R", "C", "I", "l", "O", "\n"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        assert [m.span() for m in _token_matches(text)] == \
+            [m.span() for m in _TOKEN.finditer(text)], text

@@ -162,6 +162,10 @@ def _accept(group: list[_Token], text: str) -> bool:
 # has a T, N or M in most words, and few of them are followed by one.
 _AXIS = re_compile(r"[TNM](?=[iIXx1-4lO0aA]| [1-4X0])")
 _PREFIX_MAX = 3  # "yp " is the longest prefix _TOKEN reads before the axis letter
+# The characters a prefix of _TOKEN ends with, but for a blank ("yp T2"): after another
+# letter or digit ("STAT3", "ITEM1", most words of an all-capitals report) no prefix ends
+# before the axis letter.
+_PREFIX_LAST = frozenset("pcryaPCR")
 
 
 def _token_matches(text: str) -> list[re.Match[str]]:
@@ -172,7 +176,11 @@ def _token_matches(text: str) -> list[re.Match[str]]:
     tried = 0  # positions before this were tried or cannot start a category
     for axis in _AXIS.finditer(text):
         letter = axis.start()
-        for start in range(max(letter - _PREFIX_MAX, tried), letter + 1):
+        first = max(letter - _PREFIX_MAX, tried)
+        if first < letter and text[letter - 1].isalnum() and (
+                text[letter - 1] not in _PREFIX_LAST):
+            first = letter
+        for start in range(first, letter + 1):
             match = _TOKEN.match(text, start)
             if match is not None:
                 found.append(match)
