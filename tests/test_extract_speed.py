@@ -235,7 +235,7 @@ def test_the_tokenizer_has_scispacys_affix_patterns_and_leaves_scispacy_as_it_wa
 
 
 def _anchored_patterns():
-    from trialmatch.nlp import cancer, grade, tnm
+    from trialmatch.nlp import biomarkers, cancer, grade, tnm
 
     return [
         (tnm._STAGE_GROUP, tnm._STAGE_GROUP_STARTS),
@@ -245,6 +245,7 @@ def _anchored_patterns():
         (grade._GRADE_N, grade._GRADE_N_STARTS),
         (grade._DIFFERENTIATED, grade._DIFFERENTIATED_STARTS),
         (grade._TWO_TIER, grade._TWO_TIER_STARTS),
+        (biomarkers._NEGATIVE_HEADING, biomarkers._NEGATIVE_HEADING_STARTS),
     ]
 
 
@@ -257,6 +258,8 @@ def _anchored_patterns():
     "nuclear grade 2, histologic grade 3/3, tumour grade II-III; overall grade: 1",
     "well to moderately differentiated; poorly-differentiated; undifferentiated; un differ",
     "low-grade; high grade; intermediate  grade; yellow grade; HIGH-GRADE",
+    "NEGATIVE FOR: KRAS, NRAS. not detected: x; No pathogenic variants detected in: BRCA1; "
+    "none detected : a; wild-type for: b; Wildtype: c; -negative: d; non-negative: e",
     "ſtage İİ and \u212aI: FİGO ſtage, Tumour ſite; hıstologic type: x; İntermediate grade",
     *NOTES,
 ])

@@ -36,8 +36,10 @@ from trialmatch.nlp.context import (
     join_broken_lines,
     load_cues,
     lowered_for_search,
+    matches_at,
     phrase_matches,
     phrase_pattern,
+    word_starts,
 )
 from trialmatch.regex_cache import re_compile
 
@@ -633,6 +635,8 @@ _NEGATIVE_HEADING = re_compile(
     r"no\s+(?:pathogenic\s+|reportable\s+|clinically\s+significant\s+)?(?:variants?|"
     r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?(?:\s+in)?|"
     r"wild[\s-]?type(?:\s+for)?)\s*:\s*")
+# Every match of _NEGATIVE_HEADING starts with one of these ("no" also starts "not", "none").
+_NEGATIVE_HEADING_STARTS = ("negative", "no", "wild")
 _LIST_END = re_compile(r"\.(?!\d)(?:\s|$)|;|\n|$")
 _NEGATIVE_AFTER_LIST = re_compile(
     r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
@@ -655,7 +659,9 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
     def add_span(start: int, end: int) -> None:
         spans.append((start, end, bool(_GENE_TEST.search(text[max(0, start - 80):end]))))
 
-    for heading in _NEGATIVE_HEADING.finditer(text):
+    # Tried only where a heading's first word starts (context.matches_at).
+    for heading in matches_at(_NEGATIVE_HEADING, text, word_starts(
+            lowered_for_search(text), _NEGATIVE_HEADING_STARTS)):
         end = _LIST_END.search(text, heading.end()).start()
         if any(heading.end() <= hit.start < end for hit in hits):
             add_span(heading.start(), end)
