@@ -1544,3 +1544,21 @@ def test_a_dna_result_does_not_answer_a_protein_on_ihc():
     amplified = make_patient(biomarkers=[Biomarker("HER2", "amplification", "positive",
                                                    evidence="HER2 amplified")])
     assert evaluate_requirement(her2, amplified).truth is True
+
+
+def test_a_planned_operation_is_not_for_a_primary_already_removed():
+    from trialmatch.nlp.requirements import parse_criterion
+
+    [planned] = [r for r in parse_criterion(
+        "Patients scheduled for elective breast cancer surgery (Mastectomy)", "inclusion")
+        if r.kind == "extent"]
+    resected = make_patient(stage_group="IIB", stage_m="M0", stage_prefix="yp", stage_t="T1b")
+    assert evaluate_requirement(planned, resected).truth is False
+    assert evaluate_requirement(planned, make_patient(stage_group="IIA", stage_m="M0",
+                                                      stage_prefix="c")).truth is True
+    # "undergoing breast conserving surgery and whole breast irradiation" (an adjuvant trial's
+    # course under way) is no operation ahead.
+    [course] = [r for r in parse_criterion(
+        "T1-2 tumours undergoing breast conserving surgery and tangential whole breast "
+        "irradiation", "inclusion") if r.kind == "extent"]
+    assert evaluate_requirement(course, resected).truth is True

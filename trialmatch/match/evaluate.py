@@ -629,6 +629,13 @@ def evaluate_requirement(req: Requirement, patient: Patient) -> RequirementResul
     """Decide one requirement's statement for the patient, with a plain-words reason."""
     check = _CHECKS.get(req.kind)
     params = req.params or {}
+    if req.kind == "extent" and params.get("planned") and in_adjuvant_setting(patient):
+        # "Scheduled for elective breast cancer surgery", "eligible for primary surgery": a
+        # treatment of the primary still ahead, where the primary was already resected with
+        # nothing left since.
+        return RequirementResult(req.kind, False, "the primary tumour was already resected "
+                                 "(trial: its treatment still planned)", patient.stage_evidence,
+                                 req.text, params)
     if check is None:
         truth, reason, evidence = None, f"unrecognised requirement '{req.kind}'; needs review", ""
     else:

@@ -646,6 +646,12 @@ def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
         previous_negated = negated
         extent, flips = _READ_AS.get(name, (name, False))
         params: dict = {"extent": extent}
+        if name == "planned_surgery" and not negated and not text[start:end].lower(
+                ).startswith("undergoing"):
+            # (the treatment lies ahead: a primary already removed cannot be operated on;
+            # "undergoing breast conserving surgery and whole breast irradiation" in an
+            # adjuvant trial names the course under way, not one ahead)
+            params["planned"] = True
         if name == "incurable":
             params["beyond_cure"] = True  # advanced, and no curative treatment left
         negated = negated != flips
