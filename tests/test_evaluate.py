@@ -574,8 +574,9 @@ def test_newly_diagnosed_untreated_disease_is_not_beyond_standard_therapy():
     patient = make_patient(cancer_code="GB", stage_group=None, stage_m=None, stage_prefix=None,
                            prior_regimens=surgery, newly_diagnosed=True)
     assert evaluate_requirement(NO_STANDARD_LEFT, patient).truth is False
-    # After a line for advanced disease, whether options remain is for the notes to say.
-    treated = make_patient()
+    # After the lines the guidelines list for the cancer, whether options remain is for the
+    # notes to say.
+    treated = make_patient(prior_regimens=make_patient().prior_regimens + [DOCETAXEL])
     assert evaluate_requirement(NO_STANDARD_LEFT, treated).truth is None
 
 
@@ -784,6 +785,47 @@ def test_standard_options_used_up_is_not_shown_by_one_line():
     exhausted = req("prior_lines", min=1, max=None, beyond_standard=True, exhausted=True)
     assert evaluate_requirement(exhausted, make_patient(prior_regimens=FLAT_LIST)).truth is None
     assert evaluate_requirement(exhausted, make_patient(prior_regimens=[])).truth is False
+
+
+SURGERY = PriorTherapy("hysterectomy", frozenset(), frozenset({"surgery"}), False, None, False)
+OSIMERTINIB = PriorTherapy("osimertinib", frozenset({"osimertinib"}),
+                           frozenset({"targeted therapy"}), True, None, False)
+DOCETAXEL = PriorTherapy("docetaxel", frozenset({"docetaxel"}), frozenset({"chemotherapy"}),
+                         True, None, False)
+
+
+@pytest.mark.parametrize("regimens,truth", [
+    ([SURGERY], False),        # recurrent after surgery alone: first systemic line ahead
+    ([SURGERY, RAI], None),    # radioiodine is advanced thyroid cancer's standard: notes say
+])
+def test_disease_after_local_treatment_alone_is_not_beyond_standard_therapy(regimens, truth):
+    result = evaluate_requirement(BEYOND_STANDARD, make_patient(prior_regimens=regimens))
+    assert result.truth is truth
+    if truth is False:
+        assert "only local treatment so far (hysterectomy)" in result.reason
+    # a history read from the notes alone may have missed a systemic line
+    unsure = make_patient(prior_regimens=regimens, prior_complete=False)
+    assert evaluate_requirement(BEYOND_STANDARD, unsure).truth is not False
+
+
+def test_no_standard_therapy_left_counts_the_guideline_lines_for_the_cancer():
+    exhausted = req("prior_lines", min=1, max=None, beyond_standard=True, exhausted=True)
+    # Lung adenocarcinoma after one line (osimertinib): NSCLC has two standard lines listed
+    # (match/data/standard_lines.json), so docetaxel-based therapy remains.
+    one = evaluate_requirement(exhausted, make_patient(prior_regimens=[OSIMERTINIB]))
+    assert one.truth is False
+    assert "1 prior line for advanced disease" in one.reason
+    assert "lists 2 or more standard lines" in one.reason
+    # After two lines the table no longer settles it; nor for a cancer it leaves out.
+    two = make_patient(prior_regimens=[OSIMERTINIB, DOCETAXEL])
+    assert evaluate_requirement(exhausted, two).truth is None
+    prostate = make_patient(prior_regimens=[OSIMERTINIB], cancer_code="PRAD",
+                            cancer_name="Prostate Adenocarcinoma")
+    assert evaluate_requirement(exhausted, prostate).truth is None
+    # "Refractory to standard therapy" is met once a standard line has failed.
+    failed = make_patient(prior_regimens=[OSIMERTINIB],
+                          progression_noted="progression on osimertinib")
+    assert evaluate_requirement(BEYOND_STANDARD, failed).truth is True
 
 
 def test_a_labelled_targeted_therapy_not_yet_given_is_a_standard_option_left():
@@ -1439,6 +1481,27 @@ def test_the_regimen_door_is_open_only_where_guidelines_list_one_of_the_regimens
                                   cancer_name="Esophageal Squamous Cell Carcinoma",
                                   prior_regimens=[], newly_diagnosed=True)
     assert evaluate_requirement(requirement, untreated_escc).truth is None
+
+
+def test_the_standard_lines_table_is_checked_and_the_most_specific_entry_decides():
+    from trialmatch.errors import DataFileError
+    from trialmatch.match.knowledge import build_standard_lines, standard_lines_for
+
+    good = {"cancers": {"NSCLC": {"lines": 2, "source": "NCCN NSCLC (2025): docetaxel"}}}
+    assert build_standard_lines(good) == {"NSCLC": (2, "NCCN NSCLC (2025): docetaxel")}
+    for bad in ({"cancers": {"nsclc": {"lines": 2, "source": "x"}}},
+                {"cancers": {"NSCLC": {"lines": 0, "source": "x"}}},
+                {"cancers": {"NSCLC": {"lines": True, "source": "x"}}},
+                {"cancers": {"NSCLC": {"lines": 2}}},
+                {"cancers": {"NSCLC": {"lines": 2, "source": "x", "note": "y"}}},
+                {"cancers": {}}):
+        with pytest.raises(DataFileError):
+            build_standard_lines(bad)
+    # The packaged table: colorectal cancer's own entry, not a broader one.
+    from trialmatch.nlp.vocab import get_vocabulary
+    is_a = get_vocabulary().is_a
+    assert standard_lines_for("COAD", is_a)[:2] == (3, "COADREAD")
+    assert standard_lines_for("PRAD", is_a) is None
 
 
 def test_the_standard_option_table_names_drugs_and_codes_it_knows():

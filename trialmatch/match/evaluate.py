@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal, Protocol
 
-from trialmatch.match.knowledge import standard_option_for
+from trialmatch.match.knowledge import standard_lines_for, standard_option_for
 from trialmatch.match.restage import confined_to_its_organ
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
@@ -995,6 +995,9 @@ def _prior_lines_result(params: dict, patient: Patient) -> Check:
         if first is not None:
             return first[0], f"{first[1]} (trial: {bounds})", patient.relapse_noted or \
                 _prior_evidence(patient)
+        left = _standard_lines_left(patient, bool(params.get("exhausted")))
+        if left:
+            return False, f"{left} (trial: {bounds})", _prior_evidence(patient)
         if patient.prior_lines == (1, 1) and not patient.relapse_noted and \
                 not patient.progression_noted:
             # One line and no word of progression on it or of its failure: the disease may
@@ -1008,6 +1011,10 @@ def _prior_lines_result(params: dict, patient: Patient) -> Check:
             # standard options for this cancer are used up, the notes must say.
             return None, f"{patient.prior_lines[0]} prior line(s); whether standard options " \
                 "remain is not stated (trial: no standard therapy left)", _prior_evidence(patient)
+        local_only = _local_treatment_only(patient)
+        if local_only:
+            return False, f"{local_only} (trial: {bounds})", patient.relapse_noted or \
+                patient.stage_evidence or _prior_evidence(patient)
         if patient.prior_lines is not None and patient.prior_lines[1] == 0 and \
                 patient.prior_regimens:
             # Only local or radioiodine treatment so far: the disease may be refractory to
@@ -1061,6 +1068,56 @@ def _within_standard_therapy(patient: Patient) -> str | None:
             and lines[0] == 0:
         return "newly diagnosed, with no treatment for advanced disease yet"
     return None
+
+
+def _standard_lines_left(patient: Patient, exhausted: bool) -> str | None:
+    """Why the disease still has a standard line of therapy ahead, by the count of standard
+    lines for advanced disease that guidelines list for its cancer
+    (match/data/standard_lines.json), or None when the table or the history leaves it open.
+
+    "No standard therapy exists", "has exhausted standard options" (`exhausted`): a
+    metastatic colorectal cancer after FOLFOX alone still has FOLFIRI,
+    trifluridine-tipiracil and regorafenib ahead. "Refractory to standard therapy" alone is
+    met once a standard line has failed, and disease with no line yet is settled by the
+    rules before this one.
+    """
+    lines = patient.prior_lines
+    if not exhausted or not patient.cancer_code or lines is None or \
+            not patient.prior_complete or lines[1] < 1:
+        return None
+    found = standard_lines_for(str(patient.cancer_code), patient.ontology.is_a)
+    if found is None or lines[1] >= found[0]:
+        return None
+    standard, code, source = found
+    had = f"{lines[1]} prior line" if lines[0] == lines[1] else \
+        f"{lines[0]}-{lines[1]} prior lines"
+    if lines[1] != 1:
+        had += "s" if lines[0] == lines[1] else ""
+    guideline = source.split(":", 1)[0]
+    return f"{had} for advanced disease; {guideline} lists {standard} or more standard " \
+        f"lines for {patient.cancer_name or code}: a standard option remains"
+
+
+def _local_treatment_only(patient: Patient) -> str | None:
+    """Why a solid tumour that has spread or come back after local treatment alone is not
+    beyond standard therapy, or None when that does not settle it.
+
+    Recurrent or metastatic disease that has had surgery or radiotherapy and no systemic
+    therapy at all has its standard first systemic treatment ahead (NCCN, ESMO: systemic
+    therapy is the first treatment of recurrent or metastatic disease not amenable to local
+    therapy). Radioactive iodine is the exception: it is the standard treatment of advanced
+    differentiated thyroid cancer, and the disease may be refractory to it.
+    """
+    regimens = patient.prior_regimens
+    extent = patient.extent
+    if is_heme(patient) or not regimens or not patient.prior_complete or \
+            any(r.systemic for r in regimens) or not (extent["recurrent"] or extent["metastatic"]):
+        return None
+    if any("radioactive iodine" in r.classes | r.drugs for r in regimens):
+        return None
+    given = ", ".join(r.text for r in regimens)
+    return f"only local treatment so far ({given}) and no systemic therapy: standard " \
+        "systemic treatment of the recurrent or metastatic disease lies ahead"
 
 
 def is_heme(patient: Patient) -> bool:

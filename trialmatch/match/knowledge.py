@@ -27,6 +27,7 @@ from trialmatch.regex_cache import re_compile
 PROTOCOLS_FILE = "protocols.json"
 TESTING_GAPS_FILE = "testing_gaps.json"
 STANDARD_OPTIONS_FILE = "standard_options.json"
+STANDARD_LINES_FILE = "standard_lines.json"
 
 STATUSES = ("positive", "negative", "equivocal", "unknown")
 # Basket markers: "_ANY_SOLID" (also written "_SOLID") is a tumor-agnostic approval for solid
@@ -552,6 +553,47 @@ def build_standard_options(data: Any, filename: str = STANDARD_OPTIONS_FILE
 def get_standard_options() -> dict[str, tuple[str, ...]]:
     """The packaged standard-option table, loaded and validated once."""
     return build_standard_options(read_data_file("trialmatch.match", STANDARD_OPTIONS_FILE))
+
+
+def build_standard_lines(data: Any, filename: str = STANDARD_LINES_FILE
+                         ) -> dict[str, tuple[int, str]]:
+    """OncoTree code -> (the number of standard lines for advanced disease, their source)."""
+    where = f"trialmatch/match/data/{filename}"
+    cancers = data.get("cancers") if isinstance(data, dict) else None
+    if not isinstance(cancers, dict) or not cancers:
+        raise DataFileError(f"{where}: expected an object with a 'cancers' map")
+    out: dict[str, tuple[int, str]] = {}
+    for code, entry in cancers.items():
+        here = f"{where}: cancers[{code!r}]"
+        if not _CODE.match(code):
+            raise DataFileError(f"{here}: not an OncoTree code")
+        if not isinstance(entry, dict) or set(entry) != {"lines", "source"}:
+            raise DataFileError(f"{here}: needs exactly 'lines' and 'source'")
+        lines = entry["lines"]
+        if not isinstance(lines, int) or isinstance(lines, bool) or lines < 1:
+            raise DataFileError(f"{here}: 'lines' must be a whole number of at least 1")
+        if not isinstance(entry["source"], str) or not entry["source"].strip():
+            raise DataFileError(f"{here}: 'source' must cite the guidelines")
+        out[code] = (lines, entry["source"])
+    return out
+
+
+@cache
+def get_standard_lines() -> dict[str, tuple[int, str]]:
+    """The packaged standard-lines table, loaded and validated once."""
+    return build_standard_lines(read_data_file("trialmatch.match", STANDARD_LINES_FILE))
+
+
+def standard_lines_for(code: str, is_a: Any) -> tuple[int, str, str] | None:
+    """(lines, the table's code, its source) for the most specific entry covering cancer
+    `code`, or None when the table leaves the cancer out."""
+    found = [(listed, lines, source) for listed, (lines, source) in get_standard_lines().items()
+             if is_a(code, listed)]
+    if not found:
+        return None
+    # The most specific: the entry the others' codes are ancestors of.
+    best = next((f for f in found if all(is_a(f[0], g[0]) for g in found)), found[0])
+    return best[1], best[0], best[2]
 
 
 def standard_option_for(drug: str, code: str, is_a: Any) -> bool | None:
