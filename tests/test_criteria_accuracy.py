@@ -737,6 +737,19 @@ def test_an_operation_on_the_primary_planned_is_disease_that_has_not_spread(text
     assert found == expected
 
 
+@pytest.mark.parametrize("text,planned", [
+    ("Patients scheduled for elective breast cancer surgery (Mastectomy)", True),
+    # "Undergoing" an operation is an operation ahead ...
+    ("Patients undergoing elective breast cancer surgery under general anesthesia", True),
+    ("All men undergoing robot assisted laparoscopic radical prostatectomy (RALP).", True),
+    # ... unless the treatment after it is named too: a course under way.
+    ("Patients undergoing breast conserving surgery and whole breast irradiation", False),
+])
+def test_a_treatment_of_the_primary_ahead_is_marked_planned(text, planned):
+    (extent,) = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    assert bool(extent.get("planned")) is planned
+
+
 @pytest.mark.parametrize("text,expected", [
     ("Have progressed after ≥ 1, but no more than 3 regimens of systemic therapies for "
      "recurrent / metastatic disease.", (1, 3)),

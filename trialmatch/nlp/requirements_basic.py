@@ -591,6 +591,11 @@ _OF_THE_CNS = re_compile(
     r"(?:cns|brain|central\s+nervous|leptomening\w*|spinal\s+cord|meninges)\b", _I)
 
 
+# After "undergoing <operation>": a treatment that follows the operation makes the phrase a
+# course under way ("undergoing breast conserving surgery and whole breast irradiation").
+_COURSE_AFTER = re_compile(r"[^.;]{0,80}?\b(?:irradiation|radiotherapy|radiation|adjuvant|"
+                           r"chemotherapy|systemic\s+therapy)\b", re.IGNORECASE)
+
 def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
     """Disease extent, one requirement per term: "locally advanced or metastatic" gives two,
     which the matcher reads as alternatives (same kind in one criterion)."""
@@ -646,9 +651,11 @@ def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
         previous_negated = negated
         extent, flips = _READ_AS.get(name, (name, False))
         params: dict = {"extent": extent}
-        if name == "planned_surgery" and not negated and not text[start:end].lower(
-                ).startswith("undergoing"):
-            # (the treatment lies ahead: a primary already removed cannot be operated on;
+        if name == "planned_surgery" and not negated and (
+                not text[start:end].lower().startswith("undergoing") or
+                not _COURSE_AFTER.match(text, end)):
+            # (the treatment lies ahead: a primary already removed cannot be operated on.
+            # "Undergoing elective breast cancer surgery" is an operation ahead;
             # "undergoing breast conserving surgery and whole breast irradiation" in an
             # adjuvant trial names the course under way, not one ahead)
             params["planned"] = True
