@@ -64,3 +64,53 @@ def test_a_primary_brain_tumour_is_advanced_when_it_recurs_never_metastatic():
     # The notes' word wins: a rare extraneural spread stated is metastatic.
     spread = build_patient(profile, ontology=get_vocabulary(), metastatic=True)
     assert spread.extent["metastatic"] is True
+
+
+@pytest.mark.parametrize("code,group,expected", [
+    ("LXSC", "IVA", "M0"),     # larynx IVA: T4a or N2-3, M0
+    ("LXSC", "IVC", None),     # IVC is M1
+    ("LXSC", "IV", "either"),  # a bare IV may be IVA, IVB or IVC
+    ("NPC", "IVB", None),      # nasopharynx IVB is M1
+    ("CESC", "IVA", "M0"),     # bladder or rectal mucosa
+    ("CCRCC", "IV", "either"),  # T4 M0 or M1
+    ("LUAD", "IVA", None),     # lung IVA is M1a/M1b
+    ("PRAD", "IVA", "M0"),     # N1 M0
+])
+def test_stage_iv_groups_that_are_no_distant_spread(code, group, expected):
+    assert distant_stage_rules().stage_iv_m(code, group, get_vocabulary().is_a) == expected
+    assert all(r.source for r in distant_stage_rules().stage_iv)
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"codes": ["HEAD_NECK"], "groups": ["IVA"], "m": "M2", "source": "x"}, "'m' must be"),
+    ({"codes": ["HEAD_NECK"], "groups": ["IIIA"], "m": "M0", "source": "x"}, "stage IV"),
+    ({"codes": ["HEAD_NECK"], "groups": ["IVA"], "m": "M0"}, "keys must be"),
+])
+def test_bad_stage_iv_entries_name_the_entry(entry, message):
+    data = {"default": {"group": "IV", "source": "x"}, "exceptions": [],
+            "stage_iv_without_m1": [entry]}
+    with pytest.raises(DataFileError, match=message):
+        build_distant_stage(data)
+
+
+def test_a_head_and_neck_stage_iva_is_locally_advanced_not_metastatic():
+    from trialmatch.match.evaluate import build_patient
+    from trialmatch.models import CancerType, Profile
+
+    profile = Profile(cancer_type=CancerType("LXSC", "Laryngeal Squamous Cell Carcinoma",
+                                             "supraglottic SCC", 0, 16),
+                      stage=Stage(group="IVA"))
+    patient = build_patient(profile, ontology=get_vocabulary())
+    assert patient.extent["metastatic"] is False
+    assert patient.extent["locally_advanced"] is True and patient.extent["advanced"] is True
+    # Distant spread stated in the notes still wins.
+    spread = build_patient(profile, ontology=get_vocabulary(), metastatic=True)
+    assert spread.extent["metastatic"] is True
+    # A kidney cancer's bare stage IV leaves distant spread open (T4 M0 or M1).
+    kidney = Profile(cancer_type=CancerType("CCRCC", "Renal Clear Cell Carcinoma", "ccRCC", 0,
+                                            5), stage=Stage(group="IV"))
+    assert build_patient(kidney, ontology=get_vocabulary()).extent["metastatic"] is None
+    # M0 stated beside a stage IV group is not distant spread, whatever the cancer.
+    stated = Profile(cancer_type=CancerType("LUAD", "Lung Adenocarcinoma", "adenocarcinoma", 0,
+                                            14), stage=Stage(group="IV", m="M0"))
+    assert build_patient(stated, ontology=get_vocabulary()).extent["metastatic"] is False

@@ -50,7 +50,7 @@ from datetime import date
 from typing import Any, Literal, Protocol
 
 from trialmatch.match.knowledge import standard_lines_for, standard_option_for
-from trialmatch.match.restage import confined_to_its_organ
+from trialmatch.match.restage import confined_to_its_organ, distant_stage_rules
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
@@ -309,11 +309,29 @@ class Patient:
         # Regimens the notes mention are a floor: more lines may have gone unmentioned.
         return (fewest, most) if self.prior_complete else (fewest, max(most, fewest + 10))
 
+    def stage_extent(self) -> dict[str, Truth]:
+        """What the stage alone says of extent (see `derive_extent`), for this cancer: a
+        stage IV group that is no distant spread for it (head and neck IVA, cervix IVA:
+        match/data/distant_stage.json) is locally advanced, or leaves spread open."""
+        extent = derive_extent(self.stage_group, self.stage_m, self.stage_prefix, self.stage_t)
+        if not self.cancer_code or not self.stage_group or (
+                self.stage_m and self.stage_m.upper().startswith(("M0", "M1"))):
+            return extent
+        m = distant_stage_rules().stage_iv_m(self.cancer_code, self.stage_group,
+                                             self.ontology.is_a)
+        if m == "M0":
+            extent.update(metastatic=False, locally_advanced=True, advanced=True,
+                          early_stage=False)
+        elif m == "either":
+            extent.update(metastatic=None, locally_advanced=None, advanced=True,
+                          early_stage=False)
+        return extent
+
     @property
     def extent(self) -> dict[str, Truth]:
         """Disease extent derived from stage (see `derive_extent`), with the exceptions
         that stage groups alone do not show."""
-        extent = derive_extent(self.stage_group, self.stage_m, self.stage_prefix, self.stage_t)
+        extent = self.stage_extent()
         code = self.cancer_code
         if code and self.stage_group and (self.stage_m is None or self.stage_m.upper() == "MX"):
             # Differentiated thyroid cancer before age 55 (AJCC 8th ed., ch. 73): stage I is
@@ -547,9 +565,15 @@ def derive_extent(
         ("metastatic", "locally_advanced", "advanced", "early_stage", "resected",
          "unresectable", "recurrent"))
     parsed = parse_stage_group(group) if group else None
-    metastatic = bool(m and m.upper().startswith("M1")) or bool(parsed and parsed[0] == "IV")
+    stated_m0 = bool(m and m.upper().startswith("M0"))
+    metastatic = bool(m and m.upper().startswith("M1")) or bool(
+        parsed and parsed[0] == "IV" and not stated_m0)
     if metastatic:
         extent.update(metastatic=True, advanced=True, locally_advanced=False, early_stage=False)
+    elif parsed and parsed[0] == "IV":
+        # A stage IV group with M0 stated (head and neck IVA, T4b N0 M0): locoregionally
+        # advanced disease, not distant spread.
+        extent.update(metastatic=False, locally_advanced=True, advanced=True, early_stage=False)
     elif parsed:
         roman, suffix = parsed
         if roman == "III":
@@ -803,8 +827,7 @@ def _check_extent(params: dict, patient: Patient) -> Check:
         return False, "no prior treatment: the disease cannot have relapsed or be refractory", \
             _prior_evidence(patient)
     noted = patient.from_notes.get("metastatic")
-    by_stage = derive_extent(patient.stage_group, patient.stage_m, patient.stage_prefix,
-                             patient.stage_t).get(wanted)
+    by_stage = patient.stage_extent().get(wanted)
     if by_stage is None or by_stage != truth:
         # Decided by the course the notes describe (a metastatic recurrence after a stage
         # IIIB diagnosis), not by the stage: say so.

@@ -31,6 +31,16 @@ class DistantGroup:
 
 
 @dataclass(frozen=True)
+class StageIVReading:
+    """Stage IV groups that are not distant metastasis for some cancers (head and neck IVA)."""
+
+    codes: tuple[str, ...]
+    groups: tuple[str, ...]
+    m: str  # "M0": no distant spread; "either": distant spread left open
+    source: str
+
+
+@dataclass(frozen=True)
 class DistantStageRules:
     """The default group, the exceptions by cancer type, and the tissues never restaged."""
 
@@ -38,6 +48,20 @@ class DistantStageRules:
     exceptions: tuple[DistantGroup, ...]
     skip_tissues: frozenset[str]
     confined_tissues: frozenset[str] = frozenset()  # never metastatic in the TNM sense
+    stage_iv: tuple[StageIVReading, ...] = ()
+
+    def stage_iv_m(self, code: str, group: str, is_a: Any) -> str | None:
+        """"M0" or "either" when stage `group` (IV, IVA ...) is no sure sign of distant
+        spread for cancer `code`; None when it is (the first entry covering the cancer
+        decides). A bare "IV" where only some substages are M0 leaves it open."""
+        group = group.strip().upper().removeprefix("STAGE").strip()
+        for rule in self.stage_iv:
+            if not any(is_a(code, c) for c in rule.codes):
+                continue
+            if any(group.startswith(g) for g in rule.groups):
+                return rule.m
+            return "either" if group == "IV" else None
+        return None
 
     def group_for(self, code: str, age: float | None, is_a: Any) -> DistantGroup:
         """The group for a patient with cancer `code` (an exception's age bound must hold)."""
@@ -83,7 +107,25 @@ def build_distant_stage(data: Any) -> DistantStageRules:
         _group(data.get("default"), "default", codes_required=False),
         tuple(_group(raw, f"exceptions[{i}]", codes_required=True)
               for i, raw in enumerate(data["exceptions"])),
-        frozenset(skip), frozenset(confined))
+        frozenset(skip), frozenset(confined),
+        tuple(_stage_iv(raw, i) for i, raw in enumerate(data.get("stage_iv_without_m1", []))))
+
+
+def _stage_iv(raw: Any, i: int) -> StageIVReading:
+    where = f"{DISTANT_STAGE_FILE}: stage_iv_without_m1[{i}]"
+    if not isinstance(raw, dict) or set(raw) != {"codes", "groups", "m", "source"}:
+        raise DataFileError(f"{where}: keys must be codes, groups, m, source")
+    codes, groups, source = raw["codes"], raw["groups"], raw["source"]
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
+    if not isinstance(groups, list) or not groups or not all(
+            isinstance(g, str) and g.startswith("IV") for g in groups):
+        raise DataFileError(f"{where}: 'groups' must list stage IV groups")
+    if raw["m"] not in ("M0", "either"):
+        raise DataFileError(f"{where}: 'm' must be M0 or either")
+    if not isinstance(source, str) or not source.strip():
+        raise DataFileError(f"{where}: missing 'source'")
+    return StageIVReading(tuple(codes), tuple(groups), raw["m"], source)
 
 
 def confined_to_its_organ(code: str | None, ontology: Any) -> bool:
