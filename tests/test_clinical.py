@@ -101,6 +101,10 @@ def test_prior_therapies(text, prior):
     ("Low risk of distant recurrence.", None, None),
     ("Staging CT + bone scan 04/2026 neg for distant mets. cT2 cN1 M0.", False, None),
     ("PET/CT w/o distant mets.", False, None),
+    # "recurrent/metastatic" names the advanced setting; a slash between two guesses hedges
+    ("DX: Recurrent/metastatic squamous cell carcinoma of the supraglottic larynx.", True,
+     None),
+    ("Neck mass bx: ?lymphoma/metastatic SCC, await IHC.", None, None),
 ])
 def test_spread_of_disease(text, metastatic, brain):
     facts = find_clinical_facts(text)

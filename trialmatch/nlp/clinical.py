@@ -181,7 +181,10 @@ _HEDGE_BEFORE = re_compile(r"\b(?:possible|possibly|suspicious\s+for|suspected|c
                            r"questionable|equivocal|indeterminate|likely|probable|probably|"
                            r"risk|development|evaluation\s+for|work-?up\s+for|determine|"
                            r"whether|if|represents?|favou?r|differential|versus|vs|possibilit\w*|\?)"
-                           r"[\s,]*(?:[\w./\[-]+[\s,]+){0,6}$|[/\[]\s*$", _I)
+                           r"[\s,]*(?:[\w./\[-]+[\s,]+){0,6}$|"
+                           # "?lymphoma/metastatic SCC" is one of two; "recurrent/metastatic"
+                           # the name of the advanced setting
+                           r"(?<!recurrent)/\s*$|\[\s*$", _I)
 _HEDGE_AFTER = re_compile(r"^[\s,.]*(?:(?:is|are)\s+)?(?:likely|possible|probable|"
                           r"favou?red|considered|contenders?|suspected)\b", _I)
 
