@@ -33,6 +33,14 @@ def _one(text, marker):
         ("Microsatellite stable (MSS)", "MSI", None, "negative"),
         ("MSI-low", "MSI", None, "negative"),
         ("dMMR", "MMR", None, "positive"),
+        # a denial at the start of a result line, or right before a presence word
+        ("| MET    | no ex14 skipping, no amp   | -    |", "MET", "exon 14 skipping", "negative"),
+        ("MET: no amp", "MET", "amplification", "negative"),
+        # a sign right after the alteration's name
+        ("NPM1 mutated; FLT3-ITD-; NRAS wt", "FLT3", "ITD", "negative"),
+        ("FLT3 ITD+ (AR 0.6)", "FLT3", "ITD", "positive"),
+        # a hyphen joining a word is no minus sign
+        ("Oligodendroglioma, IDH-mutant and 1p/19q-codeleted", "IDH", None, "positive"),
     ],
 )
 def test_status_and_alteration(text, marker, alteration, status):
@@ -571,3 +579,13 @@ def test_a_germline_result_line_is_no_heading_for_the_tumour_line_after_it():
 def test_untested_conditional_and_dashed_results(text, marker, status):
     found = {b.status for b in find_biomarkers(text) if b.marker == marker}
     assert found == ({status} if status else set())
+
+
+def test_a_result_quoted_from_another_document_is_not_asserted():
+    # The consult quotes the referral letter's error and corrects it.
+    text = ('NOTE: referral letter lists "EGFR exon 20 insertion" - NGS report shows the '
+            "insertion is in ERBB2 (HER2) exon 20.")
+    assert [b.status for b in find_biomarkers(text) if b.marker == "EGFR"] == ["unknown"]
+    # Quotes far away on a long OCR line say nothing of a result between them.
+    far = '"Received fresh" ' + "x " * 60 + "HER2: Negative (1+). " + "y " * 60 + '"end"'
+    assert [b.status for b in find_biomarkers(far) if b.marker == "HER2"] == ["negative"]

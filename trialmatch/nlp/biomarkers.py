@@ -205,8 +205,19 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
                 status = "negative"  # expression retained
             elif word in _EXPRESSION_NEGATIVE:
                 status = "positive"  # expression lost
+        elif status == "positive" and _DENIED_JUST_BEFORE.search(window, 0, match.start()):
+            status = "negative"  # "MET: no ex14 skipping, no amp": a presence word denied
         return status, word, match.end()
     return None
+
+
+# An alteration written right after the marker and signed ("FLT3-ITD-", "FLT3 ITD+").
+_SIGNED_ALTERATION = re_compile(r"^[\s-]?[A-Za-z][A-Za-z0-9]{1,8}\s?(?P<s>[+-])(?=[\s,;:/.)]|$)")
+# A denial in the words right before a presence word, in the same clause ("no amp").
+_DENIED_JUST_BEFORE = re_compile(r"(?i)(?:no|not|without)\s+(?:[\w-]+\s+){0,2}$")
+# A result line that starts with a denial ("MET: no ex14 skipping"): the alteration it names
+# is absent.
+_DENIED_START = re_compile(r"(?i)^[\s|:=-]*(?:no|without)\s+\S")
 
 
 def _pre_status(window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
@@ -608,9 +619,21 @@ _TEST_AFTER = re_compile(
 _CONDITION_BEFORE = re_compile(r"(?i)\b(?:if|whether|unless|should)\s+(?:[^\s.;:]+\s+){0,3}$")
 
 
+def _quoted(text: str, start: int, end: int) -> bool:
+    """Is text[start:end] inside double quotes on its line: words quoted from another
+    document ('referral letter lists "EGFR exon 20 insertion" - NGS shows ERBB2'), which the
+    note reports rather than asserts?"""
+    line_start = max(text.rfind("\n", 0, start) + 1, start - 80)
+    line_end = text.find("\n", end)
+    line_end = min(len(text) if line_end < 0 else line_end, end + 80)
+    before, after = text[line_start:start], text[end:line_end]
+    opened = before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d")
+    return opened and ('"' in after or "\u201d" in after)
+
+
 def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomarker]:
-    """Drop a marker named as never tested; a result inside an 'if' clause becomes a mention
-    without a result (status unknown)."""
+    """Drop a marker named as never tested; a result inside an 'if' clause or quoted from
+    another document becomes a mention without a result (status unknown)."""
     out: list[Biomarker] = []
     for result in results:
         before = text[max(0, result.start - 30) : result.start]
@@ -618,7 +641,8 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
         if (_DENIAL_BEFORE.search(before) or _DENIAL_START.match(result.evidence)) and \
                 _TEST_AFTER.match(text, result.end):
             continue
-        if result.status != "unknown" and _CONDITION_BEFORE.search(before):
+        if result.status != "unknown" and (_CONDITION_BEFORE.search(before) or
+                                           _quoted(text, result.start, result.end)):
             result = replace(result, status="unknown", value=None, unit=None,  # type: ignore[arg-type]
                              alteration=None)
         out.append(result)
@@ -779,6 +803,11 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
     follows it), given the window after the list and the cues around it. `own` holds the
     words between a list item and the next item (None for the last item)."""
     marker = hit.marker
+    if post is not None and post[1] == "-" and text[window_start + post[2]:
+                                                    window_start + post[2] + 1].isalpha():
+        # "IDH-mutant and 1p/19q-codeleted": a hyphen joining a word (the window stops where
+        # the next marker's cue begins) is no minus sign; read on in the text.
+        post = _post_status(marker, text[window_start:window_start + 60], marker in mmr_proteins)
     start = pre[2] if pre else hit.start
     end = window_start + post[2] if post else hit.end
     # Status written in the marker's own name ("MSI-H", "dMMR", "MSS", "TMB-high").
@@ -896,8 +925,12 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
             alteration = None
         # A named variant with no result word is a finding ("EGFR exon 19 deletion"), and
         # so is a bare "BRCA2 mutation" -- but not "EGFR mutation analysis".
+        signed = _SIGNED_ALTERATION.match(own if own is not None else group_window)
+        if status is None and specific and signed:
+            # "FLT3-ITD-; FLT3-TKD-", "FLT3-ITD+": the sign after the alteration's name
+            status = "positive" if signed.group("s") == "+" else "negative"
         if status is None and is_last and (specific or _BARE_MUTATION.match(group_window)):
-            status = "positive"
+            status = "negative" if _DENIED_START.match(group_window) else "positive"
     if status is None:
         status = "unknown"
     evidence = text[start:end].strip()
