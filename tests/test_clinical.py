@@ -105,6 +105,12 @@ def test_prior_therapies(text, prior):
     ("DX: Recurrent/metastatic squamous cell carcinoma of the supraglottic larynx.", True,
      None),
     ("Neck mass bx: ?lymphoma/metastatic SCC, await IHC.", None, None),
+    # a multi-part report: part C's specimen, listed above, is an axillary node
+    ("SPECIMENS: A. R breast, core bx   B. R breast skin, punch bx   C. R axilla LN, FNA\n"
+     "FINAL DIAGNOSIS:\nA. Invasive ductal carcinoma, grade 3.\n"
+     "C. POSITIVE for metastatic carcinoma, c/w breast primary.", None, None),
+    ("SPECIMENS: A. R breast, core bx   B. Liver, segment 7, core bx\n"
+     "B. POSITIVE for metastatic carcinoma, c/w breast primary.", True, None),
 ])
 def test_spread_of_disease(text, metastatic, brain):
     facts = find_clinical_facts(text)

@@ -583,6 +583,23 @@ def _sentence_start(text: str, start: int) -> int:
 _LIST_BREAK = re_compile(r"(?:,|\b(?:or|and|nor|and/or))[ \t]*\Z", _I)
 
 
+# A multi-part report's part label just before a finding ("C. POSITIVE for metastatic
+# carcinoma"), and the specimen line that part names ("C. R axilla LN, FNA").
+_PART_BEFORE = re_compile(r"(?:^|\s)(?P<label>[A-H])[.)]\s+(?:[\w-]+\s+){0,3}$")
+
+
+def _part_is_a_node(text: str, start: int) -> bool:
+    """Is the finding at `start` written under a part label whose specimen, listed earlier in
+    the report, is a lymph node? (The diagnosis line names the part, not the node.)"""
+    label = _PART_BEFORE.search(text, max(0, start - 40), start)
+    if label is None:
+        return False
+    letter = label.group("label")
+    specimen = re.search(rf"(?:^|\s){letter}[.)]\s+(?P<what>[^\n]{{0,80}}?)"
+                         rf"(?=\s+[A-H][.)]\s|\n|$)", text[:label.start()])
+    return bool(specimen and _REGIONAL.search(specimen.group("what")))
+
+
 def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,
             negation_words: re.Pattern[str] | None = None) -> tuple[bool | None, str | None]:
     """True with its words if some mention is affirmed; False if every mention is negated
@@ -601,6 +618,8 @@ def _stated(text: str, pattern: re.Pattern[str], *, regional_guard: bool,
         if regional_guard and _REGIONAL.search(near) and not re.search(
                 _DISTANT_SITE + r"|stage|M1|recurrence|relapse|progression", words, _I):
             continue  # "metastatic carcinoma in 2 of 14 lymph nodes": regional, not distant
+        if regional_guard and _part_is_a_node(text, start):
+            continue  # "C. POSITIVE for metastatic carcinoma" where part C is "R axilla LN, FNA"
         before = text[max(line_start, start - 60):start]
         if _UNASSESSED_AFTER.match(text[end:end + 40]):
             continue
