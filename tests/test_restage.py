@@ -18,7 +18,13 @@ IIB = Stage(prefix="p", t="T2", n="N1", m="M0", group="IIB", evidence="pT2 N1 M0
     ("LUAD", 70, Stage(group="IVB", m="M1c"), True, "IVB"),  # already as far
     ("NSGCT", 30, IIB, True, "III"),         # testis: M1 is stage III (AJCC 8th ch. 59)
     ("THPA", 40, Stage(group="I"), True, "II"),  # differentiated thyroid < 55: M1 is II
-    ("THPA", 60, Stage(group="I"), True, "IV"),
+    ("THPA", 60, Stage(group="I"), True, "IVB"),  # 55 or older: M1 is IVB (IVA is T4b M0)
+    # where a stage IV group is M0 (AJCC 8th), distant spread gives the M1 group
+    ("THME", 58, Stage(group="IVA", m="M0"), True, "IVC"),
+    ("NPC", 45, Stage(group="III"), True, "IVB"),
+    ("LXSC", 64, Stage(group="IVA"), True, "IVC"),
+    ("LXSC", 64, Stage(group="IVC", m="M1"), True, "IVC"),  # already as far
+    ("CCRCC", 60, Stage(group="IV"), True, "IV"),  # T4 M0 or M1: M1 is IV
     ("GB", 50, None, True, None),            # primary CNS tumours have no AJCC group
     ("DLBCLNOS", 50, Stage(group="II"), True, "II"),  # lymphoma: never restaged this way
 ])
@@ -85,6 +91,8 @@ def test_stage_iv_groups_that_are_no_distant_spread(code, group, expected):
     ({"codes": ["HEAD_NECK"], "groups": ["IVA"], "m": "M2", "source": "x"}, "'m' must be"),
     ({"codes": ["HEAD_NECK"], "groups": ["IIIA"], "m": "M0", "source": "x"}, "stage IV"),
     ({"codes": ["HEAD_NECK"], "groups": ["IVA"], "m": "M0"}, "keys must be"),
+    ({"codes": ["KIDNEY"], "groups": ["IV"], "m": "either", "source": "x", "m1_group": "IV"},
+     "'m1_group' must be"),
 ])
 def test_bad_stage_iv_entries_name_the_entry(entry, message):
     data = {"default": {"group": "IV", "source": "x"}, "exceptions": [],

@@ -38,6 +38,7 @@ class StageIVReading:
     groups: tuple[str, ...]
     m: str  # "M0": no distant spread; "either": distant spread left open
     source: str
+    m1_group: str | None = None  # the group distant metastasis gives ("IVC" in head and neck)
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,17 @@ class DistantStageRules:
         spread for cancer `code`; None when it is (the first entry covering the cancer
         decides). A bare "IV" where only some substages are M0 leaves it open."""
         group = group.strip().upper().removeprefix("STAGE").strip()
-        for rule in self.stage_iv:
-            if not any(is_a(code, c) for c in rule.codes):
-                continue
-            if any(group.startswith(g) for g in rule.groups):
-                return rule.m
-            return "either" if group == "IV" else None
-        return None
+        rule = self.stage_iv_rule(code, is_a)
+        if rule is None:
+            return None
+        if any(group.startswith(g) for g in rule.groups):
+            return rule.m
+        return "either" if group == "IV" else None
+
+    def stage_iv_rule(self, code: str, is_a: Any) -> StageIVReading | None:
+        """The first stage IV entry covering cancer `code`, if any."""
+        return next((rule for rule in self.stage_iv
+                     if any(is_a(code, c) for c in rule.codes)), None)
 
     def group_for(self, code: str, age: float | None, is_a: Any) -> DistantGroup:
         """The group for a patient with cancer `code` (an exception's age bound must hold)."""
@@ -113,8 +118,13 @@ def build_distant_stage(data: Any) -> DistantStageRules:
 
 def _stage_iv(raw: Any, i: int) -> StageIVReading:
     where = f"{DISTANT_STAGE_FILE}: stage_iv_without_m1[{i}]"
-    if not isinstance(raw, dict) or set(raw) != {"codes", "groups", "m", "source"}:
-        raise DataFileError(f"{where}: keys must be codes, groups, m, source")
+    if not isinstance(raw, dict) or not {"codes", "groups", "m", "source"} <= set(raw) or \
+            set(raw) - {"codes", "groups", "m", "source", "m1_group"}:
+        raise DataFileError(f"{where}: keys must be codes, groups, m, source (and m1_group)")
+    m1_group = raw.get("m1_group")
+    if m1_group is not None and (not isinstance(m1_group, str) or
+                                 not m1_group.startswith("IV") or raw["m"] != "M0"):
+        raise DataFileError(f"{where}: 'm1_group' must be a stage IV group, for 'M0' entries")
     codes, groups, source = raw["codes"], raw["groups"], raw["source"]
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
         raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
@@ -125,7 +135,7 @@ def _stage_iv(raw: Any, i: int) -> StageIVReading:
         raise DataFileError(f"{where}: 'm' must be M0 or either")
     if not isinstance(source, str) or not source.strip():
         raise DataFileError(f"{where}: missing 'source'")
-    return StageIVReading(tuple(codes), tuple(groups), raw["m"], source)
+    return StageIVReading(tuple(codes), tuple(groups), raw["m"], source, m1_group)
 
 
 def confined_to_its_organ(code: str | None, ontology: Any) -> bool:
@@ -160,11 +170,19 @@ def restage(stage: Stage | None, code: str | None, age: float | None, metastatic
     if ontology.tissue_code(code) in rules.skip_tissues:
         return stage, None
     target = rules.group_for(code, age, ontology.is_a)
-    if stage is not None and _rank(stage.group) >= _rank(target.group):
+    group, source = target.group, target.source
+    iv_rule = rules.stage_iv_rule(code, ontology.is_a)
+    if group == "IV" and iv_rule is not None and iv_rule.m1_group:
+        # Head and neck IVA is M0: distant metastasis makes it IVC.
+        group, source = iv_rule.m1_group, iv_rule.source
+    locoregional_iv = stage is not None and bool(stage.group) and not (
+        stage.m or "").upper().startswith("M1") and rules.stage_iv_m(
+        code, str(stage.group), ontology.is_a) in ("M0", "either")
+    if stage is not None and _rank(stage.group) >= _rank(group) and not locoregional_iv:
         return stage, None
-    words = f"{evidence} (restaged: {target.source})" if evidence else target.source
+    words = f"{evidence} (restaged: {source})" if evidence else source
     base = stage or Stage()
     m = base.m if base.m and base.m.upper().startswith("M1") else "M1"
-    now = replace(base, prefix=None, m=m, group=target.group, figo=None, evidence=words,
+    now = replace(base, prefix=None, m=m, group=group, figo=None, evidence=words,
                   derived=sorted({"group", "m"} | set(base.derived or [])))
     return now, stage
