@@ -41,6 +41,12 @@ def _one(text, marker):
         ("FLT3 ITD+ (AR 0.6)", "FLT3", "ITD", "positive"),
         # a hyphen joining a word is no minus sign
         ("Oligodendroglioma, IDH-mutant and 1p/19q-codeleted", "IDH", None, "positive"),
+        # a cue right after a name the vocabulary does not hold is that name's result
+        ("EGFR amp (~40 copies) EGFRvIII not detected  CDKN2A/B homozygous deletion  PTEN wt",
+         "CDKN2A", "homozygous deletion", "positive"),
+        # ... and one right after another marker, before a ' -- ' break, that marker's
+        ("PD-L1 not performed -- Therapy associations: CDK4 amp (CDK4/6 inhibitors)", "CDK4",
+         "amplification", "positive"),
     ],
 )
 def test_status_and_alteration(text, marker, alteration, status):

@@ -346,7 +346,11 @@ _ITEM_ALTERATION = re_compile(
 _BREAK_BEFORE = re_compile(r"[.;\n]")
 _BELONGS_BEFORE = re_compile(r"(?i)[\s:=-]*(?:(?:fusions?|rearrangements?|mutations?|"
                              r"amplifications?|alterations?|variants?|none|no|not)[\s:=-]*)*$")
-_ITEM_BREAK = re_compile(r"[,;|]|\s{2,}")
+_ITEM_BREAK = re_compile(r"[,;|]|\s{2,}|\s-{2,}\s")
+# A gene-like name the vocabulary does not hold ("EGFRvIII", "FGFR3-TACC3") right before a
+# cue: the cue is its result ("EGFRvIII not detected  CDKN2A/B homozygous deletion").
+_OTHER_NAME_BEFORE = re_compile(r"(?<![\w-])(?=[A-Za-z]{2})(?=[\w-]*[A-Z][\w-]*(?:\d|[a-z][\w-]*[A-Z]))"
+                                r"[A-Za-z][\w-]{1,14}\s+(?:(?:not|no)\s+)?$")
 
 
 _RESULT_CODES = frozenset({"WT", "MUT", "NEG", "POS", "ND", "NA", "NEGATIVE", "POSITIVE", "LOSS",
@@ -529,18 +533,23 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
             pre_from = max(previous_end, first.start - 50)
             mmr = first.marker in mmr_proteins
             call = _pre_status(text[pre_from : first.start], mmr)
+            window_end = first.start
             if call is not None:
                 call = (call[0], call[1], pre_from + call[2])
-                if position > 0 and _BELONGS_BEFORE.match(text[previous_end:call[2]]) and \
-                        _ITEM_BREAK.search(text[call[2] + len(call[1]):first.start]):
+                window_end = call[2]
+                other = _OTHER_NAME_BEFORE.search(text, pre_from, call[2])
+                if (position > 0 and _BELONGS_BEFORE.match(text[previous_end:call[2]]) or
+                        other) and _ITEM_BREAK.search(text[call[2] + len(call[1]):first.start]):
                     # "IDH1 wild-type, IDH2 wt", "NRAS no variant | BRAF no variant": the
                     # words right after the previous marker, then a break, are its result,
-                    # not a cue before this one.
+                    # not a cue before this one; after a name the vocabulary does not hold
+                    # ("EGFRvIII not detected"), the previous marker's words end at it.
                     call = None
+                    window_end = other.start() if other else first.start
             pre_calls.append(call)
             previous_end = group[-1].end
             if position > 0:
-                window_ends.append(call[2] if call else first.start)
+                window_ends.append(window_end)
         window_ends.append(min(clause_end, groups[-1][-1].end + 160))
         for position, group in enumerate(groups):
             last = group[-1]
