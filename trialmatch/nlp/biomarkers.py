@@ -349,7 +349,8 @@ _BELONGS_BEFORE = re_compile(r"(?i)[\s:=-]*(?:(?:fusions?|rearrangements?|mutati
 _ITEM_BREAK = re_compile(r"[,;|]|\s{2,}|\s-{2,}\s")
 # A gene-like name the vocabulary does not hold ("EGFRvIII", "FGFR3-TACC3") right before a
 # cue: the cue is its result ("EGFRvIII not detected  CDKN2A/B homozygous deletion").
-_OTHER_NAME_BEFORE = re_compile(r"(?<![\w-])(?=[A-Za-z]{2})(?=[\w-]*[A-Z][\w-]*(?:\d|[a-z][\w-]*[A-Z]))"
+_OTHER_NAME_BEFORE = re_compile(r"(?<![\w-])(?=[A-Za-z]{2})"
+                                r"(?=[\w-]*[A-Z][\w-]*(?:\d|[a-z][\w-]*[A-Z]))"
                                 r"[A-Za-z][\w-]{1,14}\s+(?:(?:not|no)\s+)?$")
 
 
