@@ -266,7 +266,13 @@ def marker_key(marker: str) -> str:
 def biomarker_status(biomarkers: list[dict[str, Any]], marker: str) -> str:
     """The profile's overall status for one marker: positive when any result is, then
     negative, then equivocal; unknown when it is only mentioned or absent."""
-    statuses = {b["status"] for b in biomarkers if marker_key(b["marker"]) == marker_key(marker)}
+    results = [b for b in biomarkers if marker_key(b["marker"]) == marker_key(marker)]
+    if marker_key(marker) == "HER2":
+        # The judged set's HER2 status is the ASCO/CAP one (IHC 3+ or ISH amplified): an
+        # ERBB2 mutation is another finding.
+        results = [b for b in results if not b.get("alteration") or b.get("unit") == "IHC" or
+                   re.search(r"amplif|express", str(b["alteration"]), re.IGNORECASE)]
+    statuses = {b["status"] for b in results}
     for status in ("positive", "negative", "equivocal"):
         if status in statuses:
             return status

@@ -55,6 +55,10 @@ def test_biomarker_status_takes_a_result_over_a_mention_and_aliases():
     assert accuracy.biomarker_status(found, "KRAS") == "unknown"
     both = found + [{"marker": "HER2", "status": "positive"}]
     assert accuracy.biomarker_status(both, "her2") == "positive"
+    # HER2 status is IHC or ISH (ASCO/CAP); an ERBB2 exon 20 insertion is another finding
+    mutant = [{"marker": "HER2", "status": "negative", "unit": "IHC", "value": 1},
+              {"marker": "HER2", "alteration": "exon 20 insertion", "status": "positive"}]
+    assert accuracy.biomarker_status(mutant, "HER2") == "negative"
 
 
 def test_protocol_alternatives_and_gap_markers():

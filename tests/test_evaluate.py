@@ -1625,3 +1625,17 @@ def test_a_planned_operation_is_not_for_a_primary_already_removed():
         "T1-2 tumours undergoing breast conserving surgery and tangential whole breast "
         "irradiation", "inclusion") if r.kind == "extent"]
     assert evaluate_requirement(course, resected).truth is True
+
+
+def test_an_erbb2_mutation_is_not_the_her2_status():
+    # ASCO/CAP: HER2-positive and -negative are IHC and ISH results; an exon 20 insertion in
+    # a lung adenocarcinoma with HER2 IHC 1+ is HER2-negative and HER2-mutant.
+    mutant = Biomarker("HER2", "exon 20 insertion", "positive", evidence="ERBB2 ex20ins")
+    ihc = Biomarker("HER2", None, "negative", 1, "IHC", evidence="HER2 IHC 1+")
+    negative = marker(marker="HER2", status="negative")
+    assert evaluate_requirement(negative, make_patient(biomarkers=[mutant, ihc])).truth is True
+    only = evaluate_requirement(negative, make_patient(biomarkers=[mutant]))
+    assert only.truth is None and "not the HER2 status" in only.reason
+    # A trial for the mutation still reads it.
+    wanted = marker(marker="HER2", alterations=["exon 20 insertion"])
+    assert evaluate_requirement(wanted, make_patient(biomarkers=[mutant, ihc])).truth is True

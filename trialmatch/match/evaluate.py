@@ -1380,6 +1380,9 @@ def _norm_alteration(text: str) -> str:
     return text.replace("deletions", "deletion").replace("insertions", "insertion")
 
 
+# Markers whose positive or negative status is their protein or its gene's amplification
+# (ASCO/CAP HER2 testing guideline, 2018 and 2023), not a point mutation of the gene.
+_STATUS_BY_PROTEIN = frozenset({"HER2", "ERBB2"})
 # Genes whose protein on IHC is a biomarker apart from their DNA alterations
 # (nlp/requirements_biomarker.py reads "MET (IHC) expression" as "overexpression").
 _PROTEIN_TESTED_GENES = frozenset({"MET", "EGFR"})
@@ -1492,6 +1495,17 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
         return None, f"{marker} not documented (trial: {wanted})", ""
     status = str(item.get("status") or "positive")
     alterations = [str(a) for a in item.get("alterations") or []]
+    if marker.upper() in _STATUS_BY_PROTEIN and not alterations:
+        # "HER2-positive", "HER2-negative" (ASCO/CAP): protein on IHC or gene amplification.
+        # An ERBB2 mutation (exon 20 insertion, S310F) is another biomarker and says neither.
+        kept = [b for b in results if b.alteration is None or b.unit == "IHC" or
+                _alteration_class(b.alteration) == "amplification" or
+                "express" in b.alteration.lower()]
+        if not kept:
+            b = results[0]
+            return None, f"{marker} {b.alteration} {b.status}: a gene mutation, not the " \
+                f"{marker} status by IHC or ISH (trial: {wanted})", b.evidence
+        results = kept
     if item.get("unit") and not alterations and (
             item.get("min_value") is not None or item.get("max_value") is not None):
         # A scored threshold ("HER2 IHC 2+ or 1+", "PD-L1 TPS >= 50%"): the score decides,
