@@ -20,6 +20,7 @@ PARENTS = {
     "IHCH": "CHOL", "CHOL": "IPN", "IPN": "BILIARY_TRACT", "GBC": "ICPN", "ICPN": "BILIARY_TRACT",
     "GIST": "SOFT_TISSUE",
     "AML": "MNM", "MNM": "MYELOID", "APLPMLRARA": "AMLRGA", "AMLRGA": "AML",
+    "PMFOFS": "PMF", "PMF": "MPN", "MPN": "MYELOID", "IBC": "BREAST",
     "CMLBCRABL1": "CML", "CML": "MPN", "MPN": "MNM", "SM": "MCD", "MCD": "MNM",
     "BLLBCRABL1": "BLLRGA", "BLLRGA": "BLL", "BLL": "LNM", "LNM": "LYMPH", "ESCC": "STOMACH",
     "ASTR": "ADIFG", "ODG": "ADIFG", "ADIFG": "DIFG", "DIFG": "BRAIN",
@@ -758,6 +759,8 @@ TRIPLE_NEGATIVE = [bm("ER", None, "negative"), bm("PR", None, "negative"),
      "consider"),
     # Not an older woman with HER2-positive early disease.
     (profile("IDC", "IIB", HR_POS_HER2_POS), {"age": 70, "sex": "female"}, None),
+    # Inflammatory breast cancer, beside invasive breast carcinoma in OncoTree, is one.
+    (profile("IBC", "IIIB", HR_POS_HER2_POS), {"age": 47}, "recommended"),
 ])
 def test_germline_brca_in_breast_cancer(case, facts, strength):
     found = {g.marker: g.strength for g in gaps(case, **facts)}
@@ -885,3 +888,10 @@ def test_venetoclax_for_relapsed_t1114_myeloma():
     # Not at diagnosis, before a proteasome inhibitor and an immunomodulatory drug.
     untreated, _ = fits_treatment_history(found, frozenset(), frozenset())
     assert "venetoclax" not in {p.drug for p in untreated}
+
+
+def test_myelofibrosis_takes_the_high_molecular_risk_genes():
+    # NCCN MPN: a myeloid NGS panel (MIPSS70+ v2.0) where only JAK2 was tested.
+    found = {g.marker for g in gaps(profile("PMFOFS", None, [bm("JAK2", "V617F")]))}
+    assert {"ASXL1", "SRSF2", "EZH2", "IDH1", "IDH2", "U2AF1"} <= found
+    assert "JAK2/CALR/MPL" not in found
