@@ -20,7 +20,7 @@ PARENTS = {
     "IHCH": "CHOL", "CHOL": "IPN", "IPN": "BILIARY_TRACT", "GBC": "ICPN", "ICPN": "BILIARY_TRACT",
     "GIST": "SOFT_TISSUE",
     "AML": "MNM", "MNM": "MYELOID", "APLPMLRARA": "AMLRGA", "AMLRGA": "AML",
-    "PMFOFS": "PMF", "PMF": "MPN", "MPN": "MYELOID", "IBC": "BREAST",
+    "PMFOFS": "PMF", "PMF": "MPN", "IBC": "BREAST",
     "CMLBCRABL1": "CML", "CML": "MPN", "MPN": "MNM", "SM": "MCD", "MCD": "MNM",
     "BLLBCRABL1": "BLLRGA", "BLLRGA": "BLL", "BLL": "LNM", "LNM": "LYMPH", "ESCC": "STOMACH",
     "ASTR": "ADIFG", "ODG": "ADIFG", "ADIFG": "DIFG", "DIFG": "BRAIN",
