@@ -591,6 +591,9 @@ def test_a_stated_primary_decides_the_organ(text, code):
     ("Clinical history: Cervical squamous cell carcinoma on biopsy. Radical hysterectomy.\n\n"
      "FINAL DIAGNOSIS:\nC. Uterus, cervix, parametria and upper vagina, radical "
      "hysterectomy:\n   - Squamous cell carcinoma, non-keratinising.", "CESC", None),
+    # ... else the first it lists: the organ the procedure is for
+    ("FINAL DIAGNOSIS:\nA. Uterus, cervix, bilateral tubes and ovaries:\n   - Endometrioid "
+     "adenocarcinoma, FIGO grade 2\n   - Myometrial invasion: 14 of 22 mm", "UEC", None),
 ])
 def test_report_reading_rules(text, code, group):
     profile = extract([text]).to_dict()

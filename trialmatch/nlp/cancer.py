@@ -250,6 +250,10 @@ def _caps_acronym(text: str, match: Any, clauses: list[tuple[int, int]]) -> bool
     return len(letters) > 12 and sum(ch.isupper() for ch in letters) > 0.8 * len(letters)
 
 
+# The longest line read as a specimen line listing organs.
+_SPECIMEN_LINE_MAX = 160
+
+
 def _other_part(text: str, site: Any, start: int) -> bool:
     """Whether a site before a mention names another labelled specimen part: the site sits
     in a labelled item ("F: Gallbladder, cholecystectomy") and the next label comes before
@@ -479,7 +483,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
     def best_local(start: int, end: int, clause: tuple[int, int], histology: str,
                    ) -> tuple[str | None, str | None, tuple[int, int], float]:
         """The local site giving the most specific code (ties: in the clause, nearest)."""
-        best: tuple[tuple[bool, bool, int, int], str, str, tuple[int, int], float] | None = None
+        best: tuple[tuple[bool, bool, int, bool, int, int, int], str, str, tuple[int, int],
+                   float] | None = None
         for site, in_clause in local_sites(start, clause):
             code = vocab.resolve(site.key, histology)
             if code is None:
@@ -490,7 +495,17 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             # Of the organs a specimen line lists ("Uterus, cervix, parametria and upper
             # vagina") that give equally specific codes, the one the report names this type
             # in elsewhere ("Clinical history: cervical squamous cell carcinoma on biopsy").
+            # Then, of the organs one specimen line lists, the first: the organ the
+            # procedure is for ("Uterus, cervix, bilateral tubes and ovaries" is a
+            # hysterectomy specimen; "Bladder, prostate and seminal vesicles" a cystectomy).
+            # (Only a real line: OCR output with no line breaks has no specimen lines.)
+            line_start = text.rfind("\n", 0, site.start) + 1
+            line_end = text.find("\n", site.start)
+            short_line = 0 <= line_end - line_start <= _SPECIMEN_LINE_MAX
+            lines_away = text.count("\n", min(site.start, start), max(site.start, start))
             rank = (in_clause, organ, depth(code), code in named_codes,
+                    -lines_away if short_line else 0,
+                    -(site.start - line_start) if short_line and not in_clause else 0,
                     -abs(site.start - start))
             if best is None or rank > best[0]:
                 span = (min(start, site.start), max(end, site.end))
