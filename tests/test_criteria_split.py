@@ -136,6 +136,22 @@ def test_a_parts_heading_line_scopes_the_list_below_it():
     assert criterion.cohort == "Parts A and B/B2" and "RECIST" in criterion.text
 
 
+def test_a_heading_of_cohort_names_scopes_the_lines_below_it():
+    # "Part 1 and Part 2 (Cohorts A to C)" and "Part 2 (Cohorts D to G)" head the bullets
+    # below them; "Part 2 (Cohort H): confirmed diagnosis of WM" is a heading with its first
+    # criterion on the line.
+    text = ("Inclusion Criteria:\n\n* ECOG 0-2\n\nPart 1 and Part 2 (Cohorts A to C)\n\n"
+            "* Has a confirmed diagnosis of CLL/SLL\n\nPart 2 (Cohorts D to G)\n\n"
+            "* Participants with pathologically confirmed MCL\n\n"
+            "Part 2 (Cohort H): confirmed diagnosis of WM\n\n* Has active disease\n")
+    cohorts = {c.text: c.cohort for c in split_criteria(text)}
+    assert cohorts == {"ECOG 0-2": None,
+                       "Has a confirmed diagnosis of CLL/SLL": "Part 1 and Part 2 (Cohorts A to C)",
+                       "Participants with pathologically confirmed MCL": "Part 2 (Cohorts D to G)",
+                       "confirmed diagnosis of WM": "Part 2 (Cohort H)",
+                       "Has active disease": "Part 2 (Cohort H)"}
+
+
 def test_one_of_the_following_is_one_criterion():
     text = ("Inclusion Criteria:\n* Patients must have one of the following:\n"
             "  * EGFR exon 19 deletion\n  * EGFR L858R\n* ECOG 0-1")

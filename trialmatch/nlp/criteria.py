@@ -163,6 +163,21 @@ def _cohort_named_within(text: str) -> str | None:
     return labels.pop() if len(labels) == 1 else None
 
 
+_LABEL_WORDS = frozenset({"part", "parts", "cohort", "cohorts", "arm", "arms", "group", "groups",
+                          "and", "or", "to", "phase"})
+_LABEL_TOKEN = re_compile(r"[\w.]+|[^\s\w]")
+_LABEL_NAME = re_compile(r"(?i)^(?:[a-z]?\d{0,2}[a-z]?|i{1,3}v?[ab]?|iv[ab]?)$")
+
+
+def _labels_only(text: str) -> bool:
+    """A line of cohort names and nothing else ("Part 1 and Part 2 (Cohorts A to C)")."""
+    tokens = _LABEL_TOKEN.findall(text.strip().rstrip(":"))
+    words = [t.lower() for t in tokens if t[0].isalnum() or t[0] == "_"]
+    return bool(words) and words[0] in _LABEL_WORDS - {"and", "or", "to"} and all(
+        t in _LABEL_WORDS or _LABEL_NAME.match(t) for t in words) and all(
+        t in ",()&-–/" for t in tokens if not (t[0].isalnum() or t[0] == "_"))
+
+
 def _is_label_only(text: str) -> bool:
     """A short line that only introduces what follows ("Hematopoietic:", "Cohort A:")."""
     stripped = text.strip()
@@ -262,6 +277,24 @@ def _build_tree(text: str) -> list[_Node]:
             cohort, cohort_key = None, None
             continue
         label, label_end = _cohort_label(content)
+        if label and not bulleted and _labels_only(content):
+            # "Part 1 and Part 2 (Cohorts A to C)", "Part 2 (Cohorts D to G)": a heading of
+            # cohort names only; the lines below are that group of cohorts'.
+            label, label_end = " ".join(content.rstrip(" :").split()), len(content)
+        elif label and not bulleted and ":" in content[label_end:label_end + 40] and \
+                _labels_only(content[:content.index(":", label_end)]) and \
+                content[content.index(":", label_end) + 1:].strip(" :.-") and \
+                not _PART_HEADING.match(content[content.index(":", label_end) + 1:].lstrip()):
+            # "Part 2 (Cohort H): confirmed diagnosis of WM; ...": the heading and its
+            # first criterion on one line.
+            head = content[:content.index(":", label_end)]
+            cohort, cohort_key = " ".join(head.split()), key - 0.5
+            while stack and stack[-1].key >= cohort_key:
+                stack.pop()
+            rest = content[len(head) + 1:]
+            content_start += len(head) + 1 + (len(rest) - len(rest.lstrip()))
+            content = rest.strip()
+            label, label_end = cohort, 0
         if label and (_is_label_only(content) or not content[label_end:].strip(" :.-")
                       or _PART_HEADING.match(content[label_end:].lstrip(" :.-"))):
             # "Cohort A:", and a part's own heading over the list that follows ("Part A1:
