@@ -1295,3 +1295,20 @@ def test_any_malignancy_within_years_is_another_malignancy(text):
     found = [(r.kind, r.params) for r in parse_criterion(text, "exclusion")
              if r.kind in ("other_malignancy", "cancer_type")]
     assert found == [("other_malignancy", {"within_years": 5})]
+
+
+@pytest.mark.parametrize("text,kind,codes", [
+    # an exclusion of the trial's own disease when bilateral says how many tumours, not which
+    ("Synchronous bilateral invasive breast cancer", "exclusion", []),
+    ("Bilateral invasive breast cancer or synchronous DCIS in contralateral breast",
+     "exclusion", []),
+    ("Patients with bilateral breast cancer or inflammatory breast cancer.", "exclusion",
+     ["IBC"]),
+    # an inclusion keeps its disease
+    ("Histologically confirmed unilateral or bilateral primary invasive breast cancer",
+     "inclusion", ["BRCA"]),
+])
+def test_laterality_in_an_exclusion_is_no_cancer_type(text, kind, codes):
+    found = [c for r in parse_criterion(text, kind) if r.kind == "cancer_type"
+             for c in r.params["codes"]]
+    assert found == codes

@@ -600,3 +600,12 @@ def test_myeloma_is_no_lymphoma_to_a_trial(vocab):
     assert not vocab.is_a("PCM", "LNM")
     assert vocab.is_a("PCM", "LYMPH")
     assert vocab.is_a("DLBCLNOS", "NHL") and vocab.is_a("WM", "NHL")
+
+
+def test_inflammatory_breast_cancer_is_an_invasive_breast_carcinoma_to_a_trial(vocab):
+    # OncoTree files IBC beside Invasive Breast Carcinoma; the data file says its population
+    # takes it in (AJCC T4d, a presentation of invasive carcinoma), not a histology below it
+    assert vocab.is_a("IBC", "BRCA") and vocab.is_a("IBC", "BREAST")
+    assert not vocab.is_a("IBC", "IDC") and not vocab.is_a("BRCA", "IBC")
+    from trialmatch.match.engine import cancer_family
+    assert {"BRCA", "IDC"} <= cancer_family("IBC", vocab)

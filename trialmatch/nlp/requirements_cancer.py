@@ -37,6 +37,11 @@ _EXCEPT = re_compile(r"\b(?:except|excluding|other\s+than|with\s+the\s+exception
 _HISTORY_BEFORE = re_compile(
     r"\b(?:history\s+of|prior|previous|other|another|second|family|familial|concurrent|"
     r"secondary|treated|cured|past)\s+(?:\w+\s+){0,2}$", _I)
+# In an exclusion, "Synchronous bilateral invasive breast cancer", "multicentric breast
+# cancer": how many tumours and where, not which disease (the trial's own disease, excluded
+# when bilateral, is no exclusion of every patient with it).
+_LATERALITY_BEFORE = re_compile(r"\b(?:bilateral|synchronous|metachronous|contralateral|"
+                                r"multicentric|multifocal)\s+(?:\w+\s+){0,2}$", _I)
 # "RANO for primary CNS tumors", "Lugano criteria for lymphoma": the disease says which
 # assessment rule applies to whom, it is not a requirement of the trial.
 _RULE_FOR_BEFORE = re_compile(
@@ -231,7 +236,9 @@ def find_cancer_requirements(text: str, criterion_kind: str,
         if except_at and match.start > except_at.start():
             excepted.append(match)
             continue
-        if _qualifier(text, match.start):
+        if _qualifier(text, match.start) or (criterion_kind == "exclusion" and
+                                            _LATERALITY_BEFORE.search(text, max(
+                                                0, match.start - 40), match.start)):
             continue
         if _NEGATED_DISEASE.search(text[max(0, match.start - 30):match.start]):
             continue  # "No CNS tumor involvement": a disease denied names no population

@@ -610,6 +610,9 @@ class _CancerTypeData:
     # code -> the broader codes it is not a member of for trial populations ("plasma cell
     # myeloma" lies under OncoTree's non-Hodgkin lymphoma, but no lymphoma trial enrols it)
     not_members: dict[str, frozenset[str]] = field(default_factory=dict)
+    # code -> broader codes it belongs to for trial populations though OncoTree files it
+    # beside them (inflammatory breast cancer is an invasive breast carcinoma)
+    also_members: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def load_cancer_types(path: Path | Any) -> _CancerTypeData:
@@ -659,6 +662,7 @@ def load_cancer_types(path: Path | Any) -> _CancerTypeData:
         frozenset(_normalise_word(w) for w in protected),
         _lineage_neutral(data, entries, label),
         _not_members(data, entries, label),
+        _not_members(data, entries, label, key="also_members"),
     )
 
 
@@ -671,12 +675,13 @@ def _check_group(group: Any, keys: tuple[str, ...], where: str) -> None:
 
 
 def _not_members(data: dict, entries: dict[str, CancerTypeEntry],
-                 label: str) -> dict[str, frozenset[str]]:
+                 label: str, key: str = "not_members") -> dict[str, frozenset[str]]:
     """The 'not_members' groups: codes that OncoTree files under a broader code whose name,
-    used for a trial population, does not take them in."""
+    used for a trial population, does not take them in; with `key` "also_members", codes
+    it files beside a broader code whose population does take them in."""
     out: dict[str, frozenset[str]] = {}
-    for position, group in enumerate(data.get("not_members", [])):
-        where = f"{label}: not_members #{position}"
+    for position, group in enumerate(data.get(key, [])):
+        where = f"{label}: {key} #{position}"
         _check_group(group, ("codes", "of", "source"), where)
         codes, broader = group.get("codes"), group.get("of")
         for name, value in (("codes", codes), ("of", broader)):
@@ -1061,6 +1066,7 @@ class Vocabulary:
         self._cancer_index.protected = protected
         self._lineage_neutral = cancer_types.lineage_neutral
         self._not_members = cancer_types.not_members
+        self._also_members = cancer_types.also_members
         self._site_index = _PhraseIndex(protected=protected)
         for site in sites.values():
             for phrase in (site.name, *site.synonyms, *site.subsites):
@@ -1234,12 +1240,21 @@ class Vocabulary:
             return True
         chain = self.ancestors(code)
         if ancestor not in chain:
-            return False
+            # Filed beside the broader code but one of its population (inflammatory breast
+            # cancer is an invasive breast carcinoma): the broader code and what is above it.
+            return any(broader == ancestor or ancestor in self.ancestors(broader)
+                       for below in (code, *chain)
+                       for broader in self._also_members.get(below, ()))
         if self._not_members:
             for below in [code, *chain[:chain.index(ancestor)]]:
                 if ancestor in self._not_members.get(below, ()):
                     return False
         return True
+
+    def broader_members(self, code: str) -> frozenset[str]:
+        """The broader codes `code` belongs to for trial populations though OncoTree files it
+        beside them (cancer_types.json 'also_members')."""
+        return self._also_members.get(code, frozenset())
 
     def is_heme(self, code: str) -> bool:
         """Haematological: OncoTree tissue Myeloid or Lymphoid, or a lymphoma/leukaemia filed
