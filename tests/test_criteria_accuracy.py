@@ -578,6 +578,16 @@ def test_a_serial_comma_keeps_the_last_stage(text, last):
     assert groups[-1] == last and "I" not in groups[1:]
 
 
+@pytest.mark.parametrize("text", [
+    # a bracketed aside between the groups of a list keeps the list whole
+    "Stage IIIB (non amenable to curative-intent multimodal treatment) or IV NSCLC",
+    "stage IIIB (locally-advanced) or IV (metastatic) adenocarcinoma of the lung",
+])
+def test_an_aside_between_stage_groups(text):
+    groups = [g for r in _kind(text, "inclusion", "stage") for g in r["groups"]]
+    assert "IIIB" in groups and "IVA" in groups
+
+
 @pytest.mark.parametrize("text,kept", [
     # a sentence of an inclusion saying whom it rules out demands none of its facts
     ("ER-positive breast cancer. Those with PR-positive but ER-negative tumours are not "

@@ -306,6 +306,12 @@ _STAGE = re_compile(
     _I)
 
 
+# A bracketed aside right after a stage group, naming no stage itself.
+_STAGE_ASIDE = re_compile(r"(?<=[IV0-4ABC])\s*\((?![^()]*\b(?:stages?|I{1,3}V?[A-C]?\d?|"
+                          r"IV[A-C]?|[0-4][A-C]?)\b)[^()]{1,100}\)(?=\s*(?:,|or\b|and\b|-|–|to\b))",
+                          _I)
+
+
 _STAGE_HISTORY = re_compile(
     r"\b(?:(?:treatment|therapy|surgery|resection)\s+for|treated\s+for|history\s+of|"
     r"previously(?!\s+untreated)|prior|initial(?:ly)?)\s+(?:\w+\s+)?$", _I)
@@ -354,7 +360,11 @@ def find_stage(text: str) -> list[Requirement]:
     if text_for_groups != text:
         return [requirement("stage", r.params, text, 0, len(text))
                 for r in find_stage(text_for_groups)]
-    for match in _STAGE.finditer(text):
+    # "Stage IIIB (non amenable to curative-intent multimodal treatment) or IV": an aside in
+    # brackets between two groups of the list (blanked to its length: spans still index
+    # the text).
+    scan = _STAGE_ASIDE.sub(lambda m: " " * len(m.group(0)), text) if "(" in text else text
+    for match in _STAGE.finditer(scan):
         if match.start() == len(text) - len(text.lstrip()) and _STUDY_STAGE_LABEL.match(text):
             continue  # "Stages 1 and 2: Measurable disease ...": the study's stages
         expr = match.group("expr")
