@@ -1322,3 +1322,11 @@ def test_laterality_in_an_exclusion_is_no_cancer_type(text, kind, codes):
     found = [c for r in parse_criterion(text, kind) if r.kind == "cancer_type"
              for c in r.params["codes"]]
     assert found == codes
+
+
+def test_an_extent_the_criterion_defines_itself_is_marked():
+    text = ("Locally advanced breast cancer defined as any of the following per American Joint "
+            "Committee on Cancer (AJCC) Staging Criteria:")
+    assert [p.get("defined") for p in _kind(text, "inclusion", "extent")] == [True]
+    assert [p.get("defined") for p in _kind("Locally advanced breast cancer", "inclusion",
+                                            "extent")] == [None]

@@ -1639,3 +1639,12 @@ def test_an_erbb2_mutation_is_not_the_her2_status():
     # A trial for the mutation still reads it.
     wanted = marker(marker="HER2", alterations=["exon 20 insertion"])
     assert evaluate_requirement(wanted, make_patient(biomarkers=[mutant, ihc])).truth is True
+
+
+def test_a_term_the_criterion_defines_is_not_ruled_out_by_the_stage():
+    # "Locally advanced breast cancer defined as any of the following": T2 N1 (stage IIB) is
+    # among them, though the stage groups would not call it locally advanced.
+    early = make_patient(cancer_code="IDC", stage_group="IIB", stage_m="M0")
+    own = evaluate_requirement(req("extent", extent="locally_advanced", defined=True), early)
+    assert own.truth is None and "defines the term" in own.reason
+    assert evaluate_requirement(req("extent", extent="locally_advanced"), early).truth is False

@@ -811,6 +811,18 @@ def _check_extent(params: dict, patient: Patient) -> Check:
         curable = _curable_now(patient)
         if curable is not None:
             return curable
+    if params.get("defined") and not params.get("negated"):
+        # The criterion defines the term itself ("locally advanced breast cancer defined as
+        # any of the following": T2 N1 among them); the stage's reading is not its own.
+        truth, reason, evidence = _extent_truth(params, patient)
+        if truth is False:
+            return None, f"{reason}; the criterion defines the term its own way: check", \
+                evidence
+        return truth, reason, evidence
+    return _extent_truth(params, patient)
+
+
+def _extent_truth(params: dict, patient: Patient) -> Check:
     wanted = str(params.get("extent") or "")
     words = _EXTENT_WORDS.get(wanted, wanted.replace("_", " "))
     truth = patient.extent.get(wanted)

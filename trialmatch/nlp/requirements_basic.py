@@ -606,6 +606,11 @@ _OF_THE_CNS = re_compile(
 _COURSE_AFTER = re_compile(r"[^.;]{0,80}?\b(?:irradiation|radiotherapy|radiation|adjuvant|"
                            r"chemotherapy|systemic\s+therapy)\b", re.IGNORECASE)
 
+# The extent term a criterion defines itself ("... defined as any of the following").
+_DEFINED_AFTER = re_compile(r"(?:[\s-]+[\w-]+){0,4}?[\s,]+(?:(?:is|are)\s+)?defined\s+"
+                            r"(?:as|either)\b", re.IGNORECASE)
+
+
 def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
     """Disease extent, one requirement per term: "locally advanced or metastatic" gives two,
     which the matcher reads as alternatives (same kind in one criterion)."""
@@ -625,6 +630,7 @@ def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
                 continue  # "axillary nodes are involved by metastatic breast cancer": regional
             if name == "metastatic" and _OF_THE_CNS.match(text[end:end + 60]):
                 continue  # "metastatic disease of the CNS" is about brain metastases
+
             clause_left, clause_right = clause_bounds(text, start, end)
             if name == "resected" and _CNS_NEAR.search(text[clause_left:clause_right]):
                 continue
@@ -671,6 +677,10 @@ def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
             params["planned"] = True
         if name == "incurable":
             params["beyond_cure"] = True  # advanced, and no curative treatment left
+        if name in ("locally_advanced", "advanced") and _DEFINED_AFTER.match(text, end):
+            # "Locally advanced breast cancer defined as any of the following per AJCC" (T2
+            # N1 among them): the trial's own term, defined by what follows, not by stage
+            params["defined"] = True
         negated = negated != flips
         if negated:
             params["negated"] = True
