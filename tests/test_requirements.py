@@ -293,6 +293,16 @@ def test_washout_allergy_and_concurrent_use_are_not_prior_therapy(text):
     assert "prior_therapy" not in kinds
 
 
+def test_a_washout_after_a_bracket_is_still_a_washout():
+    # The clause ends at the bracket; the time window follows it.
+    text = ("Patients who have received the last administration of an anti-cancer therapy "
+            "including chemotherapy, immunotherapy, hormonal therapy and monoclonal antibodies "
+            "(but excluding nitrosourea, mitomycin-C, targeted therapy and radiation) = < 4 "
+            "weeks prior to starting study drug")
+    kinds = {r.kind for r in parse_criterion(text, "exclusion")}
+    assert not kinds & {"prior_lines", "prior_therapy"}
+
+
 @pytest.mark.parametrize("text", [
     "Receipt of radiotherapy to >25 % of bone marrow.",
     "Prior bone marrow transplant or extensive radiotherapy to greater than 15% of bone marrow",

@@ -854,7 +854,11 @@ _REFRACTORY_TO_STANDARD = re_compile(
 _AND_NO_STANDARD = re_compile(
     r"\band\s+(?:(?:for\s+)?(?:whom|which)\s+|where\s+|there\s+(?:is|are)\s+)?no\s+"
     r"(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)\b", _I)
+_SENTENCE_END = re_compile(r"[.;](?:\s|$)")
 _PERIOPERATIVE = re_compile(r"\b(?:neo-?)?adjuvant\b", _I)
+_NO_LONGER_EFFECTIVE = re_compile(r"\b(?:standard|conventional)\b[^.;:]{0,80}?\bdo(?:es)?\s+"
+                                  r"not\s+exist\s+or\s+(?:(?:is|are)\s+)?no\s+longer\s+"
+                                  r"effective\b", _I)
 # "... tumor that is potentially responsive to erlotinib or for which no effective therapy
 # is available": the door of a drug that may work for this cancer.
 _RESPONSIVE_DOOR = re_compile(r"\b(?:potentially\s+)?(?:responsive|sensitive)\s+to\s+"
@@ -899,9 +903,12 @@ def _beyond_standard_therapy(text: str) -> list[Requirement]:
         # "Progressed following prior treatment or ... no satisfactory alternative": any
         # earlier treatment counts, a curative-intent course the disease came back after too.
         params["any_prior"] = True
-    if not _REFRACTORY_TO_STANDARD.search(text) or _AND_NO_STANDARD.search(text):
+    if not _REFRACTORY_TO_STANDARD.search(text) or _AND_NO_STANDARD.search(text) or \
+            _NO_LONGER_EFFECTIVE.search(text):
         # Only "no standard therapy exists", "exhausted all effective therapies": one line
-        # given does not show that the standard ones are used up.
+        # given does not show that the standard ones are used up. Nor does it show that
+        # "standard curative or palliative measures do not exist or are no longer effective"
+        # (first-in-human wording: every standard measure has stopped working).
         params["exhausted"] = True
     return [requirement("prior_lines", params, text, match.start(), match.end())]
 
@@ -1101,7 +1108,12 @@ def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Require
     for match in _GENERIC_THERAPY_F.finditer(text):
         left, right = clause_bounds(text, match.start(), match.end())
         sentence = text[left:right]
-        if _NOT_HISTORY_F.search(sentence) or _is_washout(sentence):
+        # The washout may follow a bracket that ends the clause ("... anti-cancer therapy
+        # including chemotherapy (but excluding nitrosourea) = < 4 weeks prior to starting
+        # study drug"): read it to the sentence's end.
+        stop = _SENTENCE_END.search(text, right)
+        if _NOT_HISTORY_F.search(sentence) or _is_washout(sentence) or _is_washout(
+                text[left:stop.start() if stop else len(text)]):
             continue
         if _NEED_BEFORE.search(text[max(0, match.start() - 25):match.start()]) or \
                 _AVAILABILITY.search(text[match.end():match.end() + 40]):
