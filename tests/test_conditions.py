@@ -326,8 +326,11 @@ def test_a_condition_a_title_includes_is_allowed_not_required():
 
 
 @pytest.mark.parametrize(("text", "kind", "params"), [
-    # A graded condition named without a grade, denied or "any"/"symptomatic": at any grade.
+    # A graded condition named without a grade, denied or "any": at any grade; "symptomatic"
+    # from the first grade CTCAE defines with symptoms (neuropathy grade 1 is asymptomatic).
     ("No symptomatic pre-existing peripheral neuropathy.", "inclusion",
+     {"condition": "peripheral neuropathy", "min_grade": 2, "negated": True}),
+    ("No pre-existing peripheral neuropathy.", "inclusion",
      {"condition": "peripheral neuropathy", "min_grade": 1, "negated": True}),
     ("Any sensory or motor peripheral neuropathy.", "exclusion",
      {"condition": "peripheral neuropathy", "min_grade": 1}),

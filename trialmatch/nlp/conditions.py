@@ -29,7 +29,7 @@ from trialmatch.regex_cache import re_compile
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
                          "distant_metastasis", "profile_fact", "in_criteria", "cancer_types",
-                         "graded", "recorded_if_present", "source"})
+                         "graded", "symptomatic_from_grade", "recorded_if_present", "source"})
 # Case facts a condition may defer to (trialmatch.match.case.Case attributes).
 _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
@@ -68,6 +68,9 @@ class PopulationCondition:
     # prostate cancer); for a patient with another cancer it does not apply.
     cancer_types: tuple[str, ...] = ()
     graded: bool = False  # a CTCAE-graded adverse event: criteria bound its grade
+    # The lowest CTCAE grade with symptoms, where grade 1 is defined as asymptomatic
+    # (peripheral sensory neuropathy): "symptomatic neuropathy" is this grade or worse.
+    symptomatic_from_grade: int | None = None
     # A complication, site of spread or co-existing disease that changes care, so the
     # oncology record names it where the patient has it: notes silent on it rule it out.
     recorded_if_present: bool = False
@@ -82,6 +85,16 @@ def _words(terms: Iterable[str]) -> re.Pattern[str]:
     ordered = sorted(sorted(set(terms)), key=len, reverse=True)
     alternatives = "|".join(re.escape(t) for t in ordered)
     return re_compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def _grade_field(raw: dict, key: str, where: str) -> int | None:
+    """An optional CTCAE grade (1-5) of an entry."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+        raise DataFileError(f"{where}: '{key}' must be a CTCAE grade from 1 to 5")
+    return value
 
 
 def _entry(raw: object, index: int) -> PopulationCondition:
@@ -128,6 +141,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         in_criteria=flag("in_criteria"),
         cancer_types=tuple(cancer_types),
         graded=flag("graded"),
+        symptomatic_from_grade=_grade_field(raw, "symptomatic_from_grade", f"{where} ({name})"),
         recorded_if_present=flag("recorded_if_present"),
         terms=tuple(dict.fromkeys(term.lower() for term in lists["terms"])),
     )
@@ -233,9 +247,12 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
                 # (a denial qualified after it speaks of some neuropathy only: "no peripheral
                 # neuropathy precluding a nerve graft")
                 continue
-            # "No symptomatic pre-existing peripheral neuropathy", "Any sensory or motor
-            # peripheral neuropathy": the condition at any grade (a grade 1 numbness is one).
-            found.append((condition.name, {"condition": condition.name, "min_grade": 1,
+            # "Any sensory or motor peripheral neuropathy", "pre-existing neuropathy": the
+            # condition at any grade (a grade 1 numbness is one). "Symptomatic" is from the
+            # first grade CTCAE defines with symptoms (neuropathy grade 1 is asymptomatic).
+            lowest = condition.symptomatic_from_grade if condition.symptomatic_from_grade and \
+                _SYMPTOMATIC.search(text, clause[0], match.start()) else 1
+            found.append((condition.name, {"condition": condition.name, "min_grade": lowest,
                                            **({"negated": True} if context.negated else {})},
                           match.start(), match.end()))
             continue
@@ -339,6 +356,7 @@ _GR = r"(?:NCI\s+)?(?:CTCAE\s+)?(?:grade|gr\.?)"
 _ANY_GRADE = re_compile(r"(?i)\b(?:any|symptomatic|pre-?existing|existing|current|ongoing|"
                         r"active)\b[^.;:,]{0,30}$")
 _GRADE_WORD = re_compile(r"(?i)\bgrade|\bCTCAE\b|\bG[0-4]\b")
+_SYMPTOMATIC = re_compile(r"(?i)(?<!a)\bsymptomatic\b[^.;:,]{0,30}$")
 _MIN_GRADE = re_compile(
     rf"(?:{_GE}|(?P<strict>{_GT}))\s*(?:\(\s*>?\s*\)\s*)?{_GR}\s*(?P<g>[0-4])(?!\d|\.\d)|"
     rf"{_GR}\s*(?:{_GE}|(?P<strict2>{_GT}))\s*(?:\(\s*>?\s*\)\s*)?(?P<g2>[0-4])(?!\d|\.\d)|"
