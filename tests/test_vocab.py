@@ -609,3 +609,10 @@ def test_inflammatory_breast_cancer_is_an_invasive_breast_carcinoma_to_a_trial(v
     assert not vocab.is_a("IBC", "IDC") and not vocab.is_a("BRCA", "IBC")
     from trialmatch.match.engine import cancer_family
     assert {"BRCA", "IDC"} <= cancer_family("IBC", vocab)
+
+
+def test_a_uterine_leiomyosarcoma_is_a_soft_tissue_sarcoma_to_a_trial(vocab):
+    assert vocab.is_a("ULMS", "LMS") and vocab.is_a("ULMS", "SOFT_TISSUE")
+    assert vocab.is_a("ESS", "SOFT_TISSUE") and not vocab.is_a("UCEC", "SOFT_TISSUE")
+    from trialmatch.match.engine import cancer_family
+    assert {"LMS", "SOFT_TISSUE", "SARCNOS"} <= cancer_family("ULMS", vocab)

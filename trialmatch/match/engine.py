@@ -229,7 +229,8 @@ def cancer_family(code: str, ontology: Any) -> set[str]:
     family = {code, *ancestors, *ontology.descendants(code)}
     if len(ancestors) > 1:  # the parent is not the tissue node (the chain's last)
         family |= set(ontology.descendants(ancestors[0]))
-    for broader in getattr(ontology, "broader_members", lambda _: ())(code):
+    members = getattr(ontology, "broader_members", lambda _: ())
+    for broader in {b for below in (code, *ancestors) for b in members(below)}:
         # Filed beside a code whose population it belongs to (inflammatory breast cancer,
         # an invasive breast carcinoma): that code's trials concern the patient too.
         family |= {broader, *ontology.descendants(broader)}
