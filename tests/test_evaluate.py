@@ -1648,3 +1648,18 @@ def test_a_term_the_criterion_defines_is_not_ruled_out_by_the_stage():
     own = evaluate_requirement(req("extent", extent="locally_advanced", defined=True), early)
     assert own.truth is None and "defines the term" in own.reason
     assert evaluate_requirement(req("extent", extent="locally_advanced"), early).truth is False
+
+
+def test_one_denial_covers_a_slashed_pair_and_de_novo_is_history_once_it_progressed():
+    from trialmatch.match.evaluate import states_relapse
+
+    assert states_relapse(["CT 11/2026: post-surgical changes, no residual/recurrent "
+                           "disease, no pelvic or para-aortic adenopathy."]) is None
+    profile = Profile(cancer_type=CancerType("PRAD", "Prostate Adenocarcinoma", "PRAD", 0, 4))
+    untreated = build_patient(profile, ontology=ONTOLOGY,
+                              note_texts=["De novo mHSPC, starting ADT + darolutamide."])
+    assert untreated.newly_diagnosed
+    later = build_patient(profile, ontology=ONTOLOGY, note_texts=[
+        "De novo mHSPC 2023. A/P: mCRPC, progressing (PSA + radiographic) after enzalutamide "
+        "and docetaxel."])
+    assert not later.newly_diagnosed

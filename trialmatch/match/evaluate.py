@@ -409,8 +409,8 @@ _NOT_A_RELAPSE_BEFORE = re_compile(
     r"(?:\b(?:no|not|without|denies|free\s+of|no\s+evidence\s+of|no\s+sign\w*\s+of|risk\s+of|"
     r"reduce\w*|prevent\w*|if|at|upon|in\s+case\s+of|should|would|for|surveillance|"
     r"monitor\w*|concern\w*|suspicio\w*|possible|probable|rule\s+out|r/o|low|high|until|"
-    r"before|prior\s+to|lower|time\s+to|odds\s+of|chance\s+of)\s+(?:\w+\s+){0,2}$)",
-    re.IGNORECASE)
+    r"before|prior\s+to|lower|time\s+to|odds\s+of|chance\s+of)\s+(?:\w+(?:\s+|\s*/\s*)){0,2}$)",
+    re.IGNORECASE)  # ("no residual/recurrent disease": one denial for both)
 
 
 def states_relapse(texts: Iterable[str]) -> str | None:
@@ -464,7 +464,9 @@ def states_progression(texts: Iterable[str]) -> str | None:
 def states_newly_diagnosed(texts: Iterable[str]) -> bool:
     """Do the notes call the disease newly diagnosed (so not relapsed or refractory)?
 
-    A narrow cue the note profile does not carry yet; "de novo stage IV" counts too.
+    A narrow cue the note profile does not carry yet; "de novo stage IV" counts too (the
+    caller sets it aside once the notes state progression or relapse: "de novo mHSPC" two
+    lines ago is not newly diagnosed now).
     """
     return any(_NEWLY_DIAGNOSED.search(text) for text in texts)
 
@@ -508,9 +510,12 @@ def build_patient(
         if cancer is not None and cancer.code and ontology.is_solid(cancer.code):
             statements = [line for text in note_texts for line in _statements(text)]
             regimens = [setting_from_notes(r, statements) for r in regimens]
-    newly_diagnosed = states_newly_diagnosed(note_texts)
     relapse_noted = states_relapse(note_texts)
     progression_noted = states_progression(note_texts)
+    # "De novo mHSPC" in the history of a cancer that has since progressed on two lines, or
+    # "newly diagnosed" in an old note of one that relapsed: not newly diagnosed now.
+    newly_diagnosed = states_newly_diagnosed(note_texts) and not relapse_noted and \
+        not progression_noted
     from_notes = dict(from_notes or {})
     if regimens is None and newly_diagnosed and not relapse_noted and not progression_noted:
         # A newly diagnosed cancer whose notes name no treatment given has had none yet (a
