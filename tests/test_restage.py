@@ -122,3 +122,19 @@ def test_a_head_and_neck_stage_iva_is_locally_advanced_not_metastatic():
     stated = Profile(cancer_type=CancerType("LUAD", "Lung Adenocarcinoma", "adenocarcinoma", 0,
                                             14), stage=Stage(group="IV", m="M0"))
     assert build_patient(stated, ontology=get_vocabulary()).extent["metastatic"] is False
+
+
+def test_a_stage_group_that_means_unresectable_disease():
+    from trialmatch.match.evaluate import build_patient
+    from trialmatch.models import CancerType, Profile
+
+    def extent(code, group, prefix=None, t=None):
+        profile = Profile(cancer_type=CancerType(code, code, code, 0, 3),
+                          stage=Stage(group=group, prefix=prefix, t=t, m="M0"))
+        return build_patient(profile, ontology=get_vocabulary()).extent
+
+    assert extent("PLEMESO", "IIIB")["unresectable"] is True  # T4: technically unresectable
+    assert extent("PAAD", "III")["unresectable"] is True
+    assert extent("LUAD", "IIIC")["unresectable"] is True
+    assert extent("LUAD", "IIIA")["unresectable"] is None     # some are resected
+    assert extent("PAAD", "III", prefix="p", t="T4")["unresectable"] is not True  # resected

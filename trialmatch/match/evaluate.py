@@ -312,13 +312,20 @@ class Patient:
     def stage_extent(self) -> dict[str, Truth]:
         """What the stage alone says of extent (see `derive_extent`), for this cancer: a
         stage IV group that is no distant spread for it (head and neck IVA, cervix IVA:
-        match/data/distant_stage.json) is locally advanced, or leaves spread open."""
+        match/data/distant_stage.json) is locally advanced, or leaves spread open; a group
+        that means unresectable disease for it (mesothelioma IIIB) is unresectable."""
         extent = derive_extent(self.stage_group, self.stage_m, self.stage_prefix, self.stage_t)
-        if not self.cancer_code or not self.stage_group or (
-                self.stage_m and self.stage_m.upper().startswith(("M0", "M1"))):
+        if not self.cancer_code or not self.stage_group:
             return extent
-        m = distant_stage_rules().stage_iv_m(self.cancer_code, self.stage_group,
-                                             self.ontology.is_a)
+        rules = distant_stage_rules()
+        if extent["metastatic"] is not True and not extent["resected"] and \
+                rules.means_unresectable(self.cancer_code, self.stage_group, self.ontology.is_a):
+            # Mesothelioma IIIB (T4), pancreatic III, NSCLC IIIC: unresectable by definition.
+            extent.update(unresectable=True, locally_advanced=True, advanced=True,
+                          early_stage=False)
+        if self.stage_m and self.stage_m.upper().startswith(("M0", "M1")):
+            return extent
+        m = rules.stage_iv_m(self.cancer_code, self.stage_group, self.ontology.is_a)
         if m == "M0":
             extent.update(metastatic=False, locally_advanced=True, advanced=True,
                           early_stage=False)

@@ -50,6 +50,14 @@ class DistantStageRules:
     skip_tissues: frozenset[str]
     confined_tissues: frozenset[str] = frozenset()  # never metastatic in the TNM sense
     stage_iv: tuple[StageIVReading, ...] = ()
+    # (codes, stage group prefixes) that mean unresectable disease (mesothelioma IIIB: T4)
+    unresectable: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+
+    def means_unresectable(self, code: str, group: str, is_a: Any) -> bool:
+        """Does stage `group` mean unresectable disease for cancer `code`?"""
+        group = group.strip().upper().removeprefix("STAGE").strip()
+        return any(any(is_a(code, c) for c in codes) and any(group.startswith(g) for g in groups)
+                   for codes, groups in self.unresectable)
 
     def stage_iv_m(self, code: str, group: str, is_a: Any) -> str | None:
         """"M0" or "either" when stage `group` (IV, IVA ...) is no sure sign of distant
@@ -113,7 +121,23 @@ def build_distant_stage(data: Any) -> DistantStageRules:
         tuple(_group(raw, f"exceptions[{i}]", codes_required=True)
               for i, raw in enumerate(data["exceptions"])),
         frozenset(skip), frozenset(confined),
-        tuple(_stage_iv(raw, i) for i, raw in enumerate(data.get("stage_iv_without_m1", []))))
+        tuple(_stage_iv(raw, i) for i, raw in enumerate(data.get("stage_iv_without_m1", []))),
+        tuple(_unresectable(raw, i) for i, raw in enumerate(data.get("unresectable_groups", []))))
+
+
+def _unresectable(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    where = f"{DISTANT_STAGE_FILE}: unresectable_groups[{i}]"
+    if not isinstance(raw, dict) or set(raw) != {"codes", "groups", "source"}:
+        raise DataFileError(f"{where}: keys must be codes, groups, source")
+    codes, groups, source = raw["codes"], raw["groups"], raw["source"]
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
+    if not isinstance(groups, list) or not groups or not all(
+            isinstance(g, str) and g.startswith(("I", "0")) for g in groups):
+        raise DataFileError(f"{where}: 'groups' must list stage groups")
+    if not isinstance(source, str) or not source.strip():
+        raise DataFileError(f"{where}: missing 'source'")
+    return tuple(codes), tuple(groups)
 
 
 def _stage_iv(raw: Any, i: int) -> StageIVReading:
