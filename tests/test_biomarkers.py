@@ -47,6 +47,11 @@ def _one(text, marker):
         # ... and one right after another marker, before a ' -- ' break, that marker's
         ("PD-L1 not performed -- Therapy associations: CDK4 amp (CDK4/6 inhibitors)", "CDK4",
          "amplification", "positive"),
+        # a germline variant in HGVS; the "matched normal" is the sample, not a result
+        ("SMAD4 p.R361C VAF 26% | BRCA2 c.5946del VAF 52% (germline, matched normal) with LOH",
+         "BRCA2", "germline", "positive"),
+        # a denial two words before a presence word
+        ("Genes analyzed incl ATM: no other pathogenic variants", "ATM", "mutation", "negative"),
     ],
 )
 def test_status_and_alteration(text, marker, alteration, status):

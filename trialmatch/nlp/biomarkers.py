@@ -198,6 +198,8 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
             continue  # "DLL3 IHC not performed.\nirAEs on atezo: none": another line's answer
         if word == "intermediate" and marker not in _LEVEL_MARKERS:
             continue
+        if word == "normal" and _SAMPLE_NORMAL.search(window, 0, match.start()):
+            continue  # "(germline, matched normal)", "tumor-normal": the normal sample
         if word in _KEPT_WORDS and not mmr_protein and marker not in _KEPT_MARKERS:
             continue
         if mmr_protein:
@@ -213,8 +215,10 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
 
 # An alteration written right after the marker and signed ("FLT3-ITD-", "FLT3 ITD+").
 _SIGNED_ALTERATION = re_compile(r"^[\s-]?[A-Za-z][A-Za-z0-9]{1,8}\s?(?P<s>[+-])(?=[\s,;:/.)]|$)")
+# "matched normal", "tumor-normal pair": the sample of normal tissue, no result.
+_SAMPLE_NORMAL = re_compile(r"(?i)(?:\bmatched|\btumou?r|\bpaired)[\s/-]*$")
 # A denial in the words right before a presence word, in the same clause ("no amp").
-_DENIED_JUST_BEFORE = re_compile(r"(?i)(?:no|not|without)\s+(?:[\w-]+\s+){0,2}$")
+_DENIED_JUST_BEFORE = re_compile(r"(?i)\b(?:no|not|without)\s+(?:[\w-]+\s+){0,2}$")
 # A result line that starts with a denial ("MET: no ex14 skipping"): the alteration it names
 # is absent.
 _DENIED_START = re_compile(r"(?i)^[\s|:=-]*(?:no|without)\s+\S")
@@ -925,10 +929,11 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
         specific = [key for key in found if key not in _CLASS_ONLY]
         alteration = specific[0] if specific else (found[0] if found else None)
         variant = _HGVS.match(own if own is not None else group_window)
-        if alteration is None and variant:
+        if (alteration is None or alteration in _CLASS_ONLY) and variant:
             # A sequence variant in HGVS notation ("BRCA1 c.68_69delAG") is a mutation found,
-            # unless a cue says otherwise ("no ...", "variant of uncertain significance").
-            alteration = "mutation"
+            # unless a cue says otherwise ("no ...", "variant of uncertain significance");
+            # "BRCA2 c.5946del ... (germline, matched normal)" one of germline origin.
+            alteration = alteration or "mutation"
             specific = [alteration]
             end = max(end, (window_start if own is None else hit.end) + variant.end())
         if marker == "HER2" and unit == "IHC":
