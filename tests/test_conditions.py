@@ -349,3 +349,34 @@ def test_no_grade_read_where_none_is_meant(text):
     from trialmatch.nlp.requirements import parse_criterion
 
     assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "condition"]
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    # exclusions of patients who had (or are having) treatment before surgery
+    ("Patients who have undergone neoadjuvant systemic therapy.", True),
+    ("Patients undergoing chemotherapy before surgery", True),
+    ("Patients receiving entire chemotherapy prior to surgery (neoadjuvant setting)", True),
+    # curative-intent therapy in general, a permission, a subgroup's rule, or the therapy
+    # only dating something else
+    ("Prior adjuvant or neoadjuvant chemotherapy", False),
+    ("Neoadjuvant chemotherapy is allowed if completed more than 12 months ago", False),
+    ("Patients with pathological complete response (pCR) after neoadjuvant treatment.", False),
+    ("Axillary lymph node dissection prior to initiation of neoadjuvant therapy", False),
+])
+def test_neoadjuvant_therapy_is_read_in_exclusions(text, found):
+    from trialmatch.nlp.requirements import parse_criterion
+
+    conditions = [r.params["condition"] for r in parse_criterion(text, "exclusion")
+                  if r.kind == "condition"]
+    assert (conditions == ["neoadjuvant therapy"]) is found
+    # never a requirement of an inclusion or a title: a neoadjuvant trial gives it
+    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "condition"]
+
+
+def test_neoadjuvant_therapy_in_the_notes_is_history_too():
+    notes = conditions_in_notes(["Clinical hx: 44F, L breast TNBC, cT2N1, s/p neoadjuvant "
+                                 "chemo-immunotherapy."])
+    assert notes["neoadjuvant therapy"][0] is True
+    planned = conditions_in_notes(["Recommend neoadjuvant pembrolizumab + carboplatin/"
+                                   "paclitaxel -> surgery."])
+    assert planned["neoadjuvant therapy"][0] is True

@@ -101,9 +101,10 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Candidates for first-line therapy of advanced disease", "prior_lines", []),
     ("inclusion", "No satisfactory standard therapy available", "prior_lines",
      [{"min": 1, "max": None, "beyond_standard": True, "exhausted": True}]),
+    # "does not exist or is no longer effective": first-in-human wording for options used up
     ("inclusion", "Advanced solid tumor for which standard therapy proven to provide clinical "
                   "benefit does not exist or is no longer effective", "prior_lines",
-     [{"min": 1, "max": None, "beyond_standard": True}]),
+     [{"min": 1, "max": None, "beyond_standard": True, "exhausted": True}]),
     # "refractory" alone before the tumour is refractory to its standard therapy; "and for
     # whom no standard therapy exists" asks for both, so one line does not show it
     # "no prior therapy" filed under exclusions: having had it is what excludes

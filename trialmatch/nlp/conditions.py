@@ -29,7 +29,8 @@ from trialmatch.regex_cache import re_compile
 CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
                          "distant_metastasis", "profile_fact", "in_criteria", "cancer_types",
-                         "graded", "symptomatic_from_grade", "recorded_if_present", "source"})
+                         "graded", "symptomatic_from_grade", "recorded_if_present",
+                         "in_exclusions", "source"})
 # Case facts a condition may defer to (trialmatch.match.case.Case attributes).
 _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
@@ -64,6 +65,9 @@ class PopulationCondition:
     # Read in eligibility criteria too ("prostate adenocarcinoma ... castration-sensitive"),
     # not only in titles and conditions.
     in_criteria: bool = False
+    # Read in exclusion criteria too ("Patients who have undergone neoadjuvant systemic
+    # therapy"): the patient who has it is excluded.
+    in_exclusions: bool = False
     # OncoTree codes of the only cancers the condition can describe (castration status:
     # prostate cancer); for a patient with another cancer it does not apply.
     cancer_types: tuple[str, ...] = ()
@@ -139,6 +143,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         ruled_out_pattern=_words(lists["ruled_out_by"]) if lists["ruled_out_by"] else None,
         profile_fact=fact,
         in_criteria=flag("in_criteria"),
+        in_exclusions=flag("in_exclusions"),
         cancer_types=tuple(cancer_types),
         graded=flag("graded"),
         symptomatic_from_grade=_grade_field(raw, "symptomatic_from_grade", f"{where} ({name})"),
@@ -280,8 +285,9 @@ def criteria_grade_bounds(text: str, kind: str = "exclusion"
 
 @lru_cache(maxsize=1)
 def _criteria_conditions() -> tuple[PopulationCondition, ...]:
-    """The conditions read in eligibility criteria too (`in_criteria`)."""
-    return tuple(condition for condition in load_conditions() if condition.in_criteria)
+    """The conditions read in eligibility criteria too (`in_criteria`, `in_exclusions`)."""
+    return tuple(condition for condition in load_conditions()
+                 if condition.in_criteria or condition.in_exclusions)
 
 
 @lru_cache(maxsize=1)
@@ -421,6 +427,8 @@ def trial_conditions(title: str, conditions: list[str], primary_purpose: str | N
         return []  # most trials: no condition's pattern could match either text
     found: list[tuple[str, str]] = []
     for condition in load_conditions():
+        if condition.in_exclusions and not condition.in_criteria:
+            continue  # read in exclusions only (neoadjuvant therapy: a trial gives it)
         match = condition.trial_pattern.search(title or "")
         if match and (re.search(r"\b(?:with\s+or\s+without|including|incl\.|even\s+with|"
                                 r"and\s+(?:those|patients)\s+with)\s+$", title[:match.start()],
@@ -437,11 +445,15 @@ def trial_conditions(title: str, conditions: list[str], primary_purpose: str | N
     return found
 
 
-def criteria_conditions(text: str) -> list[tuple[str, int, int]]:
-    """The conditions marked `in_criteria` that a criterion states, asserted (not negated,
-    hedged or past): (name, start, end)."""
+def criteria_conditions(text: str, kind: str = "inclusion") -> list[tuple[str, int, int]]:
+    """The conditions marked `in_criteria` (in an exclusion: `in_exclusions`) that a
+    criterion states, asserted (not negated, hedged or, in an inclusion, past; not a
+    permission, nor one of "neoadjuvant or adjuvant" therapy): (name, start, end)."""
     found: list[tuple[str, int, int]] = []
+    exclusion = kind == "exclusion"
     for condition in _criteria_conditions():
+        if not (condition.in_exclusions if exclusion else condition.in_criteria):
+            continue
         if not _may_name(text, condition.terms):
             continue
         spans = None
@@ -449,10 +461,40 @@ def criteria_conditions(text: str) -> list[tuple[str, int, int]]:
             spans = spans or clause_spans(text)
             context = mention_context(text, match.start(), match.end(),
                                       clause_of(spans, match.start()))
-            if not (context.negated or context.hypothetical or context.historical):
-                found.append((condition.name, match.start(), match.end()))
-                break
+            if context.negated or context.hypothetical or (
+                    context.historical and not exclusion):
+                continue
+            if condition.in_exclusions and (
+                    _OTHER_SETTING_NEAR.search(text, max(0, match.start() - 25),
+                                               match.start()) or
+                    _IF_BEFORE.search(text, max(0, match.start() - 50), match.start()) or
+                    _OBJECT_OF_BEFORE.search(text, max(0, match.start() - 40),
+                                             match.start()) or
+                    _OTHER_SETTING_AFTER.match(text, match.end()) or
+                    _PERMITTED.search(text, match.end(), match.end() + 120)):
+                # "prior adjuvant or neoadjuvant chemotherapy", "neoadjuvant chemotherapy is
+                # allowed", "node positive if they have received neoadjuvant chemotherapy":
+                # curative-intent therapy in general, a permission, or a subgroup's rule
+                continue
+            found.append((condition.name, match.start(), match.end()))
+            break
     return found
+
+
+# (see `criteria_conditions`)
+_OTHER_SETTING_NEAR = re_compile(r"(?i)\badjuvant\s*(?:,|or|and/or|and|/)\s*(?:\w+\s+)?$|"
+                                 r"\(neo\)\s*$|\bneo\)?-?\s*$")
+# The therapy only dates or qualifies something else: "dissection prior to initiation of
+# neoadjuvant therapy", "pCR after neoadjuvant treatment", "response to preoperative
+# chemotherapy", "concurrent neoadjuvant therapy with other agents", "fulvestrant ... as
+# part of neoadjuvant therapy".
+_OBJECT_OF_BEFORE = re_compile(r"(?i)\b(?:prior\s+to|before|after|following|during|response\s+"
+                               r"to|concurrent|as\s+part\s+of|exception\s+of|except)\b"
+                               r"(?:\s+[\w-]+){0,3}\s*$")
+_IF_BEFORE = re_compile(r"(?i)\b(?:if|when|whether|unless|in\s+cases?|where)\b[^.;]{0,40}$")
+_OTHER_SETTING_AFTER = re_compile(r"(?i)\s*(?:,|or|and/or|and|/)\s*(?:\w+\s+)?adjuvant\b")
+_PERMITTED = re_compile(r"(?i)\b(?:is|are|will\s+be)\s+(?:also\s+)?(?:allowed|permitted|"
+                        r"acceptable|eligible)\b|\bmay\s+(?:have|be)\b")
 
 
 @lru_cache(maxsize=1)
@@ -518,7 +560,10 @@ def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
                     condition.absent_pattern.search(sentence) is not None
                 if context.negated or absent_cue:
                     found.setdefault(condition.name, (False, sentence.strip()))
-                elif not (context.hypothetical or context.historical):
+                elif not (context.hypothetical or (context.historical and
+                                                   not condition.in_exclusions)):
+                    # (a treatment read in exclusions is history by nature: "s/p
+                    # neoadjuvant chemo-immunotherapy")
                     found[condition.name] = (True, sentence.strip())
     for condition in conditions:
         if condition.ruled_out_pattern is None or found.get(condition.name, (False, ""))[0]:

@@ -743,8 +743,9 @@ def _free_text_condition(text: str, named: set) -> list[Requirement]:
     window = text[lead.end():lead.end() + 80]
     sites = distant_metastasis_sites()
     for condition in load_conditions():
-        if condition.name in sites or condition.name in named:
-            continue
+        if condition.name in sites or condition.name in named or (
+                condition.in_exclusions and not condition.in_criteria):
+            continue  # (a condition read in exclusions only: neoadjuvant therapy)
         match = condition.trial_pattern.search(window)
         if match and not _NOT_HAD.search(text[:lead.end() + match.start()]):
             start = lead.end() + match.start()

@@ -500,6 +500,15 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     # "Peripheral neuropathy >= grade 2", "Grade 0 or 1": a graded condition's bound
     requirements += [Requirement("condition", params, text[start:end], start, end)
                      for _, params, start, end in criteria_grade_bounds(text, kind)]
+    if kind == "exclusion":
+        # "Patients who have undergone neoadjuvant systemic therapy": a condition read in
+        # exclusions (population_conditions.json, 'in_exclusions'); it stands for the therapy
+        # words it spans ("systemic therapy" is no history of any line here).
+        for name, start, end in criteria_conditions(text, kind):
+            requirements = [r for r in requirements if not (
+                r.kind in ("prior_lines", "prior_therapy") and start <= r.start < end + 5)]
+            requirements.append(Requirement("condition", {"condition": name},
+                                            text[start:end], start, end))
     if kind == "inclusion":
         # "... de novo or recurrent and castration-sensitive": a population condition stated
         # in a criterion (population_conditions.json, 'in_criteria'); not where the criterion
