@@ -1331,3 +1331,22 @@ def test_an_extent_the_criterion_defines_itself_is_marked():
     assert [p.get("defined") for p in _kind(text, "inclusion", "extent")] == [True]
     assert [p.get("defined") for p in _kind("Locally advanced breast cancer", "inclusion",
                                             "extent")] == [None]
+
+
+def test_a_title_treatment_before_surgery_is_for_a_primary_still_in_place():
+    from trialmatch.models import TrialText
+    from trialmatch.nlp.criteria import annotate_trial
+
+    def title_extents(title):
+        trial = TrialText(nct_id="NCT00000001", title=title, conditions=["Breast Cancer"],
+                          keywords=[],
+                          criteria_text="Inclusion Criteria:\n* Non-metastatic disease")
+        return [r.params for c in annotate_trial(trial).criteria
+                if c.text.startswith("From the title") for r in c.requirements
+                if r.kind == "extent"]
+    # the criteria state an extent; the title still says the surgery lies ahead
+    assert {"extent": "metastatic", "negated": True, "planned": True} in title_extents(
+        "Carboplatin Plus Trastuzumab in the Neoadjuvant Setting")
+    # not a study for patients after it
+    assert title_extents("Eribulin in Patients Without pCR Following Neoadjuvant "
+                         "Chemotherapy") == []

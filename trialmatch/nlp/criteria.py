@@ -559,11 +559,16 @@ def _title_before_surgery(title: str, prefix: str = TITLE_PREFIX) -> list[Requir
     """Not metastatic, for a title whose study treatment comes before surgery (see
     `_BEFORE_SURGERY`), when the title names no spread."""
     match = _BEFORE_SURGERY.search(title)
-    if match is None or _SPREAD_NAMED.search(title):
-        return []
+    if match is None or _SPREAD_NAMED.search(title) or _AFTER_IT.search(
+            title, 0, match.start()):
+        return []  # ("Adjuvant Therapy After Neoadjuvant Chemotherapy": surgery is done)
     start = len(prefix) + match.start()
     return [Requirement("extent", {"extent": "metastatic", "negated": True}, match.group(),
                         start, start + len(match.group()))]
+
+
+_AFTER_IT = re_compile(r"\b(?:after|following|post|residual|responders?\s+to|response\s+to)"
+                       r"[\s-]+(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
 _POPULATION_LEAD = "Patients with "
@@ -603,6 +608,11 @@ def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True
         course = _title_course(title, prefix)
     if not course and not extent_stated:
         course = _title_extents(title, prefix) or _title_before_surgery(title, prefix)
+    elif not official:
+        # Criteria that state an extent still leave the title's timing: a study treatment
+        # before surgery is for a primary not yet removed ("... in the Neoadjuvant Setting").
+        course += [replace(r, params={**r.params, "planned": True})
+                   for r in _title_before_surgery(title, prefix)]
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
                     # A title names the study's own drugs: a therapy is history only where
                     # the title says the disease progressed on it.
