@@ -1350,3 +1350,26 @@ def test_a_title_treatment_before_surgery_is_for_a_primary_still_in_place():
     # not a study for patients after it
     assert title_extents("Eribulin in Patients Without pCR Following Neoadjuvant "
                          "Chemotherapy") == []
+
+
+@pytest.mark.parametrize("text,kind,params", [
+    ("Gleason score ≤ 7", "inclusion", {"max_group": 3}),
+    ("Gleason score of 6 or less or 7 (3+4) *", "inclusion", {"max_group": 2}),
+    ("Gleason grade of 3+4 or 3+3", "inclusion", {"max_group": 2, "patterns": ["3+4", "3+3"]}),
+    ("Gleason score ≥ 7 (3+4 and/or 4+3) and/or", "inclusion", {"min_group": 2}),
+    ("No biopsy Gleason grade 4 or 5", "inclusion", {"max_group": 1}),
+    ("Grade Group 1 or 2", "inclusion", {"max_group": 2}),
+    ("Primary Gleason pattern 5 (Gleason score 5+4 or 5+5)", "exclusion",
+     {"min_group": 5, "patterns": ["5+4", "5+5"]}),
+    # one of several risk factors: the others may hold
+    ("High-risk prostate cancer (T3a or Gleason score 8-10 or PSA >20 µg/L)", "inclusion",
+     {"min_group": 4, "or_other": True}),
+    # a subgroup's rule, and a finding a definition qualifies, are no bound
+    ("If Gleason score is 7(3+4) patient must have less than 30% of biopsied tissue positive",
+     "inclusion", None),
+    ("Discordance between MRI and biopsy, defined as biopsy cores with Gleason ≥ 4+3 with no "
+     "corresponding tumour focus seen on MRI", "exclusion", None),
+])
+def test_gleason_bounds_as_grade_groups(text, kind, params):
+    found = [r.params for r in parse_criterion(text, kind) if r.kind == "gleason"]
+    assert found == ([params] if params else [])

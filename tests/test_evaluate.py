@@ -1663,3 +1663,23 @@ def test_one_denial_covers_a_slashed_pair_and_de_novo_is_history_once_it_progres
         "De novo mHSPC 2023. A/P: mCRPC, progressing (PSA + radiographic) after enzalutamide "
         "and docetaxel."])
     assert not later.newly_diagnosed
+
+
+@pytest.mark.parametrize("detail,params,truth", [
+    ("Gleason 4+5=9 (Grade Group 5)", {"max_group": 3}, False),
+    ("Gleason 3+4=7", {"max_group": 3}, True),
+    ("Gleason score 7", {"max_group": 3}, True),      # 7 is grade group 2 or 3
+    ("Gleason score 7", {"max_group": 2}, None),
+    ("Grade Group 1", {"min_group": 2}, False),
+    # the patterns decide where the criterion names them: 4+5 is no primary pattern 5
+    ("Gleason 4+5=9", {"min_group": 5, "patterns": ["5+4", "5+5"]}, False),
+    # another risk factor of the criterion may hold
+    ("Gleason 3+4=7", {"min_group": 4, "or_other": True}, None),
+    (None, {"max_group": 3}, None),
+])
+def test_a_gleason_bound_reads_the_grade_group(detail, params, truth):
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    patient = make_patient(ontology=get_vocabulary(), cancer_code="PRAD",
+                           cancer_name="Prostate Adenocarcinoma", grade_detail=detail)
+    assert evaluate_requirement(req("gleason", **params), patient).truth is truth

@@ -240,6 +240,8 @@ class Patient:
     # The stage group at diagnosis when the notes restaged the disease (restage.py): a
     # FIGO IIIB cervical cancer that recurred in the lungs is stage IV now, IIIB at diagnosis.
     diagnosis_stage_group: str | None = None
+    # The tumour grade as the notes give it ("Gleason 4+5=9 (Grade Group 5)", "G3").
+    grade_detail: str | None = None
     biomarkers: list[Biomarker] = field(default_factory=list)
     prior_regimens: list[PriorTherapy] | None = None
     newly_diagnosed: bool = False  # the notes call the disease newly diagnosed
@@ -546,6 +548,7 @@ def build_patient(
         stage_evidence=stage.evidence if stage else "",
         diagnosis_stage_group=profile.stage_at_diagnosis.group
         if profile.stage_at_diagnosis is not None else None,
+        grade_detail=profile.grade_detail,
         biomarkers=list(profile.biomarkers),
         prior_regimens=regimens,
         newly_diagnosed=newly_diagnosed,
@@ -1727,6 +1730,75 @@ def _all_truth(values: Iterable[Truth]) -> Truth:
     return None if any(v is None for v in values) else True
 
 
+_GRADE_GROUP = re_compile(r"(?i)\b(?:grade\s+group|ISUP(?:\s+grade)?(?:\s+group)?|GG)\s*"
+                          r"(?P<g>[1-5])\b")
+_GLEASON_SUM = re_compile(r"(?i)\bgleason\b[^0-9]{0,12}(?P<a>[1-5])\s*\+\s*(?P<b>[1-5])|"
+                          r"\bgleason\b(?:\s+(?:score|sum))?\s*(?:of\s+)?(?P<s>[2-9]|10)\b")
+
+
+def grade_groups_of(detail: str | None) -> tuple[int, int] | None:
+    """The ISUP grade groups (fewest, most) a prostate grade states: "Grade Group 5" (5, 5),
+    "Gleason 4+3=7" (3, 3), "Gleason score 6" (1, 1), "Gleason score 7" without its patterns
+    (2, 3); None when it states none."""
+    if not detail:
+        return None
+    group = _GRADE_GROUP.search(detail)
+    if group:
+        return int(group.group("g")), int(group.group("g"))
+    gleason = _GLEASON_SUM.search(detail)
+    if gleason is None:
+        return None
+    if gleason.group("a"):
+        found = gleason_grade_group(int(gleason.group("a")), int(gleason.group("b")))
+        return found, found
+    total = int(gleason.group("s"))
+    return (2, 3) if total == 7 else (1, 1) if total <= 6 else (4, 4) if total == 8 else (5, 5)
+
+
+def gleason_grade_group(primary: int, secondary: int) -> int:
+    """ISUP 2014 grade group of a Gleason pattern pair (Epstein JI et al., Am J Surg Pathol
+    2016): 3+3 or less 1, 3+4 2, 4+3 3, 8 4, 9-10 5."""
+    total = primary + secondary
+    if total <= 6:
+        return 1
+    if total == 7:
+        return 2 if primary <= 3 else 3
+    return 4 if total == 8 else 5
+
+
+def _check_gleason(params: dict, patient: Patient) -> Check:
+    low, high = params.get("min_group"), params.get("max_group")
+    wanted = _bounds_text(low, high, "", prefix="grade group ").strip()
+    if patient.cancer_code and not patient.ontology.is_a(patient.cancer_code, "PROSTATE"):
+        return None, "Gleason grade: a prostate cancer's; check what the criterion means " \
+            "for this cancer", ""
+    pair = _GLEASON_SUM.search(patient.grade_detail or "")
+    if params.get("patterns") and pair and pair.group("a"):
+        # "5+4 or 5+5": the patient's own patterns decide
+        have = f"{pair.group('a')}+{pair.group('b')}"
+        listed = [str(p) for p in params["patterns"]]
+        truth = have in listed
+        return truth, f"Gleason {have} {'is' if truth else 'is not'} among " \
+            f"{', '.join(listed)}", f"notes: {patient.grade_detail}"
+    groups = grade_groups_of(patient.grade_detail)
+    if groups is None:
+        return None, f"Gleason grade group not documented (trial: {wanted})", \
+            patient.grade_detail or ""
+    fits = [(low is None or g >= low) and (high is None or g <= high)
+            for g in range(groups[0], groups[1] + 1)]
+    group = f"{groups[0]}" if groups[0] == groups[1] else f"{groups[0]}-{groups[1]}"
+    if any(fits) and not all(fits):
+        return None, f"grade group {group} (Gleason 7 without its patterns; trial: " \
+            f"{wanted})", f"notes: {patient.grade_detail}"
+    truth = all(fits)
+    if not truth and params.get("or_other"):
+        # "T3a or Gleason 8-10 or PSA > 20": another risk factor the criterion names may hold
+        return None, f"grade group {group} outside {wanted}; the criterion's other risk " \
+            "factors (T category, PSA) may hold: check", f"notes: {patient.grade_detail}"
+    return truth, f"grade group {group} {'within' if truth else 'outside'} {wanted}", \
+        f"notes: {patient.grade_detail}"
+
+
 def _check_procedural(params: dict, patient: Patient) -> Check:
     # Consent, willingness, headings, the investigator's judgement: settled at screening.
     assumed = bool(params.get("assumed"))
@@ -1755,6 +1827,7 @@ _CHECKS: dict[str, Callable[[dict, Patient], Check]] = {
     "infection": _check_infection,
     "other_malignancy": _check_other_malignancy,
     "regimen_option": _check_regimen_option,
+    "gleason": _check_gleason,
 }
 
 

@@ -26,6 +26,7 @@ from trialmatch.nlp.requirements_basic import (
     find_age,
     find_cns_metastases,
     find_extent,
+    find_gleason,
     find_infection,
     find_measurable_disease,
     find_organ_function,
@@ -53,7 +54,7 @@ REQUIREMENT_KINDS = (
     "cancer_type", "histology", "primary_site", "stage", "extent", "measurable_disease",
     "biomarker", "age", "sex", "performance_status", "prior_therapy", "prior_lines",
     "cns_metastases", "organ_function", "pregnancy", "infection", "other_malignancy",
-    "procedural", "condition", "regimen_option",
+    "procedural", "condition", "regimen_option", "gleason",
 )
 
 # Kinds whose alternatives can be pooled when a lead-in asks for "one of the following".
@@ -65,6 +66,7 @@ _CONTEXT_SEPARATOR = "\n"
 # has substrings (found anywhere: "therap" in "chemotherapy") and whole words ("hb", "ps").
 _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
+    "gleason": (("gleason", "grade group", "isup"), ()),
     "extent": (("metasta", "advanced", "resect", "operable", "recurr", "relaps", "early",
                 "newly", "recently", "new diag", "curative", "incurable", "locali", "confined",
                 "amenable", "candidate", "distant", "refractory", "surgery", "ectomy",
@@ -463,6 +465,9 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
             requirements += find_cancer_requirements(text, kind, scans=scans)
     if triggered("stage"):
         requirements += find_stage(text)
+    if triggered("gleason") and not other_malignancy:
+        # (not a low-risk prostate cancer an "other malignancy" rule lets in)
+        requirements += find_gleason(text)
     if triggered("extent"):
         requirements += find_extent(text, kind)
     if "M0" in text or "M1" in text:

@@ -409,6 +409,146 @@ def find_stage(text: str) -> list[Requirement]:
     return out
 
 
+# ------------------------------------------------------------------------------- gleason
+
+_G_OP = (r"(?P<op>≤|<=|=<|<|≥|>=|=>|>|less\s+than\s+or\s+equal\s+to|less\s+than|"
+         r"greater\s+than\s+or\s+equal\s+to|greater\s+than|at\s+least|at\s+most|of|=|is)?")
+_GLEASON_BOUND = re_compile(
+    r"\b(?:gleason(?:\s+(?:score|sum|grade))?|(?P<gg>(?:isup\s+)?grade\s+group|isup\s+grade))"
+    r"\s*(?:\(\s*gs\s*\)\s*)?" + _G_OP + r"\s*"
+    r"(?:(?P<a>[1-5])\s*\+\s*(?P<b>[1-5])(?:\s*=\s*\d+)?|(?P<n>10|[1-9])(?![\d.+]))"
+    r"(?P<post>\s*(?:or|and)\s+(?:less|lower|below|under|higher|greater|above|more|"
+    r"worse))?",
+    re.IGNORECASE)
+_NO_PATTERN_4 = re_compile(r"\bno\s+(?:biopsy\s+)?gleason\s+(?:grade|pattern)s?\s+4\s+"
+                           r"(?:or|and|/)\s+5\b", re.IGNORECASE)
+_GROUP_RANGE_AFTER = re_compile(r"\s*(?:or|-|–|to|and|,)\s*([1-5])\b", re.IGNORECASE)
+_GLEASON_IF = re_compile(r"\b(?:if|when|unless|where|defined\s+as)\b[^.;]{0,45}$", re.IGNORECASE)
+
+
+def _group_bounds(op: str, post: str, score: int | None, pattern: tuple[int, int] | None,
+                  grade_group: bool) -> tuple[int | None, int | None]:
+    """(min, max) ISUP grade group a Gleason bound allows (see `gleason_grade_group`)."""
+    op = " ".join(op.lower().split())
+    below = op in ("≤", "<=", "=<", "less than or equal to", "at most") or any(
+        w in post for w in ("less", "lower", "below", "under"))
+    above = op in ("≥", ">=", "=>", "greater than or equal to", "at least") or any(
+        w in post for w in ("higher", "greater", "above", "more", "worse"))
+    strict_below, strict_above = op in ("<", "less than"), op in (">", "greater than")
+    if grade_group:
+        group = score or 0
+        low_group = high_group = group
+    elif pattern is not None:
+        low_group = high_group = _pattern_group(*pattern)
+    else:
+        low_group, high_group = _score_groups(score or 0)
+    if strict_below:
+        return None, low_group - 1
+    if strict_above:
+        return high_group + 1, None
+    if below:
+        return None, high_group
+    if above:
+        return low_group, None
+    return low_group, high_group
+
+
+def _pattern_group(primary: int, secondary: int) -> int:
+    total = primary + secondary
+    return 1 if total <= 6 else (2 if primary <= 3 else 3) if total == 7 else \
+        4 if total == 8 else 5
+
+
+def _score_groups(score: int) -> tuple[int, int]:
+    """The grade groups a Gleason score spans: 7 is 3+4 (2) or 4+3 (3)."""
+    if score <= 6:
+        return 1, 1
+    if score == 7:
+        return 2, 3
+    return (4, 4) if score == 8 else (5, 5)
+
+
+def find_gleason(text: str) -> list[Requirement]:
+    """Bounds on a prostate cancer's Gleason grade, as ISUP grade groups (Epstein JI et al.,
+    2016): "Gleason score <= 7" (<= 3), "Gleason 3+4 or less" (<= 2), "Gleason >= 8" (>= 4),
+    "Grade Group 1-2", "No biopsy Gleason grade 4 or 5" (1); one requirement per criterion.
+    A list without a bound ("Gleason 3+3 or 3+4", "Gleason 4+4 or 4+5") spans what it names:
+    up to its highest group when all are below 4, from its lowest when one is 4 or 5. Not a
+    rule for a subgroup or a definition of another finding ("If Gleason score is 7(3+4)
+    patient must have ...", "discordance ... defined as biopsy cores with Gleason >= 4+3")."""
+    no_four = _NO_PATTERN_4.search(text)
+    if no_four:
+        return [requirement("gleason", {"max_group": 1}, text, no_four.start(), no_four.end())]
+    bounded: list[tuple[int | None, int | None]] = []
+    listed: list[int] = []
+    patterns: list[str] = []  # "5+4": the primary and secondary patterns a list names
+    only_patterns = True
+    spans: list[tuple[int, int]] = []
+    for match in _GLEASON_BOUND.finditer(text):
+        if _GLEASON_IF.search(text, max(0, match.start() - 60), match.start()):
+            continue
+        pattern = (int(match.group("a")), int(match.group("b"))) if match.group("a") else None
+        score = int(match.group("n")) if match.group("n") else None
+        if match.group("gg") and (score is None or score > 5):
+            continue
+        if not match.group("gg") and pattern is None and score is not None and score <= 5:
+            continue  # "any Gleason 5": a pattern, not a score
+        op = (match.group("op") or "").strip().lower()
+        post = (match.group("post") or "").lower()
+        low, high = _group_bounds(op, post, score, pattern, bool(match.group("gg")))
+        more = _GROUP_RANGE_AFTER.match(text, match.end()) if match.group("gg") else None
+        if more and high is not None:
+            high = max(high, int(more.group(1)))  # "Grade Group 1 or 2", "grade group 1-3"
+        spans.append((match.start(), match.end()))
+        if (op and op not in ("of", "=", "is")) or post or more:
+            bounded.append((low, high))
+        else:
+            listed += [g for g in (low, high) if g is not None]
+        if pattern is None:
+            only_patterns = False
+        else:
+            patterns.append(f"{pattern[0]}+{pattern[1]}")
+    if not spans:
+        return []
+    # "Gleason score of 6 or less or 7 (3+4)", "Gleason >= 7 (3+4 and/or 4+3)": the patterns
+    # the list goes on to name
+    for extra in re.finditer(r"\b([1-5])\s*\+\s*([1-5])\b",
+                             text[spans[0][1]:spans[-1][1] + 40]):
+        listed.append(_pattern_group(int(extra.group(1)), int(extra.group(2))))
+        patterns.append(f"{extra.group(1)}+{extra.group(2)}")
+    params: dict = {}
+    if bounded:
+        lows = [low for low, _ in bounded] + (listed if all(low is not None for low, _ in
+                                                             bounded) else [])
+        highs = [high for _, high in bounded] + (listed if all(high is not None for _, high in
+                                                               bounded) else [])
+        if lows and all(low is not None for low in lows) and min(lows) > 1:  # type: ignore
+            params["min_group"] = min(lows)  # type: ignore[type-var]
+        if highs and all(high is not None for high in highs) and max(highs) < 5:  # type: ignore
+            params["max_group"] = max(highs)  # type: ignore[type-var]
+    elif listed:
+        if max(listed) < 4:
+            params["max_group"] = max(listed)
+            if min(listed) > 1:
+                params["min_group"] = min(listed)
+        else:
+            params["min_group"] = min(listed)
+    if not params:
+        return []
+    if not bounded and only_patterns and patterns:
+        # "Primary Gleason pattern 5 (Gleason score 5+4 or 5+5)": the patterns themselves
+        # decide where the patient's are known (4+5 is grade group 5, but not these)
+        params["patterns"] = list(dict.fromkeys(patterns))
+    if _OR_WORD.search(text) and _OTHER_RISK_FACTOR.search(text):
+        # "T3a or Gleason score 8-10 or PSA > 20": one of several risk factors, the others
+        # (T category, PSA) not read here
+        params["or_other"] = True
+    return [requirement("gleason", params, text, spans[0][0], spans[-1][1])]
+
+
+_OR_WORD = re_compile(r"\bor\b", re.IGNORECASE)
+_OTHER_RISK_FACTOR = re_compile(r"\bPSA\b|\b[cp]?T[1-4][abc]?\b|\bclinical\s+stage\b")
+
 # --------------------------------------------------------------------------------- extent
 
 _TUMOUR_WORD = (r"(?:cancers?|carcinomas?|disease|tumou?rs?|malignan\w*|neoplasms?|nsclc|sclc|"
