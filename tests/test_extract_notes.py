@@ -674,3 +674,12 @@ def test_cancer_type_of_reports_written_apart(report, code):
 ])
 def test_stage_group_of_reports_written_apart(report, group):
     assert extract([report]).stage.group == group
+
+
+def test_of_two_notes_the_later_stage_decides():
+    # An outside surgeon's impression, then the treating team's staging after MRI.
+    first = "Surgical consult 11/02: cT3 N0 M0 rectal adenocarcinoma, stage IIA."
+    later = "MRI pelvis: mrT3c N1b, EMVI+. A/P: rectal adenocarcinoma, stage IIIB; TNT."
+    assert extract([first, later]).stage.group == "IIIB"
+    # within one note the first written stands (the final diagnosis comes first)
+    assert extract([first + " Prior outside note said stage IIIB."]).stage.group == "IIA"

@@ -61,6 +61,7 @@ class _Reading:
     grades: list[tuple[float, GradeMention]] = field(default_factory=list)
     biomarkers: list[tuple[float, Any]] = field(default_factory=list)
     restaged: bool = False  # the notes tell of relapse, recurrence or progression
+    note_starts: list[int] = field(default_factory=list)  # where each note begins
 
     _asserted: tuple[list[CancerCandidate], list[int]] | None = None
     _by_start: tuple[list[CancerCandidate], list[int]] | None = None
@@ -183,7 +184,11 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
             replace(m, t=None, n=None) for m in ordered
             if m.m is not None and anchor is not None and m.prefix not in (anchor, None)]
     groups = _usable(reading.groups)
+    # Of the notes, the latest decides (a consult's "stage IIIB" after an outside surgeon's
+    # "stage IIA"); within a note, the first written (the final diagnosis comes first).
+    starts = reading.note_starts or [0]
     groups.sort(key=lambda item: (not item[1].final, -min(item[0], DECIDING_WEIGHT),
+                                  -bisect.bisect_right(starts, item[1].start),
                                   item[1].start))
     written = [group for _, group in groups]
     if reading.restaged and written and all(group.historical for group in written):
@@ -344,7 +349,9 @@ def extract(notes: list[str], *, model: str | None = None) -> Profile:
     """
     combined = _Reading()
     offset = 0
+    combined.note_starts = []
     for note in notes:
+        combined.note_starts.append(offset)
         note = repair_ocr_zeros(note)
         for part_offset, part in _parts(note):
             reading = _read(part, offset + part_offset, model)
