@@ -863,6 +863,8 @@ def test_a_title_line_gives_way_to_the_criteria_bound_on_prior_therapy():
     ("Drug X After Progression on First-line Chemotherapy", (1, None)),
     ("Drug X as First-line Maintenance in Ovarian Cancer", None),
     ("ctDNA-guided Second Line Adjuvant Therapy for ER+ Breast Cancer", None),
+    # the first line of chemotherapy: endocrine or targeted lines may come before it
+    ("A Taxane and Bevacizumab as First Line Chemotherapy in Metastatic Breast Cancer", None),
 ])
 def test_the_line_a_title_names_is_required(title, expected):
     trial = TrialText("NCT90000013", title, [], [], "Inclusion Criteria:\n* Age >= 18")

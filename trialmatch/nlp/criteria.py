@@ -672,12 +672,19 @@ _LINE_HISTORY_BEFORE = re_compile(
     r"prior)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
 
 
+_CHEMO_LINE_AFTER = re_compile(r"\s+(?:chemo\w*|cytotoxic)", re.IGNORECASE)
+
+
 def _title_line(text: str) -> Requirement | None:
     match = _TITLE_LINE.search(text)
     if match is None or re.search(r"\bmaintenance\b", text, re.IGNORECASE) or \
             _LINE_HISTORY_BEFORE.search(text[:match.start()]) or \
-            re.match(r"\W+(?:\w+\W+){0,2}?(?:neo)?adjuvant\b", text[match.end():], re.IGNORECASE):
-        return None  # history, maintenance, or a line of adjuvant therapy
+            re.match(r"\W+(?:\w+\W+){0,2}?(?:neo)?adjuvant\b", text[match.end():], re.IGNORECASE) \
+            or _CHEMO_LINE_AFTER.match(text, match.end()):
+        # history, maintenance, a line of adjuvant therapy, or the first line of
+        # chemotherapy (endocrine or targeted lines may come before it: "... as First Line
+        # Chemotherapy in Metastatic Breast Cancer")
+        return None
     before = _LINE_NUMBER[match.group("n").lower()] - 1
     params = {"min": before or None, "max": None if match.group("later") else before}
     return Requirement("prior_lines", params, match.group(0), match.start(), match.end())
