@@ -1683,3 +1683,14 @@ def test_a_gleason_bound_reads_the_grade_group(detail, params, truth):
     patient = make_patient(ontology=get_vocabulary(), cancer_code="PRAD",
                            cancer_name="Prostate Adenocarcinoma", grade_detail=detail)
     assert evaluate_requirement(req("gleason", **params), patient).truth is truth
+
+
+def test_an_unread_inclusion_naming_the_diagnosis_leaves_the_trial_possible_only():
+    trial = make_trial([
+        criterion("inclusion", text="Has a confirmed diagnosis of and response to previous "
+                                    "treatment of one of the following:"),
+        criterion("inclusion", text="Able to swallow tablets"),
+    ])
+    verdict = evaluate_trial(trial, make_patient())
+    assert verdict.verdict == "possibly_eligible"
+    assert any(c.material and "diagnosis" in c.reason for c in verdict.criteria)

@@ -616,3 +616,9 @@ def test_a_uterine_leiomyosarcoma_is_a_soft_tissue_sarcoma_to_a_trial(vocab):
     assert vocab.is_a("ESS", "SOFT_TISSUE") and not vocab.is_a("UCEC", "SOFT_TISSUE")
     from trialmatch.match.engine import cancer_family
     assert {"LMS", "SOFT_TISSUE", "SARCNOS"} <= cancer_family("ULMS", vocab)
+
+
+def test_wm_is_waldenstrom_in_capitals_only(vocab):
+    assert [m.key for m in vocab.find_cancer_types("Part 2 (Cohort H): confirmed diagnosis of "
+                                                   "WM; relapsed")] == ["WM"]
+    assert vocab.find_cancer_types("periventricular wm changes") == []

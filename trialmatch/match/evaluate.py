@@ -67,6 +67,10 @@ MATERIAL_KINDS = frozenset({
     "prior_therapy", "prior_lines", "age", "sex", "condition", "regimen_option",
 })
 FREE_TEXT_REASON = "free-text criterion; needs review"
+# An inclusion that names the diagnosis it asks for.
+_DIAGNOSIS_NAMED = re_compile(r"(?i)\b(?:confirmed|documented|established|proven)\s+diagnosis\s+"
+                              r"of\b|\bhistologically\s+(?:and/or\s+|or\s+)?(?:cytologically\s+)?"
+                              r"(?:confirmed|documented|proven)\b")
 # Kinds whose requirements in one inclusion criterion are alternatives (module docstring).
 ALTERNATIVE_KINDS = frozenset({"cancer_type", "histology", "primary_site", "stage", "extent"})
 
@@ -1882,6 +1886,12 @@ def evaluate_criterion(
     if criterion.kind == "inclusion":
         requirements = _drop_stray_negations(requirements, criterion.text)
     if not criterion.requirements:
+        if criterion.kind == "inclusion" and _DIAGNOSIS_NAMED.search(criterion.text):
+            # "Has a confirmed diagnosis of ... one of the following" whose diseases were not
+            # read: the population, unevaluated (possibly eligible, never eligible)
+            return CriterionResult(result="unknown", reason="free-text criterion naming the "
+                                   "diagnosis the trial is for; needs review", evidence="",
+                                   material=True, **base)
         return CriterionResult(result="unknown", reason=FREE_TEXT_REASON, evidence="", **base)
     if not requirements:
         return CriterionResult(result="met", reason="a permission; rules nobody out",
