@@ -1694,3 +1694,16 @@ def test_an_unread_inclusion_naming_the_diagnosis_leaves_the_trial_possible_only
     verdict = evaluate_trial(trial, make_patient())
     assert verdict.verdict == "possibly_eligible"
     assert any(c.material and "diagnosis" in c.reason for c in verdict.criteria)
+
+
+def test_a_transplant_consolidates_its_line_and_is_no_line_of_its_own():
+    from trialmatch.match.engine import drug_therapy_reader
+    from trialmatch.match.evaluate import read_prior_therapy
+
+    reader = drug_therapy_reader()
+    asct = read_prior_therapy("autologous stem cell transplant", reader)
+    assert not asct.systemic and "autologous stem cell transplant" in asct.classes
+    patient = make_patient(prior_regimens=[asct])
+    excluded = req("prior_therapy", received=True, drugs=[],
+                   classes=["autologous stem cell transplant"])
+    assert evaluate_requirement(excluded, patient).truth is True

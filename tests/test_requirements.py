@@ -311,7 +311,8 @@ def test_a_washout_after_a_bracket_is_still_a_washout():
 def test_radiation_bounded_by_its_extent_is_not_any_radiation(text):
     # A neck or breast field is not a quarter of the marrow: the rule is about how much was
     # irradiated, which the notes rarely say, so it stays unread.
-    assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "prior_therapy"]
+    assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "prior_therapy"
+                and "radiation" in r.params.get("classes", [])]
 
 
 def test_radiation_extent_stays_in_its_own_clause():
@@ -980,3 +981,20 @@ def test_a_genes_protein_on_ihc_is_not_its_dna_alteration():
     assert all(item["alterations"] != ["overexpression"] for r in listed
                if r.kind == "biomarker" for item in r.params["any_of"]
                if item["marker"] in ("ALK", "EGFR"))
+
+
+@pytest.mark.parametrize("text,classes", [
+    ("Previous Autologous Stem Cell Transplant procedure", ["autologous stem cell transplant"]),
+    ("Prior history of allogeneic hematopoietic stem cell transplantation",
+     ["allogeneic stem cell transplant"]),
+    ("Previous allogeneic bone marrow transplant.", ["allogeneic stem cell transplant"]),
+    # a permission in brackets, a transplant that only dates another treatment, a heading
+    ("Prior Allogeneic bone marrow transplant (prior autologous transplant allowed)",
+     ["allogeneic stem cell transplant"]),
+    ("Received immunosuppression post allogenic HSCT within one month of study entry.", None),
+    ("HEMATOPOIETIC STEM CELL TRANSPLANTATION (HSCT):", None),
+])
+def test_stem_cell_transplants_are_read_as_history(text, classes):
+    found = [r.params["classes"] for r in parse_criterion(text, "exclusion")
+             if r.kind == "prior_therapy"]
+    assert found == ([classes] if classes else [])

@@ -109,8 +109,12 @@ class PriorTherapy:
         return self.classes if len(self.drugs) <= 1 else frozenset()
 
 
-# Classes of local treatment: not lines of systemic therapy (drugs.json class names).
-LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine", "locoregional procedure"})
+# Classes of local treatment, and transplants: not lines of systemic therapy (drugs.json
+# class names).
+LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine", "locoregional procedure",
+                           # a transplant consolidates the line before it (IMWG, Lugano)
+                           "stem cell transplant", "autologous stem cell transplant",
+                           "allogeneic stem cell transplant"})
 _ADJUVANT_SETTING = re_compile(r"\b(?:neo)?adjuvant\b|\(neo\)adjuvant|\bperioperative\b",
                                re.IGNORECASE)
 _ADVANCED_SETTING = re_compile(

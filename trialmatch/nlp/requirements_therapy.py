@@ -593,6 +593,14 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if mention.key == "surgery" and _TIME_ANCHOR_BEFORE.search(
                 text[max(0, mention.start - 30):mention.start]):
             continue  # "chemotherapy prior to surgery": when, not what was given
+        if mention.key in _TRANSPLANTS and (
+                _AFTER_IT_BEFORE.search(text, max(0, mention.start - 30), mention.start) or
+                _ALLOWED_ASIDE.match(text, mention.end) or _LABEL_ONLY.match(text) or
+                (not text[:mention.start].strip() and _COLON_AFTER.match(text, mention.end))):
+            # "immunosuppression post allogenic HSCT within one month" (the transplant dates
+            # another treatment), "(prior autologous transplant allowed)", a heading
+            # ("HEMATOPOIETIC STEM CELL TRANSPLANTATION:")
+            continue
         left, right = clause_bounds(text, mention.start, mention.end)
         sentence_end = SENTENCE_END.search(text, mention.end)
         sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
@@ -855,6 +863,12 @@ _AND_NO_STANDARD = re_compile(
     r"\band\s+(?:(?:for\s+)?(?:whom|which)\s+|where\s+|there\s+(?:is|are)\s+)?no\s+"
     r"(?:\w+\s+){0,3}?(?:standard|conventional|effective|approved)\b", _I)
 _SENTENCE_END = re_compile(r"[.;](?:\s|$)")
+_TRANSPLANTS = frozenset({"stem cell transplant", "autologous stem cell transplant",
+                          "allogeneic stem cell transplant"})
+_AFTER_IT_BEFORE = re_compile(r"\b(?:post|after|following)[\s-]+$", _I)
+_ALLOWED_ASIDE = re_compile(r"[^()]{0,30}\b(?:allowed|permitted|eligible|acceptable)\s*\)", _I)
+_LABEL_ONLY = re_compile(r"^[^:]{0,60}:\s*$")
+_COLON_AFTER = re_compile(r"\s*(?:\([^()]{0,12}\)\s*)?:")
 _PERIOPERATIVE = re_compile(r"\b(?:neo-?)?adjuvant\b", _I)
 _NO_LONGER_EFFECTIVE = re_compile(r"\b(?:standard|conventional)\b[^.;:]{0,80}?\bdo(?:es)?\s+"
                                   r"not\s+exist\s+or\s+(?:(?:is|are)\s+)?no\s+longer\s+"
