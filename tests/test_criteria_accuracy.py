@@ -95,7 +95,7 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Metastatic colorectal cancer refractory to second-line and above standard "
                   "treatment", "prior_lines", [{"min": 2, "max": None}]),
     ("inclusion", "Patients who failed first-line platinum-based chemotherapy", "prior_lines",
-     [{"min": 1, "max": None}]),
+     [{"min": 1, "max": None, "classes": ["chemotherapy"]}]),
     ("exclusion", "Received treatment beyond the second line", "prior_lines",
      [{"min": 3, "max": None}]),
     ("inclusion", "Candidates for first-line therapy of advanced disease", "prior_lines", []),
@@ -900,7 +900,7 @@ def test_localized_disease_is_not_metastatic(text, expected):
 
 @pytest.mark.parametrize("text, exception", [
     ("Have previously received systemic anti-tumor treatment other than EGFR-TKI for "
-     "advanced non-squamous NSCLC.", {"drugs": [], "classes": ["EGFR TKI"], "adjuvant": False}),
+     "advanced non-squamous NSCLC.", {"drugs": [], "classes": ["EGFR TKI"], "adjuvant": True}),
     ("Prior treatment with checkpoint inhibitors, other than durvalumab or pembrolizumab",
      {"drugs": ["durvalumab", "pembrolizumab"], "classes": [], "adjuvant": False}),
     # the setting is the exception, not the class named again with it; what follows the

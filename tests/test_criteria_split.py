@@ -305,3 +305,25 @@ def test_an_inclusion_saying_the_patient_has_a_condition_is_a_condition_requirem
     assert conditions("Patient must have no peripheral neuropathy precluding a nerve graft") == []
     assert conditions("Patients with a history of seizures must be well controlled") == []
     assert conditions("Resolution of toxic effects of prior therapy (except alopecia)") == []
+
+
+@pytest.mark.parametrize("heading,cohort", [
+    # a heading that limits a kind of criteria to a phase, cohort or arm scopes them ...
+    ("Key exclusion criteria for the phase III only:", "Phase III"),
+    ("Additional inclusion criteria for Arm C", "Arm C"),
+    # ... and a cohort named by what it holds is a cohort
+    ("Esophageal Cohort Expansion:", "Esophageal Cohort Expansion"),
+    ("PIK3CA mutant cohort:", "PIK3CA mutant cohort"),
+])
+def test_a_heading_naming_a_cohort_scopes_the_criteria_below_it(heading, cohort):
+    text = (f"Inclusion Criteria:\n\n* ECOG 0-1\n\n{heading}\n\n* Prior CDK4/6 inhibitor\n\n"
+            "Exclusion Criteria:\n\n* Pregnancy")
+    cohorts = {c.text: c.cohort for c in split_criteria(text)}
+    assert cohorts == {"ECOG 0-1": None, "Prior CDK4/6 inhibitor": cohort, "Pregnancy": None}
+
+
+def test_patients_who_may_be_either_of_the_following_meet_any_of_them():
+    text = ("Inclusion Criteria:\n* Patients may be either:\n  * ER-positive\n"
+            "  * HER2-positive\n* ECOG 0-1")
+    criteria = split_criteria(text)
+    assert [c.text.split("\n")[0] for c in criteria] == ["Patients may be either:", "ECOG 0-1"]

@@ -642,7 +642,8 @@ MISREAD_KINDS = [
                   "received", "prior_lines", []),
     ("inclusion", "No more than 3 prior chemotherapy-inclusive regimens for metastatic "
                   "disease (no limit on prior hormonal therapies)", "prior_lines",
-     [{"min": None, "max": 3}]),
+     [{"min": None, "max": 3, "classes": ["chemotherapy"],
+       "except": {"drugs": [], "classes": [], "adjuvant": True}}]),
     ("inclusion", "on a 2, 3 or 4 week treatment cycle", "prior_lines", []),
     # a permission widens a performance-status bound instead of adding a second one
     ("inclusion", "Performance status of 0 or 1 (Patients with disease related ECOG 2 are "
@@ -998,3 +999,77 @@ def test_stem_cell_transplants_are_read_as_history(text, classes):
     found = [r.params["classes"] for r in parse_criterion(text, "exclusion")
              if r.kind == "prior_therapy"]
     assert found == ([classes] if classes else [])
+
+
+def _history(text, kind):
+    return [(r.kind, {k: v for k, v in r.params.items() if k != "drugs" or v})
+            for r in parse_criterion(text, kind) if r.kind in ("prior_lines", "prior_therapy")]
+
+
+NO_ADJUVANT = {"drugs": [], "classes": [], "adjuvant": True}
+
+
+@pytest.mark.parametrize("text,expected", [
+    # An inclusion sentence that rules out a therapy demands its absence ...
+    ("Prior treatment with a PARP inhibitor is not permitted.",
+     [("prior_therapy", {"received": False, "classes": ["PARP inhibitor"]})]),
+    ("Patients who have received a PARP inhibitor are not eligible.",
+     [("prior_therapy", {"received": False, "classes": ["PARP inhibitor"]})]),
+    ("Patients must have received at least one prior line of systemic therapy; prior treatment "
+     "with docetaxel is not permitted.",
+     [("prior_lines", {"min": 1, "max": None}),
+      ("prior_therapy", {"received": False, "drugs": ["docetaxel"], "classes": []})]),
+    # ... or no more lines than it rules out
+    ("Patients who received more than 2 prior lines of therapy are not eligible.",
+     [("prior_lines", {"min": None, "max": 2})]),
+    # ... but radiation to one site is not all radiation
+    ("Prior radiation to the whole pelvis is not allowed.", []),
+    # an aside that permits something of its own leaves the exclusion of the rest
+    ("Prior chemotherapy for advanced disease is not permitted (prior adjuvant chemotherapy is "
+     "permitted)",
+     [("prior_therapy", {"received": False, "classes": ["chemotherapy"],
+                         "except": NO_ADJUVANT})]),
+])
+def test_an_inclusion_that_rules_a_therapy_out_demands_its_absence(text, expected):
+    assert _history(text, "inclusion") == expected
+
+
+@pytest.mark.parametrize("kind,text,expected", [
+    # A therapy named for advanced disease excepts the (neo)adjuvant courses ...
+    ("exclusion", "Prior treatment with a CDK4/6 inhibitor in the metastatic setting",
+     [("prior_therapy", {"received": True, "classes": ["CDK4/6 inhibitor"],
+                         "except": NO_ADJUVANT})]),
+    ("exclusion", "Prior chemotherapy for advanced disease (adjuvant chemotherapy is allowed if "
+                  "completed more than 12 months ago)",
+     [("prior_therapy", {"received": True, "classes": ["chemotherapy"],
+                         "except": NO_ADJUVANT})]),
+    ("inclusion", "Must have received treatment for advanced disease",
+     [("prior_lines", {"min": 1, "max": None, "except": NO_ADJUVANT})]),
+    # ... not where the curative setting is named with it, or the words between tell the course
+    ("exclusion", "Prior CDK4/6 inhibitor in the metastatic or adjuvant setting",
+     [("prior_therapy", {"received": True, "classes": ["CDK4/6 inhibitor"]})]),
+    ("exclusion", "Patient has received chemotherapy with progression within 6 months for "
+                  "recurrent disease",
+     [("prior_therapy", {"received": True, "classes": ["chemotherapy"]})]),
+    # a count of one class's lines says which
+    ("inclusion", "Up to 2 prior lines of chemotherapy for metastatic disease",
+     [("prior_lines", {"min": None, "max": 2, "classes": ["chemotherapy"],
+                       "except": NO_ADJUVANT})]),
+    ("inclusion", "No more than 1 prior line of endocrine therapy in the advanced setting",
+     [("prior_lines", {"min": None, "max": 1, "classes": ["endocrine therapy"],
+                       "except": NO_ADJUVANT})]),
+    # a class in the plural is the class
+    ("exclusion", "Prior treatment with antibody-drug conjugates",
+     [("prior_therapy", {"received": True, "classes": ["antibody-drug conjugate"]})]),
+    ("exclusion", "Prior treatment with proteasome inhibitors",
+     [("prior_therapy", {"received": True, "classes": ["proteasome inhibitor"]})]),
+    ("inclusion", "Patients must not have received prior treatment with an mTOR inhibitor",
+     [("prior_therapy", {"received": False, "classes": ["mTOR inhibitor"]})]),
+])
+def test_the_setting_and_class_of_prior_therapy(kind, text, expected):
+    assert _history(text, kind) == expected
+
+
+def test_a_target_in_brackets_before_inhibitors_is_a_therapy_not_a_marker():
+    text = "Prior treatment with mammalian target of rapamycin (mTOR) inhibitors"
+    assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "biomarker"]

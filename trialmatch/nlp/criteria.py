@@ -347,7 +347,7 @@ def _negative_lead_in(node: _Node, rules) -> bool:
 
 def _cohort_tail(header: str) -> str:
     """The part of a section header after 'for'/'-' that may name a cohort."""
-    match = re.search(r"\b(?:for|in|[-–(])\s*(.+)$", header, re.IGNORECASE)
+    match = re.search(r"(?:\b(?:for|in)\b|[-–(])\s*(?:the\s+)?(.+)$", header, re.IGNORECASE)
     return match.group(1) if match else ""
 
 

@@ -147,6 +147,19 @@ def _compile(spellings: list[str]) -> TermPattern:
     )
 
 
+_COUNT_NOUN = re.compile(r"(?<=[a-z\s-])(?:inhibitor|conjugate|antibody|agent|analogu?e?|blocker|"
+                         r"modulator|degrader|antagonist|agonist|vaccine|engager|compound)$")
+
+
+def _plural(spelling: str) -> str | None:
+    """The plural of a class spelling ending in a count noun ("ADC" and "chemotherapy" have
+    none here)."""
+    found = _COUNT_NOUN.search(spelling)
+    if found is None:
+        return None
+    return spelling[:-1] + "ies" if spelling.endswith("y") else spelling + "s"
+
+
 def _strings(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise _fail(f"{where} must be a list of non-empty strings")
@@ -183,6 +196,13 @@ def build_lexicon(data: Any) -> DrugLexicon:
                             f"{class_by_name[key]!r}")
             class_by_name[key] = name
             class_spellings.append(spelling)
+    for name, spelling in [(class_by_name[_squash(s)], s) for s in list(class_spellings)]:
+        # "antibody drug conjugates", "bispecific antibodies": a class named by a count noun
+        # is written in the plural too.
+        plural = _plural(spelling)
+        if plural and _squash(plural) not in class_by_name:
+            class_by_name[_squash(plural)] = name
+            class_spellings.append(plural)
 
     drug_classes: dict[str, frozenset[str]] = {}
     drug_by_name: dict[str, str] = {}

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 # Raised by hand for a change worth naming in the changelog; the digest does the rest.
-PARSER_RELEASE = "criteria-3.29"
+PARSER_RELEASE = "criteria-3.30"
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The modules `import trialmatch.nlp.criteria` loads (tests/test_parser_version.py checks the
@@ -49,5 +49,5 @@ def parser_files(root: Path = _PACKAGE) -> list[Path]:
 
 @lru_cache(maxsize=1)
 def parser_version() -> str:
-    """"criteria-3.29+<12 hex digits>": the release label and the digest of `parser_files`."""
+    """"criteria-3.30+<12 hex digits>": the release label and the digest of `parser_files`."""
     return f"{PARSER_RELEASE}+{digest_of(parser_files())[:12]}"

@@ -13,6 +13,7 @@ allowed"), which rules nobody out. See docs/requirements.md.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from trialmatch.models import Requirement
@@ -613,8 +614,7 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # sentence of an inclusion that says whom it rules out demands none of its facts.
         ruled_out = _ruled_out_spans(text)
         if ruled_out:
-            requirements = [r for r in requirements if not any(
-                left <= r.start and r.end <= right for left, right in ruled_out)]
+            requirements = _without_ruled_out(requirements, ruled_out, text)
     if kind == "inclusion" and "may" in text and any(
             r.kind in ("prior_lines", "prior_therapy") for r in requirements):
         # "Treatment naive patients may be treated in Cohort A if deemed not candidates for
@@ -647,6 +647,9 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         if subgroups:
             requirements = [r for r in requirements if not (r.kind == "biomarker" and any(
                 left <= r.start and r.end <= right for left, right in subgroups))]
+    if any(r.kind in ("prior_therapy", "prior_lines") for r in requirements) and \
+            _ADVANCED_SETTING_GATE.search(text):
+        requirements = [_for_advanced_disease(r, requirements, text) for r in requirements]
     # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")
     # states it once.
     unique: dict[tuple[str, str], Requirement] = {}
@@ -655,6 +658,44 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     requirements = list(unique.values())
     requirements.sort(key=lambda r: (r.start, REQUIREMENT_KINDS.index(r.kind)))
     return requirements
+
+
+# "Prior radiation to the whole pelvis is not allowed": the therapy of one site only.
+_SITE_AFTER = re_compile(r"\s+(?:to|of)\s+(?:the\s+)?(?!a\b|an\b)\w", re.IGNORECASE)
+
+
+def _without_ruled_out(requirements: list[Requirement], spans: list[tuple[int, int]],
+                       text: str) -> list[Requirement]:
+    """An inclusion less the facts of its sentences that say whom they rule out: such a
+    sentence demands none of its facts ("Patients with PR-positive but ER-negative disease
+    are not eligible"), except the one therapy it names, whose absence it demands ("Prior
+    endocrine therapy in the metastatic setting is not permitted", "Patients who received a
+    PARP inhibitor are not eligible"): the therapy not received, or no more lines than it
+    names."""
+    def within(r: Requirement, span: tuple[int, int]) -> bool:
+        return span[0] <= r.start and r.end <= span[1]
+
+    asides = [m.span() for m in _PARENTHESIS.finditer(text)] if "(" in text else []
+    # Therapies in an aside ("(unless tamoxifen was initiated within 4 weeks)") are its
+    # exceptions, not what the sentence rules out.
+    requirements = [r for r in requirements if not (
+        r.kind in ("prior_therapy", "prior_lines") and any(within(r, a) for a in asides)
+        and any(within(r, span) for span in spans))]
+    out = []
+    for r in requirements:
+        span = next((span for span in spans if within(r, span)), None)
+        if span is None:
+            out.append(r)
+            continue
+        alone = sum(other.kind in ("prior_therapy", "prior_lines") and within(other, span)
+                    for other in requirements) == 1 and not _SITE_AFTER.match(text, r.end)
+        if alone and r.kind == "prior_therapy" and r.params.get("received"):
+            out.append(replace(r, params={**r.params, "received": False}))
+        elif alone and r.kind == "prior_lines" and r.params.get("min") and \
+                r.params.get("max") is None and not r.params.get("beyond_standard"):
+            out.append(replace(r, params={**r.params, "min": None,
+                                          "max": r.params["min"] - 1}))
+    return out
 
 
 # "... are not eligible (for this study).", "the patient is ineligible", "is excluded", and
@@ -741,6 +782,61 @@ def _drop_therapy_settings(requirements: list[Requirement], text: str) -> list[R
                 _SETTING_LIST.search(text[max(0, r.start - 60):r.start]):
             dropped.append(r)
     return [r for r in requirements if not any(r is d for d in dropped)]
+
+
+# The setting a therapy was given in, named after it: "endocrine therapy in the metastatic
+# setting", "chemotherapy for recurrent or metastatic disease", "treatment in the
+# advanced/metastatic setting", "systemic therapy for locally advanced unresectable or stage
+# IV NSCLC".
+_ADVANCED_SETTING_AFTER = re_compile(
+    r"[^.;:]{0,45}?\b(?:for|in)\s+(?:the\s+)?(?:treatment\s+of\s+)?(?:(?:their|his|her|an?)\s+)?"
+    r"(?:first[\s-]line\s+)?(?P<setting>(?:(?:locally|loco-?regionally|locoregionally)[\s-]+)?"
+    r"(?:advanced|metastatic|recurrent|relapsed|unresectable|incurable|stage\s+(?:IV|4)\b)"
+    r"(?:[\s,/-]+(?:(?:or|and|and/or|locally|loco-?regionally|advanced|metastatic|recurrent|"
+    r"relapsed|unresectable|inoperable|incurable|stage|IV|IIIB|IIIC|4)\b))*)"
+    r"[\s,/-]*(?P<what>[\w-]+)?", re.IGNORECASE)
+_ADVANCED_SETTING_GATE = re_compile(r"advanced|metasta|recurr|relaps|unresect|incurable|stage",
+                                    re.IGNORECASE)
+_ADJUVANT_WORD = re_compile(r"adjuvant|perioperative|curative|early", re.IGNORECASE)
+_ASIDE_AFTER = re_compile(r"\s*(?:\([^()]*\)|\[[^\[\]]*\])")
+_PERMITS = re_compile(r"\b(?:allowed|permitted|eligible|acceptable|except\w*|not\s+count\w*)\b",
+                      re.IGNORECASE)
+
+
+def _for_advanced_disease(requirement: Requirement, requirements: list[Requirement],
+                          text: str) -> Requirement:
+    """A therapy named for advanced disease ("endocrine therapy in the metastatic setting",
+    "chemotherapy for recurrent or metastatic disease") counts only as given for it: the
+    requirement excepts (neo)adjuvant treatment. Not where a curative setting is named with
+    it ("in the adjuvant or metastatic setting"), nor where another therapy stands between
+    them (the setting is that one's)."""
+    if requirement.kind not in ("prior_therapy", "prior_lines") or (
+            requirement.params.get("except") or {}).get("adjuvant"):
+        return requirement
+    found = _ADVANCED_SETTING_AFTER.match(text, requirement.end)
+    if found is None or _ADJUVANT_WORD.search(found.group(0)):
+        return requirement
+    aside = _ASIDE_AFTER.match(text, found.end())
+    if aside is not None:
+        # "(adjuvant chemotherapy is allowed if ...)" says it outright; "(including
+        # adjuvant ...)" counts it in.
+        if _ADJUVANT_WORD.search(aside.group()) and not _PERMITS.search(aside.group()):
+            return requirement
+    elif _ADJUVANT_WORD.search(text, found.end(), found.end() + 25):
+        return requirement
+    setting_at = found.start("setting")
+    if any(r is not requirement and r.kind in ("prior_therapy", "prior_lines")
+           and requirement.end <= r.start < setting_at for r in requirements):
+        return requirement
+    if re.search(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*|"
+                 r"fail\w*|after|following|within|since)\b",
+                 text[requirement.end:setting_at], re.IGNORECASE):
+        # "chemotherapy with progression within 6 months for recurrent disease": the words
+        # between tell of the course, not the setting of the therapy.
+        return requirement
+    exception = dict(requirement.params.get("except") or {"drugs": [], "classes": []})
+    exception["adjuvant"] = True
+    return replace(requirement, params={**requirement.params, "except": exception})
 
 
 def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Requirement]:

@@ -85,7 +85,7 @@ _COMPOSITE = [(name, re_compile(p, _I if name not in ("RAS",) else 0)) for name,
 # A marker name used as part of a drug or drug-class name ("anti-HER2 therapy", "EGFR TKI",
 # "PD-L1 inhibitor") is not a biomarker requirement.
 _THERAPY_AFTER = re_compile(
-    r"^[\s/-]*(?:(?:and|or|/|,)?[\s/-]*(?:PD-?1|PD-?L1|CTLA-?4|HER2|EGFR|VEGF\w*)[\s/-]*)*"
+    r"^(?:\s*\([^()]{1,15}\))?\)?[\s/-]*(?:(?:and|or|/|,)?[\s/-]*(?:PD-?1|PD-?L1|CTLA-?4|HER2|EGFR|VEGF\w*)[\s/-]*)*"
     r"(?:(?!(?:mutation|mutant|mutated|positive|negative|amplif|fusion|rearrang|alteration|"
     r"express|status|wild)\w*)[\w-]+[\s/-]+){0,2}?"
     r"(?:directed|targeted|targeting|inhibitors?|tkis?|antibod\w+|therap(?:y|ies)|agents?|"
@@ -145,7 +145,7 @@ _THERAPY_BEFORE = re_compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|
                              r"[\w\s,()/-]{0,90}?(?:\(|\bor\s+|\band\s+|,\s*))$", _I)
 # "KRAS G12C small molecule inhibitor", "the KRAS/BRAF/MEK/ERK pathway": a target named by
 # a drug or pathway a few words on.
-_INHIBITOR_AFTER = re_compile(r"^(?:[\s/-]*[\w-]+){0,4}?[\s/-]+(?:inhibitors?|pathway)\b", _I)
+_INHIBITOR_AFTER = re_compile(r"^(?:[\s/,-]*[\w-]+){0,4}?[\s/-]+(?:inhibitors?|pathway)\b", _I)
 
 
 def _inhibitor_after(after: str) -> bool:

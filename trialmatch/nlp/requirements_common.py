@@ -207,17 +207,30 @@ def is_negated(text: str, start: int, end: int, window: int = 70,
     return bool(look_after and _POST_NEGATION.match(text[end:end + 30]))
 
 
-def is_allowance(text: str, start: int, end: int) -> bool:
-    """True when the clause permits rather than requires ("... are allowed/eligible")."""
+def is_allowance(text: str, start: int, end: int, own_asides: bool = False) -> bool:
+    """True when the clause permits rather than requires ("... are allowed/eligible").
+    With `own_asides`, an aside that permits something of its own is left out (see below)."""
     left, right = clause_bounds(text, start, end)
     # An allowance usually spans its own sentence; look to the end of the sentence.
     sentence_end = _ALLOWANCE_END.search(text[end:])
     right = max(right, end + sentence_end.start() if sentence_end else len(text))
     clause = text[left:right]
+    if own_asides and "(" in clause and _OWN_ALLOWANCE.search(clause):
+        # "Prior chemotherapy for advanced disease is not permitted (prior adjuvant
+        # chemotherapy is permitted)": an aside with its own subject permits that, not the
+        # mention outside it ("(allowed if completed 4 weeks before)" has none and stays).
+        def outside(match: re.Match[str]) -> str:
+            inside = match.start() + left <= start and end <= match.end() + left
+            return match.group() if inside or not _OWN_ALLOWANCE.search(match.group()) \
+                else " " * len(match.group())
+        clause = _ASIDE_OF_CLAUSE.sub(outside, clause)
     return folded_cues().allowance.search(clause) is not None
 
 
 _ALLOWANCE_END = re_compile(r"\.(?<!\d\.)(?!\d)|;|\n")
+_OWN_ALLOWANCE = re_compile(r"\w+\s+(?:is|are|was|were|will\s+be|may\s+be)\s+(?:also\s+)?"
+                            r"(?:allowed|permitted|eligible|acceptable)\b", re.IGNORECASE)
+_ASIDE_OF_CLAUSE = re_compile(r"\([^()]*\)")
 
 
 @dataclass(frozen=True)

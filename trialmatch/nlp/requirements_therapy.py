@@ -78,7 +78,15 @@ _WASHOUT = re_compile(
     rf"registration|day|dosing|treatment\s+start))\b|\bat\s+least\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?)\s+"
     rf"(?:since|from|after|must\s+have\s+elapsed)|"
     rf"\b(?:less|fewer|shorter)\s+than\s+(?:{NUMBER}|\d+)\s*(?:days?|weeks?|wks?|months?|"
-    rf"half-lives)|\b(?:stated|specified)\s+time[\s-]?frames?\b",
+    rf"half-lives)|\b(?:stated|specified)\s+time[\s-]?frames?\b|"
+    # "Relapse > 12 months from completion of (neo)adjuvant endocrine therapy": an interval
+    # since a therapy, which times it without demanding it
+    rf"\b(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?|years?)(?:\s+or\s+more)?\s+(?:from|after|"
+    rf"since)\s+(?:the\s+|their\s+|his\s+|her\s+)?(?:completion|end|last\s+(?:dose|injection|"
+    rf"infusion|administration)|discontinuation|cessation)\s+of\b|"
+    # "prior adjuvant chemotherapy in the one year before inclusion"
+    rf"\bin\s+the\s+(?:last\s+|past\s+|previous\s+)?(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?|"
+    rf"years?)\s+(?:before|prior)\b",
     _I)
 # "Progression within 6 months of platinum" dates the progression, not a washout.
 _PROGRESSION_WINDOW = re_compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*)"
@@ -123,11 +131,26 @@ def _is_washout(sentence: str) -> bool:
     return bool(_WASHOUT_F.search(sentence)) and not _PROGRESSION_WINDOW_F.search(sentence)
 
 
+# An aside that excepts ("(unless tamoxifen was initiated within 4 weeks prior to
+# registration)"): its time window is the exception's, not a washout of the sentence.
+_EXCEPTION_ASIDE = re_compile(r"\(\s*(?:unless|except|other\s+than|excluding|apart\s+from|"
+                              r"with\s+the\s+exception\s+of)\b[^()]*\)?", _I)
+
+
+def _sentence_washout(sentence: str) -> bool:
+    """Is the sentence a washout (a time window since a therapy), its excepting asides
+    aside?"""
+    if "(" in sentence:
+        sentence = _EXCEPTION_ASIDE.sub(" ", sentence)
+    return _is_washout(sentence)
+
+
 _DISEASE_AFTER = re_compile(r"[\s-]*(?:pneumonitis|induced|related|associated|dermatitis|necrosis|"
                             r"recall|colitis|fibrosis|toxicit\w*|injury|affecting|that\s+"
                             r"(?:could|would|may|might))\b", _I)
 # "not achieved a CR after 2 regimens": the negation belongs to another verb.
 _OTHER_VERB = re_compile(r"\b(?:achiev\w*|respon\w*|progress\w*|recover\w*|toleran\w*|"
+                         r"resistan\w*|refractory|sensitiv\w*|evidence|residual|"
                          r"resolv\w*|obtain\w*|reach\w*)\b", _I)
 _CONCURRENT_BEFORE = re_compile(r"\b(?:concurrent|concomitant|current|ongoing)\s+(?:\w+\s+)?$", _I)
 _EXCEPTION_BEFORE = re_compile(r"\b(?:except|excluding|other\s+than|unless|with\s+the\s+exception"
@@ -150,7 +173,10 @@ _UNTREATED_WITH = re_compile(
 # "are not eligible", "is not allowed": in an exclusion criterion these restate the exclusion
 # ("Patients are not eligible who have received prior X" states that X was received).
 _EXCLUSION_WORDING = re_compile(r"\b(?:not\s+(?:be\s+)?eligible|ineligible|not\s+(?:be\s+)?allowed|"
-                                r"not\s+(?:be\s+)?permitted|excluded)\b", _I)
+                                r"not\s+(?:be\s+)?permitted|excluded|"
+                                # "Patients must not require chronic treatment with steroids"
+                                r"(?:must|should|may)\s+not(?=\s+(?:have|require|need|be\s+"
+                                r"receiving|receive|be\s+on|take)\b))\b", _I)
 # "TKI-naive", "Tyrosine Kinase Inhibitor (TKI) treatment naive": never had that therapy.
 _LIST_JOIN = re_compile(r"\s*,?\s*(?:(?:or|and|and/or|nor)\s+)?(?:(?:any|other|prior)\s+)?",
                         _I)
@@ -198,7 +224,9 @@ _NAIVE_STATE = re_compile(
     r"\bpreviously\s+untreated\b(?!\s+with)|"
     r"\buntreated\s+(?!with\b)(?:\w+\s+){0,3}?(?:cancer|carcinoma|disease|nsclc|\w+oma)\b|"
     r"\bno\s+(?:prior|previous)\s+(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|"
-    r"palliative\s+)?(?:therapy|treatment|(?:systemic\s+)?chemotherapy\s+or\s+immunotherapy)\b|"
+    r"palliative\s+)?(?:therapy|treatment|(?:systemic\s+)?chemotherapy\s+or\s+immunotherapy)\b"
+    # not "No prior treatment with an investigational PI3K inhibitor" (one class)
+    r"(?!\s+(?:with|by|using)\b)|"
     r"\b(?:have|has)\s+not\s+(?:been\s+)?(?:previously\s+)?(?:received|treated)\s+(?:any\s+)?"
     r"(?:prior\s+)?(?:systemic|anti-?cancer)\b|\bnot\s+(?:been\s+)?previously\s+treated\b",
     _I)
@@ -344,7 +372,7 @@ def _find_lines(text: str) -> list[Requirement]:
                 and not _naive_to_a_therapy(text, naive.start()):
             return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
                                 naive.end())]
-        return []
+        return _treated_for_advanced(text)
     for match in _LINES_BETWEEN_F.finditer(text):
         low, high = _number(match.group("a")), _number(match.group("b"))
         if low is not None and high is not None and low < high:
@@ -380,16 +408,90 @@ def _find_lines(text: str) -> list[Requirement]:
                 and not _naive_to_a_therapy(text, naive.start()):
             return [requirement("prior_lines", {"min": None, "max": 0}, text, naive.start(),
                                 naive.end())]
-        return []
+        return _treated_for_advanced(text)
     if low is not None and high is not None and low > high:
         return []
     return [requirement("prior_lines", {"min": low, "max": high}, text,
                         min(s for s, _ in spans), max(e for _, e in spans))]
 
 
+# Treatment of any kind given for advanced disease: "Received treatment for advanced
+# disease", "with no treatment for advanced or metastatic disease", "must not have received
+# any systemic therapy in the metastatic setting". One line or more, or none (the setting
+# itself makes the count one of advanced disease: see requirements._for_advanced_disease).
+_TREATED_FOR_ADVANCED = re_compile(
+    r"(?P<no>\bno\s+(?:prior\s+|previous\s+)?|\bnot\s+(?:have\s+|had\s+)?(?:been\s+)?"
+    r"(?:received?|had|been\s+treated\s+with)\s+(?:any\s+)?(?:prior\s+)?|\bwithout\s+(?:any\s+)?"
+    r"(?:prior\s+)?)?(?:\b(?:received|prior|previous|previously\s+received|had)\s+(?:any\s+)?)?"
+    r"(?:systemic\s+|anti-?cancer\s+|anti-?neoplastic\s+|palliative\s+)?(?:treatments?|"
+    r"therap(?:y|ies))\s+(?:for|in)\s+(?:the\s+)?(?:(?:locally|loco-?regionally)\s+)?"
+    r"(?:advanced|metastatic|recurrent|unresectable|incurable)\b", _I)
+# ... not where it only conditions or dates something ("for patients who did not receive prior
+# therapy for ...", "recovered from prior systemic therapy for metastatic disease"), nor
+# where an alternative follows ("who have not had previous treatment for metastatic disease or
+# who received gemcitabine").
+_TREATED_NOT_DEMANDED = re_compile(r"\b(?:(?:for|in)\s+(?:patients|participants|subjects|those)\s+"
+                                   r"(?:who|with)|if|when|unless|recovered\s+from|toxicit\w*\s+"
+                                   r"(?:of|from))\b[^.;]*$", _I)
+_OR_WHO_AFTER = re_compile(r"[\w\s/,-]{0,40}?\bor\s+(?:who|have|has|had|received|if)\b", _I)
+_TREATED_GATE = re_compile(r"\b(?:treatments?|therap(?:y|ies))\s+(?:for|in)\s", _I)
+
+
+def _treated_for_advanced(text: str) -> list[Requirement]:
+    """A bound on lines from treatment of any kind named for advanced disease (see
+    `_TREATED_FOR_ADVANCED`): received, one or more; denied, none. Only where the words
+    before say it was received or denied ("systemic therapy for metastatic disease" alone
+    may be the study's own)."""
+    if not _TREATED_GATE.search(text):
+        return []
+    found = _TREATED_FOR_ADVANCED.search(text)
+    if found is None or _TREATED_NOT_DEMANDED.search(text[max(0, found.start() - 45):
+                                                          found.start()]) or \
+            _OR_WHO_AFTER.match(text, found.end()):
+        return []
+    denied = bool(found.group("no"))
+    if not denied and not re.match(r"(?:received|prior|previous|had)\b", found.group(0), _I):
+        return []
+    bound = {"min": None, "max": 0} if denied else {"min": 1, "max": None}
+    bound["except"] = {"drugs": [], "classes": [], "adjuvant": True}
+    return [requirement("prior_lines", bound, text, found.start(), found.end())]
+
+
+# A count of one kind of line: "up to 2 lines of chemotherapy", "more than one previous line(s)
+# of chemotherapy", "2 prior chemotherapy regimens", "lines of endocrine therapy".
+_CLASS_WORD = r"(?:cytotoxic\s+chemotherap\w*|chemotherap\w*|cytotoxic|endocrine|hormonal)"
+# ... named after the count's words ("line(s) of chemotherapy") or inside them ("lines of
+# cytotoxic chemotherapy", "2 prior chemotherapy regimens").
+_LINE_CLASS_AFTER = re_compile(
+    r"(?:\(s\))?\s*(?:of\s+)?(?:(?:prior|previous|systemic|palliative|standard|non-hormonal|"
+    rf"\w+-based)\s+)*(?P<cls>{_CLASS_WORD})\b", _I)
+_LINE_CLASS_INSIDE = re_compile(
+    rf"(?:lines?|regimens?)\s+of\s+(?:\w+\s+){{0,2}}?(?P<a>{_CLASS_WORD})\b|"
+    rf"(?P<b>{_CLASS_WORD})(?:[\s-]+(?:based|containing|inclusive|therapy|treatment))?\s+"
+    r"(?:lines?|regimens?|treatments?|therapies)\b", _I)
+_LINE_CLASSES = {"chemo": "chemotherapy", "cytot": "chemotherapy", "endoc": "endocrine therapy",
+                 "hormo": "endocrine therapy"}
+
+
+def _of_one_class(text: str, line: Requirement) -> Requirement:
+    """A bound on lines that counts one class of therapy only ("no more than 2 prior lines of
+    chemotherapy" leaves endocrine lines uncounted): the class, in `classes`."""
+    if line.params.get("beyond_standard") or line.params.get("classes"):
+        return line
+    after = _LINE_CLASS_AFTER.match(text, line.end)
+    inside = _LINE_CLASS_INSIDE.search(text[line.start:line.end + 25])
+    word = after.group("cls") if after else \
+        (inside.group("a") or inside.group("b")) if inside else None
+    if word is None:
+        return line
+    return replace(line, params={**line.params, "classes": [_LINE_CLASSES[word[:5].lower()]]})
+
+
 def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inclusion") -> bool:
-    """"No prior X", "not received X", "X-naive": the patient must not have had X."""
-    if _NAIVE_AFTER.match(text[mention.end:mention.end + 40]):
+    """"No prior X", "not received X", "X-naive", "X ... has not been given": the patient
+    must not have had X."""
+    if _NAIVE_AFTER.match(text[mention.end:mention.end + 40]) or \
+            _NOT_GIVEN_AFTER.match(text, mention.end):
         return True
     opening = text.rfind("(", 0, mention.start)
     if opening > text.rfind(")", 0, mention.start):
@@ -407,6 +509,9 @@ def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inc
     return bool(cues) and not _OTHER_VERB.search(before[cues[-1].end():])
 
 
+# "Previous systemic cytotoxic chemotherapy for metastatic disease has not been performed".
+_NOT_GIVEN_AFTER = re_compile(r"[^.;()]{0,80}?\b(?:has|have|had)\s+not\s+been\s+(?:performed|given|"
+                              r"administered|received|used)\b", _I)
 _NO_MORE_THAN = re_compile(r"\b(?:no|not)\s+(?:more|less|greater|fewer|later)\s+than\b", _I)
 
 
@@ -606,7 +711,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
         sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start),
                              text.rfind("\n", 0, mention.start)) + 1
-        if _NOT_HISTORY_F.search(text[sentence_start:right]) or _is_washout(sentence):
+        if _NOT_HISTORY_F.search(text[sentence_start:right]) or _sentence_washout(sentence):
             continue
         if criterion_kind == "exclusion" and _INTOLERANCE.search(text[sentence_start:right]):
             continue  # "history of dasatinib intolerance": an event on it, not its receipt
@@ -628,7 +733,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         if mention.key == "radiation" and _RADIATION_EXTENT_F.search(
                 text[max(sentence_start, mention.start - 30):min(right, mention.end + 70)]):
             continue  # "radiotherapy to > 25% of bone marrow": how much, which notes rarely say
-        if is_allowance(text, mention.start, mention.end):
+        if is_allowance(text, mention.start, mention.end, own_asides=True):
             continue
         if _side_mention(text, mention, sentence_start):
             continue
@@ -657,7 +762,7 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue
         groups[received].append((mention, is_class))
     lines = []
-    for line in _find_lines(text):
+    for line in map(lambda line: _of_one_class(text, line), _find_lines(text)):
         if not is_allowance(text, line.start, line.end):
             lines.append(line)
         elif criterion_kind == "inclusion" and line.params.get("min") is None \
@@ -695,7 +800,10 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
     if lines:
         left, right = clause_bounds(text, lines[0].start, lines[0].end)
         sentence = text[left:right]
-        if not (_is_washout(sentence) and lines[0].params.get("max") == 0):
+        # "No prior therapy within 4 weeks" is a washout; "Relapse > 12 months from completion
+        # of adjuvant therapy, with no treatment for advanced disease" is not: a window
+        # before the count dates something else.
+        if not (_is_washout(text[lines[0].start:right]) and lines[0].params.get("max") == 0):
             if criterion_kind == "exclusion" and lines[0].params == {"min": None, "max": 0} \
                     and _PRIOR.search(sentence):
                 # "Prior systemic therapy for advanced RCC is not allowed", "must have had
