@@ -1073,3 +1073,15 @@ def test_the_setting_and_class_of_prior_therapy(kind, text, expected):
 def test_a_target_in_brackets_before_inhibitors_is_a_therapy_not_a_marker():
     text = "Prior treatment with mammalian target of rapamycin (mTOR) inhibitors"
     assert not [r for r in parse_criterion(text, "exclusion") if r.kind == "biomarker"]
+
+
+@pytest.mark.parametrize("text", [
+    "Patients who have had major surgery should not receive the first dose until 28 days "
+    "after major surgery",
+    "History of hormonal treatment including LHRH agonists, antiandrogens during the year "
+    "before study entry",
+    "Patients who need to use anticoagulants, which may affect the intramuscular injection of "
+    "fulvestrant or the use of LHRH agonists.",
+])
+def test_a_washout_or_a_need_now_is_no_treatment_history(text):
+    assert _history(text, "exclusion") == []

@@ -84,9 +84,13 @@ _WASHOUT = re_compile(
     rf"\b(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?|years?)(?:\s+or\s+more)?\s+(?:from|after|"
     rf"since)\s+(?:the\s+|their\s+|his\s+|her\s+)?(?:completion|end|last\s+(?:dose|injection|"
     rf"infusion|administration)|discontinuation|cessation)\s+of\b|"
-    # "prior adjuvant chemotherapy in the one year before inclusion"
-    rf"\bin\s+the\s+(?:last\s+|past\s+|previous\s+)?(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?|"
-    rf"years?)\s+(?:before|prior)\b",
+    # "prior adjuvant chemotherapy in the one year before inclusion", "antiandrogens during
+    # the year before study entry"
+    rf"\b(?:in|during)\s+the\s+(?:last\s+|past\s+|previous\s+)?(?:(?:{NUMBER}|\d+)\s*)?"
+    rf"(?:days?|weeks?|months?|years?)\s+(?:before|prior)\b|"
+    # "should not receive the first dose until 28 days after major surgery"
+    rf"\buntil\s+(?:at\s+least\s+)?(?:{NUMBER}|\d+)\s*(?:days?|weeks?|months?)\s+"
+    rf"(?:after|following)\b",
     _I)
 # "Progression within 6 months of platinum" dates the progression, not a washout.
 _PROGRESSION_WINDOW = re_compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*)"
@@ -158,6 +162,10 @@ _EXCEPTION_BEFORE = re_compile(r"\b(?:except|excluding|other\s+than|unless|with\
 _AVAILABILITY = re_compile(r"^[^.;]{0,25}?\b(?:available|exists?|anticipated|options?|indicated|"
                            r"appropriate|curative|known\s+to|likely\s+to)\b", _I)
 _NEED_BEFORE = re_compile(r"\b(?:requir\w*|need\w*|dependen\w*\s+on)\s+(?:\w+\s+)?$", _I)
+# "patients who need to use anticoagulants, which may affect ... the use of LHRH agonists":
+# what they need now, not what they had.
+_NEED_TO_USE_BEFORE = re_compile(r"\b(?:need|needs|require|requires)\s+to\s+(?:use|take|"
+                                 r"receive|continue)\b[^.;]*$", _I)
 # A treatment the patient is fit for, to get, or that is (not) indicated: a plan, not history
 # ("Must be fit for anthracycline/taxane chemotherapy", "ineligible for endocrine therapy",
 # "cytotoxic chemotherapy is not indicated", "not considered curable by surgery").
@@ -725,7 +733,8 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
                 _PLAN_AFTER.match(text, mention.end):
             continue  # "fit for taxane chemotherapy", "chemotherapy is not indicated": a plan
         if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
-                text[max(0, mention.start - 25):mention.start]) or _CONCURRENT_BEFORE.search(
+                text[max(0, mention.start - 25):mention.start]) or _NEED_TO_USE_BEFORE.search(
+                text[max(0, mention.start - 120):mention.start]) or _CONCURRENT_BEFORE.search(
                 text[max(0, mention.start - 30):mention.start]) or exception:
             continue  # "radiation pneumonitis", "requiring steroids": not a treatment history
         if not _has_prior_cue(text, mention):
