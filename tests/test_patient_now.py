@@ -190,7 +190,7 @@ def test_the_reports_show_the_patient_now():
         "extent_now": {"value": "metastatic", "evidence": "notes: bone metastasis"},
         "metastatic_sites": {"value": ["bone"], "absent": ["brain"], "evidence": ""},
         "heme_status": {"value": "not applicable", "evidence": ""},
-        "treatments": {"value": [{"text": "FOLFOX", "setting": "advanced",
+        "treatments": {"value": [{"text": "FOLFOX", "setting": "advanced", "line": 1,
                                   "progressed": "yes", "evidence": "notes: ..."}],
                        "evidence": ""},
         "platinum_status": {"value": "unknown", "evidence": ""},
@@ -200,7 +200,8 @@ def test_the_reports_show_the_patient_now():
     rows = now_rows(document["profile"])
     assert ("Extent now", "metastatic", "notes: bone metastasis") in rows
     assert ("Metastatic sites", "bone (not brain)", "") in rows
-    assert ("Treatment", "FOLFOX (setting advanced, progressed on it)", "notes: ...") in rows
+    assert ("Treatment", "FOLFOX (setting advanced, line 1, progressed on it)", "notes: ...") \
+        in rows
     assert ("Labs", "creatinine 1.1 mg/dL", "Cr 1.1") in rows
     assert not any(fact in ("Blood cancer status", "Platinum status") for fact, _, _ in rows)
     assert "- **Extent now:** metastatic" in render_markdown(document)

@@ -50,6 +50,7 @@ from datetime import date
 from typing import Any, Literal, Protocol
 
 from trialmatch.match.knowledge import standard_lines_for, standard_option_for
+from trialmatch.match.lines import NotesCourse, read_course
 from trialmatch.match.restage import confined_to_its_organ, distant_stage_rules
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
@@ -100,6 +101,11 @@ class PriorTherapy:
     combination: bool  # names several drugs: one entry is one regimen
     # Each drug's own classes, where the regimen has several drugs (else `classes`).
     drug_classes: tuple[tuple[str, frozenset[str]], ...] = ()
+    # The line of therapy for advanced disease the notes number it ("2L capecitabine").
+    line: int | None = None
+    # The notes give its drugs in the curative setting too ("adjuvant letrozole x5y" and
+    # "1L letrozole + ribociclib"): one entry, perhaps two courses.
+    also_adjuvant: bool = False
 
     def classes_of(self, drug: str) -> frozenset[str]:
         """The classes of one drug of the regimen."""
@@ -204,6 +210,26 @@ def setting_from_notes(regimen: PriorTherapy, statements: list[str]) -> PriorThe
     return regimen
 
 
+def course_from_notes(regimen: PriorTherapy, course: NotesCourse) -> PriorTherapy:
+    """A case-file entry given the line and setting the notes write beside its drugs
+    (`lines.read_course`): a line number when every drug numbered has the same one ("1L
+    letrozole + ribociclib"), then advanced; else a setting when every drug the notes set
+    has the same one ("adjuvant ddAC x4 -> weekly paclitaxel x12"). A setting the entry
+    states itself stands."""
+    if not regimen.systemic or not regimen.drugs:
+        return regimen
+    numbers = {n for drug in regimen.drugs for n in course.lines.get(drug, ())}
+    settings = {s for drug in regimen.drugs for s in course.settings.get(drug, ())}
+    if len(numbers) == 1 and regimen.setting != "adjuvant":
+        return replace(regimen, line=numbers.pop(), setting="advanced",
+                       also_adjuvant="adjuvant" in settings)
+    if regimen.setting is not None:
+        return regimen
+    if len(settings) == 1:
+        return replace(regimen, setting=settings.pop())
+    return regimen
+
+
 def lines_of_therapy(regimens: list[PriorTherapy]) -> tuple[int, int]:
     """(fewest, most) lines of systemic therapy the entries can stand for.
 
@@ -219,8 +245,17 @@ def lines_of_therapy(regimens: list[PriorTherapy]) -> tuple[int, int]:
         return (0, 0)
     advanced = [r for r in systemic if r.setting != "adjuvant"]
     if any(r.combination for r in systemic):
-        return (len(advanced), len(systemic))
-    return (1 if advanced else 0, len(systemic))
+        fewest, most = len(advanced), len(systemic)
+    else:
+        fewest, most = (1 if advanced else 0), len(systemic)
+    # Lines the notes number ("1L letrozole + ribociclib ... 3L T-DXd"): the highest given
+    # is at least that many lines.
+    numbered = [r.line for r in advanced if r.line]
+    if numbered:
+        fewest = max(fewest, max(numbered))
+    # A drug the notes give in both settings may be two courses of it.
+    most += sum(r.also_adjuvant for r in systemic)
+    return fewest, max(most, fewest)
 
 
 @dataclass
@@ -265,6 +300,9 @@ class Patient:
     metastatic_noted: Truth = None
     brain_metastases: Truth = None
     prior_complete: bool = True
+    # The number of lines for advanced disease a note states ("3 prior lines in metastatic
+    # setting"), a floor on the count; None when no note states one.
+    stated_lines: int | None = None
     labs: dict[str, tuple[float, str, str]] = field(default_factory=dict)
     infections: dict[str, tuple[bool, str]] = field(default_factory=dict)
     pregnant: Truth = None
@@ -316,6 +354,9 @@ class Patient:
         if self.prior_regimens is None:
             return None
         fewest, most = lines_of_therapy(self.prior_regimens)
+        if self.stated_lines:
+            fewest = max(fewest, self.stated_lines)
+            most = max(most, fewest)
         # Regimens the notes mention are a floor: more lines may have gone unmentioned.
         return (fewest, most) if self.prior_complete else (fewest, max(most, fewest + 10))
 
@@ -520,13 +561,17 @@ def build_patient(
     stage = profile.stage
     cancer = profile.cancer_type
     regimens = None
+    stated_lines = None
     note_texts = list(note_texts)
     if prior_therapies is not None:
         reader = therapy_reader or simple_therapy_reader(normalise_drug, classes_of)
         regimens = [read_prior_therapy(entry, reader) for entry in prior_therapies]
         if cancer is not None and cancer.code and ontology.is_solid(cancer.code):
             statements = [line for text in note_texts for line in _statements(text)]
-            regimens = [setting_from_notes(r, statements) for r in regimens]
+            course = read_course(statements)
+            stated_lines = course.stated_lines
+            regimens = [course_from_notes(setting_from_notes(r, statements), course)
+                        for r in regimens]
     relapse_noted = states_relapse(note_texts)
     progression_noted = states_progression(note_texts)
     # "De novo mHSPC" in the history of a cancer that has since progressed on two lines, or
@@ -565,6 +610,7 @@ def build_patient(
         metastatic_noted=metastatic,
         brain_metastases=brain_metastases,
         prior_complete=prior_complete,
+        stated_lines=stated_lines,
         from_notes=from_notes,
         labs=dict(labs or {}),
         infections=dict(infections or {}),
@@ -688,6 +734,8 @@ def evaluate_requirement(req: Requirement, patient: Patient) -> RequirementResul
     else:
         if params.get("except") and req.kind in ("prior_therapy", "prior_lines"):
             patient = _excepting(patient, params["except"])
+        if params.get("classes") and req.kind == "prior_lines":
+            patient = _lines_of_classes(patient, params["classes"])
         truth, reason, evidence = check(params, patient)
     if params.get("negated"):
         # "No distant metastases", "not pregnant": the criterion states the opposite fact.
@@ -720,7 +768,23 @@ def _excepting(patient: Patient, exception: dict) -> Patient:
     kept = [r for r in patient.prior_regimens if not excepted(r)]
     if len(kept) == len(patient.prior_regimens):
         return patient
-    return replace(patient, prior_regimens=kept, memo={})
+    # A count the notes state covers every line: not one less what a drug exception leaves out.
+    stated = patient.stated_lines if not (drugs or classes) else None
+    return replace(patient, prior_regimens=kept, stated_lines=stated, memo={})
+
+
+def _lines_of_classes(patient: Patient, classes: list[str]) -> Patient:
+    """The patient as a count of one class's lines sees them ("no more than 2 prior lines of
+    chemotherapy"): only regimens with a drug of the class, numbered among themselves (the
+    notes' "2L capecitabine" after "1L letrozole + ribociclib" is the first chemotherapy
+    line), and no stated count of all lines."""
+    if not patient.prior_regimens:
+        return patient
+    wanted = {c.lower() for c in classes}
+    kept = [r for r in patient.prior_regimens if r.classes & wanted]
+    numbers = sorted({r.line for r in kept if r.line})
+    kept = [replace(r, line=numbers.index(r.line) + 1) if r.line else r for r in kept]
+    return replace(patient, prior_regimens=kept, stated_lines=None, memo={})
 
 
 def _check_cancer_type(params: dict, patient: Patient) -> Check:
@@ -2273,6 +2337,12 @@ def _setting_aware(result: RequirementResult, req: Requirement, criterion: Eligi
             again.reason += " (adjuvant therapy left out, as the criterion allows)"
             return again
     if names_adjuvant and any(r.setting is None for r in advanced):
+        known = [r for r in advanced if r.setting == "advanced"]
+        if known and evaluate_requirement(req, replace(
+                patient, prior_regimens=known, memo={})).truth is result.truth:
+            # What the notes place in the advanced setting ("1L letrozole + ribociclib ...
+            # 3L T-DXd") decides it alone: the entries of unknown setting cannot undo it.
+            return result
         result.truth = None
         result.reason += ("; the setting of prior therapy (adjuvant or for advanced disease) is "
                           "not documented")

@@ -71,10 +71,11 @@ class TreatmentNow:
     systemic: bool
     progressed: str  # yes | unknown
     evidence: str = ""
+    line: int | None = None  # the line for advanced disease the notes number it
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "drugs": list(self.drugs), "classes": list(self.classes),
-                "setting": self.setting, "systemic": self.systemic,
+                "setting": self.setting, "line": self.line, "systemic": self.systemic,
                 "progressed": self.progressed, "evidence": self.evidence}
 
 
@@ -298,7 +299,7 @@ def _treatment(regimen: PriorTherapy, response: str | None, texts: list[str]) ->
         progressed, words = ("yes", f"notes: {found}") if found else (UNKNOWN, "")
     return TreatmentNow(regimen.text, tuple(sorted(regimen.drugs)),
                         tuple(sorted(regimen.classes)), SETTING_WORDS[regimen.setting],
-                        regimen.systemic, progressed, words)
+                        regimen.systemic, progressed, words, regimen.line)
 
 
 def _advanced_lines(case: Case, patient: Patient) -> Fact:

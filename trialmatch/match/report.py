@@ -143,6 +143,8 @@ def _treatment_rows(now: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
     for item in treatments:
         parts = [f"setting {item.get('setting')}"]
+        if item.get("line"):
+            parts.append(f"line {item['line']}")
         if item.get("progressed") == "yes":
             parts.append("progressed on it")
         rows.append(("Treatment", f"{item.get('text')} ({', '.join(parts)})",
