@@ -354,3 +354,21 @@ def test_creatinine_and_bilirubin_as_notes_write_them(text, creatinine, bilirubi
 ])
 def test_negated_lists_of_metastatic_sites(text, metastatic):
     assert find_clinical_facts(text).metastatic is metastatic
+
+
+def test_a_plan_sections_items_are_no_history():
+    note = ("Assessment: de novo stage IV HER2+ breast cancer. Treatment-naive.\n"
+            "Plan:\n"
+            "- 1L docetaxel + trastuzumab + pertuzumab x6, then maintenance HP.\n"
+            "- Port placement next week.\n\n"
+            "Hx: s/p letrozole x5y adjuvant.\n")
+    facts = find_clinical_facts(note)
+    assert facts.prior_therapies == ["letrozole (adjuvant)"]
+    # ... unless an item tells what was given
+    given = find_clinical_facts("Plan:\n- s/p C1 carboplatin on 11/20; continue q3w.\n")
+    assert given.prior_therapies == ["carboplatin"]
+    # an assessment and plan retells the history
+    told = find_clinical_facts("A/P: PD on 1L letrozole + ribociclib after 31 mo.\n")
+    assert told.prior_therapies == ["letrozole + ribociclib"]
+    assert find_clinical_facts("Plan: 1L docetaxel + trastuzumab + pertuzumab.\n"
+                               ).prior_therapies is None

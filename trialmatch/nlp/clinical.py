@@ -119,6 +119,27 @@ _LOCAL_CLASSES = frozenset({"surgery", "radiation", "radioactive iodine"})
 _MAINTENANCE = re_compile(r"\bmaintenance\b|\bcontinu(?:ed|ation)\b", _I)
 _SETTING = re_compile(r"\b(?:neo)?adjuvant\b|\bperioperative\b", _I)
 _SENTENCE_END = re_compile(r"(?<!\d)\.(?!\d)|\n\s*\n|\n(?=\s*[-*•\d])|[!?]")
+# A plan section ("Plan:", "Recommendations:", "Next steps:") lists what is to come: its
+# items are no history, even when they name a line ("- 1L docetaxel + trastuzumab +
+# pertuzumab x6"). It runs to a blank line or the next heading; "A/P:" and "Assessment and
+# plan:" are not such sections (their assessment retells the history).
+_PLAN_HEADING = re_compile(
+    r"^[ \t]*(?:[-*•][ \t]*)?(?:(?:treatment|therapeutic|management|proposed)\s+)?(?:plan|"
+    r"recommendations?|recs|next\s+steps?)(?:\s+(?:and|&)\s+\w+)?[ \t]*:", _I | re.MULTILINE)
+_SECTION_END = re_compile(r"\n[ \t]*\n|\n(?=[ \t]*[A-Za-z][\w /&()-]{0,40}:)")
+# A past-tense word that makes a plan item history after all ("s/p C1 on 11/20").
+_PAST_IN_PLAN = re_compile(r"\b(?:received|completed|s/p|status\s+post|underwent|previously|"
+                           r"(?:was|were)\s+(?:given|started|on)|had\s+been|progressed\s+on|"
+                           r"failed)\b", _I)
+
+
+def _plan_sections(text: str) -> list[tuple[int, int]]:
+    """Spans of the note's plan sections (see `_PLAN_HEADING`)."""
+    spans = []
+    for heading in _PLAN_HEADING.finditer(text):
+        end = _SECTION_END.search(text, heading.end())
+        spans.append((heading.start(), end.start() if end else len(text)))
+    return spans
 
 # ----------------------------------------------------------------------- spread of disease
 
@@ -456,11 +477,15 @@ def _prior_therapies(text: str) -> tuple[list[str] | None, list[str]]:
     entries: list[str] = []
     evidence: list[str] = []
     systemic = False
+    plans = _plan_sections(text) if "lan" in text or "ecs" in text or "tep" in text else []
     for start, end in _sentences(text):
         sentence = text[start:end]
         mentions = _mentions(sentence)
         if not mentions:
             continue
+        if any(left <= start < right for left, right in plans) and not \
+                _PAST_IN_PLAN.search(sentence):
+            continue  # "Plan: - 1L docetaxel + trastuzumab + pertuzumab": to come
         # A sentence is cut into segments where one regimen gives way to the next.
         cuts = [0] + [m.start() for m in _REGIMEN_BREAK.finditer(sentence)] + [len(sentence)]
         for left, right in zip(cuts, cuts[1:], strict=False):
