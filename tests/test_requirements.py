@@ -1085,3 +1085,18 @@ def test_a_target_in_brackets_before_inhibitors_is_a_therapy_not_a_marker():
 ])
 def test_a_washout_or_a_need_now_is_no_treatment_history(text):
     assert _history(text, "exclusion") == []
+
+
+@pytest.mark.parametrize("text", [
+    # which lesions count is no history of the patient's
+    "Of note: A bone lesion that has been treated by radiation is excluded from the lesions "
+    "counted in the criterion of >= 3 lesions.",
+    "Patients with 3 or fewer brain metastases are eligible. Lesions that have been treated "
+    "with stereotactic radiosurgery must be stable.",
+    # a treatment decided on is to come
+    "A decision has been made to administer single or multiple agent first or second line "
+    "chemotherapy that includes one of the following agents: anthracycline, taxane, platinum, "
+    "capecitabine.",
+])
+def test_a_lesions_treatment_or_one_to_come_is_no_history(text):
+    assert _history(text, "inclusion") == []

@@ -174,6 +174,20 @@ _PLAN_BEFORE = re_compile(
     r"recommended\s+to\s+be\s+treated|planned|scheduled)\s+(?:for|by|with|to\s+receive|to\s+"
     r"undergo)\s+(?:(?:treatment|therapy)\s+with\s+)?(?:an?\s+|the\s+)?(?:[\w/+-]+\s+){0,3}"
     r"(?:[\w-]+\s*/\s*)?$", _I)
+# "A decision has been made to administer ... chemotherapy that includes one of the following
+# agents: anthracycline, taxane ...", "intends to receive", "about to start": the treatment
+# to come, named anywhere after in the sentence.
+# A therapy a lesion had ("A bone lesion that has been treated by radiation is excluded from
+# the lesions counted", "Target lesions previously treated with radiotherapy"): it says which
+# lesions count, not what the patient must (not) have had.
+_LESION_TREATED_BEFORE = re_compile(
+    r"\b(?:lesions?|metastas[ie]s|sites?|tumou?rs?)\s+(?:(?:that|which)\s+)?(?:(?:has|have)\s+)?"
+    r"(?:been\s+)?(?:previously\s+|already\s+)?(?:treated|irradiated)\s+(?:by|with)\s+"
+    r"(?:\w+\s+){0,2}$", _I)
+_DECIDED_BEFORE = re_compile(
+    r"\b(?:decision\s+(?:has\s+been|was|is)\s+made|decided|intends?|intending|intention|"
+    r"about|due|going|expected)\s+to\s+(?:administer|give|start|begin|initiate|receive|"
+    r"undergo|be\s+(?:treated|given|started)|treat)\b[^.;]*$", _I)
 _PLAN_AFTER = re_compile(r"\s*(?:is|are)\s+(?:not\s+)?(?:indicated|recommended|planned|"
                          r"contraindicated|appropriate)\b", _I)
 _UNTREATED_WITH = re_compile(
@@ -730,7 +744,8 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             # are no exception: "(except for adjuvant chemotherapy), fulvestrant".)
             excepted.append(mention)
         if _PLAN_BEFORE.search(text[max(0, mention.start - 60):mention.start]) or \
-                _PLAN_AFTER.match(text, mention.end):
+                _PLAN_AFTER.match(text, mention.end) or _DECIDED_BEFORE.search(
+                    text[max(0, mention.start - 200):mention.start]):
             continue  # "fit for taxane chemotherapy", "chemotherapy is not indicated": a plan
         if _DISEASE_AFTER.match(text[mention.end:mention.end + 20]) or _NEED_BEFORE.search(
                 text[max(0, mention.start - 25):mention.start]) or _NEED_TO_USE_BEFORE.search(
@@ -739,6 +754,8 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             continue  # "radiation pneumonitis", "requiring steroids": not a treatment history
         if not _has_prior_cue(text, mention):
             continue
+        if _LESION_TREATED_BEFORE.search(text[max(0, mention.start - 60):mention.start]):
+            continue  # "a bone lesion that has been treated by radiation": which lesion counts
         if mention.key == "radiation" and _RADIATION_EXTENT_F.search(
                 text[max(sentence_start, mention.start - 30):min(right, mention.end + 70)]):
             continue  # "radiotherapy to > 25% of bone marrow": how much, which notes rarely say
