@@ -1707,3 +1707,31 @@ def test_a_transplant_consolidates_its_line_and_is_no_line_of_its_own():
     excluded = req("prior_therapy", received=True, drugs=[],
                    classes=["autologous stem cell transplant"])
     assert evaluate_requirement(excluded, patient).truth is True
+
+
+AML_PATIENT = dict(cancer_code="AML", cancer_name="Acute Myeloid Leukemia", histology=None,
+                   primary_site=None, stage_group=None, stage_m=None, stage_prefix=None,
+                   stage_evidence=None, prior_regimens=[])
+
+
+def test_a_marrow_disease_has_no_tnm_extent_recist_or_stage_group():
+    patient = make_patient(**AML_PATIENT)
+    for extent in ("metastatic", "locally_advanced", "unresectable"):
+        result = evaluate_requirement(req("extent", extent=extent), patient)
+        assert result.truth is False and "marrow disease" in result.reason
+    recist = evaluate_requirement(req("measurable_disease", standard="RECIST 1.1"), patient)
+    assert recist.truth is False
+    # "measurable disease" alone may be marrow blasts or M-protein
+    assert evaluate_requirement(req("measurable_disease"), patient).truth is None
+    stage = evaluate_requirement(req("stage", groups=["I", "II", "III"]), patient)
+    assert stage.truth is False and "no stage group" in stage.reason
+
+
+def test_a_solid_tumour_line_of_a_trial_that_also_takes_the_marrow_disease_does_not_fail_it():
+    line = criterion("inclusion", req("cancer_type", codes=[], scope="solid"),
+                     req("extent", extent="locally_advanced"), req("extent", extent="metastatic"),
+                     text="Dose escalation: locally advanced or metastatic solid tumor")
+    trial = make_trial([line], codes=("AML", "NSCLC"))
+    result = evaluate_criterion(line, make_patient(**AML_PATIENT), trial_codes=("AML", "NSCLC"))
+    assert result.result != "not_met"
+    assert evaluate_trial(trial, make_patient(**AML_PATIENT)).verdict != "excluded"

@@ -51,7 +51,12 @@ from typing import Any, Literal, Protocol
 
 from trialmatch.match.knowledge import standard_lines_for, standard_option_for
 from trialmatch.match.lines import NotesCourse, read_course
-from trialmatch.match.restage import confined_to_its_organ, distant_stage_rules
+from trialmatch.match.restage import (
+    confined_to_its_organ,
+    distant_stage_rules,
+    marrow_disease,
+    unstaged_disease,
+)
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
@@ -426,6 +431,10 @@ class Patient:
             # advanced when it has come back.
             extent.update(metastatic=False, locally_advanced=False,
                           advanced=extent["recurrent"])
+        if marrow_disease(code, self.ontology):
+            # A leukaemia, MDS or myeloma is a marrow disease: never locally advanced,
+            # unresectable or metastatic in the TNM sense (restage.py's data).
+            extent.update(metastatic=False, locally_advanced=False, unresectable=False)
         if _nothing_left(extent):
             # A pathological stage after resection with no spread or recurrence since: the
             # disease was removed, so it is not locally advanced or unresectable now (a
@@ -870,6 +879,10 @@ def _check_stage(params: dict, patient: Patient) -> Check:
     if not groups:
         return None, "trial's stage not recognised; needs review", ""
     if not patient.stage_group:
+        if unstaged_disease(patient.cancer_code, patient.ontology) and all(
+                g.upper().startswith("I") for g in groups):
+            # "Stage I-III cancer": a leukaemia or MDS has no stage group (restage.py's data).
+            return False, f"{patient.cancer_code} has no stage group (trial: {wanted})", ""
         if patient.stage_m and patient.stage_m.upper().startswith("M1"):
             return stage_in("IV", groups), f"{patient.stage_m} (stage IV); trial: {wanted}", \
                 patient.stage_evidence
@@ -925,6 +938,10 @@ def _extent_truth(params: dict, patient: Patient) -> Check:
     if wanted == "recurrent" and truth is False and patient.prior_regimens == []:
         return False, "no prior treatment: the disease cannot have relapsed or be refractory", \
             _prior_evidence(patient)
+    if truth is False and wanted in ("metastatic", "locally_advanced", "unresectable") and \
+            marrow_disease(patient.cancer_code, patient.ontology):
+        return False, f"{patient.cancer_code} is a marrow disease: never {words} in the TNM " \
+            "sense", ""
     noted = patient.from_notes.get("metastatic")
     by_stage = patient.stage_extent().get(wanted)
     if by_stage is None or by_stage != truth:
@@ -953,6 +970,12 @@ def _curable_now(patient: Patient) -> Check | None:
 
 def _check_measurable_disease(params: dict, patient: Patient) -> Check:
     standard = params.get("standard") or "RECIST 1.1"
+    if "RECIST" in str(params.get("standard") or "").upper() and \
+            marrow_disease(patient.cancer_code, patient.ontology):
+        # (Only a RECIST the criterion names: "measurable disease" alone is also M-protein
+        # or marrow blasts.)
+        return False, f"{patient.cancer_code} is a marrow disease, which {standard} (solid " \
+            "tumours) does not measure", ""
     if _nothing_left(patient.extent):
         # Resected with no spread or recurrence since: nothing left to measure.
         return False, f"no measurable disease ({standard}): resected, no recurrence stated", \
@@ -1975,6 +1998,8 @@ def evaluate_criterion(
             # on purpose: the trial's other conditions are other lines' diseases.)
             result = _conditions_disagree(result, req, patient, trial_codes)
         results.append(_setting_aware(result, req, criterion, patient))
+    if not exclusion and any(r.kind == "extent" and r.truth is False for r in results):
+        results = _solid_extents_aside(results, patient)
     # Exclusions list alternatives of one kind ("EGFR, ALK or ROS1"; "HIV, HBV or HCV") and
     # combine kinds ("MSI-H tumours that have not received a checkpoint inhibitor").
     keys = _exclusion_groups(requirements, criterion.text) if exclusion else \
@@ -2264,6 +2289,19 @@ def _own_population(req: Requirement, patient: Patient,
             return evaluate_requirement(
                 Requirement(req.kind, {**req.params, "histologies": kept}, req.text), patient)
     return None
+
+
+def _solid_extents_aside(results: list[RequirementResult],
+                         patient: Patient) -> list[RequirementResult]:
+    """An inclusion for solid tumours ("locally advanced or metastatic solid tumor" in a
+    trial whose conditions also name myeloma) read for a marrow disease: its extents, which
+    a marrow disease never has, describe the solid tumours and do not fail it; whether the
+    line is the patient's is for its cancer type to say."""
+    if not marrow_disease(patient.cancer_code, patient.ontology) or not any(
+            r.kind == "cancer_type" and r.truth is not True for r in results):
+        return results
+    return [replace(r, truth=None, reason=f"{r.reason} (the line is for solid tumours)")
+            if r.kind == "extent" and r.truth is False else r for r in results]
 
 
 def _conditions_disagree(result: RequirementResult, req: Requirement, patient: Patient,

@@ -52,6 +52,10 @@ class DistantStageRules:
     stage_iv: tuple[StageIVReading, ...] = ()
     # (codes, stage group prefixes) that mean unresectable disease (mesothelioma IIIB: T4)
     unresectable: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    # Marrow diseases (leukaemias, MDS, myeloma): no TNM extent, no RECIST measurement.
+    marrow_codes: tuple[str, ...] = ()
+    marrow_except_codes: tuple[str, ...] = ()
+    unstaged_codes: tuple[str, ...] = ()  # no stage group at all (leukaemias, MDS)
 
     def means_unresectable(self, code: str, group: str, is_a: Any) -> bool:
         """Does stage `group` mean unresectable disease for cancer `code`?"""
@@ -116,13 +120,23 @@ def build_distant_stage(data: Any) -> DistantStageRules:
             confined and not str(data.get("confined_tissues_source") or "").strip()):
         raise DataFileError(f"{DISTANT_STAGE_FILE}: 'confined_tissues' must list tissue codes, "
                             "with 'confined_tissues_source'")
+    marrow = data.get("marrow_codes", [])
+    marrow_except = data.get("marrow_except_codes", [])
+    unstaged = data.get("unstaged_codes", [])
+    if not all(isinstance(v, list) and all(isinstance(c, str) for c in v)
+               for v in (marrow, marrow_except, unstaged)) or (
+            marrow and not str(data.get("marrow_codes_source") or "").strip()) or (
+            unstaged and not str(data.get("unstaged_codes_source") or "").strip()):
+        raise DataFileError(f"{DISTANT_STAGE_FILE}: 'marrow_codes', 'marrow_except_codes' and "
+                            "'unstaged_codes' must list OncoTree codes, with their '..._source'")
     return DistantStageRules(
         _group(data.get("default"), "default", codes_required=False),
         tuple(_group(raw, f"exceptions[{i}]", codes_required=True)
               for i, raw in enumerate(data["exceptions"])),
         frozenset(skip), frozenset(confined),
         tuple(_stage_iv(raw, i) for i, raw in enumerate(data.get("stage_iv_without_m1", []))),
-        tuple(_unresectable(raw, i) for i, raw in enumerate(data.get("unresectable_groups", []))))
+        tuple(_unresectable(raw, i) for i, raw in enumerate(data.get("unresectable_groups", []))),
+        tuple(marrow), tuple(marrow_except), tuple(unstaged))
 
 
 def _unresectable(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -167,6 +181,25 @@ def confined_to_its_organ(code: str | None, ontology: Any) -> bool:
     tissue_code = getattr(ontology, "tissue_code", None)
     return bool(code and tissue_code and
                 tissue_code(code) in distant_stage_rules().confined_tissues)
+
+
+def marrow_disease(code: str | None, ontology: Any) -> bool:
+    """Is `code` a marrow disease (a leukaemia, MDS, MPN or myeloma: `marrow_codes`), which no
+    TNM extent describes and RECIST does not measure?"""
+    is_a = getattr(ontology, "is_a", None)
+    if not code or is_a is None:
+        return False
+    rules = distant_stage_rules()
+    return any(is_a(code, c) for c in rules.marrow_codes) and not any(
+        is_a(code, c) for c in rules.marrow_except_codes)
+
+
+def unstaged_disease(code: str | None, ontology: Any) -> bool:
+    """Is `code` a cancer that no stage group describes (a leukaemia or myeloid neoplasm:
+    `unstaged_codes`)?"""
+    is_a = getattr(ontology, "is_a", None)
+    return bool(code and is_a is not None and
+                any(is_a(code, c) for c in distant_stage_rules().unstaged_codes))
 
 
 @lru_cache(maxsize=1)
