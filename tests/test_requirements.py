@@ -1100,3 +1100,10 @@ def test_a_washout_or_a_need_now_is_no_treatment_history(text):
 ])
 def test_a_lesions_treatment_or_one_to_come_is_no_history(text):
     assert _history(text, "inclusion") == []
+
+
+def test_a_bracketed_narrower_extent_describes_the_same_disease():
+    text = ("Histologically or cytologically confirmed recurrent locally advanced (unresectable) "
+            "or metastatic solid tumors")
+    found = [r.params["extent"] for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    assert found == ["unresectable", "metastatic"]

@@ -682,7 +682,7 @@ _NO_EVIDENCE_BEFORE = re_compile(r"\b(?:no|without)\s+(?:[\w,/-]+\s+){0,6}?evide
 _WIDER_THAN = frozenset({("unresectable", "metastatic"), ("advanced", "metastatic"),
                          ("locally_advanced", "unresectable"),
                          ("advanced", "locally_advanced"), ("advanced", "unresectable")})
-_STACKED_BETWEEN = re_compile(r"[\s-]*(?:and\s+)?[\s-]*$", _I)
+_STACKED_BETWEEN = re_compile(r"[\s(-]*(?:and\s+)?[\s-]*$", _I)  # "locally advanced (unresectable)"
 _RELAPSE_WORD = re_compile(r"\b(?:relaps\w*|recurr\w*|refractory)\b", _I)
 _NEWLY_WORDS = re_compile(r"(?:newly|recently)\b|new\s+diagnosis\b", _I)
 # Patterns read as another extent: (the extent, whether the reading negates it).
