@@ -327,3 +327,16 @@ def test_patients_who_may_be_either_of_the_following_meet_any_of_them():
             "  * HER2-positive\n* ECOG 0-1")
     criteria = split_criteria(text)
     assert [c.text.split("\n")[0] for c in criteria] == ["Patients may be either:", "ECOG 0-1"]
+
+
+def test_a_lead_in_naming_its_phase_scopes_its_sub_bullets():
+    text = ("Inclusion Criteria:\n\n1. Advanced solid tumor or malignant lymphoma.\n"
+            "2. In addition, subjects enrolled in the Dose Confirmation Phase must meet the "
+            "following criteria:\n\n   * Tissue block confirmation of PI3K alpha mutation.\n"
+            "   * Measurable disease per RECIST v1.1;\n\nExclusion Criteria:\n\n1. Pregnancy")
+    cohorts = {c.text: c.cohort for c in split_criteria(text)}
+    assert cohorts["Advanced solid tumor or malignant lymphoma."] is None
+    assert cohorts["Tissue block confirmation of PI3K alpha mutation."] == \
+        "Dose Confirmation Phase"
+    assert cohorts["Measurable disease per RECIST v1.1;"] == "Dose Confirmation Phase"
+    assert cohorts["Pregnancy"] is None

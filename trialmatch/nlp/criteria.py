@@ -142,7 +142,11 @@ _COHORT_WITHIN = re_compile(
     r"(?:\s+(?:patients|participants|subjects|part|portion))?(?:\s+only)?\)|"
     r"\bfor\s+(?:patients|participants|subjects)\s+(?:enrolled|randomi[sz]ed|assigned|treated)"
     rf"\s+(?:to|in|into|on)\s+(?:the\s+)?(?P<b>cohort|arm|part|group)\s+(?P<bn>{_COHORT_NAME})"
-    r"\b", re.IGNORECASE)
+    r"\b|"
+    # "subjects enrolled in the Dose Confirmation Phase must meet the following criteria:"
+    r"\b(?:patients|participants|subjects)\s+(?:enrolled|treated|included)\s+(?:in|into|to)\s+"
+    r"(?:the\s+)?(?P<c>(?:dose[\s-]+)?(?:confirmation|expansion|escalation|extension)\s+"
+    r"(?:phase|part|cohort))\b", re.IGNORECASE)
 
 
 # Every match of _COHORT_WITHIN holds one of these words (in some case).
@@ -155,6 +159,9 @@ def _cohort_named_within(text: str) -> str | None:
         return None  # most criteria: no scan
     labels = set()
     for match in _COHORT_WITHIN.finditer(text):
+        if match.group("c"):
+            labels.add(" ".join(word.capitalize() for word in match.group("c").split()))
+            continue
         kind, name = (match.group("a"), match.group("an")) if match.group("a") else \
             (match.group("b"), match.group("bn"))
         roman = re.fullmatch(r"([iv]+)([ab]?)", name, re.IGNORECASE)
@@ -396,9 +403,15 @@ def split_pieces(text: str) -> list[CriterionPiece]:
             consumed.update(id(d) for d in descendants)
             pieces.append(CriterionPiece(criterion, _context(node), alternatives))
             continue
+        named = None if node.cohort else _cohort_named_within(node.text)
+        if named and node.is_lead_in:
+            # A lead-in naming its cohort ("subjects enrolled in the Dose Confirmation Phase
+            # must meet the following criteria:") scopes its sub-bullets too.
+            for below in descendants:
+                below.cohort = below.cohort or named
         criterion = EligibilityCriterion(
             kind=node.kind, text=node.text, position=0, start=node.start, end=node.end,
-            cohort=node.cohort or _cohort_named_within(node.text))
+            cohort=node.cohort or named)
         pieces.append(CriterionPiece(criterion, _context(node), lead_in=node.is_lead_in))
     for position, piece in enumerate(pieces):
         piece.criterion.position = position
