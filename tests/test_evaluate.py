@@ -1735,3 +1735,34 @@ def test_a_solid_tumour_line_of_a_trial_that_also_takes_the_marrow_disease_does_
     result = evaluate_criterion(line, make_patient(**AML_PATIENT), trial_codes=("AML", "NSCLC"))
     assert result.result != "not_met"
     assert evaluate_trial(trial, make_patient(**AML_PATIENT)).verdict != "excluded"
+
+
+def test_an_and_binds_within_a_side_of_an_or():
+    text = "ER- or PR-positive tumor OR ER- and PR-negative tumor"
+    line = criterion(
+        "inclusion",
+        Requirement("biomarker", {"any_of": [
+            {"marker": "ER", "alterations": [], "status": "positive"},
+            {"marker": "PR", "alterations": [], "status": "positive"}]}, "ER- or PR-positive",
+            0, 18),
+        Requirement("biomarker", {"any_of": [{"marker": "ER", "alterations": [],
+                                              "status": "negative"}]}, "ER-", 28, 31),
+        Requirement("biomarker", {"any_of": [{"marker": "PR", "alterations": [],
+                                              "status": "negative"}]}, "PR-negative", 36, 47),
+        text=text)
+    triple_negative = make_patient(cancer_code="IDC", biomarkers=[
+        Biomarker("ER", None, "negative"), Biomarker("PR", None, "negative"),
+        Biomarker("HER2", None, "negative")])
+    assert evaluate_criterion(line, triple_negative).result == "met"
+    # ... but ", and" joins what follows to the whole "or" before it
+    unclear = "ER-negative or PR-negative, and HER2-positive"
+    joined = criterion(
+        "inclusion",
+        Requirement("biomarker", {"any_of": [{"marker": "ER", "alterations": [],
+                                              "status": "negative"}]}, "ER-negative", 0, 11),
+        Requirement("biomarker", {"any_of": [{"marker": "PR", "alterations": [],
+                                              "status": "negative"}]}, "PR-negative", 15, 26),
+        Requirement("biomarker", {"any_of": [{"marker": "HER2", "alterations": [],
+                                              "status": "positive"}]}, "HER2-positive", 32, 45),
+        text=unclear)
+    assert evaluate_criterion(joined, triple_negative).result == "not_met"

@@ -1107,3 +1107,22 @@ def test_a_bracketed_narrower_extent_describes_the_same_disease():
             "or metastatic solid tumors")
     found = [r.params["extent"] for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
     assert found == ["unresectable", "metastatic"]
+
+
+def test_a_suspended_hyphen_takes_the_result_after_the_second_marker():
+    [either] = [r for r in parse_criterion("ER- and/or PR-positive breast cancer", "inclusion")
+                if r.kind == "biomarker"]
+    assert [(i["marker"], i["status"]) for i in either.params["any_of"]] == \
+        [("ER", "positive"), ("PR", "positive")]
+    both = [r.params["any_of"][0]["status"] for r in parse_criterion(
+        "ER- and PR-negative tumor", "inclusion") if r.kind == "biomarker"]
+    assert both == ["negative", "negative"]
+
+
+def test_a_known_status_or_an_items_definition_requires_no_result():
+    assert not [r for r in parse_criterion("Known HER-2/neu status by core biopsy", "inclusion")
+                if r.kind == "biomarker"]
+    item = ("HER-2/neu positive tumor is defined as +3 by immunohistochemistry OR positive by "
+            "fluorescence in situ hybridization (FISH)")
+    assert not [r for r in parse_in_context(item, "inclusion", "Known HER-2/neu status", 0)
+                if r.kind == "biomarker"]

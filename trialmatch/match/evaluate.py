@@ -2179,16 +2179,23 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
 
 
 SIDE_PREFIX = "biomarker-side"
-_SIDE_OR = re_compile(r"\bor\b", re.IGNORECASE)
-_SIDE_AND = re_compile(r"\band\b(?!\s*/)", re.IGNORECASE)
+# (not "ER and/or PR", nor "1% or more")
+_SIDE_OR = re_compile(r"(?<!and/)\bor\b(?!\s+(?:more|less|greater|higher|above|below|lower|"
+                      r"fewer|equal)\b)", re.IGNORECASE)
+# An "and" after a comma joins what follows to the whole "or" before it ("ER-negative or
+# PR-negative, and HER2-positive"), and "and either" what precedes to both sides
+# ("HER2-negative and either HR-positive or HR-negative"); a bare "and" binds within its
+# side ("ER- or PR-positive OR ER- and PR-negative").
+_SIDE_AND = re_compile(r",\s*and\b(?!\s*/)|\band\s+(?:either|both)\b", re.IGNORECASE)
 
 
 def _biomarker_sides(requirements: list[Requirement], text: str, keys: list[str]) -> list[str]:
     """Biomarker subtypes an "or" sets side by side ("ER+/HER2- or triple-negative breast
-    cancer", "ER positive, HER2 negative (Group 1) or triple-negative (Group 2)"): each side
-    must hold whole, and one side will do. Their keys become `SIDE_PREFIX<n>#<i>`, which
-    `evaluate_criterion` combines. Where an "and" also joins them ("ER-negative or
-    PR-negative, and HER2-positive") the reading is unclear, and all stay required."""
+    cancer", "ER positive, HER2 negative (Group 1) or triple-negative (Group 2)", "ER- or
+    PR-positive OR ER- and PR-negative"): each side must hold whole, and one side will do.
+    Their keys become `SIDE_PREFIX<n>#<i>`, which `evaluate_criterion` combines. Where a
+    ", and" joins them ("ER-negative or PR-negative, and HER2-positive") the reading is
+    unclear, and all stay required."""
     markers = sorted((r.start, r.end, index) for index, r in enumerate(requirements)
                      if r.kind == "biomarker" and 0 <= r.start < r.end <= len(text))
     if len(markers) < 2:

@@ -660,6 +660,12 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     return requirements
 
 
+# An item that defines a marker result: "HER-2/neu positive tumor is defined as ...", "HER2
+# negativity is defined as ..." (up to six words, no aside, before "is defined").
+_DEFINING_SENTENCE = re_compile(r"\W*(?:[\w/+-]+\s+){0,5}?[\w/+-]+\s+(?:is|are)\s+defined\s+"
+                                r"(?:as|by)\b", re.IGNORECASE)
+
+
 # "Prior radiation to the whole pelvis is not allowed": the therapy of one site only.
 _SITE_AFTER = re_compile(r"\s+(?:to|of)\s+(?:the\s+)?(?!a\b|an\b)\w", re.IGNORECASE)
 
@@ -864,6 +870,11 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
         # not conditions every patient must have.
         return []
     alone = [_shift(r, offset) for r in parse_criterion(text, kind)]
+    if context and "defined" in text and _DEFINING_SENTENCE.match(text):
+        # "Known HER-2/neu status by core biopsy" + "HER-2/neu positive tumor is defined as
+        # +3 by IHC OR positive by FISH": the item defines a result; the line above says
+        # whether one is required.
+        return [r for r in alone if r.kind != "biomarker"]
     if lead.rstrip().endswith(":") and _EVENT_LEAD_IN.search(lead):
         # "Failure to recover from adverse events related to any of the following therapies:"
         # + "Chemotherapy": the therapy is the source of an event, not treatment history.

@@ -129,7 +129,9 @@ _TESTING_AFTER = re_compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+
                             r"antibod(?:y|ies)\s+clone)|[\s)-]*(?:\([^)]{0,60}\)\s*)?"
                             r"(?:(?!(?:positive|negative|pos|neg|high|low|wild)\b)\w+\s+)?status\s*"
                             r"(?:$|[.;,)]|(?:must|needs?|has|have|should)\s+(?:to\s+)?be\s+"
-                            r"(?:known|available|determined|assessed|identified|tested))", _I)
+                            r"(?:known|available|determined|assessed|identified|tested)|"
+                            # "Known HER-2/neu status by core biopsy"
+                            r"(?:by|on|from|using|per|via)\s+(?!(?:positive|negative)\b))", _I)
 _DEFINITION_BEFORE = re_compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\s+defined)\b"
                                 r"[^.;]{0,60}$", _I)
 # A guideline's name just before a marker ("ASCO/CAP human epidermal growth factor receptor 2
@@ -171,6 +173,10 @@ _NEGATIVE_AFTER = re_compile(
     r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
     r"fusion|amplification)s?\s*[\s-]*(?:negative|not\s+detected|absent))",
     _I)
+# A suspended hyphen: "ER- or PR-positive", "ER- and/or PgR-positive" is ER-positive or
+# PR-positive; the hyphen waits for the word after the second marker.
+_SUSPENDED_POSITIVE = re_compile(r"\s*-\s+(?:and/or|or|and|&)\s+[\w/]{1,12}-(?:positive|pos\b|\+|"
+                                 r"expressing|high)", _I)
 _POSITIVE_AFTER = re_compile(
     r"^[\s:-]*(?:\(?\+\)?|positive\b|positivity\b|pos\b|overexpress\w*|amplif\w*|mutat\w*|mutant\b|"
     r"fusion|rearrang\w*|alteration|altered|activating|high\b|expression|expressing|"
@@ -672,7 +678,8 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
             negated_before = True
         if negated_before:
             negated_group = index
-        negative_after = bool(_NEGATIVE_AFTER.match(window))
+        negative_after = bool(_NEGATIVE_AFTER.match(window)) and not \
+            _SUSPENDED_POSITIVE.match(text, last.end)
         wild_before = bool(_WILD_BEFORE.search(text[max(0, first.start - 20):first.start])) or \
             bool(_NEGATIVE_BEFORE.search(text[max(0, first.start - 45):first.start]))
         germline = True if (_GERMLINE.search(window[:40]) or _GERMLINE.search(
