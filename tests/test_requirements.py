@@ -1126,3 +1126,19 @@ def test_a_known_status_or_an_items_definition_requires_no_result():
             "fluorescence in situ hybridization (FISH)")
     assert not [r for r in parse_in_context(item, "inclusion", "Known HER-2/neu status", 0)
                 if r.kind == "biomarker"]
+
+
+@pytest.mark.parametrize("text,received", [
+    # an operation an inclusion says was done, whatever its timing
+    ("total mastectomy carried out 12 months prior to recruitment", True),
+    ("Participants must have undergone definitive surgery of the primary breast tumor(s) "
+     "within 16 months of study entry.", True),
+    # a washout, or an operation not done, demands none
+    ("No major surgery within 4 weeks prior to enrollment", None),
+    ("Prior surgery must have been completed at least 4 weeks before enrollment", None),
+    ("Liver resection not performed", None),
+])
+def test_an_operation_done_at_a_time_is_demanded(text, received):
+    found = [r.params["received"] for r in parse_criterion(text, "inclusion")
+             if r.kind == "prior_therapy"]
+    assert found == ([received] if received is not None else [])

@@ -141,6 +141,24 @@ _EXCEPTION_ASIDE = re_compile(r"\(\s*(?:unless|except|other\s+than|excluding|apa
                               r"with\s+the\s+exception\s+of)\b[^()]*\)?", _I)
 
 
+# An operation an inclusion says was done, with its timing ("total mastectomy carried out 12
+# months prior to recruitment", "underwent radical cystectomy within 90 days"): the timing
+# dates a demanded operation; it is no washout.
+_DONE_AFTER = re_compile(r"\s*(?:(?:was|were|has\s+been|have\s+been)\s+)?(?:carried\s+out|"
+                         r"performed|done|completed|undergone)\b", _I)
+_DONE_BEFORE = re_compile(r"\b(?:underwent|undergone|status\s+post|s/p)\s+(?:an?\s+|the\s+)?"
+                          r"(?:[\w-]+\s+){0,2}$", _I)
+
+
+def _operation_done(text: str, mention: DrugMention, criterion_kind: str) -> bool:
+    """Does an inclusion say the operation at `mention` was done (see `_DONE_AFTER`)?"""
+    if criterion_kind != "inclusion" or not (
+            mention.key == "surgery" or "surgery" in get_lexicon().ancestors(mention.key)):
+        return False
+    return bool(_DONE_AFTER.match(text, mention.end) or _DONE_BEFORE.search(
+        text[max(0, mention.start - 40):mention.start]))
+
+
 def _sentence_washout(sentence: str) -> bool:
     """Is the sentence a washout (a time window since a therapy), its excepting asides
     aside?"""
@@ -550,7 +568,8 @@ def _has_prior_cue(text: str, mention: DrugMention) -> bool:
 
 _RECEIVED_AFTER = Folded(re_compile(
     r"^[^.;]{0,30}?\b(?:therapy|treatment|regimen)?\s*(?:was|were|has\s+been|have\s+been)?\s*"
-    r"(?:received|given|administered|failed)\b", _I))
+    r"(?:received|given|administered|failed|(?<!not\s)(?:carried\s+out|performed|undergone))\b",
+    _I))
 
 
 
@@ -733,7 +752,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         sentence = text[max(0, left):sentence_end.start() if sentence_end else len(text)]
         sentence_start = max(text.rfind(". ", 0, mention.start), text.rfind(";", 0, mention.start),
                              text.rfind("\n", 0, mention.start)) + 1
-        if _NOT_HISTORY_F.search(text[sentence_start:right]) or _sentence_washout(sentence):
+        if _NOT_HISTORY_F.search(text[sentence_start:right]) or (
+                _sentence_washout(sentence) and not _operation_done(
+                    text, mention, criterion_kind)):
             continue
         if criterion_kind == "exclusion" and _INTOLERANCE.search(text[sentence_start:right]):
             continue  # "history of dasatinib intolerance": an event on it, not its receipt
