@@ -1142,3 +1142,22 @@ def test_an_operation_done_at_a_time_is_demanded(text, received):
     found = [r.params["received"] for r in parse_criterion(text, "inclusion")
              if r.kind == "prior_therapy"]
     assert found == ([received] if received is not None else [])
+
+
+@pytest.mark.parametrize("text,codes", [
+    # a list leaves its head noun to the last item
+    ("Lung or breast cancer.", ["LUNG", "BREAST"]),
+    ("Breast, colorectal, lung or prostate cancer patients", ["BREAST", "COADREAD", "LUNG",
+                                                             "PROSTATE"]),
+    # a group of cancers names each of them
+    ("Gastrointestinal or gynecological cancer.",
+     ["STOMACH", "BOWEL", "PANCREAS", "LIVER", "BILIARY_TRACT", "AMPULLA_OF_VATER", "OVARY",
+      "UTERUS", "CERVIX", "VULVA"]),
+    # ... not a place a phrase ends in
+    ("Tumors that are metastatic carcinoma to breast, sarcoma, or Phyllodes tumor",
+     ["SARCNOS", "PT"]),
+])
+def test_listed_cancers_share_their_head_noun(text, codes):
+    found = [c for r in parse_criterion(text, "inclusion") if r.kind == "cancer_type"
+             for c in r.params["codes"]]
+    assert found == codes

@@ -14,7 +14,7 @@ from trialmatch.models import Requirement
 from trialmatch.nlp import vocab as vocab_module
 from trialmatch.nlp.conditions import CANCER_WORD
 from trialmatch.nlp.requirements_common import Folded, blank, requirement
-from trialmatch.nlp.vocab import get_vocabulary
+from trialmatch.nlp.vocab import TermMatch, get_vocabulary
 from trialmatch.regex_cache import re_compile
 
 _I = re.IGNORECASE
@@ -101,10 +101,49 @@ _NEGATED_DISEASE = re_compile(r"(?:^|\b)(?:no|without|free\s+of|absence\s+of)\s+
                               re.IGNORECASE)
 
 
+# The head noun a list of site words shares ("lung or breast cancer", "gastrointestinal or
+# gynecological cancer"), and the single words listed before the phrase that ends in it.
+_HEAD_NOUN = re_compile(r"\b(?:cancers?|carcinomas?|tumou?rs?|malignanc(?:y|ies)|neoplasms?)$",
+                        re.IGNORECASE)
+_ELIDED_BEFORE = re_compile(r"(?:\b[A-Za-z][\w-]+(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:or|and|and/or)"
+                            r"\s+))+$", re.IGNORECASE)
+_ELIDED_WORD = re_compile(r"\b[A-Za-z][\w-]+")
+_PREPOSITION_BEFORE = re_compile(r"\b(?:to|of|in|into|from|on|at|by)\s+$", re.IGNORECASE)
+
+
+def _elided(vocabulary: Any, text: str, found: list) -> list:
+    """Cancer types whose head noun a list leaves to its last item ("lung or breast cancer":
+    lung cancer too): each word listed before a found phrase, with the phrase's head noun,
+    when that is a cancer-type phrase of its own."""
+    extra = []
+    for match in found:
+        head = _HEAD_NOUN.search(match.text)
+        listed = _ELIDED_BEFORE.search(text, max(0, match.start - 80), match.start) \
+            if head else None
+        if listed is None or _PREPOSITION_BEFORE.search(text, max(0, listed.start() - 8),
+                                                        listed.start()):
+            continue  # "metastatic carcinoma to breast, sarcoma, or Phyllodes tumor"
+        for word in _ELIDED_WORD.finditer(text, listed.start(), listed.end()):
+            if word.group().lower() in ("or", "and"):
+                continue
+            phrase = f"{word.group()} {head.group()}"
+            whole = [m for m in vocabulary.find_cancer_types(phrase)
+                     if m.start == 0 and m.end == len(phrase)]
+            if whole:
+                extra.append(TermMatch(whole[0].key, word.start(), word.end(), phrase))
+    return extra
+
+
 def _cancer_matches(vocabulary: Any, text: str) -> list:
     """Cancer-type phrases, also those an acronym in brackets cuts in two ("primary central
-    nervous system (CNS) malignancy"), which join the phrases found as written."""
+    nervous system (CNS) malignancy"), which join the phrases found as written, and those a
+    list leaves its head noun out of ("lung or breast cancer")."""
     found = vocabulary.find_cancer_types(text)
+    if " or " in text or " and " in text or "," in text:
+        elided = _elided(vocabulary, text, found)
+        if elided:
+            found = sorted(found + [m for m in elided if not any(
+                m.start < f.end and f.start < m.end for f in found)], key=lambda m: m.start)
     if "(" not in text:
         return found
     blanked = _ACRONYM_ASIDE.sub(blank, text)
