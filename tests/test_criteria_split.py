@@ -340,3 +340,13 @@ def test_a_lead_in_naming_its_phase_scopes_its_sub_bullets():
         "Dose Confirmation Phase"
     assert cohorts["Measurable disease per RECIST v1.1;"] == "Dose Confirmation Phase"
     assert cohorts["Pregnancy"] is None
+
+
+def test_a_label_line_nested_in_an_item_heads_the_lines_below_it():
+    text = ("Inclusion Criteria:\n\n1. Consent.\n2. Patients have to meet the following "
+            "criteria for each part:\n\n   Part 1:\n\n   Pathological diagnosis of a solid "
+            "tumor.\n\n   Part 2A and 2B:\n\n   Diagnosis of AML.\n3. ECOG 0-1\n")
+    cohorts = {c.text: c.cohort for c in split_criteria(text)}
+    assert cohorts["Pathological diagnosis of a solid tumor."] == "Part 1"
+    assert cohorts["Diagnosis of AML."] == "Part 2A and 2B"
+    assert cohorts["ECOG 0-1"] is None and cohorts["Consent."] is None

@@ -323,7 +323,9 @@ def _build_tree(text: str) -> list[_Node]:
         node_kind = parent.kind if parent else kind
         if parent is not None and _negative_lead_in(parent, rules):
             node_kind = "exclusion"
-        node_cohort = label if label else (parent.cohort if parent else cohort)
+        # (A label line nested in an item, "3. ... for each of the parts:" + "Part 1:", heads
+        # the lines below it though their parent is the item.)
+        node_cohort = label if label else (parent.cohort if parent and parent.cohort else cohort)
         node = _Node(content_start, content_start + len(content), content, key, node_kind,
                      node_cohort, bulleted, parent)
         if parent is not None:
