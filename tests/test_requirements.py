@@ -1161,3 +1161,9 @@ def test_listed_cancers_share_their_head_noun(text, codes):
     found = [c for r in parse_criterion(text, "inclusion") if r.kind == "cancer_type"
              for c in r.params["codes"]]
     assert found == codes
+
+
+def test_a_response_methods_name_is_no_population():
+    text = ("According to RECIST v1.1 (Solid Tumor Efficacy Evaluation Criteria), there is at "
+            "least one CT scan measurable lesion present;")
+    assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "cancer_type"]

@@ -108,6 +108,9 @@ _HEAD_NOUN = re_compile(r"\b(?:cancers?|carcinomas?|tumou?rs?|malignanc(?:y|ies)
 _ELIDED_BEFORE = re_compile(r"(?:\b[A-Za-z][\w-]+(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:or|and|and/or)"
                             r"\s+))+$", re.IGNORECASE)
 _ELIDED_WORD = re_compile(r"\b[A-Za-z][\w-]+")
+# "(Solid Tumor Efficacy Evaluation Criteria)": a response method's name, no population.
+_CRITERIA_NAME_AFTER = re_compile(r"\s*(?:efficacy\s+|response\s+)?evaluation\s+criteria\b",
+                                  re.IGNORECASE)
 _PREPOSITION_BEFORE = re_compile(r"\b(?:to|of|in|into|from|on|at|by)\s+$", re.IGNORECASE)
 
 
@@ -295,7 +298,8 @@ def find_cancer_requirements(text: str, criterion_kind: str,
     for pattern, name in ((_ANY, "any"), (_SOLID, "solid"), (_HEME, "heme")):
         found = pattern.search(text)
         if found and not (except_at and found.start() > except_at.start()) \
-                and not _RULE_FOR_BEFORE.search(text[max(0, found.start() - 70):found.start()]):
+                and not _RULE_FOR_BEFORE.search(text[max(0, found.start() - 70):found.start()]) \
+                and not _CRITERIA_NAME_AFTER.match(text, found.end()):
             scope, scope_match = name, found
             break
     if scope_match is not None:
