@@ -372,3 +372,12 @@ def test_a_plan_sections_items_are_no_history():
     assert told.prior_therapies == ["letrozole + ribociclib"]
     assert find_clinical_facts("Plan: 1L docetaxel + trastuzumab + pertuzumab.\n"
                                ).prior_therapies is None
+
+
+@pytest.mark.parametrize("note", [
+    "MRI brain w/wo 11/17/2026: no\n      intracranial metastases.",
+    "CT chest/abdomen/pelvis: there is no evidence of\n    distant metastatic disease.",
+])
+def test_a_denial_reaches_across_a_wrapped_line(note):
+    facts = find_clinical_facts(note)
+    assert facts.metastatic is not True and facts.brain_metastases is not True

@@ -605,7 +605,10 @@ def _sentence_start(text: str, start: int) -> int:
     return line_start
 
 
-_LIST_BREAK = re_compile(r"(?:,|\b(?:or|and|nor|and/or))[ \t]*\Z", _I)
+# (... or a phrase a wrapped line breaks off: "MRI brain: no\nintracranial metastases", "no
+# evidence of\ndistant disease")
+_LIST_BREAK = re_compile(r"(?:,|\b(?:or|and|nor|and/or|no|not|without|w/o|of|for|denies))[ \t]*\Z",
+                         _I)
 
 
 # A multi-part report's part label just before a finding ("C. POSITIVE for metastatic
