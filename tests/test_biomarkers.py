@@ -3,6 +3,7 @@
 import pytest
 
 from trialmatch.nlp.biomarkers import find_biomarkers
+from trialmatch.nlp.extract import extract
 
 
 def _one(text, marker):
@@ -600,3 +601,13 @@ def test_a_result_quoted_from_another_document_is_not_asserted():
     # Quotes far away on a long OCR line say nothing of a result between them.
     far = '"Received fresh" ' + "x " * 60 + "HER2: Negative (1+). " + "y " * 60 + '"end"'
     assert [b.status for b in find_biomarkers(far) if b.marker == "HER2"] == ["negative"]
+
+
+def test_an_abbreviated_negative_heading_covers_its_list():
+    note = ("Myeloid NGS (54-gene panel, marrow): TP53 p.R248Q VAF 63% | neg: FLT3-ITD, "
+            "FLT3-TKD, NPM1, IDH1, IDH2, CEBPA.")
+    found = {(b.marker, b.status) for b in extract([note]).biomarkers}
+    assert ("TP53", "positive") in found
+    assert {("FLT3", "negative"), ("NPM1", "negative"), ("IDH1", "negative"),
+            ("CEBPA", "negative")} <= found
+    assert ("FLT3", "positive") not in found

@@ -664,17 +664,17 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
 
 
 # One result for a whole list of genes, written before it ("NEGATIVE: FLT3-ITD / FLT3-TKD,
-# NPM1, IDH2", "Not detected: EGFR, KRAS, ... MET amplification", "No pathogenic variants
-# in: ...") or after it ("BRCA1/2, RAD51C/D, BRIP1, PALB2 - negative"): every gene of the
-# list is negative, whatever the words between items suggest ("ITD" names what was looked
-# for, not what was found).
+# NPM1, IDH2", "neg: FLT3-ITD, NPM1", "Not detected: EGFR, KRAS, ... MET amplification",
+# "No pathogenic variants in: ...") or after it ("BRCA1/2, RAD51C/D, BRIP1, PALB2 -
+# negative"): every gene of the list is negative, whatever the words between items suggest
+# ("ITD" names what was looked for, not what was found).
 _NEGATIVE_HEADING = re_compile(
-    r"(?i)(?<![\w-])(?:negative(?:\s+for)?|not\s+detected|none\s+detected|"
+    r"(?i)(?<![\w-])(?:neg(?:ative)?\.?(?:\s+for)?|not\s+detected|none\s+detected|"
     r"no\s+(?:pathogenic\s+|reportable\s+|clinically\s+significant\s+)?(?:variants?|"
     r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?(?:\s+in)?|"
     r"wild[\s-]?type(?:\s+for)?)\s*:\s*")
 # Every match of _NEGATIVE_HEADING starts with one of these ("no" also starts "not", "none").
-_NEGATIVE_HEADING_STARTS = ("negative", "no", "wild")
+_NEGATIVE_HEADING_STARTS = ("neg", "no", "wild")
 _LIST_END = re_compile(r"\.(?!\d)(?:\s|$)|;|\n|$")
 _NEGATIVE_AFTER_LIST = re_compile(
     r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
