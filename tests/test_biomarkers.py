@@ -611,3 +611,13 @@ def test_an_abbreviated_negative_heading_covers_its_list():
     assert {("FLT3", "negative"), ("NPM1", "negative"), ("IDH1", "negative"),
             ("CEBPA", "negative")} <= found
     assert ("FLT3", "positive") not in found
+
+
+def test_none_detected_including_a_list_ends_at_the_next_field():
+    note = ("GENOMIC VARIANTS: MDM2 amplification (CN 38) -- CDK4 amplification (CN 24) -- "
+            "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET -- TMB 1.6 m/MB -- Therapy "
+            "associations: CDK4 amp (investigational CDK4/6 inhibitors)")
+    found = {(b.marker, b.status) for b in extract([note]).biomarkers}
+    assert {("NTRK", "negative"), ("RET", "negative"), ("CDK4", "positive"),
+            ("MDM2", "positive")} <= found
+    assert ("CDK4", "negative") not in found

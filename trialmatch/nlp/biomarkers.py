@@ -672,10 +672,12 @@ _NEGATIVE_HEADING = re_compile(
     r"(?i)(?<![\w-])(?:neg(?:ative)?\.?(?:\s+for)?|not\s+detected|none\s+detected|"
     r"no\s+(?:pathogenic\s+|reportable\s+|clinically\s+significant\s+)?(?:variants?|"
     r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?(?:\s+in)?|"
-    r"wild[\s-]?type(?:\s+for)?)\s*:\s*")
+    r"wild[\s-]?type(?:\s+for)?)\s*:\s*|"
+    # "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET, ALK"
+    r"(?<![\w-])(?:none|not)\s+detected\s*(?:\([^()]{0,20}\)\s*)?(?:incl\.|including)\s+")
 # Every match of _NEGATIVE_HEADING starts with one of these ("no" also starts "not", "none").
 _NEGATIVE_HEADING_STARTS = ("neg", "no", "wild")
-_LIST_END = re_compile(r"\.(?!\d)(?:\s|$)|;|\n|$")
+_LIST_END = re_compile(r"\.(?!\d)(?:\s|$)|;|\n|\s(?:--|\|)\s|$")  # ("... -- TMB 1.6")
 _NEGATIVE_AFTER_LIST = re_compile(
     r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
     r"(?:variants?|mutations?|alterations?)(?:\s+(?:detected|identified|found))?)\b", re.I)
