@@ -621,3 +621,16 @@ def test_none_detected_including_a_list_ends_at_the_next_field():
     assert {("NTRK", "negative"), ("RET", "negative"), ("CDK4", "positive"),
             ("MDM2", "positive")} <= found
     assert ("CDK4", "negative") not in found
+
+
+@pytest.mark.parametrize("note,negatives", [
+    ("Germline testing (Ambry CancerNext 05/2026): negative, incl BRCA1/BRCA2/PALB2.",
+     {"BRCA1", "BRCA2", "PALB2"}),
+    ("Germline panel (9/2019): no pathogenic variants (PALB2, CHEK2, ATM).",
+     {"PALB2", "CHEK2", "ATM"}),
+    ("Pertinent negatives: BRAF, NRAS, HRAS, MAP2K1, NF1, PIK3CA.",
+     {"BRAF", "NRAS", "HRAS", "MAP2K1", "NF1", "PIK3CA"}),
+])
+def test_more_ways_to_write_one_negative_result_for_a_list(note, negatives):
+    found = {(b.marker, b.status) for b in extract([note]).biomarkers}
+    assert {(m, "negative") for m in negatives} <= found

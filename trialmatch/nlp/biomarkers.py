@@ -670,13 +670,18 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
 # ("ITD" names what was looked for, not what was found).
 _NEGATIVE_HEADING = re_compile(
     r"(?i)(?<![\w-])(?:neg(?:ative)?\.?(?:\s+for)?|not\s+detected|none\s+detected|"
+    r"pertinent\s+negatives?|"
     r"no\s+(?:pathogenic\s+|reportable\s+|clinically\s+significant\s+)?(?:variants?|"
     r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?(?:\s+in)?|"
     r"wild[\s-]?type(?:\s+for)?)\s*:\s*|"
     # "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET, ALK"
-    r"(?<![\w-])(?:none|not)\s+detected\s*(?:\([^()]{0,20}\)\s*)?(?:incl\.|including)\s+")
+    r"(?<![\w-])(?:(?:none|not)\s+detected|negative,?)\s*(?:\([^()]{0,20}\)\s*)?"
+    r"(?:incl\.?|including)\s+|"
+    # "Germline panel (9/2019): no pathogenic variants (BRCA1/2, PALB2, ..."
+    r"(?<![\w-])no\s+(?:pathogenic\s+|reportable\s+)?(?:variants?|alterations?|mutations?)"
+    r"(?:\s+(?:detected|identified|found))?\s*\(\s*")
 # Every match of _NEGATIVE_HEADING starts with one of these ("no" also starts "not", "none").
-_NEGATIVE_HEADING_STARTS = ("neg", "no", "wild")
+_NEGATIVE_HEADING_STARTS = ("neg", "no", "wild", "pertinent")
 _LIST_END = re_compile(r"\.(?!\d)(?:\s|$)|;|\n|\s(?:--|\|)\s|$")  # ("... -- TMB 1.6")
 _NEGATIVE_AFTER_LIST = re_compile(
     r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
