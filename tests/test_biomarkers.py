@@ -634,3 +634,10 @@ def test_none_detected_including_a_list_ends_at_the_next_field():
 def test_more_ways_to_write_one_negative_result_for_a_list(note, negatives):
     found = {(b.marker, b.status) for b in extract([note]).biomarkers}
     assert {(m, "negative") for m in negatives} <= found
+
+
+def test_an_abbreviations_stop_does_not_end_a_negative_list():
+    note = "NOT DETECTED: BTK (incl. C481), PLCG2, NOTCH1, SMARCA4. TMB not reported."
+    found = {(b.marker, b.status) for b in extract([note]).biomarkers}
+    assert {("BTK", "negative"), ("PLCG2", "negative"), ("NOTCH1", "negative"),
+            ("SMARCA4", "negative")} <= found

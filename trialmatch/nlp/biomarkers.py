@@ -682,7 +682,9 @@ _NEGATIVE_HEADING = re_compile(
     r"(?:\s+(?:detected|identified|found))?\s*\(\s*")
 # Every match of _NEGATIVE_HEADING starts with one of these ("no" also starts "not", "none").
 _NEGATIVE_HEADING_STARTS = ("neg", "no", "wild", "pertinent")
-_LIST_END = re_compile(r"\.(?!\d)(?:\s|$)|;|\n|\s(?:--|\|)\s|$")  # ("... -- TMB 1.6")
+# (not the stop of an abbreviation: "NOT DETECTED: BTK (incl. C481), PLCG2, NOTCH1")
+_LIST_END = re_compile(r"(?<!\bincl)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)(?<!\bapprox)"
+                       r"\.(?!\d)(?:\s|$)|;|\n|\s(?:--|\|)\s|$")  # ("... -- TMB 1.6")
 _NEGATIVE_AFTER_LIST = re_compile(
     r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
     r"(?:variants?|mutations?|alterations?)(?:\s+(?:detected|identified|found))?)\b", re.I)
