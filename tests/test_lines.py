@@ -64,3 +64,25 @@ def test_a_count_of_one_class_counts_only_its_lines():
     assert evaluate_requirement(two_chemo, patient).truth is False
     all_lines = Requirement("prior_lines", {"min": 2, "max": None}, "", 0, 0)
     assert evaluate_requirement(all_lines, patient).truth is True
+
+
+def test_supportive_care_is_no_line_of_therapy():
+    # zoledronic acid beside osimertinib is no second line; dexamethasone alone neither
+    patient = _patient(["osimertinib", "zoledronic acid", "dexamethasone"], [])
+    assert patient.prior_lines == (1, 1)
+    # ... in a regimen the other drugs make the line
+    assert _patient(["abiraterone + prednisone"], []).prior_lines == (1, 1)
+
+
+def test_a_line_the_notes_count_is_for_the_advanced_disease():
+    # A single course after a stage I-III diagnosis reads as curative-intent, unless the notes
+    # count it as a line ("after 1 line of multikinase TKI").
+    from tests.test_evaluate import make_patient
+    from trialmatch.match.evaluate import PriorTherapy, _first_course_only
+
+    lenvatinib = PriorTherapy("lenvatinib", frozenset({"lenvatinib"}),
+                              frozenset({"tyrosine kinase inhibitor"}), True, None, False)
+    facts = dict(cancer_code="THPA", stage_group="II", stage_m="M0", stage_prefix="p",
+                 age=60.0, prior_regimens=[lenvatinib], relapse_noted="recurrent PTC")
+    assert _first_course_only(make_patient(**facts))[0] is False
+    assert _first_course_only(make_patient(**facts, stated_lines=1)) is None

@@ -60,7 +60,7 @@ from trialmatch.match.restage import (
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
-from trialmatch.nlp.drugs import find_drugs
+from trialmatch.nlp.drugs import find_drugs, get_lexicon
 from trialmatch.regex_cache import re_compile
 
 Truth = bool | None
@@ -164,6 +164,8 @@ def read_prior_therapy(entry: str, reader: TherapyReader) -> PriorTherapy:
     drugs = {d.lower() for d in drugs}
     classes = {c.lower() for c in classes}
     systemic = bool(drugs) or not classes or bool(classes - LOCAL_CLASSES)
+    if systemic and classes and classes <= get_lexicon().supportive_classes | LOCAL_CLASSES:
+        systemic = False  # zoledronic acid, dexamethasone alone: supportive care, no line
     setting = ("adjuvant" if _ADJUVANT_SETTING.search(entry) else
                "advanced" if _ADVANCED_SETTING.search(entry) else None)
     combination = len(drugs) > 1 or bool(_COMBINATION.search(entry))
@@ -1285,7 +1287,10 @@ def _first_course_only(patient: Patient) -> tuple[Truth, str] | None:
     if is_heme(patient) or not patient.extent["recurrent"] or not patient.prior_regimens:
         return None
     systemic = [r for r in patient.prior_regimens if r.systemic]
-    if not systemic or any(r.setting == "advanced" for r in systemic):
+    if not systemic or any(r.setting == "advanced" or r.line for r in systemic) or \
+            patient.stated_lines:
+        # (A line the notes number or count, "after 1 line of multikinase TKI", was given
+        # for the advanced disease.)
         # Local treatment only (surgery, radioiodine) is left to the notes: a thyroid cancer
         # may be refractory to radioiodine, which is its standard therapy.
         return None

@@ -55,6 +55,9 @@ class DrugLexicon:
     regimen_by_name: dict[str, tuple[str, ...]]  # squashed spelling -> component drugs
     drug_pattern: TermPattern  # drug and regimen spellings
     class_pattern: TermPattern
+    # Classes of supportive care (bone-modifying agents, corticosteroids): given alone they
+    # are no line of anticancer therapy.
+    supportive_classes: frozenset[str] = frozenset()
 
     def ancestors(self, drug_class: str) -> set[str]:
         """The class itself and every class above it."""
@@ -178,6 +181,7 @@ def build_lexicon(data: Any) -> DrugLexicon:
         raise _fail("'drugs' must be a non-empty object")
 
     class_parents: dict[str, frozenset[str]] = {}
+    supportive_names: set[str] = set()
     class_by_name: dict[str, str] = {}
     class_spellings: list[str] = []
     drug_spellings: list[str] = []
@@ -189,6 +193,13 @@ def build_lexicon(data: Any) -> DrugLexicon:
             if parent not in classes:
                 raise _fail(f"class {name!r} has unknown parent {parent!r}")
         class_parents[name] = frozenset(parents)
+        supportive = entry.get("supportive", False)
+        if not isinstance(supportive, bool) or (
+                supportive and not str(entry.get("supportive_source") or "").strip()):
+            raise _fail(f"class {name!r}: 'supportive' must be true or false, with "
+                        "'supportive_source'")
+        if supportive:
+            supportive_names.add(name)
         for spelling in [name, *_strings(entry.get("synonyms", []), f"class {name!r} synonyms")]:
             key = _squash(spelling)
             if class_by_name.get(key, name) != name:
@@ -260,6 +271,7 @@ def build_lexicon(data: Any) -> DrugLexicon:
         regimen_by_name=regimen_by_name,
         drug_pattern=_compile(drug_spellings),
         class_pattern=_compile(class_spellings),
+        supportive_classes=frozenset(supportive_names),
     )
     for name in classes:
         # A cycle would make every ancestor walk include the class itself through a parent.
