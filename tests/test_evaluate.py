@@ -1766,3 +1766,16 @@ def test_an_and_binds_within_a_side_of_an_or():
                                               "status": "positive"}]}, "HER2-positive", 32, 45),
         text=unclear)
     assert evaluate_criterion(joined, triple_negative).result == "not_met"
+
+
+def test_an_organ_injury_marker_bounded_from_below_in_an_inclusion_is_no_rule_out():
+    typo = criterion("inclusion", req("organ_function", measure="creatinine", op=">=",
+                                      value=1.5, unit="mg/dL"), text="Creatinine ≥1.5 mg/dL.")
+    patient = make_patient(labs={"creatinine": (0.7, "mg/dL", "Cr 0.7")})
+    result = evaluate_criterion(typo, patient)
+    assert result.result == "unknown" and "typo" in result.reason
+    # ... while a count bounded from above stands ("WBC < 25 x 10^9/L" in leukaemia)
+    wbc = criterion("inclusion", req("organ_function", measure="WBC", op="<", value=25,
+                                     unit="10^9/L"), text="Peripheral WBC < 25 x 10^9/L")
+    high = make_patient(labs={"WBC": (40.0, "10^9/L", "WBC 40")})
+    assert evaluate_criterion(wbc, high).result == "not_met"

@@ -61,6 +61,7 @@ from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirem
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
 from trialmatch.nlp.drugs import find_drugs, get_lexicon
+from trialmatch.nlp.requirements_basic import ELIGIBILITY_BOUND
 from trialmatch.regex_cache import re_compile
 
 Truth = bool | None
@@ -2002,6 +2003,8 @@ def evaluate_criterion(
             # (A line saying whom it is for, "MELANOMA SPECIFIC: ...", names its disease
             # on purpose: the trial's other conditions are other lines' diseases.)
             result = _conditions_disagree(result, req, patient, trial_codes)
+        if not exclusion and req.kind == "organ_function" and result.truth is False:
+            result = _reversed_lab_bound(result, req)
         results.append(_setting_aware(result, req, criterion, patient))
     if not exclusion and any(r.kind == "extent" and r.truth is False for r in results):
         results = _solid_extents_aside(results, patient)
@@ -2301,6 +2304,24 @@ def _own_population(req: Requirement, patient: Patient,
             return evaluate_requirement(
                 Requirement(req.kind, {**req.params, "histologies": kept}, req.text), patient)
     return None
+
+
+def _reversed_lab_bound(result: RequirementResult, req: Requirement) -> RequirementResult:
+    """An inclusion whose laboratory bound points the wrong way for eligibility ("Patient had
+    the following baseline blood chemistry levels: ... Creatinine >= 1.5 mg/dL", "AST >= 2.5x
+    ULN": a record's typo for <=, as no trial of a drug enrols only those with failing
+    organs): it is not read as a rule-out (unknown, saying so). Only markers of organ injury
+    (creatinine, bilirubin, transaminases), bounded from above (`requirements_basic.
+    ELIGIBILITY_BOUND`)."""
+    usual = ELIGIBILITY_BOUND.get(str(req.params.get("measure")))
+    op = str(req.params.get("op") or "")
+    if usual != "<=" or op[:1] == usual[:1]:
+        # (Counts bounded from above are real: "WBC < 25 x 10^9/L" in leukaemia, "platelets
+        # < 50,000" in a thrombocytopenia study, "Hb <= 9.5 g/dL" in an anaemia one.)
+        return result
+    return replace(result, truth=None, reason=f"{result.reason}; a {op} bound on "
+                   f"{req.params.get('measure')} in an inclusion is likely the record's typo "
+                   f"for {usual}: check")
 
 
 def _solid_extents_aside(results: list[RequirementResult],

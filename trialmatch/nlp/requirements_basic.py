@@ -941,8 +941,12 @@ _ORGAN_VALUE = re_compile(
     r"(?:\s*(?P<post>or\s+(?:more|greater|higher|above|less|lower|below)))?",
     _I)
 _LATER_THRESHOLD = re_compile(r"(?<=\s)(?:≥|>=|≤|<=|<|>)\s*\d", _I)
-_DEFAULT_OP = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=", "CrCl": ">=",
-               "creatinine": "<=", "bilirubin": "<=", "AST": "<=", "ALT": "<=", "AST+ALT": "<="}
+# The direction of each measure's eligibility bound (counts and clearance from below, organ
+# injury markers from above): the operator a bound without one takes.
+ELIGIBILITY_BOUND = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=",
+                     "CrCl": ">=", "creatinine": "<=", "bilirubin": "<=", "AST": "<=",
+                     "ALT": "<=", "AST+ALT": "<="}
+_DEFAULT_OP = ELIGIBILITY_BOUND
 
 
 def _op(word: str, post: str) -> str | None:
