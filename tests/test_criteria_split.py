@@ -350,3 +350,14 @@ def test_a_label_line_nested_in_an_item_heads_the_lines_below_it():
     assert cohorts["Pathological diagnosis of a solid tumor."] == "Part 1"
     assert cohorts["Diagnosis of AML."] == "Part 2A and 2B"
     assert cohorts["ECOG 0-1"] is None and cohorts["Consent."] is None
+
+
+def test_a_lead_in_saying_what_was_not_received_makes_its_items_exclusions():
+    text = ("Inclusion Criteria:\n\n* Participants should have not yet received treatment for "
+            "their breast cancer, including:\n\n  * chemotherapy,\n  * trastuzumab.\n"
+            "* Patients who have not undergone HER2 testing must provide tissue:\n\n"
+            "  * archival block\n")
+    kinds = {c.text: c.kind for c in split_criteria(text)}
+    assert kinds["chemotherapy,"] == "exclusion" and kinds["trastuzumab."] == "exclusion"
+    # a relative clause is no lead-in of exclusions
+    assert kinds["archival block"] == "inclusion"
