@@ -1167,3 +1167,12 @@ def test_a_response_methods_name_is_no_population():
     text = ("According to RECIST v1.1 (Solid Tumor Efficacy Evaluation Criteria), there is at "
             "least one CT scan measurable lesion present;")
     assert not [r for r in parse_criterion(text, "inclusion") if r.kind == "cancer_type"]
+
+
+def test_a_narrowed_class_stays_narrowed_in_its_bracketed_acronym():
+    text = ("Participant has had previous treatment with poziotinib or any other EGFR or HER2 "
+            "exon 20 insertion mutation-selective tyrosine kinase inhibitor (TKI).")
+    assert _history(text, "exclusion") == [
+        ("prior_therapy", {"received": True, "drugs": ["poziotinib"], "classes": []})]
+    assert _history("Prior treatment with a tyrosine kinase inhibitor (TKI)", "exclusion") == [
+        ("prior_therapy", {"received": True, "classes": ["tyrosine kinase inhibitor"]})]

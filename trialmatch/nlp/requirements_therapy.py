@@ -242,6 +242,18 @@ _NARROWING_BEFORE = re_compile(
     r"\b(?:investigational|experimental|novel|next[\s-]generation|"
     r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation|[\w-]*selective)"
     r"[\s(-]+(?:[\w-]+[\s(-]+)?$", _I)
+def _spelled_out_start(text: str, mention: DrugMention) -> int:
+    """Where the words a class mention stands for begin: its own start, or for an acronym in
+    brackets after the spelled-out name ("tyrosine kinase inhibitor (TKI)") the start of that
+    name, so that what narrows the name narrows the acronym too."""
+    if not text[max(0, mention.start - 3):mention.start].rstrip().endswith("("):
+        return mention.start
+    left = max(0, mention.start - 60)
+    named = [m for m in find_drug_classes(text[left:mention.start]) if m.key == mention.key
+             and not text[left + m.end:mention.start].strip(" (")]
+    return left + named[-1].start if named else mention.start
+
+
 # Cues that speak of the course of the disease on a therapy, not just of having had it.
 _COURSE_CUE = re_compile(r"^(?:progress\w*|relaps\w*|refractory|resistant|failed|failure|"
                          r"recurrence|intoleran\w*|sensitive|response\s+to|respond\w*)$", _I)
@@ -801,8 +813,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         previous = (mention, received)
         if criterion_kind == "exclusion" and received and (
                 _course_of_disease(text, mention, sentence_start) or (
-                    is_class and _NARROWING_BEFORE.search(
-                        text[max(sentence_start, mention.start - 60):mention.start]))):
+                    is_class and _NARROWING_BEFORE.search(text[max(
+                        sentence_start, _spelled_out_start(text, mention) - 60):
+                        _spelled_out_start(text, mention)]))):
             # "Progression during platinum", "any investigational ALK inhibitor": having had
             # the therapy is necessary for the statement but does not make it true, so it
             # cannot exclude anyone (an inclusion keeps it: there it is a fair requirement).
