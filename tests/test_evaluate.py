@@ -1779,3 +1779,19 @@ def test_an_organ_injury_marker_bounded_from_below_in_an_inclusion_is_no_rule_ou
                                      unit="10^9/L"), text="Peripheral WBC < 25 x 10^9/L")
     high = make_patient(labs={"WBC": (40.0, "10^9/L", "WBC 40")})
     assert evaluate_criterion(wbc, high).result == "not_met"
+
+
+def test_an_exclusion_does_not_rule_out_the_therapy_the_inclusions_require():
+    required = criterion("inclusion", req("prior_therapy", received=True, drugs=[],
+                                          classes=["PD-1 inhibitor"]),
+                         text="progressed after receiving PD-1 antibody treatment")
+    required.start = 0
+    broad = criterion("exclusion", req("prior_therapy", received=True, drugs=[],
+                                       classes=["immunotherapy"]),
+                      text="Previously received other immunotherapy", position=1)
+    trial = make_trial([required, broad])
+    pembrolizumab = PriorTherapy("pembrolizumab", frozenset({"pembrolizumab"}),
+                                 frozenset({"pd-1 inhibitor", "immune checkpoint inhibitor",
+                                            "immunotherapy"}), True, "advanced", False)
+    verdict = evaluate_trial(trial, make_patient(prior_regimens=[pembrolizumab]))
+    assert verdict.verdict != "excluded"

@@ -1176,3 +1176,17 @@ def test_a_narrowed_class_stays_narrowed_in_its_bracketed_acronym():
         ("prior_therapy", {"received": True, "drugs": ["poziotinib"], "classes": []})]
     assert _history("Prior treatment with a tyrosine kinase inhibitor (TKI)", "exclusion") == [
         ("prior_therapy", {"received": True, "classes": ["tyrosine kinase inhibitor"]})]
+
+
+@pytest.mark.parametrize("kind,text,expected", [
+    # "not limited to" negates nothing, and an item "including" lists shares its head's sense
+    ("exclusion", "Prior immunotherapy including but not limited to anti-CTLA-4 antibody",
+     [("prior_therapy", {"received": True, "classes": ["immunotherapy", "CTLA-4 inhibitor"]})]),
+    ("inclusion", "No prior immunotherapy, including but not limited to anti-PD-1 antibody",
+     [("prior_therapy", {"received": False, "classes": ["immunotherapy", "PD-1 inhibitor"]})]),
+    # examples of a condition demand no history
+    ("inclusion", "No known GI disease or GI procedures that could interfere with absorption; "
+                  "examples include, but are not limited to partial gastrectomy", []),
+])
+def test_examples_share_the_sense_of_what_they_exemplify(kind, text, expected):
+    assert _history(text, kind) == expected

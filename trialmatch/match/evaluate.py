@@ -2258,6 +2258,38 @@ def _drop_stray_negations(requirements: list[Requirement], text: str) -> list[Re
             for r in requirements]
 
 
+def _without_required_therapy(req: Requirement, patient: Patient,
+                              trial_codes: Iterable[str]) -> RequirementResult | None:
+    """An exclusion of prior therapy read without the therapies the trial's inclusions
+    require ("Previously received ... other immunotherapy" in a trial for NSCLC that
+    progressed after a PD-1 antibody): what every patient must have had cannot rule one out.
+    None when the inclusions require none of what the exclusion names."""
+    drugs = [c[len(_OWN_DRUG):] for c in trial_codes if c.startswith(_OWN_DRUG)]
+    classes = [c[len(_OWN_CLASS):] for c in trial_codes if c.startswith(_OWN_CLASS)]
+    if not drugs and not classes:
+        return None
+    named = {str(c).lower() for c in req.params.get("classes") or []} | \
+        {str(d).lower() for d in req.params.get("drugs") or []}
+    lexicon = get_lexicon()
+    overlapping = [c for c in classes if named & {a.lower() for a in lexicon.ancestors(c)}] + \
+        [d for d in drugs if named & ({d.lower()} | {a.lower() for cls in
+                                                   lexicon.drug_classes.get(d, ())
+                                                   for a in lexicon.ancestors(cls)})]
+    if not overlapping:
+        return None
+    exception = dict(req.params.get("except") or {"drugs": [], "classes": []})
+    exception["drugs"] = sorted({*exception.get("drugs", []), *[d for d in drugs
+                                                                if d in overlapping]})
+    exception["classes"] = sorted({*exception.get("classes", []), *[c for c in classes
+                                                                    if c in overlapping]})
+    result = evaluate_requirement(replace(req, params={**req.params, "except": exception}),
+                                  patient)
+    if result.truth is not False:
+        return result
+    return replace(result, reason=f"{result.reason} (the therapy the trial's inclusions "
+                   f"require, {', '.join(overlapping)}, left out)")
+
+
 def _own_population(req: Requirement, patient: Patient,
                     trial_codes: Iterable[str]) -> RequirementResult | None:
     """An exclusion's cancer type, histology or extent that names the trial's own population
@@ -2271,6 +2303,8 @@ def _own_population(req: Requirement, patient: Patient,
             req.kind, None, f"names the extent the trial's inclusions require "
             f"({req.params.get('extent')}); a qualified form of it: check", "", req.text,
             req.params)
+    if req.kind == "prior_therapy" and req.params.get("received"):
+        return _without_required_therapy(req, patient, trial_codes)
     onto = patient.ontology
     own = [c for c in trial_codes if not c.startswith("_")]
     if not own:
@@ -2797,6 +2831,8 @@ def _in_cohort(label: str | None, choice: tuple[str, str] | None) -> bool:
 
 _SYNTHETIC_PREFIXES = (TITLE_PREFIX, OFFICIAL_TITLE_PREFIX, CONDITIONS_PREFIX)
 _OWN_EXTENT = "_EXTENT:"
+_OWN_DRUG = "_RECEIVED_DRUG:"
+_OWN_CLASS = "_RECEIVED_CLASS:"
 
 
 def trial_context(trial: Trial, patient: Patient) -> tuple[str, ...]:
@@ -2810,8 +2846,18 @@ def trial_context(trial: Trial, patient: Patient) -> tuple[str, ...]:
                           if c.kind == "inclusion" and c.cohort is None
                           for r in c.requirements if r.kind == "extent" and
                           not r.params.get("negated") and not r.params.get("allowed")})
+        # The therapies every patient must have had ("progressed after receiving PD-1
+        # antibody treatment"): an exclusion of a broader class leaves them out.
+        required = sorted({(_OWN_DRUG if drug else _OWN_CLASS) + str(name)
+                           for c in trial.criteria
+                           if c.kind == "inclusion" and c.cohort is None and c.start >= 0
+                           for r in c.requirements if r.kind == "prior_therapy" and
+                           r.params.get("received") and not r.params.get("allowed")
+                           for drug, names in ((True, r.params.get("drugs") or []),
+                                               (False, r.params.get("classes") or []))
+                           for name in names})
         found = (trial.criteria, tuple(trial.oncotree_codes) +
-                 tuple(_OWN_EXTENT + extent for extent in extents))
+                 tuple(_OWN_EXTENT + extent for extent in extents) + tuple(required))
         patient.memo[key] = found
     return found[1]
 

@@ -131,7 +131,7 @@ _BOUNDARY = re_compile(
     r"\bother than\b|\bwith the exception of\b|\bprovided\b|\bwhereas\b",
     re.IGNORECASE)
 # Phrases built on a negation word that do not negate the fact ("no more than 2 lines").
-_NOT_NEGATION = re_compile(
+NOT_NEGATION = re_compile(
     r"\b(?:no|not)\s+(?:more|less|greater|fewer|later|longer|earlier|sooner|older|younger)\s+"
     r"than\b|\bnot\s+(?:required|mandatory|necessary|needed)\b|\bnot\s+limited\s+to\b|"
     r"\bnot\s+applicable\b|\bwhether\s+or\s+not\b|\bif\s+not\b|\bno\s+longer\b",
@@ -200,7 +200,7 @@ def is_negated(text: str, start: int, end: int, window: int = 70,
     left, _ = clause_bounds(text, start, end)
     before = text[max(left, start - window):start]
     cues = folded_cues()
-    # Lower-case once; _NOT_NEGATION.sub keeps its replacements' offsets either way.
+    # Lower-case once; NOT_NEGATION.sub keeps its replacements' offsets either way.
     pattern, target = cues.not_negation._target(before)
     if cues.negation.search(pattern.sub(" ", target)):
         return True
@@ -249,7 +249,7 @@ def folded_cues() -> FoldedCues:
     rules = get_rules()
     allowance = re_compile("|".join(f"(?:{p.pattern})" for p in rules.allowance_cues),
                            re.IGNORECASE)
-    return FoldedCues(Folded(rules.negation_cue), Folded(_NOT_NEGATION),
+    return FoldedCues(Folded(rules.negation_cue), Folded(NOT_NEGATION),
                       Folded(allowance, rules.allowance_words))
 
 

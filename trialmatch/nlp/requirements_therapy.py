@@ -18,6 +18,7 @@ from trialmatch.nlp.drugs import (
     get_lexicon,
 )
 from trialmatch.nlp.requirements_common import (
+    NOT_NEGATION,
     NUMBER,
     SENTENCE_END,
     Folded,
@@ -111,6 +112,7 @@ _RADIATION_EXTENT = re_compile(
 # A list of what a count of lines covers: examples, or (under a cap) any "including".
 _EXAMPLES = re_compile(r"\b(?:including\s+but\s+not\s+limited\s+to|such\s+as|e\.\s?g\.|"
                        r"for\s+example|for\s+instance)", _I)
+_EXAMPLES_OF_A_CONDITION = re_compile(r"\bexamples?\s+(?:include|are)\b", _I)
 _ANY_INCLUSION = re_compile(rf"{_EXAMPLES.pattern}|\binclud(?:ing|es?)\b|\bi\.\s?e\.", _I)
 
 
@@ -218,8 +220,10 @@ _EXCLUSION_WORDING = re_compile(r"\b(?:not\s+(?:be\s+)?eligible|ineligible|not\s
                                 r"(?:must|should|may)\s+not(?=\s+(?:have|require|need|be\s+"
                                 r"receiving|receive|be\s+on|take)\b))\b", _I)
 # "TKI-naive", "Tyrosine Kinase Inhibitor (TKI) treatment naive": never had that therapy.
-_LIST_JOIN = re_compile(r"\s*,?\s*(?:(?:or|and|and/or|nor)\s+)?(?:(?:any|other|prior)\s+)?",
-                        _I)
+_LIST_JOIN = re_compile(r"\s*,?\s*(?:(?:or|and|and/or|nor)\s+)?(?:(?:any|other|prior)\s+)?|"
+                        # "No prior immunotherapy, including but not limited to anti-PD-1"
+                        r"\s*[,:(]?\s*(?:including(?:\s+but\s+not\s+limited\s+to)?|such\s+as|"
+                        r"e\.\s?g\.,?)\s*:?\s*", _I)
 _TARGET_BEFORE = re_compile(r"\b[A-Za-z][A-Za-z0-9/]*\d[A-Za-z0-9/]*-$|\b[A-Z][A-Z0-9/]+-$")
 _NAIVE_AFTER = re_compile(r"^(?:\s*\([^()]{1,15}\))?[\s-]*(?:(?:(?:treatment|therapy)[\s-]+)?"
                           r"na[iï]ve|free(?![\s-]+interval))\b", _I)
@@ -555,6 +559,9 @@ def _negated_therapy(text: str, mention: DrugMention, criterion_kind: str = "inc
     left, _ = clause_bounds(text, mention.start, mention.end)
     before = text[max(left, mention.start - 80):mention.start]
     before = _NO_MORE_THAN.sub(" ", before)
+    if "limited" in before or "required" in before or "applicable" in before:
+        # "including but not limited to anti-CTLA-4 antibody": no negation
+        before = NOT_NEGATION.sub(lambda m: " " * len(m.group()), before)
     if criterion_kind == "exclusion":
         before = _EXCLUSION_WORDING.sub(" ", before)
     cues = list(folded_cues().negation.finditer(before))
@@ -800,6 +807,10 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
                 text[max(sentence_start, mention.start - 70):mention.start]):
             continue  # "> 6 cycles of platinum": how much was given, which the notes rarely say
         is_class = (mention.start, mention.end) in class_spans
+        if _EXAMPLES_OF_A_CONDITION.search(text, sentence_start, mention.start):
+            # "No known GI disease or GI procedures ...; examples include, but are not
+            # limited to partial gastrectomy": an example of a condition, no history demanded.
+            continue
         received = not _negated_therapy(text, mention, criterion_kind)
         if not received and _REFRACTORY_AFTER.match(text, mention.end):
             # "must not have bortezomib refractory disease": the disease's response to the
