@@ -329,27 +329,25 @@ def test_patients_who_may_be_either_of_the_following_meet_any_of_them():
     assert [c.text.split("\n")[0] for c in criteria] == ["Patients may be either:", "ECOG 0-1"]
 
 
-def test_a_lead_in_naming_its_phase_scopes_its_sub_bullets():
-    text = ("Inclusion Criteria:\n\n1. Advanced solid tumor or malignant lymphoma.\n"
-            "2. In addition, subjects enrolled in the Dose Confirmation Phase must meet the "
-            "following criteria:\n\n   * Tissue block confirmation of PI3K alpha mutation.\n"
-            "   * Measurable disease per RECIST v1.1;\n\nExclusion Criteria:\n\n1. Pregnancy")
+@pytest.mark.parametrize("text,expected", [
+    # a lead-in naming the phase its patients enrol in scopes its sub-bullets
+    ("Inclusion Criteria:\n\n1. Advanced solid tumor or malignant lymphoma.\n"
+     "2. In addition, subjects enrolled in the Dose Confirmation Phase must meet the "
+     "following criteria:\n\n   * Tissue block confirmation of PI3K alpha mutation.\n"
+     "   * Measurable disease per RECIST v1.1;\n\nExclusion Criteria:\n\n1. Pregnancy",
+     {"Advanced solid tumor or malignant lymphoma.": None,
+      "Tissue block confirmation of PI3K alpha mutation.": "Dose Confirmation Phase",
+      "Measurable disease per RECIST v1.1;": "Dose Confirmation Phase", "Pregnancy": None}),
+    # a label line nested in an item heads the lines below it
+    ("Inclusion Criteria:\n\n1. Consent.\n2. Patients have to meet the following "
+     "criteria for each part:\n\n   Part 1:\n\n   Pathological diagnosis of a solid "
+     "tumor.\n\n   Part 2A and 2B:\n\n   Diagnosis of AML.\n3. ECOG 0-1\n",
+     {"Pathological diagnosis of a solid tumor.": "Part 1", "Diagnosis of AML.": "Part 2A and 2B",
+      "ECOG 0-1": None, "Consent.": None}),
+])
+def test_a_cohort_named_inside_an_item_scopes_the_lines_below_it(text, expected):
     cohorts = {c.text: c.cohort for c in split_criteria(text)}
-    assert cohorts["Advanced solid tumor or malignant lymphoma."] is None
-    assert cohorts["Tissue block confirmation of PI3K alpha mutation."] == \
-        "Dose Confirmation Phase"
-    assert cohorts["Measurable disease per RECIST v1.1;"] == "Dose Confirmation Phase"
-    assert cohorts["Pregnancy"] is None
-
-
-def test_a_label_line_nested_in_an_item_heads_the_lines_below_it():
-    text = ("Inclusion Criteria:\n\n1. Consent.\n2. Patients have to meet the following "
-            "criteria for each part:\n\n   Part 1:\n\n   Pathological diagnosis of a solid "
-            "tumor.\n\n   Part 2A and 2B:\n\n   Diagnosis of AML.\n3. ECOG 0-1\n")
-    cohorts = {c.text: c.cohort for c in split_criteria(text)}
-    assert cohorts["Pathological diagnosis of a solid tumor."] == "Part 1"
-    assert cohorts["Diagnosis of AML."] == "Part 2A and 2B"
-    assert cohorts["ECOG 0-1"] is None and cohorts["Consent."] is None
+    assert {line: cohorts[line] for line in expected} == expected
 
 
 def test_a_lead_in_saying_what_was_not_received_makes_its_items_exclusions():

@@ -60,6 +60,7 @@ from trialmatch.match.restage import (
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
 from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
+from trialmatch.nlp.drugs import classes_of as lexicon_classes_of
 from trialmatch.nlp.drugs import find_drugs, get_lexicon
 from trialmatch.nlp.requirements_basic import ELIGIBILITY_BOUND
 from trialmatch.regex_cache import re_compile
@@ -2270,18 +2271,19 @@ def _without_required_therapy(req: Requirement, patient: Patient,
         return None
     named = {str(c).lower() for c in req.params.get("classes") or []} | \
         {str(d).lower() for d in req.params.get("drugs") or []}
+
+    def broader(own: set[str]) -> bool:
+        return bool(named & {name.lower() for name in own})
+
     lexicon = get_lexicon()
-    overlapping = [c for c in classes if named & {a.lower() for a in lexicon.ancestors(c)}] + \
-        [d for d in drugs if named & ({d.lower()} | {a.lower() for cls in
-                                                   lexicon.drug_classes.get(d, ())
-                                                   for a in lexicon.ancestors(cls)})]
-    if not overlapping:
+    own_classes = [c for c in classes if broader(lexicon.ancestors(c))]
+    own_drugs = [d for d in drugs if broader({d} | lexicon_classes_of(d))]
+    if not own_classes and not own_drugs:
         return None
+    overlapping = own_classes + own_drugs
     exception = dict(req.params.get("except") or {"drugs": [], "classes": []})
-    exception["drugs"] = sorted({*exception.get("drugs", []), *[d for d in drugs
-                                                                if d in overlapping]})
-    exception["classes"] = sorted({*exception.get("classes", []), *[c for c in classes
-                                                                    if c in overlapping]})
+    exception["drugs"] = sorted({*exception.get("drugs", []), *own_drugs})
+    exception["classes"] = sorted({*exception.get("classes", []), *own_classes})
     result = evaluate_requirement(replace(req, params={**req.params, "except": exception}),
                                   patient)
     if result.truth is not False:

@@ -183,23 +183,24 @@ def confined_to_its_organ(code: str | None, ontology: Any) -> bool:
                 tissue_code(code) in distant_stage_rules().confined_tissues)
 
 
+def _under_any(code: str | None, ontology: Any, codes: tuple[str, ...]) -> bool:
+    """Is `code` one of `codes` or below one of them in OncoTree?"""
+    is_a = getattr(ontology, "is_a", None)
+    return bool(code and is_a is not None and any(is_a(code, c) for c in codes))
+
+
 def marrow_disease(code: str | None, ontology: Any) -> bool:
     """Is `code` a marrow disease (a leukaemia, MDS, MPN or myeloma: `marrow_codes`), which no
     TNM extent describes and RECIST does not measure?"""
-    is_a = getattr(ontology, "is_a", None)
-    if not code or is_a is None:
-        return False
     rules = distant_stage_rules()
-    return any(is_a(code, c) for c in rules.marrow_codes) and not any(
-        is_a(code, c) for c in rules.marrow_except_codes)
+    return _under_any(code, ontology, rules.marrow_codes) and not _under_any(
+        code, ontology, rules.marrow_except_codes)
 
 
 def unstaged_disease(code: str | None, ontology: Any) -> bool:
     """Is `code` a cancer that no stage group describes (a leukaemia or myeloid neoplasm:
     `unstaged_codes`)?"""
-    is_a = getattr(ontology, "is_a", None)
-    return bool(code and is_a is not None and
-                any(is_a(code, c) for c in distant_stage_rules().unstaged_codes))
+    return _under_any(code, ontology, distant_stage_rules().unstaged_codes)
 
 
 @lru_cache(maxsize=1)

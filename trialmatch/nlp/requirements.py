@@ -41,7 +41,7 @@ from trialmatch.nlp.requirements_basic import (
 )
 from trialmatch.nlp.requirements_biomarker import find_biomarker_requirements
 from trialmatch.nlp.requirements_cancer import find_cancer_requirements, restrict_for_exclusion
-from trialmatch.nlp.requirements_common import Folded, blank, is_allowance, words_of
+from trialmatch.nlp.requirements_common import PARENTHESIS, Folded, blank, is_allowance, words_of
 from trialmatch.nlp.requirements_therapy import (
     find_prior_therapy,
     find_regimen_option,
@@ -578,7 +578,7 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         course = _COURSE_WORDS_F.search(text)
         settings = [r for r in requirements if r.kind in ("stage", "extent")]
         before = [r for r in settings if course and r.end <= course.start()]
-        separate = bool(before) and bool(_ITEM_SEPARATOR.search(_PARENTHESIS.sub(
+        separate = bool(before) and bool(_ITEM_SEPARATOR.search(PARENTHESIS.sub(
             blank, text[max(r.end for r in before):course.start()])))
         requirements = [r for r in requirements if r.kind not in ("stage", "extent")
                         or (separate and r in before)]
@@ -681,7 +681,7 @@ def _without_ruled_out(requirements: list[Requirement], spans: list[tuple[int, i
     def within(r: Requirement, span: tuple[int, int]) -> bool:
         return span[0] <= r.start and r.end <= span[1]
 
-    asides = [m.span() for m in _PARENTHESIS.finditer(text)] if "(" in text else []
+    asides = [m.span() for m in PARENTHESIS.finditer(text)] if "(" in text else []
     # Therapies in an aside ("(unless tamoxifen was initiated within 4 weeks)") are its
     # exceptions, not what the sentence rules out.
     requirements = [r for r in requirements if not (
@@ -712,15 +712,14 @@ _RULED_OUT_END = re_compile(
     r"(?:study|trial|protocol|enrol\w*|participation))?\W*$", re.IGNORECASE)
 _RULED_OUT_START = re_compile(r"\W*(?:not\s+eligible|ineligible|excluded)\s*:", re.IGNORECASE)
 _SENTENCE = re_compile(r"[^.;\n]+(?:(?<=\d)\.(?=\d)[^.;\n]*)*")
-_PARENTHESIS = re_compile(r"\([^()]*\)")
 
 
 def _ruled_out_spans(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences (or asides) of a criterion that say who is not eligible."""
-    blanked = _PARENTHESIS.sub(blank, text)
+    blanked = PARENTHESIS.sub(blank, text)
     spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(blanked)
              if _RULED_OUT_END.search(m.group()) or _RULED_OUT_START.match(m.group())]
-    spans += [(m.start(), m.end()) for m in _PARENTHESIS.finditer(text)
+    spans += [(m.start(), m.end()) for m in PARENTHESIS.finditer(text)
               if _RULED_OUT_END.search(m.group()[1:-1])]
     return spans
 
@@ -805,6 +804,8 @@ _ADVANCED_SETTING_GATE = re_compile(r"advanced|metasta|recurr|relaps|unresect|in
                                     re.IGNORECASE)
 _ADJUVANT_WORD = re_compile(r"adjuvant|perioperative|curative|early", re.IGNORECASE)
 _ASIDE_AFTER = re_compile(r"\s*(?:\([^()]*\)|\[[^\[\]]*\])")
+_COURSE_BETWEEN = re_compile(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*|"
+                             r"fail\w*|after|following|within|since)\b", re.IGNORECASE)
 _PERMITS = re_compile(r"\b(?:allowed|permitted|eligible|acceptable|except\w*|not\s+count\w*)\b",
                       re.IGNORECASE)
 
@@ -834,9 +835,7 @@ def _for_advanced_disease(requirement: Requirement, requirements: list[Requireme
     if any(r is not requirement and r.kind in ("prior_therapy", "prior_lines")
            and requirement.end <= r.start < setting_at for r in requirements):
         return requirement
-    if re.search(r"\b(?:progress\w*|relaps\w*|recurr\w*|refractory|resistan\w*|"
-                 r"fail\w*|after|following|within|since)\b",
-                 text[requirement.end:setting_at], re.IGNORECASE):
+    if _COURSE_BETWEEN.search(text[requirement.end:setting_at]):
         # "chemotherapy with progression within 6 months for recurrent disease": the words
         # between tell of the course, not the setting of the therapy.
         return requirement

@@ -946,7 +946,6 @@ _LATER_THRESHOLD = re_compile(r"(?<=\s)(?:≥|>=|≤|<=|<|>)\s*\d", _I)
 ELIGIBILITY_BOUND = {"ANC": ">=", "platelets": ">=", "hemoglobin": ">=", "WBC": ">=",
                      "CrCl": ">=", "creatinine": "<=", "bilirubin": "<=", "AST": "<=",
                      "ALT": "<=", "AST+ALT": "<="}
-_DEFAULT_OP = ELIGIBILITY_BOUND
 
 
 def _op(word: str, post: str) -> str | None:
@@ -985,7 +984,7 @@ def _organ_value(measure: str, match: re.Match[str]) -> tuple[str, float, str] |
         return None
     value = float(re.sub(r"[,\s]", "", number))
     if op is None:
-        op = _DEFAULT_OP[measure]
+        op = ELIGIBILITY_BOUND[measure]
     if "uln" in unit_text or "upper" in unit_text or "normal" in unit_text or (
             unit_text.startswith(("x", "×", "times")) and "10" not in unit_text):
         return op, value, "xULN"

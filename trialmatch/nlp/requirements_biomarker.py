@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from trialmatch.models import Requirement
 from trialmatch.nlp.drugs import find_drugs
 from trialmatch.nlp.requirements_common import (
+    PARENTHESIS,
     Folded,
     clause_bounds,
     is_allowance,
@@ -247,7 +248,6 @@ _LIST_STOP = re_compile(r"\b(?:alone|in\s+combination|as\s+well\s+as|co-?occur\w
 _GENERIC_NAMES = ("sensitizing mutation", "fusion", "amplification", "mutation")
 _BELOW_A_COUNT = re_compile(r"\s*(?:/\s*CEP\s*-?(?:17)?\s*)?(?:gene\s+)?(?:copy\s+number|"
                            r"ratio\w*)\s*(?:of\s*|is\s*)?(?:<|≤|less\s+than|below)", _I)
-_PARENTHESES = re_compile(r"\([^()]*\)")
 _NEGATED_LIST_GAP = re_compile(r"[\s,]*(?:\w+[\s,]+){0,2}(?:and|or|nor|and/or)\s*", re.I)
 _STATUS_AFTER = re_compile(r"^[\s/\w-]{0,12}?\bstatus\b", _I)
 # "ER status known", "HER2 status available": a result must exist, any result will do.
@@ -672,7 +672,7 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         negated_before = is_negated(text, first.start, first.end, window=60, look_after=False)
         if not negated_before and index and negated_group == index - 1 and (
                 _NEGATED_LIST_GAP.fullmatch(
-                    _PARENTHESES.sub("", text[groups[index - 1][-1].end:first.start]))):
+                    PARENTHESIS.sub("", text[groups[index - 1][-1].end:first.start]))):
             # "Absence of sensitising EGFR mutations (including ...) and ALK and ROS1
             # rearrangements": the negation covers the list even past an aside.
             negated_before = True

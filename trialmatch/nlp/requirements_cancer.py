@@ -143,18 +143,19 @@ def _cancer_matches(vocabulary: Any, text: str) -> list:
     list leaves its head noun out of ("lung or breast cancer")."""
     found = vocabulary.find_cancer_types(text)
     if " or " in text or " and " in text or "," in text:
-        elided = _elided(vocabulary, text, found)
-        if elided:
-            found = sorted(found + [m for m in elided if not any(
-                m.start < f.end and f.start < m.end for f in found)], key=lambda m: m.start)
+        found = _joined(found, _elided(vocabulary, text, found))
     if "(" not in text:
         return found
     blanked = _ACRONYM_ASIDE.sub(blank, text)
     if blanked == text:
         return found
-    extra = [m for m in vocabulary.find_cancer_types(blanked)
-             if not any(m.start < f.end and f.start < m.end for f in found)]
-    return sorted(found + extra, key=lambda m: m.start)
+    return _joined(found, vocabulary.find_cancer_types(blanked))
+
+
+def _joined(found: list, extra: list) -> list:
+    """`found` with the matches of `extra` that overlap none of them, in text order."""
+    kept = [m for m in extra if not any(m.start < f.end and f.start < m.end for f in found)]
+    return sorted(found + kept, key=lambda m: m.start) if kept else found
 
 
 def _codes_for(text: str) -> list[str]:

@@ -223,14 +223,15 @@ def is_allowance(text: str, start: int, end: int, own_asides: bool = False) -> b
             inside = match.start() + left <= start and end <= match.end() + left
             return match.group() if inside or not _OWN_ALLOWANCE.search(match.group()) \
                 else " " * len(match.group())
-        clause = _ASIDE_OF_CLAUSE.sub(outside, clause)
+        clause = PARENTHESIS.sub(outside, clause)
     return folded_cues().allowance.search(clause) is not None
 
 
 _ALLOWANCE_END = re_compile(r"\.(?<!\d\.)(?!\d)|;|\n")
 _OWN_ALLOWANCE = re_compile(r"\w+\s+(?:is|are|was|were|will\s+be|may\s+be)\s+(?:also\s+)?"
                             r"(?:allowed|permitted|eligible|acceptable)\b", re.IGNORECASE)
-_ASIDE_OF_CLAUSE = re_compile(r"\([^()]*\)")
+# A closed bracketed aside, innermost ("(prior adjuvant chemotherapy is permitted)").
+PARENTHESIS = re_compile(r"\([^()]*\)")
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,13 @@ _NARROWING_BEFORE = re_compile(
     r"\b(?:investigational|experimental|novel|next[\s-]generation|"
     r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation|[\w-]*selective)"
     r"[\s(-]+(?:[\w-]+[\s(-]+)?$", _I)
+def _narrowed(text: str, mention: DrugMention, sentence_start: int) -> bool:
+    """Do words before a class mention (or before the name its acronym stands for) make it
+    narrower than the lexicon can check (see `_NARROWING_BEFORE`)?"""
+    start = _spelled_out_start(text, mention)
+    return bool(_NARROWING_BEFORE.search(text[max(sentence_start, start - 60):start]))
+
+
 def _spelled_out_start(text: str, mention: DrugMention) -> int:
     """Where the words a class mention stands for begin: its own start, or for an acronym in
     brackets after the spelled-out name ("tyrosine kinase inhibitor (TKI)") the start of that
@@ -490,6 +497,7 @@ _TREATED_NOT_DEMANDED = re_compile(r"\b(?:(?:for|in)\s+(?:patients|participants|
                                    r"(?:who|with)|if|when|unless|recovered\s+from|toxicit\w*\s+"
                                    r"(?:of|from))\b[^.;]*$", _I)
 _OR_WHO_AFTER = re_compile(r"[\w\s/,-]{0,40}?\bor\s+(?:who|have|has|had|received|if)\b", _I)
+_RECEIPT_WORD = re_compile(r"(?:received|prior|previous|had)\b", _I)
 _TREATED_GATE = re_compile(r"\b(?:treatments?|therap(?:y|ies))\s+(?:for|in)\s", _I)
 
 
@@ -506,7 +514,7 @@ def _treated_for_advanced(text: str) -> list[Requirement]:
             _OR_WHO_AFTER.match(text, found.end()):
         return []
     denied = bool(found.group("no"))
-    if not denied and not re.match(r"(?:received|prior|previous|had)\b", found.group(0), _I):
+    if not denied and not _RECEIPT_WORD.match(found.group(0)):
         return []
     bound = {"min": None, "max": 0} if denied else {"min": 1, "max": None}
     bound["except"] = {"drugs": [], "classes": [], "adjuvant": True}
@@ -824,16 +832,14 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         previous = (mention, received)
         if criterion_kind == "exclusion" and received and (
                 _course_of_disease(text, mention, sentence_start) or (
-                    is_class and _NARROWING_BEFORE.search(text[max(
-                        sentence_start, _spelled_out_start(text, mention) - 60):
-                        _spelled_out_start(text, mention)]))):
+                    is_class and _narrowed(text, mention, sentence_start))):
             # "Progression during platinum", "any investigational ALK inhibitor": having had
             # the therapy is necessary for the statement but does not make it true, so it
             # cannot exclude anyone (an inclusion keeps it: there it is a fair requirement).
             continue
         groups[received].append((mention, is_class))
     lines = []
-    for line in map(lambda line: _of_one_class(text, line), _find_lines(text)):
+    for line in (_of_one_class(text, found) for found in _find_lines(text)):
         if not is_allowance(text, line.start, line.end):
             lines.append(line)
         elif criterion_kind == "inclusion" and line.params.get("min") is None \
