@@ -248,6 +248,7 @@ class TrialText:
     primary_purpose: str | None = None  # designInfo.primaryPurpose: TREATMENT, PREVENTION, ...
     official_title: str | None = None
     phases: tuple[str, ...] = ()  # designModule.phases: PHASE1, PHASE2, EARLY_PHASE1, ...
+    brief_summary: str | None = None  # descriptionModule.briefSummary
 
 
 @dataclass

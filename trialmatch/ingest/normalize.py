@@ -92,6 +92,7 @@ class StudyRecord:
             primary_purpose=self.primary_purpose,
             official_title=self.official_title,
             phases=tuple(self.phases),
+            brief_summary=self.brief_summary,
         )
 
 

@@ -570,7 +570,7 @@ class TrialStore:
     def _trial_texts(self, nct_ids: Sequence[str]) -> list[TrialText]:
         rows = self.conn.execute(
             "SELECT nct_id, brief_title, official_title, conditions, keywords, criteria_text, "
-            f"minimum_age, maximum_age, sex, primary_purpose, phases FROM trials "
+            f"minimum_age, maximum_age, sex, primary_purpose, phases, brief_summary FROM trials "
             f"WHERE nct_id IN ({_IDS}) "
             "ORDER BY nct_id",
             (_json(list(nct_ids)),),
@@ -588,6 +588,7 @@ class TrialStore:
                 primary_purpose=row[9],
                 official_title=row[2],
                 phases=tuple(json.loads(row[10] or "[]")),
+                brief_summary=row[11],
             )
             for row in rows
         ]

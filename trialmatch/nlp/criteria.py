@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from trialmatch.models import EligibilityCriterion, Requirement, TrialAnnotation, TrialText
+from trialmatch.nlp.acronyms import defined_acronyms, uses_of
 from trialmatch.nlp.conditions import (
     distant_metastasis_sites,
     load_conditions,
@@ -29,11 +30,13 @@ from trialmatch.nlp.requirements import (
 )
 from trialmatch.nlp.requirements_cancer import (
     drop_own_disease,
+    find_cancer_requirements,
     prefer_other_disease,
     trial_oncotree_codes,
 )
 from trialmatch.nlp.requirements_common import may_hold
 from trialmatch.nlp.requirements_rules import get_rules
+from trialmatch.nlp.vocab import get_vocabulary
 from trialmatch.regex_cache import re_compile
 
 # Bump whenever splitting or parsing rules change: the store re-parses older annotations.
@@ -438,18 +441,75 @@ _LIST_OF_CONDITIONS = re_compile(r"\b(?:the\s+following|if\b[^:]*\bfollowing)\b[
                                  re.IGNORECASE)
 
 
-def _parse_piece(piece: CriterionPiece) -> list[Requirement]:
+def cancer_acronyms(trial: TrialText) -> dict[str, str]:
+    """{short form: long form} of the cancer-type acronyms the record defines for itself
+    ("follicular lymphoma (FL)" in the summary) that the vocabulary does not know as such:
+    the trial's "Participants with FL" then names follicular lymphoma."""
+    vocabulary = get_vocabulary()
+    found = {}
+    for short, long_form in defined_acronyms(
+            (trial.title, trial.official_title, trial.brief_summary,
+             trial.criteria_text)).items():
+        if vocabulary.find_cancer_types(short):
+            continue
+        named = vocabulary.find_cancer_types(long_form)
+        if named and named[-1].end == len(long_form) and named[0].start == 0:
+            found[short] = long_form
+    return found
+
+
+def _with_acronyms(requirements: list[Requirement], text: str, kind: str, offset: int,
+                   acronyms: dict[str, str]) -> list[Requirement]:
+    """An inclusion's cancer types with the trial's own acronyms read: the text is read again
+    with each acronym spelt out, so the usual rules ("history of FL", "except FL") apply,
+    and the codes only the spelt-out reading finds join the criterion's cancer types."""
+    if kind != "inclusion" or not acronyms:
+        return requirements
+    uses = sorted((start, end, short) for short in acronyms if short in text
+                  for start, end in uses_of(short, text))
+    if not uses:
+        return requirements
+    spelt, cursor = [], 0
+    for start, end, short in uses:
+        spelt.append(text[cursor:start] + acronyms[short])
+        cursor = end
+    spelt_text = "".join(spelt) + text[cursor:]
+    known = {code for r in requirements if r.kind == "cancer_type"
+             for code in r.params.get("codes") or []}
+    added = [code for r in find_cancer_requirements(spelt_text, kind, scans={"cancer"})
+             if r.kind == "cancer_type" and r.params.get("scope") == "codes"
+             for code in r.params.get("codes") or [] if code not in known]
+    if not added:
+        return requirements
+    added = list(dict.fromkeys(added))
+    start, end = uses[0][0] + offset, uses[-1][1] + offset
+    for i, req in enumerate(requirements):
+        if req.kind == "cancer_type" and req.params.get("scope") == "codes":
+            params = {**req.params, "codes": list(req.params["codes"]) + added}
+            requirements = list(requirements)
+            requirements[i] = replace(req, params=params)
+            return requirements
+    return requirements + [Requirement("cancer_type", {"codes": added, "scope": "codes",
+                                                       "except": []},
+                                       text[uses[0][0]:uses[-1][1]], start, end)]
+
+
+def _parse_piece(piece: CriterionPiece, acronyms: dict[str, str]) -> list[Requirement]:
     criterion = piece.criterion
+    kind = criterion.kind
     if piece.alternatives:
         first_start = piece.alternatives[0][0]
         requirements_per_alternative = [
-            parse_in_context(criterion.text[start:end], criterion.kind, context, start)
+            _with_acronyms(parse_in_context(criterion.text[start:end], kind, context, start),
+                           criterion.text[start:end], kind, start, acronyms)
             for start, end, context in piece.alternatives]
-        lead = parse_in_context(criterion.text[:first_start], criterion.kind, piece.context, 0)
+        lead = parse_in_context(criterion.text[:first_start], kind, piece.context, 0)
         return lead + merge_alternatives(requirements_per_alternative, criterion.text)
     if piece.context:
-        return parse_in_context(criterion.text, criterion.kind, piece.context, 0)
-    return parse_criterion(criterion.text, criterion.kind)
+        found = parse_in_context(criterion.text, kind, piece.context, 0)
+    else:
+        found = parse_criterion(criterion.text, kind)
+    return _with_acronyms(found, criterion.text, kind, 0, acronyms)
 
 
 def _structured_criterion(trial: TrialText, position: int) -> EligibilityCriterion | None:
@@ -843,8 +903,9 @@ def annotate_trial(trial: TrialText) -> TrialAnnotation:
     introduce sub-bullets and state nothing themselves are dropped.
     """
     criteria: list[EligibilityCriterion] = []
+    acronyms = cancer_acronyms(trial)
     for piece in split_pieces(trial.criteria_text or ""):
-        requirements = _parse_piece(piece)
+        requirements = _parse_piece(piece, acronyms)
         if piece.lead_in and piece.criterion.kind == "exclusion" and \
                 _LIST_OF_CONDITIONS.search(piece.criterion.text):
             # "Have received the following prior systemic antitumor therapy:", "Patients who
