@@ -1190,3 +1190,45 @@ def test_a_narrowed_class_stays_narrowed_in_its_bracketed_acronym():
 ])
 def test_examples_share_the_sense_of_what_they_exemplify(kind, text, expected):
     assert _history(text, kind) == expected
+
+
+def _statuses(text, kind="inclusion"):
+    return [(item["marker"], item["status"]) for r in parse_criterion(text, kind)
+            if r.kind == "biomarker" for item in r.params["any_of"]]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # A symbol in brackets after a gene name the vocabulary does not know: the result
+    # follows the bracket.
+    ("EGFR gene mutation negative, ROS oncogene 1 (ROS1) negative, and anaplastic lymphoma "
+     "kinase (ALK) negative, stage IV NSCLC",
+     [("EGFR", "negative"), ("ROS1", "negative"), ("ALK", "negative")]),
+    ("human epidermal growth factor receptor type 2 (HER2)-negative metastatic breast cancer",
+     [("HER2", "negative")]),
+    # ... but a suspended hyphen after the bracket waits for the next marker's word
+    ("positive estrogen (ER)- and/or progesterone-receptor (PR) status",
+     [("ER", "positive")]),
+])
+def test_a_bracketed_symbol_takes_the_result_after_the_bracket(text, expected):
+    assert _statuses(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "NSCLC that cannot be operated on or treated with radiotherapy",
+    "disease that cannot be treated with curative surgery or radiation",
+    "patients unable to be treated with cisplatin",
+])
+def test_a_therapy_the_patient_cannot_have_is_no_history(text):
+    assert _history(text, "inclusion") == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Study in Participants With Early-Stage Human Epidermal Growth Factor Receptor (HER) "
+     "2-Positive Breast Cancer", [("HER2", "positive")]),
+    ("estrogen receptor (ER) positive (ER+) and human epidermal growth factor receptor (HER) 2 "
+     "negative (HER2-) localized breast cancer", [("ER", "positive"), ("HER2", "negative")]),
+    ("human epidermal growth factor receptor type 2 (HER2)-negative breast cancer",
+     [("HER2", "negative")]),
+])
+def test_her2_spelt_out_is_not_egfr(text, expected):
+    assert _statuses(text) == expected

@@ -445,8 +445,17 @@ def _marker_mentions(text: str) -> list[_Mention]:
             continue  # "average HER2 copy number < 4.0 signals per cell": a negative ISH value
         if re.search(r"\bother\s+$", text[max(0, mention.start - 8):mention.start], _I):
             continue  # "alone or with other EGFR mutations" names no requirement
+        if text[max(0, mention.start - 1):mention.start] == "(":
+            # "ROS oncogene 1 (ROS1) negative": the symbol in brackets after a name the
+            # vocabulary does not know; its result follows the bracket.
+            close = _CLOSING_BRACKET.match(text, mention.end)
+            if close:
+                mention.end = close.end()
         kept.append(mention)
     return kept
+
+
+_CLOSING_BRACKET = re_compile(r"\s*\)(?!\s*-\s)")  # not "(ER)- and/or PR-positive"
 
 
 def _group(mentions: list[_Mention], text: str) -> list[list[_Mention]]:

@@ -191,7 +191,10 @@ _NEED_TO_USE_BEFORE = re_compile(r"\b(?:need|needs|require|requires)\s+to\s+(?:u
 # "cytotoxic chemotherapy is not indicated", "not considered curable by surgery").
 _PLAN_BEFORE = re_compile(
     r"\b(?:(?:in|un)?eligible|(?:un)?fit|(?:un)?suitable|candidates?|curable|"
-    r"recommended\s+to\s+be\s+treated|planned|scheduled)\s+(?:for|by|with|to\s+receive|to\s+"
+    r"recommended\s+to\s+be\s+treated|planned|scheduled|"
+    # "NSCLC that cannot be operated on or treated with radiotherapy": not a candidate
+    r"(?:cannot|can\s*not|could\s+not|unable\s+to)\s+(?:be\s+)?(?:[\w-]+\s+){0,3}?"
+    r"(?:treated|managed|cured))\s+(?:for|by|with|to\s+receive|to\s+"
     r"undergo)\s+(?:(?:treatment|therapy)\s+with\s+)?(?:an?\s+|the\s+)?(?:[\w/+-]+\s+){0,3}"
     r"(?:[\w-]+\s*/\s*)?$", _I)
 # "A decision has been made to administer ... chemotherapy that includes one of the following
