@@ -641,3 +641,20 @@ def test_an_abbreviations_stop_does_not_end_a_negative_list():
     found = {(b.marker, b.status) for b in extract([note]).biomarkers}
     assert {("BTK", "negative"), ("PLCG2", "negative"), ("NOTCH1", "negative"),
             ("SMARCA4", "negative")} <= found
+
+
+def test_a_list_with_protein_changes_shares_its_dashed_result():
+    """"EGFR (ex18-21), BRAF V600E, ERBB2, MET ex14 skipping - not detected": every item is
+    negative, the one written with its variant too; a detected item with its VAF is not in
+    the list."""
+    text = ("50-gene DNA hotspot NGS: KRAS p.G12D (VAF 28%), TP53 p.C176F. EGFR (ex18-21),\n"
+            "  BRAF V600E, ERBB2, MET ex14 skipping - not detected.")
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert found == {"KRAS": "positive", "TP53": "positive", "EGFR": "negative",
+                     "BRAF": "negative", "HER2": "negative", "MET": "negative"}
+    found = {b.marker: b.status for b in find_biomarkers(
+        "KRAS G12D (VAF 30%), NRAS, BRAF: not detected")}
+    assert found == {"KRAS": "positive", "NRAS": "negative", "BRAF": "negative"}
+    # without a dash or colon the variant may be the finding itself
+    found = {b.marker: b.status for b in find_biomarkers("BRAF V600E, KRAS and NRAS wild-type")}
+    assert found == {"BRAF": "positive", "KRAS": "negative", "NRAS": "negative"}

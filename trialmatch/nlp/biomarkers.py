@@ -685,10 +685,19 @@ _NEGATIVE_HEADING_STARTS = ("neg", "no", "wild", "pertinent")
 # (not the stop of an abbreviation: "NOT DETECTED: BTK (incl. C481), PLCG2, NOTCH1")
 _LIST_END = re_compile(r"(?<!\bincl)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)(?<!\bapprox)"
                        r"\.(?!\d)(?:\s|$)|;|\n|\s(?:--|\|)\s|$")  # ("... -- TMB 1.6")
+# The alteration written after a marker of such a list ("BRAF V600E, ERBB2, MET ex14
+# skipping - not detected", "EGFR (ex18-21), ..."): part of the item, not a result. (With
+# the result after a dash or colon only: "BRAF V600E, KRAS and NRAS wild-type" found V600E.)
+_LISTED_ALTERATION = (r"(?:\s*\(?\s*(?:p\.)?[A-Z]\d{1,4}(?:[A-Z*]|fs|del|ins)?\b\)?|"
+                    r"\s*\(?\s*ex(?:on)?s?\s*\d{1,2}(?:\s*[-–]\s*\d{1,2})?\)?|"
+                    r"\s+(?:skipping|amplification|fusions?|rearrangements?|mutations?|"
+                    r"insertions?|deletions?|variants?|alterations?)\b)")
 _NEGATIVE_AFTER_LIST = re_compile(
+    _LISTED_ALTERATION + r"{0,3}"
     r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
     r"(?:variants?|mutations?|alterations?)(?:\s+(?:detected|identified|found))?)\b", re.I)
-_LIST_GAP = re_compile(r"[\s,/&()]*(?:[0-9A-Z]{1,2}(?=[\s,/&()]))?[\s,/&()]*"
+_LIST_GAP = re_compile(_LISTED_ALTERATION + r"{0,3}"
+                       r"[\s,/&()]*(?:[0-9A-Z]{1,2}(?=[\s,/&()]))?[\s,/&()]*"
                        r"(?:(?:and|or)\s+)?")
 # Words saying the list is a gene test (germline or tumour sequencing), not an IHC panel:
 # "MLH1/MSH2/MSH6/PMS2 - negative" there means no variant, not lost staining.
