@@ -1232,3 +1232,13 @@ def test_a_therapy_the_patient_cannot_have_is_no_history(text):
 ])
 def test_her2_spelt_out_is_not_egfr(text, expected):
     assert _statuses(text) == expected
+
+
+def test_the_stage_a_first_line_therapy_is_for_is_the_population():
+    found = parse_criterion("Study treatment must be first-line therapy for Stage IV or "
+                            "recurrent disease.", "inclusion")
+    assert [(r.kind, r.params.get("groups", r.params.get("extent"))) for r in found] == [
+        ("stage", ["IV", "IVA", "IVB", "IVC"]), ("extent", "recurrent")]
+    # a past therapy's stage stays history
+    assert not [r for r in parse_criterion("Completed treatment for stage I-III breast cancer",
+                                           "inclusion") if r.kind == "stage"]

@@ -312,8 +312,11 @@ _STAGE_ASIDE = re_compile(r"(?<=[IV0-4ABC])\s*\((?![^()]*\b(?:stages?|I{1,3}V?[A
                           _I)
 
 
+# (Not a first-line therapy's: "Study treatment must be first-line therapy for Stage IV or
+# recurrent disease" is the stage the study treats.)
 _STAGE_HISTORY = re_compile(
-    r"\b(?:(?:treatment|therapy|surgery|resection)\s+for|treated\s+for|history\s+of|"
+    r"\b(?:(?<!first[\s-]line\s)(?<!front[\s-]line\s)(?<!frontline\s)(?<!1st[\s-]line\s)"
+    r"(?:treatment|therapy|surgery|resection)\s+for|treated\s+for|history\s+of|"
     r"previously(?!\s+untreated)|prior|initial(?:ly)?)\s+(?:\w+\s+)?$", _I)
 
 
