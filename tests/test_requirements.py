@@ -1242,3 +1242,9 @@ def test_the_stage_a_first_line_therapy_is_for_is_the_population():
     # a past therapy's stage stays history
     assert not [r for r in parse_criterion("Completed treatment for stage I-III breast cancer",
                                            "inclusion") if r.kind == "stage"]
+
+
+def test_a_score_before_therapy_is_no_line_count():
+    assert _history("Baseline IIEF-EF (1-30) domain score of <17 pre-therapy", "exclusion") == []
+    assert _history("No more than 2 prior therapies", "inclusion") == [
+        ("prior_lines", {"min": None, "max": 2})]

@@ -306,8 +306,9 @@ _NOT_A_LINE_MAX = (r"(?!(?:cycles?|courses?|doses?|weeks?|months?|days?|years?|f
                    r"parp|egfr|alk|her2|anti-?her2|bispecific\w*|car-?t|antibod\w*|adcs?)\b)")
 _LINE_NOUN = (r"(?:prior\s+|previous\s+|systemic\s+|standard\s+|lines?\s+of\s+|"
               r"(?:anti-?cancer|chemotherapy|cytotoxic|platinum[- ]based|treatment)\s+)*"
-              r"(?:lines?|regimens?|therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|"
-              r"systemic\s+(?:therapy|therapies|treatments?))")
+              # (not "pre-therapy", "post-treatment": a time, "score of < 17 pre-therapy")
+              r"(?<!pre-)(?<!post-)(?:lines?|regimens?|therap(?:y|ies)|treatments?|"
+              r"chemotherap(?:y|ies)|systemic\s+(?:therapy|therapies|treatments?))")
 _LINES_BETWEEN = re_compile(
     rf"(?:\b(?:between\s+)?|(?:≥|>=|\bat\s+least)\s*)(?P<a>{NUMBER})\s*(?:-|–|to|and|or|"
     # "≥ 1, but no more than 3 regimens", "at least 2 and up to 4 lines"
