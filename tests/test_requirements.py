@@ -1248,3 +1248,30 @@ def test_a_score_before_therapy_is_no_line_count():
     assert _history("Baseline IIEF-EF (1-30) domain score of <17 pre-therapy", "exclusion") == []
     assert _history("No more than 2 prior therapies", "inclusion") == [
         ("prior_lines", {"min": None, "max": 2})]
+
+
+def _kinds(text, kind="inclusion"):
+    return {r.kind: r.params for r in parse_criterion(text, kind)}
+
+
+def test_a_list_of_agents_goes_on_under_its_no():
+    found = _kinds("No known hepatitis C virus (defined as HCV ribonucleic acid [RNA] "
+                   "[qualitative] is detected) infection or known history of hepatitis B "
+                   "(defined as hepatitis B surface antigen [HBsAg] reactive)")
+    assert found["infection"] == {"agents": ["HCV", "HBV"], "negated": True}
+
+
+def test_a_stage_list_without_its_comma():
+    found = _kinds("Completely resected stage IIA, IIB IIIA or IIIB (T3-4N2) non-small cell "
+                   "lung cancer")
+    assert found["stage"]["groups"] == ["IIA", "IIA1", "IIA2", "IIB", "IIIA", "IIIB"]
+    # a number after a stage is no group
+    assert _kinds("stage IV 2 prior lines")["stage"]["groups"] == ["IV", "IVA", "IVB", "IVC"]
+
+
+def test_a_stage_another_malignancy_rule_lets_in_is_not_the_population():
+    found = _kinds('No patients with a "currently active" second malignancy that is '
+                   "progressing or has required active treatment within the last 3 years. "
+                   "Participants with non-melanoma skin cancers, low grade or low-risk cancers, "
+                   "or stage I malignancies are allowed")
+    assert "stage" not in found and found["other_malignancy"]["within_years"] == 3

@@ -465,7 +465,10 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         if scans or triggered("cancer"):
             requirements += find_cancer_requirements(text, kind, scans=scans)
     if triggered("stage"):
-        requirements += find_stage(text)
+        # (not a stage that an "other malignancy" rule lets in after it: "... or stage I
+        # malignancies are allowed" is the other cancer's)
+        first_other = min((r.start for r in other_malignancy), default=len(text))
+        requirements += [r for r in find_stage(text) if r.start < first_other]
     if triggered("gleason") and not other_malignancy:
         # (not a low-risk prostate cancer an "other malignancy" rule lets in)
         requirements += find_gleason(text)

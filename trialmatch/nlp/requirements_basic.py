@@ -294,13 +294,16 @@ STAGE_GROUPS = ["0", "I", "IA", "IA1", "IA2", "IA3", "IB", "IB1", "IB2", "IB3", 
                 "IIIC2", "IV", "IVA", "IVB", "IVC"]
 _ARABIC = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _GROUP = r"(?:IV|I{1,3}|0|[0-4])(?:[ABCabc][123]?)?(?![A-Za-z0-9])"
+# A list whose comma was left out ("stage IIA, IIB IIIA or IIIB"): a space before another
+# Roman group written in capitals.
+_BARE_SPACE = r"(?<=[IVABC123])(?=\s+(?-i:(?:IV|I{1,3})[A-C]?[123]?)(?![A-Za-z0-9]))"
 _STAGE = re_compile(
     rf"\b(?:(?:ajcc|uicc|figo|tnm|clinical|pathologic(?:al)?|c|p|ann\s+arbor|"
     rf"\(?\d{{1,2}}(?:st|nd|rd|th)\s+ed(?:ition)?\.?\)?|(?:ajcc|uicc)\s+v?\d+)\s+)*"
     rf"stages?\s*(?:group(?:ing)?\s*)?(?:of\s+|is\s+|:\s*)?"
     rf"(?P<op>{_GE}|{_LE})?\s*"
-    rf"(?P<expr>{_GROUP}(?:\s*(?:-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+)\s*"
-    rf"(?:stage\s+)?{_GROUP})*)"
+    rf"(?P<expr>{_GROUP}(?:\s*(?:-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+|"
+    rf"{_BARE_SPACE})\s*(?:stage\s+)?{_GROUP})*)"
     rf"(?:\s*(?P<post>or\s+(?:higher|greater|above|more|worse|later|beyond|less|lower|earlier)|"
     rf"and\s+(?:above|higher|beyond|below|lower)|\+))?",
     _I)
@@ -371,8 +374,8 @@ def find_stage(text: str) -> list[Requirement]:
         if match.start() == len(text) - len(text.lstrip()) and _STUDY_STAGE_LABEL.match(text):
             continue  # "Stages 1 and 2: Measurable disease ...": the study's stages
         expr = match.group("expr")
-        parts = re.split(r"\s*(-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+)\s*"
-                         r"(?:stage\s+)?", expr, flags=_I)
+        parts = re.split(r"\s*(-|–|to|through|,\s*(?:or|and/or|and)|or|and/or|and|,|/|\+|"
+                         + _BARE_SPACE + r")\s*(?:stage\s+)?", expr, flags=_I)
         tokens, seps = parts[0::2], parts[1::2]
         groups: list[str] = []
         canon = [_canon_group(t) for t in tokens]
@@ -1099,6 +1102,12 @@ _INFECTION_SKIP = re_compile(r"vaccin|immuni[sz]ation|test(?:ing)?\s+(?:is\s+)?n
                              r"mandatory)|not\s+required|screening\s+is\s+not", _I)
 
 
+_BRACKETED = re_compile(r"\([^()]*\)|\[[^\[\]]*\]")
+_NEXT_AGENT = re_compile(r"[\s\])]*(?:virus\s+)?(?:infections?\s*)?(?:,|/|\bor\b|\band\b|"
+                         r"\band/or\b|\bnor\b)\s*(?:(?:known|active|chronic|history|of|"
+                         r"a|with)\s+){0,4}", _I)
+
+
 def find_infection(text: str) -> list[Requirement]:
     """HIV / hepatitis B / hepatitis C infection (one requirement listing the agents)."""
     mentions: list[tuple[int, int, list[str]]] = []
@@ -1114,12 +1123,20 @@ def find_infection(text: str) -> list[Requirement]:
     mentions.sort()
     kept = []
     for start, end, agents in mentions:
+        if text.count("(", 0, start) > text.count(")", 0, start) and any(
+                set(agents) <= set(k[2]) for k in kept):
+            continue  # "hepatitis C virus (defined as HCV RNA detected)": the same, defined
         left, right = clause_bounds(text, start, end)
         if _INFECTION_SKIP.search(text[left:right]) and not re.search(
                 r"known|active|history|positive|infection", text[left:start], _I):
             continue
-        kept.append((start, end, agents, is_negated(text, start, end),
-                     is_allowance(text, start, end)))
+        negated = is_negated(text, start, end)
+        if not negated and kept and kept[-1][3] and _NEXT_AGENT.fullmatch(
+                _BRACKETED.sub(" ", text[kept[-1][1]:start])):
+            # "No known hepatitis C virus (defined as ...) infection or known history of
+            # hepatitis B": the list goes on under the same "no".
+            negated = True
+        kept.append((start, end, agents, negated, is_allowance(text, start, end)))
     if not kept:
         return []
     agents = list(dict.fromkeys(a for _, _, names, _, _ in kept for a in names))
