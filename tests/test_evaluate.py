@@ -1795,3 +1795,14 @@ def test_an_exclusion_does_not_rule_out_the_therapy_the_inclusions_require():
                                             "immunotherapy"}), True, "advanced", False)
     verdict = evaluate_trial(trial, make_patient(prior_regimens=[pembrolizumab]))
     assert verdict.verdict != "excluded"
+
+
+@pytest.mark.parametrize("code,group,early", [
+    ("IDC", "IIIA", True),     # operable stage IIIA breast cancer is early breast cancer (ESMO)
+    ("IDC", "IIIC", None),     # N3: locally advanced, though adjuvant trials take it
+    ("IDC", "IIA", True),
+    ("LUAD", "IIIA", False),   # elsewhere stage III is not early disease
+])
+def test_early_stage_follows_the_cancers_own_guidelines(code, group, early):
+    patient = make_patient(cancer_code=code, stage_group=group, stage_m="M0", stage_prefix="p")
+    assert patient.extent["early_stage"] is early

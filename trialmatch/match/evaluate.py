@@ -383,6 +383,10 @@ class Patient:
             # Mesothelioma IIIB (T4), pancreatic III, NSCLC IIIC: unresectable by definition.
             extent.update(unresectable=True, locally_advanced=True, advanced=True,
                           early_stage=False)
+        if extent["metastatic"] is not True and extent["unresectable"] is not True:
+            early = rules.early_stage(self.cancer_code, self.stage_group, self.ontology.is_a)
+            if early != "default":
+                extent["early_stage"] = early  # operable stage IIIA breast cancer is early
         if self.stage_m and self.stage_m.upper().startswith(("M0", "M1")):
             return extent
         m = rules.stage_iv_m(self.cancer_code, self.stage_group, self.ontology.is_a)

@@ -56,6 +56,21 @@ class DistantStageRules:
     marrow_codes: tuple[str, ...] = ()
     marrow_except_codes: tuple[str, ...] = ()
     unstaged_codes: tuple[str, ...] = ()  # no stage group at all (leukaemias, MDS)
+    # (codes, stage III groups that are early disease, groups that leave it open): operable
+    # stage IIIA breast cancer is "early breast cancer" (ESMO)
+    early: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = ()
+
+    def early_stage(self, code: str, group: str, is_a: Any) -> bool | None | str:
+        """For cancer `code`, is stage `group` early disease (True), left open (None), or
+        does no rule say ("default")?"""
+        group = group.strip().upper().removeprefix("STAGE").strip()
+        for codes, early, open_ in self.early:
+            if any(is_a(code, c) for c in codes):
+                if any(group.startswith(g) for g in early):
+                    return True
+                if any(group.startswith(g) for g in open_):
+                    return None
+        return "default"
 
     def means_unresectable(self, code: str, group: str, is_a: Any) -> bool:
         """Does stage `group` mean unresectable disease for cancer `code`?"""
@@ -136,7 +151,24 @@ def build_distant_stage(data: Any) -> DistantStageRules:
         frozenset(skip), frozenset(confined),
         tuple(_stage_iv(raw, i) for i, raw in enumerate(data.get("stage_iv_without_m1", []))),
         tuple(_unresectable(raw, i) for i, raw in enumerate(data.get("unresectable_groups", []))),
-        tuple(marrow), tuple(marrow_except), tuple(unstaged))
+        tuple(marrow), tuple(marrow_except), tuple(unstaged),
+        tuple(_early(raw, i) for i, raw in enumerate(data.get("early_stage_groups", []))))
+
+
+def _early(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    where = f"{DISTANT_STAGE_FILE}: early_stage_groups[{i}]"
+    if not isinstance(raw, dict) or set(raw) != {"codes", "early", "open", "source"}:
+        raise DataFileError(f"{where}: keys must be codes, early, open, source")
+    codes = raw["codes"]
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
+    for key in ("early", "open"):
+        if not isinstance(raw[key], list) or not all(
+                isinstance(g, str) and g.startswith("III") for g in raw[key]):
+            raise DataFileError(f"{where}: '{key}' must list stage III groups")
+    if not isinstance(raw["source"], str) or not raw["source"].strip():
+        raise DataFileError(f"{where}: missing 'source'")
+    return tuple(codes), tuple(raw["early"]), tuple(raw["open"])
 
 
 def _unresectable(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
