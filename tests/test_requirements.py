@@ -1275,3 +1275,16 @@ def test_a_stage_another_malignancy_rule_lets_in_is_not_the_population():
                    "Participants with non-melanoma skin cancers, low grade or low-risk cancers, "
                    "or stage I malignancies are allowed")
     assert "stage" not in found and found["other_malignancy"]["within_years"] == 3
+
+
+@pytest.mark.parametrize("text,negated", [
+    ("Patients must not have metastatic breast cancer (stage IV disease)", True),
+    ("No distant metastases (M1 or stage IV)", True),
+    # a denial of another item of the list does not reach the bracket
+    ("advanced or recurrent (Stage IIIB not amenable for multimodality treatment) or "
+     "metastatic (Stage IV) NSCLC", False),
+])
+def test_a_stage_in_brackets_restates_the_denial_before_it(text, negated):
+    stage_iv = [r for r in parse_criterion(text, "inclusion")
+                if r.kind == "stage" and "IV" in r.params["groups"]]
+    assert [bool(r.params.get("negated")) for r in stage_iv] == [negated]

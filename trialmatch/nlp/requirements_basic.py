@@ -356,6 +356,27 @@ _SHARED_NUMERAL = re_compile(r"(?:\b|(?<=[Ss]tage))(IV|I{1,3})([A-C])/([A-C])\b"
 _STUDY_STAGE_LABEL = re_compile(r"\s*stages?\s+\d(?:\s*(?:,|and|&|/|or)\s*\d)*\s*:", _I)
 
 
+# A stage in brackets restating what was just denied: "must not have metastatic breast cancer
+# (stage IV disease)", "no distant metastases (M1 or stage IV)".
+_RESTATING_OPEN = re_compile(r"\(\s*(?:(?:i\.?e\.?,?|M1[a-c]?\s+or|AJCC)\s+)?$", _I)
+_RESTATING_CLOSE = re_compile(r"\s*(?:disease)?\s*\)", _I)
+
+
+_OTHER_ITEM = re_compile(r".*(?:[),;]|\bor\b|\band\b)", _I | re.S)
+
+
+def _restated_negation(text: str, start: int, end: int) -> bool:
+    opening = _RESTATING_OPEN.search(text, max(0, start - 14), start)
+    if not opening or not _RESTATING_CLOSE.match(text, end):
+        return False
+    # the denial must be of the words right before the bracket, not of another item of
+    # the list ("(Stage IIIB not amenable ...) or metastatic (Stage IV)")
+    before = text[max(0, opening.start() - 60):opening.start()]
+    item = _OTHER_ITEM.match(before)
+    words = before[item.end():] if item else before
+    return is_negated(words + "(", len(words), len(words) + 1, look_after=False)
+
+
 def find_stage(text: str) -> list[Requirement]:
     """Allowed stage groups ("stage IIIB-IV", "stage III or IV", "stage II or higher")."""
     out: list[Requirement] = []
@@ -409,7 +430,8 @@ def find_stage(text: str) -> list[Requirement]:
         params: dict = {"groups": groups}
         # Only a negation right before counts ("no stage IV"): "not amenable to surgery ...
         # or stage IV" negates something else.
-        if is_negated(text, match.start(), match.end(), window=12, look_after=False):
+        if is_negated(text, match.start(), match.end(), window=12, look_after=False) or \
+                _restated_negation(text, match.start(), match.end()):
             params["negated"] = True
         out.append(requirement("stage", params, text, match.start(), match.end()))
     return out
