@@ -1806,3 +1806,13 @@ def test_an_exclusion_does_not_rule_out_the_therapy_the_inclusions_require():
 def test_early_stage_follows_the_cancers_own_guidelines(code, group, early):
     patient = make_patient(cancer_code=code, stage_group=group, stage_m="M0", stage_prefix="p")
     assert patient.extent["early_stage"] is early
+
+
+def test_a_cumulative_dose_bound_leaves_a_standard_course_unknown():
+    patient = make_patient()  # carboplatin + pemetrexed
+    bound = req("prior_therapy", received=True, drugs=["pemetrexed"], classes=[],
+                dose_above=True)
+    assert evaluate_requirement(bound, patient).truth is None
+    other = req("prior_therapy", received=True, drugs=["doxorubicin"], classes=[],
+                dose_above=True)
+    assert evaluate_requirement(other, patient).truth is False

@@ -1288,3 +1288,13 @@ def test_a_stage_in_brackets_restates_the_denial_before_it(text, negated):
     stage_iv = [r for r in parse_criterion(text, "inclusion")
                 if r.kind == "stage" and "IV" in r.params["groups"]]
     assert [bool(r.params.get("negated")) for r in stage_iv] == [negated]
+
+
+def test_a_cumulative_dose_bound_is_no_plain_history():
+    found = [r.params for r in parse_criterion(
+        "Patient has received prior treatment with anthracyclines at cumulative doses of "
+        "450 mg/m² or more for doxorubicin, or 900 mg/m² or more for epirubicin", "exclusion")
+        if r.kind == "prior_therapy"]
+    assert found and all(p.get("dose_above") for p in found)
+    assert not any(r.params.get("dose_above") for r in parse_criterion(
+        "Prior anthracycline therapy", "exclusion"))

@@ -445,6 +445,11 @@ def _markers_of_some_alternatives(text: str, disease: Requirement,
                    for item in req.params.get("any_of") or [] if isinstance(item, dict))]
 
 
+_CUMULATIVE_DOSE = re_compile(
+    r"\bcumulative\s+(?:\w+\s+)?(?:doses?|exposure)\b|mg\s*/\s*m\s*\^?\s*(?:2|²)\s+or\s+more|"
+    r"(?:≥|>=|>|\bexceed\w*|\breaching)\s*\d{3,4}\s*mg\s*/\s*m", re.IGNORECASE)
+
+
 def _parse_words(text: str, kind: str) -> list[Requirement]:
     lower = text.lower()
     gates = _gates()
@@ -591,6 +596,12 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # metastatic disease, concurrent immunotherapy"): excluding the setting would
         # exclude every patient with that disease.
         requirements = _drop_therapy_settings(requirements, text)
+    if _CUMULATIVE_DOSE.search(text):
+        # "anthracyclines at cumulative doses of 450 mg/m² or more for doxorubicin": a dose
+        # bound, which standard courses stay under; having had the drug is not enough.
+        requirements = [replace(r, params={**r.params, "dose_above": True})
+                        if r.kind == "prior_therapy" and r.params.get("received") is not False
+                        else r for r in requirements]
     if other_malignancy:
         # "Other malignancy ... unless treated with surgery": the treatment is the other
         # cancer's, not a fact about this one.
