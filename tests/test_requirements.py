@@ -1298,3 +1298,14 @@ def test_a_cumulative_dose_bound_is_no_plain_history():
     assert found and all(p.get("dose_above") for p in found)
     assert not any(r.params.get("dose_above") for r in parse_criterion(
         "Prior anthracycline therapy", "exclusion"))
+
+
+@pytest.mark.parametrize("text,value", [
+    ("Absolute neutrophil count (ANC) ≥ 1500 x 10 ^9/L", 1.5),  # per µL under a per-litre unit
+    ("ANC ≥ 1.5 x 10^9/L", 1.5),
+    ("Platelets ≥ 100,000 x 10^9/L", 100),
+    ("Platelets ≥ 100 x 10^9/L", 100),
+])
+def test_a_count_written_per_microlitre_under_a_per_litre_unit(text, value):
+    found = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "organ_function"]
+    assert [p["value"] for p in found] == [value]

@@ -1024,6 +1024,10 @@ def _organ_value(measure: str, match: re.Match[str]) -> tuple[str, float, str] |
         if per_micro or (not per_litre and "10" not in unit_text and value >= 100
                          and measure != "platelets") or (measure == "platelets" and value >= 1000):
             value = value / 1000.0
+        elif per_litre and value >= (5000 if measure == "platelets" else 100):
+            # "ANC >= 1500 x 10^9/L": a count per µL under a per-litre unit (no bound of a
+            # hundred billion neutrophils per litre exists)
+            value = value / 1000.0
         return op, value, "10^9/L"
     if measure == "hemoglobin":
         if "mmol" in unit_text:
