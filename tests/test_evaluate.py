@@ -1816,3 +1816,18 @@ def test_a_cumulative_dose_bound_leaves_a_standard_course_unknown():
     other = req("prior_therapy", received=True, drugs=["doxorubicin"], classes=[],
                 dose_above=True)
     assert evaluate_requirement(other, patient).truth is False
+
+
+def test_a_basket_line_for_another_cancer_does_not_fail_on_its_markers():
+    """"Breast cancer (triple negative type)" in a basket whose conditions include the
+    patient's lung cancer: the markers are the breast cancer's, so an EGFR-positive lung
+    cancer patient with HER2 3+ is not ruled out by "HER2 negative"."""
+    line = criterion("inclusion", req("cancer_type", codes=["BREAST"]),
+                     marker(marker="HER2", status="negative"),
+                     text="Breast cancer (triple negative type)")
+    her2_positive = make_patient(biomarkers=[Biomarker("HER2", None, "positive", 3, "IHC",
+                                                       evidence="HER2 IHC 3+")])
+    result = evaluate_criterion(line, her2_positive, trial_codes=("NSCLC", "BREAST"))
+    assert result.result == "unknown"
+    # in a breast-only trial the line is the population, and it fails
+    assert evaluate_criterion(line, her2_positive, trial_codes=("BREAST",)).result == "not_met"

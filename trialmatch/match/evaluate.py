@@ -2018,6 +2018,8 @@ def evaluate_criterion(
         results.append(_setting_aware(result, req, criterion, patient))
     if not exclusion and any(r.kind == "extent" and r.truth is False for r in results):
         results = _solid_extents_aside(results, patient)
+    if not exclusion:
+        results = _another_diseases_markers(requirements, results, patient)
     # Exclusions list alternatives of one kind ("EGFR, ALK or ROS1"; "HIV, HBV or HCV") and
     # combine kinds ("MSI-H tumours that have not received a checkpoint inhibitor").
     keys = _exclusion_groups(requirements, criterion.text) if exclusion else \
@@ -2380,6 +2382,32 @@ def _solid_extents_aside(results: list[RequirementResult],
         return results
     return [replace(r, truth=None, reason=f"{r.reason} (the line is for solid tumours)")
             if r.kind == "extent" and r.truth is False else r for r in results]
+
+
+def _another_diseases_markers(requirements: list[Requirement], results: list[RequirementResult],
+                              patient: Patient) -> list[RequirementResult]:
+    """A line of a basket naming another cancer with its markers ("Breast cancer (triple
+    negative type)" among "Urothelial cancer", "Pancreatic cancer" ...): its markers describe
+    that cancer, so for a patient without it they rule nothing out. Only where the line's
+    cancer type is left open (the trial's conditions include the patient's cancer, see
+    `_conditions_disagree`); a line whose cancer type fails fails anyway."""
+    code = patient.cancer_code
+    if not code or not any(r.kind == "biomarker" and r.truth is False for r in results):
+        return results
+    onto = patient.ontology
+    named = [req for req in requirements if req.kind == "cancer_type"
+             and (req.params or {}).get("scope", "codes") == "codes"]
+    if not named or any(r.kind == "cancer_type" and r.truth is not None for r in results) or \
+            any(onto.is_a(code, str(c)) for req in named for c in req.params.get("codes") or []):
+        return results
+    others = ", ".join(str(c) for req in named for c in req.params.get("codes") or [])
+    out = []
+    for r in results:
+        if r.kind == "biomarker" and r.truth is False:
+            r = replace(r, truth=None, reason=f"{r.reason}; a marker of the line for {others}, "
+                        "not the patient's cancer")
+        out.append(r)
+    return out
 
 
 def _conditions_disagree(result: RequirementResult, req: Requirement, patient: Patient,
