@@ -380,3 +380,11 @@ def test_neoadjuvant_therapy_in_the_notes_is_history_too():
     planned = conditions_in_notes(["Recommend neoadjuvant pembrolizumab + carboplatin/"
                                    "paclitaxel -> surgery."])
     assert planned["neoadjuvant therapy"][0] is True
+
+
+def test_a_denied_symptom_is_absent():
+    """NegEx's "denies": "Mood: fine; denies anxiety or low mood (PHQ-2 = 0)" rules anxiety
+    and depression out, where a note saying the patient reports them rules them in."""
+    found = conditions_in_notes(["Mood: fine; denies anxiety or low mood (PHQ-2 = 0)."])
+    assert found["anxiety"][0] is False and found["depression"][0] is False
+    assert conditions_in_notes(["Reports anxiety about scans."])["anxiety"][0] is True
