@@ -1831,3 +1831,17 @@ def test_a_basket_line_for_another_cancer_does_not_fail_on_its_markers():
     assert result.result == "unknown"
     # in a breast-only trial the line is the population, and it fails
     assert evaluate_criterion(line, her2_positive, trial_codes=("BREAST",)).result == "not_met"
+
+
+def test_a_recurred_solid_tumour_is_not_its_diagnosis_stage():
+    """A resected stage IB cancer that came back: not early-stage any more, its spread left
+    to the notes, and advanced once a line for advanced disease was given."""
+    untreated = make_patient(stage_group="IB", stage_m="M0", stage_prefix="p", prior_regimens=[],
+                             relapse_noted="recurrent cholangiocarcinoma")
+    assert untreated.extent["early_stage"] is False
+    assert untreated.extent["advanced"] is None and untreated.extent["metastatic"] is None
+    first_line = PriorTherapy("gemcitabine + cisplatin", frozenset({"gemcitabine", "cisplatin"}),
+                              frozenset({"chemotherapy"}), True, "advanced", True, line=1)
+    treated = make_patient(stage_group="IB", stage_m="M0", stage_prefix="p",
+                           prior_regimens=[first_line], relapse_noted="recurrent disease")
+    assert treated.extent["advanced"] is True

@@ -418,6 +418,19 @@ class Patient:
             # "first relapse of AML", "metastatic recurrence", "refractory to R-CHOP": the
             # state now, whatever the disease was at diagnosis.
             extent["recurrent"] = True
+            if code and not marrow_disease(code, self.ontology) and \
+                    extent["metastatic"] is not True:
+                # A solid tumour that came back is no longer the stage it was diagnosed at
+                # (a resected stage IB cholangiocarcinoma recurring in the liver and lungs):
+                # not early-stage, and its spread is for the notes to say; treated with a
+                # line for advanced disease, it is advanced.
+                for key in ("metastatic", "advanced", "locally_advanced"):
+                    if extent[key] is False:
+                        extent[key] = None
+                extent["early_stage"] = False
+                if any(r.systemic and (r.setting == "advanced" or r.line)
+                       for r in self.prior_regimens or []):
+                    extent["advanced"] = True
         elif extent["recurrent"] is None and (self.newly_diagnosed or (
                 self.prior_regimens == [] and self.prior_complete)):
             # Newly diagnosed, or never treated: disease that has had no treatment cannot have
