@@ -1309,3 +1309,14 @@ def test_a_cumulative_dose_bound_is_no_plain_history():
 def test_a_count_written_per_microlitre_under_a_per_litre_unit(text, value):
     found = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "organ_function"]
     assert [p["value"] for p in found] == [value]
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("Subjects receive at least one systemic antineoplastic treatment within 12 weeks since "
+     "trial enrollment", "inclusion"),
+    ("Patients who will receive at least one systemic treatment after enrollment", "inclusion"),
+    ("Curatively treated malignant disease which requires no further antineoplastic treatment",
+     "exclusion"),
+])
+def test_treatment_to_come_is_no_count_of_past_lines(text, kind):
+    assert _history(text, kind) == []

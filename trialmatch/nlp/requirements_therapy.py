@@ -418,6 +418,13 @@ _ORDINAL = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "
             "4th": 4}
 
 
+# Treatment to come, not a count of past lines.
+_FUTURE_TREATMENT = re_compile(
+    r"\bwill\s+(?:be\s+)?(?:receiv|given|treated|start)\w*|\b(?:since|after|following)\s+"
+    r"(?:the\s+)?(?:trial\s+|study\s+)?(?:enrol+ment|registration|randomi[sz]ation)|"
+    r"\brequires?\s+no\s+further\b|\b(?:planned|scheduled|due)\s+to\s+(?:receive|start)\b", _I)
+
+
 def _find_lines(text: str) -> list[Requirement]:
     """Bounds on the number of prior lines ("at least one prior regimen", "≤ 2 prior lines",
     "treatment-naive", "progression after second-line therapy"); none where the text says
@@ -844,6 +851,9 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         groups[received].append((mention, is_class))
     lines = []
     for line in (_of_one_class(text, found) for found in _find_lines(text)):
+        if _FUTURE_TREATMENT.search(text[slice(*clause_bounds(text, line.start, line.end))]):
+            continue  # "receive at least one systemic treatment within 12 weeks since
+            # enrollment", "requires no further antineoplastic treatment": what is to come
         if not is_allowance(text, line.start, line.end):
             lines.append(line)
         elif criterion_kind == "inclusion" and line.params.get("min") is None \
@@ -1316,7 +1326,8 @@ def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Require
         # study drug"): read it to the sentence's end.
         stop = _SENTENCE_END.search(text, right)
         if _NOT_HISTORY_F.search(sentence) or _is_washout(sentence) or _is_washout(
-                text[left:stop.start() if stop else len(text)]):
+                text[left:stop.start() if stop else len(text)]) or \
+                _FUTURE_TREATMENT.search(sentence):
             continue
         if _NEED_BEFORE.search(text[max(0, match.start() - 25):match.start()]) or \
                 _AVAILABILITY.search(text[match.end():match.end() + 40]):
