@@ -963,11 +963,12 @@ def test_the_title_states_its_biomarker_population(title, expected):
 
 
 @pytest.mark.parametrize("title,expected", [
-    # a study treatment before the operation: disease surgery can still remove
+    # a study treatment before the operation: disease surgery can still remove, not yet
+    # operated on (planned: a resected primary is past it)
     ("Carboplatin+Nab-paclitaxel, Plus Trastuzumab (HER2+) or Bevacizumab (HER2-) in the "
-     "Neoadjuvant Setting", [{"extent": "metastatic", "negated": True}]),
+     "Neoadjuvant Setting", [{"extent": "metastatic", "negated": True, "planned": True}]),
     ("Pre Operative Trastuzumab in Operable Breast Cancer",
-     [{"extent": "metastatic", "negated": True}]),
+     [{"extent": "metastatic", "negated": True, "planned": True}]),
     # ... unless the title names spread, or the operation is any operation
     ("Neoadjuvant Chemotherapy for Resectable Colorectal Liver Metastases", []),
     ("CARINAE for Stress Relief in Perioperative Care", []),

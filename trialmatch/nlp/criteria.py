@@ -631,15 +631,16 @@ _SPREAD_NAMED = re_compile(r"metasta|stage\s+iv\b|advanced|recurren|relaps|unres
 
 
 def _title_before_surgery(title: str, prefix: str = TITLE_PREFIX) -> list[Requirement]:
-    """Not metastatic, for a title whose study treatment comes before surgery (see
-    `_BEFORE_SURGERY`), when the title names no spread."""
+    """Not metastatic and not yet operated on, for a title whose study treatment comes
+    before surgery (see `_BEFORE_SURGERY`), when the title names no spread."""
     match = _BEFORE_SURGERY.search(title)
     if match is None or _SPREAD_NAMED.search(title) or _AFTER_IT.search(
             title, 0, match.start()):
         return []  # ("Adjuvant Therapy After Neoadjuvant Chemotherapy": surgery is done)
     start = len(prefix) + match.start()
-    return [Requirement("extent", {"extent": "metastatic", "negated": True}, match.group(),
-                        start, start + len(match.group()))]
+    # (planned: the primary is not yet removed, so a resected patient is past it)
+    return [Requirement("extent", {"extent": "metastatic", "negated": True, "planned": True},
+                        match.group(), start, start + len(match.group()))]
 
 
 _AFTER_IT = re_compile(r"\b(?:after|following|post|residual|responders?\s+to|response\s+to)"
@@ -686,8 +687,7 @@ def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True
     elif not official:
         # Criteria that state an extent still leave the title's timing: a study treatment
         # before surgery is for a primary not yet removed ("... in the Neoadjuvant Setting").
-        course += [replace(r, params={**r.params, "planned": True})
-                   for r in _title_before_surgery(title, prefix)]
+        course += _title_before_surgery(title, prefix)
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
                     # A title names the study's own drugs: a therapy is history only where
                     # the title says the disease progressed on it.
