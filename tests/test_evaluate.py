@@ -1845,3 +1845,17 @@ def test_a_recurred_solid_tumour_is_not_its_diagnosis_stage():
     treated = make_patient(stage_group="IB", stage_m="M0", stage_prefix="p",
                            prior_regimens=[first_line], relapse_noted="recurrent disease")
     assert treated.extent["advanced"] is True
+
+
+def test_a_resected_primary_is_not_previously_untreated():
+    """"Previously untreated stage II-III NSCLC" is before any treatment, surgery included."""
+    line = criterion("inclusion", req("prior_lines", text="previously untreated", min=None,
+                                      max=0),
+                     req("stage", text="stage II-III", groups=["II", "IIA", "IIB", "III",
+                                                               "IIIA", "IIIB"]),
+                     text="Previously untreated stage II-III NSCLC")
+    resected = make_patient(stage_group="IIIA", stage_m="M0", stage_prefix="p", stage_t="T2a",
+                            prior_regimens=[])
+    assert evaluate_criterion(line, resected).result == "not_met"
+    clinical = make_patient(stage_group="IIIA", stage_m="M0", stage_prefix="c", prior_regimens=[])
+    assert evaluate_criterion(line, clinical).result == "met"

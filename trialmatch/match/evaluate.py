@@ -2033,6 +2033,7 @@ def evaluate_criterion(
         results = _solid_extents_aside(results, patient)
     if not exclusion:
         results = _another_diseases_markers(requirements, results, patient)
+        results = _untreated_primary(requirements, results, patient)
     # Exclusions list alternatives of one kind ("EGFR, ALK or ROS1"; "HIV, HBV or HCV") and
     # combine kinds ("MSI-H tumours that have not received a checkpoint inhibitor").
     keys = _exclusion_groups(requirements, criterion.text) if exclusion else \
@@ -2395,6 +2396,35 @@ def _solid_extents_aside(results: list[RequirementResult],
         return results
     return [replace(r, truth=None, reason=f"{r.reason} (the line is for solid tumours)")
             if r.kind == "extent" and r.truth is False else r for r in results]
+
+
+_UNTREATED_WORDS = re_compile(r"\buntreated\b|\btreatment[\s-]+na[iï]ve\b|"
+                              r"\bna[iï]ve\s+to\s+(?:all\s+|any\s+)?(?:prior\s+)?treatment", re.I)
+
+
+def _untreated_primary(requirements: list[Requirement], results: list[RequirementResult],
+                       patient: Patient) -> list[RequirementResult]:
+    """"Previously untreated stage II-III NSCLC", "untreated, non-metastatic breast cancer":
+    for disease still confined, an operation on the primary is its treatment, so a patient
+    whose tumour was resected is no longer untreated (a trial before surgery), whatever the
+    count of systemic lines."""
+    if patient.extent.get("resected") is not True or patient.extent.get("recurrent"):
+        return results
+    confined = any((req.kind == "stage" and not (req.params or {}).get("negated") and not any(
+        str(g).startswith("IV") for g in req.params.get("groups") or [])) or (
+        req.kind == "extent" and req.params.get("extent") == "metastatic"
+        and req.params.get("negated")) for req in requirements)
+    if not confined:
+        return results
+    out = []
+    for req, r in zip(requirements, results, strict=True):
+        if req.kind == "prior_lines" and req.params.get("max") == 0 and r.truth is not False \
+                and _UNTREATED_WORDS.search(req.text or ""):
+            r = replace(r, truth=False, reason="the primary tumour was resected, which treated "
+                        "it (trial: previously untreated disease)",
+                        evidence=patient.stage_evidence or r.evidence)
+        out.append(r)
+    return out
 
 
 def _another_diseases_markers(requirements: list[Requirement], results: list[RequirementResult],
