@@ -1320,3 +1320,19 @@ def test_a_count_written_per_microlitre_under_a_per_litre_unit(text, value):
 ])
 def test_treatment_to_come_is_no_count_of_past_lines(text, kind):
     assert _history(text, kind) == []
+
+
+def test_an_exclusion_for_a_finding_that_cannot_be_confirmed_requires_it():
+    """"Inability to confirm ... one of the protocol-defined PIK3CA mutations" excludes the
+    patients without it: PIK3CA-negative is what excludes."""
+    assert _statuses("Inability to confirm biomarker eligibility based on valid results that "
+                     "documents one of the protocol-defined PIK3CA mutations",
+                     "exclusion") == [("PIK3CA", "negative")]
+    assert _statuses("EGFR mutation positive", "exclusion") == [("EGFR", "positive")]
+
+
+def test_a_sample_for_a_gene_test_and_estrogen_receptor_1():
+    # a sample to test is no result; "Estrogen Receptor 1" is the ESR1 gene, not ER
+    assert _statuses("Ability to provide a blood sample for ctDNA Estrogen Receptor 1 (ESR1) "
+                     "mutation status determination by central testing") == []
+    assert _statuses("Estrogen Receptor 1 (ESR1) mutation detected") == [("ESR1", "positive")]

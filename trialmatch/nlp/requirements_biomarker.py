@@ -121,8 +121,10 @@ _TESTED_FOR_BEFORE = re_compile(
 # (after the marker's acronym, if any: "progesterone receptor (PR) testing")
 _TESTING_AFTER = re_compile(r"(?:\s*\([A-Za-z0-9-]{1,8}\))?\)?[\s-]*(?:status\s+)?"
                             # "PD-L1 expression testing", "EGFR T790M detection", "PIK3CA
-                            # sequencing": what a sample is for, not a result required
+                            # sequencing", "ESR1 mutation status determination": what a sample
+                            # is for, not a result required
                             r"(?:(?:expression|mutations?|mutational|gene|[A-Z]\d{2,4}[A-Z])\s+)?"
+                            r"(?:status\s+)?"
                             r"(?:testing|test|assessment|analysis|detection|sequencing|"
                             r"determination)\b|"
                             # an assay's name: "by the PD-L1 IHC 22C3 pharmDx assay"
@@ -803,7 +805,23 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
     out = [entry for entry in out if not (
         all((entry[0], item["marker"]) in bare and item["marker"] in stated
             for item in entry[2]))]
-    return _either_status(_combine(out, text), text)
+    found = _either_status(_combine(out, text), text)
+    if criterion_kind == "exclusion" and _CANNOT_CONFIRM.search(text):
+        # "Inability to confirm ... that documents one of the protocol-defined PIK3CA
+        # mutations": excluded when the finding is not there, so the finding is required.
+        found = [_flipped(r) for r in found]
+    return found
+
+
+# An exclusion of patients whose required finding cannot be shown.
+_CANNOT_CONFIRM = re_compile(r"^\W*(?:[\w\s-]{0,40}:\s*)?(?:inability|unable|failure)\s+to\s+"
+                             r"(?:confirm|determine|document|demonstrate|establish|provide)", _I)
+
+
+def _flipped(req: Requirement) -> Requirement:
+    items = [{**item, "status": "negative" if item.get("status") == "positive" else item.get(
+        "status")} if isinstance(item, dict) else item for item in req.params.get("any_of") or []]
+    return Requirement(req.kind, {**req.params, "any_of": items}, req.text, req.start, req.end)
 
 
 # "... or wild-type", "... or negative" right after a positive requirement (and the reverse):
