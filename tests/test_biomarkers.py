@@ -658,3 +658,18 @@ def test_a_list_with_protein_changes_shares_its_dashed_result():
     # without a dash or colon the variant may be the finding itself
     found = {b.marker: b.status for b in find_biomarkers("BRAF V600E, KRAS and NRAS wild-type")}
     assert found == {"BRAF": "positive", "KRAS": "negative", "NRAS": "negative"}
+
+
+def test_a_negative_gene_family_stands_for_each_gene():
+    """"no fusions detected (NTRK/RET/ALK neg)" and "RAS wild-type": NTRK1-3 and KRAS, NRAS,
+    HRAS are each negative, unless the notes report the gene itself."""
+    found = {(b.marker, b.status) for b in extract(
+        ["NGS: no fusions detected (NTRK/RET/ALK neg). RAS wild-type."]).biomarkers}
+    assert {("NTRK1", "negative"), ("NTRK2", "negative"), ("NTRK3", "negative"),
+            ("KRAS", "negative"), ("NRAS", "negative"), ("HRAS", "negative")} <= found
+    mixed = {(b.marker, b.status) for b in extract(
+        ["RAS wild-type on 2019 panel. 2026 NGS: KRAS G12D detected."]).biomarkers}
+    assert ("KRAS", "positive") in mixed and ("KRAS", "negative") not in mixed
+    # a positive family result names no gene
+    assert not {b.marker for b in extract(["NTRK fusion detected (pan-TRK IHC)."]).biomarkers} \
+        & {"NTRK1", "NTRK2", "NTRK3"}

@@ -1048,6 +1048,24 @@ def merge_biomarkers(mentions: list[Biomarker],
     return chosen
 
 
+def with_family_members(results: list[Biomarker], vocabulary: Any = None) -> list[Biomarker]:
+    """A gene family found negative stands for each of its genes ("NTRK1/2/3 fusions: not
+    detected", "RAS wild-type", "no NTRK fusion": NTRK1, NTRK2 and NTRK3 negative), added for
+    the genes the results do not report themselves; a positive family result names no gene."""
+    vocab = vocabulary or _vocabulary()
+    reported = {b.marker for b in results}
+    added: list[Biomarker] = []
+    for result in results:
+        if result.status != "negative":
+            continue
+        entry = vocab.biomarker(result.marker)
+        for member in (entry.members if entry is not None else ()):
+            if member not in reported:
+                reported.add(member)
+                added.append(replace(result, marker=member))  # type: ignore[arg-type]
+    return results + added if added else results
+
+
 def find_biomarkers(text: str, *, vocabulary: Any = None) -> list[Biomarker]:
     """Biomarker results stated in `text`, one per finding, in order of appearance.
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trialmatch.models import Profile, Stage
-from trialmatch.nlp.biomarkers import merge_biomarkers
+from trialmatch.nlp.biomarkers import merge_biomarkers, with_family_members
 from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer_type
 from trialmatch.nlp.context import load_cues, lowered_for_search
 from trialmatch.nlp.grade import GradeMention
@@ -279,7 +279,8 @@ def _profile(reading: _Reading) -> Profile:
     current = [(weight, biomarker) for weight, biomarker in reading.biomarkers
                if not _prior_cancer_result(weight, biomarker.start, reading, chosen, vocab)]
     weights = [weight for weight, _ in current]
-    profile.biomarkers = merge_biomarkers([b for _, b in current], weights)
+    profile.biomarkers = with_family_members(merge_biomarkers([b for _, b in current], weights),
+                                             vocab)
     if profile.cancer_type is not None:
         # "cT2 cN0 M0" without a group: the group of the site's AJCC table (not for tables
         # that need the age, which the notes reader does not know; `read_patient` does).
