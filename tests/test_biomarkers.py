@@ -673,3 +673,12 @@ def test_a_negative_gene_family_stands_for_each_gene():
     # a positive family result names no gene
     assert not {b.marker for b in extract(["NTRK fusion detected (pan-TRK IHC)."]).biomarkers} \
         & {"NTRK1", "NTRK2", "NTRK3"}
+
+
+def test_a_negative_list_heading_with_include_and_a_wrapped_bracket():
+    text = ("Genes with NO reportable alterations include: FGFR1, FGFR2, FGFR3 (incl.\n"
+            "FGFR3 S249C/Y373C and FGFR3-TACC3 fusions not detected), PIK3CA, BRCA1, BRCA2,\n"
+            "KRAS, NRAS, HRAS, BRAF, MET, NTRK1/2/3.")
+    found = find_biomarkers(text)
+    assert found and all(b.status == "negative" for b in found)
+    assert {"FGFR3", "PIK3CA", "BRAF", "MET"} <= {b.marker for b in found}

@@ -672,7 +672,8 @@ _NEGATIVE_HEADING = re_compile(
     r"(?i)(?<![\w-])(?:neg(?:ative)?\.?(?:\s+for)?|not\s+detected|none\s+detected|"
     r"pertinent\s+negatives?|"
     r"no\s+(?:pathogenic\s+|reportable\s+|clinically\s+significant\s+)?(?:variants?|"
-    r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?(?:\s+in)?|"
+    r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?"
+    r"(?:\s+(?:in|includes?|including))?|"
     r"wild[\s-]?type(?:\s+for)?)\s*:\s*|"
     # "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET, ALK"
     r"(?<![\w-])(?:(?:none|not)\s+detected|negative,?)\s*(?:\([^()]{0,20}\)\s*)?"
@@ -719,6 +720,13 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
     for heading in matches_at(_NEGATIVE_HEADING, text, word_starts(
             lowered_for_search(text), _NEGATIVE_HEADING_STARTS)):
         end = _LIST_END.search(text, heading.end()).start()
+        opened = text.count("(", heading.end(), end) - text.count(")", heading.end(), end)
+        if opened > 0:
+            # a line break inside brackets does not end the list ("FGFR3 (incl.\n FGFR3
+            # S249C/Y373C and FGFR3-TACC3 fusions not detected), PIK3CA, ...")
+            close = text.find(")", end)
+            if 0 <= close < end + 300:
+                end = _LIST_END.search(text, close + 1).start()
         if any(heading.end() <= hit.start < end for hit in hits):
             add_span(heading.start(), end)
     for index, hit in enumerate(hits):
