@@ -682,3 +682,17 @@ def test_a_negative_list_heading_with_include_and_a_wrapped_bracket():
     found = find_biomarkers(text)
     assert found and all(b.status == "negative" for b in found)
     assert {"FGFR3", "PIK3CA", "BRAF", "MET"} <= {b.marker for b in found}
+
+
+@pytest.mark.parametrize("text,expected", [
+    # frameshifts and splice variants in one-letter code are findings
+    ("NGS: VHL W88*, PBRM1 Q1298fs, SETD2 splice; TMB 2.1; MSS",
+     {"VHL": "positive", "PBRM1": "positive", "SETD2": "positive", "TMB": "negative",
+      "MSI": "negative"}),
+    # a bare TMB number is in mut/Mb (FDA TMB-high >= 10)
+    ("TMB 8. PD-L1 22C3 TPS 40%.", {"TMB": "negative", "PD-L1": "positive"}),
+    ("TMB: 14", {"TMB": "positive"}),
+    ("TMB 35th percentile", {"TMB": "unknown"}),
+])
+def test_frameshifts_splice_variants_and_bare_tmb(text, expected):
+    assert {b.marker: b.status for b in find_biomarkers(text)} == expected

@@ -86,6 +86,10 @@ _CPS = re_compile(r"(?i)(?:CPS|combined\s+positive\s+score)\s*(?:\(CPS\))?\s*[:=
                   r"(?P<cmp>[<>≥≤]=?)?\s*(?P<v>\d{1,3}(?:\.\d+)?)")
 _TMB = re_compile(r"(?i)(?P<v>\d{1,4}(?:\.\d+)?)\s*(?:mut(?:ation)?s?\s*/\s*Mb|"
                   r"mutations?\s+per\s+mega\s*-?base)")
+# "TMB 2.1", "TMB: 8", "TMB-low (4)": a bare number right after TMB is in mut/Mb, the unit
+# every reporting panel uses (FDA TMB-high: >= 10 mut/Mb); not a percentile or a date.
+_TMB_BARE = re_compile(r"(?i)^\s*(?:\(\s*)?[:=]?\s*(?P<v>\d{1,3}(?:\.\d+)?)(?!\.\d|[\d/%-])(?!\s*"
+                       r"(?:%|percentile|th\b|st\b|nd\b|rd\b))")
 _ALLRED = re_compile(r"(?i)Allred(?:\s+score)?\s*(?:\([^)]{0,20}\))?\s*[:=]?\s*(?:of\s*)?"
                      r"(?P<v>[0-8])(?:\s*/\s*8)?(?![\d.%])")
 _IHC_SCORE = re_compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)\s*[:=]?\s*"
@@ -270,7 +274,7 @@ def _values(marker: str, window: str) -> list[tuple[float, str, str | None, int]
                     cmp = "range"
                 found.append((float(match.group("v")), "TPS", cmp, match.end()))
     elif marker == "TMB":
-        match = _TMB.search(window)
+        match = _TMB.search(window) or _TMB_BARE.match(window)
         if match:
             found.append((float(match.group("v")), "mut/Mb", None, match.end()))
     elif marker in ("ER", "PR", "Ki-67"):
