@@ -1336,3 +1336,15 @@ def test_a_sample_for_a_gene_test_and_estrogen_receptor_1():
     assert _statuses("Ability to provide a blood sample for ctDNA Estrogen Receptor 1 (ESR1) "
                      "mutation status determination by central testing") == []
     assert _statuses("Estrogen Receptor 1 (ESR1) mutation detected") == [("ESR1", "positive")]
+
+
+@pytest.mark.parametrize("text,kind,state", [
+    ("Patients with central nervous system metastasis (CNS) and/or cancerous meningitis and "
+     "obvious symptoms;", "exclusion", "active"),
+    ("Brain metastases with neurological symptoms", "exclusion", "active"),
+    ("CNS metastases without clinical symptoms or with clinical symptoms controlled and "
+     "stabilized for >=4 weeks after treatment", "inclusion", "stable"),
+])
+def test_brain_metastases_with_symptoms_are_active(text, kind, state):
+    assert [r.params["state"] for r in parse_criterion(text, kind)
+            if r.kind == "cns_metastases"] == [state]

@@ -1242,7 +1242,10 @@ _CNS_OF_ANOTHER_DISEASE = re_compile(r"\b(?:autoimmune|inflammatory|infectious|v
                                      r"\s+(?:with|involving|affecting)\s+(?:the\s+)?$", _I)
 _CNS_ACTIVE = re_compile(r"\b(?:active|symptomatic|progressive|progressing|uncontrolled|"
                          r"unstable|growing|new|clinically\s+significant|neurologically\s+"
-                         r"unstable|requiring\s+(?:steroids|corticosteroids|treatment))\b", _I)
+                         r"unstable|requiring\s+(?:steroids|corticosteroids|treatment)|"
+                         # "... and obvious symptoms", "with neurological symptoms"
+                         r"(?:with|and|causing)\s+(?:\w+\s+)?symptoms\b(?!\s+(?:\w+\s+)?"
+                         r"(?:controlled|stabili[sz]ed|stable|resolved)))\b", _I)
 _CNS_UNTREATED = re_compile(r"\b(?:untreated|un-treated|unirradiated|"
                             r"not\s+(?:been\s+|previously\s+)?"
                             r"(?:treated|irradiated)|previously\s+untreated|require\s+"
