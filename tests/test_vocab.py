@@ -622,3 +622,13 @@ def test_wm_is_waldenstrom_in_capitals_only(vocab):
     assert [m.key for m in vocab.find_cancer_types("Part 2 (Cohort H): confirmed diagnosis of "
                                                    "WM; relapsed")] == ["WM"]
     assert vocab.find_cancer_types("periventricular wm changes") == []
+
+
+def test_esophageal_cancer_names_the_esophageal_types_in_trials():
+    """OncoTree files esophageal cancers with the stomach's under one tissue; a trial for
+    "esophageal cancer" names the esophageal and junction types, not gastric cancer, while a
+    note's "esophageal cancer" stays the broader tissue code."""
+    vocab = get_vocabulary()
+    match = vocab.find_cancer_types("esophageal carcinoma")[0]
+    assert match.key == "STOMACH"
+    assert set(vocab.cancer_codes(match)) == {"ESCC", "ESCA", "EPDCA", "HGNEE", "GEJ"}

@@ -698,17 +698,36 @@ def _lineage_neutral(data: dict, entries: dict[str, CancerTypeEntry],
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
     for position, group in enumerate(data.get("lineage_neutral", [])):
         where = f"{label}: lineage_neutral #{position}"
-        _check_group(group, ("codes", "phrases", "source"), where)
+        _check_group(group, ("codes", "phrases", "source", "broader"), where)
         codes, phrases = group.get("codes"), group.get("phrases")
         if not isinstance(codes, list) or len(codes) < 2 or any(c not in entries for c in codes):
             raise DataFileError(f"{where}: 'codes' must list two or more known codes")
         if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
             raise DataFileError(f"{where}: 'phrases' must be a list of phrases")
+        # 'broader': the code whose synonyms the phrases are, above every code of the group
+        # ("esophageal cancer", a synonym of the Esophagus/Stomach tissue, names only its
+        # esophageal types); the notes keep reading the phrase as that code.
+        broader = group.get("broader")
+        if broader is not None and (broader not in entries or not all(
+                _is_below(c, broader, entries) for c in codes)):
+            raise DataFileError(f"{where}: 'broader' must be a code above every code of the group")
+        namers = list(codes) + ([broader] if broader else [])
         for phrase in phrases:
-            if not any(phrase in entries[c].synonyms for c in codes):
-                raise DataFileError(f"{where}: {phrase!r} is no synonym of {codes}")
+            if not any(phrase in entries[c].synonyms for c in namers):
+                raise DataFileError(f"{where}: {phrase!r} is no synonym of {namers}")
             out[_phrase_tokens(phrase)] = tuple(codes)
     return out
+
+
+def _is_below(code: str, ancestor: str, entries: dict[str, CancerTypeEntry]) -> bool:
+    parent = entries[code].parent
+    for _ in range(20):
+        if parent is None or parent == ROOT or parent not in entries:
+            return False
+        if parent == ancestor:
+            return True
+        parent = entries[parent].parent
+    return False
 
 
 def _check_cycles(entries: dict[str, CancerTypeEntry], label: str) -> None:
