@@ -1859,3 +1859,17 @@ def test_a_resected_primary_is_not_previously_untreated():
     assert evaluate_criterion(line, resected).result == "not_met"
     clinical = make_patient(stage_group="IIIA", stage_m="M0", stage_prefix="c", prior_regimens=[])
     assert evaluate_criterion(line, clinical).result == "met"
+
+
+def test_an_or_inside_a_qualifier_joins_no_alternatives():
+    """"Stage III NSCLC of either squamous or non-squamous histology": the cancer type and
+    the histology must both hold; the "or" is the histology's."""
+    text = "Locally advanced Stage III NSCLC of either squamous or non-squamous histology"
+    line = criterion("inclusion",
+                     Requirement("cancer_type", {"codes": ["NSCLC"], "scope": "codes"},
+                                 "NSCLC", 27, 32),
+                     Requirement("histology", {"histologies": ["non-squamous"]},
+                                 "non-squamous", 55, 67),
+                     text=text)
+    colon = make_patient(cancer_code="COAD", cancer_name="Colon Adenocarcinoma")
+    assert evaluate_criterion(line, colon).result == "not_met"

@@ -2167,6 +2167,12 @@ _ONE_OF_THE_FOLLOWING = re_compile(
     re.IGNORECASE)
 
 
+# "NSCLC of either squamous or non-squamous histology": the "or" is inside the qualifier
+# of the first member, not between the two.
+_QUALIFYING_GAP = re_compile(r"\s*(?:of|with)\s+(?:either\s+)?(?:\w+\s+)?(?:or|and/or)\s+",
+                             re.IGNORECASE)
+
+
 def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]:
     """The alternative group of each requirement of an inclusion criterion.
 
@@ -2204,7 +2210,8 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
                 continue
             end, kind = before[-1]
             if 0 <= end <= start <= len(text) and _OR.search(text[end:start]) and \
-                    not _LIST_BELOW.search(text[end:start]):
+                    not _LIST_BELOW.search(text[end:start]) and \
+                    not _QUALIFYING_GAP.match(text, end, start):
                 joined |= {kind, other}
         if len(joined) > 1:
             name = "+".join(sorted(joined))
