@@ -1348,3 +1348,12 @@ def test_a_sample_for_a_gene_test_and_estrogen_receptor_1():
 def test_brain_metastases_with_symptoms_are_active(text, kind, state):
     assert [r.params["state"] for r in parse_criterion(text, kind)
             if r.kind == "cns_metastases"] == [state]
+
+
+@pytest.mark.parametrize("text", [
+    "Patients with a differentiated-type intramucosal gastric cancer (<=2 cm in size)",
+    "BCG-unresponsive non-muscle-invasive bladder cancer (NMIBC)",
+])
+def test_disease_confined_to_the_mucosa_is_not_metastatic(text):
+    assert {"extent": "metastatic", "negated": True} in [
+        r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"]

@@ -71,7 +71,7 @@ _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "extent": (("metasta", "advanced", "resect", "operable", "recurr", "relaps", "early",
                 "newly", "recently", "new diag", "curative", "incurable", "locali", "confined",
                 "amenable", "candidate", "distant", "refractory", "surgery", "ectomy",
-                "whipple", "definitive"), ()),
+                "whipple", "definitive", "mucosal", "muscle"), ()),
     "measurable": (("measurable",), ()),
     "age": (("year", "adult"), ("age", "aged", "ages", "old")),
     "sex": (("female", "women", "woman"), ("male", "males", "men", "man")),

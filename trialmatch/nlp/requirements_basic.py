@@ -629,6 +629,9 @@ _EXTENT_PATTERNS = [
     # ("except localized basal cell skin cancer"), read in `find_extent`.
     ("localized", rf"(?<!non-)(?<!non )\b(?:clinically\s+)?(?:locali[sz]ed|organ[- ]confined)"
                   rf"\b{_NEAR_TUMOUR}|"
+                  # "intramucosal gastric cancer", "non-muscle-invasive bladder cancer": disease
+                  # confined to the mucosa (T1a) or above the muscle (Ta/Tis/T1), not metastatic
+                  rf"\b(?:intra-?mucosal|non[\s-]?muscle[\s-]?invasive)\b{_NEAR_TUMOUR}|"
                   # "Operable breast cancer", "resectable NSCLC": curable by surgery, so not
                   # metastatic ("resectable liver metastases" and "resectable or unresectable"
                   # say no such thing)
@@ -690,7 +693,7 @@ _EXTENT_WORDS = {
     "recurrent": ("recurr", "relaps", "refractory"),
     "resected": ("resect", "operative"),
     "early_stage": ("early",),
-    "localized": ("locali", "confined", "operable", "resectable"),
+    "localized": ("locali", "confined", "operable", "resectable", "mucosal", "muscle"),
     "planned_surgery": ("surgery", "ectomy", "whipple", "resection", "definitive", "curative"),
     "newly_diagnosed": ("diagnos",),
     "advanced": ("advanced",),
