@@ -1357,3 +1357,12 @@ def test_brain_metastases_with_symptoms_are_active(text, kind, state):
 def test_disease_confined_to_the_mucosa_is_not_metastatic(text):
     assert {"extent": "metastatic", "negated": True} in [
         r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+
+
+def test_a_denial_by_the_verb_after_the_mention():
+    assert {"extent": "metastatic", "negated": True} in [
+        r.params for r in parse_criterion("distant metastases are not diagnosed preoperatively",
+                                          "inclusion") if r.kind == "extent"]
+    assert {"extent": "metastatic"} in [
+        r.params for r in parse_criterion("distant metastases are present", "inclusion")
+        if r.kind == "extent"]

@@ -9,6 +9,7 @@ import re
 
 from trialmatch.models import Requirement
 from trialmatch.nlp.requirements_common import (
+    DENIED_AFTER,
     NUMBER,
     Folded,
     blank,
@@ -826,7 +827,8 @@ def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
                 "not " in text and _NOT_AMENABLE_OR.search(text[max(0, start - 80):start]))
             negated = negated or (not setting and not alternative and is_negated(
                 text, start, end, window=40, look_after=False)) or bool(
-                _NO_EVIDENCE_BEFORE.search(text[max(0, start - 120):start]))
+                _NO_EVIDENCE_BEFORE.search(text[max(0, start - 120):start])) or bool(
+                DENIED_AFTER.match(text, end))
             found.append((start, end, name, negated, bool(alternative)))
     found.sort()
     out: list[Requirement] = []
