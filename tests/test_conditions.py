@@ -388,3 +388,13 @@ def test_a_denied_symptom_is_absent():
     found = conditions_in_notes(["Mood: fine; denies anxiety or low mood (PHQ-2 = 0)."])
     assert found["anxiety"][0] is False and found["depression"][0] is False
     assert conditions_in_notes(["Reports anxiety about scans."])["anxiety"][0] is True
+
+
+def test_castration_resistance_ends_castration_sensitivity():
+    """Notes telling the course "de novo mHSPC ... => mCRPC": castration-sensitive is past."""
+    found = conditions_in_notes(["De novo high-volume mHSPC (CHAARTED), cT3a N0 M1b. "
+                                 "2024: PSA rising => mCRPC."])
+    assert found["castration-resistant prostate cancer"][0] is True
+    assert found["castration-sensitive prostate cancer"][0] is False
+    found = conditions_in_notes(["Metastatic hormone-sensitive prostate cancer on ADT."])
+    assert found["castration-sensitive prostate cancer"][0] is True

@@ -30,7 +30,7 @@ CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
                          "distant_metastasis", "profile_fact", "in_criteria", "cancer_types",
                          "graded", "symptomatic_from_grade", "recorded_if_present",
-                         "in_exclusions", "source"})
+                         "in_exclusions", "supersedes", "source"})
 # Case facts a condition may defer to (trialmatch.match.case.Case attributes).
 _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
@@ -81,6 +81,9 @@ class PopulationCondition:
     # The trial terms in lower case, for the quick gate `_may_name` (what `trial_pattern`
     # matches, whole words aside).
     terms: tuple[str, ...] = ()
+    # Earlier states of the disease this one replaces for good (castration resistance ends
+    # castration sensitivity): where the notes state this one, those are past.
+    supersedes: tuple[str, ...] = ()
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -129,6 +132,10 @@ def _entry(raw: object, index: int) -> PopulationCondition:
     def flag(key: str) -> bool:
         return optional_bool(raw, key, f"{where} ({name})")
 
+    supersedes = raw.get("supersedes", [])
+    if not isinstance(supersedes, list) or not all(isinstance(c, str) and c
+                                                   for c in supersedes):
+        raise DataFileError(f"{where} ({name}): 'supersedes' must be a list of condition names")
     cancer_types = raw.get("cancer_types", [])
     if not isinstance(cancer_types, list) or not all(isinstance(c, str) and c
                                                      for c in cancer_types):
@@ -149,6 +156,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         symptomatic_from_grade=_grade_field(raw, "symptomatic_from_grade", f"{where} ({name})"),
         recorded_if_present=flag("recorded_if_present"),
         terms=tuple(dict.fromkeys(term.lower() for term in lists["terms"])),
+        supersedes=tuple(supersedes),
     )
 
 
@@ -576,6 +584,11 @@ def conditions_in_notes(texts: Iterable[str]) -> dict[str, tuple[bool, str]]:
             # "mCRPC on enzalutamide": not castration-sensitive.
             note, match = first
             found[condition.name] = (False, note.sentence_at(match.start()).strip())
+    for condition in conditions:
+        if found.get(condition.name, (False, ""))[0]:
+            # "De novo mHSPC (2023) ... now mCRPC": the earlier state is past.
+            for earlier in condition.supersedes:
+                found[earlier] = (False, found[condition.name][1])
     return found
 
 
