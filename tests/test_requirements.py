@@ -1366,3 +1366,13 @@ def test_a_denial_by_the_verb_after_the_mention():
     assert {"extent": "metastatic"} in [
         r.params for r in parse_criterion("distant metastases are present", "inclusion")
         if r.kind == "extent"]
+
+
+def test_named_prostate_grades_and_planned_brachytherapy():
+    found = _kinds("Histologically proven low-grade or intermediate-grade prostate cancer (PC)")
+    assert found["gleason"] == {"max_group": 3}
+    assert _kinds("low-grade prostate cancer on active surveillance")["gleason"] == {
+        "max_group": 1}
+    assert "gleason" not in _kinds("low grade glioma")
+    assert _kinds("Scheduled to undergo targeted local therapy (HDR brachytherapy).")[
+        "extent"] == {"extent": "metastatic", "negated": True, "planned": True}

@@ -67,11 +67,11 @@ _CONTEXT_SEPARATOR = "\n"
 # has substrings (found anywhere: "therap" in "chemotherapy") and whole words ("hb", "ps").
 _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "stage": (("stage",), ()),
-    "gleason": (("gleason", "grade group", "isup"), ()),
+    "gleason": (("gleason", "grade group", "isup", "low-grade", "low grade"), ()),
     "extent": (("metasta", "advanced", "resect", "operable", "recurr", "relaps", "early",
                 "newly", "recently", "new diag", "curative", "incurable", "locali", "confined",
                 "amenable", "candidate", "distant", "refractory", "surgery", "ectomy",
-                "whipple", "definitive", "mucosal", "muscle"), ()),
+                "whipple", "definitive", "mucosal", "muscle", "brachy", "local therap"), ()),
     "measurable": (("measurable",), ()),
     "age": (("year", "adult"), ("age", "aged", "ages", "old")),
     "sex": (("female", "women", "woman"), ("male", "males", "men", "man")),

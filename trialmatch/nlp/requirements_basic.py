@@ -497,6 +497,11 @@ def _score_groups(score: int) -> tuple[int, int]:
     return (4, 4) if score == 8 else (5, 5)
 
 
+_GRADE_NAMED = re_compile(r"\blow[\s-]+grade(?:\s+(?:or|and/or|and|to)\s+intermediate[\s-]+grade)?"
+                          r"(?=\s+(?:localized\s+)?prostate\s+(?:cancer|adenocarcinoma|carcinoma)"
+                          r"|\s+(?:\w+\s+)?\(pc\))", _I)
+
+
 def find_gleason(text: str) -> list[Requirement]:
     """Bounds on a prostate cancer's Gleason grade, as ISUP grade groups (Epstein JI et al.,
     2016): "Gleason score <= 7" (<= 3), "Gleason 3+4 or less" (<= 2), "Gleason >= 8" (>= 4),
@@ -508,6 +513,13 @@ def find_gleason(text: str) -> list[Requirement]:
     no_four = _NO_PATTERN_4.search(text)
     if no_four:
         return [requirement("gleason", {"max_group": 1}, text, no_four.start(), no_four.end())]
+    named = _GRADE_NAMED.search(text)
+    if named:
+        # "low-grade or intermediate-grade prostate cancer": ISUP grade group 1 is low grade,
+        # 2-3 intermediate, 4-5 high (Epstein JI et al., Am J Surg Pathol 2016)
+        words = named.group(0).lower()
+        high = 3 if "intermediate" in words else 1
+        return [requirement("gleason", {"max_group": high}, text, named.start(), named.end())]
     bounded: list[tuple[int | None, int | None]] = []
     listed: list[int] = []
     patterns: list[str] = []  # "5+4": the primary and secondary patterns a list names
@@ -663,7 +675,11 @@ _EXTENT_PATTERNS = [
                   r"(?<=definitive\s)(?:external[\s-]+beam\s+)?(?:radiotherapy|radiation(?:\s+"
                   r"therapy)?|chemo-?radiation|chemo-?radiotherapy|brachytherapy)|"
                   r"(?<=curative\s)(?:treatment|therapy)|(?<=curative[\s-]intent\s)(?:treatment|"
-                  r"therapy))\b"),
+                  r"therapy)|"
+                  # "Scheduled to undergo targeted local therapy (HDR brachytherapy)": the
+                  # primary treated where it is
+                  r"(?:targeted\s+)?local\s+therap(?:y|ies)|(?:(?:hdr|ldr|high[\s-]+dose[\s-]+"
+                  r"rate|low[\s-]+dose[\s-]+rate)\s+)?brachytherapy)\b"),
     # Not "newly diagnosed brain metastases" or another condition's diagnosis.
     ("newly_diagnosed", r"(?:\b(?:newly|recently)[\s-]+diagnos(?:ed|is)\b|\bnew\s+diagnosis\b)"
                         r"(?!(?:[\s,-]+(?:of|with|and|[\w-]+)){0,3}?[\s,-]+(?:brain|cns|central|"
@@ -695,7 +711,8 @@ _EXTENT_WORDS = {
     "resected": ("resect", "operative"),
     "early_stage": ("early",),
     "localized": ("locali", "confined", "operable", "resectable", "mucosal", "muscle"),
-    "planned_surgery": ("surgery", "ectomy", "whipple", "resection", "definitive", "curative"),
+    "planned_surgery": ("surgery", "ectomy", "whipple", "resection", "definitive", "curative",
+                        "local", "brachy"),
     "newly_diagnosed": ("diagnos",),
     "advanced": ("advanced",),
     "incurable": ("curative", "incurable"),
