@@ -1376,3 +1376,11 @@ def test_named_prostate_grades_and_planned_brachytherapy():
     assert "gleason" not in _kinds("low grade glioma")
     assert _kinds("Scheduled to undergo targeted local therapy (HDR brachytherapy).")[
         "extent"] == {"extent": "metastatic", "negated": True, "planned": True}
+
+
+def test_a_diagnosis_after_its_operation_is_resected():
+    assert _kinds("Histologically confirmed cervical cancer post hysterectomy with "
+                  "intermediate-risk features")["extent"] == {"extent": "resected"}
+    # an operation in passing is no extent of this disease
+    assert "extent" not in _kinds("Patients with persistent post prostatectomy erectile "
+                                  "dysfunction")

@@ -633,7 +633,15 @@ _EXTENT_PATTERNS = [
                  r"\br0\s+resection\b|\bpost-?operative(?:ly)?\b(?![\s-]+(?:adjuvant\s+)?(?:chemo\w*|radio\w*|"
                  r"radiation|therap\w*|treatments?|care|complications?|period|recovery|pain|"
                  r"bleeding|infections?|healing|wounds?))|\bunderwent\s+(?:complete\s+|"
-                 r"curative\s+)?(?:surgical\s+)?resection\b"),
+                 r"curative\s+)?(?:surgical\s+)?resection\b|"
+                 # "cervical cancer post hysterectomy", "prostate cancer after radical
+                 # prostatectomy" (the diagnosis with its operation)
+                 r"(?:(?<=cancer\s)|(?<=tumor\s)|(?<=tumour\s))(?:post|after|following)[\s-]+"
+                 r"(?:(?:a|an|the|"
+                 r"radical|total|simple|"
+                 r"complete|definitive|primary|curative)\s+)*(?:hysterectomy|mastectomy|"
+                 r"prostatectomy|nephrectomy|cystectomy|lobectomy|pneumonectomy|colectomy|"
+                 r"gastrectomy|esophagectomy|oesophagectomy|lumpectomy|pancreatectomy)\b"),
     ("early_stage", r"\bearly[\s-]+stage\b|\bearly\s+(?:breast|lung|\w+)?\s*cancer\b"),
     # "Newly diagnosed AML": not relapsed or refractory (read as recurrent, negated).
     # "Clinically localized prostate cancer", "organ-confined disease": not metastatic
@@ -708,7 +716,7 @@ _EXTENT_WORDS = {
     "metastatic": ("metasta", "stage", "distant"),
     "unresectable": ("resect", "inoperable", "surgery"),
     "recurrent": ("recurr", "relaps", "refractory"),
-    "resected": ("resect", "operative"),
+    "resected": ("resect", "operative", "ectomy"),
     "early_stage": ("early",),
     "localized": ("locali", "confined", "operable", "resectable", "mucosal", "muscle"),
     "planned_surgery": ("surgery", "ectomy", "whipple", "resection", "definitive", "curative",
