@@ -121,3 +121,17 @@ def test_unreadable_note_names_case_and_path_not_content(case_dir):
 def test_missing_case_file(tmp_path):
     with pytest.raises(InputError, match="case file not found"):
         load_case(tmp_path / "nope.yaml")
+
+
+def test_a_transplant_the_notes_name_joins_the_case_drug_list(tmp_path):
+    """The case lists drugs; the notes' "VRd x4 -> Mel200 ASCT 08/2018" adds the transplant,
+    which a trial excluding prior ASCT asks about (no drug is added twice)."""
+    path = tmp_path / "case.yaml"
+    path.write_text(
+        "id: mm-1\nnotes:\n  - text: |\n      L1 03/2018 VRd x4 -> Mel200 ASCT 08/2018 -> len maint."
+        "\n      PD 06/2021 on len.\nprior_therapies: [bortezomib, lenalidomide, "
+        "dexamethasone, melphalan]\n")
+    case = load_case(path)
+    assert case.prior_therapies == ["bortezomib", "lenalidomide", "dexamethasone", "melphalan",
+                                    "autologous stem cell transplant"]
+    assert load_case(path).from_notes["procedures"] == "autologous stem cell transplant"

@@ -271,6 +271,31 @@ def _fill_demographics(case: Case) -> Case:
     return case
 
 
+# Therapy classes that are procedures rather than drugs (drugs.json), which a case file's
+# list of drugs may leave out.
+_PROCEDURE_CLASSES = ("stem cell transplant",)
+
+
+def _procedures_missing(listed: list[str], noted: list[str]) -> list[str]:
+    """The procedures (stem cell transplants) the notes' therapy entries name that the case's
+    own list does not, one entry each, by their lexicon name."""
+    from trialmatch.nlp import drugs
+
+    lexicon = drugs.get_lexicon()
+
+    def procedures(entries: list[str]) -> set[str]:
+        found = set()
+        for entry in entries:
+            for mention in drugs.find_drug_classes(entry):
+                if any(ancestor in _PROCEDURE_CLASSES
+                       for ancestor in lexicon.ancestors(mention.key)):
+                    found.add(mention.key)
+        return found
+
+    have = procedures(listed)
+    return sorted(procedures(noted) - have)
+
+
 def _fill_clinical(case: Case) -> Case:
     """Take performance status and prior therapies from the notes where the case file leaves
     them out (its own win), and the spread of disease the notes state."""
@@ -286,6 +311,13 @@ def _fill_clinical(case: Case) -> Case:
     if case.prior_therapies is None and facts.prior_therapies is not None:
         case.prior_therapies = list(facts.prior_therapies)
         case.from_notes["prior_therapies"] = "; ".join(facts.prior_evidence)
+    elif case.prior_therapies and facts.prior_therapies:
+        # A drug list the case file gives leaves out what is no drug: the notes' transplant
+        # ("VRd x4 -> Mel200 ASCT") is part of the history a trial asks about.
+        added = _procedures_missing(case.prior_therapies, facts.prior_therapies)
+        if added:
+            case.prior_therapies = list(case.prior_therapies) + added
+            case.from_notes["procedures"] = "; ".join(added)
     case.metastatic = facts.metastatic
     case.brain_metastases = facts.brain_metastases
     if facts.metastatic is not None:
