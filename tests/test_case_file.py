@@ -128,8 +128,9 @@ def test_a_transplant_the_notes_name_joins_the_case_drug_list(tmp_path):
     which a trial excluding prior ASCT asks about (no drug is added twice)."""
     path = tmp_path / "case.yaml"
     path.write_text(
-        "id: mm-1\nnotes:\n  - text: |\n      L1 03/2018 VRd x4 -> Mel200 ASCT 08/2018 -> len maint."
-        "\n      PD 06/2021 on len.\nprior_therapies: [bortezomib, lenalidomide, "
+        "id: mm-1\nnotes:\n  - text: |\n      Prior lines:\n      L1 03/2018 VRd x4 -> Mel200 ASCT "
+        "08/2018 -> len maint 10mg. VGPR. PD 06/2021 on len.\nprior_therapies: [bortezomib, "
+        "lenalidomide, "
         "dexamethasone, melphalan]\n")
     case = load_case(path)
     assert case.prior_therapies == ["bortezomib", "lenalidomide", "dexamethasone", "melphalan",
