@@ -696,3 +696,26 @@ def test_a_negative_list_heading_with_include_and_a_wrapped_bracket():
 ])
 def test_frameshifts_splice_variants_and_bare_tmb(text, expected):
     assert {b.marker: b.status for b in find_biomarkers(text)} == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a germline panel's negative list, "or likely pathogenic", no colon, across lines
+    ("No pathogenic or likely pathogenic variants were identified in\nBRCA1, TP53, PTEN,\n"
+     "CDH1, ATM, CHEK2.", {"BRCA1": "negative", "TP53": "negative", "PTEN": "negative",
+                           "CDH1": "negative", "ATM": "negative", "CHEK2": "negative"}),
+    ("No pathogenic or likely pathogenic variants detected in:\nASXL1, CALR, CEBPA,\n"
+     "FLT3, IDH1, NPM1", {"ASXL1": "negative", "CALR": "negative", "CEBPA": "negative",
+                          "FLT3": "negative", "IDH1": "negative", "NPM1": "negative"}),
+    # leader dots before the shared result
+    ("RAD51C, RAD51D, BRIP1, PALB2 ... no clinically significant variants",
+     {"RAD51C": "negative", "RAD51D": "negative", "BRIP1": "negative", "PALB2": "negative"}),
+    # a list after "negative for", one item per line
+    ("Also negative for BRAF V600E,\n    KRAS,\n    NRAS",
+     {"BRAF": "negative", "KRAS": "negative", "NRAS": "negative"}),
+    # exon lists inside a shared result
+    ("Extended RAS: KRAS exons 2, 3, 4 and NRAS exons 2, 3, 4 - wild-type.",
+     {"KRAS": "negative", "NRAS": "negative"}),
+])
+def test_negative_lists_from_germline_and_molecular_reports(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert {m: found.get(m) for m in expected} == expected

@@ -672,13 +672,21 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
 # "No pathogenic variants in: ...") or after it ("BRCA1/2, RAD51C/D, BRIP1, PALB2 -
 # negative"): every gene of the list is negative, whatever the words between items suggest
 # ("ITD" names what was looked for, not what was found).
+# "pathogenic or likely pathogenic", "reportable", "clinically significant" before "variants"
+_VARIANT_KIND = (r"(?:(?:pathogenic|likely\s+pathogenic|reportable|clinically\s+significant|"
+                 r"deleterious|actionable)\s+(?:(?:or|and|and/or)\s+|/\s*)?)*")
 _NEGATIVE_HEADING = re_compile(
     r"(?i)(?<![\w-])(?:neg(?:ative)?\.?(?:\s+for)?|not\s+detected|none\s+detected|"
     r"pertinent\s+negatives?|"
-    r"no\s+(?:pathogenic\s+|reportable\s+|clinically\s+significant\s+)?(?:variants?|"
-    r"alterations?|mutations?)(?:\s+(?:were\s+)?(?:detected|identified|found))?"
+    r"no\s+" + _VARIANT_KIND + r"(?:variants?|"
+    r"alterations?|mutations?)(?:\s+(?:were\s+|was\s+)?(?:detected|identified|found))?"
     r"(?:\s+(?:in|includes?|including))?|"
     r"wild[\s-]?type(?:\s+for)?)\s*:\s*|"
+    # "No pathogenic or likely pathogenic variants were identified in\nBRCA1, TP53, ..."
+    r"(?<![\w-])no\s+" + _VARIANT_KIND + r"(?:variants?|alterations?|mutations?)\s+"
+    r"(?:were\s+|was\s+)?(?:detected|identified|found)\s+in\b\s*|"
+    # "Also negative for BRAF V600E,\n KRAS,\n NRAS": a list after "negative for"
+    r"(?<![\w-])negative\s+for\s+(?=(?-i:[A-Z]{2,}[A-Z0-9]*\b))|"
     # "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET, ALK"
     r"(?<![\w-])(?:(?:none|not)\s+detected|negative,?)\s*(?:\([^()]{0,20}\)\s*)?"
     r"(?:incl\.?|including)\s+|"
@@ -687,6 +695,8 @@ _NEGATIVE_HEADING = re_compile(
     r"(?:\s+(?:detected|identified|found))?\s*\(\s*")
 # Every match of _NEGATIVE_HEADING starts with one of these ("no" also starts "not", "none").
 _NEGATIVE_HEADING_STARTS = ("neg", "no", "wild", "pertinent")
+_OTHER_RESULT = re_compile(r"(?i)\b(?:positive|indeterminate|equivocal|amplified|detected\s*:|"
+                           r"overexpress\w*)\b")
 # (not the stop of an abbreviation: "NOT DETECTED: BTK (incl. C481), PLCG2, NOTCH1")
 _LIST_END = re_compile(r"(?<!\bincl)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)(?<!\bapprox)"
                        r"\.(?!\d)(?:\s|$)|;|\n|\s(?:--|\|)\s|$")  # ("... -- TMB 1.6")
@@ -694,13 +704,14 @@ _LIST_END = re_compile(r"(?<!\bincl)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)(?<
 # skipping - not detected", "EGFR (ex18-21), ..."): part of the item, not a result. (With
 # the result after a dash or colon only: "BRAF V600E, KRAS and NRAS wild-type" found V600E.)
 _LISTED_ALTERATION = (r"(?:\s*\(?\s*(?:p\.)?[A-Z]\d{1,4}(?:[A-Z*]|fs|del|ins)?\b\)?|"
-                    r"\s*\(?\s*ex(?:on)?s?\s*\d{1,2}(?:\s*[-–]\s*\d{1,2})?\)?|"
+                    r"\s*\(?\s*ex(?:on)?s?\s*\d{1,2}(?:\s*(?:[-–,/]|and|or)\s*\d{1,2})*\)?|"
                     r"\s+(?:skipping|amplification|fusions?|rearrangements?|mutations?|"
                     r"insertions?|deletions?|variants?|alterations?)\b)")
 _NEGATIVE_AFTER_LIST = re_compile(
     _LISTED_ALTERATION + r"{0,3}"
-    r"\s*[-–:=]\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+(?:pathogenic\s+)?"
-    r"(?:variants?|mutations?|alterations?)(?:\s+(?:detected|identified|found))?)\b", re.I)
+    r"\s*(?:[-–:=]|\.{2,}|…)\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+"
+    + _VARIANT_KIND + r"(?:variants?|mutations?|alterations?)(?:\s+(?:detected|identified|"
+    r"found))?)\b", re.I)
 _LIST_GAP = re_compile(_LISTED_ALTERATION + r"{0,3}"
                        r"[\s,/&()]*(?:[0-9A-Z]{1,2}(?=[\s,/&()]))?[\s,/&()]*"
                        r"(?:(?:and|or)\s+)?")
@@ -724,6 +735,14 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
     for heading in matches_at(_NEGATIVE_HEADING, text, word_starts(
             lowered_for_search(text), _NEGATIVE_HEADING_STARTS)):
         end = _LIST_END.search(text, heading.end()).start()
+        while text.startswith("\n", end) and text[heading.end():end].rstrip().endswith(","):
+            # "ASXL1, BCOR, ...,\nFLT3, IDH1, ...": a line ending in a comma goes on
+            end = _LIST_END.search(text, end + 1).start()
+        other = _OTHER_RESULT.search(text, heading.end(), end)
+        if other:
+            # "Negative for ALK rearrangement, positive for EGFR exon 19 deletion": the list
+            # stops where another result begins
+            end = other.start()
         opened = text.count("(", heading.end(), end) - text.count(")", heading.end(), end)
         if opened > 0:
             # a line break inside brackets does not end the list ("FGFR3 (incl.\n FGFR3
