@@ -719,3 +719,19 @@ def test_frameshifts_splice_variants_and_bare_tmb(text, expected):
 def test_negative_lists_from_germline_and_molecular_reports(text, expected):
     found = {b.marker: b.status for b in find_biomarkers(text)}
     assert {m: found.get(m) for m in expected} == expected
+
+
+def test_ocr_damage_in_variants_and_result_words():
+    """"BRAF V6OOE (VE1): negatlve" is a negative V600E result; "MSH2 ........ L0ss" beside
+    "MLH1 ........ Retalned" is MSH2 lost."""
+    found = {b.marker: b.status for b in extract(["BRAF V6OOE (VE1): negatlve"]).biomarkers}
+    assert found == {"BRAF": "negative"}
+    found = {b.marker: b.status for b in extract(
+        ["MLH1 ........ Retalned\nPMS2 ........ Retained\nMSH2 ........ L0ss 0f nuclear "
+         "expression"]).biomarkers}
+    assert found["MMR"] == "positive"
+
+
+def test_a_transcript_list_and_not_deleted():
+    text = "MET exon 14 skipping transcript - not detected"
+    assert {b.marker: b.status for b in find_biomarkers(text)} == {"MET": "negative"}

@@ -706,10 +706,11 @@ _LIST_END = re_compile(r"(?<!\bincl)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)(?<
 _LISTED_ALTERATION = (r"(?:\s*\(?\s*(?:p\.)?[A-Z]\d{1,4}(?:[A-Z*]|fs|del|ins)?\b\)?|"
                     r"\s*\(?\s*ex(?:on)?s?\s*\d{1,2}(?:\s*(?:[-–,/]|and|or)\s*\d{1,2})*\)?|"
                     r"\s+(?:skipping|amplification|fusions?|rearrangements?|mutations?|"
-                    r"insertions?|deletions?|variants?|alterations?)\b)")
+                    r"insertions?|deletions?|variants?|alterations?|transcripts?|region)\b)")
 _NEGATIVE_AFTER_LIST = re_compile(
     _LISTED_ALTERATION + r"{0,3}"
-    r"\s*(?:[-–:=]|\.{2,}|…)\s*(?:negative|not\s+detected|wild[\s-]?type|no\s+"
+    r"\s*(?:[-–:=]|\.{2,}|…)\s*(?:negative|not\s+(?:detected|deleted|amplified|rearranged)|"
+    r"wild[\s-]?type|no\s+"
     + _VARIANT_KIND + r"(?:variants?|mutations?|alterations?)(?:\s+(?:detected|identified|"
     r"found))?)\b", re.I)
 _LIST_GAP = re_compile(_LISTED_ALTERATION + r"{0,3}"
@@ -771,11 +772,20 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
         elif result.marker == "MMR":
             if not inside[2]:
                 out.append(result)
+            else:
+                # A germline or sequencing list's MLH1, MSH2, MSH6, PMS2 are genes with no
+                # variant, not proteins retained on staining.
+                out.extend(replace(result, marker=gene, alteration=None,  # type: ignore[arg-type]
+                                   status="negative")
+                           for gene in _MMR_GENE.findall(text, result.start, result.end))
         elif result.status != "negative" and result.marker not in ("PD-L1", "Ki-67", "TMB"):
             out.append(replace(result, status="negative"))  # type: ignore[arg-type]
         else:
             out.append(result)
     return out
+
+
+_MMR_GENE = re_compile(r"(?<![\w-])(MLH1|MSH2|MSH6|PMS2|EPCAM)(?![\w-])")
 
 
 # A denial right before a marker and its result: "not HER2-positive", "is not ER-negative".

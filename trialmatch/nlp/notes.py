@@ -244,6 +244,18 @@ def _plain_letter(ch: str) -> str:
 _ACCENTED = re_compile(r"[À-ÖØ-öø-ž]")
 
 
+# A result word with OCR's l or 1 for i ("negatlve", "Retalned", "posit1ve"): one letter
+# for one letter, only in these words, whose spelling is known.
+_OCR_RESULT_WORD = re_compile(r"(?i)\b(?:negat[l1|]ve|pos[l1|]t[l1|]ve|posit[l1|]ve|pos[l1|]tive|"
+                              r"reta[l1|]ned|detectab[l1|]e)\b")
+
+
+def _result_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    fixed = re.sub(r"[l1|](?=ve\b|ned\b)|(?<=pos)[l1|]|(?<=posit)[l1|]", "i", word, flags=re.I)
+    return fixed if len(fixed) == len(word) else word
+
+
 def repair_ocr(text: str) -> str:
     """Undo the commonest OCR letter confusions without changing the text's length, so that
     offsets still point into the note: a lower-case l inside an all-capitals word
@@ -254,14 +266,15 @@ def repair_ocr(text: str) -> str:
     if not text.isascii():
         text = _ACCENTED.sub(lambda match: _plain_letter(match.group(0)), text)
     text = _CAPS_WORD.sub(_repair_caps, text)
+    text = _OCR_RESULT_WORD.sub(_result_word, text)
     return _LOWER_L_START.sub("I", text)
 
 
 # OCR reads the letter o as a zero inside words ("Tum0r Pr0portion Sc0re", "ser0us
-# carcin0ma", "n0 rearrangement"). Only a zero between lowercase letters, or starting a
-# lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
+# carcin0ma", "n0 rearrangement", "L0ss"). Only a zero between lowercase letters, after a
+# word's capital first letter other than T, N or M, or starting a lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
 # (The zero first, what stands before it checked after: the engine skips from zero to zero.)
-_OCR_ZERO_INSIDE = re_compile(r"0(?<=[a-z]0)(?=[a-z])")
+_OCR_ZERO_INSIDE = re_compile(r"0(?<=[a-z]0)(?=[a-z])|0(?<=\b[A-LO-SU-Z]0)(?=[a-z]{2,}\b)")
 _OCR_ZERO_START = re_compile(r"0(?<![\w.,/]0)(?=[a-z]{2,})")
 
 
@@ -289,6 +302,12 @@ def _zeros_for_o(match: re.Match[str]) -> str:
 _OCR_O_CD = re_compile(r"CD(?<![A-Za-z0-9]CD)(?=[\dO]*\d)[\dO]{1,3}(?![A-Za-z0-9])")
 
 
+# And inside a protein change ("BRAF V6OOE", "KRAS G12D"): one-letter amino acid, digits
+# with O's among them, one-letter amino acid.
+_OCR_O_VARIANT = re_compile(r"(?<![A-Za-z0-9])[ACDEFGHIKLMNPQRSTVWY]\d[\dO]*O[\dO]*"
+                            r"[ACDEFGHIKLMNPQRSTVWY*](?![A-Za-z0-9])")
+
+
 # "N0 high-grade lesion or invasive carcinoma identified": the word "No" read with a zero at
 # the start of a sentence, before a lower-case word (the nodal category stands beside T or M,
 # or before a bracket: "T2 N0 M0", "pN: N0 (0/12)").
@@ -305,6 +324,7 @@ def repair_ocr_zeros(text: str) -> str:
             text = _OCR_O_NUMBER.sub(_zeros_for_o, text)
         if "CD" in text:
             text = _OCR_O_CD.sub(_zeros_for_o, text)
+        text = _OCR_O_VARIANT.sub(_zeros_for_o, text)
     if "0" not in text:
         return text
     text = _OCR_ZERO_INSIDE.sub("o", text)
