@@ -272,7 +272,8 @@ def repair_ocr(text: str) -> str:
 
 # OCR reads the letter o as a zero inside words ("Tum0r Pr0portion Sc0re", "ser0us
 # carcin0ma", "n0 rearrangement", "L0ss"). Only a zero between lowercase letters, after a
-# word's capital first letter other than T, N or M, or starting a lowercase word, is repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
+# word's capital first letter other than T, N or M, or starting a lowercase word, is
+# repaired; TNM and markers ("N0", "pT1N0M0", "CD20") keep theirs.
 # (The zero first, what stands before it checked after: the engine skips from zero to zero.)
 _OCR_ZERO_INSIDE = re_compile(r"0(?<=[a-z]0)(?=[a-z])|0(?<=\b[A-LO-SU-Z]0)(?=[a-z]{2,}\b)")
 _OCR_ZERO_START = re_compile(r"0(?<![\w.,/]0)(?=[a-z]{2,})")
