@@ -735,3 +735,16 @@ def test_ocr_damage_in_variants_and_result_words():
 def test_a_transcript_list_and_not_deleted():
     text = "MET exon 14 skipping transcript - not detected"
     assert {b.marker: b.status for b in find_biomarkers(text)} == {"MET": "negative"}
+
+
+def test_the_latest_receptor_status_decides_and_controls_are_no_result():
+    text = ("2019 core bx: ER 5% weak (ER-low positive), PR 0%, HER2 IHC 2+ -> FISH amplified.\n"
+            "2024 liver bx: ER 0% (internal control positive), PR 0%, HER2 IHC 1+.")
+    found = {}
+    for b in extract([text]).biomarkers:
+        found.setdefault(b.marker, set()).add(b.status)
+    assert found["ER"] == {"negative"} and found["PR"] == {"negative"}
+    assert found["HER2"] == {"negative"}
+    # an equivocal IHC does not overrule the ISH that settles it
+    assert "positive" in {b.status for b in extract(
+        ["HER2 FISH amplified (ratio 2.6). HER2 IHC 2+."]).biomarkers if b.marker == "HER2"}

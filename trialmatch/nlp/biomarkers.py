@@ -491,6 +491,9 @@ def _her2_ish_continuations(hits: list[_Hit], text: str,
     return sorted(hits + added, key=lambda hit: hit.start) if added else hits
 
 
+_CONTROL_ASIDE = re_compile(r"(?i)\([^()]{0,40}\bcontrols?\b[^()]{0,40}\)")
+
+
 def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
                             clauses: list[tuple[int, int]] | None = None) -> list[Biomarker]:
     """Every biomarker result in `text`, one per mention (not merged), in order.
@@ -500,6 +503,10 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     """
     vocab = vocabulary if vocabulary is not None else _vocabulary()
     mmr_proteins = vocab.mmr_proteins()
+    if "ontrol" in text:
+        # "ER 0% (internal control positive)": the control's staining is no result of the
+        # tumour's (blanked, same length, so offsets hold).
+        text = _CONTROL_ASIDE.sub(lambda m: " " * len(m.group(0)), text)
     # Same lookup text as the cancer finder: the vocabulary tokenizes it once per note.
     raw_hits = _split_lists([_Hit(m.key, m.start, m.end, text[m.start : m.end])
                              for m in vocab.find_biomarkers(join_broken_lines(text))], vocab)
@@ -1086,7 +1093,30 @@ def merge_biomarkers(mentions: list[Biomarker],
     # A generic "EGFR mutation: not detected" and a specific positive finding can coexist;
     # a generic unknown next to any specific finding of the marker adds nothing.
     chosen.sort(key=lambda b: b.start)
-    return chosen
+    return _latest_receptor_status(chosen)
+
+
+# Receptor statuses a new specimen redefines (ASCO/CAP: ER, PR and HER2 are retested on a
+# recurrence and the latest decides); HER2 here as protein or amplification, not an ERBB2
+# mutation.
+_RESTATED_MARKERS = frozenset({"ER", "PR", "HER2"})
+_STATUS_ALTERATIONS = (None, "amplification", "overexpression")
+
+
+def _latest_receptor_status(results: list[Biomarker]) -> list[Biomarker]:
+    """Results in text order, with an earlier ER, PR or HER2 status that the latest stated
+    one contradicts left out ("2019: ER 5% ... 2024 liver biopsy: ER 0%" is ER-negative
+    now). Only a positive or negative result supersedes: an equivocal one (HER2 IHC 2+)
+    waits for its ISH."""
+    dropped: set[int] = set()
+    for marker in _RESTATED_MARKERS:
+        stated = [b for b in results if b.marker == marker and b.status in
+                  ("positive", "negative") and b.alteration in _STATUS_ALTERATIONS]
+        if len({b.status for b in stated}) < 2:
+            continue
+        last = max(stated, key=lambda b: b.start)
+        dropped |= {id(b) for b in stated if b.status != last.status and b.start < last.start}
+    return [b for b in results if id(b) not in dropped] if dropped else results
 
 
 def with_family_members(results: list[Biomarker], vocabulary: Any = None) -> list[Biomarker]:
