@@ -748,3 +748,12 @@ def test_the_latest_receptor_status_decides_and_controls_are_no_result():
     # an equivocal IHC does not overrule the ISH that settles it
     assert "positive" in {b.status for b in extract(
         ["HER2 FISH amplified (ratio 2.6). HER2 IHC 2+."]).biomarkers if b.marker == "HER2"}
+
+
+def test_genes_of_haematology_and_thyroid_panels():
+    found = {b.marker: b.status for b in find_biomarkers(
+        "No pathogenic variants detected in: CBL, PAX5, DDX41, EIF1AX, DICER1, TNFRSF14.")}
+    assert found == {g: "negative" for g in
+                     ("CBL", "PAX5", "DDX41", "EIF1AX", "DICER1", "TNFRSF14")}
+    # a variant allele frequency written as MAF is no marker
+    assert {b.marker for b in find_biomarkers("KRAS G12D (MAF 23%)")} == {"KRAS"}
