@@ -757,3 +757,8 @@ def test_genes_of_haematology_and_thyroid_panels():
                      ("CBL", "PAX5", "DDX41", "EIF1AX", "DICER1", "TNFRSF14")}
     # a variant allele frequency written as MAF is no marker
     assert {b.marker for b in find_biomarkers("KRAS G12D (MAF 23%)")} == {"KRAS"}
+
+
+def test_cd117_on_flow_or_ihc_is_a_protein_not_a_kit_mutation():
+    found = {b.marker: b.status for b in find_biomarkers("Flow: blasts CD34+, CD117+, CD33+")}
+    assert found.get("CD117") == "positive" and "KIT" not in found
