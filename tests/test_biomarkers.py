@@ -762,3 +762,10 @@ def test_genes_of_haematology_and_thyroid_panels():
 def test_cd117_on_flow_or_ihc_is_a_protein_not_a_kit_mutation():
     found = {b.marker: b.status for b in find_biomarkers("Flow: blasts CD34+, CD117+, CD33+")}
     assert found.get("CD117") == "positive" and "KIT" not in found
+
+
+def test_a_reports_scoring_key_is_no_result():
+    text = ("This carcinoma is negative for HER2/neu oncoprotein over-expression. Carcinomas "
+            "with staining intensity scores of 3 are considered positive for over-expression "
+            "of HER2/neu oncoprotein.")
+    assert {b.status for b in find_biomarkers(text) if b.marker == "HER2"} == {"negative"}

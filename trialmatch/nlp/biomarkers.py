@@ -491,6 +491,22 @@ def _her2_ish_continuations(hits: list[_Hit], text: str,
     return sorted(hits + added, key=lambda hit: hit.start) if added else hits
 
 
+_SCORING_VERB = re_compile(r"(?i)\b(?:are|is)\s+(?:considered|interpreted\s+as|defined\s+as|"
+                           r"regarded\s+as)\s+(?:to\s+be\s+)?(?:positive|negative|equivocal|"
+                           r"indeterminate)\b")
+_SCORING_SUBJECT = re_compile(r"(?i)\b(?:scores?|tumou?rs|carcinomas|cases|results|specimens)\b")
+
+
+def _blank_scoring_keys(text: str) -> str:
+    """The text with each sentence of a report's scoring key blanked (same length)."""
+    for verb in list(_SCORING_VERB.finditer(text)):
+        start = max(text.rfind(".", 0, verb.start()), text.rfind("\n", 0, verb.start())) + 1
+        if not _SCORING_SUBJECT.search(text, max(start, verb.start() - 90), verb.start()):
+            continue
+        stops = [i for i in (text.find(".", verb.end()), text.find("\n", verb.end())) if i >= 0]
+        end = min(stops) if stops else len(text)
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 _CONTROL_ASIDE = re_compile(r"(?i)\([^()]{0,40}\bcontrols?\b[^()]{0,40}\)")
 
 
@@ -507,6 +523,10 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
         # "ER 0% (internal control positive)": the control's staining is no result of the
         # tumour's (blanked, same length, so offsets hold).
         text = _CONTROL_ASIDE.sub(lambda m: " " * len(m.group(0)), text)
+    if "considered" in text or "interpreted" in text or "defined" in text:
+        # "Carcinomas with staining intensity scores of 3 are considered positive for
+        # over-expression of HER2/neu": a report's scoring key, no result.
+        text = _blank_scoring_keys(text)
     # Same lookup text as the cancer finder: the vocabulary tokenizes it once per note.
     raw_hits = _split_lists([_Hit(m.key, m.start, m.end, text[m.start : m.end])
                              for m in vocab.find_biomarkers(join_broken_lines(text))], vocab)
