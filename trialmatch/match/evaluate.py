@@ -62,6 +62,7 @@ from trialmatch.nlp.conditions import condition_cancer_types, condition_named, i
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
 from trialmatch.nlp.drugs import classes_of as lexicon_classes_of
 from trialmatch.nlp.drugs import find_drugs, get_lexicon
+from trialmatch.nlp.grade import gleason_grade_group, gleason_score_groups
 from trialmatch.nlp.requirements_basic import ELIGIBILITY_BOUND
 from trialmatch.regex_cache import re_compile
 
@@ -1875,19 +1876,7 @@ def grade_groups_of(detail: str | None) -> tuple[int, int] | None:
     if gleason.group("a"):
         found = gleason_grade_group(int(gleason.group("a")), int(gleason.group("b")))
         return found, found
-    total = int(gleason.group("s"))
-    return (2, 3) if total == 7 else (1, 1) if total <= 6 else (4, 4) if total == 8 else (5, 5)
-
-
-def gleason_grade_group(primary: int, secondary: int) -> int:
-    """ISUP 2014 grade group of a Gleason pattern pair (Epstein JI et al., Am J Surg Pathol
-    2016): 3+3 or less 1, 3+4 2, 4+3 3, 8 4, 9-10 5."""
-    total = primary + secondary
-    if total <= 6:
-        return 1
-    if total == 7:
-        return 2 if primary <= 3 else 3
-    return 4 if total == 8 else 5
+    return gleason_score_groups(int(gleason.group("s")))
 
 
 def _check_gleason(params: dict, patient: Patient) -> Check:

@@ -99,6 +99,27 @@ def _gleason_grade(total: int) -> str:
     return "G1" if total <= 6 else "G2" if total == 7 else "G3"
 
 
+def gleason_grade_group(primary: int, secondary: int) -> int:
+    """ISUP 2014 grade group of a Gleason pattern pair (Epstein JI et al., Am J Surg Pathol
+    2016): 3+3 or less 1, 3+4 2, 4+3 3, 8 4, 9-10 5."""
+    total = primary + secondary
+    if total <= 6:
+        return 1
+    if total == 7:
+        return 2 if primary <= 3 else 3
+    return 4 if total == 8 else 5
+
+
+def gleason_score_groups(score: int) -> tuple[int, int]:
+    """The grade groups (fewest, most) a Gleason score spans without its patterns: 7 is 3+4
+    (2) or 4+3 (3)."""
+    if score <= 6:
+        return 1, 1
+    if score == 7:
+        return 2, 3
+    return (4, 4) if score == 8 else (5, 5)
+
+
 def _grade_group(primary: int | None, secondary: int | None, total: int) -> int:
     if total <= 6:
         return 1

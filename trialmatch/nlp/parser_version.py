@@ -22,7 +22,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # list against a fresh interpreter's), and the knowledge files they read.
 PARSER_MODULES = (
     "cache.py", "datafiles.py", "models.py", "nlp/acronyms.py", "nlp/conditions.py",
-    "nlp/context.py",
+    "nlp/context.py", "nlp/grade.py",
     "nlp/criteria.py", "nlp/drugs.py", "nlp/requirements.py", "nlp/requirements_basic.py",
     "nlp/requirements_biomarker.py", "nlp/requirements_cancer.py",
     "nlp/requirements_common.py", "nlp/requirements_rules.py", "nlp/requirements_therapy.py",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from trialmatch.models import Requirement
+from trialmatch.nlp.grade import gleason_grade_group, gleason_score_groups
 from trialmatch.nlp.requirements_common import (
     DENIED_AFTER,
     NUMBER,
@@ -457,7 +458,7 @@ _GLEASON_IF = re_compile(r"\b(?:if|when|unless|where|defined\s+as)\b[^.;]{0,45}$
 
 def _group_bounds(op: str, post: str, score: int | None, pattern: tuple[int, int] | None,
                   grade_group: bool) -> tuple[int | None, int | None]:
-    """(min, max) ISUP grade group a Gleason bound allows (see `gleason_grade_group`)."""
+    """(min, max) ISUP grade group a Gleason bound allows (`grade.gleason_grade_group`)."""
     op = " ".join(op.lower().split())
     below = op in ("≤", "<=", "=<", "less than or equal to", "at most") or any(
         w in post for w in ("less", "lower", "below", "under"))
@@ -468,9 +469,9 @@ def _group_bounds(op: str, post: str, score: int | None, pattern: tuple[int, int
         group = score or 0
         low_group = high_group = group
     elif pattern is not None:
-        low_group = high_group = _pattern_group(*pattern)
+        low_group = high_group = gleason_grade_group(*pattern)
     else:
-        low_group, high_group = _score_groups(score or 0)
+        low_group, high_group = gleason_score_groups(score or 0)
     if strict_below:
         return None, low_group - 1
     if strict_above:
@@ -480,21 +481,6 @@ def _group_bounds(op: str, post: str, score: int | None, pattern: tuple[int, int
     if above:
         return low_group, None
     return low_group, high_group
-
-
-def _pattern_group(primary: int, secondary: int) -> int:
-    total = primary + secondary
-    return 1 if total <= 6 else (2 if primary <= 3 else 3) if total == 7 else \
-        4 if total == 8 else 5
-
-
-def _score_groups(score: int) -> tuple[int, int]:
-    """The grade groups a Gleason score spans: 7 is 3+4 (2) or 4+3 (3)."""
-    if score <= 6:
-        return 1, 1
-    if score == 7:
-        return 2, 3
-    return (4, 4) if score == 8 else (5, 5)
 
 
 _GRADE_NAMED = re_compile(r"\blow[\s-]+grade(?:\s+(?:or|and/or|and|to)\s+intermediate[\s-]+grade)?"
@@ -555,7 +541,7 @@ def find_gleason(text: str) -> list[Requirement]:
     # the list goes on to name
     for extra in re.finditer(r"\b([1-5])\s*\+\s*([1-5])\b",
                              text[spans[0][1]:spans[-1][1] + 40]):
-        listed.append(_pattern_group(int(extra.group(1)), int(extra.group(2))))
+        listed.append(gleason_grade_group(int(extra.group(1)), int(extra.group(2))))
         patterns.append(f"{extra.group(1)}+{extra.group(2)}")
     params: dict = {}
     if bounded:
