@@ -136,18 +136,17 @@ NOT_NEGATION = re_compile(
     r"than\b|\bnot\s+(?:required|mandatory|necessary|needed)\b|\bnot\s+limited\s+to\b|"
     r"\bnot\s+applicable\b|\bwhether\s+or\s+not\b|\bif\s+not\b|\bno\s+longer\b",
     re.IGNORECASE)
+# A denial by the verb after a mention: "distant metastases are not diagnosed
+# preoperatively", "... were not present".
+_VERB_DENIAL = (r"(?:is|are|was|were|have|has)\s+(?:been\s+)?not\s+(?:been\s+)?(?:diagnosed|"
+                r"present|detected|found|identified|seen|documented|evident)")
 _POST_NEGATION = re_compile(
     r"^[\s-]*(?:\(?[^()]{0,12}\)?\s*)?(?:negative|neg\b|not\s+detected|undetectable|absent|"
-    r"ruled\s+out|excluded|wild[\s-]?type|wt\b|non-?reactive|seronegative|"
-    # "distant metastases are not diagnosed preoperatively", "... were not present"
-    r"(?:is|are|was|were|have|has)\s+(?:been\s+)?not\s+(?:been\s+)?(?:diagnosed|present|"
-    r"detected|found|identified|seen|documented|evident))",
+    r"ruled\s+out|excluded|wild[\s-]?type|wt\b|non-?reactive|seronegative|" + _VERB_DENIAL + ")",
     re.IGNORECASE)
-# A denial by the verb after a mention ("distant metastases are not diagnosed"): read even
-# where other post-negations are not (an extent's "metastatic disease negative" is rare).
-DENIED_AFTER = re_compile(
-    r"\s+(?:is|are|was|were|have|has)\s+(?:been\s+)?not\s+(?:been\s+)?(?:diagnosed|present|"
-    r"detected|found|identified|seen|documented|evident)\b", re.IGNORECASE)
+# The verb's denial alone, read even where other post-negations are not (an extent's
+# "metastatic disease negative" is rare).
+DENIED_AFTER = re_compile(r"\s+" + _VERB_DENIAL + r"\b", re.IGNORECASE)
 
 
 # A sentence end: a period that is not a decimal point nor part of "e.g.", "i.e.", "etc.", "vs."
