@@ -41,6 +41,11 @@ class StageIVReading:
     m1_group: str | None = None  # the group distant metastasis gives ("IVC" in head and neck)
 
 
+def _bare(group: str) -> str:
+    """A stage group as the rules list it: "Stage iiia " -> "IIIA"."""
+    return group.strip().upper().removeprefix("STAGE").strip()
+
+
 @dataclass(frozen=True)
 class DistantStageRules:
     """The default group, the exceptions by cancer type, and the tissues never restaged."""
@@ -63,7 +68,7 @@ class DistantStageRules:
     def early_stage(self, code: str, group: str, is_a: Any) -> bool | None | str:
         """For cancer `code`, is stage `group` early disease (True), left open (None), or
         does no rule say ("default")?"""
-        group = group.strip().upper().removeprefix("STAGE").strip()
+        group = _bare(group)
         for codes, early, open_ in self.early:
             if any(is_a(code, c) for c in codes):
                 if any(group.startswith(g) for g in early):
@@ -74,7 +79,7 @@ class DistantStageRules:
 
     def means_unresectable(self, code: str, group: str, is_a: Any) -> bool:
         """Does stage `group` mean unresectable disease for cancer `code`?"""
-        group = group.strip().upper().removeprefix("STAGE").strip()
+        group = _bare(group)
         return any(any(is_a(code, c) for c in codes) and any(group.startswith(g) for g in groups)
                    for codes, groups in self.unresectable)
 
@@ -82,7 +87,7 @@ class DistantStageRules:
         """"M0" or "either" when stage `group` (IV, IVA ...) is no sure sign of distant
         spread for cancer `code`; None when it is (the first entry covering the cancer
         decides). A bare "IV" where only some substages are M0 leaves it open."""
-        group = group.strip().upper().removeprefix("STAGE").strip()
+        group = _bare(group)
         rule = self.stage_iv_rule(code, is_a)
         if rule is None:
             return None
@@ -159,31 +164,21 @@ def _early(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
     where = f"{DISTANT_STAGE_FILE}: early_stage_groups[{i}]"
     if not isinstance(raw, dict) or set(raw) != {"codes", "early", "open", "source"}:
         raise DataFileError(f"{where}: keys must be codes, early, open, source")
-    codes = raw["codes"]
-    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
-        raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
-    for key in ("early", "open"):
-        if not isinstance(raw[key], list) or not all(
-                isinstance(g, str) and g.startswith("III") for g in raw[key]):
-            raise DataFileError(f"{where}: '{key}' must list stage III groups")
-    if not isinstance(raw["source"], str) or not raw["source"].strip():
-        raise DataFileError(f"{where}: missing 'source'")
-    return tuple(codes), tuple(raw["early"]), tuple(raw["open"])
+    codes = _codes(raw, where)
+    early = _groups(raw, "early", where, ("III",), "stage III groups", required=False)
+    open_ = _groups(raw, "open", where, ("III",), "stage III groups", required=False)
+    _source(raw, where)
+    return codes, early, open_
 
 
 def _unresectable(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     where = f"{DISTANT_STAGE_FILE}: unresectable_groups[{i}]"
     if not isinstance(raw, dict) or set(raw) != {"codes", "groups", "source"}:
         raise DataFileError(f"{where}: keys must be codes, groups, source")
-    codes, groups, source = raw["codes"], raw["groups"], raw["source"]
-    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
-        raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
-    if not isinstance(groups, list) or not groups or not all(
-            isinstance(g, str) and g.startswith(("I", "0")) for g in groups):
-        raise DataFileError(f"{where}: 'groups' must list stage groups")
-    if not isinstance(source, str) or not source.strip():
-        raise DataFileError(f"{where}: missing 'source'")
-    return tuple(codes), tuple(groups)
+    codes = _codes(raw, where)
+    groups = _groups(raw, "groups", where, ("I", "0"), "stage groups")
+    _source(raw, where)
+    return codes, groups
 
 
 def _stage_iv(raw: Any, i: int) -> StageIVReading:
@@ -195,17 +190,37 @@ def _stage_iv(raw: Any, i: int) -> StageIVReading:
     if m1_group is not None and (not isinstance(m1_group, str) or
                                  not m1_group.startswith("IV") or raw["m"] != "M0"):
         raise DataFileError(f"{where}: 'm1_group' must be a stage IV group, for 'M0' entries")
-    codes, groups, source = raw["codes"], raw["groups"], raw["source"]
-    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
-        raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
-    if not isinstance(groups, list) or not groups or not all(
-            isinstance(g, str) and g.startswith("IV") for g in groups):
-        raise DataFileError(f"{where}: 'groups' must list stage IV groups")
+    codes = _codes(raw, where)
+    groups = _groups(raw, "groups", where, ("IV",), "stage IV groups")
     if raw["m"] not in ("M0", "either"):
         raise DataFileError(f"{where}: 'm' must be M0 or either")
+    return StageIVReading(codes, groups, raw["m"], _source(raw, where), m1_group)
+
+
+def _codes(raw: dict, where: str) -> tuple[str, ...]:
+    """An entry's 'codes': a non-empty list of OncoTree codes."""
+    codes = raw["codes"]
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        raise DataFileError(f"{where}: 'codes' must list OncoTree codes")
+    return tuple(codes)
+
+
+def _groups(raw: dict, key: str, where: str, prefixes: tuple[str, ...], what: str,
+            required: bool = True) -> tuple[str, ...]:
+    """An entry's list of stage groups under `key`, each starting with one of `prefixes`."""
+    groups = raw[key]
+    if not isinstance(groups, list) or (required and not groups) or not all(
+            isinstance(g, str) and g.startswith(prefixes) for g in groups):
+        raise DataFileError(f"{where}: '{key}' must list {what}")
+    return tuple(groups)
+
+
+def _source(raw: dict, where: str) -> str:
+    """An entry's 'source', which every entry must give."""
+    source = raw["source"]
     if not isinstance(source, str) or not source.strip():
         raise DataFileError(f"{where}: missing 'source'")
-    return StageIVReading(tuple(codes), tuple(groups), raw["m"], source, m1_group)
+    return source
 
 
 def confined_to_its_organ(code: str | None, ontology: Any) -> bool:
