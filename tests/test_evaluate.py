@@ -1808,6 +1808,29 @@ def test_early_stage_follows_the_cancers_own_guidelines(code, group, early):
     assert patient.extent["early_stage"] is early
 
 
+@pytest.mark.parametrize("code,group,advanced", [
+    ("READ", "IIIB", False),   # stage III rectal cancer: total neoadjuvant therapy, curative
+    ("COAD", "IIIC", False),
+    ("STAD", "IIIA", False),   # perioperative chemotherapy and gastrectomy
+    ("CCRCC", "III", False),   # radical nephrectomy
+    ("LUAD", "IIIB", True),    # stage IIIB lung cancer is mostly unresectable
+    ("HGSOC", "IIIC", True),   # FIGO III ovarian cancer is "advanced ovarian cancer"
+])
+def test_a_stage_treated_with_curative_intent_is_not_advanced(code, group, advanced):
+    from trialmatch.nlp.vocab import get_vocabulary
+
+    patient = make_patient(cancer_code=code, stage_group=group, stage_m="M0", stage_prefix="c",
+                           ontology=get_vocabulary())
+    assert patient.extent["advanced"] is advanced
+    assert patient.extent["locally_advanced"] is True
+    if not advanced:
+        # Once it has come back, its extent is for the notes to say.
+        relapsed = make_patient(cancer_code=code, stage_group=group, stage_m="M0",
+                                stage_prefix="c", relapse_noted="recurrence in the liver",
+                                ontology=get_vocabulary())
+        assert relapsed.extent["advanced"] is not False
+
+
 def test_a_cumulative_dose_bound_leaves_a_standard_course_unknown():
     patient = make_patient()  # carboplatin + pemetrexed
     bound = req("prior_therapy", received=True, drugs=["pemetrexed"], classes=[],

@@ -388,6 +388,10 @@ class Patient:
             early = rules.early_stage(self.cancer_code, self.stage_group, self.ontology.is_a)
             if early != "default":
                 extent["early_stage"] = early  # operable stage IIIA breast cancer is early
+            if rules.means_curable(self.cancer_code, self.stage_group, self.ontology.is_a):
+                # Stage III colorectal, gastric or kidney cancer is treated with curative
+                # intent: locally advanced, but not "advanced" disease beyond cure.
+                extent["advanced"] = False
         if self.stage_m and self.stage_m.upper().startswith(("M0", "M1")):
             return extent
         m = rules.stage_iv_m(self.cancer_code, self.stage_group, self.ontology.is_a)

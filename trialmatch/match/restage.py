@@ -64,6 +64,9 @@ class DistantStageRules:
     # (codes, stage III groups that are early disease, groups that leave it open): operable
     # stage IIIA breast cancer is "early breast cancer" (ESMO)
     early: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = ()
+    # (codes, stage group prefixes) treated with curative intent: not "advanced" disease
+    # (stage III colorectal, gastric and kidney cancer)
+    curable: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     def early_stage(self, code: str, group: str, is_a: Any) -> bool | None | str:
         """For cancer `code`, is stage `group` early disease (True), left open (None), or
@@ -79,9 +82,11 @@ class DistantStageRules:
 
     def means_unresectable(self, code: str, group: str, is_a: Any) -> bool:
         """Does stage `group` mean unresectable disease for cancer `code`?"""
-        group = _bare(group)
-        return any(any(is_a(code, c) for c in codes) and any(group.startswith(g) for g in groups)
-                   for codes, groups in self.unresectable)
+        return _listed(self.unresectable, code, group, is_a)
+
+    def means_curable(self, code: str, group: str, is_a: Any) -> bool:
+        """Is stage `group` of cancer `code` treated with curative intent (not "advanced")?"""
+        return _listed(self.curable, code, group, is_a)
 
     def stage_iv_m(self, code: str, group: str, is_a: Any) -> str | None:
         """"M0" or "either" when stage `group` (IV, IVA ...) is no sure sign of distant
@@ -107,6 +112,14 @@ class DistantStageRules:
                     rule.below_age is None or (age is not None and age < rule.below_age)):
                 return rule
         return self.default
+
+
+def _listed(table: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], code: str, group: str,
+            is_a: Any) -> bool:
+    """Does a (codes, stage group prefixes) table list stage `group` of cancer `code`?"""
+    group = _bare(group)
+    return any(any(is_a(code, c) for c in codes) and any(group.startswith(g) for g in groups)
+               for codes, groups in table)
 
 
 def _group(raw: Any, where: str, codes_required: bool) -> DistantGroup:
@@ -155,9 +168,10 @@ def build_distant_stage(data: Any) -> DistantStageRules:
               for i, raw in enumerate(data["exceptions"])),
         frozenset(skip), frozenset(confined),
         tuple(_stage_iv(raw, i) for i, raw in enumerate(data.get("stage_iv_without_m1", []))),
-        tuple(_unresectable(raw, i) for i, raw in enumerate(data.get("unresectable_groups", []))),
+        _code_groups(data, "unresectable_groups"),
         tuple(marrow), tuple(marrow_except), tuple(unstaged),
-        tuple(_early(raw, i) for i, raw in enumerate(data.get("early_stage_groups", []))))
+        tuple(_early(raw, i) for i, raw in enumerate(data.get("early_stage_groups", []))),
+        _code_groups(data, "curable_groups"))
 
 
 def _early(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -171,14 +185,18 @@ def _early(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
     return codes, early, open_
 
 
-def _unresectable(raw: Any, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    where = f"{DISTANT_STAGE_FILE}: unresectable_groups[{i}]"
-    if not isinstance(raw, dict) or set(raw) != {"codes", "groups", "source"}:
-        raise DataFileError(f"{where}: keys must be codes, groups, source")
-    codes = _codes(raw, where)
-    groups = _groups(raw, "groups", where, ("I", "0"), "stage groups")
-    _source(raw, where)
-    return codes, groups
+def _code_groups(data: dict, key: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """A table of {codes, groups, source} entries (unresectable_groups, curable_groups)."""
+    table = []
+    for i, raw in enumerate(data.get(key, [])):
+        where = f"{DISTANT_STAGE_FILE}: {key}[{i}]"
+        if not isinstance(raw, dict) or set(raw) != {"codes", "groups", "source"}:
+            raise DataFileError(f"{where}: keys must be codes, groups, source")
+        codes = _codes(raw, where)
+        groups = _groups(raw, "groups", where, ("I", "0"), "stage groups")
+        _source(raw, where)
+        table.append((codes, groups))
+    return tuple(table)
 
 
 def _stage_iv(raw: Any, i: int) -> StageIVReading:
