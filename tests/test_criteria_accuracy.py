@@ -172,6 +172,10 @@ def _markers(text, kind="inclusion"):
     ("exclusion", "NTRK1 point mutation or amplification without a fusion",
      [[("NTRK1", "positive", ["mutation", "amplification"], ["fusion"])]]),
     ("inclusion", "KRAS mutation other than G12C", [[("KRAS", "positive", [], ["G12C"])]]),
+    # a variant left out written onto the marker, inside a list of alternatives
+    ("inclusion", "NSCLC with KRAS non-G12C, NRAS or BRAF mutations",
+     [[("KRAS", "positive", [], ["G12C"]), ("NRAS", "positive", [], []),
+       ("BRAF", "positive", [], [])]]),
     ("inclusion", "EGFR mutation or amplification",
      [[("EGFR", "positive", ["mutation", "amplification"], [])]]),
     ("inclusion", "ALK fusion", [[("ALK", "positive", ["fusion"], [])]]),

@@ -481,9 +481,9 @@ def _joined_by_and(group: list[_Mention], text: str) -> bool:
 
 
 # Words after which alterations are left out, not asked for ("NTRK point mutation or
-# amplification without a fusion", "KRAS mutation other than G12C").
+# amplification without a fusion", "KRAS mutation other than G12C", "KRAS non-G12C").
 _LEFT_OUT = re_compile(r"\b(?:(?<!\bor\s)without|other\s+than|but\s+not|excluding|"
-                       r"except(?:\s+for)?|"
+                       r"except(?:\s+for)?|non-?(?=[a-z]\d{1,4}[a-z]?\b)|"
                        r"apart\s+from|not\s+(?:a|an|including))\b", _I)
 # "... if RAS wild-type", "when HER2-positive": a marker inside a condition on another
 # statement applies to some patients only.
@@ -540,19 +540,23 @@ def _alterations(window: str, marker: str | None = None,
     return names, end
 
 
-def _left_out(window: str) -> list[str]:
+def _left_out(window: str) -> tuple[list[str], int]:
     """Alterations named after "without", "other than", "excluding" in the words after a
-    marker: the requirement accepts every alteration but these."""
+    marker: the requirement accepts every alteration but these. With the offset where a
+    left-out variant written onto the marker ends ("KRAS non-G12C"), else 0."""
     cut = _LEFT_OUT.search(window)
     if not cut:
-        return []
+        return [], 0
     rest = window[cut.end():cut.end() + 40]
-    specific = [m.key for m in get_vocabulary().find_alterations(rest)
+    specific = [m for m in get_vocabulary().find_alterations(rest)
                 if m.key.lower() not in _GENERIC_KEYS]
     if specific:
-        return list(dict.fromkeys(specific))
+        # "non-G12C" is part of the marker's name; "other than G12C" a clause of its own.
+        attached = cut.group().lower().startswith("non") and specific[0].start == 0
+        return list(dict.fromkeys(m.key for m in specific)), \
+            cut.end() + specific[0].end if attached else 0
     generic = [name for name, pattern in _GENERIC if pattern.search(rest)]
-    return generic[:1]
+    return generic[:1], 0
 
 
 def _values(marker: str, window: str) -> tuple[list[dict], int]:
@@ -789,11 +793,11 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
                          _item("HER2", "negative", min_value=1, max_value=2, unit="IHC")]
         # The clause ends at "other than"/"except", so the words after it are read here.
         after = text[last.end:min(next_start, last.end + 70)]
-        left_out = _left_out(re.split(r"[.;\n]", after, maxsplit=1)[0])
+        left_out, attached_end = _left_out(re.split(r"[.;\n]", after, maxsplit=1)[0])
         if left_out:
             for item in items:
                 item["except_alterations"] = left_out
-        span_end = last.end + max(status_end, alteration_end, value_end)
+        span_end = last.end + max(status_end, alteration_end, value_end, attached_end)
         if len(items) > 1 and _joined_by_and(group, text):
             # "MYC and BCL2 rearrangements" (double-hit): every marker is required.
             for item in items:
