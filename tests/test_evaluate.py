@@ -1013,6 +1013,44 @@ def test_a_heading_naming_several_cohorts_is_no_cohort_to_join():
     assert any(c.text == "ECOG >= 2" for c in verdict.deciding)
 
 
+def test_labels_naming_themselves_are_one_cohort_however_written():
+    from trialmatch.match.evaluate import cohort_scope
+    assert cohort_scope("Dose-escalation part") == cohort_scope("Dose Escalation")
+    assert cohort_scope("Esophageal Cohort Expansion") == \
+        cohort_scope("Esophageal Expansion Cohort")
+    assert cohort_scope("Cohorts A and B") == ("cohort", frozenset({"A", "B"}))
+
+
+def _escalation_and_expansion_trial():
+    # "For the Dose-escalation and MTD Expansion Cohorts: solid tumour ...", "Dose
+    # Escalation and MTD Expansion: i. must have progressed after 1 standard therapy"
+    # (labelled "Dose Escalation"), "MTD Expansion Cohort only: colorectal cancer",
+    # "Esophageal Cohort Expansion" criteria written in turn with the others.
+    return make_trial([
+        criterion("inclusion", req("cancer_type", codes=[], scope="solid"), text="solid",
+                  cohort="Dose-escalation and MTD Expansion Cohorts", position=1),
+        criterion("inclusion", req("cancer_type", codes=["COADREAD"]), text="CRC",
+                  cohort="MTD Expansion Cohort", position=2),
+        criterion("inclusion", req("cancer_type", codes=["ESCC"]), text="ESCC",
+                  cohort="Esophageal Cohort Expansion", position=3),
+        criterion("inclusion", req("prior_lines", min=1, max=None), text="progressed after 1",
+                  cohort="Dose Escalation", position=4),
+        criterion("inclusion", req("cancer_type", codes=["ESCC"]), text="ESCC measurable",
+                  cohort="Esophageal Cohort Expansion", position=5),
+    ], codes=("_SOLID",))
+
+
+def test_a_label_covering_two_cohorts_is_no_cohort_to_join():
+    # Its criteria apply to the dose escalation and to the MTD expansion; one joins either,
+    # and the dose escalation's own rule (a prior line) still applies.
+    treated = evaluate_trial(_escalation_and_expansion_trial(), make_patient())
+    assert treated.verdict == "eligible"
+    assert treated.cohort == "Dose Escalation"
+    untreated = evaluate_trial(_escalation_and_expansion_trial(),
+                               make_patient(prior_regimens=[]))
+    assert untreated.verdict == "excluded"
+
+
 def test_a_label_naming_several_cohorts_applies_to_each_of_them():
     # "Cohorts A and B: advanced RCC" beside "Cohort C: well-differentiated NET": a patient
     # with clear-cell RCC joins A (or B), and Cohort C's NET criterion does not fail her;

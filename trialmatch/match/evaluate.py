@@ -2890,14 +2890,36 @@ def cohort_scope(label: str) -> tuple[str, frozenset[str]]:
     "Cohorts A and B", ("phase", {"2"}) for "PHASE II"; a label naming none ("Dose
     escalation", "Expansion cohort") names itself."""
     kind = _COHORT_KIND.search(label)
-    if kind is None:
-        return label.lower(), frozenset({label.lower()})
     names = set()
-    for name in _COHORT_NAME.findall(label[kind.end():]):
+    for name in _COHORT_NAME.findall(label[kind.end():]) if kind else ():
         roman = re.fullmatch(r"(I{1,3}V?|IV)([ab]?)", name)
         names.add(_ROMAN[roman.group(1)] + roman.group(2).upper() if roman else name.upper())
-    family = kind.group(1).lower().replace("-", "")
-    return (family, frozenset(names)) if names else (label.lower(), frozenset({label.lower()}))
+    if kind is None or not names:
+        own = _own_name(label)
+        return own, frozenset({own})
+    return kind.group(1).lower().replace("-", ""), frozenset(names)
+
+
+_LABEL_FILLER = frozenset({"for", "the", "only", "and", "in", "of", "cohort", "cohorts", "part",
+                           "parts"})
+
+
+def _own_name(label: str) -> str:
+    """A label that names itself, written one way: "Dose-escalation part", "Dose Escalation"
+    -> "dose escalation"; "Esophageal Cohort Expansion" and "Esophageal Expansion Cohort"
+    -> "esophageal expansion" (its words, in order, without filler words)."""
+    words = re.findall(r"[a-z0-9]+", label.lower().replace("-", " "))
+    kept = [w for w in words if w not in _LABEL_FILLER]
+    return " ".join(sorted(dict.fromkeys(kept), key=kept.index)) or label.lower()
+
+
+def _covers(label_key: tuple[str, str], choice: tuple[str, str]) -> bool:
+    """Whether a label naming itself covers another such cohort: "Dose-escalation and MTD
+    Expansion Cohorts" covers "Dose Escalation" (its criteria apply to that cohort)."""
+    if label_key[0] != label_key[1] or choice[0] != choice[1]:
+        return False
+    words = set(label_key[0].split())
+    return set(choice[0].split()) < words
 
 
 def _in_cohort(label: str | None, choice: tuple[str, str] | None) -> bool:
@@ -2908,7 +2930,8 @@ def _in_cohort(label: str | None, choice: tuple[str, str] | None) -> bool:
     if choice is None:
         return False
     family, names = cohort_scope(label)
-    return family == choice[0] and choice[1] in names
+    return (family == choice[0] and choice[1] in names) or \
+        any(_covers((family, name), choice) for name in names)
 
 
 _SYNTHETIC_PREFIXES = (TITLE_PREFIX, OFFICIAL_TITLE_PREFIX, CONDITIONS_PREFIX)
@@ -2970,10 +2993,16 @@ def _nested_cohorts(results: list[CriterionResult]) -> dict[str, set[str]]:
             low, high = spans.get(r.cohort, (r.position, r.position))
             spans[r.cohort] = (min(low, r.position), max(high, r.position))
     within: dict[str, set[str]] = {}
+    # Only labels of a kind with names ("Group 2", "Part 1") nest: labels naming themselves
+    # ("Esophageal Cohort Expansion", "Dose Escalation") written in turn are parallel
+    # cohorts, each criterion labelled with its own.
+    named = {label: cohort_scope(label) for label in spans}
+    named = {label: family for label, (family, names) in named.items() if family not in names}
     for outer, (start, end) in spans.items():
-        family = cohort_scope(outer)[0]
+        family = named.get(outer)
         for inner, (inner_start, inner_end) in spans.items():
-            if cohort_scope(inner)[0] != family and start < inner_start and inner_end < end:
+            if family is not None and named.get(inner, family) != family and \
+                    start < inner_start and inner_end < end:
                 within.setdefault(outer, set()).add(inner)
     return within
 
@@ -3032,8 +3061,11 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
             return (sum(r.result == "not_met" for r in rs), sum(r.material for r in rs),
                     sum(r.result == "unknown" for r in rs))
 
-        # One joins a Part of Group 2, not Group 2 alone, where Group 2 holds Parts.
-        joinable = [k for k in choices if choices[k] not in within] or list(choices)
+        # One joins a Part of Group 2, not Group 2 alone, where Group 2 holds Parts; one
+        # joins the dose escalation or the MTD expansion, not "Dose-escalation and MTD
+        # Expansion Cohorts", whose criteria apply to both.
+        joinable = [k for k in choices if choices[k] not in within and
+                    not any(_covers(k, other) for other in choices)] or list(choices)
         key = min(joinable, key=cost)
         chosen = choices[key]
         cohort_failing = [r for r in results if r.result == "not_met" and applies(r, key)]
