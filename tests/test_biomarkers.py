@@ -769,3 +769,51 @@ def test_a_reports_scoring_key_is_no_result():
             "with staining intensity scores of 3 are considered positive for over-expression "
             "of HER2/neu oncoprotein.")
     assert {b.status for b in find_biomarkers(text) if b.marker == "HER2"} == {"negative"}
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a denial before a marker whose name carries its result
+    ("mismatch repair proficient and not MSI-high, with a KRAS mutation (G12D)",
+     {"MSI": "negative", "MMR": "negative", "KRAS": "positive"}),
+    ("The tumour is not dMMR.", {"MMR": "negative"}),
+    # an expressed protein that is lost is negative; a tumour suppressor's loss is the finding
+    ("particularly given the loss of PD-L1 expression.", {"PD-L1": "negative"}),
+    ("loss of PTEN expression", {"PTEN": "positive"}),
+    # a hedge is no result
+    ("low-level MET amplification (estimated copy number 4.8) cannot be excluded",
+     {"MET": "unknown"}),
+])
+def test_denials_losses_and_hedges(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert {m: found.get(m) for m in expected} == expected
+
+
+def test_a_not_detected_section_runs_over_its_lines_and_semicolons():
+    text = ("Alterations or biomarkers not detected:\n"
+            "ALK, ROS1, RET, NTRK1 fusions; KRAS; BRAF; MET exon 14 skipping; MET amplification;\n"
+            "ERBB2 amplification; ERBB2 exon 20 insertions\n\nA/P: switch to osimertinib")
+    assert {b.status for b in find_biomarkers(text)} == {"negative"}
+    # a finding on the next line is its own result
+    found = {b.marker: b.status for b in find_biomarkers("NOT DETECTED: KRAS;\nEGFR L858R 34%")}
+    assert found == {"KRAS": "negative", "EGFR": "positive"}
+
+
+def test_genes_analysed_by_a_panel_that_found_nothing_are_negative():
+    text = ("RESULT SUMMARY: NO PATHOGENIC OR LIKELY PATHOGENIC VARIANTS IDENTIFIED\n"
+            "Genes / regions analysed (DNA): EGFR (exons 18-21), KRAS (exons 2, 3, 4), "
+            "MET (exon 14 and flanking splice sites).\n"
+            "No clinically relevant sequence variants were detected.")
+    assert {b.marker: b.status for b in find_biomarkers(text)} == \
+        {"EGFR": "negative", "KRAS": "negative", "MET": "negative"}
+    # in a report that found something, the list of genes covered says nothing
+    found = {b.marker: b.status for b in find_biomarkers(
+        "VARIANTS DETECTED:\nKRAS G12D 30%\nGenes analysed: EGFR, KRAS, BRAF")}
+    assert found.get("EGFR", "unknown") == "unknown" and found["KRAS"] == "positive"
+
+
+def test_the_latest_pd_l1_score_decides_score_by_score():
+    found = {b.marker: b.status for b in find_biomarkers(
+        "2022: PD-L1 (22C3) TPS 30%. 2025 liver core: PD-L1 TPS 0% (<1%).")}
+    assert found == {"PD-L1": "negative"}
+    found = {b.marker: b.status for b in find_biomarkers("PD-L1 CPS 8; TPS <1%")}
+    assert found == {"PD-L1": "positive"}

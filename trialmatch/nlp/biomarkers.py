@@ -746,7 +746,54 @@ _LIST_GAP = re_compile(_LISTED_ALTERATION + r"{0,3}"
 # Words saying the list is a gene test (germline or tumour sequencing), not an IHC panel:
 # "MLH1/MSH2/MSH6/PMS2 - negative" there means no variant, not lost staining.
 _GENE_TEST = re_compile(r"(?i)\b(?:germline|NGS|sequencing|panel|variants?|mutations?|"
-                        r"genetic|hereditary|Lynch)\b")
+                        r"genetic|hereditary|Lynch|genes)\b")
+
+
+# "Genes analysed:", "Genes / regions analysed (DNA):", "Genes tested:": the list of what
+# a panel covered.
+_ANALYSED_HEADING = re_compile(
+    r"(?i)\b(?:genes?|regions?)(?:\s*/\s*regions?)?\s+(?:analy[sz]ed|tested|examined|"
+    r"evaluated|sequenced|assessed|included|covered)(?:\s*\([^()\n]{0,30}\))?\s*:\s*")
+# A report's overall result that nothing was found ("No clinically relevant sequence variants
+# were detected", "RESULT: NEGATIVE - NO PATHOGENIC OR LIKELY PATHOGENIC VARIANTS IDENTIFIED").
+_OVERALL_NEGATIVE = re_compile(
+    r"(?i)\b(?:no\s+(?:clinically\s+(?:relevant|significant)\s+)?(?:sequence\s+)?"
+    + _VARIANT_KIND + r"(?:variants?|mutations?|alterations?)\s+(?:were\s+|was\s+)?"
+    r"(?:detected|identified|found)|result\s*:\s*negative)\b")
+# A heading of findings ("VARIANTS DETECTED", "Alterations identified:"): some gene of the
+# panel has a variant, so the list of genes analysed is no list of negatives.
+_FINDINGS_HEADING = re_compile(
+    r"(?i)\b(?:variants?|alterations?|mutations?)\s+(?:detected|identified|found)\s*(?::|\n)|"
+    r"\bdetected\s+alterations?\b")
+
+
+# Words of a finding or a result: a segment holding one is no bare item of a list.
+_FINDING_WORDS = re_compile(r"(?i)\b(?:detected|identified|positive|negative|mutated|"
+                            r"amplified|vaf|tier)\b|%|\d\s*copies|:")
+
+
+def _list_end(text: str, heading: re.Match[str], hits: list[_Hit]) -> int:
+    """Where the list after a negative heading ends: at its first stop, or further while
+    the next piece holds only more names. "ASXL1, BCOR, ...,\nFLT3, IDH1, ...": a line ending
+    in a comma goes on; "KRAS; BRAF; MET exon 14 skipping;\nERBB2 amplification": items
+    separated by semicolons, over lines ending in one; "not detected:\n<list>": a list that
+    starts on a line of its own runs over its lines."""
+    end = _LIST_END.search(text, heading.end()).start()
+    block = "\n" in heading.group()
+    while end < len(text) and text[end] in ";\n":
+        if text[end] == "\n" and not block and not \
+                text[heading.end():end].rstrip().endswith((",", ";")):
+            break
+        start = end + 1
+        if text[end] == ";" and text.startswith("\n", start):
+            start += 1  # ";" at the end of a line: one stop
+        following = _LIST_END.search(text, start).start()
+        piece = text[start:following]
+        if text[end - 1:end] != "," and (not piece.strip() or _FINDING_WORDS.search(piece) or
+                                         not any(start <= h.start < following for h in hits)):
+            break
+        end = following
+    return end
 
 
 def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
@@ -762,10 +809,7 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
     # Tried only where a heading's first word starts (context.matches_at).
     for heading in matches_at(_NEGATIVE_HEADING, text, word_starts(
             lowered_for_search(text), _NEGATIVE_HEADING_STARTS)):
-        end = _LIST_END.search(text, heading.end()).start()
-        while text.startswith("\n", end) and text[heading.end():end].rstrip().endswith(","):
-            # "ASXL1, BCOR, ...,\nFLT3, IDH1, ...": a line ending in a comma goes on
-            end = _LIST_END.search(text, end + 1).start()
+        end = _list_end(text, heading, hits)
         other = _OTHER_RESULT.search(text, heading.end(), end)
         if other:
             # "Negative for ALK rearrangement, positive for EGFR exon 19 deletion": the list
@@ -780,6 +824,16 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
                 end = _LIST_END.search(text, close + 1).start()
         if any(heading.end() <= hit.start < end for hit in hits):
             add_span(heading.start(), end)
+    denials = [m.span() for m in _OVERALL_NEGATIVE.finditer(text)]
+    if denials and not any(not any(a <= m.start() < b for a, b in denials)
+                           for m in _FINDINGS_HEADING.finditer(text)):
+        # "Genes analysed: EGFR (exons 18-21), KRAS, ... MET (exon 14 and flanking splice
+        # sites)" in a report whose result is "no pathogenic variants identified": each
+        # gene analysed has no variant (the words in brackets say what was covered).
+        for heading in _ANALYSED_HEADING.finditer(text):
+            end = _list_end(text, heading, hits)
+            if any(heading.end() <= hit.start < end for hit in hits):
+                spans.append((heading.start(), end, True))
     for index, hit in enumerate(hits):
         after = _NEGATIVE_AFTER_LIST.match(text, hit.end)
         if after is None:
@@ -817,6 +871,9 @@ _MMR_GENE = re_compile(r"(?<![\w-])(MLH1|MSH2|MSH6|PMS2|EPCAM)(?![\w-])")
 
 # A denial right before a marker and its result: "not HER2-positive", "is not ER-negative".
 _NOT_BEFORE_MARKER = re.compile(r"(?i)\b(?:not|isn't|aren't|wasn't)\s+(?:an?\s+)?$")
+_DENIED = {"positive": "negative", "negative": "positive"}
+# Markers whose result is the protein's expression (positive = expressed).
+_EXPRESSED_MARKERS = frozenset({"PD-L1", "ER", "PR", "HER2", "AR", "CLDN18", "Ki-67"})
 
 
 # "ER/PR: positive/negative", "ER/PR (+/-)": two markers and two results, each to its own.
@@ -938,6 +995,12 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
         post = None
     values = _values(marker, group_window) if is_last else []
     status: str | None = None
+    if post is not None and post[2] == 0 and post[0] in _DENIED and pre is not None and \
+            _NOT_BEFORE_MARKER.search(text[max(0, hit.start - 16):hit.start]):
+        # "not MSI-high", "is not dMMR": a denial before a marker whose name carries its
+        # result.
+        post = (_DENIED[post[0]], post[1], 0)
+        pre = None
     if post is not None:
         status = post[0]
         # "No EGFR mutation detected", "indeterminate for HER2 overexpression": the cue
@@ -998,6 +1061,12 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
                 return [her2_ish]
     if status is None and pre is not None:
         status = pre[0]
+        if status == "positive" and marker in _EXPRESSED_MARKERS and \
+                pre[1].lower().startswith("loss"):
+            # "loss of PD-L1 expression", "loss of ER": a protein read by its expression is
+            # no longer expressed (for a tumour suppressor or an MMR protein loss is the
+            # finding).
+            status = "negative"
     if status is None:
         # "HR-deficient", "HRD positive", "Ph+": the result is in the name (status_aliases)
         status = vocab.status_of_alias(hit.text)
@@ -1118,7 +1187,7 @@ def merge_biomarkers(mentions: list[Biomarker],
 
 # Receptor statuses a new specimen redefines (ASCO/CAP: ER, PR and HER2 are retested on a
 # recurrence and the latest decides); HER2 here as protein or amplification, not an ERBB2
-# mutation.
+# mutation. PD-L1 too, score by score (a new specimen's TPS replaces the old TPS).
 _RESTATED_MARKERS = frozenset({"ER", "PR", "HER2"})
 _STATUS_ALTERATIONS = (None, "amplification", "overexpression")
 
@@ -1129,9 +1198,14 @@ def _latest_receptor_status(results: list[Biomarker]) -> list[Biomarker]:
     now). Only a positive or negative result supersedes: an equivocal one (HER2 IHC 2+)
     waits for its ISH."""
     dropped: set[int] = set()
-    for marker in _RESTATED_MARKERS:
-        stated = [b for b in results if b.marker == marker and b.status in
-                  ("positive", "negative") and b.alteration in _STATUS_ALTERATIONS]
+    groups: dict[tuple[str, str | None], list[Biomarker]] = {}
+    for b in results:
+        if b.status in ("positive", "negative") and (
+                (b.marker in _RESTATED_MARKERS and b.alteration in _STATUS_ALTERATIONS) or
+                (b.marker == "PD-L1" and b.unit is not None)):
+            # PD-L1 by its score: a TPS below 1% and a CPS of 8 are one result, not two.
+            groups.setdefault((b.marker, b.unit if b.marker == "PD-L1" else None), []).append(b)
+    for stated in groups.values():
         if len({b.status for b in stated}) < 2:
             continue
         last = max(stated, key=lambda b: b.start)
