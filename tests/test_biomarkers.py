@@ -817,3 +817,14 @@ def test_the_latest_pd_l1_score_decides_score_by_score():
     assert found == {"PD-L1": "negative"}
     found = {b.marker: b.status for b in find_biomarkers("PD-L1 CPS 8; TPS <1%")}
     assert found == {"PD-L1": "positive"}
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Her sister is a BRCA2 carrier; patient germline testing pending.", {}),
+    ("Family history: BRCA1 mutation in her maternal aunt. Tumor: BRCA2 c.5946del pathogenic.",
+     {"BRCA2": "positive"}),
+    ("Discussed results with the patient and her husband: EGFR L858R detected.",
+     {"EGFR": "positive"}),
+])
+def test_a_relatives_result_is_not_the_patients(text, expected):
+    assert {b.marker: b.status for b in find_biomarkers(text)} == expected

@@ -93,6 +93,11 @@ def test_clinical_history_does_not_override_the_diagnosis():
         "Diagnosis: Lymph node, excision: negative for carcinoma (0/3).",
         "DIAGNOSIS: Skin, shave: benign seborrheic keratosis.",
         "Clinical history: rule out lung cancer.\nDiagnosis: Lung, biopsy: organizing pneumonia.",
+        # a relative's cancer is not the patient's
+        "CLINICAL: Surveillance colonoscopy. Father with colon cancer at age 62.\n"
+        "DIAGNOSIS: A. Cecum, polypectomy: tubular adenoma.",
+        "Breast cancer in her mother. Diagnosis: Breast, core biopsy: fibroadenoma.",
+        "FAMILY HISTORY: ovarian cancer (maternal aunt).\nDIAGNOSIS: benign ovarian cyst.",
     ],
 )
 def test_benign_reports_assert_no_cancer(text):
@@ -683,3 +688,9 @@ def test_of_two_notes_the_later_stage_decides():
     assert extract([first, later]).stage.group == "IIIB"
     # within one note the first written stands (the final diagnosis comes first)
     assert extract([first + " Prior outside note said stage IIIB."]).stage.group == "IIA"
+
+
+def test_a_relative_the_patient_is_with_is_no_cue():
+    profile = extract(["Discussed with the patient and her daughter: metastatic pancreatic "
+                       "adenocarcinoma."])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "PAAD"

@@ -38,6 +38,7 @@ from trialmatch.nlp.context import (
     lowered_for_search,
     matches_at,
     phrase_matches,
+    phrase_search,
     phrase_pattern,
     word_starts,
 )
@@ -648,6 +649,7 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
     results = _with_origin_heading(_paired_results(results, raw_hits, text), text, spans)
     results = _one_result_lists(results, raw_hits, text)
     results = _untested_or_conditional(results, text)
+    results = _the_patients_own(results, text, spans)
     results.sort(key=lambda b: b.start)
     return results
 
@@ -931,6 +933,18 @@ def _with_origin_heading(results: list[Biomarker], text: str,
                                  evidence=text[previous[0] : result.end].strip())
         updated.append(result)
     return updated
+
+
+def _the_patients_own(results: list[Biomarker], text: str,
+                      spans: list[tuple[int, int]]) -> list[Biomarker]:
+    """Results without those of a relative ("her sister is a BRCA2 carrier", "BRCA1
+    mutation in her maternal aunt")."""
+    from trialmatch.nlp.context import clause_of, other_person
+
+    if not results or phrase_search(load_cues().other_person_pre, text) is None:
+        return results
+    return [r for r in results
+            if not other_person(text, r.start, r.end, clause_of(spans, r.start))]
 
 
 def _triple_negative(text: str, spans: list[tuple[int, int]]) -> list[Biomarker]:

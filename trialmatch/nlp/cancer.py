@@ -407,6 +407,8 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         seen.add((code, start))
         clause = clause_of(clauses, start)
         context = mention_context(text, start, end, clause)
+        if context.other_person:
+            return  # "Father with colon cancer at age 62": a relative's cancer
         section = section_at(sections, start)
         weight = (section.weight if section else 1.0) * factor
         if context.incidental:
@@ -681,7 +683,8 @@ def find_distant_statements(text: str, sections: list[Section],
                 r"\d+\s*/\s*\d+", text[clause[0] : clause[1]]):
             continue
         context = mention_context(text, match.start(), match.end(), clause)
-        if context.negated or context.hypothetical or context.historical:
+        if context.negated or context.hypothetical or context.historical or \
+                context.other_person:
             continue
         found.append((match.start(), match.end(), match.group(0)))
     return found

@@ -49,6 +49,10 @@ class Cues:
     status_post: dict[str, tuple[str, ...]]
     status_pre: dict[str, tuple[str, ...]]
     benign: re.Pattern[str]
+    # Relatives (ConText's experiencer "other"): the phrases before a mention, and the same
+    # relatives after it ("breast cancer in her mother").
+    other_person_pre: re.Pattern[str] = re.compile(r"(?!)")
+    other_person_post: re.Pattern[str] = re.compile(r"(?!)")
     # Every word of the cue phrases: OCR split words are rejoined to them too ("NOT
     # identif ied" -> "NOT identified").
     words: frozenset[str] = frozenset()
@@ -220,6 +224,14 @@ def load_cues() -> Cues:
         status_post=_status_table(raw, "biomarker_status"),
         status_pre=_status_table(raw, "biomarker_status_pre"),
         benign=phrase_pattern(_phrases(raw, "benign_statements")),
+        other_person_pre=phrase_pattern(_phrases(raw, "other_person_pre")),
+        other_person_post=re.compile(
+            r"(?i)(?:[\s,]+[\w.-]+){0,3}?[\s,]*\b(?:in|of|for)\s+(?:(?:her|his|their|the\s+"
+            r"patient'?s|patient'?s|a|an|one)"
+            r"\s+)?(?:(?:maternal|paternal|older|younger|late)\s+)?(?:"
+            + "|".join(re.escape(p) for p in sorted(_phrases(raw, "other_person_pre"), key=len,
+                                                   reverse=True) if " " not in p)
+            + r")\b"),
         words=frozenset(word for name, value in raw.items() if name != "source"
                         for phrases in (value.values() if isinstance(value, dict) else [value])
                         if isinstance(phrases, list) for phrase in phrases
@@ -315,6 +327,27 @@ class MentionContext:
     hypothetical: bool
     historical: bool
     incidental: bool = False  # "incidental focus of prostatic adenocarcinoma"
+    other_person: bool = False  # "Father with colon cancer": a relative's, not the patient's
+
+
+# A relative the patient is with, not one the words are about: "discussed with the patient and
+# her daughter", "accompanied by her husband".
+_COMPANION_BEFORE = re_compile(r"(?i)\b(?:and|with|by|to|from)\s+(?:(?:her|his|their|the)\s+)?$")
+
+
+def other_person(text: str, start: int, end: int, clause: tuple[int, int]) -> bool:
+    """Is the mention at text[start:end] about a relative ("Father with colon cancer",
+    "her sister is a BRCA2 carrier", "breast cancer in her mother")? The cue stands within 40
+    characters before the mention in its clause, or right after it."""
+    cues = load_cues()
+    window_start = max(clause[0], start - 40)
+    before = text[window_start:start]
+    for cue in phrase_matches(cues.other_person_pre, before):
+        if ":" in before[cue.end():] or _COMPANION_BEFORE.search(
+                text[max(clause[0], window_start + cue.start() - 25):window_start + cue.start()]):
+            continue
+        return True
+    return bool(cues.other_person_post.match(text, end, min(clause[1], end + 60)))
 
 
 def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) -> MentionContext:
@@ -387,6 +420,7 @@ def mention_context(text: str, start: int, end: int, clause: tuple[int, int]) ->
         hypothetical=hypothetical,
         historical=before_has(cues.historical_pre),
         incidental=before_has(cues.incidental_pre),
+        other_person=other_person(text, start, end, clause),
     )
 
 
