@@ -694,3 +694,22 @@ def test_a_relative_the_patient_is_with_is_no_cue():
     profile = extract(["Discussed with the patient and her daughter: metastatic pancreatic "
                        "adenocarcinoma."])
     assert profile.cancer_type is not None and profile.cancer_type.code == "PAAD"
+
+
+@pytest.mark.parametrize("text,code", [
+    # the organ written right before the histology names where a metastatic tumour arose
+    ("Recurrent/metastatic cervical SCC, distant (lungs, PA node).", "CESC"),
+    ("Metastatic anal SCC.", "ANSC"),
+    ("SPECIMEN: Lung, right lower lobe nodule, core biopsy\nDIAGNOSIS: METASTATIC SQUAMOUS CELL "
+     "CARCINOMA, CONSISTENT WITH METASTASIS FROM PATIENT'S KNOWN CERVICAL PRIMARY.", "CESC"),
+])
+def test_a_metastasis_named_with_its_organ(text, code):
+    profile = extract([text])
+    assert profile.cancer_type is not None and profile.cancer_type.code == code
+
+
+def test_cervical_names_the_cervix_only_before_a_tumour_word():
+    # a neck node is no cervical primary
+    profile = extract(["Lymph node, left cervical level II, excision: metastatic squamous cell "
+                       "carcinoma."])
+    assert profile.cancer_type is None or profile.cancer_type.code != "CESC"

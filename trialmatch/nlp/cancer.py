@@ -597,6 +597,14 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         in_clause = sites[bisect.bisect_left(site_starts, clause[0]) :
                           bisect.bisect_left(site_starts, clause[1])]
         primary = _stated_primary(text, in_clause, clause, hist.end)
+        if primary is None and metastatic:
+            # "Metastatic cervical SCC", "metastatic lung SCC": the organ written right before
+            # the histology names it (metastatic from there), unlike "metastatic SCC in the
+            # lung" (where it was found).
+            primary = next((site for site in in_clause if site.end <= hist.start and
+                            not text[site.end:hist.start].strip(" -") and
+                            _METASTATIC.search(text[max(clause[0], hist.start - 40):site.start])),
+                           None)
         code: str | None = None
         site_key: str | None = None
         factor = 1.0

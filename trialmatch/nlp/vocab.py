@@ -108,6 +108,13 @@ class CancerTypeEntry:
     histology: str | None
 
 
+# The words after a site adjective that make it the site ("cervical SCC", "cervical primary").
+_TUMOUR_AFTER = re.compile(
+    r"(?i)[\s-]+(?:primary|origin|cancers?|carcinomas?|scc|adenocarcinomas?|squamous|"
+    r"adenosquamous|tumou?rs?|neoplasms?|masse?s?|lesions?|malignancy|ca\b|cin\b|"
+    r"intraepithelial|dysplasia|biops(?:y|ies)|cytology|smear|stump|cone)")
+
+
 @dataclass(frozen=True)
 class TermMatch:
     """A vocabulary term found in text. `key` is an OncoTree code, a site key, a histology
@@ -137,6 +144,9 @@ class SiteEntry:
     # A site other cancers spread to (lymph nodes): named in a criterion it is nodes to
     # count, measure or dissect, not the primary site the trial asks for.
     spread_only: bool = False
+    # Adjectives that name the site only right before a tumour word or "primary" ("cervical
+    # SCC", "cervical primary"; not "cervical lymph node" or "cervical spine").
+    before_tumour: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -779,6 +789,7 @@ def load_sites(path: Path | Any) -> dict[str, SiteEntry]:
             case_sensitive=_case_sensitive(item, label, key, ("synonyms", "subsites")),
             linings=_site_keys(item, "linings", label, key),
             spread_only=optional_bool(item, "spread_only", f"{label}: entry {key!r}"),
+            before_tumour=_phrases(item, "before_tumour", label, key),
         )
     for key, site in sites.items():
         if site.parent is not None and site.parent not in sites:
@@ -1087,8 +1098,10 @@ class Vocabulary:
         self._not_members = cancer_types.not_members
         self._also_members = cancer_types.also_members
         self._site_index = _PhraseIndex(protected=protected)
+        self._site_adjectives = frozenset(phrase.lower() for site in sites.values()
+                                          for phrase in site.before_tumour)
         for site in sites.values():
-            for phrase in (site.name, *site.synonyms, *site.subsites):
+            for phrase in (site.name, *site.synonyms, *site.subsites, *site.before_tumour):
                 exact = phrase in site.case_sensitive
                 owner = self._site_index.add(phrase, site.key, case_sensitive=exact)
                 if owner is not None:
@@ -1454,7 +1467,11 @@ class Vocabulary:
 
     def find_sites(self, text: str, *, fuzzy: bool = False) -> list[TermMatch]:
         """Primary-site phrases, sub-sites included ("right upper lobe" -> "lung")."""
-        return self._site_index.find(text, fuzzy)
+        found = self._site_index.find(text, fuzzy)
+        if not self._site_adjectives:
+            return found
+        return [m for m in found if m.text.lower() not in self._site_adjectives or
+                _TUMOUR_AFTER.match(text, m.end)]
 
     def find_histologies(self, text: str, *, fuzzy: bool = False) -> list[TermMatch]:
         """Histology phrases ("SCC" -> "squamous cell carcinoma")."""
