@@ -713,3 +713,13 @@ def test_cervical_names_the_cervix_only_before_a_tumour_word():
     profile = extract(["Lymph node, left cervical level II, excision: metastatic squamous cell "
                        "carcinoma."])
     assert profile.cancer_type is None or profile.cancer_type.code != "CESC"
+
+
+def test_the_stage_at_diagnosis_is_kept_when_a_spread_restages_the_disease():
+    profile = extract(["History of FIGO 2018 stage IIIC1r squamous cell carcinoma of the cervix "
+                       "treated with definitive chemoradiation in 2022, now with biopsy-proven "
+                       "distant recurrence (lungs).\n"
+                       "CT-guided bx RLL nodule: metastatic SCC consistent w/ cervical primary."])
+    assert profile.stage is not None and profile.stage.group == "IV"
+    assert profile.stage_at_diagnosis is not None
+    assert profile.stage_at_diagnosis.group == "IIIC1"

@@ -163,7 +163,11 @@ def _foreign(offset: int, reading: _Reading, chosen: CancerCandidate | None, voc
     return vocab.tissue_code(asserted[index].code) != vocab.tissue_code(chosen.code)
 
 
-def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Stage | None:
+def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any
+           ) -> tuple[Stage | None, Stage | None]:
+    """The stage now and, when the notes' only groups are history a later spread or
+    relapse has moved on from, the stage at diagnosis they give ("history of FIGO 2018
+    stage IIIC1r ..., now biopsy-proven lung metastases": IV now, IIIC1 at diagnosis)."""
     tnm = _usable(reading.tnm)
     # A report giving the categories in several TNM editions: the latest edition is the
     # one in force (each AJCC/UICC edition supersedes the previous one).
@@ -191,14 +195,18 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
                                   -bisect.bisect_right(starts, item[1].start),
                                   item[1].start))
     written = [group for _, group in groups]
+    at_diagnosis = None
     if reading.restaged and written and all(group.historical for group in written):
         # "Initially stage IIIA ... relapse": the disease has moved on since the only group
         # written, so it no longer says where the disease is (AJCC restages a recurrence).
         # A stage IV (distant spread) stays stage IV whatever follows.
+        history = written
         written = [group for group in written if group.group.startswith("IV")]
+        if not written:
+            at_diagnosis = build_stage([], history)
     stage = build_stage(ordered, written)
     if chosen is None:
-        return stage
+        return stage, None
     # A tumour found in a distant organ it did not arise in, or a statement of distant
     # spread, is M1 and stage IV (AJCC 8th ed.: any M1 is stage IV) unless a current group
     # is written; a group the text places in the past ("stage IIIC at that time") does not
@@ -206,7 +214,7 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
     words = chosen.evidence if chosen.distant else (
         reading.distant[0][2] if reading.distant else None)
     if words is None:
-        return stage
+        return stage, at_diagnosis
     stage = stage or Stage()
     if stage.m is None:
         stage.m = "M1"
@@ -220,7 +228,7 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any) -> Sta
         if "group" not in stage.derived:
             stage.derived.append("group")
     stage.evidence = "; ".join(filter(None, [stage.evidence, words]))
-    return stage
+    return stage, at_diagnosis
 
 
 def _grade(reading: _Reading, chosen: CancerCandidate | None, vocab: Any
@@ -271,7 +279,7 @@ def _profile(reading: _Reading) -> Profile:
             more = f" and {len(others) - MAX_OTHER_TYPES} more" if len(others) > MAX_OTHER_TYPES \
                 else ""
             profile.warnings.append(f"other cancer types also asserted: {shown}{more}")
-    profile.stage = _stage(reading, chosen, vocab)
+    profile.stage, profile.stage_at_diagnosis = _stage(reading, chosen, vocab)
     grade = _grade(reading, chosen, vocab)
     if grade is not None:
         profile.grade = grade.grade
