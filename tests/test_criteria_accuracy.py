@@ -105,6 +105,13 @@ def _kind(text, criterion_kind, kind):
     ("inclusion", "Advanced solid tumor for which standard therapy proven to provide clinical "
                   "benefit does not exist or is no longer effective", "prior_lines",
      [{"min": 1, "max": None, "beyond_standard": True, "exhausted": True}]),
+    # a floor count beside "exhausted all effective therapies": both apply
+    ("inclusion", "Standard curative measures do not exist, and the patient must have exhausted "
+                  "all effective therapies available locally. At a minimum, the patients must "
+                  "have relapsed or refractory disease to at least 2 prior lines of systemic "
+                  "therapies.", "prior_lines",
+     [{"min": 1, "max": None, "beyond_standard": True, "exhausted": True},
+      {"min": 2, "max": None}]),
     # "refractory" alone before the tumour is refractory to its standard therapy; "and for
     # whom no standard therapy exists" asks for both, so one line does not show it
     # "no prior therapy" filed under exclusions: having had it is what excludes

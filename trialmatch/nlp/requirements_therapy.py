@@ -910,6 +910,14 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
             out += _beyond_standard_therapy(text)
         if not out:
             out += _generic_prior(text, criterion_kind)
+    if criterion_kind == "inclusion" and lines and lines[0].params.get("min") and \
+            not any(r.params.get("beyond_standard") for r in out):
+        # "... must have exhausted all effective therapies available locally. At a minimum,
+        # ... at least 2 prior lines": the count is a floor, and the standard options must
+        # be used up as well.
+        left, right = clause_bounds(text, lines[0].start, lines[0].end)
+        masked = text[:left] + " " * (right - left) + text[right:]  # the count's own words
+        out += [r for r in _beyond_standard_therapy(masked) if r.params.get("exhausted")]
     out = _with_exceptions(out, text, excepted, class_spans)
     broad = _ANY_THERAPY_THEN_EXAMPLES.search(text) if any(
         r.kind == "prior_therapy" for r in out) else None
