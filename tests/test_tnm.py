@@ -243,3 +243,10 @@ def test_the_settled_stage_outranks_an_earlier_one():
     profile = extract(["Referring gyn note staged this as FIGO IIB.",
                        "TUMOR BOARD 11/19/2026\nFinal stage FIGO 2018 IIIC1r (T2b N1 M0)."])
     assert profile.stage.group == "IIIC1"
+
+
+def test_pni_is_perineural_invasion_not_pn1():
+    from trialmatch.nlp.extract import extract
+    stage = extract(["Gleason 4+3=7. PNI present. cT2b N0 M0; stage IIC"]).stage
+    assert stage is not None and stage.n == "N0"
+    assert extract(["LVI absent, PNI present."]).stage is None

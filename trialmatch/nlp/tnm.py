@@ -150,6 +150,10 @@ def _accept(group: list[_Token], text: str) -> bool:
             return False
     if len(group) >= 2 and len({token.axis for token in group}) == len(group):
         return True
+    if len(group) == 1 and group[0].ocr and group[0].axis == "N" and \
+            text[group[0].start:group[0].end].upper() == "PNI":
+        # "PNI" (perineural invasion), "LVI, PNI present": an abbreviation, not "pN1".
+        return False
     if any(token.prefix for token in group):
         return not any(token.ocr and not token.prefix for token in group)
     if any(token.ocr for token in group):
