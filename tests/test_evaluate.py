@@ -1934,3 +1934,32 @@ def test_an_or_inside_a_qualifier_joins_no_alternatives():
                      text=text)
     colon = make_patient(cancer_code="COAD", cancer_name="Colon Adenocarcinoma")
     assert evaluate_criterion(line, colon).result == "not_met"
+
+
+def test_t_and_n_categories_read_against_the_patient():
+    n_positive = req("n_category", values=[1, 2, 3])
+    assert evaluate_requirement(n_positive, make_patient(stage_n="N1a")).truth is True
+    assert evaluate_requirement(n_positive, make_patient(stage_n="N0(i+)")).truth is False
+    assert evaluate_requirement(n_positive, make_patient(stage_n=None)).truth is None
+    # after neoadjuvant therapy the category at presentation may have fitted
+    assert evaluate_requirement(n_positive, make_patient(stage_n="N0", stage_prefix="yp")
+                                ).truth is None
+    early = req("t_category", values=[1, 2])
+    assert evaluate_requirement(early, make_patient(stage_t="T2a")).truth is True
+    assert evaluate_requirement(early, make_patient(stage_t="T3")).truth is False
+    assert evaluate_requirement(req("t_category", values=[0, 1]),
+                                make_patient(stage_t="Tis")).truth is True
+
+
+def test_stage_or_node_positive_is_one_or_the_other():
+    # "Clinical stage III disease or pathological node positive if they have received
+    # neo-adjuvant chemotherapy": a stage IIB patient with ypN1a meets it.
+    text = ("Clinical stage III disease or pathological node positive if they have received "
+            "neo-adjuvant chemotherapy.")
+    c = criterion("inclusion", Requirement("stage", {"groups": ["III", "IIIA", "IIIB", "IIIC"]},
+                                           "Clinical stage III", 0, 18),
+                  Requirement("n_category", {"values": [1, 2, 3]}, "node positive", 45, 58),
+                  text=text)
+    patient = make_patient(cancer_code="IDC", stage_group="IIB", stage_m="M0",
+                           stage_prefix="yp", stage_t="T1b", stage_n="N1a")
+    assert evaluate_criterion(c, patient).result == "met"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from trialmatch.nlp.requirements_tnm import find_tnm_extent
+from trialmatch.nlp.requirements_tnm import find_tnm_categories, find_tnm_extent
 
 NOT_METASTATIC = {"extent": "metastatic", "negated": True}
 METASTATIC = {"extent": "metastatic"}
@@ -42,3 +42,43 @@ def test_an_exclusion_reads_m1_but_not_an_m0_that_completes_t_and_n():
     assert [r.params for r in find_tnm_extent("T0-3a N1b M0", "exclusion")] == []
     assert [r.params for r in find_tnm_extent("Any T4 or M1 tumour", "exclusion")] == [
         METASTATIC]
+
+
+def _categories(text):
+    return {r.kind: (r.params["values"], bool(r.params.get("or_other")))
+            for r in find_tnm_categories(text)}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Early T1-T2 N0 oral cavity squamous cell carcinoma",
+     {"t_category": ([1, 2], False), "n_category": ([0], False)}),
+    ("pT3-4pN2-3 M0 disease", {"t_category": ([3, 4], False), "n_category": ([2, 3], False)}),
+    ("c/pT3N0; c/pT2N0 with MammaPrint high-risk",
+     {"t_category": ([2, 3], False), "n_category": ([0], False)}),
+    ("Prostate cancer with stage T1a, T1b T2a or T2b Nx Mx", {"t_category": ([1, 2], False)}),
+    ("Tis or T1 tumors", {"t_category": ([0, 1], False)}),
+    ("No T4 tumors", {"t_category": ([0, 1, 2, 3], False)}),
+    ("Node-positive disease at presentation", {"n_category": ([1, 2, 3], False)}),
+    ("No regional lymph node metastases by imaging or clinical examination (cN0).",
+     {"n_category": ([0], False)}),
+    ("Fixed axillary lymph node metastases (N2)", {"n_category": ([2], False)}),
+    ("Any T4 or N1-3 or M1 breast cancer.",
+     {"t_category": ([4], False), "n_category": ([1, 2, 3], False)}),
+    # every category allowed, set aside, or restating a stage group: nothing to check
+    ("T1-T3, T4a, T4b, N0-N2, N3a and M0 (T1N0M0 patients are excluded)", {}),
+    ("stage II (except T2N0) or stage III invasive breast cancer", {}),
+    ("Completely resected stage IIA, IIB IIIA or IIIB (T3-4N2) NSCLC", {}),
+    ("node-negative or node-positive breast cancer", {}),
+    ("T4 tumors as specified in the UICC/AJCC Tumor-Lymph Node Metastasis Classification",
+     {"t_category": ([4], False)}),
+    # not categories
+    ("Free T4 within normal limits", {}),
+    ("T1-weighted MRI lesion", {}),
+    ("Hematopoietic and Lymphoid Tissue tumors", {}),
+    # beside a condition not read, or one line of alternatives: another way in
+    ("breast cancer that is more than 1 cm and or lymph node positive",
+     {"n_category": ([1, 2, 3], True)}),
+    ("Subjects with pT3, pN0 OR", {"t_category": ([3], True), "n_category": ([0], True)}),
+])
+def test_t_and_n_categories(text, expected):
+    assert _categories(text) == expected

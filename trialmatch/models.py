@@ -168,6 +168,9 @@ class Requirement:
       pregnancy          {}
       infection          {"agents": ["HIV", "HBV", "HCV"]}
       other_malignancy   {"within_years": n|None}
+      t_category         {"values": [1, 2]}  T categories allowed (Tis and T0 are 0), and
+      n_category         {"values": [1, 2, 3]}  N categories ("node-positive" is 1-3);
+                          "or_other": true when another condition may stand for it
       procedural         {"assumed": bool}  (consent, willingness, headings, investigator's
                           judgement: settled at screening)
       condition          {"condition": name}  a population condition other than the cancer

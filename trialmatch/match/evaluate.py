@@ -81,7 +81,8 @@ _DIAGNOSIS_NAMED = re_compile(r"(?i)\b(?:confirmed|documented|established|proven
                               r"of\b|\bhistologically\s+(?:and/or\s+|or\s+)?(?:cytologically\s+)?"
                               r"(?:confirmed|documented|proven)\b")
 # Kinds whose requirements in one inclusion criterion are alternatives (module docstring).
-ALTERNATIVE_KINDS = frozenset({"cancer_type", "histology", "primary_site", "stage", "extent"})
+ALTERNATIVE_KINDS = frozenset({"cancer_type", "histology", "primary_site", "stage", "extent",
+                               "t_category", "n_category"})
 
 
 class Ontology(Protocol):
@@ -289,6 +290,7 @@ class Patient:
     stage_m: str | None = None
     stage_prefix: str | None = None
     stage_t: str | None = None
+    stage_n: str | None = None
     stage_evidence: str = ""
     # The stage group at diagnosis when the notes restaged the disease (restage.py): a
     # FIGO IIIB cervical cancer that recurred in the lungs is stage IV now, IIIB at diagnosis.
@@ -633,6 +635,7 @@ def build_patient(
         stage_m=stage.m if stage else None,
         stage_prefix=stage.prefix if stage else None,
         stage_t=stage.t if stage else None,
+        stage_n=stage.n if stage else None,
         stage_evidence=stage.evidence if stage else "",
         diagnosis_stage_group=profile.stage_at_diagnosis.group
         if profile.stage_at_diagnosis is not None else None,
@@ -1916,6 +1919,42 @@ def _check_gleason(params: dict, patient: Patient) -> Check:
         f"notes: {patient.grade_detail}"
 
 
+_CATEGORY_LEVEL = re_compile(r"^(?:[cpyra]{0,3})?[TN](is|\d)")
+
+
+def _check_tnm_category(axis: str) -> Callable[[dict, Patient], Check]:
+    """A T or N category requirement ("T1-2", "pN1-3", "node-positive") read against the
+    patient's category of that axis (AJCC 8th ed.: Tis and T0 count as 0; N0(i+) is N0,
+    N1mi is N1). Unknown when the notes give none (TX, NX), or when the trial asks for the
+    clinical category at presentation and the patient's is the one after neoadjuvant
+    therapy (ypN0 says nothing of cN1 before it)."""
+
+    def check(params: dict, patient: Patient) -> Check:
+        wanted = sorted(int(v) for v in params.get("values") or [])
+        letter = axis.upper()
+        shown = ", ".join("is" if (letter == "T" and v == 0) else str(v) for v in wanted)
+        have = patient.stage_t if axis == "t" else patient.stage_n
+        level = _CATEGORY_LEVEL.match(have or "")
+        if not wanted or level is None:
+            return None, f"{letter} category not documented (trial: {letter}{shown})", \
+                patient.stage_evidence
+        value = 0 if level.group(1) == "is" else int(level.group(1))
+        truth = value in wanted
+        if not truth and params.get("or_other"):
+            # "more than 1 cm and or lymph node positive", a line of alternatives ending in
+            # "OR": another condition may hold
+            return None, f"{have} outside {letter}{shown}; the criterion's other " \
+                "condition may hold: check", patient.stage_evidence
+        prefix = (patient.stage_prefix or "").lower()
+        if not truth and "y" in prefix:
+            return None, f"{have} after neoadjuvant therapy; the category at presentation " \
+                f"is not documented (trial: {letter}{shown})", patient.stage_evidence
+        return truth, f"{have} {'within' if truth else 'outside'} {letter}{shown}", \
+            patient.stage_evidence
+
+    return check
+
+
 def _check_procedural(params: dict, patient: Patient) -> Check:
     # Consent, willingness, headings, the investigator's judgement: settled at screening.
     assumed = bool(params.get("assumed"))
@@ -1945,6 +1984,8 @@ _CHECKS: dict[str, Callable[[dict, Patient], Check]] = {
     "other_malignancy": _check_other_malignancy,
     "regimen_option": _check_regimen_option,
     "gleason": _check_gleason,
+    "t_category": _check_tnm_category("t"),
+    "n_category": _check_tnm_category("n"),
 }
 
 
@@ -2147,7 +2188,8 @@ def _one_phenotype(first: Requirement, second: Requirement, text: str) -> bool:
 # Disease-description kinds that can stand for one another when a criterion joins them with
 # "or": the disease itself ("high-grade serous or endometrioid carcinoma of the ovary") and its
 # extent ("locoregionally recurrent disease ..., or stage IV disease").
-_ALTERNATIVE_FAMILIES = ({"cancer_type", "histology", "primary_site"}, {"stage", "extent"})
+_ALTERNATIVE_FAMILIES = ({"cancer_type", "histology", "primary_site"},
+                         {"stage", "extent", "t_category", "n_category"})
 _OR = re_compile(r"\bor\b|/", re.IGNORECASE)
 _NEGATION_CUE = re_compile(r"\b(?:without|no|absence\s+of|free\s+of)\b", re.IGNORECASE)
 # A lead-in and its list ("after resection ..., one of the following:\n * Stage III, or"):

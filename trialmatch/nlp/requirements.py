@@ -47,7 +47,7 @@ from trialmatch.nlp.requirements_therapy import (
     find_regimen_option,
     names_therapy,
 )
-from trialmatch.nlp.requirements_tnm import find_tnm_extent
+from trialmatch.nlp.requirements_tnm import find_tnm_categories, find_tnm_extent
 from trialmatch.nlp.vocab import get_vocabulary
 from trialmatch.regex_cache import re_compile
 
@@ -55,7 +55,7 @@ REQUIREMENT_KINDS = (
     "cancer_type", "histology", "primary_site", "stage", "extent", "measurable_disease",
     "biomarker", "age", "sex", "performance_status", "prior_therapy", "prior_lines",
     "cns_metastases", "organ_function", "pregnancy", "infection", "other_malignancy",
-    "procedural", "condition", "regimen_option", "gleason",
+    "procedural", "condition", "regimen_option", "gleason", "t_category", "n_category",
 )
 
 # Kinds whose alternatives can be pooled when a lead-in asks for "one of the following".
@@ -102,6 +102,8 @@ _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                ("any", "all")),
 }
 _WORD = re_compile(r"[^\W_]+")
+# Where a T or N category or a nodal status may be written.
+_TN_GATE = re_compile(r"(?<![A-Za-z])[cpy]{0,2}[TN](?:is|[0-4+])|(?i:\bnod(?:e|al))")
 # "NOTE: ..." lines explain or qualify the criterion above them (which histologies were left
 # out and why, what counts as a line); read as requirements they state the opposite.
 _NOTE = re_compile(r"\W*notes?\s*[:\-]", re.IGNORECASE)
@@ -481,6 +483,11 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements += find_extent(text, kind)
     if "M0" in text or "M1" in text:
         requirements += find_tnm_extent(text, kind)  # "T1-2N0M0", "cT1-3 cN0-1 M0 disease"
+    if _TN_GATE.search(text):
+        # "T1-2 N0", "pN1-3", "node-positive" (not an other malignancy's "T1a N0")
+        first_other = min((r.start for r in other_malignancy), default=len(text))
+        requirements += [r for r in find_tnm_categories(text) if r.start < first_other
+                         and not is_allowance(text, r.start, r.end)]
     if triggered("measurable"):
         requirements += find_measurable_disease(text)
     if triggered("biomarker") or gates.may_match(gates.markers, tokens):
