@@ -38,8 +38,8 @@ from trialmatch.nlp.context import (
     lowered_for_search,
     matches_at,
     phrase_matches,
-    phrase_search,
     phrase_pattern,
+    phrase_search,
     word_starts,
 )
 from trialmatch.regex_cache import re_compile
