@@ -523,8 +523,9 @@ def test_the_setting_of_a_permitted_therapy_is_no_extent(text):
     # a negation describing one alternative does not reach the next one after ", or"
     ("Locally advanced disease not amenable to curative treatment, or metastatic disease",
      [("locally_advanced", False), ("metastatic", False)]),
+    # "locally recurrent inoperable": a recurrence that is inoperable, both at once
     ("Locally recurrent inoperable disease, which cannot be treated with curative intent, or "
-     "metastatic TNBC", [("recurrent", False), ("unresectable", False), ("metastatic", False)]),
+     "metastatic TNBC", [("unresectable", False), ("metastatic", False)]),
     # ... while a list under one "No" stays negated
     ("No evidence of distant metastases, or locally advanced inoperable disease",
      [("metastatic", True), ("locally_advanced", True), ("unresectable", True)]),
@@ -1387,3 +1388,10 @@ def test_a_title_treatment_before_surgery_is_for_a_primary_still_in_place():
 def test_gleason_bounds_as_grade_groups(text, kind, params):
     found = [r.params for r in parse_criterion(text, kind) if r.kind == "gleason"]
     assert found == ([params] if params else [])
+
+
+def test_a_recurrent_locally_advanced_disease_is_both():
+    found = [r.params for r in parse_criterion(
+        "Histologically confirmed recurrent locally advanced (unresectable) or metastatic solid "
+        "tumors with documented RAS or RAF mutations.", "inclusion") if r.kind == "extent"]
+    assert found == [{"extent": "unresectable", "recurrent": True}, {"extent": "metastatic"}]

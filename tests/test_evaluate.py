@@ -1963,3 +1963,10 @@ def test_stage_or_node_positive_is_one_or_the_other():
     patient = make_patient(cancer_code="IDC", stage_group="IIB", stage_m="M0",
                            stage_prefix="yp", stage_t="T1b", stage_n="N1a")
     assert evaluate_criterion(c, patient).result == "met"
+
+
+def test_a_recurrent_unresectable_disease_is_not_a_new_diagnosis():
+    wanted = req("extent", extent="unresectable", recurrent=True)
+    new = make_patient(cancer_code="READ", stage_group="IIIB", stage_m="M0", prior_regimens=[],
+                       newly_diagnosed=True)
+    assert evaluate_requirement(wanted, new).truth is False

@@ -954,6 +954,10 @@ def _check_extent(params: dict, patient: Patient) -> Check:
 def _extent_truth(params: dict, patient: Patient) -> Check:
     wanted = str(params.get("extent") or "")
     words = _EXTENT_WORDS.get(wanted, wanted.replace("_", " "))
+    if params.get("recurrent") and patient.extent["recurrent"] is False:
+        # "recurrent locally advanced (unresectable)": a local recurrence
+        return False, f"recurrent {words} wanted; the disease has not recurred (newly " \
+            "diagnosed or untreated)", patient.stage_evidence
     truth = patient.extent.get(wanted)
     stage = patient.stage_group or patient.stage_m
     if truth is None:

@@ -588,7 +588,7 @@ _TUMOUR_WORD = (r"(?:cancers?|carcinomas?|disease|tumou?rs?|malignan\w*|neoplasm
 # ("all" alone is the word more often than the leukaemia: only "B-ALL", "T-ALL")
 _HEME_ACRONYM = (r"aml|apl|cll|cml|mds|mm|nhl|dlbcl|mcl|fl|hl|mpal|b-all|t-all|leuka?emias?|"
                  r"lymphomas?|myelomas?")
-_NEAR_TUMOUR = rf"(?=(?:[\s,/-]+(?:and/or|or|and|[\w-]+)){{0,5}}?[\s,/-]+{_TUMOUR_WORD}\b)"
+_NEAR_TUMOUR = rf"(?=(?:[\s,/()-]+(?:and/or|or|and|[\w-]+)){{0,5}}?[\s,/()-]+{_TUMOUR_WORD}\b)"
 # "uncured recurrent diarrhea, ... gastric diseases": a recurring symptom is no recurrence.
 _NOT_A_SYMPTOM = (r"(?![\s-]+(?:diarrh\w*|infections?|pneumon\w*|thrombo\w*|bleed\w*|effusions?|"
                   r"ascites|nausea|vomit\w*|seizures?|urinary|pancreatitis|colitis|episodes?|"
@@ -891,6 +891,17 @@ def find_extent(text: str, kind: str = "inclusion") -> list[Requirement]:
         # disease described twice, both at once (not alternatives); the narrower word
         # decides (unresectable narrows locally advanced; metastatic narrows unresectable).
         out = [r for r in out if id(r) not in stacked]
+    for first, second in zip(out, out[1:], strict=False):
+        if first.params == {"extent": "recurrent"} and second.params.get("extent") in (
+                "locally_advanced", "unresectable") and not second.params.get("negated") and \
+                first.end <= second.start and _STACKED_BETWEEN.match(text[first.end:second.start]):
+            # "recurrent locally advanced (unresectable) or metastatic": a local recurrence,
+            # both at once (a newly diagnosed unresectable tumour is not one)
+            second.params["recurrent"] = True
+            second.start = first.start
+            second.text = text[second.start:second.end]
+            first.params = {}
+    out = [r for r in out if r.params]
     beyond_cure = [r for r in out
                    if r.params["extent"] == "advanced" and _CURE_WORDS.search(r.text)]
     if len(beyond_cure) < len(out):
