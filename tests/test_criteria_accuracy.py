@@ -1395,3 +1395,11 @@ def test_a_recurrent_locally_advanced_disease_is_both():
         "Histologically confirmed recurrent locally advanced (unresectable) or metastatic solid "
         "tumors with documented RAS or RAF mutations.", "inclusion") if r.kind == "extent"]
     assert found == [{"extent": "unresectable", "recurrent": True}, {"extent": "metastatic"}]
+
+
+def test_the_cancers_a_measuring_rule_is_for_are_no_population():
+    kinds = {r.kind for r in parse_criterion(
+        "Evidence of measurable disease per RECIST, v1.1 for solid tumors and per Lugano "
+        "Criteria for Lymphoma. For malignant lymphomas, measurable disease is defined as a "
+        "lesion of at least 15 mm. AML/MDS patients are per WHO 2016 criterion.", "inclusion")}
+    assert kinds == {"measurable_disease"}

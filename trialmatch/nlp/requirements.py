@@ -671,6 +671,13 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     if any(r.kind in ("prior_therapy", "prior_lines") for r in requirements) and \
             _ADVANCED_SETTING_GATE.search(text):
         requirements = [_for_advanced_disease(r, requirements, text) for r in requirements]
+    if any(r.kind == "measurable_disease" for r in requirements):
+        # "Measurable disease per RECIST 1.1 for solid tumors and per Lugano for lymphoma.
+        # For malignant lymphomas, measurable disease is defined as ...": the cancers say
+        # which measuring rules apply, not who may enter.
+        requirements = [r for r in requirements if not (
+            r.kind == "cancer_type" and _RULE_FOR_BEFORE.search(text[max(0, r.start - 12):
+                                                                     r.start]))]
     # A criterion that restates a fact ("HER2-negative ... HER2-negative status is defined as")
     # states it once.
     unique: dict[tuple[str, str], Requirement] = {}
@@ -679,6 +686,11 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     requirements = list(unique.values())
     requirements.sort(key=lambda r: (r.start, REQUIREMENT_KINDS.index(r.kind)))
     return requirements
+
+
+# "for lymphoma", "For malignant lymphomas,", "per ... for solid tumors": the disease a
+# measuring rule is for.
+_RULE_FOR_BEFORE = re_compile(r"(?i)\b(?:for|in)\s+(?:(?:malignant|patients\s+with)\s+)?$")
 
 
 # An item that defines a marker result: "HER-2/neu positive tumor is defined as ...", "HER2
