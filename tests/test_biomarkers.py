@@ -828,3 +828,15 @@ def test_the_latest_pd_l1_score_decides_score_by_score():
 ])
 def test_a_relatives_result_is_not_the_patients(text, expected):
     assert {b.marker: b.status for b in find_biomarkers(text)} == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("BRCA2 c.5946delT - PATHOGENIC. No other P/LP variants (BRCA1, PALB2, CHEK2 neg).",
+     {"BRCA2": "positive", "BRCA1": "negative", "PALB2": "negative", "CHEK2": "negative"}),
+    ("Summary: positive for HER2 amplification and negative for MMR deficiency.",
+     {"HER2": "positive", "MMR": "negative"}),
+    ("Lynch negative; MSS", {"MSI": "negative"}),
+])
+def test_other_pathogenic_lists_and_a_denied_deficiency(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert {m: found.get(m) for m in expected} == expected

@@ -723,3 +723,24 @@ def test_the_stage_at_diagnosis_is_kept_when_a_spread_restages_the_disease():
     assert profile.stage is not None and profile.stage.group == "IV"
     assert profile.stage_at_diagnosis is not None
     assert profile.stage_at_diagnosis.group == "IIIC1"
+
+
+def test_a_past_medical_history_line_is_history():
+    # a breast cancer of 2015 on the PMH line is not the lung cancer biopsied now
+    profile = extract([
+        "THORACIC ONCOLOGY - NEW PATIENT\n"
+        "PMH: L breast IDC 2015, pT1c N0, ER(+) 95%, PR(+) 40%; lumpectomy + RT, NED.\n"
+        "HPI: incidental 3.4 cm LLL mass on CT for cough.\n"
+        "Bx LLL: adenocarcinoma, acinar predominant. TTF-1(+), GATA3(-), ER(-) -> c/w primary "
+        "lung adenocarcinoma, not metastatic breast."])
+    assert profile.cancer_type is not None and profile.cancer_type.code == "LUAD"
+    assert {b.marker: b.status for b in profile.biomarkers}.get("ER") == "negative"
+
+
+def test_a_cancer_denied_owns_no_result():
+    profile = extract([
+        "PMH: melanoma 2016 (BRAF V600E-mutant), NED.\n"
+        "EBUS-TBNA 10R: NSCLC, adenocarcinoma. TTF-1+, SOX10- -> new lung primary, not melanoma "
+        "met.\nNGS (lung): KRAS G12C (VAF 22%). BRAF V600E NOT detected."])
+    found = {b.marker: b.status for b in profile.biomarkers}
+    assert found.get("KRAS") == "positive" and found.get("BRAF") == "negative"

@@ -702,8 +702,8 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
 # negative"): every gene of the list is negative, whatever the words between items suggest
 # ("ITD" names what was looked for, not what was found).
 # "pathogenic or likely pathogenic", "reportable", "clinically significant" before "variants"
-_VARIANT_KIND = (r"(?:(?:pathogenic|likely\s+pathogenic|reportable|clinically\s+significant|"
-                 r"deleterious|actionable)\s+(?:(?:or|and|and/or)\s+|/\s*)?)*")
+_VARIANT_KIND = (r"(?:(?:other|pathogenic|likely\s+pathogenic|reportable|clinically\s+significant|"
+                 r"deleterious|actionable|p/lp|lp/p|plp)\s+(?:(?:or|and|and/or)\s+|/\s*)?)*")
 _NEGATIVE_HEADING = re_compile(
     r"(?i)(?<![\w-])(?:neg(?:ative)?\.?(?:\s+for)?|not\s+detected|none\s+detected|"
     r"pertinent\s+negatives?|"
@@ -720,7 +720,7 @@ _NEGATIVE_HEADING = re_compile(
     r"(?<![\w-])(?:(?:none|not)\s+detected|negative,?)\s*(?:\([^()]{0,20}\)\s*)?"
     r"(?:incl\.?|including)\s+|"
     # "Germline panel (9/2019): no pathogenic variants (BRCA1/2, PALB2, ..."
-    r"(?<![\w-])no\s+(?:pathogenic\s+|reportable\s+)?(?:variants?|alterations?|mutations?)"
+    r"(?<![\w-])no\s+" + _VARIANT_KIND + r"(?:variants?|alterations?|mutations?)"
     r"(?:\s+(?:detected|identified|found))?\s*\(\s*")
 # Every match of _NEGATIVE_HEADING starts with one of these ("no" also starts "not", "none").
 _NEGATIVE_HEADING_STARTS = ("neg", "no", "wild", "pertinent")
@@ -1009,10 +1009,12 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
         post = None
     values = _values(marker, group_window) if is_last else []
     status: str | None = None
-    if post is not None and post[2] == 0 and post[0] in _DENIED and pre is not None and \
-            _NOT_BEFORE_MARKER.search(text[max(0, hit.start - 16):hit.start]):
-        # "not MSI-high", "is not dMMR": a denial before a marker whose name carries its
-        # result.
+    if post is not None and post[2] == 0 and post[0] in _DENIED and pre is not None and (
+            _NOT_BEFORE_MARKER.search(text[max(0, hit.start - 16):hit.start]) or (
+                post[0] == "positive" and pre[0] == "negative" and
+                not text[pre[2] + len(pre[1]):hit.start].strip())):
+        # "not MSI-high", "is not dMMR", "negative for MMR deficiency": a denial before a
+        # marker whose name carries its result.
         post = (_DENIED[post[0]], post[1], 0)
         pre = None
     if post is not None:

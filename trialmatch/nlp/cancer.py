@@ -129,6 +129,7 @@ class CancerCandidate:
     asserted: bool  # False when negated, hypothetical or historical
     section: str
     exact: bool = True  # False when read from OCR-damaged words
+    negated: bool = False  # "not melanoma met", "negative for carcinoma"
 
 
 def _vocabulary() -> Any:
@@ -444,6 +445,7 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             weight=weight, derived=derived, histology=histology, site=site,
             metastatic=metastatic, distant=distant, asserted=asserted,
             section=section.name if section else "body", exact=exact,
+            negated=context.negated,
         ))
 
     def depth(code: str) -> int:

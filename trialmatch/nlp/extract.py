@@ -322,6 +322,10 @@ def _prior_cancer_result(weight: float, offset: int, reading: _Reading,
     cancer's tissue (a recurrence keeps its receptor status)."""
     mentions, starts = reading.cancer_by_start()
     index = bisect.bisect_right(starts, offset) - 1
+    while index >= 0 and mentions[index].negated and offset - starts[index] <= PRIOR_REACH:
+        # "... new lung primary, not melanoma met. NGS: KRAS G12C": a cancer denied owns
+        # no result; the one named before it does.
+        index -= 1
     nearest = mentions[index] if index >= 0 and offset - starts[index] <= PRIOR_REACH else None
     if nearest is not None and nearest.asserted and weight > 0:
         return False

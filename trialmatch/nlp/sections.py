@@ -119,6 +119,9 @@ _FIELD_LABEL = re_compile(r"[.;]\s+([A-Z][\w/\-]*(?:\s+[\w/\-]+){0,3}\s*:)")
 
 
 _MINOR_WORDS = frozenset(("and", "or", "of", "for", "the", "&"))
+# Abbreviated history fields of clinic notes, one line each.
+_ONE_LINE_HISTORIES = frozenset(("PMH", "PMHX", "PAST HISTORY", "FH", "FHX", "FAMILY HX",
+                                 "SOCIAL HISTORY", "SH"))
 
 
 def _title_case(header: str) -> bool:
@@ -193,6 +196,16 @@ def find_sections(text: str) -> list[Section]:
                                         label.start(1)))
                 sections.append(Section(rules.default_name, "", rules.default_weight,
                                         label.start(1), label.start(1), end))
+                continue
+        if weight == 0.0 and header.strip().upper() in _ONE_LINE_HISTORIES:
+            # "PMH: HTN, breast IDC 2015 ..." / "FH: mother with breast cancer": a clinic
+            # note's history field is its line; the next line is the note again.
+            line_end = text.find("\n", body_start, end)
+            if line_end != -1:
+                sections.append(Section(name, header.strip(), weight, start, body_start,
+                                        line_end))
+                sections.append(Section(rules.default_name, "", rules.default_weight,
+                                        line_end, line_end, end))
                 continue
         if weight == 0.0 and end - body_start > HISTORY_MAX_CHARS:
             # A history or indication is a few lines. Past a blank line, or past
