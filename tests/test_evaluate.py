@@ -1970,3 +1970,14 @@ def test_a_recurrent_unresectable_disease_is_not_a_new_diagnosis():
     new = make_patient(cancer_code="READ", stage_group="IIIB", stage_m="M0", prior_regimens=[],
                        newly_diagnosed=True)
     assert evaluate_requirement(wanted, new).truth is False
+
+
+def test_castration_sensitive_disease_is_not_beyond_standard_therapy():
+    from trialmatch.nlp.vocab import get_vocabulary
+    beyond = req("prior_lines", min=1, max=None, beyond_standard=True)
+    degarelix = PriorTherapy("degarelix", frozenset({"degarelix"}), frozenset({"adt"}), True,
+                             "advanced", False)
+    patient = make_patient(cancer_code="PRAD", ontology=get_vocabulary(),
+                           prior_regimens=[degarelix],
+                           conditions={"castration-sensitive prostate cancer": (True, "mCSPC")})
+    assert evaluate_requirement(beyond, patient).truth is False

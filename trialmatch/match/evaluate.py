@@ -58,7 +58,12 @@ from trialmatch.match.restage import (
     unstaged_disease,
 )
 from trialmatch.models import Biomarker, EligibilityCriterion, Profile, Requirement, Trial
-from trialmatch.nlp.conditions import condition_cancer_types, condition_named, is_grade_bound
+from trialmatch.nlp.conditions import (
+    condition_cancer_types,
+    condition_named,
+    is_grade_bound,
+    load_conditions,
+)
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
 from trialmatch.nlp.drugs import classes_of as lexicon_classes_of
 from trialmatch.nlp.drugs import find_drugs, get_lexicon
@@ -1250,6 +1255,12 @@ def _within_standard_therapy(patient: Patient) -> str | None:
     if patient.newly_diagnosed and not patient.extent["recurrent"] and lines is not None \
             and lines[0] == 0:
         return "newly diagnosed, with no treatment for advanced disease yet"
+    for condition in load_conditions():
+        # A state of the disease that standard therapy still works on (population_
+        # conditions.json: castration-sensitive prostate cancer)
+        if condition.standard_therapy_ahead and \
+                patient.conditions.get(condition.name, (False, ""))[0]:
+            return condition.standard_therapy_ahead
     return None
 
 

@@ -30,7 +30,7 @@ CONDITIONS_FILE = "population_conditions.json"
 _ENTRY_KEYS = frozenset({"name", "terms", "note_terms", "absent_cues", "ruled_out_by",
                          "distant_metastasis", "profile_fact", "in_criteria", "cancer_types",
                          "graded", "symptomatic_from_grade", "recorded_if_present",
-                         "in_exclusions", "supersedes", "source"})
+                         "in_exclusions", "supersedes", "standard_therapy_ahead", "source"})
 # Case facts a condition may defer to (trialmatch.match.case.Case attributes).
 _PROFILE_FACTS = frozenset({"brain_metastases"})
 _LIST_KEYS = ("terms", "note_terms", "absent_cues", "ruled_out_by")
@@ -84,6 +84,9 @@ class PopulationCondition:
     # Earlier states of the disease this one replaces for good (castration resistance ends
     # castration sensitivity): where the notes state this one, those are past.
     supersedes: tuple[str, ...] = ()
+    # Why a patient in this state is not beyond standard therapy (castration-sensitive
+    # prostate cancer still responds to androgen deprivation), or None.
+    standard_therapy_ahead: str | None = None
 
 
 def _words(terms: Iterable[str]) -> re.Pattern[str]:
@@ -136,6 +139,9 @@ def _entry(raw: object, index: int) -> PopulationCondition:
     if not isinstance(supersedes, list) or not all(isinstance(c, str) and c
                                                    for c in supersedes):
         raise DataFileError(f"{where} ({name}): 'supersedes' must be a list of condition names")
+    ahead = raw.get("standard_therapy_ahead")
+    if ahead is not None and (not isinstance(ahead, str) or not ahead.strip()):
+        raise DataFileError(f"{where} ({name}): 'standard_therapy_ahead' must be a sentence")
     cancer_types = raw.get("cancer_types", [])
     if not isinstance(cancer_types, list) or not all(isinstance(c, str) and c
                                                      for c in cancer_types):
@@ -157,6 +163,7 @@ def _entry(raw: object, index: int) -> PopulationCondition:
         recorded_if_present=flag("recorded_if_present"),
         terms=tuple(dict.fromkeys(term.lower() for term in lists["terms"])),
         supersedes=tuple(supersedes),
+        standard_therapy_ahead=ahead,
     )
 
 
