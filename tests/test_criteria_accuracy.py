@@ -1403,3 +1403,26 @@ def test_the_cancers_a_measuring_rule_is_for_are_no_population():
         "Criteria for Lymphoma. For malignant lymphomas, measurable disease is defined as a "
         "lesion of at least 15 mm. AML/MDS patients are per WHO 2016 criterion.", "inclusion")}
     assert kinds == {"measurable_disease"}
+
+
+@pytest.mark.parametrize("criterion_kind,text,expected", [
+    ("exclusion", "PR  > 220 msec", []),  # the ECG's PR interval
+    ("inclusion", "Known hormone receptor status (estrogen receptor and/or progesterone "
+                  "receptor)", []),
+    ("inclusion", "Confirmed HR+ or HR- status.", []),
+    ("inclusion", "Patients with HER2-enriched, estrogen and/or progesterone receptor-positive "
+                  "or -negative breast cancer", []),
+    ("inclusion", "Her-2 non-over expressing tumor confirmed by IHC/FISH",
+     [[("HER2", "negative", [], [])]]),
+    ("exclusion", "Patients with multicentric breast cancer, unless all tumors are "
+                  "HER2-positive", []),
+    ("inclusion", "Patients with known HR-ve status (ER-negative and PR-negative)",
+     [[("ER", "negative", [], [])], [("PR", "negative", [], [])]]),
+])
+def test_marker_words_that_ask_no_result(criterion_kind, text, expected):
+    assert _markers(text, criterion_kind) == expected
+
+
+def test_a_menopausal_state_excluded_is_not_a_sex():
+    assert not [r for r in parse_criterion("Postmenopausal women", "exclusion")
+                if r.kind == "sex"]

@@ -1981,3 +1981,11 @@ def test_castration_sensitive_disease_is_not_beyond_standard_therapy():
                            prior_regimens=[degarelix],
                            conditions={"castration-sensitive prostate cancer": (True, "mCSPC")})
     assert evaluate_requirement(beyond, patient).truth is False
+
+
+def test_a_line_of_alternatives_that_fails_leaves_the_others_open():
+    # "age >= 60, or" / "c/pN0, RS <= 25 ...": one of several lines joined by "or"
+    line = criterion("inclusion", req("age", min=60, max=None), text="age ≥ 60, or")
+    assert evaluate_criterion(line, make_patient(age=44.0)).result == "unknown"
+    alone = criterion("inclusion", req("age", min=60, max=None), text="age ≥ 60")
+    assert evaluate_criterion(alone, make_patient(age=44.0)).result == "not_met"

@@ -2120,6 +2120,14 @@ def evaluate_criterion(
         return CriterionResult(result="met", reason="applies only to the patients it names: "
                                + "; ".join(dict.fromkeys(r.reason for r in deciding)),
                                evidence="", material=False, requirements=results, **base)
+    if result == "not_met" and not exclusion and _ALTERNATIVE_LINE.search(criterion.text):
+        # "age >= 60, or", "Subjects with pT3, pN0 OR", "or 1-3 positive lymph nodes ...":
+        # one line of a list of alternatives, which the other lines may meet.
+        return CriterionResult(
+            result="unknown", reason="one of a list of alternatives (the line is joined to "
+            "the next or previous by 'or'): " + "; ".join(dict.fromkeys(
+                r.reason for r in deciding)), evidence="", material=True, requirements=results,
+            **base)
     reason = "; ".join(dict.fromkeys(r.reason for r in deciding))
     if exclusion and result == "not_met":
         reason = f"excluded: {reason}"
@@ -2130,6 +2138,11 @@ def evaluate_criterion(
         r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+# A line of a list of alternatives: it starts or ends with "or" ("age >= 60, or",
+# "Subjects with pT3, pN0 OR", "OR node-negative disease defined as ...").
+_ALTERNATIVE_LINE = re_compile(r"(?i)^\W*or\b|[\s,;]or\W*$")
 
 
 # An inclusion written as a rule for some patients only.

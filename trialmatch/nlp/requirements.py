@@ -102,6 +102,7 @@ _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                ("any", "all")),
 }
 _WORD = re_compile(r"[^\W_]+")
+_MENOPAUSE = re_compile(r"(?i)menopaus")
 # Where a T or N category or a nodal status may be written.
 _TN_GATE = re_compile(r"(?<![A-Za-z])[cpy]{0,2}[TN](?:is|[0-4+])|(?i:\bnod(?:e|al))")
 # "NOTE: ..." lines explain or qualify the criterion above them (which histologies were left
@@ -501,8 +502,9 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
             # "Men with a history of Peyronie's disease": whom the excluded condition is
             # about; being a man excludes nobody.
             # ("Male patients with breast cancer" keeps it: the cancer is the trial's.)
-            sexes = [r for r in sexes if not _QUALIFIED_AFTER.match(text, r.end) or
-                     _CANCER_WORD.search(text, r.end)]
+            sexes = [r for r in sexes if (not _QUALIFIED_AFTER.match(text, r.end) or
+                     _CANCER_WORD.search(text, r.end)) and not _MENOPAUSE.search(r.text)]
+            # ("Postmenopausal women" excludes a menopausal state, not women.)
         requirements += sexes
     if has_digit and triggered("performance"):
         requirements += find_performance_status(text)

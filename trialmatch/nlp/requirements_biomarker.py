@@ -171,7 +171,8 @@ _NEGATIVE_AFTER = re_compile(
     r"^[\s:-]*(?:(?:by\s+)?(?:immunohistochemistry|IHC|ISH|FISH|in\s+situ\s+hybridi[sz]ation)"
     r"(?:\s*\((?:IHC|ISH|FISH)\))?\s+(?=neg))?"
     r"(?:genes?\s+|status\s+(?=wild))?(?:(?:is|are)\s+(?=negative\b))?(?:\(?(?:-|−)\)?(?![\w\d])(?!\s*(?:positive|pos\b|\+|amplif|overexpress))|negative\b|negativity\b|neg\b|wild[\s-]?type\b|wt\b|non-?mutated\b|"
-    r"non-?amplified\b|not\s+(?:amplified|mutated|detected|overexpressed|expressed|rearranged)|"
+    r"non-?amplified\b|non-?\s*over[\s-]?express\w*|"
+    r"not\s+(?:amplified|mutated|detected|overexpressed|expressed|rearranged)|"
     r"no\s+(?:detectable\s+|known\s+)?(?:mutation|alteration|amplification|rearrangement|"
     r"fusion|expression)|status\s+(?:negative|wild)|(?:mutation|alteration|rearrangement|"
     r"fusion|amplification)s?\s*[\s-]*(?:negative|not\s+detected|absent))",
@@ -647,6 +648,17 @@ _EXPRESSING = re_compile(r"HER-?2(?:/neu)?[\s-]+express(?:ing|ion)\b|\bexpress(?
 _NOT_EXPRESSING = re_compile(r"\bnon\b|\bnot\b|\bno\b|negative|over[\s-]*express|\b0\b", _I)
 
 
+_ECG_INTERVAL = re_compile(r"\s*(?:interval\b|(?:[<>≥≤=]|&[lg]t;)+\s*\d+\s*(?:ms|msec|"
+                          r"milliseconds?)\b)", _I)
+# Either result of a marker: "estrogen and/or progesterone receptor-positive or -negative",
+# "HR+ or HR- status"; a status known or confirmed, whichever it is.
+_EITHER_STATUS = re_compile(r"[\s-]*(?:positive|\+)\s*(?:or|and/or|/)\s*(?:[\w-]*\s*)?"
+                            r"-?\s*(?:negative\b|-)", _I)
+_STATUS_KNOWN = re_compile(r"\b(?:known|confirmed|documented|available)\s+"
+                           r"(?:(?!positive|negative)[a-z]+\s+){0,3}status\s*\(?\s*$", _I)
+_UNLESS_BEFORE = re_compile(r"\bunless\b[^.;]{0,40}$", _I)
+
+
 def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirement]:
     """Biomarker requirements in one criterion; see the module docstring for the shape."""
     mentions = _marker_mentions(text)
@@ -674,6 +686,17 @@ def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirem
         if _UNKNOWN_AFTER.match(window) or (
                 not preset_status and _TESTING_AFTER.match(window)):
             continue  # "... status unknown", "(ER and PR) status": no result is required
+        if any("PR" in m.markers for m in group) and _ECG_INTERVAL.match(window):
+            continue  # "PR > 220 msec", "PR interval": the ECG's, not progesterone receptor
+        if _EITHER_STATUS.match(window) or _STATUS_KNOWN.search(text[max(0, first.start - 40):
+                                                                   first.start]):
+            continue  # "receptor-positive or -negative", "Known hormone receptor status (ER"
+        name = re.sub(r"[\s+-]+$", "", text[last.start:last.end])
+        if preset_status and name and re.match(
+                rf"\s*(?:or|and/or|/)\s*{re.escape(name)}\s*(?:-|negative\b)", window, _I):
+            continue  # "Confirmed HR+ or HR- status": either result
+        if _UNLESS_BEFORE.search(text[max(0, first.start - 40):first.start]):
+            continue  # "multicentric breast cancer, unless all tumors are HER2-positive"
         if qualified and _qualified(text, first, last, window, preset_status):
             continue  # "regardless of PR expression", "HER2-enriched", "any HER2 status"
         if is_allowance(text, first.start, last.end) and criterion_kind == "inclusion":
