@@ -744,3 +744,16 @@ def test_a_cancer_denied_owns_no_result():
         "met.\nNGS (lung): KRAS G12C (VAF 22%). BRAF V600E NOT detected."])
     found = {b.marker: b.status for b in profile.biomarkers}
     assert found.get("KRAS") == "positive" and found.get("BRAF") == "negative"
+
+
+def test_a_quoted_outside_stage_and_a_coarser_remark_yield_to_the_notes_own_stage():
+    profile = extract([
+        "- 11/19/26 outside surgical consult: \"cT2 cN0, stage IIA\" -> plan BCS/SLNB\n"
+        "- 12/01/26 US-guided FNA of R axillary node -> METASTATIC CARCINOMA c/w breast.\n"
+        "A/P: R breast IDC G3, HER2-positive, clinical stage cT2 cN1 (FNA-proven) M0 = AJCC 8 "
+        "anatomic stage IIB. Outside staging of cN0/IIA is incorrect."])
+    assert profile.stage is not None and profile.stage.group == "IIB"
+    profile = extract([
+        "No systemic staging imaging (stage II, asymptomatic - not indicated per NCCN).\n"
+        "A/P: L breast IDC G2, pT2 pN1a(sn) cM0 = AJCC 8th anatomic stage IIB."])
+    assert profile.stage is not None and profile.stage.group == "IIB"

@@ -667,15 +667,10 @@ _CONDITION_BEFORE = re_compile(r"(?i)\b(?:if|whether|unless|should)\s+(?:[^\s.;:
 
 
 def _quoted(text: str, start: int, end: int) -> bool:
-    """Is text[start:end] inside double quotes on its line: words quoted from another
-    document ('referral letter lists "EGFR exon 20 insertion" - NGS shows ERBB2'), which the
-    note reports rather than asserts?"""
-    line_start = max(text.rfind("\n", 0, start) + 1, start - 80)
-    line_end = text.find("\n", end)
-    line_end = min(len(text) if line_end < 0 else line_end, end + 80)
-    before, after = text[line_start:start], text[end:line_end]
-    opened = before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d")
-    return opened and ('"' in after or "\u201d" in after)
+    """Words quoted from another document (see `context.quoted_on_line`)."""
+    from trialmatch.nlp.context import quoted_on_line
+
+    return quoted_on_line(text, start, end)
 
 
 def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomarker]:

@@ -453,3 +453,15 @@ def join_broken_lines(text: str) -> str:
     between two words in the same case becomes a space. The length is kept, so offsets into
     the joined text are offsets into the note; clauses are still cut on the note itself."""
     return _BROKEN_LINE.sub("  ", text)
+
+
+def quoted_on_line(text: str, start: int, end: int) -> bool:
+    """Is text[start:end] inside double quotes on its line: words quoted from another
+    document ('referral letter lists "EGFR exon 20 insertion" - NGS shows ERBB2', 'outside
+    consult: "cT2 cN0, stage IIA"'), which the note reports rather than asserts?"""
+    line_start = max(text.rfind("\n", 0, start) + 1, start - 80)
+    line_end = text.find("\n", end)
+    line_end = min(len(text) if line_end < 0 else line_end, end + 80)
+    before, after = text[line_start:start], text[end:line_end]
+    opened = before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d")
+    return opened and ('"' in after or "\u201d" in after)

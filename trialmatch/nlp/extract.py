@@ -23,7 +23,7 @@ from typing import Any
 from trialmatch.models import Profile, Stage
 from trialmatch.nlp.biomarkers import merge_biomarkers, with_family_members
 from trialmatch.nlp.cancer import CancerCandidate, cancer_type_of, choose_cancer_type
-from trialmatch.nlp.context import load_cues, lowered_for_search
+from trialmatch.nlp.context import load_cues, lowered_for_search, quoted_on_line
 from trialmatch.nlp.grade import GradeMention
 from trialmatch.nlp.notes import repair_ocr, repair_ocr_zeros
 from trialmatch.nlp.sections import Section, section_at
@@ -47,6 +47,7 @@ _DISEASE_COURSE = re_compile(r"(?i)\b(?:relaps\w*|recurr\w*|progress(?:ion|ive|e
 # Every match of _DISEASE_COURSE holds one of these (a cheap test before the regex pass).
 _DISEASE_COURSE_WORDS = ("relaps", "recurr", "progress", "refractory", "restag")
 PRIOR_REACH = 200  # a result this close after a cancer's name is about that cancer
+QUOTED_FACTOR = 0.5  # a stage quoted from another document, against the note's own
 _PREFIX_RANK = {"yp": 4, "p": 4, "rp": 3, "r": 3, "c": 2, "yc": 2, "a": 1, None: 0}
 
 
@@ -130,7 +131,10 @@ def _read(text: str, offset: int, model: str | None) -> _Reading:
     reading.tnm = [(_weight(sections, m.start),
                     replace(m, start=m.start + offset, end=m.end + offset))
                    for m in ext.tm_tnm]
-    reading.groups = [(_weight(sections, g.start),
+    # A stage quoted from another document ('outside consult: "cT2 cN0, stage IIA"') is
+    # reported, not asserted: it counts below the note's own statements.
+    reading.groups = [(_weight(sections, g.start) * (QUOTED_FACTOR if quoted_on_line(
+                           text, g.start, g.end) else 1.0),
                        replace(g, start=g.start + offset, end=g.end + offset))
                       for g in ext.tm_groups]
     reading.grades = [(_weight(sections, g.start),
@@ -194,6 +198,18 @@ def _stage(reading: _Reading, chosen: CancerCandidate | None, vocab: Any
     groups.sort(key=lambda item: (not item[1].final, -min(item[0], DECIDING_WEIGHT),
                                   -bisect.bisect_right(starts, item[1].start),
                                   item[1].start))
+    if len(groups) > 1:
+        # "stage II" in a remark and "anatomic stage IIB" in the assessment: the precise group
+        # of the same stage says more (the first one written keeps its place otherwise).
+        top_weight, first = groups[0]
+        finer = next((item for item in groups[1:] if item[0] >= min(top_weight,
+                                                                     DECIDING_WEIGHT)
+                      and item[1].group != first.group
+                      and item[1].group.startswith(first.group)
+                      and item[1].historical == first.historical), None)
+        if finer is not None and not first.final:
+            groups.remove(finer)
+            groups.insert(0, finer)
     written = [group for _, group in groups]
     at_diagnosis = None
     if reading.restaged and written and all(group.historical for group in written):
