@@ -1426,3 +1426,8 @@ def test_marker_words_that_ask_no_result(criterion_kind, text, expected):
 def test_a_menopausal_state_excluded_is_not_a_sex():
     assert not [r for r in parse_criterion("Postmenopausal women", "exclusion")
                 if r.kind == "sex"]
+
+
+def test_therapy_aimed_at_one_variant_is_narrower_than_its_class():
+    assert not [r for r in parse_criterion("Prior treatment with KRAS G12D targeted therapy.",
+                                           "exclusion") if r.kind == "prior_therapy"]

@@ -82,3 +82,8 @@ def _categories(text):
 ])
 def test_t_and_n_categories(text, expected):
     assert _categories(text) == expected
+
+
+def test_one_regions_nodes_are_no_nodal_category():
+    assert _categories("Presence of pathologically proven residual supraclavicular nodal "
+                       "metastases or residual internal mammary lymphadenopathy") == {}

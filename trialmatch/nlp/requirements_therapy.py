@@ -247,7 +247,9 @@ _EVENT_ON = re_compile(
 # class may not have had this kind of it.
 _NARROWING_BEFORE = re_compile(
     r"\b(?:investigational|experimental|novel|next[\s-]generation|"
-    r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation|[\w-]*selective)"
+    r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th)[\s-]generation|[\w-]*selective|"
+    # "KRAS G12D targeted therapy": therapy aimed at one variant
+    r"[a-z]\d{1,4}[a-z])"
     r"[\s(-]+(?:[\w-]+[\s(-]+)?$", _I)
 def _narrowed(text: str, mention: DrugMention, sentence_start: int) -> bool:
     """Do words before a class mention (or before the name its acronym stands for) make it

@@ -78,6 +78,11 @@ _T_BEFORE = re_compile(r"(?:[cpy]{0,2}T(?:is|[0-4x])[a-d]?(?:mi)?(?:\s*[-–/]\s
                        r"|(?i:any\s+T))[\s,;]*(?:(?:or|and)\s+)?$")
 # "Fixed axillary lymph node metastases (N2)": the category the words are written with.
 _NODES_BEFORE = re_compile(r"(?i)(?:nodes?|nodal|metastas[ie]s)\s*\($")
+# "residual supraclavicular nodal metastases", "internal mammary lymph node": one region's
+# nodes, a category of its own (N3c, N2b) the words do not settle.
+_NODE_REGION_BEFORE = re_compile(r"(?i)\b(?:supraclavicular|infraclavicular|internal\s+mammary|"
+                                 r"mediastinal|contralateral|para-?aortic|retroperitoneal|"
+                                 r"inguinal|hilar)\s+(?:\w+\s+)?$")
 # "the tumor node metastasis (TNM) classification": a staging system's name.
 _SYSTEM_BEFORE = re_compile(r"(?i)tumou?r[\s-]+(?:lymph[\s-]+)?$")
 _NUMBER = re_compile(r"is|[0-4+]")
@@ -172,7 +177,8 @@ def find_tnm_categories(text: str) -> list[Requirement]:
     # mediastinal lymph node metastasis, N3 stage").
     other = bool(_ALTERNATIVE_LINE.search(text))
     for match in _NODES_WORDS.finditer(text) if not n_values else ():
-        if _SYSTEM_BEFORE.search(text[max(0, match.start() - 14):match.start()]):
+        if _SYSTEM_BEFORE.search(text[max(0, match.start() - 14):match.start()]) or \
+                _NODE_REGION_BEFORE.search(text[max(0, match.start() - 30):match.start()]):
             continue
         other = other or bool(_OR_BEFORE.search(text[max(0, match.start() - 30):
                                                      match.start()]))
