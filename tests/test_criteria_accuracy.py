@@ -1431,3 +1431,8 @@ def test_a_menopausal_state_excluded_is_not_a_sex():
 def test_therapy_aimed_at_one_variant_is_narrower_than_its_class():
     assert not [r for r in parse_criterion("Prior treatment with KRAS G12D targeted therapy.",
                                            "exclusion") if r.kind == "prior_therapy"]
+
+
+def test_hgvs_protein_notation_names_the_variant():
+    found = _markers("Patients with the KRAS p.G12C mutation confirmed through testing")
+    assert found == [[("KRAS", "positive", ["G12C"], [])]]

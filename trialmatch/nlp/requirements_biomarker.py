@@ -502,6 +502,10 @@ _EXON21 = re_compile(r"\bexon[\s-]*21\b(?![\s-]*(?:point\s+mutations?\s+)?\(?\s*
 _SENSITISING_BEFORE = re_compile(r"\bsensiti[sz]\w*\s+(?:\w+\s+)?$", _I)
 
 
+# HGVS protein notation's prefix before a variant ("p.G12C", "p.V600E").
+_PROTEIN_PREFIX = re_compile(r"\bp\.(?=[A-Z][a-z]{0,2}\d)")
+
+
 def _alterations(window: str, marker: str | None = None,
                  tail: str = "") -> tuple[list[str], int]:
     """Specific alterations in the words after a marker, else the generic classes ("fusion",
@@ -661,6 +665,8 @@ _UNLESS_BEFORE = re_compile(r"\bunless\b[^.;]{0,40}$", _I)
 
 def find_biomarker_requirements(text: str, criterion_kind: str) -> list[Requirement]:
     """Biomarker requirements in one criterion; see the module docstring for the shape."""
+    # "the KRAS p.G12C mutation": the full stop of HGVS's "p." ends no clause (same offsets)
+    text = _PROTEIN_PREFIX.sub("p ", text)
     mentions = _marker_mentions(text)
     if not mentions:
         return []
