@@ -840,3 +840,12 @@ def test_a_relatives_result_is_not_the_patients(text, expected):
 def test_other_pathogenic_lists_and_a_denied_deficiency(text, expected):
     found = {b.marker: b.status for b in find_biomarkers(text)}
     assert {m: found.get(m) for m in expected} == expected
+
+
+def test_a_variant_that_would_predict_something_is_supposed_not_found():
+    found = {b.marker: b.status for b in find_biomarkers(
+        "KIT and PDGFRA mutation analysis sent - results to follow (PDGFRA D842V would predict "
+        "imatinib resistance).")}
+    assert found.get("PDGFRA") == "unknown"
+    assert {b.marker: b.status for b in find_biomarkers(
+        "KRAS G12C detected; this could be targeted with sotorasib")} == {"KRAS": "positive"}

@@ -673,6 +673,11 @@ def _quoted(text: str, start: int, end: int) -> bool:
     return quoted_on_line(text, start, end)
 
 
+# "PDGFRA D842V would predict imatinib resistance": a finding supposed, not found.
+_WOULD_AFTER = re_compile(r"(?i)(?:\s+(?:p\.)?[A-Z]\d{1,4}[A-Z*]?)?\s+(?:would|could|might)\s+"
+                          r"(?:predict|indicate|suggest|mean|confer|make|be)\b")
+
+
 def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomarker]:
     """Drop a marker named as never tested; a result inside an 'if' clause or quoted from
     another document becomes a mention without a result (status unknown)."""
@@ -684,7 +689,8 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
                 _TEST_AFTER.match(text, result.end):
             continue
         if result.status != "unknown" and (_CONDITION_BEFORE.search(before) or
-                                           _quoted(text, result.start, result.end)):
+                                           _quoted(text, result.start, result.end) or
+                                           _WOULD_AFTER.match(text, result.end)):
             result = replace(result, status="unknown", value=None, unit=None,  # type: ignore[arg-type]
                              alteration=None)
         out.append(result)
