@@ -87,3 +87,9 @@ def test_t_and_n_categories(text, expected):
 def test_one_regions_nodes_are_no_nodal_category():
     assert _categories("Presence of pathologically proven residual supraclavicular nodal "
                        "metastases or residual internal mammary lymphadenopathy") == {}
+
+
+def test_an_exclusion_of_several_tnm_strings_excludes_no_single_range():
+    found = find_tnm_categories("Evidence of pelvic nodal metastases or distant metastases "
+                                "(AJCC Stage T1-4 N1 M0-1 or T1-4 N0 M1 disease)", "exclusion")
+    assert found == []

@@ -487,7 +487,7 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     if _TN_GATE.search(text):
         # "T1-2 N0", "pN1-3", "node-positive" (not an other malignancy's "T1a N0")
         first_other = min((r.start for r in other_malignancy), default=len(text))
-        requirements += [r for r in find_tnm_categories(text) if r.start < first_other
+        requirements += [r for r in find_tnm_categories(text, kind) if r.start < first_other
                          and not is_allowance(text, r.start, r.end)]
     if triggered("measurable"):
         requirements += find_measurable_disease(text)

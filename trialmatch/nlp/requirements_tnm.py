@@ -162,16 +162,23 @@ def _categories(text: str, axis: str, matches: list[re.Match[str]], every: froze
     return values, span
 
 
-def find_tnm_categories(text: str) -> list[Requirement]:
+def find_tnm_categories(text: str, criterion_kind: str = "inclusion") -> list[Requirement]:
     """T and N category requirements ("T1-2 N0", "pN1-3", "node-positive", "N+"): one per
-    axis, with every category the criterion allows; none when it allows all of them."""
+    axis, with every category the criterion allows; none when it allows all of them. An
+    exclusion writing several TNM strings ("T1-4 N1 M0-1 or T1-4 N0 M1") excludes their
+    combinations, which one range per axis cannot hold: no requirement."""
     out: list[Requirement] = []
-    t_values, t_span = _categories(text, "t", list(_T_CATEGORY.finditer(text)), _ALL_T)
+    t_matches = list(_T_CATEGORY.finditer(text))
+    if criterion_kind == "exclusion" and len(t_matches) > 1:
+        return out
+    t_values, t_span = _categories(text, "t", t_matches, _ALL_T)
     n_matches = [match for match in _N_CATEGORY.finditer(text)
                  if match.group("p") or _T_BEFORE.search(text[max(0, match.start() - 18):
                                                               match.start()])
                  or _NODES_BEFORE.search(text[max(0, match.start() - 14):match.start()])
                  or _N_CONTEXT_AFTER.match(text, match.end())]
+    if criterion_kind == "exclusion" and len(n_matches) > 1:
+        return out
     n_values, n_span = _categories(text, "n", n_matches, _ALL_N)
     # Words for nodal status, unless N categories say it more precisely ("contralateral
     # mediastinal lymph node metastasis, N3 stage").
