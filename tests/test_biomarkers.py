@@ -849,3 +849,16 @@ def test_a_variant_that_would_predict_something_is_supposed_not_found():
     assert found.get("PDGFRA") == "unknown"
     assert {b.marker: b.status for b in find_biomarkers(
         "KRAS G12C detected; this could be targeted with sotorasib")} == {"KRAS": "positive"}
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("GERMLINE: no pathogenic/likely pathogenic variants in 36 genes incl.\n  BRCA1, BRCA2, "
+     "PALB2, CHEK2.", {"BRCA1": "negative", "BRCA2": "negative", "PALB2": "negative",
+                       "CHEK2": "negative"}),
+    ("no harmful changes were found in the other inherited cancer genes checked, including "
+     "ATM, CHEK2 and PALB2.", {"ATM": "negative", "CHEK2": "negative", "PALB2": "negative"}),
+    ("a KRAS-mutant tumor is unlikely to carry an NRG1 fusion", {"NRG1": "unknown"}),
+])
+def test_panel_gene_lists_in_prose_and_supposed_findings(text, expected):
+    found = {b.marker: b.status for b in find_biomarkers(text)}
+    assert {m: found.get(m) for m in expected} == expected

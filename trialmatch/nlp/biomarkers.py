@@ -673,6 +673,10 @@ def _quoted(text: str, start: int, end: int) -> bool:
     return quoted_on_line(text, start, end)
 
 
+# "a KRAS-mutant tumor is unlikely to carry an NRG1/NTRK fusion": a finding supposed.
+_UNLIKELY_BEFORE = re_compile(r"(?i)\b(?:unlikely|likely|expected|not\s+expected)\s+to\s+"
+                              r"(?:carry|have|harbou?r|show)\s+(?:an?\s+)?$")
+_UNLIKELY = re_compile(r"(?i)\b(?:unlikely|not\s+expected)\s+to\s+(?:carry|have|harbou?r)\b")
 # "PDGFRA D842V would predict imatinib resistance": a finding supposed, not found.
 _WOULD_AFTER = re_compile(r"(?i)(?:\s+(?:p\.)?[A-Z]\d{1,4}[A-Z*]?)?\s+(?:would|could|might)\s+"
                           r"(?:predict|indicate|suggest|mean|confer|make|be)\b")
@@ -689,6 +693,8 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
                 _TEST_AFTER.match(text, result.end):
             continue
         if result.status != "unknown" and (_CONDITION_BEFORE.search(before) or
+                                           _UNLIKELY_BEFORE.search(before) or
+                                           _UNLIKELY.search(text, result.start, result.end) or
                                            _quoted(text, result.start, result.end) or
                                            _WOULD_AFTER.match(text, result.end)):
             result = replace(result, status="unknown", value=None, unit=None,  # type: ignore[arg-type]
@@ -704,7 +710,8 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
 # ("ITD" names what was looked for, not what was found).
 # "pathogenic or likely pathogenic", "reportable", "clinically significant" before "variants"
 _VARIANT_KIND = (r"(?:(?:other|pathogenic|likely\s+pathogenic|reportable|clinically\s+significant|"
-                 r"deleterious|actionable|p/lp|lp/p|plp)\s+(?:(?:or|and|and/or)\s+|/\s*)?)*")
+                 r"deleterious|actionable|harmful|p/lp|lp/p|plp)(?:\s+|/)(?:(?:or|and|and/or)\s+|"
+                 r"/\s*)?)*")
 _NEGATIVE_HEADING = re_compile(
     r"(?i)(?<![\w-])(?:neg(?:ative)?\.?(?:\s+for)?|not\s+detected|none\s+detected|"
     r"pertinent\s+negatives?|"
@@ -720,6 +727,12 @@ _NEGATIVE_HEADING = re_compile(
     # "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET, ALK"
     r"(?<![\w-])(?:(?:none|not)\s+detected|negative,?)\s*(?:\([^()]{0,20}\)\s*)?"
     r"(?:incl\.?|including)\s+|"
+    # "no pathogenic/likely pathogenic variants in 36 genes incl.\n BRCA1, BRCA2, ...", "no
+    # harmful changes were found in the other inherited cancer genes checked, including ATM"
+    r"(?<![\w-])no\s+" + _VARIANT_KIND + r"(?:variants?|alterations?|mutations?|changes?)\s+"
+    r"(?:(?:were|was)\s+)?(?:(?:detected|identified|found)\s+)?in\s+(?:the\s+)?(?:\d+\s+)?"
+    r"(?:[\w-]+\s+){0,3}?genes?(?:\s+(?:checked|tested|analy[sz]ed))?\s*,?\s*"
+    r"(?:incl\.?|including)\s*|"
     # "Germline panel (9/2019): no pathogenic variants (BRCA1/2, PALB2, ..."
     r"(?<![\w-])no\s+" + _VARIANT_KIND + r"(?:variants?|alterations?|mutations?)"
     r"(?:\s+(?:detected|identified|found))?\s*\(\s*")
