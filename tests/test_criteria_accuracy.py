@@ -1436,3 +1436,18 @@ def test_therapy_aimed_at_one_variant_is_narrower_than_its_class():
 def test_hgvs_protein_notation_names_the_variant():
     found = _markers("Patients with the KRAS p.G12C mutation confirmed through testing")
     assert found == [[("KRAS", "positive", ["G12C"], [])]]
+
+
+def test_prior_to_enrolment_names_no_other_cancer():
+    kinds = {r.kind: r.params for r in parse_criterion(
+        "Histologically confirmed invasive lobular breast cancer, clinical stages I-III. "
+        "Invasive lobular histology will be confirmed by central pathology review, but this "
+        "central review will not be required prior to patient enrollment.", "inclusion")}
+    assert "other_malignancy" not in kinds and kinds["cancer_type"]["codes"] == ["ILC"]
+
+
+def test_cancers_given_as_examples_of_an_imaging_record_are_no_population():
+    kinds = {r.kind for r in parse_criterion(
+        "Documentation of mammogram and ultrasound (including ductal carcinoma in situ (DCIS) "
+        "and invasive cancer) of the diseased breast performed within 56 days", "inclusion")}
+    assert "cancer_type" not in kinds

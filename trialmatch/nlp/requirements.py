@@ -673,6 +673,14 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     if any(r.kind in ("prior_therapy", "prior_lines") for r in requirements) and \
             _ADVANCED_SETTING_GATE.search(text):
         requirements = [_for_advanced_disease(r, requirements, text) for r in requirements]
+    if "(" in text and any(r.kind == "cancer_type" for r in requirements):
+        # "Documentation of mammogram and ultrasound (including ductal carcinoma in situ
+        # (DCIS) and invasive cancer)": cancers given as examples in a bracket name no
+        # population of their own.
+        examples = [m.span() for m in _EXAMPLES_BRACKET.finditer(text)
+                    if not _TUMOUR_BEFORE.search(text, 0, m.start())]  # "GI tumors (e.g., ..."
+        requirements = [r for r in requirements if not (r.kind == "cancer_type" and any(
+            left <= r.start and r.end <= right for left, right in examples))]
     if any(r.kind == "measurable_disease" for r in requirements):
         # "Measurable disease per RECIST 1.1 for solid tumors and per Lugano for lymphoma.
         # For malignant lymphomas, measurable disease is defined as ...": the cancers say
@@ -690,6 +698,10 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
     return requirements
 
 
+_TUMOUR_BEFORE = re_compile(r"(?i)\b(?:tumou?rs?|cancers?|carcinomas?|malignanc\w+|neoplasms?|"
+                            r"neoplasias?)\s*$")
+_EXAMPLES_BRACKET = re_compile(r"(?i)\(\s*(?:including|incl\.?|e\.g\.?,?|such\s+as)\s"
+                               r"(?:[^()]|\([^()]*\))*\)")
 # "for lymphoma", "For malignant lymphomas,", "per ... for solid tumors": the disease a
 # measuring rule is for.
 _RULE_FOR_BEFORE = re_compile(r"(?i)\b(?:for|in)\s+(?:(?:malignant|patients\s+with)\s+)?$")

@@ -1403,8 +1403,8 @@ def find_other_malignancy(text: str) -> list[Requirement]:
         return []
     word = match.group(0).lower()
     if word.startswith(("active", "invasive", "known")) and not re.search(
-            r"other|another|second|additional|concurrent|prior|history", text, _I):
-        return []
+            r"other|another|second|additional|concurrent|prior(?!\s+to\b)|history", text, _I):
+        return []  # ("prior to enrollment" dates something; it names no earlier cancer)
     within = None
     window = _WITHIN.search(text, match.start())
     if window and window.start() - match.end() < 120:
