@@ -2,7 +2,7 @@
 
     python bench/extract_written.py [--data PATH] [--errors]
 
-Data: bench/pathology/written.jsonl, 112 reports written for this bench by pathologist
+Data: bench/pathology/written.jsonl, 412 reports written for this bench by pathologist
 helpers who never saw trialmatch's code or output (styles: synoptic CAP resections, short
 biopsies, cytology, haematopathology with flow cytometry, outside consultations, UK RCPath
 datasets, OCR damage; traps: negated neuroendocrine words, incidental second tumours,
