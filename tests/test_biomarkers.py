@@ -862,3 +862,11 @@ def test_a_variant_that_would_predict_something_is_supposed_not_found():
 def test_panel_gene_lists_in_prose_and_supposed_findings(text, expected):
     found = {b.marker: b.status for b in find_biomarkers(text)}
     assert {m: found.get(m) for m in expected} == expected
+
+
+def test_a_named_variant_keeps_its_finding_past_another_clauses_result_word():
+    found = {b.marker: b.status for b in find_biomarkers(
+        "- PIK3CA H1047R on NGS -- no approved PI3K/AKT agent in HR-neg disease.")}
+    assert found["PIK3CA"] == "positive"
+    assert {b.marker: b.status for b in find_biomarkers("EGFR L858R -- negative")} == \
+        {"EGFR": "negative"}

@@ -673,6 +673,9 @@ def _quoted(text: str, start: int, end: int) -> bool:
     return quoted_on_line(text, start, end)
 
 
+# A protein variant right after the marker ("PIK3CA H1047R", "KRAS p.G12D").
+_VARIANT_AFTER = re_compile(r"\s*(?:p\.)?[A-Z]\d{1,4}(?:[A-Z*]|fs|del|ins|dup)")
+_CLAUSE_BREAK = re_compile(r"--|—|;|\s-\s")
 # "a KRAS-mutant tumor is unlikely to carry an NRG1/NTRK fusion": a finding supposed.
 _UNLIKELY_BEFORE = re_compile(r"(?i)\b(?:unlikely|likely|expected|not\s+expected)\s+to\s+"
                               r"(?:carry|have|harbou?r|show)\s+(?:an?\s+)?$")
@@ -1020,6 +1023,14 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
     if (pre is not None and pre[0] in ("positive", "negative") and post is not None
             and post[0] in ("unknown", "equivocal")
             and re.search(r",|\band\b", group_window[: max(0, post[2] - len(post[1]))])):
+        post = None
+    broken = _CLAUSE_BREAK.search(group_window, 0, max(0, post[2] - len(post[1]))) \
+        if post is not None and post[0] == "negative" and _VARIANT_AFTER.match(group_window) \
+        else None
+    if broken is not None and len(re.findall(r"[A-Za-z]{2,}", group_window[
+            broken.end():max(0, post[2] - len(post[1]))])) >= 2:  # type: ignore[index]
+        # "PIK3CA H1047R on NGS -- no approved PI3K/AKT agent in HR-neg disease": a variant
+        # named is a finding; a result word past a break is another clause's.
         post = None
     values = _values(marker, group_window) if is_last else []
     status: str | None = None
