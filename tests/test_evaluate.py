@@ -1989,3 +1989,36 @@ def test_a_line_of_alternatives_that_fails_leaves_the_others_open():
     assert evaluate_criterion(line, make_patient(age=44.0)).result == "unknown"
     alone = criterion("inclusion", req("age", min=60, max=None), text="age ≥ 60")
     assert evaluate_criterion(alone, make_patient(age=44.0)).result == "not_met"
+
+
+def _listed_trial(lead, items_text):
+    text = lead + "\n\n" + "\n".join(f"* {item}" for item, _ in items_text)
+    criteria = [EligibilityCriterion("inclusion", lead, 0, start=0, end=len(lead))]
+    offset = len(lead) + 2
+    for position, (item, requirement) in enumerate(items_text, start=1):
+        start = offset + 2
+        criteria.append(EligibilityCriterion("inclusion", item, position, start=start,
+                                             end=start + len(item),
+                                             requirements=[requirement]))
+        offset = start + len(item) + 1
+    return make_trial(criteria, criteria_text=text)
+
+
+def test_the_items_of_a_list_of_alternatives_are_read_together():
+    patient = make_patient(age=44.0)
+    alternatives = _listed_trial(
+        "Adjuvant subjects with the following combinations are eligible:",
+        [("age >= 60", req("age", min=60, max=None)), ("age <= 50", req("age", min=None,
+                                                                        max=50))])
+    assert evaluate_trial(alternatives, patient).verdict != "excluded"
+    none_met = _listed_trial(
+        "Adjuvant subjects with the following combinations are eligible:",
+        [("age >= 60", req("age", min=60, max=None)), ("age >= 70", req("age", min=70,
+                                                                        max=None))])
+    assert evaluate_trial(none_met, patient).verdict == "excluded"
+    # "all of the following" is no list of alternatives
+    required = _listed_trial(
+        "Patients must meet all of the following:",
+        [("age >= 60", req("age", min=60, max=None)), ("age <= 50", req("age", min=None,
+                                                                        max=50))])
+    assert evaluate_trial(required, patient).verdict == "excluded"

@@ -2932,6 +2932,14 @@ def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
         result = _criterion_result(criterion, patient, codes, facts)
         if result.result == "not_met":
             failing.append(result)
+    leads = [c.position for c in trial.criteria
+             if c.kind == "inclusion" and _LEAD_IN.search(c.text)]
+    if leads:
+        # An item of a list under a lead-in may be one alternative of several
+        # (`_listed_alternatives`, which needs the record's text): the whole evaluation
+        # decides.
+        failing = [r for r in failing if not any(
+            lead < r.position <= lead + LIST_ITEMS_SCREENED for lead in leads)]
     other_disease = any(r.kind == "inclusion" and _names_another_cancer(r) for r in failing)
     if other_disease or any(_fails_as_marker_line(r) for r in failing):
         # A line for another disease of a multi-disease trial, or a marker line of its list
@@ -3052,6 +3060,54 @@ def _criteria_naming_the_cancer(trial: Trial, patient: Patient) -> dict[int, str
                 for r in c.requirements)}
 
 
+LIST_ITEMS_SCREENED = 8  # criteria after a lead-in that screening leaves to the evaluation
+# A lead-in of a list whose items are alternatives ("Adjuvant subjects with the following pT
+# pN combinations are eligible:", "... one of the following:") or permissions ("Sentinel
+# lymph node biopsy alone is allowed in the following instances:").
+_LEAD_IN = re_compile(r"(?i)(?:\b(?:(?:at\s+least\s+)?one|any|either)\s+of\s+the\s+following|"
+                      r"\bfollowing\s+(?:[\w-]+\s+){0,3}(?:instances|combinations|situations|"
+                      r"scenarios|categories|groups)\b|\bfollowing\b[^.:]{0,60}\b(?:are|is)\s+"
+                      r"(?:eligible|allowed|permitted|acceptable)\b)[^.]{0,60}:\s*$")
+_PERMISSION_LEAD = re_compile(r"(?i)\b(?:allowed|permitted|acceptable)\b")
+# The bullet or number an item of a list starts with, just before the criterion's words.
+_BULLET_BEFORE = re_compile(r"(?:^|\n)[ \t]*(?:[*•\-–]|\d{1,2}[.)]|[a-z][.)])[ \t\\]*$")
+
+
+def _listed_alternatives(results: list[CriterionResult], trial: Trial) -> list[CriterionResult]:
+    """The items of a list under a lead-in, read together: permissions ("... allowed in the
+    following instances:") rule nobody out, and alternatives ("the following pT pN
+    combinations are eligible:") are met when one item is; a failing item is then no
+    reason to exclude (when none is met, the failing ones stay)."""
+    text = trial.criteria_text or ""
+    if ":" not in text:
+        return results
+    where = {r.position: i for i, r in enumerate(results) if r.position >= 0}
+    ordered = sorted(trial.criteria, key=lambda c: c.position)
+    out = list(results)
+    for index, lead in enumerate(ordered):
+        if lead.kind != "inclusion" or not _LEAD_IN.search(lead.text):
+            continue
+        items = []
+        for item in ordered[index + 1:]:
+            if item.kind != lead.kind or item.cohort != lead.cohort or \
+                    not _BULLET_BEFORE.search(text, max(0, item.start - 12), item.start):
+                break
+            items.append(item)
+        found = [where[c.position] for c in items if c.position in where]
+        if len(found) < 2:
+            continue
+        permission = bool(_PERMISSION_LEAD.search(lead.text))
+        met = next((out[k] for k in found if out[k].result == "met"), None)
+        for k in found:
+            if out[k].result != "not_met" or not (permission or met is not None):
+                continue
+            why = "a permission of the list under \"" + lead.text.strip()[:60] + "\"" \
+                if permission else f"another item of the list is met: {met.text[:60]}"
+            out[k] = replace(out[k], result="met", material=False,
+                             reason=f"{why} (this item: {out[k].reason})")
+    return out
+
+
 def _nested_cohorts(results: list[CriterionResult]) -> dict[str, set[str]]:
     """Cohort label -> the labels of another kind nested in its block: "Group 2: ...;
     Part 1 - pancreatic ...; Part 2 - ...; <more Group 2 criteria>" puts Parts 1 and 2 inside
@@ -3097,6 +3153,7 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
     else:
         results += for_another_disease([_criterion_result(c, patient, codes)
                                         for c in trial.criteria], trial)
+    results = _listed_alternatives(results, trial)
     # A patient joins one cohort, through its inclusion criteria (a block of exclusions
     # alone is no cohort to join: it applies to the cohorts it names, if one is chosen).
     # A label may name several ("Cohorts A and B:"): its criteria apply to each of them.
