@@ -2022,3 +2022,15 @@ def test_the_items_of_a_list_of_alternatives_are_read_together():
         [("age >= 60", req("age", min=60, max=None)), ("age <= 50", req("age", min=None,
                                                                         max=50))])
     assert evaluate_trial(required, patient).verdict == "excluded"
+
+
+def test_a_narrower_type_of_the_trials_own_cancer_is_no_other_diseases_line():
+    from trialmatch.nlp.vocab import get_vocabulary
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["ILC"]),
+                  text="Histologically confirmed invasive lobular breast cancer", position=0),
+        criterion("inclusion", req("cancer_type", codes=["BREAST"]),
+                  text="a baseline research core biopsy of their breast tumor", position=1),
+    ], codes=("BREAST", "ILC"))
+    patient = make_patient(cancer_code="IDC", ontology=get_vocabulary())
+    assert evaluate_trial(trial, patient).verdict == "excluded"

@@ -2868,7 +2868,8 @@ def _scope_names(requirement: Requirement, text: str) -> tuple[str, ...]:
     return (f"scope:{scope}",)
 
 
-def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[CriterionResult]:
+def for_another_disease(results: list[CriterionResult], trial: Trial,
+                        ontology: Ontology | None = None) -> list[CriterionResult]:
     """The results with the lines written for other diseases set aside (met, saying so).
 
     A line that fails only because it names other cancers is one disease's line of a
@@ -2892,8 +2893,17 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
     # A cohort's own list of diseases, one per line ("Part B2: ... NSCLC / SCLC / urothelial
     # cancer / ..."): its lines are alternatives when one of them fits.
     cohort_fits = {r.cohort for r in fitting if r.cohort is not None}
+    fitting_codes = {str(code) for r in fitting for q in r.requirements
+                     if q.kind == "cancer_type" and q.truth
+                     for code in (q.params or {}).get("codes") or []}
     out = []
     for r in results:
+        if ontology is not None and fitting_codes and r.kind == "inclusion" and \
+                _narrows(r, fitting_codes, ontology):
+            # "Breast tumor" in a biopsy line fits a ductal carcinoma; "invasive lobular
+            # breast cancer" narrows it, and is no other disease's line.
+            out.append(r)
+            continue
         # A line saying whom it is for ("For subjects with colorectal cancer, ...") fails no
         # other disease, unless the trial is a list of such lines none of which fits (then
         # the patient's disease is not among the trial's).
@@ -2911,6 +2921,14 @@ def for_another_disease(results: list[CriterionResult], trial: Trial) -> list[Cr
                         f"disease line admits: {r.reason}")
         out.append(r)
     return out
+
+
+def _narrows(result: CriterionResult, codes: set[str], ontology: Ontology) -> bool:
+    """Do the cancer types a failing line names all lie below those of the lines that fit?"""
+    named = [str(code) for q in result.requirements if q.kind == "cancer_type" and
+             q.truth is False for code in (q.params or {}).get("codes") or []]
+    return bool(named) and all(any(ontology.is_a(code, broader) and code != broader
+                                   for broader in codes) for code in named)
 
 
 def screen_trial(trial: Trial, patient: Patient) -> list[CriterionResult]:
@@ -3149,10 +3167,10 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
         results += for_another_disease([
             _criterion_result(c, patient, others if c.kind == "inclusion" and
                               c.cohort is not None and c.cohort not in cohorts else codes)
-            for c in trial.criteria], trial)
+            for c in trial.criteria], trial, patient.ontology)
     else:
         results += for_another_disease([_criterion_result(c, patient, codes)
-                                        for c in trial.criteria], trial)
+                                        for c in trial.criteria], trial, patient.ontology)
     results = _listed_alternatives(results, trial)
     # A patient joins one cohort, through its inclusion criteria (a block of exclusions
     # alone is no cohort to join: it applies to the cohorts it names, if one is chosen).
