@@ -993,6 +993,18 @@ def test_a_treatment_before_surgery_is_for_disease_not_yet_spread(title, expecte
     assert found == expected
 
 
+def test_the_official_titles_neoadjuvant_counts_when_the_brief_title_is_silent():
+    trial = TrialText("NCT90000014", "Goserelin and Letrozole in Premenopausal Patients With "
+                      "Stage II-III Breast Cancer", [], [],
+                      "Inclusion Criteria:\n* Patient must have T2-T4c, any N, M0 breast cancer",
+                      official_title="A Phase 2 Study of Neoadjuvant Goserelin and a "
+                      "Non-steroidal Aromatase Inhibitor for Premenopausal Women")
+    found = [r.params for c in annotate_trial(trial).criteria
+             if c.text.startswith("From the official title: ") for r in c.requirements
+             if r.kind == "extent"]
+    assert found == [{"extent": "metastatic", "negated": True, "planned": True}]
+
+
 @pytest.mark.parametrize("text,metastatic", [
     ("Histologically confirmed operable primary breast cancer", [True]),
     ("Previously untreated resectable stage IB-IIIA NSCLC", [True]),

@@ -684,9 +684,10 @@ def _title_criterion(trial: TrialText, position: int, extent_stated: bool = True
         course = _title_course(title, prefix)
     if not course and not extent_stated:
         course = _title_extents(title, prefix) or _title_before_surgery(title, prefix)
-    elif not official:
+    elif not official or not _title_before_surgery(trial.title or "", TITLE_PREFIX):
         # Criteria that state an extent still leave the title's timing: a study treatment
-        # before surgery is for a primary not yet removed ("... in the Neoadjuvant Setting").
+        # before surgery is for a primary not yet removed ("... in the Neoadjuvant Setting",
+        # in the official title when the brief title does not say it).
         course += _title_before_surgery(title, prefix)
     requirements = [r for r in parsed if (r.kind in _TITLE_KINDS or r in course)
                     # A title names the study's own drugs: a therapy is history only where
