@@ -1463,3 +1463,10 @@ def test_cancers_given_as_examples_of_an_imaging_record_are_no_population():
         "Documentation of mammogram and ultrasound (including ductal carcinoma in situ (DCIS) "
         "and invasive cancer) of the diseased breast performed within 56 days", "inclusion")}
     assert "cancer_type" not in kinds
+
+
+def test_a_local_recurrence_named_as_a_noun_is_recurrent_disease():
+    found = [r.params for r in parse_criterion("Ipsilateral recurrence, unifocal < 3 cm with "
+                                               "negative margins", "inclusion")
+             if r.kind == "extent"]
+    assert found == [{"extent": "recurrent"}]

@@ -93,3 +93,8 @@ def test_an_exclusion_of_several_tnm_strings_excludes_no_single_range():
     found = find_tnm_categories("Evidence of pelvic nodal metastases or distant metastases "
                                 "(AJCC Stage T1-4 N1 M0-1 or T1-4 N0 M1 disease)", "exclusion")
     assert found == []
+
+
+def test_an_n_category_written_before_a_t_category_is_read():
+    assert _categories("Ipsilateral recurrence, unifocal < 3 cm with negative margins, N0, Tis "
+                       "and invasive") == {"n_category": ([0], False)}

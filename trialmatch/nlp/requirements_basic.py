@@ -609,6 +609,9 @@ _EXTENT_PATTERNS = [
                      r"a\s+candidate|candidates?)\s+(?:to|for)\s+(?:curative(?:-intent)?\s+|"
                      r"complete\s+|radical\s+)?(?:surgical\s+)?(?:resection|surgery))\b"),
     ("recurrent", rf"\b(?:recurrent|relapsed|recurred|relapsing)\b{_NOT_A_SYMPTOM}{_NEAR_TUMOUR}|"
+                  # "Ipsilateral recurrence", "local recurrence of the breast cancer"
+                  r"\b(?:ipsilateral|local|locoregional|loco-regional|in-breast)\s+(?:breast\s+)?"
+                  r"(?:tumou?r\s+)?recurrences?\b|"
                   # "refractory AML" (not "refractory anemia", an old MDS name; solid tumours
                   # refractory to standard therapy are read as lines of therapy)
                   rf"\brefractory\b(?=\s+(?:{_HEME_ACRONYM})\b)|"

@@ -73,7 +73,8 @@ _N_CATEGORY = re_compile(
     r"(?<![A-Za-z/])(?P<p>(?:[cpy]/)?[cpy]{0,2})N(?P<v>[0-3+])(?![0-9])[a-c]?(?:mi|\(i[+-]\))?"
     r"(?P<more>(?:\s*(?:-|–|to|or|/|,)\s*(?:[cpy]{0,2}N)?[0-3](?![0-9])[a-c]?)*)")
 _N_CONTEXT_AFTER = re_compile(r"\s*(?i:(?:disease|nodes?|nodal|status|stage|cancer|"
-                              r"carcinoma|tumou?rs?|patients?|breast)\b)|\s*[cpy]{0,2}M[01]")
+                              r"carcinoma|tumou?rs?|patients?|breast)\b)|\s*[cpy]{0,2}M[01]|"
+                              r"\s*,?\s*[cpy]{0,2}T(?:is|[0-4])\b")
 _T_BEFORE = re_compile(r"(?:[cpy]{0,2}T(?:is|[0-4x])[a-d]?(?:mi)?(?:\s*[-–/]\s*[0-4][a-d]?)?"
                        r"|(?i:any\s+T))[\s,;]*(?:(?:or|and)\s+)?$")
 # "Fixed axillary lymph node metastases (N2)": the category the words are written with.
