@@ -856,6 +856,22 @@ def test_a_cohorts_own_disease_list_is_a_list_of_alternatives():
     assert verdict.verdict != "excluded" and verdict.cohort == "Part B2"
 
 
+def test_a_cohort_of_other_cancers_only_is_not_the_patients():
+    # "Part 1: NSCLC, KRAS G12C ...; Part 2A: AML or MDS": a lung cancer with KRAS
+    # untested joins Part 1 (possibly eligible), not Part 2A, whose lines are all other
+    # cancers' and so set aside (met, for another disease), leaving it nothing to fail.
+    trial = make_trial([
+        criterion("inclusion", req("cancer_type", codes=["NSCLC"]), text="NSCLC",
+                  cohort="Part 1", position=1),
+        criterion("inclusion", marker(marker="KRAS", alterations=["G12C"]), text="KRAS G12C",
+                  cohort="Part 1", position=2),
+        criterion("inclusion", req("cancer_type", codes=["AML", "MDS"]),
+                  text="Patients with AML or MDS are eligible", cohort="Part 2A", position=3),
+    ], codes=("_SOLID", "AML", "MDS"))
+    verdict = evaluate_trial(trial, make_patient())
+    assert (verdict.verdict, verdict.cohort) == ("possibly_eligible", "Part 1")
+
+
 CISPLATIN_WITH_RT = [PriorTherapy("cisplatin", frozenset({"cisplatin"}),
                                   frozenset({"platinum", "chemotherapy"}), True, None, False),
                      PriorTherapy("external beam radiation", frozenset(),

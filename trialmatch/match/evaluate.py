@@ -2868,6 +2868,9 @@ def _scope_names(requirement: Requirement, text: str) -> tuple[str, ...]:
     return (f"scope:{scope}",)
 
 
+_ANOTHER_DISEASE = "for another disease: "
+
+
 def for_another_disease(results: list[CriterionResult], trial: Trial,
                         ontology: Ontology | None = None) -> list[CriterionResult]:
     """The results with the lines written for other diseases set aside (met, saying so).
@@ -2911,7 +2914,7 @@ def for_another_disease(results: list[CriterionResult], trial: Trial,
                 (fits and r.position in lines) or (r.cohort in cohort_fits and r.position in
                                                    any_lines) or (
                     _FOR_A_DISEASE.search(r.text) and (fits or len(lines) < 2))):
-            r = replace(r, result="met", reason=f"for another disease: {r.reason}",
+            r = replace(r, result="met", reason=f"{_ANOTHER_DISEASE}{r.reason}",
                         material=False)
         elif fits and _another_population_of_the_list(r, any_lines):
             # (a cohort's own list counts: "Part B2: ... NSCLC, SCLC, ..., any histology if
@@ -3211,6 +3214,17 @@ def evaluate_trial(trial: Trial, patient: Patient) -> TrialVerdict:
         # Expansion Cohorts", whose criteria apply to both.
         joinable = [k for k in choices if choices[k] not in within and
                     not any(_covers(k, other) for other in choices)] or list(choices)
+        # A cohort whose disease lines are all other cancers' (each set aside as that
+        # disease's line) is no cohort for this patient; one whose list still holds a line
+        # the patient's cancer meets, or may meet ("cutaneous melanoma" for a melanoma of
+        # unstated site), is.
+        def foreign(choice: tuple[str, str]) -> bool:
+            rs = [r for r in results if applies(r, choice)]
+            return any(r.reason.startswith(_ANOTHER_DISEASE) for r in rs) and not any(
+                r.result != "not_met" and not r.reason.startswith(_ANOTHER_DISEASE) and any(
+                    q.kind == "cancer_type" for q in r.requirements) for r in rs)
+
+        joinable = [k for k in joinable if not foreign(k)] or joinable
         key = min(joinable, key=cost)
         chosen = choices[key]
         cohort_failing = [r for r in results if r.result == "not_met" and applies(r, key)]
