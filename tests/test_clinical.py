@@ -63,6 +63,12 @@ def test_performance_status(text, ecog):
     # a sentence opening with a condition names what is yet to be given
     ("Plan: mFOLFIRINOX. If no PD after >=16 wks of platinum -> olaparib maintenance.", None),
     ("Once recovered from surgery, she will start capecitabine.", None),
+    # the options discussed are to come; a therapy "not pursued" or "declined" was not given
+    ("Received blinatumomab, then CR.\nOptions d/w pt: inotuzumab vs venetoclax salvage -> "
+     "allo-HCT in CR2; vs brexucabtagene autoleucel.", ["blinatumomab"]),
+    ("Received blinatumomab with CR; allo-HCT not pursued in CR1.", ["blinatumomab"]),
+    ("Options: cabozantinib; gemcitabine/docetaxel; SBRT to the dominant lesion. Previously "
+     "received regorafenib.", ["regorafenib"]),
 ])
 def test_prior_therapies(text, prior):
     assert find_clinical_facts(text).prior_therapies == prior

@@ -83,6 +83,15 @@ _PLAN_CUE = re_compile(
 _NEGATED_BEFORE = re_compile(
     r"\b(?:no|not|never|without|denies|naive\s+to)\b(?:\s+[\w/-]+){0,5}\s*$", _I)
 _NAIVE_AFTER = re_compile(r"^[\s-]*(?:na[iï]ve|free)\b", _I)
+# A therapy the words after it say was not given ("allo-HCT not pursued in CR1",
+# "chemotherapy declined").
+_NOT_GIVEN_AFTER = re_compile(
+    r"^[^.;:,()]{0,25}?\b(?:(?:was|were)\s+)?(?:not\s+(?:pursued|performed|done|given|offered|"
+    r"undertaken|started|recommended|indicated)|declined|refused)\b", _I)
+# A sentence opening with the options discussed ("Options d/w pt: inotuzumab vs
+# blinatumomab salvage -> allo-HCT in CR2"): what it lists is to come, as in a plan section.
+_OPTIONS_LEAD = re_compile(
+    r"^\W*(?:(?:treatment|therapeutic|management|salvage|systemic|further)\s+)?options?\b", _I)
 # A negated receipt reaches to the end of its clause, across list items the lexicon does not
 # know ("Never received luspatercept, HMA, lenalidomide or imetelstat").
 _NEGATED_RECEIPT = re_compile(
@@ -483,8 +492,8 @@ def _prior_therapies(text: str) -> tuple[list[str] | None, list[str]]:
         mentions = _mentions(sentence)
         if not mentions:
             continue
-        if any(left <= start < right for left, right in plans) and not \
-                _PAST_IN_PLAN.search(sentence):
+        if (any(left <= start < right for left, right in plans) or
+                _OPTIONS_LEAD.match(sentence)) and not _PAST_IN_PLAN.search(sentence):
             continue  # "Plan: - 1L docetaxel + trastuzumab + pertuzumab": to come
         # A sentence is cut into segments where one regimen gives way to the next.
         cuts = [0] + [m.start() for m in _REGIMEN_BREAK.finditer(sentence)] + [len(sentence)]
@@ -571,7 +580,8 @@ def _given(sentence: str, mention: DrugMention) -> bool:
     """Does the sentence say this therapy was given (a history cue, no plan, no negation)?"""
     before = _SPECIMEN_RECEIVED.sub(" ", sentence[:mention.start])
     after = sentence[mention.end:mention.end + 40]
-    if _NEGATED_BEFORE.search(before[-60:]) or _NAIVE_AFTER.match(after):
+    if _NEGATED_BEFORE.search(before[-60:]) or _NAIVE_AFTER.match(after) or \
+            _NOT_GIVEN_AFTER.match(after):
         return False
     if _CONDITIONAL_LEAD.match(sentence) and "," not in before:
         return False  # "If no progression after 16 weeks of platinum, plan olaparib": a plan
