@@ -1396,6 +1396,38 @@ def test_the_stage_at_diagnosis_decides_whether_the_first_course_was_curative():
     assert evaluate_requirement(BEYOND_STANDARD, ovary).truth is False
 
 
+def test_an_exclusions_marker_narrowed_by_without_needs_both():
+    # "Known somatic mutation of HER2 without tumoral HER2 protein expression": a HER2-low
+    # tumour with no HER2 mutation is not excluded (an "or" would exclude every HER2-negative).
+    text = "Known Somatic DNA mutation of HER2 (ERBB2) without tumoral HER2 protein expression."
+    mutation, negative = text.index("HER2 (ERBB2)"), text.rindex("HER2")
+    item = criterion(
+        "exclusion",
+        Requirement("biomarker", {"any_of": [{"marker": "HER2", "alterations": ["mutation"],
+                                              "status": "positive"}]},
+                    "HER2 (ERBB2)", mutation, mutation + 12),
+        Requirement("biomarker", {"any_of": [{"marker": "HER2", "status": "negative"}]},
+                    "HER2", negative, negative + 4),
+        text=text)
+    her2_low = make_patient(biomarkers=[Biomarker("HER2", None, "negative", 1, "IHC")])
+    assert evaluate_criterion(item, her2_low).result == "met"
+    mutant_null = make_patient(biomarkers=[Biomarker("HER2", "L755S", "positive", None, None),
+                                           Biomarker("HER2", None, "negative", 0, "IHC")])
+    assert evaluate_criterion(item, mutant_null).result == "not_met"
+    # "including but not limited to ALK" lists alternatives
+    listed = "alterations to EGFR (or other targetable mutations including but not limited to ALK"
+    egfr, alk = listed.index("EGFR"), listed.index("ALK")
+    alternatives = criterion(
+        "exclusion",
+        Requirement("biomarker", {"any_of": [{"marker": "EGFR", "status": "positive"}]},
+                    "EGFR", egfr, egfr + 4),
+        Requirement("biomarker", {"any_of": [{"marker": "ALK", "status": "positive"}]},
+                    "ALK", alk, alk + 3),
+        text=listed)
+    alk_positive = make_patient(biomarkers=[Biomarker("ALK", "fusion", "positive", None, None)])
+    assert evaluate_criterion(alternatives, alk_positive).result == "not_met"
+
+
 def test_biomarker_subtypes_an_or_sets_side_by_side_are_alternatives():
     text = "ER+/HER2- or triple-negative breast cancer"
     er, her2 = text.index("ER+"), text.index("HER2-")

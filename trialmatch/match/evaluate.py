@@ -2192,8 +2192,8 @@ def _exclusion_groups(requirements: list[Requirement], text: str) -> list[str]:
     previous: Requirement | None = None
     for number, req in enumerate(requirements):
         key = req.kind
-        if req.kind == "biomarker" and previous is not None and _one_phenotype(previous, req,
-                                                                              text):
+        if req.kind == "biomarker" and previous is not None and (
+                _one_phenotype(previous, req, text) or _qualified_by(previous, req, text)):
             key = keys[-1] + f"+{number}"  # a group of its own: all of them must hold
         keys.append(key)
         previous = req if req.kind == "biomarker" else previous
@@ -2202,6 +2202,20 @@ def _exclusion_groups(requirements: list[Requirement], text: str) -> list[str]:
 
 def _markers(req: Requirement) -> set[str]:
     return {str(item.get("marker")) for item in req.params.get("any_of") or []}
+
+
+# "HER2 mutation without HER2 protein expression", "KRAS mutation lacking ...": the second
+# marker narrows the first (both must hold), it is no alternative to it.
+_WITHOUT_GAP = re_compile(r"^[^;\n]{0,40}\b(?:without|lacking|but\s+(?:no|not(?!\s+limited)))\b"
+                          r"[^;\n]{0,20}$", re.IGNORECASE)
+
+
+def _qualified_by(first: Requirement, second: Requirement, text: str) -> bool:
+    """Does the second biomarker of an exclusion narrow the first ("Known somatic mutation of
+    HER2 without tumoral HER2 protein expression")?"""
+    if first.end > second.start:
+        return False
+    return bool(_WITHOUT_GAP.match(text[first.end:second.start]))
 
 
 def _one_phenotype(first: Requirement, second: Requirement, text: str) -> bool:
