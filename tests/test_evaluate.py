@@ -1396,6 +1396,26 @@ def test_the_stage_at_diagnosis_decides_whether_the_first_course_was_curative():
     assert evaluate_requirement(BEYOND_STANDARD, ovary).truth is False
 
 
+def test_a_population_a_later_sentence_also_admits_is_not_ruled_out():
+    # "Patients must have stage I-II disease. Patients with NSCLC [i.e. any stage] are also
+    # eligible.": a stage IV lung cancer belongs to the population the second sentence adds.
+    text = ("Patients must have stage I-II disease. Patients with NSCLC [i.e. any stage] are "
+            "also eligible.")
+    stage, nsclc = text.index("stage I-II"), text.index("NSCLC")
+    item = criterion(
+        "inclusion",
+        Requirement("stage", {"groups": ["I", "II"]}, "stage I-II", stage, stage + 10),
+        Requirement("cancer_type", {"codes": ["NSCLC"], "scope": "codes"}, "NSCLC", nsclc,
+                    nsclc + 5),
+        text=text)
+    result = evaluate_criterion(item, make_patient())
+    assert result.result == "unknown" and result.material
+    assert "also eligible" in result.reason
+    # a patient of neither population still fails
+    breast = make_patient(cancer_code="IDC", cancer_name="Invasive Ductal Carcinoma")
+    assert evaluate_criterion(item, breast).result == "not_met"
+
+
 def test_an_exclusions_marker_narrowed_by_without_needs_both():
     # "Known somatic mutation of HER2 without tumoral HER2 protein expression": a HER2-low
     # tumour with no HER2 mutation is not excluded (an "or" would exclude every HER2-negative).

@@ -362,6 +362,20 @@ def test_context_supplies_the_marker_for_a_sub_bullet():
     assert biomarkers[0].start >= 0
 
 
+def test_a_bare_score_is_the_score_of_the_marker_the_lead_in_names():
+    lead = "HER2 expression scored using current ASCO/CAP guidelines for gastric cancer."
+    found = parse_in_context("Part 1: IHC 3+ or IHC 2+ by local or central assessment",
+                             "inclusion", lead, 10)
+    assert [r.kind for r in found] == ["biomarker"] and found[0].start == 10
+    items = found[0].params["any_of"]
+    assert {i["marker"] for i in items} == {"HER2"} and {i["min_value"] for i in items} == {2.0}
+    # no score, no reading: "IHC and ISH results ... as pre-defined for each cohort"
+    assert parse_in_context("Part 2: IHC and ISH results by central assessment as pre-defined "
+                            "for each cohort", "inclusion", lead, 0) == []
+    # a lead-in naming two markers gives a bare score to neither
+    assert parse_in_context("IHC 3+", "inclusion", "ER and HER2 status:", 0) == []
+
+
 @pytest.mark.parametrize("item, kind", [
     ("Lapatinib ditosylate", "prior_therapy"),
     ("Neoadjuvant chemotherapy", "prior_therapy"),

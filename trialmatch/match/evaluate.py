@@ -2128,6 +2128,17 @@ def evaluate_criterion(
             "the next or previous by 'or'): " + "; ".join(dict.fromkeys(
                 r.reason for r in deciding)), evidence="", material=True, requirements=results,
             **base)
+    if result == "not_met" and not exclusion:
+        also = _also_eligible(requirements, results, criterion.text)
+        if also is not None:
+            # "Patients must have relapsed/refractory leukemias ... Patients with poor-risk
+            # MDS and CMML are also candidates": the patient is of the population the later
+            # sentence adds, whose other terms the parse may not hold (unknown, not met).
+            return CriterionResult(
+                result="unknown", reason=f"of another population the criterion also admits "
+                f"({also}); the rest fails: " + "; ".join(dict.fromkeys(
+                    r.reason for r in deciding)), evidence="", material=True,
+                requirements=results, **base)
     reason = "; ".join(dict.fromkeys(r.reason for r in deciding))
     if exclusion and result == "not_met":
         reason = f"excluded: {reason}"
@@ -2138,6 +2149,33 @@ def evaluate_criterion(
         r.material and not (exclusion and r.kind == "biomarker") for r in deciding)
     return CriterionResult(result=result, reason=reason, evidence=evidence, material=material,
                            requirements=results, **base)
+
+
+# A sentence adding a population to an inclusion ("Patients with poor-risk MDS ... are also
+# candidates for this protocol", "Patients who decline surgery for stage III NSCLC are also
+# eligible"), and where a sentence ends.
+_ALSO_ELIGIBLE = re_compile(
+    r"\b(?:are|is)\s+also\s+(?:eligible|candidates?|allowed)\b|"
+    r"\bmay\s+also\s+be\s+(?:eligible|enrol\w*|included)\b", re.IGNORECASE)
+_SENTENCE_STOP = re_compile(r"(?<!\d)(?<!\b[A-Za-z])\.(?!\d)|;|\n")  # not "i.e.", "e.g."
+
+
+def _also_eligible(requirements: list[Requirement], results: list[RequirementResult],
+                   text: str) -> str | None:
+    """The words of a later sentence adding a population that the patient belongs to, where
+    the sentences before it fail: every requirement that starts in that sentence holds, and
+    some requirement starts before it. None otherwise."""
+    for also in _ALSO_ELIGIBLE.finditer(text):
+        stops = [m.end() for m in _SENTENCE_STOP.finditer(text, 0, also.start())]
+        start = stops[-1] if stops else 0
+        if start == 0:
+            continue  # the criterion's only sentence: no population before it
+        own = [r for q, r in zip(requirements, results, strict=True)
+               if start <= q.start < also.end()]
+        if own and all(r.truth for r in own) and any(
+                q.start < start for q in requirements):
+            return " ".join(text[start:also.end()].split())
+    return None
 
 
 # A line of a list of alternatives: it starts or ends with "or" ("age >= 60, or",

@@ -929,6 +929,16 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
         # Most sub-bullets read on their own ("ANC ≥ 1.5 x 10^9/L"); the lead-in is needed
         # only when they state nothing by themselves ("exon 19 deletion", "pembrolizumab").
         return alone
+    bare = _BARE_SCORE.match(text)
+    if bare:
+        # "HER2 expression scored using ASCO/CAP guidelines" + "Part 1: IHC 3+ or IHC 2+":
+        # a score without its marker is the score of the one marker the lead-in names.
+        markers = {item.get("marker") for r in parse_criterion(lead, kind)
+                   if r.kind == "biomarker" for item in r.params.get("any_of") or []}
+        if len(markers) == 1:
+            named = f"{markers.pop()} {text[bare.end():]}"
+            return [Requirement(r.kind, r.params, text, offset, offset + len(text))
+                    for r in parse_criterion(named, kind) if r.kind == "biomarker"]
     prefix = context + _CONTEXT_SEPARATOR
     combined = prefix + text
     out = []
@@ -942,6 +952,10 @@ def parse_in_context(text: str, kind: str, context: str, offset: int) -> list[Re
     return out
 
 
+# A sub-bullet opening with a bare score ("Part 1: IHC 3+ or IHC 2+", "IHC 2+/ISH+"), its
+# label before it.
+_BARE_SCORE = re_compile(r"^\W*(?:[\w ]{1,20}:\s*)?(?=IHC\s*[0-3](?![\d.])|(?:F?ISH)\s*[+-])",
+                         re.IGNORECASE)
 # A lead-in listing what an exclusion lets in ("with the following exceptions:", "the
 # following are allowed:", "patients with ... are eligible:").
 _EXCEPTION_LEAD_IN = re_compile(
