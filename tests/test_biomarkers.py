@@ -81,6 +81,9 @@ def test_status_and_alteration(text, marker, alteration, status):
         # A score at the end of a sentence or before the method: IHC 0 is HER2-negative.
         ("HER2 IHC 0.", "HER2", "negative", 0, "IHC"),
         ("IDC, grade 3. HER2 0 by IHC.", "HER2", "negative", 0, "IHC"),
+        # a bracket dating the test or naming the clone before the score
+        ("HER2 IHC (05/2026): 0.", "HER2", "negative", 0, "IHC"),
+        ("HER2 IHC (4B5): 2+", "HER2", "equivocal", 2, "IHC"),
         ("ER 0, PR 0, HER2 0, Ki67 70%.", "HER2", "negative", 0, "IHC"),
         ("ER 0, PR 0, HER2 0, Ki67 70%.", "ER", "negative", 0, "%"),
     ],

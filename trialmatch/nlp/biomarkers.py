@@ -93,8 +93,9 @@ _TMB_BARE = re_compile(r"(?i)^\s*(?:\(\s*)?[:=]?\s*(?P<v>\d{1,3}(?:\.\d+)?)(?!\.
                        r"(?:%|percentile|th\b|st\b|nd\b|rd\b))")
 _ALLRED = re_compile(r"(?i)Allred(?:\s+score)?\s*(?:\([^)]{0,20}\))?\s*[:=]?\s*(?:of\s*)?"
                      r"(?P<v>[0-8])(?:\s*/\s*8)?(?![\d.%])")
-_IHC_SCORE = re_compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)\s*[:=]?\s*"
-                        r"(?P<v2>[0-3])(?![\d%+]|[.,]\d))")
+# (A bracket after the test word may date it or name the clone: "HER2 IHC (05/2026): 0".)
+_IHC_SCORE = re_compile(r"(?i)(?:(?<![\d.])(?P<v>[0-3])\s*\+(?!\d)|(?:score|IHC)\s*"
+                        r"(?:\([^()]{1,30}\)\s*)?[:=]?\s*(?P<v2>[0-3])(?![\d%+]|[.,]\d))")
 # "HER2/NEU: 0.", "HER2 0 by IHC", "HER2 0." -- a bare 0-3 right after the marker is its IHC
 # score: after a colon, or after a space when nothing that makes it another number follows
 # (not "HER2 2 copies", "HER2 1.8").
