@@ -387,3 +387,22 @@ def test_a_plan_sections_items_are_no_history():
 def test_a_denial_reaches_across_a_wrapped_line(note):
     facts = find_clinical_facts(note)
     assert facts.metastatic is not True and facts.brain_metastases is not True
+
+
+@pytest.mark.parametrize("sentence", [
+    "A/P: PD on 1L chemo-IO. Recommend HER2-directed 2L: trastuzumab deruxtecan vs zongertinib.",
+    "- Rec 1L gemcitabine + cisplatin + toripalimab q3w x6, then maintenance.",
+    "- Outside plan of FOLFOX/nivo superseded: HER2+ -> 1L trastuzumab + pembrolizumab + CAPOX.",
+])
+def test_a_line_label_beside_a_plan_word_is_a_plan(sentence):
+    # "1L"/"2L" tells history beside a past verb ("PD on 1L ..."), a plan beside a plan word
+    facts = find_clinical_facts(sentence)
+    assert not any("trastuzumab deruxtecan" in t or "toripalimab" in t or
+                   "pembrolizumab" in t for t in facts.prior_therapies or [])
+
+
+def test_tx_with_is_treated_with():
+    facts = find_clinical_facts(
+        "52M w/ hx NPC stage III dx 03/2021, tx w/ IMRT 70 Gy + concurrent cisplatin x2 "
+        "(completed 07/2021) -> CR.\n")
+    assert any("cisplatin" in t for t in facts.prior_therapies or [])

@@ -50,7 +50,7 @@ from datetime import date
 from typing import Any, Literal, Protocol
 
 from trialmatch.match.knowledge import standard_lines_for, standard_option_for
-from trialmatch.match.lines import NotesCourse, read_course
+from trialmatch.match.lines import NotesCourse, planned_in, read_course
 from trialmatch.match.restage import (
     confined_to_its_organ,
     distant_stage_rules,
@@ -219,7 +219,9 @@ def setting_from_notes(regimen: PriorTherapy, statements: list[str]) -> PriorThe
         return regimen
     # (re.compile, not the cached re_compile: the names come from the case file)
     named = re.compile(r"\b(?:" + "|".join(names) + r")\b", re.IGNORECASE)
-    lines = [line for line in statements if named.search(line)]
+    # (a plan's statement, "Rec 1L gemcitabine + cisplatin", tells what is to come)
+    lines = [line for line in statements if (found := named.search(line))
+             and not planned_in(line, found.start())]
     if lines and all(_CURATIVE_IN_NOTE.search(line) and not _ADVANCED_SETTING.search(line)
                      for line in lines):
         return replace(regimen, setting="adjuvant")
@@ -2822,11 +2824,12 @@ def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
 
 
 # A criterion written for one disease of a multi-disease trial: "For subjects with colorectal
-# cancer, evidence of KRAS wild-type", "Lymphomas with minimal marrow involvement are also
+# cancer, evidence of KRAS wild-type", "For ATLL, must not have failed ...", "Lymphomas with minimal marrow involvement are also
 # eligible", "Patients with primary liver cancer are eligible provided that ...".
 _FOR_A_DISEASE = re_compile(
     r"^\W*(?:for|in)\s+(?:(?:the\s+)?(?:subjects?|patients?|participants?|those|cohorts?|"
-    r"individuals?)\s+)?(?:with|having|of)\b|\b(?:are|is)\s+(?:also\s+)?eligible\b|"
+    r"individuals?)\s+)?(?:with|having|of)\b|^\W*for\s+[^,:;.]{2,60}[,:]|"
+    r"\b(?:are|is)\s+(?:also\s+)?eligible\b|"
     r"\bmay\s+(?:also\s+)?(?:be\s+)?(?:eligible|enrol\w*|included)\b|"
     r"\bwith\s+a\s+focus\s+on\b|^\W*[A-Z][A-Z /-]{2,40}\bSPECIFIC\s*:", re.IGNORECASE)
 

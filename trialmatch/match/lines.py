@@ -36,6 +36,7 @@ _ADVANCED = re_compile(r"\b(?:metastatic|palliative|recurren(?:t|ce)|relapsed?|a
                        r"maintenance)\b", re.IGNORECASE)
 # Words that make what follows a plan, not a treatment given.
 _PLANNED = re_compile(r"\b(?:plan(?:ned|ning)?|will\s+(?:start|begin|receive|get)|to\s+start|"
+                      r"recs?(?!['\u2019]d)|"
                       r"recommend\w*|consider\w*|options?|candidate|discuss\w*|next|"
                       r"proposed?|would|could|eligible\s+for|offered?)\b", re.IGNORECASE)
 # "3 prior lines in metastatic setting", "two lines of therapy for metastatic disease",
@@ -112,3 +113,9 @@ def _label_for(labels: list[re.Match[str]], at: int, statement: str) -> int | No
 
 def _number(label: re.Match[str]) -> int:
     return int(label.group("n")) if label.group("n") else _ORDINAL[label.group("w").lower()]
+
+
+def planned_in(statement: str, at: int) -> bool:
+    """Does a plan word stand just before position `at` of a statement ("Rec 1L gemcitabine +
+    cisplatin", "plan to start olaparib")? What follows it is to come, not history."""
+    return bool(_PLANNED.search(statement[max(0, at - 40):at]))

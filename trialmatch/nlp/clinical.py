@@ -61,8 +61,8 @@ def _ecog_from_kps(kps: int) -> int:
 
 # ---------------------------------------------------------------------------- prior therapy
 
-# Words saying a therapy was given before (history), and words saying it is only planned,
-# offered or discussed (no history yet).
+# Words saying a therapy was given before (history: "tx w/" is "treated with"), and words
+# saying it is only planned, offered or discussed (no history yet: "Rec 1L ..." recommends).
 _HISTORY_CUE = re_compile(
     r"\b(?:received|receiving|treated|treatment\s+with|therapy\s+with|s/p|status\s+post|"
     r"post[\s-](?:op|operative)|after|following|progress(?:ed|ion|ing)?|completed|underwent|"
@@ -71,12 +71,15 @@ _HISTORY_CUE = re_compile(
     r"failure|cycles?\s+of|courses?\s+of|doses?\s+of|exposure|exposed|intoleran\w*|"
     r"discontinued|stopped|switched|relapsed|recurred|responded|"
     r"(?:first|second|third)[\s-]+line|1L|2L|3L|salvage|been\s+on|been\s+taking|"
-    r"on\s+treatment\s+with|(?:is|are|remains|currently|still)\s+on|taking|takes)\b",
+    r"on\s+treatment\s+with|(?:is|are|remains|currently|still)\s+on|taking|takes)\b|"
+    r"\b(?:tx|rx)(?:'?d|ed)?\s+(?:w/|with\b)",
     _I)
+# A line label: history beside a past verb, a plan beside a plan word.
+_LINE_LABEL_CUE = re_compile(r"(?:first|second|third)[\s-]+line|[123]L", _I)
 # A condition opening the sentence: what its clause names is yet to happen.
 _CONDITIONAL_LEAD = re_compile(r"\s*(?:if|once|unless|should\s+(?:she|he|the\s+patient))\b", _I)
 _PLAN_CUE = re_compile(
-    r"\b(?:recommend\w*|plan(?:s|ned|ning)?|will|would|should|could|may|might|consider\w*|"
+    r"\b(?:recommend\w*|recs?(?!['\u2019]d)|plan(?:s|ned|ning)?|will|would|should|could|may|might|consider\w*|"
     r"candidate|eligible|offer\w*|discuss\w*|schedul\w*|propos\w*|referr\w*|refer|"
     r"to\s+(?:start|begin|receive|undergo)|option\w*|pending|awaiting|if|versus|vs)\b", _I)
 # A specific therapy negated ("never received immunotherapy", "no prior EGFR TKI").
@@ -586,9 +589,10 @@ def _given(sentence: str, mention: DrugMention) -> bool:
     if _CONDITIONAL_LEAD.match(sentence) and "," not in before:
         return False  # "If no progression after 16 weeks of platinum, plan olaparib": a plan
     clause_start = max(before.rfind(","), before.rfind(":"), before.rfind("("))
-    if _PLAN_CUE.search(before[-80:]) and not _HISTORY_CUE.search(
-            before[max(0, clause_start):]):
-        return False
+    if _PLAN_CUE.search(before[-80:]) and not any(
+            not _LINE_LABEL_CUE.fullmatch(cue.group(0))
+            for cue in _HISTORY_CUE.finditer(before[max(0, clause_start):])):
+        return False  # (a line label alone is no history: "Rec 1L gem/cis + toripalimab")
     return bool(_HISTORY_CUE.search(before[-100:]) or _GIVEN_AFTER.match(after))
 
 
