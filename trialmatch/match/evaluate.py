@@ -2825,7 +2825,8 @@ def _criterion_result(criterion: EligibilityCriterion, patient: Patient,
 
 # A criterion written for one disease of a multi-disease trial: "For subjects with colorectal
 # cancer, evidence of KRAS wild-type", "For ATLL, must not have failed ...", "Lymphomas with
-# minimal marrow involvement are also eligible", "Patients with primary liver cancer are eligible provided that ...".
+# minimal marrow involvement are also eligible", "Patients with primary liver cancer are
+# eligible provided that ...".
 _FOR_A_DISEASE = re_compile(
     r"^\W*(?:for|in)\s+(?:(?:the\s+)?(?:subjects?|patients?|participants?|those|cohorts?|"
     r"individuals?)\s+)?(?:with|having|of)\b|^\W*for\s+[^,:;.]{2,60}[,:]|"
