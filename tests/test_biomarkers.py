@@ -873,3 +873,41 @@ def test_a_named_variant_keeps_its_finding_past_another_clauses_result_word():
     assert found["PIK3CA"] == "positive"
     assert {b.marker: b.status for b in find_biomarkers("EGFR L858R -- negative")} == \
         {"EGFR": "negative"}
+
+
+def _status_of(text):
+    return {b.marker: b.status for b in extract([text]).biomarkers}
+
+
+def test_a_finding_per_line_is_no_list_sharing_the_last_lines_result():
+    found = _status_of("GENOMIC FINDINGS\n TP53   R175H\n PIK3CA E545K\n"
+                      " ERBB2 amplification - not detected\n")
+    assert found["TP53"] == "positive" and found["PIK3CA"] == "positive"
+    assert found["HER2"] == "negative"
+    # a list wrapped after a comma is still one list
+    wrapped = _status_of("EGFR, KRAS,\n BRAF and ALK - not detected\n")
+    assert set(wrapped.values()) == {"negative"}
+
+
+def test_a_dash_before_a_word_of_no_result_is_no_minus_sign():
+    found = _status_of("FoundationOne CDx ordered for PIK3CA/AKT1/PTEN and\nESR1 - pending.\n")
+    assert set(found.values()) == {"unknown"}
+
+
+def test_receptor_loss_low_and_zero_by_name():
+    found = _status_of("Discordant profile at recurrence (ER-low, PR loss, HER2-zero).")
+    assert found == {"ER": "positive", "PR": "negative", "HER2": "negative"}
+    assert _status_of("PTEN loss by IHC.")["PTEN"] == "positive"  # a suppressor's loss is the finding
+
+
+def test_genes_a_test_could_not_exclude_have_no_result():
+    text = ("Plasma ctDNA: NO TUMOUR-DERIVED ALTERATIONS DETECTED. A 'not detected' result is "
+            "NON-INFORMATIVE and does not exclude alterations in EGFR, ALK or KRAS.")
+    assert set(_status_of(text).values()) == {"unknown"}
+
+
+def test_a_categorys_definition_gives_no_result():
+    text = ("MYC (8q24) ..... REARRANGED\nBCL2 (18q21) ... no rearrangement detected\n"
+            "Interpretation: does not meet criteria for HGBL with MYC and BCL2 rearrangements.")
+    found = _status_of(text)
+    assert found["MYC"] == "positive" and found["BCL2"] == "negative"

@@ -130,11 +130,14 @@ _PMMR = re_compile(r"(?i)\bpMMR\b|MMR[\s-]*proficien|mismatch[\s-]+repair[\s-]+p
                    r"proficient\s+mismatch|MMR[\s-]*intact")
 # "ER+", "PR (-)"; a dash before a result word is punctuation ("ER - POSITIVE").
 # A sign after a marker ("ER+", "HER2 -"); not a dash before its result ("MSH6 - intact",
-# "MLH1, PMS2 - all retained").
+# "MLH1, PMS2 - all retained", "ESR1 - pending").
 _SIGN = re_compile(r"(?i)^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=[,.;:)/]|$|\s*$|\s+(?!(?:pos|neg|"
                    r"equivocal|borderline|weak|strong|focal|not|no|wild|detected|intact|"
                    r"retained|preserved|lost|loss|absent|present|deficient|proficient|"
-                   r"normal|abnormal|aberrant|expressed|all|each|both|\(?\d)))")
+                   r"normal|abnormal|aberrant|expressed|all|each|both|\(?\d|"
+                   # a result yet to come: "ESR1 - pending", "PD-L1 - sent", "MSI - failed"
+                   r"pending|sent|ordered|awaited|awaiting|requested|failed|insufficient|"
+                   r"indeterminate|unknown|tbd)))")
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,9 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
             continue  # "(germline, matched normal)", "tumor-normal": the normal sample
         if word in _KEPT_WORDS and not mmr_protein and marker not in _KEPT_MARKERS:
             continue
-        if mmr_protein:
+        if word in ("loss", "lost") and marker in _EXPRESSED_MARKERS:
+            status = "negative"  # "PR loss at recurrence": the receptor no longer expressed
+        elif mmr_protein:
             if word in _EXPRESSION_POSITIVE:
                 status = "negative"  # expression retained
             elif word in _EXPRESSION_NEGATIVE:
@@ -686,6 +691,24 @@ _WOULD_AFTER = re_compile(r"(?i)(?:\s+(?:p\.)?[A-Z]\d{1,4}[A-Z*]?)?\s+(?:would|c
                           r"(?:predict|indicate|suggest|mean|confer|make|be)\b")
 
 
+# "a 'not detected' result ... does not exclude alterations in EGFR, ALK, ROS1": a test that
+# could not see them; the markers it names have no result.
+_NOT_EXCLUDED = re_compile(r"(?i)\b(?:(?:does|do|did|can|could|would)\s*not|cannot|can't)\s+"
+                           r"(?:exclude|rule\s+out)\b|\bnon-?informative\b")
+
+
+# "does not meet criteria for DLBCL/HGBL with MYC and BCL2 rearrangements": a diagnostic
+# category's definition, which names markers without giving their results.
+_CRITERIA_FOR = re_compile(r"(?i)\b(?:meets?|met|fulfil+s?|fulfil+ed|satisf(?:y|ies|ied))\s+"
+                           r"(?:the\s+)?(?:\w+\s+)?criteria\s+(?:for|of)\b[^.;:\n]{0,80}$")
+
+
+def _not_excluded(text: str, start: int, end: int) -> bool:
+    """Is the result's span, or its sentence before it, a disclaimer (`_NOT_EXCLUDED`)?"""
+    cut = max(text.rfind(". ", 0, start), text.rfind(";", 0, start), text.rfind("\n\n", 0, start))
+    return bool(_NOT_EXCLUDED.search(text, max(cut + 1, start - 150), end))
+
+
 def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomarker]:
     """Drop a marker named as never tested; a result inside an 'if' clause or quoted from
     another document becomes a mention without a result (status unknown)."""
@@ -696,10 +719,14 @@ def _untested_or_conditional(results: list[Biomarker], text: str) -> list[Biomar
         if (_DENIAL_BEFORE.search(before) or _DENIAL_START.match(result.evidence)) and \
                 _TEST_AFTER.match(text, result.end):
             continue
+        if _CRITERIA_FOR.search(text, max(0, result.start - 120), result.start) or \
+                _CRITERIA_FOR.search(result.evidence):
+            continue
         if result.status != "unknown" and (_CONDITION_BEFORE.search(before) or
                                            _UNLIKELY_BEFORE.search(before) or
                                            _UNLIKELY.search(text, result.start, result.end) or
                                            _quoted(text, result.start, result.end) or
+                                           _not_excluded(text, result.start, result.end) or
                                            _WOULD_AFTER.match(text, result.end)):
             result = replace(result, status="unknown", value=None, unit=None,  # type: ignore[arg-type]
                              alteration=None)
@@ -763,6 +790,9 @@ _NEGATIVE_AFTER_LIST = re_compile(
 _LIST_GAP = re_compile(_LISTED_ALTERATION + r"{0,3}"
                        r"[\s,/&()]*(?:[0-9A-Z]{1,2}(?=[\s,/&()]))?[\s,/&()]*"
                        r"(?:(?:and|or)\s+)?")
+# A line break with no list word or mark before it ends a list: in "TP53 R175H\n PIK3CA
+# E545K\n ERBB2 amplification - not detected" each line is a finding of its own.
+_LINE_PER_ITEM = re_compile(r"[^,/&\n]*\n[^,/&]*", re.I)
 # Words saying the list is a gene test (germline or tumour sequencing), not an IHC panel:
 # "MLH1/MSH2/MSH6/PMS2 - negative" there means no variant, not lost staining.
 _GENE_TEST = re_compile(r"(?i)\b(?:germline|NGS|sequencing|panel|variants?|mutations?|"
@@ -859,7 +889,8 @@ def _one_result_lists(results: list[Biomarker], hits: list[_Hit],
         if after is None:
             continue
         first = index
-        while first > 0 and _LIST_GAP.fullmatch(text, hits[first - 1].end, hits[first].start):
+        while first > 0 and _LIST_GAP.fullmatch(text, hits[first - 1].end, hits[first].start) \
+                and not _LINE_PER_ITEM.fullmatch(text, hits[first - 1].end, hits[first].start):
             first -= 1
         if first < index:  # a list of two or more markers
             add_span(hits[first].start, after.end())
@@ -999,6 +1030,11 @@ def _read_one(hit: _Hit, window_start: int, group_window: str,
         post = _post_status(marker, text[window_start:window_start + 60], marker in mmr_proteins)
     start = pre[2] if pre else hit.start
     end = window_start + post[2] if post else hit.end
+    named = vocab.status_of_alias(hit.text) if not is_last else None
+    if named is not None:
+        # A list item carrying its result in its name ("ER-low, PR loss"): the words after
+        # the list are the last item's, not this one's.
+        post, pre, end = (named, hit.text, len(hit.text)), None, hit.end
     # Status written in the marker's own name ("MSI-H", "dMMR", "MSS", "TMB-high").
     if marker in ("TMB", "PD-L1") and post is None:
         level = re.search(r"(?i)(?<![a-z])(high|low)\b", hit.text)
