@@ -897,7 +897,8 @@ def test_a_dash_before_a_word_of_no_result_is_no_minus_sign():
 def test_receptor_loss_low_and_zero_by_name():
     found = _status_of("Discordant profile at recurrence (ER-low, PR loss, HER2-zero).")
     assert found == {"ER": "positive", "PR": "negative", "HER2": "negative"}
-    assert _status_of("PTEN loss by IHC.")["PTEN"] == "positive"  # a suppressor's loss is the finding
+    # a suppressor's loss is the finding
+    assert _status_of("PTEN loss by IHC.")["PTEN"] == "positive"
 
 
 def test_genes_a_test_could_not_exclude_have_no_result():
