@@ -912,3 +912,34 @@ def test_a_categorys_definition_gives_no_result():
             "Interpretation: does not meet criteria for HGBL with MYC and BCL2 rearrangements.")
     found = _status_of(text)
     assert found["MYC"] == "positive" and found["BCL2"] == "negative"
+
+
+def test_a_tables_heading_row_over_its_gene_row():
+    text = ("| BRCA2 | c.5946del (p.Ser1982Argfs*22) | Heterozygous | Pathogenic |\n\n"
+            "| Genes analyzed with NO clinically significant variants detected |\n"
+            "| ATM, BRCA1, CHEK2, PALB2 |\n")
+    found = _status_of(text)
+    assert found["BRCA2"] == "positive"
+    assert {found[g] for g in ("ATM", "BRCA1", "CHEK2", "PALB2")} == {"negative"}
+    # a cell's own result ends at the pipe: the next row is no list under it
+    row = _status_of("| POLE sequencing: no pathogenic variant detected |\n| ER: positive, 80% |\n")
+    assert row["ER"] == "positive"
+
+
+def test_a_table_cells_result_is_its_own():
+    found = _status_of("NPM1 c.860_863dupTCTG VAF 41% | FLT3-ITD detected, AR 0.71 | FLT3-TKD "
+                       "(D835/I836) not detected | DNMT3A R882H VAF 44% | IDH1 neg\n")
+    assert found["DNMT3A"] == "positive" and found["IDH1"] == "negative"
+    cells = _status_of("BRAF V600E NOT DETECTED  KRAS NOT DETECTED\n")
+    assert cells == {"BRAF": "negative", "KRAS": "negative"}
+
+
+def test_a_denial_opening_the_result_words():
+    found = _status_of("MET       no exon 14 splice-site variant detected by DNA; no amp\n")
+    assert found["MET"] == "negative"
+
+
+def test_a_plus_between_test_names_is_no_sign():
+    found = _status_of("Test: tumor genomic profiling (DNA, 324 genes) + MSI + TMB\n")
+    assert found.get("MSI") == "unknown"
+    assert _status_of("ER + PR -\n") == {"ER": "positive", "PR": "negative"}

@@ -1331,6 +1331,25 @@ def test_at_least_one_of_the_following_makes_alternatives_of_any_kind():
     assert evaluate_criterion(c, patient).result == "met"
 
 
+def test_one_of_the_following_regimens_makes_alternatives():
+    # "Refractory AML ... after 1 of the following regimens: i. two courses of intensive
+    # induction ... ii. ... hypomethylating agent": one regimen given is enough
+    text = ("Refractory AML is defined as failure to achieve a CR after 1 of the following "
+            "regimens: i. Two courses of intensive induction with cytarabine ii. A "
+            "hypomethylating agent")
+    start = text.index("cytarabine")
+    cytarabine = Requirement("prior_therapy", {"received": True, "drugs": ["cytarabine"],
+                                               "classes": []}, "cytarabine", start, start + 10)
+    start = text.index("hypomethylating")
+    hma = Requirement("prior_therapy", {"received": True, "drugs": [],
+                                        "classes": ["hypomethylating agent"]},
+                      "hypomethylating agent", start, start + 21)
+    c = criterion("inclusion", cytarabine, hma, text=text)
+    given = PriorTherapy("cytarabine + daunorubicin", frozenset({"cytarabine", "daunorubicin"}),
+                         frozenset({"chemotherapy"}), True, None, True)
+    assert evaluate_criterion(c, make_patient(prior_regimens=[given])).result == "met"
+
+
 def test_a_scored_threshold_reads_the_score_whatever_word_came_with_it():
     # HER2 IHC 2+ is "equivocal" until ISH; a trial for HER2 IHC 1+ or 2+ takes it.
     low = marker(marker="HER2", status="negative", min_value=1, max_value=2, unit="IHC")

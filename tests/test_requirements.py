@@ -287,6 +287,7 @@ def test_criteria_stating_no_known_kind_give_nothing(text):
     "Chemotherapy within 4 weeks prior to enrollment",
     "Known hypersensitivity to pembrolizumab",
     "Concurrent treatment with other anticancer therapy",
+    "≥ 2 weeks from prior chemotherapy, radiation therapy or major surgery",
 ])
 def test_washout_allergy_and_concurrent_use_are_not_prior_therapy(text):
     kinds = {r.kind for r in parse_criterion(text, "exclusion")}

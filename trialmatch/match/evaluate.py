@@ -2280,7 +2280,8 @@ _LIST_BELOW = re_compile(r":\s*\n|\n\s*[*•-]")
 
 
 _ONE_OF_THE_FOLLOWING = re_compile(
-    r"\b(?:at\s+least\s+one|any\s+one|one\s+or\s+more|any)\s+of\s+the\s+following\b",
+    r"\b(?:at\s+least\s+(?:one|1)|any\s+one|one\s+or\s+more|any|(?<!\bonly\s)(?:one|1)|"
+    r"either)\s+of\s+the\s+following\b",
     re.IGNORECASE)
 
 

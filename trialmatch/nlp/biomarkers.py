@@ -140,6 +140,9 @@ _SIGN = re_compile(r"(?i)^\s*(?P<s>\(\s*[+-]\s*\)|[+-])(?=[,.;:)/]|$|\s*$|\s+(?!
                    r"indeterminate|unknown|tbd)))")
 
 
+_JOINING_PLUS = re_compile(r"[ \t]+\+[ \t]+(?:[A-Za-z]|$)")
+
+
 @dataclass(frozen=True)
 class _Hit:
     marker: str
@@ -188,6 +191,11 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
     tables = _tables()
     window = _OCR_NO.sub(r"\1o", window)
     sign = _SIGN.match(window)
+    if sign and marker not in _EXPRESSED_MARKERS and not mmr_protein and \
+            _JOINING_PLUS.match(window):
+        # "(DNA, 324 genes) + MSI + TMB": a "+" between names joins them (a receptor's
+        # "ER + PR -" is signed)
+        sign = None
     if sign:
         word = sign.group("s").replace(" ", "")
         status = "positive" if "+" in word else "negative"
@@ -218,8 +226,12 @@ def _post_status(marker: str, window: str, mmr_protein: bool) -> tuple[str, str,
                 status = "negative"  # expression retained
             elif word in _EXPRESSION_NEGATIVE:
                 status = "positive"  # expression lost
-        elif status == "positive" and _DENIED_JUST_BEFORE.search(window, 0, match.start()):
-            status = "negative"  # "MET: no ex14 skipping, no amp": a presence word denied
+        elif status == "positive" and (
+                _DENIED_JUST_BEFORE.search(window, 0, match.start()) or
+                _DENIED_START.match(window, 0, match.start())):
+            # "MET: no ex14 skipping, no amp", "MET  no exon 14 splice-site variant
+            # detected": a presence word denied
+            status = "negative"
         return status, word, match.end()
     return None
 
@@ -244,6 +256,9 @@ def _pre_status(window: str, mmr_protein: bool) -> tuple[str, str, int] | None:
     if found is None:
         return None
     word = _norm(found.group(0))
+    if found.group(0) in ("+", "-") and window[found.start() - 1:found.start()].isspace() and \
+            window[found.end():found.end() + 1].isspace():
+        return None  # "(DNA, 324 genes) + MSI + TMB": a "+" between names joins them
     status = tables.pre_status[word]
     # "No mutations were detected in EGFR": a negation shortly before a presence word.
     if status == "positive" and re.search(r"(?i)\b(?:no|not|none|without)\b[^.;]{0,30}$",
@@ -359,7 +374,10 @@ _ITEM_ALTERATION = re_compile(
 
 # (what may stand between a marker and its result word: "NTRK fusion: none detected")
 _BREAK_BEFORE = re_compile(r"[.;\n]")
-_BELONGS_BEFORE = re_compile(r"(?i)[\s:=-]*(?:(?:fusions?|rearrangements?|mutations?|"
+_BELONGS_BEFORE = re_compile(r"(?i)[\s:=-]*(?:(?-i:(?:p\.)?[A-Z]\d{1,4}(?:[A-Z*]|fs\w*|del\w*|"
+                             r"ins\w*|dup)?|ITD|TKD)[\s:=-]*)?"
+                             r"(?:\([^()]{0,40}\)[\s:=-]*)?(?:(?:fusions?|"
+                             r"rearrangements?|mutations?|"
                              r"amplifications?|alterations?|variants?|none|no|not)[\s:=-]*)*$")
 _ITEM_BREAK = re_compile(r"[,;|]|\s{2,}|\s-{2,}\s")
 # A gene-like name the vocabulary does not hold ("EGFRvIII", "FGFR3-TACC3") right before a
@@ -577,6 +595,10 @@ def find_biomarker_mentions(text: str, *, vocabulary: Any = None,
             mmr = first.marker in mmr_proteins
             call = _pre_status(text[pre_from : first.start], mmr)
             window_end = first.start
+            if call is not None and "|" in text[pre_from + call[2] + len(call[1]):first.start]:
+                # "FLT3-ITD detected, AR 0.71 | FLT3-TKD ...": a table cell's result is its
+                # own, not a cue before the next cell's marker
+                call = None
             if call is not None:
                 call = (call[0], call[1], pre_from + call[2])
                 window_end = call[2]
@@ -753,6 +775,11 @@ _NEGATIVE_HEADING = re_compile(
     # "No pathogenic or likely pathogenic variants were identified in\nBRCA1, TP53, ..."
     r"(?<![\w-])no\s+" + _VARIANT_KIND + r"(?:variants?|alterations?|mutations?)\s+"
     r"(?:were\s+|was\s+)?(?:detected|identified|found)\s+in\b\s*|"
+    # a table's heading row over its gene row: "| Genes analyzed with NO clinically
+    # significant variants detected |" then "| ATM, BRCA1, CHEK2, ... |"
+    r"(?<![\w-])no\s+" + _VARIANT_KIND + r"(?:variants?|alterations?|mutations?)\s+"
+    r"(?:were\s+|was\s+)?(?:detected|identified|found)[ \t]*\|[ \t]*\n[ \t]*\|[ \t]*"
+    r"(?=[^|\n:]*,)|"
     # "Also negative for BRAF V600E,\n KRAS,\n NRAS": a list after "negative for"
     r"(?<![\w-])negative\s+for\s+(?=(?-i:[A-Z]{2,}[A-Z0-9]*\b))|"
     # "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET, ALK"
