@@ -2121,3 +2121,14 @@ def test_a_narrower_type_of_the_trials_own_cancer_is_no_other_diseases_line():
     ], codes=("BREAST", "ILC"))
     patient = make_patient(cancer_code="IDC", ontology=get_vocabulary())
     assert evaluate_trial(trial, patient).verdict == "excluded"
+
+
+def test_a_resected_tumour_was_operated_on_whatever_the_therapy_list_says():
+    surgery = Requirement("prior_therapy", {"received": True, "drugs": [],
+                                            "classes": ["surgery"]}, "curative surgery")
+    chemo = PriorTherapy("docetaxel", frozenset({"docetaxel"}), frozenset({"chemotherapy"}),
+                         True, "adjuvant", False)
+    resected = make_patient(prior_regimens=[chemo], stage_group="IIA", stage_m="M0",
+                            stage_prefix="yp", stage_t="T1c", stage_evidence="ypT1c ypN1a")
+    assert resected.extent["resected"] is True
+    assert evaluate_requirement(surgery, resected).truth is True

@@ -288,6 +288,7 @@ def test_criteria_stating_no_known_kind_give_nothing(text):
     "Known hypersensitivity to pembrolizumab",
     "Concurrent treatment with other anticancer therapy",
     "≥ 2 weeks from prior chemotherapy, radiation therapy or major surgery",
+    "Presence of any acute toxic effects from prior anti-cancer therapy to Grade <= 1",
 ])
 def test_washout_allergy_and_concurrent_use_are_not_prior_therapy(text):
     kinds = {r.kind for r in parse_criterion(text, "exclusion")}
@@ -1399,3 +1400,10 @@ def test_a_diagnosis_after_its_operation_is_resected():
     # an operation in passing is no extent of this disease
     assert "extent" not in _kinds("Patients with persistent post prostatectomy erectile "
                                   "dysfunction")
+
+
+def test_a_gloss_defines_a_word_and_requires_nothing():
+    text = ("Histologically confirmed non-metastatic invasive adenocarcinoma of the breast. "
+            "Stage: T1-4, N0-3, M0 (M describes distant metastasis)")
+    extents = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
+    assert extents == [{"extent": "metastatic", "negated": True}]

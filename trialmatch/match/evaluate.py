@@ -1085,6 +1085,10 @@ def _check_prior_therapy(params: dict, patient: Patient) -> Check:
             (patient.prior_classes or frozenset()) & set(classes)))
     else:
         found = sorted(patient.prior_drugs)
+    if not found and "surgery" in classes and patient.extent.get("resected") is True:
+        # A tumour the notes call resected ("ypT1c ypN1a", "s/p lumpectomy") was operated
+        # on, whatever the list of therapies leaves out.
+        found = ["surgery (the tumour was resected)"]
     had = bool(found)
     if not had and not patient.prior_complete:
         # The notes name some therapies; one they do not name may still have been given.

@@ -329,7 +329,17 @@ def _copy(value):
 
 @lru_cache(maxsize=20000)
 def _parse_cached(text: str, kind: str) -> tuple[Requirement, ...]:
+    if "(" in text and _GLOSS.search(text):
+        # "M0 (M describes distant metastasis)": a gloss defines a word and requires
+        # nothing (blanked, same length, so spans hold)
+        blank = _GLOSS.sub(lambda m: " " * len(m.group(0)), text)
+        return tuple(Requirement(r.kind, r.params, text[r.start:r.end], r.start, r.end)
+                     for r in _parse(blank, kind))
     return tuple(_parse(text, kind))
+
+
+_GLOSS = re_compile(r"\([^()]{0,30}\b(?:describes?|denotes?|refers?\s+to|stands\s+for)\b[^()]*\)",
+                    re.IGNORECASE)
 
 
 def clear_parse_cache() -> None:
