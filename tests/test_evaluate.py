@@ -2132,3 +2132,20 @@ def test_a_resected_tumour_was_operated_on_whatever_the_therapy_list_says():
                             stage_prefix="yp", stage_t="T1c", stage_evidence="ypT1c ypN1a")
     assert resected.extent["resected"] is True
     assert evaluate_requirement(surgery, resected).truth is True
+
+
+def test_progression_on_a_therapy_is_more_than_receiving_it():
+    failed = Requirement("prior_therapy", {"received": True, "drugs": ["docetaxel"],
+                                           "classes": [], "progressed": True},
+                         "progression to previous treatment with docetaxel")
+    on_it = PriorTherapy("docetaxel", frozenset({"docetaxel"}), frozenset({"chemotherapy"}),
+                         True, "advanced", False)
+    stable = make_patient(prior_regimens=[on_it], responding_drugs=frozenset({"docetaxel"}))
+    assert evaluate_requirement(failed, stable).truth is None
+    progressed = make_patient(prior_regimens=[on_it])
+    assert evaluate_requirement(failed, progressed).truth is True
+    # the notes' words set the drugs that respond
+    from trialmatch.nlp.course import progressed_on, responding_on
+    notes = ["10/26/2026 C1D1 docetaxel 75 mg/m2 (2L). CT: docetaxel with SD after 2 cycles."]
+    assert responding_on({"docetaxel"}, notes) and not progressed_on({"docetaxel"}, notes)
+    assert not responding_on({"docetaxel"}, ["Progressed on docetaxel after 4 cycles."])

@@ -1407,3 +1407,14 @@ def test_a_gloss_defines_a_word_and_requires_nothing():
             "Stage: T1-4, N0-3, M0 (M describes distant metastasis)")
     extents = [r.params for r in parse_criterion(text, "inclusion") if r.kind == "extent"]
     assert extents == [{"extent": "metastatic", "negated": True}]
+
+
+@pytest.mark.parametrize(("text", "progressed"), [
+    ("Documented disease progression to previous treatment with docetaxel regimen", True),
+    ("Disease refractory to CDK4/6 inhibitors", True),
+    ("Prior treatment with docetaxel", False),
+    ("No disease progression during or following platinum-based chemotherapy", False),
+])
+def test_progression_on_a_therapy_is_marked(text, progressed):
+    [therapy] = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]
+    assert bool(therapy.params.get("progressed")) is progressed

@@ -160,7 +160,9 @@ class Requirement:
       sex                {"sex": "female"|"male"}
       performance_status {"scale": "ECOG"|"KPS", "min": n|None, "max": n|None}
       prior_therapy      {"received": bool, "drugs": [...], "classes": [...], "dose_above":
-                          true (optional: only a cumulative dose above a bound counts)}
+                          true (optional: only a cumulative dose above a bound counts),
+                          "progressed": true (optional: the disease must have progressed
+                          on it, not merely received it)}
       prior_lines        {"min": n|None, "max": n|None, "beyond_standard": true (optional:
                           disease refractory to or without standard therapy, >= 1 line)}
       cns_metastases     {"state": "any"|"active"|"untreated"|"stable"}

@@ -64,6 +64,7 @@ from trialmatch.nlp.conditions import (
     is_grade_bound,
     load_conditions,
 )
+from trialmatch.nlp.course import progressed_on, responding_on
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
 from trialmatch.nlp.drugs import classes_of as lexicon_classes_of
 from trialmatch.nlp.drugs import find_drugs, get_lexicon
@@ -222,8 +223,10 @@ def setting_from_notes(regimen: PriorTherapy, statements: list[str]) -> PriorThe
     # (a plan's statement, "Rec 1L gemcitabine + cisplatin", tells what is to come)
     lines = [line for line in statements if (found := named.search(line))
              and not planned_in(line, found.start())]
-    if lines and all(_CURATIVE_IN_NOTE.search(line) and not _ADVANCED_SETTING.search(line)
-                     for line in lines):
+    # (a statement that names the drug and no setting, "SNHL (post-cisplatin)", says nothing
+    # of it)
+    if any(_CURATIVE_IN_NOTE.search(line) for line in lines) and not any(
+            _ADVANCED_SETTING.search(line) for line in lines):
         return replace(regimen, setting="adjuvant")
     return regimen
 
@@ -319,6 +322,9 @@ class Patient:
     metastatic_noted: Truth = None
     brain_metastases: Truth = None
     prior_complete: bool = True
+    # Drugs of regimens the notes say the disease responds to or is stable on, with no word
+    # of progression on them ("docetaxel with SD after 2 cycles"): not failed (yet).
+    responding_drugs: frozenset[str] = frozenset()
     # The number of lines for advanced disease a note states ("3 prior lines in metastatic
     # setting"), a floor on the count; None when no note states one.
     stated_lines: int | None = None
@@ -655,6 +661,7 @@ def build_patient(
         metastatic_noted=metastatic,
         brain_metastases=brain_metastases,
         prior_complete=prior_complete,
+        responding_drugs=_responding_drugs(regimens, note_texts),
         stated_lines=stated_lines,
         from_notes=from_notes,
         labs=dict(labs or {}),
@@ -1095,12 +1102,37 @@ def _check_prior_therapy(params: dict, patient: Patient) -> Check:
         return None, f"prior {named} not documented (the notes name " \
             f"{', '.join(patient.prior_therapies or []) or 'none'})", evidence
     what = f"received {', '.join(found)}" if had else f"no prior {named}"
+    if had and received and params.get("progressed") and _not_failed(found, params, patient):
+        # "Progression to previous treatment with docetaxel" for a patient on docetaxel
+        # with stable disease: given, but not (yet) failed.
+        return None, f"{what}, but the notes describe a response or stable disease on it " \
+            "(trial: progressed on it)", evidence
     if had and received and params.get("dose_above"):
         # A cumulative-dose bound ("doxorubicin 450 mg/m2 or more"): standard courses stay
         # under it, and the notes rarely total the dose.
         return None, f"{what}; whether the cumulative dose reached the trial's bound is not " \
             "documented", evidence
     return had == received, what, evidence
+
+
+def _responding_drugs(regimens: list[PriorTherapy] | None, texts: list[str]) -> frozenset[str]:
+    """The drugs of regimens the notes say respond or are stable, with no progression on
+    them stated (`course.responding_on`, `course.progressed_on`)."""
+    found: set[str] = set()
+    for regimen in regimens or []:
+        if regimen.drugs and responding_on(regimen.drugs, texts) and \
+                not progressed_on(regimen.drugs, texts):
+            found |= regimen.drugs
+    return frozenset(found)
+
+
+def _not_failed(found: list[str], params: dict, patient: Patient) -> bool:
+    """Is every regimen giving the therapies found one the disease still responds to?"""
+    drugs = {str(d).lower() for d in params.get("drugs") or []}
+    classes = {str(c).lower() for c in params.get("classes") or []}
+    given = [r for r in patient.prior_regimens or []
+             if r.drugs & drugs or r.classes & classes]
+    return bool(given) and all(r.drugs and r.drugs <= patient.responding_drugs for r in given)
 
 
 def _prior_evidence(patient: Patient) -> str:

@@ -290,6 +290,29 @@ _PROGRESSED_AFTER = re.compile(r"^[^.;\n]{0,60}?\b(?:progress\w*|PD\b|failure|fa
                                r"refractory|resistan\w*)", _I)
 
 
+# A response or stable disease on a regimen: "docetaxel with SD after 2 cycles", "PR on
+# osimertinib", "responding to FOLFOX".
+_RESPONDING_AFTER = re.compile(r"^[^.;\n]{0,40}?\b(?:SD|stable\s+disease|PR|partial\s+response|"
+                               r"responding|good\s+response|ongoing\s+response)\b", _I)
+_RESPONDING_BEFORE = re.compile(r"\b(?:SD|stable|PR|responding|response)\s+(?:on|to|with)\s+"
+                                r"(?:[\w/+-]+\s+){0,3}?$", _I)
+
+
+def responding_on(drugs: Iterable[str], texts: Iterable[str]) -> str | None:
+    """The words saying the disease responds to or is stable on a regimen naming one of
+    `drugs` ("docetaxel with SD after 2 cycles"), or None."""
+    names = [re.escape(d) for d in drugs if len(d) > 3]
+    if not names:
+        return None
+    named = re.compile(r"\b(?:" + "|".join(names) + r")\b", _I)
+    for text in texts:
+        for match in named.finditer(text):
+            if _RESPONDING_AFTER.match(text[match.end():match.end() + 60]) or \
+                    _RESPONDING_BEFORE.search(text[max(0, match.start() - 40):match.start()]):
+                return _line_at(text, match.start())[:160]
+    return None
+
+
 def progressed_on(drugs: Iterable[str], texts: Iterable[str]) -> str | None:
     """The words saying the disease progressed on (or after) a regimen naming one of
     `drugs` ("progressed on osimertinib", "FOLFOX until progression"), or None."""

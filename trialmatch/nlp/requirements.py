@@ -327,6 +327,21 @@ def _copy(value):
     return value
 
 
+_PROGRESSED_BEFORE = re_compile(
+    r"\b(?:progress\w*|PD|fail\w*|refractory|resistant|relaps\w*|recurr\w*)\s+(?:on|after|"
+    r"through|despite|while\s+(?:on|receiving)|during|to|following)\s+"
+    r"(?:[\w/+()-]+\s+){0,6}?$", re.IGNORECASE)
+_PROGRESSION_DENIED = re_compile(r"\b(?:no|not|without|never)\b[^.;:]{0,25}$", re.IGNORECASE)
+
+
+def _progressed_before(text: str, start: int) -> bool:
+    """Do the words before a therapy say the disease progressed on it ("progression to
+    previous treatment with docetaxel"), not that it did not ("without progression on")?"""
+    found = _PROGRESSED_BEFORE.search(text, max(0, start - 80), start)
+    return found is not None and not _PROGRESSION_DENIED.search(
+        text, max(0, found.start() - 30), found.start() + 1)
+
+
 @lru_cache(maxsize=20000)
 def _parse_cached(text: str, kind: str) -> tuple[Requirement, ...]:
     if "(" in text and _GLOSS.search(text):
@@ -615,6 +630,12 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         # metastatic disease, concurrent immunotherapy"): excluding the setting would
         # exclude every patient with that disease.
         requirements = _drop_therapy_settings(requirements, text)
+    if kind == "inclusion" and any(r.kind == "prior_therapy" for r in requirements):
+        # "Documented disease progression to previous treatment with docetaxel", "refractory
+        # to CDK4/6 inhibitors": the therapy must have failed, not merely been given.
+        requirements = [replace(r, params={**r.params, "progressed": True})
+                        if r.kind == "prior_therapy" and r.params.get("received") is True
+                        and _progressed_before(text, r.start) else r for r in requirements]
     if _CUMULATIVE_DOSE.search(text):
         # "anthracyclines at cumulative doses of 450 mg/m² or more for doxorubicin": a dose
         # bound, which standard courses stay under; having had the drug is not enough.

@@ -141,6 +141,10 @@ _DEFINITION_BEFORE = re_compile(r"\b(?:defined\s+(?:as|by)|definition|i\.e\.|is\
 # (HER2) Guidelines"): the marker names the guideline.
 _GUIDELINE_BEFORE = re_compile(r"\b(?:ASCO\s*/\s*CAP|CAP\s*/\s*ASCO)\b\)?\s*$", _I)
 _THERAPY_BEFORE = re_compile(r"(?:\banti[\s-]?|\bpan-|\banti[\s-]?[\w-]+\s*/\s*|"
+                             # a radioligand's target: "177Lu-PSMA", "68Ga-DOTATATE"
+                             r"(?:\b(?:177|68|18|225|99m?|131|64|89|90)\s*(?:Lu|Ga|F|Ac|Tc|I|Cu|"
+                             r"Zr|Y)|\b(?:Lu|Ga|Ac|Tc|Cu|Zr)[\s-]?(?:177|68|225|99m?|64|89))"
+                             r"[\s-]*|"
                              r"(?:\b(?:that|which|to|agents?|drugs?|therap\w+|medications?|"
                              r"treatments?)\s+target(?:s|ing)?|\btargeting)\s+(?:the\s+)?"
                              r"(?:[\w-]+\s*/\s*)*|"
