@@ -114,6 +114,18 @@ def test_metastasis_names_its_primary_not_the_organ_biopsied():
     assert "group" in profile.stage.derived
 
 
+def test_a_metastasis_the_pathologist_traces_to_an_earlier_primary():
+    # A lung biopsy whose diagnosis line names no site, and whose comment favours a
+    # metastasis of the earlier head and neck cancer over a new lung primary.
+    text = ("SURGICAL PATHOLOGY\nSite: Lung, right lower lobe, CT-guided core needle biopsy\n"
+            "DIAGNOSIS: SQUAMOUS CELL CARCINOMA, keratinizing.\n"
+            "Comment: In this clinical context findings favor metastatic head and neck SCC "
+            "over a new lung primary; p40 positive, TTF-1 negative.\n")
+    profile = extract([text])
+    assert profile.cancer_type is not None and profile.cancer_type.code != "LUSC"
+    assert profile.cancer_type.code in ("HNSC", "OCSC", "HEAD_NECK")
+
+
 def test_huge_note_is_read_in_parts_with_offsets_kept():
     filler = "Benign fibroadipose tissue without atypia.\n" * 6000  # ~260k characters
     text = filler + "FINAL DIAGNOSIS: Breast, left, excision: invasive lobular carcinoma.\n"

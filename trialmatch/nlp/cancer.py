@@ -396,6 +396,10 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
         # Words saying no primary was found are no site a tumour arose in.
         sites = [site for site in sites if site.key != _UNKNOWN_PRIMARY]
     origins = [site for site in sites if _can_be_origin(text, site)]
+    # "findings favor metastatic head and neck SCC over a new lung primary": the origin the
+    # pathologist gives a metastasis, for a diagnosis line naming no site of its own.
+    favoured = next((site for site in sites if _FAVOURS_METASTASIS.search(
+        text, max(0, site.start - 70), site.start)), None)
     note_sites = _note_sites(text, origins, sections, clauses)
     stated_site = _primary_field(text, sites)
     candidates: list[CancerCandidate] = []
@@ -619,6 +623,10 @@ def _candidates(text: str, sections: list[Section], vocab: Any, abbreviations: d
             # The synoptic "Tumor site:" decides for every histology mention of the note.
             code = vocab.resolve(stated_site.key, hist.key)
             site_key = stated_site.key
+        elif favoured is not None and not any(site.end <= hist.start for site in in_clause) \
+                and vocab.resolve(favoured.key, hist.key):
+            code = vocab.resolve(favoured.key, hist.key)
+            site_key, metastatic = favoured.key, True
         elif not metastatic:
             code, site_key, span, factor = best_local(hist.start, hist.end, clause, hist.key)
             if code is not None and site_key is None:
@@ -757,6 +765,11 @@ _ORIGIN_BEFORE = re_compile(
     r"(?i)\b(?:metasta\w*|spread|deposits?|secondar\w*|recurren\w*)\s+(?:\w+\s+){0,2}?(?:from|of)"
     r"\s+(?:the\s+|a\s+|an\s+|her\s+|his\s+|their\s+|(?:the\s+)?patient'?s\s+)?"
     r"(?:[\w()-]+\s+){0,5}$")
+_FAVOURS_METASTASIS = re_compile(
+    r"(?i)\b(?:favou?rs?|favou?ring|favou?red|consistent\s+with|compatible\s+with|in\s+keeping"
+    r"\s+with|suggestive\s+of|represents?|most\s+likely)\s+(?:an?\s+)?(?:metastatic|metastasis\s+"
+    r"(?:of|from)|recurrent|recurrence\s+of)\s+(?:(?:the|her|his)\s+)?(?:patient'?s\s+)?"
+    r"(?:(?:prior|known|previous|original)\s+)?$")
 _UNKNOWN_PRIMARY = "unknown primary"  # sites.json: the site of a cancer of unknown primary
 _UNCERTAIN_POTENTIAL = re_compile(r"(?i)uncertain\s+(?:malignant|biologic\w*)\s+potential")
 _NEUTRAL_WORDS = re_compile(r"(?i)\b(?:neoplasms?|tumou?rs?|mass(?:es)?|lesions?|growths?|"
