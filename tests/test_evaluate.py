@@ -2149,3 +2149,17 @@ def test_progression_on_a_therapy_is_more_than_receiving_it():
     notes = ["10/26/2026 C1D1 docetaxel 75 mg/m2 (2L). CT: docetaxel with SD after 2 cycles."]
     assert responding_on({"docetaxel"}, notes) and not progressed_on({"docetaxel"}, notes)
     assert not responding_on({"docetaxel"}, ["Progressed on docetaxel after 4 cycles."])
+
+
+def test_a_curative_plan_now_is_no_disease_beyond_cure():
+    from trialmatch.match.evaluate import states_curative_plan
+    assert states_curative_plan(["Plan: salvage chemotherapy with curative intent - TIP x4."])
+    assert not states_curative_plan(["Recurrent SCC ~5.5 yrs after curative surgery + PORT."])
+    assert not states_curative_plan(["Plan: systemic tx. Not a candidate for curative salvage."])
+    beyond = Requirement("extent", {"extent": "advanced", "beyond_cure": True},
+                         "not a candidate for potentially curative therapy")
+    salvage = make_patient(curative_plan="Plan: salvage chemotherapy with curative intent")
+    assert evaluate_requirement(beyond, salvage).truth is False
+    refractory = Requirement("prior_lines", {"min": 1, "max": None, "beyond_standard": True},
+                             "refractory to standard therapy")
+    assert evaluate_requirement(refractory, salvage).truth is False

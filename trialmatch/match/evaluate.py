@@ -325,6 +325,8 @@ class Patient:
     # Drugs of regimens the notes say the disease responds to or is stable on, with no word
     # of progression on them ("docetaxel with SD after 2 cycles"): not failed (yet).
     responding_drugs: frozenset[str] = frozenset()
+    # The words of a note planning treatment with curative intent now (`states_curative_plan`).
+    curative_plan: str | None = None
     # The number of lines for advanced disease a note states ("3 prior lines in metastatic
     # setting"), a floor on the count; None when no note states one.
     stated_lines: int | None = None
@@ -561,6 +563,34 @@ _NOT_PROGRESSION_AFTER = re_compile(r"^[\s-]*(?:free|risk|rate)\b|^\s*-\s*free\b
                                     re.IGNORECASE)
 
 
+# A treatment with curative intent planned now ("Plan: salvage chemotherapy with curative
+# intent - TIP x4", "proceed to allo-HCT in CR2 with curative intent"): the patient is a
+# candidate for potentially curative therapy. A past course ("~8 yrs after curative-intent
+# tx", "completed curative chemoradiation") is not one.
+_CURATIVE_PLAN = re_compile(r"\bcurative[\s-]+intent|\bwith\s+curative\b|\bintent\s+to\s+cure\b|"
+                            r"\bfor\s+cure\b|\bcurative\s+(?:salvage|resection|surgery|"
+                            r"transplant|allo\w*)", re.IGNORECASE)
+_PLAN_WORDS = re_compile(r"\b(?:plan\w*|will|recommend\w*|proceed\w*|schedul\w*|to\s+start|"
+                         r"starting|start\s+\d|begin\w*|rec)\b", re.IGNORECASE)
+_PAST_WORDS = re_compile(r"\b(?:after|following|completed?|s/p|status\s+post|prior|"
+                         r"previous(?:ly)?|history|hx|was|were|had|received|underwent|\d+\s+"
+                         r"(?:yrs?|years?|mo|months?)\s+(?:after|since|ago))\b", re.IGNORECASE)
+
+
+def states_curative_plan(texts: Iterable[str]) -> str | None:
+    """The words of a note planning treatment with curative intent now, or None."""
+    for text in texts:
+        for match in _CURATIVE_PLAN.finditer(text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line_end = text.find("\n", match.end())
+            line = text[line_start:line_end if line_end != -1 else len(text)]
+            before = text[max(line_start, match.start() - 40):match.start()]
+            if _PLAN_WORDS.search(line) and not _PAST_WORDS.search(before) and \
+                    not re.search(r"\b(?:not|no|never|non|nor|unlikely|beyond)\b", before, re.I):
+                return line.strip()[:120]
+    return None
+
+
 def states_progression(texts: Iterable[str]) -> str | None:
     """The words of the notes saying the disease progressed on a treatment or a treatment
     failed or was stopped for toxicity, or None. Negations ("no progression", "without
@@ -662,6 +692,7 @@ def build_patient(
         brain_metastases=brain_metastases,
         prior_complete=prior_complete,
         responding_drugs=_responding_drugs(regimens, note_texts),
+        curative_plan=states_curative_plan(note_texts),
         stated_lines=stated_lines,
         from_notes=from_notes,
         labs=dict(labs or {}),
@@ -1007,6 +1038,9 @@ def _curable_now(patient: Patient) -> Check | None:
     treated with curative intent (surgery, definitive chemoradiation; NCCN, ESMO). None when
     that does not settle it (haematological cancers, recurrence, unresectable or metastatic
     disease: the extent check decides)."""
+    if patient.curative_plan:
+        return False, "the notes plan treatment with curative intent (trial: not a candidate " \
+            "for potentially curative therapy)", f"notes: {patient.curative_plan}"
     extent = patient.extent
     if is_heme(patient) or extent["metastatic"] is not False or extent["recurrent"] or \
             extent["unresectable"]:
@@ -1289,6 +1323,10 @@ def _within_standard_therapy(patient: Patient) -> str | None:
     if _nothing_left(patient.extent):
         return "resected with no recurrence or distant spread stated since: the adjuvant " \
             "setting, not disease beyond standard therapy"
+    if patient.curative_plan:
+        # "Plan: salvage chemotherapy with curative intent": a standard treatment that may
+        # cure lies ahead.
+        return f"treatment with curative intent planned ({patient.curative_plan[:60]})"
     lines = patient.prior_lines
     if patient.newly_diagnosed and not patient.extent["recurrent"] and lines is not None \
             and lines[0] == 0:
