@@ -2163,3 +2163,14 @@ def test_a_curative_plan_now_is_no_disease_beyond_cure():
     refractory = Requirement("prior_lines", {"min": 1, "max": None, "beyond_standard": True},
                              "refractory to standard therapy")
     assert evaluate_requirement(refractory, salvage).truth is False
+
+
+def test_denials_joined_by_or_are_all_required():
+    text = "No evidence of distant metastases, or locally advanced inoperable disease"
+    distant = Requirement("extent", {"extent": "metastatic", "negated": True},
+                          "distant metastases", 15, 33)
+    local = Requirement("extent", {"extent": "locally_advanced", "negated": True},
+                        "locally advanced", 38, 54)
+    c = criterion("inclusion", distant, local, text=text)
+    # stage IV (metastatic, not locally advanced) fails the first denial: not met
+    assert evaluate_criterion(c, make_patient()).result == "not_met"

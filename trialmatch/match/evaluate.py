@@ -2377,10 +2377,13 @@ def _alternative_groups(requirements: list[Requirement], text: str) -> list[str]
     # A negated statement beside plain ones of its kind ("early-stage, resected breast
     # cancer without evidence of distant metastasis") is required on its own; negations an
     # "or" joins to them were dropped before (`_drop_stray_negations`).
+    # Denials are all required, whatever joins them: "No evidence of distant metastases, or
+    # locally advanced inoperable disease" rules out both (neither A nor B), and
+    # "non-metastatic, newly diagnosed" needs both.
     keys = [r.kind if r.kind in ALTERNATIVE_KINDS and not (
-                (r.params or {}).get("negated") and any(
+                (r.params or {}).get("negated") and (r.kind in ("extent", "stage") or any(
                     o.kind == r.kind and not (o.params or {}).get("negated")
-                    for o in requirements)) else f"{r.kind}#{number}"
+                    for o in requirements))) else f"{r.kind}#{number}"
             for number, r in enumerate(requirements)]
     choice = _ONE_OF_THE_FOLLOWING.search(text)
     if choice is not None:
