@@ -1418,3 +1418,12 @@ def test_a_gloss_defines_a_word_and_requires_nothing():
 def test_progression_on_a_therapy_is_marked(text, progressed):
     [therapy] = [r for r in parse_criterion(text, "inclusion") if r.kind == "prior_therapy"]
     assert bool(therapy.params.get("progressed")) is progressed
+
+
+def test_a_generic_therapy_listed_beside_a_named_one_excludes_too():
+    found = parse_criterion("Previous anti-cancer therapy or radiotherapy for any malignancy",
+                            "exclusion")
+    assert {r.kind for r in found} == {"prior_lines", "prior_therapy"}
+    # a generic word qualifying the drug named is no list: only the drug
+    only = parse_criterion("Prior anticancer therapy with pembrolizumab", "exclusion")
+    assert [r.kind for r in only] == ["prior_therapy"]

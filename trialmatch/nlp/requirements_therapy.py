@@ -906,6 +906,13 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
                 # having had it.
                 lines = [replace(lines[0], params={"min": 1, "max": None})] + lines[1:]
             out += lines
+    elif out and criterion_kind == "exclusion":
+        # "Previous anti-cancer therapy or radiotherapy for any malignancy": the generic
+        # therapy is one alternative of the list, excluding any treated patient too.
+        first = min(r.start for r in out)
+        for generic in _generic_prior(text, criterion_kind):
+            if generic.end <= first and _LISTED_BEFORE.fullmatch(text, generic.end, first):
+                out.append(generic)
     elif not out:
         # "refractory to standard therapy or for which no standard regimen exists" names a
         # therapy too ("standard therapy"), but asks for disease beyond it: read that first,
@@ -1324,6 +1331,12 @@ _NO_THERAPY_ALTERNATIVE = re_compile(
 
 
 _GENERIC_THERAPY_F = Folded(_GENERIC_THERAPY, ("therap", "treatment", "agent", "regimen"))
+
+
+# What may stand between a generic therapy and the specific one listed after it: "or",
+# "and/or", a comma or slash.
+_LISTED_BEFORE = re_compile(r"\s*(?:,|/|\bor\b|\band/or\b)\s*(?:prior\s+|previous\s+|any\s+)?",
+                            _I)
 
 
 def _generic_prior(text: str, criterion_kind: str = "inclusion") -> list[Requirement]:
