@@ -912,7 +912,10 @@ def find_prior_therapy(text: str, criterion_kind: str) -> list[Requirement]:
         first = min(r.start for r in out)
         for generic in _generic_prior(text, criterion_kind):
             if generic.end <= first and _LISTED_BEFORE.fullmatch(text, generic.end, first):
-                out.append(generic)
+                # any therapy given, in any setting (not a count of lines for advanced
+                # disease: neoadjuvant TCHP is previous anti-cancer therapy)
+                out.append(replace(generic, kind="prior_therapy", params={
+                    "received": True, "drugs": [], "classes": []}))
     elif not out:
         # "refractory to standard therapy or for which no standard regimen exists" names a
         # therapy too ("standard therapy"), but asks for disease beyond it: read that first,
