@@ -943,3 +943,11 @@ def test_a_plus_between_test_names_is_no_sign():
     found = _status_of("Test: tumor genomic profiling (DNA, 324 genes) + MSI + TMB\n")
     assert found.get("MSI") == "unknown"
     assert _status_of("ER + PR -\n") == {"ER": "positive", "PR": "negative"}
+
+
+def test_a_bracketed_negative_list_and_genes_an_assay_does_not_assess():
+    found = _status_of("Germline panel: NEGATIVE (BRCA1, BRCA2, PALB2,\n  CHEK2 - no PV).\n")
+    assert set(found.values()) == {"negative"} and "CHEK2" in found
+    untested = _status_of("This assay covers BTK and PLCG2 only. It does not assess TP53, "
+                          "SF3B1 or NOTCH1.\n")
+    assert untested["TP53"] == "unknown" and untested["NOTCH1"] == "unknown"

@@ -716,7 +716,9 @@ _WOULD_AFTER = re_compile(r"(?i)(?:\s+(?:p\.)?[A-Z]\d{1,4}[A-Z*]?)?\s+(?:would|c
 # "a 'not detected' result ... does not exclude alterations in EGFR, ALK, ROS1": a test that
 # could not see them; the markers it names have no result.
 _NOT_EXCLUDED = re_compile(r"(?i)\b(?:(?:does|do|did|can|could|would)\s*not|cannot|can't)\s+"
-                           r"(?:exclude|rule\s+out)\b|\bnon-?informative\b")
+                           r"(?:exclude|rule\s+out)\b|\bnon-?informative\b|"
+                           # "It does not assess TP53, SF3B1 or NOTCH1": not tested
+                           r"\b(?:does|do|did)\s*not\s+(?:assess|cover|include|evaluate|test)\b")
 
 
 # "does not meet criteria for DLBCL/HGBL with MYC and BCL2 rearrangements": a diagnostic
@@ -780,6 +782,8 @@ _NEGATIVE_HEADING = re_compile(
     r"(?<![\w-])no\s+" + _VARIANT_KIND + r"(?:variants?|alterations?|mutations?)\s+"
     r"(?:were\s+|was\s+)?(?:detected|identified|found)[ \t]*\|[ \t]*\n[ \t]*\|[ \t]*"
     r"(?=[^|\n:]*,)|"
+    # "Germline panel: NEGATIVE (BRCA1, BRCA2, PALB2, TP53, ...)": a list in brackets
+    r"(?<![\w-])(?:negative|neg|not\s+detected)\s*\(\s*(?=(?-i:[A-Z]{2,}[A-Z0-9]*\b))|"
     # "Also negative for BRAF V600E,\n KRAS,\n NRAS": a list after "negative for"
     r"(?<![\w-])negative\s+for\s+(?=(?-i:[A-Z]{2,}[A-Z0-9]*\b))|"
     # "FUSIONS: none detected (RNA) incl. NTRK1/2/3, RET, ALK"
