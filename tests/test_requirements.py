@@ -1427,3 +1427,9 @@ def test_a_generic_therapy_listed_beside_a_named_one_excludes_too():
     # a generic word qualifying the drug named is no list: only the drug
     only = parse_criterion("Prior anticancer therapy with pembrolizumab", "exclusion")
     assert [r.kind for r in only] == ["prior_therapy"]
+
+
+def test_an_inclusion_saying_a_therapy_will_be_prohibited_demands_its_absence():
+    found = parse_criterion("Prior treatment with pazopanib or any mTOR inhibitors will be "
+                            "prohibited", "inclusion")
+    assert [(r.kind, r.params["received"]) for r in found] == [("prior_therapy", False)]

@@ -661,7 +661,7 @@ def _parse_words(text: str, kind: str) -> list[Requirement]:
         requirements = [r for r in requirements if not (
             r.kind == "extent" and r.params.get("extent") == "recurrent"
             and r.params.get("negated") and names_new_diagnosis(r.text))]
-    elif requirements and ("ligib" in lower or "exclud" in lower or (
+    elif requirements and ("ligib" in lower or "exclud" in lower or "prohibit" in lower or (
             "not " in lower and ("allow" in lower or "permit" in lower or "includ" in lower
                                  or "enrol" in lower))):
         # "ER+ ... Patients with PR-positive but ER-negative disease are not eligible": a
@@ -786,7 +786,8 @@ def _without_ruled_out(requirements: list[Requirement], spans: list[tuple[int, i
 # "Not eligible: ..." ("who are not eligible for chemotherapy" names a therapy: not read).
 _RULED_OUT_END = re_compile(
     r"\b(?:are|is|will\s+be|shall\s+be|would\s+be)\s+(?:not\s+(?:be\s+)?(?:eligible|included|"
-    r"allowed|permitted|enrolled)|ineligible|excluded)(?:\s+(?:for|from|in)\s+(?:this\s+|the\s+)?"
+    r"allowed|permitted|enrolled)|ineligible|excluded|prohibited)(?:\s+(?:for|from|in)\s+"
+    r"(?:this\s+|the\s+)?"
     r"(?:study|trial|protocol|enrol\w*|participation))?\W*$", re.IGNORECASE)
 _RULED_OUT_START = re_compile(r"\W*(?:not\s+eligible|ineligible|excluded)\s*:", re.IGNORECASE)
 _SENTENCE = re_compile(r"[^.;\n]+(?:(?<=\d)\.(?=\d)[^.;\n]*)*")
