@@ -2174,3 +2174,11 @@ def test_denials_joined_by_or_are_all_required():
     c = criterion("inclusion", distant, local, text=text)
     # stage IV (metastatic, not locally advanced) fails the first denial: not met
     assert evaluate_criterion(c, make_patient()).result == "not_met"
+
+
+def test_a_score_below_the_bound_rules_out_whatever_another_test_leaves_open():
+    wanted = marker(marker="HER2", status="positive", min_value=2, unit="IHC")
+    patient = make_patient(biomarkers=[
+        Biomarker("HER2", "amplification", "negative", evidence="ERBB2 amp: not detected"),
+        Biomarker("HER2", None, "negative", 1.0, "IHC", evidence="HER2 (4B5) score 1+")])
+    assert evaluate_requirement(wanted, patient).truth is False

@@ -1768,6 +1768,11 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
             if fits is not None:
                 return fits, f"{marker} {b.unit} {b.value:g} ({b.status}) " \
                     f"{'meets' if fits else 'does not meet'} {wanted}", b.evidence
+        elif same_unit and _value_fits(item, same_unit[-1]) is False:
+            # "HER2 IHC 2+" asked, IHC 1+ found: the score rules it out, whatever another
+            # test of the marker (ERBB2 amplification on NGS) leaves open.
+            b = same_unit[-1]
+            return False, f"{marker} {b.unit} {b.value:g} does not meet {wanted}", b.evidence
     decided = [b for b in results if b.status in ("positive", "negative")]
     if not decided:
         b = results[0]
