@@ -64,7 +64,7 @@ from trialmatch.nlp.conditions import (
     is_grade_bound,
     load_conditions,
 )
-from trialmatch.nlp.course import progressed_on, responding_on
+from trialmatch.nlp.course import drug_names, progressed_on, responding_on
 from trialmatch.nlp.criteria import CONDITIONS_PREFIX, OFFICIAL_TITLE_PREFIX, TITLE_PREFIX
 from trialmatch.nlp.drugs import classes_of as lexicon_classes_of
 from trialmatch.nlp.drugs import find_drugs, get_lexicon
@@ -215,11 +215,9 @@ def setting_from_notes(regimen: PriorTherapy, statements: list[str]) -> PriorThe
     "consolidation" is part of the first line."""
     if regimen.setting is not None or not regimen.systemic or not regimen.drugs:
         return regimen
-    names = [re.escape(d) for d in regimen.drugs if len(d) > 3]
-    if not names:
+    named = drug_names(regimen.drugs)
+    if named is None:
         return regimen
-    # (re.compile, not the cached re_compile: the names come from the case file)
-    named = re.compile(r"\b(?:" + "|".join(names) + r")\b", re.IGNORECASE)
     # (a plan's statement, "Rec 1L gemcitabine + cisplatin", tells what is to come)
     lines = [line for line in statements if (found := named.search(line))
              and not planned_in(line, found.start())]
@@ -576,6 +574,9 @@ _PAST_WORDS = re_compile(r"\b(?:after|following|completed?|s/p|status\s+post|pri
                          r"previous(?:ly)?|history|hx|was|were|had|received|underwent|\d+\s+"
                          r"(?:yrs?|years?|mo|months?)\s+(?:after|since|ago))\b", re.IGNORECASE)
 
+# "Not a candidate for curative salvage": no such plan.
+_CURATIVE_DENIED = re_compile(r"\b(?:not|no|never|non|nor|unlikely|beyond)\b", re.IGNORECASE)
+
 
 def states_curative_plan(texts: Iterable[str]) -> str | None:
     """The words of a note planning treatment with curative intent now, or None."""
@@ -586,7 +587,7 @@ def states_curative_plan(texts: Iterable[str]) -> str | None:
             line = text[line_start:line_end if line_end != -1 else len(text)]
             before = text[max(line_start, match.start() - 40):match.start()]
             if _PLAN_WORDS.search(line) and not _PAST_WORDS.search(before) and \
-                    not re.search(r"\b(?:not|no|never|non|nor|unlikely|beyond)\b", before, re.I):
+                    not _CURATIVE_DENIED.search(before):
                 return line.strip()[:120]
     return None
 
@@ -1762,17 +1763,18 @@ def _biomarker_item(item: dict, patient: Patient) -> Check:
         # whatever word came with it (HER2 IHC 2+ is "equivocal" until ISH).
         same_unit = [b for b in results if b.value is not None and b.unit and
                      str(b.unit).upper() == str(item["unit"]).upper()]
-        if same_unit and not any(b.status in ("positive", "negative") for b in same_unit):
+        if same_unit:
             b = same_unit[-1]
             fits = _value_fits(item, b)
-            if fits is not None:
+            if fits is not None and not any(r.status in ("positive", "negative")
+                                            for r in same_unit):
                 return fits, f"{marker} {b.unit} {b.value:g} ({b.status}) " \
                     f"{'meets' if fits else 'does not meet'} {wanted}", b.evidence
-        elif same_unit and _value_fits(item, same_unit[-1]) is False:
-            # "HER2 IHC 2+" asked, IHC 1+ found: the score rules it out, whatever another
-            # test of the marker (ERBB2 amplification on NGS) leaves open.
-            b = same_unit[-1]
-            return False, f"{marker} {b.unit} {b.value:g} does not meet {wanted}", b.evidence
+            if fits is False:
+                # "HER2 IHC 2+" asked, IHC 1+ found: the score rules it out, whatever
+                # another test of the marker (ERBB2 amplification on NGS) leaves open.
+                return False, f"{marker} {b.unit} {b.value:g} does not meet {wanted}", \
+                    b.evidence
     decided = [b for b in results if b.status in ("positive", "negative")]
     if not decided:
         b = results[0]

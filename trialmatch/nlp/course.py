@@ -11,7 +11,7 @@ evidence of recurrence", "if platinum-resistant") are left out with the note rea
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from trialmatch.nlp.context import clause_of, clause_spans, mention_context
 
@@ -298,35 +298,44 @@ _RESPONDING_BEFORE = re.compile(r"\b(?:SD|stable|PR|responding|response)\s+(?:on
                                 r"(?:[\w/+-]+\s+){0,3}?$", _I)
 
 
+def drug_names(drugs: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern finding any of `drugs` as whole words (names of four letters or more: a short
+    one is an abbreviation too); None when there is none. (re.compile, not the cached
+    re_compile: the names come from a case.)"""
+    names = [re.escape(d) for d in drugs if len(d) > 3]
+    return re.compile(r"\b(?:" + "|".join(names) + r")\b", _I) if names else None
+
+
+def _drug_mentions(drugs: Iterable[str], texts: Iterable[str]
+                   ) -> Iterator[tuple[str, re.Match[str]]]:
+    """Each mention of one of `drugs` in the texts, with its text."""
+    named = drug_names(drugs)
+    if named is None:
+        return
+    for text in texts:
+        for match in named.finditer(text):
+            yield text, match
+
+
 def responding_on(drugs: Iterable[str], texts: Iterable[str]) -> str | None:
     """The words saying the disease responds to or is stable on a regimen naming one of
     `drugs` ("docetaxel with SD after 2 cycles"), or None."""
-    names = [re.escape(d) for d in drugs if len(d) > 3]
-    if not names:
-        return None
-    named = re.compile(r"\b(?:" + "|".join(names) + r")\b", _I)
-    for text in texts:
-        for match in named.finditer(text):
-            if _RESPONDING_AFTER.match(text[match.end():match.end() + 60]) or \
-                    _RESPONDING_BEFORE.search(text[max(0, match.start() - 40):match.start()]):
-                return _line_at(text, match.start())[:160]
+    for text, match in _drug_mentions(drugs, texts):
+        if _RESPONDING_AFTER.match(text[match.end():match.end() + 60]) or \
+                _RESPONDING_BEFORE.search(text[max(0, match.start() - 40):match.start()]):
+            return _line_at(text, match.start())[:160]
     return None
 
 
 def progressed_on(drugs: Iterable[str], texts: Iterable[str]) -> str | None:
     """The words saying the disease progressed on (or after) a regimen naming one of
     `drugs` ("progressed on osimertinib", "FOLFOX until progression"), or None."""
-    names = [re.escape(d) for d in drugs if len(d) > 3]
-    if not names:
-        return None
-    named = re.compile(r"\b(?:" + "|".join(names) + r")\b", _I)
-    for text in texts:
-        for match in named.finditer(text):
-            before = text[max(0, match.start() - 60):match.start()]
-            after = text[match.end():match.end() + 60]
-            if _PROGRESSED_BEFORE.search(before) or _PROGRESSED_AFTER.match(after):
-                if re.search(r"\b(?:no|without|not)\s+(?:\w+\s+){0,2}?progress", before + after,
-                             _I):
-                    continue
-                return _line_at(text, match.start())[:160]
+    for text, match in _drug_mentions(drugs, texts):
+        before = text[max(0, match.start() - 60):match.start()]
+        after = text[match.end():match.end() + 60]
+        if _PROGRESSED_BEFORE.search(before) or _PROGRESSED_AFTER.match(after):
+            if re.search(r"\b(?:no|without|not)\s+(?:\w+\s+){0,2}?progress", before + after,
+                         _I):
+                continue
+            return _line_at(text, match.start())[:160]
     return None
